@@ -1,0 +1,1 @@
+"""Shared building blocks every component uses, so none of them reinvents these."""

@@ -1,0 +1,96 @@
+"""Workload identity: an IAM role bound to one Kubernetes ServiceAccount through IRSA or EKS Pod Identity.
+
+The IRSA trust is scoped to exactly `system:serviceaccount:<ns>:<sa>` (`:sub`) and `sts.amazonaws.com` (`:aud`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from . import iam
+from .naming import child, opts
+
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
+@dataclass(frozen=True)
+class ClusterIdentity:
+    """What a workload identity needs from the cluster it runs on."""
+
+    cluster_name: pulumi.Input[str]
+    mode: Literal["irsa", "podIdentity"]
+    oidc_provider_arn: pulumi.Input[str] | None = None
+    """IAM OIDC provider ARN (irsa)."""
+    oidc_issuer: pulumi.Input[str] | None = None
+    """Issuer host and path without `https://` (irsa), e.g. `oidc.eks.us-east-1.amazonaws.com/id/ABC`."""
+
+
+@dataclass(frozen=True)
+class WorkloadIdentityArgs:
+    cluster: ClusterIdentity
+    namespace: pulumi.Input[str]
+    service_account: str
+    tags: dict[str, str]
+    statements: Sequence[iam.Statement] = field(default_factory=tuple)
+    """The role's permissions. Default: none (add grants later)."""
+    automount_token: bool = False
+    """Mount the Kubernetes API token. Default: false (AWS credentials come from a separate projected token)."""
+
+
+def irsa_trust(cluster: ClusterIdentity, namespace: pulumi.Input[str], service_account: str) -> pulumi.Output[str]:
+    issuer = pulumi.Output.from_input(cluster.oidc_issuer)
+    return iam.trust_document([iam.statement(
+        "IrsaServiceAccount", ["sts:AssumeRoleWithWebIdentity"], [],
+        principals={"Federated": cluster.oidc_provider_arn},
+        conditions={"StringEquals": {
+            pulumi.Output.concat(issuer, ":sub"):
+                pulumi.Output.concat("system:serviceaccount:", namespace, ":", service_account),
+            pulumi.Output.concat(issuer, ":aud"): "sts.amazonaws.com",
+        }},
+    )])
+
+
+def pod_identity_trust() -> pulumi.Output[str]:
+    return iam.trust_document([iam.statement(
+        "EksPodIdentity", ["sts:AssumeRole", "sts:TagSession"], [],
+        principals={"Service": "pods.eks.amazonaws.com"})])
+
+
+class WorkloadIdentity(pulumi.ComponentResource):
+    role: aws.iam.Role
+    role_arn: pulumi.Output[str]
+    service_account_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: WorkloadIdentityArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:blocks:WorkloadIdentity", name, None, opts_)
+        cluster = args.cluster
+        if cluster.mode == "irsa":
+            if cluster.oidc_provider_arn is None or cluster.oidc_issuer is None:
+                raise ValueError(f"{name}: irsa needs the cluster's OIDC provider ARN and issuer")
+            trust = irsa_trust(cluster, args.namespace, args.service_account)
+        else:
+            trust = pod_identity_trust()
+        self.role = aws.iam.Role(child(name, "role"), assume_role_policy=trust, tags=args.tags, opts=opts(self))
+        if args.statements:
+            aws.iam.RolePolicy(child(name, "policy"), role=self.role.id,
+                               policy=iam.document(list(args.statements)), opts=opts(self))
+        annotations = {IRSA_ROLE_ANNOTATION: self.role.arn} if cluster.mode == "irsa" else {}
+        sa = k8s.core.v1.ServiceAccount(
+            child(name, "sa"),
+            metadata={"name": args.service_account, "namespace": args.namespace, "annotations": annotations},
+            automount_service_account_token=args.automount_token,
+            opts=opts(self),
+        )
+        if cluster.mode == "podIdentity":
+            aws.eks.PodIdentityAssociation(
+                child(name, "pod-identity"), cluster_name=cluster.cluster_name, namespace=args.namespace,
+                service_account=args.service_account, role_arn=self.role.arn, tags=args.tags, opts=opts(self))
+        self.role_arn = self.role.arn
+        self.service_account_name = sa.metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
+        self.register_outputs({"roleArn": self.role_arn, "serviceAccountName": self.service_account_name})

@@ -1,0 +1,35 @@
+"""Naming and option conventions: child names derive from the component's name and never change."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+
+
+def child(name: str, suffix: str) -> str:
+    """`child("prod-mlflow", "db")` -> `prod-mlflow-db`. Released names must stay stable; add aliases if not."""
+    return f"{name}-{suffix}"
+
+
+def opts(
+    parent: pulumi.Resource,
+    *,
+    stateful: bool = False,
+    protect: bool = False,
+    depends_on: Sequence[pulumi.Resource] | None = None,
+    ignore_changes: Sequence[str] | None = None,
+    provider: pulumi.ProviderResource | None = None,
+    delete_before_replace: bool | None = None,
+) -> pulumi.ResourceOptions:
+    """Child options: always `parent`; `protect` and `retain_on_delete` together for stateful resources."""
+    guard = stateful and protect
+    return pulumi.ResourceOptions(
+        parent=parent,
+        protect=guard or None,
+        retain_on_delete=guard or None,
+        depends_on=list(depends_on) if depends_on else None,
+        ignore_changes=list(ignore_changes) if ignore_changes else None,
+        provider=provider,
+        delete_before_replace=delete_before_replace,
+    )

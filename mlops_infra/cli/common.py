@@ -1,0 +1,112 @@
+"""Helpers shared by the subcommands: where the project is, how stack references are fed, error output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..plan import Inventory
+
+
+def fail(message: str, code: int = 2) -> int:
+    """Print one line (no traceback) and return the exit code."""
+    print(f"mlops-infra: error: {message}", file=sys.stderr)
+    return code
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above `start` (default: cwd) holding a Pulumi.yaml; else `start`."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").exists():
+            return candidate
+    return here
+
+
+def add_program_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", "-s", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--program", type=Path, default=None,
+                        help="program directory (default: the project found at or above the current directory)")
+    parser.add_argument("--stack-refs", type=Path, default=None, metavar="FILE",
+                        help="JSON/YAML mapping of stack name -> outputs for StackReferences "
+                             "(an inventory from `plan --format json` is accepted too)")
+
+
+def _local_projects(root: Path) -> dict[str, Path]:
+    """Pulumi projects in this repository: the root one and any under stacks/*/."""
+    import yaml
+
+    found: dict[str, Path] = {}
+    for path in [root / "Pulumi.yaml", *sorted(root.glob("stacks/*/Pulumi.yaml"))]:
+        if path.exists():
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if isinstance(data, dict) and "name" in data:
+                found[str(data["name"])] = path.parent
+    return found
+
+
+def local_ref_resolver(root: Path) -> Callable[[str], Mapping[str, Any] | None]:
+    """Resolve `org/project/stack` by planning that project's stack when it lives in this repository."""
+    from ..plan import plan_program
+
+    projects = _local_projects(root)
+
+    def resolve(name: str) -> Mapping[str, Any] | None:
+        parts = name.split("/")
+        if len(parts) < 2 or parts[-2] not in projects:
+            return None
+        return plan_program(projects[parts[-2]], parts[-1], resolve_ref=resolve).outputs
+
+    return resolve
+
+
+def load_stack_refs(path: Path | None) -> dict[str, Mapping[str, Any]]:
+    if path is None:
+        return {}
+    import yaml
+
+    from ..plan import PlanInputError
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PlanInputError(f"{path}: cannot read stack references ({exc})") from None
+    if isinstance(data, dict) and "resources" in data and "outputs" in data and "stack" in data:
+        # A plan inventory: its outputs, under every name the stack may be referenced by.
+        name = f"{data['project']}/{data['stack']}"
+        return {name: data["outputs"], f"organization/{name}": data["outputs"]}
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise PlanInputError(f"{path}: must map each stack name to a mapping of outputs")
+    return data
+
+
+def plan_from_args(args: argparse.Namespace) -> Inventory:
+    """Plan the program named by --program/--stack; raises PlanInputError/PlanError."""
+    from ..plan import plan_program
+
+    root = project_root()
+    program = args.program or root
+    return plan_program(program, args.stack, stack_refs=load_stack_refs(args.stack_refs),
+                        resolve_ref=local_ref_resolver(root))
+
+
+def run_guarded(body: Callable[[], int]) -> int:
+    """Map the plan engine's errors to one-line messages and exit codes (2 bad input, 1 program failure)."""
+    from ..plan import PlanError, PlanInputError
+
+    try:
+        return body()
+    except PlanInputError as exc:
+        return fail(str(exc))
+    except PlanError as exc:
+        return fail(str(exc), 2 if exc.kind in ("input", "missing-ref") else 1)
+
+
+def dump_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")

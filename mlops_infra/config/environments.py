@@ -1,0 +1,97 @@
+"""Environment profiles: the defaults that differ between dev, staging and prod, written out in one table.
+
+A profile is layered *beneath* the stack's own config: any key the stack sets wins. Components never
+branch on the environment name; they read the effective values these profiles produce.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+Environment = Literal["dev", "staging", "prod"]
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "dev": {
+        "protectStateful": False,
+        "network": {"azCount": 2, "natGateways": "single", "flowLogs": {"retentionDays": 30}},
+        "cluster": {"endpointPublicAccess": True, "logRetentionDays": 30},
+        "featureStore": {"online": {"deletionProtection": False, "multiAz": False}},
+        "modelRegistry": {
+            "database": {
+                "instanceClass": "db.t4g.medium",
+                "multiAz": False,
+                "deletionProtection": False,
+                "backupRetentionDays": 3,
+            },
+            "server": {"replicas": 1},
+        },
+        "monitoring": {"prometheus": {"retentionDays": 7, "storageGib": 50}, "logRetentionDays": 30},
+        "securityBaseline": {"enabled": False},
+    },
+    "staging": {
+        "protectStateful": False,
+        "network": {"azCount": 3, "natGateways": "single", "flowLogs": {"retentionDays": 90}},
+        "cluster": {"endpointPublicAccess": True, "logRetentionDays": 90},
+        "featureStore": {"online": {"deletionProtection": True, "multiAz": True}},
+        "modelRegistry": {
+            "database": {
+                "instanceClass": "db.m7g.large",
+                "multiAz": False,
+                "deletionProtection": True,
+                "backupRetentionDays": 7,
+            },
+            "server": {"replicas": 2},
+        },
+        "monitoring": {"prometheus": {"retentionDays": 15, "storageGib": 100}, "logRetentionDays": 90},
+        "securityBaseline": {"enabled": True},
+    },
+    "prod": {
+        "protectStateful": True,
+        "network": {"azCount": 3, "natGateways": "perAz", "flowLogs": {"retentionDays": 365}},
+        "cluster": {"endpointPublicAccess": False, "logRetentionDays": 365},
+        "featureStore": {"online": {"deletionProtection": True, "multiAz": True}},
+        "modelRegistry": {
+            "database": {
+                "instanceClass": "db.m7g.large",
+                "multiAz": True,
+                "deletionProtection": True,
+                "backupRetentionDays": 14,
+            },
+            "server": {"replicas": 2},
+        },
+        "monitoring": {"prometheus": {"retentionDays": 30, "storageGib": 200}, "logRetentionDays": 365},
+        "securityBaseline": {"enabled": True},
+    },
+}
+
+
+def _merge_under(profile: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge: `user` wins; nested mappings merge; lists and scalars replace."""
+    out = copy.deepcopy(profile)
+    for key, value in user.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge_under(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def apply_profile(raw: dict[str, Any]) -> dict[str, Any]:
+    """Return the raw config with its environment's profile layered beneath it (unknown env: unchanged)."""
+    env = raw.get("environment")
+    profile = PROFILES.get(env) if isinstance(env, str) else None
+    if profile is None:
+        return raw
+    # A section the stack turned off explicitly (`null`) stays off.
+    return _merge_under({k: v for k, v in profile.items() if raw.get(k, ...) is not None}, raw)
+
+
+def profile_value(env: str, path: tuple[str, ...]) -> Any:
+    """The profile's value at a camelCase path, or `...` when the profile does not set it (used by docs)."""
+    node: Any = PROFILES[env]
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return ...
+        node = node[part]
+    return node

@@ -1,0 +1,59 @@
+"""GPU instance catalog used by validation, cost policies and preflight (AWS EC2 accelerated-computing pages)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Arch = Literal["x86_64", "arm64"]
+
+
+@dataclass(frozen=True)
+class GpuInstance:
+    gpus: int
+    vcpus: int
+    arch: Arch
+    efa: bool
+
+
+GPU_FAMILIES: dict[str, Arch] = {
+    "g4dn": "x86_64", "g5": "x86_64", "g5g": "arm64", "g6": "x86_64", "g6e": "x86_64", "g7e": "x86_64",
+    "gr6": "x86_64", "p4d": "x86_64", "p4de": "x86_64", "p5": "x86_64", "p5e": "x86_64", "p5en": "x86_64",
+    "p6-b200": "x86_64",
+}
+# Service Quotas bucket a family's vCPUs fall into: G and VT, or P.
+QUOTA_CLASS: dict[str, Literal["G", "P"]] = {f: ("P" if f.startswith("p") else "G") for f in GPU_FAMILIES}
+
+
+def _sizes(family: str, table: dict[str, tuple[int, int]], efa_from: set[str] = frozenset()) -> dict[str, GpuInstance]:  # type: ignore[assignment]
+    arch = GPU_FAMILIES[family]
+    return {f"{family}.{size}": GpuInstance(g, v, arch, size in efa_from) for size, (g, v) in table.items()}
+
+
+_G_STANDARD = {"xlarge": (1, 4), "2xlarge": (1, 8), "4xlarge": (1, 16), "8xlarge": (1, 32), "12xlarge": (4, 48),
+               "16xlarge": (1, 64), "24xlarge": (4, 96), "48xlarge": (8, 192)}
+_G_EFA = {"8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge"}
+
+GPU_INSTANCES: dict[str, GpuInstance] = {
+    **_sizes("g4dn", {"xlarge": (1, 4), "2xlarge": (1, 8), "4xlarge": (1, 16), "8xlarge": (1, 32),
+                      "12xlarge": (4, 48), "16xlarge": (1, 64), "metal": (8, 96)},
+             {"8xlarge", "12xlarge", "16xlarge", "metal"}),
+    **_sizes("g5", _G_STANDARD, _G_EFA),
+    **_sizes("g5g", {"xlarge": (1, 4), "2xlarge": (1, 8), "4xlarge": (1, 16), "8xlarge": (1, 32),
+                     "16xlarge": (2, 64), "metal": (2, 64)}),
+    **_sizes("g6", _G_STANDARD, _G_EFA),
+    **_sizes("g6e", _G_STANDARD, _G_EFA),
+    **_sizes("p4d", {"24xlarge": (8, 96)}, {"24xlarge"}),
+    **_sizes("p4de", {"24xlarge": (8, 96)}, {"24xlarge"}),
+    **_sizes("p5", {"48xlarge": (8, 192)}, {"48xlarge"}),
+    **_sizes("p5e", {"48xlarge": (8, 192)}, {"48xlarge"}),
+    **_sizes("p5en", {"48xlarge": (8, 192)}, {"48xlarge"}),
+}
+
+
+def family_of(instance_type: str) -> str:
+    return instance_type.rsplit(".", 1)[0]
+
+
+def is_gpu_instance(instance_type: str) -> bool:
+    return family_of(instance_type) in GPU_FAMILIES

@@ -1,0 +1,37 @@
+"""Turn raw structured config into a validated `PlatformConfig`, or one `ConfigError` listing every problem."""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from .environments import apply_profile
+from .errors import ConfigError, problems_from_validation_error
+from .platform import PlatformConfig
+
+CONFIG_NAMESPACE = "mlops"
+CONFIG_KEY = "platform"
+
+
+def load_platform_config(
+    raw: Mapping[str, Any] | None,
+    *,
+    secret_keys: Container[str] | None = None,
+    source: str = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}",
+) -> PlatformConfig:
+    """Validate `raw` (camelCase, as in Pulumi.<stack>.yaml).
+
+    `secret_keys` are the `mlops:` config keys that hold secrets; when given, every secret reference in the
+    config must name one of them. Raises `ConfigError` with one line per problem.
+    """
+    if raw is None:
+        raise ConfigError(["(root): required (set the structured config value)"], source)
+    if not isinstance(raw, Mapping):
+        raise ConfigError([f"(root): must be a mapping (got {type(raw).__name__})"], source)
+    context = {"secret_keys": secret_keys} if secret_keys is not None else None
+    try:
+        return PlatformConfig.model_validate(apply_profile(dict(raw)), context=context)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation_error(exc), source) from None

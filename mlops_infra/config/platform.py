@@ -1,0 +1,114 @@
+"""The whole platform's config, read from the stack's `mlops:platform` structured config value."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .base import ConfigModel, Problem
+from .cluster import ClusterConfig
+from .environments import Environment
+from .feature_store import FeatureStoreConfig
+from .gpu import GpuPlatformConfig, GpuPoolConfig
+from .model_registry import ModelRegistryConfig
+from .monitoring import MonitoringConfig
+from .network import NetworkConfig
+from .security import SecurityBaselineConfig
+from .types import AwsRegion, ResourceName
+
+DataClassification = Literal["public", "internal", "confidential", "restricted"]
+
+
+class TagsConfig(ConfigModel):
+    """Cost and ownership tags. Components pass them explicitly; nothing is injected behind your back."""
+
+    owner: str = Field(..., min_length=1, description="Owning team or person. Required.")
+    cost_center: str = Field(..., min_length=1, description="Cost center code. Required.")
+    data_classification: DataClassification = Field("internal", description="Data classification. Default: internal.")
+    extra: dict[str, str] = Field(default_factory=dict, description="Additional tags. Default: none.")
+
+    def for_environment(self, environment: str) -> dict[str, str]:
+        """The tag set every resource carries: the four required keys plus `extra`."""
+        return {
+            **self.extra,
+            "owner": self.owner,
+            "cost-center": self.cost_center,
+            "environment": environment,
+            "data-classification": self.data_classification,
+        }
+
+
+class PlatformConfig(ConfigModel):
+    """Top-level platform config. Environment profiles (see `environments.py`) fill unset keys."""
+
+    environment: Environment = Field(..., description="dev, staging or prod; selects the profile. Required.")
+    name: ResourceName = Field("mlops", description="Prefix for resource names. Default: mlops.")
+    region: AwsRegion = Field("us-east-1", description="AWS region. Default: us-east-1.")
+    tags: TagsConfig = Field(..., description="Cost and ownership tags. Required.")
+    protect_stateful: bool = Field(
+        True, description="Pulumi `protect` and `retainOnDelete` on stateful resources. Default: true "
+        "(profiles: dev/staging false).")
+    network: NetworkConfig = Field(default_factory=NetworkConfig, description="VPC.")
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="EKS cluster.")
+    gpu: GpuPlatformConfig = Field(default_factory=GpuPlatformConfig, description="GPU provisioning and software.")
+    gpu_pools: list[GpuPoolConfig] = Field(default_factory=list, description="GPU node pools. Default: none.")
+    feature_store: FeatureStoreConfig = Field(default_factory=FeatureStoreConfig, description="Feature store.")
+    model_registry: ModelRegistryConfig = Field(default_factory=ModelRegistryConfig, description="Model registry.")
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="Monitoring stack.")
+    security_baseline: SecurityBaselineConfig = Field(
+        default_factory=SecurityBaselineConfig, description="Security baseline.")
+
+    @property
+    def resource_tags(self) -> dict[str, str]:
+        return self.tags.for_environment(self.environment)
+
+    @property
+    def namespaces(self) -> set[str]:
+        """Kubernetes namespaces the platform creates."""
+        names = {t.name for t in self.cluster.teams}
+        if self.feature_store.enabled and self.feature_store.engine == "feast":
+            names.add(self.feature_store.namespace)
+        if self.model_registry.enabled and self.model_registry.engine == "mlflow":
+            names.add(self.model_registry.namespace)
+        if self.monitoring.enabled:
+            names.add(self.monitoring.namespace)
+        return names
+
+    def secret_refs(self) -> Iterable[tuple[str, str]]:
+        """(config path, config key) of every reference to a secret config key."""
+        recv = self.monitoring.receivers
+        if recv.slack_webhook_secret:
+            yield "monitoring.receivers.slackWebhookSecret", recv.slack_webhook_secret
+        if recv.pagerduty_key_secret:
+            yield "monitoring.receivers.pagerdutyKeySecret", recv.pagerduty_key_secret
+        if self.model_registry.ingress.oidc_client_secret:
+            yield "modelRegistry.ingress.oidcClientSecret", self.model_registry.ingress.oidc_client_secret
+        for i, sec in enumerate(self.security_baseline.integration_secrets):
+            yield f"securityBaseline.integrationSecrets[{i}].configKey", sec.config_key
+
+    def problems(self) -> Iterable[Problem]:
+        seen: set[str] = set()
+        for i, pool in enumerate(self.gpu_pools):
+            if pool.name in seen:
+                yield f"gpuPools[{i}].name", f"duplicate pool name {pool.name!r}"
+            seen.add(pool.name)
+            if pool.efa and self.gpu.provisioner == "karpenter":
+                yield f"gpuPools[{i}].efa", "EFA placement groups need provisioner managedNodeGroups"
+        known = self.namespaces
+        for i, sec in enumerate(self.security_baseline.integration_secrets):
+            for j, ns in enumerate(sec.namespaces):
+                if ns not in known:
+                    yield (f"securityBaseline.integrationSecrets[{i}].namespaces[{j}]",
+                           f"unknown namespace {ns!r} (known: {', '.join(sorted(known)) or 'none'})")
+        if self.cluster.public_access_cidrs and not self.cluster.endpoint_public_access:
+            yield "cluster.publicAccessCidrs", "set, but endpointPublicAccess is false"
+
+    def context_problems(self, context: Mapping[str, Any]) -> Iterable[Problem]:
+        secret_keys = context.get("secret_keys")
+        if secret_keys is None:  # validating without a stack: nothing to check against
+            return
+        for path, key in self.secret_refs():
+            if key not in secret_keys:
+                yield path, f"config key 'mlops:{key}' is not set as a secret (pulumi config set --secret {key} ...)"

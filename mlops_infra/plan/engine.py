@@ -1,0 +1,146 @@
+"""Run any Pulumi Python program under Pulumi's mock engine and return its inventory.
+
+Nothing here knows about mlops-infra's components: a directory with `__main__.py` and a
+`Pulumi.<stack>.yaml` is enough.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import runpy
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.mocks import set_mocks
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from .inventory import SECRET, UNKNOWN, Inventory
+from .mocks import MissingStackReference, PlanMocks
+from .monitor import RecordingMonitor
+from .program import PlanInputError, Program, find_program, read_stack_config
+
+DEFAULT_REGION = "us-east-1"
+
+
+class PlanError(Exception):
+    """The program failed under the mock engine: a short message.
+
+    `kind` is `"input"` when the program rejected its input with a user-facing error (`pulumi.RunError`,
+    e.g. invalid config), `"missing-ref"` when a StackReference had no supplied outputs, else `"program"`.
+    """
+
+    def __init__(self, message: str, kind: str = "program", missing_ref: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.missing_ref = missing_ref
+
+
+def _classify(exc: BaseException) -> PlanError:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, MissingStackReference):
+            return PlanError(str(seen), "missing-ref", seen.stack_name)
+        if isinstance(seen, pulumi.RunError):
+            return PlanError(str(seen).strip(), "input")
+        seen = seen.__cause__ or seen.__context__
+    return PlanError(f"{type(exc).__name__}: {exc}".strip(), "program")
+
+
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+def _plain_output(value: Any) -> Any:
+    """Resolve a stack output to plain JSON, masking secrets at any depth."""
+    out = pulumi.Output.from_input(value)
+    if _sync_await(out.is_secret()):
+        return SECRET
+    if not _sync_await(out.is_known()):
+        return UNKNOWN
+    resolved = _sync_await(out.future())
+    if isinstance(resolved, Mapping):
+        return {str(k): _plain_output(v) for k, v in resolved.items()}
+    if isinstance(resolved, (list, tuple)):
+        return [_plain_output(v) for v in resolved]
+    if isinstance(resolved, pulumi.Resource):
+        return _sync_await(resolved.urn.future())
+    return resolved
+
+
+def plan_program(
+    directory: Path | str,
+    stack: str,
+    *,
+    stack_refs: Mapping[str, Mapping[str, Any]] | None = None,
+    resolve_ref: Callable[[str], Mapping[str, Any] | None] | None = None,
+) -> Inventory:
+    """Plan `directory` for `stack`. Raises `PlanInputError` for bad input, `PlanError` if the program fails.
+
+    StackReference outputs come from `stack_refs` (stack name -> outputs); a reference missing there is asked
+    of `resolve_ref` (e.g. "plan that stack too"), and the program is planned again with its outputs.
+    """
+    program = find_program(Path(directory))
+    config = read_stack_config(program, stack)
+    region = config.values.get("aws:region", DEFAULT_REGION)
+    refs = dict(stack_refs or {})
+    while True:
+        ctx = contextvars.copy_context()  # isolate the SDK's context-local globals between plans
+        try:
+            return ctx.run(_run, program, stack, config.values, config.secret_keys, region, refs)
+        except PlanError as err:
+            if err.kind != "missing-ref" or resolve_ref is None or err.missing_ref in refs:
+                raise
+            resolved = resolve_ref(err.missing_ref or "")
+            if resolved is None:
+                raise
+            refs[err.missing_ref or ""] = resolved
+
+
+def _run(program: Program, stack: str, values: dict[str, str], secret_keys: frozenset[str], region: str,
+         stack_refs: dict[str, Mapping[str, Any]]) -> Inventory:
+    pulumi_settings.ROOT.set(None)
+    mocks = PlanMocks(program.project, stack, region, stack_refs)
+    monitor = RecordingMonitor(mocks)
+    logger = logging.getLogger(f"mlops_infra.plan.{program.project}.{stack}")
+    logger.propagate = False
+    collector = _Collector()
+    logger.handlers = [collector]
+    set_mocks(mocks, project=program.project, stack=stack, preview=False, monitor=monitor, logger=logger)
+    set_all_config(values, sorted(secret_keys))
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+
+    main = program.main_dir / "__main__.py"
+    sys.path.insert(0, str(program.main_dir))
+    try:
+        try:
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+        except Exception:
+            if not mocks.missing_refs:
+                raise
+        if mocks.missing_refs:
+            raise MissingStackReference(mocks.missing_refs[0], sorted(stack_refs))
+        root = pulumi_settings.get_root_resource()
+        raw_outputs = dict(getattr(root, "outputs", {}) or {})
+        outputs = {k: _plain_output(v) for k, v in raw_outputs.items()}
+    except PlanInputError:
+        raise
+    except Exception as exc:  # the program's own failure, reported as one message
+        raise _classify(exc) from exc
+    finally:
+        sys.path.remove(str(program.main_dir))
+    inventory = Inventory(program.project, stack, sorted(monitor.records, key=lambda r: r.urn), outputs)
+    inventory.diagnostics = collector.messages
+    return inventory

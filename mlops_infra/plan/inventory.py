@@ -1,0 +1,107 @@
+"""The plan inventory: every registered resource with its inputs, options and dependencies, plus stack outputs.
+
+JSON schema (version 1) is documented in the README. Secret values never appear: they read `"[secret]"`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ResourceRecord:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    id: str | None
+    inputs: dict[str, Any]
+    options: dict[str, Any]
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["propertyDependencies"] = out.pop("property_dependencies")
+        return out
+
+
+@dataclass
+class Inventory:
+    project: str
+    stack: str
+    resources: list[ResourceRecord]
+    outputs: dict[str, Any]
+    diagnostics: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[ResourceRecord]:
+        return iter(self.resources)
+
+    def by_urn(self) -> dict[str, ResourceRecord]:
+        return {r.urn: r for r in self.resources}
+
+    def of_type(self, typ: str) -> list[ResourceRecord]:
+        return [r for r in self.resources if r.type == typ]
+
+    def named(self, name: str) -> ResourceRecord:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def children(self, urn: str) -> list[ResourceRecord]:
+        return [r for r in self.resources if r.parent == urn]
+
+    def component_of(self, record: ResourceRecord) -> ResourceRecord | None:
+        """The nearest ancestor that is a component (not the stack)."""
+        index = self.by_urn()
+        parent = index.get(record.parent) if record.parent else None
+        while parent is not None and parent.custom:
+            parent = index.get(parent.parent) if parent.parent else None
+        return parent
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schemaVersion": SCHEMA_VERSION,
+            "project": self.project,
+            "stack": self.stack,
+            "resources": [r.to_json() for r in self.resources],
+            "outputs": self.outputs,
+            "diagnostics": self.diagnostics,
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=False)
+
+    def summary(self) -> str:
+        """Resources per component and per type, then the stack outputs."""
+        lines = [f"Plan for {self.project}/{self.stack}: {len(self.resources)} resources", ""]
+        per_component: Counter[str] = Counter()
+        for r in self.resources:
+            if not r.custom:
+                continue
+            comp = self.component_of(r)
+            per_component[f"{comp.name} ({comp.type})" if comp else "(stack)"] += 1
+        lines.append("Resources per component:")
+        lines += [f"  {n:5d}  {k}" for k, n in sorted(per_component.items())]
+        lines.append("")
+        lines.append("Resources per type:")
+        per_type = Counter(r.type for r in self.resources)
+        lines += [f"  {n:5d}  {k}" for k, n in sorted(per_type.items())]
+        lines.append("")
+        lines.append("Outputs:")
+        for key, value in self.outputs.items():
+            text = value if isinstance(value, str) else json.dumps(value)
+            lines.append(f"  {key}: {text if len(text) <= 100 else text[:97] + '...'}")
+        if not self.outputs:
+            lines.append("  (none)")
+        return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""A mock resource monitor that records every registration with its options and dependencies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor, Mocks
+
+from .inventory import SECRET, UNKNOWN, ResourceRecord
+
+_SIG = rpc._special_sig_key
+_SECRET_SIG = rpc._special_secret_sig
+_RESOURCE_SIG = rpc._special_resource_sig
+
+
+def to_plain(value: Any) -> Any:
+    """Wire value (protobuf JSON) -> plain JSON: secrets masked, unknowns marked, resource refs as URNs."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG)
+        if sig == _SECRET_SIG:
+            return SECRET
+        if sig == _RESOURCE_SIG:
+            return value.get("urn")
+        if sig is not None and "value" in value:  # output values: unwrap (secrets already handled above)
+            return to_plain(value["value"]) if not value.get("secret") else SECRET
+        if sig is not None:  # assets and archives: keep their description, not their bytes
+            return {k: v for k, v in value.items() if k != _SIG and k in ("path", "uri", "text")}
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if value == rpc.UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _provider_urn(ref: str) -> str | None:
+    return ref.rsplit("::", 1)[0] if ref else None
+
+
+class RecordingMonitor(MockMonitor):
+    """Delegates to `MockMonitor` and keeps a `ResourceRecord` per registration, in registration order."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.records: list[ResourceRecord] = []
+
+    def ReadResource(self, request: Any) -> Any:
+        response = super().ReadResource(request)
+        parent = request.parent or None
+        if parent is not None and parent.split("::")[2] == "pulumi:pulumi:Stack":
+            parent = None
+        self.records.append(ResourceRecord(
+            urn=response.urn, type=request.type, name=request.name, parent=parent, custom=True, id=request.id,
+            inputs=to_plain(json_format.MessageToDict(request.properties)),
+            options={"read": True, "provider": _provider_urn(request.provider), "dependsOn": sorted(request.dependencies)},
+            dependencies=sorted(request.dependencies),
+        ))
+        return response
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = to_plain(json_format.MessageToDict(request.object)) if request.custom else {}
+        prop_deps = {k: sorted(v.urns) for k, v in request.propertyDependencies.items() if v.urns}
+        implicit = {u for urns in prop_deps.values() for u in urns}
+        depends_on = sorted(u for u in request.dependencies if u not in implicit)
+        aliases = [
+            a.urn if a.urn else {k: v for k, v in json_format.MessageToDict(a.spec).items()}
+            for a in request.aliases
+        ] + list(request.aliasURNs)
+        options: dict[str, Any] = {
+            "protect": bool(request.protect),
+            "retainOnDelete": bool(request.retainOnDelete),
+            "dependsOn": depends_on,
+            "provider": _provider_urn(request.provider),
+            "ignoreChanges": list(request.ignoreChanges),
+            "aliases": aliases,
+            "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+            "additionalSecretOutputs": list(request.additionalSecretOutputs),
+        }
+        if request.providers:
+            options["providers"] = {k: _provider_urn(v) for k, v in request.providers.items()}
+        parent = request.parent or None
+        if parent is not None and parent.split("::")[2] == "pulumi:pulumi:Stack":
+            parent = None
+        self.records.append(ResourceRecord(
+            urn=response.urn, type=request.type, name=request.name, parent=parent, custom=bool(request.custom),
+            id=(response.id or None) if request.custom else None, inputs=inputs, options=options,
+            dependencies=sorted(request.dependencies), property_dependencies=prop_deps,
+        ))
+        return response

@@ -1,0 +1,248 @@
+"""Realistic provider outputs for the mock engine, so programs that chain outputs run to the end.
+
+Only outputs the engine would compute (ids, ARNs, endpoints, generated names) are added; inputs are
+echoed back unchanged, as a real provider does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+
+State = dict[str, Any]
+
+
+def short_hash(seed: str, length: int = 17) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:length]
+
+
+class Ctx:
+    """What an output generator may use: the resource's name, inputs, mock id and the region."""
+
+    def __init__(self, typ: str, name: str, inputs: State, rid: str, region: str) -> None:
+        self.typ, self.name, self.inputs, self.id, self.region = typ, name, inputs, rid, region
+
+    def arn(self, service: str, resource: str, *, regional: bool = True, account: bool = True) -> str:
+        region = self.region if regional else ""
+        acct = ACCOUNT_ID if account else ""
+        return f"arn:aws:{service}:{region}:{acct}:{resource}"
+
+    def physical_name(self, key: str = "name", max_len: int = 63) -> str:
+        """An explicit name input, else the auto-name Pulumi would generate: `<logical>-<7 hex>`."""
+        given = self.inputs.get(key)
+        if isinstance(given, str) and given:
+            return given
+        prefix = self.inputs.get(f"{key}Prefix")
+        base = prefix if isinstance(prefix, str) and prefix else f"{self.name}-"
+        return (base + short_hash(self.typ + self.name, 7))[:max_len]
+
+
+def _bucket(c: Ctx) -> State:
+    bucket = c.physical_name("bucket").lower()
+    return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "region": c.region,
+            "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+            "bucketRegionalDomainName": f"{bucket}.s3.{c.region}.amazonaws.com"}
+
+
+def _eks_cluster(c: Ctx) -> State:
+    name = c.physical_name()
+    oidc_id = short_hash(name, 32).upper()
+    ca = base64.b64encode(f"-----BEGIN CERTIFICATE-----\nmock-ca-{name}\n-----END CERTIFICATE-----\n".encode()).decode()
+    vpc = dict(c.inputs.get("vpcConfig") or {})
+    vpc.setdefault("clusterSecurityGroupId", f"sg-{short_hash(name + 'cluster-sg')}")
+    vpc.setdefault("vpcId", f"vpc-{short_hash(name + 'vpc')}")
+    return {
+        "name": name,
+        "arn": c.arn("eks", f"cluster/{name}"),
+        "endpoint": f"https://{oidc_id}.gr7.{c.region}.eks.amazonaws.com",
+        "certificateAuthority": {"data": ca},
+        "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{c.region}.amazonaws.com/id/{oidc_id}"}]}],
+        "platformVersion": "eks.1",
+        "status": "ACTIVE",
+        "version": c.inputs.get("version", "1.35"),
+        "vpcConfig": vpc,
+    }
+
+
+def _iam_role(c: Ctx) -> State:
+    name = c.physical_name(max_len=64)
+    path = c.inputs.get("path", "/")
+    return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role{path}{name}", "uniqueId": "AROA" + short_hash(name, 17).upper()}
+
+
+def _iam_policy(c: Ctx) -> State:
+    name = c.physical_name(max_len=128)
+    return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}", "policyId": "ANPA" + short_hash(name).upper()}
+
+
+def _oidc_provider(c: Ctx) -> State:
+    url = str(c.inputs.get("url", "")).removeprefix("https://")
+    return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{url}"}
+
+
+def _kms_key(c: Ctx) -> State:
+    key_id = f"{short_hash(c.name, 8)}-{short_hash(c.name + '1', 4)}-{short_hash(c.name + '2', 4)}-" \
+             f"{short_hash(c.name + '3', 4)}-{short_hash(c.name + '4', 12)}"
+    return {"keyId": key_id, "arn": c.arn("kms", f"key/{key_id}")}
+
+
+def _rds_instance(c: Ctx) -> State:
+    ident = c.physical_name("identifier")
+    port = c.inputs.get("port", 5432)
+    address = f"{ident}.{short_hash(ident, 12)}.{c.region}.rds.amazonaws.com"
+    out: State = {"identifier": ident, "address": address, "port": port, "endpoint": f"{address}:{port}",
+                  "arn": c.arn("rds", f"db:{ident}"), "resourceId": "db-" + short_hash(ident, 26).upper(),
+                  "hostedZoneId": "Z2R2ITUGPM61AM"}
+    if c.inputs.get("manageMasterUserPassword"):
+        out["masterUserSecrets"] = [{"secretArn": c.arn("secretsmanager", f"secret:rds!{ident}-AbCdEf"),
+                                     "kmsKeyId": c.inputs.get("masterUserSecretKmsKeyId", ""),
+                                     "secretStatus": "active"}]
+    return out
+
+
+def _named_arn(service: str, fmt: str, key: str = "name", max_len: int = 63) -> Callable[[Ctx], State]:
+    def gen(c: Ctx) -> State:
+        name = c.physical_name(key, max_len)
+        return {key: name, "arn": c.arn(service, fmt.format(name=name, id=c.id))}
+    return gen
+
+
+def _with(gen: Callable[[Ctx], State], extra: Callable[[Ctx], State]) -> Callable[[Ctx], State]:
+    return lambda c: {**gen(c), **extra(c)}
+
+
+def _vpc(c: Ctx) -> State:
+    return {"arn": c.arn("ec2", f"vpc/{c.id}"), "defaultSecurityGroupId": f"sg-{short_hash(c.id + 'default')}",
+            "defaultNetworkAclId": f"acl-{short_hash(c.id + 'acl')}", "mainRouteTableId": f"rtb-{short_hash(c.id)}",
+            "ownerId": ACCOUNT_ID}
+
+
+def _redis(c: Ctx) -> State:
+    rg = c.physical_name("replicationGroupId", 40)
+    host = f"master.{rg}.{short_hash(rg, 6)}.use1.cache.amazonaws.com"
+    return {"replicationGroupId": rg, "arn": c.arn("elasticache", f"replicationgroup:{rg}"),
+            "primaryEndpointAddress": host, "readerEndpointAddress": host.replace("master.", "replica."),
+            "port": c.inputs.get("port", 6379)}
+
+
+def _k8s_meta(c: Ctx) -> State:
+    meta = dict(c.inputs.get("metadata") or {})
+    if not meta.get("name"):
+        meta["name"] = f"{c.name}-{short_hash(c.typ + c.name, 8)}"
+    meta.setdefault("uid", short_hash(c.id, 32))
+    return {"metadata": meta}
+
+
+def _helm_release(c: Ctx) -> State:
+    name = c.inputs.get("name") or f"{c.name}-{short_hash(c.name, 8)}"
+    return {"name": name, "status": {"name": name, "namespace": c.inputs.get("namespace", "default"),
+                                     "status": "deployed", "version": c.inputs.get("version", ""), "revision": 1}}
+
+
+GENERATORS: dict[str, Callable[[Ctx], State]] = {
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:iam/role:Role": _iam_role,
+    "aws:iam/policy:Policy": _iam_policy,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:kms/key:Key": _kms_key,
+    "aws:kms/alias:Alias": _named_arn("kms", "{name}"),
+    "aws:rds/instance:Instance": _rds_instance,
+    "aws:rds/subnetGroup:SubnetGroup": _named_arn("rds", "subgrp:{name}", max_len=255),
+    "aws:rds/parameterGroup:ParameterGroup": _named_arn("rds", "pg:{name}", max_len=255),
+    "aws:ec2/vpc:Vpc": _vpc,
+    "aws:ec2/subnet:Subnet": lambda c: {"arn": c.arn("ec2", f"subnet/{c.id}"), "ownerId": ACCOUNT_ID},
+    "aws:ec2/securityGroup:SecurityGroup": _with(_named_arn("ec2", "security-group/{id}", max_len=255),
+                                                 lambda c: {"ownerId": ACCOUNT_ID}),
+    "aws:ec2/launchTemplate:LaunchTemplate": _with(_named_arn("ec2", "launch-template/{id}", max_len=128),
+                                                   lambda c: {"latestVersion": 1, "defaultVersion": 1}),
+    "aws:ec2/natGateway:NatGateway": lambda c: {"publicIp": "198.51.100.10", "networkInterfaceId": f"eni-{short_hash(c.id)}"},
+    "aws:ec2/eip:Eip": lambda c: {"publicIp": "198.51.100.10", "allocationId": f"eipalloc-{short_hash(c.id)}"},
+    "aws:ec2/vpcEndpoint:VpcEndpoint": lambda c: {"arn": c.arn("ec2", f"vpc-endpoint/{c.id}"),
+                                                  "prefixListId": f"pl-{short_hash(c.id, 8)}"},
+    "aws:ec2/placementGroup:PlacementGroup": _named_arn("ec2", "placement-group/{name}"),
+    "aws:eks/nodeGroup:NodeGroup": _with(_named_arn("eks", "nodegroup/{name}", key="nodeGroupName"),
+                                         lambda c: {"status": "ACTIVE"}),
+    "aws:eks/addon:Addon": lambda c: {"arn": c.arn("eks", f"addon/{c.inputs.get('clusterName', '')}/{c.inputs.get('addonName', '')}")},
+    "aws:dynamodb/table:Table": _with(_named_arn("dynamodb", "table/{name}", max_len=255),
+                                      lambda c: {"streamArn": ""}),
+    "aws:elasticache/replicationGroup:ReplicationGroup": _redis,
+    "aws:elasticache/subnetGroup:SubnetGroup": _named_arn("elasticache", "subnetgroup:{name}"),
+    "aws:sns/topic:Topic": _named_arn("sns", "{name}", max_len=256),
+    "aws:sqs/queue:Queue": _with(_named_arn("sqs", "{name}", max_len=80),
+                                 lambda c: {"url": f"https://sqs.{c.region}.amazonaws.com/{ACCOUNT_ID}/{c.physical_name(max_len=80)}"}),
+    "aws:cloudwatch/logGroup:LogGroup": _named_arn("logs", "log-group:{name}", max_len=512),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _named_arn("cloudwatch", "alarm:{name}", max_len=255),
+    "aws:cloudwatch/eventRule:EventRule": _named_arn("events", "rule/{name}", max_len=64),
+    "aws:secretsmanager/secret:Secret": _named_arn("secretsmanager", "secret:{name}-AbCdEf", max_len=512),
+    "aws:cloudtrail/trail:Trail": _named_arn("cloudtrail", "trail/{name}", max_len=128),
+    "aws:guardduty/detector:Detector": lambda c: {"arn": c.arn("guardduty", f"detector/{c.id}"), "accountId": ACCOUNT_ID},
+    "aws:accessanalyzer/analyzer:Analyzer": _named_arn("access-analyzer", "analyzer/{name}", key="analyzerName"),
+    "aws:glue/catalogDatabase:CatalogDatabase": _named_arn("glue", "database/{name}", max_len=255),
+    "aws:athena/workgroup:Workgroup": _named_arn("athena", "workgroup/{name}", max_len=128),
+    "aws:sagemaker/featureGroup:FeatureGroup": _named_arn("sagemaker", "feature-group/{name}", key="featureGroupName"),
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": _named_arn(
+        "sagemaker", "model-package-group/{name}", key="modelPackageGroupName"),
+    "aws:amp/workspace:Workspace": lambda c: {"arn": c.arn("aps", f"workspace/ws-{c.id}"),
+                                              "prometheusEndpoint": f"https://aps-workspaces.{c.region}.amazonaws.com/workspaces/ws-{c.id}/"},
+    "random:index/randomPassword:RandomPassword": lambda c: {"result": "mock-" + short_hash(c.name, 24)},
+    "random:index/randomId:RandomId": lambda c: {"hex": short_hash(c.name, 16), "b64Url": short_hash(c.name, 11)},
+    "kubernetes:helm.sh/v3:Release": _helm_release,
+}
+
+
+def mock_id(typ: str, urn: str) -> str:
+    """A stable id in the shape AWS uses for the type (vpc-..., subnet-..., sg-...)."""
+    prefixes = {"aws:ec2/vpc:Vpc": "vpc-", "aws:ec2/subnet:Subnet": "subnet-", "aws:ec2/securityGroup:SecurityGroup": "sg-",
+                "aws:ec2/natGateway:NatGateway": "nat-", "aws:ec2/internetGateway:InternetGateway": "igw-",
+                "aws:ec2/routeTable:RouteTable": "rtb-", "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
+                "aws:ec2/launchTemplate:LaunchTemplate": "lt-", "aws:ec2/eip:Eip": "eipalloc-"}
+    return prefixes.get(typ, "id-") + short_hash(urn)
+
+
+# Types whose AWS id is one of their own outputs (a bucket's id is its name, a topic's its ARN).
+ID_OUTPUT: dict[str, str] = {
+    "aws:s3/bucket:Bucket": "bucket", "aws:iam/role:Role": "name", "aws:iam/policy:Policy": "arn",
+    "aws:eks/cluster:Cluster": "name", "aws:cloudwatch/logGroup:LogGroup": "name", "aws:dynamodb/table:Table": "name",
+    "aws:sns/topic:Topic": "arn", "aws:kms/key:Key": "keyId", "aws:kms/alias:Alias": "name",
+    "aws:rds/subnetGroup:SubnetGroup": "name", "aws:elasticache/replicationGroup:ReplicationGroup": "replicationGroupId",
+    "aws:secretsmanager/secret:Secret": "arn", "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "arn",
+    "aws:glue/catalogDatabase:CatalogDatabase": "name", "aws:athena/workgroup:Workgroup": "name",
+}
+
+
+def outputs_for(typ: str, name: str, inputs: State, rid: str, region: str) -> State:
+    """Inputs echoed back plus the computed outputs for `typ`; every AWS resource gets an `arn` and `tagsAll`."""
+    ctx = Ctx(typ, name, inputs, rid, region)
+    state: State = dict(inputs)
+    gen = GENERATORS.get(typ)
+    if gen is None and typ.startswith("kubernetes:") and not typ.startswith("kubernetes:helm"):
+        gen = _k8s_meta
+    if gen is not None:
+        state.update(gen(ctx))
+    if typ.startswith("aws:"):
+        service = typ.split(":")[1].split("/")[0]
+        state.setdefault("arn", ctx.arn(service, f"{typ.rsplit(':', 1)[-1].lower()}/{rid}"))
+        if "tags" in inputs:
+            state.setdefault("tagsAll", inputs["tags"])
+    return state
+
+
+def invoke_result(token: str, args: State, region: str) -> State:
+    """Results of the data-source invokes a program may call."""
+    results: dict[str, State] = {
+        "aws:index/getCallerIdentity:getCallerIdentity": {
+            "accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan", "userId": "AIDAPLAN", "id": ACCOUNT_ID},
+        "aws:index/getRegion:getRegion": {"name": region, "region": region, "id": region,
+                                          "endpoint": f"ec2.{region}.amazonaws.com", "description": region},
+        "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws",
+                                                "reverseDnsPrefix": "com.amazonaws"},
+        "aws:index/getAvailabilityZones:getAvailabilityZones": {
+            "names": [f"{region}{s}" for s in "abcdef"], "zoneIds": [f"use1-az{i}" for i in range(1, 7)],
+            "id": region, "groupNames": [region]},
+    }
+    return results.get(token, {})

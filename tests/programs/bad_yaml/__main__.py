@@ -1,0 +1,1 @@
+"""Never runs: its stack file is not valid YAML."""

@@ -1,0 +1,83 @@
+"""The CLI: output formats and exit codes (0 ok, 2 bad input or usage), never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_infra.cli.main import main
+from tests.conftest import PROGRAMS, ROOT
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_plan_dev_prints_a_summary(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    code, out, _ = run(capsys, "plan", "--stack", "dev")
+    assert code == 0
+    assert out.startswith("Plan for mlops-platform/dev: ")
+    assert "Resources per component:" in out and "Resources per type:" in out and "Outputs:" in out
+
+
+def test_plan_json_is_the_inventory(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    code, out, _ = run(capsys, "plan", "--stack", "dev", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["project"], data["stack"], data["schemaVersion"]) == ("mlops-platform", "dev", 1)
+    assert {"aws:s3/bucket:Bucket", "aws:kms/key:Key"} <= {r["type"] for r in data["resources"]}
+
+
+def test_three_config_mistakes_exit_2_listing_all(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "plan", "--program", str(PROGRAMS / "bad_config"), "--stack", "dev")
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        "mlops-infra: error: mlops:platform: 3 problems",
+        "  - network.azCount: must be <= 6 (got 9)",
+        "  - gpuPools[0].maxSize: must be >= minSize (2 < 4)",
+        "  - featureStore.materializationSchedule: not a valid cron expression ('every hour': expected 5 fields, got 2)",
+    ]
+
+
+def test_missing_stack_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "plan", "--program", str(PROGRAMS / "chained"), "--stack", "missing")
+    assert code == 2
+    assert err.startswith("mlops-infra: error: ") and "Pulumi.missing.yaml: no such stack config file" in err
+    assert "Traceback" not in err
+
+
+def test_invalid_yaml_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "plan", "--program", str(PROGRAMS / "bad_yaml"), "--stack", "bad")
+    assert code == 2 and "invalid YAML (line 4)" in err
+
+
+def test_stack_refs_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    refs = tmp_path / "refs.yaml"
+    refs.write_text("acme/mlops-platform/dev:\n  clusterName: from-file\n  kubeconfig: '[secret]'\n")
+    code, out, _ = run(capsys, "plan", "--program", str(PROGRAMS / "chained"), "--stack", "test",
+                       "--stack-refs", str(refs), "--format", "json")
+    assert code == 0
+    assert json.loads(out)["outputs"]["clusterName"] == "from-file"
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["plan"])
+    assert info.value.code == 2
+    assert "the following arguments are required: --stack/-s" in capsys.readouterr().err
+
+
+def test_console_script_help_is_fast_to_import() -> None:
+    """`--help` must not import pulumi or the providers (lazy imports keep it well under 0.5 s)."""
+    code = ("import sys; from mlops_infra.cli.main import build_parser; build_parser(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws', 'pydantic', 'boto3')))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "[]"

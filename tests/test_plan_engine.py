@@ -1,0 +1,123 @@
+"""The plan engine on small programs: chained outputs, options, dependencies, secrets, StackReferences."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlops_infra.plan import SECRET, PlanError, PlanInputError, plan_program
+from tests.conftest import PROGRAMS
+
+CHAINED = PROGRAMS / "chained"
+PLATFORM_REF = "acme/mlops-platform/dev"
+REFS = {PLATFORM_REF: {"clusterName": "mlops-dev", "kubeconfig": SECRET}}
+
+
+@pytest.fixture(scope="module")
+def inv():  # type: ignore[no-untyped-def]
+    return plan_program(CHAINED, "test", stack_refs=REFS)
+
+
+def test_every_resource_is_recorded_with_type_name_and_urn(inv) -> None:  # type: ignore[no-untyped-def]
+    assert sorted((r.type, r.name) for r in inv) == [
+        ("aws:kms/key:Key", "data-key"),
+        ("aws:s3/bucket:Bucket", "data"),
+        ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "data-sse"),
+        ("aws:ssm/parameter:Parameter", "token"),
+        ("pulumi:pulumi:StackReference", "platform"),
+    ]
+    bucket = inv.named("data")
+    assert bucket.urn == "urn:pulumi:test::chained::pulumi:pulumi:Stack$aws:s3/bucket:Bucket::data"
+    assert bucket.parent is None
+
+
+def test_chained_outputs_resolve_to_realistic_values(inv) -> None:  # type: ignore[no-untyped-def]
+    key = inv.named("data-key")
+    sse = inv.named("data-sse")
+    rule = sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert rule["kmsMasterKeyId"].startswith("arn:aws:kms:eu-west-1:123456789012:key/")
+    assert rule["kmsMasterKeyId"].endswith(key.id)
+    assert sse.inputs["bucket"] == inv.named("data").id  # a bucket's id is its name
+    assert inv.outputs["bucketArn"] == f"arn:aws:s3:::{inv.named('data').id}"
+    assert inv.outputs["summary"] == f"{inv.named('data').id} encrypted by {key.id}"
+
+
+def test_inputs_are_camel_case_as_the_engine_sees_them(inv) -> None:  # type: ignore[no-untyped-def]
+    assert inv.named("data").inputs == {"bucketPrefix": "demo-data-"}
+    assert inv.named("data-key").inputs == {"enableKeyRotation": True, "description": "demo key"}
+
+
+def test_options_and_property_dependencies(inv) -> None:  # type: ignore[no-untyped-def]
+    sse = inv.named("data-sse")
+    assert sse.options["protect"] is True and sse.options["retainOnDelete"] is True
+    assert inv.named("data").options["protect"] is False
+    assert sse.property_dependencies == {
+        "bucket": [inv.named("data").urn],
+        "rules": [inv.named("data-key").urn],
+    }
+
+
+def test_secret_config_stays_secret(inv) -> None:  # type: ignore[no-untyped-def]
+    assert inv.named("token").inputs["value"] == SECRET
+    assert inv.outputs["token"] == SECRET
+    text = inv.dumps()
+    assert "plan-secret" not in text and "exampleciphertext" not in text
+
+
+def test_stack_reference_outputs_are_supplied_and_secrets_kept(inv) -> None:  # type: ignore[no-untyped-def]
+    assert inv.outputs["clusterName"] == "mlops-dev"
+    assert inv.outputs["kubeconfig"] == SECRET
+
+
+def test_missing_stack_reference_is_a_clear_error() -> None:
+    with pytest.raises(PlanError) as info:
+        plan_program(CHAINED, "test")
+    assert info.value.kind == "missing-ref"
+    assert str(info.value) == "no outputs supplied for stack reference 'acme/mlops-platform/dev' (supplied: none)"
+
+
+def test_stack_reference_resolved_by_planning_another_stack() -> None:
+    asked: list[str] = []
+
+    def resolve(name: str) -> dict[str, str]:
+        asked.append(name)
+        return {"clusterName": "from-resolver", "kubeconfig": "k"}
+
+    inv = plan_program(CHAINED, "test", resolve_ref=resolve)
+    assert asked == [PLATFORM_REF]
+    assert inv.outputs["clusterName"] == "from-resolver"
+
+
+def test_json_schema_top_level(inv) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads(inv.dumps())
+    assert set(data) >= {"schemaVersion", "project", "stack", "resources", "outputs"}
+    for record in data["resources"]:
+        assert set(record) >= {"urn", "type", "name", "parent", "inputs", "options"}
+        if record["custom"] and not record["options"].get("read"):
+            assert set(record["options"]) >= {"protect", "retainOnDelete", "dependsOn", "provider",
+                                              "ignoreChanges", "aliases"}
+
+
+def test_plans_are_deterministic() -> None:
+    first = plan_program(CHAINED, "test", stack_refs=REFS).dumps()
+    assert plan_program(CHAINED, "test", stack_refs=REFS).dumps() == first
+
+
+def test_missing_stack_file() -> None:
+    with pytest.raises(PlanInputError, match=r"Pulumi\.nope\.yaml: no such stack config file \(stack 'nope'\)"):
+        plan_program(CHAINED, "nope")
+
+
+def test_invalid_yaml_is_reported_with_its_line() -> None:
+    with pytest.raises(PlanInputError) as info:
+        plan_program(PROGRAMS / "bad_yaml", "bad")
+    assert str(info.value).endswith("bad_yaml/Pulumi.bad.yaml: invalid YAML (line 4): expected ',' or ']', "
+                                    "but got '<stream end>'")
+
+
+def test_program_failure_is_one_message() -> None:
+    with pytest.raises(PlanError) as info:
+        plan_program(PROGRAMS / "failing", "test")
+    assert info.value.kind == "input"
+    assert str(info.value) == "demo:size must be positive (got -1)"
