@@ -20,7 +20,9 @@ def statement(
     principals: Mapping[str, Any] | None = None,
 ) -> Statement:
     """One statement. Actions are explicit: this library never writes `*` actions."""
-    stmt: Statement = {"Sid": sid, "Effect": effect, "Action": sorted(actions), "Resource": list(resources)}
+    stmt: Statement = {"Sid": sid, "Effect": effect, "Action": sorted(actions)}
+    if resources:  # trust policies have no Resource
+        stmt["Resource"] = list(resources)
     if principals is not None:
         stmt["Principal"] = dict(principals)
     if conditions:
@@ -28,10 +30,10 @@ def statement(
     return stmt
 
 
-def document(statements: Sequence[Statement]) -> pulumi.Output[str]:
+def document(statements: Sequence[Statement | pulumi.Output[Statement]]) -> pulumi.Output[str]:
     """A policy document as a JSON string output (resolves nested outputs such as ARNs)."""
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def trust_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
+def trust_document(statements: Sequence[Statement | pulumi.Output[Statement]]) -> pulumi.Output[str]:
     return document(statements)

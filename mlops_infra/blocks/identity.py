@@ -44,16 +44,21 @@ class WorkloadIdentityArgs:
 
 
 def irsa_trust(cluster: ClusterIdentity, namespace: pulumi.Input[str], service_account: str) -> pulumi.Output[str]:
-    issuer = pulumi.Output.from_input(cluster.oidc_issuer)
-    return iam.trust_document([iam.statement(
-        "IrsaServiceAccount", ["sts:AssumeRoleWithWebIdentity"], [],
-        principals={"Federated": cluster.oidc_provider_arn},
-        conditions={"StringEquals": {
-            pulumi.Output.concat(issuer, ":sub"):
-                pulumi.Output.concat("system:serviceaccount:", namespace, ":", service_account),
-            pulumi.Output.concat(issuer, ":aud"): "sts.amazonaws.com",
-        }},
-    )])
+    """Trust exactly one ServiceAccount: the issuer's `:sub` and `:aud` condition keys are built from outputs."""
+
+    def build(provider_arn: str, issuer: str, ns: str) -> iam.Statement:
+        return iam.statement(
+            "IrsaServiceAccount", ["sts:AssumeRoleWithWebIdentity"], [],
+            principals={"Federated": provider_arn},
+            conditions={"StringEquals": {
+                f"{issuer}:sub": f"system:serviceaccount:{ns}:{service_account}",
+                f"{issuer}:aud": "sts.amazonaws.com",
+            }},
+        )
+
+    stmt = pulumi.Output.all(cluster.oidc_provider_arn, cluster.oidc_issuer, namespace).apply(
+        lambda a: build(str(a[0]), str(a[1]), str(a[2])))
+    return iam.trust_document([stmt])
 
 
 def pod_identity_trust() -> pulumi.Output[str]:

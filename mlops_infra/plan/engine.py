@@ -108,6 +108,10 @@ def plan_program(
             refs[err.missing_ref or ""] = resolved
 
 
+def _run_main(main: Path) -> None:
+    runpy.run_path(str(main), run_name="__main__")
+
+
 def _run(program: Program, stack: str, values: dict[str, str], secret_keys: frozenset[str], region: str,
          stack_refs: dict[str, Mapping[str, Any]]) -> Inventory:
     pulumi_settings.ROOT.set(None)
@@ -126,7 +130,7 @@ def _run(program: Program, stack: str, values: dict[str, str], secret_keys: froz
     sys.path.insert(0, str(program.main_dir))
     try:
         try:
-            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+            _sync_await(run_pulumi_func(lambda: _run_main(main)))
         except Exception:
             if not mocks.missing_refs:
                 raise

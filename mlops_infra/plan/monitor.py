@@ -49,7 +49,7 @@ class RecordingMonitor(MockMonitor):
         self.records: list[ResourceRecord] = []
 
     def ReadResource(self, request: Any) -> Any:
-        response = super().ReadResource(request)
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
         parent = request.parent or None
         if parent is not None and parent.split("::")[2] == "pulumi:pulumi:Stack":
             parent = None
@@ -62,7 +62,7 @@ class RecordingMonitor(MockMonitor):
         return response
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         inputs = to_plain(json_format.MessageToDict(request.object)) if request.custom else {}
