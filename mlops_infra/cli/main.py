@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-# command -> module under mlops_infra.cli; each module has `register(subparsers)` and `run(args) -> int`
-# and must import nothing heavy at module level (keeps `--help` fast).
+# Every `mlops_infra/cli/<command>_cmd.py` is a subcommand: it has `register(subparsers)` and `run(args) -> int`
+# and imports nothing heavy at module level (keeps `--help` fast). Order: the workflow, then the rest by name.
+_FIRST = ("plan", "check", "graph")
+
+
+def _order(module: str) -> tuple[int, str]:
+    command = module.removesuffix("_cmd")
+    return (_FIRST.index(command) if command in _FIRST else len(_FIRST), command)
+
+
 COMMANDS: dict[str, str] = {
-    "plan": "plan_cmd",
+    m.removesuffix("_cmd"): m
+    for m in sorted((info.name for info in pkgutil.iter_modules([str(Path(__file__).parent)])
+                     if info.name.endswith("_cmd")), key=_order)
 }
 
 
