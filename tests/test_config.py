@@ -64,7 +64,7 @@ def test_stack_values_win_over_the_profile() -> None:
 def test_profiles_only_name_real_fields() -> None:
     """A typo in a profile would be an unknown key: every profile validates on its own."""
     for env in PROFILES:
-        cluster = {} if env == "prod" else {"publicAccessCidrs": ["10.0.0.0/8"]}
+        cluster = {} if env == "prod" else {"publicAccessCidrs": ["198.51.100.0/24"]}
         raw = apply_profile({"environment": env, "tags": BASE["tags"], "cluster": cluster})
         PlatformConfig.model_validate(raw)
 
@@ -127,7 +127,7 @@ def test_desired_size_defaults_to_min_size() -> None:
         ({"cluster": {"publicAccessCidrs": ["0.0.0.0/0"]}},
          "cluster.publicAccessCidrs[0]: must not allow the whole internet (0.0.0.0/0)"),
         ({"cluster": {}}, "cluster.publicAccessCidrs: required when endpointPublicAccess is true"),
-        ({"cluster": {"publicAccessCidrs": ["10.0.0.0/8"], "version": "1.29"}},
+        ({"cluster": {"publicAccessCidrs": ["198.51.100.0/24"], "version": "1.29"}},
          "cluster.version: unsupported EKS version '1.29' (supported: 1.33, 1.34, 1.35)"),
         ({"environment": "qa"}, "environment: must be one of 'dev', 'staging' or 'prod' (got 'qa')"),
         ({"tags": {"owner": "x"}}, "tags.costCenter: required"),

@@ -8,8 +8,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from . import versions
 from .base import ConfigModel, Problem
-from .types import ChartVersion, Cidr, IamRoleArn, K8sName, LogRetentionDays
+from .network import NetworkConfig
+from .types import ChartVersion, Cidr, IamRoleArn, Ipv4Cidr, K8sName, LogRetentionDays
 from .versions import DEFAULT_EKS_VERSION, SUPPORTED_EKS_VERSIONS
 
 WorkloadIdentityMode = Literal["irsa", "podIdentity"]
@@ -19,15 +21,16 @@ TrainingOperator = Literal["kubeflow", "kuberay", "none"]
 class AddonVersions(ConfigModel):
     """Managed add-on versions, pinned (`aws eks describe-addon-versions --kubernetes-version 1.35`)."""
 
-    vpc_cni: str = Field("v1.20.4-eksbuild.2", description="vpc-cni version. Default: v1.20.4-eksbuild.2.")
-    coredns: str = Field("v1.12.4-eksbuild.1", description="coredns version. Default: v1.12.4-eksbuild.1.")
-    kube_proxy: str = Field("v1.35.0-eksbuild.2", description="kube-proxy version. Default: v1.35.0-eksbuild.2.")
+    vpc_cni: str = Field(versions.ADDON_VPC_CNI, description=f"vpc-cni version. Default: {versions.ADDON_VPC_CNI}.")
+    coredns: str = Field(versions.ADDON_COREDNS, description=f"coredns version. Default: {versions.ADDON_COREDNS}.")
+    kube_proxy: str = Field(
+        versions.ADDON_KUBE_PROXY, description=f"kube-proxy version (must match the cluster minor). "
+        f"Default: {versions.ADDON_KUBE_PROXY}.")
     ebs_csi_driver: str = Field(
-        "v1.53.0-eksbuild.1", description="aws-ebs-csi-driver version. Default: v1.53.0-eksbuild.1."
-    )
+        versions.ADDON_EBS_CSI, description=f"aws-ebs-csi-driver version. Default: {versions.ADDON_EBS_CSI}.")
     pod_identity_agent: str = Field(
-        "v1.3.10-eksbuild.1", description="eks-pod-identity-agent version. Default: v1.3.10-eksbuild.1."
-    )
+        versions.ADDON_POD_IDENTITY_AGENT,
+        description=f"eks-pod-identity-agent version. Default: {versions.ADDON_POD_IDENTITY_AGENT}.")
 
     def problems(self) -> Iterable[Problem]:
         for name, value in self.model_dump(by_alias=True).items():
@@ -35,9 +38,14 @@ class AddonVersions(ConfigModel):
                 yield name, f"must be an EKS add-on version like v1.2.3-eksbuild.1 (got {value!r})"
 
 
+SystemAmiType = Literal["AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD", "BOTTLEROCKET_x86_64",
+                        "BOTTLEROCKET_ARM_64"]
+
+
 class SystemNodesConfig(ConfigModel):
     """The small on-demand node group that runs cluster add-ons and operators."""
 
+    ami_type: SystemAmiType = Field("AL2023_x86_64_STANDARD", description="AMI type. Default: AL2023_x86_64_STANDARD.")
     instance_types: list[str] = Field(["m7i.large"], min_length=1, description="Instance types. Default: [m7i.large].")
     min_size: int = Field(2, ge=1, le=20, description="Minimum nodes. Default: 2.")
     desired_size: int | None = Field(None, description="Desired nodes. Default: minSize.")
@@ -62,11 +70,41 @@ class TeamConfig(ConfigModel):
     gpu_quota: int = Field(8, ge=0, le=1024, description="Quota on requests.nvidia.com/gpu. Default: 8.")
 
 
+class PriorityClassConfig(ConfigModel):
+    """A PriorityClass training jobs choose from (`priorityClassName`)."""
+
+    name: K8sName = Field(..., description="PriorityClass name. Required.")
+    value: int = Field(..., ge=-1000, le=1_000_000_000, description="Priority (higher preempts lower). Required.")
+    preempting: bool = Field(True, description="May preempt lower-priority pods. Default: true.")
+    description: str = Field("", description="What the class is for. Default: empty.")
+
+
+DEFAULT_PRIORITY_CLASSES: tuple[PriorityClassConfig, ...] = (
+    PriorityClassConfig(name="training-critical", value=100_000,
+                        description="Production training and evaluation that must not be preempted by experiments."),
+    PriorityClassConfig(name="training-standard", value=10_000, description="Regular training jobs."),
+    PriorityClassConfig(name="training-preemptible", value=1_000, preempting=False,
+                        description="Experiments and sweeps: never preempt, first to be preempted."),
+)
+
+
 class TrainingOperatorConfig(ConfigModel):
     """The training operator, installed as a pinned Helm release."""
 
-    kind: TrainingOperator = Field("kubeflow", description="kubeflow, kuberay or none. Default: kubeflow.")
-    version: ChartVersion = Field("1.9.2", description="Chart version. Default: 1.9.2 (kubeflow); set for kuberay.")
+    kind: TrainingOperator = Field(
+        "kubeflow", description="kubeflow (Kubeflow Trainer v2), kuberay or none. Default: kubeflow.")
+    version: ChartVersion | None = Field(
+        None, description=f"Chart version. Default: {versions.KUBEFLOW_TRAINER.version} (kubeflow), "
+        f"{versions.KUBERAY.version} (kuberay).")
+    namespace: K8sName = Field("training-system", description="Namespace of the operator. Default: training-system.")
+
+    @property
+    def chart(self) -> versions.ChartPin | None:
+        """The chart to install with its effective version, or None for `kind: none`."""
+        base = {"kubeflow": versions.KUBEFLOW_TRAINER, "kuberay": versions.KUBERAY}.get(self.kind)
+        if base is None:
+            return None
+        return versions.ChartPin(base.chart, base.repo, self.version or base.version)
 
 
 class ClusterConfig(ConfigModel):
@@ -103,6 +141,12 @@ class ClusterConfig(ConfigModel):
     training_operator: TrainingOperatorConfig = Field(
         default_factory=TrainingOperatorConfig, description="Training operator Helm release."
     )
+    priority_classes: list[PriorityClassConfig] = Field(
+        default_factory=lambda: list(DEFAULT_PRIORITY_CLASSES),
+        description="PriorityClasses for training. Default: training-critical (100000), training-standard (10000), "
+        "training-preemptible (1000, never preempts).")
+    service_ipv4_cidr: Ipv4Cidr | None = Field(
+        None, description="Kubernetes Service CIDR (/12 to /24). Default: chosen by EKS (10.100.0.0/16 or 172.20.0.0/16).")
 
     def problems(self) -> Iterable[Problem]:
         if self.version not in SUPPORTED_EKS_VERSIONS:
@@ -117,4 +161,39 @@ class ClusterConfig(ConfigModel):
         for i, team in enumerate(self.teams):
             if team.name in seen:
                 yield f"teams[{i}].name", f"duplicate team {team.name!r}"
+            elif team.name == self.training_operator.namespace or team.name.startswith("kube-"):
+                yield f"teams[{i}].name", f"{team.name!r} is reserved for the platform"
             seen.add(team.name)
+        classes = [p.name for p in self.priority_classes]
+        for i, name in enumerate(classes):
+            if name in classes[:i]:
+                yield f"priorityClasses[{i}].name", f"duplicate priority class {name!r}"
+            elif name.startswith("system-"):
+                yield f"priorityClasses[{i}].name", f"the 'system-' prefix is reserved by Kubernetes ({name!r})"
+        if self.service_ipv4_cidr is not None:
+            prefix = ipaddress.ip_network(self.service_ipv4_cidr).prefixlen
+            if not 12 <= prefix <= 24:
+                yield "serviceIpv4Cidr", f"prefix length must be between /12 and /24 (got /{prefix})"
+        if self.version in SUPPORTED_EKS_VERSIONS and self.kube_proxy_minor not in (None, self.version):
+            yield ("addons.kubeProxy",
+                   f"kube-proxy {self.addons.kube_proxy} does not match cluster version {self.version}")
+
+    @property
+    def kube_proxy_minor(self) -> str | None:
+        """`v1.35.3-eksbuild.2` -> `1.35` (kube-proxy must match the control plane's minor version)."""
+        parts = self.addons.kube_proxy.lstrip("v").split(".")
+        return ".".join(parts[:2]) if len(parts) >= 2 else None
+
+
+def cluster_network_problems(cluster: ClusterConfig, network: NetworkConfig) -> Iterable[Problem]:
+    """Checks across `cluster` and `network` (paths from the platform root): CIDRs that must not overlap the VPC."""
+    vpc = ipaddress.ip_network(network.vpc_cidr)
+    if cluster.endpoint_public_access:
+        for i, cidr in enumerate(cluster.public_access_cidrs):
+            net = ipaddress.ip_network(cidr)
+            if net.version == 4 and net.prefixlen > 0 and net.overlaps(vpc):
+                yield (f"cluster.publicAccessCidrs[{i}]",
+                       f"{cidr} overlaps the VPC CIDR {network.vpc_cidr} (the public endpoint only sees public "
+                       "source addresses; in-VPC clients use the private endpoint)")
+    if cluster.service_ipv4_cidr is not None and ipaddress.ip_network(cluster.service_ipv4_cidr).overlaps(vpc):
+        yield "cluster.serviceIpv4Cidr", f"{cluster.service_ipv4_cidr} overlaps the VPC CIDR {network.vpc_cidr}"

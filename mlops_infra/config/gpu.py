@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from . import versions
 from .base import ConfigModel, Problem
-from .instances import GPU_FAMILIES, GPU_INSTANCES, family_of, is_gpu_instance
+from .instances import GPU_FAMILIES, GPU_INSTANCES, GPU_MODELS, family_of, is_gpu_instance
 from .types import ChartVersion, K8sName
 
 AmiType = Literal["AL2023_x86_64_NVIDIA", "AL2023_ARM_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA",
@@ -19,12 +20,23 @@ AMI_ARCH: dict[str, str] = {
 }
 CapacityType = Literal["SPOT", "ON_DEMAND"]
 TaintEffect = Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
+K8S_TAINT_EFFECT: dict[str, str] = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute",
+                                    "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+POOL_LABEL = "mlops.io/gpu-pool"
+GPU_TYPE_LABEL = "mlops.io/gpu-type"
 
 
 class TaintConfig(ConfigModel):
+    """The taint that keeps non-GPU pods off GPU nodes."""
+
     key: str = Field("nvidia.com/gpu", description="Taint key. Default: nvidia.com/gpu.")
     value: str = Field("true", description="Taint value. Default: \"true\".")
     effect: TaintEffect = Field("NO_SCHEDULE", description="Taint effect (EKS API spelling). Default: NO_SCHEDULE.")
+
+    @property
+    def k8s_effect(self) -> str:
+        """The Kubernetes spelling (`NoSchedule`) used in tolerations and Karpenter NodePools."""
+        return K8S_TAINT_EFFECT[self.effect]
 
 
 class GpuPoolConfig(ConfigModel):
@@ -37,17 +49,46 @@ class GpuPoolConfig(ConfigModel):
     desired_size: int | None = Field(None, ge=0, description="Initial desired nodes. Default: minSize.")
     max_size: int = Field(..., ge=1, le=1000, description="Maximum nodes. Required.")
     ami_type: AmiType = Field("AL2023_x86_64_NVIDIA", description="NVIDIA AMI type. Default: AL2023_x86_64_NVIDIA.")
-    taint: TaintConfig = Field(default_factory=TaintConfig, description="The GPU taint. Default: nvidia.com/gpu NoSchedule.")
+    taint: TaintConfig | None = Field(
+        default_factory=TaintConfig,
+        description="The GPU taint. Default: nvidia.com/gpu=true NoSchedule; null for an untainted pool.")
     root_volume_gib: int = Field(100, ge=50, le=16384, description="Encrypted gp3 root volume (GiB). Default: 100.")
     metadata_hop_limit: Literal[1, 2] = Field(
         1, description="IMDSv2 hop limit. Default: 1. Use 2 only for pods on the host network that need IMDS.",
     )
     efa: bool = Field(False, description="Enable EFA with a cluster placement group. Default: false.")
     node_repair: bool = Field(True, description="EKS node auto repair. Default: true.")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra node labels. Default: none (pool and GPU type labels are always set).")
 
     @property
     def effective_desired_size(self) -> int:
         return self.desired_size if self.desired_size is not None else self.min_size
+
+    @property
+    def arch(self) -> str:
+        """`x86_64` or `arm64`, from the AMI type (validation guarantees the instance types agree)."""
+        return AMI_ARCH[self.ami_type]
+
+    @property
+    def gpu_type(self) -> str:
+        """The GPU model label value: `l4`, `h100`, ...; `mixed` when the instance types carry different GPUs."""
+        models = {GPU_MODELS.get(family_of(t), "unknown") for t in self.instance_types}
+        return models.pop() if len(models) == 1 else "mixed"
+
+    @property
+    def min_gpus_per_node(self) -> int:
+        """The fewest GPUs any of the pool's instance types has (what the autoscaler may promise for a new node)."""
+        return min((GPU_INSTANCES[t].gpus for t in self.instance_types if t in GPU_INSTANCES), default=1)
+
+    @property
+    def node_labels(self) -> dict[str, str]:
+        """Labels every node of the pool carries: pool, GPU type, `nvidia.com/gpu.present` (so the device plugin
+        schedules before GPU feature discovery runs) and the EFA marker, plus `labels`."""
+        out = {**self.labels, POOL_LABEL: self.name, GPU_TYPE_LABEL: self.gpu_type, "nvidia.com/gpu.present": "true"}
+        if self.efa:
+            out["vpc.amazonaws.com/efa.present"] = "true"
+        return out
 
     @property
     def total_gpus_at_max(self) -> int:
@@ -64,6 +105,9 @@ class GpuPoolConfig(ConfigModel):
                        f"but amiType {self.ami_type} is {AMI_ARCH[self.ami_type]}")
             elif self.efa and not (itype in GPU_INSTANCES and GPU_INSTANCES[itype].efa):
                 yield f"instanceTypes[{i}]", f"{itype!r} does not support EFA (efa: true)"
+        for key in self.labels:
+            if key in (POOL_LABEL, GPU_TYPE_LABEL) or key.startswith(("kubernetes.io/", "k8s.io/")):
+                yield f"labels.{key}", "reserved label key (set by the platform or Kubernetes)"
         if len(set(self.instance_types)) != len(self.instance_types):
             yield "instanceTypes", "duplicate instance types"
         if self.capacity_type == "SPOT" and len(self.instance_types) < 2:
@@ -82,7 +126,20 @@ class GpuPlatformConfig(ConfigModel):
         "managedNodeGroups", description="managedNodeGroups or karpenter. Default: managedNodeGroups.")
     software: Literal["devicePlugin", "gpuOperator"] = Field(
         "devicePlugin", description="NVIDIA device plugin or GPU operator (driver/toolkit off). Default: devicePlugin.")
-    device_plugin_version: ChartVersion = Field("0.18.0", description="nvidia-device-plugin chart. Default: 0.18.0.")
-    gpu_operator_version: ChartVersion = Field("v25.10.0", description="gpu-operator chart. Default: v25.10.0.")
-    efa_plugin_version: ChartVersion = Field("0.5.6", description="aws-efa-k8s-device-plugin chart. Default: 0.5.6.")
-    karpenter_version: ChartVersion = Field("1.8.1", description="Karpenter chart (karpenter provisioner). Default: 1.8.1.")
+    device_plugin_version: ChartVersion = Field(
+        versions.DEVICE_PLUGIN.version,
+        description=f"nvidia-device-plugin chart. Default: {versions.DEVICE_PLUGIN.version}.")
+    gpu_operator_version: ChartVersion = Field(
+        versions.GPU_OPERATOR.version, description=f"gpu-operator chart. Default: {versions.GPU_OPERATOR.version}.")
+    efa_plugin_version: ChartVersion = Field(
+        versions.EFA_PLUGIN.version,
+        description=f"aws-efa-k8s-device-plugin chart (installed when a pool has efa). "
+        f"Default: {versions.EFA_PLUGIN.version}.")
+    karpenter_version: ChartVersion = Field(
+        versions.KARPENTER.version,
+        description=f"Karpenter chart (karpenter provisioner). Default: {versions.KARPENTER.version}.")
+    namespace: K8sName = Field("gpu-system", description="Namespace of the GPU software. Default: gpu-system.")
+    karpenter_ami_version: str = Field(
+        "latest", pattern=r"^(latest|v\d{8})$",
+        description="AMI release in the Karpenter alias (`al2023@<this>`); pin e.g. v20251120 in production so nodes "
+        "change only when you bump it. Default: latest.")

@@ -21,6 +21,11 @@ GPU_FAMILIES: dict[str, Arch] = {
     "gr6": "x86_64", "p4d": "x86_64", "p4de": "x86_64", "p5": "x86_64", "p5e": "x86_64", "p5en": "x86_64",
     "p6-b200": "x86_64",
 }
+# The NVIDIA GPU each family carries, as the `mlops.io/gpu-type` label value (AWS accelerated-computing pages).
+GPU_MODELS: dict[str, str] = {
+    "g4dn": "t4", "g5": "a10g", "g5g": "t4g", "g6": "l4", "g6e": "l40s", "g7e": "rtx-pro-6000", "gr6": "l4",
+    "p4d": "a100", "p4de": "a100", "p5": "h100", "p5e": "h200", "p5en": "h200", "p6-b200": "b200",
+}
 # Service Quotas bucket a family's vCPUs fall into: G and VT, or P.
 QUOTA_CLASS: dict[str, Literal["G", "P"]] = {f: ("P" if f.startswith("p") else "G") for f in GPU_FAMILIES}
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from .base import ConfigModel, Problem
-from .cluster import ClusterConfig
+from .cluster import ClusterConfig, cluster_network_problems
 from .environments import Environment
 from .feature_store import FeatureStoreConfig
 from .gpu import GpuPlatformConfig, GpuPoolConfig
@@ -104,6 +104,7 @@ class PlatformConfig(ConfigModel):
                            f"unknown namespace {ns!r} (known: {', '.join(sorted(known)) or 'none'})")
         if self.cluster.public_access_cidrs and not self.cluster.endpoint_public_access:
             yield "cluster.publicAccessCidrs", "set, but endpointPublicAccess is false"
+        yield from cluster_network_problems(self.cluster, self.network)
 
     def context_problems(self, context: Mapping[str, Any]) -> Iterable[Problem]:
         secret_keys = context.get("secret_keys")

@@ -1,10 +1,16 @@
 """Pinned versions in one place, each with where it was checked (Nov 2026).
 
 EKS support dates: AWS EKS Kubernetes version lifecycle page (standard support 14 months, extended 12 more).
-Chart versions: the peers listed in `docs/` and each chart's own repository index.
+Add-on builds: `aws eks describe-addon-versions --kubernetes-version 1.35`, cross-checked against public EKS 1.35
+configs (terraform-aws-modules/terraform-aws-eks examples pin kube-proxy v1.35.3-eksbuild.2, coredns
+v1.13.2-eksbuild.4, vpc-cni v1.21.1-eksbuild.7, eks-pod-identity-agent v1.3.10-eksbuild.2; aws-ebs-csi-driver
+v1.60.0-eksbuild.1 is pinned next to kube-proxy v1.35.3 in the same search).
+Charts: each chart's own release notes / repository (see the comment on each pin) and docs/peers.md.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 # minor version -> (end of standard support, end of extended support)
 EKS_VERSION_SUPPORT: dict[str, tuple[str, str]] = {
@@ -14,3 +20,35 @@ EKS_VERSION_SUPPORT: dict[str, tuple[str, str]] = {
 }
 SUPPORTED_EKS_VERSIONS: tuple[str, ...] = tuple(EKS_VERSION_SUPPORT)
 DEFAULT_EKS_VERSION = "1.35"
+
+# EKS managed add-ons for Kubernetes 1.35 (see the module docstring for where each was checked).
+ADDON_VPC_CNI = "v1.21.1-eksbuild.7"
+ADDON_COREDNS = "v1.13.2-eksbuild.4"
+ADDON_KUBE_PROXY = "v1.35.3-eksbuild.2"
+ADDON_EBS_CSI = "v1.60.0-eksbuild.1"
+ADDON_POD_IDENTITY_AGENT = "v1.3.10-eksbuild.2"
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    """A Helm chart: name, repository (empty repo and an `oci://` chart for OCI registries), default version."""
+
+    chart: str
+    repo: str
+    version: str
+
+
+# NVIDIA/k8s-device-plugin PR #1600 "Bump release v0.18.2" (merged); repo from the project README.
+DEVICE_PLUGIN = ChartPin("nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin", "0.18.2")
+# NVIDIA/gpu-operator PR #1963 "Bump project version to 25.10.1" (merged); NGC Helm repo.
+GPU_OPERATOR = ChartPin("gpu-operator", "https://helm.ngc.nvidia.com/nvidia", "v25.10.1")
+# aws/eks-charts `aws-efa-k8s-device-plugin` 0.5.x (docs/peers.md).
+EFA_PLUGIN = ChartPin("aws-efa-k8s-device-plugin", "https://aws.github.io/eks-charts", "0.5.6")
+# Karpenter 1.9 (awslabs/data-on-eks pins 1.9 on EKS 1.34; 1.9 is the line that covers Kubernetes 1.35).
+KARPENTER = ChartPin("oci://public.ecr.aws/karpenter/karpenter", "", "1.9.0")
+# Kubeflow Trainer v2 (successor of the v1 Training Operator, which ships no Helm chart): kubeflow/trainer
+# release v2.3.0 installs with `helm install ... oci://ghcr.io/kubeflow/charts/kubeflow-trainer --version 2.3.0`;
+# upgrades from 2.0-2.2 must pass through 2.3, so a fresh install starts there. Needs Kubernetes >= 1.31.
+KUBEFLOW_TRAINER = ChartPin("oci://ghcr.io/kubeflow/charts/kubeflow-trainer", "", "2.3.0")
+# KubeRay operator: docs.ray.io "KubeRay Operator Installation" (helm repo kuberay, --version 1.5.1).
+KUBERAY = ChartPin("kuberay-operator", "https://ray-project.github.io/kuberay-helm/", "1.5.1")

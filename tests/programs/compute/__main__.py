@@ -1,0 +1,41 @@
+"""The compute half of the platform, wired as MlopsPlatform would: Network -> TrainingCluster -> GPU pools
+(managed node groups or Karpenter) -> GPU software. Stacks: dev (dev-like), prod (prod-like), karpenter."""
+
+import pulumi
+
+from mlops_infra.components.cluster import TrainingCluster, TrainingClusterArgs
+from mlops_infra.components.gpu_pool import GpuNodePool, GpuNodePoolArgs
+from mlops_infra.components.gpu_software import GpuSoftware, GpuSoftwareArgs
+from mlops_infra.components.karpenter import Karpenter, KarpenterArgs
+from mlops_infra.components.network import Network, NetworkArgs
+from mlops_infra.stack import read_platform_config
+
+config = read_platform_config()
+name = f"{config.name}-{config.environment}"
+tags = config.resource_tags
+network = Network(f"{name}-net", NetworkArgs(
+    config=config.network, region=config.region, cluster_name=name, tags=tags,
+    private_cluster=not config.cluster.endpoint_public_access, protect=config.protect_stateful))
+cluster = TrainingCluster(name, TrainingClusterArgs(
+    config=config.cluster, network=network.refs, region=config.region, tags=tags, protect=config.protect_stateful))
+k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": cluster.provider})
+if config.gpu.provisioner == "karpenter":
+    Karpenter(f"{name}-karpenter", KarpenterArgs(
+        config=config.gpu, pools=config.gpu_pools, cluster=cluster.refs, node_role=cluster.node_role,
+        subnet_ids=network.refs.private_subnet_ids, kms_key_arn=cluster.kms_key.arn, region=config.region,
+        tags=tags), k8s_opts)
+else:
+    for pool in config.gpu_pools:
+        GpuNodePool(f"{name}-gpu-{pool.name}", GpuNodePoolArgs(
+            config=pool, cluster_name=cluster.cluster.name, node_role_arn=cluster.node_role.arn,
+            subnet_ids=network.refs.private_subnet_ids, cluster_security_group_id=cluster.refs.cluster_security_group_id,
+            kms_key_arn=cluster.kms_key.arn, tags=tags))
+if config.gpu_pools:
+    GpuSoftware(f"{name}-gpu-software", GpuSoftwareArgs(config=config.gpu, pools=config.gpu_pools), k8s_opts)
+
+pulumi.export("clusterName", cluster.cluster.name)
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
+pulumi.export("vpcId", network.refs.vpc_id)
+pulumi.export("privateSubnetIds", network.refs.private_subnet_ids)
+pulumi.export("nodeRoleArn", cluster.node_role.arn)
