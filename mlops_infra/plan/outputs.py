@@ -215,8 +215,19 @@ ID_OUTPUT: dict[str, str] = {
 }
 
 
+def _whole_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
 def outputs_for(typ: str, name: str, inputs: State, rid: str, region: str) -> State:
     """Inputs echoed back plus the computed outputs for `typ`; every AWS resource gets an `arn` and `tagsAll`."""
+    inputs = _whole_numbers(inputs)  # the wire carries every number as a float; ports and sizes are ints
     ctx = Ctx(typ, name, inputs, rid, region)
     state: State = dict(inputs)
     gen = GENERATORS.get(typ)

@@ -1,0 +1,49 @@
+"""ModelRegistry with literal refs, driven by the stack's `mlops:platform` config (profiles apply)."""
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from mlops_infra.blocks.identity import ClusterIdentity
+from mlops_infra.components.model_registry import ModelRegistry, ModelRegistryArgs
+from mlops_infra.components.refs import ClusterRefs, NetworkRefs
+from mlops_infra.stack import read_platform_config, secret_config
+
+config = read_platform_config()
+reg = config.model_registry
+extra = pulumi.Config("test")
+network = NetworkRefs(vpc_id="vpc-0abc", vpc_cidr="10.0.0.0/16",
+                      private_subnet_ids=["subnet-a", "subnet-b", "subnet-c"])
+identity = ClusterIdentity(
+    cluster_name="mlops-test", mode="irsa",
+    oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+    oidc_issuer="oidc.eks.us-east-1.amazonaws.com/id/ABC")
+cluster = ClusterRefs(name="mlops-test", identity=identity, cluster_security_group_id="sg-cluster", version="1.35",
+                      namespaces={"mlflow": "mlflow"} if extra.get_bool("namespaceFromCluster") else {})
+provider = k8s.Provider("eks", kubeconfig="{}")
+monitoring_release = k8s.helm.v3.Release(
+    "kube-prometheus-stack", chart="kube-prometheus-stack", version="82.1.0", namespace="monitoring",
+    repository_opts={"repo": "https://prometheus-community.github.io/helm-charts"},
+    opts=pulumi.ResourceOptions(provider=provider))
+
+registry = ModelRegistry(f"{config.name}-{config.environment}-registry", ModelRegistryArgs(
+    config=reg, tags=config.resource_tags, network=network, cluster=cluster, protect=config.protect_stateful,
+    monitoring=config.monitoring.enabled, crd_dependencies=[monitoring_release],
+    service_monitor_labels={"release": "kube-prometheus-stack"},
+    oidc_client_secret=secret_config(reg.ingress.oidc_client_secret) if reg.ingress.oidc_client_secret else None,
+    name_prefix=f"{config.name}-{config.environment}"),
+    pulumi.ResourceOptions(providers={"kubernetes": provider}))
+
+trust = '{"Version":"2012-10-17","Statement":[]}'
+trainer = aws.iam.Role("trainer", assume_role_policy=trust)
+server = aws.iam.Role("server", assume_role_policy=trust)
+registry.grant_log_models(trainer)
+registry.grant_read_models(server)
+
+pulumi.export("artifactBucketName", registry.artifact_bucket_name)
+if registry.tracking_uri is not None:
+    pulumi.export("trackingUri", registry.tracking_uri)
+    pulumi.export("databaseEndpoint", registry.database_endpoint)
+    pulumi.export("databaseAddress", registry.database_address)
+if registry.model_package_group_arns:
+    pulumi.export("modelPackageGroupArns", registry.model_package_group_arns)
