@@ -48,7 +48,7 @@ class HardenedBucketArgs:
     """Object Lock in GOVERNANCE mode with this default retention. Default: off."""
     vpc_endpoint_guard: VpcEndpointGuard | None = None
     """Deny access from outside the VPC endpoint(s). Default: off."""
-    extra_policy_statements: Sequence[iam.Statement] = field(default_factory=tuple)
+    extra_policy_statements: Sequence[iam.Statement | pulumi.Output[iam.Statement]] = field(default_factory=tuple)
     """Statements appended to the bucket policy (e.g. a service's write access). Default: none."""
 
 
@@ -101,7 +101,7 @@ class HardenedBucket(pulumi.ComponentResource):
             aws.s3.BucketObjectLockConfiguration(
                 child(name, "object-lock"), bucket=bucket.id,
                 rule={"default_retention": {"mode": "GOVERNANCE", "days": args.object_lock_days}}, opts=opts(self))
-        statements = [iam.statement(
+        statements: list[iam.Statement | pulumi.Output[iam.Statement]] = [iam.statement(
             "DenyInsecureTransport", ["s3:*"], [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
             effect="Deny", principals={"AWS": "*"}, conditions={"Bool": {"aws:SecureTransport": "false"}})]
         if args.vpc_endpoint_guard is not None:

@@ -1,0 +1,250 @@
+"""Security baseline (stack checks): a prod stack keeps an audit trail with data events on its data buckets, runs
+GuardDuty with EKS protection, and carries no plaintext secret in Kubernetes Secrets, ConfigMaps or Helm values.
+
+"Data buckets" are the buckets whose policy restricts access to a VPC endpoint (`aws:SourceVpce`): the platform's
+exfiltration guard marks exactly the buckets that hold feature and model data. A trail covers a bucket when its
+event selectors came from the bucket (property dependencies) or name its ARN, or select every bucket.
+
+A violation about something the stack lacks (no trail, no detector) is reported on the stack itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .core import (
+    NotApplicable,
+    Resource,
+    Stack,
+    as_list,
+    dig,
+    each,
+    env_applies,
+    is_unknown,
+    json_doc,
+    known,
+    stack_policy,
+    statements,
+)
+
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+TRAIL = "aws:cloudtrail/trail:Trail"
+DETECTOR = "aws:guardduty/detector:Detector"
+DETECTOR_FEATURE = "aws:guardduty/detectorFeature:DetectorFeature"
+K8S_SECRET = "kubernetes:core/v1:Secret"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+PROD_ONLY = {"environments": {"type": "array", "items": {"type": "string"}, "default": ["prod"],
+                              "description": "Environments the rule applies in."}}
+
+# Keys that name a credential, and keys that only *refer* to one (a Secret's name, a key in it).
+CREDENTIAL_KEY = re.compile(
+    r"(passw(or)?d|secret|token|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credential|webhook|auth[-_]?key"
+    r"|client[-_]?secret|routing[-_]?key)", re.I)
+REFERENCE_KEY = re.compile(r"(existing|secret[-_]?(name|ref|key[-_]?ref|store)|name$|ref$|refs$|keyref|file$|path$"
+                           r"|enabled$|create$|mount)", re.I)
+# Values that are credentials whatever their key (Slack webhooks, AWS access keys, bearer tokens, private keys).
+CREDENTIAL_VALUE = re.compile(r"(https://hooks\.slack\.com/services/\S+|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY"
+                              r"|^Bearer\s+\S+|^xox[abpr]-[\w-]+|^sk-[A-Za-z0-9_-]{16,})")
+
+
+def stack_level() -> Resource:
+    """The stack itself, for a violation about a resource that is missing (reported without a resource URN)."""
+    return Resource("pulumi:pulumi:Stack", "(stack)", "", {})
+
+
+# --- the audit trail ---------------------------------------------------------------------------------------------
+
+def data_buckets(stack: Stack) -> list[Resource]:
+    """Buckets whose policy denies or allows by `aws:SourceVpce` (the exfiltration guard's mark of a data bucket)."""
+    found = []
+    for bucket in stack.of_type(BUCKET):
+        for policy in stack.referencing(bucket, [BUCKET_POLICY], "bucket"):
+            try:
+                doc = json_doc(policy.get("policy"), "bucket policy")
+            except NotApplicable:  # an unknown policy cannot mark the bucket
+                continue
+            if any("aws:sourcevpce" in {k.lower() for cond in (s.get("Condition") or {}).values()
+                                        if isinstance(cond, Mapping) for k in cond}
+                   for s in statements(doc)):
+                found.append(bucket)
+                break
+    return found
+
+
+def _reads_included(selector: Mapping[str, Any]) -> bool:
+    for fs in as_list(selector.get("fieldSelectors")):
+        if dig(fs, "field") == "readOnly" and as_list(dig(fs, "equals")) == ["false"]:
+            return False
+    return True
+
+
+def trail_covers(trail: Resource, bucket: Resource) -> bool:
+    """Does `trail` record object reads and writes in `bucket`?"""
+    deps = {*trail.property_dependencies.get("advancedEventSelectors", ()),
+            *trail.property_dependencies.get("eventSelectors", ())}
+    name = bucket.get("bucket")
+    arn = f"arn:aws:s3:::{name}" if isinstance(name, str) and name else None
+    for sel in as_list(known(trail.get("advancedEventSelectors"), "advanced event selectors")):
+        fields = {dig(fs, "field"): fs for fs in as_list(dig(sel, "fieldSelectors")) if isinstance(fs, Mapping)}
+        if as_list(dig(fields.get("eventCategory"), "equals")) != ["Data"]:
+            continue
+        if "AWS::S3::Object" not in as_list(dig(fields.get("resources.type"), "equals")):
+            continue
+        if not _reads_included(sel):
+            continue
+        arn_field = fields.get("resources.ARN")
+        if arn_field is None:
+            return True  # every bucket
+        prefixes = [p for p in as_list(dig(arn_field, "startsWiths")) + as_list(dig(arn_field, "equals"))
+                    if isinstance(p, str)]
+        if bucket.urn in deps or (arn and any(p.startswith(arn) or arn.startswith(p.rstrip("/") + "/") or
+                                              p in ("arn:aws:s3", "arn:aws:s3:::") for p in prefixes)):
+            return True
+    for sel in as_list(known(trail.get("eventSelectors"), "event selectors")):
+        if dig(sel, "readWriteType") == "WriteOnly":
+            continue
+        for res in as_list(dig(sel, "dataResources")):
+            if dig(res, "type") != "AWS::S3::Object":
+                continue
+            values = [v for v in as_list(dig(res, "values")) if isinstance(v, str)]
+            if bucket.urn in deps or any(v in ("arn:aws:s3", "arn:aws:s3:::") or (arn and v.startswith(arn))
+                                         for v in values):
+                return True
+    return False
+
+
+@stack_policy(
+    "mlops-cloudtrail-audit-trail",
+    description="Prod stacks have a multi-region CloudTrail trail with log file validation and KMS encryption, "
+                "recording S3 data events on every data bucket.",
+    severity="high", pack="mlops-compliance",
+    controls=("CKV_AWS_67", "CKV_AWS_36", "CKV_AWS_35", "FSBP CloudTrail.1", "FSBP CloudTrail.2",
+              "FSBP CloudTrail.4", "FSBP S3.22", "FSBP S3.23", "CIS-AWS 3.1", "CIS-AWS 3.2", "CIS-AWS 3.5",
+              "SOC2 CC7.2", "ISO27001 A.8.15", "PCI-DSS 10.2.1"),
+    remediation="Enable securityBaseline.cloudtrail and trailDataEvents (the SecurityBaseline component), or add an "
+                "aws.cloudtrail.Trail with is_multi_region_trail, enable_log_file_validation, kms_key_id and an "
+                "advanced event selector for AWS::S3::Object data events on the data buckets' ARNs.",
+    config=PROD_ONLY,
+)
+def audit_trail(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
+    env_applies(config)
+    trails = stack.of_type(TRAIL)
+    if not trails:
+        yield stack_level(), "stack has no CloudTrail trail"
+
+    def hardened(trail: Resource) -> Iterable[str]:
+        if known(trail.get("isMultiRegionTrail"), "isMultiRegionTrail") is not True:
+            yield "trail is not multi-region (isMultiRegionTrail)"
+        if known(trail.get("enableLogFileValidation"), "enableLogFileValidation") is not True:
+            yield "trail has no log file validation (enableLogFileValidation)"
+        if not known(trail.get("kmsKeyId"), "kmsKeyId"):
+            yield "trail log files are not encrypted with a KMS key (kmsKeyId)"
+
+    yield from each(trails, hardened)
+
+    def covered(bucket: Resource) -> Iterable[str]:
+        if not trails:
+            yield "no CloudTrail trail records data events for this data bucket"
+        elif not any(trail_covers(t, bucket) for t in trails):
+            yield "no CloudTrail trail records S3 data events (reads and writes) for this data bucket"
+
+    yield from each(data_buckets(stack), covered)
+
+
+# --- threat detection --------------------------------------------------------------------------------------------
+
+EKS_AUDIT = "EKS_AUDIT_LOGS"
+RUNTIME = ("RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING")
+
+
+@stack_policy(
+    "mlops-guardduty-eks-protection",
+    description="Prod stacks run an enabled GuardDuty detector with EKS audit-log monitoring and EKS runtime "
+                "monitoring enabled as detector features.",
+    severity="high", pack="mlops-security",
+    controls=("CKV2_AWS_3", "FSBP GuardDuty.1", "FSBP GuardDuty.5", "FSBP GuardDuty.7", "CIS-EKS 2.1",
+              "SOC2 CC7.2", "ISO27001 A.8.16"),
+    remediation="Enable securityBaseline.guardduty with guarddutyEksAuditLogs and guarddutyRuntimeMonitoring, or add "
+                "an aws.guardduty.Detector with aws.guardduty.DetectorFeature EKS_AUDIT_LOGS and RUNTIME_MONITORING "
+                "(status ENABLED).",
+    config=PROD_ONLY,
+)
+def guardduty_eks(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
+    env_applies(config)
+    detectors = stack.of_type(DETECTOR)
+    if not detectors:
+        yield stack_level(), "stack has no GuardDuty detector"
+
+    def check(detector: Resource) -> Iterable[str]:
+        if known(detector.get("enable"), "enable") is False:
+            yield "GuardDuty detector is disabled (enable)"
+        status: dict[str, Any] = {}
+        for feature in stack.referencing(detector, [DETECTOR_FEATURE], "detectorId"):
+            status[known(feature.get("name"), "feature name")] = known(feature.get("status"), "feature status")
+        legacy_audit = dig(detector.props, "datasources", "kubernetes", "auditLogs", "enable")
+        if status.get(EKS_AUDIT) != "ENABLED" and legacy_audit is not True:
+            yield "EKS audit-log monitoring is not enabled (detector feature EKS_AUDIT_LOGS)"
+        if not any(status.get(name) == "ENABLED" for name in RUNTIME):
+            yield "EKS runtime monitoring is not enabled (detector feature RUNTIME_MONITORING)"
+
+    yield from each(detectors, check)
+
+
+# --- plaintext secrets -------------------------------------------------------------------------------------------
+
+def _credential_paths(value: Any, path: str = "") -> Iterable[str]:
+    """Paths in a values tree whose key names a credential and that hold a value (known or not)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if (CREDENTIAL_KEY.search(str(key)) and not REFERENCE_KEY.search(str(key))
+                    and not isinstance(item, (Mapping, list, bool)) and item not in (None, "")):
+                yield sub
+            else:
+                yield from _credential_paths(item, sub)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _credential_paths(item, f"{path}[{i}]")
+    elif isinstance(value, str) and CREDENTIAL_VALUE.search(value):
+        yield path or "(value)"
+
+
+@stack_policy(
+    "mlops-no-plaintext-secrets-k8s",
+    description="No plaintext secret values in Kubernetes Secrets, ConfigMaps or Helm values: secrets come from "
+                "AWS Secrets Manager through External Secrets.",
+    severity="critical", pack="mlops-security",
+    controls=("CIS-EKS 4.4.2", "CKV_K8S_35", "SOC2 CC6.1", "ISO27001 A.8.12", "PCI-DSS 3.5.1"),
+    remediation="Store the value in AWS Secrets Manager from Pulumi secret config (securityBaseline."
+                "integrationSecrets) and sync it with an ExternalSecret; point charts at the Secret by name "
+                "(existingSecret) instead of passing the value.",
+    strictness="always",
+)
+def no_plaintext_secrets(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
+    def secret(res: Resource) -> Iterable[str]:
+        # A value the plan shows is a literal in the program; Pulumi secrets read "[secret]" (unknown) and pass.
+        for field in ("stringData", "data"):
+            data = res.get(field)
+            if not isinstance(data, Mapping):  # absent, or wholly secret / unknown
+                continue
+            for key, value in sorted(data.items()):
+                if not is_unknown(value) and value not in (None, ""):
+                    yield f"Secret {field}.{key} holds a plaintext value; deliver it with an ExternalSecret"
+
+    def config_map(res: Resource) -> Iterable[str]:
+        for field in ("data", "binaryData"):
+            for path in _credential_paths(res.get(field) or {}):
+                yield f"ConfigMap {field}.{path} holds a credential; ConfigMaps are not secret"
+
+    def helm(res: Resource) -> Iterable[str]:
+        for path in _credential_paths(res.get("values") or {}):
+            yield f"Helm value {path} holds a credential; reference a Secret by name instead"
+
+    yield from each(stack.of_type(K8S_SECRET), secret)
+    yield from each(stack.of_type(CONFIG_MAP), config_map)
+    yield from each(stack.of_type(HELM_RELEASE), helm)

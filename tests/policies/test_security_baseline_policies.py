@@ -1,0 +1,173 @@
+"""Security baseline stack policies: the compliant prod plan first, then one change per case with its exact message."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlops_policies.core import NotApplicable, Resource, Stack, plain
+from mlops_policies.security_baseline import audit_trail, guardduty_eks, no_plaintext_secrets
+
+from mlops_infra.plan import Inventory, plan_program
+
+PROGRAM = Path(__file__).resolve().parent.parent / "programs" / "security_baseline"
+PROD = {"environment": "prod", "environments": ["prod"]}
+Check = Callable[[Stack, dict[str, Any]], Iterable[tuple[Resource, str]]]
+
+
+def to_stack(inv: Inventory) -> list[Resource]:
+    return [Resource(r.type, r.name, r.urn, plain(r.inputs),
+                     {k: tuple(v) for k, v in r.property_dependencies.items()}, r.parent) for r in inv if r.custom]
+
+
+@pytest.fixture(scope="module")
+def prod() -> list[Resource]:
+    return to_stack(plan_program(PROGRAM, "prod"))
+
+
+@pytest.fixture(scope="module")
+def dev() -> list[Resource]:
+    return to_stack(plan_program(PROGRAM, "dev"))
+
+
+def run(check: Check, resources: list[Resource], config: dict[str, Any] = PROD) -> list[tuple[str, str]]:
+    return [(res.name, msg) for res, msg in check(Stack(resources), config)]
+
+
+def change(resources: list[Resource], name: str, typ: str, edit: Callable[[dict[str, Any]], None]) -> list[Resource]:
+    """A copy of the stack with one resource's props edited."""
+    out = []
+    for res in resources:
+        if res.name == name and res.type == typ:
+            props = copy.deepcopy(dict(res.props))
+            edit(props)
+            res = dataclasses.replace(res, props=props)
+        out.append(res)
+    return out
+
+
+def drop(resources: list[Resource], *types: str) -> list[Resource]:
+    return [r for r in resources if r.type not in types]
+
+
+def add(resources: list[Resource], typ: str, name: str, props: dict[str, Any]) -> list[Resource]:
+    return [*resources, Resource(typ, name, f"urn:pulumi:prod::p::{typ}::{name}", plain(props))]
+
+
+TRAIL = "aws:cloudtrail/trail:Trail"
+FEATURE = "aws:guardduty/detectorFeature:DetectorFeature"
+
+
+@pytest.mark.parametrize("check", [audit_trail, guardduty_eks, no_plaintext_secrets])
+def test_the_prod_plan_is_compliant(prod: list[Resource], check: Check) -> None:
+    assert run(check, prod) == []
+
+
+def test_prod_only_rules_do_not_apply_elsewhere(dev: list[Resource]) -> None:
+    for check in (audit_trail, guardduty_eks):
+        with pytest.raises(NotApplicable, match=r"applies only in prod \(environment: dev\)"):
+            run(check, dev, {"environment": "dev", "environments": ["prod"]})
+
+
+def test_a_prod_stack_without_trail_or_detector(dev: list[Resource]) -> None:
+    assert run(audit_trail, dev) == [("(stack)", "stack has no CloudTrail trail")]
+    assert run(guardduty_eks, dev) == [("(stack)", "stack has no GuardDuty detector")]
+
+
+def test_missing_trail_is_reported_on_each_data_bucket(prod: list[Resource]) -> None:
+    assert run(audit_trail, drop(prod, TRAIL)) == [
+        ("(stack)", "stack has no CloudTrail trail"),
+        ("feature-offline", "no CloudTrail trail records data events for this data bucket"),
+        ("model-artifacts", "no CloudTrail trail records data events for this data bucket"),
+    ]
+
+
+@pytest.mark.parametrize(("prop", "value", "message"), [
+    ("isMultiRegionTrail", False, "trail is not multi-region (isMultiRegionTrail)"),
+    ("enableLogFileValidation", False, "trail has no log file validation (enableLogFileValidation)"),
+    ("kmsKeyId", None, "trail log files are not encrypted with a KMS key (kmsKeyId)"),
+])
+def test_trail_hardening(prod: list[Resource], prop: str, value: Any, message: str) -> None:
+    def edit(props: dict[str, Any]) -> None:
+        props[prop] = value
+
+    assert run(audit_trail, change(prod, "sec-audit-trail", TRAIL, edit)) == [("sec-audit-trail", message)]
+
+
+def test_trail_without_data_events_leaves_the_data_buckets_uncovered(prod: list[Resource]) -> None:
+    def management_only(props: dict[str, Any]) -> None:
+        props["advancedEventSelectors"] = props["advancedEventSelectors"][:1]
+
+    message = "no CloudTrail trail records S3 data events (reads and writes) for this data bucket"
+    assert run(audit_trail, change(prod, "sec-audit-trail", TRAIL, management_only)) == [
+        ("feature-offline", message), ("model-artifacts", message)]
+
+
+def test_write_only_data_events_do_not_answer_who_read(prod: list[Resource]) -> None:
+    def write_only(props: dict[str, Any]) -> None:
+        props["advancedEventSelectors"][1]["fieldSelectors"].append({"field": "readOnly", "equals": ["false"]})
+
+    assert [n for n, _ in run(audit_trail, change(prod, "sec-audit-trail", TRAIL, write_only))] == [
+        "feature-offline", "model-artifacts"]
+
+
+def test_legacy_event_selectors_on_all_buckets_cover_them(prod: list[Resource]) -> None:
+    def legacy(props: dict[str, Any]) -> None:
+        props["advancedEventSelectors"] = None
+        props["eventSelectors"] = [{"readWriteType": "All",
+                                    "dataResources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}]
+
+    assert run(audit_trail, change(prod, "sec-audit-trail", TRAIL, legacy)) == []
+
+
+@pytest.mark.parametrize(("feature", "message"), [
+    ("EKS_AUDIT_LOGS", "EKS audit-log monitoring is not enabled (detector feature EKS_AUDIT_LOGS)"),
+    ("RUNTIME_MONITORING", "EKS runtime monitoring is not enabled (detector feature RUNTIME_MONITORING)"),
+])
+def test_guardduty_eks_features(prod: list[Resource], feature: str, message: str) -> None:
+    name = f"sec-threats-{feature.lower().replace('_', '-')}"
+
+    def disable(props: dict[str, Any]) -> None:
+        props["status"] = "DISABLED"
+
+    assert run(guardduty_eks, change(prod, name, FEATURE, disable)) == [("sec-threats-detector", message)]
+
+
+def test_guardduty_detector_disabled(prod: list[Resource]) -> None:
+    def off(props: dict[str, Any]) -> None:
+        props["enable"] = False
+
+    assert run(guardduty_eks, change(prod, "sec-threats-detector", "aws:guardduty/detector:Detector", off)) == [
+        ("sec-threats-detector", "GuardDuty detector is disabled (enable)")]
+
+
+def test_kubernetes_secret_with_a_literal_value(prod: list[Resource]) -> None:
+    stack = add(prod, "kubernetes:core/v1:Secret", "wandb-literal",
+                {"metadata": {"name": "wandb"}, "stringData": {"key": "0123456789abcdef", "masked": "[secret]"}})
+    stack = add(stack, "kubernetes:core/v1:Secret", "all-masked", {"metadata": {"name": "m"}, "data": "[secret]"})
+    assert run(no_plaintext_secrets, stack) == [
+        ("wandb-literal", "Secret stringData.key holds a plaintext value; deliver it with an ExternalSecret")]
+
+
+def test_configmap_with_a_credential(prod: list[Resource]) -> None:
+    stack = add(prod, "kubernetes:core/v1:ConfigMap", "app-config",
+                {"data": {"DB_PASSWORD": "hunter2", "LOG_LEVEL": "info", "notify.yaml": "url: https://hooks.slack.com/services/T0/B0/x"}})
+    assert run(no_plaintext_secrets, stack) == [
+        ("app-config", "ConfigMap data.DB_PASSWORD holds a credential; ConfigMaps are not secret"),
+        ("app-config", "ConfigMap data.notify.yaml holds a credential; ConfigMaps are not secret"),
+    ]
+
+
+def test_helm_values_with_credentials_but_not_references(prod: list[Resource]) -> None:
+    values = {"tracking": {"wandb": {"apiKey": "[secret]", "existingSecret": "wandb"}},
+              "auth": {"existingSecretName": "oidc", "clientSecretKeyRef": "client-secret"},
+              "alerts": ["https://hooks.slack.com/services/T0/B0/abc"], "processPushSecret": False}
+    stack = add(prod, "kubernetes:helm.sh/v3:Release", "tracker", {"values": values})
+    assert run(no_plaintext_secrets, stack) == [
+        ("tracker", "Helm value tracking.wandb.apiKey holds a credential; reference a Secret by name instead"),
+        ("tracker", "Helm value alerts[0] holds a credential; reference a Secret by name instead"),
+    ]

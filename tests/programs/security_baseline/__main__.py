@@ -1,0 +1,45 @@
+"""The SecurityBaseline on literal refs: two data buckets guarded by `data_bucket_guard`, a stand-in Kubernetes
+provider, and integration secret values read from the stack's secure config."""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlops_infra.blocks.bucket import HardenedBucket, HardenedBucketArgs
+from mlops_infra.blocks.identity import ClusterIdentity
+from mlops_infra.blocks.kms import KmsKey, KmsKeyArgs
+from mlops_infra.components.refs import ClusterRefs, NetworkRefs
+from mlops_infra.components.security_baseline import SecurityBaseline, SecurityBaselineArgs, data_bucket_guard
+from mlops_infra.stack import read_platform_config, secret_config
+
+config = read_platform_config()
+sb = config.security_baseline
+tags = config.resource_tags
+issuer = "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+teams = [t.name for t in config.cluster.teams]
+network = NetworkRefs(vpc_id="vpc-0123456789abcdef0", vpc_cidr=config.network.vpc_cidr,
+                      private_subnet_ids=["subnet-0a", "subnet-0b"], s3_gateway_endpoint_id="vpce-0s3gateway000001")
+cluster = ClusterRefs(
+    name="mlops-test", version="1.35", cluster_security_group_id="sg-0cluster",
+    identity=ClusterIdentity(cluster_name="mlops-test", mode=config.cluster.workload_identity,
+                             oidc_provider_arn=f"arn:aws:iam::123456789012:oidc-provider/{issuer}", oidc_issuer=issuer),
+    namespaces={t: t for t in teams})
+provider = k8s.Provider("k8s", kubeconfig="{}")
+
+key = KmsKey("data-key", KmsKeyArgs(description="data", tags=tags))
+guard = data_bucket_guard(sb, network)
+offline = HardenedBucket("feature-offline", HardenedBucketArgs(kms_key=key, tags=tags, vpc_endpoint_guard=guard))
+artifacts = HardenedBucket("model-artifacts", HardenedBucketArgs(kms_key=key, tags=tags, vpc_endpoint_guard=guard))
+shared = HardenedBucket("shared", HardenedBucketArgs(kms_key=key, tags=tags))
+
+baseline = SecurityBaseline("sec", SecurityBaselineArgs(
+    config=sb, region=config.region, tags=tags, network=network, cluster=cluster, protect=config.protect_stateful,
+    alert_topic_arn="arn:aws:sns:eu-west-1:123456789012:mlops-alerts",
+    data_bucket_arns=[offline.arn, artifacts.arn], platform_bucket_arns=[shared.arn],
+    ml_namespaces=teams, service_namespaces=[config.feature_store.namespace, config.model_registry.namespace],
+    secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets}),
+    pulumi.ResourceOptions(providers={"kubernetes": provider}))
+
+pulumi.export("trailArn", baseline.trail_arn)
+pulumi.export("detectorId", baseline.detector_id)
+pulumi.export("secretStoreName", baseline.secret_store_name)
+pulumi.export("integrationSecretArns", baseline.integration_secret_arns)
