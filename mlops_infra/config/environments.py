@@ -16,7 +16,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         "protectStateful": False,
         "network": {"azCount": 2, "natGateways": "single", "flowLogs": {"retentionDays": 30}},
         "cluster": {"endpointPublicAccess": True, "logRetentionDays": 30},
-        "featureStore": {"online": {"deletionProtection": False, "multiAz": False}},
+        "featureStore": {
+            "online": {"deletionProtection": False, "multiAz": False},
+            "registryDatabase": {"instanceClass": "db.t4g.medium", "multiAz": False, "deletionProtection": False,
+                                 "backupRetentionDays": 3},
+        },
         "modelRegistry": {
             "database": {
                 "instanceClass": "db.t4g.medium",

@@ -105,6 +105,9 @@ class PlatformConfig(ConfigModel):
         if self.cluster.public_access_cidrs and not self.cluster.endpoint_public_access:
             yield "cluster.publicAccessCidrs", "set, but endpointPublicAccess is false"
         yield from cluster_network_problems(self.cluster, self.network)
+        private = len(self.network.existing_vpc.private_subnet_ids) if self.network.existing_vpc else self.network.az_count
+        for path, msg in self.feature_store.network_problems(private):
+            yield f"featureStore.{path}", msg
 
     def context_problems(self, context: Mapping[str, Any]) -> Iterable[Problem]:
         secret_keys = context.get("secret_keys")

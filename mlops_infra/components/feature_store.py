@@ -1,0 +1,262 @@
+"""FeatureStore: Feast on S3 (parquet or Athena) with a DynamoDB or Redis online store, an S3 or SQL registry,
+a served feature server and scheduled materialization; or SageMaker Feature Store feature groups.
+
+`grant_read(role)` / `grant_write(role)` give another workload (e.g. a training job) least-privilege access to
+exactly this store's bucket prefixes, tables or feature groups, and its KMS key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from .. import feast_config
+from ..blocks import iam
+from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
+from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.kms import KmsKey, KmsKeyArgs
+from ..blocks.naming import child, opts
+from ..config.feature_store import FeatureStoreConfig
+from .feature_server import FeastPod, FeatureServer, FeatureServerArgs
+from .feature_store_materialization import Materialization, MaterializationArgs
+from .feature_store_online import (
+    DynamoDbOnlineStore,
+    DynamoDbOnlineStoreArgs,
+    RedisOnlineStore,
+    RedisOnlineStoreArgs,
+)
+from .feature_store_registry import SqlRegistry, SqlRegistryArgs
+from .feature_store_sagemaker import SageMakerFeatureGroups, SageMakerFeatureGroupsArgs
+from .refs import ClusterRefs, NetworkRefs
+
+OFFLINE_PREFIX = "offline"
+STAGING_PREFIX = "staging"
+REGISTRY_KEY = "registry/registry.db"
+ATHENA_ACTIONS = ["athena:GetQueryExecution", "athena:GetQueryResults", "athena:GetWorkGroup",
+                  "athena:StartQueryExecution", "athena:StopQueryExecution"]
+# Feast's Athena store reads tables and creates/drops temporary entity tables in its own database only.
+GLUE_ACTIONS = ["glue:CreateTable", "glue:DeleteTable", "glue:GetDatabase", "glue:GetPartition", "glue:GetPartitions",
+                "glue:GetTable", "glue:GetTables"]
+S3_READ = ["s3:GetObject", "s3:GetObjectVersion"]
+S3_WRITE = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+Access = Literal["read", "write"] | None
+
+
+@dataclass(frozen=True)
+class FeatureStoreArgs:
+    config: FeatureStoreConfig
+    tags: dict[str, str]
+    network: NetworkRefs
+    cluster: ClusterRefs
+    protect: bool = False
+    """Pulumi `protect` + `retain_on_delete` on the bucket, tables, Redis, database and key. Default: false."""
+    kms_key: KmsKey | None = None
+    """Customer key for every store. Default: the component creates its own."""
+
+
+class FeatureStore(pulumi.ComponentResource):
+    offline_bucket_name: pulumi.Output[str]
+    feature_store_yaml: pulumi.Output[str] | None
+    outputs: dict[str, pulumi.Output[Any]]
+
+    def __init__(self, name: str, args: FeatureStoreArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_store:FeatureStore", name, None, opts_)
+        cfg = args.config
+        self._name = name
+        self.kms_key = args.kms_key or KmsKey(child(name, "key"), KmsKeyArgs(
+            description=f"{name}: feature store data", tags=args.tags, protect=args.protect),
+            pulumi.ResourceOptions(parent=self))
+        self.bucket = HardenedBucket(child(name, "offline"), HardenedBucketArgs(
+            kms_key=self.kms_key, tags=args.tags, protect=args.protect,
+            lifecycle=[LifecycleRule(id="expire-staging", prefix=f"{STAGING_PREFIX}/",
+                                     expiration_days=cfg.offline.staging_expiration_days)]),
+            pulumi.ResourceOptions(parent=self))
+        self.offline_bucket_name = self.bucket.bucket_name
+        self.outputs = {"offlineBucketName": self.bucket.bucket_name, "kmsKeyArn": self.kms_key.arn}
+        self.sagemaker: SageMakerFeatureGroups | None = None
+        self.feature_store_yaml = None
+        if cfg.engine == "sagemaker":
+            self.sagemaker = SageMakerFeatureGroups(child(name, "groups"), SageMakerFeatureGroupsArgs(
+                groups=list(cfg.feature_groups), bucket=self.bucket, tags=args.tags), pulumi.ResourceOptions(parent=self))
+            self.outputs["featureGroupNames"] = self.sagemaker.group_names
+        else:
+            self._feast(name, args)
+        self.register_outputs(dict(self.outputs))
+
+    def _feast(self, name: str, args: FeatureStoreArgs) -> None:
+        cfg, net, cluster = args.config, args.network, args.cluster
+        problems = cfg.network_problems(len(net.private_subnet_ids))
+        if problems:
+            raise ValueError("; ".join(f"featureStore.{path}: {msg}" for path, msg in problems))
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        child_opts = pulumi.ResourceOptions(parent=self)
+
+        self.athena_db: aws.glue.CatalogDatabase | None = None
+        self.workgroup: aws.athena.Workgroup | None = None
+        if cfg.offline.engine == "athena":
+            self.athena_db = aws.glue.CatalogDatabase(
+                child(name, "glue"), name=child(name, "offline").replace("-", "_"),
+                description=f"{name}: Feast offline store", tags=args.tags, opts=opts(self))
+            self.workgroup = aws.athena.Workgroup(
+                child(name, "athena"), name=child(name, "athena"), tags=args.tags, opts=opts(self),
+                configuration={
+                    "enforce_workgroup_configuration": True,
+                    "publish_cloudwatch_metrics_enabled": True,
+                    "result_configuration": {
+                        "output_location": pulumi.Output.concat(
+                            "s3://", self.bucket.bucket_name, f"/{STAGING_PREFIX}/athena-results/"),
+                        "encryption_configuration": {"encryption_option": "SSE_KMS", "kms_key_arn": self.kms_key.arn},
+                    },
+                })
+
+        self.dynamodb: DynamoDbOnlineStore | None = None
+        self.redis: RedisOnlineStore | None = None
+        secrets: dict[str, pulumi.Output[str]] = {}
+        if cfg.online.type == "dynamodb":
+            self.dynamodb = DynamoDbOnlineStore(child(name, "online"), DynamoDbOnlineStoreArgs(
+                config=cfg.online, project=cfg.project, table_prefix=name, kms_key=self.kms_key, tags=args.tags,
+                protect=args.protect), child_opts)
+            self.outputs["onlineTableNames"] = self.dynamodb.table_names
+        else:
+            self.redis = RedisOnlineStore(child(name, "online"), RedisOnlineStoreArgs(
+                config=cfg.online, vpc_id=net.vpc_id, subnet_ids=net.private_subnet_ids,
+                client_security_group_id=cluster.cluster_security_group_id, kms_key=self.kms_key, tags=args.tags,
+                protect=args.protect), child_opts)
+            secrets[feast_config.REDIS_PASSWORD_ENV] = self.redis.auth_token
+            self.outputs["onlineEndpoint"] = self.redis.endpoint
+
+        self.sql_registry: SqlRegistry | None = None
+        if cfg.registry == "sql":
+            self.sql_registry = SqlRegistry(child(name, "registry"), SqlRegistryArgs(
+                config=cfg.registry_database, vpc_id=net.vpc_id, subnet_ids=net.private_subnet_ids,
+                client_security_group_id=cluster.cluster_security_group_id, kms_key=self.kms_key, tags=args.tags,
+                protect=args.protect), child_opts)
+            db = self.sql_registry
+            registry_path = pulumi.Output.all(db.address, db.port).apply(
+                lambda a: feast_config.registry_sql_url(str(a[0]), int(a[1]), db.db_name, db.username))
+            secrets[feast_config.REGISTRY_PASSWORD_ENV] = db.password
+        else:
+            registry_path = pulumi.Output.concat("s3://", self.bucket.bucket_name, f"/{REGISTRY_KEY}")
+        self.registry_path = registry_path
+        self.outputs["registryPath"] = registry_path
+
+        def render(values: list[Any]) -> str:
+            reg, endpoint, glue_db, workgroup, bucket, region_name = values
+            return feast_config.render(feast_config.FeastStores(
+                project=cfg.project, region=str(region_name), registry_path=str(reg), online=cfg.online.type,
+                dynamodb_table_prefix=name, redis_endpoint=str(endpoint or ""), offline=cfg.offline.engine,
+                athena_database=str(glue_db or ""), athena_workgroup=str(workgroup or ""),
+                athena_staging=f"s3://{bucket}/{STAGING_PREFIX}/feast"))
+
+        self.feature_store_yaml = pulumi.Output.all(
+            registry_path, self.redis.endpoint if self.redis else "",
+            self.athena_db.name if self.athena_db else "", self.workgroup.name if self.workgroup else "",
+            self.bucket.bucket_name, region).apply(render)
+        self.outputs["featureStoreYaml"] = self.feature_store_yaml
+
+        namespace = self._namespace(name, args)
+        labels = {"app.kubernetes.io/part-of": "feast", "app.kubernetes.io/managed-by": "pulumi"}
+        meta = {"namespace": namespace, "labels": labels}
+        config_map = k8s.core.v1.ConfigMap(
+            child(name, "config"), metadata={**meta, "name": child(name, "config")},
+            data={"feature_store.yaml": self.feature_store_yaml}, opts=opts(self))
+        secret_name: pulumi.Output[str] | None = None
+        if secrets:
+            secret = k8s.core.v1.Secret(
+                child(name, "secrets"), metadata={**meta, "name": child(name, "secrets")}, type="Opaque",
+                string_data=secrets, opts=opts(self))
+            secret_name = secret.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+        config_map_name = config_map.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+
+        server_identity = self._identity(child(name, "server"), args, namespace, self._statements(
+            offline=None, registry="read", online="read", kms_write=False))
+        materializer_identity = self._identity(child(name, "materializer"), args, namespace, self._statements(
+            offline="read", registry="write", online="write", kms_write=True))
+        checksum = self.feature_store_yaml.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()[:16])
+        server = FeatureServer(child(name, "server"), FeatureServerArgs(
+            config=cfg.server, labels=labels, checksum=checksum,
+            pod=FeastPod(namespace=namespace, service_account=server_identity.service_account_name,
+                         config_map=config_map_name, secret=secret_name)), child_opts)
+        Materialization(child(name, "materialize"), MaterializationArgs(
+            schedule=cfg.materialization_schedule, image=cfg.server.image, cpu=cfg.materialization_cpu,
+            memory=cfg.materialization_memory, labels=labels,
+            pod=FeastPod(namespace=namespace, service_account=materializer_identity.service_account_name,
+                         config_map=config_map_name, secret=secret_name)), child_opts)
+        self.feature_server_url = server.url
+        self.outputs["featureServerUrl"] = server.url
+
+    def _namespace(self, name: str, args: FeatureStoreArgs) -> pulumi.Input[str]:
+        """The cluster's namespace when it created one (created once, passed in); otherwise one created here."""
+        ns = args.cluster.namespaces.get(args.config.namespace)
+        if ns is not None:
+            return ns
+        created = k8s.core.v1.Namespace(child(name, "ns"), metadata={
+            "name": args.config.namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
+            opts=opts(self))
+        return created.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+
+    def _identity(self, name: str, args: FeatureStoreArgs, namespace: pulumi.Input[str],
+                  statements: list[iam.Statement]) -> WorkloadIdentity:
+        """`name` is the ServiceAccount's name; the identity component is `<name>-identity`."""
+        return WorkloadIdentity(child(name, "identity"), WorkloadIdentityArgs(
+            cluster=args.cluster.identity, namespace=namespace, service_account=name, tags=args.tags,
+            statements=statements), pulumi.ResourceOptions(parent=self))
+
+    def _statements(self, *, offline: Access, registry: Access, online: Access, kms_write: bool) -> list[iam.Statement]:
+        """Exactly the prefixes, tables, workgroup and key this access needs. Sids are unique per document."""
+        bucket = self.bucket
+        out: list[iam.Statement] = []
+        prefixes: list[str] = []
+        if offline:
+            prefixes.append(f"{OFFLINE_PREFIX}/*")
+            out.append(iam.statement(f"Offline{offline.title()}", S3_READ if offline == "read" else S3_WRITE,
+                                     [bucket.objects_arn(OFFLINE_PREFIX)]))
+            if self.workgroup is not None and self.athena_db is not None:
+                # Athena runs with the caller's credentials: query results and Feast's unloads go to staging/.
+                prefixes.append(f"{STAGING_PREFIX}/*")
+                kms_write = True
+                db_arn = self.athena_db.arn
+                out += [
+                    iam.statement("StagingWrite", S3_WRITE, [bucket.objects_arn(STAGING_PREFIX)]),
+                    iam.statement("BucketLocation", ["s3:GetBucketLocation"], [bucket.arn]),
+                    iam.statement("AthenaWorkgroup", ATHENA_ACTIONS, [self.workgroup.arn]),
+                    iam.statement("GlueDatabase", GLUE_ACTIONS, [
+                        db_arn.apply(lambda a: a.split(":database/")[0] + ":catalog"), db_arn,
+                        db_arn.apply(lambda a: a.replace(":database/", ":table/") + "/*")]),
+                ]
+        if registry and self.sql_registry is None:
+            prefixes.append("registry/*")
+            out.append(iam.statement(f"Registry{registry.title()}", S3_READ if registry == "read" else S3_WRITE,
+                                     [bucket.objects_arn("registry")]))
+        if prefixes:
+            out.insert(0, iam.statement("ListPrefixes", ["s3:ListBucket"], [bucket.arn],
+                                        conditions={"StringLike": {"s3:prefix": prefixes}}))
+        if online and self.dynamodb is not None:
+            out += self.dynamodb.statements(write=online == "write")
+        if out:
+            out.append(self.kms_key.use_statement("DataKey", decrypt_only=not kms_write))
+        return out
+
+    def grant_read(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        """Read features: offline data (and Athena queries), registry, online tables or feature groups, and the key."""
+        if self.sagemaker is not None:
+            return self._grant(role, "read", self.sagemaker.statements(write=False))
+        return self._grant(role, "read", self._statements(offline="read", registry="read", online="read",
+                                                          kms_write=False))
+
+    def grant_write(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        """Read and write features and the registry (e.g. `feast apply` or a pipeline that ingests)."""
+        if self.sagemaker is not None:
+            return self._grant(role, "write", self.sagemaker.statements(write=True))
+        return self._grant(role, "write", self._statements(offline="write", registry="write", online="write",
+                                                           kms_write=True))
+
+    def _grant(self, role: aws.iam.Role, verb: str, statements: list[iam.Statement]) -> aws.iam.RolePolicy:
+        # Named after both ends, so two grants never collide: `<store>-read-<role>`.
+        return aws.iam.RolePolicy(child(self._name, f"{verb}-{role._name}"), role=role.id,
+                                  policy=iam.document(statements), opts=opts(self))

@@ -1,0 +1,94 @@
+"""The Feast SQL registry: an RDS Postgres instance that only the cluster can reach.
+
+Feast connects with a SQLAlchemy URL and cannot fetch an RDS-managed secret itself, so the password is a
+pulumi-random secret: it reaches the pods only through a Kubernetes Secret (encrypted in Pulumi state) and
+an env reference in `feature_store.yaml`, never plaintext in config, a ConfigMap or an output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from ..blocks.kms import KmsKey
+from ..blocks.naming import child, opts
+from ..config.model_registry import DatabaseConfig
+
+POSTGRES_PORT = 5432
+DB_NAME = "feast"
+USERNAME = "feast"
+
+
+@dataclass(frozen=True)
+class SqlRegistryArgs:
+    config: DatabaseConfig
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """Private subnets only."""
+    client_security_group_id: pulumi.Input[str]
+    """The only security group admitted on 5432 (the EKS cluster security group)."""
+    kms_key: KmsKey
+    tags: dict[str, str]
+    protect: bool = False
+    """Pulumi `protect` + `retain_on_delete` on the instance. Default: false."""
+
+
+class SqlRegistry(pulumi.ComponentResource):
+    address: pulumi.Output[str]
+    port: pulumi.Output[int]
+    password: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SqlRegistryArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_store_registry:SqlRegistry", name, None, opts_)
+        cfg = args.config
+        if not args.subnet_ids:
+            raise ValueError(f"{name}: the SQL registry needs private subnets, and the network has none")
+        subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=list(args.subnet_ids), tags=args.tags,
+                                      opts=opts(self))
+        sg = aws.ec2.SecurityGroup(
+            child(name, "sg"), vpc_id=args.vpc_id, description=f"{name}: Postgres from the EKS cluster only",
+            tags=args.tags, opts=opts(self))
+        aws.vpc.SecurityGroupIngressRule(
+            child(name, "from-cluster"), security_group_id=sg.id, referenced_security_group_id=args.client_security_group_id,
+            ip_protocol="tcp", from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, description="Postgres from the EKS cluster",
+            tags=args.tags, opts=opts(self))
+        password = random.RandomPassword(child(name, "password"), length=40, special=False, opts=opts(self))
+        self.password = pulumi.Output.secret(password.result)
+        db = aws.rds.Instance(
+            name,
+            engine="postgres",
+            engine_version=cfg.engine_version,
+            instance_class=cfg.instance_class,
+            allocated_storage=cfg.allocated_storage_gib,
+            max_allocated_storage=cfg.max_allocated_storage_gib,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=args.kms_key.arn,
+            db_name=DB_NAME,
+            username=USERNAME,
+            password=self.password,
+            port=POSTGRES_PORT,
+            multi_az=cfg.multi_az,
+            publicly_accessible=False,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[sg.id],
+            backup_retention_period=cfg.backup_retention_days,
+            deletion_protection=cfg.deletion_protection,
+            skip_final_snapshot=not cfg.deletion_protection,
+            final_snapshot_identifier=child(name, "final") if cfg.deletion_protection else None,
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=args.kms_key.arn,
+            tags=args.tags,
+            opts=opts(self, stateful=True, protect=args.protect),
+        )
+        self.address = db.address
+        self.port = db.port
+        self.db_name, self.username = DB_NAME, USERNAME
+        self.register_outputs({"address": self.address})
