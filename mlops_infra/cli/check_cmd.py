@@ -1,0 +1,92 @@
+"""`mlops-infra check`: plan a program offline, then evaluate the policy packs with the packs' own validate functions.
+
+Exit codes: 0 no mandatory violation; 1 a mandatory violation (or a program failure); 2 bad input or usage.
+Environment: the stack's `mlops:platform` environment when present, else `--environment`, else the stack name.
+Policy config (levels, per-policy settings, waivers): `--policy-config FILE`, default `policies/config/<stack>.json`
+under the program directory; the same file is what `pulumi preview --policy-pack-config` takes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .common import dump_json, fail, load_stack_refs, local_ref_resolver, project_root, run_guarded
+
+FORMATS = ("text", "json", "sarif")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("check", help="evaluate the policy packs against an offline plan",
+                       description="Plan a Pulumi Python program offline and evaluate the mlops policy packs on it.")
+    p.add_argument("--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml (required unless --list-policies)")
+    p.add_argument("--program", type=Path, default=None,
+                   help="program directory (default: the project found at or above the current directory)")
+    p.add_argument("--stack-refs", type=Path, default=None, metavar="FILE",
+                   help="JSON/YAML mapping of stack name -> outputs for StackReferences")
+    p.add_argument("--environment", default=None,
+                   help="environment when the stack has no mlops:platform config (default: the stack name)")
+    p.add_argument("--policy-config", type=Path, default=None, metavar="FILE",
+                   help="policy pack config JSON (default: <program>/policies/config/<stack>.json if present)")
+    p.add_argument("--pack", action="append", default=None, metavar="NAME",
+                   help="only this pack (repeatable; default: mlops-security, mlops-compliance, mlops-cost)")
+    p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    p.add_argument("--list-policies", action="store_true", help="list every policy with severity and mappings")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlops_policies.enforcement import PolicyConfigError, resolve_environment
+    from mlops_policies.packs import PACKS
+    from mlops_policies.runner import evaluate, list_policies, load_policy_config
+
+    if args.list_policies:
+        print(list_policies("json" if args.format == "json" else "text"))
+        return 0
+    if not args.stack:
+        return fail("check: --stack is required (or use --list-policies)")
+    unknown = [p for p in args.pack or [] if p not in PACKS]
+    if unknown:
+        return fail(f"check: unknown pack {unknown[0]!r} (known: {', '.join(PACKS)})")
+
+    def body() -> int:
+        from ..plan import plan_program
+        from ..plan.program import find_program, read_stack_config
+
+        root = project_root()
+        program = (args.program or root).resolve()
+        config_path = args.policy_config or program / "policies" / "config" / f"{args.stack}.json"
+        if args.policy_config is not None and not args.policy_config.exists():
+            return fail(f"{args.policy_config}: no such policy config file")
+        try:
+            policy_config = load_policy_config(config_path)
+        except PolicyConfigError as exc:
+            return fail(str(exc))
+        found = find_program(program)
+        environment = resolve_environment(read_stack_config(found, args.stack).values, args.environment, args.stack)
+        inventory = plan_program(program, args.stack, stack_refs=load_stack_refs(args.stack_refs),
+                                 resolve_ref=local_ref_resolver(root))
+        try:
+            report = evaluate(inventory.to_json(), environment=environment, policy_config=policy_config,
+                              packs=args.pack)
+        except PolicyConfigError as exc:
+            return fail(str(exc))
+        if args.format == "json":
+            dump_json(report.to_json())
+        elif args.format == "sarif":
+            from mlops_policies.sarif import to_sarif
+
+            uri = _relative(found.stack_file(args.stack), root)
+            dump_json(to_sarif(report, uri))
+        else:
+            print(report.text())
+        return int(report.exit_code)
+
+    return run_guarded(body)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()

@@ -1,0 +1,105 @@
+"""The validate callables both runners call: pulumi-policy's args in, rule results out through `report_violation`.
+
+`pulumi preview --policy-pack` hands these functions the engine's args; `mlops-infra check` builds the same
+args classes from a plan inventory and calls the very same functions. Waivers are applied here, so both
+runners honour them the same way.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
+
+from .core import NotApplicable, Resource, ResourceRule, Stack, StackRule, plain
+from .enforcement import Waiver, find_waiver, parse_waivers
+
+
+@dataclass(frozen=True)
+class Waived:
+    policy: str
+    resource: Resource
+    message: str
+    waiver: Waiver
+
+
+# The offline runner collects waived findings and pins "today"; under the engine both stay unset.
+WAIVED_SINK: contextvars.ContextVar[list[Waived] | None] = contextvars.ContextVar("mlops_waived", default=None)
+TODAY: contextvars.ContextVar[date | None] = contextvars.ContextVar("mlops_today", default=None)
+
+
+def _deps(raw: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for key, values in (raw or {}).items():
+        out[str(key)] = tuple(v if isinstance(v, str) else str(getattr(v, "urn", v)) for v in values)
+    return out
+
+
+def resource_from_args(args: ResourceValidationArgs) -> Resource:
+    provider = args.provider
+    return Resource(args.resource_type, args.name, args.urn, plain(args.props), {},
+                    args.opts.parent if args.opts is not None else None,
+                    plain(provider.props) if provider is not None else None)
+
+
+def resource_from_policy_resource(res: PolicyResource) -> Resource:
+    provider = res.provider
+    return Resource(res.resource_type, res.name, res.urn, plain(res.props), _deps(res.property_dependencies),
+                    res.parent.urn if res.parent is not None else None,
+                    plain(provider.props) if provider is not None else None)
+
+
+def _report(policy: str, config: Mapping[str, Any], resource: Resource, message: str,
+            report: ReportViolation, urn: str | None) -> None:
+    waivers = parse_waivers(policy, config.get("waivers"))
+    active, expired = find_waiver(waivers, resource.name, TODAY.get() or date.today())
+    if active is not None:
+        sink = WAIVED_SINK.get()
+        if sink is not None:
+            sink.append(Waived(policy, resource, message, active))
+        return
+    if expired is not None:
+        message = f"{message} (waiver expired {expired.expires.isoformat()}: {expired.reason})"
+    report(message, urn)
+
+
+def resource_validate(rule: ResourceRule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+    name = rule.meta.name
+
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if args.resource_type not in rule.types:
+            return
+        config = args.get_config()
+        resource = resource_from_args(args)
+        try:
+            messages = list(rule.check(resource, config))
+        except NotApplicable as exc:
+            args.not_applicable(str(exc))
+            return
+        for message in messages:
+            _report(name, config, resource, message, report_violation, None)
+
+    validate.__name__ = f"validate_{name.replace('-', '_')}"
+    return validate
+
+
+def stack_validate(rule: StackRule) -> Callable[[StackValidationArgs, ReportViolation], None]:
+    name = rule.meta.name
+
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        config = args.get_config()
+        stack = Stack([resource_from_policy_resource(r) for r in args.resources])
+        try:
+            found = list(rule.check(stack, config))
+        except NotApplicable as exc:
+            args.not_applicable(str(exc))
+            return
+        for resource, message in found:
+            _report(name, config, resource, message, report_violation, resource.urn)
+
+    validate.__name__ = f"validate_{name.replace('-', '_')}"
+    return validate

@@ -1,0 +1,216 @@
+"""Cost guardrails: GPU families per environment, node and GPU caps, spot for dev GPU pools, cost tags.
+
+GPU capacity is read from EKS managed node groups (instance types x max size) and Karpenter NodePools
+(`spec.limits`, requirements). GPU families and per-instance GPU counts: AWS EC2 accelerated-computing instance
+pages (Nov 2026); families also as in docs/peers.md (g5, g5g, g6, g6e, g7e, p4d, p4de, p5, p5e; trn1, inf2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .core import Resource, Stack, dig, each, env_applies, known, per_env, resource_policy, stack_policy
+
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+GPU_FAMILIES = frozenset({"g4dn", "g4ad", "g5", "g5g", "g6", "g6e", "g6f", "gr6", "g7e", "p3", "p3dn", "p4d", "p4de",
+                          "p5", "p5e", "p5en", "p6-b200", "trn1", "trn1n", "trn2", "inf1", "inf2", "dl1"})
+# Accelerators per instance where it differs from the size rule in `accelerators()`.
+ACCELERATORS: dict[str, int] = {
+    "g4dn.12xlarge": 4, "g4dn.metal": 8, "g5g.16xlarge": 2, "g5g.metal": 2,
+    "p4d.24xlarge": 8, "p4de.24xlarge": 8, "p3.8xlarge": 4, "p3.16xlarge": 8, "p3dn.24xlarge": 8,
+    "trn1.2xlarge": 1, "trn1.32xlarge": 16, "trn1n.32xlarge": 16, "trn2.48xlarge": 16,
+    "inf2.xlarge": 1, "inf2.8xlarge": 1, "inf2.24xlarge": 6, "inf2.48xlarge": 12,
+}
+REQUIRED_TAGS = ["owner", "cost-center", "environment", "data-classification"]
+TAGGABLE = frozenset({
+    "aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:eks/cluster:Cluster", NODE_GROUP,
+    "aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance", "aws:ebs/volume:Volume",
+    "aws:rds/instance:Instance", "aws:rds/cluster:Cluster", "aws:dynamodb/table:Table",
+    "aws:elasticache/replicationGroup:ReplicationGroup", "aws:cloudwatch/logGroup:LogGroup", "aws:ec2/vpc:Vpc",
+    "aws:ec2/subnet:Subnet", "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/natGateway:NatGateway",
+    "aws:ec2/eip:Eip", "aws:ec2/internetGateway:InternetGateway", "aws:ec2/routeTable:RouteTable",
+    "aws:ec2/flowLog:FlowLog", "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:iam/role:Role", "aws:iam/policy:Policy",
+    "aws:ecr/repository:Repository", "aws:efs/fileSystem:FileSystem", "aws:sqs/queue:Queue", "aws:sns/topic:Topic",
+    "aws:lb/loadBalancer:LoadBalancer", "aws:secretsmanager/secret:Secret", "aws:eks/addon:Addon",
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation", "aws:ec2/placementGroup:PlacementGroup",
+})
+COST_CONTROLS = ("SOC2 CC9.1", "ISO27001 A.5.9")
+
+
+def family(instance_type: str) -> str:
+    return instance_type.split(".", 1)[0]
+
+
+def accelerators(instance_type: str) -> int:
+    """GPUs (or Neuron chips) per instance; 0 for non-accelerated families."""
+    if family(instance_type) not in GPU_FAMILIES:
+        return 0
+    if instance_type in ACCELERATORS:
+        return ACCELERATORS[instance_type]
+    size = instance_type.split(".", 1)[-1]
+    return {"12xlarge": 4, "24xlarge": 4, "48xlarge": 8, "metal": 8}.get(size, 1)
+
+
+def _requirement(pool: Resource, key: str) -> list[Any] | None:
+    for req in known(pool.get("spec", "template", "spec", "requirements"), "NodePool requirements") or []:
+        if isinstance(req, Mapping) and req.get("key") == key and req.get("operator", "In") == "In":
+            values = req.get("values")
+            return list(values) if isinstance(values, list) else []
+    return None
+
+
+def pool_families(pool: Resource) -> list[str]:
+    families = _requirement(pool, "karpenter.k8s.aws/instance-family") or []
+    types = _requirement(pool, "node.kubernetes.io/instance-type") or []
+    return sorted({*map(str, families), *(family(str(t)) for t in types)})
+
+
+def is_gpu_pool(pool: Resource) -> bool:
+    limits = pool.get("spec", "limits")
+    return (any(f in GPU_FAMILIES for f in pool_families(pool))
+            or _requirement(pool, "karpenter.k8s.aws/instance-gpu-count") is not None
+            or (isinstance(limits, Mapping) and "nvidia.com/gpu" in limits))
+
+
+def group_types(group: Resource) -> list[str]:
+    types = known(group.get("instanceTypes"), "instanceTypes")
+    return [str(t) for t in types] if isinstance(types, list) else []
+
+
+def is_gpu_group(group: Resource) -> bool:
+    ami = group.get("amiType")
+    return any(accelerators(t) for t in group_types(group)) or (isinstance(ami, str) and ("NVIDIA" in ami or "GPU" in ami))
+
+
+@resource_policy(
+    "mlops-cost-gpu-families",
+    types=[NODE_GROUP, NODE_POOL],
+    description="GPU node pools use only the GPU instance families allowed in the environment.",
+    severity="medium", pack="mlops-cost",
+    controls=COST_CONTROLS,
+    remediation="Use an allowed family (see allowedFamilies in the policy config) or extend the list for the environment.",
+    config={"allowedFamilies": {"type": "object", "description": "Allowed GPU families per environment.", "default": {
+        "dev": ["g4dn", "g5", "g6"],
+        "staging": ["g4dn", "g5", "g6", "g6e"],
+        "prod": ["g5", "g5g", "g6", "g6e", "g7e", "p4d", "p4de", "p5", "p5e", "trn1", "inf2"],
+    }}},
+)
+def gpu_families(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    allowed = list(per_env(config, "allowedFamilies") or [])
+    families = pool_families(res) if res.type == NODE_POOL else sorted({family(t) for t in group_types(res)})
+    denied = [f for f in families if f in GPU_FAMILIES and f not in allowed]
+    if denied:
+        yield (f"GPU families {', '.join(denied)} are not allowed in {config.get('environment')} "
+               f"(allowed: {', '.join(allowed) or 'none'})")
+
+
+@resource_policy(
+    "mlops-cost-node-group-max-size",
+    types=[NODE_GROUP],
+    description="Node groups cap their maximum size at the environment's limit.",
+    severity="medium", pack="mlops-cost",
+    controls=COST_CONTROLS,
+    remediation="Lower scaling_config.max_size, or raise maxNodes for the environment in the policy config.",
+    config={"maxNodes": {"type": "object", "default": {"dev": 10, "staging": 30, "prod": 100}}},
+)
+def node_group_max_size(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    size = known(res.get("scalingConfig", "maxSize"), "scalingConfig.maxSize")
+    cap = int(per_env(config, "maxNodes") or 0)
+    if size is not None and int(size) > cap:
+        yield f"max size {size} exceeds the {config.get('environment')} cap of {cap} nodes"
+
+
+@stack_policy(
+    "mlops-cost-total-gpus",
+    description="The stack's GPU capacity at full scale stays under the environment's cap, and every GPU "
+                "NodePool has a GPU limit.",
+    severity="high", pack="mlops-cost",
+    controls=COST_CONTROLS,
+    remediation="Lower max sizes or NodePool limits, or raise maxGpus for the environment in the policy config.",
+    config={"maxGpus": {"type": "object", "default": {"dev": 16, "staging": 64, "prod": 256}}},
+)
+def total_gpus(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
+    cap = int(per_env(config, "maxGpus") or 0)
+    counted: list[tuple[Resource, int]] = []
+    problems: list[tuple[Resource, str]] = []
+
+    def count_group(group: Resource) -> Iterable[str]:
+        size = known(group.get("scalingConfig", "maxSize"), "scalingConfig.maxSize")
+        per_node = max((accelerators(t) for t in group_types(group)), default=0)
+        if per_node and size:
+            counted.append((group, per_node * int(size)))
+        return []
+
+    def count_pool(pool: Resource) -> Iterable[str]:
+        if not is_gpu_pool(pool):
+            return
+        limit = known(pool.get("spec", "limits", "nvidia.com/gpu"), "NodePool GPU limit")
+        if limit is None:
+            yield "GPU NodePool has no nvidia.com/gpu limit"
+        else:
+            counted.append((pool, int(str(limit))))
+
+    list(each(stack.of_type(NODE_GROUP), count_group))
+    problems.extend(each(stack.of_type(NODE_POOL), count_pool))
+    yield from problems
+    total = sum(n for _, n in counted)
+    if counted and total > cap:
+        biggest = max(counted, key=lambda item: item[1])[0]
+        yield biggest, (f"GPU capacity at full scale is {total} GPUs, over the {config.get('environment')} cap of {cap} "
+                        f"({', '.join(f'{r.name}: {n}' for r, n in counted)})")
+
+
+@resource_policy(
+    "mlops-cost-dev-gpu-spot",
+    types=[NODE_GROUP, NODE_POOL],
+    description="GPU pools in dev run on spot capacity.",
+    severity="medium", pack="mlops-cost", strictness="always",
+    controls=COST_CONTROLS,
+    remediation="Set capacity_type 'SPOT' (Karpenter: karpenter.sh/capacity-type In [spot]) with several instance types.",
+    config={"environments": {"type": "array", "items": {"type": "string"}, "default": ["dev"]}},
+)
+def dev_gpu_spot(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    env_applies(config)
+    if res.type == NODE_POOL:
+        if not is_gpu_pool(res):
+            return
+        capacity = _requirement(res, "karpenter.sh/capacity-type")
+        if capacity != ["spot"]:
+            yield f"GPU NodePool allows capacity types {', '.join(map(str, capacity or ['on-demand']))}; use spot only"
+        return
+    if not is_gpu_group(res):
+        return
+    group_capacity = known(res.get("capacityType"), "capacityType") or "ON_DEMAND"
+    if group_capacity != "SPOT":
+        yield f"GPU node group uses {group_capacity} capacity; use SPOT in {config.get('environment')}"
+
+
+def _default_tags(res: Resource) -> Mapping[str, Any]:
+    raw = dig(res.provider_props or {}, "defaultTags")
+    if isinstance(raw, str):  # the engine sends provider config as JSON strings
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return {}
+    tags = dig(raw, "tags") if isinstance(raw, Mapping) else None
+    return tags if isinstance(tags, Mapping) else {}
+
+
+@resource_policy(
+    "mlops-cost-required-tags",
+    types=TAGGABLE,
+    description="Taggable AWS resources carry the cost tags owner, cost-center, environment and data-classification.",
+    severity="low", pack="mlops-cost",
+    controls=(*COST_CONTROLS, "ISO27001 A.5.12"),
+    remediation="Pass the platform's tag set (or set the AWS provider's default_tags).",
+    config={"requiredTags": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_TAGS}},
+)
+def required_tags(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    tags = known(res.get("tags"), "tags")
+    tags = {**_default_tags(res), **(tags if isinstance(tags, Mapping) else {})}
+    missing = [t for t in config.get("requiredTags") or REQUIRED_TAGS if not tags.get(t)]
+    if missing:
+        yield f"missing cost tags: {', '.join(missing)}"

@@ -1,0 +1,410 @@
+"""Kubernetes workloads: pod security, resources (GPU too), images, tokens, namespaces.
+
+Direct objects (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) are checked in full. For Helm
+releases only what the release's `values` set is checked: a chart default we cannot see is not applicable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from .core import NotApplicable, Resource, ResourceCheck, dig, is_unknown, known, resource_policy
+
+POD = "kubernetes:core/v1:Pod"
+TEMPLATED = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
+             "kubernetes:apps/v1:ReplicaSet", "kubernetes:batch/v1:Job")
+CRONJOB = "kubernetes:batch/v1:CronJob"
+WORKLOADS = (POD, *TEMPLATED, CRONJOB)
+HELM = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+NAMESPACED = (*WORKLOADS, SERVICE_ACCOUNT, "kubernetes:core/v1:Service", "kubernetes:networking.k8s.io/v1:Ingress",
+              "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret", "kubernetes:rbac.authorization.k8s.io/v1:Role",
+              "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+EXTENDED = ("nvidia.com/gpu", "aws.amazon.com/neuron", "aws.amazon.com/neuroncore", "vpc.amazonaws.com/efa")
+POD_CONTROLS = ("SOC2 CC6.8", "ISO27001 A.8.9")
+
+
+def pod_spec(res: Resource) -> Mapping[str, Any]:
+    if res.type == POD:
+        path: tuple[str, ...] = ("spec",)
+    elif res.type == CRONJOB:
+        path = ("spec", "jobTemplate", "spec", "template", "spec")
+    else:
+        path = ("spec", "template", "spec")
+    spec = known(res.get(*path), "pod spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def containers(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(name, container) for init, regular and ephemeral containers; unknown containers are skipped."""
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        items = spec.get(key)
+        for i, c in enumerate(items if isinstance(items, list) else []):
+            if isinstance(c, Mapping):
+                name = c.get("name")
+                yield (name if isinstance(name, str) else f"{key}[{i}]"), c
+
+
+def helm_values(res: Resource) -> Mapping[str, Any]:
+    values = known(res.get("values"), "Helm values")
+    return values if isinstance(values, Mapping) else {}
+
+
+def walk(values: Any, path: str = "values") -> Iterator[tuple[str, str, Any]]:
+    """(path of the parent, key, value) for every mapping entry in Helm values, depth first."""
+    if isinstance(values, Mapping):
+        for key, value in values.items():
+            yield path, str(key), value
+            yield from walk(value, f"{path}.{key}")
+    elif isinstance(values, list):
+        for i, value in enumerate(values):
+            yield from walk(value, f"{path}[{i}]")
+
+
+def security_contexts(values: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for parent, key, value in walk(values):
+        if "securitycontext" in key.lower() and isinstance(value, Mapping):
+            yield f"{parent}.{key}", value
+
+
+def workload_policy(name: str, *, helm: bool, **kwargs: Any) -> Callable[[ResourceCheck], ResourceCheck]:
+    types = [*WORKLOADS, *HELM] if helm else list(WORKLOADS)
+    return resource_policy(name, types=types, pack="mlops-security", **kwargs)
+
+
+def _sc(container: Mapping[str, Any]) -> Mapping[str, Any]:
+    sc = container.get("securityContext")
+    return sc if isinstance(sc, Mapping) else {}
+
+
+@workload_policy(
+    "mlops-k8s-no-privileged", helm=True,
+    description="Containers do not run privileged.",
+    severity="critical",
+    controls=("CKV_K8S_16", "CIS-EKS 4.2.1", *POD_CONTROLS),
+    remediation="Remove securityContext.privileged (or set it to false); grant specific capabilities instead.",
+)
+def no_privileged(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    if res.type in HELM:
+        for path, sc in security_contexts(helm_values(res)):
+            if sc.get("privileged") is True:
+                yield f"{path}.privileged is true"
+        return
+    for name, c in containers(pod_spec(res)):
+        if _sc(c).get("privileged") is True:
+            yield f"container '{name}' is privileged"
+
+
+@workload_policy(
+    "mlops-k8s-no-privilege-escalation", helm=True,
+    description="Containers set allowPrivilegeEscalation: false.",
+    severity="high",
+    controls=("CKV_K8S_20", "CIS-EKS 4.2.5", *POD_CONTROLS),
+    remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
+)
+def no_privilege_escalation(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    if res.type in HELM:
+        for path, sc in security_contexts(helm_values(res)):
+            if sc.get("allowPrivilegeEscalation") is True:
+                yield f"{path}.allowPrivilegeEscalation is true"
+        return
+    for name, c in containers(pod_spec(res)):
+        value = _sc(c).get("allowPrivilegeEscalation")
+        if value is not False and not is_unknown(value):
+            yield f"container '{name}' does not set allowPrivilegeEscalation: false"
+
+
+@workload_policy(
+    "mlops-k8s-run-as-non-root", helm=True,
+    description="Containers run as a non-root user.",
+    severity="high",
+    controls=("CKV_K8S_23", "CKV_K8S_40", "CIS-EKS 4.2.6", *POD_CONTROLS),
+    remediation="Set runAsNonRoot: true and a non-zero runAsUser in the pod or container securityContext.",
+)
+def run_as_non_root(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    if res.type in HELM:
+        for path, sc in security_contexts(helm_values(res)):
+            if sc.get("runAsNonRoot") is False:
+                yield f"{path}.runAsNonRoot is false"
+            if sc.get("runAsUser") == 0:
+                yield f"{path}.runAsUser is 0"
+        return
+    spec = pod_spec(res)
+    raw_sc = spec.get("securityContext")
+    pod_sc: Mapping[str, Any] = raw_sc if isinstance(raw_sc, Mapping) else {}
+    for name, c in containers(spec):
+        sc = _sc(c)
+        non_root = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
+        user = sc.get("runAsUser", pod_sc.get("runAsUser"))
+        if user == 0:
+            yield f"container '{name}' runs as UID 0"
+        elif non_root is not True and not is_unknown(non_root):
+            yield f"container '{name}' does not set runAsNonRoot: true"
+
+
+@workload_policy(
+    "mlops-k8s-no-host-namespaces", helm=True,
+    description="Pods do not share the host's network, PID or IPC namespace.",
+    severity="high",
+    controls=("CKV_K8S_17", "CKV_K8S_18", "CKV_K8S_19", "CIS-EKS 4.2.2", "CIS-EKS 4.2.3", "CIS-EKS 4.2.4",
+              *POD_CONTROLS),
+    remediation="Remove hostNetwork, hostPID and hostIPC from the pod spec.",
+)
+def no_host_namespaces(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    keys = ("hostNetwork", "hostPID", "hostIPC")
+    if res.type in HELM:
+        for parent, key, value in walk(helm_values(res)):
+            if key in keys and value is True:
+                yield f"{parent}.{key} is true"
+        return
+    spec = pod_spec(res)
+    for key in keys:
+        if spec.get(key) is True:
+            yield f"pod uses {key}"
+
+
+@workload_policy(
+    "mlops-k8s-no-host-path", helm=False,
+    description="Pods mount no hostPath volumes.",
+    severity="high",
+    controls=("CKV_K8S_27", "CIS-EKS 4.2.8", *POD_CONTROLS),
+    remediation="Use emptyDir, a PVC or a CSI volume instead of hostPath.",
+)
+def no_host_path(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    for vol in pod_spec(res).get("volumes") or []:
+        if isinstance(vol, Mapping) and isinstance(vol.get("hostPath"), Mapping):
+            yield f"volume '{vol.get('name')}' mounts hostPath {dig(vol, 'hostPath', 'path')}"
+
+
+@workload_policy(
+    "mlops-k8s-drop-all-capabilities", helm=True,
+    description="Containers drop ALL Linux capabilities.",
+    severity="medium",
+    controls=("CKV_K8S_28", "CKV_K8S_37", "CIS-EKS 4.2.9", *POD_CONTROLS),
+    remediation="Set securityContext.capabilities.drop: [ALL].",
+)
+def drop_all(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    if res.type in HELM:
+        for path, sc in security_contexts(helm_values(res)):
+            caps = sc.get("capabilities")
+            if isinstance(caps, Mapping) and "ALL" not in (caps.get("drop") or []):
+                yield f"{path}.capabilities does not drop ALL"
+        return
+    for name, c in containers(pod_spec(res)):
+        drop = dig(_sc(c), "capabilities", "drop")
+        if not is_unknown(drop) and "ALL" not in (drop or []):
+            yield f"container '{name}' does not drop ALL capabilities"
+
+
+@workload_policy(
+    "mlops-k8s-no-added-capabilities", helm=True,
+    description="Containers add no Linux capabilities beyond an allowed list.",
+    severity="high",
+    controls=("CKV_K8S_25", "CKV_K8S_39", "CIS-EKS 4.2.9", *POD_CONTROLS),
+    remediation="Remove securityContext.capabilities.add (NET_BIND_SERVICE is allowed by default).",
+    config={"allowed": {"type": "array", "items": {"type": "string"}, "default": ["NET_BIND_SERVICE"]}},
+)
+def no_added_capabilities(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    allowed = set(config.get("allowed") or [])
+    if res.type in HELM:
+        for path, sc in security_contexts(helm_values(res)):
+            added = [c for c in (dig(sc, "capabilities", "add") or []) if c not in allowed]
+            if added:
+                yield f"{path}.capabilities adds {', '.join(map(str, added))}"
+        return
+    for name, c in containers(pod_spec(res)):
+        add = dig(_sc(c), "capabilities", "add")
+        extra = [a for a in (add if isinstance(add, list) else []) if a not in allowed]
+        if extra:
+            yield f"container '{name}' adds capabilities {', '.join(map(str, extra))}"
+
+
+@workload_policy(
+    "mlops-k8s-seccomp", helm=True,
+    description="Containers run with the RuntimeDefault (or a Localhost) seccomp profile.",
+    severity="medium",
+    controls=("CKV_K8S_31", "CIS-EKS 4.2.7", *POD_CONTROLS),
+    remediation="Set securityContext.seccompProfile.type: RuntimeDefault on the pod.",
+)
+def seccomp(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    if res.type in HELM:
+        for path, sc in security_contexts(helm_values(res)):
+            if dig(sc, "seccompProfile", "type") == "Unconfined":
+                yield f"{path}.seccompProfile.type is Unconfined"
+        return
+    spec = pod_spec(res)
+    pod_type = dig(spec, "securityContext", "seccompProfile", "type")
+    for name, c in containers(spec):
+        kind = dig(_sc(c), "seccompProfile", "type") or pod_type
+        if is_unknown(kind):
+            continue
+        if kind == "Unconfined":
+            yield f"container '{name}' runs seccomp Unconfined"
+        elif kind not in ("RuntimeDefault", "Localhost"):
+            yield f"container '{name}' has no seccomp profile (RuntimeDefault)"
+
+
+@workload_policy(
+    "mlops-k8s-read-only-root-fs", helm=True,
+    description="Containers have a read-only root filesystem.",
+    severity="medium",
+    controls=("CKV_K8S_22", *POD_CONTROLS),
+    remediation="Set securityContext.readOnlyRootFilesystem: true; mount emptyDir volumes where the app writes.",
+)
+def read_only_root(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    if res.type in HELM:
+        for path, sc in security_contexts(helm_values(res)):
+            if sc.get("readOnlyRootFilesystem") is False:
+                yield f"{path}.readOnlyRootFilesystem is false"
+        return
+    for name, c in containers(pod_spec(res)):
+        value = _sc(c).get("readOnlyRootFilesystem")
+        if value is not True and not is_unknown(value):
+            yield f"container '{name}' does not set readOnlyRootFilesystem: true"
+
+
+REQUIRED = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
+
+
+def _missing(resources: Mapping[str, Any]) -> list[str]:
+    return [k for k in REQUIRED if dig(resources, *k.split(".")) in (None, "")]
+
+
+def _resource_mappings(values: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for parent, key, value in walk(values):
+        if key == "resources" and isinstance(value, Mapping) and (not value or {"requests", "limits"} & set(value)):
+            yield f"{parent}.{key}", value
+
+
+@workload_policy(
+    "mlops-k8s-requests-limits", helm=True,
+    description="Containers set CPU and memory requests and limits.",
+    severity="medium",
+    controls=("CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13", "SOC2 A1.1"),
+    remediation="Set resources.requests and resources.limits for cpu and memory on every container.",
+)
+def requests_limits(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    if res.type in HELM:
+        for path, resources in _resource_mappings(helm_values(res)):
+            missing = _missing(resources)
+            if missing:
+                yield f"{path} is missing {', '.join(missing)}"
+        return
+    for name, c in containers(pod_spec(res)):
+        declared = c.get("resources")
+        if is_unknown(declared):
+            continue
+        missing = _missing(declared if isinstance(declared, Mapping) else {})
+        if missing:
+            yield f"container '{name}' is missing {', '.join(missing)}"
+
+
+def _extended_problems(resources: Mapping[str, Any]) -> Iterator[str]:
+    raw_requests, raw_limits = resources.get("requests"), resources.get("limits")
+    requests: Mapping[str, Any] = raw_requests if isinstance(raw_requests, Mapping) else {}
+    limits: Mapping[str, Any] = raw_limits if isinstance(raw_limits, Mapping) else {}
+    for key in EXTENDED:
+        if key in requests and key not in limits:
+            yield f"requests {key} without a limit"
+        elif key in requests and key in limits and str(requests[key]) != str(limits[key]):
+            yield f"requests {requests[key]} {key} but limits {limits[key]}"
+
+
+@workload_policy(
+    "mlops-k8s-gpu-limits", helm=True,
+    description="GPU and other accelerator requests are matched by equal limits.",
+    severity="medium",
+    controls=("CKV_K8S_11", "SOC2 A1.1"),
+    remediation="Set the accelerator (e.g. nvidia.com/gpu) in resources.limits, equal to the request.",
+)
+def gpu_limits(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    if res.type in HELM:
+        for path, resources in _resource_mappings(helm_values(res)):
+            for problem in _extended_problems(resources):
+                yield f"{path} {problem}"
+        return
+    for name, c in containers(pod_spec(res)):
+        declared = c.get("resources")
+        if isinstance(declared, Mapping):
+            for problem in _extended_problems(declared):
+                yield f"container '{name}' {problem}"
+
+
+def _image_problem(image: str) -> str | None:
+    if "@sha256:" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return f"image {image} has no tag"
+    if last.rsplit(":", 1)[-1] == "latest":
+        return f"image {image} uses the latest tag"
+    return None
+
+
+@workload_policy(
+    "mlops-k8s-image-pinned", helm=True,
+    description="Images are pinned to a version tag or digest, never latest.",
+    severity="medium",
+    controls=("CKV_K8S_14", "CKV_K8S_43", "SOC2 CC8.1", "PCI-DSS 6.3.2"),
+    remediation="Pin the image to a release tag (or better, a sha256 digest).",
+)
+def image_pinned(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    if res.type in HELM:
+        for parent, key, value in walk(helm_values(res)):
+            if key == "image" and isinstance(value, Mapping) and value.get("tag") == "latest":
+                yield f"{parent}.image.tag is latest"
+            elif key == "image" and isinstance(value, str) and value.endswith(":latest"):
+                yield f"{parent}.image uses the latest tag"
+        return
+    for name, c in containers(pod_spec(res)):
+        image = c.get("image")
+        if isinstance(image, str):
+            problem = _image_problem(image)
+            if problem:
+                yield f"container '{name}' {problem}"
+
+
+@resource_policy(
+    "mlops-k8s-sa-token-automount",
+    types=[SERVICE_ACCOUNT, *WORKLOADS],
+    description="Service account tokens are mounted only where a workload declares it needs the Kubernetes API.",
+    severity="medium", pack="mlops-security",
+    controls=("CKV_K8S_38", "CIS-EKS 4.1.6", *POD_CONTROLS),
+    remediation="Set automountServiceAccountToken: false on the ServiceAccount (true only for controllers that "
+                "call the API), and give pods a dedicated service account.",
+)
+def sa_token_automount(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    if res.type == SERVICE_ACCOUNT:
+        if known(res.get("automountServiceAccountToken"), "automountServiceAccountToken") is None:
+            yield "service account does not set automountServiceAccountToken (defaults to true)"
+        return
+    spec = pod_spec(res)
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount")
+    if spec.get("automountServiceAccountToken") is None and account in (None, "default"):
+        yield "pod mounts the token of the default service account"
+
+
+def _namespace(res: Resource) -> Any:
+    if res.type in HELM:
+        return res.get("namespace")
+    return res.get("metadata", "namespace")
+
+
+@resource_policy(
+    "mlops-k8s-no-default-namespace",
+    types=[*NAMESPACED, *HELM],
+    description="Workloads and their objects live in a dedicated namespace, not default.",
+    severity="low", pack="mlops-security",
+    controls=("CKV_K8S_21", "CIS-EKS 4.6.3", "SOC2 CC6.1"),
+    remediation="Set metadata.namespace (or the release's namespace) to the team's or component's namespace.",
+)
+def no_default_namespace(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    namespace = known(_namespace(res), "namespace")
+    if namespace is None:
+        provider_ns = dig(res.provider_props or {}, "namespace")
+        if is_unknown(provider_ns):
+            raise NotApplicable("the provider's namespace is not known yet")
+        namespace = provider_ns or "default"
+    if namespace == "default":
+        yield "object is in the default namespace"

@@ -1,0 +1,114 @@
+"""The three packs (security, compliance, cost) built from the registered rules as pulumi-policy objects."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyComplianceFramework,
+    PolicyConfigSchema,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationPolicy,
+)
+
+from .adapter import resource_validate, stack_validate
+from .core import REGISTRY, PackName, PolicyMeta, ResourceRule, Rule
+from .enforcement import default_enforcement, environment_from_process
+
+AREAS = ("aws_s3", "aws_kms_logs", "aws_eks", "aws_compute", "aws_network", "aws_rds", "aws_dynamodb",
+         "aws_elasticache", "aws_iam", "k8s_workloads", "k8s_exposure", "k8s_rbac", "cost", "security_baseline")
+
+PACKS: dict[PackName, str] = {
+    "mlops-security": "Security guardrails for MLOps platforms on AWS + EKS: encryption, exposure, IAM, pod security.",
+    "mlops-compliance": "Compliance guardrails: durability, backups, logging, versions, data retention.",
+    "mlops-cost": "Cost guardrails: GPU families per environment, node and GPU caps, spot in dev, cost tags.",
+}
+
+FRAMEWORK_NAMES = {"CIS-EKS": "CIS Amazon EKS Benchmark", "CIS-AWS": "CIS AWS Foundations Benchmark",
+                   "FSBP": "AWS Foundational Security Best Practices"}
+
+COMMON_CONFIG: dict[str, dict[str, Any]] = {
+    "environment": {"type": "string", "description": "dev, staging or prod (set by the pack or `mlops-infra check`)."},
+    "waivers": {
+        "type": "array",
+        "description": "Resources exempt from this policy until a date.",
+        "items": {
+            "type": "object",
+            "properties": {"resource": {"type": "string"}, "reason": {"type": "string", "minLength": 1},
+                           "expires": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}},
+            "required": ["resource", "reason", "expires"],
+        },
+    },
+}
+
+
+def all_rules() -> list[Rule]:
+    """Every rule, sorted by pack then name (importing the area modules registers them)."""
+    for area in AREAS:
+        importlib.import_module(f"{__package__}.{area}")
+    return sorted(REGISTRY.values(), key=lambda r: (list(PACKS).index(r.meta.pack), r.meta.name))
+
+
+def rules_for(pack: str) -> list[Rule]:
+    if pack not in PACKS:
+        raise KeyError(f"unknown pack {pack!r} (known: {', '.join(PACKS)})")
+    return [r for r in all_rules() if r.meta.pack == pack]
+
+
+def config_schema(meta: PolicyMeta) -> dict[str, dict[str, Any]]:
+    return {**COMMON_CONFIG, **meta.config}
+
+
+def config_defaults(meta: PolicyMeta) -> dict[str, Any]:
+    return {k: v["default"] for k, v in config_schema(meta).items() if "default" in v}
+
+
+def framework(meta: PolicyMeta) -> PolicyComplianceFramework | None:
+    """pulumi-policy carries one framework: the first CIS/FSBP control. All controls go into `tags`."""
+    for control in meta.controls:
+        prefix, _, ref = control.partition(" ")
+        if prefix in FRAMEWORK_NAMES and ref:
+            return PolicyComplianceFramework(name=FRAMEWORK_NAMES[prefix], reference=ref)
+    return None
+
+
+def build_policy(rule: Rule, environment: str) -> Policy:
+    meta = rule.meta
+    common: dict[str, Any] = {
+        "enforcement_level": EnforcementLevel(default_enforcement(meta.strictness, environment)),
+        "config_schema": PolicyConfigSchema(config_schema(meta)),
+        "severity": Severity(meta.severity),
+        "framework": framework(meta),
+        "tags": list(meta.controls),
+        "remediation_steps": meta.remediation,
+    }
+    if isinstance(rule, ResourceRule):
+        return ResourceValidationPolicy(meta.name, meta.description, validate=resource_validate(rule), **common)
+    return StackValidationPolicy(meta.name, meta.description, validate=stack_validate(rule), **common)
+
+
+def build_policies(pack: str, environment: str) -> list[Policy]:
+    return [build_policy(rule, environment) for rule in rules_for(pack)]
+
+
+def initial_config(pack: str, environment: str) -> dict[str, EnforcementLevel | dict[str, Any]]:
+    """Every policy learns the environment through its config, in both runners."""
+    return {rule.meta.name: {"environment": environment} for rule in rules_for(pack)}
+
+
+def policy_index() -> Mapping[str, Rule]:
+    return {rule.meta.name: rule for rule in all_rules()}
+
+
+def serve(pack: str) -> None:  # pragma: no cover - runs under the Pulumi engine
+    """Entry point of policies/<pack>/__main__.py."""
+    from pulumi_policy import PolicyPack
+
+    environment = environment_from_process()
+    PolicyPack(pack, build_policies(pack, environment), EnforcementLevel.ADVISORY,
+               initial_config(pack, environment), description=PACKS[pack])  # type: ignore[index]

@@ -1,0 +1,67 @@
+"""SARIF 2.1.0 output of a policy report, for code-scanning uploads (GitHub, GitLab, Azure DevOps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core import Rule
+from .runner import Report
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+# GitHub code scanning ranks results by `security-severity` (CVSS-like 0-10).
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+TOOL_URI = "https://github.com/mlops-infra/mlops-infra#policy-packs"
+
+
+def _rule(rule: Rule, level: str) -> dict[str, Any]:
+    meta = rule.meta
+    return {
+        "id": meta.name,
+        "name": "".join(part.capitalize() for part in meta.name.split("-")),
+        "shortDescription": {"text": meta.description},
+        "fullDescription": {"text": f"{meta.description} Maps to: {', '.join(meta.controls)}."},
+        "help": {"text": meta.remediation,
+                 "markdown": f"**Remediation:** {meta.remediation}\n\n**Controls:** {', '.join(meta.controls)}"},
+        "defaultConfiguration": {"level": _level(level), "enabled": level != "disabled"},
+        "properties": {"tags": ["security", "iac", "pulumi", meta.pack, *meta.controls],
+                       "security-severity": SECURITY_SEVERITY[meta.severity], "problem.severity": meta.severity,
+                       "precision": "high", "strictness": meta.strictness},
+    }
+
+
+def _level(enforcement: str) -> str:
+    return {"mandatory": "error", "advisory": "warning"}.get(enforcement, "none")
+
+
+def to_sarif(report: Report, artifact_uri: str, tool_version: str = "0.1.0") -> dict[str, Any]:
+    """One run; every result points at `artifact_uri` (the stack file) and names the resource as a logical location."""
+    index = {rule.meta.name: i for i, rule in enumerate(report.rules)}
+    results: list[dict[str, Any]] = []
+
+    def location(urn: str, name: str, typ: str) -> dict[str, Any]:
+        return {"physicalLocation": {"artifactLocation": {"uri": artifact_uri}, "region": {"startLine": 1}},
+                "logicalLocations": [{"name": name, "fullyQualifiedName": urn, "kind": "resource",
+                                      "decoratedName": typ}]}
+
+    for f in report.findings:
+        results.append({"ruleId": f.policy, "ruleIndex": index[f.policy], "level": _level(f.enforcement),
+                        "message": {"text": f"{f.name}: {f.message}"}, "locations": [location(f.urn, f.name, f.type)],
+                        "partialFingerprints": {"mlopsPolicy/v1": f"{f.policy}|{f.urn}|{f.message}"},
+                        "properties": {"enforcement": f.enforcement, "severity": f.severity, "pack": f.pack}})
+    for w in report.waived:
+        results.append({"ruleId": w.policy, "ruleIndex": index[w.policy], "level": "note",
+                        "message": {"text": f"{w.resource.name}: {w.message}"},
+                        "locations": [location(w.resource.urn, w.resource.name, w.resource.type)],
+                        "suppressions": [{"kind": "external", "status": "accepted",
+                                          "justification": f"{w.waiver.reason} (until {w.waiver.expires.isoformat()})"}]})
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "mlops-infra check", "informationUri": TOOL_URI, "version": tool_version,
+                                "rules": [_rule(r, report.levels.get(r.meta.name, "advisory")) for r in report.rules]}},
+            "automationDetails": {"id": f"mlops-infra-check/{report.project}/{report.stack}/"},
+            "results": results,
+            "properties": {"environment": report.environment, "stack": report.stack, "project": report.project},
+        }],
+    }

@@ -1,0 +1,233 @@
+"""`mlops-infra check`: exit codes, environment strictness, policy config, waivers (incl. expiry), SARIF, the packs."""
+
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import grpc
+import jsonschema
+import pytest
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from mlops_policies import aws_s3, cost
+from mlops_policies.packs import PACKS, all_rules, build_policies
+from pulumi.runtime import proto
+from pulumi.runtime.proto import analyzer_pb2_grpc
+
+from mlops_infra.cli.main import main
+from tests.conftest import PROGRAMS, ROOT
+
+from .cases import Case
+from .helpers import R, run
+from .test_aws_compute import CASES as COMPUTE
+from .test_aws_data import CASES as DATA
+from .test_aws_eks import CASES as EKS
+from .test_aws_iam import CASES as IAM
+from .test_aws_kms_logs import CASES as KMS_LOGS
+from .test_aws_network import CASES as NETWORK
+from .test_aws_s3 import CASES as S3
+from .test_cost import CASES as COST
+from .test_k8s import CASES as K8S
+
+MISCONFIGURED = PROGRAMS / "misconfigured"
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "data" / "sarif-schema-2.1.0.json").read_text())
+EXPECTED_MISCONFIGURED = sorted([
+    ("mlops-eks-public-endpoint-restricted", "open-cluster", "public endpoint allows 0.0.0.0/0"),
+    ("mlops-iam-no-star-on-star", "admin-everything", "policy statement Everything allows * on *"),
+    ("mlops-k8s-no-privileged", "root-app", "container 'app' is privileged"),
+    ("mlops-rds-not-public", "public-db", "instance is publicly accessible"),
+    ("mlops-s3-policy-no-wildcard-principal", "raw-data-policy", "statement PublicRead allows principal * without a condition"),
+    ("mlops-s3-public-access-block", "raw-data", "bucket has no public access block"),
+    ("mlops-sg-no-world-ingress", "ssh-anywhere", "ingress from 0.0.0.0/0 on port 22"),
+    ("mlops-eks-private-endpoint", "open-cluster", "private endpoint access is off (vpcConfig.endpointPrivateAccess)"),
+    ("mlops-eks-secrets-encryption", "open-cluster",
+     "secrets are not envelope-encrypted (encryptionConfig with resources ['secrets'])"),
+    ("mlops-iam-no-wildcard-actions", "admin-everything", "policy statement Everything allows wildcard actions *"),
+    ("mlops-s3-bucket-encryption-kms", "raw-data", "SSE algorithm is AES256; use aws:kms with a customer-managed key"),
+    ("mlops-s3-tls-only-policy", "raw-data",
+     "bucket policy does not deny requests without TLS (aws:SecureTransport false)"),
+    ("mlops-eks-control-plane-logging", "open-cluster",
+     "control-plane log types not enabled: api, audit, authenticator, controllerManager, scheduler"),
+    ("mlops-eks-supported-version", "open-cluster",
+     "Kubernetes 1.29 is not in standard support (supported: 1.33, 1.34, 1.35)"),
+    ("mlops-k8s-image-pinned", "root-app", "container 'app' image nginx:latest uses the latest tag"),
+    ("mlops-kms-key-rotation", "untagged-key", "key rotation is off (enableKeyRotation)"),
+    ("mlops-s3-ownership-enforced", "raw-data", "bucket has no ownership controls (ACLs stay enabled)"),
+    ("mlops-s3-versioning", "raw-data", "bucket has no versioning configuration"),
+    ("mlops-cost-required-tags", "untagged-key", "missing cost tags: owner, cost-center, environment, data-classification"),
+    ("mlops-kms-key-policy", "untagged-key", "key has no explicit key policy (the default grants the whole account)"),
+])
+ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, *K8S, *COST]
+
+
+def check_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    code = main(["check", *argv, "--format", "json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="module")
+def misconfigured_json() -> tuple[int, dict[str, Any]]:
+    out = subprocess.run([sys.executable, "-m", "mlops_infra.cli.main", "check", "--program", str(MISCONFIGURED),
+                          "--stack", "test", "--format", "json"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return out.returncode, json.loads(out.stdout)
+
+
+def test_misconfigured_program_yields_the_expected_violations(misconfigured_json: tuple[int, dict[str, Any]]) -> None:
+    code, report = misconfigured_json
+    assert code == 1
+    assert report["environment"] == "test"  # no mlops:platform, no --environment: the stack name (strict)
+    found = sorted((f["policy"], f["resource"]["name"], f["message"]) for f in report["findings"])
+    assert found == EXPECTED_MISCONFIGURED
+    assert {f["enforcement"] for f in report["findings"]} == {"mandatory"}
+
+
+def test_waiver_from_the_policy_config_file_applies_and_keeps_its_reason(
+        misconfigured_json: tuple[int, dict[str, Any]]) -> None:
+    _, report = misconfigured_json
+    assert [(w["policy"], w["resource"]["name"], w["reason"]) for w in report["waived"]] == [
+        ("mlops-s3-lifecycle", "raw-data", "raw landing zone: objects are moved out by the ingest job")]
+    assert not any(f["policy"] == "mlops-sg-descriptions" for f in report["findings"])  # "disabled" in the file
+
+
+def test_dev_environment_makes_standard_policies_advisory(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = check_json(capsys, "--program", str(MISCONFIGURED), "--stack", "test", "--environment", "dev")
+    assert code == 0
+    assert report["environment"] == "dev"
+    assert report["summary"]["mandatory"] == 0 and report["summary"]["advisory"] == len(EXPECTED_MISCONFIGURED)
+
+
+def test_policy_config_sets_a_policy_mandatory_in_dev(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "dev.json"
+    config.write_text(json.dumps({"mlops-rds-not-public": {"enforcementLevel": "mandatory"}}))
+    code, report = check_json(capsys, "--program", str(MISCONFIGURED), "--stack", "test", "--environment", "dev",
+                              "--policy-config", str(config))
+    assert code == 1
+    assert [(f["policy"], f["resource"]["name"]) for f in report["findings"] if f["enforcement"] == "mandatory"] == [
+        ("mlops-rds-not-public", "public-db")]
+
+
+def test_strictness_always_is_mandatory_in_dev() -> None:
+    report = run("mlops-cost-dev-gpu-spot", [R(cost.NODE_GROUP, "g", {"instanceTypes": ["g6.xlarge"]})], env="dev")
+    assert [(f.enforcement, f.message) for f in report.findings] == [
+        ("mandatory", "GPU node group uses ON_DEMAND capacity; use SPOT in dev")]
+
+
+def test_expired_waiver_stops_applying_and_is_reported() -> None:
+    waiver = {"resource": "data*", "reason": "migration ticket OPS-12", "expires": "2026-06-30"}
+    bucket = [R(aws_s3.BUCKET, "data", {})]
+    active = run("mlops-s3-versioning", bucket, config={"waivers": [waiver]}, today=date(2026, 6, 30))
+    assert active.findings == [] and [w.waiver.reason for w in active.waived] == ["migration ticket OPS-12"]
+    assert active.expired_waivers == []
+    expired = run("mlops-s3-versioning", bucket, config={"waivers": [waiver]}, today=date(2026, 7, 1))
+    assert [f.message for f in expired.findings] == [
+        "bucket has no versioning configuration (waiver expired 2026-06-30: migration ticket OPS-12)"]
+    assert [(w.policy, w.resource, w.expires.isoformat()) for w in expired.expired_waivers] == [
+        ("mlops-s3-versioning", "data*", "2026-06-30")]
+    assert "EXPIRED WAIVERS (1): no longer applied" in expired.text()
+
+
+def test_waiver_for_another_resource_does_not_apply() -> None:
+    report = run("mlops-s3-versioning", [R(aws_s3.BUCKET, "logs", {})],
+                 config={"waivers": [{"resource": "data*", "reason": "r", "expires": "2099-01-01"}]})
+    assert [f.name for f in report.findings] == ["logs"] and report.waived == []
+
+
+def test_waiver_without_reason_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"mlops-s3-versioning": {"waivers": [{"resource": "x", "expires": "2099-01-01"}]}}))
+    assert main(["check", "--program", str(MISCONFIGURED), "--stack", "test", "--policy-config", str(config)]) == 2
+    assert capsys.readouterr().err.strip() == "mlops-infra: error: mlops-s3-versioning.waivers[0]: missing reason"
+
+
+def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 2
+    assert capsys.readouterr().err.strip() == "mlops-infra: error: check: --stack is required (or use --list-policies)"
+    assert main(["check", "--program", str(MISCONFIGURED), "--stack", "nope"]) == 2
+    assert "Pulumi.nope.yaml: no such stack config file" in capsys.readouterr().err
+
+
+def test_sarif_output_validates_against_the_2_1_0_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "--program", str(MISCONFIGURED), "--stack", "test", "--format", "sarif"])
+    sarif = json.loads(capsys.readouterr().out)
+    assert code == 1
+    jsonschema.Draft4Validator(SCHEMA).validate(sarif)
+    run_ = sarif["runs"][0]
+    rules = run_["tool"]["driver"]["rules"]
+    assert len(rules) == len(all_rules())
+    assert len([r for r in run_["results"] if "suppressions" not in r]) == len(EXPECTED_MISCONFIGURED)
+    first = next(r for r in run_["results"] if r["ruleId"] == "mlops-rds-not-public")
+    assert first["level"] == "error" and rules[first["ruleIndex"]]["id"] == "mlops-rds-not-public"
+    assert "FSBP RDS.2" in rules[first["ruleIndex"]]["properties"]["tags"]
+    assert rules[first["ruleIndex"]]["help"]["text"].startswith("Set publicly_accessible=False")
+    assert first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+        "tests/programs/misconfigured/Pulumi.test.yaml"
+    waived = [r for r in run_["results"] if "suppressions" in r]
+    assert [r["ruleId"] for r in waived] == ["mlops-s3-lifecycle"]
+
+
+def test_list_policies(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--list-policies", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed) >= 60
+    assert len({p["name"] for p in listed}) == len(listed)
+    for p in listed:
+        assert p["severity"] in ("low", "medium", "high", "critical") and p["controls"] and p["remediation"], p["name"]
+        assert p["pack"] in PACKS
+    assert main(["check", "--list-policies"]) == 0
+    assert "mlops-s3-bucket-encryption-kms" in capsys.readouterr().out
+
+
+def test_every_policy_has_a_compliant_and_a_violating_case() -> None:
+    ours = [r.meta.name for r in all_rules() if not r.check.__module__.endswith("security_baseline")]
+    compliant = {c.policy for c in ALL_CASES if not c.expected}
+    violating = {c.policy for c in ALL_CASES if c.expected}
+    assert sorted(set(ours) - compliant) == []
+    assert sorted(set(ours) - violating) == []
+    assert len(ours) >= 60
+
+
+def test_every_policy_carries_metadata_for_the_engine() -> None:
+    for pack in PACKS:
+        for policy in build_policies(pack, "prod"):
+            assert policy.severity is not None and policy.remediation_steps and policy.tags, policy.name
+            assert policy.config_schema is not None and "waivers" in policy.config_schema.properties
+
+
+def _serve(pack: str) -> tuple[subprocess.Popen[bytes], int]:
+    proc = subprocess.Popen([sys.executable, str(ROOT / "policies" / pack / "__main__.py")], stdout=subprocess.PIPE,
+                            env={"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1", "PULUMI_STACK": "dev",
+                                 "PULUMI_CONFIG": json.dumps({"mlops:platform": json.dumps({"environment": "prod"})})})
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    if not ready:
+        proc.kill()
+        pytest.fail(f"{pack} did not print its port")
+    return proc, int(proc.stdout.readline().strip())
+
+
+def test_pack_entry_point_serves_the_same_policies_to_the_engine() -> None:
+    """The pack as `pulumi preview --policy-pack` runs it: a gRPC analyzer; prod strictness from the stack's config."""
+    proc, port = _serve("mlops-security")
+    try:
+        stub = analyzer_pb2_grpc.AnalyzerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=10)
+        assert info.name == "mlops-security"
+        assert len(info.policies) == len([r for r in all_rules() if r.meta.pack == "mlops-security"])
+        rds = next(p for p in info.policies if p.name == "mlops-rds-not-public")
+        assert rds.enforcementLevel == proto.MANDATORY and "FSBP RDS.2" in rds.tags
+        props = struct_pb2.Struct()
+        json_format.ParseDict({"publiclyAccessible": True}, props)
+        response = stub.Analyze(proto.AnalyzeRequest(type="aws:rds/instance:Instance", properties=props,
+                                                     urn="urn:pulumi:dev::p::aws:rds/instance:Instance::db", name="db"),
+                                timeout=10)
+        messages = [(d.policyName, d.message) for d in response.diagnostics]
+        assert ("mlops-rds-not-public", "RDS instances are not publicly accessible.\ninstance is publicly accessible") \
+            in messages
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
