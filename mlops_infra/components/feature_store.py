@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from .. import feast_config
 from ..blocks import iam
-from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
+from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child, opts
@@ -57,6 +57,8 @@ class FeatureStoreArgs:
     """Pulumi `protect` + `retain_on_delete` on the bucket, tables, Redis, database and key. Default: false."""
     kms_key: KmsKey | None = None
     """Customer key for every store. Default: the component creates its own."""
+    bucket_guard: VpcEndpointGuard | None = None
+    """Deny offline-store access from outside the VPC endpoint (exfiltration guard). Default: off."""
 
 
 class FeatureStore(pulumi.ComponentResource):
@@ -72,7 +74,7 @@ class FeatureStore(pulumi.ComponentResource):
             description=f"{name}: feature store data", tags=args.tags, protect=args.protect),
             pulumi.ResourceOptions(parent=self))
         self.bucket = HardenedBucket(child(name, "offline"), HardenedBucketArgs(
-            kms_key=self.kms_key, tags=args.tags, protect=args.protect,
+            kms_key=self.kms_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard,
             lifecycle=[LifecycleRule(id="expire-staging", prefix=f"{STAGING_PREFIX}/",
                                      expiration_days=cfg.offline.staging_expiration_days)]),
             pulumi.ResourceOptions(parent=self))

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks import iam
-from ..blocks.bucket import HardenedBucket, HardenedBucketArgs
+from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, VpcEndpointGuard
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child, opts
 from ..config.model_registry import ModelRegistryConfig
@@ -43,6 +43,8 @@ class ModelRegistryArgs:
     """`secret_config(config.ingress.oidc_client_secret)` when ingress auth is oidc. Default: none."""
     name_prefix: str = "mlops"
     """Prefix of SageMaker group names (engine sagemaker), e.g. `mlops-prod`. Default: mlops."""
+    bucket_guard: VpcEndpointGuard | None = None
+    """Deny artifact access from outside the VPC endpoint (exfiltration guard). Default: off."""
 
 
 class ModelRegistry(pulumi.ComponentResource):
@@ -62,7 +64,8 @@ class ModelRegistry(pulumi.ComponentResource):
             description=f"{name}: model artifacts, registry database and its secret", tags=args.tags,
             protect=args.protect), pulumi.ResourceOptions(parent=self))
         self.artifacts = HardenedBucket(child(name, "artifacts"), HardenedBucketArgs(
-            kms_key=self.key, tags=args.tags, protect=args.protect), pulumi.ResourceOptions(parent=self))
+            kms_key=self.key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard),
+            pulumi.ResourceOptions(parent=self))
         self.artifact_bucket_name = self.artifacts.bucket_name
         self.tracking_uri = self.database_endpoint = self.database_address = None
         self.database: MlflowDatabase | None = None

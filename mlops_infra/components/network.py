@@ -31,12 +31,14 @@ class Network(pulumi.ComponentResource):
     """Why one component: subnets, routes, NAT and endpoints must agree on AZs and CIDRs, so one place carves them."""
 
     refs: NetworkRefs
+    nat_gateway_ids: list[pulumi.Output[str]]
 
     def __init__(self, name: str, args: NetworkArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:network:Network", name, None, opts_)
         cfg = args.config
         if cfg.existing_vpc is not None:
             existing = cfg.existing_vpc
+            self.nat_gateway_ids = []
             self.refs = NetworkRefs(
                 vpc_id=existing.vpc_id, vpc_cidr=cfg.vpc_cidr, private_subnet_ids=list(existing.private_subnet_ids),
                 public_subnet_ids=list(existing.public_subnet_ids))
@@ -95,6 +97,7 @@ class Network(pulumi.ComponentResource):
         if cfg.flow_logs.enabled:
             self._flow_logs(name, args, vpc)
         self.vpc_id = vpc.id
+        self.nat_gateway_ids = [n.id for n in nats]
         self.refs = NetworkRefs(
             vpc_id=vpc.id, vpc_cidr=cfg.vpc_cidr, private_subnet_ids=[s.id for s in private],
             public_subnet_ids=[s.id for s in public], availability_zones=zones, s3_gateway_endpoint_id=s3.id,

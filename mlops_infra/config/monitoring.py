@@ -1,4 +1,4 @@
-"""Monitoring config: kube-prometheus-stack, DCGM exporter, alert thresholds, receivers and CloudWatch."""
+"""Monitoring config: kube-prometheus-stack, DCGM exporter, Pushgateway, alert thresholds, receivers and CloudWatch."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ from collections.abc import Iterable
 from pydantic import Field
 
 from .base import ConfigModel, Problem
-from .types import ChartVersion, Email, LogRetentionDays, Percent, SecretConfigKey
+from .types import ChartVersion, Email, K8sName, LogRetentionDays, Percent, SecretConfigKey
 
 
 class PrometheusConfig(ConfigModel):
+    # Pin checked against prometheus-community/helm-charts tag kube-prometheus-stack-82.1.0 (peers pin 82.x).
     chart_version: ChartVersion = Field("82.1.0", description="kube-prometheus-stack chart. Default: 82.1.0.")
     retention_days: int = Field(30, ge=1, le=365, description="Prometheus retention. Default: 30 (profiles: dev 7, staging 15).")
     storage_gib: int = Field(200, ge=10, le=16384, description="gp3 volume (GiB). Default: 200 (profiles: dev 50, staging 100).")
+    storage_class: K8sName = Field(
+        "gp3", description="StorageClass of the Prometheus volume (EBS CSI, gp3, encrypted; created with the cluster). "
+        "Default: gp3.")
 
 
 class ThresholdsConfig(ConfigModel):
@@ -23,6 +27,14 @@ class ThresholdsConfig(ConfigModel):
     p95_latency_seconds: float = Field(0.5, gt=0, le=60, description="Serving p95 latency alert (s). Default: 0.5.")
     drift_score: float = Field(0.3, ge=0, le=1, description="mlops_feature_drift_score alert threshold (0-1). Default: 0.3.")
     materialization_late_minutes: int = Field(120, ge=5, le=10080, description="Materialization staleness (min). Default: 120.")
+    rds_cpu_percent: Percent = Field(80.0, description="RDS CPUUtilization alarm (%). Default: 80.")
+    rds_free_storage_gib: int = Field(10, ge=1, le=65536, description="RDS FreeStorageSpace alarm (GiB). Default: 10.")
+    rds_max_connections: int = Field(400, ge=1, le=100000, description="RDS DatabaseConnections alarm. Default: 400.")
+
+    def problems(self) -> Iterable[Problem]:
+        if self.gpu_idle_percent >= self.gpu_memory_percent:
+            # Not the same metric, but an idle threshold this high means the config was swapped by mistake.
+            yield "gpuIdlePercent", f"must be < gpuMemoryPercent ({self.gpu_idle_percent:g} >= {self.gpu_memory_percent:g})"
 
 
 class ReceiversConfig(ConfigModel):
@@ -44,9 +56,13 @@ class ReceiversConfig(ConfigModel):
 
 class MonitoringConfig(ConfigModel):
     enabled: bool = Field(True, description="Deploy the monitoring stack. Default: true.")
-    namespace: str = Field("monitoring", description="Kubernetes namespace. Default: monitoring.")
+    namespace: K8sName = Field("monitoring", description="Kubernetes namespace. Default: monitoring.")
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig, description="kube-prometheus-stack.")
+    # Pin checked against NVIDIA/dcgm-exporter tag 4.5.1-4.8.0 (deployment/Chart.yaml version 4.8.0; peers pin 4.8.x).
     dcgm_exporter_version: ChartVersion = Field("4.8.0", description="dcgm-exporter chart. Default: 4.8.0.")
+    # Pin checked against prometheus-community/helm-charts tag prometheus-pushgateway-3.8.0 (appVersion v1.11.3).
+    pushgateway_version: ChartVersion = Field(
+        "3.8.0", description="prometheus-pushgateway chart (batch jobs push drift scores here). Default: 3.8.0.")
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig, description="Alert thresholds.")
     receivers: ReceiversConfig = Field(default_factory=ReceiversConfig, description="Alert receivers.")
     log_retention_days: LogRetentionDays = Field(365, description="CloudWatch log retention. Default: 365 (profiles: dev 30, staging 90).")
