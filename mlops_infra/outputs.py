@@ -1,38 +1,46 @@
 """The platform stack's outputs: the contract consumer stacks rely on.
 
 Keys are camelCase stack outputs and never change once released. `PlatformOutputs.from_stack_reference(ref)`
-reads them back, typed, in a consumer stack.
+reads them back, typed, in a consumer stack. Outputs that exist only with some config (IRSA, Feast, MLflow) are
+optional: they read as None there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import pulumi
 
-# attribute -> (stack output key, description, secret?)
-CONTRACT: dict[str, tuple[str, str, bool]] = {
-    "environment": ("environment", "dev, staging or prod.", False),
-    "cluster_name": ("clusterName", "EKS cluster name.", False),
-    "kubeconfig": ("kubeconfig", "Kubeconfig for the cluster (exec auth via `aws eks get-token`). Secret.", True),
-    "oidc_provider_arn": ("oidcProviderArn", "IAM OIDC provider ARN for IRSA.", False),
-    "oidc_issuer": ("oidcIssuer", "OIDC issuer host and path, without https://.", False),
-    "workload_identity": ("workloadIdentity", "`irsa` or `podIdentity`: how workloads get AWS credentials.", False),
-    "vpc_id": ("vpcId", "VPC id.", False),
-    "private_subnet_ids": ("privateSubnetIds", "Private subnet ids, one per AZ.", False),
-    "cluster_security_group_id": ("clusterSecurityGroupId", "The EKS cluster security group (on every node).", False),
-    "feature_store_offline_bucket": ("featureStoreOfflineBucket", "Feast offline store bucket name.", False),
-    "feature_store_online_store": ("featureStoreOnlineStore", "DynamoDB table name prefix or Redis endpoint.", False),
-    "feature_store_registry": ("featureStoreRegistry", "Feast registry path.", False),
-    "feature_store_url": ("featureStoreUrl", "Feature server URL inside the cluster.", False),
-    "feature_store_read_policy_arn": ("featureStoreReadPolicyArn",
-                                      "Managed policy granting least-privilege read of the feature store.", False),
-    "mlflow_tracking_uri": ("mlflowTrackingUri", "MLflow tracking URI inside the cluster.", False),
-    "model_artifact_bucket": ("modelArtifactBucket", "MLflow artifact bucket name.", False),
-    "model_artifact_write_policy_arn": ("modelArtifactWritePolicyArn",
-                                        "Managed policy granting write of model artifacts (logging models).", False),
-    "alert_topic_arn": ("alertTopicArn", "SNS topic every alert goes to.", False),
+
+class Key(NamedTuple):
+    output: str
+    description: str
+    secret: bool = False
+    required: bool = True
+
+
+CONTRACT: dict[str, Key] = {
+    "environment": Key("environment", "`dev`, `staging` or `prod`."),
+    "cluster_name": Key("clusterName", "EKS cluster name."),
+    "kubeconfig": Key("kubeconfig", "Kubeconfig for the cluster (exec auth with `aws eks get-token`). Secret.", secret=True),
+    "workload_identity": Key("workloadIdentity", "`irsa` or `podIdentity`: how workloads get AWS credentials."),
+    "oidc_provider_arn": Key("oidcProviderArn", "IAM OIDC provider ARN (IRSA only).", required=False),
+    "oidc_issuer": Key("oidcIssuer", "OIDC issuer host and path, without https:// (IRSA only).", required=False),
+    "vpc_id": Key("vpcId", "VPC id."),
+    "private_subnet_ids": Key("privateSubnetIds", "Private subnet ids, one per AZ."),
+    "cluster_security_group_id": Key("clusterSecurityGroupId", "The EKS cluster security group (on every node)."),
+    "feature_store_offline_bucket": Key("featureStoreOfflineBucketName", "Feature store offline bucket.", required=False),
+    "feature_store_registry": Key("featureStoreRegistryPath", "Feast registry path.", required=False),
+    "feature_store_url": Key("featureStoreFeatureServerUrl", "Feature server URL inside the cluster.", required=False),
+    "feature_store_read_policy_arn": Key("featureStoreReadPolicyArn",
+                                         "Managed policy: least-privilege read of the feature store.", required=False),
+    "mlflow_tracking_uri": Key("mlflowTrackingUri", "MLflow tracking URI inside the cluster.", required=False),
+    "model_artifact_bucket": Key("modelArtifactBucket", "Model artifact bucket.", required=False),
+    "model_artifact_write_policy_arn": Key("modelArtifactWritePolicyArn",
+                                           "Managed policy: log models (write artifacts under the artifact prefix).",
+                                           required=False),
+    "alert_topic_arn": Key("alertTopicArn", "SNS topic every alert goes to.", required=False),
 }
 
 
@@ -41,37 +49,35 @@ class PlatformOutputs:
     environment: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
-    oidc_provider_arn: pulumi.Output[str]
-    oidc_issuer: pulumi.Output[str]
     workload_identity: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str | None]
+    oidc_issuer: pulumi.Output[str | None]
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     cluster_security_group_id: pulumi.Output[str]
-    feature_store_offline_bucket: pulumi.Output[str]
-    feature_store_online_store: pulumi.Output[str]
-    feature_store_registry: pulumi.Output[str]
-    feature_store_url: pulumi.Output[str]
-    feature_store_read_policy_arn: pulumi.Output[str]
-    mlflow_tracking_uri: pulumi.Output[str]
-    model_artifact_bucket: pulumi.Output[str]
-    model_artifact_write_policy_arn: pulumi.Output[str]
-    alert_topic_arn: pulumi.Output[str]
+    feature_store_offline_bucket: pulumi.Output[str | None]
+    feature_store_registry: pulumi.Output[str | None]
+    feature_store_url: pulumi.Output[str | None]
+    feature_store_read_policy_arn: pulumi.Output[str | None]
+    mlflow_tracking_uri: pulumi.Output[str | None]
+    model_artifact_bucket: pulumi.Output[str | None]
+    model_artifact_write_policy_arn: pulumi.Output[str | None]
+    alert_topic_arn: pulumi.Output[str | None]
 
     @classmethod
     def from_stack_reference(cls, ref: pulumi.StackReference) -> PlatformOutputs:
-        """Every contract output, read from a platform stack. A missing output fails the consumer's preview."""
-        values: dict[str, Any] = {attr: ref.require_output(key) for attr, (key, _, _) in CONTRACT.items()}
+        """Every contract output of a platform stack; a missing required output fails the consumer's preview."""
+        values: dict[str, Any] = {
+            attr: ref.require_output(key.output) if key.required else ref.get_output(key.output)
+            for attr, key in CONTRACT.items()}
         return cls(**values)
 
-    def export(self) -> None:
-        for f in fields(self):
-            key, _, secret = CONTRACT[f.name]
-            value = getattr(self, f.name)
-            pulumi.export(key, pulumi.Output.secret(value) if secret else value)
+    def field_names(self) -> list[str]:
+        return [f.name for f in fields(self)]
 
 
 def contract_table() -> str:
     """Markdown table of the contract, for the README."""
-    rows = ["| output | description |", "|---|---|"]
-    rows += [f"| `{key}` | {desc} |" for key, desc, _ in CONTRACT.values()]
+    rows = ["| output | description | always present |", "|---|---|---|"]
+    rows += [f"| `{k.output}` | {k.description} | {'yes' if k.required else 'no'} |" for k in CONTRACT.values()]
     return "\n".join(rows)

@@ -244,19 +244,30 @@ class FeatureStore(pulumi.ComponentResource):
             out.append(self.kms_key.use_statement("DataKey", decrypt_only=not kms_write))
         return out
 
-    def grant_read(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+    def read_statements(self) -> list[iam.Statement]:
         """Read features: offline data (and Athena queries), registry, online tables or feature groups, and the key."""
         if self.sagemaker is not None:
-            return self._grant(role, "read", self.sagemaker.statements(write=False))
-        return self._grant(role, "read", self._statements(offline="read", registry="read", online="read",
-                                                          kms_write=False))
+            return self.sagemaker.statements(write=False)
+        return self._statements(offline="read", registry="read", online="read", kms_write=False)
 
-    def grant_write(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+    def write_statements(self) -> list[iam.Statement]:
         """Read and write features and the registry (e.g. `feast apply` or a pipeline that ingests)."""
         if self.sagemaker is not None:
-            return self._grant(role, "write", self.sagemaker.statements(write=True))
-        return self._grant(role, "write", self._statements(offline="write", registry="write", online="write",
-                                                           kms_write=True))
+            return self.sagemaker.statements(write=True)
+        return self._statements(offline="write", registry="write", online="write", kms_write=True)
+
+    def grant_read(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        """Least-privilege read for `role` (see `read_statements`)."""
+        return self._grant(role, "read", self.read_statements())
+
+    def grant_write(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        """Least-privilege read and write for `role` (see `write_statements`)."""
+        return self._grant(role, "write", self.write_statements())
+
+    def read_policy(self) -> aws.iam.Policy:
+        """The read grant as a managed policy, for roles in other stacks (the platform exports its ARN)."""
+        return aws.iam.Policy(child(self._name, "read-policy"), description="Read the feature store",
+                              policy=iam.document(self.read_statements()), opts=opts(self))
 
     def _grant(self, role: aws.iam.Role, verb: str, statements: list[iam.Statement]) -> aws.iam.RolePolicy:
         # Named after both ends, so two grants never collide: `<store>-read-<role>`.

@@ -109,20 +109,31 @@ class ModelRegistry(pulumi.ComponentResource):
         self.database_endpoint = self.database.endpoint
         self.database_address = self.database.address
 
-    def grant_log_models(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+    def log_models_statements(self) -> list[iam.Statement]:
         """Training roles: write model artifacts under the artifact prefix (for clients that upload directly
         rather than through the server's artifact proxy), or register SageMaker model packages."""
         statements = self.artifacts.write_statements(ARTIFACT_PREFIX)
         if self.sagemaker is not None:
             statements += self.sagemaker.write_statements()
-        return self._grant(role, "log-models", statements)
+        return statements
 
-    def grant_read_models(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+    def read_models_statements(self) -> list[iam.Statement]:
         """Serving roles: read model artifacts under the artifact prefix (and decrypt), or read packages."""
         statements = self.artifacts.read_statements(ARTIFACT_PREFIX)
         if self.sagemaker is not None:
             statements += self.sagemaker.read_statements()
-        return self._grant(role, "read-models", statements)
+        return statements
+
+    def grant_log_models(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        return self._grant(role, "log-models", self.log_models_statements())
+
+    def grant_read_models(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        return self._grant(role, "read-models", self.read_models_statements())
+
+    def log_models_policy(self) -> aws.iam.Policy:
+        """The log-models grant as a managed policy, for roles in other stacks (the platform exports its ARN)."""
+        return aws.iam.Policy(child(self._name, "log-models-policy"), description="Log models to the registry",
+                              policy=iam.document(self.log_models_statements()), opts=opts(self))
 
     def _grant(self, role: aws.iam.Role, verb: str, statements: list[iam.Statement]) -> aws.iam.RolePolicy:
         return aws.iam.RolePolicy(child(self._name, f"{verb}-{role._name}"), role=role.id,

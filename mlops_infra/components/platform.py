@@ -187,8 +187,10 @@ class MlopsPlatform(pulumi.ComponentResource):
         }
         if self.feature_store is not None:
             out.update({f"featureStore{k[0].upper()}{k[1:]}": v for k, v in self.feature_store.outputs.items()})
+            out["featureStoreReadPolicyArn"] = self.feature_store.read_policy().arn
         if self.model_registry is not None:
             out["modelArtifactBucket"] = self.model_registry.artifact_bucket_name
+            out["modelArtifactWritePolicyArn"] = self.model_registry.log_models_policy().arn
             if self.model_registry.tracking_uri is not None:
                 out["mlflowTrackingUri"] = self.model_registry.tracking_uri
                 out["modelRegistryDbEndpoint"] = self.model_registry.database_endpoint

@@ -51,10 +51,14 @@ class TeamWorkspace(pulumi.ComponentResource):
             service_account=cfg.service_account,
             tags=tags,
         ), pulumi.ResourceOptions(parent=self))
+        # The platform's managed grant policies: read the feature store, log models to the registry.
         aws.iam.RolePolicyAttachment(child(name, "feature-store-read"), role=identity.role.name,
-                                     policy_arn=platform.feature_store_read_policy_arn, opts=opts(self))
+                                     policy_arn=_required(platform.feature_store_read_policy_arn, "featureStoreReadPolicyArn"),
+                                     opts=opts(self))
         aws.iam.RolePolicyAttachment(child(name, "model-artifacts-write"), role=identity.role.name,
-                                     policy_arn=platform.model_artifact_write_policy_arn, opts=opts(self))
+                                     policy_arn=_required(platform.model_artifact_write_policy_arn,
+                                                          "modelArtifactWritePolicyArn"),
+                                     opts=opts(self))
         platform.workload_identity.apply(lambda mode: _same_identity_mode(mode, cfg.workload_identity))
         self.role_arn = identity.role_arn
         self.register_outputs({"roleArn": self.role_arn, "namespace": cfg.namespace})
@@ -63,3 +67,12 @@ class TeamWorkspace(pulumi.ComponentResource):
 def _same_identity_mode(platform_mode: str, team_mode: str) -> None:
     if platform_mode != team_mode:
         raise pulumi.RunError(f"team:workspace.workloadIdentity is {team_mode!r}, but the platform uses {platform_mode!r}")
+
+
+def _required(value: pulumi.Output[str | None], key: str) -> pulumi.Output[str]:
+    """A contract output this workspace needs although the platform may omit it (feature store or registry off)."""
+    def check(v: str | None) -> str:
+        if not v:
+            raise pulumi.RunError(f"the platform stack has no {key!r} output: enable its feature store and model registry")
+        return v
+    return value.apply(check)

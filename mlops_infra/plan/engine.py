@@ -7,9 +7,11 @@ Nothing here knows about mlops-infra's components: a directory with `__main__.py
 from __future__ import annotations
 
 import contextvars
+import gc
 import logging
 import runpy
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -102,10 +104,18 @@ def plan_program(
         except PlanError as err:
             if err.kind != "missing-ref" or resolve_ref is None or err.missing_ref in refs:
                 raise
+            _discard_abandoned_run()
             resolved = resolve_ref(err.missing_ref or "")
             if resolved is None:
                 raise
             refs[err.missing_ref or ""] = resolved
+
+
+def _discard_abandoned_run() -> None:
+    """The aborted run (stopped at a missing StackReference) leaves output coroutines that will never be awaited;
+    the SDK would warn about each when they are collected. They are expected, so say nothing of them."""
+    warnings.filterwarnings("ignore", message="coroutine 'Output\\.", category=RuntimeWarning)
+    gc.collect()
 
 
 def _run_main(main: Path) -> None:

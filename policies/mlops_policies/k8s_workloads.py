@@ -271,9 +271,15 @@ def _missing(resources: Mapping[str, Any]) -> list[str]:
     return [k for k in REQUIRED if dig(resources, *k.split(".")) in (None, "")]
 
 
+def _is_volume_claim(resources: Mapping[str, Any]) -> bool:
+    """A PersistentVolumeClaim's `resources` (requests.storage) is not a container's."""
+    return any(isinstance(resources.get(k), Mapping) and "storage" in resources[k] for k in ("requests", "limits"))
+
+
 def _resource_mappings(values: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
     for parent, key, value in walk(values):
-        if key == "resources" and isinstance(value, Mapping) and (not value or {"requests", "limits"} & set(value)):
+        if (key == "resources" and isinstance(value, Mapping) and (not value or {"requests", "limits"} & set(value))
+                and not _is_volume_claim(value)):
             yield f"{parent}.{key}", value
 
 

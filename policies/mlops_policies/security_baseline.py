@@ -45,8 +45,11 @@ PROD_ONLY = {"environments": {"type": "array", "items": {"type": "string"}, "def
 CREDENTIAL_KEY = re.compile(
     r"(passw(or)?d|secret|token|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credential|webhook|auth[-_]?key"
     r"|client[-_]?secret|routing[-_]?key)", re.I)
+# Keys that *name* a Secret or a key inside one (the Prometheus Operator's `configSecret`, Grafana's `passwordKey`)
+# hold references, not credentials.
 REFERENCE_KEY = re.compile(r"(existing|secret[-_]?(name|ref|key[-_]?ref|store)|name$|ref$|refs$|keyref|file$|path$"
-                           r"|enabled$|create$|mount)", re.I)
+                           r"|enabled$|create$|mount|^config[-_]?secrets?$|(password|user(name)?|secret|token)[-_]?key$)",
+                           re.I)
 # Values that are credentials whatever their key (Slack webhooks, AWS access keys, bearer tokens, private keys).
 CREDENTIAL_VALUE = re.compile(r"(https://hooks\.slack\.com/services/\S+|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY"
                               r"|^Bearer\s+\S+|^xox[abpr]-[\w-]+|^sk-[A-Za-z0-9_-]{16,})")

@@ -102,6 +102,8 @@ CASES = [
     Case("helm", "mlops-k8s-requests-limits", release(HELM_SC),
          ["chart: values.controller.resources is missing requests.memory, limits.cpu, limits.memory"]),
     Case("helm-unknown-values", "mlops-k8s-requests-limits", release("[unknown]"), []),  # type: ignore[arg-type]
+    Case("helm-volume-claim-is-not-a-container", "mlops-k8s-requests-limits", release({"prometheus": {"storageSpec": {
+        "volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": "50Gi"}}}}}}}), []),
     Case("gpu-matched", "mlops-k8s-gpu-limits", deployment({"resources": {
         "requests": {**RES["requests"], "nvidia.com/gpu": "1"}, "limits": {**RES["limits"], "nvidia.com/gpu": "1"}}}), []),
     Case("gpu-no-limit", "mlops-k8s-gpu-limits", deployment({"resources": {

@@ -165,9 +165,15 @@ def test_configmap_with_a_credential(prod: list[Resource]) -> None:
 def test_helm_values_with_credentials_but_not_references(prod: list[Resource]) -> None:
     values = {"tracking": {"wandb": {"apiKey": "[secret]", "existingSecret": "wandb"}},
               "auth": {"existingSecretName": "oidc", "clientSecretKeyRef": "client-secret"},
+              # kube-prometheus-stack's references to Secrets we create: names, not credentials
+              "alertmanager": {"alertmanagerSpec": {"configSecret": "alertmanager-config"}},
+              "grafana": {"admin": {"existingSecret": "grafana-admin", "passwordKey": "admin-password",
+                                    "userKey": "admin-user"}},
+              "pagerduty": {"routingKey": "0123456789abcdef"},
               "alerts": ["https://hooks.slack.com/services/T0/B0/abc"], "processPushSecret": False}
     stack = add(prod, "kubernetes:helm.sh/v3:Release", "tracker", {"values": values})
     assert run(no_plaintext_secrets, stack) == [
         ("tracker", "Helm value tracking.wandb.apiKey holds a credential; reference a Secret by name instead"),
+        ("tracker", "Helm value pagerduty.routingKey holds a credential; reference a Secret by name instead"),
         ("tracker", "Helm value alerts[0] holds a credential; reference a Secret by name instead"),
     ]
