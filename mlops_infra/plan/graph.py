@@ -73,12 +73,6 @@ def mermaid(inventory: Inventory) -> str:
                 lines.append(f"{pad}end")
             elif record.urn in key:
                 lines.append(f"{pad}{_ident(record.urn, ids)}[{_label(record)}]")
-            elif record.urn in components:
-                continue
-            # non-key custom resources may still parent key resources (rare): draw those children here
-            for child in children[record.urn]:
-                if record.urn not in components and child.urn in key:
-                    lines.append(f"{pad}{_ident(child.urn, ids)}[{_label(child)}]")
 
     emit(None, 1)
 
