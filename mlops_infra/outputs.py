@@ -30,6 +30,8 @@ CONTRACT: dict[str, Key] = {
     "vpc_id": Key("vpcId", "VPC id."),
     "private_subnet_ids": Key("privateSubnetIds", "Private subnet ids, one per AZ."),
     "cluster_security_group_id": Key("clusterSecurityGroupId", "The EKS cluster security group (on every node)."),
+    "node_role_arn": Key("nodeRoleArn", "IAM role of the cluster's nodes (for a consumer's own node groups)."),
+    "cluster_kms_key_arn": Key("clusterKmsKeyArn", "The cluster's KMS key (secrets and node volumes)."),
     "feature_store_offline_bucket": Key("featureStoreOfflineBucketName", "Feature store offline bucket.", required=False),
     "feature_store_registry": Key("featureStoreRegistryPath", "Feast registry path.", required=False),
     "feature_store_url": Key("featureStoreFeatureServerUrl", "Feature server URL inside the cluster.", required=False),
@@ -55,6 +57,8 @@ class PlatformOutputs:
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     cluster_security_group_id: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+    cluster_kms_key_arn: pulumi.Output[str]
     feature_store_offline_bucket: pulumi.Output[str | None]
     feature_store_registry: pulumi.Output[str | None]
     feature_store_url: pulumi.Output[str | None]

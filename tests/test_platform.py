@@ -109,3 +109,8 @@ def test_team_workspace_consumes_the_platform_outputs() -> None:
     assert quota.inputs["spec"]["hard"] == {"requests.nvidia.com/gpu": "4"}
     (provider,) = team.of_type("pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == SECRET
+    (pool,) = team.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert pool.inputs["clusterName"] == platform.outputs["clusterName"]
+    assert pool.inputs["nodeRoleArn"] == platform.outputs["nodeRoleArn"]
+    assert pool.inputs["subnetIds"] == platform.outputs["privateSubnetIds"]
+    assert (pool.inputs["capacityType"], pool.inputs["scalingConfig"]["minSize"]) == ("SPOT", 0)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import fail
-from .preflight_cmd import add_stack_args, read_config
+from .common import add_stack_args, fail, read_config
 
 
 def register(sub: Any) -> None:

@@ -3,41 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .common import fail, project_root
-
-if TYPE_CHECKING:
-    from ..config import PlatformConfig
-
-
-def add_stack_args(p: argparse.ArgumentParser) -> None:
-    """Arguments shared by the commands that read a stack's config and talk to its AWS account."""
-    p.add_argument("--stack", "-s", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    p.add_argument("--program", type=Path, default=None,
-                   help="program directory (default: the project found at or above the current directory)")
-    p.add_argument("--region", default=None, help="AWS region (default: the config's `region`)")
-    p.add_argument("--profile", default=None, help="AWS profile (default: AWS_PROFILE or the default chain)")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
-
-
-def read_config(args: argparse.Namespace) -> PlatformConfig:
-    """The stack's validated `mlops:platform`, read as `plan` reads it. Raises PlanInputError / ConfigError."""
-    from ..config import CONFIG_KEY, CONFIG_NAMESPACE, load_platform_config
-    from ..plan.program import find_program, read_stack_config
-
-    stack = read_stack_config(find_program(args.program or project_root()), args.stack)
-    raw = stack.values.get(f"{CONFIG_NAMESPACE}:{CONFIG_KEY}")
-    secret_keys = {k.split(":", 1)[1] for k in stack.secret_keys if k.startswith(f"{CONFIG_NAMESPACE}:")}
-    value: Any = raw
-    # Structured values arrive JSON-encoded, as the Pulumi SDK expects; a plain string stays a string and the
-    # loader reports that it must be a mapping.
-    with contextlib.suppress(json.JSONDecodeError, TypeError):
-        value = json.loads(raw) if raw is not None else None
-    return load_platform_config(value, secret_keys=secret_keys)
+from .common import add_stack_args, fail, read_config
 
 
 def register(sub: Any) -> None:

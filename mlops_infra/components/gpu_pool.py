@@ -30,8 +30,9 @@ class GpuNodePoolArgs:
     config: GpuPoolConfig
     cluster_name: pulumi.Input[str]
     node_role_arn: pulumi.Input[str]
-    subnet_ids: Sequence[pulumi.Input[str]]
-    """Private subnets. An EFA pool uses only the first: a cluster placement group lives in one AZ."""
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Private subnets (a list, or one output of a list, e.g. a StackReference's). An EFA pool uses only the first:
+    a cluster placement group lives in one AZ."""
     cluster_security_group_id: pulumi.Input[str]
     """Put on EFA interfaces (a launch template with interfaces replaces the groups EKS would attach)."""
     kms_key_arn: pulumi.Input[str]
@@ -46,11 +47,11 @@ class GpuNodePool(pulumi.ComponentResource):
         super().__init__("mlops:gpu:GpuNodePool", name, None, opts_)
         pool, tags = args.config, {**args.tags, "mlops.io/gpu-pool": args.config.name}
         placement = None
-        subnets = list(args.subnet_ids)
+        subnets: pulumi.Input[Sequence[pulumi.Input[str]]] = args.subnet_ids
         if pool.efa:
             placement = aws.ec2.PlacementGroup(child(name, "placement"), strategy="cluster", tags=tags,
                                                opts=opts(self)).name
-            subnets = subnets[:1]
+            subnets = pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: list(ids)[:1])
         template = cluster_nodes.launch_template(
             child(name, "lt"), self, ami_type=pool.ami_type, volume_gib=pool.root_volume_gib,
             kms_key_arn=args.kms_key_arn, tags=tags, hop_limit=pool.metadata_hop_limit,

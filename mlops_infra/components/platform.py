@@ -182,6 +182,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             "privateSubnetIds": list(self.network.refs.private_subnet_ids),
             "clusterSecurityGroupId": self.cluster.refs.cluster_security_group_id,
             "nodeRoleArn": self.cluster.node_role.arn,
+            "clusterKmsKeyArn": self.cluster.kms_key.arn,
             "sharedBucketName": self.shared_bucket.bucket_name,
             "dataKeyArn": self.data_key.arn,
         }

@@ -12,6 +12,7 @@ from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentit
 from ..blocks.naming import child, opts
 from ..config.team import TeamWorkspaceConfig
 from ..outputs import PlatformOutputs
+from .gpu_pool import GpuNodePool, GpuNodePoolArgs
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ class TeamWorkspace(pulumi.ComponentResource):
                                      policy_arn=_required(platform.model_artifact_write_policy_arn,
                                                           "modelArtifactWritePolicyArn"),
                                      opts=opts(self))
+        if cfg.gpu_pool is not None:
+            # The team's own pool joins the platform's cluster with the platform's node role and key.
+            GpuNodePool(child(name, f"gpu-{cfg.gpu_pool.name}"), GpuNodePoolArgs(
+                config=cfg.gpu_pool, cluster_name=platform.cluster_name, node_role_arn=platform.node_role_arn,
+                subnet_ids=platform.private_subnet_ids, cluster_security_group_id=platform.cluster_security_group_id,
+                kms_key_arn=platform.cluster_kms_key_arn, tags=tags), pulumi.ResourceOptions(parent=self))
         platform.workload_identity.apply(lambda mode: _same_identity_mode(mode, cfg.workload_identity))
         self.role_arn = identity.role_arn
         self.register_outputs({"roleArn": self.role_arn, "namespace": cfg.namespace})
