@@ -112,7 +112,7 @@ def test_database_admits_only_the_cluster_security_group(prod: Inventory) -> Non
     sg = one(prod, "aws:ec2/securityGroup:SecurityGroup")
     assert rule.inputs == {"securityGroupId": sg.id, "referencedSecurityGroupId": "sg-cluster", "ipProtocol": "tcp",
                            "fromPort": 5432, "toPort": 5432, "tags": rule.inputs["tags"],
-                           "description": "Postgres from the EKS cluster security group"}
+                           "description": "Postgres from the EKS cluster"}
     assert "ingress" not in sg.inputs and sg.inputs["vpcId"] == "vpc-0abc"
     db = one(prod, RDS)
     assert db.inputs["vpcSecurityGroupIds"] == [sg.id]

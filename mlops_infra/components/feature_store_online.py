@@ -18,6 +18,7 @@ from .. import feast_config
 from ..blocks import iam
 from ..blocks.kms import KmsKey
 from ..blocks.naming import child, opts
+from ..blocks.network_access import cluster_only_security_group
 from ..config.feature_store import OnlineStoreConfig
 
 REDIS_PORT = 6379
@@ -102,13 +103,8 @@ class RedisOnlineStore(pulumi.ComponentResource):
         subnets = aws.elasticache.SubnetGroup(
             child(name, "subnets"), description=f"{name}: private subnets", subnet_ids=list(args.subnet_ids),
             tags=args.tags, opts=opts(self))
-        sg = aws.ec2.SecurityGroup(
-            child(name, "sg"), vpc_id=args.vpc_id, description=f"{name}: Redis from the EKS cluster only",
-            tags=args.tags, opts=opts(self))
-        aws.vpc.SecurityGroupIngressRule(
-            child(name, "from-cluster"), security_group_id=sg.id, referenced_security_group_id=args.client_security_group_id,
-            ip_protocol="tcp", from_port=REDIS_PORT, to_port=REDIS_PORT, description="Redis from the EKS cluster",
-            tags=args.tags, opts=opts(self))
+        sg = cluster_only_security_group(name, self, vpc_id=args.vpc_id, client_security_group_id=args.client_security_group_id,
+                                         port=REDIS_PORT, service="Redis", tags=args.tags)
         # ElastiCache tokens: 16-128 printable characters without @ " / or spaces; alphanumerics are always valid.
         token = random.RandomPassword(child(name, "auth-token"), length=64, special=False, opts=opts(self))
         self.auth_token = pulumi.Output.secret(token.result)

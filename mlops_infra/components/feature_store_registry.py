@@ -16,6 +16,7 @@ import pulumi_random as random
 
 from ..blocks.kms import KmsKey
 from ..blocks.naming import child, opts
+from ..blocks.network_access import cluster_only_security_group
 from ..config.model_registry import DatabaseConfig
 
 POSTGRES_PORT = 5432
@@ -49,13 +50,8 @@ class SqlRegistry(pulumi.ComponentResource):
             raise ValueError(f"{name}: the SQL registry needs private subnets, and the network has none")
         subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=list(args.subnet_ids), tags=args.tags,
                                       opts=opts(self))
-        sg = aws.ec2.SecurityGroup(
-            child(name, "sg"), vpc_id=args.vpc_id, description=f"{name}: Postgres from the EKS cluster only",
-            tags=args.tags, opts=opts(self))
-        aws.vpc.SecurityGroupIngressRule(
-            child(name, "from-cluster"), security_group_id=sg.id, referenced_security_group_id=args.client_security_group_id,
-            ip_protocol="tcp", from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, description="Postgres from the EKS cluster",
-            tags=args.tags, opts=opts(self))
+        sg = cluster_only_security_group(name, self, vpc_id=args.vpc_id, client_security_group_id=args.client_security_group_id,
+                                         port=POSTGRES_PORT, service="Postgres", tags=args.tags)
         password = random.RandomPassword(child(name, "password"), length=40, special=False, opts=opts(self))
         self.password = pulumi.Output.secret(password.result)
         db = aws.rds.Instance(

@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from ..blocks import iam
 from ..blocks.kms import KmsKey
 from ..blocks.naming import child, opts
+from ..blocks.network_access import cluster_only_security_group
 from ..config.model_registry import DatabaseConfig
 
 POSTGRES_PORT = 5432
@@ -55,14 +56,9 @@ class MlflowDatabase(pulumi.ComponentResource):
         self.username = MASTER_USERNAME
         subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=list(args.subnet_ids), tags=args.tags,
                                       opts=opts(self))
-        self.security_group = aws.ec2.SecurityGroup(
-            child(name, "sg"), vpc_id=args.vpc_id, description=f"{name}: Postgres from the EKS cluster only",
-            tags=args.tags, opts=opts(self))
-        aws.vpc.SecurityGroupIngressRule(
-            child(name, "from-cluster"), security_group_id=self.security_group.id,
-            referenced_security_group_id=args.client_security_group_id, ip_protocol="tcp",
-            from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, description="Postgres from the EKS cluster security group",
-            tags=args.tags, opts=opts(self))
+        self.security_group = cluster_only_security_group(
+            name, self, vpc_id=args.vpc_id, client_security_group_id=args.client_security_group_id, port=POSTGRES_PORT,
+            service="Postgres", tags=args.tags)
         params = aws.rds.ParameterGroup(
             child(name, "params"), family=f"postgres{cfg.major_version}", description=f"{name}: TLS only, log sessions",
             parameters=[{"name": k, "value": v, "apply_method": "pending-reboot" if k == "rds.force_ssl" else "immediate"}
