@@ -211,12 +211,13 @@ def test_cluster_messages(cluster: dict[str, Any], expected: str) -> None:
 
 
 def test_cidrs_overlapping_the_vpc_are_reported_with_root_paths() -> None:
-    config = load_platform_config({**BASE, "cluster": {"publicAccessCidrs": ["10.0.0.0/8", "203.0.113.0/24"],
-                                                       "serviceIpv4Cidr": "10.0.128.0/20"}})
-    assert list(cluster_network_problems(config.cluster, config.network)) == [
-        ("cluster.publicAccessCidrs[0]", "10.0.0.0/8 overlaps the VPC CIDR 10.0.0.0/16 (the public endpoint only "
-                                         "sees public source addresses; in-VPC clients use the private endpoint)"),
-        ("cluster.serviceIpv4Cidr", "10.0.128.0/20 overlaps the VPC CIDR 10.0.0.0/16"),
+    with pytest.raises(ConfigError) as info:  # wired into PlatformConfig: one error, paths from the root
+        load_platform_config({**BASE, "cluster": {"publicAccessCidrs": ["10.0.0.0/8", "203.0.113.0/24"],
+                                                  "serviceIpv4Cidr": "10.0.128.0/20"}})
+    assert info.value.problems == [
+        "cluster.publicAccessCidrs[0]: 10.0.0.0/8 overlaps the VPC CIDR 10.0.0.0/16 (the public endpoint only "
+        "sees public source addresses; in-VPC clients use the private endpoint)",
+        "cluster.serviceIpv4Cidr: 10.0.128.0/20 overlaps the VPC CIDR 10.0.0.0/16",
     ]
     ok = load_platform_config({**BASE, "cluster": {"publicAccessCidrs": ["203.0.113.0/24"],
                                                    "serviceIpv4Cidr": "172.20.0.0/16"}})

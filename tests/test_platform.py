@@ -64,7 +64,7 @@ def test_protect_on_stateful_resources_follows_the_environment(stack: str, prote
 
 def test_gpu_pools_per_environment() -> None:
     def pools(stack: str) -> dict[str, str]:
-        return {r.inputs["nodeGroupName"] if "nodeGroupName" in r.inputs else r.name: r.inputs["capacityType"]
+        return {r.name: r.inputs["capacityType"]
                 for r in planned(stack).of_type("aws:eks/nodeGroup:NodeGroup") if "gpu" in r.name}
 
     assert sorted(pools("dev").values()) == ["SPOT"]

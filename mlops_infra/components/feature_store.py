@@ -69,7 +69,7 @@ class FeatureStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: FeatureStoreArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:feature_store:FeatureStore", name, None, opts_)
         cfg = args.config
-        self._name = name
+        self._name, self._tags = name, args.tags
         self.kms_key = args.kms_key or KmsKey(child(name, "key"), KmsKeyArgs(
             description=f"{name}: feature store data", tags=args.tags, protect=args.protect),
             pulumi.ResourceOptions(parent=self))
@@ -267,7 +267,7 @@ class FeatureStore(pulumi.ComponentResource):
     def read_policy(self) -> aws.iam.Policy:
         """The read grant as a managed policy, for roles in other stacks (the platform exports its ARN)."""
         return aws.iam.Policy(child(self._name, "read-policy"), description="Read the feature store",
-                              policy=iam.document(self.read_statements()), opts=opts(self))
+                              policy=iam.document(self.read_statements()), tags=self._tags, opts=opts(self))
 
     def _grant(self, role: aws.iam.Role, verb: str, statements: list[iam.Statement]) -> aws.iam.RolePolicy:
         # Named after both ends, so two grants never collide: `<store>-read-<role>`.

@@ -59,7 +59,7 @@ class ModelRegistry(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelRegistryArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:model_registry:ModelRegistry", name, None, opts_)
         cfg = args.config
-        self._name = name
+        self._name, self._tags = name, args.tags
         self.key = KmsKey(child(name, "key"), KmsKeyArgs(
             description=f"{name}: model artifacts, registry database and its secret", tags=args.tags,
             protect=args.protect), pulumi.ResourceOptions(parent=self))
@@ -133,7 +133,8 @@ class ModelRegistry(pulumi.ComponentResource):
     def log_models_policy(self) -> aws.iam.Policy:
         """The log-models grant as a managed policy, for roles in other stacks (the platform exports its ARN)."""
         return aws.iam.Policy(child(self._name, "log-models-policy"), description="Log models to the registry",
-                              policy=iam.document(self.log_models_statements()), opts=opts(self))
+                              policy=iam.document(self.log_models_statements()), tags=self._tags,
+                              opts=opts(self))
 
     def _grant(self, role: aws.iam.Role, verb: str, statements: list[iam.Statement]) -> aws.iam.RolePolicy:
         return aws.iam.RolePolicy(child(self._name, f"{verb}-{role._name}"), role=role.id,
