@@ -163,14 +163,16 @@ class FeatureStore(pulumi.ComponentResource):
 
         namespace = self._namespace(name, args)
         labels = {"app.kubernetes.io/part-of": "feast", "app.kubernetes.io/managed-by": "pulumi"}
-        meta = {"namespace": namespace, "labels": labels}
+        def meta(k8s_name: str) -> k8s.meta.v1.ObjectMetaArgsDict:
+            return {"name": k8s_name, "namespace": namespace, "labels": labels}
+
         config_map = k8s.core.v1.ConfigMap(
-            child(name, "config"), metadata={**meta, "name": child(name, "config")},
+            child(name, "config"), metadata=meta(child(name, "config")),
             data={"feature_store.yaml": self.feature_store_yaml}, opts=opts(self))
         secret_name: pulumi.Output[str] | None = None
         if secrets:
             secret = k8s.core.v1.Secret(
-                child(name, "secrets"), metadata={**meta, "name": child(name, "secrets")}, type="Opaque",
+                child(name, "secrets"), metadata=meta(child(name, "secrets")), type="Opaque",
                 string_data=secrets, opts=opts(self))
             secret_name = secret.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         config_map_name = config_map.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))

@@ -88,8 +88,8 @@ class MlflowServer(pulumi.ComponentResource):
         self.selector = {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": k8s_name}
         self.labels = {**self.selector, "app.kubernetes.io/component": "tracking-server",
                        "app.kubernetes.io/part-of": "mlops-platform"}
-        meta = lambda suffix="": {"name": f"{k8s_name}{suffix}", "namespace": args.namespace,  # noqa: E731
-                                  "labels": self.labels}
+        def meta(suffix: str = "") -> k8s.meta.v1.ObjectMetaArgsDict:
+            return {"name": f"{k8s_name}{suffix}", "namespace": args.namespace, "labels": self.labels}
 
         self.identity = WorkloadIdentity(child(name, "identity"), WorkloadIdentityArgs(
             cluster=args.identity, namespace=args.namespace, service_account=k8s_name, tags=args.tags,
@@ -152,24 +152,25 @@ class MlflowServer(pulumi.ComponentResource):
             "resources": pod_security.resources(cfg.server.cpu, cfg.server.memory),
             "security_context": container_sc, "volume_mounts": mounts,
         }
+        containers: list[k8s.core.v1.ContainerArgsDict] = [server, *extra_containers]
+        spread: k8s.core.v1.TopologySpreadConstraintArgsDict = {
+            "max_skew": 1, "topology_key": "topology.kubernetes.io/zone",
+            "when_unsatisfiable": "ScheduleAnyway", "label_selector": {"match_labels": self.selector}}
+        pod: k8s.core.v1.PodSpecArgsDict = {
+            "service_account_name": self.identity.service_account_name,
+            "automount_service_account_token": False,
+            "security_context": pod_security.pod_security_context(),
+            "init_containers": [credentials],
+            "containers": containers,
+            "volumes": volumes,
+            "topology_spread_constraints": [spread],
+        }
+        template: k8s.core.v1.PodTemplateSpecArgsDict = {"metadata": {"labels": self.labels}, "spec": pod}
         spec: k8s.apps.v1.DeploymentSpecArgsDict = {
             "replicas": cfg.server.replicas,
             "selector": {"match_labels": self.selector},
             "strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 0, "max_surge": 1}},
-            "template": {
-                "metadata": {"labels": self.labels},
-                "spec": {
-                    "service_account_name": self.identity.service_account_name,
-                    "automount_service_account_token": False,
-                    "security_context": pod_security.pod_security_context(),
-                    "init_containers": [credentials],
-                    "containers": [server, *extra_containers],
-                    "volumes": volumes,
-                    "topology_spread_constraints": [{
-                        "max_skew": 1, "topology_key": "topology.kubernetes.io/zone",
-                        "when_unsatisfiable": "ScheduleAnyway", "label_selector": {"match_labels": self.selector}}],
-                },
-            },
+            "template": template,
         }
         self.deployment = k8s.apps.v1.Deployment(child(name, "deployment"), metadata=meta(), spec=spec,
                                                  opts=opts(self))
@@ -183,7 +184,7 @@ class MlflowServer(pulumi.ComponentResource):
         k8s.policy.v1.PodDisruptionBudget(child(name, "pdb"), metadata=meta(), opts=opts(self),
                                           spec={"max_unavailable": 1, "selector": {"match_labels": self.selector}})
         if ingress.enabled:
-            self._ingress(name, meta(), cfg, "oauth2" if oidc else "http")
+            self._ingress(name, meta(), k8s_name, cfg, "oauth2" if oidc else "http")
         if args.service_monitor:
             self._service_monitor(name, meta(), args)
 
@@ -199,8 +200,9 @@ class MlflowServer(pulumi.ComponentResource):
         ini = pulumi.Output.format(
             "[mlflow]\ndefault_permission = READ\ndatabase_uri = {0}\nadmin_username = admin\nadmin_password = {1}\n"
             "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n", backend_uri, admin.result)
+        secret_ini: pulumi.Output[str] = pulumi.Output.secret(ini)
         k8s.core.v1.Secret(child(name, "auth"), metadata=metadata, type="Opaque",
-                           string_data={"basic_auth.ini": pulumi.Output.secret(ini)}, opts=opts(self))
+                           string_data={"basic_auth.ini": secret_ini}, opts=opts(self))
 
     def _oidc_secret(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict,
                      client_secret: pulumi.Input[str] | None) -> None:
@@ -212,8 +214,8 @@ class MlflowServer(pulumi.ComponentResource):
     def _oauth2_proxy(cfg: ModelRegistryConfig, secret_name: str) -> k8s.core.v1.ContainerArgsDict:
         """oauth2-proxy in front of the server on the Ingress path; API clients may send an IdP bearer token."""
         ing = cfg.ingress
-        env_from_secret = lambda var, key: {"name": var, "value_from": {  # noqa: E731
-            "secret_key_ref": {"name": secret_name, "key": key}}}
+        def env_from_secret(var: str, key: str) -> k8s.core.v1.EnvVarArgsDict:
+            return {"name": var, "value_from": {"secret_key_ref": {"name": secret_name, "key": key}}}
         return {
             "name": "oauth2-proxy", "image": cfg.server.oauth2_proxy_image,
             "args": [f"--http-address=0.0.0.0:{OAUTH2_PORT}", f"--upstream=http://127.0.0.1:{HTTP_PORT}/",
@@ -229,7 +231,7 @@ class MlflowServer(pulumi.ComponentResource):
             "security_context": pod_security.container_security_context(),
         }
 
-    def _ingress(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict, cfg: ModelRegistryConfig,
+    def _ingress(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict, service_name: str, cfg: ModelRegistryConfig,
                  port: str) -> None:
         """An ALB (AWS Load Balancer Controller) listening on HTTPS only, with a TLS 1.2+ policy."""
         ing = cfg.ingress
@@ -243,13 +245,15 @@ class MlflowServer(pulumi.ComponentResource):
             "alb.ingress.kubernetes.io/healthcheck-path": "/ping" if port == "oauth2" else "/health",
         }
         host = ing.host or ""
-        k8s.networking.v1.Ingress(child(name, "ingress"), metadata={**metadata, "annotations": annotations},
-                                  opts=opts(self), spec={
-            "ingress_class_name": "alb",
-            "tls": [{"hosts": [host]}],
-            "rules": [{"host": host, "http": {"paths": [{"path": "/", "path_type": "Prefix", "backend": {
-                "service": {"name": metadata["name"], "port": {"name": port}}}}]}}],
-        })
+        # Typed level by level: one deep inline literal makes mypy try every Input[...] union member at every level.
+        backend: k8s.networking.v1.IngressBackendArgsDict = {
+            "service": {"name": service_name, "port": {"name": port}}}
+        path: k8s.networking.v1.HTTPIngressPathArgsDict = {"path": "/", "path_type": "Prefix", "backend": backend}
+        rule: k8s.networking.v1.IngressRuleArgsDict = {"host": host, "http": {"paths": [path]}}
+        spec: k8s.networking.v1.IngressSpecArgsDict = {
+            "ingress_class_name": "alb", "tls": [{"hosts": [host]}], "rules": [rule]}
+        annotated: k8s.meta.v1.ObjectMetaArgsDict = {**metadata, "annotations": annotations}
+        k8s.networking.v1.Ingress(child(name, "ingress"), metadata=annotated, spec=spec, opts=opts(self))
 
     def _service_monitor(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict, args: MlflowServerArgs) -> None:
         """Scrape `/metrics` (MLflow's Prometheus exporter) through the Service; the CRD comes from monitoring."""

@@ -27,6 +27,10 @@ from .refs import ClusterRefs
 from .security_baseline import SecurityBaseline, SecurityBaselineArgs
 
 
+def _item(values: pulumi.Output[list[str]], index: int) -> pulumi.Output[str]:
+    return values.apply(lambda names: names[index])
+
+
 def _secret(key: str | None) -> pulumi.Output[str] | None:
     return secret_config(key) if key else None
 
@@ -151,8 +155,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         tables = self.feature_store.dynamodb.table_names if self.feature_store and self.feature_store.dynamodb else None
         self.monitoring.add_data_store_alarms(
             rds_instance_id=rds.instance.identifier if rds else None,
-            dynamodb_table_names=[tables.apply(lambda names, i=i: names[i])
-                                  for i in range(len(self.config.feature_store.online.feature_views))] if tables else [])
+            dynamodb_table_names=[_item(tables, i) for i in range(len(self.config.feature_store.online.feature_views))]
+            if tables else [])
 
     def _security(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions) -> SecurityBaseline:
         config, sb = self.config, self.config.security_baseline

@@ -46,8 +46,9 @@ class TeamWorkspace(pulumi.ComponentResource):
             cluster=ClusterIdentity(
                 cluster_name=platform.cluster_name,
                 mode=cfg.workload_identity,
-                oidc_provider_arn=platform.oidc_provider_arn,
-                oidc_issuer=platform.oidc_issuer),
+                oidc_provider_arn=_required(platform.oidc_provider_arn, "oidcProviderArn")
+                if cfg.workload_identity == "irsa" else None,
+                oidc_issuer=_required(platform.oidc_issuer, "oidcIssuer") if cfg.workload_identity == "irsa" else None),
             namespace=namespace.metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name),
             service_account=cfg.service_account,
             tags=tags,
@@ -80,6 +81,6 @@ def _required(value: pulumi.Output[str | None], key: str) -> pulumi.Output[str]:
     """A contract output this workspace needs although the platform may omit it (feature store or registry off)."""
     def check(v: str | None) -> str:
         if not v:
-            raise pulumi.RunError(f"the platform stack has no {key!r} output: enable its feature store and model registry")
+            raise pulumi.RunError(f"the platform stack has no {key!r} output, which this workspace needs")
         return v
     return value.apply(check)
