@@ -114,3 +114,16 @@ def test_team_workspace_consumes_the_platform_outputs() -> None:
     assert pool.inputs["nodeRoleArn"] == platform.outputs["nodeRoleArn"]
     assert pool.inputs["subnetIds"] == platform.outputs["privateSubnetIds"]
     assert (pool.inputs["capacityType"], pool.inputs["scalingConfig"]["minSize"]) == ("SPOT", 0)
+
+
+def test_prod_guards_its_data_buckets_and_ml_namespaces() -> None:
+    prod, dev = planned("prod"), planned("dev")
+    guarded = sorted(r.name for r in prod.of_type("aws:s3/bucketPolicy:BucketPolicy")
+                     if "aws:SourceVpce" in r.inputs["policy"])
+    assert guarded == ["mlops-prod-features-offline-policy", "mlops-prod-registry-artifacts-policy"]
+    assert not [r for r in dev.of_type("aws:s3/bucketPolicy:BucketPolicy") if "aws:SourceVpce" in r.inputs["policy"]]
+    deny = sorted(r.inputs["metadata"]["namespace"] for r in prod.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                  if r.name.endswith("-deny-egress"))
+    assert deny == ["ranking", "research"]
+    (trail,) = prod.of_type("aws:cloudtrail/trail:Trail")
+    assert trail.inputs["isMultiRegionTrail"] is True and trail.inputs["enableLogFileValidation"] is True
