@@ -127,3 +127,10 @@ def test_prod_guards_its_data_buckets_and_ml_namespaces() -> None:
     assert deny == ["ranking", "research"]
     (trail,) = prod.of_type("aws:cloudtrail/trail:Trail")
     assert trail.inputs["isMultiRegionTrail"] is True and trail.inputs["enableLogFileValidation"] is True
+    (lock,) = prod.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock.inputs["rule"] == {"defaultRetention": {"mode": "GOVERNANCE", "days": 365}}
+    for policy in guarded:
+        statements = json.loads(prod.named(policy).inputs["policy"])["Statement"]
+        (deny,) = [s for s in statements if s["Sid"] == "DenyOutsideVpcEndpoint"]
+        assert deny["Condition"]["ArnNotLike"] == {
+            "aws:PrincipalArn": ["arn:aws:iam::123456789012:role/platform-breakglass"]}

@@ -317,7 +317,8 @@ def problems(section: dict[str, Any]) -> list[str]:
      ["securityBaseline.integrationSecrets[1].name: duplicate secret name 'wandb'"]),
     ({"externalSecrets": False, "integrationSecrets": [{"name": "w", "configKey": "a", "namespaces": ["research"]}]},
      ["securityBaseline.integrationSecrets: set, but externalSecrets is false (nothing would sync them)"]),
-    ({"breakGlassRoleArns": ["arn:aws:iam::123456789012:role/bg"], "s3EgressCidrs": ["52.218.0.0/17"]},
+    ({"exfiltrationGuards": False, "breakGlassRoleArns": ["arn:aws:iam::123456789012:role/bg"],
+      "s3EgressCidrs": ["52.218.0.0/17"]},
      ["securityBaseline.breakGlassRoleArns: set, but exfiltrationGuards is false",
       "securityBaseline.s3EgressCidrs: set, but exfiltrationGuards is false"]),
     ({"trailLogRetentionDays": 42}, [

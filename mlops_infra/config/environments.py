@@ -65,7 +65,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "server": {"replicas": 2},
         },
         "monitoring": {"prometheus": {"retentionDays": 30, "storageGib": 200}, "logRetentionDays": 365},
-        "securityBaseline": {"enabled": True, "exfiltrationGuards": True, "objectLockDays": 365},
+        "securityBaseline": {"enabled": True, "exfiltrationGuards": True},
     },
 }
 
