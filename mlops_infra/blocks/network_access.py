@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
 from .naming import child, opts
 
 
+@dataclass(frozen=True)
+class PrivatePlacement:
+    """Where a data store sits: private subnets of a VPC, reachable only from one client security group."""
+
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """Private subnets only."""
+    client_security_group_id: pulumi.Input[str]
+    """The only security group admitted (the EKS cluster security group)."""
+
+
 def cluster_only_security_group(
-    name: str,
-    parent: pulumi.Resource,
-    *,
-    vpc_id: pulumi.Input[str],
-    client_security_group_id: pulumi.Input[str],
-    port: int,
-    service: str,
-    tags: dict[str, str],
+    name: str, parent: pulumi.Resource, placement: PrivatePlacement, *, port: int, service: str, tags: dict[str, str],
 ) -> aws.ec2.SecurityGroup:
-    """`<name>-sg` with one ingress rule `<name>-from-cluster`: TCP `port` from `client_security_group_id` only."""
+    """`<name>-sg` with one ingress rule `<name>-from-cluster`: TCP `port` from the placement's client group only."""
     group = aws.ec2.SecurityGroup(
-        child(name, "sg"), vpc_id=vpc_id, description=f"{name}: {service} from the EKS cluster only",
+        child(name, "sg"), vpc_id=placement.vpc_id, description=f"{name}: {service} from the EKS cluster only",
         tags=tags, opts=opts(parent))
     aws.vpc.SecurityGroupIngressRule(
-        child(name, "from-cluster"), security_group_id=group.id, referenced_security_group_id=client_security_group_id,
+        child(name, "from-cluster"), security_group_id=group.id,
+        referenced_security_group_id=placement.client_security_group_id,
         ip_protocol="tcp", from_port=port, to_port=port, description=f"{service} from the EKS cluster",
         tags=tags, opts=opts(parent))
     return group

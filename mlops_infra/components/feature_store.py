@@ -21,6 +21,7 @@ from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, V
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child, opts
+from ..blocks.network_access import PrivatePlacement
 from ..config.feature_store import FeatureStoreConfig
 from .feature_server import FeastPod, FeatureServer, FeatureServerArgs
 from .feature_store_materialization import Materialization, MaterializationArgs
@@ -92,6 +93,7 @@ class FeatureStore(pulumi.ComponentResource):
 
     def _feast(self, name: str, args: FeatureStoreArgs) -> None:
         cfg, net, cluster = args.config, args.network, args.cluster
+        placement = PrivatePlacement(net.vpc_id, net.private_subnet_ids, cluster.cluster_security_group_id)
         problems = cfg.network_problems(len(net.private_subnet_ids))
         if problems:
             raise ValueError("; ".join(f"featureStore.{path}: {msg}" for path, msg in problems))
@@ -126,8 +128,7 @@ class FeatureStore(pulumi.ComponentResource):
             self.outputs["onlineTableNames"] = self.dynamodb.table_names
         else:
             self.redis = RedisOnlineStore(child(name, "online"), RedisOnlineStoreArgs(
-                config=cfg.online, vpc_id=net.vpc_id, subnet_ids=net.private_subnet_ids,
-                client_security_group_id=cluster.cluster_security_group_id, kms_key=self.kms_key, tags=args.tags,
+                config=cfg.online, placement=placement, kms_key=self.kms_key, tags=args.tags,
                 protect=args.protect), child_opts)
             secrets[feast_config.REDIS_PASSWORD_ENV] = self.redis.auth_token
             self.outputs["onlineEndpoint"] = self.redis.endpoint
@@ -135,8 +136,7 @@ class FeatureStore(pulumi.ComponentResource):
         self.sql_registry: SqlRegistry | None = None
         if cfg.registry == "sql":
             self.sql_registry = SqlRegistry(child(name, "registry"), SqlRegistryArgs(
-                config=cfg.registry_database, vpc_id=net.vpc_id, subnet_ids=net.private_subnet_ids,
-                client_security_group_id=cluster.cluster_security_group_id, kms_key=self.kms_key, tags=args.tags,
+                config=cfg.registry_database, placement=placement, kms_key=self.kms_key, tags=args.tags,
                 protect=args.protect), child_opts)
             db = self.sql_registry
             registry_path = pulumi.Output.all(db.address, db.port).apply(

@@ -7,7 +7,6 @@ those tables itself, so each gets KMS, PITR and deletion protection, and Feast's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -18,7 +17,7 @@ from .. import feast_config
 from ..blocks import iam
 from ..blocks.kms import KmsKey
 from ..blocks.naming import child, opts
-from ..blocks.network_access import cluster_only_security_group
+from ..blocks.network_access import PrivatePlacement, cluster_only_security_group
 from ..config.feature_store import OnlineStoreConfig
 
 REDIS_PORT = 6379
@@ -78,11 +77,8 @@ class DynamoDbOnlineStore(pulumi.ComponentResource):
 @dataclass(frozen=True)
 class RedisOnlineStoreArgs:
     config: OnlineStoreConfig
-    vpc_id: pulumi.Input[str]
-    subnet_ids: Sequence[pulumi.Input[str]]
-    """Private subnets only."""
-    client_security_group_id: pulumi.Input[str]
-    """The only security group admitted on 6379 (the EKS cluster security group)."""
+    placement: PrivatePlacement
+    """Private subnets, admitting only the cluster security group."""
     kms_key: KmsKey
     tags: dict[str, str]
     protect: bool = False
@@ -98,13 +94,12 @@ class RedisOnlineStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: RedisOnlineStoreArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:feature_store_online:RedisOnlineStore", name, None, opts_)
         cfg = args.config
-        if not args.subnet_ids:
+        if not args.placement.subnet_ids:
             raise ValueError(f"{name}: redis needs private subnets, and the network has none")
         subnets = aws.elasticache.SubnetGroup(
-            child(name, "subnets"), description=f"{name}: private subnets", subnet_ids=list(args.subnet_ids),
+            child(name, "subnets"), description=f"{name}: private subnets", subnet_ids=list(args.placement.subnet_ids),
             tags=args.tags, opts=opts(self))
-        sg = cluster_only_security_group(name, self, vpc_id=args.vpc_id, client_security_group_id=args.client_security_group_id,
-                                         port=REDIS_PORT, service="Redis", tags=args.tags)
+        sg = cluster_only_security_group(name, self, args.placement, port=REDIS_PORT, service="Redis", tags=args.tags)
         # ElastiCache tokens: 16-128 printable characters without @ " / or spaces; alphanumerics are always valid.
         token = random.RandomPassword(child(name, "auth-token"), length=64, special=False, opts=opts(self))
         self.auth_token = pulumi.Output.secret(token.result)

@@ -7,7 +7,6 @@ an env reference in `feature_store.yaml`, never plaintext in config, a ConfigMap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -16,7 +15,7 @@ import pulumi_random as random
 
 from ..blocks.kms import KmsKey
 from ..blocks.naming import child, opts
-from ..blocks.network_access import cluster_only_security_group
+from ..blocks.network_access import PrivatePlacement, cluster_only_security_group
 from ..config.model_registry import DatabaseConfig
 
 POSTGRES_PORT = 5432
@@ -27,11 +26,8 @@ USERNAME = "feast"
 @dataclass(frozen=True)
 class SqlRegistryArgs:
     config: DatabaseConfig
-    vpc_id: pulumi.Input[str]
-    subnet_ids: Sequence[pulumi.Input[str]]
-    """Private subnets only."""
-    client_security_group_id: pulumi.Input[str]
-    """The only security group admitted on 5432 (the EKS cluster security group)."""
+    placement: PrivatePlacement
+    """Private subnets, admitting only the cluster security group."""
     kms_key: KmsKey
     tags: dict[str, str]
     protect: bool = False
@@ -46,12 +42,11 @@ class SqlRegistry(pulumi.ComponentResource):
     def __init__(self, name: str, args: SqlRegistryArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:feature_store_registry:SqlRegistry", name, None, opts_)
         cfg = args.config
-        if not args.subnet_ids:
+        if not args.placement.subnet_ids:
             raise ValueError(f"{name}: the SQL registry needs private subnets, and the network has none")
-        subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=list(args.subnet_ids), tags=args.tags,
+        subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=list(args.placement.subnet_ids), tags=args.tags,
                                       opts=opts(self))
-        sg = cluster_only_security_group(name, self, vpc_id=args.vpc_id, client_security_group_id=args.client_security_group_id,
-                                         port=POSTGRES_PORT, service="Postgres", tags=args.tags)
+        sg = cluster_only_security_group(name, self, args.placement, port=POSTGRES_PORT, service="Postgres", tags=args.tags)
         password = random.RandomPassword(child(name, "password"), length=40, special=False, opts=opts(self))
         self.password = pulumi.Output.secret(password.result)
         db = aws.rds.Instance(

@@ -7,7 +7,6 @@ the secret's ARN and fetch it at runtime with their own IAM permission.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -16,7 +15,7 @@ import pulumi_aws as aws
 from ..blocks import iam
 from ..blocks.kms import KmsKey
 from ..blocks.naming import child, opts
-from ..blocks.network_access import cluster_only_security_group
+from ..blocks.network_access import PrivatePlacement, cluster_only_security_group
 from ..config.model_registry import DatabaseConfig
 
 POSTGRES_PORT = 5432
@@ -29,11 +28,8 @@ PARAMETERS = {"rds.force_ssl": "1", "log_connections": "1", "log_disconnections"
 @dataclass(frozen=True)
 class MlflowDatabaseArgs:
     config: DatabaseConfig
-    vpc_id: pulumi.Input[str]
-    subnet_ids: Sequence[pulumi.Input[str]]
-    """Private subnets for the DB subnet group."""
-    client_security_group_id: pulumi.Input[str]
-    """The only security group admitted on 5432 (the EKS cluster security group)."""
+    placement: PrivatePlacement
+    """Private subnets, admitting only the cluster security group."""
     kms_key: KmsKey
     """Encrypts storage, Performance Insights and the master-user secret."""
     tags: dict[str, str]
@@ -54,10 +50,9 @@ class MlflowDatabase(pulumi.ComponentResource):
         self.kms_key = args.kms_key
         self.db_name = DB_NAME
         self.username = MASTER_USERNAME
-        subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=list(args.subnet_ids), tags=args.tags,
+        subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=list(args.placement.subnet_ids), tags=args.tags,
                                       opts=opts(self))
-        self.security_group = cluster_only_security_group(
-            name, self, vpc_id=args.vpc_id, client_security_group_id=args.client_security_group_id, port=POSTGRES_PORT,
+        self.security_group = cluster_only_security_group(name, self, args.placement, port=POSTGRES_PORT,
             service="Postgres", tags=args.tags)
         params = aws.rds.ParameterGroup(
             child(name, "params"), family=f"postgres{cfg.major_version}", description=f"{name}: TLS only, log sessions",

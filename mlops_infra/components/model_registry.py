@@ -14,6 +14,7 @@ from ..blocks import iam
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, VpcEndpointGuard
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child, opts
+from ..blocks.network_access import PrivatePlacement
 from ..config.model_registry import ModelRegistryConfig
 from .mlflow_database import MlflowDatabase, MlflowDatabaseArgs
 from .mlflow_server import MlflowServer, MlflowServerArgs
@@ -91,8 +92,9 @@ class ModelRegistry(pulumi.ComponentResource):
         if network is None or cluster is None:
             raise ValueError(f"{name}: engine mlflow needs network and cluster refs")
         self.database = MlflowDatabase(child(name, "db"), MlflowDatabaseArgs(
-            config=cfg.database, vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
-            client_security_group_id=cluster.cluster_security_group_id, kms_key=self.key, tags=args.tags,
+            config=cfg.database, placement=PrivatePlacement(network.vpc_id, network.private_subnet_ids,
+                                                            cluster.cluster_security_group_id),
+            kms_key=self.key, tags=args.tags,
             protect=args.protect), pulumi.ResourceOptions(parent=self))
         namespace = cluster.namespaces.get(cfg.namespace)
         if namespace is None:  # not created by the cluster: ours, with the restricted pod-security level
