@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 REDIS_PASSWORD_ENV = "FEAST_REDIS_PASSWORD"
 REGISTRY_PASSWORD_ENV = "FEAST_REGISTRY_PASSWORD"
+REGISTRY_READER_PASSWORD_ENV = "FEAST_REGISTRY_READER_PASSWORD"
+SchemaMode = Literal["auto", "verify", "skip"]
 
 
 class _Strict(BaseModel):
@@ -32,6 +34,9 @@ class RegistryDoc(_Strict):
     registry_type: Literal["file", "sql"]
     path: StrictStr = Field(min_length=1)
     cache_ttl_seconds: StrictInt = Field(60, ge=0)
+    # feast/infra/registry/sql.py `SqlRegistryConfig.schema_mode` (0.66.0): auto creates missing tables on start,
+    # verify only checks they exist (no DDL: what a read-only database user can do).
+    schema_mode: SchemaMode | None = None
 
 
 class DynamoDBDoc(_Strict):
@@ -76,7 +81,7 @@ class FeatureStoreDoc(_Strict):
     registry: RegistryDoc
     online_store: Annotated[DynamoDBDoc | RedisDoc, Field(discriminator="type")]
     offline_store: Annotated[FileDoc | AthenaDoc, Field(discriminator="type")]
-    # Feast 0.67 rejects versions < 3 (RepoConfig validator) and 3 is its current default.
+    # 3 is Feast's default; 0.66.0 still accepts < 3 with a DeprecationWarning (repo_config.py), we allow only 3.
     entity_key_serialization_version: Literal[3]
 
 
@@ -89,6 +94,8 @@ class FeastStores:
     registry_path: str
     """`s3://bucket/registry/registry.db`, or a `postgresql+psycopg://...` URL whose password is an env reference."""
     online: Literal["dynamodb", "redis"]
+    registry_schema_mode: SchemaMode | None = None
+    """SQL registry only: `verify` for a read-only user. Default: unset (Feast's `auto`)."""
     dynamodb_table_prefix: str = ""
     """Tables are named `<prefix>.<project>.<feature view>` (dynamodb)."""
     redis_endpoint: str = ""
@@ -104,15 +111,17 @@ def dynamodb_table_name(prefix: str, project: str, view: str) -> str:
     return f"{prefix}.{project}.{view}"
 
 
-def registry_sql_url(host: str, port: int, database: str, user: str) -> str:
+def registry_sql_url(host: str, port: int, database: str, user: str, password_env: str = REGISTRY_PASSWORD_ENV) -> str:
     """SQLAlchemy URL with the psycopg3 driver Feast standardises on; the password comes from the environment."""
-    return f"postgresql+psycopg://{user}:${{{REGISTRY_PASSWORD_ENV}}}@{host}:{port}/{database}?sslmode=require"
+    return f"postgresql+psycopg://{user}:${{{password_env}}}@{host}:{port}/{database}?sslmode=require"
 
 
 def build(stores: FeastStores) -> dict[str, Any]:
     """The `feature_store.yaml` document for exactly these stores (validated before it is returned)."""
-    registry = {"registry_type": "sql" if stores.registry_path.startswith("postgresql") else "file",
-                "path": stores.registry_path, "cache_ttl_seconds": 60}
+    registry: dict[str, Any] = {"registry_type": "sql" if stores.registry_path.startswith("postgresql") else "file",
+                                "path": stores.registry_path, "cache_ttl_seconds": 60}
+    if stores.registry_schema_mode is not None:
+        registry["schema_mode"] = stores.registry_schema_mode
     online: dict[str, Any]
     if stores.online == "dynamodb":
         online = {"type": "dynamodb", "region": stores.region,

@@ -22,6 +22,8 @@ DRIFT_METRIC = "mlops_feature_drift_score"
 """Data drift per model and feature, 0 (same distribution) to 1; labels `model` and `feature` (README: Drift metrics)."""
 PREDICTION_DRIFT_METRIC = "mlops_prediction_drift_score"
 """Model (prediction) drift per model, 0 to 1; label `model`."""
+XID_WINDOW = "10m"
+"""How long GpuXidError keeps firing after the XID gauge last changed."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class RuleGroup:
 
 
 def _gpu_rules(t: ThresholdsConfig) -> RuleGroup:
-    used, free = "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE"
+    used, free, xid = "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_XID_ERRORS"
     return RuleGroup("mlops-gpu", (
         AlertRule(
             "GpuIdle",
@@ -101,10 +103,15 @@ def _gpu_rules(t: ThresholdsConfig) -> RuleGroup:
             f"Framebuffer above {t.gpu_memory_percent:g}%: the next allocation will fail with out-of-memory."),
         AlertRule(
             "GpuXidError",
-            "DCGM_FI_DEV_XID_ERRORS > 0",
+            # DCGM_FI_DEV_XID_ERRORS is a gauge holding the *last* XID (etc/default-counters.csv, tag 4.5.1-4.8.0):
+            # after one fault it stays at that value for good, so `> 0` alone would fire forever. Fire while the
+            # value changed within the window (`and` keeps the XID as the alert's value), then resolve. A repeat of
+            # the same XID leaves the gauge unchanged and is not seen (DCGM_EXP_XID_ERRORS_COUNT would count it, but
+            # it is an opt-in collector, commented out in the upstream counters list).
+            f"{xid} > 0 and changes({xid}[{XID_WINDOW}]) > 0",
             "0m", "critical",
             "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} reported XID {{ $value }}",
-            (("DCGM_FI_DEV_XID_ERRORS", "dcgm-exporter"),),
+            ((xid, "dcgm-exporter"),),
             "An XID is a driver-reported GPU fault; drain the node and check the XID catalog."),
     ))
 

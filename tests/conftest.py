@@ -11,14 +11,18 @@ from mlops_infra.plan import Inventory, plan_program
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
-_PLANS: dict[str, Inventory] = {}
+_PLANS: dict[tuple[Path, str], Inventory] = {}
 
 
-def planned(stack: str) -> Inventory:
-    """The root program planned for `stack` (cached: plans are deterministic)."""
-    if stack not in _PLANS:
-        _PLANS[stack] = plan_program(ROOT, stack)
-    return _PLANS[stack]
+def planned(stack: str, program: Path = ROOT) -> Inventory:
+    """`program` planned for `stack`, once per test session (plans are deterministic; tests only read them).
+
+    A plan that fails is not cached, so `pytest.raises(PlanError)` around it re-plans and sees the error each time.
+    """
+    key = (Path(program).resolve(), stack)
+    if key not in _PLANS:
+        _PLANS[key] = plan_program(program, stack)
+    return _PLANS[key]
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,16 @@ import pytest
 
 from mlops_infra.config import ConfigError, load_platform_config
 from mlops_infra.config.cluster import cluster_network_problems
-from mlops_infra.config.versions import ADDON_EBS_CSI, ADDON_KUBE_PROXY, KUBEFLOW_TRAINER, KUBERAY
-from mlops_infra.plan import SECRET, Inventory, plan_program
-from tests.conftest import PROGRAMS
+from mlops_infra.config.versions import (
+    ADDON_CLOUDWATCH_OBSERVABILITY,
+    ADDON_EBS_CSI,
+    ADDON_KUBE_PROXY,
+    ADDON_METRICS_SERVER,
+    KUBEFLOW_TRAINER,
+    KUBERAY,
+)
+from mlops_infra.plan import SECRET, Inventory
+from tests.conftest import PROGRAMS, planned
 
 COMPUTE = PROGRAMS / "compute"
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -19,12 +26,12 @@ LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 @pytest.fixture(scope="module")
 def dev() -> Inventory:
-    return plan_program(COMPUTE, "dev")
+    return planned("dev", COMPUTE)
 
 
 @pytest.fixture(scope="module")
 def prod() -> Inventory:
-    return plan_program(COMPUTE, "prod")
+    return planned("prod", COMPUTE)
 
 
 def cluster(inv: Inventory) -> Any:
@@ -93,11 +100,48 @@ def addons(inv: Inventory) -> dict[str, Any]:
     return {a.inputs["addonName"]: a for a in inv.of_type("aws:eks/addon:Addon")}
 
 
-def test_five_managed_addons_pinned(prod: Inventory) -> None:
+def test_managed_addons_pinned(prod: Inventory) -> None:
     found = addons(prod)
-    assert sorted(found) == ["aws-ebs-csi-driver", "coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]
+    assert sorted(found) == ["amazon-cloudwatch-observability", "aws-ebs-csi-driver", "coredns",
+                             "eks-pod-identity-agent", "kube-proxy", "metrics-server", "vpc-cni"]
     assert found["kube-proxy"].inputs["addonVersion"] == ADDON_KUBE_PROXY
     assert found["aws-ebs-csi-driver"].inputs["addonVersion"] == ADDON_EBS_CSI
+    assert found["metrics-server"].inputs["addonVersion"] == ADDON_METRICS_SERVER
+    assert found["amazon-cloudwatch-observability"].inputs["addonVersion"] == ADDON_CLOUDWATCH_OBSERVABILITY
+
+
+def test_upgrade_policy_is_explicit(prod: Inventory) -> None:
+    assert cluster(prod).inputs["upgradePolicy"] == {"supportType": "STANDARD"}
+    cfg = load_platform_config({**BASE, "cluster": {"publicAccessCidrs": ["203.0.113.0/24"],
+                                                    "upgradeSupportType": "EXTENDED"}})
+    assert cfg.cluster.upgrade_support_type == "EXTENDED"
+
+
+def test_everything_that_uses_a_role_waits_for_its_policies(prod: Inventory) -> None:
+    """Deletion runs in reverse dependency order: the cluster, node groups and add-ons go before the policies
+    their roles need while they shut down (EKS cannot delete a cluster or drain nodes without them)."""
+    by_urn = prod.by_urn()
+    depends = cluster(prod).options["dependsOn"]
+    assert {by_urn[u].name for u in depends} >= {"mlops-prod-cluster-policy", "mlops-prod-cluster-kms"}
+    (ng,) = [n for n in prod.of_type("aws:eks/nodeGroup:NodeGroup") if n.name == "mlops-prod-system"]
+    node_policies = {a.urn for a in prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                     if a.name.startswith("mlops-prod-node-")}
+    assert len(node_policies) == 2 and node_policies <= set(ng.options["dependsOn"])
+    for rec in addons(prod).values():
+        role = next((r for r in prod.of_type("aws:iam/role:Role") if r.name == f"{rec.name}-role"), None)
+        if role is None:
+            continue
+        policies = {p.urn for p in prod if p.type in ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                                                      "aws:iam/rolePolicy:RolePolicy")
+                    and p.name.startswith(f"{rec.name}-role")}
+        assert policies and policies <= set(rec.options["dependsOn"]), rec.name
+
+
+def test_service_linked_roles_only_on_request_and_never_deleted(prod: Inventory) -> None:
+    assert prod.of_type("aws:iam/serviceLinkedRole:ServiceLinkedRole") == []
+    inv = planned("karpenter", COMPUTE)  # asks for the Spot role (Karpenter SPOT pool)
+    (slr,) = inv.of_type("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+    assert slr.inputs["awsServiceName"] == "spot.amazonaws.com" and slr.options["retainOnDelete"] is True
 
 
 def test_ebs_csi_and_vpc_cni_have_their_own_irsa_roles(prod: Inventory) -> None:
@@ -133,7 +177,7 @@ def test_node_role_has_only_the_worker_policies(prod: Inventory) -> None:
 
 def test_system_node_group_is_small_on_demand_and_hardened(prod: Inventory) -> None:
     (ng,) = [n for n in prod.of_type("aws:eks/nodeGroup:NodeGroup") if n.name == "mlops-prod-system"]
-    assert ng.inputs["capacityType"] == "ON_DEMAND" and ng.inputs["instanceTypes"] == ["m7i.large"]
+    assert ng.inputs["capacityType"] == "ON_DEMAND" and ng.inputs["instanceTypes"] == ["m7i.xlarge"]
     assert ng.inputs["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 4}
     assert ng.options["ignoreChanges"] == ["scalingConfig.desiredSize"]
     lt = next(r for r in prod.of_type("aws:ec2/launchTemplate:LaunchTemplate") if r.name == "mlops-prod-system")
@@ -205,6 +249,10 @@ def problems(**cluster: Any) -> list[str]:
     ({"serviceIpv4Cidr": "172.20.0.0/28"}, "cluster.serviceIpv4Cidr: prefix length must be between /12 and /24 (got /28)"),
     ({"trainingOperator": {"kind": "volcano"}},
      "cluster.trainingOperator.kind: must be one of 'kubeflow', 'kuberay' or 'none' (got 'volcano')"),
+    ({"upgradeSupportType": "FOREVER"},
+     "cluster.upgradeSupportType: must be one of 'STANDARD' or 'EXTENDED' (got 'FOREVER')"),
+    ({"createServiceLinkedRoles": ["spot.amazonaws.com", "spot.amazonaws.com"]},
+     "cluster.createServiceLinkedRoles[1]: duplicate service 'spot.amazonaws.com'"),
 ])
 def test_cluster_messages(cluster: dict[str, Any], expected: str) -> None:
     assert problems(**cluster) == [expected]

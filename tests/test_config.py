@@ -46,7 +46,7 @@ def test_repository_stack_configs_are_valid(env: str) -> None:
 
 def test_profiles_fill_environment_defaults() -> None:
     dev = load_platform_config(cfg())
-    prod = load_platform_config(cfg(environment="prod", cluster={}))
+    prod = load_platform_config(cfg(environment="prod", cluster={}, monitoring={"receivers": {"emailAddresses": ["oncall@example.com"]}}))
     assert (dev.network.az_count, dev.network.nat_gateways) == (2, "single")
     assert (prod.network.az_count, prod.network.nat_gateways) == (3, "perAz")
     assert dev.cluster.endpoint_public_access is True and prod.cluster.endpoint_public_access is False
@@ -56,7 +56,8 @@ def test_profiles_fill_environment_defaults() -> None:
 
 
 def test_stack_values_win_over_the_profile() -> None:
-    prod = load_platform_config(cfg(environment="prod", network={"azCount": 4}, cluster={}))
+    prod = load_platform_config(cfg(environment="prod", network={"azCount": 4}, cluster={},
+                                    monitoring={"receivers": {"emailAddresses": ["oncall@example.com"]}}))
     assert prod.network.az_count == 4
     assert prod.network.nat_gateways == "perAz"  # the rest of the profile still applies
 
@@ -65,7 +66,8 @@ def test_profiles_only_name_real_fields() -> None:
     """A typo in a profile would be an unknown key: every profile validates on its own."""
     for env in PROFILES:
         cluster = {} if env == "prod" else {"publicAccessCidrs": ["198.51.100.0/24"]}
-        raw = apply_profile({"environment": env, "tags": BASE["tags"], "cluster": cluster})
+        raw = apply_profile({"environment": env, "tags": BASE["tags"], "cluster": cluster,
+                             "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}})
         PlatformConfig.model_validate(raw)
 
 

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from mlops_infra import feast_config
-from mlops_infra.plan import SECRET, Inventory, PlanError, ResourceRecord, plan_program
-from tests.conftest import PROGRAMS
+from mlops_infra.plan import SECRET, Inventory, PlanError, ResourceRecord
+from tests import iam_eval
+from tests.conftest import PROGRAMS, planned
 
 PROGRAM = PROGRAMS / "feature_store"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/8ad6a98f-8bb1-da55-1dbf-f35ed8aff2e3"
@@ -19,22 +20,22 @@ WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob")
 
 @pytest.fixture(scope="module")
 def dev() -> Inventory:
-    return plan_program(PROGRAM, "dev")
+    return planned("dev", PROGRAM)
 
 
 @pytest.fixture(scope="module")
 def prod() -> Inventory:
-    return plan_program(PROGRAM, "prod")
+    return planned("prod", PROGRAM)
 
 
 @pytest.fixture(scope="module")
 def prod_dynamo() -> Inventory:
-    return plan_program(PROGRAM, "proddynamo")
+    return planned("proddynamo", PROGRAM)
 
 
 @pytest.fixture(scope="module")
 def sagemaker() -> Inventory:
-    return plan_program(PROGRAM, "sagemaker")
+    return planned("sagemaker", PROGRAM)
 
 
 def one(inv: Inventory, typ: str, name: str) -> ResourceRecord:
@@ -158,12 +159,14 @@ def test_sagemaker_engine_provisions_encrypted_feature_groups_instead_of_feast(s
     assert s3 == {"s3Uri": f"s3://{sagemaker.outputs['offlineBucketName']}/sagemaker", "kmsKeyId": KEY_ARN}
     assert {d["featureName"]: d["featureType"] for d in group["featureDefinitions"]} == {
         "driver_id": "String", "trips_today": "Integral", "rating": "Fractional", "event_time": "String"}
-    read = by_sid(policy(sagemaker, "fs-read-trainer"))
-    assert read["FeatureGroupRecords"]["Resource"] == ["arn:aws:sagemaker:us-east-1:123456789012:feature-group/"
-                                                       "fs-groups-drivers"]
-    assert "sagemaker-featurestore-runtime:PutRecord" not in read["FeatureGroupRecords"]["Action"]
-    assert "sagemaker-featurestore-runtime:PutRecord" in by_sid(policy(sagemaker, "fs-write-ingest"))[
-        "FeatureGroupRecords"]["Action"]
+    group_arn = "arn:aws:sagemaker:us-east-1:123456789012:feature-group/fs-groups-drivers"
+    read, write = [policy(sagemaker, n) for n in ("fs-read-trainer", "fs-write-ingest")]
+    assert by_sid(read)["FeatureGroupRecords"]["Resource"] == [group_arn]
+    # IAM authorises the runtime API under `sagemaker:` (issue 14 #15): evaluate, do not just compare strings.
+    for action in ("sagemaker:GetRecord", "sagemaker:BatchGetRecord"):
+        assert iam_eval.allows([read], action, group_arn) and iam_eval.allows([write], action, group_arn)
+    for action in ("sagemaker:PutRecord", "sagemaker:DeleteRecord"):
+        assert not iam_eval.allows([read], action, group_arn) and iam_eval.allows([write], action, group_arn)
 
 
 # --- Least privilege ----------------------------------------------------------------------------------------
@@ -186,9 +189,9 @@ def test_no_wildcard_actions_and_unique_sids(stack: str, dev: Inventory, prod: I
 def test_feature_server_reads_only_its_registry_object_and_tables(dev: Inventory) -> None:
     stmts = by_sid(policy(dev, "fs-server-identity-policy"))
     bucket = dev.outputs["offlineBucketName"]
-    assert set(stmts) == {"ListPrefixes", "RegistryRead", "OnlineTablesRead", "DataKey"}
+    assert set(stmts) == {"RegistryBucket", "RegistryRead", "OnlineTablesRead", "DataKey"}
     assert stmts["RegistryRead"]["Resource"] == [f"arn:aws:s3:::{bucket}/registry/*"]
-    assert stmts["ListPrefixes"]["Condition"] == {"StringLike": {"s3:prefix": ["registry/*"]}}
+    assert stmts["RegistryBucket"]["Resource"] == [f"arn:aws:s3:::{bucket}"]
     assert stmts["OnlineTablesRead"]["Action"] == ["dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem"]
     assert stmts["OnlineTablesRead"]["Resource"] == [
         "arn:aws:dynamodb:us-east-1:123456789012:table/fs.mlops.driver_hourly_stats",
@@ -258,7 +261,7 @@ def test_feature_server_probes_service_pdb_and_hpa(prod: Inventory) -> None:
     assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert container["command"][:4] == ["feast", "-f", "/feast/feature_store.yaml", "serve"]
-    assert container["envFrom"] == [{"secretRef": {"name": "fs-secrets"}}]
+    assert container["envFrom"] == [{"secretRef": {"name": "fs-server-secrets"}}]  # not the owner's password
     assert deployment.options["ignoreChanges"] == ["spec.replicas"]
     hpa = prod.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")[0].inputs["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 9)
@@ -323,5 +326,5 @@ def test_no_secret_value_anywhere_in_the_plan(prod: Inventory) -> None:
 
 def test_redis_without_private_subnets_is_a_path_qualified_error() -> None:
     with pytest.raises(PlanError) as info:
-        plan_program(PROGRAM, "nosubnets")
+        planned("nosubnets", PROGRAM)
     assert str(info.value).endswith("featureStore.online.type: redis needs private subnets, and the network has none")

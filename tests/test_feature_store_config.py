@@ -54,7 +54,8 @@ def test_bad_config_fails_with_path_qualified_messages(section: dict[str, Any], 
 
 def test_profiles_set_online_protection_per_environment() -> None:
     dev = load_platform_config(BASE).feature_store.online
-    prod = load_platform_config(BASE | {"environment": "prod", "cluster": {}}).feature_store.online
+    receivers = {"receivers": {"emailAddresses": ["oncall@example.com"]}}  # prod requires an alert subscriber
+    prod = load_platform_config(BASE | {"environment": "prod", "cluster": {}, "monitoring": receivers}).feature_store.online
     assert (dev.deletion_protection, dev.multi_az) == (False, False)
     assert (prod.deletion_protection, prod.multi_az) == (True, True)
 
@@ -116,3 +117,10 @@ def test_validation_rejects_unknown_keys_and_unsafe_values(path: tuple[str, ...]
     with pytest.raises(ValidationError) as info:
         feast_config.validate(yaml.safe_dump(doc))
     assert [tuple(e["loc"]) for e in info.value.errors()] == [location]
+
+
+def test_materialization_image_defaults_to_the_server_image() -> None:
+    assert FeatureStoreConfig().effective_materialization_image == "quay.io/feastdev/feature-server:0.66.0"
+    built = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops/feast-s3:0.66.0"
+    assert FeatureStoreConfig.model_validate({"materializationImage": built}).effective_materialization_image == built
+    assert "materializationImage" in " ".join(problems({"materializationImage": "not an image!"}))

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.config.instances import GPU_FAMILIES, GPU_INSTANCES, family_of
 from mlops_infra.config.versions import DEVICE_PLUGIN, EFA_PLUGIN, GPU_OPERATOR, KARPENTER
-from mlops_infra.plan import Inventory, plan_program
-from tests.conftest import PROGRAMS
+from mlops_infra.plan import Inventory
+from tests import iam_eval
+from tests.conftest import PROGRAMS, planned
 
 COMPUTE = PROGRAMS / "compute"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -19,12 +23,12 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 
 @pytest.fixture(scope="module")
 def prod() -> Inventory:
-    return plan_program(COMPUTE, "prod")
+    return planned("prod", COMPUTE)
 
 
 @pytest.fixture(scope="module")
 def karpenter() -> Inventory:
-    return plan_program(COMPUTE, "karpenter")
+    return planned("karpenter", COMPUTE)
 
 
 def gpu_groups(inv: Inventory) -> dict[str, Any]:
@@ -44,7 +48,8 @@ def test_prod_has_one_node_group_per_pool_with_nvidia_ami_taint_and_scale_to_zer
     assert groups["spot-g6"].inputs["capacityType"] == "SPOT"
     assert groups["spot-g6"].inputs["instanceTypes"] == ["g6.4xlarge", "g6.8xlarge", "g5.4xlarge"]
     assert groups["od-g6e"].inputs["labels"] == {"mlops.io/gpu-pool": "od-g6e", "mlops.io/gpu-type": "l40s",
-                                                 "nvidia.com/gpu.present": "true"}
+                                                 "nvidia.com/gpu.present": "true",
+                                                 "k8s.amazonaws.com/accelerator": "l40s"}
     assert groups["spot-g6"].inputs["labels"]["mlops.io/gpu-type"] == "mixed"
 
 
@@ -65,13 +70,32 @@ def test_launch_templates_require_imdsv2_and_encrypt_a_gp3_root(prod: Inventory)
         assert bdm["ebs"]["kmsKeyId"].startswith("arn:aws:kms:")
 
 
-def test_efa_pool_gets_a_placement_group_an_efa_interface_and_one_subnet(prod: Inventory) -> None:
+def ec2_instance_types(*names: str) -> dict[str, dict[str, Any]]:
+    """EC2 DescribeInstanceTypes through boto3, answered by moto from its recorded AWS catalogue."""
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        if names:
+            found = ec2.describe_instance_types(InstanceTypes=list(names))["InstanceTypes"]
+        else:
+            found = [t for page in ec2.get_paginator("describe_instance_types").paginate() for t in page["InstanceTypes"]]
+    return {t["InstanceType"]: t for t in found}
+
+
+def test_efa_pool_gets_a_placement_group_one_efa_interface_per_network_card_and_one_subnet(prod: Inventory) -> None:
     groups = gpu_groups(prod)
     lt = launch_template(prod, groups["od-p5"])
     (pg,) = prod.of_type("aws:ec2/placementGroup:PlacementGroup")
     assert pg.inputs["strategy"] == "cluster" and lt.property_dependencies["placement"] == [pg.urn]
-    (nic,) = lt.inputs["networkInterfaces"]
-    assert nic["interfaceType"] == "efa" and nic["securityGroups"][0].startswith("sg-")
+    cards = ec2_instance_types("p5.48xlarge")["p5.48xlarge"]["NetworkInfo"]["MaximumNetworkCards"]
+    nics = lt.inputs["networkInterfaces"]
+    assert cards == 32 and len(nics) == cards
+    assert sorted(n["networkCardIndex"] for n in nics) == list(range(cards))
+    # AWS "Maximize network bandwidth ... multiple network cards": primary = card 0 / device 0, EFA with ENA;
+    # every other card: device index 1, EFA-only (an EFA-only interface cannot be the primary one).
+    for nic in nics:
+        primary = nic["networkCardIndex"] == 0
+        assert (nic["deviceIndex"], nic["interfaceType"]) == ((0, "efa") if primary else (1, "efa-only")), nic
+        assert nic["securityGroups"][0].startswith("sg-")
     # the EFA interface carries the EKS cluster security group (it replaces the groups EKS would attach)
     assert lt.property_dependencies["networkInterfaces"] == [prod.of_type("aws:eks/cluster:Cluster")[0].urn]
     assert len(groups["od-p5"].inputs["subnetIds"]) == 1 and len(groups["od-g6e"].inputs["subnetIds"]) == 3
@@ -86,7 +110,10 @@ def test_autoscaler_node_template_tags_let_pools_scale_from_zero(prod: Inventory
     assert tags == {
         f"{prefix}/label/mlops.io/gpu-pool": "od-p5", f"{prefix}/label/mlops.io/gpu-type": "h100",
         f"{prefix}/label/nvidia.com/gpu.present": "true", f"{prefix}/label/vpc.amazonaws.com/efa.present": "true",
-        f"{prefix}/resources/nvidia.com/gpu": "8", f"{prefix}/taint/nvidia.com/gpu": "true:NoSchedule"}
+        f"{prefix}/label/k8s.amazonaws.com/accelerator": "h100",
+        f"{prefix}/resources/nvidia.com/gpu": "8", f"{prefix}/taint/nvidia.com/gpu": "true:NoSchedule",
+        f"{prefix}/resources/vpc.amazonaws.com/efa": "32",
+        "k8s.io/cluster-autoscaler/enabled": "true", "k8s.io/cluster-autoscaler/mlops-prod": "owned"}
     assert {t.inputs["tag"]["propagateAtLaunch"] for t in prod.of_type("aws:autoscaling/tag:Tag")} == {False}
 
 
@@ -150,12 +177,66 @@ def test_karpenter_controller_policy_has_no_wildcard_actions(karpenter: Inventor
     for stmt in policy["Statement"]:
         assert all("*" not in a.split(":")[1] for a in stmt["Action"]), stmt
         if stmt["Resource"] == ["*"]:
-            assert all(a.split(":")[1].startswith(("Describe", "GetProducts")) for a in stmt["Action"]), stmt
+            assert all(a.split(":")[1].startswith(("Describe", "GetProducts", "List")) for a in stmt["Action"]), stmt
     pass_role = next(s for s in policy["Statement"] if s["Sid"] == "PassNodeRole")
     assert pass_role["Resource"][0].startswith("arn:aws:iam::123456789012:role/mlops-staging-node-")
 
 
-BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"}}
+def karpenter_policy(inv: Inventory) -> dict[str, Any]:
+    return json.loads(next(p for p in inv.of_type("aws:iam/rolePolicy:RolePolicy")
+                           if p.name.startswith("mlops-staging-karpenter-controller")).inputs["policy"])
+
+
+def profile_tags(cluster: str, region: str = "eu-west-1") -> dict[str, str]:
+    """What Karpenter v1.9.0 tags its instance profiles with (pkg/apis/v1/ec2nodeclass.go InstanceProfileTags)."""
+    return {f"kubernetes.io/cluster/{cluster}": "owned", "eks:eks-cluster-name": cluster,
+            "topology.kubernetes.io/region": region, "karpenter.k8s.aws/ec2nodeclass": "g6e"}
+
+
+def test_karpenter_instance_profile_rights_are_scoped_to_this_clusters_profiles(karpenter: Inventory) -> None:
+    policy = [karpenter_policy(karpenter)]
+    profile = "arn:aws:iam::123456789012:instance-profile/karpenter/eu-west-1/mlops-staging/uid/mlops-staging_123"
+    mine = {f"aws:ResourceTag/{k}": v for k, v in profile_tags("mlops-staging").items()}
+    theirs = {f"aws:ResourceTag/{k}": v for k, v in profile_tags("other-cluster").items()}
+    for action in ("iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"):
+        assert iam_eval.allows(policy, action, profile, mine), action
+        assert not iam_eval.allows(policy, action, profile, theirs), action
+        assert not iam_eval.allows(policy, action, profile, {}), action
+    create = {f"aws:RequestTag/{k}": v for k, v in profile_tags("mlops-staging").items()}
+    assert iam_eval.allows(policy, "iam:CreateInstanceProfile", profile, create)
+    assert not iam_eval.allows(policy, "iam:CreateInstanceProfile", profile, {})
+    assert iam_eval.allows(policy, "iam:TagInstanceProfile", profile, {**mine, **create})
+    assert not iam_eval.allows(policy, "iam:TagInstanceProfile", profile, {**theirs, **create})
+    # the EC2NodeClass finalizer lists its profiles by path (ListNodeClassProfiles): without this it never finishes
+    assert iam_eval.allows(policy, "iam:ListInstanceProfiles", "*")
+
+
+def test_karpenter_may_tag_its_own_nodes_after_launch_and_nothing_else(karpenter: Inventory) -> None:
+    policy = [karpenter_policy(karpenter)]
+    instance = "arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc"
+    own = {"aws:ResourceTag/kubernetes.io/cluster/mlops-staging": "owned", "aws:ResourceTag/karpenter.sh/nodepool": "g6e"}
+    assert iam_eval.allows(policy, "ec2:CreateTags", instance, {**own, "aws:TagKeys": ["Name", "karpenter.sh/nodeclaim"]})
+    assert not iam_eval.allows(policy, "ec2:CreateTags", instance, {**own, "aws:TagKeys": ["kubernetes.io/cluster/x"]})
+    foreign = {"aws:ResourceTag/kubernetes.io/cluster/other": "owned", "aws:ResourceTag/karpenter.sh/nodepool": "g6e"}
+    assert not iam_eval.allows(policy, "ec2:CreateTags", instance, {**foreign, "aws:TagKeys": ["Name"]})
+    assert iam_eval.allows(policy, "ec2:TerminateInstances", instance, own)
+    assert not iam_eval.allows(policy, "ec2:TerminateInstances", instance, foreign)
+    launch = {"aws:RequestTag/kubernetes.io/cluster/mlops-staging": "owned",
+              "aws:RequestTag/eks:eks-cluster-name": "mlops-staging", "aws:RequestTag/karpenter.sh/nodepool": "g6e"}
+    assert iam_eval.allows(policy, "ec2:RunInstances", instance, launch)
+    assert not iam_eval.allows(policy, "ec2:RunInstances", instance, {})
+
+
+def test_karpenter_reads_prices_from_the_price_list_region(karpenter: Inventory) -> None:
+    """The cluster is in eu-west-1; the Price List API is called in us-east-1 (aws:RequestedRegion)."""
+    policy = [karpenter_policy(karpenter)]
+    assert iam_eval.allows(policy, "pricing:GetProducts", "*", {"aws:RequestedRegion": "us-east-1"})
+    assert iam_eval.allows(policy, "ec2:DescribeInstanceTypes", "*", {"aws:RequestedRegion": "eu-west-1"})
+    assert not iam_eval.allows(policy, "ec2:DescribeInstanceTypes", "*", {"aws:RequestedRegion": "us-east-1"})
+
+
+BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
+                        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}}
 
 
 def problems(*pools: dict[str, Any], **extra: Any) -> list[str]:
@@ -187,6 +268,33 @@ def test_gpu_pool_messages(kw: dict[str, Any], expected: str) -> None:
     assert problems(pool(**kw)) == [expected]
 
 
+def test_gpu_catalogue_matches_ec2_describe_instance_types() -> None:
+    """GPU count, vCPUs, architecture, EFA support and network cards of every catalogue entry, and no size of a
+    supported family missing, against EC2's own answer (moto's recorded AWS catalogue)."""
+    ec2 = ec2_instance_types()
+    for name, entry in GPU_INSTANCES.items():
+        real = ec2[name]
+        assert (entry.gpus, entry.vcpus, entry.arch, entry.efa, entry.network_cards) == (
+            sum(g["Count"] for g in real["GpuInfo"]["Gpus"]), real["VCpuInfo"]["DefaultVCpus"],
+            real["ProcessorInfo"]["SupportedArchitectures"][0], real["NetworkInfo"]["EfaSupported"],
+            real["NetworkInfo"]["MaximumNetworkCards"]), name
+    assert sorted(t for t in ec2 if family_of(t) in GPU_FAMILIES and t not in GPU_INSTANCES) == []
+    assert {f for f in ("p6-b200", "g7e", "gr6")} <= {family_of(t) for t in GPU_INSTANCES}
+
+
+def test_unknown_gpu_instance_type_is_a_config_error_listing_its_path() -> None:
+    assert problems(pool(instanceTypes=["g6.xlarge", "g7e.xlarge"])) == [
+        "gpuPools[0].instanceTypes[1]: unknown GPU instance type 'g7e.xlarge': its GPU count is not in the catalogue "
+        "(mlops_infra/config/instances.py; known g7e sizes: g7e.12xlarge, g7e.24xlarge, g7e.2xlarge, g7e.48xlarge, "
+        "g7e.4xlarge, g7e.8xlarge)"]
+
+
+@pytest.mark.parametrize(("itype", "gpus"), [("p6-b200.48xlarge", 8), ("g7e.12xlarge", 2), ("gr6.8xlarge", 1)])
+def test_new_families_scale_from_zero_with_their_real_gpu_count(itype: str, gpus: int) -> None:
+    config = load_platform_config({**BASE, "gpuPools": [pool(instanceTypes=[itype], maxSize=3)]})
+    assert config.gpu_pools[0].min_gpus_per_node == gpus and config.gpu_pools[0].total_gpus_at_max == 3 * gpus
+
+
 def test_efa_needs_managed_node_groups() -> None:
     assert problems(pool(instanceTypes=["p5.48xlarge"], efa=True), gpu={"provisioner": "karpenter"}) == [
         "gpuPools[0].efa: EFA placement groups need provisioner managedNodeGroups"]
@@ -197,3 +305,16 @@ def test_untainted_pool_and_graviton_bottlerocket_are_valid() -> None:
         pool(taint=None), pool(name="arm", instanceTypes=["g5g.xlarge"], amiType="BOTTLEROCKET_ARM_64_NVIDIA")]})
     assert config.gpu_pools[0].taint is None and config.gpu_pools[1].arch == "arm64"
     assert config.gpu_pools[1].gpu_type == "t4g"
+
+
+@pytest.mark.parametrize("stack", ["prod", "karpenter"])
+def test_gpu_capacity_waits_for_the_node_role_policies(stack: str, prod: Inventory, karpenter: Inventory) -> None:
+    """`pulumi destroy` removes GPU nodes (node groups, Karpenter node classes) before their role's policies."""
+    inv = prod if stack == "prod" else karpenter
+    attachments = {a.urn for a in inv.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                   if "-node-" in a.name}
+    assert len(attachments) == 2
+    nodes = [*gpu_groups(inv).values(), *inv.of_type("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass")]
+    assert nodes
+    for node in nodes:
+        assert attachments <= set(node.dependencies), node.name

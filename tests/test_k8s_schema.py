@@ -8,8 +8,8 @@ import kubernetes_validate
 import pytest
 
 from mlops_infra.config.versions import DEFAULT_EKS_VERSION
-from mlops_infra.plan import Inventory, plan_program
-from tests.conftest import PROGRAMS
+from mlops_infra.plan import Inventory
+from tests.conftest import PROGRAMS, planned
 
 COMPUTE = PROGRAMS / "compute"
 SCHEMA_VERSION = f"{DEFAULT_EKS_VERSION}.0"
@@ -18,6 +18,7 @@ KINDS = {
     "kubernetes:core/v1:ResourceQuota": ("v1", "ResourceQuota"),
     "kubernetes:core/v1:ServiceAccount": ("v1", "ServiceAccount"),
     "kubernetes:scheduling.k8s.io/v1:PriorityClass": ("scheduling.k8s.io/v1", "PriorityClass"),
+    "kubernetes:storage.k8s.io/v1:StorageClass": ("storage.k8s.io/v1", "StorageClass"),
 }
 CUSTOM = {"kubernetes:karpenter.sh/v1:NodePool", "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"}
 
@@ -31,7 +32,7 @@ def manifest(record: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module", params=["dev", "prod", "karpenter"])
 def inv(request: pytest.FixtureRequest) -> Inventory:
-    return plan_program(COMPUTE, str(request.param))
+    return planned(str(request.param), COMPUTE)
 
 
 def test_every_direct_kubernetes_object_is_schema_valid(inv: Inventory) -> None:
@@ -54,7 +55,7 @@ def test_the_validator_rejects_a_misspelled_field() -> None:
 
 
 def test_karpenter_custom_resources_have_the_v1_shape() -> None:
-    inv = plan_program(COMPUTE, "karpenter")
+    inv = planned("karpenter", COMPUTE)
     for record in inv:
         if record.type not in CUSTOM:
             continue

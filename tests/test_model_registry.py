@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from mlops_infra.plan import SECRET, Inventory, ResourceRecord, plan_program
-from tests.conftest import PROGRAMS
+from mlops_infra.plan import SECRET, Inventory, ResourceRecord
+from tests.conftest import PROGRAMS, planned
 
 PROGRAM = PROGRAMS / "model_registry"
 RDS = "aws:rds/instance:Instance"
@@ -19,22 +19,22 @@ SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 
 @pytest.fixture(scope="module")
 def prod() -> Inventory:
-    return plan_program(PROGRAM, "prod")
+    return planned("prod", PROGRAM)
 
 
 @pytest.fixture(scope="module")
 def dev() -> Inventory:
-    return plan_program(PROGRAM, "dev")
+    return planned("dev", PROGRAM)
 
 
 @pytest.fixture(scope="module")
 def basic() -> Inventory:
-    return plan_program(PROGRAM, "basic")
+    return planned("basic", PROGRAM)
 
 
 @pytest.fixture(scope="module")
 def sagemaker() -> Inventory:
-    return plan_program(PROGRAM, "sagemaker")
+    return planned("sagemaker", PROGRAM)
 
 
 def one(inv: Inventory, typ: str) -> ResourceRecord:
@@ -104,7 +104,8 @@ def test_database_password_is_never_plaintext(prod: Inventory, basic: Inventory)
         assert not [k for k in inv.outputs if "password" in k.lower() or "secret" in k.lower()]
         args = containers(inv)["mlflow"]["args"]
         backend_uri = args[args.index("--backend-store-uri") + 1]
-        assert backend_uri == f"postgresql://mlflow@{inv.outputs['databaseAddress']}:5432/mlflow?sslmode=require"
+        assert backend_uri == \
+            f"postgresql+psycopg2://mlflow@{inv.outputs['databaseAddress']}:5432/mlflow?sslmode=require"
 
 
 def test_database_admits_only_the_cluster_security_group(prod: Inventory) -> None:
@@ -211,7 +212,8 @@ def test_service_monitor_selects_the_service_after_the_crd(prod: Inventory) -> N
     assert selector and all(labels.get(k) == v for k, v in selector.items())
     assert selector == service.inputs["spec"]["selector"]
     assert monitor.inputs["spec"]["namespaceSelector"] == {"matchNames": [service.inputs["metadata"]["namespace"]]}
-    assert [e["port"] for e in monitor.inputs["spec"]["endpoints"]] == [p["name"] for p in service.inputs["spec"]["ports"]][:1]
+    assert [e["port"] for e in monitor.inputs["spec"]["endpoints"]] == ["metrics"]
+    assert "metrics" in [p["name"] for p in service.inputs["spec"]["ports"]]
     assert monitor.inputs["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     release = prod.named("kube-prometheus-stack")
     assert monitor.options["dependsOn"] == [release.urn]

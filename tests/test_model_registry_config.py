@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
+from mlops_infra.blocks.naming import truncate_name
 from mlops_infra.config import ConfigError, load_platform_config
 
 TLS = {"enabled": True, "host": "mlflow.example.com",
@@ -14,8 +16,8 @@ TLS = {"enabled": True, "host": "mlflow.example.com",
 
 def raw(env: str = "dev", **registry: Any) -> dict[str, Any]:
     return {"environment": env, "tags": {"owner": "ml", "costCenter": "cc-1"},
-            "cluster": {} if env == "prod" else {"publicAccessCidrs": ["203.0.113.0/24"]},
-            "modelRegistry": registry}
+            "cluster": {"loadBalancerController": True, **({} if env == "prod" else {"publicAccessCidrs": ["203.0.113.0/24"]})},
+            "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}, "modelRegistry": registry}
 
 
 def problems(data: dict[str, Any]) -> list[str]:
@@ -92,3 +94,52 @@ def test_sagemaker_problems() -> None:
         "modelRegistry.modelNames[2]: duplicate model name 'churn'"]
     assert problems(raw(engine="sagemaker", modelNames=["a"], readerAccountIds=["12"])) == [
         "modelRegistry.readerAccountIds[0]: invalid value '12' (must match ^\\d{12}$)"]
+
+
+def test_every_environment_gives_both_databases_the_same_profile() -> None:
+    """#28: MLflow's backend store and the Feast SQL registry are the same Postgres block with the same profile."""
+    for env in ("dev", "staging", "prod"):
+        cfg = load_platform_config(raw(env))
+        assert cfg.feature_store.registry_database == cfg.model_registry.database, env
+
+
+def test_memory_below_the_measured_peak_and_unmeasured_workers_are_refused() -> None:
+    assert problems(raw(server={"memory": "1Gi"})) == [
+        "modelRegistry.server.memory: 1Gi is below the measured peak for 2 workers times 1.3 "
+        f"({load_platform_config(raw()).model_registry.server.required_memory_mib}Mi); the server would be OOM-killed"]
+    assert problems(raw(server={"workers": 3})) == [
+        "modelRegistry.server.workers: no committed memory measurement for 3 workers (measured: [1, 2, 4])"]
+    assert problems(raw(server={"image": "docker.io/burakince/mlflow:3.15.1"})) == [
+        "modelRegistry.server.image: the memory measurement is for MLflow 3.14.0; re-measure "
+        "(tests/programs/model_registry/measure_mlflow_memory.py) before changing the image"]
+    server = load_platform_config(raw(server={"memory": "4Gi", "workers": 4})).model_registry.server
+    assert server.effective_memory == "4Gi"
+
+
+def test_in_cluster_auth_is_the_prod_default() -> None:
+    prod = load_platform_config(raw("prod")).model_registry
+    dev = load_platform_config(raw()).model_registry
+    assert (prod.in_cluster_auth, dev.in_cluster_auth) == (True, False)
+    # prod without ingress: MLflow's basic-auth app guards the in-cluster port.
+    assert prod.server_argv("db", "s3://b/a")[-2:] == ["--app-name", "basic-auth"]
+    assert "--app-name" not in dev.server_argv("db", "s3://b/a")
+
+
+def test_ingress_needs_a_load_balancer_controller() -> None:
+    data = raw(ingress={**TLS, "auth": "basic"})
+    data["cluster"] = {"publicAccessCidrs": ["203.0.113.0/24"]}
+    assert problems(data) == [
+        "modelRegistry.ingress.enabled: the Ingress has class `alb`, which only the AWS Load Balancer Controller "
+        "serves, and the cluster runs none (set cluster.loadBalancerController: true)"]
+
+
+@pytest.mark.parametrize("name", ["a" * 62 + "-b", "mlops-production-registry-" + "x" * 36 + "-mlflow", "ab-", "short"])
+def test_truncated_names_are_valid_dns_labels_and_sagemaker_names(name: str) -> None:
+    """#31: a cut at 63 that lands on `-` must not leave it at the end (DNS-1123 labels and SageMaker's
+    `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$` both need an alphanumeric last character)."""
+    cut = truncate_name(name, 63)
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", cut) and len(cut) <= 63
+    assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", cut)
+    assert name.startswith(cut)
+    if len(name) <= 63 and name[-1].isalnum():
+        assert cut == name  # released names that already fit never change

@@ -9,12 +9,14 @@ from collections import Counter
 from typing import Any
 
 import pytest
+import yaml
 
 from mlops_infra.exporter_metrics import DCGM_COUNTERS
-from mlops_infra.plan import SECRET, Inventory, PlanError, ResourceRecord, plan_program
-from tests.conftest import PROGRAMS
+from mlops_infra.plan import SECRET, Inventory, PlanError, ResourceRecord
+from tests.conftest import PROGRAMS, planned
 
 PROGRAM = PROGRAMS / "monitoring"
+UPSTREAM = PROGRAM / "upstream"  # chart files read at the pinned versions (each says where it came from)
 RELEASE = "kubernetes:helm.sh/v3:Release"
 SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
@@ -24,12 +26,12 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 
 @pytest.fixture(scope="module")
 def full() -> Inventory:
-    return plan_program(PROGRAM, "full")
+    return planned("full", PROGRAM)
 
 
 @pytest.fixture(scope="module")
 def minimal() -> Inventory:
-    return plan_program(PROGRAM, "minimal")
+    return planned("minimal", PROGRAM)
 
 
 def release(inv: Inventory, chart: str) -> ResourceRecord:
@@ -81,6 +83,27 @@ def monitored_release(inv: Inventory, monitor: ResourceRecord) -> ResourceRecord
     return target
 
 
+def helm_merge(defaults: Any, overrides: Any) -> Any:
+    """What Helm renders from a chart's values.yaml and the release's values (helm chartutil coalesce): maps merge key
+    by key, lists and scalars replace, a null override deletes the key."""
+    if not (isinstance(defaults, dict) and isinstance(overrides, dict)):
+        return overrides
+    out = dict(defaults)
+    for key, value in overrides.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = helm_merge(defaults.get(key), value)
+    return out
+
+
+def lookup(values: dict[str, Any], dotted: str) -> Any:
+    node: Any = values
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 # --- Plan shape ----------------------------------------------------------------------------------------------------
 
 
@@ -90,8 +113,8 @@ def test_full_plan_has_every_piece(full: Inventory) -> None:
         RELEASE: 3, SERVICE_MONITOR: 2, PROMETHEUS_RULE: 4, "kubernetes:core/v1:ConfigMap": 4,
         "kubernetes:core/v1:Secret": 2, "kubernetes:core/v1:Namespace": 1, "kubernetes:core/v1:ServiceAccount": 2,
         "random:index/randomPassword:RandomPassword": 1, "aws:kms/key:Key": 1, "aws:sns/topic:Topic": 1,
-        "aws:sns/topicPolicy:TopicPolicy": 1, "aws:sns/topicSubscription:TopicSubscription": 2,
-        "aws:iam/role:Role": 2, "aws:iam/rolePolicy:RolePolicy": 2, ALARM: 8, LOG_GROUP: 4,
+        "aws:sns/topicPolicy:TopicPolicy": 1, "aws:sns/topicSubscription:TopicSubscription": 3,
+        "aws:iam/role:Role": 2, "aws:iam/rolePolicy:RolePolicy": 2, ALARM: 8,
         "aws:amp/workspace:Workspace": 1, "pulumi:providers:kubernetes": 1,
     }
     assert sorted(r.inputs["chart"] for r in full.of_type(RELEASE)) == [
@@ -99,7 +122,7 @@ def test_full_plan_has_every_piece(full: Inventory) -> None:
 
 
 def test_minimal_plan_omits_what_the_platform_lacks(minimal: Inventory) -> None:
-    assert [r.name for r in minimal.of_type(ALARM)] == ["mlops-dev-monitoring-cloudwatch-eks-failed-nodes"]
+    assert minimal.of_type(ALARM) == []  # no data store, no NAT, and no Container Insights agent to alarm on
     assert minimal.of_type("kubernetes:core/v1:Namespace") == []  # the cluster's namespace is reused
     assert minimal.of_type("aws:amp/workspace:Workspace") == []
     assert minimal.of_type("aws:sns/topicSubscription:TopicSubscription") == []
@@ -136,6 +159,75 @@ def test_retention_and_gp3_storage_follow_the_environment(stack: str, retention:
     assert spec["retention"] == retention
     assert spec["storageSpec"]["volumeClaimTemplate"]["spec"] == {
         "storageClassName": "gp3", "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}}
+
+
+KPS_RULES = yaml.safe_load((UPSTREAM / "kube-prometheus-stack-82.1.0-rules.yaml").read_text())
+# The chart component whose ServiceMonitor produces each `job` a default rule reads (_helpers.tpl `<component>.name`;
+# the apiserver and node-exporter jobs are literal in the rules). `<fullname>-*` jobs are the chart's own pods.
+JOB_COMPONENT = {"=kube-scheduler": "kubeScheduler", "=kube-controller-manager": "kubeControllerManager",
+                 "=~.*etcd.*": "kubeEtcd", "=kube-proxy": "kubeProxy", "=kubelet": "kubelet",
+                 "=apiserver": "kubeApiServer", "=kube-state-metrics": "kubeStateMetrics",
+                 "=node-exporter": "nodeExporter", "=windows-exporter": "windowsMonitoring",
+                 "=<fullname>-alertmanager": "alertmanager", "=<fullname>-prometheus": "prometheus",
+                 "=<fullname>-operator": "prometheusOperator"}
+# Jobs with no reachable target on EKS: the scheduler, controller manager and etcd run in the AWS-managed control
+# plane (the chart's Services select no pod); kube-proxy's metrics listen on 127.0.0.1:10249 (EKS kube-proxy-config
+# `metricsBindAddress`, the kube-proxy default; prometheus-community/helm-charts#977 "connection refused" on EKS).
+EKS_NO_TARGET = {"=kube-scheduler", "=kube-controller-manager", "=~.*etcd.*", "=kube-proxy"}
+
+
+def rendered_rule_jobs(values: dict[str, Any]) -> dict[str, list[str]]:
+    """The default rule files kube-prometheus-stack 82.1.0 renders with these release values, and the jobs each reads."""
+    effective = helm_merge(KPS_RULES["defaults"], values)
+    return {name: spec["jobs"] for name, spec in KPS_RULES["ruleFiles"].items()
+            if all(lookup(effective, gate) for gate in spec["gate"])}
+
+
+def unscrapable_reads(values: dict[str, Any]) -> list[str]:
+    """Rendered rules that read a job whose scrape is off in these values, or that EKS cannot scrape at all."""
+    effective = helm_merge(KPS_RULES["defaults"], values)
+    return sorted(f"{name}: {job}" for name, jobs in rendered_rule_jobs(values).items() for job in jobs
+                  if job in EKS_NO_TARGET or not lookup(effective, f"{JOB_COMPONENT[job]}.enabled"))
+
+
+@pytest.mark.parametrize("stack", ["full", "minimal"])
+def test_no_default_rule_reads_a_job_the_stack_does_not_or_cannot_scrape(stack: str,
+                                                                         request: pytest.FixtureRequest) -> None:
+    values = release(request.getfixturevalue(stack), "kube-prometheus-stack").inputs["values"]
+    effective = helm_merge(KPS_RULES["defaults"], values)
+    assert unscrapable_reads(values) == []
+    # ... while the rules EKS can serve stay on, and the hidden control plane is not scraped.
+    assert {"kubelet.rules.yaml", "kube-state-metrics.yaml", "node-exporter.yaml", "kubernetes-system.yaml",
+            "kube-apiserver-slos.yaml"} <= set(rendered_rule_jobs(values))
+    assert {component: lookup(effective, f"{component}.enabled") for component in
+            ("kubeScheduler", "kubeControllerManager", "kubeEtcd", "kubeProxy", "kubelet", "kubeApiServer")} == {
+        "kubeScheduler": False, "kubeControllerManager": False, "kubeEtcd": False, "kubeProxy": False,
+        "kubelet": True, "kubeApiServer": True}
+
+
+def test_the_job_check_fails_on_the_chart_defaults() -> None:
+    """What the stack installed before issue 14 #10 (no component values): KubeSchedulerDown and friends, forever."""
+    assert unscrapable_reads({}) == [
+        "etcd.yaml: =~.*etcd.*", "kube-scheduler.rules.yaml: =kube-scheduler",
+        "kubernetes-system-controller-manager.yaml: =kube-controller-manager",
+        "kubernetes-system-kube-proxy.yaml: =kube-proxy", "kubernetes-system-scheduler.yaml: =kube-scheduler"]
+    assert set(KPS_RULES["defaults"]) >= {JOB_COMPONENT[j] for j in EKS_NO_TARGET}
+
+
+def test_the_prod_prometheus_volume_names_a_storage_class_the_stack_creates(prod_plan: Inventory) -> None:
+    """A PVC naming a class nobody creates stays Pending (issue 14 #7): the class must be in the same plan, on EBS."""
+    spec = release(prod_plan, "kube-prometheus-stack").inputs["values"]["prometheus"]["prometheusSpec"]
+    wanted = spec["storageSpec"]["volumeClaimTemplate"]["spec"]["storageClassName"]
+    classes = {r.inputs["metadata"]["name"]: r.inputs for r in prod_plan.of_type("kubernetes:storage.k8s.io/v1:StorageClass")}
+    assert wanted in classes
+    assert classes[wanted]["provisioner"] == "ebs.csi.aws.com" and classes[wanted]["parameters"]["encrypted"] == "true"
+
+
+def test_a_storage_class_the_cluster_lacks_is_refused() -> None:
+    with pytest.raises(PlanError) as info:
+        planned("nostorageclass", PROGRAM)
+    assert str(info.value) == ("ValueError: mlops-dev-monitoring: monitoring.prometheus.storageClass 'gp3' is not a "
+                               "StorageClass of the cluster (standard)")
 
 
 def test_other_components_monitors_and_rules_are_picked_up(full: Inventory) -> None:
@@ -181,14 +273,14 @@ def test_every_credential_is_a_pulumi_secret(full: Inventory) -> None:
 
 def test_a_configured_receiver_without_its_secret_value_is_refused() -> None:
     with pytest.raises(PlanError) as info:
-        plan_program(PROGRAM, "nosecret")
+        planned("nosecret", PROGRAM)
     assert str(info.value) == ("ValueError: mlops-dev-monitoring-alerts: receivers.slackWebhookSecret is set but no "
                                "slack_webhook_url was given")
 
 
 def test_bad_config_fails_with_path_qualified_errors() -> None:
     with pytest.raises(PlanError) as info:
-        plan_program(PROGRAM, "badconfig")
+        planned("badconfig", PROGRAM)
     assert info.value.kind == "input"
     assert str(info.value) == "\n".join([
         "mlops:platform: 3 problems",
@@ -213,8 +305,30 @@ def test_dcgm_exporter_is_pinned_tolerates_gpu_taints_and_emits_the_listed_count
                                             "values": ["g6e.12xlarge", "p5.48xlarge"]}]}]
     emitted = [line.split(",")[0] for line in values["customMetrics"].splitlines() if not line.startswith("#")]
     assert emitted == [name for name, _, _ in DCGM_COUNTERS]
-    assert values["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert values["serviceMonitor"] == {"enabled": False}
+
+
+def effective_capabilities(security_context: dict[str, Any]) -> set[str]:
+    """The Linux capabilities a container keeps: the runtime drops `drop` from its default set, then adds `add`."""
+    caps = security_context.get("capabilities") or {}
+    runtime_default = {"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP",
+                       "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"}  # containerd's default
+    kept = set() if "ALL" in (caps.get("drop") or []) else runtime_default - set(caps.get("drop") or [])
+    return kept | set(caps.get("add") or [])
+
+
+def test_the_dcgm_container_keeps_no_capability_after_helm_merges_the_chart_defaults(full: Inventory) -> None:
+    dcgm = release(full, "dcgm-exporter")
+    chart = yaml.safe_load((UPSTREAM / f"dcgm-exporter-{dcgm.inputs['version']}-values.yaml").read_text())
+    assert chart["securityContext"]["capabilities"]["add"] == ["SYS_ADMIN"]  # the chart default at the pin
+    values = dcgm.inputs["values"]
+    # templates/daemonset.yaml renders the exporter container's `securityContext` from .Values.securityContext.
+    rendered = helm_merge(chart, values)["securityContext"]
+    assert effective_capabilities(rendered) == set()
+    assert rendered["privileged"] is False and rendered["allowPrivilegeEscalation"] is False
+    # The values before the fix (drop ALL, no `add`) keep SYS_ADMIN through the merge: the check can fail.
+    before = {**values, "securityContext": {**values["securityContext"], "capabilities": {"drop": ["ALL"]}}}
+    assert effective_capabilities(helm_merge(chart, before)["securityContext"]) == {"SYS_ADMIN"}
 
 
 def test_batch_jobs_get_a_stable_pushgateway_address(full: Inventory) -> None:
@@ -286,16 +400,31 @@ def test_alert_topic_is_encrypted_with_a_key_cloudwatch_and_eventbridge_may_use(
     [topic] = full.of_type("aws:sns/topic:Topic")
     assert topic.inputs["kmsMasterKeyId"].endswith(key.id)
     assert key.inputs["enableKeyRotation"] is True
-    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
-    assert statements["ServicesUseKey"]["Principal"]["Service"] == [
-        "cloudwatch.amazonaws.com", "events.amazonaws.com", "logs.us-east-1.amazonaws.com"]
+    services: set[str] = set()
+    for statement in json.loads(key.inputs["policy"])["Statement"]:
+        named = statement.get("Principal", {}).get("Service", [])
+        services |= {named} if isinstance(named, str) else set(named)
+    assert services == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}  # the topic's publishers, no Logs
     [policy] = full.of_type("aws:sns/topicPolicy:TopicPolicy")
     [publish] = json.loads(policy.inputs["policy"])["Statement"]
     assert publish["Action"] == ["sns:Publish"] and publish["Resource"] == [full.outputs["alertTopicArn"]]
     assert publish["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]}
     assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
-    emails = sorted(s.inputs["endpoint"] for s in full.of_type("aws:sns/topicSubscription:TopicSubscription"))
-    assert emails == ["ml-team@example.com", "oncall@example.com"]
+    subscriptions = sorted((s.inputs["protocol"], s.inputs["endpoint"], s.inputs["topic"])
+                           for s in full.of_type("aws:sns/topicSubscription:TopicSubscription"))
+    assert subscriptions == [("email", "ml-team@example.com", full.outputs["alertTopicArn"]),
+                             ("email", "oncall@example.com", full.outputs["alertTopicArn"]),
+                             ("https", "https://alerts.example.com/sns", full.outputs["alertTopicArn"])]
+
+
+def test_the_prod_stack_plans_a_subscription_on_its_alert_topic(prod_plan: Inventory) -> None:
+    """stacks/Pulumi.prod.yaml: someone hears CloudWatch alarms and security findings (the topic's only receivers)."""
+    [topic] = [t for t in prod_plan.of_type("aws:sns/topic:Topic") if t.name.endswith("-monitoring-alerts-topic")]
+    arn = prod_plan.outputs["alertTopicArn"]
+    assert topic.id == arn  # an SNS topic's id is its ARN
+    subscribed = [(s.inputs["protocol"], s.inputs["endpoint"])
+                  for s in prod_plan.of_type("aws:sns/topicSubscription:TopicSubscription") if s.inputs["topic"] == arn]
+    assert subscribed and all(protocol in {"email", "https"} for protocol, _ in subscribed)
 
 
 def test_alertmanager_may_publish_to_the_topic_only(full: Inventory) -> None:
@@ -332,19 +461,18 @@ def test_cloudwatch_alarms_cover_rds_dynamodb_nat_and_eks_and_notify_the_topic(f
         "ContainerInsights", {"ClusterName": "mlops-test"})
 
 
-@pytest.mark.parametrize(("stack", "retention", "protected"), [("full", 365, True), ("minimal", 30, False)])
-def test_log_groups_are_encrypted_with_retention_per_environment(stack: str, retention: int, protected: bool,
-                                                                 request: pytest.FixtureRequest) -> None:
-    inv = request.getfixturevalue(stack)
-    [key] = inv.of_type("aws:kms/key:Key")
-    groups = inv.of_type(LOG_GROUP)
-    assert sorted(g.inputs["name"] for g in groups) == [
-        f"/aws/containerinsights/mlops-test/{t}" for t in ("application", "dataplane", "host", "performance")]
-    for group in groups:
-        assert group.inputs["kmsKeyId"].endswith(key.id)
-        assert group.inputs["retentionInDays"] == retention
-        assert group.options["protect"] is protected and group.options["retainOnDelete"] is protected
-        assert group.inputs["deletionProtectionEnabled"] is protected
+def test_the_failed_node_alarm_exists_only_where_the_agent_that_emits_its_metric_runs(
+        full: Inventory, minimal: Inventory) -> None:
+    """cluster_failed_node_count (namespace ContainerInsights) is published only by the CloudWatch agent of the
+    amazon-cloudwatch-observability add-on. `full` runs it, `minimal` does not: an alarm there would never leave
+    INSUFFICIENT_DATA. The agent's log groups belong to the cluster that installs the add-on, so none here."""
+    reads = {(r.inputs["namespace"], r.inputs["metricName"]) for inv in (full, minimal) for r in inv.of_type(ALARM)}
+    insights = {metric for namespace, metric in reads if namespace == "ContainerInsights"}
+    assert insights == {"cluster_failed_node_count"}
+    assert [r.name for r in full.of_type(ALARM) if r.inputs["namespace"] == "ContainerInsights"] == [
+        "mlops-prod-monitoring-cloudwatch-eks-failed-nodes"]
+    assert [r for r in minimal.of_type(ALARM) if r.inputs["namespace"] == "ContainerInsights"] == []
+    assert full.of_type(LOG_GROUP) == [] and minimal.of_type(LOG_GROUP) == []
 
 
 # --- Amazon Managed Prometheus --------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 from typing import Any
 
@@ -140,7 +141,8 @@ def test_prometheus_rule_spec_is_the_crd_shape() -> None:
     spec = prometheus_rule_spec(group)
     assert spec["groups"][0]["name"] == "mlops-gpu"
     xid = spec["groups"][0]["rules"][2]
-    assert xid == {"alert": "GpuXidError", "expr": "DCGM_FI_DEV_XID_ERRORS > 0", "for": "0m",
+    assert xid == {"alert": "GpuXidError",
+                   "expr": "DCGM_FI_DEV_XID_ERRORS > 0 and changes(DCGM_FI_DEV_XID_ERRORS[10m]) > 0", "for": "0m",
                    "labels": {"severity": "critical"},
                    "annotations": {"summary": "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} reported XID {{ $value }}",
                                    "description": "An XID is a driver-reported GPU fault; drain the node and check the "
@@ -200,9 +202,11 @@ def problems(monitoring: dict[str, Any], **kw: Any) -> list[str]:
      ["monitoring.receivers.slackChannel: required when slackWebhookSecret is set"]),
     ({"namespace": "Monitoring"},
      ["monitoring.namespace: invalid value 'Monitoring' (must match ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$)"]),
-    ({"logRetentionDays": 10}, ["monitoring.logRetentionDays: must be a CloudWatch Logs retention value, one of "
-                                "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, "
-                                "2557, 2922, 3288, 3653"]),
+    ({"receivers": {"httpsEndpoints": ["http://alerts.example.com/sns"]}},
+     ["monitoring.receivers.httpsEndpoints[0]: invalid value 'http://alerts.example.com/sns' "
+      "(must match ^https://[^\\s/?#]+(/\\S*)?$)"]),
+    # The Container Insights log groups moved to the cluster that installs the agent: the key is gone.
+    ({"logRetentionDays": 30}, ["monitoring.logRetentionDays: unknown key (check the spelling)"]),
 ])
 def test_bad_monitoring_config_is_reported_by_path(monitoring: dict[str, Any], expected: list[str]) -> None:
     assert problems(monitoring) == expected
@@ -215,3 +219,137 @@ def test_a_receiver_whose_key_is_not_a_secret_is_rejected() -> None:
         "(pulumi config set --secret pagerdutyKey ...)"]
     raw = copy.deepcopy(BASE) | {"monitoring": monitoring}
     assert load_platform_config(raw, secret_keys={"pagerdutyKey"}).monitoring.receivers.pagerduty_key_secret == "pagerdutyKey"
+
+
+# --- Prod alerts reach someone (issue 14 #9) -----------------------------------------------------------------------
+
+PROD: dict[str, Any] = {"environment": "prod", "tags": {"owner": "ml", "costCenter": "cc-1"}, "cluster": {}}
+NO_SUBSCRIBER = ("monitoring.receivers: the alert topic needs at least one subscriber (emailAddresses or "
+                 "httpsEndpoints): CloudWatch alarms and security findings reach no one otherwise, and Slack/PagerDuty "
+                 "receive only Alertmanager (requireSubscription is on: the prod profile sets it)")
+
+
+@pytest.mark.parametrize("receivers", [
+    None,  # the profile default
+    {"emailAddresses": []},
+    # Slack and PagerDuty hear Alertmanager only: CloudWatch alarms go to the SNS topic and nowhere else.
+    {"slackWebhookSecret": "slackWebhook", "slackChannel": "#ml", "pagerdutyKeySecret": "pagerdutyKey"},
+])
+def test_a_prod_config_whose_alert_topic_has_no_subscriber_is_refused_at_its_path(receivers: Any) -> None:
+    raw = copy.deepcopy(PROD) | ({"monitoring": {"receivers": receivers}} if receivers is not None else {})
+    with pytest.raises(ConfigError) as info:
+        load_platform_config(raw)
+    assert info.value.problems == [NO_SUBSCRIBER]
+
+
+@pytest.mark.parametrize("receivers", [{"emailAddresses": ["oncall@example.com"]},
+                                       {"httpsEndpoints": ["https://alerts.example.com/sns"]}])
+def test_one_email_or_https_subscriber_satisfies_prod(receivers: dict[str, Any]) -> None:
+    config = load_platform_config(copy.deepcopy(PROD) | {"monitoring": {"receivers": receivers}})
+    assert config.monitoring.receivers.require_subscription is True  # from the profile, not from the stack
+
+
+def test_dev_and_staging_may_run_without_subscribers_and_prod_may_opt_out_explicitly() -> None:
+    for env in ("dev", "staging"):
+        raw = copy.deepcopy(BASE) | {"environment": env}
+        assert load_platform_config(raw).monitoring.receivers.require_subscription is False
+    opt_out = copy.deepcopy(PROD) | {"monitoring": {"receivers": {"requireSubscription": False}}}
+    assert load_platform_config(opt_out).monitoring.receivers.email_addresses == []
+
+
+# --- A tiny PromQL evaluator: instant queries over in-memory series, enough for the GPU rules ---------------------
+
+Labels = frozenset[tuple[str, str]]
+Samples = list[tuple[float, float]]
+LOOKBACK = 300.0  # Prometheus' default lookback delta (5m) for instant vector selectors
+COMPARE = {">": float.__gt__, "<": float.__lt__, ">=": float.__ge__, "<=": float.__le__, "==": float.__eq__,
+           "!=": float.__ne__}
+
+
+def _selected(node: Any, db: dict[Labels, Samples]) -> dict[Labels, Samples]:
+    wanted = [(m.name, str(m.op), m.value) for m in node.matchers.matchers]
+    out: dict[Labels, Samples] = {}
+    for labels, samples in db.items():
+        have = dict(labels)
+        if have.get("__name__") != node.name:
+            continue
+        if all((have.get(n, "") == v) == (op == "MatchOp.Equal") for n, op, v in wanted):
+            out[labels] = samples
+    return out
+
+
+def _without_name(labels: Labels) -> Labels:
+    return frozenset(kv for kv in labels if kv[0] != "__name__")
+
+
+def evaluate(node: Any, db: dict[Labels, Samples], t: float) -> dict[Labels, float] | float:
+    """The value of `node` at time `t` (seconds): an instant vector or a scalar. Raises on what it cannot do."""
+    if isinstance(node, promql_parser.NumberLiteral):
+        return float(node.val)
+    if isinstance(node, promql_parser.ParenExpr):
+        return evaluate(node.expr, db, t)
+    if isinstance(node, promql_parser.VectorSelector):
+        return {labels: [v for ts, v in samples if t - LOOKBACK < ts <= t][-1]
+                for labels, samples in _selected(node, db).items() if any(t - LOOKBACK < ts <= t for ts, _ in samples)}
+    if isinstance(node, promql_parser.Call) and node.func.name in {"changes", "max_over_time", "min_over_time"}:
+        [matrix] = node.args
+        window = matrix.range.total_seconds()
+        out: dict[Labels, float] = {}
+        for labels, samples in _selected(matrix.vector_selector, db).items():
+            values = [v for ts, v in samples if t - window < ts <= t]
+            if values:
+                out[_without_name(labels)] = {
+                    "changes": float(sum(a != b for a, b in itertools.pairwise(values))),
+                    "max_over_time": max(values), "min_over_time": min(values)}[node.func.name]
+        return out
+    if isinstance(node, promql_parser.BinaryExpr):
+        lhs, rhs, op = evaluate(node.lhs, db, t), evaluate(node.rhs, db, t), str(node.op)
+        if op == "and" and isinstance(lhs, dict) and isinstance(rhs, dict):
+            keep = {_without_name(labels) for labels in rhs}
+            return {labels: v for labels, v in lhs.items() if _without_name(labels) in keep}
+        if op in COMPARE and isinstance(lhs, dict) and isinstance(rhs, float) and node.modifier is None:
+            return {labels: v for labels, v in lhs.items() if COMPARE[op](v, rhs)}
+    raise NotImplementedError(f"the test evaluator does not handle {node.prettify()}")
+
+
+def firing(expr: str, db: dict[Labels, Samples], t: float) -> dict[Labels, float]:
+    result = evaluate(promql_parser.parse(expr), db, t)
+    assert isinstance(result, dict)
+    return result
+
+
+XID = "DCGM_FI_DEV_XID_ERRORS"
+XID_EVENT_AT, HOUR = 600.0, 3600.0
+
+
+def xid_history() -> dict[Labels, Samples]:
+    """One GPU scraped every 15s: no XID for 10 minutes, then XID 79 (fell off the bus), and the gauge holds 79 for
+    an hour after that one event, as DCGM_FI_DEV_XID_ERRORS ("value of the last XID") does."""
+    labels: Labels = frozenset({("__name__", XID), ("gpu", "0"), ("Hostname", "gpu-node-1")})
+    samples = [(float(ts), 0.0 if ts < XID_EVENT_AT else 79.0)
+               for ts in range(0, int(XID_EVENT_AT + HOUR) + 1, 15)]
+    return {labels: samples}
+
+
+XID_RULES = [r for r in RULES if XID in {metric for metric, _ in r.metrics}]
+
+
+def test_some_rule_reads_the_xid_gauge() -> None:
+    assert [r.name for r in XID_RULES] == ["GpuXidError"]
+
+
+@pytest.mark.parametrize("rule", XID_RULES, ids=lambda r: r.name)
+def test_xid_alerts_fire_on_a_new_xid_and_stop_while_the_gauge_holds_it_for_an_hour(rule: Any) -> None:
+    db = xid_history()
+    assert firing(rule.expr, db, XID_EVENT_AT - 15) == {}
+    fired = firing(rule.expr, db, XID_EVENT_AT + 60)
+    assert list(fired.values()) == [79.0]  # the summary's {{ $value }} is the XID
+    assert {("gpu", "0"), ("Hostname", "gpu-node-1")} <= next(iter(fired))  # who to page about
+    assert firing(rule.expr, db, XID_EVENT_AT + HOUR) == {}
+
+
+def test_the_evaluator_sees_the_old_xid_rule_fire_forever() -> None:
+    """The expression before issue 14 #13: the same check must fail on it."""
+    assert list(firing(f"{XID} > 0", xid_history(), XID_EVENT_AT + HOUR).values()) == [79.0]
+    with pytest.raises(NotImplementedError):
+        firing(f"rate({XID}[5m]) > 0", xid_history(), XID_EVENT_AT)

@@ -9,20 +9,20 @@ import pytest
 
 from mlops_infra.config import ConfigError, load_platform_config
 from mlops_infra.config.network import carve_subnets
-from mlops_infra.plan import Inventory, plan_program
-from tests.conftest import PROGRAMS
+from mlops_infra.plan import Inventory
+from tests.conftest import PROGRAMS, planned
 
 COMPUTE = PROGRAMS / "compute"
 
 
 @pytest.fixture(scope="module")
 def dev() -> Inventory:
-    return plan_program(COMPUTE, "dev")
+    return planned("dev", COMPUTE)
 
 
 @pytest.fixture(scope="module")
 def prod() -> Inventory:
-    return plan_program(COMPUTE, "prod")
+    return planned("prod", COMPUTE)
 
 
 def subnets(inv: Inventory, role: str) -> list[Any]:
@@ -114,7 +114,8 @@ def test_subnet_carving() -> None:
     assert carve_subnets("10.0.0.0/20", 6, 22, 26) is None
 
 
-BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"}}
+BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
+                        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}}
 
 
 def problems(**network: Any) -> list[str]:

@@ -121,3 +121,63 @@ def test_program_failure_is_one_message() -> None:
         plan_program(PROGRAMS / "failing", "test")
     assert info.value.kind == "input"
     assert str(info.value) == "demo:size must be positive (got -1)"
+
+
+# --- As strict as the real engine --------------------------------------------------------------------------------
+
+STRICT = PROGRAMS / "strict"
+
+
+def test_a_program_the_engine_accepts_plans() -> None:
+    inv = plan_program(STRICT, "ok")
+    [cm] = inv.of_type("kubernetes:core/v1:ConfigMap")
+    assert cm.options["provider"] == "urn:pulumi:ok::strict::pulumi:pulumi:Stack$pulumi:providers:kubernetes::cluster"
+
+
+def test_duplicate_urn_is_one_line_naming_the_urn_and_both_registrations() -> None:
+    with pytest.raises(PlanError) as info:
+        plan_program(STRICT, "duplicate")
+    assert info.value.kind == "input"  # exit 2
+    assert str(info.value) == (
+        "duplicate resource URN urn:pulumi:duplicate::strict::pulumi:pulumi:Stack$aws:s3/bucket:Bucket::data: "
+        "registration #1 (aws:s3/bucket:Bucket under the stack) and registration #2 (aws:s3/bucket:Bucket under the "
+        "stack)")
+
+
+def test_duplicate_urn_numbering_does_not_depend_on_earlier_plans_in_the_process() -> None:
+    plan_program(STRICT, "ok")  # registers the same explicit provider first
+    with pytest.raises(PlanError) as info:
+        plan_program(STRICT, "duplicate")
+    assert "registration #1 (aws:s3/bucket:Bucket under the stack) and registration #2" in str(info.value)
+
+
+def test_kubernetes_resource_in_our_component_without_provider_is_an_error() -> None:
+    with pytest.raises(PlanError) as info:
+        plan_program(STRICT, "ambient")
+    assert info.value.kind == "input"
+    assert str(info.value) == (
+        "urn:pulumi:ambient::strict::mlops:test:Thing$kubernetes:core/v1:ConfigMap::thing-cm: Kubernetes resource "
+        "inside component thing has no explicit provider (it would use the ambient kubeconfig); pass the cluster's "
+        "provider in opts.providers")
+
+
+def test_parent_that_is_not_a_component_is_an_error() -> None:
+    with pytest.raises(PlanError, match=r"data-versioning: parent urn:pulumi:custom-parent::strict::pulumi:pulumi:Stack"
+                                        r"\$aws:s3/bucket:Bucket::data is a custom resource, not a component$"):
+        plan_program(STRICT, "custom-parent")
+
+
+def test_parent_that_was_never_registered_is_an_error() -> None:
+    from mlops_infra.plan.inventory import ResourceRecord
+    from mlops_infra.plan.strict import orphaned_parents
+
+    child = ResourceRecord("urn:c", "aws:s3/bucket:Bucket", "c", "urn:missing", True, "id", {}, {})
+    assert orphaned_parents([child]) == ["urn:c: parent urn:missing is not a registered resource"]
+
+
+def test_cli_exits_2_on_a_duplicate_urn(capsys: pytest.CaptureFixture[str]) -> None:
+    from mlops_infra.cli.main import main
+
+    assert main(["plan", "--program", str(STRICT), "--stack", "duplicate"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("mlops-infra: error: duplicate resource URN ")

@@ -14,8 +14,9 @@ from mlops_infra.components.refs import NetworkRefs
 from mlops_infra.components.threat_detection import finding_pattern
 from mlops_infra.config import ConfigError, load_platform_config
 from mlops_infra.config.security import SecurityBaselineConfig
-from mlops_infra.plan import SECRET, Inventory, PlanError, ResourceRecord, plan_program
-from tests.conftest import PROGRAMS
+from mlops_infra.plan import SECRET, Inventory, PlanError, ResourceRecord
+from tests import iam_eval
+from tests.conftest import PROGRAMS, planned
 
 PROGRAM = PROGRAMS / "security_baseline"
 TRAIL = "aws:cloudtrail/trail:Trail"
@@ -26,12 +27,12 @@ NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 @pytest.fixture(scope="module")
 def prod() -> Inventory:
-    return plan_program(PROGRAM, "prod")
+    return planned("prod", PROGRAM)
 
 
 @pytest.fixture(scope="module")
 def dev() -> Inventory:
-    return plan_program(PROGRAM, "dev")
+    return planned("dev", PROGRAM)
 
 
 def key(inv: Inventory, name: str) -> ResourceRecord:
@@ -211,7 +212,7 @@ def test_no_configured_secret_value_appears_anywhere_in_the_plan(prod: Inventory
 
 def test_plaintext_integration_secret_is_refused_before_anything_is_registered() -> None:
     with pytest.raises(PlanError) as info:
-        plan_program(PROGRAM, "plaintext")
+        planned("plaintext", PROGRAM)
     assert str(info.value) == (
         "mlops:platform: 1 problem\n  - securityBaseline.integrationSecrets[0].configKey: config key "
         "'mlops:wandbApiKey' is not set as a secret (pulumi config set --secret wandbApiKey ...)")
@@ -219,48 +220,130 @@ def test_plaintext_integration_secret_is_refused_before_anything_is_registered()
 
 # --- exfiltration guards -------------------------------------------------------------------------------------------
 
-def test_data_buckets_deny_access_outside_the_vpc_endpoint_except_break_glass(prod: Inventory) -> None:
+ACCOUNT = "123456789012"
+ENDPOINT = "vpce-0s3gateway000001"
+BREAK_GLASS = f"arn:aws:iam::{ACCOUNT}:role/break-glass"
+LAPTOP = f"arn:aws:iam::{ACCOUNT}:role/data-scientist"  # an in-account role used from outside the VPC
+# What the versioned data buckets hold and who could read or destroy it: every object and version action, the
+# listings, ACLs and tags (issue #20: the old guard named only Get/Put/DeleteObject and ListBucket).
+OBJECT_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion",
+                  "s3:PutObject", "s3:PutObjectAcl", "s3:GetObjectVersionAcl", "s3:GetObjectAttributes",
+                  "s3:RestoreObject", "s3:PutObjectTagging", "s3:GetObjectVersionTagging", "s3:ReplicateObject"]
+BUCKET_ACTIONS = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads", "s3:PutBucketPolicy"]
+
+
+def bucket_arn(inv: Inventory, name: str) -> str:
+    return f"arn:aws:s3:::{bucket(inv, name).id}"
+
+
+def guard_denies(inv: Inventory, name: str, action: str, context: dict[str, Any], resource: str = "") -> bool:
+    """Does the bucket policy of `name` deny the request (no identity policy can then allow it)?"""
+    arn = bucket_arn(inv, name)
+    target = resource or (f"{arn}/features/part-0.parquet" if action not in BUCKET_ACTIONS else arn)
+    return iam_eval.denies([policy_doc(inv.named(f"{name}-policy"))], action, target, context)
+
+
+@pytest.mark.parametrize("action", OBJECT_ACTIONS + BUCKET_ACTIONS)
+def test_data_buckets_deny_every_s3_action_from_outside_the_endpoint(prod: Inventory, action: str) -> None:
+    outside = {"aws:PrincipalArn": LAPTOP, "aws:PrincipalAccount": ACCOUNT, "aws:SecureTransport": "true"}
     for name in ("feature-offline", "model-artifacts"):
-        deny = stmt(prod.named(f"{name}-policy"), "DenyOutsideVpcEndpoint")
-        assert deny["Effect"] == "Deny"
-        assert deny["Condition"] == {
-            "StringNotEquals": {"aws:SourceVpce": ["vpce-0s3gateway000001"]},
-            "ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::123456789012:role/break-glass"]}}
-    sids = [s["Sid"] for s in policy_doc(prod.named("shared-policy"))["Statement"]]
-    assert sids == ["DenyInsecureTransport"]  # not a data bucket: no guard
+        assert guard_denies(prod, name, action, outside), (name, action)
+        # The same role inside the VPC (through the gateway endpoint), and break-glass from anywhere, pass.
+        assert not guard_denies(prod, name, action, {**outside, "aws:SourceVpce": ENDPOINT}), (name, action)
+        assert not guard_denies(prod, name, action, {**outside, "aws:PrincipalArn": BREAK_GLASS}), (name, action)
+    assert not guard_denies(prod, "shared", action, outside)  # not a data bucket: no guard
 
 
-def test_s3_endpoint_policy_allows_only_platform_and_aws_owned_buckets(prod: Inventory) -> None:
+@pytest.fixture(scope="module")
+def guarded() -> Inventory:
+    return planned("test", PROGRAMS / "data_guard")
+
+
+def test_athena_reads_the_offline_store_through_called_via_and_nothing_else_does(guarded: Inventory) -> None:
+    """Athena reads and writes S3 with the caller's credentials from its own network: no aws:SourceVpce, but
+    aws:CalledVia = [athena]. Only that service path is exempt; the same caller directly, or via another service,
+    is still denied."""
+    analyst = {"aws:PrincipalArn": LAPTOP, "aws:PrincipalAccount": ACCOUNT, "aws:SecureTransport": "true"}
+    via_athena = {**analyst, "aws:CalledVia": ["athena.amazonaws.com"], "aws:ViaAWSService": "true"}
+    for action in ("s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:GetBucketLocation"):
+        assert not guard_denies(guarded, "ath-offline", action, via_athena), action
+        assert guard_denies(guarded, "ath-offline", action, analyst), action
+        other = {**via_athena, "aws:CalledVia": ["cloudformation.amazonaws.com"]}
+        assert guard_denies(guarded, "ath-offline", action, other), action
+    # The SageMaker store's bucket has no Athena path: the exemption follows the engine.
+    assert guard_denies(guarded, "sm-offline", "s3:GetObject", via_athena)
+
+
+def test_sagemaker_offline_role_writes_the_offline_store_and_nothing_else_is_exempt(guarded: Inventory) -> None:
+    """SageMaker Feature Store writes the offline store as the role in the feature group's RoleArn: the request's
+    principal is that role, from SageMaker's network (no aws:SourceVpce, and not a forward access session, so
+    aws:CalledVia/aws:ViaAWSService do not apply). The guard exempts exactly that role's ARN."""
+    role = guarded.named("sm-groups-offline-role")
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/{role.id}"  # the plan engine names roles by id, as AWS does
+    sagemaker = {"aws:PrincipalArn": role_arn, "aws:PrincipalAccount": ACCOUNT, "aws:SecureTransport": "true"}
+    arn = bucket_arn(guarded, "sm-offline")
+    for action in ("s3:PutObject", "s3:GetObject", "s3:PutObjectAcl"):
+        assert not guard_denies(guarded, "sm-offline", action, sagemaker, f"{arn}/sagemaker/drivers/data.parquet")
+        assert guard_denies(guarded, "sm-offline", action, {**sagemaker, "aws:PrincipalArn": LAPTOP},
+                            f"{arn}/sagemaker/drivers/data.parquet")
+    assert not guard_denies(guarded, "sm-offline", "s3:GetBucketAcl", sagemaker)
+    # The exemption is the role created in the same deploy, so the policy waits for it.
+    assert role.urn in guarded.named("sm-offline-policy").property_dependencies["policy"]
+    # That role's own policy still only reaches the bucket's sagemaker/ prefix (the guard is not a grant).
+    assert iam_eval.allows([guarded.named("sm-groups-offline-policy").inputs["policy"]], "s3:PutObject",
+                           f"{arn}/sagemaker/x")
+    assert not iam_eval.allows([guarded.named("sm-groups-offline-policy").inputs["policy"]], "s3:PutObject",
+                               f"{arn}/offline/x")
+
+
+def test_bucket_grants_are_idempotent_per_role_and_verb(guarded: Inventory) -> None:
+    """The program grants read to the same role twice (`again is first` is asserted in the program); the real
+    engine would reject a second RolePolicy under the same URN. Read, write and a prefixed read stay distinct."""
+    names = sorted(r.name for r in guarded.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.startswith("shared-"))
+    assert names == ["shared-read-models-trainer", "shared-read-trainer", "shared-write-trainer"]
+    trainer = guarded.named("trainer")
+    read = guarded.named("shared-read-trainer")
+    assert read.inputs["role"] == trainer.id
+    docs = [read.inputs["policy"]]
+    arn = bucket_arn(guarded, "shared")
+    assert iam_eval.allows(docs, "s3:GetObject", f"{arn}/any/key")
+    data_key = key(guarded, "key")  # the bucket's key is part of the grant (and the policy waits for it)
+    assert data_key.urn in read.property_dependencies["policy"]
+    assert iam_eval.allows(docs, "kms:Decrypt", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{data_key.id}")
+    assert not iam_eval.allows(docs, "s3:PutObject", f"{arn}/any/key")
+    prefixed = [guarded.named("shared-read-models-trainer").inputs["policy"]]
+    assert iam_eval.allows(prefixed, "s3:GetObject", f"{arn}/models/m.pt")
+    assert not iam_eval.allows(prefixed, "s3:GetObject", f"{arn}/other/m.pt")
+
+
+def test_s3_endpoint_policy_allows_only_platform_and_image_layer_buckets(prod: Inventory) -> None:
     policy = prod.named("sec-guards-s3-endpoint-policy")
-    assert policy.inputs["vpcEndpointId"] == "vpce-0s3gateway000001"
-    doc = policy_doc(policy)
-    assert [s["Sid"] for s in doc["Statement"]] == ["PlatformBucketsOwnPrincipals", "AwsOwnedBucketsRead"]
-    assert all(s["Effect"] == "Allow" and "s3:*" not in s["Action"] for s in doc["Statement"])
-    own = doc["Statement"][0]
-    ids = [bucket(prod, n).id for n in ("feature-offline", "model-artifacts", "shared")]
-    assert sorted(own["Resource"]) == sorted([f"arn:aws:s3:::{i}" for i in ids] + [f"arn:aws:s3:::{i}/*" for i in ids])
-    assert own["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "123456789012"}}
-    assert doc["Statement"][1] == {
-        "Sid": "AwsOwnedBucketsRead", "Effect": "Allow", "Action": ["s3:GetObject"], "Principal": {"AWS": "*"},
-        "Resource": ["arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*",
-                     "arn:aws:s3:::al2023-repos-eu-west-1-de612dc2/*",
-                     "arn:aws:s3:::prod-registry-k8s-io-eu-west-1/*"]}
+    assert policy.inputs["vpcEndpointId"] == ENDPOINT
+    docs = [policy_doc(policy)]
+    node = {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/node", "aws:PrincipalAccount": ACCOUNT}
+    foreign = {"aws:PrincipalArn": "arn:aws:iam::999999999999:role/attacker", "aws:PrincipalAccount": "999999999999"}
+    for name in ("feature-offline", "model-artifacts", "shared"):
+        arn = bucket_arn(prod, name)
+        assert iam_eval.resource_allows(docs, "s3:PutObject", f"{arn}/k", node)
+        assert iam_eval.resource_allows(docs, "s3:ListBucket", arn, node)
+        assert not iam_eval.resource_allows(docs, "s3:PutObject", f"{arn}/k", foreign)
+    # Writing to any bucket that is not the platform's (e.g. an attacker's, or a registry's) is refused.
+    for target in ("arn:aws:s3:::attacker-drop/k", "arn:aws:s3:::quayio-production-s3/k"):
+        assert not iam_eval.resource_allows(docs, "s3:PutObject", target, node)
+        assert not iam_eval.resource_allows(docs, "s3:PutObject", target, foreign)
+    assert not iam_eval.resource_allows(docs, "s3:GetObject", "arn:aws:s3:::attacker-drop/k", node)
+    assert all(s["Effect"] == "Allow" and "s3:*" not in s["Action"] for s in docs[0]["Statement"])
 
 
-def test_ml_namespaces_deny_egress_then_allow_the_platform(prod: Inventory) -> None:
-    policies = {(p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): p for p in prod.of_type(NETWORK_POLICY)}
+def egress_policies(inv: Inventory) -> dict[tuple[str, str], ResourceRecord]:
+    return {(p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): p for p in inv.of_type(NETWORK_POLICY)}
+
+
+def test_ml_namespaces_deny_egress_by_default(prod: Inventory) -> None:
+    policies = egress_policies(prod)
     assert sorted(policies) == [("ranking", "allow-platform-egress"), ("ranking", "default-deny-egress"),
                                 ("research", "allow-platform-egress"), ("research", "default-deny-egress")]
     assert policies[("research", "default-deny-egress")].inputs["spec"] == {"podSelector": {}, "policyTypes": ["Egress"]}
-    same_ns, dns, services, https = policies[("research", "allow-platform-egress")].inputs["spec"]["egress"]
-    assert same_ns == {"to": [{"podSelector": {}}]}
-    assert dns["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
-    assert dns["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                          "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]
-    assert services == {"to": [{"namespaceSelector": {"matchExpressions": [
-        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["feast", "mlflow"]}]}}]}
-    assert https == {"to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}, {"ipBlock": {"cidr": "52.218.0.0/17"}}],
-                     "ports": [{"protocol": "TCP", "port": 443}]}
 
 
 def test_data_bucket_guard_is_none_when_off_and_refuses_a_vpc_without_endpoint() -> None:
@@ -297,7 +380,8 @@ def test_finding_pattern_uses_the_configured_severity() -> None:
 # --- config ----------------------------------------------------------------------------------------------------------
 
 BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
-                        "cluster": {"teams": [{"name": "research"}]}}
+                        "cluster": {"teams": [{"name": "research"}]},
+                        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}}
 
 
 def problems(section: dict[str, Any]) -> list[str]:

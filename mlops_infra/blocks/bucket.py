@@ -3,8 +3,8 @@ owner-enforced ownership, TLS-only policy and lifecycle. Grants are methods that
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_aws as aws
@@ -26,12 +26,52 @@ class LifecycleRule:
     """Transition to GLACIER_IR after N days. Default: never."""
 
 
+# Services that read or write a guarded bucket with the CALLER's credentials (forward access sessions) from their
+# own network, so the request carries no aws:SourceVpce (Athena user guide, "Control access to Amazon S3 from
+# Athena": "You also cannot restrict or allow access to Amazon S3 resources based on the aws:SourceVpc or
+# aws:SourceVpce condition keys"). The exemption names each service in aws:CalledVia, not every service
+# (aws:ViaAWSService), so a stolen credential cannot route data out through an arbitrary service.
+ATHENA = "athena.amazonaws.com"
+
+
 @dataclass(frozen=True)
 class VpcEndpointGuard:
-    """Deny data access that does not come through these VPC endpoints, except for break-glass roles."""
+    """Deny every S3 action (`s3:*`: objects, versions, listings, ACLs, tags) that does not come through these VPC
+    endpoints, except for the principals and service paths named here.
+
+    The role that runs `pulumi up` must either run inside the VPC (its S3 calls then pass the gateway endpoint) or
+    be listed in `break_glass_role_arns`: the provider's reads (HeadBucket needs s3:ListBucket) are denied otherwise.
+    """
 
     vpc_endpoint_ids: Sequence[pulumi.Input[str]]
     break_glass_role_arns: Sequence[str] = ()
+    """People's roles exempt from the guard (e.g. incident response). Default: none."""
+    service_role_arns: Sequence[pulumi.Input[str]] = ()
+    """Roles an AWS service assumes to reach the bucket from its own network, e.g. the role SageMaker Feature Store
+    assumes to write the offline store (the request's principal is that role; no aws:SourceVpce, no
+    aws:ViaAWSService). Exempt by exact ARN. Default: none."""
+    called_via: Sequence[str] = ()
+    """Service principals allowed to use the caller's credentials from outside the endpoint (`aws:CalledVia`),
+    e.g. `ATHENA` for an Athena offline store. Default: none."""
+
+    def with_exemptions(self, *, service_role_arns: Sequence[pulumi.Input[str]] = (),
+                        called_via: Sequence[str] = ()) -> VpcEndpointGuard:
+        """This guard plus more exemptions (a component adds the service paths its own bucket needs)."""
+        return replace(self, service_role_arns=[*self.service_role_arns, *service_role_arns],
+                       called_via=sorted({*self.called_via, *called_via}))
+
+    def statement(self, bucket_arn: pulumi.Output[str]) -> iam.Statement:
+        """`DenyOutsideVpcEndpoint`: a Deny whose conditions must all hold, so each exemption is one more key."""
+        conditions: dict[str, dict[str, object]] = {
+            "StringNotEquals": {"aws:SourceVpce": list(self.vpc_endpoint_ids)}}
+        exempt = [*self.break_glass_role_arns, *self.service_role_arns]
+        if exempt:
+            conditions["ArnNotLike"] = {"aws:PrincipalArn": exempt}
+        if self.called_via:
+            # Absent for direct calls, and ForAllValues over an absent key is true: direct calls stay denied.
+            conditions["ForAllValues:StringNotEquals"] = {"aws:CalledVia": list(self.called_via)}
+        return iam.statement("DenyOutsideVpcEndpoint", ["s3:*"], [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+                             effect="Deny", principals={"AWS": "*"}, conditions=conditions)
 
 
 @dataclass(frozen=True)
@@ -60,6 +100,7 @@ class HardenedBucket(pulumi.ComponentResource):
         super().__init__("mlops:blocks:HardenedBucket", name, None, opts_)
         self._name = name
         self.kms_key = args.kms_key
+        self._grants = RoleGrants(self, name)
         bucket = aws.s3.Bucket(
             name,
             object_lock_enabled=True if args.object_lock_days else None,
@@ -105,14 +146,7 @@ class HardenedBucket(pulumi.ComponentResource):
             "DenyInsecureTransport", ["s3:*"], [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
             effect="Deny", principals={"AWS": "*"}, conditions={"Bool": {"aws:SecureTransport": "false"}})]
         if args.vpc_endpoint_guard is not None:
-            guard = args.vpc_endpoint_guard
-            conditions: dict[str, dict[str, object]] = {"StringNotEquals": {"aws:SourceVpce": list(guard.vpc_endpoint_ids)}}
-            if guard.break_glass_role_arns:
-                conditions["ArnNotLike"] = {"aws:PrincipalArn": list(guard.break_glass_role_arns)}
-            statements.append(iam.statement(
-                "DenyOutsideVpcEndpoint", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"],
-                [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")], effect="Deny", principals={"AWS": "*"},
-                conditions=conditions))
+            statements.append(args.vpc_endpoint_guard.statement(bucket.arn))
         statements.extend(args.extra_policy_statements)
         aws.s3.BucketPolicy(child(name, "policy"), bucket=bucket.id, policy=iam.document(statements),
                             opts=opts(self, depends_on=[public_block, ownership]))
@@ -139,14 +173,37 @@ class HardenedBucket(pulumi.ComponentResource):
         ]
 
     def grant_read(self, role: aws.iam.Role, prefix: str = "") -> aws.iam.RolePolicy:
-        """Least-privilege read of `prefix` (and decrypt with the bucket's key) for `role`."""
-        return self._grant(role, "read", self.read_statements(prefix))
+        """Least-privilege read of `prefix` (and decrypt with the bucket's key) for `role`. Idempotent."""
+        return self._grants.grant(role, "read" + _prefix_suffix(prefix), lambda: self.read_statements(prefix))
 
     def grant_write(self, role: aws.iam.Role, prefix: str = "") -> aws.iam.RolePolicy:
-        """Read and write of `prefix` (and encrypt/decrypt with the bucket's key) for `role`."""
-        return self._grant(role, "write", self.write_statements(prefix))
+        """Read and write of `prefix` (and encrypt/decrypt with the bucket's key) for `role`. Idempotent."""
+        return self._grants.grant(role, "write" + _prefix_suffix(prefix), lambda: self.write_statements(prefix))
 
-    def _grant(self, role: aws.iam.Role, verb: str, statements: list[iam.Statement]) -> aws.iam.RolePolicy:
-        # Named after both ends so that two grants never collide: `<bucket>-read-<role>`.
-        return aws.iam.RolePolicy(child(self._name, f"{verb}-{role._name}"), role=role.id,
-                                  policy=iam.document(statements), opts=opts(self))
+
+def _prefix_suffix(prefix: str) -> str:
+    """`""` for the whole bucket (the released names), else `-<prefix with / as ->`."""
+    slug = prefix.strip("/").replace("/", "-")
+    return f"-{slug}" if slug else ""
+
+
+class RoleGrants:
+    """Inline role policies an owner grants, one per (role, verb): granting the same thing twice returns the first
+    policy instead of registering a second resource with the same URN (which `pulumi up` rejects).
+
+    The key is the role's Pulumi resource name (`Resource.pulumi_resource_name`), which is also unique per stack
+    for one resource type, and the policy is named `<owner>-<verb>-<role>` after both ends.
+    """
+
+    def __init__(self, owner: pulumi.Resource, owner_name: str) -> None:
+        self._owner, self._owner_name = owner, owner_name
+        self._granted: dict[tuple[str, str], aws.iam.RolePolicy] = {}
+
+    def grant(self, role: aws.iam.Role, verb: str,
+              statements: Callable[[], Sequence[iam.Statement | pulumi.Output[iam.Statement]]]) -> aws.iam.RolePolicy:
+        key = (role.pulumi_resource_name, verb)
+        if key not in self._granted:
+            self._granted[key] = aws.iam.RolePolicy(
+                child(self._owner_name, f"{verb}-{key[0]}"), role=role.id, policy=iam.document(list(statements())),
+                opts=opts(self._owner))
+        return self._granted[key]

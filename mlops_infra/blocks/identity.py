@@ -37,7 +37,7 @@ class WorkloadIdentityArgs:
     namespace: pulumi.Input[str]
     service_account: str
     tags: dict[str, str]
-    statements: Sequence[iam.Statement] = field(default_factory=tuple)
+    statements: Sequence[iam.Statement | pulumi.Output[iam.Statement]] = field(default_factory=tuple)
     """The role's permissions. Default: none (add grants later)."""
     automount_token: bool = False
     """Mount the Kubernetes API token. Default: false (AWS credentials come from a separate projected token)."""

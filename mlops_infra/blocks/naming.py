@@ -12,6 +12,21 @@ def child(name: str, suffix: str) -> str:
     return f"{name}-{suffix}"
 
 
+def truncate_name(name: str, limit: int = 63) -> str:
+    """Cut `name` to at most `limit` characters without a trailing `-` (or `.`/`_`).
+
+    Kubernetes DNS-1123 labels (63) and SageMaker names (`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`) must end in an
+    alphanumeric; a plain `name[:63]` can end in `-` when the cut falls on a separator. Deterministic, so a
+    released name never changes when it was already short enough.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1 (got {limit})")
+    cut = name[:limit].rstrip("-._")
+    if not cut:
+        raise ValueError(f"{name!r} has no alphanumeric character within the first {limit}")
+    return cut
+
+
 def opts(
     parent: pulumi.Resource,
     *,

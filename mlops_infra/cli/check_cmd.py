@@ -30,12 +30,16 @@ def register(sub: Any) -> None:
     p.add_argument("--policy-config", type=Path, default=None, metavar="FILE",
                    help="policy pack config JSON (default: <program>/policies/config/<stack>.json if present)")
     p.add_argument("--pack", action="append", default=None, metavar="NAME",
-                   help="only this pack (repeatable; default: mlops-security, mlops-compliance, mlops-cost)")
+                   help="only this pack (repeatable; default: every pack: mlops-security, mlops-compliance, "
+                        "mlops-cost, mlops-invariants)")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
-    p.add_argument("--list-policies", action="store_true", help="list every policy with severity and mappings")
+    p.add_argument("--list-policies", action="store_true",
+                   help="list every policy (resource policies and stack invariants) with pack, severity, strictness "
+                        "and framework controls; --format json adds kind, description and remediation")
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlops_policies.cost import with_platform_budget
     from mlops_policies.enforcement import PolicyConfigError, resolve_environment
     from mlops_policies.packs import PACKS
     from mlops_policies.runner import evaluate, list_policies, load_policy_config
@@ -63,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
         except PolicyConfigError as exc:
             return fail(str(exc))
         found = find_program(program)
-        environment = resolve_environment(read_stack_config(found, args.stack).values, args.environment, args.stack)
+        stack_values = read_stack_config(found, args.stack).values
+        environment = resolve_environment(stack_values, args.environment, args.stack)
+        policy_config = with_platform_budget(policy_config, stack_values)  # the stack's `budget` ceilings
         inventory = plan_program(program, args.stack, stack_refs=load_stack_refs(args.stack_refs),
                                  resolve_ref=local_ref_resolver(root))
         try:

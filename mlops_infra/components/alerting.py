@@ -87,8 +87,14 @@ class AlertRouting(pulumi.ComponentResource):
                           principals={"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
                           conditions={"StringEquals": {"aws:SourceAccount": identity.account_id}}),
         ]), opts=opts(self))
+        # The topic's only human receivers for CloudWatch alarms and EventBridge findings (Alertmanager also
+        # reaches Slack and PagerDuty directly). Both protocols stay "pending confirmation" until the endpoint
+        # confirms; a prod config without one is refused (`receivers.requireSubscription`).
         for i, address in enumerate(recv.email_addresses):
             aws.sns.TopicSubscription(child(name, f"email-{i}"), topic=topic.arn, protocol="email", endpoint=address,
+                                      opts=opts(self))
+        for i, url in enumerate(recv.https_endpoints):
+            aws.sns.TopicSubscription(child(name, f"https-{i}"), topic=topic.arn, protocol="https", endpoint=url,
                                       opts=opts(self))
 
         # Alertmanager's SNS receiver signs with the pod's web identity: publish to this topic only.

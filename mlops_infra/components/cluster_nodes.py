@@ -18,20 +18,38 @@ NODE_POLICIES: tuple[str, ...] = (
 )
 
 
-def node_role(name: str, parent: pulumi.Resource, tags: dict[str, str]) -> aws.iam.Role:
-    """The EC2 role of managed (and Karpenter) nodes."""
+def node_role(name: str, parent: pulumi.Resource, tags: dict[str, str],
+              attachments: list[pulumi.Resource] | None = None) -> aws.iam.Role:
+    """The EC2 role of managed (and Karpenter) nodes. Its policy attachments are appended to `attachments`: node
+    groups must depend on them, or `pulumi destroy` detaches the policies while nodes still drain."""
     trust = iam.trust_document([iam.statement("Ec2Nodes", ["sts:AssumeRole"], [],
                                               principals={"Service": "ec2.amazonaws.com"})])
     role = aws.iam.Role(name, assume_role_policy=trust, tags=tags, opts=opts(parent))
     for policy in NODE_POLICIES:
-        aws.iam.RolePolicyAttachment(child(name, policy.rsplit("/", 1)[-1]), role=role.name, policy_arn=policy,
-                                     opts=opts(parent))
+        attachment = aws.iam.RolePolicyAttachment(child(name, policy.rsplit("/", 1)[-1]), role=role.name,
+                                                  policy_arn=policy, opts=opts(parent))
+        if attachments is not None:
+            attachments.append(attachment)
     return role
 
 
 def root_device_name(ami_type: str) -> str:
     """Bottlerocket keeps images and containers on its second (data) volume; AL2023 on the root volume."""
     return "/dev/xvdb" if ami_type.startswith("BOTTLEROCKET") else "/dev/xvda"
+
+
+def efa_interfaces(network_cards: int, security_group_ids: Sequence[pulumi.Input[str]],
+                   ) -> list[aws.ec2.LaunchTemplateNetworkInterfaceArgsDict]:
+    """One EFA interface per network card, as AWS recommends in "Maximize network bandwidth on Amazon EC2 instances
+    with multiple network cards" (EC2 user guide, efa-acc-inst-types): card 0 / device 0 is an EFA-with-ENA
+    interface (the node's IP; an EFA-only interface cannot be primary), every other card gets device index 1 and an
+    `efa-only` interface (no IP address: full EFA bandwidth without spending 31 subnet IPs per p5 node, the P5
+    "use case 1" layout)."""
+    def one(card: int) -> aws.ec2.LaunchTemplateNetworkInterfaceArgsDict:
+        return {"network_card_index": card, "device_index": 0 if card == 0 else 1,
+                "interface_type": "efa" if card == 0 else "efa-only",
+                "security_groups": list(security_group_ids), "delete_on_termination": "true"}
+    return [one(card) for card in range(max(network_cards, 1))]
 
 
 def launch_template(
@@ -44,20 +62,18 @@ def launch_template(
     tags: dict[str, str],
     hop_limit: int = 1,
     efa_security_group_ids: Sequence[pulumi.Input[str]] = (),
+    efa_network_cards: int = 1,
     placement_group: pulumi.Input[str] | None = None,
 ) -> aws.ec2.LaunchTemplate:
     """IMDSv2 only with hop limit 1 by default: pods cannot reach the node's credentials through IMDS.
 
-    With `efa_security_group_ids` the primary interface is an EFA device (the groups must include the cluster
-    security group, because a launch template with interfaces replaces the ones EKS would add).
+    With `efa_security_group_ids`, one EFA interface per network card (`efa_interfaces`); the groups must include
+    the cluster security group, because a launch template with interfaces replaces the ones EKS would add.
     """
     ebs: aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgsDict = {
         "volume_size": volume_gib, "volume_type": "gp3", "encrypted": "true", "kms_key_id": kms_key_arn,
         "delete_on_termination": "true", "iops": 3000, "throughput": 250}
-    interfaces: list[aws.ec2.LaunchTemplateNetworkInterfaceArgsDict] = []
-    if efa_security_group_ids:
-        interfaces.append({"device_index": 0, "network_card_index": 0, "interface_type": "efa",
-                           "security_groups": list(efa_security_group_ids), "delete_on_termination": "true"})
+    interfaces = efa_interfaces(efa_network_cards, efa_security_group_ids) if efa_security_group_ids else []
     placement: aws.ec2.LaunchTemplatePlacementArgsDict | None = (
         {"group_name": placement_group} if placement_group is not None else None)
     return aws.ec2.LaunchTemplate(

@@ -6,7 +6,8 @@ from a Kubernetes Secret; Feast expands `${VAR}` references when it loads the fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -63,6 +64,8 @@ class FeatureServerArgs:
     labels: dict[str, str]
     checksum: pulumi.Input[str] = ""
     """Hash of the config, as a pod annotation, so that a changed `feature_store.yaml` rolls the pods. Default: none."""
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    """What must be ready before the pods start: the registry bootstrap Job and the identity. Default: none."""
 
 
 class FeatureServer(pulumi.ComponentResource):
@@ -108,7 +111,7 @@ class FeatureServer(pulumi.ComponentResource):
         # The HPA owns the replica count; ignoring `spec.replicas` keeps `pulumi up` from resetting it.
         deployment = k8s.apps.v1.Deployment(
             child(name, "deployment"), metadata=meta, spec={**spec, "replicas": cfg.min_replicas},
-            opts=opts(self, ignore_changes=["spec.replicas"]))
+            opts=opts(self, ignore_changes=["spec.replicas"], depends_on=list(args.depends_on)))
         service = k8s.core.v1.Service(
             child(name, "service"), metadata=meta,
             spec={"type": "ClusterIP", "selector": selector,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,6 +25,8 @@ class MaterializationArgs:
     memory: str
     pod: FeastPod
     labels: dict[str, str]
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    """What must be ready before the first run: the registry bootstrap Job and the identity. Default: none."""
 
 
 class Materialization(pulumi.ComponentResource):
@@ -59,6 +62,6 @@ class Materialization(pulumi.ComponentResource):
         }
         job = k8s.batch.v1.CronJob(child(name, "cronjob"),
                                    metadata={"name": name, "namespace": pod.namespace, "labels": labels},
-                                   spec=spec, opts=opts(self))
+                                   spec=spec, opts=opts(self, depends_on=list(args.depends_on)))
         self.job_name = job.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         self.register_outputs({"cronJobName": self.job_name})

@@ -2,7 +2,7 @@
 
 Feast's DynamoDB store keeps one table per feature view, named by `table_name_template`. The platform creates
 those tables itself, so each gets KMS, PITR and deletion protection, and Feast's role needs no CreateTable
-(Feast skips creation when DescribeTable finds the table: `DynamoDBOnlineStore.update`, feast 0.67).
+(Feast skips creation when DescribeTable finds the table: `DynamoDBOnlineStore.update`, feast 0.66.0).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from ..blocks.network_access import PrivatePlacement, cluster_only_security_grou
 from ..config.feature_store import OnlineStoreConfig
 
 REDIS_PORT = 6379
-# The calls Feast 0.67 makes (feast/infra/online_stores/dynamodb.py): reads, then writes on materialization.
+# The calls Feast 0.66.0 makes (feast/infra/online_stores/dynamodb.py: batch_get_item, get_item, describe_table;
+# batch_writer, put_item, update_item on materialization). Table creation is skipped: tables exist.
 DYNAMODB_READ = ["dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem"]
 DYNAMODB_WRITE = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 

@@ -2,6 +2,11 @@
 
 SageMaker writes the offline store with a role it assumes; that role may write exactly the bucket prefix and
 use exactly the store's key. Glue table creation is off so the role needs no Glue permissions.
+
+Record calls are authorised under the `sagemaker:` prefix: IAM has no `sagemaker-featurestore-runtime` service
+prefix (that is only the API's endpoint name). Checked against parliament 1.6.4's IAM database (service
+`sagemaker`: BatchGetRecord, DeleteRecord, GetRecord, PutRecord, DescribeFeatureGroup; no service
+`sagemaker-featurestore-runtime`) and the Service Authorization Reference for Amazon SageMaker AI.
 """
 
 from __future__ import annotations
@@ -17,9 +22,30 @@ from ..blocks.naming import child, opts
 from ..config.feature_store import SageMakerFeatureGroup
 
 PREFIX = "sagemaker"
-RUNTIME_READ = ["sagemaker-featurestore-runtime:BatchGetRecord", "sagemaker-featurestore-runtime:GetRecord",
-                "sagemaker:DescribeFeatureGroup"]
-RUNTIME_WRITE = ["sagemaker-featurestore-runtime:DeleteRecord", "sagemaker-featurestore-runtime:PutRecord"]
+RUNTIME_READ = ["sagemaker:BatchGetRecord", "sagemaker:DescribeFeatureGroup", "sagemaker:GetRecord"]
+RUNTIME_WRITE = ["sagemaker:DeleteRecord", "sagemaker:PutRecord"]
+NAME_MAX = 64  # CreateFeatureGroup: ^[a-zA-Z0-9]([_-]*[a-zA-Z0-9]){0,63}
+
+
+def feature_group_name(component: str, group: str) -> str:
+    """`<component>-<group>`, cut to 64 characters without a trailing `-`/`_` (which the API rejects)."""
+    return child(component, group)[:NAME_MAX].rstrip("-_")
+
+
+def offline_trust(partition: pulumi.Input[str], region: pulumi.Input[str], account: pulumi.Input[str],
+                  names: list[str]) -> pulumi.Output[str]:
+    """SageMaker may assume the offline role only for this account's feature groups (confused-deputy guard).
+
+    `...IfExists`: SageMaker's confused-deputy page lists the features that send aws:SourceArn/aws:SourceAccount
+    (training, processing, inference, ...) but not Feature Store. A request that carries the keys must match them;
+    one that carries none is still allowed, so a Feature Store that omits them keeps writing its offline store.
+    """
+    arns = [pulumi.Output.format("arn:{0}:sagemaker:{1}:{2}:feature-group/{3}", partition, region, account, n.lower())
+            for n in names]
+    return iam.trust_document([iam.statement(
+        "SageMakerAssumes", ["sts:AssumeRole"], [], principals={"Service": "sagemaker.amazonaws.com"},
+        conditions={"StringEqualsIfExists": {"aws:SourceAccount": account},
+                    "ArnLikeIfExists": {"aws:SourceArn": arns}})])
 
 
 @dataclass(frozen=True)
@@ -37,9 +63,12 @@ class SageMakerFeatureGroups(pulumi.ComponentResource):
     def __init__(self, name: str, args: SageMakerFeatureGroupsArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:feature_store_sagemaker:SageMakerFeatureGroups", name, None, opts_)
         bucket, key = args.bucket, args.bucket.kms_key
-        trust = iam.trust_document([iam.statement(
-            "SageMakerAssumes", ["sts:AssumeRole"], [], principals={"Service": "sagemaker.amazonaws.com"})])
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        names = [feature_group_name(name, g.name) for g in args.groups]
+        trust = offline_trust(aws.get_partition_output(opts=invoke).partition, aws.get_region_output(opts=invoke).region,
+                              aws.get_caller_identity_output(opts=invoke).account_id, names)
         role = aws.iam.Role(child(name, "offline-role"), assume_role_policy=trust, tags=args.tags, opts=opts(self))
+        self.offline_role_arn = role.arn  # the bucket's VPC-endpoint guard exempts it (SageMaker writes from AWS)
         policy = aws.iam.RolePolicy(child(name, "offline-policy"), role=role.id, policy=iam.document([
             iam.statement("BucketAcl", ["s3:GetBucketAcl"], [bucket.arn]),
             iam.statement("WriteOffline", ["s3:GetObject", "s3:PutObject", "s3:PutObjectAcl"],
@@ -47,14 +76,14 @@ class SageMakerFeatureGroups(pulumi.ComponentResource):
             key.use_statement("OfflineKey"),
         ]), opts=opts(self))
         groups = []
-        for group in args.groups:
+        for group, group_name in zip(args.groups, names, strict=True):
             features = dict(group.features)
             features.setdefault(group.event_time, "String")
             definitions: list[aws.sagemaker.FeatureGroupFeatureDefinitionArgsDict] = [
                 {"feature_name": f, "feature_type": t} for f, t in features.items()]
             groups.append(aws.sagemaker.FeatureGroup(
                 child(name, group.name),
-                feature_group_name=child(name, group.name)[:64],
+                feature_group_name=group_name,
                 record_identifier_feature_name=group.record_identifier,
                 event_time_feature_name=group.event_time,
                 feature_definitions=definitions,

@@ -27,13 +27,17 @@ SERVICE_ACCOUNT = "karpenter"
 NODE_CLASS_API = "karpenter.k8s.aws/v1"
 NODE_POOL_API = "karpenter.sh/v1"
 K8S_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
+# Karpenter v1.9.0 controller policy: website/content/en/docs/getting-started/getting-started-with-karpenter/
+# cloudformation.yaml at tag v1.9.0 (KarpenterControllerPolicy), mirrored statement by statement below.
 # EC2 resources Karpenter creates: the request must tag them as owned by this cluster.
 CREATED = ("fleet", "instance", "volume", "network-interface", "launch-template", "spot-instances-request")
 USED = ("image", "snapshot", "security-group", "subnet", "capacity-reservation")
 DESCRIBE = ("ec2:DescribeAvailabilityZones", "ec2:DescribeCapacityReservations", "ec2:DescribeImages",
             "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeInstances",
             "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory",
-            "ec2:DescribeSubnets", "pricing:GetProducts")
+            "ec2:DescribeSubnets")
+# Tags Karpenter adds to a running instance after launch (AllowScopedResourceTagging's aws:TagKeys).
+POST_LAUNCH_TAG_KEYS = ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]
 
 
 @dataclass(frozen=True)
@@ -47,36 +51,94 @@ class KarpenterArgs:
     kms_key_arn: pulumi.Input[str]
     region: str
     tags: dict[str, str]
+    node_role_policies: Sequence[pulumi.Resource] = ()
+    """The node role's policy attachments: node classes depend on them (nodes drain before permissions go).
+    Default: none."""
 
 
-def controller_statements(args: KarpenterArgs, account: pulumi.Input[str]) -> list[iam.Statement]:
-    """Least privilege for the controller. Describe/pricing calls have no resource-level permissions (`*`)."""
-    region, name = args.region, args.cluster.name
-    ec2: list[pulumi.Input[str]] = [pulumi.Output.format("arn:aws:ec2:{0}:{1}:{2}/*", region, account, kind) for kind in CREATED]
-    used: list[pulumi.Input[str]] = [f"arn:aws:ec2:{region}::image/*", f"arn:aws:ec2:{region}::snapshot/*",
-            *(pulumi.Output.format("arn:aws:ec2:{0}:{1}:{2}/*", region, account, k) for k in USED[2:])]
-    # What Karpenter tags every launch with: its cluster and a NodePool.
-    owned: dict[str, dict[str, Any]] = {"StringEquals": {"aws:RequestTag/eks:eks-cluster-name": name},
-             "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}}
+def _arns(region: str, account: str, kinds: Sequence[str]) -> list[str]:
+    return [f"arn:aws:ec2:{region}:{account}:{kind}/*" for kind in kinds]
+
+
+def _ec2_statements(region: str, account: str, name: str) -> list[iam.Statement]:
+    """Launch, tag and terminate only what carries this cluster's ownership tags (`kubernetes.io/cluster/<name>`,
+    `eks:eks-cluster-name`, a NodePool), as Karpenter's own policy does."""
+    owned = f"kubernetes.io/cluster/{name}"
+    request = {f"aws:RequestTag/{owned}": "owned", "aws:RequestTag/eks:eks-cluster-name": name}
+    resource = {"StringEquals": {f"aws:ResourceTag/{owned}": "owned"},
+                "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}}
+    nodepool = {"aws:RequestTag/karpenter.sh/nodepool": "*"}
+    created = _arns(region, account, CREATED)
     return [
-        iam.statement("Describe", DESCRIBE, ["*"]),
-        iam.statement("LaunchFromSharedResources", ["ec2:CreateFleet", "ec2:RunInstances"], used),
+        iam.statement("LaunchFromSharedResources", ["ec2:CreateFleet", "ec2:RunInstances"],
+                      [f"arn:aws:ec2:{region}::image/*", f"arn:aws:ec2:{region}::snapshot/*",
+                       *_arns(region, account, USED[2:])]),
+        iam.statement("LaunchFromOwnLaunchTemplates", ["ec2:CreateFleet", "ec2:RunInstances"],
+                      _arns(region, account, ["launch-template"]), conditions=resource),
         iam.statement("LaunchOwnedResources", ["ec2:CreateFleet", "ec2:CreateLaunchTemplate", "ec2:RunInstances"],
-                      ec2, conditions=owned),
-        iam.statement("TagOnLaunch", ["ec2:CreateTags"], ec2, conditions={"StringEquals": {
-            "ec2:CreateAction": ["CreateFleet", "CreateLaunchTemplate", "RunInstances"]}}),
-        iam.statement("TerminateOwnNodes", ["ec2:DeleteLaunchTemplate", "ec2:TerminateInstances"], ec2,
-                      conditions={"StringEquals": {"aws:ResourceTag/eks:eks-cluster-name": name},
-                                  "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}}),
+                      [*created, *_arns(region, account, ["capacity-reservation"])],
+                      conditions={"StringEquals": request, "StringLike": nodepool}),
+        iam.statement("TagOnLaunch", ["ec2:CreateTags"], created, conditions={
+            "StringEquals": {**request, "ec2:CreateAction": ["CreateFleet", "CreateLaunchTemplate", "RunInstances"]},
+            "StringLike": nodepool}),
+        # After launch Karpenter names the instance and records its NodeClaim: only those keys, only on its nodes.
+        iam.statement("TagOwnNodesAfterLaunch", ["ec2:CreateTags"], _arns(region, account, ["instance"]), conditions={
+            **resource, "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": name},
+            "ForAllValues:StringEquals": {"aws:TagKeys": POST_LAUNCH_TAG_KEYS}}),
+        iam.statement("TerminateOwnNodes", ["ec2:DeleteLaunchTemplate", "ec2:TerminateInstances"],
+                      _arns(region, account, ["instance", "launch-template"]), conditions=resource),
+    ]
+
+
+def _instance_profile_statements(region: str, account: str, name: str) -> list[iam.Statement]:
+    """Instance profiles Karpenter creates for its EC2NodeClasses carry the cluster, region and node class tags;
+    only those can be created, tagged, changed or deleted. `iam:ListInstanceProfiles` (no resource scoping: it only
+    lists) is what the EC2NodeClass finalizer calls to find its profiles (pkg/providers/instanceprofile
+    ListNodeClassProfiles, v1.9.0): without it the finalizer errors forever and `pulumi destroy` hangs."""
+    profiles = [f"arn:aws:iam::{account}:instance-profile/*"]
+    owned = f"kubernetes.io/cluster/{name}"
+    tagged = {f"aws:ResourceTag/{owned}": "owned", "aws:ResourceTag/topology.kubernetes.io/region": region}
+    request = {f"aws:RequestTag/{owned}": "owned", "aws:RequestTag/eks:eks-cluster-name": name,
+               "aws:RequestTag/topology.kubernetes.io/region": region}
+    return [
+        iam.statement("CreateOwnInstanceProfiles", ["iam:CreateInstanceProfile"], profiles, conditions={
+            "StringEquals": request, "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
+        iam.statement("TagOwnInstanceProfiles", ["iam:TagInstanceProfile"], profiles, conditions={
+            "StringEquals": {**tagged, **request},
+            "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                           "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
+        iam.statement("ManageOwnInstanceProfiles", [
+            "iam:AddRoleToInstanceProfile", "iam:DeleteInstanceProfile", "iam:RemoveRoleFromInstanceProfile"],
+            profiles, conditions={"StringEquals": tagged,
+                                  "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
+        iam.statement("ReadInstanceProfiles", ["iam:GetInstanceProfile"], profiles),
+        iam.statement("ListInstanceProfiles", ["iam:ListInstanceProfiles"], ["*"]),
+    ]
+
+
+def controller_statements(args: KarpenterArgs, account: pulumi.Input[str],
+                          ) -> list[iam.Statement | pulumi.Output[iam.Statement]]:
+    """Least privilege for the controller. Describe/pricing calls have no resource-level permissions (`*`).
+    Condition keys carry the cluster name, so the statements resolve once the name and account are known."""
+    region = args.region
+
+    def build(name: str, acct: str) -> list[iam.Statement]:
+        return [
+            iam.statement("Describe", DESCRIBE, ["*"], conditions={"StringEquals": {"aws:RequestedRegion": region}}),
+            # The Price List API answers only in us-east-1 (and a few others): no region condition, as upstream.
+            iam.statement("Pricing", ["pricing:GetProducts"], ["*"]),
+            *_ec2_statements(region, acct, name), *_instance_profile_statements(region, acct, name),
+            iam.statement("DescribeCluster", ["eks:DescribeCluster"], [f"arn:aws:eks:{region}:{acct}:cluster/{name}"]),
+            iam.statement("AmiParameters", ["ssm:GetParameter"], [f"arn:aws:ssm:{region}::parameter/aws/service/*"]),
+        ]
+
+    def pick(i: int) -> pulumi.Output[iam.Statement]:
+        return pulumi.Output.all(args.cluster.name, account).apply(lambda a: build(str(a[0]), str(a[1]))[i])
+
+    return [
+        *(pick(i) for i in range(len(build("", "")))),
         iam.statement("PassNodeRole", ["iam:PassRole"], [args.node_role.arn],
                       conditions={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
-        iam.statement("InstanceProfiles", [
-            "iam:AddRoleToInstanceProfile", "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile",
-            "iam:GetInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile"],
-            [pulumi.Output.format("arn:aws:iam::{0}:instance-profile/*", account)]),
-        iam.statement("DescribeCluster", ["eks:DescribeCluster"],
-                      [pulumi.Output.format("arn:aws:eks:{0}:{1}:cluster/{2}", region, account, name)]),
-        iam.statement("AmiParameters", ["ssm:GetParameter"], [f"arn:aws:ssm:{region}::parameter/aws/service/*"]),
         iam.statement("EncryptedVolumes", ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey",
                                            "kms:GenerateDataKeyWithoutPlaintext"], [args.kms_key_arn]),
     ]
@@ -143,7 +205,8 @@ class Karpenter(pulumi.ComponentResource):
             meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": pool.name}
             node_class = k8s.apiextensions.CustomResource(
                 child(name, f"{pool.name}-class"), api_version=NODE_CLASS_API, kind="EC2NodeClass", metadata=meta,
-                spec=node_class_spec(args, pool, tags), opts=opts(self, depends_on=[self.release]))
+                spec=node_class_spec(args, pool, tags),
+                opts=opts(self, depends_on=[self.release, *args.node_role_policies]))
             k8s.apiextensions.CustomResource(
                 child(name, pool.name), api_version=NODE_POOL_API, kind="NodePool", metadata=meta,
                 spec=node_pool_spec(pool, pool.name), opts=opts(self, depends_on=[self.release, node_class]))

@@ -22,17 +22,27 @@ import pulumi_random as random
 from ..blocks import pod_security
 from ..blocks.bucket import HardenedBucket
 from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.naming import child, opts
-from ..config.model_registry import ModelRegistryConfig
+from ..blocks.naming import child, opts, truncate_name
+from ..config.model_registry import (
+    FLASK_SECRET_KEY_ENV,
+    INGRESS_CLASS,
+    METRICS_EXPORTER_SCRIPT,
+    METRICS_PORT,
+    MLFLOW_HTTP_PORT,
+    OAUTH2_PORT,
+    PROMETHEUS_DIR,
+    SERVER_ENV,
+    ModelRegistryConfig,
+)
 from .mlflow_database import MlflowDatabase
 
-HTTP_PORT = 5000
-OAUTH2_PORT = 4180
+HTTP_PORT = MLFLOW_HTTP_PORT
 PGPASS_DIR = "/var/run/pgpass"
 PGPASSFILE = f"{PGPASS_DIR}/.pgpass"
 AUTH_DIR = "/etc/mlflow-auth"
-PROMETHEUS_DIR = "/var/run/prometheus"
 REFRESH_SECONDS = 300
+# The metrics sidecar imports prometheus_client only: measured at ~23 MiB RSS (mlflow_memory.json).
+METRICS_RESOURCES = ("50m", "64Mi")
 # Runs in the MLflow image (Python + boto3). Keeps the last good file if a refresh fails.
 CREDENTIALS_SCRIPT = f"""
 import json, os, time, boto3
@@ -71,6 +81,15 @@ class MlflowServerArgs:
     """Extra labels the Prometheus serviceMonitorSelector needs. Default: none."""
     oidc_client_secret: pulumi.Input[str] | None = None
     """The OIDC client secret (a Pulumi secret); required with ingress auth oidc. Default: none."""
+    network_policy: bool = True
+    """An ingress NetworkPolicy admitting only `client_namespaces`, the ALB and Prometheus. Default: true."""
+    client_namespaces: Sequence[pulumi.Input[str]] = ()
+    """Namespaces whose pods may call the tracking API (besides the server's own). Default: none."""
+    prometheus_namespace: pulumi.Input[str] | None = None
+    """Namespace of the Prometheus that scrapes the metrics port. Default: none (no scrape admitted)."""
+    ingress_source_cidrs: Sequence[pulumi.Input[str]] = ()
+    """Where the ALB's traffic comes from (target type ip: its ENIs in the VPC), admitted to the Ingress backend
+    port. Default: none."""
 
 
 class MlflowServer(pulumi.ComponentResource):
@@ -80,11 +99,9 @@ class MlflowServer(pulumi.ComponentResource):
     def __init__(self, name: str, args: MlflowServerArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:mlflow_server:MlflowServer", name, None, opts_)
         cfg, ingress, db = args.config, args.config.ingress, args.database
-        oidc = ingress.enabled and ingress.auth == "oidc"
-        basic = ingress.enabled and ingress.auth == "basic"
-        if oidc and args.oidc_client_secret is None:
+        if cfg.oidc and args.oidc_client_secret is None:
             raise ValueError(f"{name}: ingress auth oidc needs oidc_client_secret")
-        k8s_name = name[:63].rstrip("-")
+        k8s_name = truncate_name(name, 63)  # Service and label values: DNS-1123, 63 characters, alphanumeric ends
         self.selector = {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": k8s_name}
         self.labels = {**self.selector, "app.kubernetes.io/component": "tracking-server",
                        "app.kubernetes.io/part-of": "mlops-platform"}
@@ -98,15 +115,16 @@ class MlflowServer(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self))
 
         svc_dns = pulumi.Output.format("{0}.{1}.svc.cluster.local", k8s_name, args.namespace)
-        backend_uri = pulumi.Output.format("postgresql://{0}@{1}:{2}/{3}?sslmode=require",
+        # `postgresql+psycopg2`: the image ships psycopg2 only, and SQLAlchemy >= 2.1 maps a bare `postgresql://`
+        # to psycopg 3 (the server then exits with "No module named 'psycopg'").
+        backend_uri = pulumi.Output.format("postgresql+psycopg2://{0}@{1}:{2}/{3}?sslmode=require",
                                            db.username, db.address, db.port.apply(lambda p: int(p)), db.db_name)
         artifacts_dest = pulumi.Output.format("s3://{0}/{1}", args.artifacts.bucket_name, args.artifact_prefix)
-        # DNS-rebinding guard (MLflow >= 3.5): the Service names, the Ingress host, and pod IPs (probes, scrapes).
-        allowed_hosts = pulumi.Output.format(
-            "{0},{0}:{1},{2},{2}:{1},{3}localhost,10.*,172.*,192.168.*", k8s_name, HTTP_PORT, svc_dns,
-            f"{ingress.host}," if ingress.enabled and ingress.host else "")
+        allowed_hosts = pulumi.Output.from_input(args.namespace).apply(
+            lambda ns: ",".join(cfg.allowed_hosts(k8s_name, ns)))
 
         secret_env: list[k8s.core.v1.EnvVarArgsDict] = []
+        server_env: list[k8s.core.v1.EnvVarArgsDict] = [{"name": k, "value": v} for k, v in SERVER_ENV.items()]
         volumes: list[k8s.core.v1.VolumeArgsDict] = [
             {"name": "tmp", "empty_dir": {"size_limit": "1Gi"}},
             {"name": "pgpass", "empty_dir": {"medium": "Memory", "size_limit": "1Mi"}},
@@ -115,44 +133,59 @@ class MlflowServer(pulumi.ComponentResource):
         mounts: list[k8s.core.v1.VolumeMountArgsDict] = [
             {"name": "tmp", "mount_path": "/tmp"}, {"name": "pgpass", "mount_path": PGPASS_DIR, "read_only": True},
             {"name": "prometheus", "mount_path": PROMETHEUS_DIR}]
-        server_args: list[pulumi.Input[str]] = [
-            "server", "--host", "0.0.0.0", "--port", str(HTTP_PORT), "--backend-store-uri", backend_uri,
-            "--serve-artifacts", "--artifacts-destination", artifacts_dest, "--expose-prometheus", PROMETHEUS_DIR]
-        extra_containers: list[k8s.core.v1.ContainerArgsDict] = []
-        if basic:
+        server_args = cfg.server_argv(backend_uri, artifacts_dest)
+        extra_containers: list[k8s.core.v1.ContainerArgsDict] = [self._metrics_exporter(cfg)]
+        if cfg.basic_auth:
             self._basic_auth_secret(name, meta("-auth"), backend_uri)
-            server_args += ["--app-name", "basic-auth"]
-            secret_env.append({"name": "MLFLOW_AUTH_CONFIG_PATH", "value": f"{AUTH_DIR}/basic_auth.ini"})
-            volumes.append({"name": "auth", "secret": {"secret_name": f"{k8s_name}-auth", "default_mode": 0o440}})
+            secret_env += [{"name": "MLFLOW_AUTH_CONFIG_PATH", "value": f"{AUTH_DIR}/basic_auth.ini"},
+                           {"name": FLASK_SECRET_KEY_ENV, "value_from": {"secret_key_ref": {
+                               "name": f"{k8s_name}-auth", "key": "flask-secret-key"}}}]
+            volumes.append({"name": "auth", "secret": {"secret_name": f"{k8s_name}-auth", "default_mode": 0o440,
+                                                       "items": [{"key": "basic_auth.ini", "path": "basic_auth.ini"}]}})
             mounts.append({"name": "auth", "mount_path": AUTH_DIR, "read_only": True})
-        if oidc:
+        if cfg.oidc:
             self._oidc_secret(name, meta("-oauth2"), args.oidc_client_secret)
             extra_containers.append(self._oauth2_proxy(cfg, f"{k8s_name}-oauth2"))
 
         container_sc = pod_security.container_security_context()
-        credentials: k8s.core.v1.ContainerArgsDict = {
-            "name": "db-credentials", "image": cfg.server.image, "restart_policy": "Always",
-            "command": ["python", "-c", CREDENTIALS_SCRIPT],
-            "env": [{"name": "DB_SECRET_ARN", "value": db.master_secret_arn}, {"name": "PGPASSFILE", "value": PGPASSFILE},
-                    {"name": "HOME", "value": "/tmp"}],
-            "startup_probe": {"exec_": {"command": ["test", "-s", PGPASSFILE]}, "period_seconds": 2,
-                              "failure_threshold": 60},
-            "resources": pod_security.resources("50m", "128Mi"), "security_context": container_sc,
-            "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}, {"name": "pgpass", "mount_path": PGPASS_DIR}],
-        }
-        health: k8s.core.v1.HTTPGetActionArgsDict = {"path": "/health", "port": "http"}
+        # Loopback-only: the kubelet reaches /health through oauth2-proxy (which skips auth for that route).
+        health: k8s.core.v1.HTTPGetActionArgsDict = {"path": "/health",
+                                                     "port": "oauth2" if cfg.loopback_only else "http"}
         server: k8s.core.v1.ContainerArgsDict = {
             "name": "mlflow", "image": cfg.server.image, "command": ["mlflow"], "args": server_args,
             "ports": [{"name": "http", "container_port": HTTP_PORT}],
             "env": [{"name": "PGPASSFILE", "value": PGPASSFILE}, {"name": "HOME", "value": "/tmp"},
-                    {"name": "MLFLOW_SERVER_ALLOWED_HOSTS", "value": allowed_hosts}, *secret_env],
+                    {"name": "MLFLOW_SERVER_ALLOWED_HOSTS", "value": allowed_hosts},
+                    *server_env, *secret_env],
             "startup_probe": {"http_get": health, "period_seconds": 5, "failure_threshold": 60},
             "readiness_probe": {"http_get": health, "period_seconds": 10, "timeout_seconds": 5},
             "liveness_probe": {"http_get": health, "period_seconds": 20, "timeout_seconds": 5, "failure_threshold": 3},
-            "resources": pod_security.resources(cfg.server.cpu, cfg.server.memory),
+            "resources": pod_security.resources(cfg.server.cpu, cfg.server.effective_memory),
             "security_context": container_sc, "volume_mounts": mounts,
         }
-        containers: list[k8s.core.v1.ContainerArgsDict] = [server, *extra_containers]
+        self.deployment = k8s.apps.v1.Deployment(child(name, "deployment"), metadata=meta(), opts=opts(self),
+                                                 spec=self._deployment_spec(cfg, self._credentials_sidecar(cfg, db),
+                                                                            [server, *extra_containers], volumes))
+        self.service = k8s.core.v1.Service(child(name, "service"), metadata=meta(), opts=opts(self), spec={
+            "type": "ClusterIP", "selector": self.selector, "ports": self._service_ports(cfg)})
+        # Always present: with one replica maxUnavailable 1 never blocks a drain; with more it keeps one serving.
+        k8s.policy.v1.PodDisruptionBudget(child(name, "pdb"), metadata=meta(), opts=opts(self),
+                                          spec={"max_unavailable": 1, "selector": {"match_labels": self.selector}})
+        if ingress.enabled:
+            self._ingress(name, meta(), k8s_name, cfg, "oauth2" if cfg.oidc else "http")
+        if args.service_monitor:
+            self._service_monitor(name, meta(), args)
+        if args.network_policy:
+            self._network_policy(name, meta(), args)
+
+        self.internal_tracking_uri = pulumi.Output.format("http://{0}:{1}", svc_dns, cfg.api_port)
+        self.tracking_uri = (pulumi.Output.from_input(f"https://{ingress.host}") if ingress.enabled
+                             else self.internal_tracking_uri)
+        self.register_outputs({"trackingUri": self.tracking_uri, "internalTrackingUri": self.internal_tracking_uri})
+
+    def _deployment_spec(self, cfg: ModelRegistryConfig, credentials: k8s.core.v1.ContainerArgsDict,
+                         containers: list[k8s.core.v1.ContainerArgsDict],
+                         volumes: list[k8s.core.v1.VolumeArgsDict]) -> k8s.apps.v1.DeploymentSpecArgsDict:
         spread: k8s.core.v1.TopologySpreadConstraintArgsDict = {
             "max_skew": 1, "topology_key": "topology.kubernetes.io/zone",
             "when_unsatisfiable": "ScheduleAnyway", "label_selector": {"match_labels": self.selector}}
@@ -166,43 +199,68 @@ class MlflowServer(pulumi.ComponentResource):
             "topology_spread_constraints": [spread],
         }
         template: k8s.core.v1.PodTemplateSpecArgsDict = {"metadata": {"labels": self.labels}, "spec": pod}
-        spec: k8s.apps.v1.DeploymentSpecArgsDict = {
+        return {
             "replicas": cfg.server.replicas,
             "selector": {"match_labels": self.selector},
             "strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 0, "max_surge": 1}},
             "template": template,
         }
-        self.deployment = k8s.apps.v1.Deployment(child(name, "deployment"), metadata=meta(), spec=spec,
-                                                 opts=opts(self))
-        ports: list[k8s.core.v1.ServicePortArgsDict] = [
-            {"name": "http", "port": HTTP_PORT, "target_port": "http", "protocol": "TCP"}]
-        if oidc:
-            ports.append({"name": "oauth2", "port": OAUTH2_PORT, "target_port": "oauth2", "protocol": "TCP"})
-        self.service = k8s.core.v1.Service(child(name, "service"), metadata=meta(), opts=opts(self),
-                                           spec={"type": "ClusterIP", "selector": self.selector, "ports": ports})
-        # Always present: with one replica maxUnavailable 1 never blocks a drain; with more it keeps one serving.
-        k8s.policy.v1.PodDisruptionBudget(child(name, "pdb"), metadata=meta(), opts=opts(self),
-                                          spec={"max_unavailable": 1, "selector": {"match_labels": self.selector}})
-        if ingress.enabled:
-            self._ingress(name, meta(), k8s_name, cfg, "oauth2" if oidc else "http")
-        if args.service_monitor:
-            self._service_monitor(name, meta(), args)
 
-        self.internal_tracking_uri = pulumi.Output.format("http://{0}:{1}", svc_dns, HTTP_PORT)
-        self.tracking_uri = (pulumi.Output.from_input(f"https://{ingress.host}") if ingress.enabled
-                             else self.internal_tracking_uri)
-        self.register_outputs({"trackingUri": self.tracking_uri, "internalTrackingUri": self.internal_tracking_uri})
+    @staticmethod
+    def _credentials_sidecar(cfg: ModelRegistryConfig, db: MlflowDatabase) -> k8s.core.v1.ContainerArgsDict:
+        """Writes the libpq password file from the RDS-managed secret (see the module docstring)."""
+        return {
+            "name": "db-credentials", "image": cfg.server.image, "restart_policy": "Always",
+            "command": ["python", "-c", CREDENTIALS_SCRIPT],
+            "env": [{"name": "DB_SECRET_ARN", "value": db.master_secret_arn}, {"name": "PGPASSFILE", "value": PGPASSFILE},
+                    {"name": "HOME", "value": "/tmp"}],
+            "startup_probe": {"exec_": {"command": ["test", "-s", PGPASSFILE]}, "period_seconds": 2,
+                              "failure_threshold": 60},
+            "resources": pod_security.resources("50m", "128Mi"),
+            "security_context": pod_security.container_security_context(),
+            "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}, {"name": "pgpass", "mount_path": PGPASS_DIR}],
+        }
+
+    @staticmethod
+    def _service_ports(cfg: ModelRegistryConfig) -> list[k8s.core.v1.ServicePortArgsDict]:
+        """The API (not when loopback-only), oauth2-proxy (oidc) and the metrics sidecar."""
+        ports: list[k8s.core.v1.ServicePortArgsDict] = []
+        if not cfg.loopback_only:
+            ports.append({"name": "http", "port": HTTP_PORT, "target_port": "http", "protocol": "TCP"})
+        if cfg.oidc:
+            ports.append({"name": "oauth2", "port": OAUTH2_PORT, "target_port": "oauth2", "protocol": "TCP"})
+        ports.append({"name": "metrics", "port": METRICS_PORT, "target_port": "metrics", "protocol": "TCP"})
+        return ports
+
+    @staticmethod
+    def _metrics_exporter(cfg: ModelRegistryConfig) -> k8s.core.v1.ContainerArgsDict:
+        """Serves the server's multiprocess Prometheus samples on METRICS_PORT, outside MLflow's auth."""
+        tcp: k8s.core.v1.TCPSocketActionArgsDict = {"port": "metrics"}
+        return {
+            "name": "metrics", "image": cfg.server.image, "command": ["python", "-c", METRICS_EXPORTER_SCRIPT],
+            "env": [{"name": "PROMETHEUS_MULTIPROC_DIR", "value": PROMETHEUS_DIR},
+                    {"name": "METRICS_PORT", "value": str(METRICS_PORT)}, {"name": "HOME", "value": "/tmp"}],
+            "ports": [{"name": "metrics", "container_port": METRICS_PORT}],
+            "readiness_probe": {"tcp_socket": tcp, "period_seconds": 10},
+            "liveness_probe": {"tcp_socket": tcp, "period_seconds": 20},
+            "resources": pod_security.resources(*METRICS_RESOURCES),
+            "security_context": pod_security.container_security_context(),
+            "volume_mounts": [{"name": "prometheus", "mount_path": PROMETHEUS_DIR, "read_only": True}],
+        }
 
     def _basic_auth_secret(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict,
                            backend_uri: pulumi.Output[str]) -> None:
-        """MLflow basic auth: the first admin's password is generated and lives only in a Kubernetes Secret."""
+        """MLflow basic auth: the first admin's password (key `admin-password`, for operators to create users) and
+        the Flask secret key every worker and replica shares live only in a Kubernetes Secret."""
         admin = random.RandomPassword(child(name, "admin-password"), length=32, special=False, opts=opts(self))
+        flask_key = random.RandomPassword(child(name, "flask-secret-key"), length=48, special=False, opts=opts(self))
         ini = pulumi.Output.format(
             "[mlflow]\ndefault_permission = READ\ndatabase_uri = {0}\nadmin_username = admin\nadmin_password = {1}\n"
             "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n", backend_uri, admin.result)
-        secret_ini: pulumi.Output[str] = pulumi.Output.secret(ini)
-        k8s.core.v1.Secret(child(name, "auth"), metadata=metadata, type="Opaque",
-                           string_data={"basic_auth.ini": secret_ini}, opts=opts(self))
+        data: dict[str, pulumi.Output[str]] = {"basic_auth.ini": ini, "admin-password": admin.result,
+                                               "flask-secret-key": flask_key.result}
+        secrets: dict[str, pulumi.Input[str]] = {k: pulumi.Output.secret(v) for k, v in data.items()}
+        k8s.core.v1.Secret(child(name, "auth"), metadata=metadata, type="Opaque", opts=opts(self), string_data=secrets)
 
     def _oidc_secret(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict,
                      client_secret: pulumi.Input[str] | None) -> None:
@@ -221,7 +279,9 @@ class MlflowServer(pulumi.ComponentResource):
             "args": [f"--http-address=0.0.0.0:{OAUTH2_PORT}", f"--upstream=http://127.0.0.1:{HTTP_PORT}/",
                      "--provider=oidc", f"--oidc-issuer-url={ing.oidc_issuer_url}", f"--client-id={ing.oidc_client_id}",
                      f"--redirect-url=https://{ing.host}/oauth2/callback", "--email-domain=*", "--reverse-proxy=true",
-                     "--skip-jwt-bearer-tokens=true", "--cookie-secure=true", "--skip-provider-button=true"],
+                     "--skip-jwt-bearer-tokens=true", "--cookie-secure=true", "--skip-provider-button=true",
+                     # The kubelet's probes of a loopback-only server pass through the proxy unauthenticated.
+                     *(["--skip-auth-route=GET=^/health$"] if cfg.loopback_only else [])],
             "env": [env_from_secret("OAUTH2_PROXY_CLIENT_SECRET", "client-secret"),
                     env_from_secret("OAUTH2_PROXY_COOKIE_SECRET", "cookie-secret")],
             "ports": [{"name": "oauth2", "container_port": OAUTH2_PORT}],
@@ -251,16 +311,39 @@ class MlflowServer(pulumi.ComponentResource):
         path: k8s.networking.v1.HTTPIngressPathArgsDict = {"path": "/", "path_type": "Prefix", "backend": backend}
         rule: k8s.networking.v1.IngressRuleArgsDict = {"host": host, "http": {"paths": [path]}}
         spec: k8s.networking.v1.IngressSpecArgsDict = {
-            "ingress_class_name": "alb", "tls": [{"hosts": [host]}], "rules": [rule]}
+            "ingress_class_name": INGRESS_CLASS, "tls": [{"hosts": [host]}], "rules": [rule]}
         annotated: k8s.meta.v1.ObjectMetaArgsDict = {**metadata, "annotations": annotations}
         k8s.networking.v1.Ingress(child(name, "ingress"), metadata=annotated, spec=spec, opts=opts(self))
 
     def _service_monitor(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict, args: MlflowServerArgs) -> None:
-        """Scrape `/metrics` (MLflow's Prometheus exporter) through the Service; the CRD comes from monitoring."""
+        """Scrape `/metrics` of the metrics sidecar through the Service (never the API port, which may demand
+        basic auth); the CRD comes from monitoring."""
         k8s.apiextensions.CustomResource(
             child(name, "service-monitor"), api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
             metadata={**metadata, "labels": {**self.labels, **args.service_monitor_labels}},
             spec={"selector": {"matchLabels": dict(self.selector)},
                   "namespaceSelector": {"matchNames": [args.namespace]},
-                  "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}]},
+                  "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}]},
             opts=opts(self, depends_on=args.crd_dependencies))
+
+    def _network_policy(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict, args: MlflowServerArgs) -> None:
+        """Who may open a connection to the server's pods: the API port from the server's own namespace and
+        `client_namespaces`; the Ingress backend port from the ALB's addresses; the metrics port from Prometheus.
+        oauth2-proxy is a sidecar and reaches the server over loopback, which no NetworkPolicy filters; kubelet
+        probes come from the node IP, which the VPC CNI's policy agent always admits (aws-network-policy-agent#65)."""
+        cfg = args.config
+        def namespaces(*names: pulumi.Input[str]) -> k8s.networking.v1.NetworkPolicyPeerArgsDict:
+            return {"namespace_selector": {"match_expressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}]}}
+        api_ports = sorted({cfg.api_port, *([OAUTH2_PORT] if cfg.oidc else [])})
+        rules: list[k8s.networking.v1.NetworkPolicyIngressRuleArgsDict] = [
+            {"from_": [namespaces(args.namespace, *args.client_namespaces)],
+             "ports": [{"protocol": "TCP", "port": p} for p in api_ports]}]
+        if cfg.ingress.enabled and args.ingress_source_cidrs:
+            rules.append({"from_": [{"ip_block": {"cidr": c}} for c in args.ingress_source_cidrs],
+                          "ports": [{"protocol": "TCP", "port": OAUTH2_PORT if cfg.oidc else HTTP_PORT}]})
+        if args.prometheus_namespace is not None:
+            rules.append({"from_": [namespaces(args.prometheus_namespace)],
+                          "ports": [{"protocol": "TCP", "port": METRICS_PORT}]})
+        k8s.networking.v1.NetworkPolicy(child(name, "ingress-policy"), metadata=metadata, opts=opts(self), spec={
+            "pod_selector": {"match_labels": self.selector}, "policy_types": ["Ingress"], "ingress": rules})

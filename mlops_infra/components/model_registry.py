@@ -11,11 +11,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks import iam
-from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, VpcEndpointGuard
+from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, RoleGrants, VpcEndpointGuard
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child, opts
 from ..blocks.network_access import PrivatePlacement
-from ..config.model_registry import ModelRegistryConfig
+from ..config.errors import ConfigError
+from ..config.model_registry import INGRESS_NEEDS, ModelRegistryConfig
 from .mlflow_database import MlflowDatabase, MlflowDatabaseArgs
 from .mlflow_server import MlflowServer, MlflowServerArgs
 from .refs import ClusterRefs, NetworkRefs
@@ -46,6 +47,10 @@ class ModelRegistryArgs:
     """Prefix of SageMaker group names (engine sagemaker), e.g. `mlops-prod`. Default: mlops."""
     bucket_guard: VpcEndpointGuard | None = None
     """Deny artifact access from outside the VPC endpoint (exfiltration guard). Default: off."""
+    client_namespaces: Sequence[pulumi.Input[str]] = ()
+    """Namespaces whose pods may call the tracking server (engine mlflow; its NetworkPolicy). Default: none."""
+    prometheus_namespace: pulumi.Input[str] | None = None
+    """Namespace of the Prometheus admitted to the metrics port. Default: none (no scrape admitted)."""
 
 
 class ModelRegistry(pulumi.ComponentResource):
@@ -91,6 +96,9 @@ class ModelRegistry(pulumi.ComponentResource):
         cfg, network, cluster = args.config, args.network, args.cluster
         if network is None or cluster is None:
             raise ValueError(f"{name}: engine mlflow needs network and cluster refs")
+        if cfg.ingress.enabled and not cluster.load_balancer_controller:
+            # An `alb` Ingress with no controller never gets an address, and Pulumi's await times out.
+            raise ConfigError([f"modelRegistry.ingress.enabled: {INGRESS_NEEDS}"], source=name)
         self.database = MlflowDatabase(child(name, "db"), MlflowDatabaseArgs(
             config=cfg.database, placement=PrivatePlacement(network.vpc_id, network.private_subnet_ids,
                                                             cluster.cluster_security_group_id),
@@ -106,7 +114,10 @@ class ModelRegistry(pulumi.ComponentResource):
             config=cfg, namespace=namespace, identity=cluster.identity, artifacts=self.artifacts,
             database=self.database, tags=args.tags, artifact_prefix=ARTIFACT_PREFIX, service_monitor=args.monitoring,
             crd_dependencies=args.crd_dependencies, service_monitor_labels=args.service_monitor_labels,
-            oidc_client_secret=args.oidc_client_secret), pulumi.ResourceOptions(parent=self))
+            oidc_client_secret=args.oidc_client_secret, client_namespaces=args.client_namespaces,
+            prometheus_namespace=args.prometheus_namespace if args.monitoring else None,
+            # The ALB (target type ip) connects from its ENIs in the VPC's subnets.
+            ingress_source_cidrs=[network.vpc_cidr] if network.vpc_cidr else []), pulumi.ResourceOptions(parent=self))
         self.tracking_uri = self.server.tracking_uri
         self.database_endpoint = self.database.endpoint
         self.database_address = self.database.address
@@ -139,5 +150,7 @@ class ModelRegistry(pulumi.ComponentResource):
                               opts=opts(self))
 
     def _grant(self, role: aws.iam.Role, verb: str, statements: list[iam.Statement]) -> aws.iam.RolePolicy:
-        return aws.iam.RolePolicy(child(self._name, f"{verb}-{role._name}"), role=role.id,
-                                  policy=iam.document(statements), opts=opts(self))
+        # Idempotent per (role, verb), same `<registry>-<verb>-<role>` names (blocks/bucket.py RoleGrants, #27).
+        if not hasattr(self, "_role_grants"):
+            self._role_grants = RoleGrants(self, self._name)
+        return self._role_grants.grant(role, verb, lambda: statements)

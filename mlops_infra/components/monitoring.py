@@ -8,7 +8,7 @@ and must list `prometheus_release` in `depends_on`, because it installs the CRDs
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,18 @@ GRAFANA_USER_KEY, GRAFANA_PASSWORD_KEY = "admin-user", "admin-password"
 SELECTOR_KINDS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
 MONITORING_API = "monitoring.coreos.com/v1"
 
+EKS_UNSCRAPABLE = ("kubeScheduler", "kubeControllerManager", "kubeEtcd", "kubeProxy")
+"""kube-prometheus-stack components whose targets Prometheus cannot reach on EKS. The scheduler, controller manager
+and etcd run in the hidden control plane: the chart's Services select no pod, `up{job="kube-scheduler"}` never
+exists and `absent(...)` alerts (KubeSchedulerDown, KubeControllerManagerDown) fire forever. kube-proxy is a visible
+DaemonSet, but the EKS add-on's kube-proxy-config binds metrics to 127.0.0.1:10249 (the kube-proxy default), so the
+scrape of <node IP>:10249 is refused and KubeProxyDown fires (prometheus-community/helm-charts#977)."""
+EKS_UNSCRAPABLE_RULES = ("etcd", "kubeControllerManager", "kubeProxy", "kubeSchedulerAlerting",
+                         "kubeSchedulerRecording")
+"""`defaultRules.rules` keys of those components (values.yaml of kube-prometheus-stack 82.1.0). The chart's rule
+templates (templates/prometheus/rules-1.14/) already gate each group on `<component>.enabled` too; turning both off
+keeps the rules off if a later chart drops that gate."""
+
 
 @dataclass(frozen=True)
 class MonitoringStackArgs:
@@ -48,7 +60,7 @@ class MonitoringStackArgs:
     region: str
     tags: dict[str, str]
     protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the key, log groups and AMP workspace. Default: false."""
+    """Pulumi `protect` + `retain_on_delete` on the key and the AMP workspace. Default: false."""
     slack_webhook_url: pulumi.Input[str] | None = None
     """Secret value of `receivers.slackWebhookSecret` (`stack.secret_config(key)`). Default: none."""
     pagerduty_routing_key: pulumi.Input[str] | None = None
@@ -84,11 +96,17 @@ class MonitoringStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringStackArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:monitoring:MonitoringStack", name, None, opts_)
         cfg, cluster = args.config, args.cluster
+        if cluster.storage_classes and cfg.prometheus.storage_class not in cluster.storage_classes:
+            # The PVC would stay Pending and the release would time out after 15 minutes.
+            raise ValueError(f"{name}: monitoring.prometheus.storageClass {cfg.prometheus.storage_class!r} is not a "
+                             f"StorageClass of the cluster ({', '.join(cluster.storage_classes)})")
         self.namespace = self._namespace(name, args)
 
         key = KmsKey(child(name, "key"), KmsKeyArgs(
-            description=f"{name} alerts and logs", tags=args.tags, protect=args.protect,
-            service_principals=["cloudwatch.amazonaws.com", "events.amazonaws.com", f"logs.{args.region}.amazonaws.com"]),
+            description=f"{name} alerts", tags=args.tags, protect=args.protect,
+            # Publishers to the encrypted topic. No Logs principal: the Container Insights log groups are the
+            # cluster's (created with the add-on that writes them), not this stack's.
+            service_principals=["cloudwatch.amazonaws.com", "events.amazonaws.com"]),
             opts(self))
         alerts = AlertRouting(child(name, "alerts"), AlertRoutingArgs(
             receivers=cfg.receivers, namespace=self.namespace, kms_key=key, cluster=cluster.identity,
@@ -135,6 +153,8 @@ class MonitoringStack(pulumi.ComponentResource):
             helm.PinnedChart("kube-prometheus-stack", PROMETHEUS_COMMUNITY, cfg.prometheus.chart_version),
             parent=self, namespace=self.namespace, timeout_seconds=900,
             values={
+                **{component: {"enabled": False} for component in EKS_UNSCRAPABLE},
+                "defaultRules": {"rules": {group: False for group in EKS_UNSCRAPABLE_RULES}},
                 "prometheus": prometheus_values,
                 "alertmanager": {
                     "enabled": True,
@@ -192,13 +212,14 @@ class MonitoringStack(pulumi.ComponentResource):
                                                   "labels": {"grafana_dashboard": "1"}},
                 data={f"{board.uid}.json": json.dumps(dashboards.render(board), sort_keys=True)}, opts=opts(self))
 
-        self._name, self._args, self._key = name, args, key
+        self._name, self._args = name, args
         self._data_alarms: CloudWatchAlarms | None = None
         CloudWatchAlarms(child(name, "cloudwatch"), CloudWatchAlarmsArgs(
-            topic_arn=alerts.topic_arn, thresholds=cfg.thresholds, kms_key=key, log_retention_days=cfg.log_retention_days,
-            tags=args.tags, protect=args.protect, rds_instance_id=args.rds_instance_id,
+            topic_arn=alerts.topic_arn, thresholds=cfg.thresholds, tags=args.tags, rds_instance_id=args.rds_instance_id,
             dynamodb_table_names=args.dynamodb_table_names, nat_gateway_ids=args.nat_gateway_ids,
-            cluster_name=cluster.name), opts(self))
+            # Only the add-on's CloudWatch agent emits the failed-node metric: without it the alarm would sit in
+            # INSUFFICIENT_DATA forever.
+            container_insights_cluster=cluster.name if cluster.container_insights else None), opts(self))
 
         self.register_outputs({
             "alertTopicArn": self.alert_topic_arn, "namespace": self.namespace,
@@ -208,16 +229,17 @@ class MonitoringStack(pulumi.ComponentResource):
         })
 
     def add_data_store_alarms(self, *, rds_instance_id: pulumi.Input[str] | None = None,
-                              dynamodb_table_names: Sequence[pulumi.Input[str]] = ()) -> CloudWatchAlarms:
+                              dynamodb_table_names: Sequence[pulumi.Input[str]] = (),
+                              extra_rds_instances: Mapping[str, pulumi.Input[str]] | None = None) -> CloudWatchAlarms:
         """Alarms on data stores built after this stack (their ServiceMonitors need its CRDs first), sent to the
         same topic. Call at most once; stores known up front go in the args instead."""
         if self._data_alarms is not None:
             raise ValueError(f"{self._name}: add_data_store_alarms was already called")
         args, cfg = self._args, self._args.config
         self._data_alarms = CloudWatchAlarms(child(self._name, "data-alarms"), CloudWatchAlarmsArgs(
-            topic_arn=self.alert_topic_arn, thresholds=cfg.thresholds, kms_key=self._key,
-            log_retention_days=cfg.log_retention_days, tags=args.tags, protect=args.protect,
-            rds_instance_id=rds_instance_id, dynamodb_table_names=dynamodb_table_names), opts(self))
+            topic_arn=self.alert_topic_arn, thresholds=cfg.thresholds, tags=args.tags,
+            rds_instance_id=rds_instance_id, dynamodb_table_names=dynamodb_table_names,
+            extra_rds_instances=dict(extra_rds_instances or {})), opts(self))
         return self._data_alarms
 
     def _namespace(self, name: str, args: MonitoringStackArgs) -> pulumi.Output[str]:
@@ -244,10 +266,12 @@ class MonitoringStack(pulumi.ComponentResource):
             "customMetrics": dcgm_counters_csv(),
             # The chart tolerates only the control-plane taint; GPU nodes carry the pools' taints.
             "tolerations": [{"key": k, "operator": "Exists"} for k in sorted(set(args.gpu_taint_keys))],
-            # Root (no capabilities) is needed to read the kubelet pod-resources socket that maps GPUs to pods;
-            # SYS_ADMIN is dropped because no profiling (DCGM_FI_PROF_*) counter is collected.
+            # Root (no capabilities) is needed to read the kubelet pod-resources socket that maps GPUs to pods.
+            # No profiling (DCGM_FI_PROF_*) counter is collected, so no SYS_ADMIN. The chart's values.yaml
+            # (NVIDIA/dcgm-exporter deployment/values.yaml, tag 4.5.1-4.8.0) sets `capabilities.add: ["SYS_ADMIN"]`
+            # and Helm merges maps key by key: `add` must be overridden with an empty list, or SYS_ADMIN survives.
             "securityContext": {"runAsNonRoot": False, "runAsUser": 0, "allowPrivilegeEscalation": False,
-                                "privileged": False, "capabilities": {"drop": ["ALL"]},
+                                "privileged": False, "capabilities": {"add": [], "drop": ["ALL"]},
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "resources": pod_security.helm_resources("200m", "512Mi"),
         }

@@ -39,9 +39,12 @@ class Network(pulumi.ComponentResource):
         if cfg.existing_vpc is not None:
             existing = cfg.existing_vpc
             self.nat_gateway_ids = []
+            # The endpoint id comes from config: the exfiltration guards need it, and config validation refuses
+            # guards on an existing VPC without it (a config error, exit 2, instead of a ValueError mid-plan).
             self.refs = NetworkRefs(
                 vpc_id=existing.vpc_id, vpc_cidr=cfg.vpc_cidr, private_subnet_ids=list(existing.private_subnet_ids),
-                public_subnet_ids=list(existing.public_subnet_ids))
+                public_subnet_ids=list(existing.public_subnet_ids),
+                s3_gateway_endpoint_id=existing.s3_gateway_endpoint_id)
             self.register_outputs({"vpcId": existing.vpc_id})
             return
         tags = args.tags

@@ -15,16 +15,19 @@ from ..config import PlatformConfig
 from ..monitoring_rules import CronJobTarget, MonitoredTargets, ScrapeTarget
 from ..stack import secret_config
 from .cluster import TrainingCluster, TrainingClusterArgs
+from .cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from .cluster_autoscaler import needed as autoscaler_needed
 from .exfiltration_guards import data_bucket_guard
 from .feature_store import FeatureStore, FeatureStoreArgs
+from .feature_store_registry import SqlRegistry
 from .gpu_pool import GpuNodePool, GpuNodePoolArgs
 from .gpu_software import GpuSoftware, GpuSoftwareArgs
 from .karpenter import Karpenter, KarpenterArgs
 from .model_registry import ModelRegistry, ModelRegistryArgs
-from .monitoring import MonitoringStack, MonitoringStackArgs
+from .monitoring import PUSHGATEWAY_SERVICE_PORT, MonitoringStack, MonitoringStackArgs
 from .network import Network, NetworkArgs
 from .refs import ClusterRefs
-from .security_baseline import SecurityBaseline, SecurityBaselineArgs
+from .security_baseline import SecurityBaseline, SecurityBaselineArgs, ServicePort
 
 
 def _item(values: pulumi.Output[list[str]], index: int) -> pulumi.Output[str]:
@@ -79,7 +82,12 @@ class MlopsPlatform(pulumi.ComponentResource):
             config=reg, tags=tags, network=self.network.refs, cluster=cluster_refs, protect=protect,
             monitoring=self.monitoring is not None, crd_dependencies=crds,
             oidc_client_secret=_secret(reg.ingress.oidc_client_secret),
-            name_prefix=f"{config.name}-{config.environment}", bucket_guard=guard), k8s_opts) if reg.enabled else None
+            name_prefix=f"{config.name}-{config.environment}", bucket_guard=guard,
+            # The tracking server's NetworkPolicy admits the platform's namespaces (teams, Feast) and Prometheus.
+            client_namespaces=sorted({t.name for t in config.cluster.teams}
+                                     | ({fs.namespace} if fs.enabled and fs.engine == "feast" else set())),
+            prometheus_namespace=config.monitoring.namespace if self.monitoring else None), k8s_opts) \
+            if reg.enabled else None
         if self.monitoring is not None:
             self._alarms_for_data_stores()
         self.security = self._security(cluster_refs, k8s_opts) if config.security_baseline.enabled else None
@@ -95,16 +103,21 @@ class MlopsPlatform(pulumi.ComponentResource):
             Karpenter(child(name, "karpenter"), KarpenterArgs(
                 config=config.gpu, pools=config.gpu_pools, cluster=self.cluster.refs, node_role=self.cluster.node_role,
                 subnet_ids=self.network.refs.private_subnet_ids, kms_key_arn=self.cluster.kms_key.arn,
-                region=config.region, tags=tags), k8s_opts)
+                region=config.region, tags=tags, node_role_policies=self.cluster.node_role_policies), k8s_opts)
         else:
             for pool in config.gpu_pools:
                 GpuNodePool(child(name, f"gpu-{pool.name}"), GpuNodePoolArgs(
                     config=pool, cluster_name=self.cluster.cluster.name, node_role_arn=self.cluster.node_role.arn,
                     subnet_ids=self.network.refs.private_subnet_ids,
                     cluster_security_group_id=self.cluster.refs.cluster_security_group_id,
-                    kms_key_arn=self.cluster.kms_key.arn, tags=tags), child_opts)
+                    kms_key_arn=self.cluster.kms_key.arn, tags=tags,
+                    node_role_policies=self.cluster.node_role_policies), child_opts)
         if config.gpu_pools:
             GpuSoftware(child(name, "gpu-software"), GpuSoftwareArgs(config=config.gpu, pools=config.gpu_pools), k8s_opts)
+        if autoscaler_needed(config.cluster.system_nodes, config.gpu, config.gpu_pools):
+            ClusterAutoscaler(child(name, "autoscaler"), ClusterAutoscalerArgs(
+                cluster=self.cluster.refs, region=config.region, tags=tags,
+                chart_version=config.gpu.cluster_autoscaler_version), k8s_opts)
 
     def _with_service_namespaces(self, k8s_opts: pulumi.ResourceOptions) -> ClusterRefs:
         """The feature store's and MLflow's namespaces, created once here (restricted pod security) and handed to
@@ -153,8 +166,11 @@ class MlopsPlatform(pulumi.ComponentResource):
         assert self.monitoring is not None
         rds = self.model_registry.database if self.model_registry and self.model_registry.database else None
         tables = self.feature_store.dynamodb.table_names if self.feature_store and self.feature_store.dynamodb else None
+        sql_registry: SqlRegistry | None = getattr(self.feature_store, "sql_registry", None)  # feast engine only
         self.monitoring.add_data_store_alarms(
             rds_instance_id=rds.instance.identifier if rds else None,
+            # The Feast SQL registry is the same Postgres block as MLflow's database: the same alarms.
+            extra_rds_instances={"feast-registry": sql_registry.identifier} if sql_registry else None,
             dynamodb_table_names=[_item(tables, i) for i in range(len(self.config.feature_store.online.feature_views))]
             if tables else [])
 
@@ -170,6 +186,9 @@ class MlopsPlatform(pulumi.ComponentResource):
             ml_namespaces=[t.name for t in config.cluster.teams],
             service_namespaces=[ns for ns, on in ((config.feature_store.namespace, config.feature_store.enabled),
                                                   (config.model_registry.namespace, config.model_registry.enabled)) if on],
+            # Training jobs push metrics to the Pushgateway (MonitoringStack.pushgateway_url).
+            service_ports=[ServicePort(config.monitoring.namespace, PUSHGATEWAY_SERVICE_PORT)]
+            if self.monitoring is not None else [],
             secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets}), k8s_opts)
 
     def _outputs(self) -> dict[str, Any]:

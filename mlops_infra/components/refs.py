@@ -36,3 +36,14 @@ class ClusterRefs:
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created by the cluster (team namespaces), by name."""
     oidc_provider_arn: pulumi.Input[str] | None = None
+    load_balancer_controller: bool = False
+    """The AWS Load Balancer Controller runs, so an Ingress of class `alb` gets an ALB (`cluster.loadBalancerController`)."""
+    container_insights: bool = False
+    """amazon-cloudwatch-observability runs: Container Insights metrics (e.g. `cluster_failed_node_count`) and its
+    `/aws/containerinsights/<cluster>/*` log groups exist (`cluster.containerInsights`)."""
+    metrics_server: bool = False
+    """metrics-server runs: HorizontalPodAutoscalers get CPU and memory metrics."""
+    network_policy_enforced: bool = False
+    """The VPC CNI enforces NetworkPolicies (`enableNetworkPolicy`)."""
+    storage_classes: Sequence[str] = ()
+    """StorageClasses the cluster creates; the first is the default (`gp3`, encrypted)."""

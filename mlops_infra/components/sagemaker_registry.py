@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..blocks import iam
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, opts, truncate_name
 
 READ_ACTIONS = ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup",
                 "sagemaker:ListModelPackages"]
@@ -48,7 +48,8 @@ class SageMakerRegistry(pulumi.ComponentResource):
         self.group_arns = {}
         for model in args.model_names:
             group = aws.sagemaker.ModelPackageGroup(
-                child(name, model), model_package_group_name=f"{args.name_prefix}-{model}"[:63],
+                # ModelPackageGroupName: `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`, so never a trailing `-`.
+                child(name, model), model_package_group_name=truncate_name(f"{args.name_prefix}-{model}"),
                 model_package_group_description=f"Model packages of {model}", tags=args.tags, opts=opts(self))
             aws.sagemaker.ModelPackageGroupPolicy(
                 child(name, f"{model}-policy"), model_package_group_name=group.model_package_group_name,

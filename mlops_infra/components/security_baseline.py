@@ -14,12 +14,12 @@ import pulumi
 from ..blocks.naming import child
 from ..config.security import SecurityBaselineConfig
 from .audit_trail import AuditTrail, AuditTrailArgs
-from .exfiltration_guards import ExfiltrationGuards, ExfiltrationGuardsArgs, data_bucket_guard
+from .exfiltration_guards import ExfiltrationGuards, ExfiltrationGuardsArgs, ServicePort, data_bucket_guard
 from .refs import ClusterRefs, NetworkRefs
 from .secrets_delivery import SecretsDelivery, SecretsDeliveryArgs
 from .threat_detection import ThreatDetection, ThreatDetectionArgs
 
-__all__ = ["SecurityBaseline", "SecurityBaselineArgs", "data_bucket_guard"]
+__all__ = ["SecurityBaseline", "SecurityBaselineArgs", "ServicePort", "data_bucket_guard"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class SecurityBaselineArgs:
     """Namespaces that get default-deny egress (the team namespaces). Default: none."""
     service_namespaces: Sequence[str] = field(default_factory=tuple)
     """Namespaces ML pods may reach (the feature store's and MLflow's). Default: none."""
+    service_ports: Sequence[ServicePort] = field(default_factory=tuple)
+    """Single ports ML pods may reach in other namespaces (the Pushgateway). Default: none."""
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created by other components, by name, in addition to `cluster.namespaces`. Default: none."""
     secret_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -82,7 +84,7 @@ class SecurityBaseline(pulumi.ComponentResource):
                 config=cfg, network=args.network, region=args.region,
                 platform_bucket_arns=[*args.data_bucket_arns, *args.platform_bucket_arns],
                 ml_namespaces=args.ml_namespaces, service_namespaces=args.service_namespaces,
-                namespaces=namespaces), child_opts)
+                service_ports=args.service_ports, namespaces=namespaces), child_opts)
         self.register_outputs({
             "trailArn": self.trail_arn, "trailBucketName": self.trail_bucket_name, "detectorId": self.detector_id,
             "secretStoreName": self.secret_store_name, "integrationSecretArns": self.integration_secret_arns,

@@ -15,6 +15,8 @@ from .types import ChartVersion, Cidr, IamRoleArn, Ipv4Cidr, K8sName, LogRetenti
 from .versions import DEFAULT_EKS_VERSION, SUPPORTED_EKS_VERSIONS
 
 WorkloadIdentityMode = Literal["irsa", "podIdentity"]
+UpgradeSupportType = Literal["STANDARD", "EXTENDED"]
+ServiceLinkedRoleService = Literal["autoscaling.amazonaws.com", "spot.amazonaws.com"]
 TrainingOperator = Literal["kubeflow", "kuberay", "none"]
 
 
@@ -31,6 +33,14 @@ class AddonVersions(ConfigModel):
     pod_identity_agent: str = Field(
         versions.ADDON_POD_IDENTITY_AGENT,
         description=f"eks-pod-identity-agent version. Default: {versions.ADDON_POD_IDENTITY_AGENT}.")
+    metrics_server: str = Field(
+        versions.ADDON_METRICS_SERVER,
+        description=f"metrics-server version (always installed: HPAs read metrics.k8s.io). "
+        f"Default: {versions.ADDON_METRICS_SERVER}.")
+    cloudwatch_observability: str = Field(
+        versions.ADDON_CLOUDWATCH_OBSERVABILITY,
+        description=f"amazon-cloudwatch-observability version (installed when containerInsights is true). "
+        f"Default: {versions.ADDON_CLOUDWATCH_OBSERVABILITY}.")
 
     def problems(self) -> Iterable[Problem]:
         for name, value in self.model_dump(by_alias=True).items():
@@ -46,7 +56,9 @@ class SystemNodesConfig(ConfigModel):
     """The small on-demand node group that runs cluster add-ons and operators."""
 
     ami_type: SystemAmiType = Field("AL2023_x86_64_STANDARD", description="AMI type. Default: AL2023_x86_64_STANDARD.")
-    instance_types: list[str] = Field(["m7i.large"], min_length=1, description="Instance types. Default: [m7i.large].")
+    instance_types: list[str] = Field(
+        ["m7i.xlarge"], min_length=1, description="Instance types. Default: [m7i.xlarge] (2 x m7i.large cannot hold the "
+        "requests of the platform's own pods: tests/test_cluster_autoscaler.py sums them).")
     min_size: int = Field(2, ge=1, le=20, description="Minimum nodes. Default: 2.")
     desired_size: int | None = Field(None, description="Desired nodes. Default: minSize.")
     max_size: int = Field(4, ge=1, le=50, description="Maximum nodes. Default: 4.")
@@ -147,6 +159,21 @@ class ClusterConfig(ConfigModel):
         "training-preemptible (1000, never preempts).")
     service_ipv4_cidr: Ipv4Cidr | None = Field(
         None, description="Kubernetes Service CIDR (/12 to /24). Default: chosen by EKS (10.100.0.0/16 or 172.20.0.0/16).")
+    upgrade_support_type: UpgradeSupportType = Field(
+        "STANDARD", description="EKS upgrade policy: STANDARD (EKS upgrades the control plane when standard support "
+        "ends) or EXTENDED (stays on the minor version for 12 more months, at extra cost). Default: STANDARD.")
+    load_balancer_controller: bool = Field(
+        False, description="Install the AWS Load Balancer Controller (pinned chart, its own IAM role), which serves "
+        "the `alb` IngressClass. Required by any `alb` Ingress (e.g. modelRegistry.ingress). Default: false.")
+    container_insights: bool = Field(
+        True, description="Install the amazon-cloudwatch-observability add-on (CloudWatch agent + Fluent Bit) with "
+        "its encrypted log groups: Container Insights metrics such as cluster_failed_node_count. Billed per "
+        "observation. Default: true.")
+    create_service_linked_roles: list[ServiceLinkedRoleService] = Field(
+        default_factory=list, description="Service-linked roles to create (autoscaling.amazonaws.com, "
+        "spot.amazonaws.com). Only for accounts that lack them: creating one that exists fails ('has been taken'); "
+        "`aws iam get-role --role-name AWSServiceRoleForEC2Spot` tells. The cluster key never names them, so key "
+        "creation works either way. Default: none (EKS creates the Auto Scaling one with the first node group).")
 
     def problems(self) -> Iterable[Problem]:
         if self.version not in SUPPORTED_EKS_VERSIONS:
@@ -174,6 +201,9 @@ class ClusterConfig(ConfigModel):
             prefix = ipaddress.ip_network(self.service_ipv4_cidr).prefixlen
             if not 12 <= prefix <= 24:
                 yield "serviceIpv4Cidr", f"prefix length must be between /12 and /24 (got /{prefix})"
+        for i, service in enumerate(self.create_service_linked_roles):
+            if service in self.create_service_linked_roles[:i]:
+                yield f"createServiceLinkedRoles[{i}]", f"duplicate service {service!r}"
         if self.version in SUPPORTED_EKS_VERSIONS and self.kube_proxy_minor not in (None, self.version):
             yield ("addons.kubeProxy",
                    f"kube-proxy {self.addons.kube_proxy} does not match cluster version {self.version}")

@@ -11,6 +11,14 @@ from typing import Any, Literal
 
 Environment = Literal["dev", "staging", "prod"]
 
+# One Postgres profile per environment for every RDS database the platform runs (MLflow's backend store and
+# the Feast SQL registry): both are built by blocks/postgres.py, so the same environment gets the same guards.
+DATABASES: dict[str, dict[str, Any]] = {
+    "dev": {"instanceClass": "db.t4g.medium", "multiAz": False, "deletionProtection": False, "backupRetentionDays": 3},
+    "staging": {"instanceClass": "db.m7g.large", "multiAz": False, "deletionProtection": True, "backupRetentionDays": 7},
+    "prod": {"instanceClass": "db.m7g.large", "multiAz": True, "deletionProtection": True, "backupRetentionDays": 14},
+}
+
 PROFILES: dict[str, dict[str, Any]] = {
     "dev": {
         "protectStateful": False,
@@ -18,53 +26,41 @@ PROFILES: dict[str, dict[str, Any]] = {
         "cluster": {"endpointPublicAccess": True, "logRetentionDays": 30},
         "featureStore": {
             "online": {"deletionProtection": False, "multiAz": False},
-            "registryDatabase": {"instanceClass": "db.t4g.medium", "multiAz": False, "deletionProtection": False,
-                                 "backupRetentionDays": 3},
+            "registryDatabase": DATABASES["dev"],
         },
         "modelRegistry": {
-            "database": {
-                "instanceClass": "db.t4g.medium",
-                "multiAz": False,
-                "deletionProtection": False,
-                "backupRetentionDays": 3,
-            },
+            "database": DATABASES["dev"],
             "server": {"replicas": 1},
         },
-        "monitoring": {"prometheus": {"retentionDays": 7, "storageGib": 50}, "logRetentionDays": 30},
+        "monitoring": {"prometheus": {"retentionDays": 7, "storageGib": 50}},
         "securityBaseline": {"enabled": False},
     },
     "staging": {
         "protectStateful": False,
         "network": {"azCount": 3, "natGateways": "single", "flowLogs": {"retentionDays": 90}},
         "cluster": {"endpointPublicAccess": True, "logRetentionDays": 90},
-        "featureStore": {"online": {"deletionProtection": True, "multiAz": True}},
+        "featureStore": {"online": {"deletionProtection": True, "multiAz": True},
+                         "registryDatabase": DATABASES["staging"]},
         "modelRegistry": {
-            "database": {
-                "instanceClass": "db.m7g.large",
-                "multiAz": False,
-                "deletionProtection": True,
-                "backupRetentionDays": 7,
-            },
+            "database": DATABASES["staging"],
             "server": {"replicas": 2},
         },
-        "monitoring": {"prometheus": {"retentionDays": 15, "storageGib": 100}, "logRetentionDays": 90},
+        "monitoring": {"prometheus": {"retentionDays": 15, "storageGib": 100}},
         "securityBaseline": {"enabled": True},
     },
     "prod": {
         "protectStateful": True,
         "network": {"azCount": 3, "natGateways": "perAz", "flowLogs": {"retentionDays": 365}},
         "cluster": {"endpointPublicAccess": False, "logRetentionDays": 365},
-        "featureStore": {"online": {"deletionProtection": True, "multiAz": True}},
+        "featureStore": {"online": {"deletionProtection": True, "multiAz": True},
+                         "registryDatabase": DATABASES["prod"]},
         "modelRegistry": {
-            "database": {
-                "instanceClass": "db.m7g.large",
-                "multiAz": True,
-                "deletionProtection": True,
-                "backupRetentionDays": 14,
-            },
+            "database": DATABASES["prod"],
             "server": {"replicas": 2},
+            "inClusterAuth": True,
         },
-        "monitoring": {"prometheus": {"retentionDays": 30, "storageGib": 200}, "logRetentionDays": 365},
+        "monitoring": {"prometheus": {"retentionDays": 30, "storageGib": 200},
+                       "receivers": {"requireSubscription": True}},
         "securityBaseline": {"enabled": True, "exfiltrationGuards": True},
     },
 }

@@ -104,10 +104,18 @@ class FeatureStoreConfig(ConfigModel):
     server: FeatureServerConfig = Field(default_factory=FeatureServerConfig, description="Feature server.")
     materialization_schedule: str = Field(
         "0 * * * *", description="Cron schedule of `feast materialize-incremental`. Default: hourly (0 * * * *).")
+    materialization_image: ImageRef | None = Field(
+        None, description="Image of the materialization CronJob and the registry bootstrap Job. It needs s3fs when "
+        "offline.engine is file (Feast reads s3:// parquet through dask/fsspec), which the stock feature-server image "
+        "lacks: build images/feast/Dockerfile. Default: server.image.")
     materialization_cpu: str = Field("1", description="Materialization job CPU request and limit. Default: 1.")
     materialization_memory: str = Field("2Gi", description="Materialization job memory request and limit. Default: 2Gi.")
     feature_groups: list[SageMakerFeatureGroup] = Field(
         default_factory=list, description="Feature groups (engine: sagemaker). Default: none.")
+
+    @property
+    def effective_materialization_image(self) -> str:
+        return self.materialization_image or self.server.image
 
     def problems(self) -> Iterable[Problem]:
         cron = _cron_problem(self.materialization_schedule)

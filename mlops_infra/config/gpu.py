@@ -24,6 +24,10 @@ K8S_TAINT_EFFECT: dict[str, str] = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "
                                     "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 POOL_LABEL = "mlops.io/gpu-pool"
 GPU_TYPE_LABEL = "mlops.io/gpu-type"
+# cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go GPULabel, 1.35.2): a node carrying it
+# counts as a GPU node that is still starting until the device plugin advertises its GPUs, so the autoscaler does
+# not scale out again while it waits ("Special note on GPU instances", cloudprovider/aws/README.md).
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 
 
 class TaintConfig(ConfigModel):
@@ -73,40 +77,50 @@ class GpuPoolConfig(ConfigModel):
     @property
     def gpu_type(self) -> str:
         """The GPU model label value: `l4`, `h100`, ...; `mixed` when the instance types carry different GPUs."""
-        models = {GPU_MODELS.get(family_of(t), "unknown") for t in self.instance_types}
+        models = {GPU_MODELS[family_of(t)] for t in self.instance_types if is_gpu_instance(t)}
         return models.pop() if len(models) == 1 else "mixed"
 
     @property
     def min_gpus_per_node(self) -> int:
         """The fewest GPUs any of the pool's instance types has (what the autoscaler may promise for a new node)."""
-        return min((GPU_INSTANCES[t].gpus for t in self.instance_types if t in GPU_INSTANCES), default=1)
+        return min(GPU_INSTANCES[t].gpus for t in self.instance_types)
 
     @property
     def node_labels(self) -> dict[str, str]:
         """Labels every node of the pool carries: pool, GPU type, `nvidia.com/gpu.present` (so the device plugin
-        schedules before GPU feature discovery runs) and the EFA marker, plus `labels`."""
-        out = {**self.labels, POOL_LABEL: self.name, GPU_TYPE_LABEL: self.gpu_type, "nvidia.com/gpu.present": "true"}
+        schedules before GPU feature discovery runs), the autoscaler's GPU label and the EFA marker, plus `labels`."""
+        out = {**self.labels, POOL_LABEL: self.name, GPU_TYPE_LABEL: self.gpu_type, "nvidia.com/gpu.present": "true",
+               ACCELERATOR_LABEL: self.gpu_type}
         if self.efa:
             out["vpc.amazonaws.com/efa.present"] = "true"
         return out
 
     @property
     def total_gpus_at_max(self) -> int:
-        per_node = max((GPU_INSTANCES[t].gpus for t in self.instance_types if t in GPU_INSTANCES), default=1)
-        return per_node * self.max_size
+        return max(GPU_INSTANCES[t].gpus for t in self.instance_types) * self.max_size
+
+    @property
+    def efa_network_cards(self) -> int:
+        """EFA interfaces per node: one per network card of the smallest instance type (the launch template is
+        shared by every instance type of the pool); 0 without `efa`."""
+        return min(GPU_INSTANCES[t].network_cards for t in self.instance_types) if self.efa else 0
 
     def problems(self) -> Iterable[Problem]:
         for i, itype in enumerate(self.instance_types):
             if not is_gpu_instance(itype):
                 yield (f"instanceTypes[{i}]",
                        f"{itype!r} is not a GPU instance type (families: {', '.join(sorted(GPU_FAMILIES))})")
+            elif itype not in GPU_INSTANCES:
+                known = sorted(t for t in GPU_INSTANCES if family_of(t) == family_of(itype))
+                yield (f"instanceTypes[{i}]", f"unknown GPU instance type {itype!r}: its GPU count is not in the "
+                       f"catalogue (mlops_infra/config/instances.py; known {family_of(itype)} sizes: {', '.join(known)})")
             elif GPU_FAMILIES[family_of(itype)] != AMI_ARCH[self.ami_type]:
                 yield (f"instanceTypes[{i}]", f"{itype!r} is {GPU_FAMILIES[family_of(itype)]}, "
                        f"but amiType {self.ami_type} is {AMI_ARCH[self.ami_type]}")
-            elif self.efa and not (itype in GPU_INSTANCES and GPU_INSTANCES[itype].efa):
+            elif self.efa and not GPU_INSTANCES[itype].efa:
                 yield f"instanceTypes[{i}]", f"{itype!r} does not support EFA (efa: true)"
         for key in self.labels:
-            if key in (POOL_LABEL, GPU_TYPE_LABEL) or key.startswith(("kubernetes.io/", "k8s.io/")):
+            if key in (POOL_LABEL, GPU_TYPE_LABEL, ACCELERATOR_LABEL) or key.startswith(("kubernetes.io/", "k8s.io/")):
                 yield f"labels.{key}", "reserved label key (set by the platform or Kubernetes)"
         if len(set(self.instance_types)) != len(self.instance_types):
             yield "instanceTypes", "duplicate instance types"
@@ -138,6 +152,10 @@ class GpuPlatformConfig(ConfigModel):
     karpenter_version: ChartVersion = Field(
         versions.KARPENTER.version,
         description=f"Karpenter chart (karpenter provisioner). Default: {versions.KARPENTER.version}.")
+    cluster_autoscaler_version: ChartVersion = Field(
+        versions.CLUSTER_AUTOSCALER.version,
+        description=f"cluster-autoscaler chart, installed when a managed node group can scale (minSize < maxSize); "
+        f"its image follows the cluster's Kubernetes minor. Default: {versions.CLUSTER_AUTOSCALER.version}.")
     namespace: K8sName = Field("gpu-system", description="Namespace of the GPU software. Default: gpu-system.")
     karpenter_ami_version: str = Field(
         "latest", pattern=r"^(latest|v\d{8})$",

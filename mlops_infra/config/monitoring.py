@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from .base import ConfigModel, Problem
-from .types import ChartVersion, Email, K8sName, LogRetentionDays, Percent, SecretConfigKey
+from .types import ChartVersion, Email, K8sName, Percent, SecretConfigKey
 
 
 class PrometheusConfig(ConfigModel):
@@ -37,10 +38,22 @@ class ThresholdsConfig(ConfigModel):
             yield "gpuIdlePercent", f"must be < gpuMemoryPercent ({self.gpu_idle_percent:g} >= {self.gpu_memory_percent:g})"
 
 
-class ReceiversConfig(ConfigModel):
-    """Alertmanager receivers. Slack and PagerDuty credentials are names of secret config keys."""
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s/?#]+(/\S*)?$")]
 
-    email_addresses: list[Email] = Field(default_factory=list, description="SNS email subscriptions. Default: none.")
+
+class ReceiversConfig(ConfigModel):
+    """Who hears the alerts. The SNS alert topic carries everything (Alertmanager, CloudWatch alarms, EventBridge);
+    its email and HTTPS subscriptions are the only receivers of CloudWatch alarms. Slack and PagerDuty hear
+    Alertmanager only; their credentials are names of secret config keys."""
+
+    email_addresses: list[Email] = Field(
+        default_factory=list, description="Email subscriptions to the alert topic (each must confirm). Default: none.")
+    https_endpoints: list[HttpsUrl] = Field(
+        default_factory=list, description="HTTPS subscriptions to the alert topic (the endpoint must confirm; the "
+        "URL is plain config, so use one that carries no credential). Default: none.")
+    require_subscription: bool = Field(
+        False, description="Refuse a config whose alert topic has no email or HTTPS subscription, so CloudWatch "
+        "alarms and security findings reach someone. Default: false (profiles: prod true).")
     slack_webhook_secret: SecretConfigKey | None = Field(
         None, description="Config key (secret) holding the Slack webhook URL. Default: none.")
     slack_channel: str | None = Field(None, description="Slack channel, required with slackWebhookSecret.")
@@ -48,6 +61,10 @@ class ReceiversConfig(ConfigModel):
         None, description="Config key (secret) holding the PagerDuty routing key. Default: none.")
 
     def problems(self) -> Iterable[Problem]:
+        if self.require_subscription and not (self.email_addresses or self.https_endpoints):
+            yield "", ("the alert topic needs at least one subscriber (emailAddresses or httpsEndpoints): CloudWatch "
+                       "alarms and security findings reach no one otherwise, and Slack/PagerDuty receive only "
+                       "Alertmanager (requireSubscription is on: the prod profile sets it)")
         if self.slack_webhook_secret and not self.slack_channel:
             yield "slackChannel", "required when slackWebhookSecret is set"
         if self.slack_channel and not self.slack_webhook_secret:
@@ -65,5 +82,4 @@ class MonitoringConfig(ConfigModel):
         "3.8.0", description="prometheus-pushgateway chart (batch jobs push drift scores here). Default: 3.8.0.")
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig, description="Alert thresholds.")
     receivers: ReceiversConfig = Field(default_factory=ReceiversConfig, description="Alert receivers.")
-    log_retention_days: LogRetentionDays = Field(365, description="CloudWatch log retention. Default: 365 (profiles: dev 30, staging 90).")
     managed_prometheus: bool = Field(False, description="Amazon Managed Prometheus remote-write. Default: false.")

@@ -39,6 +39,10 @@ class ExistingVpcConfig(ConfigModel):
         ..., min_length=2, description="Private subnet ids, one per AZ (at least 2). Required."
     )
     public_subnet_ids: list[str] = Field(default_factory=list, description="Public subnet ids. Default: none.")
+    s3_gateway_endpoint_id: str | None = Field(
+        None, pattern=r"^vpce-[0-9a-f]{8,17}$",
+        description="The VPC's S3 gateway endpoint, serving the private subnets' route tables. Default: none; "
+        "required when securityBaseline.exfiltrationGuards is true (data buckets deny access outside it).")
 
     def problems(self) -> Iterable[Problem]:
         for field, ids in (("privateSubnetIds", self.private_subnet_ids), ("publicSubnetIds", self.public_subnet_ids)):

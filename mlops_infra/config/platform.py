@@ -8,14 +8,15 @@ from typing import Any, Literal
 from pydantic import Field
 
 from .base import ConfigModel, Problem
+from .budget import BudgetConfig
 from .cluster import ClusterConfig, cluster_network_problems
 from .environments import Environment
 from .feature_store import FeatureStoreConfig
 from .gpu import GpuPlatformConfig, GpuPoolConfig
-from .model_registry import ModelRegistryConfig
+from .model_registry import INGRESS_NEEDS, ModelRegistryConfig
 from .monitoring import MonitoringConfig
 from .network import NetworkConfig
-from .security import SecurityBaselineConfig
+from .security import SecurityBaselineConfig, guard_network_problems
 from .types import AwsRegion, ResourceName
 
 DataClassification = Literal["public", "internal", "confidential", "restricted"]
@@ -59,6 +60,8 @@ class PlatformConfig(ConfigModel):
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="Monitoring stack.")
     security_baseline: SecurityBaselineConfig = Field(
         default_factory=SecurityBaselineConfig, description="Security baseline.")
+    budget: BudgetConfig = Field(default_factory=BudgetConfig,
+                                 description="Monthly cost ceilings and cost-estimate assumptions (`mlops-infra cost`).")
 
     @property
     def resource_tags(self) -> dict[str, str]:
@@ -105,6 +108,10 @@ class PlatformConfig(ConfigModel):
         if self.cluster.public_access_cidrs and not self.cluster.endpoint_public_access:
             yield "cluster.publicAccessCidrs", "set, but endpointPublicAccess is false"
         yield from cluster_network_problems(self.cluster, self.network)
+        yield from guard_network_problems(self.security_baseline, self.network, self.cluster)
+        reg = self.model_registry
+        if reg.enabled and reg.engine == "mlflow" and reg.ingress.enabled and not self.cluster.load_balancer_controller:
+            yield "modelRegistry.ingress.enabled", INGRESS_NEEDS
         private = len(self.network.existing_vpc.private_subnet_ids) if self.network.existing_vpc else self.network.az_count
         for path, msg in self.feature_store.network_problems(private):
             yield f"featureStore.{path}", msg

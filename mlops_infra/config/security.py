@@ -7,12 +7,16 @@ explicitly (and visibly) in config rather than by an environment-name branch in 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, StringConstraints
 
 from .base import ConfigModel, Problem
 from .types import ChartVersion, IamRoleArn, Ipv4Cidr, K8sName, LogRetentionDays, SecretConfigKey
+
+if TYPE_CHECKING:
+    from .cluster import ClusterConfig
+    from .network import NetworkConfig
 
 # A key of a Kubernetes Secret's `data` (the API's own pattern).
 SecretDataKey = Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
@@ -68,10 +72,11 @@ class SecurityBaselineConfig(ConfigModel):
     integration_secrets: list[IntegrationSecret] = Field(default_factory=list, description="Synced secrets.")
     exfiltration_guards: bool = Field(False, description="VPC-endpoint-only data buckets, egress NetworkPolicies. Default: false.")
     break_glass_role_arns: list[IamRoleArn] = Field(
-        default_factory=list, description="Roles exempt from the VPC-endpoint bucket condition. Default: none.")
+        default_factory=list, description="Roles exempt from the VPC-endpoint bucket condition. List the role that "
+        "runs `pulumi up` here unless it runs inside the VPC. Default: none.")
     s3_egress_cidrs: list[Ipv4Cidr] = Field(
-        default_factory=list, description="CIDRs of the region's S3 prefix list, opened for HTTPS egress from ML "
-        "namespaces (a NetworkPolicy cannot name a prefix list). Default: none.")
+        default_factory=list, description="Extra CIDRs opened for HTTPS egress from ML namespaces, on top of the "
+        "region's S3 prefix list (read at deploy time), e.g. an S3 interface endpoint elsewhere. Default: none.")
 
     def problems(self) -> Iterable[Problem]:
         if self.object_lock_days is not None and not 1 <= self.object_lock_days <= 3650:
@@ -90,3 +95,21 @@ class SecurityBaselineConfig(ConfigModel):
                 yield "breakGlassRoleArns", "set, but exfiltrationGuards is false"
             if self.s3_egress_cidrs:
                 yield "s3EgressCidrs", "set, but exfiltrationGuards is false"
+
+
+def guard_network_problems(security: SecurityBaselineConfig, network: NetworkConfig,
+                           cluster: ClusterConfig) -> Iterable[Problem]:
+    """What exfiltration guards need from the network: the S3 gateway endpoint the data buckets admit, and STS
+    inside the VPC for IRSA pods behind egress NetworkPolicies (a policy cannot admit STS's public addresses)."""
+    if not (security.enabled and security.exfiltration_guards):
+        return
+    existing = network.existing_vpc
+    if existing is not None and existing.s3_gateway_endpoint_id is None:
+        yield ("network.existingVpc.s3GatewayEndpointId",
+               "required when securityBaseline.exfiltrationGuards is true (data buckets deny S3 access that does not "
+               "come through this endpoint)")
+    if existing is None and cluster.workload_identity == "irsa" and cluster.endpoint_public_access:
+        yield ("securityBaseline.exfiltrationGuards",
+               "IRSA pods in ML namespaces reach STS only through the VPC's STS interface endpoint, which the "
+               "platform creates for a private cluster: set cluster.endpointPublicAccess false or "
+               "cluster.workloadIdentity podIdentity")

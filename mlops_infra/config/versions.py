@@ -52,3 +52,24 @@ KARPENTER = ChartPin("oci://public.ecr.aws/karpenter/karpenter", "", "1.9.0")
 KUBEFLOW_TRAINER = ChartPin("oci://ghcr.io/kubeflow/charts/kubeflow-trainer", "", "2.3.0")
 # KubeRay operator: docs.ray.io "KubeRay Operator Installation" (helm repo kuberay, --version 1.5.1).
 KUBERAY = ChartPin("kuberay-operator", "https://ray-project.github.io/kuberay-helm/", "1.5.1")
+# kubernetes/autoscaler chart `cluster-autoscaler` 9.59.0 (git tag cluster-autoscaler-chart-9.59.0, 2026-07-21,
+# appVersion 1.35.0; values.yaml read at that tag: autoDiscovery.tags, rbac.serviceAccount, awsRegion has no default).
+CLUSTER_AUTOSCALER = ChartPin("cluster-autoscaler", "https://kubernetes.github.io/autoscaler", "9.59.0")
+# Image per Kubernetes minor (the autoscaler's minor must equal the cluster's): the newest patch tag of each line in
+# kubernetes/autoscaler (cluster-autoscaler-1.33.6, -1.34.5, -1.35.2), image registry.k8s.io/autoscaling/cluster-autoscaler.
+CLUSTER_AUTOSCALER_IMAGES: dict[str, str] = {"1.33": "v1.33.6", "1.34": "v1.34.5", "1.35": "v1.35.2"}
+
+# --- cluster add-ons added for issue 14 (cluster helper) ---
+# metrics-server community EKS add-on (EKS user guide "View resource usage with the Kubernetes Metrics Server": the
+# add-on is named `metrics-server`); v0.8.1-eksbuild.10 is the default build for Kubernetes 1.35 per public EKS 1.35
+# configs (Nov 2026), next to kube-proxy v1.35.3-eksbuild.2.
+ADDON_METRICS_SERVER = "v0.8.1-eksbuild.10"
+# amazon-cloudwatch-observability (Container Insights with enhanced observability; Pod Identity supported from 3.1.0
+# per the CloudWatch user guide "Quick start with the Amazon CloudWatch Observability EKS add-on"). v5.4.0-eksbuild.1
+# is pinned on Kubernetes 1.35 clusters in public configs; v6.x switches Container Insights to OTel metrics, so the
+# classic `ContainerInsights` namespace the failed-node alarm reads stays on the 5.x line.
+ADDON_CLOUDWATCH_OBSERVABILITY = "v5.4.0-eksbuild.1"
+# AWS Load Balancer Controller: aws/eks-charts stable/aws-load-balancer-controller Chart.yaml version 3.5.0
+# (appVersion v3.5.0), identical to kubernetes-sigs/aws-load-balancer-controller tag v3.5.0 helm/; IAM policy from
+# docs/install/iam_policy.json at the same tag (see components/load_balancer_controller_policy.py).
+AWS_LOAD_BALANCER_CONTROLLER = ChartPin("aws-load-balancer-controller", "https://aws.github.io/eks-charts", "3.5.0")

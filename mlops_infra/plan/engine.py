@@ -27,6 +27,7 @@ from .inventory import SECRET, UNKNOWN, Inventory
 from .mocks import MissingStackReference, PlanMocks
 from .monitor import RecordingMonitor
 from .program import PlanInputError, Program, find_program, read_stack_config
+from .strict import strict_problems
 
 DEFAULT_REGION = "us-east-1"
 
@@ -155,6 +156,10 @@ def _run(program: Program, stack: str, values: dict[str, str], secret_keys: froz
         raise _classify(exc) from exc
     finally:
         sys.path.remove(str(program.main_dir))
+    problems = strict_problems(monitor.registrations)
+    if problems:
+        # What `pulumi up` would refuse; exit 2 like other invalid input. One line per problem.
+        raise PlanError("\n".join(problems), "input")
     inventory = Inventory(program.project, stack, sorted(monitor.records, key=lambda r: r.urn), outputs)
     inventory.diagnostics = collector.messages
     return inventory

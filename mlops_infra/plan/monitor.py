@@ -9,6 +9,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, Mocks
 
 from .inventory import SECRET, UNKNOWN, ResourceRecord
+from .strict import Registration
 
 _SIG = rpc._special_sig_key
 _SECRET_SIG = rpc._special_secret_sig
@@ -47,6 +48,10 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
         self.records: list[ResourceRecord] = []
+        self.registrations: list[Registration] = []
+        self._numbered = 0
+        """Every RegisterResource call in order, duplicates included (`records` is what the inventory shows)."""
+        self._kept: set[str] = set()
 
     def ReadResource(self, request: Any) -> Any:
         response = super().ReadResource(request)  # type: ignore[no-untyped-call]
@@ -88,9 +93,18 @@ class RecordingMonitor(MockMonitor):
         parent = request.parent or None
         if parent is not None and parent.split("::")[2] == "pulumi:pulumi:Stack":
             parent = None
-        self.records.append(ResourceRecord(
+        record = ResourceRecord(
             urn=response.urn, type=request.type, name=request.name, parent=parent, custom=bool(request.custom),
             id=(response.id or None) if request.custom else None, inputs=inputs, options=options,
             dependencies=sorted(request.dependencies), property_dependencies=prop_deps,
-        ))
+        )
+        # Numbered among the program's own resources: the SDK registers provider resources lazily (an unused
+        # provider may register in one plan and not in the next within one process), so they would shift the count.
+        # (Providers still take part in the duplicate check, numbered 0.)
+        provider = record.type.startswith("pulumi:providers:")
+        self._numbered += 0 if provider else 1
+        self.registrations.append(Registration(0 if provider else self._numbered, record))
+        if record.urn not in self._kept:  # a duplicate is reported by strict checks; the inventory keeps the first
+            self._kept.add(record.urn)
+            self.records.append(record)
         return response

@@ -255,5 +255,19 @@ def invoke_result(token: str, args: State, region: str) -> State:
         "aws:index/getAvailabilityZones:getAvailabilityZones": {
             "names": [f"{region}{s}" for s in "abcdef"], "zoneIds": [f"use1-az{i}" for i in range(1, 7)],
             "id": region, "groupNames": [region]},
+        "aws:ec2/getPrefixList:getPrefixList": _prefix_list(str(args.get("name", "")), region),
     }
     return results.get(token, {})
+
+
+# Representative S3 prefix-list entries (`aws ec2 get-managed-prefix-list-entries`, us-east-1 and eu-west-1).
+_S3_PREFIX_LISTS: dict[str, tuple[str, list[str]]] = {
+    "us-east-1": ("pl-63a5400a", ["16.182.0.0/16", "3.5.0.0/19", "52.216.0.0/15", "54.231.0.0/16"]),
+    "eu-west-1": ("pl-6da54004", ["3.5.64.0/21", "52.218.0.0/17", "52.92.0.0/17"]),
+}
+
+
+def _prefix_list(name: str, region: str) -> State:
+    """`aws.ec2.get_prefix_list(name="com.amazonaws.<region>.s3")`: the region's S3 CIDRs."""
+    pl_id, cidrs = _S3_PREFIX_LISTS.get(region, ("pl-0s3plan", ["52.95.0.0/20"]))
+    return {"id": pl_id, "prefixListId": pl_id, "name": name or f"com.amazonaws.{region}.s3", "cidrBlocks": cidrs}

@@ -10,6 +10,8 @@ from pathlib import Path
 
 # From a checkout, import mlops_policies from policies/ without installing it.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The budget policy's estimator (mlops_infra.cost: standard library only) from the same checkout.
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent.parent))
 
 from mlops_policies.packs import serve
 

@@ -50,7 +50,21 @@ def resource_from_policy_resource(res: PolicyResource) -> Resource:
     provider = res.provider
     return Resource(res.resource_type, res.name, res.urn, plain(res.props), _deps(res.property_dependencies),
                     res.parent.urn if res.parent is not None else None,
-                    plain(provider.props) if provider is not None else None)
+                    plain(provider.props) if provider is not None else None,
+                    tuple(str(getattr(d, "urn", d)) for d in res.dependencies or ()))
+
+
+# The offline runner hands every stack policy the same resource list: build the Stack (plain props) once per check.
+_STACK_CACHE: list[tuple[list[PolicyResource], Stack]] = []
+
+
+def stack_from_args(args: StackValidationArgs) -> Stack:
+    resources = args.resources
+    if _STACK_CACHE and _STACK_CACHE[0][0] is resources:
+        return _STACK_CACHE[0][1]
+    stack = Stack([resource_from_policy_resource(r) for r in resources])
+    _STACK_CACHE[:] = [(resources, stack)]
+    return stack
 
 
 def _report(policy: str, config: Mapping[str, Any], resource: Resource, message: str,
@@ -92,7 +106,7 @@ def stack_validate(rule: StackRule) -> Callable[[StackValidationArgs, ReportViol
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         config = args.get_config()
-        stack = Stack([resource_from_policy_resource(r) for r in args.resources])
+        stack = stack_from_args(args)
         try:
             found = list(rule.check(stack, config))
         except NotApplicable as exc:

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
-PackName = Literal["mlops-security", "mlops-compliance", "mlops-cost"]
+PackName = Literal["mlops-security", "mlops-compliance", "mlops-cost", "mlops-invariants"]
 Strictness = Literal["standard", "always", "advisory"]
 """standard: advisory in dev, mandatory elsewhere. always: mandatory everywhere. advisory: advisory everywhere."""
 
@@ -154,6 +154,8 @@ class Resource:
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     parent: str | None = None
     provider_props: Mapping[str, Any] | None = None
+    dependencies: tuple[str, ...] = ()
+    """URNs this resource depends on (dependsOn and property dependencies), as the engine records them."""
 
     def get(self, *path: str | int) -> Any:
         return dig(self.props, *path)

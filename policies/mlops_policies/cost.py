@@ -8,10 +8,11 @@ pages (Nov 2026); families also as in docs/peers.md (g5, g5g, g6, g6e, g7e, p4d,
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .core import Resource, Stack, dig, each, env_applies, known, per_env, resource_policy, stack_policy
+from .core import UNKNOWN, Resource, Stack, dig, each, env_applies, known, per_env, resource_policy, stack_policy
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
@@ -214,3 +215,98 @@ def required_tags(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
     missing = [t for t in config.get("requiredTags") or REQUIRED_TAGS if not tags.get(t)]
     if missing:
         yield f"missing cost tags: {', '.join(missing)}"
+
+
+# --- Monthly budget -------------------------------------------------------------------------------------------------
+# The estimate is mlops_infra.cost (pure Python, no Pulumi, no pydantic); the ceilings come from the stack's
+# `mlops:platform` `budget` (merged into this policy's config by `mlops-infra check` and by the pack at start-up,
+# see `platform_budget`), or from the policy config file. One estimate per stack check.
+BUDGET_POLICY = "mlops-cost-budget"
+PROVIDER_PACKAGES = frozenset({"aws", "kubernetes", "random", "tls", "pulumi", "command"})
+
+
+def _plain(value: Any) -> Any:
+    """Props with the engine's unknown marker turned into None (the estimator then reports the figure as unknown)."""
+    if value is UNKNOWN:
+        return None
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def platform_budget(stack_config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """This policy's config from the stack's `mlops:platform`: idle/max ceilings, assumptions and region."""
+    raw = (stack_config or {}).get("mlops:platform")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return {}
+    if not isinstance(raw, Mapping):
+        return {}
+    section = raw.get("budget")
+    budget: Mapping[str, Any] = section if isinstance(section, Mapping) else {}
+    found = {k: budget[k] for k in ("idleMonthlyUsd", "maxMonthlyUsd", "assumptions") if budget.get(k) is not None}
+    if isinstance(raw.get("region"), str):
+        found["region"] = raw["region"]
+    return found
+
+
+def platform_budget_from_process(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`platform_budget` of the stack config the Pulumi engine passes to a policy pack (PULUMI_CONFIG)."""
+    env = os.environ if environ is None else environ
+    try:
+        stack_config = json.loads(env.get("PULUMI_CONFIG", "{}") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return platform_budget(stack_config if isinstance(stack_config, Mapping) else {})
+
+
+def with_platform_budget(policy_config: Mapping[str, Any], stack_config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The policy config with the platform budget filled in; a value set in the policy config file wins."""
+    found = platform_budget(stack_config)
+    if not found:
+        return dict(policy_config)
+    entry = policy_config.get(BUDGET_POLICY)
+    if isinstance(entry, str):  # an enforcement level only
+        return {**policy_config, BUDGET_POLICY: {"enforcementLevel": entry, **found}}
+    return {**policy_config, BUDGET_POLICY: {**found, **(entry if isinstance(entry, Mapping) else {})}}
+
+
+@stack_policy(
+    BUDGET_POLICY,
+    description="The stack's estimated monthly cost stays under budget.idleMonthlyUsd (every pool at its minimum) "
+                "and budget.maxMonthlyUsd (every pool at its maximum), when set.",
+    severity="high", pack="mlops-cost",
+    controls=COST_CONTROLS,
+    remediation="Lower pool minimums/maximums or instance sizes (see `mlops-infra cost --stack <stack>`), or raise "
+                "the budget in the stack's mlops:platform config.",
+    strictness="always",  # a budget someone set is meant in every environment
+    config={"idleMonthlyUsd": {"type": "number", "description": "Idle ceiling (USD/month). Default: from config."},
+            "maxMonthlyUsd": {"type": "number", "description": "At-max ceiling (USD/month). Default: from config."},
+            "region": {"type": "string", "default": "us-east-1", "description": "Price region."},
+            "assumptions": {"type": "object", "default": {}, "description": "Cost assumptions (camelCase)."}},
+)
+def budget(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
+    idle_cap, max_cap = config.get("idleMonthlyUsd"), config.get("maxMonthlyUsd")
+    if idle_cap is None and max_cap is None:
+        return
+    from mlops_infra.cost import Assumptions, Item, estimate
+
+    items = [Item(r.type, r.name, _plain(r.props), None, "(stack)", r.urn, r.property_dependencies)
+             for r in stack.resources if r.type.split(":", 1)[0] in PROVIDER_PACKAGES]
+    est = estimate(items, region=str(config.get("region") or "us-east-1"),
+                   assumptions=Assumptions.from_mapping(config.get("assumptions")))
+    unpriced = f"; {len(est.not_priced)} line(s) not priced" if est.not_priced else ""
+    for label, total, cap, column in (("idle", est.idle, idle_cap, "idle"), ("at-max", est.max, max_cap, "max")):
+        if cap is None or total <= float(cap):
+            continue
+        pick = 0 if column == "idle" else 1
+        top = sorted(est.per_resource().items(), key=lambda kv: -kv[1][pick])[:3]
+        culprit = next((r for r in stack.resources if top and (r.name, r.type) == top[0][0]), None)
+        biggest = ", ".join(f"{name} ${cost[pick]:,.0f}" for (name, _), cost in top)
+        message = (f"estimated {label} cost ${total:,.2f}/month is over the budget of ${float(cap):,.2f} "
+                   f"(largest: {biggest}{unpriced})")
+        yield culprit or stack.resources[0], message

@@ -21,12 +21,16 @@ from .core import REGISTRY, PackName, PolicyMeta, ResourceRule, Rule
 from .enforcement import default_enforcement, environment_from_process
 
 AREAS = ("aws_s3", "aws_kms_logs", "aws_eks", "aws_compute", "aws_network", "aws_rds", "aws_dynamodb",
-         "aws_elasticache", "aws_iam", "k8s_workloads", "k8s_exposure", "k8s_rbac", "cost", "security_baseline")
+         "aws_elasticache", "aws_iam", "k8s_workloads", "k8s_exposure", "k8s_rbac", "cost", "security_baseline",
+         "invariants_cluster", "invariants_workloads", "invariants_aws", "invariants_iam", "feast")
 
 PACKS: dict[PackName, str] = {
     "mlops-security": "Security guardrails for MLOps platforms on AWS + EKS: encryption, exposure, IAM, pod security.",
     "mlops-compliance": "Compliance guardrails: durability, backups, logging, versions, data retention.",
     "mlops-cost": "Cost guardrails: GPU families per environment, node and GPU caps, spot in dev, cost tags.",
+    "mlops-invariants": "Platform invariants: relations between resources that a stack needs to work as a whole "
+                        "(a CNI that enforces its NetworkPolicies, an autoscaler for pools at zero, a controller "
+                        "for each Ingress class, a metrics source for each HPA, ...).",
 }
 
 FRAMEWORK_NAMES = {"CIS-EKS": "CIS Amazon EKS Benchmark", "CIS-AWS": "CIS AWS Foundations Benchmark",
@@ -109,6 +113,11 @@ def serve(pack: str) -> None:  # pragma: no cover - runs under the Pulumi engine
     """Entry point of policies/<pack>/__main__.py."""
     from pulumi_policy import PolicyPack
 
+    from .cost import BUDGET_POLICY, platform_budget_from_process
+
     environment = environment_from_process()
+    config = initial_config(pack, environment)
+    if BUDGET_POLICY in config:  # the stack's `budget` ceilings, from the config the engine passes
+        config[BUDGET_POLICY] = {**config[BUDGET_POLICY], **platform_budget_from_process()}  # type: ignore[dict-item]
     PolicyPack(pack, build_policies(pack, environment), EnforcementLevel.ADVISORY,
-               initial_config(pack, environment), description=PACKS[pack])  # type: ignore[index]
+               config, description=PACKS[pack])  # type: ignore[index]

@@ -176,6 +176,7 @@ class _Resources:
         self.records = [r for r in records if not (r.get("options") or {}).get("read")
                         and r.get("type") != "pulumi:pulumi:Stack"]
         self.by_urn = {str(r["urn"]): r for r in records}
+        self._stack_resources: list[PolicyResource] | None = None
 
     def provider(self, record: Mapping[str, Any]) -> PolicyProviderResource | None:
         urn = (record.get("options") or {}).get("provider")
@@ -191,6 +192,12 @@ class _Resources:
                                       dict(config), {})
 
     def stack_args(self, config: Mapping[str, Any]) -> StackValidationArgs:
+        # One resource list per check, shared by every stack policy: the adapter indexes it once (stack_from_args).
+        if self._stack_resources is None:
+            self._stack_resources = self._policy_resources()
+        return StackValidationArgs(self._stack_resources, dict(config), {})
+
+    def _policy_resources(self) -> list[PolicyResource]:
         resources = {str(r["urn"]): PolicyResource(
             str(r["type"]), unknown_checking_proxy(_engine_value(r["inputs"])), str(r["urn"]), str(r["name"]),
             _options(r), self.provider(r), None, [], {}) for r in self.records}
@@ -200,7 +207,7 @@ class _Resources:
             res.dependencies = [resources[u] for u in r.get("dependencies") or [] if u in resources]
             res.property_dependencies = {k: [resources[u] for u in v if u in resources]
                                          for k, v in (r.get("propertyDependencies") or {}).items()}
-        return StackValidationArgs(list(resources.values()), dict(config), {})
+        return list(resources.values())
 
 
 def _run(policy: Policy, call: Any, report: Any) -> None:
@@ -241,7 +248,11 @@ def evaluate(inventory: Mapping[str, Any], *, environment: str, policy_config: M
                                                str(target["urn"]), str(target["name"]), str(target["type"]), message))
 
             if isinstance(policy, ResourceValidationPolicy):
+                # Only the types the rule judges: its validate returns at once for any other (adapter.resource_validate).
+                types = rule.types if isinstance(rule, ResourceRule) else None
                 for record in resources.records:
+                    if types is not None and record.get("type") not in types:
+                        continue
                     _run(policy, resources.resource_args(record, config),
                          lambda m, u=None, rec=record, add=add: add(m, u, rec))
             elif isinstance(policy, StackValidationPolicy):

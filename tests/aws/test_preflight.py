@@ -33,7 +33,8 @@ def pool(**kw: Any) -> GpuPoolConfig:
 
 
 def config(**kw: Any) -> PlatformConfig:
-    return load_platform_config({"environment": "prod", "tags": {"owner": "ml-platform", "costCenter": "cc-1"}, **kw})
+    return load_platform_config({"environment": "prod", "tags": {"owner": "ml-platform", "costCenter": "cc-1"},
+                                 "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}, **kw})
 
 
 # ---- pure planning ---------------------------------------------------------------------------------------------

@@ -65,3 +65,39 @@ CASES = [
 @params(CASES)
 def test_cost(case: Case) -> None:
     check(case)
+
+
+# --- mlops-cost-budget: the estimate (mlops_infra.cost, committed us-east-1 prices) against the stack's ceilings.
+# By hand: m7i.xlarge $0.2016/h x 730 h = $147.17 per node, + a 50 GiB gp3 root volume ($4.00) from its launch
+# template (joined through the property dependency, as the engine records it); NAT $0.045 x 730 + 100 GB x $0.045
+# = $37.35. Idle (1 node) $188.52; at max (2 nodes) $339.69.
+def budget_stack() -> list[R]:
+    template = R("aws:ec2/launchTemplate:LaunchTemplate", "lt",
+                 {"blockDeviceMappings": [{"ebs": {"volumeType": "gp3", "volumeSize": 50}}]})
+    pool = R(NODE_GROUP, "ng", {"instanceTypes": ["m7i.xlarge"], "capacityType": "ON_DEMAND", "tags": TAGS,
+                                "scalingConfig": {"minSize": 1, "maxSize": 2, "desiredSize": 1}},
+             deps={"launchTemplate": ["lt"]})
+    return [template, pool, R("aws:ec2/natGateway:NatGateway", "nat", {})]
+
+
+BUDGET_CASES = [
+    Case("within", "mlops-cost-budget", budget_stack(), [], config={"idleMonthlyUsd": 190, "maxMonthlyUsd": 340}),
+    Case("no-budget", "mlops-cost-budget", budget_stack(), []),
+    Case("idle-over", "mlops-cost-budget", budget_stack(),
+         ["ng: estimated idle cost $188.52/month is over the budget of $100.00 (largest: ng $151, nat $37)"],
+         config={"idleMonthlyUsd": 100}),
+    Case("max-over-in-dev", "mlops-cost-budget", budget_stack(),
+         ["ng: estimated at-max cost $339.69/month is over the budget of $300.00 (largest: ng $302, nat $37)"],
+         env="dev", config={"idleMonthlyUsd": 190, "maxMonthlyUsd": 300}),
+    Case("spot-ratio-assumption", "mlops-cost-budget", [R(NODE_GROUP, "gpu", {
+        "instanceTypes": ["g6.xlarge"], "capacityType": "SPOT", "diskSize": 20,
+        "scalingConfig": {"minSize": 0, "maxSize": 1, "desiredSize": 0}})],
+         # g6.xlarge $0.8048/h x 730 x 0.5 = $293.75 (the gp2 root volume has no price: listed, not counted)
+         ["gpu: estimated at-max cost $293.75/month is over the budget of $200.00 (largest: gpu $294; "
+          "1 line(s) not priced)"], config={"maxMonthlyUsd": 200, "assumptions": {"spotPriceRatio": 0.5}}),
+]
+
+
+@params(BUDGET_CASES)
+def test_budget(case: Case) -> None:
+    check(case)

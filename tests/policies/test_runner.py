@@ -31,7 +31,11 @@ from .test_aws_iam import CASES as IAM
 from .test_aws_kms_logs import CASES as KMS_LOGS
 from .test_aws_network import CASES as NETWORK
 from .test_aws_s3 import CASES as S3
+from .test_cost import BUDGET_CASES
 from .test_cost import CASES as COST
+from .test_feast import CASES as FEAST
+from .test_invariants_cluster import CASES as INVARIANTS_CLUSTER
+from .test_invariants_relations import CASES as INVARIANTS_RELATIONS
 from .test_k8s import CASES as K8S
 
 MISCONFIGURED = PROGRAMS / "misconfigured"
@@ -62,7 +66,8 @@ EXPECTED_MISCONFIGURED = sorted([
     ("mlops-cost-required-tags", "untagged-key", "missing cost tags: owner, cost-center, environment, data-classification"),
     ("mlops-kms-key-policy", "untagged-key", "key has no explicit key policy (the default grants the whole account)"),
 ])
-ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, *K8S, *COST]
+ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, *K8S, *COST, *FEAST, *INVARIANTS_CLUSTER,
+                         *INVARIANTS_RELATIONS, *BUDGET_CASES]
 
 
 def check_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:

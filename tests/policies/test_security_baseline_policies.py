@@ -12,7 +12,8 @@ import pytest
 from mlops_policies.core import NotApplicable, Resource, Stack, plain
 from mlops_policies.security_baseline import audit_trail, guardduty_eks, no_plaintext_secrets
 
-from mlops_infra.plan import Inventory, plan_program
+from mlops_infra.plan import Inventory
+from tests.conftest import planned
 
 PROGRAM = Path(__file__).resolve().parent.parent / "programs" / "security_baseline"
 PROD = {"environment": "prod", "environments": ["prod"]}
@@ -26,12 +27,12 @@ def to_stack(inv: Inventory) -> list[Resource]:
 
 @pytest.fixture(scope="module")
 def prod() -> list[Resource]:
-    return to_stack(plan_program(PROGRAM, "prod"))
+    return to_stack(planned("prod", PROGRAM))
 
 
 @pytest.fixture(scope="module")
 def dev() -> list[Resource]:
-    return to_stack(plan_program(PROGRAM, "dev"))
+    return to_stack(planned("dev", PROGRAM))
 
 
 def run(check: Check, resources: list[Resource], config: dict[str, Any] = PROD) -> list[tuple[str, str]]:

@@ -1,9 +1,10 @@
 """The compute half of the platform, wired as MlopsPlatform would: Network -> TrainingCluster -> GPU pools
-(managed node groups or Karpenter) -> GPU software. Stacks: dev (dev-like), prod (prod-like), karpenter."""
+(managed node groups or Karpenter) -> cluster autoscaler -> GPU software. Stacks: dev (dev-like), prod (prod-like), karpenter."""
 
 import pulumi
 
 from mlops_infra.components.cluster import TrainingCluster, TrainingClusterArgs
+from mlops_infra.components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs, needed
 from mlops_infra.components.gpu_pool import GpuNodePool, GpuNodePoolArgs
 from mlops_infra.components.gpu_software import GpuSoftware, GpuSoftwareArgs
 from mlops_infra.components.karpenter import Karpenter, KarpenterArgs
@@ -23,13 +24,17 @@ if config.gpu.provisioner == "karpenter":
     Karpenter(f"{name}-karpenter", KarpenterArgs(
         config=config.gpu, pools=config.gpu_pools, cluster=cluster.refs, node_role=cluster.node_role,
         subnet_ids=network.refs.private_subnet_ids, kms_key_arn=cluster.kms_key.arn, region=config.region,
-        tags=tags), k8s_opts)
+        tags=tags, node_role_policies=cluster.node_role_policies), k8s_opts)
 else:
     for pool in config.gpu_pools:
         GpuNodePool(f"{name}-gpu-{pool.name}", GpuNodePoolArgs(
             config=pool, cluster_name=cluster.cluster.name, node_role_arn=cluster.node_role.arn,
             subnet_ids=network.refs.private_subnet_ids, cluster_security_group_id=cluster.refs.cluster_security_group_id,
-            kms_key_arn=cluster.kms_key.arn, tags=tags))
+            kms_key_arn=cluster.kms_key.arn, tags=tags, node_role_policies=cluster.node_role_policies))
+if needed(config.cluster.system_nodes, config.gpu, config.gpu_pools):
+    ClusterAutoscaler(f"{name}-autoscaler", ClusterAutoscalerArgs(
+        cluster=cluster.refs, region=config.region, tags=tags, chart_version=config.gpu.cluster_autoscaler_version),
+        k8s_opts)
 if config.gpu_pools:
     GpuSoftware(f"{name}-gpu-software", GpuSoftwareArgs(config=config.gpu, pools=config.gpu_pools), k8s_opts)
 

@@ -36,5 +36,10 @@ trainer = aws.iam.Role("trainer", assume_role_policy=trust)
 ingest = aws.iam.Role("ingest", assume_role_policy=trust)
 store.grant_read(trainer)
 store.grant_write(ingest)
+# Granting again (e.g. two teams wiring the same role) must not register a second resource under the same URN.
+store.grant_read(trainer)
+store.grant_write(ingest)
+store.read_policy()
+store.read_policy()
 for key, value in store.outputs.items():
     pulumi.export(key, value)

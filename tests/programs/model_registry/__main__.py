@@ -19,7 +19,10 @@ identity = ClusterIdentity(
     oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
     oidc_issuer="oidc.eks.us-east-1.amazonaws.com/id/ABC")
 cluster = ClusterRefs(name="mlops-test", identity=identity, cluster_security_group_id="sg-cluster", version="1.35",
-                      namespaces={"mlflow": "mlflow"} if extra.get_bool("namespaceFromCluster") else {})
+                      namespaces={"mlflow": "mlflow"} if extra.get_bool("namespaceFromCluster") else {},
+                      # test:controllerMissing: refs of a cluster (e.g. another stack's) that runs no controller.
+                      load_balancer_controller=config.cluster.load_balancer_controller
+                      and not extra.get_bool("controllerMissing"))
 provider = k8s.Provider("eks", kubeconfig="{}")
 monitoring_release = k8s.helm.v3.Release(
     "kube-prometheus-stack", chart="kube-prometheus-stack", version="82.1.0", namespace="monitoring",
@@ -31,7 +34,8 @@ registry = ModelRegistry(f"{config.name}-{config.environment}-registry", ModelRe
     monitoring=config.monitoring.enabled, crd_dependencies=[monitoring_release],
     service_monitor_labels={"release": "kube-prometheus-stack"},
     oidc_client_secret=secret_config(reg.ingress.oidc_client_secret) if reg.ingress.oidc_client_secret else None,
-    name_prefix=f"{config.name}-{config.environment}"),
+    name_prefix=f"{config.name}-{config.environment}",
+    client_namespaces=["training", "features"], prometheus_namespace="monitoring"),
     pulumi.ResourceOptions(providers={"kubernetes": provider}))
 
 trust = '{"Version":"2012-10-17","Statement":[]}'

@@ -1,7 +1,9 @@
 """MonitoringStack alone, with literal refs: the subject of tests/test_monitoring*.py.
 
-Stack `full`: prod profile, IRSA, Slack + PagerDuty + email receivers, Managed Prometheus, every CloudWatch input.
-Stack `minimal`: dev profile, Pod Identity, no receivers, the cluster owns the namespace, no RDS/DynamoDB/NAT.
+Stack `full`: prod profile, IRSA, Slack + PagerDuty + email + HTTPS receivers, Managed Prometheus, every CloudWatch
+input, a cluster with Container Insights.
+Stack `minimal`: dev profile, Pod Identity, no receivers, the cluster owns the namespace, no RDS/DynamoDB/NAT, no
+Container Insights.
 Stack `nosecret`: a Slack receiver whose webhook value the program forgets to pass (the component refuses).
 Stack `badconfig`: invalid monitoring config (fails before anything is registered).
 """
@@ -26,7 +28,8 @@ identity = (ClusterIdentity(cluster_name="mlops-test", mode="irsa",
             if full else ClusterIdentity(cluster_name="mlops-test", mode="podIdentity"))
 cluster = ClusterRefs(
     name="mlops-test", identity=identity, cluster_security_group_id="sg-0123456789abcdef0", version="1.35",
-    namespaces={} if full else {"monitoring": "monitoring"})
+    namespaces={} if full else {"monitoring": "monitoring"}, container_insights=full,
+    storage_classes=["gp3"] if variant != "nostorageclass" else ["standard"])
 provider = k8s.Provider("k8s", kubeconfig="{}")
 
 recv = mon.receivers

@@ -1,0 +1,140 @@
+"""One Postgres building block for every RDS database of the platform (MLflow's backend store, the Feast SQL
+registry): private placement admitting only the cluster, a parameter group that enforces TLS, an RDS-managed
+master password (or the caller's, when its client cannot read Secrets Manager), Enhanced Monitoring at the
+configured interval, encrypted storage and Performance Insights, backups, deletion protection with a final
+snapshot, and Pulumi protect.
+
+Not a ComponentResource: the children are created under the caller's component with the caller's name, so the
+URNs of released databases (`MlflowDatabase`, `SqlRegistry`) never change. CloudWatch alarms on the instance
+come from the monitoring stack (`CloudWatchAlarms`, one set per database identifier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from ..config.model_registry import DatabaseConfig
+from . import iam
+from .kms import KmsKey
+from .naming import child, opts
+from .network_access import PrivatePlacement, cluster_only_security_group
+
+POSTGRES_PORT = 5432
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
+# Postgres 15+ on RDS defaults rds.force_ssl to 1; set explicitly so a parameter-group change can't drop TLS.
+PARAMETERS = {"rds.force_ssl": "1", "log_connections": "1", "log_disconnections": "1"}
+STATIC_PARAMETERS = frozenset({"rds.force_ssl"})
+"""Applied at the next reboot (`pending-reboot`); the others apply immediately."""
+
+
+@dataclass(frozen=True)
+class PostgresArgs:
+    config: DatabaseConfig
+    placement: PrivatePlacement
+    """Private subnets, admitting only the cluster security group."""
+    kms_key: KmsKey
+    """Encrypts storage, Performance Insights and (managed password) the master-user secret."""
+    tags: dict[str, str]
+    db_name: str
+    username: str
+    password: pulumi.Input[str] | None = None
+    """The master password the caller's client needs (a Pulumi secret). Default: none, RDS manages it in Secrets
+    Manager (generated, rotated, encrypted with `kms_key`) and it never enters Pulumi state."""
+    iam_database_authentication: bool = False
+    """Allow IAM database authentication. Default: false."""
+    protect: bool = False
+    """Pulumi `protect` + `retain_on_delete` on the instance. Default: false."""
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """What the block created; `master_secret_arn` is empty unless the password is RDS-managed."""
+
+    instance: aws.rds.Instance
+    security_group: aws.ec2.SecurityGroup
+    parameter_group: aws.rds.ParameterGroup
+    master_secret_arn: pulumi.Output[str]
+
+    @property
+    def identifier(self) -> pulumi.Output[str]:
+        """The DB instance identifier: the `DBInstanceIdentifier` dimension of its CloudWatch metrics."""
+        return self.instance.identifier
+
+
+def postgres(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres:
+    """Create the database as `name` and its companions as `<name>-subnets`, `-sg`, `-from-cluster`, `-params`,
+    `-monitoring` and `-monitoring-policy`, all children of `parent`."""
+    cfg = args.config
+    if not args.placement.subnet_ids:
+        raise ValueError(f"{name}: a Postgres database needs private subnets, and the network has none")
+    subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=list(args.placement.subnet_ids), tags=args.tags,
+                                  opts=opts(parent))
+    security_group = cluster_only_security_group(name, parent, args.placement, port=POSTGRES_PORT, service="Postgres",
+                                                 tags=args.tags)
+    params = aws.rds.ParameterGroup(
+        child(name, "params"), family=f"postgres{cfg.major_version}", description=f"{name}: TLS only, log sessions",
+        parameters=[{"name": k, "value": v, "apply_method": "pending-reboot" if k in STATIC_PARAMETERS else "immediate"}
+                    for k, v in PARAMETERS.items()],
+        tags=args.tags, opts=opts(parent))
+    monitoring_role_arn = (_monitoring_role(name, parent, args.tags).arn if cfg.monitoring_interval_seconds else None)
+    managed = args.password is None
+    instance = aws.rds.Instance(
+        name,
+        engine="postgres",
+        engine_version=cfg.engine_version,
+        instance_class=cfg.instance_class,
+        db_name=args.db_name,
+        username=args.username,
+        manage_master_user_password=True if managed else None,
+        master_user_secret_kms_key_id=args.kms_key.arn if managed else None,
+        password=None if managed else pulumi.Output.secret(args.password),
+        iam_database_authentication_enabled=args.iam_database_authentication,
+        allocated_storage=cfg.allocated_storage_gib,
+        max_allocated_storage=cfg.max_allocated_storage_gib,
+        storage_type="gp3",
+        storage_encrypted=True,
+        kms_key_id=args.kms_key.arn,
+        db_subnet_group_name=subnets.name,
+        vpc_security_group_ids=[security_group.id],
+        parameter_group_name=params.name,
+        port=POSTGRES_PORT,
+        publicly_accessible=False,
+        multi_az=cfg.multi_az,
+        backup_retention_period=cfg.backup_retention_days,
+        copy_tags_to_snapshot=True,
+        deletion_protection=cfg.deletion_protection,
+        # Deletion protection and the final snapshot go together (config: "deletionProtection").
+        skip_final_snapshot=not cfg.deletion_protection,
+        final_snapshot_identifier=child(name, "final") if cfg.deletion_protection else None,
+        performance_insights_enabled=True,
+        performance_insights_kms_key_id=args.kms_key.arn,
+        performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
+        monitoring_interval=cfg.monitoring_interval_seconds,
+        monitoring_role_arn=monitoring_role_arn,
+        enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+        auto_minor_version_upgrade=True,
+        allow_major_version_upgrade=False,
+        tags=args.tags,
+        opts=opts(parent, stateful=True, protect=args.protect),
+    )
+    secret_arn = instance.master_user_secrets.apply(
+        lambda secrets: secrets[0].secret_arn if secrets and secrets[0].secret_arn else "")
+    return Postgres(instance=instance, security_group=security_group, parameter_group=params,
+                    master_secret_arn=secret_arn)
+
+
+def _monitoring_role(name: str, parent: pulumi.Resource, tags: dict[str, str]) -> aws.iam.Role:
+    """Enhanced Monitoring publishes OS metrics through this role (AWS managed policy, RDS-only trust)."""
+    partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=parent)).partition
+    role = aws.iam.Role(
+        child(name, "monitoring"), tags=tags, opts=opts(parent),
+        assume_role_policy=iam.trust_document([iam.statement(
+            "RdsEnhancedMonitoring", ["sts:AssumeRole"], [], principals={"Service": "monitoring.rds.amazonaws.com"})]))
+    aws.iam.RolePolicyAttachment(
+        child(name, "monitoring-policy"), role=role.name, opts=opts(parent),
+        policy_arn=pulumi.Output.format("arn:{0}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+                                        partition))
+    return role

@@ -1,0 +1,90 @@
+"""`mlops-infra cost`: plan a stack offline and estimate its monthly cost, idle and with every pool at its maximum.
+
+Prices: the committed table (mlops_infra/cost/prices.json, with its date and per-entry sources), or `--live`
+(the AWS Pricing API, credentials required). Usage the plan cannot know comes from `budget.assumptions`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+from .common import add_program_args, fail, plan_from_args, project_root, run_guarded
+
+if TYPE_CHECKING:
+    from ..config.budget import BudgetConfig
+    from ..cost import Estimate
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("cost", help="estimate the stack's monthly cost from an offline plan",
+                       description="Plan a stack offline and estimate its monthly cost per resource and component: "
+                                   "idle (pools at their minimum) and at max (pools at their maximum).")
+    add_program_args(p)
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                   help="output format (default: text)")
+    p.add_argument("--region", default=None, help="price region (default: the config's `region`, else us-east-1)")
+    p.add_argument("--live", action="store_true",
+                   help="refresh EC2 and RDS instance prices from the AWS Pricing API (needs AWS credentials)")
+    p.add_argument("--profile", default=None, help="AWS profile for --live (default: the default chain)")
+
+
+def _stack_budget(args: argparse.Namespace) -> tuple[str | None, BudgetConfig]:
+    """(region, budget) from the stack's `mlops:platform`; defaults when the stack has none."""
+    from ..config import CONFIG_KEY, CONFIG_NAMESPACE
+    from ..config.budget import BudgetConfig
+    from ..plan.program import find_program, read_stack_config
+    from .common import read_config
+
+    stack = read_stack_config(find_program(args.program or project_root()), args.stack)
+    if stack.values.get(f"{CONFIG_NAMESPACE}:{CONFIG_KEY}") is None:
+        return None, BudgetConfig()
+    config = read_config(args)
+    return config.region, config.budget
+
+
+def _render(est: Estimate, budget: BudgetConfig, fmt: str, title: str) -> str:
+    from ..cost import report
+
+    if fmt == "json":
+        data = est.to_json()
+        data["budget"] = {"idleMonthlyUsd": budget.idle_monthly_usd, "maxMonthlyUsd": budget.max_monthly_usd,
+                          "idleWithin": None if budget.idle_monthly_usd is None else est.idle <= budget.idle_monthly_usd,
+                          "maxWithin": None if budget.max_monthly_usd is None else est.max <= budget.max_monthly_usd}
+        return json.dumps(data, indent=2)
+    body = report.markdown(est, title) if fmt == "markdown" else report.text(est, title)
+    notes = [f"{label} estimate ${value:,.2f} is over the budget of ${limit:,.2f}"
+             for label, value, limit in (("idle", est.idle, budget.idle_monthly_usd),
+                                         ("at-max", est.max, budget.max_monthly_usd)) if limit is not None
+             and value > limit]
+    return "\n\n".join([body, *notes]) if notes else body
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import ConfigError
+
+    def body() -> int:
+        from ..cost import estimate, items_from_inventory, load_prices
+
+        try:
+            config_region, budget = _stack_budget(args)
+        except ConfigError as exc:
+            return fail(str(exc))
+        region = args.region or config_region or "us-east-1"
+        inventory = plan_from_args(args)
+        items = items_from_inventory(inventory)
+        prices = load_prices()
+        if args.live:
+            from ..aws.pricing import refresh_prices
+            from ..aws.session import AwsOperationError
+
+            try:
+                prices = refresh_prices(prices, region, items, profile=args.profile)
+            except AwsOperationError as exc:
+                return fail(f"cost --live: {exc}")
+        est = estimate(items, region=region, prices=prices, assumptions=budget.assumptions.to_assumptions())
+        print(_render(est, budget, args.format, f"Monthly cost of {inventory.project}/{inventory.stack}"))
+        return 0
+
+    return run_guarded(body)

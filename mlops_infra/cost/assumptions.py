@@ -1,0 +1,51 @@
+"""Usage the plan cannot know, stated once with its default; every figure that uses one names it in the report.
+
+Configurable per stack under `budget.assumptions` in `mlops:platform` (camelCase keys, see config/budget.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+
+def to_camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    nat_gb_processed_per_month: float = 100.0
+    """GB processed per NAT gateway per month. Default: 100."""
+    interface_endpoint_gb_per_month: float = 10.0
+    """GB processed per interface VPC endpoint per month. Default: 10."""
+    dynamodb_write_million_per_month: float = 1.0
+    """Million write request units per on-demand DynamoDB table per month. Default: 1."""
+    dynamodb_read_million_per_month: float = 10.0
+    """Million read request units per on-demand DynamoDB table per month. Default: 10."""
+    s3_gb_stored_per_bucket: float = 100.0
+    """GB stored per S3 bucket (S3 Standard). Default: 100."""
+    log_gb_ingested_per_group: float = 5.0
+    """GB ingested per CloudWatch log group per month. Default: 5."""
+    cloudtrail_data_events_million_per_month: float = 1.0
+    """Million CloudTrail data events per month per trail that records data events. Default: 1."""
+    spot_price_ratio: float = 0.4
+    """Spot price as a fraction of the on-demand price (AWS quotes "up to 90% off"). Default: 0.4."""
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any] | None) -> Assumptions:
+        """From camelCase (config) or snake_case keys; unknown keys are ignored, missing keys keep the default."""
+        values: dict[str, float] = {}
+        for f in fields(cls):
+            for key in (to_camel(f.name), f.name):
+                value = (raw or {}).get(key)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    values[f.name] = float(value)
+                    break
+        return replace(cls(), **values)
+
+    def describe(self) -> dict[str, float]:
+        """camelCase name -> value, as printed and as configured."""
+        return {to_camel(f.name): float(getattr(self, f.name)) for f in fields(self)}

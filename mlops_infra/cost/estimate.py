@@ -1,0 +1,228 @@
+"""Monthly cost of a planned inventory: per resource, per component, idle (pools at their minimum) and at max.
+
+Pure functions over `Item`s. Each rule returns Lines; a price missing from the table yields a *not priced* line,
+and a resource type that is neither free nor known yields one too, so nothing counts as zero by omission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .assumptions import Assumptions
+from .model import Estimate, Item, Line
+from .prices import PriceTable, load_prices
+from .volumes import Context, helm_volume_lines, pvc_lines, volume_lines
+
+# No standing charge of their own (they configure something that is priced elsewhere, or are free per AWS pricing:
+# IAM, VPC plumbing, launch templates, EKS add-ons/access entries, bucket sub-resources, parameter/subnet groups).
+FREE_PREFIXES = ("kubernetes:", "pulumi:", "random:", "tls:", "aws:iam/", "aws:s3/bucket")
+FREE_TYPES = frozenset({
+    "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable", "aws:ec2/route:Route",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/internetGateway:InternetGateway",
+    "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    "aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/placementGroup:PlacementGroup", "aws:ec2/flowLog:FlowLog",
+    "aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy", "aws:autoscaling/tag:Tag", "aws:eks/addon:Addon",
+    "aws:eks/accessEntry:AccessEntry", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation", "aws:rds/parameterGroup:ParameterGroup",
+    "aws:rds/subnetGroup:SubnetGroup", "aws:sns/topicPolicy:TopicPolicy", "aws:kms/alias:Alias",
+    "aws:cloudwatch/eventTarget:EventTarget", "aws:guardduty/detectorFeature:DetectorFeature",
+    "aws:accessanalyzer/analyzer:Analyzer", "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    "aws:cloudwatch/eventRule:EventRule",  # rules on AWS service events of the default bus are free
+})
+USAGE_ONLY = {  # billed by usage the plan cannot see and the price table does not carry: listed, not priced
+    "aws:guardduty/detector:Detector": "GuardDuty bills events analysed and vCPUs monitored; not in the price table",
+    "aws:sns/topic:Topic": "SNS bills per publish and delivery; not in the price table",
+    "aws:sns/topicSubscription:TopicSubscription": "SNS bills per delivery; not in the price table",
+}
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+HELM = "kubernetes:helm.sh/v3:Release"
+
+Rule = Callable[[Item, Context], list[Line]]
+
+
+def num(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def eks_cluster(item: Item, ctx: Context) -> list[Line]:
+    support = str((item.inputs.get("upgradePolicy") or {}).get("supportType") or "EXTENDED")
+    # EKS bills the extended rate only while the version is past standard support: idle assumes a current
+    # version, at max the version has aged into extended support. Default supportType (unset) is EXTENDED.
+    idle = ctx.hourly(item, "control plane (standard support)", "eks:cluster-standard")
+    if support == "STANDARD":
+        return [idle]
+    top = ctx.hourly(item, "control plane (extended support)", "eks:cluster-extended")
+    return [ctx.line(item, "control plane (standard, extended once the version ages)", idle.idle,
+                     top.max, reason=idle.reason or top.reason)]
+
+
+def node_group(item: Item, ctx: Context) -> list[Line]:
+    types = [str(t) for t in item.inputs.get("instanceTypes") or []] or ["t3.medium"]  # EKS default type
+    capacity = str(item.inputs.get("capacityType") or "ON_DEMAND")
+    scaling = item.inputs.get("scalingConfig") or {}
+    low, high = num(scaling.get("minSize")), num(scaling.get("maxSize"))
+    if low is None or high is None:
+        return [ctx.unpriced(item, "instances", "scalingConfig min/max size is unknown")]
+    # On-Demand: EKS launches the first listed type (prioritized). Spot: capacity-optimized across the list;
+    # priced at the dearest listed type, a conservative bound.
+    candidates = types[:1] if capacity == "ON_DEMAND" else types
+    found = [(t, ctx.price(f"ec2:{t}")) for t in candidates]
+    missing = [t for t, p in found if p is None]
+    if missing:
+        return [ctx.unpriced(item, f"{capacity} instances", f"no price for {', '.join(missing)} in {ctx.region}")]
+    kind, hourly = max(((t, p.usd) for t, p in found if p is not None), key=lambda tp: tp[1])
+    what = f"{capacity} {kind}: {low:g}..{high:g} nodes"
+    assumption = None
+    if capacity == "SPOT":
+        hourly *= ctx.assumptions.spot_price_ratio
+        assumption = "spotPriceRatio"
+        what += f" at {ctx.assumptions.spot_price_ratio:g} x on-demand"
+    month = hourly * ctx.hours
+    lines = [ctx.line(item, what, low * month, high * month, assumption=assumption)]
+    lines += ctx.root_volume_lines(item, low, high)
+    return lines
+
+
+def nat_gateway(item: Item, ctx: Context) -> list[Line]:
+    gb = ctx.assumptions.nat_gb_processed_per_month
+    lines = [ctx.hourly(item, "gateway hours", "nat:hour"),
+             ctx.per_unit(item, f"{gb:g} GB processed", "nat:gb", gb, "natGbProcessedPerMonth")]
+    return lines
+
+
+def eip(item: Item, ctx: Context) -> list[Line]:
+    return [ctx.hourly(item, "public IPv4 address", "ec2:public-ipv4")]
+
+
+def vpc_endpoint(item: Item, ctx: Context) -> list[Line]:
+    kind = str(item.inputs.get("vpcEndpointType") or "Gateway")
+    if kind == "Gateway":
+        return [ctx.line(item, "gateway endpoint (no charge)", 0.0, 0.0)]
+    subnets = item.inputs.get("subnetIds")
+    azs = len(subnets) if isinstance(subnets, list) and subnets else 1
+    hour = ctx.hourly(item, f"{kind} endpoint in {azs} AZ", "vpce:interface-az-hour", count=azs)
+    gb = ctx.assumptions.interface_endpoint_gb_per_month
+    return [hour, ctx.per_unit(item, f"{gb:g} GB processed", "vpce:gb", gb, "interfaceEndpointGbPerMonth")]
+
+
+def rds_instance(item: Item, ctx: Context) -> list[Line]:
+    engine = str(item.inputs.get("engine") or "postgres")
+    klass = str(item.inputs.get("instanceClass") or "")
+    copies = 2 if item.inputs.get("multiAz") is True else 1  # Multi-AZ: a standby instance and its storage
+    az = "Multi-AZ" if copies == 2 else "Single-AZ"
+    lines = [ctx.hourly(item, f"{klass} {engine} {az}", f"rds:{engine}:{klass}", count=copies)]
+    storage_type = str(item.inputs.get("storageType") or "gp2")
+    allocated = num(item.inputs.get("allocatedStorage")) or 0.0
+    ceiling = num(item.inputs.get("maxAllocatedStorage")) or allocated  # storage autoscaling limit
+    price = ctx.price(f"rds:{storage_type}-gb-month")
+    what = f"{storage_type} storage {allocated:g}..{ceiling:g} GB x{copies}"
+    if price is None:
+        lines.append(ctx.unpriced(item, what, f"no price for rds:{storage_type}-gb-month in {ctx.region}"))
+    else:
+        lines.append(ctx.line(item, what, allocated * copies * price.usd, ceiling * copies * price.usd))
+    return lines
+
+
+def dynamodb_table(item: Item, ctx: Context) -> list[Line]:
+    if str(item.inputs.get("billingMode") or "PROVISIONED") != "PAY_PER_REQUEST":
+        return [ctx.unpriced(item, "provisioned capacity", "provisioned DynamoDB capacity is not in the price table")]
+    a = ctx.assumptions
+    return [ctx.per_unit(item, f"{a.dynamodb_write_million_per_month:g}M write request units", "dynamodb:wru-million",
+                         a.dynamodb_write_million_per_month, "dynamodbWriteMillionPerMonth"),
+            ctx.per_unit(item, f"{a.dynamodb_read_million_per_month:g}M read request units", "dynamodb:rru-million",
+                         a.dynamodb_read_million_per_month, "dynamodbReadMillionPerMonth")]
+
+
+def s3_bucket(item: Item, ctx: Context) -> list[Line]:
+    gb = ctx.assumptions.s3_gb_stored_per_bucket
+    return [ctx.per_unit(item, f"{gb:g} GB S3 Standard", "s3:standard-gb-month", gb, "s3GbStoredPerBucket")]
+
+
+def log_group(item: Item, ctx: Context) -> list[Line]:
+    gb = ctx.assumptions.log_gb_ingested_per_group
+    return [ctx.per_unit(item, f"{gb:g} GB ingested", "logs:ingest-gb", gb, "logGbIngestedPerGroup")]
+
+
+def metric_alarm(item: Item, ctx: Context) -> list[Line]:
+    period = num(item.inputs.get("period"))
+    key = "cloudwatch:alarm-high-resolution" if period is not None and period < 60 else "cloudwatch:alarm-standard"
+    queries = item.inputs.get("metricQueries")
+    metrics = sum(1 for q in queries if isinstance(q, Mapping) and q.get("metric")) if isinstance(queries, list) else 1
+    return [ctx.per_unit(item, f"{max(metrics, 1)} alarm metric(s)", key, float(max(metrics, 1)))]
+
+
+def kms_key(item: Item, ctx: Context) -> list[Line]:
+    return [ctx.per_unit(item, "key (first year; each yearly rotation adds $1/month)", "kms:key-month", 1.0)]
+
+
+def cloudtrail(item: Item, ctx: Context) -> list[Line]:
+    selectors = item.inputs.get("advancedEventSelectors") or []
+    data = any(fs.get("field") == "eventCategory" and "Data" in (fs.get("equals") or [])
+               for s in selectors if isinstance(s, Mapping) for fs in s.get("fieldSelectors") or []
+               if isinstance(fs, Mapping))
+    data = data or any((s.get("dataResources") or []) for s in item.inputs.get("eventSelectors") or []
+                       if isinstance(s, Mapping))
+    lines = [ctx.line(item, "management events (first copy free)", 0.0, 0.0)]
+    if data:
+        m = ctx.assumptions.cloudtrail_data_events_million_per_month
+        lines.append(ctx.per_unit(item, f"{m:g}M data events", "cloudtrail:data-events-100k", m * 10,
+                                  "cloudtrailDataEventsMillionPerMonth"))
+    return lines
+
+
+def karpenter_pool(item: Item, ctx: Context) -> list[Line]:
+    # Karpenter keeps no node at rest; its ceiling is `spec.limits` in cpu/memory/GPUs, not in instances.
+    return [ctx.line(item, "no nodes at rest", 0.0, 0.0),
+            ctx.unpriced(item, "nodes up to spec.limits", "NodePool limits are resources, not instance counts")]
+
+
+RULES: dict[str, Rule] = {
+    "aws:eks/cluster:Cluster": eks_cluster, "aws:eks/nodeGroup:NodeGroup": node_group,
+    "aws:ec2/natGateway:NatGateway": nat_gateway, "aws:ec2/eip:Eip": eip,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": vpc_endpoint, "aws:rds/instance:Instance": rds_instance,
+    "aws:dynamodb/table:Table": dynamodb_table, "aws:s3/bucket:Bucket": s3_bucket,
+    "aws:cloudwatch/logGroup:LogGroup": log_group, "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
+    "aws:kms/key:Key": kms_key, "aws:cloudtrail/trail:Trail": cloudtrail, NODE_POOL: karpenter_pool,
+    "aws:ebs/volume:Volume": volume_lines, PVC: pvc_lines, HELM: helm_volume_lines,
+}
+
+
+def is_free(type_: str) -> bool:
+    return type_ in FREE_TYPES or (type_.startswith(FREE_PREFIXES) and type_ not in RULES)
+
+
+def estimate(items: Iterable[Item], *, region: str, prices: PriceTable | None = None,
+             assumptions: Assumptions | None = None) -> Estimate:
+    """Every item priced by its rule; unknown types listed as not priced."""
+    table = prices or load_prices()
+    listed = list(items)
+    ctx = Context(region, table, assumptions or Assumptions(), listed)
+    result = Estimate(region, table.date, ctx.assumptions)
+    for item in listed:
+        rule = RULES.get(item.type)
+        if rule is not None:
+            result.lines += rule(item, ctx)
+        elif item.type in USAGE_ONLY:
+            result.lines.append(ctx.unpriced(item, "usage", USAGE_ONLY[item.type]))
+        elif not is_free(item.type):
+            result.lines.append(ctx.unpriced(item, item.type.rsplit(":", 1)[-1], "resource type not in the estimator"))
+    return result
+
+
+def estimate_records(records: Iterable[Mapping[str, Any]], *, region: str, prices: PriceTable | None = None,
+                     assumptions: Assumptions | None = None) -> Estimate:
+    from .model import items_from_records
+
+    return estimate(items_from_records(records), region=region, prices=prices, assumptions=assumptions)

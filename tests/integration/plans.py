@@ -1,0 +1,61 @@
+"""Every plan the real-software checks read: the three environments, the team workspace, and one plan per
+engine variant. No integration dependency here: the unit-tier Helm values contract reads the same plans.
+
+A variant is the platform program planned with a stack file from `variants/` (the dev stack plus one override),
+or a test program under tests/programs when the platform cannot compose the variant yet (noted per entry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops_infra.plan import Inventory, plan_program
+from tests.conftest import ROOT, planned
+
+HERE = Path(__file__).resolve().parent
+VARIANTS = HERE / "variants"
+PROGRAMS = ROOT / "tests" / "programs"
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    label: str
+    directory: Path
+    stack: str
+    why: str
+
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+SPECS: tuple[PlanSpec, ...] = (
+    PlanSpec("variant-sagemaker-registry", VARIANTS, "sagemaker", "SageMaker model registry"),
+    # The platform with featureStore.engine sagemaker fails to plan today (components/platform.py reads
+    # FeatureStore.dynamodb, which the sagemaker branch never sets), so the feature groups are planned alone.
+    PlanSpec("variant-sagemaker-feature-store", PROGRAMS / "feature_store", "sagemaker", "SageMaker feature groups"),
+    PlanSpec("variant-redis-sql", VARIANTS, "redis-sql", "Redis online store, SQL registry, Athena offline store"),
+    PlanSpec("variant-karpenter", VARIANTS, "karpenter", "Karpenter, GPU operator, KubeRay"),
+    PlanSpec("variant-podidentity", VARIANTS, "podidentity", "EKS Pod Identity"),
+    PlanSpec("variant-mlflow-oidc", VARIANTS, "mlflow-oidc", "MLflow ingress, auth oidc"),
+    PlanSpec("variant-mlflow-basic", VARIANTS, "mlflow-basic", "MLflow ingress, auth basic"),
+    # The platform renders no feature-server alerts yet (no metrics endpoint, see components/platform.py); the
+    # monitoring test program renders every rule the library defines, with Slack and PagerDuty receivers.
+    PlanSpec("monitoring-full", PROGRAMS / "monitoring", "full", "every alert rule, every receiver"),
+)
+LABELS: tuple[str, ...] = (*ENVIRONMENTS, "team-workspace", *(s.label for s in SPECS))
+
+_CACHE: dict[str, Inventory] = {}
+
+
+def plan(label: str) -> Inventory:
+    """The plan named `label` (one of LABELS), planned once per session."""
+    if label in ENVIRONMENTS:
+        return planned(label)
+    if label not in _CACHE:
+        if label == "team-workspace":
+            # Planned against the dev platform's outputs, as tests/test_platform.py does.
+            _CACHE[label] = plan_program(ROOT / "stacks" / "team-workspace", "dev",
+                                         stack_refs={"organization/mlops-platform/dev": planned("dev").outputs})
+        else:
+            spec = next(s for s in SPECS if s.label == label)
+            _CACHE[label] = plan_program(spec.directory, spec.stack)
+    return _CACHE[label]

@@ -1,0 +1,376 @@
+"""Feast, run for real with the `feature_store.yaml` the FeatureStore component renders, at the version its image
+pins (`.venv-feast`, built by .ci/run; or $FEAST_PYTHON), in the order the plan runs the pods.
+
+From the plan: the feature-server Deployment, the Jobs it waits for (the registry bootstrap), the materialization
+CronJob; for each, its container command and env, the `feature_store.yaml` of the ConfigMap it mounts, and the
+planned role policy of its ServiceAccount. The flow: the Jobs the server waits for run, then `feast serve` on that
+fresh stack must answer /health 200; then the sample repo (feast_repo/: the views `featureStore.online.featureViews`
+names) is `feast apply`-ed as the materializer's identity, the test writes parquet under the bucket's `offline/`,
+the CronJob's own `materialize-incremental` command runs, and the server (as its own identity) serves the values.
+
+Cases: `dev` (S3 registry, DynamoDB online store, file offline store on S3) and `variant-redis-sql` (Redis online
+store, SQL registry; the server mounts its own read-only config).
+
+Substitutions, and nothing else:
+- S3 and DynamoDB: moto servers on 127.0.0.1, reached through the SDK's endpoint env vars (FEAST_S3_ENDPOINT_URL
+  for Feast's S3 registry, AWS_ENDPOINT_URL_S3/_DYNAMODB for boto3), so the file itself is unchanged for `dev`.
+  The bucket and the DynamoDB tables are created as planned (same names; tables with the planned key schema), but
+  without KMS (moto does not check kms: grants). The sample repo's sources set `s3_endpoint_override` (test code).
+- SQL registry: the RDS host:port becomes a local PostgreSQL 15 (realsw's fixture), `sslmode=require` becomes
+  `disable` (no certificate locally); the owner login (CREATEROLE, owns the database) stands in for RDS's master.
+- Redis: the ElastiCache endpoint becomes a local Debian `redis-server` on a random port with `requirepass`
+  (the AUTH token is checked) and `ssl=true` becomes `ssl=false`: TLS is NOT exercised.
+- variant-redis-sql's offline store is Athena, which moto cannot query: it becomes `file` (parquet on S3, as dev).
+- The pods' Secret values are masked in the plan: each process gets the `${VAR}`s its own file references, and
+  the bootstrap Job (env FEAST_REGISTRY_READER) the password of the reader it creates.
+- `feast serve` binds 127.0.0.1 on a free port; the config mount path and HOME become temporary paths.
+
+IAM: the S3 moto server enforces IAM (`/moto-api/reset-auth`, moto 5's INITIAL_NO_AUTH_ACTION_COUNT) and each pod
+runs as an IAM user holding its ServiceAccount role's planned policy. moto checks actions and S3 resource ARNs; it
+evaluates only StringEquals conditions on keys it knows, so the prefix condition of issue 14 #1 (HeadBucket) is not
+enforced here (tests/iam_eval.py covers it). DynamoDB runs on a second moto server WITHOUT IAM: moto authorizes
+DynamoDB calls against resource `*`, so table-scoped grants could never match.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .feast_repo.planned import Pod, Rendered, bucket_of, moto_policy, rendered
+from .services import free_port, moto_server, postgres, psql, redis_server
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).with_name("feast_repo")
+MARGIN = 1.15
+"""The server's peak RSS under a burst, times this, must stay under the container's memory limit."""
+DRIVERS = {1001: (0.25, 7), 1002: (0.75, 42)}  # as feast_repo/client.py writes them
+USERS = {"u-1": [0.5, -1.0, 2.0, 0.0], "u-2": [1.5, 1.0, -2.0, 3.25]}
+REDIS_TOKEN, OWNER_PASSWORD, READER_PASSWORD = "itredistoken1", "itownerpw1", "itreaderpw1"
+
+
+def feast_python() -> Path:
+    path = Path(os.environ.get("FEAST_PYTHON", ROOT / ".venv-feast" / "bin" / "python"))
+    assert path.exists(), f"{path}: no Feast virtualenv (.ci/run builds it with the pinned feast)"
+    return path
+
+
+# ---- local services and the substituted files ----
+
+@dataclass
+class Env:
+    label: str
+    work: Path
+    s3: str
+    dynamodb: str
+    bucket: str
+    users: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Pod name -> access key of the moto IAM user holding that pod's planned policy."""
+    pg_port: int = 0
+    redis_port: int = 0
+    log: list[str] = field(default_factory=list)
+
+
+def local_yaml(text: str, env: Env) -> str:
+    """The rendered file with only the substitutions the module docstring lists."""
+    doc = yaml.safe_load(text)
+    registry = doc["registry"]
+    if registry["registry_type"] == "sql":
+        registry["path"] = re.sub(r"@[^/@]+:\d+/", f"@127.0.0.1:{env.pg_port}/", registry["path"]).replace(
+            "sslmode=require", "sslmode=disable")
+    online = doc["online_store"]
+    if online["type"] == "redis":
+        online["connection_string"] = re.sub(r"^[^,]+:\d+", f"127.0.0.1:{env.redis_port}",
+                                             online["connection_string"]).replace("ssl=true", "ssl=false")
+    if doc["offline_store"]["type"] == "athena":
+        doc["offline_store"] = {"type": "file"}
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def _boto(env: Env, service: str, user: str | None = None) -> Any:
+    import boto3
+
+    key = env.users[user] if user else ("testing", "testing")
+    return boto3.client(service, region_name="us-east-1", endpoint_url=env.dynamodb if service == "dynamodb" else env.s3,
+                        aws_access_key_id=key[0], aws_secret_access_key=key[1])
+
+
+def provision(env: Env, pods: Rendered) -> None:
+    """What `pulumi up` creates before any pod runs (bucket, tables, databases), then one IAM user per pod."""
+    _boto(env, "s3").create_bucket(Bucket=bucket_of(pods))
+    ddb = _boto(env, "dynamodb")
+    for table in pods.tables:
+        ddb.create_table(TableName=table["name"], BillingMode=table["billingMode"],
+                         KeySchema=[{"AttributeName": table["hashKey"], "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": a["name"], "AttributeType": a["type"]}
+                                               for a in table["attributes"]])
+    iam = _boto(env, "iam")
+    for pod in {p.name: p for p in (*pods.before_server, pods.materialize, pods.server)}.values():
+        iam.create_user(UserName=pod.name)
+        if pod.policy["Statement"]:
+            iam.put_user_policy(UserName=pod.name, PolicyName="planned",
+                                PolicyDocument=json.dumps(moto_policy(pod.policy)))
+        key = iam.create_access_key(UserName=pod.name)["AccessKey"]
+        env.users[pod.name] = (key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def process_env(env: Env, pod: Pod, yaml_text: str) -> dict[str, str]:
+    secrets = {"FEAST_REDIS_PASSWORD": REDIS_TOKEN, "FEAST_REGISTRY_PASSWORD": OWNER_PASSWORD,
+               "FEAST_REGISTRY_READER_PASSWORD": READER_PASSWORD}
+    referenced = {k: v for k, v in secrets.items() if f"${{{k}}}" in yaml_text or (
+        k == "FEAST_REGISTRY_READER_PASSWORD" and "FEAST_REGISTRY_READER" in pod.env)}
+    bin_dir = str(feast_python().parent)
+    key = env.users[pod.name]
+    return {**{k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TZ")}, **pod.env,
+            "HOME": str(env.work / "home"), "PATH": f"{bin_dir}:/usr/bin:/bin", **referenced,
+            "AWS_ACCESS_KEY_ID": key[0], "AWS_SECRET_ACCESS_KEY": key[1], "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": env.s3, "FEAST_S3_ENDPOINT_URL": env.s3,
+            "AWS_ENDPOINT_URL_DYNAMODB": env.dynamodb, "FEAST_IT_BUCKET": env.bucket, "FEAST_USAGE": "False"}
+
+
+def command_of(env: Env, pod: Pod) -> tuple[list[str], dict[str, str]]:
+    """The pod's own command, with the config mount pointing at its (substituted) file."""
+    text = local_yaml(pod.config, env)
+    directory = env.work / pod.name
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "feature_store.yaml").write_text(text)
+    command = [part.replace(pod.mount, str(directory)) for part in pod.command]
+    if command and command[0] == "python":
+        command[0] = str(feast_python())
+    return command, process_env(env, pod, text)
+
+
+def run(env: Env, pod: Pod, *, extra: list[str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    command, penv = command_of(env, pod)
+    done = subprocess.run([*command, *(extra or [])], env=penv, cwd=cwd or env.work, capture_output=True, text=True,
+                          timeout=600)
+    env.log.append(f"$ {pod.name}: rc={done.returncode}\n{done.stdout[-2000:]}{done.stderr[-4000:]}")
+    return done
+
+
+# ---- the feature server ----
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    url: str
+
+
+@contextlib.contextmanager
+def serve(env: Env, pod: Pod) -> Iterator[Server]:
+    command, penv = command_of(env, pod)
+    port = free_port()
+    command = [{"0.0.0.0": "127.0.0.1"}.get(c, c) for c in command]
+    command[command.index("-p") + 1] = str(port)
+    log = (env.work / f"serve-{port}.log").open("wb")
+    proc = subprocess.Popen(command, env=penv, cwd=env.work, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield Server(proc, f"http://127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        env.log.append(f"$ serve {pod.name}:\n{(env.work / f'serve-{port}.log').read_text()[-3000:]}")
+
+
+def health(server: Server, timeout: float) -> int:
+    """The last /health status within `timeout` (0: never answered); returns as soon as it is 200."""
+    deadline, status = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline and server.proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{server.url}/health", timeout=5) as response:
+                status = response.status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        except OSError:
+            pass
+        if status == 200:
+            return status
+        time.sleep(1)
+    return status
+
+
+def post(server: Server, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(f"{server.url}{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(json.loads(response.read()))
+
+
+# ---- the flow, once per plan ----
+
+@dataclass
+class Outcome:
+    env: Env
+    pods: Rendered
+    fresh_health: int
+    apply: subprocess.CompletedProcess[str]
+    materialize: subprocess.CompletedProcess[str]
+    server: Server
+
+    def log(self) -> str:
+        return "\n".join(self.env.log)[-8000:]
+
+
+def _client(env: Env, pod: Pod, *args: str) -> subprocess.CompletedProcess[str]:
+    _, penv = command_of(env, pod)
+    done = subprocess.run([str(feast_python()), str(REPO / "client.py"), *args], env=penv, cwd=env.work,
+                          capture_output=True, text=True, timeout=300)
+    env.log.append(f"$ client {args[0]} as {pod.name}: rc={done.returncode}\n{done.stderr[-3000:]}")
+    return done
+
+
+def _databases(stack: contextlib.ExitStack, env: Env, pods: Rendered) -> None:
+    files = [yaml.safe_load(p.config) for p in (*pods.before_server, pods.materialize, pods.server)]
+    if any(f["registry"]["registry_type"] == "sql" for f in files):
+        pg = stack.enter_context(postgres())
+        env.pg_port = pg.port
+        writer = yaml.safe_load(pods.materialize.config)["registry"]["path"]
+        user, database = re.match(r"^[^:]+://([^:]+):.*/([^/?]+)\?", writer).groups()  # type: ignore[union-attr]
+        # RDS's master user: owns the database and may create roles (the bootstrap creates the reader).
+        psql(pg, f"CREATE ROLE {user} LOGIN CREATEROLE PASSWORD '{OWNER_PASSWORD}'")
+        psql(pg, f"CREATE DATABASE {database} OWNER {user}")
+    if any(f["online_store"]["type"] == "redis" for f in files):
+        env.redis_port = stack.enter_context(redis_server(REDIS_TOKEN))
+
+
+@pytest.fixture(scope="module", params=["dev", "variant-redis-sql"])
+def deployed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
+    pods = rendered(request.param)
+    work = tmp_path_factory.mktemp(f"feast-{request.param}")
+    with contextlib.ExitStack() as stack:
+        env = Env(request.param, work, stack.enter_context(moto_server()), stack.enter_context(moto_server()),
+                  bucket_of(pods))
+        _databases(stack, env, pods)
+        provision(env, pods)
+        env.users["admin"] = ("testing", "testing")
+        data = _client(env, Pod("admin", [], {}, "", pods.materialize.config, {}, {}), "data", env.bucket)
+        assert data.returncode == 0, env.log[-1]
+        # From here on, every S3 call is authorized against the caller's planned policy.
+        urllib.request.urlopen(urllib.request.Request(f"{env.s3}/moto-api/reset-auth", data=b"0", method="POST",
+                                                      headers={"Content-Type": "text/plain"}), timeout=30)
+        for job in pods.before_server:
+            run(env, job)
+        with serve(env, pods.server) as fresh:
+            fresh_health = health(fresh, 120)
+        repo = work / "repo"
+        shutil.copytree(REPO / "repo", repo)
+        # `feast apply` of the sample repo as the materializer's identity, with the file the writers mount.
+        _, penv = command_of(env, pods.materialize)
+        apply = subprocess.run(["feast", "-f", str(work / pods.materialize.name / "feature_store.yaml"), "apply"],
+                               env=penv, cwd=repo, capture_output=True, text=True, timeout=600)
+        env.log.append(f"$ feast apply as {pods.materialize.name}: rc={apply.returncode}\n{apply.stderr[-4000:]}")
+        materialize = run(env, pods.materialize)
+        server = stack.enter_context(serve(env, pods.server))
+        health(server, 120)
+        yield Outcome(env, pods, fresh_health, apply, materialize, server)
+    (work / "log.txt").write_text("\n".join(env.log))
+
+
+def test_the_server_is_healthy_on_a_fresh_stack_after_the_jobs_it_waits_for(deployed: Outcome) -> None:
+    """Issue 14 #2: the read-only server on a fresh stack needs a registry someone with write access created."""
+    jobs = [p.name for p in deployed.pods.before_server]
+    assert deployed.fresh_health == 200, (
+        f"{deployed.env.label}: /health {deployed.fresh_health} after the Jobs the server waits for: {jobs}\n"
+        f"{deployed.log()}")
+
+
+def test_moto_holds_each_pod_to_its_planned_policy(deployed: Outcome) -> None:
+    """The checks above mean something only if IAM is enforced: the server may not write the registry prefix."""
+    from botocore.exceptions import ClientError
+
+    s3 = _boto(deployed.env, "s3", deployed.pods.server.name)
+    with pytest.raises(ClientError) as denied:
+        s3.put_object(Bucket=deployed.env.bucket, Key="registry/intruder", Body=b"x")
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_apply_and_materialize_incremental_succeed(deployed: Outcome) -> None:
+    assert deployed.apply.returncode == 0, deployed.log()
+    assert deployed.materialize.returncode == 0, deployed.log()
+
+
+def _close(a: list[float], b: list[float]) -> bool:
+    return len(a) == len(b) and all(abs(x - y) < 1e-6 for x, y in zip(a, b, strict=True))
+
+
+def test_get_online_features_returns_the_written_values(deployed: Outcome) -> None:
+    """As the server's identity: through the SDK, and through the running feature server's HTTP API."""
+    done = _client(deployed.env, deployed.pods.server, "online",
+                   str(deployed.env.work / deployed.pods.server.name / "feature_store.yaml"))
+    assert done.returncode == 0, deployed.log()
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["drivers"]["driver_id"] == list(DRIVERS)
+    assert _close(got["drivers"]["conv_rate"], [v[0] for v in DRIVERS.values()])
+    assert got["drivers"]["avg_daily_trips"] == [v[1] for v in DRIVERS.values()]
+    assert all(_close(a, b) for a, b in zip(got["users"]["embedding"], USERS.values(), strict=True)), got
+
+    http = post(deployed.server, "/get-online-features", {
+        "features": ["driver_hourly_stats:conv_rate", "user_embeddings:embedding"],
+        "entities": {"driver_id": list(DRIVERS), "user_id": list(USERS)}})
+    names = http["metadata"]["feature_names"]
+    values = {name: result["values"] for name, result in zip(names, http["results"], strict=True)}
+    assert _close(values["conv_rate"], [v[0] for v in DRIVERS.values()]), http
+    assert all(_close(a, b) for a, b in zip(values["embedding"], USERS.values(), strict=True)), http
+
+
+def _mib(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return float(quantity[: -len(suffix)]) * factor
+    return float(quantity) / 2**20
+
+
+def _tree_rss_mib(pid: int) -> float:
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += proc.memory_info().rss
+    return total / 2**20
+
+
+def test_the_feature_server_answers_health_within_its_memory_limit(deployed: Outcome) -> None:
+    server = deployed.server
+    assert health(server, 5) == 200, deployed.log()
+    idle = _tree_rss_mib(server.proc.pid)
+    peak = idle
+    body = {"features": ["driver_hourly_stats:conv_rate", "driver_hourly_stats:avg_daily_trips",
+                         "user_embeddings:embedding"], "entities": {"driver_id": list(DRIVERS), "user_id": list(USERS)}}
+    for _ in range(50):
+        post(server, "/get-online-features", body)
+        peak = max(peak, _tree_rss_mib(server.proc.pid))
+    limit = _mib(deployed.pods.server.resources["limits"]["memory"])
+    print(f"feast serve ({deployed.env.label}) RSS idle {idle:.0f} MiB, peak {peak:.0f} MiB, limit {limit:.0f} MiB")
+    assert peak * MARGIN < limit, f"peak RSS {peak:.0f} MiB x {MARGIN} exceeds the limit {limit:.0f} MiB"
+
+
+def test_the_feast_under_test_is_the_version_the_image_pins() -> None:
+    from mlops_infra.config.feature_store import FeatureServerConfig
+
+    pinned = str(FeatureServerConfig.model_fields["image"].default).rsplit(":", 1)[1]
+    done = subprocess.run([str(feast_python()), "-c", "import feast; print(feast.__version__)"],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == pinned
