@@ -107,6 +107,9 @@ class FeatureStore(pulumi.ComponentResource):
         self.offline_bucket_name = self.bucket.bucket_name
         self.outputs = {"offlineBucketName": self.bucket.bucket_name, "kmsKeyArn": self.kms_key.arn}
         self.sagemaker: SageMakerFeatureGroups | None = None
+        # Set for every engine: the platform reads them (data-store alarms) whether or not Feast is the engine.
+        self.dynamodb: DynamoDbOnlineStore | None = None
+        self.redis: RedisOnlineStore | None = None
         self.feature_store_yaml = None
         if cfg.engine == "sagemaker":
             self.sagemaker = SageMakerFeatureGroups(child(name, "groups"), SageMakerFeatureGroupsArgs(
@@ -145,8 +148,6 @@ class FeatureStore(pulumi.ComponentResource):
                     },
                 })
 
-        self.dynamodb: DynamoDbOnlineStore | None = None
-        self.redis: RedisOnlineStore | None = None
         secrets: dict[str, pulumi.Output[str]] = {}
         if cfg.online.type == "dynamodb":
             self.dynamodb = DynamoDbOnlineStore(child(name, "online"), DynamoDbOnlineStoreArgs(

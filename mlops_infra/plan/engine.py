@@ -27,6 +27,7 @@ from .inventory import SECRET, UNKNOWN, Inventory
 from .mocks import MissingStackReference, PlanMocks
 from .monitor import RecordingMonitor
 from .program import PlanInputError, Program, find_program, read_stack_config
+from .runtime_tuning import lean_runtime
 from .strict import strict_problems
 
 DEFAULT_REGION = "us-east-1"
@@ -101,7 +102,8 @@ def plan_program(
     while True:
         ctx = contextvars.copy_context()  # isolate the SDK's context-local globals between plans
         try:
-            return ctx.run(_run, program, stack, config.values, config.secret_keys, region, refs)
+            with lean_runtime():
+                return ctx.run(_run, program, stack, config.values, config.secret_keys, region, refs)
         except PlanError as err:
             if err.kind != "missing-ref" or resolve_ref is None or err.missing_ref in refs:
                 raise

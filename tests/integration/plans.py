@@ -2,7 +2,7 @@
 engine variant. No integration dependency here: the unit-tier Helm values contract reads the same plans.
 
 A variant is the platform program planned with a stack file from `variants/` (the dev stack plus one override),
-or a test program under tests/programs when the platform cannot compose the variant yet (noted per entry).
+or a test program under tests/programs (the monitoring program renders every alert rule and receiver).
 """
 
 from __future__ import annotations
@@ -28,10 +28,9 @@ class PlanSpec:
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 SPECS: tuple[PlanSpec, ...] = (
-    PlanSpec("variant-sagemaker-registry", VARIANTS, "sagemaker", "SageMaker model registry"),
-    # The platform with featureStore.engine sagemaker fails to plan today (components/platform.py reads
-    # FeatureStore.dynamodb, which the sagemaker branch never sets), so the feature groups are planned alone.
-    PlanSpec("variant-sagemaker-feature-store", PROGRAMS / "feature_store", "sagemaker", "SageMaker feature groups"),
+    # Also the regression test of "the platform with featureStore.engine sagemaker plans" (it raised
+    # AttributeError: FeatureStore.dynamodb was set only for Feast, and the platform's alarms read it).
+    PlanSpec("variant-sagemaker", VARIANTS, "sagemaker", "SageMaker feature store and model registry"),
     PlanSpec("variant-redis-sql", VARIANTS, "redis-sql", "Redis online store, SQL registry, Athena offline store"),
     PlanSpec("variant-karpenter", VARIANTS, "karpenter", "Karpenter, GPU operator, KubeRay"),
     PlanSpec("variant-podidentity", VARIANTS, "podidentity", "EKS Pod Identity"),

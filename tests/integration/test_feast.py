@@ -26,10 +26,14 @@ Substitutions, and nothing else:
 - `feast serve` binds 127.0.0.1 on a free port; the config mount path and HOME become temporary paths.
 
 IAM: the S3 moto server enforces IAM (`/moto-api/reset-auth`, moto 5's INITIAL_NO_AUTH_ACTION_COUNT) and each pod
-runs as an IAM user holding its ServiceAccount role's planned policy. moto checks actions and S3 resource ARNs; it
-evaluates only StringEquals conditions on keys it knows, so the prefix condition of issue 14 #1 (HeadBucket) is not
-enforced here (tests/iam_eval.py covers it). DynamoDB runs on a second moto server WITHOUT IAM: moto authorizes
-DynamoDB calls against resource `*`, so table-scoped grants could never match.
+runs as an IAM user holding its ServiceAccount role's planned policy (`feast apply` runs as the materializer's).
+moto checks actions and S3 resource ARNs; it evaluates only StringEquals conditions on keys it knows, so the prefix
+condition of issue 14 #1 (HeadBucket) is not enforced here (tests/iam_eval.py covers it). moto names HeadBucket's
+permission `s3:HeadBucket`, so statements granting s3:ListBucket also name it (feast_repo/planned.py
+`moto_policy`). DynamoDB runs on a second moto server WITHOUT IAM: moto authorizes DynamoDB calls against
+resource `*` (moto/core/responses.py `call_action`), so table-scoped grants could never match.
+Not exercised: KMS, TLS, the IRSA token exchange, and the stock image's missing s3fs (issue 14 #17): .venv-feast
+has s3fs, as images/feast/Dockerfile adds it; the stack policy mlops-feast-s3-parquet-needs-s3fs checks the image.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ import pytest
 import yaml
 
 from .feast_repo.planned import Pod, Rendered, bucket_of, moto_policy, rendered
+from .plans import plan
 from .services import free_port, moto_server, postgres, psql, redis_server
 
 pytestmark = pytest.mark.integration
@@ -155,10 +160,9 @@ def command_of(env: Env, pod: Pod) -> tuple[list[str], dict[str, str]]:
     return command, process_env(env, pod, text)
 
 
-def run(env: Env, pod: Pod, *, extra: list[str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(env: Env, pod: Pod) -> subprocess.CompletedProcess[str]:
     command, penv = command_of(env, pod)
-    done = subprocess.run([*command, *(extra or [])], env=penv, cwd=cwd or env.work, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(command, env=penv, cwd=env.work, capture_output=True, text=True, timeout=600)
     env.log.append(f"$ {pod.name}: rc={done.returncode}\n{done.stdout[-2000:]}{done.stderr[-4000:]}")
     return done
 
@@ -294,14 +298,13 @@ def test_the_server_is_healthy_on_a_fresh_stack_after_the_jobs_it_waits_for(depl
         f"{deployed.log()}")
 
 
-def test_moto_holds_each_pod_to_its_planned_policy(deployed: Outcome) -> None:
-    """The checks above mean something only if IAM is enforced: the server may not write the registry prefix."""
-    from botocore.exceptions import ClientError
-
-    s3 = _boto(deployed.env, "s3", deployed.pods.server.name)
-    with pytest.raises(ClientError) as denied:
-        s3.put_object(Bucket=deployed.env.bucket, Key="registry/intruder", Body=b"x")
-    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+def test_the_server_cannot_write_the_registry(deployed: Outcome) -> None:
+    """Issue 14 #22: the feature server only reads the registry. With its own file, Secret and identity, Feast's
+    registry write is refused: by moto IAM (S3 registry) or by PostgreSQL (the SQL registry's read-only user).
+    Also proves moto enforces the planned policy (otherwise every check here would pass vacuously)."""
+    server = deployed.pods.server
+    done = _client(deployed.env, server, "intrude", str(deployed.env.work / server.name / "feature_store.yaml"))
+    assert done.stdout.startswith("refused"), f"{deployed.env.label}: {done.stdout}\n{deployed.log()}"
 
 
 def test_apply_and_materialize_incremental_succeed(deployed: Outcome) -> None:
@@ -367,10 +370,19 @@ def test_the_feature_server_answers_health_within_its_memory_limit(deployed: Out
     assert peak * MARGIN < limit, f"peak RSS {peak:.0f} MiB x {MARGIN} exceeds the limit {limit:.0f} MiB"
 
 
-def test_the_feast_under_test_is_the_version_the_image_pins() -> None:
-    from mlops_infra.config.feature_store import FeatureServerConfig
-
-    pinned = str(FeatureServerConfig.model_fields["image"].default).rsplit(":", 1)[1]
+@pytest.mark.parametrize("label", ["dev", "variant-redis-sql"])
+def test_the_feast_under_test_is_the_version_the_image_pins(label: str) -> None:
+    """.ci/run installs the config default's version; the planned feature-server and Job images must carry it."""
+    images = {c["image"] for r in plan(label) for c in _containers(r) if c["name"] in
+              ("feature-server", "registry-init", "materialize")}
+    pinned = {image.rsplit(":", 1)[1] for image in images}
+    assert len(pinned) == 1, images
     done = subprocess.run([str(feast_python()), "-c", "import feast; print(feast.__version__)"],
                           capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == pinned
+    assert done.stdout.strip() == pinned.pop()
+
+
+def _containers(record: Any) -> list[dict[str, Any]]:
+    spec = record.inputs.get("spec") or {}
+    template = (spec.get("jobTemplate") or {}).get("spec", spec).get("template") if isinstance(spec, dict) else None
+    return list(((template or {}).get("spec") or {}).get("containers") or [])

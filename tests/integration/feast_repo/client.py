@@ -2,6 +2,7 @@
 
 `data BUCKET`: write the sample parquet under s3://BUCKET/offline/ (the data the offline store holds).
 `online YAML`: `FeatureStore.get_online_features` for the sample entities, printed as JSON.
+`intrude YAML`: try to register a project in the registry; prints `refused <error>` or `written`.
 """
 
 import io
@@ -46,5 +47,17 @@ def online(yaml_path: str) -> None:
     print(json.dumps({"drivers": drivers, "users": users}))
 
 
+def intrude(yaml_path: str) -> None:
+    from feast import FeatureStore, Project
+
+    try:
+        store = FeatureStore(repo_path="/tmp", fs_yaml_file=Path(yaml_path))
+        store.registry.apply_project(Project(name="intruder"), commit=True)
+    except Exception as e:  # any refusal: AccessDenied from S3, InsufficientPrivilege from Postgres
+        print("refused", type(e).__name__)
+        return
+    print("written")
+
+
 if __name__ == "__main__":
-    {"data": data, "online": online}[sys.argv[1]](sys.argv[2])
+    {"data": data, "online": online, "intrude": intrude}[sys.argv[1]](sys.argv[2])

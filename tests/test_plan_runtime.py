@@ -1,0 +1,29 @@
+"""The plan engine's runtime tuning (no stack-trace capture, rarer GC) changes nothing but speed, and is undone."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+
+import pulumi.runtime.resource as sdk_resource
+import pytest
+
+from mlops_infra.plan import engine, plan_program
+from mlops_infra.plan.runtime_tuning import STACK_TRACE_HOOK
+from tests.conftest import PROGRAMS
+
+REFS = {"acme/mlops-platform/dev": {"clusterName": "mlops-dev", "kubeconfig": "[secret]"}}
+
+
+def test_the_sdk_still_has_the_hook_the_plan_replaces() -> None:
+    # An SDK upgrade that renames it keeps plans correct but silently slower: this test says so.
+    assert callable(getattr(sdk_resource, STACK_TRACE_HOOK))
+
+
+def test_a_plan_is_identical_without_the_tuning_and_restores_the_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, threshold = getattr(sdk_resource, STACK_TRACE_HOOK), gc.get_threshold()
+    tuned = plan_program(PROGRAMS / "chained", "test", stack_refs=REFS).to_json()
+    assert getattr(sdk_resource, STACK_TRACE_HOOK) is hook and gc.get_threshold() == threshold
+    assert gc.get_freeze_count() == 0
+    monkeypatch.setattr(engine, "lean_runtime", contextlib.nullcontext)
+    assert plan_program(PROGRAMS / "chained", "test", stack_refs=REFS).to_json() == tuned
