@@ -11,6 +11,10 @@ from mlops_infra.plan import Inventory, plan_program
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
+# What every prod platform config needs beyond the profile: the role that runs `pulumi up` (the prod profile guards
+# the data buckets, and only listed deployers may administer them). The alert subscriber sits beside it in tests.
+PROD_GUARDS = {"deployerRoleArns": ["arn:aws:iam::123456789012:role/platform-deployer"]}
+
 _PLANS: dict[tuple[Path, str], Inventory] = {}
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from mlops_infra.config import ConfigError, PlatformConfig, load_platform_config
 from mlops_infra.config.environments import PROFILES, apply_profile
+from tests.conftest import PROD_GUARDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +47,9 @@ def test_repository_stack_configs_are_valid(env: str) -> None:
 
 def test_profiles_fill_environment_defaults() -> None:
     dev = load_platform_config(cfg())
-    prod = load_platform_config(cfg(environment="prod", cluster={}, monitoring={"receivers": {"emailAddresses": ["oncall@example.com"]}}))
+    prod = load_platform_config(cfg(environment="prod", cluster={},
+                                    monitoring={"receivers": {"emailAddresses": ["oncall@example.com"]}},
+                                    securityBaseline=PROD_GUARDS))
     assert (dev.network.az_count, dev.network.nat_gateways) == (2, "single")
     assert (prod.network.az_count, prod.network.nat_gateways) == (3, "perAz")
     assert dev.cluster.endpoint_public_access is True and prod.cluster.endpoint_public_access is False
@@ -57,7 +60,8 @@ def test_profiles_fill_environment_defaults() -> None:
 
 def test_stack_values_win_over_the_profile() -> None:
     prod = load_platform_config(cfg(environment="prod", network={"azCount": 4}, cluster={},
-                                    monitoring={"receivers": {"emailAddresses": ["oncall@example.com"]}}))
+                                    monitoring={"receivers": {"emailAddresses": ["oncall@example.com"]}},
+                                    securityBaseline=PROD_GUARDS))
     assert prod.network.az_count == 4
     assert prod.network.nat_gateways == "perAz"  # the rest of the profile still applies
 
@@ -67,7 +71,8 @@ def test_profiles_only_name_real_fields() -> None:
     for env in PROFILES:
         cluster = {} if env == "prod" else {"publicAccessCidrs": ["198.51.100.0/24"]}
         raw = apply_profile({"environment": env, "tags": BASE["tags"], "cluster": cluster,
-                             "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}})
+                             "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
+                             "securityBaseline": PROD_GUARDS if env == "prod" else {}})
         PlatformConfig.model_validate(raw)
 
 

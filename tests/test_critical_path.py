@@ -106,9 +106,11 @@ def test_the_committed_table_covers_every_planned_type_with_a_source() -> None:
 NEEDED = {
     # the cluster's secrets key and its role's policies: EKS needs them to create and to delete the cluster
     "aws:kms/key:Key", "aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-    # before nodes: bootstrapSelfManagedAddons=False, so nodes are Ready only once vpc-cni (which takes its
-    # credentials from the Pod Identity agent: eksctl user guide, "EKS Pod Identity Associations", prerequisites)
-    # exists; after nodes: CoreDNS before any workload (the provider waits on it)
+    # before nodes: bootstrapSelfManagedAddons=False, so nodes are Ready only once vpc-cni exists; vpc-cni takes
+    # its credentials from the Pod Identity agent, so it waits for the agent add-on (eksctl user guide "EKS Pod
+    # Identity Associations": the agent is a prerequisite; terraform-aws-eks#3260: vpc-cni created before the agent
+    # crashes; amazon-vpc-cni-k8s#3840: aws-node crashes without the agent). After nodes: CoreDNS (and the EBS CSI
+    # driver and metrics-server, same typical time) before any Kubernetes object, through the provider.
     "aws:eks/addon:Addon",
     # the provider itself (0 s), the chart's namespace, its ServiceAccount and the IRSA role bound to it,
     # and the chart's CRD consumers

@@ -27,7 +27,7 @@ from mlops_infra.config import ConfigError, load_platform_config
 from mlops_infra.plan import Inventory, PlanError
 from mlops_infra.plan.outputs import invoke_result
 from tests import iam_eval, netpol_eval
-from tests.conftest import PROGRAMS, planned
+from tests.conftest import PROD_GUARDS, PROGRAMS, planned
 from tests.netpol_eval import Ip, Pod
 
 ACCOUNT = "123456789012"
@@ -219,7 +219,8 @@ def test_registry_of_image_references(image: str, registry: str) -> None:
 
 EXISTING = {"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": ["subnet-0a", "subnet-0b", "subnet-0c"]}
 BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
-                        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}}
+                        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
+                        "securityBaseline": PROD_GUARDS}
 
 
 def test_guards_on_an_existing_vpc_without_its_endpoint_are_a_config_error() -> None:
@@ -263,3 +264,60 @@ def test_existing_vpc_without_endpoint_is_an_input_error_not_a_crash() -> None:
         planned("noendpoint", PROGRAMS / "existing_vpc")
     assert info.value.kind == "input"  # the CLI maps it to exit 2
     assert "network.existingVpc.s3GatewayEndpointId: required" in str(info.value)
+
+
+DEPLOYER = f"arn:aws:iam::{ACCOUNT}:role/platform-admin"  # prod: cluster.adminRoleArns, the default deployers
+TEAM_ROLE = f"arn:aws:iam::{ACCOUNT}:role/research-workload"
+# What the provider calls to read and update a guarded bucket (pulumi-aws v7 `s3.Bucket` and its companions).
+BUCKET_ADMIN = ["s3:ListBucket", "s3:GetBucketVersioning", "s3:GetEncryptionConfiguration",
+                "s3:GetLifecycleConfiguration", "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:PutBucketVersioning",
+                "s3:GetBucketTagging", "s3:DeleteBucket"]
+
+
+def guarded_buckets(inv: Inventory) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(bucket ARN, bucket policy) of every bucket whose policy carries the VPC-endpoint guard."""
+    out = []
+    for policy in inv.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        doc = json.loads(policy.inputs["policy"])
+        if any(s["Sid"] == "DenyOutsideVpcEndpoint" for s in doc["Statement"]):
+            (bucket,) = [r for r in inv.of_type("aws:s3/bucket:Bucket") if r.urn in policy.property_dependencies["bucket"]]
+            out.append((f"arn:aws:s3:::{bucket.id}", [doc]))
+    return out
+
+
+@pytest.mark.parametrize("action", BUCKET_ADMIN)
+def test_the_deployer_can_administer_guarded_buckets_from_outside_and_inside_the_vpc(prod: Inventory, action: str) -> None:
+    """The provider reads and writes bucket settings on every `pulumi up`/`refresh`/`destroy`. From outside the VPC
+    only the bucket policy judges the deployer; from inside, the gateway endpoint policy judges it too."""
+    buckets = guarded_buckets(prod)
+    assert len(buckets) == 2  # the feature store's offline bucket and the model artifacts
+    endpoint = endpoint_policy(prod)
+    deployer = {"aws:PrincipalArn": DEPLOYER, "aws:PrincipalAccount": ACCOUNT, "aws:SecureTransport": "true"}
+    for arn, policy in buckets:
+        assert not iam_eval.denies(policy, action, arn, deployer), (arn, action)
+        inside = {**deployer, "aws:SourceVpce": "vpce-any"}
+        assert iam_eval.resource_allows(endpoint, action, arn, inside), (arn, action)
+
+
+@pytest.mark.parametrize("action", BUCKET_ADMIN)
+def test_other_roles_cannot_administer_guarded_buckets(prod: Inventory, action: str) -> None:
+    buckets = guarded_buckets(prod)
+    endpoint = endpoint_policy(prod)
+    team = {"aws:PrincipalArn": TEAM_ROLE, "aws:PrincipalAccount": ACCOUNT, "aws:SecureTransport": "true"}
+    for arn, policy in buckets:
+        assert iam_eval.denies(policy, action, arn, team), (arn, action)  # from outside the endpoint
+        if action != "s3:ListBucket":  # workloads list their prefixes through the endpoint
+            assert not iam_eval.resource_allows(endpoint, action, arn, team), (arn, action)
+
+
+def test_bucket_policies_are_written_after_every_bucket_setting(prod: Inventory) -> None:
+    """A guard in place before the versioning, encryption or lifecycle writes could refuse them."""
+    settings = ("aws:s3/bucketVersioning:BucketVersioning",
+                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+                "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    for policy in prod.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        bucket_urns = set(policy.property_dependencies["bucket"])
+        for typ in settings:
+            (setting,) = [r for r in prod.of_type(typ) if set(r.property_dependencies["bucket"]) == bucket_urns]
+            assert setting.urn in policy.dependencies, (policy.name, typ)

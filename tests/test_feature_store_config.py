@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from mlops_infra import feast_config
 from mlops_infra.config import ConfigError, load_platform_config
 from mlops_infra.config.feature_store import FeatureStoreConfig
+from tests.conftest import PROD_GUARDS
 
 BASE: dict[str, Any] = {
     "environment": "dev",
@@ -55,7 +56,8 @@ def test_bad_config_fails_with_path_qualified_messages(section: dict[str, Any], 
 def test_profiles_set_online_protection_per_environment() -> None:
     dev = load_platform_config(BASE).feature_store.online
     receivers = {"receivers": {"emailAddresses": ["oncall@example.com"]}}  # prod requires an alert subscriber
-    prod = load_platform_config(BASE | {"environment": "prod", "cluster": {}, "monitoring": receivers}).feature_store.online
+    prod = load_platform_config(BASE | {"environment": "prod", "cluster": {}, "monitoring": receivers,
+                                        "securityBaseline": PROD_GUARDS}).feature_store.online
     assert (dev.deletion_protection, dev.multi_az) == (False, False)
     assert (prod.deletion_protection, prod.multi_az) == (True, True)
 

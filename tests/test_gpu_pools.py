@@ -14,7 +14,7 @@ from mlops_infra.config.instances import GPU_FAMILIES, GPU_INSTANCES, family_of
 from mlops_infra.config.versions import DEVICE_PLUGIN, EFA_PLUGIN, GPU_OPERATOR, KARPENTER
 from mlops_infra.plan import Inventory
 from tests import iam_eval
-from tests.conftest import PROGRAMS, planned
+from tests.conftest import PROD_GUARDS, PROGRAMS, planned
 
 COMPUTE = PROGRAMS / "compute"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -236,7 +236,8 @@ def test_karpenter_reads_prices_from_the_price_list_region(karpenter: Inventory)
 
 
 BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
-                        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}}
+                        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
+                        "securityBaseline": PROD_GUARDS}
 
 
 def problems(*pools: dict[str, Any], **extra: Any) -> list[str]:

@@ -9,6 +9,7 @@ import pytest
 
 from mlops_infra.blocks.naming import truncate_name
 from mlops_infra.config import ConfigError, load_platform_config
+from tests.conftest import PROD_GUARDS
 
 TLS = {"enabled": True, "host": "mlflow.example.com",
        "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc-123"}
@@ -17,7 +18,8 @@ TLS = {"enabled": True, "host": "mlflow.example.com",
 def raw(env: str = "dev", **registry: Any) -> dict[str, Any]:
     return {"environment": env, "tags": {"owner": "ml", "costCenter": "cc-1"},
             "cluster": {"loadBalancerController": True, **({} if env == "prod" else {"publicAccessCidrs": ["203.0.113.0/24"]})},
-            "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}, "modelRegistry": registry}
+            "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
+            "securityBaseline": PROD_GUARDS if env == "prod" else {}, "modelRegistry": registry}
 
 
 def problems(data: dict[str, Any]) -> list[str]:

@@ -19,7 +19,7 @@ from mlops_infra.config.model_registry import (
     parse_memory_mib,
 )
 from mlops_infra.plan import Inventory, PlanError
-from tests.conftest import PROGRAMS, planned
+from tests.conftest import PROGRAMS, ROOT, planned
 
 PROGRAM = PROGRAMS / "model_registry"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -236,3 +236,15 @@ def test_both_databases_get_the_same_alarms_and_mlflow_admits_the_platform() -> 
     admitted = {v for rule in policy.inputs["spec"]["ingress"] for peer in rule["from"]
                 if "namespaceSelector" in peer for e in peer["namespaceSelector"]["matchExpressions"] for v in e["values"]}
     assert {"research", "feast", "mlflow", "monitoring"} <= admitted
+
+
+@pytest.mark.parametrize("variant", ["mlflow-basic", "mlflow-oidc"])
+def test_the_ingress_waits_for_the_load_balancer_controller_whose_webhook_admits_it(variant: str) -> None:
+    """The controller's Ingress webhooks fail closed: an Ingress created before the controller's release is ready is
+    refused. So in a stack that installs the controller, the `alb` Ingress depends on that release."""
+    inv = planned(variant, ROOT / "tests" / "integration" / "variants")
+    [ingress] = inv.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+    assert ingress.inputs["spec"]["ingressClassName"] == "alb"
+    [controller] = [r for r in inv.of_type("kubernetes:helm.sh/v3:Release")
+                    if r.inputs.get("chart") == "aws-load-balancer-controller"]
+    assert controller.urn in ingress.dependencies

@@ -22,6 +22,7 @@ from mlops_infra.monitoring_rules import (
     prometheus_rule_spec,
     rule_groups,
 )
+from tests.conftest import PROD_GUARDS
 
 TARGETS = MonitoredTargets(
     ml_namespaces=["research", "mlflow", "feast"],
@@ -223,7 +224,8 @@ def test_a_receiver_whose_key_is_not_a_secret_is_rejected() -> None:
 
 # --- Prod alerts reach someone (issue 14 #9) -----------------------------------------------------------------------
 
-PROD: dict[str, Any] = {"environment": "prod", "tags": {"owner": "ml", "costCenter": "cc-1"}, "cluster": {}}
+PROD: dict[str, Any] = {"environment": "prod", "tags": {"owner": "ml", "costCenter": "cc-1"}, "cluster": {},
+                        "securityBaseline": PROD_GUARDS}
 NO_SUBSCRIBER = ("monitoring.receivers: the alert topic needs at least one subscriber (emailAddresses or "
                  "httpsEndpoints): CloudWatch alarms and security findings reach no one otherwise, and Slack/PagerDuty "
                  "receive only Alertmanager (requireSubscription is on: the prod profile sets it)")

@@ -10,7 +10,7 @@ import pytest
 from mlops_infra.config import ConfigError, load_platform_config
 from mlops_infra.config.network import carve_subnets
 from mlops_infra.plan import Inventory
-from tests.conftest import PROGRAMS, planned
+from tests.conftest import PROD_GUARDS, PROGRAMS, planned
 
 COMPUTE = PROGRAMS / "compute"
 
@@ -115,7 +115,8 @@ def test_subnet_carving() -> None:
 
 
 BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
-                        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}}
+                        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
+                        "securityBaseline": PROD_GUARDS}
 
 
 def problems(**network: Any) -> list[str]:

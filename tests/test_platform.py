@@ -132,5 +132,6 @@ def test_prod_guards_its_data_buckets_and_ml_namespaces() -> None:
     for policy in guarded:
         statements = json.loads(prod.named(policy).inputs["policy"])["Statement"]
         (deny,) = [s for s in statements if s["Sid"] == "DenyOutsideVpcEndpoint"]
-        assert deny["Condition"]["ArnNotLike"] == {
-            "aws:PrincipalArn": ["arn:aws:iam::123456789012:role/platform-breakglass"]}
+        # Break-glass, then the deployers (cluster.adminRoleArns by default), each once.
+        assert deny["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": [
+            "arn:aws:iam::123456789012:role/platform-breakglass", "arn:aws:iam::123456789012:role/platform-admin"]}

@@ -16,7 +16,7 @@ from mlops_infra.config import ConfigError, load_platform_config
 from mlops_infra.config.security import SecurityBaselineConfig
 from mlops_infra.plan import SECRET, Inventory, PlanError, ResourceRecord
 from tests import iam_eval
-from tests.conftest import PROGRAMS, planned
+from tests.conftest import PROD_GUARDS, PROGRAMS, planned
 
 PROGRAM = PROGRAMS / "security_baseline"
 TRAIL = "aws:cloudtrail/trail:Trail"
@@ -381,12 +381,14 @@ def test_finding_pattern_uses_the_configured_severity() -> None:
 
 BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
                         "cluster": {"teams": [{"name": "research"}]},
-                        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}}
+                        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
+                        "securityBaseline": PROD_GUARDS}
 
 
 def problems(section: dict[str, Any]) -> list[str]:
     raw = copy.deepcopy(BASE)
-    raw["securityBaseline"] = section
+    guards_on = section.get("exfiltrationGuards", True)  # the prod profile turns them on
+    raw["securityBaseline"] = {**(PROD_GUARDS if guards_on else {}), **section}
     with pytest.raises(ConfigError) as info:
         load_platform_config(raw)
     return info.value.problems
@@ -405,6 +407,12 @@ def problems(section: dict[str, Any]) -> list[str]:
       "s3EgressCidrs": ["52.218.0.0/17"]},
      ["securityBaseline.breakGlassRoleArns: set, but exfiltrationGuards is false",
       "securityBaseline.s3EgressCidrs: set, but exfiltrationGuards is false"]),
+    ({"deployerRoleArns": []}, [
+        "securityBaseline.deployerRoleArns: required when exfiltrationGuards is true and cluster.adminRoleArns is "
+        "empty: the role that runs `pulumi up` must be exempt from the data buckets' VPC-endpoint condition, or it "
+        "cannot read or change them"]),
+    ({"exfiltrationGuards": False, "deployerRoleArns": ["arn:aws:iam::123456789012:role/deployer"]},
+     ["securityBaseline.deployerRoleArns: set, but exfiltrationGuards is false"]),
     ({"trailLogRetentionDays": 42}, [
         "securityBaseline.trailLogRetentionDays: must be a CloudWatch Logs retention value, one of 1, 3, 5, 7, 14, 30, "
         "60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"]),

@@ -39,13 +39,17 @@ class VpcEndpointGuard:
     """Deny every S3 action (`s3:*`: objects, versions, listings, ACLs, tags) that does not come through these VPC
     endpoints, except for the principals and service paths named here.
 
-    The role that runs `pulumi up` must either run inside the VPC (its S3 calls then pass the gateway endpoint) or
-    be listed in `break_glass_role_arns`: the provider's reads (HeadBucket needs s3:ListBucket) are denied otherwise.
+    The role that runs `pulumi up` must be listed in `deployer_role_arns`: the provider reads and writes the bucket's
+    settings (HeadBucket needs s3:ListBucket; GetBucketVersioning, PutBucketPolicy...), which are denied otherwise,
+    from outside the VPC by this statement and from inside by an endpoint policy that admits only object access.
     """
 
     vpc_endpoint_ids: Sequence[pulumi.Input[str]]
     break_glass_role_arns: Sequence[str] = ()
     """People's roles exempt from the guard (e.g. incident response). Default: none."""
+    deployer_role_arns: Sequence[str] = ()
+    """Roles that run `pulumi up`/`refresh`/`destroy`, exempt from the guard: they may change the bucket policy, so
+    the guard cannot bind them anyway. Default: none (then only break-glass roles can manage the bucket)."""
     service_role_arns: Sequence[pulumi.Input[str]] = ()
     """Roles an AWS service assumes to reach the bucket from its own network, e.g. the role SageMaker Feature Store
     assumes to write the offline store (the request's principal is that role; no aws:SourceVpce, no
@@ -64,7 +68,7 @@ class VpcEndpointGuard:
         """`DenyOutsideVpcEndpoint`: a Deny whose conditions must all hold, so each exemption is one more key."""
         conditions: dict[str, dict[str, object]] = {
             "StringNotEquals": {"aws:SourceVpce": list(self.vpc_endpoint_ids)}}
-        exempt = [*self.break_glass_role_arns, *self.service_role_arns]
+        exempt = list(dict.fromkeys([*self.break_glass_role_arns, *self.deployer_role_arns, *self.service_role_arns]))
         if exempt:
             conditions["ArnNotLike"] = {"aws:PrincipalArn": exempt}
         if self.called_via:
@@ -114,10 +118,10 @@ class HardenedBucket(pulumi.ComponentResource):
         public_block = aws.s3.BucketPublicAccessBlock(
             child(name, "public-access-block"), bucket=bucket.id, block_public_acls=True, block_public_policy=True,
             ignore_public_acls=True, restrict_public_buckets=True, opts=opts(self))
-        aws.s3.BucketVersioning(
+        versioning = aws.s3.BucketVersioning(
             child(name, "versioning"), bucket=bucket.id,
             versioning_configuration={"status": "Enabled"}, opts=opts(self))
-        aws.s3.BucketServerSideEncryptionConfiguration(
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             child(name, "encryption"), bucket=bucket.id,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
                                                                  "kms_master_key_id": args.kms_key.arn},
@@ -137,19 +141,22 @@ class HardenedBucket(pulumi.ComponentResource):
             if rule.archive_after_days is not None:
                 entry["transitions"] = [{"days": rule.archive_after_days, "storage_class": "GLACIER_IR"}]
             rules.append(entry)
-        aws.s3.BucketLifecycleConfiguration(child(name, "lifecycle"), bucket=bucket.id, rules=rules, opts=opts(self))
+        settings: list[pulumi.Resource] = [public_block, ownership, versioning, encryption]
+        settings.append(aws.s3.BucketLifecycleConfiguration(
+            child(name, "lifecycle"), bucket=bucket.id, rules=rules, opts=opts(self)))
         if args.object_lock_days:
-            aws.s3.BucketObjectLockConfiguration(
+            settings.append(aws.s3.BucketObjectLockConfiguration(
                 child(name, "object-lock"), bucket=bucket.id,
-                rule={"default_retention": {"mode": "GOVERNANCE", "days": args.object_lock_days}}, opts=opts(self))
+                rule={"default_retention": {"mode": "GOVERNANCE", "days": args.object_lock_days}}, opts=opts(self)))
         statements: list[iam.Statement | pulumi.Output[iam.Statement]] = [iam.statement(
             "DenyInsecureTransport", ["s3:*"], [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
             effect="Deny", principals={"AWS": "*"}, conditions={"Bool": {"aws:SecureTransport": "false"}})]
         if args.vpc_endpoint_guard is not None:
             statements.append(args.vpc_endpoint_guard.statement(bucket.arn))
         statements.extend(args.extra_policy_statements)
+        # Last: a guard's Deny in place before the settings are written could refuse the deployer's own writes.
         aws.s3.BucketPolicy(child(name, "policy"), bucket=bucket.id, policy=iam.document(statements),
-                            opts=opts(self, depends_on=[public_block, ownership]))
+                            opts=opts(self, depends_on=settings))
         self.register_outputs({"bucketName": self.bucket_name, "arn": self.arn})
 
     def objects_arn(self, prefix: str = "") -> pulumi.Output[str]:

@@ -113,7 +113,8 @@ class TrainingCluster(pulumi.ComponentResource):
             name=self.cluster.name, identity=identity, version=cfg.version,
             cluster_security_group_id=self.cluster.vpc_config.cluster_security_group_id,
             namespaces=dict(self.foundations.namespaces), oidc_provider_arn=self.oidc_provider_arn,
-            load_balancer_controller=cfg.load_balancer_controller, container_insights=cfg.container_insights,
+            load_balancer_controller=cfg.load_balancer_controller, ingress_dependencies=self.ingress_dependencies,
+            container_insights=cfg.container_insights,
             metrics_server=True, network_policy_enforced=True, storage_classes=(storage.GP3,))
         self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
                                "kubeconfig": self.kubeconfig, "nodeRoleArn": self.node_role.arn,
@@ -152,10 +153,12 @@ class TrainingCluster(pulumi.ComponentResource):
         self.storage_class = storage.gp3_storage_class(
             child(name, "gp3"), self, kms_key_arn=self.kms_key.arn, labels=args.k8s_labels, retain=args.protect,
             provider=self.provider, depends_on=addons)
+        self.ingress_dependencies: list[pulumi.Resource] = []
         if args.config.load_balancer_controller:
-            LoadBalancerController(child(name, "lb-controller"), LoadBalancerControllerArgs(
+            controller = LoadBalancerController(child(name, "lb-controller"), LoadBalancerControllerArgs(
                 cluster=identity, region=args.region, vpc_id=args.network.vpc_id, tags=args.tags,
                 node_selector=SYSTEM_LABEL), pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider}))
+            self.ingress_dependencies.append(controller.release)
 
     def _key(self, name: str, args: TrainingClusterArgs) -> KmsKey:
         """Secrets envelope encryption, control-plane and Container Insights logs, node volumes and the gp3

@@ -84,7 +84,8 @@ PLATFORM_BUCKET_ACTIONS = [
 ]
 
 
-def data_bucket_guard(config: SecurityBaselineConfig, network: NetworkRefs) -> VpcEndpointGuard | None:
+def data_bucket_guard(config: SecurityBaselineConfig, network: NetworkRefs,
+                      deployer_role_arns: Sequence[str] = ()) -> VpcEndpointGuard | None:
     """The `vpc_endpoint_guard` for the platform's data buckets, or None when exfiltration guards are off.
 
     Raises when the guards are on but the VPC has no S3 gateway endpoint: silently unguarded buckets would be worse.
@@ -95,7 +96,8 @@ def data_bucket_guard(config: SecurityBaselineConfig, network: NetworkRefs) -> V
         raise ValueError("securityBaseline.exfiltrationGuards needs the VPC's S3 gateway endpoint "
                          "(NetworkRefs.s3_gateway_endpoint_id is None)")
     return VpcEndpointGuard(vpc_endpoint_ids=[network.s3_gateway_endpoint_id],
-                            break_glass_role_arns=tuple(config.break_glass_role_arns))
+                            break_glass_role_arns=tuple(config.break_glass_role_arns),
+                            deployer_role_arns=tuple(deployer_role_arns))
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,9 @@ class ExfiltrationGuardsArgs:
     """Single ports ML pods may reach in other namespaces (the Pushgateway). Default: none."""
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created elsewhere, by name, so policies wait for them. Default: none (plain names)."""
+    deployer_role_arns: Sequence[str] = field(default_factory=tuple)
+    """Roles that run `pulumi up`: the endpoint policy lets them administer the platform buckets (bucket settings,
+    not only objects) when they run inside the VPC. Default: none."""
 
 
 def _https_peers(vpc_cidr: str, extra: Sequence[str], s3_cidrs: Sequence[str]) -> list[dict[str, object]]:
@@ -191,6 +196,12 @@ class ExfiltrationGuards(pulumi.ComponentResource):
                 "PlatformBucketsOwnPrincipals", PLATFORM_BUCKET_ACTIONS,
                 [*buckets, *(pulumi.Output.concat(arn, "/*") for arn in buckets)], principals={"AWS": "*"},
                 conditions={"StringEquals": {"aws:PrincipalAccount": identity.account_id}}))
+            if args.deployer_role_arns:
+                # The provider reads and writes every bucket setting (and deletes buckets on destroy).
+                statements.append(iam.statement(
+                    "PlatformBucketsDeployers", ["s3:*"],
+                    [*buckets, *(pulumi.Output.concat(arn, "/*") for arn in buckets)], principals={"AWS": "*"},
+                    conditions={"ArnLike": {"aws:PrincipalArn": list(args.deployer_role_arns)}}))
         statements.append(iam.statement(
             "ImageAndPackageBucketsRead", ["s3:GetObject"], aws_owned_bucket_objects(args.region),
             principals={"AWS": "*"}))

@@ -77,6 +77,9 @@ class MlflowServerArgs:
     """Create a ServiceMonitor (the monitoring stack's CRD must exist). Default: true."""
     crd_dependencies: Sequence[pulumi.Resource] = ()
     """Resources that install the ServiceMonitor CRD (the monitoring Helm release). Default: none."""
+    ingress_dependencies: Sequence[pulumi.Resource] = ()
+    """What the Ingress waits for: the load balancer controller's release (`ClusterRefs.ingress_dependencies`).
+    Default: none."""
     service_monitor_labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels the Prometheus serviceMonitorSelector needs. Default: none."""
     oidc_client_secret: pulumi.Input[str] | None = None
@@ -101,6 +104,7 @@ class MlflowServer(pulumi.ComponentResource):
         cfg, ingress, db = args.config, args.config.ingress, args.database
         if cfg.oidc and args.oidc_client_secret is None:
             raise ValueError(f"{name}: ingress auth oidc needs oidc_client_secret")
+        self._ingress_dependencies = list(args.ingress_dependencies)
         k8s_name = truncate_name(name, 63)  # Service and label values: DNS-1123, 63 characters, alphanumeric ends
         self.selector = {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": k8s_name}
         self.labels = {**self.selector, "app.kubernetes.io/component": "tracking-server",
@@ -313,7 +317,8 @@ class MlflowServer(pulumi.ComponentResource):
         spec: k8s.networking.v1.IngressSpecArgsDict = {
             "ingress_class_name": INGRESS_CLASS, "tls": [{"hosts": [host]}], "rules": [rule]}
         annotated: k8s.meta.v1.ObjectMetaArgsDict = {**metadata, "annotations": annotations}
-        k8s.networking.v1.Ingress(child(name, "ingress"), metadata=annotated, spec=spec, opts=opts(self))
+        k8s.networking.v1.Ingress(child(name, "ingress"), metadata=annotated, spec=spec,
+                                  opts=opts(self, depends_on=self._ingress_dependencies))
 
     def _service_monitor(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict, args: MlflowServerArgs) -> None:
         """Scrape `/metrics` of the metrics sidecar through the Service (never the API port, which may demand

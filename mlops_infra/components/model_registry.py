@@ -113,7 +113,8 @@ class ModelRegistry(pulumi.ComponentResource):
         self.server = MlflowServer(child(name, "mlflow"), MlflowServerArgs(
             config=cfg, namespace=namespace, identity=cluster.identity, artifacts=self.artifacts,
             database=self.database, tags=args.tags, artifact_prefix=ARTIFACT_PREFIX, service_monitor=args.monitoring,
-            crd_dependencies=args.crd_dependencies, service_monitor_labels=args.service_monitor_labels,
+            crd_dependencies=args.crd_dependencies, ingress_dependencies=cluster.ingress_dependencies,
+            service_monitor_labels=args.service_monitor_labels,
             oidc_client_secret=args.oidc_client_secret, client_namespaces=args.client_namespaces,
             prometheus_namespace=args.prometheus_namespace if args.monitoring else None,
             # The ALB (target type ip) connects from its ENIs in the VPC's subnets.

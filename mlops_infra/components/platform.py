@@ -12,6 +12,7 @@ from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child
 from ..config import PlatformConfig
+from ..config.security import effective_deployer_role_arns
 from ..monitoring_rules import CronJobTarget, MonitoredTargets, ScrapeTarget
 from ..stack import secret_config
 from .cluster import TrainingCluster, TrainingClusterArgs
@@ -71,7 +72,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             kms_key=self.data_key, tags=tags, protect=protect,
             lifecycle=[LifecycleRule(id="expire-scratch", prefix="scratch/", expiration_days=30)]), child_opts)
 
-        guard = data_bucket_guard(config.security_baseline, self.network.refs)
+        deployers = effective_deployer_role_arns(config.security_baseline, config.cluster)
+        guard = data_bucket_guard(config.security_baseline, self.network.refs, deployers)
         self.monitoring = self._monitoring(cluster_refs, k8s_opts) if config.monitoring.enabled else None
         crds = [self.monitoring.prometheus_release] if self.monitoring else []
         fs, reg = config.feature_store, config.model_registry
@@ -189,7 +191,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             # Training jobs push metrics to the Pushgateway (MonitoringStack.pushgateway_url).
             service_ports=[ServicePort(config.monitoring.namespace, PUSHGATEWAY_SERVICE_PORT)]
             if self.monitoring is not None else [],
-            secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets}), k8s_opts)
+            secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets},
+            deployer_role_arns=effective_deployer_role_arns(sb, config.cluster)), k8s_opts)
 
     def _outputs(self) -> dict[str, Any]:
         config = self.config

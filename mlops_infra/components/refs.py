@@ -38,6 +38,9 @@ class ClusterRefs:
     oidc_provider_arn: pulumi.Input[str] | None = None
     load_balancer_controller: bool = False
     """The AWS Load Balancer Controller runs, so an Ingress of class `alb` gets an ALB (`cluster.loadBalancerController`)."""
+    ingress_dependencies: Sequence[pulumi.Resource] = ()
+    """What an `alb` Ingress must wait for: the controller's release, whose Ingress webhooks fail closed (an Ingress
+    created before the controller answers is refused). Default: none (a cluster made by another stack)."""
     container_insights: bool = False
     """amazon-cloudwatch-observability runs: Container Insights metrics (e.g. `cluster_failed_node_count`) and its
     `/aws/containerinsights/<cluster>/*` log groups exist (`cluster.containerInsights`)."""

@@ -43,6 +43,8 @@ class SecurityBaselineArgs:
     """Namespaces ML pods may reach (the feature store's and MLflow's). Default: none."""
     service_ports: Sequence[ServicePort] = field(default_factory=tuple)
     """Single ports ML pods may reach in other namespaces (the Pushgateway). Default: none."""
+    deployer_role_arns: Sequence[str] = field(default_factory=tuple)
+    """Roles that run `pulumi up` (exfiltration guards: they administer the data buckets). Default: none."""
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created by other components, by name, in addition to `cluster.namespaces`. Default: none."""
     secret_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -84,7 +86,8 @@ class SecurityBaseline(pulumi.ComponentResource):
                 config=cfg, network=args.network, region=args.region,
                 platform_bucket_arns=[*args.data_bucket_arns, *args.platform_bucket_arns],
                 ml_namespaces=args.ml_namespaces, service_namespaces=args.service_namespaces,
-                service_ports=args.service_ports, namespaces=namespaces), child_opts)
+                service_ports=args.service_ports, namespaces=namespaces,
+                deployer_role_arns=args.deployer_role_arns), child_opts)
         self.register_outputs({
             "trailArn": self.trail_arn, "trailBucketName": self.trail_bucket_name, "detectorId": self.detector_id,
             "secretStoreName": self.secret_store_name, "integrationSecretArns": self.integration_secret_arns,

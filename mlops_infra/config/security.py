@@ -72,8 +72,14 @@ class SecurityBaselineConfig(ConfigModel):
     integration_secrets: list[IntegrationSecret] = Field(default_factory=list, description="Synced secrets.")
     exfiltration_guards: bool = Field(False, description="VPC-endpoint-only data buckets, egress NetworkPolicies. Default: false.")
     break_glass_role_arns: list[IamRoleArn] = Field(
-        default_factory=list, description="Roles exempt from the VPC-endpoint bucket condition. List the role that "
-        "runs `pulumi up` here unless it runs inside the VPC. Default: none.")
+        default_factory=list, description="People's roles exempt from the VPC-endpoint bucket condition (incident "
+        "response). Default: none.")
+    deployer_role_arns: list[IamRoleArn] | None = Field(
+        None, description="Roles that run `pulumi up`, `refresh` and `destroy`: exempt from the VPC-endpoint bucket "
+        "condition, and allowed to administer the platform buckets through the S3 gateway endpoint (the provider "
+        "reads and writes bucket settings: HeadBucket, GetBucketVersioning, PutBucketPolicy...). A role that may change "
+        "a bucket's policy can lift the guard anyway, so the exemption opens no path it lacks. Default: "
+        "cluster.adminRoleArns, where the role that runs `pulumi up` is already listed.")
     s3_egress_cidrs: list[Ipv4Cidr] = Field(
         default_factory=list, description="Extra CIDRs opened for HTTPS egress from ML namespaces, on top of the "
         "region's S3 prefix list (read at deploy time), e.g. an S3 interface endpoint elsewhere. Default: none.")
@@ -93,8 +99,17 @@ class SecurityBaselineConfig(ConfigModel):
         if not self.exfiltration_guards:
             if self.break_glass_role_arns:
                 yield "breakGlassRoleArns", "set, but exfiltrationGuards is false"
+            if self.deployer_role_arns:
+                yield "deployerRoleArns", "set, but exfiltrationGuards is false"
             if self.s3_egress_cidrs:
                 yield "s3EgressCidrs", "set, but exfiltrationGuards is false"
+
+
+def effective_deployer_role_arns(security: SecurityBaselineConfig, cluster: ClusterConfig) -> list[str]:
+    """`securityBaseline.deployerRoleArns`, else `cluster.adminRoleArns` (the documented default)."""
+    if security.deployer_role_arns is not None:
+        return list(security.deployer_role_arns)
+    return list(cluster.admin_role_arns)
 
 
 def guard_network_problems(security: SecurityBaselineConfig, network: NetworkConfig,
@@ -103,6 +118,11 @@ def guard_network_problems(security: SecurityBaselineConfig, network: NetworkCon
     inside the VPC for IRSA pods behind egress NetworkPolicies (a policy cannot admit STS's public addresses)."""
     if not (security.enabled and security.exfiltration_guards):
         return
+    if not effective_deployer_role_arns(security, cluster):
+        yield ("securityBaseline.deployerRoleArns",
+               "required when exfiltrationGuards is true and cluster.adminRoleArns is empty: the role that runs "
+               "`pulumi up` must be exempt from the data buckets' VPC-endpoint condition, or it cannot read or change "
+               "them")
     existing = network.existing_vpc
     if existing is not None and existing.s3_gateway_endpoint_id is None:
         yield ("network.existingVpc.s3GatewayEndpointId",

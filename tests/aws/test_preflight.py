@@ -19,6 +19,7 @@ from mlops_infra.aws.preflight import Demand, EksVersionFacts, Facts, QuotaSpec,
 from mlops_infra.aws.session import Aws
 from mlops_infra.config import PlatformConfig, load_platform_config
 from mlops_infra.config.gpu import GpuPoolConfig
+from tests.conftest import PROD_GUARDS
 
 from .conftest import PROGRAM, REGION, run_cli
 
@@ -34,7 +35,8 @@ def pool(**kw: Any) -> GpuPoolConfig:
 
 def config(**kw: Any) -> PlatformConfig:
     return load_platform_config({"environment": "prod", "tags": {"owner": "ml-platform", "costCenter": "cc-1"},
-                                 "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}, **kw})
+                                 "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
+                        "securityBaseline": PROD_GUARDS, **kw})
 
 
 # ---- pure planning ---------------------------------------------------------------------------------------------
