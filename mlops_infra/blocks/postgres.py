@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ..config.model_registry import DatabaseConfig
+from ..config.database import DatabaseConfig
 from . import iam
 from .kms import KmsKey
 from .naming import child, opts
