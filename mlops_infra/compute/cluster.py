@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from ..blocks import iam
 from ..blocks.identity import ClusterIdentity
 from ..blocks.kms import KmsKey, KmsKeyArgs, ec2_volume_statements
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from ..blocks.refs import ClusterRefs, NetworkRefs
 from . import cluster_access, cluster_addons, cluster_nodes, storage
 from .config import ClusterConfig
@@ -71,15 +71,15 @@ class TrainingCluster(pulumi.ComponentResource):
     """The default `gp3` class: PVC consumers may list it in `depends_on`."""
     refs: ClusterRefs
 
-    def __init__(self, name: str, args: TrainingClusterArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:cluster:TrainingCluster", name, None, opts_)
+    def __init__(self, name: str, args: TrainingClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:cluster:TrainingCluster", name, None, opts)
         cfg, tags = args.config, args.tags
         cluster_name = args.cluster_name or name
         self.kms_key = self._key(name, args)
         log_group = aws.cloudwatch.LogGroup(
             child(name, "control-plane-logs"), name=f"/aws/eks/{cluster_name}/cluster",
             retention_in_days=cfg.log_retention_days, kms_key_id=self.kms_key.arn, tags=tags,
-            opts=opts(self, stateful=True, protect=args.protect))
+            opts=child_options(self, stateful=True, protect=args.protect))
         self.cluster = self._control_plane(name, args, cluster_name, log_group)
         self._service_linked_roles(name, cfg)
         issuer = self.cluster.identities.apply(lambda ids: str(ids[0].oidcs[0].issuer))  # type: ignore[index]
@@ -104,7 +104,7 @@ class TrainingCluster(pulumi.ComponentResource):
             lambda a: kubeconfig(str(a[0]), str(a[1]), str(a[2]), args.region)))
         # Every Kubernetes object waits for admin access, the system nodes and CoreDNS through the provider.
         self.provider = k8s.Provider(child(name, "k8s"), kubeconfig=self.kubeconfig, enable_server_side_apply=True,
-                                     opts=opts(self, depends_on=[*admins, system, *late]))
+                                     opts=child_options(self, depends_on=[*admins, system, *late]))
         self.foundations = TrainingFoundations(
             child(name, "training"), TrainingFoundationsArgs(config=cfg, labels=dict(args.k8s_labels)),
             pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider}))
@@ -143,7 +143,7 @@ class TrainingCluster(pulumi.ComponentResource):
             kubernetes_network_config=network, bootstrap_self_managed_addons=False,
             deletion_protection=args.protect, upgrade_policy={"support_type": cfg.upgrade_support_type},
             tags=args.tags,
-            opts=opts(self, stateful=True, protect=args.protect, depends_on=[log_group, *role_policies]))
+            opts=child_options(self, stateful=True, protect=args.protect, depends_on=[log_group, *role_policies]))
 
     def _kubernetes_services(self, name: str, args: TrainingClusterArgs, identity: ClusterIdentity,
                              addons: list[aws.eks.Addon]) -> None:
@@ -184,17 +184,17 @@ class TrainingCluster(pulumi.ComponentResource):
             child(name, f"insights-{log_type}"), name=f"/aws/containerinsights/{cluster_name}/{log_type}",
             retention_in_days=args.config.log_retention_days, kms_key_id=self.kms_key.arn,
             deletion_protection_enabled=args.protect, tags=args.tags,
-            opts=opts(self, stateful=True, protect=args.protect)) for log_type in CONTAINER_INSIGHTS_LOG_TYPES]
+            opts=child_options(self, stateful=True, protect=args.protect)) for log_type in CONTAINER_INSIGHTS_LOG_TYPES]
 
     def _cluster_role(self, name: str, tags: dict[str, str]) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
         trust = iam.trust_document([iam.statement("EksControlPlane", ["sts:AssumeRole", "sts:TagSession"], [],
                                                   principals={"Service": "eks.amazonaws.com"})])
-        role = aws.iam.Role(child(name, "cluster"), assume_role_policy=trust, tags=tags, opts=opts(self))
+        role = aws.iam.Role(child(name, "cluster"), assume_role_policy=trust, tags=tags, opts=child_options(self))
         attachment = aws.iam.RolePolicyAttachment(child(name, "cluster-policy"), role=role.name,
-                                                  policy_arn=CLUSTER_POLICY, opts=opts(self))
+                                                  policy_arn=CLUSTER_POLICY, opts=child_options(self))
         kms = aws.iam.RolePolicy(child(name, "cluster-kms"), role=role.id, policy=iam.document([iam.statement(
             "EnvelopeEncryption", ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"],
-            [self.kms_key.arn])]), opts=opts(self))
+            [self.kms_key.arn])]), opts=child_options(self))
         return role, [attachment, kms]
 
     def _system_nodes(self, name: str, args: TrainingClusterArgs,
@@ -212,4 +212,4 @@ class TrainingCluster(pulumi.ComponentResource):
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             labels=SYSTEM_LABEL, update_config={"max_unavailable": 1}, node_repair_config={"enabled": True},
             tags=args.tags,
-            opts=opts(self, depends_on=depends_on, ignore_changes=["scalingConfig.desiredSize"]))
+            opts=child_options(self, depends_on=depends_on, ignore_changes=["scalingConfig.desiredSize"]))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 
@@ -16,7 +16,7 @@ def oidc_provider(name: str, parent: pulumi.Resource, issuer_url: pulumi.Input[s
                   tags: dict[str, str]) -> aws.iam.OpenIdConnectProvider:
     """The IAM OIDC provider for IRSA. No thumbprint: IAM verifies EKS issuers with its own trusted CAs."""
     return aws.iam.OpenIdConnectProvider(name, url=issuer_url, client_id_lists=["sts.amazonaws.com"], tags=tags,
-                                         opts=opts(parent))
+                                         opts=child_options(parent))
 
 
 def admin_access(name: str, parent: pulumi.Resource, cluster_name: pulumi.Input[str],
@@ -27,8 +27,8 @@ def admin_access(name: str, parent: pulumi.Resource, cluster_name: pulumi.Input[
     for arn in role_arns:
         role = arn.rsplit("/", 1)[-1].lower()
         entry = aws.eks.AccessEntry(child(name, role), cluster_name=cluster_name, principal_arn=arn, type="STANDARD",
-                                    tags=tags, opts=opts(parent))
+                                    tags=tags, opts=child_options(parent))
         associations.append(aws.eks.AccessPolicyAssociation(
             child(name, f"{role}-admin"), cluster_name=cluster_name, principal_arn=entry.principal_arn,
-            policy_arn=ADMIN_POLICY, access_scope={"type": "cluster"}, opts=opts(parent)))
+            policy_arn=ADMIN_POLICY, access_scope={"type": "cluster"}, opts=child_options(parent)))
     return associations

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 from ..blocks import iam
 from ..blocks.identity import ClusterIdentity, irsa_trust, pod_identity_trust
 from ..blocks.kms import ebs_csi_statements
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from .config import AddonVersions
 
 NAMESPACE = "kube-system"
@@ -58,12 +58,12 @@ def _identity_role(name: str, parent: pulumi.Resource, cluster: ClusterIdentity,
                    tags: dict[str, str]) -> AddonRole:
     trust = (irsa_trust(cluster, identity.namespace, identity.service_account) if cluster.mode == "irsa"
              else pod_identity_trust())
-    role = aws.iam.Role(name, assume_role_policy=trust, tags=tags, opts=opts(parent))
+    role = aws.iam.Role(name, assume_role_policy=trust, tags=tags, opts=child_options(parent))
     policies: list[pulumi.Resource] = [
-        aws.iam.RolePolicyAttachment(name, role=role.name, policy_arn=identity.policy_arn, opts=opts(parent))]
+        aws.iam.RolePolicyAttachment(name, role=role.name, policy_arn=identity.policy_arn, opts=child_options(parent))]
     if identity.statements:
         policies.append(aws.iam.RolePolicy(child(name, "inline"), role=role.id,
-                                           policy=iam.document(list(identity.statements)), opts=opts(parent)))
+                                           policy=iam.document(list(identity.statements)), opts=child_options(parent)))
     return AddonRole(role, policies)
 
 
@@ -82,7 +82,7 @@ def _addon(name: str, parent: pulumi.Resource, cluster: ClusterIdentity, addon: 
         service_account_role_arn=role.role.arn if irsa and role is not None else None,
         pod_identity_associations=associations,
         configuration_values=json.dumps(dict(configuration), sort_keys=True) if configuration else None, tags=tags,
-        opts=opts(parent, depends_on=[*depends_on, *(role.policies if role else [])]))
+        opts=child_options(parent, depends_on=[*depends_on, *(role.policies if role else [])]))
 
 
 def before_nodes(name: str, parent: pulumi.Resource, cluster: ClusterIdentity, versions: AddonVersions,

@@ -114,8 +114,8 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     role_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ClusterAutoscalerArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gpu:ClusterAutoscaler", name, None, opts_)
+    def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gpu:ClusterAutoscaler", name, None, opts)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         identity = WorkloadIdentity(child(name, "controller"), WorkloadIdentityArgs(
             cluster=args.cluster.identity, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, tags=args.tags,

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..blocks import iam
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 
 # The only AWS managed policies nodes need: join the cluster and pull images. The CNI policy goes to the
 # vpc-cni add-on's own identity instead of every node (see cluster_addons).
@@ -24,10 +24,10 @@ def node_role(name: str, parent: pulumi.Resource, tags: dict[str, str],
     groups must depend on them, or `pulumi destroy` detaches the policies while nodes still drain."""
     trust = iam.trust_document([iam.statement("Ec2Nodes", ["sts:AssumeRole"], [],
                                               principals={"Service": "ec2.amazonaws.com"})])
-    role = aws.iam.Role(name, assume_role_policy=trust, tags=tags, opts=opts(parent))
+    role = aws.iam.Role(name, assume_role_policy=trust, tags=tags, opts=child_options(parent))
     for policy in NODE_POLICIES:
         attachment = aws.iam.RolePolicyAttachment(child(name, policy.rsplit("/", 1)[-1]), role=role.name,
-                                                  policy_arn=policy, opts=opts(parent))
+                                                  policy_arn=policy, opts=child_options(parent))
         if attachments is not None:
             attachments.append(attachment)
     return role
@@ -87,5 +87,5 @@ def launch_template(
         tag_specifications=[{"resource_type": "instance", "tags": tags}, {"resource_type": "volume", "tags": tags}],
         update_default_version=True,
         tags=tags,
-        opts=opts(parent),
+        opts=child_options(parent),
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from . import cluster_nodes
 from .cluster_autoscaler import CLUSTER_TAG_PREFIX, ENABLED_TAG
 from .gpu_config import GpuPoolConfig
@@ -49,14 +49,14 @@ class GpuNodePoolArgs:
 class GpuNodePool(pulumi.ComponentResource):
     node_group: aws.eks.NodeGroup
 
-    def __init__(self, name: str, args: GpuNodePoolArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gpu:GpuNodePool", name, None, opts_)
+    def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gpu:GpuNodePool", name, None, opts)
         pool, tags = args.config, {**args.tags, "mlops.io/gpu-pool": args.config.name}
         placement = None
         subnets: pulumi.Input[Sequence[pulumi.Input[str]]] = args.subnet_ids
         if pool.efa:
             placement = aws.ec2.PlacementGroup(child(name, "placement"), strategy="cluster", tags=tags,
-                                               opts=opts(self)).name
+                                               opts=child_options(self)).name
             subnets = pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: list(ids)[:1])
         template = cluster_nodes.launch_template(
             child(name, "lt"), self, ami_type=pool.ami_type, volume_gib=pool.root_volume_gib,
@@ -76,13 +76,13 @@ class GpuNodePool(pulumi.ComponentResource):
             update_config={"max_unavailable": 1}, node_repair_config={"enabled": pool.node_repair},
             tags=tags,
             # The cluster autoscaler owns the desired size; `pulumi up` must not reset it.
-            opts=opts(self, ignore_changes=["scalingConfig.desiredSize"], depends_on=list(args.node_role_policies)))
+            opts=child_options(self, ignore_changes=["scalingConfig.desiredSize"], depends_on=list(args.node_role_policies)))
         asg = self.node_group.resources.apply(
             lambda r: str(r[0].autoscaling_groups[0].name) if r and r[0].autoscaling_groups else "")
         for key, value in autoscaler_tags(pool).items():
             aws.autoscaling.Tag(
                 child(name, key.removeprefix(f"{CA_TEMPLATE}/").replace("/", "-")), autoscaling_group_name=asg,
-                tag={"key": key, "value": value, "propagate_at_launch": False}, opts=opts(self))
+                tag={"key": key, "value": value, "propagate_at_launch": False}, opts=child_options(self))
         # Discovery tags (EKS writes the same on managed node groups; set here so the autoscaler's IAM condition
         # `aws:ResourceTag/k8s.io/cluster-autoscaler/<cluster> = owned` holds on every GPU pool whatever EKS does).
         discovery: list[tuple[str, pulumi.Input[str], str]] = [
@@ -90,5 +90,5 @@ class GpuNodePool(pulumi.ComponentResource):
             ("ca-cluster", pulumi.Output.concat(CLUSTER_TAG_PREFIX, args.cluster_name), "owned")]
         for suffix, tag_key, tag_value in discovery:
             aws.autoscaling.Tag(child(name, suffix), autoscaling_group_name=asg,
-                                tag={"key": tag_key, "value": tag_value, "propagate_at_launch": False}, opts=opts(self))
+                                tag={"key": tag_key, "value": tag_value, "propagate_at_launch": False}, opts=child_options(self))
         self.register_outputs({"nodeGroupName": self.node_group.node_group_name})

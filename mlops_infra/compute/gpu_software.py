@@ -11,7 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..blocks.helm import PinnedChart, release
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from ..config import versions
 from .gpu_config import GpuPlatformConfig, GpuPoolConfig
 
@@ -37,13 +37,13 @@ class GpuSoftware(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     efa_release: k8s.helm.v3.Release | None
 
-    def __init__(self, name: str, args: GpuSoftwareArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gpu:GpuSoftware", name, None, opts_)
+    def __init__(self, name: str, args: GpuSoftwareArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gpu:GpuSoftware", name, None, opts)
         cfg = args.config
         # The device plugins mount host paths (kubelet sockets): privileged by design, so only they live here.
         meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": cfg.namespace, "labels": {
             **args.labels, "pod-security.kubernetes.io/enforce": "privileged"}}
-        ns = k8s.core.v1.Namespace(child(name, "ns"), metadata=meta, opts=opts(self))
+        ns = k8s.core.v1.Namespace(child(name, "ns"), metadata=meta, opts=child_options(self))
         namespace = ns.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         tol = tolerations(args.pools)
         if cfg.software == "devicePlugin":

@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 from ..blocks import iam
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from ..blocks.pod_security import helm_resources
 from ..blocks.refs import ClusterRefs
 from ..config import versions
@@ -186,8 +186,8 @@ class Karpenter(pulumi.ComponentResource):
 
     release: k8s.helm.v3.Release
 
-    def __init__(self, name: str, args: KarpenterArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gpu:Karpenter", name, None, opts_)
+    def __init__(self, name: str, args: KarpenterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gpu:Karpenter", name, None, opts)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         identity = WorkloadIdentity(child(name, "controller"), WorkloadIdentityArgs(
             cluster=args.cluster.identity, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, tags=args.tags,
@@ -206,8 +206,8 @@ class Karpenter(pulumi.ComponentResource):
             node_class = k8s.apiextensions.CustomResource(
                 child(name, f"{pool.name}-class"), api_version=NODE_CLASS_API, kind="EC2NodeClass", metadata=meta,
                 spec=node_class_spec(args, pool, tags),
-                opts=opts(self, depends_on=[self.release, *args.node_role_policies]))
+                opts=child_options(self, depends_on=[self.release, *args.node_role_policies]))
             k8s.apiextensions.CustomResource(
                 child(name, pool.name), api_version=NODE_POOL_API, kind="NodePool", metadata=meta,
-                spec=node_pool_spec(pool, pool.name), opts=opts(self, depends_on=[self.release, node_class]))
+                spec=node_pool_spec(pool, pool.name), opts=child_options(self, depends_on=[self.release, node_class]))
         self.register_outputs({"roleArn": identity.role_arn})

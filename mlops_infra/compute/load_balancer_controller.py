@@ -61,8 +61,8 @@ class LoadBalancerController(pulumi.ComponentResource):
     ingress_class: str = INGRESS_CLASS
 
     def __init__(self, name: str, args: LoadBalancerControllerArgs,
-                 opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:cluster:LoadBalancerController", name, None, opts_)
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:cluster:LoadBalancerController", name, None, opts)
         # The controller talks to the Kubernetes API, so its ServiceAccount mounts a token.
         identity = WorkloadIdentity(child(name, "identity"), WorkloadIdentityArgs(
             cluster=args.cluster, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, tags=args.tags,

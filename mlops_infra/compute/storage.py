@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..blocks.naming import opts
+from ..blocks.naming import child_options
 
 GP3 = "gp3"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
@@ -33,5 +33,5 @@ def gp3_storage_class(name: str, parent: pulumi.Resource, *, kms_key_arn: pulumi
         volume_binding_mode="WaitForFirstConsumer",
         reclaim_policy="Retain" if retain else "Delete",
         allow_volume_expansion=True,
-        opts=opts(parent, depends_on=depends_on, provider=provider),
+        opts=child_options(parent, depends_on=depends_on, provider=provider),
     )

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..blocks import pod_security
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from .config import FeatureServerConfig
 
 PORT = 6566  # `feast serve` default port (feast/cli/serve.py)
@@ -72,8 +72,8 @@ class FeatureServer(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     url: pulumi.Output[str]
 
-    def __init__(self, name: str, args: FeatureServerArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_server:FeatureServer", name, None, opts_)
+    def __init__(self, name: str, args: FeatureServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_server:FeatureServer", name, None, opts)
         cfg, pod = args.config, args.pod
         selector = {"app.kubernetes.io/name": "feast-feature-server", "app.kubernetes.io/instance": name}
         labels = {**args.labels, **selector}
@@ -111,15 +111,15 @@ class FeatureServer(pulumi.ComponentResource):
         # The HPA owns the replica count; ignoring `spec.replicas` keeps `pulumi up` from resetting it.
         deployment = k8s.apps.v1.Deployment(
             child(name, "deployment"), metadata=meta, spec={**spec, "replicas": cfg.min_replicas},
-            opts=opts(self, ignore_changes=["spec.replicas"], depends_on=list(args.depends_on)))
+            opts=child_options(self, ignore_changes=["spec.replicas"], depends_on=list(args.depends_on)))
         service = k8s.core.v1.Service(
             child(name, "service"), metadata=meta,
             spec={"type": "ClusterIP", "selector": selector,
                   "ports": [{"name": "http", "port": SERVICE_PORT, "target_port": "http", "protocol": "TCP"}]},
-            opts=opts(self))
+            opts=child_options(self))
         k8s.policy.v1.PodDisruptionBudget(
             child(name, "pdb"), metadata=meta,
-            spec={"selector": {"match_labels": selector}, "max_unavailable": 1}, opts=opts(self))
+            spec={"selector": {"match_labels": selector}, "max_unavailable": 1}, opts=child_options(self))
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             child(name, "hpa"), metadata=meta,
             spec={
@@ -129,7 +129,7 @@ class FeatureServer(pulumi.ComponentResource):
                 "metrics": [{"type": "Resource", "resource": {
                     "name": "cpu", "target": {"type": "Utilization", "average_utilization": cfg.target_cpu_percent}}}],
             },
-            opts=opts(self, depends_on=[deployment]))
+            opts=child_options(self, depends_on=[deployment]))
         self.service_name = service.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         self.url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}", self.service_name, pod.namespace,
                                         SERVICE_PORT)

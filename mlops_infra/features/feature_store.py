@@ -21,7 +21,7 @@ from ..blocks import iam
 from ..blocks.bucket import ATHENA, HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.refs import ClusterRefs, NetworkRefs
 from . import feast_config
@@ -89,8 +89,8 @@ class FeatureStore(pulumi.ComponentResource):
     feature_store_yaml: pulumi.Output[str] | None
     outputs: dict[str, pulumi.Output[Any]]
 
-    def __init__(self, name: str, args: FeatureStoreArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store:FeatureStore", name, None, opts_)
+    def __init__(self, name: str, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_store:FeatureStore", name, None, opts)
         cfg = args.config
         self._name, self._tags = name, args.tags
         self._grants: dict[tuple[str, str], tuple[aws.iam.Role, aws.iam.RolePolicy]] = {}
@@ -135,9 +135,9 @@ class FeatureStore(pulumi.ComponentResource):
         if cfg.offline.engine == "athena":
             self.athena_db = aws.glue.CatalogDatabase(
                 child(name, "glue"), name=child(name, "offline").replace("-", "_"),
-                description=f"{name}: Feast offline store", tags=args.tags, opts=opts(self))
+                description=f"{name}: Feast offline store", tags=args.tags, opts=child_options(self))
             self.workgroup = aws.athena.Workgroup(
-                child(name, "athena"), name=child(name, "athena"), tags=args.tags, opts=opts(self),
+                child(name, "athena"), name=child(name, "athena"), tags=args.tags, opts=child_options(self),
                 configuration={
                     "enforce_workgroup_configuration": True,
                     "publish_cloudwatch_metrics_enabled": True,
@@ -171,7 +171,7 @@ class FeatureStore(pulumi.ComponentResource):
             # The feature server reads as a read-only database user that the bootstrap Job creates; only the
             # writers (bootstrap, materialization) get the owner's password.
             reader_password: pulumi.Output[str] = pulumi.Output.secret(random.RandomPassword(
-                child(name, "registry-reader-password"), length=40, special=False, opts=opts(self)).result)
+                child(name, "registry-reader-password"), length=40, special=False, opts=child_options(self)).result)
 
             def url(user: str, password_env: str) -> pulumi.Output[str]:
                 return pulumi.Output.all(db.address, db.port).apply(lambda a: feast_config.registry_sql_url(
@@ -245,11 +245,11 @@ class FeatureStore(pulumi.ComponentResource):
             return {"name": k8s_name, "namespace": namespace, "labels": labels}
 
         config_map = k8s.core.v1.ConfigMap(child(name, config), metadata=meta(child(name, config)),
-                                           data={"feature_store.yaml": text}, opts=opts(self))
+                                           data={"feature_store.yaml": text}, opts=child_options(self))
         secret_name: pulumi.Output[str] | None = None
         if env:
             created = k8s.core.v1.Secret(child(name, secret), metadata=meta(child(name, secret)), type="Opaque",
-                                         string_data=env, opts=opts(self))
+                                         string_data=env, opts=child_options(self))
             secret_name = created.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         return config_map.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name)), secret_name
 
@@ -260,7 +260,7 @@ class FeatureStore(pulumi.ComponentResource):
             return ns
         created = k8s.core.v1.Namespace(child(name, "ns"), metadata={
             "name": args.config.namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
-            opts=opts(self))
+            opts=child_options(self))
         return created.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
 
     def _identity(self, name: str, args: FeatureStoreArgs, namespace: pulumi.Input[str],
@@ -334,7 +334,7 @@ class FeatureStore(pulumi.ComponentResource):
         if self._read_policy is None:
             self._read_policy = aws.iam.Policy(
                 child(self._name, "read-policy"), description="Read the feature store",
-                policy=iam.document(self.read_statements()), tags=self._tags, opts=opts(self))
+                policy=iam.document(self.read_statements()), tags=self._tags, opts=child_options(self))
         return self._read_policy
 
     def _grant(self, role: aws.iam.Role, verb: Literal["read", "write"]) -> aws.iam.RolePolicy:
@@ -349,6 +349,6 @@ class FeatureStore(pulumi.ComponentResource):
             return policy
         statements = self.read_statements() if verb == "read" else self.write_statements()
         policy = aws.iam.RolePolicy(child(self._name, f"{verb}-{role._name}"), role=role.id,
-                                    policy=iam.document(statements), opts=opts(self))
+                                    policy=iam.document(statements), opts=child_options(self))
         self._grants[key] = (role, policy)
         return policy

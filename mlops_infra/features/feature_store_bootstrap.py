@@ -29,7 +29,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..blocks import pod_security
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from . import feast_config
 from .feature_server import FEATURE_STORE_YAML, FeastPod
 
@@ -87,8 +87,8 @@ class RegistryBootstrapArgs:
 class RegistryBootstrap(pulumi.ComponentResource):
     job: k8s.batch.v1.Job
 
-    def __init__(self, name: str, args: RegistryBootstrapArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store_bootstrap:RegistryBootstrap", name, None, opts_)
+    def __init__(self, name: str, args: RegistryBootstrapArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_store_bootstrap:RegistryBootstrap", name, None, opts)
         pod = args.pod
         labels = {**args.labels, "app.kubernetes.io/name": "feast-registry-init", "app.kubernetes.io/instance": name}
         reader_env: list[k8s.core.v1.EnvVarArgsDict] = [{"name": READER_ENV, "value": args.reader}] if args.reader else []
@@ -116,7 +116,7 @@ class RegistryBootstrap(pulumi.ComponentResource):
             # The pod template is immutable: a new config replaces the Job, and the fixed name needs delete first.
             # Pulumi's default Job await is 10 minutes; a fresh node pulling the ~1.5 GB Feast image can take longer.
             opts=pulumi.ResourceOptions.merge(
-                opts(self, depends_on=list(args.depends_on), delete_before_replace=True),
+                child_options(self, depends_on=list(args.depends_on), delete_before_replace=True),
                 pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m"))),
         )
         self.register_outputs({"jobName": self.job.metadata.apply(

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..blocks import pod_security
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from .feature_server import FEATURE_STORE_YAML, FeastPod
 
 # `materialize-incremental` needs an end timestamp; the shell supplies "now" in UTC at each run.
@@ -30,8 +30,8 @@ class MaterializationArgs:
 
 
 class Materialization(pulumi.ComponentResource):
-    def __init__(self, name: str, args: MaterializationArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store_materialization:Materialization", name, None, opts_)
+    def __init__(self, name: str, args: MaterializationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_store_materialization:Materialization", name, None, opts)
         pod = args.pod
         labels = {**args.labels, "app.kubernetes.io/name": "feast-materialization", "app.kubernetes.io/instance": name}
         container: k8s.core.v1.ContainerArgsDict = {
@@ -62,6 +62,6 @@ class Materialization(pulumi.ComponentResource):
         }
         job = k8s.batch.v1.CronJob(child(name, "cronjob"),
                                    metadata={"name": name, "namespace": pod.namespace, "labels": labels},
-                                   spec=spec, opts=opts(self, depends_on=list(args.depends_on)))
+                                   spec=spec, opts=child_options(self, depends_on=list(args.depends_on)))
         self.job_name = job.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         self.register_outputs({"cronJobName": self.job_name})

@@ -15,7 +15,7 @@ import pulumi_random as random
 
 from ..blocks import iam
 from ..blocks.kms import KmsKey
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement, cluster_only_security_group
 from . import feast_config
 from .config import OnlineStoreConfig
@@ -45,8 +45,8 @@ class DynamoDbOnlineStore(pulumi.ComponentResource):
     table_arns: list[pulumi.Output[str]]
     table_names: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, args: DynamoDbOnlineStoreArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store_online:DynamoDbOnlineStore", name, None, opts_)
+    def __init__(self, name: str, args: DynamoDbOnlineStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_store_online:DynamoDbOnlineStore", name, None, opts)
         cfg = args.config
         tables = [
             aws.dynamodb.Table(
@@ -59,7 +59,7 @@ class DynamoDbOnlineStore(pulumi.ComponentResource):
                 server_side_encryption={"enabled": True, "kms_key_arn": args.kms_key.arn},
                 deletion_protection_enabled=cfg.deletion_protection,
                 tags=args.tags,
-                opts=opts(self, stateful=True, protect=args.protect),
+                opts=child_options(self, stateful=True, protect=args.protect),
             )
             for view in cfg.feature_views
         ]
@@ -92,17 +92,17 @@ class RedisOnlineStore(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     auth_token: pulumi.Output[str]
 
-    def __init__(self, name: str, args: RedisOnlineStoreArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store_online:RedisOnlineStore", name, None, opts_)
+    def __init__(self, name: str, args: RedisOnlineStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_store_online:RedisOnlineStore", name, None, opts)
         cfg = args.config
         if not args.placement.subnet_ids:
             raise ValueError(f"{name}: redis needs private subnets, and the network has none")
         subnets = aws.elasticache.SubnetGroup(
             child(name, "subnets"), description=f"{name}: private subnets", subnet_ids=list(args.placement.subnet_ids),
-            tags=args.tags, opts=opts(self))
+            tags=args.tags, opts=child_options(self))
         sg = cluster_only_security_group(name, self, args.placement, port=REDIS_PORT, service="Redis", tags=args.tags)
         # ElastiCache tokens: 16-128 printable characters without @ " / or spaces; alphanumerics are always valid.
-        token = random.RandomPassword(child(name, "auth-token"), length=64, special=False, opts=opts(self))
+        token = random.RandomPassword(child(name, "auth-token"), length=64, special=False, opts=child_options(self))
         self.auth_token = pulumi.Output.secret(token.result)
         group = aws.elasticache.ReplicationGroup(
             name,
@@ -125,7 +125,7 @@ class RedisOnlineStore(pulumi.ComponentResource):
             snapshot_retention_limit=cfg.redis_snapshot_retention_days,
             auto_minor_version_upgrade=True,
             tags=args.tags,
-            opts=opts(self, stateful=True, protect=args.protect),
+            opts=child_options(self, stateful=True, protect=args.protect),
         )
         self.security_group_id = sg.id
         self.endpoint = pulumi.Output.concat(group.primary_endpoint_address, ":", group.port.apply(str))

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_random as random
 
 from ..blocks.kms import KmsKey
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.postgres import POSTGRES_PORT, PostgresArgs, postgres
 from ..config.database import DatabaseConfig
@@ -45,11 +45,11 @@ class SqlRegistry(pulumi.ComponentResource):
     password: pulumi.Output[str]
     identifier: pulumi.Output[str]
 
-    def __init__(self, name: str, args: SqlRegistryArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store_registry:SqlRegistry", name, None, opts_)
+    def __init__(self, name: str, args: SqlRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_store_registry:SqlRegistry", name, None, opts)
         if not args.placement.subnet_ids:
             raise ValueError(f"{name}: the SQL registry needs private subnets, and the network has none")
-        password = random.RandomPassword(child(name, "password"), length=40, special=False, opts=opts(self))
+        password = random.RandomPassword(child(name, "password"), length=40, special=False, opts=child_options(self))
         self.password = pulumi.Output.secret(password.result)
         self.db = postgres(name, self, PostgresArgs(
             config=args.config, placement=args.placement, kms_key=args.kms_key, tags=args.tags, db_name=DB_NAME,

@@ -18,7 +18,7 @@ import pulumi_aws as aws
 
 from ..blocks import iam
 from ..blocks.bucket import HardenedBucket
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from .config import SageMakerFeatureGroup
 
 PREFIX = "sagemaker"
@@ -60,21 +60,21 @@ class SageMakerFeatureGroups(pulumi.ComponentResource):
     group_arns: list[pulumi.Output[str]]
     group_names: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, args: SageMakerFeatureGroupsArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store_sagemaker:SageMakerFeatureGroups", name, None, opts_)
+    def __init__(self, name: str, args: SageMakerFeatureGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_store_sagemaker:SageMakerFeatureGroups", name, None, opts)
         bucket, key = args.bucket, args.bucket.kms_key
         invoke = pulumi.InvokeOutputOptions(parent=self)
         names = [feature_group_name(name, g.name) for g in args.groups]
         trust = offline_trust(aws.get_partition_output(opts=invoke).partition, aws.get_region_output(opts=invoke).region,
                               aws.get_caller_identity_output(opts=invoke).account_id, names)
-        role = aws.iam.Role(child(name, "offline-role"), assume_role_policy=trust, tags=args.tags, opts=opts(self))
+        role = aws.iam.Role(child(name, "offline-role"), assume_role_policy=trust, tags=args.tags, opts=child_options(self))
         self.offline_role_arn = role.arn  # the bucket's VPC-endpoint guard exempts it (SageMaker writes from AWS)
         policy = aws.iam.RolePolicy(child(name, "offline-policy"), role=role.id, policy=iam.document([
             iam.statement("BucketAcl", ["s3:GetBucketAcl"], [bucket.arn]),
             iam.statement("WriteOffline", ["s3:GetObject", "s3:PutObject", "s3:PutObjectAcl"],
                           [bucket.objects_arn(PREFIX)]),
             key.use_statement("OfflineKey"),
-        ]), opts=opts(self))
+        ]), opts=child_options(self))
         groups = []
         for group, group_name in zip(args.groups, names, strict=True):
             features = dict(group.features)
@@ -94,7 +94,7 @@ class SageMakerFeatureGroups(pulumi.ComponentResource):
                     "disable_glue_table_creation": True},
                 role_arn=role.arn,
                 tags=args.tags,
-                opts=opts(self, depends_on=[policy]),
+                opts=child_options(self, depends_on=[policy]),
             ))
         self.kms_key = key
         self.bucket = bucket

@@ -15,7 +15,7 @@ import yaml
 from ..blocks import iam
 from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from .config import ReceiversConfig
 
 ALERTMANAGER_CONFIG_KEY = "alertmanager.yaml"
@@ -71,8 +71,8 @@ class AlertRouting(pulumi.ComponentResource):
     config_secret_name: pulumi.Output[str]
     service_account_name: pulumi.Output[str]
 
-    def __init__(self, name: str, args: AlertRoutingArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:alerting:AlertRouting", name, None, opts_)
+    def __init__(self, name: str, args: AlertRoutingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:alerting:AlertRouting", name, None, opts)
         recv = args.receivers
         # The config validation names the secret keys; this guards callers that build args by hand.
         if recv.slack_webhook_secret and args.slack_webhook_url is None:
@@ -80,29 +80,29 @@ class AlertRouting(pulumi.ComponentResource):
         if recv.pagerduty_key_secret and args.pagerduty_routing_key is None:
             raise ValueError(f"{name}: receivers.pagerdutyKeySecret is set but no pagerduty_routing_key was given")
 
-        topic = aws.sns.Topic(child(name, "topic"), kms_master_key_id=args.kms_key.arn, tags=args.tags, opts=opts(self))
+        topic = aws.sns.Topic(child(name, "topic"), kms_master_key_id=args.kms_key.arn, tags=args.tags, opts=child_options(self))
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         aws.sns.TopicPolicy(child(name, "topic-policy"), arn=topic.arn, policy=iam.document([
             iam.statement("ServicesPublish", ["sns:Publish"], [topic.arn],
                           principals={"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
                           conditions={"StringEquals": {"aws:SourceAccount": identity.account_id}}),
-        ]), opts=opts(self))
+        ]), opts=child_options(self))
         # The topic's only human receivers for CloudWatch alarms and EventBridge findings (Alertmanager also
         # reaches Slack and PagerDuty directly). Both protocols stay "pending confirmation" until the endpoint
         # confirms; a prod config without one is refused (`receivers.requireSubscription`).
         for i, address in enumerate(recv.email_addresses):
             aws.sns.TopicSubscription(child(name, f"email-{i}"), topic=topic.arn, protocol="email", endpoint=address,
-                                      opts=opts(self))
+                                      opts=child_options(self))
         for i, url in enumerate(recv.https_endpoints):
             aws.sns.TopicSubscription(child(name, f"https-{i}"), topic=topic.arn, protocol="https", endpoint=url,
-                                      opts=opts(self))
+                                      opts=child_options(self))
 
         # Alertmanager's SNS receiver signs with the pod's web identity: publish to this topic only.
         publisher = WorkloadIdentity(child(name, "alertmanager"), WorkloadIdentityArgs(
             cluster=args.cluster, namespace=args.namespace, service_account=args.service_account, tags=args.tags,
             statements=[iam.statement("PublishAlerts", ["sns:Publish"], [topic.arn]),
                         args.kms_key.use_statement("EncryptAlerts")]),
-            opts(self))
+            child_options(self))
 
         rendered: pulumi.Output[str] = pulumi.Output.all(topic.arn, args.slack_webhook_url, args.pagerduty_routing_key).apply(
             lambda a: yaml.safe_dump(alertmanager_config(
@@ -116,7 +116,7 @@ class AlertRouting(pulumi.ComponentResource):
                       "labels": {"app.kubernetes.io/part-of": "mlops-platform"}},
             type="Opaque",
             string_data={ALERTMANAGER_CONFIG_KEY: config_text},
-            opts=opts(self))
+            opts=child_options(self))
 
         self.topic_arn = topic.arn
         self.config_secret_name = secret.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from .config import ThresholdsConfig
 
 GIB = 1024**3
@@ -43,8 +43,8 @@ class CloudWatchAlarms(pulumi.ComponentResource):
     alarm_names: list[str]
     """Logical names of the alarms created (what the platform has)."""
 
-    def __init__(self, name: str, args: CloudWatchAlarmsArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:cloudwatch_alarms:CloudWatchAlarms", name, None, opts_)
+    def __init__(self, name: str, args: CloudWatchAlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:cloudwatch_alarms:CloudWatchAlarms", name, None, opts)
         self._name, self._args = name, args
         self.alarm_names = []
         t = args.thresholds
@@ -96,4 +96,4 @@ class CloudWatchAlarms(pulumi.ComponentResource):
             alarm_actions=[args.topic_arn],
             ok_actions=[args.topic_arn],
             tags=args.tags,
-            opts=opts(self))
+            opts=child_options(self))

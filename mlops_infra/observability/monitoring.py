@@ -20,7 +20,7 @@ import pulumi_random as random
 from ..blocks import helm, iam, pod_security
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from ..blocks.refs import ClusterRefs
 from . import dashboards, monitoring_rules
 from .alerting import AlertRouting, AlertRoutingArgs
@@ -93,8 +93,8 @@ class MonitoringStack(pulumi.ComponentResource):
     """Where batch jobs push `mlops_feature_drift_score` (README: Drift metrics)."""
     managed_prometheus_workspace_arn: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: MonitoringStackArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:monitoring:MonitoringStack", name, None, opts_)
+    def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:monitoring:MonitoringStack", name, None, opts)
         cfg, cluster = args.config, args.cluster
         if cluster.storage_classes and cfg.prometheus.storage_class not in cluster.storage_classes:
             # The PVC would stay Pending and the release would time out after 15 minutes.
@@ -107,21 +107,21 @@ class MonitoringStack(pulumi.ComponentResource):
             # Publishers to the encrypted topic. No Logs principal: the Container Insights log groups are the
             # cluster's (created with the add-on that writes them), not this stack's.
             service_principals=["cloudwatch.amazonaws.com", "events.amazonaws.com"]),
-            opts(self))
+            child_options(self))
         alerts = AlertRouting(child(name, "alerts"), AlertRoutingArgs(
             receivers=cfg.receivers, namespace=self.namespace, kms_key=key, cluster=cluster.identity,
             region=args.region, tags=args.tags, slack_webhook_url=args.slack_webhook_url,
-            pagerduty_routing_key=args.pagerduty_routing_key), opts(self))
+            pagerduty_routing_key=args.pagerduty_routing_key), child_options(self))
         self.alert_topic_arn = alerts.topic_arn
 
         # Grafana never starts with the chart's default password: a generated one, in a Secret the chart reads.
-        password = random.RandomPassword(child(name, "grafana-password"), length=32, special=False, opts=opts(self))
+        password = random.RandomPassword(child(name, "grafana-password"), length=32, special=False, opts=child_options(self))
         admin_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
         grafana_name = child(name, "grafana-admin")
         grafana_secret = k8s.core.v1.Secret(
             grafana_name, metadata={"name": grafana_name, "namespace": self.namespace}, type="Opaque",
             string_data={GRAFANA_USER_KEY: "admin", GRAFANA_PASSWORD_KEY: admin_password},
-            opts=opts(self))
+            opts=child_options(self))
         self.grafana_admin_secret_name = _name_of(grafana_secret)
 
         prometheus_spec: dict[str, Any] = {
@@ -136,12 +136,12 @@ class MonitoringStack(pulumi.ComponentResource):
         self.managed_prometheus_workspace_arn = None
         if cfg.managed_prometheus:
             workspace = aws.amp.Workspace(child(name, "amp"), alias=name, kms_key_arn=key.arn, tags=args.tags,
-                                          opts=opts(self, stateful=True, protect=args.protect))
+                                          opts=child_options(self, stateful=True, protect=args.protect))
             writer = WorkloadIdentity(child(name, "prometheus"), WorkloadIdentityArgs(
                 cluster=cluster.identity, namespace=self.namespace, service_account="prometheus", tags=args.tags,
                 statements=[iam.statement("RemoteWrite", ["aps:RemoteWrite"], [workspace.arn])],
                 automount_token=True),  # Prometheus discovers its targets through the Kubernetes API.
-                opts(self))
+                child_options(self))
             prometheus_values["serviceAccount"] = {"create": False, "name": writer.service_account_name}
             prometheus_spec["remoteWrite"] = [{
                 "url": pulumi.Output.concat(workspace.prometheus_endpoint, "api/v1/remote_write"),
@@ -205,12 +205,12 @@ class MonitoringStack(pulumi.ComponentResource):
                 child(name, group.name), api_version=MONITORING_API, kind="PrometheusRule",
                 metadata={"name": child(name, group.name), "namespace": self.namespace,
                           "labels": {"app.kubernetes.io/part-of": "mlops-platform"}},
-                spec=monitoring_rules.prometheus_rule_spec(group), opts=opts(self, depends_on=crds))
+                spec=monitoring_rules.prometheus_rule_spec(group), opts=child_options(self, depends_on=crds))
         for board in dashboards.dashboards(args.targets):
             k8s.core.v1.ConfigMap(
                 child(name, board.uid), metadata={"name": child(name, board.uid), "namespace": self.namespace,
                                                   "labels": {"grafana_dashboard": "1"}},
-                data={f"{board.uid}.json": json.dumps(dashboards.render(board), sort_keys=True)}, opts=opts(self))
+                data={f"{board.uid}.json": json.dumps(dashboards.render(board), sort_keys=True)}, opts=child_options(self))
 
         self._name, self._args = name, args
         self._data_alarms: CloudWatchAlarms | None = None
@@ -219,7 +219,7 @@ class MonitoringStack(pulumi.ComponentResource):
             dynamodb_table_names=args.dynamodb_table_names, nat_gateway_ids=args.nat_gateway_ids,
             # Only the add-on's CloudWatch agent emits the failed-node metric: without it the alarm would sit in
             # INSUFFICIENT_DATA forever.
-            container_insights_cluster=cluster.name if cluster.container_insights else None), opts(self))
+            container_insights_cluster=cluster.name if cluster.container_insights else None), child_options(self))
 
         self.register_outputs({
             "alertTopicArn": self.alert_topic_arn, "namespace": self.namespace,
@@ -239,7 +239,7 @@ class MonitoringStack(pulumi.ComponentResource):
         self._data_alarms = CloudWatchAlarms(child(self._name, "data-alarms"), CloudWatchAlarmsArgs(
             topic_arn=self.alert_topic_arn, thresholds=cfg.thresholds, tags=args.tags,
             rds_instance_id=rds_instance_id, dynamodb_table_names=dynamodb_table_names,
-            extra_rds_instances=dict(extra_rds_instances or {})), opts(self))
+            extra_rds_instances=dict(extra_rds_instances or {})), child_options(self))
         return self._data_alarms
 
     def _namespace(self, name: str, args: MonitoringStackArgs) -> pulumi.Output[str]:
@@ -253,7 +253,7 @@ class MonitoringStack(pulumi.ComponentResource):
             # warn and audit still report everything the restricted level would reject.
             "labels": {"pod-security.kubernetes.io/enforce": "privileged",
                        "pod-security.kubernetes.io/warn": "restricted",
-                       "pod-security.kubernetes.io/audit": "restricted"}}, opts=opts(self))
+                       "pod-security.kubernetes.io/audit": "restricted"}}, opts=child_options(self))
         return _name_of(ns)
 
     @staticmethod
@@ -291,4 +291,4 @@ class MonitoringStack(pulumi.ComponentResource):
             spec={"selector": {"matchLabels": match_labels},
                   "namespaceSelector": {"matchNames": [self.namespace]},
                   "endpoints": [{"port": port, "path": "/metrics", "interval": interval, "honorLabels": honor_labels}]},
-            opts=opts(self, depends_on=depends_on))
+            opts=child_options(self, depends_on=depends_on))

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from ..compute.gpu_pool import GpuNodePool, GpuNodePoolArgs
 from ..outputs import PlatformOutputs
 from .team_config import TeamWorkspaceConfig
@@ -28,20 +28,20 @@ class TeamWorkspace(pulumi.ComponentResource):
 
     role_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: TeamWorkspaceArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:team:TeamWorkspace", name, None, opts_)
+    def __init__(self, name: str, args: TeamWorkspaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:team:TeamWorkspace", name, None, opts)
         cfg, platform = args.config, args.platform
         tags = cfg.tags.for_environment(args.environment)
         labels = {"mlops.io/team": cfg.namespace}
         namespace = k8s.core.v1.Namespace(
             child(name, "ns"),
             metadata={"name": cfg.namespace, "labels": {**labels, "pod-security.kubernetes.io/enforce": "restricted"}},
-            opts=opts(self))
+            opts=child_options(self))
         k8s.core.v1.ResourceQuota(
             child(name, "gpu-quota"),
             metadata={"name": "gpu-quota", "namespace": cfg.namespace, "labels": labels},
             spec={"hard": {"requests.nvidia.com/gpu": str(cfg.gpu_quota)}},
-            opts=opts(self, depends_on=[namespace]))
+            opts=child_options(self, depends_on=[namespace]))
         identity = WorkloadIdentity(child(name, "workload"), WorkloadIdentityArgs(
             cluster=ClusterIdentity(
                 cluster_name=platform.cluster_name,
@@ -56,11 +56,11 @@ class TeamWorkspace(pulumi.ComponentResource):
         # The platform's managed grant policies: read the feature store, log models to the registry.
         aws.iam.RolePolicyAttachment(child(name, "feature-store-read"), role=identity.role.name,
                                      policy_arn=_required(platform.feature_store_read_policy_arn, "featureStoreReadPolicyArn"),
-                                     opts=opts(self))
+                                     opts=child_options(self))
         aws.iam.RolePolicyAttachment(child(name, "model-artifacts-write"), role=identity.role.name,
                                      policy_arn=_required(platform.model_artifact_write_policy_arn,
                                                           "modelArtifactWritePolicyArn"),
-                                     opts=opts(self))
+                                     opts=child_options(self))
         if cfg.gpu_pool is not None:
             # The team's own pool joins the platform's cluster with the platform's node role and key.
             GpuNodePool(child(name, f"gpu-{cfg.gpu_pool.name}"), GpuNodePoolArgs(

@@ -43,8 +43,8 @@ class MlflowDatabase(pulumi.ComponentResource):
     master_secret_arn: pulumi.Output[str]
     instance: aws.rds.Instance
 
-    def __init__(self, name: str, args: MlflowDatabaseArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:mlflow_database:MlflowDatabase", name, None, opts_)
+    def __init__(self, name: str, args: MlflowDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:mlflow_database:MlflowDatabase", name, None, opts)
         self.kms_key = args.kms_key
         self.db_name = DB_NAME
         self.username = MASTER_USERNAME

@@ -22,7 +22,7 @@ import pulumi_random as random
 from ..blocks import pod_security
 from ..blocks.bucket import HardenedBucket
 from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.naming import child, opts, truncate_name
+from ..blocks.naming import child, child_options, truncate_name
 from .config import (
     FLASK_SECRET_KEY_ENV,
     INGRESS_CLASS,
@@ -96,8 +96,8 @@ class MlflowServer(pulumi.ComponentResource):
     tracking_uri: pulumi.Output[str]
     internal_tracking_uri: pulumi.Output[str]
 
-    def __init__(self, name: str, args: MlflowServerArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:mlflow_server:MlflowServer", name, None, opts_)
+    def __init__(self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:mlflow_server:MlflowServer", name, None, opts)
         cfg, ingress, db = args.config, args.config.ingress, args.database
         if cfg.oidc and args.oidc_client_secret is None:
             raise ValueError(f"{name}: ingress auth oidc needs oidc_client_secret")
@@ -163,13 +163,13 @@ class MlflowServer(pulumi.ComponentResource):
             "resources": pod_security.resources(cfg.server.cpu, cfg.server.effective_memory),
             "security_context": container_sc, "volume_mounts": mounts,
         }
-        self.deployment = k8s.apps.v1.Deployment(child(name, "deployment"), metadata=meta(), opts=opts(self),
+        self.deployment = k8s.apps.v1.Deployment(child(name, "deployment"), metadata=meta(), opts=child_options(self),
                                                  spec=self._deployment_spec(cfg, self._credentials_sidecar(cfg, db),
                                                                             [server, *extra_containers], volumes))
-        self.service = k8s.core.v1.Service(child(name, "service"), metadata=meta(), opts=opts(self), spec={
+        self.service = k8s.core.v1.Service(child(name, "service"), metadata=meta(), opts=child_options(self), spec={
             "type": "ClusterIP", "selector": self.selector, "ports": self._service_ports(cfg)})
         # Always present: with one replica maxUnavailable 1 never blocks a drain; with more it keeps one serving.
-        k8s.policy.v1.PodDisruptionBudget(child(name, "pdb"), metadata=meta(), opts=opts(self),
+        k8s.policy.v1.PodDisruptionBudget(child(name, "pdb"), metadata=meta(), opts=child_options(self),
                                           spec={"max_unavailable": 1, "selector": {"match_labels": self.selector}})
         if ingress.enabled:
             self._ingress(name, meta(), k8s_name, cfg, "oauth2" if cfg.oidc else "http")
@@ -252,20 +252,20 @@ class MlflowServer(pulumi.ComponentResource):
                            backend_uri: pulumi.Output[str]) -> None:
         """MLflow basic auth: the first admin's password (key `admin-password`, for operators to create users) and
         the Flask secret key every worker and replica shares live only in a Kubernetes Secret."""
-        admin = random.RandomPassword(child(name, "admin-password"), length=32, special=False, opts=opts(self))
-        flask_key = random.RandomPassword(child(name, "flask-secret-key"), length=48, special=False, opts=opts(self))
+        admin = random.RandomPassword(child(name, "admin-password"), length=32, special=False, opts=child_options(self))
+        flask_key = random.RandomPassword(child(name, "flask-secret-key"), length=48, special=False, opts=child_options(self))
         ini = pulumi.Output.format(
             "[mlflow]\ndefault_permission = READ\ndatabase_uri = {0}\nadmin_username = admin\nadmin_password = {1}\n"
             "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n", backend_uri, admin.result)
         data: dict[str, pulumi.Output[str]] = {"basic_auth.ini": ini, "admin-password": admin.result,
                                                "flask-secret-key": flask_key.result}
         secrets: dict[str, pulumi.Input[str]] = {k: pulumi.Output.secret(v) for k, v in data.items()}
-        k8s.core.v1.Secret(child(name, "auth"), metadata=metadata, type="Opaque", opts=opts(self), string_data=secrets)
+        k8s.core.v1.Secret(child(name, "auth"), metadata=metadata, type="Opaque", opts=child_options(self), string_data=secrets)
 
     def _oidc_secret(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict,
                      client_secret: pulumi.Input[str] | None) -> None:
-        cookie = random.RandomPassword(child(name, "cookie-secret"), length=32, special=False, opts=opts(self))
-        k8s.core.v1.Secret(child(name, "oauth2"), metadata=metadata, type="Opaque", opts=opts(self), string_data={
+        cookie = random.RandomPassword(child(name, "cookie-secret"), length=32, special=False, opts=child_options(self))
+        k8s.core.v1.Secret(child(name, "oauth2"), metadata=metadata, type="Opaque", opts=child_options(self), string_data={
             "client-secret": pulumi.Output.secret(client_secret or ""), "cookie-secret": cookie.result})
 
     @staticmethod
@@ -313,7 +313,7 @@ class MlflowServer(pulumi.ComponentResource):
         spec: k8s.networking.v1.IngressSpecArgsDict = {
             "ingress_class_name": INGRESS_CLASS, "tls": [{"hosts": [host]}], "rules": [rule]}
         annotated: k8s.meta.v1.ObjectMetaArgsDict = {**metadata, "annotations": annotations}
-        k8s.networking.v1.Ingress(child(name, "ingress"), metadata=annotated, spec=spec, opts=opts(self))
+        k8s.networking.v1.Ingress(child(name, "ingress"), metadata=annotated, spec=spec, opts=child_options(self))
 
     def _service_monitor(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict, args: MlflowServerArgs) -> None:
         """Scrape `/metrics` of the metrics sidecar through the Service (never the API port, which may demand
@@ -324,7 +324,7 @@ class MlflowServer(pulumi.ComponentResource):
             spec={"selector": {"matchLabels": dict(self.selector)},
                   "namespaceSelector": {"matchNames": [args.namespace]},
                   "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}]},
-            opts=opts(self, depends_on=args.crd_dependencies))
+            opts=child_options(self, depends_on=args.crd_dependencies))
 
     def _network_policy(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict, args: MlflowServerArgs) -> None:
         """Who may open a connection to the server's pods: the API port from the server's own namespace and
@@ -345,5 +345,5 @@ class MlflowServer(pulumi.ComponentResource):
         if args.prometheus_namespace is not None:
             rules.append({"from_": [namespaces(args.prometheus_namespace)],
                           "ports": [{"protocol": "TCP", "port": METRICS_PORT}]})
-        k8s.networking.v1.NetworkPolicy(child(name, "ingress-policy"), metadata=metadata, opts=opts(self), spec={
+        k8s.networking.v1.NetworkPolicy(child(name, "ingress-policy"), metadata=metadata, opts=child_options(self), spec={
             "pod_selector": {"match_labels": self.selector}, "policy_types": ["Ingress"], "ingress": rules})

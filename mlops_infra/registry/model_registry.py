@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from ..blocks import iam
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, RoleGrants, VpcEndpointGuard
 from ..blocks.kms import KmsKey, KmsKeyArgs
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.refs import ClusterRefs, NetworkRefs
 from ..config.errors import ConfigError
@@ -62,8 +62,8 @@ class ModelRegistry(pulumi.ComponentResource):
     database_endpoint: pulumi.Output[str] | None
     database_address: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: ModelRegistryArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:model_registry:ModelRegistry", name, None, opts_)
+    def __init__(self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:model_registry:ModelRegistry", name, None, opts)
         cfg = args.config
         self._name, self._tags = name, args.tags
         self.key = KmsKey(child(name, "key"), KmsKeyArgs(
@@ -109,7 +109,7 @@ class ModelRegistry(pulumi.ComponentResource):
             namespace = k8s.core.v1.Namespace(child(name, "namespace"), metadata={
                 "name": cfg.namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
                                                   "pod-security.kubernetes.io/audit": "restricted"}},
-                opts=opts(self)).metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
+                opts=child_options(self)).metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
         self.server = MlflowServer(child(name, "mlflow"), MlflowServerArgs(
             config=cfg, namespace=namespace, identity=cluster.identity, artifacts=self.artifacts,
             database=self.database, tags=args.tags, artifact_prefix=ARTIFACT_PREFIX, service_monitor=args.monitoring,
@@ -147,7 +147,7 @@ class ModelRegistry(pulumi.ComponentResource):
         """The log-models grant as a managed policy, for roles in other stacks (the platform exports its ARN)."""
         return aws.iam.Policy(child(self._name, "log-models-policy"), description="Log models to the registry",
                               policy=iam.document(self.log_models_statements()), tags=self._tags,
-                              opts=opts(self))
+                              opts=child_options(self))
 
     def _grant(self, role: aws.iam.Role, verb: str, statements: list[iam.Statement]) -> aws.iam.RolePolicy:
         # Idempotent per (role, verb), same `<registry>-<verb>-<role>` names (blocks/bucket.py RoleGrants, #27).

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..blocks import iam
-from ..blocks.naming import child, opts, truncate_name
+from ..blocks.naming import child, child_options, truncate_name
 
 READ_ACTIONS = ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup",
                 "sagemaker:ListModelPackages"]
@@ -39,8 +39,8 @@ def packages_arn(group_arn: pulumi.Input[str]) -> pulumi.Output[str]:
 class SageMakerRegistry(pulumi.ComponentResource):
     group_arns: dict[str, pulumi.Output[str]]
 
-    def __init__(self, name: str, args: SageMakerRegistryArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:sagemaker_registry:SageMakerRegistry", name, None, opts_)
+    def __init__(self, name: str, args: SageMakerRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:sagemaker_registry:SageMakerRegistry", name, None, opts)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         accounts: list[pulumi.Input[str]] = [*args.reader_account_ids] or [identity.account_id]
@@ -50,13 +50,13 @@ class SageMakerRegistry(pulumi.ComponentResource):
             group = aws.sagemaker.ModelPackageGroup(
                 # ModelPackageGroupName: `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`, so never a trailing `-`.
                 child(name, model), model_package_group_name=truncate_name(f"{args.name_prefix}-{model}"),
-                model_package_group_description=f"Model packages of {model}", tags=args.tags, opts=opts(self))
+                model_package_group_description=f"Model packages of {model}", tags=args.tags, opts=child_options(self))
             aws.sagemaker.ModelPackageGroupPolicy(
                 child(name, f"{model}-policy"), model_package_group_name=group.model_package_group_name,
                 resource_policy=iam.document([iam.statement(
                     "ReadModelPackages", READ_ACTIONS, [group.arn, packages_arn(group.arn)],
                     principals={"AWS": readers})]),
-                opts=opts(self))
+                opts=child_options(self))
             self.group_arns[model] = group.arn
         self.register_outputs({"groupArns": self.group_arns})
 

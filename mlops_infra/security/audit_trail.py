@@ -13,7 +13,7 @@ import pulumi_aws as aws
 from ..blocks import iam
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
 from ..blocks.kms import KmsKey, KmsKeyArgs
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from .config import SecurityBaselineConfig
 
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
@@ -49,8 +49,8 @@ class AuditTrail(pulumi.ComponentResource):
     log_group_name: pulumi.Output[str]
     key_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: AuditTrailArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:security:AuditTrail", name, None, opts_)
+    def __init__(self, name: str, args: AuditTrailArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:security:AuditTrail", name, None, opts)
         cfg = args.config
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         trail_name = child(name, "trail")
@@ -87,14 +87,14 @@ class AuditTrail(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             child(name, "log-group"), name=f"/aws/cloudtrail/{trail_name}", kms_key_id=key.arn,
             retention_in_days=cfg.trail_log_retention_days, deletion_protection_enabled=args.protect or None,
-            tags=args.tags, opts=opts(self, stateful=True, protect=args.protect))
+            tags=args.tags, opts=child_options(self, stateful=True, protect=args.protect))
         role = aws.iam.Role(
-            child(name, "cloudwatch-role"), tags=args.tags, opts=opts(self),
+            child(name, "cloudwatch-role"), tags=args.tags, opts=child_options(self),
             assume_role_policy=iam.trust_document([iam.statement(
                 "CloudTrailAssume", ["sts:AssumeRole"], [], principals={"Service": CLOUDTRAIL_PRINCIPAL},
                 conditions=source)]))
         role_policy = aws.iam.RolePolicy(
-            child(name, "cloudwatch-policy"), role=role.id, opts=opts(self),
+            child(name, "cloudwatch-policy"), role=role.id, opts=child_options(self),
             policy=iam.document([iam.statement(
                 "DeliverTrailEvents", ["logs:CreateLogStream", "logs:PutLogEvents"],
                 [pulumi.Output.concat(log_group.arn, ":log-stream:*")])]))
@@ -110,7 +110,7 @@ class AuditTrail(pulumi.ComponentResource):
             enable_logging=True, advanced_event_selectors=selectors,
             # CloudTrail requires the log-stream wildcard on the group ARN.
             cloud_watch_logs_group_arn=pulumi.Output.concat(log_group.arn, ":*"), cloud_watch_logs_role_arn=role.arn,
-            tags=args.tags, opts=opts(self, depends_on=[self.bucket, role_policy]))
+            tags=args.tags, opts=child_options(self, depends_on=[self.bucket, role_policy]))
         self.trail_arn = trail.arn
         self.bucket_name = self.bucket.bucket_name
         self.log_group_name = log_group.name

@@ -34,7 +34,7 @@ import pulumi_kubernetes as k8s
 
 from ..blocks import iam
 from ..blocks.bucket import VpcEndpointGuard
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from ..blocks.refs import NetworkRefs
 from .config import SecurityBaselineConfig
 
@@ -161,8 +161,8 @@ def s3_prefix_list_cidrs(region: str, parent: pulumi.Resource) -> pulumi.Output[
 
 
 class ExfiltrationGuards(pulumi.ComponentResource):
-    def __init__(self, name: str, args: ExfiltrationGuardsArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:security:ExfiltrationGuards", name, None, opts_)
+    def __init__(self, name: str, args: ExfiltrationGuardsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:security:ExfiltrationGuards", name, None, opts)
         network = args.network
         if network.s3_gateway_endpoint_id is None:
             raise ValueError(f"{name}: exfiltration guards need the VPC's S3 gateway endpoint "
@@ -175,11 +175,11 @@ class ExfiltrationGuards(pulumi.ComponentResource):
             k8s.networking.v1.NetworkPolicy(
                 child(name, f"{ns}-deny-egress"),
                 metadata={"name": "default-deny-egress", "namespace": ref},
-                spec={"pod_selector": {}, "policy_types": ["Egress"]}, opts=opts(self))
+                spec={"pod_selector": {}, "policy_types": ["Egress"]}, opts=child_options(self))
             k8s.networking.v1.NetworkPolicy(
                 child(name, f"{ns}-allow-egress"),
                 metadata={"name": "allow-platform-egress", "namespace": ref},
-                spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": rules}, opts=opts(self))
+                spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": rules}, opts=child_options(self))
         self.register_outputs({})
 
     def _endpoint_policy(self, name: str, args: ExfiltrationGuardsArgs, endpoint_id: pulumi.Input[str]) -> None:
@@ -196,4 +196,4 @@ class ExfiltrationGuards(pulumi.ComponentResource):
             principals={"AWS": "*"}))
         aws.ec2.VpcEndpointPolicy(
             child(name, "s3-endpoint-policy"), vpc_endpoint_id=endpoint_id,
-            policy=iam.document(statements), opts=opts(self))
+            policy=iam.document(statements), opts=child_options(self))

@@ -19,7 +19,7 @@ from ..blocks import iam, pod_security
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from .config import SecurityBaselineConfig
 
 ESO_API_VERSION = "external-secrets.io/v1"  # served since 0.16; v1beta1 is unserved from 0.17 (see security/config.py)
@@ -71,8 +71,8 @@ class SecretsDelivery(pulumi.ComponentResource):
     secret_arns: dict[str, pulumi.Output[str]]
     store_name: str | None
 
-    def __init__(self, name: str, args: SecretsDeliveryArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:security:SecretsDelivery", name, None, opts_)
+    def __init__(self, name: str, args: SecretsDeliveryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:security:SecretsDelivery", name, None, opts)
         cfg = args.config
         missing = [s.config_key for s in cfg.integration_secrets if s.config_key not in args.secret_values]
         if missing:
@@ -86,11 +86,11 @@ class SecretsDelivery(pulumi.ComponentResource):
                 child(name, sec.name), name=f"{name}/{sec.name}", kms_key_id=key.arn,
                 description=f"Integration secret {sec.name}, synced by External Secrets",
                 recovery_window_in_days=cfg.secret_recovery_window_days, tags=args.tags,
-                opts=opts(self, stateful=True, protect=args.protect))
+                opts=child_options(self, stateful=True, protect=args.protect))
             aws.secretsmanager.SecretVersion(
                 child(name, f"{sec.name}-value"), secret_id=secret.id,
                 # Wrapped again so that a caller passing a plain string still gets a secret in state.
-                secret_string=pulumi.Output.secret(args.secret_values[sec.config_key]), opts=opts(self))
+                secret_string=pulumi.Output.secret(args.secret_values[sec.config_key]), opts=child_options(self))
             secrets[sec.name] = secret
         self.secret_arns = {n: s.arn for n, s in secrets.items()}
         self.store_name = None
@@ -99,7 +99,7 @@ class SecretsDelivery(pulumi.ComponentResource):
             child(name, "namespace"),
             metadata={"name": cfg.external_secrets_namespace,
                       "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
-            opts=opts(self))
+            opts=child_options(self))
         ns_name = namespace.metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
         statements: list[iam.Statement] = []
         if secrets:
@@ -129,7 +129,7 @@ class SecretsDelivery(pulumi.ComponentResource):
         store = k8s.apiextensions.CustomResource(
             store_name, api_version=ESO_API_VERSION, kind="ClusterSecretStore", metadata={"name": store_name},
             spec={"provider": {"aws": provider}, "conditions": [{"namespaces": granted}]},
-            opts=opts(self, depends_on=[operator]))
+            opts=child_options(self, depends_on=[operator]))
         self.store_name = store_name
         for sec in cfg.integration_secrets:
             for ns in sec.namespaces:
@@ -142,5 +142,5 @@ class SecretsDelivery(pulumi.ComponentResource):
                         "target": {"name": sec.name, "creationPolicy": "Owner"},
                         "data": [{"secretKey": sec.secret_key, "remoteRef": {"key": secrets[sec.name].name}}],
                     },
-                    opts=opts(self, depends_on=[operator, store]))
+                    opts=child_options(self, depends_on=[operator, store]))
         self.register_outputs({"secretArns": self.secret_arns, "storeName": self.store_name})

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ..blocks.naming import child, opts
+from ..blocks.naming import child, child_options
 from .config import SecurityBaselineConfig
 
 # Feature names from the GuardDuty API (DetectorFeatureConfiguration): RUNTIME_MONITORING includes EKS and must not
@@ -46,15 +46,15 @@ class ThreatDetection(pulumi.ComponentResource):
     detector_id: pulumi.Output[str] | None
     analyzer_arn: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: ThreatDetectionArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:security:ThreatDetection", name, None, opts_)
+    def __init__(self, name: str, args: ThreatDetectionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:security:ThreatDetection", name, None, opts)
         cfg = args.config
         self.detector_id = None
         self.analyzer_arn = None
         if cfg.guardduty:
             detector = aws.guardduty.Detector(
                 child(name, "detector"), enable=True, finding_publishing_frequency="FIFTEEN_MINUTES",
-                tags=args.tags, opts=opts(self))
+                tags=args.tags, opts=child_options(self))
             self.detector_id = detector.id
             # Disabled features are registered as DISABLED, not omitted: deleting a DetectorFeature leaves the
             # feature as it was, so only an explicit status turns it off.
@@ -69,18 +69,18 @@ class ThreatDetection(pulumi.ComponentResource):
                     [{"name": managed_agent, "status": status}] if managed_agent else [])
                 aws.guardduty.DetectorFeature(
                     child(name, feature.lower().replace("_", "-")), detector_id=detector.id, name=feature,
-                    status=status, additional_configurations=extra or None, opts=opts(self))
+                    status=status, additional_configurations=extra or None, opts=child_options(self))
             if args.alert_topic_arn is not None:
                 rule = aws.cloudwatch.EventRule(
                     child(name, "findings"), description="GuardDuty findings to the platform alert topic",
                     event_pattern=finding_pattern(cfg.guardduty_alert_min_severity), tags=args.tags,
-                    opts=opts(self, depends_on=[detector]))
+                    opts=child_options(self, depends_on=[detector]))
                 aws.cloudwatch.EventTarget(
                     child(name, "findings-to-alerts"), rule=rule.name, arn=args.alert_topic_arn,
-                    opts=opts(self))
+                    opts=child_options(self))
         if cfg.access_analyzer:
             analyzer = aws.accessanalyzer.Analyzer(
                 child(name, "access-analyzer"), analyzer_name=child(name, "access-analyzer"), type="ACCOUNT",
-                tags=args.tags, opts=opts(self))
+                tags=args.tags, opts=child_options(self))
             self.analyzer_arn = analyzer.arn
         self.register_outputs({"detectorId": self.detector_id, "analyzerArn": self.analyzer_arn})
