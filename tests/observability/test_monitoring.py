@@ -1,5 +1,6 @@
-"""MonitoringStack planned on the mock engine (tests/programs/monitoring): releases, selectors, secrets, CRD order,
-alerts, dashboards, CloudWatch alarms and Managed Prometheus."""
+"""MonitoringStack planned on the mock engine (tests/programs/monitoring): releases, default rules against what is
+scraped, secrets, CRD order, rules, dashboards and Managed Prometheus. Scraping: test_scraping.py; alert routing and
+CloudWatch alarms: test_alerting.py."""
 
 from __future__ import annotations
 
@@ -11,98 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_infra.observability.exporter_metrics import DCGM_COUNTERS
-from mlops_infra.plan import SECRET, Inventory, PlanError, ResourceRecord
-from tests.conftest import PROGRAMS, planned
-
-PROGRAM = PROGRAMS / "monitoring"
-UPSTREAM = PROGRAM / "upstream"  # chart files read at the pinned versions (each says where it came from)
-RELEASE = "kubernetes:helm.sh/v3:Release"
-SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
-PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-
-
-@pytest.fixture(scope="module")
-def full() -> Inventory:
-    return planned("full", PROGRAM)
-
-
-@pytest.fixture(scope="module")
-def minimal() -> Inventory:
-    return planned("minimal", PROGRAM)
-
-
-def release(inv: Inventory, chart: str) -> ResourceRecord:
-    [found] = [r for r in inv.of_type(RELEASE) if r.inputs["chart"] == chart]
-    return found
-
-
-# --- What the charts really put on their Services (read from the chart sources, not from our component) --------
-
-
-def dcgm_service(release_name: str, values: dict[str, Any]) -> tuple[dict[str, str], str]:
-    """NVIDIA/dcgm-exporter deployment/templates/service.yaml at 4.5.1-4.8.0: labels `dcgm-exporter.labels`
-    (_helpers.tpl: chart, selectorLabels = name/instance/component, version, managed-by); port name "metrics"."""
-    name = (values.get("nameOverride") or "dcgm-exporter")[:63].rstrip("-")
-    return {"helm.sh/chart": "dcgm-exporter-4.8.0", "app.kubernetes.io/name": name,
-            "app.kubernetes.io/instance": release_name, "app.kubernetes.io/component": name,
-            "app.kubernetes.io/version": "4.8.0", "app.kubernetes.io/managed-by": "Helm"}, "metrics"
-
-
-def pushgateway_service(release_name: str, values: dict[str, Any]) -> tuple[dict[str, str], str]:
-    """prometheus-community/helm-charts charts/prometheus-pushgateway 3.8.0 templates/service.yaml: labels
-    `defaultLabels` (chart, selectorLabels = name/instance, version, managed-by) plus `serviceLabels`; port name
-    `service.portName` (default "http")."""
-    name = (values.get("nameOverride") or "prometheus-pushgateway")[:63].rstrip("-")
-    labels = {"helm.sh/chart": "prometheus-pushgateway-3.8.0", "app.kubernetes.io/name": name,
-              "app.kubernetes.io/instance": release_name, "app.kubernetes.io/version": "v1.11.3",
-              "app.kubernetes.io/managed-by": "Helm", **values.get("serviceLabels", {})}
-    return labels, values.get("service", {}).get("portName", "http")
-
-
-CHART_SERVICES = {"dcgm-exporter": dcgm_service, "prometheus-pushgateway": pushgateway_service}
-
-
-def selector_matches(monitor: ResourceRecord, target: ResourceRecord) -> bool:
-    """Whether the ServiceMonitor selects the Service its target release renders, on the right port."""
-    labels, port = CHART_SERVICES[target.inputs["chart"]](
-        "any-release-name", target.inputs["values"])  # the Pulumi-generated release name is not known in advance
-    spec = monitor.inputs["spec"]
-    wanted = spec["selector"]["matchLabels"]
-    return (all(labels.get(k) == v for k, v in wanted.items())
-            and spec["namespaceSelector"]["matchNames"] == [target.inputs["namespace"]]
-            and all(endpoint["port"] == port for endpoint in spec["endpoints"]))
-
-
-def monitored_release(inv: Inventory, monitor: ResourceRecord) -> ResourceRecord:
-    index = inv.by_urn()
-    [target] = [index[u] for u in monitor.options["dependsOn"]
-                if index[u].type == RELEASE and index[u].inputs["chart"] in CHART_SERVICES]
-    return target
-
-
-def helm_merge(defaults: Any, overrides: Any) -> Any:
-    """What Helm renders from a chart's values.yaml and the release's values (helm chartutil coalesce): maps merge key
-    by key, lists and scalars replace, a null override deletes the key."""
-    if not (isinstance(defaults, dict) and isinstance(overrides, dict)):
-        return overrides
-    out = dict(defaults)
-    for key, value in overrides.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = helm_merge(defaults.get(key), value)
-    return out
-
-
-def lookup(values: dict[str, Any], dotted: str) -> Any:
-    node: Any = values
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
+from mlops_infra.plan import SECRET, Inventory, PlanError
+from tests.conftest import planned
+from tests.observability.conftest import ALARM, PROGRAM, PROMETHEUS_RULE, RELEASE, SERVICE_MONITOR, UPSTREAM, helm_merge, lookup, release
 
 # --- Plan shape ----------------------------------------------------------------------------------------------------
 
@@ -271,13 +183,6 @@ def test_every_credential_is_a_pulumi_secret(full: Inventory) -> None:
         assert SECRET not in values and "api_url" not in values and "routing_key" not in values
 
 
-def test_a_configured_receiver_without_its_secret_value_is_refused() -> None:
-    with pytest.raises(PlanError) as info:
-        planned("nosecret", PROGRAM)
-    assert str(info.value) == ("ValueError: mlops-dev-monitoring-alerts: receivers.slackWebhookSecret is set but no "
-                               "slack_webhook_url was given")
-
-
 def test_bad_config_fails_with_path_qualified_errors() -> None:
     with pytest.raises(PlanError) as info:
         planned("badconfig", PROGRAM)
@@ -289,73 +194,6 @@ def test_bad_config_fails_with_path_qualified_errors() -> None:
         "  - monitoring.receivers.slackWebhookSecret: a Slack receiver needs its webhook secret",
     ])
 
-
-# --- DCGM exporter and ServiceMonitors ------------------------------------------------------------------------------
-
-
-def test_dcgm_exporter_is_pinned_tolerates_gpu_taints_and_emits_the_listed_counters(full: Inventory) -> None:
-    dcgm = release(full, "dcgm-exporter")
-    values = dcgm.inputs["values"]
-    assert (dcgm.inputs["version"], dcgm.inputs["repositoryOpts"]) == (
-        "4.8.0", {"repo": "https://nvidia.github.io/dcgm-exporter/helm-charts"})
-    assert values["tolerations"] == [{"key": "example.com/dedicated", "operator": "Exists"},
-                                     {"key": "nvidia.com/gpu", "operator": "Exists"}]
-    terms = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert terms == [{"matchExpressions": [{"key": "node.kubernetes.io/instance-type", "operator": "In",
-                                            "values": ["g6e.12xlarge", "p5.48xlarge"]}]}]
-    emitted = [line.split(",")[0] for line in values["customMetrics"].splitlines() if not line.startswith("#")]
-    assert emitted == [name for name, _, _ in DCGM_COUNTERS]
-    assert values["serviceMonitor"] == {"enabled": False}
-
-
-def effective_capabilities(security_context: dict[str, Any]) -> set[str]:
-    """The Linux capabilities a container keeps: the runtime drops `drop` from its default set, then adds `add`."""
-    caps = security_context.get("capabilities") or {}
-    runtime_default = {"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP",
-                       "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"}  # containerd's default
-    kept = set() if "ALL" in (caps.get("drop") or []) else runtime_default - set(caps.get("drop") or [])
-    return kept | set(caps.get("add") or [])
-
-
-def test_the_dcgm_container_keeps_no_capability_after_helm_merges_the_chart_defaults(full: Inventory) -> None:
-    dcgm = release(full, "dcgm-exporter")
-    chart = yaml.safe_load((UPSTREAM / f"dcgm-exporter-{dcgm.inputs['version']}-values.yaml").read_text())
-    assert chart["securityContext"]["capabilities"]["add"] == ["SYS_ADMIN"]  # the chart default at the pin
-    values = dcgm.inputs["values"]
-    # templates/daemonset.yaml renders the exporter container's `securityContext` from .Values.securityContext.
-    rendered = helm_merge(chart, values)["securityContext"]
-    assert effective_capabilities(rendered) == set()
-    assert rendered["privileged"] is False and rendered["allowPrivilegeEscalation"] is False
-    # The values before the fix (drop ALL, no `add`) keep SYS_ADMIN through the merge: the check can fail.
-    before = {**values, "securityContext": {**values["securityContext"], "capabilities": {"drop": ["ALL"]}}}
-    assert effective_capabilities(helm_merge(chart, before)["securityContext"]) == {"SYS_ADMIN"}
-
-
-def test_batch_jobs_get_a_stable_pushgateway_address(full: Inventory) -> None:
-    values = release(full, "prometheus-pushgateway").inputs["values"]
-    assert values["fullnameOverride"] == "mlops-prod-monitoring-pushgateway"  # the chart's Service name
-    assert full.outputs["pushgatewayUrl"] == "http://mlops-prod-monitoring-pushgateway.monitoring.svc:9091"
-
-
-@pytest.mark.parametrize("stack", ["full", "minimal"])
-def test_every_service_monitor_selects_its_exporters_service(stack: str, request: pytest.FixtureRequest) -> None:
-    inv = request.getfixturevalue(stack)
-    monitors = inv.of_type(SERVICE_MONITOR)
-    assert len(monitors) == 2
-    for monitor in monitors:
-        assert selector_matches(monitor, monitored_release(inv, monitor)), monitor.name
-
-
-def test_the_selector_check_catches_a_peer_style_mismatch(full: Inventory) -> None:
-    """The ai-on-eks DCGM ServiceMonitor selects a label the exporter does not carry: this check rejects it."""
-    monitor = full.named("mlops-prod-monitoring-dcgm-servicemonitor")
-    target = monitored_release(full, monitor)
-    broken = ResourceRecord(**{**monitor.__dict__, "inputs": {**monitor.inputs, "spec": {
-        **monitor.inputs["spec"], "selector": {"matchLabels": {"app": "nvidia-dcgm-exporter"}}}}})
-    assert not selector_matches(broken, target)
-    wrong_ns = ResourceRecord(**{**monitor.__dict__, "inputs": {**monitor.inputs, "spec": {
-        **monitor.inputs["spec"], "namespaceSelector": {"matchNames": ["gpu-operator"]}}}})
-    assert not selector_matches(wrong_ns, target)
 
 
 def test_custom_resources_wait_for_the_crds(full: Inventory) -> None:
@@ -390,89 +228,6 @@ def test_dashboards_are_labelled_configmaps_with_grafana_json(full: Inventory) -
         assert key == f"{model['uid']}.json"
         titles.add(model["title"])
     assert titles == {"GPU cluster", "Training jobs", "Model registry (MLflow)", "Feature store"}
-
-
-# --- Alert topic, CloudWatch, KMS ----------------------------------------------------------------------------------
-
-
-def test_alert_topic_is_encrypted_with_a_key_cloudwatch_and_eventbridge_may_use(full: Inventory) -> None:
-    [key] = full.of_type("aws:kms/key:Key")
-    [topic] = full.of_type("aws:sns/topic:Topic")
-    assert topic.inputs["kmsMasterKeyId"].endswith(key.id)
-    assert key.inputs["enableKeyRotation"] is True
-    services: set[str] = set()
-    for statement in json.loads(key.inputs["policy"])["Statement"]:
-        named = statement.get("Principal", {}).get("Service", [])
-        services |= {named} if isinstance(named, str) else set(named)
-    assert services == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}  # the topic's publishers, no Logs
-    [policy] = full.of_type("aws:sns/topicPolicy:TopicPolicy")
-    [publish] = json.loads(policy.inputs["policy"])["Statement"]
-    assert publish["Action"] == ["sns:Publish"] and publish["Resource"] == [full.outputs["alertTopicArn"]]
-    assert publish["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]}
-    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
-    subscriptions = sorted((s.inputs["protocol"], s.inputs["endpoint"], s.inputs["topic"])
-                           for s in full.of_type("aws:sns/topicSubscription:TopicSubscription"))
-    assert subscriptions == [("email", "ml-team@example.com", full.outputs["alertTopicArn"]),
-                             ("email", "oncall@example.com", full.outputs["alertTopicArn"]),
-                             ("https", "https://alerts.example.com/sns", full.outputs["alertTopicArn"])]
-
-
-def test_the_prod_stack_plans_a_subscription_on_its_alert_topic(prod_plan: Inventory) -> None:
-    """stacks/Pulumi.prod.yaml: someone hears CloudWatch alarms and security findings (the topic's only receivers)."""
-    [topic] = [t for t in prod_plan.of_type("aws:sns/topic:Topic") if t.name.endswith("-monitoring-alerts-topic")]
-    arn = prod_plan.outputs["alertTopicArn"]
-    assert topic.id == arn  # an SNS topic's id is its ARN
-    subscribed = [(s.inputs["protocol"], s.inputs["endpoint"])
-                  for s in prod_plan.of_type("aws:sns/topicSubscription:TopicSubscription") if s.inputs["topic"] == arn]
-    assert subscribed and all(protocol in {"email", "https"} for protocol, _ in subscribed)
-
-
-def test_alertmanager_may_publish_to_the_topic_only(full: Inventory) -> None:
-    policy = json.loads(full.named("mlops-prod-monitoring-alerts-alertmanager-policy").inputs["policy"])
-    by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert by_sid["PublishAlerts"] == {"Sid": "PublishAlerts", "Effect": "Allow", "Action": ["sns:Publish"],
-                                       "Resource": [full.outputs["alertTopicArn"]]}
-    assert all("*" not in action for s in policy["Statement"] for action in s["Action"] if action != "kms:ReEncrypt*")
-    sa = full.named("mlops-prod-monitoring-alerts-alertmanager-sa")
-    kps = release(full, "kube-prometheus-stack").inputs["values"]
-    assert kps["alertmanager"]["serviceAccount"] == {"create": False, "name": sa.inputs["metadata"]["name"]}
-
-
-def test_cloudwatch_alarms_cover_rds_dynamodb_nat_and_eks_and_notify_the_topic(full: Inventory) -> None:
-    alarms = {r.name.removeprefix("mlops-prod-monitoring-cloudwatch-").removeprefix("mlops-prod-monitoring-data-alarms-"):
-              r.inputs for r in full.of_type(ALARM)}
-    assert sorted(alarms) == [
-        "dynamodb-0-read-throttles", "dynamodb-0-write-throttles", "eks-failed-nodes",
-        "nat-0-port-allocation-errors", "nat-1-port-allocation-errors",
-        "rds-connections", "rds-cpu", "rds-free-storage"]
-    topic = full.outputs["alertTopicArn"]
-    for alarm in alarms.values():
-        assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic]
-    assert (alarms["rds-cpu"]["metricName"], alarms["rds-cpu"]["threshold"]) == ("CPUUtilization", 80)
-    assert alarms["rds-cpu"]["dimensions"] == {"DBInstanceIdentifier": "mlops-prod-mlflow"}
-    assert alarms["rds-free-storage"]["threshold"] == 10 * 1024**3
-    assert alarms["rds-free-storage"]["comparisonOperator"] == "LessThanThreshold"
-    assert alarms["rds-connections"]["threshold"] == 400
-    assert alarms["dynamodb-0-write-throttles"]["dimensions"] == {"TableName": "mlops-prod-online"}
-    late = full.named("mlops-prod-monitoring-data-alarms-dynamodb-0-read-throttles")  # added after construction
-    assert full.by_urn()[late.parent].type == "mlops:cloudwatch_alarms:CloudWatchAlarms"
-    assert alarms["nat-1-port-allocation-errors"]["dimensions"] == {"NatGatewayId": "nat-0aaaaaaaaaaaaaaa2"}
-    assert (alarms["eks-failed-nodes"]["namespace"], alarms["eks-failed-nodes"]["dimensions"]) == (
-        "ContainerInsights", {"ClusterName": "mlops-test"})
-
-
-def test_the_failed_node_alarm_exists_only_where_the_agent_that_emits_its_metric_runs(
-        full: Inventory, minimal: Inventory) -> None:
-    """cluster_failed_node_count (namespace ContainerInsights) is published only by the CloudWatch agent of the
-    amazon-cloudwatch-observability add-on. `full` runs it, `minimal` does not: an alarm there would never leave
-    INSUFFICIENT_DATA. The agent's log groups belong to the cluster that installs the add-on, so none here."""
-    reads = {(r.inputs["namespace"], r.inputs["metricName"]) for inv in (full, minimal) for r in inv.of_type(ALARM)}
-    insights = {metric for namespace, metric in reads if namespace == "ContainerInsights"}
-    assert insights == {"cluster_failed_node_count"}
-    assert [r.name for r in full.of_type(ALARM) if r.inputs["namespace"] == "ContainerInsights"] == [
-        "mlops-prod-monitoring-cloudwatch-eks-failed-nodes"]
-    assert [r for r in minimal.of_type(ALARM) if r.inputs["namespace"] == "ContainerInsights"] == []
-    assert full.of_type(LOG_GROUP) == [] and minimal.of_type(LOG_GROUP) == []
 
 
 # --- Amazon Managed Prometheus --------------------------------------------------------------------------------------
