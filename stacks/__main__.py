@@ -1,6 +1,6 @@
 """The mlops-platform program: one validated config in, the whole platform out (`pulumi up -s <env>`)."""
 
-from mlops_infra.components.platform import MlopsPlatform
+from mlops_infra.platform.mlops_platform import MlopsPlatform
 from mlops_infra.stack import read_platform_config
 
 config = read_platform_config()

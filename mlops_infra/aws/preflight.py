@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from ..compute.gpu_config import GpuPoolConfig
 from ..config import PlatformConfig
-from ..config.gpu import GpuPoolConfig
 from ..config.instances import QUOTA_CLASS, family_of
 from ..config.versions import EKS_VERSION_SUPPORT
 from .results import Check

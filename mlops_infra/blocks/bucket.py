@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from . import iam
 from .kms import KmsKey
-from .naming import child, opts
+from .naming import child, child_options
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,8 @@ class HardenedBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: HardenedBucketArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:blocks:HardenedBucket", name, None, opts_)
+    def __init__(self, name: str, args: HardenedBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:blocks:HardenedBucket", name, None, opts)
         self._name = name
         self.kms_key = args.kms_key
         self._grants = RoleGrants(self, name)
@@ -109,24 +109,24 @@ class HardenedBucket(pulumi.ComponentResource):
             name,
             object_lock_enabled=True if args.object_lock_days else None,
             tags=args.tags,
-            opts=opts(self, stateful=True, protect=args.protect),
+            opts=child_options(self, stateful=True, protect=args.protect),
         )
         self.bucket_name, self.arn = bucket.bucket, bucket.arn
         ownership = aws.s3.BucketOwnershipControls(
             child(name, "ownership"), bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts(self))
+            rule={"object_ownership": "BucketOwnerEnforced"}, opts=child_options(self))
         public_block = aws.s3.BucketPublicAccessBlock(
             child(name, "public-access-block"), bucket=bucket.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=opts(self))
+            ignore_public_acls=True, restrict_public_buckets=True, opts=child_options(self))
         versioning = aws.s3.BucketVersioning(
             child(name, "versioning"), bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"}, opts=opts(self))
+            versioning_configuration={"status": "Enabled"}, opts=child_options(self))
         encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             child(name, "encryption"), bucket=bucket.id,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
                                                                  "kms_master_key_id": args.kms_key.arn},
                     "bucket_key_enabled": True}],
-            opts=opts(self))
+            opts=child_options(self))
         rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
             {"id": "abort-incomplete-uploads", "status": "Enabled", "filter": {"prefix": ""},
              "abort_incomplete_multipart_upload": {"days_after_initiation": 7}},
@@ -143,11 +143,11 @@ class HardenedBucket(pulumi.ComponentResource):
             rules.append(entry)
         settings: list[pulumi.Resource] = [public_block, ownership, versioning, encryption]
         settings.append(aws.s3.BucketLifecycleConfiguration(
-            child(name, "lifecycle"), bucket=bucket.id, rules=rules, opts=opts(self)))
+            child(name, "lifecycle"), bucket=bucket.id, rules=rules, opts=child_options(self)))
         if args.object_lock_days:
             settings.append(aws.s3.BucketObjectLockConfiguration(
                 child(name, "object-lock"), bucket=bucket.id,
-                rule={"default_retention": {"mode": "GOVERNANCE", "days": args.object_lock_days}}, opts=opts(self)))
+                rule={"default_retention": {"mode": "GOVERNANCE", "days": args.object_lock_days}}, opts=child_options(self)))
         statements: list[iam.Statement | pulumi.Output[iam.Statement]] = [iam.statement(
             "DenyInsecureTransport", ["s3:*"], [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
             effect="Deny", principals={"AWS": "*"}, conditions={"Bool": {"aws:SecureTransport": "false"}})]
@@ -156,7 +156,7 @@ class HardenedBucket(pulumi.ComponentResource):
         statements.extend(args.extra_policy_statements)
         # Last: a guard's Deny in place before the settings are written could refuse the deployer's own writes.
         aws.s3.BucketPolicy(child(name, "policy"), bucket=bucket.id, policy=iam.document(statements),
-                            opts=opts(self, depends_on=settings))
+                            opts=child_options(self, depends_on=settings))
         self.register_outputs({"bucketName": self.bucket_name, "arn": self.arn})
 
     def objects_arn(self, prefix: str = "") -> pulumi.Output[str]:
@@ -212,5 +212,5 @@ class RoleGrants:
         if key not in self._granted:
             self._granted[key] = aws.iam.RolePolicy(
                 child(self._owner_name, f"{verb}-{key[0]}"), role=role.id, policy=iam.document(list(statements())),
-                opts=opts(self._owner))
+                opts=child_options(self._owner))
         return self._granted[key]

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .naming import opts
+from .naming import child_options
 
 
 @dataclass(frozen=True)
@@ -45,5 +45,5 @@ def release(
         cleanup_on_fail=True,
         max_history=5,
         timeout=timeout_seconds,
-        opts=opts(parent, depends_on=depends_on),
+        opts=child_options(parent, depends_on=depends_on),
     )

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam
-from .naming import child, opts
+from .naming import child, child_options
 
 IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 
@@ -72,8 +72,8 @@ class WorkloadIdentity(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     service_account_name: pulumi.Output[str]
 
-    def __init__(self, name: str, args: WorkloadIdentityArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:blocks:WorkloadIdentity", name, None, opts_)
+    def __init__(self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:blocks:WorkloadIdentity", name, None, opts)
         cluster = args.cluster
         if cluster.mode == "irsa":
             if cluster.oidc_provider_arn is None or cluster.oidc_issuer is None:
@@ -81,21 +81,21 @@ class WorkloadIdentity(pulumi.ComponentResource):
             trust = irsa_trust(cluster, args.namespace, args.service_account)
         else:
             trust = pod_identity_trust()
-        self.role = aws.iam.Role(child(name, "role"), assume_role_policy=trust, tags=args.tags, opts=opts(self))
+        self.role = aws.iam.Role(child(name, "role"), assume_role_policy=trust, tags=args.tags, opts=child_options(self))
         if args.statements:
             aws.iam.RolePolicy(child(name, "policy"), role=self.role.id,
-                               policy=iam.document(list(args.statements)), opts=opts(self))
+                               policy=iam.document(list(args.statements)), opts=child_options(self))
         annotations = {IRSA_ROLE_ANNOTATION: self.role.arn} if cluster.mode == "irsa" else {}
         sa = k8s.core.v1.ServiceAccount(
             child(name, "sa"),
             metadata={"name": args.service_account, "namespace": args.namespace, "annotations": annotations},
             automount_service_account_token=args.automount_token,
-            opts=opts(self),
+            opts=child_options(self),
         )
         if cluster.mode == "podIdentity":
             aws.eks.PodIdentityAssociation(
                 child(name, "pod-identity"), cluster_name=cluster.cluster_name, namespace=args.namespace,
-                service_account=args.service_account, role_arn=self.role.arn, tags=args.tags, opts=opts(self))
+                service_account=args.service_account, role_arn=self.role.arn, tags=args.tags, opts=child_options(self))
         self.role_arn = self.role.arn
         self.service_account_name = sa.metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
         self.register_outputs({"roleArn": self.role_arn, "serviceAccountName": self.service_account_name})

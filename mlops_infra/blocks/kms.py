@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import iam
-from .naming import child, opts
+from .naming import child, child_options
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,8 @@ class KmsKey(pulumi.ComponentResource):
     arn: pulumi.Output[str]
     key_id: pulumi.Output[str]
 
-    def __init__(self, name: str, args: KmsKeyArgs, opts_: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:blocks:KmsKey", name, None, opts_)
+    def __init__(self, name: str, args: KmsKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:blocks:KmsKey", name, None, opts)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
         root = pulumi.Output.format("arn:{0}:iam::{1}:root", partition.partition, identity.account_id)
@@ -111,10 +111,10 @@ class KmsKey(pulumi.ComponentResource):
             deletion_window_in_days=args.deletion_window_days,
             policy=iam.document(statements),
             tags=args.tags,
-            opts=opts(self, stateful=True, protect=args.protect),
+            opts=child_options(self, stateful=True, protect=args.protect),
         )
         if args.alias:
-            aws.kms.Alias(child(name, "alias"), name=f"alias/{args.alias}", target_key_id=key.key_id, opts=opts(self))
+            aws.kms.Alias(child(name, "alias"), name=f"alias/{args.alias}", target_key_id=key.key_id, opts=child_options(self))
         self.arn = key.arn
         self.key_id = key.key_id
         self.register_outputs({"arn": self.arn, "keyId": self.key_id})

@@ -27,7 +27,7 @@ def truncate_name(name: str, limit: int = 63) -> str:
     return cut
 
 
-def opts(
+def child_options(
     parent: pulumi.Resource,
     *,
     stateful: bool = False,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from .naming import child, opts
+from .naming import child, child_options
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,10 @@ def cluster_only_security_group(
     """`<name>-sg` with one ingress rule `<name>-from-cluster`: TCP `port` from the placement's client group only."""
     group = aws.ec2.SecurityGroup(
         child(name, "sg"), vpc_id=placement.vpc_id, description=f"{name}: {service} from the EKS cluster only",
-        tags=tags, opts=opts(parent))
+        tags=tags, opts=child_options(parent))
     aws.vpc.SecurityGroupIngressRule(
         child(name, "from-cluster"), security_group_id=group.id,
         referenced_security_group_id=placement.client_security_group_id,
         ip_protocol="tcp", from_port=port, to_port=port, description=f"{service} from the EKS cluster",
-        tags=tags, opts=opts(parent))
+        tags=tags, opts=child_options(parent))
     return group

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ..config.model_registry import DatabaseConfig
+from ..config.database import DatabaseConfig
 from . import iam
 from .kms import KmsKey
-from .naming import child, opts
+from .naming import child, child_options
 from .network_access import PrivatePlacement, cluster_only_security_group
 
 POSTGRES_PORT = 5432
@@ -71,14 +71,14 @@ def postgres(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres
     if not args.placement.subnet_ids:
         raise ValueError(f"{name}: a Postgres database needs private subnets, and the network has none")
     subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=list(args.placement.subnet_ids), tags=args.tags,
-                                  opts=opts(parent))
+                                  opts=child_options(parent))
     security_group = cluster_only_security_group(name, parent, args.placement, port=POSTGRES_PORT, service="Postgres",
                                                  tags=args.tags)
     params = aws.rds.ParameterGroup(
         child(name, "params"), family=f"postgres{cfg.major_version}", description=f"{name}: TLS only, log sessions",
         parameters=[{"name": k, "value": v, "apply_method": "pending-reboot" if k in STATIC_PARAMETERS else "immediate"}
                     for k, v in PARAMETERS.items()],
-        tags=args.tags, opts=opts(parent))
+        tags=args.tags, opts=child_options(parent))
     monitoring_role_arn = (_monitoring_role(name, parent, args.tags).arn if cfg.monitoring_interval_seconds else None)
     managed = args.password is None
     instance = aws.rds.Instance(
@@ -118,7 +118,7 @@ def postgres(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres
         auto_minor_version_upgrade=True,
         allow_major_version_upgrade=False,
         tags=args.tags,
-        opts=opts(parent, stateful=True, protect=args.protect),
+        opts=child_options(parent, stateful=True, protect=args.protect),
     )
     secret_arn = instance.master_user_secrets.apply(
         lambda secrets: secrets[0].secret_arn if secrets and secrets[0].secret_arn else "")
@@ -130,11 +130,11 @@ def _monitoring_role(name: str, parent: pulumi.Resource, tags: dict[str, str]) -
     """Enhanced Monitoring publishes OS metrics through this role (AWS managed policy, RDS-only trust)."""
     partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=parent)).partition
     role = aws.iam.Role(
-        child(name, "monitoring"), tags=tags, opts=opts(parent),
+        child(name, "monitoring"), tags=tags, opts=child_options(parent),
         assume_role_policy=iam.trust_document([iam.statement(
             "RdsEnhancedMonitoring", ["sts:AssumeRole"], [], principals={"Service": "monitoring.rds.amazonaws.com"})]))
     aws.iam.RolePolicyAttachment(
-        child(name, "monitoring-policy"), role=role.name, opts=opts(parent),
+        child(name, "monitoring-policy"), role=role.name, opts=child_options(parent),
         policy_arn=pulumi.Output.format("arn:{0}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
                                         partition))
     return role

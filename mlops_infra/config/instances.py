@@ -2,7 +2,7 @@
 
 Source: EC2 `DescribeInstanceTypes` (GpuInfo.Gpus[].Count, VCpuInfo.DefaultVCpus, NetworkInfo.EfaSupported and
 NetworkInfo.MaximumNetworkCards), as recorded in moto 5.2's `ec2/resources/instance_types.json.gz`;
-`tests/test_gpu_pools.py` checks every entry against that data through boto3, so a typo cannot hide here.
+`tests/compute/test_gpu_pools.py` checks every entry against that data through boto3, so a typo cannot hide here.
 A GPU instance type that is not in this catalogue is a config error (never a silent 1-GPU guess).
 """
 

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import Field
 
+from ..compute.config import ClusterConfig
+from ..compute.gpu_config import GpuPlatformConfig, GpuPoolConfig
+from ..features.config import FeatureStoreConfig
+from ..network.config import NetworkConfig
+from ..observability.config import MonitoringConfig
+from ..registry.config import INGRESS_NEEDS, ModelRegistryConfig
+from ..security.config import SecurityBaselineConfig
 from .base import ConfigModel, Problem
 from .budget import BudgetConfig
-from .cluster import ClusterConfig, cluster_network_problems
 from .environments import Environment
-from .feature_store import FeatureStoreConfig
-from .gpu import GpuPlatformConfig, GpuPoolConfig
-from .model_registry import INGRESS_NEEDS, ModelRegistryConfig
-from .monitoring import MonitoringConfig
-from .network import NetworkConfig
-from .security import SecurityBaselineConfig, guard_network_problems
 from .types import AwsRegion, ResourceName
 
 DataClassification = Literal["public", "internal", "confidential", "restricted"]
@@ -123,3 +124,48 @@ class PlatformConfig(ConfigModel):
         for path, key in self.secret_refs():
             if key not in secret_keys:
                 yield path, f"config key 'mlops:{key}' is not set as a secret (pulumi config set --secret {key} ...)"
+
+
+# Checks across concerns live here, with the config that composes them (concern configs import no other concern).
+def cluster_network_problems(cluster: ClusterConfig, network: NetworkConfig) -> Iterable[Problem]:
+    """Checks across `cluster` and `network` (paths from the platform root): CIDRs that must not overlap the VPC."""
+    vpc = ipaddress.ip_network(network.vpc_cidr)
+    if cluster.endpoint_public_access:
+        for i, cidr in enumerate(cluster.public_access_cidrs):
+            net = ipaddress.ip_network(cidr)
+            if net.version == 4 and net.prefixlen > 0 and net.overlaps(vpc):
+                yield (f"cluster.publicAccessCidrs[{i}]",
+                       f"{cidr} overlaps the VPC CIDR {network.vpc_cidr} (the public endpoint only sees public "
+                       "source addresses; in-VPC clients use the private endpoint)")
+    if cluster.service_ipv4_cidr is not None and ipaddress.ip_network(cluster.service_ipv4_cidr).overlaps(vpc):
+        yield "cluster.serviceIpv4Cidr", f"{cluster.service_ipv4_cidr} overlaps the VPC CIDR {network.vpc_cidr}"
+
+
+def effective_deployer_role_arns(security: SecurityBaselineConfig, cluster: ClusterConfig) -> list[str]:
+    """`securityBaseline.deployerRoleArns`, else `cluster.adminRoleArns` (the documented default)."""
+    if security.deployer_role_arns is not None:
+        return list(security.deployer_role_arns)
+    return list(cluster.admin_role_arns)
+
+
+def guard_network_problems(security: SecurityBaselineConfig, network: NetworkConfig,
+                           cluster: ClusterConfig) -> Iterable[Problem]:
+    """What exfiltration guards need from the network: the S3 gateway endpoint the data buckets admit, and STS
+    inside the VPC for IRSA pods behind egress NetworkPolicies (a policy cannot admit STS's public addresses)."""
+    if not (security.enabled and security.exfiltration_guards):
+        return
+    if not effective_deployer_role_arns(security, cluster):
+        yield ("securityBaseline.deployerRoleArns",
+               "required when exfiltrationGuards is true and cluster.adminRoleArns is empty: the role that runs "
+               "`pulumi up` must be exempt from the data buckets' VPC-endpoint condition, or it cannot read or change "
+               "them")
+    existing = network.existing_vpc
+    if existing is not None and existing.s3_gateway_endpoint_id is None:
+        yield ("network.existingVpc.s3GatewayEndpointId",
+               "required when securityBaseline.exfiltrationGuards is true (data buckets deny S3 access that does not "
+               "come through this endpoint)")
+    if existing is None and cluster.workload_identity == "irsa" and cluster.endpoint_public_access:
+        yield ("securityBaseline.exfiltrationGuards",
+               "IRSA pods in ML namespaces reach STS only through the VPC's STS interface endpoint, which the "
+               "platform creates for a private cluster: set cluster.endpointPublicAccess false or "
+               "cluster.workloadIdentity podIdentity")

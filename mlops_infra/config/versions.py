@@ -71,5 +71,5 @@ ADDON_METRICS_SERVER = "v0.8.1-eksbuild.10"
 ADDON_CLOUDWATCH_OBSERVABILITY = "v5.4.0-eksbuild.1"
 # AWS Load Balancer Controller: aws/eks-charts stable/aws-load-balancer-controller Chart.yaml version 3.5.0
 # (appVersion v3.5.0), identical to kubernetes-sigs/aws-load-balancer-controller tag v3.5.0 helm/; IAM policy from
-# docs/install/iam_policy.json at the same tag (see components/load_balancer_controller_policy.py).
+# docs/install/iam_policy.json at the same tag (see compute/load_balancer_controller_policy.py).
 AWS_LOAD_BALANCER_CONTROLLER = ChartPin("aws-load-balancer-controller", "https://aws.github.io/eks-charts", "3.5.0")

@@ -3,9 +3,9 @@
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_infra.components.team_workspace import TeamWorkspace, TeamWorkspaceArgs
-from mlops_infra.config.team import TeamWorkspaceConfig
 from mlops_infra.outputs import PlatformOutputs
+from mlops_infra.platform.team_config import TeamWorkspaceConfig
+from mlops_infra.platform.team_workspace import TeamWorkspace, TeamWorkspaceArgs
 from mlops_infra.stack import read_config_section
 
 config = read_config_section("team", "workspace", TeamWorkspaceConfig)

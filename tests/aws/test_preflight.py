@@ -17,8 +17,8 @@ from botocore.stub import Stubber
 
 from mlops_infra.aws.preflight import Demand, EksVersionFacts, Facts, QuotaSpec, evaluate, gather, vcpu_demand
 from mlops_infra.aws.session import Aws
+from mlops_infra.compute.gpu_config import GpuPoolConfig
 from mlops_infra.config import PlatformConfig, load_platform_config
-from mlops_infra.config.gpu import GpuPoolConfig
 from tests.conftest import PROD_GUARDS
 
 from .conftest import PROGRAM, REGION, run_cli

@@ -36,7 +36,7 @@ SPECS: tuple[PlanSpec, ...] = (
     PlanSpec("variant-podidentity", VARIANTS, "podidentity", "EKS Pod Identity"),
     PlanSpec("variant-mlflow-oidc", VARIANTS, "mlflow-oidc", "MLflow ingress, auth oidc"),
     PlanSpec("variant-mlflow-basic", VARIANTS, "mlflow-basic", "MLflow ingress, auth basic"),
-    # The platform renders no feature-server alerts yet (no metrics endpoint, see components/platform.py); the
+    # The platform renders no feature-server alerts yet (no metrics endpoint, see mlops_infra/platform/mlops_platform.py); the
     # monitoring test program renders every rule the library defines, with Slack and PagerDuty receivers.
     PlanSpec("monitoring-full", PROGRAMS / "monitoring", "full", "every alert rule, every receiver"),
 )
@@ -51,7 +51,7 @@ def plan(label: str) -> Inventory:
         return planned(label)
     if label not in _CACHE:
         if label == "team-workspace":
-            # Planned against the dev platform's outputs, as tests/test_platform.py does.
+            # Planned against the dev platform's outputs, as tests/platform/test_platform.py does.
             _CACHE[label] = plan_program(ROOT / "stacks" / "team-workspace", "dev",
                                          stack_refs={"organization/mlops-platform/dev": planned("dev").outputs})
         else:

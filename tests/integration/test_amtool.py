@@ -1,7 +1,7 @@
 """amtool (Debian `prometheus-alertmanager` 0.25) on the Alertmanager config the platform renders.
 
 The plan keeps the rendered config secret (it carries the Slack URL and the PagerDuty key), so the config is
-rendered here by the component's own function (`components.alerting.alertmanager_config`, what AlertRouting
+rendered here by the component's own function (`observability.alerting.alertmanager_config`, what AlertRouting
 puts in the Secret) for each receiver type the config supports: SNS (always), Slack, PagerDuty, and all three.
 Then amtool checks it and routes sample alerts through it.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_infra.components.alerting import alertmanager_config
+from mlops_infra.observability.alerting import alertmanager_config
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ rendered user through the rendered PGPASSFILE mechanism, without TLS (`sslmode=r
 server has no certificate); the artifact bucket (same name) lives on a moto S3 server (MLFLOW_S3_ENDPOINT_URL and
 test credentials are added); ports are free local ports; the pod's emptyDir and HOME paths are temporary dirs.
 With basic auth, the mounted basic_auth.ini and the Flask secret key come from a Pulumi secret the plan masks:
-the test writes the ini with the keys the component renders (components/mlflow_server.py `_basic_auth_secret`)
+the test writes the ini with the keys the component renders (mlops_infra/registry/mlflow_server.py `_basic_auth_secret`)
 and the local database, and a random key.
 """
 
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CLIENT = Path(__file__).with_name("mlflow_client.py")
 MARGIN = 1.15
 """A live measurement on CI must stay this far under the container's limit (the config's own margin, 1.3, is
-applied to the committed measurement, mlops_infra/config/mlflow_memory.json)."""
+applied to the committed measurement, mlops_infra/registry/mlflow_memory.json)."""
 
 
 def mlflow_python() -> Path:

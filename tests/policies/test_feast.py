@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from mlops_infra import feast_config
+from mlops_infra.features import feast_config
 
 from .cases import Case, check, params
 from .helpers import R

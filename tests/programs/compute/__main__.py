@@ -3,12 +3,12 @@
 
 import pulumi
 
-from mlops_infra.components.cluster import TrainingCluster, TrainingClusterArgs
-from mlops_infra.components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs, needed
-from mlops_infra.components.gpu_pool import GpuNodePool, GpuNodePoolArgs
-from mlops_infra.components.gpu_software import GpuSoftware, GpuSoftwareArgs
-from mlops_infra.components.karpenter import Karpenter, KarpenterArgs
-from mlops_infra.components.network import Network, NetworkArgs
+from mlops_infra.compute.cluster import TrainingCluster, TrainingClusterArgs
+from mlops_infra.compute.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs, needed
+from mlops_infra.compute.gpu_pool import GpuNodePool, GpuNodePoolArgs
+from mlops_infra.compute.gpu_software import GpuSoftware, GpuSoftwareArgs
+from mlops_infra.compute.karpenter import Karpenter, KarpenterArgs
+from mlops_infra.network.network import Network, NetworkArgs
 from mlops_infra.stack import read_platform_config
 
 config = read_platform_config()

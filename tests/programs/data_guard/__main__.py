@@ -8,11 +8,11 @@ import pulumi_kubernetes as k8s
 from mlops_infra.blocks.bucket import HardenedBucket, HardenedBucketArgs
 from mlops_infra.blocks.identity import ClusterIdentity
 from mlops_infra.blocks.kms import KmsKey, KmsKeyArgs
-from mlops_infra.components.exfiltration_guards import data_bucket_guard
-from mlops_infra.components.feature_store import FeatureStore, FeatureStoreArgs
-from mlops_infra.components.refs import ClusterRefs, NetworkRefs
-from mlops_infra.config.feature_store import FeatureStoreConfig
-from mlops_infra.config.security import SecurityBaselineConfig
+from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs
+from mlops_infra.features.config import FeatureStoreConfig
+from mlops_infra.features.feature_store import FeatureStore, FeatureStoreArgs
+from mlops_infra.security.config import SecurityBaselineConfig
+from mlops_infra.security.exfiltration_guards import data_bucket_guard
 
 BREAK_GLASS = "arn:aws:iam::123456789012:role/break-glass"
 tags = {"owner": "ml-platform", "costCenter": "cc-1"}

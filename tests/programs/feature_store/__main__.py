@@ -5,8 +5,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from mlops_infra.blocks.identity import ClusterIdentity
-from mlops_infra.components.feature_store import FeatureStore, FeatureStoreArgs
-from mlops_infra.components.refs import ClusterRefs, NetworkRefs
+from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs
+from mlops_infra.features.feature_store import FeatureStore, FeatureStoreArgs
 from mlops_infra.stack import read_platform_config
 
 config = read_platform_config()

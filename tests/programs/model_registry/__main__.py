@@ -5,8 +5,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from mlops_infra.blocks.identity import ClusterIdentity
-from mlops_infra.components.model_registry import ModelRegistry, ModelRegistryArgs
-from mlops_infra.components.refs import ClusterRefs, NetworkRefs
+from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs
+from mlops_infra.registry.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_infra.stack import read_platform_config, secret_config
 
 config = read_platform_config()

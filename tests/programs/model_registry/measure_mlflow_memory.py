@@ -5,7 +5,7 @@ Run with a Python that has the pinned `mlflow` plus `psutil` and `psycopg2-binar
     python -m venv /tmp/venv-mlflow && /tmp/venv-mlflow/bin/pip install mlflow==3.14.0 psycopg2-binary psutil
     /tmp/venv-mlflow/bin/python tests/programs/model_registry/measure_mlflow_memory.py \\
         --backend postgresql://postgres@127.0.0.1:55432/mlflow --s3-endpoint http://127.0.0.1:55055 \\
-        --workers 1 2 4 --basic-auth-workers 2 --write mlops_infra/config/mlflow_memory.json
+        --workers 1 2 4 --basic-auth-workers 2 --write mlops_infra/registry/mlflow_memory.json
 
 For every run it starts `mlflow server` with `ModelRegistryConfig.server_argv()` and `SERVER_ENV` (the exact
 args and env of the pod; only the port and the Prometheus directory are local), waits for /health, samples
@@ -38,7 +38,7 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from mlops_infra.config.model_registry import (
+from mlops_infra.registry.config import (
     FLASK_SECRET_KEY_ENV,
     METRICS_EXPORTER_SCRIPT,
     PROMETHEUS_DIR,
@@ -245,7 +245,7 @@ def main() -> None:
         "environment": ", ".join(f"{dist} {importlib.metadata.version(dist)}" for dist in (
             "mlflow", "SQLAlchemy", "psycopg2-binary", "prometheus-flask-exporter", "boto3")),
         "sizing": "limit = max burstRssMib over apps for the configured workers (job execution off) x MEMORY_MARGIN, "
-                  "rounded up to 64 MiB (mlops_infra/config/model_registry.py). RSS summed over processes "
+                  "rounded up to 64 MiB (mlops_infra/registry/config.py). RSS summed over processes "
                   "over-counts shared pages, so it bounds the cgroup's charge from above; PSS is shown for comparison",
         "runs": runs,
     }

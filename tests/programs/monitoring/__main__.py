@@ -1,4 +1,4 @@
-"""MonitoringStack alone, with literal refs: the subject of tests/test_monitoring*.py.
+"""MonitoringStack alone, with literal refs: the subject of tests/observability/test_monitoring*.py.
 
 Stack `full`: prod profile, IRSA, Slack + PagerDuty + email + HTTPS receivers, Managed Prometheus, every CloudWatch
 input, a cluster with Container Insights.
@@ -12,9 +12,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_infra.blocks.identity import ClusterIdentity
-from mlops_infra.components.monitoring import MonitoringStack, MonitoringStackArgs
-from mlops_infra.components.refs import ClusterRefs
-from mlops_infra.monitoring_rules import CronJobTarget, MonitoredTargets, ScrapeTarget
+from mlops_infra.blocks.refs import ClusterRefs
+from mlops_infra.observability.monitoring import MonitoringStack, MonitoringStackArgs
+from mlops_infra.observability.monitoring_rules import CronJobTarget, MonitoredTargets, ScrapeTarget
 from mlops_infra.stack import read_platform_config, secret_config
 
 config = read_platform_config()

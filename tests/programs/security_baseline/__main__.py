@@ -7,8 +7,8 @@ import pulumi_kubernetes as k8s
 from mlops_infra.blocks.bucket import HardenedBucket, HardenedBucketArgs
 from mlops_infra.blocks.identity import ClusterIdentity
 from mlops_infra.blocks.kms import KmsKey, KmsKeyArgs
-from mlops_infra.components.refs import ClusterRefs, NetworkRefs
-from mlops_infra.components.security_baseline import SecurityBaseline, SecurityBaselineArgs, data_bucket_guard
+from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs
+from mlops_infra.security.security_baseline import SecurityBaseline, SecurityBaselineArgs, data_bucket_guard
 from mlops_infra.stack import read_platform_config, secret_config
 
 config = read_platform_config()

@@ -1,1 +1,0 @@
-"""Typed Pulumi components, one small file each. Type tokens read `mlops:<module>:<Type>`."""

@@ -1,0 +1,214 @@
+"""EKS cluster config: version, endpoint access, identity, add-ons, system nodes and training foundations."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import Field
+
+from ..config import versions
+from ..config.base import ConfigModel, Problem
+from ..config.types import ChartVersion, Cidr, IamRoleArn, Ipv4Cidr, K8sName, LogRetentionDays
+from ..config.versions import DEFAULT_EKS_VERSION, SUPPORTED_EKS_VERSIONS
+
+WorkloadIdentityMode = Literal["irsa", "podIdentity"]
+UpgradeSupportType = Literal["STANDARD", "EXTENDED"]
+ServiceLinkedRoleService = Literal["autoscaling.amazonaws.com", "spot.amazonaws.com"]
+TrainingOperator = Literal["kubeflow", "kuberay", "none"]
+
+
+class AddonVersions(ConfigModel):
+    """Managed add-on versions, pinned (`aws eks describe-addon-versions --kubernetes-version 1.35`)."""
+
+    vpc_cni: str = Field(versions.ADDON_VPC_CNI, description=f"vpc-cni version. Default: {versions.ADDON_VPC_CNI}.")
+    coredns: str = Field(versions.ADDON_COREDNS, description=f"coredns version. Default: {versions.ADDON_COREDNS}.")
+    kube_proxy: str = Field(
+        versions.ADDON_KUBE_PROXY, description=f"kube-proxy version (must match the cluster minor). "
+        f"Default: {versions.ADDON_KUBE_PROXY}.")
+    ebs_csi_driver: str = Field(
+        versions.ADDON_EBS_CSI, description=f"aws-ebs-csi-driver version. Default: {versions.ADDON_EBS_CSI}.")
+    pod_identity_agent: str = Field(
+        versions.ADDON_POD_IDENTITY_AGENT,
+        description=f"eks-pod-identity-agent version. Default: {versions.ADDON_POD_IDENTITY_AGENT}.")
+    metrics_server: str = Field(
+        versions.ADDON_METRICS_SERVER,
+        description=f"metrics-server version (always installed: HPAs read metrics.k8s.io). "
+        f"Default: {versions.ADDON_METRICS_SERVER}.")
+    cloudwatch_observability: str = Field(
+        versions.ADDON_CLOUDWATCH_OBSERVABILITY,
+        description=f"amazon-cloudwatch-observability version (installed when containerInsights is true). "
+        f"Default: {versions.ADDON_CLOUDWATCH_OBSERVABILITY}.")
+
+    def problems(self) -> Iterable[Problem]:
+        for name, value in self.model_dump(by_alias=True).items():
+            if not value.startswith("v") or "-eksbuild." not in value:
+                yield name, f"must be an EKS add-on version like v1.2.3-eksbuild.1 (got {value!r})"
+
+
+SystemAmiType = Literal["AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD", "BOTTLEROCKET_x86_64",
+                        "BOTTLEROCKET_ARM_64"]
+
+
+class SystemNodesConfig(ConfigModel):
+    """The small on-demand node group that runs cluster add-ons and operators."""
+
+    ami_type: SystemAmiType = Field("AL2023_x86_64_STANDARD", description="AMI type. Default: AL2023_x86_64_STANDARD.")
+    instance_types: list[str] = Field(
+        ["m7i.xlarge"], min_length=1, description="Instance types. Default: [m7i.xlarge] (2 x m7i.large cannot hold the "
+        "requests of the platform's own pods: tests/compute/test_cluster_autoscaler.py sums them).")
+    min_size: int = Field(2, ge=1, le=20, description="Minimum nodes. Default: 2.")
+    desired_size: int | None = Field(None, description="Desired nodes. Default: minSize.")
+    max_size: int = Field(4, ge=1, le=50, description="Maximum nodes. Default: 4.")
+    disk_size_gib: int = Field(50, ge=20, le=1000, description="Root volume size (GiB). Default: 50.")
+
+    @property
+    def effective_desired_size(self) -> int:
+        return self.desired_size if self.desired_size is not None else self.min_size
+
+    def problems(self) -> Iterable[Problem]:
+        if self.max_size < self.min_size:
+            yield "maxSize", f"must be >= minSize ({self.max_size} < {self.min_size})"
+        if self.desired_size is not None and not self.min_size <= self.desired_size <= self.max_size:
+            yield "desiredSize", f"must be between minSize and maxSize ({self.desired_size} not in {self.min_size}..{self.max_size})"
+
+
+class TeamConfig(ConfigModel):
+    """A team namespace with a GPU quota."""
+
+    name: K8sName = Field(..., description="Namespace name (RFC 1123). Required.")
+    gpu_quota: int = Field(8, ge=0, le=1024, description="Quota on requests.nvidia.com/gpu. Default: 8.")
+
+
+class PriorityClassConfig(ConfigModel):
+    """A PriorityClass training jobs choose from (`priorityClassName`)."""
+
+    name: K8sName = Field(..., description="PriorityClass name. Required.")
+    value: int = Field(..., ge=-1000, le=1_000_000_000, description="Priority (higher preempts lower). Required.")
+    preempting: bool = Field(True, description="May preempt lower-priority pods. Default: true.")
+    description: str = Field("", description="What the class is for. Default: empty.")
+
+
+DEFAULT_PRIORITY_CLASSES: tuple[PriorityClassConfig, ...] = (
+    PriorityClassConfig(name="training-critical", value=100_000,
+                        description="Production training and evaluation that must not be preempted by experiments."),
+    PriorityClassConfig(name="training-standard", value=10_000, description="Regular training jobs."),
+    PriorityClassConfig(name="training-preemptible", value=1_000, preempting=False,
+                        description="Experiments and sweeps: never preempt, first to be preempted."),
+)
+
+
+class TrainingOperatorConfig(ConfigModel):
+    """The training operator, installed as a pinned Helm release."""
+
+    kind: TrainingOperator = Field(
+        "kubeflow", description="kubeflow (Kubeflow Trainer v2), kuberay or none. Default: kubeflow.")
+    version: ChartVersion | None = Field(
+        None, description=f"Chart version. Default: {versions.KUBEFLOW_TRAINER.version} (kubeflow), "
+        f"{versions.KUBERAY.version} (kuberay).")
+    namespace: K8sName = Field("training-system", description="Namespace of the operator. Default: training-system.")
+
+    @property
+    def chart(self) -> versions.ChartPin | None:
+        """The chart to install with its effective version, or None for `kind: none`."""
+        base = {"kubeflow": versions.KUBEFLOW_TRAINER, "kuberay": versions.KUBERAY}.get(self.kind)
+        if base is None:
+            return None
+        return versions.ChartPin(base.chart, base.repo, self.version or base.version)
+
+
+class ClusterConfig(ConfigModel):
+    """The EKS training cluster."""
+
+    version: str = Field(
+        DEFAULT_EKS_VERSION,
+        description=f"EKS Kubernetes minor version, one of {', '.join(SUPPORTED_EKS_VERSIONS)}. "
+        f"Default: {DEFAULT_EKS_VERSION}.",
+    )
+    endpoint_public_access: bool = Field(
+        False, description="Expose the API endpoint publicly (restricted to publicAccessCidrs). "
+        "Default: false (profiles: dev/staging true). The private endpoint is always on.",
+    )
+    public_access_cidrs: list[Cidr] = Field(
+        default_factory=list, description="CIDRs allowed to reach a public endpoint. Default: none; "
+        "required when endpointPublicAccess is true.",
+    )
+    authentication_mode: Literal["API", "API_AND_CONFIG_MAP"] = Field(
+        "API", description="Cluster access mode. Default: API (access entries only)."
+    )
+    admin_role_arns: list[IamRoleArn] = Field(
+        default_factory=list, description="IAM roles granted cluster admin through access entries. Default: none."
+    )
+    workload_identity: WorkloadIdentityMode = Field(
+        "irsa", description="How pods get AWS credentials: irsa or podIdentity. Default: irsa."
+    )
+    log_retention_days: LogRetentionDays = Field(
+        365, description="Control-plane log retention in days. Default: 365 (profiles: dev 30, staging 90)."
+    )
+    addons: AddonVersions = Field(default_factory=AddonVersions, description="Managed add-on versions.")
+    system_nodes: SystemNodesConfig = Field(default_factory=SystemNodesConfig, description="System node group.")
+    teams: list[TeamConfig] = Field(default_factory=list, description="Team namespaces. Default: none.")
+    training_operator: TrainingOperatorConfig = Field(
+        default_factory=TrainingOperatorConfig, description="Training operator Helm release."
+    )
+    priority_classes: list[PriorityClassConfig] = Field(
+        default_factory=lambda: list(DEFAULT_PRIORITY_CLASSES),
+        description="PriorityClasses for training. Default: training-critical (100000), training-standard (10000), "
+        "training-preemptible (1000, never preempts).")
+    service_ipv4_cidr: Ipv4Cidr | None = Field(
+        None, description="Kubernetes Service CIDR (/12 to /24). Default: chosen by EKS (10.100.0.0/16 or 172.20.0.0/16).")
+    upgrade_support_type: UpgradeSupportType = Field(
+        "STANDARD", description="EKS upgrade policy: STANDARD (EKS upgrades the control plane when standard support "
+        "ends) or EXTENDED (stays on the minor version for 12 more months, at extra cost). Default: STANDARD.")
+    load_balancer_controller: bool = Field(
+        False, description="Install the AWS Load Balancer Controller (pinned chart, its own IAM role), which serves "
+        "the `alb` IngressClass. Required by any `alb` Ingress (e.g. modelRegistry.ingress). Default: false.")
+    container_insights: bool = Field(
+        True, description="Install the amazon-cloudwatch-observability add-on (CloudWatch agent + Fluent Bit) with "
+        "its encrypted log groups: Container Insights metrics such as cluster_failed_node_count. Billed per "
+        "observation. Default: true.")
+    create_service_linked_roles: list[ServiceLinkedRoleService] = Field(
+        default_factory=list, description="Service-linked roles to create (autoscaling.amazonaws.com, "
+        "spot.amazonaws.com). Only for accounts that lack them: creating one that exists fails ('has been taken'); "
+        "`aws iam get-role --role-name AWSServiceRoleForEC2Spot` tells. The cluster key never names them, so key "
+        "creation works either way. Default: none (EKS creates the Auto Scaling one with the first node group).")
+
+    def problems(self) -> Iterable[Problem]:
+        if self.version not in SUPPORTED_EKS_VERSIONS:
+            yield "version", f"unsupported EKS version {self.version!r} (supported: {', '.join(SUPPORTED_EKS_VERSIONS)})"
+        if self.endpoint_public_access:
+            if not self.public_access_cidrs:
+                yield "publicAccessCidrs", "required when endpointPublicAccess is true"
+            for i, cidr in enumerate(self.public_access_cidrs):
+                if ipaddress.ip_network(cidr).prefixlen == 0:
+                    yield f"publicAccessCidrs[{i}]", f"must not allow the whole internet ({cidr})"
+        seen: set[str] = set()
+        for i, team in enumerate(self.teams):
+            if team.name in seen:
+                yield f"teams[{i}].name", f"duplicate team {team.name!r}"
+            elif team.name == self.training_operator.namespace or team.name.startswith("kube-"):
+                yield f"teams[{i}].name", f"{team.name!r} is reserved for the platform"
+            seen.add(team.name)
+        classes = [p.name for p in self.priority_classes]
+        for i, name in enumerate(classes):
+            if name in classes[:i]:
+                yield f"priorityClasses[{i}].name", f"duplicate priority class {name!r}"
+            elif name.startswith("system-"):
+                yield f"priorityClasses[{i}].name", f"the 'system-' prefix is reserved by Kubernetes ({name!r})"
+        if self.service_ipv4_cidr is not None:
+            prefix = ipaddress.ip_network(self.service_ipv4_cidr).prefixlen
+            if not 12 <= prefix <= 24:
+                yield "serviceIpv4Cidr", f"prefix length must be between /12 and /24 (got /{prefix})"
+        for i, service in enumerate(self.create_service_linked_roles):
+            if service in self.create_service_linked_roles[:i]:
+                yield f"createServiceLinkedRoles[{i}]", f"duplicate service {service!r}"
+        if self.version in SUPPORTED_EKS_VERSIONS and self.kube_proxy_minor not in (None, self.version):
+            yield ("addons.kubeProxy",
+                   f"kube-proxy {self.addons.kube_proxy} does not match cluster version {self.version}")
+
+    @property
+    def kube_proxy_minor(self) -> str | None:
+        """`v1.35.3-eksbuild.2` -> `1.35` (kube-proxy must match the control plane's minor version)."""
+        parts = self.addons.kube_proxy.lstrip("v").split(".")
+        return ".".join(parts[:2]) if len(parts) >= 2 else None

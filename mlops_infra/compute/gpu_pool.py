@@ -1,0 +1,94 @@
+"""GpuNodePool: one EKS managed node group of GPU instances that scales to zero and back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from ..blocks.naming import child, child_options
+from . import cluster_nodes
+from .cluster_autoscaler import CLUSTER_TAG_PREFIX, ENABLED_TAG
+from .gpu_config import GpuPoolConfig
+
+CA_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
+
+
+def autoscaler_tags(pool: GpuPoolConfig) -> dict[str, str]:
+    """Node-template tags on the Auto Scaling group: what a node *would* look like, so the cluster autoscaler can
+    scale a pool up from zero nodes (it cannot read labels, taints or GPUs from a node that does not exist)."""
+    tags = {f"{CA_TEMPLATE}/label/{k}": v for k, v in sorted(pool.node_labels.items())}
+    tags[f"{CA_TEMPLATE}/resources/nvidia.com/gpu"] = str(pool.min_gpus_per_node)
+    if pool.efa:  # the EFA device plugin advertises one vpc.amazonaws.com/efa device per EFA interface
+        tags[f"{CA_TEMPLATE}/resources/vpc.amazonaws.com/efa"] = str(pool.efa_network_cards)
+    if pool.taint is not None:
+        tags[f"{CA_TEMPLATE}/taint/{pool.taint.key}"] = f"{pool.taint.value}:{pool.taint.k8s_effect}"
+    return tags
+
+
+@dataclass(frozen=True)
+class GpuNodePoolArgs:
+    config: GpuPoolConfig
+    cluster_name: pulumi.Input[str]
+    node_role_arn: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Private subnets (a list, or one output of a list, e.g. a StackReference's). An EFA pool uses only the first:
+    a cluster placement group lives in one AZ."""
+    cluster_security_group_id: pulumi.Input[str]
+    """Put on EFA interfaces (a launch template with interfaces replaces the groups EKS would attach)."""
+    kms_key_arn: pulumi.Input[str]
+    """Key of the encrypted root volumes (the cluster's key)."""
+    tags: dict[str, str]
+    node_role_policies: Sequence[pulumi.Resource] = ()
+    """The node role's policy attachments (`TrainingCluster.node_role_policies`): the node group depends on them, so
+    `pulumi destroy` removes the nodes before their permissions. Default: none."""
+
+
+class GpuNodePool(pulumi.ComponentResource):
+    node_group: aws.eks.NodeGroup
+
+    def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gpu:GpuNodePool", name, None, opts)
+        pool, tags = args.config, {**args.tags, "mlops.io/gpu-pool": args.config.name}
+        placement = None
+        subnets: pulumi.Input[Sequence[pulumi.Input[str]]] = args.subnet_ids
+        if pool.efa:
+            placement = aws.ec2.PlacementGroup(child(name, "placement"), strategy="cluster", tags=tags,
+                                               opts=child_options(self)).name
+            subnets = pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: list(ids)[:1])
+        template = cluster_nodes.launch_template(
+            child(name, "lt"), self, ami_type=pool.ami_type, volume_gib=pool.root_volume_gib,
+            kms_key_arn=args.kms_key_arn, tags=tags, hop_limit=pool.metadata_hop_limit,
+            efa_security_group_ids=[args.cluster_security_group_id] if pool.efa else (),
+            efa_network_cards=pool.efa_network_cards, placement_group=placement)
+        taints: list[aws.eks.NodeGroupTaintArgsDict] = []
+        if pool.taint is not None:
+            taints.append({"key": pool.taint.key, "value": pool.taint.value, "effect": pool.taint.effect})
+        self.node_group = aws.eks.NodeGroup(
+            name, cluster_name=args.cluster_name, node_role_arn=args.node_role_arn, subnet_ids=subnets,
+            instance_types=list(pool.instance_types), capacity_type=pool.capacity_type, ami_type=pool.ami_type,
+            scaling_config={"min_size": pool.min_size, "desired_size": pool.effective_desired_size,
+                            "max_size": pool.max_size},
+            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+            labels=pool.node_labels, taints=taints or None,
+            update_config={"max_unavailable": 1}, node_repair_config={"enabled": pool.node_repair},
+            tags=tags,
+            # The cluster autoscaler owns the desired size; `pulumi up` must not reset it.
+            opts=child_options(self, ignore_changes=["scalingConfig.desiredSize"], depends_on=list(args.node_role_policies)))
+        asg = self.node_group.resources.apply(
+            lambda r: str(r[0].autoscaling_groups[0].name) if r and r[0].autoscaling_groups else "")
+        for key, value in autoscaler_tags(pool).items():
+            aws.autoscaling.Tag(
+                child(name, key.removeprefix(f"{CA_TEMPLATE}/").replace("/", "-")), autoscaling_group_name=asg,
+                tag={"key": key, "value": value, "propagate_at_launch": False}, opts=child_options(self))
+        # Discovery tags (EKS writes the same on managed node groups; set here so the autoscaler's IAM condition
+        # `aws:ResourceTag/k8s.io/cluster-autoscaler/<cluster> = owned` holds on every GPU pool whatever EKS does).
+        discovery: list[tuple[str, pulumi.Input[str], str]] = [
+            ("ca-enabled", ENABLED_TAG, "true"),
+            ("ca-cluster", pulumi.Output.concat(CLUSTER_TAG_PREFIX, args.cluster_name), "owned")]
+        for suffix, tag_key, tag_value in discovery:
+            aws.autoscaling.Tag(child(name, suffix), autoscaling_group_name=asg,
+                                tag={"key": tag_key, "value": tag_value, "propagate_at_launch": False}, opts=child_options(self))
+        self.register_outputs({"nodeGroupName": self.node_group.node_group_name})

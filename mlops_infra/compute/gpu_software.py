@@ -1,0 +1,68 @@
+"""GpuSoftware: the NVIDIA device plugin or GPU operator (driver and toolkit off: the NVIDIA AMIs ship both), and
+the EFA device plugin when a pool uses EFA. Pinned Helm releases that tolerate the pools' taints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..blocks.helm import PinnedChart, release
+from ..blocks.naming import child, child_options
+from ..config import versions
+from .gpu_config import GpuPlatformConfig, GpuPoolConfig
+
+
+def tolerations(pools: Sequence[GpuPoolConfig]) -> list[dict[str, Any]]:
+    """One toleration per distinct pool taint (key + effect, any value), plus the default GPU taint."""
+    seen = {("nvidia.com/gpu", "NoSchedule")}
+    seen |= {(p.taint.key, p.taint.k8s_effect) for p in pools if p.taint is not None}
+    return [{"key": key, "operator": "Exists", "effect": effect} for key, effect in sorted(seen)]
+
+
+@dataclass(frozen=True)
+class GpuSoftwareArgs:
+    config: GpuPlatformConfig
+    pools: Sequence[GpuPoolConfig]
+    labels: dict[str, str] = field(default_factory=lambda: {"app.kubernetes.io/part-of": "mlops-platform"})
+    """Labels on the namespace. Default: app.kubernetes.io/part-of=mlops-platform."""
+
+
+class GpuSoftware(pulumi.ComponentResource):
+    """Kubernetes children: the provider comes from the caller's `opts.providers`."""
+
+    release: k8s.helm.v3.Release
+    efa_release: k8s.helm.v3.Release | None
+
+    def __init__(self, name: str, args: GpuSoftwareArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gpu:GpuSoftware", name, None, opts)
+        cfg = args.config
+        # The device plugins mount host paths (kubelet sockets): privileged by design, so only they live here.
+        meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": cfg.namespace, "labels": {
+            **args.labels, "pod-security.kubernetes.io/enforce": "privileged"}}
+        ns = k8s.core.v1.Namespace(child(name, "ns"), metadata=meta, opts=child_options(self))
+        namespace = ns.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+        tol = tolerations(args.pools)
+        if cfg.software == "devicePlugin":
+            chart = PinnedChart(versions.DEVICE_PLUGIN.chart, versions.DEVICE_PLUGIN.repo, cfg.device_plugin_version)
+            values: dict[str, Any] = {"tolerations": [*tol, {"key": "CriticalAddonsOnly", "operator": "Exists"}],
+                                      "nodeSelector": {"nvidia.com/gpu.present": "true"},
+                                      "priorityClassName": "system-node-critical"}
+        else:
+            chart = PinnedChart(versions.GPU_OPERATOR.chart, versions.GPU_OPERATOR.repo, cfg.gpu_operator_version)
+            values = {"driver": {"enabled": False}, "toolkit": {"enabled": False},
+                      "daemonsets": {"tolerations": tol, "priorityClassName": "system-node-critical"},
+                      "node-feature-discovery": {"worker": {"tolerations": tol}}}
+        self.release = release(child(name, cfg.software.lower()), chart, parent=self, namespace=namespace,
+                               values=values)
+        self.efa_release = None
+        if any(p.efa for p in args.pools):
+            self.efa_release = release(
+                child(name, "efa"), PinnedChart(versions.EFA_PLUGIN.chart, versions.EFA_PLUGIN.repo,
+                                                cfg.efa_plugin_version),
+                parent=self, namespace=namespace,
+                values={"tolerations": tol, "nodeSelector": {"vpc.amazonaws.com/efa.present": "true"}})
+        self.register_outputs({"releaseName": self.release.name})

@@ -1,0 +1,213 @@
+"""Karpenter provisioning (`gpu.provisioner: karpenter`): the controller with its own workload identity, and per
+GPU pool an EC2NodeClass plus a NodePool whose `limits` cap the pool's GPUs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from ..blocks import iam
+from ..blocks.helm import PinnedChart, release
+from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.naming import child, child_options
+from ..blocks.pod_security import helm_resources
+from ..blocks.refs import ClusterRefs
+from ..config import versions
+from .cluster import SYSTEM_LABEL
+from .cluster_nodes import root_device_name
+from .gpu_config import GpuPlatformConfig, GpuPoolConfig
+
+NAMESPACE = "kube-system"
+SERVICE_ACCOUNT = "karpenter"
+NODE_CLASS_API = "karpenter.k8s.aws/v1"
+NODE_POOL_API = "karpenter.sh/v1"
+K8S_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
+# Karpenter v1.9.0 controller policy: website/content/en/docs/getting-started/getting-started-with-karpenter/
+# cloudformation.yaml at tag v1.9.0 (KarpenterControllerPolicy), mirrored statement by statement below.
+# EC2 resources Karpenter creates: the request must tag them as owned by this cluster.
+CREATED = ("fleet", "instance", "volume", "network-interface", "launch-template", "spot-instances-request")
+USED = ("image", "snapshot", "security-group", "subnet", "capacity-reservation")
+DESCRIBE = ("ec2:DescribeAvailabilityZones", "ec2:DescribeCapacityReservations", "ec2:DescribeImages",
+            "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeInstances",
+            "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory",
+            "ec2:DescribeSubnets")
+# Tags Karpenter adds to a running instance after launch (AllowScopedResourceTagging's aws:TagKeys).
+POST_LAUNCH_TAG_KEYS = ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]
+
+
+@dataclass(frozen=True)
+class KarpenterArgs:
+    config: GpuPlatformConfig
+    pools: Sequence[GpuPoolConfig]
+    cluster: ClusterRefs
+    node_role: aws.iam.Role
+    """The cluster's node role: EKS already gave it an EC2_LINUX access entry for the system node group."""
+    subnet_ids: Sequence[pulumi.Input[str]]
+    kms_key_arn: pulumi.Input[str]
+    region: str
+    tags: dict[str, str]
+    node_role_policies: Sequence[pulumi.Resource] = ()
+    """The node role's policy attachments: node classes depend on them (nodes drain before permissions go).
+    Default: none."""
+
+
+def _arns(region: str, account: str, kinds: Sequence[str]) -> list[str]:
+    return [f"arn:aws:ec2:{region}:{account}:{kind}/*" for kind in kinds]
+
+
+def _ec2_statements(region: str, account: str, name: str) -> list[iam.Statement]:
+    """Launch, tag and terminate only what carries this cluster's ownership tags (`kubernetes.io/cluster/<name>`,
+    `eks:eks-cluster-name`, a NodePool), as Karpenter's own policy does."""
+    owned = f"kubernetes.io/cluster/{name}"
+    request = {f"aws:RequestTag/{owned}": "owned", "aws:RequestTag/eks:eks-cluster-name": name}
+    resource = {"StringEquals": {f"aws:ResourceTag/{owned}": "owned"},
+                "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}}
+    nodepool = {"aws:RequestTag/karpenter.sh/nodepool": "*"}
+    created = _arns(region, account, CREATED)
+    return [
+        iam.statement("LaunchFromSharedResources", ["ec2:CreateFleet", "ec2:RunInstances"],
+                      [f"arn:aws:ec2:{region}::image/*", f"arn:aws:ec2:{region}::snapshot/*",
+                       *_arns(region, account, USED[2:])]),
+        iam.statement("LaunchFromOwnLaunchTemplates", ["ec2:CreateFleet", "ec2:RunInstances"],
+                      _arns(region, account, ["launch-template"]), conditions=resource),
+        iam.statement("LaunchOwnedResources", ["ec2:CreateFleet", "ec2:CreateLaunchTemplate", "ec2:RunInstances"],
+                      [*created, *_arns(region, account, ["capacity-reservation"])],
+                      conditions={"StringEquals": request, "StringLike": nodepool}),
+        iam.statement("TagOnLaunch", ["ec2:CreateTags"], created, conditions={
+            "StringEquals": {**request, "ec2:CreateAction": ["CreateFleet", "CreateLaunchTemplate", "RunInstances"]},
+            "StringLike": nodepool}),
+        # After launch Karpenter names the instance and records its NodeClaim: only those keys, only on its nodes.
+        iam.statement("TagOwnNodesAfterLaunch", ["ec2:CreateTags"], _arns(region, account, ["instance"]), conditions={
+            **resource, "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": name},
+            "ForAllValues:StringEquals": {"aws:TagKeys": POST_LAUNCH_TAG_KEYS}}),
+        iam.statement("TerminateOwnNodes", ["ec2:DeleteLaunchTemplate", "ec2:TerminateInstances"],
+                      _arns(region, account, ["instance", "launch-template"]), conditions=resource),
+    ]
+
+
+def _instance_profile_statements(region: str, account: str, name: str) -> list[iam.Statement]:
+    """Instance profiles Karpenter creates for its EC2NodeClasses carry the cluster, region and node class tags;
+    only those can be created, tagged, changed or deleted. `iam:ListInstanceProfiles` (no resource scoping: it only
+    lists) is what the EC2NodeClass finalizer calls to find its profiles (pkg/providers/instanceprofile
+    ListNodeClassProfiles, v1.9.0): without it the finalizer errors forever and `pulumi destroy` hangs."""
+    profiles = [f"arn:aws:iam::{account}:instance-profile/*"]
+    owned = f"kubernetes.io/cluster/{name}"
+    tagged = {f"aws:ResourceTag/{owned}": "owned", "aws:ResourceTag/topology.kubernetes.io/region": region}
+    request = {f"aws:RequestTag/{owned}": "owned", "aws:RequestTag/eks:eks-cluster-name": name,
+               "aws:RequestTag/topology.kubernetes.io/region": region}
+    return [
+        iam.statement("CreateOwnInstanceProfiles", ["iam:CreateInstanceProfile"], profiles, conditions={
+            "StringEquals": request, "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
+        iam.statement("TagOwnInstanceProfiles", ["iam:TagInstanceProfile"], profiles, conditions={
+            "StringEquals": {**tagged, **request},
+            "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                           "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
+        iam.statement("ManageOwnInstanceProfiles", [
+            "iam:AddRoleToInstanceProfile", "iam:DeleteInstanceProfile", "iam:RemoveRoleFromInstanceProfile"],
+            profiles, conditions={"StringEquals": tagged,
+                                  "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
+        iam.statement("ReadInstanceProfiles", ["iam:GetInstanceProfile"], profiles),
+        iam.statement("ListInstanceProfiles", ["iam:ListInstanceProfiles"], ["*"]),
+    ]
+
+
+def controller_statements(args: KarpenterArgs, account: pulumi.Input[str],
+                          ) -> list[iam.Statement | pulumi.Output[iam.Statement]]:
+    """Least privilege for the controller. Describe/pricing calls have no resource-level permissions (`*`).
+    Condition keys carry the cluster name, so the statements resolve once the name and account are known."""
+    region = args.region
+
+    def build(name: str, acct: str) -> list[iam.Statement]:
+        return [
+            iam.statement("Describe", DESCRIBE, ["*"], conditions={"StringEquals": {"aws:RequestedRegion": region}}),
+            # The Price List API answers only in us-east-1 (and a few others): no region condition, as upstream.
+            iam.statement("Pricing", ["pricing:GetProducts"], ["*"]),
+            *_ec2_statements(region, acct, name), *_instance_profile_statements(region, acct, name),
+            iam.statement("DescribeCluster", ["eks:DescribeCluster"], [f"arn:aws:eks:{region}:{acct}:cluster/{name}"]),
+            iam.statement("AmiParameters", ["ssm:GetParameter"], [f"arn:aws:ssm:{region}::parameter/aws/service/*"]),
+        ]
+
+    def pick(i: int) -> pulumi.Output[iam.Statement]:
+        return pulumi.Output.all(args.cluster.name, account).apply(lambda a: build(str(a[0]), str(a[1]))[i])
+
+    return [
+        *(pick(i) for i in range(len(build("", "")))),
+        iam.statement("PassNodeRole", ["iam:PassRole"], [args.node_role.arn],
+                      conditions={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
+        iam.statement("EncryptedVolumes", ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey",
+                                           "kms:GenerateDataKeyWithoutPlaintext"], [args.kms_key_arn]),
+    ]
+
+
+def node_class_spec(args: KarpenterArgs, pool: GpuPoolConfig, tags: dict[str, str]) -> dict[str, Any]:
+    family = "bottlerocket" if pool.ami_type.startswith("BOTTLEROCKET") else "al2023"
+    return {
+        "role": args.node_role.name,
+        # The alias resolves to the NVIDIA variant for GPU instance types.
+        "amiSelectorTerms": [{"alias": f"{family}@{args.config.karpenter_ami_version}"}],
+        "subnetSelectorTerms": [{"id": s} for s in args.subnet_ids],
+        "securityGroupSelectorTerms": [{"id": args.cluster.cluster_security_group_id}],
+        "metadataOptions": {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled",
+                            "httpPutResponseHopLimit": pool.metadata_hop_limit, "httpTokens": "required"},
+        "blockDeviceMappings": [{"deviceName": root_device_name(pool.ami_type), "ebs": {
+            "volumeSize": f"{pool.root_volume_gib}Gi", "volumeType": "gp3", "encrypted": True,
+            "kmsKeyID": args.kms_key_arn, "deleteOnTermination": True}}],
+        "tags": tags,
+    }
+
+
+def node_pool_spec(pool: GpuPoolConfig, node_class: str) -> dict[str, Any]:
+    requirements = [
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": list(pool.instance_types)},
+        {"key": "karpenter.sh/capacity-type", "operator": "In",
+         "values": ["spot" if pool.capacity_type == "SPOT" else "on-demand"]},
+        {"key": "kubernetes.io/arch", "operator": "In", "values": [K8S_ARCH[pool.arch]]},
+    ]
+    spec: dict[str, Any] = {
+        "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": node_class},
+        "requirements": requirements, "expireAfter": "720h"}
+    if pool.taint is not None:
+        spec["taints"] = [{"key": pool.taint.key, "value": pool.taint.value, "effect": pool.taint.k8s_effect}]
+    return {
+        "template": {"metadata": {"labels": pool.node_labels}, "spec": spec},
+        # Empty GPU nodes go quickly; busy ones are never consolidated away from a running job.
+        "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "5m"},
+        "limits": {"nvidia.com/gpu": str(pool.total_gpus_at_max)},
+    }
+
+
+class Karpenter(pulumi.ComponentResource):
+    """Kubernetes children: the provider comes from the caller's `opts.providers`."""
+
+    release: k8s.helm.v3.Release
+
+    def __init__(self, name: str, args: KarpenterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gpu:Karpenter", name, None, opts)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        identity = WorkloadIdentity(child(name, "controller"), WorkloadIdentityArgs(
+            cluster=args.cluster.identity, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, tags=args.tags,
+            statements=controller_statements(args, account)), pulumi.ResourceOptions(parent=self))
+        self.release = release(
+            child(name, "controller"),
+            PinnedChart(versions.KARPENTER.chart, versions.KARPENTER.repo, args.config.karpenter_version),
+            parent=self, namespace=NAMESPACE, depends_on=[identity],
+            values={"settings": {"clusterName": args.cluster.name},
+                    "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
+                    "replicas": 2, "nodeSelector": dict(SYSTEM_LABEL),
+                    "controller": {"resources": helm_resources("1", "1Gi")}})
+        for pool in args.pools:
+            tags = {**args.tags, "mlops.io/gpu-pool": pool.name}
+            meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": pool.name}
+            node_class = k8s.apiextensions.CustomResource(
+                child(name, f"{pool.name}-class"), api_version=NODE_CLASS_API, kind="EC2NodeClass", metadata=meta,
+                spec=node_class_spec(args, pool, tags),
+                opts=child_options(self, depends_on=[self.release, *args.node_role_policies]))
+            k8s.apiextensions.CustomResource(
+                child(name, pool.name), api_version=NODE_POOL_API, kind="NodePool", metadata=meta,
+                spec=node_pool_spec(pool, pool.name), opts=child_options(self, depends_on=[self.release, node_class]))
+        self.register_outputs({"roleArn": identity.role_arn})

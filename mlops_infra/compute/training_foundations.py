@@ -1,0 +1,75 @@
+"""Training foundations: team namespaces with GPU quotas, PriorityClasses and the training operator release."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..blocks.helm import PinnedChart, release
+from ..blocks.naming import child, child_options
+from ..blocks.pod_security import helm_resources
+from .config import ClusterConfig
+
+GPU_QUOTA_KEY = "requests.nvidia.com/gpu"  # extended resources are quota'd on requests only
+TEAM_LABEL = "mlops.io/team"
+
+
+def namespace_metadata(ns: str, labels: dict[str, str]) -> k8s.meta.v1.ObjectMetaArgsDict:
+    """Pod Security Admission: enforce `baseline` (GPU containers run as they are built), warn and audit on
+    `restricted` so teams see what to fix."""
+    return {"name": ns, "labels": {
+        **labels,
+        "pod-security.kubernetes.io/enforce": "baseline",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }}
+
+
+@dataclass(frozen=True)
+class TrainingFoundationsArgs:
+    config: ClusterConfig
+    labels: dict[str, str]
+    """Labels on every object (e.g. the platform's tags as Kubernetes labels)."""
+
+
+class TrainingFoundations(pulumi.ComponentResource):
+    """Kubernetes children: the provider comes from the caller's `opts.providers`."""
+
+    namespaces: dict[str, pulumi.Output[str]]
+    operator: k8s.helm.v3.Release | None
+
+    def __init__(self, name: str, args: TrainingFoundationsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:training:TrainingFoundations", name, None, opts)
+        cfg = args.config
+        self.namespaces = {}
+        for team in cfg.teams:
+            ns = k8s.core.v1.Namespace(
+                child(name, team.name), metadata=namespace_metadata(team.name, {**args.labels, TEAM_LABEL: team.name}),
+                opts=child_options(self))
+            ns_name = ns.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+            spec: k8s.core.v1.ResourceQuotaSpecArgsDict = {"hard": {GPU_QUOTA_KEY: str(team.gpu_quota)}}
+            k8s.core.v1.ResourceQuota(
+                child(name, f"{team.name}-gpu-quota"),
+                metadata={"name": "gpu-quota", "namespace": ns_name, "labels": args.labels}, spec=spec,
+                opts=child_options(self))
+            self.namespaces[team.name] = ns_name
+        for pc in cfg.priority_classes:
+            k8s.scheduling.v1.PriorityClass(
+                child(name, pc.name), metadata={"name": pc.name, "labels": args.labels}, value=pc.value,
+                global_default=False, description=pc.description or None,
+                preemption_policy="PreemptLowerPriority" if pc.preempting else "Never", opts=child_options(self))
+        self.operator = None
+        chart = cfg.training_operator.chart
+        if chart is not None:
+            op_ns = k8s.core.v1.Namespace(
+                child(name, "operator-ns"), metadata=namespace_metadata(cfg.training_operator.namespace, args.labels),
+                opts=child_options(self))
+            values = {"kuberay": {"resources": helm_resources("100m", "512Mi")},
+                      "kubeflow": {"runtimes": {"defaultEnabled": True}}}[cfg.training_operator.kind]
+            self.operator = release(
+                child(name, cfg.training_operator.kind), PinnedChart(chart.chart, chart.repo, chart.version),
+                parent=self, namespace=op_ns.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name)),
+                values=values)
+        self.register_outputs({"namespaces": dict(self.namespaces)})

@@ -1,0 +1,136 @@
+"""The Feast feature server: Deployment, Service, PodDisruptionBudget and HPA, with the pod-security defaults.
+
+The pod reads `feature_store.yaml` from a ConfigMap and secrets (Redis token, registry password) as env vars
+from a Kubernetes Secret; Feast expands `${VAR}` references when it loads the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..blocks import pod_security
+from ..blocks.naming import child, child_options
+from .config import FeatureServerConfig
+
+PORT = 6566  # `feast serve` default port (feast/cli/serve.py)
+SERVICE_PORT = 80
+CONFIG_DIR = "/feast"
+FEATURE_STORE_YAML = f"{CONFIG_DIR}/feature_store.yaml"
+
+
+@dataclass(frozen=True)
+class FeastPod:
+    """What every Feast pod shares: identity, config file and secret env vars."""
+
+    namespace: pulumi.Input[str]
+    service_account: pulumi.Input[str]
+    config_map: pulumi.Input[str]
+    secret: pulumi.Input[str] | None = None
+    """Secret whose keys become env vars (Redis token, registry password). Default: none."""
+
+    def volumes(self) -> list[k8s.core.v1.VolumeArgsDict]:
+        return [{"name": "config", "config_map": {"name": self.config_map}},
+                {"name": "tmp", "empty_dir": {"size_limit": "1Gi"}}]
+
+    def mounts(self) -> list[k8s.core.v1.VolumeMountArgsDict]:
+        # Read-only root filesystem: Feast's scratch files and HOME go to /tmp.
+        return [{"name": "config", "mount_path": CONFIG_DIR, "read_only": True},
+                {"name": "tmp", "mount_path": "/tmp"}]
+
+    def env(self) -> list[k8s.core.v1.EnvVarArgsDict]:
+        return [{"name": "HOME", "value": "/tmp"}, {"name": "FEAST_USAGE", "value": "False"}]
+
+    def env_from(self) -> list[k8s.core.v1.EnvFromSourceArgsDict]:
+        return [{"secret_ref": {"name": self.secret}}] if self.secret is not None else []
+
+    def spec(self, container: k8s.core.v1.ContainerArgsDict) -> k8s.core.v1.PodSpecArgsDict:
+        return {
+            "service_account_name": self.service_account,
+            "automount_service_account_token": False,
+            "security_context": pod_security.pod_security_context(),
+            "containers": [container],
+            "volumes": self.volumes(),
+        }
+
+
+@dataclass(frozen=True)
+class FeatureServerArgs:
+    config: FeatureServerConfig
+    pod: FeastPod
+    labels: dict[str, str]
+    checksum: pulumi.Input[str] = ""
+    """Hash of the config, as a pod annotation, so that a changed `feature_store.yaml` rolls the pods. Default: none."""
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    """What must be ready before the pods start: the registry bootstrap Job and the identity. Default: none."""
+
+
+class FeatureServer(pulumi.ComponentResource):
+    service_name: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: FeatureServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_server:FeatureServer", name, None, opts)
+        cfg, pod = args.config, args.pod
+        selector = {"app.kubernetes.io/name": "feast-feature-server", "app.kubernetes.io/instance": name}
+        labels = {**args.labels, **selector}
+        meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": name, "namespace": pod.namespace, "labels": labels}
+        probe_get: k8s.core.v1.HTTPGetActionArgsDict = {"path": "/health", "port": "http"}
+        container: k8s.core.v1.ContainerArgsDict = {
+            "name": "feature-server",
+            "image": cfg.image,
+            "command": ["feast", "-f", FEATURE_STORE_YAML, "serve", "-h", "0.0.0.0", "-p", str(PORT),
+                        "--no-access-log"],
+            "ports": [{"name": "http", "container_port": PORT, "protocol": "TCP"}],
+            "env": pod.env(),
+            "env_from": pod.env_from(),
+            "volume_mounts": pod.mounts(),
+            "resources": pod_security.resources(cfg.cpu, cfg.memory),
+            "security_context": pod_security.container_security_context(),
+            "readiness_probe": {"http_get": probe_get, "initial_delay_seconds": 10, "period_seconds": 10,
+                                "failure_threshold": 3},
+            "liveness_probe": {"http_get": probe_get, "initial_delay_seconds": 30, "period_seconds": 20,
+                               "failure_threshold": 3},
+        }
+        spec: k8s.apps.v1.DeploymentSpecArgsDict = {
+            "selector": {"match_labels": selector},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {"mlops/config-checksum": args.checksum}},
+                "spec": {
+                    **pod.spec(container),
+                    "topology_spread_constraints": [{
+                        "max_skew": 1, "topology_key": "topology.kubernetes.io/zone",
+                        "when_unsatisfiable": "ScheduleAnyway", "label_selector": {"match_labels": selector}}],
+                },
+            },
+            "strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 0, "max_surge": 1}},
+        }
+        # The HPA owns the replica count; ignoring `spec.replicas` keeps `pulumi up` from resetting it.
+        deployment = k8s.apps.v1.Deployment(
+            child(name, "deployment"), metadata=meta, spec={**spec, "replicas": cfg.min_replicas},
+            opts=child_options(self, ignore_changes=["spec.replicas"], depends_on=list(args.depends_on)))
+        service = k8s.core.v1.Service(
+            child(name, "service"), metadata=meta,
+            spec={"type": "ClusterIP", "selector": selector,
+                  "ports": [{"name": "http", "port": SERVICE_PORT, "target_port": "http", "protocol": "TCP"}]},
+            opts=child_options(self))
+        k8s.policy.v1.PodDisruptionBudget(
+            child(name, "pdb"), metadata=meta,
+            spec={"selector": {"match_labels": selector}, "max_unavailable": 1}, opts=child_options(self))
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            child(name, "hpa"), metadata=meta,
+            spec={
+                "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": name},
+                "min_replicas": cfg.min_replicas,
+                "max_replicas": cfg.max_replicas,
+                "metrics": [{"type": "Resource", "resource": {
+                    "name": "cpu", "target": {"type": "Utilization", "average_utilization": cfg.target_cpu_percent}}}],
+            },
+            opts=child_options(self, depends_on=[deployment]))
+        self.service_name = service.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+        self.url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}", self.service_name, pod.namespace,
+                                        SERVICE_PORT)
+        self.register_outputs({"url": self.url})

@@ -1,0 +1,354 @@
+"""FeatureStore: Feast on S3 (parquet or Athena) with a DynamoDB or Redis online store, an S3 or SQL registry,
+a served feature server and scheduled materialization; or SageMaker Feature Store feature groups.
+
+`grant_read(role)` / `grant_write(role)` give another workload (e.g. a training job) least-privilege access to
+exactly this store's bucket prefixes, tables or feature groups, and its KMS key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from ..blocks import iam
+from ..blocks.bucket import ATHENA, HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
+from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.kms import KmsKey, KmsKeyArgs
+from ..blocks.naming import child, child_options
+from ..blocks.network_access import PrivatePlacement
+from ..blocks.refs import ClusterRefs, NetworkRefs
+from . import feast_config
+from .config import FeatureStoreConfig
+from .feature_server import FeastPod, FeatureServer, FeatureServerArgs
+from .feature_store_bootstrap import RegistryBootstrap, RegistryBootstrapArgs
+from .feature_store_materialization import Materialization, MaterializationArgs
+from .feature_store_online import (
+    DynamoDbOnlineStore,
+    DynamoDbOnlineStoreArgs,
+    RedisOnlineStore,
+    RedisOnlineStoreArgs,
+)
+from .feature_store_registry import SqlRegistry, SqlRegistryArgs
+from .feature_store_sagemaker import SageMakerFeatureGroups, SageMakerFeatureGroupsArgs
+
+OFFLINE_PREFIX = "offline"
+STAGING_PREFIX = "staging"
+REGISTRY_KEY = "registry/registry.db"
+REGISTRY_READER = "feast_reader"
+"""The SQL registry's read-only database user (created by the registry bootstrap Job) the feature server uses."""
+ATHENA_ACTIONS = ["athena:GetQueryExecution", "athena:GetQueryResults", "athena:GetWorkGroup",
+                  "athena:StartQueryExecution", "athena:StopQueryExecution"]
+# Feast's Athena store reads tables and creates/drops temporary entity tables in its own database only.
+GLUE_ACTIONS = ["glue:CreateTable", "glue:DeleteTable", "glue:GetDatabase", "glue:GetPartition", "glue:GetPartitions",
+                "glue:GetTable", "glue:GetTables"]
+S3_READ = ["s3:GetObject", "s3:GetObjectVersion"]
+S3_WRITE = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+Access = Literal["read", "write"] | None
+
+
+@dataclass(frozen=True)
+class FeatureStoreArgs:
+    config: FeatureStoreConfig
+    tags: dict[str, str]
+    network: NetworkRefs
+    cluster: ClusterRefs
+    protect: bool = False
+    """Pulumi `protect` + `retain_on_delete` on the bucket, tables, Redis, database and key. Default: false."""
+    kms_key: KmsKey | None = None
+    """Customer key for every store. Default: the component creates its own."""
+    bucket_guard: VpcEndpointGuard | None = None
+    """Deny offline-store access from outside the VPC endpoint (exfiltration guard). Default: off."""
+
+
+def _offline_guard(args: FeatureStoreArgs) -> tuple[VpcEndpointGuard | None, Any]:
+    """The bucket guard plus the service paths this store's own engine needs (set by the security helper, #16):
+    Athena reads and writes with the caller's credentials from its own network (`aws:CalledVia`), and SageMaker
+    Feature Store writes the offline store as the offline role (exempt by ARN; the role is created after the
+    bucket, so its ARN arrives through a deferred output resolved once the feature groups exist)."""
+    guard, cfg = args.bucket_guard, args.config
+    if guard is None:
+        return None, None
+    if cfg.engine == "sagemaker":
+        deferred: tuple[pulumi.Output[str], Callable[[pulumi.Output[str]], None]] = pulumi.deferred_output()
+        role_arn, resolve = deferred
+        return guard.with_exemptions(service_role_arns=[role_arn]), resolve
+    if cfg.offline.engine == "athena":
+        return guard.with_exemptions(called_via=[ATHENA]), None
+    return guard, None
+
+
+class FeatureStore(pulumi.ComponentResource):
+    offline_bucket_name: pulumi.Output[str]
+    feature_store_yaml: pulumi.Output[str] | None
+    outputs: dict[str, pulumi.Output[Any]]
+
+    def __init__(self, name: str, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_store:FeatureStore", name, None, opts)
+        cfg = args.config
+        self._name, self._tags = name, args.tags
+        self._grants: dict[tuple[str, str], tuple[aws.iam.Role, aws.iam.RolePolicy]] = {}
+        self._read_policy: aws.iam.Policy | None = None
+        self.kms_key = args.kms_key or KmsKey(child(name, "key"), KmsKeyArgs(
+            description=f"{name}: feature store data", tags=args.tags, protect=args.protect),
+            pulumi.ResourceOptions(parent=self))
+        guard, resolve_offline_role = _offline_guard(args)
+        self.bucket = HardenedBucket(child(name, "offline"), HardenedBucketArgs(
+            kms_key=self.kms_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=guard,
+            lifecycle=[LifecycleRule(id="expire-staging", prefix=f"{STAGING_PREFIX}/",
+                                     expiration_days=cfg.offline.staging_expiration_days)]),
+            pulumi.ResourceOptions(parent=self))
+        self.offline_bucket_name = self.bucket.bucket_name
+        self.outputs = {"offlineBucketName": self.bucket.bucket_name, "kmsKeyArn": self.kms_key.arn}
+        self.sagemaker: SageMakerFeatureGroups | None = None
+        # Set for every engine: the platform reads them (data-store alarms) whether or not Feast is the engine.
+        self.dynamodb: DynamoDbOnlineStore | None = None
+        self.redis: RedisOnlineStore | None = None
+        self.feature_store_yaml = None
+        if cfg.engine == "sagemaker":
+            self.sagemaker = SageMakerFeatureGroups(child(name, "groups"), SageMakerFeatureGroupsArgs(
+                groups=list(cfg.feature_groups), bucket=self.bucket, tags=args.tags), pulumi.ResourceOptions(parent=self))
+            if resolve_offline_role is not None:
+                resolve_offline_role(self.sagemaker.offline_role_arn)
+            self.outputs["featureGroupNames"] = self.sagemaker.group_names
+        else:
+            self._feast(name, args)
+        self.register_outputs(dict(self.outputs))
+
+    def _feast(self, name: str, args: FeatureStoreArgs) -> None:
+        cfg, net, cluster = args.config, args.network, args.cluster
+        placement = PrivatePlacement(net.vpc_id, net.private_subnet_ids, cluster.cluster_security_group_id)
+        problems = cfg.network_problems(len(net.private_subnet_ids))
+        if problems:
+            raise ValueError("; ".join(f"featureStore.{path}: {msg}" for path, msg in problems))
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        child_opts = pulumi.ResourceOptions(parent=self)
+
+        self.athena_db: aws.glue.CatalogDatabase | None = None
+        self.workgroup: aws.athena.Workgroup | None = None
+        if cfg.offline.engine == "athena":
+            self.athena_db = aws.glue.CatalogDatabase(
+                child(name, "glue"), name=child(name, "offline").replace("-", "_"),
+                description=f"{name}: Feast offline store", tags=args.tags, opts=child_options(self))
+            self.workgroup = aws.athena.Workgroup(
+                child(name, "athena"), name=child(name, "athena"), tags=args.tags, opts=child_options(self),
+                configuration={
+                    "enforce_workgroup_configuration": True,
+                    "publish_cloudwatch_metrics_enabled": True,
+                    "result_configuration": {
+                        "output_location": pulumi.Output.concat(
+                            "s3://", self.bucket.bucket_name, f"/{STAGING_PREFIX}/athena-results/"),
+                        "encryption_configuration": {"encryption_option": "SSE_KMS", "kms_key_arn": self.kms_key.arn},
+                    },
+                })
+
+        secrets: dict[str, pulumi.Output[str]] = {}
+        if cfg.online.type == "dynamodb":
+            self.dynamodb = DynamoDbOnlineStore(child(name, "online"), DynamoDbOnlineStoreArgs(
+                config=cfg.online, project=cfg.project, table_prefix=name, kms_key=self.kms_key, tags=args.tags,
+                protect=args.protect), child_opts)
+            self.outputs["onlineTableNames"] = self.dynamodb.table_names
+        else:
+            self.redis = RedisOnlineStore(child(name, "online"), RedisOnlineStoreArgs(
+                config=cfg.online, placement=placement, kms_key=self.kms_key, tags=args.tags,
+                protect=args.protect), child_opts)
+            secrets[feast_config.REDIS_PASSWORD_ENV] = self.redis.auth_token
+            self.outputs["onlineEndpoint"] = self.redis.endpoint
+
+        self.sql_registry: SqlRegistry | None = None
+        server_secrets = dict(secrets)
+        if cfg.registry == "sql":
+            self.sql_registry = SqlRegistry(child(name, "registry"), SqlRegistryArgs(
+                config=cfg.registry_database, placement=placement, kms_key=self.kms_key, tags=args.tags,
+                protect=args.protect), child_opts)
+            db = self.sql_registry
+            # The feature server reads as a read-only database user that the bootstrap Job creates; only the
+            # writers (bootstrap, materialization) get the owner's password.
+            reader_password: pulumi.Output[str] = pulumi.Output.secret(random.RandomPassword(
+                child(name, "registry-reader-password"), length=40, special=False, opts=child_options(self)).result)
+
+            def url(user: str, password_env: str) -> pulumi.Output[str]:
+                return pulumi.Output.all(db.address, db.port).apply(lambda a: feast_config.registry_sql_url(
+                    str(a[0]), int(a[1]), db.db_name, user, password_env))
+
+            registry_path = url(db.username, feast_config.REGISTRY_PASSWORD_ENV)
+            server_registry_path = url(REGISTRY_READER, feast_config.REGISTRY_READER_PASSWORD_ENV)
+            secrets[feast_config.REGISTRY_PASSWORD_ENV] = db.password
+            secrets[feast_config.REGISTRY_READER_PASSWORD_ENV] = reader_password
+            server_secrets[feast_config.REGISTRY_READER_PASSWORD_ENV] = reader_password
+        else:
+            registry_path = pulumi.Output.concat("s3://", self.bucket.bucket_name, f"/{REGISTRY_KEY}")
+            server_registry_path = registry_path
+        self.registry_path = registry_path
+        self.outputs["registryPath"] = registry_path
+
+        def feature_store_yaml(path: pulumi.Output[str], schema_mode: feast_config.SchemaMode | None) -> pulumi.Output[str]:
+            def render(values: list[Any]) -> str:
+                reg, endpoint, glue_db, workgroup, bucket, region_name = values
+                return feast_config.render(feast_config.FeastStores(
+                    project=cfg.project, region=str(region_name), registry_path=str(reg),
+                    registry_schema_mode=schema_mode, online=cfg.online.type, dynamodb_table_prefix=name,
+                    redis_endpoint=str(endpoint or ""), offline=cfg.offline.engine, athena_database=str(glue_db or ""),
+                    athena_workgroup=str(workgroup or ""), athena_staging=f"s3://{bucket}/{STAGING_PREFIX}/feast"))
+
+            return pulumi.Output.all(
+                path, self.redis.endpoint if self.redis else "", self.athena_db.name if self.athena_db else "",
+                self.workgroup.name if self.workgroup else "", self.bucket.bucket_name, region).apply(render)
+
+        self.feature_store_yaml = feature_store_yaml(registry_path, None)
+        self.outputs["featureStoreYaml"] = self.feature_store_yaml
+        # SQL registry: the server's own file (read-only user, `schema_mode: verify`: no DDL). S3: the same file.
+        server_yaml = feature_store_yaml(server_registry_path, "verify") if self.sql_registry else self.feature_store_yaml
+
+        namespace = self._namespace(name, args)
+        labels = {"app.kubernetes.io/part-of": "feast", "app.kubernetes.io/managed-by": "pulumi"}
+        config_map_name, secret_name = self._pod_files(
+            name, "config", "secrets", namespace, labels, self.feature_store_yaml, secrets)
+        server_config, server_secret = (config_map_name, secret_name) if self.sql_registry is None else self._pod_files(
+            name, "server-config", "server-secrets", namespace, labels, server_yaml, server_secrets)
+
+        server_identity = self._identity(child(name, "server"), args, namespace, self._statements(
+            offline=None, registry="read", online="read", kms_write=False))
+        materializer_identity = self._identity(child(name, "materializer"), args, namespace, self._statements(
+            offline="read", registry="write", online="write", kms_write=True))
+        checksum = self.feature_store_yaml.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()[:16])
+        writer_pod = FeastPod(namespace=namespace, service_account=materializer_identity.service_account_name,
+                              config_map=config_map_name, secret=secret_name)
+        # Registry readers start only once the registry exists (see feature_store_bootstrap.py).
+        self.registry_bootstrap = RegistryBootstrap(child(name, "registry-init"), RegistryBootstrapArgs(
+            image=cfg.effective_materialization_image, pod=writer_pod, labels=labels, checksum=checksum,
+            reader=REGISTRY_READER if self.sql_registry else None, depends_on=[materializer_identity]), child_opts)
+        server = FeatureServer(child(name, "server"), FeatureServerArgs(
+            config=cfg.server, labels=labels,
+            checksum=server_yaml.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()[:16]),
+            depends_on=[self.registry_bootstrap.job, server_identity],
+            pod=FeastPod(namespace=namespace, service_account=server_identity.service_account_name,
+                         config_map=server_config, secret=server_secret)), child_opts)
+        Materialization(child(name, "materialize"), MaterializationArgs(
+            schedule=cfg.materialization_schedule, image=cfg.effective_materialization_image,
+            cpu=cfg.materialization_cpu, memory=cfg.materialization_memory, labels=labels, pod=writer_pod,
+            depends_on=[self.registry_bootstrap.job, materializer_identity]), child_opts)
+        self.feature_server_url = server.url
+        self.outputs["featureServerUrl"] = server.url
+
+    def _pod_files(self, name: str, config: str, secret: str, namespace: pulumi.Input[str], labels: dict[str, str],
+                   text: pulumi.Output[str], env: dict[str, pulumi.Output[str]],
+                   ) -> tuple[pulumi.Output[str], pulumi.Output[str] | None]:
+        """`<name>-<config>` ConfigMap with feature_store.yaml and, when there are any, `<name>-<secret>` env vars."""
+        def meta(k8s_name: str) -> k8s.meta.v1.ObjectMetaArgsDict:
+            return {"name": k8s_name, "namespace": namespace, "labels": labels}
+
+        config_map = k8s.core.v1.ConfigMap(child(name, config), metadata=meta(child(name, config)),
+                                           data={"feature_store.yaml": text}, opts=child_options(self))
+        secret_name: pulumi.Output[str] | None = None
+        if env:
+            created = k8s.core.v1.Secret(child(name, secret), metadata=meta(child(name, secret)), type="Opaque",
+                                         string_data=env, opts=child_options(self))
+            secret_name = created.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+        return config_map.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name)), secret_name
+
+    def _namespace(self, name: str, args: FeatureStoreArgs) -> pulumi.Input[str]:
+        """The cluster's namespace when it created one (created once, passed in); otherwise one created here."""
+        ns = args.cluster.namespaces.get(args.config.namespace)
+        if ns is not None:
+            return ns
+        created = k8s.core.v1.Namespace(child(name, "ns"), metadata={
+            "name": args.config.namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
+            opts=child_options(self))
+        return created.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+
+    def _identity(self, name: str, args: FeatureStoreArgs, namespace: pulumi.Input[str],
+                  statements: list[iam.Statement]) -> WorkloadIdentity:
+        """`name` is the ServiceAccount's name; the identity component is `<name>-identity`."""
+        return WorkloadIdentity(child(name, "identity"), WorkloadIdentityArgs(
+            cluster=args.cluster.identity, namespace=namespace, service_account=name, tags=args.tags,
+            statements=statements), pulumi.ResourceOptions(parent=self))
+
+    def _statements(self, *, offline: Access, registry: Access, online: Access, kms_write: bool) -> list[iam.Statement]:
+        """Exactly the prefixes, tables, workgroup and key this access needs. Sids are unique per document."""
+        bucket = self.bucket
+        out: list[iam.Statement] = []
+        prefixes: list[str] = []
+        if offline:
+            prefixes.append(f"{OFFLINE_PREFIX}/*")
+            out.append(iam.statement(f"Offline{offline.title()}", S3_READ if offline == "read" else S3_WRITE,
+                                     [bucket.objects_arn(OFFLINE_PREFIX)]))
+            if self.workgroup is not None and self.athena_db is not None:
+                # Athena runs with the caller's credentials: query results and Feast's unloads go to staging/.
+                prefixes.append(f"{STAGING_PREFIX}/*")
+                kms_write = True
+                db_arn = self.athena_db.arn
+                out += [
+                    iam.statement("StagingWrite", S3_WRITE, [bucket.objects_arn(STAGING_PREFIX)]),
+                    iam.statement("BucketLocation", ["s3:GetBucketLocation"], [bucket.arn]),
+                    iam.statement("AthenaWorkgroup", ATHENA_ACTIONS, [self.workgroup.arn]),
+                    iam.statement("GlueDatabase", GLUE_ACTIONS, [
+                        db_arn.apply(lambda a: a.split(":database/")[0] + ":catalog"), db_arn,
+                        db_arn.apply(lambda a: a.replace(":database/", ":table/") + "/*")]),
+                ]
+        if registry and self.sql_registry is None:
+            out.append(iam.statement(f"Registry{registry.title()}", S3_READ if registry == "read" else S3_WRITE,
+                                     [bucket.objects_arn("registry")]))
+            # Feast 0.66.0 `S3RegistryStore.get_registry_proto` (feast/infra/registry/s3.py) calls `head_bucket`
+            # before every registry read. HeadBucket is authorised as s3:ListBucket and sends no s3:prefix, so a
+            # prefix-conditioned grant denies it (403 -> S3RegistryBucketForbiddenAccess -> /health 503). Listing
+            # reveals key names only; object reads stay scoped to the prefixes above.
+            out.insert(0, iam.statement("RegistryBucket", ["s3:ListBucket"], [bucket.arn]))
+        elif prefixes:
+            out.insert(0, iam.statement("ListPrefixes", ["s3:ListBucket"], [bucket.arn],
+                                        conditions={"StringLike": {"s3:prefix": prefixes}}))
+        if online and self.dynamodb is not None:
+            out += self.dynamodb.statements(write=online == "write")
+        if out:
+            out.append(self.kms_key.use_statement("DataKey", decrypt_only=not kms_write))
+        return out
+
+    def read_statements(self) -> list[iam.Statement]:
+        """Read features: offline data (and Athena queries), registry, online tables or feature groups, and the key."""
+        if self.sagemaker is not None:
+            return self.sagemaker.statements(write=False)
+        return self._statements(offline="read", registry="read", online="read", kms_write=False)
+
+    def write_statements(self) -> list[iam.Statement]:
+        """Read and write features and the registry (e.g. `feast apply` or a pipeline that ingests)."""
+        if self.sagemaker is not None:
+            return self.sagemaker.statements(write=True)
+        return self._statements(offline="write", registry="write", online="write", kms_write=True)
+
+    def grant_read(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        """Least-privilege read for `role` (see `read_statements`). Idempotent: granting twice returns the first."""
+        return self._grant(role, "read")
+
+    def grant_write(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        """Least-privilege read and write for `role` (see `write_statements`). Idempotent per role."""
+        return self._grant(role, "write")
+
+    def read_policy(self) -> aws.iam.Policy:
+        """The read grant as a managed policy, for roles in other stacks (the platform exports its ARN). Created once."""
+        if self._read_policy is None:
+            self._read_policy = aws.iam.Policy(
+                child(self._name, "read-policy"), description="Read the feature store",
+                policy=iam.document(self.read_statements()), tags=self._tags, opts=child_options(self))
+        return self._read_policy
+
+    def _grant(self, role: aws.iam.Role, verb: Literal["read", "write"]) -> aws.iam.RolePolicy:
+        # Named after both ends: `<store>-read-<role>`. The name is the URN, and `pulumi up` refuses a duplicate
+        # URN, so a second grant of the same verb to the same role returns the first policy.
+        key = (verb, role._name)
+        if key in self._grants:
+            granted_role, policy = self._grants[key]
+            if granted_role is not role:
+                raise ValueError(f"{self._name}: two different roles are named {role._name!r}; "
+                                 f"grant {verb} to roles with distinct names")
+            return policy
+        statements = self.read_statements() if verb == "read" else self.write_statements()
+        policy = aws.iam.RolePolicy(child(self._name, f"{verb}-{role._name}"), role=role.id,
+                                    policy=iam.document(statements), opts=child_options(self))
+        self._grants[key] = (role, policy)
+        return policy

@@ -1,0 +1,123 @@
+"""Registry bootstrap: a Job that makes sure Feast's registry exists before any Feast pod reads it.
+
+Why (Feast 0.66.0, read at that tag):
+- `Registry.__init__` (feast/infra/registry/registry.py) reads `registry.db`; on `FileNotFoundError` it logs
+  "Registry file not found. Creating new registry." and `commit()`s an empty registry: a PutObject. The feature
+  server's role is read-only, so on a fresh stack its first registry refresh (`feature_server.py` lifespan
+  `async_refresh`) fails and `/health` (`registry.list_projects`) answers 503 forever.
+- `SqlRegistry.__init__` (feast/infra/registry/sql.py) creates the tables (`schema_mode: auto`) and inserts the
+  project's metadata row; a second start copies that row into `projects` (`_sync_feast_metadata_to_projects_table`).
+
+So this Job, with the materializer's write-capable identity, opens the registry (creating it only when missing)
+and registers the project only when it is absent. It never modifies an existing registry's objects. For a SQL
+registry it also creates (or re-passwords) the read-only database user the feature server connects as: SELECT on
+the registry tables, now and for tables Feast creates later; the server runs `schema_mode: verify`, so it issues
+no DDL, and with the project registered here its `SqlRegistry.__init__` only reads. Not `feast apply` from a
+repo holding only `feature_store.yaml`: `apply_total_with_repo_instance` (repo_operations.py) deletes every object
+that is not in the repo (`partial=False`), so re-running it on a later `pulumi up` would wipe what teams applied.
+
+pulumi-kubernetes awaits a `batch/v1` Job until its `Complete` condition (and fails on `Failed`), so whatever
+`depends_on` this Job starts only after the registry exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..blocks import pod_security
+from ..blocks.naming import child, child_options
+from . import feast_config
+from .feature_server import FEATURE_STORE_YAML, FeastPod
+
+READER_ENV = "FEAST_REGISTRY_READER"
+# Idempotent and non-destructive; prints no path (a SQL registry path carries the expanded password). Role and
+# password are checked to be plain identifiers/alphanumerics before they enter the SQL (DDL takes no bind params).
+INIT_SCRIPT = f"""\
+import os, sys
+from pathlib import Path
+from feast import FeatureStore, Project
+store = FeatureStore(repo_path="/tmp", fs_yaml_file=Path(sys.argv[1]))
+registry = store.registry
+if store.project not in {{p.name for p in registry.list_projects(allow_cache=False)}}:
+    registry.apply_project(Project(name=store.project), commit=True)
+    print("registered project", store.project)
+reader = os.environ.get("{READER_ENV}")
+if reader:
+    from sqlalchemy import create_engine, text
+    password = os.environ["{feast_config.REGISTRY_READER_PASSWORD_ENV}"]
+    if not (reader.isidentifier() and reader.islower() and password.isalnum()):
+        sys.exit("refusing an unsafe reader name or password")
+    engine = create_engine(store.config.registry.path)
+    with engine.begin() as conn:
+        database = conn.execute(text("SELECT current_database()")).scalar()
+        conn.execute(text(f"DO $do$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{{reader}}') "
+                          f"THEN CREATE ROLE {{reader}}; END IF; END $do$"))
+        conn.execute(text(f"ALTER ROLE {{reader}} WITH LOGIN PASSWORD '{{password}}'"))
+        conn.execute(text(f'GRANT CONNECT ON DATABASE "{{database}}" TO {{reader}}'))
+        conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {{reader}}"))
+        conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {{reader}}"))
+        conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {{reader}}"))
+    engine.dispose()
+    print("read-only registry user", reader, "ready")
+print("feast registry ready for project", store.project)
+"""
+COMMAND = ["python", "-c", INIT_SCRIPT, FEATURE_STORE_YAML]
+DEADLINE_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class RegistryBootstrapArgs:
+    image: str
+    pod: FeastPod
+    """Must use a ServiceAccount whose role may write the registry (the materializer's)."""
+    labels: dict[str, str]
+    checksum: pulumi.Input[str] = ""
+    """Hash of `feature_store.yaml`: a changed config replaces (re-runs) the Job. Default: none."""
+    reader: str | None = None
+    """SQL registry: the read-only database user to create; its password is the pod's
+    `FEAST_REGISTRY_READER_PASSWORD` env var. Default: none (S3 registry)."""
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    """What must exist before the pod starts: the identity (role policy, Pod Identity association). Default: none."""
+
+
+class RegistryBootstrap(pulumi.ComponentResource):
+    job: k8s.batch.v1.Job
+
+    def __init__(self, name: str, args: RegistryBootstrapArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:feature_store_bootstrap:RegistryBootstrap", name, None, opts)
+        pod = args.pod
+        labels = {**args.labels, "app.kubernetes.io/name": "feast-registry-init", "app.kubernetes.io/instance": name}
+        reader_env: list[k8s.core.v1.EnvVarArgsDict] = [{"name": READER_ENV, "value": args.reader}] if args.reader else []
+        container: k8s.core.v1.ContainerArgsDict = {
+            "name": "registry-init",
+            "image": args.image,
+            "command": COMMAND,
+            "env": [*pod.env(), *reader_env],
+            "env_from": pod.env_from(),
+            "volume_mounts": pod.mounts(),
+            # Importing Feast (pandas, pyarrow, dask) is the heaviest part of the run.
+            "resources": pod_security.resources("500m", "1Gi"),
+            "security_context": pod_security.container_security_context(),
+        }
+        # No TTL: a Job that Kubernetes garbage-collects would be recreated by the next refresh-and-up for nothing.
+        self.job = k8s.batch.v1.Job(
+            child(name, "job"),
+            metadata={"name": name, "namespace": pod.namespace, "labels": labels},
+            spec={
+                "backoff_limit": 4,
+                "active_deadline_seconds": DEADLINE_SECONDS,
+                "template": {"metadata": {"labels": labels, "annotations": {"mlops/config-checksum": args.checksum}},
+                             "spec": {**pod.spec(container), "restart_policy": "Never"}},
+            },
+            # The pod template is immutable: a new config replaces the Job, and the fixed name needs delete first.
+            # Pulumi's default Job await is 10 minutes; a fresh node pulling the ~1.5 GB Feast image can take longer.
+            opts=pulumi.ResourceOptions.merge(
+                child_options(self, depends_on=list(args.depends_on), delete_before_replace=True),
+                pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m"))),
+        )
+        self.register_outputs({"jobName": self.job.metadata.apply(
+            lambda m: str(m["name"] if isinstance(m, dict) else m.name))})

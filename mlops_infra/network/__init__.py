@@ -1,0 +1,1 @@
+"""Network concern: the VPC (or an existing one), subnets, NAT, flow logs and VPC endpoints."""

@@ -1,0 +1,294 @@
+"""MonitoringStack: kube-prometheus-stack, DCGM exporter, Pushgateway, ML alert rules, dashboards, alert routing,
+CloudWatch alarms and, optionally, Amazon Managed Prometheus remote-write.
+
+Other components' ServiceMonitors and PrometheusRules are picked up (every `*SelectorNilUsesHelmValues` is false)
+and must list `prometheus_release` in `depends_on`, because it installs the CRDs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from ..blocks import helm, iam, pod_security
+from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.kms import KmsKey, KmsKeyArgs
+from ..blocks.naming import child, child_options
+from ..blocks.refs import ClusterRefs
+from . import dashboards, monitoring_rules
+from .alerting import AlertRouting, AlertRoutingArgs
+from .cloudwatch_alarms import CloudWatchAlarms, CloudWatchAlarmsArgs
+from .config import MonitoringConfig
+from .exporter_metrics import dcgm_counters_csv
+from .monitoring_rules import MonitoredTargets
+
+PROMETHEUS_COMMUNITY = "https://prometheus-community.github.io/helm-charts"
+NVIDIA_DCGM = "https://nvidia.github.io/dcgm-exporter/helm-charts"
+# Port names of the charts' Services: dcgm-exporter templates/service.yaml hard-codes "metrics" (tag 4.5.1-4.8.0);
+# prometheus-pushgateway values `service.portName` defaults to "http" (3.8.0).
+DCGM_PORT = "metrics"
+PUSHGATEWAY_PORT = "http"
+PUSHGATEWAY_SERVICE_PORT = 9091  # prometheus-pushgateway values `service.port` (3.8.0)
+GRAFANA_USER_KEY, GRAFANA_PASSWORD_KEY = "admin-user", "admin-password"
+SELECTOR_KINDS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
+MONITORING_API = "monitoring.coreos.com/v1"
+
+EKS_UNSCRAPABLE = ("kubeScheduler", "kubeControllerManager", "kubeEtcd", "kubeProxy")
+"""kube-prometheus-stack components whose targets Prometheus cannot reach on EKS. The scheduler, controller manager
+and etcd run in the hidden control plane: the chart's Services select no pod, `up{job="kube-scheduler"}` never
+exists and `absent(...)` alerts (KubeSchedulerDown, KubeControllerManagerDown) fire forever. kube-proxy is a visible
+DaemonSet, but the EKS add-on's kube-proxy-config binds metrics to 127.0.0.1:10249 (the kube-proxy default), so the
+scrape of <node IP>:10249 is refused and KubeProxyDown fires (prometheus-community/helm-charts#977)."""
+EKS_UNSCRAPABLE_RULES = ("etcd", "kubeControllerManager", "kubeProxy", "kubeSchedulerAlerting",
+                         "kubeSchedulerRecording")
+"""`defaultRules.rules` keys of those components (values.yaml of kube-prometheus-stack 82.1.0). The chart's rule
+templates (templates/prometheus/rules-1.14/) already gate each group on `<component>.enabled` too; turning both off
+keeps the rules off if a later chart drops that gate."""
+
+
+@dataclass(frozen=True)
+class MonitoringStackArgs:
+    config: MonitoringConfig
+    cluster: ClusterRefs
+    region: str
+    tags: dict[str, str]
+    protect: bool = False
+    """Pulumi `protect` + `retain_on_delete` on the key and the AMP workspace. Default: false."""
+    slack_webhook_url: pulumi.Input[str] | None = None
+    """Secret value of `receivers.slackWebhookSecret` (`stack.secret_config(key)`). Default: none."""
+    pagerduty_routing_key: pulumi.Input[str] | None = None
+    """Secret value of `receivers.pagerdutyKeySecret`. Default: none."""
+    targets: MonitoredTargets = field(default_factory=MonitoredTargets)
+    """ML namespaces and services the rules and dashboards watch. Default: none (GPU and node rules only)."""
+    gpu_taint_keys: Sequence[str] = ("nvidia.com/gpu",)
+    """Taints of the GPU pools the DCGM exporter tolerates. Default: nvidia.com/gpu."""
+    gpu_instance_types: Sequence[str] = ()
+    """Schedule the DCGM exporter only on these instance types. Default: none (every node it tolerates)."""
+    rds_instance_id: pulumi.Input[str] | None = None
+    """CloudWatch RDS alarms on this instance. Default: none."""
+    dynamodb_table_names: Sequence[pulumi.Input[str]] = ()
+    """CloudWatch throttle alarms on these tables. Default: none."""
+    nat_gateway_ids: Sequence[pulumi.Input[str]] = ()
+    """CloudWatch port-allocation alarms on these NAT gateways. Default: none."""
+
+
+def _name_of(resource: k8s.core.v1.Namespace | k8s.core.v1.Secret) -> pulumi.Output[str]:
+    return resource.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+
+
+class MonitoringStack(pulumi.ComponentResource):
+    alert_topic_arn: pulumi.Output[str]
+    prometheus_release: k8s.helm.v3.Release
+    """Installs the monitoring.coreos.com CRDs: other components' ServiceMonitors depend on it."""
+    namespace: pulumi.Output[str]
+    grafana_admin_secret_name: pulumi.Output[str]
+    pushgateway_url: pulumi.Output[str]
+    """Where batch jobs push `mlops_feature_drift_score` (README: Drift metrics)."""
+    managed_prometheus_workspace_arn: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:monitoring:MonitoringStack", name, None, opts)
+        cfg, cluster = args.config, args.cluster
+        if cluster.storage_classes and cfg.prometheus.storage_class not in cluster.storage_classes:
+            # The PVC would stay Pending and the release would time out after 15 minutes.
+            raise ValueError(f"{name}: monitoring.prometheus.storageClass {cfg.prometheus.storage_class!r} is not a "
+                             f"StorageClass of the cluster ({', '.join(cluster.storage_classes)})")
+        self.namespace = self._namespace(name, args)
+
+        key = KmsKey(child(name, "key"), KmsKeyArgs(
+            description=f"{name} alerts", tags=args.tags, protect=args.protect,
+            # Publishers to the encrypted topic. No Logs principal: the Container Insights log groups are the
+            # cluster's (created with the add-on that writes them), not this stack's.
+            service_principals=["cloudwatch.amazonaws.com", "events.amazonaws.com"]),
+            child_options(self))
+        alerts = AlertRouting(child(name, "alerts"), AlertRoutingArgs(
+            receivers=cfg.receivers, namespace=self.namespace, kms_key=key, cluster=cluster.identity,
+            region=args.region, tags=args.tags, slack_webhook_url=args.slack_webhook_url,
+            pagerduty_routing_key=args.pagerduty_routing_key), child_options(self))
+        self.alert_topic_arn = alerts.topic_arn
+
+        # Grafana never starts with the chart's default password: a generated one, in a Secret the chart reads.
+        password = random.RandomPassword(child(name, "grafana-password"), length=32, special=False, opts=child_options(self))
+        admin_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
+        grafana_name = child(name, "grafana-admin")
+        grafana_secret = k8s.core.v1.Secret(
+            grafana_name, metadata={"name": grafana_name, "namespace": self.namespace}, type="Opaque",
+            string_data={GRAFANA_USER_KEY: "admin", GRAFANA_PASSWORD_KEY: admin_password},
+            opts=child_options(self))
+        self.grafana_admin_secret_name = _name_of(grafana_secret)
+
+        prometheus_spec: dict[str, Any] = {
+            "retention": f"{cfg.prometheus.retention_days}d",
+            "storageSpec": {"volumeClaimTemplate": {"spec": {
+                "storageClassName": cfg.prometheus.storage_class, "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": f"{cfg.prometheus.storage_gib}Gi"}}}}},
+            **{f"{kind}SelectorNilUsesHelmValues": False for kind in SELECTOR_KINDS},
+            "resources": pod_security.helm_resources("1", "4Gi"),
+        }
+        prometheus_values: dict[str, Any] = {"prometheusSpec": prometheus_spec}
+        self.managed_prometheus_workspace_arn = None
+        if cfg.managed_prometheus:
+            workspace = aws.amp.Workspace(child(name, "amp"), alias=name, kms_key_arn=key.arn, tags=args.tags,
+                                          opts=child_options(self, stateful=True, protect=args.protect))
+            writer = WorkloadIdentity(child(name, "prometheus"), WorkloadIdentityArgs(
+                cluster=cluster.identity, namespace=self.namespace, service_account="prometheus", tags=args.tags,
+                statements=[iam.statement("RemoteWrite", ["aps:RemoteWrite"], [workspace.arn])],
+                automount_token=True),  # Prometheus discovers its targets through the Kubernetes API.
+                child_options(self))
+            prometheus_values["serviceAccount"] = {"create": False, "name": writer.service_account_name}
+            prometheus_spec["remoteWrite"] = [{
+                "url": pulumi.Output.concat(workspace.prometheus_endpoint, "api/v1/remote_write"),
+                "sigv4": {"region": args.region}}]
+            self.managed_prometheus_workspace_arn = workspace.arn
+
+        self.prometheus_release = helm.release(
+            child(name, "kube-prometheus-stack"),
+            helm.PinnedChart("kube-prometheus-stack", PROMETHEUS_COMMUNITY, cfg.prometheus.chart_version),
+            parent=self, namespace=self.namespace, timeout_seconds=900,
+            values={
+                **{component: {"enabled": False} for component in EKS_UNSCRAPABLE},
+                "defaultRules": {"rules": {group: False for group in EKS_UNSCRAPABLE_RULES}},
+                "prometheus": prometheus_values,
+                "alertmanager": {
+                    "enabled": True,
+                    "serviceAccount": {"create": False, "name": alerts.service_account_name},
+                    # The config (with the Slack URL and PagerDuty key) lives in our Secret, never in Helm values.
+                    "alertmanagerSpec": {"useExistingSecret": True, "configSecret": alerts.config_secret_name,
+                                         "resources": pod_security.helm_resources("100m", "256Mi")},
+                },
+                "grafana": {
+                    "admin": {"existingSecret": self.grafana_admin_secret_name, "userKey": GRAFANA_USER_KEY,
+                              "passwordKey": GRAFANA_PASSWORD_KEY},
+                    "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
+                                               "searchNamespace": "ALL"}},
+                    "resources": pod_security.helm_resources("250m", "512Mi"),
+                },
+            })
+        crds = [self.prometheus_release]
+
+        dcgm_name = child(name, "dcgm-exporter")
+        dcgm = helm.release(
+            child(name, "dcgm"), helm.PinnedChart("dcgm-exporter", NVIDIA_DCGM, cfg.dcgm_exporter_version),
+            parent=self, namespace=self.namespace, values=self._dcgm_values(dcgm_name, args))
+        pushgateway_name = child(name, "pushgateway")
+        pushgateway = helm.release(
+            pushgateway_name, helm.PinnedChart("prometheus-pushgateway", PROMETHEUS_COMMUNITY, cfg.pushgateway_version),
+            parent=self, namespace=self.namespace, values={
+                "nameOverride": pushgateway_name,
+                "fullnameOverride": pushgateway_name,  # a stable Service name: jobs push to pushgateway_url
+                "serviceMonitor": {"enabled": False},  # ours below: the selector is tested against the chart's labels
+                "resources": pod_security.helm_resources("100m", "128Mi"),
+                "containerSecurityContext": pod_security.helm_container_security_context(),
+            })
+
+        self.pushgateway_url = pulumi.Output.format(
+            "http://{0}.{1}.svc:{2}", pushgateway_name, self.namespace, PUSHGATEWAY_SERVICE_PORT)
+        # dcgm-exporter templates/_helpers.tpl `dcgm-exporter.selectorLabels` puts name, instance and component on
+        # the Service; name and component come from nameOverride, so this selector matches exactly our release.
+        self._service_monitor(name, "dcgm", dcgm_name, {
+            "app.kubernetes.io/name": dcgm_name, "app.kubernetes.io/component": dcgm_name}, DCGM_PORT, "15s",
+            honor_labels=False, depends_on=[*crds, dcgm])
+        # prometheus-pushgateway `selectorLabels`: name (nameOverride) and instance. honorLabels keeps the pushed
+        # `job` and `instance` labels instead of the Pushgateway's own.
+        self._service_monitor(name, "pushgateway", pushgateway_name, {"app.kubernetes.io/name": pushgateway_name},
+                              PUSHGATEWAY_PORT, "30s", honor_labels=True, depends_on=[*crds, pushgateway])
+
+        for group in monitoring_rules.rule_groups(cfg.thresholds, args.targets):
+            k8s.apiextensions.CustomResource(
+                child(name, group.name), api_version=MONITORING_API, kind="PrometheusRule",
+                metadata={"name": child(name, group.name), "namespace": self.namespace,
+                          "labels": {"app.kubernetes.io/part-of": "mlops-platform"}},
+                spec=monitoring_rules.prometheus_rule_spec(group), opts=child_options(self, depends_on=crds))
+        for board in dashboards.dashboards(args.targets):
+            k8s.core.v1.ConfigMap(
+                child(name, board.uid), metadata={"name": child(name, board.uid), "namespace": self.namespace,
+                                                  "labels": {"grafana_dashboard": "1"}},
+                data={f"{board.uid}.json": json.dumps(dashboards.render(board), sort_keys=True)}, opts=child_options(self))
+
+        self._name, self._args = name, args
+        self._data_alarms: CloudWatchAlarms | None = None
+        CloudWatchAlarms(child(name, "cloudwatch"), CloudWatchAlarmsArgs(
+            topic_arn=alerts.topic_arn, thresholds=cfg.thresholds, tags=args.tags, rds_instance_id=args.rds_instance_id,
+            dynamodb_table_names=args.dynamodb_table_names, nat_gateway_ids=args.nat_gateway_ids,
+            # Only the add-on's CloudWatch agent emits the failed-node metric: without it the alarm would sit in
+            # INSUFFICIENT_DATA forever.
+            container_insights_cluster=cluster.name if cluster.container_insights else None), child_options(self))
+
+        self.register_outputs({
+            "alertTopicArn": self.alert_topic_arn, "namespace": self.namespace,
+            "prometheusReleaseName": self.prometheus_release.name,
+            "grafanaAdminSecretName": self.grafana_admin_secret_name, "pushgatewayUrl": self.pushgateway_url,
+            "managedPrometheusWorkspaceArn": self.managed_prometheus_workspace_arn,
+        })
+
+    def add_data_store_alarms(self, *, rds_instance_id: pulumi.Input[str] | None = None,
+                              dynamodb_table_names: Sequence[pulumi.Input[str]] = (),
+                              extra_rds_instances: Mapping[str, pulumi.Input[str]] | None = None) -> CloudWatchAlarms:
+        """Alarms on data stores built after this stack (their ServiceMonitors need its CRDs first), sent to the
+        same topic. Call at most once; stores known up front go in the args instead."""
+        if self._data_alarms is not None:
+            raise ValueError(f"{self._name}: add_data_store_alarms was already called")
+        args, cfg = self._args, self._args.config
+        self._data_alarms = CloudWatchAlarms(child(self._name, "data-alarms"), CloudWatchAlarmsArgs(
+            topic_arn=self.alert_topic_arn, thresholds=cfg.thresholds, tags=args.tags,
+            rds_instance_id=rds_instance_id, dynamodb_table_names=dynamodb_table_names,
+            extra_rds_instances=dict(extra_rds_instances or {})), child_options(self))
+        return self._data_alarms
+
+    def _namespace(self, name: str, args: MonitoringStackArgs) -> pulumi.Output[str]:
+        """The cluster's namespace if it created one (never create it twice), else ours."""
+        existing = args.cluster.namespaces.get(args.config.namespace)
+        if existing is not None:
+            return pulumi.Output.from_input(existing)
+        ns = k8s.core.v1.Namespace(child(name, "namespace"), metadata={
+            "name": args.config.namespace,
+            # node-exporter needs hostNetwork, hostPID and hostPath, which only the privileged level admits;
+            # warn and audit still report everything the restricted level would reject.
+            "labels": {"pod-security.kubernetes.io/enforce": "privileged",
+                       "pod-security.kubernetes.io/warn": "restricted",
+                       "pod-security.kubernetes.io/audit": "restricted"}}, opts=child_options(self))
+        return _name_of(ns)
+
+    @staticmethod
+    def _dcgm_values(name_override: str, args: MonitoringStackArgs) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "nameOverride": name_override,
+            "fullnameOverride": name_override,
+            "serviceMonitor": {"enabled": False},  # ours: see _service_monitor
+            # Exactly the counters exporter_metrics lists, so alerts can only use what is emitted.
+            "customMetrics": dcgm_counters_csv(),
+            # The chart tolerates only the control-plane taint; GPU nodes carry the pools' taints.
+            "tolerations": [{"key": k, "operator": "Exists"} for k in sorted(set(args.gpu_taint_keys))],
+            # Root (no capabilities) is needed to read the kubelet pod-resources socket that maps GPUs to pods.
+            # No profiling (DCGM_FI_PROF_*) counter is collected, so no SYS_ADMIN. The chart's values.yaml
+            # (NVIDIA/dcgm-exporter deployment/values.yaml, tag 4.5.1-4.8.0) sets `capabilities.add: ["SYS_ADMIN"]`
+            # and Helm merges maps key by key: `add` must be overridden with an empty list, or SYS_ADMIN survives.
+            "securityContext": {"runAsNonRoot": False, "runAsUser": 0, "allowPrivilegeEscalation": False,
+                                "privileged": False, "capabilities": {"add": [], "drop": ["ALL"]},
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "resources": pod_security.helm_resources("200m", "512Mi"),
+        }
+        if args.gpu_instance_types:
+            values["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{
+                    "key": "node.kubernetes.io/instance-type", "operator": "In",
+                    "values": sorted(set(args.gpu_instance_types))}]}]}}}
+        return values
+
+    def _service_monitor(self, name: str, suffix: str, object_name: str, match_labels: dict[str, str], port: str,
+                         interval: str, *, honor_labels: bool, depends_on: Sequence[pulumi.Resource]) -> None:
+        k8s.apiextensions.CustomResource(
+            child(name, f"{suffix}-servicemonitor"), api_version=MONITORING_API, kind="ServiceMonitor",
+            metadata={"name": object_name, "namespace": self.namespace,
+                      "labels": {"app.kubernetes.io/part-of": "mlops-platform"}},
+            spec={"selector": {"matchLabels": match_labels},
+                  "namespaceSelector": {"matchNames": [self.namespace]},
+                  "endpoints": [{"port": port, "path": "/metrics", "interval": interval, "honorLabels": honor_labels}]},
+            opts=child_options(self, depends_on=depends_on))

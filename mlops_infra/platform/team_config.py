@@ -1,0 +1,27 @@
+"""Config of a team workspace stack, composed on top of a platform stack through a StackReference."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ..compute.gpu_config import GpuPoolConfig
+from ..config.base import ConfigModel
+from ..config.platform import TagsConfig
+from ..config.types import K8sName
+
+
+class TeamWorkspaceConfig(ConfigModel):
+    """`team:workspace` in the team project's `Pulumi.<stack>.yaml`."""
+
+    platform_stack: str = Field(
+        ..., pattern=r"^[\w.-]+/[\w.-]+/[\w.-]+$",
+        description="The platform stack to build on, `<org>/<project>/<stack>`. Required.")
+    namespace: K8sName = Field(..., description="The team's namespace. Required.")
+    gpu_quota: int = Field(4, ge=0, le=1024, description="Quota on requests.nvidia.com/gpu. Default: 4.")
+    service_account: K8sName = Field("workload", description="ServiceAccount the team's jobs run as. Default: workload.")
+    tags: TagsConfig = Field(..., description="Cost and ownership tags of the team. Required.")
+    workload_identity: Literal["irsa", "podIdentity"] = Field(
+        "irsa", description="Must match the platform's `workloadIdentity` output. Default: irsa.")
+    gpu_pool: GpuPoolConfig | None = Field(None, description="The team's own GPU pool. Default: none (shared pools).")

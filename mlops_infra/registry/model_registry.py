@@ -1,0 +1,157 @@
+"""ModelRegistry: MLflow (RDS Postgres + S3 artifacts + tracking server on EKS) or SageMaker Model Package
+Groups, chosen by `modelRegistry.engine`. Training and serving roles get access through the grant methods."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from ..blocks import iam
+from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, RoleGrants, VpcEndpointGuard
+from ..blocks.kms import KmsKey, KmsKeyArgs
+from ..blocks.naming import child, child_options
+from ..blocks.network_access import PrivatePlacement
+from ..blocks.refs import ClusterRefs, NetworkRefs
+from ..config.errors import ConfigError
+from .config import INGRESS_NEEDS, ModelRegistryConfig
+from .mlflow_database import MlflowDatabase, MlflowDatabaseArgs
+from .mlflow_server import MlflowServer, MlflowServerArgs
+from .sagemaker_registry import SageMakerRegistry, SageMakerRegistryArgs
+
+ARTIFACT_PREFIX = "artifacts"
+
+
+@dataclass(frozen=True)
+class ModelRegistryArgs:
+    config: ModelRegistryConfig
+    tags: dict[str, str]
+    network: NetworkRefs | None = None
+    """Required for engine mlflow (the database's private subnets). Default: none."""
+    cluster: ClusterRefs | None = None
+    """Required for engine mlflow (identity, security group, namespaces). Default: none."""
+    protect: bool = False
+    """Pulumi `protect` + `retain_on_delete` on the key, bucket and database. Default: false."""
+    monitoring: bool = True
+    """Create the tracking server's ServiceMonitor (off when the monitoring stack is). Default: true."""
+    crd_dependencies: Sequence[pulumi.Resource] = ()
+    """What installs the ServiceMonitor CRD, e.g. the kube-prometheus-stack release. Default: none."""
+    service_monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    """Extra ServiceMonitor labels for Prometheus' selector. Default: none."""
+    oidc_client_secret: pulumi.Input[str] | None = None
+    """`secret_config(config.ingress.oidc_client_secret)` when ingress auth is oidc. Default: none."""
+    name_prefix: str = "mlops"
+    """Prefix of SageMaker group names (engine sagemaker), e.g. `mlops-prod`. Default: mlops."""
+    bucket_guard: VpcEndpointGuard | None = None
+    """Deny artifact access from outside the VPC endpoint (exfiltration guard). Default: off."""
+    client_namespaces: Sequence[pulumi.Input[str]] = ()
+    """Namespaces whose pods may call the tracking server (engine mlflow; its NetworkPolicy). Default: none."""
+    prometheus_namespace: pulumi.Input[str] | None = None
+    """Namespace of the Prometheus admitted to the metrics port. Default: none (no scrape admitted)."""
+
+
+class ModelRegistry(pulumi.ComponentResource):
+    """Outputs: `tracking_uri` (mlflow), `artifact_bucket_name`, `database_endpoint`/`database_address`
+    (mlflow), `model_package_group_arns` (sagemaker). Never a password."""
+
+    tracking_uri: pulumi.Output[str] | None
+    artifact_bucket_name: pulumi.Output[str]
+    database_endpoint: pulumi.Output[str] | None
+    database_address: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:model_registry:ModelRegistry", name, None, opts)
+        cfg = args.config
+        self._name, self._tags = name, args.tags
+        self.key = KmsKey(child(name, "key"), KmsKeyArgs(
+            description=f"{name}: model artifacts, registry database and its secret", tags=args.tags,
+            protect=args.protect), pulumi.ResourceOptions(parent=self))
+        self.artifacts = HardenedBucket(child(name, "artifacts"), HardenedBucketArgs(
+            kms_key=self.key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard),
+            pulumi.ResourceOptions(parent=self))
+        self.artifact_bucket_name = self.artifacts.bucket_name
+        self.tracking_uri = self.database_endpoint = self.database_address = None
+        self.database: MlflowDatabase | None = None
+        self.server: MlflowServer | None = None
+        self.sagemaker: SageMakerRegistry | None = None
+        self.model_package_group_arns: dict[str, pulumi.Output[str]] = {}
+        if cfg.engine == "mlflow":
+            self._mlflow(name, args)
+        else:
+            self.sagemaker = SageMakerRegistry(child(name, "sagemaker"), SageMakerRegistryArgs(
+                model_names=cfg.model_names, name_prefix=args.name_prefix, tags=args.tags,
+                reader_account_ids=cfg.reader_account_ids), pulumi.ResourceOptions(parent=self))
+            self.model_package_group_arns = self.sagemaker.group_arns
+        outputs: dict[str, object] = {"artifactBucketName": self.artifact_bucket_name}
+        if self.tracking_uri is not None:
+            outputs.update(trackingUri=self.tracking_uri, databaseEndpoint=self.database_endpoint)
+        if self.model_package_group_arns:
+            outputs["modelPackageGroupArns"] = self.model_package_group_arns
+        self.register_outputs(outputs)
+
+    def _mlflow(self, name: str, args: ModelRegistryArgs) -> None:
+        cfg, network, cluster = args.config, args.network, args.cluster
+        if network is None or cluster is None:
+            raise ValueError(f"{name}: engine mlflow needs network and cluster refs")
+        if cfg.ingress.enabled and not cluster.load_balancer_controller:
+            # An `alb` Ingress with no controller never gets an address, and Pulumi's await times out.
+            raise ConfigError([f"modelRegistry.ingress.enabled: {INGRESS_NEEDS}"], source=name)
+        self.database = MlflowDatabase(child(name, "db"), MlflowDatabaseArgs(
+            config=cfg.database, placement=PrivatePlacement(network.vpc_id, network.private_subnet_ids,
+                                                            cluster.cluster_security_group_id),
+            kms_key=self.key, tags=args.tags,
+            protect=args.protect), pulumi.ResourceOptions(parent=self))
+        namespace = cluster.namespaces.get(cfg.namespace)
+        if namespace is None:  # not created by the cluster: ours, with the restricted pod-security level
+            namespace = k8s.core.v1.Namespace(child(name, "namespace"), metadata={
+                "name": cfg.namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
+                                                  "pod-security.kubernetes.io/audit": "restricted"}},
+                opts=child_options(self)).metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
+        self.server = MlflowServer(child(name, "mlflow"), MlflowServerArgs(
+            config=cfg, namespace=namespace, identity=cluster.identity, artifacts=self.artifacts,
+            database=self.database, tags=args.tags, artifact_prefix=ARTIFACT_PREFIX, service_monitor=args.monitoring,
+            crd_dependencies=args.crd_dependencies, ingress_dependencies=cluster.ingress_dependencies,
+            service_monitor_labels=args.service_monitor_labels,
+            oidc_client_secret=args.oidc_client_secret, client_namespaces=args.client_namespaces,
+            prometheus_namespace=args.prometheus_namespace if args.monitoring else None,
+            # The ALB (target type ip) connects from its ENIs in the VPC's subnets.
+            ingress_source_cidrs=[network.vpc_cidr] if network.vpc_cidr else []), pulumi.ResourceOptions(parent=self))
+        self.tracking_uri = self.server.tracking_uri
+        self.database_endpoint = self.database.endpoint
+        self.database_address = self.database.address
+
+    def log_models_statements(self) -> list[iam.Statement]:
+        """Training roles: write model artifacts under the artifact prefix (for clients that upload directly
+        rather than through the server's artifact proxy), or register SageMaker model packages."""
+        statements = self.artifacts.write_statements(ARTIFACT_PREFIX)
+        if self.sagemaker is not None:
+            statements += self.sagemaker.write_statements()
+        return statements
+
+    def read_models_statements(self) -> list[iam.Statement]:
+        """Serving roles: read model artifacts under the artifact prefix (and decrypt), or read packages."""
+        statements = self.artifacts.read_statements(ARTIFACT_PREFIX)
+        if self.sagemaker is not None:
+            statements += self.sagemaker.read_statements()
+        return statements
+
+    def grant_log_models(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        return self._grant(role, "log-models", self.log_models_statements())
+
+    def grant_read_models(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        return self._grant(role, "read-models", self.read_models_statements())
+
+    def log_models_policy(self) -> aws.iam.Policy:
+        """The log-models grant as a managed policy, for roles in other stacks (the platform exports its ARN)."""
+        return aws.iam.Policy(child(self._name, "log-models-policy"), description="Log models to the registry",
+                              policy=iam.document(self.log_models_statements()), tags=self._tags,
+                              opts=child_options(self))
+
+    def _grant(self, role: aws.iam.Role, verb: str, statements: list[iam.Statement]) -> aws.iam.RolePolicy:
+        # Idempotent per (role, verb), same `<registry>-<verb>-<role>` names (blocks/bucket.py RoleGrants, #27).
+        if not hasattr(self, "_role_grants"):
+            self._role_grants = RoleGrants(self, self._name)
+        return self._role_grants.grant(role, verb, lambda: statements)

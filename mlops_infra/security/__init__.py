@@ -1,0 +1,1 @@
+"""Security concern: the security baseline (audit trail, threat detection, secrets delivery, exfiltration guards)."""

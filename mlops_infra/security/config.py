@@ -1,0 +1,101 @@
+"""Security baseline config: audit trail, threat detection, secrets delivery and exfiltration guards.
+
+Every part that costs money per event, per vCPU or per object is its own flag, so an environment turns it off
+explicitly (and visibly) in config rather than by an environment-name branch in a component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from ..config.base import ConfigModel, Problem
+from ..config.types import ChartVersion, IamRoleArn, Ipv4Cidr, K8sName, LogRetentionDays, SecretConfigKey
+
+# A key of a Kubernetes Secret's `data` (the API's own pattern).
+SecretDataKey = Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
+
+# external-secrets chart 2.11.0 (app v2.11.0) is the newest release seen (linode/apl-core#3681, 2026-09-22; 2.10.0 in
+# entigolabs/entigo-infralib#1653). Its CRDs serve `external-secrets.io/v1` only: v1beta1 stopped being served in
+# 0.17.0 (release notes, "BREAKING CHANGE"); 2.0.0 only removed the Alibaba and Device42 providers.
+EXTERNAL_SECRETS_CHART_VERSION = "2.11.0"
+
+
+class IntegrationSecret(ConfigModel):
+    """A third-party credential delivered from Secrets Manager into team namespaces by External Secrets."""
+
+    name: K8sName = Field(..., description="Secret name in Secrets Manager and Kubernetes. Required.")
+    config_key: SecretConfigKey = Field(..., description="Config key (secret) holding the value. Required.")
+    namespaces: list[K8sName] = Field(..., min_length=1, description="Namespaces it is synced into. Required.")
+    secret_key: SecretDataKey = Field(
+        "value", description="Key of the value in the synced Kubernetes Secret. Default: value.")
+
+
+class SecurityBaselineConfig(ConfigModel):
+    enabled: bool = Field(True, description="Deploy the security baseline. Default: true (profile: dev false).")
+    cloudtrail: bool = Field(True, description="Multi-region CloudTrail with S3 data events. Default: true.")
+    trail_data_events: bool = Field(
+        True, description="S3 data events (object reads and writes) on the data buckets; billed per event. "
+        "Default: true.")
+    trail_log_retention_days: LogRetentionDays = Field(
+        365, description="Retention of the trail's CloudWatch log group. Default: 365.")
+    trail_archive_after_days: int = Field(
+        90, ge=1, le=3650, description="Move trail log files to Glacier Instant Retrieval after N days. Default: 90.")
+    guardduty: bool = Field(True, description="GuardDuty with EKS, runtime and S3 protection. Default: true.")
+    guardduty_eks_audit_logs: bool = Field(
+        True, description="GuardDuty EKS audit-log monitoring; billed per event. Default: true.")
+    guardduty_runtime_monitoring: bool = Field(
+        True, description="GuardDuty Runtime Monitoring with the managed EKS agent; billed per vCPU. Default: true.")
+    guardduty_s3_protection: bool = Field(
+        True, description="GuardDuty S3 protection (S3 data events); billed per event. Default: true.")
+    guardduty_alert_min_severity: float = Field(
+        4.0, ge=1, le=10, description="Route findings of at least this severity to the alert topic "
+        "(4 = medium). Default: 4.")
+    access_analyzer: bool = Field(True, description="IAM Access Analyzer for the account. Default: true.")
+    object_lock_days: int | None = Field(
+        None, description="Object Lock (governance) retention for the trail bucket, 1-3650 days. Default: none.")
+    external_secrets: bool = Field(
+        True, description="External Secrets operator and its ClusterSecretStore. Default: true.")
+    external_secrets_namespace: K8sName = Field(
+        "external-secrets", description="Namespace of the External Secrets operator. Default: external-secrets.")
+    external_secrets_version: ChartVersion = Field(
+        EXTERNAL_SECRETS_CHART_VERSION,
+        description=f"external-secrets chart. Default: {EXTERNAL_SECRETS_CHART_VERSION}.")
+    secret_recovery_window_days: int = Field(
+        30, ge=7, le=30, description="Secrets Manager recovery window of integration secrets. Default: 30.")
+    integration_secrets: list[IntegrationSecret] = Field(default_factory=list, description="Synced secrets.")
+    exfiltration_guards: bool = Field(False, description="VPC-endpoint-only data buckets, egress NetworkPolicies. Default: false.")
+    break_glass_role_arns: list[IamRoleArn] = Field(
+        default_factory=list, description="People's roles exempt from the VPC-endpoint bucket condition (incident "
+        "response). Default: none.")
+    deployer_role_arns: list[IamRoleArn] | None = Field(
+        None, description="Roles that run `pulumi up`, `refresh` and `destroy`: exempt from the VPC-endpoint bucket "
+        "condition, and allowed to administer the platform buckets through the S3 gateway endpoint (the provider "
+        "reads and writes bucket settings: HeadBucket, GetBucketVersioning, PutBucketPolicy...). A role that may change "
+        "a bucket's policy can lift the guard anyway, so the exemption opens no path it lacks. Default: "
+        "cluster.adminRoleArns, where the role that runs `pulumi up` is already listed.")
+    s3_egress_cidrs: list[Ipv4Cidr] = Field(
+        default_factory=list, description="Extra CIDRs opened for HTTPS egress from ML namespaces, on top of the "
+        "region's S3 prefix list (read at deploy time), e.g. an S3 interface endpoint elsewhere. Default: none.")
+
+    def problems(self) -> Iterable[Problem]:
+        if self.object_lock_days is not None and not 1 <= self.object_lock_days <= 3650:
+            yield "objectLockDays", f"must be between 1 and 3650 (got {self.object_lock_days})"
+        if self.object_lock_days is not None and not self.cloudtrail:
+            yield "objectLockDays", "set, but cloudtrail is false (Object Lock applies to the trail bucket)"
+        seen: set[str] = set()
+        for i, sec in enumerate(self.integration_secrets):
+            if sec.name in seen:
+                yield f"integrationSecrets[{i}].name", f"duplicate secret name {sec.name!r}"
+            seen.add(sec.name)
+        if self.integration_secrets and self.enabled and not self.external_secrets:
+            yield "integrationSecrets", "set, but externalSecrets is false (nothing would sync them)"
+        if not self.exfiltration_guards:
+            if self.break_glass_role_arns:
+                yield "breakGlassRoleArns", "set, but exfiltrationGuards is false"
+            if self.deployer_role_arns:
+                yield "deployerRoleArns", "set, but exfiltrationGuards is false"
+            if self.s3_egress_cidrs:
+                yield "s3EgressCidrs", "set, but exfiltrationGuards is false"

@@ -1,0 +1,210 @@
+"""ExfiltrationGuards: data leaves the platform only through paths we name.
+
+- Data buckets deny every S3 action that does not come through the VPC's S3 gateway endpoint, except for
+  break-glass roles and the named AWS-service paths (`data_bucket_guard`, applied by the components that own the
+  buckets, which add their own service exemptions: Athena, the SageMaker offline-store role).
+- The S3 gateway endpoint's policy allows only the platform's own buckets (to this account's principals) and the
+  buckets that serve container image layers to nodes (`REGISTRY_LAYER_BUCKETS`).
+- ML namespaces deny all egress by default, then allow (`egress_rules`): their own namespace (distributed training),
+  DNS, the platform services (feature store, MLflow), the Pushgateway, the EKS Pod Identity agent, and HTTPS to the
+  VPC CIDR (interface endpoints such as STS, the private API server) and to the region's S3 prefix list.
+
+NetworkPolicy cannot name an AWS prefix list. Traffic through the S3 *gateway* endpoint goes to S3's public
+addresses (the `com.amazonaws.<region>.s3` prefix list), not to the VPC CIDR, so the guard reads that prefix list's
+CIDRs at deploy time (`ec2:DescribePrefixLists` via `aws.ec2.get_prefix_list`) and opens exactly those on 443
+(when AWS changes that prefix list, the next `pulumi up` follows). Other S3 traffic from the private subnets
+passes the gateway endpoint too, where the endpoint policy limits it to the platform's and the registries' buckets.
+
+A gateway endpoint policy only judges traffic routed through the endpoint: requests to S3 in the endpoint's own
+region. Image layers served from a CDN (ghcr.io via Fastly, public.ecr.aws via CloudFront) or from S3 in another
+region leave through NAT and never meet it. The order of the endpoint policy and the Helm releases does not matter
+for correctness: the policy judges every later pull (new nodes, restarts), so a missing bucket would break the
+platform later even if the first install raced ahead of the policy. `REGISTRY_LAYER_BUCKETS` is the contract, and
+tests check every image the stack runs against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from ..blocks import iam
+from ..blocks.bucket import VpcEndpointGuard
+from ..blocks.naming import child, child_options
+from ..blocks.refs import NetworkRefs
+from .config import SecurityBaselineConfig
+
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+POD_IDENTITY_AGENT = ("169.254.170.23/32", 80)  # EKS Pod Identity agent (hostNetwork, link-local), HTTP
+
+# Registry host -> the S3 buckets that serve its layers to clients on AWS addresses (`{region}` = the VPC's region).
+# Only same-region buckets pass the gateway endpoint, but a bucket ARN has no region, so listing all is harmless.
+REGISTRY_LAYER_BUCKETS: dict[str, tuple[str, ...]] = {
+    # Amazon ECR user guide, "Minimum Amazon S3 bucket permissions for Amazon ECR" (EKS add-ons, AWS charts).
+    "dkr.ecr": ("prod-{region}-starport-layer-bucket",),
+    # kubernetes/registry.k8s.io redirects AWS clients to the regional bucket.
+    "registry.k8s.io": ("prod-registry-k8s-io-{region}",),
+    # quay/quay storage/cloud.py CloudFrontedS3Storage.get_direct_download_url: a request from an AWS address gets
+    # a signed S3 URL instead of CloudFront; quay.io's bucket is quayio-production-s3 (us-east-1).
+    "quay.io": ("quayio-production-s3",),
+    # Docker Hub layers for AWS clients: docker-images-prod (us-east-1; docker/hub-feedback#1318, rancher/os#2032).
+    "docker.io": ("docker-images-prod",),
+}
+# Registries whose layers come from a CDN through NAT, never through the gateway endpoint.
+REGISTRIES_OFF_S3: dict[str, str] = {
+    "ghcr.io": "pkg-containers.githubusercontent.com (Fastly)",
+    "public.ecr.aws": "CloudFront (d2glxqk2uabbnd.cloudfront.net; docker/sbx-releases#525)",
+    "nvcr.io": "NGC's CDN (not verified offline; mirror to ECR if a pull is denied by the endpoint)",
+}
+
+
+def aws_owned_bucket_objects(region: str) -> list[str]:
+    """Object ARNs of the buckets nodes read image layers and packages from through the gateway endpoint
+    (GetObject only): every bucket in `REGISTRY_LAYER_BUCKETS`, and the AL2023 package repositories
+    `al2023-repos-<region>-de612dc2` (Amazon Linux 2023 user guide)."""
+    buckets = sorted({b.format(region=region) for names in REGISTRY_LAYER_BUCKETS.values() for b in names})
+    return [f"arn:aws:s3:::{b}/*" for b in [*buckets, f"al2023-repos-{region}-de612dc2"]]
+
+
+def registry_of(image: str) -> str:
+    """The registry key of an image reference: `dkr.ecr` for any private ECR, else the host (`docker.io` when the
+    reference names none)."""
+    first = image.split("/", 1)[0]
+    host = first if "/" in image and ("." in first or ":" in first or first == "localhost") else "docker.io"
+    return "dkr.ecr" if ".dkr.ecr." in host else host
+
+
+PLATFORM_BUCKET_ACTIONS = [
+    "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetBucketLocation", "s3:GetObject", "s3:GetObjectVersion",
+    "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:ListMultipartUploadParts", "s3:PutObject",
+]
+
+
+def data_bucket_guard(config: SecurityBaselineConfig, network: NetworkRefs,
+                      deployer_role_arns: Sequence[str] = ()) -> VpcEndpointGuard | None:
+    """The `vpc_endpoint_guard` for the platform's data buckets, or None when exfiltration guards are off.
+
+    Raises when the guards are on but the VPC has no S3 gateway endpoint: silently unguarded buckets would be worse.
+    """
+    if not (config.enabled and config.exfiltration_guards):
+        return None
+    if network.s3_gateway_endpoint_id is None:
+        raise ValueError("securityBaseline.exfiltrationGuards needs the VPC's S3 gateway endpoint "
+                         "(NetworkRefs.s3_gateway_endpoint_id is None)")
+    return VpcEndpointGuard(vpc_endpoint_ids=[network.s3_gateway_endpoint_id],
+                            break_glass_role_arns=tuple(config.break_glass_role_arns),
+                            deployer_role_arns=tuple(deployer_role_arns))
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """A port ML pods may reach in another namespace (e.g. the Pushgateway: `monitoring`, 9091)."""
+
+    namespace: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ExfiltrationGuardsArgs:
+    config: SecurityBaselineConfig
+    network: NetworkRefs
+    region: str
+    platform_bucket_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    """Every platform bucket reached from the VPC. Default: none (only image-layer buckets pass the endpoint)."""
+    ml_namespaces: Sequence[str] = field(default_factory=tuple)
+    """Namespaces that get default-deny egress. Default: none."""
+    service_namespaces: Sequence[str] = field(default_factory=tuple)
+    """Namespaces ML pods may reach on any port (the feature store's, MLflow's). Default: none."""
+    service_ports: Sequence[ServicePort] = field(default_factory=tuple)
+    """Single ports ML pods may reach in other namespaces (the Pushgateway). Default: none."""
+    namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Namespaces created elsewhere, by name, so policies wait for them. Default: none (plain names)."""
+    deployer_role_arns: Sequence[str] = field(default_factory=tuple)
+    """Roles that run `pulumi up`: the endpoint policy lets them administer the platform buckets (bucket settings,
+    not only objects) when they run inside the VPC. Default: none."""
+
+
+def _https_peers(vpc_cidr: str, extra: Sequence[str], s3_cidrs: Sequence[str]) -> list[dict[str, object]]:
+    cidrs = [vpc_cidr, *sorted(set(s3_cidrs) | set(extra))]
+    return [{"ip_block": {"cidr": c}} for c in dict.fromkeys(cidrs)]
+
+
+def egress_rules(config: SecurityBaselineConfig, vpc_cidr: str, service_namespaces: Sequence[str],
+                 s3_cidrs: pulumi.Input[Sequence[str]] = (),
+                 service_ports: Sequence[ServicePort] = ()) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]:
+    """The allowlist every ML namespace gets on top of default-deny. `s3_cidrs`: the region's S3 prefix list."""
+    https = pulumi.Output.from_input(s3_cidrs).apply(
+        lambda cidrs: _https_peers(vpc_cidr, config.s3_egress_cidrs, list(cidrs or [])))
+    rules: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
+        {"to": [{"pod_selector": {}}]},  # same namespace: rendezvous and NCCL between training pods
+        {"to": [{"namespace_selector": {"match_labels": {NAMESPACE_LABEL: "kube-system"}},
+                 "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}}}],
+         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+    ]
+    if service_namespaces:
+        rules.append({"to": [{"namespace_selector": {"match_expressions": [
+            {"key": NAMESPACE_LABEL, "operator": "In", "values": sorted(service_namespaces)}]}}]})
+    for sp in service_ports:
+        rules.append({"to": [{"namespace_selector": {"match_labels": {NAMESPACE_LABEL: sp.namespace}}}],
+                      "ports": [{"protocol": "TCP", "port": sp.port}]})
+    # EKS Pod Identity: the SDK's container credentials provider calls the node-local agent over HTTP.
+    rules.append({"to": [{"ip_block": {"cidr": POD_IDENTITY_AGENT[0]}}],
+                  "ports": [{"protocol": "TCP", "port": POD_IDENTITY_AGENT[1]}]})
+    rules.append({"to": https, "ports": [{"protocol": "TCP", "port": 443}]})  # type: ignore[typeddict-item]
+    return rules
+
+
+def s3_prefix_list_cidrs(region: str, parent: pulumi.Resource) -> pulumi.Output[list[str]]:
+    """CIDRs of `com.amazonaws.<region>.s3`, the prefix list the gateway endpoint routes (read at deploy time)."""
+    found = aws.ec2.get_prefix_list_output(name=f"com.amazonaws.{region}.s3",
+                                           opts=pulumi.InvokeOutputOptions(parent=parent))
+    return found.cidr_blocks.apply(lambda cidrs: sorted(cidrs or []))
+
+
+class ExfiltrationGuards(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ExfiltrationGuardsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:security:ExfiltrationGuards", name, None, opts)
+        network = args.network
+        if network.s3_gateway_endpoint_id is None:
+            raise ValueError(f"{name}: exfiltration guards need the VPC's S3 gateway endpoint "
+                             "(NetworkRefs.s3_gateway_endpoint_id is None)")
+        self._endpoint_policy(name, args, network.s3_gateway_endpoint_id)
+        rules = egress_rules(args.config, network.vpc_cidr, args.service_namespaces,
+                             s3_prefix_list_cidrs(args.region, self), args.service_ports)
+        for ns in args.ml_namespaces:
+            ref = args.namespaces.get(ns, ns)
+            k8s.networking.v1.NetworkPolicy(
+                child(name, f"{ns}-deny-egress"),
+                metadata={"name": "default-deny-egress", "namespace": ref},
+                spec={"pod_selector": {}, "policy_types": ["Egress"]}, opts=child_options(self))
+            k8s.networking.v1.NetworkPolicy(
+                child(name, f"{ns}-allow-egress"),
+                metadata={"name": "allow-platform-egress", "namespace": ref},
+                spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": rules}, opts=child_options(self))
+        self.register_outputs({})
+
+    def _endpoint_policy(self, name: str, args: ExfiltrationGuardsArgs, endpoint_id: pulumi.Input[str]) -> None:
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        buckets = list(args.platform_bucket_arns)
+        statements: list[iam.Statement] = []
+        if buckets:
+            statements.append(iam.statement(
+                "PlatformBucketsOwnPrincipals", PLATFORM_BUCKET_ACTIONS,
+                [*buckets, *(pulumi.Output.concat(arn, "/*") for arn in buckets)], principals={"AWS": "*"},
+                conditions={"StringEquals": {"aws:PrincipalAccount": identity.account_id}}))
+            if args.deployer_role_arns:
+                # The provider reads and writes every bucket setting (and deletes buckets on destroy).
+                statements.append(iam.statement(
+                    "PlatformBucketsDeployers", ["s3:*"],
+                    [*buckets, *(pulumi.Output.concat(arn, "/*") for arn in buckets)], principals={"AWS": "*"},
+                    conditions={"ArnLike": {"aws:PrincipalArn": list(args.deployer_role_arns)}}))
+        statements.append(iam.statement(
+            "ImageAndPackageBucketsRead", ["s3:GetObject"], aws_owned_bucket_objects(args.region),
+            principals={"AWS": "*"}))
+        aws.ec2.VpcEndpointPolicy(
+            child(name, "s3-endpoint-policy"), vpc_endpoint_id=endpoint_id,
+            policy=iam.document(statements), opts=child_options(self))

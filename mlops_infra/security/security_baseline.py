@@ -1,0 +1,94 @@
+"""SecurityBaseline: the platform's audit trail, threat detection, secrets delivery and exfiltration guards.
+
+Each part is its own component and its own config flag, so an environment turns off what it does not pay for
+explicitly in config (see `SecurityBaselineConfig`). Kubernetes children use the provider in `opts.providers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from ..blocks.naming import child
+from ..blocks.refs import ClusterRefs, NetworkRefs
+from .audit_trail import AuditTrail, AuditTrailArgs
+from .config import SecurityBaselineConfig
+from .exfiltration_guards import ExfiltrationGuards, ExfiltrationGuardsArgs, ServicePort, data_bucket_guard
+from .secrets_delivery import SecretsDelivery, SecretsDeliveryArgs
+from .threat_detection import ThreatDetection, ThreatDetectionArgs
+
+__all__ = ["SecurityBaseline", "SecurityBaselineArgs", "ServicePort", "data_bucket_guard"]
+
+
+@dataclass(frozen=True)
+class SecurityBaselineArgs:
+    config: SecurityBaselineConfig
+    region: str
+    tags: dict[str, str]
+    network: NetworkRefs
+    cluster: ClusterRefs
+    protect: bool = False
+    """Pulumi `protect` + `retain_on_delete` on keys, the trail bucket, log group and secrets. Default: false."""
+    alert_topic_arn: pulumi.Input[str] | None = None
+    """Where GuardDuty findings go. Default: none (no EventBridge rule)."""
+    data_bucket_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    """Buckets holding feature and model data: trail data events, and allowed through the S3 endpoint. Default: none."""
+    platform_bucket_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    """Other platform buckets pods reach through the S3 endpoint (e.g. the shared bucket). Default: none."""
+    ml_namespaces: Sequence[str] = field(default_factory=tuple)
+    """Namespaces that get default-deny egress (the team namespaces). Default: none."""
+    service_namespaces: Sequence[str] = field(default_factory=tuple)
+    """Namespaces ML pods may reach (the feature store's and MLflow's). Default: none."""
+    service_ports: Sequence[ServicePort] = field(default_factory=tuple)
+    """Single ports ML pods may reach in other namespaces (the Pushgateway). Default: none."""
+    deployer_role_arns: Sequence[str] = field(default_factory=tuple)
+    """Roles that run `pulumi up` (exfiltration guards: they administer the data buckets). Default: none."""
+    namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Namespaces created by other components, by name, in addition to `cluster.namespaces`. Default: none."""
+    secret_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Integration secret values by config key, as Pulumi secrets. Default: none."""
+
+
+class SecurityBaseline(pulumi.ComponentResource):
+    trail_arn: pulumi.Output[str] | None
+    trail_bucket_name: pulumi.Output[str] | None
+    detector_id: pulumi.Output[str] | None
+    secret_store_name: str | None
+    integration_secret_arns: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: SecurityBaselineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:security:SecurityBaseline", name, None, opts)
+        cfg = args.config
+        child_opts = pulumi.ResourceOptions(parent=self)
+        namespaces = {**args.cluster.namespaces, **args.namespaces}
+        self.trail_arn = self.trail_bucket_name = self.detector_id = None
+        self.secret_store_name = None
+        self.integration_secret_arns = {}
+        if cfg.enabled and cfg.cloudtrail:
+            trail = AuditTrail(child(name, "audit"), AuditTrailArgs(
+                config=cfg, region=args.region, tags=args.tags, protect=args.protect,
+                data_bucket_arns=args.data_bucket_arns), child_opts)
+            self.trail_arn, self.trail_bucket_name = trail.trail_arn, trail.bucket_name
+        if cfg.enabled and (cfg.guardduty or cfg.access_analyzer):
+            threats = ThreatDetection(child(name, "threats"), ThreatDetectionArgs(
+                config=cfg, tags=args.tags, alert_topic_arn=args.alert_topic_arn), child_opts)
+            self.detector_id = threats.detector_id
+        if cfg.enabled and cfg.external_secrets:
+            delivery = SecretsDelivery(child(name, "secrets"), SecretsDeliveryArgs(
+                config=cfg, cluster=args.cluster.identity, region=args.region, tags=args.tags,
+                secret_values=args.secret_values, namespaces=namespaces, protect=args.protect), child_opts)
+            self.secret_store_name = delivery.store_name
+            self.integration_secret_arns = delivery.secret_arns
+        if cfg.enabled and cfg.exfiltration_guards:
+            ExfiltrationGuards(child(name, "guards"), ExfiltrationGuardsArgs(
+                config=cfg, network=args.network, region=args.region,
+                platform_bucket_arns=[*args.data_bucket_arns, *args.platform_bucket_arns],
+                ml_namespaces=args.ml_namespaces, service_namespaces=args.service_namespaces,
+                service_ports=args.service_ports, namespaces=namespaces,
+                deployer_role_arns=args.deployer_role_arns), child_opts)
+        self.register_outputs({
+            "trailArn": self.trail_arn, "trailBucketName": self.trail_bucket_name, "detectorId": self.detector_id,
+            "secretStoreName": self.secret_store_name, "integrationSecretArns": self.integration_secret_arns,
+        })

@@ -1,0 +1,86 @@
+"""ThreatDetection: GuardDuty with EKS audit-log monitoring, Runtime Monitoring (the GuardDuty-managed EKS agent) and S3
+protection as detector features; findings routed by EventBridge to the platform's alert topic; IAM Access Analyzer.
+
+GuardDuty allows one detector per account and region: a stack that shares an account with another detector must
+turn `guardduty` off and rely on that one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from ..blocks.naming import child, child_options
+from .config import SecurityBaselineConfig
+
+# Feature names from the GuardDuty API (DetectorFeatureConfiguration): RUNTIME_MONITORING includes EKS and must not
+# be combined with the older EKS_RUNTIME_MONITORING.
+EKS_AUDIT_LOGS = "EKS_AUDIT_LOGS"
+RUNTIME_MONITORING = "RUNTIME_MONITORING"
+S3_DATA_EVENTS = "S3_DATA_EVENTS"
+EKS_ADDON_MANAGEMENT = "EKS_ADDON_MANAGEMENT"
+
+
+@dataclass(frozen=True)
+class ThreatDetectionArgs:
+    config: SecurityBaselineConfig
+    tags: dict[str, str]
+    alert_topic_arn: pulumi.Input[str] | None = None
+    """SNS topic that receives findings. Default: none (findings stay in the GuardDuty console). The topic's policy
+    (and its KMS key, if encrypted) must allow `events.amazonaws.com` to publish."""
+
+
+def finding_pattern(min_severity: float) -> str:
+    """EventBridge pattern for GuardDuty findings at or above `min_severity`."""
+    return json.dumps({
+        "source": ["aws.guardduty"],
+        "detail-type": ["GuardDuty Finding"],
+        "detail": {"severity": [{"numeric": [">=", min_severity]}]},
+    }, sort_keys=True)
+
+
+class ThreatDetection(pulumi.ComponentResource):
+    detector_id: pulumi.Output[str] | None
+    analyzer_arn: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: ThreatDetectionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:security:ThreatDetection", name, None, opts)
+        cfg = args.config
+        self.detector_id = None
+        self.analyzer_arn = None
+        if cfg.guardduty:
+            detector = aws.guardduty.Detector(
+                child(name, "detector"), enable=True, finding_publishing_frequency="FIFTEEN_MINUTES",
+                tags=args.tags, opts=child_options(self))
+            self.detector_id = detector.id
+            # Disabled features are registered as DISABLED, not omitted: deleting a DetectorFeature leaves the
+            # feature as it was, so only an explicit status turns it off.
+            features = {
+                EKS_AUDIT_LOGS: (cfg.guardduty_eks_audit_logs, None),
+                RUNTIME_MONITORING: (cfg.guardduty_runtime_monitoring, EKS_ADDON_MANAGEMENT),
+                S3_DATA_EVENTS: (cfg.guardduty_s3_protection, None),
+            }
+            for feature, (on, managed_agent) in features.items():
+                status = "ENABLED" if on else "DISABLED"
+                extra: list[aws.guardduty.DetectorFeatureAdditionalConfigurationArgsDict] = (
+                    [{"name": managed_agent, "status": status}] if managed_agent else [])
+                aws.guardduty.DetectorFeature(
+                    child(name, feature.lower().replace("_", "-")), detector_id=detector.id, name=feature,
+                    status=status, additional_configurations=extra or None, opts=child_options(self))
+            if args.alert_topic_arn is not None:
+                rule = aws.cloudwatch.EventRule(
+                    child(name, "findings"), description="GuardDuty findings to the platform alert topic",
+                    event_pattern=finding_pattern(cfg.guardduty_alert_min_severity), tags=args.tags,
+                    opts=child_options(self, depends_on=[detector]))
+                aws.cloudwatch.EventTarget(
+                    child(name, "findings-to-alerts"), rule=rule.name, arn=args.alert_topic_arn,
+                    opts=child_options(self))
+        if cfg.access_analyzer:
+            analyzer = aws.accessanalyzer.Analyzer(
+                child(name, "access-analyzer"), analyzer_name=child(name, "access-analyzer"), type="ACCOUNT",
+                tags=args.tags, opts=child_options(self))
+            self.analyzer_arn = analyzer.arn
+        self.register_outputs({"detectorId": self.detector_id, "analyzerArn": self.analyzer_arn})

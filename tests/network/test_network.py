@@ -1,0 +1,149 @@
+"""Network: VPC, subnets per AZ with EKS/ELB tags, NAT per profile, endpoints, flow logs, closed default SG."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.network.config import carve_subnets
+from mlops_infra.plan import Inventory
+from tests.conftest import PROD_GUARDS, PROGRAMS, planned
+
+COMPUTE = PROGRAMS / "compute"
+
+
+@pytest.fixture(scope="module")
+def dev() -> Inventory:
+    return planned("dev", COMPUTE)
+
+
+@pytest.fixture(scope="module")
+def prod() -> Inventory:
+    return planned("prod", COMPUTE)
+
+
+def subnets(inv: Inventory, role: str) -> list[Any]:
+    return [s for s in inv.of_type("aws:ec2/subnet:Subnet") if role in s.inputs["tags"]]
+
+
+def test_prod_has_private_subnets_in_three_azs_and_a_nat_per_az(prod: Inventory) -> None:
+    private = subnets(prod, "kubernetes.io/role/internal-elb")
+    assert sorted(s.inputs["availabilityZone"] for s in private) == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    assert sorted(s.inputs["cidrBlock"] for s in private) == ["10.0.0.0/19", "10.0.32.0/19", "10.0.64.0/19"]
+    assert {s.inputs["tags"]["kubernetes.io/cluster/mlops-prod"] for s in private} == {"shared"}
+    assert {s.inputs["tags"]["karpenter.sh/discovery"] for s in private} == {"mlops-prod"}
+    public = subnets(prod, "kubernetes.io/role/elb")
+    assert len(public) == 3 and {s.inputs["mapPublicIpOnLaunch"] for s in public} == {False}
+    nats = prod.of_type("aws:ec2/natGateway:NatGateway")
+    assert len(nats) == 3
+    public_ids = {s.id for s in public}
+    assert {n.inputs["subnetId"] for n in nats} == public_ids  # one NAT in each AZ's public subnet
+
+
+def test_each_private_route_table_uses_its_own_az_nat_in_prod(prod: Inventory) -> None:
+    routes = [r for r in prod.of_type("aws:ec2/route:Route") if "natGatewayId" in r.inputs]
+    assert len(routes) == 3 and len({r.inputs["natGatewayId"] for r in routes}) == 3
+
+
+def test_dev_has_two_azs_and_one_shared_nat(dev: Inventory) -> None:
+    assert len(subnets(dev, "kubernetes.io/role/internal-elb")) == 2
+    assert len(dev.of_type("aws:ec2/natGateway:NatGateway")) == 1
+    routes = [r for r in dev.of_type("aws:ec2/route:Route") if "natGatewayId" in r.inputs]
+    assert len(routes) == 2 and len({r.inputs["natGatewayId"] for r in routes}) == 1
+
+
+def test_interface_endpoints_only_for_a_private_cluster(dev: Inventory, prod: Inventory) -> None:
+    def services(inv: Inventory) -> dict[str, str]:
+        return {e.inputs["serviceName"].removeprefix("com.amazonaws.us-east-1."): e.inputs["vpcEndpointType"]
+                for e in inv.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+
+    assert services(dev) == {"s3": "Gateway"}
+    assert services(prod) == {"s3": "Gateway", **dict.fromkeys(
+        ["ecr.api", "ecr.dkr", "sts", "ec2", "logs", "elasticloadbalancing", "autoscaling"], "Interface")}
+    iface = [e for e in prod.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["vpcEndpointType"] == "Interface"]
+    assert {e.inputs["privateDnsEnabled"] for e in iface} == {True}
+    rule = prod.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert [(r.inputs["cidrIpv4"], r.inputs["fromPort"], r.inputs["toPort"]) for r in rule] == [("10.0.0.0/16", 443, 443)]
+
+
+def test_s3_gateway_endpoint_serves_every_private_route_table(prod: Inventory) -> None:
+    s3 = next(e for e in prod.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["serviceName"].endswith(".s3"))
+    private_rts = {r.id for r in prod.of_type("aws:ec2/routeTable:RouteTable") if "private" in r.name}
+    assert set(s3.inputs["routeTableIds"]) == private_rts and len(private_rts) == 3
+
+
+def test_default_security_group_is_closed(prod: Inventory) -> None:
+    (sg,) = prod.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert sg.inputs.get("ingress", []) == [] and sg.inputs.get("egress", []) == []
+    assert sg.inputs["vpcId"] == prod.of_type("aws:ec2/vpc:Vpc")[0].id
+
+
+def test_flow_logs_go_to_an_encrypted_log_group(prod: Inventory) -> None:
+    (flow,) = prod.of_type("aws:ec2/flowLog:FlowLog")
+    group = next(g for g in prod.of_type("aws:cloudwatch/logGroup:LogGroup") if "flow-logs" in g.name)
+    assert flow.inputs["trafficType"] == "ALL" and flow.inputs["logDestinationType"] == "cloud-watch-logs"
+    assert flow.property_dependencies["logDestination"] == [group.urn]
+    assert group.inputs["retentionInDays"] == 365
+    assert group.inputs["kmsKeyId"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
+    assert group.options["protect"] is True and group.options["retainOnDelete"] is True
+    policy = json.loads(next(p for p in prod.of_type("aws:iam/rolePolicy:RolePolicy")
+                             if "flow-logs" in p.name).inputs["policy"])
+    assert policy["Statement"][0]["Action"] == ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    assert "*" not in policy["Statement"][0]["Resource"]
+
+
+def test_dev_flow_logs_keep_30_days_and_are_not_protected(dev: Inventory) -> None:
+    group = next(g for g in dev.of_type("aws:cloudwatch/logGroup:LogGroup") if "flow-logs" in g.name)
+    assert group.inputs["retentionInDays"] == 30 and group.options["protect"] is False
+
+
+def test_every_network_child_is_parented_by_the_component(prod: Inventory) -> None:
+    (net,) = prod.of_type("mlops:network:Network")
+    for r in prod.of_type("aws:ec2/subnet:Subnet") + prod.of_type("aws:ec2/natGateway:NatGateway"):
+        assert r.parent == net.urn and r.name.startswith("mlops-prod-net-")
+
+
+def test_subnet_carving() -> None:
+    plan = carve_subnets("10.0.0.0/20", 3, 23, 26)
+    assert plan is not None
+    assert plan.private == ["10.0.0.0/23", "10.0.2.0/23", "10.0.4.0/23"]
+    assert plan.public == ["10.0.6.0/26", "10.0.6.64/26", "10.0.6.128/26"]
+    assert carve_subnets("10.0.0.0/20", 6, 22, 26) is None
+
+
+BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
+                        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
+                        "securityBaseline": PROD_GUARDS}
+
+
+def problems(**network: Any) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_platform_config({**BASE, "network": network})
+    return info.value.problems
+
+
+@pytest.mark.parametrize(("network", "expected"), [
+    ({"azCount": 1}, "network.azCount: must be >= 2 (got 1)"),
+    ({"azCount": 6, "vpcCidr": "10.0.0.0/20", "privateSubnetPrefix": 22},
+     "network.vpcCidr: 6 private /22 and 6 public /26 subnets do not fit in 10.0.0.0/20"),
+    ({"privateSubnetPrefix": 16}, "network.privateSubnetPrefix: must be between /17 and /28 for a /16 VPC (got /16)"),
+    ({"publicSubnetPrefix": 28}, "network.publicSubnetPrefix: must be between /17 and /27 for a /16 VPC (got /28)"),
+    ({"availabilityZones": ["us-east-1a", "us-east-1b"]},
+     "network.availabilityZones: must name exactly azCount zones (2 != 3)"),
+    ({"existingVpc": {"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": ["subnet-1", "subnet-2", "subnet-3"],
+                      "publicSubnetIds": ["subnet-3"]}},
+     "network.existingVpc.publicSubnetIds: also listed as private: subnet-3"),
+    ({"vpcCidr": "10.0.0.1/16"}, "network.vpcCidr: not a valid CIDR block ('10.0.0.1/16')"),
+])
+def test_network_messages(network: dict[str, Any], expected: str) -> None:
+    assert problems(**network) == [expected]
+
+
+def test_existing_vpc_creates_nothing() -> None:
+    from mlops_infra.network.config import NetworkConfig
+    cfg = NetworkConfig.model_validate({"existingVpc": {"vpcId": "vpc-0123456789abcdef0",
+                                                        "privateSubnetIds": ["subnet-a", "subnet-b", "subnet-c"]}})
+    assert cfg.existing_vpc is not None and cfg.existing_vpc.private_subnet_ids == ["subnet-a", "subnet-b", "subnet-c"]
