@@ -79,7 +79,7 @@ def postgres(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres
         parameters=[{"name": k, "value": v, "apply_method": "pending-reboot" if k in STATIC_PARAMETERS else "immediate"}
                     for k, v in PARAMETERS.items()],
         tags=args.tags, opts=child_options(parent))
-    monitoring_role_arn = (_monitoring_role(name, parent, args.tags).arn if cfg.monitoring_interval_seconds else None)
+    monitoring = _monitoring_role(name, parent, args.tags) if cfg.monitoring_interval_seconds else None
     managed = args.password is None
     instance = aws.rds.Instance(
         name,
@@ -113,12 +113,15 @@ def postgres(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres
         performance_insights_kms_key_id=args.kms_key.arn,
         performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
         monitoring_interval=cfg.monitoring_interval_seconds,
-        monitoring_role_arn=monitoring_role_arn,
+        monitoring_role_arn=monitoring[0].arn if monitoring else None,
         enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
         auto_minor_version_upgrade=True,
         allow_major_version_upgrade=False,
         tags=args.tags,
-        opts=child_options(parent, stateful=True, protect=args.protect),
+        # CreateDBInstance checks the role's permissions: before the attachment exists it fails with "IAM role ARN
+        # value is invalid or does not include the required permissions for: ENHANCED_MONITORING".
+        opts=child_options(parent, stateful=True, protect=args.protect,
+                           depends_on=[monitoring[1]] if monitoring else None),
     )
     secret_arn = instance.master_user_secrets.apply(
         lambda secrets: secrets[0].secret_arn if secrets and secrets[0].secret_arn else "")
@@ -126,15 +129,20 @@ def postgres(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres
                     master_secret_arn=secret_arn)
 
 
-def _monitoring_role(name: str, parent: pulumi.Resource, tags: dict[str, str]) -> aws.iam.Role:
-    """Enhanced Monitoring publishes OS metrics through this role (AWS managed policy, RDS-only trust)."""
-    partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=parent)).partition
+def _monitoring_role(name: str, parent: pulumi.Resource,
+                     tags: dict[str, str]) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+    """Enhanced Monitoring publishes OS metrics through this role (AWS managed policy, RDS-only trust restricted
+    to this account: `aws:SourceAccount` guards against the confused deputy)."""
+    invoke = pulumi.InvokeOutputOptions(parent=parent)
+    partition = aws.get_partition_output(opts=invoke).partition
+    account = aws.get_caller_identity_output(opts=invoke).account_id
     role = aws.iam.Role(
         child(name, "monitoring"), tags=tags, opts=child_options(parent),
         assume_role_policy=iam.trust_document([iam.statement(
-            "RdsEnhancedMonitoring", ["sts:AssumeRole"], [], principals={"Service": "monitoring.rds.amazonaws.com"})]))
-    aws.iam.RolePolicyAttachment(
+            "RdsEnhancedMonitoring", ["sts:AssumeRole"], [], principals={"Service": "monitoring.rds.amazonaws.com"},
+            conditions={"StringEquals": {"aws:SourceAccount": account}})]))
+    attachment = aws.iam.RolePolicyAttachment(
         child(name, "monitoring-policy"), role=role.name, opts=child_options(parent),
         policy_arn=pulumi.Output.format("arn:{0}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
                                         partition))
-    return role
+    return role, attachment

@@ -48,5 +48,8 @@ class ClusterRefs:
     """metrics-server runs: HorizontalPodAutoscalers get CPU and memory metrics."""
     network_policy_enforced: bool = False
     """The VPC CNI enforces NetworkPolicies (`enableNetworkPolicy`)."""
+    service_ipv4_cidr: pulumi.Input[str] | None = None
+    """The cluster's Service CIDR (its first address is `kubernetes.default.svc`). Default: None (unknown, e.g. a
+    cluster made by another stack; None or "" make egress guards admit the API ClusterIP of both EKS defaults)."""
     storage_classes: Sequence[str] = ()
     """StorageClasses the cluster creates; the first is the default (`gp3`, encrypted)."""

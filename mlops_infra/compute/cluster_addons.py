@@ -47,6 +47,19 @@ values.yaml, default "false", a string in the add-on schema) turns on the networ
 agent's enforcement (`nodeAgent.enabled` already defaults to true). Without it NetworkPolicies are stored, not enforced."""
 
 
+CLOUDWATCH_OBSERVABILITY_CONFIGURATION = {
+    "agent": {"config": {"logs": {"metrics_collected": {"kubernetes": {
+        "enhanced_container_insights": True, "accelerated_compute_metrics": False}}}}}}
+"""amazon-cloudwatch-observability `configurationValues`. The add-on's operator deploys its own DcgmExporter (and
+NeuronMonitor) DaemonSet on GPU nodes unless the agent config says `accelerated_compute_metrics: false`: a missing
+flag means on (aws/amazon-cloudwatch-agent-operator controllers/common.go `enabledAcceleratedComputeByAgentConfig`;
+CloudWatch user guide, "opt out of collecting accelerated compute metrics"). The platform runs its own dcgm-exporter
+(observability/monitoring.py) with the counters its alerts use, so a second DCGM exporter per GPU node would only
+duplicate scrapes. `agent.config` replaces the chart's `agent.defaultConfig` (aws-observability/helm-charts
+values.yaml), so it names what stays on: enhanced Container Insights (`cluster_failed_node_count` and the rest);
+Application Signals, which the platform does not use, is off."""
+
+
 @dataclass(frozen=True)
 class AddonRole:
     role: aws.iam.Role
@@ -122,4 +135,5 @@ def container_insights(name: str, parent: pulumi.Resource, cluster: ClusterIdent
     `cluster_failed_node_count`) and Fluent Bit. `depends_on` must hold its log groups: the agent creates any group
     that is missing, unencrypted and kept forever, and then the platform's own LogGroup would fail as existing."""
     return _addon(child(name, "amazon-cloudwatch-observability"), parent, cluster, "amazon-cloudwatch-observability",
-                  versions.cloudwatch_observability, tags, identity=CLOUDWATCH_AGENT, depends_on=depends_on)
+                  versions.cloudwatch_observability, tags, identity=CLOUDWATCH_AGENT, depends_on=depends_on,
+                  configuration=CLOUDWATCH_OBSERVABILITY_CONFIGURATION)

@@ -72,17 +72,18 @@ class ClusterAutoscalerArgs:
 
 
 def statements(region: str, account: pulumi.Input[str], cluster_name: pulumi.Input[str],
-               ) -> list[iam.Statement | pulumi.Output[iam.Statement]]:
+               partition: pulumi.Input[str] = "aws") -> list[iam.Statement | pulumi.Output[iam.Statement]]:
     """Describe calls have no resource-level permissions (`*`); scaling is limited to Auto Scaling groups tagged
     `k8s.io/cluster-autoscaler/<cluster>=owned`, and node group reads to this cluster's node groups."""
-    scale = pulumi.Output.all(cluster_name, account).apply(lambda a: iam.statement(
-        "ScaleOwnedGroups", SCALE, [f"arn:aws:autoscaling:{region}:{a[1]}:autoScalingGroup:*:autoScalingGroupName/*"],
+    scale = pulumi.Output.all(cluster_name, account, partition).apply(lambda a: iam.statement(
+        "ScaleOwnedGroups", SCALE,
+        [f"arn:{a[2]}:autoscaling:{region}:{a[1]}:autoScalingGroup:*:autoScalingGroupName/*"],
         conditions={"StringEquals": {f"aws:ResourceTag/{cluster_tag(str(a[0]))}": "owned"}}))
     return [
         iam.statement("Describe", DESCRIBE, ["*"]),
         scale,
         iam.statement("DescribeOwnNodegroups", ["eks:DescribeNodegroup"], [pulumi.Output.format(
-            "arn:aws:eks:{0}:{1}:nodegroup/{2}/*/*", region, account, cluster_name)]),
+            "arn:{3}:eks:{0}:{1}:nodegroup/{2}/*/*", region, account, cluster_name, partition)]),
     ]
 
 
@@ -117,11 +118,12 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:gpu:ClusterAutoscaler", name, None, opts)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         identity = WorkloadIdentity(child(name, "controller"), WorkloadIdentityArgs(
             cluster=args.cluster.identity, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, tags=args.tags,
             # The autoscaler watches pods and nodes: it needs its Kubernetes API token.
             automount_token=True,
-            statements=statements(args.region, account, args.cluster.name)), pulumi.ResourceOptions(parent=self))
+            statements=statements(args.region, account, args.cluster.name, partition)), pulumi.ResourceOptions(parent=self))
         self.release = release(
             child(name, "controller"),
             PinnedChart(versions.CLUSTER_AUTOSCALER.chart, versions.CLUSTER_AUTOSCALER.repo, args.chart_version),

@@ -83,12 +83,18 @@ class GpuNodePool(pulumi.ComponentResource):
             aws.autoscaling.Tag(
                 child(name, key.removeprefix(f"{CA_TEMPLATE}/").replace("/", "-")), autoscaling_group_name=asg,
                 tag={"key": key, "value": value, "propagate_at_launch": False}, opts=child_options(self))
-        # Discovery tags (EKS writes the same on managed node groups; set here so the autoscaler's IAM condition
-        # `aws:ResourceTag/k8s.io/cluster-autoscaler/<cluster> = owned` holds on every GPU pool whatever EKS does).
+        # Discovery tags: EKS itself writes `k8s.io/cluster-autoscaler/enabled=true` and `.../<cluster>=owned` on every
+        # managed node group's Auto Scaling group (EKS user guide, "Managed node groups"), so these resources only
+        # upsert EKS's own tags. Released stacks hold them, so dropping them from the program would make the next
+        # `pulumi up` delete them, and deleting an `aws.autoscaling.Tag` removes the tag from the group: EKS's tag
+        # would go and the autoscaler would silently stop discovering the pool. They stay, retained on delete:
+        # removing one (or the pool's rename) forgets it in the state and leaves the group's tag alone.
         discovery: list[tuple[str, pulumi.Input[str], str]] = [
             ("ca-enabled", ENABLED_TAG, "true"),
             ("ca-cluster", pulumi.Output.concat(CLUSTER_TAG_PREFIX, args.cluster_name), "owned")]
         for suffix, tag_key, tag_value in discovery:
             aws.autoscaling.Tag(child(name, suffix), autoscaling_group_name=asg,
-                                tag={"key": tag_key, "value": tag_value, "propagate_at_launch": False}, opts=child_options(self))
+                                tag={"key": tag_key, "value": tag_value, "propagate_at_launch": False},
+                                opts=pulumi.ResourceOptions.merge(child_options(self),
+                                                                  pulumi.ResourceOptions(retain_on_delete=True)))
         self.register_outputs({"nodeGroupName": self.node_group.node_group_name})

@@ -56,11 +56,11 @@ class KarpenterArgs:
     Default: none."""
 
 
-def _arns(region: str, account: str, kinds: Sequence[str]) -> list[str]:
-    return [f"arn:aws:ec2:{region}:{account}:{kind}/*" for kind in kinds]
+def _arns(partition: str, region: str, account: str, kinds: Sequence[str]) -> list[str]:
+    return [f"arn:{partition}:ec2:{region}:{account}:{kind}/*" for kind in kinds]
 
 
-def _ec2_statements(region: str, account: str, name: str) -> list[iam.Statement]:
+def _ec2_statements(partition: str, region: str, account: str, name: str) -> list[iam.Statement]:
     """Launch, tag and terminate only what carries this cluster's ownership tags (`kubernetes.io/cluster/<name>`,
     `eks:eks-cluster-name`, a NodePool), as Karpenter's own policy does."""
     owned = f"kubernetes.io/cluster/{name}"
@@ -68,34 +68,35 @@ def _ec2_statements(region: str, account: str, name: str) -> list[iam.Statement]
     resource = {"StringEquals": {f"aws:ResourceTag/{owned}": "owned"},
                 "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}}
     nodepool = {"aws:RequestTag/karpenter.sh/nodepool": "*"}
-    created = _arns(region, account, CREATED)
+    created = _arns(partition, region, account, CREATED)
     return [
         iam.statement("LaunchFromSharedResources", ["ec2:CreateFleet", "ec2:RunInstances"],
-                      [f"arn:aws:ec2:{region}::image/*", f"arn:aws:ec2:{region}::snapshot/*",
-                       *_arns(region, account, USED[2:])]),
+                      [f"arn:{partition}:ec2:{region}::image/*", f"arn:{partition}:ec2:{region}::snapshot/*",
+                       *_arns(partition, region, account, USED[2:])]),
         iam.statement("LaunchFromOwnLaunchTemplates", ["ec2:CreateFleet", "ec2:RunInstances"],
-                      _arns(region, account, ["launch-template"]), conditions=resource),
+                      _arns(partition, region, account, ["launch-template"]), conditions=resource),
         iam.statement("LaunchOwnedResources", ["ec2:CreateFleet", "ec2:CreateLaunchTemplate", "ec2:RunInstances"],
-                      [*created, *_arns(region, account, ["capacity-reservation"])],
+                      [*created, *_arns(partition, region, account, ["capacity-reservation"])],
                       conditions={"StringEquals": request, "StringLike": nodepool}),
         iam.statement("TagOnLaunch", ["ec2:CreateTags"], created, conditions={
             "StringEquals": {**request, "ec2:CreateAction": ["CreateFleet", "CreateLaunchTemplate", "RunInstances"]},
             "StringLike": nodepool}),
         # After launch Karpenter names the instance and records its NodeClaim: only those keys, only on its nodes.
-        iam.statement("TagOwnNodesAfterLaunch", ["ec2:CreateTags"], _arns(region, account, ["instance"]), conditions={
+        iam.statement("TagOwnNodesAfterLaunch", ["ec2:CreateTags"], _arns(partition, region, account, ["instance"]),
+                      conditions={
             **resource, "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": name},
             "ForAllValues:StringEquals": {"aws:TagKeys": POST_LAUNCH_TAG_KEYS}}),
         iam.statement("TerminateOwnNodes", ["ec2:DeleteLaunchTemplate", "ec2:TerminateInstances"],
-                      _arns(region, account, ["instance", "launch-template"]), conditions=resource),
+                      _arns(partition, region, account, ["instance", "launch-template"]), conditions=resource),
     ]
 
 
-def _instance_profile_statements(region: str, account: str, name: str) -> list[iam.Statement]:
+def _instance_profile_statements(partition: str, region: str, account: str, name: str) -> list[iam.Statement]:
     """Instance profiles Karpenter creates for its EC2NodeClasses carry the cluster, region and node class tags;
     only those can be created, tagged, changed or deleted. `iam:ListInstanceProfiles` (no resource scoping: it only
     lists) is what the EC2NodeClass finalizer calls to find its profiles (pkg/providers/instanceprofile
     ListNodeClassProfiles, v1.9.0): without it the finalizer errors forever and `pulumi destroy` hangs."""
-    profiles = [f"arn:aws:iam::{account}:instance-profile/*"]
+    profiles = [f"arn:{partition}:iam::{account}:instance-profile/*"]
     owned = f"kubernetes.io/cluster/{name}"
     tagged = {f"aws:ResourceTag/{owned}": "owned", "aws:ResourceTag/topology.kubernetes.io/region": region}
     request = {f"aws:RequestTag/{owned}": "owned", "aws:RequestTag/eks:eks-cluster-name": name,
@@ -116,27 +117,28 @@ def _instance_profile_statements(region: str, account: str, name: str) -> list[i
     ]
 
 
-def controller_statements(args: KarpenterArgs, account: pulumi.Input[str],
+def controller_statements(args: KarpenterArgs, account: pulumi.Input[str], partition: pulumi.Input[str] = "aws",
                           ) -> list[iam.Statement | pulumi.Output[iam.Statement]]:
     """Least privilege for the controller. Describe/pricing calls have no resource-level permissions (`*`).
     Condition keys carry the cluster name, so the statements resolve once the name and account are known."""
     region = args.region
 
-    def build(name: str, acct: str) -> list[iam.Statement]:
+    def build(name: str, acct: str, part: str) -> list[iam.Statement]:
         return [
             iam.statement("Describe", DESCRIBE, ["*"], conditions={"StringEquals": {"aws:RequestedRegion": region}}),
             # The Price List API answers only in us-east-1 (and a few others): no region condition, as upstream.
             iam.statement("Pricing", ["pricing:GetProducts"], ["*"]),
-            *_ec2_statements(region, acct, name), *_instance_profile_statements(region, acct, name),
-            iam.statement("DescribeCluster", ["eks:DescribeCluster"], [f"arn:aws:eks:{region}:{acct}:cluster/{name}"]),
-            iam.statement("AmiParameters", ["ssm:GetParameter"], [f"arn:aws:ssm:{region}::parameter/aws/service/*"]),
+            *_ec2_statements(part, region, acct, name), *_instance_profile_statements(part, region, acct, name),
+            iam.statement("DescribeCluster", ["eks:DescribeCluster"], [f"arn:{part}:eks:{region}:{acct}:cluster/{name}"]),
+            iam.statement("AmiParameters", ["ssm:GetParameter"], [f"arn:{part}:ssm:{region}::parameter/aws/service/*"]),
         ]
 
     def pick(i: int) -> pulumi.Output[iam.Statement]:
-        return pulumi.Output.all(args.cluster.name, account).apply(lambda a: build(str(a[0]), str(a[1]))[i])
+        return pulumi.Output.all(args.cluster.name, account, partition).apply(
+            lambda a: build(str(a[0]), str(a[1]), str(a[2]))[i])
 
     return [
-        *(pick(i) for i in range(len(build("", "")))),
+        *(pick(i) for i in range(len(build("", "", "aws")))),
         iam.statement("PassNodeRole", ["iam:PassRole"], [args.node_role.arn],
                       conditions={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
         iam.statement("EncryptedVolumes", ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey",
@@ -189,9 +191,10 @@ class Karpenter(pulumi.ComponentResource):
     def __init__(self, name: str, args: KarpenterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:gpu:Karpenter", name, None, opts)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         identity = WorkloadIdentity(child(name, "controller"), WorkloadIdentityArgs(
             cluster=args.cluster.identity, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, tags=args.tags,
-            statements=controller_statements(args, account)), pulumi.ResourceOptions(parent=self))
+            statements=controller_statements(args, account, partition)), pulumi.ResourceOptions(parent=self))
         self.release = release(
             child(name, "controller"),
             PinnedChart(versions.KARPENTER.chart, versions.KARPENTER.repo, args.config.karpenter_version),

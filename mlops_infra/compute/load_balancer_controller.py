@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 
+from ..blocks import iam
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.naming import child
@@ -54,6 +56,11 @@ def chart_values(args: LoadBalancerControllerArgs) -> dict[str, object]:
     }
 
 
+def _nth_statement(partition: pulumi.Output[str], i: int) -> pulumi.Output[iam.Statement]:
+    """Statement `i` of the controller's policy, its ARNs in the stack's partition."""
+    return partition.apply(lambda p: load_balancer_controller_policy.statements(p)[i])
+
+
 class LoadBalancerController(pulumi.ComponentResource):
     """Pass the cluster's Kubernetes provider in `opts.providers`."""
 
@@ -64,9 +71,12 @@ class LoadBalancerController(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:cluster:LoadBalancerController", name, None, opts)
         # The controller talks to the Kubernetes API, so its ServiceAccount mounts a token.
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        policy: list[iam.Statement | pulumi.Output[iam.Statement]] = [
+            _nth_statement(partition, i) for i in range(len(load_balancer_controller_policy.statements()))]
         identity = WorkloadIdentity(child(name, "identity"), WorkloadIdentityArgs(
             cluster=args.cluster, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, tags=args.tags,
-            statements=load_balancer_controller_policy.statements(), automount_token=True),
+            statements=policy, automount_token=True),
             pulumi.ResourceOptions(parent=self))
         self.release = release(
             child(name, "release"), PinnedChart(args.chart.chart, args.chart.repo, args.chart.version), parent=self,

@@ -12,12 +12,12 @@ from ..blocks import iam
 
 CLUSTER_TAG_REQUEST = "aws:RequestTag/elbv2.k8s.aws/cluster"
 CLUSTER_TAG_RESOURCE = "aws:ResourceTag/elbv2.k8s.aws/cluster"
-SG = "arn:aws:ec2:*:*:security-group/*"
-LB_AND_TG = ["arn:aws:elasticloadbalancing:*:*:targetgroup/*/*", "arn:aws:elasticloadbalancing:*:*:loadbalancer/net/*/*",
-             "arn:aws:elasticloadbalancing:*:*:loadbalancer/app/*/*"]
-LISTENERS = ["arn:aws:elasticloadbalancing:*:*:listener/net/*/*/*", "arn:aws:elasticloadbalancing:*:*:listener/app/*/*/*",
-             "arn:aws:elasticloadbalancing:*:*:listener-rule/net/*/*/*",
-             "arn:aws:elasticloadbalancing:*:*:listener-rule/app/*/*/*"]
+SG = "ec2:*:*:security-group/*"
+LB_AND_TG = ["elasticloadbalancing:*:*:targetgroup/*/*", "elasticloadbalancing:*:*:loadbalancer/net/*/*",
+             "elasticloadbalancing:*:*:loadbalancer/app/*/*"]
+LISTENERS = ["elasticloadbalancing:*:*:listener/net/*/*/*", "elasticloadbalancing:*:*:listener/app/*/*/*",
+             "elasticloadbalancing:*:*:listener-rule/net/*/*/*", "elasticloadbalancing:*:*:listener-rule/app/*/*/*"]
+"""ARNs without their `arn:<partition>:` head (upstream writes `arn:aws:`; `statements` puts the stack's)."""
 TAGGED = {"Null": {CLUSTER_TAG_RESOURCE: "false"}}
 """The resource carries the controller's cluster tag."""
 RETAG = {"Null": {CLUSTER_TAG_REQUEST: "true", CLUSTER_TAG_RESOURCE: "false"}}
@@ -49,8 +49,13 @@ MODIFY_TAGGED = [
     "elasticloadbalancing:ModifyCapacityReservation", "elasticloadbalancing:ModifyIpPools"]
 
 
-def statements() -> list[iam.Statement]:
+def statements(partition: str = "aws") -> list[iam.Statement]:
+    """The policy with ARNs in `partition` (`aws`, `aws-cn`, `aws-us-gov`; default aws)."""
     s = iam.statement
+
+    def arns(*tails: str) -> list[str]:
+        return [f"arn:{partition}:{t}" for t in tails]
+
     return [
         s("CreateElbServiceLinkedRole", ["iam:CreateServiceLinkedRole"], ["*"],
           conditions={"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}),
@@ -58,9 +63,9 @@ def statements() -> list[iam.Statement]:
         s("Integrations", INTEGRATIONS, ["*"]),
         s("SecurityGroupIngress", ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"], ["*"]),
         s("CreateSecurityGroup", ["ec2:CreateSecurityGroup"], ["*"]),
-        s("TagNewSecurityGroup", ["ec2:CreateTags"], [SG], conditions={
+        s("TagNewSecurityGroup", ["ec2:CreateTags"], arns(SG), conditions={
             "StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}, "Null": {CLUSTER_TAG_REQUEST: "false"}}),
-        s("RetagSecurityGroup", ["ec2:CreateTags", "ec2:DeleteTags"], [SG], conditions=RETAG),
+        s("RetagSecurityGroup", ["ec2:CreateTags", "ec2:DeleteTags"], arns(SG), conditions=RETAG),
         s("ManageTaggedSecurityGroup", ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress",
                                         "ec2:DeleteSecurityGroup"], ["*"], conditions=TAGGED),
         s("CreateTaggedLoadBalancer", ["elasticloadbalancing:CreateLoadBalancer",
@@ -68,15 +73,16 @@ def statements() -> list[iam.Statement]:
           conditions={"Null": {CLUSTER_TAG_REQUEST: "false"}}),
         s("ManageListenersAndRules", ["elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
                                       "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule"], ["*"]),
-        s("RetagLoadBalancer", ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"], LB_AND_TG,
+        s("RetagLoadBalancer", ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"], arns(*LB_AND_TG),
           conditions=RETAG),
-        s("TagListenersAndRules", ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"], LISTENERS),
+        s("TagListenersAndRules", ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+          arns(*LISTENERS)),
         s("ModifyTaggedLoadBalancer", MODIFY_TAGGED, ["*"], conditions=TAGGED),
-        s("TagOnCreate", ["elasticloadbalancing:AddTags"], LB_AND_TG, conditions={
+        s("TagOnCreate", ["elasticloadbalancing:AddTags"], arns(*LB_AND_TG), conditions={
             "StringEquals": {"elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer"]},
             "Null": {CLUSTER_TAG_REQUEST: "false"}}),
         s("RegisterTargets", ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
-          ["arn:aws:elasticloadbalancing:*:*:targetgroup/*/*"]),
+          arns("elasticloadbalancing:*:*:targetgroup/*/*")),
         s("ManageListenerSettings", ["elasticloadbalancing:SetWebAcl", "elasticloadbalancing:ModifyListener",
                                      "elasticloadbalancing:AddListenerCertificates",
                                      "elasticloadbalancing:RemoveListenerCertificates",

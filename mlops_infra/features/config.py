@@ -105,7 +105,8 @@ class FeatureStoreConfig(ConfigModel):
     materialization_schedule: str = Field(
         "0 * * * *", description="Cron schedule of `feast materialize-incremental`. Default: hourly (0 * * * *).")
     materialization_image: ImageRef | None = Field(
-        None, description="Image of the materialization CronJob and the registry bootstrap Job. It needs s3fs when "
+        None, description="Image of the materialization CronJob (the registry bootstrap Job runs server.image). "
+        "It needs s3fs when "
         "offline.engine is file (Feast reads s3:// parquet through dask/fsspec), which the stock feature-server image "
         "lacks: build images/feast/Dockerfile. Default: server.image.")
     materialization_cpu: str = Field("1", description="Materialization job CPU request and limit. Default: 1.")

@@ -1,10 +1,10 @@
 """Build and validate Feast's `feature_store.yaml` (pure: no Pulumi, no Feast import).
 
-Why not Feast's own `RepoConfig`: `feast[aws,redis]` 0.67.0 is ~650 MB and 90 packages (pandas, pyarrow, dask)
-and takes ~7 s to import, too heavy for the dev extra. The models below mirror the fields of Feast 0.67.0
-(`sdk/python/feast/...`, cited per class) and forbid unknown keys, as Feast's `FeastConfigBaseModel` does, so a
-misspelled or invented key fails here exactly as it would in Feast. The generated files were cross-checked
-against the real `RepoConfig` of feast 0.67.0 in a throwaway virtualenv.
+Why not Feast's own `RepoConfig`: `feast[aws,redis]` 0.66.0 is ~650 MB and 90 packages (pandas, pyarrow, dask)
+and takes ~7 s to import, too heavy for the dev extra. The models below mirror the fields of Feast 0.66.0, the
+version the feature-server image pins (`sdk/python/feast/...`, cited per class), and forbid unknown keys, as
+Feast's `FeastConfigBaseModel` does, so a misspelled or invented key fails here exactly as it would in Feast. The
+generated files are loaded by the real Feast 0.66.0 in tests/integration/test_feast.py (.venv-feast).
 
 Secrets never enter the file: passwords are `${ENV_VAR}` references that Feast expands when it loads the file
 (`load_repo_config` runs `os.path.expandvars`, repo_config.py), filled from a Kubernetes Secret.

@@ -220,9 +220,10 @@ class FeatureStore(pulumi.ComponentResource):
         checksum = self.feature_store_yaml.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()[:16])
         writer_pod = FeastPod(namespace=namespace, service_account=materializer_identity.service_account_name,
                               config_map=config_map_name, secret=secret_name)
-        # Registry readers start only once the registry exists (see feature_store_bootstrap.py).
+        # Registry readers start only once the registry exists (see feature_store_bootstrap.py). The Job runs the
+        # server's image: an image only the materializer needs (s3fs) must not block the server's first start.
         self.registry_bootstrap = RegistryBootstrap(child(name, "registry-init"), RegistryBootstrapArgs(
-            image=cfg.effective_materialization_image, pod=writer_pod, labels=labels, checksum=checksum,
+            image=cfg.server.image, pod=writer_pod, labels=labels, checksum=checksum,
             reader=REGISTRY_READER if self.sql_registry else None, depends_on=[materializer_identity]), child_opts)
         server = FeatureServer(child(name, "server"), FeatureServerArgs(
             config=cfg.server, labels=labels,

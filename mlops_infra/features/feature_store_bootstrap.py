@@ -17,7 +17,19 @@ repo holding only `feature_store.yaml`: `apply_total_with_repo_instance` (repo_o
 that is not in the repo (`partial=False`), so re-running it on a later `pulumi up` would wipe what teams applied.
 
 pulumi-kubernetes awaits a `batch/v1` Job until its `Complete` condition (and fails on `Failed`), so whatever
-`depends_on` this Job starts only after the registry exists.
+`depends_on` this Job starts only after the registry exists. A Job that failed once (a transient RDS or IAM error
+after its retries, the deadline) stays Failed, and Pulumi would re-await that same Job on every later `pulumi up`;
+`pulumi.com/replaceUnready: "true"` (pulumi-kubernetes 4.x batch/v1 Job doc, PR #1575/#1578: the live Job is
+read) makes the next update replace an unready Job instead, i.e. re-run it.
+
+The image is the stock feature-server image (`feast[minimal]`, Feast 0.66.0 METADATA: the aws extra brings boto3
+for the S3 registry, postgres-c brings psycopg for the SQL registry, SQLAlchemy is a core dependency): nothing to
+build. The script opens the registry only, never the offline store, so it needs no s3fs.
+
+The reader's password never enters the SQL text: the script sends a SCRAM-SHA-256 verifier (RFC 5803 format, as
+PostgreSQL stores it in pg_authid) computed here, so a statement that errors, and is logged
+(log_min_error_statement), exposes no password. PostgreSQL stores a verifier as given, whatever
+`password_encryption` says, and both `scram-sha-256` and `md5` pg_hba methods accept it.
 """
 
 from __future__ import annotations
@@ -34,13 +46,25 @@ from . import feast_config
 from .feature_server import FEATURE_STORE_YAML, FeastPod
 
 READER_ENV = "FEAST_REGISTRY_READER"
-# Idempotent and non-destructive; prints no path (a SQL registry path carries the expanded password). Role and
-# password are checked to be plain identifiers/alphanumerics before they enter the SQL (DDL takes no bind params).
+# RFC 5802/5803, as PostgreSQL's scram_build_secret (src/common/scram-common.c) builds it: 4096 iterations, 16-byte
+# salt. The password is alphanumeric, so SASLprep leaves it unchanged. Python source, part of INIT_SCRIPT.
+SCRAM_VERIFIER = """\
+def scram_verifier(password, iterations=4096):
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    stored = hashlib.sha256(hmac.digest(salted, b"Client Key", "sha256")).digest()
+    server = hmac.digest(salted, b"Server Key", "sha256")
+    b64 = lambda raw: base64.b64encode(raw).decode()
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored)}:{b64(server)}"
+"""
+# Idempotent and non-destructive; prints no path (a SQL registry path carries the expanded password). The role name
+# and password are checked to be a plain identifier and alphanumeric; DDL takes no bind parameters, so the role name
+# enters the SQL text and the password only as its SCRAM verifier.
 INIT_SCRIPT = f"""\
-import os, sys
+import base64, hashlib, hmac, os, sys
 from pathlib import Path
 from feast import FeatureStore, Project
-store = FeatureStore(repo_path="/tmp", fs_yaml_file=Path(sys.argv[1]))
+{SCRAM_VERIFIER}store = FeatureStore(repo_path="/tmp", fs_yaml_file=Path(sys.argv[1]))
 registry = store.registry
 if store.project not in {{p.name for p in registry.list_projects(allow_cache=False)}}:
     registry.apply_project(Project(name=store.project), commit=True)
@@ -56,7 +80,8 @@ if reader:
         database = conn.execute(text("SELECT current_database()")).scalar()
         conn.execute(text(f"DO $do$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{{reader}}') "
                           f"THEN CREATE ROLE {{reader}}; END IF; END $do$"))
-        conn.execute(text(f"ALTER ROLE {{reader}} WITH LOGIN PASSWORD '{{password}}'"))
+        # Not text(): it would read the verifier's "=:..." as a bind parameter. No params: psycopg sends it as is.
+        conn.exec_driver_sql(f"ALTER ROLE {{reader}} WITH LOGIN PASSWORD '{{scram_verifier(password)}}'")
         conn.execute(text(f'GRANT CONNECT ON DATABASE "{{database}}" TO {{reader}}'))
         conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {{reader}}"))
         conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {{reader}}"))
@@ -67,11 +92,13 @@ print("feast registry ready for project", store.project)
 """
 COMMAND = ["python", "-c", INIT_SCRIPT, FEATURE_STORE_YAML]
 DEADLINE_SECONDS = 900
+REPLACE_UNREADY = "pulumi.com/replaceUnready"
 
 
 @dataclass(frozen=True)
 class RegistryBootstrapArgs:
     image: str
+    """The feature server's image: it has everything the script imports, and the stack need not build it."""
     pod: FeastPod
     """Must use a ServiceAccount whose role may write the registry (the materializer's)."""
     labels: dict[str, str]
@@ -104,9 +131,11 @@ class RegistryBootstrap(pulumi.ComponentResource):
             "security_context": pod_security.container_security_context(),
         }
         # No TTL: a Job that Kubernetes garbage-collects would be recreated by the next refresh-and-up for nothing.
+        # Awaited (no skipAwait): dependents start only after it completes; a Failed one is replaced next update.
         self.job = k8s.batch.v1.Job(
             child(name, "job"),
-            metadata={"name": name, "namespace": pod.namespace, "labels": labels},
+            metadata={"name": name, "namespace": pod.namespace, "labels": labels,
+                      "annotations": {REPLACE_UNREADY: "true"}},
             spec={
                 "backoff_limit": 4,
                 "active_deadline_seconds": DEADLINE_SECONDS,

@@ -29,7 +29,12 @@ class Ctx:
     def arn(self, service: str, resource: str, *, regional: bool = True, account: bool = True) -> str:
         region = self.region if regional else ""
         acct = ACCOUNT_ID if account else ""
-        return f"arn:aws:{service}:{region}:{acct}:{resource}"
+        return f"arn:{self.partition}:{service}:{region}:{acct}:{resource}"
+
+    @property
+    def partition(self) -> str:
+        """The ARN partition of the provider's region (`aws`, `aws-us-gov`, `aws-cn`)."""
+        return str(_partition(self.region)["partition"])
 
     def physical_name(self, key: str = "name", max_len: int = 63) -> str:
         """An explicit name input, else the auto-name Pulumi would generate: `<logical>-<7 hex>`."""
@@ -43,7 +48,7 @@ class Ctx:
 
 def _bucket(c: Ctx) -> State:
     bucket = c.physical_name("bucket").lower()
-    return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "region": c.region,
+    return {"bucket": bucket, "arn": f"arn:{c.partition}:s3:::{bucket}", "region": c.region,
             "bucketDomainName": f"{bucket}.s3.amazonaws.com",
             "bucketRegionalDomainName": f"{bucket}.s3.{c.region}.amazonaws.com"}
 
@@ -65,23 +70,27 @@ def _eks_cluster(c: Ctx) -> State:
         "status": "ACTIVE",
         "version": c.inputs.get("version", "1.35"),
         "vpcConfig": vpc,
+        # EKS fills serviceIpv4Cidr when none is given: 172.20.0.0/16 for a VPC in 10.0.0.0/8 (the platform's), else
+        # 10.100.0.0/16 (EKS API reference, KubernetesNetworkConfigRequest.serviceIpv4Cidr).
+        "kubernetesNetworkConfig": {"ipFamily": "ipv4", "serviceIpv4Cidr": "172.20.0.0/16",
+                                    **dict(c.inputs.get("kubernetesNetworkConfig") or {})},
     }
 
 
 def _iam_role(c: Ctx) -> State:
     name = c.physical_name(max_len=64)
     path = c.inputs.get("path", "/")
-    return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role{path}{name}", "uniqueId": "AROA" + short_hash(name, 17).upper()}
+    return {"name": name, "arn": f"arn:{c.partition}:iam::{ACCOUNT_ID}:role{path}{name}", "uniqueId": "AROA" + short_hash(name, 17).upper()}
 
 
 def _iam_policy(c: Ctx) -> State:
     name = c.physical_name(max_len=128)
-    return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}", "policyId": "ANPA" + short_hash(name).upper()}
+    return {"name": name, "arn": f"arn:{c.partition}:iam::{ACCOUNT_ID}:policy/{name}", "policyId": "ANPA" + short_hash(name).upper()}
 
 
 def _oidc_provider(c: Ctx) -> State:
     url = str(c.inputs.get("url", "")).removeprefix("https://")
-    return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{url}"}
+    return {"arn": f"arn:{c.partition}:iam::{ACCOUNT_ID}:oidc-provider/{url}"}
 
 
 def _kms_key(c: Ctx) -> State:
@@ -247,11 +256,11 @@ def invoke_result(token: str, args: State, region: str) -> State:
     """Results of the data-source invokes a program may call."""
     results: dict[str, State] = {
         "aws:index/getCallerIdentity:getCallerIdentity": {
-            "accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan", "userId": "AIDAPLAN", "id": ACCOUNT_ID},
+            "accountId": ACCOUNT_ID, "arn": f"arn:{_partition(region)['partition']}:iam::{ACCOUNT_ID}:user/plan",
+            "userId": "AIDAPLAN", "id": ACCOUNT_ID},
         "aws:index/getRegion:getRegion": {"name": region, "region": region, "id": region,
                                           "endpoint": f"ec2.{region}.amazonaws.com", "description": region},
-        "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws",
-                                                "reverseDnsPrefix": "com.amazonaws"},
+        "aws:index/getPartition:getPartition": _partition(region),
         "aws:index/getAvailabilityZones:getAvailabilityZones": {
             "names": [f"{region}{s}" for s in "abcdef"], "zoneIds": [f"use1-az{i}" for i in range(1, 7)],
             "id": region, "groupNames": [region]},
@@ -265,6 +274,17 @@ _S3_PREFIX_LISTS: dict[str, tuple[str, list[str]]] = {
     "us-east-1": ("pl-63a5400a", ["16.182.0.0/16", "3.5.0.0/19", "52.216.0.0/15", "54.231.0.0/16"]),
     "eu-west-1": ("pl-6da54004", ["3.5.64.0/21", "52.218.0.0/17", "52.92.0.0/17"]),
 }
+
+
+def _partition(region: str) -> State:
+    """`aws.get_partition()`: the partition of the provider's region (GovCloud `us-gov-*`, China `cn-*`)."""
+    if region.startswith("us-gov-"):
+        return {"partition": "aws-us-gov", "dnsSuffix": "amazonaws.com", "id": "aws-us-gov",
+                "reverseDnsPrefix": "com.amazonaws"}
+    if region.startswith("cn-"):
+        return {"partition": "aws-cn", "dnsSuffix": "amazonaws.com.cn", "id": "aws-cn",
+                "reverseDnsPrefix": "cn.com.amazonaws"}
+    return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
 
 
 def _prefix_list(name: str, region: str) -> State:

@@ -88,6 +88,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             # The tracking server's NetworkPolicy admits the platform's namespaces (teams, Feast) and Prometheus.
             client_namespaces=sorted({t.name for t in config.cluster.teams}
                                      | ({fs.namespace} if fs.enabled and fs.engine == "feast" else set())),
+            # With MLflow basic auth (prod) each team gets an MLflow user and credentials in its namespace.
+            team_namespaces=sorted({t.name for t in config.cluster.teams}),
             prometheus_namespace=config.monitoring.namespace if self.monitoring else None), k8s_opts) \
             if reg.enabled else None
         if self.monitoring is not None:

@@ -4,9 +4,11 @@ How the pods get the database password without it ever being in config, state, a
 a native sidecar (`db-credentials`, an init container with `restartPolicy: Always`) reads the RDS-managed
 master secret from Secrets Manager with the pod's own IAM role and writes a libpq password file into a
 memory-backed volume; the server's backend URI carries no password, and libpq reads `PGPASSFILE` on every
-new connection. The sidecar rewrites the file every few minutes, so RDS's automatic rotation of the managed
-secret never breaks new connections. (Why not IAM DB auth: the MLflow server cannot mint 15-minute tokens
-per connection; why not External Secrets: that is the security baseline's job and not always deployed.)
+new connection. The sidecar rewrites the file every REFRESH_SECONDS: RDS rotates a managed master password in
+place (single-user rotation: the old password stops working at once), so new connections fail for at most that
+long after a rotation (every 7 days by default); established connections are unaffected. (Why not IAM DB auth:
+the MLflow server cannot mint 15-minute tokens per connection; why not External Secrets: that is the security
+baseline's job and not always deployed.)
 """
 
 from __future__ import annotations
@@ -35,12 +37,15 @@ from .config import (
     ModelRegistryConfig,
 )
 from .mlflow_database import MlflowDatabase
+from .mlflow_migrate import migration_job
+from .mlflow_users import team_users
 
 HTTP_PORT = MLFLOW_HTTP_PORT
 PGPASS_DIR = "/var/run/pgpass"
 PGPASSFILE = f"{PGPASS_DIR}/.pgpass"
 AUTH_DIR = "/etc/mlflow-auth"
-REFRESH_SECONDS = 300
+REFRESH_SECONDS = 60
+"""The longest window after an RDS-managed rotation in which new database connections fail."""
 # The metrics sidecar imports prometheus_client only: measured at ~23 MiB RSS (mlflow_memory.json).
 METRICS_RESOURCES = ("50m", "64Mi")
 # Runs in the MLflow image (Python + boto3). Keeps the last good file if a refresh fails.
@@ -88,6 +93,9 @@ class MlflowServerArgs:
     """An ingress NetworkPolicy admitting only `client_namespaces`, the ALB and Prometheus. Default: true."""
     client_namespaces: Sequence[pulumi.Input[str]] = ()
     """Namespaces whose pods may call the tracking API (besides the server's own). Default: none."""
+    team_users: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """With MLflow basic auth: one MLflow user per entry (username → its namespace), its credentials in the
+    Secret `mlflow-credentials` there (registry/mlflow_users.py). Default: none."""
     prometheus_namespace: pulumi.Input[str] | None = None
     """Namespace of the Prometheus that scrapes the metrics port. Default: none (no scrape admitted)."""
     ingress_source_cidrs: Sequence[pulumi.Input[str]] = ()
@@ -151,6 +159,8 @@ class MlflowServer(pulumi.ComponentResource):
             self._oidc_secret(name, meta("-oauth2"), args.oidc_client_secret)
             extra_containers.append(self._oauth2_proxy(cfg, f"{k8s_name}-oauth2"))
 
+        db_env: list[k8s.core.v1.EnvVarArgsDict] = [{"name": "PGPASSFILE", "value": PGPASSFILE},
+                                                     {"name": "HOME", "value": "/tmp"}]
         container_sc = pod_security.container_security_context()
         # Loopback-only: the kubelet reaches /health through oauth2-proxy (which skips auth for that route).
         health: k8s.core.v1.HTTPGetActionArgsDict = {"path": "/health",
@@ -158,8 +168,7 @@ class MlflowServer(pulumi.ComponentResource):
         server: k8s.core.v1.ContainerArgsDict = {
             "name": "mlflow", "image": cfg.server.image, "command": ["mlflow"], "args": server_args,
             "ports": [{"name": "http", "container_port": HTTP_PORT}],
-            "env": [{"name": "PGPASSFILE", "value": PGPASSFILE}, {"name": "HOME", "value": "/tmp"},
-                    {"name": "MLFLOW_SERVER_ALLOWED_HOSTS", "value": allowed_hosts},
+            "env": [*db_env, {"name": "MLFLOW_SERVER_ALLOWED_HOSTS", "value": allowed_hosts},
                     *server_env, *secret_env],
             "startup_probe": {"http_get": health, "period_seconds": 5, "failure_threshold": 60},
             "readiness_probe": {"http_get": health, "period_seconds": 10, "timeout_seconds": 5},
@@ -167,9 +176,16 @@ class MlflowServer(pulumi.ComponentResource):
             "resources": pod_security.resources(cfg.server.cpu, cfg.server.effective_memory),
             "security_context": container_sc, "volume_mounts": mounts,
         }
-        self.deployment = k8s.apps.v1.Deployment(child(name, "deployment"), metadata=meta(), opts=child_options(self),
-                                                 spec=self._deployment_spec(cfg, self._credentials_sidecar(cfg, db),
-                                                                            [server, *extra_containers], volumes))
+        credentials = self._credentials_sidecar(cfg, db)
+        # The servers start on a migrated schema: no race of replicas and workers creating tables (mlflow_migrate.py).
+        self.migration = migration_job(
+            name, self, namespace=args.namespace, k8s_name=k8s_name, image=cfg.server.image,
+            service_account=self.identity.service_account_name, backend_uri=backend_uri, auth=cfg.basic_auth,
+            credentials=credentials, volumes=[v for v in volumes if v["name"] in ("tmp", "pgpass")],
+            mounts=[m for m in mounts if m["name"] in ("tmp", "pgpass")], db_env=db_env)
+        self.deployment = k8s.apps.v1.Deployment(
+            child(name, "deployment"), metadata=meta(), opts=child_options(self, depends_on=[self.migration]),
+            spec=self._deployment_spec(cfg, credentials, [server, *extra_containers], volumes))
         self.service = k8s.core.v1.Service(child(name, "service"), metadata=meta(), opts=child_options(self), spec={
             "type": "ClusterIP", "selector": self.selector, "ports": self._service_ports(cfg)})
         # Always present: with one replica maxUnavailable 1 never blocks a drain; with more it keeps one serving.
@@ -183,6 +199,10 @@ class MlflowServer(pulumi.ComponentResource):
             self._network_policy(name, meta(), args)
 
         self.internal_tracking_uri = pulumi.Output.format("http://{0}:{1}", svc_dns, cfg.api_port)
+        self.users_job = team_users(
+            name, self, namespace=args.namespace, k8s_name=k8s_name, image=cfg.server.image,
+            tracking_uri=self.internal_tracking_uri, admin_secret=f"{k8s_name}-auth", teams=args.team_users,
+            server=[self.deployment, self.service]) if cfg.basic_auth else None
         self.tracking_uri = (pulumi.Output.from_input(f"https://{ingress.host}") if ingress.enabled
                              else self.internal_tracking_uri)
         self.register_outputs({"trackingUri": self.tracking_uri, "internalTrackingUri": self.internal_tracking_uri})

@@ -51,6 +51,10 @@ class ModelRegistryArgs:
     """Namespaces whose pods may call the tracking server (engine mlflow; its NetworkPolicy). Default: none."""
     prometheus_namespace: pulumi.Input[str] | None = None
     """Namespace of the Prometheus admitted to the metrics port. Default: none (no scrape admitted)."""
+    team_namespaces: Sequence[str] = ()
+    """Namespaces whose workloads log to MLflow: with MLflow basic auth each gets its own MLflow user (named
+    after the namespace) and the Secret `mlflow-credentials` holding MLFLOW_TRACKING_USERNAME/PASSWORD
+    (registry/mlflow_users.py). Default: none."""
 
 
 class ModelRegistry(pulumi.ComponentResource):
@@ -117,6 +121,7 @@ class ModelRegistry(pulumi.ComponentResource):
             service_monitor_labels=args.service_monitor_labels,
             oidc_client_secret=args.oidc_client_secret, client_namespaces=args.client_namespaces,
             prometheus_namespace=args.prometheus_namespace if args.monitoring else None,
+            team_users={t: cluster.namespaces.get(t, t) for t in args.team_namespaces},
             # The ALB (target type ip) connects from its ENIs in the VPC's subnets.
             ingress_source_cidrs=[network.vpc_cidr] if network.vpc_cidr else []), pulumi.ResourceOptions(parent=self))
         self.tracking_uri = self.server.tracking_uri

@@ -6,8 +6,17 @@
 - The S3 gateway endpoint's policy allows only the platform's own buckets (to this account's principals) and the
   buckets that serve container image layers to nodes (`REGISTRY_LAYER_BUCKETS`).
 - ML namespaces deny all egress by default, then allow (`egress_rules`): their own namespace (distributed training),
-  DNS, the platform services (feature store, MLflow), the Pushgateway, the EKS Pod Identity agent, and HTTPS to the
-  VPC CIDR (interface endpoints such as STS, the private API server) and to the region's S3 prefix list.
+  DNS, the platform services (feature store, MLflow), the Pushgateway, the EKS Pod Identity agent, HTTPS to the
+  VPC CIDR (interface endpoints such as STS, the API server's private endpoint by its EKS DNS name) and to the
+  region's S3 prefix list, and HTTPS to the `kubernetes` Service's ClusterIP (`kubernetes.default.svc`).
+
+In-cluster API clients (client-go's rest.InClusterConfig, the KubeRay autoscaler, operator sidecars) dial the
+`kubernetes` Service's ClusterIP, the first address of the Service CIDR, which lies outside the VPC CIDR. The VPC
+CNI's network policy agent judges a pod's egress with eBPF on the pod's host-side veth (aws/aws-network-policy-agent
+README), before kube-proxy rewrites the ClusterIP to the API server's ENIs, and enforces only the addresses its
+PolicyEndpoint lists (aws/amazon-network-policy-controller-k8s#222: traffic to a ClusterIP missing from it is
+dropped). The controller adds a Service's ClusterIP only for selector peers whose pods back that Service, and the
+`kubernetes` Service has no pods: the ClusterIP must be named as an ipBlock.
 
 NetworkPolicy cannot name an AWS prefix list. Traffic through the S3 *gateway* endpoint goes to S3's public
 addresses (the `com.amazonaws.<region>.s3` prefix list), not to the VPC CIDR, so the guard reads that prefix list's
@@ -25,6 +34,7 @@ tests check every image the stack runs against it.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -40,6 +50,9 @@ from .config import SecurityBaselineConfig
 
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 POD_IDENTITY_AGENT = ("169.254.170.23/32", 80)  # EKS Pod Identity agent (hostNetwork, link-local), HTTP
+# The Service CIDRs EKS picks when the cluster names none (EKS API reference, serviceIpv4Cidr).
+EKS_DEFAULT_SERVICE_CIDRS = ("10.100.0.0/16", "172.20.0.0/16")
+API_SERVICE_PORT = 443  # the `kubernetes` Service's port (the agent sees the pre-DNAT destination)
 
 # Registry host -> the S3 buckets that serve its layers to clients on AWS addresses (`{region}` = the VPC's region).
 # Only same-region buckets pass the gateway endpoint, but a bucket ARN has no region, so listing all is harmless.
@@ -62,12 +75,16 @@ REGISTRIES_OFF_S3: dict[str, str] = {
 }
 
 
-def aws_owned_bucket_objects(region: str) -> list[str]:
+def aws_owned_bucket_objects(region: str, partition: str = "aws") -> list[str]:
     """Object ARNs of the buckets nodes read image layers and packages from through the gateway endpoint
     (GetObject only): every bucket in `REGISTRY_LAYER_BUCKETS`, and the AL2023 package repositories
-    `al2023-repos-<region>-de612dc2` (Amazon Linux 2023 user guide)."""
+    `al2023-repos-<region>-de612dc2` (Amazon Linux 2023 user guide). ARNs in `partition` (default aws)."""
     buckets = sorted({b.format(region=region) for names in REGISTRY_LAYER_BUCKETS.values() for b in names})
-    return [f"arn:aws:s3:::{b}/*" for b in [*buckets, f"al2023-repos-{region}-de612dc2"]]
+    return [f"arn:{partition}:s3:::{b}/*" for b in [*buckets, f"al2023-repos-{region}-de612dc2"]]
+
+
+def _nth_object_arn(partition: pulumi.Output[str], region: str, i: int) -> pulumi.Output[str]:
+    return partition.apply(lambda p: aws_owned_bucket_objects(region, p)[i])
 
 
 def registry_of(image: str) -> str:
@@ -126,6 +143,16 @@ class ExfiltrationGuardsArgs:
     deployer_role_arns: Sequence[str] = field(default_factory=tuple)
     """Roles that run `pulumi up`: the endpoint policy lets them administer the platform buckets (bucket settings,
     not only objects) when they run inside the VPC. Default: none."""
+    service_ipv4_cidr: pulumi.Input[str] | None = None
+    """The cluster's Service CIDR, for `kubernetes.default.svc`. Default: None (the API ClusterIPs of both EKS
+    default Service CIDRs)."""
+
+
+def api_service_ips(service_cidr: str | None) -> list[str]:
+    """`kubernetes.default.svc` as /32s: the first address of the Service CIDR (the API server allocates it to the
+    `kubernetes` Service), or of both EKS defaults when the CIDR is unknown (None or "")."""
+    cidrs = [service_cidr] if service_cidr else list(EKS_DEFAULT_SERVICE_CIDRS)
+    return [f"{ipaddress.ip_network(c)[1]}/32" for c in cidrs]
 
 
 def _https_peers(vpc_cidr: str, extra: Sequence[str], s3_cidrs: Sequence[str]) -> list[dict[str, object]]:
@@ -135,8 +162,10 @@ def _https_peers(vpc_cidr: str, extra: Sequence[str], s3_cidrs: Sequence[str]) -
 
 def egress_rules(config: SecurityBaselineConfig, vpc_cidr: str, service_namespaces: Sequence[str],
                  s3_cidrs: pulumi.Input[Sequence[str]] = (),
-                 service_ports: Sequence[ServicePort] = ()) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]:
-    """The allowlist every ML namespace gets on top of default-deny. `s3_cidrs`: the region's S3 prefix list."""
+                 service_ports: Sequence[ServicePort] = (), service_ipv4_cidr: pulumi.Input[str] | None = None,
+                 ) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]:
+    """The allowlist every ML namespace gets on top of default-deny. `s3_cidrs`: the region's S3 prefix list;
+    `service_ipv4_cidr`: the cluster's Service CIDR (default None: both EKS defaults)."""
     https = pulumi.Output.from_input(s3_cidrs).apply(
         lambda cidrs: _https_peers(vpc_cidr, config.s3_egress_cidrs, list(cidrs or [])))
     rules: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
@@ -155,6 +184,9 @@ def egress_rules(config: SecurityBaselineConfig, vpc_cidr: str, service_namespac
     rules.append({"to": [{"ip_block": {"cidr": POD_IDENTITY_AGENT[0]}}],
                   "ports": [{"protocol": "TCP", "port": POD_IDENTITY_AGENT[1]}]})
     rules.append({"to": https, "ports": [{"protocol": "TCP", "port": 443}]})  # type: ignore[typeddict-item]
+    api = pulumi.Output.from_input(service_ipv4_cidr).apply(
+        lambda cidr: [{"ip_block": {"cidr": ip}} for ip in api_service_ips(cidr)])
+    rules.append({"to": api, "ports": [{"protocol": "TCP", "port": API_SERVICE_PORT}]})  # type: ignore[typeddict-item]
     return rules
 
 
@@ -174,7 +206,7 @@ class ExfiltrationGuards(pulumi.ComponentResource):
                              "(NetworkRefs.s3_gateway_endpoint_id is None)")
         self._endpoint_policy(name, args, network.s3_gateway_endpoint_id)
         rules = egress_rules(args.config, network.vpc_cidr, args.service_namespaces,
-                             s3_prefix_list_cidrs(args.region, self), args.service_ports)
+                             s3_prefix_list_cidrs(args.region, self), args.service_ports, args.service_ipv4_cidr)
         for ns in args.ml_namespaces:
             ref = args.namespaces.get(ns, ns)
             k8s.networking.v1.NetworkPolicy(
@@ -189,6 +221,7 @@ class ExfiltrationGuards(pulumi.ComponentResource):
 
     def _endpoint_policy(self, name: str, args: ExfiltrationGuardsArgs, endpoint_id: pulumi.Input[str]) -> None:
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         buckets = list(args.platform_bucket_arns)
         statements: list[iam.Statement] = []
         if buckets:
@@ -203,7 +236,8 @@ class ExfiltrationGuards(pulumi.ComponentResource):
                     [*buckets, *(pulumi.Output.concat(arn, "/*") for arn in buckets)], principals={"AWS": "*"},
                     conditions={"ArnLike": {"aws:PrincipalArn": list(args.deployer_role_arns)}}))
         statements.append(iam.statement(
-            "ImageAndPackageBucketsRead", ["s3:GetObject"], aws_owned_bucket_objects(args.region),
+            "ImageAndPackageBucketsRead", ["s3:GetObject"],
+            [_nth_object_arn(partition, args.region, i) for i in range(len(aws_owned_bucket_objects(args.region)))],
             principals={"AWS": "*"}))
         aws.ec2.VpcEndpointPolicy(
             child(name, "s3-endpoint-policy"), vpc_endpoint_id=endpoint_id,

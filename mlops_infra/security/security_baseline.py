@@ -87,7 +87,8 @@ class SecurityBaseline(pulumi.ComponentResource):
                 platform_bucket_arns=[*args.data_bucket_arns, *args.platform_bucket_arns],
                 ml_namespaces=args.ml_namespaces, service_namespaces=args.service_namespaces,
                 service_ports=args.service_ports, namespaces=namespaces,
-                deployer_role_arns=args.deployer_role_arns), child_opts)
+                deployer_role_arns=args.deployer_role_arns,
+                service_ipv4_cidr=args.cluster.service_ipv4_cidr), child_opts)
         self.register_outputs({
             "trailArn": self.trail_arn, "trailBucketName": self.trail_bucket_name, "detectorId": self.detector_id,
             "secretStoreName": self.secret_store_name, "integrationSecretArns": self.integration_secret_arns,

@@ -99,15 +99,22 @@ def test_the_autoscaler_cannot_scale_another_clusters_groups() -> None:
         assert not iam_eval.allows(policies, action, asg_arn("us-east-1", "eks-untagged"), {})
 
 
-def test_gpu_pools_carry_the_discovery_tags_themselves() -> None:
-    """EKS does not copy node group tags to the group; the pools write discovery and node-template tags on it."""
+def test_pulumi_never_deletes_the_discovery_tags_eks_owns() -> None:
+    """EKS owns the discovery tags on a managed node group's Auto Scaling group (`eks_asg_tags`). Deleting an
+    `aws.autoscaling.Tag` removes that key from the group, so a Pulumi resource for one of EKS's keys must be
+    retained on delete: otherwise dropping or renaming a pool's tag resource would hide live pools from the
+    autoscaler. The node-template tags (EKS does not write them) are ours to delete."""
     inv = plan("compute:prod")
-    for ng in inv.of_type(NODE_GROUP):
-        if "mlops.io/gpu-pool" not in ng.inputs["labels"]:
-            continue
-        ours = {t.inputs["tag"]["key"]: t.inputs["tag"]["value"] for t in inv.of_type(ASG_TAG)
-                if ng.urn in t.property_dependencies.get("autoscalingGroupName", [])}
-        assert ours[ENABLED_TAG] == "true" and ours[f"{CLUSTER_TAG_PREFIX}{ng.inputs['clusterName']}"] == "owned"
+    pools = [ng for ng in inv.of_type(NODE_GROUP) if "mlops.io/gpu-pool" in ng.inputs["labels"]]
+    assert pools
+    for ng in pools:
+        eks_keys = set(eks_asg_tags(ng.inputs["clusterName"], ng.name))
+        ours = [t for t in inv.of_type(ASG_TAG) if ng.urn in t.property_dependencies.get("autoscalingGroupName", [])]
+        assert any(t.inputs["tag"]["key"].startswith("k8s.io/cluster-autoscaler/node-template/") for t in ours)
+        for t in ours:
+            if t.inputs["tag"]["key"] in eks_keys:
+                assert t.options.get("retainOnDelete") is True, (ng.name, t.name)
+                assert t.inputs["tag"]["value"] == eks_asg_tags(ng.inputs["clusterName"], ng.name)[t.inputs["tag"]["key"]]
 
 
 @pytest.mark.parametrize("stack", ["root:prod", "compute:dev", "compute:karpenter"])
@@ -184,3 +191,16 @@ def test_two_m7i_large_nodes_could_not_hold_the_prod_platform() -> None:
     base, daemons = system_capacity.system_demand(inv)
     old = system_capacity.allocatable("m7i.large").times(2)
     assert (base + daemons.times(2)).cpu_m > old.cpu_m
+
+
+def test_controller_policies_name_arns_in_the_stacks_partition() -> None:
+    """In GovCloud (the plan's getPartition answers `aws-us-gov` for us-gov-* regions, as AWS does) every ARN the
+    autoscaler, Karpenter and Load Balancer Controller policies name is in that partition: an `arn:aws:` ARN there
+    matches nothing, so the controllers would be denied every scoped call."""
+    inv = planned("govcloud", COMPUTE)
+    wanted = ("mlops-staging-autoscaler-", "mlops-staging-karpenter-", "mlops-staging-lb-controller-")
+    policies = [p for p in inv.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.startswith(wanted)]
+    assert len(policies) == 3, [p.name for p in inv.of_type("aws:iam/rolePolicy:RolePolicy")]
+    arns = [r for p in policies for s in json.loads(p.inputs["policy"])["Statement"]
+            for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]) if r != "*"]
+    assert arns and all(r.startswith("arn:aws-us-gov:") for r in arns), [r for r in arns if "aws-us-gov" not in r]

@@ -330,3 +330,32 @@ def test_the_failed_node_alarm_has_an_agent_that_emits_its_metric(stack: str) ->
     names = [g.inputs["name"] for g in inv.of_type("aws:cloudwatch/logGroup:LogGroup")]
     assert len(names) == len(set(names)), "a log group is created twice"
     assert all(a.inputs["dimensions"]["ClusterName"] == cluster_name for a in alarms)
+
+
+def operator_deploys_dcgm_exporter(configuration_values: str | None) -> bool:
+    """The add-on operator's decision, ported from aws/amazon-cloudwatch-agent-operator controllers/common.go
+    `enabledAcceleratedComputeByAgentConfig`: on when enhanced Container Insights is on and the
+    `accelerated_compute_metrics` flag is missing or true. Without configuration values the chart's
+    `agent.defaultConfig` applies (enhanced_container_insights true, no flag: on)."""
+    agent = (json.loads(configuration_values) if configuration_values else {}).get("agent", {})
+    config = agent.get("config") or {"logs": {"metrics_collected": {"kubernetes": {"enhanced_container_insights": True}}}}
+    k8s_cfg = config.get("logs", {}).get("metrics_collected", {}).get("kubernetes")
+    if not k8s_cfg or not k8s_cfg.get("enhanced_container_insights"):
+        return False
+    return bool(k8s_cfg.get("accelerated_compute_metrics", True))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_gpu_nodes_run_one_dcgm_exporter_the_platforms(stack: str) -> None:
+    """The platform's dcgm-exporter is the only DCGM exporter on GPU nodes: the CloudWatch add-on's operator would
+    otherwise add its own DaemonSet next to it (duplicate scrapes of the same GPUs)."""
+    inv = planned(stack)
+    agent = addon(inv, "amazon-cloudwatch-observability")
+    if agent is None:
+        return
+    platform_dcgm = [r for r in inv.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "dcgm-exporter"]
+    assert platform_dcgm or stack != "prod", "premise: prod runs the platform's dcgm-exporter"
+    assert not operator_deploys_dcgm_exporter(agent.inputs.get("configurationValues"))
+    # enhanced Container Insights stays on: the failed-node alarm reads its metrics
+    config = json.loads(agent.inputs["configurationValues"])["agent"]["config"]
+    assert config["logs"]["metrics_collected"]["kubernetes"]["enhanced_container_insights"] is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,3 +127,11 @@ def test_materialization_image_defaults_to_the_server_image() -> None:
     built = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops/feast-s3:0.66.0"
     assert FeatureStoreConfig.model_validate({"materializationImage": built}).effective_materialization_image == built
     assert "materializationImage" in " ".join(problems({"materializationImage": "not an image!"}))
+
+
+def test_the_s3fs_image_is_built_on_the_feature_server_image_the_stack_pins() -> None:
+    """images/feast/Dockerfile adds s3fs to the server's image: same Feast, same installer (uv, which the v0.66.0
+    base ships at /usr/local/bin/uv: multicloud/Dockerfile at tag v0.66.0), same fsspec. A pin bump must move both."""
+    dockerfile = (Path(__file__).resolve().parents[2] / "images" / "feast" / "Dockerfile").read_text()
+    [base] = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    assert base == FeatureStoreConfig().server.image

@@ -223,14 +223,73 @@ def test_granting_twice_creates_each_grant_once(stack: str, dev: Inventory, sage
 
 # --- #17: the pods that read S3 parquet run an image with s3fs -----------------------------------------------
 
-def test_materialization_and_bootstrap_use_the_materialization_image() -> None:
+def test_only_materialization_uses_the_materialization_image() -> None:
     inv = planned("proddynamo", PROGRAM)
     built = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops/feast-s3:0.66.0"
-    for kind in ("kubernetes:batch/v1:CronJob", JOB):
-        assert [pod_spec(r)["containers"][0]["image"] for r in inv.of_type(kind)] == [built], kind
-    # The feature server reads only the online store and keeps the stock image.
+    [cron] = inv.of_type("kubernetes:batch/v1:CronJob")
+    assert pod_spec(cron)["containers"][0]["image"] == built
+    # The feature server and the Job it waits for read no offline data: they keep the stock image.
     [server] = inv.of_type("kubernetes:apps/v1:Deployment")
+    [job] = inv.of_type(JOB)
     assert pod_spec(server)["containers"][0]["image"] == "quay.io/feastdev/feature-server:0.66.0"
+    assert pod_spec(job)["containers"][0]["image"] == pod_spec(server)["containers"][0]["image"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_jobs_the_feature_server_waits_for_need_no_image_the_stack_must_build(stack: str) -> None:
+    """Review-apps #1: every stack sets a custom materialization image that the stack itself builds nowhere; a Job
+    that runs it never pulls, Pulumi awaits it until its deadline, and the server that waits for it is never made.
+    The Jobs the server waits for run the server's own image, the upstream one (no ECR repository, no build)."""
+    inv = planned(stack)
+    [server] = [r for r in inv.of_type("kubernetes:apps/v1:Deployment")
+                if pod_spec(r)["containers"][0]["name"] == "feature-server"]
+    server_image = pod_spec(server)["containers"][0]["image"]
+    assert server_image.startswith("quay.io/feastdev/feature-server:")
+    waited = [job for job in inv.of_type(JOB) if depends_on(inv, server, job.urn)]
+    assert waited, "the feature server waits for the registry bootstrap Job"
+    for job in waited:
+        assert [c["image"] for c in pod_spec(job)["containers"]] == [server_image], job.name
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_failed_bootstrap_job_is_replaced_on_the_next_update_and_still_awaited(
+        stack: str, dev: Inventory, prod: Inventory) -> None:
+    """Review-apps #2: a Job stays Failed, and Pulumi re-awaits the same Failed Job on every update unless it is
+    marked `pulumi.com/replaceUnready` (pulumi-kubernetes 4.x Job doc). Its readers must still wait for it: no
+    skipAwait, and the fixed name is deleted before the replacement is created."""
+    inv = {"dev": dev, "prod": prod}[stack]
+    [job] = inv.of_type(JOB)
+    annotations = job.inputs["metadata"].get("annotations", {})
+    assert annotations.get("pulumi.com/replaceUnready") == "true"
+    assert "pulumi.com/skipAwait" not in annotations
+    assert job.options["deleteBeforeReplace"] is True
+    [server] = inv.of_type("kubernetes:apps/v1:Deployment")
+    assert depends_on(inv, server, job.urn)
+
+
+def test_the_bootstrap_sends_a_scram_verifier_that_matches_the_password() -> None:
+    """Review-apps #9: the password never enters the SQL text; the verifier is RFC 5802's, as PostgreSQL checks it
+    (a client proof built from the password verifies against StoredKey). The real login: tests/integration."""
+    import base64
+    import hashlib
+    import hmac
+
+    assert bootstrap.SCRAM_VERIFIER in bootstrap.INIT_SCRIPT
+    namespace: dict[str, Any] = {"base64": base64, "hashlib": hashlib, "hmac": hmac, "os": __import__("os")}
+    exec(bootstrap.SCRAM_VERIFIER, namespace)
+    verifier = namespace["scram_verifier"]("s3cretPassw0rd")
+    assert "s3cretPassw0rd" not in verifier and "'" not in verifier
+    mech, rest = verifier.split("$", 1)
+    params, keys = rest.split("$")
+    iterations, salt = params.split(":")
+    stored, server = (base64.b64decode(k) for k in keys.split(":"))
+    assert mech == "SCRAM-SHA-256" and int(iterations) >= 4096
+    salted = hashlib.pbkdf2_hmac("sha256", b"s3cretPassw0rd", base64.b64decode(salt), int(iterations))
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    assert hashlib.sha256(client_key).digest() == stored
+    assert hmac.digest(salted, b"Server Key", "sha256") == server
+    assert "PASSWORD '{scram_verifier(password)}'" in bootstrap.INIT_SCRIPT
+    assert "PASSWORD '{password}'" not in bootstrap.INIT_SCRIPT
 
 
 # --- #22: the feature server reads the SQL registry as a read-only database user -----------------------------

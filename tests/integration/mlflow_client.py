@@ -1,6 +1,7 @@
 """Client work run by the MLflow test inside the MLflow virtualenv (not imported by the test suite).
 
-    python mlflow_client.py log <tracking-uri>            -> one run with an artifact and a model version (JSON)
+    python mlflow_client.py log <tracking-uri> [experiment] [model]  -> one run with an artifact and a model version
+                                                                      (JSON); credentials from MLFLOW_TRACKING_*
     python mlflow_client.py burst <tracking-uri> <secs> <threads>  -> REST calls from threads until time is up
 """
 
@@ -16,9 +17,9 @@ import mlflow
 from mlflow import MlflowClient
 
 
-def log(uri: str) -> None:
+def log(uri: str, experiment: str = "integration", model: str = "integration-model") -> None:
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment("integration")
+    mlflow.set_experiment(experiment)
     with mlflow.start_run() as run:
         mlflow.log_param("alpha", 0.5)
         mlflow.log_metric("rmse", 0.25)
@@ -27,8 +28,8 @@ def log(uri: str) -> None:
             f.write("weights")
         mlflow.log_artifact(path, artifact_path="model")
     client = MlflowClient(uri)
-    client.create_registered_model("integration-model")
-    version = client.create_model_version("integration-model", source=f"{run.info.artifact_uri}/model",
+    client.create_registered_model(model)
+    version = client.create_model_version(model, source=f"{run.info.artifact_uri}/model",
                                           run_id=run.info.run_id)
     listed = [a.path for a in client.list_artifacts(run.info.run_id, "model")]
     print(json.dumps({"runId": run.info.run_id, "artifactUri": run.info.artifact_uri, "version": version.version,
@@ -68,6 +69,6 @@ def burst(uri: str, seconds: float, threads: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "log":
-        log(sys.argv[2])
+        log(*sys.argv[2:5])
     else:
         burst(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))

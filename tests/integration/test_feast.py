@@ -32,8 +32,13 @@ condition of issue 14 #1 (HeadBucket) is not enforced here (tests/iam_eval.py co
 permission `s3:HeadBucket`, so statements granting s3:ListBucket also name it (feast_repo/planned.py
 `moto_policy`). DynamoDB runs on a second moto server WITHOUT IAM: moto authorizes DynamoDB calls against
 resource `*` (moto/core/responses.py `call_action`), so table-scoped grants could never match.
-Not exercised: KMS, TLS, the IRSA token exchange, and the stock image's missing s3fs (issue 14 #17): .venv-feast
-has s3fs, as images/feast/Dockerfile adds it; the stack policy mlops-feast-s3-parquet-needs-s3fs checks the image.
+Not exercised: KMS, TLS, the IRSA token exchange, and the stock image's missing s3fs for materialization (issue 14
+#17): .venv-feast has s3fs, as images/feast/Dockerfile adds it; the stack policy mlops-feast-s3-parquet-needs-s3fs
+checks the image. The other way round IS exercised: the server and the Jobs it waits for run the stock image
+(`feast[minimal]`, no s3fs), so they run here with s3fs made unimportable (`no_s3fs`), as in that image.
+
+The SQL registry's PostgreSQL logs every statement (`log_statement = all`, stricter than the
+`log_min_error_statement` that logs a failing one): the reader's password must not appear in it (review-apps #9).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from typing import Any
 
 import pytest
 import yaml
+from mlops_policies.feast import NO_S3FS_IMAGES
 
 from .feast_repo.planned import Pod, Rendered, bucket_of, moto_policy, rendered
 from .plans import plan
@@ -87,6 +93,8 @@ class Env:
     users: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Pod name -> access key of the moto IAM user holding that pod's planned policy."""
     pg_port: int = 0
+    pg_log: Path | None = None
+    """The local PostgreSQL's log (every statement), when the plan has a SQL registry."""
     redis_port: int = 0
     log: list[str] = field(default_factory=list)
 
@@ -141,11 +149,25 @@ def process_env(env: Env, pod: Pod, yaml_text: str) -> dict[str, str]:
         k == "FEAST_REGISTRY_READER_PASSWORD" and "FEAST_REGISTRY_READER" in pod.env)}
     bin_dir = str(feast_python().parent)
     key = env.users[pod.name]
-    return {**{k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TZ")}, **pod.env,
+    # The stock image has no s3fs; except where this test turned Athena into `file` and the pod reads offline data
+    # (the real pod queries Athena and needs no s3fs; here it reads parquet on S3).
+    athena_made_file = yaml.safe_load(pod.config)["offline_store"]["type"] == "athena" and any(
+        "materialize" in part for part in pod.command)
+    stock = {"PYTHONPATH": str(no_s3fs(env))} if pod.image.startswith(NO_S3FS_IMAGES) and not athena_made_file else {}
+    return {**{k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TZ")}, **pod.env, **stock,
             "HOME": str(env.work / "home"), "PATH": f"{bin_dir}:/usr/bin:/bin", **referenced,
             "AWS_ACCESS_KEY_ID": key[0], "AWS_SECRET_ACCESS_KEY": key[1], "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": env.s3, "FEAST_S3_ENDPOINT_URL": env.s3,
             "AWS_ENDPOINT_URL_DYNAMODB": env.dynamodb, "FEAST_IT_BUCKET": env.bucket, "FEAST_USAGE": "False"}
+
+
+def no_s3fs(env: Env) -> Path:
+    """A PYTHONPATH entry that makes `import s3fs` fail, as in the stock feature-server image (feast[minimal])."""
+    shadow = env.work / "no-s3fs"
+    (shadow / "s3fs").mkdir(parents=True, exist_ok=True)
+    (shadow / "s3fs" / "__init__.py").write_text(
+        'raise ImportError("s3fs is not in quay.io/feastdev/feature-server (feast[minimal])")\n')
+    return shadow
 
 
 def command_of(env: Env, pod: Pod) -> tuple[list[str], dict[str, str]]:
@@ -253,6 +275,9 @@ def _databases(stack: contextlib.ExitStack, env: Env, pods: Rendered) -> None:
         # RDS's master user: owns the database and may create roles (the bootstrap creates the reader).
         psql(pg, f"CREATE ROLE {user} LOGIN CREATEROLE PASSWORD '{OWNER_PASSWORD}'")
         psql(pg, f"CREATE DATABASE {database} OWNER {user}")
+        psql(pg, "ALTER SYSTEM SET log_statement = 'all'")
+        psql(pg, "SELECT pg_reload_conf()")
+        env.pg_log = Path(pg.socket_dir) / "log"
     if any(f["online_store"]["type"] == "redis" for f in files):
         env.redis_port = stack.enter_context(redis_server(REDIS_TOKEN))
 
@@ -296,6 +321,26 @@ def test_the_server_is_healthy_on_a_fresh_stack_after_the_jobs_it_waits_for(depl
     assert deployed.fresh_health == 200, (
         f"{deployed.env.label}: /health {deployed.fresh_health} after the Jobs the server waits for: {jobs}\n"
         f"{deployed.log()}")
+
+
+def test_the_server_and_the_jobs_it_waits_for_run_the_stock_image(deployed: Outcome) -> None:
+    """Review-apps #1: nothing the server waits for needs an image the stack does not build, and they ran above
+    without s3fs (the Jobs then the server answered /health 200 on the fresh stack)."""
+    pods = deployed.pods
+    images = {p.name: p.image for p in (*pods.before_server, pods.server)}
+    assert pods.before_server and all(i == pods.server.image for i in images.values()), images
+    assert pods.server.image.startswith(NO_S3FS_IMAGES), images
+
+
+def test_the_reader_password_never_enters_a_logged_statement(deployed: Outcome) -> None:
+    """Review-apps #9: the bootstrap sends a SCRAM verifier, not the password; the reader still logs in with it
+    (the server reads the SQL registry as the reader: the fresh /health and the online reads above)."""
+    if deployed.env.pg_log is None:
+        pytest.skip(f"{deployed.env.label}: S3 registry, no database user is created")
+    log = deployed.env.pg_log.read_text(errors="replace")
+    assert "ALTER ROLE feast_reader WITH LOGIN PASSWORD 'SCRAM-SHA-256$4096:" in log, log[-3000:]
+    assert READER_PASSWORD not in log
+    assert deployed.fresh_health == 200, deployed.log()
 
 
 def test_the_server_cannot_write_the_registry(deployed: Outcome) -> None:

@@ -10,6 +10,10 @@ test credentials are added); ports are free local ports; the pod's emptyDir and 
 With basic auth, the mounted basic_auth.ini and the Flask secret key come from a Pulumi secret the plan masks:
 the test writes the ini with the keys the component renders (mlops_infra/registry/mlflow_server.py `_basic_auth_secret`)
 and the local database, and a random key.
+
+The two Jobs of the plan run here too, with their rendered command and env: the schema migration before the
+server starts (as the Deployment depends on it), and, with basic auth, the team users Job once the server is up;
+its mounted Secret (one file per team, masked in the plan) is written with the plan's team namespaces.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from mlops_infra.registry.mlflow_users import CREDENTIALS_SECRET, PASSWORD_ENV, USERNAME_ENV
 
 from .plans import plan
 from .services import free_port, moto_server, postgres, psql, wait_http
@@ -62,10 +68,32 @@ class Server:
     service: dict[str, Any]
     monitor: dict[str, Any]
     python: Path
+    jobs: dict[str, dict[str, Any]]
+    """The plan's MLflow Jobs by suffix (`migrate`, `users`): their container and pod volumes."""
+    teams: list[str]
+    """Namespaces that got an MLflow credentials Secret."""
+    log: Path
+    work: Path
 
 
 ADMIN = ("admin", "it-admin-password")
+PEAK_RSS = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, flush=True); sys.exit(code)")
+"""Runs argv and prints the largest peak RSS (KiB) of any process it waited for (Linux getrusage)."""
 PLANS = ["dev", "prod"]
+
+
+def _jobs(label: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    inv = plan(label)
+    jobs = {}
+    for r in inv.of_type("kubernetes:batch/v1:Job"):
+        for suffix in ("migrate", "users"):
+            if r.name.endswith(f"-mlflow-{suffix}"):
+                (container,) = r.inputs["spec"]["template"]["spec"]["containers"]
+                jobs[suffix] = container
+    teams = sorted(r.inputs["metadata"]["namespace"] for r in inv.of_type("kubernetes:core/v1:Secret")
+                   if r.inputs["metadata"]["name"] == CREDENTIALS_SECRET)
+    return jobs, teams
 
 
 def _rendered(label: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
@@ -97,6 +125,7 @@ def _env(container: dict[str, Any], paths: dict[str, str]) -> dict[str, str]:
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     python = mlflow_python()
     containers, service, monitor = _rendered(request.param)
+    jobs, teams = _jobs(request.param)
     work = tmp_path_factory.mktemp("mlflow")
     paths = {"/var/run/prometheus": str(work / "prometheus"), "/var/run/pgpass": str(work / "pgpass"),
              "/etc/mlflow-auth": str(work / "auth"), "/tmp": str(work / "home")}
@@ -114,8 +143,21 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         (work / "pgpass" / ".pgpass").chmod(0o600)
         query = urllib.parse.urlencode([q for q in urllib.parse.parse_qsl(backend.query) if q[0] != "sslmode"])
         local_backend = urllib.parse.urlunsplit((backend.scheme, f"{user}@127.0.0.1:{pg.port}", backend.path, query, ""))
+        migrate_env = _env(jobs["migrate"], paths)
+        assert migrate_env["MLFLOW_BACKEND_STORE_URI"] == args[args.index("--backend-store-uri") + 1]
         args[args.index("--backend-store-uri") + 1] = local_backend
         basic_auth = "basic-auth" in args
+        base_env = {"PATH": f"{python.parent}:{os.environ['PATH']}", "LANG": "C.UTF-8"}
+        # The migration Job, as the Deployment depends on it: the servers start on a schema at head.
+        # Run under a fresh parent that reports its descendants' peak RSS: the Job pod's own memory check.
+        migrated = subprocess.run([str(python), "-c", PEAK_RSS, str(python), *jobs["migrate"]["command"][1:]],
+                                  cwd=work, capture_output=True, text=True, timeout=300, check=False,
+                                  env={**base_env, **migrate_env, "MLFLOW_BACKEND_STORE_URI": local_backend})
+        assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-3000:]
+        assert migrated.stdout.count("running") == (2 if basic_auth else 1), migrated.stdout
+        peak_mib = int(migrated.stdout.split()[-1]) / 1024
+        limit = _mib(jobs["migrate"]["resources"]["limits"]["memory"])
+        assert peak_mib * MARGIN <= limit, f"migration peak {peak_mib:.0f} MiB vs its limit {limit:.0f} Mi"
         (work / "auth" / "basic_auth.ini").write_text(
             f"[mlflow]\ndefault_permission = READ\ndatabase_uri = {local_backend}\nadmin_username = {ADMIN[0]}\n"
             f"admin_password = {ADMIN[1]}\nauthorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
@@ -130,7 +172,6 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         args = [paths.get(a, a) for a in args]
         aws = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
                "MLFLOW_S3_ENDPOINT_URL": s3}
-        base_env = {"PATH": f"{python.parent}:{os.environ['PATH']}", "LANG": "C.UTF-8"}
         log = stack.enter_context((work / "server.log").open("wb"))
         proc = subprocess.Popen([str(python.with_name("mlflow")), *args], cwd=work,
                                 env={**base_env, **_env(containers["mlflow"], paths), **aws},
@@ -147,7 +188,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             wait_http(f"{base}/health", 180, proc)
         except (RuntimeError, TimeoutError) as exc:
             raise AssertionError(f"{exc}\n{(work / 'server.log').read_text()[-4000:]}") from None
-        yield Server(base, proc, basic_auth, sidecar_port, s3, bucket, containers, service, monitor["spec"], python)
+        yield Server(base, proc, basic_auth, sidecar_port, s3, bucket, containers, service, monitor["spec"], python,
+                     jobs, teams, work / "server.log", work)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -271,3 +313,64 @@ def test_the_server_under_test_is_the_mlflow_the_image_pins(label: str) -> None:
     version = subprocess.run([str(mlflow_python()), "-c", "import mlflow; print(mlflow.__version__)"],
                              capture_output=True, text=True, check=True).stdout.strip()
     assert version == tag, f"MLflow {version} runs here, the pod runs {containers['mlflow']['image']}"
+
+
+def _run_users_job(server: Server, passwords: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The users Job's rendered command and env; its mounted Secret is a directory of one file per team."""
+    container = server.jobs["users"]
+    (mount,) = container["volumeMounts"]
+    users = server.work / f"users-{uuid.uuid4().hex[:6]}"
+    users.mkdir()
+    for team, password in passwords.items():
+        (users / team).write_text(password)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MLFLOW_USERS_DIR"] == mount["mountPath"]
+    assert env["MLFLOW_ADMIN_PASSWORD"] is None  # from the `-auth` Secret's admin-password: the ini's admin here
+    env |= {"MLFLOW_TRACKING_URI": server.base, "MLFLOW_USERS_DIR": str(users), "MLFLOW_ADMIN_PASSWORD": ADMIN[1],
+            "HOME": str(server.work / "home"), "PATH": os.environ["PATH"]}
+    return subprocess.run([str(server.python), *container["command"][1:]], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def _as(server: Server, user: str | None, password: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+    env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    if user is not None and password is not None:
+        env |= {USERNAME_ENV: user, PASSWORD_ENV: password}
+    return subprocess.run([str(server.python), str(CLIENT), *args], capture_output=True, text=True, timeout=300,
+                          env=env, check=False)
+
+
+def test_each_team_logs_and_registers_with_its_own_mlflow_user(server: Server) -> None:
+    """With basic auth (prod): the users Job creates each team's user, rerunning it updates the password, and a
+    team logs a run with an artifact and registers a model version with the credentials of its Secret."""
+    if not server.basic_auth:
+        assert "users" not in server.jobs and server.teams == [], "no MLflow users without MLflow's auth"
+        return
+    assert server.teams, "prod has team namespaces"
+    # The Secret keys are the variables the MLflow client reads (mlflow/environment_variables.py, 3.14.0).
+    names = subprocess.run([str(server.python), "-c", "from mlflow.environment_variables import "
+                            "MLFLOW_TRACKING_USERNAME as u, MLFLOW_TRACKING_PASSWORD as p; print(u.name, p.name)"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert names == [USERNAME_ENV, PASSWORD_ENV]
+    first = {t: uuid.uuid4().hex for t in server.teams}
+    created = _run_users_job(server, first)
+    assert created.returncode == 0 and created.stdout.split().count("created") == len(first), created
+    second = {t: uuid.uuid4().hex for t in server.teams}  # a rerun (new password): update, not a failure
+    updated = _run_users_job(server, second)
+    assert updated.returncode == 0 and updated.stdout.split().count("updated") == len(second), updated
+    team = server.teams[0]
+    stale = _as(server, team, first[team], "log", server.base, f"{team}-stale", f"{team}-stale-model")
+    assert stale.returncode != 0 and "401" in stale.stderr, stale.stderr[-2000:]
+    done = _as(server, team, second[team], "log", server.base, f"{team}-experiment", f"{team}-model")
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["artifacts"] == ["model/weights.txt"] and out["version"] == "1"
+    anonymous = _as(server, None, None, "log", server.base, f"{team}-anon", f"{team}-anon-model")
+    assert anonymous.returncode != 0 and "401" in anonymous.stderr, anonymous.stderr[-2000:]
+
+
+def test_the_servers_start_on_the_migrated_schema_without_racing(server: Server) -> None:
+    """Every server process found the schema the migration Job created: no worker died creating tables."""
+    log = server.log.read_text(errors="replace")
+    assert "IntegrityError" not in log and "Traceback" not in log, log[-4000:]

@@ -257,8 +257,9 @@ def test_basic_auth_mode(basic: Inventory) -> None:
     ingress = one(basic, "kubernetes:networking.k8s.io/v1:Ingress")
     assert ingress.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
     assert ingress.inputs["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] == {"name": "http"}
-    [secret] = basic.of_type("kubernetes:core/v1:Secret")
-    assert secret.inputs["stringData"] == SECRET
+    secrets = basic.of_type("kubernetes:core/v1:Secret")  # the auth Secret and the team users' (mlflow_users.py)
+    assert {s.inputs["metadata"]["name"] for s in secrets} >= {"mlops-staging-registry-mlflow-auth"}
+    assert all(s.inputs["stringData"] == SECRET for s in secrets)
 
 
 def test_outputs_are_uri_bucket_and_endpoint_never_a_password(prod: Inventory) -> None:

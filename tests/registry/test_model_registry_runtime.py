@@ -182,7 +182,7 @@ def test_prod_authenticates_in_cluster_clients() -> None:
     basic_server = containers(basic)["mlflow"]
     assert flag(basic_server["args"], "--app-name") == "basic-auth"
     ref = env_of(basic_server)[FLASK_SECRET_KEY_ENV]["secretKeyRef"]
-    [secret] = basic.of_type("kubernetes:core/v1:Secret")
+    [secret] = [s for s in basic.of_type("kubernetes:core/v1:Secret") if s.name.endswith("-mlflow-auth")]
     assert ref["name"] == secret.inputs["metadata"]["name"]
 
 

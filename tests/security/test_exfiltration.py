@@ -21,9 +21,12 @@ from mlops_infra.config import ConfigError, load_platform_config
 from mlops_infra.plan import Inventory, PlanError
 from mlops_infra.plan.outputs import invoke_result
 from mlops_infra.security.exfiltration_guards import (
+    EKS_DEFAULT_SERVICE_CIDRS,
     POD_IDENTITY_AGENT,
     REGISTRIES_OFF_S3,
     REGISTRY_LAYER_BUCKETS,
+    api_service_ips,
+    aws_owned_bucket_objects,
     registry_of,
 )
 from tests import iam_eval, netpol_eval
@@ -62,6 +65,17 @@ def first_host(cidr: str) -> str:
     return str(next(ipaddress.ip_network(cidr).hosts()))
 
 
+def kubernetes_service_ip(inv: Inventory) -> str:
+    """The ClusterIP of `kubernetes.default.svc`: the first address of the cluster's Service CIDR, which is the one
+    configured or else EKS's pick, 172.20.0.0/16 for a VPC inside 10.0.0.0/8 and 10.100.0.0/16 otherwise (EKS API
+    reference, KubernetesNetworkConfigRequest.serviceIpv4Cidr)."""
+    (cluster,) = inv.of_type("aws:eks/cluster:Cluster")
+    (vpc,) = inv.of_type("aws:ec2/vpc:Vpc")
+    default = "172.20.0.0/16" if ipaddress.ip_network(vpc.inputs["cidrBlock"]).subnet_of(
+        ipaddress.ip_network("10.0.0.0/8")) else "10.100.0.0/16"
+    return first_host(cluster.inputs.get("kubernetesNetworkConfig", {}).get("serviceIpv4Cidr") or default)
+
+
 # --- NetworkPolicies -------------------------------------------------------------------------------------------
 
 def training_destinations(prod: Inventory) -> Iterator[tuple[str, Pod | Ip, int, str]]:
@@ -77,6 +91,9 @@ def training_destinations(prod: Inventory) -> Iterator[tuple[str, Pod | Ip, int,
         if subnet.id in sts.inputs["subnetIds"]:
             yield f"STS endpoint in {subnet.inputs['cidrBlock']}", Ip(first_host(subnet.inputs["cidrBlock"])), 443, "TCP"
     yield "EKS Pod Identity agent", Ip(POD_IDENTITY_AGENT[0].split("/")[0]), POD_IDENTITY_AGENT[1], "TCP"
+    # In-cluster API clients (KubeRay's autoscaler, client-go InClusterConfig) dial the `kubernetes` Service's
+    # ClusterIP; the VPC CNI policy agent judges that pre-DNAT address (see exfiltration_guards' docstring).
+    yield "Kubernetes API (kubernetes.default.svc)", Ip(kubernetes_service_ip(prod)), 443, "TCP"
     yield "CoreDNS udp", Pod("kube-system", {"k8s-app": "kube-dns"}), 53, "UDP"
     yield "CoreDNS tcp", Pod("kube-system", {"k8s-app": "kube-dns"}), 53, "TCP"
     push = urlparse(prod.outputs["pushgatewayUrl"])  # http://<svc>.<ns>.svc:<port>, what jobs push to
@@ -101,7 +118,15 @@ FORBIDDEN: list[tuple[str, Pod | Ip, int, str]] = [
     ("the internet on another port", Ip("8.8.8.8"), 53, "UDP"),
     ("another team's pods", Pod("ranking", {"job": "other"}), 29500, "TCP"),
     ("the Pod Identity agent on another port", Ip("169.254.170.23"), 8080, "TCP"),
+    ("the kubernetes Service's ClusterIP on another port", Ip("172.20.0.1"), 80, "TCP"),
+    ("a neighbouring address of the Service CIDR (no selector peer backs it)", Ip("172.20.0.2"), 443, "TCP"),
 ]
+
+
+def test_the_api_clusterip_is_the_first_address_of_the_service_cidr() -> None:
+    assert api_service_ips("10.96.0.0/12") == ["10.96.0.1/32"]
+    # A cluster from another stack (CIDR unknown) admits the API ClusterIP of both EKS defaults, nothing wider.
+    assert api_service_ips(None) == api_service_ips("") == [first_host(c) + "/32" for c in EKS_DEFAULT_SERVICE_CIDRS]
 
 
 def test_training_pods_reach_every_endpoint_they_use(prod: Inventory) -> None:
@@ -321,3 +346,9 @@ def test_bucket_policies_are_written_after_every_bucket_setting(prod: Inventory)
         for typ in settings:
             (setting,) = [r for r in prod.of_type(typ) if set(r.property_dependencies["bucket"]) == bucket_urns]
             assert setting.urn in policy.dependencies, (policy.name, typ)
+
+
+def test_aws_owned_bucket_objects_follow_the_partition() -> None:
+    assert all(a.startswith("arn:aws-cn:s3:::") for a in aws_owned_bucket_objects("cn-north-1", "aws-cn"))
+    assert aws_owned_bucket_objects("us-east-1") == [
+        a.replace("arn:aws-cn:", "arn:aws:") for a in aws_owned_bucket_objects("us-east-1", "aws-cn")]

@@ -23,6 +23,7 @@ class Pod:
     config: str
     policy: dict[str, Any]
     resources: dict[str, Any]
+    image: str = ""
 
 
 def _pod(inv: Inventory, name: str, spec: dict[str, Any]) -> Pod:
@@ -37,7 +38,8 @@ def _pod(inv: Inventory, name: str, spec: dict[str, Any]) -> Pod:
             if r.name == f"{spec['serviceAccountName']}-identity-policy"]
     raw = raws[0] if raws else {"Version": "2012-10-17", "Statement": []}
     return Pod(name, container["command"], {e["name"]: e["value"] for e in container.get("env", []) if "value" in e},
-               mount, config, json.loads(raw) if isinstance(raw, str) else raw, container.get("resources", {}))
+               mount, config, json.loads(raw) if isinstance(raw, str) else raw, container.get("resources", {}),
+               container["image"])
 
 
 def _waits_for(inv: Inventory, record: ResourceRecord) -> set[str]:

@@ -35,7 +35,7 @@ registry = ModelRegistry(f"{config.name}-{config.environment}-registry", ModelRe
     service_monitor_labels={"release": "kube-prometheus-stack"},
     oidc_client_secret=secret_config(reg.ingress.oidc_client_secret) if reg.ingress.oidc_client_secret else None,
     name_prefix=f"{config.name}-{config.environment}",
-    client_namespaces=["training", "features"], prometheus_namespace="monitoring"),
+    client_namespaces=["training", "features"], team_namespaces=["training"], prometheus_namespace="monitoring"),
     pulumi.ResourceOptions(providers={"kubernetes": provider}))
 
 trust = '{"Version":"2012-10-17","Statement":[]}'
