@@ -95,6 +95,14 @@ def registry_of(image: str) -> str:
     return "dkr.ecr" if ".dkr.ecr." in host else host
 
 
+# What pulumi-aws v7 calls to read, update and delete an `s3.Bucket` and its companion resources: bucket-level
+# actions only (the IAM names of the bucket APIs; GetObjectLockConfiguration is s3:GetBucketObjectLockConfiguration).
+DEPLOYER_BUCKET_ACTIONS = [
+    "s3:DeleteBucket*", "s3:GetAccelerateConfiguration", "s3:GetBucket*", "s3:GetEncryptionConfiguration",
+    "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:ListBucket*", "s3:PutBucket*",
+    "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration",
+]
+
 PLATFORM_BUCKET_ACTIONS = [
     "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetBucketLocation", "s3:GetObject", "s3:GetObjectVersion",
     "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:ListMultipartUploadParts", "s3:PutObject",
@@ -232,8 +240,7 @@ class ExfiltrationGuards(pulumi.ComponentResource):
             if args.deployer_role_arns:
                 # The provider reads and writes every bucket setting (and deletes buckets on destroy).
                 statements.append(iam.statement(
-                    "PlatformBucketsDeployers", ["s3:*"],
-                    [*buckets, *(pulumi.Output.concat(arn, "/*") for arn in buckets)], principals={"AWS": "*"},
+                    "PlatformBucketsDeployers", DEPLOYER_BUCKET_ACTIONS, buckets, principals={"AWS": "*"},
                     conditions={"ArnLike": {"aws:PrincipalArn": list(args.deployer_role_arns)}}))
         statements.append(iam.statement(
             "ImageAndPackageBucketsRead", ["s3:GetObject"],
