@@ -11,31 +11,10 @@ import yaml
 from mlops_infra.features import feast_config
 from mlops_infra.plan import SECRET, Inventory, PlanError, ResourceRecord
 from tests import iam_eval
-from tests.conftest import PROGRAMS, planned
+from tests.conftest import planned
+from tests.features.conftest import KEY_ARN, PROGRAM
 
-PROGRAM = PROGRAMS / "feature_store"
-KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/8ad6a98f-8bb1-da55-1dbf-f35ed8aff2e3"
 WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob")
-
-
-@pytest.fixture(scope="module")
-def dev() -> Inventory:
-    return planned("dev", PROGRAM)
-
-
-@pytest.fixture(scope="module")
-def prod() -> Inventory:
-    return planned("prod", PROGRAM)
-
-
-@pytest.fixture(scope="module")
-def prod_dynamo() -> Inventory:
-    return planned("proddynamo", PROGRAM)
-
-
-@pytest.fixture(scope="module")
-def sagemaker() -> Inventory:
-    return planned("sagemaker", PROGRAM)
 
 
 def one(inv: Inventory, typ: str, name: str) -> ResourceRecord:

