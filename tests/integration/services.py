@@ -115,3 +115,11 @@ def redis_server(password: str) -> Iterator[int]:
         proc.terminate()
         proc.wait(timeout=30)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def consumer_python(tool: str) -> Path:
+    """The interpreter of a consumer's own virtualenv (`.venv-<tool>`, built by .ci/run at the pinned version;
+    `<TOOL>_PYTHON` overrides it): MLflow, Feast and the library pin clashing dependencies."""
+    path = Path(os.environ.get(f"{tool.upper()}_PYTHON", Path(__file__).resolve().parents[2] / f".venv-{tool}" / "bin" / "python"))
+    assert path.exists(), f"{path}: no {tool} virtualenv (.ci/run builds it with the pinned {tool})"
+    return path

@@ -63,7 +63,7 @@ from mlops_policies.feast import NO_S3FS_IMAGES
 
 from .feast_repo.planned import Pod, Rendered, bucket_of, moto_policy, rendered
 from .plans import plan
-from .services import free_port, moto_server, postgres, psql, redis_server
+from .services import consumer_python, free_port, moto_server, postgres, psql, redis_server
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,11 +74,6 @@ DRIVERS = {1001: (0.25, 7), 1002: (0.75, 42)}  # as feast_repo/client.py writes 
 USERS = {"u-1": [0.5, -1.0, 2.0, 0.0], "u-2": [1.5, 1.0, -2.0, 3.25]}
 REDIS_TOKEN, OWNER_PASSWORD, READER_PASSWORD = "itredistoken1", "itownerpw1", "itreaderpw1"
 
-
-def feast_python() -> Path:
-    path = Path(os.environ.get("FEAST_PYTHON", ROOT / ".venv-feast" / "bin" / "python"))
-    assert path.exists(), f"{path}: no Feast virtualenv (.ci/run builds it with the pinned feast)"
-    return path
 
 
 # ---- local services and the substituted files ----
@@ -147,7 +142,7 @@ def process_env(env: Env, pod: Pod, yaml_text: str) -> dict[str, str]:
                "FEAST_REGISTRY_READER_PASSWORD": READER_PASSWORD}
     referenced = {k: v for k, v in secrets.items() if f"${{{k}}}" in yaml_text or (
         k == "FEAST_REGISTRY_READER_PASSWORD" and "FEAST_REGISTRY_READER" in pod.env)}
-    bin_dir = str(feast_python().parent)
+    bin_dir = str(consumer_python("feast").parent)
     key = env.users[pod.name]
     # The stock image has no s3fs; except where this test turned Athena into `file` and the pod reads offline data
     # (the real pod queries Athena and needs no s3fs; here it reads parquet on S3).
@@ -178,7 +173,7 @@ def command_of(env: Env, pod: Pod) -> tuple[list[str], dict[str, str]]:
     (directory / "feature_store.yaml").write_text(text)
     command = [part.replace(pod.mount, str(directory)) for part in pod.command]
     if command and command[0] == "python":
-        command[0] = str(feast_python())
+        command[0] = str(consumer_python("feast"))
     return command, process_env(env, pod, text)
 
 
@@ -259,7 +254,7 @@ class Outcome:
 
 def _client(env: Env, pod: Pod, *args: str) -> subprocess.CompletedProcess[str]:
     _, penv = command_of(env, pod)
-    done = subprocess.run([str(feast_python()), str(REPO / "client.py"), *args], env=penv, cwd=env.work,
+    done = subprocess.run([str(consumer_python("feast")), str(REPO / "client.py"), *args], env=penv, cwd=env.work,
                           capture_output=True, text=True, timeout=300)
     env.log.append(f"$ client {args[0]} as {pod.name}: rc={done.returncode}\n{done.stderr[-3000:]}")
     return done
@@ -423,7 +418,7 @@ def test_the_feast_under_test_is_the_version_the_image_pins(label: str) -> None:
               ("feature-server", "registry-init", "materialize")}
     pinned = {image.rsplit(":", 1)[1] for image in images}
     assert len(pinned) == 1, images
-    done = subprocess.run([str(feast_python()), "-c", "import feast; print(feast.__version__)"],
+    done = subprocess.run([str(consumer_python("feast")), "-c", "import feast; print(feast.__version__)"],
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == pinned.pop()
 

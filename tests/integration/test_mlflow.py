@@ -40,7 +40,7 @@ import pytest
 from mlops_infra.registry.mlflow_users import CREDENTIALS_SECRET, PASSWORD_ENV, USERNAME_ENV
 
 from .plans import plan
-from .services import free_port, moto_server, postgres, psql, wait_http
+from .services import consumer_python, free_port, moto_server, postgres, psql, wait_http
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,11 +49,6 @@ MARGIN = 1.15
 """A live measurement on CI must stay this far under the container's limit (the config's own margin, 1.3, is
 applied to the committed measurement, mlops_infra/registry/mlflow_memory.json)."""
 
-
-def mlflow_python() -> Path:
-    path = Path(os.environ.get("MLFLOW_PYTHON", ROOT / ".venv-mlflow" / "bin" / "python"))
-    assert path.exists(), f"{path}: no MLflow virtualenv (.ci/run builds it with the pinned mlflow)"
-    return path
 
 
 @dataclass
@@ -123,7 +118,7 @@ def _env(container: dict[str, Any], paths: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture(scope="module", params=PLANS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    python = mlflow_python()
+    python = consumer_python("mlflow")
     containers, service, monitor = _rendered(request.param)
     jobs, teams = _jobs(request.param)
     work = tmp_path_factory.mktemp("mlflow")
@@ -310,7 +305,7 @@ def test_memory_request_and_limit_cover_the_measured_peak(server: Server) -> Non
 def test_the_server_under_test_is_the_mlflow_the_image_pins(label: str) -> None:
     containers, _, _ = _rendered(label)
     tag = containers["mlflow"]["image"].rsplit(":", 1)[1]
-    version = subprocess.run([str(mlflow_python()), "-c", "import mlflow; print(mlflow.__version__)"],
+    version = subprocess.run([str(consumer_python("mlflow")), "-c", "import mlflow; print(mlflow.__version__)"],
                              capture_output=True, text=True, check=True).stdout.strip()
     assert version == tag, f"MLflow {version} runs here, the pod runs {containers['mlflow']['image']}"
 
