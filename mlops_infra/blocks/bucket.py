@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from . import iam
 from .kms import KmsKey
 from .naming import child, child_options
+from .refs import BucketRefs
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,11 @@ class HardenedBucket(pulumi.ComponentResource):
         aws.s3.BucketPolicy(child(name, "policy"), bucket=bucket.id, policy=iam.document(statements),
                             opts=child_options(self, depends_on=settings))
         self.register_outputs({"bucketName": self.bucket_name, "arn": self.arn})
+
+    @property
+    def refs(self) -> BucketRefs:
+        """This bucket as a reference other components read or write through (grants include the key)."""
+        return BucketRefs(bucket_name=self.bucket_name, bucket_arn=self.arn, kms_key_arn=self.kms_key.arn)
 
     def objects_arn(self, prefix: str = "") -> pulumi.Output[str]:
         """ARN of the objects under `prefix` (`""` = the whole bucket)."""

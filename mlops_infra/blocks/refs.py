@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
+from . import iam
 from .identity import ClusterIdentity
 
 
@@ -53,3 +56,39 @@ class ClusterRefs:
     cluster made by another stack; None or "" make egress guards admit the API ClusterIP of both EKS defaults)."""
     storage_classes: Sequence[str] = ()
     """StorageClasses the cluster creates; the first is the default (`gp3`, encrypted)."""
+    provider: k8s.Provider | None = None
+    """The cluster's Kubernetes provider. Components bind every Kubernetes child to it (never an ambient
+    kubeconfig). Default: None (then the provider comes from the caller's `opts.providers`)."""
+
+
+@dataclass(frozen=True)
+class BucketRefs:
+    """An S3 bucket a component reads or writes but does not own (e.g. the model registry's artifact bucket, from
+    this stack or a StackReference), with the KMS key its objects are encrypted with."""
+
+    bucket_name: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+
+    def objects_arn(self, prefix: str = "") -> pulumi.Output[str]:
+        return pulumi.Output.concat(self.bucket_arn, "/", f"{prefix.strip('/')}/*" if prefix else "*")
+
+    def read_statements(self, prefix: str = "") -> list[dict[str, Any]]:
+        """Least-privilege read of `prefix` (whole bucket by default) and decrypt with the bucket's key.
+        ListBucket has no prefix condition for the whole bucket: HeadBucket (which S3 clients send) carries none."""
+        list_cond = {"StringLike": {"s3:prefix": [f"{prefix.strip('/')}/*"]}} if prefix else None
+        return [
+            iam.statement("ListBucket", ["s3:ListBucket"], [self.bucket_arn], conditions=list_cond),
+            iam.statement("ReadObjects", ["s3:GetObject", "s3:GetObjectVersion"], [self.objects_arn(prefix)]),
+            iam.statement("DecryptObjects", ["kms:Decrypt", "kms:DescribeKey"], [self.kms_key_arn]),
+        ]
+
+    def write_statements(self, prefix: str = "") -> list[dict[str, Any]]:
+        """Read, plus put/delete objects under `prefix` and encrypt with the bucket's key."""
+        return [
+            *self.read_statements(prefix),
+            iam.statement("WriteObjects", ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"],
+                          [self.objects_arn(prefix)]),
+            iam.statement("EncryptObjects", ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+                                             "kms:ReEncrypt*"], [self.kms_key_arn]),
+        ]

@@ -115,7 +115,7 @@ class TrainingCluster(pulumi.ComponentResource):
             namespaces=dict(self.foundations.namespaces), oidc_provider_arn=self.oidc_provider_arn,
             load_balancer_controller=cfg.load_balancer_controller, ingress_dependencies=self.ingress_dependencies,
             container_insights=cfg.container_insights,
-            metrics_server=True, network_policy_enforced=True, storage_classes=(storage.GP3,),
+            metrics_server=True, network_policy_enforced=True, storage_classes=(storage.GP3,), provider=self.provider,
             service_ipv4_cidr=self.cluster.kubernetes_network_config.apply(
                 lambda n: (n.service_ipv4_cidr if n is not None else None) or ""))
         self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,

@@ -21,6 +21,7 @@ from ..blocks import helm, iam, pod_security
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child, child_options
+from ..blocks.observability import MonitoringRefs
 from ..blocks.refs import ClusterRefs
 from . import dashboards, monitoring_rules
 from .alerting import AlertRouting, AlertRoutingArgs
@@ -227,6 +228,12 @@ class MonitoringStack(pulumi.ComponentResource):
             "grafanaAdminSecretName": self.grafana_admin_secret_name, "pushgatewayUrl": self.pushgateway_url,
             "managedPrometheusWorkspaceArn": self.managed_prometheus_workspace_arn,
         })
+
+    @property
+    def refs(self) -> MonitoringRefs:
+        """What other components need to contribute their ServiceMonitors, rules, dashboards and alarms."""
+        return MonitoringRefs(namespace=self.namespace, prometheus_namespace=self._args.config.namespace,
+                              crd_dependencies=[self.prometheus_release], alert_topic_arn=self.alert_topic_arn)
 
     def add_data_store_alarms(self, *, rds_instance_id: pulumi.Input[str] | None = None,
                               dynamodb_table_names: Sequence[pulumi.Input[str]] = (),
