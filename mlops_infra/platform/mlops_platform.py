@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
+from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child
 from ..blocks.refs import ClusterRefs
@@ -29,6 +29,7 @@ from ..registry.model_registry import ModelRegistry, ModelRegistryArgs
 from ..security.exfiltration_guards import data_bucket_guard
 from ..security.security_baseline import SecurityBaseline, SecurityBaselineArgs, ServicePort
 from ..stack import secret_config
+from .addons import PlatformContext, build_add_ons
 
 
 def _item(values: pulumi.Output[list[str]], index: int) -> pulumi.Output[str]:
@@ -95,8 +96,9 @@ class MlopsPlatform(pulumi.ComponentResource):
         if self.monitoring is not None:
             self._alarms_for_data_stores()
         self.security = self._security(cluster_refs, k8s_opts) if config.security_baseline.enabled else None
+        self.add_on_outputs = build_add_ons(self._context(cluster_refs, k8s_opts, guard))
 
-        self.outputs = self._outputs()
+        self.outputs = {**self._outputs(), **self.add_on_outputs}
         self.register_outputs(dict(self.outputs))
 
     def _compute(self, config: PlatformConfig, child_opts: pulumi.ResourceOptions,
@@ -195,6 +197,21 @@ class MlopsPlatform(pulumi.ComponentResource):
             if self.monitoring is not None else [],
             secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets},
             deployer_role_arns=effective_deployer_role_arns(sb, config.cluster)), k8s_opts)
+
+    def _context(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions,
+                 guard: VpcEndpointGuard | None) -> PlatformContext:
+        fs, reg = self.feature_store, self.model_registry
+        return PlatformContext(
+            name=self._name, parent=self, config=self.config, tags=self.tags, protect=self.config.protect_stateful,
+            network=self.network.refs, cluster=cluster_refs, k8s_opts=k8s_opts, data_key=self.data_key,
+            shared_bucket=self.shared_bucket, bucket_guard=guard,
+            monitoring=self.monitoring.refs if self.monitoring else None,
+            artifacts=reg.artifacts.refs if reg else None,
+            artifact_write_policy_arn=reg.log_models_policy().arn if reg else None,
+            feature_read_policy_arn=fs.read_policy().arn if fs else None,
+            offline_store=fs.bucket.refs if fs else None,
+            mlflow_tracking_uri=reg.tracking_uri if reg else None,
+            feature_server_url=getattr(fs, "feature_server_url", None) if fs else None)
 
     def _outputs(self) -> dict[str, Any]:
         config = self.config

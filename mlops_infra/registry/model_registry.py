@@ -150,10 +150,14 @@ class ModelRegistry(pulumi.ComponentResource):
         return self._grant(role, "read-models", self.read_models_statements())
 
     def log_models_policy(self) -> aws.iam.Policy:
-        """The log-models grant as a managed policy, for roles in other stacks (the platform exports its ARN)."""
-        return aws.iam.Policy(child(self._name, "log-models-policy"), description="Log models to the registry",
-                              policy=iam.document(self.log_models_statements()), tags=self._tags,
-                              opts=child_options(self))
+        """The log-models grant as a managed policy, for roles in other stacks (the platform exports its ARN).
+        Created once: later calls return the same policy (a second registration would duplicate its URN)."""
+        existing: aws.iam.Policy | None = getattr(self, "_log_models_policy", None)
+        if existing is None:
+            existing = self._log_models_policy = aws.iam.Policy(
+                child(self._name, "log-models-policy"), description="Log models to the registry",
+                policy=iam.document(self.log_models_statements()), tags=self._tags, opts=child_options(self))
+        return existing
 
     def _grant(self, role: aws.iam.Role, verb: str, statements: list[iam.Statement]) -> aws.iam.RolePolicy:
         # Idempotent per (role, verb), same `<registry>-<verb>-<role>` names (blocks/bucket.py RoleGrants, #27).
