@@ -7,6 +7,7 @@ releases only what the release's `values` set is checked: a chart default we can
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .core import NotApplicable, Resource, ResourceCheck, dig, is_unknown, known, resource_policy
@@ -68,14 +69,49 @@ def security_contexts(values: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[
             yield f"{parent}.{key}", value
 
 
+@dataclass(frozen=True)
+class Subject:
+    """One securityContext a policy judges: a container of a direct workload (with its pod's context), or a
+    `*securityContext` mapping in a Helm release's values (only what the values set is visible there)."""
+
+    where: str
+    """`container 'app'`, or the values path of the mapping (`values.controller.securityContext`)."""
+    sc: Mapping[str, Any]
+    pod_sc: Mapping[str, Any]
+    complete: bool
+    """True for a container (a missing setting is a finding); False for Helm values (chart defaults are unseen)."""
+
+    def setting(self, *path: str, inherit: bool = False) -> Any:
+        """The value at `path`, from the container's context, else (with `inherit`) the pod's."""
+        value = dig(self.sc, *path)
+        return dig(self.pod_sc, *path) if value is None and inherit else value
+
+    def problem(self, in_values: str, in_container: str) -> str:
+        return f"{self.where}.{in_values}" if not self.complete else f"{self.where} {in_container}"
+
+
+def security_subjects(res: Resource) -> Iterator[Subject]:
+    """Every securityContext of a workload or Helm release, as one kind of thing for every pod-security policy."""
+    if res.type in HELM:
+        for path, sc in security_contexts(helm_values(res)):
+            yield Subject(path, sc, {}, complete=False)
+        return
+    spec = pod_spec(res)
+    pod_sc = spec.get("securityContext")
+    for name, c in containers(spec):
+        sc = c.get("securityContext")
+        yield Subject(f"container '{name}'", sc if isinstance(sc, Mapping) else {},
+                      pod_sc if isinstance(pod_sc, Mapping) else {}, complete=True)
+
+
+def _unset(subject: Subject, value: Any, wanted: Any) -> bool:
+    """A container that does not set `wanted` (unknown values are not findings); never for Helm values."""
+    return subject.complete and value is not wanted and not is_unknown(value)
+
+
 def workload_policy(name: str, *, helm: bool, **kwargs: Any) -> Callable[[ResourceCheck], ResourceCheck]:
     types = [*WORKLOADS, *HELM] if helm else list(WORKLOADS)
     return resource_policy(name, types=types, pack="mlops-security", **kwargs)
-
-
-def _sc(container: Mapping[str, Any]) -> Mapping[str, Any]:
-    sc = container.get("securityContext")
-    return sc if isinstance(sc, Mapping) else {}
 
 
 @workload_policy(
@@ -86,14 +122,9 @@ def _sc(container: Mapping[str, Any]) -> Mapping[str, Any]:
     remediation="Remove securityContext.privileged (or set it to false); grant specific capabilities instead.",
 )
 def no_privileged(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
-    if res.type in HELM:
-        for path, sc in security_contexts(helm_values(res)):
-            if sc.get("privileged") is True:
-                yield f"{path}.privileged is true"
-        return
-    for name, c in containers(pod_spec(res)):
-        if _sc(c).get("privileged") is True:
-            yield f"container '{name}' is privileged"
+    for s in security_subjects(res):
+        if s.setting("privileged") is True:
+            yield s.problem("privileged is true", "is privileged")
 
 
 @workload_policy(
@@ -104,15 +135,10 @@ def no_privileged(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
     remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
 )
 def no_privilege_escalation(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
-    if res.type in HELM:
-        for path, sc in security_contexts(helm_values(res)):
-            if sc.get("allowPrivilegeEscalation") is True:
-                yield f"{path}.allowPrivilegeEscalation is true"
-        return
-    for name, c in containers(pod_spec(res)):
-        value = _sc(c).get("allowPrivilegeEscalation")
-        if value is not False and not is_unknown(value):
-            yield f"container '{name}' does not set allowPrivilegeEscalation: false"
+    for s in security_subjects(res):
+        value = s.setting("allowPrivilegeEscalation")
+        if value is True or _unset(s, value, False):
+            yield s.problem("allowPrivilegeEscalation is true", "does not set allowPrivilegeEscalation: false")
 
 
 @workload_policy(
@@ -123,24 +149,14 @@ def no_privilege_escalation(res: Resource, config: Mapping[str, Any]) -> Iterabl
     remediation="Set runAsNonRoot: true and a non-zero runAsUser in the pod or container securityContext.",
 )
 def run_as_non_root(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
-    if res.type in HELM:
-        for path, sc in security_contexts(helm_values(res)):
-            if sc.get("runAsNonRoot") is False:
-                yield f"{path}.runAsNonRoot is false"
-            if sc.get("runAsUser") == 0:
-                yield f"{path}.runAsUser is 0"
-        return
-    spec = pod_spec(res)
-    raw_sc = spec.get("securityContext")
-    pod_sc: Mapping[str, Any] = raw_sc if isinstance(raw_sc, Mapping) else {}
-    for name, c in containers(spec):
-        sc = _sc(c)
-        non_root = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
-        user = sc.get("runAsUser", pod_sc.get("runAsUser"))
+    for s in security_subjects(res):
+        user, non_root = s.setting("runAsUser", inherit=True), s.setting("runAsNonRoot", inherit=True)
         if user == 0:
-            yield f"container '{name}' runs as UID 0"
-        elif non_root is not True and not is_unknown(non_root):
-            yield f"container '{name}' does not set runAsNonRoot: true"
+            yield s.problem("runAsUser is 0", "runs as UID 0")
+        if non_root is False and not s.complete:
+            yield s.problem("runAsNonRoot is false", "")
+        elif user != 0 and _unset(s, non_root, True):
+            yield s.problem("", "does not set runAsNonRoot: true")
 
 
 @workload_policy(
@@ -185,16 +201,11 @@ def no_host_path(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
     remediation="Set securityContext.capabilities.drop: [ALL].",
 )
 def drop_all(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
-    if res.type in HELM:
-        for path, sc in security_contexts(helm_values(res)):
-            caps = sc.get("capabilities")
-            if isinstance(caps, Mapping) and "ALL" not in (caps.get("drop") or []):
-                yield f"{path}.capabilities does not drop ALL"
-        return
-    for name, c in containers(pod_spec(res)):
-        drop = dig(_sc(c), "capabilities", "drop")
-        if not is_unknown(drop) and "ALL" not in (drop or []):
-            yield f"container '{name}' does not drop ALL capabilities"
+    for s in security_subjects(res):
+        drop = s.setting("capabilities", "drop")
+        judged = s.complete or isinstance(s.setting("capabilities"), Mapping)
+        if judged and not is_unknown(drop) and "ALL" not in (drop or []):
+            yield s.problem("capabilities does not drop ALL", "does not drop ALL capabilities")
 
 
 @workload_policy(
@@ -207,17 +218,11 @@ def drop_all(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
 )
 def no_added_capabilities(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
     allowed = set(config.get("allowed") or [])
-    if res.type in HELM:
-        for path, sc in security_contexts(helm_values(res)):
-            added = [c for c in (dig(sc, "capabilities", "add") or []) if c not in allowed]
-            if added:
-                yield f"{path}.capabilities adds {', '.join(map(str, added))}"
-        return
-    for name, c in containers(pod_spec(res)):
-        add = dig(_sc(c), "capabilities", "add")
-        extra = [a for a in (add if isinstance(add, list) else []) if a not in allowed]
+    for s in security_subjects(res):
+        add = s.setting("capabilities", "add")
+        extra = ", ".join(str(a) for a in (add if isinstance(add, list) else []) if a not in allowed)
         if extra:
-            yield f"container '{name}' adds capabilities {', '.join(map(str, extra))}"
+            yield s.problem(f"capabilities adds {extra}", f"adds capabilities {extra}")
 
 
 @workload_policy(
@@ -228,21 +233,12 @@ def no_added_capabilities(res: Resource, config: Mapping[str, Any]) -> Iterable[
     remediation="Set securityContext.seccompProfile.type: RuntimeDefault on the pod.",
 )
 def seccomp(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
-    if res.type in HELM:
-        for path, sc in security_contexts(helm_values(res)):
-            if dig(sc, "seccompProfile", "type") == "Unconfined":
-                yield f"{path}.seccompProfile.type is Unconfined"
-        return
-    spec = pod_spec(res)
-    pod_type = dig(spec, "securityContext", "seccompProfile", "type")
-    for name, c in containers(spec):
-        kind = dig(_sc(c), "seccompProfile", "type") or pod_type
-        if is_unknown(kind):
-            continue
+    for s in security_subjects(res):
+        kind = s.setting("seccompProfile", "type", inherit=True)
         if kind == "Unconfined":
-            yield f"container '{name}' runs seccomp Unconfined"
-        elif kind not in ("RuntimeDefault", "Localhost"):
-            yield f"container '{name}' has no seccomp profile (RuntimeDefault)"
+            yield s.problem("seccompProfile.type is Unconfined", "runs seccomp Unconfined")
+        elif s.complete and not is_unknown(kind) and kind not in ("RuntimeDefault", "Localhost"):
+            yield s.problem("", "has no seccomp profile (RuntimeDefault)")
 
 
 @workload_policy(
@@ -253,15 +249,10 @@ def seccomp(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
     remediation="Set securityContext.readOnlyRootFilesystem: true; mount emptyDir volumes where the app writes.",
 )
 def read_only_root(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
-    if res.type in HELM:
-        for path, sc in security_contexts(helm_values(res)):
-            if sc.get("readOnlyRootFilesystem") is False:
-                yield f"{path}.readOnlyRootFilesystem is false"
-        return
-    for name, c in containers(pod_spec(res)):
-        value = _sc(c).get("readOnlyRootFilesystem")
-        if value is not True and not is_unknown(value):
-            yield f"container '{name}' does not set readOnlyRootFilesystem: true"
+    for s in security_subjects(res):
+        value = s.setting("readOnlyRootFilesystem")
+        if (value is False and not s.complete) or _unset(s, value, True):
+            yield s.problem("readOnlyRootFilesystem is false", "does not set readOnlyRootFilesystem: true")
 
 
 REQUIRED = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
