@@ -7,6 +7,7 @@ README is out of date.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import re
 import sys
@@ -78,17 +79,42 @@ def _rows(model: type[BaseModel], prefix: tuple[str, ...]) -> list[tuple[tuple[s
         key = field.alias or name
         path = (*prefix, key)
         rows.append((path, field))
-        for sub in _models_in(field.annotation):
-            item = "[]" if get_origin(field.annotation) is list else ""
-            rows += _rows(sub, (*prefix, key + item))
+        item = "[]" if get_origin(field.annotation) is list else ""
+        variants = _models_in(field.annotation)
+        if len(variants) > 1:
+            rows += _variant_rows(variants, (*prefix, key + item))
+        else:
+            for sub in variants:
+                rows += _rows(sub, (*prefix, key + item))
+    return rows
+
+
+def _variant_rows(variants: list[type[BaseModel]], prefix: tuple[str, ...]) -> list[tuple[tuple[str, ...], FieldInfo]]:
+    """One table for an engine union: keys every variant has once (`engine` lists every engine, default the first
+    variant's), keys of one variant marked with its engine."""
+    engine = {v: str(v.model_fields["engine"].default) if "engine" in v.model_fields else v.__name__ for v in variants}
+    per_path: dict[tuple[str, ...], list[tuple[type[BaseModel], FieldInfo]]] = {}
+    for variant in variants:
+        for path, field in _rows(variant, prefix):
+            per_path.setdefault(path, []).append((variant, field))
+    rows = []
+    for path, found in per_path.items():
+        field = copy.copy(found[0][1])
+        if path[-1] == "engine" and len(found) == len(variants):
+            field.annotation = typing.Literal[tuple(engine[v] for v in variants)]  # type: ignore[assignment]
+        elif len(found) < len(variants):
+            owners = " or ".join(f"`{engine[v]}`" for v, _ in found)
+            field.description = f"(engine {owners}) {field.description or ''}".rstrip()
+        rows.append((path, field))
     return rows
 
 
 # Which component each top-level section configures.
 SECTION_COMPONENT = {
     "network": "Network", "cluster": "TrainingCluster", "gpu": "GpuNodePool / GpuSoftware", "gpuPools": "GpuNodePool",
-    "featureStore": "FeatureStore", "modelRegistry": "ModelRegistry", "monitoring": "MonitoringStack",
-    "securityBaseline": "SecurityBaseline",
+    "featureStore": "FeatureStore", "modelRegistry": "ModelRegistry", "monitoring": "MonitoringCore",
+    "securityBaseline": "SecurityBaseline", "data": "LakeFs / DvcRemotes / Qdrant",
+    "orchestration": "Airflow / KubeflowPipelines / Metaflow / Prefect",
 }
 HEADER = ["| key | type | default | environment profiles | description |", "|---|---|---|---|---|"]
 

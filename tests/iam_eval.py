@@ -154,3 +154,24 @@ def resource_allows(docs: Iterable[Doc], action: str, resource: str, context: Ma
         return False
     return any(s.get("Effect") == "Allow" and _principal_matches(s, ctx) and _matches(s, action, resource, ctx)
                for s in stmts)
+
+
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+
+
+def role_documents(records: Iterable[Any], role: Any) -> list[Doc]:
+    """The identity policies IAM evaluates for a planned role (`records`: a plan's resource records, `role`: the
+    role's record): its inline RolePolicies and the customer managed Policies attached to it. Inline policies name
+    the role by id, attachments by name (both the role's physical name in a plan). An attachment of a policy the
+    plan does not hold (an AWS managed one, or another stack's) is an error: it cannot be evaluated here."""
+    records = list(records)
+    managed = {r.id: r.inputs["policy"] for r in records if r.type == MANAGED_POLICY}
+    docs: list[Doc] = [r.inputs["policy"] for r in records if r.type == ROLE_POLICY and r.inputs.get("role") == role.id]
+    for attachment in (r for r in records if r.type == ATTACHMENT and r.inputs.get("role") == role.id):
+        arn = attachment.inputs["policyArn"]
+        if arn not in managed:
+            raise KeyError(f"{attachment.name}: attached policy {arn} is not in the plan")
+        docs.append(managed[arn])
+    return docs

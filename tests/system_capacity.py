@@ -108,6 +108,20 @@ CHART_WORKLOADS: dict[str, list[Workload]] = {
     "kubeflow-trainer": [Workload("manager", "replicas"), Workload("jobset.controller", "replicas", ("500m", "128Mi"))],
     "kuberay-operator": [Workload("", "replicas")],
     "aws-load-balancer-controller": [Workload("", "replicaCount")],
+    # Serving: cert-manager v1.21.1 (controller, webhook, cainjector; our values set requests); kserve-resources
+    # v0.20.0 runs one controller Deployment (no replica value; requests from our values, chart default 100m / 300Mi).
+    "cert-manager": [Workload("", "replicaCount"), Workload("webhook", "replicaCount"),
+                     Workload("cainjector", "replicaCount")],
+    "kserve-crd": [],
+    "kserve-resources": [Workload("kserve.controller", "replicas", ("100m", "300Mi"))],
+    "qdrant": [Workload("", "replicaCount")],
+    # lakefs 1.12.16: one Deployment (`replicaCount`), resources {} in the chart (ours set them); the setup Job is
+    # transient (not counted).
+    "lakefs": [Workload("", "replicaCount")],
+    # airflow 1.19.0 (KubernetesExecutor): scheduler, API server, DAG processor, triggerer, StatsD exporter (one
+    # replica, no `replicas` key); resources {} in the chart, ours set them. Task pods are transient: not counted.
+    "airflow": [Workload("scheduler"), Workload("apiServer"), Workload("dagProcessor"), Workload("triggerer"),
+                Workload("statsd")],  # qdrant 1.19.0: one StatefulSet, resources {} (ours set them)
     # GPU-only charts: their pods select GPU nodes (device plugins) or GPU instance types (dcgm-exporter affinity).
     "nvidia-device-plugin": [], "aws-efa-k8s-device-plugin": [], "dcgm-exporter": [], "gpu-operator": [],
 }

@@ -31,6 +31,8 @@ import yaml
 VALUES_REF = re.compile(r"\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 TOYAML_REF = re.compile(r"toYaml\s+\(?\s*\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*\)?\s*(?:\||\}\}|-)")
 WITH_REF = re.compile(r"\{\{-?\s*with\s+\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*-?\}\}")
+# `tpl (toYaml .Values.x) .`: rendered whole (e.g. the qdrant chart's `config` into production.yaml)
+TPL_REF = re.compile(r"tpl\s+\(\s*toYaml\s+\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*\)")
 RANGE_REF = re.compile(r"range\s+(?:\$\w+\s*,\s*)?\$\w+\s*:=\s*\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 # inside `with .Values.x`: the block hands `.` whole to toYaml, or to a helper (`include "t" .`, `(dict "k" .)`)
 PASS_DOT = re.compile(r"toYaml\s+\.\s*(\||\}\}|-)|include\s+\"[^\"]+\"\s+(\.\s|\(dict\s+\"\w+\"\s+\.\s)")
@@ -58,6 +60,7 @@ def template_refs(text: str) -> tuple[set[str], set[str]]:
     """(paths the templates read, paths they pass through whole)."""
     refs = {m.group(1)[1:] for m in VALUES_REF.finditer(text)}
     opened = {m.group(1)[1:] for m in TOYAML_REF.finditer(text)} | {m.group(1)[1:] for m in RANGE_REF.finditer(text)}
+    opened |= {m.group(1)[1:] for m in TPL_REF.finditer(text)}
     lines = text.splitlines()
     for i, line in enumerate(lines):
         match = WITH_REF.search(line)

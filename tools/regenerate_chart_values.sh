@@ -51,3 +51,33 @@ G --chart aws-load-balancer-controller --version 3.5.0 --source kubernetes-sigs/
   --git-dir "$M/kubernetes-sigs+aws-load-balancer-controller/repo" --ref v3.5.0 --chart-dir helm/aws-load-balancer-controller \
   --note "the chart eks-charts publishes (stable/aws-load-balancer-controller @ 5239609, 'v3.5.0 (#1354)') is copied from this tag's helm/" \
   --out $D/aws-load-balancer-controller-3.5.0.yaml
+G --chart lakefs --version 1.12.16 --source treeverse/charts \
+  --git-dir "$M/treeverse+charts/repo" --ref lakefs-1.12.16 --chart-dir charts/lakefs \
+  --out $D/lakefs-1.12.16.yaml
+G --chart cert-manager --version v1.21.1 --source cert-manager/cert-manager \
+  --git-dir "$M/cert-manager+cert-manager/repo" --ref v1.21.1 --chart-dir deploy/charts/cert-manager \
+  --out $D/cert-manager-v1.21.1.yaml
+G --chart kserve-crd --version v0.20.0 --source kserve/kserve \
+  --git-dir "$M/kserve+kserve/repo" --ref v0.20.0 --chart-dir charts/kserve-crd \
+  --out $D/kserve-crd-v0.20.0.yaml
+G --chart kserve-resources --version v0.20.0 --source kserve/kserve \
+  --git-dir "$M/kserve+kserve/repo" --ref v0.20.0 --chart-dir charts/kserve-resources \
+  --out $D/kserve-resources-v0.20.0.yaml
+G --chart qdrant --version 1.19.0 --source qdrant/qdrant-helm \
+  --git-dir "$M/qdrant+qdrant-helm/repo" --ref qdrant-1.19.0 --chart-dir charts/qdrant \
+  --out $D/qdrant-1.19.0.yaml
+G --chart metaflow-service --version 0.2.2 --source outerbounds/metaflow-tools \
+  --git-dir "$M/outerbounds+metaflow-tools/repo" --ref f99cd23 --chart-dir charts/metaflow/charts/metaflow-service \
+  --note "f99cd23 'Cut a new metaflow helm chart release' stamps 0.2.2 (chart-releaser skip_existing: later commits with the same version were not republished)" \
+  --out $D/metaflow-service-0.2.2.yaml
+for c in prefect-worker prefect-server; do
+  G --chart $c --version 2026.8.18172642 --source PrefectHQ/prefect-helm \
+    --git-dir "$M/PrefectHQ+prefect-helm/repo" --ref 2026.8.18172642 --chart-dir charts/$c \
+    --note "the release tag is the chart version (Chart.yaml reads 0.0.0; the release job stamps it); the library sets no value of the bitnami common subchart" \
+    --out $D/$c-2026.8.18172642.yaml
+done
+# airflow 1.19.0: the committed fixture is a PARTIAL hand transcription (the apache/airflow snapshot exceeded the
+# fetch limit); this line builds the full one from the chart's release tag.
+G --chart airflow --version 1.19.0 --source apache/airflow \
+  --git-dir "$M/apache+airflow/repo" --ref helm-chart/1.19.0 --chart-dir chart \
+  --out $D/airflow-1.19.0.yaml

@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..config import PlatformConfig
+from ..config.database import DatabaseConfig
 from .results import Check
 from .session import Aws, error_code
 
@@ -80,7 +81,9 @@ def eks_checks(cluster: Mapping[str, Any], config: PlatformConfig) -> list[Check
 
 def rds_checks(db: Mapping[str, Any], config: PlatformConfig) -> list[Check]:
     subject = f"rds:{db['DBInstanceIdentifier']}"
-    want = config.model_registry.database
+    # MLflow's backend store; with MLflow off, the Feast SQL registry's (the same Postgres block and profile).
+    want = config.mlflow.database if config.mlflow else \
+        config.feast.registry_database if config.feast else DatabaseConfig()
     out = [
         Check(subject, "storage encryption", "PASS", "encrypted") if db.get("StorageEncrypted") else
         Check(subject, "storage encryption", "FAIL", "storage is not encrypted",

@@ -1,15 +1,17 @@
 """A hardened S3 bucket: SSE-KMS with a customer key and bucket key, versioning, public access block,
-owner-enforced ownership, TLS-only policy and lifecycle. Grants are methods that include the KMS key."""
+owner-enforced ownership, TLS-only policy and lifecycle. Grants are methods that include the KMS key (managed
+policies, idempotent per role: blocks/grants.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_aws as aws
 
 from . import iam
+from .grants import Grant, Grants
 from .kms import KmsKey
 from .naming import child, child_options
 from .refs import BucketRefs
@@ -83,8 +85,8 @@ class VpcEndpointGuard:
 class HardenedBucketArgs:
     kms_key: KmsKey
     tags: dict[str, str]
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the bucket. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the bucket. Default: true."""
     lifecycle: Sequence[LifecycleRule] = field(default_factory=tuple)
     """Extra lifecycle rules. Always added: abort incomplete uploads (7 d), expire noncurrent versions."""
     noncurrent_version_days: int = 90
@@ -105,7 +107,7 @@ class HardenedBucket(pulumi.ComponentResource):
         super().__init__("mlops:blocks:HardenedBucket", name, None, opts)
         self._name = name
         self.kms_key = args.kms_key
-        self._grants = RoleGrants(self, name)
+        self._grants = Grants(self, name, args.tags)
         bucket = aws.s3.Bucket(
             name,
             object_lock_enabled=True if args.object_lock_days else None,
@@ -170,53 +172,17 @@ class HardenedBucket(pulumi.ComponentResource):
         return pulumi.Output.concat(self.arn, "/", f"{prefix.strip('/')}/*" if prefix else "*")
 
     def read_statements(self, prefix: str = "") -> list[iam.Statement]:
-        list_cond = {"StringLike": {"s3:prefix": [f"{prefix.strip('/')}/*"]}} if prefix else None
-        return [
-            iam.statement("ListBucket", ["s3:ListBucket"], [self.arn], conditions=list_cond),
-            iam.statement("ReadObjects", ["s3:GetObject", "s3:GetObjectVersion"], [self.objects_arn(prefix)]),
-            self.kms_key.use_statement("DecryptObjects", decrypt_only=True),
-        ]
+        """Least-privilege read of `prefix` and decrypt with the bucket's key (the same as `refs`')."""
+        return self.refs.read_statements(prefix)
 
     def write_statements(self, prefix: str = "") -> list[iam.Statement]:
-        return [
-            *self.read_statements(prefix),
-            iam.statement("WriteObjects", ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"],
-                          [self.objects_arn(prefix)]),
-            self.kms_key.use_statement("EncryptObjects"),
-        ]
+        return self.refs.write_statements(prefix)
 
-    def grant_read(self, role: aws.iam.Role, prefix: str = "") -> aws.iam.RolePolicy:
-        """Least-privilege read of `prefix` (and decrypt with the bucket's key) for `role`. Idempotent."""
-        return self._grants.grant(role, "read" + _prefix_suffix(prefix), lambda: self.read_statements(prefix))
+    def grant_read(self, role: aws.iam.Role, prefix: str = "") -> Grant:
+        """Least-privilege read of `prefix` (and decrypt with the bucket's key) for `role`: the managed policy
+        `<bucket>-read[-<prefix>]-policy` attached to it. Idempotent per role."""
+        return self.refs.grant_read(self._grants, role, prefix)
 
-    def grant_write(self, role: aws.iam.Role, prefix: str = "") -> aws.iam.RolePolicy:
-        """Read and write of `prefix` (and encrypt/decrypt with the bucket's key) for `role`. Idempotent."""
-        return self._grants.grant(role, "write" + _prefix_suffix(prefix), lambda: self.write_statements(prefix))
-
-
-def _prefix_suffix(prefix: str) -> str:
-    """`""` for the whole bucket (the released names), else `-<prefix with / as ->`."""
-    slug = prefix.strip("/").replace("/", "-")
-    return f"-{slug}" if slug else ""
-
-
-class RoleGrants:
-    """Inline role policies an owner grants, one per (role, verb): granting the same thing twice returns the first
-    policy instead of registering a second resource with the same URN (which `pulumi up` rejects).
-
-    The key is the role's Pulumi resource name (`Resource.pulumi_resource_name`), which is also unique per stack
-    for one resource type, and the policy is named `<owner>-<verb>-<role>` after both ends.
-    """
-
-    def __init__(self, owner: pulumi.Resource, owner_name: str) -> None:
-        self._owner, self._owner_name = owner, owner_name
-        self._granted: dict[tuple[str, str], aws.iam.RolePolicy] = {}
-
-    def grant(self, role: aws.iam.Role, verb: str,
-              statements: Callable[[], Sequence[iam.Statement | pulumi.Output[iam.Statement]]]) -> aws.iam.RolePolicy:
-        key = (role.pulumi_resource_name, verb)
-        if key not in self._granted:
-            self._granted[key] = aws.iam.RolePolicy(
-                child(self._owner_name, f"{verb}-{key[0]}"), role=role.id, policy=iam.document(list(statements())),
-                opts=child_options(self._owner))
-        return self._granted[key]
+    def grant_write(self, role: aws.iam.Role, prefix: str = "") -> Grant:
+        """Read and write of `prefix` (and encrypt/decrypt with the bucket's key) for `role`. Idempotent per role."""
+        return self.refs.grant_write(self._grants, role, prefix)

@@ -29,10 +29,12 @@ def release(
     values: Mapping[str, Any],
     depends_on: Sequence[pulumi.Resource] = (),
     timeout_seconds: int = 600,
+    protect: bool = False,
 ) -> k8s.helm.v3.Release:
     """A Helm release that waits for readiness, rolls back on failure and keeps a short history.
 
-    Custom resources that use the chart's CRDs must list the returned release in `depends_on`.
+    Custom resources that use the chart's CRDs must list the returned release in `depends_on`. `protect`: Pulumi
+    `protect` + `retain_on_delete` on a release that owns state (e.g. a StatefulSet's volumes). Default: false.
     """
     return k8s.helm.v3.Release(
         name,
@@ -45,5 +47,5 @@ def release(
         cleanup_on_fail=True,
         max_history=5,
         timeout=timeout_seconds,
-        opts=child_options(parent, depends_on=depends_on),
+        opts=child_options(parent, stateful=True, protect=protect, depends_on=depends_on),
     )

@@ -23,8 +23,8 @@ class KmsKeyArgs:
     `events.amazonaws.com`; any other service gets `aws:SourceAccount`. Default: none."""
     deletion_window_days: int = 30
     """Waiting period before deletion. Default: 30 (the maximum)."""
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete`. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete`. Default: true."""
     alias: str | None = None
     """Alias name without `alias/`. Default: none."""
     extra_statements: Sequence[iam.Statement] = field(default_factory=tuple)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from .naming import child, child_options
+from .refs import StringList
 
 
 @dataclass(frozen=True)
@@ -16,8 +16,8 @@ class PrivatePlacement:
     """Where a data store sits: private subnets of a VPC, reachable only from one client security group."""
 
     vpc_id: pulumi.Input[str]
-    subnet_ids: Sequence[pulumi.Input[str]]
-    """Private subnets only."""
+    subnet_ids: StringList
+    """Private subnets only: a list, or an Output of one."""
     client_security_group_id: pulumi.Input[str]
     """The only security group admitted (the EKS cluster security group)."""
 

@@ -39,6 +39,38 @@ class MonitoringRefs:
     PrometheusRule depends on it. Default: none (CRDs installed by another stack)."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """The SNS topic CloudWatch alarms notify. Default: None (no alarms)."""
+    thresholds: Any = None
+    """The core's alert thresholds (`monitoring.thresholds`, an observability.config.ThresholdsConfig: blocks
+    import no concern; read it with observability.contribution.thresholds_of). Default: none (the defaults)."""
+    moved_from: MovedFrom | None = None
+    """Where the platform's contributions lived before each component owned them: they alias there, so their URNs
+    carry over. Default: none (a new install: nothing to alias)."""
+
+
+@dataclass(frozen=True)
+class MovedFrom:
+    """The monitoring component that used to own every rule, dashboard and alarm (`MonitoringStack`, one per
+    platform): a contribution that moved out of it aliases its resources to their old names under it."""
+
+    urn: pulumi.Input[str]
+    """Its URN (type `mlops:monitoring:MonitoringStack`)."""
+    name: str
+    """Its name: its children were named `child(name, suffix)`."""
+    parent_urn: pulumi.Input[str] | None = None
+    """Its parent's URN, where the moved component itself aliases to. Default: none (not needed)."""
+
+    def alias(self, suffix: str) -> pulumi.Alias:
+        """The old address of the child `child(name, suffix)`."""
+        return pulumi.Alias(name=child(self.name, suffix), parent=self.urn)
+
+    def child(self, type_: str, suffix: str) -> MovedFrom:
+        """A component that was its child (e.g. a CloudWatchAlarms): for aliasing that component's children."""
+        def urn(parent: str) -> str:
+            # urn:pulumi:<stack>::<project>::<qualified type>::<name>; a child's qualified type appends its own.
+            prefix, qualified_type, _ = parent.rsplit("::", 2)
+            return f"{prefix}::{qualified_type}${type_}::{child(self.name, suffix)}"
+        return MovedFrom(urn=pulumi.Output.from_input(self.urn).apply(urn), name=child(self.name, suffix),
+                         parent_urn=self.urn)
 
 
 @dataclass(frozen=True)
@@ -71,7 +103,8 @@ class ObservabilityContribution:
 def service_monitor(owner: pulumi.Resource, name: str, refs: MonitoringRefs, *, object_name: str,
                     namespace: pulumi.Input[str], match_labels: Mapping[str, str],
                     endpoints: Sequence[ScrapeEndpoint], depends_on: Sequence[pulumi.Resource] = (),
-                    provider: pulumi.ProviderResource | None = None) -> k8s.apiextensions.CustomResource:
+                    provider: pulumi.ProviderResource | None = None,
+                    aliases: Sequence[pulumi.Alias] = ()) -> k8s.apiextensions.CustomResource:
     """A ServiceMonitor in the workload's namespace selecting exactly `match_labels` there.
 
     `depends_on` should name what creates the Service (a Helm release); the CRDs come from `refs`."""
@@ -82,17 +115,20 @@ def service_monitor(owner: pulumi.Resource, name: str, refs: MonitoringRefs, *, 
               "namespaceSelector": {"matchNames": [namespace]},
               "endpoints": [{"port": e.port, "path": e.path, "interval": e.interval, "honorLabels": e.honor_labels}
                             for e in endpoints]},
-        opts=child_options(owner, depends_on=[*refs.crd_dependencies, *depends_on], provider=provider))
+        opts=_with_aliases(child_options(owner, depends_on=[*refs.crd_dependencies, *depends_on], provider=provider),
+                           aliases))
 
 
 def prometheus_rule(owner: pulumi.Resource, name: str, refs: MonitoringRefs, *, object_name: str,
                     namespace: pulumi.Input[str], groups: Sequence[RuleGroup],
-                    provider: pulumi.ProviderResource | None = None) -> k8s.apiextensions.CustomResource:
+                    provider: pulumi.ProviderResource | None = None,
+                    aliases: Sequence[pulumi.Alias] = ()) -> k8s.apiextensions.CustomResource:
     """A PrometheusRule holding `groups` (render them with `rule_file` to check them with promtool)."""
     return k8s.apiextensions.CustomResource(
         child(name, "rules"), api_version=MONITORING_API, kind="PrometheusRule",
         metadata={"name": object_name, "namespace": namespace, "labels": dict(PART_OF)},
-        spec=rule_file(groups), opts=child_options(owner, depends_on=refs.crd_dependencies, provider=provider))
+        spec=rule_file(groups),
+        opts=_with_aliases(child_options(owner, depends_on=refs.crd_dependencies, provider=provider), aliases))
 
 
 def rule_file(groups: Sequence[RuleGroup]) -> dict[str, Any]:
@@ -107,10 +143,17 @@ def rule_file(groups: Sequence[RuleGroup]) -> dict[str, Any]:
 
 
 def dashboard(owner: pulumi.Resource, name: str, *, uid: str, namespace: pulumi.Input[str],
-              board: Mapping[str, Any], provider: pulumi.ProviderResource | None = None) -> k8s.core.v1.ConfigMap:
+              board: Mapping[str, Any], provider: pulumi.ProviderResource | None = None,
+              aliases: Sequence[pulumi.Alias] = ()) -> k8s.core.v1.ConfigMap:
     """A Grafana dashboard as a ConfigMap the Grafana sidecar loads (any namespace, label `grafana_dashboard`)."""
     return k8s.core.v1.ConfigMap(
         child(name, f"dashboard-{uid}"),
         metadata={"name": child(name, uid)[:63].rstrip("-"), "namespace": namespace,
                   "labels": {**DASHBOARD_LABEL, **PART_OF}},
-        data={f"{uid}.json": json.dumps(dict(board), sort_keys=True)}, opts=child_options(owner, provider=provider))
+        data={f"{uid}.json": json.dumps(dict(board), sort_keys=True)},
+        opts=_with_aliases(child_options(owner, provider=provider), aliases))
+
+
+def _with_aliases(opts: pulumi.ResourceOptions, aliases: Sequence[pulumi.Alias]) -> pulumi.ResourceOptions:
+    """`aliases`: the resource's earlier addresses (a moved resource keeps its URN)."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=list(aliases))) if aliases else opts

@@ -21,6 +21,7 @@ from . import iam
 from .kms import KmsKey
 from .naming import child, child_options
 from .network_access import PrivatePlacement, cluster_only_security_group
+from .refs import known_len
 
 POSTGRES_PORT = 5432
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
@@ -45,8 +46,8 @@ class PostgresArgs:
     Manager (generated, rotated, encrypted with `kms_key`) and it never enters Pulumi state."""
     iam_database_authentication: bool = False
     """Allow IAM database authentication. Default: false."""
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the instance. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the instance. Default: true."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,9 @@ def postgres(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres
     """Create the database as `name` and its companions as `<name>-subnets`, `-sg`, `-from-cluster`, `-params`,
     `-monitoring` and `-monitoring-policy`, all children of `parent`."""
     cfg = args.config
-    if not args.placement.subnet_ids:
+    if known_len(args.placement.subnet_ids) == 0:
         raise ValueError(f"{name}: a Postgres database needs private subnets, and the network has none")
-    subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=list(args.placement.subnet_ids), tags=args.tags,
+    subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=args.placement.subnet_ids, tags=args.tags,
                                   opts=child_options(parent))
     security_group = cluster_only_security_group(name, parent, args.placement, port=POSTGRES_PORT, service="Postgres",
                                                  tags=args.tags)

@@ -35,8 +35,8 @@ class TrainingClusterArgs:
     network: NetworkRefs
     region: str
     tags: dict[str, str]
-    protect: bool = False
-    """`protect` + `retain_on_delete` and EKS deletion protection on the cluster, its key and log group. Default: false."""
+    protect: bool = True
+    """`protect` + `retain_on_delete` and EKS deletion protection on the cluster, its key and log group. Default: true."""
     cluster_name: str | None = None
     """The EKS cluster's name. Default: the component name."""
     k8s_labels: Mapping[str, str] = field(default_factory=lambda: {"app.kubernetes.io/part-of": "mlops-platform"})
@@ -130,7 +130,7 @@ class TrainingCluster(pulumi.ComponentResource):
         cfg = args.config
         role, role_policies = self._cluster_role(name, args.tags)
         vpc: aws.eks.ClusterVpcConfigArgsDict = {
-            "subnet_ids": list(args.network.private_subnet_ids), "endpoint_private_access": True,
+            "subnet_ids": args.network.private_subnet_ids, "endpoint_private_access": True,
             "endpoint_public_access": cfg.endpoint_public_access}
         if cfg.endpoint_public_access:
             vpc["public_access_cidrs"] = list(cfg.public_access_cidrs)
@@ -210,7 +210,7 @@ class TrainingCluster(pulumi.ComponentResource):
             kms_key_arn=self.kms_key.arn, tags=args.tags)
         return aws.eks.NodeGroup(
             child(name, "system"), cluster_name=self.cluster.name, node_role_arn=self.node_role.arn,
-            subnet_ids=list(args.network.private_subnet_ids), instance_types=list(sys_cfg.instance_types),
+            subnet_ids=args.network.private_subnet_ids, instance_types=list(sys_cfg.instance_types),
             ami_type=sys_cfg.ami_type, capacity_type="ON_DEMAND",
             scaling_config={"min_size": sys_cfg.min_size, "desired_size": sys_cfg.effective_desired_size,
                             "max_size": sys_cfg.max_size},

@@ -54,7 +54,7 @@ CLOUDWATCH_OBSERVABILITY_CONFIGURATION = {
 NeuronMonitor) DaemonSet on GPU nodes unless the agent config says `accelerated_compute_metrics: false`: a missing
 flag means on (aws/amazon-cloudwatch-agent-operator controllers/common.go `enabledAcceleratedComputeByAgentConfig`;
 CloudWatch user guide, "opt out of collecting accelerated compute metrics"). The platform runs its own dcgm-exporter
-(observability/monitoring.py) with the counters its alerts use, so a second DCGM exporter per GPU node would only
+(observability/core.py) with the counters its alerts use, so a second DCGM exporter per GPU node would only
 duplicate scrapes. `agent.config` replaces the chart's `agent.defaultConfig` (aws-observability/helm-charts
 values.yaml), so it names what stays on: enhanced Container Insights (`cluster_failed_node_count` and the rest);
 Application Signals, which the platform does not use, is off."""

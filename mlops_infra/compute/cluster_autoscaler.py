@@ -116,7 +116,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gpu:ClusterAutoscaler", name, None, opts)
+        super().__init__("mlops:gpu:ClusterAutoscaler", name, None, args.cluster.bind(opts))
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         identity = WorkloadIdentity(child(name, "controller"), WorkloadIdentityArgs(

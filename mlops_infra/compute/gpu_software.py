@@ -11,7 +11,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..blocks.helm import PinnedChart, release
-from ..blocks.naming import child, child_options
+from ..blocks.namespace import namespace as ns_block
+from ..blocks.naming import child
+from ..blocks.refs import bind_kubernetes
 from ..config import versions
 from .gpu_config import GpuPlatformConfig, GpuPoolConfig
 
@@ -29,22 +31,22 @@ class GpuSoftwareArgs:
     pools: Sequence[GpuPoolConfig]
     labels: dict[str, str] = field(default_factory=lambda: {"app.kubernetes.io/part-of": "mlops-platform"})
     """Labels on the namespace. Default: app.kubernetes.io/part-of=mlops-platform."""
+    provider: k8s.Provider | None = None
+    """The cluster's Kubernetes provider (`ClusterRefs.provider`); every child binds to it. Default: None (the
+    caller's `opts.providers`)."""
 
 
 class GpuSoftware(pulumi.ComponentResource):
-    """Kubernetes children: the provider comes from the caller's `opts.providers`."""
+    """Kubernetes children bind to `args.provider` (else the caller's `opts.providers`)."""
 
     release: k8s.helm.v3.Release
     efa_release: k8s.helm.v3.Release | None
 
     def __init__(self, name: str, args: GpuSoftwareArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gpu:GpuSoftware", name, None, opts)
+        super().__init__("mlops:gpu:GpuSoftware", name, None, bind_kubernetes(opts, args.provider))
         cfg = args.config
         # The device plugins mount host paths (kubelet sockets): privileged by design, so only they live here.
-        meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": cfg.namespace, "labels": {
-            **args.labels, "pod-security.kubernetes.io/enforce": "privileged"}}
-        ns = k8s.core.v1.Namespace(child(name, "ns"), metadata=meta, opts=child_options(self))
-        namespace = ns.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+        namespace = ns_block(child(name, "ns"), self, cfg.namespace, level="privileged", labels=args.labels)
         tol = tolerations(args.pools)
         if cfg.software == "devicePlugin":
             chart = PinnedChart(versions.DEVICE_PLUGIN.chart, versions.DEVICE_PLUGIN.repo, cfg.device_plugin_version)

@@ -16,7 +16,7 @@ from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.naming import child, child_options
 from ..blocks.pod_security import helm_resources
-from ..blocks.refs import ClusterRefs
+from ..blocks.refs import ClusterRefs, StringList
 from ..config import versions
 from .cluster import SYSTEM_LABEL
 from .cluster_nodes import root_device_name
@@ -47,7 +47,7 @@ class KarpenterArgs:
     cluster: ClusterRefs
     node_role: aws.iam.Role
     """The cluster's node role: EKS already gave it an EC2_LINUX access entry for the system node group."""
-    subnet_ids: Sequence[pulumi.Input[str]]
+    subnet_ids: StringList
     kms_key_arn: pulumi.Input[str]
     region: str
     tags: dict[str, str]
@@ -152,7 +152,7 @@ def node_class_spec(args: KarpenterArgs, pool: GpuPoolConfig, tags: dict[str, st
         "role": args.node_role.name,
         # The alias resolves to the NVIDIA variant for GPU instance types.
         "amiSelectorTerms": [{"alias": f"{family}@{args.config.karpenter_ami_version}"}],
-        "subnetSelectorTerms": [{"id": s} for s in args.subnet_ids],
+        "subnetSelectorTerms": pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: [{"id": s} for s in ids]),
         "securityGroupSelectorTerms": [{"id": args.cluster.cluster_security_group_id}],
         "metadataOptions": {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled",
                             "httpPutResponseHopLimit": pool.metadata_hop_limit, "httpTokens": "required"},
@@ -189,7 +189,7 @@ class Karpenter(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
 
     def __init__(self, name: str, args: KarpenterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gpu:Karpenter", name, None, opts)
+        super().__init__("mlops:gpu:Karpenter", name, None, args.cluster.bind(opts))
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         identity = WorkloadIdentity(child(name, "controller"), WorkloadIdentityArgs(

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..blocks.helm import PinnedChart, release
+from ..blocks.namespace import PodSecurityLevel, namespace
 from ..blocks.naming import child, child_options
 from ..blocks.pod_security import helm_resources
 from .config import ClusterConfig
@@ -16,15 +17,9 @@ GPU_QUOTA_KEY = "requests.nvidia.com/gpu"  # extended resources are quota'd on r
 TEAM_LABEL = "mlops.io/team"
 
 
-def namespace_metadata(ns: str, labels: dict[str, str]) -> k8s.meta.v1.ObjectMetaArgsDict:
-    """Pod Security Admission: enforce `baseline` (GPU containers run as they are built), warn and audit on
-    `restricted` so teams see what to fix."""
-    return {"name": ns, "labels": {
-        **labels,
-        "pod-security.kubernetes.io/enforce": "baseline",
-        "pod-security.kubernetes.io/warn": "restricted",
-        "pod-security.kubernetes.io/audit": "restricted",
-    }}
+TRAINING_LEVEL: PodSecurityLevel = "baseline"
+"""Pod Security Admission for team and operator namespaces: enforce `baseline` (GPU containers run as they are
+built); the namespace block warns and audits on `restricted` so teams see what to fix."""
 
 
 @dataclass(frozen=True)
@@ -45,10 +40,8 @@ class TrainingFoundations(pulumi.ComponentResource):
         cfg = args.config
         self.namespaces = {}
         for team in cfg.teams:
-            ns = k8s.core.v1.Namespace(
-                child(name, team.name), metadata=namespace_metadata(team.name, {**args.labels, TEAM_LABEL: team.name}),
-                opts=child_options(self))
-            ns_name = ns.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+            ns_name = namespace(child(name, team.name), self, team.name, level=TRAINING_LEVEL,
+                                labels={**args.labels, TEAM_LABEL: team.name})
             spec: k8s.core.v1.ResourceQuotaSpecArgsDict = {"hard": {GPU_QUOTA_KEY: str(team.gpu_quota)}}
             k8s.core.v1.ResourceQuota(
                 child(name, f"{team.name}-gpu-quota"),
@@ -63,13 +56,12 @@ class TrainingFoundations(pulumi.ComponentResource):
         self.operator = None
         chart = cfg.training_operator.chart
         if chart is not None:
-            op_ns = k8s.core.v1.Namespace(
-                child(name, "operator-ns"), metadata=namespace_metadata(cfg.training_operator.namespace, args.labels),
-                opts=child_options(self))
+            op_ns = namespace(child(name, "operator-ns"), self, cfg.training_operator.namespace, level=TRAINING_LEVEL,
+                              labels=args.labels)
             values = {"kuberay": {"resources": helm_resources("100m", "512Mi")},
                       "kubeflow": {"runtimes": {"defaultEnabled": True}}}[cfg.training_operator.kind]
             self.operator = release(
                 child(name, cfg.training_operator.kind), PinnedChart(chart.chart, chart.repo, chart.version),
-                parent=self, namespace=op_ns.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name)),
+                parent=self, namespace=op_ns,
                 values=values)
         self.register_outputs({"namespaces": dict(self.namespaces)})

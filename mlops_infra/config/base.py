@@ -5,12 +5,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 Problem = tuple[str, str]
 """A semantic problem: (camelCase field path relative to the model, message)."""
+
+ENGINE_TAG = "engine:"
+"""Prefix of the tag of each engine variant. Pydantic puts the chosen tag in an error's location
+(`featureStore`, `engine:feast`, `online`); `config.errors` drops it, so paths read as the YAML does."""
+
+
+def engine_tag(engine: str) -> Tag:
+    """Annotate one variant of an engine union: `Annotated[FeastConfig, engine_tag("feast")]`."""
+    return Tag(f"{ENGINE_TAG}{engine}")
+
+
+def engine_discriminator(default: str) -> Discriminator:
+    """Pick an engine union's variant by its `engine` key, `default` when the key is absent (as in YAML that
+    never names the engine)."""
+
+    def pick(value: Any) -> str:
+        engine = value.get("engine", default) if isinstance(value, Mapping) else getattr(value, "engine", default)
+        return f"{ENGINE_TAG}{engine}"
+
+    return Discriminator(pick)
 
 
 class ConfigModel(BaseModel):

@@ -34,6 +34,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "monitoring": {"prometheus": {"retentionDays": 7, "storageGib": 50}},
         "securityBaseline": {"enabled": False},
+        "orchestration": {"airflow": {"enabled": False, "database": DATABASES["dev"]},
+                          "kubeflowPipelines": {"enabled": False, "database": DATABASES["dev"]},
+                          "metaflow": {"database": DATABASES["dev"]}},
+        "data": {"lakefs": {"database": DATABASES["dev"]}},
     },
     "staging": {
         "protectStateful": False,
@@ -47,6 +51,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "monitoring": {"prometheus": {"retentionDays": 15, "storageGib": 100}},
         "securityBaseline": {"enabled": True},
+        "orchestration": {"airflow": {"database": DATABASES["staging"]},
+                          "kubeflowPipelines": {"database": DATABASES["staging"]},
+                          "metaflow": {"database": DATABASES["staging"]}},
+        "data": {"lakefs": {"enabled": True, "database": DATABASES["staging"]}, "dvc": {"enabled": True},
+                 "qdrant": {"enabled": True}},
     },
     "prod": {
         "protectStateful": True,
@@ -62,8 +71,27 @@ PROFILES: dict[str, dict[str, Any]] = {
         "monitoring": {"prometheus": {"retentionDays": 30, "storageGib": 200},
                        "receivers": {"requireSubscription": True}},
         "securityBaseline": {"enabled": True, "exfiltrationGuards": True},
+        "orchestration": {"airflow": {"database": DATABASES["prod"], "schedulerReplicas": 2, "apiServerReplicas": 2},
+                          "kubeflowPipelines": {"database": DATABASES["prod"]},
+                          "metaflow": {"database": DATABASES["prod"]}},
+        "data": {"lakefs": {"enabled": True, "replicas": 2, "database": DATABASES["prod"]}, "dvc": {"enabled": True},
+                 "qdrant": {"enabled": True, "snapshots": {"enabled": True}}},
     },
 }
+
+
+# Sections whose keys depend on the engine: the profile's values there configure this engine only (the default
+# one). A stack that picks another engine gets none of them (that variant has no such keys).
+ENGINE_SECTIONS: dict[str, str] = {"featureStore": "feast", "modelRegistry": "mlflow"}
+
+
+def _profile_applies(section: str, raw: dict[str, Any]) -> bool:
+    """A section the stack turned off explicitly (`null`) stays off; an engine section needs its engine."""
+    mine = raw.get(section, ...)
+    if mine is None:
+        return False
+    engine = ENGINE_SECTIONS.get(section)
+    return engine is None or not isinstance(mine, dict) or mine.get("engine", engine) == engine
 
 
 def _merge_under(profile: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
@@ -83,8 +111,7 @@ def apply_profile(raw: dict[str, Any]) -> dict[str, Any]:
     profile = PROFILES.get(env) if isinstance(env, str) else None
     if profile is None:
         return raw
-    # A section the stack turned off explicitly (`null`) stays off.
-    return _merge_under({k: v for k, v in profile.items() if raw.get(k, ...) is not None}, raw)
+    return _merge_under({k: v for k, v in profile.items() if _profile_applies(k, raw)}, raw)
 
 
 def profile_value(env: str, path: tuple[str, ...]) -> Any:

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .base import ENGINE_TAG
+
 
 class ConfigError(ValueError):
     """Invalid platform config. `problems` holds one `path: message` line per problem, in config order."""
@@ -40,10 +42,27 @@ def _join(base: str, rel: str) -> str:
     return f"{base}{rel}" if rel.startswith("[") else f"{base}.{rel}"
 
 
-def _message(err: Any) -> str:
+def _one_of(values: Sequence[str]) -> str:
+    """Pydantic's wording for a Literal: `'a', 'b' or 'c'`."""
+    quoted = [repr(v) for v in values]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+def _engine_error(err: Any) -> str | None:
+    """An engine union whose `engine` names no variant: the message pydantic gives a bad Literal."""
+    ctx = err.get("ctx") or {}
+    tag = str(ctx.get("tag", ""))
+    if err["type"] != "union_tag_invalid" or not tag.startswith(ENGINE_TAG):
+        return None
+    expected = [t.strip().strip("'").removeprefix(ENGINE_TAG) for t in str(ctx["expected_tags"]).split(",")]
+    return f"must be one of {_one_of(expected)} (got {tag.removeprefix(ENGINE_TAG)!r})"
+
+
+def _message(err: Any, engine: str | None = None) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
-        return "unknown key (check the spelling)"
+        return "unknown key (check the spelling)" if engine is None else \
+            f"unknown key for engine {engine} (check the spelling, or the engine)"
     if kind == "missing":
         return "required"
     ctx = {k: (f"{v:g}" if isinstance(v, float) else v) for k, v in (err.get("ctx") or {}).items()}
@@ -69,12 +88,17 @@ def problems_from_validation_error(exc: ValidationError, prefix: Sequence[int | 
     """Flatten a pydantic error into `path: message` lines; cross-field problems expand to their own paths."""
     lines: list[str] = []
     for err in exc.errors(include_url=False):
-        # Literal/union errors repeat the tag in loc; drop pydantic's internal markers.
-        loc = [p for p in (*prefix, *err["loc"]) if not (isinstance(p, str) and p.startswith("function-"))]
+        # Literal/union errors repeat the tag in loc; drop pydantic's internal markers and engine tags.
+        raw = [*prefix, *err["loc"]]
+        tags = [p.removeprefix(ENGINE_TAG) for p in raw if isinstance(p, str) and p.startswith(ENGINE_TAG)]
+        loc = [p for p in raw if not (isinstance(p, str) and p.startswith(("function-", ENGINE_TAG)))]
         base = format_path(loc)
+        engine_error = _engine_error(err)
         if err["type"] == "mlops_problems":
             for rel, msg in err["ctx"]["problems"]:
                 lines.append(f"{_join(base, rel)}: {msg}")
+        elif engine_error is not None:
+            lines.append(f"{_join(base, 'engine')}: {engine_error}")
         else:
-            lines.append(f"{base or '(root)'}: {_message(err)}")
+            lines.append(f"{base or '(root)'}: {_message(err, tags[-1] if tags else None)}")
     return lines

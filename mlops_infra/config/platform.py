@@ -10,11 +10,16 @@ from pydantic import Field
 
 from ..compute.config import ClusterConfig
 from ..compute.gpu_config import GpuPlatformConfig, GpuPoolConfig
-from ..features.config import FeatureStoreConfig
+from ..data.config import DataConfig
+from ..features.config import FeastFeatureStoreConfig, FeatureStoreConfig
 from ..network.config import NetworkConfig
 from ..observability.config import MonitoringConfig
-from ..registry.config import INGRESS_NEEDS, ModelRegistryConfig
+from ..pipelines.config import OrchestrationConfig
+from ..pipelines.metaflow_config import metaflow_problems
+from ..pipelines.prefect_config import prefect_problems
+from ..registry.config import INGRESS_NEEDS, MlflowModelRegistryConfig, ModelRegistryConfig
 from ..security.config import SecurityBaselineConfig
+from ..serving.config import ServingConfig, ServingEngineConfig
 from .base import ConfigModel, Problem
 from .budget import BudgetConfig
 from .environments import Environment
@@ -56,11 +61,15 @@ class PlatformConfig(ConfigModel):
     cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="EKS cluster.")
     gpu: GpuPlatformConfig = Field(default_factory=GpuPlatformConfig, description="GPU provisioning and software.")
     gpu_pools: list[GpuPoolConfig] = Field(default_factory=list, description="GPU node pools. Default: none.")
-    feature_store: FeatureStoreConfig = Field(default_factory=FeatureStoreConfig, description="Feature store.")
-    model_registry: ModelRegistryConfig = Field(default_factory=ModelRegistryConfig, description="Model registry.")
+    feature_store: FeatureStoreConfig = Field(default_factory=FeastFeatureStoreConfig, description="Feature store.")
+    model_registry: ModelRegistryConfig = Field(default_factory=MlflowModelRegistryConfig, description="Model registry.")
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="Monitoring stack.")
     security_baseline: SecurityBaselineConfig = Field(
         default_factory=SecurityBaselineConfig, description="Security baseline.")
+    orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig, description="Orchestrators.")
+    data: DataConfig = Field(default_factory=DataConfig, description="Data versioning and vector search.")
+    serving: ServingEngineConfig = Field(default_factory=ServingConfig,
+                                         description="Model serving: engine kserve (default) or sagemaker.")
     budget: BudgetConfig = Field(default_factory=BudgetConfig,
                                  description="Monthly cost ceilings and cost-estimate assumptions (`mlops-infra cost`).")
 
@@ -69,15 +78,31 @@ class PlatformConfig(ConfigModel):
         return self.tags.for_environment(self.environment)
 
     @property
+    def feast(self) -> FeastFeatureStoreConfig | None:
+        """The feature store's config when it is on and runs Feast (on the cluster); else None."""
+        fs = self.feature_store
+        return fs if isinstance(fs, FeastFeatureStoreConfig) and fs.enabled else None
+
+    @property
+    def mlflow(self) -> MlflowModelRegistryConfig | None:
+        """The model registry's config when it is on and runs MLflow (on the cluster); else None."""
+        reg = self.model_registry
+        return reg if isinstance(reg, MlflowModelRegistryConfig) and reg.enabled else None
+
+    @property
     def namespaces(self) -> set[str]:
         """Kubernetes namespaces the platform creates."""
         names = {t.name for t in self.cluster.teams}
-        if self.feature_store.enabled and self.feature_store.engine == "feast":
-            names.add(self.feature_store.namespace)
-        if self.model_registry.enabled and self.model_registry.engine == "mlflow":
-            names.add(self.model_registry.namespace)
+        if self.feast is not None:
+            names.add(self.feast.namespace)
+        if self.mlflow is not None:
+            names.add(self.mlflow.namespace)
         if self.monitoring.enabled:
             names.add(self.monitoring.namespace)
+        names |= self.orchestration.namespaces
+        names |= self.data.namespaces
+        if self.serving.enabled and isinstance(self.serving, ServingConfig):
+            names.add(self.serving.namespace)
         return names
 
     def secret_refs(self) -> Iterable[tuple[str, str]]:
@@ -87,8 +112,9 @@ class PlatformConfig(ConfigModel):
             yield "monitoring.receivers.slackWebhookSecret", recv.slack_webhook_secret
         if recv.pagerduty_key_secret:
             yield "monitoring.receivers.pagerdutyKeySecret", recv.pagerduty_key_secret
-        if self.model_registry.ingress.oidc_client_secret:
-            yield "modelRegistry.ingress.oidcClientSecret", self.model_registry.ingress.oidc_client_secret
+        reg = self.model_registry
+        if isinstance(reg, MlflowModelRegistryConfig) and reg.ingress.oidc_client_secret:
+            yield "modelRegistry.ingress.oidcClientSecret", reg.ingress.oidc_client_secret
         for i, sec in enumerate(self.security_baseline.integration_secrets):
             yield f"securityBaseline.integrationSecrets[{i}].configKey", sec.config_key
 
@@ -110,12 +136,15 @@ class PlatformConfig(ConfigModel):
             yield "cluster.publicAccessCidrs", "set, but endpointPublicAccess is false"
         yield from cluster_network_problems(self.cluster, self.network)
         yield from guard_network_problems(self.security_baseline, self.network, self.cluster)
-        reg = self.model_registry
-        if reg.enabled and reg.engine == "mlflow" and reg.ingress.enabled and not self.cluster.load_balancer_controller:
+        if self.mlflow is not None and self.mlflow.ingress.enabled and not self.cluster.load_balancer_controller:
             yield "modelRegistry.ingress.enabled", INGRESS_NEEDS
         private = len(self.network.existing_vpc.private_subnet_ids) if self.network.existing_vpc else self.network.az_count
-        for path, msg in self.feature_store.network_problems(private):
-            yield f"featureStore.{path}", msg
+        yield from orchestration_problems(self)
+        yield from data_problems(self)
+        yield from serving_problems(self)
+        if isinstance(self.feature_store, FeastFeatureStoreConfig):
+            for path, msg in self.feature_store.network_problems(private):
+                yield f"featureStore.{path}", msg
 
     def context_problems(self, context: Mapping[str, Any]) -> Iterable[Problem]:
         secret_keys = context.get("secret_keys")
@@ -169,3 +198,71 @@ def guard_network_problems(security: SecurityBaselineConfig, network: NetworkCon
                "IRSA pods in ML namespaces reach STS only through the VPC's STS interface endpoint, which the "
                "platform creates for a private cluster: set cluster.endpointPublicAccess false or "
                "cluster.workloadIdentity podIdentity")
+
+
+def orchestration_problems(config: PlatformConfig) -> Iterable[Problem]:
+    """Orchestrators need the GPU pools they name, and External Secrets for their database credentials."""
+    orch = config.orchestration
+    for path, msg in orch.gpu_pool_problems(p.name for p in config.gpu_pools):
+        yield f"orchestration.{path}", msg
+    sb = config.security_baseline
+    pools = [p.name for p in config.gpu_pools]
+    yield from ((f"orchestration.metaflow.{path}", msg) for path, msg in metaflow_problems(
+        orch.metaflow, kubeflow_pipelines=orch.kubeflow_pipelines.enabled, gpu_pools=pools))
+    yield from ((f"orchestration.prefect.{path}", msg) for path, msg in prefect_problems(
+        orch.prefect, gpu_pools=pools, integration_secrets={s.name: s.namespaces for s in sb.integration_secrets}))
+    needs_eso = (orch.airflow.enabled or orch.kubeflow_pipelines.enabled or orch.metaflow.enabled
+                 or orch.prefect.enabled)
+    if needs_eso and not (sb.enabled and sb.external_secrets):
+        yield ("orchestration", "Airflow, Kubeflow Pipelines, Metaflow and Prefect read their database password (or "
+               "Prefect Cloud key) through External Secrets: set securityBaseline.enabled and "
+               "securityBaseline.externalSecrets")
+
+
+def data_problems(config: PlatformConfig) -> Iterable[Problem]:
+    """LakeFS reads its database and auth secrets through External Secrets, with a SecretStore that authenticates
+    as an IRSA ServiceAccount of its own namespace."""
+    sb = config.security_baseline
+    if config.data.qdrant.enabled:
+        if not (sb.enabled and sb.external_secrets):
+            yield ("data.qdrant.enabled", "Qdrant's API keys reach the cluster only through External Secrets: set "
+                   "securityBaseline.enabled and securityBaseline.externalSecrets")
+        if config.cluster.workload_identity != "irsa":
+            yield ("data.qdrant.enabled", "Qdrant's secret stores authenticate with IRSA ServiceAccount tokens: "
+                   "set cluster.workloadIdentity irsa")
+    if not config.data.lakefs.enabled:
+        return
+    if not (sb.enabled and sb.external_secrets):
+        yield ("data.lakefs.enabled", "LakeFS reads its database and auth secrets through External Secrets: set "
+               "securityBaseline.enabled and securityBaseline.externalSecrets")
+    if config.cluster.workload_identity != "irsa":
+        yield ("data.lakefs.enabled", "LakeFS's SecretStore authenticates with an IRSA ServiceAccount token: "
+               "set cluster.workloadIdentity irsa")
+
+
+def serving_problems(config: PlatformConfig) -> Iterable[Problem]:
+    """Serving reads models from the MLflow registry's artifact bucket, exposes them through the ALB controller,
+    publicly only in prod, and runs GPU models on a pool with a taint of its own."""
+    srv = config.serving
+    if not srv.enabled:
+        return
+    if config.mlflow is None:
+        yield "serving.enabled", "serving reads models from the MLflow registry's artifact bucket: enable modelRegistry"
+    if not isinstance(srv, ServingConfig):
+        return
+    if srv.exposure.ingress and not config.cluster.load_balancer_controller:
+        yield "serving.exposure.mode", INGRESS_NEEDS
+    if srv.exposure.mode == "public" and config.environment != "prod":
+        yield "serving.exposure.mode", f"public endpoints are for prod only (environment {config.environment})"
+    pools = {p.name: p for p in config.gpu_pools}
+    for i, model in enumerate(srv.models):
+        if model.gpu_pool is None:
+            continue
+        pool = pools.get(model.gpu_pool)
+        if pool is None:
+            yield f"serving.models[{i}].gpuPool", f"unknown GPU pool {model.gpu_pool!r} (gpuPools: {sorted(pools)})"
+            continue
+        others = {(p.taint.key, p.taint.value) for p in config.gpu_pools if p.name != pool.name and p.taint}
+        if pool.taint is None or (pool.taint.key, pool.taint.value) in others:
+            yield (f"serving.models[{i}].gpuPool", f"pool {pool.name!r} needs a taint of its own (inference pods "
+                   "tolerate only it; e.g. key mlops.io/inference)")

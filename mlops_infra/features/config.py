@@ -1,13 +1,17 @@
-"""Feature store config: Feast (S3 offline, DynamoDB or Redis online) or SageMaker Feature Store."""
+"""Feature store config: Feast (S3 offline, DynamoDB or Redis online) or SageMaker Feature Store.
+
+`featureStore.engine` picks the variant (`FeastFeatureStoreConfig` or `SageMakerFeatureStoreConfig`); each holds
+only the keys its engine reads, and code narrows with `isinstance`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import Field, StringConstraints
 
-from ..config.base import ConfigModel, Problem
+from ..config.base import ConfigModel, Problem, engine_discriminator, engine_tag
 from ..config.database import DatabaseConfig
 from ..config.types import ImageRef, K8sName
 
@@ -91,9 +95,12 @@ class SageMakerFeatureGroup(ConfigModel):
             yield "eventTime", f"{self.event_time!r} must be a String or Fractional feature"
 
 
-class FeatureStoreConfig(ConfigModel):
+class FeastFeatureStoreConfig(ConfigModel):
+    """engine feast: Feast on EKS with an S3 offline store, a DynamoDB or Redis online store and an S3 or SQL
+    registry."""
+
     enabled: bool = Field(True, description="Deploy the feature store. Default: true.")
-    engine: Literal["feast", "sagemaker"] = Field("feast", description="feast or sagemaker. Default: feast.")
+    engine: Literal["feast"] = Field("feast", description="feast or sagemaker. Default: feast.")
     namespace: K8sName = Field("feast", description="Kubernetes namespace. Default: feast.")
     project: str = Field("mlops", pattern=FEAST_NAME, description="Feast project name. Default: mlops.")
     offline: OfflineStoreConfig = Field(default_factory=OfflineStoreConfig, description="Offline store.")
@@ -111,8 +118,6 @@ class FeatureStoreConfig(ConfigModel):
         "lacks: build images/feast/Dockerfile. Default: server.image.")
     materialization_cpu: str = Field("1", description="Materialization job CPU request and limit. Default: 1.")
     materialization_memory: str = Field("2Gi", description="Materialization job memory request and limit. Default: 2Gi.")
-    feature_groups: list[SageMakerFeatureGroup] = Field(
-        default_factory=list, description="Feature groups (engine: sagemaker). Default: none.")
 
     @property
     def effective_materialization_image(self) -> str:
@@ -122,12 +127,6 @@ class FeatureStoreConfig(ConfigModel):
         cron = _cron_problem(self.materialization_schedule)
         if cron:
             yield "materializationSchedule", cron
-        if self.engine == "sagemaker" and not self.feature_groups:
-            yield "featureGroups", "at least one feature group is required when engine is sagemaker"
-        names = [g.name for g in self.feature_groups]
-        for i, group in enumerate(names):
-            if group in names[:i]:
-                yield f"featureGroups[{i}].name", f"duplicate feature group {group!r}"
 
     def network_problems(self, private_subnet_count: int) -> list[Problem]:
         """Checks that need the network: Redis and the SQL registry live in private subnets only.
@@ -135,10 +134,32 @@ class FeatureStoreConfig(ConfigModel):
         Paths are relative to `featureStore`; the platform (or the component, from its refs) reports them.
         """
         found: list[Problem] = []
-        if not self.enabled or self.engine != "feast":
+        if not self.enabled:
             return found
         if self.online.type == "redis" and private_subnet_count == 0:
             found.append(("online.type", "redis needs private subnets, and the network has none"))
         if self.registry == "sql" and private_subnet_count == 0:
             found.append(("registry", "sql needs private subnets for its database, and the network has none"))
         return found
+
+
+class SageMakerFeatureStoreConfig(ConfigModel):
+    """engine sagemaker: SageMaker Feature Store feature groups (online and offline), no Kubernetes objects."""
+
+    enabled: bool = Field(True, description="Deploy the feature store. Default: true.")
+    engine: Literal["sagemaker"] = Field("sagemaker", description="feast or sagemaker. Default: feast.")
+    feature_groups: list[SageMakerFeatureGroup] = Field(
+        ..., min_length=1, description="Feature groups. Required (at least one).")
+
+    def problems(self) -> Iterable[Problem]:
+        names = [g.name for g in self.feature_groups]
+        for i, group in enumerate(names):
+            if group in names[:i]:
+                yield f"featureGroups[{i}].name", f"duplicate feature group {group!r}"
+
+
+FeatureStoreConfig = Annotated[
+    Union[Annotated[FeastFeatureStoreConfig, engine_tag("feast")],  # noqa: UP007 (Annotated members)
+          Annotated[SageMakerFeatureStoreConfig, engine_tag("sagemaker")]],
+    engine_discriminator("feast")]
+"""`featureStore`: the variant named by `engine` (default feast)."""

@@ -19,13 +19,16 @@ import pulumi_random as random
 
 from ..blocks import iam
 from ..blocks.bucket import ATHENA, HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
+from ..blocks.grants import Grant, Grants
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
-from ..blocks.refs import ClusterRefs, NetworkRefs
+from ..blocks.observability import MonitoringRefs
+from ..blocks.refs import ClusterRefs, NetworkRefs, known_len
+from ..observability.monitoring_rules import CronJobTarget
 from . import feast_config
-from .config import FeatureStoreConfig
+from .config import FeastFeatureStoreConfig, FeatureStoreConfig, SageMakerFeatureStoreConfig
 from .feature_server import FeastPod, FeatureServer, FeatureServerArgs
 from .feature_store_bootstrap import RegistryBootstrap, RegistryBootstrapArgs
 from .feature_store_materialization import Materialization, MaterializationArgs
@@ -37,6 +40,7 @@ from .feature_store_online import (
 )
 from .feature_store_registry import SqlRegistry, SqlRegistryArgs
 from .feature_store_sagemaker import SageMakerFeatureGroups, SageMakerFeatureGroupsArgs
+from .observability import FeatureStoreObservability, FeatureStoreObservabilityArgs
 
 OFFLINE_PREFIX = "offline"
 STAGING_PREFIX = "staging"
@@ -51,6 +55,8 @@ GLUE_ACTIONS = ["glue:CreateTable", "glue:DeleteTable", "glue:GetDatabase", "glu
 S3_READ = ["s3:GetObject", "s3:GetObjectVersion"]
 S3_WRITE = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
 Access = Literal["read", "write"] | None
+READ_DESCRIPTION = "Read the feature store"
+"""IAM replaces a policy whose description changes: the released read policy keeps this one."""
 
 
 @dataclass(frozen=True)
@@ -59,12 +65,15 @@ class FeatureStoreArgs:
     tags: dict[str, str]
     network: NetworkRefs
     cluster: ClusterRefs
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the bucket, tables, Redis, database and key. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the bucket, tables, Redis, database and key. Default: true."""
     kms_key: KmsKey | None = None
     """Customer key for every store. Default: the component creates its own."""
     bucket_guard: VpcEndpointGuard | None = None
     """Deny offline-store access from outside the VPC endpoint (exfiltration guard). Default: off."""
+    monitoring: MonitoringRefs | None = None
+    """A monitoring core to contribute rules, a dashboard and data-store alarms to (features/observability.py).
+    Default: none (contribute nothing)."""
 
 
 def _offline_guard(args: FeatureStoreArgs) -> tuple[VpcEndpointGuard | None, Any]:
@@ -75,7 +84,7 @@ def _offline_guard(args: FeatureStoreArgs) -> tuple[VpcEndpointGuard | None, Any
     guard, cfg = args.bucket_guard, args.config
     if guard is None:
         return None, None
-    if cfg.engine == "sagemaker":
+    if isinstance(cfg, SageMakerFeatureStoreConfig):
         deferred: tuple[pulumi.Output[str], Callable[[pulumi.Output[str]], None]] = pulumi.deferred_output()
         role_arn, resolve = deferred
         return guard.with_exemptions(service_role_arns=[role_arn]), resolve
@@ -90,20 +99,21 @@ class FeatureStore(pulumi.ComponentResource):
     outputs: dict[str, pulumi.Output[Any]]
 
     def __init__(self, name: str, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store:FeatureStore", name, None, opts)
+        super().__init__("mlops:feature_store:FeatureStore", name, None, args.cluster.bind(opts))
         cfg = args.config
         self._name, self._tags = name, args.tags
-        self._grants: dict[tuple[str, str], tuple[aws.iam.Role, aws.iam.RolePolicy]] = {}
-        self._read_policy: aws.iam.Policy | None = None
+        self._grants = Grants(self, name, args.tags)
         self.kms_key = args.kms_key or KmsKey(child(name, "key"), KmsKeyArgs(
             description=f"{name}: feature store data", tags=args.tags, protect=args.protect),
             pulumi.ResourceOptions(parent=self))
         guard, resolve_offline_role = _offline_guard(args)
+        # Feast's staging/ (Athena results, unloads) expires; SageMaker writes no staging objects.
+        lifecycle = [LifecycleRule(id="expire-staging", prefix=f"{STAGING_PREFIX}/",
+                                   expiration_days=cfg.offline.staging_expiration_days)] \
+            if isinstance(cfg, FeastFeatureStoreConfig) else []
         self.bucket = HardenedBucket(child(name, "offline"), HardenedBucketArgs(
             kms_key=self.kms_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=guard,
-            lifecycle=[LifecycleRule(id="expire-staging", prefix=f"{STAGING_PREFIX}/",
-                                     expiration_days=cfg.offline.staging_expiration_days)]),
-            pulumi.ResourceOptions(parent=self))
+            lifecycle=lifecycle), pulumi.ResourceOptions(parent=self))
         self.offline_bucket_name = self.bucket.bucket_name
         self.outputs = {"offlineBucketName": self.bucket.bucket_name, "kmsKeyArn": self.kms_key.arn}
         self.sagemaker: SageMakerFeatureGroups | None = None
@@ -111,20 +121,38 @@ class FeatureStore(pulumi.ComponentResource):
         self.dynamodb: DynamoDbOnlineStore | None = None
         self.redis: RedisOnlineStore | None = None
         self.feature_store_yaml = None
-        if cfg.engine == "sagemaker":
+        if isinstance(cfg, SageMakerFeatureStoreConfig):
             self.sagemaker = SageMakerFeatureGroups(child(name, "groups"), SageMakerFeatureGroupsArgs(
                 groups=list(cfg.feature_groups), bucket=self.bucket, tags=args.tags), pulumi.ResourceOptions(parent=self))
             if resolve_offline_role is not None:
                 resolve_offline_role(self.sagemaker.offline_role_arn)
             self.outputs["featureGroupNames"] = self.sagemaker.group_names
         else:
-            self._feast(name, args)
+            self._feast(name, cfg, args)
+        if args.monitoring is not None:
+            self._observability(name, args.monitoring, args)
         self.register_outputs(dict(self.outputs))
 
-    def _feast(self, name: str, args: FeatureStoreArgs) -> None:
-        cfg, net, cluster = args.config, args.network, args.cluster
+    def _observability(self, name: str, monitoring: MonitoringRefs, args: FeatureStoreArgs) -> None:
+        """Its own alerts, dashboard and alarms, from what it built (features/observability.py)."""
+        cfg, tables = args.config, self.dynamodb.table_names if self.dynamodb else None
+        views = len(cfg.online.feature_views) if isinstance(cfg, FeastFeatureStoreConfig) and tables else 0
+        sql_registry: SqlRegistry | None = getattr(self, "sql_registry", None)  # feast engine only
+        FeatureStoreObservability(child(name, "observability"), FeatureStoreObservabilityArgs(
+            monitoring=monitoring, tags=args.tags, materialization=getattr(self, "materialization_target", None),
+            # The feature server image serves no Prometheus metrics yet (`feast serve --metrics` needs Feast >= 0.61
+            # and a ServiceMonitor): a target would make FeatureServerDown fire forever.
+            server=None,
+            table_names=[tables.apply(lambda names, i=i: names[i]) for i in range(views)] if tables else [],
+            # The Feast SQL registry is the same Postgres block as MLflow's database: the same alarms.
+            registry_instance_id=sql_registry.identifier if sql_registry else None), pulumi.ResourceOptions(parent=self))
+
+    def _feast(self, name: str, cfg: FeastFeatureStoreConfig, args: FeatureStoreArgs) -> None:
+        net, cluster = args.network, args.cluster
         placement = PrivatePlacement(net.vpc_id, net.private_subnet_ids, cluster.cluster_security_group_id)
-        problems = cfg.network_problems(len(net.private_subnet_ids))
+        # A count known now (a plain list) is checked here; an Output (another stack's) is checked by AWS.
+        subnet_count = known_len(net.private_subnet_ids)
+        problems = cfg.network_problems(subnet_count) if subnet_count is not None else []
         if problems:
             raise ValueError("; ".join(f"featureStore.{path}: {msg}" for path, msg in problems))
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
@@ -206,7 +234,7 @@ class FeatureStore(pulumi.ComponentResource):
         # SQL registry: the server's own file (read-only user, `schema_mode: verify`: no DDL). S3: the same file.
         server_yaml = feature_store_yaml(server_registry_path, "verify") if self.sql_registry else self.feature_store_yaml
 
-        namespace = self._namespace(name, args)
+        namespace = self._namespace(name, cfg.namespace, args)
         labels = {"app.kubernetes.io/part-of": "feast", "app.kubernetes.io/managed-by": "pulumi"}
         config_map_name, secret_name = self._pod_files(
             name, "config", "secrets", namespace, labels, self.feature_store_yaml, secrets)
@@ -231,6 +259,7 @@ class FeatureStore(pulumi.ComponentResource):
             depends_on=[self.registry_bootstrap.job, server_identity],
             pod=FeastPod(namespace=namespace, service_account=server_identity.service_account_name,
                          config_map=server_config, secret=server_secret)), child_opts)
+        self.materialization_target = CronJobTarget(cfg.namespace, child(name, "materialize"))  # the CronJob's name
         Materialization(child(name, "materialize"), MaterializationArgs(
             schedule=cfg.materialization_schedule, image=cfg.effective_materialization_image,
             cpu=cfg.materialization_cpu, memory=cfg.materialization_memory, labels=labels, pod=writer_pod,
@@ -254,13 +283,13 @@ class FeatureStore(pulumi.ComponentResource):
             secret_name = created.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         return config_map.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name)), secret_name
 
-    def _namespace(self, name: str, args: FeatureStoreArgs) -> pulumi.Input[str]:
+    def _namespace(self, name: str, k8s_name: str, args: FeatureStoreArgs) -> pulumi.Input[str]:
         """The cluster's namespace when it created one (created once, passed in); otherwise one created here."""
-        ns = args.cluster.namespaces.get(args.config.namespace)
+        ns = args.cluster.namespaces.get(k8s_name)
         if ns is not None:
             return ns
         created = k8s.core.v1.Namespace(child(name, "ns"), metadata={
-            "name": args.config.namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
+            "name": k8s_name, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
             opts=child_options(self))
         return created.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
 
@@ -322,34 +351,17 @@ class FeatureStore(pulumi.ComponentResource):
             return self.sagemaker.statements(write=True)
         return self._statements(offline="write", registry="write", online="write", kms_write=True)
 
-    def grant_read(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
-        """Least-privilege read for `role` (see `read_statements`). Idempotent: granting twice returns the first."""
-        return self._grant(role, "read")
+    def grant_read(self, role: aws.iam.Role) -> Grant:
+        """Least-privilege read for `role` (see `read_statements`): `read_policy()` attached to it. Idempotent per
+        role."""
+        return self._grants.grant(role, "read", self.read_statements, READ_DESCRIPTION)
 
-    def grant_write(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
-        """Least-privilege read and write for `role` (see `write_statements`). Idempotent per role."""
-        return self._grant(role, "write")
+    def grant_write(self, role: aws.iam.Role) -> Grant:
+        """Least-privilege read and write for `role` (see `write_statements`), a managed policy attached to it.
+        Idempotent per role."""
+        return self._grants.grant(role, "write", self.write_statements, "Read and write the feature store")
 
     def read_policy(self) -> aws.iam.Policy:
-        """The read grant as a managed policy, for roles in other stacks (the platform exports its ARN). Created once."""
-        if self._read_policy is None:
-            self._read_policy = aws.iam.Policy(
-                child(self._name, "read-policy"), description="Read the feature store",
-                policy=iam.document(self.read_statements()), tags=self._tags, opts=child_options(self))
-        return self._read_policy
-
-    def _grant(self, role: aws.iam.Role, verb: Literal["read", "write"]) -> aws.iam.RolePolicy:
-        # Named after both ends: `<store>-read-<role>`. The name is the URN, and `pulumi up` refuses a duplicate
-        # URN, so a second grant of the same verb to the same role returns the first policy.
-        key = (verb, role._name)
-        if key in self._grants:
-            granted_role, policy = self._grants[key]
-            if granted_role is not role:
-                raise ValueError(f"{self._name}: two different roles are named {role._name!r}; "
-                                 f"grant {verb} to roles with distinct names")
-            return policy
-        statements = self.read_statements() if verb == "read" else self.write_statements()
-        policy = aws.iam.RolePolicy(child(self._name, f"{verb}-{role._name}"), role=role.id,
-                                    policy=iam.document(statements), opts=child_options(self))
-        self._grants[key] = (role, policy)
-        return policy
+        """The read grant's managed policy (the one `grant_read` attaches), for roles in other stacks (the platform
+        exports its ARN). Created once."""
+        return self._grants.policy("read", self.read_statements, READ_DESCRIPTION)

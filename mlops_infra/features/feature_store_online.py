@@ -17,6 +17,7 @@ from ..blocks import iam
 from ..blocks.kms import KmsKey
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement, cluster_only_security_group
+from ..blocks.refs import known_len
 from . import feast_config
 from .config import OnlineStoreConfig
 
@@ -35,8 +36,8 @@ class DynamoDbOnlineStoreArgs:
     """Tables are `<table_prefix>.<project>.<feature view>`, the names Feast derives from the template."""
     kms_key: KmsKey
     tags: dict[str, str]
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on every table. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on every table. Default: true."""
 
 
 class DynamoDbOnlineStore(pulumi.ComponentResource):
@@ -82,8 +83,8 @@ class RedisOnlineStoreArgs:
     """Private subnets, admitting only the cluster security group."""
     kms_key: KmsKey
     tags: dict[str, str]
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the replication group. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the replication group. Default: true."""
 
 
 class RedisOnlineStore(pulumi.ComponentResource):
@@ -95,10 +96,10 @@ class RedisOnlineStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: RedisOnlineStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:feature_store_online:RedisOnlineStore", name, None, opts)
         cfg = args.config
-        if not args.placement.subnet_ids:
+        if known_len(args.placement.subnet_ids) == 0:
             raise ValueError(f"{name}: redis needs private subnets, and the network has none")
         subnets = aws.elasticache.SubnetGroup(
-            child(name, "subnets"), description=f"{name}: private subnets", subnet_ids=list(args.placement.subnet_ids),
+            child(name, "subnets"), description=f"{name}: private subnets", subnet_ids=args.placement.subnet_ids,
             tags=args.tags, opts=child_options(self))
         sg = cluster_only_security_group(name, self, args.placement, port=REDIS_PORT, service="Redis", tags=args.tags)
         # ElastiCache tokens: 16-128 printable characters without @ " / or spaces; alphanumerics are always valid.

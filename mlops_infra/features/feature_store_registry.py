@@ -16,6 +16,7 @@ from ..blocks.kms import KmsKey
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.postgres import POSTGRES_PORT, PostgresArgs, postgres
+from ..blocks.refs import known_len
 from ..config.database import DatabaseConfig
 
 __all__ = ["DB_NAME", "POSTGRES_PORT", "USERNAME", "SqlRegistry", "SqlRegistryArgs"]
@@ -31,8 +32,8 @@ class SqlRegistryArgs:
     """Private subnets, admitting only the cluster security group."""
     kms_key: KmsKey
     tags: dict[str, str]
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the instance. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the instance. Default: true."""
 
 
 class SqlRegistry(pulumi.ComponentResource):
@@ -47,7 +48,7 @@ class SqlRegistry(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SqlRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:feature_store_registry:SqlRegistry", name, None, opts)
-        if not args.placement.subnet_ids:
+        if known_len(args.placement.subnet_ids) == 0:
             raise ValueError(f"{name}: the SQL registry needs private subnets, and the network has none")
         password = random.RandomPassword(child(name, "password"), length=40, special=False, opts=child_options(self))
         self.password = pulumi.Output.secret(password.result)

@@ -23,8 +23,8 @@ class NetworkArgs:
     tags: dict[str, str]
     private_cluster: bool = False
     """Create the interface endpoints a private cluster needs (no public API endpoint). Default: false."""
-    protect: bool = False
-    """`protect` + `retain_on_delete` on the flow-log group and its key. Default: false."""
+    protect: bool = True
+    """`protect` + `retain_on_delete` on the flow-log group and its key. Default: true."""
 
 
 class Network(pulumi.ComponentResource):

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..blocks.naming import child, child_options
+from ..blocks.observability import MovedFrom
 from .config import ThresholdsConfig
 
 GIB = 1024**3
@@ -37,14 +38,22 @@ class CloudWatchAlarmsArgs:
     container_insights_cluster: pulumi.Input[str] | None = None
     """EKS cluster that runs the amazon-cloudwatch-observability add-on: failed-node alarm. Default: none (no
     alarm; without the agent its metric never exists)."""
+    moved_from: MovedFrom | None = None
+    """The CloudWatchAlarms these alarms were children of before (the platform's old MonitoringStack had them): the
+    component and each alarm alias to their old names there, so the alarms are kept, not replaced. Default: none."""
 
 
 class CloudWatchAlarms(pulumi.ComponentResource):
+    TYPE = "mlops:cloudwatch_alarms:CloudWatchAlarms"
     alarm_names: list[str]
     """Logical names of the alarms created (what the platform has)."""
 
     def __init__(self, name: str, args: CloudWatchAlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:cloudwatch_alarms:CloudWatchAlarms", name, None, opts)
+        moved = args.moved_from
+        if moved is not None and moved.parent_urn is not None:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[
+                pulumi.Alias(name=moved.name, parent=moved.parent_urn)]))
+        super().__init__(self.TYPE, name, None, opts)
         self._name, self._args = name, args
         self.alarm_names = []
         t = args.thresholds
@@ -80,6 +89,10 @@ class CloudWatchAlarms(pulumi.ComponentResource):
                description: str) -> aws.cloudwatch.MetricAlarm:
         args = self._args
         self.alarm_names.append(child(self._name, suffix))
+        moved = args.moved_from
+        opts = child_options(self)
+        if moved is not None:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[moved.alias(suffix)]))
         return aws.cloudwatch.MetricAlarm(
             child(self._name, suffix),
             alarm_description=description,
@@ -96,4 +109,5 @@ class CloudWatchAlarms(pulumi.ComponentResource):
             alarm_actions=[args.topic_arn],
             ok_actions=[args.topic_arn],
             tags=args.tags,
-            opts=child_options(self))
+            opts=opts)
+

@@ -7,6 +7,7 @@ names. Each add-on's `wiring.build(ctx)` lives in its own concern package and re
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from ..blocks.kms import KmsKey
 from ..blocks.observability import MonitoringRefs
 from ..blocks.refs import BucketRefs, ClusterRefs, NetworkRefs
 from ..config import PlatformConfig
+from ..outputs import Key, checked
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class PlatformContext:
     offline_store: BucketRefs | None
     mlflow_tracking_uri: pulumi.Output[str] | None
     feature_server_url: pulumi.Output[str] | None
+    external_secrets: pulumi.Resource | None = None
+    """What installs the External Secrets operator and its CRDs (the security baseline, when
+    `securityBaseline.externalSecrets`): an add-on's SecretStore and ExternalSecrets depend on it. None: no operator."""
 
 
 AddOn = Callable[[PlatformContext], Mapping[str, Any]]
@@ -56,13 +61,31 @@ AddOn = Callable[[PlatformContext], Mapping[str, Any]]
 
 def add_ons() -> list[AddOn]:
     """The add-on concerns, in build order. Imported here (not at module load) so `--help` stays light."""
-    return []
+    from ..data import wiring as data
+    from ..pipelines import wiring as pipelines
+    from ..serving import wiring as serving
+    return [pipelines.build, serving.build, data.build]
+
+
+def _declared(build: AddOn) -> tuple[Key, ...]:
+    """The output keys an add-on declares: `OUTPUTS: tuple[Key, ...]` in the module of its `build`."""
+    keys = getattr(sys.modules[build.__module__], "OUTPUTS", None)
+    if not isinstance(keys, tuple) or not all(isinstance(k, Key) for k in keys):
+        raise TypeError(f"{build.__module__}: an add-on declares its stack outputs as `OUTPUTS: tuple[Key, ...]` "
+                        "(mlops_infra.outputs.Key) beside `build`")
+    return keys
+
+
+def add_on_keys() -> tuple[Key, ...]:
+    """Every add-on's declared output keys: part of the platform's output contract (mlops_infra.outputs)."""
+    return tuple(key for build in add_ons() for key in _declared(build))
 
 
 def build_add_ons(ctx: PlatformContext) -> dict[str, Any]:
+    """Build every add-on; each returns exactly the outputs it declares for `ctx.config` (`Key.when`)."""
     outputs: dict[str, Any] = {}
     for build in add_ons():
-        for key, value in build(ctx).items():
+        for key, value in checked(_declared(build), ctx.config, build(ctx), build.__module__).items():
             if key in outputs:
                 raise ValueError(f"two add-ons export the output {key!r}")
             outputs[key] = value

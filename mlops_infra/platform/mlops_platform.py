@@ -18,22 +18,23 @@ from ..compute.cluster_autoscaler import needed as autoscaler_needed
 from ..compute.gpu_pool import GpuNodePool, GpuNodePoolArgs
 from ..compute.gpu_software import GpuSoftware, GpuSoftwareArgs
 from ..compute.karpenter import Karpenter, KarpenterArgs
+from ..compute.observability import ClusterObservability, ClusterObservabilityArgs
 from ..config import PlatformConfig
 from ..config.platform import effective_deployer_role_arns
+from ..data.config import LAKEFS_SERVER_PORT
+from ..data.qdrant_config import GRPC_PORT as QDRANT_GRPC_PORT
+from ..data.qdrant_config import HTTP_PORT as QDRANT_HTTP_PORT
 from ..features.feature_store import FeatureStore, FeatureStoreArgs
-from ..features.feature_store_registry import SqlRegistry
 from ..network.network import Network, NetworkArgs
-from ..observability.monitoring import PUSHGATEWAY_SERVICE_PORT, MonitoringStack, MonitoringStackArgs
-from ..observability.monitoring_rules import CronJobTarget, MonitoredTargets, ScrapeTarget
+from ..observability.core import PUSHGATEWAY_SERVICE_PORT, MonitoringCore, MonitoringCoreArgs
+from ..outputs import core_outputs
 from ..registry.model_registry import ModelRegistry, ModelRegistryArgs
 from ..security.exfiltration_guards import data_bucket_guard
 from ..security.security_baseline import SecurityBaseline, SecurityBaselineArgs, ServicePort
+from ..serving.config import ServingConfig
+from ..serving.runtimes import HTTP_PORT as SERVING_HTTP_PORT
 from ..stack import secret_config
 from .addons import PlatformContext, build_add_ons
-
-
-def _item(values: pulumi.Output[list[str]], index: int) -> pulumi.Output[str]:
-    return values.apply(lambda names: names[index])
 
 
 def _secret(key: str | None) -> pulumi.Output[str] | None:
@@ -47,7 +48,7 @@ class MlopsPlatform(pulumi.ComponentResource):
 
     feature_store: FeatureStore | None
     model_registry: ModelRegistry | None
-    monitoring: MonitoringStack | None
+    monitoring: MonitoringCore | None
     security: SecurityBaseline | None
 
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -76,25 +77,23 @@ class MlopsPlatform(pulumi.ComponentResource):
         deployers = effective_deployer_role_arns(config.security_baseline, config.cluster)
         guard = data_bucket_guard(config.security_baseline, self.network.refs, deployers)
         self.monitoring = self._monitoring(cluster_refs, k8s_opts) if config.monitoring.enabled else None
-        crds = [self.monitoring.prometheus_release] if self.monitoring else []
+        monitoring = self.monitoring.refs if self.monitoring else None
         fs, reg = config.feature_store, config.model_registry
         self.feature_store = FeatureStore(child(name, "features"), FeatureStoreArgs(
             config=fs, tags=tags, network=self.network.refs, cluster=cluster_refs, protect=protect,
-            kms_key=self.data_key, bucket_guard=guard), k8s_opts) if fs.enabled else None
+            kms_key=self.data_key, bucket_guard=guard, monitoring=monitoring), k8s_opts) if fs.enabled else None
         self.model_registry = ModelRegistry(child(name, "registry"), ModelRegistryArgs(
             config=reg, tags=tags, network=self.network.refs, cluster=cluster_refs, protect=protect,
-            monitoring=self.monitoring is not None, crd_dependencies=crds,
-            oidc_client_secret=_secret(reg.ingress.oidc_client_secret),
+            monitoring=monitoring,
+            oidc_client_secret=_secret(config.mlflow.ingress.oidc_client_secret if config.mlflow else None),
             name_prefix=f"{config.name}-{config.environment}", bucket_guard=guard,
             # The tracking server's NetworkPolicy admits the platform's namespaces (teams, Feast) and Prometheus.
             client_namespaces=sorted({t.name for t in config.cluster.teams}
-                                     | ({fs.namespace} if fs.enabled and fs.engine == "feast" else set())),
+                                     | ({config.feast.namespace} if config.feast else set())
+                                     | config.orchestration.namespaces),  # orchestrators' task pods log models
             # With MLflow basic auth (prod) each team gets an MLflow user and credentials in its namespace.
-            team_namespaces=sorted({t.name for t in config.cluster.teams}),
-            prometheus_namespace=config.monitoring.namespace if self.monitoring else None), k8s_opts) \
+            team_namespaces=sorted({t.name for t in config.cluster.teams})), k8s_opts) \
             if reg.enabled else None
-        if self.monitoring is not None:
-            self._alarms_for_data_stores()
         self.security = self._security(cluster_refs, k8s_opts) if config.security_baseline.enabled else None
         self.add_on_outputs = build_add_ons(self._context(cluster_refs, k8s_opts, guard))
 
@@ -119,7 +118,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                     kms_key_arn=self.cluster.kms_key.arn, tags=tags,
                     node_role_policies=self.cluster.node_role_policies), child_opts)
         if config.gpu_pools:
-            GpuSoftware(child(name, "gpu-software"), GpuSoftwareArgs(config=config.gpu, pools=config.gpu_pools), k8s_opts)
+            GpuSoftware(child(name, "gpu-software"), GpuSoftwareArgs(
+                config=config.gpu, pools=config.gpu_pools, provider=self.cluster.provider), k8s_opts)
         if autoscaler_needed(config.cluster.system_nodes, config.gpu, config.gpu_pools):
             ClusterAutoscaler(child(name, "autoscaler"), ClusterAutoscalerArgs(
                 cluster=self.cluster.refs, region=config.region, tags=tags,
@@ -129,11 +129,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         """The feature store's and MLflow's namespaces, created once here (restricted pod security) and handed to
         every component that uses them."""
         config, namespaces = self.config, dict(self.cluster.refs.namespaces)
-        wanted = []
-        if config.feature_store.enabled and config.feature_store.engine == "feast":
-            wanted.append(config.feature_store.namespace)
-        if config.model_registry.enabled and config.model_registry.engine == "mlflow":
-            wanted.append(config.model_registry.namespace)
+        wanted = [c.namespace for c in (config.feast, config.mlflow) if c is not None]
         for ns in wanted:
             if ns not in namespaces:
                 created = k8s.core.v1.Namespace(child(self._name, f"ns-{ns}"), metadata={
@@ -142,43 +138,25 @@ class MlopsPlatform(pulumi.ComponentResource):
                 namespaces[ns] = created.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         return dataclasses.replace(self.cluster.refs, namespaces=namespaces)
 
-    def _monitoring(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions) -> MonitoringStack:
+    def _monitoring(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions) -> MonitoringCore:
+        """The monitoring core, then the cluster's contribution to it (the feature store and the model registry
+        contribute their own, given `core.refs`)."""
         config, name = self.config, self._name
-        fs, reg = config.feature_store, config.model_registry
-        feast = fs.enabled and fs.engine == "feast"
-        mlflow = reg.enabled and reg.engine == "mlflow"
-        features = child(name, "features")
-        targets = MonitoredTargets(
-            ml_namespaces=sorted({t.name for t in config.cluster.teams}
-                                 | ({fs.namespace} if feast else set()) | ({reg.namespace} if mlflow else set())),
-            # Service and CronJob names derive from the component names (see FeatureServer, Materialization, MlflowServer).
-            model_registry=ScrapeTarget(reg.namespace, child(child(name, "registry"), "mlflow")) if mlflow else None,
-            # The feature server image serves no Prometheus metrics yet (`feast serve --metrics` needs Feast >= 0.61
-            # and a ServiceMonitor): a target here would make FeatureServerDown fire forever.
-            feature_server=None,
-            materialization=CronJobTarget(fs.namespace, child(features, "materialize")) if feast else None,
-        )
         recv = config.monitoring.receivers
-        return MonitoringStack(child(name, "monitoring"), MonitoringStackArgs(
+        core = MonitoringCore(child(name, "monitoring"), MonitoringCoreArgs(
             config=config.monitoring, cluster=cluster_refs, region=config.region, tags=self.tags,
             protect=config.protect_stateful, slack_webhook_url=_secret(recv.slack_webhook_secret),
-            pagerduty_routing_key=_secret(recv.pagerduty_key_secret), targets=targets,
+            pagerduty_routing_key=_secret(recv.pagerduty_key_secret),
             gpu_taint_keys=sorted({p.taint.key for p in config.gpu_pools if p.taint} or {"nvidia.com/gpu"}),
-            gpu_instance_types=sorted({t for p in config.gpu_pools for t in p.instance_types}),
+            gpu_instance_types=sorted({t for p in config.gpu_pools for t in p.instance_types})), k8s_opts)
+        ClusterObservability(child(name, "cluster-observability"), ClusterObservabilityArgs(
+            monitoring=core.refs, tags=self.tags, gpu=bool(config.gpu_pools),
+            ml_namespaces=sorted({t.name for t in config.cluster.teams}
+                                 | {c.namespace for c in (config.feast, config.mlflow) if c}),
+            # Only the add-on's CloudWatch agent emits the failed-node metric.
+            container_insights_cluster=cluster_refs.name if cluster_refs.container_insights else None,
             nat_gateway_ids=self.network.nat_gateway_ids), k8s_opts)
-
-    def _alarms_for_data_stores(self) -> None:
-        """CloudWatch alarms on the data stores, once they exist (the monitoring stack is built before them)."""
-        assert self.monitoring is not None
-        rds = self.model_registry.database if self.model_registry and self.model_registry.database else None
-        tables = self.feature_store.dynamodb.table_names if self.feature_store and self.feature_store.dynamodb else None
-        sql_registry: SqlRegistry | None = getattr(self.feature_store, "sql_registry", None)  # feast engine only
-        self.monitoring.add_data_store_alarms(
-            rds_instance_id=rds.instance.identifier if rds else None,
-            # The Feast SQL registry is the same Postgres block as MLflow's database: the same alarms.
-            extra_rds_instances={"feast-registry": sql_registry.identifier} if sql_registry else None,
-            dynamodb_table_names=[_item(tables, i) for i in range(len(self.config.feature_store.online.feature_views))]
-            if tables else [])
+        return core
 
     def _security(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions) -> SecurityBaseline:
         config, sb = self.config, self.config.security_baseline
@@ -190,11 +168,18 @@ class MlopsPlatform(pulumi.ComponentResource):
             alert_topic_arn=self.monitoring.alert_topic_arn if self.monitoring else None,
             data_bucket_arns=data_buckets, platform_bucket_arns=[self.shared_bucket.arn],
             ml_namespaces=[t.name for t in config.cluster.teams],
-            service_namespaces=[ns for ns, on in ((config.feature_store.namespace, config.feature_store.enabled),
-                                                  (config.model_registry.namespace, config.model_registry.enabled)) if on],
-            # Training jobs push metrics to the Pushgateway (MonitoringStack.pushgateway_url).
-            service_ports=[ServicePort(config.monitoring.namespace, PUSHGATEWAY_SERVICE_PORT)]
-            if self.monitoring is not None else [],
+            service_namespaces=[c.namespace for c in (config.feast, config.mlflow) if c is not None],
+            # Training jobs push metrics to the Pushgateway (MonitoringCore.pushgateway_url).
+            service_ports=([ServicePort(config.monitoring.namespace, PUSHGATEWAY_SERVICE_PORT)]
+                           if self.monitoring is not None else [])
+            # ...and call Qdrant's API (Qdrant's own ingress policy then admits only the granted namespaces).
+            + ([ServicePort(config.data.qdrant.namespace, p) for p in (QDRANT_HTTP_PORT, QDRANT_GRPC_PORT)]
+               if config.data.qdrant.enabled else [])
+            # ...and call served models (KServe predictors listen on 8080 behind their port-80 Service).
+            + ([ServicePort(config.serving.namespace, SERVING_HTTP_PORT)]
+               if isinstance(config.serving, ServingConfig) and config.serving.enabled else [])
+            # ...and LakeFS's API and S3 gateway (its own ingress policy admits the client namespaces).
+            + ([ServicePort(config.data.lakefs.namespace, LAKEFS_SERVER_PORT)] if config.data.lakefs.enabled else []),
             secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets},
             deployer_role_arns=effective_deployer_role_arns(sb, config.cluster)), k8s_opts)
 
@@ -211,42 +196,41 @@ class MlopsPlatform(pulumi.ComponentResource):
             feature_read_policy_arn=fs.read_policy().arn if fs else None,
             offline_store=fs.bucket.refs if fs else None,
             mlflow_tracking_uri=reg.tracking_uri if reg else None,
-            feature_server_url=getattr(fs, "feature_server_url", None) if fs else None)
+            feature_server_url=getattr(fs, "feature_server_url", None) if fs else None,
+            external_secrets=self.security if self.security and self.config.security_baseline.external_secrets else None)
 
     def _outputs(self) -> dict[str, Any]:
-        config = self.config
-        out: dict[str, Any] = {
-            "environment": config.environment,
-            "clusterName": self.cluster.cluster.name,
-            "clusterEndpoint": self.cluster.cluster.endpoint,
-            "kubeconfig": self.cluster.kubeconfig,
-            "oidcProviderArn": self.cluster.oidc_provider_arn,
-            "oidcIssuer": self.cluster.refs.identity.oidc_issuer,
-            "workloadIdentity": config.cluster.workload_identity,
-            "vpcId": self.network.refs.vpc_id,
-            "privateSubnetIds": list(self.network.refs.private_subnet_ids),
-            "clusterSecurityGroupId": self.cluster.refs.cluster_security_group_id,
-            "nodeRoleArn": self.cluster.node_role.arn,
-            "clusterKmsKeyArn": self.cluster.kms_key.arn,
-            "sharedBucketName": self.shared_bucket.bucket_name,
-            "dataKeyArn": self.data_key.arn,
-        }
-        if self.feature_store is not None:
-            out.update({f"featureStore{k[0].upper()}{k[1:]}": v for k, v in self.feature_store.outputs.items()})
-            out["featureStoreReadPolicyArn"] = self.feature_store.read_policy().arn
-        if self.model_registry is not None:
-            out["modelArtifactBucket"] = self.model_registry.artifact_bucket_name
-            out["modelArtifactWritePolicyArn"] = self.model_registry.log_models_policy().arn
-            if self.model_registry.tracking_uri is not None:
-                out["mlflowTrackingUri"] = self.model_registry.tracking_uri
-                out["modelRegistryDbEndpoint"] = self.model_registry.database_endpoint
-        if self.monitoring is not None:
-            out["alertTopicArn"] = self.monitoring.alert_topic_arn
-            out["pushgatewayUrl"] = self.monitoring.pushgateway_url
-        if self.security is not None:
-            out.update({k: v for k, v in {"auditTrailArn": self.security.trail_arn,
-                                          "guardDutyDetectorId": self.security.detector_id}.items() if v is not None})
-        return {k: v for k, v in out.items() if v is not None}
+        """The core stack outputs, by contract attribute (None: not built with this config); `core_outputs` checks
+        that exactly the contract's keys for this config have a value."""
+        fs, reg, mon, sec = self.feature_store, self.model_registry, self.monitoring, self.security
+        network, cluster = self.network.refs, self.cluster
+        return core_outputs(self.config, {
+            "environment": self.config.environment, "cluster_name": cluster.cluster.name,
+            "cluster_endpoint": cluster.cluster.endpoint, "kubeconfig": cluster.kubeconfig,
+            "workload_identity": self.config.cluster.workload_identity,
+            "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.refs.identity.oidc_issuer,
+            "vpc_id": network.vpc_id, "vpc_cidr": network.vpc_cidr, "private_subnet_ids": network.private_subnet_ids,
+            "cluster_security_group_id": cluster.refs.cluster_security_group_id,
+            "node_role_arn": cluster.node_role.arn, "cluster_kms_key_arn": cluster.kms_key.arn,
+            "shared_bucket_name": self.shared_bucket.bucket_name, "data_key_arn": self.data_key.arn,
+            "feature_store_offline_bucket": fs.offline_bucket_name if fs else None,
+            "feature_store_kms_key_arn": fs.kms_key.arn if fs else None,
+            "feature_store_read_policy_arn": fs.read_policy().arn if fs else None,
+            "feature_store_group_names": fs.sagemaker.group_names if fs and fs.sagemaker else None,
+            "feature_store_registry": getattr(fs, "registry_path", None),  # these four: feast engine only
+            "feature_store_yaml": fs.feature_store_yaml if fs else None,
+            "feature_store_url": getattr(fs, "feature_server_url", None),
+            "feature_store_online_tables": fs.dynamodb.table_names if fs and fs.dynamodb else None,
+            "feature_store_online_endpoint": fs.redis.endpoint if fs and fs.redis else None,
+            "mlflow_tracking_uri": reg.tracking_uri if reg else None,
+            "model_registry_db_endpoint": reg.database_endpoint if reg else None,
+            "model_artifact_bucket": reg.artifact_bucket_name if reg else None,
+            "model_artifact_write_policy_arn": reg.log_models_policy().arn if reg else None,
+            "alert_topic_arn": mon.alert_topic_arn if mon else None,
+            "pushgateway_url": mon.pushgateway_url if mon else None,
+            "audit_trail_arn": sec.trail_arn if sec else None,
+            "guard_duty_detector_id": sec.detector_id if sec else None,
+        })
 
     def export(self) -> None:
         """Export the platform's documented stack outputs."""

@@ -25,3 +25,6 @@ class TeamWorkspaceConfig(ConfigModel):
     workload_identity: Literal["irsa", "podIdentity"] = Field(
         "irsa", description="Must match the platform's `workloadIdentity` output. Default: irsa.")
     gpu_pool: GpuPoolConfig | None = Field(None, description="The team's own GPU pool. Default: none (shared pools).")
+    dvc_remote: Literal["none", "read", "write"] = Field(
+        "none", description="Attach the platform's managed grant on this team's DVC remote (output "
+        "`dvcRemotes.<namespace>`, s3 backend): `read`, or `write` (read and write). Default: none.")

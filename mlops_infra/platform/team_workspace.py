@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..compute.gpu_pool import GpuNodePool, GpuNodePoolArgs
 from ..outputs import PlatformOutputs
@@ -33,15 +35,12 @@ class TeamWorkspace(pulumi.ComponentResource):
         cfg, platform = args.config, args.platform
         tags = cfg.tags.for_environment(args.environment)
         labels = {"mlops.io/team": cfg.namespace}
-        namespace = k8s.core.v1.Namespace(
-            child(name, "ns"),
-            metadata={"name": cfg.namespace, "labels": {**labels, "pod-security.kubernetes.io/enforce": "restricted"}},
-            opts=child_options(self))
+        ns_name = namespace(child(name, "ns"), self, cfg.namespace, level="restricted", labels=labels)
         k8s.core.v1.ResourceQuota(
             child(name, "gpu-quota"),
-            metadata={"name": "gpu-quota", "namespace": cfg.namespace, "labels": labels},
+            metadata={"name": "gpu-quota", "namespace": ns_name, "labels": labels},
             spec={"hard": {"requests.nvidia.com/gpu": str(cfg.gpu_quota)}},
-            opts=child_options(self, depends_on=[namespace]))
+            opts=child_options(self))
         identity = WorkloadIdentity(child(name, "workload"), WorkloadIdentityArgs(
             cluster=ClusterIdentity(
                 cluster_name=platform.cluster_name,
@@ -49,7 +48,7 @@ class TeamWorkspace(pulumi.ComponentResource):
                 oidc_provider_arn=_required(platform.oidc_provider_arn, "oidcProviderArn")
                 if cfg.workload_identity == "irsa" else None,
                 oidc_issuer=_required(platform.oidc_issuer, "oidcIssuer") if cfg.workload_identity == "irsa" else None),
-            namespace=namespace.metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name),
+            namespace=ns_name,
             service_account=cfg.service_account,
             tags=tags,
         ), pulumi.ResourceOptions(parent=self))
@@ -61,6 +60,11 @@ class TeamWorkspace(pulumi.ComponentResource):
                                      policy_arn=_required(platform.model_artifact_write_policy_arn,
                                                           "modelArtifactWritePolicyArn"),
                                      opts=child_options(self))
+        if cfg.dvc_remote != "none":
+            # The team's DVC remote (mlops_infra/data/dvc.py): its managed read or write grant, by team name.
+            aws.iam.RolePolicyAttachment(child(name, f"dvc-remote-{cfg.dvc_remote}"), role=identity.role.name,
+                                         policy_arn=_dvc_grant(platform, cfg.namespace, cfg.dvc_remote),
+                                         opts=child_options(self))
         if cfg.gpu_pool is not None:
             # The team's own pool joins the platform's cluster with the platform's node role and key.
             GpuNodePool(child(name, f"gpu-{cfg.gpu_pool.name}"), GpuNodePoolArgs(
@@ -70,6 +74,17 @@ class TeamWorkspace(pulumi.ComponentResource):
         platform.workload_identity.apply(lambda mode: _same_identity_mode(mode, cfg.workload_identity))
         self.role_arn = identity.role_arn
         self.register_outputs({"roleArn": self.role_arn, "namespace": cfg.namespace})
+
+
+def _dvc_grant(platform: PlatformOutputs, team: str, access: str) -> pulumi.Output[str]:
+    """The `<access>PolicyArn` of `team` in the platform's `dvcRemotes` output; a clear error when it has none."""
+    def pick(remotes: Any) -> str:
+        arn = ((remotes or {}).get(team) or {}).get(f"{access}PolicyArn")
+        if not arn:
+            raise pulumi.RunError(f"the platform stack's dvcRemotes output has no {access} grant for team {team!r} "
+                                  "(data.dvc off, backend lakefs, or the team is not in cluster.teams)")
+        return str(arn)
+    return pulumi.Output.from_input(platform.add_ons.get("dvcRemotes")).apply(pick)
 
 
 def _same_identity_mode(platform_mode: str, team_mode: str) -> None:

@@ -1,4 +1,8 @@
-"""Model registry config: MLflow on EKS with RDS Postgres, or SageMaker Model Package Groups."""
+"""Model registry config: MLflow on EKS with RDS Postgres, or SageMaker Model Package Groups.
+
+`modelRegistry.engine` picks the variant (`MlflowModelRegistryConfig` or `SageMakerModelRegistryConfig`); each holds
+only the keys its engine reads, and code narrows with `isinstance`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import Field, StringConstraints
 
-from ..config.base import ConfigModel, Problem
+from ..config.base import ConfigModel, Problem, engine_discriminator, engine_tag
 from ..config.database import DatabaseConfig
 from ..config.types import AcmCertificateArn, ImageRef, K8sName, SecretConfigKey
 
@@ -166,17 +170,15 @@ class TrackingServerConfig(ConfigModel):
                                  f"{MEMORY_MARGIN} ({required}Mi); the server would be OOM-killed")
 
 
-class ModelRegistryConfig(ConfigModel):
+class MlflowModelRegistryConfig(ConfigModel):
+    """engine mlflow: the MLflow tracking server on EKS, RDS Postgres backend store, S3 artifacts."""
+
     enabled: bool = Field(True, description="Deploy the model registry. Default: true.")
-    engine: Literal["mlflow", "sagemaker"] = Field("mlflow", description="mlflow or sagemaker. Default: mlflow.")
+    engine: Literal["mlflow"] = Field("mlflow", description="mlflow or sagemaker. Default: mlflow.")
     namespace: K8sName = Field("mlflow", description="Kubernetes namespace. Default: mlflow.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig, description="RDS Postgres backend store.")
     server: TrackingServerConfig = Field(default_factory=TrackingServerConfig, description="Tracking server.")
     ingress: IngressConfig = Field(default_factory=IngressConfig, description="Optional ALB Ingress.")
-    model_names: list[str] = Field(default_factory=list, description="Model package groups (engine: sagemaker).")
-    reader_account_ids: list[AccountId] = Field(
-        default_factory=list, description="Accounts the package groups' resource policy lets read and deploy "
-        "models (engine: sagemaker). Default: none (this account only).")
     in_cluster_auth: bool = Field(
         False, description="Require authentication from in-cluster clients too: MLflow's basic-auth app, or with "
         "ingress auth oidc the server listens on 127.0.0.1 only and every client goes through oauth2-proxy "
@@ -229,9 +231,18 @@ class ModelRegistryConfig(ConfigModel):
             argv += ["--app-name", "basic-auth"]
         return argv
 
+
+class SageMakerModelRegistryConfig(ConfigModel):
+    """engine sagemaker: SageMaker Model Package Groups (artifacts in the registry's S3 bucket)."""
+
+    enabled: bool = Field(True, description="Deploy the model registry. Default: true.")
+    engine: Literal["sagemaker"] = Field("sagemaker", description="mlflow or sagemaker. Default: mlflow.")
+    model_names: list[str] = Field(..., min_length=1, description="Model package groups. Required (at least one).")
+    reader_account_ids: list[AccountId] = Field(
+        default_factory=list, description="Accounts the package groups' resource policy lets read and deploy "
+        "models. Default: none (this account only).")
+
     def problems(self) -> Iterable[Problem]:
-        if self.engine == "sagemaker" and not self.model_names:
-            yield "modelNames", "at least one model name is required when engine is sagemaker"
         seen: set[str] = set()
         for i, model in enumerate(self.model_names):
             if not _MODEL_GROUP_NAME.match(model):
@@ -240,3 +251,10 @@ class ModelRegistryConfig(ConfigModel):
             if model in seen:
                 yield f"modelNames[{i}]", f"duplicate model name {model!r}"
             seen.add(model)
+
+
+ModelRegistryConfig = Annotated[
+    Union[Annotated[MlflowModelRegistryConfig, engine_tag("mlflow")],  # noqa: UP007 (Annotated members)
+          Annotated[SageMakerModelRegistryConfig, engine_tag("sagemaker")]],
+    engine_discriminator("mlflow")]
+"""`modelRegistry`: the variant named by `engine` (default mlflow)."""

@@ -32,8 +32,8 @@ class MlflowDatabaseArgs:
     kms_key: KmsKey
     """Encrypts storage, Performance Insights and the master-user secret."""
     tags: dict[str, str]
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the instance. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the instance. Default: true."""
 
 
 class MlflowDatabase(pulumi.ComponentResource):

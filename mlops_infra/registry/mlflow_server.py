@@ -34,7 +34,7 @@ from .config import (
     OAUTH2_PORT,
     PROMETHEUS_DIR,
     SERVER_ENV,
-    ModelRegistryConfig,
+    MlflowModelRegistryConfig,
 )
 from .mlflow_database import MlflowDatabase
 from .mlflow_migrate import migration_job
@@ -70,7 +70,7 @@ while True:
 
 @dataclass(frozen=True)
 class MlflowServerArgs:
-    config: ModelRegistryConfig
+    config: MlflowModelRegistryConfig
     namespace: pulumi.Input[str]
     identity: ClusterIdentity
     artifacts: HardenedBucket
@@ -114,6 +114,8 @@ class MlflowServer(pulumi.ComponentResource):
             raise ValueError(f"{name}: ingress auth oidc needs oidc_client_secret")
         self._ingress_dependencies = list(args.ingress_dependencies)
         k8s_name = truncate_name(name, 63)  # Service and label values: DNS-1123, 63 characters, alphanumeric ends
+        self.service_name = k8s_name
+        """The Service's name: the `job` label Prometheus gives the scraped metrics (registry/observability.py)."""
         self.selector = {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": k8s_name}
         self.labels = {**self.selector, "app.kubernetes.io/component": "tracking-server",
                        "app.kubernetes.io/part-of": "mlops-platform"}
@@ -207,7 +209,7 @@ class MlflowServer(pulumi.ComponentResource):
                              else self.internal_tracking_uri)
         self.register_outputs({"trackingUri": self.tracking_uri, "internalTrackingUri": self.internal_tracking_uri})
 
-    def _deployment_spec(self, cfg: ModelRegistryConfig, credentials: k8s.core.v1.ContainerArgsDict,
+    def _deployment_spec(self, cfg: MlflowModelRegistryConfig, credentials: k8s.core.v1.ContainerArgsDict,
                          containers: list[k8s.core.v1.ContainerArgsDict],
                          volumes: list[k8s.core.v1.VolumeArgsDict]) -> k8s.apps.v1.DeploymentSpecArgsDict:
         spread: k8s.core.v1.TopologySpreadConstraintArgsDict = {
@@ -231,7 +233,7 @@ class MlflowServer(pulumi.ComponentResource):
         }
 
     @staticmethod
-    def _credentials_sidecar(cfg: ModelRegistryConfig, db: MlflowDatabase) -> k8s.core.v1.ContainerArgsDict:
+    def _credentials_sidecar(cfg: MlflowModelRegistryConfig, db: MlflowDatabase) -> k8s.core.v1.ContainerArgsDict:
         """Writes the libpq password file from the RDS-managed secret (see the module docstring)."""
         return {
             "name": "db-credentials", "image": cfg.server.image, "restart_policy": "Always",
@@ -246,7 +248,7 @@ class MlflowServer(pulumi.ComponentResource):
         }
 
     @staticmethod
-    def _service_ports(cfg: ModelRegistryConfig) -> list[k8s.core.v1.ServicePortArgsDict]:
+    def _service_ports(cfg: MlflowModelRegistryConfig) -> list[k8s.core.v1.ServicePortArgsDict]:
         """The API (not when loopback-only), oauth2-proxy (oidc) and the metrics sidecar."""
         ports: list[k8s.core.v1.ServicePortArgsDict] = []
         if not cfg.loopback_only:
@@ -257,7 +259,7 @@ class MlflowServer(pulumi.ComponentResource):
         return ports
 
     @staticmethod
-    def _metrics_exporter(cfg: ModelRegistryConfig) -> k8s.core.v1.ContainerArgsDict:
+    def _metrics_exporter(cfg: MlflowModelRegistryConfig) -> k8s.core.v1.ContainerArgsDict:
         """Serves the server's multiprocess Prometheus samples on METRICS_PORT, outside MLflow's auth."""
         tcp: k8s.core.v1.TCPSocketActionArgsDict = {"port": "metrics"}
         return {
@@ -293,7 +295,7 @@ class MlflowServer(pulumi.ComponentResource):
             "client-secret": pulumi.Output.secret(client_secret or ""), "cookie-secret": cookie.result})
 
     @staticmethod
-    def _oauth2_proxy(cfg: ModelRegistryConfig, secret_name: str) -> k8s.core.v1.ContainerArgsDict:
+    def _oauth2_proxy(cfg: MlflowModelRegistryConfig, secret_name: str) -> k8s.core.v1.ContainerArgsDict:
         """oauth2-proxy in front of the server on the Ingress path; API clients may send an IdP bearer token."""
         ing = cfg.ingress
         def env_from_secret(var: str, key: str) -> k8s.core.v1.EnvVarArgsDict:
@@ -315,7 +317,7 @@ class MlflowServer(pulumi.ComponentResource):
             "security_context": pod_security.container_security_context(),
         }
 
-    def _ingress(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict, service_name: str, cfg: ModelRegistryConfig,
+    def _ingress(self, name: str, metadata: k8s.meta.v1.ObjectMetaArgsDict, service_name: str, cfg: MlflowModelRegistryConfig,
                  port: str) -> None:
         """An ALB (AWS Load Balancer Controller) listening on HTTPS only, with a TLS 1.2+ policy."""
         ing = cfg.ingress

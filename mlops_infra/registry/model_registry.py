@@ -1,5 +1,5 @@
 """ModelRegistry: MLflow (RDS Postgres + S3 artifacts + tracking server on EKS) or SageMaker Model Package
-Groups, chosen by `modelRegistry.engine`. Training and serving roles get access through the grant methods."""
+Groups, chosen by the config's variant (`modelRegistry.engine`). Training and serving roles get access through the grant methods."""
 
 from __future__ import annotations
 
@@ -11,18 +11,24 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks import iam
-from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, RoleGrants, VpcEndpointGuard
+from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, VpcEndpointGuard
+from ..blocks.grants import Grant, Grants
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
+from ..blocks.observability import MonitoringRefs
 from ..blocks.refs import ClusterRefs, NetworkRefs
 from ..config.errors import ConfigError
-from .config import INGRESS_NEEDS, ModelRegistryConfig
+from ..observability.monitoring_rules import ScrapeTarget
+from .config import INGRESS_NEEDS, MlflowModelRegistryConfig, ModelRegistryConfig, SageMakerModelRegistryConfig
 from .mlflow_database import MlflowDatabase, MlflowDatabaseArgs
 from .mlflow_server import MlflowServer, MlflowServerArgs
+from .observability import ModelRegistryObservability, ModelRegistryObservabilityArgs
 from .sagemaker_registry import SageMakerRegistry, SageMakerRegistryArgs
 
 ARTIFACT_PREFIX = "artifacts"
+LOG_MODELS_DESCRIPTION = "Log models to the registry"
+"""IAM replaces a policy whose description changes: the released log-models policy keeps this one."""
 
 
 @dataclass(frozen=True)
@@ -33,24 +39,21 @@ class ModelRegistryArgs:
     """Required for engine mlflow (the database's private subnets). Default: none."""
     cluster: ClusterRefs | None = None
     """Required for engine mlflow (identity, security group, namespaces). Default: none."""
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the key, bucket and database. Default: false."""
-    monitoring: bool = True
-    """Create the tracking server's ServiceMonitor (off when the monitoring stack is). Default: true."""
-    crd_dependencies: Sequence[pulumi.Resource] = ()
-    """What installs the ServiceMonitor CRD, e.g. the kube-prometheus-stack release. Default: none."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the key, bucket and database. Default: true."""
+    monitoring: MonitoringRefs | None = None
+    """A monitoring core to contribute to: the tracking server's ServiceMonitor (admitted from its Prometheus
+    namespace), rules, a dashboard and database alarms (registry/observability.py). Default: none (nothing)."""
     service_monitor_labels: Mapping[str, str] = field(default_factory=dict)
     """Extra ServiceMonitor labels for Prometheus' selector. Default: none."""
     oidc_client_secret: pulumi.Input[str] | None = None
     """`secret_config(config.ingress.oidc_client_secret)` when ingress auth is oidc. Default: none."""
-    name_prefix: str = "mlops"
-    """Prefix of SageMaker group names (engine sagemaker), e.g. `mlops-prod`. Default: mlops."""
+    name_prefix: str | None = None
+    """Prefix of SageMaker group names (engine sagemaker), e.g. `mlops-prod`. Default: the component's name."""
     bucket_guard: VpcEndpointGuard | None = None
     """Deny artifact access from outside the VPC endpoint (exfiltration guard). Default: off."""
     client_namespaces: Sequence[pulumi.Input[str]] = ()
     """Namespaces whose pods may call the tracking server (engine mlflow; its NetworkPolicy). Default: none."""
-    prometheus_namespace: pulumi.Input[str] | None = None
-    """Namespace of the Prometheus admitted to the metrics port. Default: none (no scrape admitted)."""
     team_namespaces: Sequence[str] = ()
     """Namespaces whose workloads log to MLflow: with MLflow basic auth each gets its own MLflow user (named
     after the namespace) and the Secret `mlflow-credentials` holding MLFLOW_TRACKING_USERNAME/PASSWORD
@@ -67,9 +70,10 @@ class ModelRegistry(pulumi.ComponentResource):
     database_address: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:model_registry:ModelRegistry", name, None, opts)
+        super().__init__("mlops:model_registry:ModelRegistry", name, None,
+                         args.cluster.bind(opts) if args.cluster else opts)
         cfg = args.config
-        self._name, self._tags = name, args.tags
+        self._grants = Grants(self, name, args.tags)
         self.key = KmsKey(child(name, "key"), KmsKeyArgs(
             description=f"{name}: model artifacts, registry database and its secret", tags=args.tags,
             protect=args.protect), pulumi.ResourceOptions(parent=self))
@@ -82,11 +86,11 @@ class ModelRegistry(pulumi.ComponentResource):
         self.server: MlflowServer | None = None
         self.sagemaker: SageMakerRegistry | None = None
         self.model_package_group_arns: dict[str, pulumi.Output[str]] = {}
-        if cfg.engine == "mlflow":
-            self._mlflow(name, args)
-        else:
+        if isinstance(cfg, MlflowModelRegistryConfig):
+            self._mlflow(name, cfg, args)
+        elif isinstance(cfg, SageMakerModelRegistryConfig):
             self.sagemaker = SageMakerRegistry(child(name, "sagemaker"), SageMakerRegistryArgs(
-                model_names=cfg.model_names, name_prefix=args.name_prefix, tags=args.tags,
+                model_names=cfg.model_names, name_prefix=args.name_prefix or name, tags=args.tags,
                 reader_account_ids=cfg.reader_account_ids), pulumi.ResourceOptions(parent=self))
             self.model_package_group_arns = self.sagemaker.group_arns
         outputs: dict[str, object] = {"artifactBucketName": self.artifact_bucket_name}
@@ -94,10 +98,17 @@ class ModelRegistry(pulumi.ComponentResource):
             outputs.update(trackingUri=self.tracking_uri, databaseEndpoint=self.database_endpoint)
         if self.model_package_group_arns:
             outputs["modelPackageGroupArns"] = self.model_package_group_arns
+        if args.monitoring is not None:
+            ModelRegistryObservability(child(name, "observability"), ModelRegistryObservabilityArgs(
+                monitoring=args.monitoring, tags=args.tags,
+                server=ScrapeTarget(cfg.namespace, self.server.service_name)
+                if self.server and isinstance(cfg, MlflowModelRegistryConfig) else None,
+                database_instance_id=self.database.instance.identifier if self.database else None),
+                pulumi.ResourceOptions(parent=self))
         self.register_outputs(outputs)
 
-    def _mlflow(self, name: str, args: ModelRegistryArgs) -> None:
-        cfg, network, cluster = args.config, args.network, args.cluster
+    def _mlflow(self, name: str, cfg: MlflowModelRegistryConfig, args: ModelRegistryArgs) -> None:
+        network, cluster = args.network, args.cluster
         if network is None or cluster is None:
             raise ValueError(f"{name}: engine mlflow needs network and cluster refs")
         if cfg.ingress.enabled and not cluster.load_balancer_controller:
@@ -116,11 +127,11 @@ class ModelRegistry(pulumi.ComponentResource):
                 opts=child_options(self)).metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
         self.server = MlflowServer(child(name, "mlflow"), MlflowServerArgs(
             config=cfg, namespace=namespace, identity=cluster.identity, artifacts=self.artifacts,
-            database=self.database, tags=args.tags, artifact_prefix=ARTIFACT_PREFIX, service_monitor=args.monitoring,
-            crd_dependencies=args.crd_dependencies, ingress_dependencies=cluster.ingress_dependencies,
+            database=self.database, tags=args.tags, artifact_prefix=ARTIFACT_PREFIX, service_monitor=args.monitoring is not None,
+            crd_dependencies=args.monitoring.crd_dependencies if args.monitoring else (), ingress_dependencies=cluster.ingress_dependencies,
             service_monitor_labels=args.service_monitor_labels,
             oidc_client_secret=args.oidc_client_secret, client_namespaces=args.client_namespaces,
-            prometheus_namespace=args.prometheus_namespace if args.monitoring else None,
+            prometheus_namespace=args.monitoring.prometheus_namespace if args.monitoring else None,
             team_users={t: cluster.namespaces.get(t, t) for t in args.team_namespaces},
             # The ALB (target type ip) connects from its ENIs in the VPC's subnets.
             ingress_source_cidrs=[network.vpc_cidr] if network.vpc_cidr else []), pulumi.ResourceOptions(parent=self))
@@ -143,24 +154,15 @@ class ModelRegistry(pulumi.ComponentResource):
             statements += self.sagemaker.read_statements()
         return statements
 
-    def grant_log_models(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
-        return self._grant(role, "log-models", self.log_models_statements())
+    def grant_log_models(self, role: aws.iam.Role) -> Grant:
+        """`log_models_policy()` attached to `role`. Idempotent per role."""
+        return self._grants.grant(role, "log-models", self.log_models_statements, LOG_MODELS_DESCRIPTION)
 
-    def grant_read_models(self, role: aws.iam.Role) -> aws.iam.RolePolicy:
-        return self._grant(role, "read-models", self.read_models_statements())
+    def grant_read_models(self, role: aws.iam.Role) -> Grant:
+        """The read-models managed policy attached to `role`. Idempotent per role."""
+        return self._grants.grant(role, "read-models", self.read_models_statements, "Read models from the registry")
 
     def log_models_policy(self) -> aws.iam.Policy:
-        """The log-models grant as a managed policy, for roles in other stacks (the platform exports its ARN).
-        Created once: later calls return the same policy (a second registration would duplicate its URN)."""
-        existing: aws.iam.Policy | None = getattr(self, "_log_models_policy", None)
-        if existing is None:
-            existing = self._log_models_policy = aws.iam.Policy(
-                child(self._name, "log-models-policy"), description="Log models to the registry",
-                policy=iam.document(self.log_models_statements()), tags=self._tags, opts=child_options(self))
-        return existing
-
-    def _grant(self, role: aws.iam.Role, verb: str, statements: list[iam.Statement]) -> aws.iam.RolePolicy:
-        # Idempotent per (role, verb), same `<registry>-<verb>-<role>` names (blocks/bucket.py RoleGrants, #27).
-        if not hasattr(self, "_role_grants"):
-            self._role_grants = RoleGrants(self, self._name)
-        return self._role_grants.grant(role, verb, lambda: statements)
+        """The log-models grant's managed policy (the one `grant_log_models` attaches), for roles in other stacks
+        (the platform exports its ARN). Created once."""
+        return self._grants.policy("log-models", self.log_models_statements, LOG_MODELS_DESCRIPTION)

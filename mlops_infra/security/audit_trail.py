@@ -25,8 +25,8 @@ class AuditTrailArgs:
     region: str
     """The stack's region (the log group's KMS service principal is regional)."""
     tags: dict[str, str]
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the key, bucket and log group. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the key, bucket and log group. Default: true."""
     data_bucket_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
     """Buckets whose object reads and writes are recorded (with `config.trail_data_events`). Default: none."""
 

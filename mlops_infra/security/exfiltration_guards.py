@@ -168,14 +168,14 @@ def _https_peers(vpc_cidr: str, extra: Sequence[str], s3_cidrs: Sequence[str]) -
     return [{"ip_block": {"cidr": c}} for c in dict.fromkeys(cidrs)]
 
 
-def egress_rules(config: SecurityBaselineConfig, vpc_cidr: str, service_namespaces: Sequence[str],
+def egress_rules(config: SecurityBaselineConfig, vpc_cidr: pulumi.Input[str], service_namespaces: Sequence[str],
                  s3_cidrs: pulumi.Input[Sequence[str]] = (),
                  service_ports: Sequence[ServicePort] = (), service_ipv4_cidr: pulumi.Input[str] | None = None,
                  ) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]:
     """The allowlist every ML namespace gets on top of default-deny. `s3_cidrs`: the region's S3 prefix list;
     `service_ipv4_cidr`: the cluster's Service CIDR (default None: both EKS defaults)."""
-    https = pulumi.Output.from_input(s3_cidrs).apply(
-        lambda cidrs: _https_peers(vpc_cidr, config.s3_egress_cidrs, list(cidrs or [])))
+    https = pulumi.Output.all(vpc_cidr, s3_cidrs).apply(
+        lambda a: _https_peers(str(a[0]), config.s3_egress_cidrs, list(a[1] or [])))
     rules: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
         {"to": [{"pod_selector": {}}]},  # same namespace: rendezvous and NCCL between training pods
         {"to": [{"namespace_selector": {"match_labels": {NAMESPACE_LABEL: "kube-system"}},

@@ -19,6 +19,7 @@ from ..blocks import iam, pod_security
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
+from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from .config import SecurityBaselineConfig
 
@@ -40,8 +41,8 @@ class SecretsDeliveryArgs:
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created elsewhere, by name: ExternalSecrets use these outputs so they wait for them. Default: none
     (plain names)."""
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the key and the Secrets Manager secrets. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the key and the Secrets Manager secrets. Default: true."""
 
 
 def _helm_pod_defaults(cpu: str, memory: str) -> dict[str, Any]:
@@ -95,12 +96,7 @@ class SecretsDelivery(pulumi.ComponentResource):
         self.secret_arns = {n: s.arn for n, s in secrets.items()}
         self.store_name = None
 
-        namespace = k8s.core.v1.Namespace(
-            child(name, "namespace"),
-            metadata={"name": cfg.external_secrets_namespace,
-                      "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
-            opts=child_options(self))
-        ns_name = namespace.metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
+        ns_name = namespace(child(name, "namespace"), self, cfg.external_secrets_namespace, level="restricted")
         statements: list[iam.Statement] = []
         if secrets:
             statements = [

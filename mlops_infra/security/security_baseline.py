@@ -29,8 +29,8 @@ class SecurityBaselineArgs:
     tags: dict[str, str]
     network: NetworkRefs
     cluster: ClusterRefs
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on keys, the trail bucket, log group and secrets. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on keys, the trail bucket, log group and secrets. Default: true."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """Where GuardDuty findings go. Default: none (no EventBridge rule)."""
     data_bucket_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
@@ -59,7 +59,7 @@ class SecurityBaseline(pulumi.ComponentResource):
     integration_secret_arns: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: SecurityBaselineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:security:SecurityBaseline", name, None, opts)
+        super().__init__("mlops:security:SecurityBaseline", name, None, args.cluster.bind(opts))
         cfg = args.config
         child_opts = pulumi.ResourceOptions(parent=self)
         namespaces = {**args.cluster.namespaces, **args.namespaces}

@@ -286,6 +286,8 @@ CRD_CHARTS: dict[str, tuple[str, ...]] = {
     "kubeflow-trainer": ("trainer.kubeflow.org",), "aws-load-balancer-controller": ("elbv2.k8s.aws",),
     "cert-manager": ("cert-manager.io", "acme.cert-manager.io"), "keda": ("keda.sh", "eventing.keda.sh"),
     "kuberay-operator": ("ray.io",), "gpu-operator": ("nvidia.com",), "volcano": ("batch.volcano.sh",),
+    # kserve/kserve v0.20.0 charts/kserve-crd/templates: serving.kserve.io_{inferenceservices,servingruntimes,...}.
+    "kserve-crd": ("serving.kserve.io",),
 }
 BUILTIN_GROUPS = {"core", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "storage.k8s.io",
                   "rbac.authorization.k8s.io", "scheduling.k8s.io", "apiextensions.k8s.io", "coordination.k8s.io",

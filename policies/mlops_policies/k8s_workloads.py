@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .core import NotApplicable, Resource, ResourceCheck, dig, is_unknown, known, resource_policy
+from .core import Resource, ResourceCheck, dig, is_unknown, known, resource_policy
 
 POD = "kubernetes:core/v1:Pod"
 TEMPLATED = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
@@ -99,8 +99,8 @@ def security_subjects(res: Resource) -> Iterator[Subject]:
     spec = pod_spec(res)
     pod_sc = spec.get("securityContext")
     for name, c in containers(spec):
-        sc = c.get("securityContext")
-        yield Subject(f"container '{name}'", sc if isinstance(sc, Mapping) else {},
+        own = c.get("securityContext")
+        yield Subject(f"container '{name}'", own if isinstance(own, Mapping) else {},
                       pod_sc if isinstance(pod_sc, Mapping) else {}, complete=True)
 
 
@@ -253,155 +253,3 @@ def read_only_root(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
         value = s.setting("readOnlyRootFilesystem")
         if (value is False and not s.complete) or _unset(s, value, True):
             yield s.problem("readOnlyRootFilesystem is false", "does not set readOnlyRootFilesystem: true")
-
-
-REQUIRED = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
-
-
-def _missing(resources: Mapping[str, Any]) -> list[str]:
-    return [k for k in REQUIRED if dig(resources, *k.split(".")) in (None, "")]
-
-
-def _is_volume_claim(resources: Mapping[str, Any]) -> bool:
-    """A PersistentVolumeClaim's `resources` (requests.storage) is not a container's."""
-    return any(isinstance(resources.get(k), Mapping) and "storage" in resources[k] for k in ("requests", "limits"))
-
-
-def _resource_mappings(values: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    for parent, key, value in walk(values):
-        if (key == "resources" and isinstance(value, Mapping) and (not value or {"requests", "limits"} & set(value))
-                and not _is_volume_claim(value)):
-            yield f"{parent}.{key}", value
-
-
-@workload_policy(
-    "mlops-k8s-requests-limits", helm=True,
-    description="Containers set CPU and memory requests and limits.",
-    severity="medium",
-    controls=("CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13", "SOC2 A1.1"),
-    remediation="Set resources.requests and resources.limits for cpu and memory on every container.",
-)
-def requests_limits(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
-    if res.type in HELM:
-        for path, resources in _resource_mappings(helm_values(res)):
-            missing = _missing(resources)
-            if missing:
-                yield f"{path} is missing {', '.join(missing)}"
-        return
-    for name, c in containers(pod_spec(res)):
-        declared = c.get("resources")
-        if is_unknown(declared):
-            continue
-        missing = _missing(declared if isinstance(declared, Mapping) else {})
-        if missing:
-            yield f"container '{name}' is missing {', '.join(missing)}"
-
-
-def _extended_problems(resources: Mapping[str, Any]) -> Iterator[str]:
-    raw_requests, raw_limits = resources.get("requests"), resources.get("limits")
-    requests: Mapping[str, Any] = raw_requests if isinstance(raw_requests, Mapping) else {}
-    limits: Mapping[str, Any] = raw_limits if isinstance(raw_limits, Mapping) else {}
-    for key in EXTENDED:
-        if key in requests and key not in limits:
-            yield f"requests {key} without a limit"
-        elif key in requests and key in limits and str(requests[key]) != str(limits[key]):
-            yield f"requests {requests[key]} {key} but limits {limits[key]}"
-
-
-@workload_policy(
-    "mlops-k8s-gpu-limits", helm=True,
-    description="GPU and other accelerator requests are matched by equal limits.",
-    severity="medium",
-    controls=("CKV_K8S_11", "SOC2 A1.1"),
-    remediation="Set the accelerator (e.g. nvidia.com/gpu) in resources.limits, equal to the request.",
-)
-def gpu_limits(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
-    if res.type in HELM:
-        for path, resources in _resource_mappings(helm_values(res)):
-            for problem in _extended_problems(resources):
-                yield f"{path} {problem}"
-        return
-    for name, c in containers(pod_spec(res)):
-        declared = c.get("resources")
-        if isinstance(declared, Mapping):
-            for problem in _extended_problems(declared):
-                yield f"container '{name}' {problem}"
-
-
-def _image_problem(image: str) -> str | None:
-    if "@sha256:" in image:
-        return None
-    last = image.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return f"image {image} has no tag"
-    if last.rsplit(":", 1)[-1] == "latest":
-        return f"image {image} uses the latest tag"
-    return None
-
-
-@workload_policy(
-    "mlops-k8s-image-pinned", helm=True,
-    description="Images are pinned to a version tag or digest, never latest.",
-    severity="medium",
-    controls=("CKV_K8S_14", "CKV_K8S_43", "SOC2 CC8.1", "PCI-DSS 6.3.2"),
-    remediation="Pin the image to a release tag (or better, a sha256 digest).",
-)
-def image_pinned(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
-    if res.type in HELM:
-        for parent, key, value in walk(helm_values(res)):
-            if key == "image" and isinstance(value, Mapping) and value.get("tag") == "latest":
-                yield f"{parent}.image.tag is latest"
-            elif key == "image" and isinstance(value, str) and value.endswith(":latest"):
-                yield f"{parent}.image uses the latest tag"
-        return
-    for name, c in containers(pod_spec(res)):
-        image = c.get("image")
-        if isinstance(image, str):
-            problem = _image_problem(image)
-            if problem:
-                yield f"container '{name}' {problem}"
-
-
-@resource_policy(
-    "mlops-k8s-sa-token-automount",
-    types=[SERVICE_ACCOUNT, *WORKLOADS],
-    description="Service account tokens are mounted only where a workload declares it needs the Kubernetes API.",
-    severity="medium", pack="mlops-security",
-    controls=("CKV_K8S_38", "CIS-EKS 4.1.6", *POD_CONTROLS),
-    remediation="Set automountServiceAccountToken: false on the ServiceAccount (true only for controllers that "
-                "call the API), and give pods a dedicated service account.",
-)
-def sa_token_automount(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
-    if res.type == SERVICE_ACCOUNT:
-        if known(res.get("automountServiceAccountToken"), "automountServiceAccountToken") is None:
-            yield "service account does not set automountServiceAccountToken (defaults to true)"
-        return
-    spec = pod_spec(res)
-    account = spec.get("serviceAccountName") or spec.get("serviceAccount")
-    if spec.get("automountServiceAccountToken") is None and account in (None, "default"):
-        yield "pod mounts the token of the default service account"
-
-
-def _namespace(res: Resource) -> Any:
-    if res.type in HELM:
-        return res.get("namespace")
-    return res.get("metadata", "namespace")
-
-
-@resource_policy(
-    "mlops-k8s-no-default-namespace",
-    types=[*NAMESPACED, *HELM],
-    description="Workloads and their objects live in a dedicated namespace, not default.",
-    severity="low", pack="mlops-security",
-    controls=("CKV_K8S_21", "CIS-EKS 4.6.3", "SOC2 CC6.1"),
-    remediation="Set metadata.namespace (or the release's namespace) to the team's or component's namespace.",
-)
-def no_default_namespace(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
-    namespace = known(_namespace(res), "namespace")
-    if namespace is None:
-        provider_ns = dig(res.provider_props or {}, "namespace")
-        if is_unknown(provider_ns):
-            raise NotApplicable("the provider's namespace is not known yet")
-        namespace = provider_ns or "default"
-    if namespace == "default":
-        yield "object is in the default namespace"

@@ -30,7 +30,11 @@ def types(inv: Inventory) -> dict[str, int]:
 
 
 def policy(inv: Inventory, name: str) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(inv.named(name).inputs["policy"])
+    """The document of a policy, or of the managed policy a grant (`<store>-<verb>-<role>`) attaches."""
+    record = inv.named(name)
+    if record.type == iam_eval.ATTACHMENT:
+        [record] = [r for r in inv.of_type(iam_eval.MANAGED_POLICY) if r.id == record.inputs["policyArn"]]
+    doc: dict[str, Any] = json.loads(record.inputs["policy"])
     return doc
 
 
@@ -46,7 +50,8 @@ def pod_spec(record: ResourceRecord) -> dict[str, Any]:
 
 
 def all_policies(inv: Inventory) -> list[dict[str, Any]]:
-    return [json.loads(r.inputs["policy"]) for r in inv.of_type("aws:iam/rolePolicy:RolePolicy")]
+    return [json.loads(r.inputs["policy"]) for r in inv
+            if r.type in (iam_eval.ROLE_POLICY, iam_eval.MANAGED_POLICY)]
 
 
 # --- Stores -------------------------------------------------------------------------------------------------

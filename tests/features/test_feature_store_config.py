@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from mlops_infra.config import ConfigError, load_platform_config
 from mlops_infra.features import feast_config
-from mlops_infra.features.config import FeatureStoreConfig
+from mlops_infra.features.config import FeastFeatureStoreConfig as FeatureStoreConfig
 from tests.conftest import PROD_GUARDS
 
 BASE: dict[str, Any] = {
@@ -42,8 +42,17 @@ def problems(feature_store: dict[str, Any]) -> list[str]:
      ["featureStore.online.featureViews[1]: duplicate feature view 'drivers'"]),
     ({"online": {"featureViews": ["Bad-Name"]}},
      ["featureStore.online.featureViews[0]: invalid value 'Bad-Name' (must match ^[a-z][a-z0-9_]*$)"]),
-    ({"engine": "sagemaker"},
-     ["featureStore.featureGroups: at least one feature group is required when engine is sagemaker"]),
+    ({"engine": "sagemaker"}, ["featureStore.featureGroups: required"]),
+    ({"engine": "sagemaker", "featureGroups": []}, ["featureStore.featureGroups: must have at least 1 item(s)"]),
+    # Keys of the other engine are errors, named by their YAML path (no variant tag in it), all at once.
+    ({"engine": "sagemaker", "featureGroups": [GROUP], "online": {"type": "redis"}, "registry": "sql"},
+     ["featureStore.online: unknown key for engine sagemaker (check the spelling, or the engine)",
+      "featureStore.registry: unknown key for engine sagemaker (check the spelling, or the engine)"]),
+    ({"featureGroups": [GROUP]},
+     ["featureStore.featureGroups: unknown key for engine feast (check the spelling, or the engine)"]),
+    ({"online": {"type": "memcached"}, "server": {"minReplicas": 0}},
+     ["featureStore.online.type: must be one of 'dynamodb' or 'redis' (got 'memcached')",
+      "featureStore.server.minReplicas: must be >= 1 (got 0)"]),
     ({"engine": "sagemaker", "featureGroups": [GROUP | {"recordIdentifier": "id"}]},
      ["featureStore.featureGroups[0].recordIdentifier: 'id' is not one of the features"]),
     ({"engine": "sagemaker", "featureGroups": [GROUP, GROUP]},

@@ -66,11 +66,11 @@ def depends_on(inv: Inventory, record: ResourceRecord, target: str) -> bool:
 
 # --- #1: the registry is readable by every role that reads it -------------------------------------------------
 
-@pytest.mark.parametrize("name", ["fs-server-identity-policy", "fs-materializer-identity-policy", "fs-read-trainer",
-                                  "fs-write-ingest"])
-def test_every_registry_reader_can_head_the_bucket_and_read_the_registry(dev: Inventory, name: str) -> None:
+@pytest.mark.parametrize("role", ["fs-server-identity-role", "fs-materializer-identity-role", "trainer", "ingest"])
+def test_every_registry_reader_can_head_the_bucket_and_read_the_registry(dev: Inventory, role: str) -> None:
+    """Every policy the role holds, inline or attached (grants attach managed policies), as IAM sees them."""
     bucket = dev.outputs["offlineBucketName"]
-    doc = [policy(dev, name)]
+    doc = iam_eval.role_documents(dev, dev.named(role))
     # Feast 0.66.0 S3RegistryStore.get_registry_proto: head_bucket (s3:ListBucket, no s3:prefix), then GetObject.
     assert iam_eval.allows(doc, "s3:ListBucket", f"arn:aws:s3:::{bucket}", context={})
     assert iam_eval.allows(doc, "s3:GetObject", f"arn:aws:s3:::{bucket}/registry/registry.db")

@@ -59,12 +59,18 @@ def test_alertmanager_may_publish_to_the_topic_only(full: Inventory) -> None:
 
 
 def test_cloudwatch_alarms_cover_rds_dynamodb_nat_and_eks_and_notify_the_topic(full: Inventory) -> None:
-    alarms = {r.name.removeprefix("mlops-prod-monitoring-cloudwatch-").removeprefix("mlops-prod-monitoring-data-alarms-"):
-              r.inputs for r in full.of_type(ALARM)}
+    owners = ("cluster", "registry", "features")
+    alarms = {r.name.split("-observability-alarms-")[1]: r.inputs for r in full.of_type(ALARM)}
     assert sorted(alarms) == [
         "dynamodb-0-read-throttles", "dynamodb-0-write-throttles", "eks-failed-nodes",
         "nat-0-port-allocation-errors", "nat-1-port-allocation-errors",
-        "rds-connections", "rds-cpu", "rds-free-storage"]
+        "rds-connections", "rds-cpu", "rds-feast-registry-connections", "rds-feast-registry-cpu",
+        "rds-feast-registry-free-storage", "rds-free-storage"]
+    # Each owner's alarms are its own: the cluster's NAT and node alarms, the registry's database, the store's tables.
+    by_owner = {o: sorted(r.name.split("-observability-alarms-")[1] for r in full.of_type(ALARM)
+                          if r.name.startswith(f"mlops-prod-{o}-observability-")) for o in owners}
+    assert by_owner["registry"] == ["rds-connections", "rds-cpu", "rds-free-storage"]
+    assert by_owner["features"][:2] == ["dynamodb-0-read-throttles", "dynamodb-0-write-throttles"]
     topic = full.outputs["alertTopicArn"]
     for alarm in alarms.values():
         assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic]
@@ -74,8 +80,7 @@ def test_cloudwatch_alarms_cover_rds_dynamodb_nat_and_eks_and_notify_the_topic(f
     assert alarms["rds-free-storage"]["comparisonOperator"] == "LessThanThreshold"
     assert alarms["rds-connections"]["threshold"] == 400
     assert alarms["dynamodb-0-write-throttles"]["dimensions"] == {"TableName": "mlops-prod-online"}
-    late = full.named("mlops-prod-monitoring-data-alarms-dynamodb-0-read-throttles")  # added after construction
-    assert full.by_urn()[late.parent].type == "mlops:cloudwatch_alarms:CloudWatchAlarms"
+    assert alarms["rds-feast-registry-cpu"]["dimensions"] == {"DBInstanceIdentifier": "mlops-prod-feast-registry"}
     assert alarms["nat-1-port-allocation-errors"]["dimensions"] == {"NatGatewayId": "nat-0aaaaaaaaaaaaaaa2"}
     assert (alarms["eks-failed-nodes"]["namespace"], alarms["eks-failed-nodes"]["dimensions"]) == (
         "ContainerInsights", {"ClusterName": "mlops-test"})
@@ -90,7 +95,7 @@ def test_the_failed_node_alarm_exists_only_where_the_agent_that_emits_its_metric
     insights = {metric for namespace, metric in reads if namespace == "ContainerInsights"}
     assert insights == {"cluster_failed_node_count"}
     assert [r.name for r in full.of_type(ALARM) if r.inputs["namespace"] == "ContainerInsights"] == [
-        "mlops-prod-monitoring-cloudwatch-eks-failed-nodes"]
+        "mlops-prod-cluster-observability-alarms-eks-failed-nodes"]
     assert [r for r in minimal.of_type(ALARM) if r.inputs["namespace"] == "ContainerInsights"] == []
     assert full.of_type(LOG_GROUP) == [] and minimal.of_type(LOG_GROUP) == []
 

@@ -1,6 +1,6 @@
-"""MonitoringStack planned on the mock engine (tests/programs/monitoring): releases, default rules against what is
-scraped, secrets, CRD order, rules, dashboards and Managed Prometheus. Scraping: test_scraping.py; alert routing and
-CloudWatch alarms: test_alerting.py."""
+"""MonitoringCore and the concerns' contributions planned on the mock engine (tests/programs/monitoring): releases,
+default rules against what is scraped, secrets, CRD order, rules, dashboards and Managed Prometheus. Scraping:
+test_scraping.py; alert routing and CloudWatch alarms: test_alerting.py; who contributes what: test_contributions.py."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_full_plan_has_every_piece(full: Inventory) -> None:
         "kubernetes:core/v1:Secret": 2, "kubernetes:core/v1:Namespace": 1, "kubernetes:core/v1:ServiceAccount": 2,
         "random:index/randomPassword:RandomPassword": 1, "aws:kms/key:Key": 1, "aws:sns/topic:Topic": 1,
         "aws:sns/topicPolicy:TopicPolicy": 1, "aws:sns/topicSubscription:TopicSubscription": 3,
-        "aws:iam/role:Role": 2, "aws:iam/rolePolicy:RolePolicy": 2, ALARM: 8,
+        "aws:iam/role:Role": 2, "aws:iam/rolePolicy:RolePolicy": 2, ALARM: 11,
         "aws:amp/workspace:Workspace": 1, "pulumi:providers:kubernetes": 1,
     }
     assert sorted(r.inputs["chart"] for r in full.of_type(RELEASE)) == [
@@ -34,17 +34,23 @@ def test_full_plan_has_every_piece(full: Inventory) -> None:
 
 
 def test_minimal_plan_omits_what_the_platform_lacks(minimal: Inventory) -> None:
-    assert minimal.of_type(ALARM) == []  # no data store, no NAT, and no Container Insights agent to alarm on
+    assert minimal.of_type(ALARM) == []  # no NAT and no Container Insights agent to alarm on; no data store
     assert minimal.of_type("kubernetes:core/v1:Namespace") == []  # the cluster's namespace is reused
     assert minimal.of_type("aws:amp/workspace:Workspace") == []
     assert minimal.of_type("aws:sns/topicSubscription:TopicSubscription") == []
+    # Only the cluster contributes, without GPUs: its node rules.
     assert sorted(r.inputs["metadata"]["name"] for r in minimal.of_type(PROMETHEUS_RULE)) == [
-        "mlops-dev-monitoring-mlops-cluster", "mlops-dev-monitoring-mlops-features", "mlops-dev-monitoring-mlops-gpu"]
+        "mlops-dev-cluster-observability-cluster-rules"]
     assert len(minimal.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")) == 1
 
 
-def test_every_child_is_under_the_component_and_kubernetes_uses_the_callers_provider(full: Inventory) -> None:
-    [stack] = full.of_type("mlops:monitoring:MonitoringStack")
+CONTRIBUTORS = ("mlops:observability:MonitoringCore", "mlops:compute:ClusterObservability",
+                "mlops:registry:ModelRegistryObservability", "mlops:features:FeatureStoreObservability")
+
+
+def test_every_child_is_under_its_component_and_kubernetes_uses_the_callers_provider(full: Inventory) -> None:
+    tops = {r.urn: r.name for r in full if r.type in CONTRIBUTORS and r.parent is None}
+    assert len(tops) == len(CONTRIBUTORS)
     provider = full.named("k8s").urn
     for record in full:
         if record.custom and record.type != "pulumi:providers:kubernetes":
@@ -52,8 +58,8 @@ def test_every_child_is_under_the_component_and_kubernetes_uses_the_callers_prov
             while parent:
                 ancestors.append(parent)
                 parent = full.by_urn()[parent].parent if parent in full.by_urn() else None
-            assert stack.urn in ancestors, record.name
-            assert record.name.startswith("mlops-prod-monitoring-"), record.name
+            [top] = [tops[a] for a in ancestors if a in tops]
+            assert record.name.startswith(f"{top}-"), record.name
         if record.type.startswith("kubernetes:") and record.custom and not record.type.startswith("pulumi:"):
             assert record.options["provider"] == provider, record.name
 
@@ -222,7 +228,8 @@ def test_dashboards_are_labelled_configmaps_with_grafana_json(full: Inventory) -
     boards = full.of_type("kubernetes:core/v1:ConfigMap")
     titles = set()
     for cm in boards:
-        assert cm.inputs["metadata"]["labels"] == {"grafana_dashboard": "1"}
+        assert cm.inputs["metadata"]["labels"]["grafana_dashboard"] == "1"  # what the sidecar selects
+        assert cm.inputs["metadata"]["namespace"] == full.outputs["namespace"]
         [(key, text)] = cm.inputs["data"].items()
         model = json.loads(text)
         assert key == f"{model['uid']}.json"

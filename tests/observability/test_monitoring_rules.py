@@ -1,4 +1,7 @@
-"""Alert rules, dashboards, exporter metric lists, Alertmanager routing and monitoring config: pure, no Pulumi."""
+"""Alert rules, dashboards, exporter metric lists, Alertmanager routing and monitoring config: pure, no Pulumi.
+
+Each concern builds its own rules and dashboards (compute/, registry/ and features/observability.py); the checks
+run over all of them, as a platform with every service would render them."""
 
 from __future__ import annotations
 
@@ -10,28 +13,35 @@ from typing import Any
 import promql_parser
 import pytest
 
+from mlops_infra.compute.observability import cluster_rules, gpu_dashboard, gpu_rules, training_jobs_dashboard
 from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.features.observability import feature_rules, feature_store_dashboard
 from mlops_infra.observability.alerting import alertmanager_config
 from mlops_infra.observability.config import ThresholdsConfig
-from mlops_infra.observability.dashboards import dashboards, render
+from mlops_infra.observability.dashboards import Dashboard, render
 from mlops_infra.observability.exporter_metrics import DCGM_COUNTERS, METRICS, dcgm_counters_csv, exporter_of
-from mlops_infra.observability.monitoring_rules import (
-    CronJobTarget,
-    MonitoredTargets,
-    ScrapeTarget,
-    prometheus_rule_spec,
-    rule_groups,
-)
+from mlops_infra.observability.monitoring_rules import CronJobTarget, RuleGroup, ScrapeTarget, prometheus_rule_spec
+from mlops_infra.registry.observability import registry_dashboard, registry_rules
 from tests.conftest import PROD_GUARDS
 
-TARGETS = MonitoredTargets(
-    ml_namespaces=["research", "mlflow", "feast"],
-    model_registry=ScrapeTarget("mlflow", "mlflow"),
-    feature_server=ScrapeTarget("feast", "feast-feature-server"),
-    materialization=CronJobTarget("feast", "feast-materialize"),
-)
-RULES = [r for g in rule_groups(ThresholdsConfig(), TARGETS) for r in g.rules]
-PANELS = [p for d in dashboards(TARGETS) for p in d.panels]
+NAMESPACES = ["research", "mlflow", "feast"]
+MLFLOW = ScrapeTarget("mlflow", "mlflow")
+SERVER = ScrapeTarget("feast", "feast-feature-server")
+CRON = CronJobTarget("feast", "feast-materialize")
+
+
+def rule_groups(t: ThresholdsConfig) -> list[RuleGroup]:
+    """Every concern's groups, every service present."""
+    return [gpu_rules(t), cluster_rules(NAMESPACES), registry_rules(t, MLFLOW), feature_rules(t, CRON, SERVER)]
+
+
+def dashboards() -> list[Dashboard]:
+    return [gpu_dashboard(), training_jobs_dashboard(NAMESPACES), registry_dashboard(MLFLOW),
+            feature_store_dashboard(CRON, SERVER)]
+
+
+RULES = [r for g in rule_groups(ThresholdsConfig()) for r in g.rules]
+PANELS = [p for d in dashboards() for p in d.panels]
 
 # The counters active in the upstream default list (NVIDIA/dcgm-exporter deployment/templates/metrics-configmap.yaml,
 # tag 4.5.1-4.8.0), copied here as an independent source for the subset check.
@@ -64,8 +74,9 @@ def test_the_issue_alerts_all_exist() -> None:
     assert [r.name for r in RULES] == [
         "GpuIdle", "GpuMemoryNearFull", "GpuXidError",
         "NodeNotReady", "MlPodCrashLooping",
-        "MlflowDown", "MlflowHighLatency", "FeatureServerDown", "FeatureServerHighLatency",
-        "FeatureMaterializationFailed", "FeatureMaterializationLate", "FeatureDrift", "PredictionDrift",
+        "MlflowDown", "MlflowHighLatency", "PredictionDrift",
+        "FeatureServerDown", "FeatureServerHighLatency",
+        "FeatureMaterializationFailed", "FeatureMaterializationLate", "FeatureDrift",
     ]
 
 
@@ -112,7 +123,7 @@ def test_dcgm_counters_csv_has_the_upstream_format() -> None:
 def test_thresholds_from_config_reach_the_expressions() -> None:
     t = ThresholdsConfig(gpu_idle_percent=12, gpu_idle_minutes=40, gpu_memory_percent=90, p95_latency_seconds=0.25,
                          drift_score=0.4, materialization_late_minutes=30)
-    rules = {r.name: r for g in rule_groups(t, TARGETS) for r in g.rules}
+    rules = {r.name: r for g in rule_groups(t) for r in g.rules}
     assert rules["GpuIdle"].expr.endswith("< 12") and rules["GpuIdle"].for_ == "40m"
     assert rules["GpuIdle"].expr.startswith(
         'avg by (Hostname, gpu, exported_namespace, exported_pod) (DCGM_FI_DEV_GPU_UTIL{exported_pod!=""})')
@@ -126,19 +137,35 @@ def test_thresholds_from_config_reach_the_expressions() -> None:
         'namespace=~"feast|mlflow|research"}[5m]) >= 1')
 
 
-def test_services_the_platform_lacks_get_no_rules() -> None:
-    names = [r.name for g in rule_groups(ThresholdsConfig(), MonitoredTargets()) for r in g.rules]
-    assert names == ["GpuIdle", "GpuMemoryNearFull", "GpuXidError", "NodeNotReady", "FeatureDrift", "PredictionDrift"]
-    assert [d.uid for d in dashboards(MonitoredTargets())] == ["mlops-gpu-cluster", "mlops-training-jobs"]
+def test_services_a_concern_lacks_get_no_rules() -> None:
+    t = ThresholdsConfig()
+    assert [r.name for r in cluster_rules([]).rules] == ["NodeNotReady"]
+    assert [r.name for r in registry_rules(t, None).rules] == ["PredictionDrift"]  # SageMaker: no server
+    assert [r.name for r in feature_rules(t).rules] == ["FeatureDrift"]  # SageMaker: no server, no CronJob
+    assert [p.title for p in feature_store_dashboard().panels] == ["Feature drift"]
+
+
+def test_each_concern_reads_only_its_own_exporters() -> None:
+    """The registry's rules read MLflow's metrics (and the jobs' drift), the feature store's Feast's and
+    kube-state-metrics' CronJob series, the cluster's the node and GPU exporters': no concern leans on another."""
+    t = ThresholdsConfig()
+    def exporters(group: RuleGroup) -> set[str]:
+        return {exporter for rule in group.rules for _, exporter in rule.metrics}
+    assert exporters(registry_rules(t, MLFLOW)) == {"prometheus", "mlflow", "mlops-jobs"}
+    assert exporters(feature_rules(t, CRON, SERVER)) == {"prometheus", "feast", "kube-state-metrics", "mlops-jobs"}
+    assert exporters(gpu_rules(t)) == {"dcgm-exporter"}
+    assert exporters(cluster_rules(NAMESPACES)) == {"kube-state-metrics"}
 
 
 def test_targets_must_be_kubernetes_names() -> None:
-    with pytest.raises(ValueError, match=r'^not Kubernetes names: ml"\)\|\.\*, Feast$'):
-        MonitoredTargets(ml_namespaces=['ml")|.*'], feature_server=ScrapeTarget("Feast", "server"))
+    with pytest.raises(ValueError, match=r'^not Kubernetes names: ml"\)\|\.\*$'):
+        cluster_rules(['ml")|.*'])
+    with pytest.raises(ValueError, match=r"^not Kubernetes names: Feast$"):
+        ScrapeTarget("Feast", "server")
 
 
 def test_prometheus_rule_spec_is_the_crd_shape() -> None:
-    group = rule_groups(ThresholdsConfig(), TARGETS)[0]
+    group = rule_groups(ThresholdsConfig())[0]
     spec = prometheus_rule_spec(group)
     assert spec["groups"][0]["name"] == "mlops-gpu"
     xid = spec["groups"][0]["rules"][2]
@@ -151,7 +178,7 @@ def test_prometheus_rule_spec_is_the_crd_shape() -> None:
 
 
 def test_dashboards_render_to_grafana_json() -> None:
-    boards = {d.uid: render(d) for d in dashboards(TARGETS)}
+    boards = {d.uid: render(d) for d in dashboards()}
     assert sorted(boards) == ["mlops-feature-store", "mlops-gpu-cluster", "mlops-model-registry", "mlops-training-jobs"]
     gpu = boards["mlops-gpu-cluster"]
     assert gpu["title"] == "GPU cluster" and len(gpu["panels"]) == 8

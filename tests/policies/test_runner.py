@@ -37,6 +37,10 @@ from .test_feast import CASES as FEAST
 from .test_invariants_cluster import CASES as INVARIANTS_CLUSTER
 from .test_invariants_relations import CASES as INVARIANTS_RELATIONS
 from .test_k8s import CASES as K8S
+from .test_pipelines_engines_policies import CASES as PIPELINES_ENGINES
+from .test_pipelines_policies import CASES as PIPELINES
+from .test_serving_policies import CASES as SERVING
+from .test_vector_search import CASES as VECTOR_SEARCH
 
 MISCONFIGURED = PROGRAMS / "misconfigured"
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "data" / "sarif-schema-2.1.0.json").read_text())
@@ -67,7 +71,8 @@ EXPECTED_MISCONFIGURED = sorted([
     ("mlops-kms-key-policy", "untagged-key", "key has no explicit key policy (the default grants the whole account)"),
 ])
 ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, *K8S, *COST, *FEAST, *INVARIANTS_CLUSTER,
-                         *INVARIANTS_RELATIONS, *BUDGET_CASES]
+                         *INVARIANTS_RELATIONS, *BUDGET_CASES, *VECTOR_SEARCH, *PIPELINES, *PIPELINES_ENGINES,
+                         *SERVING]
 
 
 def check_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:

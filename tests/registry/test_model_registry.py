@@ -47,6 +47,13 @@ def policy(record: ResourceRecord, key: str = "policy") -> dict[str, dict[str, A
     return {s["Sid"]: s for s in json.loads(record.inputs[key])["Statement"]}
 
 
+def granted(inv: Inventory, name: str) -> dict[str, dict[str, Any]]:
+    """The statements of the managed policy a grant (`<registry>-<grant>-<role>` attachment) attaches."""
+    arn = inv.named(name).inputs["policyArn"]
+    [managed] = [r for r in inv.of_type("aws:iam/policy:Policy") if r.id == arn]
+    return policy(managed)
+
+
 def pod_spec(inv: Inventory) -> dict[str, Any]:
     spec: dict[str, Any] = one(inv, DEPLOYMENT).inputs["spec"]["template"]["spec"]
     return spec
@@ -100,7 +107,10 @@ def test_database_password_is_never_plaintext(prod: Inventory, basic: Inventory)
         assert "mlflowoidcciphertext" not in text
         for secret in inv.of_type("kubernetes:core/v1:Secret"):
             assert secret.inputs["stringData"] == SECRET
-        assert not inv.of_type("kubernetes:core/v1:ConfigMap")
+        # The only ConfigMaps: the registry's Grafana dashboard (registry/observability.py), no configuration.
+        [board] = inv.of_type("kubernetes:core/v1:ConfigMap")
+        assert board.inputs["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert "password" not in str(board.inputs).lower()
         assert not [k for k in inv.outputs if "password" in k.lower() or "secret" in k.lower()]
         args = containers(inv)["mlflow"]["args"]
         backend_uri = args[args.index("--backend-store-uri") + 1]
@@ -152,8 +162,8 @@ def test_server_role_is_scoped_to_prefix_key_and_database_secret(prod: Inventory
 
 def test_grants_give_training_write_and_serving_read_only(prod: Inventory) -> None:
     bucket = prod.outputs["artifactBucketName"]
-    log = policy(prod.named("mlops-prod-registry-log-models-trainer"))
-    read = policy(prod.named("mlops-prod-registry-read-models-server"))
+    log = granted(prod, "mlops-prod-registry-log-models-trainer")
+    read = granted(prod, "mlops-prod-registry-read-models-server")
     assert log["WriteObjects"]["Resource"] == [f"arn:aws:s3:::{bucket}/artifacts/*"]
     assert set(read) == {"ListBucket", "ReadObjects", "DecryptObjects"}
     assert read["ReadObjects"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
@@ -279,8 +289,8 @@ def test_sagemaker_engine_provisions_groups_with_resource_policy(sagemaker: Inve
         assert stmt["Resource"] == [group_arn, group_arn.replace("model-package-group/", "model-package/") + "/*"]
         assert stmt["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup",
                                   "sagemaker:ListModelPackages"]
-    log = policy(sagemaker.named("mlops-prod-registry-log-models-trainer"))
+    log = granted(sagemaker, "mlops-prod-registry-log-models-trainer")
     assert log["RegisterModelPackages"]["Action"] == ["sagemaker:CreateModelPackage", "sagemaker:UpdateModelPackage"]
     assert len(log["RegisterModelPackages"]["Resource"]) == 4
-    read = policy(sagemaker.named("mlops-prod-registry-read-models-server"))
+    read = granted(sagemaker, "mlops-prod-registry-read-models-server")
     assert "RegisterModelPackages" not in read and "WriteObjects" not in read

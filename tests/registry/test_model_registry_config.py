@@ -9,6 +9,7 @@ import pytest
 
 from mlops_infra.blocks.naming import truncate_name
 from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.registry.config import MlflowModelRegistryConfig, SageMakerModelRegistryConfig
 from tests.conftest import PROD_GUARDS
 
 TLS = {"enabled": True, "host": "mlflow.example.com",
@@ -88,8 +89,7 @@ def test_images_must_be_pinned() -> None:
 
 
 def test_sagemaker_problems() -> None:
-    assert problems(raw(engine="sagemaker")) == [
-        "modelRegistry.modelNames: at least one model name is required when engine is sagemaker"]
+    assert problems(raw(engine="sagemaker")) == ["modelRegistry.modelNames: required"]
     assert problems(raw(engine="sagemaker", modelNames=["churn", "bad_name", "churn"])) == [
         "modelRegistry.modelNames[1]: invalid model package group name 'bad_name' (letters, digits and single "
         "hyphens, at most 63 characters)",
@@ -145,3 +145,25 @@ def test_truncated_names_are_valid_dns_labels_and_sagemaker_names(name: str) -> 
     assert name.startswith(cut)
     if len(name) <= 63 and name[-1].isalnum():
         assert cut == name  # released names that already fit never change
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_engine_variants_hold_only_their_keys_and_profiles_layer_under_the_default_engine(env: str) -> None:
+    """The profiles set MLflow keys (database, server.replicas, inClusterAuth): they configure the mlflow variant
+    and never break a stack that picks sagemaker, whose variant has no such keys."""
+    mlflow = load_platform_config(raw(env)).model_registry
+    assert isinstance(mlflow, MlflowModelRegistryConfig)
+    sagemaker = load_platform_config(raw(env, engine="sagemaker", modelNames=["churn"])).model_registry
+    assert isinstance(sagemaker, SageMakerModelRegistryConfig) and sagemaker.model_names == ["churn"]
+    assert not hasattr(sagemaker, "database") and not hasattr(mlflow, "model_names")
+
+
+def test_keys_of_the_other_engine_are_reported_by_their_yaml_path() -> None:
+    assert problems(raw(engine="sagemaker", modelNames=["churn"], database={"multiAz": True}, ingress=TLS)) == [
+        "modelRegistry.database: unknown key for engine sagemaker (check the spelling, or the engine)",
+        "modelRegistry.ingress: unknown key for engine sagemaker (check the spelling, or the engine)"]
+    assert problems(raw(modelNames=["churn"], server={"replicas": 0})) == [
+        "modelRegistry.server.replicas: must be >= 1 (got 0)",
+        "modelRegistry.modelNames: unknown key for engine mlflow (check the spelling, or the engine)"]
+    assert problems(raw(engine="vertex")) == [
+        "modelRegistry.engine: must be one of 'mlflow' or 'sagemaker' (got 'vertex')"]

@@ -164,6 +164,15 @@ CHART_REGISTRIES: dict[str, set[str]] = {
     "metrics-server": {"registry.k8s.io"},  # registry.k8s.io/metrics-server/metrics-server
     "aws-load-balancer-controller": {"public.ecr.aws"},  # public.ecr.aws/eks/aws-load-balancer-controller
     "karpenter": {"public.ecr.aws"},  # public.ecr.aws/karpenter/controller
+    "cert-manager": {"quay.io"},  # v1.21.1 values `imageRegistry: quay.io` (jetstack/cert-manager-*)
+    "kserve-crd": set(),  # CRDs only
+    # kserve-resources v0.20.0: kserve/kserve-controller and kserve/storage-initializer (Docker Hub),
+    # quay.io/brancz/kube-rbac-proxy.
+    "kserve-resources": {"docker.io", "quay.io"},
+    "lakefs": {"docker.io"},  # lakefs 1.12.16: treeverse/lakefs (Docker Hub); the setup Job runs the same image
+    "qdrant": {"docker.io"},  # qdrant 1.19.0 values `image.repository: docker.io/qdrant/qdrant` (-unprivileged tag)
+    # airflow 1.19.0: apache/airflow (Docker Hub), quay.io/prometheus/statsd-exporter, registry.k8s.io/git-sync.
+    "airflow": {"docker.io", "quay.io", "registry.k8s.io"},
 }
 WORKLOAD_TYPES = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:DaemonSet", "kubernetes:apps/v1:StatefulSet",
                   "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob")
@@ -264,7 +273,9 @@ def test_guards_need_sts_inside_the_vpc_for_irsa_pods() -> None:
         "securityBaseline.exfiltrationGuards: IRSA pods in ML namespaces reach STS only through the VPC's STS "
         "interface endpoint, which the platform creates for a private cluster: set cluster.endpointPublicAccess "
         "false or cluster.workloadIdentity podIdentity"]
-    load_platform_config({**BASE, "cluster": {**public, "workloadIdentity": "podIdentity"}})
+    # LakeFS's and Qdrant's SecretStores authenticate with IRSA tokens (config/platform.py data_problems): off here.
+    load_platform_config({**BASE, "cluster": {**public, "workloadIdentity": "podIdentity"},
+                          "data": {"lakefs": {"enabled": False}, "qdrant": {"enabled": False}}})
 
 
 def test_prod_on_an_existing_vpc_plans_with_guards_on_the_configured_endpoint() -> None:
@@ -315,7 +326,8 @@ def test_the_deployer_can_administer_guarded_buckets_from_outside_and_inside_the
     """The provider reads and writes bucket settings on every `pulumi up`/`refresh`/`destroy`. From outside the VPC
     only the bucket policy judges the deployer; from inside, the gateway endpoint policy judges it too."""
     buckets = guarded_buckets(prod)
-    assert len(buckets) == 2  # the feature store's offline bucket and the model artifacts
+    # The feature store's offline bucket, the model artifacts, the DVC remotes, LakeFS's blockstore, Qdrant's snapshots.
+    assert len(buckets) == 5
     endpoint = endpoint_policy(prod)
     deployer = {"aws:PrincipalArn": DEPLOYER, "aws:PrincipalAccount": ACCOUNT, "aws:SecureTransport": "true"}
     for arn, policy in buckets:

@@ -182,22 +182,28 @@ def test_sagemaker_offline_role_writes_the_offline_store_and_nothing_else_is_exe
 
 def test_bucket_grants_are_idempotent_per_role_and_verb(guarded: Inventory) -> None:
     """The program grants read to the same role twice (`again is first` is asserted in the program); the real
-    engine would reject a second RolePolicy under the same URN. Read, write and a prefixed read stay distinct."""
-    names = sorted(r.name for r in guarded.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.startswith("shared-"))
-    assert names == ["shared-read-models-trainer", "shared-read-trainer", "shared-write-trainer"]
+    engine would reject a second attachment under the same URN. Read, write and a prefixed read stay distinct:
+    one managed policy each (`shared-<grant>-policy`), attached to the role, and no inline copy beside them."""
+    attached = sorted(r.name for r in guarded.of_type(iam_eval.ATTACHMENT) if r.name.startswith("shared-"))
+    assert attached == ["shared-read-models-trainer", "shared-read-trainer", "shared-write-trainer"]
+    assert not [r for r in guarded.of_type(iam_eval.ROLE_POLICY) if r.name.startswith("shared-")]
     trainer = guarded.named("trainer")
+    read_policy = guarded.named("shared-read-policy")
     read = guarded.named("shared-read-trainer")
-    assert read.inputs["role"] == trainer.id
-    docs = [read.inputs["policy"]]
+    assert read.inputs["role"] == trainer.id and read.inputs["policyArn"] == read_policy.id
+    docs = [read_policy.inputs["policy"]]
     arn = bucket_arn(guarded, "shared")
     assert iam_eval.allows(docs, "s3:GetObject", f"{arn}/any/key")
     data_key = key(guarded, "key")  # the bucket's key is part of the grant (and the policy waits for it)
-    assert data_key.urn in read.property_dependencies["policy"]
+    assert data_key.urn in read_policy.property_dependencies["policy"]
     assert iam_eval.allows(docs, "kms:Decrypt", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{data_key.id}")
     assert not iam_eval.allows(docs, "s3:PutObject", f"{arn}/any/key")
-    prefixed = [guarded.named("shared-read-models-trainer").inputs["policy"]]
+    prefixed = [guarded.named("shared-read-models-policy").inputs["policy"]]
     assert iam_eval.allows(prefixed, "s3:GetObject", f"{arn}/models/m.pt")
     assert not iam_eval.allows(prefixed, "s3:GetObject", f"{arn}/other/m.pt")
+    # Everything the trainer holds, as IAM evaluates it: these three and a consumer's two (tests/test_grants.py).
+    held = iam_eval.role_documents(guarded, trainer)
+    assert len(held) == 5 and iam_eval.allows(held, "s3:PutObject", f"{arn}/any/key")
 
 
 def test_s3_endpoint_policy_allows_only_platform_and_image_layer_buckets(prod: Inventory) -> None:

@@ -6,10 +6,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from mlops_infra.blocks.bucket import HardenedBucket, HardenedBucketArgs
+from mlops_infra.blocks.grants import Grants
 from mlops_infra.blocks.identity import ClusterIdentity
 from mlops_infra.blocks.kms import KmsKey, KmsKeyArgs
 from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs
-from mlops_infra.features.config import FeatureStoreConfig
+from mlops_infra.features.config import FeastFeatureStoreConfig, SageMakerFeatureStoreConfig
 from mlops_infra.features.feature_store import FeatureStore, FeatureStoreArgs
 from mlops_infra.security.config import SecurityBaselineConfig
 from mlops_infra.security.exfiltration_guards import data_bucket_guard
@@ -29,11 +30,11 @@ guard = data_bucket_guard(SecurityBaselineConfig(exfiltration_guards=True, break
                           network)
 
 sagemaker = FeatureStore("sm", FeatureStoreArgs(
-    config=FeatureStoreConfig.model_validate({"engine": "sagemaker", "featureGroups": [
+    config=SageMakerFeatureStoreConfig.model_validate({"engine": "sagemaker", "featureGroups": [
         {"name": "drivers", "recordIdentifier": "driver_id", "features": {"driver_id": "String"}}]}),
     tags=tags, network=network, cluster=cluster, bucket_guard=guard))
 athena = FeatureStore("ath", FeatureStoreArgs(
-    config=FeatureStoreConfig.model_validate({"offline": {"engine": "athena"}}),
+    config=FeastFeatureStoreConfig.model_validate({"offline": {"engine": "athena"}}),
     tags=tags, network=network, cluster=cluster, bucket_guard=guard),
     pulumi.ResourceOptions(providers={"kubernetes": provider}))
 
@@ -47,3 +48,13 @@ again = shared.grant_read(trainer)  # a second wiring of the same role: the same
 assert again is first
 shared.grant_write(trainer)
 shared.grant_read(trainer, "models/")
+
+# A component that uses a bucket it does not own (BucketRefs): the same idempotent grants, its own policies. Its
+# name is long enough that Pulumi's autoname of `<owner>-artifacts-read-policy` would exceed IAM's 128 characters.
+consumer_name = "team-analytics-" + "very-long-consumer-component-name-" * 3
+consumer = pulumi.ComponentResource("test:index:BucketConsumer", consumer_name)
+consumer_grants = Grants(consumer, consumer_name, tags)
+refs = shared.refs
+first_ref = refs.grant_read(consumer_grants, trainer, grant="artifacts-read")
+assert refs.grant_read(consumer_grants, trainer, grant="artifacts-read") is first_ref
+refs.grant_write(consumer_grants, trainer, "models/", grant="artifacts-write")

@@ -5,12 +5,13 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from mlops_infra.blocks.identity import ClusterIdentity
+from mlops_infra.blocks.observability import MonitoringRefs
 from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs
 from mlops_infra.registry.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_infra.stack import read_platform_config, secret_config
 
 config = read_platform_config()
-reg = config.model_registry
+reg, mlflow = config.model_registry, config.mlflow
 extra = pulumi.Config("test")
 network = NetworkRefs(vpc_id="vpc-0abc", vpc_cidr="10.0.0.0/16",
                       private_subnet_ids=["subnet-a", "subnet-b", "subnet-c"])
@@ -31,11 +32,16 @@ monitoring_release = k8s.helm.v3.Release(
 
 registry = ModelRegistry(f"{config.name}-{config.environment}-registry", ModelRegistryArgs(
     config=reg, tags=config.resource_tags, network=network, cluster=cluster, protect=config.protect_stateful,
-    monitoring=config.monitoring.enabled, crd_dependencies=[monitoring_release],
+    # A monitoring core's refs as another stack would hand them over (namespace, CRDs, alert topic).
+    monitoring=MonitoringRefs(namespace="monitoring", prometheus_namespace="monitoring",
+                              crd_dependencies=[monitoring_release],
+                              alert_topic_arn="arn:aws:sns:us-east-1:123456789012:alerts")
+    if config.monitoring.enabled else None,
     service_monitor_labels={"release": "kube-prometheus-stack"},
-    oidc_client_secret=secret_config(reg.ingress.oidc_client_secret) if reg.ingress.oidc_client_secret else None,
+    oidc_client_secret=secret_config(mlflow.ingress.oidc_client_secret)
+    if mlflow and mlflow.ingress.oidc_client_secret else None,
     name_prefix=f"{config.name}-{config.environment}",
-    client_namespaces=["training", "features"], team_namespaces=["training"], prometheus_namespace="monitoring"),
+    client_namespaces=["training", "features"], team_namespaces=["training"]),
     pulumi.ResourceOptions(providers={"kubernetes": provider}))
 
 trust = '{"Version":"2012-10-17","Statement":[]}'

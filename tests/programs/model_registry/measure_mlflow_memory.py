@@ -7,7 +7,7 @@ Run with a Python that has the pinned `mlflow` plus `psutil` and `psycopg2-binar
         --backend postgresql://postgres@127.0.0.1:55432/mlflow --s3-endpoint http://127.0.0.1:55055 \\
         --workers 1 2 4 --basic-auth-workers 2 --write mlops_infra/registry/mlflow_memory.json
 
-For every run it starts `mlflow server` with `ModelRegistryConfig.server_argv()` and `SERVER_ENV` (the exact
+For every run it starts `mlflow server` with `MlflowModelRegistryConfig.server_argv()` and `SERVER_ENV` (the exact
 args and env of the pod; only the port and the Prometheus directory are local), waits for /health, samples
 the summed RSS (and PSS) of the whole process tree every 0.25 s while idle and during a burst of REST calls
 (experiments, runs, batched metrics, searches, model registry, proxied artifact upload and download to S3),
@@ -44,7 +44,7 @@ from mlops_infra.registry.config import (
     PROMETHEUS_DIR,
     SERVER_ENV,
     IngressConfig,
-    ModelRegistryConfig,
+    MlflowModelRegistryConfig,
     TrackingServerConfig,
 )
 
@@ -133,7 +133,7 @@ def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 180)
 
 def measure(opts: argparse.Namespace, workers: int, basic_auth: bool, job_execution: bool) -> dict[str, Any]:
     # model_construct: validation reads the measurement this script writes.
-    cfg = ModelRegistryConfig.model_construct(server=TrackingServerConfig.model_construct(workers=workers),
+    cfg = MlflowModelRegistryConfig.model_construct(server=TrackingServerConfig.model_construct(workers=workers),
                                               ingress=IngressConfig.model_construct(enabled=basic_auth, auth="basic"))
     work = Path(tempfile.mkdtemp(prefix="mlflow-measure-"))
     prom = work / "prometheus"  # an emptyDir in the pod: exists before either container starts

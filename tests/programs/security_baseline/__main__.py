@@ -25,11 +25,13 @@ cluster = ClusterRefs(
     namespaces={t: t for t in teams})
 provider = k8s.Provider("k8s", kubeconfig="{}")
 
-key = KmsKey("data-key", KmsKeyArgs(description="data", tags=tags))
+key = KmsKey("data-key", KmsKeyArgs(description="data", tags=tags, protect=config.protect_stateful))
 guard = data_bucket_guard(sb, network)
-offline = HardenedBucket("feature-offline", HardenedBucketArgs(kms_key=key, tags=tags, vpc_endpoint_guard=guard))
-artifacts = HardenedBucket("model-artifacts", HardenedBucketArgs(kms_key=key, tags=tags, vpc_endpoint_guard=guard))
-shared = HardenedBucket("shared", HardenedBucketArgs(kms_key=key, tags=tags))
+offline = HardenedBucket("feature-offline", HardenedBucketArgs(kms_key=key, tags=tags, vpc_endpoint_guard=guard,
+                                                                  protect=config.protect_stateful))
+artifacts = HardenedBucket("model-artifacts", HardenedBucketArgs(kms_key=key, tags=tags, vpc_endpoint_guard=guard,
+                                                                  protect=config.protect_stateful))
+shared = HardenedBucket("shared", HardenedBucketArgs(kms_key=key, tags=tags, protect=config.protect_stateful))
 
 baseline = SecurityBaseline("sec", SecurityBaselineArgs(
     config=sb, region=config.region, tags=tags, network=network, cluster=cluster, protect=config.protect_stateful,

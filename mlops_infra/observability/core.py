@@ -1,15 +1,21 @@
-"""MonitoringStack: kube-prometheus-stack, DCGM exporter, Pushgateway, ML alert rules, dashboards, alert routing,
-CloudWatch alarms and, optionally, Amazon Managed Prometheus remote-write.
+"""MonitoringCore: kube-prometheus-stack (with its CRDs), alert routing and the alert topic, Grafana, the
+Pushgateway, the DCGM exporter and, optionally, Amazon Managed Prometheus remote-write.
 
-Other components' ServiceMonitors and PrometheusRules are picked up (every `*SelectorNilUsesHelmValues` is false)
-and must list `prometheus_release` in `depends_on`, because it installs the CRDs.
+Built first; every other component contributes its own scrape targets, rules, dashboards and CloudWatch alarms
+through `refs` (blocks/observability.py; compute/, registry/ and features/observability.py). Prometheus picks
+them up in any namespace (every `*SelectorNilUsesHelmValues` is false); they depend on `prometheus_release`,
+which installs the CRDs.
+
+The DCGM exporter stays here: it is a node-level exporter of the Prometheus install (like node-exporter), its
+chart pin is monitoring config (`monitoring.dcgmExporterVersion`), its counters list is what every GPU rule may
+read (exporter_metrics.py), and the GPU software is built before the CRDs exist. The GPU rules and dashboard are
+the cluster's (compute/observability.py).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -21,14 +27,11 @@ from ..blocks import helm, iam, pod_security
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child, child_options
-from ..blocks.observability import MonitoringRefs
+from ..blocks.observability import MonitoringRefs, MovedFrom
 from ..blocks.refs import ClusterRefs
-from . import dashboards, monitoring_rules
 from .alerting import AlertRouting, AlertRoutingArgs
-from .cloudwatch_alarms import CloudWatchAlarms, CloudWatchAlarmsArgs
 from .config import MonitoringConfig
 from .exporter_metrics import dcgm_counters_csv
-from .monitoring_rules import MonitoredTargets
 
 PROMETHEUS_COMMUNITY = "https://prometheus-community.github.io/helm-charts"
 NVIDIA_DCGM = "https://nvidia.github.io/dcgm-exporter/helm-charts"
@@ -40,6 +43,9 @@ PUSHGATEWAY_SERVICE_PORT = 9091  # prometheus-pushgateway values `service.port` 
 GRAFANA_USER_KEY, GRAFANA_PASSWORD_KEY = "admin-user", "admin-password"
 SELECTOR_KINDS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
 MONITORING_API = "monitoring.coreos.com/v1"
+CORE_TYPE = "mlops:observability:MonitoringCore"
+LEGACY_TYPE = "mlops:monitoring:MonitoringStack"
+"""The type this component had when it also held every rule, dashboard and alarm (aliased: same URNs)."""
 
 EKS_UNSCRAPABLE = ("kubeScheduler", "kubeControllerManager", "kubeEtcd", "kubeProxy")
 """kube-prometheus-stack components whose targets Prometheus cannot reach on EKS. The scheduler, controller manager
@@ -54,8 +60,9 @@ templates (templates/prometheus/rules-1.14/) already gate each group on `<compon
 keeps the rules off if a later chart drops that gate."""
 
 
+
 @dataclass(frozen=True)
-class MonitoringStackArgs:
+class MonitoringCoreArgs:
     config: MonitoringConfig
     cluster: ClusterRefs
     region: str
@@ -66,25 +73,24 @@ class MonitoringStackArgs:
     """Secret value of `receivers.slackWebhookSecret` (`stack.secret_config(key)`). Default: none."""
     pagerduty_routing_key: pulumi.Input[str] | None = None
     """Secret value of `receivers.pagerdutyKeySecret`. Default: none."""
-    targets: MonitoredTargets = field(default_factory=MonitoredTargets)
-    """ML namespaces and services the rules and dashboards watch. Default: none (GPU and node rules only)."""
     gpu_taint_keys: Sequence[str] = ("nvidia.com/gpu",)
     """Taints of the GPU pools the DCGM exporter tolerates. Default: nvidia.com/gpu."""
     gpu_instance_types: Sequence[str] = ()
     """Schedule the DCGM exporter only on these instance types. Default: none (every node it tolerates)."""
-    rds_instance_id: pulumi.Input[str] | None = None
-    """CloudWatch RDS alarms on this instance. Default: none."""
-    dynamodb_table_names: Sequence[pulumi.Input[str]] = ()
-    """CloudWatch throttle alarms on these tables. Default: none."""
-    nat_gateway_ids: Sequence[pulumi.Input[str]] = ()
-    """CloudWatch port-allocation alarms on these NAT gateways. Default: none."""
 
 
 def _name_of(resource: k8s.core.v1.Namespace | k8s.core.v1.Secret) -> pulumi.Output[str]:
     return resource.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
 
 
-class MonitoringStack(pulumi.ComponentResource):
+def _legacy_urn(urn: str) -> str:
+    """The URN this component had as a MonitoringStack: the last type of its qualified type swapped."""
+    prefix, qualified_type, name = urn.rsplit("::", 2)
+    ancestors, _, _ = qualified_type.rpartition("$")
+    return f"{prefix}::{ancestors + '$' if ancestors else ''}{LEGACY_TYPE}::{name}"
+
+
+class MonitoringCore(pulumi.ComponentResource):
     alert_topic_arn: pulumi.Output[str]
     prometheus_release: k8s.helm.v3.Release
     """Installs the monitoring.coreos.com CRDs: other components' ServiceMonitors depend on it."""
@@ -94,13 +100,15 @@ class MonitoringStack(pulumi.ComponentResource):
     """Where batch jobs push `mlops_feature_drift_score` (README: Drift metrics)."""
     managed_prometheus_workspace_arn: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:monitoring:MonitoringStack", name, None, opts)
+    def __init__(self, name: str, args: MonitoringCoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=LEGACY_TYPE)]))
+        super().__init__(CORE_TYPE, name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
         if cluster.storage_classes and cfg.prometheus.storage_class not in cluster.storage_classes:
             # The PVC would stay Pending and the release would time out after 15 minutes.
             raise ValueError(f"{name}: monitoring.prometheus.storageClass {cfg.prometheus.storage_class!r} is not a "
                              f"StorageClass of the cluster ({', '.join(cluster.storage_classes)})")
+        self._name, self._args = name, args
         self.namespace = self._namespace(name, args)
 
         key = KmsKey(child(name, "key"), KmsKeyArgs(
@@ -114,41 +122,8 @@ class MonitoringStack(pulumi.ComponentResource):
             region=args.region, tags=args.tags, slack_webhook_url=args.slack_webhook_url,
             pagerduty_routing_key=args.pagerduty_routing_key), child_options(self))
         self.alert_topic_arn = alerts.topic_arn
-
-        # Grafana never starts with the chart's default password: a generated one, in a Secret the chart reads.
-        password = random.RandomPassword(child(name, "grafana-password"), length=32, special=False, opts=child_options(self))
-        admin_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
-        grafana_name = child(name, "grafana-admin")
-        grafana_secret = k8s.core.v1.Secret(
-            grafana_name, metadata={"name": grafana_name, "namespace": self.namespace}, type="Opaque",
-            string_data={GRAFANA_USER_KEY: "admin", GRAFANA_PASSWORD_KEY: admin_password},
-            opts=child_options(self))
-        self.grafana_admin_secret_name = _name_of(grafana_secret)
-
-        prometheus_spec: dict[str, Any] = {
-            "retention": f"{cfg.prometheus.retention_days}d",
-            "storageSpec": {"volumeClaimTemplate": {"spec": {
-                "storageClassName": cfg.prometheus.storage_class, "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": f"{cfg.prometheus.storage_gib}Gi"}}}}},
-            **{f"{kind}SelectorNilUsesHelmValues": False for kind in SELECTOR_KINDS},
-            "resources": pod_security.helm_resources("1", "4Gi"),
-        }
-        prometheus_values: dict[str, Any] = {"prometheusSpec": prometheus_spec}
-        self.managed_prometheus_workspace_arn = None
-        if cfg.managed_prometheus:
-            workspace = aws.amp.Workspace(child(name, "amp"), alias=name, kms_key_arn=key.arn, tags=args.tags,
-                                          opts=child_options(self, stateful=True, protect=args.protect))
-            writer = WorkloadIdentity(child(name, "prometheus"), WorkloadIdentityArgs(
-                cluster=cluster.identity, namespace=self.namespace, service_account="prometheus", tags=args.tags,
-                statements=[iam.statement("RemoteWrite", ["aps:RemoteWrite"], [workspace.arn])],
-                automount_token=True),  # Prometheus discovers its targets through the Kubernetes API.
-                child_options(self))
-            prometheus_values["serviceAccount"] = {"create": False, "name": writer.service_account_name}
-            prometheus_spec["remoteWrite"] = [{
-                "url": pulumi.Output.concat(workspace.prometheus_endpoint, "api/v1/remote_write"),
-                "sigv4": {"region": args.region}}]
-            self.managed_prometheus_workspace_arn = workspace.arn
-
+        self.grafana_admin_secret_name = self._grafana_secret(name)
+        prometheus_values = self._prometheus_values(name, key)
         self.prometheus_release = helm.release(
             child(name, "kube-prometheus-stack"),
             helm.PinnedChart("kube-prometheus-stack", PROMETHEUS_COMMUNITY, cfg.prometheus.chart_version),
@@ -172,8 +147,66 @@ class MonitoringStack(pulumi.ComponentResource):
                     "resources": pod_security.helm_resources("250m", "512Mi"),
                 },
             })
-        crds = [self.prometheus_release]
+        self._exporters(name, args)
+        self.register_outputs({
+            "alertTopicArn": self.alert_topic_arn, "namespace": self.namespace,
+            "prometheusReleaseName": self.prometheus_release.name,
+            "grafanaAdminSecretName": self.grafana_admin_secret_name, "pushgatewayUrl": self.pushgateway_url,
+            "managedPrometheusWorkspaceArn": self.managed_prometheus_workspace_arn,
+        })
 
+    @property
+    def refs(self) -> MonitoringRefs:
+        """What other components need to contribute their ServiceMonitors, rules, dashboards and alarms."""
+        return MonitoringRefs(namespace=self.namespace, prometheus_namespace=self._args.config.namespace,
+                              crd_dependencies=[self.prometheus_release], alert_topic_arn=self.alert_topic_arn,
+                              thresholds=self._args.config.thresholds,
+                              # Contributions that used to be this component's children alias to their old names.
+                              moved_from=MovedFrom(urn=self.urn.apply(_legacy_urn), name=self._name))
+
+    def _grafana_secret(self, name: str) -> pulumi.Output[str]:
+        """Grafana never starts with the chart's default password: a generated one, in a Secret the chart reads."""
+        password = random.RandomPassword(child(name, "grafana-password"), length=32, special=False,
+                                         opts=child_options(self))
+        admin_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
+        grafana_name = child(name, "grafana-admin")
+        grafana_secret = k8s.core.v1.Secret(
+            grafana_name, metadata={"name": grafana_name, "namespace": self.namespace}, type="Opaque",
+            string_data={GRAFANA_USER_KEY: "admin", GRAFANA_PASSWORD_KEY: admin_password},
+            opts=child_options(self))
+        return _name_of(grafana_secret)
+
+    def _prometheus_values(self, name: str, key: KmsKey) -> dict[str, Any]:
+        """Retention, the gp3 volume, select everything, and (optional) remote-write to Managed Prometheus."""
+        args, cfg = self._args, self._args.config
+        prometheus_spec: dict[str, Any] = {
+            "retention": f"{cfg.prometheus.retention_days}d",
+            "storageSpec": {"volumeClaimTemplate": {"spec": {
+                "storageClassName": cfg.prometheus.storage_class, "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": f"{cfg.prometheus.storage_gib}Gi"}}}}},
+            **{f"{kind}SelectorNilUsesHelmValues": False for kind in SELECTOR_KINDS},
+            "resources": pod_security.helm_resources("1", "4Gi"),
+        }
+        values: dict[str, Any] = {"prometheusSpec": prometheus_spec}
+        self.managed_prometheus_workspace_arn = None
+        if cfg.managed_prometheus:
+            workspace = aws.amp.Workspace(child(name, "amp"), alias=name, kms_key_arn=key.arn, tags=args.tags,
+                                          opts=child_options(self, stateful=True, protect=args.protect))
+            writer = WorkloadIdentity(child(name, "prometheus"), WorkloadIdentityArgs(
+                cluster=args.cluster.identity, namespace=self.namespace, service_account="prometheus", tags=args.tags,
+                statements=[iam.statement("RemoteWrite", ["aps:RemoteWrite"], [workspace.arn])],
+                automount_token=True),  # Prometheus discovers its targets through the Kubernetes API.
+                child_options(self))
+            values["serviceAccount"] = {"create": False, "name": writer.service_account_name}
+            prometheus_spec["remoteWrite"] = [{
+                "url": pulumi.Output.concat(workspace.prometheus_endpoint, "api/v1/remote_write"),
+                "sigv4": {"region": args.region}}]
+            self.managed_prometheus_workspace_arn = workspace.arn
+        return values
+
+    def _exporters(self, name: str, args: MonitoringCoreArgs) -> None:
+        """The DCGM exporter and the Pushgateway, each with our ServiceMonitor."""
+        cfg, crds = args.config, [self.prometheus_release]
         dcgm_name = child(name, "dcgm-exporter")
         dcgm = helm.release(
             child(name, "dcgm"), helm.PinnedChart("dcgm-exporter", NVIDIA_DCGM, cfg.dcgm_exporter_version),
@@ -188,7 +221,6 @@ class MonitoringStack(pulumi.ComponentResource):
                 "resources": pod_security.helm_resources("100m", "128Mi"),
                 "containerSecurityContext": pod_security.helm_container_security_context(),
             })
-
         self.pushgateway_url = pulumi.Output.format(
             "http://{0}.{1}.svc:{2}", pushgateway_name, self.namespace, PUSHGATEWAY_SERVICE_PORT)
         # dcgm-exporter templates/_helpers.tpl `dcgm-exporter.selectorLabels` puts name, instance and component on
@@ -201,55 +233,7 @@ class MonitoringStack(pulumi.ComponentResource):
         self._service_monitor(name, "pushgateway", pushgateway_name, {"app.kubernetes.io/name": pushgateway_name},
                               PUSHGATEWAY_PORT, "30s", honor_labels=True, depends_on=[*crds, pushgateway])
 
-        for group in monitoring_rules.rule_groups(cfg.thresholds, args.targets):
-            k8s.apiextensions.CustomResource(
-                child(name, group.name), api_version=MONITORING_API, kind="PrometheusRule",
-                metadata={"name": child(name, group.name), "namespace": self.namespace,
-                          "labels": {"app.kubernetes.io/part-of": "mlops-platform"}},
-                spec=monitoring_rules.prometheus_rule_spec(group), opts=child_options(self, depends_on=crds))
-        for board in dashboards.dashboards(args.targets):
-            k8s.core.v1.ConfigMap(
-                child(name, board.uid), metadata={"name": child(name, board.uid), "namespace": self.namespace,
-                                                  "labels": {"grafana_dashboard": "1"}},
-                data={f"{board.uid}.json": json.dumps(dashboards.render(board), sort_keys=True)}, opts=child_options(self))
-
-        self._name, self._args = name, args
-        self._data_alarms: CloudWatchAlarms | None = None
-        CloudWatchAlarms(child(name, "cloudwatch"), CloudWatchAlarmsArgs(
-            topic_arn=alerts.topic_arn, thresholds=cfg.thresholds, tags=args.tags, rds_instance_id=args.rds_instance_id,
-            dynamodb_table_names=args.dynamodb_table_names, nat_gateway_ids=args.nat_gateway_ids,
-            # Only the add-on's CloudWatch agent emits the failed-node metric: without it the alarm would sit in
-            # INSUFFICIENT_DATA forever.
-            container_insights_cluster=cluster.name if cluster.container_insights else None), child_options(self))
-
-        self.register_outputs({
-            "alertTopicArn": self.alert_topic_arn, "namespace": self.namespace,
-            "prometheusReleaseName": self.prometheus_release.name,
-            "grafanaAdminSecretName": self.grafana_admin_secret_name, "pushgatewayUrl": self.pushgateway_url,
-            "managedPrometheusWorkspaceArn": self.managed_prometheus_workspace_arn,
-        })
-
-    @property
-    def refs(self) -> MonitoringRefs:
-        """What other components need to contribute their ServiceMonitors, rules, dashboards and alarms."""
-        return MonitoringRefs(namespace=self.namespace, prometheus_namespace=self._args.config.namespace,
-                              crd_dependencies=[self.prometheus_release], alert_topic_arn=self.alert_topic_arn)
-
-    def add_data_store_alarms(self, *, rds_instance_id: pulumi.Input[str] | None = None,
-                              dynamodb_table_names: Sequence[pulumi.Input[str]] = (),
-                              extra_rds_instances: Mapping[str, pulumi.Input[str]] | None = None) -> CloudWatchAlarms:
-        """Alarms on data stores built after this stack (their ServiceMonitors need its CRDs first), sent to the
-        same topic. Call at most once; stores known up front go in the args instead."""
-        if self._data_alarms is not None:
-            raise ValueError(f"{self._name}: add_data_store_alarms was already called")
-        args, cfg = self._args, self._args.config
-        self._data_alarms = CloudWatchAlarms(child(self._name, "data-alarms"), CloudWatchAlarmsArgs(
-            topic_arn=self.alert_topic_arn, thresholds=cfg.thresholds, tags=args.tags,
-            rds_instance_id=rds_instance_id, dynamodb_table_names=dynamodb_table_names,
-            extra_rds_instances=dict(extra_rds_instances or {})), child_options(self))
-        return self._data_alarms
-
-    def _namespace(self, name: str, args: MonitoringStackArgs) -> pulumi.Output[str]:
+    def _namespace(self, name: str, args: MonitoringCoreArgs) -> pulumi.Output[str]:
         """The cluster's namespace if it created one (never create it twice), else ours."""
         existing = args.cluster.namespaces.get(args.config.namespace)
         if existing is not None:
@@ -264,7 +248,7 @@ class MonitoringStack(pulumi.ComponentResource):
         return _name_of(ns)
 
     @staticmethod
-    def _dcgm_values(name_override: str, args: MonitoringStackArgs) -> dict[str, Any]:
+    def _dcgm_values(name_override: str, args: MonitoringCoreArgs) -> dict[str, Any]:
         values: dict[str, Any] = {
             "nameOverride": name_override,
             "fullnameOverride": name_override,

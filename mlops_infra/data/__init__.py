@@ -1,0 +1,1 @@
+"""Data versioning (LakeFS, DVC remotes) and vector search (Qdrant)."""

@@ -1,0 +1,273 @@
+"""LakeFS: the pinned chart, metadata on the Postgres block, the blockstore on a hardened bucket through IRSA, its
+secrets through External Secrets, private (ClusterIP + an ingress NetworkPolicy), a ServiceMonitor and rules.
+
+Read at treeverse/charts tag lakefs-1.12.16 (charts/lakefs): with `existingSecret` the chart takes
+LAKEFS_AUTH_ENCRYPT_SECRET_KEY and LAKEFS_DATABASE_POSTGRES_CONNECTION_STRING from that Secret's
+`secretKeys.*` keys (templates/_shared_env.tpl) and renders no Secret of its own (templates/secret.yaml); the
+ServiceAccount is `serviceAccount.name` when `serviceAccount.create` is unset (templates/_helpers.tpl);
+`committedLocalCacheVolume` mounts at /lakefs/cache and sets LAKEFS_COMMITTED_LOCAL_CACHE_DIR (templates/_env.tpl).
+Read at treeverse/lakeFS tag v1.84.0: the `installation.*` keys create the first admin only with a local
+database (cmd/lakefs/cmd/run.go), so with Postgres a Job runs `lakefs setup` (cmd/lakefs/cmd/setup.go, which exits
+1 with "Setup is already complete." on a second run); `/metrics` is served on the API port (pkg/api/serve.go).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from ..blocks import iam, pod_security
+from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, VpcEndpointGuard
+from ..blocks.helm import PinnedChart, release
+from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.kms import KmsKey
+from ..blocks.namespace import namespace
+from ..blocks.naming import child, child_options
+from ..blocks.network_access import PrivatePlacement
+from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
+from ..blocks.postgres import PostgresArgs, postgres
+from ..blocks.refs import ClusterRefs, NetworkRefs
+from ..security.secrets_delivery import ESO_API_VERSION
+from .config import LAKEFS_CHART, LAKEFS_REPO, LAKEFS_SERVER_PORT, LakeFsConfig
+from .lakefs_rules import rule_groups
+
+SERVER_PORT = LAKEFS_SERVER_PORT
+"""`deployment.port` (the container's `http` port: API, S3 gateway, UI and /metrics)."""
+SERVICE_PORT = 80
+"""`service.port` (chart default)."""
+FULLNAME = "lakefs"
+"""`fullnameOverride`: Deployment, Service and ConfigMap are all named this (the release name is generated)."""
+SELECTOR = {"app.kubernetes.io/name": "lakefs"}
+"""`lakefs.selectorLabels` without the instance label (which holds the generated release name)."""
+SERVER_SERVICE_ACCOUNT = "lakefs"
+SECRET_NAME = "lakefs-secrets"
+"""The Kubernetes Secret External Secrets writes (keys below); the chart's `existingSecret`."""
+AUTH_KEY, DB_KEY = "auth_encrypt_secret_key", "database_connection_string"
+ADMIN_KEY_ID, ADMIN_SECRET = "admin_access_key_id", "admin_secret_access_key"
+SECRET_REFRESH = "1h"
+DB_NAME, DB_USER = "lakefs", "lakefs"
+
+
+@dataclass(frozen=True)
+class LakeFsArgs:
+    config: LakeFsConfig
+    network: NetworkRefs
+    cluster: ClusterRefs
+    kms_key: KmsKey
+    """Encrypts the blockstore, the database and LakeFS's secret (the platform's data key)."""
+    region: str
+    tags: dict[str, str]
+    client_namespaces: Sequence[str]
+    """Namespaces admitted to the API and S3 gateway (besides LakeFS's own)."""
+    protect: bool = False
+    """Pulumi `protect` + `retain_on_delete` on the bucket, database and secret. Default: false."""
+    bucket_guard: VpcEndpointGuard | None = None
+    """The exfiltration guard the blockstore carries. Default: none."""
+    monitoring: MonitoringRefs | None = None
+    """ServiceMonitor and rules when set. Default: none."""
+    external_secrets: pulumi.Resource | None = None
+    """What installs the External Secrets operator (its CRDs): the SecretStore waits for it. Default: none."""
+
+
+def connection_template(address: pulumi.Input[str], port: pulumi.Input[int]) -> pulumi.Output[str]:
+    """The Go template External Secrets renders into the connection string: user and password from the RDS-managed
+    secret at sync time (URL-escaped), TLS required (the parameter group sets rds.force_ssl)."""
+    return pulumi.Output.format(
+        "postgres://{{{{ .username | urlquery }}}}:{{{{ .password | urlquery }}}}@{0}:{1}/{2}?sslmode=require",
+        address, port, DB_NAME)
+
+
+def server_config(region: str, kms_key_arn: str) -> str:
+    """LakeFS's config file (no secrets: those come from the environment). Keys from pkg/config/config.go @ v1.84.0."""
+    return json.dumps({
+        "logging": {"format": "json", "level": "INFO"},
+        "database": {"type": "postgres"},
+        "blockstore": {"type": "s3", "s3": {
+            "region": region,
+            # The region is known: no GetBucketLocation call (the role is not granted it).
+            "discover_bucket_region": False,
+            "server_side_encryption": "aws:kms",
+            "server_side_encryption_kms_key_id": kms_key_arn}},
+        "gateways": {"s3": {"region": region}},
+        # No call home: the platform runs private.
+        "stats": {"enabled": False},
+        "email_subscription": {"enabled": False},
+        "security": {"check_latest_version": False},
+    }, indent=2, sort_keys=True)
+
+
+class LakeFs(pulumi.ComponentResource):
+    endpoint: pulumi.Output[str]
+    repository_namespace: pulumi.Output[str]
+    bucket: HardenedBucket
+    server_role: aws.iam.Role
+    secret_arn: pulumi.Output[str]
+    database_endpoint: pulumi.Output[str]
+
+    def __init__(self, name: str, args: LakeFsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:data:LakeFs", name, None, opts)
+        cfg, cluster, provider = args.config, args.cluster, args.cluster.provider
+        ns = namespace(child(name, "ns"), self, cfg.namespace, existing=cluster.namespaces, provider=provider)
+        self.bucket = HardenedBucket(child(name, "blockstore"), HardenedBucketArgs(
+            kms_key=args.kms_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard),
+            pulumi.ResourceOptions(parent=self))
+        placement = PrivatePlacement(vpc_id=args.network.vpc_id, subnet_ids=list(args.network.private_subnet_ids),
+                                     client_security_group_id=cluster.cluster_security_group_id)
+        db = postgres(child(name, "db"), self, PostgresArgs(
+            config=cfg.database, placement=placement, kms_key=args.kms_key, tags=args.tags, db_name=DB_NAME,
+            # IAM auth allowed (FSBP RDS.10); LakeFS's pgx driver logs in with the synced password.
+            username=DB_USER, iam_database_authentication=True, protect=args.protect))
+        self.database_endpoint = db.instance.endpoint
+        secret = self._app_secret(name, args)
+        synced = self._external_secret(name, args, ns, [db.master_secret_arn, secret.arn],
+                                       connection_template(db.instance.address, db.instance.port), secret.arn)
+        server = WorkloadIdentity(child(name, "server"), WorkloadIdentityArgs(
+            cluster=cluster.identity, namespace=ns, service_account=SERVER_SERVICE_ACCOUNT, tags=args.tags,
+            statements=self.bucket.write_statements(cfg.repository_prefix)),
+            pulumi.ResourceOptions(parent=self, provider=provider))
+        self.server_role = server.role
+        values = self.values(cfg, args.region, args.kms_key.arn)
+        chart = release(child(name, "release"), PinnedChart(LAKEFS_CHART, LAKEFS_REPO, cfg.chart_version),
+                        parent=self, namespace=ns, values=values, depends_on=[server, synced, db.instance])
+        self._setup_job(name, cfg, ns, chart, provider)
+        self._network_policy(name, ns, args)
+        if cfg.replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                child(name, "pdb"), metadata={"name": FULLNAME, "namespace": ns},
+                spec={"max_unavailable": 1, "selector": {"match_labels": SELECTOR}},
+                opts=child_options(self, provider=provider))
+        if args.monitoring is not None:
+            service_monitor(self, name, args.monitoring, object_name=FULLNAME, namespace=ns, match_labels=SELECTOR,
+                            endpoints=[ScrapeEndpoint(port="http")], depends_on=[chart], provider=provider)
+            prometheus_rule(self, name, args.monitoring, object_name=FULLNAME, namespace=ns,
+                            groups=rule_groups(cfg.namespace), provider=provider)
+        self.endpoint = pulumi.Output.format("http://{0}.{1}.svc.cluster.local", FULLNAME, ns)
+        self.repository_namespace = pulumi.Output.format("s3://{0}/{1}", self.bucket.bucket_name,
+                                                         cfg.repository_prefix)
+        self.secret_arn = secret.arn
+        self.register_outputs({"endpoint": self.endpoint, "repositoryNamespace": self.repository_namespace,
+                               "secretArn": self.secret_arn, "databaseEndpoint": self.database_endpoint})
+
+    def _app_secret(self, name: str, args: LakeFsArgs) -> aws.secretsmanager.Secret:
+        """The auth encryption key and the first admin's key pair, generated once (Pulumi secrets in state) and kept
+        in Secrets Manager under the data key; External Secrets delivers them, Helm values never hold them."""
+        opts = pulumi.ResourceOptions(parent=self)
+        auth = random.RandomPassword(child(name, "auth-encrypt-key"), length=64, special=False, opts=opts)
+        key_id = random.RandomPassword(child(name, "admin-key-id"), length=16, special=False, lower=False, opts=opts)
+        key_secret = random.RandomPassword(child(name, "admin-secret-key"), length=40, special=False, opts=opts)
+        secret = aws.secretsmanager.Secret(
+            child(name, "secret"), name=f"{name}/lakefs", kms_key_id=args.kms_key.arn,
+            description="LakeFS auth encryption key and initial admin credentials (External Secrets syncs them)",
+            recovery_window_in_days=args.config.secret_recovery_window_days, tags=args.tags,
+            opts=child_options(self, stateful=True, protect=args.protect))
+        value = pulumi.Output.json_dumps({AUTH_KEY: auth.result, ADMIN_KEY_ID: pulumi.Output.concat("AKIA", key_id.result),
+                                          ADMIN_SECRET: key_secret.result})
+        aws.secretsmanager.SecretVersion(child(name, "secret-value"), secret_id=secret.id,
+                                         secret_string=pulumi.Output.secret(value), opts=child_options(self))
+        return secret
+
+    def _external_secret(self, name: str, args: LakeFsArgs, ns: pulumi.Output[str], secret_arns: list[Any],
+                         connection: pulumi.Output[str], app_secret_arn: pulumi.Output[str],
+                         ) -> k8s.apiextensions.CustomResource:
+        """A namespaced SecretStore whose own IRSA role reads only LakeFS's two secrets, and the ExternalSecret that
+        renders `SECRET_NAME` from them (the DB password never enters config, state or values)."""
+        provider = args.cluster.provider
+        reader_sa = f"{SECRET_NAME}-reader"
+        reader = WorkloadIdentity(child(name, "secret-reader"), WorkloadIdentityArgs(
+            cluster=args.cluster.identity, namespace=ns, service_account=reader_sa, tags=args.tags,
+            statements=[iam.statement("ReadLakeFsSecrets", ["secretsmanager:DescribeSecret",
+                                                            "secretsmanager:GetSecretValue"], secret_arns),
+                        args.kms_key.use_statement("DecryptLakeFsSecrets", decrypt_only=True)]),
+            pulumi.ResourceOptions(parent=self, provider=provider))
+        eso = [args.external_secrets] if args.external_secrets is not None else []
+        store = k8s.apiextensions.CustomResource(
+            child(name, "secret-store"), api_version=ESO_API_VERSION, kind="SecretStore",
+            metadata={"name": f"{SECRET_NAME}-store", "namespace": ns},
+            spec={"provider": {"aws": {"service": "SecretsManager", "region": args.region,
+                                       "auth": {"jwt": {"serviceAccountRef": {"name": reader_sa}}}}}},
+            opts=child_options(self, provider=provider, depends_on=[reader, *eso]))
+        app = [{"secretKey": k, "remoteRef": {"key": app_secret_arn, "property": k}}
+               for k in (AUTH_KEY, ADMIN_KEY_ID, ADMIN_SECRET)]
+        return k8s.apiextensions.CustomResource(
+            child(name, "external-secret"), api_version=ESO_API_VERSION, kind="ExternalSecret",
+            metadata={"name": SECRET_NAME, "namespace": ns},
+            spec={"refreshInterval": SECRET_REFRESH,
+                  "secretStoreRef": {"kind": "SecretStore", "name": f"{SECRET_NAME}-store"},
+                  "target": {"name": SECRET_NAME, "creationPolicy": "Owner", "template": {
+                      "engineVersion": "v2",
+                      "data": {DB_KEY: connection, **{k: f"{{{{ .{k} }}}}" for k in (AUTH_KEY, ADMIN_KEY_ID,
+                                                                                        ADMIN_SECRET)}}}},
+                  "data": app,
+                  "dataFrom": [{"extract": {"key": secret_arns[0]}}]},
+            opts=child_options(self, provider=provider, depends_on=[store, *eso]))
+
+    @staticmethod
+    def values(cfg: LakeFsConfig, region: str, kms_key_arn: pulumi.Input[str]) -> dict[str, Any]:
+        """Helm values (keys checked against the chart's values.yaml and templates: tests/data/chart-values)."""
+        return {
+            "fullnameOverride": FULLNAME,
+            "replicaCount": cfg.replicas,
+            "image": {"community": {"tag": cfg.image_tag}},
+            "serviceAccount": {"name": SERVER_SERVICE_ACCOUNT},
+            "service": {"type": "ClusterIP", "port": SERVICE_PORT},
+            "ingress": {"enabled": False},
+            "existingSecret": SECRET_NAME,
+            "secretKeys": {"authEncryptSecretKey": AUTH_KEY, "databaseConnectionString": DB_KEY},
+            "lakefsConfig": pulumi.Output.from_input(kms_key_arn).apply(lambda arn: server_config(region, arn)),
+            "committedLocalCacheVolume": {"emptyDir": {"sizeLimit": f"{cfg.cache_size_gib}Gi"}},
+            # The image's root filesystem is read-only here: temporary files go to an emptyDir.
+            "extraVolumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+            "extraVolumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            "podSecurityContext": pod_security.helm_pod_security_context(),
+            "securityContext": pod_security.helm_container_security_context(),
+            "resources": pod_security.helm_resources(cfg.cpu, cfg.memory),
+        }
+
+    def _setup_job(self, name: str, cfg: LakeFsConfig, ns: pulumi.Output[str], chart: pulumi.Resource,
+                   provider: pulumi.ProviderResource | None) -> None:
+        """`lakefs setup` with the admin key pair from the synced Secret; a second run (already set up) succeeds.
+        The command's output holds the secret key, so it is printed only on failure and without that line."""
+        env = [{"name": "LAKEFS_AUTH_ENCRYPT_SECRET_KEY", "value_from": {"secret_key_ref": {"name": SECRET_NAME, "key": AUTH_KEY}}},
+               {"name": "LAKEFS_DATABASE_POSTGRES_CONNECTION_STRING",
+                "value_from": {"secret_key_ref": {"name": SECRET_NAME, "key": DB_KEY}}},
+               {"name": "ADMIN_KEY_ID", "value_from": {"secret_key_ref": {"name": SECRET_NAME, "key": ADMIN_KEY_ID}}},
+               {"name": "ADMIN_SECRET", "value_from": {"secret_key_ref": {"name": SECRET_NAME, "key": ADMIN_SECRET}}}]
+        script = (f'out=$(lakefs setup --config /etc/lakefs/config.yaml --user-name {cfg.admin_user} '
+                  '--access-key-id "$ADMIN_KEY_ID" --secret-access-key "$ADMIN_SECRET" 2>&1); rc=$?; '
+                  'case "$out" in *"Setup is already complete"*) echo "lakeFS already set up"; exit 0;; esac; '
+                  '[ "$rc" -eq 0 ] && { echo "lakeFS set up"; exit 0; }; '
+                  'echo "$out" | grep -v -i -e secret -e access_key; exit "$rc"')
+        k8s.batch.v1.Job(
+            child(name, "setup"),
+            metadata={"name": "lakefs-setup", "namespace": ns, "labels": {"app.kubernetes.io/part-of": "mlops-platform"}},
+            spec={"backoff_limit": 6, "template": {"metadata": {"labels": {"app.kubernetes.io/name": "lakefs-setup"}}, "spec": {
+                "restart_policy": "OnFailure", "automount_service_account_token": False,
+                "security_context": pod_security.pod_security_context(),
+                "containers": [{
+                    "name": "setup", "image": f"treeverse/lakefs:{cfg.image_tag}", "command": ["/bin/sh", "-c", script],
+                    "env": env, "security_context": pod_security.container_security_context(),
+                    "resources": pod_security.resources("100m", "128Mi"),
+                    "volume_mounts": [{"name": "config", "mount_path": "/etc/lakefs/config.yaml",
+                                       "sub_path": "config.yaml", "read_only": True}]}],
+                "volumes": [{"name": "config", "config_map": {"name": FULLNAME}}]}}},
+            opts=child_options(self, depends_on=[chart], provider=provider))
+
+    def _network_policy(self, name: str, ns: pulumi.Output[str], args: LakeFsArgs) -> None:
+        """Who may open a connection to the server: its own namespace (the setup Job does not need it, clients in
+        the namespace might), the client namespaces and Prometheus, on the one server port."""
+        sources = sorted({args.config.namespace, *args.client_namespaces,
+                          *([args.monitoring.prometheus_namespace] if args.monitoring else [])})
+        k8s.networking.v1.NetworkPolicy(
+            child(name, "ingress-policy"), metadata={"name": f"{FULLNAME}-ingress", "namespace": ns},
+            spec={"pod_selector": {"match_labels": SELECTOR}, "policy_types": ["Ingress"], "ingress": [{
+                "from_": [{"namespace_selector": {"match_expressions": [
+                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sources}]}}],
+                "ports": [{"protocol": "TCP", "port": SERVER_PORT}]}]},
+            opts=child_options(self, provider=args.cluster.provider))

@@ -1,0 +1,293 @@
+"""Qdrant: the pinned chart as a StatefulSet on encrypted gp3 volumes, its API keys from Secrets Manager through
+External Secrets, an ingress NetworkPolicy, a ServiceMonitor, rules, a PDB, and scheduled snapshots to a hardened
+bucket (a CronJob running `qdrant_snapshot.py` with a put-only IRSA role).
+
+Keys: two random keys (read-write, read-only) live in Secrets Manager (data key) and reach the cluster only through
+ExternalSecrets: the server's pod reads them by `secretKeyRef` (qdrant_values.py says why not the chart's `apiKey`);
+each granted namespace gets the Secret `qdrant-credentials` (QDRANT_URL, QDRANT_API_KEY) with its level's key.
+The security baseline's ClusterSecretStore admits only integration-secret namespaces, so Qdrant brings its own
+stores: `<name>-rw` (Qdrant's namespace and read-write clients) and `<name>-ro` (read-only clients), each
+authenticated as its own ServiceAccount whose IRSA role reads only the secrets that level may have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from ..blocks import iam, pod_security
+from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
+from ..blocks.helm import PinnedChart, release
+from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.kms import KmsKey
+from ..blocks.namespace import namespace
+from ..blocks.naming import child, child_options, truncate_name
+from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
+from ..blocks.refs import ClusterRefs
+from .qdrant_config import GRPC_PORT, HTTP_PORT, METRICS_PORT, P2P_PORT, QDRANT_CHART, QDRANT_REPO, QdrantConfig
+from .qdrant_values import API_KEY, READ_ONLY_API_KEY, SELECTOR_LABEL, helm_values, rule_groups
+
+if TYPE_CHECKING:
+    from ..platform.addons import PlatformContext
+
+ESO_API = "external-secrets.io/v1"  # as security/secrets_delivery.py (served from ESO 0.16)
+CREDENTIALS_SECRET = "qdrant-credentials"
+SNAPSHOT_PREFIX = "snapshots"
+JOB_SOURCE = Path(__file__).with_name("qdrant_snapshot.py")
+Store = tuple[str, k8s.apiextensions.CustomResource]
+"""A ClusterSecretStore: its name and the resource."""
+
+
+@dataclass(frozen=True)
+class QdrantArgs:
+    config: QdrantConfig
+    cluster: ClusterRefs
+    region: str
+    data_key: KmsKey
+    """Encrypts the key secrets and the snapshot bucket."""
+    tags: dict[str, str]
+    client_namespaces: Sequence[str]
+    """Namespaces granted the read-write key (and the API port)."""
+    read_only_namespaces: Sequence[str] = ()
+    """Namespaces granted the read-only key (and the API port). Default: none."""
+    external_secrets: Sequence[pulumi.Resource] = ()
+    """What installs the External Secrets operator and CRDs (the security baseline). Default: none (another stack)."""
+    monitoring: MonitoringRefs | None = None
+    """ServiceMonitor, rules, and the Prometheus namespace the NetworkPolicy admits. Default: none."""
+    bucket_guard: VpcEndpointGuard | None = None
+    """The exfiltration guard of the snapshot bucket. Default: none."""
+    protect: bool = False
+    """Pulumi `protect` + `retain_on_delete` on the release, secrets and snapshot bucket. Default: false."""
+
+
+class Qdrant(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    snapshot_bucket: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: QdrantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:data:Qdrant", name, None, opts)
+        cfg, cluster = args.config, args.cluster
+        self._cfg = cfg
+        if cluster.identity.mode != "irsa":
+            raise ValueError(f"{name}: Qdrant's secret stores authenticate with IRSA (cluster.workloadIdentity irsa)")
+        storage_class = cfg.storage_class or (cluster.storage_classes[0] if cluster.storage_classes else None)
+        if storage_class is None:
+            raise ValueError(f"{name}: no StorageClass (set data.qdrant.storageClass, or use a cluster that makes gp3)")
+        self._provider = cluster.provider
+        self.fullname = truncate_name(name, 40)  # pods `<fullname>-<i>`, PVCs `qdrant-storage-<fullname>-<i>`
+        self.namespace = namespace(child(name, "namespace"), self, cfg.namespace, existing=cluster.namespaces,
+                                   provider=cluster.provider)
+        self.keys_secret = f"{self.fullname}-api-keys"
+        svc = f"{self.fullname}.{cfg.namespace}.svc.cluster.local"
+        self.url = pulumi.Output.from_input(f"http://{svc}:{HTTP_PORT}")
+        self.grpc_url = f"http://{svc}:{GRPC_PORT}"
+
+        keys = self._keys(name, args)
+        server = release(
+            child(name, "release"), PinnedChart(QDRANT_CHART, QDRANT_REPO, cfg.chart_version), parent=self,
+            namespace=self.namespace, depends_on=keys, protect=args.protect,
+            values=helm_values(cfg, fullname=self.fullname, keys_secret=self.keys_secret, storage_class=storage_class))
+        self._network_policy(name, args)
+        self.snapshot_bucket = None
+        cronjob = self._snapshots(name, args, server) if cfg.snapshots.enabled else None
+        if args.monitoring is not None:
+            self._observability(name, args.monitoring, server, cronjob)
+        self.register_outputs({"url": self.url, "snapshotBucket": self.snapshot_bucket})
+
+    def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        return child_options(self, provider=self._provider, **kwargs)
+
+    # --- keys ----------------------------------------------------------------------------------------------------
+
+    def _keys(self, name: str, args: QdrantArgs) -> list[pulumi.Resource]:
+        """Secrets Manager secrets, the stores that read them, and the ExternalSecrets. Returns what the server
+        waits for (its own ExternalSecret)."""
+        cfg = args.config
+        secrets: dict[str, aws.secretsmanager.Secret] = {}
+        for key in (API_KEY, READ_ONLY_API_KEY):
+            value = random.RandomPassword(child(name, key), length=40, special=False, opts=child_options(self))
+            secret = aws.secretsmanager.Secret(
+                child(name, f"{key}-secret"), name=f"{name}/{key}", kms_key_id=args.data_key.arn, tags=args.tags,
+                description=f"Qdrant {key} ({name}), synced by External Secrets",
+                opts=child_options(self, stateful=True, protect=args.protect))
+            aws.secretsmanager.SecretVersion(child(name, f"{key}-value"), secret_id=secret.id,
+                                             secret_string=value.result, opts=child_options(self))
+            secrets[key] = secret
+        rw_namespaces = [cfg.namespace, *args.client_namespaces]
+        rw = self._store(name, "rw", args, [secrets[API_KEY], secrets[READ_ONLY_API_KEY]], rw_namespaces)
+        server = self._external_secret(child(name, "server-keys"), args, rw, cfg.namespace, self.keys_secret, {
+            API_KEY: secrets[API_KEY], READ_ONLY_API_KEY: secrets[READ_ONLY_API_KEY]})
+        for ns in args.client_namespaces:
+            self._external_secret(child(name, f"credentials-{ns}"), args, rw, ns, CREDENTIALS_SECRET,
+                                  {"key": secrets[API_KEY]}, client=True)
+        if args.read_only_namespaces:
+            ro = self._store(name, "ro", args, [secrets[READ_ONLY_API_KEY]], list(args.read_only_namespaces))
+            for ns in args.read_only_namespaces:
+                self._external_secret(child(name, f"credentials-{ns}"), args, ro, ns, CREDENTIALS_SECRET,
+                                      {"key": secrets[READ_ONLY_API_KEY]}, client=True)
+        return [server]
+
+    def _store(self, name: str, level: str, args: QdrantArgs, secrets: list[aws.secretsmanager.Secret],
+               namespaces: list[str]) -> Store:
+        """A ClusterSecretStore usable from `namespaces` only, authenticated as its own ServiceAccount (IRSA)."""
+        sa = f"{self.fullname}-secrets-{level}"
+        identity = WorkloadIdentity(child(name, f"secrets-{level}"), WorkloadIdentityArgs(
+            cluster=args.cluster.identity, namespace=self.namespace, service_account=sa, tags=args.tags,
+            statements=[iam.statement("ReadQdrantKeys", ["secretsmanager:DescribeSecret",
+                                                         "secretsmanager:GetSecretValue"], [s.arn for s in secrets]),
+                        args.data_key.use_statement("DecryptQdrantKeys", decrypt_only=True)]),
+            self._opts())
+        store_name = f"{self.fullname}-{level}"
+        return store_name, k8s.apiextensions.CustomResource(
+            child(name, f"store-{level}"), api_version=ESO_API, kind="ClusterSecretStore",
+            metadata={"name": store_name},
+            spec={"provider": {"aws": {"service": "SecretsManager", "region": args.region, "auth": {
+                "jwt": {"serviceAccountRef": {"name": sa, "namespace": self.namespace}}}}},
+                  "conditions": [{"namespaces": sorted(set(namespaces))}]},
+            opts=self._opts(depends_on=[*args.external_secrets, identity]))
+
+    def _external_secret(self, resource_name: str, args: QdrantArgs, store: Store, ns: str, target: str,
+                         keys: dict[str, aws.secretsmanager.Secret],
+                         client: bool = False) -> k8s.apiextensions.CustomResource:
+        store_name, store_resource = store
+        spec: dict[str, Any] = {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"kind": "ClusterSecretStore", "name": store_name},
+            "target": {"name": target, "creationPolicy": "Owner"},
+            "data": [{"secretKey": k, "remoteRef": {"key": s.name}} for k, s in keys.items()],
+        }
+        if client:  # env-ready: `envFrom: [{secretRef: {name: qdrant-credentials}}]`
+            spec["target"]["template"] = {"engineVersion": "v2", "data": {
+                "QDRANT_URL": self.url, "QDRANT_API_KEY": "{{ .key }}"}}
+        return k8s.apiextensions.CustomResource(
+            resource_name, api_version=ESO_API, kind="ExternalSecret",
+            metadata={"name": target, "namespace": args.cluster.namespaces.get(ns, ns)}, spec=spec,
+            opts=self._opts(depends_on=[*args.external_secrets, store_resource]))
+
+    # --- network, observability ----------------------------------------------------------------------------------
+
+    def _network_policy(self, name: str, args: QdrantArgs) -> None:
+        """API ports from Qdrant's namespace (snapshot job) and the granted namespaces; p2p between Qdrant pods;
+        the metrics port from Prometheus only. Kubelet probes come from the node, which the VPC CNI admits."""
+        def namespaces(names: Sequence[pulumi.Input[str]]) -> k8s.networking.v1.NetworkPolicyPeerArgsDict:
+            return {"namespace_selector": {"match_expressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}]}}
+        pods: k8s.meta.v1.LabelSelectorArgsDict = {"match_labels": {SELECTOR_LABEL: self.fullname}}
+        clients = sorted({args.config.namespace, *args.client_namespaces, *args.read_only_namespaces})
+        rules: list[k8s.networking.v1.NetworkPolicyIngressRuleArgsDict] = [
+            {"from_": [namespaces(clients)], "ports": [{"protocol": "TCP", "port": HTTP_PORT},
+                                                       {"protocol": "TCP", "port": GRPC_PORT}]},
+            {"from_": [{"pod_selector": pods}], "ports": [{"protocol": "TCP", "port": P2P_PORT}]},
+        ]
+        if args.monitoring is not None:
+            rules.append({"from_": [namespaces([args.monitoring.prometheus_namespace])],
+                          "ports": [{"protocol": "TCP", "port": METRICS_PORT}]})
+        spec: k8s.networking.v1.NetworkPolicySpecArgsDict = {"pod_selector": pods, "policy_types": ["Ingress"],
+                                                             "ingress": rules}
+        metadata: k8s.meta.v1.ObjectMetaArgsDict = {"name": f"{self.fullname}-ingress", "namespace": self.namespace}
+        k8s.networking.v1.NetworkPolicy(child(name, "ingress-policy"), metadata=metadata, spec=spec, opts=self._opts())
+
+    def _observability(self, name: str, refs: MonitoringRefs, server: pulumi.Resource,
+                       cronjob: str | None) -> None:
+        service_monitor(self, name, refs, object_name=self.fullname, namespace=self.namespace,
+                        match_labels={SELECTOR_LABEL: self.fullname, "app.kubernetes.io/component": "cluster-discovery"},
+                        endpoints=[ScrapeEndpoint(port="metrics")], depends_on=[server], provider=self._provider)
+        prometheus_rule(self, name, refs, object_name=self.fullname, namespace=self.namespace,
+                        groups=rule_groups(self._cfg, namespace=self._cfg.namespace, fullname=self.fullname,
+                                           snapshot_cronjob=cronjob), provider=self._provider)
+
+    # --- snapshots -----------------------------------------------------------------------------------------------
+
+    def _snapshots(self, name: str, args: QdrantArgs, server: pulumi.Resource) -> str:
+        """The bucket, a put-only role, the job's code as a ConfigMap and the CronJob. Returns the CronJob's name."""
+        cfg = args.config
+        bucket = HardenedBucket(child(name, "snapshots"), HardenedBucketArgs(
+            kms_key=args.data_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard,
+            lifecycle=[LifecycleRule("expire-snapshots", f"{SNAPSHOT_PREFIX}/", cfg.snapshots.retention_days)]),
+            child_options(self))
+        self.snapshot_bucket = bucket.bucket_name
+        sa = f"{self.fullname}-snapshots"
+        identity = WorkloadIdentity(child(name, "snapshot-job"), WorkloadIdentityArgs(
+            cluster=args.cluster.identity, namespace=self.namespace, service_account=sa, tags=args.tags,
+            statements=snapshot_statements(bucket, args.data_key)), self._opts())
+        code_name = f"{self.fullname}-snapshot-code"
+        code = k8s.core.v1.ConfigMap(
+            child(name, "snapshot-code"), opts=self._opts(),
+            metadata={"name": code_name, "namespace": self.namespace},
+            data={"qdrant_snapshot.py": JOB_SOURCE.read_text()})
+        job_name = f"{self.fullname}-snapshot"
+        headless = f"{self.fullname}-headless.{cfg.namespace}.svc.cluster.local"
+        urls = ",".join(f"http://{self.fullname}-{i}.{headless}:{HTTP_PORT}" for i in range(cfg.replicas))
+        env: list[k8s.core.v1.EnvVarArgsDict] = [
+            {"name": "QDRANT_URLS", "value": urls},
+            {"name": "QDRANT_API_KEY", "value_from": {"secret_key_ref": {"name": self.keys_secret, "key": API_KEY}}},
+            {"name": "SNAPSHOT_BUCKET", "value": bucket.bucket_name},
+            {"name": "SNAPSHOT_PREFIX", "value": SNAPSHOT_PREFIX},
+            {"name": "AWS_REGION", "value": args.region},
+            {"name": "HOME", "value": "/tmp"},
+        ]
+        mounts: list[k8s.core.v1.VolumeMountArgsDict] = [{"name": "code", "mount_path": "/job", "read_only": True},
+                                                         {"name": "tmp", "mount_path": "/tmp"}]
+        # The snapshot is staged in `tmp` before the upload: room for one collection snapshot.
+        volumes: list[k8s.core.v1.VolumeArgsDict] = [
+            {"name": "code", "config_map": {"name": code_name}},
+            {"name": "tmp", "empty_dir": {"size_limit": cfg.storage_size}}]
+        container: k8s.core.v1.ContainerArgsDict = {
+            "name": "snapshot", "image": cfg.snapshots.image, "command": ["python", "/job/qdrant_snapshot.py"],
+            "env": env, "resources": pod_security.resources("100m", "256Mi"),
+            "security_context": pod_security.container_security_context(),
+            "volume_mounts": mounts}
+        pod: k8s.core.v1.PodSpecArgsDict = {
+            "service_account_name": sa, "restart_policy": "Never", "automount_service_account_token": False,
+            "security_context": pod_security.pod_security_context(), "containers": [container],
+            "volumes": volumes}
+        if cfg.node_selector:
+            pod["node_selector"] = dict(cfg.node_selector)
+        # Typed level by level: one deep inline literal makes mypy try every Input[...] union member at every level
+        # (it ran out of 23 GiB on this spec).
+        template: k8s.core.v1.PodTemplateSpecArgsDict = {"metadata": {"labels": {
+            "app.kubernetes.io/name": "qdrant-snapshot", "app.kubernetes.io/part-of": "mlops-platform"}}, "spec": pod}
+        job: k8s.batch.v1.JobSpecArgsDict = {"backoff_limit": 1, "template": template}
+        job_template: k8s.batch.v1.JobTemplateSpecArgsDict = {"spec": job}
+        spec: k8s.batch.v1.CronJobSpecArgsDict = {
+            "schedule": cfg.snapshots.schedule, "time_zone": "Etc/UTC", "concurrency_policy": "Forbid",
+            "successful_jobs_history_limit": 3, "failed_jobs_history_limit": 3, "job_template": job_template}
+        metadata: k8s.meta.v1.ObjectMetaArgsDict = {"name": job_name, "namespace": self.namespace}
+        k8s.batch.v1.CronJob(child(name, "snapshot-cronjob"), metadata=metadata, spec=spec,
+                             opts=self._opts(depends_on=[server, identity, code]))
+        return job_name
+
+
+def snapshot_statements(bucket: HardenedBucket, key: KmsKey) -> list[iam.Statement]:
+    """Put snapshot objects under the prefix, nothing else: no read, list or delete. SSE-KMS uploads need
+    GenerateDataKey, and multipart ones Decrypt (S3 user guide, "Uploading an object using multipart upload")."""
+    return [
+        iam.statement("PutSnapshots", ["s3:AbortMultipartUpload", "s3:PutObject"], [bucket.objects_arn(SNAPSHOT_PREFIX)]),
+        iam.statement("EncryptSnapshots", ["kms:Decrypt", "kms:GenerateDataKey"], [key.arn]),
+    ]
+
+
+def build_qdrant(ctx: PlatformContext, config: QdrantConfig) -> dict[str, Any]:
+    """Qdrant on the platform: granted namespaces from config (default: every team's), the platform's data key,
+    exfiltration guard, monitoring and External Secrets operator. Outputs are prefixed `qdrant`."""
+    if ctx.external_secrets is None:
+        raise ValueError("data.qdrant: needs securityBaseline.enabled and securityBaseline.externalSecrets "
+                         "(Qdrant's API keys reach the cluster only through External Secrets)")
+    teams = [t.name for t in ctx.config.cluster.teams]
+    qdrant = Qdrant(child(ctx.name, "qdrant"), QdrantArgs(
+        config=config, cluster=ctx.cluster, region=ctx.config.region, data_key=ctx.data_key, tags=ctx.tags,
+        client_namespaces=list(config.client_namespaces) or teams, read_only_namespaces=list(config.read_only_namespaces),
+        external_secrets=[ctx.external_secrets], monitoring=ctx.monitoring, bucket_guard=ctx.bucket_guard,
+        protect=ctx.protect), ctx.k8s_opts)
+    out: dict[str, Any] = {"qdrantUrl": qdrant.url, "qdrantGrpcUrl": qdrant.grpc_url,
+                           "qdrantNamespace": config.namespace, "qdrantCredentialsSecret": CREDENTIALS_SECRET}
+    if qdrant.snapshot_bucket is not None:
+        out["qdrantSnapshotBucket"] = qdrant.snapshot_bucket
+    return out

@@ -1,0 +1,1 @@
+"""Orchestration: Airflow, Kubeflow Pipelines (Argo Workflows), Metaflow and Prefect on the platform."""

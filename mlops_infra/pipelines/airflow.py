@@ -1,0 +1,144 @@
+"""Airflow: the official Apache Airflow chart with the KubernetesExecutor, on the platform's blocks.
+
+- metadata database: the Postgres block; External Secrets templates the SQLAlchemy URL from the RDS-managed
+  password into `airflow-metadata` (`data.metadataSecretName`), so no password is in values, config or state;
+- task logs: `s3://<airflow bucket>/logs` (hardened bucket, platform KMS key) written by the task pods' IRSA role,
+  read by the API server's role;
+- DAGs: git-sync over SSH (key from a Secret) or the bucket's `dags/` prefix (Airflow 3 S3 DAG bundle);
+- task pods: the executor ServiceAccount of the shared wiring (feature-store read, model-artifact write, the MLflow
+  and feature-server env, the namespace egress policy); GPU steps add the pool's node selector and tolerations
+  from `MLOPS_GPU_NODE_SELECTOR` / `MLOPS_GPU_TOLERATIONS` (JSON) through `executor_config` (pod_override);
+- the API server (UI) is a ClusterIP Service, or an internal ALB with TLS; StatsD metrics scraped by a
+  ServiceMonitor, with rules on scheduler heartbeat, task failures and DAG processing lag.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
+from ..blocks.helm import PinnedChart, release
+from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.naming import child, child_options
+from ..blocks.observability import ScrapeEndpoint, prometheus_rule, service_monitor
+from ..platform.addons import PlatformContext
+from . import airflow_values as av
+from .airflow_metrics import rule_groups
+from .config import AirflowConfig
+from .wiring_common import (
+    EngineWiring,
+    EngineWiringArgs,
+    control_plane_egress,
+    engine_namespace,
+    gpu_scheduling,
+    metadata_database,
+    postgres_url,
+)
+
+CHART = "airflow"
+CHART_REPO = "https://airflow.apache.org"
+API_SERVER_PORT = 8080  # values.yaml ports.apiServer
+GPU_NODE_SELECTOR_ENV = "MLOPS_GPU_NODE_SELECTOR"
+GPU_TOLERATIONS_ENV = "MLOPS_GPU_TOLERATIONS"
+
+
+@dataclass(frozen=True)
+class AirflowArgs:
+    ctx: PlatformContext
+    """The platform's references (network, cluster, key, grants, monitoring, env)."""
+    config: AirflowConfig
+
+
+class Airflow(pulumi.ComponentResource):
+    bucket: HardenedBucket
+    wiring: EngineWiring
+    api_server_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AirflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:pipelines:Airflow", name, None, opts)
+        ctx, cfg = args.ctx, args.config
+        provider = ctx.cluster.provider
+        ns = engine_namespace(ctx, cfg.namespace, "airflow")
+        self.bucket = HardenedBucket(child(name, "bucket"), HardenedBucketArgs(
+            # Task logs and DAGs, not training data: no exfiltration guard, so not a CloudTrail data-event bucket
+            # (the trail's selectors are fixed before add-ons are built).
+            kms_key=ctx.data_key, tags=ctx.tags, protect=ctx.protect,
+            lifecycle=[LifecycleRule("expire-task-logs", f"{av.LOG_PREFIX}/", expiration_days=cfg.log_retention_days)]),
+            pulumi.ResourceOptions(parent=self))
+        dags_read = self.bucket.read_statements(av.DAGS_PREFIX) if cfg.dags.source == "s3" else []
+        self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
+            ctx=ctx, engine="airflow", namespace=ns, service_account="airflow-worker",
+            statements=[*_sids("Logs", self.bucket.write_statements(av.LOG_PREFIX)), *_sids("Dags", dags_read)]),
+            pulumi.ResourceOptions(parent=self))
+        self.api_identity = WorkloadIdentity(child(name, "api-server"), WorkloadIdentityArgs(
+            cluster=ctx.cluster.identity, namespace=ns, service_account="airflow-api-server", tags=ctx.tags,
+            statements=self.bucket.read_statements(av.LOG_PREFIX)), pulumi.ResourceOptions(parent=self))
+        self.dag_processor_identity = WorkloadIdentity(child(name, "dag-processor"), WorkloadIdentityArgs(
+            cluster=ctx.cluster.identity, namespace=ns, service_account="airflow-dag-processor", tags=ctx.tags,
+            statements=dags_read), pulumi.ResourceOptions(parent=self))
+        self.database = metadata_database(
+            self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name="airflow", username="airflow",
+            secret_name=av.SECRET_NAMES["metadata"],
+            template=lambda address, port: {av.SECRET_KEYS["metadata"]: postgres_url("postgresql", "airflow",
+                                                                                      address, port)})
+        secrets = self._app_secrets(name, ns, provider)
+        control_plane_egress(self, name, ctx, namespace=ns, pod_selector={
+            "component": ["scheduler", "api-server", "dag-processor", "triggerer", "run-airflow-migrations"]})
+
+        gpu = gpu_scheduling(ctx.config, cfg.gpu_pool)
+        env = [*self.wiring.env_vars(), {"name": GPU_NODE_SELECTOR_ENV, "value": json.dumps(gpu.node_selector)},
+               {"name": GPU_TOLERATIONS_ENV, "value": json.dumps(gpu.tolerations)}]
+        log_folder = pulumi.Output.format("s3://{0}/{1}", self.bucket.bucket_name, av.LOG_PREFIX)
+        inputs = av.AirflowInputs(region=ctx.config.region, log_bucket=self.bucket.bucket_name,
+                                  worker_service_account="airflow-worker",
+                                  api_server_service_account="airflow-api-server",
+                                  dag_processor_service_account="airflow-dag-processor", env=env)
+        self.release = release(
+            child(name, "release"), PinnedChart(CHART, CHART_REPO, cfg.chart_version), parent=self, namespace=ns,
+            values=av.chart_values(cfg, inputs, log_folder), timeout_seconds=900,
+            depends_on=[self.wiring, self.api_identity, self.dag_processor_identity, *secrets,
+                        *([*ctx.cluster.ingress_dependencies] if cfg.ui.ingress else [])])
+        if ctx.monitoring is not None:
+            service_monitor(self, child(name, "statsd"), ctx.monitoring, object_name="airflow-statsd", namespace=ns,
+                            match_labels={"component": "statsd", "release": av.RELEASE},
+                            endpoints=[ScrapeEndpoint(av.STATSD_SCRAPE_PORT)], depends_on=[self.release],
+                            provider=provider)
+            prometheus_rule(self, child(name, "alerts"), ctx.monitoring, object_name="airflow", namespace=ns,
+                            groups=rule_groups(cfg.namespace), provider=provider)
+        self.api_server_url = pulumi.Output.format("http://{0}-api-server.{1}.svc.cluster.local:{2}", av.RELEASE, ns,
+                                                   API_SERVER_PORT)
+        self.register_outputs({"apiServerUrl": self.api_server_url, "logBucket": self.bucket.bucket_name,
+                               "workerRoleArn": self.wiring.role_arn})
+
+    def _app_secrets(self, name: str, ns: pulumi.Input[str],
+                     provider: pulumi.ProviderResource | None) -> list[k8s.core.v1.Secret]:
+        """Fernet, API and JWT keys: generated once (Pulumi secrets in state), never Helm values; the chart's own
+        would change on every upgrade (randAlphaNum at render time) and sign users out."""
+        fernet = random.RandomId(child(name, "fernet-key"), byte_length=32, opts=child_options(self))
+        api = random.RandomPassword(child(name, "api-secret-key"), length=48, special=False, opts=child_options(self))
+        jwt = random.RandomPassword(child(name, "jwt-secret"), length=64, special=False, opts=child_options(self))
+        values = {"fernet": fernet.b64_url.apply(lambda s: s + "="),  # urlsafe base64 of 32 bytes, padded
+                  "api": api.result, "jwt": jwt.result}
+        return [k8s.core.v1.Secret(
+            child(name, f"{kind}-secret"), metadata={"name": av.SECRET_NAMES[kind], "namespace": ns}, type="Opaque",
+            string_data={av.SECRET_KEYS[kind]: pulumi.Output.secret(value)},
+            opts=child_options(self, provider=provider)) for kind, value in values.items()]
+
+
+def _sids(prefix: str, statements: list[Any]) -> list[Any]:
+    """Bucket statements with a prefix on their Sid (one role may hold the log and DAG grants side by side)."""
+    return [{**s, "Sid": f"{prefix}{s['Sid']}"} if isinstance(s, dict) and "Sid" in s else s for s in statements]
+
+
+def build_airflow(ctx: PlatformContext) -> dict[str, Any]:
+    cfg = ctx.config.orchestration.airflow
+    airflow = Airflow(child(ctx.name, "airflow"), AirflowArgs(ctx=ctx, config=cfg), ctx.k8s_opts)
+    return {"airflowNamespace": cfg.namespace, "airflowApiServerUrl": airflow.api_server_url,
+            "airflowLogBucket": airflow.bucket.bucket_name, "airflowWorkerRoleArn": airflow.wiring.role_arn,
+            "airflowDatabaseEndpoint": airflow.database.db.instance.endpoint}

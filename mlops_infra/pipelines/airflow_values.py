@@ -1,0 +1,145 @@
+"""The Apache Airflow chart's values and airflow.cfg settings the platform generates (pure; no Pulumi resources).
+
+Keys checked against chart/values.yaml of the pinned chart (1.19.0, Airflow 3.1.7; see
+tests/data/chart-values/airflow-1.19.0.yaml for where it was read). Secrets never appear here: the metadata DB
+connection comes from the Secret External Secrets writes (`data.metadataSecretName`), the Fernet, API and JWT keys
+from Secrets the component creates from Pulumi secrets (`*SecretName`), the git-sync key from the Secret the
+operator delivers (`dags.gitSync.sshKeySecret`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..blocks import pod_security
+from .config import AirflowConfig
+
+AIRFLOW_UID = 50000  # the official image's `airflow` user (its files are group 0, so the pod keeps gid 0)
+LOG_PREFIX = "logs"
+DAGS_PREFIX = "dags"
+LOG_CONN_ID = "aws_platform"
+"""The Airflow connection remote logging (and S3 DAG bundles) use: `AIRFLOW_CONN_AWS_PLATFORM` in the env, an AWS
+connection without keys, so boto3 takes the pod's IRSA web identity."""
+RELEASE = "airflow"
+STATSD_SCRAPE_PORT = "statsd-scrape"  # the chart's statsd Service port name (ports.statsdScrape, 9102)
+SECRET_NAMES = {"metadata": "airflow-metadata", "fernet": "airflow-fernet-key", "api": "airflow-api-secret-key",
+                "jwt": "airflow-jwt-secret"}
+# Keys the chart reads from those Secrets (chart/templates/secrets/*.yaml: fernet-key, api-secret-key, jwt-secret;
+# metadata: `connection`, values.yaml `data.metadataSecretName`).
+SECRET_KEYS = {"metadata": "connection", "fernet": "fernet-key", "api": "api-secret-key", "jwt": "jwt-secret"}
+# Requests = limits (Guaranteed). The scheduler and API server of Airflow 3 idle at ~400-600 MiB RSS.
+RESOURCES = {"scheduler": ("1", "2Gi"), "apiServer": ("500m", "2Gi"), "dagProcessor": ("500m", "1Gi"),
+             "triggerer": ("250m", "1Gi"), "statsd": ("100m", "128Mi"), "workers": ("1", "2Gi"),
+             "migrateDatabaseJob": ("500m", "1Gi")}
+
+
+@dataclass(frozen=True)
+class AirflowInputs:
+    """What the values need that the config does not hold (names and addresses the component created)."""
+
+    region: str
+    log_bucket: Any
+    """Bucket name (an Output in the component, a str in tests)."""
+    worker_service_account: str
+    api_server_service_account: str
+    dag_processor_service_account: str
+    env: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    """Platform env for every Airflow container (MLflow, feature server, GPU placement)."""
+
+
+def aws_connection(region: str) -> str:
+    """`AIRFLOW_CONN_AWS_PLATFORM`: an AWS connection (JSON form, Airflow >= 2.3) with a region and no keys."""
+    return json.dumps({"conn_type": "aws", "extra": {"region_name": region}})
+
+
+def remote_logging_config(log_folder: Any) -> dict[str, Any]:
+    """`[logging]` of airflow.cfg: task logs to S3 through the connection above (Airflow 3.1 config names:
+    remote_logging, remote_base_log_folder, remote_log_conn_id, delete_local_logs, encrypt_s3_logs)."""
+    return {"remote_logging": "True", "remote_base_log_folder": log_folder, "remote_log_conn_id": LOG_CONN_ID,
+            # The bucket encrypts with its KMS key by default; S3 SSE-S3 headers would override it.
+            "encrypt_s3_logs": "False", "delete_local_logs": "True"}
+
+
+def _security(values: dict[str, Any]) -> dict[str, Any]:
+    pod = {"runAsNonRoot": True, "runAsUser": AIRFLOW_UID, "runAsGroup": 0, "fsGroup": 0,
+           "seccompProfile": {"type": "RuntimeDefault"}}
+    return {**values, "securityContexts": {"pod": pod, "containers": pod_security.helm_container_security_context()}}
+
+
+def dags_values(cfg: AirflowConfig, bucket: Any) -> dict[str, Any]:
+    """git-sync (SSH key from a Secret, never a value) or an S3 DAG bundle (airflow.providers.amazon S3DagBundle)."""
+    dags = cfg.dags
+    if dags.source == "gitSync":
+        sync: dict[str, Any] = {"enabled": True, "repo": dags.git_repo, "branch": dags.git_branch,
+                                "ref": dags.git_branch, "subPath": dags.git_sub_path,
+                                "sshKeySecret": dags.git_ssh_key_secret,
+                                "period": f"{dags.sync_interval_seconds}s",
+                                "resources": pod_security.helm_resources("50m", "128Mi")}
+        if dags.git_known_hosts:
+            sync["knownHosts"] = dags.git_known_hosts
+        return {"dags": {"gitSync": sync}}
+    bundle = {"name": "platform-s3", "classpath": "airflow.providers.amazon.aws.bundles.s3.S3DagBundle",
+              "kwargs": {"aws_conn_id": LOG_CONN_ID, "bucket_name": bucket, "prefix": dags.s3_prefix,
+                         "refresh_interval": dags.sync_interval_seconds}}
+    return {"dagProcessor": {"dagBundleConfigList": [bundle]}}
+
+
+def ingress_values(cfg: AirflowConfig) -> dict[str, Any]:
+    ui = cfg.ui
+    if not ui.ingress:
+        return {}
+    annotations = {
+        "alb.ingress.kubernetes.io/scheme": "internal" if ui.internal else "internet-facing",
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTPS": 443}]),
+        "alb.ingress.kubernetes.io/certificate-arn": ui.certificate_arn or "",
+        "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "alb.ingress.kubernetes.io/healthcheck-path": "/api/v2/monitor/health",
+    }
+    return {"ingress": {"apiServer": {"enabled": True, "ingressClassName": "alb", "annotations": annotations,
+                                      "path": "/", "pathType": "Prefix", "hosts": [{"name": ui.host}]}}}
+
+
+def _component(key: str, sa: str | None = None, **extra: Any) -> dict[str, Any]:
+    cpu, mem = RESOURCES[key]
+    out: dict[str, Any] = {"resources": pod_security.helm_resources(cpu, mem), **extra}
+    if sa is not None:
+        out["serviceAccount"] = {"create": False, "name": sa}
+    return out
+
+
+def chart_values(cfg: AirflowConfig, inputs: AirflowInputs, log_folder: Any) -> dict[str, Any]:
+    """Helm values of the Airflow release (KubernetesExecutor, external Postgres, remote logs, statsd)."""
+    repo, _, tag = cfg.image.rpartition(":")
+    env = [*inputs.env, {"name": "AIRFLOW_CONN_AWS_PLATFORM", "value": aws_connection(inputs.region)}]
+    values: dict[str, Any] = {
+        "defaultAirflowRepository": repo, "defaultAirflowTag": tag, "airflowVersion": tag,
+        "executor": "KubernetesExecutor",
+        "postgresql": {"enabled": False}, "redis": {"enabled": False}, "pgbouncer": {"enabled": False},
+        "data": {"metadataSecretName": SECRET_NAMES["metadata"]},
+        "fernetKeySecretName": SECRET_NAMES["fernet"], "apiSecretKeySecretName": SECRET_NAMES["api"],
+        "jwtSecretName": SECRET_NAMES["jwt"],
+        "createUserJob": {"enabled": False},  # its default admin/admin user: people sign in through FAB users
+        "migrateDatabaseJob": _component("migrateDatabaseJob"),
+        "networkPolicies": {"enabled": False},  # the platform's own egress policies (wiring_common)
+        "env": env,
+        "scheduler": _component("scheduler", replicas=cfg.scheduler_replicas),
+        "apiServer": _component("apiServer", inputs.api_server_service_account, replicas=cfg.api_server_replicas,
+                                service={"type": "ClusterIP"}),
+        "dagProcessor": _component("dagProcessor", inputs.dag_processor_service_account),
+        "triggerer": _component("triggerer", persistence={"enabled": False}),  # logs go to S3, no PVC
+        "workers": _component("workers", inputs.worker_service_account),
+        "statsd": _component("statsd", enabled=True),
+        "cleanup": {"enabled": True, "resources": pod_security.helm_resources("100m", "256Mi")},
+        "config": {"logging": remote_logging_config(log_folder),
+                   "core": {"remote_logging": "True"},  # the chart's `core` default repeats it (Airflow 1.10)
+                   "kubernetes_executor": {"delete_worker_pods": "True", "delete_worker_pods_on_failure": "False"}},
+    }
+    values = _security(values)
+    for part in (dags_values(cfg, inputs.log_bucket), ingress_values(cfg)):
+        for key, value in part.items():
+            values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
+    return values

@@ -1,0 +1,177 @@
+"""Metaflow: the metadata service on the Postgres block, an S3 datastore in a hardened bucket, flows deployed to the
+Argo Workflows that Kubeflow Pipelines runs, steps on the training pools, and the config users install.
+
+- datastore: `s3://<bucket>/<datastorePrefix>` (platform KMS key by bucket default; data tools and cards below it);
+  the flows' ServiceAccount (`metaflow-flows`, shared wiring: feature-store read, model-artifact write, the platform
+  env, the namespace egress policy) may read and write exactly that prefix;
+- metadata service: the metaflow-service chart (outerbounds/metaflow-tools charts/metaflow/charts/metaflow-service
+  0.2.2). Its `metadatadb.password` stays empty, so the chart renders no MF_METADATA_DB_PSWD value
+  (templates/_helpers.tpl `metaflow-service.metadatadbEnvVars`); `env` (rendered into the migration init container
+  and the server) takes it from the Secret External Secrets templates from the RDS-managed password;
+- scheduler: `argo-workflows create` writes WorkflowTemplates into this namespace (Metaflow's
+  KUBERNETES_NAMESPACE); the Argo controller Kubeflow Pipelines installs runs them. Argo's executor reports
+  results through the Kubernetes API (`workflowtaskresults`), so flow pods get that Role and API egress;
+- user config: the `metaflowConfig` output is the file `metaflow configure` writes (metaflow_user_config.py).
+
+Waiver (non-root): Metaflow 2.19.39 has no global security-context setting for step pods (`@kubernetes(
+security_context=...)` per step only) and the metadata service image runs from /root, so the namespace enforces
+Pod Security `baseline` (warn/audit `restricted`); the service drops every capability and escalation and has a
+read-only root filesystem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..blocks import pod_security
+from ..blocks.bucket import HardenedBucket, HardenedBucketArgs
+from ..blocks.helm import PinnedChart, release
+from ..blocks.naming import child, child_options
+from ..platform.addons import PlatformContext
+from ..security.exfiltration_guards import API_SERVICE_PORT, api_service_ips
+from .metaflow_config import METAFLOW_SERVICE_CHART, METAFLOW_SERVICE_PORT, METAFLOW_SERVICE_REPO, MetaflowConfig
+from .metaflow_user_config import MetaflowUserConfigArgs, config_json, metaflow_user_config
+from .wiring_common import (
+    EngineWiring,
+    EngineWiringArgs,
+    control_plane_egress,
+    engine_namespace,
+    gpu_scheduling,
+    metadata_database,
+)
+
+SERVICE_NAME = "metaflow-service"
+"""`fullnameOverride`: the Deployment, Service and selector name."""
+FLOWS_SERVICE_ACCOUNT = "metaflow-flows"
+SERVICE_ACCOUNT = "metaflow-service"
+ENV_SECRET = "metaflow-platform-env"
+DB_SECRET = "metaflow-db"
+DB_NAME = "metaflow"
+DB_USER = "metaflow"
+PASSWORD_ENV = "MF_METADATA_DB_PSWD"
+ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+
+
+@dataclass(frozen=True)
+class MetaflowArgs:
+    ctx: PlatformContext
+    config: MetaflowConfig
+
+
+def service_values(cfg: MetaflowConfig, db_host: pulumi.Input[str], db_port: pulumi.Input[int]) -> dict[str, Any]:
+    """metaflow-service chart values (keys checked against tests/data/chart-values/metaflow-service-0.2.2.yaml)."""
+    repository, tag = cfg.service_image.rsplit(":", 1)
+    container = pod_security.helm_container_security_context()
+    # The image runs from /root (Dockerfile.metadata_service WORKDIR /root): root (waived). Read-only root: the
+    # service and run_goose.py (v2.4.13) write no file (no tempfile, no open-for-write; Python skips .pyc writes).
+    container["runAsNonRoot"] = False
+    return {
+        "fullnameOverride": SERVICE_NAME,
+        "replicaCount": cfg.service_replicas,
+        "image": {"repository": repository, "tag": tag},
+        "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
+        "metadatadb": {"host": db_host, "port": db_port, "name": DB_NAME, "user": DB_USER, "password": ""},
+        # Migrations on every start (goose skips applied ones); the chart's default runs them only on an empty DB.
+        "dbMigrations": {"runOnStart": True, "onlyIfDbEmpty": False},
+        "env": [
+            {"name": "MF_METADATA_DB_SSL_MODE", "value": "require"},  # RDS enforces TLS (rds.force_ssl)
+            {"name": PASSWORD_ENV, "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": PASSWORD_ENV}}},
+        ],
+        "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": container,
+        "resources": pod_security.helm_resources("250m", "512Mi"),
+        "service": {"type": "ClusterIP", "port": METAFLOW_SERVICE_PORT},
+        "ingress": {"enabled": False},
+    }
+
+
+class Metaflow(pulumi.ComponentResource):
+    bucket: HardenedBucket
+    wiring: EngineWiring
+    service_url: pulumi.Output[str]
+    datastore_root: pulumi.Output[str]
+    user_config: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MetaflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:pipelines:Metaflow", name, None, opts)
+        ctx, cfg = args.ctx, args.config
+        provider = ctx.cluster.provider
+        ns = engine_namespace(ctx, cfg.namespace, "metaflow", level="baseline")
+        self.bucket = HardenedBucket(child(name, "datastore"), HardenedBucketArgs(
+            kms_key=ctx.data_key, tags=ctx.tags, protect=ctx.protect, vpc_endpoint_guard=ctx.bucket_guard),
+            pulumi.ResourceOptions(parent=self))
+        self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
+            ctx=ctx, engine="metaflow", namespace=ns, service_account=FLOWS_SERVICE_ACCOUNT,
+            statements=[{**s, "Sid": f"Datastore{s['Sid']}"}
+                        for s in self.bucket.write_statements(cfg.datastore_prefix)]),
+            pulumi.ResourceOptions(parent=self))
+        self.database = metadata_database(
+            self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name=DB_NAME, username=DB_USER,
+            secret_name=DB_SECRET, template=lambda address, port: {PASSWORD_ENV: "{{ .password }}"})
+        k8s.core.v1.ServiceAccount(child(name, "service-sa"), metadata={"name": SERVICE_ACCOUNT, "namespace": ns},
+                                   automount_service_account_token=False, opts=child_options(self, provider=provider))
+        env_secret = k8s.core.v1.Secret(
+            child(name, "env"), metadata={"name": ENV_SECRET, "namespace": ns}, type="Opaque",
+            string_data=self.wiring.env, opts=child_options(self, provider=provider))
+        self._argo_access(name, ctx, ns)
+        control_plane_egress(self, name, ctx, namespace=ns, kubernetes_api=False,
+                             pod_selector={"app.kubernetes.io/name": [SERVICE_NAME]})
+        self.release = release(
+            child(name, "service"), PinnedChart(METAFLOW_SERVICE_CHART, METAFLOW_SERVICE_REPO,
+                                                cfg.service_chart_version),
+            parent=self, namespace=ns, values=service_values(cfg, self.database.address, self.database.port),
+            depends_on=[self.wiring])
+        self.service_url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}", SERVICE_NAME, ns,
+                                                METAFLOW_SERVICE_PORT)
+        self.datastore_root = pulumi.Output.format("s3://{0}/{1}", self.bucket.bucket_name, cfg.datastore_prefix)
+        gpu = gpu_scheduling(ctx.config, cfg.gpu_pool)
+
+        def render(bucket: str, url: str) -> str:
+            return config_json(metaflow_user_config(MetaflowUserConfigArgs(
+                bucket=bucket, datastore_prefix=cfg.datastore_prefix, datatools_prefix=cfg.datatools_prefix,
+                service_url=url, namespace=cfg.namespace, service_account=FLOWS_SERVICE_ACCOUNT, image=cfg.task_image,
+                cpu=cfg.task_cpu, memory_mib=cfg.task_memory_mib, tolerations=gpu.tolerations,
+                node_selector=gpu.node_selector if cfg.gpu_pool else {}, env_secret=ENV_SECRET)))
+
+        self.user_config = pulumi.Output.all(self.bucket.bucket_name, self.service_url).apply(
+            lambda a: render(str(a[0]), str(a[1])))
+        self.env_secret = env_secret
+        self.register_outputs({"serviceUrl": self.service_url, "datastoreRoot": self.datastore_root,
+                               "userConfig": self.user_config, "taskRoleArn": self.wiring.role_arn})
+
+    def _argo_access(self, name: str, ctx: PlatformContext, ns: pulumi.Output[str]) -> None:
+        """Argo's executor in each step pod writes its results through the Kubernetes API (Argo >= 3.4
+        `workflowtaskresults`): that verb on that resource for the flows' account, and egress to the API for
+        workflow pods only (the namespace policy admits no API)."""
+        provider = ctx.cluster.provider
+        k8s.rbac.v1.Role(
+            child(name, "argo-executor"), metadata={"name": "metaflow-argo-executor", "namespace": ns},
+            rules=[{"api_groups": ["argoproj.io"], "resources": ["workflowtaskresults"],
+                    "verbs": ["create", "patch"]}],
+            opts=child_options(self, provider=provider))
+        k8s.rbac.v1.RoleBinding(
+            child(name, "argo-executor-binding"), metadata={"name": "metaflow-argo-executor", "namespace": ns},
+            role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": "metaflow-argo-executor"},
+            subjects=[{"kind": "ServiceAccount", "name": FLOWS_SERVICE_ACCOUNT, "namespace": ns}],
+            opts=child_options(self, provider=provider))
+        api = pulumi.Output.from_input(ctx.cluster.service_ipv4_cidr).apply(
+            lambda cidr: [{"ip_block": {"cidr": ip}} for ip in api_service_ips(cidr)])
+        k8s.networking.v1.NetworkPolicy(
+            child(name, "argo-api-egress"), metadata={"name": "argo-executor-egress", "namespace": ns},
+            spec={"pod_selector": {"match_expressions": [{"key": ARGO_WORKFLOW_LABEL, "operator": "Exists"}]},
+                  "policy_types": ["Egress"],
+                  "egress": [{"to": api, "ports": [{"protocol": "TCP", "port": API_SERVICE_PORT}]}]},
+            opts=child_options(self, provider=provider))
+
+
+def build_metaflow(ctx: PlatformContext) -> dict[str, Any]:
+    cfg = ctx.config.orchestration.metaflow
+    mf = Metaflow(child(ctx.name, "metaflow"), MetaflowArgs(ctx=ctx, config=cfg), ctx.k8s_opts)
+    return {"metaflowConfig": mf.user_config, "metaflowServiceUrl": mf.service_url,
+            "metaflowDatastoreRoot": mf.datastore_root, "metaflowNamespace": cfg.namespace,
+            "metaflowTaskRoleArn": mf.wiring.role_arn,
+            "metaflowDatabaseEndpoint": mf.database.db.instance.endpoint}

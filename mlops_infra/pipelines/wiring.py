@@ -1,0 +1,29 @@
+"""Orchestration add-on: builds every enabled engine under the platform (mlops_infra/platform/addons.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..platform.addons import PlatformContext
+from .outputs import OUTPUTS
+
+__all__ = ["OUTPUTS", "build"]
+
+
+def build(ctx: PlatformContext) -> dict[str, Any]:
+    """Each enabled engine's components; returns their stack outputs (camelCase keys, one prefix per engine)."""
+    cfg = ctx.config.orchestration
+    outputs: dict[str, Any] = {}
+    if cfg.airflow.enabled:
+        from .airflow import build_airflow
+        outputs |= build_airflow(ctx)
+    if cfg.kubeflow_pipelines.enabled:
+        from .kfp import build_kfp
+        outputs |= build_kfp(ctx)
+    if cfg.metaflow.enabled:
+        from .metaflow import build_metaflow
+        outputs |= build_metaflow(ctx)
+    if cfg.prefect.enabled:
+        from .prefect import build_prefect
+        outputs |= build_prefect(ctx)
+    return outputs

@@ -1,0 +1,275 @@
+"""The wiring every orchestration engine gets (issue 19, item 5), built from the platform's blocks only:
+
+- a namespace (blocks/namespace.py, restricted Pod Security by default);
+- `EngineWiring`: the executor ServiceAccount and its IAM role (blocks/identity.py) with the platform's managed
+  grants attached (read the feature store, log models to the registry's artifact bucket) plus the engine's own
+  statements, the platform env (MLflow tracking URI, Feast feature server URL) and an egress NetworkPolicy on every
+  pod of the namespace that admits exactly: DNS (kube-dns), the namespace itself, the MLflow and feature-server
+  ports in their namespaces, S3 (the region's gateway-endpoint prefix list) and STS (the interface endpoint in the
+  VPC) on 443, and the EKS Pod Identity agent when the cluster uses Pod Identity;
+- `metadata_database`: the Postgres block with the RDS-managed password delivered by External Secrets (a namespaced
+  SecretStore whose own IRSA role reads only that secret) into a Secret whose keys the engine templates;
+- `control_plane_egress`: the extra egress an engine's control pods need (Kubernetes API, its database);
+- `gpu_scheduling`: node selector and tolerations of a training pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from ..blocks import iam
+from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.namespace import PodSecurityLevel, namespace
+from ..blocks.naming import child, child_options
+from ..blocks.network_access import PrivatePlacement
+from ..blocks.postgres import POSTGRES_PORT, Postgres, PostgresArgs, postgres
+from ..compute.gpu_config import POOL_LABEL, GpuPoolConfig
+from ..config import PlatformConfig
+from ..config.database import DatabaseConfig
+from ..features.config import FeastFeatureStoreConfig
+from ..features.feature_server import SERVICE_PORT as FEATURE_SERVER_PORT
+from ..platform.addons import PlatformContext
+from ..registry.config import MlflowModelRegistryConfig
+from ..security.exfiltration_guards import (
+    API_SERVICE_PORT,
+    NAMESPACE_LABEL,
+    POD_IDENTITY_AGENT,
+    api_service_ips,
+    s3_prefix_list_cidrs,
+)
+from ..security.secrets_delivery import ESO_API_VERSION
+
+MLFLOW_ENV = "MLFLOW_TRACKING_URI"
+FEATURE_SERVER_ENV = "FEAST_FEATURE_SERVER_URL"
+HTTPS = 443
+DNS_PORTS: list[k8s.networking.v1.NetworkPolicyPortArgsDict] = [
+    {"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+SECRET_REFRESH = "1h"
+
+
+@dataclass(frozen=True)
+class EngineWiringArgs:
+    ctx: PlatformContext
+    """The platform's references (cluster identity and provider, network, managed grant policies, env)."""
+    engine: str
+    """Short engine name (`airflow`): labels and child names."""
+    namespace: pulumi.Input[str]
+    service_account: str
+    """The executor's ServiceAccount (task pods run as it)."""
+    statements: Sequence[iam.Statement | pulumi.Output[iam.Statement]] = field(default_factory=tuple)
+    """The engine's own permissions on top of the managed grants (e.g. its log or artifact bucket). Default: none."""
+    egress_policy: bool = True
+    """Create the namespace-wide egress NetworkPolicy. Default: true."""
+    automount_token: bool = False
+    """Mount the Kubernetes API token in the executor's pods (engines whose step pods call the API). Default: false."""
+
+
+def engine_namespace(ctx: PlatformContext, name: str, engine: str, *,
+                     level: PodSecurityLevel = "restricted") -> pulumi.Output[str]:
+    """The engine's namespace (child `<ctx.name>-<engine>-namespace`), labelled with the engine."""
+    return namespace(child(child(ctx.name, engine), "namespace"), ctx.parent, name, level=level,
+                     labels={"mlops.io/orchestrator": engine}, existing=ctx.cluster.namespaces,
+                     provider=ctx.cluster.provider)
+
+
+def platform_env(ctx: PlatformContext) -> dict[str, pulumi.Input[str]]:
+    """What every task pod gets in its environment: the tracking URI and the feature server URL (when present)."""
+    env: dict[str, pulumi.Input[str]] = {}
+    if ctx.mlflow_tracking_uri is not None:
+        env[MLFLOW_ENV] = ctx.mlflow_tracking_uri
+    if ctx.feature_server_url is not None:
+        env[FEATURE_SERVER_ENV] = ctx.feature_server_url
+    return env
+
+
+def _namespace_peer(name: pulumi.Input[str]) -> k8s.networking.v1.NetworkPolicyPeerArgsDict:
+    return {"namespace_selector": {"match_labels": {NAMESPACE_LABEL: name}}}
+
+
+def service_ports(config: PlatformConfig) -> list[tuple[str, int]]:
+    """(namespace, port) of the platform services task pods call: MLflow's API and the feature server."""
+    out: list[tuple[str, int]] = []
+    reg, fs = config.model_registry, config.feature_store
+    if isinstance(reg, MlflowModelRegistryConfig) and reg.enabled:
+        out.append((reg.namespace, reg.api_port))
+    if isinstance(fs, FeastFeatureStoreConfig) and fs.enabled:
+        out.append((fs.namespace, FEATURE_SERVER_PORT))
+    return out
+
+
+def task_egress_rules(ctx: PlatformContext, owner: pulumi.Resource) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]:
+    """DNS, the own namespace, MLflow and the feature server, S3 and STS: nothing else."""
+    rules: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
+        {"to": [{"pod_selector": {}}]},  # the engine's own pods (Airflow 3 task pods call the API server)
+        {"to": [{"namespace_selector": {"match_labels": {NAMESPACE_LABEL: "kube-system"}},
+                 "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}}}], "ports": DNS_PORTS},
+    ]
+    for ns, port in service_ports(ctx.config):
+        rules.append({"to": [_namespace_peer(ns)], "ports": [{"protocol": "TCP", "port": port}]})
+    s3 = s3_prefix_list_cidrs(ctx.config.region, owner).apply(
+        lambda cidrs: [{"ip_block": {"cidr": c}} for c in cidrs])
+    rules.append({"to": s3, "ports": [{"protocol": "TCP", "port": HTTPS}]})  # type: ignore[typeddict-item]
+    # STS (AssumeRoleWithWebIdentity) through the VPC's interface endpoint: its ENIs are in the VPC CIDR.
+    rules.append({"to": [{"ip_block": {"cidr": ctx.network.vpc_cidr}}], "ports": [{"protocol": "TCP", "port": HTTPS}]})
+    if ctx.cluster.identity.mode == "podIdentity":
+        rules.append({"to": [{"ip_block": {"cidr": POD_IDENTITY_AGENT[0]}}],
+                      "ports": [{"protocol": "TCP", "port": POD_IDENTITY_AGENT[1]}]})
+    return rules
+
+
+class EngineWiring(pulumi.ComponentResource):
+    """The executor identity, the platform env and the namespace egress policy of one engine."""
+
+    identity: WorkloadIdentity
+    role: aws.iam.Role
+    role_arn: pulumi.Output[str]
+    service_account: str
+    env: dict[str, pulumi.Input[str]]
+
+    def __init__(self, name: str, args: EngineWiringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:pipelines:EngineWiring", name, None, opts)
+        ctx = args.ctx
+        self.namespace = args.namespace
+        self.service_account = args.service_account
+        self.identity = WorkloadIdentity(child(name, "executor"), WorkloadIdentityArgs(
+            cluster=ctx.cluster.identity, namespace=args.namespace, service_account=args.service_account,
+            tags=ctx.tags, statements=list(args.statements), automount_token=args.automount_token),
+            pulumi.ResourceOptions(parent=self, provider=ctx.cluster.provider))
+        self.role, self.role_arn = self.identity.role, self.identity.role_arn
+        for suffix, arn in (("feature-read", ctx.feature_read_policy_arn),
+                            ("artifact-write", ctx.artifact_write_policy_arn)):
+            if arn is not None:
+                aws.iam.RolePolicyAttachment(child(name, suffix), role=self.role.name, policy_arn=arn,
+                                             opts=child_options(self))
+        self.env = platform_env(ctx)
+        if args.egress_policy:
+            k8s.networking.v1.NetworkPolicy(
+                child(name, "egress"), metadata={"name": f"{args.engine}-egress", "namespace": args.namespace},
+                spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": task_egress_rules(ctx, self)},
+                opts=child_options(self, provider=ctx.cluster.provider))
+        self.register_outputs({"roleArn": self.role_arn, "serviceAccount": self.service_account})
+
+    def env_vars(self) -> list[dict[str, pulumi.Input[str]]]:
+        """The platform env as Kubernetes `env` entries (camelCase-compatible: only name/value)."""
+        return [{"name": k, "value": v} for k, v in self.env.items()]
+
+
+def control_plane_egress(owner: pulumi.Resource, name: str, ctx: PlatformContext, *, namespace: pulumi.Input[str],
+                         pod_selector: Mapping[str, Any], database_port: int | None = POSTGRES_PORT,
+                         kubernetes_api: bool = True) -> k8s.networking.v1.NetworkPolicy:
+    """Extra egress for an engine's control pods (scheduler, controllers): the Kubernetes API (they create pods)
+    and the database port in the VPC. Additive to the namespace-wide policy of `EngineWiring`."""
+    rules: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = []
+    if kubernetes_api:
+        api = pulumi.Output.from_input(ctx.cluster.service_ipv4_cidr).apply(
+            lambda cidr: [{"ip_block": {"cidr": ip}} for ip in api_service_ips(cidr)])
+        rules.append({"to": api, "ports": [{"protocol": "TCP", "port": API_SERVICE_PORT}]})  # type: ignore[typeddict-item]
+    if database_port is not None:
+        rules.append({"to": [{"ip_block": {"cidr": ctx.network.vpc_cidr}}],
+                      "ports": [{"protocol": "TCP", "port": database_port}]})
+    return k8s.networking.v1.NetworkPolicy(
+        child(name, "control-egress"), metadata={"name": child(pod_selector_name(pod_selector), "egress"),
+                                                 "namespace": namespace},
+        spec={"pod_selector": {"match_expressions": _expressions(pod_selector)}, "policy_types": ["Egress"],
+              "egress": rules},
+        opts=child_options(owner, provider=ctx.cluster.provider))
+
+
+def pod_selector_name(selector: Mapping[str, Any]) -> str:
+    values = [str(v) for vs in selector.values() for v in (vs if isinstance(vs, list) else [vs])]
+    return "-".join(values)[:50].rstrip("-") or "control"
+
+
+def _expressions(selector: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """`{"component": ["scheduler", "api-server"]}` -> In expressions (a value list means any of them)."""
+    return [{"key": k, "operator": "In", "values": v if isinstance(v, list) else [v]} for k, v in selector.items()]
+
+
+@dataclass(frozen=True)
+class MetadataDatabase:
+    """An engine's metadata database and the Kubernetes Secret External Secrets keeps in sync from its password."""
+
+    db: Postgres
+    address: pulumi.Output[str]
+    port: pulumi.Output[int]
+    db_name: str
+    username: str
+    secret_name: str
+    """The Kubernetes Secret (in the engine namespace) holding the templated keys."""
+
+
+def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *, config: DatabaseConfig,
+                      namespace: pulumi.Input[str], db_name: str, username: str, secret_name: str,
+                      template: Callable[[pulumi.Output[str], pulumi.Output[int]], Mapping[str, pulumi.Input[str]]],
+                      more_secrets: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None,
+                      ) -> MetadataDatabase:
+    """The Postgres block (`<name>`) and an ExternalSecret `secret_name` whose keys are `template(address, port)`:
+    Go templates over the RDS-managed secret's `username` and `password` (see `postgres_url`). The password never
+    enters config, state or Helm values: External Secrets reads it with a role that may read only that secret.
+    `more_secrets`: further Secrets (name -> templated keys) from the same password. Default: none."""
+    placement = PrivatePlacement(vpc_id=ctx.network.vpc_id, subnet_ids=list(ctx.network.private_subnet_ids),
+                                 client_security_group_id=ctx.cluster.cluster_security_group_id)
+    db = postgres(name, owner, PostgresArgs(config=config, placement=placement, kms_key=ctx.data_key, tags=ctx.tags,
+                                            db_name=db_name, username=username, protect=ctx.protect,
+                                            # Allowed (FSBP RDS.10), not required: engines log in with the password.
+                                            iam_database_authentication=True))
+    reader = WorkloadIdentity(child(name, "secret-reader"), WorkloadIdentityArgs(
+        cluster=ctx.cluster.identity, namespace=namespace, service_account=f"{secret_name}-reader", tags=ctx.tags,
+        statements=[iam.statement("ReadDatabaseSecret", ["secretsmanager:DescribeSecret",
+                                                         "secretsmanager:GetSecretValue"], [db.master_secret_arn]),
+                    ctx.data_key.use_statement("DecryptDatabaseSecret", decrypt_only=True)]),
+        pulumi.ResourceOptions(parent=owner, provider=ctx.cluster.provider))
+    eso = [ctx.external_secrets] if ctx.external_secrets is not None else []
+    provider: dict[str, Any] = {"service": "SecretsManager", "region": ctx.config.region}
+    if ctx.cluster.identity.mode == "irsa":
+        provider["auth"] = {"jwt": {"serviceAccountRef": {"name": f"{secret_name}-reader"}}}
+    store = k8s.apiextensions.CustomResource(
+        child(name, "secret-store"), api_version=ESO_API_VERSION, kind="SecretStore",
+        metadata={"name": f"{secret_name}-store", "namespace": namespace},
+        spec={"provider": {"aws": provider}}, opts=child_options(owner, provider=ctx.cluster.provider,
+                                                                  depends_on=[reader, *eso]))
+    secrets = {secret_name: dict(template(db.instance.address, db.instance.port)), **(more_secrets or {})}
+    for i, (target, data) in enumerate(secrets.items()):
+        k8s.apiextensions.CustomResource(
+            child(name, "external-secret" if i == 0 else f"external-secret-{target}"),
+            api_version=ESO_API_VERSION, kind="ExternalSecret", metadata={"name": target, "namespace": namespace},
+            spec={"refreshInterval": SECRET_REFRESH,
+                  "secretStoreRef": {"kind": "SecretStore", "name": f"{secret_name}-store"},
+                  "target": {"name": target, "creationPolicy": "Owner",
+                             "template": {"engineVersion": "v2", "data": data}},
+                  "dataFrom": [{"extract": {"key": db.master_secret_arn}}]},
+            opts=child_options(owner, provider=ctx.cluster.provider, depends_on=[store, *eso]))
+    return MetadataDatabase(db=db, address=db.instance.address, port=db.instance.port, db_name=db_name,
+                            username=username, secret_name=secret_name)
+
+
+def postgres_url(scheme: str, db: pulumi.Input[str], address: pulumi.Input[str], port: pulumi.Input[int],
+                 query: str = "sslmode=require") -> pulumi.Output[str]:
+    """A Go template of the connection URL: credentials come from the RDS secret at sync time, the rest is known."""
+    return pulumi.Output.format("{0}://{{{{ .username | urlquery }}}}:{{{{ .password | urlquery }}}}@{1}:{2}/{3}?{4}",
+                                scheme, address, port, db, query)
+
+
+@dataclass(frozen=True)
+class GpuScheduling:
+    node_selector: dict[str, str]
+    tolerations: list[dict[str, str]]
+    pool: str | None
+
+
+def gpu_scheduling(config: PlatformConfig, pool_name: str | None) -> GpuScheduling:
+    """Where GPU steps run: the named pool (default: the first), its taint tolerated, plus the default GPU taint."""
+    pools = config.gpu_pools
+    pool: GpuPoolConfig | None = next((p for p in pools if p.name == pool_name), None) if pool_name else \
+        (pools[0] if pools else None)
+    tolerations = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    if pool is not None and pool.taint is not None and pool.taint.key != "nvidia.com/gpu":
+        tolerations.append({"key": pool.taint.key, "operator": "Exists", "effect": pool.taint.k8s_effect})
+    return GpuScheduling(node_selector={POOL_LABEL: pool.name} if pool else {}, tolerations=tolerations,
+                         pool=pool.name if pool else None)

@@ -1,0 +1,1 @@
+"""Model serving: KServe InferenceServices reading models from the registry's artifact bucket."""

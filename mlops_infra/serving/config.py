@@ -1,0 +1,229 @@
+"""Model serving config: KServe (Standard, i.e. RawDeployment, mode) serving models from the registry's artifact bucket.
+
+Pins read at the tags named (Nov 2026):
+- KServe v0.20.0 (kserve/kserve): charts `kserve-crd` and `kserve-resources` (`oci://ghcr.io/kserve/charts/...`,
+  charts/kserve-resources/README.md). Its webhooks need cert-manager at that version: files/kserve/resources.yaml
+  holds a cert-manager `Certificate` and `cert-manager.io/inject-ca-from` on every webhook configuration.
+- cert-manager v1.21.1 (cert-manager/cert-manager, deploy/charts/cert-manager; repo charts.jetstack.io).
+- MLServer 1.7.1: the image KServe v0.20.0's own `kserve-mlserver` runtime pins (kserve-runtime-configs), which
+  ships the MLflow runtime (`mlserver_mlflow.MLflowRuntime`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Annotated, Literal, Union
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from ..config.base import ConfigModel, Problem, engine_discriminator, engine_tag
+from ..config.types import AcmCertificateArn, ChartVersion, ImageRef, K8sName
+
+KSERVE_VERSION = "v0.20.0"
+CERT_MANAGER_VERSION = "v1.21.1"
+Flavour = Literal["mlflow", "tensorflow"]
+"""The model's format: `mlflow` (an MLflow model directory, any pyfunc flavour) or `tensorflow` (a SavedModel
+base path with numbered version directories)."""
+
+
+def _artifact_path(value: str) -> str:
+    if value.startswith(("/", "s3://")) or value.endswith("/") or ".." in value.split("/"):
+        raise ValueError(f"a key prefix inside the artifact bucket: no scheme, no leading or trailing slash, no `..` "
+                         f"(got {value!r})")
+    return value
+
+
+# A key prefix inside the artifact bucket.
+ArtifactPath = Annotated[str, StringConstraints(pattern=r"^[\w.=+@/-]+$", max_length=900),
+                         AfterValidator(_artifact_path)]
+RegisteredModelUri = Annotated[str, StringConstraints(pattern=r"^models:/[\w.-]+/\d+$")]
+WafAclArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/.+$")]
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def pinned_by_digest(image: str) -> bool:
+    return bool(re.search(r"@sha256:[a-f0-9]{64}$", image))
+
+
+class RuntimesConfig(ConfigModel):
+    """The ServingRuntimes the component creates in the serving namespace (one per flavour)."""
+
+    # tensorflow/serving 2.19.0 (Docker Hub tag); KServe's own runtime still pins 2.6.2.
+    tfserving_image: ImageRef = Field("docker.io/tensorflow/serving:2.19.0",
+                                      description="TensorFlow Serving image. Default: docker.io/tensorflow/serving:2.19.0.")
+    mlserver_image: ImageRef = Field("docker.io/seldonio/mlserver:1.7.1",
+                                     description="MLServer image (ships the MLflow runtime). Default: "
+                                     "docker.io/seldonio/mlserver:1.7.1.")
+    require_digest: bool = Field(False, description="Images must be pinned by digest (`@sha256:`). Default: false "
+                                 "(profile: prod true).")
+
+    def problems(self) -> Iterable[Problem]:
+        if self.require_digest:
+            for key, image in (("tfservingImage", self.tfserving_image), ("mlserverImage", self.mlserver_image)):
+                if not pinned_by_digest(image):
+                    yield key, f"must be pinned by digest (requireDigest: true; got {image!r})"
+
+
+class CanaryConfig(ConfigModel):
+    """A candidate model version beside the stable one (KServe v0.20.0 `spec.canary`, Standard mode only)."""
+
+    artifact_path: ArtifactPath = Field(..., description="The candidate's key prefix in the artifact bucket. Required.")
+    traffic_percent: int = Field(10, ge=0, le=100, description="Share of requests for the candidate; 0 deploys it "
+                                 "dark. KServe sizes the canary at ceil(stable replicas x percent / 100) behind the "
+                                 "same Service. Default: 10.")
+
+
+class ServedModelConfig(ConfigModel):
+    """One served model: becomes one InferenceService."""
+
+    name: K8sName = Field(..., description="InferenceService name (and the `model` label of its metrics). Required.")
+    flavour: Flavour = Field(..., description="mlflow (served by MLServer's MLflow runtime) or tensorflow (served "
+                             "by TensorFlow Serving). Required.")
+    artifact_path: ArtifactPath = Field(
+        ..., description="Key prefix of the model inside the registry's artifact bucket; the storage URI is "
+        "`s3://<artifact bucket>/<artifactPath>`. For a registered model, the path of "
+        "`MlflowClient().get_model_version_download_uri(name, version)` after the bucket. Required.")
+    registered_model: RegisteredModelUri | None = Field(
+        None, description="The `models:/<name>/<version>` this path was resolved from, recorded as an annotation "
+        "(KServe cannot resolve registry URIs at deploy time). Default: none.")
+    min_replicas: int = Field(1, ge=1, le=100, description="Minimum replicas (HPA floor). Default: 1.")
+    max_replicas: int = Field(3, ge=1, le=100, description="Maximum replicas (HPA ceiling). Default: 3.")
+    cpu_target_percent: int = Field(70, ge=10, le=100, description="HPA target CPU utilisation. Default: 70.")
+    cpu: str = Field("1", description="CPU request and limit of the model server. Default: 1.")
+    memory: str = Field("2Gi", description="Memory request and limit of the model server. Default: 2Gi.")
+    gpus: int = Field(0, ge=0, le=8, description="GPUs per replica; needs gpuPool. Default: 0.")
+    gpu_pool: K8sName | None = Field(None, description="The `gpuPools[]` pool (with its own inference taint) the "
+                                     "replicas run on. Default: none (CPU nodes).")
+    canary: CanaryConfig | None = Field(None, description="A candidate version taking part of the traffic. Default: none.")
+
+    def problems(self) -> Iterable[Problem]:
+        if self.max_replicas < self.min_replicas:
+            yield "maxReplicas", f"must be >= minReplicas ({self.max_replicas} < {self.min_replicas})"
+        if self.gpus and not self.gpu_pool:
+            yield "gpuPool", "required when gpus > 0 (inference GPUs come from a pool with its own taint)"
+        if self.gpu_pool and not self.gpus:
+            yield "gpus", f"must be > 0 when gpuPool is set ({self.gpu_pool!r})"
+        if self.canary and self.canary.artifact_path == self.artifact_path:
+            yield "canary.artifactPath", "is the stable model's path: a canary serves a different version"
+
+
+class OidcAuthConfig(ConfigModel):
+    """ALB OIDC authentication (`alb.ingress.kubernetes.io/auth-type: oidc`, aws-load-balancer-controller 3.5.0)."""
+
+    issuer: str = Field(..., pattern=r"^https://", description="OIDC issuer URL. Required.")
+    authorization_endpoint: str = Field(..., pattern=r"^https://", description="Authorization endpoint. Required.")
+    token_endpoint: str = Field(..., pattern=r"^https://", description="Token endpoint. Required.")
+    user_info_endpoint: str = Field(..., pattern=r"^https://", description="User info endpoint. Required.")
+    client_secret_name: str = Field(..., description="Secret in the serving namespace with `clientID` and "
+                                    "`clientSecret` (e.g. from External Secrets). Required.")
+
+    def problems(self) -> Iterable[Problem]:
+        if not _SECRET_NAME.match(self.client_secret_name):
+            yield "clientSecretName", f"not a Kubernetes object name ({self.client_secret_name!r})"
+
+
+class ExposureConfig(ConfigModel):
+    """Who can call the models. Private (cluster-internal Services) unless set otherwise."""
+
+    mode: Literal["private", "internalAlb", "public"] = Field(
+        "private", description="private (cluster-internal Services only), internalAlb (an internal ALB Ingress with "
+        "TLS; needs cluster.loadBalancerController) or public (internet-facing ALB: prod only, with waf or oidc). "
+        "Default: private.")
+    host: str | None = Field(None, description="Hostname (models under /<model>/). Required unless private.")
+    certificate_arn: AcmCertificateArn | None = Field(None, description="ACM certificate. Required unless private.")
+    waf_acl_arn: WafAclArn | None = Field(None, description="WAFv2 web ACL on the ALB. Default: none.")
+    oidc: OidcAuthConfig | None = Field(None, description="OIDC authentication on the ALB. Default: none.")
+
+    @property
+    def ingress(self) -> bool:
+        return self.mode != "private"
+
+    def problems(self) -> Iterable[Problem]:
+        if not self.ingress:
+            return
+        if not self.host:
+            yield "host", f"required when mode is {self.mode}"
+        elif "*" in self.host:
+            yield "host", f"must not be a wildcard ({self.host!r})"
+        if not self.certificate_arn:
+            yield "certificateArn", f"required when mode is {self.mode} (TLS is mandatory)"
+        if self.mode == "public" and not (self.waf_acl_arn or self.oidc):
+            yield "mode", "public needs wafAclArn or oidc (no unauthenticated, unfiltered public endpoint)"
+
+
+class ServingConfig(ConfigModel):
+    """Model serving (KServe). Default: off (profiles: staging and prod on)."""
+
+    enabled: bool = Field(False, description="Deploy model serving. Default: false.")
+    engine: Literal["kserve"] = Field("kserve", description="kserve. Default: kserve.")
+    namespace: K8sName = Field("serving", description="Namespace of the InferenceServices. Default: serving.")
+    kserve_version: ChartVersion = Field(KSERVE_VERSION, description=f"kserve-crd and kserve-resources charts. "
+                                         f"Default: {KSERVE_VERSION}.")
+    cert_manager_version: ChartVersion = Field(CERT_MANAGER_VERSION, description=f"cert-manager chart (KServe's "
+                                               f"webhook certificates). Default: {CERT_MANAGER_VERSION}.")
+    runtimes: RuntimesConfig = Field(default_factory=RuntimesConfig, description="Serving runtimes.")
+    models: list[ServedModelConfig] = Field(default_factory=list, description="Served models. Default: none.")
+    exposure: ExposureConfig = Field(default_factory=ExposureConfig, description="Exposure. Default: private.")
+    latency_slo_seconds: float = Field(0.5, gt=0, description="p99 latency objective of every model. Default: 0.5.")
+    error_budget: float = Field(0.001, gt=0, lt=1, description="Allowed share of failed or slow requests "
+                                "(SLO 99.9%). Default: 0.001.")
+    fairness_threshold: float = Field(0.1, gt=0, lt=1, description="Alert when a model's demographic parity "
+                                      "difference exceeds this, or its disparate impact ratio falls below 1 minus "
+                                      "this (four-fifths rule at 0.2). Default: 0.1.")
+    monitoring_job: bool = Field(True, description="The example drift/fairness CronJob per model. Default: true.")
+    monitoring_job_image: ImageRef = Field("docker.io/library/python:3.12-slim",
+                                           description="Image of the example monitoring job. Default: python:3.12-slim.")
+
+    def problems(self) -> Iterable[Problem]:
+        seen: set[str] = set()
+        for i, model in enumerate(self.models):
+            if model.name in seen:
+                yield f"models[{i}].name", f"duplicate model name {model.name!r}"
+            seen.add(model.name)
+        if self.enabled and not self.models:
+            yield "models", "at least one model is required when serving is enabled"
+
+
+_SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+
+
+class SageMakerModelConfig(ConfigModel):
+    """One model on a SageMaker real-time endpoint."""
+
+    name: str = Field(..., pattern=_SAGEMAKER_NAME, description="Model and endpoint name suffix. Required.")
+    image: ImageRef = Field(..., description="Inference image in ECR that serves the model (e.g. built with "
+                            "`mlflow sagemaker build-and-push-container`). Required.")
+    artifact_path: ArtifactPath = Field(..., description="Key prefix of the (uncompressed) model in the artifact "
+                                        "bucket. Required.")
+    instance_type: str = Field("ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$",
+                               description="Instance type. Default: ml.m5.large.")
+    min_instances: int = Field(1, ge=1, le=100, description="Autoscaling floor. Default: 1.")
+    max_instances: int = Field(2, ge=1, le=100, description="Autoscaling ceiling. Default: 2.")
+    invocations_per_instance: int = Field(100, ge=1, description="Target invocations per instance per minute. "
+                                          "Default: 100.")
+    capture_percent: int = Field(100, ge=1, le=100, description="Requests captured to S3. Default: 100.")
+
+    def problems(self) -> Iterable[Problem]:
+        if self.max_instances < self.min_instances:
+            yield "maxInstances", f"must be >= minInstances ({self.max_instances} < {self.min_instances})"
+
+
+class SageMakerServingConfig(ConfigModel):
+    """Model serving on SageMaker real-time endpoints (model, endpoint config with data capture, endpoint,
+    autoscaling)."""
+
+    enabled: bool = Field(False, description="Deploy model serving. Default: false.")
+    engine: Literal["sagemaker"] = Field(..., description="sagemaker. Required for this engine.")
+    models: list[SageMakerModelConfig] = Field(default_factory=list, description="Served models. Default: none.")
+
+    def problems(self) -> Iterable[Problem]:
+        if self.enabled and not self.models:
+            yield "models", "at least one model is required when serving is enabled"
+
+
+ServingEngineConfig = Annotated[
+    Union[Annotated[ServingConfig, engine_tag("kserve")],  # noqa: UP007 (Annotated members)
+          Annotated[SageMakerServingConfig, engine_tag("sagemaker")]],
+    engine_discriminator("kserve")]
+"""`serving`: chosen by `engine` (kserve, the default, or sagemaker)."""

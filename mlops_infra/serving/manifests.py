@@ -1,0 +1,151 @@
+"""The Kubernetes objects and Helm values of model serving, as plain data (no Pulumi), read against KServe v0.20.0.
+
+- InferenceService (serving.kserve.io/v1beta1): `serving.kserve.io/deploymentMode: Standard` (v0.20.0 renamed
+  RawDeployment to Standard, pkg/constants/constants.go; a plain Deployment + Service + HPA, no Knative/Istio),
+  autoscaler class hpa on CPU; `spec.canary` (Standard mode only, inference_service_validation.go).
+- Predictor pods carry `serving.kserve.io/inferenceservice: <name>` and `component: predictor`
+  (pkg/controller/v1beta1/inferenceservice/components/predictor.go); the Deployment is `<name>-predictor`.
+- S3 with IRSA: the credential builder (pkg/credentials/service_account_credentials.go) adds the S3 settings to the
+  storage initializer when the ServiceAccount carries `eks.amazonaws.com/role-arn`; region/endpoint come from the
+  `serving.kserve.io/s3-*` annotations, else from the chart's `kserve.storage.s3.*` (set below). No access keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..compute.gpu_config import POOL_LABEL, TaintConfig
+from .config import ExposureConfig, ServedModelConfig
+from .runtimes import HTTP_PORT, RUNTIME_OF
+
+ISVC_API = "serving.kserve.io/v1beta1"
+PREDICTOR_SELECTOR = {"component": "predictor"}
+ISVC_POD_LABEL = "serving.kserve.io/inferenceservice"
+REGISTERED_MODEL_ANNOTATION = "mlops.io/registered-model"
+CANARY_NAME = "canary"
+
+
+def storage_uri(bucket: str, artifact_path: str) -> str:
+    return f"s3://{bucket}/{artifact_path}"
+
+
+def tolerations(taint: TaintConfig | None) -> list[dict[str, str]]:
+    """Exactly the inference pool's taint: nothing else (training pools keep their own taints)."""
+    if taint is None:
+        return []
+    return [{"key": taint.key, "operator": "Equal", "value": taint.value, "effect": taint.k8s_effect}]
+
+
+def _model(m: ServedModelConfig, uri: str) -> dict[str, Any]:
+    rt = RUNTIME_OF[m.flavour]
+    amounts = {"cpu": m.cpu, "memory": m.memory, **({"nvidia.com/gpu": str(m.gpus)} if m.gpus else {})}
+    return {"modelFormat": {"name": rt.model_format}, "runtime": rt.name, "storageUri": uri,
+            "resources": {"requests": dict(amounts), "limits": dict(amounts)}}
+
+
+def inference_service(m: ServedModelConfig, *, bucket: str, namespace: str, service_account: str,
+                      gpu_taint: TaintConfig | None = None) -> dict[str, Any]:
+    """The whole InferenceService object for one served model."""
+    annotations = {"serving.kserve.io/deploymentMode": "Standard", "serving.kserve.io/autoscalerClass": "hpa"}
+    if m.registered_model:
+        annotations[REGISTERED_MODEL_ANNOTATION] = m.registered_model
+    predictor: dict[str, Any] = {
+        "serviceAccountName": service_account,
+        "minReplicas": m.min_replicas, "maxReplicas": m.max_replicas,
+        "scaleMetric": "cpu", "scaleTarget": m.cpu_target_percent,
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "model": _model(m, storage_uri(bucket, m.artifact_path)),
+    }
+    if m.gpu_pool:
+        predictor["nodeSelector"] = {POOL_LABEL: m.gpu_pool}
+        predictor["tolerations"] = tolerations(gpu_taint)
+    spec: dict[str, Any] = {"predictor": predictor}
+    if m.canary:
+        spec["canary"] = [{"predictor": {"name": CANARY_NAME,
+                                         "model": _model(m, storage_uri(bucket, m.canary.artifact_path))},
+                           "trafficPercent": m.canary.traffic_percent}]
+    return {"apiVersion": ISVC_API, "kind": "InferenceService",
+            "metadata": {"name": m.name, "namespace": namespace, "annotations": annotations,
+                         "labels": {"mlops.io/model": m.name, "app.kubernetes.io/part-of": "mlops-platform"}},
+            "spec": spec}
+
+
+def predictor_service(model: str) -> str:
+    """The Service KServe creates for the predictor in Standard mode (port 80 -> the model server's 8080)."""
+    return f"{model}-predictor"
+
+
+def api_path(m: ServedModelConfig) -> str:
+    """The model's own API prefix: V2 (MLServer) `/v2/models/<name>`, V1 (TF Serving) `/v1/models/<name>`."""
+    return f"/{RUNTIME_OF[m.flavour].protocol}/models/{m.name}"
+
+
+def ingress_annotations(exposure: ExposureConfig) -> dict[str, str]:
+    """aws-load-balancer-controller 3.5.0 Ingress annotations (docs/guide/ingress/annotations.md at v3.5.0)."""
+    ann = {
+        "alb.ingress.kubernetes.io/scheme": "internet-facing" if exposure.mode == "public" else "internal",
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS": 443}]',
+        "alb.ingress.kubernetes.io/certificate-arn": exposure.certificate_arn or "",
+        "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "alb.ingress.kubernetes.io/healthcheck-path": "/v2/health/ready",
+    }
+    if exposure.waf_acl_arn:
+        ann["alb.ingress.kubernetes.io/wafv2-acl-arn"] = exposure.waf_acl_arn
+    if exposure.oidc:
+        o = exposure.oidc
+        ann["alb.ingress.kubernetes.io/auth-type"] = "oidc"
+        ann["alb.ingress.kubernetes.io/auth-on-unauthenticated-request"] = "authenticate"
+        ann["alb.ingress.kubernetes.io/auth-idp-oidc"] = json.dumps({
+            "issuer": o.issuer, "authorizationEndpoint": o.authorization_endpoint, "tokenEndpoint": o.token_endpoint,
+            "userInfoEndpoint": o.user_info_endpoint, "secretName": o.client_secret_name}, sort_keys=True)
+    return ann
+
+
+def ingress_spec(exposure: ExposureConfig, models: Sequence[ServedModelConfig]) -> dict[str, Any]:
+    paths = [{"path": api_path(m), "pathType": "Prefix",
+              "backend": {"service": {"name": predictor_service(m.name), "port": {"number": 80}}}} for m in models]
+    return {"ingressClassName": "alb", "tls": [{"hosts": [exposure.host]}],
+            "rules": [{"host": exposure.host, "http": {"paths": paths}}]}
+
+
+def network_policy_spec(*, client_namespaces: Sequence[str], prometheus_namespace: str | None,
+                        vpc_cidr: str | None, metrics_ports: Sequence[int]) -> dict[str, Any]:
+    """Predictor pods admit model-API calls from the serving namespace and `client_namespaces` (and the ALB's
+    VPC addresses with an Ingress), and scrapes only from Prometheus."""
+    api_from: list[dict[str, Any]] = [{"podSelector": {}}]
+    api_from += [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+                 for ns in sorted(client_namespaces)]
+    if vpc_cidr:
+        api_from.append({"ipBlock": {"cidr": vpc_cidr}})
+    ingress: list[dict[str, Any]] = [{"from": api_from, "ports": [{"protocol": "TCP", "port": HTTP_PORT}]}]
+    if prometheus_namespace:
+        ingress.append({"from": [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": prometheus_namespace}}}],
+            "ports": [{"protocol": "TCP", "port": p} for p in sorted(set(metrics_ports))]})
+    return {"podSelector": {"matchLabels": dict(PREDICTOR_SELECTOR)}, "policyTypes": ["Ingress"], "ingress": ingress}
+
+
+def kserve_values(region: str) -> dict[str, Any]:
+    """kserve-resources v0.20.0 values (every key is in tests/data/chart-values/kserve-resources-v0.20.0.yaml)."""
+    return {"kserve": {
+        "controller": {
+            "deploymentMode": "Standard",
+            # Our own Ingress (ALB) instead of KServe's (istio class by default).
+            "gateway": {"disableIngressCreation": True, "disableIstioVirtualHost": True},
+            "resources": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"cpu": "100m", "memory": "300Mi"}},
+        },
+        "storage": {"s3": {"region": region, "endpoint": f"s3.{region}.amazonaws.com", "useHttps": "1",
+                           "verifySSL": "1"}},
+        "metricsaggregator": {"enableMetricAggregation": "false", "enablePrometheusScraping": "false"},
+    }}
+
+
+def cert_manager_values() -> dict[str, Any]:
+    """cert-manager v1.21.1 values: CRDs from the chart (kept on uninstall), requests on every component."""
+    small = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "100m", "memory": "256Mi"}}
+    return {"crds": {"enabled": True, "keep": True}, "resources": small,
+            "webhook": {"resources": small}, "cainjector": {"resources": small},
+            "startupapicheck": {"resources": small}}

@@ -1,0 +1,183 @@
+"""ModelServing: KServe (Standard mode) serving registered models from the artifact bucket, read-only.
+
+Order on the cluster: cert-manager (with its CRDs) -> kserve-crd -> kserve-resources (its webhooks need a
+cert-manager Certificate) -> ServingRuntimes -> InferenceServices. Model servers run as one IRSA ServiceAccount
+whose role can only read the artifact bucket (BucketRefs.read_statements) and decrypt with its key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..blocks import helm
+from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.namespace import namespace
+from ..blocks.naming import child, child_options
+from ..blocks.observability import MONITORING_API, PART_OF, MonitoringRefs, RuleGroup, dashboard, prometheus_rule
+from ..blocks.refs import BucketRefs, ClusterRefs
+from ..compute.gpu_config import TaintConfig
+from . import manifests, monitor_job, rules
+from .config import ServingConfig
+from .dashboards import model_dashboard
+from .runtimes import RUNTIME_OF, TFSERVING_MONITORING_CONFIG, serving_runtime_spec
+
+CERT_MANAGER_REPO = "https://charts.jetstack.io"
+KSERVE_CHARTS = "oci://ghcr.io/kserve/charts"
+SERVICE_ACCOUNT = "model-server"
+KSERVE_NAMESPACE = "kserve"
+CERT_MANAGER_NAMESPACE = "cert-manager"
+METRICS_NEEDS = ("KServe Standard mode scales each model with a HorizontalPodAutoscaler on CPU: the cluster needs "
+                 "metrics-server (cluster.metricsServer)")
+
+
+@dataclass(frozen=True)
+class ModelServingArgs:
+    config: ServingConfig
+    cluster: ClusterRefs
+    artifacts: BucketRefs
+    """The model registry's artifact bucket: read only."""
+    region: str
+    tags: dict[str, str]
+    gpu_taints: Mapping[str, TaintConfig | None] = field(default_factory=dict)
+    """Taint of each GPU pool by name (the pools `models[].gpuPool` names). Default: none."""
+    monitoring: MonitoringRefs | None = None
+    """PodMonitors, rules and dashboards need it. Default: none (no monitoring objects)."""
+    pushgateway_url: pulumi.Input[str] | None = None
+    """Where the example monitoring jobs push. Default: none (no jobs)."""
+    client_namespaces: Sequence[str] = ()
+    """Namespaces whose pods may call the models. Default: none (the serving namespace only)."""
+    vpc_cidr: str | None = None
+    """Admitted to the model port when an ALB (target type ip) fronts the models. Default: none."""
+
+
+class ModelServing(pulumi.ComponentResource):
+    endpoints: dict[str, str]
+    """In-cluster endpoint of each model (its API prefix on the predictor Service)."""
+    identity: WorkloadIdentity
+    inference_services: dict[str, k8s.apiextensions.CustomResource]
+
+    def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:serving:ModelServing", name, None, opts)
+        cfg, cluster = args.config, args.cluster
+        if not cluster.metrics_server:
+            raise ValueError(f"{name}: {METRICS_NEEDS}")
+        if cfg.exposure.ingress and not cluster.load_balancer_controller:
+            raise ValueError(f"{name}: exposure {cfg.exposure.mode} needs the AWS Load Balancer Controller")
+        provider = cluster.provider
+        existing = cluster.namespaces
+        cm_ns = namespace(child(name, "cert-manager-ns"), self, CERT_MANAGER_NAMESPACE, existing=existing,
+                          provider=provider)
+        ks_ns = namespace(child(name, "kserve-ns"), self, KSERVE_NAMESPACE, level="baseline", existing=existing,
+                          provider=provider)
+        self.namespace = namespace(child(name, "ns"), self, cfg.namespace, existing=existing, provider=provider)
+        cert_manager = helm.release(
+            child(name, "cert-manager"), helm.PinnedChart("cert-manager", CERT_MANAGER_REPO, cfg.cert_manager_version),
+            parent=self, namespace=cm_ns, values=manifests.cert_manager_values())
+        crds = helm.release(child(name, "kserve-crd"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-crd", "",
+                                                                         cfg.kserve_version),
+                            parent=self, namespace=ks_ns, values={})
+        kserve = helm.release(
+            child(name, "kserve"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-resources", "", cfg.kserve_version),
+            parent=self, namespace=ks_ns, values=manifests.kserve_values(args.region), depends_on=[cert_manager, crds])
+        self.identity = WorkloadIdentity(child(name, "model-server"), WorkloadIdentityArgs(
+            cluster=cluster.identity, namespace=self.namespace, service_account=SERVICE_ACCOUNT, tags=args.tags,
+            statements=args.artifacts.read_statements()), child_options(self, provider=provider))
+        runtimes = self._runtimes(name, cfg, [crds, kserve], provider)
+        self.inference_services = {}
+        for m in cfg.models:
+            taint = args.gpu_taints.get(m.gpu_pool) if m.gpu_pool else None
+            if m.gpu_pool and m.gpu_pool not in args.gpu_taints:
+                raise ValueError(f"{name}: model {m.name} names GPU pool {m.gpu_pool!r}, which is not given")
+            body = pulumi.Output.from_input(args.artifacts.bucket_name).apply(
+                lambda bucket, m=m, taint=taint: manifests.inference_service(
+                    m, bucket=bucket, namespace=cfg.namespace, service_account=SERVICE_ACCOUNT, gpu_taint=taint))
+            self.inference_services[m.name] = k8s.apiextensions.CustomResource(
+                child(name, f"isvc-{m.name}"), api_version=manifests.ISVC_API, kind="InferenceService",
+                metadata=body.apply(lambda b: b["metadata"]), spec=body.apply(lambda b: b["spec"]),
+                opts=child_options(self, provider=provider, depends_on=[crds, *runtimes, self.identity]))
+        self._network_policy(name, args, provider)
+        if cfg.exposure.ingress:
+            k8s.networking.v1.Ingress(
+                child(name, "ingress"),
+                metadata={"name": "models", "namespace": self.namespace,
+                          "annotations": manifests.ingress_annotations(cfg.exposure)},
+                spec=manifests.ingress_spec(cfg.exposure, cfg.models),
+                opts=child_options(self, provider=provider, depends_on=[*cluster.ingress_dependencies,
+                                                                        *self.inference_services.values()]))
+        if args.monitoring is not None:
+            self._monitoring(name, args, args.monitoring, provider)
+        self.endpoints = {m.name: f"http://{manifests.predictor_service(m.name)}.{cfg.namespace}.svc.cluster.local"
+                                  f"{manifests.api_path(m)}" for m in cfg.models}
+        self.register_outputs({"endpoints": self.endpoints, "roleArn": self.identity.role_arn})
+
+    def _runtimes(self, name: str, cfg: ServingConfig, kserve: Sequence[pulumi.Resource],
+                  provider: k8s.Provider | None) -> list[pulumi.Resource]:
+        """The ServingRuntimes wait for the CRDs and for KServe's webhooks (which validate them)."""
+        tf_config = k8s.core.v1.ConfigMap(
+            child(name, "tfserving-monitoring"),
+            metadata={"name": "tfserving-monitoring", "namespace": self.namespace, "labels": dict(PART_OF)},
+            data={"monitoring.config": TFSERVING_MONITORING_CONFIG}, opts=child_options(self, provider=provider))
+        out: list[pulumi.Resource] = [tf_config]
+        for flavour, runtime in RUNTIME_OF.items():
+            out.append(k8s.apiextensions.CustomResource(
+                child(name, f"runtime-{runtime.name}"), api_version="serving.kserve.io/v1alpha1", kind="ServingRuntime",
+                metadata={"name": runtime.name, "namespace": self.namespace, "labels": dict(PART_OF)},
+                spec=serving_runtime_spec(flavour, cfg.runtimes, "tfserving-monitoring"),
+                opts=child_options(self, provider=provider, depends_on=[*kserve, tf_config])))
+        return out
+
+    def _network_policy(self, name: str, args: ModelServingArgs, provider: k8s.Provider | None) -> None:
+        spec = manifests.network_policy_spec(
+            client_namespaces=args.client_namespaces,
+            prometheus_namespace=args.monitoring.prometheus_namespace if args.monitoring else None,
+            vpc_cidr=args.vpc_cidr if args.config.exposure.ingress else None,
+            metrics_ports=[RUNTIME_OF[m.flavour].metrics_port for m in args.config.models])
+        k8s.networking.v1.NetworkPolicy(child(name, "predictors-netpol"),
+                                        metadata={"name": "predictors", "namespace": self.namespace},
+                                        spec=spec, opts=child_options(self, provider=provider))
+
+    def _monitoring(self, name: str, args: ModelServingArgs, refs: MonitoringRefs,
+                    provider: k8s.Provider | None) -> None:
+        cfg = args.config
+        for m in cfg.models:
+            rt = RUNTIME_OF[m.flavour]
+            port = "metrics" if rt.metrics_port != 8080 else "http"
+            k8s.apiextensions.CustomResource(
+                child(name, f"podmonitor-{m.name}"), api_version=MONITORING_API, kind="PodMonitor",
+                metadata={"name": m.name, "namespace": self.namespace, "labels": dict(PART_OF)},
+                spec=pod_monitor_spec(m.name, port, rt.metrics_path),
+                opts=child_options(self, provider=provider,
+                                   depends_on=[*refs.crd_dependencies, self.inference_services[m.name]]))
+            dashboard(self, name, uid=f"serving-{m.name}"[:40], namespace=refs.namespace,
+                      board=model_dashboard(m.name, m.flavour, cfg.namespace), provider=provider)
+        groups = [RuleGroup(g["name"], g["rules"]) for g in rules.rule_groups(cfg, cfg.namespace,
+                                                                          refs.thresholds.drift_score)]
+        prometheus_rule(self, name, refs, object_name="serving", namespace=self.namespace, groups=groups,
+                        provider=provider)
+        if cfg.monitoring_job and args.pushgateway_url is not None:
+            script = k8s.core.v1.ConfigMap(
+                child(name, "monitor-script"), metadata={"name": "model-monitor", "namespace": self.namespace},
+                data={monitor_job.SCRIPT_KEY: monitor_job.SCRIPT}, opts=child_options(self, provider=provider))
+            for m in cfg.models:
+                spec = pulumi.Output.from_input(args.pushgateway_url).apply(
+                    lambda url, m=m: monitor_job.cron_job_spec(m.name, cfg.monitoring_job_image, url, "model-monitor"))
+                k8s.batch.v1.CronJob(child(name, f"monitor-{m.name}"),
+                                     metadata={"name": f"monitor-{m.name}"[:52], "namespace": self.namespace},
+                                     spec=spec, opts=child_options(self, provider=provider, depends_on=[script]))
+
+
+def pod_monitor_spec(model: str, port: str, path: str) -> dict[str, Any]:
+    """Selects exactly the model's predictor pods (stable and canary) and labels every series `isvc=<model>`."""
+    return {
+        "selector": {"matchLabels": {manifests.ISVC_POD_LABEL: model, **manifests.PREDICTOR_SELECTOR}},
+        "podMetricsEndpoints": [{
+            "port": port, "path": path, "interval": "30s",
+            "relabelings": [{"sourceLabels": ["__meta_kubernetes_pod_label_serving_kserve_io_inferenceservice"],
+                             "targetLabel": rules.ISVC_LABEL, "action": "replace"}],
+        }],
+    }

@@ -1,0 +1,95 @@
+"""SageMakerServing: the `engine: sagemaker` alternative to KServe. Per model: a SageMaker Model reading the
+uncompressed model from the artifact bucket (read-only), an endpoint configuration with data capture to S3
+(KMS-encrypted, the captured requests feed the drift/fairness job), an endpoint, and target-tracking autoscaling
+on invocations per instance. Property names checked with inspect.signature on pulumi_aws.sagemaker.Model,
+EndpointConfiguration, Endpoint and pulumi_aws.appautoscaling.Target/Policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from ..blocks import iam
+from ..blocks.naming import child, child_options, truncate_name
+from ..blocks.refs import BucketRefs
+from .config import SageMakerModelConfig, SageMakerServingConfig
+
+CAPTURE_PREFIX = "sagemaker-capture"
+VARIANT = "AllTraffic"
+
+
+@dataclass(frozen=True)
+class SageMakerServingArgs:
+    config: SageMakerServingConfig
+    artifacts: BucketRefs
+    """The model registry's artifact bucket: read only."""
+    capture: BucketRefs
+    """Where data capture writes (under `sagemaker-capture/<model>/`), encrypted with its key."""
+    tags: dict[str, str]
+
+
+class SageMakerServing(pulumi.ComponentResource):
+    endpoints: dict[str, pulumi.Output[str]]
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SageMakerServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:serving:SageMakerServing", name, None, opts)
+        trust = iam.trust_document([iam.statement("SageMaker", ["sts:AssumeRole"], [],
+                                                  principals={"Service": "sagemaker.amazonaws.com"})])
+        role = aws.iam.Role(child(name, "role"), assume_role_policy=trust, tags=args.tags, opts=child_options(self))
+        statements = [
+            *args.artifacts.read_statements(),
+            *args.capture.write_statements(CAPTURE_PREFIX),
+            iam.statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),  # no resource-level permission
+            iam.statement("EcrPull", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                                      "ecr:GetDownloadUrlForLayer"], ["arn:aws:ecr:*:*:repository/*"]),
+            iam.statement("Logs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                          ["arn:aws:logs:*:*:log-group:/aws/sagemaker/Endpoints/*"]),
+        ]
+        aws.iam.RolePolicy(child(name, "policy"), role=role.id, policy=iam.document(statements),
+                           opts=child_options(self))
+        self.role_arn = role.arn
+        self.endpoints = {}
+        for m in args.config.models:
+            self.endpoints[m.name] = self._model(name, m, args, role)
+        self.register_outputs({"endpoints": self.endpoints, "roleArn": self.role_arn})
+
+    def _model(self, name: str, m: SageMakerModelConfig, args: SageMakerServingArgs,
+               role: aws.iam.Role) -> pulumi.Output[str]:
+        base = child(name, m.name)
+        uri = pulumi.Output.concat("s3://", args.artifacts.bucket_name, f"/{m.artifact_path}/")
+        model = aws.sagemaker.Model(
+            base, execution_role_arn=role.arn, tags=args.tags,
+            primary_container={"image": m.image, "model_data_source": {"s3_data_sources": [{
+                "s3_uri": uri, "s3_data_type": "S3Prefix", "compression_type": "None"}]}},
+            opts=child_options(self))
+        config = aws.sagemaker.EndpointConfiguration(
+            child(base, "config"), kms_key_arn=args.capture.kms_key_arn, tags=args.tags,
+            production_variants=[{"variant_name": VARIANT, "model_name": model.name, "instance_type": m.instance_type,
+                                  "initial_instance_count": m.min_instances}],
+            data_capture_config={
+                "enable_capture": True, "initial_sampling_percentage": m.capture_percent,
+                "destination_s3_uri": pulumi.Output.concat("s3://", args.capture.bucket_name,
+                                                           f"/{CAPTURE_PREFIX}/{m.name}"),
+                "kms_key_id": args.capture.kms_key_arn,
+                "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}]},
+            opts=child_options(self))
+        endpoint = aws.sagemaker.Endpoint(child(base, "endpoint"), name=truncate_name(base, 63),
+                                          endpoint_config_name=config.name, tags=args.tags, opts=child_options(self))
+        target = aws.appautoscaling.Target(
+            child(base, "scaling"), service_namespace="sagemaker", scalable_dimension=
+            "sagemaker:variant:DesiredInstanceCount", min_capacity=m.min_instances, max_capacity=m.max_instances,
+            resource_id=pulumi.Output.concat("endpoint/", endpoint.name, f"/variant/{VARIANT}"),
+            opts=child_options(self))
+        aws.appautoscaling.Policy(
+            child(base, "scaling-policy"), policy_type="TargetTrackingScaling", service_namespace="sagemaker",
+            resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
+            target_tracking_scaling_policy_configuration={
+                "target_value": float(m.invocations_per_instance),
+                "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+                "scale_in_cooldown": 300, "scale_out_cooldown": 60},
+            opts=child_options(self))
+        return endpoint.name

@@ -1,0 +1,110 @@
+"""Kubeflow Pipelines' runtime wiring from the all-engines plan: Argo's artifact repository and the launcher's
+pipeline root on the KFP bucket, the step pods' role able to write there, the database on RDS through External
+Secrets, the pinned manifests, and no MinIO or in-cluster database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlops_infra.pipelines import kfp
+from mlops_infra.pipelines.config import KFP_VERSION
+from mlops_infra.plan import Inventory, ResourceRecord
+from tests import iam_eval
+from tests.integration.plans import plan
+
+CM, CM_PATCH = "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:ConfigMapPatch"
+ES = "kubernetes:external-secrets.io/v1:ExternalSecret"
+ROLE, ROLE_POLICY = "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"
+
+
+@pytest.fixture(scope="module")
+def inv() -> Inventory:
+    return plan("variant-pipelines")
+
+
+def one(inv: Inventory, typ: str, name_part: str) -> ResourceRecord:
+    found = [r for r in inv.of_type(typ) if name_part in r.name]
+    assert len(found) == 1, f"{typ} {name_part}: {[r.name for r in found]}"
+    return found[0]
+
+
+def bucket_name(inv: Inventory) -> str:
+    b = one(inv, "aws:s3/bucket:Bucket", "kfp-artifacts")
+    return str(b.inputs.get("bucket") or b.id)
+
+
+def sa_role_docs(inv: Inventory, sa_name: str) -> list[Any]:
+    (sa,) = [s for s in inv.of_type("kubernetes:core/v1:ServiceAccount")
+             if s.inputs["metadata"] == {**s.inputs["metadata"], "name": sa_name, "namespace": "kubeflow"}]
+    by_urn = inv.by_urn()
+    (role,) = [by_urn[u] for u in sa.property_dependencies["metadata"] if by_urn[u].type == ROLE]
+    return [json.loads(p.inputs["policy"]) for p in inv.of_type(ROLE_POLICY) if p.inputs["role"] in (role.id, role.name)]
+
+
+def test_argo_artifact_repository_is_the_kfp_bucket_through_irsa(inv: Inventory) -> None:
+    cm = one(inv, CM, "kfp-argo-artifact-repositories")
+    assert cm.inputs["metadata"]["name"] == "artifact-repositories"
+    key = cm.inputs["metadata"]["annotations"]["workflows.argoproj.io/default-artifact-repository"]
+    repo = yaml.safe_load(cm.inputs["data"][key])["s3"]
+    assert repo["bucket"] == bucket_name(inv) and repo["useSDKCreds"] is True and repo["insecure"] is False
+    assert repo["endpoint"] == "s3.us-east-1.amazonaws.com" and "accessKeySecret" not in repo
+    prefix = repo["keyFormat"].split("/")[0]
+    docs = sa_role_docs(inv, kfp.RUNNER_SA)  # Argo's wait container uploads with the step pod's identity
+    assert iam_eval.allows(docs, "s3:PutObject", f"arn:aws:s3:::{repo['bucket']}/{prefix}/wf-1/pod-1/main.log")
+
+
+def test_launcher_pipeline_root_and_credentials(inv: Inventory) -> None:
+    data = one(inv, CM_PATCH, "kfp-launcher-config").inputs["data"]
+    assert data["defaultPipelineRoot"] == f"s3://{bucket_name(inv)}/{kfp.PIPELINE_ROOT_PREFIX}"
+    provider = yaml.safe_load(data["providers"])["s3"]["default"]
+    assert provider["credentials"] == {"fromEnv": True} and provider["region"] == "us-east-1"
+    install = one(inv, CM_PATCH, "kfp-install-config").inputs["data"]
+    assert install["bucketName"] == bucket_name(inv)
+    docs = sa_role_docs(inv, kfp.API_SA)
+    assert iam_eval.allows(docs, "s3:GetObject", f"arn:aws:s3:::{bucket_name(inv)}/pipelines/p/x.yaml")
+
+
+def test_database_is_rds_through_external_secrets(inv: Inventory) -> None:
+    db = one(inv, "aws:rds/instance:Instance", "kfp-db")
+    assert db.inputs["engine"] == "postgres" and db.inputs["storageEncrypted"] is True
+    assert db.inputs["publiclyAccessible"] is False and db.inputs["manageMasterUserPassword"] is True
+    targets = {es.inputs["metadata"]["name"]: es for es in inv.of_type(ES) if "kfp-db" in es.name}
+    assert set(targets) == {"postgres-secret-extended", "metadata-postgres-db-secrets"}
+    assert set(targets["postgres-secret-extended"].inputs["spec"]["target"]["template"]["data"]) == {
+        "username", "password"}
+    hosts = {s.inputs["metadata"]["name"]: s.inputs["spec"] for s in inv.of_type("kubernetes:core/v1:Service")
+             if "kfp" in s.name}
+    assert hosts["postgres"]["type"] == hosts["metadata-postgres-db"]["type"] == "ExternalName"
+    assert hosts["postgres"]["externalName"].endswith(".rds.amazonaws.com")
+
+
+def test_manifests_are_pinned_and_leave_out_minio_and_in_cluster_databases() -> None:
+    for path in (kfp.MANIFESTS / "kustomization.yaml", kfp.MANIFESTS / "cluster-scoped" / "kustomization.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        refs = {r.rsplit("?ref=", 1)[1] for r in doc["resources"]}
+        assert refs == {KFP_VERSION}, f"{path.name}: {refs}"
+        assert not any("minio" in r or "seaweedfs" in r or "third-party/postgresql" in r for r in doc["resources"])
+    deleted = {yaml.safe_load(p["patch"])["metadata"]["name"]
+               for p in yaml.safe_load((kfp.MANIFESTS / "kustomization.yaml").read_text())["patches"]}
+    assert {"postgres-secret-extended", "metadata-postgres-db", kfp.RUNNER_SA, kfp.API_SA} <= deleted
+
+
+def test_step_pods_run_as_the_irsa_runner_with_the_platform_grants(inv: Inventory) -> None:
+    (sa,) = [s for s in inv.of_type("kubernetes:core/v1:ServiceAccount")
+             if s.inputs["metadata"]["name"] == kfp.RUNNER_SA]
+    assert sa.inputs["automountServiceAccountToken"] is True
+    attached = [a for a in inv.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if "kfp-wiring" in a.name]
+    assert {a.name.rsplit("-", 2)[-2] + "-" + a.name.rsplit("-", 1)[-1] for a in attached} == {
+        "feature-read", "artifact-write"}
+
+
+def test_manifest_directories_are_relative_to_the_program() -> None:
+    # The mock engine records no inputs of the Directory component (a provider-side component); the path helper
+    # is what the component passes. An absolute path would differ per machine and show as a diff.
+    rel = kfp._relative(kfp.MANIFESTS)
+    assert not Path(rel).is_absolute() and (Path.cwd() / rel).resolve() == kfp.MANIFESTS

@@ -1,0 +1,123 @@
+"""Model serving in the staging and prod plans: runtime wiring, not just "it plans"."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mlops_infra.plan import Inventory, ResourceRecord
+from mlops_infra.serving.runtimes import RUNTIME_OF
+from tests import iam_eval
+
+ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+RUNTIME = "kubernetes:serving.kserve.io/v1alpha1:ServingRuntime"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def _serving(inv: Inventory, typ: str) -> list[ResourceRecord]:
+    return [r for r in inv.of_type(typ) if "-serving-" in r.name]
+
+
+def _isvc(inv: Inventory, name: str) -> dict[str, Any]:
+    (rec,) = [r for r in inv.of_type(ISVC) if r.inputs["metadata"]["name"] == name]
+    return rec.inputs
+
+
+def _artifact_bucket(inv: Inventory) -> str:
+    """The registry's artifact bucket (auto-named: its physical name is its id in the plan)."""
+    (bucket,) = [r for r in inv.of_type("aws:s3/bucket:Bucket") if r.name.endswith("-registry-artifacts")]
+    return str(bucket.id)
+
+
+def _role_docs(inv: Inventory, role_prefix: str) -> list[Any]:
+    return [json.loads(r.inputs["policy"]) for r in inv.of_type("aws:iam/rolePolicy:RolePolicy")
+            if r.name.startswith(role_prefix)]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_storage_uri_points_at_the_registry_artifact_bucket(stack: str, request: pytest.FixtureRequest) -> None:
+    inv: Inventory = request.getfixturevalue(f"{stack}_plan")
+    bucket = _artifact_bucket(inv)
+    model = _isvc(inv, "churn")["spec"]["predictor"]["model"]
+    assert model["storageUri"] == f"s3://{bucket}/artifacts/1/models/m-5f0c2d9e8a7b4c3d/artifacts"
+
+
+def test_the_model_servers_role_reads_the_artifacts_and_cannot_write_them(prod_plan: Inventory) -> None:
+    bucket = _artifact_bucket(prod_plan)
+    docs = _role_docs(prod_plan, "mlops-prod-serving-model-server")
+    assert docs, "the model servers have no role policy"
+    obj = f"arn:aws:s3:::{bucket}/artifacts/1/models/m-5f0c2d9e8a7b4c3d/artifacts/MLmodel"
+    assert iam_eval.allows(docs, "s3:GetObject", obj)
+    assert iam_eval.allows(docs, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
+    for action in ("s3:PutObject", "s3:DeleteObject", "kms:Encrypt", "kms:GenerateDataKey"):
+        assert not iam_eval.allows(docs, action, obj), action
+    assert not iam_eval.allows(docs, "s3:GetObject", "arn:aws:s3:::another-bucket/x")
+
+
+def test_the_service_account_the_predictor_runs_as_is_the_irsa_one(prod_plan: Inventory) -> None:
+    sa = [r for r in prod_plan.of_type("kubernetes:core/v1:ServiceAccount") if r.name.startswith("mlops-prod-serving")]
+    (sa,) = sa
+    predictor = _isvc(prod_plan, "churn")["spec"]["predictor"]
+    assert predictor["serviceAccountName"] == sa.inputs["metadata"]["name"]
+    assert sa.inputs["metadata"]["namespace"] == _isvc(prod_plan, "churn")["metadata"]["namespace"]
+    assert "eks.amazonaws.com/role-arn" in sa.inputs["metadata"]["annotations"]
+
+
+def test_each_model_names_a_runtime_that_supports_its_format(prod_plan: Inventory) -> None:
+    runtimes = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in prod_plan.of_type(RUNTIME)}
+    assert {rt.name for rt in RUNTIME_OF.values()} <= set(runtimes)
+    for isvc in prod_plan.of_type(ISVC):
+        spec = isvc.inputs["spec"]
+        models = [spec["predictor"]["model"], *(c["predictor"]["model"] for c in spec.get("canary", []))]
+        for model in models:
+            formats = {f["name"] for f in runtimes[model["runtime"]]["supportedModelFormats"]}
+            assert model["modelFormat"]["name"] in formats
+
+
+def test_prod_runs_a_canary_in_standard_mode(prod_plan: Inventory, staging_plan: Inventory) -> None:
+    isvc = _isvc(prod_plan, "churn")
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+    (canary,) = isvc["spec"]["canary"]
+    assert canary["trafficPercent"] == 10 and canary["predictor"]["name"]
+    assert canary["predictor"]["model"]["storageUri"] != isvc["spec"]["predictor"]["model"]["storageUri"]
+    assert "canary" not in _isvc(staging_plan, "churn")["spec"]
+
+
+def test_dev_serves_nothing(dev_plan: Inventory) -> None:
+    assert not dev_plan.of_type(ISVC) and not _serving(dev_plan, RELEASE)
+
+
+def test_crds_and_cert_manager_come_before_what_uses_them(prod_plan: Inventory) -> None:
+    by_urn = prod_plan.by_urn()
+    releases = {r.inputs["chart"].rsplit("/", 1)[-1]: r for r in _serving(prod_plan, RELEASE)}
+    assert set(releases) == {"cert-manager", "kserve-crd", "kserve-resources"}
+    assert {releases["cert-manager"].urn, releases["kserve-crd"].urn} <= set(releases["kserve-resources"].dependencies)
+    for rt in prod_plan.of_type(RUNTIME):
+        assert releases["kserve-resources"].urn in rt.dependencies
+    for isvc in prod_plan.of_type(ISVC):
+        deps = {by_urn[u].type for u in isvc.dependencies if u in by_urn}
+        assert RUNTIME in deps
+
+
+def test_prometheus_scrapes_exactly_the_models_predictor_pods(prod_plan: Inventory) -> None:
+    (pm,) = [r for r in prod_plan.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
+             if r.inputs["metadata"]["name"] == "churn"]
+    labels = pm.inputs["spec"]["selector"]["matchLabels"]
+    # KServe v0.20.0 predictor.go labels the predictor pods with these two.
+    assert labels == {"serving.kserve.io/inferenceservice": "churn", "component": "predictor"}
+    (endpoint,) = pm.inputs["spec"]["podMetricsEndpoints"]
+    runtime = next(r.inputs["spec"] for r in prod_plan.of_type(RUNTIME) if r.inputs["metadata"]["name"] ==
+                   _isvc(prod_plan, "churn")["spec"]["predictor"]["model"]["runtime"])
+    ports = {p["name"]: p["containerPort"] for p in runtime["containers"][0]["ports"]}
+    assert endpoint["port"] in ports
+    assert runtime["annotations"]["prometheus.kserve.io/port"] == str(ports[endpoint["port"]])
+
+
+def test_models_are_private_by_default(prod_plan: Inventory) -> None:
+    assert not [r for r in prod_plan.of_type("kubernetes:networking.k8s.io/v1:Ingress") if "-serving-" in r.name]
+    (netpol,) = [r for r in prod_plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                 if r.name.startswith("mlops-prod-serving")]
+    sources = [peer for rule in netpol.inputs["spec"]["ingress"] for peer in rule["from"]]
+    assert not [p for p in sources if "ipBlock" in p]

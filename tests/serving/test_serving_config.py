@@ -1,0 +1,106 @@
+"""Serving config: problems with their paths, exposure rules, and the GPU taint/toleration pair."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from mlops_infra.compute.gpu_config import POOL_LABEL, GpuPoolConfig
+from mlops_infra.config.platform import PlatformConfig
+from mlops_infra.serving import manifests
+from mlops_infra.serving.config import ServedModelConfig, ServingConfig
+
+MODEL = {"name": "churn", "flavour": "mlflow", "artifactPath": "artifacts/1/models/m-1/artifacts"}
+TAGS = {"owner": "ml", "costCenter": "cc-1"}
+INFERENCE_POOL = {"name": "infer-l4", "instanceTypes": ["g6.xlarge"], "maxSize": 2,
+                  "taint": {"key": "mlops.io/inference", "value": "true", "effect": "NO_SCHEDULE"}}
+TRAINING_POOL = {"name": "train", "instanceTypes": ["g6.xlarge"], "maxSize": 2}
+
+
+def platform(environment: str = "staging", serving: dict[str, Any] | None = None,
+             pools: list[dict[str, Any]] | None = None, **cluster: Any) -> PlatformConfig:
+    return PlatformConfig.model_validate({
+        "environment": environment, "tags": TAGS, "cluster": cluster, "gpuPools": pools or [],
+        "serving": {"enabled": True, "models": [MODEL], **(serving or {})}})
+
+
+def problems(exc: pytest.ExceptionInfo[ValidationError]) -> str:
+    return str(exc.value)
+
+
+def test_serving_is_off_by_default_and_needs_a_model_when_on() -> None:
+    assert not PlatformConfig.model_validate({"environment": "dev", "tags": TAGS}).serving.enabled
+    with pytest.raises(ValidationError, match="at least one model"):
+        ServingConfig.model_validate({"enabled": True})
+
+
+@pytest.mark.parametrize("path", ["/artifacts/m", "s3://bucket/m", "artifacts/../secrets", "artifacts/m/"])
+def test_an_artifact_path_is_a_key_prefix_inside_the_bucket(path: str) -> None:
+    with pytest.raises(ValidationError):
+        ServedModelConfig.model_validate({**MODEL, "artifactPath": path})
+
+
+def test_a_registered_model_uri_is_recorded_not_resolved() -> None:
+    m = ServedModelConfig.model_validate({**MODEL, "registeredModel": "models:/churn/3"})
+    isvc = manifests.inference_service(m, bucket="b", namespace="serving", service_account="sa")
+    assert isvc["metadata"]["annotations"][manifests.REGISTERED_MODEL_ANNOTATION] == "models:/churn/3"
+    assert isvc["spec"]["predictor"]["model"]["storageUri"] == "s3://b/artifacts/1/models/m-1/artifacts"
+    with pytest.raises(ValidationError):
+        ServedModelConfig.model_validate({**MODEL, "registeredModel": "models:/churn/latest"})
+
+
+def test_public_endpoints_are_prod_only_and_need_waf_or_auth() -> None:
+    public = {"mode": "public", "host": "models.example.com",
+              "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc"}
+    with pytest.raises(ValidationError, match="wafAclArn or oidc"):
+        ServingConfig.model_validate({"enabled": True, "models": [MODEL], "exposure": public})
+    waf = {**public, "wafAclArn": "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/models/1"}
+    with pytest.raises(ValidationError, match="prod only"):
+        platform("staging", {"exposure": waf}, loadBalancerController=True)
+    cfg = platform("prod", {"exposure": waf}, loadBalancerController=True)
+    ann = manifests.ingress_annotations(cfg.serving.exposure)
+    assert ann["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
+    assert ann["alb.ingress.kubernetes.io/wafv2-acl-arn"] == waf["wafAclArn"]
+
+
+def test_an_ingress_needs_the_load_balancer_controller_and_tls() -> None:
+    internal = {"mode": "internalAlb", "host": "models.internal.example.com"}
+    with pytest.raises(ValidationError, match="TLS is mandatory"):
+        ServingConfig.model_validate({"enabled": True, "models": [MODEL], "exposure": internal})
+    internal["certificateArn"] = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+    with pytest.raises(ValidationError, match="Load Balancer Controller"):
+        platform("staging", {"exposure": internal}, loadBalancerController=False)
+
+
+def test_a_gpu_model_needs_a_pool_with_a_taint_of_its_own() -> None:
+    gpu_model = {**MODEL, "gpus": 1, "gpuPool": "train"}
+    with pytest.raises(ValidationError, match="taint of its own"):
+        platform(serving={"models": [gpu_model]}, pools=[TRAINING_POOL, {**TRAINING_POOL, "name": "train2"}])
+    with pytest.raises(ValidationError, match="unknown GPU pool"):
+        platform(serving={"models": [{**gpu_model, "gpuPool": "nope"}]}, pools=[TRAINING_POOL])
+    with pytest.raises(ValidationError, match="required when gpus > 0"):
+        ServedModelConfig.model_validate({**MODEL, "gpus": 1})
+    platform(serving={"models": [{**gpu_model, "gpuPool": "infer-l4"}]}, pools=[TRAINING_POOL, INFERENCE_POOL])
+
+
+def test_gpu_inference_pods_tolerate_exactly_their_pools_taint() -> None:
+    pool = GpuPoolConfig.model_validate(INFERENCE_POOL)
+    m = ServedModelConfig.model_validate({**MODEL, "gpus": 1, "gpuPool": pool.name})
+    predictor = manifests.inference_service(m, bucket="b", namespace="serving", service_account="sa",
+                                            gpu_taint=pool.taint)["spec"]["predictor"]
+    assert pool.taint is not None
+    assert predictor["tolerations"] == [{"key": pool.taint.key, "operator": "Equal", "value": pool.taint.value,
+                                         "effect": pool.taint.k8s_effect}]
+    assert predictor["nodeSelector"] == {POOL_LABEL: pool.name}
+    assert pool.node_labels[POOL_LABEL] == pool.name  # the nodes carry the label the pods select
+    assert predictor["model"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    cpu = manifests.inference_service(ServedModelConfig.model_validate(MODEL), bucket="b", namespace="serving",
+                                      service_account="sa")["spec"]["predictor"]
+    assert "tolerations" not in cpu and "nodeSelector" not in cpu
+
+
+def test_a_canary_serves_another_version() -> None:
+    with pytest.raises(ValidationError, match="different version"):
+        ServedModelConfig.model_validate({**MODEL, "canary": {"artifactPath": MODEL["artifactPath"]}})
