@@ -116,6 +116,7 @@ NEEDED = {
     # and the chart's CRD consumers
     "pulumi:providers:kubernetes", "kubernetes:core/v1:Namespace", "kubernetes:core/v1:ServiceAccount",
     "aws:iam/role:Role", "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+    "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
 }
 
 

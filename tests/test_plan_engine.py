@@ -181,3 +181,13 @@ def test_cli_exits_2_on_a_duplicate_urn(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["plan", "--program", str(STRICT), "--stack", "duplicate"]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("mlops-infra: error: duplicate resource URN ")
+
+
+def test_a_cyclic_exception_chain_is_classified_not_looped_forever() -> None:
+    """A failing program whose exception context points back to itself used to hang `plan` and `check`."""
+    from mlops_infra.plan.engine import _classify
+
+    first, second = ValueError("first"), KeyError("second")
+    first.__context__, second.__context__ = second, first
+    error = _classify(first)
+    assert error.kind == "program" and "first" in str(error)

@@ -107,6 +107,8 @@ class HardenedBucket(pulumi.ComponentResource):
         super().__init__("mlops:blocks:HardenedBucket", name, None, opts)
         self._name = name
         self.kms_key = args.kms_key
+        self.guarded = args.vpc_endpoint_guard is not None
+        """Carries a VPC-endpoint guard: a data bucket (the audit trail records its object events)."""
         self._grants = Grants(self, name, args.tags)
         bucket = aws.s3.Bucket(
             name,

@@ -45,8 +45,8 @@ class DvcRemotesArgs:
     backend: Literal["s3", "lakefs"] = "s3"
     lakefs_endpoint: pulumi.Input[str] | None = None
     """LakeFS's in-cluster URL: required with the `lakefs` backend (its S3 gateway)."""
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the bucket. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the bucket. Default: true (stateful; dev passes false)."""
     bucket_guard: VpcEndpointGuard | None = None
     noncurrent_version_days: int = 90
 

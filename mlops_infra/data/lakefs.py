@@ -66,8 +66,8 @@ class LakeFsArgs:
     tags: dict[str, str]
     client_namespaces: Sequence[str]
     """Namespaces admitted to the API and S3 gateway (besides LakeFS's own)."""
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the bucket, database and secret. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the bucket, database and secret. Default: true (stateful; dev passes false)."""
     bucket_guard: VpcEndpointGuard | None = None
     """The exfiltration guard the blockstore carries. Default: none."""
     monitoring: MonitoringRefs | None = None
@@ -134,8 +134,13 @@ class LakeFs(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, provider=provider))
         self.server_role = server.role
         values = self.values(cfg, args.region, args.kms_key.arn)
+        # Not after the ExternalSecret: its CRD comes with the External Secrets operator, the slowest chain of the
+        # deploy. The release starts beside it; its pods stay in CreateContainerConfigError until the operator has
+        # synced the Secret (the kubelet retries), well within the release's await timeout. `synced` is kept as an
+        # attribute so consumers can still wait for it.
+        self.synced_secret = synced
         chart = release(child(name, "release"), PinnedChart(LAKEFS_CHART, LAKEFS_REPO, cfg.chart_version),
-                        parent=self, namespace=ns, values=values, depends_on=[server, synced, db.instance])
+                        parent=self, namespace=ns, values=values, depends_on=[server, db.instance])
         self._setup_job(name, cfg, ns, chart, provider)
         self._network_policy(name, ns, args)
         if cfg.replicas > 1:

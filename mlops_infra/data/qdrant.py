@@ -63,8 +63,8 @@ class QdrantArgs:
     """ServiceMonitor, rules, and the Prometheus namespace the NetworkPolicy admits. Default: none."""
     bucket_guard: VpcEndpointGuard | None = None
     """The exfiltration guard of the snapshot bucket. Default: none."""
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the release, secrets and snapshot bucket. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the release, secrets and snapshot bucket. Default: true (stateful; dev passes false)."""
 
 
 class Qdrant(pulumi.ComponentResource):
@@ -89,13 +89,17 @@ class Qdrant(pulumi.ComponentResource):
         self.url = pulumi.Output.from_input(f"http://{svc}:{HTTP_PORT}")
         self.grpc_url = f"http://{svc}:{GRPC_PORT}"
 
-        keys = self._keys(name, args)
+        # The key ExternalSecrets need the External Secrets operator (the slowest chain of the deploy); the release
+        # starts beside them: its pods stay in CreateContainerConfigError until the keys Secret is synced (secretKeyRef,
+        # fail closed; the kubelet retries), well within the release's await timeout.
+        self.key_secrets = self._keys(name, args)
         server = release(
             child(name, "release"), PinnedChart(QDRANT_CHART, QDRANT_REPO, cfg.chart_version), parent=self,
-            namespace=self.namespace, depends_on=keys, protect=args.protect,
+            namespace=self.namespace, protect=args.protect,
             values=helm_values(cfg, fullname=self.fullname, keys_secret=self.keys_secret, storage_class=storage_class))
         self._network_policy(name, args)
         self.snapshot_bucket = None
+        self.snapshots: HardenedBucket | None = None
         cronjob = self._snapshots(name, args, server) if cfg.snapshots.enabled else None
         if args.monitoring is not None:
             self._observability(name, args.monitoring, server, cronjob)
@@ -212,7 +216,7 @@ class Qdrant(pulumi.ComponentResource):
             kms_key=args.data_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard,
             lifecycle=[LifecycleRule("expire-snapshots", f"{SNAPSHOT_PREFIX}/", cfg.snapshots.retention_days)]),
             child_options(self))
-        self.snapshot_bucket = bucket.bucket_name
+        self.snapshot_bucket, self.snapshots = bucket.bucket_name, bucket
         sa = f"{self.fullname}-snapshots"
         identity = WorkloadIdentity(child(name, "snapshot-job"), WorkloadIdentityArgs(
             cluster=args.cluster.identity, namespace=self.namespace, service_account=sa, tags=args.tags,
@@ -288,6 +292,7 @@ def build_qdrant(ctx: PlatformContext, config: QdrantConfig) -> dict[str, Any]:
         protect=ctx.protect), ctx.k8s_opts)
     out: dict[str, Any] = {"qdrantUrl": qdrant.url, "qdrantGrpcUrl": qdrant.grpc_url,
                            "qdrantNamespace": config.namespace, "qdrantCredentialsSecret": CREDENTIALS_SECRET}
-    if qdrant.snapshot_bucket is not None:
+    if qdrant.snapshots is not None:
+        ctx.add_bucket(qdrant.snapshots)
         out["qdrantSnapshotBucket"] = qdrant.snapshot_bucket
     return out

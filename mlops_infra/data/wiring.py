@@ -27,6 +27,7 @@ def build(ctx: PlatformContext) -> dict[str, Any]:
             tags=ctx.tags, client_namespaces=cfg.lakefs.client_namespaces or teams, protect=ctx.protect,
             bucket_guard=ctx.bucket_guard, monitoring=ctx.monitoring, external_secrets=ctx.external_secrets),
             ctx.k8s_opts)
+        ctx.add_bucket(lakefs.bucket)
         outputs |= {"lakefsEndpoint": lakefs.endpoint, "lakefsRepositoryNamespace": lakefs.repository_namespace,
                     "lakefsAdminSecretArn": lakefs.secret_arn, "lakefsDatabaseEndpoint": lakefs.database_endpoint}
     if cfg.dvc.enabled:
@@ -35,6 +36,8 @@ def build(ctx: PlatformContext) -> dict[str, Any]:
             lakefs_endpoint=lakefs.endpoint if lakefs is not None else None, protect=ctx.protect,
             bucket_guard=ctx.bucket_guard, noncurrent_version_days=cfg.dvc.noncurrent_version_days),
             pulumi.ResourceOptions(parent=ctx.parent))
+        if remotes.bucket is not None:
+            ctx.add_bucket(remotes.bucket)
         outputs["dvcRemotes"] = {team: remote.output() for team, remote in remotes.teams.items()}
     if cfg.qdrant.enabled:
         from .qdrant import build_qdrant  # h-data-b's component (mlops_infra/data/qdrant.py)

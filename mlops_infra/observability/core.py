@@ -67,8 +67,8 @@ class MonitoringCoreArgs:
     cluster: ClusterRefs
     region: str
     tags: dict[str, str]
-    protect: bool = False
-    """Pulumi `protect` + `retain_on_delete` on the key and the AMP workspace. Default: false."""
+    protect: bool = True
+    """Pulumi `protect` + `retain_on_delete` on the key and the AMP workspace. Default: true (stateful; dev passes false)."""
     slack_webhook_url: pulumi.Input[str] | None = None
     """Secret value of `receivers.slackWebhookSecret` (`stack.secret_config(key)`). Default: none."""
     pagerduty_routing_key: pulumi.Input[str] | None = None

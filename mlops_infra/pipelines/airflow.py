@@ -66,11 +66,12 @@ class Airflow(pulumi.ComponentResource):
         provider = ctx.cluster.provider
         ns = engine_namespace(ctx, cfg.namespace, "airflow")
         self.bucket = HardenedBucket(child(name, "bucket"), HardenedBucketArgs(
-            # Task logs and DAGs, not training data: no exfiltration guard, so not a CloudTrail data-event bucket
-            # (the trail's selectors are fixed before add-ons are built).
+            # Task logs and DAGs, not training data: no exfiltration guard, so not a CloudTrail data-event bucket;
+            # registered as a platform bucket, so the S3 endpoint admits it (ctx.add_bucket below).
             kms_key=ctx.data_key, tags=ctx.tags, protect=ctx.protect,
             lifecycle=[LifecycleRule("expire-task-logs", f"{av.LOG_PREFIX}/", expiration_days=cfg.log_retention_days)]),
             pulumi.ResourceOptions(parent=self))
+        ctx.add_bucket(self.bucket)
         dags_read = self.bucket.read_statements(av.DAGS_PREFIX) if cfg.dags.source == "s3" else []
         self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
             ctx=ctx, engine="airflow", namespace=ns, service_account="airflow-worker",

@@ -90,12 +90,12 @@ class KubeflowPipelines(pulumi.ComponentResource):
         k8s_opts = child_options(self, provider=provider)
         # baseline: upstream KFP pods (and users' steps) do not all meet `restricted`; warn/audit report them.
         ns = engine_namespace(ctx, cfg.namespace, "kfp", level="baseline")
-        self.bucket = HardenedBucket(child(name, "artifacts"), HardenedBucketArgs(
+        self.bucket = ctx.add_bucket(HardenedBucket(child(name, "artifacts"), HardenedBucketArgs(
             kms_key=ctx.data_key, tags=ctx.tags, protect=ctx.protect, vpc_endpoint_guard=ctx.bucket_guard,
             lifecycle=[LifecycleRule("expire-pipeline-artifacts", f"{PIPELINE_ROOT_PREFIX}/",
                                      expiration_days=cfg.artifact_retention_days),
                        LifecycleRule("expire-argo-logs", f"{ARGO_PREFIX}/", expiration_days=cfg.artifact_retention_days)]),
-            pulumi.ResourceOptions(parent=self))
+            pulumi.ResourceOptions(parent=self)))
         self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
             ctx=ctx, engine="kfp", namespace=ns, service_account=RUNNER_SA, statements=self.bucket.write_statements(),
             automount_token=True),  # the KFP driver and launcher call the Kubernetes API from step pods

@@ -101,9 +101,9 @@ class Metaflow(pulumi.ComponentResource):
         ctx, cfg = args.ctx, args.config
         provider = ctx.cluster.provider
         ns = engine_namespace(ctx, cfg.namespace, "metaflow", level="baseline")
-        self.bucket = HardenedBucket(child(name, "datastore"), HardenedBucketArgs(
+        self.bucket = ctx.add_bucket(HardenedBucket(child(name, "datastore"), HardenedBucketArgs(
             kms_key=ctx.data_key, tags=ctx.tags, protect=ctx.protect, vpc_endpoint_guard=ctx.bucket_guard),
-            pulumi.ResourceOptions(parent=self))
+            pulumi.ResourceOptions(parent=self)))
         self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
             ctx=ctx, engine="metaflow", namespace=ns, service_account=FLOWS_SERVICE_ACCOUNT,
             statements=[{**s, "Sid": f"Datastore{s['Sid']}"}

@@ -48,7 +48,9 @@ class PlanError(Exception):
 
 def _classify(exc: BaseException) -> PlanError:
     seen: BaseException | None = exc
-    while seen is not None:
+    visited: set[int] = set()  # exception chains can be cyclic (a context that points back): walk each link once
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
         if isinstance(seen, MissingStackReference):
             return PlanError(str(seen), "missing-ref", seen.stack_name)
         if isinstance(seen, pulumi.RunError):

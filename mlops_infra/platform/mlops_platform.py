@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
 from ..blocks.kms import KmsKey, KmsKeyArgs
+from ..blocks.late import LateList
 from ..blocks.naming import child
 from ..blocks.refs import ClusterRefs
 from ..compute.cluster import TrainingCluster, TrainingClusterArgs
@@ -94,8 +95,19 @@ class MlopsPlatform(pulumi.ComponentResource):
             # With MLflow basic auth (prod) each team gets an MLflow user and credentials in its namespace.
             team_namespaces=sorted({t.name for t in config.cluster.teams})), k8s_opts) \
             if reg.enabled else None
-        self.security = self._security(cluster_refs, k8s_opts) if config.security_baseline.enabled else None
-        self.add_on_outputs = build_add_ons(self._context(cluster_refs, k8s_opts, guard))
+        # Every bucket pods reach through the S3 endpoint, and (data buckets) whose object events the trail records.
+        # The security baseline is built before the add-ons (they need its External Secrets operator), so these
+        # resolve only after the add-ons added theirs.
+        self.data_buckets: LateList[str] = LateList([c.arn for c in (
+            self.feature_store.bucket if self.feature_store else None,
+            self.model_registry.artifacts if self.model_registry else None) if c])
+        self.platform_buckets: LateList[str] = LateList([self.shared_bucket.arn])
+        try:
+            self.security = self._security(cluster_refs, k8s_opts) if config.security_baseline.enabled else None
+            self.add_on_outputs = build_add_ons(self._context(cluster_refs, k8s_opts, guard))
+        finally:
+            self.data_buckets.close()
+            self.platform_buckets.close()
 
         self.outputs = {**self._outputs(), **self.add_on_outputs}
         self.register_outputs(dict(self.outputs))
@@ -160,13 +172,12 @@ class MlopsPlatform(pulumi.ComponentResource):
 
     def _security(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions) -> SecurityBaseline:
         config, sb = self.config, self.config.security_baseline
-        data_buckets = [c.arn for c in (self.feature_store.bucket if self.feature_store else None,
-                                        self.model_registry.artifacts if self.model_registry else None) if c]
         return SecurityBaseline(child(self._name, "security"), SecurityBaselineArgs(
             config=sb, region=config.region, tags=self.tags, network=self.network.refs, cluster=cluster_refs,
             protect=config.protect_stateful,
             alert_topic_arn=self.monitoring.alert_topic_arn if self.monitoring else None,
-            data_bucket_arns=data_buckets, platform_bucket_arns=[self.shared_bucket.arn],
+            # Late lists: the add-ons built after the baseline add their buckets (closed in __init__).
+            data_bucket_arns=self.data_buckets.output, platform_bucket_arns=self.platform_buckets.output,
             ml_namespaces=[t.name for t in config.cluster.teams],
             service_namespaces=[c.namespace for c in (config.feast, config.mlflow) if c is not None],
             # Training jobs push metrics to the Pushgateway (MonitoringCore.pushgateway_url).
@@ -188,6 +199,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         fs, reg = self.feature_store, self.model_registry
         return PlatformContext(
             name=self._name, parent=self, config=self.config, tags=self.tags, protect=self.config.protect_stateful,
+            data_buckets=self.data_buckets, platform_buckets=self.platform_buckets,
             network=self.network.refs, cluster=cluster_refs, k8s_opts=k8s_opts, data_key=self.data_key,
             shared_bucket=self.shared_bucket, bucket_guard=guard,
             monitoring=self.monitoring.refs if self.monitoring else None,

@@ -27,18 +27,21 @@ class AuditTrailArgs:
     tags: dict[str, str]
     protect: bool = True
     """Pulumi `protect` + `retain_on_delete` on the key, bucket and log group. Default: true."""
-    data_bucket_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
-    """Buckets whose object reads and writes are recorded (with `config.trail_data_events`). Default: none."""
+    data_bucket_arns: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=tuple)
+    """Buckets whose object reads and writes are recorded (with `config.trail_data_events`): a list, or an Output of
+    one. Default: none."""
 
 
-def data_event_selector(bucket_arns: Sequence[pulumi.Input[str]]) -> aws.cloudtrail.TrailAdvancedEventSelectorArgsDict:
-    """S3 object-level events (reads and writes) on exactly these buckets."""
+def data_event_selector(
+        bucket_arns: pulumi.Input[Sequence[pulumi.Input[str]]]) -> aws.cloudtrail.TrailAdvancedEventSelectorArgsDict:
+    """S3 object-level events (reads and writes) on exactly these buckets (a list, or an Output of one)."""
+    prefixes = pulumi.Output.from_input(bucket_arns).apply(lambda arns: [f"{arn}/" for arn in dict.fromkeys(arns)])
     return {
         "name": "S3 data events on the platform data buckets",
         "field_selectors": [
             {"field": "eventCategory", "equals": ["Data"]},
             {"field": "resources.type", "equals": ["AWS::S3::Object"]},
-            {"field": "resources.ARN", "starts_withs": [pulumi.Output.concat(arn, "/") for arn in bucket_arns]},
+            {"field": "resources.ARN", "starts_withs": prefixes},
         ],
     }
 
@@ -102,7 +105,8 @@ class AuditTrail(pulumi.ComponentResource):
         selectors: list[aws.cloudtrail.TrailAdvancedEventSelectorArgsDict] = [
             {"name": "Management events", "field_selectors": [{"field": "eventCategory", "equals": ["Management"]}]},
         ]
-        if cfg.trail_data_events and args.data_bucket_arns:
+        arns = args.data_bucket_arns
+        if cfg.trail_data_events and (not isinstance(arns, Sequence) or arns):
             selectors.append(data_event_selector(args.data_bucket_arns))
         trail = aws.cloudtrail.Trail(
             trail_name, name=trail_name, s3_bucket_name=self.bucket.bucket_name, kms_key_id=key.arn,

@@ -138,8 +138,9 @@ class ExfiltrationGuardsArgs:
     config: SecurityBaselineConfig
     network: NetworkRefs
     region: str
-    platform_bucket_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
-    """Every platform bucket reached from the VPC. Default: none (only image-layer buckets pass the endpoint)."""
+    platform_bucket_arns: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=tuple)
+    """Every platform bucket reached from the VPC (a list, or an Output of one that resolves once every component
+    added its buckets). Default: none (only image-layer buckets pass the endpoint)."""
     ml_namespaces: Sequence[str] = field(default_factory=tuple)
     """Namespaces that get default-deny egress. Default: none."""
     service_namespaces: Sequence[str] = field(default_factory=tuple)
@@ -230,18 +231,22 @@ class ExfiltrationGuards(pulumi.ComponentResource):
     def _endpoint_policy(self, name: str, args: ExfiltrationGuardsArgs, endpoint_id: pulumi.Input[str]) -> None:
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
-        buckets = list(args.platform_bucket_arns)
-        statements: list[iam.Statement] = []
-        if buckets:
-            statements.append(iam.statement(
-                "PlatformBucketsOwnPrincipals", PLATFORM_BUCKET_ACTIONS,
-                [*buckets, *(pulumi.Output.concat(arn, "/*") for arn in buckets)], principals={"AWS": "*"},
-                conditions={"StringEquals": {"aws:PrincipalAccount": identity.account_id}}))
+        statements: list[iam.Statement | pulumi.Output[iam.Statement]] = []
+        # The list may be an Output that resolves late (the platform's add-ons add their buckets after this is
+        # built: blocks/late.py), so the statements are built once it is known.
+        bucket_list = args.platform_bucket_arns
+        if not isinstance(bucket_list, Sequence) or bucket_list:
+            buckets: pulumi.Output[list[str]] = pulumi.Output.from_input(bucket_list).apply(
+                lambda arns: list(dict.fromkeys(arns)))
+            statements.append(pulumi.Output.all(buckets, identity.account_id).apply(lambda a: iam.statement(
+                "PlatformBucketsOwnPrincipals", PLATFORM_BUCKET_ACTIONS, [*a[0], *(f"{arn}/*" for arn in a[0])],
+                principals={"AWS": "*"}, conditions={"StringEquals": {"aws:PrincipalAccount": a[1]}})))
             if args.deployer_role_arns:
                 # The provider reads and writes every bucket setting (and deletes buckets on destroy).
-                statements.append(iam.statement(
-                    "PlatformBucketsDeployers", DEPLOYER_BUCKET_ACTIONS, buckets, principals={"AWS": "*"},
-                    conditions={"ArnLike": {"aws:PrincipalArn": list(args.deployer_role_arns)}}))
+                deployers = list(args.deployer_role_arns)
+                statements.append(buckets.apply(lambda arns: iam.statement(
+                    "PlatformBucketsDeployers", DEPLOYER_BUCKET_ACTIONS, arns, principals={"AWS": "*"},
+                    conditions={"ArnLike": {"aws:PrincipalArn": deployers}})))
         statements.append(iam.statement(
             "ImageAndPackageBucketsRead", ["s3:GetObject"],
             [_nth_object_arn(partition, args.region, i) for i in range(len(aws_owned_bucket_objects(args.region)))],

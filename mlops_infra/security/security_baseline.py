@@ -33,10 +33,12 @@ class SecurityBaselineArgs:
     """Pulumi `protect` + `retain_on_delete` on keys, the trail bucket, log group and secrets. Default: true."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """Where GuardDuty findings go. Default: none (no EventBridge rule)."""
-    data_bucket_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
-    """Buckets holding feature and model data: trail data events, and allowed through the S3 endpoint. Default: none."""
-    platform_bucket_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
-    """Other platform buckets pods reach through the S3 endpoint (e.g. the shared bucket). Default: none."""
+    data_bucket_arns: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=tuple)
+    """Buckets holding feature and model data: trail data events, and allowed through the S3 endpoint. A list, or an
+    Output of one that resolves once later components added theirs (`MlopsPlatform` passes `LateList.output`, so
+    the add-ons' buckets are included). Default: none."""
+    platform_bucket_arns: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=tuple)
+    """Other platform buckets pods reach through the S3 endpoint (e.g. the shared bucket), likewise. Default: none."""
     ml_namespaces: Sequence[str] = field(default_factory=tuple)
     """Namespaces that get default-deny egress (the team namespaces). Default: none."""
     service_namespaces: Sequence[str] = field(default_factory=tuple)
@@ -84,7 +86,9 @@ class SecurityBaseline(pulumi.ComponentResource):
         if cfg.enabled and cfg.exfiltration_guards:
             ExfiltrationGuards(child(name, "guards"), ExfiltrationGuardsArgs(
                 config=cfg, network=args.network, region=args.region,
-                platform_bucket_arns=[*args.data_bucket_arns, *args.platform_bucket_arns],
+                platform_bucket_arns=pulumi.Output.all(
+                    pulumi.Output.from_input(args.data_bucket_arns), pulumi.Output.from_input(args.platform_bucket_arns),
+                ).apply(lambda both: [*both[0], *both[1]]),
                 ml_namespaces=args.ml_namespaces, service_namespaces=args.service_namespaces,
                 service_ports=args.service_ports, namespaces=namespaces,
                 deployer_role_arns=args.deployer_role_arns,

@@ -33,6 +33,7 @@ from .test_aws_network import CASES as NETWORK
 from .test_aws_s3 import CASES as S3
 from .test_cost import BUDGET_CASES
 from .test_cost import CASES as COST
+from .test_data_policies import CASES as DATA_VERSIONING
 from .test_feast import CASES as FEAST
 from .test_invariants_cluster import CASES as INVARIANTS_CLUSTER
 from .test_invariants_relations import CASES as INVARIANTS_RELATIONS
@@ -72,7 +73,7 @@ EXPECTED_MISCONFIGURED = sorted([
 ])
 ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, *K8S, *COST, *FEAST, *INVARIANTS_CLUSTER,
                          *INVARIANTS_RELATIONS, *BUDGET_CASES, *VECTOR_SEARCH, *PIPELINES, *PIPELINES_ENGINES,
-                         *SERVING]
+                         *SERVING, *DATA_VERSIONING]
 
 
 def check_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:

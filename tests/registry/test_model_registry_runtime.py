@@ -225,14 +225,15 @@ def test_both_databases_get_the_same_alarms_and_mlflow_admits_the_platform() -> 
     on its own identifier, and the tracking server's NetworkPolicy admits the team and Feast namespaces and the
     namespace Prometheus runs in."""
     inv = registry_plan("staging", "model_registry/platform")
-    dbs = inv.of_type("aws:rds/instance:Instance")
+    # The registry's and the Feast registry's databases (staging also runs LakeFS on its own Postgres block).
+    dbs = [d for d in inv.of_type("aws:rds/instance:Instance") if "-registry-" in d.name or "-features-" in d.name]
     assert len(dbs) == 2
     alarms = [a for a in inv.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs["namespace"] == "AWS/RDS"]
     mlflow, feast = ({(a.inputs["metricName"], a.inputs["comparisonOperator"], a.inputs["threshold"]) for a in alarms
                       if a.property_dependencies["dimensions"] == [db.urn]}
                      for db in sorted(dbs, key=lambda d: "features" in d.name))
     assert mlflow == feast and {m for m, _, _ in mlflow} == {"CPUUtilization", "FreeStorageSpace", "DatabaseConnections"}
-    [policy] = inv.of_type(POLICY)
+    [policy] = [p for p in inv.of_type(POLICY) if p.name.endswith("-registry-mlflow-ingress-policy")]
     admitted = {v for rule in policy.inputs["spec"]["ingress"] for peer in rule["from"]
                 if "namespaceSelector" in peer for e in peer["namespaceSelector"]["matchExpressions"] for v in e["values"]}
     assert {"research", "feast", "mlflow", "monitoring"} <= admitted

@@ -309,7 +309,7 @@ def problems(section: dict[str, Any]) -> list[str]:
     ({"guarddutyAlertMinSeverity": 11}, ["securityBaseline.guarddutyAlertMinSeverity: must be <= 10 (got 11)"]),
     ({"integrationSecrets": [{"name": "wandb", "configKey": "a", "namespaces": ["nowhere"]}]},
      ["securityBaseline.integrationSecrets[0].namespaces[0]: unknown namespace 'nowhere' "
-      "(known: feast, mlflow, monitoring, research)"]),
+      "(known: feast, lakefs, mlflow, monitoring, qdrant, research)"]),
 ])
 def test_config_messages(section: dict[str, Any], expected: list[str]) -> None:
     assert problems(section) == expected

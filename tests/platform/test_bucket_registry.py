@@ -1,0 +1,53 @@
+"""Every bucket pods reach is admitted by the S3 gateway endpoint, and every data bucket's object events are
+recorded by the audit trail: including the buckets the add-ons create after the security baseline is built
+(`LateList`, blocks/late.py). In prod the endpoint admits only the buckets it names, so a bucket missing from its
+policy is unreachable from the cluster (LakeFS could not write its blockstore, teams could not `dvc push`)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import planned
+
+TRAIL_BUCKET = "-security-audit-"  # written by CloudTrail itself, never by pods
+
+
+def _bucket_arns(stack: str) -> dict[str, str]:
+    return {b.name: f"arn:aws:s3:::{b.id}" for b in planned(stack).of_type("aws:s3/bucket:Bucket")
+            if TRAIL_BUCKET not in b.name}
+
+
+def _guarded(stack: str) -> set[str]:
+    """ARNs of buckets whose policy carries the VPC-endpoint guard (the data buckets)."""
+    found = set()
+    for pol in planned(stack).of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        for stmt in json.loads(pol.inputs["policy"])["Statement"]:
+            if stmt.get("Sid") == "DenyOutsideVpcEndpoint":
+                found.add(stmt["Resource"][0])
+    return found
+
+
+def _endpoint_admits(stack: str) -> set[str]:
+    [endpoint] = planned(stack).of_type("aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy")
+    [stmt] = [s for s in json.loads(endpoint.inputs["policy"])["Statement"] if s["Sid"] == "PlatformBucketsOwnPrincipals"]
+    return {r for r in stmt["Resource"] if not r.endswith("/*")}
+
+
+@pytest.mark.parametrize("stack", ["prod"])
+def test_the_s3_endpoint_admits_every_platform_bucket_including_the_add_ons(stack: str) -> None:
+    buckets = _bucket_arns(stack)
+    assert {"mlops-prod-lakefs-blockstore", "mlops-prod-dvc-bucket", "mlops-prod-airflow-bucket"} <= set(buckets)
+    missing = {name for name, arn in buckets.items() if arn not in _endpoint_admits(stack)}
+    assert missing == set()
+
+
+@pytest.mark.parametrize("stack", ["prod"])
+def test_the_trail_records_object_events_of_every_guarded_bucket(stack: str) -> None:
+    [trail] = planned(stack).of_type("aws:cloudtrail/trail:Trail")
+    [data] = [s for s in trail.inputs["advancedEventSelectors"] if s["name"].startswith("S3 data events")]
+    [prefixes] = [f["startsWiths"] for f in data["fieldSelectors"] if f["field"] == "resources.ARN"]
+    guarded = _guarded(stack)
+    assert len(guarded) >= 5  # feature store, registry, LakeFS, DVC, Qdrant snapshots
+    assert {p.rstrip("/") for p in prefixes} == guarded
