@@ -65,6 +65,8 @@ class Postgres:
         return self.instance.identifier
 
 
+# long: one RDS instance, its parameter group and placement; every argument is a reviewed setting (TLS, backups,
+#   monitoring, protection) that reads best next to the others
 def postgres(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres:
     """Create the database as `name` and its companions as `<name>-subnets`, `-sg`, `-from-cluster`, `-params`,
     `-monitoring` and `-monitoring-policy`, all children of `parent`."""

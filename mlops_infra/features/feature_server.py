@@ -72,6 +72,8 @@ class FeatureServer(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     url: pulumi.Output[str]
 
+    # long: the feature server's Deployment, Service, PDB and HPA: one pod spec read top to bottom against the
+    #   chart-less upstream manifest
     def __init__(self, name: str, args: FeatureServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:feature_server:FeatureServer", name, None, opts)
         cfg, pod = args.config, args.pod

@@ -147,6 +147,8 @@ class FeatureStore(pulumi.ComponentResource):
             # The Feast SQL registry is the same Postgres block as MLflow's database: the same alarms.
             registry_instance_id=sql_registry.identifier if sql_registry else None), pulumi.ResourceOptions(parent=self))
 
+    # long: the Feast engine's children in dependency order (registry, bootstrap Job, server, materialization); the
+    #   order is the contract the tests read
     def _feast(self, name: str, cfg: FeastFeatureStoreConfig, args: FeatureStoreArgs) -> None:
         net, cluster = args.network, args.cluster
         placement = PrivatePlacement(net.vpc_id, net.private_subnet_ids, cluster.cluster_security_group_id)

@@ -33,6 +33,7 @@ class Network(pulumi.ComponentResource):
     refs: NetworkRefs
     nat_gateway_ids: list[pulumi.Output[str]]
 
+    # long: the VPC's subnets, routes, NAT and endpoints per AZ in creation order; each step feeds the next one's ids
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:network:Network", name, None, opts)
         cfg = args.config

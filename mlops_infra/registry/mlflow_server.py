@@ -107,6 +107,8 @@ class MlflowServer(pulumi.ComponentResource):
     tracking_uri: pulumi.Output[str]
     internal_tracking_uri: pulumi.Output[str]
 
+    # long: MLflow's Deployment (server flags measured against the real server), Service, policies and migration Job
+    #   in one reviewed spec
     def __init__(self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:mlflow_server:MlflowServer", name, None, opts)
         cfg, ingress, db = args.config, args.config.ingress, args.database

@@ -52,6 +52,8 @@ class AuditTrail(pulumi.ComponentResource):
     log_group_name: pulumi.Output[str]
     key_arn: pulumi.Output[str]
 
+    # long: the trail, its bucket, key, log group and delivery role: the bucket and key policies name the trail ARN,
+    #   so they are built together
     def __init__(self, name: str, args: AuditTrailArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:security:AuditTrail", name, None, opts)
         cfg = args.config

@@ -72,6 +72,8 @@ class SecretsDelivery(pulumi.ComponentResource):
     secret_arns: dict[str, pulumi.Output[str]]
     store_name: str | None
 
+    # long: the secrets, the operator's identity, release and store in dependency order; each needs the previous
+    #   one's name
     def __init__(self, name: str, args: SecretsDeliveryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:security:SecretsDelivery", name, None, opts)
         cfg = args.config
