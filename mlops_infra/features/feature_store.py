@@ -22,6 +22,7 @@ from ..blocks.bucket import ATHENA, HardenedBucket, HardenedBucketArgs, Lifecycl
 from ..blocks.grants import Grant, Grants
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
+from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs
@@ -290,10 +291,7 @@ class FeatureStore(pulumi.ComponentResource):
         ns = args.cluster.namespaces.get(k8s_name)
         if ns is not None:
             return ns
-        created = k8s.core.v1.Namespace(child(name, "ns"), metadata={
-            "name": k8s_name, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
-            opts=child_options(self))
-        return created.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+        return namespace(child(name, "ns"), self, k8s_name, level="restricted")
 
     def _identity(self, name: str, args: FeatureStoreArgs, namespace: pulumi.Input[str],
                   statements: list[iam.Statement]) -> WorkloadIdentity:

@@ -26,6 +26,7 @@ import pulumi_random as random
 from ..blocks import helm, iam, pod_security
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
+from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..blocks.observability import MonitoringRefs, MovedFrom
 from ..blocks.refs import ClusterRefs
@@ -238,14 +239,9 @@ class MonitoringCore(pulumi.ComponentResource):
         existing = args.cluster.namespaces.get(args.config.namespace)
         if existing is not None:
             return pulumi.Output.from_input(existing)
-        ns = k8s.core.v1.Namespace(child(name, "namespace"), metadata={
-            "name": args.config.namespace,
-            # node-exporter needs hostNetwork, hostPID and hostPath, which only the privileged level admits;
-            # warn and audit still report everything the restricted level would reject.
-            "labels": {"pod-security.kubernetes.io/enforce": "privileged",
-                       "pod-security.kubernetes.io/warn": "restricted",
-                       "pod-security.kubernetes.io/audit": "restricted"}}, opts=child_options(self))
-        return _name_of(ns)
+        # node-exporter needs hostNetwork, hostPID and hostPath, which only the privileged level admits;
+        # warn and audit still report everything the restricted level would reject (the namespace block adds them).
+        return namespace(child(name, "namespace"), self, args.config.namespace, level="privileged")
 
     @staticmethod
     def _dcgm_values(name_override: str, args: MonitoringCoreArgs) -> dict[str, Any]:

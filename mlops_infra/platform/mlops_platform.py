@@ -6,11 +6,11 @@ import dataclasses
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.late import LateList
+from ..blocks.namespace import namespace
 from ..blocks.naming import child
 from ..blocks.refs import ClusterRefs
 from ..compute.cluster import TrainingCluster, TrainingClusterArgs
@@ -144,10 +144,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         wanted = [c.namespace for c in (config.feast, config.mlflow) if c is not None]
         for ns in wanted:
             if ns not in namespaces:
-                created = k8s.core.v1.Namespace(child(self._name, f"ns-{ns}"), metadata={
-                    "name": ns, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
-                                           "app.kubernetes.io/part-of": "mlops-platform"}}, opts=k8s_opts)
-                namespaces[ns] = created.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+                namespaces[ns] = namespace(child(self._name, f"ns-{ns}"), self, ns, level="restricted",
+                                           provider=self.cluster.provider)
         return dataclasses.replace(self.cluster.refs, namespaces=namespaces)
 
     def _monitoring(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions) -> MonitoringCore:

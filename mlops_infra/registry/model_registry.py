@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
 from ..blocks import iam
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, VpcEndpointGuard
 from ..blocks.grants import Grant, Grants
 from ..blocks.kms import KmsKey, KmsKeyArgs
-from ..blocks.naming import child, child_options
+from ..blocks.namespace import namespace as ns_block
+from ..blocks.naming import child
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs
 from ..blocks.refs import ClusterRefs, NetworkRefs
@@ -121,10 +121,7 @@ class ModelRegistry(pulumi.ComponentResource):
             protect=args.protect), pulumi.ResourceOptions(parent=self))
         namespace = cluster.namespaces.get(cfg.namespace)
         if namespace is None:  # not created by the cluster: ours, with the restricted pod-security level
-            namespace = k8s.core.v1.Namespace(child(name, "namespace"), metadata={
-                "name": cfg.namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
-                                                  "pod-security.kubernetes.io/audit": "restricted"}},
-                opts=child_options(self)).metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
+            namespace = ns_block(child(name, "namespace"), self, cfg.namespace, level="restricted")
         self.server = MlflowServer(child(name, "mlflow"), MlflowServerArgs(
             config=cfg, namespace=namespace, identity=cluster.identity, artifacts=self.artifacts,
             database=self.database, tags=args.tags, artifact_prefix=ARTIFACT_PREFIX, service_monitor=args.monitoring is not None,
