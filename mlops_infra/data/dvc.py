@@ -77,7 +77,7 @@ class DvcRemotes(pulumi.ComponentResource):
             if args.lakefs_endpoint is None:
                 raise ValueError(f"{name}: the lakefs backend needs LakeFS's endpoint")
             for team in args.teams:
-                remote = pulumi.Output.from_input(args.lakefs_endpoint).apply(lambda url, t=team: {
+                remote = pulumi.Output.from_input(args.lakefs_endpoint).apply(lambda url, t=team: {  # type: ignore[misc]
                     "url": f"s3://{t}/{LAKEFS_BRANCH}/{LAKEFS_PATH}", "region": args.region, "endpointurl": url})
                 self.teams[team] = TeamRemote(remote, remote.apply(remote_section), None, None)
         else:

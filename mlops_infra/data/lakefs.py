@@ -118,7 +118,7 @@ class LakeFs(pulumi.ComponentResource):
         self.bucket = HardenedBucket(child(name, "blockstore"), HardenedBucketArgs(
             kms_key=args.kms_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard),
             pulumi.ResourceOptions(parent=self))
-        placement = PrivatePlacement(vpc_id=args.network.vpc_id, subnet_ids=list(args.network.private_subnet_ids),
+        placement = PrivatePlacement(vpc_id=args.network.vpc_id, subnet_ids=args.network.private_subnet_ids,
                                      client_security_group_id=cluster.cluster_security_group_id)
         db = postgres(child(name, "db"), self, PostgresArgs(
             config=cfg.database, placement=placement, kms_key=args.kms_key, tags=args.tags, db_name=DB_NAME,
@@ -175,7 +175,7 @@ class LakeFs(pulumi.ComponentResource):
         value = pulumi.Output.json_dumps({AUTH_KEY: auth.result, ADMIN_KEY_ID: pulumi.Output.concat("AKIA", key_id.result),
                                           ADMIN_SECRET: key_secret.result})
         aws.secretsmanager.SecretVersion(child(name, "secret-value"), secret_id=secret.id,
-                                         secret_string=pulumi.Output.secret(value), opts=child_options(self))
+                                         secret_string=pulumi.Output.secret(value), opts=child_options(self))  # type: ignore[arg-type]
         return secret
 
     def _external_secret(self, name: str, args: LakeFsArgs, ns: pulumi.Output[str], secret_arns: list[Any],
@@ -239,7 +239,9 @@ class LakeFs(pulumi.ComponentResource):
                    provider: pulumi.ProviderResource | None) -> None:
         """`lakefs setup` with the admin key pair from the synced Secret; a second run (already set up) succeeds.
         The command's output holds the secret key, so it is printed only on failure and without that line."""
-        env = [{"name": "LAKEFS_AUTH_ENCRYPT_SECRET_KEY", "value_from": {"secret_key_ref": {"name": SECRET_NAME, "key": AUTH_KEY}}},
+        # Typed: an untyped nested literal makes mypy match it against every TypedDict union of the Job's spec.
+        env: list[k8s.core.v1.EnvVarArgsDict] = [
+            {"name": "LAKEFS_AUTH_ENCRYPT_SECRET_KEY", "value_from": {"secret_key_ref": {"name": SECRET_NAME, "key": AUTH_KEY}}},
                {"name": "LAKEFS_DATABASE_POSTGRES_CONNECTION_STRING",
                 "value_from": {"secret_key_ref": {"name": SECRET_NAME, "key": DB_KEY}}},
                {"name": "ADMIN_KEY_ID", "value_from": {"secret_key_ref": {"name": SECRET_NAME, "key": ADMIN_KEY_ID}}},

@@ -144,7 +144,7 @@ class FeatureStore(pulumi.ComponentResource):
             # The feature server image serves no Prometheus metrics yet (`feast serve --metrics` needs Feast >= 0.61
             # and a ServiceMonitor): a target would make FeatureServerDown fire forever.
             server=None,
-            table_names=[tables.apply(lambda names, i=i: names[i]) for i in range(views)] if tables else [],
+            table_names=[tables.apply(lambda names, i=i: names[i]) for i in range(views)] if tables else [],  # type: ignore[misc]
             # The Feast SQL registry is the same Postgres block as MLflow's database: the same alarms.
             registry_instance_id=sql_registry.identifier if sql_registry else None), pulumi.ResourceOptions(parent=self))
 

@@ -99,7 +99,7 @@ class Airflow(pulumi.ComponentResource):
         inputs = av.AirflowInputs(region=ctx.config.region, log_bucket=self.bucket.bucket_name,
                                   worker_service_account="airflow-worker",
                                   api_server_service_account="airflow-api-server",
-                                  dag_processor_service_account="airflow-dag-processor", env=env)
+                                  dag_processor_service_account="airflow-dag-processor", env=env)  # type: ignore[arg-type]
         self.release = release(
             child(name, "release"), PinnedChart(CHART, CHART_REPO, cfg.chart_version), parent=self, namespace=ns,
             values=av.chart_values(cfg, inputs, log_folder), timeout_seconds=900,
@@ -128,7 +128,7 @@ class Airflow(pulumi.ComponentResource):
                   "api": api.result, "jwt": jwt.result}
         return [k8s.core.v1.Secret(
             child(name, f"{kind}-secret"), metadata={"name": av.SECRET_NAMES[kind], "namespace": ns}, type="Opaque",
-            string_data={av.SECRET_KEYS[kind]: pulumi.Output.secret(value)},
+            string_data={av.SECRET_KEYS[kind]: pulumi.Output.secret(value)},  # type: ignore[arg-type]
             opts=child_options(self, provider=provider)) for kind, value in values.items()]
 
 

@@ -144,7 +144,9 @@ class KubeflowPipelines(pulumi.ComponentResource):
             child(name, "launcher-config"), metadata={"name": "kfp-launcher", "namespace": ns,
                                                       "annotations": PATCH_FORCE},
             data=bucket.apply(lambda b: launcher_config(b, region)), opts=opts)
-        env = [{"name": "OBJECTSTORECONFIG_HOST", "value": s3_endpoint(region)},
+        # Typed as k8s EnvVar dicts: an untyped nested literal makes mypy match it against every TypedDict union of
+        # the patch's spec (tens of GB and minutes).
+        env: list[k8s.core.v1.EnvVarPatchArgsDict] = [{"name": "OBJECTSTORECONFIG_HOST", "value": s3_endpoint(region)},
                {"name": "OBJECTSTORECONFIG_SECURE", "value": "true"},
                {"name": "OBJECTSTORECONFIG_REGION", "value": region}]
         k8s.apps.v1.DeploymentPatch(

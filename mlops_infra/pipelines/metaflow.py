@@ -160,7 +160,7 @@ class Metaflow(pulumi.ComponentResource):
             opts=child_options(self, provider=provider))
         api = pulumi.Output.from_input(ctx.cluster.service_ipv4_cidr).apply(
             lambda cidr: [{"ip_block": {"cidr": ip}} for ip in api_service_ips(cidr)])
-        k8s.networking.v1.NetworkPolicy(
+        k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload]
             child(name, "argo-api-egress"), metadata={"name": "argo-executor-egress", "namespace": ns},
             spec={"pod_selector": {"match_expressions": [{"key": ARGO_WORKFLOW_LABEL, "operator": "Exists"}]},
                   "policy_types": ["Egress"],

@@ -173,7 +173,7 @@ def control_plane_egress(owner: pulumi.Resource, name: str, ctx: PlatformContext
     if database_port is not None:
         rules.append({"to": [{"ip_block": {"cidr": ctx.network.vpc_cidr}}],
                       "ports": [{"protocol": "TCP", "port": database_port}]})
-    return k8s.networking.v1.NetworkPolicy(
+    return k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload,no-any-return]
         child(name, "control-egress"), metadata={"name": child(pod_selector_name(pod_selector), "egress"),
                                                  "namespace": namespace},
         spec={"pod_selector": {"match_expressions": _expressions(pod_selector)}, "policy_types": ["Egress"],
@@ -213,7 +213,7 @@ def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *
     Go templates over the RDS-managed secret's `username` and `password` (see `postgres_url`). The password never
     enters config, state or Helm values: External Secrets reads it with a role that may read only that secret.
     `more_secrets`: further Secrets (name -> templated keys) from the same password. Default: none."""
-    placement = PrivatePlacement(vpc_id=ctx.network.vpc_id, subnet_ids=list(ctx.network.private_subnet_ids),
+    placement = PrivatePlacement(vpc_id=ctx.network.vpc_id, subnet_ids=ctx.network.private_subnet_ids,
                                  client_security_group_id=ctx.cluster.cluster_security_group_id)
     db = postgres(name, owner, PostgresArgs(config=config, placement=placement, kms_key=ctx.data_key, tags=ctx.tags,
                                             db_name=db_name, username=username, protect=ctx.protect,

@@ -237,7 +237,7 @@ class ExfiltrationGuards(pulumi.ComponentResource):
         bucket_list = args.platform_bucket_arns
         if not isinstance(bucket_list, Sequence) or bucket_list:
             buckets: pulumi.Output[list[str]] = pulumi.Output.from_input(bucket_list).apply(
-                lambda arns: list(dict.fromkeys(arns)))
+                lambda arns: list(dict.fromkeys(arns)))  # type: ignore[arg-type]
             statements.append(pulumi.Output.all(buckets, identity.account_id).apply(lambda a: iam.statement(
                 "PlatformBucketsOwnPrincipals", PLATFORM_BUCKET_ACTIONS, [*a[0], *(f"{arn}/*" for arn in a[0])],
                 principals={"AWS": "*"}, conditions={"StringEquals": {"aws:PrincipalAccount": a[1]}})))

@@ -48,5 +48,5 @@ def build(ctx: PlatformContext) -> dict[str, Any]:
         monitoring=ctx.monitoring,
         pushgateway_url=getattr(monitoring_core, "pushgateway_url", None),
         client_namespaces=sorted(t.name for t in ctx.config.cluster.teams),
-        vpc_cidr=ctx.network.vpc_cidr), ctx.k8s_opts)
+        vpc_cidr=ctx.network.vpc_cidr), ctx.k8s_opts)  # type: ignore[arg-type]
     return {"servingEndpoints": serving.endpoints, "servingRoleArn": serving.identity.role_arn}
