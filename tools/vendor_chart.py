@@ -13,7 +13,7 @@
 own tree is kept as is). Upstream development files are dropped (chart unit tests, CI values, docs, images);
 templates, CRDs, values, schemas, `.helmignore` and licences are kept. `--stamp-version` writes `--version` into
 Chart.yaml when the tag's Chart.yaml carries a placeholder that the upstream release job replaces (say so in
-`--note`). The index entry records where every file came from and a digest over the stored tree.
+`--note`). `STORE.json` beside the chart records where every file came from and a digest over the stored tree.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mlops_infra.charts import INDEX, STORE, tree_digest  # noqa: E402
+from mlops_infra.charts import META, STORE, tree_digest  # noqa: E402
 
 # Paths (relative to a chart root) that no install reads: upstream chart tests, CI value sets, docs and media.
 DROP_DIRS = {"tests", "ci", "docs", "doc", "examples", "test", ".github", "img", "images", "hack"}
@@ -140,10 +140,7 @@ def main(argv: list[str] | None = None) -> int:
              "source": {"repository": a.source, "ref": a.ref, "commit": commit, "path": a.chart_dir,
                         "subcharts": subcharts, "stamped": declared if declared.lstrip("v") != a.version.lstrip("v")
                         else None, "note": a.note}}
-    index = json.loads(INDEX.read_text()) if INDEX.exists() else {"charts": []}
-    index["charts"] = sorted([e for e in index["charts"] if e["dir"] != dir_name] + [entry],
-                             key=lambda e: e["dir"])
-    INDEX.write_text(json.dumps(index, indent=2) + "\n")
+    (target / META).write_text(json.dumps(entry, indent=2) + "\n")
     size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
     print(f"{dir_name}: {sum(1 for f in target.rglob('*') if f.is_file())} files, {size // 1024} KiB, "
           f"{entry['digest']}")

@@ -1,8 +1,9 @@
 """The chart store: every Helm chart the platform installs, vendored at its pinned version from upstream source.
 
-`index.json` lists each stored chart: the chart name and version a Release asks for, the repository a Release
-names (`repo`, empty for an `oci://` chart), where the files came from (`source`: repository, git ref, path, and
-any subcharts assembled from elsewhere) and a `digest` over the stored files. `tools/vendor_chart.py` writes both;
+Each stored chart is a folder `store/<name>-<version>/` holding the chart as upstream tagged it plus `STORE.json`:
+the chart reference and version a Release asks for, the repository a Release names (`repo`, empty for an `oci://`
+chart), where the files came from (`source`: repository, git ref, commit, path, and any subcharts assembled from
+elsewhere) and a `digest` over the chart's files. `tools/vendor_chart.py` writes both;
 `find()` answers "is this Release's chart stored" for any program, not only the platform's.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 STORE = Path(__file__).parent / "store"
-INDEX = Path(__file__).parent / "index.json"
+META = "STORE.json"
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class StoredChart:
 def tree_digest(root: Path) -> str:
     """sha256 over every file's relative path and content, in path order (a renamed or edited file changes it)."""
     outer = hashlib.sha256()
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+    for file in sorted(p for p in root.rglob("*") if p.is_file() and p.name != META):
         outer.update(file.relative_to(root).as_posix().encode() + b"\0")
         outer.update(hashlib.sha256(file.read_bytes()).digest())
     return "sha256:" + outer.hexdigest()
@@ -53,11 +54,12 @@ def _version_key(version: str) -> str:
 
 @lru_cache(maxsize=1)
 def entries() -> tuple[StoredChart, ...]:
-    if not INDEX.exists():
-        return ()
-    raw = json.loads(INDEX.read_text())
-    return tuple(StoredChart(chart=e["chart"], repo=e["repo"], version=e["version"], path=STORE / e["dir"],
-                             digest=e["digest"], source=e["source"]) for e in raw["charts"])
+    found = []
+    for meta in sorted(STORE.glob(f"*/{META}")):
+        e = json.loads(meta.read_text())
+        found.append(StoredChart(chart=e["chart"], repo=e["repo"], version=e["version"], path=meta.parent,
+                                 digest=e["digest"], source=e["source"]))
+    return tuple(found)
 
 
 def find(chart: str, repo: str | None, version: str | None) -> StoredChart | None:
