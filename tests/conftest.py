@@ -15,17 +15,18 @@ PROGRAMS = Path(__file__).resolve().parent / "programs"
 # the data buckets, and only listed deployers may administer them). The alert subscriber sits beside it in tests.
 PROD_GUARDS = {"deployerRoleArns": ["arn:aws:iam::123456789012:role/platform-deployer"]}
 
-_PLANS: dict[tuple[Path, str], Inventory] = {}
+_PLANS: dict[tuple[Path, str, bool], Inventory] = {}
 
 
-def planned(stack: str, program: Path = ROOT) -> Inventory:
+def planned(stack: str, program: Path = ROOT, *, render: bool = False) -> Inventory:
     """`program` planned for `stack`, once per test session (plans are deterministic; tests only read them).
 
     A plan that fails is not cached, so `pytest.raises(PlanError)` around it re-plans and sees the error each time.
+    `render`: with every Helm release and kustomize base rendered into the inventory (what `check` judges).
     """
-    key = (Path(program).resolve(), stack)
+    key = (Path(program).resolve(), stack, render)
     if key not in _PLANS:
-        _PLANS[key] = plan_program(program, stack)
+        _PLANS[key] = plan_program(program, stack, render=render)
     return _PLANS[key]
 
 

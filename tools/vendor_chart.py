@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mlops_infra.charts import META, STORE, tree_digest  # noqa: E402
+from mlops_infra.charts import META, STORE, tree_digest
 
 # Paths (relative to a chart root) that no install reads: upstream chart tests, CI value sets, docs and media.
 DROP_DIRS = {"tests", "ci", "docs", "doc", "examples", "test", ".github", "img", "images", "hack"}

@@ -19,6 +19,15 @@ class PinnedChart:
     """Chart repository URL, or empty for an `oci://` chart."""
     version: str
 
+    @property
+    def name(self) -> str:
+        """The chart's own name: the last part of an `oci://` reference, else the chart."""
+        return self.chart.rstrip("/").rsplit("/", 1)[-1]
+
+
+HELM_RELEASE_NAME_LIMIT = 53
+"""Helm refuses a release name over 53 characters (`helm install`: "release name ... exceeds max length of 53")."""
+
 
 def release(
     name: str,
@@ -30,14 +39,25 @@ def release(
     depends_on: Sequence[pulumi.Resource] = (),
     timeout_seconds: int = 600,
     protect: bool = False,
+    release_name: str | None = None,
 ) -> k8s.helm.v3.Release:
     """A Helm release that waits for readiness, rolls back on failure and keeps a short history.
 
     Custom resources that use the chart's CRDs must list the returned release in `depends_on`. `protect`: Pulumi
     `protect` + `retain_on_delete` on a release that owns state (e.g. a StatefulSet's volumes). Default: false.
+
+    `release_name`: the Helm release name, always sent explicitly. Default: the chart's own name (`helm install
+    <chart>`), so the names the chart renders (`<release>-<component>`, `release: <release>` labels) are known when
+    the program is written; without it pulumi-kubernetes would append 8 random hex characters, and every Service
+    URL and selector that names the release would miss. Release names are unique per namespace.
     """
+    release_name = release_name or chart.name
+    if len(release_name) > HELM_RELEASE_NAME_LIMIT:
+        raise ValueError(f"{name}: Helm release name {release_name!r} is {len(release_name)} characters; "
+                         f"Helm allows {HELM_RELEASE_NAME_LIMIT}")
     return k8s.helm.v3.Release(
         name,
+        name=release_name,
         chart=chart.chart,
         version=chart.version,
         repository_opts={"repo": chart.repo} if chart.repo else None,

@@ -94,7 +94,7 @@ def plan_from_args(args: argparse.Namespace) -> Inventory:
     root = project_root()
     program = args.program or root
     return plan_program(program, args.stack, stack_refs=load_stack_refs(args.stack_refs),
-                        resolve_ref=local_ref_resolver(root))
+                        resolve_ref=local_ref_resolver(root), render=bool(getattr(args, "render", True)))
 
 
 def run_guarded(body: Callable[[], int]) -> int:

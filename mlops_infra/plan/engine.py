@@ -27,6 +27,7 @@ from .inventory import SECRET, UNKNOWN, Inventory
 from .mocks import MissingStackReference, PlanMocks
 from .monitor import RecordingMonitor
 from .program import PlanInputError, Program, find_program, read_stack_config
+from .render import render_inventory
 from .runtime_tuning import lean_runtime
 from .strict import strict_problems
 
@@ -91,11 +92,14 @@ def plan_program(
     *,
     stack_refs: Mapping[str, Mapping[str, Any]] | None = None,
     resolve_ref: Callable[[str], Mapping[str, Any] | None] | None = None,
+    render: bool = False,
 ) -> Inventory:
     """Plan `directory` for `stack`. Raises `PlanInputError` for bad input, `PlanError` if the program fails.
 
     StackReference outputs come from `stack_refs` (stack name -> outputs); a reference missing there is asked
     of `resolve_ref` (e.g. "plan that stack too"), and the program is planned again with its outputs.
+    `render`: also render every Helm release and kustomize Directory at its pin (`plan.render`) and add what the
+    cluster receives to the inventory (the CLI's plan and check do; the library API leaves it to the caller).
     """
     program = find_program(Path(directory))
     config = read_stack_config(program, stack)
@@ -105,7 +109,11 @@ def plan_program(
         ctx = contextvars.copy_context()  # isolate the SDK's context-local globals between plans
         try:
             with lean_runtime():
-                return ctx.run(_run, program, stack, config.values, config.secret_keys, region, refs)
+                inventory = ctx.run(_run, program, stack, config.values, config.secret_keys, region, refs)
+            if render:
+                report = render_inventory(inventory)
+                inventory.rendering = [vars(r) for r in report.releases]
+            return inventory
         except PlanError as err:
             if err.kind != "missing-ref" or resolve_ref is None or err.missing_ref in refs:
                 raise

@@ -53,9 +53,15 @@ class Inventory:
     resources: list[ResourceRecord]
     outputs: dict[str, Any]
     diagnostics: list[str] = field(default_factory=list)
+    rendering: list[dict[str, Any]] = field(default_factory=list)
+    """Per Helm release / kustomize Directory: urn, name, chart, status (rendered|unrendered|failed), objects, detail.
+    Empty when the plan was not rendered (`plan_program(render=False)`)."""
 
     def __iter__(self) -> Iterator[ResourceRecord]:
         return iter(self.resources)
+
+    def __len__(self) -> int:
+        return len(self.resources)
 
     def by_urn(self) -> dict[str, ResourceRecord]:
         return {r.urn: r for r in self.resources}
@@ -68,6 +74,14 @@ class Inventory:
         if len(matches) != 1:
             raise KeyError(f"{len(matches)} resources named {name!r}")
         return matches[0]
+
+    def declared(self) -> list[ResourceRecord]:
+        """The resources the program registered (what Pulumi manages), without the objects rendered from charts."""
+        return [r for r in self.resources if not r.options.get("rendered")]
+
+    def rendered(self) -> list[ResourceRecord]:
+        """The objects rendered from Helm charts and kustomize bases (what the cluster receives from them)."""
+        return [r for r in self.resources if r.options.get("rendered")]
 
     def children(self, urn: str) -> list[ResourceRecord]:
         return [r for r in self.resources if r.parent == urn]
@@ -88,6 +102,7 @@ class Inventory:
             "resources": [r.to_json() for r in self.resources],
             "outputs": self.outputs,
             "diagnostics": self.diagnostics,
+            "rendering": self.rendering,
         }
 
     def dumps(self) -> str:
@@ -95,9 +110,10 @@ class Inventory:
 
     def summary(self) -> str:
         """Resources per component and per type, then the stack outputs."""
-        lines = [f"Plan for {self.project}/{self.stack}: {len(self.resources)} resources", ""]
+        declared = self.declared()
+        lines = [f"Plan for {self.project}/{self.stack}: {len(declared)} resources", ""]
         per_component: Counter[str] = Counter()
-        for r in self.resources:
+        for r in declared:
             if not r.custom:
                 continue
             comp = self.component_of(r)
@@ -106,9 +122,18 @@ class Inventory:
         lines += [f"  {n:5d}  {k}" for k, n in sorted(per_component.items())]
         lines.append("")
         lines.append("Resources per type:")
-        per_type = Counter(r.type for r in self.resources)
+        per_type = Counter(r.type for r in declared)
         lines += [f"  {n:5d}  {k}" for k, n in sorted(per_type.items())]
         lines.append("")
+        if self.rendering:
+            lines.append(f"Rendered (what the cluster receives from charts and kustomize bases: "
+                         f"{len(self) - len(declared)} objects):")
+            for item in self.rendering:
+                status, detail = item["status"], item["detail"]
+                what = f"{item['objects']} objects" if status == "rendered" else f"{status}: {detail}"
+                what += f" ({detail})" if status == "rendered" and detail else ""
+                lines.append(f"  {item['name']} ({item['chart']}): {what}")
+            lines.append("")
         lines.append("Outputs:")
         for key, value in self.outputs.items():
             text = value if isinstance(value, str) else json.dumps(value)

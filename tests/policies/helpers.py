@@ -25,6 +25,8 @@ class R:
     inputs: dict[str, Any]
     deps: dict[str, list[str]] = field(default_factory=dict)
     provider: str | None = None
+    parent: str | None = None
+    """The name of the resource this one is a child of (e.g. the release an object was rendered from)."""
 
 
 def inventory(resources: Sequence[R]) -> dict[str, Any]:
@@ -33,7 +35,8 @@ def inventory(resources: Sequence[R]) -> dict[str, Any]:
     for r in resources:
         prop_deps = {k: [urn(by_name[n].type, n) for n in names] for k, names in r.deps.items()}
         records.append({
-            "urn": urn(r.type, r.name), "type": r.type, "name": r.name, "parent": None, "custom": True,
+            "urn": urn(r.type, r.name), "type": r.type, "name": r.name, "custom": True,
+            "parent": urn(by_name[r.parent].type, r.parent) if r.parent else None,
             "id": f"{r.name}-id", "inputs": r.inputs,
             "options": {"protect": False, "ignoreChanges": [], "aliases": [], "dependsOn": [],
                         "provider": urn(by_name[r.provider].type, r.provider) if r.provider else None},

@@ -40,6 +40,7 @@ from .test_invariants_relations import CASES as INVARIANTS_RELATIONS
 from .test_k8s import CASES as K8S
 from .test_pipelines_engines_policies import CASES as PIPELINES_ENGINES
 from .test_pipelines_policies import CASES as PIPELINES
+from .test_rendering_policies import RENDERING
 from .test_serving_policies import CASES as SERVING
 from .test_vector_search import CASES as VECTOR_SEARCH
 
@@ -73,7 +74,7 @@ EXPECTED_MISCONFIGURED = sorted([
 ])
 ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, *K8S, *COST, *FEAST, *INVARIANTS_CLUSTER,
                          *INVARIANTS_RELATIONS, *BUDGET_CASES, *VECTOR_SEARCH, *PIPELINES, *PIPELINES_ENGINES,
-                         *SERVING, *DATA_VERSIONING]
+                         *SERVING, *DATA_VERSIONING, *RENDERING]
 
 
 def check_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:

@@ -1,0 +1,281 @@
+"""Render what the cluster receives: every Helm release and kustomize Directory of a plan, at its pin, offline.
+
+A `kubernetes:helm.sh/v3:Release` whose chart is in the chart store (`mlops_infra.charts`, matched on chart, repo and
+version, for any program) is rendered with Helm v4's engine (helm-python-sdk: `Chart.load(dir).render(values,
+name=, namespace=, is_install=True)`; `lookup` returns nothing) with the values the plan resolved, the release name
+and namespace the install would use. Its CRDs (`crds/`, installed by Helm before the templates unless `skipCrds`) and
+every rendered object join the inventory as children of the release: type `kubernetes:<group/version>:<Kind>`, inputs
+the whole object (namespace filled in as Helm's install would), `options.rendered` naming the release. Helm test
+hooks are left out (`helm install` never creates them); other hooks are kept and marked.
+
+A `kubernetes:kustomize/v2:Directory` is rendered with `kubectl kustomize` (kustomize v5.5.0 on the machine image).
+
+Nothing renders twice: results are cached by chart digest + values digest, in memory and on disk
+(`$MLOPS_INFRA_CACHE`, default `~/.cache/mlops-infra/render`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import charts
+from .inventory import Inventory, ResourceRecord
+from .outputs import short_hash
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+DIRECTORY = "kubernetes:kustomize/v2:Directory"
+CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+HELM_RELEASE_NAME_LIMIT = 53
+
+# Kinds the API server serves cluster-scoped (Kubernetes 1.35 built-ins); a custom kind's scope comes from its CRD.
+CLUSTER_SCOPED = frozenset({
+    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+    "PriorityClass", "StorageClass", "CSIDriver", "CSINode", "VolumeAttachment", "IngressClass", "RuntimeClass",
+    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "APIService",
+    "CertificateSigningRequest", "FlowSchema", "PriorityLevelConfiguration", "ComponentStatus", "IPAddress",
+    "ServiceCIDR", "DeviceClass", "VolumeAttributesClass",
+})
+
+
+@dataclass
+class ReleaseRender:
+    """What happened to one release or Directory: `rendered` (with its object count), `unrendered` or `failed`."""
+
+    urn: str
+    name: str
+    status: str
+    detail: str = ""
+    objects: int = 0
+    chart: str = ""
+
+
+@dataclass
+class RenderReport:
+    releases: list[ReleaseRender] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = []
+        for r in self.releases:
+            what = f"{r.objects} objects" if r.status == "rendered" else f"{r.status}: {r.detail}"
+            what += f" ({r.detail})" if r.status == "rendered" and r.detail else ""
+            out.append(f"  {r.name} ({r.chart}): {what}")
+        return out
+
+
+def kube_type(api_version: str, kind: str) -> str:
+    group_version = api_version if "/" in api_version else f"core/{api_version}"
+    return f"kubernetes:{group_version}:{kind}"
+
+
+def _cache_dir() -> Path | None:
+    root = os.environ.get("MLOPS_INFRA_CACHE") or str(Path.home() / ".cache" / "mlops-infra")
+    path = Path(root) / "render"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return path
+
+
+@lru_cache(maxsize=64)
+def _load_chart(path: str) -> Any:
+    import helm_python  # a 75 MB native engine: imported only when a release is rendered
+
+    return helm_python.Chart.load(path)
+
+
+_MEMORY: dict[str, list[dict[str, Any]]] = {}
+
+
+def _cached(key: str, produce: Any) -> list[dict[str, Any]]:
+    if key in _MEMORY:
+        return _MEMORY[key]
+    cache = _cache_dir()
+    file = cache / f"{key}.json" if cache else None
+    if file is not None and file.exists():
+        try:
+            objects: list[dict[str, Any]] = json.loads(file.read_text())
+            _MEMORY[key] = objects
+            return objects
+        except (OSError, ValueError):
+            pass
+    objects = produce()
+    _MEMORY[key] = objects
+    if file is not None:
+        tmp = file.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(objects))
+            tmp.replace(file)
+        except OSError:
+            pass
+    return objects
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _documents(text: str, source: str) -> Iterable[dict[str, Any]]:
+    for doc in yaml.safe_load_all(text):
+        if isinstance(doc, dict) and doc.get("kind") == "List":
+            yield from (item for item in doc.get("items") or [] if isinstance(item, dict))
+        elif isinstance(doc, dict) and doc.get("kind"):
+            yield doc
+
+
+def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_name: str, namespace: str,
+                 skip_crds: bool = False) -> list[dict[str, Any]]:
+    """The objects `helm install` would create for this release: CRDs first (unless skipped), then templates in
+    template order, test hooks left out. Each object carries `_template` (its source file) for messages."""
+
+    def produce() -> list[dict[str, Any]]:
+        chart = _load_chart(str(stored.path))
+        out: list[dict[str, Any]] = []
+        if not skip_crds:
+            for crd in chart.crds:
+                for doc in _documents(crd["data"], crd["filename"]):
+                    out.append({**doc, "_template": crd["filename"]})
+        rendered = chart.render(values, name=release_name, namespace=namespace, is_install=True)
+        for template in sorted(rendered):
+            if not template.endswith((".yaml", ".yml", ".tpl", ".json")) or template.endswith("NOTES.txt"):
+                continue
+            for doc in _documents(rendered[template], template):
+                hook = ((doc.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook", "")
+                if "test" in {h.strip() for h in str(hook).split(",")}:
+                    continue
+                out.append({**doc, "_template": template})
+        return out
+
+    return _cached(_digest("helm", stored.digest, values, release_name, namespace, skip_crds), produce)
+
+
+def render_kustomize(directory: Path) -> list[dict[str, Any]]:
+    def produce() -> list[dict[str, Any]]:
+        kubectl = shutil.which("kubectl")
+        if kubectl is None:
+            raise RenderError("kubectl (kustomize v5.5.0) is not on PATH")
+        proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RenderError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "kustomize failed")
+        return [{**doc, "_template": "kustomization"} for doc in _documents(proc.stdout, str(directory))]
+
+    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    tree = _digest([(p.relative_to(directory).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()) for p in files])
+    return _cached(_digest("kustomize", tree), produce)
+
+
+class RenderError(Exception):
+    pass
+
+
+def _scopes(inventory: Inventory, extra: Iterable[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(group, kind) -> Namespaced|Cluster for every CRD the plan installs (ours or rendered)."""
+    scopes: dict[tuple[str, str], str] = {}
+    crds = [r.inputs for r in inventory.resources if r.type == CRD_TYPE] + [o for o in extra
+                                                                            if o.get("kind") == "CustomResourceDefinition"]
+    for crd in crds:
+        spec = crd.get("spec") or {}
+        kind = (spec.get("names") or {}).get("kind")
+        if isinstance(kind, str):
+            scopes[(str(spec.get("group", "")), kind)] = str(spec.get("scope", "Namespaced"))
+    return scopes
+
+
+def _record(release: ResourceRecord, obj: dict[str, Any], namespace: str, stack: str, project: str,
+            scopes: dict[tuple[str, str], str], kind_label: str) -> ResourceRecord:
+    obj = {k: v for k, v in obj.items() if k != "_template"}
+    api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+    meta = dict(obj.get("metadata") or {})
+    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+    cluster_scoped = kind in CLUSTER_SCOPED or scopes.get((group, kind)) == "Cluster"
+    if cluster_scoped:
+        meta.pop("namespace", None)
+    else:
+        meta.setdefault("namespace", namespace)
+    obj["metadata"] = meta
+    typ = kube_type(api_version, kind)
+    qualified = release.urn.split("::")[2]
+    object_name = str(meta.get("name", ""))
+    urn_name = f"{release.name}/{object_name}" if cluster_scoped else f"{release.name}/{meta['namespace']}/{object_name}"
+    return ResourceRecord(
+        urn=f"urn:pulumi:{stack}::{project}::{qualified}${typ}::{urn_name}", type=typ, name=object_name,
+        parent=release.urn, custom=True, id=None, inputs=obj,
+        options={"rendered": {"by": kind_label, "release": release.urn}, "provider": release.options.get("provider"),
+                 "dependsOn": [], "protect": False},
+        dependencies=[release.urn])
+
+
+def render_inventory(inventory: Inventory) -> RenderReport:
+    """Add every release's and Directory's rendered objects to `inventory` (in place); say what was rendered."""
+    report = RenderReport()
+    pending: list[tuple[ResourceRecord, list[dict[str, Any]], str, str]] = []
+    for record in list(inventory.resources):
+        if record.type == RELEASE:
+            pending.extend(_render_release(record, report))
+        elif record.type == DIRECTORY:
+            pending.extend(_render_directory(record, report))
+    scopes = _scopes(inventory, (o for _, objs, _, _ in pending for o in objs))
+    for record, objects, namespace, label in pending:
+        inventory.resources.extend(_record(record, obj, namespace, inventory.stack, inventory.project, scopes, label)
+                                   for obj in objects)
+    return report
+
+
+def _render_release(record: ResourceRecord, report: RenderReport) -> list[tuple[ResourceRecord, list[dict[str, Any]],
+                                                                               str, str]]:
+    inputs = record.inputs
+    chart, version = str(inputs.get("chart", "")), str(inputs.get("version", ""))
+    repo = str((inputs.get("repositoryOpts") or {}).get("repo", "") or "")
+    namespace = str(inputs.get("namespace") or "default")
+    release_name = str(inputs.get("name") or "")
+    entry = ReleaseRender(record.urn, record.name, "unrendered", chart=f"{chart} {version}")
+    report.releases.append(entry)
+    stored = charts.find(chart, repo, version)
+    if stored is None:
+        entry.detail = f"chart {chart} {version} from {repo or 'OCI'} is not in the chart store"
+        return []
+    if not release_name:
+        # pulumi-kubernetes names it `<logical name>-<8 random hex>`: render with such a name (the mock's stand-in
+        # for the random part), so what depends on the name (`release: x` selectors, Service URLs) is judged as
+        # the install would leave it.
+        release_name = f"{record.name}-{short_hash(record.name, 8)}"
+        entry.detail = f"auto-named {release_name}"
+    values = inputs.get("values") or {}
+    try:
+        objects = render_chart(stored, values, release_name, namespace, bool(inputs.get("skipCrds")))
+    except Exception as exc:  # the engine's own message (HelmRenderError, values errors) is the finding
+        entry.status, entry.detail = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        return []
+    entry.status, entry.objects = "rendered", len(objects)
+    return [(record, objects, namespace, f"helm:{stored.name}-{stored.version}")]
+
+
+def _render_directory(record: ResourceRecord, report: RenderReport) -> list[tuple[ResourceRecord,
+                                                                                  list[dict[str, Any]], str, str]]:
+    directory = Path(str(record.inputs.get("directory", "")))
+    entry = ReleaseRender(record.urn, record.name, "unrendered", chart=f"kustomize {directory}")
+    report.releases.append(entry)
+    if not directory.is_absolute():
+        directory = Path.cwd() / directory
+    if not directory.is_dir():
+        entry.detail = f"{directory} is not a local kustomization (remote bases cannot be rendered offline)"
+        return []
+    try:
+        objects = render_kustomize(directory)
+    except (RenderError, OSError, subprocess.SubprocessError) as exc:
+        entry.status, entry.detail = "failed", str(exc)[:300]
+        return []
+    entry.status, entry.objects = "rendered", len(objects)
+    return [(record, objects, "default", "kustomize")]
