@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import pytest
 
+from mlops_infra import charts
 from mlops_infra.plan import Inventory, plan_program
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
+TEST_CHARTS = Path(__file__).resolve().parent / "data" / "chart-store"
+"""Charts written for the tests (not upstream's), searched after the real store, so rendering is tested everywhere."""
+os.environ[charts.STORE_ENV] = os.pathsep.join([*map(str, charts.store_roots()), str(TEST_CHARTS)])
 
 # What every prod platform config needs beyond the profile: the role that runs `pulumi up` (the prod profile guards
 # the data buckets, and only listed deployers may administer them). The alert subscriber sits beside it in tests.

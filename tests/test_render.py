@@ -26,19 +26,40 @@ def objects(inv: Inventory, kind: str) -> list[dict[str, Any]]:
     return [r.inputs for r in inv.rendered() if r.inputs.get("kind") == kind]
 
 
-def test_store_is_not_empty_and_every_digest_matches_its_files() -> None:
+def test_every_locked_chart_names_its_upstream_source_and_digest() -> None:
+    locked = charts.lock()
+    assert locked, "mlops_infra/charts/lock.json is empty"
+    for key, entry in locked.items():
+        source = entry["source"]
+        assert "/" in source["repository"] and len(source["commit"]) == 40 and source["ref"], key
+        assert entry["digest"].startswith("sha256:") and len(entry["digest"]) == 71, key
+
+
+def test_every_usable_stored_chart_matches_its_digest() -> None:
     stored = charts.entries()
-    assert stored, "the chart store is empty"
+    assert stored  # the tests' own chart at least
     for entry in stored:
-        assert charts.tree_digest(entry.path) == entry.digest, f"{entry.path.name}: files changed after vendoring"
-        assert entry.source.get("repository") and entry.source.get("commit"), f"{entry.path.name}: no source"
+        assert charts.tree_digest(entry.path) == entry.digest, entry.path
 
 
 def test_find_matches_chart_repo_and_version_like_helm() -> None:
-    repo = "https://prometheus-community.github.io/helm-charts"
-    assert charts.find("prometheus-pushgateway", repo + "/", "v3.8.0") is not None  # Helm: v-prefix and slash agnostic
-    assert charts.find("prometheus-pushgateway", repo, "3.7.0") is None
-    assert charts.find("prometheus-pushgateway", "https://example.com/charts", "3.8.0") is None
+    repo = "https://charts.example.test"
+    assert charts.find("demo-exporter", repo + "/", "v1.0.0") is not None  # Helm: v-prefix and slash agnostic
+    assert charts.find("demo-exporter", repo, "0.9.0") is None
+    assert charts.find("demo-exporter", "https://example.com/charts", "1.0.0") is None
+
+
+def test_a_stored_chart_whose_files_changed_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    copy = tmp_path / "demo-exporter-1.0.0"
+    shutil.copytree(charts.find("demo-exporter", "https://charts.example.test", "1.0.0").path, copy)  # type: ignore[union-attr]
+    monkeypatch.setenv(charts.STORE_ENV, str(tmp_path))
+    assert charts.find("demo-exporter", "https://charts.example.test", "1.0.0") is not None
+    (copy / "values.yaml").write_text((copy / "values.yaml").read_text() + "extra: true\n")
+    charts._scan.cache_clear()
+    assert charts.find("demo-exporter", "https://charts.example.test", "1.0.0") is None
+    assert any("do not match" in p for p in charts.store_problems())
 
 
 def test_release_objects_join_the_inventory_as_children_with_the_values_the_plan_resolved() -> None:
@@ -49,13 +70,17 @@ def test_release_objects_join_the_inventory_as_children_with_the_values_the_plan
     deployment = objects(inv, "Deployment")[0]
     # The namespace the install would use, and the release name in the chart's labels.
     assert deployment["metadata"]["namespace"] == "metrics"
-    assert deployment["metadata"]["labels"]["app.kubernetes.io/instance"] == "pushgateway"
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/instance"] == "demo"
+    # Helm installs the chart's CRDs (cluster-scoped: no namespace); test hooks are never installed.
+    assert [r.inputs["metadata"] for r in children if r.inputs["kind"] == "CustomResourceDefinition"] == [
+        {"name": "exporters.demo.example.test"}]
+    assert not [r for r in children if r.inputs["kind"] == "Pod"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True  # our values reached the template
     assert container["resources"]["limits"] == {"memory": "64Mi"}
-    assert inv.rendering == [{"urn": release.urn, "name": "pushgateway", "status": "rendered", "detail": "",
-                              "objects": len(children), "chart": "prometheus-pushgateway 3.8.0"}]
-    assert f"pushgateway (prometheus-pushgateway 3.8.0): {len(children)} objects" in inv.summary()
+    assert inv.rendering == [{"urn": release.urn, "name": "demo", "status": "rendered", "detail": "",
+                              "objects": len(children), "chart": "demo-exporter 1.0.0"}]
+    assert f"demo (demo-exporter 1.0.0): {len(children)} objects" in inv.summary()
     assert all(r.type.startswith("kubernetes:") and r.urn.startswith("urn:pulumi:ok::") for r in children)
 
 
@@ -63,7 +88,7 @@ def test_an_auto_named_release_renders_under_a_generated_name() -> None:
     inv = rendered_plan("auto-named")
     deployment = objects(inv, "Deployment")[0]
     instance = deployment["metadata"]["labels"]["app.kubernetes.io/instance"]
-    assert instance.startswith("pushgateway-") and len(instance) == len("pushgateway-") + 8
+    assert instance.startswith("demo-") and len(instance) == len("demo-") + 8
     assert inv.rendering[0]["detail"] == f"auto-named {instance}"
 
 
@@ -79,8 +104,8 @@ def test_a_chart_not_in_the_store_is_reported_unrendered_advisory_in_dev_and_man
     for env, level in (("dev", "advisory"), ("prod", "mandatory")):
         report = evaluate(doc, environment=env, only=["mlops-helm-release-rendered"])
         found = [f for f in report.findings if f.policy == "mlops-helm-release-rendered"]
-        assert [(f.name, f.enforcement) for f in found] == [("pushgateway", level)]
-        assert "3.7.0" in found[0].message and "not rendered" in found[0].message
+        assert [(f.name, f.enforcement) for f in found] == [("demo", level)]
+        assert "0.9.0" in found[0].message and "not rendered" in found[0].message
 
 
 def test_a_plan_without_rendering_keeps_the_inventory_declared_only() -> None:

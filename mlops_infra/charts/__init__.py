@@ -1,23 +1,43 @@
-"""The chart store: every Helm chart the platform installs, vendored at its pinned version from upstream source.
+"""The chart store: every Helm chart the platform installs, at its pinned version, from upstream source.
 
-Each stored chart is a folder `store/<name>-<version>/` holding the chart as upstream tagged it plus `STORE.json`:
-the chart reference and version a Release asks for, the repository a Release names (`repo`, empty for an `oci://`
-chart), where the files came from (`source`: repository, git ref, commit, path, and any subcharts assembled from
-elsewhere) and a `digest` over the chart's files. `tools/vendor_chart.py` writes both;
-`find()` answers "is this Release's chart stored" for any program, not only the platform's.
+Two parts:
+- `lock.json` (committed): one entry per chart the platform pins: the chart reference and version a Release asks
+  for, the repository it names (`repo`, empty for an `oci://` chart), where the files come from (`source`:
+  repository, git ref, commit, path, subcharts, and any edit the upstream release job makes) and the `digest` of
+  the chart's files. `tools/vendor_chart.py` writes it.
+- the store itself (not committed: upstream chart sources are not redistributed in this repository): folders
+  `<name>-<version>/` holding the chart as its release tag has it, plus `STORE.json`, under
+  `$MLOPS_INFRA_CHART_STORE` (a path list; default `~/.cache/mlops-infra/charts`). `tools/vendor_charts_*.sh`
+  fill it from clones of the upstream repositories; a stored chart is used only if its files still match its
+  digest, and, for a locked chart, the lock's digest.
+
+`find()` answers "which stored chart does this Release install" for any program, not only the platform's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-STORE = Path(__file__).parent / "store"
 META = "STORE.json"
+LOCK = Path(__file__).parent / "lock.json"
+STORE_ENV = "MLOPS_INFRA_CHART_STORE"
+
+
+def store_roots() -> list[Path]:
+    raw = os.environ.get(STORE_ENV)
+    if raw:
+        return [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
+    return [Path.home() / ".cache" / "mlops-infra" / "charts"]
+
+
+def default_store() -> Path:
+    return store_roots()[0]
 
 
 @dataclass(frozen=True)
@@ -44,22 +64,44 @@ def tree_digest(root: Path) -> str:
     return "sha256:" + outer.hexdigest()
 
 
-def _normal_repo(repo: str) -> str:
-    return repo.rstrip("/")
+def _key(chart: str, repo: str, version: str) -> tuple[str, str, str]:
+    return chart, repo.rstrip("/"), version[1:] if version.startswith("v") else version
 
 
-def _version_key(version: str) -> str:
-    return version[1:] if version.startswith("v") else version
+def lock() -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(chart, repo, version) -> the committed lock entry."""
+    if not LOCK.exists():
+        return {}
+    return {_key(e["chart"], e["repo"], e["version"]): e for e in json.loads(LOCK.read_text())["charts"]}
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=8)
+def _scan(roots: tuple[Path, ...]) -> tuple[tuple[StoredChart, ...], tuple[str, ...]]:
+    found: list[StoredChart] = []
+    problems: list[str] = []
+    locked = lock()
+    for root in roots:
+        for meta in sorted(root.glob(f"*/{META}")):
+            e = json.loads(meta.read_text())
+            entry = StoredChart(chart=e["chart"], repo=e["repo"], version=e["version"], path=meta.parent,
+                                digest=e["digest"], source=e["source"])
+            actual = tree_digest(meta.parent)
+            expected = locked.get(_key(entry.chart, entry.repo, entry.version), {}).get("digest", entry.digest)
+            if actual != entry.digest or actual != expected:
+                problems.append(f"{meta.parent}: files do not match the {'lock' if actual == entry.digest else 'store'}"
+                                f" digest (re-run tools/vendor_charts_*.sh)")
+                continue
+            found.append(entry)
+    return tuple(found), tuple(problems)
+
+
 def entries() -> tuple[StoredChart, ...]:
-    found = []
-    for meta in sorted(STORE.glob(f"*/{META}")):
-        e = json.loads(meta.read_text())
-        found.append(StoredChart(chart=e["chart"], repo=e["repo"], version=e["version"], path=meta.parent,
-                                 digest=e["digest"], source=e["source"]))
-    return tuple(found)
+    """Every usable stored chart (files matching their digest) under the store roots."""
+    return _scan(tuple(store_roots()))[0]
+
+
+def store_problems() -> tuple[str, ...]:
+    return _scan(tuple(store_roots()))[1]
 
 
 def find(chart: str, repo: str | None, version: str | None) -> StoredChart | None:
@@ -70,8 +112,5 @@ def find(chart: str, repo: str | None, version: str | None) -> StoredChart | Non
     """
     if not version:
         return None
-    for entry in entries():
-        if (entry.chart == chart and _normal_repo(entry.repo) == _normal_repo(repo or "")
-                and _version_key(entry.version) == _version_key(version)):
-            return entry
-    return None
+    wanted = _key(chart, repo or "", version)
+    return next((e for e in entries() if _key(e.chart, e.repo, e.version) == wanted), None)

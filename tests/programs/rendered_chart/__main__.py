@@ -1,8 +1,9 @@
 """A plain Pulumi program (not the library) with Helm releases, one per stack (config `demo:case`):
-- `ok`: the Pushgateway chart from the chart store, hardened values, in a `restricted` namespace;
+- `ok`: a chart from the chart store (tests/data/chart-store/demo-exporter), hardened values, in a `restricted`
+  namespace;
 - `privileged`: the same release whose values make the chart's container privileged;
 - `unstored`: a release of a chart version the store does not hold;
-- `auto-named`: the Pushgateway release with no explicit name (pulumi-kubernetes generates `<name>-<8 hex>`)."""
+- `auto-named`: the same release with no explicit name (pulumi-kubernetes generates `<name>-<8 hex>`)."""
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,8 +20,8 @@ values = {"containerSecurityContext": hardened, "resources": {"requests": {"cpu"
                                                               "limits": {"memory": "64Mi"}}}
 if case == "privileged":
     values["containerSecurityContext"] = {**hardened, "privileged": True}
-chart = {"chart": "prometheus-pushgateway", "version": "3.8.0" if case != "unstored" else "3.7.0",
-         "repository_opts": {"repo": "https://prometheus-community.github.io/helm-charts"}}
-k8s.helm.v3.Release("pushgateway", **chart, name=None if case == "auto-named" else "pushgateway",
+chart = {"chart": "demo-exporter", "version": "1.0.0" if case != "unstored" else "0.9.0",
+         "repository_opts": {"repo": "https://charts.example.test"}}
+k8s.helm.v3.Release("demo", **chart, name=None if case == "auto-named" else "demo",
                     namespace="metrics", values=values,
                     opts=pulumi.ResourceOptions(provider=provider, depends_on=[ns]))
