@@ -70,7 +70,9 @@ class RecordingMonitor(MockMonitor):
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
-        inputs = to_plain(json_format.MessageToDict(request.object)) if request.custom else {}
+        # Custom resources and remote components (multi-language components such as kustomize.v2.Directory) send
+        # their inputs; a local component has none.
+        inputs = to_plain(json_format.MessageToDict(request.object)) if request.custom or request.remote else {}
         prop_deps = {k: sorted(v.urns) for k, v in request.propertyDependencies.items() if v.urns}
         implicit = {u for urns in prop_deps.values() for u in urns}
         depends_on = sorted(u for u in request.dependencies if u not in implicit)

@@ -127,8 +127,17 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1's `=` "value" type is a PyYAML quirk the API server (YAML 1.2, sigs.k8s.io/yaml) does not have:
+    a plain `=` (e.g. in PromQL embedded in a rule) is the string "="."""
+
+
+_Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:value"]
+                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
 def _documents(text: str, source: str) -> Iterable[dict[str, Any]]:
-    for doc in yaml.safe_load_all(text):
+    for doc in yaml.load_all(text, Loader=_Loader):
         if isinstance(doc, dict) and doc.get("kind") == "List":
             yield from (item for item in doc.get("items") or [] if isinstance(item, dict))
         elif isinstance(doc, dict) and doc.get("kind"):
@@ -168,7 +177,7 @@ def render_kustomize(directory: Path) -> list[dict[str, Any]]:
             raise RenderError("kubectl (kustomize v5.5.0) is not on PATH")
         proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
-            raise RenderError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "kustomize failed")
+            raise RenderError(" ".join(proc.stderr.split())[:300] or "kustomize failed")
         return [{**doc, "_template": "kustomization"} for doc in _documents(proc.stdout, str(directory))]
 
     files = sorted(p for p in directory.rglob("*") if p.is_file())
@@ -178,6 +187,31 @@ def render_kustomize(directory: Path) -> list[dict[str, Any]]:
 
 class RenderError(Exception):
     pass
+
+
+REMOTE = ("http://", "https://", "git@", "ssh://", "github.com/", "gitlab.com/")
+
+
+def _remote_bases(directory: Path, seen: set[Path] | None = None) -> list[str]:
+    """Remote `resources`/`components` of a kustomization and of the local bases it includes."""
+    seen = seen if seen is not None else set()
+    if directory in seen:
+        return []
+    seen.add(directory)
+    file = next((directory / n for n in ("kustomization.yaml", "kustomization.yml", "Kustomization")
+                 if (directory / n).exists()), None)
+    if file is None:
+        return []
+    doc = yaml.safe_load(file.read_text()) or {}
+    found: list[str] = []
+    for ref in [*(doc.get("resources") or []), *(doc.get("components") or []), *(doc.get("bases") or [])]:
+        if not isinstance(ref, str):
+            continue
+        if ref.startswith(REMOTE):
+            found.append(ref)
+        elif (directory / ref).is_dir():
+            found += _remote_bases((directory / ref).resolve(), seen)
+    return found
 
 
 def _scopes(inventory: Inventory, extra: Iterable[dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -270,7 +304,12 @@ def _render_directory(record: ResourceRecord, report: RenderReport) -> list[tupl
     if not directory.is_absolute():
         directory = Path.cwd() / directory
     if not directory.is_dir():
-        entry.detail = f"{directory} is not a local kustomization (remote bases cannot be rendered offline)"
+        entry.detail = f"{directory} is not a local kustomization"
+        return []
+    remote = _remote_bases(directory)
+    if remote:
+        # kustomize would fetch them (git over the network); offline, the Directory cannot be rendered.
+        entry.detail = f"remote kustomize bases cannot be rendered offline: {remote[0]}"
         return []
     try:
         objects = render_kustomize(directory)

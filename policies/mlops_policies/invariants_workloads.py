@@ -79,6 +79,15 @@ def services(idx: Index) -> Iterator[tuple[str, str, Mapping[str, Any], list[str
         ns, name = meta(svc)
         names_ = [str(p["name"]) for p in svc.get("spec", "ports") or [] if isinstance(p, Mapping) and p.get("name")]
         yield ns or "default", f"Service {name}", svc.get("metadata", "labels") or {}, names_
+    # Services the cluster itself keeps: the API server's `kubernetes` Service (labels component=apiserver,
+    # provider=kubernetes, port https) and the kubelet Service prometheus-operator maintains when a rendered
+    # kube-prometheus-stack enables it (pkg/prometheus operator syncNodeEndpoints: k8s-app and
+    # app.kubernetes.io/name kubelet; ports https-metrics 10250, http-metrics 10255, cadvisor 4194).
+    yield "default", "Service kubernetes (API server)", {"component": "apiserver", "provider": "kubernetes"}, ["https"]
+    for svc_ns, svc_name in _kubelet_services(idx):
+        yield svc_ns, f"Service {svc_name} (prometheus-operator)", {"k8s-app": "kubelet",
+                                                                   "app.kubernetes.io/name": "kubelet"}, [
+            "https-metrics", "http-metrics", "cadvisor"]
     rendered = {r.parent for r in idx.stack.resources if r.parent}
     for chart, render in CHART_SERVICES.items():
         for release in idx.releases(chart):
@@ -87,6 +96,18 @@ def services(idx: Index) -> Iterator[tuple[str, str, Mapping[str, Any], list[str
             rendered, ports = render(release, release_values(release))
             labels: dict[str, Any] = {k: (UNKNOWN if v is None else v) for k, v in rendered.items()}
             yield release_namespace(release), f"release {release.name}", labels, ports
+
+
+def _kubelet_services(idx: Index) -> Iterator[tuple[str, str]]:
+    """(namespace, name) of the kubelet Service from each rendered prometheus-operator's `--kubelet-service` flag."""
+    for res in idx.stack.resources:
+        if res.type != "kubernetes:apps/v1:Deployment":
+            continue
+        for container in res.get("spec", "template", "spec", "containers") or []:
+            for arg in container.get("args") or [] if isinstance(container, Mapping) else []:
+                if isinstance(arg, str) and arg.startswith("--kubelet-service="):
+                    ns, _, name = arg.removeprefix("--kubelet-service=").partition("/")
+                    yield ns, name
 
 
 # Charts a ServiceMonitor depends on only for their CRDs.
