@@ -28,6 +28,9 @@ class ResourceRecord:
     options: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    plain_secret_inputs: list[str] = field(default_factory=list)
+    """JSON pointers of inputs the program passed as plain literals that the provider SDK marked secret
+    (`/stringData/password`); values never appear (plan/literals.py)."""
 
     def to_json(self) -> dict[str, Any]:
         # A copy (callers may change it), made directly: the values are plain JSON already, and
@@ -35,7 +38,8 @@ class ResourceRecord:
         return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "custom": self.custom,
                 "id": self.id, "inputs": _plain_copy(self.inputs), "options": _plain_copy(self.options),
                 "dependencies": list(self.dependencies),
-                "propertyDependencies": _plain_copy(self.property_dependencies)}
+                "propertyDependencies": _plain_copy(self.property_dependencies),
+                "plainSecretInputs": list(self.plain_secret_inputs)}
 
 
 def _plain_copy(value: Any) -> Any:

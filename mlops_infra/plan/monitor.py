@@ -8,6 +8,7 @@ from google.protobuf import json_format
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, Mocks
 
+from . import literals
 from .inventory import SECRET, UNKNOWN, ResourceRecord
 from .strict import Registration
 
@@ -52,6 +53,7 @@ class RecordingMonitor(MockMonitor):
         self._numbered = 0
         """Every RegisterResource call in order, duplicates included (`records` is what the inventory shows)."""
         self._kept: set[str] = set()
+        self.literals = literals.start()  # which secret inputs were literals in the program (literals.py)
 
     def ReadResource(self, request: Any) -> Any:
         response = super().ReadResource(request)  # type: ignore[no-untyped-call]
@@ -99,6 +101,7 @@ class RecordingMonitor(MockMonitor):
             urn=response.urn, type=request.type, name=request.name, parent=parent, custom=bool(request.custom),
             id=(response.id or None) if request.custom else None, inputs=inputs, options=options,
             dependencies=sorted(request.dependencies), property_dependencies=prop_deps,
+            plain_secret_inputs=self.literals.take(request.type, request.name, request.parent),
         )
         # Numbered among the program's own resources: the SDK registers provider resources lazily (an unused
         # provider may register in one plan and not in the next within one process), so they would shift the count.

@@ -15,7 +15,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from .core import NotApplicable, Resource, ResourceRule, Stack, StackRule, plain
+from .core import NotApplicable, Resource, ResourceRule, Stack, StackRule, plain, plain_props
 from .enforcement import Waiver, find_waiver, parse_waivers
 
 
@@ -39,19 +39,27 @@ def _deps(raw: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def _secret_outputs(opts: Any) -> tuple[str, ...]:
+    return tuple(str(o) for o in getattr(opts, "additional_secret_outputs", None) or ())
+
+
 def resource_from_args(args: ResourceValidationArgs) -> Resource:
     provider = args.provider
-    return Resource(args.resource_type, args.name, args.urn, plain(args.props), {},
+    props, literals = plain_props(args.props)
+    return Resource(args.resource_type, args.name, args.urn, props, {},
                     args.opts.parent if args.opts is not None else None,
-                    plain(provider.props) if provider is not None else None)
+                    plain(provider.props) if provider is not None else None,
+                    secret_outputs=_secret_outputs(args.opts), literal_secrets=literals)
 
 
 def resource_from_policy_resource(res: PolicyResource) -> Resource:
     provider = res.provider
-    return Resource(res.resource_type, res.name, res.urn, plain(res.props), _deps(res.property_dependencies),
+    props, literals = plain_props(res.props)
+    return Resource(res.resource_type, res.name, res.urn, props, _deps(res.property_dependencies),
                     res.parent.urn if res.parent is not None else None,
                     plain(provider.props) if provider is not None else None,
-                    tuple(str(getattr(d, "urn", d)) for d in res.dependencies or ()))
+                    tuple(str(getattr(d, "urn", d)) for d in res.dependencies or ()),
+                    secret_outputs=_secret_outputs(res.opts), literal_secrets=literals)
 
 
 # The offline runner hands every stack policy the same resource list: build the Stack (plain props) once per check.

@@ -38,6 +38,11 @@ UNKNOWN: Any = _Unknown()
 
 PLAN_UNKNOWN = "[unknown]"
 PLAN_SECRET = "[secret]"
+PLAN_LITERAL_SECRET = "[secret: a literal in the program]"
+"""What the offline runner puts where the plan recorded that the program passed a plain literal which the provider
+SDK then marked secret (the inventory's `plainSecretInputs`). Rules read it as unknown; `Resource.literal_secrets`
+lists where it was."""
+_LITERALS_SEEN = [0]
 # The engine's unknown sentinels (pulumi_policy/proxy.py, copied so the rules need no gRPC import).
 ENGINE_UNKNOWNS = frozenset({
     "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7", "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
@@ -57,12 +62,54 @@ def plain(value: Any) -> Any:
     if kind in ("_DictProxy", "_ListProxy"):
         value = value["__target"]  # the raw container: reading it does not raise on unknowns
     if isinstance(value, str):
+        if value == PLAN_LITERAL_SECRET:
+            _LITERALS_SEEN[0] += 1
+            return LITERAL_SECRET
         return UNKNOWN if value in ENGINE_UNKNOWNS or value in (PLAN_UNKNOWN, PLAN_SECRET) else value
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)) or kind == "_ListProxy":
         return [plain(v) for v in value]
     return value
+
+
+class _LiteralSecret:
+    def __repr__(self) -> str:
+        return "LITERAL_SECRET"
+
+
+LITERAL_SECRET: Any = _LiteralSecret()
+"""Only inside `plain`'s result, until `plain_props` moves it into `Resource.literal_secrets` (UNKNOWN in props)."""
+
+
+def _pointer(path: tuple[str, ...]) -> str:
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _split_literals(value: Any, path: tuple[str, ...], found: list[str]) -> Any:
+    if value is LITERAL_SECRET:
+        found.append(_pointer(path))
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {k: _split_literals(v, (*path, k), found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_split_literals(v, (*path, str(i)), found) for i, v in enumerate(value)]
+    return value
+
+
+def plain_props(value: Any) -> tuple[Any, tuple[str, ...]]:
+    """`plain(value)`, and the JSON pointers where the plan recorded a literal the SDK marked secret."""
+    seen = _LITERALS_SEEN[0]
+    props = plain(value)
+    if _LITERALS_SEEN[0] == seen:
+        return props, ()
+    found: list[str] = []
+    return _split_literals(props, (), found), tuple(found)
+
+
+def unescape_pointer(pointer: str) -> list[str]:
+    """The steps of a JSON pointer (`/stringData/tls.key` -> ["stringData", "tls.key"])."""
+    return [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
 
 
 def is_unknown(value: Any) -> bool:
@@ -156,6 +203,12 @@ class Resource:
     provider_props: Mapping[str, Any] | None = None
     dependencies: tuple[str, ...] = ()
     """URNs this resource depends on (dependsOn and property dependencies), as the engine records them."""
+    secret_outputs: tuple[str, ...] = ()
+    """`additionalSecretOutputs`: inputs the provider SDK (or the program) marks secret. Under the engine a policy
+    sees their values unwrapped, so a plain value there does not mean the program passed a literal."""
+    literal_secrets: tuple[str, ...] = ()
+    """JSON pointers of inputs the program passed as plain literals that the SDK then marked secret. Only the
+    offline plan knows this (`plainSecretInputs`); under the engine it is empty."""
 
     def get(self, *path: str | int) -> Any:
         return dig(self.props, *path)

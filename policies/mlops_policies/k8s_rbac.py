@@ -7,12 +7,30 @@ from typing import Any
 
 from .core import Resource, Stack, each, known, resource_policy, stack_policy
 
-ROLES = ("kubernetes:rbac.authorization.k8s.io/v1:Role", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
-BINDINGS = ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
-            "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+RBAC_VERSIONS = ("v1", "v1beta1", "v1alpha1")  # every version pulumi_kubernetes 4.34.2 can register
+ROLES = tuple(f"kubernetes:rbac.authorization.k8s.io/{v}:{k}" for v in RBAC_VERSIONS for k in ("Role", "ClusterRole"))
+BINDINGS = tuple(f"kubernetes:rbac.authorization.k8s.io/{v}:{k}" for v in RBAC_VERSIONS
+                 for k in ("RoleBinding", "ClusterRoleBinding"))
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 DANGEROUS_VERBS = ("escalate", "bind", "impersonate")
+# Operations a role must not grant, as Checkov defines them (checkov/kubernetes/checks/resource/k8s/
+# RbacControlWebhooks.py CKV_K8S_155, RbacApproveCertificateSigningRequests.py CKV_K8S_156): a rule grants one when
+# it matches an API group, a verb and a resource of it, "*" included.
+WEBHOOK_CONTROL = ("admissionregistration.k8s.io", ("create", "update", "patch"),
+                   ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"))
+CSR_APPROVAL = (("certificates.k8s.io", ("update", "patch"), ("certificatesigningrequests/approval",)),
+                ("certificates.k8s.io", ("approve",), ("signers",)))
+
+
+def _grants(rule: Mapping[str, Any], group: str, verbs: tuple[str, ...], resources: tuple[str, ...]) -> bool:
+    def has(key: str, wanted: tuple[str, ...]) -> bool:
+        return any(v == "*" or v in wanted for v in rule.get(key) or [])
+
+    granted = rule.get("resources") or []
+    resource = any(r == "*" or r in resources or any("/" in w and r == "*/" + w.split("/")[1] for w in resources)
+                   for r in granted)
+    return has("apiGroups", (group,)) and has("verbs", verbs) and resource
 
 
 def _rules(res: Resource) -> list[Mapping[str, Any]]:
@@ -38,10 +56,13 @@ def no_wildcards(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
 @resource_policy(
     "mlops-k8s-rbac-no-escalation",
     types=ROLES,
-    description="RBAC roles do not grant escalate, bind, impersonate or pods/exec.",
+    description="RBAC roles do not grant escalate, bind, impersonate, pods/exec, control of admission webhook "
+                "configurations or approval of CertificateSigningRequests.",
     severity="high", pack="mlops-security",
     controls=("CKV_K8S_155", "CKV_K8S_156", "CKV_K8S_157", "CKV_K8S_158", "CIS-EKS 4.1.8", "SOC2 CC6.3"),
-    remediation="Remove the escalation verbs; run interactive debugging through a break-glass role instead of pods/exec.",
+    remediation="Remove the escalation verbs; run interactive debugging through a break-glass role instead of "
+                "pods/exec; let only the controller that owns a webhook configuration or signer patch or approve it, "
+                "limited by resourceNames.",
 )
 def no_escalation(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
     for i, rule in enumerate(_rules(res)):
@@ -50,6 +71,11 @@ def no_escalation(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
             yield f"rule {i} grants {', '.join(verbs)}"
         if "pods/exec" in (rule.get("resources") or []) and {"create", "get"} & set(rule.get("verbs") or []):
             yield f"rule {i} grants pods/exec"
+        if _grants(rule, *WEBHOOK_CONTROL) and not rule.get("resourceNames"):
+            yield f"rule {i} grants control of admission webhook configurations"
+    rules = _rules(res)
+    if rules and all(any(_grants(r, *op) for r in rules) for op in CSR_APPROVAL):
+        yield "role can approve CertificateSigningRequests (certificatesigningrequests/approval and signers approve)"
 
 
 @resource_policy(

@@ -1,6 +1,7 @@
 """Kubernetes workloads: pod security, resources (GPU too), images, tokens, namespaces.
 
-Direct objects (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) are checked in full. For Helm
+Direct objects (Pod, ReplicationController, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, in every API
+version: WORKLOAD_VERSIONS) are checked in full. For Helm
 releases only what the release's `values` set is checked: a chart default we cannot see is not applicable.
 """
 
@@ -13,10 +14,21 @@ from typing import Any
 from .core import Resource, ResourceCheck, dig, is_unknown, known, resource_policy
 
 POD = "kubernetes:core/v1:Pod"
-TEMPLATED = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
-             "kubernetes:apps/v1:ReplicaSet", "kubernetes:batch/v1:Job")
 CRONJOB = "kubernetes:batch/v1:CronJob"
-WORKLOADS = (POD, *TEMPLATED, CRONJOB)
+# Workloads are judged by kind, in every API version pulumi_kubernetes 4.34.2 can register (its
+# <group>/<version>/<Kind>.py classes; tests/policies/test_k8s_versions.py walks the SDK). The removed versions
+# (extensions/v1beta1 DaemonSet, batch/v1beta1 CronJob, ...) fail at apply: mlops-k8s-removed-api-versions says so.
+WORKLOAD_VERSIONS: dict[str, tuple[str, ...]] = {
+    "Pod": ("core/v1",),
+    "ReplicationController": ("core/v1",),
+    "Deployment": ("apps/v1", "apps/v1beta1", "apps/v1beta2", "extensions/v1beta1"),
+    "StatefulSet": ("apps/v1", "apps/v1beta1", "apps/v1beta2"),
+    "DaemonSet": ("apps/v1", "apps/v1beta2", "extensions/v1beta1"),
+    "ReplicaSet": ("apps/v1", "apps/v1beta2", "extensions/v1beta1"),
+    "Job": ("batch/v1",),
+    "CronJob": ("batch/v1", "batch/v1beta1", "batch/v2alpha1"),
+}
+WORKLOADS = tuple(f"kubernetes:{v}:{kind}" for kind, versions in WORKLOAD_VERSIONS.items() for v in versions)
 HELM = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 NAMESPACED = (*WORKLOADS, SERVICE_ACCOUNT, "kubernetes:core/v1:Service", "kubernetes:networking.k8s.io/v1:Ingress",
@@ -26,10 +38,22 @@ EXTENDED = ("nvidia.com/gpu", "aws.amazon.com/neuron", "aws.amazon.com/neuroncor
 POD_CONTROLS = ("SOC2 CC6.8", "ISO27001 A.8.9")
 
 
+def kind_of(type_token: str) -> str:
+    """`Deployment` from `kubernetes:apps/v1beta2:Deployment`."""
+    return type_token.rsplit(":", 1)[-1]
+
+
+def api_version_of(type_token: str) -> str:
+    """`apps/v1beta2` from `kubernetes:apps/v1beta2:Deployment` (`v1` for the core group)."""
+    version = type_token.split(":")[1] if type_token.count(":") >= 2 else ""
+    return version.removeprefix("core/")
+
+
 def pod_spec(res: Resource) -> Mapping[str, Any]:
-    if res.type == POD:
+    kind = kind_of(res.type)
+    if kind == "Pod":
         path: tuple[str, ...] = ("spec",)
-    elif res.type == CRONJOB:
+    elif kind == "CronJob":
         path = ("spec", "jobTemplate", "spec", "template", "spec")
     else:
         path = ("spec", "template", "spec")
@@ -145,7 +169,7 @@ def no_privilege_escalation(res: Resource, config: Mapping[str, Any]) -> Iterabl
     "mlops-k8s-run-as-non-root", helm=True,
     description="Containers run as a non-root user.",
     severity="high",
-    controls=("CKV_K8S_23", "CKV_K8S_40", "CIS-EKS 4.2.6", *POD_CONTROLS),
+    controls=("CKV_K8S_23", "CIS-EKS 4.2.6", *POD_CONTROLS),
     remediation="Set runAsNonRoot: true and a non-zero runAsUser in the pod or container securityContext.",
 )
 def run_as_non_root(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
@@ -195,16 +219,27 @@ def no_host_path(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
 
 @workload_policy(
     "mlops-k8s-drop-all-capabilities", helm=True,
-    description="Containers drop ALL Linux capabilities.",
+    description="Containers drop ALL Linux capabilities (the exact, upper-case value Pod Security admission reads).",
     severity="medium",
     controls=("CKV_K8S_28", "CKV_K8S_37", "CIS-EKS 4.2.9", *POD_CONTROLS),
-    remediation="Set securityContext.capabilities.drop: [ALL].",
+    remediation="Set securityContext.capabilities.drop: [ALL] (upper case).",
 )
 def drop_all(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
     for s in security_subjects(res):
         drop = s.setting("capabilities", "drop")
         judged = s.complete or isinstance(s.setting("capabilities"), Mapping)
-        if judged and not is_unknown(drop) and "ALL" not in (drop or []):
+        if not judged or is_unknown(drop) or "ALL" in (drop or []):
+            continue
+        spelled = [d for d in drop or [] if isinstance(d, str) and d.upper() == "ALL"]
+        if spelled:
+            # containerd's CRI plugin matches "ALL" case-insensitively (pkg/cri/util/strings.go InStringSlice), so
+            # the container would run without capabilities; Pod Security admission's restricted check compares
+            # the string to "ALL" exactly (pod-security-admission policy/check_capabilities_restricted.go).
+            yield s.problem(f"capabilities.drop lists {spelled[0]!r}, which restricted Pod Security admission "
+                            "rejects (it requires \"ALL\"); write drop: [ALL]",
+                            f"drops {spelled[0]!r}: the runtime accepts it, but restricted Pod Security admission "
+                            "rejects the pod (it requires \"ALL\", upper case); write drop: [ALL]")
+        else:
             yield s.problem("capabilities does not drop ALL", "does not drop ALL capabilities")
 
 

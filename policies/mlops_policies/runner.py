@@ -30,7 +30,7 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from .adapter import TODAY, WAIVED_SINK, Waived
-from .core import PLAN_SECRET, PLAN_UNKNOWN, SEVERITIES, ResourceRule, Rule
+from .core import PLAN_LITERAL_SECRET, PLAN_SECRET, PLAN_UNKNOWN, SEVERITIES, ResourceRule, Rule, unescape_pointer
 from .enforcement import LEVELS, PolicyConfigError, Waiver, default_enforcement, parse_waivers
 from .packs import PACKS, all_rules, build_policy, config_defaults
 
@@ -161,6 +161,29 @@ def _engine_value(value: Any) -> Any:
     return value
 
 
+def _with_literals(inputs: Mapping[str, Any], pointers: Sequence[str]) -> dict[str, Any]:
+    """The inputs with PLAN_LITERAL_SECRET at each input the plan recorded as a literal the SDK marked secret
+    (`plainSecretInputs`: `/stringData/password` turns `stringData: "[secret]"` into `{"password": <marker>}`)."""
+    out: dict[str, Any] = dict(inputs)
+    for pointer in pointers:
+        steps = unescape_pointer(pointer)
+        if not steps:
+            continue
+        node: dict[str, Any] = out
+        for step in steps[:-1]:
+            child = node.get(step)
+            node[step] = child = dict(child) if isinstance(child, Mapping) else {}
+            node = child
+        node[steps[-1]] = PLAN_LITERAL_SECRET
+    return out
+
+
+def _inputs(record: Mapping[str, Any]) -> Any:
+    inputs = record.get("inputs") or {}
+    pointers = record.get("plainSecretInputs")
+    return _engine_value(_with_literals(inputs, pointers) if pointers else inputs)
+
+
 def _options(record: Mapping[str, Any]) -> PolicyResourceOptions:
     opts = record.get("options") or {}
     return PolicyResourceOptions(
@@ -187,7 +210,7 @@ class _Resources:
                                       str(target["urn"]), str(target["name"]))
 
     def resource_args(self, record: Mapping[str, Any], config: Mapping[str, Any]) -> ResourceValidationArgs:
-        return ResourceValidationArgs(str(record["type"]), unknown_checking_proxy(_engine_value(record["inputs"])),
+        return ResourceValidationArgs(str(record["type"]), unknown_checking_proxy(_inputs(record)),
                                       str(record["urn"]), str(record["name"]), _options(record), self.provider(record),
                                       dict(config), {})
 
@@ -199,7 +222,7 @@ class _Resources:
 
     def _policy_resources(self) -> list[PolicyResource]:
         resources = {str(r["urn"]): PolicyResource(
-            str(r["type"]), unknown_checking_proxy(_engine_value(r["inputs"])), str(r["urn"]), str(r["name"]),
+            str(r["type"]), unknown_checking_proxy(_inputs(r)), str(r["urn"]), str(r["name"]),
             _options(r), self.provider(r), None, [], {}) for r in self.records}
         for r in self.records:
             res = resources[str(r["urn"])]

@@ -27,6 +27,7 @@ from .core import (
     known,
     stack_policy,
     statements,
+    unescape_pointer,
 )
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -217,25 +218,41 @@ def _credential_paths(value: Any, path: str = "") -> Iterable[str]:
         yield path or "(value)"
 
 
+# Keys of the Kubernetes built-in Secret types whose values are key material (kubernetes.io/tls, ssh-auth,
+# dockerconfigjson, dockercfg: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types).
+SECRET_TYPE_KEYS = frozenset({"tls.key", "ssh-privatekey", ".dockerconfigjson", ".dockercfg"})
+
+
+def _names_credential(key: str) -> bool:
+    return key in SECRET_TYPE_KEYS or bool(CREDENTIAL_KEY.search(key) and not REFERENCE_KEY.search(key))
+
+
 @stack_policy(
     "mlops-no-plaintext-secrets-k8s",
     description="No plaintext secret values in Kubernetes Secrets, ConfigMaps or Helm values: secrets come from "
-                "AWS Secrets Manager through External Secrets.",
+                "Pulumi secret config or AWS Secrets Manager through External Secrets, never from literals.",
     severity="critical", pack="mlops-security",
-    controls=("CIS-EKS 4.4.2", "CKV_K8S_35", "SOC2 CC6.1", "ISO27001 A.8.12", "PCI-DSS 3.5.1"),
+    controls=("CIS-EKS 4.4.2", "SOC2 CC6.1", "ISO27001 A.8.12", "PCI-DSS 3.5.1"),
     remediation="Store the value in AWS Secrets Manager from Pulumi secret config (securityBaseline."
-                "integrationSecrets) and sync it with an ExternalSecret; point charts at the Secret by name "
-                "(existingSecret) instead of passing the value.",
+                "integrationSecrets) and sync it with an ExternalSecret, or pass it from `config.require_secret`; "
+                "point charts at the Secret by name (existingSecret) instead of passing the value.",
     strictness="always",
 )
 def no_plaintext_secrets(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     def secret(res: Resource) -> Iterable[str]:
-        # A value the plan shows is a literal in the program; Pulumi secrets read "[secret]" (unknown) and pass.
+        # A typed Secret's data/stringData are secret in the SDK's schema: it wraps whatever the program passed in
+        # Output.secret, so the plan shows "[secret]" and the engine shows policies the value unwrapped. What the
+        # program passed is known only from the plan's record of literals (Resource.literal_secrets).
+        for pointer in res.literal_secrets:
+            steps = unescape_pointer(pointer)
+            if steps[0] in ("stringData", "data") and _names_credential(steps[-1]):
+                yield (f"Secret {'.'.join(steps)} is a literal in the program: the SDK stores it encrypted, but the "
+                       "value is in the source and its history; pass it from Pulumi secret config or an ExternalSecret")
         for field in ("stringData", "data"):
             data = res.get(field)
-            if not isinstance(data, Mapping):  # absent, or wholly secret / unknown
+            if field in res.secret_outputs or not isinstance(data, Mapping):  # marked secret, or absent/unknown
                 continue
-            for key, value in sorted(data.items()):
+            for key, value in sorted(data.items()):  # not marked secret: the value sits in Pulumi state as is
                 if not is_unknown(value) and value not in (None, ""):
                     yield f"Secret {field}.{key} holds a plaintext value; deliver it with an ExternalSecret"
 

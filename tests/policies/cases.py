@@ -18,6 +18,9 @@ class Case:
     expected: list[str]
     env: str = "prod"
     config: dict[str, Any] = field(default_factory=dict)
+    cites: tuple[str, ...] = ()
+    """The cited ids this failing case exercises when its policy cites several scanner checks (test_citations.py);
+    empty: it exercises the policy as a whole."""
 
 
 def params(cases: list[Case]) -> Any:

@@ -154,6 +154,19 @@ def test_kubernetes_secret_with_a_literal_value(prod: list[Resource]) -> None:
         ("wandb-literal", "Secret stringData.key holds a plaintext value; deliver it with an ExternalSecret")]
 
 
+def test_under_the_engine_a_secret_the_sdk_marked_is_not_judged_by_its_value(prod: list[Resource]) -> None:
+    """The engine shows policies secret values unwrapped (pulumi_policy deserialize.py): a typed Secret's stringData
+    reads as plain text there whether the program passed a literal or Output.secret, so only the plan's record of
+    literals (literal_secrets) can judge it."""
+    typ = "kubernetes:core/v1:Secret"
+    shown = {"metadata": {"name": "db"}, "stringData": {"password": "from-output-secret"}}
+    marked = Resource(typ, "typed", f"urn:pulumi:prod::p::{typ}::typed", plain(shown),
+                      secret_outputs=("data", "stringData"))
+    literal = Resource(typ, "literal", f"urn:pulumi:prod::p::{typ}::literal", plain(shown),
+                       secret_outputs=("data", "stringData"), literal_secrets=("/stringData/password",))
+    assert [name for name, _ in run(no_plaintext_secrets, [*prod, marked, literal])] == ["literal"]
+
+
 def test_configmap_with_a_credential(prod: list[Resource]) -> None:
     stack = add(prod, "kubernetes:core/v1:ConfigMap", "app-config",
                 {"data": {"DB_PASSWORD": "hunter2", "LOG_LEVEL": "info", "notify.yaml": "url: https://hooks.slack.com/services/T0/B0/x"}})
