@@ -40,6 +40,7 @@ from .invariants_index import (
     stack_level,
     walk,
 )
+from .rendering import kubelet_services
 
 ALLOWLIST = {"type": "array", "items": {"type": "string"}, "default": [],
              "description": "namespace/name globs of objects made outside the stack."}
@@ -84,30 +85,18 @@ def services(idx: Index) -> Iterator[tuple[str, str, Mapping[str, Any], list[str
     # kube-prometheus-stack enables it (pkg/prometheus operator syncNodeEndpoints: k8s-app and
     # app.kubernetes.io/name kubelet; ports https-metrics 10250, http-metrics 10255, cadvisor 4194).
     yield "default", "Service kubernetes (API server)", {"component": "apiserver", "provider": "kubernetes"}, ["https"]
-    for svc_ns, svc_name in _kubelet_services(idx):
+    for svc_ns, svc_name in kubelet_services(idx.stack.resources):
         yield svc_ns, f"Service {svc_name} (prometheus-operator)", {"k8s-app": "kubelet",
                                                                    "app.kubernetes.io/name": "kubelet"}, [
             "https-metrics", "http-metrics", "cadvisor"]
-    rendered = {r.parent for r in idx.stack.resources if r.parent}
+    rendered_from = {r.parent for r in idx.stack.resources if r.parent}
     for chart, render in CHART_SERVICES.items():
         for release in idx.releases(chart):
-            if release.urn in rendered:
+            if release.urn in rendered_from:
                 continue  # its real Services are in the stack already (rendered from the chart store)
             rendered, ports = render(release, release_values(release))
             labels: dict[str, Any] = {k: (UNKNOWN if v is None else v) for k, v in rendered.items()}
             yield release_namespace(release), f"release {release.name}", labels, ports
-
-
-def _kubelet_services(idx: Index) -> Iterator[tuple[str, str]]:
-    """(namespace, name) of the kubelet Service from each rendered prometheus-operator's `--kubelet-service` flag."""
-    for res in idx.stack.resources:
-        if res.type != "kubernetes:apps/v1:Deployment":
-            continue
-        for container in res.get("spec", "template", "spec", "containers") or []:
-            for arg in container.get("args") or [] if isinstance(container, Mapping) else []:
-                if isinstance(arg, str) and arg.startswith("--kubelet-service="):
-                    ns, _, name = arg.removeprefix("--kubelet-service=").partition("/")
-                    yield ns, name
 
 
 # Charts a ServiceMonitor depends on only for their CRDs.

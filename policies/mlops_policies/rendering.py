@@ -10,7 +10,7 @@ policies), so this rule applies only where rendering ran (`mlops-infra check`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .core import NotApplicable, Resource, Stack, stack_policy
@@ -34,6 +34,18 @@ def is_rendered(stack: Stack, res: Resource) -> bool:
     """Whether `res` came from a chart or kustomize base rather than from the program itself."""
     parent = stack.by_urn.get(res.parent or "")
     return parent is not None and parent.type in RENDERED_BY
+
+
+def kubelet_services(resources: Iterable[Resource]) -> Iterator[tuple[str, str]]:
+    """(namespace, name) of the kubelet Service each (rendered) prometheus-operator keeps: its `--kubelet-service`."""
+    for res in resources:
+        if res.type != "kubernetes:apps/v1:Deployment":
+            continue
+        for container in res.get("spec", "template", "spec", "containers") or []:
+            for arg in container.get("args") or [] if isinstance(container, Mapping) else []:
+                if isinstance(arg, str) and arg.startswith("--kubelet-service="):
+                    ns, _, name = arg.removeprefix("--kubelet-service=").partition("/")
+                    yield ns, name
 
 
 @stack_policy(
