@@ -48,6 +48,14 @@ def kubelet_services(resources: Iterable[Resource]) -> Iterator[tuple[str, str]]
                     yield ns, name
 
 
+RENDERING_CONFIG: dict[str, dict[str, Any]] = {
+    "rendering": {"type": ["array", "null"], "default": None,
+                  "description": "Set by `mlops-infra check`: what the plan rendered, one entry per release or "
+                                 "Directory (urn, name, chart, status, objects, detail). Absent under pulumi "
+                                 "preview, where nothing is rendered and this policy does not apply."},
+}
+
+
 @stack_policy(
     "mlops-helm-release-rendered",
     description="Every Helm release and kustomize Directory is rendered at its pin from the chart store, so the "
@@ -56,19 +64,16 @@ def kubelet_services(resources: Iterable[Resource]) -> Iterator[tuple[str, str]]
     severity="medium", pack="mlops-invariants",
     controls=("SOC2 CC8.1",),
     remediation="Vendor the chart at the pinned version with tools/vendor_chart.py (README: 'Rendering what the "
-                "cluster receives'), give the release an explicit name, or fix the values the engine refused "
-                "(`mlops-infra plan` prints the engine's message per release).",
+                "cluster receives'), or fix what the engine refused (the message carries its words).",
+    config=RENDERING_CONFIG,
 )
 def release_rendered(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
-    children = rendered_children(stack)
-    if not any(children.values()):
-        # Nothing rendered at all: this run did not render (pulumi preview, or plan_program(render=False)).
-        raise NotApplicable("the plan was not rendered")
-    for urn, objects in sorted(children.items()):
-        if objects:
+    rendering = config.get("rendering")
+    if not rendering:
+        raise NotApplicable("the plan was not rendered (pulumi preview, or plan_program(render=False))")
+    for entry in rendering:
+        res = stack.by_urn.get(str(entry.get("urn")))
+        if res is None or entry.get("status") == "rendered":
             continue
-        res = stack.by_urn[urn]
-        what = (f"chart {res.get('chart')} {res.get('version')}" if res.type == RELEASE
-                else f"kustomization {res.get('directory')}")
-        yield res, (f"{what} was not rendered (not in the chart store, no explicit release name, or the engine "
-                    f"refused it): its objects are invisible to every check")
+        yield res, f"{entry.get('chart')} was not rendered ({entry.get('status')}: {entry.get('detail')}): " \
+                   f"the objects it installs are invisible to every check"

@@ -258,6 +258,9 @@ def evaluate(inventory: Mapping[str, Any], *, environment: str, policy_config: M
     try:
         for rule in rules:
             level, config = effective(rule, environment, config_file)
+            if "rendering" in rule.meta.config and "rendering" in inventory:
+                # What the plan rendered (mlops-infra check renders every release): a fact of the run, not config.
+                config["rendering"] = list(inventory.get("rendering") or [])
             report.levels[rule.meta.name] = level
             report.expired_waivers += [w for w in parse_waivers(rule.meta.name, config.get("waivers")) if w.expired(day)]
             if level == "disabled":
