@@ -17,6 +17,7 @@ from ..compute.gpu_config import GpuPoolConfig
 from ..config import PlatformConfig
 from ..config.instances import QUOTA_CLASS, family_of
 from ..config.versions import EKS_VERSION_SUPPORT
+from .preflight_singletons import SingletonFacts, gather_singletons, singleton_checks
 from .results import Check
 from .session import Aws, error_code
 
@@ -91,6 +92,8 @@ class Facts:
     quota_notes: dict[str, str] = field(default_factory=dict)
     """code -> why the value is a default or could not be read."""
     eks: EksVersionFacts | None = None
+    singletons: SingletonFacts = field(default_factory=SingletonFacts)
+    """The account's GuardDuty detector and account analyzers (preflight_singletons.py)."""
 
 
 def _quota_check(demand: Demand, facts: Facts) -> Check:
@@ -163,6 +166,7 @@ def evaluate(config: PlatformConfig, facts: Facts) -> list[Check]:
     checks += _offering_checks(config.gpu_pools, facts)
     checks += [_quota_check(d, facts) for d in vcpu_demand(config.gpu_pools, facts.vcpus)]
     checks.append(_eks_check(config.cluster.version, facts))
+    checks += singleton_checks(config, facts.singletons)
     return checks
 
 
@@ -265,6 +269,7 @@ def gather(aws: Aws, config: PlatformConfig, today: dt.date | None = None) -> Fa
             if note:
                 facts.quota_notes[demand.quota.code] = note
         facts.eks = _eks_version(aws, config.cluster.version, today)
+        facts.singletons = gather_singletons(aws, config)
     return facts
 
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 from botocore.config import Config
@@ -175,6 +175,15 @@ class Aws:
     @cached_property
     def tagging(self) -> ResourceGroupsTaggingAPIClient:
         return self.session.client("resourcegroupstaggingapi", config=self.config)
+
+    # No mypy_boto3 stubs are installed for these two (only preflight's few calls use them).
+    @cached_property
+    def guardduty(self) -> Any:
+        return self.session.client("guardduty", config=self.config)
+
+    @cached_property
+    def accessanalyzer(self) -> Any:
+        return self.session.client("accessanalyzer", config=self.config)
 
     def account_id(self) -> str:
         """The caller's account (also proves the credentials work)."""

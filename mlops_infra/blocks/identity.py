@@ -1,6 +1,11 @@
 """Workload identity: an IAM role bound to one Kubernetes ServiceAccount through IRSA or EKS Pod Identity.
 
 The IRSA trust is scoped to exactly `system:serviceaccount:<ns>:<sa>` (`:sub`) and `sts.amazonaws.com` (`:aud`).
+The Pod Identity trust is scoped the same way through the session tags EKS Pod Identity passes when it assumes the
+role (`sts:TagSession`): `aws:RequestTag/eks-cluster-name`, `aws:RequestTag/kubernetes-namespace` and
+`aws:RequestTag/kubernetes-service-account` (EKS user guide, "Create IAM role with trust policy required by EKS Pod
+Identity" and "Enable or disable session tags"). Without them, any association in the account could assume the role.
+An association with `disableSessionTags` would send no tags and be refused, so the associations here never set it.
 """
 
 from __future__ import annotations
@@ -64,10 +69,25 @@ def irsa_trust(cluster: ClusterIdentity, namespace: pulumi.Input[str], service_a
     return iam.trust_document([stmt])
 
 
-def pod_identity_trust() -> pulumi.Output[str]:
-    return iam.trust_document([iam.statement(
-        "EksPodIdentity", ["sts:AssumeRole", "sts:TagSession"], [],
-        principals={"Service": "pods.eks.amazonaws.com"})])
+POD_IDENTITY_TAGS = ("eks-cluster-name", "kubernetes-namespace", "kubernetes-service-account")
+"""Session tags EKS Pod Identity sets on the role session (EKS user guide, "List of session tags added by EKS Pod
+Identity"), in the order of the values `pod_identity_trust` pins."""
+
+
+def pod_identity_trust(cluster: ClusterIdentity, namespace: pulumi.Input[str],
+                       service_account: str) -> pulumi.Output[str]:
+    """Trust EKS Pod Identity for exactly one association: this cluster, namespace and ServiceAccount."""
+
+    def build(cluster_name: str, ns: str) -> iam.Statement:
+        values = (cluster_name, ns, service_account)
+        return iam.statement(
+            "EksPodIdentity", ["sts:AssumeRole", "sts:TagSession"], [],
+            principals={"Service": "pods.eks.amazonaws.com"},
+            conditions={"StringEquals": {f"aws:RequestTag/{tag}": value
+                                         for tag, value in zip(POD_IDENTITY_TAGS, values, strict=True)}})
+
+    stmt = pulumi.Output.all(cluster.cluster_name, namespace).apply(lambda a: build(str(a[0]), str(a[1])))
+    return iam.trust_document([stmt])
 
 
 class WorkloadIdentity(pulumi.ComponentResource):
@@ -85,7 +105,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
                 raise ValueError(f"{name}: irsa needs the cluster's OIDC provider ARN and issuer")
             trust = irsa_trust(cluster, args.namespace, args.service_account)
         else:
-            trust = pod_identity_trust()
+            trust = pod_identity_trust(cluster, args.namespace, args.service_account)
         self.role = aws.iam.Role(child(name, "role"), assume_role_policy=trust, tags=args.tags, opts=child_options(self))
         if args.statements:
             aws.iam.RolePolicy(child(name, "policy"), role=self.role.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import add_stack_args, fail, read_config
+from .common import add_stack_args, fail, project_root, read_config
 
 
 def register(sub: Any) -> None:
@@ -15,6 +15,19 @@ def register(sub: Any) -> None:
                     "quotas (on-demand and spot, G/VT and P) cover every pool at max size, and the EKS version is "
                     "supported. Exit 1 on a blocking failure.")
     add_stack_args(p)
+
+
+def stack_set_checks(args: argparse.Namespace) -> list[Any]:
+    """FAIL for each account-level singleton this stack and another stack beside it both create (one GuardDuty
+    detector and one account analyzer per account and Region: config/stack_set.py)."""
+    from ..aws.results import Check
+    from ..config.stack_set import clashes_of
+    from ..plan.program import find_program
+
+    program = find_program(args.program or project_root())
+    return [Check("stack set", f"securityBaseline.{c.key}", "FAIL", c.message(),
+                  f"set securityBaseline.{c.key} existing in stack {c.stack.stack}")
+            for c in clashes_of(program.config_dir, args.stack)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         facts = gather(aws, config)
     except AwsOperationError as exc:
         return fail(str(exc))
-    checks = evaluate(config, facts)
+    checks = evaluate(config, facts) + stack_set_checks(args)
     if args.format == "json":
         print(dumps({"stack": args.stack, "region": aws.region, "account": account, "azs": facts.azs,
                      "blocking": blocking(checks), "checks": [c.as_json() for c in checks]}))

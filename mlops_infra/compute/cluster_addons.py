@@ -70,7 +70,7 @@ class AddonRole:
 def _identity_role(name: str, parent: pulumi.Resource, cluster: ClusterIdentity, identity: AddonIdentity,
                    tags: dict[str, str]) -> AddonRole:
     trust = (irsa_trust(cluster, identity.namespace, identity.service_account) if cluster.mode == "irsa"
-             else pod_identity_trust())
+             else pod_identity_trust(cluster, identity.namespace, identity.service_account))
     role = aws.iam.Role(name, assume_role_policy=trust, tags=tags, opts=child_options(parent))
     policies: list[pulumi.Resource] = [
         aws.iam.RolePolicyAttachment(name, role=role.name, policy_arn=identity.policy_arn, opts=child_options(parent))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -33,6 +34,14 @@ def _retention(value: int) -> int:
     return value
 
 
+def _bucket_name(value: str) -> str:
+    """S3 general purpose bucket names (S3 user guide, "Bucket naming rules"): 3-63 of a-z 0-9 . -, a letter or
+    digit at both ends, no `..`, not starting with `xn--`."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value) or ".." in value or value.startswith("xn--"):
+        raise ValueError(f"not a valid S3 bucket name ({value!r}: 3-63 characters a-z, 0-9, '.', '-')")
+    return value
+
+
 Cidr = Annotated[str, AfterValidator(_cidr)]
 Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 LogRetentionDays = Annotated[int, AfterValidator(_retention)]
@@ -41,6 +50,7 @@ IamRoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{
 AcmCertificateArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")]
 # RFC 1123 label, as Kubernetes requires for namespaces and most object names.
 K8sName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+S3BucketName = Annotated[str, AfterValidator(_bucket_name)]
 ResourceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
 # A key in the stack's `mlops` config namespace that holds a Pulumi secret (set with `pulumi config set --secret`).
 SecretConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]

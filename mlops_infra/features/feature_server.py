@@ -66,6 +66,11 @@ class FeatureServerArgs:
     """Hash of the config, as a pod annotation, so that a changed `feature_store.yaml` rolls the pods. Default: none."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
     """What must be ready before the pods start: the registry bootstrap Job and the identity. Default: none."""
+    client_namespaces: Sequence[pulumi.Input[str]] = ()
+    """Namespaces whose pods may call the server (its ingress NetworkPolicy admits only these and Prometheus).
+    Default: none."""
+    prometheus_namespace: pulumi.Input[str] | None = None
+    """Namespace of the Prometheus admitted to the server's port. Default: none."""
 
 
 class FeatureServer(pulumi.ComponentResource):
@@ -132,7 +137,27 @@ class FeatureServer(pulumi.ComponentResource):
                     "name": "cpu", "target": {"type": "Utilization", "average_utilization": cfg.target_cpu_percent}}}],
             },
             opts=child_options(self, depends_on=[deployment]))
+        self._ingress_policy(name, args, meta, selector)
         self.service_name = service.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         self.url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}", self.service_name, pod.namespace,
                                         SERVICE_PORT)
         self.register_outputs({"url": self.url})
+
+    def _ingress_policy(self, name: str, args: FeatureServerArgs, meta: k8s.meta.v1.ObjectMetaArgsDict,
+                        selector: dict[str, str]) -> None:
+        """Only the granted namespaces and Prometheus reach the server, on the pod's port (the VPC CNI's policy agent
+        judges the pod port, not the Service's). Feast 0.66.0's `/push`, `/write-to-online-store` and
+        `/materialize` cannot be switched off (feast/cli/serve.py has no such option); they are guarded only by
+        Feast's permissions under `auth: oidc|kubernetes` (feature_server.py `assert_permissions`, a no-op under
+        `no_auth`). So whoever reaches the port may write: this policy is what limits who that is. Kubelet probes
+        come from the node's address, which the policy agent always admits (aws-network-policy-agent#65)."""
+        sources = [*args.client_namespaces, *([args.prometheus_namespace] if args.prometheus_namespace else [])]
+        rules: list[k8s.networking.v1.NetworkPolicyIngressRuleArgsDict] = []
+        if sources:
+            rules.append({"from_": [{"namespace_selector": {"match_expressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sources}]}}],
+                "ports": [{"protocol": "TCP", "port": PORT}]})
+        k8s.networking.v1.NetworkPolicy(
+            child(name, "ingress-policy"), metadata={**meta, "name": f"{meta['name']}-ingress"},
+            spec={"pod_selector": {"match_labels": selector}, "policy_types": ["Ingress"], "ingress": rules},
+            opts=child_options(self))

@@ -8,7 +8,7 @@ exactly this store's bucket prefixes, tables or feature groups, and its KMS key.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -75,6 +75,9 @@ class FeatureStoreArgs:
     monitoring: MonitoringRefs | None = None
     """A monitoring core to contribute rules, a dashboard and data-store alarms to (features/observability.py).
     Default: none (contribute nothing)."""
+    client_namespaces: Sequence[pulumi.Input[str]] = ()
+    """Namespaces whose pods may call the feature server (its ingress NetworkPolicy admits only these and, with
+    `monitoring`, Prometheus). Default: none."""
 
 
 def _offline_guard(args: FeatureStoreArgs) -> tuple[VpcEndpointGuard | None, Any]:
@@ -259,7 +262,8 @@ class FeatureStore(pulumi.ComponentResource):
         server = FeatureServer(child(name, "server"), FeatureServerArgs(
             config=cfg.server, labels=labels,
             checksum=server_yaml.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()[:16]),
-            depends_on=[self.registry_bootstrap.job, server_identity],
+            depends_on=[self.registry_bootstrap.job, server_identity], client_namespaces=args.client_namespaces,
+            prometheus_namespace=args.monitoring.prometheus_namespace if args.monitoring else None,
             pod=FeastPod(namespace=namespace, service_account=server_identity.service_account_name,
                          config_map=server_config, secret=server_secret)), child_opts)
         self.materialization_target = CronJobTarget(cfg.namespace, child(name, "materialize"))  # the CronJob's name

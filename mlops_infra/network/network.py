@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pulumi
@@ -12,6 +13,7 @@ from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child, child_options
 from ..blocks.refs import NetworkRefs
 from .config import PRIVATE_CLUSTER_ENDPOINTS, NetworkConfig
+from .endpoint_policies import interface_endpoint_policy
 
 
 @dataclass(frozen=True)
@@ -117,12 +119,15 @@ class Network(pulumi.ComponentResource):
         aws.vpc.SecurityGroupIngressRule(child(name, "endpoints-https"), security_group_id=sg.id,
                                          cidr_ipv4=args.config.vpc_cidr, ip_protocol="tcp", from_port=443,
                                          to_port=443, description="HTTPS from inside the VPC", opts=child_options(self))
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         for service in PRIVATE_CLUSTER_ENDPOINTS:
+            # Only this account's principals pass (issue 27 #13; endpoint_policies.py says why per service).
+            policy = account.apply(functools.partial(interface_endpoint_policy, service))
             aws.ec2.VpcEndpoint(
                 child(name, service.replace(".", "-")), vpc_id=vpc.id,
                 service_name=f"com.amazonaws.{args.region}.{service}", vpc_endpoint_type="Interface",
                 private_dns_enabled=True, subnet_ids=[s.id for s in private], security_group_ids=[sg.id],
-                tags=args.tags, opts=child_options(self))
+                policy=policy, tags=args.tags, opts=child_options(self))
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc) -> None:
         cfg = args.config.flow_logs

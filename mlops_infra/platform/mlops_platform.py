@@ -42,6 +42,12 @@ def _secret(key: str | None) -> pulumi.Output[str] | None:
     return secret_config(key) if key else None
 
 
+def feature_clients(config: PlatformConfig) -> list[str]:
+    """Namespaces the feature server admits (besides Prometheus): the teams, and the orchestrators, whose task pods
+    get its URL."""
+    return sorted({t.name for t in config.cluster.teams} | config.orchestration.namespaces)
+
+
 class MlopsPlatform(pulumi.ComponentResource):
     """The whole platform for one environment. Its outputs are the contract consumer stacks rely on
     (`mlops_infra.outputs.CONTRACT`). Order: network, cluster, GPU capacity, monitoring (it installs the CRDs
@@ -82,7 +88,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         fs, reg = config.feature_store, config.model_registry
         self.feature_store = FeatureStore(child(name, "features"), FeatureStoreArgs(
             config=fs, tags=tags, network=self.network.refs, cluster=cluster_refs, protect=protect,
-            kms_key=self.data_key, bucket_guard=guard, monitoring=monitoring), k8s_opts) if fs.enabled else None
+            kms_key=self.data_key, bucket_guard=guard, monitoring=monitoring,
+            client_namespaces=feature_clients(config)), k8s_opts) if fs.enabled else None
         self.model_registry = ModelRegistry(child(name, "registry"), ModelRegistryArgs(
             config=reg, tags=tags, network=self.network.refs, cluster=cluster_refs, protect=protect,
             monitoring=monitoring,
@@ -190,7 +197,9 @@ class MlopsPlatform(pulumi.ComponentResource):
             # ...and LakeFS's API and S3 gateway (its own ingress policy admits the client namespaces).
             + ([ServicePort(config.data.lakefs.namespace, LAKEFS_SERVER_PORT)] if config.data.lakefs.enabled else []),
             secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets},
-            deployer_role_arns=effective_deployer_role_arns(sb, config.cluster)), k8s_opts)
+            deployer_role_arns=effective_deployer_role_arns(sb, config.cluster),
+            # Every bucket of the platform is autonamed from a child name of this component.
+            deployer_bucket_prefixes=[self._name]), k8s_opts)
 
     def _context(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions,
                  guard: VpcEndpointGuard | None) -> PlatformContext:

@@ -7,12 +7,28 @@ explicitly (and visibly) in config rather than by an environment-name branch in 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
 from ..config.base import ConfigModel, Problem
-from ..config.types import ChartVersion, IamRoleArn, Ipv4Cidr, K8sName, LogRetentionDays, SecretConfigKey
+from ..config.types import (
+    ChartVersion,
+    IamRoleArn,
+    Ipv4Cidr,
+    K8sName,
+    LogRetentionDays,
+    S3BucketName,
+    SecretConfigKey,
+)
+
+# GuardDuty detector ids (GetDetector: DetectorId, 1-300 characters; AWS issues 32 lowercase hex digits).
+DetectorId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,300}$")]
+# An account analyzer (IAM Access Analyzer CreateAnalyzer: name [A-Za-z][A-Za-z0-9_.-]*).
+AnalyzerArn = Annotated[str, StringConstraints(
+    pattern=r"^arn:aws[a-z-]*:access-analyzer:[a-z0-9-]+:\d{12}:analyzer/[A-Za-z][A-Za-z0-9_.-]{0,254}$")]
+# Who owns an account-level singleton (one GuardDuty detector, one account analyzer per account and Region).
+SingletonSource = Literal["create", "existing"]
 
 # A key of a Kubernetes Secret's `data` (the API's own pattern).
 SecretDataKey = Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
@@ -44,6 +60,14 @@ class SecurityBaselineConfig(ConfigModel):
     trail_archive_after_days: int = Field(
         90, ge=1, le=3650, description="Move trail log files to Glacier Instant Retrieval after N days. Default: 90.")
     guardduty: bool = Field(True, description="GuardDuty with EKS, runtime and S3 protection. Default: true.")
+    guardduty_detector: SingletonSource = Field(
+        "create", description="create: this stack creates the account's GuardDuty detector in its Region (one per "
+        "account and Region) and manages its features; existing: it uses the detector another stack or the "
+        "organization created (`guarddutyDetectorId`), and only routes findings. `mlops-infra preflight` says which "
+        "applies. Default: create.")
+    guardduty_detector_id: DetectorId | None = Field(
+        None, description="The existing detector's id (`aws guardduty list-detectors`). Required with "
+        "guarddutyDetector existing.")
     guardduty_eks_audit_logs: bool = Field(
         True, description="GuardDuty EKS audit-log monitoring; billed per event. Default: true.")
     guardduty_runtime_monitoring: bool = Field(
@@ -54,10 +78,16 @@ class SecurityBaselineConfig(ConfigModel):
         4.0, ge=1, le=10, description="Route findings of at least this severity to the alert topic "
         "(4 = medium). Default: 4.")
     access_analyzer: bool = Field(True, description="IAM Access Analyzer for the account. Default: true.")
+    account_analyzer: SingletonSource = Field(
+        "create", description="create: this stack creates the account analyzer (one per account and Region); "
+        "existing: another stack or the organization has one (`accountAnalyzerArn`). Default: create.")
+    account_analyzer_arn: AnalyzerArn | None = Field(
+        None, description="The existing account analyzer (`aws accessanalyzer list-analyzers --type ACCOUNT`). "
+        "Required with accountAnalyzer existing.")
     object_lock_days: int | None = Field(
         None, description="Object Lock (governance) retention for the trail bucket, 1-3650 days. Default: none.")
     external_secrets: bool = Field(
-        True, description="External Secrets operator and its ClusterSecretStore. Default: true.")
+        True, description="External Secrets operator, with one SecretStore per namespace granted an integration secret. Default: true.")
     external_secrets_namespace: K8sName = Field(
         "external-secrets", description="Namespace of the External Secrets operator. Default: external-secrets.")
     external_secrets_version: ChartVersion = Field(
@@ -76,11 +106,16 @@ class SecurityBaselineConfig(ConfigModel):
         "reads and writes bucket settings: HeadBucket, GetBucketVersioning, PutBucketPolicy...). A role that may change "
         "a bucket's policy can lift the guard anyway, so the exemption opens no path it lacks. Default: "
         "cluster.adminRoleArns, where the role that runs `pulumi up` is already listed.")
+    deployer_state_bucket: S3BucketName | None = Field(
+        None, description="The Pulumi state bucket (`pulumi login s3://<bucket>`): the S3 gateway endpoint lets the "
+        "deployer roles read and write its objects, so `pulumi up` from a runner inside the VPC keeps its state. "
+        "Default: none (state elsewhere, e.g. Pulumi Cloud, or the runner outside the VPC).")
     s3_egress_cidrs: list[Ipv4Cidr] = Field(
         default_factory=list, description="Extra CIDRs opened for HTTPS egress from ML namespaces, on top of the "
         "region's S3 prefix list (read at deploy time), e.g. an S3 interface endpoint elsewhere. Default: none.")
 
     def problems(self) -> Iterable[Problem]:
+        yield from self._singleton_problems()
         if self.object_lock_days is not None and not 1 <= self.object_lock_days <= 3650:
             yield "objectLockDays", f"must be between 1 and 3650 (got {self.object_lock_days})"
         if self.object_lock_days is not None and not self.cloudtrail:
@@ -97,5 +132,21 @@ class SecurityBaselineConfig(ConfigModel):
                 yield "breakGlassRoleArns", "set, but exfiltrationGuards is false"
             if self.deployer_role_arns:
                 yield "deployerRoleArns", "set, but exfiltrationGuards is false"
+            if self.deployer_state_bucket:
+                yield "deployerStateBucket", "set, but exfiltrationGuards is false"
             if self.s3_egress_cidrs:
                 yield "s3EgressCidrs", "set, but exfiltrationGuards is false"
+
+    def _singleton_problems(self) -> Iterable[Problem]:
+        pairs = (("guarddutyDetector", self.guardduty_detector, "guarddutyDetectorId", self.guardduty_detector_id),
+                 ("accountAnalyzer", self.account_analyzer, "accountAnalyzerArn", self.account_analyzer_arn))
+        for key, source, ref_key, ref in pairs:
+            if source == "existing" and ref is None:
+                yield ref_key, f"required when {key} is existing"
+            if source == "create" and ref is not None:
+                yield ref_key, f"set, but {key} is create"
+
+    def creates(self) -> dict[str, bool]:
+        """Which account-level singletons this stack creates: `guarddutyDetector`, `accountAnalyzer`."""
+        return {"guarddutyDetector": self.enabled and self.guardduty and self.guardduty_detector == "create",
+                "accountAnalyzer": self.enabled and self.access_analyzer and self.account_analyzer == "create"}

@@ -103,6 +103,12 @@ DEPLOYER_BUCKET_ACTIONS = [
     "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration",
 ]
 
+# Pulumi's S3 backend (gocloud.dev/blob/s3blob): list, read, write and delete state, lock and backup objects.
+STATE_BUCKET_ACTIONS = [
+    "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
+    "s3:ListBucketMultipartUploads", "s3:ListMultipartUploadParts", "s3:PutObject",
+]
+
 PLATFORM_BUCKET_ACTIONS = [
     "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetBucketLocation", "s3:GetObject", "s3:GetObjectVersion",
     "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:ListMultipartUploadParts", "s3:PutObject",
@@ -155,6 +161,13 @@ class ExfiltrationGuardsArgs:
     service_ipv4_cidr: pulumi.Input[str] | None = None
     """The cluster's Service CIDR, for `kubernetes.default.svc`. Default: None (the API ClusterIPs of both EKS
     default Service CIDRs)."""
+    deployer_bucket_prefixes: Sequence[str] = field(default_factory=tuple)
+    """Name prefixes the platform's buckets are created under (Pulumi autonaming: `<prefix>-<random>`): the deployer
+    roles may create and administer buckets named `<prefix>-*` through the endpoint. Default: none."""
+    trail_bucket_arn: pulumi.Input[str] | None = None
+    """The audit trail's bucket: the deployer roles administer it through the endpoint. Default: none."""
+    deployer_state_bucket: str | None = None
+    """The Pulumi state bucket's name: the deployer roles read and write its objects. Default: none."""
 
 
 def api_service_ips(service_cidr: str | None) -> list[str]:
@@ -235,18 +248,14 @@ class ExfiltrationGuards(pulumi.ComponentResource):
         # The list may be an Output that resolves late (the platform's add-ons add their buckets after this is
         # built: blocks/late.py), so the statements are built once it is known.
         bucket_list = args.platform_bucket_arns
+        buckets: pulumi.Output[list[str]] = pulumi.Output.from_input(bucket_list).apply(
+            lambda arns: list(dict.fromkeys(arns or [])))  # type: ignore[arg-type]
         if not isinstance(bucket_list, Sequence) or bucket_list:
-            buckets: pulumi.Output[list[str]] = pulumi.Output.from_input(bucket_list).apply(
-                lambda arns: list(dict.fromkeys(arns)))  # type: ignore[arg-type]
             statements.append(pulumi.Output.all(buckets, identity.account_id).apply(lambda a: iam.statement(
                 "PlatformBucketsOwnPrincipals", PLATFORM_BUCKET_ACTIONS, [*a[0], *(f"{arn}/*" for arn in a[0])],
                 principals={"AWS": "*"}, conditions={"StringEquals": {"aws:PrincipalAccount": a[1]}})))
-            if args.deployer_role_arns:
-                # The provider reads and writes every bucket setting (and deletes buckets on destroy).
-                deployers = list(args.deployer_role_arns)
-                statements.append(buckets.apply(lambda arns: iam.statement(
-                    "PlatformBucketsDeployers", DEPLOYER_BUCKET_ACTIONS, arns, principals={"AWS": "*"},
-                    conditions={"ArnLike": {"aws:PrincipalArn": deployers}})))
+        if args.deployer_role_arns:
+            statements += deployer_statements(args, buckets, partition)
         statements.append(iam.statement(
             "ImageAndPackageBucketsRead", ["s3:GetObject"],
             [_nth_object_arn(partition, args.region, i) for i in range(len(aws_owned_bucket_objects(args.region)))],
@@ -254,3 +263,22 @@ class ExfiltrationGuards(pulumi.ComponentResource):
         aws.ec2.VpcEndpointPolicy(
             child(name, "s3-endpoint-policy"), vpc_endpoint_id=endpoint_id,
             policy=iam.document(statements), opts=child_options(self))
+
+
+def deployer_statements(args: ExfiltrationGuardsArgs, buckets: pulumi.Output[list[str]],
+                        partition: pulumi.Output[str]) -> list[pulumi.Output[iam.Statement]]:
+    """What `pulumi up`, `refresh` and `destroy` need through the gateway endpoint when the runner is in the VPC:
+    every bucket setting of the platform's buckets and the audit trail's, bucket creation under the platform's
+    names (a bucket added later has no ARN in the list yet), and the Pulumi state bucket's objects."""
+    deployers = {"ArnLike": {"aws:PrincipalArn": list(args.deployer_role_arns)}}
+    prefixes, trail, state = list(args.deployer_bucket_prefixes), args.trail_bucket_arn, args.deployer_state_bucket
+    admin = pulumi.Output.all(buckets, partition, trail).apply(lambda a: iam.statement(
+        "PlatformBucketsDeployers", [*DEPLOYER_BUCKET_ACTIONS, "s3:CreateBucket"],
+        list(dict.fromkeys([*a[0], *([a[2]] if a[2] else []), *(f"arn:{a[1]}:s3:::{p}-*" for p in prefixes)])),
+        principals={"AWS": "*"}, conditions=deployers))
+    out = [admin]
+    if state:
+        out.append(partition.apply(lambda p: iam.statement(
+            "PulumiStateDeployers", STATE_BUCKET_ACTIONS, [f"arn:{p}:s3:::{state}", f"arn:{p}:s3:::{state}/*"],
+            principals={"AWS": "*"}, conditions=deployers)))
+    return out

@@ -3,6 +3,18 @@ secrets, and synced into the namespaces config grants them to by the External Se
 
 A value only ever travels as a Pulumi secret (config -> `SecretVersion.secret_string`, secret in state) and then
 inside AWS and the cluster; it is never a Helm value, a ConfigMap or a plain input.
+
+Each granted namespace gets its own SecretStore and its own role that reads only the secrets granted to that
+namespace, so whoever may create an ExternalSecret (or a SecretStore) in one namespace reads nothing of another's:
+- IRSA: the store authenticates as a ServiceAccount of its own namespace (`auth.jwt.serviceAccountRef`; for a
+  namespaced SecretStore External Secrets takes the ServiceAccount from the store's namespace), whose role trusts
+  exactly that ServiceAccount;
+- Pod Identity: External Secrets cannot act as another ServiceAccount (external-secrets/external-secrets#2951), so the
+  store names its namespace's role (`role`), which the operator assumes with its own credentials. The ExternalSecrets
+  of a namespace reach only its store; but a user who may create a SecretStore could name another namespace's role,
+  so namespaces whose members may create SecretStores need IRSA for full isolation (README, "Integration secrets").
+The ClusterSecretStore of earlier releases stays, usable only from the operator's own namespace, with no secret
+behind it (its role reads nothing), so upgrading deletes nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ ESO_API_VERSION = "external-secrets.io/v1"  # served since 0.16; v1beta1 is unse
 ESO_CHART = "external-secrets"
 ESO_REPO = "https://charts.external-secrets.io"
 ESO_SERVICE_ACCOUNT = "external-secrets"
+STORE_SERVICE_ACCOUNT = "external-secrets-store"  # IRSA: the identity of a namespace's SecretStore
 REFRESH_INTERVAL = "1h"
 
 
@@ -99,36 +112,34 @@ class SecretsDelivery(pulumi.ComponentResource):
         self.store_name = None
 
         ns_name = namespace(child(name, "namespace"), self, cfg.external_secrets_namespace, level="restricted")
-        statements: list[iam.Statement] = []
-        if secrets:
-            statements = [
-                iam.statement("ReadIntegrationSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-                              [s.arn for s in secrets.values()]),
-                key.use_statement("DecryptIntegrationSecrets", decrypt_only=True),
-            ]
         identity = WorkloadIdentity(child(name, "identity"), WorkloadIdentityArgs(
             cluster=args.cluster, namespace=ns_name, service_account=ESO_SERVICE_ACCOUNT, tags=args.tags,
-            statements=statements,
             automount_token=True),  # the controller reads and writes Kubernetes Secrets through the API
             pulumi.ResourceOptions(parent=self))
+        granted = sorted({ns for sec in cfg.integration_secrets for ns in sec.namespaces})
+        readers = {ns: self._reader(name, args, ns, [secrets[s.name] for s in cfg.integration_secrets
+                                                    if ns in s.namespaces], key, identity.role) for ns in granted}
+        ready: list[pulumi.Resource] = [identity]
+        if args.cluster.mode != "irsa" and readers:  # Pod Identity: the operator assumes each store's role
+            ready.append(aws.iam.RolePolicy(child(name, "identity-assume-stores"), role=identity.role.id,
+                                            policy=iam.document([iam.statement(
+                                                "AssumeStoreRoles", ["sts:AssumeRole", "sts:TagSession"],
+                                                [r.arn for r in readers.values()])]), opts=child_options(self)))
         operator = release(
             child(name, "operator"), PinnedChart(ESO_CHART, ESO_REPO, cfg.external_secrets_version), parent=self,
-            namespace=ns_name, values=operator_values(ESO_SERVICE_ACCOUNT), depends_on=[identity])
+            namespace=ns_name, values=operator_values(ESO_SERVICE_ACCOUNT), depends_on=ready)
 
         store_name = child(name, "secrets-manager")
-        # Only the namespaces some secret is granted to may use the store (none granted: only the operator's own).
-        granted = sorted({ns for sec in cfg.integration_secrets for ns in sec.namespaces}) or [
-            cfg.external_secrets_namespace]
         provider: dict[str, Any] = {"service": "SecretsManager", "region": args.region}
         if args.cluster.mode == "irsa":
-            # IRSA: the store assumes the role annotated on the operator's ServiceAccount.
             provider["auth"] = {"jwt": {"serviceAccountRef": {"name": ESO_SERVICE_ACCOUNT, "namespace": ns_name}}}
-        # Pod Identity: no `auth` block; the operator's pod credentials come from the Pod Identity agent.
-        store = k8s.apiextensions.CustomResource(
+        # The earlier releases' ClusterSecretStore: the operator's own namespace only, and its role reads nothing.
+        k8s.apiextensions.CustomResource(
             store_name, api_version=ESO_API_VERSION, kind="ClusterSecretStore", metadata={"name": store_name},
-            spec={"provider": {"aws": provider}, "conditions": [{"namespaces": granted}]},
+            spec={"provider": {"aws": provider}, "conditions": [{"namespaces": [cfg.external_secrets_namespace]}]},
             opts=child_options(self, depends_on=[operator]))
         self.store_name = store_name
+        stores = {ns: self._store(name, args, ns, store_name, reader, operator) for ns, reader in readers.items()}
         for sec in cfg.integration_secrets:
             for ns in sec.namespaces:
                 k8s.apiextensions.CustomResource(
@@ -136,9 +147,41 @@ class SecretsDelivery(pulumi.ComponentResource):
                     metadata={"name": sec.name, "namespace": args.namespaces.get(ns, ns)},
                     spec={
                         "refreshInterval": REFRESH_INTERVAL,
-                        "secretStoreRef": {"kind": "ClusterSecretStore", "name": store_name},
+                        "secretStoreRef": {"kind": "SecretStore", "name": store_name},
                         "target": {"name": sec.name, "creationPolicy": "Owner"},
                         "data": [{"secretKey": sec.secret_key, "remoteRef": {"key": secrets[sec.name].name}}],
                     },
-                    opts=child_options(self, depends_on=[operator, store]))
+                    opts=child_options(self, depends_on=[operator, stores[ns]]))
         self.register_outputs({"secretArns": self.secret_arns, "storeName": self.store_name})
+
+    def _reader(self, name: str, args: SecretsDeliveryArgs, ns: str, secrets: list[aws.secretsmanager.Secret],
+                key: KmsKey, operator_role: aws.iam.Role) -> aws.iam.Role:
+        """The role `ns`'s SecretStore uses: it reads exactly the secrets granted to `ns`."""
+        statements: list[iam.Statement | pulumi.Output[iam.Statement]] = [
+            iam.statement("ReadNamespaceSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+                          [s.arn for s in secrets]),
+            key.use_statement("DecryptIntegrationSecrets", decrypt_only=True)]
+        if args.cluster.mode == "irsa":
+            return WorkloadIdentity(child(name, f"{ns}-reader"), WorkloadIdentityArgs(
+                cluster=args.cluster, namespace=args.namespaces.get(ns, ns), service_account=STORE_SERVICE_ACCOUNT,
+                tags=args.tags, statements=statements), pulumi.ResourceOptions(parent=self)).role
+        # Pod Identity: the operator's role assumes this one (External Secrets' `role`).
+        trust = iam.trust_document([operator_role.arn.apply(lambda arn: iam.statement(
+            "ExternalSecretsOperator", ["sts:AssumeRole", "sts:TagSession"], [], principals={"AWS": arn}))])
+        role = aws.iam.Role(child(name, f"{ns}-reader-role"), assume_role_policy=trust, tags=args.tags,
+                            opts=child_options(self))
+        aws.iam.RolePolicy(child(name, f"{ns}-reader-policy"), role=role.id, policy=iam.document(statements),
+                           opts=child_options(self))
+        return role
+
+    def _store(self, name: str, args: SecretsDeliveryArgs, ns: str, store_name: str, reader: aws.iam.Role,
+               operator: pulumi.Resource) -> pulumi.Resource:
+        provider: dict[str, Any] = {"service": "SecretsManager", "region": args.region}
+        if args.cluster.mode == "irsa":
+            provider["auth"] = {"jwt": {"serviceAccountRef": {"name": STORE_SERVICE_ACCOUNT}}}
+        else:
+            provider["role"] = reader.arn
+        return k8s.apiextensions.CustomResource(
+            child(name, f"{ns}-store"), api_version=ESO_API_VERSION, kind="SecretStore",
+            metadata={"name": store_name, "namespace": args.namespaces.get(ns, ns)},
+            spec={"provider": {"aws": provider}}, opts=child_options(self, depends_on=[operator, reader]))

@@ -47,6 +47,9 @@ class SecurityBaselineArgs:
     """Single ports ML pods may reach in other namespaces (the Pushgateway). Default: none."""
     deployer_role_arns: Sequence[str] = field(default_factory=tuple)
     """Roles that run `pulumi up` (exfiltration guards: they administer the data buckets). Default: none."""
+    deployer_bucket_prefixes: Sequence[str] = field(default_factory=tuple)
+    """Name prefixes of the buckets the deployers create (e.g. the platform's name): allowed `s3:CreateBucket` and
+    bucket administration through the S3 endpoint. Default: none."""
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created by other components, by name, in addition to `cluster.namespaces`. Default: none."""
     secret_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -66,6 +69,7 @@ class SecurityBaseline(pulumi.ComponentResource):
         child_opts = pulumi.ResourceOptions(parent=self)
         namespaces = {**args.cluster.namespaces, **args.namespaces}
         self.trail_arn = self.trail_bucket_name = self.detector_id = None
+        trail_bucket_arn: pulumi.Output[str] | None = None
         self.secret_store_name = None
         self.integration_secret_arns = {}
         if cfg.enabled and cfg.cloudtrail:
@@ -73,6 +77,7 @@ class SecurityBaseline(pulumi.ComponentResource):
                 config=cfg, region=args.region, tags=args.tags, protect=args.protect,
                 data_bucket_arns=args.data_bucket_arns), child_opts)
             self.trail_arn, self.trail_bucket_name = trail.trail_arn, trail.bucket_name
+            trail_bucket_arn = trail.bucket.arn
         if cfg.enabled and (cfg.guardduty or cfg.access_analyzer):
             threats = ThreatDetection(child(name, "threats"), ThreatDetectionArgs(
                 config=cfg, tags=args.tags, alert_topic_arn=args.alert_topic_arn), child_opts)
@@ -91,7 +96,8 @@ class SecurityBaseline(pulumi.ComponentResource):
                 ).apply(lambda both: [*both[0], *both[1]]),
                 ml_namespaces=args.ml_namespaces, service_namespaces=args.service_namespaces,
                 service_ports=args.service_ports, namespaces=namespaces,
-                deployer_role_arns=args.deployer_role_arns,
+                deployer_role_arns=args.deployer_role_arns, deployer_bucket_prefixes=args.deployer_bucket_prefixes,
+                trail_bucket_arn=trail_bucket_arn, deployer_state_bucket=cfg.deployer_state_bucket,
                 service_ipv4_cidr=args.cluster.service_ipv4_cidr), child_opts)
         self.register_outputs({
             "trailArn": self.trail_arn, "trailBucketName": self.trail_bucket_name, "detectorId": self.detector_id,

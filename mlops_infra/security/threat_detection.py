@@ -1,8 +1,12 @@
 """ThreatDetection: GuardDuty with EKS audit-log monitoring, Runtime Monitoring (the GuardDuty-managed EKS agent) and S3
 protection as detector features; findings routed by EventBridge to the platform's alert topic; IAM Access Analyzer.
 
-GuardDuty allows one detector per account and region: a stack that shares an account with another detector must
-turn `guardduty` off and rely on that one.
+GuardDuty allows one detector per account and Region (GuardDuty API reference, CreateDetector: "You can have only
+one detector per account per Region"), and IAM Access Analyzer one account-level analyzer per type, account and
+Region (IAM user guide, "IAM Access Analyzer quotas": 1, not adjustable). So each is adoptable: with
+`guarddutyDetector: existing` (`accountAnalyzer: existing`) the stack creates neither the detector nor its features
+(the owner manages them) but routes its findings to its own alert topic; `mlops-infra preflight` reads the account
+and says which applies, and `config.stack_set` refuses two stacks of one account and Region that both create one.
 """
 
 from __future__ import annotations
@@ -51,7 +55,10 @@ class ThreatDetection(pulumi.ComponentResource):
         cfg = args.config
         self.detector_id = None
         self.analyzer_arn = None
-        if cfg.guardduty:
+        if cfg.guardduty and cfg.guardduty_detector == "existing":
+            self.detector_id = pulumi.Output.from_input(str(cfg.guardduty_detector_id))
+            self._findings_rule(name, args, depends_on=[])
+        elif cfg.guardduty:
             detector = aws.guardduty.Detector(
                 child(name, "detector"), enable=True, finding_publishing_frequency="FIFTEEN_MINUTES",
                 tags=args.tags, opts=child_options(self))
@@ -70,17 +77,23 @@ class ThreatDetection(pulumi.ComponentResource):
                 aws.guardduty.DetectorFeature(
                     child(name, feature.lower().replace("_", "-")), detector_id=detector.id, name=feature,
                     status=status, additional_configurations=extra or None, opts=child_options(self))
-            if args.alert_topic_arn is not None:
-                rule = aws.cloudwatch.EventRule(
-                    child(name, "findings"), description="GuardDuty findings to the platform alert topic",
-                    event_pattern=finding_pattern(cfg.guardduty_alert_min_severity), tags=args.tags,
-                    opts=child_options(self, depends_on=[detector]))
-                aws.cloudwatch.EventTarget(
-                    child(name, "findings-to-alerts"), rule=rule.name, arn=args.alert_topic_arn,
-                    opts=child_options(self))
-        if cfg.access_analyzer:
+            self._findings_rule(name, args, depends_on=[detector])
+        if cfg.access_analyzer and cfg.account_analyzer == "existing":
+            self.analyzer_arn = pulumi.Output.from_input(str(cfg.account_analyzer_arn))
+        elif cfg.access_analyzer:
             analyzer = aws.accessanalyzer.Analyzer(
                 child(name, "access-analyzer"), analyzer_name=child(name, "access-analyzer"), type="ACCOUNT",
                 tags=args.tags, opts=child_options(self))
             self.analyzer_arn = analyzer.arn
         self.register_outputs({"detectorId": self.detector_id, "analyzerArn": self.analyzer_arn})
+
+    def _findings_rule(self, name: str, args: ThreatDetectionArgs, depends_on: list[pulumi.Resource]) -> None:
+        """Findings of the account's detector (ours or the adopted one) at the configured severity to the topic."""
+        if args.alert_topic_arn is None:
+            return
+        rule = aws.cloudwatch.EventRule(
+            child(name, "findings"), description="GuardDuty findings to the platform alert topic",
+            event_pattern=finding_pattern(args.config.guardduty_alert_min_severity), tags=args.tags,
+            opts=child_options(self, depends_on=depends_on))
+        aws.cloudwatch.EventTarget(
+            child(name, "findings-to-alerts"), rule=rule.name, arn=args.alert_topic_arn, opts=child_options(self))

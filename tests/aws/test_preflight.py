@@ -129,6 +129,15 @@ def stub_eks_versions(monkeypatch: pytest.MonkeyPatch, status: str = "STANDARD_S
     monkeypatch.setattr(Aws, "eks", property(lambda self: client))
 
 
+def stub_analyzers(monkeypatch: pytest.MonkeyPatch, analyzers: list[dict[str, Any]] | None = None) -> None:
+    """moto has no IAM Access Analyzer: ListAnalyzers (type ACCOUNT) answers `analyzers` (default none)."""
+    client = boto3.client("accessanalyzer", region_name=REGION)
+    stub = Stubber(client)
+    stub.add_response("list_analyzers", {"analyzers": analyzers or []}, {"type": "ACCOUNT"})
+    stub.activate()
+    monkeypatch.setattr(Aws, "accessanalyzer", property(lambda self: client))
+
+
 ENOUGH = {"L-3819A6DF": 192.0, "L-417A185B": 384.0, "L-DB2E81BA": 192.0}
 
 
@@ -136,12 +145,14 @@ ENOUGH = {"L-3819A6DF": 192.0, "L-417A185B": 384.0, "L-DB2E81BA": 192.0}
 def test_prod_passes_with_enough_quota(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     stub_quotas(monkeypatch, ENOUGH)
     stub_eks_versions(monkeypatch)
+    stub_analyzers(monkeypatch)
     code, out, err = run_cli(capsys, "preflight", "--program", str(PROGRAM), "--stack", "prod")
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0] == ("Preflight for stack prod: region us-east-1, account 123456789012, "
                         "AZs us-east-1a, us-east-1b, us-east-1c")
-    assert lines[-1] == "9 checks: 0 FAIL, 0 WARN, 9 PASS"  # AZs, 4 type offerings, 3 quotas, EKS
+    # AZs, 4 type offerings, 3 quotas, EKS, the GuardDuty detector and the account analyzer (none yet: create)
+    assert lines[-1] == "11 checks: 0 FAIL, 0 WARN, 11 PASS"
     assert any(line.split()[:4] == ["PASS", "quota", "L-417A185B", "Running"] and
                "quota 384 vCPUs; pools need 384 vCPUs" in line for line in lines)
 
@@ -164,6 +175,7 @@ def test_quota_too_low_exits_1_with_the_request(capsys: pytest.CaptureFixture[st
 def test_type_not_offered_in_an_az_exits_1(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     stub_quotas(monkeypatch, {"L-DB2E81BA": 48.0})
     stub_eks_versions(monkeypatch)
+    stub_analyzers(monkeypatch)
     code, out, _ = run_cli(capsys, "preflight", "--program", str(PROGRAM), "--stack", "wide")
     assert code == 1
     failed = [line for line in out.splitlines() if line.startswith("FAIL")]
