@@ -33,6 +33,7 @@ from .test_aws_network import CASES as NETWORK
 from .test_aws_s3 import CASES as S3
 from .test_cost import BUDGET_CASES
 from .test_cost import CASES as COST
+from .test_crd_schema import POLICY_CASES as CRDS
 from .test_data_policies import CASES as DATA_VERSIONING
 from .test_feast import CASES as FEAST
 from .test_invariants_cluster import CASES as INVARIANTS_CLUSTER
@@ -40,6 +41,7 @@ from .test_invariants_relations import CASES as INVARIANTS_RELATIONS
 from .test_k8s import CASES as K8S
 from .test_pipelines_engines_policies import CASES as PIPELINES_ENGINES
 from .test_pipelines_policies import CASES as PIPELINES
+from .test_pod_security_admission import POLICY_CASES as ADMISSION
 from .test_rendering_policies import RENDERING
 from .test_serving_policies import CASES as SERVING
 from .test_vector_search import CASES as VECTOR_SEARCH
@@ -74,7 +76,7 @@ EXPECTED_MISCONFIGURED = sorted([
 ])
 ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, *K8S, *COST, *FEAST, *INVARIANTS_CLUSTER,
                          *INVARIANTS_RELATIONS, *BUDGET_CASES, *VECTOR_SEARCH, *PIPELINES, *PIPELINES_ENGINES,
-                         *SERVING, *DATA_VERSIONING, *RENDERING]
+                         *SERVING, *DATA_VERSIONING, *RENDERING, *ADMISSION, *CRDS]
 
 
 def check_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
