@@ -20,12 +20,16 @@ that its release job rewrites before `helm package`), keeping the file's comment
 carries (`charts/*.tgz`) is unpacked into `charts/NAME/`, as Helm's loader reads it.
 Each chart's (and subchart's) own `.helmignore` is applied as `helm package` applies it, so the stored tree is what
 the published package holds. A dependency that Chart.yaml declares but `charts/` lacks is an error: Helm refuses to
-install such a chart. `STORE.json` beside the chart records where every file came from and a digest over the tree.
+install such a chart. `--package` reads `--chart-dir` as a packaged chart (`.tgz`) in the tree at `--ref` (a
+release branch such as `gh-pages` keeps what the release job published): its files are taken as packaged.
+`--drop PATH` removes a file of the chart folder that the release job does not package (a build input).
+`STORE.json` beside the chart records where every file came from and a digest over the tree.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import re
@@ -76,6 +80,25 @@ def extract(git_dir: str, ref: str, chart_dir: str, dest: Path) -> str:
                 target.write_bytes(source.read())
     return commit
 
+
+
+def extract_package(git_dir: str, ref: str, package: str, dest: Path) -> tuple[str, str]:
+    """Unpack a packaged chart (a `.tgz` blob in the tree at `ref`) into `dest`; returns (commit, its sha256)."""
+    commit = subprocess.run(["git", "--git-dir", git_dir, "rev-parse", f"{ref}^{{commit}}"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    data = subprocess.run(["git", "--git-dir", git_dir, "show", f"{commit}:{package}"], capture_output=True,
+                          check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            parts = Path(member.name).parts
+            if not member.isfile() or len(parts) < 2 or ".." in parts or member.name.startswith("/"):
+                continue
+            target = dest.joinpath(*parts[1:])  # a package holds one top folder, named after the chart
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source = tar.extractfile(member)
+            if source is not None:
+                target.write_bytes(source.read())
+    return commit, "sha256:" + hashlib.sha256(data).hexdigest()
 
 def _normal(path: str) -> str:
     parts: list[str] = []
@@ -248,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", required=True, help="upstream repository, owner/name")
     p.add_argument("--git-dir", required=True)
     p.add_argument("--ref", required=True)
-    p.add_argument("--chart-dir", required=True)
+    p.add_argument("--chart-dir", required=True, help="the chart's folder (with --package: its .tgz) at --ref")
+    p.add_argument("--package", action="store_true", help="--chart-dir is a packaged chart (.tgz) at --ref")
+    p.add_argument("--drop", action="append", default=[], help="a path of the chart folder the release leaves out")
     p.add_argument("--subchart", action="append", default=[], help="NAME=GIT_DIR:REF:PATH:SOURCE")
     p.add_argument("--stamp-version", action="store_true")
     p.add_argument("--stamp-app-version", default="", help="write this appVersion into Chart.yaml (release job's stamp)")
@@ -260,7 +285,17 @@ def main(argv: list[str] | None = None) -> int:
     dir_name = f"{name}-{a.version}"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / dir_name
-        commit = extract(a.git_dir, a.ref, a.chart_dir, root)
+        package_sha = ""
+        if a.package:
+            commit, package_sha = extract_package(a.git_dir, a.ref, a.chart_dir, root)
+        else:
+            commit = extract(a.git_dir, a.ref, a.chart_dir, root)
+        for rel in a.drop:
+            path = root / rel
+            if not path.exists():
+                print(f"error: --drop {rel}: not in {a.chart_dir} at {a.ref}", file=sys.stderr)
+                return 2
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
         subcharts = []
         for spec in a.subchart:
             sub_name, rest = spec.split("=", 1)
@@ -310,7 +345,9 @@ def main(argv: list[str] | None = None) -> int:
              "source": {"repository": a.source, "ref": a.ref, "commit": commit, "path": a.chart_dir,
                         "subcharts": subcharts, "stamped": declared if declared.lstrip("v") != a.version.lstrip("v")
                         else None, **({"stampedAppVersion": app_declared} if a.stamp_app_version else {}),
-                        **({"stamps": stamps} if stamps else {}), "note": a.note}}
+                        **({"stamps": stamps} if stamps else {}),
+                        **({"package_sha256": package_sha} if package_sha else {}),
+                        **({"dropped": a.drop} if a.drop else {}), "note": a.note}}
     (target / META).write_text(json.dumps(entry, indent=2) + "\n")
     # The lock (committed) records what was stored; the chart files stay in the store, outside the repository.
     locked = json.loads(LOCK.read_text()) if LOCK.exists() else {"charts": []}

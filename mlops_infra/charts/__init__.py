@@ -12,6 +12,7 @@ Two parts:
   digest, and, for a locked chart, the lock's digest.
 
 `find()` answers "which stored chart does this Release install" for any program, not only the platform's.
+Kustomize bases named by URL are stored the same way (`localize()`, below).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 META = "STORE.json"
 LOCK = Path(__file__).parent / "lock.json"
@@ -114,3 +117,71 @@ def find(chart: str, repo: str | None, version: str | None) -> StoredChart | Non
         return None
     wanted = _key(chart, repo or "", version)
     return next((e for e in entries() if _key(e.chart, e.repo, e.version) == wanted), None)
+
+
+# Kustomize bases: a kustomization that names upstream bases by URL (`https://github.com/OWNER/REPO//PATH?ref=TAG`)
+# cannot be rendered offline. `tools/vendor_kustomize.py` stores the files those bases reach, at the tag, under
+# `<store>/kustomize/<name>/` (the upstream layout) and records them in lock.json's `kustomize` list; `localize()`
+# copies a kustomization with each such URL pointed at its stored base, for `kubectl kustomize` to render.
+KUSTOMIZE_DIR = "kustomize"
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+@dataclass(frozen=True)
+class RemoteBase:
+    repo: str
+    """`https://github.com/OWNER/REPO`"""
+    path: str
+    ref: str
+
+
+def parse_remote(url: str) -> RemoteBase | None:
+    """The repository, path and ref a kustomize remote resource names, or None for a local path."""
+    if "://" not in url and not url.startswith("github.com/"):
+        return None
+    parsed = urlparse(url if "://" in url else f"https://{url}")
+    parts = [p for p in parsed.path.strip("/").split("/") if p]
+    ref = parse_qs(parsed.query).get("ref", [""])[0]
+    if len(parts) < 2 or not ref:
+        return None
+    repo = parts[1].removesuffix(".git")
+    return RemoteBase(f"{parsed.scheme}://{parsed.netloc}/{parts[0]}/{repo}", "/".join(parts[2:]), ref)
+
+
+def kustomize_bases() -> dict[tuple[str, str], Path]:
+    """(repository URL, ref) -> the stored tree of every locked base whose files match the lock's digest."""
+    if not LOCK.exists():
+        return {}
+    found: dict[tuple[str, str], Path] = {}
+    for entry in json.loads(LOCK.read_text()).get(KUSTOMIZE_DIR, []):
+        for root in store_roots():
+            folder = root / KUSTOMIZE_DIR / entry["name"]
+            if (folder / META).is_file() and tree_digest(folder) == entry["digest"]:
+                found[(entry["url"], entry["source"]["ref"])] = folder
+                break
+    return found
+
+
+def localize(directory: Path, dest: Path) -> list[str]:
+    """Copy the kustomization `directory` to `dest`, its remote bases pointed at their stored trees.
+
+    Returns the remote bases that are not stored (then `dest` still names them by URL and cannot render offline).
+    """
+    shutil.copytree(directory, dest, dirs_exist_ok=True)
+    stored = kustomize_bases()
+    missing: list[str] = []
+    for path in sorted(p for p in dest.rglob("*") if p.name in KUSTOMIZATION_FILES):
+        text = path.read_text()
+        for line in text.splitlines():
+            entry = line.strip().removeprefix("- ").strip().strip("'\"")
+            remote = parse_remote(entry)
+            if remote is None:
+                continue
+            base = stored.get((remote.repo, remote.ref))
+            if base is None or not (base / remote.path).is_dir():
+                missing.append(entry)
+                continue
+            # kustomize refuses an absolute root: the stored base, relative to this kustomization
+            text = text.replace(entry, os.path.relpath(base / remote.path, path.parent))
+        path.write_text(text)
+    return missing
