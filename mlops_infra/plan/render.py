@@ -19,8 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -136,7 +138,18 @@ _Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag
                                    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
+# Helm's releaseutil.SplitManifests: a document separator is `---` at the start of a line, whatever follows it on
+# that line (cert-manager's rbac.yaml writes `---# Permission ...`, which a YAML parser reads as one document).
+_SEPARATOR = re.compile(r"(?:^|\s*\n)---\s*")
+
+
 def _documents(text: str, source: str) -> Iterable[dict[str, Any]]:
+    for part in _SEPARATOR.split(text):
+        if part.strip():
+            yield from _parsed(part)
+
+
+def _parsed(text: str) -> Iterable[dict[str, Any]]:
     for doc in yaml.load_all(text, Loader=_Loader):
         if isinstance(doc, dict) and doc.get("kind") == "List":
             yield from (item for item in doc.get("items") or [] if isinstance(item, dict))
@@ -306,13 +319,18 @@ def _render_directory(record: ResourceRecord, report: RenderReport) -> list[tupl
     if not directory.is_dir():
         entry.detail = f"{directory} is not a local kustomization"
         return []
-    remote = _remote_bases(directory)
-    if remote:
-        # kustomize would fetch them (git over the network); offline, the Directory cannot be rendered.
-        entry.detail = f"remote kustomize bases cannot be rendered offline: {remote[0]}"
-        return []
     try:
-        objects = render_kustomize(directory)
+        if _remote_bases(directory):
+            # kustomize would fetch them (git over the network): point them at the locked bases in the store.
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(tmp) / directory.name
+                missing = charts.localize(directory, local)
+                if missing:
+                    entry.detail = f"remote kustomize base not in the chart store: {missing[0]}"
+                    return []
+                objects = render_kustomize(local)
+        else:
+            objects = render_kustomize(directory)
     except (RenderError, OSError, subprocess.SubprocessError) as exc:
         entry.status, entry.detail = "failed", str(exc)[:300]
         return []
