@@ -137,8 +137,10 @@ def kserve_values(region: str) -> dict[str, Any]:
             "gateway": {"disableIngressCreation": True, "disableIstioVirtualHost": True},
             "resources": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"cpu": "100m", "memory": "300Mi"}},
         },
-        "storage": {"s3": {"region": region, "endpoint": f"s3.{region}.amazonaws.com", "useHttps": "1",
-                           "verifySSL": "1"}},
+        # Region only. An endpoint here becomes AWS_ENDPOINT_URL on every storage initializer (kserve v0.20.0
+        # pkg/credentials/s3/utils.go BuildS3EnvVars), which botocore applies to every service: the initializer's
+        # IRSA call to sts:AssumeRoleWithWebIdentity would go to S3 (policy mlops-serving-kserve-s3-endpoint-override).
+        "storage": {"s3": {"region": region, "useHttps": "1", "verifySSL": "1"}},
         "metricsaggregator": {"enableMetricAggregation": "false", "enablePrometheusScraping": "false"},
     }}
 

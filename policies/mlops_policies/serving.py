@@ -129,3 +129,29 @@ def artifacts_read_only(stack: Stack, config: Mapping[str, Any]) -> Iterable[tup
                                 for p in WRITE_ACTIONS):
                             yield f"its role {role.name} allows {action} ({policy.name})"
     yield from each(stack.of_type(ISVC), check)
+
+
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+
+
+@resource_policy(
+    "mlops-serving-kserve-s3-endpoint-override",
+    types=(CONFIG_MAP,),
+    description="KServe's `inferenceservice-config` sets no `credentials.s3.s3Endpoint` when models are read with a "
+                "workload identity: KServe v0.20 turns it into AWS_ENDPOINT_URL on every storage initializer "
+                "(pkg/credentials/s3/utils.go BuildS3EnvVars), and botocore then sends every service's calls to it, "
+                "so the identity's sts:AssumeRoleWithWebIdentity goes to S3 and every model download fails.",
+    severity="high", pack="mlops-invariants",
+    controls=("SOC2 A1.1",),
+    remediation="Leave kserve.storage.s3.endpoint unset (the chart's default) and set only kserve.storage.s3.region; "
+                "botocore finds the regional S3 endpoint (and the VPC endpoint) itself.",
+)
+def kserve_s3_endpoint(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
+    if res.get("metadata", "name") != "inferenceservice-config":
+        return
+    credentials = json_doc(res.get("data", "credentials"), "KServe credentials config") or {}
+    s3 = credentials.get("s3") if isinstance(credentials.get("s3"), Mapping) else {}
+    endpoint = s3.get("s3Endpoint") if isinstance(s3, Mapping) else None
+    if isinstance(endpoint, str) and endpoint.strip():
+        yield (f"credentials.s3.s3Endpoint is {endpoint!r}: KServe sets AWS_ENDPOINT_URL on every storage "
+               "initializer, so its IRSA STS call goes to that endpoint and model downloads fail")

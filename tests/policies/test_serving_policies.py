@@ -118,7 +118,22 @@ def _training_toleration() -> R:
     return R(ISVC, "churn", body)
 
 
+def _kserve_config(s3: dict[str, str]) -> R:
+    """The ConfigMap kserve-resources v0.20.0 renders (templates/configmap.yaml: `credentials` from storage.s3)."""
+    credentials = {"storageSpecSecretName": "storage-config", "s3": {"s3AccessKeyIDName": "AWS_ACCESS_KEY_ID", **s3}}
+    return R("kubernetes:core/v1:ConfigMap", "inferenceservice-config", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "inferenceservice-config", "namespace": "kserve"},
+        "data": {"credentials": json.dumps(credentials)}})
+
+
 CASES: list[Case] = [
+    Case("region-only", "mlops-serving-kserve-s3-endpoint-override",
+         [_kserve_config({"s3Endpoint": "", "s3Region": "us-east-1"})], []),
+    Case("endpoint-set", "mlops-serving-kserve-s3-endpoint-override",
+         [_kserve_config({"s3Endpoint": "s3.us-east-1.amazonaws.com", "s3Region": "us-east-1"})],
+         ["inferenceservice-config: credentials.s3.s3Endpoint is 's3.us-east-1.amazonaws.com': KServe sets "
+          "AWS_ENDPOINT_URL on every storage initializer, so its IRSA STS call goes to that endpoint and model "
+          "downloads fail"]),
     Case("waf", "mlops-serving-public-auth", [ingress(
         mode="public", wafAclArn="arn:aws:wafv2:us-east-1:123456789012:regional/webacl/m/1")], []),
     Case("open", "mlops-serving-public-auth", [_bad_ingress()],
