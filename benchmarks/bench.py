@@ -6,7 +6,10 @@ Every figure is the median of N runs (min..max), each in a fresh process, measur
 - plan: `mlops-infra plan --stack prod --format json`, wall time, CPU time (user+sys) and peak RSS;
 - floor: the same custom resources (same type tokens, same inputs) registered directly by a flat generated
   program under the same mocks, with no components, no config validation and no policy evaluation;
-- check: `mlops-infra check --stack prod` minus the plan time = what policy evaluation adds;
+- check: `mlops-infra check --stack prod --no-render` minus the plan time = what policy evaluation adds;
+- rendering (every Helm release and kustomize base from the chart store, then the checks on what they render):
+  `check` cold (an empty render cache each run) and warm, against `plan --no-render`: targets cold check adds at
+  most 1x plan time over check --no-render, warm check within 1.15x the plan with rendering (warm);
 - startup: `import mlops_infra` and `mlops-infra --help`.
 The commands run in interleaved rounds (plan, floor, check, plan, ...) after one untimed warm-up each, so a change
 of machine load hits every series alike. Child processes cache bytecode in a temporary PYTHONPYCACHEPREFIX, as an
@@ -166,6 +169,25 @@ def ratio(a: list[float], b: list[float]) -> float:
     return statistics.median(a) / statistics.median(b)
 
 
+def rendering(stack: str, n: int, env: dict[str, str], plan: Series) -> None:
+    """Cold and warm rendering, against the plan without it (see the module docstring for the targets)."""
+    cold_check = ["sh", "-c", f'MLOPS_INFRA_CACHE="$(mktemp -d)" exec "{CLI}" check --stack {stack} --format json']
+    s = rounds({"plan-rendered": [CLI, "plan", "--stack", stack, "--format", "json"],
+                "check-cold": cold_check, "check-warm": [CLI, "check", "--stack", stack, "--format", "json"],
+                "check-bare": [CLI, "check", "--stack", stack, "--format", "json", "--no-render"]}, n, env)
+    rendered = json.loads(s["plan-rendered"].out).get("rendering") or []
+    done = sum(1 for r in rendered if r["status"] == "rendered")
+    print(f"\nrendering: {done} of {len(rendered)} releases/bases rendered from the chart store on this machine")
+    for name in ("plan-rendered", "check-bare", "check-cold", "check-warm"):
+        print(f"{name:14s} {fmt(s[name].wall, 's')}  CPU {fmt(s[name].cpu, 's')}  peak RSS {fmt(s[name].rss, 'MiB')}")
+    plan_wall = statistics.median(plan.wall)
+    cold_added = statistics.median(s["check-cold"].wall) - statistics.median(s["check-bare"].wall)
+    warm = ratio(s["check-warm"].wall, s["plan-rendered"].wall)
+    print(f"cold rendering adds {cold_added:.2f} s = {cold_added / plan_wall:.2f}x plan (--no-render) "
+          f"(target <= 1x: {'met' if cold_added <= plan_wall else 'MISSED'})")
+    print(f"warm check / rendered plan = {warm:.2f} (target <= 1.15: {'met' if warm <= 1.15 else 'MISSED'})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -178,7 +200,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         env = child_env(Path(tmp) / "pycache")
-        plan_cmd = [CLI, "plan", "--stack", args.stack, "--format", "json"]
+        plan_cmd = [CLI, "plan", "--stack", args.stack, "--format", "json", "--no-render"]
         inventory = json.loads(measure(plan_cmd, env).out)
         custom = sum(1 for r in inventory["resources"] if r["custom"])
         floor_dir = Path(tmp) / "floor"
@@ -186,7 +208,7 @@ def main() -> int:
         count = floor_program(inventory, floor_dir)
         s = rounds({"plan": plan_cmd,
                     "floor": [CLI, "plan", "--program", str(floor_dir), "--stack", "floor", "--format", "json"],
-                    "check": [CLI, "check", "--stack", args.stack, "--format", "json"]}, n, env)
+                    "check": [CLI, "check", "--stack", args.stack, "--format", "json", "--no-render"]}, n, env)
         plan, floor, check = s["plan"], s["floor"], s["check"]
         print(f"plan     {fmt(plan.wall, 's')}  CPU {fmt(plan.cpu, 's')}  peak RSS {fmt(plan.rss, 'MiB')}  "
               f"[{len(inventory['resources'])} resources, {custom} custom]")
@@ -210,6 +232,7 @@ def main() -> int:
         print(f"policy evaluation adds {added:.3f} s = {100 * share:.1f}% of plan wall, {100 * cpu_share:.1f}% of plan "
               f"CPU, {rate:,.0f} resources/s (target <= 10% wall: {'met' if share <= 0.10 else 'MISSED'})")
 
+        rendering(args.stack, n, env, plan)
         startup = rounds({"import": [sys.executable, "-c", "import mlops_infra"], "help": [CLI, "--help"]}, n, env)
     print(f"import   {fmt(startup['import'].wall, 's')}")
     hlp = startup["help"].wall

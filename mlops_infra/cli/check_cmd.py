@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         environment = resolve_environment(stack_values, args.environment, args.stack)
         policy_config = with_platform_budget(policy_config, stack_values)  # the stack's `budget` ceilings
         inventory = plan_program(program, args.stack, stack_refs=load_stack_refs(args.stack_refs),
-                                 resolve_ref=local_ref_resolver(root), render=True)
+                                 resolve_ref=local_ref_resolver(root), render=bool(args.render))
         try:
             report = evaluate(inventory.to_json(), environment=environment, policy_config=policy_config,
                               packs=args.pack)

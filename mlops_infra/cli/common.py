@@ -37,6 +37,9 @@ def add_program_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack-refs", type=Path, default=None, metavar="FILE",
                         help="JSON/YAML mapping of stack name -> outputs for StackReferences "
                              "(an inventory from `plan --format json` is accepted too)")
+    parser.add_argument("--no-render", dest="render", action="store_false",
+                        help="do not render Helm releases and kustomize bases (the inventory then holds only what "
+                             "the program registers; `check` cannot judge what charts install)")
 
 
 def _local_projects(root: Path) -> dict[str, Path]:
@@ -94,7 +97,7 @@ def plan_from_args(args: argparse.Namespace) -> Inventory:
     root = project_root()
     program = args.program or root
     return plan_program(program, args.stack, stack_refs=load_stack_refs(args.stack_refs),
-                        resolve_ref=local_ref_resolver(root), render=bool(getattr(args, "render", True)))
+                        resolve_ref=local_ref_resolver(root), render=bool(args.render))
 
 
 def run_guarded(body: Callable[[], int]) -> int:

@@ -56,3 +56,17 @@ def test_a_platform_workload_made_privileged_is_caught(prod_plan: Any) -> None:
         f'Deployment mlflow/{mlflow["inputs"]["metadata"]["name"]}: namespace mlflow enforces Pod Security '
         f'"restricted:v1.35"; the API server rejects every pod the Deployment creates: privileged: container '
         f'"{container["name"]}" must not set securityContext.privileged=true']
+
+
+def test_the_same_pod_from_a_chart_release_is_rejected_naming_the_release() -> None:
+    """The chart half: a chart (tests/data/chart-store/demo-exporter) rendered into a `restricted` namespace, its
+    values making the container privileged: the rendered Deployment is judged like a pod the program writes."""
+    from tests.test_render import rendered_plan
+
+    hardened = rendered_plan("ok").to_json()
+    assert admission_messages(hardened) == []
+    found = admission_messages(rendered_plan("privileged").to_json())
+    assert found == [
+        'Deployment metrics/demo-exporter (release demo): namespace metrics enforces Pod Security "restricted:v1.35"; '
+        'the API server rejects every pod the Deployment creates: privileged: container "exporter" must not set '
+        "securityContext.privileged=true"]
