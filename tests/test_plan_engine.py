@@ -28,7 +28,7 @@ def test_every_resource_is_recorded_with_type_name_and_urn(inv) -> None:  # type
         ("pulumi:pulumi:StackReference", "platform"),
     ]
     bucket = inv.named("data")
-    assert bucket.urn == "urn:pulumi:test::chained::pulumi:pulumi:Stack$aws:s3/bucket:Bucket::data"
+    assert bucket.urn == "urn:pulumi:test::chained::aws:s3/bucket:Bucket::data"
     assert bucket.parent is None
 
 
@@ -131,7 +131,7 @@ STRICT = PROGRAMS / "strict"
 def test_a_program_the_engine_accepts_plans() -> None:
     inv = plan_program(STRICT, "ok")
     [cm] = inv.of_type("kubernetes:core/v1:ConfigMap")
-    assert cm.options["provider"] == "urn:pulumi:ok::strict::pulumi:pulumi:Stack$pulumi:providers:kubernetes::cluster"
+    assert cm.options["provider"] == "urn:pulumi:ok::strict::pulumi:providers:kubernetes::cluster"
 
 
 def test_duplicate_urn_is_one_line_naming_the_urn_and_both_registrations() -> None:
@@ -139,7 +139,7 @@ def test_duplicate_urn_is_one_line_naming_the_urn_and_both_registrations() -> No
         plan_program(STRICT, "duplicate")
     assert info.value.kind == "input"  # exit 2
     assert str(info.value) == (
-        "duplicate resource URN urn:pulumi:duplicate::strict::pulumi:pulumi:Stack$aws:s3/bucket:Bucket::data: "
+        "duplicate resource URN urn:pulumi:duplicate::strict::aws:s3/bucket:Bucket::data: "
         "registration #1 (aws:s3/bucket:Bucket under the stack) and registration #2 (aws:s3/bucket:Bucket under the "
         "stack)")
 
@@ -162,8 +162,8 @@ def test_kubernetes_resource_in_our_component_without_provider_is_an_error() -> 
 
 
 def test_parent_that_is_not_a_component_is_an_error() -> None:
-    with pytest.raises(PlanError, match=r"data-versioning: parent urn:pulumi:custom-parent::strict::pulumi:pulumi:Stack"
-                                        r"\$aws:s3/bucket:Bucket::data is a custom resource, not a component$"):
+    with pytest.raises(PlanError, match=r"data-versioning: parent urn:pulumi:custom-parent::strict::"
+                                        r"aws:s3/bucket:Bucket::data is a custom resource, not a component$"):
         plan_program(STRICT, "custom-parent")
 
 

@@ -30,6 +30,12 @@ def statement(
     return stmt
 
 
+def prefixed(prefix: str, statements: Sequence[Statement]) -> list[Statement]:
+    """`statements` with each Sid prefixed (`ListBucket` -> `ArtifactsListBucket`): IAM refuses a document whose Sids
+    repeat, as two buckets' `read_statements` in one document would."""
+    return [{**stmt, "Sid": prefix + str(stmt.get("Sid", ""))} for stmt in statements]
+
+
 def document(statements: Sequence[Statement | pulumi.Output[Statement]]) -> pulumi.Output[str]:
     """A policy document as a JSON string output (resolves nested outputs such as ARNs)."""
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})

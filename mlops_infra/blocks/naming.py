@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import pulumi
@@ -25,6 +26,29 @@ def truncate_name(name: str, limit: int = 63) -> str:
     if not cut:
         raise ValueError(f"{name!r} has no alphanumeric character within the first {limit}")
     return cut
+
+
+AUTO_NAME_SUFFIX = 8
+"""pulumi-aws auto-names `<logical name>-<7 random hex>`: 8 characters more than the logical name."""
+
+
+def bounded_name(name: str, limit: int) -> str:
+    """`name` itself when it fits `limit`, else cut (no trailing separator) plus `-` and 8 hex of the whole name's
+    SHA-256, so two long names that share their first characters still differ. Deterministic."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{truncate_name(name, limit - len(digest) - 1)}-{digest}"
+
+
+def name_within(name: str, limit: int) -> str | None:
+    """The physical name to pass for a resource the provider would auto-name `<name>-<7 random>`: None (keep the
+    provider's auto-name, as released) when that fits `limit`, else `bounded_name(name, limit)`.
+
+    The provider refuses an auto-name over the field's limit at Check (e.g. IAM role names, 64), so a resource
+    whose logical name is too long was never created under the auto-name: giving it an explicit name replaces
+    nothing, and the resources that fit keep their names."""
+    return None if len(name) + AUTO_NAME_SUFFIX <= limit else bounded_name(name, limit)
 
 
 def child_options(

@@ -16,10 +16,11 @@ import pulumi_aws as aws
 from ..blocks import iam
 from ..blocks.identity import ClusterIdentity, irsa_trust, pod_identity_trust
 from ..blocks.kms import ebs_csi_statements
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, name_within
 from .config import AddonVersions
 
 NAMESPACE = "kube-system"
+IAM_ROLE_NAME_LIMIT = 64  # IAM CreateRole RoleName
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,10 @@ def _identity_role(name: str, parent: pulumi.Resource, cluster: ClusterIdentity,
                    tags: dict[str, str]) -> AddonRole:
     trust = (irsa_trust(cluster, identity.namespace, identity.service_account) if cluster.mode == "irsa"
              else pod_identity_trust(cluster, identity.namespace, identity.service_account))
-    role = aws.iam.Role(name, assume_role_policy=trust, tags=tags, opts=child_options(parent))
+    # IAM role names are at most 64 characters; `<cluster>-addon-amazon-cloudwatch-observability-role` plus the
+    # auto-name's 8 is over that in staging and prod, so those get an explicit name that fits.
+    role = aws.iam.Role(name, name=name_within(name, IAM_ROLE_NAME_LIMIT), assume_role_policy=trust, tags=tags,
+                        opts=child_options(parent))
     policies: list[pulumi.Resource] = [
         aws.iam.RolePolicyAttachment(name, role=role.name, policy_arn=identity.policy_arn, opts=child_options(parent))]
     if identity.statements:

@@ -15,13 +15,14 @@ import pulumi_random as random
 
 from ..blocks import iam
 from ..blocks.kms import KmsKey
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, name_within
 from ..blocks.network_access import PrivatePlacement, cluster_only_security_group
 from ..blocks.refs import known_len
 from . import feast_config
 from .config import OnlineStoreConfig
 
 REDIS_PORT = 6379
+REPLICATION_GROUP_ID_LIMIT = 40  # ElastiCache CreateReplicationGroup ReplicationGroupId
 # The calls Feast 0.66.0 makes (feast/infra/online_stores/dynamodb.py: batch_get_item, get_item, describe_table;
 # batch_writer, put_item, update_item on materialization). Table creation is skipped: tables exist.
 DYNAMODB_READ = ["dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem"]
@@ -107,6 +108,8 @@ class RedisOnlineStore(pulumi.ComponentResource):
         self.auth_token = pulumi.Output.secret(token.result)
         group = aws.elasticache.ReplicationGroup(
             name,
+            # Replication group ids are at most 40 characters: a longer `<name>-<7 random>` gets an explicit id.
+            replication_group_id=name_within(name.lower(), REPLICATION_GROUP_ID_LIMIT),
             description=f"{name}: Feast online store",
             engine="redis",
             engine_version=cfg.redis_engine_version,

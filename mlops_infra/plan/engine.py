@@ -26,6 +26,8 @@ from pulumi.runtime.sync_await import _sync_await
 from .inventory import SECRET, UNKNOWN, Inventory
 from .mocks import MissingStackReference, PlanMocks
 from .monitor import RecordingMonitor
+from .names import name_problems
+from .policy_docs import policy_problems
 from .program import PlanInputError, Program, find_program, read_stack_config
 from .render import render_inventory
 from .runtime_tuning import lean_runtime
@@ -168,9 +170,12 @@ def _run(program: Program, stack: str, values: dict[str, str], secret_keys: froz
         raise _classify(exc) from exc
     finally:
         sys.path.remove(str(program.main_dir))
-    problems = strict_problems(monitor.registrations)
+    # Sorted (by URN first): sibling resources may register in either order, the lines must not.
+    problems = [*strict_problems(monitor.registrations), *sorted(name_problems(monitor.records)),
+                *sorted(policy_problems(monitor.records))]
     if problems:
-        # What `pulumi up` would refuse; exit 2 like other invalid input. One line per problem.
+        # What `pulumi up` would refuse (the engine, a provider or the cloud API); exit 2 like other invalid input.
+        # One line per problem.
         raise PlanError("\n".join(problems), "input")
     inventory = Inventory(program.project, stack, sorted(monitor.records, key=lambda r: r.urn), outputs)
     inventory.diagnostics = collector.messages

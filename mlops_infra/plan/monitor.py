@@ -7,10 +7,12 @@ from typing import Any
 from google.protobuf import json_format
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, Mocks
+from pulumi.runtime.settings import get_project, get_stack
 
 from . import literals
 from .inventory import SECRET, UNKNOWN, ResourceRecord
 from .strict import Registration
+from .urns import engine_urn
 
 _SIG = rpc._special_sig_key
 _SECRET_SIG = rpc._special_secret_sig
@@ -54,6 +56,14 @@ class RecordingMonitor(MockMonitor):
         """Every RegisterResource call in order, duplicates included (`records` is what the inventory shows)."""
         self._kept: set[str] = set()
         self.literals = literals.start()  # which secret inputs were literals in the program (literals.py)
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The engine's URN (the parent's whole qualified type), not the SDK mock's (its last type only).
+
+        The SDK takes the URN it is given, as it does from the real engine: it only ever reads a URN's last type
+        (`split("$")[-1]`), so the program, the recorded parents and dependencies, and alias specs all carry
+        the engine's form and no mapping is needed afterwards."""
+        return engine_urn(get_stack(), get_project(), parent, type_, name)
 
     def ReadResource(self, request: Any) -> Any:
         response = super().ReadResource(request)  # type: ignore[no-untyped-call]

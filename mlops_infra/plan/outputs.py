@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from .names import aws_auto_name, k8s_auto_name
+
 ACCOUNT_ID = "123456789012"
 
 State = dict[str, Any]
@@ -36,18 +38,18 @@ class Ctx:
         """The ARN partition of the provider's region (`aws`, `aws-us-gov`, `aws-cn`)."""
         return str(_partition(self.region)["partition"])
 
-    def physical_name(self, key: str = "name", max_len: int = 63) -> str:
-        """An explicit name input, else the auto-name Pulumi would generate: `<logical>-<7 hex>`."""
+    def physical_name(self, key: str = "name") -> str:
+        """An explicit name input, else the name the provider generates (names.py: its own auto-name table, or the
+        Terraform provider's suffix after a `<key>Prefix`). Never cut: a name over its limit is refused by the
+        engine's checks (names.name_problems), as the provider or the API would refuse it."""
         given = self.inputs.get(key)
         if isinstance(given, str) and given:
             return given
-        prefix = self.inputs.get(f"{key}Prefix")
-        base = prefix if isinstance(prefix, str) and prefix else f"{self.name}-"
-        return (base + short_hash(self.typ + self.name, 7))[:max_len]
+        return aws_auto_name(self.typ, key, self.name, self.inputs)[0]
 
 
 def _bucket(c: Ctx) -> State:
-    bucket = c.physical_name("bucket").lower()
+    bucket = c.physical_name("bucket")
     return {"bucket": bucket, "arn": f"arn:{c.partition}:s3:::{bucket}", "region": c.region,
             "bucketDomainName": f"{bucket}.s3.amazonaws.com",
             "bucketRegionalDomainName": f"{bucket}.s3.{c.region}.amazonaws.com"}
@@ -78,13 +80,13 @@ def _eks_cluster(c: Ctx) -> State:
 
 
 def _iam_role(c: Ctx) -> State:
-    name = c.physical_name(max_len=64)
+    name = c.physical_name()
     path = c.inputs.get("path", "/")
     return {"name": name, "arn": f"arn:{c.partition}:iam::{ACCOUNT_ID}:role{path}{name}", "uniqueId": "AROA" + short_hash(name, 17).upper()}
 
 
 def _iam_policy(c: Ctx) -> State:
-    name = c.physical_name(max_len=128)
+    name = c.physical_name()
     return {"name": name, "arn": f"arn:{c.partition}:iam::{ACCOUNT_ID}:policy/{name}", "policyId": "ANPA" + short_hash(name).upper()}
 
 
@@ -113,9 +115,9 @@ def _rds_instance(c: Ctx) -> State:
     return out
 
 
-def _named_arn(service: str, fmt: str, key: str = "name", max_len: int = 63) -> Callable[[Ctx], State]:
+def _named_arn(service: str, fmt: str, key: str = "name") -> Callable[[Ctx], State]:
     def gen(c: Ctx) -> State:
-        name = c.physical_name(key, max_len)
+        name = c.physical_name(key)
         return {key: name, "arn": c.arn(service, fmt.format(name=name, id=c.id))}
     return gen
 
@@ -131,7 +133,7 @@ def _vpc(c: Ctx) -> State:
 
 
 def _redis(c: Ctx) -> State:
-    rg = c.physical_name("replicationGroupId", 40)
+    rg = c.physical_name("replicationGroupId")
     host = f"master.{rg}.{short_hash(rg, 6)}.use1.cache.amazonaws.com"
     return {"replicationGroupId": rg, "arn": c.arn("elasticache", f"replicationgroup:{rg}"),
             "primaryEndpointAddress": host, "readerEndpointAddress": host.replace("master.", "replica."),
@@ -141,13 +143,13 @@ def _redis(c: Ctx) -> State:
 def _k8s_meta(c: Ctx) -> State:
     meta = dict(c.inputs.get("metadata") or {})
     if not meta.get("name"):
-        meta["name"] = f"{c.name}-{short_hash(c.typ + c.name, 8)}"
+        meta["name"] = k8s_auto_name(c.typ, c.name)
     meta.setdefault("uid", short_hash(c.id, 32))
     return {"metadata": meta}
 
 
 def _helm_release(c: Ctx) -> State:
-    name = c.inputs.get("name") or f"{c.name}-{short_hash(c.name, 8)}"
+    name = c.inputs.get("name") or k8s_auto_name(c.typ, c.name)
     return {"name": name, "status": {"name": name, "namespace": c.inputs.get("namespace", "default"),
                                      "status": "deployed", "version": c.inputs.get("version", ""), "revision": 1}}
 
@@ -161,13 +163,13 @@ GENERATORS: dict[str, Callable[[Ctx], State]] = {
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": _named_arn("kms", "{name}"),
     "aws:rds/instance:Instance": _rds_instance,
-    "aws:rds/subnetGroup:SubnetGroup": _named_arn("rds", "subgrp:{name}", max_len=255),
-    "aws:rds/parameterGroup:ParameterGroup": _named_arn("rds", "pg:{name}", max_len=255),
+    "aws:rds/subnetGroup:SubnetGroup": _named_arn("rds", "subgrp:{name}"),
+    "aws:rds/parameterGroup:ParameterGroup": _named_arn("rds", "pg:{name}"),
     "aws:ec2/vpc:Vpc": _vpc,
     "aws:ec2/subnet:Subnet": lambda c: {"arn": c.arn("ec2", f"subnet/{c.id}"), "ownerId": ACCOUNT_ID},
-    "aws:ec2/securityGroup:SecurityGroup": _with(_named_arn("ec2", "security-group/{id}", max_len=255),
+    "aws:ec2/securityGroup:SecurityGroup": _with(_named_arn("ec2", "security-group/{id}"),
                                                  lambda c: {"ownerId": ACCOUNT_ID}),
-    "aws:ec2/launchTemplate:LaunchTemplate": _with(_named_arn("ec2", "launch-template/{id}", max_len=128),
+    "aws:ec2/launchTemplate:LaunchTemplate": _with(_named_arn("ec2", "launch-template/{id}"),
                                                    lambda c: {"latestVersion": 1, "defaultVersion": 1}),
     "aws:ec2/natGateway:NatGateway": lambda c: {"publicIp": "198.51.100.10", "networkInterfaceId": f"eni-{short_hash(c.id)}"},
     "aws:ec2/eip:Eip": lambda c: {"publicIp": "198.51.100.10", "allocationId": f"eipalloc-{short_hash(c.id)}"},
@@ -177,22 +179,22 @@ GENERATORS: dict[str, Callable[[Ctx], State]] = {
     "aws:eks/nodeGroup:NodeGroup": _with(_named_arn("eks", "nodegroup/{name}", key="nodeGroupName"),
                                          lambda c: {"status": "ACTIVE"}),
     "aws:eks/addon:Addon": lambda c: {"arn": c.arn("eks", f"addon/{c.inputs.get('clusterName', '')}/{c.inputs.get('addonName', '')}")},
-    "aws:dynamodb/table:Table": _with(_named_arn("dynamodb", "table/{name}", max_len=255),
+    "aws:dynamodb/table:Table": _with(_named_arn("dynamodb", "table/{name}"),
                                       lambda c: {"streamArn": ""}),
     "aws:elasticache/replicationGroup:ReplicationGroup": _redis,
     "aws:elasticache/subnetGroup:SubnetGroup": _named_arn("elasticache", "subnetgroup:{name}"),
-    "aws:sns/topic:Topic": _named_arn("sns", "{name}", max_len=256),
-    "aws:sqs/queue:Queue": _with(_named_arn("sqs", "{name}", max_len=80),
-                                 lambda c: {"url": f"https://sqs.{c.region}.amazonaws.com/{ACCOUNT_ID}/{c.physical_name(max_len=80)}"}),
-    "aws:cloudwatch/logGroup:LogGroup": _named_arn("logs", "log-group:{name}", max_len=512),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": _named_arn("cloudwatch", "alarm:{name}", max_len=255),
-    "aws:cloudwatch/eventRule:EventRule": _named_arn("events", "rule/{name}", max_len=64),
-    "aws:secretsmanager/secret:Secret": _named_arn("secretsmanager", "secret:{name}-AbCdEf", max_len=512),
-    "aws:cloudtrail/trail:Trail": _named_arn("cloudtrail", "trail/{name}", max_len=128),
+    "aws:sns/topic:Topic": _named_arn("sns", "{name}"),
+    "aws:sqs/queue:Queue": _with(_named_arn("sqs", "{name}"),
+                                 lambda c: {"url": f"https://sqs.{c.region}.amazonaws.com/{ACCOUNT_ID}/{c.physical_name()}"}),
+    "aws:cloudwatch/logGroup:LogGroup": _named_arn("logs", "log-group:{name}"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _named_arn("cloudwatch", "alarm:{name}"),
+    "aws:cloudwatch/eventRule:EventRule": _named_arn("events", "rule/{name}"),
+    "aws:secretsmanager/secret:Secret": _named_arn("secretsmanager", "secret:{name}-AbCdEf"),
+    "aws:cloudtrail/trail:Trail": _named_arn("cloudtrail", "trail/{name}"),
     "aws:guardduty/detector:Detector": lambda c: {"arn": c.arn("guardduty", f"detector/{c.id}"), "accountId": ACCOUNT_ID},
     "aws:accessanalyzer/analyzer:Analyzer": _named_arn("access-analyzer", "analyzer/{name}", key="analyzerName"),
-    "aws:glue/catalogDatabase:CatalogDatabase": _named_arn("glue", "database/{name}", max_len=255),
-    "aws:athena/workgroup:Workgroup": _named_arn("athena", "workgroup/{name}", max_len=128),
+    "aws:glue/catalogDatabase:CatalogDatabase": _named_arn("glue", "database/{name}"),
+    "aws:athena/workgroup:Workgroup": _named_arn("athena", "workgroup/{name}"),
     "aws:sagemaker/featureGroup:FeatureGroup": _named_arn("sagemaker", "feature-group/{name}", key="featureGroupName"),
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": _named_arn(
         "sagemaker", "model-package-group/{name}", key="modelPackageGroupName"),

@@ -33,7 +33,7 @@ import yaml
 
 from .. import charts
 from .inventory import Inventory, ResourceRecord
-from .outputs import short_hash
+from .names import k8s_auto_name
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 DIRECTORY = "kubernetes:kustomize/v2:Directory"
@@ -297,7 +297,7 @@ def _render_release(record: ResourceRecord, report: RenderReport) -> list[tuple[
         # pulumi-kubernetes names it `<logical name>-<8 random hex>`: render with such a name (the mock's stand-in
         # for the random part), so what depends on the name (`release: x` selectors, Service URLs) is judged as
         # the install would leave it.
-        release_name = f"{record.name}-{short_hash(record.name, 8)}"
+        release_name = k8s_auto_name(record.type, record.name)  # the name the mock's outputs carry
         entry.detail = f"auto-named {release_name}"
     values = inputs.get("values") or {}
     try:

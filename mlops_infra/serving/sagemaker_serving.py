@@ -41,8 +41,9 @@ class SageMakerServing(pulumi.ComponentResource):
                                                   principals={"Service": "sagemaker.amazonaws.com"})])
         role = aws.iam.Role(child(name, "role"), assume_role_policy=trust, tags=args.tags, opts=child_options(self))
         statements = [
-            *args.artifacts.read_statements(),
-            *args.capture.write_statements(CAPTURE_PREFIX),
+            # Both buckets' statements carry the same Sids (ListBucket, ReadObjects, DecryptObjects): named apart.
+            *iam.prefixed("Artifacts", args.artifacts.read_statements()),
+            *iam.prefixed("Capture", args.capture.write_statements(CAPTURE_PREFIX)),
             iam.statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),  # no resource-level permission
             iam.statement("EcrPull", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
                                       "ecr:GetDownloadUrlForLayer"], ["arn:aws:ecr:*:*:repository/*"]),

@@ -107,7 +107,7 @@ def test_the_chart_reads_the_connection_string_and_auth_key_from_the_synced_secr
     es = prod.named("mlops-prod-lakefs-external-secret").inputs
     assert es["spec"]["target"]["name"] == SECRET_NAME and es["metadata"]["namespace"] == "lakefs"
     template = es["spec"]["target"]["template"]["data"]
-    address = "mlops-prod-lakefs-db-a2d3500.0c62b351adc9.us-east-1.rds.amazonaws.com"
+    address = "mlops-prod-lakefs-dba2d3500.bfb2c662396f.us-east-1.rds.amazonaws.com"
     assert template[DB_KEY] == (f"postgres://{{{{ .username | urlquery }}}}:{{{{ .password | urlquery }}}}@{address}"
                                 ":5432/lakefs?sslmode=require")
     assert prod.outputs.get("lakefsEndpoint") and address in template[DB_KEY]
