@@ -123,3 +123,23 @@ def test_rendering_twice_is_served_from_the_cache(case: str, tmp_path: Path, mon
     monkeypatch.setattr(render, "_load_chart", lambda path: pytest.fail("rendered again despite the disk cache"))
     second = plan_program(PROGRAM, case, render=True)
     assert [r.inputs for r in second.rendered()] == [r.inputs for r in first.rendered()]
+
+
+def test_the_cli_renders_unless_told_not_to(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from mlops_infra.cli.main import main
+
+    assert main(["plan", "--program", str(PROGRAM), "--stack", "ok", "--format", "json"]) == 0
+    rendered = json.loads(capsys.readouterr().out)
+    assert rendered["rendering"][0]["status"] == "rendered"
+    assert any(r["options"].get("rendered") for r in rendered["resources"])
+    assert main(["plan", "--program", str(PROGRAM), "--stack", "ok", "--format", "json", "--no-render"]) == 0
+    bare = json.loads(capsys.readouterr().out)
+    assert bare["rendering"] == [] and not any(r["options"].get("rendered") for r in bare["resources"])
+    # check: an unstored chart is a finding only when rendering ran
+    assert main(["check", "--program", str(PROGRAM), "--stack", "unstored", "--format", "json"]) == 1
+    assert "mlops-helm-release-rendered" in [f["policy"] for f in json.loads(capsys.readouterr().out)["findings"]
+                                             if f["enforcement"] == "mandatory"]
+    main(["check", "--program", str(PROGRAM), "--stack", "unstored", "--format", "json", "--no-render"])
+    assert "mlops-helm-release-rendered" not in capsys.readouterr().out

@@ -33,6 +33,9 @@ def register(sub: Any) -> None:
                    help="only this pack (repeatable; default: every pack: mlops-security, mlops-compliance, "
                         "mlops-cost, mlops-invariants)")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    p.add_argument("--no-render", dest="render", action="store_false",
+                   help="do not render Helm releases and kustomize bases: only what the program registers is judged, "
+                        "and mlops-helm-release-rendered does not apply")
     p.add_argument("--list-policies", action="store_true",
                    help="list every policy (resource policies and stack invariants) with pack, severity, strictness "
                         "and framework controls; --format json adds kind, description and remediation")
