@@ -17,7 +17,14 @@ from ..blocks.naming import child, child_options
 from .config import FeatureServerConfig
 
 PORT = 6566  # `feast serve` default port (feast/cli/serve.py)
-SERVICE_PORT = 80
+SERVICE_PORT = PORT
+"""The Service port equals the pod's: a NetworkPolicy names one port, and the VPC CNI's policy agent admits traffic to a
+ClusterIP only when the rule's port matches the Service's target (amazon-network-policy-controller
+pkg/k8s/service_utils.go), so egress rules on the Service port and ingress rules on the pod port agree."""
+CLIENT_LABEL = "mlops.io/feature-store-client"
+"""A namespace labelled `mlops.io/feature-store-client: "true"` is admitted to the server's port as a granted one:
+how a namespace made outside the platform (TeamWorkspace in a consumer stack) is admitted. Labelling a Namespace
+needs `update` on namespaces, a cluster-admin right."""
 CONFIG_DIR = "/feast"
 FEATURE_STORE_YAML = f"{CONFIG_DIR}/feature_store.yaml"
 
@@ -152,11 +159,13 @@ class FeatureServer(pulumi.ComponentResource):
         `no_auth`). So whoever reaches the port may write: this policy is what limits who that is. Kubelet probes
         come from the node's address, which the policy agent always admits (aws-network-policy-agent#65)."""
         sources = [*args.client_namespaces, *([args.prometheus_namespace] if args.prometheus_namespace else [])]
-        rules: list[k8s.networking.v1.NetworkPolicyIngressRuleArgsDict] = []
+        peers: list[k8s.networking.v1.NetworkPolicyPeerArgsDict] = [
+            {"namespace_selector": {"match_labels": {CLIENT_LABEL: "true"}}}]
         if sources:
-            rules.append({"from_": [{"namespace_selector": {"match_expressions": [
-                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sources}]}}],
-                "ports": [{"protocol": "TCP", "port": PORT}]})
+            peers.insert(0, {"namespace_selector": {"match_expressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sources}]}})
+        rules: list[k8s.networking.v1.NetworkPolicyIngressRuleArgsDict] = [
+            {"from_": peers, "ports": [{"protocol": "TCP", "port": PORT}]}]
         k8s.networking.v1.NetworkPolicy(
             child(name, "ingress-policy"), metadata={**meta, "name": f"{meta['name']}-ingress"},
             spec={"pod_selector": {"match_labels": selector}, "policy_types": ["Ingress"], "ingress": rules},

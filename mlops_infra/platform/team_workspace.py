@@ -13,6 +13,7 @@ from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentit
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..compute.gpu_pool import GpuNodePool, GpuNodePoolArgs
+from ..features.feature_server import CLIENT_LABEL as FEATURE_CLIENT_LABEL
 from ..outputs import PlatformOutputs
 from .team_config import TeamWorkspaceConfig
 
@@ -35,7 +36,10 @@ class TeamWorkspace(pulumi.ComponentResource):
         cfg, platform = args.config, args.platform
         tags = cfg.tags.for_environment(args.environment)
         labels = {"mlops.io/team": cfg.namespace}
-        ns_name = namespace(child(name, "ns"), self, cfg.namespace, level="restricted", labels=labels)
+        # Admitted by the platform's feature server (its ingress NetworkPolicy selects this label), whose read
+        # policy the workspace role gets below.
+        ns_labels = {**labels, FEATURE_CLIENT_LABEL: "true"}
+        ns_name = namespace(child(name, "ns"), self, cfg.namespace, level="restricted", labels=ns_labels)
         k8s.core.v1.ResourceQuota(
             child(name, "gpu-quota"),
             metadata={"name": "gpu-quota", "namespace": ns_name, "labels": labels},

@@ -10,6 +10,7 @@ A violation about something the stack lacks (no trail, no detector) is reported 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -223,8 +224,34 @@ def _credential_paths(value: Any, path: str = "") -> Iterable[str]:
 SECRET_TYPE_KEYS = frozenset({"tls.key", "ssh-privatekey", ".dockerconfigjson", ".dockercfg"})
 
 
+def _structured(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A ConfigMap's values, JSON documents read as what they hold (a chart's JSON config names keys such as
+    `s3AccessKeyIDName`: references, judged key by key, not as one credential-named blob)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = value
+            out[key] = parsed if isinstance(parsed, Mapping) else value
+        else:
+            out[key] = value
+    return out
+
+
 def _names_credential(key: str) -> bool:
     return key in SECRET_TYPE_KEYS or bool(CREDENTIAL_KEY.search(key) and not REFERENCE_KEY.search(key))
+
+
+# Keys of a Secret that hold an identity, not a secret (a literal user name is no leak): `username`, `admin-user`,
+# `MLFLOW_TRACKING_USERNAME`, `POSTGRES_USER`. Anything else a program writes into a Secret as a literal is judged:
+# the key's name says nothing about the value (`DATABASE_URL` may embed a password; `key` is a key).
+IDENTITY_KEY = re.compile(r"(^|[-_.])(user(name)?|login|email)$", re.I)
+
+
+def _literal_secret_finding(steps: list[str]) -> bool:
+    return steps[0] in ("stringData", "data") and not IDENTITY_KEY.search(steps[-1])
 
 
 @stack_policy(
@@ -245,7 +272,7 @@ def no_plaintext_secrets(stack: Stack, config: Mapping[str, Any]) -> Iterable[tu
         # program passed is known only from the plan's record of literals (Resource.literal_secrets).
         for pointer in res.literal_secrets:
             steps = unescape_pointer(pointer)
-            if steps[0] in ("stringData", "data") and _names_credential(steps[-1]):
+            if _literal_secret_finding(steps):
                 yield (f"Secret {'.'.join(steps)} is a literal in the program: the SDK stores it encrypted, but the "
                        "value is in the source and its history; pass it from Pulumi secret config or an ExternalSecret")
         for field in ("stringData", "data"):
@@ -258,13 +285,25 @@ def no_plaintext_secrets(stack: Stack, config: Mapping[str, Any]) -> Iterable[tu
 
     def config_map(res: Resource) -> Iterable[str]:
         for field in ("data", "binaryData"):
-            for path in _credential_paths(res.get(field) or {}):
+            data = res.get(field) or {}
+            for path in _credential_paths(_structured(data) if isinstance(data, Mapping) else data):
                 yield f"ConfigMap {field}.{path} holds a credential; ConfigMaps are not secret"
+
+    def config_group(res: Resource) -> Iterable[str]:
+        # Objects passed inline to a ConfigGroup are plain inputs: a Secret among them sits in state as written.
+        for obj in res.get("objs") or []:
+            if isinstance(obj, Mapping) and obj.get("kind") == "Secret":
+                for field in ("stringData", "data"):
+                    for key, value in sorted((obj.get(field) or {}).items()):
+                        if isinstance(value, str) and value and not is_unknown(value):
+                            name = (obj.get("metadata") or {}).get("name")
+                            yield f"Secret {name} {field}.{key} in the ConfigGroup's objs holds a plaintext value"
 
     def helm(res: Resource) -> Iterable[str]:
         for path in _credential_paths(res.get("values") or {}):
             yield f"Helm value {path} holds a credential; reference a Secret by name instead"
 
-    yield from each(stack.of_type(K8S_SECRET), secret)
+    yield from each(stack.of_type(K8S_SECRET, "kubernetes:core/v1:SecretPatch"), secret)
+    yield from each(stack.of_type("kubernetes:yaml/v2:ConfigGroup", "kubernetes:yaml:ConfigGroup"), config_group)
     yield from each(stack.of_type(CONFIG_MAP), config_map)
     yield from each(stack.of_type(HELM_RELEASE), helm)

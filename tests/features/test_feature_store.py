@@ -252,7 +252,7 @@ def test_feature_server_probes_service_pdb_and_hpa(prod: Inventory) -> None:
     assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fs-server"}
     pdb = prod.of_type("kubernetes:policy/v1:PodDisruptionBudget")[0].inputs["spec"]
     assert pdb["maxUnavailable"] == 1
-    assert prod.outputs["featureServerUrl"] == "http://fs-server.feast.svc.cluster.local:80"
+    assert prod.outputs["featureServerUrl"] == "http://fs-server.feast.svc.cluster.local:6566"
 
 
 def test_cronjob_runs_materialize_incremental_on_the_configured_schedule(dev: Inventory) -> None:

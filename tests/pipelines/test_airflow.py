@@ -138,7 +138,13 @@ def test_task_pod_egress_is_exactly_the_platform_services(inv: Inventory) -> Non
     task = netpol_eval.Pod("airflow", {"component": "worker"})
     mlflow = netpol_eval.Pod("mlflow", {"app.kubernetes.io/name": "mlflow"})
     assert netpol_eval.allows([p for p in policies if p.namespace == "airflow"], task, mlflow, 5000)
-    assert netpol_eval.allows(policies, task, netpol_eval.Pod("feast", {}), 80)
+    # The feature server as it runs (its pod labels, its container port): the task's egress and the server's
+    # ingress must both admit it (the issue-27 relation: NetworkPolicy ports are pod ports).
+    server = next(r for r in inv.of_type("kubernetes:apps/v1:Deployment") if r.inputs["metadata"].get("namespace") ==
+                  "feast" and "serve" in str(r.inputs["spec"]["template"]["spec"]["containers"][0].get("command")))
+    server_pod = netpol_eval.Pod("feast", server.inputs["spec"]["template"]["metadata"]["labels"])
+    port = server.inputs["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+    assert netpol_eval.allows(policies, task, server_pod, port)
     assert netpol_eval.allows(policies, task, netpol_eval.Pod("kube-system", {"k8s-app": "kube-dns"}), 53, "UDP")
     assert not netpol_eval.allows(policies, task, netpol_eval.Ip("8.8.8.8"), 443)
     assert not netpol_eval.allows(policies, task, netpol_eval.Pod("monitoring", {}), 9090)

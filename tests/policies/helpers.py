@@ -27,6 +27,8 @@ class R:
     provider: str | None = None
     parent: str | None = None
     """The name of the resource this one is a child of (e.g. the release an object was rendered from)."""
+    literals: list[str] = field(default_factory=list)
+    """JSON pointers of secret inputs the program wrote as literals (the plan's `plainSecretInputs`)."""
 
 
 def inventory(resources: Sequence[R]) -> dict[str, Any]:
@@ -41,6 +43,7 @@ def inventory(resources: Sequence[R]) -> dict[str, Any]:
             "options": {"protect": False, "ignoreChanges": [], "aliases": [], "dependsOn": [],
                         "provider": urn(by_name[r.provider].type, r.provider) if r.provider else None},
             "dependencies": sorted({u for v in prop_deps.values() for u in v}), "propertyDependencies": prop_deps,
+            "plainSecretInputs": list(r.literals),
         })
     return {"schemaVersion": 1, "project": "demo", "stack": "test", "resources": records, "outputs": {}}
 

@@ -39,6 +39,7 @@ from .test_feast import CASES as FEAST
 from .test_invariants_cluster import CASES as INVARIANTS_CLUSTER
 from .test_invariants_relations import CASES as INVARIANTS_RELATIONS
 from .test_k8s import CASES as K8S
+from .test_literal_secrets import CASES as LITERALS
 from .test_pipelines_engines_policies import CASES as PIPELINES_ENGINES
 from .test_pipelines_policies import CASES as PIPELINES
 from .test_pod_security_admission import POLICY_CASES as ADMISSION
@@ -76,7 +77,7 @@ EXPECTED_MISCONFIGURED = sorted([
 ])
 ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, *K8S, *COST, *FEAST, *INVARIANTS_CLUSTER,
                          *INVARIANTS_RELATIONS, *BUDGET_CASES, *VECTOR_SEARCH, *PIPELINES, *PIPELINES_ENGINES,
-                         *SERVING, *DATA_VERSIONING, *RENDERING, *ADMISSION, *CRDS]
+                         *SERVING, *DATA_VERSIONING, *RENDERING, *ADMISSION, *CRDS, *LITERALS]
 
 
 def check_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:

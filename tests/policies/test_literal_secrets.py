@@ -1,0 +1,29 @@
+"""mlops-no-literal-secret-inputs: a secret input of any resource written as a literal in the program."""
+
+from __future__ import annotations
+
+from .cases import Case, check, params
+from .helpers import R
+
+POLICY = "mlops-no-literal-secret-inputs"
+RDS = "aws:rds/instance:Instance"
+VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+
+CASES = [
+    Case("managed-password", POLICY, [R(RDS, "db", {"manageMasterUserPassword": True, "username": "app"})], []),
+    Case("password-from-config", POLICY, [R(RDS, "db", {"password": "[secret]", "username": "app"})], []),
+    Case("literal-password", POLICY, [R(RDS, "db", {"password": "[secret]"}, literals=["/password"])],
+         ["db: secret input password is a literal in the program: Pulumi encrypts it in state, but the value is in "
+          "the source and its history"]),
+    Case("literal-secret-string", POLICY, [R(VERSION, "v", {"secretString": "[secret]"}, literals=["/secretString"])],
+         ["v: secret input secretString is a literal in the program: Pulumi encrypts it in state, but the value is "
+          "in the source and its history"]),
+    # Kubernetes Secrets are judged by mlops-no-plaintext-secrets-k8s (identity keys allowed there).
+    Case("k8s-secret-elsewhere", POLICY, [R("kubernetes:core/v1:Secret", "s", {"stringData": "[secret]"},
+                                            literals=["/stringData/password"])], []),
+]
+
+
+@params(CASES)
+def test_literal_secret_inputs(case: Case) -> None:
+    check(case)
