@@ -143,3 +143,16 @@ def test_the_cli_renders_unless_told_not_to(capsys: pytest.CaptureFixture[str]) 
                                              if f["enforcement"] == "mandatory"]
     main(["check", "--program", str(PROGRAM), "--stack", "unstored", "--format", "json", "--no-render"])
     assert "mlops-helm-release-rendered" not in capsys.readouterr().out
+
+
+def test_a_stack_deployed_with_generated_release_names_keeps_them() -> None:
+    """Sending a name where state holds a generated one replaces the release (create before delete), which Helm
+    refuses: such stacks send no name (mlops:helmReleaseNames: generated) and pulumi-kubernetes keeps the old one."""
+    from tests.conftest import planned
+
+    variants = Path(__file__).parent / "integration" / "variants"
+    legacy = planned("generated-release-names", variants)
+    releases = legacy.of_type("kubernetes:helm.sh/v3:Release")
+    assert releases and all("name" not in r.inputs for r in releases)
+    explicit = planned("podidentity", variants).of_type("kubernetes:helm.sh/v3:Release")
+    assert explicit and all(r.inputs.get("name") for r in explicit)

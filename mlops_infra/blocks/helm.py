@@ -25,6 +25,15 @@ class PinnedChart:
         return self.chart.rstrip("/").rsplit("/", 1)[-1]
 
 
+RELEASE_NAMES_CONFIG = "helmReleaseNames"
+"""Stack config `mlops:helmReleaseNames`: `explicit` (default) sends every release's name; `generated` sends none, so
+pulumi-kubernetes keeps the name a release already has in state (`<logical name>-<8 hex>`, what 0.1 created).
+
+A release's name is a replace-on-change field of `kubernetes:helm.sh/v3:Release` (pulumi-kubernetes
+helm_release.go `forceNewFields`), replaced create-before-delete: switching a deployed 0.1 stack to explicit names
+would install each chart a second time beside the first, which Helm refuses (the objects belong to the old release),
+and a protected release cannot be replaced at all. Stacks deployed with 0.1 set `generated` until they migrate
+(README: Upgrading); new stacks keep the default."""
 HELM_RELEASE_NAME_LIMIT = 53
 """Helm refuses a release name over 53 characters (`helm install`: "release name ... exceeds max length of 53")."""
 
@@ -52,12 +61,15 @@ def release(
     URL and selector that names the release would miss. Release names are unique per namespace.
     """
     release_name = release_name or chart.name
+    mode = pulumi.Config("mlops").get(RELEASE_NAMES_CONFIG) or "explicit"
+    if mode not in ("explicit", "generated"):
+        raise ValueError(f"mlops:{RELEASE_NAMES_CONFIG} must be explicit or generated, not {mode!r}")
     if len(release_name) > HELM_RELEASE_NAME_LIMIT:
         raise ValueError(f"{name}: Helm release name {release_name!r} is {len(release_name)} characters; "
                          f"Helm allows {HELM_RELEASE_NAME_LIMIT}")
     return k8s.helm.v3.Release(
         name,
-        name=release_name,
+        name=release_name if mode == "explicit" else None,
         chart=chart.chart,
         version=chart.version,
         repository_opts={"repo": chart.repo} if chart.repo else None,

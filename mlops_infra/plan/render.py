@@ -39,6 +39,9 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 DIRECTORY = "kubernetes:kustomize/v2:Directory"
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 HELM_RELEASE_NAME_LIMIT = 53
+RENDER_VERSION = "3"
+"""Part of every cache key: bump it when what a render produces changes (engine, splitter, hook or CRD rules), so a
+cache written by an older library is never served."""
 
 # Kinds the API server serves cluster-scoped (Kubernetes 1.35 built-ins); a custom kind's scope comes from its CRD.
 CLUSTER_SCOPED = frozenset({
@@ -157,6 +160,28 @@ def _parsed(text: str) -> Iterable[dict[str, Any]]:
             yield doc
 
 
+TEST_HOOKS = {"test", "test-success", "test-failure"}
+"""Hooks `helm install` never runs (helm pkg/release/v1/util/manifest_sorter.go: `test-success` is `test`'s old name)."""
+
+
+def _disabled_subcharts(chart: Any, values: dict[str, Any]) -> list[str]:
+    """Template-path prefixes (`<chart>/charts/<dependency>/`) of the dependencies whose `condition` is false in the
+    merged values, as Helm's chartutil.ProcessDependencyConditions reads it: the first path of the comma-separated
+    list that holds a boolean decides; none -> enabled. (Tags, and conditions of nested dependencies, are not read.)"""
+    merged = chart.merge_values(values)
+    disabled = []
+    for dep in chart.metadata.get("dependencies") or []:
+        for path in str(dep.get("condition") or "").split(","):
+            node: Any = merged
+            for part in [p for p in path.strip().split(".") if p]:
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, bool):
+                if not node:
+                    disabled.append(f"{chart.name}/charts/{dep['name']}/")
+                break
+    return disabled
+
+
 def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_name: str, namespace: str,
                  skip_crds: bool = False) -> list[dict[str, Any]]:
     """The objects `helm install` would create for this release: CRDs first (unless skipped), then templates in
@@ -166,7 +191,10 @@ def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_nam
         chart = _load_chart(str(stored.path))
         out: list[dict[str, Any]] = []
         if not skip_crds:
+            disabled = _disabled_subcharts(chart, values)
             for crd in chart.crds:
+                if any(crd["filename"].startswith(prefix) for prefix in disabled):
+                    continue  # Helm installs the CRDs of enabled dependencies only (ProcessDependencies first)
                 for doc in _documents(crd["data"], crd["filename"]):
                     out.append({**doc, "_template": crd["filename"]})
         rendered = chart.render(values, name=release_name, namespace=namespace, is_install=True)
@@ -175,12 +203,12 @@ def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_nam
                 continue
             for doc in _documents(rendered[template], template):
                 hook = ((doc.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook", "")
-                if "test" in {h.strip() for h in str(hook).split(",")}:
+                if {h.strip() for h in str(hook).split(",")} & TEST_HOOKS:
                     continue
                 out.append({**doc, "_template": template})
         return out
 
-    return _cached(_digest("helm", stored.digest, values, release_name, namespace, skip_crds), produce)
+    return _cached(_digest("helm", RENDER_VERSION, stored.digest, values, release_name, namespace, skip_crds), produce)
 
 
 def render_kustomize(directory: Path) -> list[dict[str, Any]]:
@@ -195,7 +223,7 @@ def render_kustomize(directory: Path) -> list[dict[str, Any]]:
 
     files = sorted(p for p in directory.rglob("*") if p.is_file())
     tree = _digest([(p.relative_to(directory).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()) for p in files])
-    return _cached(_digest("kustomize", tree), produce)
+    return _cached(_digest("kustomize", RENDER_VERSION, tree), produce)
 
 
 class RenderError(Exception):
@@ -335,4 +363,5 @@ def _render_directory(record: ResourceRecord, report: RenderReport) -> list[tupl
         entry.status, entry.detail = "failed", str(exc)[:300]
         return []
     entry.status, entry.objects = "rendered", len(objects)
-    return [(record, objects, "default", "kustomize")]
+    # pulumi-kubernetes kustomize/v2 applies the Directory's `namespace` to objects that set none (directory.go).
+    return [(record, objects, str(record.inputs.get("namespace") or "default"), "kustomize")]

@@ -63,8 +63,10 @@ def inference_service(m: ServedModelConfig, *, bucket: str, namespace: str, serv
         predictor["tolerations"] = tolerations(gpu_taint)
     spec: dict[str, Any] = {"predictor": predictor}
     if m.canary:
-        spec["canary"] = [{"predictor": {"name": CANARY_NAME,
-                                         "model": _model(m, storage_uri(bucket, m.canary.artifact_path))},
+        # The canary's model is a container whose `name` KServe v0.20.0's CRD requires (canary[].predictor.model
+        # required: [modelFormat, name]); the main predictor's defaults to kserve-container, so the canary's is too.
+        spec["canary"] = [{"predictor": {"name": CANARY_NAME, "model": {
+                               **_model(m, storage_uri(bucket, m.canary.artifact_path)), "name": "kserve-container"}},
                            "trafficPercent": m.canary.traffic_percent}]
     return {"apiVersion": ISVC_API, "kind": "InferenceService",
             "metadata": {"name": m.name, "namespace": namespace, "annotations": annotations,

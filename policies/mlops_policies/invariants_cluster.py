@@ -338,6 +338,6 @@ def crd_before_custom_resource(stack: Stack, config: Mapping[str, Any]) -> Itera
         sources = installers.get(group)
         if not sources:
             yield res, f"{kind} uses API group {group}, but no release or CRD in the stack installs it"
-        elif not idx.deps_of(res) & {s.urn for s in sources}:
+        elif not idx.waits_for(res) & ({s.urn for s in sources} | {s.parent for s in sources if s.parent}):
             yield res, (f"{kind} uses API group {group} installed by {names(sources)}, but does not depend on it: "
                         "the first deploy can create it before its CRD exists")

@@ -146,6 +146,21 @@ class Index:
     def deps_of(self, res: Resource) -> set[str]:
         return {*res.dependencies, *(u for urns in res.property_dependencies.values() for u in urns)}
 
+    def waits_for(self, res: Resource) -> set[str]:
+        """Everything `res` waits for before the engine creates it, transitively: its dependencies, theirs, and so
+        on; an object rendered from a Helm release waits for what the release waits for (Helm installs it)."""
+        seen: set[str] = set()
+        todo = [*self.deps_of(res), *([res.parent] if res.parent else [])]
+        while todo:
+            urn = todo.pop()
+            if urn in seen:
+                continue
+            seen.add(urn)
+            dep = self.get(urn)
+            if dep is not None:
+                todo.extend(self.deps_of(dep))
+        return seen
+
     def owns_cluster(self, config: Mapping[str, Any]) -> bool:
         explicit = config.get("clusterOwner")
         if isinstance(explicit, bool):
@@ -200,3 +215,25 @@ def labels_match(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool
         else:
             return None
     return ok
+
+
+def produced_secrets(idx: Index) -> set[str]:
+    found = set()
+    for secret in idx.of_type(SECRET):
+        ns, name = meta(secret)
+        found.add(f"{ns or 'default'}/{name}")
+    for es in idx.of_type(*EXTERNAL_SECRETS):
+        ns, name = meta(es)
+        target = es.get("spec", "target", "name")
+        found.add(f"{ns or 'default'}/{target if isinstance(target, str) else name}")
+    for cert in idx.of_type("kubernetes:cert-manager.io/v1:Certificate"):  # cert-manager writes spec.secretName
+        ns, _ = meta(cert)
+        if isinstance(cert.get("spec", "secretName"), str):
+            found.add(f"{ns or 'default'}/{cert.get('spec', 'secretName')}")
+    for job in idx.of_type("kubernetes:batch/v1:Job"):  # kube-webhook-certgen (charts' admission hooks)
+        ns, _ = meta(job)
+        for container in job.get("spec", "template", "spec", "containers") or []:
+            for arg in (container.get("args") or []) if isinstance(container, Mapping) else []:
+                if isinstance(arg, str) and arg.startswith("--secret-name="):
+                    found.add(f"{ns or 'default'}/{arg.removeprefix('--secret-name=')}")
+    return found

@@ -18,14 +18,12 @@ from .invariants_cluster import (
 )
 from .invariants_index import (
     CLUSTER_CONFIG,
-    EXTERNAL_SECRETS,
     HPA,
     INGRESS,
     NETWORK_POLICY,
     NODE_GROUP,
     PDB,
     POD_IDENTITY,
-    SECRET,
     SERVICE,
     SERVICE_ACCOUNT,
     SERVICE_MONITOR,
@@ -35,6 +33,7 @@ from .invariants_index import (
     labels_match,
     meta,
     pod_spec,
+    produced_secrets,
     release_namespace,
     release_values,
     stack_level,
@@ -268,18 +267,6 @@ def secret_refs(spec: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
 # Chart values that name an existing Secret in the release namespace: Grafana `admin.existingSecret` (and most
 # Bitnami charts), kube-prometheus-stack `alertmanager.alertmanagerSpec.configSecret`.
 CHART_SECRET_KEYS = ("existingSecret", "configSecret")
-
-
-def produced_secrets(idx: Index) -> set[str]:
-    found = set()
-    for secret in idx.of_type(SECRET):
-        ns, name = meta(secret)
-        found.add(f"{ns or 'default'}/{name}")
-    for es in idx.of_type(*EXTERNAL_SECRETS):
-        ns, name = meta(es)
-        target = es.get("spec", "target", "name")
-        found.add(f"{ns or 'default'}/{target if isinstance(target, str) else name}")
-    return found
 
 
 @stack_policy(

@@ -74,14 +74,29 @@ def any_store(request: pytest.FixtureRequest) -> Inventory:
     return planned(request.param, render=True)
 
 
+UNVENDORABLE = {"airflow 1.19.0", "external-secrets 2.11.0"}
+
+
 @pytest.fixture(scope="module", params=STACKS)
 def rendered(request: pytest.FixtureRequest) -> Inventory:
+    """The stack rendered with every chart that can be vendored; skipped where this machine's store lacks one."""
     inv = planned(request.param, render=True)
-    missing = [f"{r['chart']}" for r in inv.rendering if r["status"] == "unrendered"]
+    missing = sorted({r["chart"] for r in inv.rendering if r["status"] == "unrendered"} - UNVENDORABLE)
     if missing:
         pytest.skip(f"chart store on this machine lacks {len(missing)} charts of {request.param} "
-                    f"(tools/vendor_charts_*.sh): {', '.join(sorted(set(missing)))}")
+                    f"(tools/vendor_charts_*.sh): {', '.join(missing)}")
     return inv
+
+
+def unjudged_namespaces(inv: Inventory) -> set[str]:
+    """Namespaces whose objects are partly made where the plan cannot see: a release that is not rendered (its
+    chart cannot be vendored here), or KServe's controller, which makes each InferenceService's predictor
+    Deployment and Service at run time (tests/serving judge those against KServe's labels)."""
+    found = {str(r.inputs.get("namespace")) for r in inv.of_type(RELEASE)
+             if any(e["urn"] == r.urn and e["status"] != "rendered" for e in inv.rendering)}
+    found |= {str(r.inputs["metadata"].get("namespace")) for r in inv.resources
+              if r.type == "kubernetes:serving.kserve.io/v1beta1:InferenceService"}
+    return found
 
 
 def test_every_release_is_named_explicitly_within_helms_limit_and_none_fails_to_render(any_store: Inventory) -> None:
@@ -118,8 +133,11 @@ def test_every_service_monitor_selects_a_service_port(rendered: Inventory) -> No
     services = [o for o in objs if o["kind"] == "Service"] + cluster_services(objs)
     assert monitors and services
     problems = []
+    skip = unjudged_namespaces(rendered)
     for monitor in monitors:
         namespaces = watched(monitor)
+        if namespaces is not None and namespaces <= skip:
+            continue
         selected = [s for s in services if (namespaces is None or s["metadata"].get("namespace") in namespaces)
                     and labels_match(monitor["spec"].get("selector") or {}, s["metadata"].get("labels") or {})]
         where = f"{monitor['metadata'].get('namespace')}/{monitor['metadata']['name']}"
@@ -139,8 +157,11 @@ def test_every_pod_monitor_selects_a_pod_port(rendered: Inventory) -> None:
     pods = list(pod_templates(objs))
     assert pods
     problems = []
+    skip = unjudged_namespaces(rendered)
     for monitor in monitors:
         namespaces = watched(monitor)
+        if namespaces is not None and namespaces <= skip:
+            continue
         selected = [spec for ns, meta, spec in pods if (namespaces is None or ns in namespaces)
                     and labels_match(monitor["spec"].get("selector") or {}, meta.get("labels") or {})]
         ports = {p.get("name") for spec in selected for c in spec.get("containers") or [] for p in c.get("ports") or []}
@@ -168,8 +189,12 @@ def test_every_exported_in_cluster_url_names_a_service_and_port(rendered: Invent
     services = {(s["metadata"].get("namespace", "default"), s["metadata"]["name"]): s
                 for s in kube_objects(rendered) if s["kind"] == "Service"}
     problems = []
+    skip, judged = unjudged_namespaces(rendered), 0
     for url in urls:
         name, namespace, port = URL.match(url).groups()  # type: ignore[union-attr]
+        if namespace in skip:
+            continue
+        judged += 1
         svc = services.get((namespace, name))
         if svc is None:
             problems.append(f"{url}: no Service {namespace}/{name}")
@@ -177,7 +202,7 @@ def test_every_exported_in_cluster_url_names_a_service_and_port(rendered: Invent
         wanted = int(port) if port else (443 if url.startswith("https") else 80)
         if svc["spec"].get("type") != "ExternalName" and wanted not in {p.get("port") for p in svc["spec"]["ports"]}:
             problems.append(f"{url}: Service {namespace}/{name} has no port {wanted}")
-    assert not problems, problems
+    assert judged and not problems, (judged, problems)
 
 
 def _pinned(inv: Inventory) -> Iterator[tuple[str, str, str]]:

@@ -16,6 +16,10 @@ KNOWN_RENDERED = ROOT / "tests" / "data" / "rendered-findings"
 fails the test; fixing one means deleting its line."""
 
 
+UNVENDORABLE = {"airflow 1.19.0", "external-secrets 2.11.0"}
+"""Charts no machine here can vendor (tests/platform/test_rendered_relations.py NOT_YET_LOCKED says why)."""
+
+
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_stack_has_no_mandatory_violation(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["check", "--program", str(ROOT), "--stack", stack, "--format", "json"])
@@ -34,8 +38,12 @@ def test_stack_has_no_mandatory_violation(stack: str, capsys: pytest.CaptureFixt
                if f["policy"] == "mlops-helm-release-rendered")
     known_file = KNOWN_RENDERED / f"{stack}.txt"
     known = set(known_file.read_text().splitlines()) if known_file.exists() else set()
-    assert [line for f in mandatory if f["policy"] != "mlops-helm-release-rendered"
-            and (line := f"{f['policy']}: {f['resource']['name']}: {f['message']}") not in known] == []
+    fired = {f"{f['policy']}: {f['resource']['name']}: {f['message']}" for f in mandatory
+             if f["policy"] != "mlops-helm-release-rendered"}
+    assert sorted(fired - known) == []
+    # Where every chart that can be vendored was rendered, the ledger is exact: a fixed finding must leave it.
+    if {r["chart"] for r in rendering if r["status"] != "rendered"} <= UNVENDORABLE:
+        assert sorted(known - fired) == [], f"fixed: delete these lines from {known_file.name}"
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
