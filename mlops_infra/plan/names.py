@@ -62,11 +62,17 @@ AWS_LIMITS: dict[str, dict[str, int]] = {
     "aws:rds/subnetGroup:SubnetGroup": {"name": 255},
     "aws:rds/parameterGroup:ParameterGroup": {"name": 255},
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": {"modelPackageGroupName": 63},
+    # PutTargets Target.Id, PutRolePolicy PolicyName, CreateCluster name (the provider's default cap is 255).
+    "aws:cloudwatch/eventTarget:EventTarget": {"targetId": 64},
+    "aws:iam/rolePolicy:RolePolicy": {"name": 128},
+    "aws:eks/cluster:Cluster": {"name": 100},
 }
 
 # Kubernetes object name limits by kind (DNS-1035 label for Services, DNS-1123 label for Namespaces; CronJob names
 # leave room for the Job suffix); everything else is a DNS-1123 subdomain.
-K8S_NAME_LIMITS = {"Service": 63, "Namespace": 63, "CronJob": 52}
+# A Job's name becomes its pods' `job-name` label (63); a StatefulSet's goes into the pods' controller-revision-hash
+# label `<name>-<10 hex>` (63 - 11 = 52).
+K8S_NAME_LIMITS = {"Service": 63, "Namespace": 63, "CronJob": 52, "Job": 63, "StatefulSet": 52}
 K8S_DEFAULT_LIMIT = 253
 K8S_LABEL_VALUE_LIMIT = 63
 
@@ -185,7 +191,7 @@ def _k8s_problems(record: ResourceRecord) -> Iterator[str]:
 
 def _helm_problems(record: ResourceRecord) -> Iterator[str]:
     given = record.inputs.get("name")
-    if given is not None:
+    if given:  # pulumi-kubernetes treats "" as absent (helm_release.go assignNameIfAutonameable)
         if _judged(given) and len(given) > HELM_RELEASE_LIMIT:
             yield _over(record, "Helm release name", given, HELM_RELEASE_LIMIT, "Helm limit")
     else:

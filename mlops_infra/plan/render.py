@@ -283,7 +283,11 @@ def _record(release: ResourceRecord, obj: dict[str, Any], namespace: str, stack:
     typ = kube_type(api_version, kind)
     qualified = release.urn.split("::")[2]
     object_name = str(meta.get("name", ""))
-    urn_name = f"{release.name}/{object_name}" if cluster_scoped else f"{release.name}/{meta['namespace']}/{object_name}"
+    local = object_name if cluster_scoped else f"{meta['namespace']}/{object_name}"
+    # A kustomize Directory's objects are Pulumi resources named `<directory name>:<ns>/<name>` (pulumi-kubernetes
+    # kustomize/v2 directory.go: the resource prefix defaults to the Directory's name, joined with ":"); a Helm
+    # release's objects are not Pulumi resources, and are named here `<release name>/<ns>/<name>`.
+    urn_name = f"{release.name}:{local}" if kind_label == "kustomize" else f"{release.name}/{local}"
     return ResourceRecord(
         urn=f"urn:pulumi:{stack}::{project}::{qualified}${typ}::{urn_name}", type=typ, name=object_name,
         parent=release.urn, custom=True, id=None, inputs=obj,
