@@ -2,12 +2,11 @@
 validated against the `openAPIV3Schema` of its CRD version (crd_catalog: the stack's CRDs, then the chart store's).
 
 What a violation means at apply time: a type, enum, pattern, bound or required-field error is refused by the API
-server (422) however the object is applied. An unknown field is refused by Helm, whose install and upgrade build
-the manifest with strict field validation (helm v3.20 pkg/kube/client.go `Build`: FieldValidationStrict unless
-validation is disabled; pulumi-kubernetes' helm.sh/v3 Release leaves it enabled: `disableOpenapiValidation`
-defaults to false). A custom resource the library applies itself is sent with fieldValidation Warn
-(pulumi-kubernetes provider/pkg/await/await.go, or the API server's default, Warn since v1.23): the API server
-prunes the field and the setting is silently lost. Both are findings.
+server (422) however the object is applied. An unknown field is pruned: a custom resource the library applies itself
+is sent with fieldValidation Warn (pulumi-kubernetes provider/pkg/await/await.go, or the API server's default, Warn
+since v1.23); Helm's client-side "strict" validation (pkg/kube/client.go `Build`) defers to the server when the
+server supports field validation, so a chart's object is created too, with a warning (helm/helm#13053: "STATUS:
+deployed"). Either way the setting is silently lost: a finding.
 """
 
 from __future__ import annotations
@@ -74,7 +73,7 @@ def _resolve(cat: Catalog, group: str, version: str, kind: str) -> tuple[str, Cr
 def _consequence(res: Resource) -> str:
     release = release_of(res)
     if release:
-        return f"Helm's strict field validation fails release {release}"
+        return f"the API server prunes it and release {release} installs with a warning, without the setting"
     return "the API server prunes it (fieldValidation Warn): the setting is silently lost"
 
 

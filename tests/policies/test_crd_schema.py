@@ -280,8 +280,8 @@ def test_a_rendered_inference_service_names_its_release_and_helms_refusal(kserve
                       policy_config={SCHEMA_POLICY: {"crdDirectories": [str(KSERVE)], "chartStore": False}})
     assert [f.message for f in report.findings] == [
         "InferenceService serving/ranker (release serving): spec.predictor.model.minReplica: unknown field (CRD "
-        "inferenceservices.serving.kserve.io v1beta1, serving.kserve.io_inferenceservices.yaml): Helm's strict field "
-        "validation fails release serving"]
+        "inferenceservices.serving.kserve.io v1beta1, serving.kserve.io_inferenceservices.yaml): the API server prunes "
+        "it and release serving installs with a warning, without the setting"]
 
 
 POLICY_CASES = [
