@@ -39,6 +39,7 @@ from .test_feast import CASES as FEAST
 from .test_invariants_cluster import CASES as INVARIANTS_CLUSTER
 from .test_invariants_relations import CASES as INVARIANTS_RELATIONS
 from .test_k8s import CASES as K8S
+from .test_k8s_schema import CASES as CORE_SCHEMA
 from .test_literal_secrets import CASES as LITERALS
 from .test_pipelines_engines_policies import CASES as PIPELINES_ENGINES
 from .test_pipelines_policies import CASES as PIPELINES
@@ -77,7 +78,7 @@ EXPECTED_MISCONFIGURED = sorted([
 ])
 ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, *K8S, *COST, *FEAST, *INVARIANTS_CLUSTER,
                          *INVARIANTS_RELATIONS, *BUDGET_CASES, *VECTOR_SEARCH, *PIPELINES, *PIPELINES_ENGINES,
-                         *SERVING, *DATA_VERSIONING, *RENDERING, *ADMISSION, *CRDS, *LITERALS]
+                         *SERVING, *DATA_VERSIONING, *RENDERING, *ADMISSION, *CRDS, *LITERALS, *CORE_SCHEMA]
 
 
 def check_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
