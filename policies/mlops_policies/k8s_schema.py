@@ -83,7 +83,7 @@ def core_schema(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resou
     def check(res: Resource) -> Iterable[str]:
         body = res.props
         kind, api_version = body.get("kind"), body.get("apiVersion")
-        if not isinstance(kind, str) or not isinstance(api_version, str) or kind.endswith("Patch"):
+        if not isinstance(kind, str) or not isinstance(api_version, str) or res.type.endswith("Patch"):
             return
         validator = _validator(version, kind, api_version)
         if validator is None:
