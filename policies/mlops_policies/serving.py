@@ -134,9 +134,8 @@ def artifacts_read_only(stack: Stack, config: Mapping[str, Any]) -> Iterable[tup
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 
 
-@resource_policy(
+@stack_policy(
     "mlops-serving-kserve-s3-endpoint-override",
-    types=(CONFIG_MAP,),
     description="KServe's `inferenceservice-config` sets no `credentials.s3.s3Endpoint` when models are read with a "
                 "workload identity: KServe v0.20 turns it into AWS_ENDPOINT_URL on every storage initializer "
                 "(pkg/credentials/s3/utils.go BuildS3EnvVars), and botocore then sends every service's calls to it, "
@@ -146,9 +145,12 @@ CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
     remediation="Leave kserve.storage.s3.endpoint unset (the chart's default) and set only kserve.storage.s3.region; "
                 "botocore finds the regional S3 endpoint (and the VPC endpoint) itself.",
 )
-def kserve_s3_endpoint(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
-    if res.get("metadata", "name") != "inferenceservice-config":
-        return
+def kserve_s3_endpoint(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
+    yield from each([r for r in stack.of_type(CONFIG_MAP) if r.get("metadata", "name") == "inferenceservice-config"],
+                    _s3_endpoint)
+
+
+def _s3_endpoint(res: Resource) -> Iterable[str]:
     credentials = json_doc(res.get("data", "credentials"), "KServe credentials config") or {}
     s3 = credentials.get("s3") if isinstance(credentials.get("s3"), Mapping) else {}
     endpoint = s3.get("s3Endpoint") if isinstance(s3, Mapping) else None
