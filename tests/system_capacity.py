@@ -71,9 +71,30 @@ def pod(spec: Mapping[str, Any]) -> Demand:
     return Demand(max([main.cpu_m, *(i.cpu_m for i in init)]), max([main.memory_mib, *(i.memory_mib for i in init)]), 1)
 
 
+def _gpu_only_affinity(spec: Mapping[str, Any]) -> bool:
+    """Required node affinity that only GPU nodes satisfy: a GPU label, or instance types of GPU families only."""
+    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = required.get("nodeSelectorTerms") or []
+    if not terms:
+        return False
+
+    def gpu_term(term: Mapping[str, Any]) -> bool:
+        for expr in term.get("matchExpressions") or []:
+            key, values = expr.get("key"), expr.get("values") or []
+            if key in GPU_ONLY_LABELS and expr.get("operator") in ("In", "Exists"):
+                return True
+            if key == "node.kubernetes.io/instance-type" and values and all(
+                    str(v)[:1] in ("g", "p") for v in values):
+                return True
+        return False
+
+    return all(gpu_term(t) for t in terms)
+
+
 def on_system_nodes(spec: Mapping[str, Any]) -> bool:
     selector = spec.get("nodeSelector") or {}
-    if any(k in selector for k in GPU_ONLY_LABELS):
+    if any(k in selector for k in GPU_ONLY_LABELS) or _gpu_only_affinity(spec):
         return False
     return not any("nvidia.com/gpu" in ((c.get("resources") or {}).get("requests") or {})
                    for c in spec.get("containers", []))
@@ -224,9 +245,17 @@ def system_demand(inv: Inventory, *, peak: bool = False) -> tuple[Demand, Demand
     for r in inv.of_type("kubernetes:apps/v1:DaemonSet"):
         if on_system_nodes(r.inputs["spec"]["template"]["spec"]):
             per_node += pod(r.inputs["spec"]["template"]["spec"])
+    rendered_from = {r.parent for r in inv.rendered()}
     for release in inv.of_type("kubernetes:helm.sh/v3:Release"):
+        if release.urn in rendered_from:
+            continue  # its Deployments, StatefulSets and DaemonSets, as rendered, are counted above
         t, n = release_demand(release)
         total, per_node = total + t, per_node + n
+    for kind in ("Prometheus", "Alertmanager"):  # the operator builds their StatefulSets from the custom resource
+        for r in inv.of_type(f"kubernetes:monitoring.coreos.com/v1:{kind}"):
+            if r.parent in rendered_from:
+                total += requests(r.inputs["spec"].get("resources")).times(int(r.inputs["spec"].get("replicas", 1)))
+                total += Demand(0, 0, int(r.inputs["spec"].get("replicas", 1)))
     for addon in inv.of_type("aws:eks/addon:Addon"):
         t, n = addon_demand(str(addon.inputs["addonName"]))
         total, per_node = total + t, per_node + n
