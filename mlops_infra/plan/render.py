@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -39,7 +38,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 DIRECTORY = "kubernetes:kustomize/v2:Directory"
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 HELM_RELEASE_NAME_LIMIT = 53
-RENDER_VERSION = "3"
+RENDER_VERSION = "4"
 """Part of every cache key: bump it when what a render produces changes (engine, splitter, hook or CRD rules), so a
 cache written by an older library is never served."""
 
@@ -132,7 +131,7 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml: ~10x faster
     """YAML 1.1's `=` "value" type is a PyYAML quirk the API server (YAML 1.2, sigs.k8s.io/yaml) does not have:
     a plain `=` (e.g. in PromQL embedded in a rule) is the string "="."""
 
@@ -143,13 +142,28 @@ _Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag
 
 # Helm's releaseutil.SplitManifests: a document separator is `---` at the start of a line, whatever follows it on
 # that line (cert-manager's rbac.yaml writes `---# Permission ...`, which a YAML parser reads as one document).
-_SEPARATOR = re.compile(r"(?:^|\s*\n)---\s*")
-
-
 def _documents(text: str, source: str) -> Iterable[dict[str, Any]]:
-    for part in _SEPARATOR.split(text):
+    if "\n---" not in text and not text.startswith("---"):
+        yield from _parsed(text)
+        return
+    for part in _split(text):
         if part.strip():
             yield from _parsed(part)
+
+
+def _split(text: str) -> list[str]:
+    """Helm's SplitManifests (`(?:^|\\s*\\n)---\\s*`), line by line (the regex backtracks on large manifests): a line
+    starting with `---` ends a document; whatever follows the dashes on that line starts the next one."""
+    parts: list[str] = []
+    current: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith("---"):
+            parts.append("\n".join(current))
+            current = [line[3:].lstrip()]
+        else:
+            current.append(line)
+    parts.append("\n".join(current))
+    return parts
 
 
 def _parsed(text: str) -> Iterable[dict[str, Any]]:
