@@ -200,17 +200,30 @@ class _Resources:
                         and r.get("type") != "pulumi:pulumi:Stack"]
         self.by_urn = {str(r["urn"]): r for r in records}
         self._stack_resources: list[PolicyResource] | None = None
+        # The engine's read-only views, built once per record (every rule reads the same props; with the objects
+        # rendered from charts a prod check has ~1,000 records, and rebuilding them per rule doubled its time).
+        self._props: dict[str, Any] = {}
+        self._providers: dict[str, PolicyProviderResource | None] = {}
+
+    def props(self, record: Mapping[str, Any]) -> Any:
+        urn = str(record["urn"])
+        if urn not in self._props:
+            self._props[urn] = unknown_checking_proxy(_inputs(record))
+        return self._props[urn]
 
     def provider(self, record: Mapping[str, Any]) -> PolicyProviderResource | None:
         urn = (record.get("options") or {}).get("provider")
-        target = self.by_urn.get(urn) if isinstance(urn, str) else None  # the inventory records the provider's URN
-        if target is None:
+        if not isinstance(urn, str):
             return None
-        return PolicyProviderResource(str(target["type"]), unknown_checking_proxy(_engine_value(target["inputs"])),
-                                      str(target["urn"]), str(target["name"]))
+        if urn not in self._providers:
+            target = self.by_urn.get(urn)  # the inventory records the provider's URN
+            self._providers[urn] = None if target is None else PolicyProviderResource(
+                str(target["type"]), unknown_checking_proxy(_engine_value(target["inputs"])), str(target["urn"]),
+                str(target["name"]))
+        return self._providers[urn]
 
     def resource_args(self, record: Mapping[str, Any], config: Mapping[str, Any]) -> ResourceValidationArgs:
-        return ResourceValidationArgs(str(record["type"]), unknown_checking_proxy(_inputs(record)),
+        return ResourceValidationArgs(str(record["type"]), self.props(record),
                                       str(record["urn"]), str(record["name"]), _options(record), self.provider(record),
                                       dict(config), {})
 
@@ -222,7 +235,7 @@ class _Resources:
 
     def _policy_resources(self) -> list[PolicyResource]:
         resources = {str(r["urn"]): PolicyResource(
-            str(r["type"]), unknown_checking_proxy(_inputs(r)), str(r["urn"]), str(r["name"]),
+            str(r["type"]), self.props(r), str(r["urn"]), str(r["name"]),
             _options(r), self.provider(r), None, [], {}) for r in self.records}
         for r in self.records:
             res = resources[str(r["urn"])]
