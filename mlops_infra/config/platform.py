@@ -217,6 +217,12 @@ def orchestration_problems(config: PlatformConfig) -> Iterable[Problem]:
         yield ("orchestration", "Airflow, Kubeflow Pipelines, Metaflow and Prefect read their database password (or "
                "Prefect Cloud key) through External Secrets: set securityBaseline.enabled and "
                "securityBaseline.externalSecrets")
+    if needs_eso and config.cluster.workload_identity != "irsa":
+        # Their database SecretStores authenticate as an IRSA ServiceAccount of the engine's namespace; under Pod
+        # Identity External Secrets would use its own role, which reads no database secret (nothing syncs).
+        yield ("orchestration", "Airflow, Kubeflow Pipelines, Metaflow and Prefect read their database password "
+               "through a SecretStore that authenticates with an IRSA ServiceAccount token: set "
+               "cluster.workloadIdentity irsa")
 
 
 def data_problems(config: PlatformConfig) -> Iterable[Problem]:

@@ -255,7 +255,7 @@ class ExfiltrationGuards(pulumi.ComponentResource):
                 "PlatformBucketsOwnPrincipals", PLATFORM_BUCKET_ACTIONS, [*a[0], *(f"{arn}/*" for arn in a[0])],
                 principals={"AWS": "*"}, conditions={"StringEquals": {"aws:PrincipalAccount": a[1]}})))
         if args.deployer_role_arns:
-            statements += deployer_statements(args, buckets, partition)
+            statements += deployer_statements(args, buckets, partition, identity.account_id)
         statements.append(iam.statement(
             "ImageAndPackageBucketsRead", ["s3:GetObject"],
             [_nth_object_arn(partition, args.region, i) for i in range(len(aws_owned_bucket_objects(args.region)))],
@@ -266,16 +266,18 @@ class ExfiltrationGuards(pulumi.ComponentResource):
 
 
 def deployer_statements(args: ExfiltrationGuardsArgs, buckets: pulumi.Output[list[str]],
-                        partition: pulumi.Output[str]) -> list[pulumi.Output[iam.Statement]]:
+                        partition: pulumi.Output[str], account: pulumi.Input[str]) -> list[pulumi.Output[iam.Statement]]:
     """What `pulumi up`, `refresh` and `destroy` need through the gateway endpoint when the runner is in the VPC:
     every bucket setting of the platform's buckets and the audit trail's, bucket creation under the platform's
-    names (a bucket added later has no ARN in the list yet), and the Pulumi state bucket's objects."""
+    names (a bucket added later has no ARN in the list yet), and the Pulumi state bucket's objects. The platform's
+    names are matched in this account only (`aws:ResourceAccount`: a bucket of the same name in another account is
+    not the platform's); the state bucket may live in a central account, so it is named exactly instead."""
     deployers = {"ArnLike": {"aws:PrincipalArn": list(args.deployer_role_arns)}}
     prefixes, trail, state = list(args.deployer_bucket_prefixes), args.trail_bucket_arn, args.deployer_state_bucket
-    admin = pulumi.Output.all(buckets, partition, trail).apply(lambda a: iam.statement(
+    admin = pulumi.Output.all(buckets, partition, trail, account).apply(lambda a: iam.statement(
         "PlatformBucketsDeployers", [*DEPLOYER_BUCKET_ACTIONS, "s3:CreateBucket"],
         list(dict.fromkeys([*a[0], *([a[2]] if a[2] else []), *(f"arn:{a[1]}:s3:::{p}-*" for p in prefixes)])),
-        principals={"AWS": "*"}, conditions=deployers))
+        principals={"AWS": "*"}, conditions={**deployers, "StringEquals": {"aws:ResourceAccount": a[3]}}))
     out = [admin]
     if state:
         out.append(partition.apply(lambda p: iam.statement(

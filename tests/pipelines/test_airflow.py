@@ -152,3 +152,16 @@ def test_task_pod_egress_is_exactly_the_platform_services(inv: Inventory) -> Non
     assert not netpol_eval.allows(policies, task, netpol_eval.Ip("10.0.1.10"), 5432)
     scheduler = netpol_eval.Pod("airflow", {"component": "scheduler"})
     assert netpol_eval.allows(policies, scheduler, netpol_eval.Ip("10.0.1.10"), 5432)
+
+
+def test_orchestrators_refuse_pod_identity_for_their_database_secret_stores() -> None:
+    """Their SecretStores authenticate as an IRSA ServiceAccount; under Pod Identity External Secrets would fall back
+    to its own role, which reads no database secret, and the engines would never start (review of issue 27)."""
+    from mlops_infra.config import ConfigError, load_platform_config
+
+    raw = {"environment": "dev", "tags": {"owner": "o", "costCenter": "c"},
+           "cluster": {"publicAccessCidrs": ["203.0.113.0/24"], "workloadIdentity": "podIdentity"},
+           "securityBaseline": {"enabled": True, "externalSecrets": True},
+           "orchestration": {"airflow": {"enabled": True, "dags": {"source": "s3"}}}}
+    with pytest.raises(ConfigError, match=r"orchestration: .* IRSA ServiceAccount token: set cluster.workloadIdentity irsa"):
+        load_platform_config(raw)

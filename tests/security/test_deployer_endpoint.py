@@ -34,8 +34,10 @@ def endpoint_policy(inv: Inventory) -> list[dict[str, Any]]:
     return [json.loads(policy.inputs["policy"])]
 
 
-def _who(arn: str) -> dict[str, str]:
-    return {"aws:PrincipalArn": arn, "aws:PrincipalAccount": ACCOUNT, "aws:SourceVpce": "vpce-any"}
+def _who(arn: str, bucket_account: str = ACCOUNT) -> dict[str, str]:
+    """The request context through the endpoint: who asks, and the account that owns the bucket it names."""
+    return {"aws:PrincipalArn": arn, "aws:PrincipalAccount": ACCOUNT, "aws:SourceVpce": "vpce-any",
+            "aws:ResourceAccount": bucket_account}
 
 
 @pytest.mark.parametrize("action", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
@@ -58,6 +60,8 @@ def test_a_deployer_creates_and_administers_every_platform_bucket(prod: Inventor
                        "s3:GetBucketObjectLockConfiguration", "s3:PutBucketTagging"):
             assert resource_allows(docs, action, arn, _who(DEPLOYER)), (arn, action)
         assert not resource_allows(docs, "s3:CreateBucket", arn, _who(f"arn:aws:iam::{ACCOUNT}:role/other")), arn
+        # The same name in another account is not the platform's bucket: no deployer right reaches it.
+        assert not resource_allows(docs, "s3:PutBucketPolicy", arn, _who(DEPLOYER, "999999999999")), arn
 
 
 @pytest.mark.parametrize("action", ["s3:CreateBucket", "s3:PutObject", "s3:GetObject", "s3:PutBucketPolicy"])

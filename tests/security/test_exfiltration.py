@@ -329,7 +329,8 @@ def test_the_deployer_can_administer_guarded_buckets_from_outside_and_inside_the
     # The feature store's offline bucket, the model artifacts, the DVC remotes, LakeFS's blockstore, Qdrant's snapshots.
     assert len(buckets) == 5
     endpoint = endpoint_policy(prod)
-    deployer = {"aws:PrincipalArn": DEPLOYER, "aws:PrincipalAccount": ACCOUNT, "aws:SecureTransport": "true"}
+    deployer = {"aws:PrincipalArn": DEPLOYER, "aws:PrincipalAccount": ACCOUNT, "aws:SecureTransport": "true",
+                "aws:ResourceAccount": ACCOUNT}  # the buckets are this account's
     for arn, policy in buckets:
         assert not iam_eval.denies(policy, action, arn, deployer), (arn, action)
         inside = {**deployer, "aws:SourceVpce": "vpce-any"}
