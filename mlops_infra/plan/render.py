@@ -69,13 +69,6 @@ class ReleaseRender:
 class RenderReport:
     releases: list[ReleaseRender] = field(default_factory=list)
 
-    def lines(self) -> list[str]:
-        out = []
-        for r in self.releases:
-            what = f"{r.objects} objects" if r.status == "rendered" else f"{r.status}: {r.detail}"
-            what += f" ({r.detail})" if r.status == "rendered" and r.detail else ""
-            out.append(f"  {r.name} ({r.chart}): {what}")
-        return out
 
 
 def kube_type(api_version: str, kind: str) -> str:

@@ -128,6 +128,9 @@ class Index:
                 self.k8s[(res.type.rsplit(":", 1)[-1], ns, name)] = res
         for res in self.of_type(RELEASE, RELEASE_V4):
             self.charts[chart_name(res)].append(res)
+        releases = {r.urn for r in self.of_type(RELEASE, RELEASE_V4)}
+        self.rendered_releases: set[str] = {r.parent for r in stack.resources if r.parent in releases}
+        """Releases whose objects `mlops-infra check` rendered into the stack (their Services are real objects)."""
         self.addons: dict[str, Resource] = {}
         for addon in self.of_type(ADDON):
             name = addon.get("addonName")

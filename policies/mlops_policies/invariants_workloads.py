@@ -88,10 +88,9 @@ def services(idx: Index) -> Iterator[tuple[str, str, Mapping[str, Any], list[str
         yield svc_ns, f"Service {svc_name} (prometheus-operator)", {"k8s-app": "kubelet",
                                                                    "app.kubernetes.io/name": "kubelet"}, [
             "https-metrics", "http-metrics", "cadvisor"]
-    rendered_from = {r.parent for r in idx.stack.resources if r.parent}
     for chart, render in CHART_SERVICES.items():
         for release in idx.releases(chart):
-            if release.urn in rendered_from:
+            if release.urn in idx.rendered_releases:
                 continue  # its real Services are in the stack already (rendered from the chart store)
             rendered, ports = render(release, release_values(release))
             labels: dict[str, Any] = {k: (UNKNOWN if v is None else v) for k, v in rendered.items()}
@@ -104,10 +103,9 @@ CRD_ONLY_TARGETS = ("kube-prometheus-stack", "prometheus-operator-crds")
 
 def _targets_unmodelled_chart(idx: Index, monitor: Resource) -> bool:
     """The monitor waits for a release whose Services are neither rendered (chart store) nor modelled here."""
-    rendered = {r.parent for r in idx.stack.resources if r.parent}
     for urn in idx.deps_of(monitor):
         dep = idx.get(urn)
-        if dep is not None and dep.type == "kubernetes:helm.sh/v3:Release" and urn not in rendered:
+        if dep is not None and dep.type == "kubernetes:helm.sh/v3:Release" and urn not in idx.rendered_releases:
             chart = str(dep.get("chart") or "").rstrip("/").rsplit("/", 1)[-1]
             if chart not in CHART_SERVICES and chart not in CRD_ONLY_TARGETS:
                 return True

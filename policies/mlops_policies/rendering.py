@@ -15,26 +15,6 @@ from typing import Any
 
 from .core import NotApplicable, Resource, Stack, stack_policy
 
-RELEASE = "kubernetes:helm.sh/v3:Release"
-DIRECTORY = "kubernetes:kustomize/v2:Directory"
-RENDERED_BY = (RELEASE, DIRECTORY)
-
-
-def rendered_children(stack: Stack) -> dict[str, list[Resource]]:
-    """Release or Directory URN -> the objects rendered from it (resources whose parent it is)."""
-    sources = {r.urn for r in stack.resources if r.type in RENDERED_BY}
-    found: dict[str, list[Resource]] = {urn: [] for urn in sources}
-    for res in stack.resources:
-        if res.parent in found:
-            found[res.parent].append(res)
-    return found
-
-
-def is_rendered(stack: Stack, res: Resource) -> bool:
-    """Whether `res` came from a chart or kustomize base rather than from the program itself."""
-    parent = stack.by_urn.get(res.parent or "")
-    return parent is not None and parent.type in RENDERED_BY
-
 
 def kubelet_services(resources: Iterable[Resource]) -> Iterator[tuple[str, str]]:
     """(namespace, name) of the kubelet Service each (rendered) prometheus-operator keeps: its `--kubelet-service`."""
