@@ -21,16 +21,17 @@ POLICY = "mlops-k8s-core-schema"
 
 
 def _known(value: Any) -> Any:
-    """The value without the leaves the plan could not know."""
+    """The value without the leaves the plan could not know (the offline plan also writes null for an output a
+    provider computes, such as an ECR repository URL: under the engine that is an unknown, never a null)."""
     if isinstance(value, Mapping):
-        return {k: _known(v) for k, v in value.items() if v is not UNKNOWN and not _is_placeholder(v)}
+        return {k: _known(v) for k, v in value.items() if not _is_placeholder(v)}
     if isinstance(value, list):
-        return [_known(v) for v in value if v is not UNKNOWN and not _is_placeholder(v)]
+        return [_known(v) for v in value if not _is_placeholder(v)]
     return value
 
 
 def _is_placeholder(value: Any) -> bool:
-    return isinstance(value, str) and value in ("[unknown]", "[secret]")
+    return value is UNKNOWN or value is None or (isinstance(value, str) and value in ("[unknown]", "[secret]"))
 
 
 @lru_cache(maxsize=512)

@@ -244,10 +244,12 @@ def _names_credential(key: str) -> bool:
     return key in SECRET_TYPE_KEYS or bool(CREDENTIAL_KEY.search(key) and not REFERENCE_KEY.search(key))
 
 
-# Keys of a Secret that hold an identity, not a secret (a literal user name is no leak): `username`, `admin-user`,
-# `MLFLOW_TRACKING_USERNAME`, `POSTGRES_USER`. Anything else a program writes into a Secret as a literal is judged:
-# the key's name says nothing about the value (`DATABASE_URL` may embed a password; `key` is a key).
-IDENTITY_KEY = re.compile(r"(^|[-_.])(user(name)?|login|email)$", re.I)
+# Keys of a Secret that hold an identity or a public connection detail, not a secret (no leak as a literal):
+# `username`, `admin-user`, `MLFLOW_TRACKING_USERNAME`, `POSTGRES_USER`, `host`, `port`, `dbname`, a public
+# certificate (`tls.crt`, `ca.crt`). Anything else a program writes into a Secret as a literal is judged: the key's
+# name says nothing about the value (`DATABASE_URL` may embed a password; `key` is a key).
+IDENTITY_KEY = re.compile(r"(^|[-_.])(user(name)?|login|email|host(name)?|port|db(name)?|database|region)$"
+                          r"|(^|[-_.])(tls|ca)\.crt$", re.I)
 
 
 def _literal_secret_finding(steps: list[str]) -> bool:

@@ -21,6 +21,8 @@ def deployment(spec_extra: dict[str, Any] | None = None, image: Any = "nginx:1.2
 CASES = [
     Case("valid", POLICY, [deployment({"replicas": 2})], []),
     Case("unknown-values-not-judged", POLICY, [deployment(image="[unknown]")], []),
+    # The offline plan writes null for an output it cannot compute (an ECR repository URL): unknown, not a null.
+    Case("null-output-not-judged", POLICY, [deployment(image=None)], []),
     Case("misspelled", POLICY, [deployment({"replica": 2})],
          ["web: Deployment apps/web: spec: Additional properties are not allowed ('replica' was unexpected) "
           "(Kubernetes 1.35 schema)"]),

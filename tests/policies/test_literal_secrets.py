@@ -27,3 +27,16 @@ CASES = [
 @params(CASES)
 def test_literal_secret_inputs(case: Case) -> None:
     check(case)
+
+
+def test_a_secret_s_public_connection_details_are_not_flagged_but_its_password_is() -> None:
+    """Review finding: host, port, database name and public certificates are not secrets; the password is."""
+    from .helpers import messages
+
+    secret = R("kubernetes:core/v1:Secret", "conn", {"stringData": "[secret]"}, literals=[
+        "/stringData/host", "/stringData/port", "/stringData/dbname", "/stringData/tls.crt", "/stringData/ca.crt",
+        "/stringData/username", "/stringData/password", "/stringData/DATABASE_URL"])
+    assert messages("mlops-no-plaintext-secrets-k8s", [secret]) == [
+        f"conn: Secret stringData.{key} is a literal in the program: the SDK stores it encrypted, but the value is in "
+        "the source and its history; pass it from Pulumi secret config or an ExternalSecret"
+        for key in ("DATABASE_URL", "password")]
