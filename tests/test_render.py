@@ -112,14 +112,14 @@ def test_a_plan_without_rendering_keeps_the_inventory_declared_only() -> None:
 
 @pytest.mark.parametrize("case", ["ok"])
 def test_rendering_twice_is_served_from_the_cache(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlops_infra.plan import render
+    from mlops_infra.plan import render, render_cache
 
     monkeypatch.setenv("MLOPS_INFRA_CACHE", str(tmp_path))
-    monkeypatch.setattr(render, "_MEMORY", {})
+    monkeypatch.setattr(render_cache, "_MEMORY", {})
     first = plan_program(PROGRAM, case, render=True)
     cached = list((tmp_path / "render").glob("*.json"))
-    assert len(cached) == 1
-    monkeypatch.setattr(render, "_MEMORY", {})
+    assert len(cached) == 2  # the chart's CRDs and its templates
+    monkeypatch.setattr(render_cache, "_MEMORY", {})
     monkeypatch.setattr(render, "_load_chart", lambda path: pytest.fail("rendered again despite the disk cache"))
     second = plan_program(PROGRAM, case, render=True)
     assert [r.inputs for r in second.rendered()] == [r.inputs for r in first.rendered()]

@@ -113,7 +113,7 @@ def plan_program(
             with lean_runtime():
                 inventory = ctx.run(_run, program, stack, config.values, config.secret_keys, region, refs)
             if render:
-                report = render_inventory(inventory)
+                report = render_inventory(inventory, base=program.main_dir)  # the program's working directory
                 inventory.rendering = [vars(r) for r in report.releases]
             return inventory
         except PlanError as err:

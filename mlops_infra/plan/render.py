@@ -16,9 +16,9 @@ Nothing renders twice: results are cached by chart digest + values digest, in me
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -31,14 +31,16 @@ from typing import Any
 import yaml
 
 from .. import charts
+from .capabilities import Capabilities, capabilities
 from .inventory import Inventory, ResourceRecord
 from .names import k8s_auto_name
+from .render_cache import _cached, _digest, _documents
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 DIRECTORY = "kubernetes:kustomize/v2:Directory"
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 HELM_RELEASE_NAME_LIMIT = 53
-RENDER_VERSION = "4"
+RENDER_VERSION = "5"
 """Part of every cache key: bump it when what a render produces changes (engine, splitter, hook or CRD rules), so a
 cache written by an older library is never served."""
 
@@ -76,95 +78,11 @@ def kube_type(api_version: str, kind: str) -> str:
     return f"kubernetes:{group_version}:{kind}"
 
 
-def _cache_dir() -> Path | None:
-    root = os.environ.get("MLOPS_INFRA_CACHE") or str(Path.home() / ".cache" / "mlops-infra")
-    path = Path(root) / "render"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return path
-
-
 @lru_cache(maxsize=64)
 def _load_chart(path: str) -> Any:
     import helm_python  # a 75 MB native engine: imported only when a release is rendered
 
     return helm_python.Chart.load(path)
-
-
-_MEMORY: dict[str, list[dict[str, Any]]] = {}
-
-
-def _cached(key: str, produce: Any) -> list[dict[str, Any]]:
-    if key in _MEMORY:
-        return _MEMORY[key]
-    cache = _cache_dir()
-    file = cache / f"{key}.json" if cache else None
-    if file is not None and file.exists():
-        try:
-            objects: list[dict[str, Any]] = json.loads(file.read_text())
-            _MEMORY[key] = objects
-            return objects
-        except (OSError, ValueError):
-            pass
-    objects = produce()
-    _MEMORY[key] = objects
-    if file is not None:
-        tmp = file.with_suffix(f".{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps(objects))
-            tmp.replace(file)
-        except OSError:
-            pass
-    return objects
-
-
-def _digest(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml: ~10x faster
-    """YAML 1.1's `=` "value" type is a PyYAML quirk the API server (YAML 1.2, sigs.k8s.io/yaml) does not have:
-    a plain `=` (e.g. in PromQL embedded in a rule) is the string "="."""
-
-
-_Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:value"]
-                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-
-
-# Helm's releaseutil.SplitManifests: a document separator is `---` at the start of a line, whatever follows it on
-# that line (cert-manager's rbac.yaml writes `---# Permission ...`, which a YAML parser reads as one document).
-def _documents(text: str, source: str) -> Iterable[dict[str, Any]]:
-    if "\n---" not in text and not text.startswith("---"):
-        yield from _parsed(text)
-        return
-    for part in _split(text):
-        if part.strip():
-            yield from _parsed(part)
-
-
-def _split(text: str) -> list[str]:
-    """Helm's SplitManifests (`(?:^|\\s*\\n)---\\s*`), line by line (the regex backtracks on large manifests): a line
-    starting with `---` ends a document; whatever follows the dashes on that line starts the next one."""
-    parts: list[str] = []
-    current: list[str] = []
-    for line in text.split("\n"):
-        if line.startswith("---"):
-            parts.append("\n".join(current))
-            current = [line[3:].lstrip()]
-        else:
-            current.append(line)
-    parts.append("\n".join(current))
-    return parts
-
-
-def _parsed(text: str) -> Iterable[dict[str, Any]]:
-    for doc in yaml.load_all(text, Loader=_Loader):
-        if isinstance(doc, dict) and doc.get("kind") == "List":
-            yield from (item for item in doc.get("items") or [] if isinstance(item, dict))
-        elif isinstance(doc, dict) and doc.get("kind"):
-            yield doc
 
 
 TEST_HOOKS = {"test", "test-success", "test-failure"}
@@ -189,22 +107,42 @@ def _disabled_subcharts(chart: Any, values: dict[str, Any]) -> list[str]:
     return disabled
 
 
-def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_name: str, namespace: str,
-                 skip_crds: bool = False) -> list[dict[str, Any]]:
-    """The objects `helm install` would create for this release: CRDs first (unless skipped), then templates in
-    template order, test hooks left out. Each object carries `_template` (its source file) for messages."""
+def chart_crds(stored: charts.StoredChart, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The CRDs Helm installs before the templates: the chart's `crds/` and those of its enabled dependencies."""
 
     def produce() -> list[dict[str, Any]]:
         chart = _load_chart(str(stored.path))
+        disabled = _disabled_subcharts(chart, values)
         out: list[dict[str, Any]] = []
-        if not skip_crds:
-            disabled = _disabled_subcharts(chart, values)
-            for crd in chart.crds:
-                if any(crd["filename"].startswith(prefix) for prefix in disabled):
-                    continue  # Helm installs the CRDs of enabled dependencies only (ProcessDependencies first)
-                for doc in _documents(crd["data"], crd["filename"]):
-                    out.append({**doc, "_template": crd["filename"]})
-        rendered = chart.render(values, name=release_name, namespace=namespace, is_install=True)
+        for crd in chart.crds:
+            if any(crd["filename"].startswith(prefix) for prefix in disabled):
+                continue  # Helm installs the CRDs of enabled dependencies only (ProcessDependencies first)
+            out.extend({**doc, "_template": crd["filename"]} for doc in _documents(crd["data"], crd["filename"]))
+        return out
+
+    # Keyed by the values (which decide the enabled dependencies) so that a warm run never loads the engine.
+    return _cached(_digest("crds", RENDER_VERSION, stored.digest, values), produce)
+
+
+def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_name: str, namespace: str,
+                 skip_crds: bool = False, caps: Capabilities | None = None) -> list[dict[str, Any]]:
+    """The objects `helm install` would create for this release: CRDs first (unless skipped), then templates in
+    template order, test hooks left out. Each object carries `_template` (its source file) for messages. `caps` are
+    the cluster's `.Capabilities` (`plan.capabilities`); without them Helm's built-in defaults apply."""
+
+    def produce() -> list[dict[str, Any]]:
+        from helm_python import _native
+        from helm_python.chart import _dumps
+
+        chart = _load_chart(str(stored.path))
+        options: dict[str, Any] = {"name": release_name, "namespace": namespace, "is_install": True}
+        if caps is not None:
+            # Chart.render() has no parameter for these; the engine's render options do (helm-c-sdk
+            # wrapper.decodeOptions: kube_version, api_versions, appended to Helm's defaults as `--api-versions`).
+            options.update(kube_version=caps.kube_version, api_versions=list(caps.api_versions))
+        rendered: dict[str, str] = json.loads(_native.call_string("helm_render", chart._raw(), _dumps(values),
+                                                                  json.dumps(options)))
+        out: list[dict[str, Any]] = []
         for template in sorted(rendered):
             if not template.endswith((".yaml", ".yml", ".tpl", ".json")) or template.endswith("NOTES.txt"):
                 continue
@@ -215,7 +153,10 @@ def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_nam
                 out.append({**doc, "_template": template})
         return out
 
-    return _cached(_digest("helm", RENDER_VERSION, stored.digest, values, release_name, namespace, skip_crds), produce)
+    crds = [] if skip_crds else chart_crds(stored, values)
+    capability_key = (caps.kube_version, caps.api_versions) if caps else None
+    return crds + _cached(_digest("helm", RENDER_VERSION, stored.digest, values, release_name, namespace,
+                                  capability_key), produce)
 
 
 def render_kustomize(directory: Path) -> list[dict[str, Any]]:
@@ -294,7 +235,13 @@ def _record(release: ResourceRecord, obj: dict[str, Any], namespace: str, stack:
     # A kustomize Directory's objects are Pulumi resources named `<directory name>:<ns>/<name>` (pulumi-kubernetes
     # kustomize/v2 directory.go: the resource prefix defaults to the Directory's name, joined with ":"); a Helm
     # release's objects are not Pulumi resources, and are named here `<release name>/<ns>/<name>`.
-    urn_name = f"{release.name}:{local}" if kind_label == "kustomize" else f"{release.name}/{local}"
+    if kind_label == "kustomize":
+        # `resourcePrefix` when given (an empty one: no prefix), else the Directory's name (directory.go, yaml.go).
+        prefix = release.inputs.get("resourcePrefix")
+        prefix = release.name if prefix is None else str(prefix)
+        urn_name = f"{prefix}:{local}" if prefix else local
+    else:
+        urn_name = f"{release.name}/{local}"
     return ResourceRecord(
         urn=f"urn:pulumi:{stack}::{project}::{qualified}${typ}::{urn_name}", type=typ, name=object_name,
         parent=release.urn, custom=True, id=None, inputs=obj,
@@ -303,15 +250,28 @@ def _record(release: ResourceRecord, obj: dict[str, Any], namespace: str, stack:
         dependencies=[release.urn])
 
 
-def render_inventory(inventory: Inventory) -> RenderReport:
-    """Add every release's and Directory's rendered objects to `inventory` (in place); say what was rendered."""
+def render_inventory(inventory: Inventory, base: Path | None = None) -> RenderReport:
+    """Add every release's and Directory's rendered objects to `inventory` (in place); say what was rendered.
+    `base`: the program's working directory, against which relative paths (values files, Directories) resolve."""
+    base = base or Path.cwd()
     report = RenderReport()
     pending: list[tuple[ResourceRecord, list[dict[str, Any]], str, str]] = []
+    releases: list[_Release] = []
     for record in list(inventory.resources):
         if record.type == RELEASE:
-            pending.extend(_render_release(record, report))
+            release = _resolve_release(record, report, base)
+            if release is not None:
+                releases.append(release)
         elif record.type == DIRECTORY:
-            pending.extend(_render_directory(record, report))
+            pending.extend(_render_directory(record, report, base))
+    crds: list[dict[str, Any]] = []
+    for release in releases:
+        if not release.skip_crds:
+            with contextlib.suppress(Exception):  # the release's own render reports the engine's message
+                crds += chart_crds(release.stored, release.values)
+    caps = capabilities(inventory, crds)
+    for release in releases:
+        pending.extend(_render_release(release, caps))
     scopes = _scopes(inventory, (o for _, objs, _, _ in pending for o in objs))
     for record, objects, namespace, label in pending:
         inventory.resources.extend(_record(record, obj, namespace, inventory.stack, inventory.project, scopes, label)
@@ -319,42 +279,93 @@ def render_inventory(inventory: Inventory) -> RenderReport:
     return report
 
 
-def _render_release(record: ResourceRecord, report: RenderReport) -> list[tuple[ResourceRecord, list[dict[str, Any]],
-                                                                               str, str]]:
+@dataclass
+class _Release:
+    record: ResourceRecord
+    entry: ReleaseRender
+    stored: charts.StoredChart
+    values: dict[str, Any]
+    name: str
+    namespace: str
+    skip_crds: bool
+
+
+def _values(inputs: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The values Helm installs with: each of `valueYamlFiles` merged in order, then `values` on top (pulumi-kubernetes
+    helm_release.go decodeRelease, helm MergeMaps: maps merge deeply, anything else is replaced)."""
+
+    def merge(into: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+        out = dict(into)
+        for key, value in top.items():
+            out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        return out
+
+    merged: dict[str, Any] = {}
+    for asset in inputs.get("valueYamlFiles") or []:
+        if not isinstance(asset, dict):
+            raise RenderError(f"unsupported type for 'valueYamlFiles' arg: {type(asset).__name__}")
+        if "text" in asset:
+            text = str(asset["text"])
+        elif "path" in asset:
+            path = Path(str(asset["path"]))
+            text = (path if path.is_absolute() else base / path).read_text()
+        else:
+            raise RenderError("a remote 'valueYamlFiles' asset cannot be read offline")
+        merged = merge(merged, yaml.safe_load(text) or {})
+    return merge(merged, inputs.get("values") or {})
+
+
+def _resolve_release(record: ResourceRecord, report: RenderReport, base: Path) -> _Release | None:
     inputs = record.inputs
     chart, version = str(inputs.get("chart", "")), str(inputs.get("version", ""))
     repo = str((inputs.get("repositoryOpts") or {}).get("repo", "") or "")
-    namespace = str(inputs.get("namespace") or "default")
     release_name = str(inputs.get("name") or "")
     entry = ReleaseRender(record.urn, record.name, "unrendered", chart=f"{chart} {version}")
     report.releases.append(entry)
     stored = charts.find(chart, repo, version)
     if stored is None:
         entry.detail = f"chart {chart} {version} from {repo or 'OCI'} is not in the chart store"
-        return []
+        return None
+    if inputs.get("postrender"):
+        # Helm pipes the manifest through this command before applying it; running a program's command offline
+        # is not this library's to do, and the unprocessed manifest is not what the cluster receives.
+        entry.detail = f"postrender command {str(inputs['postrender'])[:80]!r} is not run offline"
+        return None
     if not release_name:
         # pulumi-kubernetes names it `<logical name>-<8 random hex>`: render with such a name (the mock's stand-in
         # for the random part), so what depends on the name (`release: x` selectors, Service URLs) is judged as
         # the install would leave it.
         release_name = k8s_auto_name(record.type, record.name)  # the name the mock's outputs carry
         entry.detail = f"auto-named {release_name}"
-    values = inputs.get("values") or {}
     try:
-        objects = render_chart(stored, values, release_name, namespace, bool(inputs.get("skipCrds")))
+        values = _values(inputs, base)
+    except (OSError, yaml.YAMLError, RenderError) as exc:
+        entry.status, entry.detail = "failed", f"valueYamlFiles: {exc}"[:300]
+        return None
+    return _Release(record, entry, stored, values, release_name,
+                    str(inputs.get("namespace") or "default"), bool(inputs.get("skipCrds")))
+
+
+def _render_release(release: _Release, caps: Capabilities) -> list[tuple[ResourceRecord, list[dict[str, Any]],
+                                                                         str, str]]:
+    entry = release.entry
+    try:
+        objects = render_chart(release.stored, release.values, release.name, release.namespace, release.skip_crds,
+                               caps)
     except Exception as exc:  # the engine's own message (HelmRenderError, values errors) is the finding
         entry.status, entry.detail = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         return []
     entry.status, entry.objects = "rendered", len(objects)
-    return [(record, objects, namespace, f"helm:{stored.name}-{stored.version}")]
+    return [(release.record, objects, release.namespace, f"helm:{release.stored.name}-{release.stored.version}")]
 
 
-def _render_directory(record: ResourceRecord, report: RenderReport) -> list[tuple[ResourceRecord,
+def _render_directory(record: ResourceRecord, report: RenderReport, base: Path) -> list[tuple[ResourceRecord,
                                                                                   list[dict[str, Any]], str, str]]:
     directory = Path(str(record.inputs.get("directory", "")))
     entry = ReleaseRender(record.urn, record.name, "unrendered", chart=f"kustomize {directory}")
     report.releases.append(entry)
     if not directory.is_absolute():
-        directory = Path.cwd() / directory
+        directory = base / directory
     if not directory.is_dir():
         entry.detail = f"{directory} is not a local kustomization"
         return []

@@ -3,7 +3,8 @@
   namespace;
 - `privileged`: the same release whose values make the chart's container privileged;
 - `unstored`: a release of a chart version the store does not hold;
-- `auto-named`: the same release with no explicit name (pulumi-kubernetes generates `<name>-<8 hex>`)."""
+- `auto-named`: the same release with no explicit name (pulumi-kubernetes generates `<name>-<8 hex>`);
+- `value-files`: the `ok` release with a values file that makes the container privileged."""
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -22,6 +23,11 @@ if case == "privileged":
     values["containerSecurityContext"] = {**hardened, "privileged": True}
 chart = {"chart": "demo-exporter", "version": "1.0.0" if case != "unstored" else "0.9.0",
          "repository_opts": {"repo": "https://charts.example.test"}}
+# `value-files`: the privileged values come from a values file and an in-memory YAML asset (Helm merges files first,
+# then `values` on top: pulumi-kubernetes helm_release.go decodeRelease).
+files = None
+if case == "value-files":
+    files = [pulumi.FileAsset("privileged-values.yaml"), pulumi.StringAsset("resources:\n  limits:\n    memory: 32Mi\n")]
 k8s.helm.v3.Release("demo", **chart, name=None if case == "auto-named" else "demo",
-                    namespace="metrics", values=values,
+                    namespace="metrics", values=values, value_yaml_files=files,
                     opts=pulumi.ResourceOptions(provider=provider, depends_on=[ns]))
