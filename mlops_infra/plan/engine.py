@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import gc
 import logging
+import os
 import runpy
 import sys
 import warnings
@@ -153,6 +154,11 @@ def _run(program: Program, stack: str, values: dict[str, str], secret_keys: froz
 
     main = program.main_dir / "__main__.py"
     sys.path.insert(0, str(program.main_dir))
+    # The program runs in its `main` directory, as under `pulumi up` (pkg/engine/project.go getPwdMain: a directory
+    # `main` is the working directory; pulumi-language-python runs the program with cmd.Dir = that pwd), so relative
+    # paths (FileAsset, a kustomize Directory) mean what they will mean there.
+    cwd = os.getcwd()
+    os.chdir(program.main_dir)
     try:
         try:
             _sync_await(run_pulumi_func(lambda: _run_main(main)))
@@ -169,6 +175,7 @@ def _run(program: Program, stack: str, values: dict[str, str], secret_keys: froz
     except Exception as exc:  # the program's own failure, reported as one message
         raise _classify(exc) from exc
     finally:
+        os.chdir(cwd)
         sys.path.remove(str(program.main_dir))
     # Sorted (by URN first): sibling resources may register in either order, the lines must not.
     problems = [*strict_problems(monitor.registrations), *sorted(name_problems(monitor.records)),

@@ -34,13 +34,13 @@ from .. import charts
 from .capabilities import Capabilities, capabilities
 from .inventory import Inventory, ResourceRecord
 from .names import k8s_auto_name
-from .render_cache import _cached, _digest, _documents
+from .render_cache import _cached, _digest, _documents, documents_of
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 DIRECTORY = "kubernetes:kustomize/v2:Directory"
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 HELM_RELEASE_NAME_LIMIT = 53
-RENDER_VERSION = "5"
+RENDER_VERSION = "6"
 """Part of every cache key: bump it when what a render produces changes (engine, splitter, hook or CRD rules), so a
 cache written by an older library is never served."""
 
@@ -114,10 +114,10 @@ def chart_crds(stored: charts.StoredChart, values: dict[str, Any]) -> list[dict[
         chart = _load_chart(str(stored.path))
         disabled = _disabled_subcharts(chart, values)
         out: list[dict[str, Any]] = []
-        for crd in chart.crds:
-            if any(crd["filename"].startswith(prefix) for prefix in disabled):
-                continue  # Helm installs the CRDs of enabled dependencies only (ProcessDependencies first)
-            out.extend({**doc, "_template": crd["filename"]} for doc in _documents(crd["data"], crd["filename"]))
+        # Helm installs the CRDs of enabled dependencies only (ProcessDependencies first).
+        files = [crd for crd in chart.crds if not any(crd["filename"].startswith(p) for p in disabled)]
+        for crd, docs in zip(files, documents_of([crd["data"] for crd in files]), strict=True):
+            out.extend({**doc, "_template": crd["filename"]} for doc in docs)
         return out
 
     # Keyed by the values (which decide the enabled dependencies) so that a warm run never loads the engine.
@@ -143,10 +143,10 @@ def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_nam
         rendered: dict[str, str] = json.loads(_native.call_string("helm_render", chart._raw(), _dumps(values),
                                                                   json.dumps(options)))
         out: list[dict[str, Any]] = []
-        for template in sorted(rendered):
-            if not template.endswith((".yaml", ".yml", ".tpl", ".json")) or template.endswith("NOTES.txt"):
-                continue
-            for doc in _documents(rendered[template], template):
+        templates = [t for t in sorted(rendered)
+                     if t.endswith((".yaml", ".yml", ".tpl", ".json")) and not t.endswith("NOTES.txt")]
+        for template, docs in zip(templates, documents_of([rendered[t] for t in templates]), strict=True):
+            for doc in docs:
                 hook = ((doc.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook", "")
                 if {h.strip() for h in str(hook).split(",")} & TEST_HOOKS:
                     continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -68,13 +69,74 @@ _Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag
 
 # Helm's releaseutil.SplitManifests: a document separator is `---` at the start of a line, whatever follows it on
 # that line (cert-manager's rbac.yaml writes `---# Permission ...`, which a YAML parser reads as one document).
-def _documents(text: str, source: str) -> Iterable[dict[str, Any]]:
-    if "\n---" not in text and not text.startswith("---"):
-        yield from _parsed(text)
-        return
-    for part in _split(text):
-        if part.strip():
-            yield from _parsed(part)
+def _documents(text: str, source: str) -> list[dict[str, Any]]:
+    return documents_of([text])[0]
+
+
+def documents_of(texts: list[str]) -> list[list[dict[str, Any]]]:
+    """The Kubernetes objects of each manifest text (split as Helm splits, `List` kinds expanded), parsed in one
+    batch: through Go's YAML (below) when the batch is large, else PyYAML's libyaml loader."""
+    parts_of = [_split(text) if "\n---" in text or text.startswith("---") else [text] for text in texts]
+    flat = [part for parts in parts_of for part in parts if part.strip()]
+    parsed = _parse_go(flat) if sum(map(len, flat)) >= GO_BATCH_BYTES else None
+    if parsed is None:
+        parsed = [list(yaml.load_all(part, Loader=_Loader)) for part in flat]
+    out: list[list[dict[str, Any]]] = []
+    position = 0
+    for parts in parts_of:
+        docs: list[dict[str, Any]] = []
+        for part in parts:
+            if not part.strip():
+                continue
+            docs.extend(_objects(parsed[position]))
+            position += 1
+        out.append(docs)
+    return out
+
+
+def _objects(docs: list[Any]) -> Iterable[dict[str, Any]]:
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "List":
+            yield from (item for item in doc.get("items") or [] if isinstance(item, dict))
+        elif isinstance(doc, dict) and doc.get("kind"):
+            yield doc
+
+
+GO_BATCH_BYTES = 256 * 1024
+"""From this size on a batch is parsed by Go: ~4x faster than libyaml plus PyYAML's Python constructor on the
+charts' ~12 MB of CRDs (a prod render went from ~6 s of parsing to ~1.5 s)."""
+_CONVERT = '{{- range $path, $_ := .Files.Glob "d/*" }}\n{{ $.Files.Get $path | fromYaml | toJson }}\n{{- end }}\n'
+
+
+def _parse_go(parts: list[str]) -> list[list[Any]] | None:
+    """Each part (one YAML document) converted by Helm's own `fromYaml | toJson` (sigs.k8s.io/yaml, the conversion
+    the API server applies to YAML, so types resolve as the cluster resolves them), in one offline render of a
+    throwaway chart holding the parts as files. None when the engine is unavailable; a part Go cannot parse
+    (`fromYaml` returns `{"Error": ...}`) is parsed by PyYAML, which raises its own error."""
+    try:
+        import helm_python
+    except ImportError:  # pragma: no cover - a dependency of mlops-infra
+        return None
+    with tempfile.TemporaryDirectory(prefix="mlops-yaml-") as tmp:
+        root = Path(tmp)
+        (root / "templates").mkdir()
+        (root / "d").mkdir()
+        (root / "Chart.yaml").write_text("apiVersion: v2\nname: yaml2json\nversion: 0.0.0\n")
+        (root / "templates" / "convert.yaml").write_text(_CONVERT)
+        for index, part in enumerate(parts):
+            (root / "d" / f"{index:07d}.yaml").write_text(part)
+        rendered = helm_python.Chart.load(str(root)).render({}, name="yaml2json", namespace="default")
+    lines = [line for line in rendered["yaml2json/templates/convert.yaml"].split("\n") if line.strip()]
+    if len(lines) != len(parts):
+        return None
+    out: list[list[Any]] = []
+    for part, line in zip(parts, lines, strict=True):
+        doc = json.loads(line)
+        if isinstance(doc, dict) and set(doc) == {"Error"}:
+            out.append(list(yaml.load_all(part, Loader=_Loader)))
+        else:
+            out.append([doc])
+    return out
 
 
 def _split(text: str) -> list[str]:
@@ -90,11 +152,3 @@ def _split(text: str) -> list[str]:
             current.append(line)
     parts.append("\n".join(current))
     return parts
-
-
-def _parsed(text: str) -> Iterable[dict[str, Any]]:
-    for doc in yaml.load_all(text, Loader=_Loader):
-        if isinstance(doc, dict) and doc.get("kind") == "List":
-            yield from (item for item in doc.get("items") or [] if isinstance(item, dict))
-        elif isinstance(doc, dict) and doc.get("kind"):
-            yield doc
