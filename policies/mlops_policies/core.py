@@ -56,6 +56,20 @@ class NotApplicable(Exception):
     """The rule cannot judge this input (a value it needs is unknown, or the rule is off here)."""
 
 
+MARKERS = tuple(f'"{m}"' for m in (*ENGINE_UNKNOWNS, PLAN_UNKNOWN, PLAN_SECRET, PLAN_LITERAL_SECRET))
+
+
+def is_marker_free(value: Any) -> bool:
+    """True when no string in `value` is an unknown or secret marker: then the value is already plain (one JSON dump
+    in C instead of a walk in Python; a rendered prod check holds ~12 MB of CRDs). Inventory inputs are JSON (string
+    keys). A marker-like key only sends the value down the slow, exact path."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return not any(marker in text for marker in MARKERS)
+
+
 def plain(value: Any) -> Any:
     """Plain dicts/lists from the engine's unknown-checking proxies, with every unknown replaced by UNKNOWN."""
     kind = type(value).__name__
@@ -99,6 +113,9 @@ def _split_literals(value: Any, path: tuple[str, ...], found: list[str]) -> Any:
 
 def plain_props(value: Any) -> tuple[Any, tuple[str, ...]]:
     """`plain(value)`, and the JSON pointers where the plan recorded a literal the SDK marked secret."""
+    raw = value["__target"] if type(value).__name__ == "_DictProxy" else value
+    if type(raw) is dict and is_marker_free(raw):
+        return raw, ()  # already plain (and shared, read-only: rules never write to props)
     seen = _LITERALS_SEEN[0]
     props = plain(value)
     if _LITERALS_SEEN[0] == seen:
@@ -138,12 +155,22 @@ def dig(obj: Any, *path: str | int) -> Any:
 
 
 def has_unknown(value: Any) -> bool:
+    if isinstance(value, (dict, list)):
+        try:
+            json.dumps(value)  # UNKNOWN (like every sentinel) is not JSON: a value that dumps holds none
+            return False
+        except (TypeError, ValueError):
+            pass
+    return _has_unknown(value)
+
+
+def _has_unknown(value: Any) -> bool:
     if value is UNKNOWN:
         return True
     if isinstance(value, Mapping):
-        return any(has_unknown(v) for v in value.values())
+        return any(_has_unknown(v) for v in value.values())
     if isinstance(value, list):
-        return any(has_unknown(v) for v in value)
+        return any(_has_unknown(v) for v in value)
     return False
 
 

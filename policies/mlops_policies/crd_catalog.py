@@ -67,12 +67,25 @@ def _crd_file(path: Path, text: str) -> bool:
 
 @lru_cache(maxsize=16)
 def _files(directory: str, stamp: float) -> tuple[tuple[Path, frozenset[str]], ...]:
+    """The CRD files under `directory` and the names they mention. Reading every file of a chart store (~24 MB) costs
+    about a second, so the index is also kept on disk, keyed by every file's path, size and modification time."""
     root = Path(directory)
+    candidates = sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+    signature = hashlib.sha256(json.dumps(
+        [directory] + [(str(p), (st := p.stat()).st_size, st.st_mtime_ns) for p in candidates]).encode()).hexdigest()
+    index = cache_dir() / f"index-{signature[:40]}.json"
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        return tuple((Path(path), frozenset(names)) for path, names in json.loads(index.read_text(encoding="utf-8")))
     found = []
-    for path in sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
+    for path in candidates:
         text = path.read_text(encoding="utf-8", errors="replace")
         if _crd_file(path.relative_to(root), text):
             found.append((path, frozenset(m.group(1) for m in NAME_LINE.finditer(text))))
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+        index.parent.mkdir(parents=True, exist_ok=True)
+        partial = index.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps([(str(p), sorted(n)) for p, n in found]), encoding="utf-8")
+        partial.replace(index)
     return tuple(found)
 
 
@@ -156,7 +169,8 @@ def versions_of(crd: Mapping[str, Any], source: str, stamp: str) -> dict[tuple[s
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
             continue
         schema = entry["schema"].get("openAPIV3Schema") if isinstance(entry.get("schema"), Mapping) else None
-        schema = normal_schema(schema) if source == "stack" else schema
+        if source == "stack" and "x_kubernetes_" in json.dumps(schema, default=str):
+            schema = normal_schema(schema)  # only typed (SDK-spelled) schemas need it; a chart's are the API's
         out[(str(group), str(kind), entry["name"])] = CrdVersion(
             name, entry["name"], entry.get("served") is not False, source,
             schema if isinstance(schema, Mapping) else None, stamp)

@@ -30,7 +30,16 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from .adapter import TODAY, WAIVED_SINK, Waived
-from .core import PLAN_LITERAL_SECRET, PLAN_SECRET, PLAN_UNKNOWN, SEVERITIES, ResourceRule, Rule, unescape_pointer
+from .core import (
+    PLAN_LITERAL_SECRET,
+    PLAN_SECRET,
+    PLAN_UNKNOWN,
+    SEVERITIES,
+    ResourceRule,
+    Rule,
+    is_marker_free,
+    unescape_pointer,
+)
 from .enforcement import LEVELS, PolicyConfigError, Waiver, default_enforcement, parse_waivers
 from .packs import PACKS, all_rules, build_policy, config_defaults
 
@@ -184,6 +193,16 @@ def _inputs(record: Mapping[str, Any]) -> Any:
     return _engine_value(_with_literals(inputs, pointers) if pointers else inputs)
 
 
+def _engine_view(record: Mapping[str, Any]) -> Any:
+    """The props as the engine hands them to a policy: an unknown-checking proxy (reading an unknown raises). Inputs
+    with no unknown, secret or literal marker (most records, and every CRD a chart ships) have nothing that could
+    raise: they are handed over as they are, since pulumi_policy's proxy copies the whole tree eagerly."""
+    inputs = record.get("inputs") or {}
+    if not record.get("plainSecretInputs") and type(inputs) is dict and is_marker_free(inputs):
+        return inputs
+    return unknown_checking_proxy(_inputs(record))
+
+
 def _options(record: Mapping[str, Any]) -> PolicyResourceOptions:
     opts = record.get("options") or {}
     return PolicyResourceOptions(
@@ -208,7 +227,7 @@ class _Resources:
     def props(self, record: Mapping[str, Any]) -> Any:
         urn = str(record["urn"])
         if urn not in self._props:
-            self._props[urn] = unknown_checking_proxy(_inputs(record))
+            self._props[urn] = _engine_view(record)
         return self._props[urn]
 
     def provider(self, record: Mapping[str, Any]) -> PolicyProviderResource | None:
