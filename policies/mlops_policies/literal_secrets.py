@@ -15,6 +15,13 @@ from typing import Any
 from .core import Resource, Stack, stack_policy, unescape_pointer
 
 KUBERNETES_SECRETS = ("kubernetes:core/v1:Secret", "kubernetes:core/v1:SecretPatch")
+SSM_PARAMETER = "aws:ssm/parameter:Parameter"
+
+
+def _declared_plain(res: Resource, pointer: str) -> bool:
+    """An SSM `String`/`StringList` parameter's `value`: the SDK marks it secret, but the program declared the value
+    non-secret by its type (pulumi-aws v7 offers `insecure_value` for exactly this)."""
+    return res.type == SSM_PARAMETER and pointer == "/value" and res.get("type") in ("String", "StringList")
 
 
 @stack_policy(
@@ -25,7 +32,8 @@ KUBERNETES_SECRETS = ("kubernetes:core/v1:Secret", "kubernetes:core/v1:SecretPat
     severity="critical", pack="mlops-security",
     controls=("SOC2 CC6.1", "ISO27001 A.8.12", "PCI-DSS 3.5.1"),
     remediation="Read the value with `pulumi.Config().require_secret(...)`, generate it (pulumi_random), or let the "
-                "service manage it (RDS manage_master_user_password).",
+                "service manage it (RDS manage_master_user_password). An SSM String parameter is not judged (its "
+                "type says the value is not secret): pass such a value as `insecure_value`.",
     strictness="always",
 )
 def literal_secret_inputs(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
@@ -33,6 +41,8 @@ def literal_secret_inputs(stack: Stack, config: Mapping[str, Any]) -> Iterable[t
         if res.type in KUBERNETES_SECRETS or not res.literal_secrets:
             continue
         for pointer in res.literal_secrets:
+            if _declared_plain(res, pointer):
+                continue
             path = ".".join(unescape_pointer(pointer)) or "(value)"
             yield res, (f"secret input {path} is a literal in the program: Pulumi encrypts it in state, but the value "
                         "is in the source and its history")

@@ -10,10 +10,13 @@ A violation about something the stack lacks (no trail, no detector) is reported 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import yaml
 
 from .core import (
     NotApplicable,
@@ -39,6 +42,7 @@ DETECTOR_FEATURE = "aws:guardduty/detectorFeature:DetectorFeature"
 K8S_SECRET = "kubernetes:core/v1:Secret"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+HELM_CHART_V4 = "kubernetes:helm.sh/v4:Chart"  # values go to the provider's client-side render, as plain inputs
 
 PROD_ONLY = {"environments": {"type": "array", "items": {"type": "string"}, "default": ["prod"],
                               "description": "Environments the rule applies in."}}
@@ -208,7 +212,7 @@ def _credential_paths(value: Any, path: str = "") -> Iterable[str]:
         for key, item in value.items():
             sub = f"{path}.{key}" if path else str(key)
             if (CREDENTIAL_KEY.search(str(key)) and not REFERENCE_KEY.search(str(key))
-                    and not isinstance(item, (Mapping, list, bool)) and item not in (None, "")):
+                    and not isinstance(item, (Mapping, list, bool, int, float)) and item not in (None, "")):
                 yield sub
             else:
                 yield from _credential_paths(item, sub)
@@ -225,18 +229,24 @@ SECRET_TYPE_KEYS = frozenset({"tls.key", "ssh-privatekey", ".dockerconfigjson", 
 
 
 def _structured(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A ConfigMap's values, JSON documents read as what they hold (a chart's JSON config names keys such as
-    `s3AccessKeyIDName`: references, judged key by key, not as one credential-named blob)."""
+    """A ConfigMap's values, JSON or YAML documents read as what they hold (a chart's JSON config names keys such as
+    `s3AccessKeyIDName`: references, judged key by key, not as one credential-named blob; a YAML config file's
+    `password: x` is a credential however the file is named)."""
     out: dict[str, Any] = {}
     for key, value in data.items():
-        if isinstance(value, str) and value.lstrip().startswith("{"):
-            try:
+        out[key] = value
+        if not isinstance(value, str):
+            continue
+        text = value.lstrip()
+        parsed: Any = None
+        if text.startswith(("{", "[")):
+            with contextlib.suppress(ValueError):
                 parsed = json.loads(value)
-            except ValueError:
-                parsed = value
-            out[key] = parsed if isinstance(parsed, Mapping) else value
-        else:
-            out[key] = value
+        elif "\n" in text and ":" in text:
+            with contextlib.suppress(yaml.YAMLError):
+                parsed = yaml.safe_load(value)
+        if isinstance(parsed, (Mapping, list)):
+            out[key] = parsed
     return out
 
 
@@ -292,14 +302,15 @@ def no_plaintext_secrets(stack: Stack, config: Mapping[str, Any]) -> Iterable[tu
                 yield f"ConfigMap {field}.{path} holds a credential; ConfigMaps are not secret"
 
     def config_group(res: Resource) -> Iterable[str]:
-        # Objects passed inline to a ConfigGroup are plain inputs: a Secret among them sits in state as written.
-        for obj in res.get("objs") or []:
+        # Objects passed inline to a ConfigGroup (`objs`, or manifests in `yaml`) are plain inputs: a Secret among
+        # them sits in state as written. (`files` are read by the provider at apply time: not judged here.)
+        for where, obj in _group_objects(res):
             if isinstance(obj, Mapping) and obj.get("kind") == "Secret":
                 for field in ("stringData", "data"):
                     for key, value in sorted((obj.get(field) or {}).items()):
                         if isinstance(value, str) and value and not is_unknown(value):
                             name = (obj.get("metadata") or {}).get("name")
-                            yield f"Secret {name} {field}.{key} in the ConfigGroup's objs holds a plaintext value"
+                            yield f"Secret {name} {field}.{key} in the ConfigGroup's {where} holds a plaintext value"
 
     def helm(res: Resource) -> Iterable[str]:
         for path in _credential_paths(res.get("values") or {}):
@@ -308,4 +319,15 @@ def no_plaintext_secrets(stack: Stack, config: Mapping[str, Any]) -> Iterable[tu
     yield from each(stack.of_type(K8S_SECRET, "kubernetes:core/v1:SecretPatch"), secret)
     yield from each(stack.of_type("kubernetes:yaml/v2:ConfigGroup", "kubernetes:yaml:ConfigGroup"), config_group)
     yield from each(stack.of_type(CONFIG_MAP), config_map)
-    yield from each(stack.of_type(HELM_RELEASE), helm)
+    yield from each(stack.of_type(HELM_RELEASE, HELM_CHART_V4), helm)
+
+
+def _group_objects(res: Resource) -> Iterable[tuple[str, Any]]:
+    for obj in res.get("objs") or []:
+        yield "objs", obj
+    manifests = res.get("yaml")
+    for text in [manifests] if isinstance(manifests, str) else manifests if isinstance(manifests, list) else []:
+        if isinstance(text, str) and not is_unknown(text):
+            with contextlib.suppress(yaml.YAMLError):
+                for obj in yaml.safe_load_all(text):
+                    yield "yaml", obj

@@ -18,6 +18,13 @@ CASES = [
     Case("literal-secret-string", POLICY, [R(VERSION, "v", {"secretString": "[secret]"}, literals=["/secretString"])],
          ["v: secret input secretString is a literal in the program: Pulumi encrypts it in state, but the value is "
           "in the source and its history"]),
+    # An SSM String parameter declares its value non-secret (pulumi-aws: `insecure_value`); a SecureString does not.
+    Case("ssm-string-literal", POLICY, [R("aws:ssm/parameter:Parameter", "p", {"type": "String", "value": "[secret]"},
+                                          literals=["/value"])], []),
+    Case("ssm-securestring-literal", POLICY, [R("aws:ssm/parameter:Parameter", "p", {
+        "type": "SecureString", "value": "[secret]"}, literals=["/value"])],
+         ["p: secret input value is a literal in the program: Pulumi encrypts it in state, but the value is in the "
+          "source and its history"]),
     # Kubernetes Secrets are judged by mlops-no-plaintext-secrets-k8s (identity keys allowed there).
     Case("k8s-secret-elsewhere", POLICY, [R("kubernetes:core/v1:Secret", "s", {"stringData": "[secret]"},
                                             literals=["/stringData/password"])], []),

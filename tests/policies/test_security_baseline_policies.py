@@ -191,3 +191,27 @@ def test_helm_values_with_credentials_but_not_references(prod: list[Resource]) -
         ("tracker", "Helm value pagerduty.routingKey holds a credential; reference a Secret by name instead"),
         ("tracker", "Helm value alerts[0] holds a credential; reference a Secret by name instead"),
     ]
+
+
+def test_credentials_inside_json_arrays_and_yaml_documents_in_a_configmap(prod: list[Resource]) -> None:
+    """Review finding: a JSON array or a YAML file held in a ConfigMap value hid its credentials; numbers under a
+    credential-like key (`tokenTTL: 3600`) are not credentials."""
+    data = {"clients.json": '[{"name": "a", "clientSecret": "s3cr3t"}]',
+            "app.yaml": "database:\n  host: db\n  password: hunter2\n  passwordMinLength: 12\n",
+            "limits.json": '{"tokenTTL": 3600, "apiKeyName": "key"}'}
+    stack = add(prod, "kubernetes:core/v1:ConfigMap", "app-config", {"data": data})
+    assert run(no_plaintext_secrets, stack) == [
+        ("app-config", "ConfigMap data.clients.json[0].clientSecret holds a credential; ConfigMaps are not secret"),
+        ("app-config", "ConfigMap data.app.yaml.database.password holds a credential; ConfigMaps are not secret"),
+    ]
+
+
+def test_a_secret_in_a_config_groups_yaml_and_helm_v4_chart_values(prod: list[Resource]) -> None:
+    manifest = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n"
+                "apiVersion: v1\nkind: Secret\nmetadata: {name: api}\nstringData: {token: abc123}\n")
+    stack = add(add(prod, "kubernetes:yaml/v2:ConfigGroup", "group", {"yaml": manifest}),
+                "kubernetes:helm.sh/v4:Chart", "chart", {"values": {"auth": {"password": "hunter2"}}})
+    assert run(no_plaintext_secrets, stack) == [
+        ("group", "Secret api stringData.token in the ConfigGroup's yaml holds a plaintext value"),
+        ("chart", "Helm value auth.password holds a credential; reference a Secret by name instead"),
+    ]
