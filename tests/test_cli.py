@@ -81,3 +81,19 @@ def test_console_script_help_is_fast_to_import() -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws', 'pydantic', 'boto3')))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"
+
+
+def test_version_is_the_packages_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+    from pathlib import Path
+
+    import pytest
+    import tomllib
+
+    from mlops_infra.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert capsys.readouterr().out.strip() == f"mlops-infra {project['version']}" == f"mlops-infra {version('mlops-infra')}"

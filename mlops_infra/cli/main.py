@@ -36,7 +36,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mlops_infra import __version__
+
     parser = _Parser(prog="mlops-infra", description="Plan, check and operate an MLOps platform built with mlops-infra.")
+    parser.add_argument("--version", action="version", version=f"mlops-infra {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for module in COMMANDS.values():
         importlib.import_module(f"mlops_infra.cli.{module}").register(sub)
