@@ -147,3 +147,17 @@ def test_cli_prints_the_path_as_json(capsys: pytest.CaptureFixture[str], monkeyp
     assert main(["graph", "--stack", "dev", "--critical-path"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("Critical path of a first `pulumi up` for dev: ") and "Path / floor = " in text
+
+
+def test_what_a_helm_release_renders_is_part_of_the_release_not_a_step_after_it() -> None:
+    """Review finding: rendered hook Jobs showed up after their release on the path (they are created by the release
+    and inside its estimate); a kustomize Directory's objects are resources of their own and keep their time."""
+    base = synthetic()
+    rendered = [rec("hook", "t:slow", ("slow",)), rec("kobj", "t:fast", ("mystery",))]
+    rendered[0].options["rendered"] = {"by": "helm:demo-1.0.0", "release": "urn:slow"}
+    rendered[1].options["rendered"] = {"by": "kustomize", "release": "urn:mystery"}
+    with_rendered = Inventory("p", "s", [*base.resources, *rendered], {})
+    path = critical_path(with_rendered, CreateTimes(TABLE))
+    names = [s.name for s in path.steps]
+    assert "hook" not in names and names[-1] == "kobj"
+    assert path.total == critical_path(base, CreateTimes(TABLE)).total + 5

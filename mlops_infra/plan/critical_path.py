@@ -165,7 +165,10 @@ def critical_path(inventory: Inventory, times: CreateTimes | None = None) -> Cri
 
     Ties break on the URN, so the result is deterministic. Raises ValueError on a dependency cycle."""
     times = times or CreateTimes.load()
-    index = inventory.by_urn()
+    # The objects a Helm release renders are not Pulumi resources: the release creates them, and its own estimate
+    # covers them (a kustomize Directory's objects are resources, each with its own await, and stay).
+    index = {urn: r for urn, r in inventory.by_urn().items()
+             if not str((r.options.get("rendered") or {}).get("by", "")).startswith("helm:")}
     graph = {urn: waits_on(r, index) for urn, r in index.items()}
     try:
         order = list(TopologicalSorter(graph).static_order())
