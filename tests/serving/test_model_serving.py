@@ -76,15 +76,6 @@ def test_each_model_names_a_runtime_that_supports_its_format(prod_plan: Inventor
             assert model["modelFormat"]["name"] in formats
 
 
-def test_prod_runs_a_canary_in_standard_mode(prod_plan: Inventory, staging_plan: Inventory) -> None:
-    isvc = _isvc(prod_plan, "churn")
-    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
-    (canary,) = isvc["spec"]["canary"]
-    assert canary["trafficPercent"] == 10 and canary["predictor"]["name"]
-    assert canary["predictor"]["model"]["storageUri"] != isvc["spec"]["predictor"]["model"]["storageUri"]
-    assert "canary" not in _isvc(staging_plan, "churn")["spec"]
-
-
 def test_dev_serves_nothing(dev_plan: Inventory) -> None:
     assert not dev_plan.of_type(ISVC) and not _serving(dev_plan, RELEASE)
 
