@@ -187,9 +187,9 @@ class ServingConfig(ConfigModel):
                                             "artifact bucket. Default: monitoring.")
     monitoring_job_image: ImageRef = Field("docker.io/library/python:3.12-slim",
                                            description="Image of the monitoring job. Default: python:3.12-slim.")
-    monitoring_fetch_image: ImageRef = Field("docker.io/amazon/aws-cli:2.22.35",
+    monitoring_fetch_image: ImageRef = Field("docker.io/amazon/aws-cli:2.17.9",
                                              description="AWS CLI image that copies the monitoring inputs (IRSA). "
-                                             "Default: docker.io/amazon/aws-cli:2.22.35.")
+                                             "Default: docker.io/amazon/aws-cli:2.17.9.")
 
     def problems(self) -> Iterable[Problem]:
         seen: set[str] = set()
