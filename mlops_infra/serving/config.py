@@ -52,6 +52,9 @@ class RuntimesConfig(ConfigModel):
     # tensorflow/serving 2.19.0 (Docker Hub tag); KServe's own runtime still pins 2.6.2.
     tfserving_image: ImageRef = Field("docker.io/tensorflow/serving:2.19.0",
                                       description="TensorFlow Serving image. Default: docker.io/tensorflow/serving:2.19.0.")
+    tfserving_gpu_image: ImageRef = Field(
+        "docker.io/tensorflow/serving:2.19.0-gpu", description="TensorFlow Serving image for models with gpus > 0 "
+        "(the CUDA build: the plain image runs on the CPU only). Default: docker.io/tensorflow/serving:2.19.0-gpu.")
     mlserver_image: ImageRef = Field("docker.io/seldonio/mlserver:1.7.1",
                                      description="MLServer image (ships the MLflow runtime). Default: "
                                      "docker.io/seldonio/mlserver:1.7.1.")
@@ -60,7 +63,8 @@ class RuntimesConfig(ConfigModel):
 
     def problems(self) -> Iterable[Problem]:
         if self.require_digest:
-            for key, image in (("tfservingImage", self.tfserving_image), ("mlserverImage", self.mlserver_image)):
+            for key, image in (("tfservingImage", self.tfserving_image), ("tfservingGpuImage", self.tfserving_gpu_image),
+                               ("mlserverImage", self.mlserver_image)):
                 if not pinned_by_digest(image):
                     yield key, f"must be pinned by digest (requireDigest: true; got {image!r})"
 
@@ -69,9 +73,11 @@ class CanaryConfig(ConfigModel):
     """A candidate model version beside the stable one (KServe v0.20.0 `spec.canary`, Standard mode only)."""
 
     artifact_path: ArtifactPath = Field(..., description="The candidate's key prefix in the artifact bucket. Required.")
-    traffic_percent: int = Field(10, ge=0, le=100, description="Share of requests for the candidate; 0 deploys it "
-                                 "dark. KServe sizes the canary at ceil(stable replicas x percent / 100) behind the "
-                                 "same Service. Default: 10.")
+    traffic_percent: int = Field(10, ge=1, le=99, description="Share of requests for the candidate. KServe v0.20 "
+                                 "Standard mode gives the canary its own Deployment and Service "
+                                 "(`<model>-canary-predictor`, ceil(minReplicas x percent / 100) replicas) and splits "
+                                 "nothing: the split is the ALB's (weighted target groups on the model's Ingress), so "
+                                 "a canary needs exposure internalAlb or public. Default: 10.")
 
 
 class ServedModelConfig(ConfigModel):
@@ -96,6 +102,9 @@ class ServedModelConfig(ConfigModel):
     gpu_pool: K8sName | None = Field(None, description="The `gpuPools[]` pool (with its own inference taint) the "
                                      "replicas run on. Default: none (CPU nodes).")
     canary: CanaryConfig | None = Field(None, description="A candidate version taking part of the traffic. Default: none.")
+    protected_attributes: list[K8sName] = Field(
+        default_factory=list, description="Columns of the monitoring inputs the fairness metrics are computed over "
+        "(e.g. gender); each must have at least two groups in the logged predictions. Default: none (drift only).")
 
     def problems(self) -> Iterable[Problem]:
         if self.max_replicas < self.min_replicas:
@@ -171,9 +180,16 @@ class ServingConfig(ConfigModel):
     fairness_threshold: float = Field(0.1, gt=0, lt=1, description="Alert when a model's demographic parity "
                                       "difference exceeds this, or its disparate impact ratio falls below 1 minus "
                                       "this (four-fifths rule at 0.2). Default: 0.1.")
-    monitoring_job: bool = Field(True, description="The example drift/fairness CronJob per model. Default: true.")
+    monitoring_job: bool = Field(True, description="The drift/fairness CronJob per model: computes the metrics "
+                                 "from `<monitoringPrefix>/<model>/reference.csv` and `predictions/*.csv` in the "
+                                 "artifact bucket and pushes them (README: Serving). Default: true.")
+    monitoring_prefix: ArtifactPath = Field("monitoring", description="Key prefix of the monitoring inputs in the "
+                                            "artifact bucket. Default: monitoring.")
     monitoring_job_image: ImageRef = Field("docker.io/library/python:3.12-slim",
-                                           description="Image of the example monitoring job. Default: python:3.12-slim.")
+                                           description="Image of the monitoring job. Default: python:3.12-slim.")
+    monitoring_fetch_image: ImageRef = Field("docker.io/amazon/aws-cli:2.17.9",
+                                             description="AWS CLI image that copies the monitoring inputs (IRSA). "
+                                             "Default: docker.io/amazon/aws-cli:2.17.9.")
 
     def problems(self) -> Iterable[Problem]:
         seen: set[str] = set()
@@ -183,6 +199,10 @@ class ServingConfig(ConfigModel):
             seen.add(model.name)
         if self.enabled and not self.models:
             yield "models", "at least one model is required when serving is enabled"
+        for i, model in enumerate(self.models):
+            if model.canary and not self.exposure.ingress:
+                yield (f"models[{i}].canary", "needs exposure internalAlb or public: KServe v0.20 Standard mode routes "
+                       "no traffic to a canary, the ALB's weighted target groups do (private models have no ALB)")
 
 
 _SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"

@@ -13,12 +13,13 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from ..compute.gpu_config import POOL_LABEL, TaintConfig
 from .config import ExposureConfig, ServedModelConfig
-from .runtimes import HTTP_PORT, RUNTIME_OF
+from .runtimes import HTTP_PORT, RUNTIME_OF, health_path, runtime_for
 
 ISVC_API = "serving.kserve.io/v1beta1"
 PREDICTOR_SELECTOR = {"component": "predictor"}
@@ -39,7 +40,7 @@ def tolerations(taint: TaintConfig | None) -> list[dict[str, str]]:
 
 
 def _model(m: ServedModelConfig, uri: str) -> dict[str, Any]:
-    rt = RUNTIME_OF[m.flavour]
+    rt = runtime_for(m.flavour, m.gpus)
     amounts = {"cpu": m.cpu, "memory": m.memory, **({"nvidia.com/gpu": str(m.gpus)} if m.gpus else {})}
     return {"modelFormat": {"name": rt.model_format}, "runtime": rt.name, "storageUri": uri,
             "resources": {"requests": dict(amounts), "limits": dict(amounts)}}
@@ -79,21 +80,53 @@ def predictor_service(model: str) -> str:
     return f"{model}-predictor"
 
 
+def canary_service(model: str) -> str:
+    """The canary's own Deployment and Service in Standard mode: kserve v0.20.0 reconcileCanaryDeployments names
+    them `constants.PredictorServiceName(isvc, canary.predictor.name)` = `<model>-<canary name>-predictor`, and the
+    stable Service selects only the stable pods (`app: isvc.<model>-predictor`), so nothing reaches the canary
+    unless a router in front weights the two Services."""
+    return f"{model}-{CANARY_NAME}-predictor"
+
+
+def kserve_replica_floors(m: ServedModelConfig) -> tuple[int, int]:
+    """(stable, canary) minimum replicas as KServe v0.20.0 sets them (predictor.go canaryReplicaCount: the canary
+    gets ceil(minReplicas x trafficPercent / 100); the stable HPA floor becomes max(minReplicas - that, 1))."""
+    if m.canary is None:
+        return m.min_replicas, 0
+    canary = math.ceil(m.min_replicas * m.canary.traffic_percent / 100)
+    return max(m.min_replicas - canary, 1), canary
+
+
 def api_path(m: ServedModelConfig) -> str:
     """The model's own API prefix: V2 (MLServer) `/v2/models/<name>`, V1 (TF Serving) `/v1/models/<name>`."""
     return f"/{RUNTIME_OF[m.flavour].protocol}/models/{m.name}"
 
 
-def ingress_annotations(exposure: ExposureConfig) -> dict[str, str]:
-    """aws-load-balancer-controller 3.5.0 Ingress annotations (docs/guide/ingress/annotations.md at v3.5.0)."""
+def split_action(model: str) -> str:
+    """The Ingress backend (`port: use-annotation`) whose `actions.<name>` annotation weights stable and canary."""
+    return f"{model}-split"
+
+
+def ingress_annotations(exposure: ExposureConfig, m: ServedModelConfig, group: str) -> dict[str, str]:
+    """aws-load-balancer-controller 3.5.0 Ingress annotations (docs/guide/ingress/annotations.md at v3.5.0). One
+    Ingress per model in one IngressGroup (`group.name`: one ALB), so each model's target groups get the health check
+    of its own runtime; a canary becomes a weighted forward action (`actions.<name>`, advanced schema with
+    serviceName/servicePort/weight)."""
     ann = {
+        "alb.ingress.kubernetes.io/group.name": group,
         "alb.ingress.kubernetes.io/scheme": "internet-facing" if exposure.mode == "public" else "internal",
         "alb.ingress.kubernetes.io/target-type": "ip",
         "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS": 443}]',
         "alb.ingress.kubernetes.io/certificate-arn": exposure.certificate_arn or "",
         "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
-        "alb.ingress.kubernetes.io/healthcheck-path": "/v2/health/ready",
+        "alb.ingress.kubernetes.io/healthcheck-path": health_path(m.flavour, m.name),
     }
+    if m.canary:
+        weight = m.canary.traffic_percent
+        ann[f"alb.ingress.kubernetes.io/actions.{split_action(m.name)}"] = json.dumps({
+            "type": "forward", "forwardConfig": {"targetGroups": [
+                {"serviceName": predictor_service(m.name), "servicePort": 80, "weight": 100 - weight},
+                {"serviceName": canary_service(m.name), "servicePort": 80, "weight": weight}]}}, sort_keys=True)
     if exposure.waf_acl_arn:
         ann["alb.ingress.kubernetes.io/wafv2-acl-arn"] = exposure.waf_acl_arn
     if exposure.oidc:
@@ -106,9 +139,20 @@ def ingress_annotations(exposure: ExposureConfig) -> dict[str, str]:
     return ann
 
 
-def ingress_spec(exposure: ExposureConfig, models: Sequence[ServedModelConfig]) -> dict[str, Any]:
-    paths = [{"path": api_path(m), "pathType": "Prefix",
-              "backend": {"service": {"name": predictor_service(m.name), "port": {"number": 80}}}} for m in models]
+def ingress_paths(m: ServedModelConfig) -> list[tuple[str, str]]:
+    """(path, pathType) of the model's API. Prefix `/v1/models/<m>` becomes the ALB patterns `/v1/models/<m>` and
+    `/v1/models/<m>/*` (aws-load-balancer-controller v3.5.0 buildPathPatternsForPrefixPathType), which miss TF
+    Serving's `/v1/models/<m>:predict`; an ImplementationSpecific path is passed through as an ALB wildcard pattern,
+    so `/v1/models/<m>:*` catches the `:predict`, `:classify` and `:regress` verbs (and nothing of another model)."""
+    base = api_path(m)
+    return [(base, "Prefix"), *([(f"{base}:*", "ImplementationSpecific")] if m.flavour == "tensorflow" else [])]
+
+
+def ingress_spec(exposure: ExposureConfig, m: ServedModelConfig) -> dict[str, Any]:
+    backend: dict[str, Any] = (
+        {"service": {"name": split_action(m.name), "port": {"name": "use-annotation"}}} if m.canary
+        else {"service": {"name": predictor_service(m.name), "port": {"number": 80}}})
+    paths = [{"path": path, "pathType": kind, "backend": backend} for path, kind in ingress_paths(m)]
     return {"ingressClassName": "alb", "tls": [{"hosts": [exposure.host]}],
             "rules": [{"host": exposure.host, "http": {"paths": paths}}]}
 
@@ -148,8 +192,13 @@ def kserve_values(region: str) -> dict[str, Any]:
 
 
 def cert_manager_values() -> dict[str, Any]:
-    """cert-manager v1.21.1 values: CRDs from the chart (kept on uninstall), requests on every component."""
+    """cert-manager v1.21.1 values: CRDs from the chart, removed with it, requests on every component.
+
+    `crds.keep: false`: kept CRDs (`helm.sh/resource-policy: keep`) outlive the release with its
+    `meta.helm.sh/release-name`, and Helm refuses to install a release whose objects another release owns, so the
+    next install under another name (`mlops:releaseNames: generated`) would fail. Only KServe's webhook Certificate
+    uses these CRDs here, and kserve-resources recreates it."""
     small = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "100m", "memory": "256Mi"}}
-    return {"crds": {"enabled": True, "keep": True}, "resources": small,
+    return {"crds": {"enabled": True, "keep": False}, "resources": small,
             "webhook": {"resources": small}, "cainjector": {"resources": small},
             "startupapicheck": {"resources": small}}

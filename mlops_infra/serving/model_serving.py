@@ -24,7 +24,7 @@ from ..compute.gpu_config import TaintConfig
 from . import manifests, monitor_job, rules
 from .config import ServingConfig
 from .dashboards import model_dashboard
-from .runtimes import RUNTIME_OF, TFSERVING_MONITORING_CONFIG, serving_runtime_spec
+from .runtimes import RUNTIME_OF, TFSERVING_GPU, TFSERVING_MONITORING_CONFIG, runtime_for, serving_runtime_spec
 
 CERT_MANAGER_REPO = "https://charts.jetstack.io"
 KSERVE_CHARTS = "oci://ghcr.io/kserve/charts"
@@ -62,7 +62,8 @@ class ModelServing(pulumi.ComponentResource):
     inference_services: dict[str, k8s.apiextensions.CustomResource]
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:serving:ModelServing", name, None, opts)
+        # Bound to the cluster's provider, so children without their own (the Helm releases) inherit it.
+        super().__init__("mlops:serving:ModelServing", name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
         if not cluster.metrics_server:
             raise ValueError(f"{name}: {METRICS_NEEDS}")
@@ -101,14 +102,15 @@ class ModelServing(pulumi.ComponentResource):
                 metadata=body.apply(lambda b: b["metadata"]), spec=body.apply(lambda b: b["spec"]),
                 opts=child_options(self, provider=provider, depends_on=[crds, *runtimes, self.identity]))
         self._network_policy(name, args, provider)
-        if cfg.exposure.ingress:
-            k8s.networking.v1.Ingress(  # type: ignore[call-overload]
-                child(name, "ingress"),
-                metadata={"name": "models", "namespace": self.namespace,
-                          "annotations": manifests.ingress_annotations(cfg.exposure)},
-                spec=manifests.ingress_spec(cfg.exposure, cfg.models),
-                opts=child_options(self, provider=provider, depends_on=[*cluster.ingress_dependencies,
-                                                                        *self.inference_services.values()]))
+        if cfg.exposure.ingress:  # one Ingress per model, one ALB (IngressGroup)
+            for m in cfg.models:
+                k8s.networking.v1.Ingress(  # type: ignore[call-overload]
+                    child(name, f"ingress-{m.name}"),
+                    metadata={"name": m.name, "namespace": self.namespace, "annotations":
+                              manifests.ingress_annotations(cfg.exposure, m, f"{cfg.namespace}-models")},
+                    spec=manifests.ingress_spec(cfg.exposure, m),
+                    opts=child_options(self, provider=provider, depends_on=[*cluster.ingress_dependencies,
+                                                                            self.inference_services[m.name]]))
         if args.monitoring is not None:
             self._monitoring(name, args, args.monitoring, provider)
         self.endpoints = {m.name: f"http://{manifests.predictor_service(m.name)}.{cfg.namespace}.svc.cluster.local"
@@ -123,11 +125,14 @@ class ModelServing(pulumi.ComponentResource):
             metadata={"name": "tfserving-monitoring", "namespace": self.namespace, "labels": dict(PART_OF)},
             data={"monitoring.config": TFSERVING_MONITORING_CONFIG}, opts=child_options(self, provider=provider))
         out: list[pulumi.Resource] = [tf_config]
-        for flavour, runtime in RUNTIME_OF.items():
+        wanted = [(flavour, runtime, False) for flavour, runtime in RUNTIME_OF.items()]
+        if any(runtime_for(m.flavour, m.gpus) == TFSERVING_GPU for m in cfg.models):
+            wanted.append(("tensorflow", TFSERVING_GPU, True))
+        for flavour, runtime, gpu in wanted:
             out.append(k8s.apiextensions.CustomResource(
                 child(name, f"runtime-{runtime.name}"), api_version="serving.kserve.io/v1alpha1", kind="ServingRuntime",
                 metadata={"name": runtime.name, "namespace": self.namespace, "labels": dict(PART_OF)},
-                spec=serving_runtime_spec(flavour, cfg.runtimes, "tfserving-monitoring"),
+                spec=serving_runtime_spec(flavour, cfg.runtimes, "tfserving-monitoring", gpu=gpu),
                 opts=child_options(self, provider=provider, depends_on=[*kserve, tf_config])))
         return out
 
@@ -155,8 +160,7 @@ class ModelServing(pulumi.ComponentResource):
                                    depends_on=[*refs.crd_dependencies, self.inference_services[m.name]]))
             dashboard(self, name, uid=f"serving-{m.name}"[:40], namespace=refs.namespace,
                       board=model_dashboard(m.name, m.flavour, cfg.namespace), provider=provider)
-        groups = [RuleGroup(g["name"], g["rules"]) for g in rules.rule_groups(cfg, cfg.namespace,
-                                                                          refs.thresholds.drift_score)]
+        groups = [RuleGroup(g["name"], g["rules"]) for g in rules.rule_groups(cfg, cfg.namespace)]
         prometheus_rule(self, name, refs, object_name="serving", namespace=self.namespace, groups=groups,
                         provider=provider)
         if cfg.monitoring_job and args.pushgateway_url is not None:
@@ -166,11 +170,16 @@ class ModelServing(pulumi.ComponentResource):
             for m in cfg.models:
                 # Any: the spec is a plain dict (schema-checked in the unit tier); matching a lambda's result
                 # against CronJob's TypedDict unions costs mypy tens of GB.
-                spec: pulumi.Output[Any] = pulumi.Output.from_input(args.pushgateway_url).apply(
-                    lambda url, m=m: monitor_job.cron_job_spec(m.name, cfg.monitoring_job_image, url, "model-monitor"))  # type: ignore[misc]
+                spec: pulumi.Output[Any] = pulumi.Output.all(args.pushgateway_url, args.artifacts.bucket_name).apply(
+                    lambda v, m=m: monitor_job.cron_job_spec(  # type: ignore[misc]
+                        m.name, cfg.monitoring_job_image, v[0], "model-monitor",
+                        fetch_image=cfg.monitoring_fetch_image, region=args.region, service_account=SERVICE_ACCOUNT,
+                        inputs=monitor_job.inputs_uri(v[1], cfg.monitoring_prefix, m.name),
+                        protected_attributes=list(m.protected_attributes)))
                 k8s.batch.v1.CronJob(child(name, f"monitor-{m.name}"),
                                      metadata={"name": f"monitor-{m.name}"[:52], "namespace": self.namespace},
-                                     spec=spec, opts=child_options(self, provider=provider, depends_on=[script]))
+                                     spec=spec, opts=child_options(self, provider=provider,
+                                                                   depends_on=[script, self.identity]))
 
 
 def pod_monitor_spec(model: str, port: str, path: str) -> dict[str, Any]:

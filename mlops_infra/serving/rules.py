@@ -13,7 +13,11 @@ Drift and fairness contract (a monitoring job pushes these gauges, job label `ml
   rate across the attribute's groups, 0 (parity) to 1;
 - `mlops_fairness_disparate_impact_ratio{model, protected_attribute}`: min over max positive-prediction rate,
   1 (parity) down to 0;
-- `mlops_model_monitor_last_run_timestamp_seconds{model}`: when the job last finished (staleness alert).
+- `mlops_model_monitor_last_run_timestamp_seconds{model}`: when the job last computed them (staleness alert).
+
+Drift itself is alerted once, by the platform's own rules on these metrics (FeatureDrift in the feature store's
+group, PredictionDrift in the model registry's): serving adds only what is its own, fairness and the job's
+health (`absent()` when nothing was ever pushed or a push left a metric out, staleness when it stopped).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..observability.monitoring_rules import DRIFT_METRIC, PREDICTION_DRIFT_METRIC
-from .config import Flavour, ServingConfig
+from .config import Flavour, ServedModelConfig, ServingConfig
+from .manifests import CANARY_NAME, kserve_replica_floors
 
 ISVC_LABEL = "isvc"
 """Added by the PodMonitor from the predictor pod's `serving.kserve.io/inferenceservice` label."""
@@ -39,6 +44,9 @@ CONTRACT_METRICS: dict[str, tuple[str, ...]] = {
 }
 """The push contract: metric -> labels (besides `job`)."""
 MONITOR_STALE_SECONDS = 2 * 86400
+TF_SERVER_ERRORS = ("INTERNAL", "UNKNOWN", "UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "DATA_LOSS",
+                    "ABORTED", "UNIMPLEMENTED")
+"""TF Serving status codes that are the server's failures (5xx over REST), not the caller's."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +72,10 @@ RUNTIME_METRICS: dict[Flavour, RuntimeMetrics] = {
     "mlflow": RuntimeMetrics("rest_server_requests_total", 'path=~"/v2/models/.+/infer"', 'status_code=~"5.."',
                              "rest_server_request_duration_seconds_bucket", 'path=~"/v2/models/.+/infer"', 1.0),
     # TF Serving: /tensorflow/serving/request_count {model_name, status} and request_latency {model_name, API,
-    # entrypoint}, a histogram in microseconds, on /monitoring/prometheus/metrics.
-    "tensorflow": RuntimeMetrics(":tensorflow:serving:request_count", "", 'status!="OK"',
+    # entrypoint}, a histogram in microseconds, on /monitoring/prometheus/metrics. `status` is the absl code name
+    # (servables/tensorflow/util.cc RecordModelRequestCount: error::Code_Name(status.code())); only server-side codes
+    # spend the error budget (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION... are the caller's 4xx).
+    "tensorflow": RuntimeMetrics(":tensorflow:serving:request_count", "", f'status=~"{"|".join(TF_SERVER_ERRORS)}"',
                                  ":tensorflow:serving:request_latency_bucket", "", 1e-6),
 }
 
@@ -92,49 +102,51 @@ def p99_seconds(model: str, flavour: Flavour, window: str) -> str:
             f"[{window}]))){scale}")
 
 
-def model_rules(model: str, flavour: Flavour, cfg: ServingConfig, namespace: str,
-                min_replicas: int) -> list[dict[str, Any]]:
+def model_rules(m: ServedModelConfig, cfg: ServingConfig, namespace: str) -> list[dict[str, Any]]:
     """Latency SLO burn, error-budget burn, no traffic and replica shortfall for one served model."""
-    m = RUNTIME_METRICS[flavour]
+    model, flavour = m.name, m.flavour
+    rt = RUNTIME_METRICS[flavour]
     burn = 14.4 * cfg.error_budget  # the budget of 30 days spent in 2 days (Google SRE workbook, multiwindow)
     slo = cfg.latency_slo_seconds
+    stable, canary = kserve_replica_floors(m)
+    deployments = f"{model}-predictor" + (f"|{model}-{CANARY_NAME}-predictor" if m.canary else "")
     return [
         _alert("ModelLatencySloBurn",
                f"({p99_seconds(model, flavour, '1h')} > {slo:g}) and ({p99_seconds(model, flavour, '5m')} > {slo:g})",
                "5m", "critical", f"p99 latency of {model} above {slo:g}s over 1h and 5m", model),
         _alert("ModelErrorBudgetBurn",
                f"({error_ratio(model, flavour, '1h')} > {burn:g}) and ({error_ratio(model, flavour, '5m')} > {burn:g})",
-               "2m", "critical", f"{model} burns its error budget 14.4x too fast (5xx/failed requests)", model),
-        _alert("ModelNoTraffic", f"sum(rate({m.requests}{_sel(model, m.request_filter)}[30m])) == 0", "30m",
+               "2m", "critical", f"{model} burns its error budget 14.4x too fast (server errors)", model),
+        _alert("ModelNoTraffic", f"sum(rate({rt.requests}{_sel(model, rt.request_filter)}[30m])) == 0", "30m",
                "warning", f"{model} served no request in 30 minutes", model),
+        # The floor KServe keeps: the stable HPA's (lowered by the canary's share) plus the canary's replicas.
         _alert("ModelReplicaShortfall",
                f'sum(kube_deployment_status_replicas_available{{namespace="{namespace}", '
-               f'deployment=~"{model}-predictor.*"}}) < {min_replicas}',
-               "10m", "critical", f"{model} runs fewer than its {min_replicas} minimum replicas", model),
+               f'deployment=~"{deployments}"}}) < {stable + canary}',
+               "10m", "critical", f"{model} runs fewer than its {stable + canary} minimum replicas", model),
     ]
 
 
-def contract_rules(model: str, cfg: ServingConfig, drift_threshold: float) -> list[dict[str, Any]]:
-    """Drift and fairness alerts of one served model, from the push contract."""
-    t = cfg.fairness_threshold
+def contract_rules(m: ServedModelConfig, cfg: ServingConfig) -> list[dict[str, Any]]:
+    """Fairness alerts of one served model, and the monitoring job's health, from the push contract. A model
+    without protected attributes is expected to push no fairness values."""
+    model, t = m.name, cfg.fairness_threshold
     sel = f'{{job="{MONITOR_JOB}", model="{model}"}}'
+    expected = [k for k in CONTRACT_METRICS if m.protected_attributes or k not in (DPD_METRIC, DIR_METRIC)]
+    missing = " or ".join(f"absent({metric}{sel})" for metric in expected)
     return [
-        _alert("ServedModelFeatureDrift", f"max by (model, feature) ({DRIFT_METRIC}{sel}) > {drift_threshold:g}",
-               "15m", "warning", f"an input feature of {model} drifted", model),
-        _alert("ServedModelPredictionDrift", f"max by (model) ({PREDICTION_DRIFT_METRIC}{sel}) > {drift_threshold:g}",
-               "15m", "warning", f"predictions of {model} drifted", model),
         _alert("ModelDemographicParity", f"max by (model, protected_attribute) ({DPD_METRIC}{sel}) > {t:g}", "15m",
                "warning", f"{model}: demographic parity difference above {t:g}", model),
         _alert("ModelDisparateImpact", f"min by (model, protected_attribute) ({DIR_METRIC}{sel}) < {1 - t:g}", "15m",
                "warning", f"{model}: disparate impact ratio below {1 - t:g}", model),
         _alert("ModelMonitorStale", f"time() - max by (model) ({LAST_RUN_METRIC}{sel}) > {MONITOR_STALE_SECONDS}",
                "30m", "warning", f"the drift/fairness job of {model} has not reported for 2 days", model),
+        _alert("ModelMonitorMissing", missing, "30m", "warning",
+               f"no drift or fairness values for {model} (never pushed, or the last push left some out)", model),
     ]
 
 
-def rule_groups(cfg: ServingConfig, namespace: str, drift_threshold: float) -> list[dict[str, Any]]:
+def rule_groups(cfg: ServingConfig, namespace: str) -> list[dict[str, Any]]:
     """One group per served model (a Prometheus rule file's `groups`)."""
-    return [{"name": f"serving-{m.name}",
-             "rules": [*model_rules(m.name, m.flavour, cfg, namespace, m.min_replicas),
-                       *contract_rules(m.name, cfg, drift_threshold)]}
+    return [{"name": f"serving-{m.name}", "rules": [*model_rules(m, cfg, namespace), *contract_rules(m, cfg)]}
             for m in cfg.models]

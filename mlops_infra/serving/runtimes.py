@@ -24,6 +24,12 @@ TFSERVING_METRICS_PATH = "/monitoring/prometheus/metrics"
 TFSERVING_MONITORING_CONFIG = f'prometheus_config {{\n  enable: true\n  path: "{TFSERVING_METRICS_PATH}"\n}}\n'
 TFSERVING_CONFIG_DIR = "/etc/tfserving"
 MLSERVER_MLFLOW_IMPLEMENTATION = "mlserver_mlflow.MLflowRuntime"
+MLSERVER_IMAGE_PACKAGES = {"mlflow": "2.19.0", "scikit-learn": "1.5.2", "numpy": "1.26.4", "pandas": "2.2.3"}
+"""What docker.io/seldonio/mlserver:1.7.1 installs (SeldonIO/MLServer 1.7.1: the Dockerfile installs every runtime
+with `poetry export --with all-runtimes` constraints from the root poetry.lock, which locks mlflow 2.19.0,
+scikit-learn 1.5.2, numpy 1.26.4, pandas 2.2.3). A model the MLflow runtime loads is unpickled by these versions:
+log it with `serialization_format="cloudpickle"` and train with this scikit-learn and numpy (README: Serving)."""
+MLFLOW_SKLEARN_SERIALIZATION = "cloudpickle"
 NONROOT_UID = 1000
 """Both images run as uid 1000 (KServe sets `runAsUser: 1000` for TF Serving; the MLServer image's user is 1000)."""
 
@@ -43,6 +49,18 @@ RUNTIME_OF: dict[Flavour, Runtime] = {
     "mlflow": Runtime("mlserver-mlflow", "mlflow", "v2", MLSERVER_METRICS_PORT, "/metrics"),
     "tensorflow": Runtime("tfserving", "tensorflow", "v1", HTTP_PORT, TFSERVING_METRICS_PATH),
 }
+TFSERVING_GPU = Runtime("tfserving-gpu", "tensorflow", "v1", HTTP_PORT, TFSERVING_METRICS_PATH)
+"""TF Serving's CUDA build (`-gpu` image) for tensorflow models with gpus > 0: the plain image has no GPU kernels."""
+
+
+def runtime_for(flavour: Flavour, gpus: int = 0) -> Runtime:
+    """The ServingRuntime a model of `flavour` with `gpus` GPUs runs on."""
+    return TFSERVING_GPU if flavour == "tensorflow" and gpus else RUNTIME_OF[flavour]
+
+
+def health_path(flavour: Flavour, model: str) -> str:
+    """What answers 200 once the model is loaded: MLServer's V2 readiness, TF Serving's model status."""
+    return "/v2/health/ready" if flavour == "mlflow" else f"/v1/models/{model}"
 
 
 def _security_context() -> dict[str, Any]:
@@ -66,9 +84,11 @@ def mlserver_env(model_name: str, model_uri: str = MODEL_DIR) -> dict[str, str]:
     }
 
 
-def serving_runtime_spec(flavour: Flavour, images: RuntimesConfig, config_map: str | None = None) -> dict[str, Any]:
-    """The `spec` of the ServingRuntime for `flavour`. `config_map` holds TF Serving's monitoring config."""
-    runtime = RUNTIME_OF[flavour]
+def serving_runtime_spec(flavour: Flavour, images: RuntimesConfig, config_map: str | None = None,
+                         gpu: bool = False) -> dict[str, Any]:
+    """The `spec` of the ServingRuntime for `flavour` (`gpu`: TF Serving's CUDA image). `config_map` holds TF
+    Serving's monitoring config."""
+    runtime = TFSERVING_GPU if gpu and flavour == "tensorflow" else RUNTIME_OF[flavour]
     # Defaults only: every InferenceService sets its own resources (requests = limits).
     resources = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
@@ -87,7 +107,7 @@ def serving_runtime_spec(flavour: Flavour, images: RuntimesConfig, config_map: s
         volumes.append({"name": "monitoring-config", "configMap": {"name": config_map}})
         mounts.append({"name": "monitoring-config", "mountPath": TFSERVING_CONFIG_DIR, "readOnly": True})
         container = {
-            "name": "kserve-container", "image": images.tfserving_image,
+            "name": "kserve-container", "image": images.tfserving_gpu_image if gpu else images.tfserving_image,
             "command": ["/usr/bin/tensorflow_model_server"],
             "args": ["--model_name={{.Name}}", f"--port={GRPC_PORT}", f"--rest_api_port={HTTP_PORT}",
                      f"--model_base_path={MODEL_DIR}", "--rest_api_timeout_in_ms=60000",

@@ -3,10 +3,19 @@ uncompressed model from the artifact bucket (read-only), an endpoint configurati
 (KMS-encrypted, the captured requests feed the drift/fairness job), an endpoint, and target-tracking autoscaling
 on invocations per instance. Property names checked with inspect.signature on pulumi_aws.sagemaker.Model,
 EndpointConfiguration, Endpoint and pulumi_aws.appautoscaling.Target/Policy.
+
+- Models run inside the VPC (`vpcConfig`: private subnets, a security group with HTTPS egress only) when given
+  `network`: the prod data buckets deny requests that do not come through the VPC's S3 endpoint, and with a
+  VpcConfig SageMaker reads the model artifacts through the VPC.
+- The endpoint configuration's `kmsKeyId` (the ML storage volume's key) is left unset for instance types with local
+  NVMe instance storage: CreateEndpointConfig fails when a KmsKeyId is given for them (API reference,
+  CreateEndpointConfig KmsKeyId: "If you specify a value for KmsKeyId when using any nitro-based instances with local
+  storage, the call to CreateEndpointConfig fails"); their instance store is encrypted by the instance's hardware.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -14,11 +23,24 @@ import pulumi_aws as aws
 
 from ..blocks import iam
 from ..blocks.naming import child, child_options, truncate_name
-from ..blocks.refs import BucketRefs
+from ..blocks.refs import BucketRefs, NetworkRefs
 from .config import SageMakerModelConfig, SageMakerServingConfig
 
 CAPTURE_PREFIX = "sagemaker-capture"
 VARIANT = "AllTraffic"
+LOCAL_NVME_FAMILIES = frozenset({"g5", "g6", "g6e", "gr6", "p5", "p5e", "p5en", "trn1", "trn1n", "trn2"})
+"""Families whose instances carry NVMe instance store without a `d` in the name (EC2 instance type specs);
+families with a `d` attribute (c5d, m5d, r5d, g4dn, p3dn, p4d, p4de, c6id...) are recognised by name."""
+
+
+def has_local_storage(instance_type: str) -> bool:
+    """`ml.<family>.<size>` has NVMe instance storage (so CreateEndpointConfig refuses a KmsKeyId)."""
+    family = instance_type.split(".")[1] if instance_type.count(".") == 2 else instance_type
+    if family in LOCAL_NVME_FAMILIES:
+        return True
+    # EC2 naming: <class><generation><attributes>, where the attribute `d` means instance store volumes.
+    match = re.fullmatch(r"[a-z]+\d+([a-z-]*)", family)
+    return bool(match and "d" in match.group(1))
 
 
 @dataclass(frozen=True)
@@ -29,6 +51,9 @@ class SageMakerServingArgs:
     capture: BucketRefs
     """Where data capture writes (under `sagemaker-capture/<model>/`), encrypted with its key."""
     tags: dict[str, str]
+    network: NetworkRefs | None = None
+    """The VPC the models run in (private subnets). Default: none (SageMaker's own network; only where the buckets
+    accept requests from outside the VPC endpoint)."""
 
 
 class SageMakerServing(pulumi.ComponentResource):
@@ -53,10 +78,23 @@ class SageMakerServing(pulumi.ComponentResource):
         aws.iam.RolePolicy(child(name, "policy"), role=role.id, policy=iam.document(statements),
                            opts=child_options(self))
         self.role_arn = role.arn
+        self.security_group = self._security_group(name, args.network, args.tags) if args.network else None
         self.endpoints = {}
         for m in args.config.models:
             self.endpoints[m.name] = self._model(name, m, args, role)
         self.register_outputs({"endpoints": self.endpoints, "roleArn": self.role_arn})
+
+    def _security_group(self, name: str, network: NetworkRefs, tags: dict[str, str]) -> aws.ec2.SecurityGroup:
+        """No ingress (SageMaker invokes the container itself); HTTPS out, to the S3 gateway endpoint's prefix and
+        the VPC's interface endpoints."""
+        group = aws.ec2.SecurityGroup(child(name, "sg"), vpc_id=network.vpc_id, tags=tags,
+                                      description=f"{name}: SageMaker model containers (HTTPS egress only)",
+                                      opts=child_options(self))
+        aws.vpc.SecurityGroupEgressRule(child(name, "https-out"), security_group_id=group.id, ip_protocol="tcp",
+                                        from_port=443, to_port=443, cidr_ipv4="0.0.0.0/0", tags=tags,
+                                        description="HTTPS: S3 (gateway endpoint) and AWS APIs",
+                                        opts=child_options(self))
+        return group
 
     def _model(self, name: str, m: SageMakerModelConfig, args: SageMakerServingArgs,
                role: aws.iam.Role) -> pulumi.Output[str]:
@@ -66,9 +104,12 @@ class SageMakerServing(pulumi.ComponentResource):
             base, execution_role_arn=role.arn, tags=args.tags,
             primary_container={"image": m.image, "model_data_source": {"s3_data_sources": [{
                 "s3_uri": uri, "s3_data_type": "S3Prefix", "compression_type": "None"}]}},
+            vpc_config=None if args.network is None or self.security_group is None else {
+                "subnets": args.network.private_subnet_ids, "security_group_ids": [self.security_group.id]},
             opts=child_options(self))
         config = aws.sagemaker.EndpointConfiguration(
-            child(base, "config"), kms_key_arn=args.capture.kms_key_arn, tags=args.tags,
+            child(base, "config"), tags=args.tags,
+            kms_key_arn=None if has_local_storage(m.instance_type) else args.capture.kms_key_arn,
             production_variants=[{"variant_name": VARIANT, "model_name": model.name, "instance_type": m.instance_type,
                                   "initial_instance_count": m.min_instances}],
             data_capture_config={

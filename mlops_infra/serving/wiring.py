@@ -37,7 +37,8 @@ def build(ctx: PlatformContext) -> dict[str, Any]:
         raise ValueError("serving needs the model registry's artifact bucket (modelRegistry.enabled, engine mlflow)")
     if not isinstance(cfg, ServingConfig):  # engine sagemaker: captured requests go to the shared bucket
         sm = SageMakerServing(child(ctx.name, "serving"), SageMakerServingArgs(
-            config=cfg, artifacts=ctx.artifacts, capture=ctx.shared_bucket.refs, tags=ctx.tags),
+            config=cfg, artifacts=ctx.artifacts, capture=ctx.shared_bucket.refs, tags=ctx.tags,
+            network=ctx.network),
             pulumi.ResourceOptions(parent=ctx.parent))
         return {"servingEndpoints": sm.endpoints, "servingRoleArn": sm.role_arn}
     # The Pushgateway URL is not part of MonitoringRefs: read it from the platform's monitoring core when built.

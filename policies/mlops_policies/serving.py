@@ -4,6 +4,7 @@ runtime images, resource limits, GPU pods that tolerate only inference taints.""
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -40,7 +41,16 @@ def public_auth(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
     backends = [p.get("backend", {}).get("service", {}).get("name", "")
                 for rule in known(res.get("spec", "rules"), "spec.rules") or []
                 for p in (rule.get("http") or {}).get("paths", [])]
-    if not any(str(b).endswith(("-predictor", "-predictor-canary")) for b in backends):
+    # A `use-annotation` backend names an action; its forward target groups name the Services (a weighted canary).
+    for backend in list(backends):
+        action = ann.get(f"alb.ingress.kubernetes.io/actions.{backend}")
+        if isinstance(action, str):
+            try:
+                groups = json.loads(action).get("forwardConfig", {}).get("targetGroups", [])
+            except (ValueError, AttributeError):
+                groups = []
+            backends += [g.get("serviceName", "") for g in groups if isinstance(g, Mapping)]
+    if not any(str(b).endswith("-predictor") for b in backends):
         return
     if not ann.get("alb.ingress.kubernetes.io/wafv2-acl-arn") and ann.get(
             "alb.ingress.kubernetes.io/auth-type") not in ("oidc", "cognito"):
@@ -132,22 +142,40 @@ def artifacts_read_only(stack: Stack, config: Mapping[str, Any]) -> Iterable[tup
 
 
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+S3_ENDPOINT_ANNOTATION = "serving.kserve.io/s3-endpoint"
 
 
 @stack_policy(
     "mlops-serving-kserve-s3-endpoint-override",
-    description="KServe's `inferenceservice-config` sets no `credentials.s3.s3Endpoint` when models are read with a "
-                "workload identity: KServe v0.20 turns it into AWS_ENDPOINT_URL on every storage initializer "
-                "(pkg/credentials/s3/utils.go BuildS3EnvVars), and botocore then sends every service's calls to it, "
-                "so the identity's sts:AssumeRoleWithWebIdentity goes to S3 and every model download fails.",
+    description="No S3 endpoint reaches a storage initializer that uses a workload identity: neither the "
+                "`serving.kserve.io/s3-endpoint` annotation of a predictor's IRSA ServiceAccount (read first) nor "
+                "`credentials.s3.s3Endpoint` in KServe's `inferenceservice-config` (read when the annotation is "
+                "absent; kserve v0.20.0 pkg/credentials/s3/utils.go BuildS3EnvVars/getEnvValue). KServe turns it "
+                "into AWS_ENDPOINT_URL, and botocore then sends every service's calls to it, so the identity's "
+                "sts:AssumeRoleWithWebIdentity goes to S3 and every model download fails.",
     severity="high", pack="mlops-invariants",
     controls=("SOC2 A1.1",),
     remediation="Leave kserve.storage.s3.endpoint unset (the chart's default) and set only kserve.storage.s3.region; "
-                "botocore finds the regional S3 endpoint (and the VPC endpoint) itself.",
+                "put no serving.kserve.io/s3-endpoint annotation on the model servers' ServiceAccount. botocore "
+                "finds the regional S3 endpoint (and the VPC endpoint) itself.",
 )
 def kserve_s3_endpoint(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     yield from each([r for r in stack.of_type(CONFIG_MAP) if r.get("metadata", "name") == "inferenceservice-config"],
                     _s3_endpoint)
+    accounts = {id(sa): sa for isvc in stack.of_type(ISVC) if (sa := _service_account(stack, isvc)) is not None}
+    yield from each(list(accounts.values()), _annotated_endpoint)
+
+
+def _annotated_endpoint(sa: Resource) -> Iterable[str]:
+    """KServe adds S3 env from the ServiceAccount only when it carries the IRSA annotation
+    (service_account_credentials.go); its `serving.kserve.io/s3-endpoint` annotation then wins over the ConfigMap,
+    even when empty (which clears it)."""
+    ann = known(sa.get("metadata", "annotations"), "annotations") or {}
+    endpoint = ann.get(S3_ENDPOINT_ANNOTATION)
+    if "eks.amazonaws.com/role-arn" in ann and isinstance(endpoint, str) and endpoint.strip():
+        yield (f"annotation {S3_ENDPOINT_ANNOTATION} is {endpoint!r} on an IRSA ServiceAccount a predictor runs as: "
+               "KServe sets AWS_ENDPOINT_URL on its storage initializers, so their STS call goes to that endpoint and "
+               "model downloads fail")
 
 
 def _s3_endpoint(res: Resource) -> Iterable[str]:

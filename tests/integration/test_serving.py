@@ -1,12 +1,14 @@
 """Model serving against real software.
 
-- MLServer 1.7.1 with its MLflow runtime (`.venv-mlserver`, .ci/venvs/mlserver.sh) serves a tiny scikit-learn
-  model that the real MLflow client logged and registered into a moto S3 bucket: the test resolves the registered
+- MLServer 1.7.1 with its MLflow runtime and the image's own MLflow 2.19.0, scikit-learn and numpy (`.venv-mlserver`,
+  .ci/venvs/mlserver.sh) serves a tiny scikit-learn model that the registry's MLflow 3.14 client logged as the
+  README says (`.venv-mlserver-train`) and registered into a moto S3 bucket: the test resolves the registered
   version as the README tells users to, renders the InferenceService from it, downloads its storageUri as KServe's
   storage initializer would, starts MLServer with the environment the ServingRuntime renders, asks for a V2
   prediction, then scrapes MLServer's metrics port and checks the series the serving rules read exist there.
-- The example monitoring job's script renders the push contract; promtool evaluates the serving rules on exactly
-  those series (drift and fairness alerts fire, and stay quiet on a healthy report).
+- The monitoring job's script computes drift and fairness from an input set (reference and logged predictions);
+  promtool evaluates the serving rules on exactly what it pushes: the alerts fire on a biased set, clear on a fair
+  one, and the missing-metric alert fires until the first push.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import yaml
 from mlops_infra.serving import manifests, rules
 from mlops_infra.serving.config import RuntimesConfig, ServedModelConfig, ServingConfig
 from mlops_infra.serving.monitor_job import SCRIPT
-from mlops_infra.serving.runtimes import MODEL_DIR, serving_runtime_spec
+from mlops_infra.serving.runtimes import MLFLOW_SKLEARN_SERIALIZATION, MLSERVER_IMAGE_PACKAGES, MODEL_DIR, serving_runtime_spec
 
 from .services import consumer_python, free_port, moto_server, wait_http
 
@@ -43,7 +45,8 @@ mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
 exp = mlflow.create_experiment("churn", artifact_location=f"s3://{bucket}/artifacts/1")
 X = pd.DataFrame({"tenure": [0.0, 1.0, 2.0, 3.0]})
 with mlflow.start_run(experiment_id=exp):
-    info = mlflow.sklearn.log_model(LogisticRegression().fit(X, [0, 0, 1, 1]), name="model", input_example=X.head(2))
+    info = mlflow.sklearn.log_model(LogisticRegression().fit(X, [0, 0, 1, 1]), name="model", input_example=X.head(2),
+                                    serialization_format=sys.argv[3])
 version = mlflow.register_model(info.model_uri, "churn").version
 print(MlflowClient().get_model_version_download_uri("churn", version))
 """
@@ -69,14 +72,31 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
         return out
 
 
+def _version(python: Path, package: str) -> str:
+    out = subprocess.run([str(python), "-c", f"import importlib.metadata as m; print(m.version({package!r}))"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def test_the_consumer_venvs_carry_the_image_and_registry_versions() -> None:
+    """The runtime side has the MLServer image's packages, the logging side the registry's MLflow."""
+    serve, train = consumer_python("mlserver"), consumer_python("mlserver-train")
+    for package, version in MLSERVER_IMAGE_PACKAGES.items():
+        assert _version(serve, package) == version, package
+    assert _version(train, "mlflow").startswith("3."), "the registry's MLflow logs the model"
+    for package in ("scikit-learn", "numpy"):
+        assert _version(train, package) == MLSERVER_IMAGE_PACKAGES[package], package
+
+
 def test_mlserver_serves_the_registered_model_from_the_rendered_storage_uri(tmp_path: Path) -> None:
-    python = consumer_python("mlserver")
+    python, train = consumer_python("mlserver"), consumer_python("mlserver-train")
     started = time.monotonic()
     with moto_server() as endpoint:
         boto3.client("s3", endpoint_url=endpoint, **MOTO).create_bucket(Bucket=BUCKET)
         env = {**os.environ, "MLFLOW_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-        logged = subprocess.run([str(python), "-c", LOG_AND_REGISTER, str(tmp_path), BUCKET], env=env,
+        logged = subprocess.run([str(train), "-c", LOG_AND_REGISTER, str(tmp_path), BUCKET,
+                                 MLFLOW_SKLEARN_SERIALIZATION], env=env,
                                 capture_output=True, text=True, check=False, timeout=300)
         assert logged.returncode == 0, logged.stderr[-3000:]
         download_uri = logged.stdout.strip().splitlines()[-1]
@@ -125,51 +145,116 @@ def _assert_rules_read_emitted_series(exposition: str, log: str) -> None:
             series
 
 
-def _series(exposition: str, extra: str) -> list[dict[str, str]]:
-    """The job's pushed lines as promtool input series, with the labels the Pushgateway scrape keeps."""
-    out = []
-    for line in exposition.splitlines():
-        if line.startswith("#"):
-            continue
-        metric, value = line.rsplit(" ", 1)
-        out.append({"series": metric[:-1] + f",{extra}}}", "values": f"{value}x60"})
-    return out
+class _Pushgateway:
+    """A local stand-in for the Pushgateway's PUT API: records each pushed body by path."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+        pushes: list[tuple[str, str]] = []
+        self.pushes = pushes
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                pushes.append((self.path, self.rfile.read(int(self.headers["Content-Length"])).decode()))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def test_the_monitoring_jobs_metrics_are_the_ones_the_rules_read(tmp_path: Path) -> None:
+def _write_inputs(root: Path, current: list[dict[str, Any]]) -> Path:
+    """The job's inputs as the init container leaves them: reference.csv and predictions/*.csv."""
+    import csv
+    reference = [{"tenure": i % 50, "gender": "f" if i % 2 else "m", "prediction": (i // 2) % 2} for i in range(200)]
+    (root / "predictions").mkdir(parents=True)
+    for path, rows in ((root / "reference.csv", reference), (root / "predictions" / "2026-12-06.csv", current)):
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["tenure", "gender", "prediction"])
+            writer.writeheader()
+            writer.writerows(rows)
+    return root
+
+
+def _run_job(tmp: Path, name: str, current: list[dict[str, Any]] | None) -> tuple[int, list[tuple[str, str]]]:
+    """The ConfigMap's script, run as the CronJob's container runs it (its env), against a local Pushgateway."""
+    inputs = _write_inputs(tmp / name, current) if current is not None else tmp / name
+    (tmp / "script").mkdir(exist_ok=True)
+    (tmp / "script" / "monitor.py").write_text(SCRIPT)
+    gateway = _Pushgateway()
+    try:
+        done = subprocess.run(["python3", str(tmp / "script" / "monitor.py")], capture_output=True, text=True,
+                              timeout=60, env={"PATH": os.environ["PATH"], "MODEL": "churn",
+                                               "PUSHGATEWAY_URL": gateway.url, "MONITOR_INPUTS": str(inputs),
+                                               "PROTECTED_ATTRIBUTES": "gender"})
+    finally:
+        gateway.server.shutdown()
+    return done.returncode, gateway.pushes
+
+
+def _values(body: str) -> dict[str, float]:
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+            if line and not line.startswith("#")}
+
+
+def test_the_monitoring_job_computes_drift_and_fairness_and_the_alerts_fire_and_clear(tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool not found: apt-get install prometheus (see .ci/run)"
-    job: dict[str, Any] = {}
-    exec(compile(SCRIPT, "monitor.py", "exec"), job)  # the ConfigMap's script, not a copy of it
-    now = 3600.0
-    bad = job["exposition"]("churn", {"feature_drift": {"tenure": 0.6}, "prediction_drift": 0.5, "fairness": {
-        "gender": {"demographic_parity_difference": 0.25, "disparate_impact_ratio": 0.7}}}, now)
-    good = job["exposition"]("churn", {"feature_drift": {"tenure": 0.05}, "prediction_drift": 0.02, "fairness": {
-        "gender": {"demographic_parity_difference": 0.01, "disparate_impact_ratio": 0.97}}}, now)
-    pushed = {line.split("{", 1)[0] for line in bad.splitlines() if not line.startswith("#")}
+    biased = [{"tenure": 40 + i % 10, "gender": "f" if i % 2 else "m",
+               "prediction": 1 if i % 2 or i % 10 == 0 else 0} for i in range(200)]
+    fair = [{"tenure": i % 50, "gender": "f" if i % 2 else "m", "prediction": (i // 2) % 2} for i in range(200)]
+    code, pushes = _run_job(tmp_path, "missing", None)
+    assert code == 1 and pushes == [], "no inputs: nothing pushed, the Job fails"
+    runs = {}
+    for name, rows in (("biased", biased), ("fair", fair)):
+        code, pushes = _run_job(tmp_path, name, rows)
+        assert code == 0
+        ((path, body),) = pushes
+        assert path == "/metrics/job/mlops-model-monitor/model/churn"
+        runs[name] = _values(body)
+    pushed = {key.split("{", 1)[0] for key in runs["biased"]}
     assert pushed == set(rules.CONTRACT_METRICS), "the job pushes exactly the documented contract"
-    cfg = ServingConfig(enabled=True, models=[ServedModelConfig(name="churn", flavour="mlflow",
-                                                                 artifact_path="artifacts/1/models/m/artifacts")])
-    (tmp_path / "serving.rules.yaml").write_text(yaml.safe_dump({"groups": rules.rule_groups(cfg, "serving", 0.3)}))
-    alerts = ["ServedModelFeatureDrift", "ServedModelPredictionDrift", "ModelDemographicParity", "ModelDisparateImpact"]
+    dpd = 'mlops_fairness_demographic_parity_difference{model="churn",protected_attribute="gender"}'
+    drift = 'mlops_feature_drift_score{feature="tenure",model="churn"}'
+    assert runs["biased"][dpd] == pytest.approx(0.8) and runs["fair"][dpd] == 0.0
+    assert runs["biased"][drift] > 0.5 and runs["fair"][drift] == 0.0
+    _promtool_fire_and_clear(tmp_path, promtool, runs)
+
+
+def _promtool_fire_and_clear(tmp_path: Path, promtool: str, runs: dict[str, dict[str, float]]) -> None:
+    """Nothing for an hour, the biased push for an hour, then the fair one: ModelMonitorMissing fires first, the
+    fairness alerts fire on the biased values and clear on the fair ones."""
+    cfg = ServingConfig(enabled=True, models=[ServedModelConfig(
+        name="churn", flavour="mlflow", artifact_path="artifacts/1/models/m/artifacts", protected_attributes=["gender"])])
+    groups = rules.rule_groups(cfg, "serving")
+    (tmp_path / "serving.rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
     labels = 'job="mlops-model-monitor",instance="pgw:9091"'
-    tests = [{"interval": "1m", "input_series": _series(report, labels), "alert_rule_test": [
-        {"eval_time": "30m", "alertname": a, "exp_alerts": [{"exp_labels": _labels(a)}] if fires else []}
-        for a in alerts]} for report, fires in ((bad, True), (good, False))]
-    static = {"runbook": "README: Serving"}
-    for case in tests:
-        for check in case["alert_rule_test"]:
-            for alert in check["exp_alerts"]:
-                rule = next(r for g in rules.rule_groups(cfg, "serving", 0.3) for r in g["rules"]
-                            if r["alert"] == check["alertname"])
-                alert["exp_annotations"] = {**static, "summary": rule["annotations"]["summary"]}
+    series = []
+    for key in runs["biased"]:
+        values = ("_x60 3600+60x59 7200+60x60" if key.startswith(rules.LAST_RUN_METRIC) else
+                  f"_x60 {runs['biased'][key]}x59 {runs['fair'][key]}x60")
+        series.append({"series": key[:-1] + f",{labels}}}", "values": values})
+    fairness = ["ModelDemographicParity", "ModelDisparateImpact"]
+    checks = [(45, {"ModelMonitorMissing"}), (110, set(fairness)), (175, set())]
+    tests = [{"interval": "1m", "input_series": series, "alert_rule_test": [
+        {"eval_time": f"{minute}m", "alertname": alert,
+         "exp_alerts": [_expected(groups, alert)] if alert in firing else []}
+        for minute, firing in checks for alert in [*fairness, "ModelMonitorMissing", "ModelMonitorStale"]]}]
     (tmp_path / "t.yaml").write_text(yaml.safe_dump({"rule_files": ["serving.rules.yaml"], "tests": tests}))
     result = subprocess.run([promtool, "test", "rules", "t.yaml"], cwd=tmp_path, capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _labels(alert: str) -> dict[str, str]:
-    extra = {"ServedModelFeatureDrift": {"feature": "tenure"}, "ModelDemographicParity": {"protected_attribute": "gender"},
-             "ModelDisparateImpact": {"protected_attribute": "gender"}}.get(alert, {})
-    return {"severity": "warning", "model": "churn", **extra}
+def _expected(groups: list[dict[str, Any]], alert: str) -> dict[str, Any]:
+    rule = next(r for g in groups for r in g["rules"] if r["alert"] == alert)
+    extra = {"ModelDemographicParity": {"protected_attribute": "gender"},
+             "ModelDisparateImpact": {"protected_attribute": "gender"},
+             "ModelMonitorMissing": {"job": "mlops-model-monitor"}}.get(alert, {})
+    return {"exp_labels": {"severity": "warning", "model": "churn", **extra},
+            "exp_annotations": {"runbook": "README: Serving", "summary": rule["annotations"]["summary"]}}

@@ -26,12 +26,13 @@ def isvc(**model: Any) -> dict[str, Any]:
                                        gpu_taint=taint)
 
 
-def ingress(**exposure: Any) -> R:
+def ingress(*, canary: bool = False, **exposure: Any) -> R:
     exp = ExposureConfig.model_validate({"host": "m.example.com", "certificateArn": CERT, **exposure})
-    models = [ServedModelConfig.model_validate(MODEL)]
+    m = ServedModelConfig.model_validate(
+        {**MODEL, **({"canary": {"artifactPath": "artifacts/1/models/n/artifacts"}} if canary else {})})
     return R("kubernetes:networking.k8s.io/v1:Ingress", "models",
-             {"metadata": {"name": "models", "annotations": manifests.ingress_annotations(exp)},
-              "spec": manifests.ingress_spec(exp, models)})
+             {"metadata": {"name": "models", "annotations": manifests.ingress_annotations(exp, m, "serving-models")},
+              "spec": manifests.ingress_spec(exp, m)})
 
 
 def test_a_public_model_endpoint_needs_waf_or_auth() -> None:
@@ -95,8 +96,8 @@ def test_the_predictors_role_is_read_only_on_artifacts() -> None:
     assert messages("mlops-serving-artifacts-read-only", _stack(["s3:*"]))
 
 
-def _bad_ingress() -> R:
-    bad = ingress(mode="internalAlb")
+def _bad_ingress(canary: bool = False) -> R:
+    bad = ingress(mode="internalAlb", canary=canary)
     bad.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] = "internet-facing"
     return bad
 
@@ -126,6 +127,14 @@ def _kserve_config(s3: dict[str, str]) -> R:
         "data": {"credentials": json.dumps(credentials)}})
 
 
+def _predictor_sa(extra: dict[str, str]) -> list[R]:
+    """A predictor and the IRSA ServiceAccount it runs as (with `extra` annotations)."""
+    sa = R("kubernetes:core/v1:ServiceAccount", "model-server", {"metadata": {
+        "name": "model-server", "namespace": "serving",
+        "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/ms", **extra}}})
+    return [sa, R(ISVC, "churn", isvc())]
+
+
 CASES: list[Case] = [
     Case("region-only", "mlops-serving-kserve-s3-endpoint-override",
          [_kserve_config({"s3Endpoint": "", "s3Region": "us-east-1"})], []),
@@ -134,6 +143,14 @@ CASES: list[Case] = [
          ["inferenceservice-config: credentials.s3.s3Endpoint is 's3.us-east-1.amazonaws.com': KServe sets "
           "AWS_ENDPOINT_URL on every storage initializer, so its IRSA STS call goes to that endpoint and model "
           "downloads fail"]),
+    Case("irsa-region-only", "mlops-serving-kserve-s3-endpoint-override", _predictor_sa({}), []),
+    Case("irsa-endpoint-annotation", "mlops-serving-kserve-s3-endpoint-override",
+         _predictor_sa({"serving.kserve.io/s3-endpoint": "s3.us-east-1.amazonaws.com"}),
+         ["model-server: annotation serving.kserve.io/s3-endpoint is 's3.us-east-1.amazonaws.com' on an IRSA "
+          "ServiceAccount a predictor runs as: KServe sets AWS_ENDPOINT_URL on its storage initializers, so their "
+          "STS call goes to that endpoint and model downloads fail"]),
+    Case("open-canary", "mlops-serving-public-auth", [_bad_ingress(canary=True)],
+         ["models: internet-facing model endpoint without a WAF web ACL or ALB authentication"]),
     Case("waf", "mlops-serving-public-auth", [ingress(
         mode="public", wafAclArn="arn:aws:wafv2:us-east-1:123456789012:regional/webacl/m/1")], []),
     Case("open", "mlops-serving-public-auth", [_bad_ingress()],

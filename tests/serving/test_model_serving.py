@@ -76,15 +76,6 @@ def test_each_model_names_a_runtime_that_supports_its_format(prod_plan: Inventor
             assert model["modelFormat"]["name"] in formats
 
 
-def test_prod_runs_a_canary_in_standard_mode(prod_plan: Inventory, staging_plan: Inventory) -> None:
-    isvc = _isvc(prod_plan, "churn")
-    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
-    (canary,) = isvc["spec"]["canary"]
-    assert canary["trafficPercent"] == 10 and canary["predictor"]["name"]
-    assert canary["predictor"]["model"]["storageUri"] != isvc["spec"]["predictor"]["model"]["storageUri"]
-    assert "canary" not in _isvc(staging_plan, "churn")["spec"]
-
-
 def test_dev_serves_nothing(dev_plan: Inventory) -> None:
     assert not dev_plan.of_type(ISVC) and not _serving(dev_plan, RELEASE)
 
@@ -121,3 +112,19 @@ def test_models_are_private_by_default(prod_plan: Inventory) -> None:
                  if r.name.startswith("mlops-prod-serving")]
     sources = [peer for rule in netpol.inputs["spec"]["ingress"] for peer in rule["from"]]
     assert not [p for p in sources if "ipBlock" in p]
+
+
+def test_the_monitor_job_reads_its_inputs_with_the_read_only_role(prod_plan: Inventory) -> None:
+    (job,) = [r for r in prod_plan.of_type("kubernetes:batch/v1:CronJob") if r.name.endswith("-serving-monitor-churn")]
+    pod = job.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (fetch,) = pod["initContainers"]
+    source = fetch["command"][fetch["command"].index("--recursive") + 2]
+    assert source == f"s3://{_artifact_bucket(prod_plan)}/monitoring/churn/"
+    (sa,) = [r for r in prod_plan.of_type("kubernetes:core/v1:ServiceAccount") if r.name.startswith("mlops-prod-serving")]
+    assert pod["serviceAccountName"] == sa.inputs["metadata"]["name"]
+    docs = _role_docs(prod_plan, "mlops-prod-serving-model-server")
+    bucket = _artifact_bucket(prod_plan)
+    assert iam_eval.allows(docs, "s3:GetObject", f"arn:aws:s3:::{bucket}/monitoring/churn/reference.csv")
+    assert iam_eval.allows(docs, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
+    mounts = {m["name"] for m in fetch["volumeMounts"]} & {m["name"] for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts == {"inputs"}, "the job reads what the init container copied"

@@ -60,7 +60,7 @@ def test_public_endpoints_are_prod_only_and_need_waf_or_auth() -> None:
     with pytest.raises(ValidationError, match="prod only"):
         platform("staging", {"exposure": waf}, loadBalancerController=True)
     cfg = platform("prod", {"exposure": waf}, loadBalancerController=True)
-    ann = manifests.ingress_annotations(cfg.serving.exposure)
+    ann = manifests.ingress_annotations(cfg.serving.exposure, cfg.serving.models[0], "serving-models")
     assert ann["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
     assert ann["alb.ingress.kubernetes.io/wafv2-acl-arn"] == waf["wafAclArn"]
 
@@ -104,3 +104,12 @@ def test_gpu_inference_pods_tolerate_exactly_their_pools_taint() -> None:
 def test_a_canary_serves_another_version() -> None:
     with pytest.raises(ValidationError, match="different version"):
         ServedModelConfig.model_validate({**MODEL, "canary": {"artifactPath": MODEL["artifactPath"]}})
+
+
+def test_a_canary_needs_the_alb_that_splits_the_traffic() -> None:
+    canary = {**MODEL, "canary": {"artifactPath": "artifacts/1/models/n/artifacts"}}
+    with pytest.raises(ValidationError, match="needs exposure internalAlb or public"):
+        ServingConfig.model_validate({"enabled": True, "models": [canary]})
+    internal = {"mode": "internalAlb", "host": "m.internal.example.com",
+                "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc"}
+    assert ServingConfig.model_validate({"enabled": True, "models": [canary], "exposure": internal}).models[0].canary
