@@ -97,3 +97,15 @@ def test_version_is_the_packages_version(capsys: pytest.CaptureFixture[str]) -> 
     assert exit_info.value.code == 0
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
     assert capsys.readouterr().out.strip() == f"mlops-infra {project['version']}" == f"mlops-infra {version('mlops-infra')}"
+
+
+def test_a_multi_line_output_prints_indented_under_its_key() -> None:
+    """A kubeconfig-like output no longer breaks the Outputs block: its lines sit under the key, indented, capped."""
+    from mlops_infra.plan.inventory import OUTPUT_LINES, Inventory
+
+    text = "\n".join(f"line {i}" for i in range(OUTPUT_LINES + 3))
+    summary = Inventory("p", "s", [], {"kubeconfig": text, "name": "x"}).summary()
+    block = summary.split("Outputs:\n", 1)[1].splitlines()
+    assert block[0] == f"  kubeconfig: ({OUTPUT_LINES + 3} lines)"
+    assert block[1:OUTPUT_LINES + 1] == [f"      line {i}" for i in range(OUTPUT_LINES)]
+    assert block[OUTPUT_LINES + 1] == "      ... (3 more)" and block[OUTPUT_LINES + 2] == "  name: x"

@@ -50,6 +50,10 @@ def _plain_copy(value: Any) -> Any:
     return value
 
 
+OUTPUT_LINES = 8
+"""How many lines of a multi-line output `plan` prints (the JSON format has them all)."""
+
+
 @dataclass
 class Inventory:
     project: str
@@ -141,6 +145,12 @@ class Inventory:
         lines.append("Outputs:")
         for key, value in self.outputs.items():
             text = value if isinstance(value, str) else json.dumps(value)
+            if "\n" in text.strip():  # a kubeconfig, a policy document: its own lines, indented under the key
+                body = text.strip().splitlines()
+                lines.append(f"  {key}: ({len(body)} lines)")
+                lines += [f"      {line[:100]}" for line in body[:OUTPUT_LINES]]
+                lines += [f"      ... ({len(body) - OUTPUT_LINES} more)"] if len(body) > OUTPUT_LINES else []
+                continue
             lines.append(f"  {key}: {text if len(text) <= 100 else text[:97] + '...'}")
         if not self.outputs:
             lines.append("  (none)")
