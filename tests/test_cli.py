@@ -109,3 +109,30 @@ def test_a_multi_line_output_prints_indented_under_its_key() -> None:
     assert block[0] == f"  kubeconfig: ({OUTPUT_LINES + 3} lines)"
     assert block[1:OUTPUT_LINES + 1] == [f"      line {i}" for i in range(OUTPUT_LINES)]
     assert block[OUTPUT_LINES + 1] == "      ... (3 more)" and block[OUTPUT_LINES + 2] == "  name: x"
+
+
+def test_progress_lines_only_on_a_terminal_and_never_with_quiet(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import sys
+
+    from mlops_infra.cli.common import progress
+
+    class Tty:
+        def __init__(self, tty: bool) -> None:
+            self.tty, self.text = tty, ""
+
+        def isatty(self) -> bool:
+            return self.tty
+
+        def write(self, text: str) -> None:
+            self.text += text
+
+        def flush(self) -> None:
+            pass
+
+    for tty, quiet, shown in ((True, False, True), (True, True, False), (False, False, False)):
+        stream = Tty(tty)
+        monkeypatch.setattr(sys, "stderr", stream)
+        progress(argparse.Namespace(quiet=quiet), "planning stack dev ...")
+        assert (stream.text == "mlops-infra: planning stack dev ...\n") is shown

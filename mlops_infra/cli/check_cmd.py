@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import dump_json, fail, load_stack_refs, local_ref_resolver, project_root, run_guarded
+from .common import dump_json, fail, load_stack_refs, local_ref_resolver, progress, project_root, run_guarded
 
 FORMATS = ("text", "json", "sarif")
 
@@ -36,6 +36,8 @@ def register(sub: Any) -> None:
     p.add_argument("--no-render", dest="render", action="store_false",
                    help="do not render Helm releases and kustomize bases: only what the program registers is judged, "
                         "and mlops-helm-release-rendered does not apply")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress lines on stderr (they are printed only when stderr is a terminal)")
     p.add_argument("--list-policies", action="store_true",
                    help="list every policy (resource policies and stack invariants) with pack, severity, strictness "
                         "and framework controls; --format json adds kind, description and remediation")
@@ -73,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
         stack_values = read_stack_config(found, args.stack).values
         environment = resolve_environment(stack_values, args.environment, args.stack)
         policy_config = with_platform_budget(policy_config, stack_values)  # the stack's `budget` ceilings
+        progress(args, f"planning stack {args.stack}" + (" and rendering its charts" if args.render else "") + " ...")
         inventory = plan_program(program, args.stack, stack_refs=load_stack_refs(args.stack_refs),
                                  resolve_ref=local_ref_resolver(root), render=bool(args.render))
+        progress(args, f"evaluating the policies on {len(inventory.resources)} resources ...")
         try:
             report = evaluate(inventory.to_json(), environment=environment, policy_config=policy_config,
                               packs=args.pack)

@@ -40,6 +40,15 @@ def add_program_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-render", dest="render", action="store_false",
                         help="do not render Helm releases and kustomize bases (the inventory then holds only what "
                              "the program registers; `check` cannot judge what charts install)")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress lines on stderr (they are printed only when stderr is a terminal)")
+
+
+def progress(args: argparse.Namespace, message: str) -> None:
+    """One progress line on stderr, for steps that take seconds: only on a terminal, and never with --quiet (so
+    pipes, CI logs and JSON consumers see nothing of it)."""
+    if not getattr(args, "quiet", False) and sys.stderr.isatty():
+        print(f"mlops-infra: {message}", file=sys.stderr, flush=True)
 
 
 def _local_projects(root: Path) -> dict[str, Path]:
@@ -96,6 +105,7 @@ def plan_from_args(args: argparse.Namespace) -> Inventory:
 
     root = project_root()
     program = args.program or root
+    progress(args, f"planning stack {args.stack}" + (" and rendering its charts" if args.render else "") + " ...")
     return plan_program(program, args.stack, stack_refs=load_stack_refs(args.stack_refs),
                         resolve_ref=local_ref_resolver(root), render=bool(args.render))
 
