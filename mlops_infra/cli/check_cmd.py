@@ -9,6 +9,7 @@ under the program directory; the same file is what `pulumi preview --policy-pack
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +65,16 @@ def run(args: argparse.Namespace) -> int:
 
         root = project_root()
         program = (args.program or root).resolve()
-        config_path = args.policy_config or program / "policies" / "config" / f"{args.stack}.json"
         if args.policy_config is not None and not args.policy_config.exists():
             return fail(f"{args.policy_config}: no such policy config file")
+        found = find_program(program)
+        stack_values = read_stack_config(found, args.stack).values
+        environment = resolve_environment(stack_values, args.environment, args.stack)
+        config_path = args.policy_config or _policy_config_file(program, args.stack, environment)
         try:
             policy_config = load_policy_config(config_path)
         except PolicyConfigError as exc:
             return fail(str(exc))
-        found = find_program(program)
-        stack_values = read_stack_config(found, args.stack).values
-        environment = resolve_environment(stack_values, args.environment, args.stack)
         policy_config = with_platform_budget(policy_config, stack_values)  # the stack's `budget` ceilings
         progress(args, f"planning stack {args.stack}" + (" and rendering its charts" if args.render else "") + " ...")
         inventory = plan_program(program, args.stack, stack_refs=load_stack_refs(args.stack_refs),
@@ -103,3 +104,19 @@ def _relative(path: Path, root: Path) -> str:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return path.resolve().as_posix()
+
+
+def _policy_config_file(program: Path, stack: str, environment: str) -> Path | None:
+    """`policies/config/<stack>.json`, else the environment's (`<environment>.json`): a copy of the prod stack under
+    another name keeps prod's waivers and levels. Neither: a warning, and the packs' defaults."""
+    folder = program / "policies" / "config"
+    for candidate in (folder / f"{stack}.json", folder / f"{environment}.json"):
+        if candidate.exists():
+            if candidate.stem != stack:
+                print(f"mlops-infra: note: no policy config for stack {stack}; using the {environment} environment's "
+                      f"({candidate.relative_to(program)})", file=sys.stderr)
+            return candidate
+    print(f"mlops-infra: warning: no policy config for stack {stack} or environment {environment} under "
+          f"{folder.relative_to(program) if folder.is_relative_to(program) else folder}: every policy runs at its "
+          "default level, with no waivers", file=sys.stderr)
+    return None

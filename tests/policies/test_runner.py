@@ -247,3 +247,20 @@ def test_pack_entry_point_serves_the_same_policies_to_the_engine() -> None:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_a_copy_of_a_stack_keeps_its_environments_policy_config(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Waivers follow the environment: `prod-eu` (environment prod) with no `prod-eu.json` uses `prod.json`; a stack
+    with neither is warned about."""
+    from mlops_infra.cli.check_cmd import _policy_config_file
+
+    folder = tmp_path / "policies" / "config"
+    folder.mkdir(parents=True)
+    (folder / "prod.json").write_text("{}")
+    assert _policy_config_file(tmp_path, "prod", "prod") == folder / "prod.json"
+    assert capsys.readouterr().err == ""
+    assert _policy_config_file(tmp_path, "prod-eu", "prod") == folder / "prod.json"
+    assert "no policy config for stack prod-eu; using the prod environment's" in capsys.readouterr().err
+    assert _policy_config_file(tmp_path, "sandbox", "dev") is None
+    assert "warning: no policy config for stack sandbox or environment dev" in capsys.readouterr().err
