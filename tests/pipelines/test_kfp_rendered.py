@@ -18,9 +18,10 @@ import pytest
 
 from mlops_infra.pipelines import kfp
 from mlops_infra.pipelines.kfp_database import MYSQL_PORT
-from mlops_infra.plan import Inventory, ResourceRecord, plan_program
+from mlops_infra.plan import Inventory, ResourceRecord
 from mlops_infra.security.exfiltration_guards import api_service_ips
 from tests import iam_eval, netpol_eval
+from tests.conftest import planned
 from tests.integration.plans import VARIANTS
 
 NS = "kubeflow"
@@ -42,7 +43,7 @@ API_SERVER_KEYS = ("DBConfig.MySQLConfig.Host", "DBConfig.MySQLConfig.Port", "DB
 
 @pytest.fixture(scope="module")
 def inv() -> Inventory:
-    return plan_program(VARIANTS, "pipelines", render=True)
+    return planned("pipelines", VARIANTS, render=True)
 
 
 def in_ns(inv: Inventory, typ: str) -> list[ResourceRecord]:
