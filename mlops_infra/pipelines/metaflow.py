@@ -132,7 +132,7 @@ class Metaflow(pulumi.ComponentResource):
             child(name, "service"), PinnedChart(METAFLOW_SERVICE_CHART, METAFLOW_SERVICE_REPO,
                                                 cfg.service_chart_version),
             parent=self, namespace=ns, values=service_values(cfg, self.database.address, self.database.port),
-            depends_on=[self.wiring])
+            depends_on=[self.wiring, self.database.db.instance, *self.database.external_secrets])
         self.service_url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}", SERVICE_NAME, ns,
                                                 METAFLOW_SERVICE_PORT)
         self.datastore_root = pulumi.Output.format("s3://{0}/{1}", self.bucket.bucket_name, cfg.datastore_prefix)
