@@ -138,10 +138,14 @@ class Metaflow(pulumi.ComponentResource):
         self.datastore_root = pulumi.Output.format("s3://{0}/{1}", self.bucket.bucket_name, cfg.datastore_prefix)
         gpu = gpu_scheduling(ctx.config, cfg.gpu_pool)
 
+        image = cfg.task_image
+        if image is None:  # refused by metaflow_problems; a component built alone gets the same message
+            raise ValueError("orchestration.metaflow.taskImage is required (images/metaflow-step/Dockerfile)")
+
         def render(bucket: str, url: str) -> str:
             return config_json(metaflow_user_config(MetaflowUserConfigArgs(
                 bucket=bucket, datastore_prefix=cfg.datastore_prefix, datatools_prefix=cfg.datatools_prefix,
-                service_url=url, namespace=cfg.namespace, service_account=FLOWS_SERVICE_ACCOUNT, image=cfg.task_image,
+                service_url=url, namespace=cfg.namespace, service_account=FLOWS_SERVICE_ACCOUNT, image=image,
                 cpu=cfg.task_cpu, memory_mib=cfg.task_memory_mib, tolerations=gpu.tolerations,
                 node_selector=gpu.node_selector if cfg.gpu_pool else {}, env_secret=ENV_SECRET)))
 

@@ -77,6 +77,6 @@ def test_the_argo_manifests_are_pinned_to_kfps_release_and_namespace() -> None:
     doc = yaml.safe_load((Path(mf.ARGO_MANIFESTS) / "kustomization.yaml").read_text())
     assert {r.rsplit("?ref=", 1)[1] for r in doc["resources"]} == {KFP_VERSION}
     assert doc["namespace"] == MetaflowConfig().namespace
-    problems = dict(metaflow_problems(MetaflowConfig(enabled=True, namespace="flows"), kubeflow_pipelines=True,
+    problems = dict(metaflow_problems(MetaflowConfig(enabled=True, namespace="flows", task_image="r/step:1"), kubeflow_pipelines=True,
                                       gpu_pools=[]))
     assert set(problems) == {"namespace"}
