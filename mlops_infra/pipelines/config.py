@@ -20,6 +20,8 @@ AIRFLOW_CHART_VERSION = "1.19.0"
 AIRFLOW_VERSION = "3.1.7"
 # Kubeflow Pipelines standalone, kustomize manifests at the release tag (kubeflow/pipelines manifests/kustomize).
 KFP_VERSION = "2.17.0"
+# Kubeflow Pipelines runs on RDS MySQL (pipelines/kfp_database.py says why).
+SUPPORTED_MYSQL = ("8.4",)
 
 
 class UiConfig(ConfigModel):
@@ -89,13 +91,28 @@ class AirflowConfig(ConfigModel):
             yield from ((f"dags.{path}", msg) for path, msg in self.dags.source_problems())
 
 
+class KfpDatabaseConfig(DatabaseConfig):
+    """The RDS settings of the shared database config, for MySQL."""
+
+    engine_version: str = Field("8.4", description=f"MySQL major.minor version ({', '.join(SUPPORTED_MYSQL)}). "
+                                "Default: 8.4.")
+
+    def problems(self) -> Iterable[Problem]:
+        for path, msg in super().problems():
+            if path != "engineVersion":
+                yield path, msg
+        if ".".join(self.engine_version.split(".")[:2]) not in SUPPORTED_MYSQL:
+            yield "engineVersion", (f"unsupported MySQL version {self.engine_version!r} "
+                                    f"(supported: {', '.join(SUPPORTED_MYSQL)})")
+
+
 class KfpConfig(ConfigModel):
     enabled: bool = Field(False, description="Deploy Kubeflow Pipelines standalone with Argo Workflows. Default: false.")
     namespace: K8sName = Field("kubeflow", description="Kubernetes namespace (the manifests' cluster-scoped bindings "
                                "name `kubeflow`). Default: kubeflow.")
     version: ChartVersion = Field(KFP_VERSION, description=f"Kubeflow Pipelines release. Default: {KFP_VERSION}.")
-    database: DatabaseConfig = Field(default_factory=DatabaseConfig,
-                                     description="RDS Postgres (pipeline, cache and ML Metadata databases).")
+    database: KfpDatabaseConfig = Field(default_factory=KfpDatabaseConfig,
+                                        description="RDS MySQL (the pipeline and ML Metadata databases).")
     ui: UiConfig = Field(default_factory=UiConfig, description="UI exposure.")
     gpu_pool: K8sName | None = Field(None, description="GPU pool pipeline steps may request GPUs on. "
                                      "Default: the first GPU pool.")

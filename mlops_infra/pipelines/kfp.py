@@ -1,15 +1,20 @@
 """Kubeflow Pipelines standalone (2.17.0) with Argo Workflows, on the platform's blocks.
 
-Database: KFP 2.17.0 ships a PostgreSQL install (manifests/kustomize/env/platform-agnostic-postgresql; the API
-server's `DBCONFIG_POSTGRESQLCONFIG_*`, ML Metadata's `--metadata_source_config_type=postgresql`), so the
-pipeline, cache and ML Metadata databases live on one RDS Postgres of the Postgres block: no MySQL needed. The
-manifests' in-cluster databases and object store are left out (kfp_manifests/kustomization.yaml).
+Database: RDS MySQL (kfp_database.py: the 2.17.0 API server cannot reach a TLS-only Postgres, its v1 cache server
+speaks only MySQL), with the pipeline (`mlpipeline`) and ML Metadata (`metadb`) databases, which the servers
+create on first start. Cache: v2 pipelines cache through the API server; the v1 cache webhook and its deployer are
+not installed (kfp_manifests/kustomization.yaml).
+
+What the manifests leave to the installer is owned here, never patched over the Directory's objects (its next
+apply would revert a patch): `pipeline-install-config` (bucket, S3 endpoint and region, database host, TLS
+parameters), which the rendered Deployments read through configMapKeyRef, and `kfp-launcher`. The Directory
+depends on them, on the identities and on the database with its External Secrets: nothing waits on it.
 
 Artifacts: `s3://<kfp bucket>/pipelines` (the launcher's `defaultPipelineRoot`, S3 provider with credentials
 `fromEnv`: the pod's IRSA web identity) and Argo's namespace default artifact repository (`artifact-repositories`,
-`useSDKCreds`). The API server reads S3 with the default AWS credential chain when no access key is set
-(backend/src/apiserver/client_manager/client_manager.go `validateRequiredConfig`, 2.17.0).
-The UI is a ClusterIP Service (port-forward), or an internal ALB with TLS.
+`useSDKCreds`). The API server and the UI read S3 with the default AWS credential chain when no access key is set
+(backend/src/apiserver/client_manager/client_manager.go `validateRequiredConfig`, frontend/server/minio-helper.ts,
+2.17.0): each has its own IRSA role. The UI is a ClusterIP Service (port-forward), or an internal ALB with TLS.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.naming import child, child_options
 from ..platform.addons import PlatformContext
-from .config import KfpConfig
+from ..security.exfiltration_guards import API_SERVICE_PORT, api_service_ips
+from .config import KFP_VERSION, KfpConfig
+from .kfp_database import API_EXTRA_PARAMS, MYSQL_PORT, mlmd_config_template, mysql
 from .wiring_common import (
     EngineWiring,
     EngineWiringArgs,
@@ -43,14 +50,22 @@ PIPELINE_ROOT_PREFIX = "pipelines"
 ARGO_PREFIX = "argo"
 RUNNER_SA = "pipeline-runner"  # Argo runs pipeline pods as this ServiceAccount (KFP default)
 API_SA = "ml-pipeline"
+UI_SA = "ml-pipeline-ui"
 API_PORT = 8888  # ml-pipeline Service, HTTP
 UI_SERVICE, UI_PORT = "ml-pipeline-ui", 80
 ARTIFACT_REPOSITORIES = "artifact-repositories"
 DEFAULT_REPOSITORY_KEY = "default-v1"
-PATCH_FORCE = {"pulumi.com/patchForce": "true"}
-# Databases on the RDS instance: the API server's (pipelineDb), the cache server's (cacheDb) and ML Metadata's
-# (metadata-postgres-db-parameters POSTGRES_DBNAME); the servers create them on first start.
-DB_NAME = "mlpipeline"
+INSTALL_CONFIG, LAUNCHER_CONFIG = "pipeline-install-config", "kfp-launcher"
+# Databases on the RDS instance: the API server's (pipelineDb) and ML Metadata's (mlmdDb).
+DB_NAME, MLMD_DB = "mlpipeline", "metadb"
+DB_HOST = "mysql"
+"""The manifests' database host name (upstream's default `mysql`): an ExternalName Service to the RDS instance."""
+DB_SECRET, MLMD_SECRET = "mysql-secret", "metadata-mysql-config"
+# Pods that call the Kubernetes API (controllers, the API server, the UI for pod logs) and those that reach MySQL.
+API_CLIENTS = ["ml-pipeline", "ml-pipeline-persistenceagent", "ml-pipeline-scheduledworkflow", "ml-pipeline-ui",
+               "ml-pipeline-viewer-crd", "metadata-writer", "workflow-controller"]
+DB_CLIENTS = {"app": ["ml-pipeline"], "component": ["metadata-grpc-server"]}
+WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 
 
 def s3_endpoint(region: str) -> str:
@@ -62,6 +77,24 @@ def launcher_config(bucket: str, region: str) -> dict[str, str]:
     providers = {"s3": {"default": {"endpoint": s3_endpoint(region), "region": region, "disableSSL": False,
                                     "credentials": {"fromEnv": True}}}}
     return {"defaultPipelineRoot": f"s3://{bucket}/{PIPELINE_ROOT_PREFIX}", "providers": yaml.safe_dump(providers)}
+
+
+def install_config(bucket: str, region: str) -> dict[str, str]:
+    """`pipeline-install-config`: upstream's keys (base/installs/generic/pipeline-install-config.yaml, 2.17.0, MySQL)
+    with the platform's values, plus the keys our static patches read (kfp_manifests/kustomization.yaml)."""
+    return {
+        "appName": "pipeline", "appVersion": KFP_VERSION, "dbType": "mysql",
+        "mysqlHost": DB_HOST, "mysqlPort": str(MYSQL_PORT), "mlmdDb": MLMD_DB, "pipelineDb": DB_NAME,
+        "mysqlExtraParams": API_EXTRA_PARAMS,
+        "bucketName": bucket, "defaultPipelineRoot": f"s3://{bucket}/{PIPELINE_ROOT_PREFIX}",
+        "objectStoreHost": s3_endpoint(region), "objectStoreRegion": region,
+        "autoUpdatePipelineDefaultVersion": "true", "cronScheduleTimezone": "UTC", "ConMaxLifeTime": "120s",
+        "LOG_LEVEL": "info", "ARTIFACTS_PROXY_ENABLED": "false", "ARTIFACT_RETENTION_DAYS": "-1",
+        "defaultSecurityContextRunAsUser": "", "defaultSecurityContextRunAsGroup": "",
+        "defaultSecurityContextRunAsNonRoot": "", "defaultSecurityContextHostUsers": "",
+        "BLOCK_V1_PIPELINES": "false", "V1_ALLOWED_NAMESPACES": "",
+        "USERID_HEADER": "kubeflow-userid", "USERID_PREFIX": "",
+    }
 
 
 def argo_artifact_repository(bucket: str, region: str) -> dict[str, Any]:
@@ -100,64 +133,69 @@ class KubeflowPipelines(pulumi.ComponentResource):
             ctx=ctx, engine="kfp", namespace=ns, service_account=RUNNER_SA, statements=self.bucket.write_statements(),
             automount_token=True),  # the KFP driver and launcher call the Kubernetes API from step pods
             pulumi.ResourceOptions(parent=self))
-        self.api_identity = WorkloadIdentity(child(name, "api-server"), WorkloadIdentityArgs(
-            cluster=ctx.cluster.identity, namespace=ns, service_account=API_SA, tags=ctx.tags,
-            statements=self.bucket.write_statements(), automount_token=True), pulumi.ResourceOptions(parent=self))
+        identities = [WorkloadIdentity(child(name, component), WorkloadIdentityArgs(
+            cluster=ctx.cluster.identity, namespace=ns, service_account=sa, tags=ctx.tags, statements=statements,
+            automount_token=True), pulumi.ResourceOptions(parent=self))  # both call the Kubernetes API
+            for component, sa, statements in (("api-server", API_SA, self.bucket.write_statements()),
+                                               ("ui", UI_SA, self.bucket.read_statements()))]
+        self.api_identity, self.ui_identity = identities
         self.database = metadata_database(
             self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name=DB_NAME, username="kfp",
-            secret_name="postgres-secret-extended",
+            secret_name=DB_SECRET, database=mysql,
             template=lambda _a, _p: {"username": "{{ .username }}", "password": "{{ .password }}"},
-            more_secrets={"metadata-postgres-db-secrets": {"POSTGRES_USER": "{{ .username }}",
-                                                           "POSTGRES_PASSWORD": "{{ .password }}"}})
-        # The manifests' database host names, pointed at RDS (pipeline-install-config postgresHost: `postgres`;
-        # ML Metadata's --postgres_config_host: the Service `metadata-postgres-db`).
-        for svc in ("postgres", "metadata-postgres-db"):
-            k8s.core.v1.Service(child(name, f"{svc}-rds"), metadata={"name": svc, "namespace": ns},
-                                spec={"type": "ExternalName", "external_name": self.database.address}, opts=k8s_opts)
-        # The API server's object-store credentials: none (IRSA). Its env reads these keys, so the Secret must exist.
-        k8s.core.v1.Secret(child(name, "object-store-keys"), metadata={"name": "mlpipeline-minio-artifact",
-                                                                        "namespace": ns},
-                           string_data={"accesskey": "", "secretkey": ""}, opts=k8s_opts)
+            more_secrets={MLMD_SECRET: {"config.pbtxt": mlmd_config_template(DB_HOST, MYSQL_PORT, MLMD_DB)}})
+        db_host = k8s.core.v1.Service(
+            child(name, "mysql-rds"), metadata={"name": DB_HOST, "namespace": ns},
+            spec={"type": "ExternalName", "external_name": self.database.address}, opts=k8s_opts)
+        owned = self._platform_config(name, ns, region)
         cluster_scoped = k8s.kustomize.v2.Directory(
             child(name, "cluster-scoped"), directory=_relative(MANIFESTS / "cluster-scoped"), opts=k8s_opts)
         manifests = k8s.kustomize.v2.Directory(
             child(name, "manifests"), directory=_relative(MANIFESTS), opts=child_options(
-                self, provider=provider, depends_on=[cluster_scoped, self.wiring, self.api_identity]))
-        self._platform_config(name, ns, region, manifests)
-        control_plane_egress(self, name, ctx, namespace=ns, pod_selector={})
+                self, provider=provider, depends_on=[
+                    cluster_scoped, self.wiring, *identities, self.database.db.instance,
+                    *self.database.external_secrets, db_host, *owned]))
+        self._egress(name, ctx, ns)
         if cfg.ui.ingress:
             self._ingress(name, ns, cfg, [manifests, *ctx.cluster.ingress_dependencies])
         self.api_url = pulumi.Output.format("http://ml-pipeline.{0}.svc.cluster.local:{1}", ns, API_PORT)
         self.register_outputs({"apiUrl": self.api_url, "artifactBucket": self.bucket.bucket_name})
 
-    def _platform_config(self, name: str, ns: pulumi.Input[str], region: str, manifests: pulumi.Resource) -> None:
-        """What the manifests leave to the installer: bucket, pipeline root, S3 endpoint; Argo's repository."""
-        opts = child_options(self, provider=self._k8s_provider, depends_on=[manifests])
+    def _platform_config(self, name: str, ns: pulumi.Input[str], region: str) -> list[pulumi.Resource]:
+        """What the manifests leave to the installer, owned here: the install config (bucket, pipeline root, S3
+        endpoint, database), the launcher's config and Argo's repository."""
+        opts = child_options(self, provider=self._k8s_provider)
         bucket = self.bucket.bucket_name
-        k8s.core.v1.ConfigMapPatch(
-            child(name, "install-config"), metadata={"name": "pipeline-install-config", "namespace": ns,
-                                                     "annotations": PATCH_FORCE},
-            data={"bucketName": bucket,
-                  "defaultPipelineRoot": pulumi.Output.format("s3://{0}/{1}", bucket, PIPELINE_ROOT_PREFIX)},
-            opts=opts)
-        k8s.core.v1.ConfigMapPatch(
-            child(name, "launcher-config"), metadata={"name": "kfp-launcher", "namespace": ns,
-                                                      "annotations": PATCH_FORCE},
+        install = k8s.core.v1.ConfigMap(
+            child(name, "install-config"), metadata={"name": INSTALL_CONFIG, "namespace": ns},
+            data=bucket.apply(lambda b: install_config(b, region)), opts=opts)
+        launcher = k8s.core.v1.ConfigMap(
+            child(name, "launcher-config"), metadata={"name": LAUNCHER_CONFIG, "namespace": ns},
             data=bucket.apply(lambda b: launcher_config(b, region)), opts=opts)
-        # Typed as k8s EnvVar dicts: an untyped nested literal makes mypy match it against every TypedDict union of
-        # the patch's spec (tens of GB and minutes).
-        env: list[k8s.core.v1.EnvVarPatchArgsDict] = [{"name": "OBJECTSTORECONFIG_HOST", "value": s3_endpoint(region)},
-               {"name": "OBJECTSTORECONFIG_SECURE", "value": "true"},
-               {"name": "OBJECTSTORECONFIG_REGION", "value": region}]
-        k8s.apps.v1.DeploymentPatch(
-            child(name, "api-server-s3"), metadata={"name": "ml-pipeline", "namespace": ns, "annotations": PATCH_FORCE},
-            spec={"template": {"spec": {"containers": [{"name": "ml-pipeline-api-server", "env": env}]}}}, opts=opts)
         repository = bucket.apply(lambda b: yaml.safe_dump(argo_artifact_repository(b, region)))
-        k8s.core.v1.ConfigMap(
+        argo = k8s.core.v1.ConfigMap(
             child(name, "argo-artifact-repositories"),
             metadata={"name": ARTIFACT_REPOSITORIES, "namespace": ns,
                       "annotations": {"workflows.argoproj.io/default-artifact-repository": DEFAULT_REPOSITORY_KEY}},
-            data={DEFAULT_REPOSITORY_KEY: repository}, opts=child_options(self, provider=self._k8s_provider))
+            data={DEFAULT_REPOSITORY_KEY: repository}, opts=opts)
+        return [install, launcher, argo]
+
+    def _egress(self, name: str, ctx: PlatformContext, ns: pulumi.Input[str]) -> None:
+        """On top of the namespace policy: the Kubernetes API for the control pods and for workflow pods (Argo's
+        executor reports results, KFP's driver and launcher read their ConfigMaps), MySQL for its two clients."""
+        control_plane_egress(self, child(name, "api"), ctx, namespace=ns, database_port=None,
+                             pod_selector={"app": API_CLIENTS})
+        for key, values in DB_CLIENTS.items():
+            control_plane_egress(self, child(name, f"db-{values[0]}"), ctx, namespace=ns, kubernetes_api=False,
+                                 database_port=MYSQL_PORT, pod_selector={key: values})
+        api = pulumi.Output.from_input(ctx.cluster.service_ipv4_cidr).apply(
+            lambda cidr: [{"ip_block": {"cidr": ip}} for ip in api_service_ips(cidr)])
+        k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload]
+            child(name, "workflow-api-egress"), metadata={"name": "workflow-api-egress", "namespace": ns},
+            spec={"pod_selector": {"match_expressions": [{"key": WORKFLOW_LABEL, "operator": "Exists"}]},
+                  "policy_types": ["Egress"],
+                  "egress": [{"to": api, "ports": [{"protocol": "TCP", "port": API_SERVICE_PORT}]}]},
+            opts=child_options(self, provider=self._k8s_provider))
 
     def _ingress(self, name: str, ns: pulumi.Input[str], cfg: KfpConfig, depends_on: list[pulumi.Resource]) -> None:
         ui = cfg.ui

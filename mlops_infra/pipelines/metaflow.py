@@ -9,8 +9,10 @@ Argo Workflows that Kubeflow Pipelines runs, steps on the training pools, and th
   (templates/_helpers.tpl `metaflow-service.metadatadbEnvVars`); `env` (rendered into the migration init container
   and the server) takes it from the Secret External Secrets templates from the RDS-managed password;
 - scheduler: `argo-workflows create` writes WorkflowTemplates into this namespace (Metaflow's
-  KUBERNETES_NAMESPACE); the Argo controller Kubeflow Pipelines installs runs them. Argo's executor reports
-  results through the Kubernetes API (`workflowtaskresults`), so flow pods get that Role and API egress;
+  KUBERNETES_NAMESPACE); Metaflow's own namespaced Argo controller runs them (metaflow_argo/: KFP's controller is
+  `--namespaced` in kubeflow and never sees this namespace; the CRDs come with Kubeflow Pipelines). Argo's executor
+  reports results through the Kubernetes API (`workflowtaskresults`) with the flows' ServiceAccount token, so
+  flow pods mount it and get that Role and API egress;
 - user config: the `metaflowConfig` output is the file `metaflow configure` writes (metaflow_user_config.py).
 
 Waiver (non-root): Metaflow 2.19.39 has no global security-context setting for step pods (`@kubernetes(
@@ -21,7 +23,9 @@ read-only root filesystem.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -54,6 +58,8 @@ DB_NAME = "metaflow"
 DB_USER = "metaflow"
 PASSWORD_ENV = "MF_METADATA_DB_PSWD"
 ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+ARGO_MANIFESTS = Path(__file__).resolve().parent / "metaflow_argo"
+ARGO_CONTROLLER = "workflow-controller"
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,8 @@ class Metaflow(pulumi.ComponentResource):
         self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
             ctx=ctx, engine="metaflow", namespace=ns, service_account=FLOWS_SERVICE_ACCOUNT,
             statements=[{**s, "Sid": f"Datastore{s['Sid']}"}
-                        for s in self.bucket.write_statements(cfg.datastore_prefix)]),
+                        for s in self.bucket.write_statements(cfg.datastore_prefix)],
+            automount_token=cfg.scheduler == "argoWorkflows"),  # Argo's executor calls the API as the step pod
             pulumi.ResourceOptions(parent=self))
         self.database = metadata_database(
             self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name=DB_NAME, username=DB_USER,
@@ -117,23 +124,28 @@ class Metaflow(pulumi.ComponentResource):
         env_secret = k8s.core.v1.Secret(
             child(name, "env"), metadata={"name": ENV_SECRET, "namespace": ns}, type="Opaque",
             string_data=self.wiring.env, opts=child_options(self, provider=provider))
-        self._argo_access(name, ctx, ns)
+        if cfg.scheduler == "argoWorkflows":
+            self._argo_access(name, ctx, ns)
         control_plane_egress(self, name, ctx, namespace=ns, kubernetes_api=False,
                              pod_selector={"app.kubernetes.io/name": [SERVICE_NAME]})
         self.release = release(
             child(name, "service"), PinnedChart(METAFLOW_SERVICE_CHART, METAFLOW_SERVICE_REPO,
                                                 cfg.service_chart_version),
             parent=self, namespace=ns, values=service_values(cfg, self.database.address, self.database.port),
-            depends_on=[self.wiring])
+            depends_on=[self.wiring, self.database.db.instance, *self.database.external_secrets])
         self.service_url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}", SERVICE_NAME, ns,
                                                 METAFLOW_SERVICE_PORT)
         self.datastore_root = pulumi.Output.format("s3://{0}/{1}", self.bucket.bucket_name, cfg.datastore_prefix)
         gpu = gpu_scheduling(ctx.config, cfg.gpu_pool)
 
+        image = cfg.task_image
+        if image is None:  # refused by metaflow_problems; a component built alone gets the same message
+            raise ValueError("orchestration.metaflow.taskImage is required (images/metaflow-step/Dockerfile)")
+
         def render(bucket: str, url: str) -> str:
             return config_json(metaflow_user_config(MetaflowUserConfigArgs(
                 bucket=bucket, datastore_prefix=cfg.datastore_prefix, datatools_prefix=cfg.datatools_prefix,
-                service_url=url, namespace=cfg.namespace, service_account=FLOWS_SERVICE_ACCOUNT, image=cfg.task_image,
+                service_url=url, namespace=cfg.namespace, service_account=FLOWS_SERVICE_ACCOUNT, image=image,
                 cpu=cfg.task_cpu, memory_mib=cfg.task_memory_mib, tolerations=gpu.tolerations,
                 node_selector=gpu.node_selector if cfg.gpu_pool else {}, env_secret=ENV_SECRET)))
 
@@ -166,6 +178,11 @@ class Metaflow(pulumi.ComponentResource):
                   "policy_types": ["Egress"],
                   "egress": [{"to": api, "ports": [{"protocol": "TCP", "port": API_SERVICE_PORT}]}]},
             opts=child_options(self, provider=provider))
+        # The controller: watches this namespace only, creates the step pods through the API.
+        k8s.kustomize.v2.Directory(child(name, "argo"), directory=os.path.relpath(ARGO_MANIFESTS, Path.cwd()),
+                                   opts=child_options(self, provider=provider))
+        control_plane_egress(self, child(name, "argo"), ctx, namespace=ns, database_port=None,
+                             pod_selector={"app": [ARGO_CONTROLLER]})
 
 
 def build_metaflow(ctx: PlatformContext) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from ..config.types import ChartVersion, ImageRef, K8sName
 # 0.2.2, appVersion v2.4.13) published in the metaflow-tools chart repository.
 METAFLOW_SERVICE_CHART = "metaflow-service"
 METAFLOW_SERVICE_REPO = "https://outerbounds.github.io/metaflow-tools"
+ARGO_NAMESPACE = "metaflow"
+"""The namespace of Metaflow's Argo controller (pipelines/metaflow_argo/kustomization.yaml)."""
 METAFLOW_SERVICE_PORT = 8080
 """`service.port` of the chart (values.yaml) and the container port (templates/deployment.yaml)."""
 
@@ -38,12 +40,13 @@ class MetaflowConfig(ConfigModel):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig,
                                      description="The metadata service's Postgres (RDS) database.")
     scheduler: Literal["argoWorkflows", "none"] = Field(
-        "argoWorkflows", description="Where `argo-workflows create` deploys flows: the Argo Workflows that Kubeflow "
-        "Pipelines installs (needs kubeflowPipelines.enabled), or none (flows run from a laptop or CI with "
-        "`--with kubernetes`). Default: argoWorkflows.")
-    task_image: ImageRef = Field("docker.io/library/python:3.12-slim",
-                                 description="Default image of `@kubernetes` steps. Default: "
-                                 "docker.io/library/python:3.12-slim.")
+        "argoWorkflows", description="Where `argo-workflows create` deploys flows: Metaflow's own Argo Workflows "
+        "controller in its namespace (needs kubeflowPipelines.enabled, which installs the Argo CRDs), or none "
+        "(flows run from a laptop or CI with `--with kubernetes`). Default: argoWorkflows.")
+    task_image: ImageRef | None = Field(
+        None, description="Default image of `@kubernetes` steps: one with Metaflow's step dependencies baked in "
+        "(images/metaflow-step/Dockerfile), since step pods have no internet egress to pip install them. "
+        "Required when Metaflow is enabled.")
     task_cpu: str = Field("1", pattern=r"^\d+(\.\d+)?m?$", description="Default CPU of a step. Default: 1.")
     task_memory_mib: int = Field(4096, ge=256, description="Default memory (MiB) of a step. Default: 4096.")
     gpu_pool: K8sName | None = Field(
@@ -66,6 +69,12 @@ def metaflow_problems(cfg: MetaflowConfig, *, kubeflow_pipelines: bool, gpu_pool
     if cfg.scheduler == "argoWorkflows" and not kubeflow_pipelines:
         yield "scheduler", ("argoWorkflows needs the Argo Workflows Kubeflow Pipelines installs "
                             "(enable kubeflowPipelines, or set scheduler: none)")
+    if cfg.scheduler == "argoWorkflows" and cfg.namespace != ARGO_NAMESPACE:
+        yield "namespace", (f"Metaflow's Argo controller is pinned to namespace {ARGO_NAMESPACE!r} "
+                            "(pipelines/metaflow_argo/kustomization.yaml); use it, or set scheduler: none")
+    if cfg.task_image is None:
+        yield "taskImage", ("required: an image with boto3 and requests installed and METAFLOW_SKIP_INSTALL_DEPENDENCIES "
+                            "set (images/metaflow-step/Dockerfile); step pods cannot reach PyPI")
     pools = set(gpu_pools)
     if cfg.gpu_pool is not None and cfg.gpu_pool not in pools:
         yield "gpuPool", f"unknown GPU pool {cfg.gpu_pool!r} (known: {', '.join(sorted(pools)) or 'none'})"

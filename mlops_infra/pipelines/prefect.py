@@ -139,8 +139,10 @@ class Prefect(pulumi.ComponentResource):
                     "/prefect?ssl=require", address, port)})
             control_plane_egress(self, child(name, "server"), ctx, namespace=ns, kubernetes_api=False,
                                  pod_selector={"app.kubernetes.io/name": [SERVER]})
+            # Atomic: the server must find its database and the synced Secret before the release times out.
             server = release(child(name, "server"), PinnedChart(SERVER, PREFECT_REPO, cfg.api.chart_version),
-                             parent=self, namespace=ns, values=server_values(cfg), depends_on=[self.wiring])
+                             parent=self, namespace=ns, values=server_values(cfg),
+                             depends_on=[self.wiring, self.database.db.instance, *self.database.external_secrets])
             depends.append(server)
             self.api_url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}/api", SERVER, ns,
                                                 PREFECT_SERVER_PORT)

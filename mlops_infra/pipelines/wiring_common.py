@@ -202,20 +202,24 @@ class MetadataDatabase:
     username: str
     secret_name: str
     """The Kubernetes Secret (in the engine namespace) holding the templated keys."""
+    external_secrets: tuple[pulumi.Resource, ...] = ()
+    """The SecretStore and ExternalSecrets: what the engine's workloads wait for with the instance."""
 
 
 def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *, config: DatabaseConfig,
                       namespace: pulumi.Input[str], db_name: str, username: str, secret_name: str,
                       template: Callable[[pulumi.Output[str], pulumi.Output[int]], Mapping[str, pulumi.Input[str]]],
                       more_secrets: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None,
+                      database: Callable[[str, pulumi.Resource, PostgresArgs], Postgres] = postgres,
                       ) -> MetadataDatabase:
     """The Postgres block (`<name>`) and an ExternalSecret `secret_name` whose keys are `template(address, port)`:
     Go templates over the RDS-managed secret's `username` and `password` (see `postgres_url`). The password never
     enters config, state or Helm values: External Secrets reads it with a role that may read only that secret.
-    `more_secrets`: further Secrets (name -> templated keys) from the same password. Default: none."""
+    `more_secrets`: further Secrets (name -> templated keys) from the same password. Default: none.
+    `database`: the block that builds the instance (Kubeflow Pipelines: MySQL). Default: the Postgres block."""
     placement = PrivatePlacement(vpc_id=ctx.network.vpc_id, subnet_ids=ctx.network.private_subnet_ids,
                                  client_security_group_id=ctx.cluster.cluster_security_group_id)
-    db = postgres(name, owner, PostgresArgs(config=config, placement=placement, kms_key=ctx.data_key, tags=ctx.tags,
+    db = database(name, owner, PostgresArgs(config=config, placement=placement, kms_key=ctx.data_key, tags=ctx.tags,
                                             db_name=db_name, username=username, protect=ctx.protect,
                                             # Allowed (FSBP RDS.10), not required: engines log in with the password.
                                             iam_database_authentication=True))
@@ -235,8 +239,9 @@ def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *
         spec={"provider": {"aws": provider}}, opts=child_options(owner, provider=ctx.cluster.provider,
                                                                   depends_on=[reader, *eso]))
     secrets = {secret_name: dict(template(db.instance.address, db.instance.port)), **(more_secrets or {})}
+    synced: list[pulumi.Resource] = [store]
     for i, (target, data) in enumerate(secrets.items()):
-        k8s.apiextensions.CustomResource(
+        synced.append(k8s.apiextensions.CustomResource(
             child(name, "external-secret" if i == 0 else f"external-secret-{target}"),
             api_version=ESO_API_VERSION, kind="ExternalSecret", metadata={"name": target, "namespace": namespace},
             spec={"refreshInterval": SECRET_REFRESH,
@@ -244,9 +249,9 @@ def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *
                   "target": {"name": target, "creationPolicy": "Owner",
                              "template": {"engineVersion": "v2", "data": data}},
                   "dataFrom": [{"extract": {"key": db.master_secret_arn}}]},
-            opts=child_options(owner, provider=ctx.cluster.provider, depends_on=[store, *eso]))
+            opts=child_options(owner, provider=ctx.cluster.provider, depends_on=[store, *eso])))
     return MetadataDatabase(db=db, address=db.instance.address, port=db.instance.port, db_name=db_name,
-                            username=username, secret_name=secret_name)
+                            username=username, secret_name=secret_name, external_secrets=tuple(synced))
 
 
 def postgres_url(scheme: str, db: pulumi.Input[str], address: pulumi.Input[str], port: pulumi.Input[int],

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlops_infra.pipelines.config import KFP_VERSION
 from tests.integration.plans import plan
 from tests.integration.services import consumer_python
 
@@ -37,6 +38,13 @@ def test_the_example_pipeline_compiles_with_gpu_placement_and_platform_env() -> 
     train = next(e["container"] for name, e in executors.items() if "train" in name)
     assert train["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
     assert str(train["resources"]["accelerator"]["resourceCount"]) == "1"
+    # No step pip-installs at start (step pods reach no package index): the image carries kfp.
+    for name, executor in executors.items():
+        command = " ".join([*executor["container"].get("command", []), *executor["container"].get("args", [])])
+        assert "pip install" not in command, f"{name} installs packages at start"
+        assert executor["container"]["image"].endswith("/mlops/kfp-component:2.17.0-1")
+    dockerfile = (ROOT / "images" / "kfp-component" / "Dockerfile").read_text()
+    assert f'"kfp=={KFP_VERSION}"' in dockerfile
     env = {e["name"]: e["value"] for e in train["env"]}
     assert env == {"MLFLOW_TRACKING_URI": outputs["mlflowTrackingUri"],
                    "FEAST_FEATURE_SERVER_URL": outputs["featureStoreFeatureServerUrl"]}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -91,6 +92,15 @@ def _check_workflow(workflow: dict[str, Any], config: dict[str, str]) -> None:
     assert container["image"] == config["METAFLOW_KUBERNETES_CONTAINER_IMAGE"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"  # @resources(gpu=1)
     assert {e["secretRef"]["name"] for e in container["envFrom"]} == {config["METAFLOW_KUBERNETES_SECRETS"]}
+    # No step installs packages from the internet: the bootstrap's pip install is guarded by a variable the
+    # platform's step image sets, and that image has every package the guarded command names.
+    command = " ".join([*(container.get("command") or []), *(container.get("args") or [])])
+    guarded = re.search(r"if \[ -z \$METAFLOW_SKIP_INSTALL_DEPENDENCIES \]; then ([^;]*pip install[^;]*); fi", command)
+    assert guarded, "the step bootstrap's pip install is not guarded by METAFLOW_SKIP_INSTALL_DEPENDENCIES"
+    dockerfile = (ROOT / "images" / "metaflow-step" / "Dockerfile").read_text()
+    assert re.search(r"^ENV METAFLOW_SKIP_INSTALL_DEPENDENCIES=1$", dockerfile, re.M)
+    packages = [w for w in guarded.group(1).split("pip install", 1)[1].split() if not w.startswith("-")]
+    assert packages and not [p for p in packages if f'"{p}==' not in dockerfile], packages
     env = {e["name"]: e.get("value") for e in container["env"]}
     for key in ("METAFLOW_DATASTORE_SYSROOT_S3", "METAFLOW_SERVICE_URL", "METAFLOW_DEFAULT_DATASTORE"):
         assert env[key] == config[key], key

@@ -17,7 +17,7 @@ from mlops_infra.plan import Inventory, ResourceRecord
 from tests import iam_eval
 from tests.integration.plans import plan
 
-CM, CM_PATCH = "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:ConfigMapPatch"
+CM = "kubernetes:core/v1:ConfigMap"
 ES = "kubernetes:external-secrets.io/v1:ExternalSecret"
 ROLE, ROLE_POLICY = "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"
 
@@ -59,11 +59,11 @@ def test_argo_artifact_repository_is_the_kfp_bucket_through_irsa(inv: Inventory)
 
 
 def test_launcher_pipeline_root_and_credentials(inv: Inventory) -> None:
-    data = one(inv, CM_PATCH, "kfp-launcher-config").inputs["data"]
+    data = one(inv, CM, "kfp-launcher-config").inputs["data"]
     assert data["defaultPipelineRoot"] == f"s3://{bucket_name(inv)}/{kfp.PIPELINE_ROOT_PREFIX}"
     provider = yaml.safe_load(data["providers"])["s3"]["default"]
     assert provider["credentials"] == {"fromEnv": True} and provider["region"] == "us-east-1"
-    install = one(inv, CM_PATCH, "kfp-install-config").inputs["data"]
+    install = one(inv, CM, "kfp-install-config").inputs["data"]
     assert install["bucketName"] == bucket_name(inv)
     docs = sa_role_docs(inv, kfp.API_SA)
     assert iam_eval.allows(docs, "s3:GetObject", f"arn:aws:s3:::{bucket_name(inv)}/pipelines/p/x.yaml")
@@ -71,27 +71,28 @@ def test_launcher_pipeline_root_and_credentials(inv: Inventory) -> None:
 
 def test_database_is_rds_through_external_secrets(inv: Inventory) -> None:
     db = one(inv, "aws:rds/instance:Instance", "kfp-db")
-    assert db.inputs["engine"] == "postgres" and db.inputs["storageEncrypted"] is True
+    assert db.inputs["engine"] == "mysql" and db.inputs["storageEncrypted"] is True
     assert db.inputs["publiclyAccessible"] is False and db.inputs["manageMasterUserPassword"] is True
     targets = {es.inputs["metadata"]["name"]: es for es in inv.of_type(ES) if "kfp-db" in es.name}
-    assert set(targets) == {"postgres-secret-extended", "metadata-postgres-db-secrets"}
-    assert set(targets["postgres-secret-extended"].inputs["spec"]["target"]["template"]["data"]) == {
-        "username", "password"}
+    assert set(targets) == {kfp.DB_SECRET, kfp.MLMD_SECRET}
+    assert set(targets[kfp.DB_SECRET].inputs["spec"]["target"]["template"]["data"]) == {"username", "password"}
     hosts = {s.inputs["metadata"]["name"]: s.inputs["spec"] for s in inv.of_type("kubernetes:core/v1:Service")
              if "kfp" in s.name}
-    assert hosts["postgres"]["type"] == hosts["metadata-postgres-db"]["type"] == "ExternalName"
-    assert hosts["postgres"]["externalName"].endswith(".rds.amazonaws.com")
+    assert hosts[kfp.DB_HOST]["type"] == "ExternalName"
+    assert hosts[kfp.DB_HOST]["externalName"].endswith(".rds.amazonaws.com")
 
 
-def test_manifests_are_pinned_and_leave_out_minio_and_in_cluster_databases() -> None:
+def test_manifests_are_pinned_and_leave_out_minio_in_cluster_databases_and_the_v1_cache() -> None:
     for path in (kfp.MANIFESTS / "kustomization.yaml", kfp.MANIFESTS / "cluster-scoped" / "kustomization.yaml"):
         doc = yaml.safe_load(path.read_text())
         refs = {r.rsplit("?ref=", 1)[1] for r in doc["resources"]}
         assert refs == {KFP_VERSION}, f"{path.name}: {refs}"
-        assert not any("minio" in r or "seaweedfs" in r or "third-party/postgresql" in r for r in doc["resources"])
+        assert not any(part in r for r in doc["resources"]
+                       for part in ("minio", "seaweedfs", "third-party/mysql", "postgresql", "/cache"))
     deleted = {yaml.safe_load(p["patch"])["metadata"]["name"]
-               for p in yaml.safe_load((kfp.MANIFESTS / "kustomization.yaml").read_text())["patches"]}
-    assert {"postgres-secret-extended", "metadata-postgres-db", kfp.RUNNER_SA, kfp.API_SA} <= deleted
+               for p in yaml.safe_load((kfp.MANIFESTS / "kustomization.yaml").read_text())["patches"]
+               if "$patch: delete" in p["patch"].split("\n", 1)[0]}
+    assert deleted == {kfp.LAUNCHER_CONFIG, kfp.RUNNER_SA, kfp.API_SA, kfp.UI_SA}
 
 
 def test_step_pods_run_as_the_irsa_runner_with_the_platform_grants(inv: Inventory) -> None:

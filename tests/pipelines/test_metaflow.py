@@ -5,6 +5,7 @@ datastore prefix; the metadata service reaches its database endpoint with the pa
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from mlops_infra.pipelines.metaflow_config import METAFLOW_SERVICE_PORT, Metaflo
 from mlops_infra.pipelines.metaflow_user_config import MetaflowUserConfigArgs, metaflow_user_config
 from mlops_infra.plan import Inventory, ResourceRecord
 from tests import iam_eval
+from tests.conftest import ROOT
 from tests.integration.plans import plan
 
 HELM = "kubernetes:helm.sh/v3:Release"
@@ -131,6 +133,17 @@ def test_config_json_has_exactly_metaflows_key_names() -> None:
 def test_argo_scheduler_needs_kubeflow_pipelines_and_a_known_pool() -> None:
     cfg = MetaflowConfig(enabled=True, gpu_pool="nope")
     problems = dict(metaflow_problems(cfg, kubeflow_pipelines=False, gpu_pools=["a"]))
-    assert set(problems) == {"scheduler", "gpuPool"}
-    assert not list(metaflow_problems(MetaflowConfig(enabled=True, scheduler="none"), kubeflow_pipelines=False,
-                                      gpu_pools=[]))
+    assert set(problems) == {"scheduler", "gpuPool", "taskImage"}
+    assert not list(metaflow_problems(MetaflowConfig(enabled=True, scheduler="none", task_image="r/step:1"),
+                                      kubeflow_pipelines=False, gpu_pools=[]))
+
+
+def test_the_step_image_has_what_metaflows_bootstrap_would_install() -> None:
+    """images/metaflow-step: boto3 and requests (metaflow 2.19.39 `_get_install_dependencies_cmd` for the S3
+    datastore) at pinned versions, and the variable that command checks before installing. The integration tier
+    checks the same against the command the real Metaflow compiles into the Argo template."""
+    dockerfile = (ROOT / "images" / "metaflow-step" / "Dockerfile").read_text()
+    pins = dict(re.findall(r'"([a-z0-9-]+)==([0-9.]+)"', dockerfile))
+    assert set(pins) == {"boto3", "requests"}
+    assert re.search(r"^ENV METAFLOW_SKIP_INSTALL_DEPENDENCIES=1$", dockerfile, re.M)
+    assert re.search(r"^FROM docker\.io/library/python:3\.12-slim$", dockerfile, re.M)

@@ -14,10 +14,12 @@ from typing import Any
 
 from kfp import compiler, dsl, kubernetes
 
-TRAINING_IMAGE = "python:3.11-slim"  # replace with your training image (+ mlflow, your framework)
+# Step pods reach no package index: the image has kfp installed (images/kfp-component/Dockerfile, built and pushed
+# to your ECR; add mlflow and your framework), and the components do not pip install it at start.
+TRAINING_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops/kfp-component:2.17.0-1"
 
 
-@dsl.component(base_image=TRAINING_IMAGE)
+@dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
 def train(epochs: int) -> str:
     import os
 
@@ -26,7 +28,7 @@ def train(epochs: int) -> str:
     return "runs:/example/model"
 
 
-@dsl.component(base_image=TRAINING_IMAGE)
+@dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
 def register(model_uri: str, name: str) -> None:
     print("register", model_uri, "as", name)  # mlflow.register_model(model_uri, name) in a real image
 
