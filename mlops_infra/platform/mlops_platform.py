@@ -21,7 +21,7 @@ from ..compute.gpu_software import GpuSoftware, GpuSoftwareArgs
 from ..compute.karpenter import Karpenter, KarpenterArgs
 from ..compute.observability import ClusterObservability, ClusterObservabilityArgs
 from ..config import PlatformConfig
-from ..config.platform import effective_deployer_role_arns
+from ..config.platform import effective_deployer_role_arns, uses_dynamodb, workload_endpoint_services
 from ..data.config import LAKEFS_SERVER_PORT
 from ..data.qdrant_config import GRPC_PORT as QDRANT_GRPC_PORT
 from ..data.qdrant_config import HTTP_PORT as QDRANT_HTTP_PORT
@@ -67,7 +67,8 @@ class MlopsPlatform(pulumi.ComponentResource):
 
         self.network = Network(child(name, "net"), NetworkArgs(
             config=config.network, region=config.region, cluster_name=name, tags=tags,
-            private_cluster=not config.cluster.endpoint_public_access, protect=protect), child_opts)
+            private_cluster=not config.cluster.endpoint_public_access, protect=protect,
+            workload_endpoints=workload_endpoint_services(config), dynamodb_endpoint=uses_dynamodb(config)), child_opts)
         self.cluster = TrainingCluster(child(name, "eks"), TrainingClusterArgs(
             config=config.cluster, network=self.network.refs, region=config.region, tags=tags,
             protect=protect, cluster_name=name), child_opts)
@@ -197,6 +198,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             # ...and LakeFS's API and S3 gateway (its own ingress policy admits the client namespaces).
             + ([ServicePort(config.data.lakefs.namespace, LAKEFS_SERVER_PORT)] if config.data.lakefs.enabled else []),
             secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets},
+            gateway_services=["dynamodb"] if uses_dynamodb(config) else [],
             deployer_role_arns=effective_deployer_role_arns(sb, config.cluster),
             # Every bucket of the platform is autonamed from a child name of this component.
             deployer_bucket_prefixes=[self._name]), k8s_opts)
