@@ -5,8 +5,8 @@
   grants attached (read the feature store, log models to the registry's artifact bucket) plus the engine's own
   statements, the platform env (MLflow tracking URI, Feast feature server URL) and an egress NetworkPolicy on every
   pod of the namespace that admits exactly: DNS (kube-dns), the namespace itself, the MLflow and feature-server
-  ports in their namespaces, S3 (the region's gateway-endpoint prefix list) and STS (the interface endpoint in the
-  VPC) on 443, and the EKS Pod Identity agent when the cluster uses Pod Identity;
+  ports in their namespaces, S3 and (Feast on DynamoDB) DynamoDB (the region's gateway-endpoint prefix lists) and
+  STS (the interface endpoint in the VPC) on 443, and the EKS Pod Identity agent when the cluster uses Pod Identity;
 - `metadata_database`: the Postgres block with the RDS-managed password delivered by External Secrets (a namespaced
   SecretStore whose own IRSA role reads only that secret) into a Secret whose keys the engine templates;
 - `control_plane_egress`: the extra egress an engine's control pods need (Kubernetes API, its database);

@@ -8,7 +8,8 @@
 - ML namespaces deny all egress by default, then allow (`egress_rules`): their own namespace (distributed training),
   DNS, the platform services (feature store, MLflow), the Pushgateway, the EKS Pod Identity agent, HTTPS to the
   VPC CIDR (interface endpoints such as STS, the API server's private endpoint by its EKS DNS name) and to the
-  region's S3 prefix list, and HTTPS to the `kubernetes` Service's ClusterIP (`kubernetes.default.svc`).
+  region's S3 prefix list (and DynamoDB's, `gateway_services`, for Feast's online store), and HTTPS to the
+  `kubernetes` Service's ClusterIP (`kubernetes.default.svc`).
 
 In-cluster API clients (client-go's rest.InClusterConfig, the KubeRay autoscaler, operator sidecars) dial the
 `kubernetes` Service's ClusterIP, the first address of the Service CIDR, which lies outside the VPC CIDR. The VPC
