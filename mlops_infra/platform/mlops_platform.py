@@ -48,6 +48,13 @@ def feature_clients(config: PlatformConfig) -> list[str]:
     return sorted({t.name for t in config.cluster.teams} | config.orchestration.namespaces)
 
 
+def network_args(config: PlatformConfig, name: str, tags: dict[str, str], protect: bool) -> NetworkArgs:
+    """The VPC with the endpoints the cluster and the egress-guarded pods need (config/platform.py says which)."""
+    return NetworkArgs(config=config.network, region=config.region, cluster_name=name, tags=tags,
+                       private_cluster=not config.cluster.endpoint_public_access, protect=protect,
+                       workload_endpoints=workload_endpoint_services(config), dynamodb_endpoint=uses_dynamodb(config))
+
+
 class MlopsPlatform(pulumi.ComponentResource):
     """The whole platform for one environment. Its outputs are the contract consumer stacks rely on
     (`mlops_infra.outputs.CONTRACT`). Order: network, cluster, GPU capacity, monitoring (it installs the CRDs
@@ -65,10 +72,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         protect = config.protect_stateful
         child_opts = pulumi.ResourceOptions(parent=self)
 
-        self.network = Network(child(name, "net"), NetworkArgs(
-            config=config.network, region=config.region, cluster_name=name, tags=tags,
-            private_cluster=not config.cluster.endpoint_public_access, protect=protect,
-            workload_endpoints=workload_endpoint_services(config), dynamodb_endpoint=uses_dynamodb(config)), child_opts)
+        self.network = Network(child(name, "net"), network_args(config, name, tags, protect), child_opts)
         self.cluster = TrainingCluster(child(name, "eks"), TrainingClusterArgs(
             config=config.cluster, network=self.network.refs, region=config.region, tags=tags,
             protect=protect, cluster_name=name), child_opts)
