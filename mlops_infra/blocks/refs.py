@@ -47,13 +47,17 @@ class NetworkRefs:
     s3_gateway_endpoint_id: pulumi.Input[str] | None = None
     """The S3 gateway endpoint (used by exfiltration guards). None when the VPC is not ours."""
     private_route_table_ids: StringList = ()
+    owns_endpoints: bool = True
+    """The endpoints are this stack's: it may write their policies. False for a VPC made elsewhere, whose shared
+    endpoints other workloads use (a policy written there would replace theirs, and pulumi-aws resets it to full
+    access on destroy)."""
 
     @classmethod
     def existing(cls, vpc_id: pulumi.Input[str], vpc_cidr: pulumi.Input[str], private_subnet_ids: StringList,
                  *, s3_gateway_endpoint_id: pulumi.Input[str] | None = None) -> NetworkRefs:
         """A VPC made elsewhere (another tool, or a look-up). Private subnets only: data stores never go public."""
         return cls(vpc_id=vpc_id, vpc_cidr=vpc_cidr, private_subnet_ids=private_subnet_ids,
-                   s3_gateway_endpoint_id=s3_gateway_endpoint_id)
+                   s3_gateway_endpoint_id=s3_gateway_endpoint_id, owns_endpoints=False)
 
     @classmethod
     def from_stack_outputs(cls, ref: pulumi.StackReference) -> NetworkRefs:

@@ -168,6 +168,12 @@ def cluster_network_problems(cluster: ClusterConfig, network: NetworkConfig) -> 
                        "source addresses; in-VPC clients use the private endpoint)")
     if cluster.service_ipv4_cidr is not None and ipaddress.ip_network(cluster.service_ipv4_cidr).overlaps(vpc):
         yield "cluster.serviceIpv4Cidr", f"{cluster.service_ipv4_cidr} overlaps the VPC CIDR {network.vpc_cidr}"
+    if network.existing_vpc is None and network.nat_gateways == "none" and cluster.endpoint_public_access:
+        # The interface endpoints (ECR, STS, EC2, ...) exist only for a private cluster: without NAT, nodes of a
+        # public one reach neither ECR nor STS and never join.
+        yield ("network.natGateways",
+               "`none` needs a private cluster (cluster.endpointPublicAccess false), which gets the interface "
+               "endpoints nodes need instead of NAT; a public cluster without NAT has no route to ECR, STS or EC2")
 
 
 def effective_deployer_role_arns(security: SecurityBaselineConfig, cluster: ClusterConfig) -> list[str]:
@@ -193,11 +199,32 @@ def guard_network_problems(security: SecurityBaselineConfig, network: NetworkCon
         yield ("network.existingVpc.s3GatewayEndpointId",
                "required when securityBaseline.exfiltrationGuards is true (data buckets deny S3 access that does not "
                "come through this endpoint)")
-    if existing is None and cluster.workload_identity == "irsa" and cluster.endpoint_public_access:
-        yield ("securityBaseline.exfiltrationGuards",
-               "IRSA pods in ML namespaces reach STS only through the VPC's STS interface endpoint, which the "
-               "platform creates for a private cluster: set cluster.endpointPublicAccess false or "
-               "cluster.workloadIdentity podIdentity")
+    # STS for IRSA pods behind egress policies: the platform creates its interface endpoint whenever some namespace
+    # is egress-guarded (`workload_endpoint_services`), public cluster or not (issue 28 #7).
+
+
+def egress_guarded(config: PlatformConfig) -> bool:
+    """Some namespace denies egress by default: the exfiltration guards' ML namespaces, or an orchestrator's (every
+    engine's namespace gets `EngineWiring`'s egress policy)."""
+    sb = config.security_baseline
+    return (sb.enabled and sb.exfiltration_guards) or bool(config.orchestration.namespaces)
+
+
+def uses_dynamodb(config: PlatformConfig) -> bool:
+    """Feast's online store is DynamoDB: pods granted it reach the DynamoDB gateway endpoint's prefix list."""
+    return config.feast is not None and config.feast.online.type == "dynamodb"
+
+
+def workload_endpoint_services(config: PlatformConfig) -> list[str]:
+    """Interface endpoints pods behind egress policies need, which admit the VPC CIDR but cannot name a service's
+    public addresses (no prefix list exists for them): STS for IRSA (AssumeRoleWithWebIdentity), Athena and Glue
+    for Feast's Athena offline store. None when no namespace is egress-guarded (NAT serves them)."""
+    if not egress_guarded(config):
+        return []
+    out = ["sts"] if config.cluster.workload_identity == "irsa" else []
+    if config.feast is not None and config.feast.offline.engine == "athena":
+        out += ["athena", "glue"]
+    return out
 
 
 def orchestration_problems(config: PlatformConfig) -> Iterable[Problem]:

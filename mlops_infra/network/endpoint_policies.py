@@ -44,6 +44,17 @@ def interface_endpoint_statements(service: str, account_id: str) -> list[iam.Sta
     return stmts
 
 
+def gateway_endpoint_policy_dynamodb(account_id: str) -> str:
+    """The DynamoDB gateway endpoint's policy: this account's principals on this account's tables only (a
+    gateway endpoint's default policy is full access; Feast's online store reads and writes only the platform's
+    tables, so both perimeters fit: `aws:PrincipalAccount` and `aws:ResourceAccount`, the account-level form of
+    aws-samples/data-perimeter-policy-examples vpc_endpoint_policies/default_endpoint_policy.json's first statement,
+    which pairs `aws:PrincipalOrgID` with `aws:ResourceOrgID`)."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [iam.statement(
+        "OwnAccountTables", ["dynamodb:*"], ["*"], principals={"AWS": "*"},
+        conditions={"StringEquals": {"aws:PrincipalAccount": account_id, "aws:ResourceAccount": account_id}})]})
+
+
 def interface_endpoint_policy(service: str, account_id: str) -> str:
     """`service`'s endpoint policy document (JSON)."""
     return json.dumps({"Version": "2012-10-17", "Statement": interface_endpoint_statements(service, account_id)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -13,7 +14,12 @@ from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child, child_options
 from ..blocks.refs import NetworkRefs
 from .config import PRIVATE_CLUSTER_ENDPOINTS, NetworkConfig
-from .endpoint_policies import interface_endpoint_policy
+from .endpoint_policies import gateway_endpoint_policy_dynamodb, interface_endpoint_policy
+
+
+def interface_services(private_cluster: bool, workload_endpoints: Sequence[str]) -> list[str]:
+    """The interface endpoints to create: a private cluster's, then the workloads' (each once, in that order)."""
+    return list(dict.fromkeys([*(PRIVATE_CLUSTER_ENDPOINTS if private_cluster else ()), *workload_endpoints]))
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,12 @@ class NetworkArgs:
     tags: dict[str, str]
     private_cluster: bool = False
     """Create the interface endpoints a private cluster needs (no public API endpoint). Default: false."""
+    workload_endpoints: Sequence[str] = ()
+    """Further interface endpoints (e.g. `sts`, `athena`, `glue`) for pods behind egress NetworkPolicies, which can
+    admit the VPC CIDR but not a service's public addresses. Default: none."""
+    dynamodb_endpoint: bool = False
+    """A DynamoDB gateway endpoint on the private route tables (free; its prefix list is what egress admits).
+    Default: false."""
     protect: bool = True
     """`protect` + `retain_on_delete` on the flow-log group and its key. Default: true."""
 
@@ -47,7 +59,7 @@ class Network(pulumi.ComponentResource):
             self.refs = NetworkRefs(
                 vpc_id=existing.vpc_id, vpc_cidr=cfg.vpc_cidr, private_subnet_ids=list(existing.private_subnet_ids),
                 public_subnet_ids=list(existing.public_subnet_ids),
-                s3_gateway_endpoint_id=existing.s3_gateway_endpoint_id)
+                s3_gateway_endpoint_id=existing.s3_gateway_endpoint_id, owns_endpoints=False)
             self.register_outputs({"vpcId": existing.vpc_id})
             return
         tags = args.tags
@@ -98,8 +110,15 @@ class Network(pulumi.ComponentResource):
         s3 = aws.ec2.VpcEndpoint(
             child(name, "s3"), vpc_id=vpc.id, service_name=f"com.amazonaws.{args.region}.s3",
             vpc_endpoint_type="Gateway", route_table_ids=[rt.id for rt in private_rts], tags=tags, opts=child_options(self))
-        if args.private_cluster:
-            self._interface_endpoints(name, args, vpc, private)
+        if args.dynamodb_endpoint:
+            account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+            aws.ec2.VpcEndpoint(
+                child(name, "dynamodb"), vpc_id=vpc.id, service_name=f"com.amazonaws.{args.region}.dynamodb",
+                vpc_endpoint_type="Gateway", route_table_ids=[rt.id for rt in private_rts],
+                policy=account.apply(gateway_endpoint_policy_dynamodb), tags=tags, opts=child_options(self))
+        services = interface_services(args.private_cluster, args.workload_endpoints)
+        if services:
+            self._interface_endpoints(name, args, vpc, private, services)
         if cfg.flow_logs.enabled:
             self._flow_logs(name, args, vpc)
         self.vpc_id = vpc.id
@@ -111,8 +130,9 @@ class Network(pulumi.ComponentResource):
         self.register_outputs({"vpcId": vpc.id, "privateSubnetIds": [s.id for s in private]})
 
     def _interface_endpoints(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc,
-                             private: list[aws.ec2.Subnet]) -> None:
-        """Nodes of a private cluster reach ECR, STS, EC2, Logs, ELB and Auto Scaling without leaving the VPC."""
+                             private: list[aws.ec2.Subnet], services: Sequence[str]) -> None:
+        """Nodes of a private cluster reach ECR, STS, EC2, Logs, ELB and Auto Scaling without leaving the VPC; pods
+        behind egress policies reach the services they are granted (`workload_endpoints`) the same way."""
         sg = aws.ec2.SecurityGroup(child(name, "endpoints"), vpc_id=vpc.id,
                                    description="HTTPS from the VPC to interface endpoints", tags=args.tags,
                                    opts=child_options(self))
@@ -120,7 +140,7 @@ class Network(pulumi.ComponentResource):
                                          cidr_ipv4=args.config.vpc_cidr, ip_protocol="tcp", from_port=443,
                                          to_port=443, description="HTTPS from inside the VPC", opts=child_options(self))
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-        for service in PRIVATE_CLUSTER_ENDPOINTS:
+        for service in services:
             # Only this account's principals pass (issue 27 #13; endpoint_policies.py says why per service).
             policy = account.apply(functools.partial(interface_endpoint_policy, service))
             aws.ec2.VpcEndpoint(

@@ -5,8 +5,8 @@
   grants attached (read the feature store, log models to the registry's artifact bucket) plus the engine's own
   statements, the platform env (MLflow tracking URI, Feast feature server URL) and an egress NetworkPolicy on every
   pod of the namespace that admits exactly: DNS (kube-dns), the namespace itself, the MLflow and feature-server
-  ports in their namespaces, S3 (the region's gateway-endpoint prefix list) and STS (the interface endpoint in the
-  VPC) on 443, and the EKS Pod Identity agent when the cluster uses Pod Identity;
+  ports in their namespaces, S3 and (Feast on DynamoDB) DynamoDB (the region's gateway-endpoint prefix lists) and
+  STS (the interface endpoint in the VPC) on 443, and the EKS Pod Identity agent when the cluster uses Pod Identity;
 - `metadata_database`: the Postgres block with the RDS-managed password delivered by External Secrets (a namespaced
   SecretStore whose own IRSA role reads only that secret) into a Secret whose keys the engine templates;
 - `control_plane_egress`: the extra egress an engine's control pods need (Kubernetes API, its database);
@@ -32,6 +32,7 @@ from ..blocks.postgres import POSTGRES_PORT, Postgres, PostgresArgs, postgres
 from ..compute.gpu_config import POOL_LABEL, GpuPoolConfig
 from ..config import PlatformConfig
 from ..config.database import DatabaseConfig
+from ..config.platform import uses_dynamodb
 from ..features.config import FeastFeatureStoreConfig
 from ..features.feature_server import SERVICE_PORT as FEATURE_SERVER_PORT
 from ..platform.addons import PlatformContext
@@ -41,7 +42,7 @@ from ..security.exfiltration_guards import (
     NAMESPACE_LABEL,
     POD_IDENTITY_AGENT,
     api_service_ips,
-    s3_prefix_list_cidrs,
+    prefix_list_cidrs,
 )
 from ..security.secrets_delivery import ESO_API_VERSION
 
@@ -112,10 +113,13 @@ def task_egress_rules(ctx: PlatformContext, owner: pulumi.Resource) -> list[k8s.
     ]
     for ns, port in service_ports(ctx.config):
         rules.append({"to": [_namespace_peer(ns)], "ports": [{"protocol": "TCP", "port": port}]})
-    s3 = s3_prefix_list_cidrs(ctx.config.region, owner).apply(
-        lambda cidrs: [{"ip_block": {"cidr": c}} for c in cidrs])
+    # S3 and (Feast's DynamoDB online store, read through the feature grant) DynamoDB: their gateway prefix lists.
+    services = ["s3", *(["dynamodb"] if uses_dynamodb(ctx.config) else [])]
+    s3 = pulumi.Output.all(*(prefix_list_cidrs(ctx.config.region, s, owner) for s in services)).apply(
+        lambda lists: [{"ip_block": {"cidr": c}} for cidrs in lists for c in cidrs])
     rules.append({"to": s3, "ports": [{"protocol": "TCP", "port": HTTPS}]})  # type: ignore[typeddict-item]
-    # STS (AssumeRoleWithWebIdentity) through the VPC's interface endpoint: its ENIs are in the VPC CIDR.
+    # STS (AssumeRoleWithWebIdentity) through the VPC's interface endpoint: its ENIs are in the VPC CIDR (the
+    # platform creates it whenever a namespace is egress-guarded: config/platform.py workload_endpoint_services).
     rules.append({"to": [{"ip_block": {"cidr": ctx.network.vpc_cidr}}], "ports": [{"protocol": "TCP", "port": HTTPS}]})
     if ctx.cluster.identity.mode == "podIdentity":
         rules.append({"to": [{"ip_block": {"cidr": POD_IDENTITY_AGENT[0]}}],

@@ -289,7 +289,16 @@ def _partition(region: str) -> State:
     return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
 
 
+# Any other gateway service (DynamoDB): a documentation-range placeholder, not AWS's list (the deployed program reads
+# the real one); distinct from S3's so a policy that admits only S3 is told apart.
+_OTHER_PREFIX_LIST = ("pl-0planother", ["192.0.2.0/24"])
+
+
 def _prefix_list(name: str, region: str) -> State:
-    """`aws.ec2.get_prefix_list(name="com.amazonaws.<region>.s3")`: the region's S3 CIDRs."""
-    pl_id, cidrs = _S3_PREFIX_LISTS.get(region, ("pl-0s3plan", ["52.95.0.0/20"]))
+    """`aws.ec2.get_prefix_list(name="com.amazonaws.<region>.<service>")`: the region's S3 CIDRs, or a placeholder
+    for another service."""
+    if name and not name.endswith(".s3"):
+        pl_id, cidrs = _OTHER_PREFIX_LIST
+    else:
+        pl_id, cidrs = _S3_PREFIX_LISTS.get(region, ("pl-0s3plan", ["52.95.0.0/20"]))
     return {"id": pl_id, "prefixListId": pl_id, "name": name or f"com.amazonaws.{region}.s3", "cidrBlocks": cidrs}

@@ -21,7 +21,7 @@ from ..compute.gpu_software import GpuSoftware, GpuSoftwareArgs
 from ..compute.karpenter import Karpenter, KarpenterArgs
 from ..compute.observability import ClusterObservability, ClusterObservabilityArgs
 from ..config import PlatformConfig
-from ..config.platform import effective_deployer_role_arns
+from ..config.platform import effective_deployer_role_arns, uses_dynamodb, workload_endpoint_services
 from ..data.config import LAKEFS_SERVER_PORT
 from ..data.qdrant_config import GRPC_PORT as QDRANT_GRPC_PORT
 from ..data.qdrant_config import HTTP_PORT as QDRANT_HTTP_PORT
@@ -48,6 +48,13 @@ def feature_clients(config: PlatformConfig) -> list[str]:
     return sorted({t.name for t in config.cluster.teams} | config.orchestration.namespaces)
 
 
+def network_args(config: PlatformConfig, name: str, tags: dict[str, str], protect: bool) -> NetworkArgs:
+    """The VPC with the endpoints the cluster and the egress-guarded pods need (config/platform.py says which)."""
+    return NetworkArgs(config=config.network, region=config.region, cluster_name=name, tags=tags,
+                       private_cluster=not config.cluster.endpoint_public_access, protect=protect,
+                       workload_endpoints=workload_endpoint_services(config), dynamodb_endpoint=uses_dynamodb(config))
+
+
 class MlopsPlatform(pulumi.ComponentResource):
     """The whole platform for one environment. Its outputs are the contract consumer stacks rely on
     (`mlops_infra.outputs.CONTRACT`). Order: network, cluster, GPU capacity, monitoring (it installs the CRDs
@@ -65,9 +72,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         protect = config.protect_stateful
         child_opts = pulumi.ResourceOptions(parent=self)
 
-        self.network = Network(child(name, "net"), NetworkArgs(
-            config=config.network, region=config.region, cluster_name=name, tags=tags,
-            private_cluster=not config.cluster.endpoint_public_access, protect=protect), child_opts)
+        self.network = Network(child(name, "net"), network_args(config, name, tags, protect), child_opts)
         self.cluster = TrainingCluster(child(name, "eks"), TrainingClusterArgs(
             config=config.cluster, network=self.network.refs, region=config.region, tags=tags,
             protect=protect, cluster_name=name), child_opts)
@@ -197,6 +202,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             # ...and LakeFS's API and S3 gateway (its own ingress policy admits the client namespaces).
             + ([ServicePort(config.data.lakefs.namespace, LAKEFS_SERVER_PORT)] if config.data.lakefs.enabled else []),
             secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets},
+            gateway_services=["dynamodb"] if uses_dynamodb(config) else [],
             deployer_role_arns=effective_deployer_role_arns(sb, config.cluster),
             # Every bucket of the platform is autonamed from a child name of this component.
             deployer_bucket_prefixes=[self._name]), k8s_opts)

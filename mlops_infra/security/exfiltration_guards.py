@@ -8,7 +8,8 @@
 - ML namespaces deny all egress by default, then allow (`egress_rules`): their own namespace (distributed training),
   DNS, the platform services (feature store, MLflow), the Pushgateway, the EKS Pod Identity agent, HTTPS to the
   VPC CIDR (interface endpoints such as STS, the API server's private endpoint by its EKS DNS name) and to the
-  region's S3 prefix list, and HTTPS to the `kubernetes` Service's ClusterIP (`kubernetes.default.svc`).
+  region's S3 prefix list (and DynamoDB's, `gateway_services`, for Feast's online store), and HTTPS to the
+  `kubernetes` Service's ClusterIP (`kubernetes.default.svc`).
 
 In-cluster API clients (client-go's rest.InClusterConfig, the KubeRay autoscaler, operator sidecars) dial the
 `kubernetes` Service's ClusterIP, the first address of the Service CIDR, which lies outside the VPC CIDR. The VPC
@@ -153,6 +154,9 @@ class ExfiltrationGuardsArgs:
     """Namespaces ML pods may reach on any port (the feature store's, MLflow's). Default: none."""
     service_ports: Sequence[ServicePort] = field(default_factory=tuple)
     """Single ports ML pods may reach in other namespaces (the Pushgateway). Default: none."""
+    gateway_services: Sequence[str] = field(default_factory=tuple)
+    """Gateway-endpoint services besides S3 whose prefix lists ML pods reach on 443 (`dynamodb`: Feast's online
+    store). Default: none."""
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created elsewhere, by name, so policies wait for them. Default: none (plain names)."""
     deployer_role_arns: Sequence[str] = field(default_factory=tuple)
@@ -212,11 +216,13 @@ def egress_rules(config: SecurityBaselineConfig, vpc_cidr: pulumi.Input[str], se
     return rules
 
 
-def s3_prefix_list_cidrs(region: str, parent: pulumi.Resource) -> pulumi.Output[list[str]]:
-    """CIDRs of `com.amazonaws.<region>.s3`, the prefix list the gateway endpoint routes (read at deploy time)."""
-    found = aws.ec2.get_prefix_list_output(name=f"com.amazonaws.{region}.s3",
+def prefix_list_cidrs(region: str, service: str, parent: pulumi.Resource) -> pulumi.Output[list[str]]:
+    """CIDRs of `com.amazonaws.<region>.<service>` (s3, dynamodb), the prefix list a gateway endpoint routes (read
+    at deploy time). DynamoDB, like S3, has no interface endpoint a policy could admit through the VPC CIDR."""
+    found = aws.ec2.get_prefix_list_output(name=f"com.amazonaws.{region}.{service}",
                                            opts=pulumi.InvokeOutputOptions(parent=parent))
     return found.cidr_blocks.apply(lambda cidrs: sorted(cidrs or []))
+
 
 
 class ExfiltrationGuards(pulumi.ComponentResource):
@@ -226,9 +232,12 @@ class ExfiltrationGuards(pulumi.ComponentResource):
         if network.s3_gateway_endpoint_id is None:
             raise ValueError(f"{name}: exfiltration guards need the VPC's S3 gateway endpoint "
                              "(NetworkRefs.s3_gateway_endpoint_id is None)")
-        self._endpoint_policy(name, args, network.s3_gateway_endpoint_id)
+        self.endpoint_policy = self._endpoint_policy(name, args, network.s3_gateway_endpoint_id)
+        gateway_cidrs = pulumi.Output.all(*(prefix_list_cidrs(args.region, s, self)
+                                            for s in ("s3", *args.gateway_services))).apply(
+            lambda lists: [c for cidrs in lists for c in cidrs])
         rules = egress_rules(args.config, network.vpc_cidr, args.service_namespaces,
-                             s3_prefix_list_cidrs(args.region, self), args.service_ports, args.service_ipv4_cidr)
+                             gateway_cidrs, args.service_ports, args.service_ipv4_cidr)
         for ns in args.ml_namespaces:
             ref = args.namespaces.get(ns, ns)
             k8s.networking.v1.NetworkPolicy(
@@ -239,9 +248,15 @@ class ExfiltrationGuards(pulumi.ComponentResource):
                 child(name, f"{ns}-allow-egress"),
                 metadata={"name": "allow-platform-egress", "namespace": ref},
                 spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": rules}, opts=child_options(self))
-        self.register_outputs({})
+        self.register_outputs({"s3EndpointPolicy": self.endpoint_policy})
 
-    def _endpoint_policy(self, name: str, args: ExfiltrationGuardsArgs, endpoint_id: pulumi.Input[str]) -> None:
+    def _endpoint_policy(self, name: str, args: ExfiltrationGuardsArgs,
+                         endpoint_id: pulumi.Input[str]) -> pulumi.Output[str]:
+        """The S3 endpoint's policy document, written onto the endpoint when this stack owns it. An existing VPC's
+        endpoint is shared: writing ours would replace what its other users need, and deleting a
+        `VpcEndpointPolicy` resets the endpoint to full access (terraform-provider-aws
+        resourceVPCEndpointPolicyDelete: ModifyVpcEndpoint ResetPolicy=true), so the document is only returned
+        (the component's `s3EndpointPolicy` output) for the endpoint's owner to merge."""
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         statements: list[iam.Statement | pulumi.Output[iam.Statement]] = []
@@ -260,9 +275,11 @@ class ExfiltrationGuards(pulumi.ComponentResource):
             "ImageAndPackageBucketsRead", ["s3:GetObject"],
             [_nth_object_arn(partition, args.region, i) for i in range(len(aws_owned_bucket_objects(args.region)))],
             principals={"AWS": "*"}))
-        aws.ec2.VpcEndpointPolicy(
-            child(name, "s3-endpoint-policy"), vpc_endpoint_id=endpoint_id,
-            policy=iam.document(statements), opts=child_options(self))
+        document = iam.document(statements)
+        if args.network.owns_endpoints:
+            aws.ec2.VpcEndpointPolicy(child(name, "s3-endpoint-policy"), vpc_endpoint_id=endpoint_id,
+                                      policy=document, opts=child_options(self))
+        return document
 
 
 def deployer_statements(args: ExfiltrationGuardsArgs, buckets: pulumi.Output[list[str]],

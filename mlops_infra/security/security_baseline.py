@@ -45,6 +45,8 @@ class SecurityBaselineArgs:
     """Namespaces ML pods may reach (the feature store's and MLflow's). Default: none."""
     service_ports: Sequence[ServicePort] = field(default_factory=tuple)
     """Single ports ML pods may reach in other namespaces (the Pushgateway). Default: none."""
+    gateway_services: Sequence[str] = field(default_factory=tuple)
+    """Gateway-endpoint services besides S3 ML pods reach (`dynamodb`): HTTPS to their prefix lists. Default: none."""
     deployer_role_arns: Sequence[str] = field(default_factory=tuple)
     """Roles that run `pulumi up` (exfiltration guards: they administer the data buckets). Default: none."""
     deployer_bucket_prefixes: Sequence[str] = field(default_factory=tuple)
@@ -95,7 +97,7 @@ class SecurityBaseline(pulumi.ComponentResource):
                     pulumi.Output.from_input(args.data_bucket_arns), pulumi.Output.from_input(args.platform_bucket_arns),
                 ).apply(lambda both: [*both[0], *both[1]]),
                 ml_namespaces=args.ml_namespaces, service_namespaces=args.service_namespaces,
-                service_ports=args.service_ports, namespaces=namespaces,
+                service_ports=args.service_ports, namespaces=namespaces, gateway_services=args.gateway_services,
                 deployer_role_arns=args.deployer_role_arns, deployer_bucket_prefixes=args.deployer_bucket_prefixes,
                 trail_bucket_arn=trail_bucket_arn, deployer_state_bucket=cfg.deployer_state_bucket,
                 service_ipv4_cidr=args.cluster.service_ipv4_cidr), child_opts)

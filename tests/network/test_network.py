@@ -147,3 +147,36 @@ def test_existing_vpc_creates_nothing() -> None:
     cfg = NetworkConfig.model_validate({"existingVpc": {"vpcId": "vpc-0123456789abcdef0",
                                                         "privateSubnetIds": ["subnet-a", "subnet-b", "subnet-c"]}})
     assert cfg.existing_vpc is not None and cfg.existing_vpc.private_subnet_ids == ["subnet-a", "subnet-b", "subnet-c"]
+
+
+def test_feast_dynamodb_gets_a_gateway_endpoint_scoped_to_this_account() -> None:
+    """Issue 27 #6: egress-guarded pods reach DynamoDB through its gateway endpoint's prefix list; the endpoint's
+    policy admits only this account's principals on this account's tables (a gateway endpoint's default is full)."""
+    inv = planned("staging")
+    (ddb,) = [e for e in inv.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["serviceName"].endswith(".dynamodb")]
+    private_rts = {r.id for r in inv.of_type("aws:ec2/routeTable:RouteTable") if "private" in r.name}
+    assert ddb.inputs["vpcEndpointType"] == "Gateway" and set(ddb.inputs["routeTableIds"]) == private_rts
+    (stmt,) = json.loads(ddb.inputs["policy"])["Statement"]
+    assert stmt["Action"] == ["dynamodb:*"] and stmt["Condition"] == {"StringEquals": {
+        "aws:PrincipalAccount": "123456789012", "aws:ResourceAccount": "123456789012"}}
+
+
+def test_a_public_cluster_with_guarded_namespaces_gets_sts_inside_the_vpc() -> None:
+    """Issue 28 #7: staging (public endpoint, IRSA) runs orchestrators behind egress policies that admit HTTPS only
+    to the VPC CIDR and the gateway prefix lists, so STS must be an interface endpoint there; nothing else is added."""
+    inv = planned("staging")
+    iface = {e.inputs["serviceName"].removeprefix("com.amazonaws.us-east-1."): e
+             for e in inv.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["vpcEndpointType"] == "Interface"}
+    assert list(iface) == ["sts"] and iface["sts"].inputs["privateDnsEnabled"] is True
+    sids = [s["Sid"] for s in json.loads(iface["sts"].inputs["policy"])["Statement"]]
+    assert sids == ["OwnAccountPrincipals", "WebIdentityToOwnAccountRoles"]
+
+
+def test_nat_none_needs_a_private_cluster() -> None:
+    base = {"environment": "dev", "tags": {"owner": "o", "costCenter": "c"}, "network": {"natGateways": "none"}}
+    with pytest.raises(ConfigError) as info:
+        load_platform_config({**base, "cluster": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}})
+    assert [p for p in info.value.problems if p.startswith("network.natGateways")] == [
+        "network.natGateways: `none` needs a private cluster (cluster.endpointPublicAccess false), which gets the "
+        "interface endpoints nodes need instead of NAT; a public cluster without NAT has no route to ECR, STS or EC2"]
+    load_platform_config({**base, "cluster": {"endpointPublicAccess": False}})

@@ -37,6 +37,8 @@ from .test_crd_schema import POLICY_CASES as CRDS
 from .test_data_policies import CASES as DATA_VERSIONING
 from .test_feast import CASES as FEAST
 from .test_invariants_cluster import CASES as INVARIANTS_CLUSTER
+from .test_invariants_network import PORT_CASES as NETWORK_PORTS
+from .test_invariants_network import REACH_CASES as NETWORK_REACH
 from .test_invariants_relations import CASES as INVARIANTS_RELATIONS
 from .test_k8s import CASES as K8S
 from .test_k8s_schema import CASES as CORE_SCHEMA
@@ -77,7 +79,8 @@ EXPECTED_MISCONFIGURED = sorted([
     ("mlops-kms-key-policy", "untagged-key", "key has no explicit key policy (the default grants the whole account)"),
 ])
 ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, *K8S, *COST, *FEAST, *INVARIANTS_CLUSTER,
-                         *INVARIANTS_RELATIONS, *BUDGET_CASES, *VECTOR_SEARCH, *PIPELINES, *PIPELINES_ENGINES,
+                         *INVARIANTS_RELATIONS, *NETWORK_PORTS, *NETWORK_REACH, *BUDGET_CASES, *VECTOR_SEARCH, *PIPELINES,
+                         *PIPELINES_ENGINES,
                          *SERVING, *DATA_VERSIONING, *RENDERING, *ADMISSION, *CRDS, *LITERALS, *CORE_SCHEMA]
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 import pytest
 
 from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.config.platform import workload_endpoint_services
 from mlops_infra.plan import Inventory, PlanError
 from mlops_infra.plan.outputs import invoke_result
 from mlops_infra.security.exfiltration_guards import (
@@ -265,24 +266,23 @@ def test_guards_on_an_existing_vpc_without_its_endpoint_are_a_config_error() -> 
         "buckets deny S3 access that does not come through this endpoint)"]
 
 
-def test_guards_need_sts_inside_the_vpc_for_irsa_pods() -> None:
+def test_guards_on_a_public_irsa_cluster_are_valid_the_platform_creates_sts_inside_the_vpc() -> None:
+    """Issue 28 #7: STS's interface endpoint is created whenever a namespace is egress-guarded, public cluster or
+    not (config/platform.py workload_endpoint_services), so the config no longer has to refuse this shape."""
     public = {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}
-    with pytest.raises(ConfigError) as info:
-        load_platform_config({**BASE, "cluster": public})
-    assert [p for p in info.value.problems if p.startswith("securityBaseline.")] == [
-        "securityBaseline.exfiltrationGuards: IRSA pods in ML namespaces reach STS only through the VPC's STS "
-        "interface endpoint, which the platform creates for a private cluster: set cluster.endpointPublicAccess "
-        "false or cluster.workloadIdentity podIdentity"]
-    # LakeFS's and Qdrant's SecretStores authenticate with IRSA tokens (config/platform.py data_problems): off here.
-    load_platform_config({**BASE, "cluster": {**public, "workloadIdentity": "podIdentity"},
-                          "data": {"lakefs": {"enabled": False}, "qdrant": {"enabled": False}}})
+    config = load_platform_config({**BASE, "cluster": public})
+    assert workload_endpoint_services(config) == ["sts"]
+    pod_identity = load_platform_config({**BASE, "cluster": {**public, "workloadIdentity": "podIdentity"},
+                                         "data": {"lakefs": {"enabled": False}, "qdrant": {"enabled": False}}})
+    assert workload_endpoint_services(pod_identity) == []  # the node-local agent calls EKS Auth, not the pod
 
 
 def test_prod_on_an_existing_vpc_plans_with_guards_on_the_configured_endpoint() -> None:
     inv = planned("prod", PROGRAMS / "existing_vpc")
     assert inv.of_type("aws:ec2/vpc:Vpc") == [] and inv.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") == []
-    (endpoint_policy_record,) = inv.of_type("aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy")
-    assert endpoint_policy_record.inputs["vpcEndpointId"] == "vpce-0e1e2e3e4e5e6e7e8"
+    # The existing VPC's endpoint is shared: no policy is written onto it (destroying one would reset the endpoint to
+    # full access); the guards return the document for its owner to merge.
+    assert inv.of_type("aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy") == []
     outside = {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/data-scientist"}
     inside = {**outside, "aws:SourceVpce": "vpce-0e1e2e3e4e5e6e7e8"}
     for name in ("mlops-prod-features-offline", "mlops-prod-registry-artifacts"):

@@ -1,0 +1,206 @@
+"""Network invariants over any program's inventory (rendered chart objects included): NetworkPolicy ports are ports
+the selected pods listen on, and every AWS service a workload's role is granted is reachable from its namespace.
+
+The VPC CNI's policy controller (aws/amazon-network-policy-controller-k8s pkg/resolvers/endpoints.go) resolves an
+egress rule to the peer pods' IPs on the rule's ports, and admits a peer Service's ClusterIP only on the Service
+port whose targetPort is one of the rule's ports (`getMatchingServicePort`: the port is looked up as the Service's
+targetPort, then as a container port of its pods). Ingress is judged at the destination pod after DNAT. So in both
+directions a rule names the pods' container port: a rule on a Service port its pods do not listen on admits nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .core import UNKNOWN, Resource, Stack, as_list, stack_policy
+from .invariants_cluster import PACK
+from .invariants_index import (
+    NETWORK_POLICY,
+    SERVICE,
+    WORKLOADS,
+    Index,
+    index,
+    labels_match,
+    meta,
+    pod_spec,
+)
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+VPC = "aws:ec2/vpc:Vpc"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
+
+
+@dataclass(frozen=True)
+class Pods:
+    """Pods of one workload: where, their labels and what they listen on."""
+
+    what: str
+    namespace: str
+    labels: Mapping[str, Any]
+    ports: frozenset[tuple[str, int]]
+    names: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+
+
+def workload_pods(idx: Index) -> list[Pods]:
+    """Every workload's pods (containers and restartable init containers: native sidecars listen too)."""
+    found = []
+    for workload in idx.of_type(*WORKLOADS):
+        spec = pod_spec(workload)
+        if workload.type.endswith(":Pod"):
+            labels = workload.get("metadata", "labels")
+        elif workload.type.endswith(":CronJob"):
+            labels = workload.get("spec", "jobTemplate", "spec", "template", "metadata", "labels")
+        else:
+            labels = workload.get("spec", "template", "metadata", "labels")
+        containers = [*as_list(spec.get("containers")),
+                      *(c for c in as_list(spec.get("initContainers"))
+                        if isinstance(c, Mapping) and c.get("restartPolicy") == "Always")]
+        ports, names = set(), set()
+        for c in containers:
+            for p in as_list(c.get("ports")) if isinstance(c, Mapping) else []:
+                if isinstance(p, Mapping) and isinstance(p.get("containerPort"), int):
+                    proto = str(p.get("protocol") or "TCP")
+                    ports.add((proto, p["containerPort"]))
+                    if isinstance(p.get("name"), str):
+                        names.add((proto, p["name"]))
+        ns, name = meta(workload)
+        found.append(Pods(f"{workload.type.rsplit(':', 1)[-1]} {name}", ns or "default",
+                          labels if isinstance(labels, Mapping) else {}, frozenset(ports), frozenset(names)))
+    return [*found, *inference_service_pods(idx)]
+
+
+ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+RUNTIMES = ("kubernetes:serving.kserve.io/v1alpha1:ServingRuntime",
+            "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime")
+
+
+def inference_service_pods(idx: Index) -> list[Pods]:
+    """KServe predictor pods: labelled `component: predictor` and `serving.kserve.io/inferenceservice: <name>`
+    (kserve v0.20.0 components/predictor.go), listening on the ports of the ServingRuntime the model names."""
+    runtimes: dict[tuple[str, str], Resource] = {}
+    for rt in idx.of_type(*RUNTIMES):
+        ns, name = meta(rt)
+        runtimes[(ns if rt.type.endswith(":ServingRuntime") else "*", name)] = rt
+    found = []
+    for isvc in idx.of_type(ISVC):
+        ns, name = meta(isvc)
+        runtime = isvc.get("spec", "predictor", "model", "runtime")
+        runtime_res = runtimes.get((ns, str(runtime))) or runtimes.get(("*", str(runtime)))
+        if runtime_res is None:
+            continue
+        ports = {(str(p.get("protocol") or "TCP"), p["containerPort"]) for c in as_list(runtime_res.get("spec", "containers"))
+                 if isinstance(c, Mapping) for p in as_list(c.get("ports"))
+                 if isinstance(p, Mapping) and isinstance(p.get("containerPort"), int)}
+        found.append(Pods(f"InferenceService {name}", ns or "default",
+                          {"component": "predictor", "serving.kserve.io/inferenceservice": name}, frozenset(ports)))
+    return found
+
+
+def namespace_labels(idx: Index, pods: Iterable[Pods]) -> dict[str, dict[str, Any]]:
+    """Labels of every namespace the stack names (Namespace objects, pods' namespaces), with the name label the API
+    server sets."""
+    out: dict[str, dict[str, Any]] = {p.namespace: {} for p in pods}
+    for ns in idx.of_type(NAMESPACE):
+        name = ns.get("metadata", "name")
+        if isinstance(name, str):
+            labels = ns.get("metadata", "labels")
+            out[name] = dict(labels) if isinstance(labels, Mapping) else {}
+    return {name: {**labels, NAMESPACE_LABEL: name} for name, labels in out.items()}
+
+
+def _matches(selector: Any, labels: Mapping[str, Any]) -> bool:
+    """A label selector against labels; an unknown selector or value may match (it is not judged as a miss)."""
+    if selector is UNKNOWN:
+        return True
+    return labels_match(selector if isinstance(selector, Mapping) else {}, labels) is not False
+
+
+def peer_pods(peer: Mapping[str, Any], policy_ns: str, pods: list[Pods],
+              namespaces: Mapping[str, Mapping[str, Any]]) -> list[Pods]:
+    """The pods a `to`/`from` peer selects (none for an ipBlock)."""
+    if "ipBlock" in peer:
+        return []
+    if "namespaceSelector" in peer:
+        chosen = {ns for ns, labels in namespaces.items() if _matches(peer["namespaceSelector"], labels)}
+    else:
+        chosen = {policy_ns}
+    return [p for p in pods if p.namespace in chosen
+            and ("podSelector" not in peer or _matches(peer["podSelector"], p.labels))]
+
+
+def _port_listened(entry: Mapping[str, Any], targets: list[Pods]) -> bool | None:
+    """Whether some target listens on the rule entry's port (None: not judged: no port, a range, unknown)."""
+    port, proto = entry.get("port"), str(entry.get("protocol") or "TCP")
+    if entry.get("endPort") is not None or port is None or port is UNKNOWN:
+        return None
+    if isinstance(port, int):
+        return any((proto, port) in t.ports for t in targets)
+    if isinstance(port, str):
+        return any((proto, port) in t.names for t in targets)
+    return None
+
+
+def _service_hint(idx: Index, port: Any, targets: list[Pods]) -> str:
+    """`; 80 is Service x's port for pod port 8080` when the port is a Service port over these pods."""
+    for svc in idx.of_type(SERVICE):
+        ns, name = meta(svc)
+        selector = svc.get("spec", "selector")
+        if not isinstance(selector, Mapping) or not selector:
+            continue
+        if not any(t.namespace == (ns or "default") and labels_match({"matchLabels": selector}, t.labels)
+                   for t in targets):
+            continue
+        for sp in as_list(svc.get("spec", "ports")):
+            if isinstance(sp, Mapping) and sp.get("port") == port and sp.get("targetPort") not in (None, port):
+                return f"; {port} is Service {name}'s port, its pods listen on {sp.get('targetPort')}"
+    return ""
+
+
+def _listening(targets: list[Pods]) -> str:
+    ports = sorted({p for t in targets for _, p in t.ports})
+    return ", ".join(map(str, ports)) or "no declared port"
+
+
+@stack_policy(
+    "mlops-inv-netpol-pod-port",
+    description="Every port a NetworkPolicy rule opens towards pods the stack runs (an egress rule's peer pods, an "
+                "ingress rule's selected pods; chart-rendered pods included) is a port those pods listen on. The "
+                "VPC CNI policy agent matches pod ports (a Service's ClusterIP only through its targetPort), so a "
+                "rule on a Service port that differs from the pod port admits nothing.",
+    severity="high", pack=PACK,
+    controls=("SOC2 A1.2",),
+    remediation="Name the container port (the Service's targetPort) in the rule, or make the Service port equal "
+                "the container port.",
+)
+def netpol_pod_port(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
+    idx = index(stack)
+    pods = workload_pods(idx)
+    namespaces = namespace_labels(idx, pods)
+    for policy in idx.of_type(NETWORK_POLICY):
+        ns = meta(policy)[0] or "default"
+        spec = policy.get("spec")
+        if not isinstance(spec, Mapping):
+            continue
+        selected = [p for p in pods if p.namespace == ns and _matches(spec.get("podSelector") or {}, p.labels)]
+        for direction, rules_key, peers_key in (("egress", "egress", "to"), ("ingress", "ingress", "from")):
+            for i, rule in enumerate(as_list(spec.get(rules_key))):
+                if not isinstance(rule, Mapping):
+                    continue
+                if direction == "ingress":
+                    targets, where = selected, f"pods it selects in {ns}"
+                else:
+                    peers = [p for p in as_list(rule.get(peers_key)) if isinstance(p, Mapping)]
+                    targets = [t for peer in peers for t in peer_pods(peer, ns, pods, namespaces)]
+                    where = f"its peer pods ({', '.join(sorted({f'{t.namespace}/{t.what}' for t in targets})[:3])})"
+                if not targets:
+                    continue  # pods made at run time or outside the stack: not judged
+                for entry in as_list(rule.get("ports")):
+                    if isinstance(entry, Mapping) and _port_listened(entry, targets) is False:
+                        port = entry.get("port")
+                        yield policy, (f"{direction} rule {i} opens {entry.get('protocol') or 'TCP'} {port}, a port "
+                                       f"none of {where} listens on (they listen on {_listening(targets)})"
+                                       f"{_service_hint(idx, port, targets)}")

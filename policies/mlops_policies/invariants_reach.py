@@ -1,0 +1,268 @@
+"""Reachability invariant over any program's inventory: every AWS service a workload role is granted is reachable
+from the namespace its pods run in (role -> IRSA trust or Pod Identity association -> ServiceAccount -> namespace ->
+egress NetworkPolicies -> VPC endpoints or NAT).
+
+A NetworkPolicy names addresses, not services: a gateway service (S3, DynamoDB) is reached through its prefix list's
+CIDRs (the gateway endpoint routes them), an interface endpoint through the VPC CIDR where its ENIs listen, and any
+other public address only through NAT and an ipBlock that admits the internet.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .core import NotApplicable, Resource, Stack, as_list, json_doc, stack_policy, statements
+from .invariants_cluster import PACK
+from .invariants_index import NETWORK_POLICY, POD_IDENTITY, Index, index, meta
+from .invariants_workloads import trusted_subjects
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+VPC = "aws:ec2/vpc:Vpc"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
+
+
+SERVICE_SIDE = {"kms": "KMS grants on data keys are exercised by S3, DynamoDB and Secrets Manager on the caller's "
+                       "behalf (forward access sessions), from AWS's network, not the pod's"}
+ENDPOINT_NAMES = {"sagemaker": ("sagemaker.api", "sagemaker.runtime", "sagemaker.featurestore-runtime"),
+                  "ecr": ("ecr.api", "ecr.dkr"), "cloudwatch": ("monitoring",), "aps": ("aps-workspaces",)}
+"""IAM service prefix -> the VPC endpoint services that serve it (default: the prefix itself)."""
+GATEWAY_SERVICES = ("s3", "dynamodb")
+PREFIX_LISTS: dict[str, list[str]] = {
+    # The plan engine's `get_prefix_list` results (mlops_infra/plan/outputs.py): representative S3 entries
+    # (`aws ec2 get-managed-prefix-list-entries`) and a documentation-range placeholder for DynamoDB (not AWS's
+    # list). Under a real preview set `prefixLists` to the account's entries; a service whose list is not known
+    # here is not judged.
+    "com.amazonaws.us-east-1.s3": ["16.182.0.0/16", "3.5.0.0/19", "52.216.0.0/15", "54.231.0.0/16"],
+    "com.amazonaws.eu-west-1.s3": ["3.5.64.0/21", "52.218.0.0/17", "52.92.0.0/17"],
+    "com.amazonaws.us-east-1.dynamodb": ["192.0.2.0/24"],
+    "com.amazonaws.eu-west-1.dynamodb": ["192.0.2.0/24"],
+}
+POD_IDENTITY_AGENT = ("169.254.170.23", 80)
+HTTPS = 443
+REACH_CONFIG: dict[str, dict[str, Any]] = {
+    "prefixLists": {"type": "object", "default": PREFIX_LISTS,
+                    "description": "Gateway-endpoint prefix lists by name (com.amazonaws.<region>.<service>) -> "
+                                   "their CIDRs: the addresses an egress rule must admit for S3 and DynamoDB."},
+}
+
+
+def role_documents(idx: Index, role: Resource) -> Iterator[dict[str, Any]]:
+    """The role's inline RolePolicies and the managed Policies attached to it."""
+    for rp in idx.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if role.urn in rp.property_dependencies.get("role", ()):
+            doc = json_doc(rp.get("policy"), "role policy")
+            if doc:
+                yield doc
+    for att in idx.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+        if role.urn not in att.property_dependencies.get("role", ()):
+            continue
+        for urn in att.property_dependencies.get("policyArn", ()):
+            policy = idx.get(urn)
+            doc = json_doc(policy.get("policy"), "policy") if policy is not None else None
+            if doc:
+                yield doc
+
+
+def granted_services(idx: Index, role: Resource) -> set[str]:
+    found = set()
+    for doc in role_documents(idx, role):
+        for st in statements(doc):
+            if st.get("Effect") == "Allow":
+                for action in as_list(st.get("Action")):
+                    if isinstance(action, str) and ":" in action:
+                        found.add(action.split(":", 1)[0].lower())
+    return {s for s in found if s not in SERVICE_SIDE}
+
+
+SECRET_STORES = ("kubernetes:external-secrets.io/v1:SecretStore", "kubernetes:external-secrets.io/v1:ClusterSecretStore",
+                 "kubernetes:external-secrets.io/v1beta1:SecretStore",
+                 "kubernetes:external-secrets.io/v1beta1:ClusterSecretStore")
+
+
+def operator_accounts(idx: Index) -> dict[str, str | None]:
+    """`ns/name` of ServiceAccounts whose tokens External Secrets requests for a store (`auth.jwt
+    .serviceAccountRef`) -> the operator's namespace, where the AWS calls are made (None when not in the stack)."""
+    releases = idx.releases("external-secrets")
+    operator = str(releases[0].get("namespace") or "default") if releases else None
+    found: dict[str, str | None] = {}
+    for store in idx.of_type(*SECRET_STORES):
+        ref = store.get("spec", "provider", "aws", "auth", "jwt", "serviceAccountRef")
+        if isinstance(ref, Mapping) and isinstance(ref.get("name"), str):
+            ns = ref.get("namespace") or meta(store)[0] or "default"
+            found[f"{ns}/{ref['name']}"] = operator
+    return found
+
+
+def workload_namespaces(idx: Index, role: Resource) -> tuple[list[str], bool]:
+    """(namespaces whose pods use the role, whether through IRSA) from its trust and Pod Identity associations; a
+    ServiceAccount a secret store names is used from the External Secrets operator's namespace."""
+    try:
+        subjects = trusted_subjects(role)
+    except NotApplicable:
+        subjects = []
+    operator = operator_accounts(idx)
+    used = [operator[s] if s in operator else s.split("/", 1)[0] for s in subjects]
+    irsa = sorted({ns for ns in used if ns is not None and "*" not in ns})
+    pod_identity = sorted({str(a.get("namespace")) for a in idx.of_type(POD_IDENTITY)
+                           if role.urn in a.property_dependencies.get("roleArn", ())
+                           and isinstance(a.get("namespace"), str)})
+    return [*irsa, *pod_identity], bool(irsa)
+
+
+@dataclass(frozen=True)
+class Rule:
+    cidrs: tuple[Network, ...] | None
+    """None: any destination (a rule without `to`)."""
+    ports: tuple[tuple[int, int], ...] | None
+    """TCP (from, to) ranges; None: every port."""
+
+    def admits_port(self, port: int) -> bool:
+        return self.ports is None or any(lo <= port <= hi for lo, hi in self.ports)
+
+    def covers(self, net: Network, port: int) -> bool:
+        return self.admits_port(port) and (self.cidrs is None or any(
+            net.version == c.version and net.subnet_of(c) for c in self.cidrs))  # type: ignore[arg-type]
+
+
+def _rule(rule: Mapping[str, Any]) -> Rule | None:
+    """An egress rule's ipBlock destinations and TCP ports (None when it names no ipBlock or is unknown)."""
+    peers = rule.get("to")
+    cidrs: tuple[Network, ...] | None = None
+    if peers is not None:
+        nets = []
+        for peer in as_list(peers):
+            block = peer.get("ipBlock") if isinstance(peer, Mapping) else None
+            if isinstance(block, Mapping) and isinstance(block.get("cidr"), str) and not block.get("except"):
+                try:
+                    nets.append(ipaddress.ip_network(block["cidr"]))
+                except ValueError:
+                    continue
+        if not nets:
+            return None
+        cidrs = tuple(nets)
+    ports: list[tuple[int, int]] = []
+    for entry in as_list(rule.get("ports")):
+        if isinstance(entry, Mapping) and str(entry.get("protocol") or "TCP") == "TCP":
+            port = entry.get("port")
+            if port is None:
+                return Rule(cidrs, None)
+            if isinstance(port, int):
+                end = entry.get("endPort")
+                ports.append((port, end if isinstance(end, int) else port))
+    return Rule(cidrs, tuple(ports) if rule.get("ports") else None)
+
+
+def namespace_egress(idx: Index, ns: str) -> list[Rule] | None:
+    """The egress every pod of `ns` gets from namespace-wide policies (podSelector {}), or None when none isolates
+    the namespace for egress."""
+    rules: list[Rule] = []
+    isolated = False
+    for policy in idx.of_type(NETWORK_POLICY):
+        spec = policy.get("spec")
+        if meta(policy)[0] != ns or not isinstance(spec, Mapping) or (spec.get("podSelector") or {}) != {}:
+            continue
+        if "Egress" in as_list(spec.get("policyTypes")) or "egress" in spec:
+            isolated = True
+            rules += [r for r in (_rule(x) for x in as_list(spec.get("egress")) if isinstance(x, Mapping)) if r]
+    return rules if isolated else None
+
+
+@dataclass(frozen=True)
+class Paths:
+    """What leaves the VPC, and how: its CIDRs, the region, endpoint services by type, and whether NAT exists."""
+
+    vpc: tuple[Network, ...]
+    region: str
+    gateways: frozenset[str]
+    interfaces: frozenset[str]
+    """Interface endpoints with private DNS (the SDK's default hostname resolves to them)."""
+    nat: bool
+    prefix_lists: Mapping[str, Any]
+
+
+def network_paths(idx: Index, config: Mapping[str, Any]) -> Paths:
+    nets = tuple(ipaddress.ip_network(c) for c in (v.get("cidrBlock") for v in idx.of_type(VPC)) if isinstance(c, str))
+    if not nets:
+        raise NotApplicable("the stack creates no VPC: its endpoints and NAT are not known here")
+    gateways, interfaces, regions = set(), set(), set()
+    for ep in idx.of_type(VPC_ENDPOINT):
+        name = ep.get("serviceName")
+        if not isinstance(name, str) or not name.startswith("com.amazonaws."):
+            continue
+        region, _, service = name.removeprefix("com.amazonaws.").partition(".")
+        regions.add(region)
+        if (ep.get("vpcEndpointType") or "Gateway") == "Gateway":
+            gateways.add(service)
+        elif ep.get("privateDnsEnabled") is True:
+            interfaces.add(service)
+    if len(regions) != 1:
+        raise NotApplicable("the VPC's region is not known from its endpoints")
+    lists = config.get("prefixLists")
+    return Paths(nets, regions.pop(), frozenset(gateways), frozenset(interfaces), bool(idx.of_type(NAT_GATEWAY)),
+                 lists if isinstance(lists, Mapping) else PREFIX_LISTS)
+
+
+def unreachable(service: str, egress: list[Rule] | None, paths: Paths) -> str | None:
+    """Why pods behind `egress` (None: not isolated) cannot reach `service`, or None when they can (or it cannot be
+    judged here)."""
+    if service in GATEWAY_SERVICES:
+        if service not in paths.gateways and not paths.nat:
+            return "the VPC has neither its gateway endpoint nor NAT"
+        cidrs = paths.prefix_lists.get(f"com.amazonaws.{paths.region}.{service}")
+        if egress is None or not isinstance(cidrs, list):
+            return None
+        missing = [c for c in cidrs if not any(r.covers(ipaddress.ip_network(c), HTTPS) for r in egress)]
+        return f"egress admits no HTTPS to its prefix list ({', '.join(missing)})" if missing else None
+    names = ENDPOINT_NAMES.get(service, (service,))
+    endpoint = any(n in paths.interfaces for n in names)
+    if egress is None:
+        return None if endpoint or paths.nat else "the VPC has neither its interface endpoint nor NAT"
+    if endpoint and any(r.covers(net, HTTPS) for net in paths.vpc for r in egress):
+        return None
+    if paths.nat and any(r.covers(ipaddress.ip_network("0.0.0.0/0"), HTTPS) for r in egress):
+        return None
+    if not endpoint:
+        return (f"the VPC has no {names[0]} interface endpoint, and egress admits no HTTPS to the internet "
+                "(a NetworkPolicy cannot name the service's public addresses)")
+    return "egress admits no HTTPS to the VPC CIDR, where its interface endpoint listens"
+
+
+@stack_policy(
+    "mlops-inv-aws-service-reachable",
+    description="Every AWS service a workload role is granted (IRSA trust or Pod Identity association -> "
+                "ServiceAccount -> namespace) is reachable from that namespace: its egress NetworkPolicies admit "
+                "HTTPS to the service's VPC endpoint (interface endpoints in the VPC CIDR, gateway endpoints' prefix "
+                "lists) or, through NAT, to the internet; IRSA needs STS the same way, Pod Identity its agent. "
+                "Otherwise every call times out.",
+    severity="high", pack=PACK,
+    controls=("SOC2 A1.2",),
+    remediation="Create the VPC endpoint the service needs (gateway for S3 and DynamoDB, interface with private DNS "
+                "for the others) and admit it in the namespace's egress (the prefix list's CIDRs, or the VPC CIDR on "
+                "443), or stop granting the service.",
+    config=REACH_CONFIG,
+)
+def aws_service_reachable(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
+    idx = index(stack)
+    paths = network_paths(idx, config)
+    agent = ipaddress.ip_network(f"{POD_IDENTITY_AGENT[0]}/32")
+    for role in idx.of_type("aws:iam/role:Role"):
+        namespaces, irsa = workload_namespaces(idx, role)
+        if not namespaces:
+            continue
+        try:
+            services = granted_services(idx, role) | ({"sts"} if irsa else set())
+        except NotApplicable:
+            continue
+        for ns in namespaces:
+            egress = namespace_egress(idx, ns)
+            for service in sorted(services):
+                reason = unreachable(service, egress, paths)
+                if reason:
+                    yield role, f"{service} (granted to ServiceAccounts in {ns}) is unreachable from {ns}: {reason}"
+            if not irsa and egress is not None and not any(r.covers(agent, POD_IDENTITY_AGENT[1]) for r in egress):
+                yield role, (f"Pod Identity credentials are unreachable from {ns}: egress does not admit the agent "
+                             f"({agent} TCP {POD_IDENTITY_AGENT[1]})")

@@ -1,0 +1,217 @@
+"""Network invariants on small hand-built inventories (broken relation and repaired twin), then on the shipped plans."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from mlops_policies.runner import evaluate
+
+from tests.conftest import planned
+
+from .cases import Case, check, params
+from .helpers import R
+
+PORTS = "mlops-inv-netpol-pod-port"
+REACH = "mlops-inv-aws-service-reachable"
+NP = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+DEPLOY = "kubernetes:apps/v1:Deployment"
+NS_LABEL = "kubernetes.io/metadata.name"
+
+
+def server(ns: str = "feast", port: int = 6566, name: str = "http") -> R:
+    return R(DEPLOY, f"server-{ns}", {"metadata": {"name": "server", "namespace": ns}, "spec": {"template": {
+        "metadata": {"labels": {"app": "server"}},
+        "spec": {"containers": [{"name": "app", "ports": [{"name": name, "containerPort": port}]}]}}}})
+
+
+def service(ns: str = "feast", port: int = 80, target: int | str = 6566) -> R:
+    return R("kubernetes:core/v1:Service", f"svc-{ns}", {"metadata": {"name": "server", "namespace": ns}, "spec": {
+        "selector": {"app": "server"}, "ports": [{"port": port, "targetPort": target}]}})
+
+
+def egress(ns: str, *rules: dict[str, Any], name: str = "egress") -> R:
+    return R(NP, name, {"metadata": {"name": name, "namespace": ns},
+                        "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": list(rules)}})
+
+
+def to_ns(ns: str, *ports: int | str) -> dict[str, Any]:
+    return {"to": [{"namespaceSelector": {"matchLabels": {NS_LABEL: ns}}}],
+            "ports": [{"protocol": "TCP", "port": p} for p in ports]}
+
+
+def ingress(ns: str, port: int) -> R:
+    return R(NP, "ingress", {"metadata": {"name": "ingress", "namespace": ns}, "spec": {
+        "podSelector": {"matchLabels": {"app": "server"}}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"protocol": "TCP", "port": port}]}]}})
+
+
+RUNTIME = R("kubernetes:serving.kserve.io/v1alpha1:ServingRuntime", "runtime", {
+    "metadata": {"name": "mlserver", "namespace": "serving"},
+    "spec": {"containers": [{"name": "kserve-container", "ports": [{"containerPort": 8080, "protocol": "TCP"}]}]}})
+ISVC = R("kubernetes:serving.kserve.io/v1beta1:InferenceService", "isvc", {
+    "metadata": {"name": "churn", "namespace": "serving"},
+    "spec": {"predictor": {"model": {"runtime": "mlserver", "modelFormat": {"name": "mlflow"}}}}})
+CLIENT_NS = R("kubernetes:core/v1:Namespace", "ns-feast", {"metadata": {"name": "feast", "labels": {"tier": "data"}}})
+HINT = "; 80 is Service server's port, its pods listen on 6566"
+
+PORT_CASES = [
+    Case("egress-on-pod-port", PORTS, [server(), service(), egress("airflow", to_ns("feast", 6566))], []),
+    Case("egress-on-service-port", PORTS, [server(), service(), egress("airflow", to_ns("feast", 80))],
+         ["egress: egress rule 0 opens TCP 80, a port none of its peer pods (feast/Deployment server) listens on "
+          f"(they listen on 6566){HINT}"]),
+    Case("egress-named-port", PORTS, [server(), egress("airflow", to_ns("feast", "http"))], []),
+    Case("egress-wrong-named-port", PORTS, [server(), egress("airflow", to_ns("feast", "grpc"))],
+         ["egress: egress rule 0 opens TCP grpc, a port none of its peer pods (feast/Deployment server) listens on "
+          "(they listen on 6566)"]),
+    Case("egress-by-namespace-label", PORTS, [CLIENT_NS, server(), egress("airflow", {
+        "to": [{"namespaceSelector": {"matchLabels": {"tier": "data"}}}], "ports": [{"port": 80}]})],
+         ["egress: egress rule 0 opens TCP 80, a port none of its peer pods (feast/Deployment server) listens on "
+          "(they listen on 6566)"]),
+    Case("egress-to-pods-made-at-run-time", PORTS, [egress("airflow", to_ns("teams", 80))], []),
+    Case("ingress-on-pod-port", PORTS, [server(), ingress("feast", 6566)], []),
+    Case("ingress-on-service-port", PORTS, [server(), service(), ingress("feast", 80)],
+         [f"ingress: ingress rule 0 opens TCP 80, a port none of pods it selects in feast listens on (they listen on "
+          f"6566){HINT}"]),
+    Case("kserve-predictor-port", PORTS, [RUNTIME, ISVC, egress("research", to_ns("serving", 8080))], []),
+    Case("kserve-service-port", PORTS, [RUNTIME, ISVC, egress("research", to_ns("serving", 80))],
+         ["egress: egress rule 0 opens TCP 80, a port none of its peer pods (serving/InferenceService churn) listens "
+          "on (they listen on 8080)"]),
+]
+
+# --- reachability: a VPC in us-east-1 with the S3 and DynamoDB gateway endpoints -----------------------------------
+
+VPC_CIDR = "10.0.0.0/16"
+S3 = ["16.182.0.0/16", "3.5.0.0/19", "52.216.0.0/15", "54.231.0.0/16"]
+DYNAMODB = ["192.0.2.0/24"]  # the plan engine's placeholder (policies' default prefixLists)
+VPC = R("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": VPC_CIDR})
+
+
+def endpoint(service: str, kind: str = "Gateway") -> R:
+    inputs: dict[str, Any] = {"serviceName": f"com.amazonaws.us-east-1.{service}", "vpcEndpointType": kind}
+    if kind == "Interface":
+        inputs["privateDnsEnabled"] = True
+    return R("aws:ec2/vpcEndpoint:VpcEndpoint", f"vpce-{service}", inputs)
+
+
+def role(ns: str, sa: str, *actions: str) -> list[R]:
+    trust = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+                            "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/oidc"},
+                            "Condition": {"StringEquals": {"oidc:sub": f"system:serviceaccount:{ns}:{sa}"}}}]}
+    grant = {"Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}
+    return [R("aws:iam/role:Role", f"{sa}-role", {"assumeRolePolicy": json.dumps(trust)}),
+            R("aws:iam/rolePolicy:RolePolicy", f"{sa}-policy", {"policy": json.dumps(grant)},
+              deps={"role": [f"{sa}-role"]})]
+
+
+def https(*cidrs: str) -> dict[str, Any]:
+    return {"to": [{"ipBlock": {"cidr": c}} for c in cidrs], "ports": [{"protocol": "TCP", "port": 443}]}
+
+
+NET = [VPC, endpoint("s3"), endpoint("dynamodb")]
+FEAST_READ = role("airflow", "executor", "s3:GetObject", "dynamodb:GetItem", "kms:Decrypt")
+STORE = R("kubernetes:external-secrets.io/v1:SecretStore", "store", {
+    "metadata": {"name": "db", "namespace": "airflow"},
+    "spec": {"provider": {"aws": {"auth": {"jwt": {"serviceAccountRef": {"name": "reader"}}}}}}})
+ESO = R("kubernetes:helm.sh/v3:Release", "eso", {"chart": "external-secrets", "namespace": "external-secrets"})
+UNREACHABLE_STS = ("executor-role: sts (granted to ServiceAccounts in airflow) is unreachable from airflow: the VPC has "
+                   "no sts interface endpoint, and egress admits no HTTPS to the internet (a NetworkPolicy cannot "
+                   "name the service's public addresses)")
+
+REACH_CASES = [
+    Case("dynamodb-admitted", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
+                                      egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))], []),
+    Case("dynamodb-not-admitted", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
+                                          egress("airflow", https(*S3), https(VPC_CIDR))],
+         ["executor-role: dynamodb (granted to ServiceAccounts in airflow) is unreachable from airflow: egress admits "
+          "no HTTPS to its prefix list (192.0.2.0/24)"]),
+    Case("sts-without-endpoint", REACH, [*NET, *FEAST_READ, egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))],
+         [UNREACHABLE_STS]),
+    Case("sts-through-nat", REACH, [*NET, R("aws:ec2/natGateway:NatGateway", "nat", {}), *FEAST_READ,
+                                    egress("airflow", https(*S3, *DYNAMODB), https("0.0.0.0/0"))], []),
+    Case("athena-without-endpoint-or-nat", REACH, [*NET, *role("research", "trainer", "athena:StartQueryExecution")],
+         ["trainer-role: athena (granted to ServiceAccounts in research) is unreachable from research: the VPC has "
+          "neither its interface endpoint nor NAT",
+          "trainer-role: sts (granted to ServiceAccounts in research) is unreachable from research: the VPC has "
+          "neither its interface endpoint nor NAT"]),
+    Case("athena-endpoint-not-admitted", REACH, [*NET, endpoint("sts", "Interface"), endpoint("athena", "Interface"),
+                                                 *role("research", "trainer", "athena:StartQueryExecution"),
+                                                 egress("research", https(*S3))],
+         ["trainer-role: athena (granted to ServiceAccounts in research) is unreachable from research: egress admits "
+          "no HTTPS to the VPC CIDR, where its interface endpoint listens",
+          "trainer-role: sts (granted to ServiceAccounts in research) is unreachable from research: egress admits no "
+          "HTTPS to the VPC CIDR, where its interface endpoint listens"]),
+    # A SecretStore's ServiceAccount: External Secrets makes the calls, from its own (not isolated) namespace.
+    Case("secret-store-account-used-by-the-operator", REACH, [
+        *NET, endpoint("secretsmanager", "Interface"), endpoint("sts", "Interface"), ESO, STORE,
+        *role("airflow", "reader", "secretsmanager:GetSecretValue"), egress("airflow", https(*S3))], []),
+]
+
+
+@params(PORT_CASES + REACH_CASES)
+def test_network_invariant(case: Case) -> None:
+    check(case)
+
+
+def test_pod_identity_needs_the_agent_in_egress() -> None:
+    grant = R("aws:iam/role:Role", "pi-role", {"assumeRolePolicy": "{}"})
+    assoc = R("aws:eks/podIdentityAssociation:PodIdentityAssociation", "assoc",
+              {"namespace": "research", "serviceAccount": "trainer"}, deps={"roleArn": ["pi-role"]})
+    broken = [*NET, grant, assoc, egress("research", https(*S3))]
+    check(Case("pod-identity", REACH, broken, [
+        "pi-role: Pod Identity credentials are unreachable from research: egress does not admit the agent "
+        "(169.254.170.23/32 TCP 80)"]))
+    agent = {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
+    check(Case("pod-identity-ok", REACH, [*NET, grant, assoc, egress("research", https(*S3), agent)], []))
+
+
+# --- the shipped stacks ----------------------------------------------------------------------------------------------
+
+def findings(inv: dict[str, Any], policy: str, env: str) -> list[str]:
+    return [f"{f.name}: {f.message}" for f in evaluate(inv, environment=env, only=[policy]).findings]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_shipped_stacks_are_clean(stack: str) -> None:
+    inv = planned(stack, render=True).to_json()
+    assert [r for r in inv["resources"] if r["type"] == NP], "no NetworkPolicy to judge"
+    assert findings(inv, PORTS, stack) == []
+    assert findings(inv, REACH, stack) == []
+
+
+def test_staging_without_its_sts_endpoint_fails_as_before_the_fix() -> None:
+    """Issue 28 #7 as it was: staging's orchestrator namespaces admit STS only in the VPC, where it had no endpoint."""
+    inv = copy.deepcopy(planned("staging").to_json())
+    inv["resources"] = [r for r in inv["resources"] if r["name"] != "mlops-staging-net-sts"]
+    found = findings(inv, REACH, "staging")
+    assert "mlops-staging-airflow-wiring-executor-role: sts (granted to ServiceAccounts in airflow) is unreachable " \
+           "from airflow: the VPC has no sts interface endpoint, and egress admits no HTTPS to the internet (a " \
+           "NetworkPolicy cannot name the service's public addresses)" in found
+    assert {f.split(":")[0] for f in found} >= {"mlops-staging-kfp-wiring-executor-role",
+                                                "mlops-staging-airflow-api-server-role"}
+
+
+def test_prod_egress_without_the_dynamodb_prefix_list_fails_as_before_the_fix() -> None:
+    """Issue 27 #6 as it was: Feast's online store granted, DynamoDB's addresses not admitted."""
+    inv = copy.deepcopy(planned("prod").to_json())
+    for r in inv["resources"]:
+        if r["type"] == NP:
+            for rule in r["inputs"]["spec"].get("egress") or []:
+                rule["to"] = [p for p in rule.get("to") or [] if p.get("ipBlock", {}).get("cidr") not in DYNAMODB]
+    assert findings(inv, REACH, "prod") == [
+        "mlops-prod-airflow-wiring-executor-role: dynamodb (granted to ServiceAccounts in airflow) is unreachable "
+        "from airflow: egress admits no HTTPS to its prefix list (192.0.2.0/24)"]
+
+
+def test_the_feature_server_on_its_old_service_port_is_caught() -> None:
+    """Issue 27 #5 as it was before 7c14fd5: the Service on 80, the orchestrators' egress on 80, the pod on 6566."""
+    inv = copy.deepcopy(planned("staging").to_json())
+    for r in inv["resources"]:
+        if r["type"] == NP and r["inputs"]["metadata"]["name"].endswith("-egress"):
+            for rule in r["inputs"]["spec"].get("egress") or []:
+                for port in rule.get("ports") or []:
+                    port["port"] = 80 if port.get("port") == 6566 else port.get("port")
+    assert sorted(f.split(":")[0] for f in findings(inv, PORTS, "staging")) == [
+        "mlops-staging-airflow-wiring-egress", "mlops-staging-kfp-wiring-egress"]
