@@ -37,7 +37,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "orchestration": {"airflow": {"enabled": False, "database": DATABASES["dev"]},
                           "kubeflowPipelines": {"enabled": False, "database": DATABASES["dev"]},
                           "metaflow": {"database": DATABASES["dev"]}},
-        "data": {"lakefs": {"database": DATABASES["dev"]}},
+        "data": {"lakefs": {"database": DATABASES["dev"], "secretRecoveryWindowDays": 0},
+                 "qdrant": {"secretRecoveryWindowDays": 0}},
     },
     "staging": {
         "protectStateful": False,
@@ -54,8 +55,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "orchestration": {"airflow": {"database": DATABASES["staging"]},
                           "kubeflowPipelines": {"database": DATABASES["staging"]},
                           "metaflow": {"database": DATABASES["staging"]}},
-        "data": {"lakefs": {"enabled": True, "database": DATABASES["staging"]}, "dvc": {"enabled": True},
-                 "qdrant": {"enabled": True}},
+        "data": {"lakefs": {"enabled": True, "database": DATABASES["staging"], "secretRecoveryWindowDays": 0},
+                 "dvc": {"enabled": True}, "qdrant": {"enabled": True, "secretRecoveryWindowDays": 0}},
     },
     "prod": {
         "protectStateful": True,

@@ -54,7 +54,12 @@ class LakeFsConfig(ConfigModel):
         "Default: none (then every team namespace).")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig, description="LakeFS's Postgres (metadata).")
     secret_recovery_window_days: int = Field(
-        30, ge=7, le=30, description="Secrets Manager recovery window of LakeFS's secret. Default: 30.")
+        30, ge=0, le=30, description="Secrets Manager recovery window of LakeFS's secrets: 0 (deleted at once, so a "
+        "stack destroyed and brought up again can reuse the names) or 7-30. Default: 30 (profiles: dev and staging 0).")
+
+    def problems(self) -> Iterable[Problem]:
+        if 0 < self.secret_recovery_window_days < 7:
+            yield "secretRecoveryWindowDays", "must be 0 or 7-30 (Secrets Manager's RecoveryWindowInDays)"
 
 
 class DvcConfig(ConfigModel):
@@ -64,8 +69,10 @@ class DvcConfig(ConfigModel):
                                              "prod true).")
     backend: Literal["s3", "lakefs"] = Field(
         "s3", description="`s3`: remotes are prefixes of the platform's DVC bucket, reached with IAM (team roles "
-        "attach the managed grants). `lakefs`: remotes go through LakeFS's S3 gateway (`endpointurl` set; the team "
-        "creates a repository named after it, credentials are LakeFS keys). Default: s3.")
+        "attach the managed grants). `lakefs` is refused: lakeFS open source has one user with one key (the "
+        "admin's, `lakefsAdminSecretArn`) and nothing delivers a key to a team, so a per-team remote through its S3 "
+        "gateway cannot be authorised; LakeFS through DVC is for the admin only (README, Data versioning). "
+        "Default: s3.")
     noncurrent_version_days: int = Field(
         90, ge=1, le=3650, description="Keep overwritten or deleted remote objects this long (versioned bucket). "
         "Default: 90.")
@@ -79,8 +86,10 @@ class DataConfig(ConfigModel):
     qdrant: QdrantConfig = Field(default_factory=QdrantConfig, description="Qdrant vector search.")
 
     def problems(self) -> Iterable[Problem]:
-        if self.dvc.enabled and self.dvc.backend == "lakefs" and not self.lakefs.enabled:
-            yield "dvc.backend", "lakefs, but lakefs.enabled is false (the remotes would point at no gateway)"
+        if self.dvc.backend == "lakefs":
+            yield "dvc.backend", ("lakefs is admin-only and not offered per team: lakeFS open source has one user "
+                                  "with one key (the admin's) and nothing delivers a key to teams; use s3 (per-team "
+                                  "IAM grants), and use LakeFS's gateway with the admin key by hand (README)")
 
     @property
     def namespaces(self) -> set[str]:

@@ -34,6 +34,8 @@ from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
 from ..blocks.postgres import PostgresArgs, postgres
 from ..blocks.refs import ClusterRefs, NetworkRefs
+from ..blocks.rotation import REFRESH_INTERVAL, restart_on_rotation
+from ..security.exfiltration_guards import api_service_ips
 from ..security.secrets_delivery import ESO_API_VERSION
 from .config import LAKEFS_CHART, LAKEFS_REPO, LAKEFS_SERVER_PORT, LakeFsConfig
 from .lakefs_rules import rule_groups
@@ -51,7 +53,8 @@ SECRET_NAME = "lakefs-secrets"
 """The Kubernetes Secret External Secrets writes (keys below); the chart's `existingSecret`."""
 AUTH_KEY, DB_KEY = "auth_encrypt_secret_key", "database_connection_string"
 ADMIN_KEY_ID, ADMIN_SECRET = "admin_access_key_id", "admin_secret_access_key"
-SECRET_REFRESH = "1h"
+SECRET_REFRESH = REFRESH_INTERVAL
+"""The database password rotates every 7 days: the Secret follows within minutes (blocks/rotation.py)."""
 DB_NAME, DB_USER = "lakefs", "lakefs"
 
 
@@ -84,6 +87,14 @@ def connection_template(address: pulumi.Input[str], port: pulumi.Input[int]) -> 
         address, port, DB_NAME)
 
 
+def multipart_statements(bucket: HardenedBucket, prefix: str) -> list[iam.Statement]:
+    """The two multipart list actions lakeFS needs besides read and write (lakeFS docs, "Prepare your AWS S3
+    bucket": s3:ListMultipartUploadParts on objects, s3:ListBucketMultipartUploads on the bucket): its S3 gateway
+    lists parts and uploads for clients that resume multipart uploads (`dvc push`, the AWS CLI)."""
+    return [iam.statement("ListUploadParts", ["s3:ListMultipartUploadParts"], [bucket.objects_arn(prefix)]),
+            iam.statement("ListBucketUploads", ["s3:ListBucketMultipartUploads"], [bucket.arn])]
+
+
 def server_config(region: str, kms_key_arn: str) -> str:
     """LakeFS's config file (no secrets: those come from the environment). Keys from pkg/config/config.go @ v1.84.0."""
     return json.dumps({
@@ -99,7 +110,10 @@ def server_config(region: str, kms_key_arn: str) -> str:
         # No call home: the platform runs private.
         "stats": {"enabled": False},
         "email_subscription": {"enabled": False},
-        "security": {"check_latest_version": False},
+        # No audit check either: lakeFS sends its installation ID to audit.lakefs.io at start and every 24h unless the
+        # URL is empty (pkg/version/audit.go @ v1.84.0: ErrMissingCheckURL, logged at debug). `usage_report` can no
+        # longer be disabled and stays in the KV store (cmd/lakefs/cmd/run.go).
+        "security": {"check_latest_version": False, "audit_check_url": ""},
     }, indent=2, sort_keys=True)
 
 
@@ -125,12 +139,14 @@ class LakeFs(pulumi.ComponentResource):
             # IAM auth allowed (FSBP RDS.10); LakeFS's pgx driver logs in with the synced password.
             username=DB_USER, iam_database_authentication=True, protect=args.protect))
         self.database_endpoint = db.instance.endpoint
-        secret = self._app_secret(name, args)
-        synced = self._external_secret(name, args, ns, [db.master_secret_arn, secret.arn],
-                                       connection_template(db.instance.address, db.instance.port), secret.arn)
+        secret, encrypt_key = self._app_secret(name, args)
+        synced = self._external_secret(name, args, ns, [db.master_secret_arn, secret.arn, encrypt_key.arn],
+                                       connection_template(db.instance.address, db.instance.port),
+                                       [(secret.arn, (ADMIN_KEY_ID, ADMIN_SECRET)), (encrypt_key.arn, (AUTH_KEY,))])
         server = WorkloadIdentity(child(name, "server"), WorkloadIdentityArgs(
             cluster=cluster.identity, namespace=ns, service_account=SERVER_SERVICE_ACCOUNT, tags=args.tags,
-            statements=self.bucket.write_statements(cfg.repository_prefix)),
+            statements=[*self.bucket.write_statements(cfg.repository_prefix), *multipart_statements(self.bucket,
+                                                                                                  cfg.repository_prefix)]),
             pulumi.ResourceOptions(parent=self, provider=provider))
         self.server_role = server.role
         values = self.values(cfg, args.region, args.kms_key.arn)
@@ -142,6 +158,9 @@ class LakeFs(pulumi.ComponentResource):
         chart = release(child(name, "release"), PinnedChart(LAKEFS_CHART, LAKEFS_REPO, cfg.chart_version),
                         parent=self, namespace=ns, values=values, depends_on=[server, db.instance])
         self._setup_job(name, cfg, ns, chart, provider)
+        # LakeFS reads the connection string once: roll it when External Secrets rewrites the Secret.
+        restart_on_rotation(self, name, namespace=ns, secrets=[SECRET_NAME], provider=provider,
+                            api_ips=pulumi.Output.from_input(cluster.service_ipv4_cidr).apply(api_service_ips))
         self._network_policy(name, ns, args)
         if cfg.replicas > 1:
             k8s.policy.v1.PodDisruptionBudget(
@@ -160,29 +179,37 @@ class LakeFs(pulumi.ComponentResource):
         self.register_outputs({"endpoint": self.endpoint, "repositoryNamespace": self.repository_namespace,
                                "secretArn": self.secret_arn, "databaseEndpoint": self.database_endpoint})
 
-    def _app_secret(self, name: str, args: LakeFsArgs) -> aws.secretsmanager.Secret:
-        """The auth encryption key and the first admin's key pair, generated once (Pulumi secrets in state) and kept
-        in Secrets Manager under the data key; External Secrets delivers them, Helm values never hold them."""
+    def _app_secret(self, name: str, args: LakeFsArgs) -> tuple[aws.secretsmanager.Secret, aws.secretsmanager.Secret]:
+        """The first admin's key pair (`<name>/lakefs`, the `lakefsAdminSecretArn` operators read) and, apart, the
+        auth encryption key (`<name>/lakefs-encrypt-key`: it decrypts every credential lakeFS stores, so reading the
+        admin's keys must not give it). Generated once (Pulumi secrets in state) and kept in Secrets Manager under
+        the data key; External Secrets delivers them, Helm values never hold them."""
         opts = pulumi.ResourceOptions(parent=self)
         auth = random.RandomPassword(child(name, "auth-encrypt-key"), length=64, special=False, opts=opts)
         key_id = random.RandomPassword(child(name, "admin-key-id"), length=16, special=False, lower=False, opts=opts)
         key_secret = random.RandomPassword(child(name, "admin-secret-key"), length=40, special=False, opts=opts)
-        secret = aws.secretsmanager.Secret(
-            child(name, "secret"), name=f"{name}/lakefs", kms_key_id=args.kms_key.arn,
-            description="LakeFS auth encryption key and initial admin credentials (External Secrets syncs them)",
-            recovery_window_in_days=args.config.secret_recovery_window_days, tags=args.tags,
-            opts=child_options(self, stateful=True, protect=args.protect))
-        value = pulumi.Output.json_dumps({AUTH_KEY: auth.result, ADMIN_KEY_ID: pulumi.Output.concat("AKIA", key_id.result),
-                                          ADMIN_SECRET: key_secret.result})
-        aws.secretsmanager.SecretVersion(child(name, "secret-value"), secret_id=secret.id,
-                                         secret_string=pulumi.Output.secret(value), opts=child_options(self))  # type: ignore[arg-type]
-        return secret
+        out = []
+        for suffix, secret_name, description, value in (
+                ("secret", f"{name}/lakefs", "LakeFS initial admin credentials (External Secrets syncs them)",
+                 pulumi.Output.json_dumps({ADMIN_KEY_ID: pulumi.Output.concat("AKIA", key_id.result),
+                                           ADMIN_SECRET: key_secret.result})),
+                ("encrypt-key", f"{name}/lakefs-encrypt-key", "LakeFS auth encryption key (External Secrets syncs it)",
+                 pulumi.Output.json_dumps({AUTH_KEY: auth.result}))):
+            secret = aws.secretsmanager.Secret(
+                child(name, suffix), name=secret_name, kms_key_id=args.kms_key.arn, description=description,
+                recovery_window_in_days=args.config.secret_recovery_window_days, tags=args.tags,
+                opts=child_options(self, stateful=True, protect=args.protect))
+            aws.secretsmanager.SecretVersion(child(name, f"{suffix}-value"), secret_id=secret.id,
+                                             secret_string=pulumi.Output.secret(value), opts=child_options(self))  # type: ignore[arg-type]
+            out.append(secret)
+        return out[0], out[1]
 
     def _external_secret(self, name: str, args: LakeFsArgs, ns: pulumi.Output[str], secret_arns: list[Any],
-                         connection: pulumi.Output[str], app_secret_arn: pulumi.Output[str],
+                         connection: pulumi.Output[str], properties: list[tuple[pulumi.Output[str], tuple[str, ...]]],
                          ) -> k8s.apiextensions.CustomResource:
-        """A namespaced SecretStore whose own IRSA role reads only LakeFS's two secrets, and the ExternalSecret that
-        renders `SECRET_NAME` from them (the DB password never enters config, state or values)."""
+        """A namespaced SecretStore whose own IRSA role reads only LakeFS's three secrets (the database's, the
+        admin's, the encryption key), and the ExternalSecret that renders `SECRET_NAME` from them (the DB password
+        never enters config, state or values)."""
         provider = args.cluster.provider
         reader_sa = f"{SECRET_NAME}-reader"
         reader = WorkloadIdentity(child(name, "secret-reader"), WorkloadIdentityArgs(
@@ -198,8 +225,7 @@ class LakeFs(pulumi.ComponentResource):
             spec={"provider": {"aws": {"service": "SecretsManager", "region": args.region,
                                        "auth": {"jwt": {"serviceAccountRef": {"name": reader_sa}}}}}},
             opts=child_options(self, provider=provider, depends_on=[reader, *eso]))
-        app = [{"secretKey": k, "remoteRef": {"key": app_secret_arn, "property": k}}
-               for k in (AUTH_KEY, ADMIN_KEY_ID, ADMIN_SECRET)]
+        app = [{"secretKey": k, "remoteRef": {"key": arn, "property": k}} for arn, keys in properties for k in keys]
         return k8s.apiextensions.CustomResource(
             child(name, "external-secret"), api_version=ESO_API_VERSION, kind="ExternalSecret",
             metadata={"name": SECRET_NAME, "namespace": ns},

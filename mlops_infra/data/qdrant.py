@@ -119,6 +119,7 @@ class Qdrant(pulumi.ComponentResource):
             value = random.RandomPassword(child(name, key), length=40, special=False, opts=child_options(self))
             secret = aws.secretsmanager.Secret(
                 child(name, f"{key}-secret"), name=f"{name}/{key}", kms_key_id=args.data_key.arn, tags=args.tags,
+                recovery_window_in_days=args.config.secret_recovery_window_days,
                 description=f"Qdrant {key} ({name}), synced by External Secrets",
                 opts=child_options(self, stateful=True, protect=args.protect))
             aws.secretsmanager.SecretVersion(child(name, f"{key}-value"), secret_id=secret.id,
@@ -258,7 +259,8 @@ class Qdrant(pulumi.ComponentResource):
         # (it ran out of 23 GiB on this spec).
         template: k8s.core.v1.PodTemplateSpecArgsDict = {"metadata": {"labels": {
             "app.kubernetes.io/name": "qdrant-snapshot", "app.kubernetes.io/part-of": "mlops-platform"}}, "spec": pod}
-        job: k8s.batch.v1.JobSpecArgsDict = {"backoff_limit": 1, "template": template}
+        job: k8s.batch.v1.JobSpecArgsDict = {"backoff_limit": 1, "template": template,
+                                             "active_deadline_seconds": cfg.snapshots.job_timeout_minutes * 60}
         job_template: k8s.batch.v1.JobTemplateSpecArgsDict = {"spec": job}
         spec: k8s.batch.v1.CronJobSpecArgsDict = {
             "schedule": cfg.snapshots.schedule, "time_zone": "Etc/UTC", "concurrency_policy": "Forbid",

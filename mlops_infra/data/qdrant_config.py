@@ -32,6 +32,11 @@ class QdrantSnapshotsConfig(ConfigModel):
                                              "Default: false (profiles: prod true).")
     schedule: str = Field("17 */6 * * *", description="CronJob schedule (UTC). Default: every 6 hours at :17.")
     retention_days: int = Field(30, ge=1, le=3650, description="Expire snapshot objects after N days. Default: 30.")
+    max_age_hours: int = Field(13, ge=1, le=720, description="Alert (QdrantSnapshotStale) when no snapshot run has "
+                                                           "succeeded for this long. Default: 13 (two 6-hourly runs).")
+    job_timeout_minutes: int = Field(300, ge=5, le=1440, description="A run taking longer is stopped and fails "
+                                     "(`activeDeadlineSeconds`), so a stuck run cannot hold every later one "
+                                     "(concurrencyPolicy Forbid). Default: 300.")
     image: ImageRef = Field(SNAPSHOT_IMAGE, description="Image with Python >= 3.10 and boto3 that runs the snapshot "
                                                         f"job. Default: {SNAPSHOT_IMAGE}.")
 
@@ -58,6 +63,10 @@ class QdrantConfig(ConfigModel):
         default_factory=dict, description="Node labels Qdrant's pods require (e.g. a memory-optimised node group). "
         "Default: none (system nodes).")
     snapshots: QdrantSnapshotsConfig = Field(default_factory=QdrantSnapshotsConfig, description="Scheduled snapshots.")
+    secret_recovery_window_days: int = Field(
+        30, ge=0, le=30, description="Secrets Manager recovery window of Qdrant's API-key secrets: 0 (deleted at once, "
+        "so a stack destroyed and brought up again can reuse the names) or 7-30. Default: 30 (profiles: dev and "
+        "staging 0).")
     latency_p99_seconds: float = Field(0.5, gt=0, description="Alert when the p99 of search/query requests exceeds "
                                                                "this over 10 minutes. Default: 0.5.")
     disk_free_percent: float = Field(15, gt=0, lt=100, description="Alert when a Qdrant volume has less free space "
@@ -69,5 +78,7 @@ class QdrantConfig(ConfigModel):
             yield "readOnlyNamespaces", f"{', '.join(both)} also in clientNamespaces (pick one access level)"
         if self.namespace in {*self.client_namespaces, *self.read_only_namespaces}:
             yield "clientNamespaces", f"{self.namespace!r} is Qdrant's own namespace"
+        if 0 < self.secret_recovery_window_days < 7:
+            yield "secretRecoveryWindowDays", "must be 0 or 7-30 (Secrets Manager's RecoveryWindowInDays)"
         if len(self.snapshots.schedule.split()) != 5:
             yield "snapshots.schedule", f"must be a 5-field cron expression (got {self.snapshots.schedule!r})"

@@ -9,6 +9,10 @@ REST calls (qdrant/qdrant v1.19.0, docs/redoc/master/openapi.json): `GET /collec
 {name}?wait=true` (delete_snapshot). A collection snapshot holds the shards of the node it is taken on, so the job
 calls each node (StatefulSet pod) directly. The key travels in the `api-key` header (lib/api/src/lib.rs HTTP_HEADER_API_KEY).
 
+Aliases are cluster metadata that no collection snapshot holds: `GET /aliases` (get_collections_aliases:
+`{"aliases": [{"alias_name", "collection_name"}]}`; qdrant-client 1.19.1 http/api/aliases_api.py) is saved once per
+run as `<prefix>/aliases/<UTC time>.json`, restored with `POST /collections/aliases` (`create_alias` actions).
+
 S3: one object per snapshot, `<prefix>/<node>/<collection>/<snapshot name>`, written by a role that may only put
 objects under the prefix (no read, no delete: a compromised job cannot erase backups; the bucket is versioned).
 
@@ -28,6 +32,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 TIMEOUT_SECONDS = 3600  # a large collection's snapshot is written before `wait=true` returns
@@ -113,8 +118,18 @@ def snapshot_collection(node: Node, collection: str, s3: Any, bucket: str, prefi
         delete_snapshot(node, collection, name)
 
 
+def save_aliases(node: Node, s3: Any, bucket: str, prefix: str, now: str) -> str:
+    """The cluster's aliases as one JSON object; returns its key."""
+    aliases = sorted(call(node, "GET", "/aliases")["aliases"], key=lambda a: (a["alias_name"], a["collection_name"]))
+    key = "/".join(p for p in (prefix.strip("/"), "aliases", f"{now}.json") if p)
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps({"aliases": aliases}, indent=2).encode(),
+                  ContentType="application/json")
+    return key
+
+
 def run(nodes: list[Node], s3: Any, bucket: str, prefix: str) -> tuple[list[str], list[str]]:
-    """Every collection of every node; returns (uploaded keys, failures). One failure does not stop the others."""
+    """Every collection of every node, and the aliases; returns (uploaded keys, failures). One failure does not stop
+    the others."""
     uploaded: list[str] = []
     failed: list[str] = []
     workdir = tempfile.mkdtemp(prefix="qdrant-snapshots-")
@@ -132,6 +147,12 @@ def run(nodes: list[Node], s3: Any, bucket: str, prefix: str) -> tuple[list[str]
                     failed.append(f"{node.label}/{collection}: {type(exc).__name__}: {exc}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if nodes:  # aliases are cluster-wide (consensus): one node answers for all
+        try:
+            uploaded.append(save_aliases(nodes[0], s3, bucket, prefix,
+                                         datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%SZ")))
+        except Exception as exc:  # report
+            failed.append(f"{nodes[0].label}: aliases: {type(exc).__name__}: {exc}")
     return uploaded, failed
 
 

@@ -24,6 +24,8 @@ API_KEY = "api-key"
 READ_ONLY_API_KEY = "read-only-api-key"
 STORAGE_VOLUME = "qdrant-storage"
 """The data volume claim template's name (statefulset.yaml default): PVCs are `qdrant-storage-<fullname>-<i>`."""
+SNAPSHOTS_VOLUME = "qdrant-snapshots"
+"""The snapshots volume claim template's name (`snapshotPersistence.snapshotsVolumeName` default)."""
 SELECTOR_LABEL = "mlops.io/qdrant"
 # The unprivileged image (`-unprivileged` tag, statefulset.yaml) runs as 1000 and needs no root init container
 # (`ensure-dir-ownership` is skipped), so restricted Pod Security admits the pod; uid/gid as the chart's defaults.
@@ -40,7 +42,7 @@ QDRANT_METRICS = frozenset({
 })
 KUBELET_METRICS = frozenset({"kubelet_volume_stats_available_bytes", "kubelet_volume_stats_capacity_bytes"})
 """The kubelet's volume stats (kube-prometheus-stack scrapes the kubelet by default: `kubelet.enabled: true`)."""
-KUBE_STATE_METRICS = frozenset({"kube_job_status_failed", "kube_job_owner"})
+KUBE_STATE_METRICS = frozenset({"kube_cronjob_status_last_successful_time", "kube_cronjob_created"})
 PROMETHEUS_METRICS = frozenset({"up"})
 RULE_METRICS = QDRANT_METRICS | KUBELET_METRICS | KUBE_STATE_METRICS | PROMETHEUS_METRICS
 
@@ -71,7 +73,9 @@ def helm_values(cfg: QdrantConfig, *, fullname: str, keys_secret: str, storage_c
                                "consensus": {"tick_period_ms": 100}},
                    "service": {"enable_tls": False, "metrics_port": METRICS_PORT,
                                # No snapshot recovery from URLs given by callers (SSRF, settings.rs).
-                               "enable_snapshot_url_recovery": False}},
+                               "enable_snapshot_url_recovery": False},
+                   # No anonymous usage reports to telemetry.qdrant.io (settings.rs `telemetry_disabled`, default false).
+                   "telemetry_disabled": True},
         "podLabels": dict(labels),
         "resources": pod_security.helm_resources(cfg.cpu, cfg.memory),
         "containerSecurityContext": {**pod_security.helm_container_security_context(), "runAsUser": QDRANT_UID,
@@ -95,9 +99,9 @@ def helm_values(cfg: QdrantConfig, *, fullname: str, keys_secret: str, storage_c
 
 
 def rule_groups(cfg: QdrantConfig, *, namespace: str, fullname: str, snapshot_cronjob: str | None) -> list[RuleGroup]:
-    """Unavailable, disk, latency (and failed snapshots): each reads only RULE_METRICS."""
+    """Unavailable, disk (data and snapshots volumes), latency (and stale snapshots): each reads only RULE_METRICS."""
     sel = f'namespace="{namespace}", service="{fullname}-headless"'
-    pvc = f'namespace="{namespace}", persistentvolumeclaim=~"{STORAGE_VOLUME}-{fullname}-[0-9]+"'
+    pvc = f'namespace="{namespace}", persistentvolumeclaim=~"({STORAGE_VOLUME}|{SNAPSHOTS_VOLUME})-{fullname}-[0-9]+"'
     labels = {"severity": "critical", "component": "qdrant"}
     rules: list[Mapping[str, Any]] = [
         {"alert": "QdrantNodeDown", "expr": f"up{{{sel}}} == 0", "for": "5m", "labels": labels,
@@ -118,10 +122,17 @@ def rule_groups(cfg: QdrantConfig, *, namespace: str, fullname: str, snapshot_cr
          "annotations": {"summary": f"Qdrant search/query p99 above {cfg.latency_p99_seconds:g}s for 10 minutes"}},
     ]
     if snapshot_cronjob is not None:
+        # "No success in N hours", not "a Job failed": a stuck Job (concurrencyPolicy Forbid holds every later run)
+        # fires it, and one failure followed by a success does not keep it firing while the failed Job is kept.
+        # Never succeeded: kube-state-metrics has no last-success series until the first success, so the CronJob's
+        # own age stands in (kube-state-metrics v2.20.0 docs/metrics/workload/cronjob-metrics.md).
+        job = f'namespace="{namespace}", cronjob="{snapshot_cronjob}"'
+        last, seconds = f"kube_cronjob_status_last_successful_time{{{job}}}", cfg.snapshots.max_age_hours * 3600
         rules.append({
-            "alert": "QdrantSnapshotFailed",
-            "expr": f'kube_job_status_failed{{namespace="{namespace}"}} > 0 and on (namespace, job_name) '
-                    f'kube_job_owner{{namespace="{namespace}", owner_kind="CronJob", owner_name="{snapshot_cronjob}"}}',
+            "alert": "QdrantSnapshotStale",
+            "expr": f"time() - {last} > {seconds} or (absent({last}) and on () "
+                    f"(time() - kube_cronjob_created{{{job}}} > {seconds}))",
             "for": "5m", "labels": {**labels, "severity": "warning"},
-            "annotations": {"summary": "A Qdrant snapshot job failed: {{ $labels.job_name }} (see its logs)"}})
+            "annotations": {"summary": f"No Qdrant snapshot succeeded in {cfg.snapshots.max_age_hours} hours "
+                                       f"({namespace}/{snapshot_cronjob})"}})
     return [RuleGroup(name="qdrant", rules=rules)]

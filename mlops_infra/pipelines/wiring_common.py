@@ -29,6 +29,7 @@ from ..blocks.namespace import PodSecurityLevel, namespace
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.postgres import POSTGRES_PORT, Postgres, PostgresArgs, postgres
+from ..blocks.rotation import REFRESH_INTERVAL, restart_on_rotation
 from ..compute.gpu_config import POOL_LABEL, GpuPoolConfig
 from ..config import PlatformConfig
 from ..config.database import DatabaseConfig
@@ -51,7 +52,7 @@ FEATURE_SERVER_ENV = "FEAST_FEATURE_SERVER_URL"
 HTTPS = 443
 DNS_PORTS: list[k8s.networking.v1.NetworkPolicyPortArgsDict] = [
     {"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
-SECRET_REFRESH = "1h"
+SECRET_REFRESH = REFRESH_INTERVAL  # the password rotates every 7 days: blocks/rotation.py
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,9 @@ def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *
                              "template": {"engineVersion": "v2", "data": data}},
                   "dataFrom": [{"extract": {"key": db.master_secret_arn}}]},
             opts=child_options(owner, provider=ctx.cluster.provider, depends_on=[store, *eso])))
+    # The engines read the password at container start: roll them when External Secrets rewrites it.
+    restart_on_rotation(owner, name, namespace=namespace, secrets=list(secrets), provider=ctx.cluster.provider,
+                        api_ips=pulumi.Output.from_input(ctx.cluster.service_ipv4_cidr).apply(api_service_ips))
     return MetadataDatabase(db=db, address=db.instance.address, port=db.instance.port, db_name=db_name,
                             username=username, secret_name=secret_name, external_secrets=tuple(synced))
 

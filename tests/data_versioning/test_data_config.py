@@ -46,9 +46,25 @@ def test_dev_keeps_them_off() -> None:
     assert not cfg.data.lakefs.enabled and not cfg.data.dvc.enabled
 
 
-def test_dvc_through_lakefs_needs_lakefs() -> None:
-    with pytest.raises(ValidationError, match=re.escape("lakefs.enabled is false")):
-        DataConfig.model_validate({"dvc": {"enabled": True, "backend": "lakefs"}})
+@pytest.mark.parametrize("lakefs", [False, True])
+def test_dvc_through_lakefs_is_refused_as_admin_only(lakefs: bool) -> None:
+    """lakeFS open source has one user with one key: a per-team remote through its gateway cannot be authorised."""
+    with pytest.raises(ValidationError, match=re.escape("lakefs is admin-only and not offered per team")):
+        DataConfig.model_validate({"lakefs": {"enabled": lakefs}, "dvc": {"enabled": True, "backend": "lakefs"}})
+    assert DataConfig.model_validate({"lakefs": {"enabled": lakefs}, "dvc": {"enabled": True}}).dvc.backend == "s3"
+
+
+@pytest.mark.parametrize(("env", "days"), [("dev", 0), ("staging", 0), ("prod", 30)])
+def test_secret_names_are_free_again_right_after_a_destroy_outside_prod(env: str, days: int) -> None:
+    cfg = platform(env).data
+    assert (cfg.lakefs.secret_recovery_window_days, cfg.qdrant.secret_recovery_window_days) == (days, days)
+
+
+@pytest.mark.parametrize("days", [1, 6])
+def test_a_recovery_window_is_0_or_7_to_30_days(days: int) -> None:
+    for section in ("lakefs", "qdrant"):
+        with pytest.raises(ValidationError, match="must be 0 or 7-30"):
+            DataConfig.model_validate({section: {"secretRecoveryWindowDays": days}})
 
 
 def test_lakefs_needs_external_secrets_and_irsa() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_infra.data.lakefs import AUTH_KEY, DB_KEY, SECRET_NAME, SELECTOR, SERVER_PORT
+from mlops_infra.data.lakefs import ADMIN_KEY_ID, ADMIN_SECRET, AUTH_KEY, DB_KEY, SECRET_NAME, SELECTOR, SERVER_PORT
 from mlops_infra.data.lakefs_rules import LAKEFS_METRICS, rule_groups
 from mlops_infra.plan import Inventory
 from tests import iam_eval, netpol_eval
@@ -63,8 +63,12 @@ def test_the_server_role_reads_and_writes_the_blockstore_under_the_repository_pr
     repo_ns = prod.outputs["lakefsRepositoryNamespace"]
     assert repo_ns == f"s3://{arn.removeprefix('arn:aws:s3:::')}/repos"
     obj = f"{arn}/repos/research-data/_lakefs/abc"  # what LakeFS writes under a repository's storage namespace
-    for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"):
+    # lakeFS's documented object actions, the two multipart list actions included (docs.lakefs.io, S3 setup).
+    for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                   "s3:ListMultipartUploadParts"):
         assert iam_eval.allows([policy], action, obj), action
+    assert iam_eval.allows([policy], "s3:ListBucketMultipartUploads", arn)
+    assert not iam_eval.allows([policy], "s3:ListMultipartUploadParts", f"{arn}/elsewhere/x")
     assert iam_eval.allows([policy], "s3:ListBucket", arn, {"s3:prefix": "repos/research-data/"})
     assert not iam_eval.allows([policy], "s3:PutObject", f"{arn}/elsewhere/x")
     assert not iam_eval.allows([policy], "s3:ListBucket", arn, {"s3:prefix": "elsewhere/"})
@@ -115,10 +119,13 @@ def test_the_chart_reads_the_connection_string_and_auth_key_from_the_synced_secr
     rds_secret = es["spec"]["dataFrom"][0]["extract"]["key"]
     assert rds_secret.startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!mlops-prod-lakefs-db")
     app_secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mlops-prod-lakefs/lakefs-AbCdEf"
-    assert {d["remoteRef"]["key"] for d in es["spec"]["data"]} == {app_secret}
-    # The store's reader may read exactly these two secrets.
+    key_secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mlops-prod-lakefs/lakefs-encrypt-key-AbCdEf"
+    # The admin's key pair and the encryption key live in separate secrets: reading the admin's gives no key.
+    assert {(d["remoteRef"]["key"], d["secretKey"]) for d in es["spec"]["data"]} == {
+        (app_secret, ADMIN_KEY_ID), (app_secret, ADMIN_SECRET), (key_secret, AUTH_KEY)}
+    # The store's reader may read exactly these three secrets.
     reader = doc(prod, "mlops-prod-lakefs-secret-reader-policy")
-    for arn in (rds_secret, app_secret):
+    for arn in (rds_secret, app_secret, key_secret):
         assert iam_eval.allows([reader], "secretsmanager:GetSecretValue", arn)
     assert not iam_eval.allows([reader], "secretsmanager:GetSecretValue",
                                "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf")
@@ -199,3 +206,11 @@ def test_in_the_prod_platform_team_pods_reach_lakefs_through_both_egress_and_ing
     assert netpol_eval.allows(policies, Pod("research"), server, SERVER_PORT)
     assert not netpol_eval.allows(policies, Pod("research"), server, 9000)
     assert not netpol_eval.allows(policies, Pod("qdrant"), server, SERVER_PORT)
+
+
+def test_no_call_home_stats_version_check_or_audit_check(prod: Inventory) -> None:
+    """lakeFS v1.84.0 calls stats.lakefs.io, checks the latest version and sends its installation ID to
+    audit.lakefs.io unless told not to (pkg/config/defaults.go; an empty audit URL skips the request)."""
+    config = json.loads(values(prod)["lakefsConfig"])
+    assert config["stats"] == {"enabled": False} and config["email_subscription"] == {"enabled": False}
+    assert config["security"] == {"check_latest_version": False, "audit_check_url": ""}

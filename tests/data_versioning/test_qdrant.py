@@ -5,6 +5,7 @@ with tests/iam_eval.py), the NetworkPolicy (tests/netpol_eval.py), the values co
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import promql_parser
@@ -260,10 +261,12 @@ def test_rules_cover_unavailable_disk_latency_and_read_only_emitted_metrics(prod
     [rule] = prod.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
     alerts = {r["alert"]: r for g in rule.inputs["spec"]["groups"] for r in g["rules"]}
     assert {"QdrantUnavailable", "QdrantNodeDown", "QdrantDiskAlmostFull", "QdrantSearchLatencyHigh",
-            "QdrantSnapshotFailed"} <= set(alerts)
+            "QdrantSnapshotStale"} <= set(alerts)
     for alert in alerts.values():
         assert series_read(alert["expr"]) <= RULE_METRICS, alert["alert"]
-    assert 'persistentvolumeclaim=~"qdrant-storage-mlops-prod-qdrant-[0-9]+"' in alerts["QdrantDiskAlmostFull"]["expr"]
+    # The data and the snapshots volumes (the chart's claim templates `qdrant-storage` and `qdrant-snapshots`).
+    assert 'persistentvolumeclaim=~"(qdrant-storage|qdrant-snapshots)-mlops-prod-qdrant-[0-9]+"' in \
+        alerts["QdrantDiskAlmostFull"]["expr"]
 
 
 def test_the_metric_check_can_fail() -> None:
@@ -316,3 +319,26 @@ def test_on_the_prod_platform_team_pods_reach_qdrant_through_the_exfiltration_gu
         for port in (6333, 6334):
             assert netpol_eval.allows(policies, Pod(team, {"app": "rag"}), qdrant, port), (team, port)
     assert not netpol_eval.allows(policies, Pod("feast", {"app": "feature-server"}), qdrant, 6333)
+
+
+def test_both_volumes_the_chart_claims_are_watched_for_free_space() -> None:
+    """The rendered StatefulSet's claim templates (data and snapshots) match the alert's PVC regex."""
+    rendered = planned("prod", PROGRAM, render=True)
+    [sts] = [r.inputs for r in rendered.rendered() if r.inputs.get("kind") == "StatefulSet"]
+    claims = [f"{t['metadata']['name']}-{sts['metadata']['name']}-0" for t in sts["spec"]["volumeClaimTemplates"]]
+    assert len(claims) == 2, claims
+    [rule] = rendered.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    [expr] = [r["expr"] for g in rule.inputs["spec"]["groups"] for r in g["rules"] if r["alert"] == "QdrantDiskAlmostFull"]
+    pattern = re.search(r'persistentvolumeclaim=~"([^"]+)"', expr)
+    assert pattern is not None
+    for claim in claims:
+        assert re.fullmatch(pattern.group(1), claim), claim
+    assert not re.fullmatch(pattern.group(1), "restore-scratch")
+
+
+def test_no_telemetry_and_a_stuck_snapshot_run_is_stopped(prod: Inventory) -> None:
+    assert values(prod)["config"]["telemetry_disabled"] is True  # settings.rs: default false (reports to Qdrant)
+    [cron] = prod.of_type("kubernetes:batch/v1:CronJob")
+    spec = cron.inputs["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"  # so a run without a deadline would hold every later one
+    assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == QdrantConfig().snapshots.job_timeout_minutes * 60

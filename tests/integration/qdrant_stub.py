@@ -47,6 +47,9 @@ def seed() -> None:
             CLIENT.create_collection(name, vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
             CLIENT.upsert(name, points=[models.PointStruct(id=i, vector=[1.0, i, 0.5, 0.25], payload={"n": i})
                                         for i in range(count)])
+    if not CLIENT.get_aliases().aliases:  # an alias the snapshots must not lose
+        CLIENT.update_collection_aliases(change_aliases_operations=[models.CreateAliasOperation(
+            create_alias=models.CreateAlias(collection_name="faq", alias_name="faq-live"))])
 
 
 def envelope(result: Any) -> bytes:
@@ -96,6 +99,9 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if method == "GET" and url.path == "/collections":
             self._send(200, envelope(CLIENT.get_collections().model_dump(mode="json")))
+            return
+        if method == "GET" and url.path == "/aliases":
+            self._send(200, envelope(CLIENT.get_aliases().model_dump(mode="json")))
             return
         match = SNAPSHOT_ROUTE.match(url.path)
         if match is None:

@@ -51,8 +51,9 @@ def _pg_bin(name: str) -> str:
 
 
 @contextlib.contextmanager
-def postgres() -> Iterator[Postgres]:
-    """A throwaway cluster on 127.0.0.1: passwords checked on TCP (scram), no TLS (stated where it matters)."""
+def postgres(tls: bool = False) -> Iterator[Postgres]:
+    """A throwaway cluster on 127.0.0.1: passwords checked on TCP (scram), no TLS (stated where it matters) unless
+    `tls` (a self-signed certificate: clients that require TLS without verifying it, like RDS's, connect)."""
     as_root = os.geteuid() == 0
     base = Path(tempfile.mkdtemp(prefix="it-pg-"))
     data, port = base / "data", free_port()
@@ -61,8 +62,18 @@ def postgres() -> Iterator[Postgres]:
         shutil.chown(base, "postgres")
     subprocess.run([*run_as, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
                     "--auth-host=scram-sha-256"], check=True, capture_output=True)
+    options = f"-h 127.0.0.1 -p {port} -k {base}"
+    if tls:
+        cert, key = base / "server.crt", base / "server.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+        key.chmod(0o600)
+        if as_root:
+            for path in (cert, key):
+                shutil.chown(path, "postgres")
+        options += f" -c ssl=on -c ssl_cert_file={cert} -c ssl_key_file={key}"
     subprocess.run([*run_as, _pg_bin("pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-                    f"-h 127.0.0.1 -p {port} -k {base}", "start"], check=True, capture_output=True)
+                    options, "start"], check=True, capture_output=True)
     try:
         yield Postgres(port, str(base))
     finally:

@@ -117,7 +117,11 @@ def test_the_job_uploads_one_verified_snapshot_per_collection_and_node_and_clean
     with stub(data) as port:
         result = run_job(world, port)
     assert result.returncode == 0, result.stderr
-    keys = sorted(objects(world, "snapshots/"))
+    [aliases] = objects(world, "snapshots/aliases/")
+    bucket = world["env"]["SNAPSHOT_BUCKET"]
+    saved = json.loads(s3_admin(world["url"]).get_object(Bucket=bucket, Key=aliases)["Body"].read())
+    assert saved == {"aliases": [{"alias_name": "faq-live", "collection_name": "faq"}]}  # what the stub's cluster has
+    keys = sorted(k for k in objects(world, "snapshots/") if k != aliases)
     assert [k.rsplit("/", 1)[0] for k in keys] == ["snapshots/127/docs", "snapshots/127/faq",
                                                     "snapshots/localhost/docs", "snapshots/localhost/faq"]
     s3 = s3_admin(world["url"])
@@ -166,5 +170,6 @@ def test_a_wrong_key_or_a_corrupt_download_fails_the_job_and_uploads_nothing(wor
     with stub(data, "corrupt") as port:
         result = run_job(world, port)
     assert result.returncode == 1 and "!= Qdrant's checksum" in result.stderr, result.stderr
-    assert set(objects(world)) == before
+    # No snapshot uploaded; only the aliases (metadata, independent of the failed collections) were saved.
+    assert {k for k in set(objects(world)) - before if not k.startswith("snapshots/aliases/")} == set()
     assert not list((data / "snapshots").iterdir())  # deleted even though the upload never happened

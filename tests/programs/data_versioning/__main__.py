@@ -45,7 +45,7 @@ lakefs = LakeFs(f"mlops-{variant}-lakefs", LakeFsArgs(
     config=config.lakefs, network=network, cluster=cluster, kms_key=key, region="us-east-1", tags=TAGS,
     client_namespaces=TEAMS, protect=prod, bucket_guard=guard, monitoring=monitoring, external_secrets=marker), opts)
 remotes = DvcRemotes(f"mlops-{variant}-dvc", DvcRemotesArgs(
-    teams=TEAMS, region="us-east-1", tags=TAGS, kms_key=key, backend=config.dvc.backend,
+    teams=TEAMS, region="us-east-1", tags=TAGS, kms_key=key, backend=test.get("dvcBackend") or config.dvc.backend,
     lakefs_endpoint=lakefs.endpoint, protect=prod, bucket_guard=guard))
 pulumi.export("lakefsEndpoint", lakefs.endpoint)
 pulumi.export("lakefsRepositoryNamespace", lakefs.repository_namespace)
