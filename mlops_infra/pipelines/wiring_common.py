@@ -202,6 +202,8 @@ class MetadataDatabase:
     username: str
     secret_name: str
     """The Kubernetes Secret (in the engine namespace) holding the templated keys."""
+    external_secrets: tuple[pulumi.Resource, ...] = ()
+    """The ExternalSecrets that write it (and `more_secrets`): what an engine's release waits for."""
 
 
 def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *, config: DatabaseConfig,
@@ -235,8 +237,9 @@ def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *
         spec={"provider": {"aws": provider}}, opts=child_options(owner, provider=ctx.cluster.provider,
                                                                   depends_on=[reader, *eso]))
     secrets = {secret_name: dict(template(db.instance.address, db.instance.port)), **(more_secrets or {})}
+    external: list[pulumi.Resource] = []
     for i, (target, data) in enumerate(secrets.items()):
-        k8s.apiextensions.CustomResource(
+        external.append(k8s.apiextensions.CustomResource(
             child(name, "external-secret" if i == 0 else f"external-secret-{target}"),
             api_version=ESO_API_VERSION, kind="ExternalSecret", metadata={"name": target, "namespace": namespace},
             spec={"refreshInterval": SECRET_REFRESH,
@@ -244,9 +247,9 @@ def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *
                   "target": {"name": target, "creationPolicy": "Owner",
                              "template": {"engineVersion": "v2", "data": data}},
                   "dataFrom": [{"extract": {"key": db.master_secret_arn}}]},
-            opts=child_options(owner, provider=ctx.cluster.provider, depends_on=[store, *eso]))
+            opts=child_options(owner, provider=ctx.cluster.provider, depends_on=[store, *eso])))
     return MetadataDatabase(db=db, address=db.instance.address, port=db.instance.port, db_name=db_name,
-                            username=username, secret_name=secret_name)
+                            username=username, secret_name=secret_name, external_secrets=tuple(external))
 
 
 def postgres_url(scheme: str, db: pulumi.Input[str], address: pulumi.Input[str], port: pulumi.Input[int],
