@@ -60,6 +60,7 @@ class Airflow(pulumi.ComponentResource):
     wiring: EngineWiring
     api_server_url: pulumi.Output[str]
 
+    # long: one straight sequence of children (bucket, identities, database, egress, release, monitoring)
     def __init__(self, name: str, args: AirflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:pipelines:Airflow", name, None, opts)
         ctx, cfg = args.ctx, args.config
