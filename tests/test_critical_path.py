@@ -117,6 +117,10 @@ NEEDED = {
     "pulumi:providers:kubernetes", "kubernetes:core/v1:Namespace", "kubernetes:core/v1:ServiceAccount",
     "aws:iam/role:Role", "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+    # an orchestrator's atomic release waits for the ExternalSecret that writes its database Secret (issue 28 item
+    # 11), which waits for its SecretStore and the External Secrets operator's chart and ClusterSecretStore
+    "kubernetes:helm.sh/v3:Release", "kubernetes:external-secrets.io/v1:ClusterSecretStore",
+    "kubernetes:external-secrets.io/v1:SecretStore", "kubernetes:external-secrets.io/v1:ExternalSecret",
 }
 
 
@@ -124,8 +128,11 @@ def test_prod_path_is_cluster_addons_system_nodes_then_the_slowest_chart() -> No
     path = critical_path(planned("prod"))
     names = [s.name for s in path.steps]
     chain = ["mlops-prod-eks", "mlops-prod-eks-addon-eks-pod-identity-agent", "mlops-prod-eks-addon-vpc-cni",
-             "mlops-prod-eks-system", "mlops-prod-eks-k8s", "mlops-prod-monitoring-kube-prometheus-stack"]
+             "mlops-prod-eks-system", "mlops-prod-eks-k8s"]
     assert [n for n in names if n in chain] == chain
+    # then the slowest chart: Airflow's, behind External Secrets and the ExternalSecret of its database Secret
+    assert [s.type for s in path.steps if s.name not in chain][-2:] == [
+        "kubernetes:helm.sh/v3:Release", "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"]
     assert path.floor is not None and path.floor.seconds == 18 * 60
     assert [n for n, _ in path.floor.parts] == ["mlops-prod-eks", "mlops-prod-eks-system",
                                                 "mlops-prod-monitoring-kube-prometheus-stack"]
@@ -134,7 +141,7 @@ def test_prod_path_is_cluster_addons_system_nodes_then_the_slowest_chart() -> No
     assert {s.type for s in extra} <= NEEDED, [s.name for s in extra if s.type not in NEEDED]
     # exactly three add-ons on the path: the agent and vpc-cni before the nodes, one add-on the provider waits on
     assert sum(s.type == "aws:eks/addon:Addon" for s in extra) == 3
-    # 21.5 min against an 18 min floor: the issue's 10% target is missed by the needed add-on waits (see NEEDED)
+    # 21.6 min against an 18 min floor: the issue's 10% target is missed by the needed add-on waits (see NEEDED)
     assert path.ratio is not None and path.ratio <= 1.20
 
 

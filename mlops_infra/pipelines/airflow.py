@@ -30,7 +30,7 @@ from ..blocks.observability import ScrapeEndpoint, prometheus_rule, service_moni
 from ..platform.addons import PlatformContext
 from . import airflow_values as av
 from .airflow_metrics import rule_groups
-from .config import AirflowConfig
+from .config import AirflowConfig, AirflowDagsConfig
 from .wiring_common import (
     EngineWiring,
     EngineWiringArgs,
@@ -60,6 +60,7 @@ class Airflow(pulumi.ComponentResource):
     wiring: EngineWiring
     api_server_url: pulumi.Output[str]
 
+    # long: one straight sequence of children (bucket, identities, database, egress, release, monitoring)
     def __init__(self, name: str, args: AirflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:pipelines:Airflow", name, None, opts)
         ctx, cfg = args.ctx, args.config
@@ -72,7 +73,7 @@ class Airflow(pulumi.ComponentResource):
             lifecycle=[LifecycleRule("expire-task-logs", f"{av.LOG_PREFIX}/", expiration_days=cfg.log_retention_days)]),
             pulumi.ResourceOptions(parent=self))
         ctx.add_bucket(self.bucket)
-        dags_read = self.bucket.read_statements(av.DAGS_PREFIX) if cfg.dags.source == "s3" else []
+        dags_read = dag_bundle_statements(self.bucket) if cfg.dags.source == "s3" else []
         self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
             ctx=ctx, engine="airflow", namespace=ns, service_account="airflow-worker",
             statements=[*_sids("Logs", self.bucket.write_statements(av.LOG_PREFIX)), *_sids("Dags", dags_read)]),
@@ -89,8 +90,10 @@ class Airflow(pulumi.ComponentResource):
             template=lambda address, port: {av.SECRET_KEYS["metadata"]: postgres_url("postgresql", "airflow",
                                                                                       address, port)})
         secrets = self._app_secrets(name, ns, provider)
-        control_plane_egress(self, name, ctx, namespace=ns, pod_selector={
-            "component": ["scheduler", "api-server", "dag-processor", "triggerer", "run-airflow-migrations"]})
+        # The cleanup CronJob (`component: airflow-cleanup-pods`) deletes finished task pods through the API.
+        control_plane_egress(self, name, ctx, namespace=ns, pod_selector={"component": list(av.CONTROL_COMPONENTS)})
+        if cfg.dags.source == "gitSync":
+            self._git_egress(name, ns, cfg.dags, provider)
 
         gpu = gpu_scheduling(ctx.config, cfg.gpu_pool)
         env = [*self.wiring.env_vars(), {"name": GPU_NODE_SELECTOR_ENV, "value": json.dumps(gpu.node_selector)},
@@ -103,7 +106,10 @@ class Airflow(pulumi.ComponentResource):
         self.release = release(
             child(name, "release"), PinnedChart(CHART, CHART_REPO, cfg.chart_version), parent=self, namespace=ns,
             values=av.chart_values(cfg, inputs, log_folder), timeout_seconds=900,
+            # The metadata DB and the Secret External Secrets templates from its password exist before the atomic
+            # install starts its wait (a Multi-AZ instance takes longer than the release's timeout).
             depends_on=[self.wiring, self.api_identity, self.dag_processor_identity, *secrets,
+                        self.database.db.instance, *self.database.external_secrets,
                         *([*ctx.cluster.ingress_dependencies] if cfg.ui.ingress else [])])
         if ctx.monitoring is not None:
             service_monitor(self, child(name, "statsd"), ctx.monitoring, object_name="airflow-statsd", namespace=ns,
@@ -116,6 +122,18 @@ class Airflow(pulumi.ComponentResource):
                                                    API_SERVER_PORT)
         self.register_outputs({"apiServerUrl": self.api_server_url, "logBucket": self.bucket.bucket_name,
                                "workerRoleArn": self.wiring.role_arn})
+
+    def _git_egress(self, name: str, ns: pulumi.Input[str], dags: AirflowDagsConfig,
+                    provider: pulumi.ProviderResource | None) -> None:
+        """SSH to the git server, from the pods git-sync runs in (`av.GIT_SYNC_COMPONENTS`), and nowhere else."""
+        k8s.networking.v1.NetworkPolicy(
+            child(name, "git-egress"), metadata={"name": "airflow-git-sync-egress", "namespace": ns},
+            spec={"pod_selector": {"match_expressions": [{"key": "component", "operator": "In",
+                                                          "values": list(av.GIT_SYNC_COMPONENTS)}]},
+                  "policy_types": ["Egress"],
+                  "egress": [{"to": [{"ip_block": {"cidr": c}} for c in dags.git_egress_cidrs],
+                              "ports": [{"protocol": "TCP", "port": dags.git_ssh_port}]}]},
+            opts=child_options(self, provider=provider))
 
     def _app_secrets(self, name: str, ns: pulumi.Input[str],
                      provider: pulumi.ProviderResource | None) -> list[k8s.core.v1.Secret]:
@@ -130,6 +148,16 @@ class Airflow(pulumi.ComponentResource):
             child(name, f"{kind}-secret"), metadata={"name": av.SECRET_NAMES[kind], "namespace": ns}, type="Opaque",
             string_data={av.SECRET_KEYS[kind]: pulumi.Output.secret(value)},  # type: ignore[arg-type]
             opts=child_options(self, provider=provider)) for kind, value in values.items()]
+
+
+def dag_bundle_statements(bucket: HardenedBucket) -> list[Any]:
+    """What the S3 DAG bundle calls (apache-airflow-providers-amazon 9.39.0, aws/bundles/s3.py `_initialize`):
+    HeadBucket (`check_for_bucket`), then `check_for_prefix("dags", "/")`, which lists the level above the prefix
+    (ListObjectsV2 Prefix="" Delimiter="/"), then `sync_to_local_dir` (ListObjectsV2 Prefix="dags/", GetObject).
+    So ListBucket on the bucket without an `s3:prefix` condition (HeadBucket carries no prefix, and the first
+    listing asks for ""): it shows key names (logs/ included), not contents; objects are read under dags/ only."""
+    listing = [s for s in bucket.read_statements() if s["Sid"] == "ListBucket"]
+    return [*listing, *(s for s in bucket.read_statements(av.DAGS_PREFIX) if s["Sid"] != "ListBucket")]
 
 
 def _sids(prefix: str, statements: list[Any]) -> list[Any]:

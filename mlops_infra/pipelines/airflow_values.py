@@ -31,6 +31,14 @@ SECRET_NAMES = {"metadata": "airflow-metadata", "fernet": "airflow-fernet-key", 
 # metadata: `connection`, values.yaml `data.metadataSecretName`).
 SECRET_KEYS = {"metadata": "connection", "fernet": "fernet-key", "api": "api-secret-key", "jwt": "jwt-secret"}
 # Requests = limits (Guaranteed). The scheduler and API server of Airflow 3 idle at ~400-600 MiB RSS.
+CONTROL_COMPONENTS = ("scheduler", "api-server", "dag-processor", "triggerer", "run-airflow-migrations",
+                      "airflow-cleanup-pods")
+"""`component` labels of the chart's pods that call the Kubernetes API or the database (the cleanup CronJob lists
+and deletes finished task pods)."""
+GIT_SYNC_COMPONENTS = ("dag-processor", "triggerer", "worker")
+"""Pods git-sync runs in with a dag-processor (Airflow 3): its sidecar, and the init container of task pods."""
+STATSD_UID = 65534  # `nobody` in quay.io/prometheus/busybox, the USER of the statsd-exporter image (its Dockerfile)
+TMP_VOLUME, TMP_SIZE = "tmp", "1Gi"
 RESOURCES = {"scheduler": ("1", "2Gi"), "apiServer": ("500m", "2Gi"), "dagProcessor": ("500m", "1Gi"),
              "triggerer": ("250m", "1Gi"), "statsd": ("100m", "128Mi"), "workers": ("1", "2Gi"),
              "migrateDatabaseJob": ("500m", "1Gi")}
@@ -64,9 +72,37 @@ def remote_logging_config(log_folder: Any) -> dict[str, Any]:
 
 
 def _security(values: dict[str, Any]) -> dict[str, Any]:
+    """Pod and container security contexts for every pod the chart renders, and the writable paths of the
+    read-only root.
+
+    How chart/templates read them (apache/airflow chart/templates/_helpers.yaml; see tests/pipelines/airflow_chart.py):
+    - Airflow's own pods (scheduler, dag-processor, triggerer, api-server, migrate and cleanup jobs, the worker pod
+      template) take `airflowPodSecurityContext` (<component>.securityContexts.pod, else the global
+      `securityContexts.pod`) and `containerSecurityContext` (<component>.securityContexts.container, else the
+      global `securityContexts.containers`): the globals below cover them;
+    - statsd reads only its own: `localPodSecurityContext .Values.statsd` (else `runAsUser: <statsd.uid>`: no
+      runAsNonRoot, no seccomp) and `externalContainerSecurityContext .Values.statsd`;
+    - git-sync reads only `localContainerSecurityContext .Values.dags.gitSync` (else `runAsUser: <uid>`: privilege
+      escalation allowed, capabilities kept), in every pod it joins (see `dags_values`).
+    Every Airflow container mounts the global `volumes`/`volumeMounts`: an emptyDir at /tmp, where Airflow 3.1
+    writes (`tempfile.gettempdir()`: DAG bundles, the S3 bundle's download). /opt/airflow/logs is the chart's own
+    `logs` emptyDir; airflow.cfg is mounted read-only from the ConfigMap."""
     pod = {"runAsNonRoot": True, "runAsUser": AIRFLOW_UID, "runAsGroup": 0, "fsGroup": 0,
            "seccompProfile": {"type": "RuntimeDefault"}}
-    return {**values, "securityContexts": {"pod": pod, "containers": pod_security.helm_container_security_context()}}
+    container = pod_security.helm_container_security_context()
+    statsd_pod = {"runAsNonRoot": True, "runAsUser": STATSD_UID, "runAsGroup": STATSD_UID,
+                  "seccompProfile": {"type": "RuntimeDefault"}}
+    return {**values, "securityContexts": {"pod": pod, "containers": container},
+            "statsd": {**values.get("statsd", {}), "securityContexts": {"pod": statsd_pod, "container": container}},
+            "volumes": [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": TMP_SIZE}}],
+            "volumeMounts": [{"name": TMP_VOLUME, "mountPath": "/tmp"}]}
+
+
+def git_sync_security_context() -> dict[str, Any]:
+    """git-sync's container context: restricted, but not a read-only root. The git-sync image (kubernetes/git-sync
+    Dockerfile.in) keeps HOME=/tmp on its root filesystem and makes /etc/passwd writable for `--add-user`, which the
+    chart always sets (GITSYNC_ADD_USER=true) and which appends the pod's uid (50000, not the image's 65533)."""
+    return {**pod_security.helm_container_security_context(), "readOnlyRootFilesystem": False}
 
 
 def dags_values(cfg: AirflowConfig, bucket: Any) -> dict[str, Any]:
@@ -77,9 +113,9 @@ def dags_values(cfg: AirflowConfig, bucket: Any) -> dict[str, Any]:
                                 "ref": dags.git_branch, "subPath": dags.git_sub_path,
                                 "sshKeySecret": dags.git_ssh_key_secret,
                                 "period": f"{dags.sync_interval_seconds}s",
-                                "resources": pod_security.helm_resources("50m", "128Mi")}
-        if dags.git_known_hosts:
-            sync["knownHosts"] = dags.git_known_hosts
+                                "resources": pod_security.helm_resources("50m", "128Mi"),
+                                "knownHosts": dags.git_known_hosts,  # required (config): the host key is checked
+                                "securityContexts": {"container": git_sync_security_context()}}
         return {"dags": {"gitSync": sync}}
     bundle = {"name": "platform-s3", "classpath": "airflow.providers.amazon.aws.bundles.s3.S3DagBundle",
               "kwargs": {"aws_conn_id": LOG_CONN_ID, "bucket_name": bucket, "prefix": dags.s3_prefix,

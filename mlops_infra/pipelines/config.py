@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Iterable
 from typing import Literal
 
@@ -54,8 +56,12 @@ class AirflowDagsConfig(ConfigModel):
         None, description="Kubernetes Secret in the Airflow namespace holding the deploy key under `gitSshKey` "
         "(deliver it with securityBaseline.integrationSecrets; never a value). Required with gitSync.")
     git_known_hosts: str | None = Field(
-        None, description="known_hosts line(s) of the git server; without it git-sync does not verify the host "
-        "key. Default: none.")
+        None, description="known_hosts line(s) of the git server: git-sync verifies its host key against them. "
+        "Required with gitSync.")
+    git_egress_cidrs: list[str] = Field(
+        default_factory=list, description="CIDRs of the git server (e.g. your GitLab's address, or the SSH ranges "
+        "your git host publishes): the only addresses the pods running git-sync may reach on the repository's SSH "
+        "port. Required with gitSync.")
     s3_prefix: str = Field("dags", description="Prefix of the Airflow bucket synced into the DAG folder (source s3). "
                            "Default: dags.")
     sync_interval_seconds: int = Field(60, ge=10, le=3600, description="Sync period. Default: 60.")
@@ -67,6 +73,21 @@ class AirflowDagsConfig(ConfigModel):
                 yield "gitRepo", "required when source is gitSync"
             if not self.git_ssh_key_secret:
                 yield "gitSshKeySecret", "required when source is gitSync (the SSH key comes only from a Secret)"
+            if not self.git_known_hosts:
+                yield "gitKnownHosts", "required when source is gitSync (without it git-sync accepts any host key)"
+            if not self.git_egress_cidrs:
+                yield "gitEgressCidrs", "required when source is gitSync (the egress policy admits SSH to it only)"
+            for cidr in self.git_egress_cidrs:
+                try:
+                    ipaddress.ip_network(cidr)
+                except ValueError:
+                    yield "gitEgressCidrs", f"{cidr!r} is not a CIDR"
+
+    @property
+    def git_ssh_port(self) -> int:
+        """The repository's SSH port: `ssh://host:PORT/...`, else 22 (scp-like `git@host:path` has no port)."""
+        found = re.match(r"^ssh://(?:[^@/]+@)?[^:/]+:(\d+)/", self.git_repo or "")
+        return int(found.group(1)) if found else 22
 
 
 class AirflowConfig(ConfigModel):

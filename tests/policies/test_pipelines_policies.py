@@ -51,7 +51,9 @@ def external_secret(namespace: str = "airflow") -> R:
                                       "spec": {"dataFrom": [{"extract": {"key": "arn"}}]}}, deps={"spec": ["airflow-db"]})
 
 
-GIT = {"dags": {"source": "gitSync", "gitRepo": "git@example.com:org/dags.git", "gitSshKeySecret": "dags-key"}}
+GIT = {"dags": {"source": "gitSync", "gitRepo": "git@example.com:org/dags.git", "gitSshKeySecret": "dags-key",
+                "gitKnownHosts": "example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample",
+                "gitEgressCidrs": ["192.0.2.10/32"]}}
 CASES = [
     Case("internal-alb", UI, [ns(), airflow(**UI_ON)], []),
     Case("public-alb", UI, [ns(), airflow(ui={**UI_ON["ui"], "internal": False})],
