@@ -149,6 +149,9 @@ class GpuPlatformConfig(ConfigModel):
         versions.EFA_PLUGIN.version,
         description=f"aws-efa-k8s-device-plugin chart (installed when a pool has efa). "
         f"Default: {versions.EFA_PLUGIN.version}.")
+    efa_plugin: bool | None = Field(
+        None, description="Install the EFA device plugin: true also when no pool of this stack has efa (a team "
+        "workspace's EFA pool), false never. Default: when a pool has efa.")
     karpenter_version: ChartVersion = Field(
         versions.KARPENTER.version,
         description=f"Karpenter chart (karpenter provisioner). Default: {versions.KARPENTER.version}.")

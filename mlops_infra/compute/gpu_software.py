@@ -25,6 +25,11 @@ def tolerations(pools: Sequence[GpuPoolConfig]) -> list[dict[str, Any]]:
     return [{"key": key, "operator": "Exists", "effect": effect} for key, effect in sorted(seen)]
 
 
+def installs_efa_plugin(config: GpuPlatformConfig, pools: Sequence[GpuPoolConfig]) -> bool:
+    """`gpu.efaPlugin` when set, else whether a pool uses EFA."""
+    return config.efa_plugin if config.efa_plugin is not None else any(p.efa for p in pools)
+
+
 @dataclass(frozen=True)
 class GpuSoftwareArgs:
     config: GpuPlatformConfig
@@ -61,7 +66,7 @@ class GpuSoftware(pulumi.ComponentResource):
         self.release = release(child(name, cfg.software.lower()), chart, parent=self, namespace=namespace,
                                values=values)
         self.efa_release = None
-        if any(p.efa for p in args.pools):
+        if installs_efa_plugin(cfg, args.pools):
             self.efa_release = release(
                 child(name, "efa"), PinnedChart(versions.EFA_PLUGIN.chart, versions.EFA_PLUGIN.repo,
                                                 cfg.efa_plugin_version),
