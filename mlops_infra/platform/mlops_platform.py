@@ -10,7 +10,7 @@ import pulumi
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.late import LateList
-from ..blocks.namespace import namespace
+from ..blocks.namespace import PLATFORM_CLIENT, namespace
 from ..blocks.naming import child
 from ..blocks.refs import ClusterRefs
 from ..compute.cluster import TrainingCluster, TrainingClusterArgs
@@ -36,6 +36,7 @@ from ..serving.config import ServingConfig
 from ..serving.runtimes import HTTP_PORT as SERVING_HTTP_PORT
 from ..stack import secret_config
 from .addons import PlatformContext, build_add_ons
+from .team_workspace import workspace_terms
 
 
 def _secret(key: str | None) -> pulumi.Output[str] | None:
@@ -92,7 +93,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             client_namespaces=feature_clients(config)), k8s_opts) if fs.enabled else None
         self.model_registry = ModelRegistry(child(name, "registry"), ModelRegistryArgs(
             config=reg, tags=tags, network=self.network.refs, cluster=cluster_refs, protect=protect,
-            monitoring=monitoring,
+            monitoring=monitoring, client_namespace_labels=PLATFORM_CLIENT,  # team workspaces of other stacks
             oidc_client_secret=_secret(config.mlflow.ingress.oidc_client_secret if config.mlflow else None),
             name_prefix=f"{config.name}-{config.environment}", bucket_guard=guard,
             # The tracking server's NetworkPolicy admits the platform's namespaces (teams, Feast) and Prometheus.
@@ -249,6 +250,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             "pushgateway_url": mon.pushgateway_url if mon else None,
             "audit_trail_arn": sec.trail_arn if sec else None,
             "guard_duty_detector_id": sec.detector_id if sec else None,
+            "team_workspace": workspace_terms(self.config),
         })
 
     def export(self) -> None:
