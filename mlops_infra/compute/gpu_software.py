@@ -60,7 +60,9 @@ class GpuSoftware(pulumi.ComponentResource):
                                       "priorityClassName": "system-node-critical"}
         else:
             chart = PinnedChart(versions.GPU_OPERATOR.chart, versions.GPU_OPERATOR.repo, cfg.gpu_operator_version)
-            values = {"driver": {"enabled": False}, "toolkit": {"enabled": False},
+            # dcgmExporter off (the chart's default is on): the platform's MonitoringCore runs its own dcgm-exporter
+            # with the counters its alerts read, so the operator's would be a second exporter per GPU node.
+            values = {"driver": {"enabled": False}, "toolkit": {"enabled": False}, "dcgmExporter": {"enabled": False},
                       "daemonsets": {"tolerations": tol, "priorityClassName": "system-node-critical"},
                       "node-feature-discovery": {"worker": {"tolerations": tol}}}
         self.release = release(child(name, cfg.software.lower()), chart, parent=self, namespace=namespace,

@@ -140,6 +140,15 @@ def test_gpu_operator_runs_without_driver_and_toolkit(karpenter: Inventory) -> N
         op.inputs["values"]["daemonsets"]["tolerations"]
 
 
+def test_the_gpu_operator_adds_no_second_dcgm_exporter() -> None:
+    """The operator deploys its DaemonSets from its ClusterPolicy at run time: the rendered ClusterPolicy must keep
+    its DCGM exporter off, as the platform's MonitoringCore runs dcgm-exporter on every GPU node already."""
+    inv = planned("karpenter", COMPUTE, render=True)
+    (policy,) = [r.inputs for r in inv.rendered() if r.inputs.get("kind") == "ClusterPolicy"]
+    assert policy["spec"]["dcgmExporter"]["enabled"] is False
+    assert policy["spec"]["devicePlugin"]["enabled"] is True  # the rendering is real: the rest stays on
+
+
 def test_karpenter_replaces_managed_gpu_node_groups(karpenter: Inventory) -> None:
     assert gpu_groups(karpenter) == {}
     (ctl,) = [r for r in karpenter.of_type(RELEASE) if r.inputs["chart"] == KARPENTER.chart]
