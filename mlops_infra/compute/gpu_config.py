@@ -164,3 +164,7 @@ class GpuPlatformConfig(ConfigModel):
         "latest", pattern=r"^(latest|v\d{8})$",
         description="AMI release in the Karpenter alias (`al2023@<this>`); pin e.g. v20251120 in production so nodes "
         "change only when you bump it. Default: latest.")
+    karpenter_bottlerocket_ami_version: str = Field(
+        "latest", pattern=r"^(latest|v\d+\.\d+\.\d+)$",
+        description="Bottlerocket release in the Karpenter alias of Bottlerocket pools (`bottlerocket@<this>`, "
+        "Bottlerocket's own version format, e.g. v1.50.0). Default: latest.")
