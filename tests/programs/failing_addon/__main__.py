@@ -27,3 +27,5 @@ try:
     runpy.run_path(str(Path(__file__).resolve().parents[3] / "stacks" / "__main__.py"), run_name="__main__")
 except RuntimeError as err:
     pulumi.export("failure", str(err))
+finally:
+    addons.add_ons = real  # plans run in the test process: later programs must see the real add-ons
