@@ -100,6 +100,10 @@ CONTRACT: dict[str, Key] = {
                            when=lambda c: c.security_baseline.enabled and c.security_baseline.cloudtrail),
     "guard_duty_detector_id": Key("guardDutyDetectorId", "GuardDuty detector id.",
                                   when=lambda c: c.security_baseline.enabled and c.security_baseline.guardduty),
+    "team_workspace": Key("teamWorkspace", "What a team workspace needs to be treated as a platform team: its "
+                          "namespace's labels (admitted by the services' NetworkPolicies) and Pod Security level, and "
+                          "the GPU software its own pool relies on (tolerated taints, EFA plugin, autoscaler).",
+                          required=False),
 }
 
 
@@ -183,6 +187,7 @@ class PlatformOutputs:
     pushgateway_url: pulumi.Output[str | None]
     audit_trail_arn: pulumi.Output[str | None]
     guard_duty_detector_id: pulumi.Output[str | None]
+    team_workspace: pulumi.Output[dict[str, Any] | None]
     add_ons: Mapping[str, pulumi.Output[Any]]
 
     @classmethod

@@ -157,6 +157,7 @@ class AddonWorkload:
     containers: int = 1
 
 
+GUARDDUTY_AGENT = "aws-guardduty-agent"
 # EKS managed add-ons: requests of the manifests EKS applies (each from the add-on's upstream chart/manifest).
 ADDON_WORKLOADS: dict[str, list[AddonWorkload]] = {
     # EKS CoreDNS deployment: 2 replicas, requests 100m / 70Mi.
@@ -175,7 +176,18 @@ ADDON_WORKLOADS: dict[str, list[AddonWorkload]] = {
     "amazon-cloudwatch-observability": [AddonWorkload(1, "100m", "64Mi"), AddonWorkload(None, "250m", "128Mi"),
                                         AddonWorkload(None, "50m", "25Mi")],
     "eks-pod-identity-agent": [AddonWorkload(None, "0", "0")],  # no requests in the add-on's DaemonSet
+    # GuardDuty's security agent: a DaemonSet, requests 200m / 256Mi by default (GuardDuty user guide, "Configure
+    # GuardDuty security agent (add-on) parameters for Amazon EKS"). GuardDuty installs it itself (no Addon in the
+    # plan) when Runtime Monitoring runs with EKS_ADDON_MANAGEMENT: `guardduty_agent` finds that.
+    GUARDDUTY_AGENT: [AddonWorkload(None, "200m", "256Mi")],
 }
+
+
+def guardduty_agent(inv: Inventory) -> bool:
+    """True when the stack's detector runs Runtime Monitoring with GuardDuty managing the EKS agent add-on."""
+    return any(f.inputs.get("name") == "RUNTIME_MONITORING" and f.inputs.get("status") == "ENABLED"
+               and {"name": "EKS_ADDON_MANAGEMENT", "status": "ENABLED"} in (f.inputs.get("additionalConfigurations") or [])
+               for f in inv.of_type("aws:guardduty/detectorFeature:DetectorFeature"))
 
 
 def _lookup(values: Mapping[str, Any], path: str) -> Mapping[str, Any]:
@@ -256,8 +268,9 @@ def system_demand(inv: Inventory, *, peak: bool = False) -> tuple[Demand, Demand
             if r.parent in rendered_from:
                 total += requests(r.inputs["spec"].get("resources")).times(int(r.inputs["spec"].get("replicas", 1)))
                 total += Demand(0, 0, int(r.inputs["spec"].get("replicas", 1)))
-    for addon in inv.of_type("aws:eks/addon:Addon"):
-        t, n = addon_demand(str(addon.inputs["addonName"]))
+    addons = [str(a.inputs["addonName"]) for a in inv.of_type("aws:eks/addon:Addon")]
+    for addon in [*addons, *([GUARDDUTY_AGENT] if guardduty_agent(inv) and GUARDDUTY_AGENT not in addons else [])]:
+        t, n = addon_demand(addon)
         total, per_node = total + t, per_node + n
     return total, per_node
 

@@ -26,10 +26,10 @@ G --chart gpu-operator --version v25.10.1 --source NVIDIA/gpu-operator \
   --git-dir "$M/NVIDIA+gpu-operator/repo" --ref v25.10.1 --chart-dir deployments/gpu-operator \
   --note "Chart.yaml at the tag reads v1.0.0-devel: NVIDIA's release job stamps the version when it packages the tag" \
   --out $D/gpu-operator-v25.10.1.yaml
-G --chart aws-efa-k8s-device-plugin --version 0.5.6 --source aws/eks-charts \
-  --git-dir "$M/aws+eks-charts/repo" --ref 2ce9790 --chart-dir stable/aws-efa-k8s-device-plugin \
-  --note "eks-charts has no per-chart tags: 2ce9790 is the last commit whose Chart.yaml reads version v0.5.6 (Helm matches --version 0.5.6 to v0.5.6)" \
-  --out $D/aws-efa-k8s-device-plugin-0.5.6.yaml
+G --chart aws-efa-k8s-device-plugin --version 0.5.30 --source aws/eks-charts \
+  --git-dir "$M/aws+eks-charts/repo" --ref bfe91c4 --chart-dir stable/aws-efa-k8s-device-plugin \
+  --note "eks-charts has no per-chart tags: bfe91c4 is the last commit whose Chart.yaml reads version v0.5.30 (Helm matches --version 0.5.30 to v0.5.30); its chart folder equals the published package's but for Chart.yaml key order" \
+  --out $D/aws-efa-k8s-device-plugin-0.5.30.yaml
 G --chart karpenter --version 1.9.0 --source aws/karpenter-provider-aws \
   --git-dir "$M/aws+karpenter-provider-aws/repo" --ref 7a4d49527 --chart-dir charts/karpenter \
   --note "7a4d49527 'chore: Release v1.9.0' stamps Chart.yaml 1.9.0 (tag v1.9.0 still reads 1.8.1; values differ only in image tag/digest)" \

@@ -43,9 +43,10 @@ V --chart gpu-operator --repo https://helm.ngc.nvidia.com/nvidia --version v25.1
   --stamp-version --stamp-app-version v25.10.1 \
   --note "Chart.yaml at the tag reads v1.0.0-devel / appVersion main-latest: NVIDIA's release job stamps both to v25.10.1 (checked against the published gpu-operator-v25.10.1.tgz on the repo's gh-pages branch, identical otherwise)"
 
-V --chart aws-efa-k8s-device-plugin --repo https://aws.github.io/eks-charts --version 0.5.6 --source aws/eks-charts \
-  --git-dir "$M/aws+eks-charts/repo" --ref 2ce9790 --chart-dir stable/aws-efa-k8s-device-plugin \
-  --note "eks-charts has no per-chart tags: 2ce9790 is the last commit whose Chart.yaml reads version v0.5.6 (Helm matches --version 0.5.6 to v0.5.6)"
+# 0.5.30 (image v0.5.20): its nodeAffinity lists p5.4xlarge, p6-b200.48xlarge and g7e.8-48xlarge (0.5.6 lists none of them).
+V --chart aws-efa-k8s-device-plugin --repo https://aws.github.io/eks-charts --version 0.5.30 --source aws/eks-charts \
+  --git-dir "$M/aws+eks-charts/repo" --ref gh-pages --chart-dir aws-efa-k8s-device-plugin-v0.5.30.tgz --package \
+  --note "the package eks-charts published (gh-pages aws-efa-k8s-device-plugin-v0.5.30.tgz, sha256 43b3d666... as index.yaml lists it; chart v0.5.30, appVersion v0.5.20; Helm matches --version 0.5.30 to v0.5.30)"
 
 V --chart oci://public.ecr.aws/karpenter/karpenter --repo '' --version 1.9.0 --source aws/karpenter-provider-aws \
   --git-dir "$M/aws+karpenter-provider-aws/repo" --ref 7a4d49527 --chart-dir charts/karpenter \

@@ -17,6 +17,7 @@ from ..compute.gpu_config import GpuPoolConfig
 from ..config import PlatformConfig
 from ..config.instances import QUOTA_CLASS, family_of
 from ..config.versions import EKS_VERSION_SUPPORT
+from .preflight_addons import AddonFacts, addon_checks, gather_addons
 from .preflight_singletons import SingletonFacts, gather_singletons, singleton_checks
 from .results import Check
 from .session import Aws, error_code
@@ -94,6 +95,8 @@ class Facts:
     eks: EksVersionFacts | None = None
     singletons: SingletonFacts = field(default_factory=SingletonFacts)
     """The account's GuardDuty detector and account analyzers (preflight_singletons.py)."""
+    addons: AddonFacts | None = None
+    """The add-on versions EKS offers for the cluster's version (preflight_addons.py); None: not read."""
 
 
 def _quota_check(demand: Demand, facts: Facts) -> Check:
@@ -167,6 +170,8 @@ def evaluate(config: PlatformConfig, facts: Facts) -> list[Check]:
     checks += [_quota_check(d, facts) for d in vcpu_demand(config.gpu_pools, facts.vcpus)]
     checks.append(_eks_check(config.cluster.version, facts))
     checks += singleton_checks(config, facts.singletons)
+    if facts.addons is not None:
+        checks += addon_checks(config, facts.addons)
     return checks
 
 
@@ -270,6 +275,7 @@ def gather(aws: Aws, config: PlatformConfig, today: dt.date | None = None) -> Fa
                 facts.quota_notes[demand.quota.code] = note
         facts.eks = _eks_version(aws, config.cluster.version, today)
         facts.singletons = gather_singletons(aws, config)
+        facts.addons = gather_addons(aws, config)
     return facts
 
 

@@ -12,6 +12,10 @@ from .naming import child_options
 
 PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 PSA = "pod-security.kubernetes.io"
+PLATFORM_CLIENT_LABEL = "mlops.io/platform-client"
+"""A namespace labelled `<this>: "true"` is admitted like a platform team by the ingress NetworkPolicies of the
+services that admit every team (MLflow, LakeFS, Qdrant, serving): a team workspace's namespace in another stack."""
+PLATFORM_CLIENT: dict[str, str] = {PLATFORM_CLIENT_LABEL: "true"}
 
 
 def namespace_labels(level: PodSecurityLevel, labels: Mapping[str, str] | None = None) -> dict[str, str]:

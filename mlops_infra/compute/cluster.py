@@ -142,7 +142,9 @@ class TrainingCluster(pulumi.ComponentResource):
             encryption_config={"provider": {"key_arn": self.kms_key.arn}, "resources": ["secrets"]},
             enabled_cluster_log_types=CONTROL_PLANE_LOGS,
             access_config={"authentication_mode": cfg.authentication_mode,
-                           "bootstrap_cluster_creator_admin_permissions": False},
+                           # Without admin roles the creator (the deployer, whose credentials the kubeconfig
+                           # uses) is the only admin; else nobody could reach the API, `pulumi up` included.
+                           "bootstrap_cluster_creator_admin_permissions": not cfg.admin_role_arns},
             kubernetes_network_config=network, bootstrap_self_managed_addons=False,
             deletion_protection=args.protect, upgrade_policy={"support_type": cfg.upgrade_support_type},
             tags=args.tags,

@@ -138,7 +138,9 @@ class ClusterConfig(ConfigModel):
         "API", description="Cluster access mode. Default: API (access entries only)."
     )
     admin_role_arns: list[IamRoleArn] = Field(
-        default_factory=list, description="IAM roles granted cluster admin through access entries. Default: none."
+        default_factory=list, description="IAM roles granted cluster admin through access entries (include the role "
+        "that runs `pulumi up`: the kubeconfig uses its credentials). Default: none: then the cluster's creator is "
+        "its only admin (bootstrapClusterCreatorAdminPermissions; changing this later replaces the cluster)."
     )
     workload_identity: WorkloadIdentityMode = Field(
         "irsa", description="How pods get AWS credentials: irsa or podIdentity. Default: irsa."

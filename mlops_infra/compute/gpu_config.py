@@ -149,6 +149,9 @@ class GpuPlatformConfig(ConfigModel):
         versions.EFA_PLUGIN.version,
         description=f"aws-efa-k8s-device-plugin chart (installed when a pool has efa). "
         f"Default: {versions.EFA_PLUGIN.version}.")
+    efa_plugin: bool | None = Field(
+        None, description="Install the EFA device plugin: true also when no pool of this stack has efa (a team "
+        "workspace's EFA pool), false never. Default: when a pool has efa.")
     karpenter_version: ChartVersion = Field(
         versions.KARPENTER.version,
         description=f"Karpenter chart (karpenter provisioner). Default: {versions.KARPENTER.version}.")
@@ -161,3 +164,7 @@ class GpuPlatformConfig(ConfigModel):
         "latest", pattern=r"^(latest|v\d{8})$",
         description="AMI release in the Karpenter alias (`al2023@<this>`); pin e.g. v20251120 in production so nodes "
         "change only when you bump it. Default: latest.")
+    karpenter_bottlerocket_ami_version: str = Field(
+        "latest", pattern=r"^(latest|v\d+\.\d+\.\d+)$",
+        description="Bottlerocket release in the Karpenter alias of Bottlerocket pools (`bottlerocket@<this>`, "
+        "Bottlerocket's own version format, e.g. v1.50.0). Default: latest.")

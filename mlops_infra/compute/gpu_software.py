@@ -25,6 +25,11 @@ def tolerations(pools: Sequence[GpuPoolConfig]) -> list[dict[str, Any]]:
     return [{"key": key, "operator": "Exists", "effect": effect} for key, effect in sorted(seen)]
 
 
+def installs_efa_plugin(config: GpuPlatformConfig, pools: Sequence[GpuPoolConfig]) -> bool:
+    """`gpu.efaPlugin` when set, else whether a pool uses EFA."""
+    return config.efa_plugin if config.efa_plugin is not None else any(p.efa for p in pools)
+
+
 @dataclass(frozen=True)
 class GpuSoftwareArgs:
     config: GpuPlatformConfig
@@ -55,13 +60,15 @@ class GpuSoftware(pulumi.ComponentResource):
                                       "priorityClassName": "system-node-critical"}
         else:
             chart = PinnedChart(versions.GPU_OPERATOR.chart, versions.GPU_OPERATOR.repo, cfg.gpu_operator_version)
-            values = {"driver": {"enabled": False}, "toolkit": {"enabled": False},
+            # dcgmExporter off (the chart's default is on): the platform's MonitoringCore runs its own dcgm-exporter
+            # with the counters its alerts read, so the operator's would be a second exporter per GPU node.
+            values = {"driver": {"enabled": False}, "toolkit": {"enabled": False}, "dcgmExporter": {"enabled": False},
                       "daemonsets": {"tolerations": tol, "priorityClassName": "system-node-critical"},
                       "node-feature-discovery": {"worker": {"tolerations": tol}}}
         self.release = release(child(name, cfg.software.lower()), chart, parent=self, namespace=namespace,
                                values=values)
         self.efa_release = None
-        if any(p.efa for p in args.pools):
+        if installs_efa_plugin(cfg, args.pools):
             self.efa_release = release(
                 child(name, "efa"), PinnedChart(versions.EFA_PLUGIN.chart, versions.EFA_PLUGIN.repo,
                                                 cfg.efa_plugin_version),

@@ -21,6 +21,7 @@ from ..config import versions
 from .cluster import SYSTEM_LABEL
 from .cluster_nodes import root_device_name
 from .gpu_config import GpuPlatformConfig, GpuPoolConfig
+from .karpenter_interruption import controller_statement, interruption_queue
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "karpenter"
@@ -118,6 +119,7 @@ def _instance_profile_statements(partition: str, region: str, account: str, name
 
 
 def controller_statements(args: KarpenterArgs, account: pulumi.Input[str], partition: pulumi.Input[str] = "aws",
+                          queue_arn: pulumi.Input[str] | None = None,
                           ) -> list[iam.Statement | pulumi.Output[iam.Statement]]:
     """Least privilege for the controller. Describe/pricing calls have no resource-level permissions (`*`).
     Condition keys carry the cluster name, so the statements resolve once the name and account are known."""
@@ -143,22 +145,28 @@ def controller_statements(args: KarpenterArgs, account: pulumi.Input[str], parti
                       conditions={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
         iam.statement("EncryptedVolumes", ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey",
                                            "kms:GenerateDataKeyWithoutPlaintext"], [args.kms_key_arn]),
+        *([controller_statement(queue_arn)] if queue_arn is not None else []),
     ]
 
 
 def node_class_spec(args: KarpenterArgs, pool: GpuPoolConfig, tags: dict[str, str]) -> dict[str, Any]:
-    family = "bottlerocket" if pool.ami_type.startswith("BOTTLEROCKET") else "al2023"
+    bottlerocket = pool.ami_type.startswith("BOTTLEROCKET")
+    family, version = (("bottlerocket", args.config.karpenter_bottlerocket_ami_version) if bottlerocket
+                       else ("al2023", args.config.karpenter_ami_version))
+    ebs = {"volumeType": "gp3", "encrypted": True, "kmsKeyID": args.kms_key_arn, "deleteOnTermination": True}
+    # Bottlerocket boots from its own OS volume (/dev/xvda, 4Gi in Karpenter's defaults: pkg/providers/amifamily/
+    # bottlerocket.go v1.9.0): listed too, or it would take the AMI snapshot's encryption instead of the cluster key.
+    os_volume = [{"deviceName": "/dev/xvda", "ebs": {"volumeSize": "4Gi", **ebs}}] if bottlerocket else []
     return {
         "role": args.node_role.name,
         # The alias resolves to the NVIDIA variant for GPU instance types.
-        "amiSelectorTerms": [{"alias": f"{family}@{args.config.karpenter_ami_version}"}],
+        "amiSelectorTerms": [{"alias": f"{family}@{version}"}],
         "subnetSelectorTerms": pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: [{"id": s} for s in ids]),
         "securityGroupSelectorTerms": [{"id": args.cluster.cluster_security_group_id}],
         "metadataOptions": {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled",
                             "httpPutResponseHopLimit": pool.metadata_hop_limit, "httpTokens": "required"},
-        "blockDeviceMappings": [{"deviceName": root_device_name(pool.ami_type), "ebs": {
-            "volumeSize": f"{pool.root_volume_gib}Gi", "volumeType": "gp3", "encrypted": True,
-            "kmsKeyID": args.kms_key_arn, "deleteOnTermination": True}}],
+        "blockDeviceMappings": [*os_volume, {"deviceName": root_device_name(pool.ami_type), "ebs": {
+            "volumeSize": f"{pool.root_volume_gib}Gi", **ebs}}],
         "tags": tags,
     }
 
@@ -192,14 +200,15 @@ class Karpenter(pulumi.ComponentResource):
         super().__init__("mlops:gpu:Karpenter", name, None, args.cluster.bind(opts))
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        queue = interruption_queue(name, self, args.tags)
         identity = WorkloadIdentity(child(name, "controller"), WorkloadIdentityArgs(
             cluster=args.cluster.identity, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, tags=args.tags,
-            statements=controller_statements(args, account, partition)), pulumi.ResourceOptions(parent=self))
+            statements=controller_statements(args, account, partition, queue.arn)), pulumi.ResourceOptions(parent=self))
         self.release = release(
             child(name, "controller"),
             PinnedChart(versions.KARPENTER.chart, versions.KARPENTER.repo, args.config.karpenter_version),
             parent=self, namespace=NAMESPACE, depends_on=[identity],
-            values={"settings": {"clusterName": args.cluster.name},
+            values={"settings": {"clusterName": args.cluster.name, "interruptionQueue": queue.name},
                     "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
                     "replicas": 2, "nodeSelector": dict(SYSTEM_LABEL),
                     "controller": {"resources": helm_resources("1", "1Gi")}})

@@ -43,7 +43,7 @@ DEVICE_PLUGIN = ChartPin("nvidia-device-plugin", "https://nvidia.github.io/k8s-d
 # NVIDIA/gpu-operator PR #1963 "Bump project version to 25.10.1" (merged); NGC Helm repo.
 GPU_OPERATOR = ChartPin("gpu-operator", "https://helm.ngc.nvidia.com/nvidia", "v25.10.1")
 # aws/eks-charts `aws-efa-k8s-device-plugin` 0.5.x (docs/peers.md).
-EFA_PLUGIN = ChartPin("aws-efa-k8s-device-plugin", "https://aws.github.io/eks-charts", "0.5.6")
+EFA_PLUGIN = ChartPin("aws-efa-k8s-device-plugin", "https://aws.github.io/eks-charts", "0.5.30")
 # Karpenter 1.9 (awslabs/data-on-eks pins 1.9 on EKS 1.34; 1.9 is the line that covers Kubernetes 1.35).
 KARPENTER = ChartPin("oci://public.ecr.aws/karpenter/karpenter", "", "1.9.0")
 # Kubeflow Trainer v2 (successor of the v1 Training Operator, which ships no Helm chart): kubeflow/trainer

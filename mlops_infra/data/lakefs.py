@@ -14,7 +14,7 @@ database (cmd/lakefs/cmd/run.go), so with Postgres a Job runs `lakefs setup` (cm
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,8 @@ class LakeFsArgs:
     tags: dict[str, str]
     client_namespaces: Sequence[str]
     """Namespaces admitted to the API and S3 gateway (besides LakeFS's own)."""
+    client_namespace_labels: Mapping[str, str] | None = None
+    """Also admit namespaces carrying these labels (a team workspace's). Default: none."""
     protect: bool = True
     """Pulumi `protect` + `retain_on_delete` on the bucket, database and secret. Default: true (stateful; dev passes false)."""
     bucket_guard: VpcEndpointGuard | None = None
@@ -297,10 +299,14 @@ class LakeFs(pulumi.ComponentResource):
         the namespace might), the client namespaces and Prometheus, on the one server port."""
         sources = sorted({args.config.namespace, *args.client_namespaces,
                           *([args.monitoring.prometheus_namespace] if args.monitoring else [])})
+        labelled: list[k8s.networking.v1.NetworkPolicyPeerArgsDict] = (
+            [{"namespace_selector": {"match_labels": dict(args.client_namespace_labels)}}]
+            if args.client_namespace_labels else [])
         k8s.networking.v1.NetworkPolicy(
             child(name, "ingress-policy"), metadata={"name": f"{FULLNAME}-ingress", "namespace": ns},
             spec={"pod_selector": {"match_labels": SELECTOR}, "policy_types": ["Ingress"], "ingress": [{
                 "from_": [{"namespace_selector": {"match_expressions": [
-                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sources}]}}],
+                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sources}]}},
+                          *labelled],
                 "ports": [{"protocol": "TCP", "port": SERVER_PORT}]}]},
             opts=child_options(self, provider=args.cluster.provider))

@@ -12,7 +12,7 @@ authenticated as its own ServiceAccount whose IRSA role reads only the secrets t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,7 @@ from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, V
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey
-from ..blocks.namespace import namespace
+from ..blocks.namespace import PLATFORM_CLIENT, namespace
 from ..blocks.naming import child, child_options, truncate_name
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
 from ..blocks.refs import ClusterRefs
@@ -55,6 +55,8 @@ class QdrantArgs:
     tags: dict[str, str]
     client_namespaces: Sequence[str]
     """Namespaces granted the read-write key (and the API port)."""
+    client_namespace_labels: Mapping[str, str] | None = None
+    """Also admit namespaces carrying these labels to the API ports (a team workspace's). Default: none."""
     read_only_namespaces: Sequence[str] = ()
     """Namespaces granted the read-only key (and the API port). Default: none."""
     external_secrets: Sequence[pulumi.Resource] = ()
@@ -186,8 +188,12 @@ class Qdrant(pulumi.ComponentResource):
                 {"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}]}}
         pods: k8s.meta.v1.LabelSelectorArgsDict = {"match_labels": {SELECTOR_LABEL: self.fullname}}
         clients = sorted({args.config.namespace, *args.client_namespaces, *args.read_only_namespaces})
+        labelled: list[k8s.networking.v1.NetworkPolicyPeerArgsDict] = (
+            [{"namespace_selector": {"match_labels": dict(args.client_namespace_labels)}}]
+            if args.client_namespace_labels else [])
         rules: list[k8s.networking.v1.NetworkPolicyIngressRuleArgsDict] = [
-            {"from_": [namespaces(clients)], "ports": [{"protocol": "TCP", "port": HTTP_PORT},
+            {"from_": [namespaces(clients), *labelled],
+             "ports": [{"protocol": "TCP", "port": HTTP_PORT},
                                                        {"protocol": "TCP", "port": GRPC_PORT}]},
             {"from_": [{"pod_selector": pods}], "ports": [{"protocol": "TCP", "port": P2P_PORT}]},
         ]
@@ -289,7 +295,9 @@ def build_qdrant(ctx: PlatformContext, config: QdrantConfig) -> dict[str, Any]:
     teams = [t.name for t in ctx.config.cluster.teams]
     qdrant = Qdrant(child(ctx.name, "qdrant"), QdrantArgs(
         config=config, cluster=ctx.cluster, region=ctx.config.region, data_key=ctx.data_key, tags=ctx.tags,
-        client_namespaces=list(config.client_namespaces) or teams, read_only_namespaces=list(config.read_only_namespaces),
+        client_namespaces=list(config.client_namespaces) or teams,
+        client_namespace_labels=None if config.client_namespaces else PLATFORM_CLIENT,  # + team workspaces
+        read_only_namespaces=list(config.read_only_namespaces),
         external_secrets=[ctx.external_secrets], monitoring=ctx.monitoring, bucket_guard=ctx.bucket_guard,
         protect=ctx.protect), ctx.k8s_opts)
     out: dict[str, Any] = {"qdrantUrl": qdrant.url, "qdrantGrpcUrl": qdrant.grpc_url,

@@ -6,6 +6,7 @@ from typing import Any
 
 import pulumi
 
+from ..blocks.namespace import PLATFORM_CLIENT
 from ..blocks.naming import child
 from ..platform.addons import PlatformContext
 from .dvc import DvcRemotes, DvcRemotesArgs
@@ -25,6 +26,8 @@ def build(ctx: PlatformContext) -> dict[str, Any]:
         lakefs = LakeFs(child(ctx.name, "lakefs"), LakeFsArgs(
             config=cfg.lakefs, network=ctx.network, cluster=ctx.cluster, kms_key=ctx.data_key, region=ctx.config.region,
             tags=ctx.tags, client_namespaces=cfg.lakefs.client_namespaces or teams, protect=ctx.protect,
+            # Admitting every team admits team workspaces too (their namespaces carry PLATFORM_CLIENT).
+            client_namespace_labels=None if cfg.lakefs.client_namespaces else PLATFORM_CLIENT,
             bucket_guard=ctx.bucket_guard, monitoring=ctx.monitoring, external_secrets=ctx.external_secrets),
             ctx.k8s_opts)
         ctx.add_bucket(lakefs.bucket)

@@ -16,7 +16,6 @@ import pulumi
 
 from ..blocks.bucket import HardenedBucket, VpcEndpointGuard
 from ..blocks.kms import KmsKey
-from ..blocks.late import LateList
 from ..blocks.observability import MonitoringRefs
 from ..blocks.refs import BucketRefs, ClusterRefs, NetworkRefs
 from ..config import PlatformConfig
@@ -51,10 +50,10 @@ class PlatformContext:
     offline_store: BucketRefs | None
     mlflow_tracking_uri: pulumi.Output[str] | None
     feature_server_url: pulumi.Output[str] | None
-    data_buckets: LateList[str]
+    data_buckets: list[pulumi.Output[str]]
     """Data buckets (those carrying `bucket_guard`): an add-on adds each one it creates (`add_bucket`), so the audit
     trail records their object events and the S3 endpoint admits them (else pods in the VPC are denied)."""
-    platform_buckets: LateList[str]
+    platform_buckets: list[pulumi.Output[str]]
     """Other buckets pods reach through the S3 endpoint (logs, scratch): an add-on adds each one it creates."""
     external_secrets: pulumi.Resource | None = None
     """What installs the External Secrets operator and its CRDs (the security baseline, when
@@ -63,7 +62,7 @@ class PlatformContext:
     def add_bucket(self, bucket: HardenedBucket) -> HardenedBucket:
         """Register a bucket the add-on created: a data bucket if it carries the platform's guard (`bucket_guard`),
         else a platform bucket. Returns it, so `self.bucket = ctx.add_bucket(HardenedBucket(...))` reads well."""
-        (self.data_buckets if bucket.guarded else self.platform_buckets).add(bucket.arn)
+        (self.data_buckets if bucket.guarded else self.platform_buckets).append(bucket.arn)
         return bucket
 
 

@@ -9,8 +9,7 @@ import pulumi
 
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
 from ..blocks.kms import KmsKey, KmsKeyArgs
-from ..blocks.late import LateList
-from ..blocks.namespace import namespace
+from ..blocks.namespace import PLATFORM_CLIENT, namespace
 from ..blocks.naming import child
 from ..blocks.refs import ClusterRefs
 from ..compute.cluster import TrainingCluster, TrainingClusterArgs
@@ -36,6 +35,7 @@ from ..serving.config import ServingConfig
 from ..serving.runtimes import HTTP_PORT as SERVING_HTTP_PORT
 from ..stack import secret_config
 from .addons import PlatformContext, build_add_ons
+from .team_workspace import workspace_terms
 
 
 def _secret(key: str | None) -> pulumi.Output[str] | None:
@@ -97,7 +97,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             client_namespaces=feature_clients(config)), k8s_opts) if fs.enabled else None
         self.model_registry = ModelRegistry(child(name, "registry"), ModelRegistryArgs(
             config=reg, tags=tags, network=self.network.refs, cluster=cluster_refs, protect=protect,
-            monitoring=monitoring,
+            monitoring=monitoring, client_namespace_labels=PLATFORM_CLIENT,  # team workspaces of other stacks
             oidc_client_secret=_secret(config.mlflow.ingress.oidc_client_secret if config.mlflow else None),
             name_prefix=f"{config.name}-{config.environment}", bucket_guard=guard,
             # The tracking server's NetworkPolicy admits the platform's namespaces (teams, Feast) and Prometheus.
@@ -107,19 +107,18 @@ class MlopsPlatform(pulumi.ComponentResource):
             # With MLflow basic auth (prod) each team gets an MLflow user and credentials in its namespace.
             team_namespaces=sorted({t.name for t in config.cluster.teams})), k8s_opts) \
             if reg.enabled else None
-        # Every bucket pods reach through the S3 endpoint, and (data buckets) whose object events the trail records.
-        # The security baseline is built before the add-ons (they need its External Secrets operator), so these
-        # resolve only after the add-ons added theirs.
-        self.data_buckets: LateList[str] = LateList([c.arn for c in (
+        # Every bucket pods reach through the S3 endpoint, and (data buckets) whose object events the trail records:
+        # plain lists the add-ons append to. The security baseline is built before the add-ons (they need its
+        # External Secrets operator); its trail and exfiltration guards, which must know every bucket, only after
+        # them: an add-on that fails stops the program before either registers, so neither is ever narrowed.
+        self.data_buckets: list[pulumi.Output[str]] = [c.arn for c in (
             self.feature_store.bucket if self.feature_store else None,
-            self.model_registry.artifacts if self.model_registry else None) if c])
-        self.platform_buckets: LateList[str] = LateList([self.shared_bucket.arn])
-        try:
-            self.security = self._security(cluster_refs, k8s_opts) if config.security_baseline.enabled else None
-            self.add_on_outputs = build_add_ons(self._context(cluster_refs, k8s_opts, guard))
-        finally:
-            self.data_buckets.close()
-            self.platform_buckets.close()
+            self.model_registry.artifacts if self.model_registry else None) if c]
+        self.platform_buckets: list[pulumi.Output[str]] = [self.shared_bucket.arn]
+        self.security = self._security(cluster_refs, k8s_opts) if config.security_baseline.enabled else None
+        self.add_on_outputs = build_add_ons(self._context(cluster_refs, k8s_opts, guard))
+        if self.security is not None:
+            self.security.guard_buckets(list(self.data_buckets), list(self.platform_buckets))
 
         self.outputs = {**self._outputs(), **self.add_on_outputs}
         self.register_outputs(dict(self.outputs))
@@ -186,8 +185,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             config=sb, region=config.region, tags=self.tags, network=self.network.refs, cluster=cluster_refs,
             protect=config.protect_stateful,
             alert_topic_arn=self.monitoring.alert_topic_arn if self.monitoring else None,
-            # Late lists: the add-ons built after the baseline add their buckets (closed in __init__).
-            data_bucket_arns=self.data_buckets.output, platform_bucket_arns=self.platform_buckets.output,
+            # The trail and guards come after the add-ons, from the complete bucket lists (__init__).
+            buckets_later=True,
             ml_namespaces=[t.name for t in config.cluster.teams],
             service_namespaces=[c.namespace for c in (config.feast, config.mlflow) if c is not None],
             # Training jobs push metrics to the Pushgateway (MonitoringCore.pushgateway_url).
@@ -255,6 +254,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             "pushgateway_url": mon.pushgateway_url if mon else None,
             "audit_trail_arn": sec.trail_arn if sec else None,
             "guard_duty_detector_id": sec.detector_id if sec else None,
+            "team_workspace": workspace_terms(self.config),
         })
 
     def export(self) -> None:

@@ -3,19 +3,62 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.namespace import namespace
+from ..blocks.namespace import PLATFORM_CLIENT, namespace_labels
 from ..blocks.naming import child, child_options
+from ..compute.cluster_autoscaler import needed as autoscaler_needed
+from ..compute.gpu_config import GpuPoolConfig
 from ..compute.gpu_pool import GpuNodePool, GpuNodePoolArgs
+from ..compute.gpu_software import installs_efa_plugin, tolerations
+from ..compute.training_foundations import TRAINING_LEVEL
+from ..config import PlatformConfig
 from ..features.feature_server import CLIENT_LABEL as FEATURE_CLIENT_LABEL
 from ..outputs import PlatformOutputs
 from .team_config import TeamWorkspaceConfig
+
+T = TypeVar("T")
+
+
+def workspace_terms(config: PlatformConfig) -> dict[str, Any]:
+    """The `teamWorkspace` output: what a workspace namespace carries to be treated as a platform team (labels the
+    services' ingress NetworkPolicies and the feature server admit, the teams' Pod Security level), and the GPU
+    software the platform runs for any pool (`gpuSoftware`: None without GPU pools, then nothing serves a GPU)."""
+    gpu = config.gpu
+    return {
+        "namespaceLabels": {**PLATFORM_CLIENT, FEATURE_CLIENT_LABEL: "true"},
+        "podSecurityLevel": TRAINING_LEVEL,
+        "gpuSoftware": {
+            "software": gpu.software,
+            # The device plugin (or the operator's DaemonSets) selects `nvidia.com/gpu.present=true` nodes and
+            # tolerates these taints (compute/gpu_software.py).
+            "tolerations": [{"key": t["key"], "effect": t["effect"]} for t in tolerations(config.gpu_pools)],
+            "efaPlugin": installs_efa_plugin(gpu, config.gpu_pools),
+            "clusterAutoscaler": autoscaler_needed(config.cluster.system_nodes, gpu, config.gpu_pools),
+        } if config.gpu_pools else None,
+    }
+
+
+def gpu_pool_problems(pool: GpuPoolConfig, software: dict[str, Any] | None) -> list[str]:
+    """Why the platform's GPU software would not serve `pool` (empty: it does), from the `teamWorkspace` output."""
+    if software is None:
+        return ["the platform has no gpuPools, so it runs no NVIDIA device plugin: no GPU of this pool would be "
+                "schedulable"]
+    out = []
+    tolerated = {(t["key"], t["effect"]) for t in software["tolerations"]}
+    if pool.taint is not None and (pool.taint.key, pool.taint.k8s_effect) not in tolerated:
+        out.append(f"taint {pool.taint.key}:{pool.taint.k8s_effect} is not tolerated by the platform's device "
+                   f"plugin (it tolerates {sorted(tolerated)}): use one of those, or add a pool with it to the platform")
+    if pool.efa and not software["efaPlugin"]:
+        out.append("efa: true, but the platform installs no EFA device plugin (set gpu.efaPlugin: true there)")
+    if pool.min_size < pool.max_size and not software["clusterAutoscaler"]:
+        out.append("the pool can scale (minSize < maxSize), but the platform runs no cluster-autoscaler")
+    return out
 
 
 @dataclass(frozen=True)
@@ -36,10 +79,13 @@ class TeamWorkspace(pulumi.ComponentResource):
         cfg, platform = args.config, args.platform
         tags = cfg.tags.for_environment(args.environment)
         labels = {"mlops.io/team": cfg.namespace}
-        # Admitted by the platform's feature server (its ingress NetworkPolicy selects this label), whose read
-        # policy the workspace role gets below.
-        ns_labels = {**labels, FEATURE_CLIENT_LABEL: "true"}
-        ns_name = namespace(child(name, "ns"), self, cfg.namespace, level="restricted", labels=ns_labels)
+        terms = _required(platform.team_workspace, "teamWorkspace")
+        # Labelled as the platform asks (its services' ingress NetworkPolicies and the feature server admit them)
+        # and at the platform teams' Pod Security level (GPU images run under it).
+        ns = k8s.core.v1.Namespace(child(name, "ns"), metadata={"name": cfg.namespace, "labels": terms.apply(
+            lambda t: namespace_labels(t["podSecurityLevel"], {**t["namespaceLabels"], **labels}))},
+            opts=child_options(self))
+        ns_name = ns.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         k8s.core.v1.ResourceQuota(
             child(name, "gpu-quota"),
             metadata={"name": "gpu-quota", "namespace": ns_name, "labels": labels},
@@ -70,6 +116,8 @@ class TeamWorkspace(pulumi.ComponentResource):
                                          policy_arn=_dvc_grant(platform, cfg.namespace, cfg.dvc_remote),
                                          opts=child_options(self))
         if cfg.gpu_pool is not None:
+            pool = cfg.gpu_pool
+            terms.apply(lambda t: _refuse(gpu_pool_problems(pool, t["gpuSoftware"]), pool.name))
             # The team's own pool joins the platform's cluster with the platform's node role and key.
             GpuNodePool(child(name, f"gpu-{cfg.gpu_pool.name}"), GpuNodePoolArgs(
                 config=cfg.gpu_pool, cluster_name=platform.cluster_name, node_role_arn=platform.node_role_arn,
@@ -91,14 +139,20 @@ def _dvc_grant(platform: PlatformOutputs, team: str, access: str) -> pulumi.Outp
     return pulumi.Output.from_input(platform.add_ons.get("dvcRemotes")).apply(pick)
 
 
+def _refuse(problems: list[str], pool: str) -> None:
+    if problems:
+        raise pulumi.RunError(f"team:workspace.gpuPool {pool!r}: " + "; ".join(problems))
+
+
 def _same_identity_mode(platform_mode: str, team_mode: str) -> None:
     if platform_mode != team_mode:
         raise pulumi.RunError(f"team:workspace.workloadIdentity is {team_mode!r}, but the platform uses {platform_mode!r}")
 
 
-def _required(value: pulumi.Output[str | None], key: str) -> pulumi.Output[str]:
-    """A contract output this workspace needs although the platform may omit it (feature store or registry off)."""
-    def check(v: str | None) -> str:
+def _required(value: pulumi.Output[T | None], key: str) -> pulumi.Output[T]:
+    """A contract output this workspace needs although the platform may omit it (feature store or registry off, or
+    a platform release older than the output)."""
+    def check(v: T | None) -> T:
         if not v:
             raise pulumi.RunError(f"the platform stack has no {key!r} output, which this workspace needs")
         return v

@@ -92,6 +92,8 @@ class MlflowServerArgs:
     network_policy: bool = True
     """An ingress NetworkPolicy admitting only `client_namespaces`, the ALB and Prometheus. Default: true."""
     client_namespaces: Sequence[pulumi.Input[str]] = ()
+    client_namespace_labels: Mapping[str, str] | None = None
+    """Also admit the namespaces carrying these labels (a team workspace's). Default: none."""
     """Namespaces whose pods may call the tracking API (besides the server's own). Default: none."""
     team_users: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """With MLflow basic auth: one MLflow user per entry (username → its namespace), its credentials in the
@@ -365,8 +367,11 @@ class MlflowServer(pulumi.ComponentResource):
             return {"namespace_selector": {"match_expressions": [
                 {"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}]}}
         api_ports = sorted({cfg.api_port, *([OAUTH2_PORT] if cfg.oidc else [])})
+        labelled: list[k8s.networking.v1.NetworkPolicyPeerArgsDict] = (
+            [{"namespace_selector": {"match_labels": dict(args.client_namespace_labels)}}]
+            if args.client_namespace_labels else [])
         rules: list[k8s.networking.v1.NetworkPolicyIngressRuleArgsDict] = [
-            {"from_": [namespaces(args.namespace, *args.client_namespaces)],
+            {"from_": [namespaces(args.namespace, *args.client_namespaces), *labelled],
              "ports": [{"protocol": "TCP", "port": p} for p in api_ports]}]
         if cfg.ingress.enabled and args.ingress_source_cidrs:
             rules.append({"from_": [{"ip_block": {"cidr": c}} for c in args.ingress_source_cidrs],

@@ -54,6 +54,8 @@ class ModelRegistryArgs:
     """Deny artifact access from outside the VPC endpoint (exfiltration guard). Default: off."""
     client_namespaces: Sequence[pulumi.Input[str]] = ()
     """Namespaces whose pods may call the tracking server (engine mlflow; its NetworkPolicy). Default: none."""
+    client_namespace_labels: Mapping[str, str] | None = None
+    """Also admit namespaces carrying these labels (a team workspace's). Default: none."""
     team_namespaces: Sequence[str] = ()
     """Namespaces whose workloads log to MLflow: with MLflow basic auth each gets its own MLflow user (named
     after the namespace) and the Secret `mlflow-credentials` holding MLFLOW_TRACKING_USERNAME/PASSWORD
@@ -128,6 +130,7 @@ class ModelRegistry(pulumi.ComponentResource):
             crd_dependencies=args.monitoring.crd_dependencies if args.monitoring else (), ingress_dependencies=cluster.ingress_dependencies,
             service_monitor_labels=args.service_monitor_labels,
             oidc_client_secret=args.oidc_client_secret, client_namespaces=args.client_namespaces,
+            client_namespace_labels=args.client_namespace_labels,
             prometheus_namespace=args.monitoring.prometheus_namespace if args.monitoring else None,
             team_users={t: cluster.namespaces.get(t, t) for t in args.team_namespaces},
             # The ALB (target type ip) connects from its ENIs in the VPC's subnets.

@@ -74,6 +74,15 @@ class SecurityBaselineConfig(ConfigModel):
         True, description="GuardDuty Runtime Monitoring with the managed EKS agent; billed per vCPU. Default: true.")
     guardduty_s3_protection: bool = Field(
         True, description="GuardDuty S3 protection (S3 data events); billed per event. Default: true.")
+    guardduty_rds_protection: bool = Field(
+        True, description="GuardDuty RDS Protection (login activity of the platform's Aurora/RDS databases); billed "
+        "per vCPU of supported databases. Default: true.")
+    guardduty_malware_protection: bool = Field(
+        False, description="GuardDuty Malware Protection for EC2 (scans a node's EBS volumes after a finding); billed "
+        "per GB scanned. Default: false.")
+    guardduty_lambda_protection: bool = Field(
+        False, description="GuardDuty Lambda Protection (network activity of Lambda functions; the platform runs "
+        "none); billed per event. Default: false.")
     guardduty_alert_min_severity: float = Field(
         4.0, ge=1, le=10, description="Route findings of at least this severity to the alert topic "
         "(4 = medium). Default: 4.")

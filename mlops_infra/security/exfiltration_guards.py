@@ -260,8 +260,7 @@ class ExfiltrationGuards(pulumi.ComponentResource):
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         statements: list[iam.Statement | pulumi.Output[iam.Statement]] = []
-        # The list may be an Output that resolves late (the platform's add-ons add their buckets after this is
-        # built: blocks/late.py), so the statements are built once it is known.
+        # The list may be an Output (or hold Outputs): the statements are built once it is known.
         bucket_list = args.platform_bucket_arns
         buckets: pulumi.Output[list[str]] = pulumi.Output.from_input(bucket_list).apply(
             lambda arns: list(dict.fromkeys(arns or [])))  # type: ignore[arg-type]

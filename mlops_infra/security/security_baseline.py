@@ -34,9 +34,8 @@ class SecurityBaselineArgs:
     alert_topic_arn: pulumi.Input[str] | None = None
     """Where GuardDuty findings go. Default: none (no EventBridge rule)."""
     data_bucket_arns: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=tuple)
-    """Buckets holding feature and model data: trail data events, and allowed through the S3 endpoint. A list, or an
-    Output of one that resolves once later components added theirs (`MlopsPlatform` passes `LateList.output`, so
-    the add-ons' buckets are included). Default: none."""
+    """Buckets holding feature and model data: trail data events, and allowed through the S3 endpoint. Default: none.
+    With `buckets_later`, ignored: `guard_buckets` receives the complete lists."""
     platform_bucket_arns: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=tuple)
     """Other platform buckets pods reach through the S3 endpoint (e.g. the shared bucket), likewise. Default: none."""
     ml_namespaces: Sequence[str] = field(default_factory=tuple)
@@ -56,6 +55,11 @@ class SecurityBaselineArgs:
     """Namespaces created by other components, by name, in addition to `cluster.namespaces`. Default: none."""
     secret_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Integration secret values by config key, as Pulumi secrets. Default: none."""
+    buckets_later: bool = False
+    """Build the audit trail and the exfiltration guards (the two children that must know every bucket) only when
+    the caller calls `guard_buckets` with the complete lists, after the components that create buckets and need
+    this baseline first (its External Secrets operator). A program that fails before then registers neither, so
+    nothing guarded is narrowed. Default: false (both built here from the lists above)."""
 
 
 class SecurityBaseline(pulumi.ComponentResource):
@@ -69,17 +73,11 @@ class SecurityBaseline(pulumi.ComponentResource):
         super().__init__("mlops:security:SecurityBaseline", name, None, args.cluster.bind(opts))
         cfg = args.config
         child_opts = pulumi.ResourceOptions(parent=self)
-        namespaces = {**args.cluster.namespaces, **args.namespaces}
+        self._name, self._args, self._guarded = name, args, False
+        self._namespaces = namespaces = {**args.cluster.namespaces, **args.namespaces}
         self.trail_arn = self.trail_bucket_name = self.detector_id = None
-        trail_bucket_arn: pulumi.Output[str] | None = None
         self.secret_store_name = None
         self.integration_secret_arns = {}
-        if cfg.enabled and cfg.cloudtrail:
-            trail = AuditTrail(child(name, "audit"), AuditTrailArgs(
-                config=cfg, region=args.region, tags=args.tags, protect=args.protect,
-                data_bucket_arns=args.data_bucket_arns), child_opts)
-            self.trail_arn, self.trail_bucket_name = trail.trail_arn, trail.bucket_name
-            trail_bucket_arn = trail.bucket.arn
         if cfg.enabled and (cfg.guardduty or cfg.access_analyzer):
             threats = ThreatDetection(child(name, "threats"), ThreatDetectionArgs(
                 config=cfg, tags=args.tags, alert_topic_arn=args.alert_topic_arn), child_opts)
@@ -90,14 +88,33 @@ class SecurityBaseline(pulumi.ComponentResource):
                 secret_values=args.secret_values, namespaces=namespaces, protect=args.protect), child_opts)
             self.secret_store_name = delivery.store_name
             self.integration_secret_arns = delivery.secret_arns
+        if not args.buckets_later:
+            self.guard_buckets(args.data_bucket_arns, args.platform_bucket_arns)
+
+    def guard_buckets(self, data_bucket_arns: pulumi.Input[Sequence[pulumi.Input[str]]],
+                      platform_bucket_arns: pulumi.Input[Sequence[pulumi.Input[str]]]) -> None:
+        """The audit trail (data events of `data_bucket_arns`) and the exfiltration guards (the S3 endpoint admits
+        both lists), then the component's outputs. Called once: by `__init__`, or by the caller (`buckets_later`)."""
+        if self._guarded:
+            raise ValueError("SecurityBaseline.guard_buckets: called twice")
+        self._guarded = True
+        name, args, cfg = self._name, self._args, self._args.config
+        child_opts = pulumi.ResourceOptions(parent=self)
+        trail_bucket_arn: pulumi.Output[str] | None = None
+        if cfg.enabled and cfg.cloudtrail:
+            trail = AuditTrail(child(name, "audit"), AuditTrailArgs(
+                config=cfg, region=args.region, tags=args.tags, protect=args.protect,
+                data_bucket_arns=data_bucket_arns), child_opts)
+            self.trail_arn, self.trail_bucket_name = trail.trail_arn, trail.bucket_name
+            trail_bucket_arn = trail.bucket.arn
         if cfg.enabled and cfg.exfiltration_guards:
             ExfiltrationGuards(child(name, "guards"), ExfiltrationGuardsArgs(
                 config=cfg, network=args.network, region=args.region,
                 platform_bucket_arns=pulumi.Output.all(
-                    pulumi.Output.from_input(args.data_bucket_arns), pulumi.Output.from_input(args.platform_bucket_arns),
+                    pulumi.Output.from_input(data_bucket_arns), pulumi.Output.from_input(platform_bucket_arns),
                 ).apply(lambda both: [*both[0], *both[1]]),
                 ml_namespaces=args.ml_namespaces, service_namespaces=args.service_namespaces,
-                service_ports=args.service_ports, namespaces=namespaces, gateway_services=args.gateway_services,
+                service_ports=args.service_ports, namespaces=self._namespaces, gateway_services=args.gateway_services,
                 deployer_role_arns=args.deployer_role_arns, deployer_bucket_prefixes=args.deployer_bucket_prefixes,
                 trail_bucket_arn=trail_bucket_arn, deployer_state_bucket=cfg.deployer_state_bucket,
                 service_ipv4_cidr=args.cluster.service_ipv4_cidr), child_opts)

@@ -25,6 +25,12 @@ from .config import SecurityBaselineConfig
 EKS_AUDIT_LOGS = "EKS_AUDIT_LOGS"
 RUNTIME_MONITORING = "RUNTIME_MONITORING"
 S3_DATA_EVENTS = "S3_DATA_EVENTS"
+# CreateDetector enables every optional feature it is not told about, except RUNTIME_MONITORING (GuardDuty API
+# reference, CreateDetector: "any feature that is not specified in the API call gets enabled by default"), and the
+# Detector resource names none: so each billed feature is registered with the status its flag says.
+RDS_LOGIN_EVENTS = "RDS_LOGIN_EVENTS"
+EBS_MALWARE_PROTECTION = "EBS_MALWARE_PROTECTION"
+LAMBDA_NETWORK_LOGS = "LAMBDA_NETWORK_LOGS"
 EKS_ADDON_MANAGEMENT = "EKS_ADDON_MANAGEMENT"
 
 
@@ -69,6 +75,9 @@ class ThreatDetection(pulumi.ComponentResource):
                 EKS_AUDIT_LOGS: (cfg.guardduty_eks_audit_logs, None),
                 RUNTIME_MONITORING: (cfg.guardduty_runtime_monitoring, EKS_ADDON_MANAGEMENT),
                 S3_DATA_EVENTS: (cfg.guardduty_s3_protection, None),
+                RDS_LOGIN_EVENTS: (cfg.guardduty_rds_protection, None),
+                EBS_MALWARE_PROTECTION: (cfg.guardduty_malware_protection, None),
+                LAMBDA_NETWORK_LOGS: (cfg.guardduty_lambda_protection, None),
             }
             for feature, (on, managed_agent) in features.items():
                 status = "ENABLED" if on else "DISABLED"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..compute.gpu_config import POOL_LABEL, TaintConfig
@@ -158,12 +158,15 @@ def ingress_spec(exposure: ExposureConfig, m: ServedModelConfig) -> dict[str, An
 
 
 def network_policy_spec(*, client_namespaces: Sequence[str], prometheus_namespace: str | None,
-                        vpc_cidr: str | None, metrics_ports: Sequence[int]) -> dict[str, Any]:
+                        vpc_cidr: str | None, metrics_ports: Sequence[int],
+                        client_namespace_labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Predictor pods admit model-API calls from the serving namespace and `client_namespaces` (and the ALB's
     VPC addresses with an Ingress), and scrapes only from Prometheus."""
     api_from: list[dict[str, Any]] = [{"podSelector": {}}]
     api_from += [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
                  for ns in sorted(client_namespaces)]
+    if client_namespace_labels:  # e.g. team workspaces of other stacks
+        api_from.append({"namespaceSelector": {"matchLabels": dict(client_namespace_labels)}})
     if vpc_cidr:
         api_from.append({"ipBlock": {"cidr": vpc_cidr}})
     ingress: list[dict[str, Any]] = [{"from": api_from, "ports": [{"protocol": "TCP", "port": HTTP_PORT}]}]

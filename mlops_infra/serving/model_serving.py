@@ -51,6 +51,8 @@ class ModelServingArgs:
     """Where the example monitoring jobs push. Default: none (no jobs)."""
     client_namespaces: Sequence[str] = ()
     """Namespaces whose pods may call the models. Default: none (the serving namespace only)."""
+    client_namespace_labels: Mapping[str, str] | None = None
+    """Also admit namespaces carrying these labels (a team workspace's). Default: none."""
     vpc_cidr: str | None = None
     """Admitted to the model port when an ALB (target type ip) fronts the models. Default: none."""
 
@@ -138,7 +140,7 @@ class ModelServing(pulumi.ComponentResource):
 
     def _network_policy(self, name: str, args: ModelServingArgs, provider: k8s.Provider | None) -> None:
         spec = manifests.network_policy_spec(
-            client_namespaces=args.client_namespaces,
+            client_namespaces=args.client_namespaces, client_namespace_labels=args.client_namespace_labels,
             prometheus_namespace=args.monitoring.prometheus_namespace if args.monitoring else None,
             vpc_cidr=args.vpc_cidr if args.config.exposure.ingress else None,
             metrics_ports=[RUNTIME_OF[m.flavour].metrics_port for m in args.config.models])

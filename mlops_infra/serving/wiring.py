@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
+from ..blocks.namespace import PLATFORM_CLIENT
 from ..blocks.naming import child
 from ..outputs import Key
 from .config import ServingConfig
@@ -48,6 +49,6 @@ def build(ctx: PlatformContext) -> dict[str, Any]:
         gpu_taints={p.name: p.taint for p in ctx.config.gpu_pools},
         monitoring=ctx.monitoring,
         pushgateway_url=getattr(monitoring_core, "pushgateway_url", None),
-        client_namespaces=sorted(t.name for t in ctx.config.cluster.teams),
+        client_namespaces=sorted(t.name for t in ctx.config.cluster.teams), client_namespace_labels=PLATFORM_CLIENT,
         vpc_cidr=ctx.network.vpc_cidr), ctx.k8s_opts)  # type: ignore[arg-type]
     return {"servingEndpoints": serving.endpoints, "servingRoleArn": serving.identity.role_arn}

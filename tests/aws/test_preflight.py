@@ -16,7 +16,9 @@ import pytest
 from botocore.stub import Stubber
 
 from mlops_infra.aws.preflight import Demand, EksVersionFacts, Facts, QuotaSpec, evaluate, gather, vcpu_demand
+from mlops_infra.aws.preflight_addons import AddonFacts, addon_checks, installed
 from mlops_infra.aws.session import Aws
+from mlops_infra.compute.config import AddonVersions
 from mlops_infra.compute.gpu_config import GpuPoolConfig
 from mlops_infra.config import PlatformConfig, load_platform_config
 from tests.conftest import PROD_GUARDS
@@ -117,7 +119,11 @@ def stub_quotas(monkeypatch: pytest.MonkeyPatch, values: dict[str, float], *, er
     return stub
 
 
-def stub_eks_versions(monkeypatch: pytest.MonkeyPatch, status: str = "STANDARD_SUPPORT") -> None:
+DEFAULT_ADDONS = sorted(AddonVersions().model_dump().values())
+
+
+def stub_eks_versions(monkeypatch: pytest.MonkeyPatch, status: str = "STANDARD_SUPPORT",
+                      offered: list[str] | None = None) -> None:
     client = boto3.client("eks", region_name=REGION)
     stub = Stubber(client)
     stub.add_response("describe_cluster_versions", {"clusterVersions": [{
@@ -125,6 +131,10 @@ def stub_eks_versions(monkeypatch: pytest.MonkeyPatch, status: str = "STANDARD_S
         "endOfStandardSupportDate": dt.datetime(2027, 3, 27, tzinfo=dt.timezone.utc),
         "endOfExtendedSupportDate": dt.datetime(2028, 3, 27, tzinfo=dt.timezone.utc)}]},
         {"clusterVersions": ["1.35"], "includeAll": True})
+    # DescribeAddonVersions, once per installed add-on (moto has none): EKS offers `offered` (default: the pins).
+    for _ in AddonVersions.model_fields:  # at most one call per add-on
+        stub.add_response("describe_addon_versions", {"addons": [{"addonName": "any", "addonVersions": [
+            {"addonVersion": v} for v in (offered if offered is not None else DEFAULT_ADDONS)]}]})
     stub.activate()
     monkeypatch.setattr(Aws, "eks", property(lambda self: client))
 
@@ -152,7 +162,7 @@ def test_prod_passes_with_enough_quota(capsys: pytest.CaptureFixture[str], monke
     assert lines[0] == ("Preflight for stack prod: region us-east-1, account 123456789012, "
                         "AZs us-east-1a, us-east-1b, us-east-1c")
     # AZs, 4 type offerings, 3 quotas, EKS, the GuardDuty detector and the account analyzer (none yet: create)
-    assert lines[-1] == "11 checks: 0 FAIL, 0 WARN, 11 PASS"
+    assert lines[-1] == "18 checks: 0 FAIL, 0 WARN, 18 PASS"  # 7 of them the add-on versions
     assert any(line.split()[:4] == ["PASS", "quota", "L-417A185B", "Running"] and
                "quota 384 vCPUs; pools need 384 vCPUs" in line for line in lines)
 
@@ -183,7 +193,7 @@ def test_type_not_offered_in_an_az_exits_1(capsys: pytest.CaptureFixture[str], m
     assert failed[0].split(None, 5)[1:] == [
         "pool", "od-g6e", "g6e.12xlarge", "offered",
         "not offered in us-east-1e, us-east-1f; no type of the pool is offered in us-east-1e, us-east-1f"]
-    assert out.splitlines()[-1] == "4 checks: 1 FAIL, 0 WARN, 3 PASS (blocking)"
+    assert out.splitlines()[-1] == "11 checks: 1 FAIL, 0 WARN, 10 PASS (blocking)"
 
 
 @pytest.mark.usefixtures("moto_aws")
@@ -220,3 +230,17 @@ def test_missing_credentials_is_one_line(capsys: pytest.CaptureFixture[str], mon
     assert (code, out) == (2, "")
     assert err == ("mlops-infra: error: no AWS credentials found: set AWS_PROFILE (or pass --profile), or "
                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n")
+
+
+def test_an_add_on_version_eks_does_not_offer_for_the_clusters_version_fails() -> None:
+    """Config checks only kube-proxy's minor; EKS alone knows which builds of the others fit `cluster.version`."""
+    cfg = config()
+    pins = installed(cfg)
+    assert {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "metrics-server"} <= set(pins)
+    offered = {name: {version} for name, version in pins.items()}
+    assert {c.status for c in addon_checks(cfg, AddonFacts(offered))} == {"PASS"}
+    offered["coredns"] = {"v1.11.4-eksbuild.2"}
+    failed = [c for c in addon_checks(cfg, AddonFacts(offered)) if c.status == "FAIL"]
+    assert [(c.subject, c.detail) for c in failed] == [
+        ("add-on coredns", f"EKS does not offer {pins['coredns']} for Kubernetes {cfg.cluster.version}")]
+    assert {c.status for c in addon_checks(cfg, AddonFacts(note="UnknownOperationException: ..."))} == {"WARN"}

@@ -270,3 +270,14 @@ def test_cidrs_overlapping_the_vpc_are_reported_with_root_paths() -> None:
     ok = load_platform_config({**BASE, "cluster": {"publicAccessCidrs": ["203.0.113.0/24"],
                                                    "serviceIpv4Cidr": "172.20.0.0/16"}})
     assert list(cluster_network_problems(ok.cluster, ok.network)) == []
+
+
+def test_a_cluster_without_admin_roles_keeps_its_creator_as_admin(prod: Inventory) -> None:
+    """#27 minor: with API authentication and no access entry, nobody could reach the Kubernetes API (the kubeconfig
+    authenticates as whoever runs `pulumi up`); with no adminRoleArns the creator stays admin, and only then."""
+    bare = planned("prod", PROGRAMS / "existing_vpc")
+    assert not bare.of_type("aws:eks/accessEntry:AccessEntry")
+    (c,) = bare.of_type("aws:eks/cluster:Cluster")
+    assert c.inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is True
+    assert prod.of_type("aws:eks/accessEntry:AccessEntry")
+    assert cluster(prod).inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False

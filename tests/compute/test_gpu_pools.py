@@ -140,6 +140,15 @@ def test_gpu_operator_runs_without_driver_and_toolkit(karpenter: Inventory) -> N
         op.inputs["values"]["daemonsets"]["tolerations"]
 
 
+def test_the_gpu_operator_adds_no_second_dcgm_exporter() -> None:
+    """The operator deploys its DaemonSets from its ClusterPolicy at run time: the rendered ClusterPolicy must keep
+    its DCGM exporter off, as the platform's MonitoringCore runs dcgm-exporter on every GPU node already."""
+    inv = planned("karpenter", COMPUTE, render=True)
+    (policy,) = [r.inputs for r in inv.rendered() if r.inputs.get("kind") == "ClusterPolicy"]
+    assert policy["spec"]["dcgmExporter"]["enabled"] is False
+    assert policy["spec"]["devicePlugin"]["enabled"] is True  # the rendering is real: the rest stays on
+
+
 def test_karpenter_replaces_managed_gpu_node_groups(karpenter: Inventory) -> None:
     assert gpu_groups(karpenter) == {}
     (ctl,) = [r for r in karpenter.of_type(RELEASE) if r.inputs["chart"] == KARPENTER.chart]
@@ -163,12 +172,49 @@ def test_karpenter_node_classes_are_hardened(karpenter: Inventory) -> None:
     classes = {c.inputs["metadata"]["name"]: c.inputs["spec"]
                for c in karpenter.of_type("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass")}
     g6e = classes["g6e"]
-    assert g6e["amiSelectorTerms"] == [{"alias": "bottlerocket@v20251120"}]
+    # karpenterAmiVersion pins AL2023 releases (vYYYYMMDD); Bottlerocket has its own version format and setting.
+    assert g6e["amiSelectorTerms"] == [{"alias": "bottlerocket@latest"}]
     assert classes["graviton"]["amiSelectorTerms"] == [{"alias": "al2023@v20251120"}]
     assert g6e["metadataOptions"]["httpTokens"] == "required"
-    (bdm,) = g6e["blockDeviceMappings"]
-    assert bdm["deviceName"] == "/dev/xvdb" and bdm["ebs"]["encrypted"] is True and bdm["ebs"]["volumeSize"] == "100Gi"
+    # Bottlerocket's OS volume and its data volume, both on the cluster key (AL2023: one root volume).
+    (cluster_key,) = {bdm["ebs"]["kmsKeyID"] for c in classes.values() for bdm in c["blockDeviceMappings"]}
+    os_volume, data = g6e["blockDeviceMappings"]
+    assert (os_volume["deviceName"], os_volume["ebs"]["volumeSize"]) == ("/dev/xvda", "4Gi")
+    assert data["deviceName"] == "/dev/xvdb" and data["ebs"]["volumeSize"] == "100Gi"
+    assert all(b["ebs"]["encrypted"] is True and b["ebs"]["kmsKeyID"] == cluster_key for b in (os_volume, data))
+    assert [b["deviceName"] for b in classes["graviton"]["blockDeviceMappings"]] == ["/dev/xvda"]
     assert len(g6e["subnetSelectorTerms"]) == 3
+
+
+def test_karpenter_reads_an_interruption_queue_fed_by_the_four_event_rules(karpenter: Inventory) -> None:
+    """Karpenter v1.9's getting-started CloudFormation: Spot interruption, rebalance, state change and AWS Health
+    events to an SQS queue the controller reads (`settings.interruptionQueue`) and may receive from and delete."""
+    (queue,) = karpenter.of_type("aws:sqs/queue:Queue")
+    arn = next(t.inputs["arn"] for t in karpenter.of_type("aws:cloudwatch/eventTarget:EventTarget"))
+    (ctl,) = [r for r in karpenter.of_type(RELEASE) if r.inputs["chart"] == KARPENTER.chart]
+    assert arn.endswith(":" + ctl.inputs["values"]["settings"]["interruptionQueue"])
+    assert queue.urn in ctl.property_dependencies["values"]
+    rules = {r.urn: json.loads(r.inputs["eventPattern"])["detail-type"][0]
+             for r in karpenter.of_type("aws:cloudwatch/eventRule:EventRule")}
+    assert sorted(rules.values()) == ["AWS Health Event", "EC2 Instance Rebalance Recommendation",
+                                      "EC2 Instance State-change Notification", "EC2 Spot Instance Interruption Warning"]
+    targets = karpenter.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    assert {t.property_dependencies["rule"][0] for t in targets} == set(rules)
+    assert all(t.property_dependencies["arn"] == [queue.urn] and t.inputs["arn"] == arn for t in targets)
+    (policy,) = karpenter.of_type("aws:sqs/queuePolicy:QueuePolicy")
+    assert json.loads(policy.inputs["policy"])["Statement"][0]["Principal"]["Service"][0] == "events.amazonaws.com"
+    controller = json.loads(next(p for p in karpenter.of_type("aws:iam/rolePolicy:RolePolicy")
+                                 if p.name.startswith("mlops-staging-karpenter-controller")).inputs["policy"])
+    (read,) = [s for s in controller["Statement"] if s["Sid"] == "InterruptionQueue"]
+    assert read["Action"] == ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"]
+    assert read["Resource"] == [arn]
+
+
+def test_a_bottlerocket_release_is_pinned_in_its_own_format() -> None:
+    from mlops_infra.compute.gpu_config import GpuPlatformConfig
+    assert GpuPlatformConfig.model_validate({"karpenterBottlerocketAmiVersion": "v1.50.0"})
+    with pytest.raises(ValueError):
+        GpuPlatformConfig.model_validate({"karpenterBottlerocketAmiVersion": "v20251120"})
 
 
 def test_karpenter_controller_policy_has_no_wildcard_actions(karpenter: Inventory) -> None:

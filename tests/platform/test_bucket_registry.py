@@ -1,7 +1,8 @@
 """Every bucket pods reach is admitted by the S3 gateway endpoint, and every data bucket's object events are
-recorded by the audit trail: including the buckets the add-ons create after the security baseline is built
-(`LateList`, blocks/late.py). In prod the endpoint admits only the buckets it names, so a bucket missing from its
-policy is unreachable from the cluster (LakeFS could not write its blockstore, teams could not `dvc push`)."""
+recorded by the audit trail: including the buckets the add-ons create after the security baseline is built (the
+trail and the endpoint policy come after them, `SecurityBaseline.guard_buckets`). In prod the endpoint admits only
+the buckets it names, so a bucket missing from its policy is unreachable from the cluster (LakeFS could not write
+its blockstore, teams could not `dvc push`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 
 import pytest
 
-from tests.conftest import planned
+from tests.conftest import PROGRAMS, planned
 
 TRAIL_BUCKET = "-security-audit-"  # written by CloudTrail itself, never by pods
 
@@ -51,3 +52,14 @@ def test_the_trail_records_object_events_of_every_guarded_bucket(stack: str) -> 
     guarded = _guarded(stack)
     assert len(guarded) >= 5  # feature store, registry, LakeFS, DVC, Qdrant snapshots
     assert {p.rstrip("/") for p in prefixes} == guarded
+
+
+def test_an_add_on_that_fails_leaves_the_trail_and_the_endpoint_policy_unregistered() -> None:
+    """#27 item 10: the trail and the endpoint policy are built after the add-ons, so an add-on that raises stops
+    the program before either registers (a failed `pulumi up` never updates them to lists without its buckets)."""
+    inv = planned("prod", PROGRAMS / "failing_addon")
+    assert inv.outputs["failure"] == "add-on failed after creating its bucket"
+    assert [b.name for b in inv.of_type("aws:s3/bucket:Bucket") if b.name == "mlops-prod-doomed"]
+    assert inv.of_type("aws:guardduty/detector:Detector") or inv.of_type("aws:secretsmanager/secret:Secret")
+    assert not inv.of_type("aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy")
+    assert not inv.of_type("aws:cloudtrail/trail:Trail")

@@ -235,7 +235,7 @@ def test_both_databases_get_the_same_alarms_and_mlflow_admits_the_platform() -> 
     assert mlflow == feast and {m for m, _, _ in mlflow} == {"CPUUtilization", "FreeStorageSpace", "DatabaseConnections"}
     [policy] = [p for p in inv.of_type(POLICY) if p.name.endswith("-registry-mlflow-ingress-policy")]
     admitted = {v for rule in policy.inputs["spec"]["ingress"] for peer in rule["from"]
-                if "namespaceSelector" in peer for e in peer["namespaceSelector"]["matchExpressions"] for v in e["values"]}
+                if "namespaceSelector" in peer for e in peer["namespaceSelector"].get("matchExpressions", []) for v in e["values"]}
     assert {"research", "feast", "mlflow", "monitoring"} <= admitted
 
 

@@ -84,7 +84,9 @@ def test_guardduty_detector_with_eks_runtime_and_s3_features(prod: Inventory) ->
     assert detector.inputs["enable"] is True
     features = {f.inputs["name"]: f for f in prod.of_type(FEATURE)}
     assert {n: f.inputs["status"] for n, f in features.items()} == {
-        "EKS_AUDIT_LOGS": "ENABLED", "RUNTIME_MONITORING": "ENABLED", "S3_DATA_EVENTS": "ENABLED"}
+        "EKS_AUDIT_LOGS": "ENABLED", "RUNTIME_MONITORING": "ENABLED", "S3_DATA_EVENTS": "ENABLED",
+        # CreateDetector turns on every feature it is not told about: each billed one has a flag and a status.
+        "RDS_LOGIN_EVENTS": "ENABLED", "EBS_MALWARE_PROTECTION": "DISABLED", "LAMBDA_NETWORK_LOGS": "DISABLED"}
     assert features["RUNTIME_MONITORING"].inputs["additionalConfigurations"] == [
         {"name": "EKS_ADDON_MANAGEMENT", "status": "ENABLED"}]
     assert all(f.property_dependencies["detectorId"] == [detector.urn] for f in features.values())

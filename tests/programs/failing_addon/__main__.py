@@ -1,0 +1,31 @@
+"""The mlops-platform program (stacks/__main__.py, run as is) on the prod config, with an add-on that creates a data
+bucket and then raises. The program catches the error only so the plan keeps what registered before it: the subject
+of tests/platform/test_bucket_registry.py (nothing guarded may register narrowed)."""
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from mlops_infra.blocks.bucket import HardenedBucket, HardenedBucketArgs
+from mlops_infra.platform import addons
+
+real = addons.add_ons
+
+
+def failing(ctx: addons.PlatformContext) -> dict[str, Any]:
+    ctx.add_bucket(HardenedBucket(f"{ctx.name}-doomed", HardenedBucketArgs(
+        kms_key=ctx.data_key, tags=ctx.tags, protect=False, vpc_endpoint_guard=ctx.bucket_guard),
+        pulumi.ResourceOptions(parent=ctx.parent)))
+    raise RuntimeError("add-on failed after creating its bucket")
+
+
+failing.__module__ = real()[0].__module__  # build_add_ons reads the add-on's OUTPUTS from its module
+addons.add_ons = lambda: [*real()[:1], failing, *real()[1:]]
+try:
+    runpy.run_path(str(Path(__file__).resolve().parents[3] / "stacks" / "__main__.py"), run_name="__main__")
+except RuntimeError as err:
+    pulumi.export("failure", str(err))
+finally:
+    addons.add_ons = real  # plans run in the test process: later programs must see the real add-ons
