@@ -29,10 +29,15 @@ from ..blocks.observability import MonitoringRefs
 from ..blocks.refs import ClusterRefs, NetworkRefs, known_len
 from ..observability.monitoring_rules import CronJobTarget
 from . import feast_config
-from .config import FeastFeatureStoreConfig, FeatureStoreConfig, SageMakerFeatureStoreConfig
+from .config import FeastFeatureStoreConfig, FeatureStoreConfig, SageMakerFeatureStoreConfig, cron_max_gap_minutes
 from .feature_server import FeastPod, FeatureServer, FeatureServerArgs
 from .feature_store_bootstrap import RegistryBootstrap, RegistryBootstrapArgs
-from .feature_store_materialization import Materialization, MaterializationArgs
+from .feature_store_materialization import (
+    ACTIVE_DEADLINE_SECONDS,
+    STARTING_DEADLINE_SECONDS,
+    Materialization,
+    MaterializationArgs,
+)
 from .feature_store_online import (
     DynamoDbOnlineStore,
     DynamoDbOnlineStoreArgs,
@@ -266,7 +271,9 @@ class FeatureStore(pulumi.ComponentResource):
             prometheus_namespace=args.monitoring.prometheus_namespace if args.monitoring else None,
             pod=FeastPod(namespace=namespace, service_account=server_identity.service_account_name,
                          config_map=server_config, secret=server_secret)), child_opts)
-        self.materialization_target = CronJobTarget(cfg.namespace, child(name, "materialize"))  # the CronJob's name
+        # The CronJob's name; a healthy run may start up to the starting deadline late and take the Job deadline.
+        self.materialization_target = CronJobTarget(cfg.namespace, child(name, "materialize"), cron_max_gap_minutes(
+            cfg.materialization_schedule) + (STARTING_DEADLINE_SECONDS + ACTIVE_DEADLINE_SECONDS) // 60)
         Materialization(child(name, "materialize"), MaterializationArgs(
             schedule=cfg.materialization_schedule, image=cfg.effective_materialization_image,
             cpu=cfg.materialization_cpu, memory=cfg.materialization_memory, labels=labels, pod=writer_pod,
