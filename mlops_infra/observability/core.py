@@ -74,6 +74,8 @@ class MonitoringCoreArgs:
     """Secret value of `receivers.slackWebhookSecret` (`stack.secret_config(key)`). Default: none."""
     pagerduty_routing_key: pulumi.Input[str] | None = None
     """Secret value of `receivers.pagerdutyKeySecret`. Default: none."""
+    heartbeat_url: pulumi.Input[str] | None = None
+    """Secret value of `receivers.heartbeatUrlSecret`. Default: none."""
     gpu_taint_keys: Sequence[str] = ("nvidia.com/gpu",)
     """Taints of the GPU pools the DCGM exporter tolerates. Default: nvidia.com/gpu."""
     gpu_instance_types: Sequence[str] = ()
@@ -121,7 +123,7 @@ class MonitoringCore(pulumi.ComponentResource):
         alerts = AlertRouting(child(name, "alerts"), AlertRoutingArgs(
             receivers=cfg.receivers, namespace=self.namespace, kms_key=key, cluster=cluster.identity,
             region=args.region, tags=args.tags, slack_webhook_url=args.slack_webhook_url,
-            pagerduty_routing_key=args.pagerduty_routing_key), child_options(self))
+            pagerduty_routing_key=args.pagerduty_routing_key, heartbeat_url=args.heartbeat_url), child_options(self))
         self.alert_topic_arn = alerts.topic_arn
         self.grafana_admin_secret_name = self._grafana_secret(name)
         prometheus_values = self._prometheus_values(name, key)
