@@ -62,6 +62,15 @@ keeps the rules off if a later chart drops that gate."""
 
 
 
+RETENTION_SIZE_FRACTION = 0.8
+"""The share of the Prometheus volume its size-based retention may fill (prometheus docs/storage.md: 80-85%)."""
+
+
+def retention_size_gib(storage_gib: int) -> int:
+    """`retentionSize` (GiB) for a volume of `storage_gib`: 80% of it, rounded down."""
+    return int(storage_gib * RETENTION_SIZE_FRACTION)
+
+
 @dataclass(frozen=True)
 class MonitoringCoreArgs:
     config: MonitoringConfig
@@ -184,6 +193,10 @@ class MonitoringCore(pulumi.ComponentResource):
         args, cfg = self._args, self._args.config
         prometheus_spec: dict[str, Any] = {
             "retention": f"{cfg.prometheus.retention_days}d",
+            # Prometheus counts the WAL and m-mapped head chunks in this size but deletes only whole blocks, and its
+            # storage docs advise at most 80-85% of the volume: without it a busy Prometheus fills the PVC and stops
+            # ingesting before the time retention frees anything. Its units are powers of 2 (GB = GiB).
+            "retentionSize": f"{retention_size_gib(cfg.prometheus.storage_gib)}GB",
             "storageSpec": {"volumeClaimTemplate": {"spec": {
                 "storageClassName": cfg.prometheus.storage_class, "accessModes": ["ReadWriteOnce"],
                 "resources": {"requests": {"storage": f"{cfg.prometheus.storage_gib}Gi"}}}}},
