@@ -2,7 +2,9 @@
 latency, feature drift, its dashboard, and CloudWatch alarms on its DynamoDB tables and Feast SQL registry.
 
 `FeatureStore` hands over typed values it owns: its materialization CronJob's name and namespace, its feature
-server's scrape target (none yet: the image serves no metrics, see below), its table names and registry database.
+server's scrape target (`feast serve --metrics`, scraped by the server's ServiceMonitor), its table names and
+registry database. Every metric a rule or panel reads is in exporter_metrics.METRICS["feast"], read from Feast
+0.66.0's feast/metrics.py (tests/integration/test_feast.py scrapes the running server for them).
 The builders are pure.
 """
 
