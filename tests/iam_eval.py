@@ -93,7 +93,10 @@ def _conditions_hold(block: Mapping[str, Mapping[str, Any]], context: Mapping[st
 
 
 def _matches(stmt: Mapping[str, Any], action: str, resource: str, context: Mapping[str, Any]) -> bool:
-    if not any(_glob(a, action, case=False) for a in _list(stmt.get("Action", []))):
+    if "NotAction" in stmt:  # every action but these
+        if any(_glob(a, action, case=False) for a in _list(stmt["NotAction"])):
+            return False
+    elif not any(_glob(a, action, case=False) for a in _list(stmt.get("Action", []))):
         return False
     if not any(_glob(r, resource, case=True) for r in _list(stmt.get("Resource", []))):
         return False

@@ -36,6 +36,19 @@ class LifecycleRule:
 # (aws:ViaAWSService), so a stolen credential cannot route data out through an arbitrary service.
 ATHENA = "athena.amazonaws.com"
 
+# Service-linked roles of the security services that read a bucket's settings from AWS's own network (no
+# aws:SourceVpce): IAM Access Analyzer reads the bucket policy, ACL and public access block to find external access;
+# GuardDuty's AWSServiceRoleForAmazonGuardDuty (AmazonGuardDutyServiceRolePolicy: s3:GetBucketPolicy,
+# GetBucketPolicyStatus, GetBucketAcl, GetBucketPublicAccessBlock, GetEncryptionConfiguration, GetBucketTagging)
+# reads them for its S3 findings. A service-linked role can be assumed only by its service and its permissions are
+# the service's managed policy (IAM user guide, "Using service-linked roles"). Any account matches: another
+# account's role still needs an Allow this policy never grants.
+ACCESS_ANALYZER_SLR = "arn:*:iam::*:role/aws-service-role/access-analyzer.amazonaws.com/AWSServiceRoleForAccessAnalyzer"
+GUARDDUTY_SLR = "arn:*:iam::*:role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty"
+BUCKET_METADATA_READS = ("s3:GetBucket*", "s3:GetEncryptionConfiguration", "s3:GetAccessPoint*",
+                         "s3:ListAccessPoints*", "s3:GetMultiRegionAccessPoint*", "s3:ListMultiRegionAccessPoints")
+"""All a service-linked reader may do on a guarded bucket: read its settings; never an object, a listing or a write."""
+
 
 @dataclass(frozen=True)
 class VpcEndpointGuard:
@@ -60,6 +73,9 @@ class VpcEndpointGuard:
     called_via: Sequence[str] = ()
     """Service principals allowed to use the caller's credentials from outside the endpoint (`aws:CalledVia`),
     e.g. `ATHENA` for an Athena offline store. Default: none."""
+    service_linked_readers: Sequence[str] = ()
+    """ARN patterns of service-linked roles (e.g. `ACCESS_ANALYZER_SLR`, `GUARDDUTY_SLR`) exempt from the endpoint
+    guard for `BUCKET_METADATA_READS` only: a second Deny refuses them everything else. Default: none."""
 
     def with_exemptions(self, *, service_role_arns: Sequence[pulumi.Input[str]] = (),
                         called_via: Sequence[str] = ()) -> VpcEndpointGuard:
@@ -71,7 +87,8 @@ class VpcEndpointGuard:
         """`DenyOutsideVpcEndpoint`: a Deny whose conditions must all hold, so each exemption is one more key."""
         conditions: dict[str, dict[str, object]] = {
             "StringNotEquals": {"aws:SourceVpce": list(self.vpc_endpoint_ids)}}
-        exempt = list(dict.fromkeys([*self.break_glass_role_arns, *self.deployer_role_arns, *self.service_role_arns]))
+        exempt = list(dict.fromkeys([*self.break_glass_role_arns, *self.deployer_role_arns, *self.service_role_arns,
+                                     *self.service_linked_readers]))
         if exempt:
             conditions["ArnNotLike"] = {"aws:PrincipalArn": exempt}
         if self.called_via:
@@ -79,6 +96,17 @@ class VpcEndpointGuard:
             conditions["ForAllValues:StringNotEquals"] = {"aws:CalledVia": list(self.called_via)}
         return iam.statement("DenyOutsideVpcEndpoint", ["s3:*"], [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
                              effect="Deny", principals={"AWS": "*"}, conditions=conditions)
+
+
+    def statements(self, bucket_arn: pulumi.Output[str]) -> list[iam.Statement]:
+        """The guard, and (with service-linked readers) the Deny that keeps them to the bucket's settings."""
+        out = [self.statement(bucket_arn)]
+        if self.service_linked_readers:
+            out.append({"Sid": "DenyServiceLinkedReadersBeyondSettings", "Effect": "Deny", "Principal": {"AWS": "*"},
+                        "NotAction": list(BUCKET_METADATA_READS),
+                        "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+                        "Condition": {"ArnLike": {"aws:PrincipalArn": list(self.service_linked_readers)}}})
+        return out
 
 
 @dataclass(frozen=True)
@@ -157,7 +185,7 @@ class HardenedBucket(pulumi.ComponentResource):
             "DenyInsecureTransport", ["s3:*"], [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
             effect="Deny", principals={"AWS": "*"}, conditions={"Bool": {"aws:SecureTransport": "false"}})]
         if args.vpc_endpoint_guard is not None:
-            statements.append(args.vpc_endpoint_guard.statement(bucket.arn))
+            statements += args.vpc_endpoint_guard.statements(bucket.arn)
         statements.extend(args.extra_policy_statements)
         # Last: a guard's Deny in place before the settings are written could refuse the deployer's own writes.
         aws.s3.BucketPolicy(child(name, "policy"), bucket=bucket.id, policy=iam.document(statements),

@@ -5,13 +5,18 @@ configured interval, encrypted storage and Performance Insights, backups, deleti
 snapshot, and Pulumi protect.
 
 Not a ComponentResource: the children are created under the caller's component with the caller's name, so the
-URNs of released databases (`MlflowDatabase`, `SqlRegistry`) never change. CloudWatch alarms on the instance
-come from the monitoring stack (`CloudWatchAlarms`, one set per database identifier).
+URNs of released databases (`MlflowDatabase`, `SqlRegistry`) never change.
+
+The CloudWatch alarm set of an instance (CPU, free storage, connections) is the block's too (`RDS_ALARMS`,
+`rds_alarms`): given `PostgresArgs.alarms`, every instance gets it as `<name>-alarm-cpu` and so on. MLflow's and the
+Feast registry's databases keep theirs where they were released (their observability components' `CloudWatchAlarms`,
+which call `rds_alarms` too), so those URNs do not change.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -31,6 +36,62 @@ STATIC_PARAMETERS = frozenset({"rds.force_ssl"})
 """Applied at the next reboot (`pending-reboot`); the others apply immediately."""
 
 
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class DatabaseAlarms:
+    """Where an instance's alarms notify and their thresholds (monitoring.thresholds `rds*`)."""
+
+    topic_arn: pulumi.Input[str]
+    cpu_percent: float = 80.0
+    free_storage_gib: int = 10
+    max_connections: int = 400
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RdsAlarm:
+    suffix: str
+    metric: str
+    statistic: str
+    comparison: str
+    periods: int
+
+
+RDS_ALARMS = (
+    RdsAlarm("cpu", "CPUUtilization", "Average", "GreaterThanThreshold", 3),
+    RdsAlarm("free-storage", "FreeStorageSpace", "Minimum", "LessThanThreshold", 1),
+    RdsAlarm("connections", "DatabaseConnections", "Maximum", "GreaterThanThreshold", 2),
+)
+"""The alarm set every Postgres instance gets (AWS/RDS metrics, 5-minute periods)."""
+
+
+def _threshold(alarm: RdsAlarm, alarms: DatabaseAlarms) -> tuple[float, str]:
+    if alarm.suffix == "cpu":
+        return alarms.cpu_percent, f"RDS CPU above {alarms.cpu_percent:g}% for 15 minutes"
+    if alarm.suffix == "free-storage":
+        return alarms.free_storage_gib * GIB, f"RDS free storage under {alarms.free_storage_gib} GiB"
+    return alarms.max_connections, f"RDS connections above {alarms.max_connections}"
+
+
+def rds_alarms(prefix: str, identifier: pulumi.Input[str], alarms: DatabaseAlarms,
+               opts: Callable[[str], pulumi.ResourceOptions]) -> list[aws.cloudwatch.MetricAlarm]:
+    """`RDS_ALARMS` on the instance `identifier`, named `<prefix>-<suffix>`, with `opts(suffix)`; each notifies the
+    topic when it fires and when it clears."""
+    created = []
+    for alarm in RDS_ALARMS:
+        threshold, description = _threshold(alarm, alarms)
+        created.append(aws.cloudwatch.MetricAlarm(
+            child(prefix, alarm.suffix), alarm_description=description, namespace="AWS/RDS",
+            metric_name=alarm.metric, dimensions={"DBInstanceIdentifier": identifier}, statistic=alarm.statistic,
+            period=300, evaluation_periods=alarm.periods, datapoints_to_alarm=alarm.periods,
+            comparison_operator=alarm.comparison, threshold=threshold, treat_missing_data="missing",
+            alarm_actions=[alarms.topic_arn], ok_actions=[alarms.topic_arn], tags=alarms.tags,
+            opts=opts(alarm.suffix)))
+    return created
+
+
 @dataclass(frozen=True)
 class PostgresArgs:
     config: DatabaseConfig
@@ -48,6 +109,8 @@ class PostgresArgs:
     """Allow IAM database authentication. Default: false."""
     protect: bool = True
     """Pulumi `protect` + `retain_on_delete` on the instance. Default: true."""
+    alarms: DatabaseAlarms | None = None
+    """The instance's CloudWatch alarms (`RDS_ALARMS`), as `<name>-alarm-*`. Default: none (no alert topic)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +189,8 @@ def postgres(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres
         opts=child_options(parent, stateful=True, protect=args.protect,
                            depends_on=[monitoring[1]] if monitoring else None),
     )
+    if args.alarms is not None:
+        rds_alarms(child(name, "alarm"), instance.identifier, args.alarms, lambda _: child_options(parent))
     secret_arn = instance.master_user_secrets.apply(
         lambda secrets: secrets[0].secret_arn if secrets and secrets[0].secret_arn else "")
     return Postgres(instance=instance, security_group=security_group, parameter_group=params,

@@ -112,6 +112,8 @@ class PlatformConfig(ConfigModel):
             yield "monitoring.receivers.slackWebhookSecret", recv.slack_webhook_secret
         if recv.pagerduty_key_secret:
             yield "monitoring.receivers.pagerdutyKeySecret", recv.pagerduty_key_secret
+        if recv.heartbeat_url_secret:
+            yield "monitoring.receivers.heartbeatUrlSecret", recv.heartbeat_url_secret
         reg = self.model_registry
         if isinstance(reg, MlflowModelRegistryConfig) and reg.ingress.oidc_client_secret:
             yield "modelRegistry.ingress.oidcClientSecret", reg.ingress.oidc_client_secret

@@ -35,6 +35,7 @@ from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_ru
 from ..blocks.postgres import PostgresArgs, postgres
 from ..blocks.refs import ClusterRefs, NetworkRefs
 from ..blocks.rotation import REFRESH_INTERVAL, restart_on_rotation
+from ..observability.contribution import database_alarms
 from ..security.exfiltration_guards import api_service_ips
 from ..security.secrets_delivery import ESO_API_VERSION
 from .config import LAKEFS_CHART, LAKEFS_REPO, LAKEFS_SERVER_PORT, LakeFsConfig
@@ -139,7 +140,8 @@ class LakeFs(pulumi.ComponentResource):
         db = postgres(child(name, "db"), self, PostgresArgs(
             config=cfg.database, placement=placement, kms_key=args.kms_key, tags=args.tags, db_name=DB_NAME,
             # IAM auth allowed (FSBP RDS.10); LakeFS's pgx driver logs in with the synced password.
-            username=DB_USER, iam_database_authentication=True, protect=args.protect))
+            username=DB_USER, iam_database_authentication=True, protect=args.protect,
+            alarms=database_alarms(args.monitoring, args.tags)))
         self.database_endpoint = db.instance.endpoint
         secret, encrypt_key = self._app_secret(name, args)
         synced = self._external_secret(name, args, ns, [db.master_secret_arn, secret.arn, encrypt_key.arn],

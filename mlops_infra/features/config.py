@@ -7,6 +7,8 @@ only the keys its engine reads, and code narrows with `isinstance`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date, timedelta
+from itertools import pairwise
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, StringConstraints
@@ -36,6 +38,36 @@ def _cron_problem(expr: str) -> str | None:
             if len(ends) > 2 or not all(e.isdigit() and lo <= int(e) <= hi for e in ends):
                 return f"not a valid cron expression ({expr!r})"
     return None
+
+
+def _cron_values(text: str, lo: int, hi: int) -> set[int]:
+    values: set[int] = set()
+    for part in text.split(","):
+        rng, _, step = part.partition("/")
+        start, end = (lo, hi) if rng == "*" else (int(rng.split("-")[0]), int(rng.split("-")[-1]))
+        if step and rng != "*" and "-" not in rng:
+            end = hi  # `5/15` means from 5 to the top of the range
+        values.update(range(start, end + 1, int(step) if step else 1))
+    return values
+
+
+def cron_max_gap_minutes(expr: str) -> int:
+    """The longest wait between two runs of a valid 5-field schedule, in minutes, over a (leap) year: what a
+    staleness alert must tolerate before it calls a healthy CronJob late. Day-of-month and day-of-week combine as
+    cron does: either one matches when both are restricted."""
+    minute, hour, dom, month, dow = expr.split()
+    minutes, hours = sorted(_cron_values(minute, 0, 59)), sorted(_cron_values(hour, 0, 23))
+    doms, months = _cron_values(dom, 1, 31), _cron_values(month, 1, 12)
+    dows = {d % 7 for d in _cron_values(dow, 0, 7)}
+    start = date(2024, 1, 1)  # a leap year starting on a Monday
+    runs: list[int] = []
+    for offset in range(2 * 366):  # two years, so the gap across the new year is seen
+        day = start + timedelta(days=offset)
+        dom_ok, dow_ok = day.day in doms, (day.weekday() + 1) % 7 in dows
+        restricted = dom != "*" and dow != "*"
+        if day.month in months and ((dom_ok or dow_ok) if restricted else (dom_ok and dow_ok)):
+            runs += [offset * 1440 + h * 60 + m for h in hours for m in minutes]
+    return max(b - a for a, b in pairwise(runs)) if len(runs) > 1 else 2 * 366 * 1440
 
 
 class OfflineStoreConfig(ConfigModel):

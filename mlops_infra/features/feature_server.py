@@ -14,9 +14,15 @@ import pulumi_kubernetes as k8s
 
 from ..blocks import pod_security
 from ..blocks.naming import child, child_options
+from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, service_monitor
 from .config import FeatureServerConfig
 
 PORT = 6566  # `feast serve` default port (feast/cli/serve.py)
+METRICS_PORT = 8000
+"""`feast serve --metrics` serves Prometheus metrics on this port (Feast 0.66.0 feature_server.py `start_server` calls
+metrics.py `start_metrics_server(store, ...)`, whose `port` defaults to 8000; the CLI has no option to change it).
+Any path answers (prometheus_client `make_wsgi_app`); the ServiceMonitor scrapes /metrics."""
+METRICS_PORT_NAME = "metrics"
 SERVICE_PORT = PORT
 """The Service port equals the pod's: a NetworkPolicy names one port, and the VPC CNI's policy agent admits traffic to a
 ClusterIP only when the rule's port matches the Service's target (amazon-network-policy-controller
@@ -78,6 +84,9 @@ class FeatureServerArgs:
     Default: none."""
     prometheus_namespace: pulumi.Input[str] | None = None
     """Namespace of the Prometheus admitted to the server's port. Default: none."""
+    monitoring: MonitoringRefs | None = None
+    """A monitoring core: a ServiceMonitor scrapes the server's metrics port, and its Prometheus is admitted to it.
+    Default: none (no ServiceMonitor)."""
 
 
 class FeatureServer(pulumi.ComponentResource):
@@ -97,8 +106,9 @@ class FeatureServer(pulumi.ComponentResource):
             "name": "feature-server",
             "image": cfg.image,
             "command": ["feast", "-f", FEATURE_STORE_YAML, "serve", "-h", "0.0.0.0", "-p", str(PORT),
-                        "--no-access-log"],
-            "ports": [{"name": "http", "container_port": PORT, "protocol": "TCP"}],
+                        "--no-access-log", "--metrics"],
+            "ports": [{"name": "http", "container_port": PORT, "protocol": "TCP"},
+                      {"name": METRICS_PORT_NAME, "container_port": METRICS_PORT, "protocol": "TCP"}],
             "env": pod.env(),
             "env_from": pod.env_from(),
             "volume_mounts": pod.mounts(),
@@ -129,7 +139,9 @@ class FeatureServer(pulumi.ComponentResource):
         service = k8s.core.v1.Service(
             child(name, "service"), metadata=meta,
             spec={"type": "ClusterIP", "selector": selector,
-                  "ports": [{"name": "http", "port": SERVICE_PORT, "target_port": "http", "protocol": "TCP"}]},
+                  "ports": [{"name": "http", "port": SERVICE_PORT, "target_port": "http", "protocol": "TCP"},
+                            {"name": METRICS_PORT_NAME, "port": METRICS_PORT, "target_port": METRICS_PORT_NAME,
+                             "protocol": "TCP"}]},
             opts=child_options(self))
         k8s.policy.v1.PodDisruptionBudget(
             child(name, "pdb"), metadata=meta,
@@ -145,6 +157,11 @@ class FeatureServer(pulumi.ComponentResource):
             },
             opts=child_options(self, depends_on=[deployment]))
         self._ingress_policy(name, args, meta, selector)
+        if args.monitoring is not None:
+            # Prometheus names the scrape job after the Service: the rules select job=<service name>.
+            service_monitor(self, name, args.monitoring, object_name=name, namespace=pod.namespace,
+                            match_labels=selector, endpoints=[ScrapeEndpoint(METRICS_PORT_NAME)],
+                            depends_on=[service])
         self.service_name = service.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         self.url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}", self.service_name, pod.namespace,
                                         SERVICE_PORT)
@@ -158,7 +175,8 @@ class FeatureServer(pulumi.ComponentResource):
         Feast's permissions under `auth: oidc|kubernetes` (feature_server.py `assert_permissions`, a no-op under
         `no_auth`). So whoever reaches the port may write: this policy is what limits who that is. Kubelet probes
         come from the node's address, which the policy agent always admits (aws-network-policy-agent#65)."""
-        sources = [*args.client_namespaces, *([args.prometheus_namespace] if args.prometheus_namespace else [])]
+        prometheus = args.prometheus_namespace or (args.monitoring.prometheus_namespace if args.monitoring else None)
+        sources = [*args.client_namespaces, *([prometheus] if prometheus else [])]
         peers: list[k8s.networking.v1.NetworkPolicyPeerArgsDict] = [
             {"namespace_selector": {"match_labels": {CLIENT_LABEL: "true"}}}]
         if sources:
@@ -166,6 +184,10 @@ class FeatureServer(pulumi.ComponentResource):
                 {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sources}]}})
         rules: list[k8s.networking.v1.NetworkPolicyIngressRuleArgsDict] = [
             {"from_": peers, "ports": [{"protocol": "TCP", "port": PORT}]}]
+        if prometheus:  # the metrics port: Prometheus only
+            rules.append({"from_": [{"namespace_selector": {"match_expressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": [prometheus]}]}}],
+                "ports": [{"protocol": "TCP", "port": METRICS_PORT}]})
         k8s.networking.v1.NetworkPolicy(
             child(name, "ingress-policy"), metadata={**meta, "name": f"{meta['name']}-ingress"},
             spec={"pod_selector": {"match_labels": selector}, "policy_types": ["Ingress"], "ingress": rules},

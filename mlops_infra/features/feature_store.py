@@ -27,12 +27,17 @@ from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs
 from ..blocks.refs import ClusterRefs, NetworkRefs, known_len
-from ..observability.monitoring_rules import CronJobTarget
+from ..observability.monitoring_rules import CronJobTarget, ScrapeTarget
 from . import feast_config
-from .config import FeastFeatureStoreConfig, FeatureStoreConfig, SageMakerFeatureStoreConfig
+from .config import FeastFeatureStoreConfig, FeatureStoreConfig, SageMakerFeatureStoreConfig, cron_max_gap_minutes
 from .feature_server import FeastPod, FeatureServer, FeatureServerArgs
 from .feature_store_bootstrap import RegistryBootstrap, RegistryBootstrapArgs
-from .feature_store_materialization import Materialization, MaterializationArgs
+from .feature_store_materialization import (
+    ACTIVE_DEADLINE_SECONDS,
+    STARTING_DEADLINE_SECONDS,
+    Materialization,
+    MaterializationArgs,
+)
 from .feature_store_online import (
     DynamoDbOnlineStore,
     DynamoDbOnlineStoreArgs,
@@ -144,9 +149,8 @@ class FeatureStore(pulumi.ComponentResource):
         sql_registry: SqlRegistry | None = getattr(self, "sql_registry", None)  # feast engine only
         FeatureStoreObservability(child(name, "observability"), FeatureStoreObservabilityArgs(
             monitoring=monitoring, tags=args.tags, materialization=getattr(self, "materialization_target", None),
-            # The feature server image serves no Prometheus metrics yet (`feast serve --metrics` needs Feast >= 0.61
-            # and a ServiceMonitor): a target would make FeatureServerDown fire forever.
-            server=None,
+            # `feast serve --metrics`, scraped through the server's ServiceMonitor: job = the Service's name.
+            server=getattr(self, "server_target", None),
             table_names=[tables.apply(lambda names, i=i: names[i]) for i in range(views)] if tables else [],  # type: ignore[misc]
             # The Feast SQL registry is the same Postgres block as MLflow's database: the same alarms.
             registry_instance_id=sql_registry.identifier if sql_registry else None), pulumi.ResourceOptions(parent=self))
@@ -264,14 +268,18 @@ class FeatureStore(pulumi.ComponentResource):
             checksum=server_yaml.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()[:16]),
             depends_on=[self.registry_bootstrap.job, server_identity], client_namespaces=args.client_namespaces,
             prometheus_namespace=args.monitoring.prometheus_namespace if args.monitoring else None,
+            monitoring=args.monitoring,
             pod=FeastPod(namespace=namespace, service_account=server_identity.service_account_name,
                          config_map=server_config, secret=server_secret)), child_opts)
-        self.materialization_target = CronJobTarget(cfg.namespace, child(name, "materialize"))  # the CronJob's name
+        # The CronJob's name; a healthy run may start up to the starting deadline late and take the Job deadline.
+        self.materialization_target = CronJobTarget(cfg.namespace, child(name, "materialize"), cron_max_gap_minutes(
+            cfg.materialization_schedule) + (STARTING_DEADLINE_SECONDS + ACTIVE_DEADLINE_SECONDS) // 60)
         Materialization(child(name, "materialize"), MaterializationArgs(
             schedule=cfg.materialization_schedule, image=cfg.effective_materialization_image,
             cpu=cfg.materialization_cpu, memory=cfg.materialization_memory, labels=labels, pod=writer_pod,
             depends_on=[self.registry_bootstrap.job, materializer_identity]), child_opts)
         self.feature_server_url = server.url
+        self.server_target = ScrapeTarget(cfg.namespace, child(name, "server"))  # the server's Service name
         self.outputs["featureServerUrl"] = server.url
 
     def _pod_files(self, name: str, config: str, secret: str, namespace: pulumi.Input[str], labels: dict[str, str],

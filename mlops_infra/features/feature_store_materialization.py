@@ -13,6 +13,8 @@ from ..blocks.naming import child, child_options
 from .feature_server import FEATURE_STORE_YAML, FeastPod
 
 # `materialize-incremental` needs an end timestamp; the shell supplies "now" in UTC at each run.
+ACTIVE_DEADLINE_SECONDS = 3600
+STARTING_DEADLINE_SECONDS = 600
 COMMAND = f'exec feast -f {FEATURE_STORE_YAML} materialize-incremental "$(date -u +%Y-%m-%dT%H:%M:%S)"'
 
 
@@ -49,12 +51,12 @@ class Materialization(pulumi.ComponentResource):
             "time_zone": "Etc/UTC",
             # A run that overlaps the next would materialize the same interval twice.
             "concurrency_policy": "Forbid",
-            "starting_deadline_seconds": 600,
+            "starting_deadline_seconds": STARTING_DEADLINE_SECONDS,
             "successful_jobs_history_limit": 3,
             "failed_jobs_history_limit": 3,
             "job_template": {"spec": {
                 "backoff_limit": 2,
-                "active_deadline_seconds": 3600,
+                "active_deadline_seconds": ACTIVE_DEADLINE_SECONDS,
                 "ttl_seconds_after_finished": 86400,
                 "template": {"metadata": {"labels": labels},
                              "spec": {**pod.spec(container), "restart_policy": "Never"}},

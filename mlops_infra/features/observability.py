@@ -2,7 +2,9 @@
 latency, feature drift, its dashboard, and CloudWatch alarms on its DynamoDB tables and Feast SQL registry.
 
 `FeatureStore` hands over typed values it owns: its materialization CronJob's name and namespace, its feature
-server's scrape target (none yet: the image serves no metrics, see below), its table names and registry database.
+server's scrape target (`feast serve --metrics`, scraped by the server's ServiceMonitor), its table names and
+registry database. Every metric a rule or panel reads is in exporter_metrics.METRICS["feast"], read from Feast
+0.66.0's feast/metrics.py (tests/integration/test_feast.py scrapes the running server for them).
 The builders are pure.
 """
 
@@ -26,23 +28,30 @@ SERVER_LATENCY = "feast_feature_server_request_latency_seconds_bucket"
 
 
 def _materialization_rules(t: ThresholdsConfig, cron: CronJobTarget) -> list[AlertRule]:
+    ns, owner = f'namespace="{cron.namespace}"', f'cronjob="{cron.name}"'
+    late_minutes = max(t.materialization_late_minutes, cron.healthy_gap_minutes)
     return [
         AlertRule(
             "FeatureMaterializationFailed",
-            # The Job's Failed condition (it gave up after backoffLimit), not a retried pod's failure.
-            f'kube_job_failed{{condition="true",namespace="{cron.namespace}"}} * on (namespace, job_name) '
-            f'group_left (owner_name) '
-            f'kube_job_owner{{owner_kind="CronJob",owner_name="{cron.name}",namespace="{cron.namespace}"}} > 0',
+            # The Job's Failed condition (it gave up after backoffLimit), not a retried pod's failure; and only while
+            # no run has succeeded since that Job started: a failed Job stays (ttlSecondsAfterFinished, history
+            # limit) long after the next run recovered. Never succeeded: the right side is empty, the alert stays.
+            f'(kube_job_failed{{condition="true",{ns}}} * on (namespace, job_name) group_left (owner_name) '
+            f'kube_job_owner{{owner_kind="CronJob",owner_name="{cron.name}",{ns}}} > 0) '
+            f"unless on (namespace, job_name) (kube_job_status_start_time{{{ns}}} "
+            f"< on (namespace) group_left () kube_cronjob_status_last_successful_time{{{ns},{owner}}})",
             "0m", "warning", f"Feature materialization job {{{{ $labels.job_name }}}} ({cron.name}) failed",
-            (("kube_job_failed", "kube-state-metrics"), ("kube_job_owner", "kube-state-metrics"))),
+            (("kube_job_failed", "kube-state-metrics"), ("kube_job_owner", "kube-state-metrics"),
+             ("kube_job_status_start_time", "kube-state-metrics"),
+             ("kube_cronjob_status_last_successful_time", "kube-state-metrics"))),
         AlertRule(
             "FeatureMaterializationLate",
-            f'time() - kube_cronjob_status_last_successful_time{{namespace="{cron.namespace}",cronjob="{cron.name}"}} '
-            f"> {t.materialization_late_minutes * 60}",
+            f"time() - kube_cronjob_status_last_successful_time{{{ns},{owner}}} > {late_minutes * 60}",
             "5m", "warning",
             f"Features are stale: {cron.name} last succeeded {{{{ $value | humanizeDuration }}}} ago",
             (("kube_cronjob_status_last_successful_time", "kube-state-metrics"),),
-            f"No successful materialization for more than {t.materialization_late_minutes} minutes."),
+            f"No successful materialization for more than {late_minutes} minutes (the larger of "
+            f"thresholds.materializationLateMinutes and the schedule's longest gap plus the Job deadline)."),
     ]
 
 

@@ -35,18 +35,43 @@ class AlertRoutingArgs:
     """Required when `receivers.slackWebhookSecret` is set (e.g. `stack.secret_config(key)`). Default: none."""
     pagerduty_routing_key: pulumi.Input[str] | None = None
     """Required when `receivers.pagerdutyKeySecret` is set. Default: none."""
+    heartbeat_url: pulumi.Input[str] | None = None
+    """Required when `receivers.heartbeatUrlSecret` is set. Default: none."""
     service_account: str = "alertmanager"
     """Alertmanager's ServiceAccount (bound to the role that publishes to the topic). Default: alertmanager."""
 
 
+CHART_INHIBIT_RULES: tuple[dict[str, Any], ...] = (
+    {"source_matchers": ["severity = critical"], "target_matchers": ["severity =~ warning|info"],
+     "equal": ["namespace", "alertname"]},
+    {"source_matchers": ["severity = warning"], "target_matchers": ["severity = info"],
+     "equal": ["namespace", "alertname"]},
+    {"source_matchers": ["alertname = InfoInhibitor"], "target_matchers": ["severity = info"], "equal": ["namespace"]},
+    {"target_matchers": ["alertname = InfoInhibitor"]},
+)
+"""The inhibit rules of kube-prometheus-stack's own Alertmanager config (values `alertmanager.config`, 82.1.0):
+the chart's `InfoInhibitor` and its info-severity alerts are written for them, and our Secret replaces that config
+whole (`useExistingSecret`), so they are kept here (tests/observability/test_alerting.py compares them with the
+chart rendered at the pin)."""
+HEARTBEAT_REPEAT = "5m"
+"""How often a firing Watchdog reaches the heartbeat receiver: the dead-man's switch must expect a ping at least this
+often (README: Alert routing)."""
+
+
 def alertmanager_config(topic_arn: str, region: str, slack_url: str | None, slack_channel: str | None,
-                        pagerduty_key: str | None) -> dict[str, Any]:
-    """Routing: Watchdog to nowhere; critical to PagerDuty; everything to Slack and to the SNS topic."""
+                        pagerduty_key: str | None, heartbeat_url: str | None = None) -> dict[str, Any]:
+    """Routing: Watchdog to the heartbeat (a dead-man's switch that pages when the pings stop) or, without one, to
+    nowhere; InfoInhibitor to nowhere; critical to PagerDuty; everything to Slack and to the SNS topic."""
     receivers: list[dict[str, Any]] = [
         {"name": "null"},
         {"name": "sns", "sns_configs": [{"topic_arn": topic_arn, "sigv4": {"region": region}, "send_resolved": True}]},
     ]
-    routes: list[dict[str, Any]] = [{"receiver": "null", "matchers": ['alertname=~"Watchdog|InfoInhibitor"']}]
+    routes: list[dict[str, Any]] = []
+    if heartbeat_url is not None:
+        receivers.append({"name": "heartbeat", "webhook_configs": [{"url": heartbeat_url, "send_resolved": False}]})
+        routes.append({"receiver": "heartbeat", "matchers": ['alertname="Watchdog"'], "group_wait": "0s",
+                       "group_interval": "1m", "repeat_interval": HEARTBEAT_REPEAT})
+    routes.append({"receiver": "null", "matchers": ['alertname=~"Watchdog|InfoInhibitor"']})
     if pagerduty_key is not None:
         receivers.append({"name": "pagerduty", "pagerduty_configs": [{"routing_key": pagerduty_key, "send_resolved": True}]})
         routes.append({"receiver": "pagerduty", "matchers": ['severity="critical"'], "continue": True})
@@ -60,8 +85,7 @@ def alertmanager_config(topic_arn: str, region: str, slack_url: str | None, slac
     return {
         "route": {"receiver": "sns", "group_by": ["alertname", "namespace"], "group_wait": "30s",
                   "group_interval": "5m", "repeat_interval": "4h", "routes": routes},
-        "inhibit_rules": [{"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
-                           "equal": ["alertname", "namespace"]}],
+        "inhibit_rules": [dict(rule) for rule in CHART_INHIBIT_RULES],
         "receivers": receivers,
     }
 
@@ -79,6 +103,8 @@ class AlertRouting(pulumi.ComponentResource):
             raise ValueError(f"{name}: receivers.slackWebhookSecret is set but no slack_webhook_url was given")
         if recv.pagerduty_key_secret and args.pagerduty_routing_key is None:
             raise ValueError(f"{name}: receivers.pagerdutyKeySecret is set but no pagerduty_routing_key was given")
+        if recv.heartbeat_url_secret and args.heartbeat_url is None:
+            raise ValueError(f"{name}: receivers.heartbeatUrlSecret is set but no heartbeat_url was given")
 
         topic = aws.sns.Topic(child(name, "topic"), kms_master_key_id=args.kms_key.arn, tags=args.tags, opts=child_options(self))
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
@@ -104,10 +130,12 @@ class AlertRouting(pulumi.ComponentResource):
                         args.kms_key.use_statement("EncryptAlerts")]),
             child_options(self))
 
-        rendered: pulumi.Output[str] = pulumi.Output.all(topic.arn, args.slack_webhook_url, args.pagerduty_routing_key).apply(
+        rendered: pulumi.Output[str] = pulumi.Output.all(
+            topic.arn, args.slack_webhook_url, args.pagerduty_routing_key, args.heartbeat_url).apply(
             lambda a: yaml.safe_dump(alertmanager_config(
                 str(a[0]), args.region, a[1] if recv.slack_webhook_secret else None, recv.slack_channel,
-                a[2] if recv.pagerduty_key_secret else None), sort_keys=False))
+                a[2] if recv.pagerduty_key_secret else None, a[3] if recv.heartbeat_url_secret else None),
+                sort_keys=False))
         config_text: pulumi.Output[str] = pulumi.Output.secret(rendered)
         config_name = child(name, "alertmanager-config")
         secret = k8s.core.v1.Secret(

@@ -8,6 +8,7 @@ a cluster that runs that add-on; the add-on's log groups belong to the cluster t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -16,9 +17,8 @@ import pulumi_aws as aws
 
 from ..blocks.naming import child, child_options
 from ..blocks.observability import MovedFrom
+from ..blocks.postgres import RDS_ALARMS, DatabaseAlarms, rds_alarms
 from .config import ThresholdsConfig
-
-GIB = 1024**3
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,12 @@ class CloudWatchAlarms(pulumi.ComponentResource):
         t = args.thresholds
         rds_instances = {**({"rds": args.rds_instance_id} if args.rds_instance_id is not None else {}),
                          **{f"rds-{label}": db for label, db in args.extra_rds_instances.items()}}
-        for prefix, db in rds_instances.items():  # every Postgres block gets the same three alarms
-            rds = {"DBInstanceIdentifier": db}
-            self._alarm(f"{prefix}-cpu", "AWS/RDS", "CPUUtilization", rds, "Average", "GreaterThanThreshold",
-                        t.rds_cpu_percent, periods=3, description=f"RDS CPU above {t.rds_cpu_percent:g}% for 15 minutes")
-            self._alarm(f"{prefix}-free-storage", "AWS/RDS", "FreeStorageSpace", rds, "Minimum", "LessThanThreshold",
-                        t.rds_free_storage_gib * GIB, description=f"RDS free storage under {t.rds_free_storage_gib} GiB")
-            self._alarm(f"{prefix}-connections", "AWS/RDS", "DatabaseConnections", rds, "Maximum",
-                        "GreaterThanThreshold", t.rds_max_connections, periods=2,
-                        description=f"RDS connections above {t.rds_max_connections}")
+        db_alarms = DatabaseAlarms(topic_arn=args.topic_arn, cpu_percent=t.rds_cpu_percent,
+                                   free_storage_gib=t.rds_free_storage_gib, max_connections=t.rds_max_connections,
+                                   tags=args.tags)
+        for prefix, db in rds_instances.items():  # the Postgres block's alarm set, under the names released here
+            self.alarm_names += [child(self._name, f"{prefix}-{a.suffix}") for a in RDS_ALARMS]
+            rds_alarms(child(self._name, prefix), db, db_alarms, functools.partial(self._rds_options, prefix))
         for i, table in enumerate(args.dynamodb_table_names):
             for op in ("Read", "Write"):
                 # Throttle metrics are only published when throttling happens: missing data is good news.
@@ -89,10 +86,6 @@ class CloudWatchAlarms(pulumi.ComponentResource):
                description: str) -> aws.cloudwatch.MetricAlarm:
         args = self._args
         self.alarm_names.append(child(self._name, suffix))
-        moved = args.moved_from
-        opts = child_options(self)
-        if moved is not None:
-            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[moved.alias(suffix)]))
         return aws.cloudwatch.MetricAlarm(
             child(self._name, suffix),
             alarm_description=description,
@@ -109,5 +102,16 @@ class CloudWatchAlarms(pulumi.ComponentResource):
             alarm_actions=[args.topic_arn],
             ok_actions=[args.topic_arn],
             tags=args.tags,
-            opts=opts)
+            opts=self._options(suffix))
+
+    def _rds_options(self, prefix: str, suffix: str) -> pulumi.ResourceOptions:
+        return self._options(f"{prefix}-{suffix}")
+
+    def _options(self, suffix: str) -> pulumi.ResourceOptions:
+        """A child's options; an alarm that moved out of the old MonitoringStack aliases its old name there."""
+        opts = child_options(self)
+        moved = self._args.moved_from
+        if moved is not None:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[moved.alias(suffix)]))
+        return opts
 

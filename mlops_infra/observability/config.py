@@ -59,6 +59,11 @@ class ReceiversConfig(ConfigModel):
     slack_channel: str | None = Field(None, description="Slack channel, required with slackWebhookSecret.")
     pagerduty_key_secret: SecretConfigKey | None = Field(
         None, description="Config key (secret) holding the PagerDuty routing key. Default: none.")
+    heartbeat_url_secret: SecretConfigKey | None = Field(
+        None, description="Config key (secret) holding the URL of a dead-man's switch (healthchecks.io, Dead Man's "
+        "Snitch, a PagerDuty or Opsgenie heartbeat...): Alertmanager posts the always-firing Watchdog alert there "
+        "every 5 minutes, and the service pages when the posts stop (Prometheus or Alertmanager down). Default: "
+        "none (Watchdog goes nowhere: nobody hears that alerting itself is down).")
 
     def problems(self) -> Iterable[Problem]:
         if self.require_subscription and not (self.email_addresses or self.https_endpoints):

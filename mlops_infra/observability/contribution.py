@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 from ..blocks import observability as blocks
 from ..blocks.naming import child, truncate_name
 from ..blocks.observability import MonitoringRefs
+from ..blocks.postgres import DatabaseAlarms
 from .config import ThresholdsConfig
 from .dashboards import Dashboard, render
 from .monitoring_rules import RuleGroup, rule_dicts
@@ -48,3 +49,12 @@ def add_dashboard(owner: pulumi.Resource, name: str, refs: MonitoringRefs, board
     """The dashboard as a ConfigMap Grafana's sidecar loads, in the monitoring namespace."""
     return blocks.dashboard(owner, name, uid=board.uid, namespace=refs.namespace, board=render(board),
                             aliases=moved_aliases(refs, moved))
+
+
+def database_alarms(refs: MonitoringRefs | None, tags: dict[str, str]) -> DatabaseAlarms | None:
+    """The Postgres block's alarms on the core's topic with its thresholds (None: no monitoring or no topic)."""
+    if refs is None or refs.alert_topic_arn is None:
+        return None
+    t = thresholds_of(refs)
+    return DatabaseAlarms(topic_arn=refs.alert_topic_arn, cpu_percent=t.rds_cpu_percent,
+                          free_storage_gib=t.rds_free_storage_gib, max_connections=t.rds_max_connections, tags=tags)

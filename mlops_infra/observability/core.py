@@ -62,6 +62,15 @@ keeps the rules off if a later chart drops that gate."""
 
 
 
+RETENTION_SIZE_FRACTION = 0.8
+"""The share of the Prometheus volume its size-based retention may fill (prometheus docs/storage.md: 80-85%)."""
+
+
+def retention_size_gib(storage_gib: int) -> int:
+    """`retentionSize` (GiB) for a volume of `storage_gib`: 80% of it, rounded down."""
+    return int(storage_gib * RETENTION_SIZE_FRACTION)
+
+
 @dataclass(frozen=True)
 class MonitoringCoreArgs:
     config: MonitoringConfig
@@ -74,6 +83,8 @@ class MonitoringCoreArgs:
     """Secret value of `receivers.slackWebhookSecret` (`stack.secret_config(key)`). Default: none."""
     pagerduty_routing_key: pulumi.Input[str] | None = None
     """Secret value of `receivers.pagerdutyKeySecret`. Default: none."""
+    heartbeat_url: pulumi.Input[str] | None = None
+    """Secret value of `receivers.heartbeatUrlSecret`. Default: none."""
     gpu_taint_keys: Sequence[str] = ("nvidia.com/gpu",)
     """Taints of the GPU pools the DCGM exporter tolerates. Default: nvidia.com/gpu."""
     gpu_instance_types: Sequence[str] = ()
@@ -121,7 +132,7 @@ class MonitoringCore(pulumi.ComponentResource):
         alerts = AlertRouting(child(name, "alerts"), AlertRoutingArgs(
             receivers=cfg.receivers, namespace=self.namespace, kms_key=key, cluster=cluster.identity,
             region=args.region, tags=args.tags, slack_webhook_url=args.slack_webhook_url,
-            pagerduty_routing_key=args.pagerduty_routing_key), child_options(self))
+            pagerduty_routing_key=args.pagerduty_routing_key, heartbeat_url=args.heartbeat_url), child_options(self))
         self.alert_topic_arn = alerts.topic_arn
         self.grafana_admin_secret_name = self._grafana_secret(name)
         prometheus_values = self._prometheus_values(name, key)
@@ -182,6 +193,10 @@ class MonitoringCore(pulumi.ComponentResource):
         args, cfg = self._args, self._args.config
         prometheus_spec: dict[str, Any] = {
             "retention": f"{cfg.prometheus.retention_days}d",
+            # Prometheus counts the WAL and m-mapped head chunks in this size but deletes only whole blocks, and its
+            # storage docs advise at most 80-85% of the volume: without it a busy Prometheus fills the PVC and stops
+            # ingesting before the time retention frees anything. Its units are powers of 2 (GB = GiB).
+            "retentionSize": f"{retention_size_gib(cfg.prometheus.storage_gib)}GB",
             "storageSpec": {"volumeClaimTemplate": {"spec": {
                 "storageClassName": cfg.prometheus.storage_class, "accessModes": ["ReadWriteOnce"],
                 "resources": {"requests": {"storage": f"{cfg.prometheus.storage_gib}Gi"}}}}},

@@ -49,6 +49,7 @@ METRICS: dict[Exporter, frozenset[str]] = {
         "kube_node_status_condition", "kube_node_status_allocatable", "kube_pod_container_status_waiting_reason",
         "kube_pod_container_status_restarts_total", "kube_pod_status_phase", "kube_pod_container_resource_requests",
         "kube_job_status_active", "kube_job_status_failed", "kube_job_status_succeeded", "kube_job_failed", "kube_job_owner",
+        "kube_job_status_start_time",
         "kube_cronjob_status_last_successful_time", "kube_cronjob_next_schedule_time", "kube_cronjob_created",
         "kube_deployment_status_replicas_available",
     }),

@@ -53,6 +53,9 @@ class ScrapeTarget:
 class CronJobTarget:
     namespace: str
     name: str
+    healthy_gap_minutes: int = 0
+    """The longest a healthy CronJob goes without a success: its schedule's longest gap plus its Jobs' deadline.
+    A staleness alert never fires below it. Default: 0 (the configured threshold alone)."""
 
     def __post_init__(self) -> None:
         check_names([self.namespace, self.name])

@@ -36,6 +36,7 @@ from ..config.database import DatabaseConfig
 from ..config.platform import uses_dynamodb
 from ..features.config import FeastFeatureStoreConfig
 from ..features.feature_server import SERVICE_PORT as FEATURE_SERVER_PORT
+from ..observability.contribution import database_alarms
 from ..platform.addons import PlatformContext
 from ..registry.config import MlflowModelRegistryConfig
 from ..security.exfiltration_guards import (
@@ -227,7 +228,8 @@ def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *
     db = database(name, owner, PostgresArgs(config=config, placement=placement, kms_key=ctx.data_key, tags=ctx.tags,
                                             db_name=db_name, username=username, protect=ctx.protect,
                                             # Allowed (FSBP RDS.10), not required: engines log in with the password.
-                                            iam_database_authentication=True))
+                                            iam_database_authentication=True,
+                                            alarms=database_alarms(ctx.monitoring, ctx.tags)))
     reader = WorkloadIdentity(child(name, "secret-reader"), WorkloadIdentityArgs(
         cluster=ctx.cluster.identity, namespace=namespace, service_account=f"{secret_name}-reader", tags=ctx.tags,
         statements=[iam.statement("ReadDatabaseSecret", ["secretsmanager:DescribeSecret",

@@ -44,7 +44,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks import iam
-from ..blocks.bucket import VpcEndpointGuard
+from ..blocks.bucket import ACCESS_ANALYZER_SLR, GUARDDUTY_SLR, VpcEndpointGuard
 from ..blocks.naming import child, child_options
 from ..blocks.refs import NetworkRefs
 from .config import SecurityBaselineConfig
@@ -129,7 +129,9 @@ def data_bucket_guard(config: SecurityBaselineConfig, network: NetworkRefs,
                          "(NetworkRefs.s3_gateway_endpoint_id is None)")
     return VpcEndpointGuard(vpc_endpoint_ids=[network.s3_gateway_endpoint_id],
                             break_glass_role_arns=tuple(config.break_glass_role_arns),
-                            deployer_role_arns=tuple(deployer_role_arns))
+                            deployer_role_arns=tuple(deployer_role_arns),
+                            # The baseline's own Access Analyzer and GuardDuty read every bucket's settings.
+                            service_linked_readers=(ACCESS_ANALYZER_SLR, GUARDDUTY_SLR))
 
 
 @dataclass(frozen=True)

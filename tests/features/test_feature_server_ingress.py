@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_infra.features.feature_server import PORT
+from mlops_infra.features.feature_server import METRICS_PORT, PORT
 from mlops_infra.plan import Inventory
 from tests.conftest import planned
 from tests.netpol_eval import Pod, Policy, allows, policies_in
@@ -30,7 +30,8 @@ def server_pod(inv: Inventory) -> Pod:
 
 def test_the_server_listens_on_the_port_the_policy_admits(prod: Inventory) -> None:
     (container,) = prod.named(SERVER).inputs["spec"]["template"]["spec"]["containers"]
-    assert [p["containerPort"] for p in container["ports"]] == [PORT] == [6566]
+    assert [p["containerPort"] for p in container["ports"]] == [PORT, METRICS_PORT] == [6566, 8000]
+    assert "--metrics" in container["command"]  # what makes the server listen on 8000
 
 
 def server_side(inv: Inventory) -> list[Policy]:
@@ -56,4 +57,9 @@ def test_other_namespaces_cannot_reach_the_server(prod: Inventory, namespace: st
 
 
 def test_granted_namespaces_reach_only_the_server_port(prod: Inventory) -> None:
-    assert not allows(policies_in(prod), Pod("research", {}), server_pod(prod), 8000)  # e.g. `--metrics`' port
+    assert not allows(policies_in(prod), Pod("research", {}), server_pod(prod), METRICS_PORT)  # `--metrics`' port
+
+
+def test_prometheus_reaches_the_metrics_port(prod: Inventory) -> None:
+    assert allows(policies_in(prod), Pod("monitoring", {"app.kubernetes.io/name": "prometheus"}), server_pod(prod),
+                  METRICS_PORT)

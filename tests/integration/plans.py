@@ -37,8 +37,7 @@ SPECS: tuple[PlanSpec, ...] = (
     PlanSpec("variant-mlflow-oidc", VARIANTS, "mlflow-oidc", "MLflow ingress, auth oidc"),
     PlanSpec("variant-mlflow-basic", VARIANTS, "mlflow-basic", "MLflow ingress, auth basic"),
     PlanSpec("variant-pipelines", VARIANTS, "pipelines", "every orchestration engine (Airflow, Kubeflow Pipelines, ...)"),
-    # The platform renders no feature-server alerts yet (no metrics endpoint, see mlops_infra/platform/mlops_platform.py); the
-    # monitoring test program renders every rule the library defines, with Slack and PagerDuty receivers.
+    # The monitoring test program renders every rule the library defines, with Slack, PagerDuty and heartbeat receivers.
     PlanSpec("monitoring-full", PROGRAMS / "monitoring", "full", "every alert rule, every receiver"),
 )
 LABELS: tuple[str, ...] = (*ENVIRONMENTS, "team-workspace", *(s.label for s in SPECS))

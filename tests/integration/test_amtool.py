@@ -22,7 +22,9 @@ pytestmark = pytest.mark.integration
 TOPIC = "arn:aws:sns:us-east-1:123456789012:mlops-prod-monitoring-alerts-topic"
 SLACK = ("https://hooks.slack.com/services/T0000/B0000/XXXXXXXX", "#ml-alerts")
 PAGERDUTY = "0123456789abcdef0123456789abcdef"
-RECEIVER_SETS = [("sns",), ("sns", "slack"), ("sns", "pagerduty"), ("sns", "slack", "pagerduty")]
+HEARTBEAT = "https://hc-ping.com/00000000-0000-0000-0000-000000000000"
+RECEIVER_SETS = [("sns",), ("sns", "slack"), ("sns", "pagerduty"), ("sns", "slack", "pagerduty"), ("sns", "heartbeat"),
+                 ("sns", "slack", "pagerduty", "heartbeat")]
 
 
 def _amtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -35,7 +37,7 @@ def _render(receivers: tuple[str, ...], directory: Path) -> Path:
     config = alertmanager_config(
         TOPIC, "us-east-1",
         SLACK[0] if "slack" in receivers else None, SLACK[1] if "slack" in receivers else None,
-        PAGERDUTY if "pagerduty" in receivers else None)
+        PAGERDUTY if "pagerduty" in receivers else None, HEARTBEAT if "heartbeat" in receivers else None)
     path = directory / "alertmanager.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -60,6 +62,10 @@ def test_alerts_reach_every_configured_receiver(receivers: tuple[str, ...], tmp_
     config = _render(receivers, tmp_path)
     critical = _routed(config, "alertname=GpuXidError", "severity=critical", "namespace=research")
     warning = _routed(config, "alertname=FeatureDrift", "severity=warning")
-    assert critical == set(receivers), "a critical alert reaches every receiver"
-    assert warning == set(receivers) - {"pagerduty"}, "warnings do not page"
-    assert _routed(config, "alertname=Watchdog", "severity=none") == {"null"}
+    people = set(receivers) - {"heartbeat"}
+    assert critical == people, "a critical alert reaches every receiver"
+    assert warning == people - {"pagerduty"}, "warnings do not page"
+    # The dead-man's switch hears Watchdog alone; without one Watchdog goes nowhere, like the chart's own config.
+    assert _routed(config, "alertname=Watchdog", "severity=none") == ({"heartbeat"} if "heartbeat" in receivers
+                                                                      else {"null"})
+    assert _routed(config, "alertname=InfoInhibitor", "severity=none") == {"null"}

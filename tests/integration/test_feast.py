@@ -377,6 +377,36 @@ def test_get_online_features_returns_the_written_values(deployed: Outcome) -> No
     assert all(_close(a, b) for a, b in zip(values["embedding"], USERS.values(), strict=True)), http
 
 
+def _read_by_alerts_and_panels() -> set[str]:
+    """Every `feast` metric a FeatureStore's rule or dashboard panel reads (with a scraped server)."""
+    from mlops_infra.features.observability import feature_rules, feature_store_dashboard
+    from mlops_infra.observability.config import ThresholdsConfig
+    from mlops_infra.observability.monitoring_rules import CronJobTarget, ScrapeTarget
+
+    server, cron = ScrapeTarget("feast", "server"), CronJobTarget("feast", "materialize")
+    uses = [*(m for r in feature_rules(ThresholdsConfig(), cron, server).rules for m in r.metrics),
+            *(m for p in feature_store_dashboard(cron, server).panels for m in p.metrics)]
+    return {metric for metric, exporter in uses if exporter == "feast"}
+
+
+def test_every_feast_metric_an_alert_or_panel_reads_is_served(deployed: Outcome) -> None:
+    """Issue 27: the server runs with `--metrics` (its pod's command) and serves on 8000 (feature_server.METRICS_PORT)
+    every metric the FeatureServer alerts and the dashboard read, once it has answered a request."""
+    from mlops_infra.features.feature_server import METRICS_PORT
+
+    wanted = _read_by_alerts_and_panels()
+    assert wanted, "the rules and panels read feast metrics"
+    post(deployed.server, "/get-online-features", {"features": ["driver_hourly_stats:conv_rate"],
+                                                   "entities": {"driver_id": list(DRIVERS)}})
+    deadline, served = time.monotonic() + 90, set()
+    while time.monotonic() < deadline and not wanted <= served:  # the freshness gauge updates every 30 s
+        with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10) as response:
+            served = {line.split("{")[0].split(" ")[0] for line in response.read().decode().splitlines()
+                      if line and not line.startswith("#")}
+        time.sleep(2)
+    assert sorted(wanted - served) == [], f"{deployed.env.label}: not served\n{deployed.log()}"
+
+
 def _mib(quantity: str) -> float:
     units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
     for suffix, factor in units.items():

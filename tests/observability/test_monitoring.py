@@ -274,3 +274,27 @@ def test_no_deprecated_resource_types(full: Inventory) -> None:
     deprecated = [t for t in sorted({r.type for r in full})
                   if (cls := sdk_class(t)) is not None and "has been deprecated" in inspect.getsource(cls)]
     assert deprecated == []
+
+
+UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30,
+         "TiB": 2**40}
+"""Prometheus's size units are powers of 2 (`--storage.tsdb.retention.size`); Kubernetes quantities: Gi, Ti."""
+
+
+def _bytes(quantity: str, suffixes: dict[str, int]) -> int:
+    number = quantity.rstrip("".join({c for s in suffixes for c in s}))
+    return int(float(number) * suffixes[quantity[len(number):]])
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_size_retention_frees_blocks_before_the_volume_fills(stack: str) -> None:
+    """The Prometheus object the chart renders deletes blocks at a size under its volume's (issue #27: time retention
+    alone lets a busy Prometheus fill the PVC and stop ingesting)."""
+    prometheus = [r for r in planned(stack, render=True).of_type("kubernetes:monitoring.coreos.com/v1:Prometheus")
+                  if r.options.get("rendered")]
+    assert len(prometheus) == 1, f"{stack}: the chart renders one Prometheus"
+    spec = prometheus[0].inputs["spec"]
+    size = _bytes(spec["retentionSize"], UNITS)
+    volume = _bytes(spec["storage"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"],
+                    {"Gi": 2**30, "Ti": 2**40})
+    assert 0 < size <= 0.85 * volume, f"{stack}: retentionSize {spec['retentionSize']} for a {volume / 2**30:g}Gi volume"

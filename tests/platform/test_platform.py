@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from mlops_infra.blocks.bucket import ACCESS_ANALYZER_SLR, GUARDDUTY_SLR
 from mlops_infra.plan import SECRET, Inventory, plan_program
 from tests.conftest import ROOT, planned
 
@@ -137,6 +138,10 @@ def test_prod_guards_its_data_buckets_and_ml_namespaces() -> None:
     for policy in guarded:
         statements = json.loads(prod.named(policy).inputs["policy"])["Statement"]
         (deny,) = [s for s in statements if s["Sid"] == "DenyOutsideVpcEndpoint"]
-        # Break-glass, then the deployers (cluster.adminRoleArns by default), each once.
+        # Break-glass, then the deployers (cluster.adminRoleArns by default), each once; then the security services'
+        # service-linked readers, which a second Deny keeps to the bucket's settings.
         assert deny["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": [
-            "arn:aws:iam::123456789012:role/platform-breakglass", "arn:aws:iam::123456789012:role/platform-admin"]}
+            "arn:aws:iam::123456789012:role/platform-breakglass", "arn:aws:iam::123456789012:role/platform-admin",
+            ACCESS_ANALYZER_SLR, GUARDDUTY_SLR]}
+        (readers,) = [s for s in statements if s["Sid"] == "DenyServiceLinkedReadersBeyondSettings"]
+        assert readers["Condition"]["ArnLike"] == {"aws:PrincipalArn": [ACCESS_ANALYZER_SLR, GUARDDUTY_SLR]}

@@ -1,0 +1,72 @@
+"""Guarded data buckets admit the security services' service-linked roles to their settings, and to nothing else
+(issue #27: the endpoint guard denied IAM Access Analyzer and GuardDuty, which read a bucket's policy, ACL and public
+access block from AWS's own network, without aws:SourceVpce). Judged with tests/iam_eval.py on the prod plan's
+bucket policies. Macie is not part of the baseline (no `aws:macie2` resource), so it has no exemption."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops_infra.plan import Inventory
+from tests import iam_eval
+from tests.conftest import planned
+from tests.security.conftest import policy_doc
+
+ACCOUNT = "123456789012"
+ANALYZER = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/access-analyzer.amazonaws.com/AWSServiceRoleForAccessAnalyzer"
+GUARDDUTY = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty"
+LOOKALIKE = f"arn:aws:iam::{ACCOUNT}:role/AWSServiceRoleForAccessAnalyzer"  # same name, not service-linked
+# What each role's managed policy lets it call on a bucket (AmazonGuardDutyServiceRolePolicy v10; Access Analyzer
+# reads the same settings to find external access).
+SETTINGS = ["s3:GetBucketPolicy", "s3:GetBucketPolicyStatus", "s3:GetBucketAcl", "s3:GetBucketPublicAccessBlock",
+            "s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "s3:GetBucketLocation"]
+DATA = ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject",
+        "s3:PutBucketPolicy", "s3:DeleteBucket"]
+
+
+@pytest.fixture(scope="module")
+def guarded(prod: Inventory) -> list[tuple[str, str]]:
+    """(bucket ARN, its policy) for every bucket whose policy carries the endpoint guard."""
+    found = []
+    for record in prod.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        doc = policy_doc(record)
+        if any(s.get("Sid") == "DenyOutsideVpcEndpoint" for s in iam_eval.statements([doc])):
+            arn = next(r for s in iam_eval.statements([doc]) for r in iam_eval._list(s.get("Resource", []))
+                       if not r.endswith("/*"))
+            found.append((arn, doc))
+    return found
+
+
+@pytest.fixture(scope="module")
+def prod() -> Inventory:
+    return planned("prod")
+
+
+def _context(principal: str) -> dict[str, str]:
+    return {"aws:PrincipalArn": principal, "aws:PrincipalAccount": ACCOUNT, "aws:SecureTransport": "true"}
+
+
+@pytest.mark.parametrize("reader", [ANALYZER, GUARDDUTY], ids=["access-analyzer", "guardduty"])
+def test_service_linked_readers_read_every_guarded_buckets_settings(guarded: list[tuple[str, str]], reader: str) -> None:
+    assert guarded, "prod guards its data buckets"
+    for arn, doc in guarded:
+        for action in SETTINGS:
+            assert not iam_eval.denies([doc], action, arn, _context(reader)), (arn, action)
+
+
+@pytest.mark.parametrize("reader", [ANALYZER, GUARDDUTY], ids=["access-analyzer", "guardduty"])
+def test_service_linked_readers_reach_no_data_and_change_nothing(guarded: list[tuple[str, str]], reader: str) -> None:
+    assert guarded
+    for arn, doc in guarded:
+        for action in DATA:
+            target = arn if action in ("s3:ListBucket", "s3:PutBucketPolicy", "s3:DeleteBucket") else f"{arn}/k"
+            assert iam_eval.denies([doc], action, target, _context(reader)), (arn, action)
+            # Not even through the endpoint: the second Deny does not look at aws:SourceVpce.
+            inside = {**_context(reader), "aws:SourceVpce": "vpce-0s3gateway000001"}
+            assert iam_eval.denies([doc], action, target, inside), (arn, action)
+
+
+def test_a_role_named_like_a_service_linked_role_is_still_guarded(guarded: list[tuple[str, str]]) -> None:
+    assert guarded
+    for arn, doc in guarded:
+        assert iam_eval.denies([doc], "s3:GetBucketPolicy", arn, _context(LOOKALIKE)), arn
