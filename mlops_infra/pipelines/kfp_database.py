@@ -25,7 +25,7 @@ import pulumi_aws as aws
 
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import cluster_only_security_group
-from ..blocks.postgres import PERFORMANCE_INSIGHTS_RETENTION_DAYS, Postgres, PostgresArgs, _monitoring_role
+from ..blocks.postgres import PERFORMANCE_INSIGHTS_RETENTION_DAYS, Postgres, PostgresArgs, _monitoring_role, rds_alarms
 from ..blocks.refs import known_len
 
 MYSQL_PORT = 3306
@@ -96,6 +96,8 @@ def mysql(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres:
         opts=child_options(parent, stateful=True, protect=args.protect,
                            depends_on=[monitoring[1]] if monitoring else None),
     )
+    if args.alarms is not None:  # the block's alarm set (AWS/RDS metrics are the same for MySQL)
+        rds_alarms(child(name, "alarm"), instance.identifier, args.alarms, lambda _: child_options(parent))
     secret_arn = instance.master_user_secrets.apply(
         lambda secrets: secrets[0].secret_arn if secrets and secrets[0].secret_arn else "")
     return Postgres(instance=instance, security_group=security_group, parameter_group=params,

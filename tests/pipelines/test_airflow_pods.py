@@ -26,7 +26,7 @@ from .airflow_chart import pods, writable_paths
 from .test_airflow import HELM, one, role_for_sa, values
 
 RESTRICTED = LevelVersion("restricted", (1, 35))
-GIT_HOST_CIDR = "192.0.2.10/32"
+GIT_HOST_CIDR = "203.0.113.10/32"  # TEST-NET-3 (192.0.2.0/24 stands for a prefix list in the mocks)
 GIT = {"source": "gitSync", "gitRepo": "git@git.example.com:org/dags.git", "gitSshKeySecret": "dags-key",
        "gitKnownHosts": "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample", "gitEgressCidrs": [GIT_HOST_CIDR]}
 
