@@ -36,6 +36,7 @@ from ..features.config import FeastFeatureStoreConfig
 from ..features.feature_server import SERVICE_PORT as FEATURE_SERVER_PORT
 from ..platform.addons import PlatformContext
 from ..registry.config import MlflowModelRegistryConfig
+from ..registry.mlflow_users import CREDENTIALS_SECRET, PASSWORD_ENV, USERNAME_ENV, credentials_secret
 from ..security.exfiltration_guards import (
     API_SERVICE_PORT,
     NAMESPACE_LABEL,
@@ -51,6 +52,8 @@ HTTPS = 443
 DNS_PORTS: list[k8s.networking.v1.NetworkPolicyPortArgsDict] = [
     {"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 SECRET_REFRESH = "1h"
+ENGINE_CONFIGS = {"airflow": "airflow", "kfp": "kubeflow_pipelines", "metaflow": "metaflow", "prefect": "prefect"}
+"""Engine short name -> its attribute of `orchestration` (whose `namespace` names the engine's MLflow user)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,11 @@ class EngineWiring(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     service_account: str
     env: dict[str, pulumi.Input[str]]
+    mlflow_secret: str | None
+    """The Secret holding MLFLOW_TRACKING_USERNAME/PASSWORD in the namespace (MLflow basic auth), or None."""
+    mlflow_env: dict[str, pulumi.Input[str]]
+    """Those two variables and their values (the password a Pulumi secret), for an engine that delivers env from a
+    Secret of its own; empty without MLflow basic auth."""
 
     def __init__(self, name: str, args: EngineWiringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:pipelines:EngineWiring", name, None, opts)
@@ -148,6 +156,14 @@ class EngineWiring(pulumi.ComponentResource):
                 aws.iam.RolePolicyAttachment(child(name, suffix), role=self.role.name, policy_arn=arn,
                                              opts=child_options(self))
         self.env = platform_env(ctx)
+        self.mlflow_secret, self.mlflow_env = None, {}
+        engine_config = getattr(ctx.config.orchestration, ENGINE_CONFIGS.get(args.engine, ""), None)
+        user = getattr(engine_config, "namespace", None)
+        if user is not None and user in ctx.mlflow_credentials:
+            password = ctx.mlflow_credentials[user]
+            credentials_secret(child(name, "mlflow-credentials"), child_options(self, provider=ctx.cluster.provider),
+                               namespace=args.namespace, username=user, password=password)
+            self.mlflow_secret, self.mlflow_env = CREDENTIALS_SECRET, {USERNAME_ENV: user, PASSWORD_ENV: password}
         if args.egress_policy:
             k8s.networking.v1.NetworkPolicy(
                 child(name, "egress"), metadata={"name": f"{args.engine}-egress", "namespace": args.namespace},
@@ -158,6 +174,12 @@ class EngineWiring(pulumi.ComponentResource):
     def env_vars(self) -> list[dict[str, pulumi.Input[str]]]:
         """The platform env as Kubernetes `env` entries (camelCase-compatible: only name/value)."""
         return [{"name": k, "value": v} for k, v in self.env.items()]
+
+    def mlflow_secret_env(self) -> list[dict[str, str]]:
+        """The MLflow credentials as the Airflow chart's `secret` entries (envName, secretName, secretKey)."""
+        if self.mlflow_secret is None:
+            return []
+        return [{"envName": k, "secretName": self.mlflow_secret, "secretKey": k} for k in (USERNAME_ENV, PASSWORD_ENV)]
 
 
 def control_plane_egress(owner: pulumi.Resource, name: str, ctx: PlatformContext, *, namespace: pulumi.Input[str],

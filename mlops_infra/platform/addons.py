@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -59,6 +59,9 @@ class PlatformContext:
     external_secrets: pulumi.Resource | None = None
     """What installs the External Secrets operator and its CRDs (the security baseline, when
     `securityBaseline.externalSecrets`): an add-on's SecretStore and ExternalSecrets depend on it. None: no operator."""
+    mlflow_credentials: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """With MLflow basic auth: the password (a Pulumi secret) of the MLflow user named after each orchestrator's
+    namespace; the engine's wiring delivers it (registry/mlflow_users.py). Empty: no auth, or no registry."""
 
     def add_bucket(self, bucket: HardenedBucket) -> HardenedBucket:
         """Register a bucket the add-on created: a data bucket if it carries the platform's guard (`bucket_guard`),

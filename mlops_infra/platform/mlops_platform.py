@@ -48,6 +48,11 @@ def feature_clients(config: PlatformConfig) -> list[str]:
     return sorted({t.name for t in config.cluster.teams} | config.orchestration.namespaces)
 
 
+def mlflow_clients(config: PlatformConfig) -> list[str]:
+    """Namespaces whose pods call the tracking server: the teams and the orchestrators (their task pods log runs)."""
+    return sorted({t.name for t in config.cluster.teams} | config.orchestration.namespaces)
+
+
 class MlopsPlatform(pulumi.ComponentResource):
     """The whole platform for one environment. Its outputs are the contract consumer stacks rely on
     (`mlops_infra.outputs.CONTRACT`). Order: network, cluster, GPU capacity, monitoring (it installs the CRDs
@@ -95,12 +100,13 @@ class MlopsPlatform(pulumi.ComponentResource):
             monitoring=monitoring,
             oidc_client_secret=_secret(config.mlflow.ingress.oidc_client_secret if config.mlflow else None),
             name_prefix=f"{config.name}-{config.environment}", bucket_guard=guard,
-            # The tracking server's NetworkPolicy admits the platform's namespaces (teams, Feast) and Prometheus.
-            client_namespaces=sorted({t.name for t in config.cluster.teams}
-                                     | ({config.feast.namespace} if config.feast else set())
-                                     | config.orchestration.namespaces),  # orchestrators' task pods log models
-            # With MLflow basic auth (prod) each team gets an MLflow user and credentials in its namespace.
-            team_namespaces=sorted({t.name for t in config.cluster.teams})), k8s_opts) \
+            # The tracking server's NetworkPolicy admits the namespaces whose pods log to it (teams, orchestrators'
+            # task pods; no Feast pod calls MLflow) and Prometheus.
+            client_namespaces=mlflow_clients(config),
+            # With MLflow basic auth (prod) each of them gets an MLflow user and credentials in its namespace: the
+            # teams' from the registry, the orchestrators' from their wiring (their namespaces come later).
+            team_namespaces=sorted({t.name for t in config.cluster.teams}),
+            client_users=sorted(config.orchestration.namespaces)), k8s_opts) \
             if reg.enabled else None
         # Every bucket pods reach through the S3 endpoint, and (data buckets) whose object events the trail records.
         # The security baseline is built before the add-ons (they need its External Secrets operator), so these
@@ -215,6 +221,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             feature_read_policy_arn=fs.read_policy().arn if fs else None,
             offline_store=fs.bucket.refs if fs else None,
             mlflow_tracking_uri=reg.tracking_uri if reg else None,
+            mlflow_credentials=reg.mlflow_credentials if reg else {},
             feature_server_url=getattr(fs, "feature_server_url", None) if fs else None,
             external_secrets=self.security if self.security and self.config.security_baseline.external_secrets else None)
 
