@@ -97,6 +97,14 @@ def _offline_guard(args: FeatureStoreArgs) -> tuple[VpcEndpointGuard | None, Any
     return guard, None
 
 
+def _checksum(text: pulumi.Output[str], secrets: dict[str, pulumi.Output[str]]) -> pulumi.Output[str]:
+    """16 hex digits of SHA-256 over the file and the secret env values it expands (a one-way digest of random
+    40-character passwords: the annotation stays a Pulumi secret all the same)."""
+    names = sorted(secrets)
+    return pulumi.Output.all(text, *[secrets[n] for n in names]).apply(lambda values: hashlib.sha256("\n".join(
+        [str(values[0]), *(f"{n}={v}" for n, v in zip(names, values[1:], strict=True))]).encode()).hexdigest()[:16])
+
+
 class FeatureStore(pulumi.ComponentResource):
     offline_bucket_name: pulumi.Output[str]
     feature_store_yaml: pulumi.Output[str] | None
@@ -251,7 +259,9 @@ class FeatureStore(pulumi.ComponentResource):
             offline=None, registry="read", online="read", kms_write=False))
         materializer_identity = self._identity(child(name, "materializer"), args, namespace, self._statements(
             offline="read", registry="write", online="write", kms_write=True))
-        checksum = self.feature_store_yaml.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()[:16])
+        # A pod template annotation: a new file *or a new password* (the env the file expands) replaces the bootstrap
+        # Job, which then re-runs (and re-passwords the reader), and rolls the server's pods.
+        checksum = _checksum(self.feature_store_yaml, secrets)
         writer_pod = FeastPod(namespace=namespace, service_account=materializer_identity.service_account_name,
                               config_map=config_map_name, secret=secret_name)
         # Registry readers start only once the registry exists (see feature_store_bootstrap.py). The Job runs the
@@ -261,7 +271,7 @@ class FeatureStore(pulumi.ComponentResource):
             reader=REGISTRY_READER if self.sql_registry else None, depends_on=[materializer_identity]), child_opts)
         server = FeatureServer(child(name, "server"), FeatureServerArgs(
             config=cfg.server, labels=labels,
-            checksum=server_yaml.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()[:16]),
+            checksum=_checksum(server_yaml, server_secrets),
             depends_on=[self.registry_bootstrap.job, server_identity], client_namespaces=args.client_namespaces,
             prometheus_namespace=args.monitoring.prometheus_namespace if args.monitoring else None,
             pod=FeastPod(namespace=namespace, service_account=server_identity.service_account_name,
