@@ -33,7 +33,11 @@ from ..compute.gpu_config import POOL_LABEL, GpuPoolConfig
 from ..config import PlatformConfig
 from ..config.database import DatabaseConfig
 from ..features.config import FeastFeatureStoreConfig
+from ..features.feast_config import REGISTRY_PASSWORD_ENV as FEAST_PASSWORD_ENV
 from ..features.feature_server import SERVICE_PORT as FEATURE_SERVER_PORT
+from ..features.feature_store_consumers import CREDENTIALS_SECRET as FEAST_CREDENTIALS
+from ..features.feature_store_consumers import REGISTRY_USER_ENV as FEAST_USER_ENV
+from ..features.feature_store_consumers import credentials_secret as feast_credentials
 from ..platform.addons import PlatformContext
 from ..registry.config import MlflowModelRegistryConfig
 from ..registry.mlflow_users import CREDENTIALS_SECRET, PASSWORD_ENV, USERNAME_ENV, credentials_secret
@@ -137,8 +141,8 @@ class EngineWiring(pulumi.ComponentResource):
     mlflow_secret: str | None
     """The Secret holding MLFLOW_TRACKING_USERNAME/PASSWORD in the namespace (MLflow basic auth), or None."""
     mlflow_env: dict[str, pulumi.Input[str]]
-    """Those two variables and their values (the password a Pulumi secret), for an engine that delivers env from a
-    Secret of its own; empty without MLflow basic auth."""
+    """Those two variables (and the Feast registry login's) and their values (passwords are Pulumi secrets), for an
+    engine that delivers env from a Secret of its own; empty without MLflow basic auth or a SQL registry."""
 
     def __init__(self, name: str, args: EngineWiringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:pipelines:EngineWiring", name, None, opts)
@@ -164,6 +168,14 @@ class EngineWiring(pulumi.ComponentResource):
             credentials_secret(child(name, "mlflow-credentials"), child_options(self, provider=ctx.cluster.provider),
                                namespace=args.namespace, username=user, password=password)
             self.mlflow_secret, self.mlflow_env = CREDENTIALS_SECRET, {USERNAME_ENV: user, PASSWORD_ENV: password}
+        self.feast_secret: str | None = None
+        """The Secret with the namespace's read-only Feast registry login (SQL registry), or None."""
+        if user is not None and user in ctx.feature_registry_logins:
+            login = ctx.feature_registry_logins[user]
+            feast_credentials(child(name, "feast-credentials"), child_options(self, provider=ctx.cluster.provider),
+                              namespace=args.namespace, login=login)
+            self.feast_secret = FEAST_CREDENTIALS
+            self.mlflow_env = {**self.mlflow_env, FEAST_USER_ENV: login.user, FEAST_PASSWORD_ENV: login.password}
         if args.egress_policy:
             k8s.networking.v1.NetworkPolicy(
                 child(name, "egress"), metadata={"name": f"{args.engine}-egress", "namespace": args.namespace},
@@ -175,11 +187,15 @@ class EngineWiring(pulumi.ComponentResource):
         """The platform env as Kubernetes `env` entries (camelCase-compatible: only name/value)."""
         return [{"name": k, "value": v} for k, v in self.env.items()]
 
+    def env_secrets(self) -> list[str]:
+        """The credential Secrets the task pods read whole (`envFrom`): MLflow's, Feast's."""
+        return [n for n in (self.mlflow_secret, self.feast_secret) if n is not None]
+
     def mlflow_secret_env(self) -> list[dict[str, str]]:
-        """The MLflow credentials as the Airflow chart's `secret` entries (envName, secretName, secretKey)."""
-        if self.mlflow_secret is None:
-            return []
-        return [{"envName": k, "secretName": self.mlflow_secret, "secretKey": k} for k in (USERNAME_ENV, PASSWORD_ENV)]
+        """Those credentials as the Airflow chart's `secret` entries (envName, secretName, secretKey)."""
+        entries = [(self.mlflow_secret, (USERNAME_ENV, PASSWORD_ENV)),
+                   (self.feast_secret, (FEAST_USER_ENV, FEAST_PASSWORD_ENV))]
+        return [{"envName": k, "secretName": secret, "secretKey": k} for secret, keys in entries if secret for k in keys]
 
 
 def control_plane_egress(owner: pulumi.Resource, name: str, ctx: PlatformContext, *, namespace: pulumi.Input[str],

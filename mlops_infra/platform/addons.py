@@ -20,6 +20,7 @@ from ..blocks.late import LateList
 from ..blocks.observability import MonitoringRefs
 from ..blocks.refs import BucketRefs, ClusterRefs, NetworkRefs
 from ..config import PlatformConfig
+from ..features.feature_store_consumers import RegistryLogin
 from ..outputs import Key, checked
 
 
@@ -62,6 +63,9 @@ class PlatformContext:
     mlflow_credentials: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     """With MLflow basic auth: the password (a Pulumi secret) of the MLflow user named after each orchestrator's
     namespace; the engine's wiring delivers it (registry/mlflow_users.py). Empty: no auth, or no registry."""
+    feature_registry_logins: Mapping[str, RegistryLogin] = field(default_factory=dict)
+    """With a Feast SQL registry: each orchestrator namespace's read-only registry login; the engine's wiring
+    delivers it (features/feature_store_consumers.py). Empty: no SQL registry."""
 
     def add_bucket(self, bucket: HardenedBucket) -> HardenedBucket:
         """Register a bucket the add-on created: a data bucket if it carries the platform's guard (`bucket_guard`),

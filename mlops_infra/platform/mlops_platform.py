@@ -222,6 +222,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             offline_store=fs.bucket.refs if fs else None,
             mlflow_tracking_uri=reg.tracking_uri if reg else None,
             mlflow_credentials=reg.mlflow_credentials if reg else {},
+            feature_registry_logins=getattr(fs, "registry_logins", {}) if fs else {},
             feature_server_url=getattr(fs, "feature_server_url", None) if fs else None,
             external_secrets=self.security if self.security and self.config.security_baseline.external_secrets else None)
 
