@@ -100,11 +100,9 @@ class MlopsPlatform(pulumi.ComponentResource):
             monitoring=monitoring,
             oidc_client_secret=_secret(config.mlflow.ingress.oidc_client_secret if config.mlflow else None),
             name_prefix=f"{config.name}-{config.environment}", bucket_guard=guard,
-            # The tracking server's NetworkPolicy admits the namespaces whose pods log to it (teams, orchestrators'
-            # task pods; no Feast pod calls MLflow) and Prometheus.
+            # Admitted by the server's NetworkPolicy (with Prometheus), and with MLflow basic auth (prod) each with its own
+            # user and credentials: the teams' from the registry, the orchestrators' from their wiring (made later).
             client_namespaces=mlflow_clients(config),
-            # With MLflow basic auth (prod) each of them gets an MLflow user and credentials in its namespace: the
-            # teams' from the registry, the orchestrators' from their wiring (their namespaces come later).
             team_namespaces=sorted({t.name for t in config.cluster.teams}),
             client_users=sorted(config.orchestration.namespaces)), k8s_opts) \
             if reg.enabled else None
