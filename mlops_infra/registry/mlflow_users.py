@@ -94,17 +94,17 @@ def team_users(name: str, parent: pulumi.Resource, *, namespace: pulumi.Input[st
     `teams` maps each username to its namespace (an output of the cluster's Namespace, so the Secret waits for
     it); `clients` are users whose namespace is created later, by the consumer, which then creates the Secret
     (`credentials_secret`). Returns the Job (None without users) and every user's password (a Pulumi secret)."""
-    users = sorted({*teams, *clients})
-    if not users:
+    usernames = sorted({*teams, *clients})
+    if not usernames:
         return None, {}
-    if "admin" in users:  # the Job would reset the admin's password to the user's
+    if "admin" in usernames:  # the Job would reset the admin's password to the user's
         raise ValueError(f"{name}: a consumer namespace named `admin` collides with MLflow's admin user")
     users_name = truncate_name(f"{k8s_name}-users", 63)
     # Not the server's selector labels: the Job's pod must never join the Service or the PodDisruptionBudget.
     labels = {"app.kubernetes.io/name": "mlflow-users", "app.kubernetes.io/instance": k8s_name,
               "app.kubernetes.io/part-of": "mlops-platform"}
     passwords: dict[str, pulumi.Output[str]] = {}
-    for user in users:
+    for user in usernames:
         password = random.RandomPassword(child(name, f"user-{user}"), length=32, special=False,
                                          opts=child_options(parent))
         passwords[user] = pulumi.Output.secret(password.result)
