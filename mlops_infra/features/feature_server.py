@@ -55,7 +55,9 @@ class FeastPod:
                 {"name": "tmp", "mount_path": "/tmp"}]
 
     def env(self) -> list[k8s.core.v1.EnvVarArgsDict]:
-        return [{"name": "HOME", "value": "/tmp"}, {"name": "FEAST_USAGE", "value": "False"}]
+        # No FEAST_USAGE: Feast 0.66.0 sends no telemetry and reads no such variable (usage tracking was removed in
+        # 0.38.0, feast-dev/feast#4214; tests/integration/test_feast.py checks the installed package).
+        return [{"name": "HOME", "value": "/tmp"}]
 
     def env_from(self) -> list[k8s.core.v1.EnvFromSourceArgsDict]:
         return [{"secret_ref": {"name": self.secret}}] if self.secret is not None else []

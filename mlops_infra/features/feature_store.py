@@ -32,6 +32,7 @@ from . import feast_config
 from .config import FeastFeatureStoreConfig, FeatureStoreConfig, SageMakerFeatureStoreConfig, cron_max_gap_minutes
 from .feature_server import FeastPod, FeatureServer, FeatureServerArgs
 from .feature_store_bootstrap import RegistryBootstrap, RegistryBootstrapArgs
+from .feature_store_consumers import REGISTRY_USER_ENV, RegistryLogin, consumer_logins, credentials_secret
 from .feature_store_materialization import (
     ACTIVE_DEADLINE_SECONDS,
     STARTING_DEADLINE_SECONDS,
@@ -100,6 +101,14 @@ def _offline_guard(args: FeatureStoreArgs) -> tuple[VpcEndpointGuard | None, Any
     if cfg.offline.engine == "athena":
         return guard.with_exemptions(called_via=[ATHENA]), None
     return guard, None
+
+
+def _checksum(text: pulumi.Output[str], secrets: dict[str, pulumi.Output[str]]) -> pulumi.Output[str]:
+    """16 hex digits of SHA-256 over the file and the secret env values it expands (a one-way digest of random
+    40-character passwords: the annotation stays a Pulumi secret all the same)."""
+    names = sorted(secrets)
+    return pulumi.Output.all(text, *[secrets[n] for n in names]).apply(lambda values: hashlib.sha256("\n".join(
+        [str(values[0]), *(f"{n}={v}" for n, v in zip(names, values[1:], strict=True))]).encode()).hexdigest()[:16])
 
 
 class FeatureStore(pulumi.ComponentResource):
@@ -200,6 +209,8 @@ class FeatureStore(pulumi.ComponentResource):
             self.outputs["onlineEndpoint"] = self.redis.endpoint
 
         self.sql_registry: SqlRegistry | None = None
+        self.registry_logins: dict[str, RegistryLogin] = {}
+        """SQL registry: each consumer namespace's read-only login (feature_store_consumers.py)."""
         server_secrets = dict(secrets)
         if cfg.registry == "sql":
             self.sql_registry = SqlRegistry(child(name, "registry"), SqlRegistryArgs(
@@ -220,11 +231,19 @@ class FeatureStore(pulumi.ComponentResource):
             secrets[feast_config.REGISTRY_PASSWORD_ENV] = db.password
             secrets[feast_config.REGISTRY_READER_PASSWORD_ENV] = reader_password
             server_secrets[feast_config.REGISTRY_READER_PASSWORD_ENV] = reader_password
+            # Consumers: a read-only login each (feature_store_consumers.py), never the owner's.
+            self.registry_logins = consumer_logins(name, self, [n for n in args.client_namespaces if isinstance(n, str)])
+            secrets.update({login.password_env: login.password for login in self.registry_logins.values()})
+            for ns, login in self.registry_logins.items():
+                if ns in args.cluster.namespaces:  # created already (teams); the others' consumers deliver theirs
+                    credentials_secret(child(name, f"registry-credentials-{ns}"), child_options(self),
+                                       namespace=args.cluster.namespaces[ns], login=login)
+            exported_path = url(f"${{{REGISTRY_USER_ENV}}}", feast_config.REGISTRY_PASSWORD_ENV)
         else:
             registry_path = pulumi.Output.concat("s3://", self.bucket.bucket_name, f"/{REGISTRY_KEY}")
-            server_registry_path = registry_path
-        self.registry_path = registry_path
-        self.outputs["registryPath"] = registry_path
+            server_registry_path = exported_path = registry_path
+        self.registry_path = exported_path
+        self.outputs["registryPath"] = exported_path
 
         def feature_store_yaml(path: pulumi.Output[str], schema_mode: feast_config.SchemaMode | None) -> pulumi.Output[str]:
             def render(values: list[Any]) -> str:
@@ -239,7 +258,8 @@ class FeatureStore(pulumi.ComponentResource):
                 path, self.redis.endpoint if self.redis else "", self.athena_db.name if self.athena_db else "",
                 self.workgroup.name if self.workgroup else "", self.bucket.bucket_name, region).apply(render)
 
-        self.feature_store_yaml = feature_store_yaml(registry_path, None)
+        writer_yaml = feature_store_yaml(registry_path, None)  # the owner's login: bootstrap and materializer only
+        self.feature_store_yaml = feature_store_yaml(exported_path, "verify") if self.sql_registry else writer_yaml
         self.outputs["featureStoreYaml"] = self.feature_store_yaml
         # SQL registry: the server's own file (read-only user, `schema_mode: verify`: no DDL). S3: the same file.
         server_yaml = feature_store_yaml(server_registry_path, "verify") if self.sql_registry else self.feature_store_yaml
@@ -247,7 +267,7 @@ class FeatureStore(pulumi.ComponentResource):
         namespace = self._namespace(name, cfg.namespace, args)
         labels = {"app.kubernetes.io/part-of": "feast", "app.kubernetes.io/managed-by": "pulumi"}
         config_map_name, secret_name = self._pod_files(
-            name, "config", "secrets", namespace, labels, self.feature_store_yaml, secrets)
+            name, "config", "secrets", namespace, labels, writer_yaml, secrets)
         server_config, server_secret = (config_map_name, secret_name) if self.sql_registry is None else self._pod_files(
             name, "server-config", "server-secrets", namespace, labels, server_yaml, server_secrets)
 
@@ -255,17 +275,20 @@ class FeatureStore(pulumi.ComponentResource):
             offline=None, registry="read", online="read", kms_write=False))
         materializer_identity = self._identity(child(name, "materializer"), args, namespace, self._statements(
             offline="read", registry="write", online="write", kms_write=True))
-        checksum = self.feature_store_yaml.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()[:16])
+        # A pod template annotation: a new file *or a new password* (the env the file expands) replaces the bootstrap
+        # Job, which then re-runs (and re-passwords the reader), and rolls the server's pods.
+        checksum = _checksum(writer_yaml, secrets)
         writer_pod = FeastPod(namespace=namespace, service_account=materializer_identity.service_account_name,
                               config_map=config_map_name, secret=secret_name)
         # Registry readers start only once the registry exists (see feature_store_bootstrap.py). The Job runs the
         # server's image: an image only the materializer needs (s3fs) must not block the server's first start.
         self.registry_bootstrap = RegistryBootstrap(child(name, "registry-init"), RegistryBootstrapArgs(
             image=cfg.server.image, pod=writer_pod, labels=labels, checksum=checksum,
-            reader=REGISTRY_READER if self.sql_registry else None, depends_on=[materializer_identity]), child_opts)
+            reader=REGISTRY_READER if self.sql_registry else None, depends_on=[materializer_identity],
+            consumers={login.user: login.password_env for login in self.registry_logins.values()}), child_opts)
         server = FeatureServer(child(name, "server"), FeatureServerArgs(
             config=cfg.server, labels=labels,
-            checksum=server_yaml.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()[:16]),
+            checksum=_checksum(server_yaml, server_secrets),
             depends_on=[self.registry_bootstrap.job, server_identity], client_namespaces=args.client_namespaces,
             prometheus_namespace=args.monitoring.prometheus_namespace if args.monitoring else None,
             monitoring=args.monitoring,

@@ -34,7 +34,8 @@ PostgreSQL stores it in pg_authid) computed here, so a statement that errors, an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -44,6 +45,7 @@ from ..blocks import pod_security
 from ..blocks.naming import child, child_options
 from . import feast_config
 from .feature_server import FEATURE_STORE_YAML, FeastPod
+from .feature_store_consumers import CONSUMERS_ENV
 
 READER_ENV = "FEAST_REGISTRY_READER"
 # RFC 5802/5803, as PostgreSQL's scram_build_secret (src/common/scram-common.c) builds it: 4096 iterations, 16-byte
@@ -61,7 +63,7 @@ def scram_verifier(password, iterations=4096):
 # and password are checked to be a plain identifier and alphanumeric; DDL takes no bind parameters, so the role name
 # enters the SQL text and the password only as its SCRAM verifier.
 INIT_SCRIPT = f"""\
-import base64, hashlib, hmac, os, sys
+import base64, hashlib, hmac, json, os, sys
 from pathlib import Path
 from feast import FeatureStore, Project
 {SCRAM_VERIFIER}store = FeatureStore(repo_path="/tmp", fs_yaml_file=Path(sys.argv[1]))
@@ -69,10 +71,11 @@ registry = store.registry
 if store.project not in {{p.name for p in registry.list_projects(allow_cache=False)}}:
     registry.apply_project(Project(name=store.project), commit=True)
     print("registered project", store.project)
-reader = os.environ.get("{READER_ENV}")
-if reader:
+readers = {{os.environ["{READER_ENV}"]: "{feast_config.REGISTRY_READER_PASSWORD_ENV}"}} if os.environ.get("{READER_ENV}") else {{}}
+readers.update(json.loads(os.environ.get("{CONSUMERS_ENV}") or "{{}}"))
+for reader, password_env in sorted(readers.items()):
     from sqlalchemy import create_engine, text
-    password = os.environ["{feast_config.REGISTRY_READER_PASSWORD_ENV}"]
+    password = os.environ[password_env]
     if not (reader.isidentifier() and reader.islower() and password.isalnum()):
         sys.exit("refusing an unsafe reader name or password")
     engine = create_engine(store.config.registry.path)
@@ -107,6 +110,9 @@ class RegistryBootstrapArgs:
     reader: str | None = None
     """SQL registry: the read-only database user to create; its password is the pod's
     `FEAST_REGISTRY_READER_PASSWORD` env var. Default: none (S3 registry)."""
+    consumers: Mapping[str, str] = field(default_factory=dict)
+    """SQL registry: further read-only users to create, each with the pod env var holding its password (the
+    consumers' logins, features/feature_store_consumers.py). Default: none."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
     """What must exist before the pod starts: the identity (role policy, Pod Identity association). Default: none."""
 
@@ -119,6 +125,8 @@ class RegistryBootstrap(pulumi.ComponentResource):
         pod = args.pod
         labels = {**args.labels, "app.kubernetes.io/name": "feast-registry-init", "app.kubernetes.io/instance": name}
         reader_env: list[k8s.core.v1.EnvVarArgsDict] = [{"name": READER_ENV, "value": args.reader}] if args.reader else []
+        if args.consumers:
+            reader_env.append({"name": CONSUMERS_ENV, "value": json.dumps(dict(args.consumers), sort_keys=True)})
         container: k8s.core.v1.ContainerArgsDict = {
             "name": "registry-init",
             "image": args.image,

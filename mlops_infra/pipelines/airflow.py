@@ -102,7 +102,8 @@ class Airflow(pulumi.ComponentResource):
         inputs = av.AirflowInputs(region=ctx.config.region, log_bucket=self.bucket.bucket_name,
                                   worker_service_account="airflow-worker",
                                   api_server_service_account="airflow-api-server",
-                                  dag_processor_service_account="airflow-dag-processor", env=env)  # type: ignore[arg-type]
+                                  dag_processor_service_account="airflow-dag-processor", env=env,  # type: ignore[arg-type]
+                                  secret_env=self.wiring.mlflow_secret_env())
         self.release = release(
             child(name, "release"), PinnedChart(CHART, CHART_REPO, cfg.chart_version), parent=self, namespace=ns,
             values=av.chart_values(cfg, inputs, log_folder), timeout_seconds=900,

@@ -56,6 +56,9 @@ class AirflowInputs:
     dag_processor_service_account: str
     env: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     """Platform env for every Airflow container (MLflow, feature server, GPU placement)."""
+    secret_env: Sequence[Mapping[str, str]] = field(default_factory=tuple)
+    """The chart's `secret` entries (`envName`, `secretName`, `secretKey`): env from a Secret in every Airflow
+    container and the KubernetesExecutor's task pods (chart `custom_airflow_environment`). Default: none."""
 
 
 def aws_connection(region: str) -> str:
@@ -162,6 +165,7 @@ def chart_values(cfg: AirflowConfig, inputs: AirflowInputs, log_folder: Any) -> 
         "migrateDatabaseJob": _component("migrateDatabaseJob"),
         "networkPolicies": {"enabled": False},  # the platform's own egress policies (wiring_common)
         "env": env,
+        **({"secret": [dict(e) for e in inputs.secret_env]} if inputs.secret_env else {}),
         "scheduler": _component("scheduler", replicas=cfg.scheduler_replicas),
         "apiServer": _component("apiServer", inputs.api_server_service_account, replicas=cfg.api_server_replicas,
                                 service={"type": "ClusterIP"}),

@@ -123,7 +123,8 @@ class Metaflow(pulumi.ComponentResource):
                                    automount_service_account_token=False, opts=child_options(self, provider=provider))
         env_secret = k8s.core.v1.Secret(
             child(name, "env"), metadata={"name": ENV_SECRET, "namespace": ns}, type="Opaque",
-            string_data=self.wiring.env, opts=child_options(self, provider=provider))
+            # Steps read this one Secret (METAFLOW_KUBERNETES_SECRETS): it carries the MLflow credentials too.
+            string_data={**self.wiring.env, **self.wiring.mlflow_env}, opts=child_options(self, provider=provider))
         if cfg.scheduler == "argoWorkflows":
             self._argo_access(name, ctx, ns)
         control_plane_egress(self, name, ctx, namespace=ns, kubernetes_api=False,

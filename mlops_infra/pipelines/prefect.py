@@ -159,7 +159,8 @@ class Prefect(pulumi.ComponentResource):
         template = pulumi.Output.all(ns, env).apply(lambda a: base_job_template(JobTemplateArgs(
             namespace=str(a[0]), service_account=FLOWS_SERVICE_ACCOUNT, image=cfg.image, cpu=cfg.job_cpu,
             memory=cfg.job_memory, uid=PREFECT_UID, tolerations=gpu.tolerations,
-            node_selector=gpu.node_selector if cfg.gpu_pool else {}, env=platform_env(dict(a[1])))))
+            node_selector=gpu.node_selector if cfg.gpu_pool else {}, env=platform_env(dict(a[1])),
+            env_secrets=self.wiring.env_secrets())))
         self.base_job_template = template.apply(lambda t: json.dumps(t, indent=2, sort_keys=True))
         self.release = release(
             child(name, "worker"), PinnedChart(WORKER, PREFECT_REPO, cfg.worker_chart_version), parent=self,

@@ -36,6 +36,8 @@ class JobTemplateArgs:
     tolerations: Sequence[Mapping[str, str]] = ()
     node_selector: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
+    env_secrets: Sequence[str] = ()
+    """Secrets whose keys every flow run gets as env vars (`envFrom`: the MLflow credentials). Default: none."""
 
 
 def _string(title: str, description: str, default: Any = None) -> dict[str, Any]:
@@ -92,6 +94,7 @@ def _pod_spec(args: JobTemplateArgs) -> dict[str, Any]:
         "imagePullPolicy": "{{ image_pull_policy }}",
         "args": "{{ command }}",
         "env": "{{ env }}",
+        **({"envFrom": [{"secretRef": {"name": n}} for n in args.env_secrets]} if args.env_secrets else {}),
         "resources": {"requests": dict(amounts), "limits": dict(amounts)},
         "securityContext": pod_security.helm_container_security_context(),
         "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH}],

@@ -35,10 +35,15 @@ from ..config import PlatformConfig
 from ..config.database import DatabaseConfig
 from ..config.platform import uses_dynamodb
 from ..features.config import FeastFeatureStoreConfig
+from ..features.feast_config import REGISTRY_PASSWORD_ENV as FEAST_PASSWORD_ENV
 from ..features.feature_server import SERVICE_PORT as FEATURE_SERVER_PORT
+from ..features.feature_store_consumers import CREDENTIALS_SECRET as FEAST_CREDENTIALS
+from ..features.feature_store_consumers import REGISTRY_USER_ENV as FEAST_USER_ENV
+from ..features.feature_store_consumers import credentials_secret as feast_credentials
 from ..observability.contribution import database_alarms
 from ..platform.addons import PlatformContext
 from ..registry.config import MlflowModelRegistryConfig
+from ..registry.mlflow_users import CREDENTIALS_SECRET, PASSWORD_ENV, USERNAME_ENV, credentials_secret
 from ..security.exfiltration_guards import (
     API_SERVICE_PORT,
     NAMESPACE_LABEL,
@@ -54,6 +59,8 @@ HTTPS = 443
 DNS_PORTS: list[k8s.networking.v1.NetworkPolicyPortArgsDict] = [
     {"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 SECRET_REFRESH = REFRESH_INTERVAL  # the password rotates every 7 days: blocks/rotation.py
+ENGINE_CONFIGS = {"airflow": "airflow", "kfp": "kubeflow_pipelines", "metaflow": "metaflow", "prefect": "prefect"}
+"""Engine short name -> its attribute of `orchestration` (whose `namespace` names the engine's MLflow user)."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,11 @@ class EngineWiring(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     service_account: str
     env: dict[str, pulumi.Input[str]]
+    mlflow_secret: str | None
+    """The Secret holding MLFLOW_TRACKING_USERNAME/PASSWORD in the namespace (MLflow basic auth), or None."""
+    mlflow_env: dict[str, pulumi.Input[str]]
+    """Those two variables (and the Feast registry login's) and their values (passwords are Pulumi secrets), for an
+    engine that delivers env from a Secret of its own; empty without MLflow basic auth or a SQL registry."""
 
     def __init__(self, name: str, args: EngineWiringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:pipelines:EngineWiring", name, None, opts)
@@ -154,6 +166,22 @@ class EngineWiring(pulumi.ComponentResource):
                 aws.iam.RolePolicyAttachment(child(name, suffix), role=self.role.name, policy_arn=arn,
                                              opts=child_options(self))
         self.env = platform_env(ctx)
+        self.mlflow_secret, self.mlflow_env = None, {}
+        engine_config = getattr(ctx.config.orchestration, ENGINE_CONFIGS.get(args.engine, ""), None)
+        user = getattr(engine_config, "namespace", None)
+        if user is not None and user in ctx.mlflow_credentials:
+            password = ctx.mlflow_credentials[user]
+            credentials_secret(child(name, "mlflow-credentials"), child_options(self, provider=ctx.cluster.provider),
+                               namespace=args.namespace, username=user, password=password)
+            self.mlflow_secret, self.mlflow_env = CREDENTIALS_SECRET, {USERNAME_ENV: user, PASSWORD_ENV: password}
+        self.feast_secret: str | None = None
+        """The Secret with the namespace's read-only Feast registry login (SQL registry), or None."""
+        if user is not None and user in ctx.feature_registry_logins:
+            login = ctx.feature_registry_logins[user]
+            feast_credentials(child(name, "feast-credentials"), child_options(self, provider=ctx.cluster.provider),
+                              namespace=args.namespace, login=login)
+            self.feast_secret = FEAST_CREDENTIALS
+            self.mlflow_env = {**self.mlflow_env, FEAST_USER_ENV: login.user, FEAST_PASSWORD_ENV: login.password}
         if args.egress_policy:
             k8s.networking.v1.NetworkPolicy(
                 child(name, "egress"), metadata={"name": f"{args.engine}-egress", "namespace": args.namespace},
@@ -164,6 +192,16 @@ class EngineWiring(pulumi.ComponentResource):
     def env_vars(self) -> list[dict[str, pulumi.Input[str]]]:
         """The platform env as Kubernetes `env` entries (camelCase-compatible: only name/value)."""
         return [{"name": k, "value": v} for k, v in self.env.items()]
+
+    def env_secrets(self) -> list[str]:
+        """The credential Secrets the task pods read whole (`envFrom`): MLflow's, Feast's."""
+        return [n for n in (self.mlflow_secret, self.feast_secret) if n is not None]
+
+    def mlflow_secret_env(self) -> list[dict[str, str]]:
+        """Those credentials as the Airflow chart's `secret` entries (envName, secretName, secretKey)."""
+        entries = [(self.mlflow_secret, (USERNAME_ENV, PASSWORD_ENV)),
+                   (self.feast_secret, (FEAST_USER_ENV, FEAST_PASSWORD_ENV))]
+        return [{"envName": k, "secretName": secret, "secretKey": k} for secret, keys in entries if secret for k in keys]
 
 
 def control_plane_egress(owner: pulumi.Resource, name: str, ctx: PlatformContext, *, namespace: pulumi.Input[str],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -19,6 +19,7 @@ from ..blocks.kms import KmsKey
 from ..blocks.observability import MonitoringRefs
 from ..blocks.refs import BucketRefs, ClusterRefs, NetworkRefs
 from ..config import PlatformConfig
+from ..features.feature_store_consumers import RegistryLogin
 from ..outputs import Key, checked
 
 
@@ -58,6 +59,12 @@ class PlatformContext:
     external_secrets: pulumi.Resource | None = None
     """What installs the External Secrets operator and its CRDs (the security baseline, when
     `securityBaseline.externalSecrets`): an add-on's SecretStore and ExternalSecrets depend on it. None: no operator."""
+    mlflow_credentials: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """With MLflow basic auth: the password (a Pulumi secret) of the MLflow user named after each orchestrator's
+    namespace; the engine's wiring delivers it (registry/mlflow_users.py). Empty: no auth, or no registry."""
+    feature_registry_logins: Mapping[str, RegistryLogin] = field(default_factory=dict)
+    """With a Feast SQL registry: each orchestrator namespace's read-only registry login; the engine's wiring
+    delivers it (features/feature_store_consumers.py). Empty: no SQL registry."""
 
     def add_bucket(self, bucket: HardenedBucket) -> HardenedBucket:
         """Register a bucket the add-on created: a data bucket if it carries the platform's guard (`bucket_guard`),

@@ -55,6 +55,11 @@ def network_args(config: PlatformConfig, name: str, tags: dict[str, str], protec
                        workload_endpoints=workload_endpoint_services(config), dynamodb_endpoint=uses_dynamodb(config))
 
 
+def mlflow_clients(config: PlatformConfig) -> list[str]:
+    """Namespaces whose pods call the tracking server: the teams and the orchestrators (their task pods log runs)."""
+    return sorted({t.name for t in config.cluster.teams} | config.orchestration.namespaces)
+
+
 class MlopsPlatform(pulumi.ComponentResource):
     """The whole platform for one environment. Its outputs are the contract consumer stacks rely on
     (`mlops_infra.outputs.CONTRACT`). Order: network, cluster, GPU capacity, monitoring (it installs the CRDs
@@ -100,12 +105,11 @@ class MlopsPlatform(pulumi.ComponentResource):
             monitoring=monitoring, client_namespace_labels=PLATFORM_CLIENT,  # team workspaces of other stacks
             oidc_client_secret=_secret(config.mlflow.ingress.oidc_client_secret if config.mlflow else None),
             name_prefix=f"{config.name}-{config.environment}", bucket_guard=guard,
-            # The tracking server's NetworkPolicy admits the platform's namespaces (teams, Feast) and Prometheus.
-            client_namespaces=sorted({t.name for t in config.cluster.teams}
-                                     | ({config.feast.namespace} if config.feast else set())
-                                     | config.orchestration.namespaces),  # orchestrators' task pods log models
-            # With MLflow basic auth (prod) each team gets an MLflow user and credentials in its namespace.
-            team_namespaces=sorted({t.name for t in config.cluster.teams})), k8s_opts) \
+            # Admitted by the server's NetworkPolicy (with Prometheus), and with MLflow basic auth (prod) each with its own
+            # user and credentials: the teams' from the registry, the orchestrators' from their wiring (made later).
+            client_namespaces=mlflow_clients(config),
+            team_namespaces=sorted({t.name for t in config.cluster.teams}),
+            client_users=sorted(config.orchestration.namespaces)), k8s_opts) \
             if reg.enabled else None
         # Every bucket pods reach through the S3 endpoint, and (data buckets) whose object events the trail records:
         # plain lists the add-ons append to. The security baseline is built before the add-ons (they need its
@@ -220,6 +224,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             feature_read_policy_arn=fs.read_policy().arn if fs else None,
             offline_store=fs.bucket.refs if fs else None,
             mlflow_tracking_uri=reg.tracking_uri if reg else None,
+            mlflow_credentials=reg.mlflow_credentials if reg else {},
+            feature_registry_logins=getattr(fs, "registry_logins", {}) if fs else {},
             feature_server_url=getattr(fs, "feature_server_url", None) if fs else None,
             external_secrets=self.security if self.security and self.config.security_baseline.external_secrets else None)
 

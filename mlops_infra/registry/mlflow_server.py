@@ -98,6 +98,9 @@ class MlflowServerArgs:
     team_users: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """With MLflow basic auth: one MLflow user per entry (username → its namespace), its credentials in the
     Secret `mlflow-credentials` there (registry/mlflow_users.py). Default: none."""
+    client_users: Sequence[str] = ()
+    """With MLflow basic auth: one MLflow user per entry whose namespace the consumer creates later, and with it
+    the Secret (`mlflow_users.credentials_secret`, password from `user_passwords`). Default: none."""
     prometheus_namespace: pulumi.Input[str] | None = None
     """Namespace of the Prometheus that scrapes the metrics port. Default: none (no scrape admitted)."""
     ingress_source_cidrs: Sequence[pulumi.Input[str]] = ()
@@ -205,10 +208,11 @@ class MlflowServer(pulumi.ComponentResource):
             self._network_policy(name, meta(), args)
 
         self.internal_tracking_uri = pulumi.Output.format("http://{0}:{1}", svc_dns, cfg.api_port)
-        self.users_job = team_users(
+        self.users_job, self.user_passwords = team_users(
             name, self, namespace=args.namespace, k8s_name=k8s_name, image=cfg.server.image,
             tracking_uri=self.internal_tracking_uri, admin_secret=f"{k8s_name}-auth", teams=args.team_users,
-            server=[self.deployment, self.service]) if cfg.basic_auth else None
+            clients=args.client_users, server=[self.deployment, self.service]) if cfg.basic_auth else (None, {})
+        """Each MLflow user's password (a Pulumi secret), by username; empty without basic auth."""
         self.tracking_uri = (pulumi.Output.from_input(f"https://{ingress.host}") if ingress.enabled
                              else self.internal_tracking_uri)
         self.register_outputs({"trackingUri": self.tracking_uri, "internalTrackingUri": self.internal_tracking_uri})

@@ -60,6 +60,10 @@ class ModelRegistryArgs:
     """Namespaces whose workloads log to MLflow: with MLflow basic auth each gets its own MLflow user (named
     after the namespace) and the Secret `mlflow-credentials` holding MLFLOW_TRACKING_USERNAME/PASSWORD
     (registry/mlflow_users.py). Default: none."""
+    client_users: Sequence[str] = ()
+    """Namespaces created after the registry (the orchestrators') whose workloads log to MLflow: with MLflow basic
+    auth each gets its own MLflow user, and its password in `mlflow_credentials` for the consumer to deliver.
+    Default: none."""
 
 
 class ModelRegistry(pulumi.ComponentResource):
@@ -88,6 +92,8 @@ class ModelRegistry(pulumi.ComponentResource):
         self.server: MlflowServer | None = None
         self.sagemaker: SageMakerRegistry | None = None
         self.model_package_group_arns: dict[str, pulumi.Output[str]] = {}
+        self.mlflow_credentials: dict[str, pulumi.Output[str]] = {}
+        """With MLflow basic auth: each user's password (a Pulumi secret) by username (= its namespace)."""
         if isinstance(cfg, MlflowModelRegistryConfig):
             self._mlflow(name, cfg, args)
         elif isinstance(cfg, SageMakerModelRegistryConfig):
@@ -133,9 +139,11 @@ class ModelRegistry(pulumi.ComponentResource):
             client_namespace_labels=args.client_namespace_labels,
             prometheus_namespace=args.monitoring.prometheus_namespace if args.monitoring else None,
             team_users={t: cluster.namespaces.get(t, t) for t in args.team_namespaces},
+            client_users=[c for c in args.client_users if c not in args.team_namespaces],
             # The ALB (target type ip) connects from its ENIs in the VPC's subnets.
             ingress_source_cidrs=[network.vpc_cidr] if network.vpc_cidr else []), pulumi.ResourceOptions(parent=self))
         self.tracking_uri = self.server.tracking_uri
+        self.mlflow_credentials = self.server.user_passwords
         self.database_endpoint = self.database.endpoint
         self.database_address = self.database.address
 

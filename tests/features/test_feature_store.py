@@ -296,7 +296,8 @@ def test_feature_store_yaml_points_at_the_provisioned_stores(dev: Inventory, pro
         f"{prod.outputs['onlineEndpoint']},ssl=true,password=${{FEAST_REDIS_PASSWORD}}"
     assert prod_doc["registry"]["registry_type"] == "sql"
     assert prod_doc["registry"]["path"].endswith(".us-east-1.rds.amazonaws.com:5432/feast?sslmode=require")
-    assert prod_doc["registry"]["path"].startswith("postgresql+psycopg://feast:${FEAST_REGISTRY_PASSWORD}@")
+    # Exported for consumers: their own read-only login (feature_store_consumers.py), never the owner `feast`.
+    assert prod_doc["registry"]["path"].startswith("postgresql+psycopg://${FEAST_REGISTRY_USER}:${FEAST_REGISTRY_PASSWORD}@")
     assert prod_doc["offline_store"] == {
         "type": "athena", "region": "us-east-1", "data_source": "AwsDataCatalog", "database": "fs_offline",
         "workgroup": "fs-athena", "s3_staging_location": f"s3://{prod.outputs['offlineBucketName']}/staging/feast"}

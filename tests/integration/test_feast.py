@@ -61,6 +61,8 @@ import pytest
 import yaml
 from mlops_policies.feast import NO_S3FS_IMAGES
 
+from mlops_infra.features.feature_store_consumers import CONSUMERS_ENV, REGISTRY_USER_ENV
+
 from .feast_repo.planned import Pod, Rendered, bucket_of, moto_policy, rendered
 from .plans import plan
 from .services import consumer_python, free_port, moto_server, postgres, psql, redis_server
@@ -73,6 +75,11 @@ MARGIN = 1.15
 DRIVERS = {1001: (0.25, 7), 1002: (0.75, 42)}  # as feast_repo/client.py writes them
 USERS = {"u-1": [0.5, -1.0, 2.0, 0.0], "u-2": [1.5, 1.0, -2.0, 3.25]}
 REDIS_TOKEN, OWNER_PASSWORD, READER_PASSWORD = "itredistoken1", "itownerpw1", "itreaderpw1"
+
+
+def consumer_password(role: str) -> str:
+    """The stand-in for a consumer login's random password (alphanumeric, as the bootstrap requires)."""
+    return "itconsumer" + role.replace("_", "")
 
 
 
@@ -140,8 +147,10 @@ def provision(env: Env, pods: Rendered) -> None:
 def process_env(env: Env, pod: Pod, yaml_text: str) -> dict[str, str]:
     secrets = {"FEAST_REDIS_PASSWORD": REDIS_TOKEN, "FEAST_REGISTRY_PASSWORD": OWNER_PASSWORD,
                "FEAST_REGISTRY_READER_PASSWORD": READER_PASSWORD}
+    consumers = json.loads(pod.env.get(CONSUMERS_ENV) or "{}")  # the bootstrap: consumers' read-only logins
     referenced = {k: v for k, v in secrets.items() if f"${{{k}}}" in yaml_text or (
         k == "FEAST_REGISTRY_READER_PASSWORD" and "FEAST_REGISTRY_READER" in pod.env)}
+    referenced |= {env_name: consumer_password(role) for role, env_name in consumers.items()}
     bin_dir = str(consumer_python("feast").parent)
     key = env.users[pod.name]
     # The stock image has no s3fs; except where this test turned Athena into `file` and the pod reads offline data
@@ -153,7 +162,7 @@ def process_env(env: Env, pod: Pod, yaml_text: str) -> dict[str, str]:
             "HOME": str(env.work / "home"), "PATH": f"{bin_dir}:/usr/bin:/bin", **referenced,
             "AWS_ACCESS_KEY_ID": key[0], "AWS_SECRET_ACCESS_KEY": key[1], "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": env.s3, "FEAST_S3_ENDPOINT_URL": env.s3,
-            "AWS_ENDPOINT_URL_DYNAMODB": env.dynamodb, "FEAST_IT_BUCKET": env.bucket, "FEAST_USAGE": "False"}
+            "AWS_ENDPOINT_URL_DYNAMODB": env.dynamodb, "FEAST_IT_BUCKET": env.bucket}
 
 
 def no_s3fs(env: Env) -> Path:
@@ -348,6 +357,42 @@ def test_the_server_cannot_write_the_registry(deployed: Outcome) -> None:
     assert done.stdout.startswith("refused"), f"{deployed.env.label}: {done.stdout}\n{deployed.log()}"
 
 
+def test_a_consumer_reads_the_registry_with_its_delivered_login_and_cannot_write(deployed: Outcome) -> None:
+    """Issue 27 #7: a consumer namespace loads the exported feature_store.yaml with the read-only login its
+    `feast-credentials` Secret holds (the role the bootstrap Job created): it lists the applied feature views and
+    Feast's registry write is refused by PostgreSQL. The owner's password is nowhere in its environment."""
+    exported = str(plan(deployed.env.label).outputs["featureStoreFeatureStoreYaml"])
+    if deployed.env.pg_log is None:  # an S3 registry: consumers read it with their IAM role's managed read policy
+        assert yaml.safe_load(exported)["registry"]["registry_type"] == "file"
+        return
+    [job] = [p for p in deployed.pods.before_server if CONSUMERS_ENV in p.env]
+    logins = json.loads(job.env[CONSUMERS_ENV])
+    assert logins, "the SQL-registry variant has feature-store consumers (its team namespace)"
+    assert deployed.apply.returncode == 0, deployed.log()
+    doc = yaml.safe_load(exported)
+    assert doc["registry"]["path"].startswith(f"postgresql+psycopg://${{{REGISTRY_USER_ENV}}}:${{FEAST_REGISTRY_PASSWORD}}@")
+    assert doc["registry"]["schema_mode"] == "verify"
+    path = deployed.env.work / "consumer.yaml"
+    path.write_text(local_yaml(exported, deployed.env))
+    for role in logins:
+        env = {"PATH": os.environ["PATH"], "HOME": str(deployed.env.work / "home"),
+               REGISTRY_USER_ENV: role, "FEAST_REGISTRY_PASSWORD": consumer_password(role)}
+        read = _consumer(deployed.env, env, "registry", str(path))
+        assert read.returncode == 0 and "driver_hourly_stats" in json.loads(read.stdout.strip().splitlines()[-1]), \
+            f"{role}: {read.stderr[-3000:]}"
+        write = _consumer(deployed.env, env, "intrude", str(path))
+        assert write.stdout.startswith("refused"), f"{role}: {write.stdout}{write.stderr[-2000:]}"
+        assert OWNER_PASSWORD not in env.values()
+    wrong = {**env, "FEAST_REGISTRY_PASSWORD": OWNER_PASSWORD}  # the role does not take the owner's password
+    assert _consumer(deployed.env, wrong, "registry", str(path)).returncode != 0
+
+
+def _consumer(env: Env, process_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """feast_repo/client.py as a consumer's pod runs it: only the variables its Secret delivers."""
+    return subprocess.run([str(consumer_python("feast")), str(REPO / "client.py"), *args], env=process_env,
+                          cwd=env.work, capture_output=True, text=True, timeout=300)
+
+
 def test_apply_and_materialize_incremental_succeed(deployed: Outcome) -> None:
     assert deployed.apply.returncode == 0, deployed.log()
     assert deployed.materialize.returncode == 0, deployed.log()
@@ -451,6 +496,19 @@ def test_the_feast_under_test_is_the_version_the_image_pins(label: str) -> None:
     done = subprocess.run([str(consumer_python("feast")), "-c", "import feast; print(feast.__version__)"],
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == pinned.pop()
+
+
+def test_the_feast_under_test_sends_no_usage_telemetry() -> None:
+    """Why no pod sets FEAST_USAGE: Feast removed usage tracking in 0.38.0 (feast-dev/feast#4214), so 0.66.0 has no
+    `feast.usage` module and no code reads the variable (issue 27 minor "FEAST_USAGE unused")."""
+    done = subprocess.run([str(consumer_python("feast")), "-c", (
+        "import importlib.util, pathlib, feast; root = pathlib.Path(feast.__file__).parent; "
+        "print(importlib.util.find_spec('feast.usage') is None, sum(1 for f in root.rglob('*.py') "
+        "if 'FEAST_USAGE' in f.read_text(errors='replace')), len(list(root.rglob('*.py'))))")],
+        capture_output=True, text=True, check=True)
+    no_module, readers, files = done.stdout.split()
+    assert int(files) > 100, "the installed feast package was not found"
+    assert no_module == "True" and readers == "0", done.stdout
 
 
 def _containers(record: Any) -> list[dict[str, Any]]:

@@ -337,8 +337,9 @@ def _as(server: Server, user: str | None, password: str | None, *args: str) -> s
 
 
 def test_each_team_logs_and_registers_with_its_own_mlflow_user(server: Server) -> None:
-    """With basic auth (prod): the users Job creates each team's user, rerunning it updates the password, and a
-    team logs a run with an artifact and registers a model version with the credentials of its Secret."""
+    """With basic auth (prod): the users Job creates each consumer's user (teams and orchestrators), rerunning it
+    updates the password, and each consumer logs a run with an artifact and registers a model version with the
+    credentials of its Secret; without credentials, or with the replaced password, the server answers 401."""
     if not server.basic_auth:
         assert "users" not in server.jobs and server.teams == [], "no MLflow users without MLflow's auth"
         return
@@ -357,10 +358,14 @@ def test_each_team_logs_and_registers_with_its_own_mlflow_user(server: Server) -
     team = server.teams[0]
     stale = _as(server, team, first[team], "log", server.base, f"{team}-stale", f"{team}-stale-model")
     assert stale.returncode != 0 and "401" in stale.stderr, stale.stderr[-2000:]
-    done = _as(server, team, second[team], "log", server.base, f"{team}-experiment", f"{team}-model")
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["artifacts"] == ["model/weights.txt"] and out["version"] == "1"
+    # Every consumer namespace (teams and orchestrators: prod's Airflow) logs and registers as its own user.
+    assert {"airflow", "research", "ranking"} <= set(server.teams), server.teams
+    for consumer in server.teams:
+        done = _as(server, consumer, second[consumer], "log", server.base, f"{consumer}-experiment",
+                   f"{consumer}-model")
+        assert done.returncode == 0, f"{consumer}: {done.stderr[-3000:]}"
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        assert out["artifacts"] == ["model/weights.txt"] and out["version"] == "1", consumer
     anonymous = _as(server, None, None, "log", server.base, f"{team}-anon", f"{team}-anon-model")
     assert anonymous.returncode != 0 and "401" in anonymous.stderr, anonymous.stderr[-2000:]
 

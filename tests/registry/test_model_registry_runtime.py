@@ -222,8 +222,9 @@ def test_mlflow_database_and_feast_sql_registry_are_the_same_postgres() -> None:
 
 def test_both_databases_get_the_same_alarms_and_mlflow_admits_the_platform() -> None:
     """Planned as a whole platform (staging, Feast SQL registry): every RDS instance has the same CloudWatch alarms
-    on its own identifier, and the tracking server's NetworkPolicy admits the team and Feast namespaces and the
-    namespace Prometheus runs in."""
+    on its own identifier, and the tracking server's NetworkPolicy admits the team namespaces and the namespace
+    Prometheus runs in, not Feast's (no Feast pod calls MLflow, and every admitted namespace gets an MLflow user:
+    tests/registry/test_mlflow_consumers.py)."""
     inv = registry_plan("staging", "model_registry/platform")
     # The registry's and the Feast registry's databases (staging also runs LakeFS on its own Postgres block).
     dbs = [d for d in inv.of_type("aws:rds/instance:Instance") if "-registry-" in d.name or "-features-" in d.name]
@@ -236,7 +237,7 @@ def test_both_databases_get_the_same_alarms_and_mlflow_admits_the_platform() -> 
     [policy] = [p for p in inv.of_type(POLICY) if p.name.endswith("-registry-mlflow-ingress-policy")]
     admitted = {v for rule in policy.inputs["spec"]["ingress"] for peer in rule["from"]
                 if "namespaceSelector" in peer for e in peer["namespaceSelector"].get("matchExpressions", []) for v in e["values"]}
-    assert {"research", "feast", "mlflow", "monitoring"} <= admitted
+    assert {"research", "mlflow", "monitoring"} <= admitted and "feast" not in admitted
 
 
 @pytest.mark.parametrize("variant", ["mlflow-basic", "mlflow-oidc"])

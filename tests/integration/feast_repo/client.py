@@ -59,5 +59,12 @@ def intrude(yaml_path: str) -> None:
     print("written")
 
 
+def registry(yaml_path: str) -> None:
+    from feast import FeatureStore
+
+    store = FeatureStore(repo_path="/tmp", fs_yaml_file=Path(yaml_path))
+    print(json.dumps(sorted(v.name for v in store.list_feature_views(allow_cache=False))))
+
+
 if __name__ == "__main__":
-    {"data": data, "online": online, "intrude": intrude}[sys.argv[1]](sys.argv[2])
+    {"data": data, "online": online, "intrude": intrude, "registry": registry}[sys.argv[1]](sys.argv[2])
