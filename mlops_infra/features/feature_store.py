@@ -33,12 +33,7 @@ from .config import FeastFeatureStoreConfig, FeatureStoreConfig, SageMakerFeatur
 from .feature_server import FeastPod, FeatureServer, FeatureServerArgs
 from .feature_store_bootstrap import RegistryBootstrap, RegistryBootstrapArgs
 from .feature_store_consumers import REGISTRY_USER_ENV, RegistryLogin, consumer_logins, credentials_secret
-from .feature_store_materialization import (
-    ACTIVE_DEADLINE_SECONDS,
-    STARTING_DEADLINE_SECONDS,
-    Materialization,
-    MaterializationArgs,
-)
+from .feature_store_materialization import ACTIVE_DEADLINE_SECONDS, STARTING_DEADLINE_SECONDS, Materialization, MaterializationArgs
 from .feature_store_online import (
     DynamoDbOnlineStore,
     DynamoDbOnlineStoreArgs,

@@ -25,14 +25,17 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def consumers(inv: Inventory) -> list[str]:
-    """Namespaces the MLflow ingress policy admits to the API port, besides the server's own."""
+    """Namespaces the MLflow ingress policy admits by name to the API port, besides the server's own. (The peer
+    that admits namespaces labelled `mlops.io/platform-client`, team workspaces of other stacks, names none: a
+    workspace's MLflow user is not this stack's to make.)"""
     [policy] = [r for r in inv.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
                 if r.name.endswith("-mlflow-ingress-policy")]
     own = policy.inputs["metadata"]["namespace"]
     api_rule = policy.inputs["spec"]["ingress"][0]
-    [peer] = api_rule["from"]
-    [expr] = peer["namespaceSelector"]["matchExpressions"]
-    return sorted(set(expr["values"]) - {own})
+    named = [expr for peer in api_rule["from"] for expr in (peer.get("namespaceSelector") or {}).get(
+        "matchExpressions", []) if expr.get("key") == "kubernetes.io/metadata.name"]
+    assert len(named) == 1, "one peer names the admitted namespaces"
+    return sorted(set(named[0]["values"]) - {own})
 
 
 def users_job_passwords(inv: Inventory) -> set[str]:
