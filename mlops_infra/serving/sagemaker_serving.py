@@ -27,6 +27,15 @@ from ..blocks.refs import BucketRefs, NetworkRefs
 from .config import SageMakerModelConfig, SageMakerServingConfig
 
 CAPTURE_PREFIX = "sagemaker-capture"
+VPC_ACTIONS = ("ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+               "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
+               "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcs")
+"""What the execution role of a model with a VpcConfig needs so SageMaker can attach ENIs to its containers
+(SageMaker developer guide, host-vpc.md "Add Permissions for Endpoint Access for Containers Running in a VPC to
+Custom IAM Policies": these ten actions on Resource "*"). The Describe* actions have no resource-level permission;
+the create/delete ones are left on "*" as the guide writes them (no Vpc/Subnet condition: CreateNetworkInterface is
+authorized against the subnet and security-group resources as well, and an unverified condition key would make
+CreateEndpoint fail)."""
 VARIANT = "AllTraffic"
 LOCAL_NVME_FAMILIES = frozenset({"g5", "g6", "g6e", "gr6", "p5", "p5e", "p5en", "trn1", "trn1n", "trn2"})
 """Families whose instances carry NVMe instance store without a `d` in the name (EC2 instance type specs);
@@ -75,6 +84,8 @@ class SageMakerServing(pulumi.ComponentResource):
             iam.statement("Logs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                           ["arn:aws:logs:*:*:log-group:/aws/sagemaker/Endpoints/*"]),
         ]
+        if args.network is not None:
+            statements.append(iam.statement("VpcNetworkInterfaces", VPC_ACTIONS, ["*"]))
         aws.iam.RolePolicy(child(name, "policy"), role=role.id, policy=iam.document(statements),
                            opts=child_options(self))
         self.role_arn = role.arn

@@ -98,3 +98,15 @@ def test_models_run_in_the_private_subnets_with_an_egress_only_group(inv: Invent
     for model in models:
         assert model.inputs["vpcConfig"] == {"subnets": ["subnet-0a", "subnet-0b"],
                                              "securityGroupIds": [group.id]}, model.name
+
+
+def test_the_role_can_attach_network_interfaces_in_the_vpc(inv: Inventory) -> None:
+    """With a VpcConfig SageMaker creates ENIs as the execution role: every action host-vpc.md lists is allowed."""
+    from mlops_infra.serving.sagemaker_serving import VPC_ACTIONS
+    (model,) = [r for r in inv.of_type("aws:sagemaker/model:Model") if r.name.startswith("prod-serving-churn")]
+    assert model.inputs["vpcConfig"]["subnets"]
+    docs = [json.loads(r.inputs["policy"]) for r in inv.of_type("aws:iam/rolePolicy:RolePolicy")]
+    assert len(VPC_ACTIONS) == 10
+    for action in VPC_ACTIONS:
+        assert iam_eval.allows(docs, action, "arn:aws:ec2:us-east-1:123456789012:network-interface/eni-0a"), action
+    assert not iam_eval.allows(docs, "ec2:RunInstances", "arn:aws:ec2:us-east-1:123456789012:instance/i-0a")
