@@ -31,6 +31,7 @@ KSERVE_CHARTS = "oci://ghcr.io/kserve/charts"
 SERVICE_ACCOUNT = "model-server"
 KSERVE_NAMESPACE = "kserve"
 CERT_MANAGER_NAMESPACE = "cert-manager"
+READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
 METRICS_NEEDS = ("KServe Standard mode scales each model with a HorizontalPodAutoscaler on CPU: the cluster needs "
                  "metrics-server (cluster.metricsServer)")
 
@@ -75,7 +76,11 @@ class ModelServing(pulumi.ComponentResource):
                           provider=provider)
         ks_ns = namespace(child(name, "kserve-ns"), self, KSERVE_NAMESPACE, level="baseline", existing=existing,
                           provider=provider)
-        self.namespace = namespace(child(name, "ns"), self, cfg.namespace, existing=existing, provider=provider)
+        # target-type ip: the ALB controller's readiness gate keeps a rolling update from stopping old pods before the
+        # ALB has registered the new ones healthy (aws-load-balancer-controller v3.5.0 pod_readiness_gate.md).
+        gate = {READINESS_GATE_LABEL: "enabled"} if cfg.exposure.ingress else None
+        self.namespace = namespace(child(name, "ns"), self, cfg.namespace, labels=gate, existing=existing,
+                                   provider=provider)
         cert_manager = helm.release(
             child(name, "cert-manager"), helm.PinnedChart("cert-manager", CERT_MANAGER_REPO, cfg.cert_manager_version),
             parent=self, namespace=cm_ns, values=manifests.cert_manager_values())

@@ -134,3 +134,23 @@ def test_serving_adds_no_drift_alert_the_platform_already_has() -> None:
 def test_cert_manager_crds_go_with_their_release() -> None:
     # Kept CRDs keep the old release's meta.helm.sh/release-name; Helm refuses to adopt them under another name.
     assert manifests.cert_manager_values()["crds"] == {"enabled": True, "keep": False}
+
+
+def test_the_serving_namespace_gets_the_alb_readiness_gate(inv: Inventory) -> None:
+    """target-type ip: the controller injects the gate only in namespaces labelled for it; without it a rollout stops
+    old pods before the ALB registered the new ones."""
+    from mlops_infra.serving.model_serving import READINESS_GATE_LABEL
+    ingresses = inv.of_type(INGRESS)
+    assert ingresses and all(i.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/target-type"] == "ip"
+                             for i in ingresses)
+    namespace = ingresses[0].inputs["metadata"]["namespace"]
+    (ns,) = [r for r in inv.of_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == namespace]
+    assert ns.inputs["metadata"]["labels"][READINESS_GATE_LABEL] == "enabled"
+
+
+def test_a_private_serving_namespace_has_no_readiness_gate(prod_plan: Inventory) -> None:
+    from mlops_infra.serving.model_serving import READINESS_GATE_LABEL
+    assert not [r for r in prod_plan.of_type(INGRESS) if "-serving-" in r.name]  # prod serves privately
+    nss = [r for r in prod_plan.of_type("kubernetes:core/v1:Namespace") if r.name.endswith("-serving-ns")]
+    assert nss
+    assert all(READINESS_GATE_LABEL not in r.inputs["metadata"]["labels"] for r in nss)
