@@ -15,6 +15,7 @@ EndpointConfiguration, Endpoint and pulumi_aws.appautoscaling.Target/Policy.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -50,6 +51,18 @@ def has_local_storage(instance_type: str) -> bool:
     # EC2 naming: <class><generation><attributes>, where the attribute `d` means instance store volumes.
     match = re.fullmatch(r"[a-z]+\d+([a-z-]*)", family)
     return bool(match and "d" in match.group(1))
+
+
+def endpoint_name(base: str, instance_type: str) -> str:
+    """The endpoint's name carries a hash of the instance type. UpdateEndpoint fails when the new endpoint
+    configuration changes the instance type of a variant registered with Application Auto Scaling (SageMaker
+    developer guide, "Update endpoints that use automatic scaling": deregister first); an in-place update of the
+    endpoint would always come before Pulumi touches the target that depends on it. A new name makes the endpoint
+    a replacement instead: Pulumi creates the new endpoint and its scalable target and policy (their resource id
+    names the endpoint), switches `endpoints` to it, then deletes the old policy, target and endpoint, in that order.
+    The endpoint's name therefore changes when its instance type does (callers read it from the `endpoints` output)."""
+    digest = hashlib.sha256(instance_type.encode()).hexdigest()[:6]
+    return f"{truncate_name(base, 56)}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -130,7 +143,7 @@ class SageMakerServing(pulumi.ComponentResource):
                 "kms_key_id": args.capture.kms_key_arn,
                 "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}]},
             opts=child_options(self))
-        endpoint = aws.sagemaker.Endpoint(child(base, "endpoint"), name=truncate_name(base, 63),
+        endpoint = aws.sagemaker.Endpoint(child(base, "endpoint"), name=endpoint_name(base, m.instance_type),
                                           endpoint_config_name=config.name, tags=args.tags, opts=child_options(self))
         target = aws.appautoscaling.Target(
             child(base, "scaling"), service_namespace="sagemaker", scalable_dimension=
