@@ -58,8 +58,9 @@ class RuntimesConfig(ConfigModel):
     mlserver_image: ImageRef = Field("docker.io/seldonio/mlserver:1.7.1",
                                      description="MLServer image (ships the MLflow runtime). Default: "
                                      "docker.io/seldonio/mlserver:1.7.1.")
+    # No profile turns this on: the default images are tags, and prod would need their real digests.
     require_digest: bool = Field(False, description="Images must be pinned by digest (`@sha256:`). Default: false "
-                                 "(profile: prod true).")
+                                 "in every environment (set it with digest-pinned images).")
 
     def problems(self) -> Iterable[Problem]:
         if self.require_digest:
