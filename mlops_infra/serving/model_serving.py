@@ -180,7 +180,8 @@ class ModelServing(pulumi.ComponentResource):
                         m.name, cfg.monitoring_job_image, v[0], "model-monitor",
                         fetch_image=cfg.monitoring_fetch_image, region=args.region, service_account=SERVICE_ACCOUNT,
                         inputs=monitor_job.inputs_uri(v[1], cfg.monitoring_prefix, m.name),
-                        protected_attributes=list(m.protected_attributes)))
+                        protected_attributes=list(m.protected_attributes), features=list(m.features),
+                        window_days=cfg.monitoring_window_days))
                 k8s.batch.v1.CronJob(child(name, f"monitor-{m.name}"),
                                      metadata={"name": f"monitor-{m.name}"[:52], "namespace": self.namespace},
                                      spec=spec, opts=child_options(self, provider=provider,
