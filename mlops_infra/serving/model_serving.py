@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from ..blocks import helm
+from ..blocks import helm, iam
+from ..blocks.grants import Grant, Grants
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
@@ -90,6 +92,8 @@ class ModelServing(pulumi.ComponentResource):
         kserve = helm.release(
             child(name, "kserve"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-resources", "", cfg.kserve_version),
             parent=self, namespace=ks_ns, values=manifests.kserve_values(args.region), depends_on=[cert_manager, crds])
+        self._artifacts, self._monitoring_prefix = args.artifacts, cfg.monitoring_prefix
+        self._grants = Grants(self, name, args.tags)
         self.identity = WorkloadIdentity(child(name, "model-server"), WorkloadIdentityArgs(
             cluster=cluster.identity, namespace=self.namespace, service_account=SERVICE_ACCOUNT, tags=args.tags,
             statements=args.artifacts.read_statements()), child_options(self, provider=provider))
@@ -186,6 +190,19 @@ class ModelServing(pulumi.ComponentResource):
                                      metadata={"name": f"monitor-{m.name}"[:52], "namespace": self.namespace},
                                      spec=spec, opts=child_options(self, provider=provider,
                                                                    depends_on=[script, self.identity]))
+
+
+    def monitoring_write_statements(self) -> list[iam.Statement]:
+        """Write (and encrypt) the monitoring job's inputs: `<monitoringPrefix>/<model>/reference.csv` and
+        `predictions/<YYYY-MM-DD>/*.csv` of every model, nothing else in the artifact bucket."""
+        return iam.prefixed("Monitoring", self._artifacts.write_statements(self._monitoring_prefix))
+
+    def grant_monitoring_write(self, role: aws.iam.Role) -> Grant:
+        """Let `role` write the monitoring inputs (the caller's prediction logger, or the job that puts the reference
+        set). The prod artifact bucket denies requests from outside the VPC's S3 endpoint: write from the cluster
+        (IRSA) or another VPC workload. Idempotent per role."""
+        return self._grants.grant(role, "monitoring-write", self.monitoring_write_statements,
+                                  "Write model monitoring inputs (reference and logged predictions)")
 
 
 def pod_monitor_spec(model: str, port: str, path: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ reads them; an init container copies them with the AWS CLI, whose IRSA credentia
 - `reference.csv`: the reference set (e.g. the validation split the model was accepted on), one row per example:
   the input features, the model's prediction (column `prediction`) and the protected attributes;
 - `predictions/<YYYY-MM-DD>/*.csv` (UTC day the rows were logged): the logged requests, same columns (written by
-  a role given `ModelServing.grant_prediction_write`). Only the last `monitoringWindowDays` days are fetched.
+  a role given `ModelServing.grant_monitoring_write`). Only the last `monitoringWindowDays` days are fetched.
 
 The script (stdlib only, in a plain Python image) computes, per model:
 - the drift of every configured feature (`models[].features`; request ids, timestamps are not) and of the
