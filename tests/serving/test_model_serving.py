@@ -118,8 +118,9 @@ def test_the_monitor_job_reads_its_inputs_with_the_read_only_role(prod_plan: Inv
     (job,) = [r for r in prod_plan.of_type("kubernetes:batch/v1:CronJob") if r.name.endswith("-serving-monitor-churn")]
     pod = job.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (fetch,) = pod["initContainers"]
-    source = fetch["command"][fetch["command"].index("--recursive") + 2]
+    source = {e["name"]: e["value"] for e in fetch["env"]}["INPUTS"]  # what the fetch script copies from
     assert source == f"s3://{_artifact_bucket(prod_plan)}/monitoring/churn/"
+    assert '"$INPUTS"' in fetch["command"][-1]
     (sa,) = [r for r in prod_plan.of_type("kubernetes:core/v1:ServiceAccount") if r.name.startswith("mlops-prod-serving")]
     assert pod["serviceAccountName"] == sa.inputs["metadata"]["name"]
     docs = _role_docs(prod_plan, "mlops-prod-serving-model-server")
