@@ -39,6 +39,8 @@ ArtifactPath = Annotated[str, StringConstraints(pattern=r"^[\w.=+@/-]+$", max_le
                          AfterValidator(_artifact_path)]
 RegisteredModelUri = Annotated[str, StringConstraints(pattern=r"^models:/[\w.-]+/\d+$")]
 WafAclArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/.+$")]
+ColumnName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")]
+"""A CSV column of the monitoring inputs (no comma: the job receives the list comma-joined)."""
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
@@ -58,8 +60,9 @@ class RuntimesConfig(ConfigModel):
     mlserver_image: ImageRef = Field("docker.io/seldonio/mlserver:1.7.1",
                                      description="MLServer image (ships the MLflow runtime). Default: "
                                      "docker.io/seldonio/mlserver:1.7.1.")
+    # No profile turns this on: the default images are tags, and prod would need their real digests.
     require_digest: bool = Field(False, description="Images must be pinned by digest (`@sha256:`). Default: false "
-                                 "(profile: prod true).")
+                                 "in every environment (set it with digest-pinned images).")
 
     def problems(self) -> Iterable[Problem]:
         if self.require_digest:
@@ -105,6 +108,9 @@ class ServedModelConfig(ConfigModel):
     protected_attributes: list[K8sName] = Field(
         default_factory=list, description="Columns of the monitoring inputs the fairness metrics are computed over "
         "(e.g. gender); each must have at least two groups in the logged predictions. Default: none (drift only).")
+    features: list[ColumnName] = Field(
+        default_factory=list, description="Input features the monitoring job computes drift for (columns of the "
+        "monitoring inputs; request ids and timestamps are not features). Default: none (prediction drift only).")
 
     def problems(self) -> Iterable[Problem]:
         if self.max_replicas < self.min_replicas:
@@ -181,8 +187,10 @@ class ServingConfig(ConfigModel):
                                       "difference exceeds this, or its disparate impact ratio falls below 1 minus "
                                       "this (four-fifths rule at 0.2). Default: 0.1.")
     monitoring_job: bool = Field(True, description="The drift/fairness CronJob per model: computes the metrics "
-                                 "from `<monitoringPrefix>/<model>/reference.csv` and `predictions/*.csv` in the "
+                                 "from `<monitoringPrefix>/<model>/reference.csv` and `predictions/<day>/*.csv` in the "
                                  "artifact bucket and pushes them (README: Serving). Default: true.")
+    monitoring_window_days: int = Field(7, ge=1, le=90, description="Days of logged predictions "
+                                        "(`predictions/<YYYY-MM-DD>/`, UTC) the monitoring job reads. Default: 7.")
     monitoring_prefix: ArtifactPath = Field("monitoring", description="Key prefix of the monitoring inputs in the "
                                             "artifact bucket. Default: monitoring.")
     monitoring_job_image: ImageRef = Field("docker.io/library/python:3.12-slim",

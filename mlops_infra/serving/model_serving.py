@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from ..blocks import helm
+from ..blocks import helm, iam
+from ..blocks.grants import Grant, Grants
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
@@ -31,6 +33,7 @@ KSERVE_CHARTS = "oci://ghcr.io/kserve/charts"
 SERVICE_ACCOUNT = "model-server"
 KSERVE_NAMESPACE = "kserve"
 CERT_MANAGER_NAMESPACE = "cert-manager"
+READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
 METRICS_NEEDS = ("KServe Standard mode scales each model with a HorizontalPodAutoscaler on CPU: the cluster needs "
                  "metrics-server (cluster.metricsServer)")
 
@@ -77,7 +80,11 @@ class ModelServing(pulumi.ComponentResource):
                           provider=provider)
         ks_ns = namespace(child(name, "kserve-ns"), self, KSERVE_NAMESPACE, level="baseline", existing=existing,
                           provider=provider)
-        self.namespace = namespace(child(name, "ns"), self, cfg.namespace, existing=existing, provider=provider)
+        # target-type ip: the ALB controller's readiness gate keeps a rolling update from stopping old pods before the
+        # ALB has registered the new ones healthy (aws-load-balancer-controller v3.5.0 pod_readiness_gate.md).
+        gate = {READINESS_GATE_LABEL: "enabled"} if cfg.exposure.ingress else None
+        self.namespace = namespace(child(name, "ns"), self, cfg.namespace, labels=gate, existing=existing,
+                                   provider=provider)
         cert_manager = helm.release(
             child(name, "cert-manager"), helm.PinnedChart("cert-manager", CERT_MANAGER_REPO, cfg.cert_manager_version),
             parent=self, namespace=cm_ns, values=manifests.cert_manager_values())
@@ -87,6 +94,7 @@ class ModelServing(pulumi.ComponentResource):
         kserve = helm.release(
             child(name, "kserve"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-resources", "", cfg.kserve_version),
             parent=self, namespace=ks_ns, values=manifests.kserve_values(args.region), depends_on=[cert_manager, crds])
+        self._artifacts, self._monitoring_prefix, self._grants = args.artifacts, cfg.monitoring_prefix, Grants(self, name, args.tags)
         self.identity = WorkloadIdentity(child(name, "model-server"), WorkloadIdentityArgs(
             cluster=cluster.identity, namespace=self.namespace, service_account=SERVICE_ACCOUNT, tags=args.tags,
             statements=args.artifacts.read_statements()), child_options(self, provider=provider))
@@ -177,11 +185,25 @@ class ModelServing(pulumi.ComponentResource):
                         m.name, cfg.monitoring_job_image, v[0], "model-monitor",
                         fetch_image=cfg.monitoring_fetch_image, region=args.region, service_account=SERVICE_ACCOUNT,
                         inputs=monitor_job.inputs_uri(v[1], cfg.monitoring_prefix, m.name),
-                        protected_attributes=list(m.protected_attributes)))
+                        protected_attributes=list(m.protected_attributes), features=list(m.features),
+                        window_days=cfg.monitoring_window_days))
                 k8s.batch.v1.CronJob(child(name, f"monitor-{m.name}"),
                                      metadata={"name": f"monitor-{m.name}"[:52], "namespace": self.namespace},
                                      spec=spec, opts=child_options(self, provider=provider,
                                                                    depends_on=[script, self.identity]))
+
+
+    def monitoring_write_statements(self) -> list[iam.Statement]:
+        """Write (and encrypt) the monitoring job's inputs: `<monitoringPrefix>/<model>/reference.csv` and
+        `predictions/<YYYY-MM-DD>/*.csv` of every model, nothing else in the artifact bucket."""
+        return iam.prefixed("Monitoring", self._artifacts.write_statements(self._monitoring_prefix))
+
+    def grant_monitoring_write(self, role: aws.iam.Role) -> Grant:
+        """Let `role` write the monitoring inputs (the caller's prediction logger, or the job that puts the reference
+        set). The prod artifact bucket denies requests from outside the VPC's S3 endpoint: write from the cluster
+        (IRSA) or another VPC workload. Idempotent per role."""
+        return self._grants.grant(role, "monitoring-write", self.monitoring_write_statements,
+                                  "Write model monitoring inputs (reference and logged predictions)")
 
 
 def pod_monitor_spec(model: str, port: str, path: str) -> dict[str, Any]:

@@ -5,10 +5,12 @@ Inputs, in the registry's artifact bucket under `<monitoringPrefix>/<model>/` (t
 reads them; an init container copies them with the AWS CLI, whose IRSA credentials the pod's ServiceAccount gets):
 - `reference.csv`: the reference set (e.g. the validation split the model was accepted on), one row per example:
   the input features, the model's prediction (column `prediction`) and the protected attributes;
-- `predictions/*.csv`: the logged requests, same columns (the caller, or an inference logger, writes them).
+- `predictions/<YYYY-MM-DD>/*.csv` (UTC day the rows were logged): the logged requests, same columns (written by
+  a role given `ModelServing.grant_monitoring_write`). Only the last `monitoringWindowDays` days are fetched.
 
 The script (stdlib only, in a plain Python image) computes, per model:
-- the drift of every feature the two sets share, and of the prediction: the Jensen-Shannon distance (base 2, so
+- the drift of every configured feature (`models[].features`; request ids, timestamps are not) and of the
+  prediction: the Jensen-Shannon distance (base 2, so
   0 = same distribution, 1 = disjoint) between the reference's and the logged set's histograms (numbers: 10 bins
   over the reference's range, outliers in the end bins; anything else: its values);
 - for every protected attribute: the positive-prediction rate per group, then the demographic parity difference
@@ -20,6 +22,7 @@ missing-metric alerts tell that apart from a healthy model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 SCRIPT = r'''
@@ -29,12 +32,11 @@ from collections import Counter
 BINS = 10
 
 
-def read_rows(paths):
-    rows = []
+def iter_rows(paths):
+    """One row at a time: the logged set is streamed, never held (the job's limit is 256Mi)."""
     for path in paths:
         with open(path, newline="") as f:
-            rows.extend(csv.DictReader(f))
-    return rows
+            yield from csv.DictReader(f)
 
 
 def _number(value):
@@ -45,29 +47,37 @@ def _number(value):
     return out if math.isfinite(out) else None
 
 
-def histogram(values, reference):
-    """Shares per bin: numbers on BINS bins over the reference's range, other values as categories."""
-    numbers = [_number(v) for v in reference]
-    if numbers and all(n is not None for n in numbers) and len(set(numbers)) > 2:
-        lo, hi = min(numbers), max(numbers)
-        def key(v):
-            n = _number(v)
-            if n is None:
-                return "nan"
-            return str(min(BINS - 1, max(0, int((n - lo) / (hi - lo) * BINS))))
-    else:
-        key = str
-    counts = Counter(key(v) for v in values)
-    total = sum(counts.values()) or 1
-    return {k: c / total for k, c in counts.items()}
+class Binner:
+    """Bins of one column, fixed by the reference: numbers on BINS bins over its range (outliers in the end bins),
+    anything else by value."""
+
+    def __init__(self):
+        self.numeric, self.lo, self.hi, self.distinct = True, math.inf, -math.inf, set()
+
+    def see(self, value):
+        n = _number(value)
+        if n is None:
+            self.numeric = False
+        elif self.numeric:
+            self.lo, self.hi = min(self.lo, n), max(self.hi, n)
+            if len(self.distinct) < 3:
+                self.distinct.add(n)
+
+    def key(self, value):
+        if not (self.numeric and len(self.distinct) > 2):
+            return str(value)
+        n = _number(value)
+        if n is None:
+            return "nan"
+        return str(min(BINS - 1, max(0, int((n - self.lo) / (self.hi - self.lo) * BINS))))
 
 
-def js_distance(reference, current):
-    """Jensen-Shannon distance, base 2: 0 (same distribution) to 1 (disjoint)."""
-    p, q = histogram(reference, reference), histogram(current, reference)
+def js_distance(p_counts, q_counts):
+    """Jensen-Shannon distance, base 2, of two histograms (counts): 0 (same distribution) to 1 (disjoint)."""
+    p_total, q_total = sum(p_counts.values()) or 1, sum(q_counts.values()) or 1
     div = 0.0
-    for k in set(p) | set(q):
-        a, b = p.get(k, 0.0), q.get(k, 0.0)
+    for k in set(p_counts) | set(q_counts):
+        a, b = p_counts.get(k, 0) / p_total, q_counts.get(k, 0) / q_total
         m = (a + b) / 2
         div += (a * math.log2(a / m) if a else 0.0) / 2 + (b * math.log2(b / m) if b else 0.0) / 2
     return math.sqrt(max(div, 0.0))
@@ -78,24 +88,42 @@ def positive(value):
     return n > 0.5 if n is not None else str(value).strip().lower() in ("true", "yes", "positive")
 
 
-def compute(reference, current, prediction, protected):
-    """The contract's values: ({feature: drift}, prediction drift, {attribute: (dpd, dir)})."""
-    if not reference or not current:
-        raise ValueError(f"no input: {len(reference)} reference rows, {len(current)} logged rows")
-    shared = [c for c in reference[0] if c in current[0] and c != prediction and c not in protected]
-    drift = {c: js_distance([r[c] for r in reference], [r[c] for r in current]) for c in shared}
-    pred_drift = js_distance([r[prediction] for r in reference], [r[prediction] for r in current])
+def compute(reference_paths, current_paths, prediction, protected, features):
+    """The contract's values: ({feature: drift}, prediction drift, {attribute: (dpd, dir)}). Two streamed passes over
+    the reference (its bins, then its counts), one over the logged set; memory is O(columns x bins + groups)."""
+    columns = [*features, prediction]
+    binners = {c: Binner() for c in columns}
+    for row in iter_rows(reference_paths):
+        for c in columns:
+            binners[c].see(row[c])
+    ref = {c: Counter() for c in columns}
+    cur = {c: Counter() for c in columns}
+    groups = {attr: {} for attr in protected}
+    n_ref = n_cur = 0
+    for row in iter_rows(reference_paths):
+        n_ref += 1
+        for c in columns:
+            ref[c][binners[c].key(row[c])] += 1
+    for row in iter_rows(current_paths):
+        n_cur += 1
+        for c in columns:
+            cur[c][binners[c].key(row[c])] += 1
+        hit = positive(row[prediction])
+        for attr in protected:
+            counts = groups[attr].setdefault(row[attr], [0, 0])
+            counts[0] += hit
+            counts[1] += 1
+    if not n_ref or not n_cur:
+        raise ValueError(f"no input: {n_ref} reference rows, {n_cur} logged rows")
+    drift = {c: js_distance(ref[c], cur[c]) for c in features}
     fairness = {}
     for attr in protected:
-        groups = {}
-        for r in current:
-            groups.setdefault(r[attr], []).append(positive(r[prediction]))
-        rates = [sum(v) / len(v) for v in groups.values()]
+        rates = [pos / total for pos, total in groups[attr].values()]
         if len(rates) < 2:
             raise ValueError(f"protected attribute {attr}: fewer than two groups in the logged predictions")
         hi, lo = max(rates), min(rates)
         fairness[attr] = (hi - lo, lo / hi if hi else 1.0)
-    return drift, pred_drift, fairness
+    return drift, js_distance(ref[prediction], cur[prediction]), fairness
 
 
 def exposition(model, drift, pred_drift, fairness, now):
@@ -117,14 +145,14 @@ def main():
     model, gateway = os.environ["MODEL"], os.environ["PUSHGATEWAY_URL"].rstrip("/")
     inputs = os.environ.get("MONITOR_INPUTS", "/inputs")
     protected = [a for a in os.environ.get("PROTECTED_ATTRIBUTES", "").split(",") if a]
-    reference = read_rows([os.path.join(inputs, "reference.csv")] if os.path.exists(
-        os.path.join(inputs, "reference.csv")) else [])
-    current = read_rows(sorted(glob.glob(os.path.join(inputs, "predictions", "*.csv"))))
+    features = [a for a in os.environ.get("FEATURES", "").split(",") if a]
+    reference = [p for p in [os.path.join(inputs, "reference.csv")] if os.path.exists(p)]
+    current = sorted(glob.glob(os.path.join(inputs, "predictions", "**", "*.csv"), recursive=True))
     try:
         drift, pred_drift, fairness = compute(reference, current, os.environ.get("PREDICTION_COLUMN", "prediction"),
-                                              protected)
+                                              protected, features)
     except (ValueError, KeyError) as exc:
-        print(f"{model}: nothing pushed: {exc}", file=sys.stderr, flush=True)
+        print(f"{model}: nothing pushed: {exc!r}", file=sys.stderr, flush=True)
         sys.exit(1)
     body = exposition(model, drift, pred_drift, fairness, time.time()).encode()
     url = f"{gateway}/metrics/job/mlops-model-monitor/model/{model}"
@@ -145,19 +173,30 @@ _SECURITY = {"allowPrivilegeEscalation": False, "privileged": False, "readOnlyRo
 _SMALL = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
 
 
+FETCH_SCRIPT = (
+    'set -euf; args=""; i=0; '
+    'while [ "$i" -lt "$WINDOW_DAYS" ]; do '
+    'args="$args --include predictions/$(date -u -d "@$(( $(date -u +%s) - i * 86400 ))" +%F)/*"; i=$((i + 1)); done; '
+    'exec aws s3 cp --recursive --only-show-errors "$INPUTS" ' + INPUTS_DIR + ' --exclude "*" --include reference.csv $args')
+"""The init container copies `reference.csv` and only the last WINDOW_DAYS days of logged predictions
+(`predictions/<YYYY-MM-DD>/`, UTC; today included): `--exclude "*"` then one `--include` per day (aws s3 cp: later
+filters win). `set -f`: the `*` of each filter reaches the CLI unexpanded."""
+
+
 def inputs_uri(bucket: str, prefix: str, model: str) -> str:
     return f"s3://{bucket}/{prefix}/{model}/"
 
 
 def cron_job_spec(model: str, image: str, pushgateway_url: str, config_map: str, *, fetch_image: str,
                   inputs: str, region: str, service_account: str, protected_attributes: list[str],
+                  features: Sequence[str] = (), window_days: int = 7,
                   schedule: str = "17 3 * * *") -> dict[str, Any]:
     """The CronJob `spec` (camelCase, as the API takes it). `inputs` is the `s3://` prefix of the model's inputs;
     `service_account` reads it (IRSA)."""
     fetch = {
-        "name": "fetch", "image": fetch_image,
-        "command": ["aws", "s3", "cp", "--recursive", "--only-show-errors", inputs, INPUTS_DIR],
-        "env": [{"name": "AWS_REGION", "value": region}, {"name": "HOME", "value": "/tmp"}],
+        "name": "fetch", "image": fetch_image, "command": ["sh", "-c", FETCH_SCRIPT],
+        "env": [{"name": "AWS_REGION", "value": region}, {"name": "HOME", "value": "/tmp"},
+                {"name": "INPUTS", "value": inputs}, {"name": "WINDOW_DAYS", "value": str(window_days)}],
         "resources": _SMALL, "securityContext": _SECURITY,
         "volumeMounts": [{"name": "inputs", "mountPath": INPUTS_DIR}, {"name": "tmp", "mountPath": "/tmp"}],
     }
@@ -165,7 +204,8 @@ def cron_job_spec(model: str, image: str, pushgateway_url: str, config_map: str,
         "name": "monitor", "image": image, "command": ["python", f"{SCRIPT_DIR}/{SCRIPT_KEY}"],
         "env": [{"name": "MODEL", "value": model}, {"name": "PUSHGATEWAY_URL", "value": pushgateway_url},
                 {"name": "MONITOR_INPUTS", "value": INPUTS_DIR},
-                {"name": "PROTECTED_ATTRIBUTES", "value": ",".join(protected_attributes)}],
+                {"name": "PROTECTED_ATTRIBUTES", "value": ",".join(protected_attributes)},
+                {"name": "FEATURES", "value": ",".join(features)}],
         "resources": _SMALL, "securityContext": _SECURITY,
         "volumeMounts": [{"name": "script", "mountPath": SCRIPT_DIR, "readOnly": True},
                          {"name": "inputs", "mountPath": INPUTS_DIR, "readOnly": True}],

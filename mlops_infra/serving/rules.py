@@ -129,10 +129,11 @@ def model_rules(m: ServedModelConfig, cfg: ServingConfig, namespace: str) -> lis
 
 def contract_rules(m: ServedModelConfig, cfg: ServingConfig) -> list[dict[str, Any]]:
     """Fairness alerts of one served model, and the monitoring job's health, from the push contract. A model
-    without protected attributes is expected to push no fairness values."""
+    without protected attributes is expected to push no fairness values, one without `features` no feature drift."""
     model, t = m.name, cfg.fairness_threshold
     sel = f'{{job="{MONITOR_JOB}", model="{model}"}}'
-    expected = [k for k in CONTRACT_METRICS if m.protected_attributes or k not in (DPD_METRIC, DIR_METRIC)]
+    expected = [k for k in CONTRACT_METRICS if (m.protected_attributes or k not in (DPD_METRIC, DIR_METRIC))
+                and (m.features or k != DRIFT_METRIC)]
     missing = " or ".join(f"absent({metric}{sel})" for metric in expected)
     return [
         _alert("ModelDemographicParity", f"max by (model, protected_attribute) ({DPD_METRIC}{sel}) > {t:g}", "15m",

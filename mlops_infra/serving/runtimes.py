@@ -114,7 +114,12 @@ def serving_runtime_spec(flavour: Flavour, images: RuntimesConfig, config_map: s
                      f"--monitoring_config_file={TFSERVING_CONFIG_DIR}/monitoring.config"],
             "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
         }
-    container |= {"resources": resources, "securityContext": _security_context(), "volumeMounts": mounts}
+    # Without a readinessProbe KServe v0.20.0 adds a TCP probe on 8080, which both servers open before the model is
+    # loaded. `{{.Name}}` is filled in: KServe's ReplacePlaceholders templates the whole container JSON (probes too)
+    # with the InferenceService's metadata.
+    container |= {"resources": resources, "securityContext": _security_context(), "volumeMounts": mounts,
+                  "readinessProbe": {"httpGet": {"path": health_path(flavour, "{{.Name}}"), "port": HTTP_PORT},
+                                     "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}}
     return {
         "annotations": {"prometheus.kserve.io/port": str(runtime.metrics_port),
                         "prometheus.kserve.io/path": runtime.metrics_path},

@@ -15,6 +15,7 @@ EndpointConfiguration, Endpoint and pulumi_aws.appautoscaling.Target/Policy.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -27,6 +28,15 @@ from ..blocks.refs import BucketRefs, NetworkRefs
 from .config import SageMakerModelConfig, SageMakerServingConfig
 
 CAPTURE_PREFIX = "sagemaker-capture"
+VPC_ACTIONS = ("ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+               "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
+               "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcs")
+"""What the execution role of a model with a VpcConfig needs so SageMaker can attach ENIs to its containers
+(SageMaker developer guide, host-vpc.md "Add Permissions for Endpoint Access for Containers Running in a VPC to
+Custom IAM Policies": these ten actions on Resource "*"). The Describe* actions have no resource-level permission;
+the create/delete ones are left on "*" as the guide writes them (no Vpc/Subnet condition: CreateNetworkInterface is
+authorized against the subnet and security-group resources as well, and an unverified condition key would make
+CreateEndpoint fail)."""
 VARIANT = "AllTraffic"
 LOCAL_NVME_FAMILIES = frozenset({"g5", "g6", "g6e", "gr6", "p5", "p5e", "p5en", "trn1", "trn1n", "trn2"})
 """Families whose instances carry NVMe instance store without a `d` in the name (EC2 instance type specs);
@@ -41,6 +51,18 @@ def has_local_storage(instance_type: str) -> bool:
     # EC2 naming: <class><generation><attributes>, where the attribute `d` means instance store volumes.
     match = re.fullmatch(r"[a-z]+\d+([a-z-]*)", family)
     return bool(match and "d" in match.group(1))
+
+
+def endpoint_name(base: str, instance_type: str) -> str:
+    """The endpoint's name carries a hash of the instance type. UpdateEndpoint fails when the new endpoint
+    configuration changes the instance type of a variant registered with Application Auto Scaling (SageMaker
+    developer guide, "Update endpoints that use automatic scaling": deregister first); an in-place update of the
+    endpoint would always come before Pulumi touches the target that depends on it. A new name makes the endpoint
+    a replacement instead: Pulumi creates the new endpoint and its scalable target and policy (their resource id
+    names the endpoint), switches `endpoints` to it, then deletes the old policy, target and endpoint, in that order.
+    The endpoint's name therefore changes when its instance type does (callers read it from the `endpoints` output)."""
+    digest = hashlib.sha256(instance_type.encode()).hexdigest()[:6]
+    return f"{truncate_name(base, 56)}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -75,6 +97,8 @@ class SageMakerServing(pulumi.ComponentResource):
             iam.statement("Logs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                           ["arn:aws:logs:*:*:log-group:/aws/sagemaker/Endpoints/*"]),
         ]
+        if args.network is not None:
+            statements.append(iam.statement("VpcNetworkInterfaces", VPC_ACTIONS, ["*"]))
         aws.iam.RolePolicy(child(name, "policy"), role=role.id, policy=iam.document(statements),
                            opts=child_options(self))
         self.role_arn = role.arn
@@ -119,7 +143,7 @@ class SageMakerServing(pulumi.ComponentResource):
                 "kms_key_id": args.capture.kms_key_arn,
                 "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}]},
             opts=child_options(self))
-        endpoint = aws.sagemaker.Endpoint(child(base, "endpoint"), name=truncate_name(base, 63),
+        endpoint = aws.sagemaker.Endpoint(child(base, "endpoint"), name=endpoint_name(base, m.instance_type),
                                           endpoint_config_name=config.name, tags=args.tags, opts=child_options(self))
         target = aws.appautoscaling.Target(
             child(base, "scaling"), service_namespace="sagemaker", scalable_dimension=

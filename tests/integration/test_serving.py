@@ -169,13 +169,16 @@ class _Pushgateway:
 
 
 def _write_inputs(root: Path, current: list[dict[str, Any]]) -> Path:
-    """The job's inputs as the init container leaves them: reference.csv and predictions/*.csv."""
+    """The job's inputs as the init container leaves them: reference.csv and predictions/<day>/*.csv."""
     import csv
     reference = [{"tenure": i % 50, "gender": "f" if i % 2 else "m", "prediction": (i // 2) % 2} for i in range(200)]
     (root / "predictions").mkdir(parents=True)
-    for path, rows in ((root / "reference.csv", reference), (root / "predictions" / "2026-12-06.csv", current)):
+    reference = [{**r, "request_id": f"ref-{i}"} for i, r in enumerate(reference)]
+    current = [{**r, "request_id": f"req-{i}"} for i, r in enumerate(current)]  # shared, but not a feature
+    (root / "predictions" / "2026-12-06").mkdir()
+    for path, rows in ((root / "reference.csv", reference), (root / "predictions" / "2026-12-06" / "a.csv", current)):
         with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["tenure", "gender", "prediction"])
+            writer = csv.DictWriter(f, fieldnames=["tenure", "gender", "request_id", "prediction"])
             writer.writeheader()
             writer.writerows(rows)
     return root
@@ -191,7 +194,7 @@ def _run_job(tmp: Path, name: str, current: list[dict[str, Any]] | None) -> tupl
         done = subprocess.run(["python3", str(tmp / "script" / "monitor.py")], capture_output=True, text=True,
                               timeout=60, env={"PATH": os.environ["PATH"], "MODEL": "churn",
                                                "PUSHGATEWAY_URL": gateway.url, "MONITOR_INPUTS": str(inputs),
-                                               "PROTECTED_ATTRIBUTES": "gender"})
+                                               "PROTECTED_ATTRIBUTES": "gender", "FEATURES": "tenure"})
     finally:
         gateway.server.shutdown()
     return done.returncode, gateway.pushes
@@ -223,6 +226,7 @@ def test_the_monitoring_job_computes_drift_and_fairness_and_the_alerts_fire_and_
     drift = 'mlops_feature_drift_score{feature="tenure",model="churn"}'
     assert runs["biased"][dpd] == pytest.approx(0.8) and runs["fair"][dpd] == 0.0
     assert runs["biased"][drift] > 0.5 and runs["fair"][drift] == 0.0
+    assert not [k for k in runs["biased"] if "request_id" in k], "a shared non-feature column is no feature"
     _promtool_fire_and_clear(tmp_path, promtool, runs)
 
 
@@ -258,3 +262,46 @@ def _expected(groups: list[dict[str, Any]], alert: str) -> dict[str, Any]:
              "ModelMonitorMissing": {"job": "mlops-model-monitor"}}.get(alert, {})
     return {"exp_labels": {"severity": "warning", "model": "churn", **extra},
             "exp_annotations": {"runbook": "README: Serving", "summary": rule["annotations"]["summary"]}}
+
+
+def test_the_monitoring_job_streams_a_large_input_within_its_memory_limit(tmp_path: Path) -> None:
+    """300k logged rows x 12 columns (about 30 MB of CSV): the script's peak RSS stays well under the container's
+    256Mi limit, because rows are counted into histograms as they are read."""
+    import csv
+    import random
+    rng = random.Random(7)
+    names = [f"f{i}" for i in range(9)] + ["request_id", "gender", "prediction"]
+
+    def row(i: int, shift: float) -> list[Any]:
+        return [round(rng.gauss(shift, 1), 4) for _ in range(9)] + [f"req-{i:08d}", "fm"[i % 2], i % 2]
+    inputs = tmp_path / "inputs"
+    (inputs / "predictions" / "2026-12-06").mkdir(parents=True)
+    for path, count, shift in ((inputs / "reference.csv", 20_000, 0.0),
+                               (inputs / "predictions" / "2026-12-06" / "a.csv", 300_000, 0.5)):
+        with path.open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(names)
+            writer.writerows(row(i, shift) for i in range(count))
+    script = tmp_path / "monitor.py"
+    script.write_text(SCRIPT)
+    # VmHWM: the peak RSS of this process image (ru_maxrss would carry the forking pytest's over the exec).
+    wrapper = ("import runpy, sys\n"
+               "try:\n    runpy.run_path(sys.argv[1], run_name='__main__')\n"
+               "finally:\n    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+               "    print('maxrss_kb', hwm, file=sys.stderr)\n")
+    gateway = _Pushgateway()
+    try:
+        done = subprocess.run(["python3", "-c", wrapper, str(script)], capture_output=True, text=True, timeout=300,
+                              env={"PATH": os.environ["PATH"], "MODEL": "churn", "PUSHGATEWAY_URL": gateway.url,
+                                   "MONITOR_INPUTS": str(inputs), "PROTECTED_ATTRIBUTES": "gender",
+                                   "FEATURES": ",".join(names[:9])})
+    finally:
+        gateway.server.shutdown()
+    assert done.returncode == 0, done.stderr
+    ((_, body),) = gateway.pushes
+    values = _values(body)
+    assert len([k for k in values if k.startswith("mlops_feature_drift_score")]) == 9
+    assert values['mlops_feature_drift_score{feature="f0",model="churn"}'] > 0.1  # the logged set is shifted
+    maxrss_mb = int(done.stderr.split("maxrss_kb")[-1].split()[0]) / 1024
+    print(f"monitor job peak RSS: {maxrss_mb:.1f} MiB")
+    assert maxrss_mb < 64, maxrss_mb

@@ -118,8 +118,9 @@ def test_the_monitor_job_reads_its_inputs_with_the_read_only_role(prod_plan: Inv
     (job,) = [r for r in prod_plan.of_type("kubernetes:batch/v1:CronJob") if r.name.endswith("-serving-monitor-churn")]
     pod = job.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (fetch,) = pod["initContainers"]
-    source = fetch["command"][fetch["command"].index("--recursive") + 2]
+    source = {e["name"]: e["value"] for e in fetch["env"]}["INPUTS"]  # what the fetch script copies from
     assert source == f"s3://{_artifact_bucket(prod_plan)}/monitoring/churn/"
+    assert '"$INPUTS"' in fetch["command"][-1]
     (sa,) = [r for r in prod_plan.of_type("kubernetes:core/v1:ServiceAccount") if r.name.startswith("mlops-prod-serving")]
     assert pod["serviceAccountName"] == sa.inputs["metadata"]["name"]
     docs = _role_docs(prod_plan, "mlops-prod-serving-model-server")
@@ -128,3 +129,20 @@ def test_the_monitor_job_reads_its_inputs_with_the_read_only_role(prod_plan: Inv
     assert iam_eval.allows(docs, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
     mounts = {m["name"] for m in fetch["volumeMounts"]} & {m["name"] for m in pod["containers"][0]["volumeMounts"]}
     assert mounts == {"inputs"}, "the job reads what the init container copied"
+
+
+def test_each_runtime_is_ready_only_when_its_model_answers(prod_plan: Inventory) -> None:
+    """KServe adds a TCP probe on 8080 when a runtime sets none, and both servers open 8080 before the model loads: each
+    runtime's container probes the path that answers 200 only once the model is loaded, with KServe's `{{.Name}}`
+    filled in by the InferenceService's name (ReplacePlaceholders templates the whole container)."""
+    from mlops_infra.serving.runtimes import HTTP_PORT, health_path
+    runtimes = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in prod_plan.of_type(RUNTIME)}
+    isvcs = [r.inputs for r in prod_plan.of_type(ISVC)]
+    assert runtimes and isvcs
+    by_runtime = {rt.name: flavour for flavour, rt in RUNTIME_OF.items()}
+    for isvc in isvcs:
+        model = isvc["spec"]["predictor"]["model"]
+        (container,) = runtimes[model["runtime"]]["containers"]
+        probe = json.loads(json.dumps(container["readinessProbe"]).replace("{{.Name}}", isvc["metadata"]["name"]))
+        flavour = by_runtime.get(model["runtime"], "tensorflow")
+        assert probe["httpGet"] == {"path": health_path(flavour, isvc["metadata"]["name"]), "port": HTTP_PORT}

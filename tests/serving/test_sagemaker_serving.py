@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -98,3 +99,32 @@ def test_models_run_in_the_private_subnets_with_an_egress_only_group(inv: Invent
     for model in models:
         assert model.inputs["vpcConfig"] == {"subnets": ["subnet-0a", "subnet-0b"],
                                              "securityGroupIds": [group.id]}, model.name
+
+
+def test_the_role_can_attach_network_interfaces_in_the_vpc(inv: Inventory) -> None:
+    """With a VpcConfig SageMaker creates ENIs as the execution role: every action host-vpc.md lists is allowed."""
+    from mlops_infra.serving.sagemaker_serving import VPC_ACTIONS
+    (model,) = [r for r in inv.of_type("aws:sagemaker/model:Model") if r.name.startswith("prod-serving-churn")]
+    assert model.inputs["vpcConfig"]["subnets"]
+    docs = [json.loads(r.inputs["policy"]) for r in inv.of_type("aws:iam/rolePolicy:RolePolicy")]
+    assert len(VPC_ACTIONS) == 10
+    for action in VPC_ACTIONS:
+        assert iam_eval.allows(docs, action, "arn:aws:ec2:us-east-1:123456789012:network-interface/eni-0a"), action
+    assert not iam_eval.allows(docs, "ec2:RunInstances", "arn:aws:ec2:us-east-1:123456789012:instance/i-0a")
+
+
+def test_a_new_instance_type_replaces_the_endpoint_and_its_scaling_target(inv: Inventory) -> None:
+    """UpdateEndpoint refuses an instance type change on a variant registered for autoscaling: the instance type is
+    part of the endpoint's name (a replace-on-change property), so the endpoint, and the target and policy whose
+    resource id names it, are replaced together instead."""
+    from mlops_infra.serving.sagemaker_serving import endpoint_name
+    endpoint = _by_name(inv, "aws:sagemaker/endpoint:Endpoint", "churn")
+    config = _by_name(inv, "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "churn")
+    (variant,) = config["productionVariants"]
+    assert endpoint["name"] == endpoint_name("prod-serving-churn", variant["instanceType"])
+    other = endpoint_name("prod-serving-churn", "ml.c5.4xlarge")
+    assert other != endpoint["name"] and len(other) <= 63
+    target = _by_name(inv, "aws:appautoscaling/target:Target", "churn")
+    assert target["resourceId"].split("/")[1] == endpoint["name"]
+    long = endpoint_name("x" * 80, "ml.m5.large")
+    assert len(long) <= 63 and re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", long)

@@ -14,6 +14,7 @@ from mlops_infra.plan import Inventory
 from mlops_infra.serving import manifests, rules
 from mlops_infra.serving.config import ServingConfig
 from mlops_infra.serving.runtimes import TFSERVING_GPU
+from tests import iam_eval
 from tests.conftest import PROGRAMS, planned
 
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
@@ -134,3 +135,43 @@ def test_serving_adds_no_drift_alert_the_platform_already_has() -> None:
 def test_cert_manager_crds_go_with_their_release() -> None:
     # Kept CRDs keep the old release's meta.helm.sh/release-name; Helm refuses to adopt them under another name.
     assert manifests.cert_manager_values()["crds"] == {"enabled": True, "keep": False}
+
+
+def test_the_serving_namespace_gets_the_alb_readiness_gate(inv: Inventory) -> None:
+    """target-type ip: the controller injects the gate only in namespaces labelled for it; without it a rollout stops
+    old pods before the ALB registered the new ones."""
+    from mlops_infra.serving.model_serving import READINESS_GATE_LABEL
+    ingresses = inv.of_type(INGRESS)
+    assert ingresses and all(i.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/target-type"] == "ip"
+                             for i in ingresses)
+    namespace = ingresses[0].inputs["metadata"]["namespace"]
+    (ns,) = [r for r in inv.of_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == namespace]
+    assert ns.inputs["metadata"]["labels"][READINESS_GATE_LABEL] == "enabled"
+
+
+def test_a_private_serving_namespace_has_no_readiness_gate(prod_plan: Inventory) -> None:
+    from mlops_infra.serving.model_serving import READINESS_GATE_LABEL
+    assert not [r for r in prod_plan.of_type(INGRESS) if "-serving-" in r.name]  # prod serves privately
+    nss = [r for r in prod_plan.of_type("kubernetes:core/v1:Namespace") if r.name.endswith("-serving-ns")]
+    assert nss
+    assert all(READINESS_GATE_LABEL not in r.inputs["metadata"]["labels"] for r in nss)
+
+
+def test_the_monitor_jobs_inputs_have_a_writer(inv: Inventory) -> None:
+    """The job reads `<monitoringPrefix>/<model>/` (its init container's INPUTS): a role given
+    grant_monitoring_write can PutObject (and encrypt) there, and nowhere else in the artifact bucket."""
+    policies = {r.urn.split("::")[-1]: r for r in inv.of_type("aws:iam/policy:Policy")}
+    attached = [r for r in inv.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if r.name.endswith("monitoring-write-prediction-logger")]
+    assert len(attached) == 1
+    (doc,) = [json.loads(p.inputs["policy"]) for n, p in policies.items() if n.endswith("monitoring-write-policy")]
+    crons = [r for r in inv.of_type("kubernetes:batch/v1:CronJob")]
+    assert crons
+    for cron in crons:
+        (fetch,) = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["initContainers"]
+        inputs = {e["name"]: e["value"] for e in fetch["env"]}["INPUTS"]
+        key = inputs.removeprefix("s3://") + "predictions/2026-12-06/a.csv"
+        assert iam_eval.allows([doc], "s3:PutObject", f"arn:aws:s3:::{key}"), key
+    assert not iam_eval.allows([doc], "s3:PutObject", "arn:aws:s3:::prod-artifacts/artifacts/1/models/m/MLmodel")
+    assert iam_eval.allows([doc], "kms:GenerateDataKey", "arn:aws:kms:us-east-1:123456789012:key/"
+                           "11111111-2222-3333-4444-555555555555")

@@ -113,3 +113,16 @@ def test_a_canary_needs_the_alb_that_splits_the_traffic() -> None:
     internal = {"mode": "internalAlb", "host": "m.internal.example.com",
                 "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc"}
     assert ServingConfig.model_validate({"enabled": True, "models": [canary], "exposure": internal}).models[0].canary
+
+
+def test_the_require_digest_docs_match_what_the_profiles_set() -> None:
+    """The description said "profile: prod true" while no profile set it: the documented default per environment is
+    what a profiled config really gets (false everywhere: the default images are tags, their digests unknown here)."""
+    from mlops_infra.config.environments import PROFILES, apply_profile
+    from mlops_infra.serving.config import RuntimesConfig
+    description = RuntimesConfig.model_fields["require_digest"].description or ""
+    assert "in every environment" in description and "profile:" not in description
+    assert PROFILES
+    for env in PROFILES:
+        raw = apply_profile({"environment": env, "serving": {"enabled": True, "models": [MODEL]}})
+        assert "requireDigest" not in raw.get("serving", {}).get("runtimes", {}), env

@@ -1,7 +1,11 @@
 """ModelServing alone behind an internal ALB: an MLflow model with a 10% canary, and a TF Serving model on GPUs."""
 
-import pulumi
+import json
 
+import pulumi
+import pulumi_aws as aws
+
+from mlops_infra.blocks.observability import MonitoringRefs
 from mlops_infra.blocks.refs import BucketRefs, ClusterRefs
 from mlops_infra.compute.gpu_config import TaintConfig
 from mlops_infra.serving.config import ServingConfig
@@ -25,5 +29,10 @@ cluster = ClusterRefs.existing("prod-eks", security_group_id="sg-0123456789abcde
 serving = ModelServing("prod-serving", ModelServingArgs(
     config=config, cluster=cluster, region="us-east-1", tags={"owner": "ml", "environment": "prod"},
     artifacts=BucketRefs("prod-artifacts", "arn:aws:s3:::prod-artifacts", KEY),
-    gpu_taints={"infer": TaintConfig(key="mlops.io/inference")}, vpc_cidr="10.0.0.0/16"))
+    gpu_taints={"infer": TaintConfig(key="mlops.io/inference")}, vpc_cidr="10.0.0.0/16",
+    monitoring=MonitoringRefs(namespace="monitoring", prometheus_namespace="monitoring"),
+    pushgateway_url="http://pushgateway.monitoring.svc:9091"))
+logger = aws.iam.Role("prediction-logger", assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}]}))
+serving.grant_monitoring_write(logger)
 pulumi.export("endpoints", serving.endpoints)
