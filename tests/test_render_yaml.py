@@ -41,6 +41,12 @@ items:
       spec:
         containers: [{{name: c, image: "x:1", resources: {{limits: {{cpu: 0.5, memory: 64Mi}}}}}}]
 ---
+# Scalars the two YAML libraries resolve differently by default (review finding): go-yaml v2 is the reference.
+apiVersion: example.com/v1
+kind: Widget
+metadata: {{name: w-{i}, annotations: {{example.com/expires: 2027-01-01}}}}
+spec: {{flag: n, on: Y, scale: 1e3, mode: 0o755, legacy: 0755}}
+---
 # only a comment: no object
 """
 
@@ -66,7 +72,9 @@ def test_the_go_and_python_parsers_agree_object_for_object(monkeypatch: pytest.M
     by_python = documents_of(texts)
     assert by_go and by_go == by_python
     first = by_go[0]
-    assert [o["kind"] for o in first] == ["ConfigMap", "Service", "Deployment"]
+    assert [o["kind"] for o in first] == ["ConfigMap", "Service", "Deployment", "Widget"]
+    assert first[3]["metadata"]["annotations"]["example.com/expires"] == "2027-01-01"
+    assert first[3]["spec"] == {"flag": False, "true": True, "scale": 1000, "mode": 493, "legacy": 493}
     assert first[0]["data"]["equals"] == "=" and first[0]["metadata"]["labels"]["tier"] == "1"
     assert first[2]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] == 0.5
 

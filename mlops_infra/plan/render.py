@@ -17,9 +17,7 @@ Nothing renders twice: results are cached by chart digest + values digest, in me
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -34,15 +32,13 @@ from .. import charts
 from .capabilities import Capabilities, capabilities
 from .inventory import Inventory, ResourceRecord
 from .names import k8s_auto_name
-from .render_cache import _cached, _digest, _documents, documents_of
+from .render_cache import RENDER_VERSION, _cached, _digest, _load_all, documents_of
+from .render_kustomize import RenderError, _remote_bases, render_kustomize
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 DIRECTORY = "kubernetes:kustomize/v2:Directory"
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 HELM_RELEASE_NAME_LIMIT = 53
-RENDER_VERSION = "6"
-"""Part of every cache key: bump it when what a render produces changes (engine, splitter, hook or CRD rules), so a
-cache written by an older library is never served."""
 
 # Kinds the API server serves cluster-scoped (Kubernetes 1.35 built-ins); a custom kind's scope comes from its CRD.
 CLUSTER_SCOPED = frozenset({
@@ -79,6 +75,16 @@ def kube_type(api_version: str, kind: str) -> str:
 
 
 @lru_cache(maxsize=64)
+def _engine_version() -> str:
+    """The embedded Helm engine's package version: part of every Helm cache key (a new engine renders again)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("helm-python-sdk")
+    except PackageNotFoundError:  # pragma: no cover - a dependency of mlops-infra
+        return ""
+
+
 def _load_chart(path: str) -> Any:
     import helm_python  # a 75 MB native engine: imported only when a release is rendered
 
@@ -121,7 +127,7 @@ def chart_crds(stored: charts.StoredChart, values: dict[str, Any]) -> list[dict[
         return out
 
     # Keyed by the values (which decide the enabled dependencies) so that a warm run never loads the engine.
-    return _cached(_digest("crds", RENDER_VERSION, stored.digest, values), produce)
+    return _cached(_digest("crds", RENDER_VERSION, _engine_version(), stored.digest, values), produce)
 
 
 def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_name: str, namespace: str,
@@ -143,8 +149,10 @@ def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_nam
         rendered: dict[str, str] = json.loads(_native.call_string("helm_render", chart._raw(), _dumps(values),
                                                                   json.dumps(options)))
         out: list[dict[str, Any]] = []
+        # Helm installs every rendered template but partials (`_*`) and NOTES.txt, whatever its extension
+        # (releaseutil SortManifests); empty ones yield nothing.
         templates = [t for t in sorted(rendered)
-                     if t.endswith((".yaml", ".yml", ".tpl", ".json")) and not t.endswith("NOTES.txt")]
+                     if not t.rsplit("/", 1)[-1].startswith("_") and not t.endswith("NOTES.txt")]
         for template, docs in zip(templates, documents_of([rendered[t] for t in templates]), strict=True):
             for doc in docs:
                 hook = ((doc.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook", "")
@@ -155,52 +163,8 @@ def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_nam
 
     crds = [] if skip_crds else chart_crds(stored, values)
     capability_key = (caps.kube_version, caps.api_versions) if caps else None
-    return crds + _cached(_digest("helm", RENDER_VERSION, stored.digest, values, release_name, namespace,
-                                  capability_key), produce)
-
-
-def render_kustomize(directory: Path) -> list[dict[str, Any]]:
-    def produce() -> list[dict[str, Any]]:
-        kubectl = shutil.which("kubectl")
-        if kubectl is None:
-            raise RenderError("kubectl (kustomize v5.5.0) is not on PATH")
-        proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
-        if proc.returncode != 0:
-            raise RenderError(" ".join(proc.stderr.split())[:300] or "kustomize failed")
-        return [{**doc, "_template": "kustomization"} for doc in _documents(proc.stdout, str(directory))]
-
-    files = sorted(p for p in directory.rglob("*") if p.is_file())
-    tree = _digest([(p.relative_to(directory).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()) for p in files])
-    return _cached(_digest("kustomize", RENDER_VERSION, tree), produce)
-
-
-class RenderError(Exception):
-    pass
-
-
-REMOTE = ("http://", "https://", "git@", "ssh://", "github.com/", "gitlab.com/")
-
-
-def _remote_bases(directory: Path, seen: set[Path] | None = None) -> list[str]:
-    """Remote `resources`/`components` of a kustomization and of the local bases it includes."""
-    seen = seen if seen is not None else set()
-    if directory in seen:
-        return []
-    seen.add(directory)
-    file = next((directory / n for n in ("kustomization.yaml", "kustomization.yml", "Kustomization")
-                 if (directory / n).exists()), None)
-    if file is None:
-        return []
-    doc = yaml.safe_load(file.read_text()) or {}
-    found: list[str] = []
-    for ref in [*(doc.get("resources") or []), *(doc.get("components") or []), *(doc.get("bases") or [])]:
-        if not isinstance(ref, str):
-            continue
-        if ref.startswith(REMOTE):
-            found.append(ref)
-        elif (directory / ref).is_dir():
-            found += _remote_bases((directory / ref).resolve(), seen)
-    return found
+    return crds + _cached(_digest("helm", RENDER_VERSION, _engine_version(), stored.digest, values, release_name,
+                                  namespace, capability_key), produce)
 
 
 def _scopes(inventory: Inventory, extra: Iterable[dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -247,7 +211,10 @@ def _record(release: ResourceRecord, obj: dict[str, Any], namespace: str, stack:
         parent=release.urn, custom=True, id=None, inputs=obj,
         options={"rendered": {"by": kind_label, "release": release.urn}, "provider": release.options.get("provider"),
                  "dependsOn": [], "protect": False},
-        dependencies=[release.urn])
+        # A release's objects wait for it (the install creates them); a Directory's objects are resources of their
+        # own, registered with `Parent(comp)` only (yaml/v2 Register): they wait for what the Directory waits for.
+        dependencies=([release.urn] if kind_label != "kustomize"
+                      else sorted({*release.dependencies, *(release.options.get("dependsOn") or [])})))
 
 
 def render_inventory(inventory: Inventory, base: Path | None = None) -> RenderReport:
@@ -311,7 +278,7 @@ def _values(inputs: dict[str, Any], base: Path) -> dict[str, Any]:
             text = (path if path.is_absolute() else base / path).read_text()
         else:
             raise RenderError("a remote 'valueYamlFiles' asset cannot be read offline")
-        merged = merge(merged, yaml.safe_load(text) or {})
+        merged = merge(merged, (_load_all(text) or [None])[0] or {})  # sigs.k8s.io/yaml's scalars
     return merge(merged, inputs.get("values") or {})
 
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+RENDER_VERSION = "7"
+"""Part of every cache key: bump it when what a render produces changes (engine, splitter, hook or CRD rules), so a
+cache written by an older library is never served."""
 
 
 def _cache_dir() -> Path | None:
@@ -59,12 +64,35 @@ def _digest(*parts: Any) -> str:
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml: ~10x faster
-    """YAML 1.1's `=` "value" type is a PyYAML quirk the API server (YAML 1.2, sigs.k8s.io/yaml) does not have:
-    a plain `=` (e.g. in PromQL embedded in a rule) is the string "="."""
+    """PyYAML resolving plain scalars as sigs.k8s.io/yaml (go-yaml v2, what Helm and the API server use) does, so the
+    two parsers of `documents_of` agree: no `=` "value" type (a plain `=` in PromQL is the string "="); timestamps stay
+    strings (go-yaml v2 decodes them into interface{} as strings); `y`/`n` are booleans; `1e3` is a float; `0o755` is
+    an octal int."""
+
+    def construct_yaml_int(self, node: Any) -> int:
+        value = str(self.construct_scalar(node)).replace("_", "")
+        sign = -1 if value.startswith("-") else 1
+        digits = value.lstrip("+-")
+        if digits.startswith("0o"):
+            return sign * int(digits[2:], 8)
+        return int(super().construct_yaml_int(node))
 
 
-_Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:value"]
-                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag not in ("tag:yaml.org,2002:value", "tag:yaml.org,2002:timestamp")]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _tag, _pattern, _first in (
+        ("tag:yaml.org,2002:bool", r"^(?:y|Y|n|N)$", "yYnN"),
+        ("tag:yaml.org,2002:float", r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$", "-+0123456789"),
+        ("tag:yaml.org,2002:int", r"^[-+]?0o[0-7_]+$", "-+0")):
+    _Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+_Loader.bool_values = {**yaml.SafeLoader.bool_values, "y": True, "n": False}
+
+
+def _load_all(part: str) -> list[Any]:
+    """PyYAML's documents of one part, as JSON would carry them (keys as strings), like the Go path's."""
+    return list(json.loads(json.dumps(list(yaml.load_all(part, Loader=_Loader)), default=str)))
 
 
 # Helm's releaseutil.SplitManifests: a document separator is `---` at the start of a line, whatever follows it on
@@ -80,7 +108,7 @@ def documents_of(texts: list[str]) -> list[list[dict[str, Any]]]:
     flat = [part for parts in parts_of for part in parts if part.strip()]
     parsed = _parse_go(flat) if sum(map(len, flat)) >= GO_BATCH_BYTES else None
     if parsed is None:
-        parsed = [list(yaml.load_all(part, Loader=_Loader)) for part in flat]
+        parsed = [_load_all(part) for part in flat]
     out: list[list[dict[str, Any]]] = []
     position = 0
     for parts in parts_of:
@@ -133,7 +161,7 @@ def _parse_go(parts: list[str]) -> list[list[Any]] | None:
     for part, line in zip(parts, lines, strict=True):
         doc = json.loads(line)
         if isinstance(doc, dict) and set(doc) == {"Error"}:
-            out.append(list(yaml.load_all(part, Loader=_Loader)))
+            out.append(_load_all(part))
         else:
             out.append([doc])
     return out
