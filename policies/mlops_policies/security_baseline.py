@@ -237,17 +237,39 @@ def _structured(data: Mapping[str, Any]) -> dict[str, Any]:
         out[key] = value
         if not isinstance(value, str):
             continue
-        text = value.lstrip()
-        parsed: Any = None
-        if text.startswith(("{", "[")):
-            with contextlib.suppress(ValueError):
-                parsed = json.loads(value)
-        elif "\n" in text and ":" in text:
-            with contextlib.suppress(yaml.YAMLError):
-                parsed = yaml.safe_load(value)
-        if isinstance(parsed, (Mapping, list)):
-            out[key] = parsed
+        out[key] = _parsed_text(value, str(key))
     return out
+
+
+INI_LINE = re.compile(r"^\s*([\w.-]+)\s*[=:]\s*(\S.*?)\s*$")
+INI_FILES = (".ini", ".cfg", ".conf", ".properties", ".env")
+
+
+def _parsed_text(value: str, name: str = "") -> Any:
+    """A config file held as text, read as what it holds: JSON, YAML (every document; a one-line one when its name
+    says YAML), or `key = value` lines when its name says INI/.cfg/.properties; else the text itself. Kubernetes
+    manifests bundled in a file are judged as objects are: only a Secret's data."""
+    text = value.lstrip()
+    if text.startswith(("{", "[")):
+        with contextlib.suppress(ValueError):
+            parsed = json.loads(value)
+            if isinstance(parsed, (Mapping, list)):
+                return parsed
+    if ":" in text and ("\n" in text.strip() or name.endswith((".yaml", ".yml"))):
+        with contextlib.suppress(yaml.YAMLError):
+            docs = [_unless_manifest(d) for d in yaml.safe_load_all(value) if isinstance(d, (Mapping, list))]
+            if docs:
+                return docs[0] if len(docs) == 1 else docs
+    if name.endswith(INI_FILES):
+        pairs = {m.group(1): m.group(2) for m in map(INI_LINE.match, text.splitlines()) if m}
+        return pairs or value
+    return value
+
+
+def _unless_manifest(doc: Any) -> Any:
+    if isinstance(doc, Mapping) and "apiVersion" in doc and "kind" in doc:
+        return {k: doc.get(k) for k in ("data", "stringData")} if doc.get("kind") == "Secret" else {}
+    return doc
 
 
 def _names_credential(key: str) -> bool:
@@ -315,6 +337,10 @@ def no_plaintext_secrets(stack: Stack, config: Mapping[str, Any]) -> Iterable[tu
     def helm(res: Resource) -> Iterable[str]:
         for path in _credential_paths(res.get("values") or {}):
             yield f"Helm value {path} holds a credential; reference a Secret by name instead"
+        for i, asset in enumerate(res.get("valueYamlFiles") or []):  # in-memory values (a StringAsset's text)
+            text = asset.get("text") if isinstance(asset, Mapping) else None
+            for path in _credential_paths(_parsed_text(text)) if isinstance(text, str) else []:
+                yield f"Helm valueYamlFiles[{i}] {path} holds a credential; reference a Secret by name instead"
 
     yield from each(stack.of_type(K8S_SECRET, "kubernetes:core/v1:SecretPatch"), secret)
     yield from each(stack.of_type("kubernetes:yaml/v2:ConfigGroup", "kubernetes:yaml:ConfigGroup"), config_group)

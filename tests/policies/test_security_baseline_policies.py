@@ -172,7 +172,7 @@ def test_configmap_with_a_credential(prod: list[Resource]) -> None:
                 {"data": {"DB_PASSWORD": "hunter2", "LOG_LEVEL": "info", "notify.yaml": "url: https://hooks.slack.com/services/T0/B0/x"}})
     assert run(no_plaintext_secrets, stack) == [
         ("app-config", "ConfigMap data.DB_PASSWORD holds a credential; ConfigMaps are not secret"),
-        ("app-config", "ConfigMap data.notify.yaml holds a credential; ConfigMaps are not secret"),
+        ("app-config", "ConfigMap data.notify.yaml.url holds a credential; ConfigMaps are not secret"),
     ]
 
 
@@ -214,4 +214,20 @@ def test_a_secret_in_a_config_groups_yaml_and_helm_v4_chart_values(prod: list[Re
     assert run(no_plaintext_secrets, stack) == [
         ("group", "Secret api stringData.token in the ConfigGroup's yaml holds a plaintext value"),
         ("chart", "Helm value auth.password holds a credential; reference a Secret by name instead"),
+    ]
+
+
+def test_credentials_in_multi_document_one_line_and_ini_config_files_and_values_files(prod: list[Resource]) -> None:
+    """Review finding: a second YAML document, a one-line YAML, an INI file and a Release's in-memory values file
+    hid their credentials."""
+    data = {"multi.yaml": "a: 1\n---\npassword: hunter2\n", "one.yaml": "apiToken: abc123",
+            "app.ini": "[db]\nhost = db\npassword = hunter2\n", "script.sh": "echo hello\n"}
+    stack = add(add(prod, "kubernetes:core/v1:ConfigMap", "files", {"data": data}),
+                "kubernetes:helm.sh/v3:Release", "rel", {"values": {}, "valueYamlFiles": [
+                    {"text": "auth:\n  password: hunter2\n"}, {"path": "values.yaml"}]})
+    assert run(no_plaintext_secrets, stack) == [
+        ("files", "ConfigMap data.multi.yaml[1].password holds a credential; ConfigMaps are not secret"),
+        ("files", "ConfigMap data.one.yaml.apiToken holds a credential; ConfigMaps are not secret"),
+        ("files", "ConfigMap data.app.ini.password holds a credential; ConfigMaps are not secret"),
+        ("rel", "Helm valueYamlFiles[0] auth.password holds a credential; reference a Secret by name instead"),
     ]
