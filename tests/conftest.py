@@ -48,3 +48,35 @@ def staging_plan() -> Inventory:
 @pytest.fixture(scope="session")
 def prod_plan() -> Inventory:
     return planned("prod")
+
+
+KFP_BASES = "kustomize:kfp"
+"""The KFP 2.17.0 kustomize bases the platform's manifests reach (charts.localize finds them in the store)."""
+
+
+def stored_chart_missing(name: str) -> bool:
+    """True when this machine's chart store lacks `name`: a chart's name (the last part of an `oci://` reference), or
+    KFP_BASES."""
+    if name == KFP_BASES:
+        import tempfile
+
+        from mlops_infra.pipelines.kfp import MANIFESTS
+
+        with tempfile.TemporaryDirectory() as tmp:
+            return bool(charts.localize(MANIFESTS, Path(tmp) / "kfp"))
+    return not any(entry.name == name for entry in charts.entries())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "charts(*names): needs these upstream charts in the chart store (skipped, "
+                                       "naming them, where this machine's store lacks one: tools/vendor_charts_*.sh)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("charts")
+    if marker is None:
+        return
+    assert marker.args, f"{item.nodeid}: @pytest.mark.charts needs the charts it reads"
+    missing = [name for name in marker.args if stored_chart_missing(name)]
+    if missing:
+        pytest.skip(f"chart store on this machine lacks {', '.join(missing)} (tools/vendor_charts_*.sh)")

@@ -20,7 +20,7 @@ import pytest
 from mlops_infra.blocks import rotation_restarter as rr
 from mlops_infra.blocks.rotation import NAME, REFRESH_INTERVAL
 from mlops_infra.plan import Inventory
-from tests.conftest import PROGRAMS, ROOT, planned
+from tests.conftest import KFP_BASES, PROGRAMS, ROOT, planned
 
 VARIANTS = ROOT / "tests" / "integration" / "variants"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -175,6 +175,7 @@ ENGINES = {"kubeflow": {"ml-pipeline", "metadata-grpc-deployment"}, "metaflow": 
            "prefect": {"prefect-server"}}
 
 
+@pytest.mark.charts(KFP_BASES, "metaflow-service", "prefect-server", "lakefs")
 @pytest.mark.parametrize(("label", "expected"), [("pipelines", ENGINES), ("lakefs", {"lakefs": {"lakefs"}})])
 def test_every_rendered_reader_of_an_rds_password_is_rolled_by_its_namespace_restarter(
         label: str, expected: dict[str, set[str]]) -> None:

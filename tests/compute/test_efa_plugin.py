@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mlops_infra.compute.gpu_config import AMI_ARCH, GpuPlatformConfig, GpuPoolConfig
 from mlops_infra.compute.gpu_software import installs_efa_plugin
 from mlops_infra.config.instances import GPU_INSTANCES
 from tests.conftest import planned
 from tests.scheduling import node_taints, schedulable
+
+pytestmark = pytest.mark.charts("aws-efa-k8s-device-plugin")
 
 RELEASE = "mlops-prod-gpu-software-efa"
 K8S_ARCH = {"x86_64": "amd64", "arm64": "arm64"}

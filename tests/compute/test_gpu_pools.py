@@ -140,6 +140,7 @@ def test_gpu_operator_runs_without_driver_and_toolkit(karpenter: Inventory) -> N
         op.inputs["values"]["daemonsets"]["tolerations"]
 
 
+@pytest.mark.charts("gpu-operator")
 def test_the_gpu_operator_adds_no_second_dcgm_exporter() -> None:
     """The operator deploys its DaemonSets from its ClusterPolicy at run time: the rendered ClusterPolicy must keep
     its DCGM exporter off, as the platform's MonitoringCore runs dcgm-exporter on every GPU node already."""

@@ -321,6 +321,7 @@ def test_on_the_prod_platform_team_pods_reach_qdrant_through_the_exfiltration_gu
     assert not netpol_eval.allows(policies, Pod("feast", {"app": "feature-server"}), qdrant, 6333)
 
 
+@pytest.mark.charts("qdrant")
 def test_both_volumes_the_chart_claims_are_watched_for_free_space() -> None:
     """The rendered StatefulSet's claim templates (data and snapshots) match the alert's PVC regex."""
     rendered = planned("prod", PROGRAM, render=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
 import yaml
 
 from mlops_infra import charts
@@ -13,6 +14,8 @@ from mlops_infra.observability.alerting import HEARTBEAT_REPEAT, alertmanager_co
 from mlops_infra.observability.config import MonitoringConfig
 from mlops_infra.observability.core import PROMETHEUS_COMMUNITY
 from mlops_infra.plan.render import render_chart
+
+pytestmark = pytest.mark.charts("kube-prometheus-stack")
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
 HEARTBEAT = "https://hc-ping.com/00000000-0000-0000-0000-000000000000"

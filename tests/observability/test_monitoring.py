@@ -286,6 +286,7 @@ def _bytes(quantity: str, suffixes: dict[str, int]) -> int:
     return int(float(number) * suffixes[quantity[len(number):]])
 
 
+@pytest.mark.charts("kube-prometheus-stack")
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_size_retention_frees_blocks_before_the_volume_fills(stack: str) -> None:
     """The Prometheus object the chart renders deletes blocks at a size under its volume's (issue #27: time retention

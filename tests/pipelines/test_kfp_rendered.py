@@ -21,8 +21,10 @@ from mlops_infra.pipelines.kfp_database import MYSQL_PORT
 from mlops_infra.plan import Inventory, ResourceRecord
 from mlops_infra.security.exfiltration_guards import api_service_ips
 from tests import iam_eval, netpol_eval
-from tests.conftest import planned
+from tests.conftest import KFP_BASES, planned
 from tests.integration.plans import VARIANTS
+
+pytestmark = pytest.mark.charts(KFP_BASES)
 
 NS = "kubeflow"
 DEPLOYMENT, CM, SECRET = "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret"

@@ -14,8 +14,10 @@ from mlops_infra.pipelines import metaflow as mf
 from mlops_infra.pipelines.config import KFP_VERSION
 from mlops_infra.pipelines.metaflow_config import MetaflowConfig, metaflow_problems
 from mlops_infra.plan import Inventory, ResourceRecord
-from tests.conftest import planned
+from tests.conftest import KFP_BASES, planned
 from tests.integration.plans import VARIANTS
+
+pytestmark = pytest.mark.charts(KFP_BASES)
 
 NS = "metaflow"
 ROLE, BINDING = "kubernetes:rbac.authorization.k8s.io/v1:Role", "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"

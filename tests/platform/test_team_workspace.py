@@ -98,6 +98,7 @@ def daemonset(platform: Inventory, release: str, name: str) -> dict[str, Any]:
     return dict(ds["spec"]["template"]["spec"])
 
 
+@pytest.mark.charts("nvidia-device-plugin", "aws-efa-k8s-device-plugin")
 @pytest.mark.parametrize(("release", "name"), [("mlops-prod-gpu-software-deviceplugin", "nvidia-device-plugin"),
                                               ("mlops-prod-gpu-software-efa", "aws-efa-k8s-device-plugin")])
 def test_the_workspace_pools_nodes_get_the_platforms_gpu_daemonsets(platform: Inventory, team: Inventory,
