@@ -73,3 +73,50 @@ def test_a_directorys_children_are_named_by_its_resource_prefix(tmp_path: Path, 
     render_inventory(inv, base=tmp_path)  # a relative directory resolves against the program's directory
     [child] = inv.rendered()
     assert child.urn.endswith(f"::{expected}") and child.inputs["metadata"]["namespace"] == "app"
+
+
+def test_a_directorys_objects_wait_for_what_it_waits_for_and_the_critical_path_has_no_cycle(tmp_path: Path) -> None:
+    """Review finding: rendered kustomize objects depended on their Directory (a component, which means its
+    children), so every sibling waited for every other and `graph --critical-path` reported a cycle. pulumi-kubernetes
+    registers them with `Parent(comp)` only (yaml/v2 Register): they wait for what the Directory waits for."""
+    from mlops_infra.plan.critical_path import critical_path
+
+    if shutil.which("kubectl") is None:
+        pytest.fail("kubectl (kustomize v5.5.0) is on the machine image: it must be on PATH")
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "kustomization.yaml").write_text("resources: [a.yaml]\n")
+    (base / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
+                                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n")
+    db = ResourceRecord(urn="urn:pulumi:s::p::aws:rds/instance:Instance::db", type="aws:rds/instance:Instance",
+                        name="db", parent=None, custom=True, id=None, inputs={}, options={})
+    directory = ResourceRecord(urn=f"urn:pulumi:s::p::{DIRECTORY}::dir", type=DIRECTORY, name="dir", parent=None,
+                               custom=False, id=None, inputs={"directory": "base", "namespace": "app"},
+                               options={"dependsOn": [db.urn]}, dependencies=[db.urn])
+    inv = Inventory("p", "s", [db, directory], {})
+    render_inventory(inv, base=tmp_path)
+    children = inv.rendered()
+    assert len(children) == 2 and all(c.dependencies == [db.urn] for c in children)
+    path = critical_path(inv)  # raised "dependency cycle" before
+    assert [s.name for s in path.steps][0] == "db"
+
+
+def test_a_local_base_outside_the_directory_is_part_of_the_render_cache_key(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review finding: editing `../base` served the old render from the cache."""
+    from mlops_infra.plan import render_cache
+    from mlops_infra.plan.render_kustomize import render_kustomize
+
+    if shutil.which("kubectl") is None:
+        pytest.fail("kubectl (kustomize v5.5.0) is on the machine image: it must be on PATH")
+    monkeypatch.setenv("MLOPS_INFRA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(render_cache, "_MEMORY", {})
+    (tmp_path / "base").mkdir()
+    (tmp_path / "overlay").mkdir()
+    (tmp_path / "base" / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    (tmp_path / "overlay" / "kustomization.yaml").write_text("resources: [../base]\n")
+    for value in ("one", "two"):
+        (tmp_path / "base" / "cm.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\n"
+                                                   f"data: {{v: {value}}}\n")
+        [obj] = render_kustomize(tmp_path / "overlay")
+        assert obj["data"] == {"v": value}
