@@ -92,7 +92,7 @@ def test_manifests_are_pinned_and_leave_out_minio_in_cluster_databases_and_the_v
     deleted = {yaml.safe_load(p["patch"])["metadata"]["name"]
                for p in yaml.safe_load((kfp.MANIFESTS / "kustomization.yaml").read_text())["patches"]
                if "$patch: delete" in p["patch"].split("\n", 1)[0]}
-    assert deleted == {kfp.LAUNCHER_CONFIG, kfp.RUNNER_SA, kfp.API_SA, kfp.UI_SA}
+    assert deleted == {kfp.LAUNCHER_CONFIG, kfp.RUNNER_SA, kfp.API_SA, kfp.UI_SA, kfp.ARGO_PRIORITY_CLASS}
 
 
 def test_step_pods_run_as_the_irsa_runner_with_the_platform_grants(inv: Inventory) -> None:
