@@ -223,3 +223,23 @@ def test_ui_reads_archived_logs_where_argo_archives_them(inv: Inventory) -> None
     assert env["ARGO_ARCHIVE_ARTIFACTORY"] == "s3"  # minio-helper's AWS client: the default credential chain
     assert env["ARGO_ARCHIVE_BUCKETNAME"] == repo["s3"]["bucket"] == inv.outputs["kfpArtifactBucket"]
     assert env["ARGO_KEYFORMAT"] == repo["s3"]["keyFormat"]
+
+
+def test_step_pods_cannot_read_the_namespaces_secrets(inv: Inventory) -> None:
+    """pipeline-runner (every step pod) shares `kubeflow` with mysql-secret and metadata-mysql-config. The 2.17.0
+    launcher reads a Secret only for object-store credentials that are not `fromEnv`
+    (backend/src/v2/objectstore/object_store.go), and kfp-launcher's are `fromEnv` (IRSA): no Secret verb is bound."""
+    providers = yaml.safe_load(owned(inv, CM)[kfp.LAUNCHER_CONFIG].inputs["data"]["providers"])
+    assert providers["s3"]["default"]["credentials"] == {"fromEnv": True}
+    roles = {(r.type.rsplit(":", 1)[1], r.inputs["metadata"]["name"]): r.inputs.get("rules") or []
+             for r in inv.resources if r.type.rsplit(":", 1)[1] in ("Role", "ClusterRole") and "metadata" in r.inputs
+             and (r.type.endswith("ClusterRole") or (r.inputs["metadata"].get("namespace") == NS))}
+    bound = [rule for b in inv.resources if b.type.rsplit(":", 1)[1] in ("RoleBinding", "ClusterRoleBinding")
+             and any(s.get("kind") == "ServiceAccount" and s.get("name") == kfp.RUNNER_SA
+                     and s.get("namespace", NS) == NS for s in b.inputs.get("subjects") or [])
+             and (b.type.endswith("ClusterRoleBinding") or (b.inputs.get("metadata") or {}).get("namespace") == NS)
+             for rule in roles.get((b.inputs["roleRef"]["kind"], b.inputs["roleRef"]["name"]), [])]
+    assert any("configmaps" in r.get("resources", []) for r in bound), "the runner's Role is bound (and read)"
+    secret_rules = [r for r in bound if "" in r.get("apiGroups", []) and
+                    {"secrets", "*"} & set(r.get("resources", [])) and {"get", "list", "watch", "*"} & set(r["verbs"])]
+    assert not secret_rules
