@@ -143,6 +143,9 @@ class KfpConfig(ConfigModel):
     def problems(self) -> Iterable[Problem]:
         if self.enabled and self.namespace != "kubeflow":
             yield "namespace", "the pinned manifests bind cluster roles to `kubeflow`; only kubeflow is supported"
+        if self.version != KFP_VERSION:  # the kustomizations pin their ?ref= to KFP_VERSION (tests/pipelines)
+            yield "version", (f"only {KFP_VERSION} is supported (the pinned manifests); "
+                              f"{self.version!r} would not be deployed")
 
 
 class OrchestrationConfig(ConfigModel):

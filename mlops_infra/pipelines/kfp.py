@@ -66,6 +66,10 @@ API_CLIENTS = ["ml-pipeline", "ml-pipeline-persistenceagent", "ml-pipeline-sched
                "ml-pipeline-viewer-crd", "metadata-writer", "workflow-controller"]
 DB_CLIENTS = {"app": ["ml-pipeline"], "component": ["metadata-grpc-server"]}
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+# Argo's controller PriorityClass (argo-workflows v4.0.5 manifests/base/workflow-controller/
+# workflow-controller-priorityclass.yaml, value 1000000): both Argo controllers (KFP's and Metaflow's) name it, so
+# it is owned here once, outside the Directories (KFP's waits for its database, Metaflow's must not).
+ARGO_PRIORITY_CLASS, ARGO_PRIORITY = "workflow-controller", 1_000_000
 
 
 def s3_endpoint(region: str) -> str:
@@ -112,6 +116,8 @@ class KubeflowPipelinesArgs:
 
 class KubeflowPipelines(pulumi.ComponentResource):
     bucket: HardenedBucket
+    argo_base: list[pulumi.Resource]
+    """What any Argo controller on the cluster needs first: the CRDs (cluster-scoped Directory), the PriorityClass."""
     wiring: EngineWiring
     api_url: pulumi.Output[str]
 
@@ -150,10 +156,14 @@ class KubeflowPipelines(pulumi.ComponentResource):
         owned = self._platform_config(name, ns, region)
         cluster_scoped = k8s.kustomize.v2.Directory(
             child(name, "cluster-scoped"), directory=_relative(MANIFESTS / "cluster-scoped"), opts=k8s_opts)
+        priority = k8s.scheduling.v1.PriorityClass(
+            child(name, "argo-priority-class"), metadata={"name": ARGO_PRIORITY_CLASS}, value=ARGO_PRIORITY,
+            opts=k8s_opts)
+        self.argo_base = [cluster_scoped, priority]
         manifests = k8s.kustomize.v2.Directory(
             child(name, "manifests"), directory=_relative(MANIFESTS), opts=child_options(
                 self, provider=provider, depends_on=[
-                    cluster_scoped, self.wiring, *identities, self.database.db.instance,
+                    *self.argo_base, self.wiring, *identities, self.database.db.instance,
                     *self.database.external_secrets, db_host, *owned]))
         self._egress(name, ctx, ns)
         if cfg.ui.ingress:
@@ -222,11 +232,13 @@ def _relative(path: Path) -> str:
     return os.path.relpath(path, Path.cwd())
 
 
-def build_kfp(ctx: PlatformContext) -> dict[str, Any]:
+def build_kfp(ctx: PlatformContext) -> tuple[dict[str, Any], list[pulumi.Resource]]:
+    """The stack outputs, and what Metaflow's Argo controller waits for (`KubeflowPipelines.argo_base`)."""
     cfg = ctx.config.orchestration.kubeflow_pipelines
     kfp = KubeflowPipelines(child(ctx.name, "kfp"), KubeflowPipelinesArgs(ctx=ctx, config=cfg), ctx.k8s_opts)
     gpu = gpu_scheduling(ctx.config, cfg.gpu_pool)
     return {"kfpNamespace": cfg.namespace, "kfpApiUrl": kfp.api_url, "kfpArtifactBucket": kfp.bucket.bucket_name,
             "kfpPipelineRunnerRoleArn": kfp.wiring.role_arn,
             "kfpDatabaseEndpoint": kfp.database.db.instance.endpoint,
-            "kfpGpuPlacement": json.dumps({"nodeSelector": gpu.node_selector, "tolerations": gpu.tolerations})}
+            "kfpGpuPlacement": json.dumps({"nodeSelector": gpu.node_selector, "tolerations": gpu.tolerations}),
+            }, kfp.argo_base

@@ -24,7 +24,8 @@ read-only root filesystem.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,8 @@ ARGO_CONTROLLER = "workflow-controller"
 class MetaflowArgs:
     ctx: PlatformContext
     config: MetaflowConfig
+    argo_base: list[pulumi.Resource] = field(default_factory=list)
+    """What the Argo controller waits for: KFP's Argo CRDs and the PriorityClass it names (KubeflowPipelines)."""
 
 
 def service_values(cfg: MetaflowConfig, db_host: pulumi.Input[str], db_port: pulumi.Input[int]) -> dict[str, Any]:
@@ -126,7 +129,7 @@ class Metaflow(pulumi.ComponentResource):
             # Steps read this one Secret (METAFLOW_KUBERNETES_SECRETS): it carries the MLflow credentials too.
             string_data={**self.wiring.env, **self.wiring.mlflow_env}, opts=child_options(self, provider=provider))
         if cfg.scheduler == "argoWorkflows":
-            self._argo_access(name, ctx, ns)
+            self._argo_access(name, ctx, ns, args.argo_base)
         control_plane_egress(self, name, ctx, namespace=ns, kubernetes_api=False,
                              pod_selector={"app.kubernetes.io/name": [SERVICE_NAME]})
         self.release = release(
@@ -156,7 +159,8 @@ class Metaflow(pulumi.ComponentResource):
         self.register_outputs({"serviceUrl": self.service_url, "datastoreRoot": self.datastore_root,
                                "userConfig": self.user_config, "taskRoleArn": self.wiring.role_arn})
 
-    def _argo_access(self, name: str, ctx: PlatformContext, ns: pulumi.Output[str]) -> None:
+    def _argo_access(self, name: str, ctx: PlatformContext, ns: pulumi.Output[str],
+                     argo_base: list[pulumi.Resource]) -> None:
         """Argo's executor in each step pod writes its results through the Kubernetes API (Argo >= 3.4
         `workflowtaskresults`): that verb on that resource for the flows' account, and egress to the API for
         workflow pods only (the namespace policy admits no API)."""
@@ -180,15 +184,18 @@ class Metaflow(pulumi.ComponentResource):
                   "egress": [{"to": api, "ports": [{"protocol": "TCP", "port": API_SERVICE_PORT}]}]},
             opts=child_options(self, provider=provider))
         # The controller: watches this namespace only, creates the step pods through the API.
+        # It waits for the Argo CRDs and the PriorityClass its pod names (KubeflowPipelines.argo_base), else the
+        # Directory's apply fails on the CRs and the pod is refused admission.
         k8s.kustomize.v2.Directory(child(name, "argo"), directory=os.path.relpath(ARGO_MANIFESTS, Path.cwd()),
-                                   opts=child_options(self, provider=provider))
+                                   opts=child_options(self, provider=provider, depends_on=argo_base))
         control_plane_egress(self, child(name, "argo"), ctx, namespace=ns, database_port=None,
                              pod_selector={"app": [ARGO_CONTROLLER]})
 
 
-def build_metaflow(ctx: PlatformContext) -> dict[str, Any]:
+def build_metaflow(ctx: PlatformContext, argo_base: Sequence[pulumi.Resource] = ()) -> dict[str, Any]:
     cfg = ctx.config.orchestration.metaflow
-    mf = Metaflow(child(ctx.name, "metaflow"), MetaflowArgs(ctx=ctx, config=cfg), ctx.k8s_opts)
+    mf = Metaflow(child(ctx.name, "metaflow"), MetaflowArgs(ctx=ctx, config=cfg, argo_base=list(argo_base)),
+                  ctx.k8s_opts)
     return {"metaflowConfig": mf.user_config, "metaflowServiceUrl": mf.service_url,
             "metaflowDatastoreRoot": mf.datastore_root, "metaflowNamespace": cfg.namespace,
             "metaflowTaskRoleArn": mf.wiring.role_arn,

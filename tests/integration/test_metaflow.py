@@ -22,6 +22,8 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.pipelines.test_metaflow import step_image_workdir
+
 from .plans import plan
 from .services import consumer_python, moto_server
 
@@ -101,6 +103,12 @@ def _check_workflow(workflow: dict[str, Any], config: dict[str, str]) -> None:
     assert re.search(r"^ENV METAFLOW_SKIP_INSTALL_DEPENDENCIES=1$", dockerfile, re.M)
     packages = [w for w in guarded.group(1).split("pip install", 1)[1].split() if not w.startswith("-")]
     assert packages and not [p for p in packages if f'"{p}==' not in dockerfile], packages
+    # The step starts in the image's WORKDIR (no workingDir here), which its user owns, and nothing mounts over it.
+    assert "mkdir -p $PWD/.logs" in command and "mkdir metaflow && cd metaflow && mkdir .metaflow" in command
+    workdir, _ = step_image_workdir()
+    assert container.get("workingDir") is None
+    mounts = [m["mountPath"].rstrip("/") + "/" for m in container.get("volumeMounts") or []]
+    assert mounts and not [m for m in mounts if (workdir + "/").startswith(m) or m.startswith(workdir + "/")]
     env = {e["name"]: e.get("value") for e in container["env"]}
     for key in ("METAFLOW_DATASTORE_SYSROOT_S3", "METAFLOW_SERVICE_URL", "METAFLOW_DEFAULT_DATASTORE"):
         assert env[key] == config[key], key

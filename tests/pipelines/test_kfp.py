@@ -92,7 +92,7 @@ def test_manifests_are_pinned_and_leave_out_minio_in_cluster_databases_and_the_v
     deleted = {yaml.safe_load(p["patch"])["metadata"]["name"]
                for p in yaml.safe_load((kfp.MANIFESTS / "kustomization.yaml").read_text())["patches"]
                if "$patch: delete" in p["patch"].split("\n", 1)[0]}
-    assert deleted == {kfp.LAUNCHER_CONFIG, kfp.RUNNER_SA, kfp.API_SA, kfp.UI_SA}
+    assert deleted == {kfp.LAUNCHER_CONFIG, kfp.RUNNER_SA, kfp.API_SA, kfp.UI_SA, kfp.ARGO_PRIORITY_CLASS}
 
 
 def test_step_pods_run_as_the_irsa_runner_with_the_platform_grants(inv: Inventory) -> None:
@@ -109,3 +109,13 @@ def test_manifest_directories_are_relative_to_the_program() -> None:
     # is what the component passes. An absolute path would differ per machine and show as a diff.
     rel = kfp._relative(kfp.MANIFESTS)
     assert not Path(rel).is_absolute() and (Path.cwd() / rel).resolve() == kfp.MANIFESTS
+
+
+def test_only_the_pinned_release_is_accepted() -> None:
+    """`kubeflowPipelines.version` cannot pick another release: the manifests are pinned to KFP_VERSION."""
+    from pydantic import ValidationError
+
+    from mlops_infra.pipelines.config import KfpConfig
+    assert KfpConfig(enabled=True, version=KFP_VERSION).version == KFP_VERSION
+    with pytest.raises(ValidationError, match=f"only {KFP_VERSION} is supported"):
+        KfpConfig(enabled=True, version="2.5.0")

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
 from mlops_infra.pipelines import kfp
 from mlops_infra.pipelines.kfp_database import MYSQL_PORT
@@ -101,7 +102,11 @@ def test_api_server_env_has_the_keys_the_2_17_0_code_reads(inv: Inventory) -> No
     # S3 through IRSA: the region's endpoint over TLS, the default port, no static keys.
     assert env["OBJECTSTORECONFIG_HOST"] == "s3.us-east-1.amazonaws.com" and env["OBJECTSTORECONFIG_SECURE"] == "true"
     assert env["OBJECTSTORECONFIG_REGION"] == "us-east-1"
-    assert not {"OBJECTSTORECONFIG_PORT", "OBJECTSTORECONFIG_ACCESSKEY", "OBJECTSTORECONFIG_SECRETACCESSKEY"} & set(env)
+    assert "OBJECTSTORECONFIG_PORT" not in env
+    # The image's /config/config.json sets AccessKey "minio" / SecretAccessKey "minio123" (2.17.0): only a variable
+    # set to "" overrides them (main.go AllowEmptyEnv(true); GetStringConfigWithDefault checks IsSet), and
+    # loadAWSConfig signs with static keys unless both are empty.
+    assert env["OBJECTSTORECONFIG_ACCESSKEY"] == "" and env["OBJECTSTORECONFIG_SECRETACCESSKEY"] == ""
     bucket = env["OBJECTSTORECONFIG_BUCKETNAME"]
     assert bucket and inv.outputs["kfpArtifactBucket"] == bucket
 
@@ -208,3 +213,35 @@ def test_database_and_api_egress_select_only_their_clients(inv: Inventory) -> No
                          "ml-pipeline-ui", "ml-pipeline-viewer-crd", "metadata-writer", "workflow-controller"}
     step = netpol_eval.Pod(NS, {"workflows.argoproj.io/workflow": "wf-1", "app": "user"})
     assert netpol_eval.allows(policies, step, api, 443) and not netpol_eval.allows(policies, step, database, MYSQL_PORT)
+
+
+def test_ui_reads_archived_logs_where_argo_archives_them(inv: Inventory) -> None:
+    """After Argo's pod GC the UI reads a step's log from Argo's archive (frontend/server/handlers/pod-logs.ts,
+    configs.ts ARGO_ARCHIVE_*, 2.17.0): the same bucket and key format as the namespace's artifact repository."""
+    env = env_values(inv, container(rendered(inv, DEPLOYMENT)["ml-pipeline-ui"], "ml-pipeline-ui"))
+    repo_cm = owned(inv, CM)[kfp.ARTIFACT_REPOSITORIES].inputs["data"][kfp.DEFAULT_REPOSITORY_KEY]
+    repo = yaml.safe_load(repo_cm)
+    assert repo["archiveLogs"] is True and env["ARGO_ARCHIVE_LOGS"] == "true"
+    assert env["ARGO_ARCHIVE_ARTIFACTORY"] == "s3"  # minio-helper's AWS client: the default credential chain
+    assert env["ARGO_ARCHIVE_BUCKETNAME"] == repo["s3"]["bucket"] == inv.outputs["kfpArtifactBucket"]
+    assert env["ARGO_KEYFORMAT"] == repo["s3"]["keyFormat"]
+
+
+def test_step_pods_cannot_read_the_namespaces_secrets(inv: Inventory) -> None:
+    """pipeline-runner (every step pod) shares `kubeflow` with mysql-secret and metadata-mysql-config. The 2.17.0
+    launcher reads a Secret only for object-store credentials that are not `fromEnv`
+    (backend/src/v2/objectstore/object_store.go), and kfp-launcher's are `fromEnv` (IRSA): no Secret verb is bound."""
+    providers = yaml.safe_load(owned(inv, CM)[kfp.LAUNCHER_CONFIG].inputs["data"]["providers"])
+    assert providers["s3"]["default"]["credentials"] == {"fromEnv": True}
+    roles = {(r.type.rsplit(":", 1)[1], r.inputs["metadata"]["name"]): r.inputs.get("rules") or []
+             for r in inv.resources if r.type.rsplit(":", 1)[1] in ("Role", "ClusterRole") and "metadata" in r.inputs
+             and (r.type.endswith("ClusterRole") or (r.inputs["metadata"].get("namespace") == NS))}
+    bound = [rule for b in inv.resources if b.type.rsplit(":", 1)[1] in ("RoleBinding", "ClusterRoleBinding")
+             and any(s.get("kind") == "ServiceAccount" and s.get("name") == kfp.RUNNER_SA
+                     and s.get("namespace", NS) == NS for s in b.inputs.get("subjects") or [])
+             and (b.type.endswith("ClusterRoleBinding") or (b.inputs.get("metadata") or {}).get("namespace") == NS)
+             for rule in roles.get((b.inputs["roleRef"]["kind"], b.inputs["roleRef"]["name"]), [])]
+    assert any("configmaps" in r.get("resources", []) for r in bound), "the runner's Role is bound (and read)"
+    secret_rules = [r for r in bound if "" in r.get("apiGroups", []) and
+                    {"secrets", "*"} & set(r.get("resources", [])) and {"get", "list", "watch", "*"} & set(r["verbs"])]
+    assert not secret_rules

@@ -5,7 +5,11 @@ datastore prefix; the metadata service reaches its database endpoint with the pa
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 from typing import Any
 
 import pytest
@@ -147,3 +151,40 @@ def test_the_step_image_has_what_metaflows_bootstrap_would_install() -> None:
     assert set(pins) == {"boto3", "requests"}
     assert re.search(r"^ENV METAFLOW_SKIP_INSTALL_DEPENDENCIES=1$", dockerfile, re.M)
     assert re.search(r"^FROM docker\.io/library/python:3\.12-slim$", dockerfile, re.M)
+
+
+# The first commands of Metaflow 2.19.39's step pod (plugins/kubernetes/kubernetes.py: `mkdir -p LOGS_DIR` with
+# LOGS_DIR = "$PWD/.logs"; metaflow_environment.py bootstrap_commands: `mkdir metaflow`, `cd metaflow`,
+# `mkdir .metaflow`). The integration tier checks them in the template the real Metaflow compiles.
+STEP_BOOTSTRAP = "mkdir -p $PWD/.logs && mkdir metaflow && cd metaflow && mkdir .metaflow"
+
+
+def step_image_workdir() -> tuple[str, str]:
+    """The step image's (WORKDIR, USER), refusing an image whose working directory its user does not own."""
+    dockerfile = (ROOT / "images" / "metaflow-step" / "Dockerfile").read_text()
+    (user,) = re.findall(r"^USER (\S+)$", dockerfile, re.M)
+    (workdir,) = re.findall(r"^WORKDIR (\S+)$", dockerfile, re.M)
+    assert re.search(rf"^RUN mkdir {re.escape(workdir)} && chown {re.escape(user)} {re.escape(workdir)}$",
+                     dockerfile, re.M), "the working directory is created and owned by the step's user"
+    assert dockerfile.index(f"WORKDIR {workdir}") < dockerfile.index(f"USER {user}")
+    return workdir, user
+
+
+def _bootstrap_as(user: str, cwd: str) -> int:
+    uid, gid = user.split(":")
+    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "bash", "-c",
+                           STEP_BOOTSTRAP], cwd=cwd, capture_output=True).returncode
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop to the image's uid")
+def test_the_step_user_can_run_metaflows_bootstrap_in_the_image_working_directory() -> None:
+    workdir, user = step_image_workdir()
+    assert workdir.startswith("/") and workdir != "/"
+    uid, gid = (int(x) for x in user.split(":"))
+    with tempfile.TemporaryDirectory() as base:
+        os.chmod(base, 0o755)
+        owned, root_owned = os.path.join(base, "own"), os.path.join(base, "root")
+        os.mkdir(owned), os.mkdir(root_owned)
+        os.chown(owned, uid, gid)  # as the Dockerfile's RUN leaves the WORKDIR
+        assert _bootstrap_as(user, owned) == 0 and os.path.isdir(os.path.join(owned, "metaflow", ".metaflow"))
+        assert _bootstrap_as(user, root_owned) != 0  # python:3.12-slim's `/`: the failure this image avoids
