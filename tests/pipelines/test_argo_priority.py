@@ -11,8 +11,10 @@ import pytest
 
 from mlops_infra.pipelines import kfp
 from mlops_infra.plan import Inventory, ResourceRecord
-from tests.conftest import planned
+from tests.conftest import KFP_BASES, planned
 from tests.integration.plans import VARIANTS
+
+pytestmark = pytest.mark.charts(KFP_BASES)
 
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Pod")
 
