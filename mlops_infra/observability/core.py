@@ -30,6 +30,7 @@ from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..blocks.observability import MonitoringRefs, MovedFrom
 from ..blocks.refs import ClusterRefs
+from ..compute.gpu_config import GPU_PRESENT_LABEL
 from .alerting import AlertRouting, AlertRoutingArgs
 from .config import MonitoringConfig
 from .exporter_metrics import dcgm_counters_csv
@@ -87,8 +88,10 @@ class MonitoringCoreArgs:
     """Secret value of `receivers.heartbeatUrlSecret`. Default: none."""
     gpu_taint_keys: Sequence[str] = ("nvidia.com/gpu",)
     """Taints of the GPU pools the DCGM exporter tolerates. Default: nvidia.com/gpu."""
-    gpu_instance_types: Sequence[str] = ()
-    """Schedule the DCGM exporter only on these instance types. Default: none (every node it tolerates)."""
+    gpu_nodes_only: bool = False
+    """Schedule the DCGM exporter only on nodes labelled `nvidia.com/gpu.present=true`, which every GPU pool's nodes
+    carry (GpuPoolConfig.node_labels: the platform's pools and team workspaces' pools alike). Default: every node
+    it tolerates."""
 
 
 def _name_of(resource: k8s.core.v1.Namespace | k8s.core.v1.Secret) -> pulumi.Output[str]:
@@ -277,11 +280,11 @@ class MonitoringCore(pulumi.ComponentResource):
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "resources": pod_security.helm_resources("200m", "512Mi"),
         }
-        if args.gpu_instance_types:
+        if args.gpu_nodes_only:
+            # By label, not instance type: a workspace's pool (another stack) may use types the platform's pools do not.
             values["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                 "nodeSelectorTerms": [{"matchExpressions": [{
-                    "key": "node.kubernetes.io/instance-type", "operator": "In",
-                    "values": sorted(set(args.gpu_instance_types))}]}]}}}
+                    "key": GPU_PRESENT_LABEL, "operator": "In", "values": ["true"]}]}]}}}
         return values
 
     def _service_monitor(self, name: str, suffix: str, object_name: str, match_labels: dict[str, str], port: str,
