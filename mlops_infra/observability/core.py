@@ -152,7 +152,8 @@ class MonitoringCore(pulumi.ComponentResource):
                     "serviceAccount": {"create": False, "name": alerts.service_account_name},
                     # The config (with the Slack URL and PagerDuty key) lives in our Secret, never in Helm values.
                     "alertmanagerSpec": {"useExistingSecret": True, "configSecret": alerts.config_secret_name,
-                                         "resources": pod_security.helm_resources("100m", "256Mi")},
+                                         "resources": pod_security.helm_resources("100m", "256Mi"),
+                                         **self._alertmanager_storage(cfg)},
                 },
                 "grafana": {
                     "admin": {"existingSecret": self.grafana_admin_secret_name, "userKey": GRAFANA_USER_KEY,
@@ -260,6 +261,17 @@ class MonitoringCore(pulumi.ComponentResource):
         # node-exporter needs hostNetwork, hostPID and hostPath, which only the privileged level admits;
         # warn and audit still report everything the restricted level would reject (the namespace block adds them).
         return namespace(child(name, "namespace"), self, args.config.namespace, level="privileged")
+
+    @staticmethod
+    def _alertmanager_storage(cfg: MonitoringConfig) -> dict[str, Any]:
+        """The Alertmanager CR's `storage` (kube-prometheus-stack `alertmanager.alertmanagerSpec.storage`): a PVC for
+        its data directory (silences, notification log), else the operator's emptyDir loses them on a drain."""
+        gib = cfg.prometheus.alertmanager_storage_gib
+        if gib is None:
+            return {}
+        return {"storage": {"volumeClaimTemplate": {"spec": {
+            "storageClassName": cfg.prometheus.storage_class, "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": f"{gib}Gi"}}}}}}
 
     @staticmethod
     def _dcgm_values(name_override: str, args: MonitoringCoreArgs) -> dict[str, Any]:
