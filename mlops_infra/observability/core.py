@@ -30,16 +30,18 @@ from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..blocks.observability import MonitoringRefs, MovedFrom
 from ..blocks.refs import ClusterRefs
-from ..compute.gpu_config import GPU_PRESENT_LABEL
 from .alerting import AlertRouting, AlertRoutingArgs
 from .config import MonitoringConfig
-from .exporter_metrics import dcgm_counters_csv
+from .exporter_metrics import KSM_NAMESPACE_LABELS, dcgm_counters_csv
 
 PROMETHEUS_COMMUNITY = "https://prometheus-community.github.io/helm-charts"
 NVIDIA_DCGM = "https://nvidia.github.io/dcgm-exporter/helm-charts"
 # Port names of the charts' Services: dcgm-exporter templates/service.yaml hard-codes "metrics" (tag 4.5.1-4.8.0);
 # prometheus-pushgateway values `service.portName` defaults to "http" (3.8.0).
 DCGM_PORT = "metrics"
+# The label every GPU pool's nodes carry (compute/gpu_config.py GpuPoolConfig.node_labels; not imported: compute
+# imports this concern). tests/platform/test_team_workspace.py schedules the rendered DaemonSet on a workspace node.
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 PUSHGATEWAY_PORT = "http"
 PUSHGATEWAY_SERVICE_PORT = 9091  # prometheus-pushgateway values `service.port` (3.8.0)
 GRAFANA_USER_KEY, GRAFANA_PASSWORD_KEY = "admin-user", "admin-password"
@@ -147,6 +149,8 @@ class MonitoringCore(pulumi.ComponentResource):
                 **{component: {"enabled": False} for component in EKS_UNSCRAPABLE},
                 "defaultRules": {"rules": {group: False for group in EKS_UNSCRAPABLE_RULES}},
                 "prometheus": prometheus_values,
+                # kube-state-metrics subchart: `metricLabelsAllowlist` becomes `--metric-labels-allowlist`.
+                "kube-state-metrics": {"metricLabelsAllowlist": [f"namespaces=[{','.join(KSM_NAMESPACE_LABELS)}]"]},
                 "alertmanager": {
                     "enabled": True,
                     "serviceAccount": {"create": False, "name": alerts.service_account_name},
