@@ -17,6 +17,7 @@ and ~4% of RAM the kernel keeps (MemTotal < nominal).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -183,9 +184,21 @@ ADDON_WORKLOADS: dict[str, list[AddonWorkload]] = {
 }
 
 
+def adopts_guardduty_detector(inv: Inventory) -> bool:
+    """`guarddutyDetector: existing`: the stack routes GuardDuty findings (its EventBridge rule) but has no detector
+    of its own; the account's detector (another stack's, e.g. prod's for staging) decides the features."""
+    routes = any("aws.guardduty" in json.loads(r.inputs.get("eventPattern") or "{}").get("source", [])
+                 for r in inv.of_type("aws:cloudwatch/eventRule:EventRule"))
+    return routes and not inv.of_type("aws:guardduty/detector:Detector")
+
+
 def guardduty_agent(inv: Inventory) -> bool:
-    """True when the stack's detector runs Runtime Monitoring with GuardDuty managing the EKS agent add-on."""
-    return any(f.inputs.get("name") == "RUNTIME_MONITORING" and f.inputs.get("status") == "ENABLED"
+    """True when the stack's detector runs Runtime Monitoring with GuardDuty managing the EKS agent add-on, or when the
+    stack adopts the account's detector: automated agent management is account-wide (GuardDuty user guide,
+    "Configuring EKS Runtime Monitoring for a standalone account (API)": with EKS_ADDON_MANAGEMENT enabled "GuardDuty
+    will manage the deployment of and updates to the security agent for all the Amazon EKS clusters in your
+    account"), and the owner's features are not in this plan, so the agent is counted."""
+    return adopts_guardduty_detector(inv) or any(f.inputs.get("name") == "RUNTIME_MONITORING" and f.inputs.get("status") == "ENABLED"
                and {"name": "EKS_ADDON_MANAGEMENT", "status": "ENABLED"} in (f.inputs.get("additionalConfigurations") or [])
                for f in inv.of_type("aws:guardduty/detectorFeature:DetectorFeature"))
 

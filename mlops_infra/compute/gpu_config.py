@@ -24,6 +24,7 @@ K8S_TAINT_EFFECT: dict[str, str] = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "
                                     "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 POOL_LABEL = "mlops.io/gpu-pool"
 GPU_TYPE_LABEL = "mlops.io/gpu-type"
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 # cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go GPULabel, 1.35.2): a node carrying it
 # counts as a GPU node that is still starting until the device plugin advertises its GPUs, so the autoscaler does
 # not scale out again while it waits ("Special note on GPU instances", cloudprovider/aws/README.md).
@@ -89,7 +90,7 @@ class GpuPoolConfig(ConfigModel):
     def node_labels(self) -> dict[str, str]:
         """Labels every node of the pool carries: pool, GPU type, `nvidia.com/gpu.present` (so the device plugin
         schedules before GPU feature discovery runs), the autoscaler's GPU label and the EFA marker, plus `labels`."""
-        out = {**self.labels, POOL_LABEL: self.name, GPU_TYPE_LABEL: self.gpu_type, "nvidia.com/gpu.present": "true",
+        out = {**self.labels, POOL_LABEL: self.name, GPU_TYPE_LABEL: self.gpu_type, GPU_PRESENT_LABEL: "true",
                ACCELERATOR_LABEL: self.gpu_type}
         if self.efa:
             out["vpc.amazonaws.com/efa.present"] = "true"

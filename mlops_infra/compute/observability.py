@@ -19,6 +19,7 @@ from ..observability.cloudwatch_alarms import CloudWatchAlarms, CloudWatchAlarms
 from ..observability.config import ThresholdsConfig
 from ..observability.contribution import add_dashboard, add_rules, thresholds_of
 from ..observability.dashboards import Dashboard, Panel, Uses
+from ..observability.exporter_metrics import TEAM_METRIC_LABEL, Exporter
 from ..observability.monitoring_rules import AlertRule, RuleGroup, check_names
 
 XID_WINDOW = "10m"
@@ -60,6 +61,14 @@ def gpu_rules(t: ThresholdsConfig) -> RuleGroup:
     ))
 
 
+def ml_namespace_selector(ml_namespaces: Sequence[str]) -> str:
+    """One `kube_namespace_labels` series per ML namespace: those named (teams, MLflow, Feast) and every namespace
+    labelled `mlops.io/team` (platform teams and team workspaces, which other stacks create). kube-state-metrics
+    exposes that label as `label_mlops_io_team` because MonitoringCore allow-lists it (KSM_NAMESPACE_LABELS)."""
+    named = "|".join(sorted(set(ml_namespaces)))
+    return f'(kube_namespace_labels{{namespace=~"{named}"}} or kube_namespace_labels{{{TEAM_METRIC_LABEL}!=""}})'
+
+
 def cluster_rules(ml_namespaces: Sequence[str]) -> RuleGroup:
     """NodeNotReady, and MlPodCrashLooping in `ml_namespaces` (teams, MLflow, Feast; omitted when none)."""
     check_names(ml_namespaces)
@@ -69,14 +78,14 @@ def cluster_rules(ml_namespaces: Sequence[str]) -> RuleGroup:
         "5m", "critical", "Node {{ $labels.node }} is not Ready",
         (("kube_node_status_condition", "kube-state-metrics"),))]
     if ml_namespaces:
-        namespaces = "|".join(sorted(set(ml_namespaces)))
         rules.append(AlertRule(
             "MlPodCrashLooping",
-            f'max_over_time(kube_pod_container_status_waiting_reason{{reason="CrashLoopBackOff",'
-            f'namespace=~"{namespaces}"}}[5m]) >= 1',
+            'max_over_time(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"}[5m]) >= 1'
+            f' and on(namespace) {ml_namespace_selector(ml_namespaces)}',
             "15m", "warning",
             "{{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) is crash-looping",
-            (("kube_pod_container_status_waiting_reason", "kube-state-metrics"),)))
+            (("kube_pod_container_status_waiting_reason", "kube-state-metrics"),
+             ("kube_namespace_labels", "kube-state-metrics"))))
     return RuleGroup("mlops-cluster", tuple(rules))
 
 
@@ -101,22 +110,36 @@ def gpu_dashboard() -> Dashboard:
 
 
 def training_jobs_dashboard(ml_namespaces: Sequence[str]) -> Dashboard:
+    """Per-namespace job panels over the ML namespaces (`ml_namespace_selector`: named or labelled mlops.io/team);
+    every namespace when none is named."""
     check_names(ml_namespaces)
-    ns = "|".join(sorted(set(ml_namespaces))) or ".+"
+    sel = ml_namespace_selector(ml_namespaces) if ml_namespaces else None
+
+    def ml(series: str, on: str = "namespace") -> str:
+        if sel is None:
+            return f"({series})"
+        if on == "namespace":
+            return f"({series} and on(namespace) {sel})"
+        # DCGM's workload label: the namespace series renamed to it.
+        return f'({series} and on({on}) label_replace({sel}, "{on}", "$1", "namespace", "(.+)"))'
+
+    def uses(metric: str, exporter: Exporter) -> Uses:
+        return ((metric, exporter), *((("kube_namespace_labels", "kube-state-metrics"),) if sel else ()))
+
     return Dashboard("mlops-training-jobs", "Training jobs", (
-        Panel("Active jobs", f'sum by (namespace) (kube_job_status_active{{namespace=~"{ns}"}})',
-              (("kube_job_status_active", "kube-state-metrics"),), "short", "{{namespace}}"),
-        Panel("Failed jobs", f'sum by (namespace) (kube_job_failed{{condition="true",namespace=~"{ns}"}})',
-              (("kube_job_failed", "kube-state-metrics"),), "short", "{{namespace}}"),
-        Panel("GPUs requested", f'sum by (namespace) (kube_pod_container_resource_requests{{resource="nvidia_com_gpu",'
-              f'namespace=~"{ns}"}})', (("kube_pod_container_resource_requests", "kube-state-metrics"),), "short",
-              "{{namespace}}"),
+        Panel("Active jobs", f"sum by (namespace) {ml('kube_job_status_active')}",
+              uses("kube_job_status_active", "kube-state-metrics"), "short", "{{namespace}}"),
+        Panel("Failed jobs", "sum by (namespace) " + ml('kube_job_failed{condition="true"}'),
+              uses("kube_job_failed", "kube-state-metrics"), "short", "{{namespace}}"),
+        Panel("GPUs requested",
+              "sum by (namespace) " + ml('kube_pod_container_resource_requests{resource="nvidia_com_gpu"}'),
+              uses("kube_pod_container_resource_requests", "kube-state-metrics"), "short", "{{namespace}}"),
         Panel("GPU utilization by workload",
-              f'avg by (exported_namespace, exported_pod) (DCGM_FI_DEV_GPU_UTIL{{exported_namespace=~"{ns}"}})',
-              (("DCGM_FI_DEV_GPU_UTIL", "dcgm-exporter"),), "percent", "{{exported_namespace}}/{{exported_pod}}"),
+              f"avg by (exported_namespace, exported_pod) {ml('DCGM_FI_DEV_GPU_UTIL', 'exported_namespace')}",
+              uses("DCGM_FI_DEV_GPU_UTIL", "dcgm-exporter"), "percent", "{{exported_namespace}}/{{exported_pod}}"),
         Panel("Container restarts (1h)",
-              f'sum by (namespace, pod) (increase(kube_pod_container_status_restarts_total{{namespace=~"{ns}"}}[1h]))',
-              (("kube_pod_container_status_restarts_total", "kube-state-metrics"),), "short", "{{namespace}}/{{pod}}"),
+              f"sum by (namespace, pod) {ml('increase(kube_pod_container_status_restarts_total[1h])')}",
+              uses("kube_pod_container_status_restarts_total", "kube-state-metrics"), "short", "{{namespace}}/{{pod}}"),
     ))
 
 

@@ -16,6 +16,9 @@ class PrometheusConfig(ConfigModel):
     chart_version: ChartVersion = Field("82.1.0", description="kube-prometheus-stack chart. Default: 82.1.0.")
     retention_days: int = Field(30, ge=1, le=365, description="Prometheus retention. Default: 30 (profiles: dev 7, staging 15).")
     storage_gib: int = Field(200, ge=10, le=16384, description="gp3 volume (GiB). Default: 200 (profiles: dev 50, staging 100).")
+    alertmanager_storage_gib: int | None = Field(
+        None, ge=1, le=100, description="Alertmanager volume (GiB, same StorageClass): its silences and notification "
+        "log survive a drain or restart of its single replica. Default: none, an emptyDir (profiles: staging, prod 1).")
     storage_class: K8sName = Field(
         "gp3", description="StorageClass of the Prometheus volume (EBS CSI, gp3, encrypted; created with the cluster). "
         "Default: gp3.")

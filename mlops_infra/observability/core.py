@@ -32,13 +32,16 @@ from ..blocks.observability import MonitoringRefs, MovedFrom
 from ..blocks.refs import ClusterRefs
 from .alerting import AlertRouting, AlertRoutingArgs
 from .config import MonitoringConfig
-from .exporter_metrics import dcgm_counters_csv
+from .exporter_metrics import KSM_NAMESPACE_LABELS, dcgm_counters_csv
 
 PROMETHEUS_COMMUNITY = "https://prometheus-community.github.io/helm-charts"
 NVIDIA_DCGM = "https://nvidia.github.io/dcgm-exporter/helm-charts"
 # Port names of the charts' Services: dcgm-exporter templates/service.yaml hard-codes "metrics" (tag 4.5.1-4.8.0);
 # prometheus-pushgateway values `service.portName` defaults to "http" (3.8.0).
 DCGM_PORT = "metrics"
+# The label every GPU pool's nodes carry (compute/gpu_config.py GpuPoolConfig.node_labels; not imported: compute
+# imports this concern). tests/platform/test_team_workspace.py schedules the rendered DaemonSet on a workspace node.
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 PUSHGATEWAY_PORT = "http"
 PUSHGATEWAY_SERVICE_PORT = 9091  # prometheus-pushgateway values `service.port` (3.8.0)
 GRAFANA_USER_KEY, GRAFANA_PASSWORD_KEY = "admin-user", "admin-password"
@@ -87,8 +90,10 @@ class MonitoringCoreArgs:
     """Secret value of `receivers.heartbeatUrlSecret`. Default: none."""
     gpu_taint_keys: Sequence[str] = ("nvidia.com/gpu",)
     """Taints of the GPU pools the DCGM exporter tolerates. Default: nvidia.com/gpu."""
-    gpu_instance_types: Sequence[str] = ()
-    """Schedule the DCGM exporter only on these instance types. Default: none (every node it tolerates)."""
+    gpu_nodes_only: bool = False
+    """Schedule the DCGM exporter only on nodes labelled `nvidia.com/gpu.present=true`, which every GPU pool's nodes
+    carry (GpuPoolConfig.node_labels: the platform's pools and team workspaces' pools alike). Default: every node
+    it tolerates."""
 
 
 def _name_of(resource: k8s.core.v1.Namespace | k8s.core.v1.Secret) -> pulumi.Output[str]:
@@ -144,12 +149,15 @@ class MonitoringCore(pulumi.ComponentResource):
                 **{component: {"enabled": False} for component in EKS_UNSCRAPABLE},
                 "defaultRules": {"rules": {group: False for group in EKS_UNSCRAPABLE_RULES}},
                 "prometheus": prometheus_values,
+                # kube-state-metrics subchart: `metricLabelsAllowlist` becomes `--metric-labels-allowlist`.
+                "kube-state-metrics": {"metricLabelsAllowlist": [f"namespaces=[{','.join(KSM_NAMESPACE_LABELS)}]"]},
                 "alertmanager": {
                     "enabled": True,
                     "serviceAccount": {"create": False, "name": alerts.service_account_name},
                     # The config (with the Slack URL and PagerDuty key) lives in our Secret, never in Helm values.
                     "alertmanagerSpec": {"useExistingSecret": True, "configSecret": alerts.config_secret_name,
-                                         "resources": pod_security.helm_resources("100m", "256Mi")},
+                                         "resources": pod_security.helm_resources("100m", "256Mi"),
+                                         **self._alertmanager_storage(cfg)},
                 },
                 "grafana": {
                     "admin": {"existingSecret": self.grafana_admin_secret_name, "userKey": GRAFANA_USER_KEY,
@@ -259,6 +267,17 @@ class MonitoringCore(pulumi.ComponentResource):
         return namespace(child(name, "namespace"), self, args.config.namespace, level="privileged")
 
     @staticmethod
+    def _alertmanager_storage(cfg: MonitoringConfig) -> dict[str, Any]:
+        """The Alertmanager CR's `storage` (kube-prometheus-stack `alertmanager.alertmanagerSpec.storage`): a PVC for
+        its data directory (silences, notification log), else the operator's emptyDir loses them on a drain."""
+        gib = cfg.prometheus.alertmanager_storage_gib
+        if gib is None:
+            return {}
+        return {"storage": {"volumeClaimTemplate": {"spec": {
+            "storageClassName": cfg.prometheus.storage_class, "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": f"{gib}Gi"}}}}}}
+
+    @staticmethod
     def _dcgm_values(name_override: str, args: MonitoringCoreArgs) -> dict[str, Any]:
         values: dict[str, Any] = {
             "nameOverride": name_override,
@@ -277,11 +296,11 @@ class MonitoringCore(pulumi.ComponentResource):
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "resources": pod_security.helm_resources("200m", "512Mi"),
         }
-        if args.gpu_instance_types:
+        if args.gpu_nodes_only:
+            # By label, not instance type: a workspace's pool (another stack) may use types the platform's pools do not.
             values["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                 "nodeSelectorTerms": [{"matchExpressions": [{
-                    "key": "node.kubernetes.io/instance-type", "operator": "In",
-                    "values": sorted(set(args.gpu_instance_types))}]}]}}}
+                    "key": GPU_PRESENT_LABEL, "operator": "In", "values": ["true"]}]}]}}}
         return values
 
     def _service_monitor(self, name: str, suffix: str, object_name: str, match_labels: dict[str, str], port: str,

@@ -41,9 +41,16 @@ DCGM_COUNTERS: tuple[tuple[str, str, str], ...] = (
 # `exported_container` because the ServiceMonitor keeps `honorLabels: false` (the target's own labels win).
 DCGM_WORKLOAD_LABELS = ("exported_pod", "exported_namespace", "exported_container")
 
+# Namespace labels kube-state-metrics exposes on `kube_namespace_labels` (its `--metric-labels-allowlist`; by default
+# none): `mlops.io/team`, carried by platform team namespaces and team workspaces (compute/training_foundations.py
+# TEAM_LABEL, platform/team_workspace.py), so ML alerts and dashboards find namespaces other stacks create. KSM
+# prefixes `label_` and turns characters invalid in a Prometheus label name into `_`.
+KSM_NAMESPACE_LABELS = ("mlops.io/team",)
+TEAM_METRIC_LABEL = "label_mlops_io_team"
+
 METRICS: dict[Exporter, frozenset[str]] = {
     "dcgm-exporter": frozenset(name for name, kind, _ in DCGM_COUNTERS if kind != "label"),
-    # kubernetes/kube-state-metrics docs/metrics/{cluster/node,workload/pod,workload/job,workload/cronjob,
+    # kubernetes/kube-state-metrics docs/metrics/{cluster/node,cluster/namespace,workload/pod,workload/job,workload/cronjob,
     # workload/deployment}-metrics.md at v2.20.0 (kube-prometheus-stack 82.1.0 ships the kube-state-metrics chart 7.1.0).
     "kube-state-metrics": frozenset({
         "kube_node_status_condition", "kube_node_status_allocatable", "kube_pod_container_status_waiting_reason",
@@ -51,7 +58,7 @@ METRICS: dict[Exporter, frozenset[str]] = {
         "kube_job_status_active", "kube_job_status_failed", "kube_job_status_succeeded", "kube_job_failed", "kube_job_owner",
         "kube_job_status_start_time",
         "kube_cronjob_status_last_successful_time", "kube_cronjob_next_schedule_time", "kube_cronjob_created",
-        "kube_deployment_status_replicas_available",
+        "kube_deployment_status_replicas_available", "kube_namespace_labels",
     }),
     # prometheus/node_exporter collectors cpu and meminfo (enabled by default in prometheus-node-exporter 4.51.1).
     "node-exporter": frozenset({"node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes"}),

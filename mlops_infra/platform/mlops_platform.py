@@ -173,7 +173,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             protect=config.protect_stateful, slack_webhook_url=_secret(recv.slack_webhook_secret),
             pagerduty_routing_key=_secret(recv.pagerduty_key_secret), heartbeat_url=_secret(recv.heartbeat_url_secret),
             gpu_taint_keys=sorted({p.taint.key for p in config.gpu_pools if p.taint} or {"nvidia.com/gpu"}),
-            gpu_instance_types=sorted({t for p in config.gpu_pools for t in p.instance_types})), k8s_opts)
+            gpu_nodes_only=bool(config.gpu_pools)), k8s_opts)
         ClusterObservability(child(name, "cluster-observability"), ClusterObservabilityArgs(
             monitoring=core.refs, tags=self.tags, gpu=bool(config.gpu_pools),
             ml_namespaces=sorted({t.name for t in config.cluster.teams}

@@ -208,3 +208,12 @@ def test_controller_policies_name_arns_in_the_stacks_partition() -> None:
     arns = [r for p in policies for s in json.loads(p.inputs["policy"])["Statement"]
             for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]) if r != "*"]
     assert arns and all(r.startswith("arn:aws-us-gov:") for r in arns), [r for r in arns if "aws-us-gov" not in r]
+
+
+def test_a_stack_adopting_the_accounts_detector_counts_the_guardduty_agent() -> None:
+    """staging adopts prod's detector (`guarddutyDetector: existing`): GuardDuty's automated agent management is
+    account-wide, so the agent DaemonSet runs on staging's nodes although staging declares no detector feature."""
+    inv = planned("staging")
+    assert not inv.of_type("aws:guardduty/detectorFeature:DetectorFeature"), "premise: staging has no features"
+    assert system_capacity.adopts_guardduty_detector(inv) and system_capacity.guardduty_agent(inv)
+    assert not system_capacity.adopts_guardduty_detector(planned("prod")), "prod owns its detector"

@@ -133,8 +133,8 @@ def test_thresholds_from_config_reach_the_expressions() -> None:
     assert rules["FeatureMaterializationLate"].expr == (
         'time() - kube_cronjob_status_last_successful_time{namespace="feast",cronjob="feast-materialize"} > 1800')
     assert rules["MlPodCrashLooping"].expr == (
-        'max_over_time(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff",'
-        'namespace=~"feast|mlflow|research"}[5m]) >= 1')
+        'max_over_time(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"}[5m]) >= 1 and on(namespace) '
+        '(kube_namespace_labels{namespace=~"feast|mlflow|research"} or kube_namespace_labels{label_mlops_io_team!=""})')
 
 
 def test_services_a_concern_lacks_get_no_rules() -> None:

@@ -68,8 +68,8 @@ def test_dcgm_exporter_is_pinned_tolerates_gpu_taints_and_emits_the_listed_count
     assert values["tolerations"] == [{"key": "example.com/dedicated", "operator": "Exists"},
                                      {"key": "nvidia.com/gpu", "operator": "Exists"}]
     terms = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert terms == [{"matchExpressions": [{"key": "node.kubernetes.io/instance-type", "operator": "In",
-                                            "values": ["g6e.12xlarge", "p5.48xlarge"]}]}]
+    # By the label every GPU pool's nodes carry (a workspace pool's instance types are not the platform's).
+    assert terms == [{"matchExpressions": [{"key": "nvidia.com/gpu.present", "operator": "In", "values": ["true"]}]}]
     emitted = [line.split(",")[0] for line in values["customMetrics"].splitlines() if not line.startswith("#")]
     assert emitted == [name for name, _, _ in DCGM_COUNTERS]
     assert values["serviceMonitor"] == {"enabled": False}

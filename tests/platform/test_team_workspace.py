@@ -100,7 +100,8 @@ def daemonset(platform: Inventory, release: str, name: str) -> dict[str, Any]:
 
 @pytest.mark.charts("nvidia-device-plugin", "aws-efa-k8s-device-plugin")
 @pytest.mark.parametrize(("release", "name"), [("mlops-prod-gpu-software-deviceplugin", "nvidia-device-plugin"),
-                                              ("mlops-prod-gpu-software-efa", "aws-efa-k8s-device-plugin")])
+                                              ("mlops-prod-gpu-software-efa", "aws-efa-k8s-device-plugin"),
+                                              ("mlops-prod-monitoring-dcgm", "mlops-prod-monitoring-dcgm-exporter")])
 def test_the_workspace_pools_nodes_get_the_platforms_gpu_daemonsets(platform: Inventory, team: Inventory,
                                                                     release: str, name: str) -> None:
     assert {e["name"]: e["status"] for e in platform.rendering}[release] == "rendered"

@@ -51,7 +51,7 @@ core = MonitoringCore(f"{PREFIX}-monitoring", MonitoringCoreArgs(
     pagerduty_routing_key=secret_config(recv.pagerduty_key_secret) if recv.pagerduty_key_secret else None,
     heartbeat_url=secret_config(recv.heartbeat_url_secret) if recv.heartbeat_url_secret else None,
     gpu_taint_keys=["nvidia.com/gpu", "example.com/dedicated"] if full else ["nvidia.com/gpu"],
-    gpu_instance_types=["p5.48xlarge", "g6e.12xlarge"] if full else [],
+    gpu_nodes_only=full,
 ), opts)
 refs = core.refs
 
