@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import planned
 
+pytestmark = pytest.mark.charts("kube-prometheus-stack")
+
 
 def alertmanager(stack: str) -> dict[str, Any]:
     inv = planned(stack, render=True)
