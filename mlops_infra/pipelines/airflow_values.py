@@ -43,6 +43,11 @@ RESOURCES = {"scheduler": ("1", "2Gi"), "apiServer": ("500m", "2Gi"), "dagProces
              "triggerer": ("250m", "1Gi"), "statsd": ("100m", "128Mi"), "workers": ("1", "2Gi"),
              "migrateDatabaseJob": ("500m", "1Gi")}
 
+CLEANUP_MEMORY = "512Mi"  # the cleanup CronJob measured 241 MiB RSS: 256Mi left 8% headroom
+COLD_START_SECONDS = 3600
+"""How long a queued task may wait for its pod to start: a GPU step on a scale-from-zero pool waits for the node
+(p5/g6 launch, driver and device plugin ready) and a multi-GB image pull."""
+
 
 @dataclass(frozen=True)
 class AirflowInputs:
@@ -54,6 +59,7 @@ class AirflowInputs:
     worker_service_account: str
     api_server_service_account: str
     dag_processor_service_account: str
+    triggerer_service_account: str = "airflow-triggerer"
     env: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     """Platform env for every Airflow container (MLflow, feature server, GPU placement)."""
     secret_env: Sequence[Mapping[str, str]] = field(default_factory=tuple)
@@ -72,6 +78,16 @@ def remote_logging_config(log_folder: Any) -> dict[str, Any]:
     return {"remote_logging": "True", "remote_base_log_folder": log_folder, "remote_log_conn_id": LOG_CONN_ID,
             # The bucket encrypts with its KMS key by default; S3 SSE-S3 headers would override it.
             "encrypt_s3_logs": "False", "delete_local_logs": "True"}
+
+
+def scale_from_zero_timeouts() -> dict[str, Any]:
+    """airflow.cfg sections (Airflow 3.1.7 config_templates/config.yml, both default 600 s) a task outlives while its
+    pod waits for a GPU node: `[scheduler] task_queued_timeout` fails a task queued longer than that, and
+    `[execution_api] jwt_expiration_time` is the life of the token the executor issues the task at queue time, so a
+    pod that starts after it cannot call the Execution API (executors/base_executor.py:152; a running task gets
+    its token re-issued, execution_api/app.py JWTReissueMiddleware)."""
+    return {"scheduler": {"task_queued_timeout": str(float(COLD_START_SECONDS))},
+            "execution_api": {"jwt_expiration_time": str(COLD_START_SECONDS)}}
 
 
 def _security(values: dict[str, Any]) -> dict[str, Any]:
@@ -170,12 +186,13 @@ def chart_values(cfg: AirflowConfig, inputs: AirflowInputs, log_folder: Any) -> 
         "apiServer": _component("apiServer", inputs.api_server_service_account, replicas=cfg.api_server_replicas,
                                 service={"type": "ClusterIP"}),
         "dagProcessor": _component("dagProcessor", inputs.dag_processor_service_account),
-        "triggerer": _component("triggerer", persistence={"enabled": False}),  # logs go to S3, no PVC
+        "triggerer": _component("triggerer", inputs.triggerer_service_account, persistence={"enabled": False}),  # logs go to S3, no PVC
         "workers": _component("workers", inputs.worker_service_account),
         "statsd": _component("statsd", enabled=True),
-        "cleanup": {"enabled": True, "resources": pod_security.helm_resources("100m", "256Mi")},
+        "cleanup": {"enabled": True, "resources": pod_security.helm_resources("100m", CLEANUP_MEMORY)},
         "config": {"logging": remote_logging_config(log_folder),
                    "core": {"remote_logging": "True"},  # the chart's `core` default repeats it (Airflow 1.10)
+                   **scale_from_zero_timeouts(),
                    "kubernetes_executor": {"delete_worker_pods": "True", "delete_worker_pods_on_failure": "False"}},
     }
     values = _security(values)
