@@ -123,14 +123,18 @@ class Airflow(pulumi.ComponentResource):
             depends_on=[self.wiring, self.api_identity, self.dag_processor_identity, self.triggerer_identity, *secrets,
                         self.database.db.instance, *self.database.external_secrets,
                         *([*ctx.cluster.ingress_dependencies] if cfg.ui.ingress else [])])
+        # The release's actual name (mlops:helmReleaseNames `generated` sends none): `airflow.fullname` is the release
+        # name whenever it contains "airflow", as a generated `<resource name>-<hex>` does (chart _helpers.yaml).
+        release_name = self.release.name
         if ctx.monitoring is not None:
             service_monitor(self, child(name, "statsd"), ctx.monitoring, object_name="airflow-statsd", namespace=ns,
-                            match_labels={"component": "statsd", "release": av.RELEASE},
+                            match_labels={"component": "statsd",
+                                          "release": release_name},  # type: ignore[dict-item]
                             endpoints=[ScrapeEndpoint(av.STATSD_SCRAPE_PORT)], depends_on=[self.release],
                             provider=provider)
             prometheus_rule(self, child(name, "alerts"), ctx.monitoring, object_name="airflow", namespace=ns,
                             groups=rule_groups(cfg.namespace), provider=provider)
-        self.api_server_url = pulumi.Output.format("http://{0}-api-server.{1}.svc.cluster.local:{2}", av.RELEASE, ns,
+        self.api_server_url = pulumi.Output.format("http://{0}-api-server.{1}.svc.cluster.local:{2}", release_name, ns,
                                                    API_SERVER_PORT)
         self.register_outputs({"apiServerUrl": self.api_server_url, "logBucket": self.bucket.bucket_name,
                                "workerRoleArn": self.wiring.role_arn})

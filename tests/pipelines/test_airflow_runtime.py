@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from mlops_infra.pipelines import airflow_values as av
-from mlops_infra.plan import Inventory
+from mlops_infra.plan import Inventory, plan_program
 from tests import iam_eval
-from tests.integration.plans import plan
+from tests.integration.plans import VARIANTS, plan
 
 from .test_airflow import SA, one, role_for_sa, values
 
@@ -77,3 +78,28 @@ def test_the_cleanup_cronjob_has_headroom_over_its_measured_241_mib(inv: Invento
     limit = values(inv)["cleanup"]["resources"]["limits"]["memory"]
     assert limit.endswith("Mi") and 241 / int(limit.removesuffix("Mi")) < 0.5
     assert one(inv, "kubernetes:helm.sh/v3:Release", "airflow-release")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Inventory:
+    """The pipelines variant as a stack deployed with 0.1 (mlops:helmReleaseNames: generated)."""
+    d = tmp_path_factory.mktemp("airflow-generated")
+    stack = yaml.safe_load((VARIANTS / "Pulumi.pipelines.yaml").read_text())
+    stack["config"]["mlops:helmReleaseNames"] = "generated"
+    (d / "Pulumi.gen.yaml").write_text(yaml.safe_dump(stack))
+    project = yaml.safe_load((VARIANTS / "Pulumi.yaml").read_text())
+    project["main"] = str((VARIANTS / project["main"]).resolve())
+    (d / "Pulumi.yaml").write_text(yaml.safe_dump(project))
+    return plan_program(d, "gen")
+
+
+def test_with_generated_release_names_the_monitor_and_url_name_the_generated_release(generated: Inventory) -> None:
+    """Without a name, pulumi-kubernetes names the release `<resource name>-<hex>`; it contains "airflow", so the
+    chart's `airflow.fullname` is that name: Service `<release>-api-server`, pods labelled `release: <release>`."""
+    rel = one(generated, "kubernetes:helm.sh/v3:Release", "airflow-release")
+    assert "name" not in rel.inputs
+    sm = one(generated, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "airflow-statsd")
+    assert rel.urn in sm.property_dependencies["spec"]  # the selector is the release's output
+    released = sm.inputs["spec"]["selector"]["matchLabels"]["release"]
+    assert released.startswith(f"{rel.name}-") and released != av.RELEASE and "airflow" in released
+    assert generated.outputs["airflowApiServerUrl"] == f"http://{released}-api-server.airflow.svc.cluster.local:8080"
