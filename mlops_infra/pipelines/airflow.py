@@ -97,8 +97,10 @@ class Airflow(pulumi.ComponentResource):
         self.database = metadata_database(
             self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name="airflow", username="airflow",
             secret_name=av.SECRET_NAMES["metadata"],
-            template=lambda address, port: {av.SECRET_KEYS["metadata"]: postgres_url("postgresql", "airflow",
-                                                                                      address, port)})
+            template=lambda address, port: {
+                av.SECRET_KEYS["metadata"]: postgres_url("postgresql", "airflow", address, port),
+                av.ASYNC_CONNECTION_KEY: postgres_url("postgresql+asyncpg", "airflow", address, port,
+                                                      query=av.ASYNC_SSL_QUERY)})
         secrets = self._app_secrets(name, ns, provider)
         # The cleanup CronJob (`component: airflow-cleanup-pods`) deletes finished task pods through the API.
         control_plane_egress(self, name, ctx, namespace=ns, pod_selector={"component": list(av.CONTROL_COMPONENTS)})

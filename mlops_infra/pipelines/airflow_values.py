@@ -30,6 +30,10 @@ SECRET_NAMES = {"metadata": "airflow-metadata", "fernet": "airflow-fernet-key", 
 # Keys the chart reads from those Secrets (chart/templates/secrets/*.yaml: fernet-key, api-secret-key, jwt-secret;
 # metadata: `connection`, values.yaml `data.metadataSecretName`).
 SECRET_KEYS = {"metadata": "connection", "fernet": "fernet-key", "api": "api-secret-key", "jwt": "jwt-secret"}
+ASYNC_CONNECTION_KEY, ASYNC_SSL_QUERY = "async-connection", "ssl=require"
+"""`[database] sql_alchemy_conn_async`, a second key of the metadata Secret. Unset, Airflow 3.1.7 derives it from the
+sync URL (settings.py `_get_async_conn_uri_from_sync`: `postgresql+asyncpg://...?sslmode=require`), and asyncpg's
+connect() takes no `sslmode` (TypeError on the first async session); its form is `ssl=require`."""
 # Requests = limits (Guaranteed). The scheduler and API server of Airflow 3 idle at ~400-600 MiB RSS.
 CONTROL_COMPONENTS = ("scheduler", "api-server", "dag-processor", "triggerer", "run-airflow-migrations",
                       "airflow-cleanup-pods")
@@ -158,6 +162,12 @@ def ingress_values(cfg: AirflowConfig) -> dict[str, Any]:
                                       "path": "/", "pathType": "Prefix", "hosts": [{"name": ui.host}]}}}
 
 
+def async_connection_env() -> list[dict[str, Any]]:
+    """The async metadata URL from the metadata Secret, for the API server and the scheduler (their `env`)."""
+    ref = {"name": SECRET_NAMES["metadata"], "key": ASYNC_CONNECTION_KEY}
+    return [{"name": "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC", "valueFrom": {"secretKeyRef": ref}}]
+
+
 def _component(key: str, sa: str | None = None, **extra: Any) -> dict[str, Any]:
     cpu, mem = RESOURCES[key]
     out: dict[str, Any] = {"resources": pod_security.helm_resources(cpu, mem), **extra}
@@ -182,9 +192,9 @@ def chart_values(cfg: AirflowConfig, inputs: AirflowInputs, log_folder: Any) -> 
         "networkPolicies": {"enabled": False},  # the platform's own egress policies (wiring_common)
         "env": env,
         **({"secret": [dict(e) for e in inputs.secret_env]} if inputs.secret_env else {}),
-        "scheduler": _component("scheduler", replicas=cfg.scheduler_replicas),
+        "scheduler": _component("scheduler", replicas=cfg.scheduler_replicas, env=async_connection_env()),
         "apiServer": _component("apiServer", inputs.api_server_service_account, replicas=cfg.api_server_replicas,
-                                service={"type": "ClusterIP"}),
+                                service={"type": "ClusterIP"}, env=async_connection_env()),
         "dagProcessor": _component("dagProcessor", inputs.dag_processor_service_account),
         "triggerer": _component("triggerer", inputs.triggerer_service_account, persistence={"enabled": False}),  # logs go to S3, no PVC
         "workers": _component("workers", inputs.worker_service_account),

@@ -103,3 +103,22 @@ def test_with_generated_release_names_the_monitor_and_url_name_the_generated_rel
     released = sm.inputs["spec"]["selector"]["matchLabels"]["release"]
     assert released.startswith(f"{rel.name}-") and released != av.RELEASE and "airflow" in released
     assert generated.outputs["airflowApiServerUrl"] == f"http://{released}-api-server.airflow.svc.cluster.local:8080"
+
+
+def async_connection(inv: Inventory) -> tuple[str, str]:
+    """The sync and async metadata URL templates of the ExternalSecret (credentials as Go templates)."""
+    es = one(inv, "kubernetes:external-secrets.io/v1:ExternalSecret", "airflow-db-external-secret")
+    data = es.inputs["spec"]["target"]["template"]["data"]
+    return data[av.SECRET_KEYS["metadata"]], data[av.ASYNC_CONNECTION_KEY]
+
+
+def test_the_api_server_and_scheduler_read_an_asyncpg_url_without_sslmode(inv: Inventory) -> None:
+    """asyncpg's connect() takes `ssl`, not libpq's `sslmode` (the URL Airflow would derive from the sync one)."""
+    sync, async_url = async_connection(inv)
+    assert sync.endswith("?sslmode=require")
+    assert async_url == sync.replace("postgresql://", "postgresql+asyncpg://").replace("sslmode=", "ssl=")
+    v = values(inv)
+    secret = v["data"]["metadataSecretName"]
+    for component in ("apiServer", "scheduler"):
+        (env,) = [e for e in v[component]["env"] if e["name"] == "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"]
+        assert env["valueFrom"]["secretKeyRef"] == {"name": secret, "key": av.ASYNC_CONNECTION_KEY}
