@@ -78,17 +78,29 @@ class Airflow(pulumi.ComponentResource):
             ctx=ctx, engine="airflow", namespace=ns, service_account="airflow-worker",
             statements=[*_sids("Logs", self.bucket.write_statements(av.LOG_PREFIX)), *_sids("Dags", dags_read)]),
             pulumi.ResourceOptions(parent=self))
+        # The API server mounts a token: KubernetesExecutor.get_task_log (cncf-kubernetes 10.25.0) lists the task's
+        # pod and reads its log while it runs (S3 has the log only once the task ends); `_pod_log_reader` below.
         self.api_identity = WorkloadIdentity(child(name, "api-server"), WorkloadIdentityArgs(
             cluster=ctx.cluster.identity, namespace=ns, service_account="airflow-api-server", tags=ctx.tags,
-            statements=self.bucket.read_statements(av.LOG_PREFIX)), pulumi.ResourceOptions(parent=self))
+            statements=self.bucket.read_statements(av.LOG_PREFIX), automount_token=True),
+            pulumi.ResourceOptions(parent=self))
+        # Airflow 3.1.7's triggerer uploads trigger logs with remote_log_conn_id (jobs/triggerer_job_runner.py ->
+        # sdk/log.py upload): the same write grant on the logs prefix as the task pods.
+        self.triggerer_identity = WorkloadIdentity(child(name, "triggerer"), WorkloadIdentityArgs(
+            cluster=ctx.cluster.identity, namespace=ns, service_account="airflow-triggerer", tags=ctx.tags,
+            statements=_sids("Logs", self.bucket.write_statements(av.LOG_PREFIX))),
+            pulumi.ResourceOptions(parent=self))
+        self._pod_log_reader(name, ns, provider)
         self.dag_processor_identity = WorkloadIdentity(child(name, "dag-processor"), WorkloadIdentityArgs(
             cluster=ctx.cluster.identity, namespace=ns, service_account="airflow-dag-processor", tags=ctx.tags,
             statements=dags_read), pulumi.ResourceOptions(parent=self))
         self.database = metadata_database(
             self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name="airflow", username="airflow",
             secret_name=av.SECRET_NAMES["metadata"],
-            template=lambda address, port: {av.SECRET_KEYS["metadata"]: postgres_url("postgresql", "airflow",
-                                                                                      address, port)})
+            template=lambda address, port: {
+                av.SECRET_KEYS["metadata"]: postgres_url("postgresql", "airflow", address, port),
+                av.ASYNC_CONNECTION_KEY: postgres_url("postgresql+asyncpg", "airflow", address, port,
+                                                      query=av.ASYNC_SSL_QUERY)})
         secrets = self._app_secrets(name, ns, provider)
         # The cleanup CronJob (`component: airflow-cleanup-pods`) deletes finished task pods through the API.
         control_plane_egress(self, name, ctx, namespace=ns, pod_selector={"component": list(av.CONTROL_COMPONENTS)})
@@ -102,24 +114,29 @@ class Airflow(pulumi.ComponentResource):
         inputs = av.AirflowInputs(region=ctx.config.region, log_bucket=self.bucket.bucket_name,
                                   worker_service_account="airflow-worker",
                                   api_server_service_account="airflow-api-server",
-                                  dag_processor_service_account="airflow-dag-processor", env=env,  # type: ignore[arg-type]
+                                  dag_processor_service_account="airflow-dag-processor",
+                                  triggerer_service_account="airflow-triggerer", env=env,  # type: ignore[arg-type]
                                   secret_env=self.wiring.mlflow_secret_env())
         self.release = release(
             child(name, "release"), PinnedChart(CHART, CHART_REPO, cfg.chart_version), parent=self, namespace=ns,
             values=av.chart_values(cfg, inputs, log_folder), timeout_seconds=900,
             # The metadata DB and the Secret External Secrets templates from its password exist before the atomic
             # install starts its wait (a Multi-AZ instance takes longer than the release's timeout).
-            depends_on=[self.wiring, self.api_identity, self.dag_processor_identity, *secrets,
+            depends_on=[self.wiring, self.api_identity, self.dag_processor_identity, self.triggerer_identity, *secrets,
                         self.database.db.instance, *self.database.external_secrets,
                         *([*ctx.cluster.ingress_dependencies] if cfg.ui.ingress else [])])
+        # The release's actual name (mlops:helmReleaseNames `generated` sends none): `airflow.fullname` is the release
+        # name whenever it contains "airflow", as a generated `<resource name>-<hex>` does (chart _helpers.yaml).
+        release_name = self.release.name
         if ctx.monitoring is not None:
             service_monitor(self, child(name, "statsd"), ctx.monitoring, object_name="airflow-statsd", namespace=ns,
-                            match_labels={"component": "statsd", "release": av.RELEASE},
+                            match_labels={"component": "statsd",
+                                          "release": release_name},  # type: ignore[dict-item]
                             endpoints=[ScrapeEndpoint(av.STATSD_SCRAPE_PORT)], depends_on=[self.release],
                             provider=provider)
             prometheus_rule(self, child(name, "alerts"), ctx.monitoring, object_name="airflow", namespace=ns,
                             groups=rule_groups(cfg.namespace), provider=provider)
-        self.api_server_url = pulumi.Output.format("http://{0}-api-server.{1}.svc.cluster.local:{2}", av.RELEASE, ns,
+        self.api_server_url = pulumi.Output.format("http://{0}-api-server.{1}.svc.cluster.local:{2}", release_name, ns,
                                                    API_SERVER_PORT)
         self.register_outputs({"apiServerUrl": self.api_server_url, "logBucket": self.bucket.bucket_name,
                                "workerRoleArn": self.wiring.role_arn})
@@ -134,6 +151,20 @@ class Airflow(pulumi.ComponentResource):
                   "policy_types": ["Egress"],
                   "egress": [{"to": [{"ip_block": {"cidr": c}} for c in dags.git_egress_cidrs],
                               "ports": [{"protocol": "TCP", "port": dags.git_ssh_port}]}]},
+            opts=child_options(self, provider=provider))
+
+    def _pod_log_reader(self, name: str, ns: pulumi.Input[str], provider: pulumi.ProviderResource | None) -> None:
+        """What KubernetesExecutor.get_task_log calls for a running task (cncf-kubernetes 10.25.0): list_namespaced_pod
+        (label selector of the task instance), then read_namespaced_pod_log. Nothing else: no create, no delete."""
+        meta = {"name": "airflow-api-server-pod-log-reader", "namespace": ns}
+        k8s.rbac.v1.Role(child(name, "pod-log-reader"), metadata=meta, rules=[  # type: ignore[call-overload]
+            {"api_groups": [""], "resources": ["pods"], "verbs": ["list"]},
+            {"api_groups": [""], "resources": ["pods/log"], "verbs": ["get"]}],
+            opts=child_options(self, provider=provider))
+        k8s.rbac.v1.RoleBinding(  # type: ignore[call-overload]
+            child(name, "pod-log-reader-binding"), metadata=meta,
+            role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": meta["name"]},
+            subjects=[{"kind": "ServiceAccount", "name": "airflow-api-server", "namespace": ns}],
             opts=child_options(self, provider=provider))
 
     def _app_secrets(self, name: str, ns: pulumi.Input[str],

@@ -30,6 +30,10 @@ SECRET_NAMES = {"metadata": "airflow-metadata", "fernet": "airflow-fernet-key", 
 # Keys the chart reads from those Secrets (chart/templates/secrets/*.yaml: fernet-key, api-secret-key, jwt-secret;
 # metadata: `connection`, values.yaml `data.metadataSecretName`).
 SECRET_KEYS = {"metadata": "connection", "fernet": "fernet-key", "api": "api-secret-key", "jwt": "jwt-secret"}
+ASYNC_CONNECTION_KEY, ASYNC_SSL_QUERY = "async-connection", "ssl=require"
+"""`[database] sql_alchemy_conn_async`, a second key of the metadata Secret. Unset, Airflow 3.1.7 derives it from the
+sync URL (settings.py `_get_async_conn_uri_from_sync`: `postgresql+asyncpg://...?sslmode=require`), and asyncpg's
+connect() takes no `sslmode` (TypeError on the first async session); its form is `ssl=require`."""
 # Requests = limits (Guaranteed). The scheduler and API server of Airflow 3 idle at ~400-600 MiB RSS.
 CONTROL_COMPONENTS = ("scheduler", "api-server", "dag-processor", "triggerer", "run-airflow-migrations",
                       "airflow-cleanup-pods")
@@ -43,6 +47,11 @@ RESOURCES = {"scheduler": ("1", "2Gi"), "apiServer": ("500m", "2Gi"), "dagProces
              "triggerer": ("250m", "1Gi"), "statsd": ("100m", "128Mi"), "workers": ("1", "2Gi"),
              "migrateDatabaseJob": ("500m", "1Gi")}
 
+CLEANUP_MEMORY = "512Mi"  # the cleanup CronJob measured 241 MiB RSS: 256Mi left 8% headroom
+COLD_START_SECONDS = 3600
+"""How long a queued task may wait for its pod to start: a GPU step on a scale-from-zero pool waits for the node
+(p5/g6 launch, driver and device plugin ready) and a multi-GB image pull."""
+
 
 @dataclass(frozen=True)
 class AirflowInputs:
@@ -54,6 +63,7 @@ class AirflowInputs:
     worker_service_account: str
     api_server_service_account: str
     dag_processor_service_account: str
+    triggerer_service_account: str = "airflow-triggerer"
     env: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     """Platform env for every Airflow container (MLflow, feature server, GPU placement)."""
     secret_env: Sequence[Mapping[str, str]] = field(default_factory=tuple)
@@ -72,6 +82,16 @@ def remote_logging_config(log_folder: Any) -> dict[str, Any]:
     return {"remote_logging": "True", "remote_base_log_folder": log_folder, "remote_log_conn_id": LOG_CONN_ID,
             # The bucket encrypts with its KMS key by default; S3 SSE-S3 headers would override it.
             "encrypt_s3_logs": "False", "delete_local_logs": "True"}
+
+
+def scale_from_zero_timeouts() -> dict[str, Any]:
+    """airflow.cfg sections (Airflow 3.1.7 config_templates/config.yml, both default 600 s) a task outlives while its
+    pod waits for a GPU node: `[scheduler] task_queued_timeout` fails a task queued longer than that, and
+    `[execution_api] jwt_expiration_time` is the life of the token the executor issues the task at queue time, so a
+    pod that starts after it cannot call the Execution API (executors/base_executor.py:152; a running task gets
+    its token re-issued, execution_api/app.py JWTReissueMiddleware)."""
+    return {"scheduler": {"task_queued_timeout": str(float(COLD_START_SECONDS))},
+            "execution_api": {"jwt_expiration_time": str(COLD_START_SECONDS)}}
 
 
 def _security(values: dict[str, Any]) -> dict[str, Any]:
@@ -142,6 +162,12 @@ def ingress_values(cfg: AirflowConfig) -> dict[str, Any]:
                                       "path": "/", "pathType": "Prefix", "hosts": [{"name": ui.host}]}}}
 
 
+def async_connection_env() -> list[dict[str, Any]]:
+    """The async metadata URL from the metadata Secret, for the API server and the scheduler (their `env`)."""
+    ref = {"name": SECRET_NAMES["metadata"], "key": ASYNC_CONNECTION_KEY}
+    return [{"name": "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC", "valueFrom": {"secretKeyRef": ref}}]
+
+
 def _component(key: str, sa: str | None = None, **extra: Any) -> dict[str, Any]:
     cpu, mem = RESOURCES[key]
     out: dict[str, Any] = {"resources": pod_security.helm_resources(cpu, mem), **extra}
@@ -166,16 +192,17 @@ def chart_values(cfg: AirflowConfig, inputs: AirflowInputs, log_folder: Any) -> 
         "networkPolicies": {"enabled": False},  # the platform's own egress policies (wiring_common)
         "env": env,
         **({"secret": [dict(e) for e in inputs.secret_env]} if inputs.secret_env else {}),
-        "scheduler": _component("scheduler", replicas=cfg.scheduler_replicas),
+        "scheduler": _component("scheduler", replicas=cfg.scheduler_replicas, env=async_connection_env()),
         "apiServer": _component("apiServer", inputs.api_server_service_account, replicas=cfg.api_server_replicas,
-                                service={"type": "ClusterIP"}),
+                                service={"type": "ClusterIP"}, env=async_connection_env()),
         "dagProcessor": _component("dagProcessor", inputs.dag_processor_service_account),
-        "triggerer": _component("triggerer", persistence={"enabled": False}),  # logs go to S3, no PVC
+        "triggerer": _component("triggerer", inputs.triggerer_service_account, persistence={"enabled": False}),  # logs go to S3, no PVC
         "workers": _component("workers", inputs.worker_service_account),
         "statsd": _component("statsd", enabled=True),
-        "cleanup": {"enabled": True, "resources": pod_security.helm_resources("100m", "256Mi")},
+        "cleanup": {"enabled": True, "resources": pod_security.helm_resources("100m", CLEANUP_MEMORY)},
         "config": {"logging": remote_logging_config(log_folder),
                    "core": {"remote_logging": "True"},  # the chart's `core` default repeats it (Airflow 1.10)
+                   **scale_from_zero_timeouts(),
                    "kubernetes_executor": {"delete_worker_pods": "True", "delete_worker_pods_on_failure": "False"}},
     }
     values = _security(values)

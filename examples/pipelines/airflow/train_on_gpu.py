@@ -4,8 +4,10 @@ The platform puts into every Airflow pod:
 - MLFLOW_TRACKING_URI, FEAST_FEATURE_SERVER_URL: the model registry and the online feature server;
 - MLOPS_GPU_NODE_SELECTOR, MLOPS_GPU_TOLERATIONS (JSON): where GPU steps run (the training pool and its taints).
 The `train` task asks for one GPU through `executor_config` (`pod_override` of the KubernetesExecutor's pod
-template); its image must carry your training code and mlflow (TRAINING_IMAGE below). Task pods run as the
-platform's executor ServiceAccount, whose role may read the feature store and write model artifacts.
+template). Both tasks run on TRAINING_IMAGE, which you build: it must carry mlflow (>= 3, the tracking server's
+version), your training code and its CUDA libraries; the default Airflow image (apache/airflow) has no mlflow, so
+the placeholder below must be replaced (or set TRAINING_IMAGE in the Airflow env). Task pods run as the platform's
+executor ServiceAccount, whose role may read the feature store and write model artifacts.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import datetime
 from airflow.sdk import dag, task
 from kubernetes.client import models as k8s
 
-TRAINING_IMAGE = os.environ.get("TRAINING_IMAGE", "apache/airflow:3.1.7")  # replace with your image (+ mlflow)
+TRAINING_IMAGE = os.environ.get("TRAINING_IMAGE", "registry.example.com/ml/train:replace-me")  # see the docstring
 MODEL_NAME = "churn"
 
 
@@ -36,22 +38,37 @@ def image_pod() -> k8s.V1Pod:
     return k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", image=TRAINING_IMAGE)]))
 
 
+def train_and_log() -> str:
+    """Train, log the model to the run, return the logged model's URI (what `register` registers)."""
+    import mlflow  # in TRAINING_IMAGE; the tracking URI comes from MLFLOW_TRACKING_URI
+
+    class Model(mlflow.pyfunc.PythonModel):  # type: ignore[misc]  # stands for your trained model
+        def predict(self, context: object, model_input: list[float], params: dict[str, object] | None = None
+                    ) -> list[float]:
+            return [0.0 for _ in model_input]
+
+    with mlflow.start_run():
+        mlflow.log_param("gpus", 1)
+        # ... train on the GPU, then mlflow.<flavor>.log_model(model, name="model") for your framework
+        info = mlflow.pyfunc.log_model(name="model", python_model=Model())
+        return str(info.model_uri)
+
+
+def register_logged(model_uri: str) -> str:
+    import mlflow
+
+    return str(mlflow.register_model(model_uri, MODEL_NAME).version)
+
+
 @dag(schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["mlops", "gpu", "mlflow"])
 def train_on_gpu() -> None:
     @task(executor_config={"pod_override": gpu_pod()})
     def train() -> str:
-        import mlflow  # in TRAINING_IMAGE; the tracking URI comes from MLFLOW_TRACKING_URI
-
-        with mlflow.start_run() as run:
-            mlflow.log_param("gpus", 1)
-            # ... train on the GPU, then mlflow.<flavor>.log_model(model, name="model")
-            return str(run.info.run_id)
+        return train_and_log()
 
     @task(executor_config={"pod_override": image_pod()})
-    def register(run_id: str) -> None:
-        import mlflow
-
-        mlflow.register_model(f"runs:/{run_id}/model", MODEL_NAME)
+    def register(model_uri: str) -> None:
+        register_logged(model_uri)
 
     register(train())
 
