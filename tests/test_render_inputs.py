@@ -98,7 +98,7 @@ def test_a_directorys_objects_wait_for_what_it_waits_for_and_the_critical_path_h
     children = inv.rendered()
     assert len(children) == 2 and all(c.dependencies == [db.urn] for c in children)
     path = critical_path(inv)  # raised "dependency cycle" before
-    assert [s.name for s in path.steps][0] == "db"
+    assert path.steps[0].name == "db"
 
 
 def test_a_local_base_outside_the_directory_is_part_of_the_render_cache_key(tmp_path: Path,
