@@ -10,15 +10,19 @@ in the store, so for Airflow the chart value that names the Secret is checked in
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlops_infra.blocks import rotation_restarter as rr
-from mlops_infra.blocks.rotation import NAME, REFRESH_INTERVAL
+from mlops_infra.blocks.rotation import NAME, POLL_SECONDS, REFRESH_INTERVAL
 from mlops_infra.plan import Inventory
 from tests.conftest import PROGRAMS, ROOT, planned
 
@@ -221,3 +225,26 @@ def test_the_restarter_reaches_only_the_api_server_and_runs_restricted() -> None
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
+
+
+def test_the_liveness_probe_passes_on_a_fresh_heartbeat_fails_on_a_stale_or_missing_one(tmp_path: Path) -> None:
+    """The rendered exec probe, run as the kubelet would (its command, the container's env): no Python start."""
+    inv = planned("prod", PROGRAMS / "data_versioning")
+    [dep] = [d for d in kube(inv, "Deployment") if d["metadata"]["name"] == NAME]
+    [container] = dep["spec"]["template"]["spec"]["containers"]
+    probe = container["livenessProbe"]
+    assert probe["timeoutSeconds"] >= 10
+    command = probe["exec"]["command"]
+    assert "python" not in command[0]
+    heartbeat = tmp_path / "heartbeat"
+    env = {"PATH": os.environ["PATH"], "HEARTBEAT_FILE": str(heartbeat)}
+
+    def alive() -> bool:
+        return subprocess.run(command, env=env, capture_output=True, timeout=10, check=False).returncode == 0
+
+    assert not alive()  # no pass finished yet
+    heartbeat.write_text("now")
+    assert alive()
+    old = time.time() - POLL_SECONDS * 5 - 60
+    os.utime(heartbeat, (old, old))
+    assert not alive()
