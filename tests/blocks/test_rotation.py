@@ -80,6 +80,7 @@ class FakeApi:
         self.secrets: dict[str, dict[str, str]] = {}
         self.workloads: dict[str, list[dict[str, Any]]] = {"deployments": [], "statefulsets": []}
         self.patches: list[tuple[str, str, dict[str, Any]]] = []
+        self.auth: list[str | None] = []
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         api = self
@@ -97,6 +98,7 @@ class FakeApi:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                api.auth.append(self.headers.get("Authorization"))
                 parts = self.path.strip("/").split("/")
                 if parts[:2] == ["api", "v1"] and parts[4] == "secrets":
                     found = api.secrets.get(parts[5])
@@ -143,6 +145,26 @@ def test_a_pass_over_http_rolls_only_the_readers_of_a_changed_secret(api: tuple[
     [server] = fake.workloads["deployments"][:1]
     assert server["spec"]["template"]["metadata"]["annotations"][rr.RESTARTED_ANNOTATION]  # the pods roll
     assert server["spec"]["template"]["spec"] == reader  # nothing else changed
+
+
+def test_every_pass_sends_the_token_now_on_disk(tmp_path: Path) -> None:
+    """The kubelet rewrites the projected token; EKS rejects one older than 90 days, so each call re-reads it."""
+    token = tmp_path / "token"
+    token.write_text("first\n")
+    fake = FakeApi()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), fake.handler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = rr.Api.in_cluster({"KUBERNETES_API_URL": f"http://127.0.0.1:{server.server_port}",
+                                    "KUBERNETES_TOKEN_FILE": str(token)})
+        rr.run_once(client, "ns", ["db"])
+        token.write_text("rotated\n")
+        rr.run_once(client, "ns", ["db"])
+    finally:
+        server.shutdown()
+    assert fake.auth, "no call reached the stand-in API server"
+    half = len(fake.auth) // 2
+    assert fake.auth[:half] == ["Bearer first"] * half and fake.auth[half:] == ["Bearer rotated"] * half
 
 
 # --- every engine's pods are wired ------------------------------------------------------------------------------------
