@@ -250,9 +250,13 @@ class Qdrant(pulumi.ComponentResource):
         volumes: list[k8s.core.v1.VolumeArgsDict] = [
             {"name": "code", "config_map": {"name": code_name}},
             {"name": "tmp", "empty_dir": {"size_limit": cfg.storage_size}}]
+        # The staged snapshot is node disk: request it (and cap it) so the scheduler picks a node that has the room.
+        amounts = {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": cfg.storage_size}
+        staging_resources: k8s.core.v1.ResourceRequirementsArgsDict = {"requests": dict(amounts),
+                                                                       "limits": dict(amounts)}
         container: k8s.core.v1.ContainerArgsDict = {
             "name": "snapshot", "image": cfg.snapshots.image, "command": ["python", "/job/qdrant_snapshot.py"],
-            "env": env, "resources": pod_security.resources("100m", "256Mi"),
+            "env": env, "resources": staging_resources,
             "security_context": pod_security.container_security_context(),
             "volume_mounts": mounts}
         pod: k8s.core.v1.PodSpecArgsDict = {

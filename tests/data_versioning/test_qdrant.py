@@ -20,6 +20,7 @@ from mlops_infra.plan import Inventory
 from tests import iam_eval, netpol_eval
 from tests.conftest import PROGRAMS, planned
 from tests.netpol_eval import Pod
+from tests.system_capacity import memory_mib
 from tests.test_helm_values_contract import contract, leaves, surviving_defaults
 
 PROGRAM = PROGRAMS / "qdrant"
@@ -359,3 +360,16 @@ def test_snapshot_archives_are_built_on_the_snapshots_volume_not_the_data_volume
     assert len(claims) == 2, claims
     under = [c for c in claims if temp_path.startswith(mounts[c].rstrip("/") + "/")]
     assert under == [SNAPSHOTS_VOLUME], (temp_path, mounts)
+
+
+def test_the_snapshot_job_requests_the_node_disk_its_staging_dir_may_fill(prod: Inventory) -> None:
+    """The staging emptyDir is node ephemeral storage: the container requests at least its sizeLimit."""
+    [cron] = prod.of_type("kubernetes:batch/v1:CronJob")
+    pod = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    dirs = [v for v in pod["volumes"] if "emptyDir" in v]
+    assert dirs, "the job stages in no emptyDir"
+    [container] = pod["containers"]
+    requested = container["resources"]["requests"].get("ephemeral-storage")
+    assert requested is not None
+    staged = sum(memory_mib(v["emptyDir"]["sizeLimit"]) for v in dirs)
+    assert memory_mib(requested) >= staged > 0
