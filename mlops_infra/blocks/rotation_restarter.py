@@ -16,8 +16,9 @@ passwords are long and random: the digest reveals nothing usable).
 
 Kubernetes API (the pod's ServiceAccount token and CA, `KUBERNETES_SERVICE_HOST`/`_PORT`): GET a Secret, LIST
 `apps/v1` Deployments and StatefulSets in the namespace, PATCH one (`application/merge-patch+json`).
-Environment: WATCH_NAMESPACE, WATCH_SECRETS (comma-separated), POLL_SECONDS (default 60), optional
-KUBERNETES_API_URL and KUBERNETES_TOKEN_FILE (a stand-in API server, tests only), HEARTBEAT_FILE (touched after every pass).
+Environment: WATCH_NAMESPACE, WATCH_SECRETS (comma-separated), POLL_SECONDS (default 60), optional WATCH_WORKLOADS
+(the names it may patch), KUBERNETES_API_URL and KUBERNETES_TOKEN_FILE (a stand-in API server, tests only),
+HEARTBEAT_FILE (touched after every pass).
 """
 
 from __future__ import annotations
@@ -121,8 +122,9 @@ def plan_patch(workload: Mapping[str, Any], watched: Mapping[str, Mapping[str, s
     return patch
 
 
-def run_once(api: Api, namespace: str, secret_names: list[str]) -> list[str]:
-    """One pass; returns the workloads restarted (`kind/name`)."""
+def run_once(api: Api, namespace: str, secret_names: list[str], allowed: frozenset[str] = frozenset()) -> list[str]:
+    """One pass; returns the workloads restarted (`kind/name`). `allowed`: the names it may patch (its Role's
+    `resourceNames`); a reader outside it is reported, not patched. Empty: any."""
     watched: dict[str, dict[str, str]] = {}
     for name in secret_names:
         try:
@@ -138,6 +140,10 @@ def run_once(api: Api, namespace: str, secret_names: list[str]) -> list[str]:
         if patch is None:
             continue
         name = item["metadata"]["name"]
+        if allowed and name not in allowed:
+            print(f"rotation-restarter: {kind}/{name} reads a watched Secret but is not in WATCH_WORKLOADS",
+                  file=sys.stderr, flush=True)
+            continue
         api.call("PATCH", f"/apis/apps/v1/namespaces/{namespace}/{kind}/{name}", patch)
         if "spec" in patch:
             restarted.append(f"{kind}/{name}")
@@ -150,9 +156,10 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     namespace = environ["WATCH_NAMESPACE"]
     names = [n.strip() for n in environ["WATCH_SECRETS"].split(",") if n.strip()]
     poll, heartbeat = float(environ.get("POLL_SECONDS", "60")), environ.get("HEARTBEAT_FILE")
+    allowed = frozenset(n.strip() for n in environ.get("WATCH_WORKLOADS", "").split(",") if n.strip())
     while True:
         try:
-            run_once(api, namespace, names)
+            run_once(api, namespace, names, allowed)
             if heartbeat:
                 with open(heartbeat, "w", encoding="utf-8") as f:
                     f.write(str(time.time()))

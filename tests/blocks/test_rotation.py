@@ -270,3 +270,24 @@ def test_the_liveness_probe_passes_on_a_fresh_heartbeat_fails_on_a_stale_or_miss
     old = time.time() - POLL_SECONDS * 5 - 60
     os.utime(heartbeat, (old, old))
     assert not alive()
+
+
+def test_lakefs_restarter_may_patch_only_the_rendered_readers_and_list_all() -> None:
+    inv = planned("prod", PROGRAMS / "data_versioning", render=True)
+    [role] = [r for r in kube(inv, "Role") if r["metadata"]["name"] == NAME]
+    ns = role["metadata"]["namespace"]
+    [patch] = [r for r in role["rules"] if "patch" in r["verbs"]]
+    [listing] = [r for r in role["rules"] if "list" in r["verbs"]]
+    assert "resourceNames" not in listing
+    [es] = [e for e in rds_external_secrets(inv) if e["metadata"]["namespace"] == ns]
+    readers = {r.split("/", 1)[1] for r in consumers(inv, ns, es["spec"]["target"]["name"])}
+    assert readers, "no rendered workload reads the LakeFS secret"
+    assert set(patch["resourceNames"]) == readers
+
+
+def test_a_reader_outside_the_allowed_names_is_not_patched(api: tuple[FakeApi, rr.Api]) -> None:
+    fake, client = api
+    reader = {"containers": [{"envFrom": [{"secretRef": {"name": "db"}}]}]}
+    fake.workloads["deployments"] = [deployment("server", reader), deployment("stranger", reader)]
+    rr.run_once(client, "ns", ["db"], frozenset({"server"}))
+    assert [n for _, n, _ in fake.patches] == ["server"]
