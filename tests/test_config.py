@@ -202,3 +202,21 @@ def test_every_field_has_a_description() -> None:
 def test_non_mapping_and_missing_config() -> None:
     assert problems(None) == ["(root): required (set the structured config value)"]  # type: ignore[arg-type]
     assert problems(["x"]) == ["(root): must be a mapping (got list)"]  # type: ignore[arg-type]
+
+
+
+def test_enabled_components_may_not_share_a_namespace() -> None:
+    """Each puts fixed-name objects (the rotation restarter's) in its namespace: two in one would collide."""
+    def shared(prefect: dict[str, Any]) -> list[str]:
+        raw = cfg(orchestration={"prefect": prefect},
+                  data={"lakefs": {"enabled": True}, "qdrant": {"enabled": True, "namespace": "vectors"}})
+        try:
+            load_platform_config(raw)
+        except ConfigError as exc:
+            return [p for p in exc.problems if "own namespace" in p]
+        return []
+    assert shared({"enabled": True, "namespace": "lakefs"}) == [
+        "data.lakefs.namespace: namespace 'lakefs' is already orchestration.prefect.namespace's: give each enabled "
+        "component its own namespace"]
+    assert shared({"enabled": True}) == []
+    assert shared({"enabled": False, "namespace": "lakefs"}) == []  # a disabled component creates nothing

@@ -35,6 +35,8 @@ IMAGE = "docker.io/library/python:3.12-slim"
 NAME = "rotation-restarter"
 SOURCE = Path(__file__).with_name("rotation_restarter.py")
 HEARTBEAT = "/tmp/heartbeat"
+PROBE_TIMEOUT_SECONDS = 10
+"""The liveness probe's timeout (the default, 1 s, is tight for any exec under a 20m CPU limit)."""
 API_SERVICE_PORT = 443
 """The `kubernetes` Service's port, which the VPC CNI's policy agent judges (before DNAT; security/exfiltration_guards.py)."""
 LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "mlops-platform"}
@@ -43,9 +45,12 @@ LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "mlops-pl
 # long: the restarter's ServiceAccount, Role, binding, code, egress and Deployment in one reviewed spec
 def restart_on_rotation(owner: pulumi.Resource, name: str, *, namespace: pulumi.Input[str], secrets: Sequence[str],
                         api_ips: pulumi.Input[Sequence[str]], provider: pulumi.ProviderResource | None,
-                        depends_on: Sequence[pulumi.Resource] = ()) -> k8s.apps.v1.Deployment:
+                        depends_on: Sequence[pulumi.Resource] = (),
+                        workloads: Sequence[str] = ()) -> k8s.apps.v1.Deployment:
     """The restarter of `namespace` watching `secrets`; children `<name>-rotation-*` of `owner`. `api_ips`: the
-    `kubernetes` Service's address(es) as /32s (`exfiltration_guards.api_service_ips`), its only egress."""
+    `kubernetes` Service's address(es) as /32s (`exfiltration_guards.api_service_ips`), its only egress.
+    `workloads`: the names of the Deployments/StatefulSets it may patch (Role `resourceNames`; `list` stays
+    namespace-wide, RBAC cannot scope it by name); empty: every one of the namespace."""
     if not secrets:
         raise ValueError(f"{name}: restart_on_rotation needs at least one Secret to watch")
     base = child(name, "rotation")
@@ -53,9 +58,13 @@ def restart_on_rotation(owner: pulumi.Resource, name: str, *, namespace: pulumi.
     meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": NAME, "namespace": namespace, "labels": LABELS}
     sa = k8s.core.v1.ServiceAccount(child(base, "sa"), metadata=meta, automount_service_account_token=False,
                                     opts=opts)
+    patch: k8s.rbac.v1.PolicyRuleArgsDict = {"api_groups": ["apps"], "resources": ["deployments", "statefulsets"],
+                                             "verbs": ["patch"]}
+    if workloads:
+        patch["resource_names"] = sorted(set(workloads))
     role = k8s.rbac.v1.Role(child(base, "role"), metadata=meta, opts=opts, rules=[
         {"api_groups": [""], "resources": ["secrets"], "verbs": ["get"], "resource_names": sorted(set(secrets))},
-        {"api_groups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": ["list", "patch"]}])
+        {"api_groups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": ["list"]}, patch])
     binding = k8s.rbac.v1.RoleBinding(child(base, "binding"), metadata=meta, opts=opts, role_ref={
         "api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
         subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": namespace}])
@@ -73,12 +82,15 @@ def restart_on_rotation(owner: pulumi.Resource, name: str, *, namespace: pulumi.
         {"name": "WATCH_SECRETS", "value": ",".join(sorted(set(secrets)))},
         {"name": "POLL_SECONDS", "value": str(POLL_SECONDS)}, {"name": "HEARTBEAT_FILE", "value": HEARTBEAT},
         {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
-    stale = ("import os, sys, time; sys.exit(time.time() - os.path.getmtime(os.environ['HEARTBEAT_FILE']) "
-             f"> {POLL_SECONDS * 5})")
+    if workloads:
+        env.append({"name": "WATCH_WORKLOADS", "value": ",".join(sorted(set(workloads)))})
+    # A shell and two coreutils, not a Python start (0.6-1 s under the 20m CPU limit, past a 1 s probe timeout).
+    # A missing heartbeat makes `stat` fail, the arithmetic empty and `test` false.
+    stale = f'test $(( $(date +%s) - $(stat -c %Y "$HEARTBEAT_FILE") )) -le {POLL_SECONDS * 5}'
     container: k8s.core.v1.ContainerArgsDict = {
         "name": "restarter", "image": IMAGE, "command": ["python", f"/code/{SOURCE.name}"], "env": env,
-        "liveness_probe": {"exec_": {"command": ["python", "-c", stale]}, "initial_delay_seconds": POLL_SECONDS * 2,
-                           "period_seconds": POLL_SECONDS},
+        "liveness_probe": {"exec_": {"command": ["sh", "-c", stale]}, "initial_delay_seconds": POLL_SECONDS * 2,
+                           "period_seconds": POLL_SECONDS, "timeout_seconds": PROBE_TIMEOUT_SECONDS},
         "resources": pod_security.resources("20m", "64Mi"),
         "security_context": pod_security.container_security_context(),
         "volume_mounts": [{"name": "code", "mount_path": "/code", "read_only": True},

@@ -16,8 +16,9 @@ passwords are long and random: the digest reveals nothing usable).
 
 Kubernetes API (the pod's ServiceAccount token and CA, `KUBERNETES_SERVICE_HOST`/`_PORT`): GET a Secret, LIST
 `apps/v1` Deployments and StatefulSets in the namespace, PATCH one (`application/merge-patch+json`).
-Environment: WATCH_NAMESPACE, WATCH_SECRETS (comma-separated), POLL_SECONDS (default 60), optional
-KUBERNETES_API_URL (a stand-in API server, tests only), HEARTBEAT_FILE (touched after every pass).
+Environment: WATCH_NAMESPACE, WATCH_SECRETS (comma-separated), POLL_SECONDS (default 60), optional WATCH_WORKLOADS
+(the names it may patch), KUBERNETES_API_URL and KUBERNETES_TOKEN_FILE (a stand-in API server, tests only),
+HEARTBEAT_FILE (touched after every pass).
 """
 
 from __future__ import annotations
@@ -43,22 +44,29 @@ KINDS = ("deployments", "statefulsets")
 class Api:
     """The few Kubernetes API calls the restarter makes."""
 
-    def __init__(self, base_url: str, token: str | None, context: ssl.SSLContext | None) -> None:
-        self.base_url, self.token, self.context = base_url.rstrip("/"), token, context
+    def __init__(self, base_url: str, token_file: str | None, context: ssl.SSLContext | None) -> None:
+        self.base_url, self.token_file, self.context = base_url.rstrip("/"), token_file, context
 
     @classmethod
     def in_cluster(cls, environ: Mapping[str, str]) -> Api:
         if environ.get("KUBERNETES_API_URL"):
-            return cls(environ["KUBERNETES_API_URL"], None, None)
+            return cls(environ["KUBERNETES_API_URL"], environ.get("KUBERNETES_TOKEN_FILE"), None)
         host, port = environ["KUBERNETES_SERVICE_HOST"], environ.get("KUBERNETES_SERVICE_PORT", "443")
-        with open(f"{SA_DIR}/token", encoding="utf-8") as f:
-            token = f.read().strip()
-        return cls(f"https://{host}:{port}", token, ssl.create_default_context(cafile=f"{SA_DIR}/ca.crt"))
+        return cls(f"https://{host}:{port}", f"{SA_DIR}/token",
+                   ssl.create_default_context(cafile=f"{SA_DIR}/ca.crt"))
+
+    def token(self) -> str | None:
+        """The projected token, read on every call: the kubelet rotates it on disk and EKS rejects old ones."""
+        if not self.token_file:
+            return None
+        with open(self.token_file, encoding="utf-8") as f:
+            return f.read().strip() or None
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         headers = {"Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        token = self.token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -114,8 +122,9 @@ def plan_patch(workload: Mapping[str, Any], watched: Mapping[str, Mapping[str, s
     return patch
 
 
-def run_once(api: Api, namespace: str, secret_names: list[str]) -> list[str]:
-    """One pass; returns the workloads restarted (`kind/name`)."""
+def run_once(api: Api, namespace: str, secret_names: list[str], allowed: frozenset[str] = frozenset()) -> list[str]:
+    """One pass; returns the workloads restarted (`kind/name`). `allowed`: the names it may patch (its Role's
+    `resourceNames`); a reader outside it is reported, not patched. Empty: any."""
     watched: dict[str, dict[str, str]] = {}
     for name in secret_names:
         try:
@@ -131,6 +140,10 @@ def run_once(api: Api, namespace: str, secret_names: list[str]) -> list[str]:
         if patch is None:
             continue
         name = item["metadata"]["name"]
+        if allowed and name not in allowed:
+            print(f"rotation-restarter: {kind}/{name} reads a watched Secret but is not in WATCH_WORKLOADS",
+                  file=sys.stderr, flush=True)
+            continue
         api.call("PATCH", f"/apis/apps/v1/namespaces/{namespace}/{kind}/{name}", patch)
         if "spec" in patch:
             restarted.append(f"{kind}/{name}")
@@ -143,9 +156,10 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     namespace = environ["WATCH_NAMESPACE"]
     names = [n.strip() for n in environ["WATCH_SECRETS"].split(",") if n.strip()]
     poll, heartbeat = float(environ.get("POLL_SECONDS", "60")), environ.get("HEARTBEAT_FILE")
+    allowed = frozenset(n.strip() for n in environ.get("WATCH_WORKLOADS", "").split(",") if n.strip())
     while True:
         try:
-            run_once(api, namespace, names)
+            run_once(api, namespace, names, allowed)
             if heartbeat:
                 with open(heartbeat, "w", encoding="utf-8") as f:
                     f.write(str(time.time()))

@@ -143,6 +143,7 @@ class PlatformConfig(ConfigModel):
         private = len(self.network.existing_vpc.private_subnet_ids) if self.network.existing_vpc else self.network.az_count
         yield from orchestration_problems(self)
         yield from data_problems(self)
+        yield from namespace_problems(self)
         yield from serving_problems(self)
         if isinstance(self.feature_store, FeastFeatureStoreConfig):
             for path, msg in self.feature_store.network_problems(private):
@@ -252,6 +253,18 @@ def orchestration_problems(config: PlatformConfig) -> Iterable[Problem]:
         yield ("orchestration", "Airflow, Kubeflow Pipelines, Metaflow and Prefect read their database password "
                "through a SecretStore that authenticates with an IRSA ServiceAccount token: set "
                "cluster.workloadIdentity irsa")
+
+
+def namespace_problems(config: PlatformConfig) -> Iterable[Problem]:
+    """Enabled data and orchestration components need namespaces of their own: each puts fixed-name objects in its
+    namespace (the rotation restarter's ServiceAccount, Role, Deployment, ...), which two would both create."""
+    owners = [(f"orchestration.{path}", ns) for path, ns in config.orchestration.namespace_owners()]
+    owners += [(f"data.{path}", ns) for path, ns in config.data.namespace_owners()]
+    first: dict[str, str] = {}
+    for path, ns in owners:
+        if ns in first:
+            yield path, f"namespace {ns!r} is already {first[ns]}'s: give each enabled component its own namespace"
+        first.setdefault(ns, path)
 
 
 def data_problems(config: PlatformConfig) -> Iterable[Problem]:

@@ -91,6 +91,11 @@ class DataConfig(ConfigModel):
                                   "with one key (the admin's) and nothing delivers a key to teams; use s3 (per-team "
                                   "IAM grants), and use LakeFS's gateway with the admin key by hand (README)")
 
+    def namespace_owners(self) -> list[tuple[str, str]]:
+        """(path relative to `data`, namespace) of every enabled component that creates its namespace."""
+        return [(f"{path}.namespace", c.namespace) for path, c in (("lakefs", self.lakefs), ("qdrant", self.qdrant))
+                if c.enabled]
+
     @property
     def namespaces(self) -> set[str]:
         """Namespaces the data concern creates."""

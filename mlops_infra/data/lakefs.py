@@ -163,7 +163,7 @@ class LakeFs(pulumi.ComponentResource):
                         parent=self, namespace=ns, values=values, depends_on=[server, db.instance])
         self._setup_job(name, cfg, ns, chart, provider)
         # LakeFS reads the connection string once: roll it when External Secrets rewrites the Secret.
-        restart_on_rotation(self, name, namespace=ns, secrets=[SECRET_NAME], provider=provider,
+        restart_on_rotation(self, name, namespace=ns, secrets=[SECRET_NAME], provider=provider, workloads=[FULLNAME],
                             api_ips=pulumi.Output.from_input(cluster.service_ipv4_cidr).apply(api_service_ips))
         self._network_policy(name, ns, args)
         if cfg.replicas > 1:

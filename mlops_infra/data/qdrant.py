@@ -246,13 +246,14 @@ class Qdrant(pulumi.ComponentResource):
         ]
         mounts: list[k8s.core.v1.VolumeMountArgsDict] = [{"name": "code", "mount_path": "/job", "read_only": True},
                                                          {"name": "tmp", "mount_path": "/tmp"}]
-        # The snapshot is staged in `tmp` before the upload: room for one collection snapshot.
+        # Staged in `tmp` before the upload (one collection snapshot); node disk, so `disk` requests it as well.
         volumes: list[k8s.core.v1.VolumeArgsDict] = [
             {"name": "code", "config_map": {"name": code_name}},
             {"name": "tmp", "empty_dir": {"size_limit": cfg.storage_size}}]
+        disk = {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": cfg.storage_size}
         container: k8s.core.v1.ContainerArgsDict = {
             "name": "snapshot", "image": cfg.snapshots.image, "command": ["python", "/job/qdrant_snapshot.py"],
-            "env": env, "resources": pod_security.resources("100m", "256Mi"),
+            "env": env, "resources": {"requests": dict(disk), "limits": dict(disk)},
             "security_context": pod_security.container_security_context(),
             "volume_mounts": mounts}
         pod: k8s.core.v1.PodSpecArgsDict = {

@@ -26,6 +26,10 @@ STORAGE_VOLUME = "qdrant-storage"
 """The data volume claim template's name (statefulset.yaml default): PVCs are `qdrant-storage-<fullname>-<i>`."""
 SNAPSHOTS_VOLUME = "qdrant-snapshots"
 """The snapshots volume claim template's name (`snapshotPersistence.snapshotsVolumeName` default)."""
+SNAPSHOTS_MOUNT = "/qdrant/snapshots"
+"""Where the chart mounts the snapshots volume (statefulset.yaml, fixed; Qdrant's default `snapshots_path`)."""
+SNAPSHOTS_TEMP_PATH = f"{SNAPSHOTS_MOUNT}/.tmp"
+"""`storage.temp_path`: on the snapshots volume, a dot name beside the per-collection snapshot dirs."""
 SELECTOR_LABEL = "mlops.io/qdrant"
 # The unprivileged image (`-unprivileged` tag, statefulset.yaml) runs as 1000 and needs no root init container
 # (`ensure-dir-ownership` is skipped), so restricted Pod Security admits the pod; uid/gid as the chart's defaults.
@@ -74,6 +78,10 @@ def helm_values(cfg: QdrantConfig, *, fullname: str, keys_secret: str, storage_c
                    "service": {"enable_tls": False, "metrics_port": METRICS_PORT,
                                # No snapshot recovery from URLs given by callers (SSRF, settings.rs).
                                "enable_snapshot_url_recovery": False},
+                   # Snapshot archives are built in `storage.temp_path`; unset (config/config.yaml), Qdrant builds them
+                   # under the data volume's storage dir, which a big snapshot fills. The chart mounts the snapshots
+                   # volume at SNAPSHOTS_MOUNT (statefulset.yaml); Qdrant creates the dir when missing.
+                   "storage": {"temp_path": SNAPSHOTS_TEMP_PATH},
                    # No anonymous usage reports to telemetry.qdrant.io (settings.rs `telemetry_disabled`, default false).
                    "telemetry_disabled": True},
         "podLabels": dict(labels),

@@ -160,6 +160,12 @@ class OrchestrationConfig(ConfigModel):
         engines = (self.airflow, self.kubeflow_pipelines, self.metaflow, self.prefect)
         return {e.namespace for e in engines if e.enabled and getattr(e, "namespace", None)}
 
+    def namespace_owners(self) -> list[tuple[str, str]]:
+        """(path relative to `orchestration`, namespace) of every enabled engine."""
+        engines = (("airflow", self.airflow), ("kubeflowPipelines", self.kubeflow_pipelines),
+                   ("metaflow", self.metaflow), ("prefect", self.prefect))
+        return [(f"{path}.namespace", e.namespace) for path, e in engines if e.enabled]
+
     def gpu_pool_problems(self, pools: Iterable[str]) -> Iterable[Problem]:
         """Paths relative to `orchestration`: a named GPU pool must exist."""
         known = set(pools)

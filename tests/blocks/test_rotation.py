@@ -10,15 +10,19 @@ in the store, so for Airflow the chart value that names the Secret is checked in
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlops_infra.blocks import rotation_restarter as rr
-from mlops_infra.blocks.rotation import NAME, REFRESH_INTERVAL
+from mlops_infra.blocks.rotation import NAME, POLL_SECONDS, REFRESH_INTERVAL
 from mlops_infra.plan import Inventory
 from tests.conftest import KFP_BASES, PROGRAMS, ROOT, planned
 
@@ -76,6 +80,7 @@ class FakeApi:
         self.secrets: dict[str, dict[str, str]] = {}
         self.workloads: dict[str, list[dict[str, Any]]] = {"deployments": [], "statefulsets": []}
         self.patches: list[tuple[str, str, dict[str, Any]]] = []
+        self.auth: list[str | None] = []
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         api = self
@@ -93,6 +98,7 @@ class FakeApi:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                api.auth.append(self.headers.get("Authorization"))
                 parts = self.path.strip("/").split("/")
                 if parts[:2] == ["api", "v1"] and parts[4] == "secrets":
                     found = api.secrets.get(parts[5])
@@ -139,6 +145,26 @@ def test_a_pass_over_http_rolls_only_the_readers_of_a_changed_secret(api: tuple[
     [server] = fake.workloads["deployments"][:1]
     assert server["spec"]["template"]["metadata"]["annotations"][rr.RESTARTED_ANNOTATION]  # the pods roll
     assert server["spec"]["template"]["spec"] == reader  # nothing else changed
+
+
+def test_every_pass_sends_the_token_now_on_disk(tmp_path: Path) -> None:
+    """The kubelet rewrites the projected token; EKS rejects one older than 90 days, so each call re-reads it."""
+    token = tmp_path / "token"
+    token.write_text("first\n")
+    fake = FakeApi()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), fake.handler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = rr.Api.in_cluster({"KUBERNETES_API_URL": f"http://127.0.0.1:{server.server_port}",
+                                    "KUBERNETES_TOKEN_FILE": str(token)})
+        rr.run_once(client, "ns", ["db"])
+        token.write_text("rotated\n")
+        rr.run_once(client, "ns", ["db"])
+    finally:
+        server.shutdown()
+    assert fake.auth, "no call reached the stand-in API server"
+    half = len(fake.auth) // 2
+    assert fake.auth[:half] == ["Bearer first"] * half and fake.auth[half:] == ["Bearer rotated"] * half
 
 
 # --- every engine's pods are wired ------------------------------------------------------------------------------------
@@ -222,3 +248,47 @@ def test_the_restarter_reaches_only_the_api_server_and_runs_restricted() -> None
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
+
+
+def test_the_liveness_probe_passes_on_a_fresh_heartbeat_fails_on_a_stale_or_missing_one(tmp_path: Path) -> None:
+    """The rendered exec probe, run as the kubelet would (its command, the container's env): no Python start."""
+    inv = planned("prod", PROGRAMS / "data_versioning")
+    [dep] = [d for d in kube(inv, "Deployment") if d["metadata"]["name"] == NAME]
+    [container] = dep["spec"]["template"]["spec"]["containers"]
+    probe = container["livenessProbe"]
+    assert probe["timeoutSeconds"] >= 10
+    command = probe["exec"]["command"]
+    assert "python" not in command[0]
+    heartbeat = tmp_path / "heartbeat"
+    env = {"PATH": os.environ["PATH"], "HEARTBEAT_FILE": str(heartbeat)}
+
+    def alive() -> bool:
+        return subprocess.run(command, env=env, capture_output=True, timeout=10, check=False).returncode == 0
+
+    assert not alive()  # no pass finished yet
+    heartbeat.write_text("now")
+    assert alive()
+    old = time.time() - POLL_SECONDS * 5 - 60
+    os.utime(heartbeat, (old, old))
+    assert not alive()
+
+
+def test_lakefs_restarter_may_patch_only_the_rendered_readers_and_list_all() -> None:
+    inv = planned("prod", PROGRAMS / "data_versioning", render=True)
+    [role] = [r for r in kube(inv, "Role") if r["metadata"]["name"] == NAME]
+    ns = role["metadata"]["namespace"]
+    [patch] = [r for r in role["rules"] if "patch" in r["verbs"]]
+    [listing] = [r for r in role["rules"] if "list" in r["verbs"]]
+    assert "resourceNames" not in listing
+    [es] = [e for e in rds_external_secrets(inv) if e["metadata"]["namespace"] == ns]
+    readers = {r.split("/", 1)[1] for r in consumers(inv, ns, es["spec"]["target"]["name"])}
+    assert readers, "no rendered workload reads the LakeFS secret"
+    assert set(patch["resourceNames"]) == readers
+
+
+def test_a_reader_outside_the_allowed_names_is_not_patched(api: tuple[FakeApi, rr.Api]) -> None:
+    fake, client = api
+    reader = {"containers": [{"envFrom": [{"secretRef": {"name": "db"}}]}]}
+    fake.workloads["deployments"] = [deployment("server", reader), deployment("stranger", reader)]
+    rr.run_once(client, "ns", ["db"], frozenset({"server"}))
+    assert [n for _, n, _ in fake.patches] == ["server"]

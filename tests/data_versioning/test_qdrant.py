@@ -10,15 +10,17 @@ from typing import Any
 
 import promql_parser
 import pytest
+import yaml
 
 from mlops_infra.data.qdrant_config import METRICS_PORT, QdrantConfig
 from mlops_infra.data.qdrant_snapshot import __file__ as JOB_FILE
-from mlops_infra.data.qdrant_values import RULE_METRICS, rule_groups
+from mlops_infra.data.qdrant_values import RULE_METRICS, SNAPSHOTS_VOLUME, rule_groups
 from mlops_infra.plan import SECRET as SECRET_VALUE
 from mlops_infra.plan import Inventory
 from tests import iam_eval, netpol_eval
 from tests.conftest import PROGRAMS, planned
 from tests.netpol_eval import Pod
+from tests.system_capacity import memory_mib
 from tests.test_helm_values_contract import contract, leaves, surviving_defaults
 
 PROGRAM = PROGRAMS / "qdrant"
@@ -343,3 +345,32 @@ def test_no_telemetry_and_a_stuck_snapshot_run_is_stopped(prod: Inventory) -> No
     spec = cron.inputs["spec"]
     assert spec["concurrencyPolicy"] == "Forbid"  # so a run without a deadline would hold every later one
     assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == QdrantConfig().snapshots.job_timeout_minutes * 60
+
+
+def test_snapshot_archives_are_built_on_the_snapshots_volume_not_the_data_volume() -> None:
+    """Qdrant builds snapshot archives in `storage.temp_path` (unset: under the data volume's storage dir). The
+    rendered production.yaml's temp_path lies under the mount of the snapshots claim, not under the data claim's."""
+    rendered = planned("prod", PROGRAM, render=True)
+    objs = [r.inputs for r in rendered.rendered()]
+    [sts] = [o for o in objs if o.get("kind") == "StatefulSet"]
+    [config] = [o for o in objs if o.get("kind") == "ConfigMap" and "production.yaml" in o.get("data", {})]
+    temp_path = yaml.safe_load(config["data"]["production.yaml"])["storage"]["temp_path"]
+    [container] = [c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "qdrant"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    claims = [t["metadata"]["name"] for t in sts["spec"]["volumeClaimTemplates"]]
+    assert len(claims) == 2, claims
+    under = [c for c in claims if temp_path.startswith(mounts[c].rstrip("/") + "/")]
+    assert under == [SNAPSHOTS_VOLUME], (temp_path, mounts)
+
+
+def test_the_snapshot_job_requests_the_node_disk_its_staging_dir_may_fill(prod: Inventory) -> None:
+    """The staging emptyDir is node ephemeral storage: the container requests at least its sizeLimit."""
+    [cron] = prod.of_type("kubernetes:batch/v1:CronJob")
+    pod = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    dirs = [v for v in pod["volumes"] if "emptyDir" in v]
+    assert dirs, "the job stages in no emptyDir"
+    [container] = pod["containers"]
+    requested = container["resources"]["requests"].get("ephemeral-storage")
+    assert requested is not None
+    staged = sum(memory_mib(v["emptyDir"]["sizeLimit"]) for v in dirs)
+    assert memory_mib(requested) >= staged > 0
