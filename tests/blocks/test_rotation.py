@@ -273,6 +273,7 @@ def test_the_liveness_probe_passes_on_a_fresh_heartbeat_fails_on_a_stale_or_miss
     assert not alive()
 
 
+@pytest.mark.charts("lakefs")
 def test_lakefs_restarter_may_patch_only_the_rendered_readers_and_list_all() -> None:
     inv = planned("prod", PROGRAMS / "data_versioning", render=True)
     [role] = [r for r in kube(inv, "Role") if r["metadata"]["name"] == NAME]

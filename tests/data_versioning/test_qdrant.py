@@ -347,6 +347,7 @@ def test_no_telemetry_and_a_stuck_snapshot_run_is_stopped(prod: Inventory) -> No
     assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == QdrantConfig().snapshots.job_timeout_minutes * 60
 
 
+@pytest.mark.charts("qdrant")
 def test_snapshot_archives_are_built_on_the_snapshots_volume_not_the_data_volume() -> None:
     """Qdrant builds snapshot archives in `storage.temp_path` (unset: under the data volume's storage dir). The
     rendered production.yaml's temp_path lies under the mount of the snapshots claim, not under the data claim's."""
