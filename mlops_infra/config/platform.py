@@ -140,6 +140,15 @@ class PlatformConfig(ConfigModel):
         yield from guard_network_problems(self.security_baseline, self.network, self.cluster)
         if self.mlflow is not None and self.mlflow.ingress.enabled and not self.cluster.load_balancer_controller:
             yield "modelRegistry.ingress.enabled", INGRESS_NEEDS
+        consumers = sorted({t.name for t in self.cluster.teams} | self.orchestration.namespaces)
+        if self.mlflow is not None and self.mlflow.loopback_only and consumers:
+            # Consumers get the in-cluster URL, which then leads only through oauth2-proxy (IdP bearer tokens): the
+            # basic-auth users and their `mlflow-credentials` exist only with MLflow's basic-auth app.
+            yield "modelRegistry.inClusterAuth", (
+                "with ingress auth oidc the server listens only behind oauth2-proxy, so the namespaces that log runs "
+                f"({', '.join(consumers)}) would need IdP bearer tokens the platform cannot issue: set "
+                "modelRegistry.inClusterAuth false (in-cluster clients then call the Service without a login) or "
+                "modelRegistry.ingress.auth basic (every client gets a basic-auth user)")
         private = len(self.network.existing_vpc.private_subnet_ids) if self.network.existing_vpc else self.network.az_count
         yield from orchestration_problems(self)
         yield from data_problems(self)

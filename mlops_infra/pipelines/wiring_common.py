@@ -113,8 +113,10 @@ def service_ports(config: PlatformConfig) -> list[tuple[str, int]]:
     return out
 
 
-def task_egress_rules(ctx: PlatformContext, owner: pulumi.Resource) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]:
-    """DNS, the own namespace, MLflow and the feature server, S3 and STS: nothing else."""
+def task_egress_rules(ctx: PlatformContext, owner: pulumi.Resource, *, registry_db: bool = False,
+                      ) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]:
+    """DNS, the own namespace, MLflow and the feature server, S3 and STS: nothing else. `registry_db`: the namespace
+    holds a read-only login of Feast's SQL registry, so its pods also reach that RDS (in the VPC) on 5432."""
     rules: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
         {"to": [{"pod_selector": {}}]},  # the engine's own pods (Airflow 3 task pods call the API server)
         {"to": [{"namespace_selector": {"match_labels": {NAMESPACE_LABEL: "kube-system"}},
@@ -122,6 +124,9 @@ def task_egress_rules(ctx: PlatformContext, owner: pulumi.Resource) -> list[k8s.
     ]
     for ns, port in service_ports(ctx.config):
         rules.append({"to": [_namespace_peer(ns)], "ports": [{"protocol": "TCP", "port": port}]})
+    if registry_db:  # the RDS instance's address is only known at deploy time: its VPC's CIDR
+        rules.append({"to": [{"ip_block": {"cidr": ctx.network.vpc_cidr}}],
+                      "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}]})
     # S3 and (Feast's DynamoDB online store, read through the feature grant) DynamoDB: their gateway prefix lists.
     services = ["s3", *(["dynamodb"] if uses_dynamodb(ctx.config) else [])]
     s3 = pulumi.Output.all(*(prefix_list_cidrs(ctx.config.region, s, owner) for s in services)).apply(
@@ -169,23 +174,28 @@ class EngineWiring(pulumi.ComponentResource):
         self.mlflow_secret, self.mlflow_env = None, {}
         engine_config = getattr(ctx.config.orchestration, ENGINE_CONFIGS.get(args.engine, ""), None)
         user = getattr(engine_config, "namespace", None)
+        # A team's namespace already holds both Secrets (the registry's and the feature store's): one per namespace.
+        team = user in {t.name for t in ctx.config.cluster.teams}
         if user is not None and user in ctx.mlflow_credentials:
             password = ctx.mlflow_credentials[user]
-            credentials_secret(child(name, "mlflow-credentials"), child_options(self, provider=ctx.cluster.provider),
-                               namespace=args.namespace, username=user, password=password)
+            if not team:
+                credentials_secret(child(name, "mlflow-credentials"), child_options(self, provider=ctx.cluster.provider),
+                                   namespace=args.namespace, username=user, password=password)
             self.mlflow_secret, self.mlflow_env = CREDENTIALS_SECRET, {USERNAME_ENV: user, PASSWORD_ENV: password}
         self.feast_secret: str | None = None
         """The Secret with the namespace's read-only Feast registry login (SQL registry), or None."""
         if user is not None and user in ctx.feature_registry_logins:
             login = ctx.feature_registry_logins[user]
-            feast_credentials(child(name, "feast-credentials"), child_options(self, provider=ctx.cluster.provider),
-                              namespace=args.namespace, login=login)
+            if not team:
+                feast_credentials(child(name, "feast-credentials"), child_options(self, provider=ctx.cluster.provider),
+                                  namespace=args.namespace, login=login)
             self.feast_secret = FEAST_CREDENTIALS
             self.mlflow_env = {**self.mlflow_env, FEAST_USER_ENV: login.user, FEAST_PASSWORD_ENV: login.password}
         if args.egress_policy:
             k8s.networking.v1.NetworkPolicy(
                 child(name, "egress"), metadata={"name": f"{args.engine}-egress", "namespace": args.namespace},
-                spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": task_egress_rules(ctx, self)},
+                spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": task_egress_rules(
+                    ctx, self, registry_db=self.feast_secret is not None)},
                 opts=child_options(self, provider=ctx.cluster.provider))
         self.register_outputs({"roleArn": self.role_arn, "serviceAccount": self.service_account})
 

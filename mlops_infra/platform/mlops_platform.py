@@ -11,6 +11,7 @@ from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, V
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.namespace import PLATFORM_CLIENT, namespace
 from ..blocks.naming import child
+from ..blocks.postgres import POSTGRES_PORT
 from ..blocks.refs import ClusterRefs
 from ..compute.cluster import TrainingCluster, TrainingClusterArgs
 from ..compute.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
@@ -206,6 +207,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             + ([ServicePort(config.data.lakefs.namespace, LAKEFS_SERVER_PORT)] if config.data.lakefs.enabled else []),
             secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets},
             gateway_services=["dynamodb"] if uses_dynamodb(config) else [],
+            # Feast's SQL registry: every team holds a read-only login (feature_clients).
+            vpc_ports=[POSTGRES_PORT] if config.feast is not None and config.feast.registry == "sql" else [],
             deployer_role_arns=effective_deployer_role_arns(sb, config.cluster),
             # Every bucket of the platform is autonamed from a child name of this component.
             deployer_bucket_prefixes=[self._name]), k8s_opts)
@@ -223,7 +226,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             artifact_write_policy_arn=reg.log_models_policy().arn if reg else None,
             feature_read_policy_arn=fs.read_policy().arn if fs else None,
             offline_store=fs.bucket.refs if fs else None,
-            mlflow_tracking_uri=reg.tracking_uri if reg else None,
+            mlflow_tracking_uri=reg.internal_tracking_uri if reg else None,
             mlflow_credentials=reg.mlflow_credentials if reg else {},
             feature_registry_logins=getattr(fs, "registry_logins", {}) if fs else {},
             feature_server_url=getattr(fs, "feature_server_url", None) if fs else None,
@@ -252,7 +255,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             "feature_store_url": getattr(fs, "feature_server_url", None),
             "feature_store_online_tables": fs.dynamodb.table_names if fs and fs.dynamodb else None,
             "feature_store_online_endpoint": fs.redis.endpoint if fs and fs.redis else None,
-            "mlflow_tracking_uri": reg.tracking_uri if reg else None,
+            "mlflow_tracking_uri": reg.internal_tracking_uri if reg else None,
             "model_registry_db_endpoint": reg.database_endpoint if reg else None,
             "model_artifact_bucket": reg.artifact_bucket_name if reg else None,
             "model_artifact_write_policy_arn": reg.log_models_policy().arn if reg else None,

@@ -64,6 +64,11 @@ for name in sorted(n for n in os.listdir(users) if not n.startswith(".")):
     with open(os.path.join(users, name)) as f:
         body = {{"username": name, "password": f.read()}}
     status, error = call("POST", "{CREATE_USER}", body)
+    if status == 401:
+        print("admin login refused (401): the admin-password of the server's auth Secret no longer matches MLflow's "
+              "admin user (basic_auth.ini sets it only when the auth database is created); set the admin's password "
+              "back to it with update-password, then rerun (README: MLflow admin password)", flush=True)
+        sys.exit(2)
     if status == 200:
         print("created", name, flush=True)
         continue

@@ -71,6 +71,9 @@ class ModelRegistry(pulumi.ComponentResource):
     (mlflow), `model_package_group_arns` (sagemaker). Never a password."""
 
     tracking_uri: pulumi.Output[str] | None
+    internal_tracking_uri: pulumi.Output[str] | None
+    """The in-cluster Service URL (http://<svc>.<ns>.svc.cluster.local:<port>): what platform consumers get; the
+    ingress host (`tracking_uri` with ingress on) has no DNS record of ours and may sit behind oauth2-proxy."""
     artifact_bucket_name: pulumi.Output[str]
     database_endpoint: pulumi.Output[str] | None
     database_address: pulumi.Output[str] | None
@@ -87,7 +90,7 @@ class ModelRegistry(pulumi.ComponentResource):
             kms_key=self.key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard),
             pulumi.ResourceOptions(parent=self))
         self.artifact_bucket_name = self.artifacts.bucket_name
-        self.tracking_uri = self.database_endpoint = self.database_address = None
+        self.tracking_uri = self.internal_tracking_uri = self.database_endpoint = self.database_address = None
         self.database: MlflowDatabase | None = None
         self.server: MlflowServer | None = None
         self.sagemaker: SageMakerRegistry | None = None
@@ -143,6 +146,7 @@ class ModelRegistry(pulumi.ComponentResource):
             # The ALB (target type ip) connects from its ENIs in the VPC's subnets.
             ingress_source_cidrs=[network.vpc_cidr] if network.vpc_cidr else []), pulumi.ResourceOptions(parent=self))
         self.tracking_uri = self.server.tracking_uri
+        self.internal_tracking_uri = self.server.internal_tracking_uri
         self.mlflow_credentials = self.server.user_passwords
         self.database_endpoint = self.database.endpoint
         self.database_address = self.database.address

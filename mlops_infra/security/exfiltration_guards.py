@@ -159,6 +159,9 @@ class ExfiltrationGuardsArgs:
     gateway_services: Sequence[str] = field(default_factory=tuple)
     """Gateway-endpoint services besides S3 whose prefix lists ML pods reach on 443 (`dynamodb`: Feast's online
     store). Default: none."""
+    vpc_ports: Sequence[int] = field(default_factory=tuple)
+    """TCP ports ML pods may open to the VPC's CIDR (5432: Feast's SQL registry RDS, whose address is known only at
+    deploy time; the teams hold its read-only logins). Default: none."""
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created elsewhere, by name, so policies wait for them. Default: none (plain names)."""
     deployer_role_arns: Sequence[str] = field(default_factory=tuple)
@@ -191,7 +194,7 @@ def _https_peers(vpc_cidr: str, extra: Sequence[str], s3_cidrs: Sequence[str]) -
 def egress_rules(config: SecurityBaselineConfig, vpc_cidr: pulumi.Input[str], service_namespaces: Sequence[str],
                  s3_cidrs: pulumi.Input[Sequence[str]] = (),
                  service_ports: Sequence[ServicePort] = (), service_ipv4_cidr: pulumi.Input[str] | None = None,
-                 ) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]:
+                 vpc_ports: Sequence[int] = ()) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]:
     """The allowlist every ML namespace gets on top of default-deny. `s3_cidrs`: the region's S3 prefix list;
     `service_ipv4_cidr`: the cluster's Service CIDR (default None: both EKS defaults)."""
     https = pulumi.Output.all(vpc_cidr, s3_cidrs).apply(
@@ -208,6 +211,8 @@ def egress_rules(config: SecurityBaselineConfig, vpc_cidr: pulumi.Input[str], se
     for sp in service_ports:
         rules.append({"to": [{"namespace_selector": {"match_labels": {NAMESPACE_LABEL: sp.namespace}}}],
                       "ports": [{"protocol": "TCP", "port": sp.port}]})
+    for port in vpc_ports:
+        rules.append({"to": [{"ip_block": {"cidr": vpc_cidr}}], "ports": [{"protocol": "TCP", "port": port}]})
     # EKS Pod Identity: the SDK's container credentials provider calls the node-local agent over HTTP.
     rules.append({"to": [{"ip_block": {"cidr": POD_IDENTITY_AGENT[0]}}],
                   "ports": [{"protocol": "TCP", "port": POD_IDENTITY_AGENT[1]}]})
@@ -239,7 +244,7 @@ class ExfiltrationGuards(pulumi.ComponentResource):
                                             for s in ("s3", *args.gateway_services))).apply(
             lambda lists: [c for cidrs in lists for c in cidrs])
         rules = egress_rules(args.config, network.vpc_cidr, args.service_namespaces,
-                             gateway_cidrs, args.service_ports, args.service_ipv4_cidr)
+                             gateway_cidrs, args.service_ports, args.service_ipv4_cidr, args.vpc_ports)
         for ns in args.ml_namespaces:
             ref = args.namespaces.get(ns, ns)
             k8s.networking.v1.NetworkPolicy(

@@ -46,6 +46,8 @@ class SecurityBaselineArgs:
     """Single ports ML pods may reach in other namespaces (the Pushgateway). Default: none."""
     gateway_services: Sequence[str] = field(default_factory=tuple)
     """Gateway-endpoint services besides S3 ML pods reach (`dynamodb`): HTTPS to their prefix lists. Default: none."""
+    vpc_ports: Sequence[int] = field(default_factory=tuple)
+    """TCP ports ML pods may open to the VPC's CIDR (Feast's SQL registry database). Default: none."""
     deployer_role_arns: Sequence[str] = field(default_factory=tuple)
     """Roles that run `pulumi up` (exfiltration guards: they administer the data buckets). Default: none."""
     deployer_bucket_prefixes: Sequence[str] = field(default_factory=tuple)
@@ -115,6 +117,7 @@ class SecurityBaseline(pulumi.ComponentResource):
                 ).apply(lambda both: [*both[0], *both[1]]),
                 ml_namespaces=args.ml_namespaces, service_namespaces=args.service_namespaces,
                 service_ports=args.service_ports, namespaces=self._namespaces, gateway_services=args.gateway_services,
+                vpc_ports=args.vpc_ports,
                 deployer_role_arns=args.deployer_role_arns, deployer_bucket_prefixes=args.deployer_bucket_prefixes,
                 trail_bucket_arn=trail_bucket_arn, deployer_state_bucket=cfg.deployer_state_bucket,
                 service_ipv4_cidr=args.cluster.service_ipv4_cidr), child_opts)
