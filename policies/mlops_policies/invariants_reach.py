@@ -31,22 +31,17 @@ ENDPOINT_NAMES = {"sagemaker": ("sagemaker.api", "sagemaker.runtime", "sagemaker
                   "ecr": ("ecr.api", "ecr.dkr"), "cloudwatch": ("monitoring",), "aps": ("aps-workspaces",)}
 """IAM service prefix -> the VPC endpoint services that serve it (default: the prefix itself)."""
 GATEWAY_SERVICES = ("s3", "dynamodb")
-PREFIX_LISTS: dict[str, list[str]] = {
-    # The plan engine's `get_prefix_list` results (mlops_infra/plan/outputs.py): representative S3 entries
-    # (`aws ec2 get-managed-prefix-list-entries`) and a documentation-range placeholder for DynamoDB (not AWS's
-    # list). Under a real preview set `prefixLists` to the account's entries; a service whose list is not known
-    # here is not judged.
-    "com.amazonaws.us-east-1.s3": ["16.182.0.0/16", "3.5.0.0/19", "52.216.0.0/15", "54.231.0.0/16"],
-    "com.amazonaws.eu-west-1.s3": ["3.5.64.0/21", "52.218.0.0/17", "52.92.0.0/17"],
-    "com.amazonaws.us-east-1.dynamodb": ["192.0.2.0/24"],
-    "com.amazonaws.eu-west-1.dynamodb": ["192.0.2.0/24"],
-}
+PREFIX_LISTS: dict[str, list[str]] = {}
+"""No default: a gateway service's CIDRs come from `prefixLists` when set, else from its gateway endpoint's
+`cidrBlocks` output (aws_vpc_endpoint `cidr_blocks`: the prefix list's CIDRs, known once the endpoint exists); a
+service whose CIDRs are unknown is not judged on them (never a placeholder: a real preview admits AWS's real list)."""
 POD_IDENTITY_AGENT = ("169.254.170.23", 80)
 HTTPS = 443
 REACH_CONFIG: dict[str, dict[str, Any]] = {
     "prefixLists": {"type": "object", "default": PREFIX_LISTS,
                     "description": "Gateway-endpoint prefix lists by name (com.amazonaws.<region>.<service>) -> "
-                                   "their CIDRs: the addresses an egress rule must admit for S3 and DynamoDB."},
+                                   "their CIDRs: the addresses an egress rule must admit for S3 and DynamoDB. "
+                                   "Default: each gateway endpoint's `cidrBlocks` output; unknown: not judged."},
 }
 
 
@@ -189,6 +184,7 @@ def network_paths(idx: Index, config: Mapping[str, Any]) -> Paths:
     if not nets:
         raise NotApplicable("the stack creates no VPC: its endpoints and NAT are not known here")
     gateways, interfaces, regions = set(), set(), set()
+    gateway_cidrs: dict[str, list[str]] = {}
     for ep in idx.of_type(VPC_ENDPOINT):
         name = ep.get("serviceName")
         if not isinstance(name, str) or not name.startswith("com.amazonaws."):
@@ -197,13 +193,16 @@ def network_paths(idx: Index, config: Mapping[str, Any]) -> Paths:
         regions.add(region)
         if (ep.get("vpcEndpointType") or "Gateway") == "Gateway":
             gateways.add(service)
+            cidrs = ep.get("cidrBlocks")
+            if isinstance(cidrs, list) and cidrs and all(isinstance(c, str) for c in cidrs):
+                gateway_cidrs[name] = cidrs
         elif ep.get("privateDnsEnabled") is True:
             interfaces.add(service)
     if len(regions) != 1:
         raise NotApplicable("the VPC's region is not known from its endpoints")
     lists = config.get("prefixLists")
     return Paths(nets, regions.pop(), frozenset(gateways), frozenset(interfaces), bool(idx.of_type(NAT_GATEWAY)),
-                 lists if isinstance(lists, Mapping) else PREFIX_LISTS)
+                 {**gateway_cidrs, **(lists if isinstance(lists, Mapping) else {})})
 
 
 def unreachable(service: str, egress: list[Rule] | None, paths: Paths) -> str | None:
@@ -213,8 +212,8 @@ def unreachable(service: str, egress: list[Rule] | None, paths: Paths) -> str | 
         if service not in paths.gateways and not paths.nat:
             return "the VPC has neither its gateway endpoint nor NAT"
         cidrs = paths.prefix_lists.get(f"com.amazonaws.{paths.region}.{service}")
-        if egress is None or not isinstance(cidrs, list):
-            return None
+        if egress is None or not isinstance(cidrs, list) or not all(isinstance(c, str) for c in cidrs):
+            return None  # not isolated, or the prefix list's CIDRs are unknown here: not judged on them
         missing = [c for c in cidrs if not any(r.covers(ipaddress.ip_network(c), HTTPS) for r in egress)]
         return f"egress admits no HTTPS to its prefix list ({', '.join(missing)})" if missing else None
     names = ENDPOINT_NAMES.get(service, (service,))

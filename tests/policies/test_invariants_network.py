@@ -85,7 +85,8 @@ PORT_CASES = [
 
 VPC_CIDR = "10.0.0.0/16"
 S3 = ["16.182.0.0/16", "3.5.0.0/19", "52.216.0.0/15", "54.231.0.0/16"]
-DYNAMODB = ["192.0.2.0/24"]  # the plan engine's placeholder (policies' default prefixLists)
+DYNAMODB = ["52.94.0.0/22"]  # a realistic entry, not the plan engine's placeholder (the rule has no default list)
+PLAN_DYNAMODB = "192.0.2.0/24"  # the plan engine's get_prefix_list placeholder for DynamoDB
 VPC = R("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": VPC_CIDR})
 
 
@@ -93,6 +94,8 @@ def endpoint(service: str, kind: str = "Gateway") -> R:
     inputs: dict[str, Any] = {"serviceName": f"com.amazonaws.us-east-1.{service}", "vpcEndpointType": kind}
     if kind == "Interface":
         inputs["privateDnsEnabled"] = True
+    else:  # the endpoint's `cidrBlocks` output: its prefix list's CIDRs, what the rule judges egress against
+        inputs["cidrBlocks"] = {"s3": S3, "dynamodb": DYNAMODB}[service]
     return R("aws:ec2/vpcEndpoint:VpcEndpoint", f"vpce-{service}", inputs)
 
 
@@ -126,7 +129,7 @@ REACH_CASES = [
     Case("dynamodb-not-admitted", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
                                           egress("airflow", https(*S3), https(VPC_CIDR))],
          ["executor-role: dynamodb (granted to ServiceAccounts in airflow) is unreachable from airflow: egress admits "
-          "no HTTPS to its prefix list (192.0.2.0/24)"]),
+          "no HTTPS to its prefix list (52.94.0.0/22)"]),
     Case("sts-without-endpoint", REACH, [*NET, *FEAST_READ, egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))],
          [UNREACHABLE_STS]),
     Case("sts-through-nat", REACH, [*NET, R("aws:ec2/natGateway:NatGateway", "nat", {}), *FEAST_READ,
@@ -193,16 +196,37 @@ def test_staging_without_its_sts_endpoint_fails_as_before_the_fix() -> None:
                                                 "mlops-staging-airflow-api-server-role"}
 
 
+def as_previewed(stack: str, endpoint_cidrs: bool) -> dict[str, Any]:
+    """The plan as a real preview sees it: DynamoDB's real CIDRs (not the plan engine's placeholder) in the
+    NetworkPolicies, and, when the endpoints exist already, their `cidrBlocks` outputs."""
+    inv = json.loads(json.dumps(planned(stack).to_json()).replace(f'"{PLAN_DYNAMODB}"', f'"{DYNAMODB[0]}"'))
+    gateways = [r for r in inv["resources"] if r["type"] == "aws:ec2/vpcEndpoint:VpcEndpoint"
+                and r["inputs"].get("vpcEndpointType") == "Gateway"]
+    assert {r["inputs"]["serviceName"].rsplit(".", 1)[1] for r in gateways} == {"s3", "dynamodb"}
+    if endpoint_cidrs:
+        for r in gateways:
+            r["inputs"]["cidrBlocks"] = S3 if r["inputs"]["serviceName"].endswith(".s3") else DYNAMODB
+    return inv
+
+
+@pytest.mark.parametrize("endpoint_cidrs", [False, True])
+def test_prod_under_a_real_preview_is_clean(endpoint_cidrs: bool) -> None:
+    """Review (net) #1: the rule's default list was the plan's placeholder, so real CIDRs were a violation."""
+    inv = as_previewed("prod", endpoint_cidrs)
+    assert DYNAMODB[0] in json.dumps([r for r in inv["resources"] if r["type"] == NP]), "no DynamoDB CIDR admitted"
+    assert findings(inv, REACH, "prod") == []
+
+
 def test_prod_egress_without_the_dynamodb_prefix_list_fails_as_before_the_fix() -> None:
-    """Issue 27 #6 as it was: Feast's online store granted, DynamoDB's addresses not admitted."""
-    inv = copy.deepcopy(planned("prod").to_json())
+    """Issue 27 #6 as it was: Feast's online store granted, DynamoDB's addresses (the endpoint's) not admitted."""
+    inv = as_previewed("prod", endpoint_cidrs=True)
     for r in inv["resources"]:
         if r["type"] == NP:
             for rule in r["inputs"]["spec"].get("egress") or []:
                 rule["to"] = [p for p in rule.get("to") or [] if p.get("ipBlock", {}).get("cidr") not in DYNAMODB]
     assert findings(inv, REACH, "prod") == [
         "mlops-prod-airflow-wiring-executor-role: dynamodb (granted to ServiceAccounts in airflow) is unreachable "
-        "from airflow: egress admits no HTTPS to its prefix list (192.0.2.0/24)"]
+        "from airflow: egress admits no HTTPS to its prefix list (52.94.0.0/22)"]
 
 
 def test_the_feature_server_on_its_old_service_port_is_caught() -> None:
