@@ -137,6 +137,7 @@ class PlatformConfig(ConfigModel):
         if self.cluster.public_access_cidrs and not self.cluster.endpoint_public_access:
             yield "cluster.publicAccessCidrs", "set, but endpointPublicAccess is false"
         yield from cluster_network_problems(self.cluster, self.network)
+        yield from isolated_vpc_problems(self)
         yield from guard_network_problems(self.security_baseline, self.network, self.cluster)
         if self.mlflow is not None and self.mlflow.ingress.enabled and not self.cluster.load_balancer_controller:
             yield "modelRegistry.ingress.enabled", INGRESS_NEEDS
@@ -176,6 +177,15 @@ def cluster_network_problems(cluster: ClusterConfig, network: NetworkConfig) -> 
         yield ("network.natGateways",
                "`none` needs a private cluster (cluster.endpointPublicAccess false), which gets the interface "
                "endpoints nodes need instead of NAT; a public cluster without NAT has no route to ECR, STS or EC2")
+
+
+def isolated_vpc_problems(config: PlatformConfig) -> Iterable[Problem]:
+    """Karpenter calls IAM (it creates the nodes' instance profile from `spec.role`) and the Price List API, neither
+    of which has a VPC endpoint; the platform's EC2NodeClass names a role, so without NAT no node ever launches."""
+    if isolated_vpc(config) and config.gpu.provisioner == "karpenter":
+        yield ("network.natGateways",
+               "`none` cannot serve gpu.provisioner karpenter: it needs IAM (instance profiles) and the Pricing "
+               "API, which have no VPC endpoint; use natGateways single, or provisioner managedNodeGroups")
 
 
 def effective_deployer_role_arns(security: SecurityBaselineConfig, cluster: ClusterConfig) -> list[str]:
@@ -221,11 +231,30 @@ def workload_endpoint_services(config: PlatformConfig) -> list[str]:
     """Interface endpoints pods behind egress policies need, which admit the VPC CIDR but cannot name a service's
     public addresses (no prefix list exists for them): STS for IRSA (AssumeRoleWithWebIdentity), Athena and Glue
     for Feast's Athena offline store. None when no namespace is egress-guarded (NAT serves them)."""
+    out = isolated_vpc_endpoint_services(config)
     if not egress_guarded(config):
-        return []
-    out = ["sts"] if config.cluster.workload_identity == "irsa" else []
+        return out
+    out += ["sts"] if config.cluster.workload_identity == "irsa" else []
     if config.feast is not None and config.feast.offline.engine == "athena":
         out += ["athena", "glue"]
+    return list(dict.fromkeys(out))
+
+
+def isolated_vpc(config: PlatformConfig) -> bool:
+    """A created VPC without NAT (a private cluster then; `cluster_network_problems` refuses a public one)."""
+    return config.network.existing_vpc is None and config.network.nat_gateways == "none"
+
+
+def isolated_vpc_endpoint_services(config: PlatformConfig) -> list[str]:
+    """Beyond a private cluster's node endpoints (network/config.py PRIVATE_CLUSTER_ENDPOINTS), what the stack's
+    controllers call when nothing leaves the VPC: the Pod Identity agent's `eks-auth:AssumeRoleForPodIdentity`,
+    External Secrets' (and MLflow's) Secrets Manager, Alertmanager's SNS publisher."""
+    if not isolated_vpc(config):
+        return []
+    out = ["eks-auth"] if config.cluster.workload_identity == "podIdentity" else []
+    sb = config.security_baseline
+    out += ["secretsmanager"] if sb.enabled and sb.external_secrets else []
+    out += ["sns"] if config.monitoring.enabled else []
     return out
 
 

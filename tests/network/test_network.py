@@ -180,3 +180,31 @@ def test_nat_none_needs_a_private_cluster() -> None:
         "network.natGateways: `none` needs a private cluster (cluster.endpointPublicAccess false), which gets the "
         "interface endpoints nodes need instead of NAT; a public cluster without NAT has no route to ECR, STS or EC2"]
     load_platform_config({**base, "cluster": {"endpointPublicAccess": False}})
+
+
+def isolated(**extra: Any) -> dict[str, Any]:
+    return {"environment": "dev", "tags": {"owner": "o", "costCenter": "c"}, "network": {"natGateways": "none"},
+            "cluster": {"endpointPublicAccess": False, **extra.pop("cluster", {})}, **extra}
+
+
+def test_an_isolated_vpc_gets_the_endpoints_its_controllers_call() -> None:
+    """Review (net) #2: without NAT the Pod Identity agent (eks-auth), External Secrets (secretsmanager) and
+    Alertmanager (sns) had no route; with NAT nothing is added."""
+    from mlops_infra.config.platform import workload_endpoint_services
+    cfg = load_platform_config(isolated(cluster={"workloadIdentity": "podIdentity"},
+                                        securityBaseline={"enabled": True, "externalSecrets": True}))
+    assert {"eks-auth", "secretsmanager", "sns"} <= set(workload_endpoint_services(cfg))
+    with_nat = load_platform_config({**isolated(cluster={"workloadIdentity": "podIdentity"},
+                                                securityBaseline={"enabled": True, "externalSecrets": True}),
+                                     "network": {"natGateways": "single"}})
+    assert not {"eks-auth", "secretsmanager", "sns"} & set(workload_endpoint_services(with_nat))
+
+
+def test_an_isolated_vpc_refuses_karpenter() -> None:
+    """Karpenter needs IAM (instance profiles) and the Pricing API, which have no VPC endpoint."""
+    with pytest.raises(ConfigError) as info:
+        load_platform_config(isolated(gpu={"provisioner": "karpenter"}))
+    assert [p for p in info.value.problems if p.startswith("network.natGateways")] == [
+        "network.natGateways: `none` cannot serve gpu.provisioner karpenter: it needs IAM (instance profiles) and "
+        "the Pricing API, which have no VPC endpoint; use natGateways single, or provisioner managedNodeGroups"]
+    load_platform_config(isolated(gpu={"provisioner": "managedNodeGroups"}))
