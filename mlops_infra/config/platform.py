@@ -138,6 +138,7 @@ class PlatformConfig(ConfigModel):
             yield "cluster.publicAccessCidrs", "set, but endpointPublicAccess is false"
         yield from cluster_network_problems(self.cluster, self.network)
         yield from isolated_vpc_problems(self)
+        yield from existing_vpc_problems(self)
         yield from guard_network_problems(self.security_baseline, self.network, self.cluster)
         if self.mlflow is not None and self.mlflow.ingress.enabled and not self.cluster.load_balancer_controller:
             yield "modelRegistry.ingress.enabled", INGRESS_NEEDS
@@ -213,6 +214,21 @@ def guard_network_problems(security: SecurityBaselineConfig, network: NetworkCon
                "come through this endpoint)")
     # STS for IRSA pods behind egress policies: the platform creates its interface endpoint whenever some namespace
     # is egress-guarded (`workload_endpoint_services`), public cluster or not (issue 28 #7).
+
+
+def existing_vpc_problems(config: PlatformConfig) -> Iterable[Problem]:
+    """An existing VPC gets no endpoint from the platform: egress-guarded pods need the VPC's own (review net #3)."""
+    existing = config.network.existing_vpc
+    if existing is None or not egress_guarded(config):
+        return
+    for service in workload_endpoint_services(config):
+        if service not in existing.interface_endpoint_ids:
+            yield (f"network.existingVpc.interfaceEndpointIds.{service}",
+                   f"required: egress-guarded pods call {service}, and their NetworkPolicies admit only the VPC "
+                   "CIDR (the platform creates no endpoint in an existing VPC)")
+    if uses_dynamodb(config) and existing.dynamodb_gateway_endpoint_id is None:
+        yield ("network.existingVpc.dynamodbGatewayEndpointId",
+               "required: egress-guarded pods use DynamoDB (Feast's online store) through its gateway endpoint")
 
 
 def egress_guarded(config: PlatformConfig) -> bool:

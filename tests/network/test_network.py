@@ -208,3 +208,22 @@ def test_an_isolated_vpc_refuses_karpenter() -> None:
         "network.natGateways: `none` cannot serve gpu.provisioner karpenter: it needs IAM (instance profiles) and "
         "the Pricing API, which have no VPC endpoint; use natGateways single, or provisioner managedNodeGroups"]
     load_platform_config(isolated(gpu={"provisioner": "managedNodeGroups"}))
+
+
+def test_an_existing_vpc_must_declare_the_endpoints_guarded_pods_call() -> None:
+    """Review (net) #3: the platform creates no endpoint in an existing VPC; guarded IRSA pods need STS there and
+    Feast's online store DynamoDB's gateway, so config must name them."""
+    doc = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
+           "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
+           "securityBaseline": {"deployerRoleArns": ["arn:aws:iam::123456789012:role/d"]},
+           "network": {"vpcCidr": "10.20.0.0/16", "existingVpc": {
+               "vpcId": "vpc-0e1e2e3e4e5e6e7e8", "privateSubnetIds": ["subnet-0e1a", "subnet-0e1b", "subnet-0e1c"],
+               "s3GatewayEndpointId": "vpce-0e1e2e3e4e5e6e7e8"}}}
+    with pytest.raises(ConfigError) as info:
+        load_platform_config(doc)
+    assert sorted(p.split(":")[0] for p in info.value.problems if p.startswith("network.existingVpc")) == [
+        "network.existingVpc.dynamodbGatewayEndpointId", "network.existingVpc.interfaceEndpointIds.sts"]
+    doc["network"]["existingVpc"].update(interfaceEndpointIds={"sts": "vpce-0e1e2e3e4e5e6e7f0"},
+                                         dynamodbGatewayEndpointId="vpce-0e1e2e3e4e5e6e7f1")
+    load_platform_config(doc)
+
