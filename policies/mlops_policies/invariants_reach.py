@@ -28,7 +28,9 @@ NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 SERVICE_SIDE = {"kms": "KMS grants on data keys are exercised by S3, DynamoDB and Secrets Manager on the caller's "
                        "behalf (forward access sessions), from AWS's network, not the pod's"}
 ENDPOINT_NAMES = {"sagemaker": ("sagemaker.api", "sagemaker.runtime", "sagemaker.featurestore-runtime"),
-                  "ecr": ("ecr.api", "ecr.dkr"), "cloudwatch": ("monitoring",), "aps": ("aps-workspaces",)}
+                  "ecr": ("ecr.api", "ecr.dkr"), "cloudwatch": ("monitoring",), "aps": ("aps-workspaces",),
+                  "kinesis": ("kinesis-streams",), "firehose": ("kinesis-firehose",),
+                  "bedrock": ("bedrock-runtime", "bedrock")}
 """IAM service prefix -> the VPC endpoint services that serve it (default: the prefix itself)."""
 GATEWAY_SERVICES = ("s3", "dynamodb")
 PREFIX_LISTS: dict[str, list[str]] = {}
@@ -114,28 +116,46 @@ class Rule:
     """None: any destination (a rule without `to`)."""
     ports: tuple[tuple[int, int], ...] | None
     """TCP (from, to) ranges; None: every port."""
+    excepts: tuple[tuple[Network, ...], ...] = ()
+    """Per entry of `cidrs`, its ipBlock's `except` ranges (empty when none)."""
 
     def admits_port(self, port: int) -> bool:
         return self.ports is None or any(lo <= port <= hi for lo, hi in self.ports)
 
     def covers(self, net: Network, port: int) -> bool:
+        """Every address of `net` on `port` (an `except` range overlapping `net` leaves part of it out)."""
         return self.admits_port(port) and (self.cidrs is None or any(
-            net.version == c.version and net.subnet_of(c) for c in self.cidrs))  # type: ignore[arg-type]
+            net.version == c.version and net.subnet_of(c)  # type: ignore[arg-type]
+            and not any(net.overlaps(e) for e in self._except(i)) for i, c in enumerate(self.cidrs)))
+
+    def admits_internet(self, port: int) -> bool:
+        """Every public address on `port`: 0.0.0.0/0 whose `except` names only non-public ranges (the metadata
+        address, RFC 1918), as a guard that keeps pods off 169.254.169.254 does."""
+        return self.admits_port(port) and (self.cidrs is None or any(
+            c.version == 4 and c.prefixlen == 0 and not any(e.is_global for e in self._except(i))
+            for i, c in enumerate(self.cidrs)))
+
+    def _except(self, i: int) -> tuple[Network, ...]:
+        return self.excepts[i] if i < len(self.excepts) else ()
 
 
 def _rule(rule: Mapping[str, Any]) -> Rule | None:
     """An egress rule's ipBlock destinations and TCP ports (None when it names no ipBlock or is unknown)."""
     peers = rule.get("to")
     cidrs: tuple[Network, ...] | None = None
+    excepts: list[tuple[Network, ...]] = []
     if peers is not None:
         nets = []
         for peer in as_list(peers):
             block = peer.get("ipBlock") if isinstance(peer, Mapping) else None
-            if isinstance(block, Mapping) and isinstance(block.get("cidr"), str) and not block.get("except"):
+            if isinstance(block, Mapping) and isinstance(block.get("cidr"), str):
                 try:
-                    nets.append(ipaddress.ip_network(block["cidr"]))
+                    net = ipaddress.ip_network(block["cidr"])
+                    out = tuple(ipaddress.ip_network(e) for e in as_list(block.get("except")) if isinstance(e, str))
                 except ValueError:
                     continue
+                nets.append(net)
+                excepts.append(out)
         if not nets:
             return None
         cidrs = tuple(nets)
@@ -144,11 +164,11 @@ def _rule(rule: Mapping[str, Any]) -> Rule | None:
         if isinstance(entry, Mapping) and str(entry.get("protocol") or "TCP") == "TCP":
             port = entry.get("port")
             if port is None:
-                return Rule(cidrs, None)
+                return Rule(cidrs, None, tuple(excepts))
             if isinstance(port, int):
                 end = entry.get("endPort")
                 ports.append((port, end if isinstance(end, int) else port))
-    return Rule(cidrs, tuple(ports) if rule.get("ports") else None)
+    return Rule(cidrs, tuple(ports) if rule.get("ports") else None, tuple(excepts))
 
 
 def namespace_egress(idx: Index, ns: str) -> list[Rule] | None:
@@ -222,7 +242,7 @@ def unreachable(service: str, egress: list[Rule] | None, paths: Paths) -> str | 
         return None if endpoint or paths.nat else "the VPC has neither its interface endpoint nor NAT"
     if endpoint and any(r.covers(net, HTTPS) for net in paths.vpc for r in egress):
         return None
-    if paths.nat and any(r.covers(ipaddress.ip_network("0.0.0.0/0"), HTTPS) for r in egress):
+    if paths.nat and any(r.admits_internet(HTTPS) for r in egress):
         return None
     if not endpoint:
         return (f"the VPC has no {names[0]} interface endpoint, and egress admits no HTTPS to the internet "
@@ -262,6 +282,10 @@ def aws_service_reachable(stack: Stack, config: Mapping[str, Any]) -> Iterable[t
                 reason = unreachable(service, egress, paths)
                 if reason:
                     yield role, f"{service} (granted to ServiceAccounts in {ns}) is unreachable from {ns}: {reason}"
+            if not irsa and not paths.nat and "eks-auth" not in paths.interfaces:
+                yield role, (f"Pod Identity credentials are unavailable to {ns}: the node's agent calls "
+                             "eks-auth:AssumeRoleForPodIdentity, and the VPC has neither its eks-auth interface "
+                             "endpoint nor NAT")
             if not irsa and egress is not None and not any(r.covers(agent, POD_IDENTITY_AGENT[1]) for r in egress):
                 yield role, (f"Pod Identity credentials are unreachable from {ns}: egress does not admit the agent "
                              f"({agent} TCP {POD_IDENTITY_AGENT[1]})")

@@ -153,6 +153,31 @@ REACH_CASES = [
 ]
 
 
+INTERNET_BUT_METADATA = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}],
+                         "ports": [{"protocol": "TCP", "port": 443}]}
+NAT = R("aws:ec2/natGateway:NatGateway", "nat", {})
+# Review (net) #4: `except`, the IAM prefixes whose endpoint service has another name.
+REACH_CASES += [
+    Case("internet-except-metadata-through-nat", REACH, [*NET, NAT, *FEAST_READ,
+                                                        egress("airflow", https(*S3, *DYNAMODB), INTERNET_BUT_METADATA)],
+         []),
+    Case("internet-except-a-public-range", REACH, [*NET, NAT, *FEAST_READ, egress("airflow", https(*S3, *DYNAMODB), {
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["52.0.0.0/8"]}}], "ports": [{"port": 443}]})],
+         [UNREACHABLE_STS]),
+    Case("vpc-cidr-except-the-endpoint-subnet", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
+                                                        egress("airflow", https(*S3, *DYNAMODB), {"to": [{"ipBlock": {
+                                                            "cidr": VPC_CIDR, "except": ["10.0.0.0/24"]}}]})],
+         ["executor-role: sts (granted to ServiceAccounts in airflow) is unreachable from airflow: egress admits no "
+          "HTTPS to the VPC CIDR, where its interface endpoint listens"]),
+    *(Case(f"{prefix}-through-{service}", REACH, [*NET, endpoint("sts", "Interface"), endpoint(service, "Interface"),
+                                                 *role("research", "w", f"{prefix}:{action}"),
+                                                 egress("research", https(VPC_CIDR))], [])
+      for prefix, action, service in (("kinesis", "PutRecord", "kinesis-streams"),
+                                      ("firehose", "PutRecord", "kinesis-firehose"),
+                                      ("bedrock", "InvokeModel", "bedrock-runtime"))),
+]
+
+
 @params(PORT_CASES + REACH_CASES)
 def test_network_invariant(case: Case) -> None:
     check(case)
@@ -163,11 +188,18 @@ def test_pod_identity_needs_the_agent_in_egress() -> None:
     assoc = R("aws:eks/podIdentityAssociation:PodIdentityAssociation", "assoc",
               {"namespace": "research", "serviceAccount": "trainer"}, deps={"roleArn": ["pi-role"]})
     broken = [*NET, grant, assoc, egress("research", https(*S3))]
+    no_eks_auth = ("pi-role: Pod Identity credentials are unavailable to research: the node's agent calls "
+                   "eks-auth:AssumeRoleForPodIdentity, and the VPC has neither its eks-auth interface endpoint nor NAT")
     check(Case("pod-identity", REACH, broken, [
-        "pi-role: Pod Identity credentials are unreachable from research: egress does not admit the agent "
+        no_eks_auth, "pi-role: Pod Identity credentials are unreachable from research: egress does not admit the agent "
         "(169.254.170.23/32 TCP 80)"]))
     agent = {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
-    check(Case("pod-identity-ok", REACH, [*NET, grant, assoc, egress("research", https(*S3), agent)], []))
+    check(Case("pod-identity-no-eks-auth", REACH, [*NET, grant, assoc, egress("research", https(*S3), agent)],
+               [no_eks_auth]))
+    check(Case("pod-identity-ok", REACH, [*NET, endpoint("eks-auth", "Interface"), grant, assoc,
+                                          egress("research", https(*S3), agent)], []))
+    # The node's agent calls eks-auth: with NAT it is reached; without, only through its interface endpoint.
+    check(Case("pod-identity-nat", REACH, [*NET, NAT, grant, assoc, egress("research", https(*S3), agent)], []))
 
 
 # --- the shipped stacks ----------------------------------------------------------------------------------------------
