@@ -227,3 +227,22 @@ def test_an_existing_vpc_must_declare_the_endpoints_guarded_pods_call() -> None:
                                          dynamodbGatewayEndpointId="vpce-0e1e2e3e4e5e6e7f1")
     load_platform_config(doc)
 
+
+
+def test_the_sts_endpoint_admits_only_this_accounts_roles() -> None:
+    """Review (net) #6: `sts:*` for this account's principals had no resource-account bound, so a pod could assume
+    another account's role through the endpoint; identity calls (no resource) and IRSA still pass."""
+    from mlops_infra.network.endpoint_policies import interface_endpoint_policy
+    from tests import iam_eval
+    own, other = "123456789012", "210987654321"
+    doc = interface_endpoint_policy("sts", own)
+    ours = {"aws:PrincipalAccount": own}
+    assert iam_eval.allows([doc], "sts:AssumeRole", f"arn:aws:iam::{own}:role/r", {**ours, "aws:ResourceAccount": own})
+    assert not iam_eval.allows([doc], "sts:AssumeRole", f"arn:aws:iam::{other}:role/r",
+                               {**ours, "aws:ResourceAccount": other})
+    assert iam_eval.allows([doc], "sts:GetCallerIdentity", "*", ours)
+    assert not iam_eval.allows([doc], "sts:GetCallerIdentity", "*", {"aws:PrincipalAccount": other})
+    assert iam_eval.allows([doc], "sts:AssumeRoleWithWebIdentity", f"arn:aws:iam::{own}:role/r",
+                           {"aws:ResourceAccount": own})
+    assert not iam_eval.allows([doc], "sts:AssumeRoleWithWebIdentity", f"arn:aws:iam::{other}:role/r",
+                               {"aws:ResourceAccount": other})
