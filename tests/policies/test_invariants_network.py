@@ -81,6 +81,19 @@ PORT_CASES = [
           "on (they listen on 8080)"]),
 ]
 
+BARE = R(DEPLOY, "bare", {"metadata": {"name": "bare", "namespace": "feast"}, "spec": {"template": {
+    "metadata": {"labels": {"app": "server"}}, "spec": {"containers": [{"name": "app"}]}}}})
+# Review (net) #5: a numeric port is enforced as-is (the agent's LookupContainerPortAndName returns port.IntVal), so
+# pods declaring no port are not judged, and a Service's numeric targetPort over the pods is a port they listen on.
+PORT_CASES += [
+    Case("egress-to-pods-declaring-no-port", PORTS, [BARE, egress("airflow", to_ns("feast", 8080))], []),
+    Case("egress-on-a-service-target-port", PORTS, [server(), service(port=80, target=9000),
+                                                    egress("airflow", to_ns("feast", 9000))], []),
+    Case("egress-on-neither", PORTS, [server(), service(port=80, target=9000), egress("airflow", to_ns("feast", 9001))],
+         ["egress: egress rule 0 opens TCP 9001, a port none of its peer pods (feast/Deployment server) listens on "
+          "(they listen on 6566)"]),
+]
+
 # --- reachability: a VPC in us-east-1 with the S3 and DynamoDB gateway endpoints -----------------------------------
 
 VPC_CIDR = "10.0.0.0/16"
