@@ -137,6 +137,8 @@ class PlatformConfig(ConfigModel):
         if self.cluster.public_access_cidrs and not self.cluster.endpoint_public_access:
             yield "cluster.publicAccessCidrs", "set, but endpointPublicAccess is false"
         yield from cluster_network_problems(self.cluster, self.network)
+        yield from isolated_vpc_problems(self)
+        yield from existing_vpc_problems(self)
         yield from guard_network_problems(self.security_baseline, self.network, self.cluster)
         if self.mlflow is not None and self.mlflow.ingress.enabled and not self.cluster.load_balancer_controller:
             yield "modelRegistry.ingress.enabled", INGRESS_NEEDS
@@ -188,6 +190,15 @@ def cluster_network_problems(cluster: ClusterConfig, network: NetworkConfig) -> 
                "endpoints nodes need instead of NAT; a public cluster without NAT has no route to ECR, STS or EC2")
 
 
+def isolated_vpc_problems(config: PlatformConfig) -> Iterable[Problem]:
+    """Karpenter calls IAM (it creates the nodes' instance profile from `spec.role`) and the Price List API, neither
+    of which has a VPC endpoint; the platform's EC2NodeClass names a role, so without NAT no node ever launches."""
+    if isolated_vpc(config) and config.gpu.provisioner == "karpenter":
+        yield ("network.natGateways",
+               "`none` cannot serve gpu.provisioner karpenter: it needs IAM (instance profiles) and the Pricing "
+               "API, which have no VPC endpoint; use natGateways single, or provisioner managedNodeGroups")
+
+
 def effective_deployer_role_arns(security: SecurityBaselineConfig, cluster: ClusterConfig) -> list[str]:
     """`securityBaseline.deployerRoleArns`, else `cluster.adminRoleArns` (the documented default)."""
     if security.deployer_role_arns is not None:
@@ -215,6 +226,21 @@ def guard_network_problems(security: SecurityBaselineConfig, network: NetworkCon
     # is egress-guarded (`workload_endpoint_services`), public cluster or not (issue 28 #7).
 
 
+def existing_vpc_problems(config: PlatformConfig) -> Iterable[Problem]:
+    """An existing VPC gets no endpoint from the platform: egress-guarded pods need the VPC's own (review net #3)."""
+    existing = config.network.existing_vpc
+    if existing is None or not egress_guarded(config):
+        return
+    for service in workload_endpoint_services(config):
+        if service not in existing.interface_endpoint_ids:
+            yield (f"network.existingVpc.interfaceEndpointIds.{service}",
+                   f"required: egress-guarded pods call {service}, and their NetworkPolicies admit only the VPC "
+                   "CIDR (the platform creates no endpoint in an existing VPC)")
+    if uses_dynamodb(config) and existing.dynamodb_gateway_endpoint_id is None:
+        yield ("network.existingVpc.dynamodbGatewayEndpointId",
+               "required: egress-guarded pods use DynamoDB (Feast's online store) through its gateway endpoint")
+
+
 def egress_guarded(config: PlatformConfig) -> bool:
     """Some namespace denies egress by default: the exfiltration guards' ML namespaces, or an orchestrator's (every
     engine's namespace gets `EngineWiring`'s egress policy)."""
@@ -231,11 +257,30 @@ def workload_endpoint_services(config: PlatformConfig) -> list[str]:
     """Interface endpoints pods behind egress policies need, which admit the VPC CIDR but cannot name a service's
     public addresses (no prefix list exists for them): STS for IRSA (AssumeRoleWithWebIdentity), Athena and Glue
     for Feast's Athena offline store. None when no namespace is egress-guarded (NAT serves them)."""
+    out = isolated_vpc_endpoint_services(config)
     if not egress_guarded(config):
-        return []
-    out = ["sts"] if config.cluster.workload_identity == "irsa" else []
+        return out
+    out += ["sts"] if config.cluster.workload_identity == "irsa" else []
     if config.feast is not None and config.feast.offline.engine == "athena":
         out += ["athena", "glue"]
+    return list(dict.fromkeys(out))
+
+
+def isolated_vpc(config: PlatformConfig) -> bool:
+    """A created VPC without NAT (a private cluster then; `cluster_network_problems` refuses a public one)."""
+    return config.network.existing_vpc is None and config.network.nat_gateways == "none"
+
+
+def isolated_vpc_endpoint_services(config: PlatformConfig) -> list[str]:
+    """Beyond a private cluster's node endpoints (network/config.py PRIVATE_CLUSTER_ENDPOINTS), what the stack's
+    controllers call when nothing leaves the VPC: the Pod Identity agent's `eks-auth:AssumeRoleForPodIdentity`,
+    External Secrets' (and MLflow's) Secrets Manager, Alertmanager's SNS publisher."""
+    if not isolated_vpc(config):
+        return []
+    out = ["eks-auth"] if config.cluster.workload_identity == "podIdentity" else []
+    sb = config.security_baseline
+    out += ["secretsmanager"] if sb.enabled and sb.external_secrets else []
+    out += ["sns"] if config.monitoring.enabled else []
     return out
 
 

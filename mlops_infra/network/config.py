@@ -43,12 +43,24 @@ class ExistingVpcConfig(ConfigModel):
         None, pattern=r"^vpce-[0-9a-f]{8,17}$",
         description="The VPC's S3 gateway endpoint, serving the private subnets' route tables. Default: none; "
         "required when securityBaseline.exfiltrationGuards is true (data buckets deny access outside it).")
+    dynamodb_gateway_endpoint_id: str | None = Field(
+        None, pattern=r"^vpce-[0-9a-f]{8,17}$",
+        description="The VPC's DynamoDB gateway endpoint. Default: none; required when egress-guarded pods use "
+        "DynamoDB (Feast's online store).")
+    interface_endpoint_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description="The VPC's interface endpoints with private DNS, by service (`sts`, `athena`, `glue`) -> "
+        "endpoint id. Default: none; those egress-guarded pods call are required (a NetworkPolicy admits the VPC "
+        "CIDR, not a service's public addresses).")
 
     def problems(self) -> Iterable[Problem]:
         for field, ids in (("privateSubnetIds", self.private_subnet_ids), ("publicSubnetIds", self.public_subnet_ids)):
             for i, sid in enumerate(ids):
                 if not sid.startswith("subnet-"):
                     yield f"{field}[{i}]", f"not a subnet id ({sid!r})"
+        for service, eid in self.interface_endpoint_ids.items():
+            if not eid.startswith("vpce-"):
+                yield f"interfaceEndpointIds.{service}", f"not a VPC endpoint id ({eid!r})"
         overlap = sorted(set(self.private_subnet_ids) & set(self.public_subnet_ids))
         if overlap:
             yield "publicSubnetIds", f"also listed as private: {', '.join(overlap)}"

@@ -16,8 +16,12 @@ Why `aws:PrincipalAccount` and not `aws:ResourceAccount` for every service:
   Reference), which a resource-account condition does not fit; the identity perimeter covers the stated threat
   (foreign credentials) for every call.
 - STS: `AssumeRoleWithWebIdentity` (IRSA) is not signed by an AWS principal, so `aws:PrincipalAccount` is absent
-  from its context. It is admitted only for roles of this account (`aws:ResourceAccount`), as the data-perimeter
-  example `sts_endpoint_policy.json` does for federated principals (`aws:ResourceOrgID`).
+  from its context. It is admitted only for roles of this account (`aws:ResourceAccount`). Calls by this account's
+  principals are bounded the same way where they name a role (`sts:AssumeRole`: the role's account is
+  `aws:ResourceAccount`); calls naming no resource (`GetCallerIdentity`) carry no such key, hence `IfExists`. This
+  is the account-level form of the data-perimeter examples' default endpoint policy
+  (aws-samples/data-perimeter-policy-examples vpc_endpoint_policies/default_endpoint_policy.json, first statement:
+  `aws:PrincipalOrgID` with `aws:ResourceOrgID`); that repository's main tree has no STS-specific file.
 """
 
 from __future__ import annotations
@@ -33,9 +37,11 @@ def interface_endpoint_statements(service: str, account_id: str) -> list[iam.Sta
     """The statements of `service`'s endpoint policy (an endpoint policy is a boundary, not a grant: the service's
     actions as one wildcard are the norm there) (`service` as in PRIVATE_CLUSTER_ENDPOINTS, e.g. `ecr.dkr`)."""
     prefix = service.split(".", 1)[0]  # the IAM service prefix: ecr, sts, ec2, logs, elasticloadbalancing, ...
-    stmts = [iam.statement(
-        "OwnAccountPrincipals", [f"{prefix}:*"], ["*"], principals={"AWS": "*"},
-        conditions={"StringEquals": {"aws:PrincipalAccount": account_id}})]
+    conditions: dict[str, dict[str, str]] = {"StringEquals": {"aws:PrincipalAccount": account_id}}
+    if service == "sts":  # no role of another account through this endpoint (a role-chaining exfiltration path)
+        conditions["StringEqualsIfExists"] = {"aws:ResourceAccount": account_id}
+    stmts = [iam.statement("OwnAccountPrincipals", [f"{prefix}:*"], ["*"], principals={"AWS": "*"},
+                           conditions=conditions)]
     if service == "sts":
         # Principal "*": the web-identity caller is no AWS principal (the action and the role's account bound it).
         stmt = iam.statement("WebIdentityToOwnAccountRoles", WEB_IDENTITY_ACTIONS, ["*"],

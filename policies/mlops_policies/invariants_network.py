@@ -132,13 +132,22 @@ def peer_pods(peer: Mapping[str, Any], policy_ns: str, pods: list[Pods],
             and ("podSelector" not in peer or _matches(peer["podSelector"], p.labels))]
 
 
-def _port_listened(entry: Mapping[str, Any], targets: list[Pods]) -> bool | None:
-    """Whether some target listens on the rule entry's port (None: not judged: no port, a range, unknown)."""
+BATCH = ("Job ", "CronJob ")
+"""Run-to-completion workloads (`Pods.what` prefixes): their pods declaring no port are taken to serve none."""
+
+
+def _port_listened(entry: Mapping[str, Any], targets: list[Pods], served: frozenset[int] = frozenset()) -> bool | None:
+    """Whether some target listens on the rule entry's port (None: not judged: no port, a range, unknown). A numeric
+    port is enforced as that number whatever the pod declares (aws/aws-network-policy-agent pod_utils.go
+    LookupContainerPortAndName returns `port.IntVal`), so it is judged only against pods that declare ports, and a
+    Service's numeric targetPort over them (`served`) counts as a port they listen on."""
     port, proto = entry.get("port"), str(entry.get("protocol") or "TCP")
     if entry.get("endPort") is not None or port is None or port is UNKNOWN:
         return None
     if isinstance(port, int):
-        return any((proto, port) in t.ports for t in targets)
+        if any(not t.ports and not t.what.startswith(BATCH) for t in targets):
+            return None  # a server that declares no port may listen on any: not judged (batch pods serve none)
+        return any((proto, port) in t.ports for t in targets) or port in served
     if isinstance(port, str):
         return any((proto, port) in t.names for t in targets)
     return None
@@ -158,6 +167,19 @@ def _service_hint(idx: Index, port: Any, targets: list[Pods]) -> str:
             if isinstance(sp, Mapping) and sp.get("port") == port and sp.get("targetPort") not in (None, port):
                 return f"; {port} is Service {name}'s port, its pods listen on {sp.get('targetPort')}"
     return ""
+
+
+def _served(idx: Index, targets: list[Pods]) -> frozenset[int]:
+    """Numeric targetPorts of the Services whose selector matches some target: ports those pods listen on."""
+    found: set[int] = set()
+    for svc in idx.of_type(SERVICE):
+        ns = meta(svc)[0] or "default"
+        selector = svc.get("spec", "selector")
+        if isinstance(selector, Mapping) and selector and any(
+                t.namespace == ns and labels_match({"matchLabels": selector}, t.labels) for t in targets):
+            found |= {sp["targetPort"] for sp in as_list(svc.get("spec", "ports"))
+                      if isinstance(sp, Mapping) and isinstance(sp.get("targetPort"), int)}
+    return frozenset(found)
 
 
 def _listening(targets: list[Pods]) -> str:
@@ -198,8 +220,9 @@ def netpol_pod_port(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[R
                     where = f"its peer pods ({', '.join(sorted({f'{t.namespace}/{t.what}' for t in targets})[:3])})"
                 if not targets:
                     continue  # pods made at run time or outside the stack: not judged
+                served = _served(idx, targets)
                 for entry in as_list(rule.get("ports")):
-                    if isinstance(entry, Mapping) and _port_listened(entry, targets) is False:
+                    if isinstance(entry, Mapping) and _port_listened(entry, targets, served) is False:
                         port = entry.get("port")
                         yield policy, (f"{direction} rule {i} opens {entry.get('protocol') or 'TCP'} {port}, a port "
                                        f"none of {where} listens on (they listen on {_listening(targets)})"

@@ -28,25 +28,22 @@ NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 SERVICE_SIDE = {"kms": "KMS grants on data keys are exercised by S3, DynamoDB and Secrets Manager on the caller's "
                        "behalf (forward access sessions), from AWS's network, not the pod's"}
 ENDPOINT_NAMES = {"sagemaker": ("sagemaker.api", "sagemaker.runtime", "sagemaker.featurestore-runtime"),
-                  "ecr": ("ecr.api", "ecr.dkr"), "cloudwatch": ("monitoring",), "aps": ("aps-workspaces",)}
+                  "ecr": ("ecr.api", "ecr.dkr"), "cloudwatch": ("monitoring",), "aps": ("aps-workspaces",),
+                  "kinesis": ("kinesis-streams",), "firehose": ("kinesis-firehose",),
+                  "bedrock": ("bedrock-runtime", "bedrock")}
 """IAM service prefix -> the VPC endpoint services that serve it (default: the prefix itself)."""
 GATEWAY_SERVICES = ("s3", "dynamodb")
-PREFIX_LISTS: dict[str, list[str]] = {
-    # The plan engine's `get_prefix_list` results (mlops_infra/plan/outputs.py): representative S3 entries
-    # (`aws ec2 get-managed-prefix-list-entries`) and a documentation-range placeholder for DynamoDB (not AWS's
-    # list). Under a real preview set `prefixLists` to the account's entries; a service whose list is not known
-    # here is not judged.
-    "com.amazonaws.us-east-1.s3": ["16.182.0.0/16", "3.5.0.0/19", "52.216.0.0/15", "54.231.0.0/16"],
-    "com.amazonaws.eu-west-1.s3": ["3.5.64.0/21", "52.218.0.0/17", "52.92.0.0/17"],
-    "com.amazonaws.us-east-1.dynamodb": ["192.0.2.0/24"],
-    "com.amazonaws.eu-west-1.dynamodb": ["192.0.2.0/24"],
-}
+PREFIX_LISTS: dict[str, list[str]] = {}
+"""No default: a gateway service's CIDRs come from `prefixLists` when set, else from its gateway endpoint's
+`cidrBlocks` output (aws_vpc_endpoint `cidr_blocks`: the prefix list's CIDRs, known once the endpoint exists); a
+service whose CIDRs are unknown is not judged on them (never a placeholder: a real preview admits AWS's real list)."""
 POD_IDENTITY_AGENT = ("169.254.170.23", 80)
 HTTPS = 443
 REACH_CONFIG: dict[str, dict[str, Any]] = {
     "prefixLists": {"type": "object", "default": PREFIX_LISTS,
                     "description": "Gateway-endpoint prefix lists by name (com.amazonaws.<region>.<service>) -> "
-                                   "their CIDRs: the addresses an egress rule must admit for S3 and DynamoDB."},
+                                   "their CIDRs: the addresses an egress rule must admit for S3 and DynamoDB. "
+                                   "Default: each gateway endpoint's `cidrBlocks` output; unknown: not judged."},
 }
 
 
@@ -119,28 +116,46 @@ class Rule:
     """None: any destination (a rule without `to`)."""
     ports: tuple[tuple[int, int], ...] | None
     """TCP (from, to) ranges; None: every port."""
+    excepts: tuple[tuple[Network, ...], ...] = ()
+    """Per entry of `cidrs`, its ipBlock's `except` ranges (empty when none)."""
 
     def admits_port(self, port: int) -> bool:
         return self.ports is None or any(lo <= port <= hi for lo, hi in self.ports)
 
     def covers(self, net: Network, port: int) -> bool:
+        """Every address of `net` on `port` (an `except` range overlapping `net` leaves part of it out)."""
         return self.admits_port(port) and (self.cidrs is None or any(
-            net.version == c.version and net.subnet_of(c) for c in self.cidrs))  # type: ignore[arg-type]
+            net.version == c.version and net.subnet_of(c)  # type: ignore[arg-type]
+            and not any(net.overlaps(e) for e in self._except(i)) for i, c in enumerate(self.cidrs)))
+
+    def admits_internet(self, port: int) -> bool:
+        """Every public address on `port`: 0.0.0.0/0 whose `except` names only non-public ranges (the metadata
+        address, RFC 1918), as a guard that keeps pods off 169.254.169.254 does."""
+        return self.admits_port(port) and (self.cidrs is None or any(
+            c.version == 4 and c.prefixlen == 0 and not any(e.is_global for e in self._except(i))
+            for i, c in enumerate(self.cidrs)))
+
+    def _except(self, i: int) -> tuple[Network, ...]:
+        return self.excepts[i] if i < len(self.excepts) else ()
 
 
 def _rule(rule: Mapping[str, Any]) -> Rule | None:
     """An egress rule's ipBlock destinations and TCP ports (None when it names no ipBlock or is unknown)."""
     peers = rule.get("to")
     cidrs: tuple[Network, ...] | None = None
+    excepts: list[tuple[Network, ...]] = []
     if peers is not None:
         nets = []
         for peer in as_list(peers):
             block = peer.get("ipBlock") if isinstance(peer, Mapping) else None
-            if isinstance(block, Mapping) and isinstance(block.get("cidr"), str) and not block.get("except"):
+            if isinstance(block, Mapping) and isinstance(block.get("cidr"), str):
                 try:
-                    nets.append(ipaddress.ip_network(block["cidr"]))
+                    net = ipaddress.ip_network(block["cidr"])
+                    out = tuple(ipaddress.ip_network(e) for e in as_list(block.get("except")) if isinstance(e, str))
                 except ValueError:
                     continue
+                nets.append(net)
+                excepts.append(out)
         if not nets:
             return None
         cidrs = tuple(nets)
@@ -149,11 +164,11 @@ def _rule(rule: Mapping[str, Any]) -> Rule | None:
         if isinstance(entry, Mapping) and str(entry.get("protocol") or "TCP") == "TCP":
             port = entry.get("port")
             if port is None:
-                return Rule(cidrs, None)
+                return Rule(cidrs, None, tuple(excepts))
             if isinstance(port, int):
                 end = entry.get("endPort")
                 ports.append((port, end if isinstance(end, int) else port))
-    return Rule(cidrs, tuple(ports) if rule.get("ports") else None)
+    return Rule(cidrs, tuple(ports) if rule.get("ports") else None, tuple(excepts))
 
 
 def namespace_egress(idx: Index, ns: str) -> list[Rule] | None:
@@ -189,6 +204,7 @@ def network_paths(idx: Index, config: Mapping[str, Any]) -> Paths:
     if not nets:
         raise NotApplicable("the stack creates no VPC: its endpoints and NAT are not known here")
     gateways, interfaces, regions = set(), set(), set()
+    gateway_cidrs: dict[str, list[str]] = {}
     for ep in idx.of_type(VPC_ENDPOINT):
         name = ep.get("serviceName")
         if not isinstance(name, str) or not name.startswith("com.amazonaws."):
@@ -197,13 +213,16 @@ def network_paths(idx: Index, config: Mapping[str, Any]) -> Paths:
         regions.add(region)
         if (ep.get("vpcEndpointType") or "Gateway") == "Gateway":
             gateways.add(service)
+            cidrs = ep.get("cidrBlocks")
+            if isinstance(cidrs, list) and cidrs and all(isinstance(c, str) for c in cidrs):
+                gateway_cidrs[name] = cidrs
         elif ep.get("privateDnsEnabled") is True:
             interfaces.add(service)
     if len(regions) != 1:
         raise NotApplicable("the VPC's region is not known from its endpoints")
     lists = config.get("prefixLists")
     return Paths(nets, regions.pop(), frozenset(gateways), frozenset(interfaces), bool(idx.of_type(NAT_GATEWAY)),
-                 lists if isinstance(lists, Mapping) else PREFIX_LISTS)
+                 {**gateway_cidrs, **(lists if isinstance(lists, Mapping) else {})})
 
 
 def unreachable(service: str, egress: list[Rule] | None, paths: Paths) -> str | None:
@@ -213,8 +232,8 @@ def unreachable(service: str, egress: list[Rule] | None, paths: Paths) -> str | 
         if service not in paths.gateways and not paths.nat:
             return "the VPC has neither its gateway endpoint nor NAT"
         cidrs = paths.prefix_lists.get(f"com.amazonaws.{paths.region}.{service}")
-        if egress is None or not isinstance(cidrs, list):
-            return None
+        if egress is None or not isinstance(cidrs, list) or not all(isinstance(c, str) for c in cidrs):
+            return None  # not isolated, or the prefix list's CIDRs are unknown here: not judged on them
         missing = [c for c in cidrs if not any(r.covers(ipaddress.ip_network(c), HTTPS) for r in egress)]
         return f"egress admits no HTTPS to its prefix list ({', '.join(missing)})" if missing else None
     names = ENDPOINT_NAMES.get(service, (service,))
@@ -223,7 +242,7 @@ def unreachable(service: str, egress: list[Rule] | None, paths: Paths) -> str | 
         return None if endpoint or paths.nat else "the VPC has neither its interface endpoint nor NAT"
     if endpoint and any(r.covers(net, HTTPS) for net in paths.vpc for r in egress):
         return None
-    if paths.nat and any(r.covers(ipaddress.ip_network("0.0.0.0/0"), HTTPS) for r in egress):
+    if paths.nat and any(r.admits_internet(HTTPS) for r in egress):
         return None
     if not endpoint:
         return (f"the VPC has no {names[0]} interface endpoint, and egress admits no HTTPS to the internet "
@@ -263,6 +282,10 @@ def aws_service_reachable(stack: Stack, config: Mapping[str, Any]) -> Iterable[t
                 reason = unreachable(service, egress, paths)
                 if reason:
                     yield role, f"{service} (granted to ServiceAccounts in {ns}) is unreachable from {ns}: {reason}"
+            if not irsa and not paths.nat and "eks-auth" not in paths.interfaces:
+                yield role, (f"Pod Identity credentials are unavailable to {ns}: the node's agent calls "
+                             "eks-auth:AssumeRoleForPodIdentity, and the VPC has neither its eks-auth interface "
+                             "endpoint nor NAT")
             if not irsa and egress is not None and not any(r.covers(agent, POD_IDENTITY_AGENT[1]) for r in egress):
                 yield role, (f"Pod Identity credentials are unreachable from {ns}: egress does not admit the agent "
                              f"({agent} TCP {POD_IDENTITY_AGENT[1]})")

@@ -47,7 +47,10 @@ def test_every_interface_endpoint_admits_only_this_accounts_principals(prod: Inv
         assert policy, f"{service}: no endpoint policy (default: every principal, every resource)"
         action, resource = CALLS[service], f"arn:aws:{service.split('.')[0]}:us-east-1:{FOREIGN}:thing/x"
         assert resource_allows([policy], action, "*", _caller(own)), service
-        assert resource_allows([policy], action, resource, {**_caller(own), "aws:ResourceAccount": FOREIGN}), service
+        # Own principals on another account's resources: admitted (an identity perimeter), except STS, which bounds
+        # role assumption to this account's roles (review net #6).
+        foreign_resource = {**_caller(own), "aws:ResourceAccount": FOREIGN}
+        assert resource_allows([policy], action, resource, foreign_resource) is (service != "sts"), service
         assert not resource_allows([policy], action, resource, _caller(FOREIGN)), service
         assert not resource_allows([policy], action, "*", {}), f"{service}: anonymous request admitted"
 

@@ -180,3 +180,69 @@ def test_nat_none_needs_a_private_cluster() -> None:
         "network.natGateways: `none` needs a private cluster (cluster.endpointPublicAccess false), which gets the "
         "interface endpoints nodes need instead of NAT; a public cluster without NAT has no route to ECR, STS or EC2"]
     load_platform_config({**base, "cluster": {"endpointPublicAccess": False}})
+
+
+def isolated(**extra: Any) -> dict[str, Any]:
+    return {"environment": "dev", "tags": {"owner": "o", "costCenter": "c"}, "network": {"natGateways": "none"},
+            "cluster": {"endpointPublicAccess": False, **extra.pop("cluster", {})}, **extra}
+
+
+def test_an_isolated_vpc_gets_the_endpoints_its_controllers_call() -> None:
+    """Review (net) #2: without NAT the Pod Identity agent (eks-auth), External Secrets (secretsmanager) and
+    Alertmanager (sns) had no route; with NAT nothing is added."""
+    from mlops_infra.config.platform import workload_endpoint_services
+    cfg = load_platform_config(isolated(cluster={"workloadIdentity": "podIdentity"},
+                                        securityBaseline={"enabled": True, "externalSecrets": True}))
+    assert {"eks-auth", "secretsmanager", "sns"} <= set(workload_endpoint_services(cfg))
+    with_nat = load_platform_config({**isolated(cluster={"workloadIdentity": "podIdentity"},
+                                                securityBaseline={"enabled": True, "externalSecrets": True}),
+                                     "network": {"natGateways": "single"}})
+    assert not {"eks-auth", "secretsmanager", "sns"} & set(workload_endpoint_services(with_nat))
+
+
+def test_an_isolated_vpc_refuses_karpenter() -> None:
+    """Karpenter needs IAM (instance profiles) and the Pricing API, which have no VPC endpoint."""
+    with pytest.raises(ConfigError) as info:
+        load_platform_config(isolated(gpu={"provisioner": "karpenter"}))
+    assert [p for p in info.value.problems if p.startswith("network.natGateways")] == [
+        "network.natGateways: `none` cannot serve gpu.provisioner karpenter: it needs IAM (instance profiles) and "
+        "the Pricing API, which have no VPC endpoint; use natGateways single, or provisioner managedNodeGroups"]
+    load_platform_config(isolated(gpu={"provisioner": "managedNodeGroups"}))
+
+
+def test_an_existing_vpc_must_declare_the_endpoints_guarded_pods_call() -> None:
+    """Review (net) #3: the platform creates no endpoint in an existing VPC; guarded IRSA pods need STS there and
+    Feast's online store DynamoDB's gateway, so config must name them."""
+    doc = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
+           "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
+           "securityBaseline": {"deployerRoleArns": ["arn:aws:iam::123456789012:role/d"]},
+           "network": {"vpcCidr": "10.20.0.0/16", "existingVpc": {
+               "vpcId": "vpc-0e1e2e3e4e5e6e7e8", "privateSubnetIds": ["subnet-0e1a", "subnet-0e1b", "subnet-0e1c"],
+               "s3GatewayEndpointId": "vpce-0e1e2e3e4e5e6e7e8"}}}
+    with pytest.raises(ConfigError) as info:
+        load_platform_config(doc)
+    assert sorted(p.split(":")[0] for p in info.value.problems if p.startswith("network.existingVpc")) == [
+        "network.existingVpc.dynamodbGatewayEndpointId", "network.existingVpc.interfaceEndpointIds.sts"]
+    doc["network"]["existingVpc"].update(interfaceEndpointIds={"sts": "vpce-0e1e2e3e4e5e6e7f0"},
+                                         dynamodbGatewayEndpointId="vpce-0e1e2e3e4e5e6e7f1")
+    load_platform_config(doc)
+
+
+
+def test_the_sts_endpoint_admits_only_this_accounts_roles() -> None:
+    """Review (net) #6: `sts:*` for this account's principals had no resource-account bound, so a pod could assume
+    another account's role through the endpoint; identity calls (no resource) and IRSA still pass."""
+    from mlops_infra.network.endpoint_policies import interface_endpoint_policy
+    from tests import iam_eval
+    own, other = "123456789012", "210987654321"
+    doc = interface_endpoint_policy("sts", own)
+    ours = {"aws:PrincipalAccount": own}
+    assert iam_eval.allows([doc], "sts:AssumeRole", f"arn:aws:iam::{own}:role/r", {**ours, "aws:ResourceAccount": own})
+    assert not iam_eval.allows([doc], "sts:AssumeRole", f"arn:aws:iam::{other}:role/r",
+                               {**ours, "aws:ResourceAccount": other})
+    assert iam_eval.allows([doc], "sts:GetCallerIdentity", "*", ours)
+    assert not iam_eval.allows([doc], "sts:GetCallerIdentity", "*", {"aws:PrincipalAccount": other})
+    assert iam_eval.allows([doc], "sts:AssumeRoleWithWebIdentity", f"arn:aws:iam::{own}:role/r",
+                           {"aws:ResourceAccount": own})
+    assert not iam_eval.allows([doc], "sts:AssumeRoleWithWebIdentity", f"arn:aws:iam::{other}:role/r",
+                               {"aws:ResourceAccount": other})

@@ -81,11 +81,25 @@ PORT_CASES = [
           "on (they listen on 8080)"]),
 ]
 
+BARE = R(DEPLOY, "bare", {"metadata": {"name": "bare", "namespace": "feast"}, "spec": {"template": {
+    "metadata": {"labels": {"app": "server"}}, "spec": {"containers": [{"name": "app"}]}}}})
+# Review (net) #5: a numeric port is enforced as-is (the agent's LookupContainerPortAndName returns port.IntVal), so
+# pods declaring no port are not judged, and a Service's numeric targetPort over the pods is a port they listen on.
+PORT_CASES += [
+    Case("egress-to-pods-declaring-no-port", PORTS, [BARE, egress("airflow", to_ns("feast", 8080))], []),
+    Case("egress-on-a-service-target-port", PORTS, [server(), service(port=80, target=9000),
+                                                    egress("airflow", to_ns("feast", 9000))], []),
+    Case("egress-on-neither", PORTS, [server(), service(port=80, target=9000), egress("airflow", to_ns("feast", 9001))],
+         ["egress: egress rule 0 opens TCP 9001, a port none of its peer pods (feast/Deployment server) listens on "
+          "(they listen on 6566)"]),
+]
+
 # --- reachability: a VPC in us-east-1 with the S3 and DynamoDB gateway endpoints -----------------------------------
 
 VPC_CIDR = "10.0.0.0/16"
 S3 = ["16.182.0.0/16", "3.5.0.0/19", "52.216.0.0/15", "54.231.0.0/16"]
-DYNAMODB = ["192.0.2.0/24"]  # the plan engine's placeholder (policies' default prefixLists)
+DYNAMODB = ["52.94.0.0/22"]  # a realistic entry, not the plan engine's placeholder (the rule has no default list)
+PLAN_DYNAMODB = "192.0.2.0/24"  # the plan engine's get_prefix_list placeholder for DynamoDB
 VPC = R("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": VPC_CIDR})
 
 
@@ -93,6 +107,8 @@ def endpoint(service: str, kind: str = "Gateway") -> R:
     inputs: dict[str, Any] = {"serviceName": f"com.amazonaws.us-east-1.{service}", "vpcEndpointType": kind}
     if kind == "Interface":
         inputs["privateDnsEnabled"] = True
+    else:  # the endpoint's `cidrBlocks` output: its prefix list's CIDRs, what the rule judges egress against
+        inputs["cidrBlocks"] = {"s3": S3, "dynamodb": DYNAMODB}[service]
     return R("aws:ec2/vpcEndpoint:VpcEndpoint", f"vpce-{service}", inputs)
 
 
@@ -126,7 +142,7 @@ REACH_CASES = [
     Case("dynamodb-not-admitted", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
                                           egress("airflow", https(*S3), https(VPC_CIDR))],
          ["executor-role: dynamodb (granted to ServiceAccounts in airflow) is unreachable from airflow: egress admits "
-          "no HTTPS to its prefix list (192.0.2.0/24)"]),
+          "no HTTPS to its prefix list (52.94.0.0/22)"]),
     Case("sts-without-endpoint", REACH, [*NET, *FEAST_READ, egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))],
          [UNREACHABLE_STS]),
     Case("sts-through-nat", REACH, [*NET, R("aws:ec2/natGateway:NatGateway", "nat", {}), *FEAST_READ,
@@ -150,6 +166,31 @@ REACH_CASES = [
 ]
 
 
+INTERNET_BUT_METADATA = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}],
+                         "ports": [{"protocol": "TCP", "port": 443}]}
+NAT = R("aws:ec2/natGateway:NatGateway", "nat", {})
+# Review (net) #4: `except`, the IAM prefixes whose endpoint service has another name.
+REACH_CASES += [
+    Case("internet-except-metadata-through-nat", REACH, [*NET, NAT, *FEAST_READ,
+                                                        egress("airflow", https(*S3, *DYNAMODB), INTERNET_BUT_METADATA)],
+         []),
+    Case("internet-except-a-public-range", REACH, [*NET, NAT, *FEAST_READ, egress("airflow", https(*S3, *DYNAMODB), {
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["52.0.0.0/8"]}}], "ports": [{"port": 443}]})],
+         [UNREACHABLE_STS]),
+    Case("vpc-cidr-except-the-endpoint-subnet", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
+                                                        egress("airflow", https(*S3, *DYNAMODB), {"to": [{"ipBlock": {
+                                                            "cidr": VPC_CIDR, "except": ["10.0.0.0/24"]}}]})],
+         ["executor-role: sts (granted to ServiceAccounts in airflow) is unreachable from airflow: egress admits no "
+          "HTTPS to the VPC CIDR, where its interface endpoint listens"]),
+    *(Case(f"{prefix}-through-{service}", REACH, [*NET, endpoint("sts", "Interface"), endpoint(service, "Interface"),
+                                                 *role("research", "w", f"{prefix}:{action}"),
+                                                 egress("research", https(VPC_CIDR))], [])
+      for prefix, action, service in (("kinesis", "PutRecord", "kinesis-streams"),
+                                      ("firehose", "PutRecord", "kinesis-firehose"),
+                                      ("bedrock", "InvokeModel", "bedrock-runtime"))),
+]
+
+
 @params(PORT_CASES + REACH_CASES)
 def test_network_invariant(case: Case) -> None:
     check(case)
@@ -160,11 +201,18 @@ def test_pod_identity_needs_the_agent_in_egress() -> None:
     assoc = R("aws:eks/podIdentityAssociation:PodIdentityAssociation", "assoc",
               {"namespace": "research", "serviceAccount": "trainer"}, deps={"roleArn": ["pi-role"]})
     broken = [*NET, grant, assoc, egress("research", https(*S3))]
+    no_eks_auth = ("pi-role: Pod Identity credentials are unavailable to research: the node's agent calls "
+                   "eks-auth:AssumeRoleForPodIdentity, and the VPC has neither its eks-auth interface endpoint nor NAT")
     check(Case("pod-identity", REACH, broken, [
-        "pi-role: Pod Identity credentials are unreachable from research: egress does not admit the agent "
+        no_eks_auth, "pi-role: Pod Identity credentials are unreachable from research: egress does not admit the agent "
         "(169.254.170.23/32 TCP 80)"]))
     agent = {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
-    check(Case("pod-identity-ok", REACH, [*NET, grant, assoc, egress("research", https(*S3), agent)], []))
+    check(Case("pod-identity-no-eks-auth", REACH, [*NET, grant, assoc, egress("research", https(*S3), agent)],
+               [no_eks_auth]))
+    check(Case("pod-identity-ok", REACH, [*NET, endpoint("eks-auth", "Interface"), grant, assoc,
+                                          egress("research", https(*S3), agent)], []))
+    # The node's agent calls eks-auth: with NAT it is reached; without, only through its interface endpoint.
+    check(Case("pod-identity-nat", REACH, [*NET, NAT, grant, assoc, egress("research", https(*S3), agent)], []))
 
 
 # --- the shipped stacks ----------------------------------------------------------------------------------------------
@@ -193,16 +241,37 @@ def test_staging_without_its_sts_endpoint_fails_as_before_the_fix() -> None:
                                                 "mlops-staging-airflow-api-server-role"}
 
 
+def as_previewed(stack: str, endpoint_cidrs: bool) -> dict[str, Any]:
+    """The plan as a real preview sees it: DynamoDB's real CIDRs (not the plan engine's placeholder) in the
+    NetworkPolicies, and, when the endpoints exist already, their `cidrBlocks` outputs."""
+    inv = json.loads(json.dumps(planned(stack).to_json()).replace(f'"{PLAN_DYNAMODB}"', f'"{DYNAMODB[0]}"'))
+    gateways = [r for r in inv["resources"] if r["type"] == "aws:ec2/vpcEndpoint:VpcEndpoint"
+                and r["inputs"].get("vpcEndpointType") == "Gateway"]
+    assert {r["inputs"]["serviceName"].rsplit(".", 1)[1] for r in gateways} == {"s3", "dynamodb"}
+    if endpoint_cidrs:
+        for r in gateways:
+            r["inputs"]["cidrBlocks"] = S3 if r["inputs"]["serviceName"].endswith(".s3") else DYNAMODB
+    return inv
+
+
+@pytest.mark.parametrize("endpoint_cidrs", [False, True])
+def test_prod_under_a_real_preview_is_clean(endpoint_cidrs: bool) -> None:
+    """Review (net) #1: the rule's default list was the plan's placeholder, so real CIDRs were a violation."""
+    inv = as_previewed("prod", endpoint_cidrs)
+    assert DYNAMODB[0] in json.dumps([r for r in inv["resources"] if r["type"] == NP]), "no DynamoDB CIDR admitted"
+    assert findings(inv, REACH, "prod") == []
+
+
 def test_prod_egress_without_the_dynamodb_prefix_list_fails_as_before_the_fix() -> None:
-    """Issue 27 #6 as it was: Feast's online store granted, DynamoDB's addresses not admitted."""
-    inv = copy.deepcopy(planned("prod").to_json())
+    """Issue 27 #6 as it was: Feast's online store granted, DynamoDB's addresses (the endpoint's) not admitted."""
+    inv = as_previewed("prod", endpoint_cidrs=True)
     for r in inv["resources"]:
         if r["type"] == NP:
             for rule in r["inputs"]["spec"].get("egress") or []:
                 rule["to"] = [p for p in rule.get("to") or [] if p.get("ipBlock", {}).get("cidr") not in DYNAMODB]
     assert findings(inv, REACH, "prod") == [
         "mlops-prod-airflow-wiring-executor-role: dynamodb (granted to ServiceAccounts in airflow) is unreachable "
-        "from airflow: egress admits no HTTPS to its prefix list (192.0.2.0/24)"]
+        "from airflow: egress admits no HTTPS to its prefix list (52.94.0.0/22)"]
 
 
 def test_the_feature_server_on_its_old_service_port_is_caught() -> None:

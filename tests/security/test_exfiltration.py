@@ -261,7 +261,11 @@ BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCente
 def test_guards_on_an_existing_vpc_without_its_endpoint_are_a_config_error() -> None:
     with pytest.raises(ConfigError) as info:
         load_platform_config({**BASE, "network": {"existingVpc": EXISTING}})
-    assert info.value.problems == [
+    assert sorted(info.value.problems) == [
+        "network.existingVpc.dynamodbGatewayEndpointId: required: egress-guarded pods use DynamoDB (Feast's online "
+        "store) through its gateway endpoint",
+        "network.existingVpc.interfaceEndpointIds.sts: required: egress-guarded pods call sts, and their "
+        "NetworkPolicies admit only the VPC CIDR (the platform creates no endpoint in an existing VPC)",
         "network.existingVpc.s3GatewayEndpointId: required when securityBaseline.exfiltrationGuards is true (data "
         "buckets deny S3 access that does not come through this endpoint)"]
 
