@@ -187,6 +187,10 @@ def _listening(targets: list[Pods]) -> str:
     return ", ".join(map(str, ports)) or "no declared port"
 
 
+RELEASE_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
+DIRECTORY_TYPE = "kubernetes:kustomize/v2:Directory"
+
+
 @stack_policy(
     "mlops-inv-netpol-pod-port",
     description="Every port a NetworkPolicy rule opens towards pods the stack runs (an egress rule's peer pods, an "
@@ -202,6 +206,11 @@ def netpol_pod_port(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[R
     idx = index(stack)
     pods = workload_pods(idx)
     namespaces = namespace_labels(idx, pods)
+    # A chart release (or kustomize Directory) that was not rendered runs pods the inventory does not hold: where
+    # one installs, the pods a rule reaches are not all known, and no rule towards that namespace is judged.
+    parents = {r.parent for r in stack.resources if r.parent}
+    unseen = {str(r.get("namespace") or "default") for r in idx.of_type(*RELEASE_TYPES, DIRECTORY_TYPE)
+              if r.urn not in parents}
     for policy in idx.of_type(NETWORK_POLICY):
         ns = meta(policy)[0] or "default"
         spec = policy.get("spec")
@@ -218,8 +227,8 @@ def netpol_pod_port(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[R
                     peers = [p for p in as_list(rule.get(peers_key)) if isinstance(p, Mapping)]
                     targets = [t for peer in peers for t in peer_pods(peer, ns, pods, namespaces)]
                     where = f"its peer pods ({', '.join(sorted({f'{t.namespace}/{t.what}' for t in targets})[:3])})"
-                if not targets:
-                    continue  # pods made at run time or outside the stack: not judged
+                if not targets or {t.namespace for t in targets} & unseen or (direction == "ingress" and ns in unseen):
+                    continue  # pods made at run time, outside the stack, or by an unrendered chart: not judged
                 served = _served(idx, targets)
                 for entry in as_list(rule.get("ports")):
                     if isinstance(entry, Mapping) and _port_listened(entry, targets, served) is False:
