@@ -39,12 +39,20 @@ ROOT = Path(__file__).resolve().parents[2]
 DAG = ROOT / "examples" / "pipelines" / "airflow" / "train_on_gpu.py"
 PRELUDE = ('for m in $(awk \'{print $2}\' /proc/self/mounts | sort -u); do case "$m" in /dev*|/proc*|/sys*) ;; '
            '*) mount -o remount,bind,ro "$m" 2>/dev/null ;; esac; done; '
-           'for p in $WRITABLE; do mount -t tmpfs tmpfs "$p" || exit 97; done; exec "$@"')
+           'if [ -n "$KEEP" ]; then mount --bind /tmp "$ORIG" || exit 96; fi; '
+           'for p in $WRITABLE; do mount -t tmpfs tmpfs "$p" || exit 97; done; '
+           'for k in $KEEP; do mkdir -p "$k" && mount --bind "$ORIG${k#/tmp}" "$k" || exit 95; done; exec "$@"')
+"""The tmpfs at /tmp (the pod's emptyDir) hides what lies under /tmp on this machine: a checkout or a virtualenv
+there (KEEP) is bound back, read-only, from a view of the old /tmp (ORIG) taken before the tmpfs is mounted."""
 
 
 def readonly(cmd: list[str], writable: list[str]) -> list[str]:
     assert shutil.which("unshare"), "unshare (util-linux) is needed to emulate a read-only root"
-    return ["unshare", "-r", "-m", "env", f"WRITABLE={' '.join(writable)}", "sh", "-c", PRELUDE, "sh", *cmd]
+    needed = {ROOT.resolve(), consumer_python("airflow").parent.parent.resolve()}  # the venv, not its base python
+    keep = sorted(str(p) for p in needed if "/tmp" in writable and p.is_relative_to("/tmp"))
+    orig = tempfile.mkdtemp(prefix="it-airflow-orig-tmp-", dir="/var/tmp") if keep else ""
+    return ["unshare", "-r", "-m", "env", f"WRITABLE={' '.join(writable)}", f"KEEP={' '.join(keep)}",
+            f"ORIG={orig}", "sh", "-c", PRELUDE, "sh", *cmd]
 
 
 def cfg_text(config: dict[str, dict[str, Any]]) -> str:
