@@ -139,6 +139,7 @@ def api_server(fake: FakeApi) -> Iterator[rr.Api]:
         server.shutdown()
 
 
+@pytest.mark.charts("prefect-server")  # reads the rendered prefect-server Deployment
 def test_prefect_keeps_working_across_a_rotated_rds_password(tmp_path: Path) -> None:
     dep, es, code = rendered()
     assert code == SOURCE.read_text()  # the restarter run here is the code the cluster gets
