@@ -254,8 +254,20 @@ def outputs_for(typ: str, name: str, inputs: State, rid: str, region: str) -> St
     return state
 
 
+def _yaml_decode(text: str) -> State:
+    """`kubernetes:yaml:decode` (what `kubernetes.yaml.ConfigFile`/`ConfigGroup` v1 call): every document of the
+    text that has a kind and an apiVersion, in order (pulumi-kubernetes provider/pkg/provider/invoke_decode_yaml.go
+    skips the others). Without it the SDK registers no object of the manifest."""
+    import yaml
+
+    docs = yaml.safe_load_all(text)
+    return {"result": [d for d in docs if isinstance(d, dict) and d.get("kind") and d.get("apiVersion")]}
+
+
 def invoke_result(token: str, args: State, region: str) -> State:
     """Results of the data-source invokes a program may call."""
+    if token == "kubernetes:yaml:decode":
+        return _yaml_decode(str(args.get("text") or ""))
     results: dict[str, State] = {
         "aws:index/getCallerIdentity:getCallerIdentity": {
             "accountId": ACCOUNT_ID, "arn": f"arn:{_partition(region)['partition']}:iam::{ACCOUNT_ID}:user/plan",
