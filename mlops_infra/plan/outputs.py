@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -264,10 +265,71 @@ def _yaml_decode(text: str) -> State:
     return {"result": [d for d in docs if isinstance(d, dict) and d.get("kind") and d.get("apiVersion")]}
 
 
+def _strings(values: Any) -> Any:
+    """A set of strings as the Terraform data source writes it: one value as a string, more in reverse order
+    (terraform-provider-aws internal/service/iam policy_model.go policyDecodeConfigStrings), `&{` as `${`."""
+    out = sorted((str(v).replace("&{", "${") for v in values), reverse=True)
+    return out[0] if len(out) == 1 else out
+
+
+def _merge_statements(into: list[State], new: list[State]) -> None:
+    """iamPolicyDoc.Merge: a statement replaces the one with its Sid, or is appended."""
+    for stmt in new:
+        same = [i for i, old in enumerate(into) if stmt.get("Sid") and old.get("Sid") == stmt.get("Sid")]
+        if same:
+            into[same[0]] = stmt
+        else:
+            into.append(stmt)
+
+
+def _policy_document(args: State) -> State:
+    """`aws.iam.get_policy_document`: the document the Terraform data source builds (policy_document_data_source.go:
+    source documents, then the statements, then override documents, merged by Sid; Effect defaults to Allow)."""
+    import json
+
+    statements: list[State] = []
+    for source in args.get("sourcePolicyDocuments") or []:
+        _merge_statements(statements, json.loads(source).get("Statement") or [])
+    own: list[State] = []
+    for cfg in args.get("statements") or []:
+        stmt: State = {"Sid": cfg.get("sid") or "", "Effect": cfg.get("effect") or "Allow"}
+        for key, out in (("actions", "Action"), ("notActions", "NotAction"), ("resources", "Resource"),
+                         ("notResources", "NotResource")):
+            if cfg.get(key):
+                stmt[out] = _strings(cfg[key])
+        for key, out in (("principals", "Principal"), ("notPrincipals", "NotPrincipal")):
+            if cfg.get(key):
+                ids: dict[str, list[Any]] = {}
+                for principal in cfg[key]:  # blocks of one type add up (iamPolicyStatementPrincipalSet)
+                    ids.setdefault(principal["type"], []).extend(principal["identifiers"])
+                stmt[out] = {t: _strings(v) for t, v in sorted(ids.items())}  # Go marshals map keys sorted
+                if stmt[out] == {"*": "*"}:
+                    stmt[out] = "*"
+        conditions: dict[str, State] = {}
+        for cond in cfg.get("conditions") or []:
+            values = [str(v).replace("&{", "${") for v in cond.get("values") or []]
+            conditions.setdefault(cond["test"], {})[cond["variable"]] = values[0] if len(values) == 1 else values
+        if conditions:
+            stmt["Condition"] = {t: dict(sorted(v.items())) for t, v in sorted(conditions.items())}
+        own.append({k: v for k, v in stmt.items() if v != ""})
+    _merge_statements(statements, own)
+    for override in args.get("overridePolicyDocuments") or []:
+        _merge_statements(statements, json.loads(override).get("Statement") or [])
+    doc: State = {"Version": args.get("version") or "2012-10-17"}
+    if args.get("policyId"):
+        doc["Id"] = args["policyId"]
+    doc["Statement"] = statements
+    text = json.dumps(doc, indent=2)
+    return {"json": text, "minifiedJson": json.dumps(doc, separators=(",", ":")), "id": str(zlib.crc32(text.encode())),
+            "statements": args.get("statements") or [], "version": doc["Version"]}
+
+
 def invoke_result(token: str, args: State, region: str) -> State:
     """Results of the data-source invokes a program may call."""
     if token == "kubernetes:yaml:decode":
         return _yaml_decode(str(args.get("text") or ""))
+    if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+        return _policy_document(args)
     results: dict[str, State] = {
         "aws:index/getCallerIdentity:getCallerIdentity": {
             "accountId": ACCOUNT_ID, "arn": f"arn:{_partition(region)['partition']}:iam::{ACCOUNT_ID}:user/plan",
