@@ -1,5 +1,6 @@
-"""Identity family, raw objects: IRSA for a feature materialization Job. The program creates the cluster, its IAM
-OIDC provider, the role (trust built from the provider's outputs), the annotated ServiceAccount and the Job.
+"""Identity family, raw objects: IRSA for a feature materialization CronJob. The program creates the cluster, its
+IAM OIDC provider, the role (trust built with `aws.iam.get_policy_document` from the provider's outputs), the
+annotated ServiceAccount and the CronJob.
 
 bad: the trust's `sub` names system:serviceaccount:features:feast (the chart default the author copied), not the
 ServiceAccount the Job runs as (feature-materializer); STS rejects the pod's token (AccessDenied on
@@ -35,20 +36,18 @@ oidc = aws.iam.OpenIdConnectProvider("features-oidc", url=issuer, client_id_list
 trusted_sa = SA if variant == "good" else "feast"
 
 
-def irsa_trust(args: list[str]) -> str:
-    provider_arn, url = args
-    host = url.removeprefix("https://")
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"Federated": provider_arn},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {f"{host}:sub": f"system:serviceaccount:{NS}:{trusted_sa}",
-                                       f"{host}:aud": "sts.amazonaws.com"}},
-    }]})
-
-
+host = oidc.url.apply(lambda url: url.removeprefix("https://"))
+trust = aws.iam.get_policy_document_output(statements=[{
+    "actions": ["sts:AssumeRoleWithWebIdentity"],
+    "principals": [{"type": "Federated", "identifiers": [oidc.arn]}],
+    "conditions": [
+        {"test": "StringEquals", "variable": host.apply(lambda h: f"{h}:sub"),
+         "values": [f"system:serviceaccount:{NS}:{trusted_sa}"]},
+        {"test": "StringEquals", "variable": host.apply(lambda h: f"{h}:aud"), "values": ["sts.amazonaws.com"]},
+    ],
+}])
 role = aws.iam.Role("materializer-irsa", name="materializer-irsa",
-                    assume_role_policy=pulumi.Output.all(oidc.arn, oidc.url).apply(irsa_trust))
+                    assume_role_policy=trust.json)
 aws.iam.RolePolicy("materializer-irsa-dynamodb", role=role.id, policy=json.dumps({
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:GetItem"],

@@ -1,5 +1,6 @@
-"""kms-users family, raw pulumi_aws resources: a SageMaker training role that writes model artifacts to an S3
-bucket encrypted with SSE-KMS under a customer managed key. The key policy delegates to IAM (account root), so the
+"""kms-users family, raw pulumi_aws resources with the role policy built by `aws.iam.get_policy_document`: a
+SageMaker training role that writes model artifacts to an S3 bucket encrypted with SSE-KMS under a customer managed
+key. The key policy delegates to IAM (account root), so the
 role's own policy must allow the key.
 
 bad: the role's policy allows s3:PutObject/GetObject on the bucket but no kms:GenerateDataKey/kms:Decrypt on the
@@ -40,18 +41,13 @@ role = aws.iam.Role("trainer-writer", name="trainer-writer", assume_role_policy=
                    "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]}))
 
 
-def writer_policy(args: list[str]) -> str:
-    bucket_arn, key_arn = args
-    statements = [
-        {"Sid": "ListArtifacts", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
-        {"Sid": "WriteArtifacts", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
-         "Resource": f"{bucket_arn}/models/*"},
-    ]
-    if variant == "good":
-        statements.append({"Sid": "UseArtifactKey", "Effect": "Allow",
-                           "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": key_arn})
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
-
-
-aws.iam.RolePolicy("trainer-writer-artifacts", role=role.id,
-                   policy=pulumi.Output.all(bucket.arn, key.arn).apply(writer_policy))
+statements = [
+    {"sid": "ListArtifacts", "actions": ["s3:ListBucket"], "resources": [bucket.arn]},
+    {"sid": "WriteArtifacts", "actions": ["s3:PutObject", "s3:GetObject"],
+     "resources": [bucket.arn.apply(lambda arn: f"{arn}/models/*")]},
+]
+if variant == "good":
+    statements.append({"sid": "UseArtifactKey", "actions": ["kms:GenerateDataKey", "kms:Decrypt"],
+                       "resources": [key.arn]})
+writer = aws.iam.get_policy_document_output(statements=statements)
+aws.iam.RolePolicy("trainer-writer-artifacts", role=role.id, policy=writer.json)
