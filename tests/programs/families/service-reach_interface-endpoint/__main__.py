@@ -1,6 +1,6 @@
 """Service-reach family, EKS Pod Identity plus workload YAML applied with `kubernetes.yaml.ConfigGroup`, in a VPC
-with no NAT gateway. The VPC has the endpoints a private cluster with Pod Identity needs (ECR, S3, EKS Auth,
-CloudWatch Logs); the registry proxy's role is granted one Secrets Manager secret.
+with no NAT gateway. The VPC has the endpoints a private cluster with Pod Identity needs (ECR, S3, EC2, EKS
+Auth, CloudWatch Logs); the registry proxy's role is granted one Secrets Manager secret.
 
 bad: there is no com.amazonaws.<region>.secretsmanager interface endpoint, so GetSecretValue from the pods has no
 route (no NAT, no endpoint) and times out."""
@@ -26,7 +26,7 @@ for i, az in enumerate(("a", "b")):
 endpoint_sg = aws.ec2.SecurityGroup("registry-endpoints", vpc_id=vpc.id,
                                     ingress=[{"protocol": "tcp", "from_port": 443, "to_port": 443,
                                               "cidr_blocks": [VPC_CIDR]}])
-services = ["ecr.api", "ecr.dkr", "eks-auth", "logs"] + (["secretsmanager"] if variant == "good" else [])
+services = ["ecr.api", "ecr.dkr", "ec2", "eks-auth", "logs"] + (["secretsmanager"] if variant == "good" else [])
 for service in services:
     aws.ec2.VpcEndpoint(f"registry-{service.replace('.', '-')}", vpc_id=vpc.id,
                         service_name=f"com.amazonaws.{region}.{service}", vpc_endpoint_type="Interface",
