@@ -65,6 +65,8 @@ DB_SECRET, MLMD_SECRET = "mysql-secret", "metadata-mysql-config"
 API_CLIENTS = ["ml-pipeline", "ml-pipeline-persistenceagent", "ml-pipeline-scheduledworkflow", "ml-pipeline-ui",
                "ml-pipeline-viewer-crd", "metadata-writer", "workflow-controller"]
 DB_CLIENTS = {"app": ["ml-pipeline"], "component": ["metadata-grpc-server"]}
+DB_WORKLOADS = ["ml-pipeline", "metadata-grpc-deployment"]
+"""The Deployments reading the database Secrets (the API server; ML Metadata's server, its config file)."""
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 # Argo's controller PriorityClass (argo-workflows v4.0.5 manifests/base/workflow-controller/
 # workflow-controller-priorityclass.yaml, value 1000000): both Argo controllers (KFP's and Metaflow's) name it, so
@@ -147,7 +149,7 @@ class KubeflowPipelines(pulumi.ComponentResource):
         self.api_identity, self.ui_identity = identities
         self.database = metadata_database(
             self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name=DB_NAME, username="kfp",
-            secret_name=DB_SECRET, database=mysql,
+            secret_name=DB_SECRET, database=mysql, workloads=DB_WORKLOADS,
             template=lambda _a, _p: {"username": "{{ .username }}", "password": "{{ .password }}"},
             more_secrets={MLMD_SECRET: {"config.pbtxt": mlmd_config_template(DB_HOST, MYSQL_PORT, MLMD_DB)}})
         db_host = k8s.core.v1.Service(
