@@ -8,6 +8,12 @@ Evidence (kubeflow/pipelines at 2.17.0, google/ml-metadata at v1.14.0, the image
   parameters from `DBConfig.MySQLConfig.ExtraParams` (client_manager.go:397, `GetMapConfig`: a JSON object in
   env `DBCONFIG_MYSQLCONFIG_EXTRAPARAMS`): `tls=skip-verify` (go-sql-driver/mysql: TLS, no CA check; the RDS CA is
   not in the system roots, and KFP registers no custom TLS config).
+- Verified TLS is possible in that source but not built: go-sql-driver/mysql v1.9.3 (go.mod) maps `tls=true` to a
+  `tls.Config{}` on the system roots with `ServerName` = the DSN host (dsn.go normalize, lines 197-221), and Go's
+  system roots on Linux add SSL_CERT_DIR's certificates to the image's bundle (crypto/x509 root_unix.go). It needs
+  `mysqlHost` = the RDS endpoint (the `mysql` ExternalName alias is not in the certificate) and the RDS CA bundle
+  mounted in the pod (and ML Metadata's `ssl_options { ca, verify_server_cert: true }`): nothing here delivers that
+  bundle, and it cannot be fetched offline, so the platform's database clients all skip verification.
 - Cache server (v1 webhook): `mysql` only (backend/src/cache/client_manager.go:77-81): not installed (see
   kfp_manifests/kustomization.yaml); v2 pipelines cache through the API server (backend/src/v2/cacheutils).
 - ML Metadata 1.14.0: MySQL TLS options only through `--metadata_store_server_config_file`
