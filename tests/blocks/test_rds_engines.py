@@ -54,12 +54,20 @@ def test_each_instance_takes_its_engines_port_logs_and_parameter_family() -> Non
 
 def test_kfp_mysql_parameter_group_enforces_tls_and_the_native_password_default() -> None:
     """require_secure_transport (TLS only) and `authentication_policy` `*:mysql_native_password` (ML Metadata 1.14.0's
-    client speaks only that plugin; the policy is static, so it applies at the next reboot: RDS creates the
-    instance with its parameter group, so the master user is created with it)."""
+    client speaks only that plugin), and no `mysql_native_password` parameter.
+
+    Evidence (Dec 2026): the MySQL 8.4 manual disables the server plugin by default (`mysql_native_password=ON`
+    enables it). AWS documents 8.4 for Aurora MySQL only: the plugin "enabled by default but the setting is not
+    modifiable", `authentication_policy` defaulting to `*:caching_sha2_password`, and a custom group with
+    `*:mysql_native_password` creating the master user with that plugin (AuroraMySQL.MySQL84,
+    AuroraMySQL.Upgrade-v3-v84-security). No RDS for MySQL page found says the same or lists a
+    `mysql_native_password` parameter, so the plan sets none (an unknown name fails CreateDBParameterGroup): a
+    first deploy must confirm `SELECT plugin FROM mysql.user` on the instance."""
     inv = plan("variant-pipelines")
     (params,) = [p for p in inv.of_type(PARAMS) if str(p.inputs["family"]).startswith("mysql")]
     assert params.inputs["family"] == "mysql8.4"
     by_name = {p["name"]: p for p in params.inputs["parameters"]}
     assert by_name["require_secure_transport"]["value"] == "1"
+    assert "mysql_native_password" not in by_name
     assert by_name["authentication_policy"] == {"name": "authentication_policy", "value": "*:mysql_native_password",
                                                 "applyMethod": "pending-reboot"}
