@@ -4,6 +4,9 @@ master password (or the caller's, when its client cannot read Secrets Manager), 
 configured interval, encrypted storage and Performance Insights, backups, deletion protection with a final
 snapshot, and Pulumi protect.
 
+The engine is a parameter (`Engine`: RDS engine, port, parameter-group family and settings, log exports): Postgres
+by default, MySQL for Kubeflow Pipelines (`pipelines/kfp_database.MYSQL`), with the rest written once.
+
 Not a ComponentResource: the children are created under the caller's component with the caller's name, so the
 URNs of released databases (`MlflowDatabase`, `SqlRegistry`) never change.
 
@@ -15,7 +18,7 @@ which call `rds_alarms` too), so those URNs do not change.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -34,6 +37,34 @@ PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
 PARAMETERS = {"rds.force_ssl": "1", "log_connections": "1", "log_disconnections": "1"}
 STATIC_PARAMETERS = frozenset({"rds.force_ssl"})
 """Applied at the next reboot (`pending-reboot`); the others apply immediately."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What differs between the RDS engines the block builds: everything else (placement, encryption, managed
+    password, backups, protection, monitoring, Performance Insights, alarms) is the block's, once."""
+
+    engine: str
+    """RDS `engine`."""
+    label: str
+    """Its name in messages and security-group descriptions."""
+    port: int
+    family: Callable[[DatabaseConfig], str]
+    """The parameter-group family of the configured `engine_version`."""
+    parameters: Mapping[str, str]
+    """The parameter group's settings, TLS enforcement first."""
+    static_parameters: frozenset[str]
+    """Those applied at the next reboot (`pending-reboot`); the others apply immediately."""
+    description: str
+    """The parameter group's description after `<name>: `."""
+    log_exports: tuple[str, ...]
+    """CloudWatch Logs exports."""
+
+
+POSTGRES = Engine(engine="postgres", label="Postgres", port=POSTGRES_PORT,
+                  family=lambda cfg: f"postgres{cfg.major_version}", parameters=PARAMETERS,
+                  static_parameters=STATIC_PARAMETERS, description="TLS only, log sessions",
+                  log_exports=("postgresql", "upgrade"))
 
 
 GIB = 1024**3
@@ -111,6 +142,8 @@ class PostgresArgs:
     """Pulumi `protect` + `retain_on_delete` on the instance. Default: true."""
     alarms: DatabaseAlarms | None = None
     """The instance's CloudWatch alarms (`RDS_ALARMS`), as `<name>-alarm-*`. Default: none (no alert topic)."""
+    engine: Engine = POSTGRES
+    """The RDS engine (Kubeflow Pipelines: `pipelines/kfp_database.MYSQL`). Default: Postgres."""
 
 
 @dataclass(frozen=True)
@@ -132,24 +165,25 @@ class Postgres:
 #   monitoring, protection) that reads best next to the others
 def postgres(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres:
     """Create the database as `name` and its companions as `<name>-subnets`, `-sg`, `-from-cluster`, `-params`,
-    `-monitoring` and `-monitoring-policy`, all children of `parent`."""
-    cfg = args.config
+    `-monitoring` and `-monitoring-policy`, all children of `parent`, on `args.engine`."""
+    cfg, engine = args.config, args.engine
     if known_len(args.placement.subnet_ids) == 0:
-        raise ValueError(f"{name}: a Postgres database needs private subnets, and the network has none")
+        raise ValueError(f"{name}: a {engine.label} database needs private subnets, and the network has none")
     subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=args.placement.subnet_ids, tags=args.tags,
                                   opts=child_options(parent))
-    security_group = cluster_only_security_group(name, parent, args.placement, port=POSTGRES_PORT, service="Postgres",
+    security_group = cluster_only_security_group(name, parent, args.placement, port=engine.port, service=engine.label,
                                                  tags=args.tags)
     params = aws.rds.ParameterGroup(
-        child(name, "params"), family=f"postgres{cfg.major_version}", description=f"{name}: TLS only, log sessions",
-        parameters=[{"name": k, "value": v, "apply_method": "pending-reboot" if k in STATIC_PARAMETERS else "immediate"}
-                    for k, v in PARAMETERS.items()],
+        child(name, "params"), family=engine.family(cfg), description=f"{name}: {engine.description}",
+        parameters=[{"name": k, "value": v,
+                     "apply_method": "pending-reboot" if k in engine.static_parameters else "immediate"}
+                    for k, v in engine.parameters.items()],
         tags=args.tags, opts=child_options(parent))
     monitoring = _monitoring_role(name, parent, args.tags) if cfg.monitoring_interval_seconds else None
     managed = args.password is None
     instance = aws.rds.Instance(
         name,
-        engine="postgres",
+        engine=engine.engine,
         engine_version=cfg.engine_version,
         instance_class=cfg.instance_class,
         db_name=args.db_name,
@@ -166,7 +200,7 @@ def postgres(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres
         db_subnet_group_name=subnets.name,
         vpc_security_group_ids=[security_group.id],
         parameter_group_name=params.name,
-        port=POSTGRES_PORT,
+        port=engine.port,
         publicly_accessible=False,
         multi_az=cfg.multi_az,
         backup_retention_period=cfg.backup_retention_days,
@@ -180,7 +214,7 @@ def postgres(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres
         performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
         monitoring_interval=cfg.monitoring_interval_seconds,
         monitoring_role_arn=monitoring[0].arn if monitoring else None,
-        enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+        enabled_cloudwatch_logs_exports=list(engine.log_exports),
         auto_minor_version_upgrade=True,
         allow_major_version_upgrade=False,
         tags=args.tags,

@@ -23,7 +23,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
-from ..blocks.helm import PinnedChart, release
+from ..blocks.helm import RELEASE_NAMES_CONFIG, PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.naming import child, child_options
 from ..blocks.observability import ScrapeEndpoint, prometheus_rule, service_monitor
@@ -96,7 +96,7 @@ class Airflow(pulumi.ComponentResource):
             statements=dags_read), pulumi.ResourceOptions(parent=self))
         self.database = metadata_database(
             self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name="airflow", username="airflow",
-            secret_name=av.SECRET_NAMES["metadata"],
+            secret_name=av.SECRET_NAMES["metadata"], workloads=_db_workloads(),
             template=lambda address, port: {
                 av.SECRET_KEYS["metadata"]: postgres_url("postgresql", "airflow", address, port),
                 av.ASYNC_CONNECTION_KEY: postgres_url("postgresql+asyncpg", "airflow", address, port,
@@ -203,3 +203,12 @@ def build_airflow(ctx: PlatformContext) -> dict[str, Any]:
     return {"airflowNamespace": cfg.namespace, "airflowApiServerUrl": airflow.api_server_url,
             "airflowLogBucket": airflow.bucket.bucket_name, "airflowWorkerRoleArn": airflow.wiring.role_arn,
             "airflowDatabaseEndpoint": airflow.database.db.instance.endpoint}
+
+
+def _db_workloads() -> list[str]:
+    """The release's workloads reading the metadata connection (`av.DB_WORKLOADS`), named `<release>-<component>`
+    (chart `airflow.fullname`). With `mlops:helmReleaseNames: generated` the release name is known only after the
+    install, so none are named and the restarter may patch any workload of the namespace."""
+    if (pulumi.Config("mlops").get(RELEASE_NAMES_CONFIG) or "explicit") != "explicit":
+        return []
+    return [f"{av.RELEASE}-{component}" for component in av.DB_WORKLOADS]

@@ -39,6 +39,10 @@ CONTROL_COMPONENTS = ("scheduler", "api-server", "dag-processor", "triggerer", "
                       "airflow-cleanup-pods")
 """`component` labels of the chart's pods that call the Kubernetes API or the database (the cleanup CronJob lists
 and deletes finished task pods)."""
+DB_WORKLOADS = ("scheduler", "dag-processor", "triggerer", "api-server")
+"""The chart's long-running workloads (`<release>-<component>` Deployments; the triggerer a StatefulSet with log
+persistence) whose Airflow containers read the metadata connection (chart/templates/_helpers.yaml
+`standard_airflow_environment`); task pods, the migration Job and the cleanup CronJob start fresh each time."""
 GIT_SYNC_COMPONENTS = ("dag-processor", "triggerer", "worker")
 """Pods git-sync runs in with a dag-processor (Airflow 3): its sidecar, and the init container of task pods."""
 STATSD_UID = 65534  # `nobody` in quay.io/prometheus/busybox, the USER of the statsd-exporter image (its Dockerfile)

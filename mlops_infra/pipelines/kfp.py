@@ -34,6 +34,7 @@ from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.naming import child, child_options
 from ..platform.addons import PlatformContext
 from ..security.exfiltration_guards import API_SERVICE_PORT, api_service_ips
+from . import kfp_admission
 from .config import KFP_VERSION, KfpConfig
 from .kfp_database import API_EXTRA_PARAMS, MYSQL_PORT, mlmd_config_template, mysql
 from .wiring_common import (
@@ -65,6 +66,10 @@ DB_SECRET, MLMD_SECRET = "mysql-secret", "metadata-mysql-config"
 API_CLIENTS = ["ml-pipeline", "ml-pipeline-persistenceagent", "ml-pipeline-scheduledworkflow", "ml-pipeline-ui",
                "ml-pipeline-viewer-crd", "metadata-writer", "workflow-controller"]
 DB_CLIENTS = {"app": ["ml-pipeline"], "component": ["metadata-grpc-server"]}
+DB_WORKLOADS = list(kfp_admission.WORKLOAD_NAMES)
+"""The Deployments reading the database Secrets (the API server; ML Metadata's server, its config file)."""
+DB_READERS = {DB_SECRET: API_SA, MLMD_SECRET: "metadata-grpc-server"}
+"""Each database Secret and the only ServiceAccount whose pods may read it (kfp_admission.py)."""
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 # Argo's controller PriorityClass (argo-workflows v4.0.5 manifests/base/workflow-controller/
 # workflow-controller-priorityclass.yaml, value 1000000): both Argo controllers (KFP's and Metaflow's) name it, so
@@ -147,9 +152,17 @@ class KubeflowPipelines(pulumi.ComponentResource):
         self.api_identity, self.ui_identity = identities
         self.database = metadata_database(
             self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name=DB_NAME, username="kfp",
-            secret_name=DB_SECRET, database=mysql,
+            secret_name=DB_SECRET, database=mysql, workloads=DB_WORKLOADS,
             template=lambda _a, _p: {"username": "{{ .username }}", "password": "{{ .password }}"},
             more_secrets={MLMD_SECRET: {"config.pbtxt": mlmd_config_template(DB_HOST, MYSQL_PORT, MLMD_DB)}})
+        # Only the readers' pods may mount the database Secrets (kfp_admission.py: the runner's RBAC cannot say so).
+        admission = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(  # type: ignore[call-overload]
+            child(name, "db-secret-policy"), metadata={"name": kfp_admission.NAME},
+            spec=kfp_admission.policy_spec(cfg.namespace, DB_READERS), opts=k8s_opts)
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(  # type: ignore[call-overload]
+            child(name, "db-secret-policy-binding"), metadata={"name": kfp_admission.NAME},
+            spec=kfp_admission.binding_spec(cfg.namespace),
+            opts=child_options(self, provider=provider, depends_on=[admission]))
         db_host = k8s.core.v1.Service(
             child(name, "mysql-rds"), metadata={"name": DB_HOST, "namespace": ns},
             spec={"type": "ExternalName", "external_name": self.database.address}, opts=k8s_opts)

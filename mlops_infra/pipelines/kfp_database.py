@@ -8,6 +8,12 @@ Evidence (kubeflow/pipelines at 2.17.0, google/ml-metadata at v1.14.0, the image
   parameters from `DBConfig.MySQLConfig.ExtraParams` (client_manager.go:397, `GetMapConfig`: a JSON object in
   env `DBCONFIG_MYSQLCONFIG_EXTRAPARAMS`): `tls=skip-verify` (go-sql-driver/mysql: TLS, no CA check; the RDS CA is
   not in the system roots, and KFP registers no custom TLS config).
+- Verified TLS is possible in that source but not built: go-sql-driver/mysql v1.9.3 (go.mod) maps `tls=true` to a
+  `tls.Config{}` on the system roots with `ServerName` = the DSN host (dsn.go normalize, lines 197-221), and Go's
+  system roots on Linux add SSL_CERT_DIR's certificates to the image's bundle (crypto/x509 root_unix.go). It needs
+  `mysqlHost` = the RDS endpoint (the `mysql` ExternalName alias is not in the certificate) and the RDS CA bundle
+  mounted in the pod (and ML Metadata's `ssl_options { ca, verify_server_cert: true }`): nothing here delivers that
+  bundle, and it cannot be fetched offline, so the platform's database clients all skip verification.
 - Cache server (v1 webhook): `mysql` only (backend/src/cache/client_manager.go:77-81): not installed (see
   kfp_manifests/kustomization.yaml); v2 pipelines cache through the API server (backend/src/v2/cacheutils).
 - ML Metadata 1.14.0: MySQL TLS options only through `--metadata_store_server_config_file`
@@ -20,13 +26,11 @@ Evidence (kubeflow/pipelines at 2.17.0, google/ml-metadata at v1.14.0, the image
 
 from __future__ import annotations
 
-import pulumi
-import pulumi_aws as aws
+from dataclasses import replace
 
-from ..blocks.naming import child, child_options
-from ..blocks.network_access import cluster_only_security_group
-from ..blocks.postgres import PERFORMANCE_INSIGHTS_RETENTION_DAYS, Postgres, PostgresArgs, _monitoring_role, rds_alarms
-from ..blocks.refs import known_len
+import pulumi
+
+from ..blocks.postgres import Engine, Postgres, PostgresArgs, postgres
 
 MYSQL_PORT = 3306
 PARAMETERS = {
@@ -36,72 +40,17 @@ PARAMETERS = {
 STATIC_PARAMETERS = frozenset({"authentication_policy"})
 # go-sql-driver/mysql DSN parameters of the API server (JSON object: viper GetStringMapString).
 API_EXTRA_PARAMS = '{"tls":"skip-verify"}'
+MYSQL = Engine(engine="mysql", label="MySQL", port=MYSQL_PORT,
+               family=lambda cfg: "mysql" + ".".join(cfg.engine_version.split(".")[:2]), parameters=PARAMETERS,
+               static_parameters=STATIC_PARAMETERS, description="TLS only, native-password default",
+               log_exports=("error", "slowquery"))
+"""RDS MySQL for the Postgres block: TLS enforced by `require_secure_transport`."""
 
 
-# long: one RDS instance, its parameter group and placement, read next to each other like the Postgres block's
 def mysql(name: str, parent: pulumi.Resource, args: PostgresArgs) -> Postgres:
-    """The Postgres block's database, on MySQL: the same placement, encryption, managed password, monitoring,
-    backups and protection; TLS enforced by `require_secure_transport`. Children named as the block names them."""
-    cfg = args.config
-    if known_len(args.placement.subnet_ids) == 0:
-        raise ValueError(f"{name}: a MySQL database needs private subnets, and the network has none")
-    subnets = aws.rds.SubnetGroup(child(name, "subnets"), subnet_ids=args.placement.subnet_ids, tags=args.tags,
-                                  opts=child_options(parent))
-    security_group = cluster_only_security_group(name, parent, args.placement, port=MYSQL_PORT, service="MySQL",
-                                                 tags=args.tags)
-    family = "mysql" + ".".join(cfg.engine_version.split(".")[:2])
-    params = aws.rds.ParameterGroup(
-        child(name, "params"), family=family, description=f"{name}: TLS only, native-password default",
-        parameters=[{"name": k, "value": v, "apply_method": "pending-reboot" if k in STATIC_PARAMETERS else "immediate"}
-                    for k, v in PARAMETERS.items()],
-        tags=args.tags, opts=child_options(parent))
-    monitoring = _monitoring_role(name, parent, args.tags) if cfg.monitoring_interval_seconds else None
-    managed = args.password is None
-    instance = aws.rds.Instance(
-        name,
-        engine="mysql",
-        engine_version=cfg.engine_version,
-        instance_class=cfg.instance_class,
-        db_name=args.db_name,
-        username=args.username,
-        manage_master_user_password=True if managed else None,
-        master_user_secret_kms_key_id=args.kms_key.arn if managed else None,
-        password=None if managed else pulumi.Output.secret(args.password),
-        iam_database_authentication_enabled=args.iam_database_authentication,
-        allocated_storage=cfg.allocated_storage_gib,
-        max_allocated_storage=cfg.max_allocated_storage_gib,
-        storage_type="gp3",
-        storage_encrypted=True,
-        kms_key_id=args.kms_key.arn,
-        db_subnet_group_name=subnets.name,
-        vpc_security_group_ids=[security_group.id],
-        parameter_group_name=params.name,
-        port=MYSQL_PORT,
-        publicly_accessible=False,
-        multi_az=cfg.multi_az,
-        backup_retention_period=cfg.backup_retention_days,
-        copy_tags_to_snapshot=True,
-        deletion_protection=cfg.deletion_protection,
-        skip_final_snapshot=not cfg.deletion_protection,
-        final_snapshot_identifier=child(name, "final") if cfg.deletion_protection else None,
-        performance_insights_enabled=True,
-        performance_insights_kms_key_id=args.kms_key.arn,
-        performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
-        monitoring_interval=cfg.monitoring_interval_seconds,
-        monitoring_role_arn=monitoring[0].arn if monitoring else None,
-        enabled_cloudwatch_logs_exports=["error", "slowquery"],
-        auto_minor_version_upgrade=True,
-        allow_major_version_upgrade=False,
-        tags=args.tags,
-        opts=child_options(parent, stateful=True, protect=args.protect,
-                           depends_on=[monitoring[1]] if monitoring else None),
-    )
-    if args.alarms is not None:  # the block's alarm set (AWS/RDS metrics are the same for MySQL)
-        rds_alarms(child(name, "alarm"), instance.identifier, args.alarms, lambda _: child_options(parent))
-    secret_arn = instance.master_user_secrets.apply(
-        lambda secrets: secrets[0].secret_arn if secrets and secrets[0].secret_arn else "")
-    return Postgres(instance=instance, security_group=security_group, parameter_group=params,
-                    master_secret_arn=secret_arn)
+    """The Postgres block's database on MySQL (`MYSQL`): the same placement, encryption, managed password,
+    monitoring, backups, protection and alarms, children named as the block names them."""
+    return postgres(name, parent, replace(args, engine=MYSQL))
 
 
 def mlmd_config_template(host: str, port: int, database: str) -> str:

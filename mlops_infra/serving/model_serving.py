@@ -58,6 +58,9 @@ class ModelServingArgs:
     """Also admit namespaces carrying these labels (a team workspace's). Default: none."""
     vpc_cidr: str | None = None
     """Admitted to the model port when an ALB (target type ip) fronts the models. Default: none."""
+    feature_drift_threshold: float | None = None
+    """Alert on the models' feature drift above it, when no feature store's FeatureDrift rule does (`rules.
+    contract_rules`). Default: none (the platform's feature store alerts)."""
 
 
 class ModelServing(pulumi.ComponentResource):
@@ -170,7 +173,7 @@ class ModelServing(pulumi.ComponentResource):
                                    depends_on=[*refs.crd_dependencies, self.inference_services[m.name]]))
             dashboard(self, name, uid=f"serving-{m.name}"[:40], namespace=refs.namespace,
                       board=model_dashboard(m.name, m.flavour, cfg.namespace), provider=provider)
-        groups = [RuleGroup(g["name"], g["rules"]) for g in rules.rule_groups(cfg, cfg.namespace)]
+        groups = [RuleGroup(g["name"], g["rules"]) for g in rules.rule_groups(cfg, cfg.namespace, args.feature_drift_threshold)]
         prometheus_rule(self, name, refs, object_name="serving", namespace=self.namespace, groups=groups,
                         provider=provider)
         if cfg.monitoring_job and args.pushgateway_url is not None:

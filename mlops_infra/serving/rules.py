@@ -16,8 +16,9 @@ Drift and fairness contract (a monitoring job pushes these gauges, job label `ml
 - `mlops_model_monitor_last_run_timestamp_seconds{model}`: when the job last computed them (staleness alert).
 
 Drift itself is alerted once, by the platform's own rules on these metrics (FeatureDrift in the feature store's
-group, PredictionDrift in the model registry's): serving adds only what is its own, fairness and the job's
-health (`absent()` when nothing was ever pushed or a push left a metric out, staleness when it stopped).
+group, PredictionDrift in the model registry's); without a feature store, a model with `features` gets its own
+ModelFeatureDrift (over its job's values: nothing else exports them then). Serving adds only what is its own,
+fairness and the job's health (`absent()` when nothing was ever pushed or a push left a metric out, staleness when it stopped).
 """
 
 from __future__ import annotations
@@ -127,11 +128,18 @@ def model_rules(m: ServedModelConfig, cfg: ServingConfig, namespace: str) -> lis
     ]
 
 
-def contract_rules(m: ServedModelConfig, cfg: ServingConfig) -> list[dict[str, Any]]:
+def contract_rules(m: ServedModelConfig, cfg: ServingConfig,
+                   feature_drift: float | None = None) -> list[dict[str, Any]]:
     """Fairness alerts of one served model, and the monitoring job's health, from the push contract. A model
-    without protected attributes is expected to push no fairness values, one without `features` no feature drift."""
+    without protected attributes is expected to push no fairness values, one without `features` no feature drift.
+    `feature_drift`: the threshold of the model's own ModelFeatureDrift alert, for when the platform has no feature
+    store (whose group holds the one FeatureDrift rule); only a model with `features` gets it, the only models whose
+    job exports the metric. Default: none (the feature store's rule alerts)."""
     model, t = m.name, cfg.fairness_threshold
     sel = f'{{job="{MONITOR_JOB}", model="{model}"}}'
+    drift = [_alert("ModelFeatureDrift", f"max by (model, feature) ({DRIFT_METRIC}{sel}) > {feature_drift:g}", "15m",
+                    "warning", f"Feature {{{{ $labels.feature }}}} of model {model} drifted (score {{{{ $value }}}})",
+                    model)] if feature_drift is not None and m.features else []
     expected = [k for k in CONTRACT_METRICS if (m.protected_attributes or k not in (DPD_METRIC, DIR_METRIC))
                 and (m.features or k != DRIFT_METRIC)]
     missing = " or ".join(f"absent({metric}{sel})" for metric in expected)
@@ -144,10 +152,12 @@ def contract_rules(m: ServedModelConfig, cfg: ServingConfig) -> list[dict[str, A
                "30m", "warning", f"the drift/fairness job of {model} has not reported for 2 days", model),
         _alert("ModelMonitorMissing", missing, "30m", "warning",
                f"no drift or fairness values for {model} (never pushed, or the last push left some out)", model),
+        *drift,
     ]
 
 
-def rule_groups(cfg: ServingConfig, namespace: str) -> list[dict[str, Any]]:
-    """One group per served model (a Prometheus rule file's `groups`)."""
-    return [{"name": f"serving-{m.name}", "rules": [*model_rules(m, cfg, namespace), *contract_rules(m, cfg)]}
+def rule_groups(cfg: ServingConfig, namespace: str, feature_drift: float | None = None) -> list[dict[str, Any]]:
+    """One group per served model (a Prometheus rule file's `groups`); `feature_drift`: see `contract_rules`."""
+    return [{"name": f"serving-{m.name}",
+             "rules": [*model_rules(m, cfg, namespace), *contract_rules(m, cfg, feature_drift)]}
             for m in cfg.models]

@@ -50,5 +50,8 @@ def build(ctx: PlatformContext) -> dict[str, Any]:
         monitoring=ctx.monitoring,
         pushgateway_url=getattr(monitoring_core, "pushgateway_url", None),
         client_namespaces=sorted(t.name for t in ctx.config.cluster.teams), client_namespace_labels=PLATFORM_CLIENT,
-        vpc_cidr=ctx.network.vpc_cidr), ctx.k8s_opts)  # type: ignore[arg-type]
+        vpc_cidr=ctx.network.vpc_cidr,  # type: ignore[arg-type]
+        # The feature store's group holds FeatureDrift; without one, serving alerts on its models' feature drift.
+        feature_drift_threshold=None if ctx.config.feature_store.enabled
+        else ctx.config.monitoring.thresholds.drift_score), ctx.k8s_opts)
     return {"servingEndpoints": serving.endpoints, "servingRoleArn": serving.identity.role_arn}

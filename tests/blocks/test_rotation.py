@@ -25,6 +25,7 @@ from mlops_infra.blocks import rotation_restarter as rr
 from mlops_infra.blocks.rotation import NAME, POLL_SECONDS, REFRESH_INTERVAL
 from mlops_infra.plan import Inventory
 from tests.conftest import KFP_BASES, PROGRAMS, ROOT, planned
+from tests.pipelines import airflow_chart
 
 VARIANTS = ROOT / "tests" / "integration" / "variants"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -219,6 +220,43 @@ def test_every_rendered_reader_of_an_rds_password_is_rolled_by_its_namespace_res
         seen.setdefault(ns, set()).update(r.split("/", 1)[1] for r in readers)
     for ns, workloads in expected.items():
         assert workloads <= seen.get(ns, set()), (ns, seen.get(ns))
+
+
+def patchable(inv: Inventory, namespace: str) -> set[str]:
+    """The workloads the namespace's restarter may patch (its Role's `patch` rule `resourceNames`)."""
+    [role] = [r for r in kube(inv, "Role") if r["metadata"]["name"] == NAME and r["metadata"]["namespace"] == namespace]
+    [rule] = [rule for rule in role["rules"] if "patch" in rule["verbs"]]
+    assert rule.get("resourceNames"), f"{namespace}: the restarter may patch every workload"
+    return set(rule["resourceNames"])
+
+
+@pytest.mark.charts(KFP_BASES, "metaflow-service", "prefect-server", "lakefs")
+@pytest.mark.parametrize("label", ["pipelines", "lakefs"])
+def test_each_restarter_may_patch_exactly_the_rendered_readers_of_its_secrets(label: str) -> None:
+    """#28 (review): the engines' restarters could patch any workload of their namespace."""
+    inv = planned("pipelines", VARIANTS, render=True) if label == "pipelines" else \
+        planned("prod", PROGRAMS / "data_versioning", render=True)
+    readers: dict[str, set[str]] = {}
+    for es in rds_external_secrets(inv):
+        ns = es["metadata"]["namespace"]
+        watched, _ = restarter(inv, ns)
+        readers.setdefault(ns, set()).update(r.split("/", 1)[1] for s in watched for r in consumers(inv, ns, s))
+    rendered = {ns for ns in readers if ns != "airflow"}  # the Airflow chart is not in the store (next test)
+    assert rendered, "no rendered namespace reads an RDS password"
+    for ns in rendered:
+        assert readers[ns] and patchable(inv, ns) == readers[ns], ns
+
+
+def test_airflows_restarter_may_patch_the_chart_workloads_that_read_its_connection() -> None:
+    """The chart (1.19.0) cannot be rendered here: its workloads are `<release>-<component>` (`airflow.fullname`),
+    the components those of tests/pipelines/airflow_chart.py that run as Deployments or StatefulSets (not the task
+    pod template, the migration Job, the cleanup CronJob or statsd, which reads no database)."""
+    inv = planned("prod")
+    [release] = [r.inputs for r in inv.of_type(RELEASE) if str(r.inputs.get("chart", "")).endswith("airflow")]
+    long_running = set(airflow_chart.pods(release["values"])) - {"worker", "run-airflow-migrations",
+                                                                   "airflow-cleanup-pods", "statsd"}
+    assert long_running
+    assert patchable(inv, release["namespace"]) == {f"{release['name']}-{c}" for c in long_running}
 
 
 def test_airflow_reads_its_connection_from_the_watched_secret() -> None:

@@ -37,6 +37,8 @@ SPECS: tuple[PlanSpec, ...] = (
     PlanSpec("variant-mlflow-oidc", VARIANTS, "mlflow-oidc", "MLflow ingress, auth oidc"),
     PlanSpec("variant-mlflow-basic", VARIANTS, "mlflow-basic", "MLflow ingress, auth basic"),
     PlanSpec("variant-pipelines", VARIANTS, "pipelines", "every orchestration engine (Airflow, Kubeflow Pipelines, ...)"),
+    PlanSpec("variant-serving-no-features", VARIANTS, "serving-no-features",
+             "serving without a feature store (serving's own ModelFeatureDrift)"),
     # The monitoring test program renders every rule the library defines, with Slack, PagerDuty and heartbeat receivers.
     PlanSpec("monitoring-full", PROGRAMS / "monitoring", "full", "every alert rule, every receiver"),
 )

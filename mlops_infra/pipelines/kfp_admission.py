@@ -1,0 +1,108 @@
+"""Who may read Kubeflow Pipelines' database credentials: a ValidatingAdmissionPolicy over the KFP namespace.
+
+The upstream `pipeline-runner` Role (every pipeline step's identity) has `*` on pods, pods/exec, deployments,
+replicasets and jobs in the namespace, and Argo's controller creates pods with whatever ServiceAccount a Workflow
+names. RBAC cannot stop either from mounting the database Secrets, so admission does
+(admissionregistration.k8s.io/v1, GA in Kubernetes 1.30; the platform's EKS versions are 1.33 and later):
+
+1. a pod (or a workload's pod template) that references a guarded Secret (a volume, a projected source, an env
+   `secretKeyRef` or an `envFrom`) must run as that Secret's reader (`GUARDED`);
+2. a pod running as a reader is created only by the ReplicaSet controller (the readers are Deployments), so no
+   pod-creator (a step, Argo's controller, a user) can borrow the identity;
+3. no ServiceAccount of the namespace may create or change a workload whose template references a guarded Secret or
+   runs as a reader; the rotation restarter alone may update one, without touching its pod template;
+4. no ephemeral container joins a reader's pod, and no ServiceAccount of the namespace may exec, attach or
+   port-forward into one (pod names `<deployment>-<template hash>-<suffix>`).
+
+Left to RBAC: a human granted Deployment rights in the namespace (the platform grants none).
+Pure data: the Pulumi resources are made by `KubeflowPipelines`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+API_VERSION = "admissionregistration.k8s.io/v1"
+NAME = "kfp-database-secret-readers"
+RESTARTER = "rotation-restarter"
+POD_CREATORS = ("system:serviceaccount:kube-system:replicaset-controller", "system:kube-controller-manager")
+"""The ReplicaSet controller with per-controller credentials (`--use-service-account-credentials`), or without."""
+WORKLOADS = ("deployments", "replicasets", "statefulsets", "daemonsets", "jobs")
+CONNECT = ("pods/exec", "pods/attach", "pods/portforward")
+WORKLOAD_NAMES = ("ml-pipeline", "metadata-grpc-deployment")
+"""The readers' Deployments (the API server; ML Metadata's server): their pods' names for the exec rule."""
+
+SPEC = "variables.spec"
+
+
+def _refs(secret: str) -> str:
+    """CEL: the pod spec `variables.spec` references `secret` (volume, projected source, env, envFrom)."""
+    s = SPEC
+    volume = (f"(has({s}.volumes) && {s}.volumes.exists(v, (has(v.secret) && v.secret.secretName == '{secret}') || "
+              f"(has(v.projected) && has(v.projected.sources) && v.projected.sources.exists(p, has(p.secret) && "
+              f"p.secret.name == '{secret}'))))")
+    env = (f"variables.containers.exists(c, (has(c.env) && c.env.exists(e, has(e.valueFrom) && "
+           f"has(e.valueFrom.secretKeyRef) && e.valueFrom.secretKeyRef.name == '{secret}')) || (has(c.envFrom) && "
+           f"c.envFrom.exists(f, has(f.secretRef) && f.secretRef.name == '{secret}')))")
+    return f"({volume} || {env})"
+
+
+def _list(items: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join(f"'{i}'" for i in items) + "]"
+
+
+# long: the policy's variables and four rules, each a CEL string read next to the others
+def policy_spec(namespace: str, guarded: Mapping[str, str]) -> dict[str, Any]:
+    """The ValidatingAdmissionPolicy spec: `guarded` maps each database Secret to the ServiceAccount that reads it;
+    `namespace` is the KFP namespace (its ServiceAccounts' usernames start `system:serviceaccount:<namespace>:`)."""
+    readers = sorted(set(guarded.values()))
+    sa_prefix = f"system:serviceaccount:{namespace}:"
+    refs_any = " || ".join(_refs(s) for s in sorted(guarded))
+    template_kinds = _list(list(WORKLOADS))
+    variables = [
+        {"name": "connect", "expression": "request.operation == 'CONNECT'"},
+        {"name": "spec", "expression": "request.resource.resource == 'pods' ? object.spec : object.spec.template.spec"},
+        {"name": "containers", "expression": (
+            f"{SPEC}.containers + (has({SPEC}.initContainers) ? {SPEC}.initContainers : []) + "
+            f"(has({SPEC}.ephemeralContainers) ? {SPEC}.ephemeralContainers : [])")},
+        {"name": "sa", "expression": f"has({SPEC}.serviceAccountName) ? {SPEC}.serviceAccountName : 'default'"},
+        {"name": "reader", "expression": f"variables.sa in {_list(readers)}"},
+        {"name": "fromNamespace", "expression": f"request.userInfo.username.startsWith('{sa_prefix}')"},
+    ]
+    validations = [
+        {"expression": f"variables.connect || !{_refs(secret)} || variables.sa == '{reader}'",
+         "message": f"only the ServiceAccount {reader} may mount or read the Secret {secret}"}
+        for secret, reader in sorted(guarded.items())]
+    validations += [
+        {"expression": ("variables.connect || request.resource.resource != 'pods' || request.subResource != '' || "
+                        f"request.operation != 'CREATE' || !variables.reader || "
+                        f"request.userInfo.username in {_list(POD_CREATORS)}"),
+         "message": f"pods running as {', '.join(readers)} are created by their Deployment only"},
+        {"expression": (f"variables.connect || !(request.resource.resource in {template_kinds}) || "
+                        f"!(variables.reader || {refs_any}) || !variables.fromNamespace || "
+                        f"(request.userInfo.username == '{sa_prefix}{RESTARTER}' && request.operation == 'UPDATE' && "
+                        "object.spec.template.spec == oldObject.spec.template.spec)"),
+         "message": "ServiceAccounts of this namespace may not create or change the database readers' workloads"},
+        {"expression": ("variables.connect || request.subResource != 'ephemeralcontainers' || !variables.reader"),
+         "message": f"no ephemeral containers in pods running as {', '.join(readers)}"},
+        {"expression": ("!variables.connect || !variables.fromNamespace || "
+                        f"!request.name.matches('^({'|'.join(sorted(WORKLOAD_NAMES))})-[a-z0-9]+-[a-z0-9]{{5}}$')"),
+         "message": "ServiceAccounts of this namespace may not exec, attach or port-forward into the database readers"},
+    ]
+    rules = [
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+         "resources": ["pods", "pods/ephemeralcontainers"]},
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CONNECT"], "resources": list(CONNECT)},
+        {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+         "resources": [w for w in WORKLOADS if w != "jobs"]},
+        {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["jobs"]},
+    ]
+    return {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": rules}, "variables": variables,
+            "validations": validations}
+
+
+def binding_spec(namespace: str) -> dict[str, Any]:
+    """Enforce the policy (Deny) in the KFP namespace only."""
+    return {"policyName": NAME, "validationActions": ["Deny"], "matchResources": {"namespaceSelector": {
+        "matchLabels": {"kubernetes.io/metadata.name": namespace}}}}
