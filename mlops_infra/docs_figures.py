@@ -117,13 +117,16 @@ def regions() -> str:
 
 
 def deployer_services() -> str:
-    """The AWS services (type-token modules) a `pulumi up` of prod creates resources in, with their resource types."""
-    types: dict[str, set[str]] = {}
+    """Per IAM service, the create calls a `pulumi up` of prod makes (mlops_infra/deployer.py names them)."""
+    from .deployer import CREATE_ACTIONS
+
+    calls: dict[str, set[str]] = {}
     for r in planned("prod").resources:
         if r.custom and r.type.startswith("aws:"):
-            module = r.type.split(":")[1].split("/")[0]
-            types.setdefault(module, set()).add(r.type.rsplit(":", 1)[-1])
-    return "\n".join(f"   - `{m}`: {', '.join(sorted(t))}" for m, t in sorted(types.items()))
+            for action in CREATE_ACTIONS.get(r.type, (f"?:{r.type}",)):
+                prefix, name = action.split(":", 1)
+                calls.setdefault(prefix, set()).add(name)
+    return "\n".join(f"   - `{p}`: {', '.join(sorted(n))}" for p, n in sorted(calls.items()))
 
 
 def _pins() -> list[str]:
