@@ -175,6 +175,7 @@ REGIONS: dict[str, Callable[[], str]] = {
     "critical-path": _figure("critical_path_figure"),
     "policy-list": _figure("policy_list"),
     "regions": _figure("regions"),
+    "supported-regions": _figure("supported_regions"),
     "compatibility": _figure("compatibility"),
     "deployer-services": _figure("deployer_services"),
 }

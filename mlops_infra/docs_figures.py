@@ -129,6 +129,13 @@ def deployer_services() -> str:
     return "\n".join(f"   - `{p}`: {', '.join(sorted(n))}" for p, n in sorted(calls.items()))
 
 
+def supported_regions() -> str:
+    from .cost.prices import SUPPORTED_REGIONS
+
+    return ("Supported Regions: " + ", ".join(f"`{r}`" for r in SUPPORTED_REGIONS)
+            + " (what the price table still lacks in each: [docs/regions.md](docs/regions.md)).")
+
+
 def _pins() -> list[str]:
     """pyproject.toml's Python and SDK ranges (read as text: tomllib is 3.11+, the package supports 3.10)."""
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ is the to-do list towards "no unpriced line"; us-east-1 gaps are also waived one
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -50,6 +51,9 @@ def gaps(region: str) -> list[str]:
 
 def test_supported_regions_are_the_three_the_readme_lists() -> None:
     assert SUPPORTED_REGIONS == ("us-east-1", "us-west-2", "eu-west-1")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [line] = [ln for ln in readme.splitlines() if ln.startswith("Supported Regions: ")]
+    assert re.findall(r"`([a-z]{2}-[a-z]+-\d)`", line) == list(SUPPORTED_REGIONS)
 
 
 @pytest.mark.parametrize("region", SUPPORTED_REGIONS)
