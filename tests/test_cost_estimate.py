@@ -134,3 +134,22 @@ def test_committed_table_has_a_date_and_a_source_for_every_entry() -> None:
 
 def test_every_rule_type_is_not_also_free() -> None:
     assert not [t for t in RULES if is_free(t)]
+
+
+def test_secrets_bill_per_secret_not_per_version_and_sns_per_publish_and_per_delivery_protocol() -> None:
+    table = TABLE.with_prices("us-east-1", {k: Price(v, "x", "test") for k, v in {
+        "secretsmanager:secret-month": 0.4, "sns:publish-million": 0.5, "sns:email-delivery-100k": 2.0,
+        "sns:http-delivery-million": 0.6}.items()})
+    items = [Item("aws:secretsmanager/secret:Secret", "s", {}),
+             Item("aws:secretsmanager/secretVersion:SecretVersion", "v", {}),
+             Item("aws:sns/topic:Topic", "t", {}),
+             Item("aws:sns/topicSubscription:TopicSubscription", "mail", {"protocol": "email"}),
+             Item("aws:sns/topicSubscription:TopicSubscription", "hook", {"protocol": "https"}),
+             Item("aws:sns/topicSubscription:TopicSubscription", "sms", {"protocol": "sms"})]
+    est = estimate(items, region="us-east-1", prices=table, assumptions=Assumptions(sns_publish_million_per_month=2))
+    assert only(est, "s", "secret") == pytest.approx((0.4, 0.4))
+    assert not [ln for ln in est.lines if ln.resource == "v"]  # a version is free: no line at all
+    assert only(est, "t", "publishes") == pytest.approx((2 * 0.5, 2 * 0.5))
+    assert only(est, "mail", "deliveries") == pytest.approx((2 * 10 * 2.0, 2 * 10 * 2.0))  # 2M = 20 x 100k
+    assert only(est, "hook", "deliveries") == pytest.approx((2 * 0.6, 2 * 0.6))
+    assert [ln.resource for ln in est.not_priced] == ["sms"]  # a protocol without a price is listed, not zero

@@ -40,6 +40,9 @@ class CostAssumptionsConfig(ConfigModel):
     cloudtrail_data_events_million_per_month: float = Field(
         _default("cloudtrail_data_events_million_per_month"), ge=0,
         description="Million CloudTrail data events per month per trail that records them. Default: 1.")
+    sns_publish_million_per_month: float = Field(
+        _default("sns_publish_million_per_month"), ge=0,
+        description="Million publishes per SNS topic per month (each subscription receives each). Default: 0.1.")
     spot_price_ratio: float = Field(_default("spot_price_ratio"), gt=0, le=1,
                                     description="Spot price as a fraction of on-demand. Default: 0.4.")
 

@@ -31,6 +31,8 @@ class Assumptions:
     """GB ingested per CloudWatch log group per month. Default: 5."""
     cloudtrail_data_events_million_per_month: float = 1.0
     """Million CloudTrail data events per month per trail that records data events. Default: 1."""
+    sns_publish_million_per_month: float = 0.1
+    """Million publishes per SNS topic per month; each subscription receives every one. Default: 0.1."""
     spot_price_ratio: float = 0.4
     """Spot price as a fraction of the on-demand price (AWS quotes "up to 90% off"). Default: 0.4."""
 

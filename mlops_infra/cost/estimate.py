@@ -30,11 +30,10 @@ FREE_TYPES = frozenset({
     "aws:cloudwatch/eventTarget:EventTarget", "aws:guardduty/detectorFeature:DetectorFeature",
     "aws:accessanalyzer/analyzer:Analyzer", "aws:ecr/lifecyclePolicy:LifecyclePolicy",
     "aws:cloudwatch/eventRule:EventRule",  # rules on AWS service events of the default bus are free
+    "aws:secretsmanager/secretVersion:SecretVersion",  # Secrets Manager bills per secret (its Secret line)
 })
 USAGE_ONLY = {  # billed by usage the plan cannot see and the price table does not carry: listed, not priced
     "aws:guardduty/detector:Detector": "GuardDuty bills events analysed and vCPUs monitored; not in the price table",
-    "aws:sns/topic:Topic": "SNS bills per publish and delivery; not in the price table",
-    "aws:sns/topicSubscription:TopicSubscription": "SNS bills per delivery; not in the price table",
 }
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
@@ -182,6 +181,30 @@ def cloudtrail(item: Item, ctx: Context) -> list[Line]:
     return lines
 
 
+def secret(item: Item, ctx: Context) -> list[Line]:
+    return [ctx.per_unit(item, "secret", "secretsmanager:secret-month", 1.0)]
+
+
+def sns_topic(item: Item, ctx: Context) -> list[Line]:
+    m = ctx.assumptions.sns_publish_million_per_month
+    return [ctx.per_unit(item, f"{m:g}M publishes", "sns:publish-million", m, "snsPublishMillionPerMonth")]
+
+
+# Deliveries per protocol, priced per million (email is quoted per 100,000: the key says its unit).
+SNS_DELIVERY = {"email": ("sns:email-delivery-100k", 10.0), "email-json": ("sns:email-delivery-100k", 10.0),
+                "https": ("sns:http-delivery-million", 1.0), "http": ("sns:http-delivery-million", 1.0)}
+
+
+def sns_subscription(item: Item, ctx: Context) -> list[Line]:
+    protocol = str(item.inputs.get("protocol") or "")
+    m = ctx.assumptions.sns_publish_million_per_month
+    found = SNS_DELIVERY.get(protocol)
+    if found is None:
+        return [ctx.unpriced(item, f"{protocol} deliveries", f"no delivery price for protocol {protocol!r}")]
+    key, per_million = found
+    return [ctx.per_unit(item, f"{m:g}M {protocol} deliveries", key, m * per_million, "snsPublishMillionPerMonth")]
+
+
 def karpenter_pool(item: Item, ctx: Context) -> list[Line]:
     # Karpenter keeps no node at rest; its ceiling is `spec.limits` in cpu/memory/GPUs, not in instances.
     return [ctx.line(item, "no nodes at rest", 0.0, 0.0),
@@ -196,6 +219,8 @@ RULES: dict[str, Rule] = {
     "aws:cloudwatch/logGroup:LogGroup": log_group, "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
     "aws:kms/key:Key": kms_key, "aws:cloudtrail/trail:Trail": cloudtrail, NODE_POOL: karpenter_pool,
     "aws:ebs/volume:Volume": volume_lines, PVC: pvc_lines, HELM: helm_volume_lines,
+    "aws:secretsmanager/secret:Secret": secret, "aws:sns/topic:Topic": sns_topic,
+    "aws:sns/topicSubscription:TopicSubscription": sns_subscription,
 }
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 PRICE_FILE = "prices.json"
+SUPPORTED_REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
+"""The Regions the README lists as supported; the committed table aims to price every shipped stack in each."""
 
 
 @dataclass(frozen=True)

@@ -278,7 +278,8 @@ def with_platform_budget(policy_config: Mapping[str, Any], stack_config: Mapping
 @stack_policy(
     BUDGET_POLICY,
     description="The stack's estimated monthly cost stays under budget.idleMonthlyUsd (every pool at its minimum) "
-                "and budget.maxMonthlyUsd (every pool at its maximum), when set.",
+                "and budget.maxMonthlyUsd (every pool at its maximum), when set; with a budget set, every line "
+                "the price table cannot price is a finding too (waive it per resource), never a silent zero.",
     severity="high", pack="mlops-cost",
     controls=COST_CONTROLS,
     remediation="Lower pool minimums/maximums or instance sizes (see `mlops-infra cost --stack <stack>`), or raise "
@@ -299,6 +300,12 @@ def budget(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, 
              for r in stack.resources if r.type.split(":", 1)[0] in PROVIDER_PACKAGES]
     est = estimate(items, region=str(config.get("region") or "us-east-1"),
                    assumptions=Assumptions.from_mapping(config.get("assumptions")))
+    # A line the table cannot price is an error, not a zero: the totals would show headroom that is not there.
+    # Waive it per resource (policy config `waivers`) when the price is knowingly absent.
+    by_key = {(r.name, r.type): r for r in stack.resources}
+    for ln in est.not_priced:
+        yield (by_key.get((ln.resource, ln.type)) or stack.resources[0],
+               f"not priced: {ln.what}: {ln.reason} (the budget totals would count it as $0)")
     unpriced = f"; {len(est.not_priced)} line(s) not priced" if est.not_priced else ""
     for label, total, cap, column in (("idle", est.idle, idle_cap, "idle"), ("at-max", est.max, max_cap, "max")):
         if cap is None or total <= float(cap):

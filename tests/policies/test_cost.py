@@ -80,6 +80,9 @@ def budget_stack() -> list[R]:
     return [template, pool, R("aws:ec2/natGateway:NatGateway", "nat", {})]
 
 
+UNPRICED_DB = R("aws:rds/instance:Instance", "db", {"engine": "postgres", "instanceClass": "db.x9.large",
+                                                    "allocatedStorage": 20, "storageType": "gp3", "tags": TAGS})
+
 BUDGET_CASES = [
     Case("within", "mlops-cost-budget", budget_stack(), [], config={"idleMonthlyUsd": 190, "maxMonthlyUsd": 340}),
     Case("no-budget", "mlops-cost-budget", budget_stack(), []),
@@ -94,7 +97,18 @@ BUDGET_CASES = [
         "scalingConfig": {"minSize": 0, "maxSize": 1, "desiredSize": 0}})],
          # g6.xlarge $0.8048/h x 730 x 0.5 = $293.75 (the gp2 root volume has no price: listed, not counted)
          ["gpu: estimated at-max cost $293.75/month is over the budget of $200.00 (largest: gpu $294; "
-          "1 line(s) not priced)"], config={"maxMonthlyUsd": 200, "assumptions": {"spotPriceRatio": 0.5}}),
+          "1 line(s) not priced)",
+          "gpu: not priced: gp2 root volume 20 GiB per node: no price for ebs:gp2-gb-month in us-east-1 (the budget "
+          "totals would count it as $0)"], config={"maxMonthlyUsd": 200, "assumptions": {"spotPriceRatio": 0.5}}),
+    # An unpriced line is a finding whenever a budget is set, even with the totals under it; a waiver on the
+    # resource silences it (and only it).
+    Case("unpriced-is-an-error", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB],
+         ["db: not priced: db.x9.large postgres Single-AZ: no price for rds:postgres:db.x9.large in us-east-1 (the "
+          "budget totals would count it as $0)"], config={"idleMonthlyUsd": 1000, "maxMonthlyUsd": 1000}),
+    Case("unpriced-waived", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB], [],
+         config={"idleMonthlyUsd": 1000, "maxMonthlyUsd": 1000,
+                 "waivers": [{"resource": "db", "reason": "priced by hand", "expires": "2099-01-01"}]}),
+    Case("unpriced-without-budget", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB], []),
 ]
 
 
