@@ -132,33 +132,33 @@ STORE = R("kubernetes:external-secrets.io/v1:SecretStore", "store", {
     "metadata": {"name": "db", "namespace": "airflow"},
     "spec": {"provider": {"aws": {"auth": {"jwt": {"serviceAccountRef": {"name": "reader"}}}}}}})
 ESO = R("kubernetes:helm.sh/v3:Release", "eso", {"chart": "external-secrets", "namespace": "external-secrets"})
-UNREACHABLE_STS = ("executor-role: sts (granted to ServiceAccounts in airflow) is unreachable from airflow: the VPC has "
-                   "no sts interface endpoint, and egress admits no HTTPS to the internet (a NetworkPolicy cannot "
-                   "name the service's public addresses)")
+EXECUTOR = "executor-role: {} (granted to role executor-role for ServiceAccount airflow/executor) is unreachable from airflow: "
+TRAINER = "trainer-role: {} (granted to role trainer-role for ServiceAccount research/trainer) is unreachable from research: "
+UNREACHABLE_STS = EXECUTOR.format("sts") + ("the VPC has no sts interface endpoint, and egress of NetworkPolicy egress "
+                                            "admits no HTTPS to the internet (a NetworkPolicy cannot name the service's "
+                                            "public addresses)")
 
 REACH_CASES = [
     Case("dynamodb-admitted", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
                                       egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))], []),
     Case("dynamodb-not-admitted", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
                                           egress("airflow", https(*S3), https(VPC_CIDR))],
-         ["executor-role: dynamodb (granted to ServiceAccounts in airflow) is unreachable from airflow: egress admits "
-          "no HTTPS to its prefix list (52.94.0.0/22)"]),
+         [EXECUTOR.format("dynamodb") + "egress of NetworkPolicy egress admits no HTTPS to its prefix list "
+          "(52.94.0.0/22)"]),
     Case("sts-without-endpoint", REACH, [*NET, *FEAST_READ, egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))],
          [UNREACHABLE_STS]),
     Case("sts-through-nat", REACH, [*NET, R("aws:ec2/natGateway:NatGateway", "nat", {}), *FEAST_READ,
                                     egress("airflow", https(*S3, *DYNAMODB), https("0.0.0.0/0"))], []),
     Case("athena-without-endpoint-or-nat", REACH, [*NET, *role("research", "trainer", "athena:StartQueryExecution")],
-         ["trainer-role: athena (granted to ServiceAccounts in research) is unreachable from research: the VPC has "
-          "neither its interface endpoint nor NAT",
-          "trainer-role: sts (granted to ServiceAccounts in research) is unreachable from research: the VPC has "
-          "neither its interface endpoint nor NAT"]),
+         [TRAINER.format("athena") + "the VPC has neither its interface endpoint nor NAT",
+          TRAINER.format("sts") + "the VPC has neither its interface endpoint nor NAT"]),
     Case("athena-endpoint-not-admitted", REACH, [*NET, endpoint("sts", "Interface"), endpoint("athena", "Interface"),
                                                  *role("research", "trainer", "athena:StartQueryExecution"),
                                                  egress("research", https(*S3))],
-         ["trainer-role: athena (granted to ServiceAccounts in research) is unreachable from research: egress admits "
-          "no HTTPS to the VPC CIDR, where its interface endpoint listens",
-          "trainer-role: sts (granted to ServiceAccounts in research) is unreachable from research: egress admits no "
-          "HTTPS to the VPC CIDR, where its interface endpoint listens"]),
+         [TRAINER.format("athena") + "egress of NetworkPolicy egress admits no HTTPS to the VPC CIDR, where its "
+          "interface endpoint listens",
+          TRAINER.format("sts") + "egress of NetworkPolicy egress admits no HTTPS to the VPC CIDR, where its "
+          "interface endpoint listens"]),
     # A SecretStore's ServiceAccount: External Secrets makes the calls, from its own (not isolated) namespace.
     Case("secret-store-account-used-by-the-operator", REACH, [
         *NET, endpoint("secretsmanager", "Interface"), endpoint("sts", "Interface"), ESO, STORE,
@@ -180,8 +180,8 @@ REACH_CASES += [
     Case("vpc-cidr-except-the-endpoint-subnet", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
                                                         egress("airflow", https(*S3, *DYNAMODB), {"to": [{"ipBlock": {
                                                             "cidr": VPC_CIDR, "except": ["10.0.0.0/24"]}}]})],
-         ["executor-role: sts (granted to ServiceAccounts in airflow) is unreachable from airflow: egress admits no "
-          "HTTPS to the VPC CIDR, where its interface endpoint listens"]),
+         [EXECUTOR.format("sts") + "egress of NetworkPolicy egress admits no HTTPS to the VPC CIDR, where its "
+          "interface endpoint listens"]),
     *(Case(f"{prefix}-through-{service}", REACH, [*NET, endpoint("sts", "Interface"), endpoint(service, "Interface"),
                                                  *role("research", "w", f"{prefix}:{action}"),
                                                  egress("research", https(VPC_CIDR))], [])
@@ -204,8 +204,8 @@ def test_pod_identity_needs_the_agent_in_egress() -> None:
     no_eks_auth = ("pi-role: Pod Identity credentials are unavailable to research: the node's agent calls "
                    "eks-auth:AssumeRoleForPodIdentity, and the VPC has neither its eks-auth interface endpoint nor NAT")
     check(Case("pod-identity", REACH, broken, [
-        no_eks_auth, "pi-role: Pod Identity credentials are unreachable from research: egress does not admit the agent "
-        "(169.254.170.23/32 TCP 80)"]))
+        no_eks_auth, "pi-role: Pod Identity credentials are unreachable from research: egress of NetworkPolicy egress "
+        "does not admit the agent (169.254.170.23/32 TCP 80)"]))
     agent = {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
     check(Case("pod-identity-no-eks-auth", REACH, [*NET, grant, assoc, egress("research", https(*S3), agent)],
                [no_eks_auth]))
@@ -234,9 +234,10 @@ def test_staging_without_its_sts_endpoint_fails_as_before_the_fix() -> None:
     inv = copy.deepcopy(planned("staging").to_json())
     inv["resources"] = [r for r in inv["resources"] if r["name"] != "mlops-staging-net-sts"]
     found = findings(inv, REACH, "staging")
-    assert "mlops-staging-airflow-wiring-executor-role: sts (granted to ServiceAccounts in airflow) is unreachable " \
-           "from airflow: the VPC has no sts interface endpoint, and egress admits no HTTPS to the internet (a " \
-           "NetworkPolicy cannot name the service's public addresses)" in found
+    assert "mlops-staging-airflow-wiring-executor-role: sts (granted to role mlops-staging-airflow-wiring-executor-" \
+           "role for ServiceAccount airflow/airflow-worker) is unreachable from airflow: the VPC has no sts interface " \
+           "endpoint, and egress of NetworkPolicy mlops-staging-airflow-wiring-egress admits no HTTPS to the " \
+           "internet (a NetworkPolicy cannot name the service's public addresses)" in found
     assert {f.split(":")[0] for f in found} >= {"mlops-staging-kfp-wiring-executor-role",
                                                 "mlops-staging-airflow-api-server-role"}
 
@@ -270,8 +271,9 @@ def test_prod_egress_without_the_dynamodb_prefix_list_fails_as_before_the_fix() 
             for rule in r["inputs"]["spec"].get("egress") or []:
                 rule["to"] = [p for p in rule.get("to") or [] if p.get("ipBlock", {}).get("cidr") not in DYNAMODB]
     assert findings(inv, REACH, "prod") == [
-        "mlops-prod-airflow-wiring-executor-role: dynamodb (granted to ServiceAccounts in airflow) is unreachable "
-        "from airflow: egress admits no HTTPS to its prefix list (52.94.0.0/22)"]
+        "mlops-prod-airflow-wiring-executor-role: dynamodb (granted to role mlops-prod-airflow-wiring-executor-role "
+        "for ServiceAccount airflow/airflow-worker) is unreachable from airflow: egress of NetworkPolicy "
+        "mlops-prod-airflow-wiring-egress admits no HTTPS to its prefix list (52.94.0.0/22)"]
 
 
 def test_the_feature_server_on_its_old_service_port_is_caught() -> None:
