@@ -286,3 +286,69 @@ def test_the_feature_server_on_its_old_service_port_is_caught() -> None:
                     port["port"] = 80 if port.get("port") == 6566 else port.get("port")
     assert sorted(f.split(":")[0] for f in findings(inv, PORTS, "staging")) == [
         "mlops-staging-airflow-wiring-egress", "mlops-staging-kfp-wiring-egress"]
+
+
+# --- service-reach in other shapes: routes, route tables, subnets, egress policies that select the pods ---------
+
+SUBNET = R("aws:ec2/subnet:Subnet", "private-a", {"cidrBlock": "10.0.1.0/24"}, deps={"vpcId": ["vpc"]})
+TABLE = R("aws:ec2/routeTable:RouteTable", "private-rt", {}, deps={"vpcId": ["vpc"]})
+
+
+def nat_route(target: str = "nat", cidr: str = "0.0.0.0/0") -> R:
+    return R("aws:ec2/route:Route", f"route-{target}", {"destinationCidrBlock": cidr, "natGatewayId": f"{target}-id"},
+             deps={"routeTableId": ["private-rt"], "natGatewayId": [target]})
+
+
+def routed_endpoint(service: str, tables: list[str]) -> R:
+    ep = endpoint(service)
+    return R(ep.type, ep.name, {**ep.inputs, "routeTableIds": [f"{t}-id" for t in tables]}, deps={"routeTableIds": tables})
+
+
+def pods(ns: str, sa: str, labels: dict[str, str]) -> R:
+    return R(DEPLOY, f"{sa}-deploy", {"metadata": {"name": sa, "namespace": ns}, "spec": {"template": {
+        "metadata": {"labels": labels}, "spec": {"serviceAccountName": sa, "containers": [{"name": "app"}]}}}})
+
+
+def selected_egress(ns: str, labels: dict[str, str], *rules: dict[str, Any], name: str) -> R:
+    return R(NP, name, {"metadata": {"name": name, "namespace": ns}, "spec": {
+        "podSelector": {"matchLabels": labels}, "policyTypes": ["Egress"], "egress": list(rules)}})
+
+
+S3_READ = role("research", "trainer", "s3:GetObject")
+STS = R("aws:ec2/vpcEndpoint:VpcEndpoint", "vpce-sts", {**endpoint("sts", "Interface").inputs, "subnetIds": ["a-id"]},
+        deps={"subnetIds": ["private-a"]})
+NO_S3 = TRAINER.format("s3") + "the VPC has neither its gateway endpoint nor NAT"
+NO_STS = TRAINER.format("sts") + "the VPC has neither its interface endpoint nor NAT"
+SHAPE_CASES = [
+    # NAT counts only when a default route leads to it (a NAT no route names carries nothing).
+    Case("nat-routed", REACH, [VPC, SUBNET, TABLE, NAT, nat_route(), *S3_READ], []),
+    Case("nat-without-default-route", REACH, [VPC, SUBNET, TABLE, NAT, nat_route(cidr="10.1.0.0/16"), *S3_READ],
+         [NO_S3, NO_STS]),
+    Case("nat-in-route-table-inline", REACH, [VPC, SUBNET, NAT, R(TABLE.type, TABLE.name, {"routes": [
+        {"cidrBlock": "0.0.0.0/0", "natGatewayId": "nat-id"}]}), *S3_READ], []),
+    # A gateway endpoint routes only for the route tables it names (or that an association adds).
+    Case("gateway-with-route-table", REACH, [VPC, SUBNET, TABLE, routed_endpoint("s3", ["private-rt"]), STS,
+                                             *S3_READ], []),
+    Case("gateway-without-route-table", REACH, [VPC, SUBNET, TABLE, endpoint("s3"), STS, *S3_READ], [NO_S3]),
+    # An interface endpoint listens only in the subnets it names.
+    Case("interface-without-subnets", REACH, [VPC, SUBNET, TABLE, routed_endpoint("s3", ["private-rt"]),
+                                              endpoint("sts", "Interface"), *S3_READ], [NO_STS]),
+    Case("gateway-through-association", REACH, [
+        VPC, SUBNET, TABLE, endpoint("s3"), STS, *S3_READ,
+        R("aws:ec2/vpcEndpointRouteTableAssociation:VpcEndpointRouteTableAssociation", "assoc", {},
+          deps={"vpcEndpointId": ["vpce-s3"], "routeTableId": ["private-rt"]})], []),
+    # Egress from a policy that selects the ServiceAccount's pods by label, not only namespace-wide ones.
+    Case("selected-pods-egress-blocks-sts", REACH, [
+        *NET, endpoint("sts", "Interface"), *S3_READ, pods("research", "trainer", {"app": "trainer"}),
+        selected_egress("research", {"app": "trainer"}, https(*S3), name="trainer-egress")],
+         [TRAINER.format("sts") + "egress of NetworkPolicy trainer-egress admits no HTTPS to the VPC CIDR, where its "
+          "interface endpoint listens"]),
+    Case("other-pods-egress-does-not-apply", REACH, [
+        *NET, endpoint("sts", "Interface"), *S3_READ, pods("research", "trainer", {"app": "trainer"}),
+        selected_egress("research", {"app": "notebook"}, https(*S3), name="notebook-egress")], []),
+]
+
+
+@params(SHAPE_CASES)
+def test_service_reach_in_other_shapes(case: Case) -> None:
+    check(case)
