@@ -134,9 +134,9 @@ def irsa_findings(idx: Index, ids: Identifiers, config: Mapping[str, Any]) -> It
         annotated.add((f"{ns or 'default'}/{name}", role.urn))
         allowed_subjects = trusted.get(role.urn, [])
         if not any(fnmatch.fnmatchcase(f"{ns or 'default'}/{name}", s) for s in allowed_subjects):
-            only = ", ".join(allowed_subjects) or "no ServiceAccount of this cluster"
+            only = f"allows only {', '.join(allowed_subjects)}" if allowed_subjects else "pins no ServiceAccount"
             yield sa, (f"ServiceAccount {ns}/{name} ({sa.name}) carries role {label(role)}'s ARN, but the role's "
-                       f"trust allows only {only}: point the trust's :sub at system:serviceaccount:{ns}:{name}")
+                       f"trust {only}: point the trust's :sub at system:serviceaccount:{ns}:{name}")
     for urn, subs in trusted.items():
         for subject in subs:
             ns, _, name = subject.partition("/")
