@@ -316,9 +316,12 @@ def secret_findings(idx: Index, users: Users, key: Key) -> Iterator[Finding]:
             stores.append((secret, arn, ("secretsmanager:GetSecretValue",), "secretsmanager",
                            "reads secret"))
     for db in idx.of_type(*DATABASES):
-        arn = next((s.get("secretArn") for s in as_list(db.get("masterUserSecrets")) if isinstance(s, Mapping)), None)
-        if _encrypted_by(db, ("masterUserSecretKmsKeyId",), key) and isinstance(arn, str):
-            stores.append((db, arn, ("secretsmanager:GetSecretValue",), "secretsmanager", "reads the master secret of"))
+        if _encrypted_by(db, ("masterUserSecretKmsKeyId",), key):
+            for role in _master_secret_readers(idx, users.grants, db):
+                missing = users.missing_for_role(key, role, ("kms:Decrypt",), "secretsmanager")
+                if missing:
+                    yield key.res, _role_message(key, role, "reads the RDS-managed master secret of", db, missing,
+                                                 "secretsmanager")
     for table in idx.of_type(TABLE):
         name = users.ids.name(table)
         arn = users.ids.arn(table, ":table/") or (
@@ -330,6 +333,21 @@ def secret_findings(idx: Index, users: Users, key: Key) -> Iterator[Finding]:
             missing = users.missing_for_role(key, role, ("kms:Decrypt",), via)
             if missing:
                 yield key.res, _role_message(key, role, verb, thing, missing, via)
+
+
+def _master_secret_readers(idx: Index, grants: RoleGrants, db: Resource) -> Iterator[Resource]:
+    """Roles whose RolePolicy grants GetSecretValue on a document built from the database (its master secret's ARN
+    is an output, `master_user_secrets[0].secret_arn`: the relation is the property dependency)."""
+    for rp in idx.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if db.urn not in rp.property_dependencies.get("policy", ()):
+            continue
+        try:
+            doc = json_doc(rp.get("policy"), "role policy")
+        except NotApplicable:
+            continue
+        if any(matches(as_list(st.get("Action")), "secretsmanager:GetSecretValue") for st in statements(doc)
+               if st.get("Effect") == "Allow"):
+            yield from (r for r in grants.roles if r.urn in rp.property_dependencies.get("role", ()))
 
 
 @stack_policy(

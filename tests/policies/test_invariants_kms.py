@@ -133,6 +133,16 @@ SECRET = R("aws:secretsmanager/secret:Secret", "db-secret", {"name": "db", "kmsK
 TABLE = R("aws:dynamodb/table:Table", "features", {"name": "features", "serverSideEncryption": {
     "enabled": True, "kmsKeyArn": KEY_ARN}}, deps={"serverSideEncryption": ["key"]})
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:111122223333:table/features"
+DB = R("aws:rds/instance:Instance", "kfp-db", {"manageMasterUserPassword": True, "masterUserSecretKmsKeyId": KEY_ARN},
+       deps={"masterUserSecretKmsKeyId": ["key"]})
+
+
+def master_secret_reader(*extra: dict[str, Any]) -> list[R]:
+    """The master secret's ARN is an output of the database: the reader's policy depends on it."""
+    read = allow(["secretsmanager:GetSecretValue"], "arn:aws:secretsmanager:us-east-1:111122223333:secret:rds!db-1")
+    return [R(ROLE, "kfp", {"name": "kfp", "assumeRolePolicy": "{}"}),
+            R("aws:iam/rolePolicy:RolePolicy", "kfp-policy", {"role": "kfp", "policy": json.dumps(
+                {"Statement": [read, *extra]})}, deps={"role": ["kfp"], "policy": ["kfp-db"]})]
 
 CASES = [
     Case("logs-granted", KMS, [key(LOGS), GROUP], []),
@@ -189,6 +199,9 @@ CASES = [
          [reader_message("app", "reads secret", "db-secret", "kms:Decrypt", "secretsmanager")]),
     Case("table-reader-without-decrypt", KMS, [key(), TABLE, *role("feast", allow(["dynamodb:GetItem"], TABLE_ARN))],
          [reader_message("feast", "reads or writes table", "features", "kms:Decrypt", "dynamodb")]),
+    Case("rds-master-secret-reader-without-decrypt", KMS, [key(), DB, *master_secret_reader()],
+         [reader_message("kfp", "reads the RDS-managed master secret of", "kfp-db", "kms:Decrypt", "secretsmanager")]),
+    Case("rds-master-secret-reader-with-decrypt", KMS, [key(), DB, *master_secret_reader(DECRYPT)], []),
     Case("table-reader-with-decrypt", KMS, [key(), TABLE, *role("feast", allow(["dynamodb:GetItem"], TABLE_ARN),
                                                                 DECRYPT)], []),
 ]
