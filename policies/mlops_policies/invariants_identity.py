@@ -22,7 +22,17 @@ from typing import Any
 
 from .core import NotApplicable, Resource, Stack, as_list, json_doc, stack_policy, statements
 from .invariants_cluster import PACK
-from .invariants_index import CLUSTER, POD_IDENTITY, SERVICE_ACCOUNT, Index, index, meta
+from .invariants_index import (
+    CLUSTER,
+    POD_IDENTITY,
+    RELEASE_V4,
+    SERVICE_ACCOUNT,
+    Index,
+    index,
+    meta,
+    release_namespace,
+    release_values,
+)
 from .invariants_roles import Identifiers, condition_holds, identifiers, matches
 from .invariants_workloads import ALLOWLIST, ROLE_ANNOTATION, allowed, service_accounts
 
@@ -102,20 +112,33 @@ def subjects(st: Mapping[str, Any]) -> list[str]:
 def _annotated(idx: Index, ids: Identifiers, roles: Mapping[str, Resource]) -> Iterator[tuple[Resource, Resource]]:
     """(ServiceAccount, role) for each ServiceAccount whose role-arn annotation is a role of the stack."""
     by_arn = {a: r for r in roles.values() for a in ids.of(r) if a.startswith("arn:")}
+    by_name = {n: r for r in roles.values() if (n := ids.name(r))}
     for sa in idx.of_type(SERVICE_ACCOUNT):
         value = sa.get("metadata", "annotations", ROLE_ANNOTATION)
-        role = by_arn.get(value) if isinstance(value, str) else None
+        role = (by_arn.get(value) or (by_name.get(value.rsplit("/", 1)[-1]) if ":role/" in value else None)) \
+            if isinstance(value, str) else None
         if role is None and value is not None:
             role = next((roles[u] for u in sa.property_dependencies.get("metadata", ()) if u in roles), None)
         if role is not None:
             yield sa, role
 
 
+def accounts_of(idx: Index) -> set[str]:
+    """`ns/name` of every ServiceAccount the stack creates: objects, charts (Release v3 and Chart v4 values
+    `serviceAccount.name`), EKS add-ons."""
+    found = set(service_accounts(idx))
+    for chart in idx.of_type(RELEASE_V4):
+        block = release_values(chart).get("serviceAccount")
+        if isinstance(block, Mapping) and block.get("create", True) and isinstance(block.get("name"), str):
+            found.add(f"{release_namespace(chart)}/{block['name']}")
+    return found
+
+
 def irsa_findings(idx: Index, ids: Identifiers, config: Mapping[str, Any]) -> Iterator[Finding]:
     providers = own_providers(idx, ids)
     provider_urns = {p.urn for p in idx.of_type(OIDC_PROVIDER, CLUSTER)}
     roles = {r.urn: r for r in idx.of_type(ROLE)}
-    accounts = service_accounts(idx)
+    accounts = accounts_of(idx)
     trusted: dict[str, list[str]] = {}
     for role in roles.values():
         for st, host in _web_identity(role, providers, provider_urns):
@@ -141,7 +164,9 @@ def irsa_findings(idx: Index, ids: Identifiers, config: Mapping[str, Any]) -> It
         for subject in subs:
             ns, _, name = subject.partition("/")
             obj = idx.k8s.get(("ServiceAccount", ns, name))
-            if obj is not None and (subject, urn) not in annotated and not _pod_identity_for(idx, subject):
+            if obj is None or obj.get("metadata", "annotations", ROLE_ANNOTATION) is not None:
+                continue  # annotated with some role: an unknown ARN is not judged, another role's is judged above
+            if (subject, urn) not in annotated and not _pod_identity_for(idx, subject):
                 yield obj, (f"IRSA role {label(roles[urn])} trusts ServiceAccount {subject} ({obj.name}), but the "
                            f"ServiceAccount does not carry {ROLE_ANNOTATION} = the role's ARN, so its pods get no "
                            "credentials: annotate it")
@@ -161,7 +186,7 @@ def _assoc_role(idx: Index, ids: Identifiers, assoc: Resource) -> Resource | Non
 
 
 def pod_identity_findings(idx: Index, ids: Identifiers, config: Mapping[str, Any]) -> Iterator[Finding]:
-    accounts = service_accounts(idx)
+    accounts = accounts_of(idx)
     for assoc in idx.of_type(POD_IDENTITY):
         ns, name, cluster = assoc.get("namespace"), assoc.get("serviceAccount"), assoc.get("clusterName")
         if not isinstance(ns, str) or not isinstance(name, str):
