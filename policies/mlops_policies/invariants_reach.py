@@ -200,13 +200,12 @@ def pod_labels(idx: Index, ns: str, account: str | None) -> list[Mapping[str, An
     return found
 
 
-def pod_egress(idx: Index, ns: str, account: str | None) -> tuple[list[Rule] | None, list[str]]:
-    """(the egress rules the pods of `ns` running as `account` get, or None when no policy isolates them for egress;
-    the names of the policies that do). Pods known from the stack's workloads: every policy whose podSelector
-    selects all of them; otherwise only namespace-wide policies (podSelector {}), which select any pod."""
+def selecting_policies(idx: Index, ns: str, account: str | None) -> list[tuple[Resource, Mapping[str, Any]]]:
+    """(policy, spec) of the egress NetworkPolicies of `ns` that select the pods running as `account`. Pods known from
+    the stack's workloads: every policy whose podSelector selects all of them; otherwise only namespace-wide policies
+    (podSelector {}), which select any pod."""
     labels = pod_labels(idx, ns, account)
-    rules: list[Rule] = []
-    isolating: list[str] = []
+    found = []
     for policy in idx.of_type(NETWORK_POLICY):
         spec = policy.get("spec")
         if meta(policy)[0] != ns or not isinstance(spec, Mapping):
@@ -215,9 +214,35 @@ def pod_egress(idx: Index, ns: str, account: str | None) -> tuple[list[Rule] | N
         if selector != {} and not (labels and all(labels_match(selector, pod) for pod in labels)):
             continue
         if "Egress" in as_list(spec.get("policyTypes")) or "egress" in spec:
-            isolating.append(policy.name)
-            rules += [r for r in (_rule(x) for x in as_list(spec.get("egress")) if isinstance(x, Mapping)) if r]
-    return (rules if isolating else None), isolating
+            found.append((policy, spec))
+    return found
+
+
+def pod_egress(idx: Index, ns: str, account: str | None) -> tuple[list[Rule] | None, list[str]]:
+    """(the egress rules the pods of `ns` running as `account` get, or None when no policy isolates them for egress;
+    the names of the policies that do)."""
+    policies = selecting_policies(idx, ns, account)
+    rules = [r for _, spec in policies for r in (_rule(x) for x in as_list(spec.get("egress"))
+                                                 if isinstance(x, Mapping)) if r]
+    return (rules if policies else None), [p.name for p, _ in policies]
+
+
+def admits_dns(idx: Index, ns: str, account: str | None) -> bool:
+    """Some egress rule of the selecting policies admits port 53 (any protocol, any peer: the peer is the cluster's
+    DNS, which this rule does not model), or the pods are not isolated for egress."""
+    policies = selecting_policies(idx, ns, account)
+    for _, spec in policies:
+        for rule in as_list(spec.get("egress")):
+            ports = as_list(rule.get("ports")) if isinstance(rule, Mapping) else []
+            if isinstance(rule, Mapping) and not ports:
+                return True
+            for entry in ports:
+                port = entry.get("port") if isinstance(entry, Mapping) else None
+                end = entry.get("endPort") if isinstance(entry, Mapping) else None
+                if port is None or port == 53 or (isinstance(port, str) and "dns" in port) or (
+                        isinstance(port, int) and isinstance(end, int) and port <= 53 <= end):
+                    return True
+    return not policies
 
 
 @dataclass(frozen=True)
@@ -354,6 +379,9 @@ def aws_service_reachable(stack: Stack, config: Mapping[str, Any]) -> Iterable[t
             egress, policies = pod_egress(idx, ns, account)
             who = f"role {role.name} for ServiceAccount {ns}/{account}" if account else f"ServiceAccounts in {ns}"
             named = f"egress of NetworkPolicy {', '.join(sorted(policies))}" if policies else "egress"
+            if services and not admits_dns(idx, ns, account):
+                yield role, (f"{', '.join(sorted(services))} (granted to {who}) are unreachable from {ns}: {named} "
+                             "admits no DNS (port 53), so no AWS endpoint name resolves")
             for service in sorted(services):
                 reason = unreachable(service, egress, paths)
                 if reason:

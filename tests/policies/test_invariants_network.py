@@ -122,6 +122,15 @@ def role(ns: str, sa: str, *actions: str) -> list[R]:
               deps={"role": [f"{sa}-role"]})]
 
 
+DNS = {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+       "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+
+
+def reach_egress(ns: str, *rules: dict[str, Any], name: str = "egress") -> R:
+    """An egress policy as real ones are: DNS to the cluster's resolver, then `rules`."""
+    return egress(ns, *rules, DNS, name=name)
+
+
 def https(*cidrs: str) -> dict[str, Any]:
     return {"to": [{"ipBlock": {"cidr": c}} for c in cidrs], "ports": [{"protocol": "TCP", "port": 443}]}
 
@@ -140,21 +149,21 @@ UNREACHABLE_STS = EXECUTOR.format("sts") + ("the VPC has no sts interface endpoi
 
 REACH_CASES = [
     Case("dynamodb-admitted", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
-                                      egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))], []),
+                                      reach_egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))], []),
     Case("dynamodb-not-admitted", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
-                                          egress("airflow", https(*S3), https(VPC_CIDR))],
+                                          reach_egress("airflow", https(*S3), https(VPC_CIDR))],
          [EXECUTOR.format("dynamodb") + "egress of NetworkPolicy egress admits no HTTPS to its prefix list "
           "(52.94.0.0/22)"]),
-    Case("sts-without-endpoint", REACH, [*NET, *FEAST_READ, egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))],
+    Case("sts-without-endpoint", REACH, [*NET, *FEAST_READ, reach_egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))],
          [UNREACHABLE_STS]),
     Case("sts-through-nat", REACH, [*NET, R("aws:ec2/natGateway:NatGateway", "nat", {}), *FEAST_READ,
-                                    egress("airflow", https(*S3, *DYNAMODB), https("0.0.0.0/0"))], []),
+                                    reach_egress("airflow", https(*S3, *DYNAMODB), https("0.0.0.0/0"))], []),
     Case("athena-without-endpoint-or-nat", REACH, [*NET, *role("research", "trainer", "athena:StartQueryExecution")],
          [TRAINER.format("athena") + "the VPC has neither its interface endpoint nor NAT",
           TRAINER.format("sts") + "the VPC has neither its interface endpoint nor NAT"]),
     Case("athena-endpoint-not-admitted", REACH, [*NET, endpoint("sts", "Interface"), endpoint("athena", "Interface"),
                                                  *role("research", "trainer", "athena:StartQueryExecution"),
-                                                 egress("research", https(*S3))],
+                                                 reach_egress("research", https(*S3))],
          [TRAINER.format("athena") + "egress of NetworkPolicy egress admits no HTTPS to the VPC CIDR, where its "
           "interface endpoint listens",
           TRAINER.format("sts") + "egress of NetworkPolicy egress admits no HTTPS to the VPC CIDR, where its "
@@ -162,7 +171,7 @@ REACH_CASES = [
     # A SecretStore's ServiceAccount: External Secrets makes the calls, from its own (not isolated) namespace.
     Case("secret-store-account-used-by-the-operator", REACH, [
         *NET, endpoint("secretsmanager", "Interface"), endpoint("sts", "Interface"), ESO, STORE,
-        *role("airflow", "reader", "secretsmanager:GetSecretValue"), egress("airflow", https(*S3))], []),
+        *role("airflow", "reader", "secretsmanager:GetSecretValue"), reach_egress("airflow", https(*S3))], []),
 ]
 
 
@@ -172,19 +181,19 @@ NAT = R("aws:ec2/natGateway:NatGateway", "nat", {})
 # Review (net) #4: `except`, the IAM prefixes whose endpoint service has another name.
 REACH_CASES += [
     Case("internet-except-metadata-through-nat", REACH, [*NET, NAT, *FEAST_READ,
-                                                        egress("airflow", https(*S3, *DYNAMODB), INTERNET_BUT_METADATA)],
+                                                        reach_egress("airflow", https(*S3, *DYNAMODB), INTERNET_BUT_METADATA)],
          []),
-    Case("internet-except-a-public-range", REACH, [*NET, NAT, *FEAST_READ, egress("airflow", https(*S3, *DYNAMODB), {
+    Case("internet-except-a-public-range", REACH, [*NET, NAT, *FEAST_READ, reach_egress("airflow", https(*S3, *DYNAMODB), {
         "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["52.0.0.0/8"]}}], "ports": [{"port": 443}]})],
          [UNREACHABLE_STS]),
     Case("vpc-cidr-except-the-endpoint-subnet", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
-                                                        egress("airflow", https(*S3, *DYNAMODB), {"to": [{"ipBlock": {
+                                                        reach_egress("airflow", https(*S3, *DYNAMODB), {"to": [{"ipBlock": {
                                                             "cidr": VPC_CIDR, "except": ["10.0.0.0/24"]}}]})],
          [EXECUTOR.format("sts") + "egress of NetworkPolicy egress admits no HTTPS to the VPC CIDR, where its "
           "interface endpoint listens"]),
     *(Case(f"{prefix}-through-{service}", REACH, [*NET, endpoint("sts", "Interface"), endpoint(service, "Interface"),
                                                  *role("research", "w", f"{prefix}:{action}"),
-                                                 egress("research", https(VPC_CIDR))], [])
+                                                 reach_egress("research", https(VPC_CIDR))], [])
       for prefix, action, service in (("kinesis", "PutRecord", "kinesis-streams"),
                                       ("firehose", "PutRecord", "kinesis-firehose"),
                                       ("bedrock", "InvokeModel", "bedrock-runtime"))),
@@ -200,19 +209,19 @@ def test_pod_identity_needs_the_agent_in_egress() -> None:
     grant = R("aws:iam/role:Role", "pi-role", {"assumeRolePolicy": "{}"})
     assoc = R("aws:eks/podIdentityAssociation:PodIdentityAssociation", "assoc",
               {"namespace": "research", "serviceAccount": "trainer"}, deps={"roleArn": ["pi-role"]})
-    broken = [*NET, grant, assoc, egress("research", https(*S3))]
+    broken = [*NET, grant, assoc, reach_egress("research", https(*S3))]
     no_eks_auth = ("pi-role: Pod Identity credentials are unavailable to research: the node's agent calls "
                    "eks-auth:AssumeRoleForPodIdentity, and the VPC has neither its eks-auth interface endpoint nor NAT")
     check(Case("pod-identity", REACH, broken, [
         no_eks_auth, "pi-role: Pod Identity credentials are unreachable from research: egress of NetworkPolicy egress "
         "does not admit the agent (169.254.170.23/32 TCP 80)"]))
     agent = {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
-    check(Case("pod-identity-no-eks-auth", REACH, [*NET, grant, assoc, egress("research", https(*S3), agent)],
+    check(Case("pod-identity-no-eks-auth", REACH, [*NET, grant, assoc, reach_egress("research", https(*S3), agent)],
                [no_eks_auth]))
     check(Case("pod-identity-ok", REACH, [*NET, endpoint("eks-auth", "Interface"), grant, assoc,
-                                          egress("research", https(*S3), agent)], []))
+                                          reach_egress("research", https(*S3), agent)], []))
     # The node's agent calls eks-auth: with NAT it is reached; without, only through its interface endpoint.
-    check(Case("pod-identity-nat", REACH, [*NET, NAT, grant, assoc, egress("research", https(*S3), agent)], []))
+    check(Case("pod-identity-nat", REACH, [*NET, NAT, grant, assoc, reach_egress("research", https(*S3), agent)], []))
 
 
 # --- the shipped stacks ----------------------------------------------------------------------------------------------
@@ -311,7 +320,7 @@ def pods(ns: str, sa: str, labels: dict[str, str]) -> R:
 
 def selected_egress(ns: str, labels: dict[str, str], *rules: dict[str, Any], name: str) -> R:
     return R(NP, name, {"metadata": {"name": name, "namespace": ns}, "spec": {
-        "podSelector": {"matchLabels": labels}, "policyTypes": ["Egress"], "egress": list(rules)}})
+        "podSelector": {"matchLabels": labels}, "policyTypes": ["Egress"], "egress": [*rules, DNS]}})
 
 
 S3_READ = role("research", "trainer", "s3:GetObject")
@@ -343,6 +352,12 @@ SHAPE_CASES = [
         selected_egress("research", {"app": "trainer"}, https(*S3), name="trainer-egress")],
          [TRAINER.format("sts") + "egress of NetworkPolicy trainer-egress admits no HTTPS to the VPC CIDR, where its "
           "interface endpoint listens"]),
+    Case("egress-without-dns", REACH, [*NET, endpoint("sts", "Interface"), *S3_READ,
+                                       egress("research", https(*S3), https(VPC_CIDR))],
+         ["trainer-role: s3, sts (granted to role trainer-role for ServiceAccount research/trainer) are unreachable "
+          "from research: egress of NetworkPolicy egress admits no DNS (port 53), so no AWS endpoint name resolves"]),
+    Case("egress-with-dns", REACH, [*NET, endpoint("sts", "Interface"), *S3_READ,
+                                    reach_egress("research", https(*S3), https(VPC_CIDR))], []),
     Case("other-pods-egress-does-not-apply", REACH, [
         *NET, endpoint("sts", "Interface"), *S3_READ, pods("research", "trainer", {"app": "trainer"}),
         selected_egress("research", {"app": "notebook"}, https(*S3), name="notebook-egress")], []),
