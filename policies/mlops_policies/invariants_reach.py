@@ -5,6 +5,11 @@ egress NetworkPolicies -> VPC endpoints or NAT).
 A NetworkPolicy names addresses, not services: a gateway service (S3, DynamoDB) is reached through its prefix list's
 CIDRs (the gateway endpoint routes them), an interface endpoint through the VPC CIDR where its ENIs listen, and any
 other public address only through NAT and an ipBlock that admits the internet.
+Family `service-reach` (#30): NAT counts when a default route leads to it, a gateway endpoint when a route table is
+attached, an interface endpoint (private DNS) when it has subnets (each taken as given when the stack creates no
+route tables/subnets: not judged); egress comes from the policies selecting the ServiceAccount's pods, and must admit
+DNS. Sources: VPC user guide (gateway endpoints, NAT gateways), PrivateLink guide (private DNS), Kubernetes
+NetworkPolicy semantics. Not judged: security groups, DNS peers (any rule on port 53 counts), unknown CIDRs.
 """
 
 from __future__ import annotations
@@ -177,12 +182,6 @@ def _rule(rule: Mapping[str, Any]) -> Rule | None:
                 end = entry.get("endPort")
                 ports.append((port, end if isinstance(end, int) else port))
     return Rule(cidrs, tuple(ports) if rule.get("ports") else None, tuple(excepts))
-
-
-def namespace_egress(idx: Index, ns: str) -> list[Rule] | None:
-    """The egress every pod of `ns` gets from namespace-wide policies (podSelector {}), or None when none isolates
-    the namespace for egress."""
-    return pod_egress(idx, ns, None)[0]
 
 
 def pod_labels(idx: Index, ns: str, account: str | None) -> list[Mapping[str, Any]]:
