@@ -138,22 +138,34 @@ def accounts_of(idx: Index) -> set[str]:
     return found
 
 
+def opaque_namespaces(idx: Index) -> set[str]:
+    """Namespaces where something the stack applies is not known here: charts not rendered, or any namespace at all
+    ("*") when a YAML ConfigGroup/ConfigFile registered no objects."""
+    found = {release_namespace(r) for r in idx.of_type(RELEASE, RELEASE_V4) if r.urn not in idx.rendered_releases}
+    parents = {r.parent for r in idx.stack.resources if r.parent}
+    if any(r.type.startswith("kubernetes:yaml") and r.urn not in parents for r in idx.stack.resources):
+        found.add("*")
+    return found
+
+
 def irsa_findings(idx: Index, ids: Identifiers, config: Mapping[str, Any]) -> Iterator[Finding]:
     providers = own_providers(idx, ids)
     provider_urns = {p.urn for p in idx.of_type(OIDC_PROVIDER, CLUSTER)}
     roles = {r.urn: r for r in idx.of_type(ROLE)}
     accounts = accounts_of(idx)
-    unrendered = {release_namespace(r) for r in idx.of_type(RELEASE, RELEASE_V4) if r.urn not in idx.rendered_releases}
+    unrendered = opaque_namespaces(idx)
     trusted: dict[str, list[str]] = {}
     for role in roles.values():
         for st, host in _web_identity(role, providers, provider_urns):
             trusted.setdefault(role.urn, []).extend(subjects(st))
+            serves = f" (serving ServiceAccount {', '.join(subjects(st))})" if subjects(st) else ""
             for problem in irsa_problems(st, host):
-                yield role, f"IRSA role {label(role)} is assumable by more or other than its workload: {problem}"
+                yield role, (f"IRSA role {label(role)}{serves} is assumable by more or other than its workload: "
+                             f"{problem}")
             for subject in subjects(st):
                 ns, _, name = subject.partition("/")
                 if "*" in subject or subject in accounts or allowed(config, "externalServiceAccounts", ns, name) \
-                        or ns in unrendered:
+                        or ns in unrendered or "*" in unrendered:
                     continue  # (a chart not rendered here may create it under a name its templates derive)
                 yield role, (f"IRSA role {label(role)} trusts ServiceAccount {subject}, which the stack does not "
                              "create: create it (annotated with the role's ARN) or fix the trust's :sub")
@@ -195,13 +207,13 @@ def _assoc_role(idx: Index, ids: Identifiers, assoc: Resource) -> Resource | Non
 
 def pod_identity_findings(idx: Index, ids: Identifiers, config: Mapping[str, Any]) -> Iterator[Finding]:
     accounts = accounts_of(idx)
-    unrendered = {release_namespace(r) for r in idx.of_type(RELEASE, RELEASE_V4) if r.urn not in idx.rendered_releases}
+    unrendered = opaque_namespaces(idx)
     for assoc in idx.of_type(POD_IDENTITY):
         ns, name, cluster = assoc.get("namespace"), assoc.get("serviceAccount"), assoc.get("clusterName")
         if not isinstance(ns, str) or not isinstance(name, str):
             continue
         if f"{ns}/{name}" not in accounts and not allowed(config, "externalServiceAccounts", ns, name) \
-                and ns not in unrendered:
+                and ns not in unrendered and "*" not in unrendered:
             yield assoc, (f"Pod Identity association {assoc.name} names ServiceAccount {ns}/{name}, which the stack "
                           "does not create: create it or fix the association")
         role = _assoc_role(idx, ids, assoc)

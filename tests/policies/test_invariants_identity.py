@@ -50,6 +50,7 @@ def association(ns: str = "ml", sa: str = "trainer") -> R:
 
 BOTH = ("sts:AssumeRole", "sts:TagSession")
 WHO = "trainer: IRSA role trainer is assumable by more or other than its workload: "
+SERVING = "trainer: IRSA role trainer (serving ServiceAccount {}) is assumable by more or other than its workload: "
 UNANNOTATED = ("sa-trainer: IRSA role trainer trusts ServiceAccount ml/trainer (sa-trainer), but the ServiceAccount "
                "does not carry eks.amazonaws.com/role-arn = the role's ARN, so its pods get no credentials: annotate it")
 OTHER_SA = ("sa-notebook: ServiceAccount ml/notebook (sa-notebook) carries role trainer's ARN, but the role's trust "
@@ -59,16 +60,16 @@ CASES = [
     # IRSA: the provider of this stack's cluster, :aud, :sub = the annotated ServiceAccount.
     Case("irsa-exact", ID, [PROVIDER, irsa(), account()], []),
     Case("irsa-missing-aud", ID, [PROVIDER, irsa(aud=None), account()],
-         [WHO + f"it does not pin {HOST}:aud to sts.amazonaws.com"]),
+         [SERVING.format("ml/trainer") + f"it does not pin {HOST}:aud to sts.amazonaws.com"]),
     Case("irsa-wildcard-sub", ID, [PROVIDER, irsa("system:serviceaccount:ml:*", op="StringLike"), account()],
-         [WHO + f"its {HOST}:sub is a wildcard (system:serviceaccount:ml:*)"]),
+         [SERVING.format("ml/*") + f"its {HOST}:sub is a wildcard (system:serviceaccount:ml:*)"]),
     Case("irsa-no-sub", ID, [PROVIDER, irsa(None), account()],
          [WHO + f"it does not pin {HOST}:sub, so every ServiceAccount of the cluster can assume it",
           "sa-trainer: ServiceAccount ml/trainer (sa-trainer) carries role trainer's ARN, but the role's trust pins "
           "no ServiceAccount: point the trust's :sub at system:serviceaccount:ml:trainer"]),
     Case("irsa-condition-names-other-issuer", ID, [PROVIDER, irsa(host=OTHER),
                                                    account()],
-         [WHO + f"its condition key {OTHER}:{claim} names issuer {OTHER}, not the provider's {HOST}, so it never "
+         [SERVING.format("ml/trainer") + f"its condition key {OTHER}:{claim} names issuer {OTHER}, not the provider's {HOST}, so it never "
           "matches" for claim in ("aud", "sub")]),
     Case("irsa-sa-annotated-with-other-role", ID, [PROVIDER, irsa(), account(), account("notebook")], [OTHER_SA]),
     Case("irsa-sa-not-annotated", ID, [PROVIDER, irsa(), account(role_arn=None)], [UNANNOTATED]),
