@@ -85,12 +85,26 @@ def keys(idx: Index, ids: Identifiers) -> dict[str, Key]:
             doc = json_doc(source.get("policy"), "key policy")
         except NotApplicable:
             continue
-        arn = ids.arn(res, ":key/")
+        arn = ids.arn(res, ":key/") or _arn_from_id(ids, res, doc)
         parts = arn.split(":") if isinstance(arn, str) else []
         if len(parts) < 6:
             continue  # no input names the key's ARN: its region and account are not known here
         found[res.urn] = Key(res, doc, str(arn), parts[3], parts[4], parts[1], frozenset(ids.of(res)))
     return found
+
+
+def _arn_from_id(ids: Identifiers, res: Resource, doc: Mapping[str, Any] | None) -> str | None:
+    """A key referred to by id only (`kms_master_key_id=key.id`): its ARN from that id, the account its policy's root
+    statement names and the region of the stack's other ARNs (None when any is unknown)."""
+    key_id = ids.name(res, "keyId")
+    roots = [str(p) for st in statements(doc) for p in _principals(st, "AWS")
+             if str(p).startswith("arn:") and str(p).endswith(":root")]
+    regions = sorted({a.split(":")[3] for v in ids.found.values() for a in v if a.startswith("arn:")
+                      and a.count(":") >= 5 and a.split(":")[3]})
+    if not key_id or not roots or len(regions) != 1:
+        return None
+    partition, account = roots[0].split(":")[1], roots[0].split(":")[4]
+    return f"arn:{partition}:kms:{regions[0]}:{account}:key/{key_id}"
 
 
 def _principals(st: Mapping[str, Any], kind: str) -> list[Any]:

@@ -5,11 +5,8 @@ egress NetworkPolicies -> VPC endpoints or NAT).
 A NetworkPolicy names addresses, not services: a gateway service (S3, DynamoDB) is reached through its prefix list's
 CIDRs (the gateway endpoint routes them), an interface endpoint through the VPC CIDR where its ENIs listen, and any
 other public address only through NAT and an ipBlock that admits the internet.
-Family `service-reach` (#30): NAT counts when a default route leads to it, a gateway endpoint when a route table is
-attached, an interface endpoint (private DNS) when it has subnets (each taken as given when the stack creates no
-route tables/subnets: not judged); egress comes from the policies selecting the ServiceAccount's pods, and must admit
-DNS. Sources: VPC user guide (gateway endpoints, NAT gateways), PrivateLink guide (private DNS), Kubernetes
-NetworkPolicy semantics. Not judged: security groups, DNS peers (any rule on port 53 counts), unknown CIDRs.
+Family `service-reach` (#30): NAT via a used table's default route, gateway endpoints with route tables, interface
+endpoints with subnets, egress of the policies selecting the pods (DNS too). Not judged: security groups, unknown CIDRs.
 """
 
 from __future__ import annotations
@@ -270,13 +267,21 @@ def nat_routed(idx: Index) -> bool:
     routes, tables = idx.of_type(ROUTE), idx.of_type(ROUTE_TABLE)
     if not nats or (not routes and not any(t.get("routes") for t in tables)):
         return bool(nats)
+    associations = idx.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation",
+                               "aws:ec2/mainRouteTableAssociation:MainRouteTableAssociation")
+    used = {u for a in associations for u in a.property_dependencies.get("routeTableId", ())}
+
+    def serves(table_urns: Iterable[str]) -> bool:  # a table no subnet uses routes nothing (when any is associated)
+        return not associations or bool(used & set(table_urns))
+
     for route in routes:
         via = nats & set(route.property_dependencies.get("natGatewayId", ())) or isinstance(
             route.get("natGatewayId"), str)
-        if via and route.get("destinationCidrBlock") == "0.0.0.0/0":
+        if via and route.get("destinationCidrBlock") == "0.0.0.0/0" and serves(
+                route.property_dependencies.get("routeTableId", ())):
             return True
     return any(isinstance(e, Mapping) and e.get("natGatewayId") and e.get("cidrBlock") == "0.0.0.0/0"
-               for t in tables for e in as_list(t.get("routes")))
+               and serves([t.urn]) for t in tables for e in as_list(t.get("routes")))
 
 
 def _attached(idx: Index, ep: Resource, prop: str, association: str, owned: bool) -> bool:

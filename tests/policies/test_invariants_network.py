@@ -333,6 +333,10 @@ SHAPE_CASES = [
     Case("nat-routed", REACH, [VPC, SUBNET, TABLE, NAT, nat_route(), *S3_READ], []),
     Case("nat-without-default-route", REACH, [VPC, SUBNET, TABLE, NAT, nat_route(cidr="10.1.0.0/16"), *S3_READ],
          [NO_S3, NO_STS]),
+    Case("nat-route-in-a-table-no-subnet-uses", REACH, [
+        VPC, SUBNET, TABLE, NAT, nat_route(), *S3_READ, R(TABLE.type, "other-rt", {}, deps={"vpcId": ["vpc"]}),
+        R("aws:ec2/routeTableAssociation:RouteTableAssociation", "a", {}, deps={"routeTableId": ["other-rt"]})],
+         [NO_S3, NO_STS]),
     Case("nat-in-route-table-inline", REACH, [VPC, SUBNET, NAT, R(TABLE.type, TABLE.name, {"routes": [
         {"cidrBlock": "0.0.0.0/0", "natGatewayId": "nat-id"}]}), *S3_READ], []),
     # A gateway endpoint routes only for the route tables it names (or that an association adds).
