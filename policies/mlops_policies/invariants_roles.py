@@ -10,6 +10,7 @@ absent); a key the model does not know is taken as satisfied, so an unmodelled c
 from __future__ import annotations
 
 import fnmatch
+import json
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -154,7 +155,13 @@ ARN_KINDS = {"aws:kms/key:Key": ("kms", "key/"), ROLE: ("iam", "role/"), "aws:sn
 
 
 def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
+    """Every string in an input, a policy document given as a JSON string included."""
+    if isinstance(value, str) and value.startswith("{") and '"Statement"' in value:
+        try:
+            yield from _strings(json.loads(value))
+        except json.JSONDecodeError:
+            yield value
+    elif isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
         for item in value.values():
