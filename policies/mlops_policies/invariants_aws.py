@@ -1,4 +1,4 @@
-"""AWS-side invariants: alarm topics someone reads, log-group keys that let CloudWatch Logs use them, VPC-endpoint
+"""AWS-side invariants: alarm topics someone reads (the log-group key rule moved to the kms-users family), VPC-endpoint
 guards that cover object versions, and databases whose subnets and security groups share one VPC. Relations are
 followed through property dependencies (which resource an input came from), then through literal ARNs/ids."""
 
@@ -134,32 +134,8 @@ def _arn_matches(pattern: str, region: str | None, group_name: str) -> bool:
     return fnmatch.fnmatchcase(arn, pattern) or fnmatch.fnmatchcase(arn + ":*", pattern)
 
 
-@stack_policy(
-    "mlops-inv-log-group-key-grants-logs",
-    description="A log group encrypted with a KMS key uses a key whose policy lets CloudWatch Logs in that region "
-                "(logs.<region>.amazonaws.com) encrypt and decrypt, with any encryption-context condition matching "
-                "the group's ARN; otherwise CreateLogGroup fails.",
-    severity="high", pack=PACK, strictness="always",
-    controls=("CIS-AWS 3.5", "SOC2 CC6.1"),
-    remediation="Allow logs.<region>.amazonaws.com kms:Encrypt*, kms:Decrypt*, kms:ReEncrypt*, kms:GenerateDataKey*, "
-                "kms:Describe* on the key, conditioned on kms:EncryptionContext:aws:logs:arn "
-                "arn:aws:logs:<region>:<account>:log-group:<name or prefix>*.",
-)
-def log_group_key(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
-    idx = index(stack)
-    for group in idx.of_type(LOG_GROUP):
-        for key in _from(idx, group, ("kmsKeyId",), KEY):
-            try:
-                policy = json_doc(key.get("policy"), "key policy")
-            except NotApplicable:
-                continue
-            if policy is None:
-                continue  # the default key policy: the account root only, which other rules flag
-            region = _region(group, key)
-            name = str(group.get("name") or group.name)
-            if not any(s.get("Effect") == "Allow" and _grants_logs(s, region, name) for s in statements(policy)):
-                yield group, (f"log group {name} is encrypted with key {key.name}, whose policy does not grant "
-                              f"logs.{region or '<region>'}.amazonaws.com Encrypt/Decrypt/GenerateDataKey for it")
+# `mlops-inv-log-group-key-grants-logs` is folded into the kms-users family (invariants_kms.py), which
+# uses the two helpers above.
 
 
 # --- VPC-endpoint denies ---------------------------------------------------------------------------------------

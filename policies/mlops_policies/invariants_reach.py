@@ -5,6 +5,8 @@ egress NetworkPolicies -> VPC endpoints or NAT).
 A NetworkPolicy names addresses, not services: a gateway service (S3, DynamoDB) is reached through its prefix list's
 CIDRs (the gateway endpoint routes them), an interface endpoint through the VPC CIDR where its ENIs listen, and any
 other public address only through NAT and an ipBlock that admits the internet.
+Family `service-reach` (#30): NAT via a used table's default route, gateway endpoints with route tables, interface
+endpoints with subnets, egress of the policies selecting the pods (DNS too). Not judged: security groups, unknown CIDRs.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .core import NotApplicable, Resource, Stack, as_list, json_doc, stack_policy, statements
+from .core import NotApplicable, Resource, Stack, as_list, dig, json_doc, stack_policy, statements
 from .invariants_cluster import PACK
-from .invariants_index import NETWORK_POLICY, POD_IDENTITY, Index, index, meta
+from .invariants_index import NETWORK_POLICY, POD_IDENTITY, WORKLOADS, Index, index, labels_match, meta, pod_spec
 from .invariants_workloads import trusted_subjects
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -94,19 +96,27 @@ def operator_accounts(idx: Index) -> dict[str, str | None]:
     return found
 
 
-def workload_namespaces(idx: Index, role: Resource) -> tuple[list[str], bool]:
-    """(namespaces whose pods use the role, whether through IRSA) from its trust and Pod Identity associations; a
-    ServiceAccount a secret store names is used from the External Secrets operator's namespace."""
+def workload_accounts(idx: Index, role: Resource) -> tuple[list[tuple[str, str | None]], bool]:
+    """((namespace, ServiceAccount) whose pods use the role, whether through IRSA) from its trust and Pod Identity
+    associations; a ServiceAccount a secret store names is used from the External Secrets operator's namespace
+    (by the operator's pods: ServiceAccount None)."""
     try:
         subjects = trusted_subjects(role)
     except NotApplicable:
         subjects = []
     operator = operator_accounts(idx)
-    used = [operator[s] if s in operator else s.split("/", 1)[0] for s in subjects]
-    irsa = sorted({ns for ns in used if ns is not None and "*" not in ns})
-    pod_identity = sorted({str(a.get("namespace")) for a in idx.of_type(POD_IDENTITY)
+    used: set[tuple[str, str | None]] = set()
+    for s in subjects:
+        ns, _, name = s.partition("/")
+        if s in operator:
+            if operator[s] is not None:
+                used.add((str(operator[s]), None))
+        elif "*" not in ns:
+            used.add((ns, name if "*" not in name else None))
+    irsa = sorted(used, key=str)
+    pod_identity = sorted({(str(a.get("namespace")), str(a.get("serviceAccount"))) for a in idx.of_type(POD_IDENTITY)
                            if role.urn in a.property_dependencies.get("roleArn", ())
-                           and isinstance(a.get("namespace"), str)})
+                           and isinstance(a.get("namespace"), str)}, key=str)
     return [*irsa, *pod_identity], bool(irsa)
 
 
@@ -171,19 +181,64 @@ def _rule(rule: Mapping[str, Any]) -> Rule | None:
     return Rule(cidrs, tuple(ports) if rule.get("ports") else None, tuple(excepts))
 
 
-def namespace_egress(idx: Index, ns: str) -> list[Rule] | None:
-    """The egress every pod of `ns` gets from namespace-wide policies (podSelector {}), or None when none isolates
-    the namespace for egress."""
-    rules: list[Rule] = []
-    isolated = False
+def pod_labels(idx: Index, ns: str, account: str | None) -> list[Mapping[str, Any]]:
+    """Pod template labels of the workloads in `ns` that run as `account` (none known: [])."""
+    if account is None:
+        return []
+    found = []
+    for workload in idx.of_type(*WORKLOADS):
+        if meta(workload)[0] != ns or (pod_spec(workload).get("serviceAccountName") or "default") != account:
+            continue
+        template = workload.get("spec", "jobTemplate", "spec", "template") if workload.type.endswith(":CronJob") \
+            else workload.props if workload.type.endswith(":Pod") else workload.get("spec", "template")
+        labels = dig(template, "metadata", "labels")
+        found.append(labels if isinstance(labels, Mapping) else {})
+    return found
+
+
+def selecting_policies(idx: Index, ns: str, account: str | None) -> list[tuple[Resource, Mapping[str, Any]]]:
+    """(policy, spec) of the egress NetworkPolicies of `ns` that select the pods running as `account`. Pods known from
+    the stack's workloads: every policy whose podSelector selects all of them; otherwise only namespace-wide policies
+    (podSelector {}), which select any pod."""
+    labels = pod_labels(idx, ns, account)
+    found = []
     for policy in idx.of_type(NETWORK_POLICY):
         spec = policy.get("spec")
-        if meta(policy)[0] != ns or not isinstance(spec, Mapping) or (spec.get("podSelector") or {}) != {}:
+        if meta(policy)[0] != ns or not isinstance(spec, Mapping):
+            continue
+        selector = spec.get("podSelector") or {}
+        if selector != {} and not (labels and all(labels_match(selector, pod) for pod in labels)):
             continue
         if "Egress" in as_list(spec.get("policyTypes")) or "egress" in spec:
-            isolated = True
-            rules += [r for r in (_rule(x) for x in as_list(spec.get("egress")) if isinstance(x, Mapping)) if r]
-    return rules if isolated else None
+            found.append((policy, spec))
+    return found
+
+
+def pod_egress(idx: Index, ns: str, account: str | None) -> tuple[list[Rule] | None, list[str]]:
+    """(the egress rules the pods of `ns` running as `account` get, or None when no policy isolates them for egress;
+    the names of the policies that do)."""
+    policies = selecting_policies(idx, ns, account)
+    rules = [r for _, spec in policies for r in (_rule(x) for x in as_list(spec.get("egress"))
+                                                 if isinstance(x, Mapping)) if r]
+    return (rules if policies else None), [p.name for p, _ in policies]
+
+
+def admits_dns(idx: Index, ns: str, account: str | None) -> bool:
+    """Some egress rule of the selecting policies admits port 53 (any protocol, any peer: the peer is the cluster's
+    DNS, which this rule does not model), or the pods are not isolated for egress."""
+    policies = selecting_policies(idx, ns, account)
+    for _, spec in policies:
+        for rule in as_list(spec.get("egress")):
+            ports = as_list(rule.get("ports")) if isinstance(rule, Mapping) else []
+            if isinstance(rule, Mapping) and not ports:
+                return True
+            for entry in ports:
+                port = entry.get("port") if isinstance(entry, Mapping) else None
+                end = entry.get("endPort") if isinstance(entry, Mapping) else None
+                if port is None or port == 53 or (isinstance(port, str) and "dns" in port) or (
+                        isinstance(port, int) and isinstance(end, int) and port <= 53 <= end):
+                    return True
+    return not policies
 
 
 @dataclass(frozen=True)
@@ -199,12 +254,56 @@ class Paths:
     prefix_lists: Mapping[str, Any]
 
 
+ROUTE = "aws:ec2/route:Route"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ENDPOINT_TABLES = "aws:ec2/vpcEndpointRouteTableAssociation:VpcEndpointRouteTableAssociation"
+ENDPOINT_SUBNETS = "aws:ec2/vpcEndpointSubnetAssociation:VpcEndpointSubnetAssociation"
+
+
+def nat_routed(idx: Index) -> bool:
+    """A NAT gateway exists and a default route (0.0.0.0/0) leads to it; routes made outside the stack (the stack
+    has none): the NAT is taken as routed (not judged)."""
+    nats = {n.urn for n in idx.of_type(NAT_GATEWAY)}
+    routes, tables = idx.of_type(ROUTE), idx.of_type(ROUTE_TABLE)
+    if not nats or (not routes and not any(t.get("routes") for t in tables)):
+        return bool(nats)
+    associations = idx.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation",
+                               "aws:ec2/mainRouteTableAssociation:MainRouteTableAssociation")
+    used = {u for a in associations for u in a.property_dependencies.get("routeTableId", ())}
+
+    def serves(table_urns: Iterable[str]) -> bool:  # a table no subnet uses routes nothing (when any is associated)
+        return not associations or bool(used & set(table_urns))
+
+    for route in routes:
+        via = nats & set(route.property_dependencies.get("natGatewayId", ())) or isinstance(
+            route.get("natGatewayId"), str)
+        if via and route.get("destinationCidrBlock") == "0.0.0.0/0" and serves(
+                route.property_dependencies.get("routeTableId", ())):
+            return True
+    return any(isinstance(e, Mapping) and e.get("natGatewayId") and e.get("cidrBlock") == "0.0.0.0/0"
+               and serves([t.urn]) for t in tables for e in as_list(t.get("routes")))
+
+
+def _attached(idx: Index, ep: Resource, prop: str, association: str, owned: bool) -> bool:
+    """The endpoint has route tables (gateway) or subnets (interface): its own `prop`, an association resource,
+    or - when the stack creates none of them (`owned` False) - taken as attached (not judged)."""
+    if ep.get(prop) or ep.property_dependencies.get(prop):
+        return True
+    if any(ep.urn in a.property_dependencies.get("vpcEndpointId", ()) for a in idx.of_type(association)):
+        return True
+    return not owned
+
+
 def network_paths(idx: Index, config: Mapping[str, Any]) -> Paths:
+    # long: one pass over the endpoints, classifying each by type, routing and region; split it and the reader
+    # follows three partial passes over the same list
     nets = tuple(ipaddress.ip_network(c) for c in (v.get("cidrBlock") for v in idx.of_type(VPC)) if isinstance(c, str))
     if not nets:
         raise NotApplicable("the stack creates no VPC: its endpoints and NAT are not known here")
     gateways, interfaces, regions = set(), set(), set()
     gateway_cidrs: dict[str, list[str]] = {}
+    tables_owned = bool(idx.of_type(ROUTE_TABLE))
+    subnets_owned = bool(idx.of_type("aws:ec2/subnet:Subnet"))
     for ep in idx.of_type(VPC_ENDPOINT):
         name = ep.get("serviceName")
         if not isinstance(name, str) or not name.startswith("com.amazonaws."):
@@ -212,16 +311,20 @@ def network_paths(idx: Index, config: Mapping[str, Any]) -> Paths:
         region, _, service = name.removeprefix("com.amazonaws.").partition(".")
         regions.add(region)
         if (ep.get("vpcEndpointType") or "Gateway") == "Gateway":
+            if not _attached(idx, ep, "routeTableIds", ENDPOINT_TABLES, tables_owned):
+                continue  # a gateway endpoint no route table names routes nothing
             gateways.add(service)
             cidrs = ep.get("cidrBlocks")
             if isinstance(cidrs, list) and cidrs and all(isinstance(c, str) for c in cidrs):
                 gateway_cidrs[name] = cidrs
-        elif ep.get("privateDnsEnabled") is True:
+        elif ep.get("privateDnsEnabled") is True and _attached(idx, ep, "subnetIds", ENDPOINT_SUBNETS, subnets_owned):
             interfaces.add(service)
-    if len(regions) != 1:
+    if len(regions) > 1:
         raise NotApplicable("the VPC's region is not known from its endpoints")
+    region = regions.pop() if regions else str(next((v.provider_props or {} for v in idx.of_type(VPC)), {}).get(
+        "region") or "")
     lists = config.get("prefixLists")
-    return Paths(nets, regions.pop(), frozenset(gateways), frozenset(interfaces), bool(idx.of_type(NAT_GATEWAY)),
+    return Paths(nets, region, frozenset(gateways), frozenset(interfaces), nat_routed(idx),
                  {**gateway_cidrs, **(lists if isinstance(lists, Mapping) else {})})
 
 
@@ -269,23 +372,29 @@ def aws_service_reachable(stack: Stack, config: Mapping[str, Any]) -> Iterable[t
     paths = network_paths(idx, config)
     agent = ipaddress.ip_network(f"{POD_IDENTITY_AGENT[0]}/32")
     for role in idx.of_type("aws:iam/role:Role"):
-        namespaces, irsa = workload_namespaces(idx, role)
-        if not namespaces:
+        accounts, irsa = workload_accounts(idx, role)
+        if not accounts:
             continue
         try:
             services = granted_services(idx, role) | ({"sts"} if irsa else set())
         except NotApplicable:
             continue
-        for ns in namespaces:
-            egress = namespace_egress(idx, ns)
+        for ns, account in accounts:
+            egress, policies = pod_egress(idx, ns, account)
+            who = f"role {role.name} for ServiceAccount {ns}/{account}" if account else f"ServiceAccounts in {ns}"
+            named = f"egress of NetworkPolicy {', '.join(sorted(policies))}" if policies else "egress"
+            if services and not admits_dns(idx, ns, account):
+                yield role, (f"{', '.join(sorted(services))} (granted to {who}) are unreachable from {ns}: {named} "
+                             "admits no DNS (port 53), so no AWS endpoint name resolves")
             for service in sorted(services):
                 reason = unreachable(service, egress, paths)
                 if reason:
-                    yield role, f"{service} (granted to ServiceAccounts in {ns}) is unreachable from {ns}: {reason}"
+                    yield role, (f"{service} (granted to {who}) is unreachable from {ns}: "
+                                 f"{reason.replace('egress', named, 1)}")
             if not irsa and not paths.nat and "eks-auth" not in paths.interfaces:
                 yield role, (f"Pod Identity credentials are unavailable to {ns}: the node's agent calls "
                              "eks-auth:AssumeRoleForPodIdentity, and the VPC has neither its eks-auth interface "
                              "endpoint nor NAT")
             if not irsa and egress is not None and not any(r.covers(agent, POD_IDENTITY_AGENT[1]) for r in egress):
-                yield role, (f"Pod Identity credentials are unreachable from {ns}: egress does not admit the agent "
+                yield role, (f"Pod Identity credentials are unreachable from {ns}: {named} does not admit the agent "
                              f"({agent} TCP {POD_IDENTITY_AGENT[1]})")

@@ -8,7 +8,7 @@ import fnmatch
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .core import UNKNOWN, NotApplicable, Resource, Stack, json_doc, stack_policy, statements
+from .core import UNKNOWN, Resource, Stack, json_doc, stack_policy, statements
 from .invariants_cluster import (
     AUTOSCALER_CHARTS,
     ENFORCING_CNI_CHARTS,
@@ -23,7 +23,6 @@ from .invariants_index import (
     NETWORK_POLICY,
     NODE_GROUP,
     PDB,
-    POD_IDENTITY,
     SERVICE,
     SERVICE_ACCOUNT,
     SERVICE_MONITOR,
@@ -191,44 +190,8 @@ def service_accounts(idx: Index) -> dict[str, Resource]:
     return found
 
 
-@stack_policy(
-    "mlops-inv-irsa-service-account",
-    description="Every IRSA role's trust names a ServiceAccount the stack creates, and every ServiceAccount "
-                "annotated with a role's ARN is one that role's trust allows; Pod Identity associations name "
-                "existing ServiceAccounts.",
-    severity="high", pack=PACK,
-    controls=("CIS-EKS 5.2.1", "SOC2 CC6.3"),
-    remediation="Build the role's trust from the ServiceAccount's namespace and name (WorkloadIdentity does), or "
-                "list accounts made outside the stack in externalServiceAccounts.",
-    config={"externalServiceAccounts": ALLOWLIST},
-)
-def irsa_service_account(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
-    idx = index(stack)
-    accounts = service_accounts(idx)
-    roles = {}
-    for role in idx.of_type("aws:iam/role:Role"):
-        try:
-            roles[role.urn] = (role, trusted_subjects(role))
-        except NotApplicable:
-            continue
-    for role, subjects in roles.values():
-        for subject in subjects:
-            ns, _, name = subject.partition("/")
-            if "*" in subject or subject in accounts or allowed(config, "externalServiceAccounts", ns, name):
-                continue
-            yield role, f"IRSA trust allows ServiceAccount {subject}, which the stack does not create"
-    for sa in idx.of_type(SERVICE_ACCOUNT):
-        ns, name = meta(sa)
-        for urn in sa.property_dependencies.get("metadata", ()):
-            if urn in roles and roles[urn][1] and not any(
-                    fnmatch.fnmatchcase(f"{ns}/{name}", s) for s in roles[urn][1]):
-                yield sa, (f"ServiceAccount {ns}/{name} carries role {roles[urn][0].name}'s ARN, but the role's "
-                           f"trust allows only {', '.join(roles[urn][1])}")
-    for assoc in idx.of_type(POD_IDENTITY):
-        ns, name = assoc.get("namespace"), assoc.get("serviceAccount")
-        if isinstance(ns, str) and isinstance(name, str) and f"{ns}/{name}" not in accounts and not allowed(
-                config, "externalServiceAccounts", ns, name):
-            yield assoc, f"Pod Identity association names ServiceAccount {ns}/{name}, which the stack does not create"
+# `mlops-inv-irsa-service-account` is folded into the identity family (invariants_identity.py), which uses the
+# two helpers above.
 
 
 # --- Secret references ---------------------------------------------------------------------------------------------

@@ -122,6 +122,15 @@ def role(ns: str, sa: str, *actions: str) -> list[R]:
               deps={"role": [f"{sa}-role"]})]
 
 
+DNS = {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+       "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+
+
+def reach_egress(ns: str, *rules: dict[str, Any], name: str = "egress") -> R:
+    """An egress policy as real ones are: DNS to the cluster's resolver, then `rules`."""
+    return egress(ns, *rules, DNS, name=name)
+
+
 def https(*cidrs: str) -> dict[str, Any]:
     return {"to": [{"ipBlock": {"cidr": c}} for c in cidrs], "ports": [{"protocol": "TCP", "port": 443}]}
 
@@ -132,37 +141,37 @@ STORE = R("kubernetes:external-secrets.io/v1:SecretStore", "store", {
     "metadata": {"name": "db", "namespace": "airflow"},
     "spec": {"provider": {"aws": {"auth": {"jwt": {"serviceAccountRef": {"name": "reader"}}}}}}})
 ESO = R("kubernetes:helm.sh/v3:Release", "eso", {"chart": "external-secrets", "namespace": "external-secrets"})
-UNREACHABLE_STS = ("executor-role: sts (granted to ServiceAccounts in airflow) is unreachable from airflow: the VPC has "
-                   "no sts interface endpoint, and egress admits no HTTPS to the internet (a NetworkPolicy cannot "
-                   "name the service's public addresses)")
+EXECUTOR = "executor-role: {} (granted to role executor-role for ServiceAccount airflow/executor) is unreachable from airflow: "
+TRAINER = "trainer-role: {} (granted to role trainer-role for ServiceAccount research/trainer) is unreachable from research: "
+UNREACHABLE_STS = EXECUTOR.format("sts") + ("the VPC has no sts interface endpoint, and egress of NetworkPolicy egress "
+                                            "admits no HTTPS to the internet (a NetworkPolicy cannot name the service's "
+                                            "public addresses)")
 
 REACH_CASES = [
     Case("dynamodb-admitted", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
-                                      egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))], []),
+                                      reach_egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))], []),
     Case("dynamodb-not-admitted", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
-                                          egress("airflow", https(*S3), https(VPC_CIDR))],
-         ["executor-role: dynamodb (granted to ServiceAccounts in airflow) is unreachable from airflow: egress admits "
-          "no HTTPS to its prefix list (52.94.0.0/22)"]),
-    Case("sts-without-endpoint", REACH, [*NET, *FEAST_READ, egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))],
+                                          reach_egress("airflow", https(*S3), https(VPC_CIDR))],
+         [EXECUTOR.format("dynamodb") + "egress of NetworkPolicy egress admits no HTTPS to its prefix list "
+          "(52.94.0.0/22)"]),
+    Case("sts-without-endpoint", REACH, [*NET, *FEAST_READ, reach_egress("airflow", https(*S3, *DYNAMODB), https(VPC_CIDR))],
          [UNREACHABLE_STS]),
     Case("sts-through-nat", REACH, [*NET, R("aws:ec2/natGateway:NatGateway", "nat", {}), *FEAST_READ,
-                                    egress("airflow", https(*S3, *DYNAMODB), https("0.0.0.0/0"))], []),
+                                    reach_egress("airflow", https(*S3, *DYNAMODB), https("0.0.0.0/0"))], []),
     Case("athena-without-endpoint-or-nat", REACH, [*NET, *role("research", "trainer", "athena:StartQueryExecution")],
-         ["trainer-role: athena (granted to ServiceAccounts in research) is unreachable from research: the VPC has "
-          "neither its interface endpoint nor NAT",
-          "trainer-role: sts (granted to ServiceAccounts in research) is unreachable from research: the VPC has "
-          "neither its interface endpoint nor NAT"]),
+         [TRAINER.format("athena") + "the VPC has neither its interface endpoint nor NAT",
+          TRAINER.format("sts") + "the VPC has neither its interface endpoint nor NAT"]),
     Case("athena-endpoint-not-admitted", REACH, [*NET, endpoint("sts", "Interface"), endpoint("athena", "Interface"),
                                                  *role("research", "trainer", "athena:StartQueryExecution"),
-                                                 egress("research", https(*S3))],
-         ["trainer-role: athena (granted to ServiceAccounts in research) is unreachable from research: egress admits "
-          "no HTTPS to the VPC CIDR, where its interface endpoint listens",
-          "trainer-role: sts (granted to ServiceAccounts in research) is unreachable from research: egress admits no "
-          "HTTPS to the VPC CIDR, where its interface endpoint listens"]),
+                                                 reach_egress("research", https(*S3))],
+         [TRAINER.format("athena") + "egress of NetworkPolicy egress admits no HTTPS to the VPC CIDR, where its "
+          "interface endpoint listens",
+          TRAINER.format("sts") + "egress of NetworkPolicy egress admits no HTTPS to the VPC CIDR, where its "
+          "interface endpoint listens"]),
     # A SecretStore's ServiceAccount: External Secrets makes the calls, from its own (not isolated) namespace.
     Case("secret-store-account-used-by-the-operator", REACH, [
         *NET, endpoint("secretsmanager", "Interface"), endpoint("sts", "Interface"), ESO, STORE,
-        *role("airflow", "reader", "secretsmanager:GetSecretValue"), egress("airflow", https(*S3))], []),
+        *role("airflow", "reader", "secretsmanager:GetSecretValue"), reach_egress("airflow", https(*S3))], []),
 ]
 
 
@@ -172,19 +181,19 @@ NAT = R("aws:ec2/natGateway:NatGateway", "nat", {})
 # Review (net) #4: `except`, the IAM prefixes whose endpoint service has another name.
 REACH_CASES += [
     Case("internet-except-metadata-through-nat", REACH, [*NET, NAT, *FEAST_READ,
-                                                        egress("airflow", https(*S3, *DYNAMODB), INTERNET_BUT_METADATA)],
+                                                        reach_egress("airflow", https(*S3, *DYNAMODB), INTERNET_BUT_METADATA)],
          []),
-    Case("internet-except-a-public-range", REACH, [*NET, NAT, *FEAST_READ, egress("airflow", https(*S3, *DYNAMODB), {
+    Case("internet-except-a-public-range", REACH, [*NET, NAT, *FEAST_READ, reach_egress("airflow", https(*S3, *DYNAMODB), {
         "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["52.0.0.0/8"]}}], "ports": [{"port": 443}]})],
          [UNREACHABLE_STS]),
     Case("vpc-cidr-except-the-endpoint-subnet", REACH, [*NET, endpoint("sts", "Interface"), *FEAST_READ,
-                                                        egress("airflow", https(*S3, *DYNAMODB), {"to": [{"ipBlock": {
+                                                        reach_egress("airflow", https(*S3, *DYNAMODB), {"to": [{"ipBlock": {
                                                             "cidr": VPC_CIDR, "except": ["10.0.0.0/24"]}}]})],
-         ["executor-role: sts (granted to ServiceAccounts in airflow) is unreachable from airflow: egress admits no "
-          "HTTPS to the VPC CIDR, where its interface endpoint listens"]),
+         [EXECUTOR.format("sts") + "egress of NetworkPolicy egress admits no HTTPS to the VPC CIDR, where its "
+          "interface endpoint listens"]),
     *(Case(f"{prefix}-through-{service}", REACH, [*NET, endpoint("sts", "Interface"), endpoint(service, "Interface"),
                                                  *role("research", "w", f"{prefix}:{action}"),
-                                                 egress("research", https(VPC_CIDR))], [])
+                                                 reach_egress("research", https(VPC_CIDR))], [])
       for prefix, action, service in (("kinesis", "PutRecord", "kinesis-streams"),
                                       ("firehose", "PutRecord", "kinesis-firehose"),
                                       ("bedrock", "InvokeModel", "bedrock-runtime"))),
@@ -200,19 +209,19 @@ def test_pod_identity_needs_the_agent_in_egress() -> None:
     grant = R("aws:iam/role:Role", "pi-role", {"assumeRolePolicy": "{}"})
     assoc = R("aws:eks/podIdentityAssociation:PodIdentityAssociation", "assoc",
               {"namespace": "research", "serviceAccount": "trainer"}, deps={"roleArn": ["pi-role"]})
-    broken = [*NET, grant, assoc, egress("research", https(*S3))]
+    broken = [*NET, grant, assoc, reach_egress("research", https(*S3))]
     no_eks_auth = ("pi-role: Pod Identity credentials are unavailable to research: the node's agent calls "
                    "eks-auth:AssumeRoleForPodIdentity, and the VPC has neither its eks-auth interface endpoint nor NAT")
     check(Case("pod-identity", REACH, broken, [
-        no_eks_auth, "pi-role: Pod Identity credentials are unreachable from research: egress does not admit the agent "
-        "(169.254.170.23/32 TCP 80)"]))
+        no_eks_auth, "pi-role: Pod Identity credentials are unreachable from research: egress of NetworkPolicy egress "
+        "does not admit the agent (169.254.170.23/32 TCP 80)"]))
     agent = {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
-    check(Case("pod-identity-no-eks-auth", REACH, [*NET, grant, assoc, egress("research", https(*S3), agent)],
+    check(Case("pod-identity-no-eks-auth", REACH, [*NET, grant, assoc, reach_egress("research", https(*S3), agent)],
                [no_eks_auth]))
     check(Case("pod-identity-ok", REACH, [*NET, endpoint("eks-auth", "Interface"), grant, assoc,
-                                          egress("research", https(*S3), agent)], []))
+                                          reach_egress("research", https(*S3), agent)], []))
     # The node's agent calls eks-auth: with NAT it is reached; without, only through its interface endpoint.
-    check(Case("pod-identity-nat", REACH, [*NET, NAT, grant, assoc, egress("research", https(*S3), agent)], []))
+    check(Case("pod-identity-nat", REACH, [*NET, NAT, grant, assoc, reach_egress("research", https(*S3), agent)], []))
 
 
 # --- the shipped stacks ----------------------------------------------------------------------------------------------
@@ -234,9 +243,10 @@ def test_staging_without_its_sts_endpoint_fails_as_before_the_fix() -> None:
     inv = copy.deepcopy(planned("staging").to_json())
     inv["resources"] = [r for r in inv["resources"] if r["name"] != "mlops-staging-net-sts"]
     found = findings(inv, REACH, "staging")
-    assert "mlops-staging-airflow-wiring-executor-role: sts (granted to ServiceAccounts in airflow) is unreachable " \
-           "from airflow: the VPC has no sts interface endpoint, and egress admits no HTTPS to the internet (a " \
-           "NetworkPolicy cannot name the service's public addresses)" in found
+    assert "mlops-staging-airflow-wiring-executor-role: sts (granted to role mlops-staging-airflow-wiring-executor-" \
+           "role for ServiceAccount airflow/airflow-worker) is unreachable from airflow: the VPC has no sts interface " \
+           "endpoint, and egress of NetworkPolicy mlops-staging-airflow-wiring-egress admits no HTTPS to the " \
+           "internet (a NetworkPolicy cannot name the service's public addresses)" in found
     assert {f.split(":")[0] for f in found} >= {"mlops-staging-kfp-wiring-executor-role",
                                                 "mlops-staging-airflow-api-server-role"}
 
@@ -270,8 +280,9 @@ def test_prod_egress_without_the_dynamodb_prefix_list_fails_as_before_the_fix() 
             for rule in r["inputs"]["spec"].get("egress") or []:
                 rule["to"] = [p for p in rule.get("to") or [] if p.get("ipBlock", {}).get("cidr") not in DYNAMODB]
     assert findings(inv, REACH, "prod") == [
-        "mlops-prod-airflow-wiring-executor-role: dynamodb (granted to ServiceAccounts in airflow) is unreachable "
-        "from airflow: egress admits no HTTPS to its prefix list (52.94.0.0/22)"]
+        "mlops-prod-airflow-wiring-executor-role: dynamodb (granted to role mlops-prod-airflow-wiring-executor-role "
+        "for ServiceAccount airflow/airflow-worker) is unreachable from airflow: egress of NetworkPolicy "
+        "mlops-prod-airflow-wiring-egress admits no HTTPS to its prefix list (52.94.0.0/22)"]
 
 
 def test_the_feature_server_on_its_old_service_port_is_caught() -> None:
@@ -284,3 +295,79 @@ def test_the_feature_server_on_its_old_service_port_is_caught() -> None:
                     port["port"] = 80 if port.get("port") == 6566 else port.get("port")
     assert sorted(f.split(":")[0] for f in findings(inv, PORTS, "staging")) == [
         "mlops-staging-airflow-wiring-egress", "mlops-staging-kfp-wiring-egress"]
+
+
+# --- service-reach in other shapes: routes, route tables, subnets, egress policies that select the pods ---------
+
+SUBNET = R("aws:ec2/subnet:Subnet", "private-a", {"cidrBlock": "10.0.1.0/24"}, deps={"vpcId": ["vpc"]})
+TABLE = R("aws:ec2/routeTable:RouteTable", "private-rt", {}, deps={"vpcId": ["vpc"]})
+
+
+def nat_route(target: str = "nat", cidr: str = "0.0.0.0/0") -> R:
+    return R("aws:ec2/route:Route", f"route-{target}", {"destinationCidrBlock": cidr, "natGatewayId": f"{target}-id"},
+             deps={"routeTableId": ["private-rt"], "natGatewayId": [target]})
+
+
+def routed_endpoint(service: str, tables: list[str]) -> R:
+    ep = endpoint(service)
+    return R(ep.type, ep.name, {**ep.inputs, "routeTableIds": [f"{t}-id" for t in tables]}, deps={"routeTableIds": tables})
+
+
+def pods(ns: str, sa: str, labels: dict[str, str]) -> R:
+    return R(DEPLOY, f"{sa}-deploy", {"metadata": {"name": sa, "namespace": ns}, "spec": {"template": {
+        "metadata": {"labels": labels}, "spec": {"serviceAccountName": sa, "containers": [{"name": "app"}]}}}})
+
+
+def selected_egress(ns: str, labels: dict[str, str], *rules: dict[str, Any], name: str) -> R:
+    return R(NP, name, {"metadata": {"name": name, "namespace": ns}, "spec": {
+        "podSelector": {"matchLabels": labels}, "policyTypes": ["Egress"], "egress": [*rules, DNS]}})
+
+
+S3_READ = role("research", "trainer", "s3:GetObject")
+STS = R("aws:ec2/vpcEndpoint:VpcEndpoint", "vpce-sts", {**endpoint("sts", "Interface").inputs, "subnetIds": ["a-id"]},
+        deps={"subnetIds": ["private-a"]})
+NO_S3 = TRAINER.format("s3") + "the VPC has neither its gateway endpoint nor NAT"
+NO_STS = TRAINER.format("sts") + "the VPC has neither its interface endpoint nor NAT"
+SHAPE_CASES = [
+    # NAT counts only when a default route leads to it (a NAT no route names carries nothing).
+    Case("nat-routed", REACH, [VPC, SUBNET, TABLE, NAT, nat_route(), *S3_READ], []),
+    Case("nat-without-default-route", REACH, [VPC, SUBNET, TABLE, NAT, nat_route(cidr="10.1.0.0/16"), *S3_READ],
+         [NO_S3, NO_STS]),
+    Case("nat-route-in-a-table-no-subnet-uses", REACH, [
+        VPC, SUBNET, TABLE, NAT, nat_route(), *S3_READ, R(TABLE.type, "other-rt", {}, deps={"vpcId": ["vpc"]}),
+        R("aws:ec2/routeTableAssociation:RouteTableAssociation", "a", {}, deps={"routeTableId": ["other-rt"]})],
+         [NO_S3, NO_STS]),
+    Case("nat-in-route-table-inline", REACH, [VPC, SUBNET, NAT, R(TABLE.type, TABLE.name, {"routes": [
+        {"cidrBlock": "0.0.0.0/0", "natGatewayId": "nat-id"}]}), *S3_READ], []),
+    # A gateway endpoint routes only for the route tables it names (or that an association adds).
+    Case("gateway-with-route-table", REACH, [VPC, SUBNET, TABLE, routed_endpoint("s3", ["private-rt"]), STS,
+                                             *S3_READ], []),
+    Case("gateway-without-route-table", REACH, [VPC, SUBNET, TABLE, endpoint("s3"), STS, *S3_READ], [NO_S3]),
+    # An interface endpoint listens only in the subnets it names.
+    Case("interface-without-subnets", REACH, [VPC, SUBNET, TABLE, routed_endpoint("s3", ["private-rt"]),
+                                              endpoint("sts", "Interface"), *S3_READ], [NO_STS]),
+    Case("gateway-through-association", REACH, [
+        VPC, SUBNET, TABLE, endpoint("s3"), STS, *S3_READ,
+        R("aws:ec2/vpcEndpointRouteTableAssociation:VpcEndpointRouteTableAssociation", "assoc", {},
+          deps={"vpcEndpointId": ["vpce-s3"], "routeTableId": ["private-rt"]})], []),
+    # Egress from a policy that selects the ServiceAccount's pods by label, not only namespace-wide ones.
+    Case("selected-pods-egress-blocks-sts", REACH, [
+        *NET, endpoint("sts", "Interface"), *S3_READ, pods("research", "trainer", {"app": "trainer"}),
+        selected_egress("research", {"app": "trainer"}, https(*S3), name="trainer-egress")],
+         [TRAINER.format("sts") + "egress of NetworkPolicy trainer-egress admits no HTTPS to the VPC CIDR, where its "
+          "interface endpoint listens"]),
+    Case("egress-without-dns", REACH, [*NET, endpoint("sts", "Interface"), *S3_READ,
+                                       egress("research", https(*S3), https(VPC_CIDR))],
+         ["trainer-role: s3, sts (granted to role trainer-role for ServiceAccount research/trainer) are unreachable "
+          "from research: egress of NetworkPolicy egress admits no DNS (port 53), so no AWS endpoint name resolves"]),
+    Case("egress-with-dns", REACH, [*NET, endpoint("sts", "Interface"), *S3_READ,
+                                    reach_egress("research", https(*S3), https(VPC_CIDR))], []),
+    Case("other-pods-egress-does-not-apply", REACH, [
+        *NET, endpoint("sts", "Interface"), *S3_READ, pods("research", "trainer", {"app": "trainer"}),
+        selected_egress("research", {"app": "notebook"}, https(*S3), name="notebook-egress")], []),
+]
+
+
+@params(SHAPE_CASES)
+def test_service_reach_in_other_shapes(case: Case) -> None:
+    check(case)

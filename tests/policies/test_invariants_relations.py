@@ -33,21 +33,6 @@ DCGM = R(RELEASE, "dcgm", {"chart": "dcgm-exporter", "namespace": "monitoring",
 DCGM_LABELS = {"app.kubernetes.io/name": "mlops-dcgm-exporter", "app.kubernetes.io/component": "mlops-dcgm-exporter"}
 
 
-def trust(sub: str) -> str:
-    return json.dumps({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
-                                      "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/oidc"},
-                                      "Condition": {"StringEquals": {"oidc:sub": sub, "oidc:aud": "sts.amazonaws.com"}}}]})
-
-
-def role(sub: str) -> R:
-    return R(ROLE, "role", {"assumeRolePolicy": trust(sub)})
-
-
-def account(ns: str, name: str, annotated: bool = True) -> R:
-    return R(SA, "sa", {"metadata": {"namespace": ns, "name": name, "annotations": {
-        "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/role"}}}, deps={"metadata": ["role"]} if annotated else {})
-
-
 def deployment(spec: dict[str, Any], replicas: int = 2, ns: str = "feast") -> R:
     return R(DEPLOY, "deploy", {"metadata": {"name": "server", "namespace": ns}, "spec": {
         "replicas": replicas, "template": {"metadata": {"labels": {"app": "server"}}, "spec": spec}}})
@@ -71,18 +56,6 @@ ALARM = R("aws:cloudwatch/metricAlarm:MetricAlarm", "alarm", {"alarmActions": ["
           deps={"alarmActions": ["topic"]})
 SUBSCRIPTION = R("aws:sns/topicSubscription:TopicSubscription", "sub", {"protocol": "email", "endpoint": "a@b"},
                  deps={"topic": ["topic"]})
-
-
-def key(statement: dict[str, Any]) -> R:
-    return R("aws:kms/key:Key", "key", {"arn": "arn:aws:kms:us-east-1:1:key/k", "policy": json.dumps({"Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "kms:*", "Resource": "*"},
-        statement]})})
-
-
-LOGS = {"Effect": "Allow", "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
-        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]}
-GROUP = R("aws:cloudwatch/logGroup:LogGroup", "lg", {"name": "/aws/eks/c/cluster", "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k"},
-          deps={"kmsKeyId": ["key"]})
 
 
 def bucket_policy(actions: list[str]) -> list[R]:
@@ -110,11 +83,9 @@ def iam_policy(*actions: str) -> R:
 
 
 SMT = "mlops-inv-servicemonitor-target"
-IRSA = "mlops-inv-irsa-service-account"
 SEC = "mlops-inv-secret-reference"
 PDB = "mlops-inv-pdb-allows-disruption"
 TOP = "mlops-inv-alarm-topic-subscribed"
-LGK = "mlops-inv-log-group-key-grants-logs"
 VPCE = "mlops-inv-vpce-deny-covers-versions"
 RDS = "mlops-inv-rds-single-vpc"
 IAM = "mlops-inv-iam-action-exists"
@@ -141,18 +112,7 @@ CASES = [
     Case("unmodelled-target-chart", SMT, [R(RELEASE, "redis", {"chart": "redis", "namespace": "cache"}),
                                           R(SM, "sm", monitor({"app": "redis"}, "metrics", "cache").inputs,
                                             deps={"metadata": ["redis"]})], []),
-    # 8. IRSA: the trust's subject exists, and the annotated account is the trusted one.
-    Case("trust-matches", IRSA, [role("system:serviceaccount:feast:server"), account("feast", "server")], []),
-    Case("trust-names-missing-account", IRSA, [role("system:serviceaccount:feast:serve"), account("feast", "server")],
-         ["role: IRSA trust allows ServiceAccount feast/serve, which the stack does not create",
-          "sa: ServiceAccount feast/server carries role role's ARN, but the role's trust allows only feast/serve"]),
-    Case("external-account-allowlisted", IRSA, [role("system:serviceaccount:kube-system:aws-node")], [],
-         config={"externalServiceAccounts": ["kube-system/*"]}),
-    Case("addon-account", IRSA, [role("system:serviceaccount:kube-system:ebs-csi-controller-sa"),
-                                 R("aws:eks/addon:Addon", "ebs", {"addonName": "aws-ebs-csi-driver"})], []),
-    Case("chart-account", IRSA, [role("system:serviceaccount:external-secrets:external-secrets"),
-                                 R(RELEASE, "eso", {"chart": "external-secrets", "namespace": "external-secrets",
-                                                    "values": {"serviceAccount": {"name": "external-secrets"}}})], []),
+    # 8. IRSA moved to the identity family (test_invariants_identity.py).
     # 9. Secret references have a producer.
     Case("secret-exists", SEC, [deployment(ENV_REF), R("kubernetes:core/v1:Secret", "s", {
         "metadata": {"name": "db-credentials", "namespace": "feast"}})], []),
@@ -191,17 +151,7 @@ CASES = [
         "kubernetes:core/v1:Secret", "am-secret", {"metadata": {"name": "am-config", "namespace": "monitoring"},
                                                    "stringData": "[secret]"}, deps={"stringData": ["topic"]})],
          ["topic: SNS topic receives from 1 senders (am-secret) but has no subscription: alerts reach nobody"]),
-    # 10. Log group keys let CloudWatch Logs in the region use them.
-    Case("key-grants-logs", LGK, [key(LOGS), GROUP], []),
-    Case("key-scoped-by-context", LGK, [key({**LOGS, "Condition": {"ArnLike": {
-        "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:1:log-group:/aws/eks/*"}}}), GROUP], []),
-    Case("key-context-other-group", LGK, [key({**LOGS, "Condition": {"ArnLike": {
-        "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:1:log-group:/aws/vpc/*"}}}), GROUP],
-         ["lg: log group /aws/eks/c/cluster is encrypted with key key, whose policy does not grant "
-          "logs.us-east-1.amazonaws.com Encrypt/Decrypt/GenerateDataKey for it"]),
-    Case("key-other-region", LGK, [key({**LOGS, "Principal": {"Service": "logs.eu-west-1.amazonaws.com"}}), GROUP],
-         ["lg: log group /aws/eks/c/cluster is encrypted with key key, whose policy does not grant "
-          "logs.us-east-1.amazonaws.com Encrypt/Decrypt/GenerateDataKey for it"]),
+    # 10. Log group keys moved to the kms-users family (test_invariants_kms.py).
     # 13. VPC-endpoint denies cover object versions on versioned buckets.
     Case("deny-all-s3", VPCE, bucket_policy(["s3:*"]), []),
     Case("deny-listed-actions", VPCE, bucket_policy(["s3:GetObject", "s3:PutObject", "s3:DeleteObject",

@@ -103,7 +103,7 @@ def test_the_irsa_invariant_covers_the_executor_service_accounts() -> None:
     them: the existing invariant passes on the plan, and flags a renamed ServiceAccount the trust does not allow."""
     from mlops_policies.runner import evaluate
 
-    irsa = "mlops-inv-irsa-service-account"
+    irsa = "mlops-inv-workload-identity"
     inventory = plan("variant-pipelines").to_json()
     assert [f.message for f in evaluate(inventory, environment="prod", only=[irsa]).findings] == []
     for r in inventory["resources"]:

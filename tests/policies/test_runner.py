@@ -37,6 +37,8 @@ from .test_crd_schema import POLICY_CASES as CRDS
 from .test_data_policies import CASES as DATA_VERSIONING
 from .test_feast import CASES as FEAST
 from .test_invariants_cluster import CASES as INVARIANTS_CLUSTER
+from .test_invariants_identity import CASES as IDENTITY
+from .test_invariants_kms import CASES as KMS_USERS
 from .test_invariants_network import PORT_CASES as NETWORK_PORTS
 from .test_invariants_network import REACH_CASES as NETWORK_REACH
 from .test_invariants_relations import CASES as INVARIANTS_RELATIONS
@@ -82,6 +84,7 @@ ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, 
                          *INVARIANTS_RELATIONS, *NETWORK_PORTS, *NETWORK_REACH, *BUDGET_CASES, *VECTOR_SEARCH, *PIPELINES,
                          *PIPELINES_ENGINES,
                          *SERVING, *DATA_VERSIONING, *RENDERING, *ADMISSION, *CRDS, *LITERALS, *CORE_SCHEMA]
+ALL_CASES += [*KMS_USERS, *IDENTITY]  # #30 families kms-users and identity
 
 
 def check_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:

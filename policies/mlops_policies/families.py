@@ -1,0 +1,22 @@
+"""The #30 invariant families and the policies that judge each (the fixture harness and the closing note read this).
+
+A family is a kind of cross-resource relation judged over the whole inventory, rendered chart objects included:
+1 `selector`, 2 `placement`, 3 `kms-users`, 4 `identity`, 5 `service-reach`, 6 `ordering`.
+"""
+
+from __future__ import annotations
+
+POLICIES_BY_FAMILY: dict[str, tuple[str, ...]] = {
+    "selector": (),
+    "placement": (),
+    "kms-users": (
+        "mlops-inv-kms-key-users",
+    ),
+    "identity": (
+        "mlops-inv-workload-identity",
+    ),
+    "service-reach": (
+        "mlops-inv-aws-service-reachable",
+    ),
+    "ordering": (),
+}
