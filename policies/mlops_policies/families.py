@@ -1,0 +1,31 @@
+"""The #30 invariant families and the policies that judge each (the fixture harness and the closing note read this).
+
+A family is a kind of cross-resource relation judged over the whole inventory, rendered chart objects included:
+1 `selector`, 2 `placement`, 3 `kms-users`, 4 `identity`, 5 `service-reach`, 6 `ordering`.
+"""
+
+from __future__ import annotations
+
+POLICIES_BY_FAMILY: dict[str, tuple[str, ...]] = {
+    "selector": (
+        "mlops-inv-service-selects-pods",
+        "mlops-inv-servicemonitor-target",
+        "mlops-inv-podmonitor-target",
+        "mlops-inv-netpol-pod-port",
+        "mlops-inv-pdb-selects-pods",
+        "mlops-inv-hpa-scale-target",
+        "mlops-inv-hpa-metrics-source",
+        "mlops-inv-ingress-backend",
+    ),
+    "placement": (
+        "mlops-inv-pod-fits-node",
+        "mlops-inv-pod-reference",
+        "mlops-k8s-pod-security-admission",
+    ),
+    "kms-users": (),
+    "identity": (),
+    "service-reach": (),
+    "ordering": (
+        "mlops-inv-crd-before-custom-resource",
+    ),
+}
