@@ -14,7 +14,8 @@
   pkg/controller/podautoscaler replica_calculator/metrics utilization: "missing request for <resource>").
 - Ingress -> Service and port: each backend Service exists in the Ingress's namespace and the backend's port
   (number or name) is one of the Service's ports (the Ingress controllers resolve `port.number` against the Service's
-  `port`, not its targetPort).
+  `port`, not its targetPort); an ALB backend in instance mode (the controller's default) is a NodePort or
+  LoadBalancer Service.
 ServiceMonitor -> Service is `mlops-inv-servicemonitor-target`, NetworkPolicy -> pod ports is
 `mlops-inv-netpol-pod-port` and HPA -> metrics API is `mlops-inv-hpa-metrics-source`; POLICIES_BY_FAMILY joins them.
 
@@ -29,7 +30,7 @@ from typing import Any
 
 from .core import UNKNOWN, Resource, Stack, as_list, stack_policy
 from .invariants_cluster import PACK
-from .invariants_index import HPA, INGRESS, PDB, SERVICE, Index, index, labels_match, meta
+from .invariants_index import HPA, INGRESS, PDB, SERVICE, Index, index, labels_match, meta, release_values
 from .pod_model import Pods, PodTemplate, pods, selects
 
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
@@ -199,10 +200,30 @@ def _backends(ingress: Resource) -> Iterator[tuple[str, Mapping[str, Any]]]:
                 yield f"rules[{i}].paths[{j}]", svc
 
 
+TARGET_TYPE = "alb.ingress.kubernetes.io/target-type"
+
+
+def alb_default_target(idx: Index, ingress: Resource) -> str | None:
+    """The target type an AWS Load Balancer Controller gives this Ingress's backends unless a Service or the Ingress
+    annotates one (aws-load-balancer-controller v2.17.1 pkg/ingress/model_build_target_group.go
+    buildTargetGroupTargetType; chart value `defaultTargetType`, default "instance"); None: not an ALB Ingress, or
+    its IngressClass has parameters (IngressClassParams may set targetType)."""
+    cls = ingress.get("spec", "ingressClassName")
+    cls = cls if isinstance(cls, str) else ingress.get("metadata", "annotations", "kubernetes.io/ingress.class")
+    klass = idx.k8s.get(("IngressClass", "", str(cls)))
+    if (klass is not None and (klass.get("spec", "controller") != "ingress.k8s.aws/alb" or klass.get(
+            "spec", "parameters") is not None)) or (klass is None and cls != "alb"):
+        return None
+    defaults = {str(release_values(r).get("defaultTargetType") or "instance")
+                for r in idx.releases("aws-load-balancer-controller")}
+    return defaults.pop() if len(defaults) == 1 else "instance" if not defaults else None
+
+
 def ingress_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
     for ingress in idx.of_type(INGRESS):
         ns, name = meta(ingress)
         ns = ns or "default"
+        default_target = alb_default_target(idx, ingress)
         for where, backend in _backends(ingress):
             svc_name, port = backend.get("name"), backend.get("port")
             if not isinstance(svc_name, str) or svc_name is UNKNOWN:
@@ -213,6 +234,13 @@ def ingress_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
                     yield ingress, (f"Ingress {ns}/{name} {where} routes to Service {ns}/{svc_name}, which the stack "
                                     f"does not create in {ns}; name a Service of the Ingress's namespace")
                 continue
+            target = svc.get("metadata", "annotations", TARGET_TYPE) or ingress.get(
+                "metadata", "annotations", TARGET_TYPE) or default_target
+            if target == "instance" and svc.get("spec", "type") not in ("NodePort", "LoadBalancer", UNKNOWN):
+                yield ingress, (f"ALB Ingress {ns}/{name} {where} sends instance-mode targets to Service "
+                                f"{ns}/{svc_name} of type {svc.get('spec', 'type') or 'ClusterIP'}: the controller "
+                                "fails ('When using Instance targets, your service must be of type NodePort or "
+                                f"LoadBalancer'); annotate {TARGET_TYPE}: ip or make the Service a NodePort")
             ports = [p for p in as_list(svc.get("spec", "ports")) if isinstance(p, Mapping)]
             if not isinstance(port, Mapping) or not ports:
                 continue

@@ -36,6 +36,7 @@ from .invariants_index import (
     release_values,
     stack_level,
 )
+from .pod_model import pods
 from .rendering import kubelet_services
 
 ALLOWLIST = {"type": "array", "items": {"type": "string"}, "default": [],
@@ -122,6 +123,8 @@ def _targets_unmodelled_chart(idx: Index, monitor: Resource) -> bool:
 def servicemonitor_target(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     idx = index(stack)
     known = list(services(idx))
+    unseen = pods(stack).why
+    modelled = {f"chart:{c}" for c in (*CHART_SERVICES, *CRD_ONLY_TARGETS)}
     for monitor in idx.of_type(SERVICE_MONITOR):
         own_ns, _ = meta(monitor)
         selector = monitor.get("spec", "selector") or {}
@@ -132,6 +135,9 @@ def servicemonitor_target(stack: Stack, config: Mapping[str, Any]) -> Iterable[t
                       if (watched is None or ns in watched) and labels_match(selector, labels) is not False]
         if not candidates and _targets_unmodelled_chart(idx, monitor):
             continue  # it names its target release (depends_on), whose Services we cannot render: not judged
+        if not candidates and any(why - modelled for ns, why in unseen.items()
+                                  if watched is None or ns == "*" or ns in watched):
+            continue  # Services an unrendered chart or an operator makes there are unseen (pod_model): not judged
         if not candidates:
             yield monitor, (f"ServiceMonitor selector {dict(selector.get('matchLabels') or {})} in namespaces "
                             f"{sorted(watched) if watched else 'any'} matches no Service in the stack")

@@ -25,7 +25,7 @@ from typing import Any
 from .core import UNKNOWN, as_list
 from .invariants_index import NODE_GROUP, Index, meta
 
-NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+NODE_POOLS = ("kubernetes:karpenter.sh/v1:NodePool", "kubernetes:karpenter.sh/v1beta1:NodePool")
 EKS_GROUPS = ("eks:index:ManagedNodeGroup", "eks:index:NodeGroupV2", "eks:index:NodeGroup")
 INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 ARCH = "kubernetes.io/arch"
@@ -132,7 +132,12 @@ def node_types(idx: Index) -> Iterator[NodeType]:
         for inst in _types(types):
             yield NodeType(f"node group {group.name}", inst, _labels(group.get("labels"), {}, inst),
                            _taints(group.get("taints")))
-    for pool in idx.of_type(NODE_POOL):
+    for cluster in idx.of_type("eks:index:Cluster"):  # pulumi-eks: a default node group unless skipped
+        if cluster.get("skipDefaultNodeGroup") is not True and not cluster.get("fargate"):
+            types = [cluster.get("instanceType")] if isinstance(cluster.get("instanceType"), str) else None
+            for inst in _types(types):
+                yield NodeType(f"default node group of {cluster.name}", inst, _labels(None, {}, inst), ())
+    for pool in idx.of_type(*NODE_POOLS):
         name = meta(pool)[1] or pool.name
         template = pool.get("spec", "template")
         reqs = [r for r in as_list(pool.get("spec", "template", "spec", "requirements")) if isinstance(r, Mapping)]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .core import UNKNOWN, Resource, Stack, as_list
-from .invariants_index import Index, index, meta, pod_spec
+from .invariants_index import Index, chart_name, index, meta, pod_spec
 
 WORKLOAD_TYPES = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
                   "kubernetes:apps/v1:ReplicaSet", "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob",
@@ -117,21 +117,25 @@ class Pods:
             self.templates.append(tpl)
             self.by_ns.setdefault(tpl.namespace, []).append(tpl)
         parents = {r.parent for r in idx.stack.resources if r.parent}
-        self.unseen: set[str] = {"kube-system", *(ADDON_NAMESPACES.get(a, "kube-system") for a in idx.addons)}
-        """Namespaces where pods the inventory lacks may run ("*": any namespace): EKS runs CoreDNS, kube-proxy and
-        aws-node in kube-system, and add-ons their own pods."""
+        self.why: dict[str, set[str]] = {}
+        """Namespace ("*": any) -> what may run pods there that the inventory lacks: `eks` (CoreDNS, kube-proxy,
+        aws-node and add-ons), `chart:<name>` (an unrendered installer), `operator` (custom resources)."""
+        for ns in ("kube-system", *(ADDON_NAMESPACES.get(a, "kube-system") for a in idx.addons)):
+            self.why.setdefault(ns, set()).add("eks")
         for inst in idx.of_type(*INSTALLERS):
             if inst.urn in parents:
                 continue
             ns = inst.get("namespace")
-            self.unseen.add(ns if isinstance(ns, str) and ns else "default" if inst.type.endswith(
-                ":Release") else "*")
+            where = ns if isinstance(ns, str) and ns else "default" if inst.type.endswith(":Release") else "*"
+            self.why.setdefault(where, set()).add(f"chart:{chart_name(inst)}")
         for res in idx.stack.resources:
             group = api_group(res)
             if group and group not in NO_POD_GROUPS and res.type.rsplit(":", 1)[-1] not in NO_POD_KINDS:
                 ns = res.get("metadata", "namespace")
                 if ns is UNKNOWN or isinstance(ns, str):  # a cluster-scoped kind (no namespace) runs pods elsewhere
-                    self.unseen.add(ns if isinstance(ns, str) and ns else "*")
+                    self.why.setdefault(ns if isinstance(ns, str) and ns else "*", set()).add("operator")
+        self.unseen: set[str] = set(self.why)
+        """Namespaces where pods the inventory lacks may run ("*": any namespace)."""
 
     def blind(self, ns: str) -> bool:
         """Whether pods the inventory lacks may run in `ns` (a miss there is not judged)."""

@@ -128,7 +128,8 @@ def test_hpa_utilization_needs_the_request() -> None:
 
 
 def ingress(service_name: str = "api", port: dict[str, Any] | None = None) -> R:
-    return R(ING, "ing", {"metadata": {"name": "web", "namespace": "app"}, "spec": {
+    return R(ING, "ing", {"metadata": {"name": "web", "namespace": "app", "annotations": {
+        "alb.ingress.kubernetes.io/target-type": "ip"}}, "spec": {
         "ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
             "service": {"name": service_name, "port": port or {"number": 80}}}}]}}]}})
 
@@ -150,3 +151,16 @@ def test_every_family_policy_is_registered() -> None:
     assert mine and all(POLICIES_BY_FAMILY[f] for f in ("selector", "placement", "ordering"))
     registered = policy_index()
     assert [p for p in mine if p not in registered] == []
+
+
+def test_alb_instance_targets_need_a_node_port_service() -> None:
+    svc, ing = service({"app": "api"}), ingress()
+    ing.inputs["metadata"]["annotations"] = {}
+    found = messages(INGB, [workload(), svc, ing])
+    assert len(found) == 1 and "ALB Ingress app/web" in found[0] and "Service app/api of type ClusterIP" in found[0]
+    svc.inputs["spec"]["type"] = "NodePort"
+    assert messages(INGB, [workload(), svc, ing]) == []
+    svc.inputs["spec"]["type"] = "ClusterIP"
+    lbc = R(RELEASE, "lbc", {"chart": "aws-load-balancer-controller", "namespace": "kube-system",
+                             "values": {"defaultTargetType": "ip"}})
+    assert messages(INGB, [workload(), svc, ing, lbc]) == []
