@@ -12,6 +12,7 @@ POLICIES_BY_FAMILY: dict[str, tuple[str, ...]] = {
         "mlops-inv-servicemonitor-target",
         "mlops-inv-podmonitor-target",
         "mlops-inv-netpol-pod-port",
+        "mlops-inv-netpol-peer-selects-pods",
         "mlops-inv-pdb-selects-pods",
         "mlops-inv-hpa-scale-target",
         "mlops-inv-hpa-metrics-source",

@@ -164,3 +164,29 @@ def test_alb_instance_targets_need_a_node_port_service() -> None:
     lbc = R(RELEASE, "lbc", {"chart": "aws-load-balancer-controller", "namespace": "kube-system",
                              "values": {"defaultTargetType": "ip"}})
     assert messages(INGB, [workload(), svc, ing, lbc]) == []
+
+
+NP = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PEER = "mlops-inv-netpol-peer-selects-pods"
+
+
+def netpol(own: dict[str, str], peer: dict[str, Any]) -> R:
+    return R(NP, "np", {"metadata": {"name": "api-egress", "namespace": "app"}, "spec": {
+        "podSelector": {"matchLabels": own}, "policyTypes": ["Egress"],
+        "egress": [{"to": [peer], "ports": [{"port": 5432}]}]}})
+
+
+def test_netpol_selector_and_peers_select_pods() -> None:
+    db = workload(labels={"app": "db"}, container={"name": "db", "image": "pg", "ports": [{"containerPort": 5432}]},
+                  name="db", ns="data")
+    data_ns = R("kubernetes:core/v1:Namespace", "ns", {"metadata": {"name": "data"}})
+    to_db = {"podSelector": {"matchLabels": {"app": "db"}},
+             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "data"}}}
+    assert messages(PEER, [workload(), db, data_ns, netpol({"app": "api"}, to_db)]) == []
+    wrong_peer = {**to_db, "podSelector": {"matchLabels": {"app": "postgres"}}}
+    found = messages(PEER, [workload(), db, data_ns, netpol({"app": "api"}, wrong_peer)])
+    assert len(found) == 1 and "NetworkPolicy app/api-egress egress rule 0" in found[0] and "in data" in found[0]
+    found = messages(PEER, [workload(), db, data_ns, netpol({"app": "apx"}, to_db)])
+    assert len(found) == 1 and "podSelector {'app': 'apx'} selects no pod in app" in found[0]
+    elsewhere = {**to_db, "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "shared"}}}
+    assert messages(PEER, [workload(), db, data_ns, netpol({"app": "api"}, elsewhere)]) == []
