@@ -143,9 +143,10 @@ def pdb_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
                         f"({_labels(candidates)}); select the labels of the pods it guards")
 
 
-def _requests(container: Mapping[str, Any], resource: str) -> bool:
-    requests = (container.get("resources") or {}).get("requests") if isinstance(container, Mapping) else None
-    limits = (container.get("resources") or {}).get("limits") if isinstance(container, Mapping) else None
+def _requests(container: Mapping[str, Any], resource: str, own: bool = False) -> bool:
+    block = container if own else container.get("resources") or {}
+    requests = block.get("requests") if isinstance(block, Mapping) else None
+    limits = block.get("limits") if isinstance(block, Mapping) else None
     # The API server defaults requests to limits when only limits are set.
     return any(isinstance(m, Mapping) and m.get(resource) is not None for m in (requests, limits))
 
@@ -178,8 +179,15 @@ def hpa_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
             if isinstance(block, Mapping) and (block.get("target") or {}).get("type") == "Utilization":
                 cname = block.get("container") if kind_ == "ContainerResource" else None
                 wanted.append((str(block.get("name")), cname if isinstance(cname, str) else None))
-        containers = [c for c in as_list(tpl.spec.get("containers")) if isinstance(c, Mapping)]
+        # kubernetes pkg/controller/podautoscaler replica_calculator.go calculatePodRequests: app containers and
+        # restartable init containers (native sidecars) each need the request, unless the pod sets pod-level ones.
+        containers = [c for c in [*as_list(tpl.spec.get("initContainers")), *as_list(tpl.spec.get("containers"))]
+                      if isinstance(c, Mapping) and (c in as_list(tpl.spec.get("containers"))
+                                                     or c.get("restartPolicy") == "Always")]
+        pod_level = tpl.spec.get("resources")
         for resource, only in wanted:
+            if isinstance(pod_level, Mapping) and _requests(pod_level, resource, own=True):
+                continue
             lacking = [str(c.get("name")) for c in containers
                        if (only is None or c.get("name") == only) and not _requests(c, resource)]
             if lacking:

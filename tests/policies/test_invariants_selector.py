@@ -125,6 +125,12 @@ def test_hpa_utilization_needs_the_request() -> None:
     average = [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "AverageValue",
                                                                             "averageValue": "500m"}}}]
     assert messages(HPAT, [workload(container=no_requests), hpa(metrics=average)]) == []
+    sidecar = workload()
+    sidecar.inputs["spec"]["template"]["spec"]["initContainers"] = [{"name": "proxy", "restartPolicy": "Always"}]
+    found = messages(HPAT, [sidecar, hpa(metrics=CPU)])
+    assert len(found) == 1 and "container proxy of Deployment app/api requests no cpu" in found[0]
+    sidecar.inputs["spec"]["template"]["spec"]["resources"] = {"requests": {"cpu": "1"}}  # pod-level resources
+    assert messages(HPAT, [sidecar, hpa(metrics=CPU)]) == []
 
 
 def ingress(service_name: str = "api", port: dict[str, Any] | None = None) -> R:
