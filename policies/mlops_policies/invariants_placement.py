@@ -36,11 +36,11 @@ from .invariants_index import (
 )
 from .invariants_workloads import ALLOWLIST, CHART_SECRET_KEYS, allowed, secret_refs, service_accounts
 from .node_model import UNMODELLED, NodeType, node_types, unknown_nodes
-from .pod_model import Pods, PodTemplate, pods
+from .pod_model import INSTALLERS, Pods, PodTemplate, pods
 
 GPU, EFA = "nvidia.com/gpu", "vpc.amazonaws.com/efa"
 PLUGIN_IMAGES = {GPU: ("k8s-device-plugin", "nvidia-device-plugin", "gpu-operator"), EFA: ("aws-efa-k8s-device-plugin",)}
-PLUGIN_CHARTS = {GPU: ("nvidia-device-plugin", "gpu-operator"), EFA: ("aws-efa-k8s-device-plugin",)}
+PLUGIN_WORDS = {GPU: ("nvidia-device-plugin", "k8s-device-plugin", "gpu-operator"), EFA: ("efa-k8s-device-plugin",)}
 Finding = tuple[Resource, str]
 _QTY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
 _UNITS = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30,
@@ -90,10 +90,10 @@ def pod_requests(spec: Mapping[str, Any]) -> dict[str, float]:
 
 def _label_ok(nt: NodeType, key: str, test: Any) -> bool:
     """Whether a node of this type may carry a label satisfying `test(value or None)`."""
-    if key in nt.labels:
-        return bool(test(nt.labels[key]))
     if key.startswith(UNMODELLED) or nt.labels.get(key) is UNKNOWN:
         return True
+    if key in nt.labels:
+        return bool(test(nt.labels[key]))
     for req in nt.requirements:  # Karpenter picks any value its requirements allow
         if req.get("key") == key:
             return req.get("operator") in ("Exists", "NotIn", "Gt", "Lt") or any(
@@ -149,9 +149,11 @@ def why_not(spec: Mapping[str, Any], nt: NodeType) -> str | None:
 def advertisers(idx: Index, pm: Pods, types: list[NodeType]) -> dict[str, set[str]]:
     """Extended resource -> node types (their `what`) where a device plugin can run and advertise it."""
     found: dict[str, set[str]] = {GPU: set(), EFA: set()}
-    # A device-plugin release `check` did not render: its DaemonSet is unseen, taken to run on every node type.
-    everywhere = {r: any(rel.urn not in idx.rendered_releases for rel in idx.releases(*charts))
-                  for r, charts in PLUGIN_CHARTS.items()}
+    # A device plugin installed by something `check` did not render (a release, a v4 Chart, a manifest URL such as
+    # NVIDIA's static nvidia-device-plugin.yml): its DaemonSet is unseen, taken to run on every node type.
+    parents = {r.parent for r in idx.stack.resources if r.parent}
+    unrendered = [str(dict(r.props)).lower() for r in idx.of_type(*INSTALLERS) if r.urn not in parents]
+    everywhere = {r: any(any(w in text for w in PLUGIN_WORDS[r]) for text in unrendered) for r in PLUGIN_WORDS}
     for group in idx.of_type("aws:eks/nodeGroup:NodeGroup"):
         if "BOTTLEROCKET" in str(group.get("amiType") or "") and "NVIDIA" in str(group.get("amiType") or ""):
             found[GPU] |= {nt.what for nt in types if nt.pool == f"node group {group.get('nodeGroupName') or group.name}"}

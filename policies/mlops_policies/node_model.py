@@ -122,9 +122,13 @@ def node_types(idx: Index) -> Iterator[NodeType]:
     for group in idx.of_type(NODE_GROUP):
         name = group.get("nodeGroupName") or group.name
         capacity = "SPOT" if group.get("capacityType") == "SPOT" else "ON_DEMAND"
-        extra = {"eks.amazonaws.com/nodegroup": name, "eks.amazonaws.com/capacityType": capacity}
-        for inst in _types(group.get("instanceTypes") or (["t3.medium"] if group.get("launchTemplate") is None
-                                                          else None)):
+        extra = {"eks.amazonaws.com/nodegroup": group.get("nodeGroupName") or UNKNOWN,  # unset: autonamed
+                 "eks.amazonaws.com/capacityType": capacity}
+        # EKS CreateNodegroup: a launch template may name the type; with neither it nor instanceTypes, t3.medium.
+        templates = [t for u in group.property_dependencies.get("launchTemplate", ()) if (t := idx.get(u))]
+        from_template = [t.get("instanceType") for t in templates if t.get("instanceType")]
+        default = from_template or (["t3.medium"] if group.get("launchTemplate") is None or templates else None)
+        for inst in _types(group.get("instanceTypes") or default):
             yield NodeType(f"node group {name}", inst, _labels(group.get("labels"), extra, inst),
                            _taints(group.get("taints")))
     for group in idx.of_type(*EKS_GROUPS):

@@ -160,3 +160,21 @@ def test_default_objects_and_optional_references_are_not_judged() -> None:
         {"name": "ca", "configMap": {"name": "kube-root-ca.crt"}},
         {"name": "opt", "configMap": {"name": "maybe", "optional": True}}]}
     assert messages(REF, [pod(spec)]) == []
+
+
+def test_launch_template_type_and_autonamed_group_label() -> None:
+    template = R("aws:ec2/launchTemplate:LaunchTemplate", "lt", {"instanceType": "m5.xlarge"})
+    grp = R("aws:eks/nodeGroup:NodeGroup", "ng", {"launchTemplate": {"id": "lt-1", "version": "1"}},
+            deps={"launchTemplate": ["lt"]})
+    assert messages(FIT, [EKS, template, grp, pod(requests(cpu="3"))]) == []  # m5.xlarge: 4 vCPUs
+    assert messages(FIT, [EKS, R("aws:eks/nodeGroup:NodeGroup", "ng", {}), pod(requests(cpu="3"))]) != []  # t3.medium
+    named = {"nodeSelector": {"eks.amazonaws.com/nodegroup": "ng"}}
+    assert messages(FIT, [EKS, template, grp, pod(named)]) == []  # the group's name is generated: not judged
+
+
+def test_a_device_plugin_from_an_unrendered_manifest_counts() -> None:
+    url = R("kubernetes:yaml/v2:ConfigFile", "plugin", {
+        "file": "https://raw.githubusercontent.com/NVIDIA/k8s-device-plugin/v0.17.0/deployments/static/"
+                "nvidia-device-plugin.yml"})
+    gpu_pod = {**requests(**{"nvidia.com/gpu": 1}), "tolerations": TOLERATE_GPU}
+    assert messages(FIT, [EKS, GPUS, url, pod(dict(gpu_pod))]) == []
