@@ -31,7 +31,7 @@ from typing import Any
 from .core import Resource, Stack, stack_policy
 from .invariants_cluster import PACK
 from .invariants_index import CLUSTER_CONFIG, CRD, Index, chart_name, index, meta
-from .pod_model import INSTALLERS, api_group
+from .pod_model import INSTALLERS, api_group, shown
 
 # Charts that install CRDs, and their API groups (each chart's crds/ or templates/crds at the pinned version);
 # used only for a release `check` did not render (a rendered one brings its real CRD objects).
@@ -122,8 +122,8 @@ def _kind(res: Resource) -> str:
 
 
 def _describe(res: Resource) -> str:
-    ns, name = meta(res)
-    where = f"{ns}/{name}" if ns else name or res.name
+    ns, _ = meta(res)
+    where = f"{ns}/{shown(res)}" if ns else shown(res)
     return f"{_kind(res)} {where}"
 
 
@@ -132,7 +132,7 @@ def _installer(res: Resource, idx: Index) -> str:
         owner = idx.get(res.parent) if res.parent else None
         suffix = f" (installed by {owner.type.rsplit(':', 1)[-1]} {owner.name})" if owner is not None \
             and owner.type in INSTALLERS else ""
-        return f"CustomResourceDefinition {meta(res)[1] or res.name}{suffix}"
+        return f"CustomResourceDefinition {shown(res)}{suffix}"
     return f"{res.type.rsplit(':', 1)[-1]} {res.name}"
 
 

@@ -36,7 +36,7 @@ from .invariants_index import (
 )
 from .invariants_workloads import ALLOWLIST, CHART_SECRET_KEYS, allowed, secret_refs, service_accounts
 from .node_model import UNMODELLED, NodeType, node_types, unknown_nodes
-from .pod_model import INSTALLERS, Pods, PodTemplate, pods
+from .pod_model import INSTALLERS, Pods, PodTemplate, others, pods
 
 GPU, EFA = "nvidia.com/gpu", "vpc.amazonaws.com/efa"
 PLUGIN_IMAGES = {GPU: ("k8s-device-plugin", "nvidia-device-plugin", "gpu-operator"), EFA: ("aws-efa-k8s-device-plugin",)}
@@ -309,9 +309,10 @@ def reference_findings(idx: Index, pm: Pods, config: Mapping[str, Any]) -> Itera
             if (kind, name) in (("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")) or (
                     kind == "PersistentVolumeClaim" and name.startswith(sts_claims or ("\0",))):
                 continue
-            yield tpl.res, (f"{tpl.what} {where} names {kind} {ns}/{name}, which nothing in the stack creates in {ns}: "
-                            f"the pod never starts; create the {kind} in {ns} (or an ExternalSecret/chart that "
-                            "produces it), fix the name, or mark the reference optional")
+            there = [r for (k, n, _), r in idx.k8s.items() if k == kind and (n or "default") == ns]
+            yield tpl.res, (f"{tpl.what} {where} names {kind} {ns}/{name}, which nothing in the stack creates in {ns}"
+                            f"{others(there)}: the pod never starts; create the {kind} in {ns} (or an "
+                            "ExternalSecret/chart that produces it), fix the name, or mark the reference optional")
 
 
 @stack_policy(

@@ -31,7 +31,7 @@ from typing import Any
 from .core import UNKNOWN, Resource, Stack, as_list, stack_policy
 from .invariants_cluster import PACK
 from .invariants_index import HPA, INGRESS, PDB, SERVICE, Index, index, labels_match, meta, release_values
-from .pod_model import Pods, PodTemplate, pods, selects
+from .pod_model import Pods, PodTemplate, others, pods, selects, shown
 
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
 SCALABLE = ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController")
@@ -64,6 +64,7 @@ def port_declared(target: Any, proto: str, matched: list[PodTemplate]) -> bool |
 def service_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
     for svc in idx.of_type(SERVICE):
         ns, name = meta(svc)
+        name = shown(svc, name)
         ns = ns or "default"
         spec = svc.get("spec")
         selector = spec.get("selector") if isinstance(spec, Mapping) else None
@@ -101,6 +102,7 @@ def _watched(obj: Resource, own_ns: str) -> set[str] | None:
 def podmonitor_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
     for mon in idx.of_type(POD_MONITOR):
         own_ns, name = meta(mon)
+        name = shown(mon, name)
         own_ns = own_ns or "default"
         selector = mon.get("spec", "selector")
         if not isinstance(selector, Mapping):
@@ -113,8 +115,9 @@ def podmonitor_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
         if not matched:
             if not blind:
                 yield mon, (f"PodMonitor {own_ns}/{name} selects no pods: selector "
-                            f"{dict(selector.get('matchLabels') or {})} matches no pod template in {where}; select "
-                            "the pod template's labels and set namespaceSelector.matchNames to the pods' namespace")
+                            f"{dict(selector.get('matchLabels') or {})} matches no pod template in {where} "
+                            f"({_labels(pool)}); select the pod template's labels and set "
+                            "namespaceSelector.matchNames to the pods' namespace")
             continue
         for ep in as_list(mon.get("spec", "podMetricsEndpoints")):
             if not isinstance(ep, Mapping):
@@ -132,6 +135,7 @@ def podmonitor_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
 def pdb_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
     for pdb in idx.of_type(PDB):
         ns, name = meta(pdb)
+        name = shown(pdb, name)
         ns = ns or "default"
         selector = pdb.get("spec", "selector")
         if not isinstance(selector, Mapping) or pm.blind(ns):
@@ -154,6 +158,7 @@ def _requests(container: Mapping[str, Any], resource: str, own: bool = False) ->
 def hpa_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
     for hpa in idx.of_type(HPA):
         ns, name = meta(hpa)
+        name = shown(hpa, name)
         ns = ns or "default"
         ref = hpa.get("spec", "scaleTargetRef")
         if not isinstance(ref, Mapping) or not isinstance(ref.get("kind"), str) or not isinstance(ref.get("name"), str):
@@ -162,8 +167,10 @@ def hpa_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
         target = idx.k8s.get((kind, ns, target_name))
         if target is None:
             if not pm.blind(ns) and kind in SCALABLE:  # a custom kind may be made by its operator
+                there = [t.res for t in pm.in_namespace(ns) if t.kind in SCALABLE]
                 yield hpa, (f"HPA {ns}/{name} scales {kind} {ns}/{target_name}, which the stack does not create "
-                            f"in {ns}; point scaleTargetRef at the workload (kind, name, same namespace)")
+                            f"in {ns}{others(there)}; point scaleTargetRef at the workload (kind, name, same "
+                            "namespace)")
             continue
         tpl = next((t for t in pm.templates if t.res is target), None)
         if tpl is None:
@@ -230,6 +237,7 @@ def alb_default_target(idx: Index, ingress: Resource) -> str | None:
 def ingress_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
     for ingress in idx.of_type(INGRESS):
         ns, name = meta(ingress)
+        name = shown(ingress, name)
         ns = ns or "default"
         default_target = alb_default_target(idx, ingress)
         for where, backend in _backends(ingress):
@@ -239,8 +247,10 @@ def ingress_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
             svc = idx.k8s.get(("Service", ns, svc_name))
             if svc is None:
                 if not pm.blind(ns):
+                    there = [r for r in idx.of_type(SERVICE) if (meta(r)[0] or "default") == ns]
                     yield ingress, (f"Ingress {ns}/{name} {where} routes to Service {ns}/{svc_name}, which the stack "
-                                    f"does not create in {ns}; name a Service of the Ingress's namespace")
+                                    f"does not create in {ns}{others(there)}; name a Service of the Ingress's "
+                                    "namespace")
                 continue
             target = svc.get("metadata", "annotations", TARGET_TYPE) or ingress.get(
                 "metadata", "annotations", TARGET_TYPE) or default_target
@@ -250,6 +260,7 @@ def ingress_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
                                 "fails ('When using Instance targets, your service must be of type NodePort or "
                                 f"LoadBalancer'); annotate {TARGET_TYPE}: ip or make the Service a NodePort")
             ports = [p for p in as_list(svc.get("spec", "ports")) if isinstance(p, Mapping)]
+            svc_name = shown(svc, svc_name)
             if not isinstance(port, Mapping) or not ports:
                 continue
             number, pname = port.get("number"), port.get("name")

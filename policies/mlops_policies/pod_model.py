@@ -67,6 +67,21 @@ class PodTemplate:
         return self.kind in ("Job", "CronJob")
 
 
+def shown(res: Resource, name: str = "") -> str:
+    """The object's name for a message: metadata.name, with the program's resource name when it differs (an
+    autonamed object has no metadata.name at preview: the resource name alone)."""
+    name = name or meta(res)[1]
+    if not name:
+        return res.name
+    return name if res.name in (name, "") or res.name.endswith(f"/{name}") else f"{name} (resource {res.name})"
+
+
+def others(templates: list[Resource], limit: int = 3) -> str:
+    """`; there: Service a, Service b (resource x)`: what the namespace holds instead (the other end of a typo)."""
+    items = sorted({f"{r.type.rsplit(':', 1)[-1]} {shown(r)}" for r in templates})
+    return f"; there: {', '.join(items[:limit])}" if items else ""
+
+
 def template_labels(res: Resource) -> Any:
     if res.type.endswith(":Pod"):
         return res.get("metadata", "labels")
@@ -110,6 +125,7 @@ class Pods:
             spec = pod_spec(res)
             labels = template_labels(res)
             ns, name = meta(res)
+            name = shown(res, name)
             ports, named = listening(spec)
             tpl = PodTemplate(res, res.type.rsplit(":", 1)[-1], ns or "default", name,
                               labels if isinstance(labels, Mapping) else {} if labels is None else {"": UNKNOWN},

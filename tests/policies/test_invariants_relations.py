@@ -160,7 +160,7 @@ CASES = [
                                                                 "es", {"metadata": {"name": "db", "namespace": "feast"},
                                                                        "spec": {"target": {"name": "db-credentials"}}})], []),
     Case("secret-missing", SEC, [deployment(ENV_REF)],
-         ["deploy: Deployment feast/server app env DB names Secret feast/db-credentials, which nothing in the stack "
+         ["deploy: Deployment feast/server (resource deploy) app env DB names Secret feast/db-credentials, which nothing in the stack "
           "creates in feast: the pod never starts; create the Secret in feast (or an ExternalSecret/chart that "
           "produces it), fix the name, or mark the reference optional"]),
     Case("secret-allowlisted", SEC, [deployment(ENV_REF)], [], config={"externalSecrets": ["feast/db-*"]}),

@@ -42,7 +42,7 @@ def service(selector: dict[str, str], target: Any = "http", ns: str = "app") -> 
 def test_service_selects_pods_of_every_template_shape(type_: str) -> None:
     assert messages(SEL, [workload(type_), service({"app": "api"})]) == []
     found = messages(SEL, [workload(type_), service({"app": "apl"})])
-    assert len(found) == 1 and "Service app/api selects no pods" in found[0] and "app/api {'app': 'api'}" in found[0]
+    assert len(found) == 1 and "Service app/api (resource svc) selects no pods" in found[0] and "app/api {'app': 'api'}" in found[0]
 
 
 @pytest.mark.parametrize(("target", "ok"), [("http", True), (8080, True), ("metrics", False), (9090, False)])
@@ -83,7 +83,7 @@ def podmonitor(labels: dict[str, str], port: str = "http", ns: str = "app") -> R
 def test_podmonitor_selects_pods_and_names_their_port() -> None:
     assert messages(PMON, [workload(), podmonitor({"app": "api"})]) == []
     wrong_ns = messages(PMON, [workload(), podmonitor({"app": "api"}, ns="other")])
-    assert len(wrong_ns) == 1 and "PodMonitor monitoring/api selects no pods" in wrong_ns[0]
+    assert len(wrong_ns) == 1 and "PodMonitor monitoring/api (resource pm) selects no pods" in wrong_ns[0]
     wrong_port = messages(PMON, [workload(), podmonitor({"app": "api"}, port="metrics")])
     assert len(wrong_port) == 1 and "'metrics'" in wrong_port[0] and "Deployment app/api" in wrong_port[0]
 
@@ -96,7 +96,7 @@ def pdb(labels: dict[str, str]) -> R:
 def test_pdb_selects_pods() -> None:
     assert messages(PDBS, [workload(), pdb({"app": "api"})]) == []
     found = messages(PDBS, [workload(), pdb({"app": "web"})])
-    assert len(found) == 1 and "PodDisruptionBudget app/api selects no pods" in found[0] and "app/api" in found[0]
+    assert len(found) == 1 and "PodDisruptionBudget app/api (resource pdb) selects no pods" in found[0] and "app/api" in found[0]
 
 
 def hpa(kind: str = "Deployment", name: str = "api", metrics: list[Any] | None = None) -> R:
@@ -114,7 +114,7 @@ def test_hpa_scale_target_exists_with_the_same_kind_and_name() -> None:
     assert messages(HPAT, [workload(), hpa(metrics=CPU)]) == []
     for ref in (hpa(name="apx"), hpa(kind="StatefulSet")):
         found = messages(HPAT, [workload(), ref])
-        assert len(found) == 1 and "HPA app/api scales" in found[0] and "does not create" in found[0]
+        assert len(found) == 1 and "HPA app/api (resource hpa) scales" in found[0] and "does not create" in found[0]
 
 
 def test_hpa_utilization_needs_the_request() -> None:
