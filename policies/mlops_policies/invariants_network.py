@@ -26,6 +26,7 @@ from .invariants_index import (
     meta,
     pod_spec,
 )
+from .pod_model import others, shown
 from .pod_model import pods as seen_pods
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -272,7 +273,7 @@ def netpol_peer_selects_pods(stack: Stack, config: Mapping[str, Any]) -> Iterabl
     namespaces = namespace_labels(idx, pods)
     for policy in idx.of_type(NETWORK_POLICY):
         ns, name = meta(policy)
-        ns = ns or "default"
+        ns, name = ns or "default", shown(policy, name)
         spec = policy.get("spec")
         if not isinstance(spec, Mapping):
             continue
@@ -294,7 +295,8 @@ def netpol_peer_selects_pods(stack: Stack, config: Mapping[str, Any]) -> Iterabl
                         chosen = {ns}
                     if any(blind(n) for n in chosen) or peer_pods(peer, ns, pods, namespaces):
                         continue
+                    there = [t.res for n in sorted(chosen) for t in seen_pods(stack).in_namespace(n)]
                     yield policy, (f"NetworkPolicy {ns}/{name} {direction} rule {i} peer podSelector "
                                    f"{_describe_selector(peer['podSelector'])} selects no pod in "
-                                   f"{', '.join(sorted(chosen))}: the rule admits nothing; select the peer pods' "
-                                   "template labels")
+                                   f"{', '.join(sorted(chosen))}{others(there)}: the rule admits nothing; select "
+                                   "the peer pods' template labels")

@@ -233,7 +233,7 @@ def placement_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
 )
 def pod_fits_node(stack: Stack, config: Mapping[str, Any]) -> Iterable[Finding]:
     idx = index(stack)
-    if not idx.owns_cluster(config):
+    if not idx.owns_cluster(config) and not idx.of_type("eks:index:Cluster"):  # pulumi-eks makes the cluster too
         return []
     return placement_findings(idx, pods(stack))
 

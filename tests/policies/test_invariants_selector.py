@@ -191,7 +191,8 @@ def test_netpol_selector_and_peers_select_pods() -> None:
     assert messages(PEER, [workload(), db, data_ns, netpol({"app": "api"}, to_db)]) == []
     wrong_peer = {**to_db, "podSelector": {"matchLabels": {"app": "postgres"}}}
     found = messages(PEER, [workload(), db, data_ns, netpol({"app": "api"}, wrong_peer)])
-    assert len(found) == 1 and "NetworkPolicy app/api-egress egress rule 0" in found[0] and "in data" in found[0]
+    assert len(found) == 1 and "NetworkPolicy app/api-egress (resource np) egress rule 0" in found[0]
+    assert "in data; there: Deployment db" in found[0]
     found = messages(PEER, [workload(), db, data_ns, netpol({"app": "apx"}, to_db)])
     assert len(found) == 1 and "podSelector {'app': 'apx'} selects no pod in app" in found[0]
     elsewhere = {**to_db, "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "shared"}}}
