@@ -213,7 +213,9 @@ def placement_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
         req = pod_requests(tpl.spec)
         misfit = {nt.what: _fits(req, nt, ads) for nt in admitted}
         if all(misfit.values()):
-            wanted = ", ".join(f"{k}={v:g}" for k, v in sorted(req.items()) if k in ("cpu", "memory", GPU, EFA))
+            units = {"cpu": lambda v: f"{v * 1000:.0f}m", "memory": lambda v: f"{v / 2**20:.0f}Mi"}
+            wanted = ", ".join(f"{k}={units.get(k, lambda v: f'{v:g}')(v)}" for k, v in sorted(req.items())
+                               if k in ("cpu", "memory", GPU, EFA))
             shown = "; ".join(f"{w}: {r}" for w, r in sorted(misfit.items())[:3])
             yield tpl.res, (f"{tpl.what} requests {wanted}, which no node it may run on can give ({shown}): it stays "
                             "Pending; lower the requests, or add a pool (instance type, device plugin) that fits")

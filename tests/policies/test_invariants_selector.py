@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mlops_policies.families import POLICIES_BY_FAMILY
-from mlops_policies.packs import policy_index
 
 from .helpers import R, messages
 
@@ -149,14 +147,6 @@ def test_ingress_backend_service_and_port() -> None:
     assert len(target_port) == 1 and "port 8080 of Service app/api" in target_port[0]
     named = messages(INGB, [workload(), svc, ingress(port={"name": "web"})])
     assert len(named) == 1 and "'web'" in named[0]
-
-
-def test_every_family_policy_is_registered() -> None:
-    assert set(POLICIES_BY_FAMILY) == {"selector", "placement", "kms-users", "identity", "service-reach", "ordering"}
-    mine = [p for f in ("selector", "placement", "ordering") for p in POLICIES_BY_FAMILY[f]]
-    assert mine and all(POLICIES_BY_FAMILY[f] for f in ("selector", "placement", "ordering"))
-    registered = policy_index()
-    assert [p for p in mine if p not in registered] == []
 
 
 def test_alb_instance_targets_need_a_node_port_service() -> None:
