@@ -6,8 +6,9 @@
   (kubernetes pkg/controller/endpointslice, `podutil.FindPort`): a named targetPort resolves per pod to the
   container port of that name and protocol; a pod without it gets no endpoint. A number is used as is, so it is
   judged only against pods that declare ports (declaring is informational).
-- PodMonitor -> pods (prometheus-operator API `PodMetricsEndpoint.port`: the name of a Pod port; `portNumber`;
-  deprecated `targetPort`), in the namespaces its namespaceSelector watches (default: its own).
+- PodMonitor -> pods (prometheus-operator API `PodMetricsEndpoint.port`: the name of a Pod port; `portNumber`: a
+  port the Pod must declare, else the target is dropped; deprecated `targetPort`), in the namespaces its
+  namespaceSelector watches (default: its own).
 - PDB -> pods (policy/v1: the selector picks the pods the budget guards; one that picks none guards nothing).
 - HPA -> scale target: `scaleTargetRef` names an object of that kind in its namespace, and for a Resource metric
   with a Utilization target every container of the target's pods requests that resource (kubernetes
@@ -127,7 +128,9 @@ def podmonitor_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
                 continue
             found = any(port in {n for _, n in t.named} or port in {p for _, p in t.ports} for t in matched) \
                 if isinstance(port, (str, int)) and port is not UNKNOWN else True
-            if not found and (isinstance(port, str) or all(t.ports for t in matched)):
+            # `port` names a Pod port; a `portNumber` must be declared too (else Prometheus drops the target).
+            if not found and (isinstance(port, str) or ep.get("portNumber") is not None or all(
+                    t.ports for t in matched)):
                 yield mon, (f"PodMetricsEndpoint port {port!r} of PodMonitor {own_ns}/{name} is not a container port "
                             f"of its pods ({_few(matched)}); name the pod's metrics port (containers[].ports[].name)")
 

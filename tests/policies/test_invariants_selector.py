@@ -187,3 +187,13 @@ def test_netpol_selector_and_peers_select_pods() -> None:
     assert len(found) == 1 and "podSelector {'app': 'apx'} selects no pod in app" in found[0]
     elsewhere = {**to_db, "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "shared"}}}
     assert messages(PEER, [workload(), db, data_ns, netpol({"app": "api"}, elsewhere)]) == []
+
+
+def test_podmonitor_port_number_must_be_declared() -> None:
+    bare = workload(container={"name": "api", "image": "api:1"})
+    mon = podmonitor({"app": "api"})
+    mon.inputs["spec"]["podMetricsEndpoints"] = [{"portNumber": 9090}]
+    found = messages(PMON, [bare, mon])
+    assert len(found) == 1 and "port 9090" in found[0] and "Deployment app/api" in found[0]
+    mon.inputs["spec"]["podMetricsEndpoints"] = [{"portNumber": 8080}]
+    assert messages(PMON, [workload(), mon]) == []
