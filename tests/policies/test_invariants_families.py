@@ -9,7 +9,17 @@ from . import test_invariants_placement as P
 from . import test_invariants_selector as S
 from .cases import Case, check, params
 
-CASES = [
+GOOD = [
+    Case("service-selects", "mlops-inv-service-selects-pods", [S.workload(), S.service({"app": "api"})], []),
+    Case("podmonitor-port", "mlops-inv-podmonitor-target", [S.workload(), S.podmonitor({"app": "api"})], []),
+    Case("pdb-selects", "mlops-inv-pdb-selects-pods", [S.workload(), S.pdb({"app": "api"})], []),
+    Case("hpa-target", "mlops-inv-hpa-scale-target", [S.workload(), S.hpa()], []),
+    Case("ingress-port", "mlops-inv-ingress-backend", [S.workload(), S.service({"app": "api"}), S.ingress()], []),
+    Case("netpol-selects", "mlops-inv-netpol-peer-selects-pods",
+         [S.workload(), S.netpol({"app": "api"}, {"podSelector": {"matchLabels": {"app": "api"}}})], []),
+    Case("fits", "mlops-inv-pod-fits-node", [P.EKS, P.SYSTEM, P.pod(P.requests(cpu="1500m", memory="6Gi"))], []),
+]
+CASES = [*GOOD,
     Case("service-typo", "mlops-inv-service-selects-pods", [S.workload(), S.service({"app": "apl"})],
          ["svc: Service app/api (resource svc) selects no pods: selector {'app': 'apl'} matches no pod template in "
           "namespace app (pods there: Deployment app/api {'app': 'api'}); set the selector to the pod template's "
@@ -49,3 +59,4 @@ def test_families_cover_every_new_policy_and_only_registered_ones() -> None:
     assert listed and len(listed) == len(set(listed))
     assert [p for p in listed if p not in policy_index()] == []
     assert {c.policy for c in CASES} <= set(listed)
+    assert {c.policy for c in CASES if c.expected} == {c.policy for c in GOOD}
