@@ -34,6 +34,7 @@ from .inventory import Inventory, ResourceRecord
 from .names import k8s_auto_name
 from .render_cache import RENDER_VERSION, _cached, _digest, _load_all, documents_of
 from .render_kustomize import RenderError, _remote_bases, render_kustomize
+from .render_yaml import YAML_TYPES, Unrenderable, yaml_objects
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 DIRECTORY = "kubernetes:kustomize/v2:Directory"
@@ -199,7 +200,7 @@ def _record(release: ResourceRecord, obj: dict[str, Any], namespace: str, stack:
     # A kustomize Directory's objects are Pulumi resources named `<directory name>:<ns>/<name>` (pulumi-kubernetes
     # kustomize/v2 directory.go: the resource prefix defaults to the Directory's name, joined with ":"); a Helm
     # release's objects are not Pulumi resources, and are named here `<release name>/<ns>/<name>`.
-    if kind_label == "kustomize":
+    if kind_label in ("kustomize", "yaml"):
         # `resourcePrefix` when given (an empty one: no prefix), else the Directory's name (directory.go, yaml.go).
         prefix = release.inputs.get("resourcePrefix")
         prefix = release.name if prefix is None else str(prefix)
@@ -213,7 +214,7 @@ def _record(release: ResourceRecord, obj: dict[str, Any], namespace: str, stack:
                  "dependsOn": [], "protect": False},
         # A release's objects wait for it (the install creates them); a Directory's objects are resources of their
         # own, registered with `Parent(comp)` only (yaml/v2 Register): they wait for what the Directory waits for.
-        dependencies=([release.urn] if kind_label != "kustomize"
+        dependencies=([release.urn] if kind_label not in ("kustomize", "yaml")
                       else sorted({*release.dependencies, *(release.options.get("dependsOn") or [])})))
 
 
@@ -231,6 +232,8 @@ def render_inventory(inventory: Inventory, base: Path | None = None) -> RenderRe
                 releases.append(release)
         elif record.type == DIRECTORY:
             pending.extend(_render_directory(record, report, base))
+        elif record.type in YAML_TYPES:
+            pending.extend(_render_yaml(record, report, base))
     crds: list[dict[str, Any]] = []
     for release in releases:
         if not release.skip_crds:
@@ -354,3 +357,16 @@ def _render_directory(record: ResourceRecord, report: RenderReport, base: Path) 
     entry.status, entry.objects = "rendered", len(objects)
     # pulumi-kubernetes kustomize/v2 applies the Directory's `namespace` to objects that set none (directory.go).
     return [(record, objects, str(record.inputs.get("namespace") or "default"), "kustomize")]
+
+
+def _render_yaml(record: ResourceRecord, report: RenderReport, base: Path) -> list[tuple[ResourceRecord,
+                                                                             list[dict[str, Any]], str, str]]:
+    entry = ReleaseRender(record.urn, record.name, "unrendered", chart=record.type.rsplit(":", 1)[-1])
+    report.releases.append(entry)
+    try:
+        objects = yaml_objects(record, base)
+    except Unrenderable as exc:
+        entry.detail = str(exc)
+        return []
+    entry.status, entry.objects = "rendered", len(objects)
+    return [(record, objects, "default", "yaml")]

@@ -7,8 +7,22 @@ A family is a kind of cross-resource relation judged over the whole inventory, r
 from __future__ import annotations
 
 POLICIES_BY_FAMILY: dict[str, tuple[str, ...]] = {
-    "selector": (),
-    "placement": (),
+    "selector": (
+        "mlops-inv-service-selects-pods",
+        "mlops-inv-servicemonitor-target",
+        "mlops-inv-podmonitor-target",
+        "mlops-inv-netpol-pod-port",
+        "mlops-inv-netpol-peer-selects-pods",
+        "mlops-inv-pdb-selects-pods",
+        "mlops-inv-hpa-scale-target",
+        "mlops-inv-hpa-metrics-source",
+        "mlops-inv-ingress-backend",
+    ),
+    "placement": (
+        "mlops-inv-pod-fits-node",
+        "mlops-inv-pod-reference",
+        "mlops-k8s-pod-security-admission",
+    ),
     "kms-users": (
         "mlops-inv-kms-key-users",
     ),
@@ -18,5 +32,7 @@ POLICIES_BY_FAMILY: dict[str, tuple[str, ...]] = {
     "service-reach": (
         "mlops-inv-aws-service-reachable",
     ),
-    "ordering": (),
+    "ordering": (
+        "mlops-inv-crd-before-custom-resource",
+    ),
 }

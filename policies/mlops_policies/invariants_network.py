@@ -26,6 +26,8 @@ from .invariants_index import (
     meta,
     pod_spec,
 )
+from .pod_model import others, shown
+from .pod_model import pods as seen_pods
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
@@ -236,3 +238,65 @@ def netpol_pod_port(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[R
                         yield policy, (f"{direction} rule {i} opens {entry.get('protocol') or 'TCP'} {port}, a port "
                                        f"none of {where} listens on (they listen on {_listening(targets)})"
                                        f"{_service_hint(idx, port, targets)}")
+
+
+def _describe_selector(selector: Any) -> str:
+    if not isinstance(selector, Mapping):
+        return "{}"
+    return str(dict(selector.get("matchLabels") or {})) + (" with matchExpressions" if selector.get(
+        "matchExpressions") else "")
+
+
+def _by_labels(selector: Any) -> bool:
+    """A selector by matchLabels only. Expressions (`workflows.argoproj.io/workflow Exists`) usually pick pods a
+    controller makes at run time (Argo, Spark, KFP runs), which no inventory holds: not judged."""
+    return isinstance(selector, Mapping) and bool(selector.get("matchLabels")) and not selector.get(
+        "matchExpressions")
+
+
+@stack_policy(
+    "mlops-inv-netpol-peer-selects-pods",
+    description="Every NetworkPolicy's podSelector, and every pod peer of its allow rules (podSelector, with or "
+                "without a namespaceSelector naming namespaces of the stack), selects pods the stack runs: a rule "
+                "whose peer selects nothing admits nothing, and a policy that selects no pod isolates nothing. "
+                "Namespaces where unseen pods may run (unrendered charts, operators, EKS's kube-system) are not "
+                "judged, nor namespaceSelectors that pick no namespace of the stack, nor selectors by expressions (pods a "
+                "controller makes at run time).",
+    severity="high", pack=PACK,
+    controls=("SOC2 A1.2",),
+    remediation="Select the peer pods' template labels (and their namespace's kubernetes.io/metadata.name).",
+)
+def netpol_peer_selects_pods(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
+    idx = index(stack)
+    blind = seen_pods(stack).blind
+    pods = workload_pods(idx)
+    namespaces = namespace_labels(idx, pods)
+    for policy in idx.of_type(NETWORK_POLICY):
+        ns, name = meta(policy)
+        ns, name = ns or "default", shown(policy, name)
+        spec = policy.get("spec")
+        if not isinstance(spec, Mapping):
+            continue
+        own = spec.get("podSelector")
+        if _by_labels(own) and not blind(ns) and not any(
+                p.namespace == ns and _matches(own, p.labels) for p in pods):
+            yield policy, (f"NetworkPolicy {ns}/{name} podSelector {_describe_selector(own)} selects no pod in {ns}: "
+                           "it isolates nothing; select the template labels of the pods it is for")
+        for direction, peers_key in (("egress", "to"), ("ingress", "from")):
+            for i, rule in enumerate(as_list(spec.get(direction))):
+                for peer in as_list(rule.get(peers_key)) if isinstance(rule, Mapping) else []:
+                    if not isinstance(peer, Mapping) or "ipBlock" in peer or not _by_labels(peer.get("podSelector")):
+                        continue
+                    if "namespaceSelector" in peer:
+                        chosen = {n for n, labels in namespaces.items() if _matches(peer["namespaceSelector"], labels)}
+                        if not chosen or not (peer["namespaceSelector"] or {}).get("matchLabels"):
+                            continue  # no namespace of the stack, or every namespace: the cluster may hold more
+                    else:
+                        chosen = {ns}
+                    if any(blind(n) for n in chosen) or peer_pods(peer, ns, pods, namespaces):
+                        continue
+                    there = [t.res for n in sorted(chosen) for t in seen_pods(stack).in_namespace(n)]
+                    yield policy, (f"NetworkPolicy {ns}/{name} {direction} rule {i} peer podSelector "
+                                   f"{_describe_selector(peer['podSelector'])} selects no pod in "
+                                   f"{', '.join(sorted(chosen))}{others(there)}: the rule admits nothing; select "
+                                   "the peer pods' template labels")

@@ -31,13 +31,11 @@ from .invariants_index import (
     index,
     labels_match,
     meta,
-    pod_spec,
-    produced_secrets,
     release_namespace,
     release_values,
     stack_level,
-    walk,
 )
+from .pod_model import pods
 from .rendering import kubelet_services
 
 ALLOWLIST = {"type": "array", "items": {"type": "string"}, "default": [],
@@ -124,6 +122,8 @@ def _targets_unmodelled_chart(idx: Index, monitor: Resource) -> bool:
 def servicemonitor_target(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     idx = index(stack)
     known = list(services(idx))
+    unseen = pods(stack).why
+    modelled = {f"chart:{c}" for c in (*CHART_SERVICES, *CRD_ONLY_TARGETS)}
     for monitor in idx.of_type(SERVICE_MONITOR):
         own_ns, _ = meta(monitor)
         selector = monitor.get("spec", "selector") or {}
@@ -134,6 +134,9 @@ def servicemonitor_target(stack: Stack, config: Mapping[str, Any]) -> Iterable[t
                       if (watched is None or ns in watched) and labels_match(selector, labels) is not False]
         if not candidates and _targets_unmodelled_chart(idx, monitor):
             continue  # it names its target release (depends_on), whose Services we cannot render: not judged
+        if not candidates and any(why - modelled for ns, why in unseen.items()
+                                  if watched is None or ns == "*" or ns in watched):
+            continue  # Services an unrendered chart or an operator makes there are unseen (pod_model): not judged
         if not candidates:
             yield monitor, (f"ServiceMonitor selector {dict(selector.get('matchLabels') or {})} in namespaces "
                             f"{sorted(watched) if watched else 'any'} matches no Service in the stack")
@@ -228,36 +231,6 @@ def secret_refs(spec: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
 # Chart values that name an existing Secret in the release namespace: Grafana `admin.existingSecret` (and most
 # Bitnami charts), kube-prometheus-stack `alertmanager.alertmanagerSpec.configSecret`.
 CHART_SECRET_KEYS = ("existingSecret", "configSecret")
-
-
-@stack_policy(
-    "mlops-inv-secret-reference",
-    description="Every Secret a workload references (secretKeyRef, envFrom, volumes, imagePullSecrets) or a chart "
-                "value names (existingSecret, configSecret) is created by the stack as a Secret or an "
-                "ExternalSecret target, or allowlisted; otherwise the pod never starts.",
-    severity="high", pack=PACK,
-    controls=("SOC2 A1.1",),
-    remediation="Create the Secret (an ExternalSecret from AWS Secrets Manager), mark the reference optional, or "
-                "list a Secret made outside the stack in externalSecrets (namespace/name globs).",
-    config={"externalSecrets": ALLOWLIST},
-)
-def secret_reference(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
-    idx = index(stack)
-    produced = produced_secrets(idx)
-    for release in idx.of_type("kubernetes:helm.sh/v3:Release"):
-        ns = release_namespace(release)
-        for path, key, name in walk(release_values(release)):
-            if key in CHART_SECRET_KEYS and isinstance(name, str) and name and f"{ns}/{name}" not in produced \
-                    and not allowed(config, "externalSecrets", ns, name):
-                yield release, (f"value {path} names Secret {ns}/{name}, which no Secret or ExternalSecret in the "
-                                "stack produces")
-    for workload in idx.of_type(*WORKLOADS):
-        ns = meta(workload)[0] or "default"
-        for where, name in secret_refs(pod_spec(workload)):
-            if isinstance(name, str) and f"{ns}/{name}" not in produced and not allowed(
-                    config, "externalSecrets", ns, name):
-                yield workload, (f"{where} references Secret {ns}/{name}, which no Secret or ExternalSecret in the "
-                                 "stack produces")
 
 
 # --- Pod disruption budgets ------------------------------------------------------------------------------------------

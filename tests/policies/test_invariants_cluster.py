@@ -130,10 +130,13 @@ CASES = [
     # CRDs: a custom resource depends on the release that installs its group.
     Case("cr-depends-on-release", CRD, [EKS, KPS, R(SM_TYPE, "sm", MONITOR.inputs, deps={"metadata": ["kps"]})], []),
     Case("cr-without-dependency", CRD, [EKS, KPS, MONITOR],
-         ["sm: ServiceMonitor uses API group monitoring.coreos.com installed by kps, but does not depend on it: the "
-          "first deploy can create it before its CRD exists"]),
+         ["sm: ServiceMonitor monitoring/sm does not wait for Release kps, which installs its CRD "
+          "(ServiceMonitor.monitoring.coreos.com): the first deploy can create it before the CRD exists ('no matches "
+          "for kind'); pass depends_on on the installer (or on something that waits for it)"]),
     Case("cr-no-installer", CRD, [EKS, MONITOR],
-         ["sm: ServiceMonitor uses API group monitoring.coreos.com, but no release or CRD in the stack installs it"]),
+         ["sm: ServiceMonitor monitoring/sm uses API group monitoring.coreos.com, but nothing in the stack installs "
+          "its CRD (no CustomResourceDefinition for ServiceMonitor, no release of a chart that carries it): install "
+          "the CRD (its chart or the CRD object) and make the resource depend on it"]),
     # Workloads-only stacks: at most an advisory naming the assumptions.
     Case("owner-no-advisory", SHARED, [EKS, NETPOL, hpa("Resource")], []),
     Case("workloads-only", SHARED, [NETPOL, hpa("Resource"), KPS, ingress("alb")],

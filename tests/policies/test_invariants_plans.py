@@ -86,7 +86,7 @@ def test_list_policies_names_every_invariant_with_severity_and_frameworks(capsys
     assert {n for n in listed if n.startswith("mlops-inv-")} >= {
         "mlops-inv-networkpolicy-enforced", "mlops-inv-scale-from-zero-autoscaler", "mlops-inv-ingress-controller",
         "mlops-inv-hpa-metrics-source", "mlops-inv-storage-class-exists", "mlops-inv-alarm-topic-subscribed",
-        "mlops-inv-servicemonitor-target", "mlops-inv-workload-identity", "mlops-inv-secret-reference",
+        "mlops-inv-servicemonitor-target", "mlops-inv-workload-identity", "mlops-inv-pod-reference",
         "mlops-inv-kms-key-users", "mlops-inv-iam-action-exists", "mlops-inv-pdb-allows-disruption",
         "mlops-inv-vpce-deny-covers-versions", "mlops-inv-crd-before-custom-resource", "mlops-inv-rds-single-vpc",
         "mlops-inv-shared-cluster-assumptions"}

@@ -83,7 +83,7 @@ def iam_policy(*actions: str) -> R:
 
 
 SMT = "mlops-inv-servicemonitor-target"
-SEC = "mlops-inv-secret-reference"
+SEC = "mlops-inv-pod-reference"
 PDB = "mlops-inv-pdb-allows-disruption"
 TOP = "mlops-inv-alarm-topic-subscribed"
 VPCE = "mlops-inv-vpce-deny-covers-versions"
@@ -120,14 +120,15 @@ CASES = [
                                                                 "es", {"metadata": {"name": "db", "namespace": "feast"},
                                                                        "spec": {"target": {"name": "db-credentials"}}})], []),
     Case("secret-missing", SEC, [deployment(ENV_REF)],
-         ["deploy: app env DB references Secret feast/db-credentials, which no Secret or ExternalSecret in the stack "
-          "produces"]),
+         ["deploy: Deployment feast/server (resource deploy) app env DB names Secret feast/db-credentials, which nothing in the stack "
+          "creates in feast: the pod never starts; create the Secret in feast (or an ExternalSecret/chart that "
+          "produces it), fix the name, or mark the reference optional"]),
     Case("secret-allowlisted", SEC, [deployment(ENV_REF)], [], config={"externalSecrets": ["feast/db-*"]}),
     Case("chart-existing-secret", SEC, [GRAFANA, R("kubernetes:core/v1:Secret", "admin", {
         "metadata": {"name": "grafana-admin", "namespace": "monitoring"}})], []),
     Case("chart-existing-secret-missing", SEC, [GRAFANA],
-         ["kps: value grafana.admin.existingSecret names Secret monitoring/grafana-admin, which no Secret or "
-          "ExternalSecret in the stack produces"]),
+         ["kps: release kps value grafana.admin.existingSecret names Secret monitoring/grafana-admin, which nothing "
+          "in the stack produces: create it (a Secret or an ExternalSecret target) in that namespace"]),
     # 12. PDBs allow at least one disruption.
     Case("max-unavailable-one", PDB, [deployment({}), pdb(maxUnavailable=1)], []),
     Case("max-unavailable-zero", PDB, [deployment({}), pdb(maxUnavailable=0)],

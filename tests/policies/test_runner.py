@@ -37,6 +37,7 @@ from .test_crd_schema import POLICY_CASES as CRDS
 from .test_data_policies import CASES as DATA_VERSIONING
 from .test_feast import CASES as FEAST
 from .test_invariants_cluster import CASES as INVARIANTS_CLUSTER
+from .test_invariants_families import CASES as INVARIANTS_FAMILIES
 from .test_invariants_identity import CASES as IDENTITY
 from .test_invariants_kms import CASES as KMS_USERS
 from .test_invariants_network import PORT_CASES as NETWORK_PORTS
@@ -74,6 +75,9 @@ EXPECTED_MISCONFIGURED = sorted([
     ("mlops-eks-supported-version", "open-cluster",
      "Kubernetes 1.29 is not in standard support (supported: 1.33, 1.34, 1.35)"),
     ("mlops-k8s-image-pinned", "root-app", "container 'app' image nginx:latest uses the latest tag"),
+    ("mlops-inv-pod-reference", "root-app", "Deployment apps/root-app serviceAccountName names ServiceAccount apps/app, "
+     "which nothing in the stack creates in apps: the pod never starts; create the ServiceAccount in apps (or an "
+     "ExternalSecret/chart that produces it), fix the name, or mark the reference optional"),
     ("mlops-kms-key-rotation", "untagged-key", "key rotation is off (enableKeyRotation)"),
     ("mlops-s3-ownership-enforced", "raw-data", "bucket has no ownership controls (ACLs stay enabled)"),
     ("mlops-s3-versioning", "raw-data", "bucket has no versioning configuration"),
@@ -83,7 +87,8 @@ EXPECTED_MISCONFIGURED = sorted([
 ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, *K8S, *COST, *FEAST, *INVARIANTS_CLUSTER,
                          *INVARIANTS_RELATIONS, *NETWORK_PORTS, *NETWORK_REACH, *BUDGET_CASES, *VECTOR_SEARCH, *PIPELINES,
                          *PIPELINES_ENGINES,
-                         *SERVING, *DATA_VERSIONING, *RENDERING, *ADMISSION, *CRDS, *LITERALS, *CORE_SCHEMA]
+                         *SERVING, *DATA_VERSIONING, *RENDERING, *ADMISSION, *CRDS, *LITERALS, *CORE_SCHEMA,
+                         *INVARIANTS_FAMILIES]
 ALL_CASES += [*KMS_USERS, *IDENTITY]  # #30 families kms-users and identity
 
 

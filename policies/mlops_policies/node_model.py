@@ -1,0 +1,165 @@
+"""The node types a cluster's pools can start, with their labels, taints and allocatable, for the placement family.
+
+Pools: EKS managed node groups (`aws:eks/nodeGroup:NodeGroup`: instanceTypes, labels, taints), Karpenter NodePools
+(`karpenter.sh/v1` NodePool: template labels, taints, requirements on instance type / family / arch), and pulumi-eks
+groups (`eks:index:ManagedNodeGroup`, `eks:index:NodeGroupV2`/`NodeGroup`: instanceType(s), labels, taints).
+A pool whose instance types are not known (a Karpenter pool without an instance-type or family requirement, an
+instance type not in the catalogue, an unknown value) admits any size: it is never the reason a pod "cannot fit".
+
+Allocatable = capacity minus the EKS reservation (amazon-eks-ami nodeadm internal/kubelet/config.go):
+kube-reserved memory `11 * maxPods + 255` MiB (getMemoryMebibytesToReserve), CPU 6% of the first core, 1% of the
+second, 0.5% of cores 3-4 and 0.25% above (getCPUMillicoresToReserve: ranges 0/1000/2000/4000 m, 600/100/50/25
+per 10000), and evictionHard memory.available 100Mi; maxPods = ENIs * (IPv4 per ENI - 1) + 2
+(eni_max_pods.go calculateStandardMaxPods).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .core import UNKNOWN, as_list
+from .invariants_index import NODE_GROUP, Index, meta
+
+NODE_POOLS = ("kubernetes:karpenter.sh/v1:NodePool", "kubernetes:karpenter.sh/v1beta1:NodePool")
+EKS_GROUPS = ("eks:index:ManagedNodeGroup", "eks:index:NodeGroupV2", "eks:index:NodeGroup")
+INSTANCE_TYPE = "node.kubernetes.io/instance-type"
+ARCH = "kubernetes.io/arch"
+EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+UNMODELLED = ("topology.kubernetes.io/", "kubernetes.io/hostname", "topology.k8s.aws/", "feature.node.kubernetes.io/",
+              "nvidia.com/", "karpenter.k8s.aws/", "k8s.amazonaws.com/", "vpc.amazonaws.com/",
+              "node.kubernetes.io/lifecycle", "failure-domain.beta.kubernetes.io/")
+"""Node label keys set by others (zones, hosts, feature discovery, Karpenter's instance labels): not judged."""
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    name: str
+    vcpus: int
+    memory_mib: int
+    max_pods: int
+    gpus: int
+    efa: bool
+    arch: str
+
+    @property
+    def allocatable(self) -> dict[str, float]:
+        """cpu (millicores) and memory (MiB) a pod can request, after the EKS AMI's reservation."""
+        total = self.vcpus * 1000
+        reserved = 0.0
+        for low, high, per10k in ((0, 1000, 600), (1000, 2000, 100), (2000, 4000, 50), (4000, total, 25)):
+            reserved += max(0, min(total, high) - low) * per10k / 10000
+        return {"cpu": total - reserved, "memory": self.memory_mib - (11 * self.max_pods + 255) - 100}
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, InstanceType]:
+    data = json.loads((Path(__file__).parent / "data" / "instance_types.json").read_text())
+    return {name: InstanceType(name, row[0], row[1], row[2], row[3], bool(row[4]), row[5])
+            for name, row in data["types"].items()}
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """One instance type of one pool: what a node of it carries."""
+
+    pool: str
+    instance: InstanceType | None
+    """None: the pool's types are not known (any size)."""
+    labels: Mapping[str, Any]
+    taints: tuple[Mapping[str, Any], ...]
+    requirements: tuple[Mapping[str, Any], ...] = ()
+    """Karpenter requirements: a label a requirement allows is one a node may carry."""
+
+    @property
+    def what(self) -> str:
+        return f"{self.pool} ({self.instance.name if self.instance else 'any type'})"
+
+
+def _taints(value: Any) -> tuple[Mapping[str, Any], ...]:
+    if isinstance(value, Mapping):  # pulumi-eks: {key: {value, effect}}
+        return tuple({"key": k, "value": (v or {}).get("value"), "effect": (v or {}).get("effect")}
+                     for k, v in value.items() if isinstance(v, Mapping))
+    return tuple({**t, "effect": EFFECTS.get(str(t.get("effect")), t.get("effect"))}
+                 for t in as_list(value) if isinstance(t, Mapping))
+
+
+def _types(names: Any) -> list[InstanceType | None]:
+    if not isinstance(names, list) or not names or any(not isinstance(n, str) for n in names):
+        return [None]
+    cat = catalogue()
+    return [cat.get(n) for n in names]
+
+
+def _labels(base: Any, extra: Mapping[str, Any], instance: InstanceType | None) -> dict[str, Any]:
+    labels = {**(base if isinstance(base, Mapping) else {}), **extra, "kubernetes.io/os": "linux"}
+    if instance is not None:
+        labels.update({INSTANCE_TYPE: instance.name, "beta.kubernetes.io/instance-type": instance.name,
+                       ARCH: instance.arch.replace("x86_64", "amd64")})
+    return labels
+
+
+def _karpenter_types(requirements: list[Mapping[str, Any]]) -> list[InstanceType | None]:
+    """Instance types a NodePool's requirements allow, when they pin types or families; else unknown."""
+    cat = catalogue()
+    allowed: list[InstanceType] | None = None
+    for req in requirements:
+        key, op, values = req.get("key"), req.get("operator"), as_list(req.get("values"))
+        if op != "In" or key not in (INSTANCE_TYPE, "karpenter.k8s.aws/instance-family"):
+            continue
+        chosen = [t for t in cat.values() if (t.name if key == INSTANCE_TYPE else t.name.split(".")[0]) in values]
+        if len(chosen) < len(values) and key == INSTANCE_TYPE:
+            return [None]  # a type outside the catalogue: sizes unknown
+        allowed = chosen if allowed is None else [t for t in allowed if t in chosen]
+    return [None] if allowed is None or not allowed else list(allowed)
+
+
+def node_types(idx: Index) -> Iterator[NodeType]:
+    for group in idx.of_type(NODE_GROUP):
+        name = group.get("nodeGroupName") or group.name
+        capacity = "SPOT" if group.get("capacityType") == "SPOT" else "ON_DEMAND"
+        extra = {"eks.amazonaws.com/nodegroup": group.get("nodeGroupName") or UNKNOWN,  # unset: autonamed
+                 "eks.amazonaws.com/capacityType": capacity}
+        # EKS CreateNodegroup: a launch template may name the type; with neither it nor instanceTypes, t3.medium.
+        templates = [t for u in group.property_dependencies.get("launchTemplate", ()) if (t := idx.get(u))]
+        from_template = [t.get("instanceType") for t in templates if t.get("instanceType")]
+        default = from_template or (["t3.medium"] if group.get("launchTemplate") is None or templates else None)
+        for inst in _types(group.get("instanceTypes") or default):
+            yield NodeType(f"node group {name}", inst, _labels(group.get("labels"), extra, inst),
+                           _taints(group.get("taints")))
+    for group in idx.of_type(*EKS_GROUPS):
+        types = group.get("instanceTypes") or ([group.get("instanceType")] if group.get("instanceType") else None)
+        for inst in _types(types):
+            yield NodeType(f"node group {group.name}", inst, _labels(group.get("labels"), {}, inst),
+                           _taints(group.get("taints")))
+    for cluster in idx.of_type("eks:index:Cluster"):  # pulumi-eks: a default node group unless skipped
+        if cluster.get("skipDefaultNodeGroup") is not True and not cluster.get("fargate"):
+            types = [cluster.get("instanceType")] if isinstance(cluster.get("instanceType"), str) else None
+            for inst in _types(types):
+                yield NodeType(f"default node group of {cluster.name}", inst, _labels(None, {}, inst), ())
+    for pool in idx.of_type(*NODE_POOLS):
+        name = meta(pool)[1] or pool.name
+        template = pool.get("spec", "template")
+        reqs = [r for r in as_list(pool.get("spec", "template", "spec", "requirements")) if isinstance(r, Mapping)]
+        fixed = {r["key"]: as_list(r.get("values"))[0] for r in reqs
+                 if r.get("operator") == "In" and len(as_list(r.get("values"))) == 1 and isinstance(r.get("key"), str)}
+        for inst in _karpenter_types(reqs):
+            labels = _labels((template or {}).get("metadata", {}).get("labels") if isinstance(template, Mapping)
+                             else None, {**fixed, "karpenter.sh/nodepool": name}, inst)
+            yield NodeType(f"NodePool {name}", inst, labels,
+                           _taints(pool.get("spec", "template", "spec", "taints")), tuple(reqs))
+
+
+def unknown_nodes(idx: Index) -> str | None:
+    """Why the stack's nodes cannot be known, or None: self-managed groups (launch templates' user data sets labels
+    and taints), EKS Auto Mode, Fargate-only."""
+    if idx.of_type("aws:autoscaling/group:Group"):
+        return "self-managed Auto Scaling groups"
+    for cluster in idx.of_type("aws:eks/cluster:Cluster"):
+        if cluster.get("computeConfig", "enabled") in (True, UNKNOWN):
+            return "EKS Auto Mode"
+    return None
