@@ -273,12 +273,15 @@ def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *
                       template: Callable[[pulumi.Output[str], pulumi.Output[int]], Mapping[str, pulumi.Input[str]]],
                       more_secrets: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None,
                       database: Callable[[str, pulumi.Resource, PostgresArgs], Postgres] = postgres,
+                      also_watch: Sequence[str] = (),
                       ) -> MetadataDatabase:
     """The Postgres block (`<name>`) and an ExternalSecret `secret_name` whose keys are `template(address, port)`:
     Go templates over the RDS-managed secret's `username` and `password` (see `postgres_url`). The password never
     enters config, state or Helm values: External Secrets reads it with a role that may read only that secret.
     `more_secrets`: further Secrets (name -> templated keys) from the same password. Default: none.
-    `database`: the block that builds the instance (Kubeflow Pipelines: MySQL). Default: the Postgres block."""
+    `database`: the block that builds the instance (Kubeflow Pipelines: MySQL). Default: the Postgres block.
+    `also_watch`: Secrets Pulumi writes that the engine's pods also read at start (`mlflow-credentials`,
+    `feast-credentials`): a changed password rolls them too. Default: none."""
     placement = PrivatePlacement(vpc_id=ctx.network.vpc_id, subnet_ids=ctx.network.private_subnet_ids,
                                  client_security_group_id=ctx.cluster.cluster_security_group_id)
     db = database(name, owner, PostgresArgs(config=config, placement=placement, kms_key=ctx.data_key, tags=ctx.tags,
@@ -313,8 +316,9 @@ def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *
                              "template": {"engineVersion": "v2", "data": data}},
                   "dataFrom": [{"extract": {"key": db.master_secret_arn}}]},
             opts=child_options(owner, provider=ctx.cluster.provider, depends_on=[store, *eso])))
-    # The engines read the password at container start: roll them when External Secrets rewrites it.
-    restart_on_rotation(owner, name, namespace=namespace, secrets=list(secrets), provider=ctx.cluster.provider,
+    # The engines read the password at container start: roll them when External Secrets rewrites it, and when
+    # `pulumi up` rewrites a credentials Secret they also read (`also_watch`: MLflow's, Feast's; EngineWiring).
+    restart_on_rotation(owner, name, namespace=namespace, secrets=[*secrets, *also_watch], provider=ctx.cluster.provider,
                         api_ips=pulumi.Output.from_input(ctx.cluster.service_ipv4_cidr).apply(api_service_ips))
     return MetadataDatabase(db=db, address=db.instance.address, port=db.instance.port, db_name=db_name,
                             username=username, secret_name=secret_name, external_secrets=tuple(synced))
