@@ -87,7 +87,8 @@ class OnlineStoreConfig(ConfigModel):
         "rbac", description="Redis authentication: `rbac` (ElastiCache users in a user group: the owner, a disabled "
         "`default`, and one user per consumer namespace limited to Feast's keys, read-only unless it is a writer) or "
         "`token` (the single AUTH token of earlier releases: consumers get no Redis login). Switching an existing "
-        "group from token to rbac modifies it in place (no replacement, README: Feast consumers). Default: rbac.")
+        "group from token to rbac modifies it in place, no replacement (README: credentials of the platform's "
+        "services). Default: rbac.")
     feature_views: list[Annotated[str, StringConstraints(pattern=FEAST_NAME)]] = Field(
         default_factory=list,
         description="Feature views whose DynamoDB tables the platform creates (KMS, PITR, deletion protection); "
