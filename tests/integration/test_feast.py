@@ -464,7 +464,8 @@ def test_a_writer_consumer_applies_feature_definitions_and_a_reader_cannot(deplo
         repo = deployed.env.work / f"repo-{ns}"
         shutil.copytree(REPO / "repo", repo, dirs_exist_ok=True)
         (repo / "extra.py").write_text(EXTRA_VIEW)
-        done = subprocess.run(["feast", "-f", str(path), "apply"], env={**env, **aws}, cwd=repo, capture_output=True,
+        feast = str(consumer_python("feast").parent / "feast")
+        done = subprocess.run([feast, "-f", str(path), "apply"], env={**env, **aws}, cwd=repo, capture_output=True,
                               text=True, timeout=600)
         deployed.env.log.append(f"$ feast apply as {ns}: rc={done.returncode}\n{done.stderr[-3000:]}")
         if writer:
