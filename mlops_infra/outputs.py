@@ -81,7 +81,8 @@ CONTRACT: dict[str, Key] = {
                                      when=lambda c: c.feature_store.enabled and c.feature_store.engine == "sagemaker"),
     "feature_store_registry": Key("featureStoreRegistryPath", "Feast registry path.", when=_feast),
     "feature_store_yaml": Key("featureStoreFeatureStoreYaml", "Feast `feature_store.yaml` (no secrets; a SQL "
-                                "registry is read with the namespace's `feast-credentials` login).", when=_feast),
+                                "registry and Redis (RBAC) are read with the namespace's `feast-credentials` logins).",
+                                when=_feast),
     "feature_store_url": Key("featureStoreFeatureServerUrl", "Feature server URL inside the cluster.", when=_feast),
     "feature_store_online_tables": Key("featureStoreOnlineTableNames", "Feast online DynamoDB tables.",
                                        when=lambda c: c.feast is not None and c.feast.online.type == "dynamodb"),

@@ -83,6 +83,12 @@ class OnlineStoreConfig(ConfigModel):
     redis_engine_version: str = Field("7.1", description="Redis OSS engine version. Default: 7.1.")
     redis_snapshot_retention_days: int = Field(
         7, ge=1, le=35, description="Daily Redis snapshots kept (FSBP ElastiCache.1). Default: 7.")
+    redis_auth: Literal["rbac", "token"] = Field(
+        "rbac", description="Redis authentication: `rbac` (ElastiCache users in a user group: the owner, a disabled "
+        "`default`, and one user per consumer namespace limited to Feast's keys, read-only unless it is a writer) or "
+        "`token` (the single AUTH token of earlier releases: consumers get no Redis login). Switching an existing "
+        "group from token to rbac modifies it in place, no replacement (docs/pipelines.md, consumers' "
+        "credentials). Default: rbac.")
     feature_views: list[Annotated[str, StringConstraints(pattern=FEAST_NAME)]] = Field(
         default_factory=list,
         description="Feature views whose DynamoDB tables the platform creates (KMS, PITR, deletion protection); "
@@ -141,6 +147,10 @@ class FeastFeatureStoreConfig(ConfigModel):
     registry_database: DatabaseConfig = Field(
         default_factory=DatabaseConfig, description="RDS Postgres of the SQL registry (registry: sql).")
     server: FeatureServerConfig = Field(default_factory=FeatureServerConfig, description="Feature server.")
+    writer_namespaces: list[K8sName] = Field(
+        default_factory=list, description="Consumer namespaces (teams, orchestrators) whose Feast logins may also write "
+        "(`feast apply`, ingestion): the SQL registry's tables and, with redis auth rbac, Feast's Redis keys. The "
+        "others only read. Default: none.")
     materialization_schedule: str = Field(
         "0 * * * *", description="Cron schedule of `feast materialize-incremental`. Default: hourly (0 * * * *).")
     materialization_image: ImageRef | None = Field(

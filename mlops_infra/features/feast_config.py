@@ -100,6 +100,8 @@ class FeastStores:
     """Tables are named `<prefix>.<project>.<feature view>` (dynamodb)."""
     redis_endpoint: str = ""
     """`host:port` of the Redis primary (redis)."""
+    redis_user: str | None = None
+    """The ElastiCache user (RBAC; a name or `${FEAST_REDIS_USER}`), or None (the AUTH token of `redisAuth: token`)."""
     offline: Literal["file", "athena"] = "file"
     athena_database: str = ""
     athena_workgroup: str = ""
@@ -128,7 +130,10 @@ def build(stores: FeastStores) -> dict[str, Any]:
                   "table_name_template": dynamodb_table_name(stores.dynamodb_table_prefix, "{project}", "{table_name}")}
     else:
         online = {"type": "redis", "redis_type": "redis",
-                  "connection_string": f"{stores.redis_endpoint},ssl=true,password=${{{REDIS_PASSWORD_ENV}}}"}
+                  # redis.py `_parse_connection_string`: each `k=v` becomes a redis-py `Redis(**kwargs)` argument.
+                  "connection_string": f"{stores.redis_endpoint},ssl=true,"
+                  + (f"username={stores.redis_user}," if stores.redis_user else "")
+                  + f"password=${{{REDIS_PASSWORD_ENV}}}"}
     offline: dict[str, Any] = {"type": "file"}
     if stores.offline == "athena":
         offline = {"type": "athena", "region": stores.region, "data_source": "AwsDataCatalog",

@@ -7,7 +7,6 @@ exactly this store's bucket prefixes, tables or feature groups, and its KMS key.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,8 +30,8 @@ from ..observability.monitoring_rules import CronJobTarget, ScrapeTarget
 from . import feast_config
 from .config import FeastFeatureStoreConfig, FeatureStoreConfig, SageMakerFeatureStoreConfig, cron_max_gap_minutes
 from .feature_server import FeastPod, FeatureServer, FeatureServerArgs
-from .feature_store_bootstrap import RegistryBootstrap, RegistryBootstrapArgs
-from .feature_store_consumers import REGISTRY_USER_ENV, RegistryLogin, consumer_logins, credentials_secret
+from .feature_store_bootstrap import RegistryBootstrap, RegistryBootstrapArgs, config_checksum
+from .feature_store_consumers import REDIS_USER_ENV, REGISTRY_USER_ENV, RegistryLogin, consumer_logins, credentials_secret
 from .feature_store_materialization import ACTIVE_DEADLINE_SECONDS, STARTING_DEADLINE_SECONDS, Materialization, MaterializationArgs
 from .feature_store_online import (
     DynamoDbOnlineStore,
@@ -96,14 +95,6 @@ def _offline_guard(args: FeatureStoreArgs) -> tuple[VpcEndpointGuard | None, Any
     if cfg.offline.engine == "athena":
         return guard.with_exemptions(called_via=[ATHENA]), None
     return guard, None
-
-
-def _checksum(text: pulumi.Output[str], secrets: dict[str, pulumi.Output[str]]) -> pulumi.Output[str]:
-    """16 hex digits of SHA-256 over the file and the secret env values it expands (a one-way digest of random
-    40-character passwords: the annotation stays a Pulumi secret all the same)."""
-    names = sorted(secrets)
-    return pulumi.Output.all(text, *[secrets[n] for n in names]).apply(lambda values: hashlib.sha256("\n".join(
-        [str(values[0]), *(f"{n}={v}" for n, v in zip(names, values[1:], strict=True))]).encode()).hexdigest()[:16])
 
 
 class FeatureStore(pulumi.ComponentResource):
@@ -191,6 +182,12 @@ class FeatureStore(pulumi.ComponentResource):
                 })
 
         secrets: dict[str, pulumi.Output[str]] = {}
+        redis_rbac = cfg.online.type == "redis" and cfg.online.redis_auth == "rbac"
+        # Consumers: their own logins each (feature_store_consumers.py), never the owner's.
+        self.registry_logins: dict[str, RegistryLogin] = consumer_logins(
+            name, self, [n for n in args.client_namespaces if isinstance(n, str)], writers=cfg.writer_namespaces,
+            sql=cfg.registry == "sql", redis=redis_rbac) if cfg.registry == "sql" or redis_rbac else {}
+        """Each consumer namespace's logins: SQL registry role, Redis user (feature_store_consumers.py)."""
         if cfg.online.type == "dynamodb":
             self.dynamodb = DynamoDbOnlineStore(child(name, "online"), DynamoDbOnlineStoreArgs(
                 config=cfg.online, project=cfg.project, table_prefix=name, kms_key=self.kms_key, tags=args.tags,
@@ -199,13 +196,11 @@ class FeatureStore(pulumi.ComponentResource):
         else:
             self.redis = RedisOnlineStore(child(name, "online"), RedisOnlineStoreArgs(
                 config=cfg.online, placement=placement, kms_key=self.kms_key, tags=args.tags,
-                protect=args.protect), child_opts)
+                protect=args.protect, project=cfg.project, consumers=self.registry_logins), child_opts)
             secrets[feast_config.REDIS_PASSWORD_ENV] = self.redis.auth_token
             self.outputs["onlineEndpoint"] = self.redis.endpoint
 
         self.sql_registry: SqlRegistry | None = None
-        self.registry_logins: dict[str, RegistryLogin] = {}
-        """SQL registry: each consumer namespace's read-only login (feature_store_consumers.py)."""
         server_secrets = dict(secrets)
         if cfg.registry == "sql":
             self.sql_registry = SqlRegistry(child(name, "registry"), SqlRegistryArgs(
@@ -226,35 +221,39 @@ class FeatureStore(pulumi.ComponentResource):
             secrets[feast_config.REGISTRY_PASSWORD_ENV] = db.password
             secrets[feast_config.REGISTRY_READER_PASSWORD_ENV] = reader_password
             server_secrets[feast_config.REGISTRY_READER_PASSWORD_ENV] = reader_password
-            # Consumers: a read-only login each (feature_store_consumers.py), never the owner's.
-            self.registry_logins = consumer_logins(name, self, [n for n in args.client_namespaces if isinstance(n, str)])
-            secrets.update({login.password_env: login.password for login in self.registry_logins.values()})
-            for ns, login in self.registry_logins.items():
-                if ns in args.cluster.namespaces:  # created already (teams); the others' consumers deliver theirs
-                    credentials_secret(child(name, f"registry-credentials-{ns}"), child_options(self),
-                                       namespace=args.cluster.namespaces[ns], login=login)
+            secrets.update({login.password_env: login.password for login in self.registry_logins.values()
+                            if login.password is not None})
             exported_path = url(f"${{{REGISTRY_USER_ENV}}}", feast_config.REGISTRY_PASSWORD_ENV)
         else:
             registry_path = pulumi.Output.concat("s3://", self.bucket.bucket_name, f"/{REGISTRY_KEY}")
             server_registry_path = exported_path = registry_path
+        for ns, login in self.registry_logins.items():
+            if ns in args.cluster.namespaces:  # created already (teams); the others' consumers deliver theirs
+                credentials_secret(child(name, f"registry-credentials-{ns}"), child_options(self),
+                                   namespace=args.cluster.namespaces[ns], login=login)
         self.registry_path = exported_path
         self.outputs["registryPath"] = exported_path
 
-        def feature_store_yaml(path: pulumi.Output[str], schema_mode: feast_config.SchemaMode | None) -> pulumi.Output[str]:
+        owner = self.redis.owner_user if self.redis else None
+
+        def feature_store_yaml(path: pulumi.Output[str], schema_mode: feast_config.SchemaMode | None,
+                               redis_user: str | None = owner) -> pulumi.Output[str]:
             def render(values: list[Any]) -> str:
                 reg, endpoint, glue_db, workgroup, bucket, region_name = values
                 return feast_config.render(feast_config.FeastStores(
                     project=cfg.project, region=str(region_name), registry_path=str(reg),
                     registry_schema_mode=schema_mode, online=cfg.online.type, dynamodb_table_prefix=name,
-                    redis_endpoint=str(endpoint or ""), offline=cfg.offline.engine, athena_database=str(glue_db or ""),
-                    athena_workgroup=str(workgroup or ""), athena_staging=f"s3://{bucket}/{STAGING_PREFIX}/feast"))
+                    redis_endpoint=str(endpoint or ""), redis_user=redis_user, offline=cfg.offline.engine,
+                    athena_database=str(glue_db or ""), athena_workgroup=str(workgroup or ""), athena_staging=f"s3://{bucket}/{STAGING_PREFIX}/feast"))
 
             return pulumi.Output.all(
                 path, self.redis.endpoint if self.redis else "", self.athena_db.name if self.athena_db else "",
                 self.workgroup.name if self.workgroup else "", self.bucket.bucket_name, region).apply(render)
 
         writer_yaml = feature_store_yaml(registry_path, None)  # the owner's login: bootstrap and materializer only
-        self.feature_store_yaml = feature_store_yaml(exported_path, "verify") if self.sql_registry else writer_yaml
+        consumer_redis = f"${{{REDIS_USER_ENV}}}" if owner else None  # each consumer's user, from its Secret
+        self.feature_store_yaml = feature_store_yaml(exported_path, "verify" if self.sql_registry else None,
+                                                     consumer_redis) if self.sql_registry or owner else writer_yaml
         self.outputs["featureStoreYaml"] = self.feature_store_yaml
         # SQL registry: the server's own file (read-only user, `schema_mode: verify`: no DDL). S3: the same file.
         server_yaml = feature_store_yaml(server_registry_path, "verify") if self.sql_registry else self.feature_store_yaml
@@ -272,7 +271,7 @@ class FeatureStore(pulumi.ComponentResource):
             offline="read", registry="write", online="write", kms_write=True))
         # A pod template annotation: a new file *or a new password* (the env the file expands) replaces the bootstrap
         # Job, which then re-runs (and re-passwords the reader), and rolls the server's pods.
-        checksum = _checksum(writer_yaml, secrets)
+        checksum = config_checksum(writer_yaml, secrets)
         writer_pod = FeastPod(namespace=namespace, service_account=materializer_identity.service_account_name,
                               config_map=config_map_name, secret=secret_name)
         # Registry readers start only once the registry exists (see feature_store_bootstrap.py). The Job runs the
@@ -280,10 +279,11 @@ class FeatureStore(pulumi.ComponentResource):
         self.registry_bootstrap = RegistryBootstrap(child(name, "registry-init"), RegistryBootstrapArgs(
             image=cfg.server.image, pod=writer_pod, labels=labels, checksum=checksum,
             reader=REGISTRY_READER if self.sql_registry else None, depends_on=[materializer_identity],
-            consumers={login.user: login.password_env for login in self.registry_logins.values()}), child_opts)
+            consumers={lg.user: lg.password_env for lg in self.registry_logins.values() if lg.user},
+            writers=[lg.user for lg in self.registry_logins.values() if lg.user and lg.write]), child_opts)
         server = FeatureServer(child(name, "server"), FeatureServerArgs(
             config=cfg.server, labels=labels,
-            checksum=_checksum(server_yaml, server_secrets),
+            checksum=config_checksum(server_yaml, server_secrets),
             depends_on=[self.registry_bootstrap.job, server_identity], client_namespaces=args.client_namespaces,
             prometheus_namespace=args.monitoring.prometheus_namespace if args.monitoring else None,
             monitoring=args.monitoring,

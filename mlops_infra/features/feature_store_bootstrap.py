@@ -12,7 +12,9 @@ So this Job, with the materializer's write-capable identity, opens the registry 
 and registers the project only when it is absent. It never modifies an existing registry's objects. For a SQL
 registry it also creates (or re-passwords) the read-only database user the feature server connects as: SELECT on
 the registry tables, now and for tables Feast creates later; the server runs `schema_mode: verify`, so it issues
-no DDL, and with the project registered here its `SqlRegistry.__init__` only reads. Not `feast apply` from a
+no DDL, and with the project registered here its `SqlRegistry.__init__` only reads. The consumers' roles are made
+the same way; a writer's (WRITERS_ENV) also gets SELECT, INSERT, UPDATE and DELETE on exactly the tables of the
+installed Feast's `feast.infra.registry.sql.metadata`, which the owner's `schema_mode: auto` has just created. Not `feast apply` from a
 repo holding only `feature_store.yaml`: `apply_total_with_repo_instance` (repo_operations.py) deletes every object
 that is not in the repo (`partial=False`), so re-running it on a later `pulumi up` would wipe what teams applied.
 
@@ -34,6 +36,7 @@ PostgreSQL stores it in pg_authid) computed here, so a statement that errors, an
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +48,7 @@ from ..blocks import pod_security
 from ..blocks.naming import child, child_options
 from . import feast_config
 from .feature_server import FEATURE_STORE_YAML, FeastPod
-from .feature_store_consumers import CONSUMERS_ENV
+from .feature_store_consumers import CONSUMERS_ENV, WRITERS_ENV
 
 READER_ENV = "FEAST_REGISTRY_READER"
 # RFC 5802/5803, as PostgreSQL's scram_build_secret (src/common/scram-common.c) builds it: 4096 iterations, 16-byte
@@ -73,6 +76,10 @@ if store.project not in {{p.name for p in registry.list_projects(allow_cache=Fal
     print("registered project", store.project)
 readers = {{os.environ["{READER_ENV}"]: "{feast_config.REGISTRY_READER_PASSWORD_ENV}"}} if os.environ.get("{READER_ENV}") else {{}}
 readers.update(json.loads(os.environ.get("{CONSUMERS_ENV}") or "{{}}"))
+writers = set(json.loads(os.environ.get("{WRITERS_ENV}") or "[]"))
+if writers:
+    from feast.infra.registry.sql import metadata
+    registry_tables = sorted(metadata.tables)
 for reader, password_env in sorted(readers.items()):
     from sqlalchemy import create_engine, text
     password = os.environ[password_env]
@@ -89,8 +96,10 @@ for reader, password_env in sorted(readers.items()):
         conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {{reader}}"))
         conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {{reader}}"))
         conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {{reader}}"))
+        if reader in writers:  # exactly the tables this Feast's SQL registry defines (and writes): no DDL
+            conn.execute(text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {{', '.join(registry_tables)}} TO {{reader}}"))
     engine.dispose()
-    print("read-only registry user", reader, "ready")
+    print("read-write" if reader in writers else "read-only", "registry user", reader, "ready")
 print("feast registry ready for project", store.project)
 """
 COMMAND = ["python", "-c", INIT_SCRIPT, FEATURE_STORE_YAML]
@@ -113,6 +122,8 @@ class RegistryBootstrapArgs:
     consumers: Mapping[str, str] = field(default_factory=dict)
     """SQL registry: further read-only users to create, each with the pod env var holding its password (the
     consumers' logins, features/feature_store_consumers.py). Default: none."""
+    writers: Sequence[str] = ()
+    """SQL registry: the `consumers` roles that may also write the registry tables. Default: none."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
     """What must exist before the pod starts: the identity (role policy, Pod Identity association). Default: none."""
 
@@ -127,6 +138,8 @@ class RegistryBootstrap(pulumi.ComponentResource):
         reader_env: list[k8s.core.v1.EnvVarArgsDict] = [{"name": READER_ENV, "value": args.reader}] if args.reader else []
         if args.consumers:
             reader_env.append({"name": CONSUMERS_ENV, "value": json.dumps(dict(args.consumers), sort_keys=True)})
+        if args.writers:
+            reader_env.append({"name": WRITERS_ENV, "value": json.dumps(sorted(args.writers))})
         container: k8s.core.v1.ContainerArgsDict = {
             "name": "registry-init",
             "image": args.image,
@@ -158,3 +171,11 @@ class RegistryBootstrap(pulumi.ComponentResource):
         )
         self.register_outputs({"jobName": self.job.metadata.apply(
             lambda m: str(m["name"] if isinstance(m, dict) else m.name))})
+
+
+def config_checksum(text: pulumi.Output[str], secrets: dict[str, pulumi.Output[str]]) -> pulumi.Output[str]:
+    """16 hex digits of SHA-256 over the file and the secret env values it expands (a one-way digest of random
+    40-character passwords: the annotation stays a Pulumi secret all the same)."""
+    names = sorted(secrets)
+    return pulumi.Output.all(text, *[secrets[n] for n in names]).apply(lambda values: hashlib.sha256("\n".join(
+        [str(values[0]), *(f"{n}={v}" for n, v in zip(names, values[1:], strict=True))]).encode()).hexdigest()[:16])

@@ -7,7 +7,9 @@ those tables itself, so each gets KMS, PITR and deletion protection, and Feast's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -15,14 +17,19 @@ import pulumi_random as random
 
 from ..blocks import iam
 from ..blocks.kms import KmsKey
-from ..blocks.naming import child, child_options, name_within
+from ..blocks.naming import bounded_name, child, child_options, name_within
 from ..blocks.network_access import PrivatePlacement, cluster_only_security_group
 from ..blocks.refs import known_len
 from . import feast_config
 from .config import OnlineStoreConfig
+from .feature_store_consumers import RegistryLogin, redis_access_string
 
 REDIS_PORT = 6379
 REPLICATION_GROUP_ID_LIMIT = 40  # ElastiCache CreateReplicationGroup ReplicationGroupId
+USER_ID_LIMIT = 40
+"""User and user group ids: [a-zA-Z][a-zA-Z0-9-]* (CreateUser); kept within the replication group id's limit."""
+OWNER_USER = "feast"
+"""The owner's ElastiCache user (server, materializer, bootstrap): every key, every command."""
 # The calls Feast 0.66.0 makes (feast/infra/online_stores/dynamodb.py: batch_get_item, get_item, describe_table;
 # batch_writer, put_item, update_item on materialization). Table creation is skipped: tables exist.
 DYNAMODB_READ = ["dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem"]
@@ -86,13 +93,29 @@ class RedisOnlineStoreArgs:
     tags: dict[str, str]
     protect: bool = True
     """Pulumi `protect` + `retain_on_delete` on the replication group. Default: true."""
+    project: str = "mlops"
+    """The Feast project: consumers' users reach only its keys (`~*<project>`). Default: mlops."""
+    consumers: Mapping[str, RegistryLogin] = field(default_factory=dict)
+    """RBAC: a user per consumer login with a Redis user (feature_store_consumers.py). Default: none."""
 
 
 class RedisOnlineStore(pulumi.ComponentResource):
-    """Encrypted at rest and in transit, token-authenticated; the token is generated here and stays secret."""
+    """Encrypted at rest and in transit; authenticated by RBAC users (`redisAuth: rbac`) or one AUTH token. The
+    owner's password (the token's, or the `feast` user's) is generated here and stays secret.
+
+    RBAC (ElastiCache "Role-Based Access Control" and "Migrating from AUTH to RBAC"; pulumi-aws v7 `elasticache.User`,
+    `UserGroup`, `ReplicationGroup.user_group_ids`): a user group holding the owner `feast` (`on ~* +@all`), the
+    `default` user every group must contain (DefaultUserRequired), here switched off, and one user per consumer.
+    In-transit encryption is required for RBAC, and is on. A group that had an AUTH token is modified in place
+    (ModifyReplicationGroup with the user group added and `auth_token_update_strategy` DELETE; user_group_ids is
+    not a replacing property): no data is lost, and the same update rolls the server and materializer onto the
+    `feast` user (their config checksum changes); until they restart, their AUTH with the old token is refused.
+    """
 
     endpoint: pulumi.Output[str]
     auth_token: pulumi.Output[str]
+    owner_user: str | None
+    """The owner's ElastiCache user (RBAC), or None (AUTH token)."""
 
     def __init__(self, name: str, args: RedisOnlineStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:feature_store_online:RedisOnlineStore", name, None, opts)
@@ -106,10 +129,20 @@ class RedisOnlineStore(pulumi.ComponentResource):
         # ElastiCache tokens: 16-128 printable characters without @ " / or spaces; alphanumerics are always valid.
         token = random.RandomPassword(child(name, "auth-token"), length=64, special=False, opts=child_options(self))
         self.auth_token = pulumi.Output.secret(token.result)
+        rbac = cfg.redis_auth == "rbac"
+        group_id, base_id = name_within(name.lower(), REPLICATION_GROUP_ID_LIMIT), name.lower()
+        self.owner_user = OWNER_USER if rbac else None
+        auth: dict[str, Any] = {"auth_token": self.auth_token, "auth_token_update_strategy": "ROTATE"}
+        if rbac:
+            users = self._users(name, base_id, args)
+            user_group = aws.elasticache.UserGroup(
+                child(name, "users"), user_group_id=bounded_name(f"{base_id}-users", USER_ID_LIMIT), engine="redis",
+                user_ids=[u.user_id for u in users], tags=args.tags, opts=child_options(self))
+            auth = {"user_group_ids": [user_group.user_group_id], "auth_token_update_strategy": "DELETE"}
         group = aws.elasticache.ReplicationGroup(
             name,
             # Replication group ids are at most 40 characters: a longer `<name>-<7 random>` gets an explicit id.
-            replication_group_id=name_within(name.lower(), REPLICATION_GROUP_ID_LIMIT),
+            replication_group_id=group_id,
             description=f"{name}: Feast online store",
             engine="redis",
             engine_version=cfg.redis_engine_version,
@@ -122,8 +155,7 @@ class RedisOnlineStore(pulumi.ComponentResource):
             kms_key_id=args.kms_key.arn,
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
-            auth_token=self.auth_token,
-            auth_token_update_strategy="ROTATE",
+            **auth,
             subnet_group_name=subnets.name,
             security_group_ids=[sg.id],
             snapshot_retention_limit=cfg.redis_snapshot_retention_days,
@@ -134,3 +166,22 @@ class RedisOnlineStore(pulumi.ComponentResource):
         self.security_group_id = sg.id
         self.endpoint = pulumi.Output.concat(group.primary_endpoint_address, ":", group.port.apply(str))
         self.register_outputs({"endpoint": self.endpoint})
+
+    def _users(self, name: str, base_id: str, args: RedisOnlineStoreArgs) -> list[aws.elasticache.User]:
+        """The owner (the token's password), a disabled `default`, a user per consumer; ids `<name>-<suffix>` (lower case)."""
+        def user(suffix: str, user_name: str, access: str, password: pulumi.Input[str]) -> aws.elasticache.User:
+            return aws.elasticache.User(
+                child(name, f"user-{suffix}"), user_id=bounded_name(f"{base_id}-{suffix}", USER_ID_LIMIT),
+                user_name=user_name, engine="redis", access_string=access, passwords=[password], tags=args.tags,
+                opts=child_options(self))
+
+        default_password = random.RandomPassword(child(name, "default-password"), length=64, special=False,
+                                                 opts=child_options(self))
+        users = [user("owner", OWNER_USER, "on ~* +@all", self.auth_token),
+                 user("default", "default", "off -@all", pulumi.Output.secret(default_password.result))]
+        for ns, login in sorted(args.consumers.items()):
+            if login.redis_user is not None and login.redis_password is not None:
+                users.append(user(ns, login.redis_user, redis_access_string(args.project, login.write),
+                                  login.redis_password))
+        return users
+

@@ -96,7 +96,7 @@ class Airflow(pulumi.ComponentResource):
             statements=dags_read), pulumi.ResourceOptions(parent=self))
         self.database = metadata_database(
             self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name="airflow", username="airflow",
-            secret_name=av.SECRET_NAMES["metadata"], workloads=_db_workloads(),
+            secret_name=av.SECRET_NAMES["metadata"], workloads=_db_workloads(), also_watch=self.wiring.env_secrets(),
             template=lambda address, port: {
                 av.SECRET_KEYS["metadata"]: postgres_url("postgresql", "airflow", address, port),
                 av.ASYNC_CONNECTION_KEY: postgres_url("postgresql+asyncpg", "airflow", address, port,

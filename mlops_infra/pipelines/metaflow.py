@@ -121,8 +121,8 @@ class Metaflow(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self))
         self.database = metadata_database(
             self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name=DB_NAME, username=DB_USER,
-            secret_name=DB_SECRET, workloads=[SERVICE_NAME],
-            template=lambda address, port: {PASSWORD_ENV: "{{ .password }}"})
+            secret_name=DB_SECRET, workloads=[SERVICE_NAME], template=lambda address, port: {PASSWORD_ENV: "{{ .password }}"},
+            also_watch=[ENV_SECRET] if self.wiring.mlflow_env else [])  # it carries the MLflow/Feast credentials
         k8s.core.v1.ServiceAccount(child(name, "service-sa"), metadata={"name": SERVICE_ACCOUNT, "namespace": ns},
                                    automount_service_account_token=False, opts=child_options(self, provider=provider))
         env_secret = k8s.core.v1.Secret(

@@ -131,7 +131,7 @@ class Prefect(pulumi.ComponentResource):
         if isinstance(cfg.api, PrefectServerConfig):
             self.database = metadata_database(
                 self, child(name, "db"), ctx, config=cfg.api.database, namespace=ns, db_name="prefect",
-                username="prefect", secret_name=DB_SECRET, workloads=[SERVER],
+                username="prefect", secret_name=DB_SECRET, workloads=[SERVER], also_watch=self.wiring.env_secrets(),
                 template=lambda address, port: {DB_KEY: pulumi.Output.format(
                     # asyncpg `ssl=require`: TLS without CA verification (RDS enforces TLS; Prefect's own TLS
                     # switch verifies against the system CAs, which hold no RDS CA).

@@ -35,11 +35,11 @@ from ..config import PlatformConfig
 from ..config.database import DatabaseConfig
 from ..config.platform import uses_dynamodb
 from ..features.config import FeastFeatureStoreConfig
-from ..features.feast_config import REGISTRY_PASSWORD_ENV as FEAST_PASSWORD_ENV
 from ..features.feature_server import SERVICE_PORT as FEATURE_SERVER_PORT
 from ..features.feature_store_consumers import CREDENTIALS_SECRET as FEAST_CREDENTIALS
 from ..features.feature_store_consumers import REGISTRY_USER_ENV as FEAST_USER_ENV
 from ..features.feature_store_consumers import credentials_secret as feast_credentials
+from ..features.feature_store_online import REDIS_PORT
 from ..observability.contribution import database_alarms
 from ..platform.addons import PlatformContext
 from ..registry.config import MlflowModelRegistryConfig
@@ -114,9 +114,10 @@ def service_ports(config: PlatformConfig) -> list[tuple[str, int]]:
 
 
 def task_egress_rules(ctx: PlatformContext, owner: pulumi.Resource, *, registry_db: bool = False,
-                      ) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]:
+                      redis: bool = False) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]:
     """DNS, the own namespace, MLflow and the feature server, S3 and STS: nothing else. `registry_db`: the namespace
-    holds a read-only login of Feast's SQL registry, so its pods also reach that RDS (in the VPC) on 5432."""
+    holds a login of Feast's SQL registry, so its pods also reach that RDS (in the VPC) on 5432; `redis`: a login of
+    Feast's Redis online store (RBAC), so they reach ElastiCache (in the VPC) on its port."""
     rules: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
         {"to": [{"pod_selector": {}}]},  # the engine's own pods (Airflow 3 task pods call the API server)
         {"to": [{"namespace_selector": {"match_labels": {NAMESPACE_LABEL: "kube-system"}},
@@ -127,6 +128,9 @@ def task_egress_rules(ctx: PlatformContext, owner: pulumi.Resource, *, registry_
     if registry_db:  # the RDS instance's address is only known at deploy time: its VPC's CIDR
         rules.append({"to": [{"ip_block": {"cidr": ctx.network.vpc_cidr}}],
                       "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}]})
+    if redis:
+        rules.append({"to": [{"ip_block": {"cidr": ctx.network.vpc_cidr}}],
+                      "ports": [{"protocol": "TCP", "port": REDIS_PORT}]})
     # S3 and (Feast's DynamoDB online store, read through the feature grant) DynamoDB: their gateway prefix lists.
     services = ["s3", *(["dynamodb"] if uses_dynamodb(ctx.config) else [])]
     s3 = pulumi.Output.all(*(prefix_list_cidrs(ctx.config.region, s, owner) for s in services)).apply(
@@ -183,19 +187,23 @@ class EngineWiring(pulumi.ComponentResource):
                                    namespace=args.namespace, username=user, password=password)
             self.mlflow_secret, self.mlflow_env = CREDENTIALS_SECRET, {USERNAME_ENV: user, PASSWORD_ENV: password}
         self.feast_secret: str | None = None
-        """The Secret with the namespace's read-only Feast registry login (SQL registry), or None."""
+        """The Secret with the namespace's Feast logins (SQL registry, Redis with RBAC), or None."""
+        self.feast_keys: list[str] = []
+        """Its keys (the variables the exported feature_store.yaml references)."""
+        feast_redis = False
         if user is not None and user in ctx.feature_registry_logins:
             login = ctx.feature_registry_logins[user]
             if not team:
                 feast_credentials(child(name, "feast-credentials"), child_options(self, provider=ctx.cluster.provider),
                                   namespace=args.namespace, login=login)
-            self.feast_secret = FEAST_CREDENTIALS
-            self.mlflow_env = {**self.mlflow_env, FEAST_USER_ENV: login.user, FEAST_PASSWORD_ENV: login.password}
+            self.feast_secret, self.feast_keys = FEAST_CREDENTIALS, sorted(login.env())
+            self.mlflow_env = {**self.mlflow_env, **login.env()}
+            feast_redis = login.redis_user is not None
         if args.egress_policy:
             k8s.networking.v1.NetworkPolicy(
                 child(name, "egress"), metadata={"name": f"{args.engine}-egress", "namespace": args.namespace},
                 spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": task_egress_rules(
-                    ctx, self, registry_db=self.feast_secret is not None)},
+                    ctx, self, registry_db=FEAST_USER_ENV in self.feast_keys, redis=feast_redis)},
                 opts=child_options(self, provider=ctx.cluster.provider))
         self.register_outputs({"roleArn": self.role_arn, "serviceAccount": self.service_account})
 
@@ -210,7 +218,7 @@ class EngineWiring(pulumi.ComponentResource):
     def mlflow_secret_env(self) -> list[dict[str, str]]:
         """Those credentials as the Airflow chart's `secret` entries (envName, secretName, secretKey)."""
         entries = [(self.mlflow_secret, (USERNAME_ENV, PASSWORD_ENV)),
-                   (self.feast_secret, (FEAST_USER_ENV, FEAST_PASSWORD_ENV))]
+                   (self.feast_secret, tuple(self.feast_keys))]
         return [{"envName": k, "secretName": secret, "secretKey": k} for secret, keys in entries if secret for k in keys]
 
 
@@ -266,14 +274,17 @@ def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *
                       more_secrets: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None,
                       database: Callable[[str, pulumi.Resource, PostgresArgs], Postgres] = postgres,
                       workloads: Sequence[str] = (),
+                      also_watch: Sequence[str] = (),
                       ) -> MetadataDatabase:
     """The Postgres block (`<name>`) and an ExternalSecret `secret_name` whose keys are `template(address, port)`:
     Go templates over the RDS-managed secret's `username` and `password` (see `postgres_url`). The password never
     enters config, state or Helm values: External Secrets reads it with a role that may read only that secret.
     `more_secrets`: further Secrets (name -> templated keys) from the same password. Default: none.
     `database`: the block that builds the instance (Kubeflow Pipelines: MySQL). Default: the Postgres block.
-    `workloads`: the Deployments/StatefulSets that read these Secrets, the only ones the restarter may patch.
-    Default: none named (every one of the namespace)."""
+    `workloads`: the Deployments/StatefulSets that read these Secrets (and `also_watch`), the only ones the
+    restarter may patch. Default: none named (every one of the namespace).
+    `also_watch`: Secrets Pulumi writes that the engine's pods also read at start (`mlflow-credentials`,
+    `feast-credentials`): a changed password rolls them too. Default: none."""
     placement = PrivatePlacement(vpc_id=ctx.network.vpc_id, subnet_ids=ctx.network.private_subnet_ids,
                                  client_security_group_id=ctx.cluster.cluster_security_group_id)
     db = database(name, owner, PostgresArgs(config=config, placement=placement, kms_key=ctx.data_key, tags=ctx.tags,
@@ -308,9 +319,11 @@ def metadata_database(owner: pulumi.Resource, name: str, ctx: PlatformContext, *
                              "template": {"engineVersion": "v2", "data": data}},
                   "dataFrom": [{"extract": {"key": db.master_secret_arn}}]},
             opts=child_options(owner, provider=ctx.cluster.provider, depends_on=[store, *eso])))
-    # The engines read the password at container start: roll them when External Secrets rewrites it.
-    restart_on_rotation(owner, name, namespace=namespace, secrets=list(secrets), provider=ctx.cluster.provider,
-                        workloads=workloads, api_ips=pulumi.Output.from_input(ctx.cluster.service_ipv4_cidr).apply(api_service_ips))
+    # The engines read the password at container start: roll them when External Secrets rewrites it, and when
+    # `pulumi up` rewrites a credentials Secret they also read (`also_watch`: MLflow's, Feast's; EngineWiring).
+    restart_on_rotation(owner, name, namespace=namespace, secrets=[*secrets, *also_watch], provider=ctx.cluster.provider,
+                        workloads=workloads,
+                        api_ips=pulumi.Output.from_input(ctx.cluster.service_ipv4_cidr).apply(api_service_ips))
     return MetadataDatabase(db=db, address=db.instance.address, port=db.instance.port, db_name=db_name,
                             username=username, secret_name=secret_name, external_secrets=tuple(synced))
 

@@ -26,6 +26,7 @@ from ..data.config import LAKEFS_SERVER_PORT
 from ..data.qdrant_config import GRPC_PORT as QDRANT_GRPC_PORT
 from ..data.qdrant_config import HTTP_PORT as QDRANT_HTTP_PORT
 from ..features.feature_store import FeatureStore, FeatureStoreArgs
+from ..features.feature_store_online import REDIS_PORT
 from ..network.network import Network, NetworkArgs
 from ..observability.core import PUSHGATEWAY_SERVICE_PORT, MonitoringCore, MonitoringCoreArgs
 from ..outputs import core_outputs
@@ -47,6 +48,15 @@ def feature_clients(config: PlatformConfig) -> list[str]:
     """Namespaces the feature server admits (besides Prometheus): the teams, and the orchestrators, whose task pods
     get its URL."""
     return sorted({t.name for t in config.cluster.teams} | config.orchestration.namespaces)
+
+
+def feast_vpc_ports(config: PlatformConfig) -> list[int]:
+    """The VPC ports of the Feast stores whose logins consumers hold: the SQL registry's, Redis's (RBAC)."""
+    feast = config.feast
+    if feast is None:
+        return []
+    redis = feast.online.type == "redis" and feast.online.redis_auth == "rbac"
+    return [*([POSTGRES_PORT] if feast.registry == "sql" else []), *([REDIS_PORT] if redis else [])]
 
 
 def network_args(config: PlatformConfig, name: str, tags: dict[str, str], protect: bool) -> NetworkArgs:
@@ -207,8 +217,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             + ([ServicePort(config.data.lakefs.namespace, LAKEFS_SERVER_PORT)] if config.data.lakefs.enabled else []),
             secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets},
             gateway_services=["dynamodb"] if uses_dynamodb(config) else [],
-            # Feast's SQL registry: every team holds a read-only login (feature_clients).
-            vpc_ports=[POSTGRES_PORT] if config.feast is not None and config.feast.registry == "sql" else [],
+            # Feast's SQL registry and Redis (RBAC): every team holds its own login (feature_clients).
+            vpc_ports=feast_vpc_ports(config),
             deployer_role_arns=effective_deployer_role_arns(sb, config.cluster),
             # Every bucket of the platform is autonamed from a child name of this component.
             deployer_bucket_prefixes=[self._name]), k8s_opts)

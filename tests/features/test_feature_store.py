@@ -96,13 +96,22 @@ def test_offline_bucket_is_hardened_with_staging_lifecycle(dev: Inventory) -> No
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and deny["Effect"] == "Deny"
 
 
-def test_redis_is_multi_az_encrypted_token_secret_and_private(prod: Inventory) -> None:
+def test_redis_is_multi_az_encrypted_rbac_secret_and_private(prod: Inventory) -> None:
     redis = one(prod, "aws:elasticache/replicationGroup:ReplicationGroup", "fs-online")
     i = redis.inputs
     assert (i["numCacheClusters"], i["automaticFailoverEnabled"], i["multiAzEnabled"]) == (2, True, True)
     assert i["atRestEncryptionEnabled"] is True and i["kmsKeyId"] == KEY_ARN
     assert i["transitEncryptionEnabled"] is True and i["transitEncryptionMode"] == "required"
-    assert i["authToken"] == SECRET and i["snapshotRetentionLimit"] == 7
+    assert i["snapshotRetentionLimit"] == 7
+    # RBAC (`redisAuth` default): no AUTH token, one user group whose owner user holds the generated password.
+    assert "authToken" not in i and i["authTokenUpdateStrategy"] == "DELETE"
+    [group] = prod.of_type("aws:elasticache/userGroup:UserGroup")
+    assert i["userGroupIds"] == [group.inputs["userGroupId"]]
+    users = {u.inputs["userId"]: u.inputs for u in prod.of_type("aws:elasticache/user:User")}
+    assert sorted(group.inputs["userIds"]) == sorted(users)
+    owner = {u["userName"]: u for u in users.values()}["feast"]
+    assert owner["passwords"] == SECRET and owner["accessString"] == "on ~* +@all"
+    assert {u["userName"]: u["accessString"] for u in users.values()}["default"].startswith("off ")
     assert redis.options["protect"] is True
     assert prod.named("fs-online-subnets").inputs["subnetIds"] == ["subnet-0aaa1111", "subnet-0bbb2222"]
     rule = prod.named("fs-online-from-cluster").inputs
@@ -293,7 +302,7 @@ def test_feature_store_yaml_points_at_the_provisioned_stores(dev: Inventory, pro
     prod_doc = yaml.safe_load(prod.outputs["featureStoreYaml"])
     feast_config.validate(prod_doc)
     assert prod_doc["online_store"]["connection_string"] == \
-        f"{prod.outputs['onlineEndpoint']},ssl=true,password=${{FEAST_REDIS_PASSWORD}}"
+        f"{prod.outputs['onlineEndpoint']},ssl=true,username=${{FEAST_REDIS_USER}},password=${{FEAST_REDIS_PASSWORD}}"
     assert prod_doc["registry"]["registry_type"] == "sql"
     assert prod_doc["registry"]["path"].endswith(".us-east-1.rds.amazonaws.com:5432/feast?sslmode=require")
     # Exported for consumers: their own read-only login (feature_store_consumers.py), never the owner `feast`.

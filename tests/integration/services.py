@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,9 +104,11 @@ def moto_server() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def redis_server(password: str) -> Iterator[int]:
+def redis_server(password: str, users: Sequence[tuple[str, str, str]] = ()) -> Iterator[int]:
     """Debian's `redis-server` on 127.0.0.1 and a free port, `requirepass` set, no TLS, nothing persisted; yields
-    the port. (ElastiCache in the plan has TLS and an AUTH token: the token is checked here, TLS is not.)"""
+    the port. (ElastiCache in the plan has TLS and an AUTH token: the token is checked here, TLS is not.)
+    `users`: (name, ElastiCache access string, password) of RBAC users, set with `ACL SETUSER name reset <access
+    string> >password` (`reset` first: ElastiCache starts a user from nothing too); `default` is set last."""
     exe = shutil.which("redis-server") or "/usr/bin/redis-server"
     assert Path(exe).exists(), "redis-server not found: apt-get install redis-server (see .ci/run)"
     port, base = free_port(), tempfile.mkdtemp(prefix="it-redis-")
@@ -121,6 +123,12 @@ def redis_server(password: str) -> Iterator[int]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"redis-server did not listen on {port}")
             time.sleep(0.2)
+        for name, access, secret in sorted(users, key=lambda u: u[0] == "default"):
+            done = subprocess.run([shutil.which("redis-cli") or "/usr/bin/redis-cli", "-p", str(port),
+                                   "--no-auth-warning", "-a", password, "ACL", "SETUSER", name, "reset",
+                                   *access.split(), f">{secret}"], capture_output=True, text=True, timeout=30)
+            if done.stdout.strip() != "OK":
+                raise RuntimeError(f"ACL SETUSER {name} {access}: {done.stdout}{done.stderr}")
         yield port
     finally:
         proc.terminate()

@@ -19,7 +19,9 @@ Substitutions, and nothing else:
 - SQL registry: the RDS host:port becomes a local PostgreSQL 15 (realsw's fixture), `sslmode=require` becomes
   `disable` (no certificate locally); the owner login (CREATEROLE, owns the database) stands in for RDS's master.
 - Redis: the ElastiCache endpoint becomes a local Debian `redis-server` on a random port with `requirepass`
-  (the AUTH token is checked) and `ssl=true` becomes `ssl=false`: TLS is NOT exercised.
+  (the AUTH token is checked) and `ssl=true` becomes `ssl=false`: TLS is NOT exercised. With RBAC, every
+  ElastiCache user of the plan's user group is set with its planned access string (`ACL SETUSER`), `default` last
+  (off); passwords are stand-ins (the owner's is the token's, a consumer's `consumer_password(user)`).
 - variant-redis-sql's offline store is Athena, which moto cannot query: it becomes `file` (parquet on S3, as dev).
 - The pods' Secret values are masked in the plan: each process gets the `${VAR}`s its own file references, and
   the bootstrap Job (env FEAST_REGISTRY_READER) the password of the reader it creates.
@@ -61,7 +63,13 @@ import pytest
 import yaml
 from mlops_policies.feast import NO_S3FS_IMAGES
 
-from mlops_infra.features.feature_store_consumers import CONSUMERS_ENV, REGISTRY_USER_ENV
+from mlops_infra.features.feature_store_consumers import (
+    CONSUMERS_ENV,
+    REDIS_USER_ENV,
+    REGISTRY_USER_ENV,
+    WRITERS_ENV,
+    reader_role,
+)
 
 from .feast_repo.planned import Pod, Rendered, bucket_of, moto_policy, rendered
 from .plans import plan
@@ -79,7 +87,7 @@ REDIS_TOKEN, OWNER_PASSWORD, READER_PASSWORD = "itredistoken1", "itownerpw1", "i
 
 def consumer_password(role: str) -> str:
     """The stand-in for a consumer login's random password (alphanumeric, as the bootstrap requires)."""
-    return "itconsumer" + role.replace("_", "")
+    return "itconsumer" + role.replace("_", "").replace("-", "")
 
 
 
@@ -283,7 +291,14 @@ def _databases(stack: contextlib.ExitStack, env: Env, pods: Rendered) -> None:
         psql(pg, "SELECT pg_reload_conf()")
         env.pg_log = Path(pg.socket_dir) / "log"
     if any(f["online_store"]["type"] == "redis" for f in files):
-        env.redis_port = stack.enter_context(redis_server(REDIS_TOKEN))
+        env.redis_port = stack.enter_context(redis_server(REDIS_TOKEN, redis_users(env.label)))
+
+
+def redis_users(label: str) -> list[tuple[str, str, str]]:
+    """The plan's ElastiCache users (RBAC) with stand-in passwords: the owner `feast` the token's."""
+    users = [u.inputs for u in plan(label).of_type("aws:elasticache/user:User")]
+    return [(u["userName"], u["accessString"], REDIS_TOKEN if u["userName"] == "feast" else consumer_password(u["userName"]))
+            for u in users]
 
 
 @pytest.fixture(scope="module", params=["dev", "variant-redis-sql"])
@@ -380,11 +395,99 @@ def test_a_consumer_reads_the_registry_with_its_delivered_login_and_cannot_write
         read = _consumer(deployed.env, env, "registry", str(path))
         assert read.returncode == 0 and "driver_hourly_stats" in json.loads(read.stdout.strip().splitlines()[-1]), \
             f"{role}: {read.stderr[-3000:]}"
-        write = _consumer(deployed.env, env, "intrude", str(path))
-        assert write.stdout.startswith("refused"), f"{role}: {write.stdout}{write.stderr[-2000:]}"
+        if role not in json.loads(job.env.get(WRITERS_ENV) or "[]"):  # a writer's writes: the apply test below
+            write = _consumer(deployed.env, env, "intrude", str(path))
+            assert write.stdout.startswith("refused"), f"{role}: {write.stdout}{write.stderr[-2000:]}"
         assert OWNER_PASSWORD not in env.values()
     wrong = {**env, "FEAST_REGISTRY_PASSWORD": OWNER_PASSWORD}  # the role does not take the owner's password
     assert _consumer(deployed.env, wrong, "registry", str(path)).returncode != 0
+
+
+def _consumers(deployed: Outcome) -> list[tuple[str, bool, dict[str, str]]]:
+    """Each consumer namespace of the plan's Redis user group: (namespace, writer?, the env its feast-credentials
+    Secret delivers, with stand-in passwords)."""
+    users = [name for name, _, _ in redis_users(deployed.env.label) if name.startswith("feast-")]
+    out = []
+    for name in users:
+        kind, ns = name.removeprefix("feast-").split("-", 1)
+        role = reader_role(ns, write=kind == "writer")
+        out.append((ns, kind == "writer", {
+            "PATH": os.environ["PATH"], "HOME": str(deployed.env.work / "home"), REDIS_USER_ENV: name,
+            "FEAST_REDIS_PASSWORD": consumer_password(name), REGISTRY_USER_ENV: role,
+            "FEAST_REGISTRY_PASSWORD": consumer_password(role)}))
+    return out
+
+
+def _exported(deployed: Outcome) -> Path:
+    path = deployed.env.work / "consumer.yaml"
+    path.write_text(local_yaml(str(plan(deployed.env.label).outputs["featureStoreFeatureStoreYaml"]), deployed.env))
+    return path
+
+
+def test_redis_consumers_read_online_features_with_their_own_user_and_only_writers_write(deployed: Outcome) -> None:
+    """Issue 27 #7 (Redis): with the exported file and only its Secret's variables, every consumer reads the
+    materialized online features as its own ElastiCache user; a reader's online write is refused by the ACL, a
+    writer's succeeds. The owner's password is in no consumer's environment, and a consumer's user does not take it."""
+    if deployed.env.redis_port == 0:  # DynamoDB: consumers read it with their IAM role's managed read policy
+        assert yaml.safe_load(deployed.pods.server.config)["online_store"]["type"] == "dynamodb"
+        return
+    consumers = _consumers(deployed)
+    assert {w for _, w, _ in consumers} == {True, False}, "the variant has a reader and a writer namespace"
+    assert deployed.materialize.returncode == 0, deployed.log()
+    path = _exported(deployed)
+    for ns, writer, env in consumers:
+        assert REDIS_TOKEN not in env.values()
+        read = _consumer(deployed.env, env, "online", str(path))
+        assert read.returncode == 0, f"{ns}: {read.stderr[-3000:]}"
+        got = json.loads(read.stdout.strip().splitlines()[-1])
+        assert got["drivers"]["avg_daily_trips"] == [v[1] for v in DRIVERS.values()], f"{ns}: {got}"
+        write = _consumer(deployed.env, env, "write", str(path))
+        assert write.stdout.startswith("written" if writer else "refused"), f"{ns}: {write.stdout}{write.stderr[-2000:]}"
+        if not writer:
+            assert "NoPermission" in write.stdout, write.stdout
+        owner = _consumer(deployed.env, {**env, "FEAST_REDIS_PASSWORD": REDIS_TOKEN}, "online", str(path))
+        assert owner.returncode != 0, f"{ns}: its user took the owner's password"
+
+
+def test_a_writer_consumer_applies_feature_definitions_and_a_reader_cannot(deployed: Outcome) -> None:
+    """Issue 27 #7 (SQL registry): `feast apply` of a repo with a new feature view, with the exported file and the
+    consumer's own login: the writer's role may write Feast's registry tables, the reader's is refused."""
+    if deployed.env.pg_log is None:
+        assert yaml.safe_load(deployed.pods.server.config)["registry"]["registry_type"] == "file"
+        return
+    consumers = _consumers(deployed)
+    assert {w for _, w, _ in consumers} == {True, False}, "the variant has a reader and a writer namespace"
+    path = _exported(deployed)
+    _, pod_env = command_of(deployed.env, deployed.pods.materialize)  # S3 access for the sources (IAM is not tested)
+    aws = {k: v for k, v in pod_env.items() if k.startswith(("AWS_", "FEAST_S3", "FEAST_IT"))}
+    for ns, writer, env in sorted(consumers, key=lambda c: c[1]):  # the reader first: the view is still new
+        repo = deployed.env.work / f"repo-{ns}"
+        shutil.copytree(REPO / "repo", repo, dirs_exist_ok=True)
+        (repo / "extra.py").write_text(EXTRA_VIEW)
+        feast = str(consumer_python("feast").parent / "feast")
+        done = subprocess.run([feast, "-f", str(path), "apply"], env={**env, **aws}, cwd=repo, capture_output=True,
+                              text=True, timeout=600)
+        deployed.env.log.append(f"$ feast apply as {ns}: rc={done.returncode}\n{done.stderr[-3000:]}")
+        if writer:
+            assert done.returncode == 0, deployed.log()
+            listed = _consumer(deployed.env, env, "registry", str(path))
+            assert "ranking_stats" in json.loads(listed.stdout.strip().splitlines()[-1]), listed.stderr[-2000:]
+        else:
+            assert done.returncode != 0 and "permission denied" in done.stderr.lower(), done.stderr[-3000:]
+
+
+EXTRA_VIEW = '''
+from datetime import timedelta
+
+from feast import FeatureView, Field
+from feast.types import Int64
+
+from features import driver, driver_hourly_stats
+
+ranking_stats = FeatureView(name="ranking_stats", entities=[driver], ttl=timedelta(days=1),
+                            schema=[Field(name="avg_daily_trips", dtype=Int64)],
+                            source=driver_hourly_stats.batch_source)
+'''
 
 
 def _consumer(env: Env, process_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -3,6 +3,7 @@
 `data BUCKET`: write the sample parquet under s3://BUCKET/offline/ (the data the offline store holds).
 `online YAML`: `FeatureStore.get_online_features` for the sample entities, printed as JSON.
 `intrude YAML`: try to register a project in the registry; prints `refused <error>` or `written`.
+`write YAML`: `FeatureStore.write_to_online_store` of one driver row; prints `refused <error>` or `written`.
 """
 
 import io
@@ -59,6 +60,22 @@ def intrude(yaml_path: str) -> None:
     print("written")
 
 
+def write(yaml_path: str) -> None:
+    import pandas as pd
+    from feast import FeatureStore
+
+    store = FeatureStore(repo_path="/tmp", fs_yaml_file=Path(yaml_path))
+    frame = pd.DataFrame({"driver_id": [1003], "conv_rate": [0.5], "avg_daily_trips": [3],
+                          "event_timestamp": [datetime.now(timezone.utc)]})
+    frame["conv_rate"] = frame["conv_rate"].astype("float32")
+    try:
+        store.write_to_online_store("driver_hourly_stats", frame)
+    except Exception as e:  # the Redis ACL's refusal: redis.exceptions.NoPermissionError
+        print("refused", type(e).__name__, str(e)[:200])
+        return
+    print("written")
+
+
 def registry(yaml_path: str) -> None:
     from feast import FeatureStore
 
@@ -67,4 +84,4 @@ def registry(yaml_path: str) -> None:
 
 
 if __name__ == "__main__":
-    {"data": data, "online": online, "intrude": intrude, "registry": registry}[sys.argv[1]](sys.argv[2])
+    {"data": data, "online": online, "intrude": intrude, "write": write, "registry": registry}[sys.argv[1]](sys.argv[2])
