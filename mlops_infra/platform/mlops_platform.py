@@ -263,7 +263,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             "pushgateway_url": mon.pushgateway_url if mon else None,
             "audit_trail_arn": sec.trail_arn if sec else None,
             "guard_duty_detector_id": sec.detector_id if sec else None,
-            "team_workspace": workspace_terms(self.config),
+            "team_workspace": workspace_terms(self.config, sec.egress_rules if sec else None),
         })
 
     def export(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -19,18 +20,26 @@ from ..compute.gpu_software import installs_efa_plugin, tolerations
 from ..compute.training_foundations import TRAINING_LEVEL
 from ..config import PlatformConfig
 from ..features.feature_server import CLIENT_LABEL as FEATURE_CLIENT_LABEL
-from ..outputs import PlatformOutputs
+from ..outputs import PlatformOutputs, TeamWorkspaceTerms
+from ..security.exfiltration_guards import api_egress_rules
 from .team_config import TeamWorkspaceConfig
 
 T = TypeVar("T")
 
 
-def workspace_terms(config: PlatformConfig) -> dict[str, Any]:
-    """The `teamWorkspace` output: what a workspace namespace carries to be treated as a platform team (labels the
-    services' ingress NetworkPolicies and the feature server admit, the teams' Pod Security level), and the GPU
-    software the platform runs for any pool (`gpuSoftware`: None without GPU pools, then nothing serves a GPU)."""
+def workspace_terms(config: PlatformConfig,
+                    egress_rules: Sequence[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] | None = None,
+                    ) -> dict[str, Any]:
+    """The `teamWorkspace` output (`TeamWorkspaceTerms` once resolved): what a workspace namespace carries to be
+    treated as a platform team (labels the services' ingress NetworkPolicies and the feature server admit, the
+    teams' Pod Security level), the egress the platform's guard allows its team namespaces on top of default-deny
+    (`egressRules`, Kubernetes NetworkPolicy egress rules; `[{}]`, all egress, when the teams' egress is not
+    guarded), and the GPU software the platform runs for any pool (`gpuSoftware`: None without GPU pools, then
+    nothing serves a GPU)."""
     gpu = config.gpu
     return {
+        # Unguarded teams reach anything: one rule that allows all egress (not null, which an output may drop).
+        "egressRules": api_egress_rules(egress_rules) if egress_rules is not None else [{}],
         "namespaceLabels": {**PLATFORM_CLIENT, FEATURE_CLIENT_LABEL: "true"},
         "podSecurityLevel": TRAINING_LEVEL,
         "gpuSoftware": {
@@ -86,6 +95,7 @@ class TeamWorkspace(pulumi.ComponentResource):
             lambda t: namespace_labels(t["podSecurityLevel"], {**t["namespaceLabels"], **labels}))},
             opts=child_options(self))
         ns_name = ns.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+        _egress_guard(name, self, ns_name, labels, terms)
         k8s.core.v1.ResourceQuota(
             child(name, "gpu-quota"),
             metadata={"name": "gpu-quota", "namespace": ns_name, "labels": labels},
@@ -126,6 +136,27 @@ class TeamWorkspace(pulumi.ComponentResource):
         platform.workload_identity.apply(lambda mode: _same_identity_mode(mode, cfg.workload_identity))
         self.role_arn = identity.role_arn
         self.register_outputs({"roleArn": self.role_arn, "namespace": cfg.namespace})
+
+
+def _egress_guard(name: str, parent: pulumi.Resource, namespace: pulumi.Input[str], labels: dict[str, str],
+                  terms: pulumi.Output[TeamWorkspaceTerms]) -> None:
+    """The platform teams' egress guard (security/exfiltration_guards.py), from the `teamWorkspace` output:
+    default-deny, then the same allow rules (a platform whose teams are not guarded exports one rule that allows
+    all egress). An output without them (a platform release older than the guard) fails the preview: an unguarded
+    workspace would be a silent exfiltration path."""
+    def allowed(t: TeamWorkspaceTerms) -> list[Any]:
+        if not t.get("egressRules"):
+            raise pulumi.RunError("the platform stack's teamWorkspace output has no egressRules (a platform "
+                                  "release older than the workspace egress guard): upgrade the platform stack")
+        return list(t["egressRules"])
+    k8s.networking.v1.NetworkPolicy(
+        child(name, "deny-egress"), metadata={"name": "default-deny-egress", "namespace": namespace, "labels": labels},
+        spec={"pod_selector": {}, "policy_types": ["Egress"]}, opts=child_options(parent))
+    k8s.networking.v1.NetworkPolicy(
+        child(name, "allow-egress"),
+        metadata={"name": "allow-platform-egress", "namespace": namespace, "labels": labels},
+        spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": terms.apply(allowed)},
+        opts=child_options(parent))
 
 
 def _dvc_grant(platform: PlatformOutputs, team: str, access: str) -> pulumi.Output[str]:
