@@ -162,6 +162,8 @@ class TeamWorkspaceTerms(TypedDict):
     egressRules: list[dict[str, Any]]
     """Kubernetes NetworkPolicy egress rules (camelCase) allowed on top of default-deny; `[{}]`: all egress."""
     gpuSoftware: dict[str, Any] | None
+    credentials: dict[str, dict[str, Any]]
+    """By workspace namespace the platform lists: its store identity and secrets (platform/workspace_credentials.py)."""
 
 
 @dataclass(frozen=True)

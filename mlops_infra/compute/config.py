@@ -151,6 +151,10 @@ class ClusterConfig(ConfigModel):
     addons: AddonVersions = Field(default_factory=AddonVersions, description="Managed add-on versions.")
     system_nodes: SystemNodesConfig = Field(default_factory=SystemNodesConfig, description="System node group.")
     teams: list[TeamConfig] = Field(default_factory=list, description="Team namespaces. Default: none.")
+    workspaces: list[K8sName] = Field(
+        default_factory=list, description="Namespaces of team workspaces other stacks create (platform/team_workspace.py): "
+        "each gets its MLflow user and the Qdrant key a team gets, delivered through External Secrets (IRSA). "
+        "Default: none.")
     training_operator: TrainingOperatorConfig = Field(
         default_factory=TrainingOperatorConfig, description="Training operator Helm release."
     )
