@@ -36,6 +36,10 @@ class AddonVersions(ConfigModel):
         versions.ADDON_METRICS_SERVER,
         description=f"metrics-server version (always installed: HPAs read metrics.k8s.io). "
         f"Default: {versions.ADDON_METRICS_SERVER}.")
+    node_monitoring_agent: str = Field(
+        versions.ADDON_NODE_MONITORING_AGENT,
+        description=f"eks-node-monitoring-agent version (always installed: node repair acts on the conditions it "
+        f"reports). Default: {versions.ADDON_NODE_MONITORING_AGENT}.")
     cloudwatch_observability: str = Field(
         versions.ADDON_CLOUDWATCH_OBSERVABILITY,
         description=f"amazon-cloudwatch-observability version (installed when containerInsights is true). "

@@ -14,6 +14,7 @@ from mlops_infra.config.versions import (
     ADDON_EBS_CSI,
     ADDON_KUBE_PROXY,
     ADDON_METRICS_SERVER,
+    ADDON_NODE_MONITORING_AGENT,
     KUBEFLOW_TRAINER,
     KUBERAY,
 )
@@ -103,10 +104,16 @@ def addons(inv: Inventory) -> dict[str, Any]:
 def test_managed_addons_pinned(prod: Inventory) -> None:
     found = addons(prod)
     assert sorted(found) == ["amazon-cloudwatch-observability", "aws-ebs-csi-driver", "coredns",
-                             "eks-pod-identity-agent", "kube-proxy", "metrics-server", "vpc-cni"]
+                             "eks-node-monitoring-agent", "eks-pod-identity-agent", "kube-proxy", "metrics-server",
+                             "vpc-cni"]
     assert found["kube-proxy"].inputs["addonVersion"] == ADDON_KUBE_PROXY
     assert found["aws-ebs-csi-driver"].inputs["addonVersion"] == ADDON_EBS_CSI
     assert found["metrics-server"].inputs["addonVersion"] == ADDON_METRICS_SERVER
+    # Node repair (the system group always, GPU pools by default) acts on the conditions this agent reports.
+    assert found["eks-node-monitoring-agent"].inputs["addonVersion"] == ADDON_NODE_MONITORING_AGENT
+    repairing = [g.name for g in prod.of_type("aws:eks/nodeGroup:NodeGroup")
+                 if (g.inputs.get("nodeRepairConfig") or {}).get("enabled")]
+    assert repairing, "no node group repairs: the agent would be for nothing"
     assert found["amazon-cloudwatch-observability"].inputs["addonVersion"] == ADDON_CLOUDWATCH_OBSERVABILITY
 
 
