@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import pulumi
 
@@ -104,7 +104,9 @@ CONTRACT: dict[str, Key] = {
                                   when=lambda c: c.security_baseline.enabled and c.security_baseline.guardduty),
     "team_workspace": Key("teamWorkspace", "What a team workspace needs to be treated as a platform team: its "
                           "namespace's labels (admitted by the services' NetworkPolicies) and Pod Security level, and "
-                          "the GPU software its own pool relies on (tolerated taints, EFA plugin, autoscaler).",
+                          "the egress rules the teams' default-deny egress guard allows (`egressRules`, NetworkPolicy "
+                          "egress rules; `[{}]`, all egress, when not guarded), and the GPU software its own pool "
+                          "relies on (tolerated taints, EFA plugin, autoscaler).",
                           required=False),
 }
 
@@ -153,6 +155,18 @@ def core_outputs(config: PlatformConfig, values: Mapping[str, Any]) -> dict[str,
     return checked(CONTRACT.values(), config, by_output, "MlopsPlatform")
 
 
+class TeamWorkspaceTerms(TypedDict):
+    """The `teamWorkspace` output as a consumer reads it (platform/team_workspace.py `workspace_terms` builds it)."""
+
+    namespaceLabels: dict[str, str]
+    podSecurityLevel: Literal["restricted", "baseline", "privileged"]
+    egressRules: list[dict[str, Any]]
+    """Kubernetes NetworkPolicy egress rules (camelCase) allowed on top of default-deny; `[{}]`: all egress."""
+    gpuSoftware: dict[str, Any] | None
+    credentials: dict[str, dict[str, Any]]
+    """By workspace namespace the platform lists: its store identity and secrets (platform/workspace_credentials.py)."""
+
+
 @dataclass(frozen=True)
 class PlatformOutputs:
     """A platform stack's outputs, typed (`CONTRACT`'s attributes); `add_ons` holds the add-ons' outputs by name."""
@@ -189,7 +203,7 @@ class PlatformOutputs:
     pushgateway_url: pulumi.Output[str | None]
     audit_trail_arn: pulumi.Output[str | None]
     guard_duty_detector_id: pulumi.Output[str | None]
-    team_workspace: pulumi.Output[dict[str, Any] | None]
+    team_workspace: pulumi.Output[TeamWorkspaceTerms | None]
     add_ons: Mapping[str, pulumi.Output[Any]]
 
     @classmethod

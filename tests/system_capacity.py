@@ -177,6 +177,9 @@ ADDON_WORKLOADS: dict[str, list[AddonWorkload]] = {
     "amazon-cloudwatch-observability": [AddonWorkload(1, "100m", "64Mi"), AddonWorkload(None, "250m", "128Mi"),
                                         AddonWorkload(None, "50m", "25Mi")],
     "eks-pod-identity-agent": [AddonWorkload(None, "0", "0")],  # no requests in the add-on's DaemonSet
+    # aws/eks-node-monitoring-agent v1.6.2 charts/eks-node-monitoring-agent values.yaml: the agent DaemonSet requests
+    # 10m / 30Mi; its dcgm DaemonSet (resources {}) has an affinity to GPU instance types, so it is not counted.
+    "eks-node-monitoring-agent": [AddonWorkload(None, "10m", "30Mi")],
     # GuardDuty's security agent: a DaemonSet, requests 200m / 256Mi by default (GuardDuty user guide, "Configure
     # GuardDuty security agent (add-on) parameters for Amazon EKS"). GuardDuty installs it itself (no Addon in the
     # plan) when Runtime Monitoring runs with EKS_ADDON_MANAGEMENT: `guardduty_agent` finds that.

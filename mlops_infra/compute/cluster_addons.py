@@ -130,6 +130,10 @@ def after_nodes(name: str, parent: pulumi.Resource, cluster: ClusterIdentity, ve
         # metrics.k8s.io for HorizontalPodAutoscalers and `kubectl top` (EKS does not preinstall it).
         _addon(child(name, "metrics-server"), parent, cluster, "metrics-server", versions.metrics_server, tags,
                depends_on=nodes),
+        # Node auto repair (on for the system group, default for GPU pools) acts on the NodeConditions this agent
+        # reports; without it only NotReady nodes are repaired (EKS user guide, "node health").
+        _addon(child(name, "eks-node-monitoring-agent"), parent, cluster, "eks-node-monitoring-agent",
+               versions.node_monitoring_agent, tags, depends_on=nodes),
     ]
 
 

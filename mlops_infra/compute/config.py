@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..config import versions
 from ..config.base import ConfigModel, Problem
@@ -36,6 +36,10 @@ class AddonVersions(ConfigModel):
         versions.ADDON_METRICS_SERVER,
         description=f"metrics-server version (always installed: HPAs read metrics.k8s.io). "
         f"Default: {versions.ADDON_METRICS_SERVER}.")
+    node_monitoring_agent: str = Field(
+        versions.ADDON_NODE_MONITORING_AGENT,
+        description=f"eks-node-monitoring-agent version (always installed: node repair acts on the conditions it "
+        f"reports). Default: {versions.ADDON_NODE_MONITORING_AGENT}.")
     cloudwatch_observability: str = Field(
         versions.ADDON_CLOUDWATCH_OBSERVABILITY,
         description=f"amazon-cloudwatch-observability version (installed when containerInsights is true). "
@@ -108,6 +112,33 @@ class TrainingOperatorConfig(ConfigModel):
         None, description=f"Chart version. Default: {versions.KUBEFLOW_TRAINER.version} (kubeflow), "
         f"{versions.KUBERAY.version} (kuberay).")
     namespace: K8sName = Field("training-system", description="Namespace of the operator. Default: training-system.")
+    built_in_runtimes: bool = Field(
+        False, description="kubeflow: install the chart's built-in ClusterTrainingRuntimes (torch-distributed, ...). "
+        "kubeflow-trainer 2.3.0 applies them with a hook Job that runs `apk add --no-cache kubectl` "
+        "(templates/runtimes/installer-job.yaml, cleanup-job.yaml): the kubectl it runs is whatever Alpine's "
+        "repository serves that day, fetched through NAT, and no value pins it. Turning this on accepts that; "
+        "`runtimesInstallerImage` then pins the image. Default: false (apply your runtimes yourself).")
+    runtimes_installer_image: str | None = Field(
+        None, pattern=r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+:[\w.-]+@sha256:[0-9a-f]{64}$",
+        description="`builtInRuntimes`: the installer Jobs' image as `<registry>/<repository>:<tag>@sha256:<digest>` "
+        "(a shell and apk, e.g. an alpine digest you mirrored). Required with builtInRuntimes: the chart's default "
+        "`docker.io/alpine:3.21` is a moving tag.")
+
+    @model_validator(mode="after")
+    def _pinned_installer(self) -> TrainingOperatorConfig:
+        if self.built_in_runtimes and (self.kind != "kubeflow" or self.runtimes_installer_image is None):
+            raise ValueError("builtInRuntimes needs kind kubeflow and a runtimesInstallerImage pinned by digest "
+                             "(<registry>/<repository>:<tag>@sha256:<digest>)")
+        return self
+
+    def runtimes_values(self) -> dict[str, Any]:
+        """The kubeflow-trainer chart's `runtimes` values: off, or on with the pinned installer image."""
+        if not self.built_in_runtimes or self.runtimes_installer_image is None:
+            return {"defaultEnabled": False}
+        registry, rest = self.runtimes_installer_image.split("/", 1)
+        repository, tag = rest.split(":", 1)  # the chart joins `<registry>/<repository>:<tag>`; tag keeps the digest
+        return {"defaultEnabled": True, "installer": {"image": {"registry": registry, "repository": repository,
+                                                                "tag": tag}}}
 
     @property
     def chart(self) -> versions.ChartPin | None:
@@ -151,6 +182,10 @@ class ClusterConfig(ConfigModel):
     addons: AddonVersions = Field(default_factory=AddonVersions, description="Managed add-on versions.")
     system_nodes: SystemNodesConfig = Field(default_factory=SystemNodesConfig, description="System node group.")
     teams: list[TeamConfig] = Field(default_factory=list, description="Team namespaces. Default: none.")
+    workspaces: list[K8sName] = Field(
+        default_factory=list, description="Namespaces of team workspaces other stacks create (platform/team_workspace.py): "
+        "each gets its MLflow user and the Qdrant key a team gets, delivered through External Secrets (IRSA). "
+        "Default: none.")
     training_operator: TrainingOperatorConfig = Field(
         default_factory=TrainingOperatorConfig, description="Training operator Helm release."
     )

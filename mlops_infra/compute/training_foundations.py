@@ -59,7 +59,7 @@ class TrainingFoundations(pulumi.ComponentResource):
             op_ns = namespace(child(name, "operator-ns"), self, cfg.training_operator.namespace, level=TRAINING_LEVEL,
                               labels=args.labels)
             values = {"kuberay": {"resources": helm_resources("100m", "512Mi")},
-                      "kubeflow": {"runtimes": {"defaultEnabled": True}}}[cfg.training_operator.kind]
+                      "kubeflow": {"runtimes": cfg.training_operator.runtimes_values()}}[cfg.training_operator.kind]
             self.operator = release(
                 child(name, cfg.training_operator.kind), PinnedChart(chart.chart, chart.repo, chart.version),
                 parent=self, namespace=op_ns,

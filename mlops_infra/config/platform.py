@@ -155,6 +155,7 @@ class PlatformConfig(ConfigModel):
         yield from orchestration_problems(self)
         yield from data_problems(self)
         yield from namespace_problems(self)
+        yield from workspace_problems(self)
         yield from serving_problems(self)
         if isinstance(self.feature_store, FeastFeatureStoreConfig):
             for path, msg in self.feature_store.network_problems(private):
@@ -319,6 +320,22 @@ def namespace_problems(config: PlatformConfig) -> Iterable[Problem]:
         if ns in first:
             yield path, f"namespace {ns!r} is already {first[ns]}'s: give each enabled component its own namespace"
         first.setdefault(ns, path)
+
+
+def workspace_problems(config: PlatformConfig) -> Iterable[Problem]:
+    """Team workspaces (`cluster.workspaces`) get their credentials through External Secrets with IRSA
+    (platform/workspace_credentials.py), under MLflow usernames that must name no other consumer."""
+    taken = {t.name for t in config.cluster.teams} | config.orchestration.namespaces | {"admin"}
+    for i, ws in enumerate(config.cluster.workspaces):
+        if ws in taken or config.cluster.workspaces.index(ws) != i:
+            yield (f"cluster.workspaces[{i}]", f"{ws!r} is already a team's, an orchestrator's, another workspace's "
+                   "or MLflow's admin user name")
+    if not config.cluster.workspaces:
+        return
+    sb = config.security_baseline
+    if not (sb.enabled and sb.external_secrets) or config.cluster.workload_identity != "irsa":
+        yield ("cluster.workspaces", "a workspace's credentials reach it only through External Secrets with IRSA: "
+               "set securityBaseline.enabled, securityBaseline.externalSecrets and cluster.workloadIdentity irsa")
 
 
 def data_problems(config: PlatformConfig) -> Iterable[Problem]:

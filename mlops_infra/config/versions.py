@@ -64,6 +64,11 @@ CLUSTER_AUTOSCALER_IMAGES: dict[str, str] = {"1.33": "v1.33.6", "1.34": "v1.34.5
 # add-on is named `metrics-server`); v0.8.1-eksbuild.10 is the default build for Kubernetes 1.35 per public EKS 1.35
 # configs (Nov 2026), next to kube-proxy v1.35.3-eksbuild.2.
 ADDON_METRICS_SERVER = "v0.8.1-eksbuild.10"
+# eks-node-monitoring-agent (EKS user guide "node health": the NodeConditions node auto repair acts on). No offline
+# AWS source lists its builds (botocore ships no describe-addon-versions data); v1.6.2-eksbuild.1 is pinned on an
+# EKS 1.35 cluster in a public config (Dec 2026), next to the coredns v1.13.2-eksbuild.4 and eks-pod-identity-agent
+# v1.3.10-eksbuild.2 pinned here; the agent's v1.6.2 tag was published Mar 2026 (aws/eks-node-monitoring-agent).
+ADDON_NODE_MONITORING_AGENT = "v1.6.2-eksbuild.1"
 # amazon-cloudwatch-observability (Container Insights with enhanced observability; Pod Identity supported from 3.1.0
 # per the CloudWatch user guide "Quick start with the Amazon CloudWatch Observability EKS add-on"). v5.4.0-eksbuild.1
 # is pinned on Kubernetes 1.35 clusters in public configs; v6.x switches Container Insights to OTel metrics, so the

@@ -127,6 +127,7 @@ class Qdrant(pulumi.ComponentResource):
             aws.secretsmanager.SecretVersion(child(name, f"{key}-value"), secret_id=secret.id,
                                              secret_string=value.result, opts=child_options(self))
             secrets[key] = secret
+        self.client_key_secret = secrets[API_KEY]
         rw_namespaces = [cfg.namespace, *args.client_namespaces]
         rw = self._store(name, "rw", args, [secrets[API_KEY], secrets[READ_ONLY_API_KEY]], rw_namespaces)
         server = self._external_secret(child(name, "server-keys"), args, rw, cfg.namespace, self.keys_secret, {
@@ -303,6 +304,8 @@ def build_qdrant(ctx: PlatformContext, config: QdrantConfig) -> dict[str, Any]:
         protect=ctx.protect), ctx.k8s_opts)
     out: dict[str, Any] = {"qdrantUrl": qdrant.url, "qdrantGrpcUrl": qdrant.grpc_url,
                            "qdrantNamespace": config.namespace, "qdrantCredentialsSecret": CREDENTIALS_SECRET}
+    if not config.client_namespaces:  # the teams' key, for team workspaces as well (platform/workspace_credentials.py)
+        ctx.workspace_keys["qdrant"] = (qdrant.client_key_secret, qdrant.url)
     if qdrant.snapshots is not None:
         ctx.add_bucket(qdrant.snapshots)
         out["qdrantSnapshotBucket"] = qdrant.snapshot_bucket

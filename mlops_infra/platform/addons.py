@@ -66,6 +66,10 @@ class PlatformContext:
     """With a Feast SQL registry: each orchestrator namespace's read-only registry login; the engine's wiring
     delivers it (features/feature_store_consumers.py). Empty: no SQL registry."""
 
+    workspace_keys: dict[str, tuple[Any, pulumi.Output[str]]] = field(default_factory=dict)
+    """Keys an add-on shares with the team workspaces (`cluster.workspaces`), by service: (its Secrets Manager
+    secret, the service URL); platform/workspace_credentials.py delivers them. Qdrant adds its read-write key."""
+
     def add_bucket(self, bucket: HardenedBucket) -> HardenedBucket:
         """Register a bucket the add-on created: a data bucket if it carries the platform's guard (`bucket_guard`),
         else a platform bucket. Returns it, so `self.bucket = ctx.add_bucket(HardenedBucket(...))` reads well."""

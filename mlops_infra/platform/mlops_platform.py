@@ -38,6 +38,7 @@ from ..serving.runtimes import HTTP_PORT as SERVING_HTTP_PORT
 from ..stack import secret_config
 from .addons import PlatformContext, build_add_ons
 from .team_workspace import workspace_terms
+from .workspace_credentials import workspace_credentials
 
 
 def _secret(key: str | None) -> pulumi.Output[str] | None:
@@ -120,7 +121,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             # user and credentials: the teams' from the registry, the orchestrators' from their wiring (made later).
             client_namespaces=mlflow_clients(config),
             team_namespaces=sorted({t.name for t in config.cluster.teams}),
-            client_users=sorted(config.orchestration.namespaces)), k8s_opts) \
+            # ...and the team workspaces of other stacks (platform/workspace_credentials.py delivers theirs).
+            client_users=sorted(config.orchestration.namespaces | set(config.cluster.workspaces))), k8s_opts) \
             if reg.enabled else None
         # Every bucket pods reach through the S3 endpoint, and (data buckets) whose object events the trail records:
         # plain lists the add-ons append to. The security baseline is built before the add-ons (they need its
@@ -131,7 +133,9 @@ class MlopsPlatform(pulumi.ComponentResource):
             self.model_registry.artifacts if self.model_registry else None) if c]
         self.platform_buckets: list[pulumi.Output[str]] = [self.shared_bucket.arn]
         self.security = self._security(cluster_refs, k8s_opts) if config.security_baseline.enabled else None
-        self.add_on_outputs = build_add_ons(self._context(cluster_refs, k8s_opts, guard))
+        ctx = self._context(cluster_refs, k8s_opts, guard)
+        self.add_on_outputs = build_add_ons(ctx)
+        self.workspace_credentials = self._workspaces(ctx)
         if self.security is not None:
             self.security.guard_buckets(list(self.data_buckets), list(self.platform_buckets))
 
@@ -173,6 +177,15 @@ class MlopsPlatform(pulumi.ComponentResource):
                 namespaces[ns] = namespace(child(self._name, f"ns-{ns}"), self, ns, level="restricted",
                                            provider=self.cluster.provider)
         return dataclasses.replace(self.cluster.refs, namespaces=namespaces)
+
+    def _workspaces(self, ctx: PlatformContext) -> dict[str, Any]:
+        """The listed team workspaces' credentials (MLflow user, Qdrant key), after the add-ons that share keys."""
+        qdrant_key, qdrant_url = ctx.workspace_keys.get("qdrant", (None, None))
+        return workspace_credentials(
+            child(self._name, "workspace"), self, workspaces=list(self.config.cluster.workspaces),
+            cluster=ctx.cluster.identity, region=self.config.region, data_key=self.data_key, tags=self.tags,
+            mlflow_passwords=ctx.mlflow_credentials, qdrant_key=qdrant_key, qdrant_url=qdrant_url,
+            protect=self.config.protect_stateful)
 
     def _monitoring(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions) -> MonitoringCore:
         """The monitoring core, then the cluster's contribution to it (the feature store and the model registry
@@ -273,7 +286,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             "pushgateway_url": mon.pushgateway_url if mon else None,
             "audit_trail_arn": sec.trail_arn if sec else None,
             "guard_duty_detector_id": sec.detector_id if sec else None,
-            "team_workspace": workspace_terms(self.config),
+            "team_workspace": workspace_terms(self.config, sec.egress_rules if sec else None,
+                                              self.workspace_credentials),
         })
 
     def export(self) -> None:

@@ -11,6 +11,9 @@ from ..config.base import ConfigModel
 from ..config.platform import TagsConfig
 from ..config.types import K8sName
 
+Credential = Literal["mlflow", "qdrant"]
+ALL_CREDENTIALS: tuple[Credential, ...] = ("mlflow", "qdrant")
+
 
 class TeamWorkspaceConfig(ConfigModel):
     """`team:workspace` in the team project's `Pulumi.<stack>.yaml`."""
@@ -25,6 +28,11 @@ class TeamWorkspaceConfig(ConfigModel):
     workload_identity: Literal["irsa", "podIdentity"] = Field(
         "irsa", description="Must match the platform's `workloadIdentity` output. Default: irsa.")
     gpu_pool: GpuPoolConfig | None = Field(None, description="The team's own GPU pool. Default: none (shared pools).")
+    credentials: list[Credential] = Field(
+        default_factory=lambda: list(ALL_CREDENTIALS),
+        description="Credentials the platform delivers to this namespace through External Secrets (it must list the "
+        "namespace in `cluster.workspaces`): the Secrets `mlflow-credentials` and `qdrant-credentials`, as a "
+        "platform team gets them. Default: both (empty: none, e.g. a platform without MLflow auth or Qdrant).")
     dvc_remote: Literal["none", "read", "write"] = Field(
         "none", description="Attach the platform's managed grant on this team's DVC remote (output "
         "`dvcRemotes.<namespace>`, s3 backend): `read`, or `write` (read and write). Default: none.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -9,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.identity import IRSA_ROLE_ANNOTATION, ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.namespace import PLATFORM_CLIENT, namespace_labels
 from ..blocks.naming import child, child_options
 from ..compute.cluster_autoscaler import needed as autoscaler_needed
@@ -18,19 +19,34 @@ from ..compute.gpu_pool import GpuNodePool, GpuNodePoolArgs
 from ..compute.gpu_software import installs_efa_plugin, tolerations
 from ..compute.training_foundations import TRAINING_LEVEL
 from ..config import PlatformConfig
+from ..data.qdrant import CREDENTIALS_SECRET as QDRANT_SECRET
 from ..features.feature_server import CLIENT_LABEL as FEATURE_CLIENT_LABEL
-from ..outputs import PlatformOutputs
+from ..outputs import PlatformOutputs, TeamWorkspaceTerms
+from ..registry.mlflow_users import CREDENTIALS_SECRET as MLFLOW_SECRET
+from ..registry.mlflow_users import PASSWORD_ENV, USERNAME_ENV
+from ..security.exfiltration_guards import api_egress_rules
+from ..security.secrets_delivery import ESO_API_VERSION
 from .team_config import TeamWorkspaceConfig
+from .workspace_credentials import STORE_SERVICE_ACCOUNT
 
 T = TypeVar("T")
 
 
-def workspace_terms(config: PlatformConfig) -> dict[str, Any]:
-    """The `teamWorkspace` output: what a workspace namespace carries to be treated as a platform team (labels the
-    services' ingress NetworkPolicies and the feature server admit, the teams' Pod Security level), and the GPU
-    software the platform runs for any pool (`gpuSoftware`: None without GPU pools, then nothing serves a GPU)."""
+def workspace_terms(config: PlatformConfig,
+                    egress_rules: Sequence[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] | None = None,
+                    credentials: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The `teamWorkspace` output (`TeamWorkspaceTerms` once resolved): what a workspace namespace carries to be
+    treated as a platform team (labels the services' ingress NetworkPolicies and the feature server admit, the
+    teams' Pod Security level), the egress the platform's guard allows its team namespaces on top of default-deny
+    (`egressRules`, Kubernetes NetworkPolicy egress rules; `[{}]`, all egress, when the teams' egress is not
+    guarded), what each listed workspace reads its credentials with (`credentials`, by namespace:
+    platform/workspace_credentials.py), and the GPU software the platform runs for any pool (`gpuSoftware`: None
+    without GPU pools, then nothing serves a GPU)."""
     gpu = config.gpu
     return {
+        # Unguarded teams reach anything: one rule that allows all egress (not null, which an output may drop).
+        "egressRules": api_egress_rules(egress_rules) if egress_rules is not None else [{}],
+        "credentials": dict(credentials or {}),
         "namespaceLabels": {**PLATFORM_CLIENT, FEATURE_CLIENT_LABEL: "true"},
         "podSecurityLevel": TRAINING_LEVEL,
         "gpuSoftware": {
@@ -73,6 +89,8 @@ class TeamWorkspace(pulumi.ComponentResource):
     kubeconfig output)."""
 
     role_arn: pulumi.Output[str]
+    env_from: list[dict[str, Any]]
+    """What the team's pods put in `envFrom` to reach MLflow and Qdrant as a platform team does."""
 
     def __init__(self, name: str, args: TeamWorkspaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:team:TeamWorkspace", name, None, opts)
@@ -86,6 +104,8 @@ class TeamWorkspace(pulumi.ComponentResource):
             lambda t: namespace_labels(t["podSecurityLevel"], {**t["namespaceLabels"], **labels}))},
             opts=child_options(self))
         ns_name = ns.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
+        _egress_guard(name, self, ns_name, labels, terms)
+        self.env_from = _credentials(name, self, ns_name, cfg.namespace, list(cfg.credentials), terms)
         k8s.core.v1.ResourceQuota(
             child(name, "gpu-quota"),
             metadata={"name": "gpu-quota", "namespace": ns_name, "labels": labels},
@@ -125,7 +145,76 @@ class TeamWorkspace(pulumi.ComponentResource):
                 kms_key_arn=platform.cluster_kms_key_arn, tags=tags), pulumi.ResourceOptions(parent=self))
         platform.workload_identity.apply(lambda mode: _same_identity_mode(mode, cfg.workload_identity))
         self.role_arn = identity.role_arn
-        self.register_outputs({"roleArn": self.role_arn, "namespace": cfg.namespace})
+        self.register_outputs({"roleArn": self.role_arn, "namespace": cfg.namespace, "envFrom": self.env_from})
+
+
+def _egress_guard(name: str, parent: pulumi.Resource, namespace: pulumi.Input[str], labels: dict[str, str],
+                  terms: pulumi.Output[TeamWorkspaceTerms]) -> None:
+    """The platform teams' egress guard (security/exfiltration_guards.py), from the `teamWorkspace` output:
+    default-deny, then the same allow rules (a platform whose teams are not guarded exports one rule that allows
+    all egress). An output without them (a platform release older than the guard) fails the preview: an unguarded
+    workspace would be a silent exfiltration path."""
+    def allowed(t: TeamWorkspaceTerms) -> list[Any]:
+        if not t.get("egressRules"):
+            raise pulumi.RunError("the platform stack's teamWorkspace output has no egressRules (a platform "
+                                  "release older than the workspace egress guard): upgrade the platform stack")
+        return list(t["egressRules"])
+    k8s.networking.v1.NetworkPolicy(
+        child(name, "deny-egress"), metadata={"name": "default-deny-egress", "namespace": namespace, "labels": labels},
+        spec={"pod_selector": {}, "policy_types": ["Egress"]}, opts=child_options(parent))
+    k8s.networking.v1.NetworkPolicy(
+        child(name, "allow-egress"),
+        metadata={"name": "allow-platform-egress", "namespace": namespace, "labels": labels},
+        spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": terms.apply(allowed)},
+        opts=child_options(parent))
+
+
+def _credentials(name: str, parent: pulumi.Resource, namespace: pulumi.Input[str], ns: str, services: list[str],
+                 terms: pulumi.Output[TeamWorkspaceTerms]) -> list[dict[str, Any]]:
+    """The namespace's SecretStore (as the platform's identity `credentials.<ns>.roleArn`, IRSA) and one
+    ExternalSecret per service, with the keys a platform team's Secret carries (registry/mlflow_users.py,
+    data/qdrant.py). Returns the `envFrom` entries that read them."""
+    if not services:
+        return []
+
+    def entry(t: TeamWorkspaceTerms) -> dict[str, Any]:
+        found = dict((t.get("credentials") or {}).get(ns) or {})
+        missing = [s for s in services if f"{s}Secret" not in found]
+        if missing:
+            raise pulumi.RunError(f"the platform delivers no {' or '.join(missing)} credentials to namespace {ns!r}: "
+                                  "list it in the platform's cluster.workspaces (MLflow with inClusterAuth, Qdrant on), "
+                                  f"or drop {missing} from team:workspace.credentials")
+        return found
+    found = terms.apply(entry)
+    sa = k8s.core.v1.ServiceAccount(
+        child(name, "secrets-sa"), opts=child_options(parent), automount_service_account_token=False,
+        metadata={"name": STORE_SERVICE_ACCOUNT, "namespace": namespace,
+                  "annotations": {IRSA_ROLE_ANNOTATION: found.apply(lambda f: str(f["roleArn"]))}})
+    store = k8s.apiextensions.CustomResource(
+        child(name, "secret-store"), api_version=ESO_API_VERSION, kind="SecretStore",
+        metadata={"name": "workspace-credentials", "namespace": namespace},
+        spec={"provider": {"aws": {"service": "SecretsManager", "region": found.apply(lambda f: str(f["region"])),
+                                   "auth": {"jwt": {"serviceAccountRef": {"name": STORE_SERVICE_ACCOUNT}}}}}},
+        opts=child_options(parent, depends_on=[sa]))
+    keys = {
+        "mlflow": (MLFLOW_SECRET, {USERNAME_ENV: "{{ .username }}", PASSWORD_ENV: "{{ .password }}"},
+                   lambda f: [{"secretKey": k, "remoteRef": {"key": f["mlflowSecret"], "property": k}}
+                              for k in ("username", "password")]),
+        "qdrant": (QDRANT_SECRET, {"QDRANT_URL": found.apply(lambda f: str(f["qdrantUrl"])),
+                                   "QDRANT_API_KEY": "{{ .key }}"},
+                   lambda f: [{"secretKey": "key", "remoteRef": {"key": f["qdrantSecret"]}}]),
+    }
+    for service in services:
+        target, template, data = keys[service]
+        k8s.apiextensions.CustomResource(
+            child(name, f"{service}-credentials"), api_version=ESO_API_VERSION, kind="ExternalSecret",
+            metadata={"name": target, "namespace": namespace},
+            spec={"refreshInterval": "1h", "secretStoreRef": {"kind": "SecretStore", "name": "workspace-credentials"},
+                  "target": {"name": target, "creationPolicy": "Owner",
+                             "template": {"engineVersion": "v2", "data": template}},
+                  "data": found.apply(data)},
+            opts=child_options(parent, depends_on=[store]))
+    return [{"secretRef": {"name": keys[s][0]}} for s in services]
 
 
 def _dvc_grant(platform: PlatformOutputs, team: str, access: str) -> pulumi.Output[str]:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -223,6 +224,20 @@ def egress_rules(config: SecurityBaselineConfig, vpc_cidr: pulumi.Input[str], se
     return rules
 
 
+_API_KEYS = {"pod_selector": "podSelector", "namespace_selector": "namespaceSelector", "ip_block": "ipBlock",
+             "match_labels": "matchLabels", "match_expressions": "matchExpressions"}
+
+
+def api_egress_rules(rules: Sequence[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]) -> pulumi.Output[list[Any]]:
+    """`rules` as the Kubernetes API spells them (camelCase, every value resolved): what a stack output carries
+    and any NetworkPolicy's `spec.egress` takes as is (label keys and values are kept)."""
+    def api(value: Any, labels: bool = False) -> Any:
+        if isinstance(value, Mapping):
+            return {k if labels else _API_KEYS.get(k, k): api(v, k == "match_labels") for k, v in value.items()}
+        return [api(v) for v in value] if isinstance(value, list) else value
+    return pulumi.Output.from_input(list(rules)).apply(lambda resolved: [api(r) for r in resolved])
+
+
 def prefix_list_cidrs(region: str, service: str, parent: pulumi.Resource) -> pulumi.Output[list[str]]:
     """CIDRs of `com.amazonaws.<region>.<service>` (s3, dynamodb), the prefix list a gateway endpoint routes (read
     at deploy time). DynamoDB, like S3, has no interface endpoint a policy could admit through the VPC CIDR."""
@@ -245,6 +260,8 @@ class ExfiltrationGuards(pulumi.ComponentResource):
             lambda lists: [c for cidrs in lists for c in cidrs])
         rules = egress_rules(args.config, network.vpc_cidr, args.service_namespaces,
                              gateway_cidrs, args.service_ports, args.service_ipv4_cidr, args.vpc_ports)
+        self.egress_rules = rules
+        """The allow rules every ML namespace gets on top of default-deny (`api_egress_rules` for the output)."""
         for ns in args.ml_namespaces:
             ref = args.namespaces.get(ns, ns)
             k8s.networking.v1.NetworkPolicy(

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from ..blocks.naming import child
 from ..blocks.refs import ClusterRefs, NetworkRefs
@@ -80,6 +81,8 @@ class SecurityBaseline(pulumi.ComponentResource):
         self.trail_arn = self.trail_bucket_name = self.detector_id = None
         self.secret_store_name = None
         self.integration_secret_arns = {}
+        self.egress_rules: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] | None = None
+        """The ML namespaces' egress allow rules (on top of default-deny); None without exfiltration guards."""
         if cfg.enabled and (cfg.guardduty or cfg.access_analyzer):
             threats = ThreatDetection(child(name, "threats"), ThreatDetectionArgs(
                 config=cfg, tags=args.tags, alert_topic_arn=args.alert_topic_arn), child_opts)
@@ -110,7 +113,7 @@ class SecurityBaseline(pulumi.ComponentResource):
             self.trail_arn, self.trail_bucket_name = trail.trail_arn, trail.bucket_name
             trail_bucket_arn = trail.bucket.arn
         if cfg.enabled and cfg.exfiltration_guards:
-            ExfiltrationGuards(child(name, "guards"), ExfiltrationGuardsArgs(
+            self.egress_rules = ExfiltrationGuards(child(name, "guards"), ExfiltrationGuardsArgs(
                 config=cfg, network=args.network, region=args.region,
                 platform_bucket_arns=pulumi.Output.all(
                     pulumi.Output.from_input(data_bucket_arns), pulumi.Output.from_input(platform_bucket_arns),
@@ -120,7 +123,7 @@ class SecurityBaseline(pulumi.ComponentResource):
                 vpc_ports=args.vpc_ports,
                 deployer_role_arns=args.deployer_role_arns, deployer_bucket_prefixes=args.deployer_bucket_prefixes,
                 trail_bucket_arn=trail_bucket_arn, deployer_state_bucket=cfg.deployer_state_bucket,
-                service_ipv4_cidr=args.cluster.service_ipv4_cidr), child_opts)
+                service_ipv4_cidr=args.cluster.service_ipv4_cidr), child_opts).egress_rules
         self.register_outputs({
             "trailArn": self.trail_arn, "trailBucketName": self.trail_bucket_name, "detectorId": self.detector_id,
             "secretStoreName": self.secret_store_name, "integrationSecretArns": self.integration_secret_arns,

@@ -18,3 +18,4 @@ workspace = TeamWorkspace(
 )
 pulumi.export("namespace", config.namespace)
 pulumi.export("workloadRoleArn", workspace.role_arn)
+pulumi.export("podEnvFrom", workspace.env_from)

@@ -14,6 +14,7 @@ from mlops_infra.config.versions import (
     ADDON_EBS_CSI,
     ADDON_KUBE_PROXY,
     ADDON_METRICS_SERVER,
+    ADDON_NODE_MONITORING_AGENT,
     KUBEFLOW_TRAINER,
     KUBERAY,
 )
@@ -103,10 +104,16 @@ def addons(inv: Inventory) -> dict[str, Any]:
 def test_managed_addons_pinned(prod: Inventory) -> None:
     found = addons(prod)
     assert sorted(found) == ["amazon-cloudwatch-observability", "aws-ebs-csi-driver", "coredns",
-                             "eks-pod-identity-agent", "kube-proxy", "metrics-server", "vpc-cni"]
+                             "eks-node-monitoring-agent", "eks-pod-identity-agent", "kube-proxy", "metrics-server",
+                             "vpc-cni"]
     assert found["kube-proxy"].inputs["addonVersion"] == ADDON_KUBE_PROXY
     assert found["aws-ebs-csi-driver"].inputs["addonVersion"] == ADDON_EBS_CSI
     assert found["metrics-server"].inputs["addonVersion"] == ADDON_METRICS_SERVER
+    # Node repair (the system group always, GPU pools by default) acts on the conditions this agent reports.
+    assert found["eks-node-monitoring-agent"].inputs["addonVersion"] == ADDON_NODE_MONITORING_AGENT
+    repairing = [g.name for g in prod.of_type("aws:eks/nodeGroup:NodeGroup")
+                 if (g.inputs.get("nodeRepairConfig") or {}).get("enabled")]
+    assert repairing, "no node group repairs: the agent would be for nothing"
     assert found["amazon-cloudwatch-observability"].inputs["addonVersion"] == ADDON_CLOUDWATCH_OBSERVABILITY
 
 
@@ -281,3 +288,34 @@ def test_a_cluster_without_admin_roles_keeps_its_creator_as_admin(prod: Inventor
     assert c.inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is True
     assert prod.of_type("aws:eks/accessEntry:AccessEntry")
     assert cluster(prod).inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+
+
+def test_no_rendered_pod_installs_an_unpinned_kubectl() -> None:
+    """kubeflow-trainer 2.3.0's runtime installer Jobs run `apk add --no-cache kubectl` (whatever Alpine serves that
+    day) in `docker.io/alpine:3.21`: off unless `builtInRuntimes` opts in with a digest-pinned image."""
+    inv = planned("prod", render=True)
+    assert {e["name"]: e["status"] for e in inv.rendering}["mlops-prod-eks-training-kubeflow"] == "rendered"
+    trainer = [r for r in inv.rendered() if r.parent.endswith("::mlops-prod-eks-training-kubeflow")]
+    assert any(r.type == "kubernetes:apps/v1:Deployment" for r in trainer), "the trainer rendered: not vacuous"
+    def containers(value: Any) -> list[dict[str, Any]]:  # of any pod template, however deep (CronJobs, Jobs, ...)
+        if isinstance(value, dict):
+            own = [*(value.get("containers") or []), *(value.get("initContainers") or [])]
+            return [c for c in own if isinstance(c, dict)] + [c for v in value.values() for c in containers(v)]
+        return [c for v in value for c in containers(v)] if isinstance(value, list) else []
+
+    for r in inv.rendered():
+        for c in containers(r.inputs.get("spec")):
+            assert "apk add" not in " ".join([*(c.get("command") or []), *(c.get("args") or [])]), (r.name, c["name"])
+
+
+def test_built_in_runtimes_need_an_installer_image_pinned_by_digest() -> None:
+    digest = "docker.io/library/alpine:3.21@sha256:" + "a" * 64
+    assert "builtInRuntimes needs kind kubeflow and a runtimesInstallerImage pinned by digest" in " ".join(
+        problems(trainingOperator={"builtInRuntimes": True}))
+    assert problems(trainingOperator={"builtInRuntimes": True, "runtimesInstallerImage": "docker.io/alpine:3.21"})
+    cfg = load_platform_config({**BASE, "cluster": {"publicAccessCidrs": ["203.0.113.0/24"], "trainingOperator": {
+        "builtInRuntimes": True, "runtimesInstallerImage": digest}}}).cluster.training_operator
+    image = cfg.runtimes_values()["installer"]["image"]
+    # templates/runtimes/installer-job.yaml: image: "{{ registry }}/{{ repository }}:{{ tag }}"
+    assert f"{image['registry']}/{image['repository']}:{image['tag']}" == digest
+    assert cfg.model_copy(update={"built_in_runtimes": False}).runtimes_values() == {"defaultEnabled": False}

@@ -66,7 +66,7 @@ class Server:
     jobs: dict[str, dict[str, Any]]
     """The plan's MLflow Jobs by suffix (`migrate`, `users`): their container and pod volumes."""
     teams: list[str]
-    """Namespaces that got an MLflow credentials Secret."""
+    """Namespaces that got an MLflow credentials Secret (from this stack, or delivered to a team workspace)."""
     log: Path
     work: Path
 
@@ -86,9 +86,11 @@ def _jobs(label: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
             if r.name.endswith(f"-mlflow-{suffix}"):
                 (container,) = r.inputs["spec"]["template"]["spec"]["containers"]
                 jobs[suffix] = container
-    teams = sorted(r.inputs["metadata"]["namespace"] for r in inv.of_type("kubernetes:core/v1:Secret")
-                   if r.inputs["metadata"]["name"] == CREDENTIALS_SECRET)
-    return jobs, teams
+    teams = [r.inputs["metadata"]["namespace"] for r in inv.of_type("kubernetes:core/v1:Secret")
+             if r.inputs["metadata"]["name"] == CREDENTIALS_SECRET]
+    # Team workspaces of other stacks: their Secret comes through External Secrets (platform/workspace_credentials.py).
+    delivered = (inv.outputs.get("teamWorkspace") or {}).get("credentials") or {}
+    return jobs, sorted(teams + [ws for ws, entry in delivered.items() if "mlflowSecret" in entry])
 
 
 def _rendered(label: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
@@ -358,8 +360,9 @@ def test_each_team_logs_and_registers_with_its_own_mlflow_user(server: Server) -
     team = server.teams[0]
     stale = _as(server, team, first[team], "log", server.base, f"{team}-stale", f"{team}-stale-model")
     assert stale.returncode != 0 and "401" in stale.stderr, stale.stderr[-2000:]
-    # Every consumer namespace (teams and orchestrators: prod's Airflow) logs and registers as its own user.
-    assert {"airflow", "research", "ranking"} <= set(server.teams), server.teams
+    # Every consumer namespace (teams, orchestrators: prod's Airflow, and the team workspace prod lists) logs and
+    # registers as its own user.
+    assert {"airflow", "research", "ranking", "vision"} <= set(server.teams), server.teams
     for consumer in server.teams:
         done = _as(server, consumer, second[consumer], "log", server.base, f"{consumer}-experiment",
                    f"{consumer}-model")

@@ -4,6 +4,7 @@ software on its own GPU pool's nodes (tests/programs/team_gpu: team `vision`, no
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from mlops_infra.config.loader import load_platform_config
 from mlops_infra.plan import Inventory, PlanError, plan_program
 from mlops_infra.platform.team_workspace import gpu_pool_problems
 from tests.conftest import PROGRAMS, ROOT, planned
-from tests.netpol_eval import Pod, Policy, allows, policies_in
+from tests.netpol_eval import Ip, Pod, Policy, allows, policies_in
 from tests.scheduling import node_taints, schedulable
 
 REF = "organization/mlops-platform/prod"
@@ -136,3 +137,47 @@ def test_a_pool_the_platforms_gpu_software_would_not_serve_is_refused(platform: 
     assert gpu_pool_problems(pool.model_copy(update={"taint": None}), software) == []
     assert "runs no cluster-autoscaler" in gpu_pool_problems(pool, {**software, "clusterAutoscaler": False})[-1]
     assert "runs no NVIDIA device plugin" in gpu_pool_problems(pool, None)[0]
+
+
+def egress_probes(platform: Inventory, team: str) -> list[tuple[Pod | Ip, int, str]]:
+    """Destinations a pod may try: every port a platform ingress policy opens to the pods it selects, cluster DNS,
+    one address in every ipBlock a platform team's egress names (on each of its ports), and the internet."""
+    probes: list[tuple[Pod | Ip, int, str]] = [(Pod("kube-system", {"k8s-app": "kube-dns"}), 53, "UDP"),
+                                               (Ip("8.8.8.8"), 443, "TCP"), (Ip("8.8.8.8"), 80, "TCP")]
+    for policy in policies_in(platform):
+        pod = Pod(policy.namespace, dict(policy.spec.get("podSelector", {}).get("matchLabels") or {}))
+        for rule in policy.spec.get("ingress") or []:
+            probes += [(pod, e["port"], "TCP") for e in rule.get("ports") or [] if isinstance(e.get("port"), int)]
+        if policy.namespace == team:
+            for rule in policy.spec.get("egress") or []:
+                ports = [e["port"] for e in rule.get("ports") or []] or [443]
+                probes += [(Ip(str(ipaddress.ip_network(p["ipBlock"]["cidr"])[-1])), port, "TCP")
+                           for p in rule.get("to") or [] if "ipBlock" in p for port in ports]
+    return probes
+
+
+def test_the_workspace_gets_the_egress_guard_a_platform_team_gets(platform: Inventory, team: Inventory) -> None:
+    """Default-deny egress plus the same allow rules: from a workspace pod, exactly what a team pod may reach."""
+    policies = [*policies_in(platform), *policies_in(team)]
+    labels = {WORKSPACE: namespace_labels(team)}
+    teams = [t.name for t in prod_config().cluster.teams]
+    assert teams
+    probes = egress_probes(platform, teams[0])
+    verdicts = [(dest, port, proto, allows(policies, Pod(teams[0]), dest, port, proto, labels))
+                for dest, port, proto in probes]
+    assert any(v[-1] for v in verdicts) and not all(v[-1] for v in verdicts), "teams' egress unguarded: vacuous"
+    assert not allows(policies, Pod(WORKSPACE), Ip("8.8.8.8"), 443, "TCP", labels)
+    for dest, port, proto, team_may in verdicts:
+        assert allows(policies, Pod(WORKSPACE), dest, port, proto, labels) == team_may, (dest, port, proto)
+    assert allows(policies, Pod(WORKSPACE), Pod(WORKSPACE), 29500), "pods of one workspace reach each other"
+
+
+def test_the_workspace_egress_follows_the_platforms_guard_setting(platform: Inventory) -> None:
+    outputs, terms = platform.outputs, platform.outputs["teamWorkspace"]
+    unguarded = plan_program(PROGRAMS / "team_gpu", "prod", stack_refs={REF: {
+        **outputs, "teamWorkspace": {**terms, "egressRules": [{}]}}})
+    allow = [r.inputs["spec"] for r in unguarded.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+             if r.inputs["metadata"]["name"] == "allow-platform-egress"]
+    assert allow and allow[0]["egress"] == [{}], "an unguarded platform's teams reach anything; so does a workspace"
+    older = {**outputs, "teamWorkspace": {k: v for k, v in terms.items() if k != "egressRules"}}
+    assert "has no egressRules" in refused(older)

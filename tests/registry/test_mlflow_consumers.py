@@ -13,10 +13,12 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
+from mlops_infra.config.loader import load_platform_config
 from mlops_infra.plan import Inventory, ResourceRecord
 from mlops_infra.registry.mlflow_users import CREDENTIALS_SECRET, PASSWORD_ENV, USERNAME_ENV
-from tests.conftest import planned
+from tests.conftest import ROOT, planned
 from tests.integration.plans import plan
 
 SECRET = "kubernetes:core/v1:Secret"
@@ -68,7 +70,18 @@ def test_every_mlflow_consumer_namespace_holds_its_own_credentials_set_by_the_us
         assert password in job_passwords, f"{ns}: its Secret holds a password the users Job never sets in MLflow"
         assert password not in seen, f"{ns}: shares its MLflow password with another namespace"
         seen.add(password)
-    assert len(job_passwords) == len(names), "one MLflow user per consumer namespace, no strays"
+    # Team workspaces (`cluster.workspaces`) have users too: tests/platform/test_workspace_credentials.py.
+    workspaces = [u for u in job_passwords if urns[u].name.rsplit("-user-", 1)[-1] not in names]
+    assert len(job_passwords) == len(names) + len(workspaces), "one MLflow user per consumer namespace"
+    assert {urns[u].name.rsplit("-user-", 1)[-1] for u in workspaces} == set(_workspaces(label)), "no strays"
+
+
+def _workspaces(label: str) -> list[str]:
+    """The team workspaces the plan's config lists (prod's stack config; the variants list none)."""
+    if label != "prod":
+        return []
+    raw = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text(encoding="utf-8"))["config"]
+    return list(load_platform_config(raw["mlops:platform"]).cluster.workspaces)
 
 
 def _release(inv: Inventory, suffix: str) -> dict[str, Any]:
