@@ -129,6 +129,11 @@ def load_policy_config(path: Path | None) -> dict[str, Any]:
         raise PolicyConfigError(f"{path}: cannot read policy config ({exc})") from None
     if not isinstance(data, dict):
         raise PolicyConfigError(f"{path}: must be a JSON object of policy name -> config")
+    known = {rule.meta.name for rule in all_rules()} | {"all"}
+    unknown = sorted(set(data) - known)
+    if unknown:  # a renamed or folded policy would otherwise drop its waivers and allowlists without a word
+        raise PolicyConfigError(f"{path}: no policy is named {', '.join(unknown)} (`mlops-infra check --list-policies` names "
+                                "them); move its settings to the policy that replaced it")
     for name, value in data.items():
         level = value if isinstance(value, str) else value.get("enforcementLevel") if isinstance(value, dict) else None
         if not isinstance(value, (str, dict)):
