@@ -19,7 +19,8 @@ import re, tomllib
 deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
 for name in ("pulumi", "pulumi-aws", "pulumi-kubernetes"):
     spec = next(d for d in deps if re.match(rf"{re.escape(name)}\s*[><=!~]", d))
-    print(f"{name}=={re.search(r'>=\s*([0-9][^,\s]*)', spec).group(1)}")
+    lower = re.search(r">=\s*([0-9][^,\s]*)", spec).group(1)
+    print(f"{name}=={lower}")
 EOF
 )
 echo "== SDK lower bounds: $(echo $pins)"
@@ -29,12 +30,17 @@ site_of() { "$1" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])';
 site_of .venv/bin/python >"$(site_of "$work/venv/bin/python")/zz-sdk-lowest-deps.pth"
 "$work/venv/bin/python" -m pip check
 export PYTHONPATH="$PWD:$PWD/policies"
+# The console script, as pip would write it for this checkout (tests run `mlops-infra` next to their interpreter).
+printf '#!%s\nimport sys\nfrom mlops_infra.cli.main import main\nsys.exit(main())\n' "$work/venv/bin/python" \
+  >"$work/venv/bin/mlops-infra"
+chmod +x "$work/venv/bin/mlops-infra"
 "$work/venv/bin/python" - $pins <<'EOF'
 import sys
 from importlib.metadata import version
+from packaging.version import Version
 for pin in sys.argv[1:]:
     name, want = pin.split("==")
-    assert version(name) == want, f"{name} {version(name)} is installed, not the lower bound {want}"
+    assert Version(version(name)) == Version(want), f"{name} {version(name)} is installed, not the lower bound {want}"
 EOF
 "$work/venv/bin/python" -m mlops_infra.cli.main plan --stack dev --quiet >"$work/plan.txt" || { cat "$work/plan.txt" >&2; exit 1; }
 head -1 "$work/plan.txt"
