@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -74,7 +75,10 @@ def test_missing_stack_reference_is_a_clear_error() -> None:
     with pytest.raises(PlanError) as info:
         plan_program(CHAINED, "test")
     assert info.value.kind == "missing-ref"
-    assert str(info.value) == "no outputs supplied for stack reference 'acme/mlops-platform/dev' (supplied: none)"
+    assert str(info.value) == (
+        "no outputs supplied for stack reference 'acme/mlops-platform/dev' (supplied: none); pass them with "
+        "--stack-refs FILE, e.g. the producing stack's plan: `mlops-infra plan --stack dev --format json > refs.json`, "
+        "then `--stack-refs refs.json` (or a YAML/JSON mapping {\"acme/mlops-platform/dev\": {output: value}})")
 
 
 def test_stack_reference_resolved_by_planning_another_stack() -> None:
@@ -191,3 +195,17 @@ def test_a_cyclic_exception_chain_is_classified_not_looped_forever() -> None:
     first.__context__, second.__context__ = second, first
     error = _classify(first)
     assert error.kind == "program" and "first" in str(error)
+
+
+def test_a_program_exception_names_the_program_line_that_raised(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from mlops_infra.cli.main import main
+
+    program = tmp_path / "prog"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("name: boom\nruntime: python\n")
+    (program / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (program / "__main__.py").write_text("import pulumi\n\nraise ValueError('boom')\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "--program", "prog", "--stack", "dev"]) == 1
+    assert capsys.readouterr().err.strip() == "mlops-infra: error: ValueError: boom (at prog/__main__.py:3)"

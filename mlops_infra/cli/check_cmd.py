@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from mlops_policies.cost import with_platform_budget
     from mlops_policies.enforcement import PolicyConfigError, resolve_environment
     from mlops_policies.packs import PACKS
+    from mlops_policies.placeholders import with_plan_context
     from mlops_policies.runner import evaluate, list_policies, load_policy_config
 
     if args.list_policies:
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     def body() -> int:
         from ..plan import plan_program
+        from ..plan.outputs import ACCOUNT_ID
         from ..plan.program import find_program, read_stack_config
 
         root = project_root()
@@ -76,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         except PolicyConfigError as exc:
             return fail(str(exc))
         policy_config = with_platform_budget(policy_config, stack_values)  # the stack's `budget` ceilings
+        policy_config = with_plan_context(policy_config, ACCOUNT_ID, stack_values)  # the mocks' account (placeholders)
         progress(args, f"planning stack {args.stack}" + (" and rendering its charts" if args.render else "") + " ...")
         inventory = plan_program(program, args.stack, stack_refs=load_stack_refs(args.stack_refs),
                                  resolve_ref=local_ref_resolver(root), render=bool(args.render))
@@ -90,8 +93,11 @@ def run(args: argparse.Namespace) -> int:
         elif args.format == "sarif":
             from mlops_policies.sarif import to_sarif
 
-            uri = _relative(found.stack_file(args.stack), root)
-            dump_json(to_sarif(report, uri))
+            from .sarif_locations import locator
+
+            stack_file = found.stack_file(args.stack)
+            uri = _relative(stack_file, root)
+            dump_json(to_sarif(report, uri, locate=locator(inventory, stack_file, uri, root)))
         else:
             print(report.text())
         return int(report.exit_code)

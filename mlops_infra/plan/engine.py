@@ -50,7 +50,7 @@ class PlanError(Exception):
         self.missing_ref = missing_ref
 
 
-def _classify(exc: BaseException) -> PlanError:
+def _classify(exc: BaseException, base: Path | None = None, program: Path | None = None) -> PlanError:
     seen: BaseException | None = exc
     visited: set[int] = set()  # exception chains can be cyclic (a context that points back): walk each link once
     while seen is not None and id(seen) not in visited:
@@ -60,7 +60,34 @@ def _classify(exc: BaseException) -> PlanError:
         if isinstance(seen, pulumi.RunError):
             return PlanError(str(seen).strip(), "input")
         seen = seen.__cause__ or seen.__context__
-    return PlanError(f"{type(exc).__name__}: {exc}".strip(), "program")
+    where = _user_frame(exc, base or Path.cwd(), program)
+    return PlanError(f"{type(exc).__name__}: {exc}".strip() + (f" (at {where})" if where else ""), "program")
+
+
+_SDK_MODULES = ("pulumi.", "pulumi_", "mlops_infra.plan.", "asyncio.", "runpy", "concurrent.")
+
+
+def _user_frame(exc: BaseException, base: Path, program: Path | None) -> str | None:
+    """`file:line` of the innermost traceback frame outside the SDKs, the plan engine and the stdlib's event loop:
+    the line that raised, relative to `base` (the caller's directory) when under it. Only when that line is the
+    program's own (under `program`): a component's error already says what to change, and where is in its message."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module != "pulumi" and not module.startswith(_SDK_MODULES):
+            found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None or (program is not None and not Path(found[0]).resolve().is_relative_to(program.resolve())):
+        return None
+    return f"{_shown(found[0], base)}:{found[1]}"
+
+
+def _shown(path: str, base: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path
 
 
 class _Collector(logging.Handler):
@@ -173,7 +200,7 @@ def _run(program: Program, stack: str, values: dict[str, str], secret_keys: froz
     except PlanInputError:
         raise
     except Exception as exc:  # the program's own failure, reported as one message
-        raise _classify(exc) from exc
+        raise _classify(exc, Path(cwd), program.main_dir) from exc
     finally:
         os.chdir(cwd)
         sys.path.remove(str(program.main_dir))

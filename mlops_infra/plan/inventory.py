@@ -31,6 +31,8 @@ class ResourceRecord:
     plain_secret_inputs: list[str] = field(default_factory=list)
     """JSON pointers of inputs the program passed as plain literals that the provider SDK marked secret
     (`/stringData/password`); values never appear (plan/literals.py)."""
+    source: tuple[str, int] | None = None
+    """Where the program (or a component) constructed the resource: file path and line (not in the JSON)."""
 
     def to_json(self) -> dict[str, Any]:
         # A copy (callers may change it), made directly: the values are plain JSON already, and

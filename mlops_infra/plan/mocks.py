@@ -17,8 +17,11 @@ class MissingStackReference(Exception):
     """A StackReference was read but no outputs were supplied for it."""
 
     def __init__(self, stack_name: str, supplied: list[str]) -> None:
+        stack = stack_name.rsplit("/", 1)[-1]
         super().__init__(f"no outputs supplied for stack reference {stack_name!r} "
-                         f"(supplied: {', '.join(supplied) or 'none'})")
+                         f"(supplied: {', '.join(supplied) or 'none'}); pass them with --stack-refs FILE, e.g. the "
+                         f"producing stack's plan: `mlops-infra plan --stack {stack} --format json > refs.json`, then "
+                         f"`--stack-refs refs.json` (or a YAML/JSON mapping {{\"{stack_name}\": {{output: value}}}})")
         self.stack_name = stack_name
 
 

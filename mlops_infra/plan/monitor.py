@@ -112,6 +112,7 @@ class RecordingMonitor(MockMonitor):
             id=(response.id or None) if request.custom else None, inputs=inputs, options=options,
             dependencies=sorted(request.dependencies), property_dependencies=prop_deps,
             plain_secret_inputs=self.literals.take(request.type, request.name, request.parent),
+            source=(request.sourcePosition.uri, request.sourcePosition.line) if request.sourcePosition.uri else None,
         )
         # Numbered among the program's own resources: the SDK registers provider resources lazily (an unused
         # provider may register in one plan and not in the next within one process), so they would shift the count.

@@ -3,8 +3,8 @@
 Measured with benchmarks/bench.py and cProfile on the prod plan (see the README's Performance section):
 - **Stack traces.** For every resource, the SDK walks the Python stack and turns every frame above the resource's
   constructor into a `file://` URI (pulumi 3.272.0, pulumi/runtime/resource.py `_get_stack_trace`, called from
-  `register_resource` and `read_resource`). The engine shows them in diagnostics; the mock monitor never reads
-  `sourcePosition` or `stackTrace`. Components nest deep, so this is ~7,000 frames for the prod plan.
+  `register_resource` and `read_resource`). Components nest deep, so this is ~7,000 frames for the prod plan. The
+  plan keeps one frame per resource instead, the registration site (`sourcePosition`), which SARIF results point at.
 - **Garbage collection.** A plan allocates hundreds of thousands of short-lived objects (Outputs, futures, protobuf
   messages) over a heap of SDK classes that live until exit. The default gen0 threshold (700) triggers ~900
   collections, each also walking young survivors; gen2 collections walk the whole heap. The heap that exists before
@@ -15,6 +15,7 @@ Measured with benchmarks/bench.py and cProfile on the prod plan (see the README'
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,17 +30,37 @@ STACK_TRACE_HOOK = "_get_stack_trace"
 """The SDK function replaced during a plan; if an SDK upgrade renames it, plans stay correct, only slower."""
 
 
-def _no_stack_trace() -> Any:
+_INTERNAL_MODULES = ("pulumi.", "pulumi_", "mlops_infra.plan.")
+_HELPERS = frozenset({"mlops_infra.blocks.helm"})
+"""Helpers every chart goes through (`pinned_release`): the component that calls one, with its values, is the line a
+person changes, so the registration site is taken past them."""
+
+
+def _internal(module: str) -> bool:
+    return module == "pulumi" or module.startswith(_INTERNAL_MODULES) or module in _HELPERS
+
+
+def _registration_site() -> Any:
+    """One frame instead of the SDK's whole trace: the first caller outside the Pulumi SDK, the provider SDKs and
+    the plan engine, i.e. the program's (or the component's) line that constructed the resource. The SDK sends it
+    as the request's `sourcePosition` (its first frame), where the recording monitor reads it (SARIF locations)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if not _internal(str(frame.f_globals.get("__name__", ""))):
+            position = source_pb2.SourcePosition(uri=frame.f_code.co_filename, line=frame.f_lineno)
+            return source_pb2.StackTrace(frames=[source_pb2.StackFrame(pc=position)])
+        frame = frame.f_back  # type: ignore[assignment]
     return source_pb2.StackTrace()
 
 
 @contextmanager
 def lean_runtime() -> Iterator[None]:
-    """Skip stack-trace capture and collect garbage less often while the body runs; restore both after."""
+    """Capture one registration frame instead of the whole stack, and collect garbage less often while the body
+    runs; restore both after."""
     original = getattr(_sdk_resource, STACK_TRACE_HOOK, None)
     threshold = gc.get_threshold()
     if original is not None:
-        setattr(_sdk_resource, STACK_TRACE_HOOK, _no_stack_trace)
+        setattr(_sdk_resource, STACK_TRACE_HOOK, _registration_site)
     gc.freeze()
     gc.set_threshold(*PLAN_GC_THRESHOLD)
     try:

@@ -26,7 +26,8 @@ AREAS = ("aws_s3", "aws_kms_logs", "aws_eks", "aws_compute", "aws_network", "aws
          "invariants_cluster", "invariants_workloads", "invariants_aws", "invariants_iam", "invariants_network",
          "invariants_reach", "invariants_kms", "invariants_identity", "invariants_selector", "invariants_ordering",
          "invariants_placement", "feast", "vector_search",
-         "pipelines", "pipelines_engines", "data", "serving", "rendering", "literal_secrets", "k8s_schema")
+         "pipelines", "pipelines_engines", "data", "serving", "rendering", "literal_secrets", "k8s_schema",
+         "placeholders")
 
 PACKS: dict[PackName, str] = {
     "mlops-security": "Security guardrails for MLOps platforms on AWS + EKS: encryption, exposure, IAM, pod security.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .core import Rule
@@ -33,25 +34,32 @@ def _level(enforcement: str) -> str:
     return {"mandatory": "error", "advisory": "warning"}.get(enforcement, "none")
 
 
-def to_sarif(report: Report, artifact_uri: str, tool_version: str = "0.1.0") -> dict[str, Any]:
-    """One run; every result points at `artifact_uri` (the stack file) and names the resource as a logical location."""
+Locate = Callable[[str, str, str], tuple[str, int]]
+"""`(urn, resource name, message) -> (uri, line)`: where a person fixes the finding (mlops-infra's CLI passes one
+that knows the stack file's lines and where each resource was constructed)."""
+
+
+def to_sarif(report: Report, artifact_uri: str, tool_version: str = "0.1.0", locate: Locate | None = None) -> dict[str, Any]:
+    """One run; each result points at `locate`'s file and line (default: line 1 of `artifact_uri`, the stack file)
+    and names the resource as a logical location."""
     index = {rule.meta.name: i for i, rule in enumerate(report.rules)}
     results: list[dict[str, Any]] = []
 
-    def location(urn: str, name: str, typ: str) -> dict[str, Any]:
-        return {"physicalLocation": {"artifactLocation": {"uri": artifact_uri}, "region": {"startLine": 1}},
+    def location(urn: str, name: str, typ: str, message: str) -> dict[str, Any]:
+        uri, line = locate(urn, name, message) if locate is not None else (artifact_uri, 1)
+        return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": line}},
                 "logicalLocations": [{"name": name, "fullyQualifiedName": urn, "kind": "resource",
                                       "decoratedName": typ}]}
 
     for f in report.findings:
         results.append({"ruleId": f.policy, "ruleIndex": index[f.policy], "level": _level(f.enforcement),
-                        "message": {"text": f"{f.name}: {f.message}"}, "locations": [location(f.urn, f.name, f.type)],
+                        "message": {"text": f"{f.name}: {f.message}"}, "locations": [location(f.urn, f.name, f.type, f.message)],
                         "partialFingerprints": {"mlopsPolicy/v1": f"{f.policy}|{f.urn}|{f.message}"},
                         "properties": {"enforcement": f.enforcement, "severity": f.severity, "pack": f.pack}})
     for w in report.waived:
         results.append({"ruleId": w.policy, "ruleIndex": index[w.policy], "level": "note",
                         "message": {"text": f"{w.resource.name}: {w.message}"},
-                        "locations": [location(w.resource.urn, w.resource.name, w.resource.type)],
+                        "locations": [location(w.resource.urn, w.resource.name, w.resource.type, w.message)],
                         "suppressions": [{"kind": "external", "status": "accepted",
                                           "justification": f"{w.waiver.reason} (until {w.waiver.expires.isoformat()})"}]})
     return {

@@ -48,6 +48,7 @@ from .test_k8s_schema import CASES as CORE_SCHEMA
 from .test_literal_secrets import CASES as LITERALS
 from .test_pipelines_engines_policies import CASES as PIPELINES_ENGINES
 from .test_pipelines_policies import CASES as PIPELINES
+from .test_placeholders import CASES as PLACEHOLDERS
 from .test_pod_security_admission import POLICY_CASES as ADMISSION
 from .test_rendering_policies import RENDERING
 from .test_serving_policies import CASES as SERVING
@@ -88,7 +89,7 @@ ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, 
                          *INVARIANTS_RELATIONS, *NETWORK_PORTS, *NETWORK_REACH, *BUDGET_CASES, *VECTOR_SEARCH, *PIPELINES,
                          *PIPELINES_ENGINES,
                          *SERVING, *DATA_VERSIONING, *RENDERING, *ADMISSION, *CRDS, *LITERALS, *CORE_SCHEMA,
-                         *INVARIANTS_FAMILIES]
+                         *INVARIANTS_FAMILIES, *PLACEHOLDERS]
 ALL_CASES += [*KMS_USERS, *IDENTITY]  # #30 families kms-users and identity
 
 
@@ -191,8 +192,12 @@ def test_sarif_output_validates_against_the_2_1_0_schema(capsys: pytest.CaptureF
     assert first["level"] == "error" and rules[first["ruleIndex"]]["id"] == "mlops-rds-not-public"
     assert "FSBP RDS.2" in rules[first["ruleIndex"]]["properties"]["tags"]
     assert rules[first["ruleIndex"]]["help"]["text"].startswith("Set publicly_accessible=False")
-    assert first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
-        "tests/programs/misconfigured/Pulumi.test.yaml"
+    # The program's line that constructed the RDS instance (tests/policies/test_sarif_locations.py: the stack file's
+    # line for config-driven findings).
+    where = first["locations"][0]["physicalLocation"]
+    assert where["artifactLocation"]["uri"] == "tests/programs/misconfigured/__main__.py"
+    line = (MISCONFIGURED / "__main__.py").read_text().splitlines()[where["region"]["startLine"] - 1]
+    assert "aws.rds.Instance(" in line
     waived = [r for r in run_["results"] if "suppressions" in r]
     assert [r["ruleId"] for r in waived] == ["mlops-s3-lifecycle"]
 
