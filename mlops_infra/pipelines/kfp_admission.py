@@ -7,17 +7,18 @@ names. RBAC cannot stop either from mounting the database Secrets, so admission 
 
 1. a pod (or a workload's pod template) that references a guarded Secret (a volume, a projected source, an env
    `secretKeyRef` or an `envFrom`) must run as that Secret's reader (`GUARDED`);
-2. a pod running as a credential holder (`HOLDERS`: the readers, and every ServiceAccount whose RBAC or IRSA role
-   can fetch the credentials) is created only by the ReplicaSet controller (they are all Deployments, or have no
-   pods), so no pod-creator (a step, Argo's controller, a user) can borrow the identity; and no one changes such a
-   pod's spec in place (a new image would restart the container with the same identity and Secret env; Deployments
-   roll new pods instead);
+2. a pod running as a reader or another credential holder (`policy_spec`'s `holders`, e.g. `HOLDERS`: a
+   ServiceAccount whose RBAC or IRSA role can fetch the credentials) is created only by the ReplicaSet controller
+   (they are all Deployments, or have no pods), so no pod-creator (a step, Argo's controller, a user) can borrow
+   the identity; and no one changes such a pod's spec in place (a new image would restart the container with the
+   same identity and Secret env; Deployments roll new pods instead);
 3. no ServiceAccount of the namespace may create or change a workload whose template references a guarded Secret or
    runs as a holder; the rotation restarter alone may update one, without touching its pod template;
 4. no ephemeral container joins a holder's pod, and no ServiceAccount of the namespace may exec, attach or
    port-forward into one (pod names `<deployment>-<template hash>-<suffix>`, `HOLDER_WORKLOADS`).
 
-Left to RBAC: a human granted Deployment rights in the namespace (the platform grants none).
+Left to RBAC: a human granted Deployment rights in the namespace (the platform grants none). Not narrowed: the
+upstream argo-role and ml-pipeline-ui Roles keep `secrets` get (and list) on every Secret of the namespace.
 Pure data: the Pulumi resources are made by `KubeflowPipelines`.
 """
 
