@@ -70,6 +70,9 @@ DB_WORKLOADS = list(kfp_admission.WORKLOAD_NAMES)
 """The Deployments reading the database Secrets (the API server; ML Metadata's server, its config file)."""
 DB_READERS = {DB_SECRET: API_SA, MLMD_SECRET: "metadata-grpc-server"}
 """Each database Secret and the only ServiceAccount whose pods may read it (kfp_admission.py)."""
+CREDENTIAL_HOLDERS = (*kfp_admission.HOLDERS, f"{DB_SECRET}-reader")
+"""Every other ServiceAccount that can obtain the credentials: RBAC on the Secrets, or the IRSA role of External
+Secrets' `<secret>-reader` (metadata_database), whose pods would get it whatever automount says."""
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 # Argo's controller PriorityClass (argo-workflows v4.0.5 manifests/base/workflow-controller/
 # workflow-controller-priorityclass.yaml, value 1000000): both Argo controllers (KFP's and Metaflow's) name it, so
@@ -158,7 +161,7 @@ class KubeflowPipelines(pulumi.ComponentResource):
         # Only the readers' pods may mount the database Secrets (kfp_admission.py: the runner's RBAC cannot say so).
         admission = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(  # type: ignore[call-overload]
             child(name, "db-secret-policy"), metadata={"name": kfp_admission.NAME},
-            spec=kfp_admission.policy_spec(cfg.namespace, DB_READERS), opts=k8s_opts)
+            spec=kfp_admission.policy_spec(cfg.namespace, DB_READERS, CREDENTIAL_HOLDERS), opts=k8s_opts)
         k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(  # type: ignore[call-overload]
             child(name, "db-secret-policy-binding"), metadata={"name": kfp_admission.NAME},
             spec=kfp_admission.binding_spec(cfg.namespace),

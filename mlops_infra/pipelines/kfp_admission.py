@@ -7,14 +7,18 @@ names. RBAC cannot stop either from mounting the database Secrets, so admission 
 
 1. a pod (or a workload's pod template) that references a guarded Secret (a volume, a projected source, an env
    `secretKeyRef` or an `envFrom`) must run as that Secret's reader (`GUARDED`);
-2. a pod running as a reader is created only by the ReplicaSet controller (the readers are Deployments), so no
-   pod-creator (a step, Argo's controller, a user) can borrow the identity;
+2. a pod running as a reader or another credential holder (`policy_spec`'s `holders`, e.g. `HOLDERS`: a
+   ServiceAccount whose RBAC or IRSA role can fetch the credentials) is created only by the ReplicaSet controller
+   (they are all Deployments, or have no pods), so no pod-creator (a step, Argo's controller, a user) can borrow
+   the identity; and no one changes such a pod's spec in place (a new image would restart the container with the
+   same identity and Secret env; Deployments roll new pods instead);
 3. no ServiceAccount of the namespace may create or change a workload whose template references a guarded Secret or
-   runs as a reader; the rotation restarter alone may update one, without touching its pod template;
-4. no ephemeral container joins a reader's pod, and no ServiceAccount of the namespace may exec, attach or
-   port-forward into one (pod names `<deployment>-<template hash>-<suffix>`).
+   runs as a holder; the rotation restarter alone may update one, without touching its pod template;
+4. no ephemeral container joins a holder's pod, and no ServiceAccount of the namespace may exec, attach or
+   port-forward into one (pod names `<deployment>-<template hash>-<suffix>`, `HOLDER_WORKLOADS`).
 
-Left to RBAC: a human granted Deployment rights in the namespace (the platform grants none).
+Left to RBAC: a human granted Deployment rights in the namespace (the platform grants none). Not narrowed: the
+upstream argo-role and ml-pipeline-ui Roles keep `secrets` get (and list) on every Secret of the namespace.
 Pure data: the Pulumi resources are made by `KubeflowPipelines`.
 """
 
@@ -31,7 +35,14 @@ POD_CREATORS = ("system:serviceaccount:kube-system:replicaset-controller", "syst
 WORKLOADS = ("deployments", "replicasets", "statefulsets", "daemonsets", "jobs")
 CONNECT = ("pods/exec", "pods/attach", "pods/portforward")
 WORKLOAD_NAMES = ("ml-pipeline", "metadata-grpc-deployment")
-"""The readers' Deployments (the API server; ML Metadata's server): their pods' names for the exec rule."""
+"""The readers' Deployments (the API server; ML Metadata's server)."""
+HOLDERS = ("argo", "ml-pipeline-ui", RESTARTER)
+"""ServiceAccounts other than the readers that can obtain the credentials (tests/pipelines/test_kfp_admission.py
+derives the set from the rendered Roles/RoleBindings and the IRSA roles and checks it equals this plus the readers
+and `<secret>-reader`): Argo's controller (upstream argo-role: secrets get), the UI (ml-pipeline-ui Role: secrets
+get/list), the restarter (get on the database Secrets)."""
+HOLDER_WORKLOADS = (*WORKLOAD_NAMES, "workflow-controller", "ml-pipeline-ui", RESTARTER)
+"""The Deployments running as a holder: their pods' names for the exec rule."""
 
 SPEC = "variables.spec"
 
@@ -53,10 +64,11 @@ def _list(items: tuple[str, ...] | list[str]) -> str:
 
 
 # long: the policy's variables and four rules, each a CEL string read next to the others
-def policy_spec(namespace: str, guarded: Mapping[str, str]) -> dict[str, Any]:
+def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, ...] = ()) -> dict[str, Any]:
     """The ValidatingAdmissionPolicy spec: `guarded` maps each database Secret to the ServiceAccount that reads it;
+    `holders`: further ServiceAccounts that can obtain the credentials (rules 2-4 guard them as the readers);
     `namespace` is the KFP namespace (its ServiceAccounts' usernames start `system:serviceaccount:<namespace>:`)."""
-    readers = sorted(set(guarded.values()))
+    readers = sorted(set(guarded.values()) | set(holders))
     sa_prefix = f"system:serviceaccount:{namespace}:"
     refs_any = " || ".join(_refs(s) for s in sorted(guarded))
     template_kinds = _list(list(WORKLOADS))
@@ -79,6 +91,9 @@ def policy_spec(namespace: str, guarded: Mapping[str, str]) -> dict[str, Any]:
                         f"request.operation != 'CREATE' || !variables.reader || "
                         f"request.userInfo.username in {_list(POD_CREATORS)}"),
          "message": f"pods running as {', '.join(readers)} are created by their Deployment only"},
+        {"expression": ("variables.connect || request.resource.resource != 'pods' || request.subResource != '' || "
+                        "request.operation != 'UPDATE' || !variables.reader || object.spec == oldObject.spec"),
+         "message": f"the spec of a pod running as {', '.join(readers)} is not changed in place"},
         {"expression": (f"variables.connect || !(request.resource.resource in {template_kinds}) || "
                         f"!(variables.reader || {refs_any}) || !variables.fromNamespace || "
                         f"(request.userInfo.username == '{sa_prefix}{RESTARTER}' && request.operation == 'UPDATE' && "
@@ -87,8 +102,9 @@ def policy_spec(namespace: str, guarded: Mapping[str, str]) -> dict[str, Any]:
         {"expression": ("variables.connect || request.subResource != 'ephemeralcontainers' || !variables.reader"),
          "message": f"no ephemeral containers in pods running as {', '.join(readers)}"},
         {"expression": ("!variables.connect || !variables.fromNamespace || "
-                        f"!request.name.matches('^({'|'.join(sorted(WORKLOAD_NAMES))})-[a-z0-9]+-[a-z0-9]{{5}}$')"),
-         "message": "ServiceAccounts of this namespace may not exec, attach or port-forward into the database readers"},
+                        f"!request.name.matches('^({'|'.join(sorted(HOLDER_WORKLOADS))})-[a-z0-9]+-[a-z0-9]{{5}}$')"),
+         "message": "ServiceAccounts of this namespace may not exec, attach or port-forward into the credential "
+                    "holders"},
     ]
     rules = [
         {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],

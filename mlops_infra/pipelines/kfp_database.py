@@ -36,6 +36,9 @@ MYSQL_PORT = 3306
 PARAMETERS = {
     "require_secure_transport": "1",  # TLS only
     "authentication_policy": "*:mysql_native_password",  # ML Metadata 1.14.0's client (module docstring)
+    # The `slowquery` export needs both (RDS User Guide, "Publishing MySQL logs to Amazon CloudWatch Logs").
+    "slow_query_log": "1",
+    "log_output": "FILE",
 }
 STATIC_PARAMETERS = frozenset({"authentication_policy"})
 # go-sql-driver/mysql DSN parameters of the API server (JSON object: viper GetStringMapString).

@@ -71,3 +71,16 @@ def test_kfp_mysql_parameter_group_enforces_tls_and_the_native_password_default(
     assert "mysql_native_password" not in by_name
     assert by_name["authentication_policy"] == {"name": "authentication_policy", "value": "*:mysql_native_password",
                                                 "applyMethod": "pending-reboot"}
+
+
+def test_each_exported_slow_query_log_is_written_to_a_file() -> None:
+    """RDS exports MySQL's slow query log only with `slow_query_log = 1` and `log_output = FILE` in a custom
+    parameter group (RDS User Guide, "Publishing MySQL logs to Amazon CloudWatch Logs")."""
+    inv = plan("variant-pipelines")
+    families = {p.urn: p.inputs for p in inv.of_type(PARAMS)}
+    exporting = [r for r in inv.of_type(INSTANCE) if "slowquery" in r.inputs["enabledCloudwatchLogsExports"]]
+    assert exporting, "the KFP MySQL instance exports its slow query log"
+    for r in exporting:
+        (group,) = r.property_dependencies["parameterGroupName"]
+        values = {p["name"]: p["value"] for p in families[group]["parameters"]}
+        assert values.get("slow_query_log") == "1" and values.get("log_output") == "FILE", r.name

@@ -110,7 +110,9 @@ def test_every_rendered_workload_and_its_pods_are_admitted(inv: Inventory, polic
     readers = {w["metadata"]["name"] for w in workloads if w["spec"]["template"]["spec"].get("serviceAccountName")
                in kfp.DB_READERS.values()}
     assert readers == set(kfp.DB_WORKLOADS), "the guarded readers are the rendered Deployments"
-    for w in workloads:
+    declared = _declared_deployments(inv)
+    assert kfp_admission.RESTARTER in {d["metadata"]["name"] for d in declared}
+    for w in [*workloads, *declared]:
         resource = _resource(w["kind"])
         assert policy.refusals(user=DEPLOYER, operation="CREATE", resource=resource, obj=w) == [], w["metadata"]
         pod = _pod(w["spec"]["template"]["spec"])
@@ -166,13 +168,123 @@ def test_borrowing_a_readers_identity_is_refused(policy: Policy) -> None:
     assert policy.refusals(user=RUNNER, operation="CREATE", resource="jobs", obj=job)
 
 
-def test_no_ephemeral_container_or_exec_into_a_reader(policy: Policy) -> None:
-    api_pod = _step()
-    api_pod["spec"]["serviceAccountName"] = kfp.API_SA
-    assert policy.refusals(user=RUNNER, operation="UPDATE", resource="pods", sub="ephemeralcontainers", obj=api_pod,
-                           old=api_pod)
-    for name in ("ml-pipeline-7d9f8c6b5-x2b4z", "metadata-grpc-deployment-5c8d9f7b6-abcde"):
-        assert policy.refusals(user=RUNNER, operation="CONNECT", resource="pods", sub="exec", name=name), name
+def test_no_ephemeral_container_or_exec_into_a_holder(policy: Policy) -> None:
+    assert kfp.CREDENTIAL_HOLDERS
+    for sa in (kfp.API_SA, *kfp.CREDENTIAL_HOLDERS):
+        pod = _step()
+        pod["spec"]["serviceAccountName"] = sa
+        assert policy.refusals(user=RUNNER, operation="UPDATE", resource="pods", sub="ephemeralcontainers", obj=pod,
+                               old=pod), sa
+    names = ("ml-pipeline-7d9f8c6b5-x2b4z", "metadata-grpc-deployment-5c8d9f7b6-abcde",
+             "workflow-controller-7d9f8c6b5-x2b4z", "rotation-restarter-5c8d9f7b6-abcde",
+             "ml-pipeline-ui-7d9f8c6b5-x2b4z")
+    for name in names:
+        for sub in ("exec", "attach", "portforward"):
+            assert policy.refusals(user=RUNNER, operation="CONNECT", resource="pods", sub=sub, name=name), (name, sub)
+        assert policy.refusals(user=ARGO, operation="CONNECT", resource="pods", sub="exec", name=name), name
         assert policy.refusals(user=DEPLOYER, operation="CONNECT", resource="pods", sub="exec", name=name) == []
-    for name in ("ml-pipeline-ui-7d9f8c6b5-x2b4z", "my-pipeline-abc12-system-container-impl-1234567"):
+    for name in ("ml-pipeline-persistenceagent-7d9f8c6b5-x2b4z", "my-pipeline-abc12-system-container-impl-1234567"):
         assert policy.refusals(user=RUNNER, operation="CONNECT", resource="pods", sub="exec", name=name) == [], name
+
+
+@pytest.mark.charts(KFP_BASES)
+def test_every_pod_of_a_holder_is_named_for_the_exec_rule(inv: Inventory) -> None:
+    """The exec rule matches pod names: every rendered or declared workload running as a holder is in it."""
+    holders = set(kfp.DB_READERS.values()) | set(kfp.CREDENTIAL_HOLDERS)
+    running = {w["metadata"]["name"]: w["spec"]["template"]["spec"].get("serviceAccountName", "default")
+               for w in [*_workloads(inv), *_declared_deployments(inv)]}
+    as_holder = {name for name, sa in running.items() if sa in holders}
+    assert {kfp.API_SA, kfp_admission.RESTARTER, "workflow-controller"} <= as_holder, running
+    assert as_holder == set(kfp_admission.HOLDER_WORKLOADS)
+
+
+def _declared_deployments(inv: Inventory) -> list[dict[str, Any]]:
+    return [r.inputs for r in inv.declared() if r.type == "kubernetes:apps/v1:Deployment"
+            and r.inputs["metadata"].get("namespace") == NS]
+
+
+@pytest.mark.charts(KFP_BASES)
+def test_a_holders_pod_keeps_its_spec(inv: Inventory, policy: Policy) -> None:
+    """A step may patch pods (upstream pipeline-runner Role: pods `*`): a new image in a reader's pod would run with
+    its identity and Secret env. Metadata changes (the ReplicaSet controller's adoption, labels) stay admitted."""
+    [api] = [w for w in _workloads(inv) if w["metadata"]["name"] == "ml-pipeline"]
+    pod = _pod(api["spec"]["template"]["spec"])
+    changed = copy.deepcopy(pod)
+    changed["spec"]["containers"][0]["image"] = "docker.io/library/busybox:1.36"
+    for user in (RUNNER, ARGO, DEPLOYER, RS_CONTROLLER):
+        assert policy.refusals(user=user, operation="UPDATE", resource="pods", obj=changed, old=pod), user
+    relabelled = copy.deepcopy(pod)
+    relabelled["metadata"] = {"labels": {"debug": "true"}, "ownerReferences": []}
+    assert policy.refusals(user=RS_CONTROLLER, operation="UPDATE", resource="pods", obj=relabelled, old=pod) == []
+    step = _step()
+    patched = copy.deepcopy(step)
+    patched["spec"]["containers"][0]["image"] = "python:3.13-slim"
+    assert policy.refusals(user=RUNNER, operation="UPDATE", resource="pods", obj=patched, old=step) == []
+
+
+def test_creating_a_pod_as_any_holder_is_refused(policy: Policy) -> None:
+    holders = [kfp.API_SA, *kfp.DB_READERS.values(), *kfp.CREDENTIAL_HOLDERS]
+    assert kfp.CREDENTIAL_HOLDERS
+    for sa in holders:
+        pod = {"apiVersion": "v1", "kind": "Pod", "spec": {
+            "serviceAccountName": sa, "automountServiceAccountToken": True,
+            "containers": [{"name": "x", "image": "bitnami/kubectl"}]}}
+        for user in (RUNNER, ARGO):
+            assert policy.refusals(user=user, operation="CREATE", resource="pods", obj=pod), (user, sa)
+        deployment = {"kind": "Deployment", "spec": {"template": {"spec": pod["spec"]}}}
+        assert policy.refusals(user=RUNNER, operation="CREATE", resource="deployments", obj=deployment), sa
+        assert policy.refusals(user=RS_CONTROLLER, operation="CREATE", resource="pods", obj=pod) == [], sa
+
+
+SECRET_VERBS = {"get", "list", "watch", "*"}
+RBAC = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+
+
+def _grants_secrets(rules: list[dict[str, Any]], guarded: set[str]) -> bool:
+    return any(set(r.get("apiGroups") or []) & {"", "*"} and set(r.get("resources") or []) & {"secrets", "*"}
+               and set(r.get("verbs") or []) & SECRET_VERBS
+               and (not r.get("resourceNames") or bool(set(r["resourceNames"]) & guarded)) for r in rules)
+
+
+def _rbac_holders(inv: Inventory, guarded: set[str]) -> set[str]:
+    """ServiceAccounts of the namespace that a RoleBinding in it, or a ClusterRoleBinding, binds to a Role or
+    ClusterRole that can read a guarded Secret: rendered and declared objects alike. A subject in a RoleBinding
+    without a namespace is in the binding's."""
+    objs = [r.inputs for r in inv.resources if r.inputs.get("kind") in RBAC]
+    roles = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o.get("rules") or []
+             for o in objs if o["kind"] in ("Role", "ClusterRole")}
+    bindings = [o for o in objs if o["kind"] == "ClusterRoleBinding"
+                or (o["kind"] == "RoleBinding" and o["metadata"].get("namespace") == NS)]
+    assert bindings and any(k == "Role" for k, _, _ in roles), "the plan renders the namespace's RBAC"
+    found = set()
+    for b in bindings:
+        ref = b["roleRef"]
+        rules = roles[(ref["kind"], NS if ref["kind"] == "Role" else "", ref["name"])]
+        if not _grants_secrets(rules, guarded):
+            continue
+        subjects = b.get("subjects") or []
+        assert all(s["kind"] == "ServiceAccount" for s in subjects), ("a group may read a guarded Secret", b)
+        found |= {s["name"] for s in subjects if s.get("namespace", b["metadata"].get("namespace")) == NS}
+    return found
+
+
+def _irsa_holders(inv: Inventory) -> set[str]:
+    """ServiceAccounts of the namespace whose IRSA role (the annotation; the role's inline policies, the same
+    WorkloadIdentity) may read a Secrets Manager secret."""
+    readers = {r.parent for r in inv.resources if r.type == "aws:iam/rolePolicy:RolePolicy"
+               and "secretsmanager:GetSecretValue" in str(r.inputs.get("policy"))}
+    accounts = [r for r in inv.declared() if r.type == "kubernetes:core/v1:ServiceAccount"
+                and r.inputs["metadata"].get("namespace") == NS
+                and "eks.amazonaws.com/role-arn" in (r.inputs["metadata"].get("annotations") or {})]
+    assert accounts, "the namespace has IRSA ServiceAccounts"
+    return {r.inputs["metadata"]["name"] for r in accounts if r.parent in readers}
+
+
+@pytest.mark.charts(KFP_BASES)
+def test_the_guarded_identities_are_every_one_that_can_obtain_the_credentials(inv: Inventory) -> None:
+    """Derived, not listed: the ServiceAccounts the rendered RBAC lets read a database Secret and those whose IRSA
+    role reads the RDS secret are, with the readers, exactly the ServiceAccounts the policy guards."""
+    derived = _rbac_holders(inv, set(kfp.DB_READERS)) | _irsa_holders(inv)
+    assert {"argo", "ml-pipeline-ui", f"{kfp.DB_SECRET}-reader"} <= derived, derived
+    assert derived | set(kfp.DB_READERS.values()) == set(kfp.DB_READERS.values()) | set(kfp.CREDENTIAL_HOLDERS)
+    assert kfp.RUNNER_SA not in derived
