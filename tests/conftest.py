@@ -55,8 +55,8 @@ KFP_BASES = "kustomize:kfp"
 
 
 def stored_chart_missing(name: str) -> bool:
-    """True when this machine's chart store lacks `name`: a chart's name (the last part of an `oci://` reference), or
-    KFP_BASES."""
+    """True when this machine's chart store lacks `name` at the version mlops_infra/charts/lock.json pins: a chart's
+    name (the last part of an `oci://` reference), or KFP_BASES. A stale store (another version) counts as missing."""
     if name == KFP_BASES:
         import tempfile
 
@@ -64,7 +64,9 @@ def stored_chart_missing(name: str) -> bool:
 
         with tempfile.TemporaryDirectory() as tmp:
             return bool(charts.localize(MANIFESTS, Path(tmp) / "kfp"))
-    return not any(entry.name == name for entry in charts.entries())
+    locked = [key for key in charts.lock() if key[0].rsplit("/", 1)[-1] == name]
+    assert locked, f"{name}: no such chart in mlops_infra/charts/lock.json"
+    return any(charts.find(*key) is None for key in locked)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -183,21 +183,23 @@ def cluster_network_problems(cluster: ClusterConfig, network: NetworkConfig) -> 
                        "source addresses; in-VPC clients use the private endpoint)")
     if cluster.service_ipv4_cidr is not None and ipaddress.ip_network(cluster.service_ipv4_cidr).overlaps(vpc):
         yield "cluster.serviceIpv4Cidr", f"{cluster.service_ipv4_cidr} overlaps the VPC CIDR {network.vpc_cidr}"
-    if network.existing_vpc is None and network.nat_gateways == "none" and cluster.endpoint_public_access:
-        # The interface endpoints (ECR, STS, EC2, ...) exist only for a private cluster: without NAT, nodes of a
-        # public one reach neither ECR nor STS and never join.
-        yield ("network.natGateways",
-               "`none` needs a private cluster (cluster.endpointPublicAccess false), which gets the interface "
-               "endpoints nodes need instead of NAT; a public cluster without NAT has no route to ECR, STS or EC2")
+
+
+# Where the platform's images come from (chart defaults and mlops_infra's own pins). None of these registries has a
+# VPC endpoint (ECR's `ecr.api`/`ecr.dkr` endpoints serve private ECR only, not ECR Public), so without NAT every pod
+# pulling from them ends in ImagePullBackOff.
+PUBLIC_REGISTRIES = ("docker.io", "quay.io", "ghcr.io", "nvcr.io", "registry.k8s.io", "public.ecr.aws")
 
 
 def isolated_vpc_problems(config: PlatformConfig) -> Iterable[Problem]:
-    """Karpenter calls IAM (it creates the nodes' instance profile from `spec.role`) and the Price List API, neither
-    of which has a VPC endpoint; the platform's EC2NodeClass names a role, so without NAT no node ever launches."""
-    if isolated_vpc(config) and config.gpu.provisioner == "karpenter":
+    """`natGateways: none` on a created VPC is refused: the platform's images come from public registries that no
+    VPC endpoint reaches (and Karpenter's IAM and Pricing calls have none either). Running without NAT would need
+    every image mirrored into private ECR (a pull-through cache) and rewritten, which the platform does not do."""
+    if config.network.existing_vpc is None and config.network.nat_gateways == "none":
         yield ("network.natGateways",
-               "`none` cannot serve gpu.provisioner karpenter: it needs IAM (instance profiles) and the Pricing "
-               "API, which have no VPC endpoint; use natGateways single, or provisioner managedNodeGroups")
+               f"`none` is not supported: the platform's images come from {', '.join(PUBLIC_REGISTRIES)}, which no "
+               "VPC endpoint reaches, so pods would never pull them (ImagePullBackOff); use natGateways single (one "
+               "NAT gateway) or perAz (one per zone)")
 
 
 def effective_deployer_role_arns(security: SecurityBaselineConfig, cluster: ClusterConfig) -> list[str]:
@@ -258,31 +260,12 @@ def workload_endpoint_services(config: PlatformConfig) -> list[str]:
     """Interface endpoints pods behind egress policies need, which admit the VPC CIDR but cannot name a service's
     public addresses (no prefix list exists for them): STS for IRSA (AssumeRoleWithWebIdentity), Athena and Glue
     for Feast's Athena offline store. None when no namespace is egress-guarded (NAT serves them)."""
-    out = isolated_vpc_endpoint_services(config)
     if not egress_guarded(config):
-        return out
-    out += ["sts"] if config.cluster.workload_identity == "irsa" else []
+        return []
+    out = ["sts"] if config.cluster.workload_identity == "irsa" else []
     if config.feast is not None and config.feast.offline.engine == "athena":
         out += ["athena", "glue"]
     return list(dict.fromkeys(out))
-
-
-def isolated_vpc(config: PlatformConfig) -> bool:
-    """A created VPC without NAT (a private cluster then; `cluster_network_problems` refuses a public one)."""
-    return config.network.existing_vpc is None and config.network.nat_gateways == "none"
-
-
-def isolated_vpc_endpoint_services(config: PlatformConfig) -> list[str]:
-    """Beyond a private cluster's node endpoints (network/config.py PRIVATE_CLUSTER_ENDPOINTS), what the stack's
-    controllers call when nothing leaves the VPC: the Pod Identity agent's `eks-auth:AssumeRoleForPodIdentity`,
-    External Secrets' (and MLflow's) Secrets Manager, Alertmanager's SNS publisher."""
-    if not isolated_vpc(config):
-        return []
-    out = ["eks-auth"] if config.cluster.workload_identity == "podIdentity" else []
-    sb = config.security_baseline
-    out += ["secretsmanager"] if sb.enabled and sb.external_secrets else []
-    out += ["sns"] if config.monitoring.enabled else []
-    return out
 
 
 def orchestration_problems(config: PlatformConfig) -> Iterable[Problem]:
@@ -338,6 +321,28 @@ def workspace_problems(config: PlatformConfig) -> Iterable[Problem]:
                "set securityBaseline.enabled, securityBaseline.externalSecrets and cluster.workloadIdentity irsa")
 
 
+def system_node_ephemeral_gib(disk_gib: int) -> int:
+    """What a system node can give pods' ephemeral storage: its root volume less kubelet's kube-reserved 1Gi and
+    the 10% `nodefs.available` hard-eviction threshold (amazon-eks-ami nodeadm internal/kubelet/config.go)."""
+    return int(disk_gib * 0.9) - 1
+
+
+def qdrant_scratch_problems(config: PlatformConfig) -> Iterable[Problem]:
+    """The snapshot job stages a collection snapshot on node disk and requests `storageSize` of ephemeral storage;
+    without a nodeSelector it runs on system nodes (GPU pools are tainted), so one must be able to hold it."""
+    qdrant = config.data.qdrant
+    if qdrant.node_selector:
+        return  # the operator's nodes: their disks are not in this config
+    size = int(qdrant.storage_size.removesuffix("Gi"))
+    disk = config.cluster.system_nodes.disk_size_gib
+    room = system_node_ephemeral_gib(disk)
+    if size > room:
+        yield ("data.qdrant.storageSize",
+               f"{size}Gi does not fit the snapshot job's scratch space on a system node: it requests storageSize "
+               f"of ephemeral storage, at most int(0.9 x cluster.systemNodes.diskSizeGib) - 1 = {room}Gi for "
+               f"{disk} GiB (kubelet keeps 1Gi and 10% back); raise diskSizeGib or lower storageSize")
+
+
 def data_problems(config: PlatformConfig) -> Iterable[Problem]:
     """LakeFS reads its database and auth secrets through External Secrets, with a SecretStore that authenticates
     as an IRSA ServiceAccount of its own namespace."""
@@ -349,6 +354,7 @@ def data_problems(config: PlatformConfig) -> Iterable[Problem]:
         if config.cluster.workload_identity != "irsa":
             yield ("data.qdrant.enabled", "Qdrant's secret stores authenticate with IRSA ServiceAccount tokens: "
                    "set cluster.workloadIdentity irsa")
+        yield from qdrant_scratch_problems(config)
     if not config.data.lakefs.enabled:
         return
     if not (sb.enabled and sb.external_secrets):

@@ -107,7 +107,8 @@ class NetworkConfig(ConfigModel):
         None, description="Prefix length of each public subnet (at most /27). Default: the VPC prefix + 6 (/22 in a /16).")
     nat_gateways: NatMode = Field(
         "perAz",
-        description="NAT gateways: `single`, `perAz` or `none`. Default: perAz (profiles: dev/staging single).",
+        description="NAT gateways: `single` or `perAz` (`none` is refused for a created VPC: the platform's images "
+        "come from public registries no VPC endpoint reaches). Default: perAz (profiles: dev/staging single).",
     )
     flow_logs: FlowLogsConfig = Field(default_factory=FlowLogsConfig, description="VPC flow logs.")
     existing_vpc: ExistingVpcConfig | None = Field(

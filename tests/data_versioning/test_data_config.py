@@ -79,3 +79,32 @@ def test_keys_are_camel_case_and_typos_are_errors() -> None:
     assert cfg.lakefs.repository_prefix == "data" and cfg.lakefs.client_namespaces == ["research"]
     with pytest.raises(ValidationError):
         DataConfig.model_validate({"lakefs": {"replica": 2}})
+
+
+QDRANT_BASE: dict[str, Any] = {"environment": "staging", "tags": {"owner": "ml-platform", "costCenter": "cc-1234"},
+                               "cluster": {"publicAccessCidrs": ["203.0.113.0/24"]}}
+
+
+def qdrant_platform(size: int, disk: int = 50, **qdrant: Any) -> dict[str, Any]:
+    """Staging (Qdrant on) with `storageSize` `size` Gi on system nodes of `disk` GiB."""
+    return {**QDRANT_BASE, "cluster": {**QDRANT_BASE["cluster"], "systemNodes": {"diskSizeGib": disk}},
+            "data": {"qdrant": {"storageSize": f"{size}Gi", **qdrant}}}
+
+
+@pytest.mark.parametrize("disk", [50, 200])
+def test_a_qdrant_storage_size_no_system_node_can_stage_is_refused(disk: int) -> None:
+    """Review (latefix) #2: the snapshot job requests storageSize of ephemeral storage on a system node, whose
+    allocatable is the root volume less kubelet's 1Gi kube-reserved and 10% eviction threshold (EKS nodeadm)."""
+    from mlops_infra.config import ConfigError, load_platform_config
+    from mlops_infra.config.platform import system_node_ephemeral_gib
+    room = system_node_ephemeral_gib(disk)
+    assert room == int(disk * 0.9) - 1 and 0 < room < disk
+    assert load_platform_config(qdrant_platform(room, disk)).data.qdrant.storage_size == f"{room}Gi"
+    with pytest.raises(ConfigError) as err:
+        load_platform_config(qdrant_platform(room + 1, disk))
+    assert [p for p in err.value.problems if p.startswith("data.qdrant.storageSize")] == [
+        f"data.qdrant.storageSize: {room + 1}Gi does not fit the snapshot job's scratch space on a system node: it "
+        f"requests storageSize of ephemeral storage, at most int(0.9 x cluster.systemNodes.diskSizeGib) - 1 = "
+        f"{room}Gi for {disk} GiB (kubelet keeps 1Gi and 10% back); raise diskSizeGib or lower storageSize"]
+    # With a nodeSelector the job runs on the operator's nodes, whose disks this config does not know.
+    load_platform_config(qdrant_platform(room + 1, disk, nodeSelector={"pool": "vectors"}))

@@ -46,13 +46,21 @@ PRELUDE = ('for m in $(awk \'{print $2}\' /proc/self/mounts | sort -u); do case 
 there (KEEP) is bound back, read-only, from a view of the old /tmp (ORIG) taken before the tmpfs is mounted."""
 
 
-def readonly(cmd: list[str], writable: list[str]) -> list[str]:
+@pytest.fixture
+def orig_tmp() -> Iterator[Path]:
+    """ORIG's mount point: outside /tmp (the tmpfs hides /tmp), one per test, removed after it. The bind mount lives
+    only in each command's own mount namespace, so the directory itself stays empty here."""
+    orig = Path(tempfile.mkdtemp(prefix="it-airflow-orig-tmp-", dir="/var/tmp"))
+    yield orig
+    shutil.rmtree(orig, ignore_errors=True)
+
+
+def readonly(cmd: list[str], writable: list[str], orig: Path) -> list[str]:
     assert shutil.which("unshare"), "unshare (util-linux) is needed to emulate a read-only root"
     needed = {ROOT.resolve(), consumer_python("airflow").parent.parent.resolve()}  # the venv, not its base python
     keep = sorted(str(p) for p in needed if "/tmp" in writable and p.is_relative_to("/tmp"))
-    orig = tempfile.mkdtemp(prefix="it-airflow-orig-tmp-", dir="/var/tmp") if keep else ""
     return ["unshare", "-r", "-m", "env", f"WRITABLE={' '.join(writable)}", f"KEEP={' '.join(keep)}",
-            f"ORIG={orig}", "sh", "-c", PRELUDE, "sh", *cmd]
+            f"ORIG={orig if keep else ''}", "sh", "-c", PRELUDE, "sh", *cmd]
 
 
 def cfg_text(config: dict[str, dict[str, Any]]) -> str:
@@ -93,7 +101,7 @@ def wait_for(pred: Any, proc: subprocess.Popen[bytes], log: Path, timeout: float
 
 
 def test_scheduler_and_dag_processor_start_on_a_read_only_root_and_load_the_dag_from_s3(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, orig_tmp: Path) -> None:
     inv = plan("variant-pipelines")
     v = values(inv)
     rendered = pods(v)
@@ -147,15 +155,15 @@ def test_scheduler_and_dag_processor_start_on_a_read_only_root_and_load_the_dag_
                "AIRFLOW__CORE__FERNET_KEY": "0" * 43 + "=", "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
         probe = subprocess.run(readonly(["sh", "-c", f"touch /tmp/x {home}/logs/x && ! touch {home}/y 2>/dev/null"
-                                         f" && ! touch {ROOT}/y 2>/dev/null"], writable), capture_output=True)
+                                         f" && ! touch {ROOT}/y 2>/dev/null"], writable, orig_tmp), capture_output=True)
         assert probe.returncode == 0, probe.stderr  # only the mounted paths are writable in the emulation
-        migrate = subprocess.run(readonly([python, "-m", "airflow", "db", "migrate"], writable), env=env,
+        migrate = subprocess.run(readonly([python, "-m", "airflow", "db", "migrate"], writable, orig_tmp), env=env,
                                  capture_output=True, text=True, timeout=600)
         assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
-        with running(readonly([python, "-m", "airflow", "dag-processor"], writable), env, home / "dp.log") as dp:
+        with running(readonly([python, "-m", "airflow", "dag-processor"], writable, orig_tmp), env, home / "dp.log") as dp:
             dags = wait_for(lambda: query(pg, "SELECT dag_id FROM serialized_dag"), dp, home / "dp.log")
         sched_env = {k: val for k, val in env.items() if not k.startswith("AWS_")}  # the scheduler has no IRSA role
-        with running(readonly([python, "-m", "airflow", "scheduler"], writable), sched_env, home / "s.log") as sched:
+        with running(readonly([python, "-m", "airflow", "scheduler"], writable, orig_tmp), sched_env, home / "s.log") as sched:
             beats = wait_for(lambda: query(pg, "SELECT state FROM job WHERE job_type = 'SchedulerJob' AND "
                                                "state = 'running'"), sched, home / "s.log")
     assert dags == ["train_on_gpu"] and beats == ["running"]

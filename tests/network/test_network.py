@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -172,42 +173,60 @@ def test_a_public_cluster_with_guarded_namespaces_gets_sts_inside_the_vpc() -> N
     assert sids == ["OwnAccountPrincipals", "WebIdentityToOwnAccountRoles"]
 
 
-def test_nat_none_needs_a_private_cluster() -> None:
-    base = {"environment": "dev", "tags": {"owner": "o", "costCenter": "c"}, "network": {"natGateways": "none"}}
+NAT_NONE = ("network.natGateways: `none` is not supported: the platform's images come from docker.io, quay.io, "
+            "ghcr.io, nvcr.io, registry.k8s.io, public.ecr.aws, which no VPC endpoint reaches, so pods would never "
+            "pull them (ImagePullBackOff); use natGateways single (one NAT gateway) or perAz (one per zone)")
+
+
+@pytest.mark.parametrize("cluster", [{"endpointPublicAccess": False},
+                                     {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}])
+@pytest.mark.parametrize("provisioner", ["karpenter", "managedNodeGroups"])
+def test_nat_none_is_refused_naming_the_registries_and_the_alternative(cluster: dict[str, Any],
+                                                                         provisioner: str) -> None:
+    """Review (latefix) #1: without NAT no pod could pull its image (no VPC endpoint reaches a public registry), so
+    `none` is refused for a created VPC, private cluster or not; `single` with the same settings is accepted."""
+    base = {"environment": "dev", "tags": {"owner": "o", "costCenter": "c"}, "cluster": cluster,
+            "gpu": {"provisioner": provisioner}}
     with pytest.raises(ConfigError) as info:
-        load_platform_config({**base, "cluster": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}})
-    assert [p for p in info.value.problems if p.startswith("network.natGateways")] == [
-        "network.natGateways: `none` needs a private cluster (cluster.endpointPublicAccess false), which gets the "
-        "interface endpoints nodes need instead of NAT; a public cluster without NAT has no route to ECR, STS or EC2"]
-    load_platform_config({**base, "cluster": {"endpointPublicAccess": False}})
+        load_platform_config({**base, "network": {"natGateways": "none"}})
+    assert [p for p in info.value.problems if p.startswith("network.natGateways")] == [NAT_NONE]
+    load_platform_config({**base, "network": {"natGateways": "single"}})
 
 
-def isolated(**extra: Any) -> dict[str, Any]:
-    return {"environment": "dev", "tags": {"owner": "o", "costCenter": "c"}, "network": {"natGateways": "none"},
-            "cluster": {"endpointPublicAccess": False, **extra.pop("cluster", {})}, **extra}
+@pytest.mark.parametrize("render", [False, pytest.param(True, marks=pytest.mark.charts(
+    "kube-prometheus-stack", "gpu-operator", "nvidia-device-plugin", "dcgm-exporter"))])
+def test_the_refusal_names_every_registry_the_platforms_images_come_from(render: bool) -> None:
+    """The message's premise, from the planned prod stack's image references (with `render`, the charts' too): each
+    comes from a registry it names, or from ECR (private, which NAT serves as well: the EKS add-on images live in
+    another region's ECR, which this region's ecr.dkr endpoint would not reach), and some come from public ones."""
+    from mlops_infra.config.platform import PUBLIC_REGISTRIES
+    hosts = image_registries(planned("prod", render=render))
+    assert hosts & set(PUBLIC_REGISTRIES)
+    assert {h for h in hosts if not re.fullmatch(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com", h)} <= \
+        set(PUBLIC_REGISTRIES)
+    if render:  # what the charts add: the Kubernetes project's, NVIDIA's and GitHub's registries
+        assert {"registry.k8s.io", "nvcr.io", "ghcr.io"} <= hosts
 
 
-def test_an_isolated_vpc_gets_the_endpoints_its_controllers_call() -> None:
-    """Review (net) #2: without NAT the Pod Identity agent (eks-auth), External Secrets (secretsmanager) and
-    Alertmanager (sns) had no route; with NAT nothing is added."""
-    from mlops_infra.config.platform import workload_endpoint_services
-    cfg = load_platform_config(isolated(cluster={"workloadIdentity": "podIdentity"},
-                                        securityBaseline={"enabled": True, "externalSecrets": True}))
-    assert {"eks-auth", "secretsmanager", "sns"} <= set(workload_endpoint_services(cfg))
-    with_nat = load_platform_config({**isolated(cluster={"workloadIdentity": "podIdentity"},
-                                                securityBaseline={"enabled": True, "externalSecrets": True}),
-                                     "network": {"natGateways": "single"}})
-    assert not {"eks-auth", "secretsmanager", "sns"} & set(workload_endpoint_services(with_nat))
+IMAGE = re.compile(r"([a-z0-9-]+(?:\.[a-z0-9-]+)+)/[a-z0-9._/-]+(?::[\w.-]+|@sha256:[0-9a-f]{64})")
 
 
-def test_an_isolated_vpc_refuses_karpenter() -> None:
-    """Karpenter needs IAM (instance profiles) and the Pricing API, which have no VPC endpoint."""
-    with pytest.raises(ConfigError) as info:
-        load_platform_config(isolated(gpu={"provisioner": "karpenter"}))
-    assert [p for p in info.value.problems if p.startswith("network.natGateways")] == [
-        "network.natGateways: `none` cannot serve gpu.provisioner karpenter: it needs IAM (instance profiles) and "
-        "the Pricing API, which have no VPC endpoint; use natGateways single, or provisioner managedNodeGroups"]
-    load_platform_config(isolated(gpu={"provisioner": "managedNodeGroups"}))
+def image_registries(inv: Inventory) -> set[str]:
+    """The registry host of every string under an `image` key (a container's, or a chart value's `image`)."""
+    found: set[str] = set()
+
+    def walk(node: Any, key: str = "") -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, str(k))
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, str) and "image" in key.lower() and (m := IMAGE.fullmatch(node)):
+            found.add(m.group(1))
+    for r in inv.resources:
+        walk(r.inputs)
+    return found
 
 
 def test_an_existing_vpc_must_declare_the_endpoints_guarded_pods_call() -> None:

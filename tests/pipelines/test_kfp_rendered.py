@@ -25,7 +25,7 @@ from tests import iam_eval, netpol_eval
 from tests.conftest import KFP_BASES, planned
 from tests.integration.plans import VARIANTS
 
-pytestmark = pytest.mark.charts(KFP_BASES)
+NEEDS_BASES = pytest.mark.charts(KFP_BASES)
 
 NS = "kubeflow"
 DEPLOYMENT, CM, SECRET = "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret"
@@ -47,6 +47,12 @@ API_SERVER_KEYS = ("DBConfig.MySQLConfig.Host", "DBConfig.MySQLConfig.Port", "DB
 @pytest.fixture(scope="module")
 def inv() -> Inventory:
     return planned("pipelines", VARIANTS, render=True)
+
+
+@pytest.fixture(scope="module")
+def plain() -> Inventory:
+    """The same plan without rendering: the platform's own objects and the Directory (no chart store needed)."""
+    return planned("pipelines", VARIANTS)
 
 
 def in_ns(inv: Inventory, typ: str) -> list[ResourceRecord]:
@@ -88,6 +94,7 @@ def synced_keys(inv: Inventory) -> dict[str, set[str]]:
             for es in in_ns(inv, ES)}
 
 
+@NEEDS_BASES
 def test_api_server_env_has_the_keys_the_2_17_0_code_reads(inv: Inventory) -> None:
     api = rendered(inv, DEPLOYMENT)["ml-pipeline"]
     env = env_values(inv, container(api, "ml-pipeline-api-server"))
@@ -111,7 +118,8 @@ def test_api_server_env_has_the_keys_the_2_17_0_code_reads(inv: Inventory) -> No
     assert bucket and inv.outputs["kfpArtifactBucket"] == bucket
 
 
-def test_database_host_is_the_rds_mysql_instance_with_tls_required(inv: Inventory) -> None:
+def test_database_host_is_the_rds_mysql_instance_with_tls_required(plain: Inventory) -> None:
+    inv = plain
     (db,) = [r for r in inv.of_type("aws:rds/instance:Instance") if r.name.endswith("kfp-db")]
     assert db.inputs["engine"] == "mysql" and db.inputs["port"] == MYSQL_PORT
     assert db.inputs["manageMasterUserPassword"] is True and db.inputs["publiclyAccessible"] is False
@@ -124,6 +132,7 @@ def test_database_host_is_the_rds_mysql_instance_with_tls_required(inv: Inventor
     assert db.urn in host.property_dependencies["spec"], "the host name is not the instance's address"
 
 
+@NEEDS_BASES
 def test_every_key_a_rendered_pod_reads_is_written(inv: Inventory) -> None:
     maps = {n: set(r.inputs.get("data") or {}) for n, r in owned(inv, CM).items()}
     maps |= {n: set(r.inputs.get("data") or {}) for n, r in rendered(inv, CM).items()}
@@ -145,6 +154,7 @@ def test_every_key_a_rendered_pod_reads_is_written(inv: Inventory) -> None:
     assert not problems, problems
 
 
+@NEEDS_BASES
 def test_ml_metadata_reads_a_tls_config_file_from_the_synced_secret(inv: Inventory) -> None:
     dep = rendered(inv, DEPLOYMENT)["metadata-grpc-deployment"]
     c = container(dep, "container")
@@ -159,12 +169,18 @@ def test_ml_metadata_reads_a_tls_config_file_from_the_synced_secret(inv: Invento
     assert "ssl_options {" in text and "{{ .password" in text and "enable_upgrade_migration: true" in text
 
 
-def test_platform_owned_objects_are_not_in_the_directory_and_it_waits_for_them(inv: Inventory) -> None:
+@NEEDS_BASES
+def test_platform_owned_objects_are_not_in_the_directory(inv: Inventory) -> None:
     names = {(r.type, r.name) for r in inv.resources if r.options.get("rendered") and NS in r.urn}
+    assert names, "the Directory renders objects in the namespace"
     for typ, name in ((CM, kfp.INSTALL_CONFIG), (CM, kfp.LAUNCHER_CONFIG),
                       *(("kubernetes:core/v1:ServiceAccount", sa) for sa in (kfp.API_SA, kfp.UI_SA, kfp.RUNNER_SA))):
         assert (typ, name) not in names, f"{name} is both owned and rendered"
     assert not [r for r in inv.resources if r.type.endswith("Patch") and "kfp" in r.name]
+
+
+def test_the_directory_waits_for_the_platform_owned_objects_it_reads(plain: Inventory) -> None:
+    inv = plain
     (directory,) = [r for r in inv.of_type(DIRECTORY) if r.name.endswith("kfp-manifests")]
     waits = set(directory.options["dependsOn"])
     # The password-rotation restarter's script ConfigMap is read by the restarter only, not by the Directory's pods.
@@ -175,6 +191,7 @@ def test_platform_owned_objects_are_not_in_the_directory_and_it_waits_for_them(i
                 and not r.options.get("rendered")]
 
 
+@NEEDS_BASES
 def test_ui_reads_the_bucket_with_its_own_irsa_role(inv: Inventory) -> None:
     env = env_values(inv, container(rendered(inv, DEPLOYMENT)["ml-pipeline-ui"], "ml-pipeline-ui"))
     assert env["AWS_S3_ENDPOINT"] == "s3.us-east-1.amazonaws.com" and "MINIO_ACCESS_KEY" not in env
@@ -189,6 +206,7 @@ def test_ui_reads_the_bucket_with_its_own_irsa_role(inv: Inventory) -> None:
     assert not iam_eval.allows(docs, "s3:PutObject", f"arn:aws:s3:::{bucket}/pipelines/run/x.txt")
 
 
+@NEEDS_BASES
 def test_no_v1_cache_webhook_nor_csr_approval(inv: Inventory) -> None:
     objects = [r for r in inv.resources if r.options.get("rendered") and "kfp" in r.urn]
     assert objects
@@ -198,6 +216,7 @@ def test_no_v1_cache_webhook_nor_csr_approval(inv: Inventory) -> None:
         "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration", "CertificateSigningRequest")]
 
 
+@NEEDS_BASES
 def test_database_and_api_egress_select_only_their_clients(inv: Inventory) -> None:
     policies = [p for p in netpol_eval.policies_in(inv) if p.namespace == NS]
     pods = {name: dict(d.inputs["spec"]["template"]["metadata"].get("labels") or {})
@@ -215,6 +234,7 @@ def test_database_and_api_egress_select_only_their_clients(inv: Inventory) -> No
     assert netpol_eval.allows(policies, step, api, 443) and not netpol_eval.allows(policies, step, database, MYSQL_PORT)
 
 
+@NEEDS_BASES
 def test_ui_reads_archived_logs_where_argo_archives_them(inv: Inventory) -> None:
     """After Argo's pod GC the UI reads a step's log from Argo's archive (frontend/server/handlers/pod-logs.ts,
     configs.ts ARGO_ARCHIVE_*, 2.17.0): the same bucket and key format as the namespace's artifact repository."""
@@ -227,6 +247,7 @@ def test_ui_reads_archived_logs_where_argo_archives_them(inv: Inventory) -> None
     assert env["ARGO_KEYFORMAT"] == repo["s3"]["keyFormat"]
 
 
+@NEEDS_BASES
 def test_step_pods_cannot_read_the_namespaces_secrets(inv: Inventory) -> None:
     """pipeline-runner (every step pod) shares `kubeflow` with mysql-secret and metadata-mysql-config. The 2.17.0
     launcher reads a Secret only for object-store credentials that are not `fromEnv`

@@ -17,7 +17,7 @@ from mlops_infra.plan import Inventory, ResourceRecord
 from tests.conftest import KFP_BASES, planned
 from tests.integration.plans import VARIANTS
 
-pytestmark = pytest.mark.charts(KFP_BASES)
+NEEDS_BASES = pytest.mark.charts(KFP_BASES)
 
 NS = "metaflow"
 ROLE, BINDING = "kubernetes:rbac.authorization.k8s.io/v1:Role", "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
@@ -26,6 +26,12 @@ ROLE, BINDING = "kubernetes:rbac.authorization.k8s.io/v1:Role", "kubernetes:rbac
 @pytest.fixture(scope="module")
 def inv() -> Inventory:
     return planned("pipelines", VARIANTS, render=True)
+
+
+@pytest.fixture(scope="module")
+def owned() -> Inventory:
+    """The same plan without rendering: what the platform creates itself (no chart store needed)."""
+    return planned("pipelines", VARIANTS)
 
 
 def in_ns(inv: Inventory, kind: str) -> list[ResourceRecord]:
@@ -45,6 +51,7 @@ def bound_rules(inv: Inventory, sa: str) -> list[dict[str, Any]]:
             for rule in roles.get(b.inputs["roleRef"]["name"], [])]
 
 
+@NEEDS_BASES
 def test_an_argo_controller_watches_metaflows_namespace(inv: Inventory) -> None:
     (controller,) = [d for d in in_ns(inv, "Deployment") if d.name == mf.ARGO_CONTROLLER]
     assert controller.options.get("rendered"), "the controller is the pinned upstream one, rendered"
@@ -67,10 +74,10 @@ def test_an_argo_controller_watches_metaflows_namespace(inv: Inventory) -> None:
     assert "executor" in cm.inputs["data"] and "artifactRepository" not in cm.inputs["data"]
 
 
-def test_the_executor_has_a_token_and_may_report_results(inv: Inventory) -> None:
-    (sa,) = [s for s in in_ns(inv, "ServiceAccount") if s.inputs["metadata"]["name"] == mf.FLOWS_SERVICE_ACCOUNT]
+def test_the_executor_has_a_token_and_may_report_results(owned: Inventory) -> None:
+    (sa,) = [s for s in in_ns(owned, "ServiceAccount") if s.inputs["metadata"]["name"] == mf.FLOWS_SERVICE_ACCOUNT]
     assert sa.inputs["automountServiceAccountToken"] is True
-    rules = bound_rules(inv, mf.FLOWS_SERVICE_ACCOUNT)
+    rules = bound_rules(owned, mf.FLOWS_SERVICE_ACCOUNT)
     assert allows(rules, "argoproj.io", "workflowtaskresults", "create")
     assert allows(rules, "argoproj.io", "workflowtaskresults", "patch")
 

@@ -99,10 +99,13 @@ def daemonset(platform: Inventory, release: str, name: str) -> dict[str, Any]:
     return dict(ds["spec"]["template"]["spec"])
 
 
-@pytest.mark.charts("nvidia-device-plugin", "aws-efa-k8s-device-plugin")
-@pytest.mark.parametrize(("release", "name"), [("mlops-prod-gpu-software-deviceplugin", "nvidia-device-plugin"),
-                                              ("mlops-prod-gpu-software-efa", "aws-efa-k8s-device-plugin"),
-                                              ("mlops-prod-monitoring-dcgm", "mlops-prod-monitoring-dcgm-exporter")])
+@pytest.mark.parametrize(("release", "name"), [
+    pytest.param("mlops-prod-gpu-software-deviceplugin", "nvidia-device-plugin",
+                 marks=pytest.mark.charts("nvidia-device-plugin")),
+    pytest.param("mlops-prod-gpu-software-efa", "aws-efa-k8s-device-plugin",
+                 marks=pytest.mark.charts("aws-efa-k8s-device-plugin")),
+    pytest.param("mlops-prod-monitoring-dcgm", "mlops-prod-monitoring-dcgm-exporter",
+                 marks=pytest.mark.charts("dcgm-exporter"))])
 def test_the_workspace_pools_nodes_get_the_platforms_gpu_daemonsets(platform: Inventory, team: Inventory,
                                                                     release: str, name: str) -> None:
     assert {e["name"]: e["status"] for e in platform.rendering}[release] == "rendered"
