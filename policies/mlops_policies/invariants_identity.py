@@ -17,6 +17,8 @@ workload (no web-identity or pods.eks trust), and which pods use a ServiceAccoun
 from __future__ import annotations
 
 import fnmatch
+import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -192,6 +194,44 @@ def irsa_findings(idx: Index, ids: Identifiers, config: Mapping[str, Any]) -> It
                            "credentials: annotate it")
 
 
+def _issuer_cluster(idx: Index, provider: Resource) -> Resource | None:
+    """The EKS cluster an IAM OIDC provider belongs to: the one cluster its `url` (the issuer) comes from."""
+    found = {u for u in provider.property_dependencies.get("url", ()) if (c := idx.get(u)) and c.type == CLUSTER}
+    return idx.get(found.pop()) if len(found) == 1 else None
+
+
+def _applied_to(obj: Resource, clusters: list[Resource]) -> Resource | None:
+    """The cluster a Kubernetes object is applied to: the one cluster of the stack whose name its provider's
+    kubeconfig names (a context/cluster entry, `aws eks get-token --cluster-name`); None when none or several do, or
+    the object uses the ambient kubeconfig."""
+    text = json.dumps(obj.provider_props or {})
+    hits = [c for c in clusters if isinstance(n := c.get("name"), str) and n
+            and re.search(rf"(?<![\w.-]){re.escape(n)}(?![\w.-])", text)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def cluster_findings(idx: Index, ids: Identifiers, roles: Mapping[str, Resource]) -> Iterator[Finding]:
+    """Several clusters (blue/green): each cluster has its own OIDC issuer, so the trust of the role a ServiceAccount
+    carries must federate the provider of the cluster the ServiceAccount is applied to (EKS user guide, "Assign IAM
+    roles to Kubernetes service accounts": the trust names the cluster's OIDC provider)."""
+    clusters = idx.of_type(CLUSTER)
+    if len(clusters) < 2:
+        return
+    issuers = {url.removeprefix("https://"): c for p in idx.of_type(OIDC_PROVIDER)
+               if isinstance(url := p.get("url"), str) and (c := _issuer_cluster(idx, p)) is not None}
+    providers, provider_urns = own_providers(idx, ids), {p.urn for p in idx.of_type(OIDC_PROVIDER, CLUSTER)}
+    for sa, role in _annotated(idx, ids, roles):
+        runs_in = _applied_to(sa, clusters)
+        trusted = [issuers[host] for _, host in _web_identity(role, providers, provider_urns) if host in issuers]
+        if runs_in is None or not trusted or any(c.urn == runs_in.urn for c in trusted):
+            continue
+        ns, name = meta(sa)
+        other = ", ".join(sorted({label(c) for c in trusted}))
+        yield sa, (f"ServiceAccount {ns}/{name} ({sa.name}) is applied to cluster {label(runs_in)} and carries role "
+                   f"{label(role)}'s ARN, but the role's trust federates only the OIDC provider of cluster {other}: "
+                   f"the tokens {label(runs_in)} issues are not accepted; federate {label(runs_in)}'s OIDC provider")
+
+
 def _pod_identity_for(idx: Index, subject: str) -> bool:
     return any(f"{a.get('namespace')}/{a.get('serviceAccount')}" == subject for a in idx.of_type(POD_IDENTITY))
 
@@ -254,4 +294,5 @@ def pod_identity_findings(idx: Index, ids: Identifiers, config: Mapping[str, Any
 def workload_identity(stack: Stack, config: Mapping[str, Any]) -> Iterable[Finding]:
     idx, ids = index(stack), identifiers(stack)
     yield from irsa_findings(idx, ids, config)
+    yield from cluster_findings(idx, ids, {r.urn: r for r in idx.of_type(ROLE)})
     yield from pod_identity_findings(idx, ids, config)

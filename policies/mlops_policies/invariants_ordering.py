@@ -127,12 +127,16 @@ def _describe(res: Resource) -> str:
     return f"{_kind(res)} {where}"
 
 
+def _installed_by(res: Resource, idx: Index) -> str:
+    """` (installed by Release x)` for an object an installer renders: where its dependsOn is written."""
+    owner = idx.get(res.parent) if res.parent else None
+    return f" (installed by {owner.type.rsplit(':', 1)[-1]} {owner.name})" if owner is not None \
+        and owner.type in INSTALLERS else ""
+
+
 def _installer(res: Resource, idx: Index) -> str:
     if res.type == CRD:
-        owner = idx.get(res.parent) if res.parent else None
-        suffix = f" (installed by {owner.type.rsplit(':', 1)[-1]} {owner.name})" if owner is not None \
-            and owner.type in INSTALLERS else ""
-        return f"CustomResourceDefinition {shown(res)}{suffix}"
+        return f"CustomResourceDefinition {shown(res)}{_installed_by(res, idx)}"
     return f"{res.type.rsplit(':', 1)[-1]} {res.name}"
 
 
@@ -160,7 +164,7 @@ def ordering_findings(idx: Index, owns_cluster: bool) -> Iterator[tuple[Resource
         if graph.opaque and any(graph.waits(res, {o.urn}) for o in graph.opaque):
             continue  # it waits for an unrendered installer that may carry the CRD
         what = ", ".join(sorted({_installer(s, idx) for s in sources})[:3])
-        yield res, (f"{_describe(res)} does not wait for {what}, which installs its CRD ({kind}.{group}): the "
+        yield res, (f"{_describe(res)}{_installed_by(res, idx)} does not wait for {what}, which installs its CRD ({kind}.{group}): the "
                     "first deploy can create it before the CRD exists ('no matches for kind'); pass depends_on on "
                     "the installer (or on something that waits for it)")
 

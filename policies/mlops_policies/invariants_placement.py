@@ -146,9 +146,14 @@ def why_not(spec: Mapping[str, Any], nt: NodeType) -> str | None:
     return None
 
 
-def advertisers(idx: Index, pm: Pods, types: list[NodeType]) -> dict[str, set[str]]:
-    """Extended resource -> node types (their `what`) where a device plugin can run and advertise it."""
+def advertisers(idx: Index, pm: Pods, types: list[NodeType], consumer: bool = False) -> tuple[
+        dict[str, set[str]], dict[tuple[str, str], str]]:
+    """Extended resource -> node types (their `what`) where a device plugin can run and advertise it; and, for a node
+    type where the stack's plugin DaemonSets cannot run, why (both ends: the plugin and the node's taint or label).
+    In a `consumer` stack (the cluster is made elsewhere) a resource none of whose plugins the stack carries is taken
+    to be advertised everywhere (the cluster's stack may install the plugin)."""
     found: dict[str, set[str]] = {GPU: set(), EFA: set()}
+    why: dict[tuple[str, str], str] = {}
     # A device plugin installed by something `check` did not render (a release, a v4 Chart, a manifest URL such as
     # NVIDIA's static nvidia-device-plugin.yml): its DaemonSet is unseen, taken to run on every node type.
     parents = {r.parent for r in idx.stack.resources if r.parent}
@@ -162,15 +167,20 @@ def advertisers(idx: Index, pm: Pods, types: list[NodeType]) -> dict[str, set[st
             any(i in str(c.get("image") or "") for i in images)
             for c in as_list(t.spec.get("containers")) if isinstance(c, Mapping))]
         for nt in types:
-            if everywhere[resource] or any(why_not(p.spec, nt) is None for p in plugins):
+            if everywhere[resource] or (consumer and not plugins) or any(why_not(p.spec, nt) is None for p in plugins):
                 found[resource].add(nt.what)
-    return found
+            elif plugins:
+                why[(resource, nt.what)] = "; ".join(f"{p.what} does not run there: {why_not(p.spec, nt)}"
+                                                     for p in plugins[:2])
+    return found, why
 
 
-def _fits(req: dict[str, float], nt: NodeType, ads: dict[str, set[str]]) -> str | None:
+def _fits(req: dict[str, float], nt: NodeType, ads: tuple[dict[str, set[str]], dict[tuple[str, str], str]]) -> \
+        str | None:
     for ext in (GPU, EFA):
-        if req.get(ext) and nt.what not in ads[ext]:
-            return f"no device plugin advertises {ext} there"
+        if req.get(ext) and nt.what not in ads[0][ext]:
+            because = ads[1].get((ext, nt.what))
+            return f"no device plugin advertises {ext} there" + (f" ({because})" if because else "")
     inst = nt.instance
     if inst is None:
         return None
@@ -195,13 +205,23 @@ def fargate(idx: Index, tpl: PodTemplate) -> bool:
     return False
 
 
-def placement_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
+def pinned(tpl: PodTemplate, types: list[NodeType]) -> bool:
+    """The pod's nodeSelector names one of the stack's pools (a NodePool or managed node group name is unique in
+    its cluster): whatever other pools the cluster has, only that pool's nodes can take it."""
+    sel = tpl.spec.get("nodeSelector")
+    return isinstance(sel, Mapping) and any(
+        nt.labels.get(key) == sel.get(key) for nt in types
+        for key in ("karpenter.sh/nodepool", "eks.amazonaws.com/nodegroup") if isinstance(sel.get(key), str))
+
+
+def placement_findings(idx: Index, pm: Pods, consumer: bool = False) -> Iterator[Finding]:
+    """`consumer`: the cluster is made elsewhere; only pods pinned to a pool of this stack are judged."""
     types = list(node_types(idx))
     if not types or unknown_nodes(idx):
         return
-    ads = advertisers(idx, pm, types)
+    ads = advertisers(idx, pm, types, consumer)
     for tpl in pm.templates:
-        if tpl.kind == "DaemonSet" or fargate(idx, tpl):
+        if tpl.kind == "DaemonSet" or fargate(idx, tpl) or (consumer and not pinned(tpl, types)):
             continue
         reasons = {nt.what: why_not(tpl.spec, nt) for nt in types}
         admitted = [nt for nt in types if reasons[nt.what] is None]
@@ -226,8 +246,8 @@ def placement_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
     description="Every pod can be placed: a node type of the cluster's pools (managed node groups, Karpenter "
                 "NodePools, pulumi-eks groups) admits it (nodeSelector, required node affinity, taints tolerated), "
                 "has the allocatable for its requests (instance catalogue minus the EKS AMI reservation), and "
-                "advertises each extended resource it requests through a device plugin that runs there. Only in "
-                "the stack that owns the cluster: elsewhere node facts are unknown and nothing is judged.",
+                "advertises each extended resource it requests through a device plugin that runs there. Outside the "
+                "stack that owns the cluster only pods whose nodeSelector pins a pool of the stack are judged.",
     severity="high", pack=PACK, controls=("SOC2 A1.1",),
     remediation="Match the pod to a pool (nodeSelector/affinity, tolerations of its taints), lower its requests "
                 "to the pool's allocatable, or add the pool / the device plugin DaemonSet it needs.",
@@ -235,9 +255,8 @@ def placement_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
 )
 def pod_fits_node(stack: Stack, config: Mapping[str, Any]) -> Iterable[Finding]:
     idx = index(stack)
-    if not idx.owns_cluster(config) and not idx.of_type("eks:index:Cluster"):  # pulumi-eks makes the cluster too
-        return []
-    return placement_findings(idx, pods(stack))
+    owns = idx.owns_cluster(config) or bool(idx.of_type("eks:index:Cluster"))  # pulumi-eks makes the cluster too
+    return placement_findings(idx, pods(stack), consumer=not owns)
 
 
 def _refs(spec: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .core import NotApplicable, Resource, Stack, as_list, dig, json_doc, stack_policy, statements
+from .egress_rules import Rule, parse_rule
 from .invariants_cluster import PACK
 from .invariants_index import NETWORK_POLICY, POD_IDENTITY, WORKLOADS, Index, index, labels_match, meta, pod_spec
 from .invariants_workloads import trusted_subjects
@@ -120,67 +121,6 @@ def workload_accounts(idx: Index, role: Resource) -> tuple[list[tuple[str, str |
     return [*irsa, *pod_identity], bool(irsa)
 
 
-@dataclass(frozen=True)
-class Rule:
-    cidrs: tuple[Network, ...] | None
-    """None: any destination (a rule without `to`)."""
-    ports: tuple[tuple[int, int], ...] | None
-    """TCP (from, to) ranges; None: every port."""
-    excepts: tuple[tuple[Network, ...], ...] = ()
-    """Per entry of `cidrs`, its ipBlock's `except` ranges (empty when none)."""
-
-    def admits_port(self, port: int) -> bool:
-        return self.ports is None or any(lo <= port <= hi for lo, hi in self.ports)
-
-    def covers(self, net: Network, port: int) -> bool:
-        """Every address of `net` on `port` (an `except` range overlapping `net` leaves part of it out)."""
-        return self.admits_port(port) and (self.cidrs is None or any(
-            net.version == c.version and net.subnet_of(c)  # type: ignore[arg-type]
-            and not any(net.overlaps(e) for e in self._except(i)) for i, c in enumerate(self.cidrs)))
-
-    def admits_internet(self, port: int) -> bool:
-        """Every public address on `port`: 0.0.0.0/0 whose `except` names only non-public ranges (the metadata
-        address, RFC 1918), as a guard that keeps pods off 169.254.169.254 does."""
-        return self.admits_port(port) and (self.cidrs is None or any(
-            c.version == 4 and c.prefixlen == 0 and not any(e.is_global for e in self._except(i))
-            for i, c in enumerate(self.cidrs)))
-
-    def _except(self, i: int) -> tuple[Network, ...]:
-        return self.excepts[i] if i < len(self.excepts) else ()
-
-
-def _rule(rule: Mapping[str, Any]) -> Rule | None:
-    """An egress rule's ipBlock destinations and TCP ports (None when it names no ipBlock or is unknown)."""
-    peers = rule.get("to")
-    cidrs: tuple[Network, ...] | None = None
-    excepts: list[tuple[Network, ...]] = []
-    if peers is not None:
-        nets = []
-        for peer in as_list(peers):
-            block = peer.get("ipBlock") if isinstance(peer, Mapping) else None
-            if isinstance(block, Mapping) and isinstance(block.get("cidr"), str):
-                try:
-                    net = ipaddress.ip_network(block["cidr"])
-                    out = tuple(ipaddress.ip_network(e) for e in as_list(block.get("except")) if isinstance(e, str))
-                except ValueError:
-                    continue
-                nets.append(net)
-                excepts.append(out)
-        if not nets:
-            return None
-        cidrs = tuple(nets)
-    ports: list[tuple[int, int]] = []
-    for entry in as_list(rule.get("ports")):
-        if isinstance(entry, Mapping) and str(entry.get("protocol") or "TCP") == "TCP":
-            port = entry.get("port")
-            if port is None:
-                return Rule(cidrs, None, tuple(excepts))
-            if isinstance(port, int):
-                end = entry.get("endPort")
-                ports.append((port, end if isinstance(end, int) else port))
-    return Rule(cidrs, tuple(ports) if rule.get("ports") else None, tuple(excepts))
-
-
 def pod_labels(idx: Index, ns: str, account: str | None) -> list[Mapping[str, Any]]:
     """Pod template labels of the workloads in `ns` that run as `account` (none known: [])."""
     if account is None:
@@ -218,7 +158,7 @@ def pod_egress(idx: Index, ns: str, account: str | None) -> tuple[list[Rule] | N
     """(the egress rules the pods of `ns` running as `account` get, or None when no policy isolates them for egress;
     the names of the policies that do)."""
     policies = selecting_policies(idx, ns, account)
-    rules = [r for _, spec in policies for r in (_rule(x) for x in as_list(spec.get("egress"))
+    rules = [r for _, spec in policies for r in (parse_rule(x) for x in as_list(spec.get("egress"))
                                                  if isinstance(x, Mapping)) if r]
     return (rules if policies else None), [p.name for p, _ in policies]
 
@@ -335,8 +275,15 @@ def unreachable(service: str, egress: list[Rule] | None, paths: Paths) -> str | 
         if service not in paths.gateways and not paths.nat:
             return "the VPC has neither its gateway endpoint nor NAT"
         cidrs = paths.prefix_lists.get(f"com.amazonaws.{paths.region}.{service}")
-        if egress is None or not isinstance(cidrs, list) or not all(isinstance(c, str) for c in cidrs):
-            return None  # not isolated, or the prefix list's CIDRs are unknown here: not judged on them
+        if egress is None:
+            return None
+        if not isinstance(cidrs, list) or not all(isinstance(c, str) for c in cidrs):
+            # The prefix list's CIDRs are unknown here, but they are AWS public addresses (a gateway endpoint keeps
+            # the service's public IPs; so does NAT): egress that admits HTTPS only to private-use ranges misses them.
+            if any(r.may_reach_public(HTTPS) for r in egress):
+                return None
+            return (f"egress admits HTTPS to no public address, and {service} is reached at its public addresses "
+                    f"(prefix list com.amazonaws.{paths.region}.{service}, through its gateway endpoint or NAT)")
         missing = [c for c in cidrs if not any(r.covers(ipaddress.ip_network(c), HTTPS) for r in egress)]
         return f"egress admits no HTTPS to its prefix list ({', '.join(missing)})" if missing else None
     names = ENDPOINT_NAMES.get(service, (service,))

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .cases import Case, check, params
-from .helpers import R
+from .helpers import R, messages
 
 ID = "mlops-inv-workload-identity"
 ROLE = "aws:iam/role:Role"
@@ -117,3 +117,28 @@ CASES = [
 @params(CASES)
 def test_workload_identity(case: Case) -> None:
     check(case)
+
+
+def test_two_clusters_the_trust_federates_the_cluster_the_service_account_is_applied_to() -> None:
+    """Blue/green (#30 identity_two-clusters): each cluster has its own issuer; the annotated ServiceAccount is
+    applied (through its Kubernetes provider's kubeconfig) to green, so a trust federating blue's provider fails."""
+    cluster = "aws:eks/cluster:Cluster"
+    blue, green = R(cluster, "blue", {"name": "ml-blue"}), R(cluster, "green", {"name": "ml-green"})
+    blue_oidc = R(PROVIDER.type, "blue-oidc", PROVIDER.inputs, deps={"url": ["blue"]})
+    green_oidc = R(PROVIDER.type, "green-oidc", {**PROVIDER.inputs, "url": f"https://{OTHER}",
+                                                 "arn": f"arn:aws:iam::111122223333:oidc-provider/{OTHER}"},
+                   deps={"url": ["green"]})
+    kube = R("pulumi:providers:kubernetes", "green-k8s", {"kubeconfig": json.dumps(
+        {"clusters": [{"name": "ml-green", "cluster": {"server": "https://x.eks.amazonaws.com"}}]})},
+             deps={"kubeconfig": ["green"]})
+    sa = account()
+    sa.provider = "green-k8s"
+    base = [blue, green, blue_oidc, green_oidc, kube, sa]
+    found = messages(ID, [*base, irsa()])
+    assert len(found) == 1
+    assert "ServiceAccount ml/trainer (sa-trainer) is applied to cluster green (ml-green)" in found[0]
+    assert "role trainer's ARN" in found[0] and "cluster blue (ml-blue)" in found[0]
+    assert messages(ID, [*base, irsa(host=OTHER, federated=f"arn:aws:iam::111122223333:oidc-provider/{OTHER}")]) \
+        == []
+    sa.provider = None  # the ambient kubeconfig: which cluster is not known, not judged
+    assert messages(ID, [*base, irsa()]) == []

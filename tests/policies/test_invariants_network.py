@@ -12,7 +12,7 @@ from mlops_policies.runner import evaluate
 from tests.conftest import planned
 
 from .cases import Case, check, params
-from .helpers import R
+from .helpers import R, messages
 
 PORTS = "mlops-inv-netpol-pod-port"
 REACH = "mlops-inv-aws-service-reachable"
@@ -371,3 +371,21 @@ SHAPE_CASES = [
 @params(SHAPE_CASES)
 def test_service_reach_in_other_shapes(case: Case) -> None:
     check(case)
+
+
+def test_unknown_prefix_list_is_judged_by_whether_egress_may_reach_any_public_address() -> None:
+    """#30 service-reach_egress-netpol: the gateway endpoint's CIDRs are unknown offline, but they are public AWS
+    addresses; egress admitting HTTPS only to private-use ranges cannot reach them, whatever the list holds."""
+    unknown_s3 = R(endpoint("s3").type, "vpce-s3", {"serviceName": "com.amazonaws.us-east-1.s3",
+                                                    "vpcEndpointType": "Gateway"})
+    base = [VPC, unknown_s3, endpoint("sts", "Interface"), *role("research", "trainer", "s3:GetObject")]
+    found = messages(REACH, [*base, reach_egress("research", https(VPC_CIDR, "192.168.0.0/16"), name="np")])
+    assert found == [TRAINER.format("s3") + "egress of NetworkPolicy np admits HTTPS to no public address, and s3 is "
+                     "reached at its public addresses (prefix list com.amazonaws.us-east-1.s3, through its gateway "
+                     "endpoint or NAT)"]
+    for reaching in (https(VPC_CIDR, "3.5.0.0/19"), https(VPC_CIDR, "0.0.0.0/0"),
+                     {"to": [{"ipBlock": {"cidr": "3.5.0.0/19"}}]},
+                     {"to": [{"ipBlock": {}}], "ports": [{"protocol": "TCP", "port": 443}]}):  # a cidr not known
+        assert messages(REACH, [*base, reach_egress("research", https(VPC_CIDR), reaching)]) == [], reaching
+    assert messages(REACH, [*base, reach_egress("research", https(VPC_CIDR), {
+        "to": [{"ipBlock": {"cidr": "3.5.0.0/19"}}], "ports": [{"protocol": "TCP", "port": 80}]})]) != []

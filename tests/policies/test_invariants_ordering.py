@@ -80,3 +80,17 @@ def test_known_chart_not_rendered_is_the_installer() -> None:
     es.deps = {}
     found = messages(POLICY, [EKS, eso, es])
     assert len(found) == 1 and "Release eso" in found[0] and "ExternalSecret app/db" in found[0]
+
+
+def test_custom_resource_rendered_by_another_release_names_that_release() -> None:
+    """Two releases (#30 ordering_two-releases): the fix is a depends_on on the second release, so the finding names
+    the release that renders the custom resource as well as the one that installs the CRD."""
+    first = R("kubernetes:helm.sh/v3:Release", "crds-rel", {"chart": "widgets", "namespace": "app"})
+    second = R("kubernetes:helm.sh/v3:Release", "app-rel", {"chart": "app", "namespace": "app"})
+    found = messages(POLICY, [first, second, crd(parent="crds-rel"), widget(parent="app-rel")])
+    assert len(found) == 1
+    assert "Widget app/w (installed by Release app-rel) does not wait for" in found[0]
+    assert "(installed by Release crds-rel)" in found[0]
+    assert messages(POLICY, [first, second, crd(parent="crds-rel"),
+                             R(second.type, "app-rel", second.inputs, deps={"dependsOn": ["crds-rel"]}),
+                             widget(parent="app-rel")]) == []

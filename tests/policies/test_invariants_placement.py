@@ -178,3 +178,26 @@ def test_a_device_plugin_from_an_unrendered_manifest_counts() -> None:
                 "nvidia-device-plugin.yml"})
     gpu_pod = {**requests(**{"nvidia.com/gpu": 1}), "tolerations": TOLERATE_GPU}
     assert messages(FIT, [EKS, GPUS, url, pod(dict(gpu_pod))]) == []
+
+
+def test_consumer_stack_judges_pods_pinned_to_its_own_nodepool_and_names_the_plugin() -> None:
+    """#30 placement_karpenter-gpu: a stack without the cluster defines a Karpenter NodePool, the device plugin and a
+    Job pinned to the pool; the plugin does not tolerate the pool's taint, so the pool never advertises the GPU."""
+    pool = R("kubernetes:karpenter.sh/v1:NodePool", "gpu-pool", {"metadata": {"name": "gpu"}, "spec": {"template": {
+        "spec": {"requirements": [{"key": "node.kubernetes.io/instance-type", "operator": "In",
+                                   "values": ["g5.xlarge"]}],
+                 "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]}}}})
+    job = pod({"nodeSelector": {"karpenter.sh/nodepool": "gpu"}, "tolerations": TOLERATE_GPU,
+               **requests(cpu="2", memory="8Gi", **{"nvidia.com/gpu": "1"})}, name="train")
+    blind = pod({"container": {"image": "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"}}, DS, "nvidia-device-plugin",
+                "kube-system")
+    found = messages(FIT, [pool, blind, job])
+    assert len(found) == 1
+    assert "train" in found[0] and "no device plugin advertises nvidia.com/gpu there" in found[0]
+    assert "nvidia-device-plugin does not run there: the pod does not tolerate its taint nvidia.com/gpu" in found[0]
+    assert messages(FIT, [pool, PLUGIN, job]) == []
+    assert messages(FIT, [pool, job]) == []  # no plugin here: the cluster's stack may install it
+    unpinned = pod({"tolerations": TOLERATE_GPU, **requests(cpu="2", memory="8Gi", **{"nvidia.com/gpu": "1"})},
+                   name="free")
+    assert messages(FIT, [pool, blind, unpinned]) == []  # the cluster's other pools are unknown here
+    assert messages(FIT, [EKS, pool, blind, unpinned]) != []  # in the cluster's stack it is judged

@@ -1,6 +1,6 @@
 """Ordering family, a CRD applied from YAML text with `kubernetes.yaml.ConfigGroup`, its controller as a raw
 Deployment, and a custom resource that waits for the controller: InferenceGraph `ensemble` -> Deployment
-`graph-controller` -> ConfigGroup `inference-graph-crds`. The good twin waits for the CRD only transitively.
+`graph-controller` -> ConfigGroup `inference-graph-crds` (yaml/v2). The good twin waits for the CRD only transitively.
 
 bad: the controller Deployment does not wait for the ConfigGroup, so nothing orders the custom resource after its
 CRD."""
@@ -28,7 +28,11 @@ spec:
           type: object
           x-kubernetes-preserve-unknown-fields: true
 """
-crds = k8s.yaml.ConfigGroup("inference-graph-crds", yaml=[CRDS])
+# yaml/v2 ConfigGroup: `depends_on` a v1 `k8s.yaml.ConfigGroup` does not wait for its objects (the Python SDK expands a
+# local component to the children registered so far, and v1 registers them inside an apply after the decode invoke;
+# pulumi-kubernetes issues #1773 and #1833, fixed by the v2 ConfigGroup, whose docs say dependsOn on it waits for the
+# objects in the group: provider/pkg/gen/examples/overlays/configGroupV2.md at v4.32.0).
+crds = k8s.yaml.v2.ConfigGroup("inference-graph-crds", yaml=CRDS)
 ns = k8s.core.v1.Namespace("serving", metadata={"name": "serving"})
 k8s.core.v1.ServiceAccount("graph-controller", metadata={"name": "graph-controller", "namespace": "serving"},
                            opts=pulumi.ResourceOptions(depends_on=[ns]))

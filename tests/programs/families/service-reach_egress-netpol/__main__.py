@@ -50,6 +50,11 @@ for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2Co
 aws.eks.NodeGroup("training-general", cluster_name=cluster.name, node_group_name="general", node_role_arn=node_role.arn,
                   subnet_ids=subnet_ids, instance_types=["m6i.2xlarge"],
                   scaling_config={"min_size": 2, "desired_size": 2, "max_size": 5})
+# NetworkPolicies are enforced on EKS only once the VPC CNI's network policy agent is on (off by default: EKS user guide
+# "Restrict Pod network traffic with Kubernetes network policies", amazon-vpc-cni-k8s network-policy FAQ); without it
+# neither twin's policy restricts anything.
+aws.eks.Addon("training-vpc-cni", cluster_name=cluster.name, addon_name="vpc-cni",
+              configuration_values=json.dumps({"enableNetworkPolicy": "true"}))
 oidc = aws.iam.OpenIdConnectProvider("training-oidc", url=cluster.identities[0].oidcs[0].issuer,
                                      client_id_lists=["sts.amazonaws.com"])
 
