@@ -211,8 +211,9 @@ def netpol_pod_port(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[R
     # A chart release (or kustomize Directory) that was not rendered runs pods the inventory does not hold: where
     # one installs, the pods a rule reaches are not all known, and no rule towards that namespace is judged.
     parents = {r.parent for r in stack.resources if r.parent}
-    unseen = {str(r.get("namespace") or "default") for r in idx.of_type(*RELEASE_TYPES, DIRECTORY_TYPE)
-              if r.urn not in parents}
+    # A Directory names no namespace of its own (its kustomization sets it), so an unrendered one may run pods in any.
+    unseen = {str(r.get("namespace") or ("default" if r.type in RELEASE_TYPES else "*"))
+              for r in idx.of_type(*RELEASE_TYPES, DIRECTORY_TYPE) if r.urn not in parents}
     for policy in idx.of_type(NETWORK_POLICY):
         ns = meta(policy)[0] or "default"
         spec = policy.get("spec")
@@ -229,7 +230,8 @@ def netpol_pod_port(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[R
                     peers = [p for p in as_list(rule.get(peers_key)) if isinstance(p, Mapping)]
                     targets = [t for peer in peers for t in peer_pods(peer, ns, pods, namespaces)]
                     where = f"its peer pods ({', '.join(sorted({f'{t.namespace}/{t.what}' for t in targets})[:3])})"
-                if not targets or {t.namespace for t in targets} & unseen or (direction == "ingress" and ns in unseen):
+                if not targets or "*" in unseen or {t.namespace for t in targets} & unseen or (
+                        direction == "ingress" and ns in unseen):
                     continue  # pods made at run time, outside the stack, or by an unrendered chart: not judged
                 served = _served(idx, targets)
                 for entry in as_list(rule.get("ports")):
