@@ -15,6 +15,12 @@ HOST = "oidc.eks.us-east-1.amazonaws.com/id/ABC"
 PROVIDER_ARN = f"arn:aws:iam::111122223333:oidc-provider/{HOST}"
 PROVIDER = R("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "oidc",
              {"url": f"https://{HOST}", "arn": PROVIDER_ARN, "clientIdLists": ["sts.amazonaws.com"]})
+
+
+def provider(*client_ids: str) -> R:
+    return R(PROVIDER.type, "oidc", {"url": f"https://{HOST}", "arn": PROVIDER_ARN, "clientIdLists": list(client_ids)})
+
+
 OTHER = "oidc.eks.us-east-1.amazonaws.com/id/XYZ"
 ROLE_ARN = "arn:aws:iam::111122223333:role/trainer"
 ASSOC = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
@@ -59,8 +65,22 @@ OTHER_SA = ("sa-notebook: ServiceAccount ml/notebook (sa-notebook) carries role 
 CASES = [
     # IRSA: the provider of this stack's cluster, :aud, :sub = the annotated ServiceAccount.
     Case("irsa-exact", ID, [PROVIDER, irsa(), account()], []),
+    # Without :aud, the provider's client ids decide which tokens STS accepts: sts.amazonaws.com alone is hardening.
     Case("irsa-missing-aud", ID, [PROVIDER, irsa(aud=None), account()],
+         [SERVING.format("ml/trainer") + f"it does not pin {HOST}:aud to sts.amazonaws.com (hardening, not exposure: "
+          "the provider's only client id is sts.amazonaws.com, but a client id added later would widen this trust)"]),
+    Case("irsa-missing-aud-provider-admits-more", ID, [provider("sts.amazonaws.com", "kubectl"), irsa(aud=None),
+                                                       account()],
          [SERVING.format("ml/trainer") + f"it does not pin {HOST}:aud to sts.amazonaws.com"]),
+    Case("irsa-provider-without-sts-client-id", ID, [provider("https://kubernetes.default.svc"), irsa(), account()],
+         ["oidc: IAM OIDC provider oidc lists client ids https://kubernetes.default.svc without sts.amazonaws.com, so "
+          "STS rejects every IRSA token (aud sts.amazonaws.com) of the roles trusting it: add sts.amazonaws.com to "
+          "clientIdLists"]),
+    Case("irsa-unused-provider-without-sts-client-id", ID, [provider("other")], []),
+    # StringEquals compares literally: a `*` in its :sub admits no ServiceAccount named otherwise.
+    Case("irsa-string-equals-star-is-literal", ID, [PROVIDER, irsa("system:serviceaccount:ml:*"), account()],
+         ["sa-trainer: ServiceAccount ml/trainer (sa-trainer) carries role trainer's ARN, but the role's trust allows "
+          "only ml/*: point the trust's :sub at system:serviceaccount:ml:trainer"]),
     Case("irsa-wildcard-sub", ID, [PROVIDER, irsa("system:serviceaccount:ml:*", op="StringLike"), account()],
          [SERVING.format("ml/*") + f"its {HOST}:sub is a wildcard (system:serviceaccount:ml:*)"]),
     Case("irsa-no-sub", ID, [PROVIDER, irsa(None), account()],
