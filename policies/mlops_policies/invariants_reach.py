@@ -19,6 +19,7 @@ from typing import Any
 from .core import NotApplicable, Resource, Stack, as_list, dig, json_doc, stack_policy, statements
 from .invariants_cluster import PACK
 from .invariants_index import NETWORK_POLICY, POD_IDENTITY, WORKLOADS, Index, index, labels_match, meta, pod_spec
+from .invariants_reach_actions import services_called
 from .invariants_workloads import trusted_subjects
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -27,8 +28,6 @@ VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 
 
-SERVICE_SIDE = {"kms": "KMS grants on data keys are exercised by S3, DynamoDB and Secrets Manager on the caller's "
-                       "behalf (forward access sessions), from AWS's network, not the pod's"}
 ENDPOINT_NAMES = {"sagemaker": ("sagemaker.api", "sagemaker.runtime", "sagemaker.featurestore-runtime"),
                   "ecr": ("ecr.api", "ecr.dkr"), "cloudwatch": ("monitoring",), "aps": ("aps-workspaces",),
                   "kinesis": ("kinesis-streams",), "firehose": ("kinesis-firehose",),
@@ -67,14 +66,10 @@ def role_documents(idx: Index, role: Resource) -> Iterator[dict[str, Any]]:
 
 
 def granted_services(idx: Index, role: Resource) -> set[str]:
-    found = set()
-    for doc in role_documents(idx, role):
-        for st in statements(doc):
-            if st.get("Effect") == "Allow":
-                for action in as_list(st.get("Action")):
-                    if isinstance(action, str) and ":" in action:
-                        found.add(action.split(":", 1)[0].lower())
-    return {s for s in found if s not in SERVICE_SIDE}
+    """Services whose endpoints the role's pods call (invariants_reach_actions: not permission-only actions, not
+    KMS used on the caller's behalf)."""
+    return services_called(st for doc in role_documents(idx, role) for st in statements(doc)
+                           if st.get("Effect") == "Allow")
 
 
 SECRET_STORES = ("kubernetes:external-secrets.io/v1:SecretStore", "kubernetes:external-secrets.io/v1:ClusterSecretStore",

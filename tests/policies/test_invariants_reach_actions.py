@@ -1,0 +1,60 @@
+"""Family service-reach: which granted actions make the pod call a service endpoint (review #30 item 4):
+permission-only actions call none; KMS is called by the pod unless it is used on the caller's behalf."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mlops_policies.invariants_reach_actions import PERMISSION_ONLY, services_called
+
+from .cases import Case, check, params
+from .test_invariants_network import NET, REACH, TRAINER, endpoint, https, reach_egress, role
+
+
+def allow(*actions: str, **condition: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": list(actions), "Resource": "*", **({"Condition": condition} if condition else {})}
+
+
+@pytest.mark.parametrize("action", ["iam:PassRole", "rds-db:connect", "kafka-cluster:Connect",
+                                    "kafka-cluster:WriteData", "es:ESHttpGet", "es:ESHttp*",
+                                    "elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"])
+def test_a_permission_only_action_calls_no_endpoint(action: str) -> None:
+    assert PERMISSION_ONLY
+    assert services_called([allow(action)]) == set()
+
+
+@pytest.mark.parametrize(("action", "service"), [("es:CreateDomain", "es"), ("es:*", "es"),
+                                                 ("elasticfilesystem:DescribeMountTargets", "elasticfilesystem"),
+                                                 ("iam:GetRole", "iam"), ("rds:DescribeDBInstances", "rds")])
+def test_an_api_action_of_the_same_prefix_still_counts(action: str, service: str) -> None:
+    assert services_called([allow(action)]) == {service}
+
+
+def test_kms_called_by_the_pod_counts() -> None:  # sops, Vault's awskms seal
+    assert services_called([allow("kms:Decrypt", "kms:Encrypt", "kms:DescribeKey")]) == {"kms"}
+
+
+def test_kms_used_on_the_callers_behalf_does_not() -> None:
+    assert services_called([allow("s3:GetObject"), allow("kms:Decrypt")]) == {"s3"}
+    assert services_called([allow("kms:Decrypt", StringEquals={"kms:ViaService": "s3.us-east-1.amazonaws.com"})]) \
+        == set()
+    assert services_called([allow("kms:CreateGrant", Bool={"kms:GrantIsForAWSResource": "true"})]) == set()
+
+
+CASES = [
+    # IAM database auth signs the token locally: a VPC with only STS reach is enough.
+    Case("rds-db-connect-needs-no-rds-endpoint", REACH, [*NET, endpoint("sts", "Interface"),
+                                                          *role("research", "trainer", "rds-db:connect"),
+                                                          reach_egress("research", https("10.0.0.0/16"))], []),
+    Case("kms-called-by-the-pod-is-judged", REACH, [*NET, endpoint("sts", "Interface"),
+                                                     *role("research", "trainer", "kms:Decrypt"),
+                                                     reach_egress("research", https("10.0.0.0/16"))],
+         [TRAINER.format("kms") + "the VPC has no kms interface endpoint, and egress of NetworkPolicy egress admits "
+          "no HTTPS to the internet (a NetworkPolicy cannot name the service's public addresses)"]),
+]
+
+
+@params(CASES)
+def test_service_reach_actions(case: Case) -> None:
+    check(case)
