@@ -100,6 +100,14 @@ CASES = [
          config={"externalServiceAccounts": ["kube-system/*"]}),
     Case("irsa-addon-account", ID, [PROVIDER, irsa("system:serviceaccount:kube-system:ebs-csi-controller-sa"),
                                     R("aws:eks/addon:Addon", "ebs", {"addonName": "aws-ebs-csi-driver"})], []),
+    # Any add-on given the role (serviceAccountRoleArn) creates the ServiceAccount the role trusts; without it, not.
+    *(Case(f"irsa-addon-with-role-{given}", ID, [
+        PROVIDER, irsa("system:serviceaccount:kube-system:fsx-csi-controller-sa"),
+        R("aws:eks/addon:Addon", "fsx", {"addonName": "aws-fsx-csi-driver", "serviceAccountRoleArn": ROLE_ARN},
+          deps={"serviceAccountRoleArn": ["trainer"]} if given else {})],
+        [] if given else ["trainer: IRSA role trainer trusts ServiceAccount kube-system/fsx-csi-controller-sa, which "
+                          "the stack does not create: create it (annotated with the role's ARN) or fix the trust's "
+                          ":sub"]) for given in (True, False)),
     Case("irsa-chart-account", ID, [PROVIDER, irsa("system:serviceaccount:external-secrets:external-secrets"),
                                     R("kubernetes:helm.sh/v3:Release", "eso", {
                                         "chart": "external-secrets", "namespace": "external-secrets",
