@@ -20,7 +20,7 @@ import fnmatch
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .core import NotApplicable, Resource, Stack, as_list, json_doc, stack_policy, statements
+from .core import UNKNOWN, NotApplicable, Resource, Stack, as_list, json_doc, stack_policy, statements
 from .invariants_cluster import PACK
 from .invariants_index import (
     CLUSTER,
@@ -229,6 +229,25 @@ def provider_findings(idx: Index, ids: Identifiers) -> Iterator[Finding]:
                       f"{AUDIENCE} to clientIdLists")
 
 
+POD_IDENTITY_AGENT = "eks-pod-identity-agent"
+
+
+def agent_findings(idx: Index) -> Iterator[Finding]:
+    """Pod Identity associations give credentials only through the node's agent (EKS user guide, "Set up the Amazon
+    EKS Pod Identity Agent"): on a cluster the stack owns, without EKS Auto Mode (which runs it), the agent must be
+    installed - the eks-pod-identity-agent add-on, its chart, or a DaemonSet of that name."""
+    clusters = idx.of_type(CLUSTER)
+    if not clusters or any(c.get("computeConfig", "enabled") in (True, UNKNOWN) for c in clusters):
+        return
+    if POD_IDENTITY_AGENT in idx.addons or idx.releases(POD_IDENTITY_AGENT) or any(
+            meta(d)[1] == POD_IDENTITY_AGENT for d in idx.of_type("kubernetes:apps/v1:DaemonSet")):
+        return
+    for assoc in idx.of_type(POD_IDENTITY):
+        yield assoc, (f"Pod Identity association {assoc.name} ({assoc.get('namespace')}/"
+                      f"{assoc.get('serviceAccount')}) gives no credentials: the cluster has no "
+                      f"{POD_IDENTITY_AGENT} (not Auto Mode): add the {POD_IDENTITY_AGENT} add-on")
+
+
 def _pod_identity_for(idx: Index, subject: str) -> bool:
     return any(f"{a.get('namespace')}/{a.get('serviceAccount')}" == subject for a in idx.of_type(POD_IDENTITY))
 
@@ -293,3 +312,4 @@ def workload_identity(stack: Stack, config: Mapping[str, Any]) -> Iterable[Findi
     yield from irsa_findings(idx, ids, config)
     yield from provider_findings(idx, ids)
     yield from pod_identity_findings(idx, ids, config)
+    yield from agent_findings(idx)

@@ -136,6 +136,17 @@ CASES = [
          ["trainer-assoc: Pod Identity association trainer-assoc (ml/trainer) names role trainer, whose trust's "
           "conditions (aws:RequestTag/...) do not admit namespace ml, ServiceAccount trainer and cluster prod: fix "
           "the tags"]),
+    # The agent: on a cluster the stack owns, without Auto Mode, an association needs the eks-pod-identity-agent.
+    *(Case(f"pod-identity-agent-{name}", ID, [
+        R("aws:eks/cluster:Cluster", "prod", {"name": "prod", **cluster}), *extra,
+        pod_identity_role(*BOTH, kubernetes_namespace="ml", kubernetes_service_account="trainer",
+                          eks_cluster_name="prod"), association(), account(role_arn=None)], expected)
+      for name, cluster, extra, expected in (
+          ("missing", {}, [], ["trainer-assoc: Pod Identity association trainer-assoc (ml/trainer) gives no "
+                               "credentials: the cluster has no eks-pod-identity-agent (not Auto Mode): add the "
+                               "eks-pod-identity-agent add-on"]),
+          ("add-on", {}, [R("aws:eks/addon:Addon", "agent", {"addonName": "eks-pod-identity-agent"})], []),
+          ("auto-mode", {"computeConfig": {"enabled": True}}, [], []))),
     Case("pod-identity-missing-account", ID, [pod_identity_role(*BOTH), association(sa="trainr")],
          ["trainer-assoc: Pod Identity association trainer-assoc names ServiceAccount ml/trainr, which the stack does "
           "not create: create it or fix the association"]),
