@@ -9,6 +9,7 @@ import pytest
 from mlops_policies.invariants_reach_actions import PERMISSION_ONLY, services_called
 
 from .cases import Case, check, params
+from .helpers import R
 from .test_invariants_network import NET, REACH, TRAINER, endpoint, https, reach_egress, role
 
 
@@ -52,6 +53,35 @@ CASES = [
                                                      reach_egress("research", https("10.0.0.0/16"))],
          [TRAINER.format("kms") + "the VPC has no kms interface endpoint, and egress of NetworkPolicy egress admits "
           "no HTTPS to the internet (a NetworkPolicy cannot name the service's public addresses)"]),
+]
+
+
+# Interface endpoints with private DNS (review #30 items 5 and 6): the name resolves to the endpoint's ENIs, so NAT is
+# not used, and egress admitting exactly the endpoint's subnets reaches it.
+SUBNET_A = R("aws:ec2/subnet:Subnet", "private-a", {"cidrBlock": "10.0.1.0/24"})
+SUBNET_B = R("aws:ec2/subnet:Subnet", "private-b", {"cidrBlock": "10.0.2.0/24"})
+NAT = R("aws:ec2/natGateway:NatGateway", "nat", {})
+
+
+def placed(service: str) -> R:
+    ep = endpoint(service, "Interface")
+    return R(ep.type, ep.name, {**ep.inputs, "subnetIds": ["a-id", "b-id"]}, deps={"subnetIds": ["private-a", "private-b"]})
+
+
+ALL_BUT_PRIVATE = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}],
+                   "ports": [{"protocol": "TCP", "port": 443}]}
+TRAINER_STS = TRAINER.format("sts") + "egress of NetworkPolicy egress admits no HTTPS to the VPC CIDR, where its "
+CASES += [
+    Case("endpoint-subnets-admitted", REACH, [*NET, SUBNET_A, SUBNET_B, placed("sts"), *role("research", "trainer"),
+                                              reach_egress("research", https("10.0.1.0/24", "10.0.2.0/24"))], []),
+    Case("one-endpoint-subnet-admitted", REACH, [*NET, SUBNET_A, SUBNET_B, placed("sts"), *role("research", "trainer"),
+                                                 reach_egress("research", https("10.0.1.0/24"))],
+         [TRAINER_STS + "interface endpoint listens (its subnets 10.0.1.0/24, 10.0.2.0/24)"]),
+    Case("private-dns-endpoint-behind-an-rfc1918-except", REACH, [
+        *NET, NAT, endpoint("sts", "Interface"), *role("research", "trainer"),
+        reach_egress("research", ALL_BUT_PRIVATE)], [TRAINER_STS + "interface endpoint listens"]),
+    Case("no-endpoint-internet-through-nat", REACH, [*NET, NAT, *role("research", "trainer"),
+                                                     reach_egress("research", ALL_BUT_PRIVATE)], []),
 ]
 
 
