@@ -85,6 +85,30 @@ CASES += [
 ]
 
 
+# Ways out besides NAT (review #30 item 3): an internet gateway from subnets giving public IPs (the VPC CNI SNATs pod
+# traffic to the node's address), a Transit Gateway (centralised egress, not judged beyond).
+IGW = R("aws:ec2/internetGateway:InternetGateway", "igw", {})
+
+
+def routed(route: dict[str, Any], deps: list[str], public: bool) -> list[R]:
+    return [IGW, R("aws:ec2/subnet:Subnet", "nodes", {"cidrBlock": "10.0.1.0/24", "mapPublicIpOnLaunch": public}),
+            R("aws:ec2/routeTable:RouteTable", "rt", {"routes": [{"cidrBlock": "0.0.0.0/0", **route}]},
+              deps={"routes": deps}),
+            R("aws:ec2/routeTableAssociation:RouteTableAssociation", "rta", {}, deps={
+                "subnetId": ["nodes"], "routeTableId": ["rt"]})]
+
+
+NO_WAY_OUT = TRAINER.format("sts") + "the VPC has neither its interface endpoint nor NAT"
+CASES += [
+    Case("igw-from-public-subnets", REACH, [*NET, *routed({"gatewayId": "igw-1"}, ["igw"], True),
+                                            *role("research", "trainer")], []),
+    Case("igw-from-private-subnets", REACH, [*NET, *routed({"gatewayId": "igw-1"}, ["igw"], False),
+                                             *role("research", "trainer")], [NO_WAY_OUT]),
+    Case("transit-gateway-default-route", REACH, [*NET, *routed({"transitGatewayId": "tgw-1"}, [], False),
+                                                  *role("research", "trainer")], []),
+]
+
+
 @params(CASES)
 def test_service_reach_actions(case: Case) -> None:
     check(case)
