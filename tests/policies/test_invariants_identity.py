@@ -112,6 +112,15 @@ CASES = [
                                     R("kubernetes:helm.sh/v3:Release", "eso", {
                                         "chart": "external-secrets", "namespace": "external-secrets",
                                         "values": {"serviceAccount": {"name": "external-secrets"}}})], []),
+    # A yaml/v2 ConfigFile rendered into the inventory (render_yaml: its objects are its children) hides nothing; one
+    # that registered no objects may create any ServiceAccount, so "not created" is not judged.
+    *(Case(f"irsa-missing-account-beside-{kind}-config-file", ID, [
+        PROVIDER, irsa("system:serviceaccount:ml:train"), R("kubernetes:yaml/v2:ConfigFile", "extras", {"file": "x"}),
+        *([R("kubernetes:core/v1:ConfigMap", "extras-cm", {"metadata": {"name": "c", "namespace": "ops"}},
+             parent="extras")] if kind == "rendered" else [])],
+        ["trainer: IRSA role trainer trusts ServiceAccount ml/train, which the stack does not create: create it "
+         "(annotated with the role's ARN) or fix the trust's :sub"] if kind == "rendered" else [])
+      for kind in ("rendered", "unrendered")),
     # A role trusting another cluster's provider is out of scope (the stack does not own that cluster).
     Case("irsa-other-cluster-out-of-scope", ID, [
         PROVIDER, irsa(None, federated="arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/Q")],
