@@ -72,3 +72,31 @@ def test_a_role_whose_trust_comes_from_get_policy_document_is_planned_with_it() 
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert sorted(statement["Condition"]["StringEquals"].values()) == [
         "sts.amazonaws.com", "system:serviceaccount:features:feature-materializer"]
+
+
+def test_decode_keeps_an_unquoted_timestamp_a_string_as_the_provider_does() -> None:
+    # apimachinery's YAMLOrJSONDecoder goes through sigs.k8s.io/yaml to JSON: no date type (PyYAML made a date)
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {since: 2024-01-02, at: 2024-01-02T03:04:05Z}\n"
+    [doc] = invoke_result("kubernetes:yaml:decode", {"text": text}, "us-east-1")["result"]
+    assert doc["data"] == {"since": "2024-01-02", "at": "2024-01-02T03:04:05Z"}
+    json.dumps(doc)  # what the engine hands back to the program must be JSON
+
+
+def test_condition_blocks_of_one_test_and_variable_add_up_in_order() -> None:
+    doc = policy_document(statements=[{"actions": ["s3:GetObject"], "resources": ["*"], "conditions": [
+        {"test": "StringEquals", "variable": "aws:PrincipalTag/team", "values": ["b"]},
+        {"test": "StringEquals", "variable": "aws:PrincipalTag/team", "values": ["a", "c"]},
+        {"test": "StringEquals", "variable": "aws:RequestedRegion", "values": ["us-east-1"]}]}])
+    assert doc["Statement"][0]["Condition"] == {"StringEquals": {
+        "aws:PrincipalTag/team": ["b", "a", "c"], "aws:RequestedRegion": "us-east-1"}}
+
+
+def test_the_merged_document_adopts_the_last_id_and_the_highest_version() -> None:
+    source = json.dumps({"Version": "2012-10-17", "Id": "from-source", "Statement": []})
+    old = json.dumps({"Version": "2008-10-17", "Id": "from-override", "Statement": []})
+    doc = policy_document(sourcePolicyDocuments=[source], version="2008-10-17",
+                          statements=[{"actions": ["s3:GetObject"], "resources": ["*"]}])
+    assert (doc["Version"], doc["Id"]) == ("2012-10-17", "from-source")
+    doc = policy_document(overridePolicyDocuments=[old], policyId="own",
+                          statements=[{"actions": ["s3:GetObject"], "resources": ["*"]}])
+    assert (doc["Version"], doc["Id"]) == ("2012-10-17", "from-override")

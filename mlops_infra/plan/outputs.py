@@ -259,9 +259,11 @@ def _yaml_decode(text: str) -> State:
     """`kubernetes:yaml:decode` (what `kubernetes.yaml.ConfigFile`/`ConfigGroup` v1 call): every document of the
     text that has a kind and an apiVersion, in order (pulumi-kubernetes provider/pkg/provider/invoke_decode_yaml.go
     skips the others). Without it the SDK registers no object of the manifest."""
-    import yaml
+    from mlops_infra.plan.render_cache import _load_all
 
-    docs = yaml.safe_load_all(text)
+    # Parsed as the provider does (apimachinery YAMLOrJSONDecoder → sigs.k8s.io/yaml → JSON): an unquoted timestamp
+    # stays a string, not a date (render_cache's go-yaml-like loader)
+    docs = _load_all(text)
     return {"result": [d for d in docs if isinstance(d, dict) and d.get("kind") and d.get("apiVersion")]}
 
 
@@ -272,8 +274,14 @@ def _strings(values: Any) -> Any:
     return out[0] if len(out) == 1 else out
 
 
-def _merge_statements(into: list[State], new: list[State]) -> None:
-    """iamPolicyDoc.Merge: a statement replaces the one with its Sid, or is appended."""
+def _merge_statements(into: list[State], new: list[State], merged: State | None = None, doc: State | None = None) -> None:
+    """iamPolicyDoc.Merge: a statement replaces the one with its Sid, or is appended; the merged document adopts
+    the new one's Id (when set) and the higher Version (policy_model.go)."""
+    if merged is not None and doc is not None:
+        if doc.get("Id"):
+            merged["Id"] = doc["Id"]
+        if str(doc.get("Version") or "") > str(merged.get("Version") or ""):
+            merged["Version"] = doc["Version"]
     for stmt in new:
         same = [i for i, old in enumerate(into) if stmt.get("Sid") and old.get("Sid") == stmt.get("Sid")]
         if same:
@@ -288,8 +296,10 @@ def _policy_document(args: State) -> State:
     import json
 
     statements: list[State] = []
+    head: State = {}
     for source in args.get("sourcePolicyDocuments") or []:
-        _merge_statements(statements, json.loads(source).get("Statement") or [])
+        source_doc = json.loads(source)
+        _merge_statements(statements, source_doc.get("Statement") or [], head, source_doc)
     own: list[State] = []
     for cfg in args.get("statements") or []:
         stmt: State = {"Sid": cfg.get("sid") or "", "Effect": cfg.get("effect") or "Allow"}
@@ -305,19 +315,22 @@ def _policy_document(args: State) -> State:
                 stmt[out] = {t: _strings(v) for t, v in sorted(ids.items())}  # Go marshals map keys sorted
                 if stmt[out] == {"*": "*"}:
                     stmt[out] = "*"
-        conditions: dict[str, State] = {}
-        for cond in cfg.get("conditions") or []:
-            values = [str(v).replace("&{", "${") for v in cond.get("values") or []]
-            conditions.setdefault(cond["test"], {})[cond["variable"]] = values[0] if len(values) == 1 else values
+        conditions: dict[str, dict[str, list[str]]] = {}
+        for cond in cfg.get("conditions") or []:  # blocks of one test and variable add up, in order
+            values = [str(v).replace("&{", "${") for v in cond.get("values") or []]  # (iamPolicyStatementConditionSet)
+            conditions.setdefault(cond["test"], {}).setdefault(cond["variable"], []).extend(values)
         if conditions:
-            stmt["Condition"] = {t: dict(sorted(v.items())) for t, v in sorted(conditions.items())}
+            stmt["Condition"] = {t: {k: x[0] if len(x) == 1 else x for k, x in sorted(v.items())}
+                                 for t, v in sorted(conditions.items())}
         own.append({k: v for k, v in stmt.items() if v != ""})
-    _merge_statements(statements, own)
+    _merge_statements(statements, own, head, {"Version": args.get("version") or "2012-10-17",
+                                              "Id": args.get("policyId") or ""})
     for override in args.get("overridePolicyDocuments") or []:
-        _merge_statements(statements, json.loads(override).get("Statement") or [])
-    doc: State = {"Version": args.get("version") or "2012-10-17"}
-    if args.get("policyId"):
-        doc["Id"] = args["policyId"]
+        override_doc = json.loads(override)
+        _merge_statements(statements, override_doc.get("Statement") or [], head, override_doc)
+    doc: State = {"Version": head["Version"]}
+    if head.get("Id"):
+        doc["Id"] = head["Id"]
     doc["Statement"] = statements
     text = json.dumps(doc, indent=2)
     return {"json": text, "minifiedJson": json.dumps(doc, separators=(",", ":")), "id": str(zlib.crc32(text.encode())),

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .core import NotApplicable, Resource, Stack, as_list, json_doc, stack_policy, statements
+from .core import UNKNOWN, NotApplicable, Resource, Stack, as_list, json_doc, stack_policy, statements
 from .invariants_cluster import PACK
 from .invariants_index import (
     CLUSTER,
@@ -96,13 +96,24 @@ def _conditions(st: Mapping[str, Any], suffix: str) -> list[tuple[str, str, list
             for key, values in block.items() if str(key).endswith(suffix)]
 
 
-def irsa_problems(st: Mapping[str, Any], host: str) -> Iterator[str]:
+def client_ids(idx: Index) -> dict[str, list[str]]:
+    """Issuer host -> the client ids (`clientIdLists`) of each OIDC provider the stack creates, when known."""
+    return {url.removeprefix("https://"): [str(c) for c in cids] for p in idx.of_type(OIDC_PROVIDER)
+            if isinstance(url := p.get("url"), str) and isinstance(cids := p.get("clientIdLists"), list)}
+
+
+def irsa_problems(st: Mapping[str, Any], host: str, audiences: list[str] | None = None) -> Iterator[str]:
     subs, auds = _conditions(st, ":sub"), _conditions(st, ":aud")
     for _, key, _ in subs + auds:
         prefix = key.rsplit(":", 1)[0]
         if prefix != host:
             yield f"its condition key {key} names issuer {prefix}, not the provider's {host}, so it never matches"
-    if not auds or any(v != AUDIENCE for _, _, vs in auds for v in vs):
+    if not auds and audiences and set(audiences) == {AUDIENCE}:
+        # STS accepts a token only when its aud is one of the provider's client ids (IAM user guide, "Create an
+        # OpenID Connect (OIDC) identity provider in IAM"): with sts.amazonaws.com alone nothing else gets in today
+        yield (f"it does not pin {host}:aud to {AUDIENCE} (hardening, not exposure: the provider's only client id "
+               f"is {AUDIENCE}, but a client id added later would widen this trust)")
+    elif not auds or any(v != AUDIENCE for _, _, vs in auds for v in vs):
         yield f"it does not pin {host}:aud to {AUDIENCE}"
     if not subs:
         yield f"it does not pin {host}:sub, so every ServiceAccount of the cluster can assume it"
@@ -113,6 +124,14 @@ def irsa_problems(st: Mapping[str, Any], host: str) -> Iterator[str]:
 def subjects(st: Mapping[str, Any]) -> list[str]:
     return [v.removeprefix("system:serviceaccount:").replace(":", "/", 1) for _, _, vs in _conditions(st, ":sub")
             for v in vs if v.startswith("system:serviceaccount:")]
+
+
+def sub_patterns(st: Mapping[str, Any]) -> list[str]:
+    """fnmatch patterns of the `ns/name`s the trust's :sub admits: StringLike expands `*` and `?`, StringEquals
+    compares literally (IAM user guide, "IAM JSON policy elements: Condition operators")."""
+    return ["".join(f"[{c}]" if c in "[]" or (c in "*?" and "Like" not in op) else c
+                    for c in v.removeprefix("system:serviceaccount:").replace(":", "/", 1))
+            for op, _, vs in _conditions(st, ":sub") for v in vs if v.startswith("system:serviceaccount:")]
 
 
 def _annotated(idx: Index, ids: Identifiers, roles: Mapping[str, Resource]) -> Iterator[tuple[Resource, Resource]]:
@@ -157,11 +176,14 @@ def irsa_findings(idx: Index, ids: Identifiers, config: Mapping[str, Any]) -> It
     accounts = accounts_of(idx)
     unrendered = opaque_namespaces(idx)
     trusted: dict[str, list[str]] = {}
+    patterns: dict[str, list[str]] = {}
+    audiences = client_ids(idx)
     for role in roles.values():
         for st, host in _web_identity(role, providers, provider_urns):
             trusted.setdefault(role.urn, []).extend(subjects(st))
+            patterns.setdefault(role.urn, []).extend(sub_patterns(st))
             serves = f" (serving ServiceAccount {', '.join(subjects(st))})" if subjects(st) else ""
-            for problem in irsa_problems(st, host):
+            for problem in irsa_problems(st, host, audiences.get(host)):
                 yield role, (f"IRSA role {label(role)}{serves} is assumable by more or other than its workload: "
                              f"{problem}")
             for subject in subjects(st):
@@ -178,7 +200,7 @@ def irsa_findings(idx: Index, ids: Identifiers, config: Mapping[str, Any]) -> It
         if role.urn not in trusted:
             continue  # the role's trust names no provider of this stack: out of scope
         allowed_subjects = trusted[role.urn]
-        if not any(fnmatch.fnmatchcase(f"{ns or 'default'}/{name}", s) for s in allowed_subjects):
+        if not any(fnmatch.fnmatchcase(f"{ns or 'default'}/{name}", s) for s in patterns[role.urn]):
             only = f"allows only {', '.join(allowed_subjects)}" if allowed_subjects else "pins no ServiceAccount"
             yield sa, (f"ServiceAccount {ns}/{name} ({sa.name}) carries role {label(role)}'s ARN, but the role's "
                        f"trust {only}: point the trust's :sub at system:serviceaccount:{ns}:{name}")
@@ -230,6 +252,40 @@ def cluster_findings(idx: Index, ids: Identifiers, roles: Mapping[str, Resource]
         yield sa, (f"ServiceAccount {ns}/{name} ({sa.name}) is applied to cluster {label(runs_in)} and carries role "
                    f"{label(role)}'s ARN, but the role's trust federates only the OIDC provider of cluster {other}: "
                    f"the tokens {label(runs_in)} issues are not accepted; federate {label(runs_in)}'s OIDC provider")
+
+
+def provider_findings(idx: Index, ids: Identifiers) -> Iterator[Finding]:
+    """An OIDC provider some IRSA role trusts must list sts.amazonaws.com as client id: the EKS Pod Identity
+    Webhook projects tokens with that audience, and STS rejects a token whose aud is not a client id of the provider
+    (EKS user guide, "Create an IAM OIDC provider for your cluster": Audience sts.amazonaws.com)."""
+    providers, provider_urns = own_providers(idx, ids), {p.urn for p in idx.of_type(OIDC_PROVIDER, CLUSTER)}
+    used = {host for role in idx.of_type(ROLE) for _, host in _web_identity(role, providers, provider_urns)}
+    for p in idx.of_type(OIDC_PROVIDER):
+        url, cids = p.get("url"), p.get("clientIdLists")
+        host = url.removeprefix("https://") if isinstance(url, str) else None
+        if host in used and isinstance(cids, list) and AUDIENCE not in cids:
+            yield p, (f"IAM OIDC provider {p.name} lists client ids {', '.join(map(str, cids)) or '(none)'} without "
+                      f"{AUDIENCE}, so STS rejects every IRSA token (aud {AUDIENCE}) of the roles trusting it: add "
+                      f"{AUDIENCE} to clientIdLists")
+
+
+POD_IDENTITY_AGENT = "eks-pod-identity-agent"
+
+
+def agent_findings(idx: Index) -> Iterator[Finding]:
+    """Pod Identity associations give credentials only through the node's agent (EKS user guide, "Set up the Amazon
+    EKS Pod Identity Agent"): on a cluster the stack owns, without EKS Auto Mode (which runs it), the agent must be
+    installed - the eks-pod-identity-agent add-on, its chart, or a DaemonSet of that name."""
+    clusters = idx.of_type(CLUSTER)
+    if not clusters or any(c.get("computeConfig", "enabled") in (True, UNKNOWN) for c in clusters):
+        return
+    if POD_IDENTITY_AGENT in idx.addons or idx.releases(POD_IDENTITY_AGENT) or any(
+            meta(d)[1] == POD_IDENTITY_AGENT for d in idx.of_type("kubernetes:apps/v1:DaemonSet")):
+        return
+    for assoc in idx.of_type(POD_IDENTITY):
+        yield assoc, (f"Pod Identity association {assoc.name} ({assoc.get('namespace')}/"
+                      f"{assoc.get('serviceAccount')}) gives no credentials: the cluster has no "
+                      f"{POD_IDENTITY_AGENT} (not Auto Mode): add the {POD_IDENTITY_AGENT} add-on")
 
 
 def _pod_identity_for(idx: Index, subject: str) -> bool:
@@ -295,4 +351,6 @@ def workload_identity(stack: Stack, config: Mapping[str, Any]) -> Iterable[Findi
     idx, ids = index(stack), identifiers(stack)
     yield from irsa_findings(idx, ids, config)
     yield from cluster_findings(idx, ids, {r.urn: r for r in idx.of_type(ROLE)})
+    yield from provider_findings(idx, ids)
     yield from pod_identity_findings(idx, ids, config)
+    yield from agent_findings(idx)

@@ -16,7 +16,9 @@ Who needs what (each from the AWS documentation of the service):
   the service-linked role AWSServiceRoleForAutoScaling has no access to customer keys; the key policy (or a KMS
   grant) must let it Decrypt, GenerateDataKey* and CreateGrant when a launch template of a group encrypts with it.
 - EBS through the CSI driver (aws-ebs-csi-driver docs, "KMS key policy"; AmazonEBSCSIDriverPolicy grants no KMS):
-  the driver's role needs kms:CreateGrant (kms:GrantIsForAWSResource) and kms:Decrypt via ec2.<region>.
+  the driver's role needs kms:CreateGrant (kms:GrantIsForAWSResource), kms:Decrypt and
+  kms:GenerateDataKeyWithoutPlaintext via ec2.<region> (docs/install.md's statement; kms:DescribeKey, in the EKS user
+  guide's example, is not in the driver's list and not required here).
 - Secrets Manager ("Secret encryption and decryption in AWS Secrets Manager"): a reader (GetSecretValue) needs
   kms:Decrypt via secretsmanager.<region>; RDS-managed master secrets likewise.
 - DynamoDB ("How Amazon DynamoDB uses AWS KMS"): readers and writers need kms:Decrypt via dynamodb.<region>.
@@ -294,7 +296,8 @@ def ebs_findings(idx: Index, users: Users, key: Key) -> Iterator[Finding]:
         if params.get("kmsKeyId") not in key.ids() and not _encrypted_by(sc, ("parameters",), key):
             continue
         for role in csi_roles:
-            missing = users.missing_for_role(key, role, ("kms:CreateGrant", "kms:Decrypt"), "ec2")
+            missing = users.missing_for_role(key, role, (
+                "kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext"), "ec2")
             if missing:
                 yield key.res, _role_message(key, role, "(the EBS CSI driver) provisions volumes of StorageClass",
                                              sc, missing, "ec2")

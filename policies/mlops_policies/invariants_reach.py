@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .core import NotApplicable, Resource, Stack, as_list, dig, json_doc, stack_policy, statements
 from .egress_rules import Rule, parse_rule
 from .invariants_cluster import PACK
 from .invariants_index import NETWORK_POLICY, POD_IDENTITY, WORKLOADS, Index, index, labels_match, meta, pod_spec
+from .invariants_reach_actions import services_called
+from .invariants_reach_routes import ENDPOINT_SUBNETS, ROUTE_TABLE, nat_routed, subnet_nets
 from .invariants_workloads import trusted_subjects
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -28,8 +30,6 @@ VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 
 
-SERVICE_SIDE = {"kms": "KMS grants on data keys are exercised by S3, DynamoDB and Secrets Manager on the caller's "
-                       "behalf (forward access sessions), from AWS's network, not the pod's"}
 ENDPOINT_NAMES = {"sagemaker": ("sagemaker.api", "sagemaker.runtime", "sagemaker.featurestore-runtime"),
                   "ecr": ("ecr.api", "ecr.dkr"), "cloudwatch": ("monitoring",), "aps": ("aps-workspaces",),
                   "kinesis": ("kinesis-streams",), "firehose": ("kinesis-firehose",),
@@ -68,14 +68,10 @@ def role_documents(idx: Index, role: Resource) -> Iterator[dict[str, Any]]:
 
 
 def granted_services(idx: Index, role: Resource) -> set[str]:
-    found = set()
-    for doc in role_documents(idx, role):
-        for st in statements(doc):
-            if st.get("Effect") == "Allow":
-                for action in as_list(st.get("Action")):
-                    if isinstance(action, str) and ":" in action:
-                        found.add(action.split(":", 1)[0].lower())
-    return {s for s in found if s not in SERVICE_SIDE}
+    """Services whose endpoints the role's pods call (invariants_reach_actions: not permission-only actions, not
+    KMS used on the caller's behalf)."""
+    return services_called(st for doc in role_documents(idx, role) for st in statements(doc)
+                           if st.get("Effect") == "Allow")
 
 
 SECRET_STORES = ("kubernetes:external-secrets.io/v1:SecretStore", "kubernetes:external-secrets.io/v1:ClusterSecretStore",
@@ -192,36 +188,11 @@ class Paths:
     """Interface endpoints with private DNS (the SDK's default hostname resolves to them)."""
     nat: bool
     prefix_lists: Mapping[str, Any]
+    endpoint_nets: Mapping[str, tuple[Network, ...]] = field(default_factory=dict)
+    """Interface endpoint service -> its subnets' CIDRs, where its ENIs listen (when the stack creates them)."""
 
 
-ROUTE = "aws:ec2/route:Route"
-ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
 ENDPOINT_TABLES = "aws:ec2/vpcEndpointRouteTableAssociation:VpcEndpointRouteTableAssociation"
-ENDPOINT_SUBNETS = "aws:ec2/vpcEndpointSubnetAssociation:VpcEndpointSubnetAssociation"
-
-
-def nat_routed(idx: Index) -> bool:
-    """A NAT gateway exists and a default route (0.0.0.0/0) leads to it; routes made outside the stack (the stack
-    has none): the NAT is taken as routed (not judged)."""
-    nats = {n.urn for n in idx.of_type(NAT_GATEWAY)}
-    routes, tables = idx.of_type(ROUTE), idx.of_type(ROUTE_TABLE)
-    if not nats or (not routes and not any(t.get("routes") for t in tables)):
-        return bool(nats)
-    associations = idx.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation",
-                               "aws:ec2/mainRouteTableAssociation:MainRouteTableAssociation")
-    used = {u for a in associations for u in a.property_dependencies.get("routeTableId", ())}
-
-    def serves(table_urns: Iterable[str]) -> bool:  # a table no subnet uses routes nothing (when any is associated)
-        return not associations or bool(used & set(table_urns))
-
-    for route in routes:
-        via = nats & set(route.property_dependencies.get("natGatewayId", ())) or isinstance(
-            route.get("natGatewayId"), str)
-        if via and route.get("destinationCidrBlock") == "0.0.0.0/0" and serves(
-                route.property_dependencies.get("routeTableId", ())):
-            return True
-    return any(isinstance(e, Mapping) and e.get("natGatewayId") and e.get("cidrBlock") == "0.0.0.0/0"
-               and serves([t.urn]) for t in tables for e in as_list(t.get("routes")))
 
 
 def _attached(idx: Index, ep: Resource, prop: str, association: str, owned: bool) -> bool:
@@ -242,6 +213,7 @@ def network_paths(idx: Index, config: Mapping[str, Any]) -> Paths:
         raise NotApplicable("the stack creates no VPC: its endpoints and NAT are not known here")
     gateways, interfaces, regions = set(), set(), set()
     gateway_cidrs: dict[str, list[str]] = {}
+    endpoint_nets: dict[str, tuple[Network, ...]] = {}
     tables_owned = bool(idx.of_type(ROUTE_TABLE))
     subnets_owned = bool(idx.of_type("aws:ec2/subnet:Subnet"))
     for ep in idx.of_type(VPC_ENDPOINT):
@@ -259,13 +231,14 @@ def network_paths(idx: Index, config: Mapping[str, Any]) -> Paths:
                 gateway_cidrs[name] = cidrs
         elif ep.get("privateDnsEnabled") is True and _attached(idx, ep, "subnetIds", ENDPOINT_SUBNETS, subnets_owned):
             interfaces.add(service)
+            endpoint_nets[service] = subnet_nets(idx, ep)
     if len(regions) > 1:
         raise NotApplicable("the VPC's region is not known from its endpoints")
     region = regions.pop() if regions else str(next((v.provider_props or {} for v in idx.of_type(VPC)), {}).get(
         "region") or "")
     lists = config.get("prefixLists")
     return Paths(nets, region, frozenset(gateways), frozenset(interfaces), nat_routed(idx),
-                 {**gateway_cidrs, **(lists if isinstance(lists, Mapping) else {})})
+                 {**gateway_cidrs, **(lists if isinstance(lists, Mapping) else {})}, endpoint_nets)
 
 
 def unreachable(service: str, egress: list[Rule] | None, paths: Paths) -> str | None:
@@ -290,14 +263,17 @@ def unreachable(service: str, egress: list[Rule] | None, paths: Paths) -> str | 
     endpoint = any(n in paths.interfaces for n in names)
     if egress is None:
         return None if endpoint or paths.nat else "the VPC has neither its interface endpoint nor NAT"
-    if endpoint and any(r.covers(net, HTTPS) for net in paths.vpc for r in egress):
-        return None
+    if endpoint:  # private DNS: the service's name resolves to the endpoint's addresses, so NAT is not used
+        subnets = [n for name in names for n in paths.endpoint_nets.get(name, ())]
+        if (subnets and all(any(r.covers(net, HTTPS) for r in egress) for net in subnets)) or any(
+                r.covers(net, HTTPS) for net in paths.vpc for r in egress):
+            return None
+        return "egress admits no HTTPS to the VPC CIDR, where its interface endpoint listens" + (
+            f" (its subnets {', '.join(map(str, subnets))})" if subnets else "")
     if paths.nat and any(r.admits_internet(HTTPS) for r in egress):
         return None
-    if not endpoint:
-        return (f"the VPC has no {names[0]} interface endpoint, and egress admits no HTTPS to the internet "
-                "(a NetworkPolicy cannot name the service's public addresses)")
-    return "egress admits no HTTPS to the VPC CIDR, where its interface endpoint listens"
+    return (f"the VPC has no {names[0]} interface endpoint, and egress admits no HTTPS to the internet "
+            "(a NetworkPolicy cannot name the service's public addresses)")
 
 
 @stack_policy(

@@ -8,7 +8,7 @@ import fnmatch
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .core import UNKNOWN, Resource, Stack, json_doc, stack_policy, statements
+from .core import UNKNOWN, NotApplicable, Resource, Stack, json_doc, stack_policy, statements
 from .invariants_cluster import (
     AUTOSCALER_CHARTS,
     ENFORCING_CNI_CHARTS,
@@ -190,6 +190,14 @@ def service_accounts(idx: Index) -> dict[str, Resource]:
     for name, account in ADDON_ACCOUNTS.items():
         if name in idx.addons:
             found[account] = idx.addons[name]
+    for addon in idx.addons.values():  # any add-on given a role creates the ServiceAccount that role trusts
+        for urn in addon.property_dependencies.get("serviceAccountRoleArn", ()):
+            role = idx.get(urn)
+            try:
+                subjects = trusted_subjects(role) if role is not None else []
+            except NotApplicable:
+                subjects = []
+            found.update({s: addon for s in subjects if "*" not in s and "?" not in s})
     return found
 
 

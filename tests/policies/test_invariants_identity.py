@@ -15,6 +15,12 @@ HOST = "oidc.eks.us-east-1.amazonaws.com/id/ABC"
 PROVIDER_ARN = f"arn:aws:iam::111122223333:oidc-provider/{HOST}"
 PROVIDER = R("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "oidc",
              {"url": f"https://{HOST}", "arn": PROVIDER_ARN, "clientIdLists": ["sts.amazonaws.com"]})
+
+
+def provider(*client_ids: str) -> R:
+    return R(PROVIDER.type, "oidc", {"url": f"https://{HOST}", "arn": PROVIDER_ARN, "clientIdLists": list(client_ids)})
+
+
 OTHER = "oidc.eks.us-east-1.amazonaws.com/id/XYZ"
 ROLE_ARN = "arn:aws:iam::111122223333:role/trainer"
 ASSOC = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
@@ -59,8 +65,22 @@ OTHER_SA = ("sa-notebook: ServiceAccount ml/notebook (sa-notebook) carries role 
 CASES = [
     # IRSA: the provider of this stack's cluster, :aud, :sub = the annotated ServiceAccount.
     Case("irsa-exact", ID, [PROVIDER, irsa(), account()], []),
+    # Without :aud, the provider's client ids decide which tokens STS accepts: sts.amazonaws.com alone is hardening.
     Case("irsa-missing-aud", ID, [PROVIDER, irsa(aud=None), account()],
+         [SERVING.format("ml/trainer") + f"it does not pin {HOST}:aud to sts.amazonaws.com (hardening, not exposure: "
+          "the provider's only client id is sts.amazonaws.com, but a client id added later would widen this trust)"]),
+    Case("irsa-missing-aud-provider-admits-more", ID, [provider("sts.amazonaws.com", "kubectl"), irsa(aud=None),
+                                                       account()],
          [SERVING.format("ml/trainer") + f"it does not pin {HOST}:aud to sts.amazonaws.com"]),
+    Case("irsa-provider-without-sts-client-id", ID, [provider("https://kubernetes.default.svc"), irsa(), account()],
+         ["oidc: IAM OIDC provider oidc lists client ids https://kubernetes.default.svc without sts.amazonaws.com, so "
+          "STS rejects every IRSA token (aud sts.amazonaws.com) of the roles trusting it: add sts.amazonaws.com to "
+          "clientIdLists"]),
+    Case("irsa-unused-provider-without-sts-client-id", ID, [provider("other")], []),
+    # StringEquals compares literally: a `*` in its :sub admits no ServiceAccount named otherwise.
+    Case("irsa-string-equals-star-is-literal", ID, [PROVIDER, irsa("system:serviceaccount:ml:*"), account()],
+         ["sa-trainer: ServiceAccount ml/trainer (sa-trainer) carries role trainer's ARN, but the role's trust allows "
+          "only ml/*: point the trust's :sub at system:serviceaccount:ml:trainer"]),
     Case("irsa-wildcard-sub", ID, [PROVIDER, irsa("system:serviceaccount:ml:*", op="StringLike"), account()],
          [SERVING.format("ml/*") + f"its {HOST}:sub is a wildcard (system:serviceaccount:ml:*)"]),
     Case("irsa-no-sub", ID, [PROVIDER, irsa(None), account()],
@@ -80,10 +100,27 @@ CASES = [
          config={"externalServiceAccounts": ["kube-system/*"]}),
     Case("irsa-addon-account", ID, [PROVIDER, irsa("system:serviceaccount:kube-system:ebs-csi-controller-sa"),
                                     R("aws:eks/addon:Addon", "ebs", {"addonName": "aws-ebs-csi-driver"})], []),
+    # Any add-on given the role (serviceAccountRoleArn) creates the ServiceAccount the role trusts; without it, not.
+    *(Case(f"irsa-addon-with-role-{given}", ID, [
+        PROVIDER, irsa("system:serviceaccount:kube-system:fsx-csi-controller-sa"),
+        R("aws:eks/addon:Addon", "fsx", {"addonName": "aws-fsx-csi-driver", "serviceAccountRoleArn": ROLE_ARN},
+          deps={"serviceAccountRoleArn": ["trainer"]} if given else {})],
+        [] if given else ["trainer: IRSA role trainer trusts ServiceAccount kube-system/fsx-csi-controller-sa, which "
+                          "the stack does not create: create it (annotated with the role's ARN) or fix the trust's "
+                          ":sub"]) for given in (True, False)),
     Case("irsa-chart-account", ID, [PROVIDER, irsa("system:serviceaccount:external-secrets:external-secrets"),
                                     R("kubernetes:helm.sh/v3:Release", "eso", {
                                         "chart": "external-secrets", "namespace": "external-secrets",
                                         "values": {"serviceAccount": {"name": "external-secrets"}}})], []),
+    # A yaml/v2 ConfigFile rendered into the inventory (render_yaml: its objects are its children) hides nothing; one
+    # that registered no objects may create any ServiceAccount, so "not created" is not judged.
+    *(Case(f"irsa-missing-account-beside-{kind}-config-file", ID, [
+        PROVIDER, irsa("system:serviceaccount:ml:train"), R("kubernetes:yaml/v2:ConfigFile", "extras", {"file": "x"}),
+        *([R("kubernetes:core/v1:ConfigMap", "extras-cm", {"metadata": {"name": "c", "namespace": "ops"}},
+             parent="extras")] if kind == "rendered" else [])],
+        ["trainer: IRSA role trainer trusts ServiceAccount ml/train, which the stack does not create: create it "
+         "(annotated with the role's ARN) or fix the trust's :sub"] if kind == "rendered" else [])
+      for kind in ("rendered", "unrendered")),
     # A role trusting another cluster's provider is out of scope (the stack does not own that cluster).
     Case("irsa-other-cluster-out-of-scope", ID, [
         PROVIDER, irsa(None, federated="arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/Q")],
@@ -108,6 +145,17 @@ CASES = [
          ["trainer-assoc: Pod Identity association trainer-assoc (ml/trainer) names role trainer, whose trust's "
           "conditions (aws:RequestTag/...) do not admit namespace ml, ServiceAccount trainer and cluster prod: fix "
           "the tags"]),
+    # The agent: on a cluster the stack owns, without Auto Mode, an association needs the eks-pod-identity-agent.
+    *(Case(f"pod-identity-agent-{name}", ID, [
+        R("aws:eks/cluster:Cluster", "prod", {"name": "prod", **cluster}), *extra,
+        pod_identity_role(*BOTH, kubernetes_namespace="ml", kubernetes_service_account="trainer",
+                          eks_cluster_name="prod"), association(), account(role_arn=None)], expected)
+      for name, cluster, extra, expected in (
+          ("missing", {}, [], ["trainer-assoc: Pod Identity association trainer-assoc (ml/trainer) gives no "
+                               "credentials: the cluster has no eks-pod-identity-agent (not Auto Mode): add the "
+                               "eks-pod-identity-agent add-on"]),
+          ("add-on", {}, [R("aws:eks/addon:Addon", "agent", {"addonName": "eks-pod-identity-agent"})], []),
+          ("auto-mode", {"computeConfig": {"enabled": True}}, [], []))),
     Case("pod-identity-missing-account", ID, [pod_identity_role(*BOTH), association(sa="trainr")],
          ["trainer-assoc: Pod Identity association trainer-assoc names ServiceAccount ml/trainr, which the stack does "
           "not create: create it or fix the association"]),

@@ -123,6 +123,7 @@ def csi_role(*statements: dict[str, Any]) -> list[R]:
     return out
 
 
+CSI_DATA_KEYS = allow(["kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext"], KEY_ARN)
 GRANT = allow(["kms:CreateGrant"], KEY_ARN, Bool={"kms:GrantIsForAWSResource": "true"})
 
 # --- Secrets Manager and DynamoDB -------------------------------------------------------------------------------------
@@ -187,10 +188,14 @@ CASES = [
     Case("node-group-slr-by-condition", KMS, [key(*SLR_BY_CONDITION), LT, NODES], []),
     Case("node-group-slr-missing", KMS, [key(), LT, NODES], [NO_SLR]),
     Case("launch-template-unused-not-judged", KMS, [key(), LT], []),
-    Case("csi-role-granted", KMS, [key(), SC, *csi_role(GRANT, DECRYPT)], []),
-    Case("csi-role-without-grant", KMS, [key(), SC, *csi_role(DECRYPT)],
+    Case("csi-role-granted", KMS, [key(), SC, *csi_role(GRANT, CSI_DATA_KEYS)], []),
+    Case("csi-role-without-grant", KMS, [key(), SC, *csi_role(CSI_DATA_KEYS)],
          [reader_message("ebs-csi", "(the EBS CSI driver) provisions volumes of StorageClass", "gp3-encrypted",
                          "kms:CreateGrant", "ec2")]),
+    # aws-ebs-csi-driver docs/install.md: Decrypt, GenerateDataKeyWithoutPlaintext and CreateGrant
+    Case("csi-role-without-data-key", KMS, [key(), SC, *csi_role(GRANT, DECRYPT)],
+         [reader_message("ebs-csi", "(the EBS CSI driver) provisions volumes of StorageClass", "gp3-encrypted",
+                         "kms:GenerateDataKeyWithoutPlaintext", "ec2")]),
     # Secrets Manager and DynamoDB readers.
     Case("secret-reader-with-decrypt", KMS, [key(), SECRET, *role("app", allow(["secretsmanager:GetSecretValue"],
                                                                              SECRET_ARN), DECRYPT)], []),
