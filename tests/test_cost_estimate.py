@@ -153,3 +153,16 @@ def test_secrets_bill_per_secret_not_per_version_and_sns_per_publish_and_per_del
     assert only(est, "mail", "deliveries") == pytest.approx((2 * 10 * 2.0, 2 * 10 * 2.0))  # 2M = 20 x 100k
     assert only(est, "hook", "deliveries") == pytest.approx((2 * 0.6, 2 * 0.6))
     assert [ln.resource for ln in est.not_priced] == ["sms"]  # a protocol without a price is listed, not zero
+
+
+def test_the_price_date_is_the_newest_retrieval_of_any_source() -> None:
+    table = load_prices()
+    retrieved = [str(s["retrieved"]) for s in table.sources.values() if s.get("retrieved")]
+    assert retrieved
+    assert table.date >= max(retrieved)
+    from mlops_infra.cost.prices import parse_table
+
+    raw = {"date": "2026-01-01", "source": "x", "regions": {},
+           "sources": {"a": {"url": "u", "retrieved": "2026-03-04"}, "b": {"url": "u", "retrieved": "2026-02-01"}}}
+    assert parse_table(raw).date == "2026-03-04"
+    assert parse_table({**raw, "sources": {}}).date == "2026-01-01"
