@@ -153,3 +153,34 @@ def test_secrets_bill_per_secret_not_per_version_and_sns_per_publish_and_per_del
     assert only(est, "mail", "deliveries") == pytest.approx((2 * 10 * 2.0, 2 * 10 * 2.0))  # 2M = 20 x 100k
     assert only(est, "hook", "deliveries") == pytest.approx((2 * 0.6, 2 * 0.6))
     assert [ln.resource for ln in est.not_priced] == ["sms"]  # a protocol without a price is listed, not zero
+
+
+def test_the_price_date_is_the_newest_retrieval_of_any_source() -> None:
+    table = load_prices()
+    retrieved = [str(s["retrieved"]) for s in table.sources.values() if s.get("retrieved")]
+    assert retrieved
+    assert table.date >= max(retrieved)
+    from mlops_infra.cost.prices import parse_table
+
+    raw = {"date": "2026-01-01", "source": "x", "regions": {},
+           "sources": {"a": {"url": "u", "retrieved": "2026-03-04"}, "b": {"url": "u", "retrieved": "2026-02-01"}}}
+    assert parse_table(raw).date == "2026-03-04"
+    assert parse_table({**raw, "sources": {}}).date == "2026-01-01"
+
+
+def test_costs_aws_creates_outside_the_plan_are_listed_as_not_modelled_never_silent() -> None:
+    from mlops_infra.cost.report import markdown, text
+
+    base = {"engine": "postgres", "instanceClass": "db.x", "storageType": "gp3", "allocatedStorage": 20}
+    plain = run(Item("aws:rds/instance:Instance", "db", base))
+    assert plain.not_modelled == [] and "Not modelled" in text(plain, "t")
+    full = run(Item("aws:rds/instance:Instance", "db", {**base, "manageMasterUserPassword": True,
+                                                        "enabledCloudwatchLogsExports": ["postgresql"],
+                                                        "monitoringInterval": 60}),
+               Item("aws:eks/addon:Addon", "insights", {"addonName": "amazon-cloudwatch-observability"}))
+    whats = [w for _, w in full.not_modelled]
+    assert len(whats) == 4 and any("master user secret" in w for w in whats)
+    assert any("Enhanced Monitoring" in w for w in whats) and any("Container Insights" in w for w in whats)
+    assert full.idle == plain.idle  # listed, not priced into the totals
+    assert all(w in text(full, "t") and w in markdown(full, "t") for w in whats)
+    assert full.to_json()["notModelled"][0]["resource"] == "db"

@@ -224,6 +224,21 @@ RULES: dict[str, Rule] = {
 }
 
 
+def not_modelled(item: Item) -> list[str]:
+    """What `item` makes AWS create or bill outside the plan, which the estimate does not price."""
+    out: list[str] = []
+    if item.type == "aws:rds/instance:Instance":
+        if item.inputs.get("manageMasterUserPassword") is True:
+            out.append("RDS-managed master user secret (Secrets Manager, billed per secret)")
+        if item.inputs.get("enabledCloudwatchLogsExports"):
+            out.append("RDS log exports (CloudWatch Logs ingestion and storage)")
+        if (item.inputs.get("monitoringInterval") or 0) > 0:
+            out.append("Enhanced Monitoring (RDSOSMetrics CloudWatch Logs ingestion)")
+    if item.type == "aws:eks/addon:Addon" and item.inputs.get("addonName") == "amazon-cloudwatch-observability":
+        out.append("Container Insights metrics (CloudWatch, per metric; its log groups are priced as log groups)")
+    return out
+
+
 def is_free(type_: str) -> bool:
     return type_ in FREE_TYPES or (type_.startswith(FREE_PREFIXES) and type_ not in RULES)
 
@@ -236,6 +251,7 @@ def estimate(items: Iterable[Item], *, region: str, prices: PriceTable | None = 
     ctx = Context(region, table, assumptions or Assumptions(), listed)
     result = Estimate(region, table.date, ctx.assumptions)
     for item in listed:
+        result.not_modelled += [(item.name, what) for what in not_modelled(item)]
         rule = RULES.get(item.type)
         if rule is not None:
             result.lines += rule(item, ctx)

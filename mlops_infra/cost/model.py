@@ -56,6 +56,8 @@ class Estimate:
     price_date: str
     assumptions: Assumptions
     lines: list[Line] = field(default_factory=list)
+    not_modelled: list[tuple[str, str]] = field(default_factory=list)
+    """(resource, what): costs the resource makes AWS create outside the plan, not in the totals (never silent)."""
 
     @property
     def priced(self) -> list[Line]:
@@ -114,6 +116,7 @@ class Estimate:
                                          "maxMonthlyUsd": _round(ln.max)} for ln in used.get(k, [])]}
                             for k, v in values.items()],
             "notPriced": [ln.to_json() for ln in self.not_priced],
+            "notModelled": [{"resource": r, "what": w} for r, w in self.not_modelled],
         }
 
 

@@ -55,8 +55,10 @@ class PriceTable:
 def parse_table(data: Mapping[str, Any]) -> PriceTable:
     regions = {region: {key: Price(float(v["usd"]), str(v["unit"]), str(v["source"])) for key, v in entries.items()}
                for region, entries in (data.get("regions") or {}).items()}
-    return PriceTable(str(data["date"]), str(data["source"]), float(data.get("hoursPerMonth", 730)), regions,
-                      dict(data.get("sources") or {}))
+    sources = dict(data.get("sources") or {})
+    # The table's date is its newest retrieval: a source added after the last full refresh moves it forward.
+    date = max([str(data["date"]), *(str(v["retrieved"]) for v in sources.values() if v.get("retrieved"))])
+    return PriceTable(date, str(data["source"]), float(data.get("hoursPerMonth", 730)), regions, sources)
 
 
 @lru_cache(maxsize=4)

@@ -37,6 +37,8 @@ def text(est: Estimate, title: str) -> str:
         lines += [f"      {ln.resource}: {ln.what} = {_usd(ln.max)}" for ln in driven]
     lines += ["", "Not priced:"]
     lines += [f"  {ln.resource} ({ln.type}): {ln.what}: {ln.reason}" for ln in est.not_priced] or ["  (none)"]
+    lines += ["", "Not modelled (AWS creates or bills these outside the plan; not in the totals):"]
+    lines += [f"  {resource}: {what}" for resource, what in est.not_modelled] or ["  (none)"]
     return "\n".join(lines)
 
 
@@ -52,4 +54,6 @@ def markdown(est: Estimate, title: str) -> str:
             for name, value, driven in _assumption_rows(est)]
     out += ["", "| Not priced | Type | Item | Why |", "|---|---|---|---|"]
     out += [f"| {ln.resource} | {ln.type} | {ln.what} | {ln.reason} |" for ln in est.not_priced]
+    out += ["", "| Not modelled (outside the plan, not in the totals) | Item |", "|---|---|"]
+    out += [f"| {resource} | {what} |" for resource, what in est.not_modelled]
     return "\n".join(out)
