@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import gc
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +14,25 @@ from mlops_infra import charts
 from mlops_infra.plan import Inventory, plan_program
 
 ROOT = Path(__file__).resolve().parent.parent
+
+_ast_parse = ast.parse
+
+
+def _parse_without_gc(*args: Any, **kwargs: Any) -> Any:
+    """`ast.parse` with the garbage collector paused. CPython 3.11 checks that its AST constructor ends at the recursion
+    depth it started from; a collection in the middle runs finalizers (asyncio's "Future exception was never retrieved"
+    of a plan that failed on purpose), which moves that depth, and the parse then raises `SystemError: AST constructor
+    recursion depth mismatch` in an unrelated test (`inspect.getsource`, the code-size walk)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _ast_parse(*args, **kwargs)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+ast.parse = _parse_without_gc  # type: ignore[assignment]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 TEST_CHARTS = Path(__file__).resolve().parent / "data" / "chart-store"
 """Charts written for the tests (not upstream's), searched after the real store, so rendering is tested everywhere."""

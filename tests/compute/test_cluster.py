@@ -290,6 +290,7 @@ def test_a_cluster_without_admin_roles_keeps_its_creator_as_admin(prod: Inventor
     assert cluster(prod).inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
 
 
+@pytest.mark.charts("kubeflow-trainer")
 def test_no_rendered_pod_installs_an_unpinned_kubectl() -> None:
     """kubeflow-trainer 2.3.0's runtime installer Jobs run `apk add --no-cache kubectl` (whatever Alpine serves that
     day) in `docker.io/alpine:3.21`: off unless `builtInRuntimes` opts in with a digest-pinned image."""
