@@ -15,7 +15,11 @@ names. RBAC cannot stop either from mounting the database Secrets, so admission 
 3. no ServiceAccount of the namespace may create or change a workload whose template references a guarded Secret or
    runs as a holder; the rotation restarter alone may update one, without touching its pod template;
 4. no ephemeral container joins a holder's pod, and no ServiceAccount of the namespace may exec, attach or
-   port-forward into one (pod names `<deployment>-<template hash>-<suffix>`, `HOLDER_WORKLOADS`).
+   port-forward into one (pod names `<deployment>-<template hash>-<suffix>`, `HOLDER_WORKLOADS`);
+5. no ServiceAccount of the namespace may create, change or delete a Service the readers connect to (`services`:
+   the database host, an ExternalName Service, and the API and ML Metadata servers): the runner's Role has `*` on
+   services, and a step repointing `mysql` at its own pod would receive the API server's password (it connects
+   with `tls=skip-verify`, and the MySQL driver sends the password over that TLS on caching_sha2 full auth).
 
 Left to RBAC: a human granted Deployment rights in the namespace (the platform grants none). Not narrowed: the
 upstream argo-role and ml-pipeline-ui Roles keep `secrets` get (and list) on every Secret of the namespace.
@@ -64,9 +68,11 @@ def _list(items: tuple[str, ...] | list[str]) -> str:
 
 
 # long: the policy's variables and four rules, each a CEL string read next to the others
-def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, ...] = ()) -> dict[str, Any]:
+def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, ...] = (),
+                services: tuple[str, ...] = ()) -> dict[str, Any]:
     """The ValidatingAdmissionPolicy spec: `guarded` maps each database Secret to the ServiceAccount that reads it;
     `holders`: further ServiceAccounts that can obtain the credentials (rules 2-4 guard them as the readers);
+    `services`: the Services the readers connect to (rule 5);
     `namespace` is the KFP namespace (its ServiceAccounts' usernames start `system:serviceaccount:<namespace>:`)."""
     readers = sorted(set(guarded.values()) | set(holders))
     sa_prefix = f"system:serviceaccount:{namespace}:"
@@ -74,6 +80,8 @@ def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, 
     template_kinds = _list(list(WORKLOADS))
     variables = [
         {"name": "connect", "expression": "request.operation == 'CONNECT'"},
+        {"name": "service", "expression": "request.resource.resource == 'services'"},
+        {"name": "skip", "expression": "variables.connect || variables.service"},
         {"name": "spec", "expression": "request.resource.resource == 'pods' ? object.spec : object.spec.template.spec"},
         {"name": "containers", "expression": (
             f"{SPEC}.containers + (has({SPEC}.initContainers) ? {SPEC}.initContainers : []) + "
@@ -83,29 +91,35 @@ def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, 
         {"name": "fromNamespace", "expression": f"request.userInfo.username.startsWith('{sa_prefix}')"},
     ]
     validations = [
-        {"expression": f"variables.connect || !{_refs(secret)} || variables.sa == '{reader}'",
+        {"expression": f"variables.skip || !{_refs(secret)} || variables.sa == '{reader}'",
          "message": f"only the ServiceAccount {reader} may mount or read the Secret {secret}"}
         for secret, reader in sorted(guarded.items())]
     validations += [
-        {"expression": ("variables.connect || request.resource.resource != 'pods' || request.subResource != '' || "
+        {"expression": ("variables.skip || request.resource.resource != 'pods' || request.subResource != '' || "
                         f"request.operation != 'CREATE' || !variables.reader || "
                         f"request.userInfo.username in {_list(POD_CREATORS)}"),
          "message": f"pods running as {', '.join(readers)} are created by their Deployment only"},
-        {"expression": ("variables.connect || request.resource.resource != 'pods' || request.subResource != '' || "
+        {"expression": ("variables.skip || request.resource.resource != 'pods' || request.subResource != '' || "
                         "request.operation != 'UPDATE' || !variables.reader || object.spec == oldObject.spec"),
          "message": f"the spec of a pod running as {', '.join(readers)} is not changed in place"},
-        {"expression": (f"variables.connect || !(request.resource.resource in {template_kinds}) || "
+        {"expression": (f"variables.skip || !(request.resource.resource in {template_kinds}) || "
                         f"!(variables.reader || {refs_any}) || !variables.fromNamespace || "
                         f"(request.userInfo.username == '{sa_prefix}{RESTARTER}' && request.operation == 'UPDATE' && "
                         "object.spec.template.spec == oldObject.spec.template.spec)"),
          "message": "ServiceAccounts of this namespace may not create or change the database readers' workloads"},
-        {"expression": ("variables.connect || request.subResource != 'ephemeralcontainers' || !variables.reader"),
+        {"expression": ("variables.skip || request.subResource != 'ephemeralcontainers' || !variables.reader"),
          "message": f"no ephemeral containers in pods running as {', '.join(readers)}"},
         {"expression": ("!variables.connect || !variables.fromNamespace || "
                         f"!request.name.matches('^({'|'.join(sorted(HOLDER_WORKLOADS))})-[a-z0-9]+-[a-z0-9]{{5}}$')"),
          "message": "ServiceAccounts of this namespace may not exec, attach or port-forward into the credential "
                     "holders"},
+        {"expression": ("!variables.service || !variables.fromNamespace || "
+                        f"!(request.name in {_list(sorted(services))} || (request.operation != 'DELETE' && "
+                        f"object.metadata.name in {_list(sorted(services))}))"),
+         "message": f"ServiceAccounts of this namespace may not create, change or delete the Services "
+                    f"{', '.join(sorted(services))}"},
     ]
+
     rules = [
         {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
          "resources": ["pods", "pods/ephemeralcontainers"]},
@@ -113,6 +127,8 @@ def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, 
         {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
          "resources": [w for w in WORKLOADS if w != "jobs"]},
         {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["jobs"]},
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE", "DELETE"],
+         "resources": ["services"]},
     ]
     return {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": rules}, "variables": variables,
             "validations": validations}
