@@ -66,6 +66,9 @@ DB_SECRET, MLMD_SECRET = "mysql-secret", "metadata-mysql-config"
 API_CLIENTS = ["ml-pipeline", "ml-pipeline-persistenceagent", "ml-pipeline-scheduledworkflow", "ml-pipeline-ui",
                "ml-pipeline-viewer-crd", "metadata-writer", "workflow-controller"]
 DB_CLIENTS = {"app": ["ml-pipeline"], "component": ["metadata-grpc-server"]}
+DB_CLIENT_ACCOUNTS = {("app", "ml-pipeline"): API_SA, ("component", "metadata-grpc-server"): "metadata-grpc-server"}
+"""The ServiceAccount each database egress label belongs to: a pod carrying the label runs as it (kfp_admission.py
+rule 6; tests/pipelines/test_kfp_admission.py derives the labels from the planned NetworkPolicies)."""
 DB_WORKLOADS = list(kfp_admission.WORKLOAD_NAMES)
 """The Deployments reading the database Secrets (the API server; ML Metadata's server, its config file)."""
 READER_SERVICES = (DB_HOST, "ml-pipeline", "metadata-grpc-service")
@@ -165,7 +168,7 @@ class KubeflowPipelines(pulumi.ComponentResource):
         admission = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(  # type: ignore[call-overload]
             child(name, "db-secret-policy"), metadata={"name": kfp_admission.NAME},
             spec=kfp_admission.policy_spec(
-                cfg.namespace, DB_READERS, CREDENTIAL_HOLDERS, READER_SERVICES), opts=k8s_opts)
+                cfg.namespace, DB_READERS, CREDENTIAL_HOLDERS, READER_SERVICES, DB_CLIENT_ACCOUNTS), opts=k8s_opts)
         k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(  # type: ignore[call-overload]
             child(name, "db-secret-policy-binding"), metadata={"name": kfp_admission.NAME},
             spec=kfp_admission.binding_spec(cfg.namespace),

@@ -19,7 +19,10 @@ names. RBAC cannot stop either from mounting the database Secrets, so admission 
 5. no ServiceAccount of the namespace may create, change or delete a Service the readers connect to (`services`:
    the database host, an ExternalName Service, and the API and ML Metadata servers): the runner's Role has `*` on
    services, and a step repointing `mysql` at its own pod would receive the API server's password (it connects
-   with `tls=skip-verify`, and the MySQL driver sends the password over that TLS on caching_sha2 full auth).
+   with `tls=skip-verify`, and the MySQL driver sends the password over that TLS on caching_sha2 full auth);
+6. a pod (or a workload's pod template) carrying a label that a database egress NetworkPolicy selects (`labelled`:
+   label and value -> ServiceAccount) runs as that label's ServiceAccount, so a step cannot label itself into the
+   database's egress and relay a reader's handshake.
 
 Left to RBAC: a human granted Deployment rights in the namespace (the platform grants none). Not narrowed: the
 upstream argo-role and ml-pipeline-ui Roles keep `secrets` get (and list) on every Secret of the namespace.
@@ -67,12 +70,13 @@ def _list(items: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(f"'{i}'" for i in items) + "]"
 
 
-# long: the policy's variables and four rules, each a CEL string read next to the others
+# long: the policy's variables and six rules, each a CEL string read next to the others
 def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, ...] = (),
-                services: tuple[str, ...] = ()) -> dict[str, Any]:
+                services: tuple[str, ...] = (),
+                labelled: Mapping[tuple[str, str], str] | None = None) -> dict[str, Any]:
     """The ValidatingAdmissionPolicy spec: `guarded` maps each database Secret to the ServiceAccount that reads it;
     `holders`: further ServiceAccounts that can obtain the credentials (rules 2-4 guard them as the readers);
-    `services`: the Services the readers connect to (rule 5);
+    `services`: the Services the readers connect to (rule 5); `labelled`: the database egress labels (rule 6);
     `namespace` is the KFP namespace (its ServiceAccounts' usernames start `system:serviceaccount:<namespace>:`)."""
     readers = sorted(set(guarded.values()) | set(holders))
     sa_prefix = f"system:serviceaccount:{namespace}:"
@@ -88,6 +92,9 @@ def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, 
             f"(has({SPEC}.ephemeralContainers) ? {SPEC}.ephemeralContainers : [])")},
         {"name": "sa", "expression": f"has({SPEC}.serviceAccountName) ? {SPEC}.serviceAccountName : 'default'"},
         {"name": "reader", "expression": f"variables.sa in {_list(readers)}"},
+        {"name": "meta", "expression": "request.resource.resource == 'pods' ? object.metadata : "
+                                       "(has(object.spec.template.metadata) ? object.spec.template.metadata : {})"},
+        {"name": "labels", "expression": "has(variables.meta.labels) ? variables.meta.labels : {}"},
         {"name": "fromNamespace", "expression": f"request.userInfo.username.startsWith('{sa_prefix}')"},
     ]
     validations = [
@@ -119,7 +126,11 @@ def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, 
          "message": f"ServiceAccounts of this namespace may not create, change or delete the Services "
                     f"{', '.join(sorted(services))}"},
     ]
-
+    validations += [
+        {"expression": (f"variables.skip || !('{key}' in variables.labels && variables.labels['{key}'] == '{value}') "
+                        f"|| variables.sa == '{account}'"),
+         "message": f"only pods running as {account} may carry the label {key}={value} (database egress)"}
+        for (key, value), account in sorted((labelled or {}).items())]
     rules = [
         {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
          "resources": ["pods", "pods/ephemeralcontainers"]},

@@ -337,3 +337,42 @@ def test_steps_keep_their_own_services(policy: Policy) -> None:
     for operation in ("CREATE", "UPDATE", "DELETE"):
         assert policy.refusals(user=RUNNER, operation=operation, resource="services", obj=own, old=own,
                                name="my-step-server") == []
+
+
+def _database_egress_labels(inv: Inventory) -> set[tuple[str, str]]:
+    """(label, value) pairs the planned egress NetworkPolicies of the namespace select for the database port."""
+    policies = [r.inputs for r in inv.resources if r.type.endswith(":NetworkPolicy")
+                and r.inputs["metadata"].get("namespace") == NS]
+    assert policies, "the namespace has planned NetworkPolicies"
+    found: set[tuple[str, str]] = set()
+    for p in policies:
+        spec = p["spec"]
+        if not any(port.get("port") == kfp.MYSQL_PORT for rule in spec.get("egress") or []
+                   for port in rule.get("ports") or []):
+            continue
+        selector = spec["podSelector"]
+        found |= set((selector.get("matchLabels") or {}).items())
+        for e in selector.get("matchExpressions") or []:
+            assert e["operator"] == "In", e
+            found |= {(e["key"], v) for v in e["values"]}
+    return found
+
+
+@pytest.mark.charts(KFP_BASES)
+def test_a_step_labelling_itself_into_the_database_egress_is_refused(inv: Inventory, policy: Policy) -> None:
+    labels = _database_egress_labels(inv)
+    assert labels, "a NetworkPolicy opens the database port"
+    assert labels == set(kfp.DB_CLIENT_ACCOUNTS), labels
+    for key, value in sorted(labels):
+        pod = _pod({"serviceAccountName": kfp.RUNNER_SA, "containers": [{"name": "main", "image": "step"}]})
+        pod["metadata"] = {"labels": {key: value, kfp.WORKFLOW_LABEL: "wf"}}
+        unlabelled = copy.deepcopy(pod)
+        unlabelled["metadata"]["labels"].pop(key)
+        assert policy.refusals(user=ARGO, operation="CREATE", resource="pods", obj=pod), (key, value)
+        assert policy.refusals(user=RUNNER, operation="UPDATE", resource="pods", obj=pod, old=unlabelled)
+        assert policy.refusals(user=ARGO, operation="CREATE", resource="pods", obj=unlabelled) == []
+        job = {"kind": "Job", "spec": {"template": {"metadata": pod["metadata"], "spec": pod["spec"]}}}
+        assert policy.refusals(user=RUNNER, operation="CREATE", resource="jobs", obj=job), (key, value)
+        holder = copy.deepcopy(pod)
+        holder["spec"]["serviceAccountName"] = kfp.DB_CLIENT_ACCOUNTS[(key, value)]
+        assert policy.refusals(user=RS_CONTROLLER, operation="CREATE", resource="pods", obj=holder) == []
