@@ -22,7 +22,10 @@ names. RBAC cannot stop either from mounting the database Secrets, so admission 
    with `tls=skip-verify`, and the MySQL driver sends the password over that TLS on caching_sha2 full auth);
 6. a pod (or a workload's pod template) carrying a label that a database egress NetworkPolicy selects (`labelled`:
    label and value -> ServiceAccount) runs as that label's ServiceAccount, so a step cannot label itself into the
-   database's egress and relay a reader's handshake.
+   database's egress and relay a reader's handshake;
+7. no ServiceAccount of the namespace may create a legacy token Secret (type
+   `kubernetes.io/service-account-token`) for a credential holder: the token controller would fill it with a token
+   of the holder's identity.
 
 Left to RBAC: a human granted Deployment rights in the namespace (the platform grants none). Not narrowed: the
 upstream argo-role and ml-pipeline-ui Roles keep `secrets` get (and list) on every Secret of the namespace.
@@ -70,7 +73,7 @@ def _list(items: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(f"'{i}'" for i in items) + "]"
 
 
-# long: the policy's variables and six rules, each a CEL string read next to the others
+# long: the policy's variables and seven rules, each a CEL string read next to the others
 def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, ...] = (),
                 services: tuple[str, ...] = (),
                 labelled: Mapping[tuple[str, str], str] | None = None) -> dict[str, Any]:
@@ -85,7 +88,8 @@ def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, 
     variables = [
         {"name": "connect", "expression": "request.operation == 'CONNECT'"},
         {"name": "service", "expression": "request.resource.resource == 'services'"},
-        {"name": "skip", "expression": "variables.connect || variables.service"},
+        {"name": "secret", "expression": "request.resource.resource == 'secrets'"},
+        {"name": "skip", "expression": "variables.connect || variables.service || variables.secret"},
         {"name": "spec", "expression": "request.resource.resource == 'pods' ? object.spec : object.spec.template.spec"},
         {"name": "containers", "expression": (
             f"{SPEC}.containers + (has({SPEC}.initContainers) ? {SPEC}.initContainers : []) + "
@@ -131,6 +135,12 @@ def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, 
                         f"|| variables.sa == '{account}'"),
          "message": f"only pods running as {account} may carry the label {key}={value} (database egress)"}
         for (key, value), account in sorted((labelled or {}).items())]
+    validations.append(
+        {"expression": ("!variables.secret || !variables.fromNamespace || !has(object.type) || "
+                        "object.type != 'kubernetes.io/service-account-token' || !has(object.metadata.annotations) || "
+                        "!('kubernetes.io/service-account.name' in object.metadata.annotations) || "
+                        f"!(object.metadata.annotations['kubernetes.io/service-account.name'] in {_list(readers)})"),
+         "message": f"ServiceAccounts of this namespace may not create token Secrets for {', '.join(readers)}"})
     rules = [
         {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
          "resources": ["pods", "pods/ephemeralcontainers"]},
@@ -140,6 +150,7 @@ def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, 
         {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["jobs"]},
         {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE", "DELETE"],
          "resources": ["services"]},
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["secrets"]},
     ]
     return {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": rules}, "variables": variables,
             "validations": validations}

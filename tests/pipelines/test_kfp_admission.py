@@ -376,3 +376,17 @@ def test_a_step_labelling_itself_into_the_database_egress_is_refused(inv: Invent
         holder = copy.deepcopy(pod)
         holder["spec"]["serviceAccountName"] = kfp.DB_CLIENT_ACCOUNTS[(key, value)]
         assert policy.refusals(user=RS_CONTROLLER, operation="CREATE", resource="pods", obj=holder) == []
+
+
+def test_a_legacy_token_secret_for_a_holder_is_refused(policy: Policy) -> None:
+    holders = sorted(set(kfp.DB_READERS.values()) | set(kfp.CREDENTIAL_HOLDERS))
+    assert holders
+    for sa in [*holders, kfp.RUNNER_SA]:
+        token = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+                 "metadata": {"name": f"{sa}.service-account-token",
+                              "annotations": {"kubernetes.io/service-account.name": sa}}}
+        refused = policy.refusals(user=RUNNER, operation="CREATE", resource="secrets", obj=token)
+        assert bool(refused) == (sa != kfp.RUNNER_SA), sa
+        assert policy.refusals(user=DEPLOYER, operation="CREATE", resource="secrets", obj=token) == []
+    opaque = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "step-data"}}
+    assert policy.refusals(user=RUNNER, operation="CREATE", resource="secrets", obj=opaque) == []
