@@ -25,7 +25,9 @@ names. RBAC cannot stop either from mounting the database Secrets, so admission 
    database's egress and relay a reader's handshake;
 7. no ServiceAccount of the namespace may create a legacy token Secret (type
    `kubernetes.io/service-account-token`) for a credential holder: the token controller would fill it with a token
-   of the holder's identity.
+   of the holder's identity;
+8. no ServiceAccount of the namespace may delete a holder's Deployment or ReplicaSet (availability). Deleting a
+   holder's pod stays allowed: its ReplicaSet replaces it, and eviction (pods/eviction) is not matched.
 
 Left to RBAC: a human granted Deployment rights in the namespace (the platform grants none). Not narrowed: the
 upstream argo-role and ml-pipeline-ui Roles keep `secrets` get (and list) on every Secret of the namespace.
@@ -73,7 +75,7 @@ def _list(items: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(f"'{i}'" for i in items) + "]"
 
 
-# long: the policy's variables and seven rules, each a CEL string read next to the others
+# long: the policy's variables and eight rules, each a CEL string read next to the others
 def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, ...] = (),
                 services: tuple[str, ...] = (),
                 labelled: Mapping[tuple[str, str], str] | None = None) -> dict[str, Any]:
@@ -89,7 +91,8 @@ def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, 
         {"name": "connect", "expression": "request.operation == 'CONNECT'"},
         {"name": "service", "expression": "request.resource.resource == 'services'"},
         {"name": "secret", "expression": "request.resource.resource == 'secrets'"},
-        {"name": "skip", "expression": "variables.connect || variables.service || variables.secret"},
+        {"name": "delete", "expression": "request.operation == 'DELETE' && !variables.service"},
+        {"name": "skip", "expression": "variables.connect || variables.service || variables.secret || variables.delete"},
         {"name": "spec", "expression": "request.resource.resource == 'pods' ? object.spec : object.spec.template.spec"},
         {"name": "containers", "expression": (
             f"{SPEC}.containers + (has({SPEC}.initContainers) ? {SPEC}.initContainers : []) + "
@@ -141,6 +144,10 @@ def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, 
                         "!('kubernetes.io/service-account.name' in object.metadata.annotations) || "
                         f"!(object.metadata.annotations['kubernetes.io/service-account.name'] in {_list(readers)})"),
          "message": f"ServiceAccounts of this namespace may not create token Secrets for {', '.join(readers)}"})
+    validations.append(
+        {"expression": ("!variables.delete || !variables.fromNamespace || "
+                        f"!request.name.matches('^({'|'.join(sorted(HOLDER_WORKLOADS))})(-[a-z0-9]+)?$')"),
+         "message": "ServiceAccounts of this namespace may not delete the credential holders' Deployments"})
     rules = [
         {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
          "resources": ["pods", "pods/ephemeralcontainers"]},
@@ -151,6 +158,8 @@ def policy_spec(namespace: str, guarded: Mapping[str, str], holders: tuple[str, 
         {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE", "DELETE"],
          "resources": ["services"]},
         {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["secrets"]},
+        {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["DELETE"],
+         "resources": ["deployments", "replicasets"]},
     ]
     return {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": rules}, "variables": variables,
             "validations": validations}

@@ -379,9 +379,8 @@ def test_a_step_labelling_itself_into_the_database_egress_is_refused(inv: Invent
 
 
 def test_a_legacy_token_secret_for_a_holder_is_refused(policy: Policy) -> None:
-    holders = sorted(set(kfp.DB_READERS.values()) | set(kfp.CREDENTIAL_HOLDERS))
-    assert holders
-    for sa in [*holders, kfp.RUNNER_SA]:
+    assert kfp.CREDENTIAL_HOLDERS
+    for sa in [*sorted(set(kfp.DB_READERS.values()) | set(kfp.CREDENTIAL_HOLDERS)), kfp.RUNNER_SA]:
         token = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
                  "metadata": {"name": f"{sa}.service-account-token",
                               "annotations": {"kubernetes.io/service-account.name": sa}}}
@@ -390,3 +389,11 @@ def test_a_legacy_token_secret_for_a_holder_is_refused(policy: Policy) -> None:
         assert policy.refusals(user=DEPLOYER, operation="CREATE", resource="secrets", obj=token) == []
     opaque = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "step-data"}}
     assert policy.refusals(user=RUNNER, operation="CREATE", resource="secrets", obj=opaque) == []
+
+
+def test_deleting_a_holders_deployment_is_refused(policy: Policy) -> None:
+    for name in kfp_admission.HOLDER_WORKLOADS or pytest.fail("no holder workloads"):
+        for resource, obj in (("deployments", name), ("replicasets", f"{name}-5d4f8b7c9")):
+            assert policy.refusals(user=RUNNER, operation="DELETE", resource=resource, name=obj), obj
+            assert policy.refusals(user=DEPLOYER, operation="DELETE", resource=resource, name=obj) == []
+    assert policy.refusals(user=RUNNER, operation="DELETE", resource="deployments", name="my-step-app") == []
