@@ -66,8 +66,14 @@ DB_SECRET, MLMD_SECRET = "mysql-secret", "metadata-mysql-config"
 API_CLIENTS = ["ml-pipeline", "ml-pipeline-persistenceagent", "ml-pipeline-scheduledworkflow", "ml-pipeline-ui",
                "ml-pipeline-viewer-crd", "metadata-writer", "workflow-controller"]
 DB_CLIENTS = {"app": ["ml-pipeline"], "component": ["metadata-grpc-server"]}
+DB_CLIENT_ACCOUNTS = {("app", "ml-pipeline"): API_SA, ("component", "metadata-grpc-server"): "metadata-grpc-server"}
+"""The ServiceAccount each database egress label belongs to: a pod carrying the label runs as it (kfp_admission.py
+rule 6; tests/pipelines/test_kfp_admission.py derives the labels from the planned NetworkPolicies)."""
 DB_WORKLOADS = list(kfp_admission.WORKLOAD_NAMES)
 """The Deployments reading the database Secrets (the API server; ML Metadata's server, its config file)."""
+READER_SERVICES = (DB_HOST, "ml-pipeline", "metadata-grpc-service")
+"""The Services the credential readers and KFP's components connect to (the database host; the API server; ML
+Metadata's server, the metadata-grpc-configmap host): only the deployer changes them (kfp_admission.py rule 5)."""
 DB_READERS = {DB_SECRET: API_SA, MLMD_SECRET: "metadata-grpc-server"}
 """Each database Secret and the only ServiceAccount whose pods may read it (kfp_admission.py)."""
 CREDENTIAL_HOLDERS = (*kfp_admission.HOLDERS, f"{DB_SECRET}-reader")
@@ -161,7 +167,8 @@ class KubeflowPipelines(pulumi.ComponentResource):
         # Only the readers' pods may mount the database Secrets (kfp_admission.py: the runner's RBAC cannot say so).
         admission = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(  # type: ignore[call-overload]
             child(name, "db-secret-policy"), metadata={"name": kfp_admission.NAME},
-            spec=kfp_admission.policy_spec(cfg.namespace, DB_READERS, CREDENTIAL_HOLDERS), opts=k8s_opts)
+            spec=kfp_admission.policy_spec(
+                cfg.namespace, DB_READERS, CREDENTIAL_HOLDERS, READER_SERVICES, DB_CLIENT_ACCOUNTS), opts=k8s_opts)
         k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(  # type: ignore[call-overload]
             child(name, "db-secret-policy-binding"), metadata={"name": kfp_admission.NAME},
             spec=kfp_admission.binding_spec(cfg.namespace),

@@ -288,3 +288,112 @@ def test_the_guarded_identities_are_every_one_that_can_obtain_the_credentials(in
     assert {"argo", "ml-pipeline-ui", f"{kfp.DB_SECRET}-reader"} <= derived, derived
     assert derived | set(kfp.DB_READERS.values()) == set(kfp.DB_READERS.values()) | set(kfp.CREDENTIAL_HOLDERS)
     assert kfp.RUNNER_SA not in derived
+
+
+def _connected_services(inv: Inventory) -> set[str]:
+    """The Services the readers connect to or are reached by: every host name a rendered or declared ConfigMap of
+    the namespace gives (the install config's database host, the ML Metadata host), and every Service selecting a
+    reader Deployment's pods."""
+    objs = [r.inputs for r in inv.resources if r.inputs.get("metadata", {}).get("namespace") == NS]
+    hosts = {v for o in objs if o.get("kind") == "ConfigMap" for k, v in (o.get("data") or {}).items()
+             if k.endswith(("SERVICE_HOST", "mysqlHost"))}
+    readers = [o for o in objs if o.get("kind") == "Deployment" and o["metadata"]["name"] in kfp.DB_WORKLOADS]
+    assert len(readers) == len(kfp.DB_WORKLOADS), "the readers' Deployments are rendered"
+    selecting = {o["metadata"]["name"] for o in objs if o.get("kind") == "Service" for d in readers
+                 if (o.get("spec") or {}).get("selector") and o["spec"]["selector"].items()
+                 <= d["spec"]["template"]["metadata"]["labels"].items()}
+    return hosts | selecting
+
+
+@pytest.mark.charts(KFP_BASES)
+def test_the_guarded_services_are_those_the_readers_connect_to(inv: Inventory) -> None:
+    derived = _connected_services(inv)
+    assert {kfp.DB_HOST, "ml-pipeline"} <= derived, derived
+    assert derived == set(kfp.READER_SERVICES)
+
+
+def _service(name: str, external: str = "") -> dict[str, Any]:
+    spec = {"type": "ExternalName", "externalName": external} if external else {"selector": {"app": "fake"}}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NS}, "spec": spec}
+
+
+@pytest.mark.parametrize("name", kfp.READER_SERVICES)
+def test_a_step_repointing_a_readers_service_is_refused(policy: Policy, name: str) -> None:
+    """The runner's Role has `*` on services: repointing `mysql` at a step's pod would receive the password."""
+    fake, real = _service(name), _service(name, "db.example.internal")
+    for user in (RUNNER, ARGO, RESTARTER):
+        assert policy.refusals(user=user, operation="CREATE", resource="services", obj=fake, name=name), user
+        assert policy.refusals(user=user, operation="UPDATE", resource="services", obj=fake, old=real, name=name)
+        assert policy.refusals(user=user, operation="DELETE", resource="services", old=real, name=name), user
+        # an admission request for CREATE may carry the name in the object only
+        assert policy.refusals(user=user, operation="CREATE", resource="services", obj=fake), user
+    for operation in ("CREATE", "UPDATE", "DELETE"):
+        assert policy.refusals(user=DEPLOYER, operation=operation, resource="services", obj=real, old=real,
+                               name=name) == []
+
+
+def test_steps_keep_their_own_services(policy: Policy) -> None:
+    own = _service("my-step-server")
+    for operation in ("CREATE", "UPDATE", "DELETE"):
+        assert policy.refusals(user=RUNNER, operation=operation, resource="services", obj=own, old=own,
+                               name="my-step-server") == []
+
+
+def _database_egress_labels(inv: Inventory) -> set[tuple[str, str]]:
+    """(label, value) pairs the planned egress NetworkPolicies of the namespace select for the database port."""
+    policies = [r.inputs for r in inv.resources if r.type.endswith(":NetworkPolicy")
+                and r.inputs["metadata"].get("namespace") == NS]
+    assert policies, "the namespace has planned NetworkPolicies"
+    found: set[tuple[str, str]] = set()
+    for p in policies:
+        spec = p["spec"]
+        if not any(port.get("port") == kfp.MYSQL_PORT for rule in spec.get("egress") or []
+                   for port in rule.get("ports") or []):
+            continue
+        selector = spec["podSelector"]
+        found |= set((selector.get("matchLabels") or {}).items())
+        for e in selector.get("matchExpressions") or []:
+            assert e["operator"] == "In", e
+            found |= {(e["key"], v) for v in e["values"]}
+    return found
+
+
+@pytest.mark.charts(KFP_BASES)
+def test_a_step_labelling_itself_into_the_database_egress_is_refused(inv: Inventory, policy: Policy) -> None:
+    labels = _database_egress_labels(inv)
+    assert labels, "a NetworkPolicy opens the database port"
+    assert labels == set(kfp.DB_CLIENT_ACCOUNTS), labels
+    for key, value in sorted(labels):
+        pod = _pod({"serviceAccountName": kfp.RUNNER_SA, "containers": [{"name": "main", "image": "step"}]})
+        pod["metadata"] = {"labels": {key: value, kfp.WORKFLOW_LABEL: "wf"}}
+        unlabelled = copy.deepcopy(pod)
+        unlabelled["metadata"]["labels"].pop(key)
+        assert policy.refusals(user=ARGO, operation="CREATE", resource="pods", obj=pod), (key, value)
+        assert policy.refusals(user=RUNNER, operation="UPDATE", resource="pods", obj=pod, old=unlabelled)
+        assert policy.refusals(user=ARGO, operation="CREATE", resource="pods", obj=unlabelled) == []
+        job = {"kind": "Job", "spec": {"template": {"metadata": pod["metadata"], "spec": pod["spec"]}}}
+        assert policy.refusals(user=RUNNER, operation="CREATE", resource="jobs", obj=job), (key, value)
+        holder = copy.deepcopy(pod)
+        holder["spec"]["serviceAccountName"] = kfp.DB_CLIENT_ACCOUNTS[(key, value)]
+        assert policy.refusals(user=RS_CONTROLLER, operation="CREATE", resource="pods", obj=holder) == []
+
+
+def test_a_legacy_token_secret_for_a_holder_is_refused(policy: Policy) -> None:
+    assert kfp.CREDENTIAL_HOLDERS
+    for sa in [*sorted(set(kfp.DB_READERS.values()) | set(kfp.CREDENTIAL_HOLDERS)), kfp.RUNNER_SA]:
+        token = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+                 "metadata": {"name": f"{sa}.service-account-token",
+                              "annotations": {"kubernetes.io/service-account.name": sa}}}
+        refused = policy.refusals(user=RUNNER, operation="CREATE", resource="secrets", obj=token)
+        assert bool(refused) == (sa != kfp.RUNNER_SA), sa
+        assert policy.refusals(user=DEPLOYER, operation="CREATE", resource="secrets", obj=token) == []
+    opaque = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "step-data"}}
+    assert policy.refusals(user=RUNNER, operation="CREATE", resource="secrets", obj=opaque) == []
+
+
+def test_deleting_a_holders_deployment_is_refused(policy: Policy) -> None:
+    for name in kfp_admission.HOLDER_WORKLOADS or pytest.fail("no holder workloads"):
+        for resource, obj in (("deployments", name), ("replicasets", f"{name}-5d4f8b7c9")):
+            assert policy.refusals(user=RUNNER, operation="DELETE", resource=resource, name=obj), obj
+            assert policy.refusals(user=DEPLOYER, operation="DELETE", resource=resource, name=obj) == []
+    assert policy.refusals(user=RUNNER, operation="DELETE", resource="deployments", name="my-step-app") == []
