@@ -70,6 +70,16 @@ def meta(res: Resource) -> tuple[str, str]:
     return (ns if isinstance(ns, str) else "", name if isinstance(name, str) else "")
 
 
+def namespace_of(res: Resource) -> str:
+    """The namespace a namespaced object lands in: `metadata.namespace`, else the `namespace` input of the
+    `k8s.Provider` it was created with (pulumi-kubernetes applies it to objects that name none), else "default"."""
+    ns = res.get("metadata", "namespace")
+    if isinstance(ns, str) and ns:
+        return ns
+    provider_ns = dig(res.provider_props or {}, "namespace")
+    return provider_ns if isinstance(provider_ns, str) and provider_ns else "default"
+
+
 def release_namespace(release: Resource) -> str:
     ns = release.get("namespace")
     return ns if isinstance(ns, str) else "default"
@@ -120,12 +130,17 @@ class Index:
         self.stack = stack
         self.by_type: dict[str, list[Resource]] = defaultdict(list)
         self.k8s: dict[tuple[str, str, str], Resource] = {}
+        """(kind, namespace, name) -> object; the namespace as the object lands in it (`namespace_of`)."""
+        self.unnamespaced: dict[tuple[str, str], Resource] = {}
+        """(kind, name) -> object without `metadata.namespace` (cluster-scoped kinds such as IngressClass)."""
         self.charts: dict[str, list[Resource]] = defaultdict(list)
         for res in stack.resources:
             self.by_type[res.type].append(res)
             if res.type.startswith("kubernetes:") and res.type not in (RELEASE, RELEASE_V4):
-                ns, name = meta(res)
-                self.k8s[(res.type.rsplit(":", 1)[-1], ns, name)] = res
+                kind, (ns, name) = res.type.rsplit(":", 1)[-1], meta(res)
+                self.k8s[(kind, namespace_of(res), name)] = res
+                if not ns:
+                    self.unnamespaced[(kind, name)] = res
         for res in self.of_type(RELEASE, RELEASE_V4):
             self.charts[chart_name(res)].append(res)
         releases = {r.urn for r in self.of_type(RELEASE, RELEASE_V4)}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .core import UNKNOWN, Resource, Stack, as_list
-from .invariants_index import Index, chart_name, index, meta, pod_spec
+from .invariants_index import Index, chart_name, index, meta, namespace_of, pod_spec
 
 WORKLOAD_TYPES = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
                   "kubernetes:apps/v1:ReplicaSet", "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob",
@@ -124,10 +124,9 @@ class Pods:
         for res in idx.of_type(*WORKLOAD_TYPES):
             spec = pod_spec(res)
             labels = template_labels(res)
-            ns, name = meta(res)
-            name = shown(res, name)
+            ns, name = namespace_of(res), shown(res, meta(res)[1])
             ports, named = listening(spec)
-            tpl = PodTemplate(res, res.type.rsplit(":", 1)[-1], ns or "default", name,
+            tpl = PodTemplate(res, res.type.rsplit(":", 1)[-1], ns, name,
                               labels if isinstance(labels, Mapping) else {} if labels is None else {"": UNKNOWN},
                               spec, ports, named)
             self.templates.append(tpl)

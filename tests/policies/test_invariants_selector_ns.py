@@ -1,0 +1,42 @@
+"""Family `selector`: the namespace an object lands in when its metadata names none (Kubernetes' "default", or the
+namespace of the `k8s.Provider` it was created with), for workloads, Services, HPAs and Ingresses alike."""
+
+from __future__ import annotations
+
+from .helpers import R, messages
+from .test_invariants_selector import HPAT, INGB, SEL, hpa, ingress, service, workload
+
+PROVIDER = "pulumi:providers:kubernetes"
+
+
+def bare(res: R, provider: str | None = None) -> R:
+    """`res` without metadata.namespace, created with `provider` (a resource name) if given."""
+    del res.inputs["metadata"]["namespace"]
+    res.provider = provider
+    return res
+
+
+def test_objects_without_namespace_meet_in_default() -> None:
+    objects = [bare(workload()), bare(service({"app": "api"})), bare(hpa()), bare(ingress())]
+    assert messages(HPAT, objects) == [] and messages(INGB, objects) == [] and messages(SEL, objects) == []
+    broken = [bare(workload()), bare(hpa(name="apx")), bare(ingress("apj")), bare(service({"app": "api"}))]
+    found = messages(HPAT, broken) + messages(INGB, broken)
+    assert len(found) == 2 and "scales Deployment default/apx" in found[0] and "Service default/apj" in found[1]
+
+
+def test_explicit_default_namespace_meets_an_object_without_one() -> None:
+    assert messages(HPAT, [bare(workload()), hpa()]) != []  # hpa() is in "app": the twin that must fail
+    in_default = hpa()
+    in_default.inputs["metadata"]["namespace"] = "default"
+    assert messages(HPAT, [bare(workload()), in_default]) == []
+
+
+def test_objects_take_their_providers_namespace() -> None:
+    provider = R(PROVIDER, "k8s", {"namespace": "app"})
+    objects = [provider, bare(workload(), "k8s"), service({"app": "api"}), bare(hpa(), "k8s"), bare(ingress(), "k8s")]
+    assert messages(SEL, objects) == [] and messages(HPAT, objects) == [] and messages(INGB, objects) == []
+    unscoped = R(PROVIDER, "k8s", {})
+    found = messages(SEL, [unscoped, bare(workload(), "k8s"), service({"app": "api"})])
+    assert len(found) == 1 and "Service app/api (resource svc) selects no pods" in found[0]
+    explicit = workload(ns="app")
+    assert messages(SEL, [R(PROVIDER, "k8s", {"namespace": "other"}), explicit, service({"app": "api"})]) == []
