@@ -35,6 +35,10 @@ from .invariants_index import HPA, INGRESS, PDB, SERVICE, Index, index, labels_m
 from .pod_model import Pods, PodTemplate, others, pods, selects, shown
 
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+USE_ANNOTATION = "use-annotation"
+"""aws-load-balancer-controller (pkg/ingress/enhanced_backend_builder.go, magicServicePortUseAnnotation): a backend
+whose port name is this builds its action from the Ingress annotation `alb.ingress.kubernetes.io/actions.<service
+name>`; the service name is no Service."""
 SCALABLE = ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController")
 Finding = tuple[Resource, str]
 
@@ -242,6 +246,8 @@ def ingress_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
             svc_name, port = backend.get("name"), backend.get("port")
             if not isinstance(svc_name, str) or svc_name is UNKNOWN:
                 continue
+            if isinstance(port, Mapping) and port.get("name") == USE_ANNOTATION:
+                continue  # an ALB action (redirect, fixed response, forward) from the `actions.<name>` annotation
             svc = idx.k8s.get(("Service", ns, svc_name))
             if svc is None:
                 if not pm.blind(ns):

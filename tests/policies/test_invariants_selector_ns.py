@@ -40,3 +40,12 @@ def test_objects_take_their_providers_namespace() -> None:
     assert len(found) == 1 and "Service app/api (resource svc) selects no pods" in found[0]
     explicit = workload(ns="app")
     assert messages(SEL, [R(PROVIDER, "k8s", {"namespace": "other"}), explicit, service({"app": "api"})]) == []
+
+
+def test_alb_action_backend_is_no_service() -> None:
+    svc, action = service({"app": "api"}), ingress("ssl-redirect", {"name": "use-annotation"})
+    action.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.ssl-redirect"] = (
+        '{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}')
+    assert messages(INGB, [workload(), svc, action]) == []
+    named_port = ingress("ssl-redirect", {"name": "https"})
+    assert len(messages(INGB, [workload(), svc, named_port])) == 1  # a real port name: the Service must exist
