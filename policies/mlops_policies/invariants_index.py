@@ -211,6 +211,26 @@ def names(resources: Iterable[Resource], limit: int = 3) -> str:
     return ", ".join(items[:limit]) + more
 
 
+class PerPod(frozenset[str]):
+    """A label a controller sets on each pod with its own value (StatefulSet ordinal, Job name): a selector value
+    matches when some pod carries it."""
+
+    def has(self, value: Any) -> bool:
+        return value in self
+
+
+class AnyPerPod(PerPod):
+    """A controller-set label whose values the plan cannot know (a Job's uid, a CronJob's job names)."""
+
+    def has(self, value: Any) -> bool:
+        return True
+
+
+def label_is(have: Any, want: Any) -> bool:
+    """Whether a pod label (`have`, perhaps one value per pod) may equal a selector value."""
+    return have.has(want) if isinstance(have, PerPod) else bool(have == want)
+
+
 def labels_match(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool | None:
     """matchLabels and matchExpressions against labels; None when a selector value is unknown."""
     wanted = selector.get("matchLabels") or {}
@@ -218,14 +238,14 @@ def labels_match(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool
         return None
     if any(labels.get(k) is UNKNOWN for k in wanted):
         return None
-    ok = all(labels.get(k) == v for k, v in wanted.items())
+    ok = all(label_is(labels.get(k), v) for k, v in wanted.items())
     for expr in as_list(selector.get("matchExpressions")):
         key, op, values = dig(expr, "key"), dig(expr, "operator"), as_list(dig(expr, "values"))
         has = key in labels
         if op == "In":
-            ok = ok and has and labels[key] in values
-        elif op == "NotIn":
-            ok = ok and not (has and labels[key] in values)
+            ok = ok and has and any(label_is(labels[key], v) for v in values)
+        elif op == "NotIn":  # a per-pod label: some pod's value may lie outside `values`
+            ok = ok and not (has and not isinstance(labels[key], PerPod) and labels[key] in values)
         elif op == "Exists":
             ok = ok and has
         elif op == "DoesNotExist":

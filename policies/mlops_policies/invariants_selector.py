@@ -31,7 +31,7 @@ from typing import Any
 
 from .core import UNKNOWN, Resource, Stack, as_list, stack_policy
 from .invariants_cluster import PACK
-from .invariants_index import HPA, INGRESS, PDB, SERVICE, Index, index, labels_match, meta, namespace_of, release_values
+from .invariants_index import HPA, INGRESS, PDB, SERVICE, Index, PerPod, index, labels_match, meta, namespace_of, release_values
 from .pod_model import Pods, PodTemplate, others, pods, selects, shown
 
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
@@ -48,10 +48,15 @@ def _few(templates: Iterable[PodTemplate], limit: int = 3) -> str:
     return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
+def _own(labels: Mapping[str, Any]) -> dict[str, Any]:
+    """The template's labels, without those the controllers add."""
+    return {k: v for k, v in labels.items() if not isinstance(v, PerPod)}
+
+
 def _labels(templates: list[PodTemplate]) -> str:
     if not templates:
         return "the namespace runs no pods"
-    shown = [f"{t.what} {dict(t.labels)}" for t in sorted(templates, key=lambda t: t.what)[:2]]
+    shown = [f"{t.what} {_own(t.labels)}" for t in sorted(templates, key=lambda t: t.what)[:2]]
     return "pods there: " + "; ".join(shown)
 
 

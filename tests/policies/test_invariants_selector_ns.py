@@ -4,9 +4,9 @@ namespace of the `k8s.Provider` it was created with), for workloads, Services, H
 from __future__ import annotations
 
 from .helpers import R, messages
-from .test_invariants_selector import HPAT, INGB, SEL, hpa, ingress, service, workload
+from .test_invariants_selector import HPAT, INGB, SEL, STS, hpa, ingress, service, workload
 
-PROVIDER = "pulumi:providers:kubernetes"
+PROVIDER, JOB = "pulumi:providers:kubernetes", "kubernetes:batch/v1:Job"
 
 
 def bare(res: R, provider: str | None = None) -> R:
@@ -49,3 +49,20 @@ def test_alb_action_backend_is_no_service() -> None:
     assert messages(INGB, [workload(), svc, action]) == []
     named_port = ingress("ssl-redirect", {"name": "https"})
     assert len(messages(INGB, [workload(), svc, named_port])) == 1  # a real port name: the Service must exist
+
+
+def test_selectors_on_controller_added_pod_labels() -> None:
+    sts = workload(STS, name="kafka")
+    sts.inputs["spec"]["replicas"] = 3
+    for ordinal, ok in ((0, True), (2, True), (3, False)):
+        per_pod = {"app": "api", "statefulset.kubernetes.io/pod-name": f"kafka-{ordinal}"}
+        assert (messages(SEL, [sts, service(per_pod)]) == []) is ok
+        index_sel = {"app": "api", "apps.kubernetes.io/pod-index": str(ordinal)}
+        assert (messages(SEL, [sts, service(index_sel)]) == []) is ok
+    job = workload(JOB, name="migrate")
+    for key in ("job-name", "batch.kubernetes.io/job-name"):
+        assert messages(SEL, [job, service({key: "migrate"})]) == []
+        found = messages(SEL, [job, service({key: "migrat"})])
+        assert len(found) == 1 and "Job app/migrate {'app': 'api'}" in found[0]  # controller labels not shown
+    assert messages(SEL, [job, service({"controller-uid": "0b5c2f9e"})]) == []
+    assert len(messages(SEL, [workload(), service({"job-name": "api"})])) == 1  # a Deployment's pods have none
