@@ -64,11 +64,8 @@ def port_declared(target: Any, proto: str, matched: list[PodTemplate]) -> bool |
     """Whether some matched template declares the port (None: not judged)."""
     if isinstance(target, str) and target and target is not UNKNOWN:
         return any((proto, target) in t.named for t in matched)
-    if isinstance(target, int) and not isinstance(target, bool):
-        if not matched or any(not t.ports for t in matched):
-            return None  # a container that declares no port may listen on any
-        return any((proto, target) in t.ports for t in matched)
-    return None
+    return None  # a number is used as is (kubernetes FindPort: intstr.Int returns it), declared or not: containerPort
+    # is informational ("Not specifying a port here DOES NOT prevent that port from being exposed", core/v1)
 
 
 def service_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
