@@ -88,6 +88,14 @@ def pod_requests(spec: Mapping[str, Any]) -> dict[str, float]:
     return total
 
 
+KARPENTER_WELL_KNOWN = frozenset({
+    "kubernetes.io/arch", "kubernetes.io/os", "node.kubernetes.io/instance-type", "topology.kubernetes.io/zone",
+    "topology.kubernetes.io/region", "karpenter.sh/capacity-type", "node.kubernetes.io/windows-build"})
+"""Well-known labels a pod may select on a NodePool that does not constrain them (kubernetes-sigs/karpenter
+pkg/apis/v1/labels.go WellKnownLabels; the scheduler checks compatibility with `AllowUndefinedWellKnownLabels`).
+The AWS provider's `karpenter.k8s.aws/` labels are already not judged (node_model.UNMODELLED)."""
+
+
 def _label_ok(nt: NodeType, key: str, test: Any) -> bool:
     """Whether a node of this type may carry a label satisfying `test(value or None)`."""
     if key.startswith(UNMODELLED) or nt.labels.get(key) is UNKNOWN:
@@ -98,6 +106,8 @@ def _label_ok(nt: NodeType, key: str, test: Any) -> bool:
         if req.get("key") == key:
             return req.get("operator") in ("Exists", "NotIn", "Gt", "Lt") or any(
                 test(v) for v in as_list(req.get("values")))
+    if nt.pool.startswith("NodePool ") and key in KARPENTER_WELL_KNOWN:
+        return True  # a label the pool leaves open: Karpenter launches a node with the value the pod asks for
     return bool(test(None))
 
 

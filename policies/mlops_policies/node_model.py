@@ -111,9 +111,10 @@ def _karpenter_types(requirements: list[Mapping[str, Any]]) -> list[InstanceType
         key, op, values = req.get("key"), req.get("operator"), as_list(req.get("values"))
         if op != "In" or key not in (INSTANCE_TYPE, "karpenter.k8s.aws/instance-family"):
             continue
-        chosen = [t for t in cat.values() if (t.name if key == INSTANCE_TYPE else t.name.split(".")[0]) in values]
-        if len(chosen) < len(values) and key == INSTANCE_TYPE:
-            return [None]  # a type outside the catalogue: sizes unknown
+        names = {t: t.name if key == INSTANCE_TYPE else t.name.split(".")[0] for t in cat.values()}
+        chosen = [t for t, n in names.items() if n in values]
+        if not set(values) <= {names[t] for t in chosen}:
+            return [None]  # a type or family outside the catalogue: sizes unknown
         allowed = chosen if allowed is None else [t for t in allowed if t in chosen]
     return [None] if allowed is None or not allowed else list(allowed)
 

@@ -1,0 +1,38 @@
+"""Family `placement` on Karpenter NodePools: well-known labels a pool leaves open, families outside the catalogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_policies.node_model import catalogue
+
+from .helpers import R, messages
+from .test_invariants_placement import EKS, FIT, pod, requests
+
+
+def nodepool(requirements: list[dict[str, Any]], name: str = "general") -> R:
+    return R("kubernetes:karpenter.sh/v1:NodePool", name, {"metadata": {"name": name}, "spec": {"template": {
+        "spec": {"requirements": requirements}}}})
+
+
+CATEGORY = {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]}
+
+
+def test_pool_admits_well_known_labels_it_leaves_open() -> None:
+    pool = nodepool([CATEGORY])
+    for selector in ({"kubernetes.io/arch": "arm64"}, {"karpenter.sh/capacity-type": "on-demand"},
+                     {"topology.kubernetes.io/zone": "eu-west-1a"}, {"node.kubernetes.io/instance-type": "m7g.large"}):
+        assert messages(FIT, [EKS, pool, pod({"nodeSelector": selector})]) == [], selector
+    assert messages(FIT, [EKS, pool, pod({"nodeSelector": {"role": "batch"}})]) != []  # a label no node carries
+    amd = nodepool([CATEGORY, {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}])
+    assert messages(FIT, [EKS, amd, pod({"nodeSelector": {"kubernetes.io/arch": "arm64"}})]) != []
+
+
+def test_families_outside_the_catalogue_are_not_judged() -> None:
+    families = {t.name.split(".")[0] for t in catalogue().values()}
+    assert "m5" in families and "zz9" not in families
+    family = "karpenter.k8s.aws/instance-family"
+    known = nodepool([{"key": family, "operator": "In", "values": ["m5"]}])
+    assert messages(FIT, [EKS, known, pod(requests(cpu="500"))]) != []
+    mixed = nodepool([{"key": family, "operator": "In", "values": ["m5", "zz9"]}])
+    assert messages(FIT, [EKS, mixed, pod(requests(cpu="500"))]) == []  # zz9's sizes are unknown
