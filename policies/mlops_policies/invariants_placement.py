@@ -349,7 +349,7 @@ def reference_findings(idx: Index, pm: Pods, config: Mapping[str, Any]) -> Itera
 @stack_policy(
     "mlops-inv-pod-reference",
     description="Every Secret, ConfigMap, ServiceAccount and PersistentVolumeClaim a pod names (env, envFrom, "
-                "volumes, projected sources, imagePullSecrets, serviceAccountName), and every Secret a chart value "
+                "volumes, projected sources, serviceAccountName), and every Secret a chart value "
                 "names (existingSecret, configSecret), exists or is produced in its namespace (an ExternalSecret "
                 "target, a cert-manager Certificate, a chart's ServiceAccount); otherwise the pod never starts.",
     severity="high", pack=PACK, controls=("SOC2 A1.1",),

@@ -1,4 +1,5 @@
-"""Family `placement` on Karpenter NodePools: well-known labels a pool leaves open, families outside the catalogue."""
+"""Family `placement`: Karpenter NodePools (well-known labels a pool leaves open, families outside the catalogue),
+image pull secrets."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from mlops_policies.node_model import catalogue
 
 from .helpers import R, messages
-from .test_invariants_placement import EKS, FIT, pod, requests
+from .test_invariants_placement import EKS, FIT, REF, pod, requests
 
 
 def nodepool(requirements: list[dict[str, Any]], name: str = "general") -> R:
@@ -36,3 +37,11 @@ def test_families_outside_the_catalogue_are_not_judged() -> None:
     assert messages(FIT, [EKS, known, pod(requests(cpu="500"))]) != []
     mixed = nodepool([{"key": family, "operator": "In", "values": ["m5", "zz9"]}])
     assert messages(FIT, [EKS, mixed, pod(requests(cpu="500"))]) == []  # zz9's sizes are unknown
+
+
+def test_a_missing_image_pull_secret_is_not_a_pod_that_never_starts() -> None:
+    """The kubelet logs a pull secret it cannot read and pulls without it; a missing envFrom Secret still counts."""
+    pulls = pod({"imagePullSecrets": [{"name": "regcred"}]})
+    assert messages(REF, [pulls]) == []
+    env = pod({"imagePullSecrets": [{"name": "regcred"}], "container": {"envFrom": [{"secretRef": {"name": "creds"}}]}})
+    assert len(messages(REF, [env])) == 1
