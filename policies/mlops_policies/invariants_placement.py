@@ -198,7 +198,7 @@ def _fits(req: dict[str, float], nt: NodeType, ads: tuple[dict[str, set[str]], d
         return f"it has {inst.gpus} GPUs"
     if req.get(EFA) and not inst.efa:
         return "it has no EFA"
-    alloc = inst.allocatable
+    alloc = nt.allocatable
     if req.get("cpu", 0) * 1000 > alloc["cpu"]:
         return f"allocatable cpu is {alloc['cpu']:.0f}m"
     if req.get("memory", 0) / 2**20 > alloc["memory"]:

@@ -45,3 +45,17 @@ def test_a_missing_image_pull_secret_is_not_a_pod_that_never_starts() -> None:
     assert messages(REF, [pulls]) == []
     env = pod({"imagePullSecrets": [{"name": "regcred"}], "container": {"envFrom": [{"secretRef": {"name": "creds"}}]}})
     assert len(messages(REF, [env])) == 1
+
+
+def test_karpenter_counts_vm_memory_overhead() -> None:
+    """m5.xlarge: 16384 MiB; the EKS reservation leaves 15391 MiB, Karpenter first takes 7.5% (1229 MiB)."""
+    m5 = catalogue()["m5.xlarge"]
+    assert (m5.memory_mib, m5.max_pods) == (16384, 58)
+    fits_a_group = pod(requests(memory="15000Mi"))
+    group = R("aws:eks/nodeGroup:NodeGroup", "g", {"nodeGroupName": "g", "instanceTypes": ["m5.xlarge"],
+                                                   "scalingConfig": {"minSize": 1, "maxSize": 2, "desiredSize": 1}})
+    assert messages(FIT, [EKS, group, fits_a_group]) == []
+    pool = nodepool([{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["m5.xlarge"]}])
+    found = messages(FIT, [EKS, pool, fits_a_group])
+    assert len(found) == 1 and "allocatable memory is 14162Mi" in found[0]
+    assert messages(FIT, [EKS, pool, pod(requests(memory="14000Mi"))]) == []
