@@ -70,6 +70,16 @@ def meta(res: Resource) -> tuple[str, str]:
     return (ns if isinstance(ns, str) else "", name if isinstance(name, str) else "")
 
 
+def namespace_of(res: Resource) -> str:
+    """The namespace a namespaced object lands in: `metadata.namespace`, else the `namespace` input of the
+    `k8s.Provider` it was created with (pulumi-kubernetes applies it to objects that name none), else "default"."""
+    ns = res.get("metadata", "namespace")
+    if isinstance(ns, str) and ns:
+        return ns
+    provider_ns = dig(res.provider_props or {}, "namespace")
+    return provider_ns if isinstance(provider_ns, str) and provider_ns else "default"
+
+
 def release_namespace(release: Resource) -> str:
     ns = release.get("namespace")
     return ns if isinstance(ns, str) else "default"
@@ -120,12 +130,17 @@ class Index:
         self.stack = stack
         self.by_type: dict[str, list[Resource]] = defaultdict(list)
         self.k8s: dict[tuple[str, str, str], Resource] = {}
+        """(kind, namespace, name) -> object; the namespace as the object lands in it (`namespace_of`)."""
+        self.unnamespaced: dict[tuple[str, str], Resource] = {}
+        """(kind, name) -> object without `metadata.namespace` (cluster-scoped kinds such as IngressClass)."""
         self.charts: dict[str, list[Resource]] = defaultdict(list)
         for res in stack.resources:
             self.by_type[res.type].append(res)
             if res.type.startswith("kubernetes:") and res.type not in (RELEASE, RELEASE_V4):
-                ns, name = meta(res)
-                self.k8s[(res.type.rsplit(":", 1)[-1], ns, name)] = res
+                kind, (ns, name) = res.type.rsplit(":", 1)[-1], meta(res)
+                self.k8s[(kind, namespace_of(res), name)] = res
+                if not ns:
+                    self.unnamespaced[(kind, name)] = res
         for res in self.of_type(RELEASE, RELEASE_V4):
             self.charts[chart_name(res)].append(res)
         releases = {r.urn for r in self.of_type(RELEASE, RELEASE_V4)}
@@ -196,6 +211,26 @@ def names(resources: Iterable[Resource], limit: int = 3) -> str:
     return ", ".join(items[:limit]) + more
 
 
+class PerPod(frozenset[str]):
+    """A label a controller sets on each pod with its own value (StatefulSet ordinal, Job name): a selector value
+    matches when some pod carries it."""
+
+    def has(self, value: Any) -> bool:
+        return value in self
+
+
+class AnyPerPod(PerPod):
+    """A controller-set label whose values the plan cannot know (a Job's uid, a CronJob's job names)."""
+
+    def has(self, value: Any) -> bool:
+        return True
+
+
+def label_is(have: Any, want: Any) -> bool:
+    """Whether a pod label (`have`, perhaps one value per pod) may equal a selector value."""
+    return have.has(want) if isinstance(have, PerPod) else bool(have == want)
+
+
 def labels_match(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool | None:
     """matchLabels and matchExpressions against labels; None when a selector value is unknown."""
     wanted = selector.get("matchLabels") or {}
@@ -203,14 +238,14 @@ def labels_match(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool
         return None
     if any(labels.get(k) is UNKNOWN for k in wanted):
         return None
-    ok = all(labels.get(k) == v for k, v in wanted.items())
+    ok = all(label_is(labels.get(k), v) for k, v in wanted.items())
     for expr in as_list(selector.get("matchExpressions")):
         key, op, values = dig(expr, "key"), dig(expr, "operator"), as_list(dig(expr, "values"))
         has = key in labels
         if op == "In":
-            ok = ok and has and labels[key] in values
-        elif op == "NotIn":
-            ok = ok and not (has and labels[key] in values)
+            ok = ok and has and any(label_is(labels[key], v) for v in values)
+        elif op == "NotIn":  # a per-pod label: some pod's value may lie outside `values`
+            ok = ok and not (has and not isinstance(labels[key], PerPod) and labels[key] in values)
         elif op == "Exists":
             ok = ok and has
         elif op == "DoesNotExist":

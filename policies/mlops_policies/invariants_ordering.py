@@ -30,7 +30,7 @@ from typing import Any
 
 from .core import Resource, Stack, stack_policy
 from .invariants_cluster import PACK
-from .invariants_index import CLUSTER_CONFIG, CRD, Index, chart_name, index, meta
+from .invariants_index import CLUSTER, CLUSTER_CONFIG, CRD, Index, chart_name, index, meta
 from .pod_model import INSTALLERS, api_group, shown
 
 # Charts that install CRDs, and their API groups (each chart's crds/ or templates/crds at the pinned version);
@@ -45,6 +45,11 @@ CRD_CHARTS: dict[str, tuple[str, ...]] = {
     # kserve/kserve v0.20.0 charts/kserve-crd/templates: serving.kserve.io_{inferenceservices,servingruntimes,...}.
     "kserve-crd": ("serving.kserve.io",),
 }
+# CRDs EKS itself installs. The `snapshot-controller` add-on brings snapshot.storage.k8s.io (VolumeSnapshot,
+# VolumeSnapshotClass, VolumeSnapshotContent); a cluster with EKS Auto Mode (computeConfig.enabled) comes with
+# Karpenter's karpenter.sh NodePool/NodeClaim and eks.amazonaws.com NodeClass already in place.
+ADDON_CRDS: dict[str, tuple[str, ...]] = {"snapshot-controller": ("snapshot.storage.k8s.io",)}
+AUTO_MODE_GROUPS = ("karpenter.sh", "eks.amazonaws.com")
 PROVIDER_PACKAGES = frozenset({"aws", "kubernetes", "random", "tls", "command", "pulumi", "std", "docker"})
 KUBE_COMPONENTS = frozenset(INSTALLERS) - {"kubernetes:helm.sh/v3:Release"}
 
@@ -74,6 +79,12 @@ class Graph:
                 if release.urn not in self.children:
                     for group in groups:
                         self.installers.setdefault((group, "*"), []).append(release)
+        for name, addon in idx.addons.items():
+            for group in ADDON_CRDS.get(name, ()):
+                self.installers.setdefault((group, "*"), []).append(addon)
+        self.builtin: set[str] = {g for c in idx.of_type(CLUSTER) if c.get("computeConfig", "enabled") is True
+                                  for g in AUTO_MODE_GROUPS}
+        """API groups an Auto Mode cluster serves before any object can reach it."""
         self.opaque = [r for r in idx.of_type(*INSTALLERS) if r.urn not in self.children
                        and chart_name(r) not in CRD_CHARTS]
         """Installers `check` did not render, of charts not modelled here: they may install any CRD."""
@@ -144,7 +155,7 @@ def ordering_findings(idx: Index, owns_cluster: bool) -> Iterator[tuple[Resource
     graph = Graph(idx)
     for res in idx.stack.resources:
         group = api_group(res)
-        if group is None or res.type == CRD:
+        if group is None or res.type == CRD or group in graph.builtin:
             continue
         kind = _kind(res)
         sources = graph.installers.get((group, kind), []) + graph.installers.get((group, "*"), [])

@@ -88,6 +88,14 @@ def pod_requests(spec: Mapping[str, Any]) -> dict[str, float]:
     return total
 
 
+KARPENTER_WELL_KNOWN = frozenset({
+    "kubernetes.io/arch", "kubernetes.io/os", "node.kubernetes.io/instance-type", "topology.kubernetes.io/zone",
+    "topology.kubernetes.io/region", "karpenter.sh/capacity-type", "node.kubernetes.io/windows-build"})
+"""Well-known labels a pod may select on a NodePool that does not constrain them (kubernetes-sigs/karpenter
+pkg/apis/v1/labels.go WellKnownLabels; the scheduler checks compatibility with `AllowUndefinedWellKnownLabels`).
+The AWS provider's `karpenter.k8s.aws/` labels are already not judged (node_model.UNMODELLED)."""
+
+
 def _label_ok(nt: NodeType, key: str, test: Any) -> bool:
     """Whether a node of this type may carry a label satisfying `test(value or None)`."""
     if key.startswith(UNMODELLED) or nt.labels.get(key) is UNKNOWN:
@@ -98,6 +106,8 @@ def _label_ok(nt: NodeType, key: str, test: Any) -> bool:
         if req.get("key") == key:
             return req.get("operator") in ("Exists", "NotIn", "Gt", "Lt") or any(
                 test(v) for v in as_list(req.get("values")))
+    if nt.pool.startswith("NodePool ") and key in KARPENTER_WELL_KNOWN:
+        return True  # a label the pool leaves open: Karpenter launches a node with the value the pod asks for
     return bool(test(None))
 
 
@@ -188,7 +198,7 @@ def _fits(req: dict[str, float], nt: NodeType, ads: tuple[dict[str, set[str]], d
         return f"it has {inst.gpus} GPUs"
     if req.get(EFA) and not inst.efa:
         return "it has no EFA"
-    alloc = inst.allocatable
+    alloc = nt.allocatable
     if req.get("cpu", 0) * 1000 > alloc["cpu"]:
         return f"allocatable cpu is {alloc['cpu']:.0f}m"
     if req.get("memory", 0) / 2**20 > alloc["memory"]:
@@ -339,7 +349,7 @@ def reference_findings(idx: Index, pm: Pods, config: Mapping[str, Any]) -> Itera
 @stack_policy(
     "mlops-inv-pod-reference",
     description="Every Secret, ConfigMap, ServiceAccount and PersistentVolumeClaim a pod names (env, envFrom, "
-                "volumes, projected sources, imagePullSecrets, serviceAccountName), and every Secret a chart value "
+                "volumes, projected sources, serviceAccountName), and every Secret a chart value "
                 "names (existingSecret, configSecret), exists or is produced in its namespace (an ExternalSecret "
                 "target, a cert-manager Certificate, a chart's ServiceAccount); otherwise the pod never starts.",
     severity="high", pack=PACK, controls=("SOC2 A1.1",),

@@ -31,10 +31,14 @@ from typing import Any
 
 from .core import UNKNOWN, Resource, Stack, as_list, stack_policy
 from .invariants_cluster import PACK
-from .invariants_index import HPA, INGRESS, PDB, SERVICE, Index, index, labels_match, meta, release_values
+from .invariants_index import HPA, INGRESS, PDB, SERVICE, Index, PerPod, index, labels_match, meta, namespace_of, release_values
 from .pod_model import Pods, PodTemplate, others, pods, selects, shown
 
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+USE_ANNOTATION = "use-annotation"
+"""aws-load-balancer-controller (pkg/ingress/enhanced_backend_builder.go, magicServicePortUseAnnotation): a backend
+whose port name is this builds its action from the Ingress annotation `alb.ingress.kubernetes.io/actions.<service
+name>`; the service name is no Service."""
 SCALABLE = ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController")
 Finding = tuple[Resource, str]
 
@@ -44,10 +48,15 @@ def _few(templates: Iterable[PodTemplate], limit: int = 3) -> str:
     return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
+def _own(labels: Mapping[str, Any]) -> dict[str, Any]:
+    """The template's labels, without those the controllers add."""
+    return {k: v for k, v in labels.items() if not isinstance(v, PerPod)}
+
+
 def _labels(templates: list[PodTemplate]) -> str:
     if not templates:
         return "the namespace runs no pods"
-    shown = [f"{t.what} {dict(t.labels)}" for t in sorted(templates, key=lambda t: t.what)[:2]]
+    shown = [f"{t.what} {_own(t.labels)}" for t in sorted(templates, key=lambda t: t.what)[:2]]
     return "pods there: " + "; ".join(shown)
 
 
@@ -55,18 +64,14 @@ def port_declared(target: Any, proto: str, matched: list[PodTemplate]) -> bool |
     """Whether some matched template declares the port (None: not judged)."""
     if isinstance(target, str) and target and target is not UNKNOWN:
         return any((proto, target) in t.named for t in matched)
-    if isinstance(target, int) and not isinstance(target, bool):
-        if not matched or any(not t.ports for t in matched):
-            return None  # a container that declares no port may listen on any
-        return any((proto, target) in t.ports for t in matched)
-    return None
+    return None  # a number is used as is (kubernetes FindPort: intstr.Int returns it), declared or not: containerPort
+    # is informational ("Not specifying a port here DOES NOT prevent that port from being exposed", core/v1)
 
 
 def service_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
     for svc in idx.of_type(SERVICE):
-        ns, name = meta(svc)
-        name = shown(svc, name)
-        ns = ns or "default"
+        name = shown(svc, meta(svc)[1])
+        ns = namespace_of(svc)
         spec = svc.get("spec")
         selector = spec.get("selector") if isinstance(spec, Mapping) else None
         if not isinstance(selector, Mapping) or not selector or spec.get("type") == "ExternalName":
@@ -102,9 +107,8 @@ def _watched(obj: Resource, own_ns: str) -> set[str] | None:
 
 def podmonitor_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
     for mon in idx.of_type(POD_MONITOR):
-        own_ns, name = meta(mon)
-        name = shown(mon, name)
-        own_ns = own_ns or "default"
+        name = shown(mon, meta(mon)[1])
+        own_ns = namespace_of(mon)
         selector = mon.get("spec", "selector")
         if not isinstance(selector, Mapping):
             continue
@@ -137,9 +141,8 @@ def podmonitor_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
 
 def pdb_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
     for pdb in idx.of_type(PDB):
-        ns, name = meta(pdb)
-        name = shown(pdb, name)
-        ns = ns or "default"
+        name = shown(pdb, meta(pdb)[1])
+        ns = namespace_of(pdb)
         selector = pdb.get("spec", "selector")
         if not isinstance(selector, Mapping) or pm.blind(ns):
             continue
@@ -160,9 +163,8 @@ def _requests(container: Mapping[str, Any], resource: str, own: bool = False) ->
 
 def hpa_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
     for hpa in idx.of_type(HPA):
-        ns, name = meta(hpa)
-        name = shown(hpa, name)
-        ns = ns or "default"
+        name = shown(hpa, meta(hpa)[1])
+        ns = namespace_of(hpa)
         ref = hpa.get("spec", "scaleTargetRef")
         if not isinstance(ref, Mapping) or not isinstance(ref.get("kind"), str) or not isinstance(ref.get("name"), str):
             continue
@@ -228,7 +230,7 @@ def alb_default_target(idx: Index, ingress: Resource) -> str | None:
     its IngressClass has parameters (IngressClassParams may set targetType)."""
     cls = ingress.get("spec", "ingressClassName")
     cls = cls if isinstance(cls, str) else ingress.get("metadata", "annotations", "kubernetes.io/ingress.class")
-    klass = idx.k8s.get(("IngressClass", "", str(cls)))
+    klass = idx.unnamespaced.get(("IngressClass", str(cls)))
     if (klass is not None and (klass.get("spec", "controller") != "ingress.k8s.aws/alb" or klass.get(
             "spec", "parameters") is not None)) or (klass is None and cls != "alb"):
         return None
@@ -239,18 +241,19 @@ def alb_default_target(idx: Index, ingress: Resource) -> str | None:
 
 def ingress_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
     for ingress in idx.of_type(INGRESS):
-        ns, name = meta(ingress)
-        name = shown(ingress, name)
-        ns = ns or "default"
+        name = shown(ingress, meta(ingress)[1])
+        ns = namespace_of(ingress)
         default_target = alb_default_target(idx, ingress)
         for where, backend in _backends(ingress):
             svc_name, port = backend.get("name"), backend.get("port")
             if not isinstance(svc_name, str) or svc_name is UNKNOWN:
                 continue
+            if isinstance(port, Mapping) and port.get("name") == USE_ANNOTATION:
+                continue  # an ALB action (redirect, fixed response, forward) from the `actions.<name>` annotation
             svc = idx.k8s.get(("Service", ns, svc_name))
             if svc is None:
                 if not pm.blind(ns):
-                    there = [r for r in idx.of_type(SERVICE) if (meta(r)[0] or "default") == ns]
+                    there = [r for r in idx.of_type(SERVICE) if namespace_of(r) == ns]
                     yield ingress, (f"Ingress {ns}/{name} {where} routes to Service {ns}/{svc_name}, which the stack "
                                     f"does not create in {ns}{others(there)}; name a Service of the Ingress's "
                                     "namespace")

@@ -231,9 +231,8 @@ def secret_refs(spec: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
             sec = source.get("secret") if isinstance(source, Mapping) else None
             if isinstance(sec, Mapping) and not sec.get("optional"):
                 yield f"volume {vol.get('name')}", sec.get("name")
-    for pull in spec.get("imagePullSecrets") or []:
-        if isinstance(pull, Mapping):
-            yield "imagePullSecrets", pull.get("name")
+    # imagePullSecrets are not named here: the kubelet logs a missing one ("Unable to retrieve pull secret, the image
+    # pull may not succeed", kubernetes pkg/kubelet/kubelet_pods.go getPullSecretsForPod) and pulls without it.
 
 
 # Chart values that name an existing Secret in the release namespace: Grafana `admin.existingSecret` (and most

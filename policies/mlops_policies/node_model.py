@@ -16,6 +16,7 @@ per 10000), and evictionHard memory.available 100Mi; maxPods = ENIs * (IPv4 per 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +35,10 @@ UNMODELLED = ("topology.kubernetes.io/", "kubernetes.io/hostname", "topology.k8s
               "nvidia.com/", "karpenter.k8s.aws/", "k8s.amazonaws.com/", "vpc.amazonaws.com/",
               "node.kubernetes.io/lifecycle", "failure-domain.beta.kubernetes.io/")
 """Node label keys set by others (zones, hosts, feature discovery, Karpenter's instance labels): not judged."""
+
+
+VM_OVERHEAD = 0.075
+"""Karpenter's default settings.vmMemoryOverheadPercent (karpenter chart 1.9.0 values.yaml)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,20 @@ class NodeType:
     taints: tuple[Mapping[str, Any], ...]
     requirements: tuple[Mapping[str, Any], ...] = ()
     """Karpenter requirements: a label a requirement allows is one a node may carry."""
+    vm_overhead: float | None = None
+    """Karpenter's vmMemoryOverheadPercent for a NodePool's types (None: not a Karpenter pool)."""
+
+    @property
+    def allocatable(self) -> dict[str, float]:
+        """The instance's allocatable; for a Karpenter pool, what Karpenter counts on when it picks a type
+        (karpenter-provider-aws pkg/providers/instancetype/types.go memory(): minus 64 MiB CMA on arm64, then minus
+        ceil(memory * vmMemoryOverheadPercent), before the kubelet reservation). Needs `instance`."""
+        assert self.instance is not None
+        alloc = dict(self.instance.allocatable)
+        if self.vm_overhead is not None:
+            cma = 64 if self.instance.arch == "arm64" else 0
+            alloc["memory"] -= cma + math.ceil((self.instance.memory_mib - cma) * self.vm_overhead)
+        return alloc
 
     @property
     def what(self) -> str:
@@ -111,9 +130,10 @@ def _karpenter_types(requirements: list[Mapping[str, Any]]) -> list[InstanceType
         key, op, values = req.get("key"), req.get("operator"), as_list(req.get("values"))
         if op != "In" or key not in (INSTANCE_TYPE, "karpenter.k8s.aws/instance-family"):
             continue
-        chosen = [t for t in cat.values() if (t.name if key == INSTANCE_TYPE else t.name.split(".")[0]) in values]
-        if len(chosen) < len(values) and key == INSTANCE_TYPE:
-            return [None]  # a type outside the catalogue: sizes unknown
+        names = {t: t.name if key == INSTANCE_TYPE else t.name.split(".")[0] for t in cat.values()}
+        chosen = [t for t, n in names.items() if n in values]
+        if not set(values) <= {names[t] for t in chosen}:
+            return [None]  # a type or family outside the catalogue: sizes unknown
         allowed = chosen if allowed is None else [t for t in allowed if t in chosen]
     return [None] if allowed is None or not allowed else list(allowed)
 
@@ -151,7 +171,7 @@ def node_types(idx: Index) -> Iterator[NodeType]:
             labels = _labels((template or {}).get("metadata", {}).get("labels") if isinstance(template, Mapping)
                              else None, {**fixed, "karpenter.sh/nodepool": name}, inst)
             yield NodeType(f"NodePool {name}", inst, labels,
-                           _taints(pool.get("spec", "template", "spec", "taints")), tuple(reqs))
+                           _taints(pool.get("spec", "template", "spec", "taints")), tuple(reqs), VM_OVERHEAD)
 
 
 def unknown_nodes(idx: Index) -> str | None:

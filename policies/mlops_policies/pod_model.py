@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .core import UNKNOWN, Resource, Stack, as_list
-from .invariants_index import Index, chart_name, index, meta, pod_spec
+from .invariants_index import AnyPerPod, Index, PerPod, chart_name, index, label_is, meta, namespace_of, pod_spec
 
 WORKLOAD_TYPES = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
                   "kubernetes:apps/v1:ReplicaSet", "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob",
@@ -90,6 +90,30 @@ def template_labels(res: Resource) -> Any:
     return res.get("spec", "template", "metadata", "labels")
 
 
+STS_POD_NAME, POD_INDEX = "statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index"
+JOB_LABELS = ("job-name", "batch.kubernetes.io/job-name")
+UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+
+
+def controller_labels(res: Resource) -> dict[str, PerPod]:
+    """Labels the controllers add to each pod beyond the template's: a StatefulSet's pod <name>-<ordinal> carries
+    `statefulset.kubernetes.io/pod-name` and `apps.kubernetes.io/pod-index` (ordinals 0..replicas-1), a Job's pods
+    `job-name`, `controller-uid` and their `batch.kubernetes.io/` twins (the API server sets them with the generated
+    selector). Values the plan does not know match any selector value."""
+    kind, name = res.type.rsplit(":", 1)[-1], meta(res)[1]
+    if kind == "StatefulSet":
+        replicas = res.get("spec", "replicas")
+        replicas = 1 if replicas is None else replicas
+        if not name or not isinstance(replicas, int) or isinstance(replicas, bool):
+            return {STS_POD_NAME: AnyPerPod(), POD_INDEX: AnyPerPod()}
+        return {STS_POD_NAME: PerPod(f"{name}-{i}" for i in range(replicas)),
+                POD_INDEX: PerPod(str(i) for i in range(replicas))}
+    if kind in ("Job", "CronJob"):
+        job = PerPod({name}) if kind == "Job" and name else AnyPerPod()
+        return {**dict.fromkeys(JOB_LABELS, job), **dict.fromkeys(UID_LABELS, AnyPerPod())}
+    return {}
+
+
 def listening(spec: Mapping[str, Any]) -> tuple[frozenset[tuple[str, int]], dict[tuple[str, str], int]]:
     containers = [*as_list(spec.get("containers")),
                   *(c for c in as_list(spec.get("initContainers"))
@@ -124,10 +148,10 @@ class Pods:
         for res in idx.of_type(*WORKLOAD_TYPES):
             spec = pod_spec(res)
             labels = template_labels(res)
-            ns, name = meta(res)
-            name = shown(res, name)
+            ns, name = namespace_of(res), shown(res, meta(res)[1])
             ports, named = listening(spec)
-            tpl = PodTemplate(res, res.type.rsplit(":", 1)[-1], ns or "default", name,
+            labels = {**labels, **controller_labels(res)} if isinstance(labels, Mapping) else labels
+            tpl = PodTemplate(res, res.type.rsplit(":", 1)[-1], ns, name,
                               labels if isinstance(labels, Mapping) else {} if labels is None else {"": UNKNOWN},
                               spec, ports, named)
             self.templates.append(tpl)
@@ -175,4 +199,4 @@ def selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool | No
     """A Service-style selector (plain labels) against pod labels; None when either side is unknown."""
     if any(v is UNKNOWN for v in selector.values()) or any(v is UNKNOWN for v in labels.values()):
         return None
-    return all(labels.get(k) == v for k, v in selector.items())
+    return all(label_is(labels.get(k), v) for k, v in selector.items())

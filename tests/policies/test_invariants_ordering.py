@@ -94,3 +94,17 @@ def test_custom_resource_rendered_by_another_release_names_that_release() -> Non
     assert messages(POLICY, [first, second, crd(parent="crds-rel"),
                              R(second.type, "app-rel", second.inputs, deps={"dependsOn": ["crds-rel"]}),
                              widget(parent="app-rel")]) == []
+
+
+def test_crds_eks_installs_itself() -> None:
+    vsc = R("kubernetes:snapshot.storage.k8s.io/v1:VolumeSnapshotClass", "vsc", {"metadata": {"name": "ebs"}},
+            deps={"dependsOn": ["snap"]})
+    snap = R("aws:eks/addon:Addon", "snap", {"clusterName": "c", "addonName": "snapshot-controller"})
+    assert messages(POLICY, [EKS, snap, vsc]) == []
+    found = messages(POLICY, [EKS, snap, R(vsc.type, "vsc", vsc.inputs)])  # no wait for the add-on: a race
+    assert len(found) == 1 and "Addon snap" in found[0]
+    assert "nothing in the stack installs" in messages(POLICY, [EKS, R(vsc.type, "vsc", vsc.inputs)])[0]
+    pool = R("kubernetes:karpenter.sh/v1:NodePool", "np", {"metadata": {"name": "gpu"}, "spec": {}})
+    auto = R("aws:eks/cluster:Cluster", "eks", {"name": "c", "computeConfig": {"enabled": True}})
+    assert messages(POLICY, [auto, pool]) == []
+    assert len(messages(POLICY, [EKS, pool])) == 1  # without Auto Mode nothing installs karpenter.sh
