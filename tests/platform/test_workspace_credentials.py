@@ -47,6 +47,8 @@ def test_every_listed_workspace_gets_a_user_the_job_creates_and_a_secret_holding
     assert names == ["vision"], "prod lists the workspace the team_gpu program builds"
     urns, job = by_urn(platform), users_job_passwords(platform)
     credentials = platform.outputs["teamWorkspace"]["credentials"]
+    raw = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text(encoding="utf-8"))["config"]
+    window = load_platform_config(raw["mlops:platform"]).security_baseline.secret_recovery_window_days
     for ws in names:
         [password] = [u for u in job if urns[u].name.endswith(f"-user-{ws}")]
         [version] = [r for r in platform.of_type("aws:secretsmanager/secretVersion:SecretVersion")
@@ -55,6 +57,9 @@ def test_every_listed_workspace_gets_a_user_the_job_creates_and_a_secret_holding
                     if r.urn in version.property_dependencies["secretId"]]
         assert secret.inputs["name"] == credentials[ws]["mlflowSecret"], ws
         assert secret.inputs["kmsKeyId"], "under the platform's data key"
+        # Regenerable (the users Job sets the password again): not protected, kept as the integration secrets are.
+        assert not secret.options.get("protect") and not secret.options.get("retainOnDelete"), ws
+        assert secret.inputs["recoveryWindowInDays"] == window, ws
 
 
 def role_of(platform: Inventory, arn: str) -> Any:
