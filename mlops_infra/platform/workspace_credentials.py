@@ -33,6 +33,15 @@ def _login(user: str) -> Callable[[str], str]:
     return lambda password: json.dumps({"username": user, "password": password})
 
 
+def decrypt_through_secrets_manager(key: KmsKey, region: str, secrets: list[pulumi.Output[str]]) -> iam.Statement:
+    """kms:Decrypt on the data key only as Secrets Manager's call for one of `secrets`: `kms:ViaService` is
+    `secretsmanager.<region>.amazonaws.com`, and Secrets Manager's encryption context `SecretARN` (Secrets Manager
+    user guide, "Secret encryption and decryption": the context of every KMS call for a secret) is one of theirs.
+    The role cannot decrypt anything else under the key, directly or through another secret."""
+    return iam.statement("DecryptWorkspaceSecrets", ["kms:Decrypt"], [key.arn], conditions={"StringEquals": {
+        "kms:ViaService": f"secretsmanager.{region}.amazonaws.com", "kms:EncryptionContext:SecretARN": secrets}})
+
+
 def workspace_credentials(name: str, parent: pulumi.Resource, *, workspaces: list[str], cluster: ClusterIdentity,
                           region: str, data_key: KmsKey, tags: dict[str, str],
                           mlflow_passwords: Mapping[str, pulumi.Output[str]],
@@ -66,6 +75,6 @@ def workspace_credentials(name: str, parent: pulumi.Resource, *, workspaces: lis
                             assume_role_policy=irsa_trust(cluster, ws, STORE_SERVICE_ACCOUNT))
         aws.iam.RolePolicy(child(name, f"{ws}-reader-policy"), role=role.id, opts=child_options(parent),
                            policy=iam.document([iam.statement("ReadWorkspaceSecrets", SECRET_READ, readable),
-                                                data_key.use_statement("DecryptWorkspaceSecrets", decrypt_only=True)]))
+                                                decrypt_through_secrets_manager(data_key, region, readable)]))
         out[ws] = {**entry, "roleArn": role.arn}
     return out

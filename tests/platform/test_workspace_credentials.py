@@ -83,6 +83,13 @@ def test_each_workspace_reader_trusts_only_its_namespace_store_and_reads_only_it
         readable = {u for u in policy.property_dependencies["policy"]
                     if urns[u].type == "aws:secretsmanager/secret:Secret"}
         assert readable == {secrets[entry["mlflowSecret"]], secrets[entry["qdrantSecret"]]}, ws
+        statements = {st["Sid"]: st for st in json.loads(policy.inputs["policy"])["Statement"]}
+        decrypt = statements["DecryptWorkspaceSecrets"]
+        assert decrypt["Action"] == ["kms:Decrypt"], ws
+        # Only as Secrets Manager's decryption of exactly the secrets it may read (their SecretARN context).
+        assert decrypt["Condition"]["StringEquals"] == {
+            "kms:ViaService": f"secretsmanager.{entry['region']}.amazonaws.com",
+            "kms:EncryptionContext:SecretARN": statements["ReadWorkspaceSecrets"]["Resource"]}, ws
 
 
 def test_the_workspace_stack_delivers_them_and_its_pods_reference_them(platform: Inventory, team: Inventory) -> None:
