@@ -60,6 +60,15 @@ duplicate scrapes. `agent.config` replaces the chart's `agent.defaultConfig` (aw
 values.yaml), so it names what stays on: enhanced Container Insights (`cluster_failed_node_count` and the rest);
 Application Signals, which the platform does not use, is off."""
 
+NODE_MONITORING_AGENT_CONFIGURATION = {"dcgmAgent": {"tolerations": [{"operator": "Exists"}]}}
+"""eks-node-monitoring-agent `configurationValues`. The chart (aws/eks-node-monitoring-agent v1.6.2
+charts/eks-node-monitoring-agent values.yaml) gives the agent DaemonSet `nodeAgent.tolerations: [{operator: Exists}]`
+but its `dcgm-server` DaemonSet `dcgmAgent.tolerations: []`, so on a tainted GPU node (`nvidia.com/gpu:NoSchedule`
+and any pool taint) DCGM never runs, the agent reports DCGMError and node auto repair replaces healthy GPU nodes
+(aws/containers-roadmap #2567, #2555). `dcgmAgent.tolerations` (an array of objects) is in the add-on's configuration
+schema at that tag (charts/configuration.schema.json, `DCGMAgent`). It tolerates every taint like the agent does:
+the chart's node affinity already keeps dcgm-server on NVIDIA instance types, and a pool taint is free-form config."""
+
 
 @dataclass(frozen=True)
 class AddonRole:
@@ -133,7 +142,8 @@ def after_nodes(name: str, parent: pulumi.Resource, cluster: ClusterIdentity, ve
         # Node auto repair (on for the system group, default for GPU pools) acts on the NodeConditions this agent
         # reports; without it only NotReady nodes are repaired (EKS user guide, "node health").
         _addon(child(name, "eks-node-monitoring-agent"), parent, cluster, "eks-node-monitoring-agent",
-               versions.node_monitoring_agent, tags, depends_on=nodes),
+               versions.node_monitoring_agent, tags, depends_on=nodes,
+               configuration=NODE_MONITORING_AGENT_CONFIGURATION),
     ]
 
 

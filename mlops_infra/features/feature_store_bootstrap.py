@@ -62,6 +62,25 @@ def scram_verifier(password, iterations=4096):
     b64 = lambda raw: base64.b64encode(raw).decode()
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored)}:{b64(server)}"
 """
+# Converge: a consumer role no longer listed (a removed consumer, or the other-role name of one whose role changed:
+# `feast_writer_<ns>` after a demotion) loses its login and every table privilege, so its old password opens nothing.
+# Roles are kept (NOLOGIN, not DROP): the Job must never fail on objects a role might own.
+CONVERGE = """\
+if readers:  # a SQL registry (an S3 registry has no roles)
+    from sqlalchemy import create_engine, text
+    engine = create_engine(store.config.registry.path)
+    with engine.begin() as conn:
+        stale = [r for (r,) in conn.execute(text(
+            "SELECT rolname FROM pg_roles WHERE rolcanlogin AND (starts_with(rolname, 'feast_reader_') "
+            "OR starts_with(rolname, 'feast_writer_'))")) if r not in readers]
+        for role in sorted(stale):
+            if not (role.isidentifier() and role.islower()):
+                sys.exit("refusing an unsafe stale role name")
+            conn.execute(text(f"ALTER ROLE {role} NOLOGIN"))
+            conn.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}"))
+            print("registry user", role, "disabled")
+    engine.dispose()
+"""
 # Idempotent and non-destructive; prints no path (a SQL registry path carries the expanded password). The role name
 # and password are checked to be a plain identifier and alphanumeric; DDL takes no bind parameters, so the role name
 # enters the SQL text and the password only as its SCRAM verifier.
@@ -96,11 +115,13 @@ for reader, password_env in sorted(readers.items()):
         conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {{reader}}"))
         conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {{reader}}"))
         conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {{reader}}"))
+        if reader not in writers:  # a demoted writer (or a reader someone granted more) writes no longer
+            conn.execute(text(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM {{reader}}"))
         if reader in writers:  # exactly the tables this Feast's SQL registry defines (and writes): no DDL
             conn.execute(text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {{', '.join(registry_tables)}} TO {{reader}}"))
     engine.dispose()
     print("read-write" if reader in writers else "read-only", "registry user", reader, "ready")
-print("feast registry ready for project", store.project)
+{CONVERGE}print("feast registry ready for project", store.project)
 """
 COMMAND = ["python", "-c", INIT_SCRIPT, FEATURE_STORE_YAML]
 DEADLINE_SECONDS = 900

@@ -94,10 +94,14 @@ def redis_access_string(project: str, write: bool) -> str:
     return f"on ~*{project} -@all +@read{' +@write' if write else ''} -@dangerous"
 
 
-def _password(resource_name: str, parent: pulumi.Resource, *, letters: bool = False) -> pulumi.Output[str]:
+def _password(resource_name: str, parent: pulumi.Resource, *, letters: bool = False,
+              role: str = "") -> pulumi.Output[str]:
+    """`role` (the login's user name) is a keeper: a reader<->writer change rotates the password, so a login handed
+    out under the old role does not carry over to the new one."""
     least = 1 if letters else None
     result: pulumi.Output[str] = random.RandomPassword(resource_name, length=40, special=False, min_lower=least,
-                                                       min_upper=least, opts=child_options(parent)).result
+                                                       min_upper=least, keepers={"role": role} if role else None,
+                                                       opts=child_options(parent)).result
     return pulumi.Output.secret(result)
 
 
@@ -111,10 +115,11 @@ def consumer_logins(name: str, parent: pulumi.Resource, namespaces: Sequence[str
     logins: dict[str, RegistryLogin] = {}
     for ns in sorted(set(namespaces)):
         write = ns in writers
-        password = _password(child(name, f"registry-login-{ns}"), parent) if sql else None
+        password = _password(child(name, f"registry-login-{ns}"), parent, role=reader_role(ns, write)) if sql else None
         # At least one letter: Feast parses each connection-string value as JSON first (redis.py
         # `_parse_connection_string`), so an all-digit password would become a number.
-        redis_password = _password(child(name, f"redis-login-{ns}"), parent, letters=True) if redis else None
+        redis_password = (_password(child(name, f"redis-login-{ns}"), parent, letters=True,
+                                    role=redis_user(ns, write)) if redis else None)
         logins[ns] = RegistryLogin(
             user=reader_role(ns, write) if sql else None, password=password, write=write,
             password_env="FEAST_REGISTRY_READER_PASSWORD_" + ns.replace("-", "_").upper(),

@@ -168,7 +168,8 @@ class RedisOnlineStore(pulumi.ComponentResource):
         self.register_outputs({"endpoint": self.endpoint})
 
     def _users(self, name: str, base_id: str, args: RedisOnlineStoreArgs) -> list[aws.elasticache.User]:
-        """The owner (the token's password), a disabled `default`, a user per consumer; ids `<name>-<suffix>` (lower case)."""
+        """The owner (the token's password), a disabled `default`, a user per consumer; ids `<name>-<suffix>` (lower case),
+        a consumer's suffix `<namespace>-r` or `<namespace>-w` (its role)."""
         def user(suffix: str, user_name: str, access: str, password: pulumi.Input[str]) -> aws.elasticache.User:
             return aws.elasticache.User(
                 child(name, f"user-{suffix}"), user_id=bounded_name(f"{base_id}-{suffix}", USER_ID_LIMIT),
@@ -181,7 +182,12 @@ class RedisOnlineStore(pulumi.ComponentResource):
                  user("default", "default", "off -@all", pulumi.Output.secret(default_password.result))]
         for ns, login in sorted(args.consumers.items()):
             if login.redis_user is not None and login.redis_password is not None:
-                users.append(user(ns, login.redis_user, redis_access_string(args.project, login.write),
-                                  login.redis_password))
+                # The id (and resource name) carries the role: a reader<->writer change renames the user, which
+                # ElastiCache cannot do in place; under the same id the new user (created before the old one is
+                # deleted) would fail with UserAlreadyExistsFault. With `-r`/`-w` the replacement is created, the
+                # group moves to it, then the old user goes; and no consumer (`owner`, `default`) can take the id
+                # of the owner's or the default user.
+                users.append(user(f"{ns}-{'w' if login.write else 'r'}", login.redis_user,
+                                  redis_access_string(args.project, login.write), login.redis_password))
         return users
 

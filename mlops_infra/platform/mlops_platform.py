@@ -185,7 +185,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             child(self._name, "workspace"), self, workspaces=list(self.config.cluster.workspaces),
             cluster=ctx.cluster.identity, region=self.config.region, data_key=self.data_key, tags=self.tags,
             mlflow_passwords=ctx.mlflow_credentials, qdrant_key=qdrant_key, qdrant_url=qdrant_url,
-            protect=self.config.protect_stateful)
+            recovery_window_days=self.config.security_baseline.secret_recovery_window_days)
 
     def _monitoring(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions) -> MonitoringCore:
         """The monitoring core, then the cluster's contribution to it (the feature store and the model registry

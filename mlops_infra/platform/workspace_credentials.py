@@ -33,14 +33,25 @@ def _login(user: str) -> Callable[[str], str]:
     return lambda password: json.dumps({"username": user, "password": password})
 
 
+def decrypt_through_secrets_manager(key: KmsKey, region: str, secrets: list[pulumi.Output[str]]) -> iam.Statement:
+    """kms:Decrypt on the data key only as Secrets Manager's call for one of `secrets`: `kms:ViaService` is
+    `secretsmanager.<region>.amazonaws.com`, and Secrets Manager's encryption context `SecretARN` (Secrets Manager
+    user guide, "Secret encryption and decryption": the context of every KMS call for a secret) is one of theirs.
+    The role cannot decrypt anything else under the key, directly or through another secret."""
+    return iam.statement("DecryptWorkspaceSecrets", ["kms:Decrypt"], [key.arn], conditions={"StringEquals": {
+        "kms:ViaService": f"secretsmanager.{region}.amazonaws.com", "kms:EncryptionContext:SecretARN": secrets}})
+
+
 def workspace_credentials(name: str, parent: pulumi.Resource, *, workspaces: list[str], cluster: ClusterIdentity,
                           region: str, data_key: KmsKey, tags: dict[str, str],
                           mlflow_passwords: Mapping[str, pulumi.Output[str]],
                           qdrant_key: aws.secretsmanager.Secret | None, qdrant_url: pulumi.Input[str] | None,
-                          protect: bool) -> dict[str, Any]:
+                          recovery_window_days: int) -> dict[str, Any]:
     """Per workspace namespace, what its stack needs to deliver its credentials (the `credentials` entry of the
     `teamWorkspace` output): `roleArn`, `region`, and per service the secret to read (`mlflowSecret`,
-    `qdrantSecret`, `qdrantUrl`; absent when the platform gives that workspace none)."""
+    `qdrantSecret`, `qdrantUrl`; absent when the platform gives that workspace none). The MLflow secret is not
+    protected (its value is regenerable: the users Job sets the password again) and is deleted after
+    `recovery_window_days`, as the integration secrets are."""
     out: dict[str, Any] = {}
     for ws in workspaces:
         entry: dict[str, Any] = {"region": region, "serviceAccount": STORE_SERVICE_ACCOUNT}
@@ -49,7 +60,7 @@ def workspace_credentials(name: str, parent: pulumi.Resource, *, workspaces: lis
             secret = aws.secretsmanager.Secret(
                 child(name, f"{ws}-mlflow"), name=f"{name}/workspaces/{ws}/mlflow", kms_key_id=data_key.arn,
                 tags=tags, description=f"MLflow user {ws} (team workspace), synced by its External Secrets",
-                opts=child_options(parent, stateful=True, protect=protect))
+                recovery_window_in_days=recovery_window_days, opts=child_options(parent))
             aws.secretsmanager.SecretVersion(
                 child(name, f"{ws}-mlflow-value"), secret_id=secret.id, opts=child_options(parent),
                 secret_string=mlflow_passwords[ws].apply(_login(ws)))  # the password is a secret: so is this
@@ -64,6 +75,6 @@ def workspace_credentials(name: str, parent: pulumi.Resource, *, workspaces: lis
                             assume_role_policy=irsa_trust(cluster, ws, STORE_SERVICE_ACCOUNT))
         aws.iam.RolePolicy(child(name, f"{ws}-reader-policy"), role=role.id, opts=child_options(parent),
                            policy=iam.document([iam.statement("ReadWorkspaceSecrets", SECRET_READ, readable),
-                                                data_key.use_statement("DecryptWorkspaceSecrets", decrypt_only=True)]))
+                                                decrypt_through_secrets_manager(data_key, region, readable)]))
         out[ws] = {**entry, "roleArn": role.arn}
     return out

@@ -47,6 +47,8 @@ def test_every_listed_workspace_gets_a_user_the_job_creates_and_a_secret_holding
     assert names == ["vision"], "prod lists the workspace the team_gpu program builds"
     urns, job = by_urn(platform), users_job_passwords(platform)
     credentials = platform.outputs["teamWorkspace"]["credentials"]
+    raw = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text(encoding="utf-8"))["config"]
+    window = load_platform_config(raw["mlops:platform"]).security_baseline.secret_recovery_window_days
     for ws in names:
         [password] = [u for u in job if urns[u].name.endswith(f"-user-{ws}")]
         [version] = [r for r in platform.of_type("aws:secretsmanager/secretVersion:SecretVersion")
@@ -55,6 +57,9 @@ def test_every_listed_workspace_gets_a_user_the_job_creates_and_a_secret_holding
                     if r.urn in version.property_dependencies["secretId"]]
         assert secret.inputs["name"] == credentials[ws]["mlflowSecret"], ws
         assert secret.inputs["kmsKeyId"], "under the platform's data key"
+        # Regenerable (the users Job sets the password again): not protected, kept as the integration secrets are.
+        assert not secret.options.get("protect") and not secret.options.get("retainOnDelete"), ws
+        assert secret.inputs["recoveryWindowInDays"] == window, ws
 
 
 def role_of(platform: Inventory, arn: str) -> Any:
@@ -78,6 +83,13 @@ def test_each_workspace_reader_trusts_only_its_namespace_store_and_reads_only_it
         readable = {u for u in policy.property_dependencies["policy"]
                     if urns[u].type == "aws:secretsmanager/secret:Secret"}
         assert readable == {secrets[entry["mlflowSecret"]], secrets[entry["qdrantSecret"]]}, ws
+        statements = {st["Sid"]: st for st in json.loads(policy.inputs["policy"])["Statement"]}
+        decrypt = statements["DecryptWorkspaceSecrets"]
+        assert decrypt["Action"] == ["kms:Decrypt"], ws
+        # Only as Secrets Manager's decryption of exactly the secrets it may read (their SecretARN context).
+        assert decrypt["Condition"]["StringEquals"] == {
+            "kms:ViaService": f"secretsmanager.{entry['region']}.amazonaws.com",
+            "kms:EncryptionContext:SecretARN": statements["ReadWorkspaceSecrets"]["Resource"]}, ws
 
 
 def test_the_workspace_stack_delivers_them_and_its_pods_reference_them(platform: Inventory, team: Inventory) -> None:
