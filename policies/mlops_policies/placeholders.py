@@ -85,7 +85,33 @@ def with_plan_context(policy_config: Mapping[str, Any], engine_account: str,
         strings.update(text for _, text in _strings(value))
     entry = policy_config.get(POLICY)
     own = {"enforcementLevel": entry} if isinstance(entry, str) else dict(entry) if isinstance(entry, Mapping) else {}
+    if is_template(stack_values):  # the stack file says it is a template: report, the program refuses `pulumi up`
+        own["enforcementLevel"] = "advisory"
     return {**policy_config, POLICY: {"engineAccount": engine_account, "configValues": sorted(strings), **own}}
+
+
+TEMPLATE_KEY = "mlops:template"
+"""The stack-file marker of a template stack (docs/deploying.md, *Template stacks*)."""
+
+
+def is_template(stack_values: Mapping[str, Any]) -> bool:
+    """Whether the stack file sets `mlops:template: true` (the raw value may be a YAML bool or its string)."""
+    raw = stack_values.get(TEMPLATE_KEY)
+    return raw is True or (isinstance(raw, str) and raw.strip().lower() == "true")
+
+
+def config_placeholders(stack_values: Mapping[str, Any]) -> list[str]:
+    """The placeholders in the stack file's values, as `key: message` lines (what the template marker stands for)."""
+    out: list[str] = []
+    for name, raw in sorted(stack_values.items()):
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError:
+            value = raw
+        for path, text in _strings(value):
+            for message in findings(text, path[-1] if path else ""):
+                out.append(f"{'.'.join((name, *path))}: {message}")
+    return out
 
 
 _TOKEN = re.compile(r"[^\s\"',()\[\]{}]*(?<!\d)\d{12}(?!\d)[^\s\"',()\[\]{}]*")
@@ -134,8 +160,9 @@ POLICY = "mlops-no-placeholders"
     controls=("SOC2 CC8.1",),
     config=CONTEXT_CONFIG,
     remediation="Replace the value in the stack config (README: Deploying for real) with your account's role ARNs, "
-                "a mailbox someone reads and the image you pushed. A template stack that is only planned carries a "
-                "waiver saying so (policies/config/prod.json).",
+                "a mailbox someone reads and the image you pushed, and drop `mlops:template`. A template stack that is "
+                "only planned says so in its stack file (`mlops:template: true`): the finding is then advisory and "
+                "the program refuses `pulumi up`. No waiver covers this policy.",
 )
 def no_placeholders(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     engine = config.get("engineAccount")

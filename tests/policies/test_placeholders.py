@@ -1,15 +1,18 @@
 """mlops-no-placeholders: documentation accounts, reserved domains, emails at them and unbuilt images.
 
 Each placeholder kind fires in a variant of a real-looking resource; the same resource with real-looking values is
-silent; the shipped prod and staging stacks check clean of it only through their waiver."""
+silent; the shipped prod and staging stacks are marked templates (advisory), and a copy without the marker is
+mandatory (no waiver covers the policy)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mlops_policies.placeholders import TEMPLATE_KEY, is_template
 
 from mlops_infra.cli.main import main
 from mlops_infra.plan.outputs import ACCOUNT_ID
@@ -124,19 +127,37 @@ def _report(stack: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tupl
             [w for w in report["waived"] if w["policy"] == POLICY])
 
 
+def _copy_program(tmp_path: Path, stack: str, keep_marker: bool) -> Path:
+    """A copy of this project (Pulumi.yaml, stacks/) whose `stack` file keeps or drops `mlops:template`."""
+    program = tmp_path / "copy"
+    shutil.copytree(ROOT / "stacks", program / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "Pulumi.yaml", program / "Pulumi.yaml")
+    stack_file = program / "stacks" / f"Pulumi.{stack}.yaml"
+    text = stack_file.read_text()
+    assert f"  {TEMPLATE_KEY}: true\n" in text
+    if not keep_marker:
+        stack_file.write_text(text.replace(f"  {TEMPLATE_KEY}: true\n", ""))
+    return program
+
+
 @pytest.mark.parametrize("stack", ["prod", "staging"])
-def test_shipped_stack_checks_clean_only_through_its_waiver(stack: str, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    findings, waived = _report(stack, capsys)
-    assert waived, "the shipped stack holds placeholders: its waiver must be what silences them"
-    assert findings == []
+def test_shipped_template_reports_advisory_and_a_copy_without_the_marker_is_mandatory(
+        stack: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = json.loads((ROOT / "policies" / "config" / f"{stack}.json").read_text())
-    del config[POLICY]
-    stripped = tmp_path / f"{stack}.json"
-    stripped.write_text(json.dumps(config))
-    without, none_waived = _report(stack, capsys, "--policy-config", str(stripped))
+    assert POLICY not in config, "no waiver in policies/config covers the placeholders"
+    marked, waived = _report(stack, capsys)
+    assert marked, "the shipped stack holds placeholders"
+    assert waived == [] and all(f["enforcement"] == "advisory" for f in marked)
+    policy_config = ROOT / "policies" / "config" / f"{stack}.json"
+    without, none_waived = _report(stack, capsys, "--program", str(_copy_program(tmp_path, stack, False)),
+                                   "--policy-config", str(policy_config))
     assert without and none_waived == [] and all(f["enforcement"] == "mandatory" for f in without)
-    assert len(without) == len(waived)
+    assert len(without) == len(marked)
     kinds = {"account" if "AWS account" in f["message"] else f["message"].split(": ")[1].split(" ")[0]
              for f in without}
     assert {"account", "image"} <= kinds
+
+
+def test_is_template_reads_the_stack_file_marker() -> None:
+    assert is_template({TEMPLATE_KEY: True}) and is_template({TEMPLATE_KEY: "true"})
+    assert not is_template({}) and not is_template({TEMPLATE_KEY: "false"}) and not is_template({TEMPLATE_KEY: False})
