@@ -161,3 +161,19 @@ def test_shipped_template_reports_advisory_and_a_copy_without_the_marker_is_mand
 def test_is_template_reads_the_stack_file_marker() -> None:
     assert is_template({TEMPLATE_KEY: True}) and is_template({TEMPLATE_KEY: "true"})
     assert not is_template({}) and not is_template({TEMPLATE_KEY: "false"}) and not is_template({TEMPLATE_KEY: False})
+
+
+def test_a_copy_of_prod_with_real_values_and_no_marker_checks_clean(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """With the charts rendered (KServe's inferenceservice-config among them): once the stack file's placeholders are
+    replaced and the marker dropped, nothing is left, so no waiver is needed (serving.ingressDomain is set)."""
+    program = _copy_program(tmp_path, "prod", False)
+    stack_file = program / "stacks" / "Pulumi.prod.yaml"
+    text = stack_file.read_text()
+    assert "123456789012" in text and "@example.com" in text
+    stack_file.write_text(text.replace("123456789012", "246813579024").replace("@example.com", "@acme-corp.io"))
+    main(["check", "--program", str(program), "--stack", "prod", "--format", "json", "--pack", "mlops-compliance",
+          "--policy-config", str(ROOT / "policies" / "config" / "prod.json")])
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"], "the check ran"
+    assert [f for f in report["findings"] if f["policy"] == POLICY] == []
