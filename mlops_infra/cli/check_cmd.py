@@ -93,11 +93,13 @@ def run(args: argparse.Namespace) -> int:
         elif args.format == "sarif":
             from mlops_policies.sarif import to_sarif
 
+            from .. import __version__
             from .sarif_locations import locator
 
             stack_file = found.stack_file(args.stack)
             uri = _relative(stack_file, root)
-            dump_json(to_sarif(report, uri, locate=locator(inventory, stack_file, uri, root)))
+            dump_json(to_sarif(report, uri, tool_version=__version__,
+                                 locate=locator(inventory, stack_file, uri, root)))
         else:
             print(report.text())
         return int(report.exit_code)
