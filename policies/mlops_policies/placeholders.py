@@ -31,7 +31,15 @@ PLACEHOLDER_ACCOUNTS = frozenset({
     "777788889999", "123412341234", "999988887777",
     *(d * 12 for d in "0123456789"),
 })
-_ACCOUNT = re.compile(r"(?<!\d)(\d{12})(?!\d)")
+# Not the last group of a UUID (the nil UUID 00000000-0000-0000-0000-000000000000 is no account).
+_ACCOUNT = re.compile(r"(?<![0-9a-fA-F]{4}-)(?<!\d)(\d{12})(?!\d)")
+_ACCOUNT_TEMPLATE = r"(?:<[a-z_-]+>|\$\{[A-Za-z_]+\}|[A-Z][A-Z0-9_]*)"
+_TEMPLATE_ACCOUNT = re.compile(rf"arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:({_ACCOUNT_TEMPLATE}):"
+                               rf"|(?<![\w.-])({_ACCOUNT_TEMPLATE})\.dkr\.ecr\.")
+"""An account left as a template part: `<account-id>`, `${AWS_ACCOUNT_ID}`, `ACCOUNT_ID` in an ARN or an ECR host."""
+_DOC_SECRETS = re.compile(r"(?<![A-Za-z0-9])(AKIAIOSFODNN7EXAMPLE|wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY|changeme)"
+                          r"(?![A-Za-z0-9])", re.IGNORECASE)
+"""AWS's documentation access key pair and the `changeme` default."""
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"(?<![a-z0-9.-])((?:{_LABEL}\.)*(?:example\.(?:com|org|net)|{_LABEL}\.(?:example|invalid|test|localhost)))"
                      r"(?![a-z0-9-])", re.IGNORECASE)
@@ -40,7 +48,7 @@ _TEMPLATE = re.compile(r"<[a-z_-]+>", re.IGNORECASE)
 DOCUMENTATION_KEY = "_example"
 """A ConfigMap key Knative and KServe charts fill with commented documentation (inferenceservice-config): skipped."""
 SKIPPED_TYPES = frozenset({"kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"})
-_QUICK = re.compile(r"\d{12}|example|\.invalid|\.test|\.localhost|<", re.IGNORECASE)
+_QUICK = re.compile(r"\d{12}|example|\.invalid|\.test|\.localhost|<|arn:|dkr\.ecr|changeme", re.IGNORECASE)
 
 
 def _strings(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -145,6 +153,12 @@ def findings(text: str, key: str, engine: str | None = None, written: frozenset[
         out.append(f"domain {domain!r} is reserved for examples (RFC 2606/6761): it never resolves to you")
     if account:
         out.append(f"AWS account {account} is a documentation placeholder, not yours ({token})")
+    template = _TEMPLATE_ACCOUNT.search(text)
+    if template:
+        out.append(f"AWS account {template.group(1) or template.group(2)!r} is a template part, not an account")
+    secret = _DOC_SECRETS.search(text)
+    if secret:
+        out.append(f"{secret.group(1)!r} is a documentation or default credential, not a real one")
     return out
 
 

@@ -40,6 +40,10 @@ REAL = [
     R(INGRESS, "web", {"spec": {"rules": [{"host": "mlflow.acme-ml.io"}]}}),
     # Look-alikes that are not placeholders: a 13-digit number, a domain that merely contains "example", a .testing TLD.
     R("aws:ssm/parameter:Parameter", "p", {"value": "1234567890123 counterexample.com api.testing.io"}),
+    # The nil UUID's last group is twelve zeros, not an account; an AWS-managed policy ARN names account `aws`.
+    R("aws:ssm/parameter:Parameter", "u", {"value": "00000000-0000-0000-0000-000000000000"}),
+    R("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
+      {"policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"}),
 ]
 PLACEHOLDERS: dict[str, tuple[R, str]] = {
     "account": (R(ENTRY, "admin", {"principalArn": "arn:aws:iam::123456789012:role/platform-admin"}),
@@ -71,6 +75,18 @@ PLACEHOLDERS: dict[str, tuple[R, str]] = {
                        "job: spec.jobTemplate.spec.template.spec.containers.0.image: image "
                        "'<account>.dkr.ecr.<region>.amazonaws.com/mlops/metaflow-step:2.19.39-1' names a template "
                        "part: build and push the image, then name the real one"),
+    "arn-template-account": (R(ENTRY, "admin", {"principalArn": "arn:aws:iam::${AWS_ACCOUNT_ID}:role/platform-admin"}),
+                             "admin: principalArn: AWS account '${AWS_ACCOUNT_ID}' is a template part, not an "
+                             "account"),
+    "arn-caps-account": (R(ENTRY, "admin", {"principalArn": "arn:aws:iam::ACCOUNT_ID:role/platform-admin"}),
+                         "admin: principalArn: AWS account 'ACCOUNT_ID' is a template part, not an account"),
+    "ecr-template-account": (R("aws:ssm/parameter:Parameter", "p",
+                               {"value": "ACCOUNT.dkr.ecr.us-east-1.amazonaws.com/mlops/feast-s3:0.66.0"}),
+                             "p: value: AWS account 'ACCOUNT' is a template part, not an account"),
+    "doc-access-key": (R("aws:ssm/parameter:Parameter", "p", {"value": "AKIAIOSFODNN7EXAMPLE"}),
+                       "p: value: 'AKIAIOSFODNN7EXAMPLE' is a documentation or default credential, not a real one"),
+    "changeme": (R("aws:ssm/parameter:Parameter", "p", {"value": "changeme"}),
+                 "p: value: 'changeme' is a documentation or default credential, not a real one"),
 }
 
 
