@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import mlops_infra
+
 from .common import dump_json, fail, load_stack_refs, local_ref_resolver, progress, project_root, run_guarded
 
 FORMATS = ("text", "json", "sarif")
@@ -93,12 +95,11 @@ def run(args: argparse.Namespace) -> int:
         elif args.format == "sarif":
             from mlops_policies.sarif import to_sarif
 
-            from .. import __version__
             from .sarif_locations import locator
 
             stack_file = found.stack_file(args.stack)
             uri = _relative(stack_file, root)
-            dump_json(to_sarif(report, uri, tool_version=__version__,
+            dump_json(to_sarif(report, uri, tool_version=mlops_infra.__version__,
                                  locate=locator(inventory, stack_file, uri, root)))
         else:
             print(report.text())
