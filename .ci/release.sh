@@ -47,6 +47,8 @@ cp Pulumi.yaml "$work/project/"
 cp -r stacks "$work/project/"
 cp -r policies/config "$work/project/policies/"
 cd "$work/project"
+# A fresh cache (chart store, render cache): nothing the checkout's runs left behind can stand in for the wheel's data.
+export MLOPS_INFRA_CACHE="$work/cache"
 "$work/venv/bin/python" - "$checkout" <<'EOF'
 import sys
 import mlops_infra, mlops_policies

@@ -26,9 +26,31 @@ def read_platform_config() -> PlatformConfig:
     every problem, before anything is registered."""
     raw = pulumi.Config(CONFIG_NAMESPACE).get_object(CONFIG_KEY)
     try:
-        return load_platform_config(raw, secret_keys=_SecretKeys())
+        config = load_platform_config(raw, secret_keys=_SecretKeys())
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
+    refuse_template_deployment()
+    return config
+
+
+def refuse_template_deployment() -> None:
+    """A stack file marked `mlops:template: true` (a shipped template) plans, checks and previews, but is never
+    deployed: outside a dry run (`pulumi up`), fail naming the placeholders it still holds."""
+    from mlops_policies.placeholders import TEMPLATE_KEY, config_placeholders
+
+    try:
+        template = pulumi.Config(CONFIG_NAMESPACE).get_bool(TEMPLATE_KEY.split(":", 1)[1])
+    except pulumi.ConfigTypeError as exc:
+        raise pulumi.RunError(f"{TEMPLATE_KEY} must be true or false: {exc}") from None
+    if not template or pulumi.runtime.is_dry_run():
+        return
+    raw = pulumi.Config(CONFIG_NAMESPACE).get_object(CONFIG_KEY)
+    found = config_placeholders({f"{CONFIG_NAMESPACE}:{CONFIG_KEY}": raw}) if raw is not None else []
+    listed = "".join(f"\n  - {line}" for line in found) or "\n  (none found: review the stack file by hand)"
+    raise pulumi.RunError(
+        f"this stack file is a template ({TEMPLATE_KEY}: true): it is planned, checked and previewed, never "
+        f"deployed. Replace its placeholders, then delete {TEMPLATE_KEY} (docs/deploying.md, Template stacks):"
+        f"{listed}")
 
 
 def secret_config(key: str) -> pulumi.Output[str]:

@@ -77,8 +77,20 @@ def test_missing_stack_reference_is_a_clear_error() -> None:
     assert info.value.kind == "missing-ref"
     assert str(info.value) == (
         "no outputs supplied for stack reference 'acme/mlops-platform/dev' (supplied: none); pass them with "
-        "--stack-refs FILE, e.g. the producing stack's plan: `mlops-infra plan --stack dev --format json > refs.json`, "
+        "--stack-refs FILE, e.g. the producing stack's plan, from the directory of project 'mlops-platform' (its "
+        "Pulumi.yaml): `mlops-infra plan --program <that directory> --stack dev --format json > refs.json`, "
         "then `--stack-refs refs.json` (or a YAML/JSON mapping {\"acme/mlops-platform/dev\": {output: value}})")
+
+
+def test_a_stack_reference_under_another_org_matches_by_project_and_stack() -> None:
+    """A plan inventory is supplied as `<project>/<stack>` and `organization/...`; the program names org `acme`."""
+    refs = {"organization/mlops-platform/dev": {"clusterName": "by-project-stack", "kubeconfig": "k"}}
+    inv = plan_program(CHAINED, "test", stack_refs=refs)
+    assert inv.outputs["clusterName"] == "by-project-stack"
+    other = {"acme/other-project/dev": {"clusterName": "x", "kubeconfig": "k"}}
+    with pytest.raises(PlanError) as info:
+        plan_program(CHAINED, "test", stack_refs=other)
+    assert info.value.kind == "missing-ref"
 
 
 def test_stack_reference_resolved_by_planning_another_stack() -> None:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import mlops_infra
+
 from .common import dump_json, fail, load_stack_refs, local_ref_resolver, progress, project_root, run_guarded
 
 FORMATS = ("text", "json", "sarif")
@@ -97,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
             stack_file = found.stack_file(args.stack)
             uri = _relative(stack_file, root)
-            dump_json(to_sarif(report, uri, locate=locator(inventory, stack_file, uri, root)))
+            dump_json(to_sarif(report, uri, tool_version=mlops_infra.__version__,
+                                 locate=locator(inventory, stack_file, uri, root)))
         else:
             print(report.text())
         return int(report.exit_code)

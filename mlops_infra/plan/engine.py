@@ -174,7 +174,9 @@ def _run(program: Program, stack: str, values: dict[str, str], secret_keys: froz
     logger.propagate = False
     collector = _Collector()
     logger.handlers = [collector]
-    set_mocks(mocks, project=program.project, stack=stack, preview=False, monitor=monitor, logger=logger)
+    # A plan is a preview: `pulumi.runtime.is_dry_run()` is true, as under `pulumi preview` (a template stack's
+    # program refuses only a real deployment, mlops_infra.stack.refuse_template_deployment).
+    set_mocks(mocks, project=program.project, stack=stack, preview=True, monitor=monitor, logger=logger)
     set_all_config(values, sorted(secret_keys))
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()

@@ -17,10 +17,13 @@ class MissingStackReference(Exception):
     """A StackReference was read but no outputs were supplied for it."""
 
     def __init__(self, stack_name: str, supplied: list[str]) -> None:
-        stack = stack_name.rsplit("/", 1)[-1]
+        parts = stack_name.split("/")
+        stack, project = parts[-1], parts[-2] if len(parts) > 1 else "the producing project"
         super().__init__(f"no outputs supplied for stack reference {stack_name!r} "
                          f"(supplied: {', '.join(supplied) or 'none'}); pass them with --stack-refs FILE, e.g. the "
-                         f"producing stack's plan: `mlops-infra plan --stack {stack} --format json > refs.json`, then "
+                         f"producing stack's plan, from the directory of project {project!r} (its Pulumi.yaml): "
+                         f"`mlops-infra plan --program <that directory> --stack {stack} --format json > refs.json`, "
+                         f"then "
                          f"`--stack-refs refs.json` (or a YAML/JSON mapping {{\"{stack_name}\": {{output: value}}}})")
         self.stack_name = stack_name
 
@@ -55,6 +58,9 @@ class PlanMocks(Mocks):
     def _stack_reference(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         name = str(args.inputs.get("name") or args.resource_id or args.name)
         ref = self.stack_refs.get(name)
+        if ref is None:  # `<org>/<project>/<stack>` for any org: match a supplied name by project/stack
+            tail = name.split("/")[-2:]
+            ref = next((v for k, v in self.stack_refs.items() if len(tail) == 2 and k.split("/")[-2:] == tail), None)
         if ref is None:
             # Raising here would surface as unretrieved-future noise; record it and fail after the run.
             self.missing_refs.append(name)

@@ -177,6 +177,13 @@ class ServingConfig(ConfigModel):
                                          f"Default: {KSERVE_VERSION}.")
     cert_manager_version: ChartVersion = Field(CERT_MANAGER_VERSION, description=f"cert-manager chart (KServe's "
                                                f"webhook certificates). Default: {CERT_MANAGER_VERSION}.")
+    ingress_domain: str = Field("svc.cluster.local", pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$",
+                                description="KServe's `ingressDomain` (inferenceservice-config `ingress`): the domain "
+                                "of each InferenceService's status URL (`<name>-<namespace>.<domain>`). The default, "
+                                "svc.cluster.local, is KServe's cluster-local domain (v0.20.0 pkg/constants "
+                                "ClusterLocalDomain: the raw reconciler then treats every service as internal and "
+                                "creates no Ingress, as `disableIngressCreation` does; our ALB Ingress routes the "
+                                "models). Default: svc.cluster.local.")
     runtimes: RuntimesConfig = Field(default_factory=RuntimesConfig, description="Serving runtimes.")
     models: list[ServedModelConfig] = Field(default_factory=list, description="Served models. Default: none.")
     exposure: ExposureConfig = Field(default_factory=ExposureConfig, description="Exposure. Default: private.")

@@ -177,13 +177,15 @@ def network_policy_spec(*, client_namespaces: Sequence[str], prometheus_namespac
     return {"podSelector": {"matchLabels": dict(PREDICTOR_SELECTOR)}, "policyTypes": ["Ingress"], "ingress": ingress}
 
 
-def kserve_values(region: str) -> dict[str, Any]:
+def kserve_values(region: str, ingress_domain: str = "svc.cluster.local") -> dict[str, Any]:
     """kserve-resources v0.20.0 values (every key is in tests/data/chart-values/kserve-resources-v0.20.0.yaml)."""
     return {"kserve": {
         "controller": {
             "deploymentMode": "Standard",
             # Our own Ingress (ALB) instead of KServe's (istio class by default).
-            "gateway": {"disableIngressCreation": True, "disableIstioVirtualHost": True},
+            # `domain` is the configmap's ingressDomain (files/common/configmap-patch.yaml): the chart's default is
+            # example.com, a reserved domain (mlops-no-placeholders), so it is always set from serving.ingressDomain.
+            "gateway": {"disableIngressCreation": True, "disableIstioVirtualHost": True, "domain": ingress_domain},
             "resources": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"cpu": "100m", "memory": "300Mi"}},
         },
         # Region only. An endpoint here becomes AWS_ENDPOINT_URL on every storage initializer (kserve v0.20.0

@@ -96,7 +96,7 @@ class ModelServing(pulumi.ComponentResource):
                             parent=self, namespace=ks_ns, values={})
         kserve = helm.release(
             child(name, "kserve"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-resources", "", cfg.kserve_version),
-            parent=self, namespace=ks_ns, values=manifests.kserve_values(args.region), depends_on=[cert_manager, crds])
+            parent=self, namespace=ks_ns, values=manifests.kserve_values(args.region, cfg.ingress_domain), depends_on=[cert_manager, crds])
         self._artifacts, self._monitoring_prefix, self._grants = args.artifacts, cfg.monitoring_prefix, Grants(self, name, args.tags)
         self.identity = WorkloadIdentity(child(name, "model-server"), WorkloadIdentityArgs(
             cluster=cluster.identity, namespace=self.namespace, service_account=SERVICE_ACCOUNT, tags=args.tags,

@@ -31,7 +31,15 @@ PLACEHOLDER_ACCOUNTS = frozenset({
     "777788889999", "123412341234", "999988887777",
     *(d * 12 for d in "0123456789"),
 })
-_ACCOUNT = re.compile(r"(?<!\d)(\d{12})(?!\d)")
+# Not the last group of a UUID (the nil UUID 00000000-0000-0000-0000-000000000000 is no account).
+_ACCOUNT = re.compile(r"(?<![0-9a-fA-F]{4}-)(?<!\d)(\d{12})(?!\d)")
+_ACCOUNT_TEMPLATE = r"(?:<[a-z_-]+>|\$\{[A-Za-z_]+\}|[A-Z][A-Z0-9_]*)"
+_TEMPLATE_ACCOUNT = re.compile(rf"arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:({_ACCOUNT_TEMPLATE}):"
+                               rf"|(?<![\w.-])({_ACCOUNT_TEMPLATE})\.dkr\.ecr\.")
+"""An account left as a template part: `<account-id>`, `${AWS_ACCOUNT_ID}`, `ACCOUNT_ID` in an ARN or an ECR host."""
+_DOC_SECRETS = re.compile(r"(?<![A-Za-z0-9])(AKIAIOSFODNN7EXAMPLE|wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY|changeme)"
+                          r"(?![A-Za-z0-9])", re.IGNORECASE)
+"""AWS's documentation access key pair and the `changeme` default."""
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"(?<![a-z0-9.-])((?:{_LABEL}\.)*(?:example\.(?:com|org|net)|{_LABEL}\.(?:example|invalid|test|localhost)))"
                      r"(?![a-z0-9-])", re.IGNORECASE)
@@ -40,7 +48,7 @@ _TEMPLATE = re.compile(r"<[a-z_-]+>", re.IGNORECASE)
 DOCUMENTATION_KEY = "_example"
 """A ConfigMap key Knative and KServe charts fill with commented documentation (inferenceservice-config): skipped."""
 SKIPPED_TYPES = frozenset({"kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"})
-_QUICK = re.compile(r"\d{12}|example|\.invalid|\.test|\.localhost|<", re.IGNORECASE)
+_QUICK = re.compile(r"\d{12}|example|\.invalid|\.test|\.localhost|<|arn:|dkr\.ecr|changeme", re.IGNORECASE)
 
 
 def _strings(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -85,7 +93,33 @@ def with_plan_context(policy_config: Mapping[str, Any], engine_account: str,
         strings.update(text for _, text in _strings(value))
     entry = policy_config.get(POLICY)
     own = {"enforcementLevel": entry} if isinstance(entry, str) else dict(entry) if isinstance(entry, Mapping) else {}
+    if is_template(stack_values):  # the stack file says it is a template: report, the program refuses `pulumi up`
+        own["enforcementLevel"] = "advisory"
     return {**policy_config, POLICY: {"engineAccount": engine_account, "configValues": sorted(strings), **own}}
+
+
+TEMPLATE_KEY = "mlops:template"
+"""The stack-file marker of a template stack (docs/deploying.md, *Template stacks*)."""
+
+
+def is_template(stack_values: Mapping[str, Any]) -> bool:
+    """Whether the stack file sets `mlops:template: true` (the raw value may be a YAML bool or its string)."""
+    raw = stack_values.get(TEMPLATE_KEY)
+    return raw is True or (isinstance(raw, str) and raw.strip().lower() == "true")
+
+
+def config_placeholders(stack_values: Mapping[str, Any]) -> list[str]:
+    """The placeholders in the stack file's values, as `key: message` lines (what the template marker stands for)."""
+    out: list[str] = []
+    for name, raw in sorted(stack_values.items()):
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError:
+            value = raw
+        for path, text in _strings(value):
+            for message in findings(text, path[-1] if path else ""):
+                out.append(f"{'.'.join((name, *path))}: {message}")
+    return out
 
 
 _TOKEN = re.compile(r"[^\s\"',()\[\]{}]*(?<!\d)\d{12}(?!\d)[^\s\"',()\[\]{}]*")
@@ -119,6 +153,12 @@ def findings(text: str, key: str, engine: str | None = None, written: frozenset[
         out.append(f"domain {domain!r} is reserved for examples (RFC 2606/6761): it never resolves to you")
     if account:
         out.append(f"AWS account {account} is a documentation placeholder, not yours ({token})")
+    template = _TEMPLATE_ACCOUNT.search(text)
+    if template:
+        out.append(f"AWS account {template.group(1) or template.group(2)!r} is a template part, not an account")
+    secret = _DOC_SECRETS.search(text)
+    if secret:
+        out.append(f"{secret.group(1)!r} is a documentation or default credential, not a real one")
     return out
 
 
@@ -134,8 +174,9 @@ POLICY = "mlops-no-placeholders"
     controls=("SOC2 CC8.1",),
     config=CONTEXT_CONFIG,
     remediation="Replace the value in the stack config (README: Deploying for real) with your account's role ARNs, "
-                "a mailbox someone reads and the image you pushed. A template stack that is only planned carries a "
-                "waiver saying so (policies/config/prod.json).",
+                "a mailbox someone reads and the image you pushed, and drop `mlops:template`. A template stack that is "
+                "only planned says so in its stack file (`mlops:template: true`): the finding is then advisory and "
+                "the program refuses `pulumi up`. No waiver covers this policy.",
 )
 def no_placeholders(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     engine = config.get("engineAccount")

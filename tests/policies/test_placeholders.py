@@ -1,15 +1,18 @@
 """mlops-no-placeholders: documentation accounts, reserved domains, emails at them and unbuilt images.
 
 Each placeholder kind fires in a variant of a real-looking resource; the same resource with real-looking values is
-silent; the shipped prod and staging stacks check clean of it only through their waiver."""
+silent; the shipped prod and staging stacks are marked templates (advisory), and a copy without the marker is
+mandatory (no waiver covers the policy)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mlops_policies.placeholders import TEMPLATE_KEY, is_template
 
 from mlops_infra.cli.main import main
 from mlops_infra.plan.outputs import ACCOUNT_ID
@@ -37,6 +40,10 @@ REAL = [
     R(INGRESS, "web", {"spec": {"rules": [{"host": "mlflow.acme-ml.io"}]}}),
     # Look-alikes that are not placeholders: a 13-digit number, a domain that merely contains "example", a .testing TLD.
     R("aws:ssm/parameter:Parameter", "p", {"value": "1234567890123 counterexample.com api.testing.io"}),
+    # The nil UUID's last group is twelve zeros, not an account; an AWS-managed policy ARN names account `aws`.
+    R("aws:ssm/parameter:Parameter", "u", {"value": "00000000-0000-0000-0000-000000000000"}),
+    R("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
+      {"policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"}),
 ]
 PLACEHOLDERS: dict[str, tuple[R, str]] = {
     "account": (R(ENTRY, "admin", {"principalArn": "arn:aws:iam::123456789012:role/platform-admin"}),
@@ -68,6 +75,18 @@ PLACEHOLDERS: dict[str, tuple[R, str]] = {
                        "job: spec.jobTemplate.spec.template.spec.containers.0.image: image "
                        "'<account>.dkr.ecr.<region>.amazonaws.com/mlops/metaflow-step:2.19.39-1' names a template "
                        "part: build and push the image, then name the real one"),
+    "arn-template-account": (R(ENTRY, "admin", {"principalArn": "arn:aws:iam::${AWS_ACCOUNT_ID}:role/platform-admin"}),
+                             "admin: principalArn: AWS account '${AWS_ACCOUNT_ID}' is a template part, not an "
+                             "account"),
+    "arn-caps-account": (R(ENTRY, "admin", {"principalArn": "arn:aws:iam::ACCOUNT_ID:role/platform-admin"}),
+                         "admin: principalArn: AWS account 'ACCOUNT_ID' is a template part, not an account"),
+    "ecr-template-account": (R("aws:ssm/parameter:Parameter", "p",
+                               {"value": "ACCOUNT.dkr.ecr.us-east-1.amazonaws.com/mlops/feast-s3:0.66.0"}),
+                             "p: value: AWS account 'ACCOUNT' is a template part, not an account"),
+    "doc-access-key": (R("aws:ssm/parameter:Parameter", "p", {"value": "AKIAIOSFODNN7EXAMPLE"}),
+                       "p: value: 'AKIAIOSFODNN7EXAMPLE' is a documentation or default credential, not a real one"),
+    "changeme": (R("aws:ssm/parameter:Parameter", "p", {"value": "changeme"}),
+                 "p: value: 'changeme' is a documentation or default credential, not a real one"),
 }
 
 
@@ -124,19 +143,53 @@ def _report(stack: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tupl
             [w for w in report["waived"] if w["policy"] == POLICY])
 
 
+def _copy_program(tmp_path: Path, stack: str, keep_marker: bool) -> Path:
+    """A copy of this project (Pulumi.yaml, stacks/) whose `stack` file keeps or drops `mlops:template`."""
+    program = tmp_path / "copy"
+    shutil.copytree(ROOT / "stacks", program / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "Pulumi.yaml", program / "Pulumi.yaml")
+    stack_file = program / "stacks" / f"Pulumi.{stack}.yaml"
+    text = stack_file.read_text()
+    assert f"  {TEMPLATE_KEY}: true\n" in text
+    if not keep_marker:
+        stack_file.write_text(text.replace(f"  {TEMPLATE_KEY}: true\n", ""))
+    return program
+
+
 @pytest.mark.parametrize("stack", ["prod", "staging"])
-def test_shipped_stack_checks_clean_only_through_its_waiver(stack: str, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    findings, waived = _report(stack, capsys)
-    assert waived, "the shipped stack holds placeholders: its waiver must be what silences them"
-    assert findings == []
+def test_shipped_template_reports_advisory_and_a_copy_without_the_marker_is_mandatory(
+        stack: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = json.loads((ROOT / "policies" / "config" / f"{stack}.json").read_text())
-    del config[POLICY]
-    stripped = tmp_path / f"{stack}.json"
-    stripped.write_text(json.dumps(config))
-    without, none_waived = _report(stack, capsys, "--policy-config", str(stripped))
+    assert POLICY not in config, "no waiver in policies/config covers the placeholders"
+    marked, waived = _report(stack, capsys)
+    assert marked, "the shipped stack holds placeholders"
+    assert waived == [] and all(f["enforcement"] == "advisory" for f in marked)
+    policy_config = ROOT / "policies" / "config" / f"{stack}.json"
+    without, none_waived = _report(stack, capsys, "--program", str(_copy_program(tmp_path, stack, False)),
+                                   "--policy-config", str(policy_config))
     assert without and none_waived == [] and all(f["enforcement"] == "mandatory" for f in without)
-    assert len(without) == len(waived)
+    assert len(without) == len(marked)
     kinds = {"account" if "AWS account" in f["message"] else f["message"].split(": ")[1].split(" ")[0]
              for f in without}
     assert {"account", "image"} <= kinds
+
+
+def test_is_template_reads_the_stack_file_marker() -> None:
+    assert is_template({TEMPLATE_KEY: True}) and is_template({TEMPLATE_KEY: "true"})
+    assert not is_template({}) and not is_template({TEMPLATE_KEY: "false"}) and not is_template({TEMPLATE_KEY: False})
+
+
+def test_a_copy_of_prod_with_real_values_and_no_marker_checks_clean(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """With the charts rendered (KServe's inferenceservice-config among them): once the stack file's placeholders are
+    replaced and the marker dropped, nothing is left, so no waiver is needed (serving.ingressDomain is set)."""
+    program = _copy_program(tmp_path, "prod", False)
+    stack_file = program / "stacks" / "Pulumi.prod.yaml"
+    text = stack_file.read_text()
+    assert "123456789012" in text and "@example.com" in text
+    stack_file.write_text(text.replace("123456789012", "246813579024").replace("@example.com", "@acme-corp.io"))
+    main(["check", "--program", str(program), "--stack", "prod", "--format", "json", "--pack", "mlops-compliance",
+          "--policy-config", str(ROOT / "policies" / "config" / "prod.json")])
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"], "the check ran"
+    assert [f for f in report["findings"] if f["policy"] == POLICY] == []

@@ -14,19 +14,33 @@ from mlops_infra.cli.sarif_locations import config_leaves
 from tests.conftest import ROOT
 
 STACK_FILE = "stacks/Pulumi.prod.yaml"
+TEST_VERSION = "0.0.0+sarif-test"
 
 
 @pytest.fixture(scope="module")
-def results() -> list[dict[str, Any]]:
+def sarif() -> dict[str, Any]:
     with pytest.MonkeyPatch.context() as mp:
         import io
         import sys
 
+        import mlops_infra
+
         out = io.StringIO()
         mp.setattr(sys, "stdout", out)
+        mp.setattr(mlops_infra, "__version__", TEST_VERSION)  # not the old hard-coded 0.1.0: the relation is tested
         main(["check", "--program", str(ROOT), "--stack", "prod", "--format", "sarif", "--quiet"])
-    found: list[dict[str, Any]] = json.loads(out.getvalue())["runs"][0]["results"]
+    doc: dict[str, Any] = json.loads(out.getvalue())
+    return doc
+
+
+@pytest.fixture(scope="module")
+def results(sarif: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = sarif["runs"][0]["results"]
     return found
+
+
+def test_the_tool_version_is_the_library_version(sarif: dict[str, Any]) -> None:
+    assert sarif["runs"][0]["tool"]["driver"]["version"] == TEST_VERSION
 
 
 def _where(result: dict[str, Any]) -> tuple[str, int, str]:
