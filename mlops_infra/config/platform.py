@@ -315,6 +315,11 @@ def workspace_problems(config: PlatformConfig) -> Iterable[Problem]:
                    "or MLflow's admin user name")
     if not config.cluster.workspaces:
         return
+    feast = config.feast
+    if feast and (feast.registry == "sql" or (feast.online.type == "redis" and feast.online.redis_auth == "rbac")):
+        yield ("cluster.workspaces", "workspaces get MLflow and Qdrant credentials but no Feast logins yet, and this "
+               "feature store needs one (featureStore.registry sql, or a redis online store with redisAuth rbac): "
+               "run the workspace's Feast clients in a team namespace (cluster.teams) or use registry s3 with dynamodb")
     sb = config.security_baseline
     if not (sb.enabled and sb.external_secrets) or config.cluster.workload_identity != "irsa":
         yield ("cluster.workspaces", "a workspace's credentials reach it only through External Secrets with IRSA: "

@@ -129,3 +129,16 @@ def test_a_workspace_name_must_be_free_and_its_delivery_possible() -> None:
     with pytest.raises(Exception, match="a workspace's credentials reach it only through External Secrets"):
         load_platform_config(no_eso)
     assert load_platform_config(raw).cluster.workspaces == ["vision"]
+
+
+def test_a_workspace_beside_a_feature_store_that_needs_feast_logins_is_refused() -> None:
+    """Workspaces get no Feast logins yet (review finding): a SQL registry or Redis RBAC users would leave the exported
+    feature_store.yaml's ${FEAST_REGISTRY_*}/${FEAST_REDIS_*} unset in the workspace, so the config refuses it."""
+    raw = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text(encoding="utf-8"))["config"]["mlops:platform"]
+    fs = raw.get("featureStore", {})
+    redis = {k: v for k, v in fs.get("online", {}).items() if k != "featureViews"} | {"type": "redis"}
+    for change in ({"registry": "sql"}, {"online": redis}):
+        with pytest.raises(Exception, match="workspaces get MLflow and Qdrant credentials but no Feast logins yet"):
+            load_platform_config({**raw, "featureStore": {**fs, **change}})
+    token = {**fs, "online": {**redis, "redisAuth": "token"}}
+    assert load_platform_config({**raw, "featureStore": token}).cluster.workspaces == ["vision"]
