@@ -280,10 +280,6 @@ def ingress_findings(idx: Index, pm: Pods) -> Iterator[Finding]:
                                 "use one of the Service's port names")
 
 
-def _run(kind: str, stack: Stack) -> Iterable[Finding]:
-    idx = index(stack)
-    return {"service": service_findings, "podmonitor": podmonitor_findings, "pdb": pdb_findings,
-            "hpa": hpa_findings, "ingress": ingress_findings}[kind](idx, pods(stack))
 
 
 @stack_policy(
@@ -296,7 +292,7 @@ def _run(kind: str, stack: Stack) -> Iterable[Finding]:
                 "(name or number).",
 )
 def service_selects_pods(stack: Stack, config: Mapping[str, Any]) -> Iterable[Finding]:
-    return _run("service", stack)
+    return service_findings(index(stack), pods(stack))
 
 
 @stack_policy(
@@ -308,7 +304,7 @@ def service_selects_pods(stack: Stack, config: Mapping[str, Any]) -> Iterable[Fi
                 "pod's metrics port.",
 )
 def podmonitor_target(stack: Stack, config: Mapping[str, Any]) -> Iterable[Finding]:
-    return _run("podmonitor", stack)
+    return podmonitor_findings(index(stack), pods(stack))
 
 
 @stack_policy(
@@ -318,7 +314,7 @@ def podmonitor_target(stack: Stack, config: Mapping[str, Any]) -> Iterable[Findi
     remediation="Select the labels of the pods the budget is for (the workload's pod template labels).",
 )
 def pdb_selects_pods(stack: Stack, config: Mapping[str, Any]) -> Iterable[Finding]:
-    return _run("pdb", stack)
+    return pdb_findings(index(stack), pods(stack))
 
 
 @stack_policy(
@@ -331,7 +327,7 @@ def pdb_selects_pods(stack: Stack, config: Mapping[str, Any]) -> Iterable[Findin
                 "request for the resource the HPA measures.",
 )
 def hpa_scale_target(stack: Stack, config: Mapping[str, Any]) -> Iterable[Finding]:
-    return _run("hpa", stack)
+    return hpa_findings(index(stack), pods(stack))
 
 
 @stack_policy(
@@ -342,4 +338,4 @@ def hpa_scale_target(stack: Stack, config: Mapping[str, Any]) -> Iterable[Findin
     remediation="Name a Service of the Ingress's namespace and its `port` (not the pod's targetPort).",
 )
 def ingress_backend(stack: Stack, config: Mapping[str, Any]) -> Iterable[Finding]:
-    return _run("ingress", stack)
+    return ingress_findings(index(stack), pods(stack))
