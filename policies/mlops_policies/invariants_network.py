@@ -26,7 +26,7 @@ from .invariants_index import (
     meta,
     pod_spec,
 )
-from .pod_model import others, shown
+from .pod_model import listening, others, shown
 from .pod_model import pods as seen_pods
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -58,20 +58,10 @@ def workload_pods(idx: Index) -> list[Pods]:
             labels = workload.get("spec", "jobTemplate", "spec", "template", "metadata", "labels")
         else:
             labels = workload.get("spec", "template", "metadata", "labels")
-        containers = [*as_list(spec.get("containers")),
-                      *(c for c in as_list(spec.get("initContainers"))
-                        if isinstance(c, Mapping) and c.get("restartPolicy") == "Always")]
-        ports, names = set(), set()
-        for c in containers:
-            for p in as_list(c.get("ports")) if isinstance(c, Mapping) else []:
-                if isinstance(p, Mapping) and isinstance(p.get("containerPort"), int):
-                    proto = str(p.get("protocol") or "TCP")
-                    ports.add((proto, p["containerPort"]))
-                    if isinstance(p.get("name"), str):
-                        names.add((proto, p["name"]))
+        ports, named = listening(spec)
         ns, name = meta(workload)
         found.append(Pods(f"{workload.type.rsplit(':', 1)[-1]} {name}", ns or "default",
-                          labels if isinstance(labels, Mapping) else {}, frozenset(ports), frozenset(names)))
+                          labels if isinstance(labels, Mapping) else {}, ports, frozenset(named)))
     return [*found, *inference_service_pods(idx)]
 
 
