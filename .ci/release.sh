@@ -62,4 +62,18 @@ case "$version" in *"$want"*) ;; *) echo "error: mlops-infra --version says '$ve
 "$work/venv/bin/mlops-infra" plan --stack dev --quiet >"$work/plan.txt" || { cat "$work/plan.txt" >&2; exit 1; }
 head -1 "$work/plan.txt"
 "$work/venv/bin/mlops-infra" check --stack dev --quiet >"$work/check.txt" || { cat "$work/check.txt" >&2; exit 1; }
+# SARIF with the library installed: every result points into the user's project (its program's line that called into
+# the library, or its stack file), relative to the project under SRCROOT; never into site-packages.
+"$work/venv/bin/mlops-infra" check --stack dev --quiet --format sarif >"$work/check.sarif" || true
+"$work/venv/bin/python" - "$work/check.sarif" "$work/project" <<'EOF'
+import json, pathlib, sys
+run = json.loads(pathlib.Path(sys.argv[1]).read_text())["runs"][0]
+project = pathlib.Path(sys.argv[2]).resolve()
+assert run["originalUriBaseIds"]["SRCROOT"]["uri"] == project.as_uri() + "/", run["originalUriBaseIds"]
+where = {loc["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"] for loc in r["locations"]}
+assert where, "the dev check reported no result to locate"
+outside = sorted(u for u in where if not (project / u).is_file() or not u.startswith("stacks/"))
+assert not outside, f"SARIF locations outside the user's project: {outside}"
+print(f"sarif: {len(run['results'])} results, all in {sorted(where)}")
+EOF
 echo "release check: $(( $(date +%s) - start ))s"

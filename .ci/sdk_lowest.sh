@@ -46,7 +46,8 @@ EOF
 head -1 "$work/plan.txt"
 # Deselected: the autoname table records the pulumi-aws it was generated at (the upper end); that test is the pin
 # bump guard, not an engine behaviour.
-"$work/venv/bin/python" -m pytest -q -n 0 tests/test_plan_engine.py tests/test_plan_urns.py tests/test_plan_names.py \
+# `-m "not integration"`: pyproject's addopts also skip `slow`, and the SDK-exit test of test_plan_runtime.py is slow.
+"$work/venv/bin/python" -m pytest -q -n 0 -m "not integration" tests/test_plan_engine.py tests/test_plan_urns.py tests/test_plan_names.py \
   tests/test_plan_literals.py tests/test_plan_runtime.py tests/test_plan_policy_docs.py tests/platform/test_urns.py \
   --deselect tests/test_plan_names.py::test_the_autoname_table_is_the_installed_pulumi_aws_versions
 echo "SDK lower bounds: $(( $(date +%s) - start ))s"

@@ -182,12 +182,6 @@ def deployer_policy(types: Iterable[str]) -> dict[str, Any]:
          "Resource": AUDIT_BUCKET_OBJECTS}]}
 
 
-def planned_types(stacks: Iterable[str] = ("dev", "staging", "prod")) -> list[str]:
-    from .docs_figures import planned
-
-    return sorted({r.type for s in stacks for r in planned(s).resources if r.custom and r.type.startswith("aws:")})
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--write", type=Path, help="write the policy JSON here (default: stdout)")

@@ -23,7 +23,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from .config.environments import PROFILES, profile_value
-from .config.platform import PlatformConfig
+from .platform.config import PlatformConfig
 
 GENERATOR = "python -m mlops_infra.docs --write README.md docs/*.md"
 
@@ -113,7 +113,8 @@ def _variant_rows(variants: list[type[BaseModel]], prefix: tuple[str, ...]) -> l
 # Which component each top-level section configures.
 SECTION_COMPONENT = {
     "network": "Network", "cluster": "TrainingCluster", "gpu": "GpuNodePool / GpuSoftware", "gpuPools": "GpuNodePool",
-    "featureStore": "FeatureStore", "modelRegistry": "ModelRegistry", "monitoring": "MonitoringCore",
+    "featureStore": "FeastFeatureStore / SageMakerFeatureStore",
+    "modelRegistry": "MlflowRegistry / SageMakerRegistry", "monitoring": "MonitoringCore",
     "securityBaseline": "SecurityBaseline", "data": "LakeFs / DvcRemotes / Qdrant",
     "orchestration": "Airflow / KubeflowPipelines / Metaflow / Prefect",
 }
@@ -156,6 +157,18 @@ def _outputs_table() -> str:
     return contract_table()
 
 
+def examples_table() -> str:
+    """One row per `examples/<name>/` program: its README's title and the command (the README's last line)."""
+    root = Path(__file__).resolve().parent.parent / "examples"
+    rows = ["| example | what it shows | plan it offline |", "|---|---|---|"]
+    for readme in sorted(root.glob("*/README.md")):
+        lines = readme.read_text(encoding="utf-8").splitlines()
+        command = lines[-1].split("`")[1]
+        rows.append(f"| [{readme.parent.name}](examples/{readme.parent.name}) | {lines[0].removeprefix('# ')} "
+                    f"| `{command}` |")
+    return "\n".join(rows)
+
+
 def _figure(name: str) -> Callable[[], str]:
     def generate() -> str:
         from . import docs_figures
@@ -178,6 +191,7 @@ REGIONS: dict[str, Callable[[], str]] = {
     "supported-regions": _figure("supported_regions"),
     "compatibility": _figure("compatibility"),
     "deployer-services": _figure("deployer_services"),
+    "examples": examples_table,
 }
 
 

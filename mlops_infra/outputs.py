@@ -1,45 +1,30 @@
 """The platform stack's outputs: one typed contract that the platform exports and consumer stacks read.
 
-Every exported key is a `Key` here (core) or in an add-on's own package (`OUTPUTS` beside its `wiring.build`).
-A key's `when` says for which config the platform exports it; `exported_keys(config)` is exactly the set a stack
-of that config exports (tests/platform/test_output_contract.py proves the equality per environment). Keys never
-change once released. `PlatformOutputs.from_stack_reference(ref)` reads them back, typed, in a consumer stack.
+The core keys are `CONTRACT`, here; each add-on declares its own (`AddOn.outputs`, listed by
+platform/installed.py) with `Key` from mlops_infra.platform.output_key (re-exported here), which imports no add-on.
+A key's `when` says for which config the platform exports it; `exported_keys(config)` is exactly the set a stack of
+that config exports (tests/platform/test_output_contract.py proves the equality per environment). Keys never change
+once released. `PlatformOutputs.from_stack_reference(ref)` reads them back in a consumer stack: its attributes are
+generated from `CONTRACT`, so none can drift from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import pulumi
 
+from .blocks.stack_outputs import require_output
+from .platform.installed import add_on_keys
+from .platform.output_key import Key, checked
+
 if TYPE_CHECKING:
-    from .config import PlatformConfig
+    from .platform.config import PlatformConfig
 
-
-@dataclass(frozen=True)
-class Key:
-    """One stack output. `when`: the configs that export it (None: every config). `required`: a consumer's preview
-    fails when the output is missing (default: when it is always exported); False for keys added after a release,
-    which older platform stacks lack."""
-
-    output: str
-    description: str
-    secret: bool = False
-    when: Callable[[PlatformConfig], bool] | None = None
-    required: bool | None = None
-
-    def exported(self, config: PlatformConfig) -> bool:
-        return self.when is None or self.when(config)
-
-    @property
-    def always(self) -> bool:
-        return self.when is None
-
-    @property
-    def must_exist(self) -> bool:
-        return self.always if self.required is None else self.required
+__all__ = ["CONTRACT", "Key", "PlatformOutputs", "TeamWorkspaceTerms", "add_on_keys", "all_keys", "checked",
+           "contract_table", "core_outputs", "exported_keys"]
 
 
 def _irsa(c: PlatformConfig) -> bool:
@@ -60,7 +45,8 @@ CONTRACT: dict[str, Key] = {
     "cluster_endpoint": Key("clusterEndpoint", "EKS API server endpoint."),
     "kubeconfig": Key("kubeconfig", "Kubeconfig for the cluster (exec auth with `aws eks get-token`). Secret.", secret=True),
     "workload_identity": Key("workloadIdentity", "`irsa` or `podIdentity`: how workloads get AWS credentials."),
-    "oidc_provider_arn": Key("oidcProviderArn", "IAM OIDC provider ARN (IRSA only).", when=_irsa),
+    "oidc_provider_arn": Key("oidcProviderArn", "IAM OIDC provider ARN (IRSA only).", when=_irsa,
+                            producer="cluster.workloadIdentity: irsa"),
     "oidc_issuer": Key("oidcIssuer", "OIDC issuer host and path, without https:// (IRSA trusts it)."),
     "vpc_id": Key("vpcId", "VPC id."),
     "vpc_cidr": Key("vpcCidr", "VPC CIDR (e.g. for a stand-alone component's ingress rules).", required=False),
@@ -108,14 +94,41 @@ CONTRACT: dict[str, Key] = {
                           "egress rules; `[{}]`, all egress, when not guarded), and the GPU software its own pool "
                           "relies on (tolerated taints, EFA plugin, autoscaler).",
                           required=False),
+    # What the cluster runs, for components on it in another stack (ClusterRefs.from_stack_outputs): added after a
+    # release, so older platform stacks lack them (required=False).
+    "cluster_version": Key("clusterVersion", "EKS Kubernetes version (`cluster.version`, e.g. `1.35`).",
+                           required=False),
+    "load_balancer_controller": Key("loadBalancerController", "The AWS Load Balancer Controller runs (`alb` "
+                                    "Ingresses get an ALB).", required=False),
+    "network_policy_enforced": Key("networkPolicyEnforced", "The VPC CNI enforces NetworkPolicies.", required=False),
+    "container_insights": Key("containerInsights", "Container Insights runs (its metrics and log groups exist).",
+                              required=False),
+    "metrics_server": Key("metricsServer", "metrics-server runs (HorizontalPodAutoscalers get CPU and memory).",
+                          required=False),
+    "service_ipv4_cidr": Key("serviceIpv4Cidr", "The cluster's Service CIDR (`\"\"`: the EKS default of the "
+                             "cluster).", required=False),
+    "storage_classes": Key("storageClasses", "StorageClasses the platform creates; the first is the default.",
+                           required=False),
+    "interface_endpoints": Key("vpcInterfaceEndpoints", "AWS services with an interface endpoint (private DNS) in "
+                               "the VPC, e.g. `sts`: pods behind an egress policy reach them at the VPC CIDR.",
+                               required=False),
 }
 
-
-def add_on_keys() -> tuple[Key, ...]:
-    """Keys the add-on concerns declare (each in its own package: `OUTPUTS` beside its `wiring.build`)."""
-    from .platform.addons import add_on_keys as declared  # imports the add-ons' wiring modules
-
-    return declared()
+_FEAST, _MLFLOW = "featureStore.enabled: true (engine feast, the default)", "modelRegistry.enabled: true (engine mlflow, the default)"
+_PRODUCERS = {
+    "feature_store_offline_bucket": "featureStore.enabled: true", "feature_store_kms_key_arn": "featureStore.enabled: true",
+    "feature_store_read_policy_arn": "featureStore.enabled: true",
+    "feature_store_group_names": "featureStore.engine: sagemaker", "feature_store_registry": _FEAST,
+    "feature_store_yaml": _FEAST, "feature_store_url": _FEAST,
+    "feature_store_online_tables": "featureStore.online.type: dynamodb (engine feast)",
+    "feature_store_online_endpoint": "featureStore.online.type: redis (engine feast)",
+    "mlflow_tracking_uri": _MLFLOW, "model_registry_db_endpoint": _MLFLOW,
+    "model_artifact_bucket": "modelRegistry.enabled: true", "model_artifact_write_policy_arn": "modelRegistry.enabled: true",
+    "alert_topic_arn": "monitoring.enabled: true", "pushgateway_url": "monitoring.enabled: true",
+    "audit_trail_arn": "securityBaseline.enabled: true with securityBaseline.cloudtrail: true",
+    "guard_duty_detector_id": "securityBaseline.enabled: true with securityBaseline.guardduty: true",
+}
+CONTRACT.update({attr: replace(CONTRACT[attr], producer=text) for attr, text in _PRODUCERS.items()})
 
 
 def all_keys() -> tuple[Key, ...]:
@@ -131,19 +144,6 @@ def all_keys() -> tuple[Key, ...]:
 def exported_keys(config: PlatformConfig) -> set[str]:
     """Exactly the outputs a platform stack of `config` exports (core and add-ons)."""
     return {k.output for k in all_keys() if k.exported(config)}
-
-
-def checked(keys: Iterable[Key], config: PlatformConfig, values: Mapping[str, Any], owner: str) -> dict[str, Any]:
-    """`values` (output name -> value, None for "not exported") as stack outputs, checked against the contract:
-    a value for every key exported with `config`, and for no other."""
-    declared = {k.output: k for k in keys}
-    unknown = sorted(set(values) - set(declared))
-    missing = sorted(o for o, k in declared.items() if k.exported(config) and values.get(o) is None)
-    extra = sorted(o for o, k in declared.items() if not k.exported(config) and values.get(o) is not None)
-    if unknown or missing or extra:
-        raise ValueError(f"{owner}: outputs break the contract (undeclared {unknown}, missing {missing}, "
-                         f"not expected with this config {extra})")
-    return {o: values[o] for o, k in declared.items() if k.exported(config)}
 
 
 def core_outputs(config: PlatformConfig, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,56 +167,44 @@ class TeamWorkspaceTerms(TypedDict):
     """By workspace namespace the platform lists: its store identity and secrets (platform/workspace_credentials.py)."""
 
 
-@dataclass(frozen=True)
 class PlatformOutputs:
-    """A platform stack's outputs, typed (`CONTRACT`'s attributes); `add_ons` holds the add-ons' outputs by name."""
+    """A platform stack's outputs as a consumer reads them: one attribute per `CONTRACT` entry, named by its key
+    there (`outputs.cluster_name` is the `clusterName` output), and `add_ons`, the add-ons' outputs by output name.
 
-    environment: pulumi.Output[str]
-    cluster_name: pulumi.Output[str]
-    cluster_endpoint: pulumi.Output[str]
-    kubeconfig: pulumi.Output[str]
-    workload_identity: pulumi.Output[str]
-    oidc_provider_arn: pulumi.Output[str | None]
-    oidc_issuer: pulumi.Output[str]
-    vpc_id: pulumi.Output[str]
-    vpc_cidr: pulumi.Output[str | None]
-    private_subnet_ids: pulumi.Output[list[str]]
-    cluster_security_group_id: pulumi.Output[str]
-    node_role_arn: pulumi.Output[str]
-    cluster_kms_key_arn: pulumi.Output[str]
-    shared_bucket_name: pulumi.Output[str]
-    data_key_arn: pulumi.Output[str]
-    feature_store_offline_bucket: pulumi.Output[str | None]
-    feature_store_kms_key_arn: pulumi.Output[str | None]
-    feature_store_read_policy_arn: pulumi.Output[str | None]
-    feature_store_group_names: pulumi.Output[dict[str, str] | None]
-    feature_store_registry: pulumi.Output[str | None]
-    feature_store_yaml: pulumi.Output[str | None]
-    feature_store_url: pulumi.Output[str | None]
-    feature_store_online_tables: pulumi.Output[list[str] | None]
-    feature_store_online_endpoint: pulumi.Output[str | None]
-    mlflow_tracking_uri: pulumi.Output[str | None]
-    model_registry_db_endpoint: pulumi.Output[str | None]
-    model_artifact_bucket: pulumi.Output[str | None]
-    model_artifact_write_policy_arn: pulumi.Output[str | None]
-    alert_topic_arn: pulumi.Output[str | None]
-    pushgateway_url: pulumi.Output[str | None]
-    audit_trail_arn: pulumi.Output[str | None]
-    guard_duty_detector_id: pulumi.Output[str | None]
-    team_workspace: pulumi.Output[TeamWorkspaceTerms | None]
+    Generated from the contract: a key added to `CONTRACT` is an attribute here, with nothing to keep in step. Each
+    attribute is a `pulumi.Output` (the value `None` when the stack does not export a key that is not required)."""
+
     add_ons: Mapping[str, pulumi.Output[Any]]
+
+    def __init__(self, core: Mapping[str, pulumi.Output[Any]], add_ons: Mapping[str, pulumi.Output[Any]]) -> None:
+        if set(core) != set(CONTRACT):
+            raise ValueError(f"PlatformOutputs: not the contract's keys (missing {sorted(set(CONTRACT) - set(core))}, "
+                             f"unknown {sorted(set(core) - set(CONTRACT))})")
+        self._core = dict(core)
+        self.add_ons = dict(add_ons)
+
+    def __getattr__(self, name: str) -> pulumi.Output[Any]:
+        core: dict[str, pulumi.Output[Any]] = self.__dict__.get("_core", {})
+        if name in core:
+            return core[name]
+        raise AttributeError(f"PlatformOutputs has no {name!r}: the output contract's keys are {sorted(CONTRACT)} "
+                             "(mlops_infra.outputs.CONTRACT)")
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *CONTRACT})
 
     @classmethod
     def from_stack_reference(cls, ref: pulumi.StackReference) -> PlatformOutputs:
         """Every contract output of a platform stack; a missing required output fails the consumer's preview."""
         def read(key: Key) -> pulumi.Output[Any]:
-            return ref.require_output(key.output) if key.must_exist else ref.get_output(key.output)
+            return require_output(ref, key.output, key.producer) if key.must_exist else ref.get_output(key.output)
 
-        values: dict[str, Any] = {attr: read(key) for attr, key in CONTRACT.items()}
-        return cls(**values, add_ons={k.output: read(k) for k in add_on_keys()})
+        return cls({attr: read(key) for attr, key in CONTRACT.items()},
+                   add_ons={k.output: read(k) for k in add_on_keys()})
 
-    def field_names(self) -> list[str]:
-        return [f.name for f in fields(self)]
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [*CONTRACT, "add_ons"]
 
 
 def contract_table() -> str:

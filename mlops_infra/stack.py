@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pulumi
 from pulumi.runtime.config import is_config_secret
 
-from .config import CONFIG_KEY, CONFIG_NAMESPACE, ConfigError, PlatformConfig, load_platform_config
+from .config import ConfigError
 from .config.base import ConfigModel
 from .config.loader import load_config_model
+from .platform.config import PlatformConfig
+from .platform.loader import CONFIG_KEY, CONFIG_NAMESPACE, load_platform_config
+
+if TYPE_CHECKING:
+    from .consumer_config import ConsumerConfig
 
 M = TypeVar("M", bound=ConfigModel)
 
@@ -26,7 +31,21 @@ def read_platform_config() -> PlatformConfig:
     every problem, before anything is registered."""
     raw = pulumi.Config(CONFIG_NAMESPACE).get_object(CONFIG_KEY)
     try:
-        config = load_platform_config(raw, secret_keys=_SecretKeys())
+        config = load_platform_config(raw, secret_keys=_SecretKeys(), aws_region=pulumi.Config("aws").get("region"))
+    except ConfigError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    refuse_template_deployment()
+    return config
+
+
+def read_consumer_config() -> ConsumerConfig:
+    """The validated `mlops:platform` of a consumer stack (one that builds components on a platform stack's cluster
+    and VPC): only what it reads is validated, and it configures no cluster (`mlops_infra.consumer_config`)."""
+    from .consumer_config import load_consumer_config
+
+    raw = pulumi.Config(CONFIG_NAMESPACE).get_object(CONFIG_KEY)
+    try:
+        config = load_consumer_config(raw, secret_keys=_SecretKeys(), aws_region=pulumi.Config("aws").get("region"))
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
     refuse_template_deployment()

@@ -34,6 +34,8 @@ def _parse_without_gc(*args: Any, **kwargs: Any) -> Any:
 
 ast.parse = _parse_without_gc  # type: ignore[assignment]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+"""One program per component, as a user writes it (README \"One component alone\"; tests/test_examples.py)."""
 TEST_CHARTS = Path(__file__).resolve().parent / "data" / "chart-store"
 """Charts written for the tests (not upstream's), searched after the real store, so rendering is tested everywhere."""
 os.environ[charts.STORE_ENV] = os.pathsep.join([*map(str, charts.store_roots()), str(TEST_CHARTS)])

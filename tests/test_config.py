@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_infra.config import ConfigError, PlatformConfig, load_platform_config
+from mlops_infra.config import ConfigError
 from mlops_infra.config.environments import PROFILES, apply_profile
+from mlops_infra.platform.config import PlatformConfig
+from mlops_infra.platform.loader import load_platform_config
 from tests.conftest import PROD_GUARDS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,6 +13,8 @@ import pytest
 
 from mlops_infra.cli.main import main
 
+pytestmark = pytest.mark.slow  # the CLI in a subprocess: the slow tier (.ci/run)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,7 +39,9 @@ def test_dev_json_has_totals_components_lines_and_assumptions_with_what_they_dri
     gpu = [ln for ln in dev_json["lines"] if ln["resource"] == "mlops-dev-gpu-spot-g6" and "SPOT" in ln["what"]]
     assert gpu[0]["idleMonthlyUsd"] == 0 and gpu[0]["assumption"] == "spotPriceRatio"
     assert max(dev_json["lines"], key=lambda ln: ln["maxMonthlyUsd"] or 0)["resource"] == "mlops-dev-gpu-spot-g6"
-    assert totals["notPriced"] == len(dev_json["notPriced"]) and all(n["notPricedReason"] for n in dev_json["notPriced"])
+    assert totals["notPriced"] == len(dev_json["notPriced"])
+    # No unpriced line lacks its reason (dev may have none: with CI's empty chart store nothing unpriced renders).
+    assert [n for n in dev_json["notPriced"] if not n["notPricedReason"]] == []
 
 
 def test_dev_idle_estimate_is_within_the_budget_its_stack_sets(dev_json: dict[str, Any]) -> None:

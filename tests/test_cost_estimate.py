@@ -11,6 +11,7 @@ import pytest
 
 from mlops_infra.cost import Assumptions, Estimate, Item, Price, PriceTable, estimate, load_prices
 from mlops_infra.cost.estimate import RULES, is_free
+from tests.nonempty import each
 
 H = 730.0
 TABLE = PriceTable("2026-11-30", "test", H, {"us-east-1": {k: Price(v, "x", "test") for k, v in {
@@ -125,7 +126,7 @@ def test_components_sum_their_lines_and_the_totals_sum_the_components() -> None:
 def test_committed_table_has_a_date_and_a_source_for_every_entry() -> None:
     table = load_prices()
     assert table.date and table.hours_per_month == 730
-    for region, entries in table.regions.items():
+    for region, entries in each(table.regions.items()):
         for key, price in entries.items():
             assert price.source in table.sources, (region, key)
             assert {"url", "retrieved"} <= set(table.sources[price.source]), price.source

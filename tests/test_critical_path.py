@@ -14,6 +14,7 @@ from mlops_infra.cli.main import main
 from mlops_infra.plan.critical_path import CreateTimes, critical_path, waits_on
 from mlops_infra.plan.inventory import Inventory, ResourceRecord
 from tests.conftest import ROOT, planned
+from tests.nonempty import each
 
 TABLE: dict[str, Any] = {
     "default": {"seconds": 7, "source": "none", "assumption": "7 s default"},
@@ -97,7 +98,7 @@ def test_a_cycle_is_reported() -> None:
 def test_the_committed_table_covers_every_planned_type_with_a_source() -> None:
     table = CreateTimes.load().table
     entries = [table["default"], *table["types"].values(), *table["prefixes"].values(), *table["helmCharts"].values()]
-    assert all(e["source"].strip() and e["assumption"].strip() and e["seconds"] >= 0 for e in entries)
+    assert all(e["source"].strip() and e["assumption"].strip() and e["seconds"] >= 0 for e in each(entries))
     for stack in ("dev", "prod"):
         assert critical_path(planned(stack)).defaulted == {}, stack
 

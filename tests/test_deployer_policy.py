@@ -17,6 +17,7 @@ from mlops_infra import deployer, docs_figures
 from tests.conftest import ROOT, planned
 from tests.iam_eval import allows
 from tests.integration.plans import LABELS, plan
+from tests.nonempty import each
 
 POLICY = json.loads((ROOT / "docs" / "deployer-policy.json").read_text(encoding="utf-8"))
 KNOWN = json.loads(resources.files("mlops_policies").joinpath("data/iam_actions.json").read_text("utf-8"))["services"]
@@ -173,7 +174,7 @@ RENAMED = {"s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
 def test_preflight_and_audit_calls_are_allowed(module: str) -> None:
     calls = _client_calls(module)
     assert calls, module
-    for client, op in sorted(calls):
+    for client, op in each(sorted(calls)):
         action = f"{PREFIX[client]}:{''.join(w.capitalize() for w in op.split('_'))}"
         action = RENAMED.get(action, action)
         assert action.split(":", 1)[1].lower() in LOWERED[action.split(":", 1)[0]], action
@@ -224,7 +225,7 @@ def test_every_action_named_is_a_real_iam_action() -> None:
     for action in named:
         prefix, name = action.split(":", 1)
         assert name.lower() in LOWERED.get(prefix, set()), action
-    for pattern in deployer.IAM_WRITE:
+    for pattern in each(deployer.IAM_WRITE):
         assert fnmatch.filter(LOWERED["iam"], pattern.split(":", 1)[1].lower()), pattern
 
 

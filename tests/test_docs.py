@@ -10,6 +10,7 @@ import pytest
 from mlops_infra import docs, docs_figures
 from mlops_infra.plan.graph import mermaid
 from tests.conftest import ROOT, planned
+from tests.nonempty import each
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 PAGES = sorted((ROOT / "docs").glob("*.md"))
@@ -97,7 +98,7 @@ def test_readme_keeps_what_a_newcomer_needs() -> None:
 
 
 def test_every_relative_link_resolves() -> None:
-    for path, text in FILES.items():
+    for path, text in each(FILES.items()):
         base = (ROOT / path).parent
         for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", text):
             assert (base / target).resolve().exists(), f"{path} links to missing {target}"

@@ -21,6 +21,7 @@ import yaml
 from mlops_infra.config import versions
 from tests.integration.plans import LABELS, plan
 from tests.integration.rendered import HELM_RELEASE
+from tests.nonempty import each
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "chart-values"
 
@@ -117,7 +118,7 @@ def test_every_pinned_chart_has_a_fixture_at_its_version() -> None:
 
 def test_every_values_path_the_library_sets_exists_in_its_chart() -> None:
     unknown = []
-    for label, name, chart, version, values in releases():
+    for label, name, chart, version, values in each(releases()):
         c = contract(chart, version)
         assert c is not None, f"{name}: no fixture for {chart} {version}"
         unknown += [f"{label} {name} ({c.chart} {version}): {p}" for p in leaves(values) if not c.knows(p)]
@@ -126,7 +127,7 @@ def test_every_values_path_the_library_sets_exists_in_its_chart() -> None:
 
 def test_no_security_context_keeps_a_weakening_chart_default() -> None:
     kept = []
-    for label, name, chart, version, values in releases():
+    for label, name, chart, version, values in each(releases()):
         c = contract(chart, version)
         assert c is not None
         kept += [f"{label} {name} ({c.chart} {version}): {d}" for d in surviving_defaults(values, c)]

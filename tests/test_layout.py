@@ -6,6 +6,8 @@
 - Imported first in a fresh interpreter, each concern config loads (no import cycle through `mlops_infra.config`)
   and loads no Pulumi.
 - `blocks` and the shared config modules import no concern.
+- No concern package and not `blocks` imports the platform (`mlops_infra.platform`, the adapter that composes them)
+  or the output contract (`mlops_infra.outputs`): not at module level, not in a function, not for types only.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_import_graph import import_graph
+
 PACKAGE = Path(__file__).resolve().parent.parent / "mlops_infra"
 CONCERNS = ["network", "compute", "features", "registry", "observability", "security"]
 CONCERN_CONFIGS = [f"mlops_infra.{c}.config" for c in CONCERNS] + ["mlops_infra.compute.gpu_config"]
 SHARED_CONFIG = {"base", "errors", "environments", "types", "versions", "instances", "database"}
-# The modules of config/ that compose the concerns (they may import concern configs; nothing else in config/ may).
-COMPOSING = {"platform", "loader", "__init__"}
+ALL_CONCERNS = [*CONCERNS, "serving", "pipelines", "data"]
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -69,9 +72,20 @@ def test_a_concern_config_imported_first_loads_without_pulumi(module: str) -> No
 
 
 def test_blocks_and_shared_config_import_no_concern() -> None:
-    concern_prefixes = tuple(f"mlops_infra.{c}" for c in [*CONCERNS, "platform"])
-    files = [*(PACKAGE / "blocks").glob("*.py"), *(p for p in (PACKAGE / "config").glob("*.py") if p.stem not in COMPOSING)]
+    concern_prefixes = tuple(f"mlops_infra.{c}" for c in [*ALL_CONCERNS, "platform"])
+    files = [*(PACKAGE / "blocks").glob("*.py"), *(PACKAGE / "config").glob("*.py")]
     assert len(files) > 10
     wrong = {str(f.relative_to(PACKAGE)): sorted(m for m in imported_modules(f) if m.startswith(concern_prefixes))
              for f in files}
     assert {f: m for f, m in wrong.items() if m} == {}
+
+
+@pytest.mark.parametrize("package", [*ALL_CONCERNS, "blocks"])
+def test_no_concern_imports_the_platform_or_the_output_contract(package: str) -> None:
+    graph = import_graph()  # every import: module level, in functions, under TYPE_CHECKING (tests/test_import_graph.py)
+    modules = sorted(m for m in graph if m == f"mlops_infra.{package}" or m.startswith(f"mlops_infra.{package}."))
+    assert len(modules) > 1
+    upward = {m: sorted(t for t in graph[m] if t == "mlops_infra.outputs" or t == "mlops_infra.platform"
+                        or t.startswith("mlops_infra.platform."))
+              for m in modules}
+    assert {m: t for m, t in upward.items() if t} == {}

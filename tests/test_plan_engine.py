@@ -9,6 +9,7 @@ import pytest
 
 from mlops_infra.plan import SECRET, PlanError, PlanInputError, plan_program
 from tests.conftest import PROGRAMS
+from tests.nonempty import each
 
 CHAINED = PROGRAMS / "chained"
 PLATFORM_REF = "acme/mlops-platform/dev"
@@ -108,7 +109,7 @@ def test_stack_reference_resolved_by_planning_another_stack() -> None:
 def test_json_schema_top_level(inv) -> None:  # type: ignore[no-untyped-def]
     data = json.loads(inv.dumps())
     assert set(data) >= {"schemaVersion", "project", "stack", "resources", "outputs"}
-    for record in data["resources"]:
+    for record in each(data["resources"]):
         assert set(record) >= {"urn", "type", "name", "parent", "inputs", "options"}
         if record["custom"] and not record["options"].get("read"):
             assert set(record["options"]) >= {"protect", "retainOnDelete", "dependsOn", "provider",

@@ -33,6 +33,7 @@ def test_a_plan_is_identical_without_the_tuning_and_restores_the_runtime(monkeyp
     assert plan_program(PROGRAMS / "chained", "test", stack_refs=REFS).to_json() == tuned
 
 
+@pytest.mark.slow  # two CLI subprocesses
 def test_the_cli_process_exits_with_complete_output_after_freezing_its_heap() -> None:
     # `main` freezes the heap at exit (skips the interpreter's final collections): stdout must still be complete
     # and the exit code kept, through a pipe, as a CI job reads it.

@@ -11,6 +11,7 @@ from mlops_policies.runner import evaluate
 from mlops_infra import charts
 from mlops_infra.plan import plan_program
 from mlops_infra.plan.inventory import Inventory
+from tests.nonempty import each
 
 PROGRAM = Path(__file__).parent / "programs" / "rendered_chart"
 _PLANS: dict[str, Inventory] = {}
@@ -29,7 +30,7 @@ def objects(inv: Inventory, kind: str) -> list[dict[str, Any]]:
 def test_every_locked_chart_names_its_upstream_source_and_digest() -> None:
     locked = charts.lock()
     assert locked, "mlops_infra/charts/lock.json is empty"
-    for key, entry in locked.items():
+    for key, entry in each(locked.items()):
         source = entry["source"]
         assert "/" in source["repository"] and len(source["commit"]) == 40 and source["ref"], key
         assert entry["digest"].startswith("sha256:") and len(entry["digest"]) == 71, key
@@ -81,7 +82,7 @@ def test_release_objects_join_the_inventory_as_children_with_the_values_the_plan
     assert inv.rendering == [{"urn": release.urn, "name": "demo", "status": "rendered", "detail": "",
                               "objects": len(children), "chart": "demo-exporter 1.0.0"}]
     assert f"demo (demo-exporter 1.0.0): {len(children)} objects" in inv.summary()
-    assert all(r.type.startswith("kubernetes:") and r.urn.startswith("urn:pulumi:ok::") for r in children)
+    assert all(r.type.startswith("kubernetes:") and r.urn.startswith("urn:pulumi:ok::") for r in each(children))
 
 
 def test_an_auto_named_release_renders_under_a_generated_name() -> None:

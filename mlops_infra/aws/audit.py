@@ -17,8 +17,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..config import PlatformConfig
 from ..config.database import DatabaseConfig
+from ..platform.config import PlatformConfig
 from .results import Check
 from .session import Aws, error_code
 

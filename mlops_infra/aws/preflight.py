@@ -14,9 +14,9 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from ..compute.gpu_config import GpuPoolConfig
-from ..config import PlatformConfig
 from ..config.instances import QUOTA_CLASS, family_of
 from ..config.versions import EKS_VERSION_SUPPORT
+from ..platform.config import PlatformConfig
 from .preflight_addons import AddonFacts, addon_checks, gather_addons
 from .preflight_singletons import SingletonFacts, gather_singletons, singleton_checks
 from .results import Check

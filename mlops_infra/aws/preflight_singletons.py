@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from ..config import PlatformConfig
+from ..platform.config import PlatformConfig
 from .results import Check
 from .session import Aws, error_code
 

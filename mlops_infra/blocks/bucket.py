@@ -128,6 +128,8 @@ class HardenedBucketArgs:
 
 
 class HardenedBucket(pulumi.ComponentResource):
+    """An S3 bucket hardened once for every concern: encryption with its KMS key, versioning, public access blocked,
+    TLS only, lifecycle rules, idempotent grants."""
     bucket_name: pulumi.Output[str]
     arn: pulumi.Output[str]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,22 +30,24 @@ from .naming import child, child_options
 
 StatementsFn = Callable[[], Sequence[iam.Statement | pulumi.Output[iam.Statement]]]
 
-# IAM CreatePolicy: PolicyName is 1-128 characters of [\w+=,.@-]. Pulumi autonaming appends `-` and 7 random
-# characters and fails when the result is longer than 128; the provider's `name_prefix` appends 26 characters.
+# IAM CreatePolicy: PolicyName is 1-128 characters of [\w+=,.@-], where \w is ASCII only ("upper and lowercase
+# alphanumeric characters with no spaces", plus _+=,.@-: the IAM API reference); Python's \w also matches other
+# letters, hence re.ASCII. Pulumi autonaming appends `-` and 7 random characters and fails when the result is longer
+# than 128; the provider's `name_prefix` appends 26 characters.
 POLICY_NAME_MAX = 128
 AUTONAME_SUFFIX = 8
 NAME_PREFIX_SUFFIX = 26
-_POLICY_NAME = re.compile(r"^[\w+=,.@-]+$")
+_POLICY_NAME = re.compile(r"[\w+=,.@-]+", re.ASCII)  # fullmatch: `$` would admit a trailing newline
 
 
 def policy_name_prefix(resource_name: str) -> str | None:
     """None when Pulumi's autoname of `resource_name` is a valid IAM policy name; otherwise a `name_prefix` for
     the provider: `resource_name` sanitized, cut, and kept unique by a hash of the full name."""
-    if _POLICY_NAME.match(resource_name) and len(resource_name) + AUTONAME_SUFFIX <= POLICY_NAME_MAX:
+    if _POLICY_NAME.fullmatch(resource_name) and len(resource_name) + AUTONAME_SUFFIX <= POLICY_NAME_MAX:
         return None
     digest = hashlib.sha256(resource_name.encode()).hexdigest()[:8]
     keep = POLICY_NAME_MAX - NAME_PREFIX_SUFFIX - len(digest) - 2
-    clean = re.sub(r"[^\w+=,.@-]", "-", resource_name)[:keep]
+    clean = re.sub(r"[^\w+=,.@-]", "-", resource_name, flags=re.ASCII)[:keep]
     return f"{clean}-{digest}-"
 
 
@@ -58,7 +61,18 @@ def planned_policy_name(resource_name: str, inputs: Mapping[str, object]) -> str
 
 
 def valid_policy_name(name: str) -> bool:
-    return bool(_POLICY_NAME.match(name)) and len(name) <= POLICY_NAME_MAX
+    return bool(_POLICY_NAME.fullmatch(name)) and len(name) <= POLICY_NAME_MAX
+
+
+class CallablePolicy(aws.iam.Policy):
+    """A grant's managed policy that can also be called: `store.read_policy()` and `registry.log_models_policy()`
+    were methods before issue 29 and are attributes now; calling one still returns the policy (deprecated, for one
+    release: see CHANGELOG.md and docs/upgrades.md)."""
+
+    def __call__(self) -> aws.iam.Policy:
+        warnings.warn(f"{self.pulumi_resource_name}: the grant policy is an attribute now; drop the call `()` (deprecated, removed "
+                      "in the next release)", DeprecationWarning, stacklevel=2)
+        return self
 
 
 @dataclass(frozen=True)
@@ -76,15 +90,15 @@ class Grants:
     def __init__(self, owner: pulumi.Resource, owner_name: str, tags: Mapping[str, str] | None = None) -> None:
         self._owner, self._owner_name = owner, owner_name
         self._tags = dict(tags) if tags else None
-        self._policies: dict[str, aws.iam.Policy] = {}
+        self._policies: dict[str, CallablePolicy] = {}
         self._granted: dict[tuple[str, str], tuple[aws.iam.Role, Grant]] = {}
 
-    def policy(self, grant: str, statements: StatementsFn, description: str | None = None) -> aws.iam.Policy:
+    def policy(self, grant: str, statements: StatementsFn, description: str | None = None) -> CallablePolicy:
         """The managed policy of `grant`, `<owner>-<grant>-policy`, created on first use (IAM replaces a policy
         whose description changes: the first caller's description stays)."""
         if grant not in self._policies:
             resource_name = child(self._owner_name, f"{grant}-policy")
-            self._policies[grant] = aws.iam.Policy(
+            self._policies[grant] = CallablePolicy(
                 resource_name, description=description or f"{self._owner_name}: {grant}",
                 policy=iam.document(list(statements())), tags=self._tags, name_prefix=policy_name_prefix(resource_name),
                 opts=child_options(self._owner))

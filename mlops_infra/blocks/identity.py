@@ -46,9 +46,6 @@ class WorkloadIdentityArgs:
     """The role's permissions. Default: none (add grants later)."""
     automount_token: bool = False
     """Mount the Kubernetes API token. Default: false (AWS credentials come from a separate projected token)."""
-    provider: pulumi.ProviderResource | None = None
-    """The cluster's Kubernetes provider for the ServiceAccount. Default: None (inherited from the parent component,
-    e.g. one bound with `ClusterRefs.bind`, or the caller's `opts.providers`)."""
 
 
 def irsa_trust(cluster: ClusterIdentity, namespace: pulumi.Input[str], service_account: str) -> pulumi.Output[str]:
@@ -91,14 +88,16 @@ def pod_identity_trust(cluster: ClusterIdentity, namespace: pulumi.Input[str],
 
 
 class WorkloadIdentity(pulumi.ComponentResource):
+    """An IAM role a Kubernetes service account assumes (IRSA or EKS Pod Identity), trust scoped to its `sub` and
+    `aud`."""
     role: aws.iam.Role
     role_arn: pulumi.Output[str]
     service_account_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:blocks:WorkloadIdentity", name, None, opts if args.provider is None else
-                         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-                             providers={"kubernetes": args.provider})))
+        # Its ServiceAccount inherits the cluster's provider from the component it is part of (bound with
+        # `ClusterRefs.bind`): `cluster` here is the identity only.
+        super().__init__("mlops:blocks:WorkloadIdentity", name, None, opts)
         cluster = args.cluster
         if cluster.mode == "irsa":
             if cluster.oidc_provider_arn is None or cluster.oidc_issuer is None:

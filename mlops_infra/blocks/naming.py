@@ -13,6 +13,13 @@ def child(name: str, suffix: str) -> str:
     return f"{name}-{suffix}"
 
 
+def retyped(opts: pulumi.ResourceOptions | None, released_type: str) -> pulumi.ResourceOptions:
+    """`opts` plus `Alias(type_=released_type)`: a component whose type token changed (to `mlops:<concern>:<Type>`)
+    keeps its released state. Its children need no alias of their own: the engine gives each child of a parent
+    that matched through an alias the child's address under that old parent (`inheritedChildAlias`)."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=released_type)]))
+
+
 def truncate_name(name: str, limit: int = 63) -> str:
     """Cut `name` to at most `limit` characters without a trailing `-` (or `.`/`_`).
 
@@ -72,3 +79,9 @@ def child_options(
         provider=provider,
         delete_before_replace=delete_before_replace,
     )
+
+
+def renamed_type(opts: pulumi.ResourceOptions | None, old_type: str) -> pulumi.ResourceOptions:
+    """`opts` plus an alias to the type token a component had before it was renamed (`mlops:<concern>:<Type>`):
+    the engine finds the released resource under its old type, and every child inherits the alias."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=old_type)]))

@@ -8,17 +8,17 @@ an Input: resource counts come from config, never from a ref's value (`known_len
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from ..outputs import CONTRACT
 from . import iam
 from .grants import Grant, Grants
 from .identity import ClusterIdentity
+from .stack_outputs import MissingStackOutput, output_value, require_output
 
 StringList = pulumi.Input[Sequence[pulumi.Input[str]]]
 """A list of ids: a plain list, or an Output of one (e.g. a StackReference output)."""
@@ -30,9 +30,52 @@ def known_len(values: StringList) -> int | None:
     return len(values) if isinstance(values, Sequence) else None
 
 
+PLATFORM_OUTPUTS: dict[str, str] = {
+    "vpc_id": "vpcId", "vpc_cidr": "vpcCidr", "private_subnet_ids": "privateSubnetIds",
+    "cluster_name": "clusterName", "cluster_security_group_id": "clusterSecurityGroupId",
+    "oidc_provider_arn": "oidcProviderArn", "oidc_issuer": "oidcIssuer", "kubeconfig": "kubeconfig",
+    "node_role_arn": "nodeRoleArn", "cluster_kms_key_arn": "clusterKmsKeyArn",
+    "workload_identity": "workloadIdentity", "cluster_version": "clusterVersion",
+    "load_balancer_controller": "loadBalancerController", "network_policy_enforced": "networkPolicyEnforced",
+    "container_insights": "containerInsights", "metrics_server": "metricsServer",
+    "service_ipv4_cidr": "serviceIpv4Cidr", "storage_classes": "storageClasses",
+    "interface_endpoints": "vpcInterfaceEndpoints",
+}
+"""The platform stack's outputs the refs read, by contract attribute. Only the names: the contract itself
+(mlops_infra.outputs.CONTRACT) is a layer up; tests/blocks/test_refs_contract.py proves each name is the
+contract's, and that `from_stack_outputs` reads no other."""
+PLATFORM_PRODUCERS: dict[str, str] = {"oidc_provider_arn": "cluster.workloadIdentity: irsa"}
+"""The platform config that exports an output the refs read, where only some platform stacks export it (the
+contract's `producer`; tests/blocks/test_refs_contract.py proves they are equal): named when it is missing."""
+
+
 def _output_key(attr: str) -> str:
-    """The platform's output name for a contract attribute (`mlops_infra.outputs.CONTRACT`)."""
-    return CONTRACT[attr].output
+    """The platform's output name for a contract attribute (`PLATFORM_OUTPUTS`)."""
+    return PLATFORM_OUTPUTS[attr]
+
+
+def _require(ref: pulumi.StackReference, attr: str) -> pulumi.Output[Any]:
+    """The platform's output for a contract attribute; a missing one fails naming the output and the stack."""
+    return require_output(ref, _output_key(attr), PLATFORM_PRODUCERS.get(attr, ""))
+
+
+def _value(ref: pulumi.StackReference, attr: str, override: str = "") -> Any:
+    """The plain value of a contract output, for what decides which resources exist (`override`: the argument that
+    replaces an optional output, named when it is missing)."""
+    return output_value(ref, _output_key(attr), PLATFORM_PRODUCERS.get(attr, ""), override)
+
+
+def _optional_value(ref: pulumi.StackReference, attr: str) -> Any:
+    """`_value`, or None when the referenced stack does not export it (an output added after a release)."""
+    try:
+        return output_value(ref, _output_key(attr))
+    except MissingStackOutput:
+        return None
+
+
+CLUSTER_FACTS = ("load_balancer_controller", "network_policy_enforced", "container_insights", "metrics_server",
+                 "storage_classes")
+"""What a cluster runs, read from the platform's outputs by `ClusterRefs.from_stack_outputs` (same-named fields)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +94,9 @@ class NetworkRefs:
     """The endpoints are this stack's: it may write their policies. False for a VPC made elsewhere, whose shared
     endpoints other workloads use (a policy written there would replace theirs, and pulumi-aws resets it to full
     access on destroy)."""
+    interface_endpoints: Sequence[str] | None = None
+    """AWS services with an interface endpoint (private DNS) in the VPC, e.g. `sts`: pods behind an egress policy
+    reach them at the VPC CIDR. None: unknown (a VPC made elsewhere; its owner says which it has)."""
 
     @classmethod
     def existing(cls, vpc_id: pulumi.Input[str], vpc_cidr: pulumi.Input[str], private_subnet_ids: StringList,
@@ -61,11 +107,13 @@ class NetworkRefs:
 
     @classmethod
     def from_stack_outputs(cls, ref: pulumi.StackReference) -> NetworkRefs:
-        """The platform stack's VPC, read through its output contract (`mlops_infra.outputs.CONTRACT`)."""
-        return cls.existing(
-            vpc_id=ref.require_output(_output_key("vpc_id")),
-            vpc_cidr=ref.require_output(_output_key("vpc_cidr")),
-            private_subnet_ids=ref.require_output(_output_key("private_subnet_ids")))
+        """The platform stack's VPC, read through its output contract (`PLATFORM_OUTPUTS`)."""
+        refs = cls.existing(
+            vpc_id=_require(ref, "vpc_id"), vpc_cidr=_require(ref, "vpc_cidr"),
+            private_subnet_ids=_require(ref, "private_subnet_ids"))
+        # An older platform stack lacks `vpcInterfaceEndpoints`: unknown (None), as for any VPC made elsewhere.
+        endpoints = _optional_value(ref, "interface_endpoints")
+        return replace(refs, interface_endpoints=None if endpoints is None else tuple(endpoints))
 
 
 @dataclass(frozen=True)
@@ -97,60 +145,85 @@ class ClusterRefs:
     cluster made by another stack; None or "" make egress guards admit the API ClusterIP of both EKS defaults)."""
     storage_classes: Sequence[str] = ()
     """StorageClasses the cluster creates; the first is the default (`gp3`, encrypted)."""
-    provider: k8s.Provider | None = None
-    """The cluster's Kubernetes provider. Components bind every Kubernetes child to it (never an ambient
-    kubeconfig). Default: None (then the provider comes from the caller's `opts.providers`)."""
+    provider: k8s.Provider = field(kw_only=True)
+    """The cluster's Kubernetes provider (`TrainingCluster.provider`, or `cluster_provider(...)` for a cluster made
+    elsewhere). Components bind every Kubernetes child to it through `bind` (never an ambient kubeconfig)."""
 
-    def bind(self, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions | None:
-        """A component's `opts` with the cluster's provider for `kubernetes`: every child inherits it."""
-        return bind_kubernetes(opts, self.provider)
+    def bind(self, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+        """A component's `opts` plus `providers={"kubernetes": provider}`, passed to its `super().__init__`: every
+        Kubernetes child, however deep, inherits the cluster's provider. The one binding rule of every component."""
+        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers={"kubernetes": self.provider}))
 
     @classmethod
     def existing(
-            cls, name: pulumi.Input[str], *, security_group_id: pulumi.Input[str], version: str,
-            workload_identity: Literal["irsa", "podIdentity"] = "irsa",
+            cls, name: pulumi.Input[str], *, provider: k8s.Provider, security_group_id: pulumi.Input[str],
+            version: str, workload_identity: Literal["irsa", "podIdentity"] = "irsa",
             oidc_provider_arn: pulumi.Input[str] | None = None, oidc_issuer: pulumi.Input[str] | None = None,
-            kubeconfig: pulumi.Input[str] | None = None, provider: k8s.Provider | None = None,
-            provider_name: str | None = None, **features: Any) -> ClusterRefs:
-        """A cluster made elsewhere. Its provider: `provider`, or one built from `kubeconfig` (named
-        `provider_name`, default `<name>-k8s` when `name` is a plain string). `features`: the other fields
-        (e.g. `network_policy_enforced=True`, `load_balancer_controller=True`) for what the cluster runs."""
-        if provider is None and kubeconfig is None:
-            raise ValueError("ClusterRefs.existing needs a kubeconfig or a Kubernetes provider")
-        if provider is None:
-            if provider_name is None and not isinstance(name, str):
-                raise ValueError("ClusterRefs.existing: pass provider_name when the cluster name is an Output")
-            provider = k8s.Provider(provider_name or f"{name}-k8s", kubeconfig=kubeconfig)
+            **features: Any) -> ClusterRefs:
+        """A cluster made elsewhere, reached through `provider` (made once by the caller, e.g. with
+        `cluster_provider`: refs never register resources). `features`: the other fields (e.g.
+        `network_policy_enforced=True`, `load_balancer_controller=True`) for what the cluster runs."""
         identity = ClusterIdentity(cluster_name=name, mode=workload_identity, oidc_provider_arn=oidc_provider_arn,
                                    oidc_issuer=oidc_issuer)
         return cls(name=name, identity=identity, cluster_security_group_id=security_group_id, version=version,
                    oidc_provider_arn=oidc_provider_arn, provider=provider, **features)
 
     @classmethod
-    def from_stack_outputs(cls, ref: pulumi.StackReference, provider: k8s.Provider | None = None, *,
-                           version: str, workload_identity: Literal["irsa", "podIdentity"] = "irsa",
-                           provider_name: str = "platform-cluster", **features: Any) -> ClusterRefs:
-        """The platform stack's cluster, read through its output contract. `workload_identity` and `version` are
-        the consumer's config (they decide which resources exist, so they cannot wait for an output); the
-        provider is `provider`, or one named `provider_name` built from the stack's `kubeconfig` output."""
-        irsa = workload_identity == "irsa"
+    def from_stack_outputs(cls, ref: pulumi.StackReference, provider: k8s.Provider, *, version: str | None = None,
+                           workload_identity: Literal["irsa", "podIdentity"] | None = None,
+                           **features: Any) -> ClusterRefs:
+        """The platform stack's cluster, read through its output contract, reached through `provider` (e.g.
+        `cluster_provider("platform-cluster", ClusterRefs.stack_kubeconfig(ref))`, made once per program): its name,
+        security group and identity, and what it runs (`clusterVersion`, `workloadIdentity`, the controller flags,
+        `serviceIpv4Cidr`, `storageClasses`), whose values decide which resources exist and are read now (a
+        StackReference's outputs are known in a preview). An argument given here wins over the output (e.g. for a
+        platform stack older than the output). A missing output fails with an error naming it and the stack."""
+        mode = workload_identity or _value(ref, "workload_identity")
+        # The facts are optional outputs (newer than some platform stacks): an argument given wins, and a missing
+        # one without an argument fails naming the argument.
+        facts = {attr: features[attr] if attr in features else _value(ref, attr, f"{attr}=...")
+                 for attr in CLUSTER_FACTS}
+        facts["storage_classes"] = tuple(facts["storage_classes"])
+        irsa = mode == "irsa"
         return cls.existing(
-            ref.require_output(_output_key("cluster_name")),
-            security_group_id=ref.require_output(_output_key("cluster_security_group_id")), version=version,
-            workload_identity=workload_identity,
-            oidc_provider_arn=ref.require_output(_output_key("oidc_provider_arn")) if irsa else None,
-            oidc_issuer=ref.require_output(_output_key("oidc_issuer")) if irsa else None,
-            kubeconfig=ref.require_output(_output_key("kubeconfig")), provider=provider, provider_name=provider_name,
-            **features)
+            _require(ref, "cluster_name"), provider=provider,
+            security_group_id=_require(ref, "cluster_security_group_id"),
+            version=version or str(_value(ref, "cluster_version", "version=...")), workload_identity=mode,
+            oidc_provider_arn=_require(ref, "oidc_provider_arn") if irsa else None,
+            oidc_issuer=_require(ref, "oidc_issuer") if irsa else None,
+            # An older platform stack lacks `serviceIpv4Cidr`: None, as for any cluster whose Service CIDR is unknown.
+            **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")), **features, **facts})
+
+    @staticmethod
+    def stack_kubeconfig(ref: pulumi.StackReference) -> pulumi.Output[str]:
+        """The platform stack's (secret) `kubeconfig` output, for `cluster_provider`."""
+        return _require(ref, "kubeconfig")
 
 
-def bind_kubernetes(opts: pulumi.ResourceOptions | None,
-                    provider: pulumi.ProviderResource | None) -> pulumi.ResourceOptions | None:
-    """`opts` plus `providers={"kubernetes": provider}` (None: `opts` unchanged). Passed to a component's
-    `super().__init__`, so every Kubernetes child, however deep, binds to the cluster's provider."""
-    if provider is None:
-        return opts
-    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers={"kubernetes": provider}))
+@dataclass(frozen=True)
+class NodeRefs:
+    """What a node group joining a cluster runs as (`TrainingCluster.node_refs`, or another stack's outputs)."""
+
+    role_arn: pulumi.Input[str]
+    """The IAM role of the cluster's nodes (EKS access entries already admit it)."""
+    volume_key_arn: pulumi.Input[str]
+    """The KMS key of the nodes' encrypted root volumes (the cluster's key)."""
+    role_policies: Sequence[pulumi.Resource] = ()
+    """The role's policy attachments when made in this program: node groups depend on them, so `pulumi destroy`
+    removes the nodes before their permissions. Default: none (another stack's role)."""
+
+    @classmethod
+    def from_stack_outputs(cls, ref: pulumi.StackReference) -> NodeRefs:
+        """The platform stack's node role and cluster key, read through its output contract."""
+        return cls(role_arn=_require(ref, "node_role_arn"), volume_key_arn=_require(ref, "cluster_kms_key_arn"))
+
+
+def cluster_provider(name: str, kubeconfig: pulumi.Input[str],
+                     opts: pulumi.ResourceOptions | None = None) -> k8s.Provider:
+    """The Kubernetes provider of a cluster made elsewhere: the one place a program creates it, once, named `name`
+    under the parent the caller names in `opts` (none: the stack). Every `ClusterRefs` of that cluster takes it, so
+    two components on one cluster share it (a second provider of the same name would be a duplicate URN)."""
+    return k8s.Provider(name, kubeconfig=kubeconfig, opts=opts)
 
 
 @dataclass(frozen=True)

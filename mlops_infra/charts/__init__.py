@@ -31,8 +31,12 @@ META = "STORE.json"
 LOCK = Path(__file__).parent / "lock.json"
 STORE_ENV = "MLOPS_INFRA_CHART_STORE"
 
+__all__ = ["RemoteBase", "StoredChart", "entries", "find", "kustomize_bases", "localize", "lock", "parse_remote",
+           "store_problems", "store_roots", "tree_digest"]
+
 
 def store_roots() -> list[Path]:
+    """The store's folders: `$MLOPS_INFRA_CHART_STORE` (a path list), else `~/.cache/mlops-infra/charts`."""
     raw = os.environ.get(STORE_ENV)
     if raw:
         return [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
@@ -104,6 +108,7 @@ def entries() -> tuple[StoredChart, ...]:
 
 
 def store_problems() -> tuple[str, ...]:
+    """Why a stored chart was skipped: its files do not match its store or lock digest."""
     return _scan(tuple(store_roots()))[1]
 
 

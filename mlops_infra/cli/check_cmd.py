@@ -11,9 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlops_infra
+
+if TYPE_CHECKING:
+    from mlops_policies.runner import Report
+
+    from ..plan import Inventory
 
 from .common import dump_json, fail, load_stack_refs, local_ref_resolver, progress, project_root, run_guarded
 
@@ -93,14 +98,7 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":
             dump_json(report.to_json())
         elif args.format == "sarif":
-            from mlops_policies.sarif import to_sarif
-
-            from .sarif_locations import locator
-
-            stack_file = found.stack_file(args.stack)
-            uri = _relative(stack_file, root)
-            dump_json(to_sarif(report, uri, tool_version=mlops_infra.__version__,
-                                 locate=locator(inventory, stack_file, uri, root)))
+            dump_json(_sarif(report, inventory, found.stack_file(args.stack), program))
         else:
             print(report.text())
         return int(report.exit_code)
@@ -108,11 +106,17 @@ def run(args: argparse.Namespace) -> int:
     return run_guarded(body)
 
 
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
+def _sarif(report: Report, inventory: Inventory, stack_file: Path, program: Path) -> dict[str, Any]:
+    """The SARIF log: URIs relative to the repository root (what code scanning resolves), named as `SRCROOT`."""
+    from mlops_policies.sarif import to_sarif
+
+    from .sarif_locations import locator, relative_uri, repository_root
+
+    source_root = repository_root(program)
+    uri = relative_uri(stack_file, source_root)
+    return to_sarif(report, uri, tool_version=mlops_infra.__version__,
+                    locate=locator(inventory, stack_file, uri, source_root),
+                    source_root=source_root.as_uri().rstrip("/") + "/")
 
 
 def _policy_config_file(program: Path, stack: str, environment: str) -> Path | None:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..config import PlatformConfig
     from ..plan import Inventory
+    from ..platform.config import PlatformConfig
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -86,6 +86,12 @@ def load_stack_refs(path: Path | None) -> dict[str, Mapping[str, Any]]:
 
     from ..plan import PlanInputError
 
+    if not path.is_file():
+        raise PlanInputError(
+            f"--stack-refs {path}: no such file. Write it from the referenced stack's plan, e.g. "
+            f"`mlops-infra plan --program <the platform project's directory> --stack dev --format json > {path}`, "
+            f"then `mlops-infra plan --stack <this stack> --stack-refs {path}` (or write a YAML/JSON mapping "
+            "{\"<org>/<project>/<stack>\": {<output>: <value>}})")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -139,8 +145,8 @@ def add_stack_args(p: argparse.ArgumentParser) -> None:
 
 def read_config(args: argparse.Namespace) -> PlatformConfig:
     """The stack's validated `mlops:platform`, read as `plan` reads it. Raises PlanInputError / ConfigError."""
-    from ..config import CONFIG_KEY, CONFIG_NAMESPACE, load_platform_config
     from ..plan.program import find_program, read_stack_config
+    from ..platform.loader import CONFIG_KEY, CONFIG_NAMESPACE, load_platform_config
 
     stack = read_stack_config(find_program(args.program or project_root()), args.stack)
     raw = stack.values.get(f"{CONFIG_NAMESPACE}:{CONFIG_KEY}")
@@ -150,4 +156,4 @@ def read_config(args: argparse.Namespace) -> PlatformConfig:
     # loader reports that it must be a mapping.
     with contextlib.suppress(json.JSONDecodeError, TypeError):
         value = json.loads(raw) if raw is not None else None
-    return load_platform_config(value, secret_keys=secret_keys)
+    return load_platform_config(value, secret_keys=secret_keys, aws_region=stack.values.get("aws:region"))

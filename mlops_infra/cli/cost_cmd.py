@@ -32,9 +32,9 @@ def register(sub: Any) -> None:
 
 def _stack_budget(args: argparse.Namespace) -> tuple[str | None, BudgetConfig]:
     """(region, budget) from the stack's `mlops:platform`; defaults when the stack has none."""
-    from ..config import CONFIG_KEY, CONFIG_NAMESPACE
     from ..config.budget import BudgetConfig
     from ..plan.program import find_program, read_stack_config
+    from ..platform.loader import CONFIG_KEY, CONFIG_NAMESPACE
     from .common import read_config
 
     stack = read_stack_config(find_program(args.program or project_root()), args.stack)

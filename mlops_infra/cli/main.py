@@ -36,6 +36,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `mlops-infra` argument parser: one subcommand per operation, each importing its heavy dependencies only
+    when it runs."""
     from mlops_infra import __version__
 
     parser = _Parser(prog="mlops-infra", description="Plan, check and operate an MLOps platform built with mlops-infra.")

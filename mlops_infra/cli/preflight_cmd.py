@@ -19,10 +19,10 @@ def register(sub: Any) -> None:
 
 def stack_set_checks(args: argparse.Namespace) -> list[Any]:
     """FAIL for each account-level singleton this stack and another stack beside it both create (one GuardDuty
-    detector and one account analyzer per account and Region: config/stack_set.py)."""
+    detector and one account analyzer per account and Region: platform/stack_set.py)."""
     from ..aws.results import Check
-    from ..config.stack_set import clashes_of
     from ..plan.program import find_program
+    from ..platform.stack_set import clashes_of
 
     program = find_program(args.program or project_root())
     return [Check("stack set", f"securityBaseline.{c.key}", "FAIL", c.message(),

@@ -1,20 +1,27 @@
 """Where a person fixes a finding, for `check --format sarif`: a line of the stack file or of the program.
 
-- Config-driven: the finding quotes a value of the stack file (`ml-platform-oncall@example.com`, an admin role ARN),
-  or the resource is named after a `name:` in it (a GPU pool, a team): that value's line in `Pulumi.<stack>.yaml`,
-  found with a YAML loader that keeps line numbers. The longest (most specific) value wins.
+- Config-driven: the finding quotes a value of the stack file (`'ml-platform-oncall@example.com'`, an admin role ARN
+  in parentheses), or the resource is named after a `name:` in it (a GPU pool, a team): that value's line in
+  `Pulumi.<stack>.yaml`, found with a YAML loader that keeps line numbers. A value matches only a whole quoted token
+  of the message (quotes, backticks or parentheses), never part of one, and only a specific value does (one holding
+  a digit or one of `-._@/:`): a bare word such as `mlflow` (an engine choice) also names containers, charts and
+  components. The longest (most specific) value wins.
 - Otherwise: the file and line where the program or a component constructed the resource (the plan engine records
-  the first caller outside the SDKs, `ResourceRecord.source`); an object rendered from a chart points at its release.
+  the nearest caller that is the user's, `ResourceRecord.source`, plan/frames.py: with mlops-infra installed, the
+  program's line that called into it); an object rendered from a chart points at its release.
 - Neither: line 1 of the stack file.
+
+URIs are relative to the repository root (the nearest directory at or above the program holding `.git`, else the
+program directory), which the SARIF run names as the `SRCROOT` base; a file outside it gets an absolute `file:` URI.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
@@ -55,24 +62,45 @@ def _walk(node: yaml.Node, key: str, depth: int) -> Iterator[Leaf]:
             yield from _walk(item, key, depth + 1)
 
 
-def _mentions(text: str, value: str) -> bool:
-    return re.search(rf"(?<![\w.@/:-]){re.escape(value)}(?![\w.@/-])", text) is not None
+_QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"|`([^`]+)`|\(([^()]+)\)")
+_SPECIFIC = re.compile(r"[\d\-._@/:]")
 
 
-def _relative(path: str, root: Path) -> str:
-    """`path` under the project root, else under the import root it came from (site-packages: `mlops_infra/...`)."""
-    file = Path(path)
-    for base in (root.resolve(), *sorted((Path(p).resolve() for p in sys.path if p), key=lambda p: -len(p.parts))):
-        if file.is_relative_to(base):
-            return file.relative_to(base).as_posix()
-    return file.as_posix()
+def quoted_tokens(text: str) -> set[str]:
+    """The whole tokens `text` quotes: between single or double quotes, backticks, or parentheses."""
+    return {next(group for group in match.groups() if group is not None) for match in _QUOTED.finditer(text)}
+
+
+def specific(value: str) -> bool:
+    """A value that names one thing (an ARN, an email, a CIDR, a hyphenated name), not a bare word."""
+    return _SPECIFIC.search(value) is not None
+
+
+def repository_root(start: Path) -> Path:
+    """The nearest directory at or above `start` holding `.git` (a directory, or a worktree's file); else `start`."""
+    here = start.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return here
+
+
+def relative_uri(path: str | Path, root: Path) -> str:
+    """`path` relative to `root` (a URI reference under the run's `SRCROOT`), else its absolute `file:` URI.
+    The relative form is percent-encoded as an RFC 3986 path (a space, `#`, `?` or `%` is data, not syntax; `:` too,
+    so a first segment is never read as a scheme), as `Path.as_uri()` encodes the absolute one."""
+    file = Path(path).resolve()
+    if file.is_relative_to(root.resolve()):
+        return quote(file.relative_to(root.resolve()).as_posix(), safe="/")
+    return file.as_uri()
 
 
 def locator(inventory: Inventory, stack_file: Path, stack_uri: str, root: Path) -> Callable[[str, str, str], tuple[str, int]]:
     """`(urn, resource name, message) -> (uri, line)` for one checked stack."""
-    leaves = [leaf for leaf in config_leaves(stack_file) if leaf.key not in GENERIC_KEYS and not leaf.top]
-    leaves.sort(key=lambda leaf: -len(leaf.value))
-    named = [leaf for leaf in leaves if leaf.key == "name"]
+    every = [leaf for leaf in config_leaves(stack_file) if leaf.key not in GENERIC_KEYS and not leaf.top]
+    every.sort(key=lambda leaf: -len(leaf.value))
+    leaves = [leaf for leaf in every if specific(leaf.value)]
+    named = [leaf for leaf in every if leaf.key == "name"]
     by_urn = inventory.by_urn()
 
     def source(urn: str) -> tuple[str, int] | None:
@@ -86,15 +114,16 @@ def locator(inventory: Inventory, stack_file: Path, stack_uri: str, root: Path) 
         return None
 
     def locate(urn: str, name: str, message: str) -> tuple[str, int]:
+        tokens = quoted_tokens(message)
         for leaf in leaves:
-            if _mentions(message, leaf.value):
+            if leaf.value in tokens:
                 return stack_uri, leaf.line
         for leaf in named:
             if re.search(rf"-{re.escape(leaf.value)}(-|$)", name):
                 return stack_uri, leaf.line
         found = source(urn)
         if found is not None:
-            return _relative(found[0], root), found[1]
+            return relative_uri(found[0], root), found[1]
         return stack_uri, 1
 
     return locate

@@ -3,6 +3,7 @@ other components use, and the training foundations (team namespaces, quotas, pri
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,9 +16,11 @@ import pulumi_kubernetes as k8s
 from ..blocks import iam
 from ..blocks.identity import ClusterIdentity
 from ..blocks.kms import KmsKey, KmsKeyArgs, ec2_volume_statements
-from ..blocks.naming import child, child_options
-from ..blocks.refs import ClusterRefs, NetworkRefs
-from . import cluster_access, cluster_addons, cluster_nodes, storage
+from ..blocks.naming import child, child_options, retyped
+from ..blocks.refs import ClusterRefs, NetworkRefs, NodeRefs
+from . import _cluster_access as cluster_access
+from . import _cluster_nodes as cluster_nodes
+from . import cluster_addons, storage
 from .config import ClusterConfig
 from .load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
 from .training_foundations import TrainingFoundations, TrainingFoundationsArgs
@@ -70,9 +73,12 @@ class TrainingCluster(pulumi.ComponentResource):
     storage_class: k8s.storage.v1.StorageClass
     """The default `gp3` class: PVC consumers may list it in `depends_on`."""
     refs: ClusterRefs
+    node_refs: NodeRefs
+    """What a node group joining the cluster runs as: the node role (with its attachments) and the volume key."""
 
     def __init__(self, name: str, args: TrainingClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:cluster:TrainingCluster", name, None, opts)
+        super().__init__("mlops:compute:TrainingCluster", name, None,
+                         retyped(opts, "mlops:cluster:TrainingCluster"))
         cfg, tags = args.config, args.tags
         cluster_name = args.cluster_name or name
         self.kms_key = self._key(name, args)
@@ -105,19 +111,24 @@ class TrainingCluster(pulumi.ComponentResource):
         # Every Kubernetes object waits for admin access, the system nodes and CoreDNS through the provider.
         self.provider = k8s.Provider(child(name, "k8s"), kubeconfig=self.kubeconfig, enable_server_side_apply=True,
                                      opts=child_options(self, depends_on=[*admins, system, *late]))
-        self.foundations = TrainingFoundations(
-            child(name, "training"), TrainingFoundationsArgs(config=cfg, labels=dict(args.k8s_labels)),
-            pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider}))
-        self._kubernetes_services(name, args, identity, late)
-        self.refs = ClusterRefs(
+        # The cluster's own Kubernetes children bind like every component's, through its refs (the namespaces and
+        # the ingress dependencies are added once they exist).
+        bare = ClusterRefs(
             name=self.cluster.name, identity=identity, version=cfg.version,
             cluster_security_group_id=self.cluster.vpc_config.cluster_security_group_id,
-            namespaces=dict(self.foundations.namespaces), oidc_provider_arn=self.oidc_provider_arn,
-            load_balancer_controller=cfg.load_balancer_controller, ingress_dependencies=self.ingress_dependencies,
+            oidc_provider_arn=self.oidc_provider_arn, load_balancer_controller=cfg.load_balancer_controller,
             container_insights=cfg.container_insights,
             metrics_server=True, network_policy_enforced=True, storage_classes=(storage.GP3,), provider=self.provider,
             service_ipv4_cidr=self.cluster.kubernetes_network_config.apply(
                 lambda n: (n.service_ipv4_cidr if n is not None else None) or ""))
+        self.foundations = TrainingFoundations(
+            child(name, "training"), TrainingFoundationsArgs(config=cfg, labels=dict(args.k8s_labels), cluster=bare),
+            pulumi.ResourceOptions(parent=self))
+        self._kubernetes_services(name, args, bare, late)
+        self.refs = dataclasses.replace(bare, namespaces=dict(self.foundations.namespaces),
+                                        ingress_dependencies=self.ingress_dependencies)
+        self.node_refs = NodeRefs(role_arn=self.node_role.arn, volume_key_arn=self.kms_key.arn,
+                                  role_policies=tuple(self.node_role_policies))
         self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
                                "kubeconfig": self.kubeconfig, "nodeRoleArn": self.node_role.arn,
                                "oidcProviderArn": self.oidc_provider_arn,
@@ -150,18 +161,18 @@ class TrainingCluster(pulumi.ComponentResource):
             tags=args.tags,
             opts=child_options(self, stateful=True, protect=args.protect, depends_on=[log_group, *role_policies]))
 
-    def _kubernetes_services(self, name: str, args: TrainingClusterArgs, identity: ClusterIdentity,
+    def _kubernetes_services(self, name: str, args: TrainingClusterArgs, cluster: ClusterRefs,
                              addons: list[aws.eks.Addon]) -> None:
         """What every stack's workloads rely on: the default encrypted gp3 StorageClass (after the EBS CSI
         driver) and, when configured, the AWS Load Balancer Controller for `alb` Ingresses."""
         self.storage_class = storage.gp3_storage_class(
             child(name, "gp3"), self, kms_key_arn=self.kms_key.arn, labels=args.k8s_labels, retain=args.protect,
-            provider=self.provider, depends_on=addons)
+            cluster=cluster, depends_on=addons)
         self.ingress_dependencies: list[pulumi.Resource] = []
         if args.config.load_balancer_controller:
             controller = LoadBalancerController(child(name, "lb-controller"), LoadBalancerControllerArgs(
-                cluster=identity, region=args.region, vpc_id=args.network.vpc_id, tags=args.tags,
-                node_selector=SYSTEM_LABEL), pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider}))
+                cluster=cluster, region=args.region, vpc_id=args.network.vpc_id, tags=args.tags,
+                node_selector=SYSTEM_LABEL), pulumi.ResourceOptions(parent=self))
             self.ingress_dependencies.append(controller.release)
 
     def _key(self, name: str, args: TrainingClusterArgs) -> KmsKey:

@@ -24,7 +24,7 @@ import pulumi_kubernetes as k8s
 from ..blocks import iam
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.naming import child
+from ..blocks.naming import child, retyped
 from ..blocks.pod_security import helm_container_security_context, helm_pod_security_context, helm_resources
 from ..blocks.refs import ClusterRefs
 from ..config import versions
@@ -116,7 +116,8 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gpu:ClusterAutoscaler", name, None, args.cluster.bind(opts))
+        super().__init__("mlops:compute:ClusterAutoscaler", name, None,
+                         retyped(args.cluster.bind(opts), "mlops:gpu:ClusterAutoscaler"))
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         identity = WorkloadIdentity(child(name, "controller"), WorkloadIdentityArgs(

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ..blocks.naming import child, child_options
-from . import cluster_nodes
+from ..blocks.naming import child, child_options, retyped
+from ..blocks.refs import ClusterRefs, NetworkRefs, NodeRefs
+from . import _cluster_nodes as cluster_nodes
 from .cluster_autoscaler import CLUSTER_TAG_PREFIX, ENABLED_TAG
 from .gpu_config import GpuPoolConfig
 
@@ -31,43 +32,42 @@ def autoscaler_tags(pool: GpuPoolConfig) -> dict[str, str]:
 @dataclass(frozen=True)
 class GpuNodePoolArgs:
     config: GpuPoolConfig
-    cluster_name: pulumi.Input[str]
-    node_role_arn: pulumi.Input[str]
-    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    """Private subnets (a list, or one output of a list, e.g. a StackReference's). An EFA pool uses only the first:
-    a cluster placement group lives in one AZ."""
-    cluster_security_group_id: pulumi.Input[str]
-    """Put on EFA interfaces (a launch template with interfaces replaces the groups EKS would attach)."""
-    kms_key_arn: pulumi.Input[str]
-    """Key of the encrypted root volumes (the cluster's key)."""
+    cluster: ClusterRefs
+    """The cluster the pool joins: its name, and its security group (put on EFA interfaces: a launch template with
+    interfaces replaces the groups EKS would attach)."""
+    network: NetworkRefs
+    """Its private subnets (a list, or one output of a list, e.g. a StackReference's). An EFA pool uses only the
+    first: a cluster placement group lives in one AZ."""
+    nodes: NodeRefs
+    """The node role (and its policy attachments, which the node group depends on) and the root volumes' key."""
     tags: dict[str, str]
-    node_role_policies: Sequence[pulumi.Resource] = ()
-    """The node role's policy attachments (`TrainingCluster.node_role_policies`): the node group depends on them, so
-    `pulumi destroy` removes the nodes before their permissions. Default: none."""
 
 
 class GpuNodePool(pulumi.ComponentResource):
+    """A managed node group of GPU instances on an existing cluster (taints, labels, launch template, autoscaler
+    tags)."""
     node_group: aws.eks.NodeGroup
 
     def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gpu:GpuNodePool", name, None, opts)
+        super().__init__("mlops:compute:GpuNodePool", name, None,
+                         retyped(opts, "mlops:gpu:GpuNodePool"))
         pool, tags = args.config, {**args.tags, "mlops.io/gpu-pool": args.config.name}
         placement = None
-        subnets: pulumi.Input[Sequence[pulumi.Input[str]]] = args.subnet_ids
+        subnets: pulumi.Input[Sequence[pulumi.Input[str]]] = args.network.private_subnet_ids
         if pool.efa:
             placement = aws.ec2.PlacementGroup(child(name, "placement"), strategy="cluster", tags=tags,
                                                opts=child_options(self)).name
-            subnets = pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: list(ids)[:1])
+            subnets = pulumi.Output.from_input(args.network.private_subnet_ids).apply(lambda ids: list(ids)[:1])
         template = cluster_nodes.launch_template(
             child(name, "lt"), self, ami_type=pool.ami_type, volume_gib=pool.root_volume_gib,
-            kms_key_arn=args.kms_key_arn, tags=tags, hop_limit=pool.metadata_hop_limit,
-            efa_security_group_ids=[args.cluster_security_group_id] if pool.efa else (),
+            kms_key_arn=args.nodes.volume_key_arn, tags=tags, hop_limit=pool.metadata_hop_limit,
+            efa_security_group_ids=[args.cluster.cluster_security_group_id] if pool.efa else (),
             efa_network_cards=pool.efa_network_cards, placement_group=placement)
         taints: list[aws.eks.NodeGroupTaintArgsDict] = []
         if pool.taint is not None:
             taints.append({"key": pool.taint.key, "value": pool.taint.value, "effect": pool.taint.effect})
         self.node_group = aws.eks.NodeGroup(
-            name, cluster_name=args.cluster_name, node_role_arn=args.node_role_arn, subnet_ids=subnets,
+            name, cluster_name=args.cluster.name, node_role_arn=args.nodes.role_arn, subnet_ids=subnets,
             instance_types=list(pool.instance_types), capacity_type=pool.capacity_type, ami_type=pool.ami_type,
             scaling_config={"min_size": pool.min_size, "desired_size": pool.effective_desired_size,
                             "max_size": pool.max_size},
@@ -76,7 +76,7 @@ class GpuNodePool(pulumi.ComponentResource):
             update_config={"max_unavailable": 1}, node_repair_config={"enabled": pool.node_repair},
             tags=tags,
             # The cluster autoscaler owns the desired size; `pulumi up` must not reset it.
-            opts=child_options(self, ignore_changes=["scalingConfig.desiredSize"], depends_on=list(args.node_role_policies)))
+            opts=child_options(self, ignore_changes=["scalingConfig.desiredSize"], depends_on=list(args.nodes.role_policies)))
         asg = self.node_group.resources.apply(
             lambda r: str(r[0].autoscaling_groups[0].name) if r and r[0].autoscaling_groups else "")
         for key, value in autoscaler_tags(pool).items():
@@ -91,7 +91,7 @@ class GpuNodePool(pulumi.ComponentResource):
         # removing one (or the pool's rename) forgets it in the state and leaves the group's tag alone.
         discovery: list[tuple[str, pulumi.Input[str], str]] = [
             ("ca-enabled", ENABLED_TAG, "true"),
-            ("ca-cluster", pulumi.Output.concat(CLUSTER_TAG_PREFIX, args.cluster_name), "owned")]
+            ("ca-cluster", pulumi.Output.concat(CLUSTER_TAG_PREFIX, args.cluster.name), "owned")]
         for suffix, tag_key, tag_value in discovery:
             aws.autoscaling.Tag(child(name, suffix), autoscaling_group_name=asg,
                                 tag={"key": tag_key, "value": tag_value, "propagate_at_launch": False},

@@ -12,8 +12,8 @@ import pulumi_kubernetes as k8s
 
 from ..blocks.helm import PinnedChart, release
 from ..blocks.namespace import namespace as ns_block
-from ..blocks.naming import child
-from ..blocks.refs import bind_kubernetes
+from ..blocks.naming import child, retyped
+from ..blocks.refs import ClusterRefs
 from ..config import versions
 from .gpu_config import GpuPlatformConfig, GpuPoolConfig
 
@@ -34,21 +34,21 @@ def installs_efa_plugin(config: GpuPlatformConfig, pools: Sequence[GpuPoolConfig
 class GpuSoftwareArgs:
     config: GpuPlatformConfig
     pools: Sequence[GpuPoolConfig]
+    cluster: ClusterRefs
+    """The cluster the plugins run on; every Kubernetes child binds to its provider (`cluster.bind`)."""
     labels: dict[str, str] = field(default_factory=lambda: {"app.kubernetes.io/part-of": "mlops-platform"})
     """Labels on the namespace. Default: app.kubernetes.io/part-of=mlops-platform."""
-    provider: k8s.Provider | None = None
-    """The cluster's Kubernetes provider (`ClusterRefs.provider`); every child binds to it. Default: None (the
-    caller's `opts.providers`)."""
 
 
 class GpuSoftware(pulumi.ComponentResource):
-    """Kubernetes children bind to `args.provider` (else the caller's `opts.providers`)."""
+    """Kubernetes children bind to `args.cluster`'s provider."""
 
     release: k8s.helm.v3.Release
     efa_release: k8s.helm.v3.Release | None
 
     def __init__(self, name: str, args: GpuSoftwareArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gpu:GpuSoftware", name, None, bind_kubernetes(opts, args.provider))
+        super().__init__("mlops:compute:GpuSoftware", name, None,
+                         retyped(args.cluster.bind(opts), "mlops:gpu:GpuSoftware"))
         cfg = args.config
         # The device plugins mount host paths (kubelet sockets): privileged by design, so only they live here.
         namespace = ns_block(child(name, "ns"), self, cfg.namespace, level="privileged", labels=args.labels)

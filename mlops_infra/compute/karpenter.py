@@ -14,14 +14,14 @@ import pulumi_kubernetes as k8s
 from ..blocks import iam
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, retyped
 from ..blocks.pod_security import helm_resources
 from ..blocks.refs import ClusterRefs, StringList
 from ..config import versions
+from ._cluster_nodes import root_device_name
+from ._karpenter_interruption import controller_statement, interruption_queue
 from .cluster import SYSTEM_LABEL
-from .cluster_nodes import root_device_name
 from .gpu_config import GpuPlatformConfig, GpuPoolConfig
-from .karpenter_interruption import controller_statement, interruption_queue
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "karpenter"
@@ -197,7 +197,8 @@ class Karpenter(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
 
     def __init__(self, name: str, args: KarpenterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gpu:Karpenter", name, None, args.cluster.bind(opts))
+        super().__init__("mlops:compute:Karpenter", name, None,
+                         retyped(args.cluster.bind(opts), "mlops:gpu:Karpenter"))
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         queue = interruption_queue(name, self, args.tags)

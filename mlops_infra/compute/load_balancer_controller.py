@@ -16,8 +16,9 @@ import pulumi_aws as aws
 
 from ..blocks import iam
 from ..blocks.helm import PinnedChart, release
-from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.naming import child
+from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.naming import child, retyped
+from ..blocks.refs import ClusterRefs
 from ..config import versions
 from . import load_balancer_controller_policy
 
@@ -28,7 +29,7 @@ INGRESS_CLASS = "alb"
 
 @dataclass(frozen=True)
 class LoadBalancerControllerArgs:
-    cluster: ClusterIdentity
+    cluster: ClusterRefs
     region: str
     vpc_id: pulumi.Input[str]
     tags: dict[str, str]
@@ -44,7 +45,7 @@ def chart_values(args: LoadBalancerControllerArgs) -> dict[str, object]:
     mutator webhook is off: the platform creates no LoadBalancer Services and a down webhook (failurePolicy Fail)
     would block every Service of that type."""
     return {
-        "clusterName": args.cluster.cluster_name, "region": args.region, "vpcId": args.vpc_id,
+        "clusterName": args.cluster.identity.cluster_name, "region": args.region, "vpcId": args.vpc_id,
         "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
         "ingressClass": INGRESS_CLASS, "createIngressClassResource": True,
         "replicaCount": 2, "podDisruptionBudget": {"maxUnavailable": 1},
@@ -62,20 +63,21 @@ def _nth_statement(partition: pulumi.Output[str], i: int) -> pulumi.Output[iam.S
 
 
 class LoadBalancerController(pulumi.ComponentResource):
-    """Pass the cluster's Kubernetes provider in `opts.providers`."""
+    """Kubernetes children bind to `args.cluster`'s provider."""
 
     role_arn: pulumi.Output[str]
     ingress_class: str = INGRESS_CLASS
 
     def __init__(self, name: str, args: LoadBalancerControllerArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:cluster:LoadBalancerController", name, None, opts)
+        super().__init__("mlops:compute:LoadBalancerController", name, None,
+                         retyped(args.cluster.bind(opts), "mlops:cluster:LoadBalancerController"))
         # The controller talks to the Kubernetes API, so its ServiceAccount mounts a token.
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         policy: list[iam.Statement | pulumi.Output[iam.Statement]] = [
             _nth_statement(partition, i) for i in range(len(load_balancer_controller_policy.statements()))]
         identity = WorkloadIdentity(child(name, "identity"), WorkloadIdentityArgs(
-            cluster=args.cluster, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, tags=args.tags,
+            cluster=args.cluster.identity, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, tags=args.tags,
             statements=policy, automount_token=True),
             pulumi.ResourceOptions(parent=self))
         self.release = release(

@@ -15,6 +15,7 @@ import pulumi
 
 from ..blocks.naming import child
 from ..blocks.observability import MonitoringRefs
+from ..blocks.refs import ClusterRefs
 from ..observability.cloudwatch_alarms import CloudWatchAlarms, CloudWatchAlarmsArgs
 from ..observability.config import ThresholdsConfig
 from ..observability.contribution import add_dashboard, add_rules, thresholds_of
@@ -147,6 +148,8 @@ def training_jobs_dashboard(ml_namespaces: Sequence[str]) -> Dashboard:
 class ClusterObservabilityArgs:
     monitoring: MonitoringRefs
     tags: dict[str, str]
+    cluster: ClusterRefs
+    """The cluster the rules and dashboards are created in; every Kubernetes child binds to its provider."""
     ml_namespaces: Sequence[str] = ()
     """Namespaces of ML workloads (teams, MLflow, Feast): crash-loop alert and training-jobs dashboard. Default:
     none (no crash-loop alert; the dashboard shows every namespace)."""
@@ -162,7 +165,7 @@ class ClusterObservability(pulumi.ComponentResource):
     """The cluster's rules, dashboards and CloudWatch alarms, contributed to a monitoring core."""
 
     def __init__(self, name: str, args: ClusterObservabilityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:compute:ClusterObservability", name, None, opts)
+        super().__init__("mlops:compute:ClusterObservability", name, None, args.cluster.bind(opts))
         refs, t = args.monitoring, thresholds_of(args.monitoring)
         add_rules(self, child(name, "cluster"), refs, cluster_rules(args.ml_namespaces), moved="mlops-cluster")
         add_dashboard(self, name, refs, training_jobs_dashboard(args.ml_namespaces), moved="mlops-training-jobs")
@@ -171,7 +174,7 @@ class ClusterObservability(pulumi.ComponentResource):
             add_dashboard(self, name, refs, gpu_dashboard(), moved="mlops-gpu-cluster")
         self.alarms: CloudWatchAlarms | None = None
         if refs.alert_topic_arn is not None:
-            moved = refs.moved_from.child(CloudWatchAlarms.TYPE, "cloudwatch") if refs.moved_from else None
+            moved = refs.moved_from.child(CloudWatchAlarms.RELEASED_TYPE, "cloudwatch") if refs.moved_from else None
             self.alarms = CloudWatchAlarms(child(name, "alarms"), CloudWatchAlarmsArgs(
                 topic_arn=refs.alert_topic_arn, thresholds=t, tags=args.tags, nat_gateway_ids=args.nat_gateway_ids,
                 # Only the add-on's CloudWatch agent emits the failed-node metric: without it the alarm would sit

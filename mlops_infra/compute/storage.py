@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..blocks.naming import child_options
+from ..blocks.refs import ClusterRefs
 
 GP3 = "gp3"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
@@ -19,7 +20,7 @@ EBS_CSI_PROVISIONER = "ebs.csi.aws.com"
 
 
 def gp3_storage_class(name: str, parent: pulumi.Resource, *, kms_key_arn: pulumi.Input[str],
-                      labels: Mapping[str, str], retain: bool, provider: pulumi.ProviderResource,
+                      labels: Mapping[str, str], retain: bool, cluster: ClusterRefs,
                       depends_on: Sequence[pulumi.Resource]) -> k8s.storage.v1.StorageClass:
     """`WaitForFirstConsumer` creates the volume in the zone the pod is scheduled to; with `retain` (protected
     stacks) a deleted PVC keeps its volume (Prometheus history) until someone deletes it, otherwise it is deleted.
@@ -33,5 +34,5 @@ def gp3_storage_class(name: str, parent: pulumi.Resource, *, kms_key_arn: pulumi
         volume_binding_mode="WaitForFirstConsumer",
         reclaim_policy="Retain" if retain else "Delete",
         allow_volume_expansion=True,
-        opts=child_options(parent, depends_on=depends_on, provider=provider),
+        opts=cluster.bind(child_options(parent, depends_on=depends_on)),
     )

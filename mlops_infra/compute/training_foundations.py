@@ -9,8 +9,9 @@ import pulumi_kubernetes as k8s
 
 from ..blocks.helm import PinnedChart, release
 from ..blocks.namespace import PodSecurityLevel, namespace
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, retyped
 from ..blocks.pod_security import helm_resources
+from ..blocks.refs import ClusterRefs
 from .config import ClusterConfig
 
 GPU_QUOTA_KEY = "requests.nvidia.com/gpu"  # extended resources are quota'd on requests only
@@ -27,16 +28,19 @@ class TrainingFoundationsArgs:
     config: ClusterConfig
     labels: dict[str, str]
     """Labels on every object (e.g. the platform's tags as Kubernetes labels)."""
+    cluster: ClusterRefs
+    """The cluster the namespaces, quotas and operator live in; every Kubernetes child binds to its provider."""
 
 
 class TrainingFoundations(pulumi.ComponentResource):
-    """Kubernetes children: the provider comes from the caller's `opts.providers`."""
+    """Kubernetes children bind to `args.cluster`'s provider."""
 
     namespaces: dict[str, pulumi.Output[str]]
     operator: k8s.helm.v3.Release | None
 
     def __init__(self, name: str, args: TrainingFoundationsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:training:TrainingFoundations", name, None, opts)
+        super().__init__("mlops:compute:TrainingFoundations", name, None,
+                         retyped(args.cluster.bind(opts), "mlops:training:TrainingFoundations"))
         cfg = args.config
         self.namespaces = {}
         for team in cfg.teams:

@@ -1,9 +1,9 @@
-"""Typed platform config (pure pydantic, no Pulumi): the shared pieces (base, errors, loader, environments, types,
-versions) and `PlatformConfig`, which composes the concern configs (`mlops_infra.<concern>.config`).
+"""Shared config pieces (pure pydantic, no Pulumi): base, errors, loader, environments, types, versions, and the
+small shared models (database, instances, budget). Every concern's config (`mlops_infra.<concern>.config`) builds
+on them; nothing here imports a concern.
 
-The loader and the platform config are imported on first use: they import every concern's config, and each concern
-config imports this package's shared modules, so importing them here eagerly would be a cycle whenever a concern
-config is imported first.
+`PlatformConfig`, which composes the concern configs, is one layer up: `mlops_infra.platform.config`, loaded by
+`mlops_infra.platform.loader.load_platform_config`.
 """
 
 from __future__ import annotations
@@ -14,18 +14,34 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .loader import CONFIG_KEY, CONFIG_NAMESPACE, load_platform_config
-    from .platform import PlatformConfig, TagsConfig
+    from .base import ConfigModel
+    from .budget import BudgetConfig, CostAssumptionsConfig
+    from .database import DatabaseConfig
 
-_LAZY = {"CONFIG_KEY": "loader", "CONFIG_NAMESPACE": "loader", "load_platform_config": "loader",
-         "PlatformConfig": "platform", "TagsConfig": "platform"}
+_MOVED = {"PlatformConfig": "mlops_infra.platform.config", "TagsConfig": "mlops_infra.platform.config",
+          "load_platform_config": "mlops_infra.platform.loader", "CONFIG_KEY": "mlops_infra.platform.loader",
+          "CONFIG_NAMESPACE": "mlops_infra.platform.loader"}
 
-__all__ = ["CONFIG_KEY", "CONFIG_NAMESPACE", "ConfigError", "PlatformConfig", "TagsConfig", "load_platform_config"]
+# The public API (tests/data/public-api.txt pins it) beyond ConfigError: each name and the module that defines it,
+# imported on first use (PEP 562), so importing one module of the package loads nothing else of it.
+_EXPORTS = {"ConfigModel": "base", "BudgetConfig": "budget", "CostAssumptionsConfig": "budget",
+            "DatabaseConfig": "database"}
+
+__all__ = ["BudgetConfig", "ConfigError", "ConfigModel", "CostAssumptionsConfig", "DatabaseConfig"]
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    globals()[name] = value
-    return value
+    """A public name, imported from its module on first use. For names that moved up a layer, an error saying where
+    (importing them here would be an import cycle): an ImportError, not an AttributeError, since `from
+    mlops_infra.config import PlatformConfig` turns an AttributeError into a bare "cannot import name" and drops this
+    message; an ImportError reaches the user as written."""
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    if name in _MOVED:
+        raise ImportError(f"{name} moved to {_MOVED[name]}: `from {_MOVED[name]} import {name}` (the config "
+                             "package holds only what every concern shares)")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

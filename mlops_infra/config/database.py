@@ -15,6 +15,7 @@ SUPPORTED_POSTGRES_MAJOR = ("15", "16", "17")
 
 
 class DatabaseConfig(ConfigModel):
+    """An RDS PostgreSQL instance's settings, shared by every concern that keeps a database."""
     engine_version: str = Field(
         "16", description=f"Postgres major (or major.minor) version (majors {', '.join(SUPPORTED_POSTGRES_MAJOR)}). "
         "Default: 16. A major alone lets auto minor upgrades proceed without drift.")

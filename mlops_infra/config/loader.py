@@ -1,38 +1,28 @@
-"""Turn raw structured config into a validated `PlatformConfig`, or one `ConfigError` listing every problem."""
+"""Turn raw structured config into a validated config model, or one `ConfigError` listing every problem.
+
+The platform's own config (`PlatformConfig`, which composes every concern's) is loaded by
+`mlops_infra.platform.loader.load_platform_config`, one layer up: nothing in `config/` imports a concern."""
 
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
+from types import EllipsisType
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from .base import ConfigModel
-from .environments import apply_profile
 from .errors import ConfigError, problems_from_validation_error
-from .platform import PlatformConfig
 
 M = TypeVar("M", bound=ConfigModel)
 
-CONFIG_NAMESPACE = "mlops"
-CONFIG_KEY = "platform"
 
-
-def load_platform_config(
-    raw: Mapping[str, Any] | None,
-    *,
-    secret_keys: Container[str] | None = None,
-    source: str = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}",
-) -> PlatformConfig:
-    """Validate `raw` (camelCase, as in Pulumi.<stack>.yaml).
-
-    `secret_keys` are the `mlops:` config keys that hold secrets; when given, every secret reference in the
-    config must name one of them. Raises `ConfigError` with one line per problem.
-    """
-    if isinstance(raw, Mapping):
-        raw = apply_profile(dict(raw))
-    context = {"secret_keys": secret_keys} if secret_keys is not None else None
-    return load_config_model(PlatformConfig, raw, source=source, context=context)
+def stack_context(secret_keys: Container[str] | None, aws_region: str | EllipsisType | None) -> dict[str, Any]:
+    """The validation context of a stack's config: its secret keys and its `aws:region`, when known."""
+    context: dict[str, Any] = {} if secret_keys is None else {"secret_keys": secret_keys}
+    if aws_region is not ...:
+        context["aws_region"] = aws_region
+    return context
 
 
 def load_config_model(

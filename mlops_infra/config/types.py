@@ -52,6 +52,8 @@ AcmCertificateArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:a
 K8sName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
 S3BucketName = Annotated[str, AfterValidator(_bucket_name)]
 ResourceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
+BucketNamePrefix = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,35}[a-z0-9]$")]
+"""The start of S3 bucket names Pulumi autonames `<prefix>-<random>` (lowercase letters, digits, hyphens)."""
 # A key in the stack's `mlops` config namespace that holds a Pulumi secret (set with `pulumi config set --secret`).
 SecretConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
 ChartVersion = Annotated[str, StringConstraints(pattern=r"^v?\d+\.\d+\.\d+([-+][\w.]+)?$")]

@@ -264,6 +264,7 @@ def estimate(items: Iterable[Item], *, region: str, prices: PriceTable | None = 
 
 def estimate_records(records: Iterable[Mapping[str, Any]], *, region: str, prices: PriceTable | None = None,
                      assumptions: Assumptions | None = None) -> Estimate:
+    """The monthly estimate of planned resource records (as the inventory or a plan's JSON holds them)."""
     from .model import items_from_records
 
     return estimate(items_from_records(records), region=region, prices=prices, assumptions=assumptions)

@@ -67,6 +67,7 @@ class TeamRemote:
 
 
 class DvcRemotes(pulumi.ComponentResource):
+    """DVC remotes for teams: an S3 bucket (or a LakeFS repository) per team, with each team's access."""
     bucket: HardenedBucket | None
     teams: dict[str, TeamRemote]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -24,18 +24,16 @@ import pulumi_random as random
 
 from ..blocks import iam, pod_security
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
+from ..blocks.endpoints import ServicePort
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey
-from ..blocks.namespace import PLATFORM_CLIENT, namespace
+from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options, truncate_name
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
 from ..blocks.refs import ClusterRefs
 from .qdrant_config import GRPC_PORT, HTTP_PORT, METRICS_PORT, P2P_PORT, QDRANT_CHART, QDRANT_REPO, QdrantConfig
 from .qdrant_values import API_KEY, READ_ONLY_API_KEY, SELECTOR_LABEL, helm_values, rule_groups
-
-if TYPE_CHECKING:
-    from ..platform.addons import PlatformContext
 
 ESO_API = "external-secrets.io/v1"  # as security/secrets_delivery.py (served from ESO 0.16)
 CREDENTIALS_SECRET = "qdrant-credentials"
@@ -50,6 +48,7 @@ class QdrantArgs:
     config: QdrantConfig
     cluster: ClusterRefs
     region: str
+    """The stack's Region: the secret stores read Secrets Manager there. Required."""
     data_key: KmsKey
     """Encrypts the key secrets and the snapshot bucket."""
     tags: dict[str, str]
@@ -70,11 +69,20 @@ class QdrantArgs:
 
 
 class Qdrant(pulumi.ComponentResource):
+    """The Qdrant vector database on the cluster, with its API keys and optional S3 snapshots."""
     url: pulumi.Output[str]
+    grpc_url: str
     snapshot_bucket: pulumi.Output[str] | None
+    snapshots: HardenedBucket | None
+    """The snapshot bucket (None without snapshots): its owner registers it with whatever guards every bucket."""
+    client_key_secret: aws.secretsmanager.Secret
+    """The Secrets Manager secret of the read-write key `client_namespaces` get (e.g. to share with team
+    workspaces of other stacks)."""
+    service_ports: list[ServicePort]
+    """What client pods reach: the REST and gRPC API ports."""
 
     def __init__(self, name: str, args: QdrantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:data:Qdrant", name, None, opts)
+        super().__init__("mlops:data:Qdrant", name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
         self._cfg = cfg
         if cluster.identity.mode != "irsa":
@@ -90,6 +98,7 @@ class Qdrant(pulumi.ComponentResource):
         svc = f"{self.fullname}.{cfg.namespace}.svc.cluster.local"
         self.url = pulumi.Output.from_input(f"http://{svc}:{HTTP_PORT}")
         self.grpc_url = f"http://{svc}:{GRPC_PORT}"
+        self.service_ports = [ServicePort(cfg.namespace, HTTP_PORT), ServicePort(cfg.namespace, GRPC_PORT)]
 
         # The key ExternalSecrets need the External Secrets operator (the slowest chain of the deploy); the release
         # starts beside them: its pods stay in CreateContainerConfigError until the keys Secret is synced (secretKeyRef,
@@ -101,7 +110,7 @@ class Qdrant(pulumi.ComponentResource):
             values=helm_values(cfg, fullname=self.fullname, keys_secret=self.keys_secret, storage_class=storage_class))
         self._network_policy(name, args)
         self.snapshot_bucket = None
-        self.snapshots: HardenedBucket | None = None
+        self.snapshots = None
         cronjob = self._snapshots(name, args, server) if cfg.snapshots.enabled else None
         if args.monitoring is not None:
             self._observability(name, args.monitoring, server, cronjob)
@@ -287,26 +296,3 @@ def snapshot_statements(bucket: HardenedBucket, key: KmsKey) -> list[iam.Stateme
         iam.statement("EncryptSnapshots", ["kms:Decrypt", "kms:GenerateDataKey"], [key.arn]),
     ]
 
-
-def build_qdrant(ctx: PlatformContext, config: QdrantConfig) -> dict[str, Any]:
-    """Qdrant on the platform: granted namespaces from config (default: every team's), the platform's data key,
-    exfiltration guard, monitoring and External Secrets operator. Outputs are prefixed `qdrant`."""
-    if ctx.external_secrets is None:
-        raise ValueError("data.qdrant: needs securityBaseline.enabled and securityBaseline.externalSecrets "
-                         "(Qdrant's API keys reach the cluster only through External Secrets)")
-    teams = [t.name for t in ctx.config.cluster.teams]
-    qdrant = Qdrant(child(ctx.name, "qdrant"), QdrantArgs(
-        config=config, cluster=ctx.cluster, region=ctx.config.region, data_key=ctx.data_key, tags=ctx.tags,
-        client_namespaces=list(config.client_namespaces) or teams,
-        client_namespace_labels=None if config.client_namespaces else PLATFORM_CLIENT,  # + team workspaces
-        read_only_namespaces=list(config.read_only_namespaces),
-        external_secrets=[ctx.external_secrets], monitoring=ctx.monitoring, bucket_guard=ctx.bucket_guard,
-        protect=ctx.protect), ctx.k8s_opts)
-    out: dict[str, Any] = {"qdrantUrl": qdrant.url, "qdrantGrpcUrl": qdrant.grpc_url,
-                           "qdrantNamespace": config.namespace, "qdrantCredentialsSecret": CREDENTIALS_SECRET}
-    if not config.client_namespaces:  # the teams' key, for team workspaces as well (platform/workspace_credentials.py)
-        ctx.workspace_keys["qdrant"] = (qdrant.client_key_secret, qdrant.url)
-    if qdrant.snapshots is not None:
-        ctx.add_bucket(qdrant.snapshots)
-        out["qdrantSnapshotBucket"] = qdrant.snapshot_bucket
-    return out

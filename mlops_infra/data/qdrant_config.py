@@ -28,6 +28,7 @@ SNAPSHOT_IMAGE = "docker.io/burakince/mlflow:3.14.0"
 
 
 class QdrantSnapshotsConfig(ConfigModel):
+    """Scheduled snapshots of every Qdrant collection to a hardened S3 bucket."""
     enabled: bool = Field(False, description="Snapshot every collection to a hardened S3 bucket on a schedule. "
                                              "Default: false (profiles: prod true).")
     schedule: str = Field("17 */6 * * *", description="CronJob schedule (UTC). Default: every 6 hours at :17.")
@@ -42,6 +43,7 @@ class QdrantSnapshotsConfig(ConfigModel):
 
 
 class QdrantConfig(ConfigModel):
+    """Qdrant (`data.qdrant`): replicas, storage, resources and snapshots."""
     enabled: bool = Field(False, description="Run Qdrant. Default: false (profiles: staging and prod true).")
     namespace: K8sName = Field("qdrant", description="Namespace of Qdrant. Default: qdrant.")
     chart_version: ChartVersion = Field(QDRANT_CHART_VERSION,

@@ -71,11 +71,13 @@ def cron_max_gap_minutes(expr: str) -> int:
 
 
 class OfflineStoreConfig(ConfigModel):
+    """The Feast offline store: Parquet files on S3 or Athena."""
     engine: Literal["file", "athena"] = Field("file", description="Parquet files on S3, or Athena. Default: file.")
     staging_expiration_days: int = Field(7, ge=1, le=365, description="Expire staging/ objects after N days. Default: 7.")
 
 
 class OnlineStoreConfig(ConfigModel):
+    """The Feast online store: DynamoDB or Redis (ElastiCache)."""
     type: Literal["dynamodb", "redis"] = Field("dynamodb", description="dynamodb or redis. Default: dynamodb.")
     deletion_protection: bool = Field(True, description="DynamoDB deletion protection. Default: true (profile: dev false).")
     multi_az: bool = Field(True, description="Redis multi-AZ with automatic failover. Default: true (profile: dev false).")
@@ -107,6 +109,7 @@ class OnlineStoreConfig(ConfigModel):
 class FeatureServerConfig(ConfigModel):
     # Feast images moved from Docker Hub (last: 0.46) to quay.io; tag 0.66.0 checked Nov 2026 in peers' pins of
     # quay.io/feastdev/feature-server (the Feast operator defaults to feature-server:<release>).
+    """The Feast feature server: image, replicas and resources."""
     image: ImageRef = Field("quay.io/feastdev/feature-server:0.66.0", description="Pinned feature server image.")
     min_replicas: int = Field(2, ge=1, le=100, description="HPA minimum replicas. Default: 2.")
     max_replicas: int = Field(6, ge=1, le=200, description="HPA maximum replicas. Default: 6.")
@@ -120,6 +123,7 @@ class FeatureServerConfig(ConfigModel):
 
 
 class SageMakerFeatureGroup(ConfigModel):
+    """One SageMaker Feature Store feature group: its identifier, event time and features."""
     name: K8sName = Field(..., description="Feature group name. Required.")
     record_identifier: str = Field(..., description="Record identifier feature name. Required.")
     event_time: str = Field("event_time", description="Event time feature name (a String feature). Default: event_time.")

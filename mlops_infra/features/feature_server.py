@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..blocks import pod_security
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, renamed_type
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, service_monitor
 from .config import FeatureServerConfig
 
@@ -98,7 +98,8 @@ class FeatureServer(pulumi.ComponentResource):
     # long: the feature server's Deployment, Service, PDB and HPA: one pod spec read top to bottom against the
     #   chart-less upstream manifest
     def __init__(self, name: str, args: FeatureServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_server:FeatureServer", name, None, opts)
+        super().__init__("mlops:features:FeatureServer", name, None,
+                         renamed_type(opts, "mlops:feature_server:FeatureServer"))
         cfg, pod = args.config, args.pod
         selector = {"app.kubernetes.io/name": "feast-feature-server", "app.kubernetes.io/instance": name}
         labels = {**args.labels, **selector}

@@ -1,71 +1,54 @@
-"""FeatureStore: Feast on S3 (parquet or Athena) with a DynamoDB or Redis online store, an S3 or SQL registry,
-a served feature server and scheduled materialization; or SageMaker Feature Store feature groups.
+"""`FeatureStore(name, FeatureStoreArgs(...))`: the engine component that `featureStore.engine` names, for programs
+written against the single FeatureStore of earlier releases and for callers whose engine comes from config.
 
-`grant_read(role)` / `grant_write(role)` give another workload (e.g. a training job) least-privilege access to
-exactly this store's bucket prefixes, tables or feature groups, and its KMS key.
+New code that knows its engine constructs `FeastFeatureStore` (feast_store.py) or `SageMakerFeatureStore`
+(sagemaker_store.py) directly; code that works with either takes a `FeatureStoreLike` (offline_store.py). Both
+keep the released resource names, and alias the released type token `mlops:feature_store:FeatureStore`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_kubernetes as k8s
-import pulumi_random as random
 
-from ..blocks import iam
-from ..blocks.bucket import ATHENA, HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
-from ..blocks.grants import Grant, Grants
-from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.kms import KmsKey, KmsKeyArgs
-from ..blocks.namespace import namespace
-from ..blocks.naming import child, child_options
-from ..blocks.network_access import PrivatePlacement
+from ..blocks.bucket import VpcEndpointGuard
+from ..blocks.kms import KmsKey
 from ..blocks.observability import MonitoringRefs
-from ..blocks.refs import ClusterRefs, NetworkRefs, known_len
-from ..observability.monitoring_rules import CronJobTarget, ScrapeTarget
-from . import feast_config
-from .config import FeastFeatureStoreConfig, FeatureStoreConfig, SageMakerFeatureStoreConfig, cron_max_gap_minutes
-from .feature_server import FeastPod, FeatureServer, FeatureServerArgs
-from .feature_store_bootstrap import RegistryBootstrap, RegistryBootstrapArgs, config_checksum
-from .feature_store_consumers import REDIS_USER_ENV, REGISTRY_USER_ENV, RegistryLogin, consumer_logins, credentials_secret
-from .feature_store_materialization import ACTIVE_DEADLINE_SECONDS, STARTING_DEADLINE_SECONDS, Materialization, MaterializationArgs
-from .feature_store_online import (
-    DynamoDbOnlineStore,
-    DynamoDbOnlineStoreArgs,
-    RedisOnlineStore,
-    RedisOnlineStoreArgs,
+from ..blocks.refs import ClusterRefs, NetworkRefs
+from .config import FeatureStoreConfig, SageMakerFeatureStoreConfig
+from .feast_store import (
+    ATHENA_ACTIONS,
+    GLUE_ACTIONS,
+    REGISTRY_KEY,
+    REGISTRY_READER,
+    S3_READ,
+    S3_WRITE,
+    FeastFeatureStore,
+    FeastFeatureStoreArgs,
 )
-from .feature_store_registry import SqlRegistry, SqlRegistryArgs
-from .feature_store_sagemaker import SageMakerFeatureGroups, SageMakerFeatureGroupsArgs
-from .observability import FeatureStoreObservability, FeatureStoreObservabilityArgs
+from .offline_store import OFFLINE_PREFIX, READ_DESCRIPTION, STAGING_PREFIX, FeatureStoreLike
+from .sagemaker_store import SageMakerFeatureStore, SageMakerFeatureStoreArgs
 
-OFFLINE_PREFIX = "offline"
-STAGING_PREFIX = "staging"
-REGISTRY_KEY = "registry/registry.db"
-REGISTRY_READER = "feast_reader"
-"""The SQL registry's read-only database user (created by the registry bootstrap Job) the feature server uses."""
-ATHENA_ACTIONS = ["athena:GetQueryExecution", "athena:GetQueryResults", "athena:GetWorkGroup",
-                  "athena:StartQueryExecution", "athena:StopQueryExecution"]
-# Feast's Athena store reads tables and creates/drops temporary entity tables in its own database only.
-GLUE_ACTIONS = ["glue:CreateTable", "glue:DeleteTable", "glue:GetDatabase", "glue:GetPartition", "glue:GetPartitions",
-                "glue:GetTable", "glue:GetTables"]
-S3_READ = ["s3:GetObject", "s3:GetObjectVersion"]
-S3_WRITE = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
-Access = Literal["read", "write"] | None
-READ_DESCRIPTION = "Read the feature store"
-"""IAM replaces a policy whose description changes: the released read policy keeps this one."""
+# The module constants of the released feature_store.py, where programs of earlier releases import them from.
+__all__ = ["ATHENA_ACTIONS", "GLUE_ACTIONS", "OFFLINE_PREFIX", "READ_DESCRIPTION", "REGISTRY_KEY", "REGISTRY_READER",
+           "S3_READ", "S3_WRITE", "STAGING_PREFIX", "FeastFeatureStore", "FeatureStore", "FeatureStoreArgs", "FeatureStoreLike",
+           "SageMakerFeatureStore"]
 
 
 @dataclass(frozen=True)
 class FeatureStoreArgs:
+    """Either engine's arguments; `network`, `cluster` and `client_namespaces` are read by Feast only."""
+
     config: FeatureStoreConfig
+    """`featureStore`: its engine (feast or sagemaker) picks the component."""
     tags: dict[str, str]
     network: NetworkRefs
+    """The VPC (Feast: the Redis and SQL-registry subnets)."""
     cluster: ClusterRefs
+    """The cluster, with its Kubernetes provider (Feast: identity, security group, namespaces; SageMaker: the
+    monitoring core's cluster)."""
     protect: bool = True
     """Pulumi `protect` + `retain_on_delete` on the bucket, tables, Redis, database and key. Default: true."""
     kms_key: KmsKey | None = None
@@ -77,321 +60,23 @@ class FeatureStoreArgs:
     Default: none (contribute nothing)."""
     client_namespaces: Sequence[pulumi.Input[str]] = ()
     """Namespaces whose pods may call the feature server (its ingress NetworkPolicy admits only these and, with
-    `monitoring`, Prometheus). Default: none."""
+    `monitoring`, Prometheus). Feast only. Default: none."""
 
 
-def _offline_guard(args: FeatureStoreArgs) -> tuple[VpcEndpointGuard | None, Any]:
-    """The bucket guard plus the service paths this store's own engine needs (set by the security helper, #16):
-    Athena reads and writes with the caller's credentials from its own network (`aws:CalledVia`), and SageMaker
-    Feature Store writes the offline store as the offline role (exempt by ARN; the role is created after the
-    bucket, so its ARN arrives through a deferred output resolved once the feature groups exist)."""
-    guard, cfg = args.bucket_guard, args.config
-    if guard is None:
-        return None, None
+def FeatureStore(name: str, args: FeatureStoreArgs,  # the released class name, now a factory
+                 opts: pulumi.ResourceOptions | None = None) -> FeastFeatureStore | SageMakerFeatureStore:
+    """The engine component for `args.config.engine`, with the same name and children as the released one."""
+    cfg = args.config
     if isinstance(cfg, SageMakerFeatureStoreConfig):
-        deferred: tuple[pulumi.Output[str], Callable[[pulumi.Output[str]], None]] = pulumi.deferred_output()
-        role_arn, resolve = deferred
-        return guard.with_exemptions(service_role_arns=[role_arn]), resolve
-    if cfg.offline.engine == "athena":
-        return guard.with_exemptions(called_via=[ATHENA]), None
-    return guard, None
+        return SageMakerFeatureStore(name, SageMakerFeatureStoreArgs(
+            config=cfg, tags=args.tags, protect=args.protect, kms_key=args.kms_key, bucket_guard=args.bucket_guard,
+            monitoring=args.monitoring, cluster=args.cluster), opts)
+    return FeastFeatureStore(name, FeastFeatureStoreArgs(
+        config=cfg, tags=args.tags, network=args.network, cluster=args.cluster, protect=args.protect,
+        kms_key=args.kms_key, bucket_guard=args.bucket_guard, monitoring=args.monitoring,
+        client_namespaces=args.client_namespaces), opts)
 
 
-class FeatureStore(pulumi.ComponentResource):
-    offline_bucket_name: pulumi.Output[str]
-    feature_store_yaml: pulumi.Output[str] | None
-    outputs: dict[str, pulumi.Output[Any]]
-
-    def __init__(self, name: str, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store:FeatureStore", name, None, args.cluster.bind(opts))
-        cfg = args.config
-        self._name, self._tags = name, args.tags
-        self._grants = Grants(self, name, args.tags)
-        self.kms_key = args.kms_key or KmsKey(child(name, "key"), KmsKeyArgs(
-            description=f"{name}: feature store data", tags=args.tags, protect=args.protect),
-            pulumi.ResourceOptions(parent=self))
-        guard, resolve_offline_role = _offline_guard(args)
-        # Feast's staging/ (Athena results, unloads) expires; SageMaker writes no staging objects.
-        lifecycle = [LifecycleRule(id="expire-staging", prefix=f"{STAGING_PREFIX}/",
-                                   expiration_days=cfg.offline.staging_expiration_days)] \
-            if isinstance(cfg, FeastFeatureStoreConfig) else []
-        self.bucket = HardenedBucket(child(name, "offline"), HardenedBucketArgs(
-            kms_key=self.kms_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=guard,
-            lifecycle=lifecycle), pulumi.ResourceOptions(parent=self))
-        self.offline_bucket_name = self.bucket.bucket_name
-        self.outputs = {"offlineBucketName": self.bucket.bucket_name, "kmsKeyArn": self.kms_key.arn}
-        self.sagemaker: SageMakerFeatureGroups | None = None
-        # Set for every engine: the platform reads them (data-store alarms) whether or not Feast is the engine.
-        self.dynamodb: DynamoDbOnlineStore | None = None
-        self.redis: RedisOnlineStore | None = None
-        self.feature_store_yaml = None
-        if isinstance(cfg, SageMakerFeatureStoreConfig):
-            self.sagemaker = SageMakerFeatureGroups(child(name, "groups"), SageMakerFeatureGroupsArgs(
-                groups=list(cfg.feature_groups), bucket=self.bucket, tags=args.tags), pulumi.ResourceOptions(parent=self))
-            if resolve_offline_role is not None:
-                resolve_offline_role(self.sagemaker.offline_role_arn)
-            self.outputs["featureGroupNames"] = self.sagemaker.group_names
-        else:
-            self._feast(name, cfg, args)
-        if args.monitoring is not None:
-            self._observability(name, args.monitoring, args)
-        self.register_outputs(dict(self.outputs))
-
-    def _observability(self, name: str, monitoring: MonitoringRefs, args: FeatureStoreArgs) -> None:
-        """Its own alerts, dashboard and alarms, from what it built (features/observability.py)."""
-        cfg, tables = args.config, self.dynamodb.table_names if self.dynamodb else None
-        views = len(cfg.online.feature_views) if isinstance(cfg, FeastFeatureStoreConfig) and tables else 0
-        sql_registry: SqlRegistry | None = getattr(self, "sql_registry", None)  # feast engine only
-        FeatureStoreObservability(child(name, "observability"), FeatureStoreObservabilityArgs(
-            monitoring=monitoring, tags=args.tags, materialization=getattr(self, "materialization_target", None),
-            # `feast serve --metrics`, scraped through the server's ServiceMonitor: job = the Service's name.
-            server=getattr(self, "server_target", None),
-            table_names=[tables.apply(lambda names, i=i: names[i]) for i in range(views)] if tables else [],  # type: ignore[misc]
-            # The Feast SQL registry is the same Postgres block as MLflow's database: the same alarms.
-            registry_instance_id=sql_registry.identifier if sql_registry else None), pulumi.ResourceOptions(parent=self))
-
-    # long: the Feast engine's children in dependency order (registry, bootstrap Job, server, materialization); the
-    #   order is the contract the tests read
-    def _feast(self, name: str, cfg: FeastFeatureStoreConfig, args: FeatureStoreArgs) -> None:
-        net, cluster = args.network, args.cluster
-        placement = PrivatePlacement(net.vpc_id, net.private_subnet_ids, cluster.cluster_security_group_id)
-        # A count known now (a plain list) is checked here; an Output (another stack's) is checked by AWS.
-        subnet_count = known_len(net.private_subnet_ids)
-        problems = cfg.network_problems(subnet_count) if subnet_count is not None else []
-        if problems:
-            raise ValueError("; ".join(f"featureStore.{path}: {msg}" for path, msg in problems))
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        child_opts = pulumi.ResourceOptions(parent=self)
-
-        self.athena_db: aws.glue.CatalogDatabase | None = None
-        self.workgroup: aws.athena.Workgroup | None = None
-        if cfg.offline.engine == "athena":
-            self.athena_db = aws.glue.CatalogDatabase(
-                child(name, "glue"), name=child(name, "offline").replace("-", "_"),
-                description=f"{name}: Feast offline store", tags=args.tags, opts=child_options(self))
-            self.workgroup = aws.athena.Workgroup(
-                child(name, "athena"), name=child(name, "athena"), tags=args.tags, opts=child_options(self),
-                configuration={
-                    "enforce_workgroup_configuration": True,
-                    "publish_cloudwatch_metrics_enabled": True,
-                    "result_configuration": {
-                        "output_location": pulumi.Output.concat(
-                            "s3://", self.bucket.bucket_name, f"/{STAGING_PREFIX}/athena-results/"),
-                        "encryption_configuration": {"encryption_option": "SSE_KMS", "kms_key_arn": self.kms_key.arn},
-                    },
-                })
-
-        secrets: dict[str, pulumi.Output[str]] = {}
-        redis_rbac = cfg.online.type == "redis" and cfg.online.redis_auth == "rbac"
-        # Consumers: their own logins each (feature_store_consumers.py), never the owner's.
-        self.registry_logins: dict[str, RegistryLogin] = consumer_logins(
-            name, self, [n for n in args.client_namespaces if isinstance(n, str)], writers=cfg.writer_namespaces,
-            sql=cfg.registry == "sql", redis=redis_rbac) if cfg.registry == "sql" or redis_rbac else {}
-        """Each consumer namespace's logins: SQL registry role, Redis user (feature_store_consumers.py)."""
-        if cfg.online.type == "dynamodb":
-            self.dynamodb = DynamoDbOnlineStore(child(name, "online"), DynamoDbOnlineStoreArgs(
-                config=cfg.online, project=cfg.project, table_prefix=name, kms_key=self.kms_key, tags=args.tags,
-                protect=args.protect), child_opts)
-            self.outputs["onlineTableNames"] = self.dynamodb.table_names
-        else:
-            self.redis = RedisOnlineStore(child(name, "online"), RedisOnlineStoreArgs(
-                config=cfg.online, placement=placement, kms_key=self.kms_key, tags=args.tags,
-                protect=args.protect, project=cfg.project, consumers=self.registry_logins), child_opts)
-            secrets[feast_config.REDIS_PASSWORD_ENV] = self.redis.auth_token
-            self.outputs["onlineEndpoint"] = self.redis.endpoint
-
-        self.sql_registry: SqlRegistry | None = None
-        server_secrets = dict(secrets)
-        if cfg.registry == "sql":
-            self.sql_registry = SqlRegistry(child(name, "registry"), SqlRegistryArgs(
-                config=cfg.registry_database, placement=placement, kms_key=self.kms_key, tags=args.tags,
-                protect=args.protect), child_opts)
-            db = self.sql_registry
-            # The feature server reads as a read-only database user that the bootstrap Job creates; only the
-            # writers (bootstrap, materialization) get the owner's password.
-            reader_password: pulumi.Output[str] = pulumi.Output.secret(random.RandomPassword(
-                child(name, "registry-reader-password"), length=40, special=False, opts=child_options(self)).result)
-
-            def url(user: str, password_env: str) -> pulumi.Output[str]:
-                return pulumi.Output.all(db.address, db.port).apply(lambda a: feast_config.registry_sql_url(
-                    str(a[0]), int(a[1]), db.db_name, user, password_env))
-
-            registry_path = url(db.username, feast_config.REGISTRY_PASSWORD_ENV)
-            server_registry_path = url(REGISTRY_READER, feast_config.REGISTRY_READER_PASSWORD_ENV)
-            secrets[feast_config.REGISTRY_PASSWORD_ENV] = db.password
-            secrets[feast_config.REGISTRY_READER_PASSWORD_ENV] = reader_password
-            server_secrets[feast_config.REGISTRY_READER_PASSWORD_ENV] = reader_password
-            secrets.update({login.password_env: login.password for login in self.registry_logins.values()
-                            if login.password is not None})
-            exported_path = url(f"${{{REGISTRY_USER_ENV}}}", feast_config.REGISTRY_PASSWORD_ENV)
-        else:
-            registry_path = pulumi.Output.concat("s3://", self.bucket.bucket_name, f"/{REGISTRY_KEY}")
-            server_registry_path = exported_path = registry_path
-        for ns, login in self.registry_logins.items():
-            if ns in args.cluster.namespaces:  # created already (teams); the others' consumers deliver theirs
-                credentials_secret(child(name, f"registry-credentials-{ns}"), child_options(self),
-                                   namespace=args.cluster.namespaces[ns], login=login)
-        self.registry_path = exported_path
-        self.outputs["registryPath"] = exported_path
-
-        owner = self.redis.owner_user if self.redis else None
-
-        def feature_store_yaml(path: pulumi.Output[str], schema_mode: feast_config.SchemaMode | None,
-                               redis_user: str | None = owner) -> pulumi.Output[str]:
-            def render(values: list[Any]) -> str:
-                reg, endpoint, glue_db, workgroup, bucket, region_name = values
-                return feast_config.render(feast_config.FeastStores(
-                    project=cfg.project, region=str(region_name), registry_path=str(reg),
-                    registry_schema_mode=schema_mode, online=cfg.online.type, dynamodb_table_prefix=name,
-                    redis_endpoint=str(endpoint or ""), redis_user=redis_user, offline=cfg.offline.engine,
-                    athena_database=str(glue_db or ""), athena_workgroup=str(workgroup or ""), athena_staging=f"s3://{bucket}/{STAGING_PREFIX}/feast"))
-
-            return pulumi.Output.all(
-                path, self.redis.endpoint if self.redis else "", self.athena_db.name if self.athena_db else "",
-                self.workgroup.name if self.workgroup else "", self.bucket.bucket_name, region).apply(render)
-
-        writer_yaml = feature_store_yaml(registry_path, None)  # the owner's login: bootstrap and materializer only
-        consumer_redis = f"${{{REDIS_USER_ENV}}}" if owner else None  # each consumer's user, from its Secret
-        self.feature_store_yaml = feature_store_yaml(exported_path, "verify" if self.sql_registry else None,
-                                                     consumer_redis) if self.sql_registry or owner else writer_yaml
-        self.outputs["featureStoreYaml"] = self.feature_store_yaml
-        # SQL registry: the server's own file (read-only user, `schema_mode: verify`: no DDL). S3: the same file.
-        server_yaml = feature_store_yaml(server_registry_path, "verify") if self.sql_registry else self.feature_store_yaml
-
-        namespace = self._namespace(name, cfg.namespace, args)
-        labels = {"app.kubernetes.io/part-of": "feast", "app.kubernetes.io/managed-by": "pulumi"}
-        config_map_name, secret_name = self._pod_files(
-            name, "config", "secrets", namespace, labels, writer_yaml, secrets)
-        server_config, server_secret = (config_map_name, secret_name) if self.sql_registry is None else self._pod_files(
-            name, "server-config", "server-secrets", namespace, labels, server_yaml, server_secrets)
-
-        server_identity = self._identity(child(name, "server"), args, namespace, self._statements(
-            offline=None, registry="read", online="read", kms_write=False))
-        materializer_identity = self._identity(child(name, "materializer"), args, namespace, self._statements(
-            offline="read", registry="write", online="write", kms_write=True))
-        # A pod template annotation: a new file *or a new password* (the env the file expands) replaces the bootstrap
-        # Job, which then re-runs (and re-passwords the reader), and rolls the server's pods.
-        checksum = config_checksum(writer_yaml, secrets)
-        writer_pod = FeastPod(namespace=namespace, service_account=materializer_identity.service_account_name,
-                              config_map=config_map_name, secret=secret_name)
-        # Registry readers start only once the registry exists (see feature_store_bootstrap.py). The Job runs the
-        # server's image: an image only the materializer needs (s3fs) must not block the server's first start.
-        self.registry_bootstrap = RegistryBootstrap(child(name, "registry-init"), RegistryBootstrapArgs(
-            image=cfg.server.image, pod=writer_pod, labels=labels, checksum=checksum,
-            reader=REGISTRY_READER if self.sql_registry else None, depends_on=[materializer_identity],
-            consumers={lg.user: lg.password_env for lg in self.registry_logins.values() if lg.user},
-            writers=[lg.user for lg in self.registry_logins.values() if lg.user and lg.write]), child_opts)
-        server = FeatureServer(child(name, "server"), FeatureServerArgs(
-            config=cfg.server, labels=labels,
-            checksum=config_checksum(server_yaml, server_secrets),
-            depends_on=[self.registry_bootstrap.job, server_identity], client_namespaces=args.client_namespaces,
-            prometheus_namespace=args.monitoring.prometheus_namespace if args.monitoring else None,
-            monitoring=args.monitoring,
-            pod=FeastPod(namespace=namespace, service_account=server_identity.service_account_name,
-                         config_map=server_config, secret=server_secret)), child_opts)
-        # The CronJob's name; a healthy run may start up to the starting deadline late and take the Job deadline.
-        self.materialization_target = CronJobTarget(cfg.namespace, child(name, "materialize"), cron_max_gap_minutes(
-            cfg.materialization_schedule) + (STARTING_DEADLINE_SECONDS + ACTIVE_DEADLINE_SECONDS) // 60)
-        Materialization(child(name, "materialize"), MaterializationArgs(
-            schedule=cfg.materialization_schedule, image=cfg.effective_materialization_image,
-            cpu=cfg.materialization_cpu, memory=cfg.materialization_memory, labels=labels, pod=writer_pod,
-            depends_on=[self.registry_bootstrap.job, materializer_identity]), child_opts)
-        self.feature_server_url = server.url
-        self.server_target = ScrapeTarget(cfg.namespace, child(name, "server"))  # the server's Service name
-        self.outputs["featureServerUrl"] = server.url
-
-    def _pod_files(self, name: str, config: str, secret: str, namespace: pulumi.Input[str], labels: dict[str, str],
-                   text: pulumi.Output[str], env: dict[str, pulumi.Output[str]],
-                   ) -> tuple[pulumi.Output[str], pulumi.Output[str] | None]:
-        """`<name>-<config>` ConfigMap with feature_store.yaml and, when there are any, `<name>-<secret>` env vars."""
-        def meta(k8s_name: str) -> k8s.meta.v1.ObjectMetaArgsDict:
-            return {"name": k8s_name, "namespace": namespace, "labels": labels}
-
-        config_map = k8s.core.v1.ConfigMap(child(name, config), metadata=meta(child(name, config)),
-                                           data={"feature_store.yaml": text}, opts=child_options(self))
-        secret_name: pulumi.Output[str] | None = None
-        if env:
-            created = k8s.core.v1.Secret(child(name, secret), metadata=meta(child(name, secret)), type="Opaque",
-                                         string_data=env, opts=child_options(self))
-            secret_name = created.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
-        return config_map.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name)), secret_name
-
-    def _namespace(self, name: str, k8s_name: str, args: FeatureStoreArgs) -> pulumi.Input[str]:
-        """The cluster's namespace when it created one (created once, passed in); otherwise one created here."""
-        ns = args.cluster.namespaces.get(k8s_name)
-        if ns is not None:
-            return ns
-        return namespace(child(name, "ns"), self, k8s_name, level="restricted")
-
-    def _identity(self, name: str, args: FeatureStoreArgs, namespace: pulumi.Input[str],
-                  statements: list[iam.Statement]) -> WorkloadIdentity:
-        """`name` is the ServiceAccount's name; the identity component is `<name>-identity`."""
-        return WorkloadIdentity(child(name, "identity"), WorkloadIdentityArgs(
-            cluster=args.cluster.identity, namespace=namespace, service_account=name, tags=args.tags,
-            statements=statements), pulumi.ResourceOptions(parent=self))
-
-    def _statements(self, *, offline: Access, registry: Access, online: Access, kms_write: bool) -> list[iam.Statement]:
-        """Exactly the prefixes, tables, workgroup and key this access needs. Sids are unique per document."""
-        bucket = self.bucket
-        out: list[iam.Statement] = []
-        prefixes: list[str] = []
-        if offline:
-            prefixes.append(f"{OFFLINE_PREFIX}/*")
-            out.append(iam.statement(f"Offline{offline.title()}", S3_READ if offline == "read" else S3_WRITE,
-                                     [bucket.objects_arn(OFFLINE_PREFIX)]))
-            if self.workgroup is not None and self.athena_db is not None:
-                # Athena runs with the caller's credentials: query results and Feast's unloads go to staging/.
-                prefixes.append(f"{STAGING_PREFIX}/*")
-                kms_write = True
-                db_arn = self.athena_db.arn
-                out += [
-                    iam.statement("StagingWrite", S3_WRITE, [bucket.objects_arn(STAGING_PREFIX)]),
-                    iam.statement("BucketLocation", ["s3:GetBucketLocation"], [bucket.arn]),
-                    iam.statement("AthenaWorkgroup", ATHENA_ACTIONS, [self.workgroup.arn]),
-                    iam.statement("GlueDatabase", GLUE_ACTIONS, [
-                        db_arn.apply(lambda a: a.split(":database/")[0] + ":catalog"), db_arn,
-                        db_arn.apply(lambda a: a.replace(":database/", ":table/") + "/*")]),
-                ]
-        if registry and self.sql_registry is None:
-            out.append(iam.statement(f"Registry{registry.title()}", S3_READ if registry == "read" else S3_WRITE,
-                                     [bucket.objects_arn("registry")]))
-            # Feast 0.66.0 `S3RegistryStore.get_registry_proto` (feast/infra/registry/s3.py) calls `head_bucket`
-            # before every registry read. HeadBucket is authorised as s3:ListBucket and sends no s3:prefix, so a
-            # prefix-conditioned grant denies it (403 -> S3RegistryBucketForbiddenAccess -> /health 503). Listing
-            # reveals key names only; object reads stay scoped to the prefixes above.
-            out.insert(0, iam.statement("RegistryBucket", ["s3:ListBucket"], [bucket.arn]))
-        elif prefixes:
-            out.insert(0, iam.statement("ListPrefixes", ["s3:ListBucket"], [bucket.arn],
-                                        conditions={"StringLike": {"s3:prefix": prefixes}}))
-        if online and self.dynamodb is not None:
-            out += self.dynamodb.statements(write=online == "write")
-        if out:
-            out.append(self.kms_key.use_statement("DataKey", decrypt_only=not kms_write))
-        return out
-
-    def read_statements(self) -> list[iam.Statement]:
-        """Read features: offline data (and Athena queries), registry, online tables or feature groups, and the key."""
-        if self.sagemaker is not None:
-            return self.sagemaker.statements(write=False)
-        return self._statements(offline="read", registry="read", online="read", kms_write=False)
-
-    def write_statements(self) -> list[iam.Statement]:
-        """Read and write features and the registry (e.g. `feast apply` or a pipeline that ingests)."""
-        if self.sagemaker is not None:
-            return self.sagemaker.statements(write=True)
-        return self._statements(offline="write", registry="write", online="write", kms_write=True)
-
-    def grant_read(self, role: aws.iam.Role) -> Grant:
-        """Least-privilege read for `role` (see `read_statements`): `read_policy()` attached to it. Idempotent per
-        role."""
-        return self._grants.grant(role, "read", self.read_statements, READ_DESCRIPTION)
-
-    def grant_write(self, role: aws.iam.Role) -> Grant:
-        """Least-privilege read and write for `role` (see `write_statements`), a managed policy attached to it.
-        Idempotent per role."""
-        return self._grants.grant(role, "write", self.write_statements, "Read and write the feature store")
-
-    def read_policy(self) -> aws.iam.Policy:
-        """The read grant's managed policy (the one `grant_read` attaches), for roles in other stacks (the platform
-        exports its ARN). Created once."""
-        return self._grants.policy("read", self.read_statements, READ_DESCRIPTION)
+def _engines_are_feature_stores(feast: FeastFeatureStore, sagemaker: SageMakerFeatureStore) -> list[FeatureStoreLike]:
+    """Never called: mypy --strict checks here that both engines satisfy the Protocol."""
+    return [feast, sagemaker]

@@ -45,7 +45,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..blocks import pod_security
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, renamed_type
 from . import feast_config
 from .feature_server import FEATURE_STORE_YAML, FeastPod
 from .feature_store_consumers import CONSUMERS_ENV, WRITERS_ENV
@@ -153,7 +153,8 @@ class RegistryBootstrap(pulumi.ComponentResource):
     job: k8s.batch.v1.Job
 
     def __init__(self, name: str, args: RegistryBootstrapArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store_bootstrap:RegistryBootstrap", name, None, opts)
+        super().__init__("mlops:features:RegistryBootstrap", name, None,
+                         renamed_type(opts, "mlops:feature_store_bootstrap:RegistryBootstrap"))
         pod = args.pod
         labels = {**args.labels, "app.kubernetes.io/name": "feast-registry-init", "app.kubernetes.io/instance": name}
         reader_env: list[k8s.core.v1.EnvVarArgsDict] = [{"name": READER_ENV, "value": args.reader}] if args.reader else []

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..blocks import pod_security
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, renamed_type
 from .feature_server import FEATURE_STORE_YAML, FeastPod
 
 # `materialize-incremental` needs an end timestamp; the shell supplies "now" in UTC at each run.
@@ -33,7 +33,8 @@ class MaterializationArgs:
 
 class Materialization(pulumi.ComponentResource):
     def __init__(self, name: str, args: MaterializationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store_materialization:Materialization", name, None, opts)
+        super().__init__("mlops:features:Materialization", name, None,
+                         renamed_type(opts, "mlops:feature_store_materialization:Materialization"))
         pod = args.pod
         labels = {**args.labels, "app.kubernetes.io/name": "feast-materialization", "app.kubernetes.io/instance": name}
         container: k8s.core.v1.ContainerArgsDict = {

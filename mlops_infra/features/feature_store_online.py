@@ -17,7 +17,7 @@ import pulumi_random as random
 
 from ..blocks import iam
 from ..blocks.kms import KmsKey
-from ..blocks.naming import bounded_name, child, child_options, name_within
+from ..blocks.naming import bounded_name, child, child_options, name_within, renamed_type
 from ..blocks.network_access import PrivatePlacement, cluster_only_security_group
 from ..blocks.refs import known_len
 from . import feast_config
@@ -55,7 +55,8 @@ class DynamoDbOnlineStore(pulumi.ComponentResource):
     table_names: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: DynamoDbOnlineStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store_online:DynamoDbOnlineStore", name, None, opts)
+        super().__init__("mlops:features:DynamoDbOnlineStore", name, None,
+                         renamed_type(opts, "mlops:feature_store_online:DynamoDbOnlineStore"))
         cfg = args.config
         tables = [
             aws.dynamodb.Table(
@@ -118,7 +119,8 @@ class RedisOnlineStore(pulumi.ComponentResource):
     """The owner's ElastiCache user (RBAC), or None (AUTH token)."""
 
     def __init__(self, name: str, args: RedisOnlineStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store_online:RedisOnlineStore", name, None, opts)
+        super().__init__("mlops:features:RedisOnlineStore", name, None,
+                         renamed_type(opts, "mlops:feature_store_online:RedisOnlineStore"))
         cfg = args.config
         if known_len(args.placement.subnet_ids) == 0:
             raise ValueError(f"{name}: redis needs private subnets, and the network has none")

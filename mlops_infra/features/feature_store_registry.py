@@ -13,7 +13,7 @@ import pulumi
 import pulumi_random as random
 
 from ..blocks.kms import KmsKey
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, renamed_type
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.postgres import POSTGRES_PORT, PostgresArgs, postgres
 from ..blocks.refs import known_len
@@ -47,7 +47,8 @@ class SqlRegistry(pulumi.ComponentResource):
     identifier: pulumi.Output[str]
 
     def __init__(self, name: str, args: SqlRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store_registry:SqlRegistry", name, None, opts)
+        super().__init__("mlops:features:SqlRegistry", name, None,
+                         renamed_type(opts, "mlops:feature_store_registry:SqlRegistry"))
         if known_len(args.placement.subnet_ids) == 0:
             raise ValueError(f"{name}: the SQL registry needs private subnets, and the network has none")
         password = random.RandomPassword(child(name, "password"), length=40, special=False, opts=child_options(self))

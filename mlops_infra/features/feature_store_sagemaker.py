@@ -18,7 +18,7 @@ import pulumi_aws as aws
 
 from ..blocks import iam
 from ..blocks.bucket import HardenedBucket
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, renamed_type
 from .config import SageMakerFeatureGroup
 
 PREFIX = "sagemaker"
@@ -61,7 +61,8 @@ class SageMakerFeatureGroups(pulumi.ComponentResource):
     group_names: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: SageMakerFeatureGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:feature_store_sagemaker:SageMakerFeatureGroups", name, None, opts)
+        super().__init__("mlops:features:SageMakerFeatureGroups", name, None,
+                         renamed_type(opts, "mlops:feature_store_sagemaker:SageMakerFeatureGroups"))
         bucket, key = args.bucket, args.bucket.kms_key
         invoke = pulumi.InvokeOutputOptions(parent=self)
         names = [feature_group_name(name, g.name) for g in args.groups]

@@ -18,6 +18,7 @@ import pulumi
 
 from ..blocks.naming import child
 from ..blocks.observability import MonitoringRefs
+from ..blocks.refs import ClusterRefs
 from ..observability.cloudwatch_alarms import CloudWatchAlarms, CloudWatchAlarmsArgs
 from ..observability.config import ThresholdsConfig
 from ..observability.contribution import add_dashboard, add_rules, thresholds_of
@@ -97,6 +98,8 @@ def feature_store_dashboard(materialization: CronJobTarget | None = None,
 class FeatureStoreObservabilityArgs:
     monitoring: MonitoringRefs
     tags: dict[str, str]
+    cluster: ClusterRefs
+    """The cluster the monitoring core runs on: the rules and dashboards bind to its provider."""
     materialization: CronJobTarget | None = None
     """The materialization CronJob (engine feast). Default: none (no materialization alerts)."""
     server: ScrapeTarget | None = None
@@ -112,7 +115,7 @@ class FeatureStoreObservability(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: FeatureStoreObservabilityArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:features:FeatureStoreObservability", name, None, opts)
+        super().__init__("mlops:features:FeatureStoreObservability", name, None, args.cluster.bind(opts))
         refs, t = args.monitoring, thresholds_of(args.monitoring)
         add_rules(self, name, refs, feature_rules(t, args.materialization, args.server), moved="mlops-features")
         add_dashboard(self, name, refs, feature_store_dashboard(args.materialization, args.server),
@@ -121,7 +124,7 @@ class FeatureStoreObservability(pulumi.ComponentResource):
         if refs.alert_topic_arn is not None and (args.table_names or args.registry_instance_id is not None):
             # These alarms were children of the MonitoringStack's `data-alarms`, which the model registry's alarms
             # component now aliases (one component per old address): here each alarm aliases on its own.
-            moved = (dataclasses.replace(refs.moved_from.child(CloudWatchAlarms.TYPE, "data-alarms"), parent_urn=None)
+            moved = (dataclasses.replace(refs.moved_from.child(CloudWatchAlarms.RELEASED_TYPE, "data-alarms"), parent_urn=None)
                      if refs.moved_from else None)
             self.alarms = CloudWatchAlarms(child(name, "alarms"), CloudWatchAlarmsArgs(
                 topic_arn=refs.alert_topic_arn, thresholds=t, tags=args.tags, dynamodb_table_names=args.table_names,

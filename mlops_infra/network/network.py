@@ -59,7 +59,8 @@ class Network(pulumi.ComponentResource):
             self.refs = NetworkRefs(
                 vpc_id=existing.vpc_id, vpc_cidr=cfg.vpc_cidr, private_subnet_ids=list(existing.private_subnet_ids),
                 public_subnet_ids=list(existing.public_subnet_ids),
-                s3_gateway_endpoint_id=existing.s3_gateway_endpoint_id, owns_endpoints=False)
+                s3_gateway_endpoint_id=existing.s3_gateway_endpoint_id, owns_endpoints=False,
+                interface_endpoints=tuple(sorted(existing.interface_endpoint_ids)))
             self.register_outputs({"vpcId": existing.vpc_id})
             return
         tags = args.tags
@@ -126,7 +127,7 @@ class Network(pulumi.ComponentResource):
         self.refs = NetworkRefs(
             vpc_id=vpc.id, vpc_cidr=cfg.vpc_cidr, private_subnet_ids=[s.id for s in private],
             public_subnet_ids=[s.id for s in public], availability_zones=zones, s3_gateway_endpoint_id=s3.id,
-            private_route_table_ids=[rt.id for rt in private_rts])
+            private_route_table_ids=[rt.id for rt in private_rts], interface_endpoints=tuple(services))
         self.register_outputs({"vpcId": vpc.id, "privateSubnetIds": [s.id for s in private]})
 
     def _interface_endpoints(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc,

@@ -13,9 +13,10 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from ..blocks import iam
-from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, retyped
+from ..blocks.refs import ClusterRefs
 from .config import ReceiversConfig
 
 ALERTMANAGER_CONFIG_KEY = "alertmanager.yaml"
@@ -28,7 +29,7 @@ class AlertRoutingArgs:
     namespace: pulumi.Input[str]
     kms_key: KmsKey
     """Customer key of the topic; its policy must let cloudwatch.amazonaws.com and events.amazonaws.com use it."""
-    cluster: ClusterIdentity
+    cluster: ClusterRefs
     region: str
     tags: dict[str, str]
     slack_webhook_url: pulumi.Input[str] | None = None
@@ -91,12 +92,14 @@ def alertmanager_config(topic_arn: str, region: str, slack_url: str | None, slac
 
 
 class AlertRouting(pulumi.ComponentResource):
+    """Alert routing: the SNS alert topic and the Alertmanager configuration (receivers, routes, inhibitions)."""
     topic_arn: pulumi.Output[str]
     config_secret_name: pulumi.Output[str]
     service_account_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: AlertRoutingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:alerting:AlertRouting", name, None, opts)
+        super().__init__("mlops:observability:AlertRouting", name, None,
+                         retyped(args.cluster.bind(opts), "mlops:alerting:AlertRouting"))
         recv = args.receivers
         # The config validation names the secret keys; this guards callers that build args by hand.
         if recv.slack_webhook_secret and args.slack_webhook_url is None:
@@ -125,7 +128,7 @@ class AlertRouting(pulumi.ComponentResource):
 
         # Alertmanager's SNS receiver signs with the pod's web identity: publish to this topic only.
         publisher = WorkloadIdentity(child(name, "alertmanager"), WorkloadIdentityArgs(
-            cluster=args.cluster, namespace=args.namespace, service_account=args.service_account, tags=args.tags,
+            cluster=args.cluster.identity, namespace=args.namespace, service_account=args.service_account, tags=args.tags,
             statements=[iam.statement("PublishAlerts", ["sns:Publish"], [topic.arn]),
                         args.kms_key.use_statement("EncryptAlerts")]),
             child_options(self))

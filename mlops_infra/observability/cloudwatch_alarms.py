@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, retyped
 from ..blocks.observability import MovedFrom
 from ..blocks.postgres import RDS_ALARMS, DatabaseAlarms, rds_alarms
 from .config import ThresholdsConfig
@@ -44,7 +44,10 @@ class CloudWatchAlarmsArgs:
 
 
 class CloudWatchAlarms(pulumi.ComponentResource):
-    TYPE = "mlops:cloudwatch_alarms:CloudWatchAlarms"
+    """CloudWatch alarms, each notifying the alert topic."""
+    TYPE = "mlops:observability:CloudWatchAlarms"
+    RELEASED_TYPE = "mlops:cloudwatch_alarms:CloudWatchAlarms"
+    """The token released stacks hold (aliased), and the type the old MonitoringStack's alarms had."""
     alarm_names: list[str]
     """Logical names of the alarms created (what the platform has)."""
 
@@ -52,8 +55,8 @@ class CloudWatchAlarms(pulumi.ComponentResource):
         moved = args.moved_from
         if moved is not None and moved.parent_urn is not None:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[
-                pulumi.Alias(name=moved.name, parent=moved.parent_urn)]))
-        super().__init__(self.TYPE, name, None, opts)
+                pulumi.Alias(name=moved.name, parent=moved.parent_urn, type_=self.RELEASED_TYPE)]))
+        super().__init__(self.TYPE, name, None, retyped(opts, self.RELEASED_TYPE))
         self._name, self._args = name, args
         self.alarm_names = []
         t = args.thresholds

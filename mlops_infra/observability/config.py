@@ -13,6 +13,7 @@ from ..config.types import ChartVersion, Email, K8sName, Percent, SecretConfigKe
 
 class PrometheusConfig(ConfigModel):
     # Pin checked against prometheus-community/helm-charts tag kube-prometheus-stack-82.1.0 (peers pin 82.x).
+    """kube-prometheus-stack: chart version, retention and storage."""
     chart_version: ChartVersion = Field("82.1.0", description="kube-prometheus-stack chart. Default: 82.1.0.")
     retention_days: int = Field(30, ge=1, le=365, description="Prometheus retention. Default: 30 (profiles: dev 7, staging 15).")
     storage_gib: int = Field(200, ge=10, le=16384, description="gp3 volume (GiB). Default: 200 (profiles: dev 50, staging 100).")
@@ -25,6 +26,7 @@ class PrometheusConfig(ConfigModel):
 
 
 class ThresholdsConfig(ConfigModel):
+    """The alert thresholds every component's rules read."""
     gpu_idle_percent: Percent = Field(5.0, description="GPU idle below this utilization (%). Default: 5.")
     gpu_idle_minutes: int = Field(30, ge=5, le=1440, description="Minutes idle before alerting. Default: 30.")
     gpu_memory_percent: Percent = Field(95.0, description="GPU framebuffer used above this (%). Default: 95.")
@@ -80,6 +82,7 @@ class ReceiversConfig(ConfigModel):
 
 
 class MonitoringConfig(ConfigModel):
+    """Monitoring (`monitoring`): the Prometheus stack, GPU metrics, thresholds and alert receivers."""
     enabled: bool = Field(True, description="Deploy the monitoring stack. Default: true.")
     namespace: K8sName = Field("monitoring", description="Kubernetes namespace. Default: monitoring.")
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig, description="kube-prometheus-stack.")

@@ -24,6 +24,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from ..blocks import helm, iam, pod_security
+from ..blocks.endpoints import ServicePort
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.namespace import namespace
@@ -108,6 +109,8 @@ def _legacy_urn(urn: str) -> str:
 
 
 class MonitoringCore(pulumi.ComponentResource):
+    """The monitoring stack built first: kube-prometheus-stack, alert routing and the CloudWatch alarms every
+    component contributes to."""
     alert_topic_arn: pulumi.Output[str]
     prometheus_release: k8s.helm.v3.Release
     """Installs the monitoring.coreos.com CRDs: other components' ServiceMonitors depend on it."""
@@ -115,6 +118,8 @@ class MonitoringCore(pulumi.ComponentResource):
     grafana_admin_secret_name: pulumi.Output[str]
     pushgateway_url: pulumi.Output[str]
     """Where batch jobs push `mlops_feature_drift_score` (README: Drift metrics)."""
+    service_ports: list[ServicePort]
+    """What pods of other namespaces reach: the Pushgateway (training jobs push metrics)."""
     managed_prometheus_workspace_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: MonitoringCoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -135,7 +140,7 @@ class MonitoringCore(pulumi.ComponentResource):
             service_principals=["cloudwatch.amazonaws.com", "events.amazonaws.com"]),
             child_options(self))
         alerts = AlertRouting(child(name, "alerts"), AlertRoutingArgs(
-            receivers=cfg.receivers, namespace=self.namespace, kms_key=key, cluster=cluster.identity,
+            receivers=cfg.receivers, namespace=self.namespace, kms_key=key, cluster=cluster,
             region=args.region, tags=args.tags, slack_webhook_url=args.slack_webhook_url,
             pagerduty_routing_key=args.pagerduty_routing_key, heartbeat_url=args.heartbeat_url), child_options(self))
         self.alert_topic_arn = alerts.topic_arn
@@ -247,6 +252,7 @@ class MonitoringCore(pulumi.ComponentResource):
             })
         self.pushgateway_url = pulumi.Output.format(
             "http://{0}.{1}.svc:{2}", pushgateway_name, self.namespace, PUSHGATEWAY_SERVICE_PORT)
+        self.service_ports = [ServicePort(cfg.namespace, PUSHGATEWAY_SERVICE_PORT)]
         # dcgm-exporter templates/_helpers.tpl `dcgm-exporter.selectorLabels` puts name, instance and component on
         # the Service; name and component come from nameOverride, so this selector matches exactly our release.
         self._service_monitor(name, "dcgm", dcgm_name, {

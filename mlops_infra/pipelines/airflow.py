@@ -25,12 +25,13 @@ import pulumi_random as random
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
 from ..blocks.helm import RELEASE_NAMES_CONFIG, PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.namespace import PodSecurityLevel
 from ..blocks.naming import child, child_options
 from ..blocks.observability import ScrapeEndpoint, prometheus_rule, service_monitor
-from ..platform.addons import PlatformContext
 from . import airflow_values as av
 from .airflow_metrics import rule_groups
 from .config import AirflowConfig, AirflowDagsConfig
+from .refs import EngineRefs
 from .wiring_common import (
     EngineWiring,
     EngineWiringArgs,
@@ -44,58 +45,64 @@ from .wiring_common import (
 CHART = "airflow"
 CHART_REPO = "https://airflow.apache.org"
 API_SERVER_PORT = 8080  # values.yaml ports.apiServer
+ENGINE = "airflow"
+"""Short engine name: labels, the namespace's child name."""
+POD_SECURITY: PodSecurityLevel = "restricted"
 GPU_NODE_SELECTOR_ENV = "MLOPS_GPU_NODE_SELECTOR"
 GPU_TOLERATIONS_ENV = "MLOPS_GPU_TOLERATIONS"
 
 
 @dataclass(frozen=True)
 class AirflowArgs:
-    ctx: PlatformContext
-    """The platform's references (network, cluster, key, grants, monitoring, env)."""
     config: AirflowConfig
+    refs: EngineRefs
+    """What Airflow runs on and its pods call (cluster, network, key, grants, monitoring, endpoints)."""
 
 
 class Airflow(pulumi.ComponentResource):
+    """Apache Airflow (official chart, KubernetesExecutor) with its bucket, database and identity, on an existing
+    cluster."""
     bucket: HardenedBucket
+    """Task logs and DAGs (no exfiltration guard): whoever admits buckets through the S3 endpoint needs it."""
     wiring: EngineWiring
     api_server_url: pulumi.Output[str]
 
     # long: one straight sequence of children (bucket, identities, database, egress, release, monitoring)
     def __init__(self, name: str, args: AirflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:pipelines:Airflow", name, None, opts)
-        ctx, cfg = args.ctx, args.config
-        provider = ctx.cluster.provider
-        ns = engine_namespace(ctx, cfg.namespace, "airflow")
+        super().__init__("mlops:pipelines:Airflow", name, None, args.refs.cluster.bind(opts))
+        cfg = args.config
+        refs = args.refs.with_key(self, name)
+        provider = refs.cluster.provider
+        ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
         self.bucket = HardenedBucket(child(name, "bucket"), HardenedBucketArgs(
-            # Task logs and DAGs, not training data: no exfiltration guard, so not a CloudTrail data-event bucket;
-            # registered as a platform bucket, so the S3 endpoint admits it (ctx.add_bucket below).
-            kms_key=ctx.data_key, tags=ctx.tags, protect=ctx.protect,
+            # Task logs and DAGs, not training data: no exfiltration guard, so not a CloudTrail data-event bucket
+            # (the platform registers it as a platform bucket, so the S3 endpoint admits it).
+            kms_key=refs.key, tags=refs.tags, protect=refs.protect,
             lifecycle=[LifecycleRule("expire-task-logs", f"{av.LOG_PREFIX}/", expiration_days=cfg.log_retention_days)]),
             pulumi.ResourceOptions(parent=self))
-        ctx.add_bucket(self.bucket)
         dags_read = dag_bundle_statements(self.bucket) if cfg.dags.source == "s3" else []
         self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
-            ctx=ctx, engine="airflow", namespace=ns, service_account="airflow-worker",
+            refs=refs, engine=ENGINE, namespace=ns, service_account="airflow-worker", user=cfg.namespace,
             statements=[*_sids("Logs", self.bucket.write_statements(av.LOG_PREFIX)), *_sids("Dags", dags_read)]),
             pulumi.ResourceOptions(parent=self))
         # The API server mounts a token: KubernetesExecutor.get_task_log (cncf-kubernetes 10.25.0) lists the task's
         # pod and reads its log while it runs (S3 has the log only once the task ends); `_pod_log_reader` below.
         self.api_identity = WorkloadIdentity(child(name, "api-server"), WorkloadIdentityArgs(
-            cluster=ctx.cluster.identity, namespace=ns, service_account="airflow-api-server", tags=ctx.tags,
+            cluster=refs.cluster.identity, namespace=ns, service_account="airflow-api-server", tags=refs.tags,
             statements=self.bucket.read_statements(av.LOG_PREFIX), automount_token=True),
             pulumi.ResourceOptions(parent=self))
         # Airflow 3.1.7's triggerer uploads trigger logs with remote_log_conn_id (jobs/triggerer_job_runner.py ->
         # sdk/log.py upload): the same write grant on the logs prefix as the task pods.
         self.triggerer_identity = WorkloadIdentity(child(name, "triggerer"), WorkloadIdentityArgs(
-            cluster=ctx.cluster.identity, namespace=ns, service_account="airflow-triggerer", tags=ctx.tags,
+            cluster=refs.cluster.identity, namespace=ns, service_account="airflow-triggerer", tags=refs.tags,
             statements=_sids("Logs", self.bucket.write_statements(av.LOG_PREFIX))),
             pulumi.ResourceOptions(parent=self))
         self._pod_log_reader(name, ns, provider)
         self.dag_processor_identity = WorkloadIdentity(child(name, "dag-processor"), WorkloadIdentityArgs(
-            cluster=ctx.cluster.identity, namespace=ns, service_account="airflow-dag-processor", tags=ctx.tags,
+            cluster=refs.cluster.identity, namespace=ns, service_account="airflow-dag-processor", tags=refs.tags,
             statements=dags_read), pulumi.ResourceOptions(parent=self))
         self.database = metadata_database(
-            self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name="airflow", username="airflow",
+            self, child(name, "db"), refs, config=cfg.database, namespace=ns, db_name="airflow", username="airflow",
             secret_name=av.SECRET_NAMES["metadata"], workloads=_db_workloads(), also_watch=self.wiring.env_secrets(),
             template=lambda address, port: {
                 av.SECRET_KEYS["metadata"]: postgres_url("postgresql", "airflow", address, port),
@@ -103,15 +110,15 @@ class Airflow(pulumi.ComponentResource):
                                                       query=av.ASYNC_SSL_QUERY)})
         secrets = self._app_secrets(name, ns, provider)
         # The cleanup CronJob (`component: airflow-cleanup-pods`) deletes finished task pods through the API.
-        control_plane_egress(self, name, ctx, namespace=ns, pod_selector={"component": list(av.CONTROL_COMPONENTS)})
+        control_plane_egress(self, name, refs, namespace=ns, pod_selector={"component": list(av.CONTROL_COMPONENTS)})
         if cfg.dags.source == "gitSync":
             self._git_egress(name, ns, cfg.dags, provider)
 
-        gpu = gpu_scheduling(ctx.config, cfg.gpu_pool)
+        gpu = gpu_scheduling(refs.gpu_pools, cfg.gpu_pool)
         env = [*self.wiring.env_vars(), {"name": GPU_NODE_SELECTOR_ENV, "value": json.dumps(gpu.node_selector)},
                {"name": GPU_TOLERATIONS_ENV, "value": json.dumps(gpu.tolerations)}]
         log_folder = pulumi.Output.format("s3://{0}/{1}", self.bucket.bucket_name, av.LOG_PREFIX)
-        inputs = av.AirflowInputs(region=ctx.config.region, log_bucket=self.bucket.bucket_name,
+        inputs = av.AirflowInputs(region=refs.region, log_bucket=self.bucket.bucket_name,
                                   worker_service_account="airflow-worker",
                                   api_server_service_account="airflow-api-server",
                                   dag_processor_service_account="airflow-dag-processor",
@@ -124,17 +131,17 @@ class Airflow(pulumi.ComponentResource):
             # install starts its wait (a Multi-AZ instance takes longer than the release's timeout).
             depends_on=[self.wiring, self.api_identity, self.dag_processor_identity, self.triggerer_identity, *secrets,
                         self.database.db.instance, *self.database.external_secrets,
-                        *([*ctx.cluster.ingress_dependencies] if cfg.ui.ingress else [])])
+                        *([*refs.cluster.ingress_dependencies] if cfg.ui.ingress else [])])
         # The release's actual name (mlops:helmReleaseNames `generated` sends none): `airflow.fullname` is the release
         # name whenever it contains "airflow", as a generated `<resource name>-<hex>` does (chart _helpers.yaml).
         release_name = self.release.name
-        if ctx.monitoring is not None:
-            service_monitor(self, child(name, "statsd"), ctx.monitoring, object_name="airflow-statsd", namespace=ns,
+        if refs.monitoring is not None:
+            service_monitor(self, child(name, "statsd"), refs.monitoring, object_name="airflow-statsd", namespace=ns,
                             match_labels={"component": "statsd",
                                           "release": release_name},  # type: ignore[dict-item]
                             endpoints=[ScrapeEndpoint(av.STATSD_SCRAPE_PORT)], depends_on=[self.release],
                             provider=provider)
-            prometheus_rule(self, child(name, "alerts"), ctx.monitoring, object_name="airflow", namespace=ns,
+            prometheus_rule(self, child(name, "alerts"), refs.monitoring, object_name="airflow", namespace=ns,
                             groups=rule_groups(cfg.namespace), provider=provider)
         self.api_server_url = pulumi.Output.format("http://{0}-api-server.{1}.svc.cluster.local:{2}", release_name, ns,
                                                    API_SERVER_PORT)
@@ -195,14 +202,6 @@ def dag_bundle_statements(bucket: HardenedBucket) -> list[Any]:
 def _sids(prefix: str, statements: list[Any]) -> list[Any]:
     """Bucket statements with a prefix on their Sid (one role may hold the log and DAG grants side by side)."""
     return [{**s, "Sid": f"{prefix}{s['Sid']}"} if isinstance(s, dict) and "Sid" in s else s for s in statements]
-
-
-def build_airflow(ctx: PlatformContext) -> dict[str, Any]:
-    cfg = ctx.config.orchestration.airflow
-    airflow = Airflow(child(ctx.name, "airflow"), AirflowArgs(ctx=ctx, config=cfg), ctx.k8s_opts)
-    return {"airflowNamespace": cfg.namespace, "airflowApiServerUrl": airflow.api_server_url,
-            "airflowLogBucket": airflow.bucket.bucket_name, "airflowWorkerRoleArn": airflow.wiring.role_arn,
-            "airflowDatabaseEndpoint": airflow.database.db.instance.endpoint}
 
 
 def _db_workloads() -> list[str]:

@@ -45,6 +45,7 @@ class UiConfig(ConfigModel):
 
 
 class AirflowDagsConfig(ConfigModel):
+    """Where Airflow reads its DAGs: a git repository (gitSync) or an S3 prefix."""
     source: Literal["gitSync", "s3"] = Field("gitSync", description="Where DAGs come from: gitSync (a git "
                                               "repository over SSH) or s3 (a prefix of the Airflow bucket). "
                                               "Default: gitSync.")
@@ -91,6 +92,7 @@ class AirflowDagsConfig(ConfigModel):
 
 
 class AirflowConfig(ConfigModel):
+    """Apache Airflow (`orchestration.airflow`)."""
     enabled: bool = Field(False, description="Deploy Apache Airflow (official chart, KubernetesExecutor). Default: false.")
     namespace: K8sName = Field("airflow", description="Kubernetes namespace. Default: airflow.")
     chart_version: ChartVersion = Field(AIRFLOW_CHART_VERSION, description=f"Apache Airflow chart version. Default: "
@@ -128,6 +130,7 @@ class KfpDatabaseConfig(DatabaseConfig):
 
 
 class KfpConfig(ConfigModel):
+    """Kubeflow Pipelines (`orchestration.kubeflowPipelines`), standalone with Argo Workflows."""
     enabled: bool = Field(False, description="Deploy Kubeflow Pipelines standalone with Argo Workflows. Default: false.")
     namespace: K8sName = Field("kubeflow", description="Kubernetes namespace (the manifests' cluster-scoped bindings "
                                "name `kubeflow`). Default: kubeflow.")
@@ -149,6 +152,7 @@ class KfpConfig(ConfigModel):
 
 
 class OrchestrationConfig(ConfigModel):
+    """The orchestrators (`orchestration`): Airflow, Kubeflow Pipelines, Metaflow and Prefect."""
     airflow: AirflowConfig = Field(default_factory=AirflowConfig, description="Apache Airflow.")
     kubeflow_pipelines: KfpConfig = Field(default_factory=KfpConfig, description="Kubeflow Pipelines.")
     metaflow: MetaflowConfig = Field(default_factory=MetaflowConfig, description="Metaflow.")

@@ -31,15 +31,17 @@ import yaml
 
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.namespace import PodSecurityLevel
 from ..blocks.naming import child, child_options
-from ..platform.addons import PlatformContext
 from ..security.exfiltration_guards import API_SERVICE_PORT, api_service_ips
 from . import kfp_admission
 from .config import KFP_VERSION, KfpConfig
 from .kfp_database import API_EXTRA_PARAMS, MYSQL_PORT, mlmd_config_template, mysql
+from .refs import EngineRefs
 from .wiring_common import (
     EngineWiring,
     EngineWiringArgs,
+    GpuScheduling,
     control_plane_egress,
     engine_namespace,
     gpu_scheduling,
@@ -47,6 +49,10 @@ from .wiring_common import (
 )
 
 MANIFESTS = Path(__file__).resolve().parent / "kfp_manifests"
+ENGINE = "kfp"
+"""Short engine name: labels, the namespace's child name."""
+POD_SECURITY: PodSecurityLevel = "baseline"
+"""Upstream KFP pods (and users' steps) do not all meet `restricted`; warn/audit report them."""
 PIPELINE_ROOT_PREFIX = "pipelines"
 ARGO_PREFIX = "argo"
 RUNNER_SA = "pipeline-runner"  # Argo runs pipeline pods as this ServiceAccount (KFP default)
@@ -124,43 +130,49 @@ def argo_artifact_repository(bucket: str, region: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class KubeflowPipelinesArgs:
-    ctx: PlatformContext
     config: KfpConfig
+    refs: EngineRefs
+    """What KFP runs on and its pods call (cluster, network, key, bucket guard, grants, endpoints)."""
 
 
 class KubeflowPipelines(pulumi.ComponentResource):
+    """Kubeflow Pipelines standalone with Argo Workflows, its artifact bucket and database, on an existing cluster."""
     bucket: HardenedBucket
+    """Pipeline artifacts (carries `refs.bucket_guard`): whoever guards or audits data buckets needs it."""
     argo_base: list[pulumi.Resource]
     """What any Argo controller on the cluster needs first: the CRDs (cluster-scoped Directory), the PriorityClass."""
     wiring: EngineWiring
     api_url: pulumi.Output[str]
+    gpu: GpuScheduling
+    """Where GPU steps run (node selector, tolerations): what pipeline authors put on GPU tasks."""
 
     def __init__(self, name: str, args: KubeflowPipelinesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:pipelines:KubeflowPipelines", name, None, opts)
-        ctx, cfg = args.ctx, args.config
-        region, provider = ctx.config.region, ctx.cluster.provider
+        super().__init__("mlops:pipelines:KubeflowPipelines", name, None, args.refs.cluster.bind(opts))
+        cfg = args.config
+        refs = args.refs.with_key(self, name)
+        region, provider = refs.region, refs.cluster.provider
         self._k8s_provider = provider
         k8s_opts = child_options(self, provider=provider)
-        # baseline: upstream KFP pods (and users' steps) do not all meet `restricted`; warn/audit report them.
-        ns = engine_namespace(ctx, cfg.namespace, "kfp", level="baseline")
-        self.bucket = ctx.add_bucket(HardenedBucket(child(name, "artifacts"), HardenedBucketArgs(
-            kms_key=ctx.data_key, tags=ctx.tags, protect=ctx.protect, vpc_endpoint_guard=ctx.bucket_guard,
+        ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
+        self.bucket = HardenedBucket(child(name, "artifacts"), HardenedBucketArgs(
+            kms_key=refs.key, tags=refs.tags, protect=refs.protect, vpc_endpoint_guard=refs.bucket_guard,
             lifecycle=[LifecycleRule("expire-pipeline-artifacts", f"{PIPELINE_ROOT_PREFIX}/",
                                      expiration_days=cfg.artifact_retention_days),
                        LifecycleRule("expire-argo-logs", f"{ARGO_PREFIX}/", expiration_days=cfg.artifact_retention_days)]),
-            pulumi.ResourceOptions(parent=self)))
+            pulumi.ResourceOptions(parent=self))
         self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
-            ctx=ctx, engine="kfp", namespace=ns, service_account=RUNNER_SA, statements=self.bucket.write_statements(),
+            refs=refs, engine=ENGINE, namespace=ns, service_account=RUNNER_SA, user=cfg.namespace,
+            statements=self.bucket.write_statements(),
             automount_token=True),  # the KFP driver and launcher call the Kubernetes API from step pods
             pulumi.ResourceOptions(parent=self))
         identities = [WorkloadIdentity(child(name, component), WorkloadIdentityArgs(
-            cluster=ctx.cluster.identity, namespace=ns, service_account=sa, tags=ctx.tags, statements=statements,
+            cluster=refs.cluster.identity, namespace=ns, service_account=sa, tags=refs.tags, statements=statements,
             automount_token=True), pulumi.ResourceOptions(parent=self))  # both call the Kubernetes API
             for component, sa, statements in (("api-server", API_SA, self.bucket.write_statements()),
                                                ("ui", UI_SA, self.bucket.read_statements()))]
         self.api_identity, self.ui_identity = identities
         self.database = metadata_database(
-            self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name=DB_NAME, username="kfp",
+            self, child(name, "db"), refs, config=cfg.database, namespace=ns, db_name=DB_NAME, username="kfp",
             secret_name=DB_SECRET, database=mysql, workloads=DB_WORKLOADS,
             template=lambda _a, _p: {"username": "{{ .username }}", "password": "{{ .password }}"},
             more_secrets={MLMD_SECRET: {"config.pbtxt": mlmd_config_template(DB_HOST, MYSQL_PORT, MLMD_DB)}})
@@ -188,10 +200,11 @@ class KubeflowPipelines(pulumi.ComponentResource):
                 self, provider=provider, depends_on=[
                     *self.argo_base, self.wiring, *identities, self.database.db.instance,
                     *self.database.external_secrets, db_host, *owned]))
-        self._egress(name, ctx, ns)
+        self._egress(name, refs, ns)
         if cfg.ui.ingress:
-            self._ingress(name, ns, cfg, [manifests, *ctx.cluster.ingress_dependencies])
+            self._ingress(name, ns, cfg, [manifests, *refs.cluster.ingress_dependencies])
         self.api_url = pulumi.Output.format("http://ml-pipeline.{0}.svc.cluster.local:{1}", ns, API_PORT)
+        self.gpu = gpu_scheduling(refs.gpu_pools, cfg.gpu_pool)
         self.register_outputs({"apiUrl": self.api_url, "artifactBucket": self.bucket.bucket_name})
 
     def _platform_config(self, name: str, ns: pulumi.Input[str], region: str) -> list[pulumi.Resource]:
@@ -213,15 +226,15 @@ class KubeflowPipelines(pulumi.ComponentResource):
             data={DEFAULT_REPOSITORY_KEY: repository}, opts=opts)
         return [install, launcher, argo]
 
-    def _egress(self, name: str, ctx: PlatformContext, ns: pulumi.Input[str]) -> None:
+    def _egress(self, name: str, refs: EngineRefs, ns: pulumi.Input[str]) -> None:
         """On top of the namespace policy: the Kubernetes API for the control pods and for workflow pods (Argo's
         executor reports results, KFP's driver and launcher read their ConfigMaps), MySQL for its two clients."""
-        control_plane_egress(self, child(name, "api"), ctx, namespace=ns, database_port=None,
+        control_plane_egress(self, child(name, "api"), refs, namespace=ns, database_port=None,
                              pod_selector={"app": API_CLIENTS})
         for key, values in DB_CLIENTS.items():
-            control_plane_egress(self, child(name, f"db-{values[0]}"), ctx, namespace=ns, kubernetes_api=False,
+            control_plane_egress(self, child(name, f"db-{values[0]}"), refs, namespace=ns, kubernetes_api=False,
                                  database_port=MYSQL_PORT, pod_selector={key: values})
-        api = pulumi.Output.from_input(ctx.cluster.service_ipv4_cidr).apply(
+        api = pulumi.Output.from_input(refs.cluster.service_ipv4_cidr).apply(
             lambda cidr: [{"ip_block": {"cidr": ip}} for ip in api_service_ips(cidr)])
         k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload]
             child(name, "workflow-api-egress"), metadata={"name": "workflow-api-egress", "namespace": ns},
@@ -253,15 +266,3 @@ def _relative(path: Path) -> str:
     """The manifests' folder relative to the program's working directory: the same string on every machine that
     runs the stack from the repository root (an absolute path would differ, and show as a diff)."""
     return os.path.relpath(path, Path.cwd())
-
-
-def build_kfp(ctx: PlatformContext) -> tuple[dict[str, Any], list[pulumi.Resource]]:
-    """The stack outputs, and what Metaflow's Argo controller waits for (`KubeflowPipelines.argo_base`)."""
-    cfg = ctx.config.orchestration.kubeflow_pipelines
-    kfp = KubeflowPipelines(child(ctx.name, "kfp"), KubeflowPipelinesArgs(ctx=ctx, config=cfg), ctx.k8s_opts)
-    gpu = gpu_scheduling(ctx.config, cfg.gpu_pool)
-    return {"kfpNamespace": cfg.namespace, "kfpApiUrl": kfp.api_url, "kfpArtifactBucket": kfp.bucket.bucket_name,
-            "kfpPipelineRunnerRoleArn": kfp.wiring.role_arn,
-            "kfpDatabaseEndpoint": kfp.database.db.instance.endpoint,
-            "kfpGpuPlacement": json.dumps({"nodeSelector": gpu.node_selector, "tolerations": gpu.tolerations}),
-            }, kfp.argo_base

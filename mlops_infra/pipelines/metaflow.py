@@ -24,7 +24,6 @@ read-only root filesystem.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,11 +34,12 @@ import pulumi_kubernetes as k8s
 from ..blocks import pod_security
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs
 from ..blocks.helm import PinnedChart, release
+from ..blocks.namespace import PodSecurityLevel
 from ..blocks.naming import child, child_options
-from ..platform.addons import PlatformContext
 from ..security.exfiltration_guards import API_SERVICE_PORT, api_service_ips
 from .metaflow_config import METAFLOW_SERVICE_CHART, METAFLOW_SERVICE_PORT, METAFLOW_SERVICE_REPO, MetaflowConfig
 from .metaflow_user_config import MetaflowUserConfigArgs, config_json, metaflow_user_config
+from .refs import EngineRefs
 from .wiring_common import (
     EngineWiring,
     EngineWiringArgs,
@@ -49,6 +49,10 @@ from .wiring_common import (
     metadata_database,
 )
 
+ENGINE = "metaflow"
+"""Short engine name: labels, the namespace's child name."""
+POD_SECURITY: PodSecurityLevel = "baseline"
+"""Step pods and the metadata service run as root (the module's waiver)."""
 SERVICE_NAME = "metaflow-service"
 """`fullnameOverride`: the Deployment, Service and selector name."""
 FLOWS_SERVICE_ACCOUNT = "metaflow-flows"
@@ -65,10 +69,12 @@ ARGO_CONTROLLER = "workflow-controller"
 
 @dataclass(frozen=True)
 class MetaflowArgs:
-    ctx: PlatformContext
     config: MetaflowConfig
+    refs: EngineRefs
+    """What Metaflow runs on and its pods call (cluster, network, key, bucket guard, grants, endpoints)."""
     argo_base: list[pulumi.Resource] = field(default_factory=list)
-    """What the Argo controller waits for: KFP's Argo CRDs and the PriorityClass it names (KubeflowPipelines)."""
+    """What the Argo controller (`scheduler: argoWorkflows`) waits for: the Argo CRDs and the PriorityClass it names
+    (`KubeflowPipelines.argo_base`). Default: none (they are already on the cluster)."""
 
 
 def service_values(cfg: MetaflowConfig, db_host: pulumi.Input[str], db_port: pulumi.Input[int]) -> dict[str, Any]:
@@ -99,28 +105,31 @@ def service_values(cfg: MetaflowConfig, db_host: pulumi.Input[str], db_port: pul
 
 
 class Metaflow(pulumi.ComponentResource):
+    """The Metaflow service and its datastore bucket and database, running flows on Argo Workflows."""
     bucket: HardenedBucket
+    """The datastore (carries `refs.bucket_guard`): whoever guards or audits data buckets needs it."""
     wiring: EngineWiring
     service_url: pulumi.Output[str]
     datastore_root: pulumi.Output[str]
     user_config: pulumi.Output[str]
 
     def __init__(self, name: str, args: MetaflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:pipelines:Metaflow", name, None, opts)
-        ctx, cfg = args.ctx, args.config
-        provider = ctx.cluster.provider
-        ns = engine_namespace(ctx, cfg.namespace, "metaflow", level="baseline")
-        self.bucket = ctx.add_bucket(HardenedBucket(child(name, "datastore"), HardenedBucketArgs(
-            kms_key=ctx.data_key, tags=ctx.tags, protect=ctx.protect, vpc_endpoint_guard=ctx.bucket_guard),
-            pulumi.ResourceOptions(parent=self)))
+        super().__init__("mlops:pipelines:Metaflow", name, None, args.refs.cluster.bind(opts))
+        cfg = args.config
+        refs = args.refs.with_key(self, name)
+        provider = refs.cluster.provider
+        ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
+        self.bucket = HardenedBucket(child(name, "datastore"), HardenedBucketArgs(
+            kms_key=refs.key, tags=refs.tags, protect=refs.protect, vpc_endpoint_guard=refs.bucket_guard),
+            pulumi.ResourceOptions(parent=self))
         self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
-            ctx=ctx, engine="metaflow", namespace=ns, service_account=FLOWS_SERVICE_ACCOUNT,
+            refs=refs, engine=ENGINE, namespace=ns, service_account=FLOWS_SERVICE_ACCOUNT, user=cfg.namespace,
             statements=[{**s, "Sid": f"Datastore{s['Sid']}"}
                         for s in self.bucket.write_statements(cfg.datastore_prefix)],
             automount_token=cfg.scheduler == "argoWorkflows"),  # Argo's executor calls the API as the step pod
             pulumi.ResourceOptions(parent=self))
         self.database = metadata_database(
-            self, child(name, "db"), ctx, config=cfg.database, namespace=ns, db_name=DB_NAME, username=DB_USER,
+            self, child(name, "db"), refs, config=cfg.database, namespace=ns, db_name=DB_NAME, username=DB_USER,
             secret_name=DB_SECRET, workloads=[SERVICE_NAME], template=lambda address, port: {PASSWORD_ENV: "{{ .password }}"},
             also_watch=[ENV_SECRET] if self.wiring.mlflow_env else [])  # it carries the MLflow/Feast credentials
         k8s.core.v1.ServiceAccount(child(name, "service-sa"), metadata={"name": SERVICE_ACCOUNT, "namespace": ns},
@@ -130,8 +139,8 @@ class Metaflow(pulumi.ComponentResource):
             # Steps read this one Secret (METAFLOW_KUBERNETES_SECRETS): it carries the MLflow credentials too.
             string_data={**self.wiring.env, **self.wiring.mlflow_env}, opts=child_options(self, provider=provider))
         if cfg.scheduler == "argoWorkflows":
-            self._argo_access(name, ctx, ns, args.argo_base)
-        control_plane_egress(self, name, ctx, namespace=ns, kubernetes_api=False,
+            self._argo_access(name, refs, ns, args.argo_base)
+        control_plane_egress(self, name, refs, namespace=ns, kubernetes_api=False,
                              pod_selector={"app.kubernetes.io/name": [SERVICE_NAME]})
         self.release = release(
             child(name, "service"), PinnedChart(METAFLOW_SERVICE_CHART, METAFLOW_SERVICE_REPO,
@@ -141,7 +150,7 @@ class Metaflow(pulumi.ComponentResource):
         self.service_url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}", SERVICE_NAME, ns,
                                                 METAFLOW_SERVICE_PORT)
         self.datastore_root = pulumi.Output.format("s3://{0}/{1}", self.bucket.bucket_name, cfg.datastore_prefix)
-        gpu = gpu_scheduling(ctx.config, cfg.gpu_pool)
+        gpu = gpu_scheduling(refs.gpu_pools, cfg.gpu_pool)
 
         image = cfg.task_image
         if image is None:  # refused by metaflow_problems; a component built alone gets the same message
@@ -160,12 +169,12 @@ class Metaflow(pulumi.ComponentResource):
         self.register_outputs({"serviceUrl": self.service_url, "datastoreRoot": self.datastore_root,
                                "userConfig": self.user_config, "taskRoleArn": self.wiring.role_arn})
 
-    def _argo_access(self, name: str, ctx: PlatformContext, ns: pulumi.Output[str],
+    def _argo_access(self, name: str, refs: EngineRefs, ns: pulumi.Output[str],
                      argo_base: list[pulumi.Resource]) -> None:
         """Argo's executor in each step pod writes its results through the Kubernetes API (Argo >= 3.4
         `workflowtaskresults`): that verb on that resource for the flows' account, and egress to the API for
         workflow pods only (the namespace policy admits no API)."""
-        provider = ctx.cluster.provider
+        provider = refs.cluster.provider
         k8s.rbac.v1.Role(
             child(name, "argo-executor"), metadata={"name": "metaflow-argo-executor", "namespace": ns},
             rules=[{"api_groups": ["argoproj.io"], "resources": ["workflowtaskresults"],
@@ -176,7 +185,7 @@ class Metaflow(pulumi.ComponentResource):
             role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": "metaflow-argo-executor"},
             subjects=[{"kind": "ServiceAccount", "name": FLOWS_SERVICE_ACCOUNT, "namespace": ns}],
             opts=child_options(self, provider=provider))
-        api = pulumi.Output.from_input(ctx.cluster.service_ipv4_cidr).apply(
+        api = pulumi.Output.from_input(refs.cluster.service_ipv4_cidr).apply(
             lambda cidr: [{"ip_block": {"cidr": ip}} for ip in api_service_ips(cidr)])
         k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload]
             child(name, "argo-api-egress"), metadata={"name": "argo-executor-egress", "namespace": ns},
@@ -189,15 +198,5 @@ class Metaflow(pulumi.ComponentResource):
         # Directory's apply fails on the CRs and the pod is refused admission.
         k8s.kustomize.v2.Directory(child(name, "argo"), directory=os.path.relpath(ARGO_MANIFESTS, Path.cwd()),
                                    opts=child_options(self, provider=provider, depends_on=argo_base))
-        control_plane_egress(self, child(name, "argo"), ctx, namespace=ns, database_port=None,
+        control_plane_egress(self, child(name, "argo"), refs, namespace=ns, database_port=None,
                              pod_selector={"app": [ARGO_CONTROLLER]})
-
-
-def build_metaflow(ctx: PlatformContext, argo_base: Sequence[pulumi.Resource] = ()) -> dict[str, Any]:
-    cfg = ctx.config.orchestration.metaflow
-    mf = Metaflow(child(ctx.name, "metaflow"), MetaflowArgs(ctx=ctx, config=cfg, argo_base=list(argo_base)),
-                  ctx.k8s_opts)
-    return {"metaflowConfig": mf.user_config, "metaflowServiceUrl": mf.service_url,
-            "metaflowDatastoreRoot": mf.datastore_root, "metaflowNamespace": cfg.namespace,
-            "metaflowTaskRoleArn": mf.wiring.role_arn,
-            "metaflowDatabaseEndpoint": mf.database.db.instance.endpoint}

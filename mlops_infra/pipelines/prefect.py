@@ -25,8 +25,8 @@ import pulumi_kubernetes as k8s
 
 from ..blocks import pod_security
 from ..blocks.helm import PinnedChart, release
+from ..blocks.namespace import PodSecurityLevel
 from ..blocks.naming import child, child_options
-from ..platform.addons import PlatformContext
 from .prefect_config import (
     PREFECT_REPO,
     PREFECT_SERVER_PORT,
@@ -36,6 +36,7 @@ from .prefect_config import (
     PrefectServerConfig,
 )
 from .prefect_job_template import JobTemplateArgs, base_job_template, platform_env, project_yaml
+from .refs import EngineRefs
 from .wiring_common import (
     EngineWiring,
     EngineWiringArgs,
@@ -46,6 +47,9 @@ from .wiring_common import (
     metadata_database,
 )
 
+ENGINE = "prefect"
+"""Short engine name: labels, the namespace's child name."""
+POD_SECURITY: PodSecurityLevel = "restricted"
 SERVER = "prefect-server"
 WORKER = "prefect-worker"
 FLOWS_SERVICE_ACCOUNT = "prefect-flows"
@@ -56,8 +60,12 @@ HTTPS = 443
 
 @dataclass(frozen=True)
 class PrefectArgs:
-    ctx: PlatformContext
     config: PrefectConfig
+    refs: EngineRefs
+    """What Prefect runs on and its pods call (cluster, network, key, grants, endpoints)."""
+    cloud_api_key_secret_key: str = "value"
+    """Prefect Cloud (`api.mode: cloud`): the key of the API key in the namespace's Secret `api.apiKeySecret` (an
+    integration secret's `secretKey`, synced by External Secrets). Default: value."""
 
 
 def _containers(cpu: str, memory: str) -> dict[str, Any]:
@@ -108,21 +116,24 @@ def worker_values(cfg: PrefectConfig, *, api_url: pulumi.Input[str] | None, api_
 
 
 class Prefect(pulumi.ComponentResource):
+    """Prefect: a self-hosted server or Prefect Cloud, and a Kubernetes worker with its base job template."""
     wiring: EngineWiring
     api_url: pulumi.Output[str]
     base_job_template: pulumi.Output[str]
     project_yaml: pulumi.Output[str]
 
     def __init__(self, name: str, args: PrefectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:pipelines:Prefect", name, None, opts)
-        ctx, cfg = args.ctx, args.config
-        provider = ctx.cluster.provider
-        ns = engine_namespace(ctx, cfg.namespace, "prefect")
+        super().__init__("mlops:pipelines:Prefect", name, None, args.refs.cluster.bind(opts))
+        cfg = args.config
+        provider = args.refs.cluster.provider
+        # The key encrypts only the self-hosted server's database (and its secret): Prefect Cloud needs none.
+        refs = args.refs.with_key(self, name) if isinstance(cfg.api, PrefectServerConfig) else args.refs
+        ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
         self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
-            ctx=ctx, engine="prefect", namespace=ns, service_account=FLOWS_SERVICE_ACCOUNT),
+            refs=refs, engine=ENGINE, namespace=ns, service_account=FLOWS_SERVICE_ACCOUNT, user=cfg.namespace),
             pulumi.ResourceOptions(parent=self))
         # The worker creates flow-run Jobs and watches their pods through the Kubernetes API.
-        control_plane_egress(self, child(name, "worker"), ctx, namespace=ns, database_port=None,
+        control_plane_egress(self, child(name, "worker"), refs, namespace=ns, database_port=None,
                              pod_selector={"app.kubernetes.io/component": ["worker"]})
         cloud = cfg.api if isinstance(cfg.api, PrefectCloudConfig) else None
         self.database: MetadataDatabase | None = None
@@ -130,14 +141,14 @@ class Prefect(pulumi.ComponentResource):
         api_key: tuple[str, str] | None = None  # (Secret name, key) of the Prefect Cloud API key
         if isinstance(cfg.api, PrefectServerConfig):
             self.database = metadata_database(
-                self, child(name, "db"), ctx, config=cfg.api.database, namespace=ns, db_name="prefect",
+                self, child(name, "db"), refs, config=cfg.api.database, namespace=ns, db_name="prefect",
                 username="prefect", secret_name=DB_SECRET, workloads=[SERVER], also_watch=self.wiring.env_secrets(),
                 template=lambda address, port: {DB_KEY: pulumi.Output.format(
                     # asyncpg `ssl=require`: TLS without CA verification (RDS enforces TLS; Prefect's own TLS
                     # switch verifies against the system CAs, which hold no RDS CA).
                     "postgresql+asyncpg://{{{{ .username | urlquery }}}}:{{{{ .password | urlquery }}}}@{0}:{1}"
                     "/prefect?ssl=require", address, port)})
-            control_plane_egress(self, child(name, "server"), ctx, namespace=ns, kubernetes_api=False,
+            control_plane_egress(self, child(name, "server"), refs, namespace=ns, kubernetes_api=False,
                                  pod_selector={"app.kubernetes.io/name": [SERVER]})
             # Atomic: the server must find its database and the synced Secret before the release times out.
             server = release(child(name, "server"), PinnedChart(SERVER, PREFECT_REPO, cfg.api.chart_version),
@@ -151,10 +162,8 @@ class Prefect(pulumi.ComponentResource):
             self._internet_egress(name, ns, provider)
             self.api_url = pulumi.Output.from_input(
                 f"https://api.prefect.cloud/api/accounts/{cloud.account_id}/workspaces/{cloud.workspace_id}")
-            secret = next(s for s in ctx.config.security_baseline.integration_secrets
-                          if s.name == cloud.api_key_secret)
-            api_key = (secret.name, secret.secret_key)
-        gpu = gpu_scheduling(ctx.config, cfg.gpu_pool)
+            api_key = (cloud.api_key_secret, args.cloud_api_key_secret_key)
+        gpu = gpu_scheduling(refs.gpu_pools, cfg.gpu_pool)
         env = pulumi.Output.all(**{k: pulumi.Output.from_input(v) for k, v in self.wiring.env.items()})
         template = pulumi.Output.all(ns, env).apply(lambda a: base_job_template(JobTemplateArgs(
             namespace=str(a[0]), service_account=FLOWS_SERVICE_ACCOUNT, image=cfg.image, cpu=cfg.job_cpu,
@@ -182,14 +191,3 @@ class Prefect(pulumi.ComponentResource):
                   "egress": [{"to": [{"ip_block": {"cidr": "0.0.0.0/0"}}],
                               "ports": [{"protocol": "TCP", "port": HTTPS}]}]},
             opts=child_options(self, provider=provider))
-
-
-def build_prefect(ctx: PlatformContext) -> dict[str, Any]:
-    cfg = ctx.config.orchestration.prefect
-    pf = Prefect(child(ctx.name, "prefect"), PrefectArgs(ctx=ctx, config=cfg), ctx.k8s_opts)
-    out: dict[str, Any] = {"prefectNamespace": cfg.namespace, "prefectWorkPool": cfg.work_pool,
-                           "prefectApiUrl": pf.api_url, "prefectBaseJobTemplate": pf.base_job_template,
-                           "prefectProjectYaml": pf.project_yaml, "prefectFlowRoleArn": pf.wiring.role_arn}
-    if pf.database is not None:
-        out["prefectDatabaseEndpoint"] = pf.database.db.instance.endpoint
-    return out

@@ -24,6 +24,7 @@ from pulumi.runtime.mocks import set_mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from .frames import innermost_line_under, innermost_user_line
 from .inventory import SECRET, UNKNOWN, Inventory
 from .mocks import MissingStackReference, PlanMocks
 from .monitor import RecordingMonitor
@@ -60,27 +61,55 @@ def _classify(exc: BaseException, base: Path | None = None, program: Path | None
         if isinstance(seen, pulumi.RunError):
             return PlanError(str(seen).strip(), "input")
         seen = seen.__cause__ or seen.__context__
-    where = _user_frame(exc, base or Path.cwd(), program)
+    where = _where(exc, base or Path.cwd(), program)
     return PlanError(f"{type(exc).__name__}: {exc}".strip() + (f" (at {where})" if where else ""), "program")
 
 
-_SDK_MODULES = ("pulumi.", "pulumi_", "mlops_infra.plan.", "asyncio.", "runpy", "concurrent.")
+def _where(exc: BaseException, base: Path, program: Path | None) -> str | None:
+    """Where the program failed, shown relative to `base` (the caller's directory) when under it: the innermost
+    traceback line that is the user's (`plan.frames`: the line that raised, or, when the stdlib, a third-party package
+    or an installed mlops-infra raised, the user's line that called into it), then the program's own line that led
+    there when that is another one (a checked-out component raised: `at <component line>, called from <program
+    line>`)."""
+    inner = innermost_user_line(exc.__traceback__)
+    own = innermost_line_under(exc.__traceback__, program) if program is not None else None
+    if inner is None:
+        return f"{_shown(own[0], base)}:{own[1]}" if own else None
+    shown = f"{_shown(inner[0], base)}:{inner[1]}"
+    if own is not None and own != inner:
+        shown += f", called from {_shown(own[0], base)}:{own[1]}"
+    return shown
 
 
-def _user_frame(exc: BaseException, base: Path, program: Path | None) -> str | None:
-    """`file:line` of the innermost traceback frame outside the SDKs, the plan engine and the stdlib's event loop:
-    the line that raised, relative to `base` (the caller's directory) when under it. Only when that line is the
-    program's own (under `program`): a component's error already says what to change, and where is in its message."""
-    found = None
+def _missing_output(exc: BaseException, read_refs: Mapping[str, Mapping[str, Any]]) -> PlanError | None:
+    """`StackReference.require_output` of an output the referenced stack lacks raises a bare `KeyError: 'name'`
+    (pulumi/stack_reference.py): name the output and the stack(s) that lack it, and say where outputs come from."""
+    seen: BaseException | None = exc
+    visited: set[int] = set()
+    found: KeyError | None = None
+    while seen is not None and id(seen) not in visited and found is None:
+        visited.add(id(seen))
+        if isinstance(seen, KeyError) and seen.args and _raised_in_stack_reference(seen):
+            found = seen
+        seen = seen.__cause__ or seen.__context__
+    if found is None:
+        return None
+    output = str(found.args[0])
+    lacking = [name for name, outputs in read_refs.items() if output not in outputs] or sorted(read_refs)
+    stacks = " or ".join(repr(n) for n in lacking) or "(none read)"
+    return PlanError(f"stack reference {stacks} has no output {output!r} (the program requires it with "
+                     f"require_output): export it from that stack (its config decides which outputs it exports), or "
+                     f"add {output!r} to the --stack-refs file", "input")
+
+
+def _raised_in_stack_reference(exc: BaseException) -> bool:
     tb = exc.__traceback__
     while tb is not None:
-        module = str(tb.tb_frame.f_globals.get("__name__", ""))
-        if module != "pulumi" and not module.startswith(_SDK_MODULES):
-            found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        if Path(tb.tb_frame.f_code.co_filename).as_posix().endswith("pulumi/stack_reference.py"):
+            return True
         tb = tb.tb_next
-    if found is None or (program is not None and not Path(found[0]).resolve().is_relative_to(program.resolve())):
-        return None
-    return f"{_shown(found[0], base)}:{found[1]}"
+    return False
+
 
 
 def _shown(path: str, base: Path) -> str:
@@ -202,7 +231,7 @@ def _run(program: Program, stack: str, values: dict[str, str], secret_keys: froz
     except PlanInputError:
         raise
     except Exception as exc:  # the program's own failure, reported as one message
-        raise _classify(exc, Path(cwd), program.main_dir) from exc
+        raise (_missing_output(exc, mocks.read_refs) or _classify(exc, Path(cwd), program.main_dir)) from exc
     finally:
         os.chdir(cwd)
         sys.path.remove(str(program.main_dir))

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SECRET = "[secret]"
+"""What a secret value reads in the inventory (never its plaintext)."""
 UNKNOWN = "[unknown]"
+"""What a value reads that is known only after `pulumi up` (an output of a resource not yet created)."""
 SCHEMA_VERSION = 1
 
 

@@ -39,6 +39,8 @@ class PlanMocks(Mocks):
         self.project, self.stack, self.region = project, stack, region
         self.stack_refs = stack_refs
         self.missing_refs: list[str] = []
+        self.read_refs: dict[str, dict[str, Any]] = {}
+        """The outputs of every StackReference the program read, by stack name."""
 
     def _urn(self, args: MockResourceArgs) -> str:
         return f"urn:pulumi:{self.stack}::{self.project}::{args.typ}::{args.name}"
@@ -66,6 +68,7 @@ class PlanMocks(Mocks):
             self.missing_refs.append(name)
             return name, {"name": name, "outputs": {}, "secretOutputNames": []}
         outputs = dict(ref["outputs"]) if isinstance(ref.get("outputs"), Mapping) else dict(ref)
+        self.read_refs[name] = outputs
         secret_names = set(ref.get("secretOutputNames", [])) | {k for k, v in outputs.items() if v == SECRET}
         return name, {"name": name, "outputs": outputs, "secretOutputNames": sorted(secret_names)}
 

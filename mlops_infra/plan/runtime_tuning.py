@@ -15,13 +15,14 @@ Measured with benchmarks/bench.py and cProfile on the prod plan (see the README'
 from __future__ import annotations
 
 import gc
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pulumi.runtime.resource as _sdk_resource
 from pulumi.runtime.proto import source_pb2
+
+from .frames import caller_outside
 
 PLAN_GC_THRESHOLD = (20_000, 20, 20)
 """gc thresholds while a plan runs (CPython's default is (700, 10, 10))."""
@@ -30,27 +31,22 @@ STACK_TRACE_HOOK = "_get_stack_trace"
 """The SDK function replaced during a plan; if an SDK upgrade renames it, plans stay correct, only slower."""
 
 
-_INTERNAL_MODULES = ("pulumi.", "pulumi_", "mlops_infra.plan.")
 _HELPERS = frozenset({"mlops_infra.blocks.helm"})
 """Helpers every chart goes through (`pinned_release`): the component that calls one, with its values, is the line a
 person changes, so the registration site is taken past them."""
 
 
-def _internal(module: str) -> bool:
-    return module == "pulumi" or module.startswith(_INTERNAL_MODULES) or module in _HELPERS
-
-
 def _registration_site() -> Any:
-    """One frame instead of the SDK's whole trace: the first caller outside the Pulumi SDK, the provider SDKs and
-    the plan engine, i.e. the program's (or the component's) line that constructed the resource. The SDK sends it
-    as the request's `sourcePosition` (its first frame), where the recording monitor reads it (SARIF locations)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if not _internal(str(frame.f_globals.get("__name__", ""))):
-            position = source_pb2.SourcePosition(uri=frame.f_code.co_filename, line=frame.f_lineno)
-            return source_pb2.StackTrace(frames=[source_pb2.StackFrame(pc=position)])
-        frame = frame.f_back  # type: ignore[assignment]
-    return source_pb2.StackTrace()
+    """One frame instead of the SDK's whole trace: the nearest caller that is the user's (`plan.frames`: not the
+    Pulumi SDKs, the plan engine, the stdlib or an installed package), i.e. the program's (or a checked-out
+    component's) line that constructed the resource; with mlops-infra installed, the user's line that called into
+    it. The SDK sends it as the request's `sourcePosition` (its first frame), where the recording monitor reads it
+    (SARIF locations)."""
+    found = caller_outside(_HELPERS)
+    if found is None:
+        return source_pb2.StackTrace()
+    position = source_pb2.SourcePosition(uri=found[0], line=found[1])
+    return source_pb2.StackTrace(frames=[source_pb2.StackFrame(pc=position)])
 
 
 @contextmanager

@@ -2,25 +2,29 @@
 
 `MlopsPlatform` builds the core (network, cluster, monitoring core, feature store, model registry, security
 baseline), then gives each add-on one `PlatformContext`: typed references only, never another component's child
-names. Each add-on's `wiring.build(ctx)` lives in its own concern package and returns its stack outputs.
+names. Each add-on registers one `AddOn(name, build, outputs)` (`ADD_ON` in its module); platform/installed.py
+lists them, in build order. This module imports no add-on, so add-ons can import it.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
 from ..blocks.bucket import HardenedBucket, VpcEndpointGuard
+from ..blocks.endpoints import ServicePort
 from ..blocks.kms import KmsKey
 from ..blocks.observability import MonitoringRefs
 from ..blocks.refs import BucketRefs, ClusterRefs, NetworkRefs
-from ..config import PlatformConfig
 from ..features.feature_store_consumers import RegistryLogin
-from ..outputs import Key, checked
+from .config import PlatformConfig
+from .output_key import Key, checked
+
+if TYPE_CHECKING:
+    from ..data.qdrant import Qdrant
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,14 @@ class PlatformContext:
     feature_registry_logins: Mapping[str, RegistryLogin] = field(default_factory=dict)
     """With a Feast SQL registry: each orchestrator namespace's read-only registry login; the engine's wiring
     delivers it (features/feature_store_consumers.py). Empty: no SQL registry."""
-
-    workspace_keys: dict[str, tuple[Any, pulumi.Output[str]]] = field(default_factory=dict)
-    """Keys an add-on shares with the team workspaces (`cluster.workspaces`), by service: (its Secrets Manager
-    secret, the service URL); platform/workspace_credentials.py delivers them. Qdrant adds its read-write key."""
+    pushgateway_url: pulumi.Output[str] | None = None
+    """The monitoring core's Pushgateway (None without monitoring): model monitoring jobs push there."""
+    service_ports: list[ServicePort] = field(default_factory=list)
+    """Ports ML pods reach in other namespaces: the core's, then each add-on adds what its components expose
+    (`service_ports`); the exfiltration guards, built after every add-on, admit exactly these."""
+    workspace_qdrant: list[Qdrant] = field(default_factory=list)
+    """The Qdrant whose read-write key the team workspaces (`cluster.workspaces`) share (at most one; empty: none);
+    platform/workspace_credentials.py delivers its key and URL."""
 
     def add_bucket(self, bucket: HardenedBucket) -> HardenedBucket:
         """Register a bucket the add-on created: a data bucket if it carries the platform's guard (`bucket_guard`),
@@ -77,38 +85,20 @@ class PlatformContext:
         return bucket
 
 
-AddOn = Callable[[PlatformContext], Mapping[str, Any]]
-"""An add-on's `wiring.build`: creates its components under `ctx.parent` and returns its stack outputs."""
+@dataclass(frozen=True)
+class AddOn:
+    """One add-on concern, as the platform builds it. `build` creates its components under `ctx.parent` and returns
+    its stack outputs; `outputs` declares them (part of the platform's output contract, mlops_infra.outputs)."""
 
+    name: str
+    build: Callable[[PlatformContext], Mapping[str, Any]]
+    outputs: tuple[Key, ...]
 
-def add_ons() -> list[AddOn]:
-    """The add-on concerns, in build order. Imported here (not at module load) so `--help` stays light."""
-    from ..data import wiring as data
-    from ..pipelines import wiring as pipelines
-    from ..serving import wiring as serving
-    return [pipelines.build, serving.build, data.build]
+    def __post_init__(self) -> None:
+        if not isinstance(self.outputs, tuple) or not all(isinstance(k, Key) for k in self.outputs):
+            raise TypeError(f"add-on {self.name!r}: `outputs` must be a tuple of Key "
+                            "(mlops_infra.platform.output_key.Key)")
 
-
-def _declared(build: AddOn) -> tuple[Key, ...]:
-    """The output keys an add-on declares: `OUTPUTS: tuple[Key, ...]` in the module of its `build`."""
-    keys = getattr(sys.modules[build.__module__], "OUTPUTS", None)
-    if not isinstance(keys, tuple) or not all(isinstance(k, Key) for k in keys):
-        raise TypeError(f"{build.__module__}: an add-on declares its stack outputs as `OUTPUTS: tuple[Key, ...]` "
-                        "(mlops_infra.outputs.Key) beside `build`")
-    return keys
-
-
-def add_on_keys() -> tuple[Key, ...]:
-    """Every add-on's declared output keys: part of the platform's output contract (mlops_infra.outputs)."""
-    return tuple(key for build in add_ons() for key in _declared(build))
-
-
-def build_add_ons(ctx: PlatformContext) -> dict[str, Any]:
-    """Build every add-on; each returns exactly the outputs it declares for `ctx.config` (`Key.when`)."""
-    outputs: dict[str, Any] = {}
-    for build in add_ons():
-        for key, value in checked(_declared(build), ctx.config, build(ctx), build.__module__).items():
-            if key in outputs:
-                raise ValueError(f"two add-ons export the output {key!r}")
-            outputs[key] = value
-    return outputs
+    def built(self, ctx: PlatformContext) -> dict[str, Any]:
+        """Build it; its outputs must be exactly those it declares for `ctx.config` (`Key.when`)."""
+        return checked(self.outputs, ctx.config, self.build(ctx), f"add-on {self.name!r}")

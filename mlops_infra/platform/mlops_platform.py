@@ -20,25 +20,36 @@ from ..compute.gpu_pool import GpuNodePool, GpuNodePoolArgs
 from ..compute.gpu_software import GpuSoftware, GpuSoftwareArgs
 from ..compute.karpenter import Karpenter, KarpenterArgs
 from ..compute.observability import ClusterObservability, ClusterObservabilityArgs
-from ..config import PlatformConfig
-from ..config.platform import effective_deployer_role_arns, uses_dynamodb, workload_endpoint_services
-from ..data.config import LAKEFS_SERVER_PORT
-from ..data.qdrant_config import GRPC_PORT as QDRANT_GRPC_PORT
-from ..data.qdrant_config import HTTP_PORT as QDRANT_HTTP_PORT
+from ..features.feast_store import FeastFeatureStore
 from ..features.feature_store import FeatureStore, FeatureStoreArgs
 from ..features.feature_store_online import REDIS_PORT
+from ..features.sagemaker_store import SageMakerFeatureStore
 from ..network.network import Network, NetworkArgs
-from ..observability.core import PUSHGATEWAY_SERVICE_PORT, MonitoringCore, MonitoringCoreArgs
+from ..observability.core import MonitoringCore, MonitoringCoreArgs
 from ..outputs import core_outputs
+from ..registry.mlflow_registry import MlflowRegistry
 from ..registry.model_registry import ModelRegistry, ModelRegistryArgs
+from ..registry.sagemaker_registry import SageMakerRegistry
 from ..security.exfiltration_guards import data_bucket_guard
-from ..security.security_baseline import SecurityBaseline, SecurityBaselineArgs, ServicePort
-from ..serving.config import ServingConfig
-from ..serving.runtimes import HTTP_PORT as SERVING_HTTP_PORT
-from ..stack import secret_config
-from .addons import PlatformContext, build_add_ons
+from ..security.security_baseline import (
+    BucketGuards,
+    BucketGuardsArgs,
+    SecurityBaseline,
+    SecurityBaselineArgs,
+    bucket_guards,
+)
+from .addons import PlatformContext
+from .config import PlatformConfig, effective_deployer_role_arns, uses_dynamodb, workload_endpoint_services
+from .installed import build_add_ons
+from .loader import CONFIG_NAMESPACE
 from .team_workspace import workspace_terms
 from .workspace_credentials import workspace_credentials
+
+
+def secret_config(key: str) -> pulumi.Output[str]:
+    """A secret of the `mlops` namespace, as `mlops_infra.stack.secret_config` reads it (the platform package does not
+    import `mlops_infra.stack`, the layer above it that reads the platform's config)."""
+    return pulumi.Config(CONFIG_NAMESPACE).require_secret(key)
 
 
 def _secret(key: str | None) -> pulumi.Output[str] | None:
@@ -61,7 +72,7 @@ def feast_vpc_ports(config: PlatformConfig) -> list[int]:
 
 
 def network_args(config: PlatformConfig, name: str, tags: dict[str, str], protect: bool) -> NetworkArgs:
-    """The VPC with the endpoints the cluster and the egress-guarded pods need (config/platform.py says which)."""
+    """The VPC with the endpoints the cluster and the egress-guarded pods need (platform/config.py says which)."""
     return NetworkArgs(config=config.network, region=config.region, cluster_name=name, tags=tags,
                        private_cluster=not config.cluster.endpoint_public_access, protect=protect,
                        workload_endpoints=workload_endpoint_services(config), dynamodb_endpoint=uses_dynamodb(config))
@@ -77,8 +88,8 @@ class MlopsPlatform(pulumi.ComponentResource):
     (`mlops_infra.outputs.CONTRACT`). Order: network, cluster, GPU capacity, monitoring (it installs the CRDs
     the others' ServiceMonitors need), feature store, model registry, security baseline."""
 
-    feature_store: FeatureStore | None
-    model_registry: ModelRegistry | None
+    feature_store: FeastFeatureStore | SageMakerFeatureStore | None
+    model_registry: MlflowRegistry | SageMakerRegistry | None
     monitoring: MonitoringCore | None
     security: SecurityBaseline | None
 
@@ -93,9 +104,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.cluster = TrainingCluster(child(name, "eks"), TrainingClusterArgs(
             config=config.cluster, network=self.network.refs, region=config.region, tags=tags,
             protect=protect, cluster_name=name), child_opts)
-        k8s_opts = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.cluster.provider})
-        self._compute(config, child_opts, k8s_opts)
-        cluster_refs = self._with_service_namespaces(k8s_opts)
+        self._compute(config, child_opts)  # core components bind to the cluster's provider themselves
+        cluster_refs = self._with_service_namespaces()
 
         self.data_key = KmsKey(child(name, "data-key"), KmsKeyArgs(
             description=f"{name} platform data", tags=tags, protect=protect), child_opts)
@@ -105,13 +115,13 @@ class MlopsPlatform(pulumi.ComponentResource):
 
         deployers = effective_deployer_role_arns(config.security_baseline, config.cluster)
         guard = data_bucket_guard(config.security_baseline, self.network.refs, deployers)
-        self.monitoring = self._monitoring(cluster_refs, k8s_opts) if config.monitoring.enabled else None
+        self.monitoring = self._monitoring(cluster_refs, child_opts) if config.monitoring.enabled else None
         monitoring = self.monitoring.refs if self.monitoring else None
         fs, reg = config.feature_store, config.model_registry
         self.feature_store = FeatureStore(child(name, "features"), FeatureStoreArgs(
             config=fs, tags=tags, network=self.network.refs, cluster=cluster_refs, protect=protect,
             kms_key=self.data_key, bucket_guard=guard, monitoring=monitoring,
-            client_namespaces=feature_clients(config)), k8s_opts) if fs.enabled else None
+            client_namespaces=feature_clients(config)), child_opts) if fs.enabled else None
         self.model_registry = ModelRegistry(child(name, "registry"), ModelRegistryArgs(
             config=reg, tags=tags, network=self.network.refs, cluster=cluster_refs, protect=protect,
             monitoring=monitoring, client_namespace_labels=PLATFORM_CLIENT,  # team workspaces of other stacks
@@ -122,52 +132,49 @@ class MlopsPlatform(pulumi.ComponentResource):
             client_namespaces=mlflow_clients(config),
             team_namespaces=sorted({t.name for t in config.cluster.teams}),
             # ...and the team workspaces of other stacks (platform/workspace_credentials.py delivers theirs).
-            client_users=sorted(config.orchestration.namespaces | set(config.cluster.workspaces))), k8s_opts) \
+            client_users=sorted(config.orchestration.namespaces | set(config.cluster.workspaces))), child_opts) \
             if reg.enabled else None
-        # Every bucket pods reach through the S3 endpoint, and (data buckets) whose object events the trail records:
-        # plain lists the add-ons append to. The security baseline is built before the add-ons (they need its
-        # External Secrets operator); its trail and exfiltration guards, which must know every bucket, only after
-        # them: an add-on that fails stops the program before either registers, so neither is ever narrowed.
+        # First what every add-on needs: the security baseline's External Secrets operator (and the data key and
+        # guard above). Then the add-ons, which add what their components expose (buckets, service ports) to plain
+        # lists. Last what must know every bucket: the trail and the exfiltration guards, from those lists. An add-on
+        # that fails stops the program before either registers, so neither is ever narrowed.
         self.data_buckets: list[pulumi.Output[str]] = [c.arn for c in (
             self.feature_store.bucket if self.feature_store else None,
             self.model_registry.artifacts if self.model_registry else None) if c]
         self.platform_buckets: list[pulumi.Output[str]] = [self.shared_bucket.arn]
-        self.security = self._security(cluster_refs, k8s_opts) if config.security_baseline.enabled else None
+        self.security = self._security(cluster_refs, child_opts) if config.security_baseline.enabled else None
+        # The add-ons' context still carries bound options (until they bind through `cluster.bind` themselves).
+        k8s_opts = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.cluster.provider})
         ctx = self._context(cluster_refs, k8s_opts, guard)
         self.add_on_outputs = build_add_ons(ctx)
         self.workspace_credentials = self._workspaces(ctx)
-        if self.security is not None:
-            self.security.guard_buckets(list(self.data_buckets), list(self.platform_buckets))
+        self.guards = self._guards(self.security, cluster_refs, ctx) if self.security is not None else None
 
         self.outputs = {**self._outputs(), **self.add_on_outputs}
         self.register_outputs(dict(self.outputs))
 
-    def _compute(self, config: PlatformConfig, child_opts: pulumi.ResourceOptions,
-                 k8s_opts: pulumi.ResourceOptions) -> None:
+    def _compute(self, config: PlatformConfig, child_opts: pulumi.ResourceOptions) -> None:
         """GPU capacity: managed node groups per pool, or Karpenter; then the NVIDIA software on it."""
         name, tags = self._name, self.tags
         if config.gpu.provisioner == "karpenter":
             Karpenter(child(name, "karpenter"), KarpenterArgs(
                 config=config.gpu, pools=config.gpu_pools, cluster=self.cluster.refs, node_role=self.cluster.node_role,
                 subnet_ids=self.network.refs.private_subnet_ids, kms_key_arn=self.cluster.kms_key.arn,
-                region=config.region, tags=tags, node_role_policies=self.cluster.node_role_policies), k8s_opts)
+                region=config.region, tags=tags, node_role_policies=self.cluster.node_role_policies), child_opts)
         else:
             for pool in config.gpu_pools:
                 GpuNodePool(child(name, f"gpu-{pool.name}"), GpuNodePoolArgs(
-                    config=pool, cluster_name=self.cluster.cluster.name, node_role_arn=self.cluster.node_role.arn,
-                    subnet_ids=self.network.refs.private_subnet_ids,
-                    cluster_security_group_id=self.cluster.refs.cluster_security_group_id,
-                    kms_key_arn=self.cluster.kms_key.arn, tags=tags,
-                    node_role_policies=self.cluster.node_role_policies), child_opts)
+                    config=pool, cluster=self.cluster.refs, network=self.network.refs, nodes=self.cluster.node_refs,
+                    tags=tags), child_opts)
         if config.gpu_pools:
             GpuSoftware(child(name, "gpu-software"), GpuSoftwareArgs(
-                config=config.gpu, pools=config.gpu_pools, provider=self.cluster.provider), k8s_opts)
+                config=config.gpu, pools=config.gpu_pools, cluster=self.cluster.refs), child_opts)
         if autoscaler_needed(config.cluster.system_nodes, config.gpu, config.gpu_pools):
             ClusterAutoscaler(child(name, "autoscaler"), ClusterAutoscalerArgs(
                 cluster=self.cluster.refs, region=config.region, tags=tags,
-                chart_version=config.gpu.cluster_autoscaler_version), k8s_opts)
+                chart_version=config.gpu.cluster_autoscaler_version), child_opts)
 
-    def _with_service_namespaces(self, k8s_opts: pulumi.ResourceOptions) -> ClusterRefs:
+    def _with_service_namespaces(self) -> ClusterRefs:
         """The feature store's and MLflow's namespaces, created once here (restricted pod security) and handed to
         every component that uses them."""
         config, namespaces = self.config, dict(self.cluster.refs.namespaces)
@@ -180,14 +187,15 @@ class MlopsPlatform(pulumi.ComponentResource):
 
     def _workspaces(self, ctx: PlatformContext) -> dict[str, Any]:
         """The listed team workspaces' credentials (MLflow user, Qdrant key), after the add-ons that share keys."""
-        qdrant_key, qdrant_url = ctx.workspace_keys.get("qdrant", (None, None))
+        qdrant = ctx.workspace_qdrant[0] if ctx.workspace_qdrant else None
+        qdrant_key, qdrant_url = (qdrant.client_key_secret, qdrant.url) if qdrant else (None, None)
         return workspace_credentials(
             child(self._name, "workspace"), self, workspaces=list(self.config.cluster.workspaces),
             cluster=ctx.cluster.identity, region=self.config.region, data_key=self.data_key, tags=self.tags,
             mlflow_passwords=ctx.mlflow_credentials, qdrant_key=qdrant_key, qdrant_url=qdrant_url,
             recovery_window_days=self.config.security_baseline.secret_recovery_window_days)
 
-    def _monitoring(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions) -> MonitoringCore:
+    def _monitoring(self, cluster_refs: ClusterRefs, opts: pulumi.ResourceOptions) -> MonitoringCore:
         """The monitoring core, then the cluster's contribution to it (the feature store and the model registry
         contribute their own, given `core.refs`)."""
         config, name = self.config, self._name
@@ -197,73 +205,84 @@ class MlopsPlatform(pulumi.ComponentResource):
             protect=config.protect_stateful, slack_webhook_url=_secret(recv.slack_webhook_secret),
             pagerduty_routing_key=_secret(recv.pagerduty_key_secret), heartbeat_url=_secret(recv.heartbeat_url_secret),
             gpu_taint_keys=sorted({p.taint.key for p in config.gpu_pools if p.taint} or {"nvidia.com/gpu"}),
-            gpu_nodes_only=bool(config.gpu_pools)), k8s_opts)
+            gpu_nodes_only=bool(config.gpu_pools)), opts)
         ClusterObservability(child(name, "cluster-observability"), ClusterObservabilityArgs(
-            monitoring=core.refs, tags=self.tags, gpu=bool(config.gpu_pools),
+            monitoring=core.refs, tags=self.tags, cluster=cluster_refs, gpu=bool(config.gpu_pools),
             ml_namespaces=sorted({t.name for t in config.cluster.teams}
                                  | {c.namespace for c in (config.feast, config.mlflow) if c}),
             # Only the add-on's CloudWatch agent emits the failed-node metric.
             container_insights_cluster=cluster_refs.name if cluster_refs.container_insights else None,
-            nat_gateway_ids=self.network.nat_gateway_ids), k8s_opts)
+            nat_gateway_ids=self.network.nat_gateway_ids), opts)
         return core
 
-    def _security(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions) -> SecurityBaseline:
+    def _security(self, cluster_refs: ClusterRefs, opts: pulumi.ResourceOptions) -> SecurityBaseline:
+        """Threat detection and secrets delivery, before the add-ons (their secret stores wait for the operator)."""
         config, sb = self.config, self.config.security_baseline
         return SecurityBaseline(child(self._name, "security"), SecurityBaselineArgs(
+            config=sb, region=config.region, tags=self.tags, cluster=cluster_refs, protect=config.protect_stateful,
+            alert_topic_arn=self.monitoring.alert_topic_arn if self.monitoring else None,
+            secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets}), opts)
+
+    def _guards(self, security: SecurityBaseline, cluster_refs: ClusterRefs, ctx: PlatformContext) -> BucketGuards:
+        """The trail and the exfiltration guards, last: from every bucket and service port the core and the add-ons
+        exposed (the Pushgateway, Qdrant's API, served models, LakeFS's API and S3 gateway)."""
+        config, sb = self.config, self.config.security_baseline
+        return bucket_guards(security, BucketGuardsArgs(
             config=sb, region=config.region, tags=self.tags, network=self.network.refs, cluster=cluster_refs,
             protect=config.protect_stateful,
-            alert_topic_arn=self.monitoring.alert_topic_arn if self.monitoring else None,
-            # The trail and guards come after the add-ons, from the complete bucket lists (__init__).
-            buckets_later=True,
+            data_bucket_arns=list(self.data_buckets), platform_bucket_arns=list(self.platform_buckets),
             ml_namespaces=[t.name for t in config.cluster.teams],
             service_namespaces=[c.namespace for c in (config.feast, config.mlflow) if c is not None],
-            # Training jobs push metrics to the Pushgateway (MonitoringCore.pushgateway_url).
-            service_ports=([ServicePort(config.monitoring.namespace, PUSHGATEWAY_SERVICE_PORT)]
-                           if self.monitoring is not None else [])
-            # ...and call Qdrant's API (Qdrant's own ingress policy then admits only the granted namespaces).
-            + ([ServicePort(config.data.qdrant.namespace, p) for p in (QDRANT_HTTP_PORT, QDRANT_GRPC_PORT)]
-               if config.data.qdrant.enabled else [])
-            # ...and call served models (KServe predictors listen on 8080 behind their port-80 Service).
-            + ([ServicePort(config.serving.namespace, SERVING_HTTP_PORT)]
-               if isinstance(config.serving, ServingConfig) and config.serving.enabled else [])
-            # ...and LakeFS's API and S3 gateway (its own ingress policy admits the client namespaces).
-            + ([ServicePort(config.data.lakefs.namespace, LAKEFS_SERVER_PORT)] if config.data.lakefs.enabled else []),
-            secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets},
+            service_ports=list(ctx.service_ports),
             gateway_services=["dynamodb"] if uses_dynamodb(config) else [],
             # Feast's SQL registry and Redis (RBAC): every team holds its own login (feature_clients).
             vpc_ports=feast_vpc_ports(config),
             deployer_role_arns=effective_deployer_role_arns(sb, config.cluster),
             # Every bucket of the platform is autonamed from a child name of this component.
-            deployer_bucket_prefixes=[self._name]), k8s_opts)
+            deployer_bucket_prefixes=[self._name]))
 
     def _context(self, cluster_refs: ClusterRefs, k8s_opts: pulumi.ResourceOptions,
                  guard: VpcEndpointGuard | None) -> PlatformContext:
         fs, reg = self.feature_store, self.model_registry
+        feast = fs if isinstance(fs, FeastFeatureStore) else None
+        mlflow = reg if isinstance(reg, MlflowRegistry) else None
         return PlatformContext(
             name=self._name, parent=self, config=self.config, tags=self.tags, protect=self.config.protect_stateful,
             data_buckets=self.data_buckets, platform_buckets=self.platform_buckets,
             network=self.network.refs, cluster=cluster_refs, k8s_opts=k8s_opts, data_key=self.data_key,
             shared_bucket=self.shared_bucket, bucket_guard=guard,
             monitoring=self.monitoring.refs if self.monitoring else None,
+            pushgateway_url=self.monitoring.pushgateway_url if self.monitoring else None,
+            service_ports=list(self.monitoring.service_ports) if self.monitoring else [],
             artifacts=reg.artifacts.refs if reg else None,
-            artifact_write_policy_arn=reg.log_models_policy().arn if reg else None,
-            feature_read_policy_arn=fs.read_policy().arn if fs else None,
+            artifact_write_policy_arn=reg.log_models_policy.arn if reg else None,
+            feature_read_policy_arn=fs.read_policy.arn if fs else None,
             offline_store=fs.bucket.refs if fs else None,
-            mlflow_tracking_uri=reg.internal_tracking_uri if reg else None,
-            mlflow_credentials=reg.mlflow_credentials if reg else {},
-            feature_registry_logins=getattr(fs, "registry_logins", {}) if fs else {},
-            feature_server_url=getattr(fs, "feature_server_url", None) if fs else None,
-            external_secrets=self.security if self.security and self.config.security_baseline.external_secrets else None)
+            mlflow_tracking_uri=mlflow.internal_tracking_uri if mlflow else None,
+            mlflow_credentials=mlflow.mlflow_credentials if mlflow else {},
+            feature_registry_logins=feast.registry_logins if feast else {},
+            feature_server_url=feast.feature_server_url if feast else None,
+            external_secrets=self.security.secrets_delivery if self.security else None)
 
     def _outputs(self) -> dict[str, Any]:
         """The core stack outputs, by contract attribute (None: not built with this config); `core_outputs` checks
         that exactly the contract's keys for this config have a value."""
-        fs, reg, mon, sec = self.feature_store, self.model_registry, self.monitoring, self.security
+        fs, reg, mon, sec, guards = self.feature_store, self.model_registry, self.monitoring, self.security, self.guards
+        # Engine-specific outputs come from the engine's own type (None: another engine, or none).
+        feast = fs if isinstance(fs, FeastFeatureStore) else None
+        sagemaker = fs if isinstance(fs, SageMakerFeatureStore) else None
+        mlflow = reg if isinstance(reg, MlflowRegistry) else None
         network, cluster = self.network.refs, self.cluster
         return core_outputs(self.config, {
             "environment": self.config.environment, "cluster_name": cluster.cluster.name,
             "cluster_endpoint": cluster.cluster.endpoint, "kubeconfig": cluster.kubeconfig,
             "workload_identity": self.config.cluster.workload_identity,
+            "cluster_version": cluster.refs.version, "storage_classes": list(cluster.refs.storage_classes),
+            "load_balancer_controller": cluster.refs.load_balancer_controller,
+            "network_policy_enforced": cluster.refs.network_policy_enforced,
+            "container_insights": cluster.refs.container_insights, "metrics_server": cluster.refs.metrics_server,
+            "service_ipv4_cidr": cluster.refs.service_ipv4_cidr,
+            "interface_endpoints": list(network.interface_endpoints or ()),
             "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.refs.identity.oidc_issuer,
             "vpc_id": network.vpc_id, "vpc_cidr": network.vpc_cidr, "private_subnet_ids": network.private_subnet_ids,
             "cluster_security_group_id": cluster.refs.cluster_security_group_id,
@@ -271,22 +290,22 @@ class MlopsPlatform(pulumi.ComponentResource):
             "shared_bucket_name": self.shared_bucket.bucket_name, "data_key_arn": self.data_key.arn,
             "feature_store_offline_bucket": fs.offline_bucket_name if fs else None,
             "feature_store_kms_key_arn": fs.kms_key.arn if fs else None,
-            "feature_store_read_policy_arn": fs.read_policy().arn if fs else None,
-            "feature_store_group_names": fs.sagemaker.group_names if fs and fs.sagemaker else None,
-            "feature_store_registry": getattr(fs, "registry_path", None),  # these four: feast engine only
-            "feature_store_yaml": fs.feature_store_yaml if fs else None,
-            "feature_store_url": getattr(fs, "feature_server_url", None),
-            "feature_store_online_tables": fs.dynamodb.table_names if fs and fs.dynamodb else None,
-            "feature_store_online_endpoint": fs.redis.endpoint if fs and fs.redis else None,
-            "mlflow_tracking_uri": reg.internal_tracking_uri if reg else None,
-            "model_registry_db_endpoint": reg.database_endpoint if reg else None,
+            "feature_store_read_policy_arn": fs.read_policy.arn if fs else None,
+            "feature_store_group_names": sagemaker.group_names if sagemaker else None,
+            "feature_store_registry": feast.registry_path if feast else None,
+            "feature_store_yaml": feast.feature_store_yaml if feast else None,
+            "feature_store_url": feast.feature_server_url if feast else None,
+            "feature_store_online_tables": feast.dynamodb.table_names if feast and feast.dynamodb else None,
+            "feature_store_online_endpoint": feast.redis.endpoint if feast and feast.redis else None,
+            "mlflow_tracking_uri": mlflow.internal_tracking_uri if mlflow else None,
+            "model_registry_db_endpoint": mlflow.database_endpoint if mlflow else None,
             "model_artifact_bucket": reg.artifact_bucket_name if reg else None,
-            "model_artifact_write_policy_arn": reg.log_models_policy().arn if reg else None,
+            "model_artifact_write_policy_arn": reg.log_models_policy.arn if reg else None,
             "alert_topic_arn": mon.alert_topic_arn if mon else None,
             "pushgateway_url": mon.pushgateway_url if mon else None,
-            "audit_trail_arn": sec.trail_arn if sec else None,
+            "audit_trail_arn": guards.trail_arn if guards else None,
             "guard_duty_detector_id": sec.detector_id if sec else None,
-            "team_workspace": workspace_terms(self.config, sec.egress_rules if sec else None,
+            "team_workspace": workspace_terms(self.config, guards.egress_rules if guards else None,
                                               self.workspace_credentials),
         })
 

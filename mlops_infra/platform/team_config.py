@@ -8,8 +8,8 @@ from pydantic import Field
 
 from ..compute.gpu_config import GpuPoolConfig
 from ..config.base import ConfigModel
-from ..config.platform import TagsConfig
 from ..config.types import K8sName
+from .config import TagsConfig
 
 Credential = Literal["mlflow", "qdrant"]
 ALL_CREDENTIALS: tuple[Credential, ...] = ("mlflow", "qdrant")
@@ -25,8 +25,9 @@ class TeamWorkspaceConfig(ConfigModel):
     gpu_quota: int = Field(4, ge=0, le=1024, description="Quota on requests.nvidia.com/gpu. Default: 4.")
     service_account: K8sName = Field("workload", description="ServiceAccount the team's jobs run as. Default: workload.")
     tags: TagsConfig = Field(..., description="Cost and ownership tags of the team. Required.")
-    workload_identity: Literal["irsa", "podIdentity"] = Field(
-        "irsa", description="Must match the platform's `workloadIdentity` output. Default: irsa.")
+    workload_identity: Literal["irsa", "podIdentity"] | None = Field(
+        None, description="How the workspace's pods get AWS credentials; must match the platform's "
+        "`workloadIdentity` output. Default: that output.")
     gpu_pool: GpuPoolConfig | None = Field(None, description="The team's own GPU pool. Default: none (shared pools).")
     credentials: list[Credential] = Field(
         default_factory=lambda: list(ALL_CREDENTIALS),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pulumi
 import pulumi_aws as aws
@@ -12,20 +12,23 @@ import pulumi_kubernetes as k8s
 
 from ..blocks.identity import IRSA_ROLE_ANNOTATION, ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.namespace import PLATFORM_CLIENT, namespace_labels
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, retyped
+from ..blocks.refs import ClusterRefs, NetworkRefs, NodeRefs
+from ..blocks.stack_outputs import MissingStackOutput, known_value
 from ..compute.cluster_autoscaler import needed as autoscaler_needed
 from ..compute.gpu_config import GpuPoolConfig
 from ..compute.gpu_pool import GpuNodePool, GpuNodePoolArgs
 from ..compute.gpu_software import installs_efa_plugin, tolerations
 from ..compute.training_foundations import TRAINING_LEVEL
-from ..config import PlatformConfig
+from ..config.versions import DEFAULT_EKS_VERSION
 from ..data.qdrant import CREDENTIALS_SECRET as QDRANT_SECRET
 from ..features.feature_server import CLIENT_LABEL as FEATURE_CLIENT_LABEL
-from ..outputs import PlatformOutputs, TeamWorkspaceTerms
+from ..outputs import CONTRACT, PlatformOutputs, TeamWorkspaceTerms
 from ..registry.mlflow_users import CREDENTIALS_SECRET as MLFLOW_SECRET
 from ..registry.mlflow_users import PASSWORD_ENV, USERNAME_ENV
 from ..security.exfiltration_guards import api_egress_rules
 from ..security.secrets_delivery import ESO_API_VERSION
+from .config import PlatformConfig
 from .team_config import TeamWorkspaceConfig
 from .workspace_credentials import STORE_SERVICE_ACCOUNT
 
@@ -82,22 +85,29 @@ class TeamWorkspaceArgs:
     config: TeamWorkspaceConfig
     platform: PlatformOutputs
     environment: str
+    provider: k8s.Provider
+    """The platform cluster's Kubernetes provider (`cluster_provider(...)` from the `kubeconfig` output): every
+    Kubernetes child binds to it."""
 
 
 class TeamWorkspace(pulumi.ComponentResource):
-    """Kubernetes children use the provider in `opts.providers` (built by the program from the platform's
-    kubeconfig output)."""
+    """Kubernetes children bind to `args.provider` (built once by the program from the platform's kubeconfig
+    output)."""
 
     role_arn: pulumi.Output[str]
     env_from: list[dict[str, Any]]
     """What the team's pods put in `envFrom` to reach MLflow and Qdrant as a platform team does."""
 
     def __init__(self, name: str, args: TeamWorkspaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:team:TeamWorkspace", name, None, opts)
-        cfg, platform = args.config, args.platform
+        cfg, platform, stack = args.config, args.platform, args.config.platform_stack
+        cluster = _platform_cluster(platform, args.provider)
+        super().__init__("mlops:platform:TeamWorkspace", name, None,
+                         retyped(cluster.bind(opts), "mlops:team:TeamWorkspace"))
+        # The identity mode decides which resources exist: the platform's output, read now (or the workspace's own).
+        mode = cfg.workload_identity or _identity_mode(known_value(platform.workload_identity))
         tags = cfg.tags.for_environment(args.environment)
         labels = {"mlops.io/team": cfg.namespace}
-        terms = _required(platform.team_workspace, "teamWorkspace")
+        terms = _required(platform.team_workspace, "teamWorkspace", stack)
         # Labelled as the platform asks (its services' ingress NetworkPolicies and the feature server admit them)
         # and at the platform teams' Pod Security level (GPU images run under it).
         ns = k8s.core.v1.Namespace(child(name, "ns"), metadata={"name": cfg.namespace, "labels": terms.apply(
@@ -114,21 +124,21 @@ class TeamWorkspace(pulumi.ComponentResource):
         identity = WorkloadIdentity(child(name, "workload"), WorkloadIdentityArgs(
             cluster=ClusterIdentity(
                 cluster_name=platform.cluster_name,
-                mode=cfg.workload_identity,
-                oidc_provider_arn=_required(platform.oidc_provider_arn, "oidcProviderArn")
-                if cfg.workload_identity == "irsa" else None,
-                oidc_issuer=_required(platform.oidc_issuer, "oidcIssuer") if cfg.workload_identity == "irsa" else None),
+                mode=mode,
+                oidc_provider_arn=_required(platform.oidc_provider_arn, "oidcProviderArn", stack)
+                if mode == "irsa" else None,
+                oidc_issuer=_required(platform.oidc_issuer, "oidcIssuer", stack) if mode == "irsa" else None),
             namespace=ns_name,
             service_account=cfg.service_account,
             tags=tags,
         ), pulumi.ResourceOptions(parent=self))
         # The platform's managed grant policies: read the feature store, log models to the registry.
         aws.iam.RolePolicyAttachment(child(name, "feature-store-read"), role=identity.role.name,
-                                     policy_arn=_required(platform.feature_store_read_policy_arn, "featureStoreReadPolicyArn"),
+                                     policy_arn=_required(platform.feature_store_read_policy_arn, "featureStoreReadPolicyArn", stack),
                                      opts=child_options(self))
         aws.iam.RolePolicyAttachment(child(name, "model-artifacts-write"), role=identity.role.name,
                                      policy_arn=_required(platform.model_artifact_write_policy_arn,
-                                                          "modelArtifactWritePolicyArn"),
+                                                          "modelArtifactWritePolicyArn", stack),
                                      opts=child_options(self))
         if cfg.dvc_remote != "none":
             # The team's DVC remote (mlops_infra/data/dvc.py): its managed read or write grant, by team name.
@@ -140,12 +150,22 @@ class TeamWorkspace(pulumi.ComponentResource):
             terms.apply(lambda t: _refuse(gpu_pool_problems(pool, t["gpuSoftware"]), pool.name))
             # The team's own pool joins the platform's cluster with the platform's node role and key.
             GpuNodePool(child(name, f"gpu-{cfg.gpu_pool.name}"), GpuNodePoolArgs(
-                config=cfg.gpu_pool, cluster_name=platform.cluster_name, node_role_arn=platform.node_role_arn,
-                subnet_ids=platform.private_subnet_ids, cluster_security_group_id=platform.cluster_security_group_id,
-                kms_key_arn=platform.cluster_kms_key_arn, tags=tags), pulumi.ResourceOptions(parent=self))
-        platform.workload_identity.apply(lambda mode: _same_identity_mode(mode, cfg.workload_identity))
+                config=cfg.gpu_pool, cluster=cluster,
+                network=NetworkRefs.existing(platform.vpc_id, platform.vpc_cidr.apply(lambda c: c or ""),
+                                             platform.private_subnet_ids),
+                nodes=NodeRefs(role_arn=platform.node_role_arn, volume_key_arn=platform.cluster_kms_key_arn),
+                tags=tags), pulumi.ResourceOptions(parent=self))
+        platform.workload_identity.apply(lambda platform_mode: _same_identity_mode(platform_mode, mode))
         self.role_arn = identity.role_arn
         self.register_outputs({"roleArn": self.role_arn, "namespace": cfg.namespace, "envFrom": self.env_from})
+
+
+def _platform_cluster(platform: PlatformOutputs, provider: k8s.Provider) -> ClusterRefs:
+    """The platform's cluster as refs. `ClusterRefs.version` is a plain string (it may decide which resources exist)
+    while the platform's `clusterVersion` output is an Output; nothing here reads the version (a node group takes the
+    cluster's name, security group and node refs only), so the library default stands in."""
+    return ClusterRefs.existing(platform.cluster_name, provider=provider, version=DEFAULT_EKS_VERSION,
+                                security_group_id=platform.cluster_security_group_id)
 
 
 def _egress_guard(name: str, parent: pulumi.Resource, namespace: pulumi.Input[str], labels: dict[str, str],
@@ -233,16 +253,24 @@ def _refuse(problems: list[str], pool: str) -> None:
         raise pulumi.RunError(f"team:workspace.gpuPool {pool!r}: " + "; ".join(problems))
 
 
+def _identity_mode(value: Any) -> Literal["irsa", "podIdentity"]:
+    if value == "irsa" or value == "podIdentity":
+        return "irsa" if value == "irsa" else "podIdentity"
+    raise pulumi.RunError(f"the platform's workloadIdentity output is {value!r}, not 'irsa' or 'podIdentity'")
+
+
 def _same_identity_mode(platform_mode: str, team_mode: str) -> None:
     if platform_mode != team_mode:
         raise pulumi.RunError(f"team:workspace.workloadIdentity is {team_mode!r}, but the platform uses {platform_mode!r}")
 
 
-def _required(value: pulumi.Output[T | None], key: str) -> pulumi.Output[T]:
+def _required(value: pulumi.Output[T | None], key: str, stack: str) -> pulumi.Output[T]:
     """A contract output this workspace needs although the platform may omit it (feature store or registry off, or
-    a platform release older than the output)."""
+    a platform release older than the output): missing, an error naming it, `stack` and the config that exports it."""
+    producer = next((k.producer for k in CONTRACT.values() if k.output == key), "")
+
     def check(v: T | None) -> T:
         if not v:
-            raise pulumi.RunError(f"the platform stack has no {key!r} output, which this workspace needs")
+            raise MissingStackOutput(key, stack, producer)
         return v
     return value.apply(check)

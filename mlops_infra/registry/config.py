@@ -84,6 +84,7 @@ AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 
 
 class IngressConfig(ConfigModel):
+    """An ALB Ingress in front of the MLflow server, with its TLS certificate and authentication."""
     enabled: bool = Field(False, description="Expose MLflow through an ALB Ingress (class alb: needs "
                           "cluster.loadBalancerController). Default: false.")
     host: str | None = Field(None, description="Hostname. Required when enabled.")
@@ -123,6 +124,7 @@ class TrackingServerConfig(ConfigModel):
     # Pins checked Nov 2026 against community-charts/helm-charts charts/mlflow/Chart.yaml (chart 1.12.0,
     # `artifacthub.io/images`: burakince/mlflow:3.14.0, quay.io/oauth2-proxy/oauth2-proxy:v7.15.3). The
     # burakince image is MLflow with psycopg2, boto3 and the extras (Prometheus exporter) the server needs.
+    """The MLflow tracking server: image, replicas and resources."""
     image: ImageRef = Field("docker.io/burakince/mlflow:3.14.0", description="Pinned MLflow image (with psycopg2 "
                             "and boto3). Default: docker.io/burakince/mlflow:3.14.0.")
     oauth2_proxy_image: ImageRef = Field("quay.io/oauth2-proxy/oauth2-proxy:v7.15.3",

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from ..blocks import iam
 from ..blocks.kms import KmsKey
+from ..blocks.naming import renamed_type
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.postgres import PARAMETERS, POSTGRES_PORT, PostgresArgs, postgres
 from ..config.database import DatabaseConfig
@@ -44,7 +45,8 @@ class MlflowDatabase(pulumi.ComponentResource):
     instance: aws.rds.Instance
 
     def __init__(self, name: str, args: MlflowDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:mlflow_database:MlflowDatabase", name, None, opts)
+        super().__init__("mlops:registry:MlflowDatabase", name, None,
+                         renamed_type(opts, "mlops:mlflow_database:MlflowDatabase"))
         self.kms_key = args.kms_key
         self.db_name = DB_NAME
         self.username = MASTER_USERNAME

@@ -24,7 +24,7 @@ import pulumi_random as random
 from ..blocks import pod_security
 from ..blocks.bucket import HardenedBucket
 from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.naming import child, child_options, truncate_name
+from ..blocks.naming import child, child_options, renamed_type, truncate_name
 from .config import (
     FLASK_SECRET_KEY_ENV,
     INGRESS_CLASS,
@@ -115,7 +115,8 @@ class MlflowServer(pulumi.ComponentResource):
     # long: MLflow's Deployment (server flags measured against the real server), Service, policies and migration Job
     #   in one reviewed spec
     def __init__(self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:mlflow_server:MlflowServer", name, None, opts)
+        super().__init__("mlops:registry:MlflowServer", name, None,
+                         renamed_type(opts, "mlops:mlflow_server:MlflowServer"))
         cfg, ingress, db = args.config, args.config.ingress, args.database
         if cfg.oidc and args.oidc_client_secret is None:
             raise ValueError(f"{name}: ingress auth oidc needs oidc_client_secret")

@@ -14,6 +14,7 @@ import pulumi
 
 from ..blocks.naming import child
 from ..blocks.observability import MonitoringRefs
+from ..blocks.refs import ClusterRefs
 from ..observability.cloudwatch_alarms import CloudWatchAlarms, CloudWatchAlarmsArgs
 from ..observability.config import ThresholdsConfig
 from ..observability.contribution import add_dashboard, add_rules, thresholds_of
@@ -51,6 +52,8 @@ def registry_dashboard(server: ScrapeTarget) -> Dashboard:
 class ModelRegistryObservabilityArgs:
     monitoring: MonitoringRefs
     tags: dict[str, str]
+    cluster: ClusterRefs
+    """The cluster the monitoring core runs on: the rules and dashboards bind to its provider."""
     server: ScrapeTarget | None = None
     """The MLflow tracking server's scrape target. Default: none (engine sagemaker: drift alert only)."""
     database_instance_id: pulumi.Input[str] | None = None
@@ -62,7 +65,7 @@ class ModelRegistryObservability(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelRegistryObservabilityArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:registry:ModelRegistryObservability", name, None, opts)
+        super().__init__("mlops:registry:ModelRegistryObservability", name, None, args.cluster.bind(opts))
         refs, t = args.monitoring, thresholds_of(args.monitoring)
         # Moved from the MonitoringStack's `mlops-services` group (MLflow's were the only service rules it rendered).
         add_rules(self, name, refs, registry_rules(t, args.server), moved="mlops-services")
@@ -72,7 +75,7 @@ class ModelRegistryObservability(pulumi.ComponentResource):
         if refs.alert_topic_arn is not None and args.database_instance_id is not None:
             # The MonitoringStack's `data-alarms` held this database's alarms (as `rds-*`): this component takes
             # its place (the feature store's alarms alias one by one, see features/observability.py).
-            moved = refs.moved_from.child(CloudWatchAlarms.TYPE, "data-alarms") if refs.moved_from else None
+            moved = refs.moved_from.child(CloudWatchAlarms.RELEASED_TYPE, "data-alarms") if refs.moved_from else None
             self.alarms = CloudWatchAlarms(child(name, "alarms"), CloudWatchAlarmsArgs(
                 topic_arn=refs.alert_topic_arn, thresholds=t, tags=args.tags,
                 rds_instance_id=args.database_instance_id, moved_from=moved), pulumi.ResourceOptions(parent=self))

@@ -47,6 +47,7 @@ def data_event_selector(
 
 
 class AuditTrail(pulumi.ComponentResource):
+    """The audit trail: a CloudTrail trail with its encrypted bucket, log group and key."""
     trail_arn: pulumi.Output[str]
     bucket_name: pulumi.Output[str]
     log_group_name: pulumi.Output[str]

@@ -13,6 +13,7 @@ from pydantic import Field, StringConstraints
 
 from ..config.base import ConfigModel, Problem
 from ..config.types import (
+    BucketNamePrefix,
     ChartVersion,
     IamRoleArn,
     Ipv4Cidr,
@@ -49,7 +50,18 @@ class IntegrationSecret(ConfigModel):
         "value", description="Key of the value in the synced Kubernetes Secret. Default: value.")
 
 
+class ConsumerServicePort(ConfigModel):
+    """A port of a service a consumer stack runs on this platform's cluster (a component used alone), which the
+    teams' guarded namespaces may call."""
+
+    namespace: K8sName = Field(..., description="The service's namespace. Required.")
+    port: int = Field(..., ge=1, le=65535, description="The port its pods listen on (a Service's targetPort: "
+                      "NetworkPolicies judge traffic after the Service's translation). Required.")
+
+
 class SecurityBaselineConfig(ConfigModel):
+    """The security baseline (`securityBaseline`): audit trail, threat detection, secrets delivery and exfiltration
+    guards."""
     enabled: bool = Field(True, description="Deploy the security baseline. Default: true (profile: dev false).")
     cloudtrail: bool = Field(True, description="Multi-region CloudTrail with S3 data events. Default: true.")
     trail_data_events: bool = Field(
@@ -119,6 +131,17 @@ class SecurityBaselineConfig(ConfigModel):
         None, description="The Pulumi state bucket (`pulumi login s3://<bucket>`): the S3 gateway endpoint lets the "
         "deployer roles read and write its objects, so `pulumi up` from a runner inside the VPC keeps its state. "
         "Default: none (state elsewhere, e.g. Pulumi Cloud, or the runner outside the VPC).")
+    consumer_bucket_prefixes: list[BucketNamePrefix] = Field(
+        default_factory=list, description="Name prefixes of the buckets that consumer stacks on this platform's VPC "
+        "create (components used alone, e.g. `search-prod` for a LakeFs named `search-prod-lakefs`, whose buckets are "
+        "autonamed `search-prod-lakefs-blockstore-<random>`): the S3 gateway endpoint admits this account's "
+        "principals to objects of this account's buckets named `<prefix>-*`, and the deployer roles may create and "
+        "administer them. Without it a guarded platform's endpoint denies every consumer bucket. The audit trail does "
+        "not record their data events (the consumer stack's own trail does). Default: none.")
+    consumer_service_ports: list[ConsumerServicePort] = Field(
+        default_factory=list, description="Ports of services that consumer stacks run on this cluster (e.g. a LakeFs "
+        "used alone: `{namespace: search-lakefs, port: 8000}`): the teams' default-deny egress admits them, as it "
+        "admits the ports of the components the platform composed. Default: none.")
     s3_egress_cidrs: list[Ipv4Cidr] = Field(
         default_factory=list, description="Extra CIDRs opened for HTTPS egress from ML namespaces, on top of the "
         "region's S3 prefix list (read at deploy time), e.g. an S3 interface endpoint elsewhere. Default: none.")
@@ -145,6 +168,10 @@ class SecurityBaselineConfig(ConfigModel):
                 yield "deployerStateBucket", "set, but exfiltrationGuards is false"
             if self.s3_egress_cidrs:
                 yield "s3EgressCidrs", "set, but exfiltrationGuards is false"
+            if self.consumer_service_ports:
+                yield "consumerServicePorts", "set, but exfiltrationGuards is false (team egress is not guarded)"
+            if self.consumer_bucket_prefixes:
+                yield "consumerBucketPrefixes", "set, but exfiltrationGuards is false (the endpoint admits any bucket)"
 
     def _singleton_problems(self) -> Iterable[Problem]:
         pairs = (("guarddutyDetector", self.guardduty_detector, "guarddutyDetectorId", self.guardduty_detector_id),

@@ -46,6 +46,7 @@ import pulumi_kubernetes as k8s
 
 from ..blocks import iam
 from ..blocks.bucket import ACCESS_ANALYZER_SLR, GUARDDUTY_SLR, VpcEndpointGuard
+from ..blocks.endpoints import ServicePort
 from ..blocks.naming import child, child_options
 from ..blocks.refs import NetworkRefs
 from .config import SecurityBaselineConfig
@@ -136,14 +137,6 @@ def data_bucket_guard(config: SecurityBaselineConfig, network: NetworkRefs,
 
 
 @dataclass(frozen=True)
-class ServicePort:
-    """A port ML pods may reach in another namespace (e.g. the Pushgateway: `monitoring`, 9091)."""
-
-    namespace: str
-    port: int
-
-
-@dataclass(frozen=True)
 class ExfiltrationGuardsArgs:
     config: SecurityBaselineConfig
     network: NetworkRefs
@@ -174,6 +167,10 @@ class ExfiltrationGuardsArgs:
     deployer_bucket_prefixes: Sequence[str] = field(default_factory=tuple)
     """Name prefixes the platform's buckets are created under (Pulumi autonaming: `<prefix>-<random>`): the deployer
     roles may create and administer buckets named `<prefix>-*` through the endpoint. Default: none."""
+    consumer_bucket_prefixes: Sequence[str] = field(default_factory=tuple)
+    """Name prefixes of consumer stacks' buckets (`securityBaseline.consumerBucketPrefixes`): the endpoint admits this
+    account's principals to this account's buckets named `<prefix>-*`, and the deployer roles create them. Default:
+    none."""
     trail_bucket_arn: pulumi.Input[str] | None = None
     """The audit trail's bucket: the deployer roles administer it through the endpoint. Default: none."""
     deployer_state_bucket: str | None = None
@@ -248,6 +245,7 @@ def prefix_list_cidrs(region: str, service: str, parent: pulumi.Resource) -> pul
 
 
 class ExfiltrationGuards(pulumi.ComponentResource):
+    """Exfiltration guards: VPC endpoint policies and network policies that keep data inside the platform."""
     def __init__(self, name: str, args: ExfiltrationGuardsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:security:ExfiltrationGuards", name, None, opts)
         network = args.network
@@ -292,6 +290,13 @@ class ExfiltrationGuards(pulumi.ComponentResource):
             statements.append(pulumi.Output.all(buckets, identity.account_id).apply(lambda a: iam.statement(
                 "PlatformBucketsOwnPrincipals", PLATFORM_BUCKET_ACTIONS, [*a[0], *(f"{arn}/*" for arn in a[0])],
                 principals={"AWS": "*"}, conditions={"StringEquals": {"aws:PrincipalAccount": a[1]}})))
+        if args.consumer_bucket_prefixes:  # buckets of stacks that use components alone on this VPC (their names only)
+            consumers = list(args.consumer_bucket_prefixes)
+            statements.append(pulumi.Output.all(partition, identity.account_id).apply(lambda a: iam.statement(
+                "ConsumerBucketsOwnPrincipals", PLATFORM_BUCKET_ACTIONS,
+                [r for p in consumers for r in (f"arn:{a[0]}:s3:::{p}-*", f"arn:{a[0]}:s3:::{p}-*/*")],
+                principals={"AWS": "*"}, conditions={"StringEquals": {"aws:PrincipalAccount": a[1],
+                                                                      "aws:ResourceAccount": a[1]}})))
         if args.deployer_role_arns:
             statements += deployer_statements(args, buckets, partition, identity.account_id)
         statements.append(iam.statement(
@@ -313,7 +318,8 @@ def deployer_statements(args: ExfiltrationGuardsArgs, buckets: pulumi.Output[lis
     names are matched in this account only (`aws:ResourceAccount`: a bucket of the same name in another account is
     not the platform's); the state bucket may live in a central account, so it is named exactly instead."""
     deployers = {"ArnLike": {"aws:PrincipalArn": list(args.deployer_role_arns)}}
-    prefixes, trail, state = list(args.deployer_bucket_prefixes), args.trail_bucket_arn, args.deployer_state_bucket
+    prefixes = [*args.deployer_bucket_prefixes, *args.consumer_bucket_prefixes]
+    trail, state = args.trail_bucket_arn, args.deployer_state_bucket
     admin = pulumi.Output.all(buckets, partition, trail, account).apply(lambda a: iam.statement(
         "PlatformBucketsDeployers", [*DEPLOYER_BUCKET_ACTIONS, "s3:CreateBucket"],
         list(dict.fromkeys([*a[0], *([a[2]] if a[2] else []), *(f"arn:{a[1]}:s3:::{p}-*" for p in prefixes)])),

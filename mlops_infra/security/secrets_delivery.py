@@ -29,10 +29,11 @@ import pulumi_kubernetes as k8s
 
 from ..blocks import iam, pod_security
 from ..blocks.helm import PinnedChart, release
-from ..blocks.identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
+from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
+from ..blocks.refs import ClusterRefs
 from .config import SecurityBaselineConfig
 
 ESO_API_VERSION = "external-secrets.io/v1"  # served since 0.16; v1beta1 is unserved from 0.17 (see security/config.py)
@@ -46,7 +47,7 @@ REFRESH_INTERVAL = "1h"
 @dataclass(frozen=True)
 class SecretsDeliveryArgs:
     config: SecurityBaselineConfig
-    cluster: ClusterIdentity
+    cluster: ClusterRefs
     region: str
     tags: dict[str, str]
     secret_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -82,13 +83,14 @@ def operator_values(service_account: str) -> dict[str, Any]:
 
 
 class SecretsDelivery(pulumi.ComponentResource):
+    """Secrets delivery: Secrets Manager secrets and the External Secrets operator with its store."""
     secret_arns: dict[str, pulumi.Output[str]]
     store_name: str | None
 
     # long: the secrets, the operator's identity, release and store in dependency order; each needs the previous
     #   one's name
     def __init__(self, name: str, args: SecretsDeliveryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:security:SecretsDelivery", name, None, opts)
+        super().__init__("mlops:security:SecretsDelivery", name, None, args.cluster.bind(opts))
         cfg = args.config
         missing = [s.config_key for s in cfg.integration_secrets if s.config_key not in args.secret_values]
         if missing:
@@ -113,14 +115,14 @@ class SecretsDelivery(pulumi.ComponentResource):
 
         ns_name = namespace(child(name, "namespace"), self, cfg.external_secrets_namespace, level="restricted")
         identity = WorkloadIdentity(child(name, "identity"), WorkloadIdentityArgs(
-            cluster=args.cluster, namespace=ns_name, service_account=ESO_SERVICE_ACCOUNT, tags=args.tags,
+            cluster=args.cluster.identity, namespace=ns_name, service_account=ESO_SERVICE_ACCOUNT, tags=args.tags,
             automount_token=True),  # the controller reads and writes Kubernetes Secrets through the API
             pulumi.ResourceOptions(parent=self))
         granted = sorted({ns for sec in cfg.integration_secrets for ns in sec.namespaces})
         readers = {ns: self._reader(name, args, ns, [secrets[s.name] for s in cfg.integration_secrets
                                                     if ns in s.namespaces], key, identity.role) for ns in granted}
         ready: list[pulumi.Resource] = [identity]
-        if args.cluster.mode != "irsa" and readers:  # Pod Identity: the operator assumes each store's role
+        if args.cluster.identity.mode != "irsa" and readers:  # Pod Identity: the operator assumes each store's role
             ready.append(aws.iam.RolePolicy(child(name, "identity-assume-stores"), role=identity.role.id,
                                             policy=iam.document([iam.statement(
                                                 "AssumeStoreRoles", ["sts:AssumeRole", "sts:TagSession"],
@@ -131,7 +133,7 @@ class SecretsDelivery(pulumi.ComponentResource):
 
         store_name = child(name, "secrets-manager")
         provider: dict[str, Any] = {"service": "SecretsManager", "region": args.region}
-        if args.cluster.mode == "irsa":
+        if args.cluster.identity.mode == "irsa":
             provider["auth"] = {"jwt": {"serviceAccountRef": {"name": ESO_SERVICE_ACCOUNT, "namespace": ns_name}}}
         # The earlier releases' ClusterSecretStore: the operator's own namespace only, and its role reads nothing.
         k8s.apiextensions.CustomResource(
@@ -161,9 +163,9 @@ class SecretsDelivery(pulumi.ComponentResource):
             iam.statement("ReadNamespaceSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
                           [s.arn for s in secrets]),
             key.use_statement("DecryptIntegrationSecrets", decrypt_only=True)]
-        if args.cluster.mode == "irsa":
+        if args.cluster.identity.mode == "irsa":
             return WorkloadIdentity(child(name, f"{ns}-reader"), WorkloadIdentityArgs(
-                cluster=args.cluster, namespace=args.namespaces.get(ns, ns), service_account=STORE_SERVICE_ACCOUNT,
+                cluster=args.cluster.identity, namespace=args.namespaces.get(ns, ns), service_account=STORE_SERVICE_ACCOUNT,
                 tags=args.tags, statements=statements), pulumi.ResourceOptions(parent=self)).role
         # Pod Identity: the operator's role assumes this one (External Secrets' `role`).
         trust = iam.trust_document([operator_role.arn.apply(lambda arn: iam.statement(
@@ -177,7 +179,7 @@ class SecretsDelivery(pulumi.ComponentResource):
     def _store(self, name: str, args: SecretsDeliveryArgs, ns: str, store_name: str, reader: aws.iam.Role,
                operator: pulumi.Resource) -> pulumi.Resource:
         provider: dict[str, Any] = {"service": "SecretsManager", "region": args.region}
-        if args.cluster.mode == "irsa":
+        if args.cluster.identity.mode == "irsa":
             provider["auth"] = {"jwt": {"serviceAccountRef": {"name": STORE_SERVICE_ACCOUNT}}}
         else:
             provider["role"] = reader.arn

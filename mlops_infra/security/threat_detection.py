@@ -6,7 +6,7 @@ one detector per account per Region"), and IAM Access Analyzer one account-level
 Region (IAM user guide, "IAM Access Analyzer quotas": 1, not adjustable). So each is adoptable: with
 `guarddutyDetector: existing` (`accountAnalyzer: existing`) the stack creates neither the detector nor its features
 (the owner manages them) but routes its findings to its own alert topic; `mlops-infra preflight` reads the account
-and says which applies, and `config.stack_set` refuses two stacks of one account and Region that both create one.
+and says which applies, and `platform.stack_set` refuses two stacks of one account and Region that both create one.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def finding_pattern(min_severity: float) -> str:
 
 
 class ThreatDetection(pulumi.ComponentResource):
+    """Threat detection: the GuardDuty detector (created or existing) and its findings routed to the alert topic."""
     detector_id: pulumi.Output[str] | None
     analyzer_arn: pulumi.Output[str] | None
 

@@ -158,10 +158,11 @@ def ingress_spec(exposure: ExposureConfig, m: ServedModelConfig) -> dict[str, An
 
 
 def network_policy_spec(*, client_namespaces: Sequence[str], prometheus_namespace: str | None,
-                        vpc_cidr: str | None, metrics_ports: Sequence[int],
+                        vpc_cidr: object | None, metrics_ports: Sequence[int],
                         client_namespace_labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Predictor pods admit model-API calls from the serving namespace and `client_namespaces` (and the ALB's
-    VPC addresses with an Ingress), and scrapes only from Prometheus."""
+    VPC addresses with an Ingress: `vpc_cidr`, a string or a Pulumi Input of one), and scrapes only from
+    Prometheus."""
     api_from: list[dict[str, Any]] = [{"podSelector": {}}]
     api_from += [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
                  for ns in sorted(client_namespaces)]

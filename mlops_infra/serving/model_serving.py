@@ -16,6 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks import helm, iam
+from ..blocks.endpoints import ServicePort
 from ..blocks.grants import Grant, Grants
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.namespace import namespace
@@ -26,7 +27,7 @@ from ..compute.gpu_config import TaintConfig
 from . import manifests, monitor_job, rules
 from .config import ServingConfig
 from .dashboards import model_dashboard
-from .runtimes import RUNTIME_OF, TFSERVING_GPU, TFSERVING_MONITORING_CONFIG, runtime_for, serving_runtime_spec
+from .runtimes import HTTP_PORT, RUNTIME_OF, TFSERVING_GPU, TFSERVING_MONITORING_CONFIG, runtime_for, serving_runtime_spec
 
 CERT_MANAGER_REPO = "https://charts.jetstack.io"
 KSERVE_CHARTS = "oci://ghcr.io/kserve/charts"
@@ -45,6 +46,7 @@ class ModelServingArgs:
     artifacts: BucketRefs
     """The model registry's artifact bucket: read only."""
     region: str
+    """The stack's Region: KServe's storage initializer and the monitoring job reach S3 there. Required."""
     tags: dict[str, str]
     gpu_taints: Mapping[str, TaintConfig | None] = field(default_factory=dict)
     """Taint of each GPU pool by name (the pools `models[].gpuPool` names). Default: none."""
@@ -56,7 +58,7 @@ class ModelServingArgs:
     """Namespaces whose pods may call the models. Default: none (the serving namespace only)."""
     client_namespace_labels: Mapping[str, str] | None = None
     """Also admit namespaces carrying these labels (a team workspace's). Default: none."""
-    vpc_cidr: str | None = None
+    vpc_cidr: pulumi.Input[str] | None = None
     """Admitted to the model port when an ALB (target type ip) fronts the models. Default: none."""
     feature_drift_threshold: float | None = None
     """Alert on the models' feature drift above it, when no feature store's FeatureDrift rule does (`rules.
@@ -64,9 +66,13 @@ class ModelServingArgs:
 
 
 class ModelServing(pulumi.ComponentResource):
+    """Model serving on KServe: the controller, cert-manager, and InferenceServices reading models from the
+    registry's bucket."""
     endpoints: dict[str, str]
     """In-cluster endpoint of each model (its API prefix on the predictor Service)."""
     identity: WorkloadIdentity
+    service_ports: list[ServicePort]
+    """What client pods reach: the predictors' port (8080, behind each model's port-80 Service)."""
     inference_services: dict[str, k8s.apiextensions.CustomResource]
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -126,8 +132,7 @@ class ModelServing(pulumi.ComponentResource):
                                                                             self.inference_services[m.name]]))
         if args.monitoring is not None:
             self._monitoring(name, args, args.monitoring, provider)
-        self.endpoints = {m.name: f"http://{manifests.predictor_service(m.name)}.{cfg.namespace}.svc.cluster.local"
-                                  f"{manifests.api_path(m)}" for m in cfg.models}
+        self.service_ports, self.endpoints = [ServicePort(cfg.namespace, HTTP_PORT)], endpoints(cfg)
         self.register_outputs({"endpoints": self.endpoints, "roleArn": self.identity.role_arn})
 
     def _runtimes(self, name: str, cfg: ServingConfig, kserve: Sequence[pulumi.Resource],
@@ -207,6 +212,12 @@ class ModelServing(pulumi.ComponentResource):
         (IRSA) or another VPC workload. Idempotent per role."""
         return self._grants.grant(role, "monitoring-write", self.monitoring_write_statements,
                                   "Write model monitoring inputs (reference and logged predictions)")
+
+
+def endpoints(cfg: ServingConfig) -> dict[str, str]:
+    """Each model's in-cluster endpoint: its API prefix on its predictor Service."""
+    return {m.name: f"http://{manifests.predictor_service(m.name)}.{cfg.namespace}.svc.cluster.local"
+                    f"{manifests.api_path(m)}" for m in cfg.models}
 
 
 def pod_monitor_spec(model: str, port: str, path: str) -> dict[str, Any]:

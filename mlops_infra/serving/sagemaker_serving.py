@@ -79,6 +79,7 @@ class SageMakerServingArgs:
 
 
 class SageMakerServing(pulumi.ComponentResource):
+    """Model serving on SageMaker endpoints."""
     endpoints: dict[str, pulumi.Output[str]]
     role_arn: pulumi.Output[str]
 

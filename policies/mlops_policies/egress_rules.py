@@ -54,12 +54,13 @@ class Rule:
 
 
 def parse_rule(rule: Mapping[str, Any]) -> Rule | None:
-    """An egress rule's ipBlock destinations and TCP ports (None when it names no ipBlock or is unknown)."""
+    """An egress rule's ipBlock destinations and TCP ports (None when it names no ipBlock or is unknown). A rule whose
+    `to` is missing or empty matches all destinations (networking/v1 NetworkPolicyEgressRule.to)."""
     peers = rule.get("to")
     cidrs: tuple[Network, ...] | None = None
     excepts: list[tuple[Network, ...]] = []
     unknown = False
-    if peers is not None:
+    if peers is not None and as_list(peers):
         nets = []
         for peer in as_list(peers):
             block = peer.get("ipBlock") if isinstance(peer, Mapping) else None

@@ -18,10 +18,12 @@ from .invariants_index import (
     NETWORK_POLICY,
     NODE_GROUP,
     POD_IDENTITY,
+    WORKLOADS,
     Index,
     cluster_scoped,
     doc,
     names,
+    pod_spec,
     release_namespace,
     release_values,
     stack_level,
@@ -230,6 +232,11 @@ def storage_class_uses(idx: Index) -> Iterable[tuple[Resource, str, Any]]:
         for i, tpl in enumerate(sts.get("spec", "volumeClaimTemplates") or []):
             if isinstance(tpl, Mapping):
                 yield sts, f"volumeClaimTemplates[{i}]", (tpl.get("spec") or {}).get("storageClassName")
+    for workload in idx.of_type(*WORKLOADS):  # generic ephemeral volumes (core/v1 EphemeralVolumeSource)
+        for vol in pod_spec(workload).get("volumes") or []:
+            claim = (vol.get("ephemeral") or {}).get("volumeClaimTemplate") if isinstance(vol, Mapping) else None
+            if isinstance(claim, Mapping) and isinstance(claim.get("spec"), Mapping):
+                yield workload, f"ephemeral volume {vol.get('name')}", claim["spec"].get("storageClassName")
     for release in idx.of_type("kubernetes:helm.sh/v3:Release"):
         for path, key, item in walk(release_values(release)):
             if key in STORAGE_KEYS and isinstance(item, str):

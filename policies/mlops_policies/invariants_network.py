@@ -139,7 +139,8 @@ def _port_listened(entry: Mapping[str, Any], targets: list[Pods], served: frozen
     if isinstance(port, int):
         if any(not t.ports and not t.what.startswith(BATCH) for t in targets):
             return None  # a server that declares no port may listen on any: not judged (batch pods serve none)
-        return any((proto, port) in t.ports for t in targets) or port in served
+        return any((proto, port) in t.ports for t in targets) or port in served  # the caller judges it only
+        # against a Service port over these pods (a pod may serve a number it does not declare)
     if isinstance(port, str):
         return any((proto, port) in t.names for t in targets)
     return None
@@ -179,6 +180,11 @@ def _listening(targets: list[Pods]) -> str:
     return ", ".join(map(str, ports)) or "no declared port"
 
 
+def _named(targets: list[Pods]) -> str:
+    names = sorted({n for t in targets for _, n in t.names})
+    return ", ".join(names) or "none named"
+
+
 RELEASE_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
 DIRECTORY_TYPE = "kubernetes:kustomize/v2:Directory"
 
@@ -215,21 +221,29 @@ def netpol_pod_port(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[R
                 if not isinstance(rule, Mapping):
                     continue
                 if direction == "ingress":
-                    targets, where = selected, f"pods it selects in {ns}"
+                    targets = selected
                 else:
                     peers = [p for p in as_list(rule.get(peers_key)) if isinstance(p, Mapping)]
                     targets = [t for peer in peers for t in peer_pods(peer, ns, pods, namespaces)]
-                    where = f"its peer pods ({', '.join(sorted({f'{t.namespace}/{t.what}' for t in targets})[:3])})"
+                named = ", ".join(sorted({f"{t.namespace}/{t.what}" for t in targets})[:3])
+                where = f"the pods it selects ({named})" if direction == "ingress" else f"its peer pods ({named})"
                 if not targets or "*" in unseen or {t.namespace for t in targets} & unseen or (
                         direction == "ingress" and ns in unseen):
                     continue  # pods made at run time, outside the stack, or by an unrendered chart: not judged
                 served = _served(idx, targets)
                 for entry in as_list(rule.get("ports")):
-                    if isinstance(entry, Mapping) and _port_listened(entry, targets, served) is False:
-                        port = entry.get("port")
-                        yield policy, (f"{direction} rule {i} opens {entry.get('protocol') or 'TCP'} {port}, a port "
-                                       f"none of {where} listens on (they listen on {_listening(targets)})"
-                                       f"{_service_hint(idx, port, targets)}")
+                    if not isinstance(entry, Mapping) or _port_listened(entry, targets, served) is not False:
+                        continue
+                    port = entry.get("port")
+                    hint = _service_hint(idx, port, targets)
+                    if isinstance(port, int) and not hint:
+                        continue  # a pod may serve a number it does not declare (core/v1: informational)
+                    what = (f"listens on (they declare {_listening(targets)}){hint}; open the container port (the "
+                            "Service's targetPort), not the Service port" if hint else
+                            f"declares by that name (their port names: {_named(targets)}); name one of those ports "
+                            "or give the number they serve")
+                    yield policy, (f"{direction} rule {i} opens {entry.get('protocol') or 'TCP'} {port}, a port "
+                                   f"none of {where} {what}")
 
 
 def _describe_selector(selector: Any) -> str:

@@ -4,8 +4,8 @@
 - Service -> pods: its selector matches a pod template in its namespace, and each targetPort (a name, or a number;
   the port itself when unset) is a port those pods declare. kube-proxy/EndpointSlice controller
   (kubernetes pkg/controller/endpointslice, `podutil.FindPort`): a named targetPort resolves per pod to the
-  container port of that name and protocol; a pod without it gets no endpoint. A number is used as is, so it is
-  judged only against pods that declare ports (declaring is informational).
+  container port of that name and protocol; a pod without it gets no endpoint. A number is used as is, declared
+  or not (declaring is informational), so a numeric targetPort is not judged.
 - PodMonitor -> pods (prometheus-operator API `PodMetricsEndpoint.port`: the name of a Pod port; `portNumber`: a
   port the Pod must declare, else the target is dropped; deprecated `targetPort`), in the namespaces its
   namespaceSelector watches (default: its own).

@@ -25,7 +25,8 @@ AREAS = ("aws_s3", "aws_kms_logs", "aws_eks", "aws_compute", "aws_network", "aws
          "k8s_admission", "k8s_crds", "cost", "security_baseline",
          "invariants_cluster", "invariants_workloads", "invariants_aws", "invariants_iam", "invariants_network",
          "invariants_reach", "invariants_kms", "invariants_identity", "invariants_selector", "invariants_ordering",
-         "invariants_placement", "feast", "vector_search",
+         "invariants_placement", "invariants_volume_zone", "invariants_ip_capacity",
+         "invariants_probe_port", "feast", "vector_search",
          "pipelines", "pipelines_engines", "data", "serving", "rendering", "literal_secrets", "k8s_schema",
          "placeholders")
 

@@ -6,7 +6,10 @@ and the platform then pages nobody, admits no admin and pulls no image. This rul
 - accounts: the documentation accounts (AWS's 123456789012, 111122223333, 444455556666 and friends, 012345678901,
   210987654321) and any twelve repeated digits, as a whole 12-digit token (an ARN, an ECR host, an account field);
 - domains reserved for examples and tests (RFC 2606 / RFC 6761): example.com, example.org, example.net and
-  anything under them, and names under the .example, .invalid, .test and .localhost top-level domains;
+  anything under them anywhere, and names under the .example, .invalid, .test and .localhost top-level domains where
+  a host stands: a host-like input key (`host`, `hosts`, `domain`, `url`, `endpoint`...), after `://` or `@`, or
+  before a `:port`. Elsewhere `pipelines.test` or `features.example` is a dotted identifier (a Python module, a
+  feature reference), not a host;
 - emails at those domains;
 - images (a container's or values' `image`) in a placeholder account's ECR, at a reserved domain, or still holding a
   `<...>` template part (images/README.md writes `<account>.dkr.ecr.<region>.amazonaws.com/...`).
@@ -41,8 +44,16 @@ _DOC_SECRETS = re.compile(r"(?<![A-Za-z0-9])(AKIAIOSFODNN7EXAMPLE|wJalrXUtnFEMI/
                           r"(?![A-Za-z0-9])", re.IGNORECASE)
 """AWS's documentation access key pair and the `changeme` default."""
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_DOMAIN = re.compile(rf"(?<![a-z0-9.-])((?:{_LABEL}\.)*(?:example\.(?:com|org|net)|{_LABEL}\.(?:example|invalid|test|localhost)))"
-                     r"(?![a-z0-9-])", re.IGNORECASE)
+_EXAMPLE_DOMAIN = re.compile(rf"(?<![a-z0-9.-])((?:{_LABEL}\.)*example\.(?:com|org|net))(?![a-z0-9-])", re.IGNORECASE)
+_RESERVED_TLD = re.compile(rf"(?<![a-z0-9.-])((?:{_LABEL}\.)+(?:example|invalid|test|localhost))(?![a-z0-9-]|\.[a-z0-9])",
+                           re.IGNORECASE)
+"""The reserved name must end the host (a trailing root dot allowed): in `mlflow.test.svc.cluster.local` the label
+`test` is a namespace, not a TLD."""
+_HOST_BEFORE = ("://", "@")
+_PORT_AFTER = re.compile(r":\d")
+HOST_KEYS = frozenset({"host", "hosts", "hostname", "domain", "domains", "domainname", "fqdn", "server", "servername",
+                       "address", "url", "uri", "endpoint", "origin"})
+"""Input keys whose values are hosts (or URLs): a reserved-TLD name there is a domain, wherever it sits."""
 _EMAIL = re.compile(rf"[a-z0-9._%+-]+@((?:{_LABEL}\.)+{_LABEL})", re.IGNORECASE)
 _TEMPLATE = re.compile(r"<[a-z_-]+>", re.IGNORECASE)
 DOCUMENTATION_KEY = "_example"
@@ -62,10 +73,22 @@ def _strings(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str
             yield from _strings(v, (*path, str(i)))
 
 
-def placeholder_domain(text: str) -> str | None:
-    """The first reserved example/test domain named in `text` (a host, URL or email), else None."""
-    m = _DOMAIN.search(text)
-    return m.group(1).lower() if m else None
+def placeholder_domain(text: str, host: bool = False) -> str | None:
+    """The first reserved example/test domain named in `text`, else None: example.com/org/net anywhere; a name under
+    .example, .invalid, .test or .localhost only where a host stands (`host`: the whole value is one; else after
+    `://` or `@`, or before `:port`), so a dotted identifier such as `pipelines.test` is none."""
+    m = _EXAMPLE_DOMAIN.search(text)
+    if m:
+        return m.group(1).lower()
+    for m in _RESERVED_TLD.finditer(text):
+        if host or text[:m.start()].endswith(_HOST_BEFORE) or _PORT_AFTER.match(text, m.end()):
+            return m.group(1).lower()
+    return None
+
+
+def _key(path: tuple[str, ...]) -> str:
+    """The input key a value sits under: the last path part that is not a list index (`hosts` for `hosts.0`)."""
+    return next((part for part in reversed(path) if not part.isdigit()), "")
 
 
 def placeholder_account(text: str) -> str | None:
@@ -117,7 +140,7 @@ def config_placeholders(stack_values: Mapping[str, Any]) -> list[str]:
         except json.JSONDecodeError:
             value = raw
         for path, text in _strings(value):
-            for message in findings(text, path[-1] if path else ""):
+            for message in findings(text, _key(path)):
                 out.append(f"{'.'.join((name, *path))}: {message}")
     return out
 
@@ -139,7 +162,7 @@ def findings(text: str, key: str, engine: str | None = None, written: frozenset[
     """What in one string value (under input `key`) is a placeholder, as message fragments."""
     if not _QUICK.search(text):
         return []
-    found, domain = _account(text, engine, written), placeholder_domain(text)
+    found, domain = _account(text, engine, written), placeholder_domain(text, key.lower() in HOST_KEYS or key == "image")
     account, token = found if found else (None, "")
     if key == "image" and (account or domain or _TEMPLATE.search(text)):
         why = (f"account {account}'s registry" if account else f"the reserved domain {domain}" if domain
@@ -147,7 +170,7 @@ def findings(text: str, key: str, engine: str | None = None, written: frozenset[
         return [f"image {text!r} names {why}: build and push the image, then name the real one"]
     out: list[str] = []
     email = _EMAIL.search(text)
-    if email and placeholder_domain(email.group(1)):
+    if email and placeholder_domain(email.group(1), host=True):
         out.append(f"email {email.group(0)!r} is at a reserved example domain: nobody receives it")
     elif domain:
         out.append(f"domain {domain!r} is reserved for examples (RFC 2606/6761): it never resolves to you")
@@ -188,7 +211,7 @@ def no_placeholders(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[R
         for path, text in _strings(res.props):
             if DOCUMENTATION_KEY in path:
                 continue
-            for message in findings(text, path[-1] if path else "", engine, written):
+            for message in findings(text, _key(path), engine, written):
                 where = ".".join(path) or "(value)"
                 if message not in seen:
                     seen.add(message)

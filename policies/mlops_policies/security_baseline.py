@@ -127,6 +127,19 @@ def trail_covers(trail: Resource, bucket: Resource) -> bool:
     return False
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+def referenced_output(stack: Stack, output: str) -> str | None:
+    """The name of a stack this stack references (a StackReference, e.g. a consumer's platform stack) that exports
+    `output` (e.g. `auditTrailArn`): one per account and Region serves every stack there. None when none does."""
+    for ref in stack.of_type(STACK_REFERENCE):
+        outputs = ref.get("outputs")
+        if isinstance(outputs, Mapping) and outputs.get(output):
+            return str(ref.get("name") or ref.name)
+    return None
+
+
 @stack_policy(
     "mlops-cloudtrail-audit-trail",
     description="Prod stacks have a multi-region CloudTrail trail with log file validation and KMS encryption, "
@@ -137,14 +150,16 @@ def trail_covers(trail: Resource, bucket: Resource) -> bool:
               "SOC2 CC7.2", "ISO27001 A.8.15", "PCI-DSS 10.2.1"),
     remediation="Enable securityBaseline.cloudtrail and trailDataEvents (the SecurityBaseline component), or add an "
                 "aws.cloudtrail.Trail with is_multi_region_trail, enable_log_file_validation, kms_key_id and an "
-                "advanced event selector for AWS::S3::Object data events on the data buckets' ARNs.",
+                "advanced event selector for AWS::S3::Object data events on the data buckets' ARNs. A consumer "
+                "stack (no securityBaseline of its own): reference the platform stack, whose `auditTrailArn` output "
+                "(securityBaseline.cloudtrail there) is the account's trail.",
     config=PROD_ONLY,
 )
 def audit_trail(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     env_applies(config)
     trails = stack.of_type(TRAIL)
-    if not trails:
-        yield stack_level(), "stack has no CloudTrail trail"
+    if not trails and not referenced_output(stack, "auditTrailArn"):
+        yield stack_level(), "stack has no CloudTrail trail, and references no platform stack exporting auditTrailArn"
 
     def hardened(trail: Resource) -> Iterable[str]:
         if known(trail.get("isMultiRegionTrail"), "isMultiRegionTrail") is not True:
@@ -180,14 +195,16 @@ RUNTIME = ("RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING")
               "SOC2 CC7.2", "ISO27001 A.8.16"),
     remediation="Enable securityBaseline.guardduty with guarddutyEksAuditLogs and guarddutyRuntimeMonitoring, or add "
                 "an aws.guardduty.Detector with aws.guardduty.DetectorFeature EKS_AUDIT_LOGS and RUNTIME_MONITORING "
-                "(status ENABLED).",
+                "(status ENABLED). A consumer stack: reference the platform stack, whose `guardDutyDetectorId` output "
+                "is the account's detector (one per account and Region).",
     config=PROD_ONLY,
 )
 def guardduty_eks(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     env_applies(config)
     detectors = stack.of_type(DETECTOR)
-    if not detectors:
-        yield stack_level(), "stack has no GuardDuty detector"
+    if not detectors and not referenced_output(stack, "guardDutyDetectorId"):
+        yield stack_level(), "stack has no GuardDuty detector, and references no platform stack exporting " \
+                             "guardDutyDetectorId"
 
     def check(detector: Resource) -> Iterable[str]:
         if known(detector.get("enable"), "enable") is False:

@@ -14,11 +14,11 @@ import boto3
 import pytest
 
 from mlops_infra.aws.audit import eks_checks
-from mlops_infra.config import load_platform_config
+from mlops_infra.platform.loader import load_platform_config
 
 from .conftest import PROGRAM, REGION, run_cli
 
-pytestmark = pytest.mark.usefixtures("moto_aws")
+pytestmark = [pytest.mark.usefixtures("moto_aws"), pytest.mark.slow]  # moto: the slow tier (.ci/run)
 
 PROD_TAGS = {"environment": "prod", "owner": "ml-platform", "cost-center": "cc-1234"}
 LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]

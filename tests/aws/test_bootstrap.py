@@ -16,7 +16,7 @@ from mlops_infra.aws.session import Aws
 
 from .conftest import REGION, run_cli
 
-pytestmark = pytest.mark.usefixtures("moto_aws")
+pytestmark = [pytest.mark.usefixtures("moto_aws"), pytest.mark.slow]  # moto: the slow tier (.ci/run)
 
 BUCKET = "acme-pulumi-state"
 ALIAS = "alias/pulumi-acme-pulumi-state"

@@ -11,6 +11,8 @@ from moto.server import ThreadedMotoServer
 
 from .conftest import PROGRAM, REGION, run_cli
 
+pytestmark = pytest.mark.slow  # moto's server: the slow tier (.ci/run)
+
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:

@@ -20,10 +20,13 @@ from mlops_infra.aws.preflight_addons import AddonFacts, addon_checks, installed
 from mlops_infra.aws.session import Aws
 from mlops_infra.compute.config import AddonVersions
 from mlops_infra.compute.gpu_config import GpuPoolConfig
-from mlops_infra.config import PlatformConfig, load_platform_config
+from mlops_infra.platform.config import PlatformConfig
+from mlops_infra.platform.loader import load_platform_config
 from tests.conftest import PROD_GUARDS
 
 from .conftest import PROGRAM, REGION, run_cli
+
+pytestmark = pytest.mark.slow  # moto: the slow tier (.ci/run)
 
 OD_G = QuotaSpec("L-DB2E81BA", "Running On-Demand G and VT instances")
 OD_P = QuotaSpec("L-417A185B", "Running On-Demand P instances")

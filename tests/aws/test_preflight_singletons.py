@@ -14,11 +14,14 @@ import pytest
 
 from mlops_infra.aws.preflight_singletons import gather_singletons, singleton_checks
 from mlops_infra.aws.session import Aws
-from mlops_infra.config import PlatformConfig, load_platform_config
+from mlops_infra.platform.config import PlatformConfig
+from mlops_infra.platform.loader import load_platform_config
 from tests.conftest import PROD_GUARDS
 
 from .conftest import PROGRAM, REGION, run_cli
 from .test_preflight import ENOUGH, stub_analyzers, stub_eks_versions, stub_quotas
+
+pytestmark = pytest.mark.slow  # moto: the slow tier (.ci/run)
 
 OTHER_ANALYZER = "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/org-account-analyzer"
 

@@ -10,6 +10,7 @@ from mlops_infra.blocks.postgres import POSTGRES
 from mlops_infra.pipelines.kfp_database import MYSQL
 from mlops_infra.plan import Inventory
 from tests.integration.plans import plan
+from tests.nonempty import each
 
 INSTANCE, PARAMS = "aws:rds/instance:Instance", "aws:rds/parameterGroup:ParameterGroup"
 ENGINE_KEYS = {"engine", "engineVersion", "port", "enabledCloudwatchLogsExports", "parameterGroupName"}
@@ -34,7 +35,7 @@ def test_mysql_and_postgres_instances_share_the_blocks_settings() -> None:
     shared = [{k: v for k, v in inputs.items() if k not in ENGINE_KEYS | PER_INSTANCE}
               for group in engines.values() for inputs in group]
     assert shared[0]["storageEncrypted"] is True and shared[0]["performanceInsightsEnabled"] is True
-    assert all(s == shared[0] for s in shared), "one block: the same encryption, password, monitoring, protection"
+    assert all(s == shared[0] for s in each(shared)), "one block: the same encryption, password, monitoring, protection"
 
 
 def test_each_instance_takes_its_engines_port_logs_and_parameter_family() -> None:

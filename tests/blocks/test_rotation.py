@@ -25,6 +25,7 @@ from mlops_infra.blocks import rotation_restarter as rr
 from mlops_infra.blocks.rotation import NAME, POLL_SECONDS, REFRESH_INTERVAL
 from mlops_infra.plan import Inventory
 from tests.conftest import KFP_BASES, PROGRAMS, ROOT, planned
+from tests.nonempty import each
 from tests.pipelines import airflow_chart
 
 VARIANTS = ROOT / "tests" / "integration" / "variants"
@@ -142,7 +143,7 @@ def test_a_pass_over_http_rolls_only_the_readers_of_a_changed_secret(api: tuple[
     assert rr.run_once(client, "ns", ["db"]) == []  # unchanged
     fake.secrets["db"] = {"url": "cm90YXRlZA=="}  # External Secrets rewrote it after a rotation
     assert rr.run_once(client, "ns", ["db"]) == ["deployments/server", "statefulsets/triggerer"]
-    assert all("spec" in body for _, _, body in fake.patches[-2:])
+    assert all("spec" in body for _, _, body in each(fake.patches[-2:]))
     [server] = fake.workloads["deployments"][:1]
     assert server["spec"]["template"]["metadata"]["annotations"][rr.RESTARTED_ANNOTATION]  # the pods roll
     assert server["spec"]["template"]["spec"] == reader  # nothing else changed
@@ -218,7 +219,7 @@ def test_every_rendered_reader_of_an_rds_password_is_rolled_by_its_namespace_res
         assert target in watched and target in readable, (ns, target)
         readers = consumers(inv, ns, target)
         seen.setdefault(ns, set()).update(r.split("/", 1)[1] for r in readers)
-    for ns, workloads in expected.items():
+    for ns, workloads in each(expected.items()):
         assert workloads <= seen.get(ns, set()), (ns, seen.get(ns))
 
 
@@ -276,7 +277,7 @@ def test_the_restarter_reaches_only_the_api_server_and_runs_restricted() -> None
     [policy] = [p for p in kube(inv, "NetworkPolicy") if p["metadata"]["name"] == f"{NAME}-egress"]
     [dep] = [d for d in kube(inv, "Deployment") if d["metadata"]["name"] == NAME]
     labels = dep["spec"]["template"]["metadata"]["labels"]
-    assert all(labels.get(k) == v for k, v in policy["spec"]["podSelector"]["matchLabels"].items())
+    assert all(labels.get(k) == v for k, v in each(policy["spec"]["podSelector"]["matchLabels"].items()))
     assert policy["spec"]["policyTypes"] == ["Egress"]
     [rule] = policy["spec"]["egress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 443}]

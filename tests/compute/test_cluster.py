@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from mlops_infra.config import ConfigError, load_platform_config
-from mlops_infra.config.platform import cluster_network_problems
+from mlops_infra.config import ConfigError
 from mlops_infra.config.versions import (
     ADDON_CLOUDWATCH_OBSERVABILITY,
     ADDON_EBS_CSI,
@@ -19,7 +18,10 @@ from mlops_infra.config.versions import (
     KUBERAY,
 )
 from mlops_infra.plan import SECRET, Inventory
+from mlops_infra.platform.config import cluster_network_problems
+from mlops_infra.platform.loader import load_platform_config
 from tests.conftest import PROGRAMS, planned
+from tests.nonempty import each
 
 COMPUTE = PROGRAMS / "compute"
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -134,7 +136,7 @@ def test_everything_that_uses_a_role_waits_for_its_policies(prod: Inventory) -> 
     node_policies = {a.urn for a in prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                      if a.name.startswith("mlops-prod-node-")}
     assert len(node_policies) == 2 and node_policies <= set(ng.options["dependsOn"])
-    for rec in addons(prod).values():
+    for rec in each(addons(prod).values()):
         role = next((r for r in prod.of_type("aws:iam/role:Role") if r.name == f"{rec.name}-role"), None)
         if role is None:
             continue
@@ -202,7 +204,7 @@ def test_kubernetes_provider_uses_exec_auth_and_a_secret_kubeconfig(prod: Invent
     assert provider.inputs["kubeconfig"] == SECRET
     assert prod.outputs["kubeconfig"] == SECRET
     assert "mock-ca" not in prod.dumps()
-    for ns in prod.of_type("kubernetes:core/v1:Namespace"):
+    for ns in each(prod.of_type("kubernetes:core/v1:Namespace")):
         assert ns.options["provider"] is not None and ns.options["provider"].startswith(provider.urn)
 
 
@@ -304,7 +306,7 @@ def test_no_rendered_pod_installs_an_unpinned_kubectl() -> None:
             return [c for c in own if isinstance(c, dict)] + [c for v in value.values() for c in containers(v)]
         return [c for v in value for c in containers(v)] if isinstance(value, list) else []
 
-    for r in inv.rendered():
+    for r in each(inv.rendered()):
         for c in containers(r.inputs.get("spec")):
             assert "apk add" not in " ".join([*(c.get("command") or []), *(c.get("args") or [])]), (r.name, c["name"])
 

@@ -15,6 +15,7 @@ from mlops_infra.config.versions import AWS_LOAD_BALANCER_CONTROLLER
 from mlops_infra.plan import Inventory, ResourceRecord
 from tests.conftest import PROGRAMS, planned
 from tests.iam_eval import allows, resource_allows, trusts
+from tests.nonempty import each
 
 COMPUTE = PROGRAMS / "compute"
 ACCOUNT = "123456789012"
@@ -72,7 +73,7 @@ def key_policy(inv: Inventory, key_arn: str) -> dict[str, Any]:
 def test_a_stack_with_network_policies_has_a_cni_that_enforces_them() -> None:
     with_policies = [s for s in STACKS if planned(s).of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")]
     assert "prod" in with_policies, "premise: prod creates NetworkPolicies (egress allowlists, MLflow ingress)"
-    for stack in with_policies:
+    for stack in each(with_policies):
         cni = addon(planned(stack), "vpc-cni")
         assert cni is not None
         # The add-on schema takes the chart's string-typed flag; "true" is the only value that enables enforcement.
@@ -155,7 +156,7 @@ def test_key_policies_name_only_principals_that_always_exist(stack: str) -> None
     root, roles this stack creates, or `*` narrowed to this account."""
     inv = planned(stack)
     created = {r.inputs.get("name") or r.name for r in inv.of_type("aws:iam/role:Role")}
-    for key in inv.of_type("aws:kms/key:Key"):
+    for key in each(inv.of_type("aws:kms/key:Key")):
         for stmt, arn in aws_principals(json.loads(key.inputs["policy"])):
             if arn == "*":
                 assert stmt["Condition"]["StringEquals"]["kms:CallerAccount"] == ACCOUNT, key.name
@@ -209,7 +210,7 @@ def test_every_encrypted_log_group_can_use_its_key_and_only_log_groups_can(stack
 def test_no_key_lets_a_service_act_for_any_account(stack: str) -> None:
     """Every service-principal grant carries a condition, except EventBridge publishing to an encrypted topic: AWS
     does not send aws:SourceAccount/SourceArn on that path, so the grant is limited to Decrypt + GenerateDataKey*."""
-    for key in planned(stack).of_type("aws:kms/key:Key"):
+    for key in each(planned(stack).of_type("aws:kms/key:Key")):
         for stmt in json.loads(key.inputs["policy"])["Statement"]:
             principal = stmt.get("Principal")
             services = principal.get("Service", []) if isinstance(principal, dict) else []
@@ -248,12 +249,15 @@ def lb_controller(inv: Inventory) -> ResourceRecord | None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_alb_ingress_has_a_controller_in_the_stack(stack: str) -> None:
     inv = planned(stack)
-    for ingress in inv.of_type("kubernetes:networking.k8s.io/v1:Ingress"):
-        if ingress.inputs["spec"].get("ingressClassName") == "alb":
-            release = lb_controller(inv)
-            assert release is not None, ingress.name
-            assert release.inputs["values"]["ingressClass"] == "alb"
-            assert release.inputs["values"]["createIngressClassResource"] is True
+    albs = [r for r in inv.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+            if r.inputs["spec"].get("ingressClassName") == "alb"]
+    if not albs:  # none of the shipped stacks exposes anything through an ALB today: said, not passed silently
+        pytest.skip(f"{stack} plans no ALB Ingress: nothing to check")
+    for ingress in albs:
+        release = lb_controller(inv)
+        assert release is not None, ingress.name
+        assert release.inputs["values"]["ingressClass"] == "alb"
+        assert release.inputs["values"]["createIngressClassResource"] is True
 
 
 def test_lb_controller_is_pinned_and_configured_for_this_cluster(compute_prod: Inventory) -> None:
@@ -329,7 +333,7 @@ def test_the_failed_node_alarm_has_an_agent_that_emits_its_metric(stack: str) ->
                       for t in ("application", "dataplane", "host", "performance")}
     names = [g.inputs["name"] for g in inv.of_type("aws:cloudwatch/logGroup:LogGroup")]
     assert len(names) == len(set(names)), "a log group is created twice"
-    assert all(a.inputs["dimensions"]["ClusterName"] == cluster_name for a in alarms)
+    assert all(a.inputs["dimensions"]["ClusterName"] == cluster_name for a in each(alarms))
 
 
 def operator_deploys_dcgm_exporter(configuration_values: str | None) -> bool:

@@ -12,6 +12,7 @@ from mlops_infra.compute.gpu_config import AMI_ARCH, GpuPlatformConfig, GpuPoolC
 from mlops_infra.compute.gpu_software import installs_efa_plugin
 from mlops_infra.config.instances import GPU_INSTANCES
 from tests.conftest import planned
+from tests.nonempty import each
 from tests.scheduling import node_taints, schedulable
 
 pytestmark = pytest.mark.charts("aws-efa-k8s-device-plugin")
@@ -41,7 +42,7 @@ def test_every_efa_instance_type_config_allows_gets_the_efa_device_plugin() -> N
     assert {"p5.4xlarge", "p6-b200.48xlarge", "g7e.8xlarge", "p5.48xlarge"} <= set(allowed)
     spec = efa_daemonset()
     refused = []
-    for itype, pool in allowed.items():
+    for itype, pool in each(allowed.items()):
         assert installs_efa_plugin(GpuPlatformConfig(), [pool])  # the platform installs it for such a pool
         node = {**pool.node_labels, "node.kubernetes.io/instance-type": itype, "kubernetes.io/os": "linux",
                 "kubernetes.io/arch": K8S_ARCH[pool.arch]}

@@ -9,12 +9,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.config import ConfigError
 from mlops_infra.config.instances import GPU_FAMILIES, GPU_INSTANCES, family_of
 from mlops_infra.config.versions import DEVICE_PLUGIN, EFA_PLUGIN, GPU_OPERATOR, KARPENTER
 from mlops_infra.plan import Inventory
+from mlops_infra.platform.loader import load_platform_config
 from tests import iam_eval
 from tests.conftest import PROD_GUARDS, PROGRAMS, planned
+from tests.nonempty import each
 
 COMPUTE = PROGRAMS / "compute"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -39,7 +41,7 @@ def gpu_groups(inv: Inventory) -> dict[str, Any]:
 def test_prod_has_one_node_group_per_pool_with_nvidia_ami_taint_and_scale_to_zero(prod: Inventory) -> None:
     groups = gpu_groups(prod)
     assert sorted(groups) == ["od-g6e", "od-p5", "spot-g6"]
-    for ng in groups.values():
+    for ng in each(groups.values()):
         assert ng.inputs["amiType"] == "AL2023_x86_64_NVIDIA"
         assert ng.inputs["scalingConfig"]["minSize"] == 0
         assert ng.options["ignoreChanges"] == ["scalingConfig.desiredSize"]
@@ -59,7 +61,7 @@ def launch_template(inv: Inventory, ng: Any) -> Any:
 
 
 def test_launch_templates_require_imdsv2_and_encrypt_a_gp3_root(prod: Inventory) -> None:
-    for pool, ng in gpu_groups(prod).items():
+    for pool, ng in each(gpu_groups(prod).items()):
         lt = launch_template(prod, ng)
         assert lt.inputs["metadataOptions"]["httpTokens"] == "required"
         assert lt.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
@@ -92,7 +94,7 @@ def test_efa_pool_gets_a_placement_group_one_efa_interface_per_network_card_and_
     assert sorted(n["networkCardIndex"] for n in nics) == list(range(cards))
     # AWS "Maximize network bandwidth ... multiple network cards": primary = card 0 / device 0, EFA with ENA;
     # every other card: device index 1, EFA-only (an EFA-only interface cannot be the primary one).
-    for nic in nics:
+    for nic in each(nics):
         primary = nic["networkCardIndex"] == 0
         assert (nic["deviceIndex"], nic["interfaceType"]) == ((0, "efa") if primary else (1, "efa-only")), nic
         assert nic["securityGroups"][0].startswith("sg-")
@@ -201,7 +203,7 @@ def test_karpenter_reads_an_interruption_queue_fed_by_the_four_event_rules(karpe
                                       "EC2 Instance State-change Notification", "EC2 Spot Instance Interruption Warning"]
     targets = karpenter.of_type("aws:cloudwatch/eventTarget:EventTarget")
     assert {t.property_dependencies["rule"][0] for t in targets} == set(rules)
-    assert all(t.property_dependencies["arn"] == [queue.urn] and t.inputs["arn"] == arn for t in targets)
+    assert all(t.property_dependencies["arn"] == [queue.urn] and t.inputs["arn"] == arn for t in each(targets))
     (policy,) = karpenter.of_type("aws:sqs/queuePolicy:QueuePolicy")
     assert json.loads(policy.inputs["policy"])["Statement"][0]["Principal"]["Service"][0] == "events.amazonaws.com"
     controller = json.loads(next(p for p in karpenter.of_type("aws:iam/rolePolicy:RolePolicy")
@@ -221,10 +223,10 @@ def test_a_bottlerocket_release_is_pinned_in_its_own_format() -> None:
 def test_karpenter_controller_policy_has_no_wildcard_actions(karpenter: Inventory) -> None:
     policy = json.loads(next(p for p in karpenter.of_type("aws:iam/rolePolicy:RolePolicy")
                              if p.name.startswith("mlops-staging-karpenter-controller")).inputs["policy"])
-    for stmt in policy["Statement"]:
-        assert all("*" not in a.split(":")[1] for a in stmt["Action"]), stmt
+    for stmt in each(policy["Statement"]):
+        assert all("*" not in a.split(":")[1] for a in each(stmt["Action"])), stmt
         if stmt["Resource"] == ["*"]:
-            assert all(a.split(":")[1].startswith(("Describe", "GetProducts", "List")) for a in stmt["Action"]), stmt
+            assert all(a.split(":")[1].startswith(("Describe", "GetProducts", "List")) for a in each(stmt["Action"])), stmt
     pass_role = next(s for s in policy["Statement"] if s["Sid"] == "PassNodeRole")
     assert pass_role["Resource"][0].startswith("arn:aws:iam::123456789012:role/mlops-staging-node-")
 
@@ -316,11 +318,12 @@ def test_gpu_pool_messages(kw: dict[str, Any], expected: str) -> None:
     assert problems(pool(**kw)) == [expected]
 
 
+@pytest.mark.slow  # moto's EC2 catalogue
 def test_gpu_catalogue_matches_ec2_describe_instance_types() -> None:
     """GPU count, vCPUs, architecture, EFA support and network cards of every catalogue entry, and no size of a
     supported family missing, against EC2's own answer (moto's recorded AWS catalogue)."""
     ec2 = ec2_instance_types()
-    for name, entry in GPU_INSTANCES.items():
+    for name, entry in each(GPU_INSTANCES.items()):
         real = ec2[name]
         assert (entry.gpus, entry.vcpus, entry.arch, entry.efa, entry.network_cards) == (
             sum(g["Count"] for g in real["GpuInfo"]["Gpus"]), real["VCpuInfo"]["DefaultVCpus"],

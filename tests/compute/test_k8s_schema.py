@@ -10,6 +10,7 @@ import pytest
 from mlops_infra.config.versions import DEFAULT_EKS_VERSION
 from mlops_infra.plan import Inventory
 from tests.conftest import PROGRAMS, planned
+from tests.nonempty import each
 
 COMPUTE = PROGRAMS / "compute"
 SCHEMA_VERSION = f"{DEFAULT_EKS_VERSION}.0"
@@ -37,7 +38,7 @@ def inv(request: pytest.FixtureRequest) -> Inventory:
 
 def test_every_direct_kubernetes_object_is_schema_valid(inv: Inventory) -> None:
     checked = 0
-    for record in inv:
+    for record in each(inv):
         if not record.type.startswith("kubernetes:") or record.type.startswith("kubernetes:helm"):
             continue
         if record.type in CUSTOM:
@@ -56,7 +57,7 @@ def test_the_validator_rejects_a_misspelled_field() -> None:
 
 def test_karpenter_custom_resources_have_the_v1_shape() -> None:
     inv = planned("karpenter", COMPUTE)
-    for record in inv:
+    for record in each(inv):
         if record.type not in CUSTOM:
             continue
         assert set(record.inputs) == {"apiVersion", "kind", "metadata", "spec"}

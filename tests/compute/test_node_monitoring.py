@@ -11,6 +11,7 @@ from mlops_infra.compute.gpu_config import K8S_TAINT_EFFECT
 from mlops_infra.plan import Inventory
 from tests.compute.test_cluster import COMPUTE
 from tests.conftest import planned
+from tests.nonempty import each
 
 # aws/eks-node-monitoring-agent v1.6.2 charts/eks-node-monitoring-agent values.yaml: the chart's defaults for the
 # two DaemonSets (the agent, and dcgm-server whose DCGM the agent's NVIDIA monitor reads).
@@ -47,7 +48,7 @@ def test_agent_daemonsets_tolerate_every_taint_of_every_repaired_node_group(inv:
               for g in repaired for t in g.inputs.get("taints") or []]
     if inv.stack == "prod":
         assert {t["key"] for t in taints} >= {"nvidia.com/gpu"}, "prod's GPU pools carry the GPU taint"
-    for daemonset, tolerations in effective_tolerations(inv).items():
+    for daemonset, tolerations in each(effective_tolerations(inv).items()):
         for taint in taints:
             assert any(tolerates(t, taint) for t in tolerations), f"{daemonset} cannot run under {taint}"
 

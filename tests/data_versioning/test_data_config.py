@@ -10,9 +10,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from mlops_infra.config import PlatformConfig
 from mlops_infra.config.environments import apply_profile
 from mlops_infra.data.config import DataConfig
+from mlops_infra.platform.config import PlatformConfig
 from tests.conftest import ROOT
 
 
@@ -95,8 +95,9 @@ def qdrant_platform(size: int, disk: int = 50, **qdrant: Any) -> dict[str, Any]:
 def test_a_qdrant_storage_size_no_system_node_can_stage_is_refused(disk: int) -> None:
     """Review (latefix) #2: the snapshot job requests storageSize of ephemeral storage on a system node, whose
     allocatable is the root volume less kubelet's 1Gi kube-reserved and 10% eviction threshold (EKS nodeadm)."""
-    from mlops_infra.config import ConfigError, load_platform_config
-    from mlops_infra.config.platform import system_node_ephemeral_gib
+    from mlops_infra.config import ConfigError
+    from mlops_infra.platform.config import system_node_ephemeral_gib
+    from mlops_infra.platform.loader import load_platform_config
     room = system_node_ephemeral_gib(disk)
     assert room == int(disk * 0.9) - 1 and 0 < room < disk
     assert load_platform_config(qdrant_platform(room, disk)).data.qdrant.storage_size == f"{room}Gi"

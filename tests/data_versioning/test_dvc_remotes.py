@@ -14,6 +14,7 @@ from mlops_infra.data.dvc import REMOTE_NAME, remote_section
 from mlops_infra.plan import Inventory
 from tests import iam_eval
 from tests.conftest import PROGRAMS, planned
+from tests.nonempty import each
 
 PROGRAM = PROGRAMS / "data_versioning"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/35aff05b-2486-9de6-5906-52adcf5584db"
@@ -45,7 +46,7 @@ def test_each_team_gets_its_own_prefix_of_the_dvc_bucket_as_its_remote(prod: Inv
     remotes = prod.outputs["dvcRemotes"]
     assert sorted(remotes) == ["ranking", "research"]
     bucket = re.findall(r"s3://(mlops-prod-dvc-bucket-[0-9a-f]+)/", remotes["research"]["remote"]["url"])[0]
-    for team, out in remotes.items():
+    for team, out in each(remotes.items()):
         assert out["remote"] == {"url": f"s3://{bucket}/{team}", "region": "us-east-1"}
         assert section(out["dvcConfig"]) == out["remote"]
         assert out["dvcConfig"] == remote_section(out["remote"])
@@ -93,7 +94,7 @@ def test_the_dvc_bucket_is_hardened_and_protected_in_prod(prod: Inventory) -> No
 def test_through_lakefs_the_remote_names_the_gateway_and_no_bucket_exists(gateway: Inventory) -> None:
     remotes = gateway.outputs["dvcRemotes"]
     endpoint = gateway.outputs["lakefsEndpoint"]
-    for team, out in remotes.items():
+    for team, out in each(remotes.items()):
         # LakeFS's S3 gateway: bucket = repository, key = <branch>/<path>; signed requests go to the gateway.
         assert section(out["dvcConfig"]) == {"url": f"s3://{team}/main/dvc", "region": "us-east-1",
                                              "endpointurl": endpoint}

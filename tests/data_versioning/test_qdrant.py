@@ -20,6 +20,7 @@ from mlops_infra.plan import Inventory
 from tests import iam_eval, netpol_eval
 from tests.conftest import PROGRAMS, planned
 from tests.netpol_eval import Pod
+from tests.nonempty import each
 from tests.system_capacity import memory_mib
 from tests.test_helm_values_contract import contract, leaves, surviving_defaults
 
@@ -70,7 +71,7 @@ def test_volumes_use_the_clusters_encrypted_storage_class_or_the_configured_one(
 def test_prod_protects_the_release_secrets_and_bucket(prod: Inventory, minimal: Inventory) -> None:
     [release] = prod.of_type(RELEASE)
     assert release.options.get("protect") is True and release.options.get("retainOnDelete") is True
-    assert all(s.options.get("protect") is True for s in prod.of_type(SECRET))
+    assert all(s.options.get("protect") is True for s in each(prod.of_type(SECRET)))
     [bucket] = [r for r in prod.of_type("aws:s3/bucket:Bucket") if r.name == "mlops-prod-qdrant-snapshots"]
     assert bucket.options.get("protect") is True
     [unprotected] = minimal.of_type(RELEASE)
@@ -97,7 +98,7 @@ def test_the_server_reads_both_keys_by_secret_key_ref_from_the_external_secrets_
 def test_no_key_is_a_plain_value_anywhere(prod: Inventory) -> None:
     passwords = [r for r in prod.resources if r.type == "random:index/randomPassword:RandomPassword"]
     assert len(passwords) == 2
-    for version in prod.of_type("aws:secretsmanager/secretVersion:SecretVersion"):
+    for version in each(prod.of_type("aws:secretsmanager/secretVersion:SecretVersion")):
         assert version.inputs["secretString"] == SECRET_VALUE, version.name
     text = json.dumps([r.inputs for r in prod.resources if r.type.startswith("kubernetes:")])
     assert "QDRANT__SERVICE__API_KEY\", \"value\"" not in text
@@ -131,7 +132,7 @@ def test_the_read_only_store_role_cannot_read_the_read_write_key(prod: Inventory
 
 def test_external_secrets_wait_for_the_operator(prod: Inventory) -> None:
     marker = prod.named("external-secrets").urn
-    for record in [*prod.of_type(EXTERNAL_SECRET), *prod.of_type(STORE)]:
+    for record in each([*prod.of_type(EXTERNAL_SECRET), *prod.of_type(STORE)]):
         assert marker in record.dependencies, record.name
 
 
@@ -240,7 +241,7 @@ def test_the_service_monitor_selects_the_headless_service_on_the_metrics_port(pr
     v = values(prod)
     spec = monitor.inputs["spec"]
     labels = headless_service_labels(v)
-    assert all(labels.get(k) == want for k, want in spec["selector"]["matchLabels"].items())
+    assert all(labels.get(k) == want for k, want in each(spec["selector"]["matchLabels"].items()))
     assert [e["port"] for e in spec["endpoints"]] == ["metrics"]
     assert {"name": "metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT, "protocol": "TCP",
             "checksEnabled": False} in v["service"]["ports"]
@@ -264,7 +265,7 @@ def test_rules_cover_unavailable_disk_latency_and_read_only_emitted_metrics(prod
     alerts = {r["alert"]: r for g in rule.inputs["spec"]["groups"] for r in g["rules"]}
     assert {"QdrantUnavailable", "QdrantNodeDown", "QdrantDiskAlmostFull", "QdrantSearchLatencyHigh",
             "QdrantSnapshotStale"} <= set(alerts)
-    for alert in alerts.values():
+    for alert in each(alerts.values()):
         assert series_read(alert["expr"]) <= RULE_METRICS, alert["alert"]
     # The data and the snapshots volumes (the chart's claim templates `qdrant-storage` and `qdrant-snapshots`).
     assert 'persistentvolumeclaim=~"(qdrant-storage|qdrant-snapshots)-mlops-prod-qdrant-[0-9]+"' in \
@@ -275,7 +276,7 @@ def test_the_metric_check_can_fail() -> None:
     groups = rule_groups(QdrantConfig(), namespace="qdrant", fullname="q", snapshot_cronjob=None)
     assert "qdrant_rest_responses_duration_seconds_bucket" not in RULE_METRICS  # no `qdrant_` prefix at v1.19.0
     assert not series_read("qdrant_collections_total") <= RULE_METRICS
-    assert all(series_read(r["expr"]) <= RULE_METRICS for g in groups for r in g.rules)
+    assert all(series_read(r["expr"]) <= RULE_METRICS for g in each(groups) for r in g.rules)
 
 
 def test_the_pdb_lets_a_drain_evict_one_node_at_a_time(prod: Inventory) -> None:
@@ -294,7 +295,8 @@ def test_pods_are_restricted_and_sized(prod: Inventory) -> None:
 # --- config --------------------------------------------------------------------------------------------------------
 
 def test_bad_qdrant_config_is_reported_by_path() -> None:
-    from mlops_infra.config import ConfigError, load_platform_config
+    from mlops_infra.config import ConfigError
+    from mlops_infra.platform.loader import load_platform_config
     base: dict[str, Any] = {"environment": "staging", "tags": {"owner": "ml-platform", "costCenter": "cc-1234"},
                             "cluster": {"publicAccessCidrs": ["203.0.113.0/24"]}}
     bad = {**base, "data": {"qdrant": {"clientNamespaces": ["research"], "readOnlyNamespaces": ["research"],

@@ -13,6 +13,7 @@ from mlops_infra.plan import SECRET, Inventory, PlanError, ResourceRecord
 from tests import iam_eval
 from tests.conftest import planned
 from tests.features.conftest import KEY_ARN, PROGRAM
+from tests.nonempty import each
 
 WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob")
 
@@ -175,8 +176,8 @@ def test_no_wildcard_actions_and_unique_sids(stack: str, dev: Inventory, prod: I
         assert len(sids) == len(set(sids))
         for s in doc["Statement"]:
             assert s["Effect"] == "Allow"
-            assert all(a != "*" and not a.endswith(":*") for a in s["Action"]), s
-            assert all(r != "*" for r in s["Resource"]), s
+            assert all(a != "*" and not a.endswith(":*") for a in each(s["Action"])), s
+            assert all(r != "*" for r in each(s["Resource"])), s
 
 
 def test_feature_server_reads_only_its_registry_object_and_tables(dev: Inventory) -> None:
@@ -321,4 +322,9 @@ def test_no_secret_value_anywhere_in_the_plan(prod: Inventory) -> None:
 def test_redis_without_private_subnets_is_a_path_qualified_error() -> None:
     with pytest.raises(PlanError) as info:
         planned("nosubnets", PROGRAM)
-    assert str(info.value).endswith("featureStore.online.type: redis needs private subnets, and the network has none")
+    # The message, then where: the component's line, and the program's line that built it (tests/test_program_errors.py).
+    message, _, where = str(info.value).partition(" (at ")
+    assert message.endswith("featureStore.online.type: redis needs private subnets, and the network has none")
+    built_at = 1 + next(i for i, line in enumerate((PROGRAM / "__main__.py").read_text().splitlines())
+                        if line.startswith("store = FeatureStore("))
+    assert where.endswith(f"tests/programs/feature_store/__main__.py:{built_at})") and "called from" in where

@@ -10,9 +10,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.config import ConfigError
 from mlops_infra.features import feast_config
 from mlops_infra.features.config import FeastFeatureStoreConfig as FeatureStoreConfig
+from mlops_infra.platform.loader import load_platform_config
 from tests.conftest import PROD_GUARDS
 
 BASE: dict[str, Any] = {

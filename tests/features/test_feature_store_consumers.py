@@ -17,7 +17,6 @@ from typing import Any
 import yaml
 
 from mlops_infra.blocks.postgres import POSTGRES_PORT
-from mlops_infra.config import load_platform_config
 from mlops_infra.features.feature_store_consumers import (
     CONSUMERS_ENV,
     CREDENTIALS_SECRET,
@@ -29,6 +28,7 @@ from mlops_infra.features.feature_store_consumers import (
 )
 from mlops_infra.features.feature_store_online import REDIS_PORT
 from mlops_infra.plan import Inventory, ResourceRecord
+from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.platform.mlops_platform import feast_vpc_ports
 from mlops_infra.security.exfiltration_guards import egress_rules
 from tests.integration.plans import plan

@@ -16,6 +16,7 @@ import yaml
 from mlops_infra.features.feature_store_bootstrap import CONVERGE, INIT_SCRIPT
 from mlops_infra.plan import Inventory, plan_program
 from tests.integration.plans import plan
+from tests.nonempty import each
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = ROOT / "tests" / "integration" / "variants"
@@ -46,7 +47,7 @@ def test_a_role_change_gives_the_replacement_user_another_id(swapped: Inventory)
     before, after = users(plan("variant-redis-sql")), users(swapped)
     changed = {"ranking": ("feast-writer-ranking", "feast-reader-ranking"),
                "research": ("feast-reader-research", "feast-writer-research")}
-    for ns, (old, new) in changed.items():
+    for ns, (old, new) in each(changed.items()):
         assert old in before and new in after and old not in after, ns
         assert after[new] != before[old], f"{ns}: the replacement reuses {before[old]}"
     assert before["feast"] == after["feast"] and before["default"] == after["default"]

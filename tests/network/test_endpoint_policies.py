@@ -13,6 +13,7 @@ from mlops_infra.network.config import PRIVATE_CLUSTER_ENDPOINTS
 from mlops_infra.plan import Inventory
 from tests.conftest import PROGRAMS, planned
 from tests.iam_eval import resource_allows
+from tests.nonempty import each
 
 COMPUTE = PROGRAMS / "compute"
 FOREIGN = "210987654321"
@@ -42,7 +43,7 @@ def test_every_interface_endpoint_admits_only_this_accounts_principals(prod: Inv
                  for r in prod.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if r.inputs["vpcEndpointType"] == "Interface"}
     assert sorted(endpoints) == sorted(PRIVATE_CLUSTER_ENDPOINTS) == sorted(CALLS)
     own = _account(prod)
-    for service, endpoint in endpoints.items():
+    for service, endpoint in each(endpoints.items()):
         policy = endpoint.inputs.get("policy")
         assert policy, f"{service}: no endpoint policy (default: every principal, every resource)"
         action, resource = CALLS[service], f"arn:aws:{service.split('.')[0]}:us-east-1:{FOREIGN}:thing/x"

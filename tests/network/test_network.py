@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.config import ConfigError
 from mlops_infra.network.config import carve_subnets
 from mlops_infra.plan import Inventory
+from mlops_infra.platform.loader import load_platform_config
 from tests.conftest import PROD_GUARDS, PROGRAMS, planned
+from tests.nonempty import each
 
 COMPUTE = PROGRAMS / "compute"
 
@@ -103,7 +105,7 @@ def test_dev_flow_logs_keep_30_days_and_are_not_protected(dev: Inventory) -> Non
 
 def test_every_network_child_is_parented_by_the_component(prod: Inventory) -> None:
     (net,) = prod.of_type("mlops:network:Network")
-    for r in prod.of_type("aws:ec2/subnet:Subnet") + prod.of_type("aws:ec2/natGateway:NatGateway"):
+    for r in each(prod.of_type("aws:ec2/subnet:Subnet") + prod.of_type("aws:ec2/natGateway:NatGateway")):
         assert r.parent == net.urn and r.name.startswith("mlops-prod-net-")
 
 
@@ -199,7 +201,7 @@ def test_the_refusal_names_every_registry_the_platforms_images_come_from(render:
     """The message's premise, from the planned prod stack's image references (with `render`, the charts' too): each
     comes from a registry it names, or from ECR (private, which NAT serves as well: the EKS add-on images live in
     another region's ECR, which this region's ecr.dkr endpoint would not reach), and some come from public ones."""
-    from mlops_infra.config.platform import PUBLIC_REGISTRIES
+    from mlops_infra.platform.config import PUBLIC_REGISTRIES
     hosts = image_registries(planned("prod", render=render))
     assert hosts & set(PUBLIC_REGISTRIES)
     assert {h for h in hosts if not re.fullmatch(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com", h)} <= \

@@ -5,11 +5,13 @@ configured without its secret."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from mlops_infra.plan import Inventory, PlanError
 from tests.conftest import planned
+from tests.nonempty import each
 from tests.observability.conftest import ALARM, LOG_GROUP, PROGRAM, release
 
 # --- Alert topic, CloudWatch, KMS ----------------------------------------------------------------------------------
@@ -52,7 +54,7 @@ def test_alertmanager_may_publish_to_the_topic_only(full: Inventory) -> None:
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     assert by_sid["PublishAlerts"] == {"Sid": "PublishAlerts", "Effect": "Allow", "Action": ["sns:Publish"],
                                        "Resource": [full.outputs["alertTopicArn"]]}
-    assert all("*" not in action for s in policy["Statement"] for action in s["Action"] if action != "kms:ReEncrypt*")
+    assert all("*" not in action for s in each(policy["Statement"]) for action in s["Action"] if action != "kms:ReEncrypt*")
     sa = full.named("mlops-prod-monitoring-alerts-alertmanager-sa")
     kps = release(full, "kube-prometheus-stack").inputs["values"]
     assert kps["alertmanager"]["serviceAccount"] == {"create": False, "name": sa.inputs["metadata"]["name"]}
@@ -72,7 +74,7 @@ def test_cloudwatch_alarms_cover_rds_dynamodb_nat_and_eks_and_notify_the_topic(f
     assert by_owner["registry"] == ["rds-connections", "rds-cpu", "rds-free-storage"]
     assert by_owner["features"][:2] == ["dynamodb-0-read-throttles", "dynamodb-0-write-throttles"]
     topic = full.outputs["alertTopicArn"]
-    for alarm in alarms.values():
+    for alarm in each(alarms.values()):
         assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic]
     assert (alarms["rds-cpu"]["metricName"], alarms["rds-cpu"]["threshold"]) == ("CPUUtilization", 80)
     assert alarms["rds-cpu"]["dimensions"] == {"DBInstanceIdentifier": "mlops-prod-mlflow"}
@@ -103,5 +105,7 @@ def test_the_failed_node_alarm_exists_only_where_the_agent_that_emits_its_metric
 def test_a_configured_receiver_without_its_secret_value_is_refused() -> None:
     with pytest.raises(PlanError) as info:
         planned("nosecret", PROGRAM)
-    assert str(info.value) == ("ValueError: mlops-dev-monitoring-alerts: receivers.slackWebhookSecret is set but no "
-                               "slack_webhook_url was given")
+    # The component's line that raised, then the program's line that built it (tests/test_program_errors.py).
+    assert re.fullmatch(re.escape("ValueError: mlops-dev-monitoring-alerts: receivers.slackWebhookSecret is set but no "
+                                  "slack_webhook_url was given") + r" \(at \S*mlops_infra/observability/alerting\.py:\d+, "
+                        r"called from \S*tests/programs/monitoring/__main__\.py:\d+\)", str(info.value)), str(info.value)

@@ -16,6 +16,7 @@ import pytest
 
 from mlops_infra.plan import Inventory, ResourceRecord
 from tests.conftest import PROGRAMS, planned
+from tests.nonempty import each
 from tests.observability.conftest import ALARM, PROMETHEUS_RULE, SERVICE_MONITOR
 
 OWNERS = {"mlops-gpu": "mlops:compute:ClusterObservability", "mlops-cluster": "mlops:compute:ClusterObservability",
@@ -67,7 +68,7 @@ def test_every_rule_group_belongs_to_the_concern_that_owns_it(stack: str) -> Non
 def test_mlflow_alerts_select_the_job_of_the_service_the_registry_scrapes(stack: str) -> None:
     inv = planned(stack)
     [monitor] = [m for m in inv.of_type(SERVICE_MONITOR)
-                 if any(a.type == "mlops:model_registry:ModelRegistry" for a in ancestors(inv, m))]
+                 if any(a.type == "mlops:registry:MlflowRegistry" for a in ancestors(inv, m))]
     service = scraped_service(inv, monitor)
     for alert in ("MlflowDown", "MlflowHighLatency"):
         expr = rules(inv)[alert]["expr"]
@@ -79,7 +80,7 @@ def test_mlflow_alerts_select_the_job_of_the_service_the_registry_scrapes(stack:
 def test_materialization_alerts_watch_the_feature_stores_cronjob(stack: str) -> None:
     inv = planned(stack)
     [cron] = [c for c in inv.of_type("kubernetes:batch/v1:CronJob")
-              if any(a.type == "mlops:feature_store:FeatureStore" for a in ancestors(inv, c))]
+              if any(a.type == "mlops:features:FeastFeatureStore" for a in ancestors(inv, c))]
     meta = cron.inputs["metadata"]
     failed, late = rules(inv)["FeatureMaterializationFailed"]["expr"], rules(inv)["FeatureMaterializationLate"]["expr"]
     assert selected(failed, "owner_name") == selected(late, "cronjob") == meta["name"]
@@ -89,7 +90,7 @@ def test_materialization_alerts_watch_the_feature_stores_cronjob(stack: str) -> 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_data_store_alarms_are_the_owners_and_name_their_stores(stack: str) -> None:
     inv = planned(stack)
-    for alarm in inv.of_type(ALARM):
+    for alarm in each(inv.of_type(ALARM)):
         namespace = alarm.inputs["namespace"]
         owners = [a.type for a in ancestors(inv, alarm) if a.type.startswith("mlops:") and "Observability" in a.type]
         if namespace == "AWS/RDS" and not owners:  # the Postgres block's own alarms: beside the instance they watch
@@ -110,7 +111,7 @@ def test_data_store_alarms_are_the_owners_and_name_their_stores(stack: str) -> N
 def test_a_registry_alone_contributes_to_the_refs_it_is_given() -> None:
     inv = planned("prod", PROGRAMS / "model_registry")
     [contribution] = [r for r in inv if r.type == "mlops:registry:ModelRegistryObservability"]
-    assert inv.by_urn()[contribution.parent].type == "mlops:model_registry:ModelRegistry"
+    assert inv.by_urn()[contribution.parent].type == "mlops:registry:MlflowRegistry"
     assert sorted(rules(inv)) == ["MlflowDown", "MlflowHighLatency", "PredictionDrift"]
     assert {r.inputs["metadata"]["namespace"] for r in inv.of_type(PROMETHEUS_RULE)} == {"monitoring"}
     assert {tuple(a.inputs["alarmActions"]) for a in inv.of_type(ALARM)} == {("arn:aws:sns:us-east-1:123456789012:alerts",)}

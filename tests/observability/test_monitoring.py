@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from collections import Counter
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 
 from mlops_infra.plan import SECRET, Inventory, PlanError
 from tests.conftest import planned
+from tests.nonempty import each
 from tests.observability.conftest import ALARM, PROGRAM, PROMETHEUS_RULE, RELEASE, SERVICE_MONITOR, UPSTREAM, helm_merge, lookup, release
 
 # --- Plan shape ----------------------------------------------------------------------------------------------------
@@ -52,7 +54,7 @@ def test_every_child_is_under_its_component_and_kubernetes_uses_the_callers_prov
     tops = {r.urn: r.name for r in full if r.type in CONTRIBUTORS and r.parent is None}
     assert len(tops) == len(CONTRIBUTORS)
     provider = full.named("k8s").urn
-    for record in full:
+    for record in each(full):
         if record.custom and record.type != "pulumi:providers:kubernetes":
             ancestors, parent = [], record.parent
             while parent:
@@ -144,8 +146,10 @@ def test_the_prod_prometheus_volume_names_a_storage_class_the_stack_creates(prod
 def test_a_storage_class_the_cluster_lacks_is_refused() -> None:
     with pytest.raises(PlanError) as info:
         planned("nostorageclass", PROGRAM)
-    assert str(info.value) == ("ValueError: mlops-dev-monitoring: monitoring.prometheus.storageClass 'gp3' is not a "
-                               "StorageClass of the cluster (standard)")
+    # The component's line that raised, then the program's line that built it (tests/test_program_errors.py).
+    assert re.fullmatch(re.escape("ValueError: mlops-dev-monitoring: monitoring.prometheus.storageClass 'gp3' is not a "
+                                  "StorageClass of the cluster (standard)") + r" \(at \S*mlops_infra/observability/core\.py:\d+, "
+                        r"called from \S*tests/programs/monitoring/__main__\.py:\d+\)", str(info.value)), str(info.value)
 
 
 def test_other_components_monitors_and_rules_are_picked_up(full: Inventory) -> None:
@@ -184,7 +188,7 @@ def test_every_credential_is_a_pulumi_secret(full: Inventory) -> None:
     text = full.dumps()
     assert "slackwebhookciphertext" not in text and "pagerdutyciphertext" not in text
     assert "mock-" not in text  # the mock RandomPassword result
-    for rel in full.of_type(RELEASE):  # no credential rides in Helm values
+    for rel in each(full.of_type(RELEASE)):  # no credential rides in Helm values
         values = json.dumps(rel.inputs["values"])
         assert SECRET not in values and "api_url" not in values and "routing_key" not in values
 
@@ -227,7 +231,7 @@ def test_rules_carry_the_configured_thresholds(full: Inventory) -> None:
 def test_dashboards_are_labelled_configmaps_with_grafana_json(full: Inventory) -> None:
     boards = full.of_type("kubernetes:core/v1:ConfigMap")
     titles = set()
-    for cm in boards:
+    for cm in each(boards):
         assert cm.inputs["metadata"]["labels"]["grafana_dashboard"] == "1"  # what the sidecar selects
         assert cm.inputs["metadata"]["namespace"] == full.outputs["namespace"]
         [(key, text)] = cm.inputs["data"].items()

@@ -14,15 +14,17 @@ import promql_parser
 import pytest
 
 from mlops_infra.compute.observability import cluster_rules, gpu_dashboard, gpu_rules, training_jobs_dashboard
-from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.config import ConfigError
 from mlops_infra.features.observability import feature_rules, feature_store_dashboard
 from mlops_infra.observability.alerting import alertmanager_config
 from mlops_infra.observability.config import ThresholdsConfig
 from mlops_infra.observability.dashboards import Dashboard, render
 from mlops_infra.observability.exporter_metrics import DCGM_COUNTERS, METRICS, dcgm_counters_csv, exporter_of
 from mlops_infra.observability.monitoring_rules import CronJobTarget, RuleGroup, ScrapeTarget, prometheus_rule_spec
+from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.registry.observability import registry_dashboard, registry_rules
 from tests.conftest import PROD_GUARDS
+from tests.nonempty import each
 
 NAMESPACES = ["research", "mlflow", "feast"]
 MLFLOW = ScrapeTarget("mlflow", "mlflow")
@@ -84,7 +86,7 @@ def test_the_issue_alerts_all_exist() -> None:
 def test_every_alert_parses_and_reads_only_emitted_metrics(rule: Any) -> None:
     declared = {metric for metric, _ in rule.metrics}
     assert series_read(rule.expr) == declared
-    for metric, exporter in rule.metrics:
+    for metric, exporter in each(rule.metrics):
         assert metric in METRICS[exporter], f"{exporter} does not emit {metric}"
     assert re.fullmatch(r"\d+[smh]", rule.for_)  # a Prometheus duration (`for` may be 0m)
     assert rule.severity in {"critical", "warning", "info"} and rule.summary
@@ -93,7 +95,7 @@ def test_every_alert_parses_and_reads_only_emitted_metrics(rule: Any) -> None:
 @pytest.mark.parametrize("panel", PANELS, ids=lambda p: p.title)
 def test_every_dashboard_query_parses_and_reads_only_emitted_metrics(panel: Any) -> None:
     assert series_read(panel.expr) == {metric for metric, _ in panel.metrics}
-    for metric, exporter in panel.metrics:
+    for metric, exporter in each(panel.metrics):
         assert metric in METRICS[exporter], f"{exporter} does not emit {metric}"
 
 

@@ -157,7 +157,8 @@ def test_task_pod_egress_is_exactly_the_platform_services(inv: Inventory) -> Non
 def test_orchestrators_refuse_pod_identity_for_their_database_secret_stores() -> None:
     """Their SecretStores authenticate as an IRSA ServiceAccount; under Pod Identity External Secrets would fall back
     to its own role, which reads no database secret, and the engines would never start (review of issue 27)."""
-    from mlops_infra.config import ConfigError, load_platform_config
+    from mlops_infra.config import ConfigError
+    from mlops_infra.platform.loader import load_platform_config
 
     raw = {"environment": "dev", "tags": {"owner": "o", "costCenter": "c"},
            "cluster": {"publicAccessCidrs": ["203.0.113.0/24"], "workloadIdentity": "podIdentity"},

@@ -13,13 +13,15 @@ import pytest
 import yaml
 from mlops_policies.psa_registry import LevelVersion, evaluate
 
-from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.config import ConfigError
 from mlops_infra.pipelines import airflow_values as av
 from mlops_infra.pipelines.config import AirflowConfig
 from mlops_infra.plan import Inventory, plan_program
+from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.security.exfiltration_guards import api_service_ips
 from tests import iam_eval, netpol_eval
 from tests.integration.plans import VARIANTS, plan
+from tests.nonempty import each
 from tests.test_helm_values_contract import contract, leaves
 
 from .airflow_chart import pods, writable_paths
@@ -80,7 +82,7 @@ def test_airflow_containers_have_a_read_only_root_and_tmp_on_an_empty_dir(inv: I
     rendered = pods(values(inv))
     airflow = {name: p for name, p in rendered.items() if name != "statsd"}
     assert airflow
-    for name, pod in airflow.items():
+    for name, pod in each(airflow.items()):
         for c in [*pod["initContainers"], *pod["containers"]]:
             assert c["securityContext"]["readOnlyRootFilesystem"] is True, (name, c["name"])
             assert "/tmp" in writable_paths(pod, c["name"]), (name, c["name"])
@@ -116,7 +118,7 @@ def test_git_sync_checks_the_host_key_and_reaches_only_the_git_host_on_ssh(git_i
     assert sync["knownHosts"] == GIT["gitKnownHosts"] and sync["sshKeySecret"] == "dags-key"
     policies = [p for p in netpol_eval.policies_in(git_inv) if p.namespace == "airflow"]
     host = netpol_eval.Ip(GIT_HOST_CIDR.split("/")[0])
-    for component in av.GIT_SYNC_COMPONENTS:
+    for component in each(av.GIT_SYNC_COMPONENTS):
         pod = netpol_eval.Pod("airflow", {"component": component})
         assert netpol_eval.allows(policies, pod, host, 22), component
         assert not netpol_eval.allows(policies, pod, netpol_eval.Ip("198.51.100.7"), 22), component

@@ -13,6 +13,7 @@ from mlops_infra.pipelines import kfp
 from mlops_infra.plan import Inventory, ResourceRecord
 from tests.conftest import KFP_BASES, planned
 from tests.integration.plans import VARIANTS
+from tests.nonempty import each
 
 pytestmark = pytest.mark.charts(KFP_BASES)
 
@@ -58,7 +59,7 @@ def test_every_rendered_pods_priority_class_is_created_before_it(inv: Inventory)
             and pod_spec(r).get("priorityClassName", "system-").split("-")[0] != "system"]
     argo = [p for p in pods if pod_spec(p)["priorityClassName"] == kfp.ARGO_PRIORITY_CLASS]
     assert len(argo) == 2, [p.urn for p in argo]  # KFP's controller and Metaflow's
-    for pod in pods:
+    for pod in each(pods):
         name = pod_spec(pod)["priorityClassName"]
         owners = classes.get(name, [])
         assert len(owners) == 1, f"{pod.urn}: PriorityClass {name!r} has {len(owners)} owners"

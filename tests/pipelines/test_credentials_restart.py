@@ -24,6 +24,7 @@ from mlops_infra.plan import Inventory, ResourceRecord
 from mlops_infra.registry.mlflow_users import CREDENTIALS_SECRET
 from tests.blocks.test_rotation import FakeApi
 from tests.integration.plans import plan
+from tests.nonempty import each
 
 WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")
 
@@ -58,7 +59,7 @@ def test_every_reader_of_an_mlflow_credentials_secret_is_rolled_by_its_namespace
     read = {ns: readers(inv, ns, CREDENTIALS_SECRET) for ns in namespaces}
     read = {ns: r for ns, r in read.items() if r[0] or r[1]}
     assert read, "the variant's orchestrators read their mlflow-credentials (MLflow basic auth)"
-    for ns, (workloads, _releases) in read.items():
+    for ns, (workloads, _releases) in each(read.items()):
         env, rules = restarter(inv, ns)
         assert CREDENTIALS_SECRET in env["WATCH_SECRETS"].split(","), f"{ns}: the restarter does not watch it"
         get = [r for r in rules if r.get("resources") == ["secrets"]]

@@ -18,6 +18,7 @@ from mlops_infra.pipelines import kfp, kfp_admission
 from mlops_infra.plan import Inventory
 from tests.conftest import KFP_BASES, planned
 from tests.integration.plans import VARIANTS
+from tests.nonempty import each
 
 celpy = pytest.importorskip("celpy")
 
@@ -112,7 +113,7 @@ def test_every_rendered_workload_and_its_pods_are_admitted(inv: Inventory, polic
     assert readers == set(kfp.DB_WORKLOADS), "the guarded readers are the rendered Deployments"
     declared = _declared_deployments(inv)
     assert kfp_admission.RESTARTER in {d["metadata"]["name"] for d in declared}
-    for w in [*workloads, *declared]:
+    for w in each([*workloads, *declared]):
         resource = _resource(w["kind"])
         assert policy.refusals(user=DEPLOYER, operation="CREATE", resource=resource, obj=w) == [], w["metadata"]
         pod = _pod(w["spec"]["template"]["spec"])
@@ -178,7 +179,7 @@ def test_no_ephemeral_container_or_exec_into_a_holder(policy: Policy) -> None:
     names = ("ml-pipeline-7d9f8c6b5-x2b4z", "metadata-grpc-deployment-5c8d9f7b6-abcde",
              "workflow-controller-7d9f8c6b5-x2b4z", "rotation-restarter-5c8d9f7b6-abcde",
              "ml-pipeline-ui-7d9f8c6b5-x2b4z")
-    for name in names:
+    for name in each(names):
         for sub in ("exec", "attach", "portforward"):
             assert policy.refusals(user=RUNNER, operation="CONNECT", resource="pods", sub=sub, name=name), (name, sub)
         assert policy.refusals(user=ARGO, operation="CONNECT", resource="pods", sub="exec", name=name), name
@@ -225,7 +226,7 @@ def test_a_holders_pod_keeps_its_spec(inv: Inventory, policy: Policy) -> None:
 def test_creating_a_pod_as_any_holder_is_refused(policy: Policy) -> None:
     holders = [kfp.API_SA, *kfp.DB_READERS.values(), *kfp.CREDENTIAL_HOLDERS]
     assert kfp.CREDENTIAL_HOLDERS
-    for sa in holders:
+    for sa in each(holders):
         pod = {"apiVersion": "v1", "kind": "Pod", "spec": {
             "serviceAccountName": sa, "automountServiceAccountToken": True,
             "containers": [{"name": "x", "image": "bitnami/kubectl"}]}}
@@ -363,7 +364,7 @@ def test_a_step_labelling_itself_into_the_database_egress_is_refused(inv: Invent
     labels = _database_egress_labels(inv)
     assert labels, "a NetworkPolicy opens the database port"
     assert labels == set(kfp.DB_CLIENT_ACCOUNTS), labels
-    for key, value in sorted(labels):
+    for key, value in each(sorted(labels)):
         pod = _pod({"serviceAccountName": kfp.RUNNER_SA, "containers": [{"name": "main", "image": "step"}]})
         pod["metadata"] = {"labels": {key: value, kfp.WORKFLOW_LABEL: "wf"}}
         unlabelled = copy.deepcopy(pod)
@@ -392,7 +393,7 @@ def test_a_legacy_token_secret_for_a_holder_is_refused(policy: Policy) -> None:
 
 
 def test_deleting_a_holders_deployment_is_refused(policy: Policy) -> None:
-    for name in kfp_admission.HOLDER_WORKLOADS or pytest.fail("no holder workloads"):
+    for name in each(kfp_admission.HOLDER_WORKLOADS or pytest.fail("no holder workloads")):
         for resource, obj in (("deployments", name), ("replicasets", f"{name}-5d4f8b7c9")):
             assert policy.refusals(user=RUNNER, operation="DELETE", resource=resource, name=obj), obj
             assert policy.refusals(user=DEPLOYER, operation="DELETE", resource=resource, name=obj) == []

@@ -24,6 +24,7 @@ from mlops_infra.security.exfiltration_guards import api_service_ips
 from tests import iam_eval, netpol_eval
 from tests.conftest import KFP_BASES, planned
 from tests.integration.plans import VARIANTS
+from tests.nonempty import each
 
 NEEDS_BASES = pytest.mark.charts(KFP_BASES)
 
@@ -140,7 +141,7 @@ def test_every_key_a_rendered_pod_reads_is_written(inv: Inventory) -> None:
     deployments = rendered(inv, DEPLOYMENT)
     assert deployments, "the Directory rendered no Deployment"
     problems = []
-    for name, dep in deployments.items():
+    for name, dep in each(deployments.items()):
         spec = dep.inputs["spec"]["template"]["spec"]
         for c in [*spec.get("initContainers", []), *spec["containers"]]:
             for e in c.get("env") or []:

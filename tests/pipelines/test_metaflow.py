@@ -21,6 +21,7 @@ from mlops_infra.plan import Inventory, ResourceRecord
 from tests import iam_eval
 from tests.conftest import ROOT
 from tests.integration.plans import plan
+from tests.nonempty import each
 
 HELM = "kubernetes:helm.sh/v3:Release"
 BUCKET, ROLE, ROLE_POLICY = "aws:s3/bucket:Bucket", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"
@@ -131,7 +132,7 @@ def test_config_json_has_exactly_metaflows_key_names() -> None:
         tolerations=[{"key": "k", "operator": "Exists", "effect": "NoSchedule"}], node_selector={"a": "b"},
         env_secret="env"))
     assert {k.removeprefix("METAFLOW_") for k in config} == known
-    assert all(isinstance(v, str) for v in config.values())
+    assert all(isinstance(v, str) for v in each(config.values()))
 
 
 def test_argo_scheduler_needs_kubeflow_pipelines_and_a_known_pool() -> None:

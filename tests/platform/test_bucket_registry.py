@@ -1,6 +1,6 @@
 """Every bucket pods reach is admitted by the S3 gateway endpoint, and every data bucket's object events are
 recorded by the audit trail: including the buckets the add-ons create after the security baseline is built (the
-trail and the endpoint policy come after them, `SecurityBaseline.guard_buckets`). In prod the endpoint admits only
+trail and the endpoint policy come after them, `security_baseline.bucket_guards`). In prod the endpoint admits only
 the buckets it names, so a bucket missing from its policy is unreachable from the cluster (LakeFS could not write
 its blockstore, teams could not `dvc push`)."""
 
@@ -63,3 +63,8 @@ def test_an_add_on_that_fails_leaves_the_trail_and_the_endpoint_policy_unregiste
     assert inv.of_type("aws:guardduty/detector:Detector") or inv.of_type("aws:secretsmanager/secret:Secret")
     assert not inv.of_type("aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy")
     assert not inv.of_type("aws:cloudtrail/trail:Trail")
+    # Nor the egress guards, whose port list the failed add-on (and those after it) would have extended.
+    assert not inv.of_type("mlops:security:ExfiltrationGuards")
+    assert not [r for r in inv.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                if r.inputs["metadata"]["name"] == "allow-platform-egress"]
+

@@ -16,14 +16,16 @@ from urllib.parse import urlparse
 
 import pytest
 
-from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.config import ConfigError
 from mlops_infra.features.feature_store_consumers import CREDENTIALS_SECRET as FEAST_SECRET
 from mlops_infra.plan import Inventory, ResourceRecord
+from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.registry.mlflow_users import CREDENTIALS_SECRET as MLFLOW_SECRET
 from mlops_infra.registry.mlflow_users import PASSWORD_ENV, USERNAME_ENV
 from tests import netpol_eval
 from tests.conftest import PROGRAMS, planned
 from tests.netpol_eval import Ip, Pod
+from tests.nonempty import each
 
 PROGRAM = PROGRAMS / "creds"
 SECRET = "kubernetes:core/v1:Secret"
@@ -62,7 +64,7 @@ def test_every_registry_login_reaches_the_registry_database(stack: str) -> None:
     # Egress-isolated: the engines' task pods always, the teams' under the exfiltration guards (prod).
     isolated = [p for p in pods if not netpol_eval.allows(policies, p, Ip("1.1.1.1"), 443)]
     assert {p.namespace for p in isolated} >= ({"research", "airflow"} if stack == "prodsql" else {"airflow"})
-    for pod in pods:
+    for pod in each(pods):
         for address in addresses:
             assert netpol_eval.allows(policies, pod, Ip(address), 5432), f"{pod.namespace} -> {address}:5432"
             if pod in isolated:

@@ -3,19 +3,18 @@ and consumers read the same keys."""
 
 from __future__ import annotations
 
-import sys
 import types
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from mlops_infra.config import PlatformConfig
-from mlops_infra.config.loader import load_platform_config
-from mlops_infra.outputs import CONTRACT, Key, PlatformOutputs, checked, contract_table, exported_keys
-from mlops_infra.platform import addons
+import mlops_infra.outputs as outputs_module
+from mlops_infra.outputs import CONTRACT, Key, PlatformOutputs, all_keys, checked, contract_table, exported_keys
+from mlops_infra.platform import addons, installed
+from mlops_infra.platform.config import PlatformConfig
+from mlops_infra.platform.loader import load_platform_config
 from tests.conftest import PROGRAMS, ROOT, planned
 
 
@@ -62,18 +61,14 @@ def test_undeclared_missing_or_unexpected_outputs_are_refused() -> None:
         checked(keys, config, {"a": 1, "b": 2}, "t")
 
 
-def _fake_add_on(monkeypatch: pytest.MonkeyPatch, returns: dict[str, Any]) -> types.ModuleType:
-    module = types.ModuleType("mlops_infra_test_addon_wiring")
-    module.OUTPUTS = (Key("servingEndpoint", "An add-on's endpoint.", when=lambda c: c.environment != "dev"),)  # type: ignore[attr-defined]
-
+def _fake_add_on(monkeypatch: pytest.MonkeyPatch, returns: dict[str, Any]) -> addons.AddOn:
     def build(ctx: Any) -> dict[str, Any]:
         return returns
 
-    build.__module__ = module.__name__
-    module.build = build  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setattr(addons, "add_ons", lambda: [build])
-    return module
+    add_on = addons.AddOn("serving-test", build, (
+        Key("servingEndpoint", "An add-on's endpoint.", when=lambda c: c.environment != "dev"),))
+    monkeypatch.setattr(installed, "add_ons", lambda: [add_on])
+    return add_on
 
 
 def test_an_add_on_registers_its_keys_in_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,18 +82,69 @@ def test_an_add_on_must_export_exactly_what_it_declares(monkeypatch: pytest.Monk
     _fake_add_on(monkeypatch, {"servingEndpoint": "http://x", "stray": 1})
     ctx = types.SimpleNamespace(config=stack_config(ROOT / "stacks", "prod"))
     with pytest.raises(ValueError, match=r"undeclared \['stray'\]"):
-        addons.build_add_ons(ctx)  # type: ignore[arg-type]
+        installed.build_add_ons(ctx)  # type: ignore[arg-type]
 
 
-def test_an_add_on_without_declared_keys_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = _fake_add_on(monkeypatch, {})
-    del module.OUTPUTS  # type: ignore[attr-defined]
-    with pytest.raises(TypeError, match="OUTPUTS: tuple"):
-        exported_keys(stack_config(ROOT / "stacks", "dev"))
+def test_an_add_on_without_declared_keys_is_refused() -> None:
+    with pytest.raises(TypeError, match="`outputs` must be a tuple of Key"):
+        addons.AddOn("bad", lambda ctx: {}, ["servingEndpoint"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="`outputs` must be a tuple of Key"):
+        addons.AddOn("bad", lambda ctx: {}, ("servingEndpoint",))  # type: ignore[arg-type]
 
 
+def test_the_platform_builds_each_registered_add_on_once() -> None:
+    registered = installed.add_ons()
+    assert registered
+    assert all(isinstance(a, addons.AddOn) for a in registered)
+    assert len({a.name for a in registered}) == len(registered)
+    assert installed.add_on_keys() == tuple(k for a in registered for k in a.outputs)
+
+
+class RecordingReference:
+    """A StackReference stand-in: records each output read, and how."""
+
+    def __init__(self) -> None:
+        self.reads: dict[str, str] = {}
+
+    def require_output(self, name: str) -> str:
+        self.reads[name] = "require"
+        return f"<{name}>"
+
+    def get_output(self, name: str) -> str:
+        self.reads[name] = "get"
+        return f"<{name}>"
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Required outputs are read through blocks/stack_outputs.require_output (a named error when missing): route it
+    to the stand-in so the test sees which outputs must exist."""
+    monkeypatch.setattr(outputs_module, "require_output", lambda ref, output, producer="": ref.require_output(output))
+
+
+@pytest.mark.usefixtures("recorded")
 def test_consumers_read_every_contract_key() -> None:
-    names = {f.name for f in fields(PlatformOutputs)}
-    assert names == set(CONTRACT) | {"add_ons"}
-    outputs = {k.output for k in CONTRACT.values()}
-    assert len(outputs) == len(CONTRACT)  # no output name twice
+    """`PlatformOutputs` is generated from the contract: every key is read (required exactly when the contract
+    requires it) and is an attribute, add-on keys included; an attribute the contract lacks is an error."""
+    ref = RecordingReference()
+    outputs = PlatformOutputs.from_stack_reference(ref)  # type: ignore[arg-type]
+    assert CONTRACT
+    keys = all_keys()
+    assert ref.reads == {k.output: "require" if k.must_exist else "get" for k in keys}
+    assert {attr: getattr(outputs, attr) for attr in CONTRACT} == {a: f"<{k.output}>" for a, k in CONTRACT.items()}
+    assert set(outputs.add_ons) == {k.output for k in installed.add_on_keys()} != set()
+    assert outputs.field_names() == [*CONTRACT, "add_ons"]
+    with pytest.raises(AttributeError, match="no 'clusterName'"):
+        _ = outputs.clusterName
+    outputs_names = {k.output for k in CONTRACT.values()}
+    assert len(outputs_names) == len(CONTRACT)  # no output name twice
+
+
+@pytest.mark.usefixtures("recorded")
+def test_a_key_added_to_the_contract_is_read_without_another_edit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(CONTRACT, "cluster_version", Key("clusterVersion", "EKS version.", required=False))
+    ref = RecordingReference()
+    outputs = PlatformOutputs.from_stack_reference(ref)  # type: ignore[arg-type]
+    assert ref.reads["clusterVersion"] == "get"
+    read: Any = outputs.cluster_version  # the stand-in returns plain strings
+    assert read == "<clusterVersion>"

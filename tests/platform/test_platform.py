@@ -9,6 +9,7 @@ import pytest
 from mlops_infra.blocks.bucket import ACCESS_ANALYZER_SLR, GUARDDUTY_SLR
 from mlops_infra.plan import SECRET, Inventory, plan_program
 from tests.conftest import ROOT, planned
+from tests.nonempty import each
 
 STATEFUL = ("aws:rds/instance:Instance", "aws:dynamodb/table:Table", "aws:s3/bucket:Bucket", "aws:kms/key:Key",
             "aws:eks/cluster:Cluster")
@@ -46,7 +47,7 @@ def test_prod_data_stores_are_multi_az_and_deletion_protected() -> None:
         assert (db.inputs["multiAz"], db.inputs["deletionProtection"], db.inputs["storageEncrypted"]) == (
             True, True, True), db.name
         assert db.inputs["backupRetentionPeriod"] >= 7 and db.inputs["publiclyAccessible"] is False
-    for table in planned("prod").of_type("aws:dynamodb/table:Table"):
+    for table in each(planned("prod").of_type("aws:dynamodb/table:Table")):
         assert table.inputs["deletionProtectionEnabled"] is True
         assert table.inputs["pointInTimeRecovery"]["enabled"] is True
 
@@ -72,7 +73,7 @@ def test_gpu_pools_per_environment() -> None:
 
     assert sorted(pools("dev").values()) == ["SPOT"]
     assert sorted(pools("prod").values()) == ["ON_DEMAND", "ON_DEMAND", "SPOT"]
-    for r in planned("dev").of_type("aws:eks/nodeGroup:NodeGroup"):
+    for r in each(planned("dev").of_type("aws:eks/nodeGroup:NodeGroup")):
         if "gpu" in r.name:
             assert r.inputs["scalingConfig"]["minSize"] == 0
 
@@ -135,7 +136,7 @@ def test_prod_guards_its_data_buckets_and_ml_namespaces() -> None:
     assert trail.inputs["isMultiRegionTrail"] is True and trail.inputs["enableLogFileValidation"] is True
     (lock,) = prod.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
     assert lock.inputs["rule"] == {"defaultRetention": {"mode": "GOVERNANCE", "days": 365}}
-    for policy in guarded:
+    for policy in each(guarded):
         statements = json.loads(prod.named(policy).inputs["policy"])["Statement"]
         (deny,) = [s for s in statements if s["Sid"] == "DenyOutsideVpcEndpoint"]
         # Break-glass, then the deployers (cluster.adminRoleArns by default), each once; then the security services'

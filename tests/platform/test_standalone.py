@@ -9,13 +9,14 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from mlops_infra.blocks.refs import ClusterRefs, bind_kubernetes, known_len
-from mlops_infra.plan import SECRET, Inventory, plan_program
-from tests.conftest import PROGRAMS, ROOT, planned
+from mlops_infra.blocks.refs import ClusterRefs, known_len
+from mlops_infra.plan import SECRET, Inventory, PlanError, plan_program
+from tests.conftest import EXAMPLES, PROGRAMS, ROOT, planned
 
 PLATFORM_STACK = "organization/mlops-platform/dev"
-FEATURES = PROGRAMS / "standalone_feature_store"
-REGISTRY = PROGRAMS / "standalone_model_registry"
+FEATURES = EXAMPLES / "feast_feature_store"
+REGISTRY = EXAMPLES / "mlflow_registry"
+PAIR = EXAMPLES / "feature_store_and_registry"
 _PLANS: dict[tuple[Path, str], Inventory] = {}
 
 
@@ -82,11 +83,27 @@ def test_the_model_registry_database_and_ingress_sit_in_the_platforms_vpc() -> N
 @pytest.mark.parametrize(("program", "stack"), [(ROOT, "dev"), (ROOT, "staging"), (ROOT, "prod"),
                                                 (PROGRAMS / "compute", "karpenter")])
 def test_the_platform_binds_every_kubernetes_object_to_its_clusters_provider(program: Path, stack: str) -> None:
+    """Every Kubernetes object of the planned inventory, rendered chart objects aside, names a provider explicitly,
+    and that provider is the one the training cluster made (never a default provider, never a second one)."""
     inv = planned(stack, program)
     assert len(kubernetes_objects(inv)) > 10
     assert unbound(inv) == []
-    providers = {r.urn for r in inv.of_type("pulumi:providers:kubernetes")}
-    assert {r.options["provider"] for r in kubernetes_objects(inv)} <= providers
+    clusters = {r.urn for r in inv if r.type.endswith(":TrainingCluster")}
+    (provider,) = [r for r in inv.of_type("pulumi:providers:kubernetes") if r.parent in clusters]
+    assert {r.options["provider"] for r in kubernetes_objects(inv)} == {provider.urn}
+
+
+@pytest.mark.parametrize(("program", "stack"), [
+    (PROGRAMS / "compute", "prod"), (PROGRAMS / "monitoring", "full"), (PROGRAMS / "security_baseline", "prod"),
+    (PROGRAMS / "feature_store", "prod"), (PROGRAMS / "model_registry", "prod")])
+def test_a_core_component_binds_itself_without_the_callers_providers(program: Path, stack: str) -> None:
+    """These programs pass no `providers` option: each core component binds through `cluster.bind(opts)` alone,
+    so every Kubernetes object still lands on the refs' provider (the one provider of the program)."""
+    inv = planned(stack, program)
+    objects = kubernetes_objects(inv)
+    assert objects
+    (provider,) = inv.of_type("pulumi:providers:kubernetes")
+    assert {r.options.get("provider") for r in objects} == {provider.urn}
 
 
 def readme_python_blocks() -> list[str]:
@@ -107,12 +124,50 @@ def test_known_len_counts_lists_and_never_outputs() -> None:
     assert known_len(pulumi.Output.from_input(["subnet-a"])) is None
 
 
-def test_bind_without_a_provider_keeps_the_callers_options() -> None:
-    opts = pulumi.ResourceOptions(protect=True)
-    assert bind_kubernetes(opts, None) is opts
-    assert bind_kubernetes(None, None) is None
+def test_bind_adds_the_clusters_provider_to_the_callers_options() -> None:
+    refs = ClusterRefs.existing("ml", provider=_FakeProvider(), security_group_id="sg-1", version="1.35")
+    opts = refs.bind(pulumi.ResourceOptions(protect=True))
+    assert opts.protect is True
+    assert opts.providers == {"kubernetes": refs.provider}
+    assert refs.bind(None).providers == {"kubernetes": refs.provider}
 
 
-def test_an_existing_cluster_needs_a_kubeconfig_or_a_provider() -> None:
-    with pytest.raises(ValueError, match="needs a kubeconfig or a Kubernetes provider"):
-        ClusterRefs.existing("ml", security_group_id="sg-1", version="1.35")
+class _FakeProvider:
+    """Stands in for a provider where only identity matters (no Pulumi runtime in these unit tests)."""
+
+    package = "kubernetes"
+
+
+def test_an_existing_cluster_needs_its_provider() -> None:
+    with pytest.raises(TypeError, match="provider"):
+        ClusterRefs.existing("ml", security_group_id="sg-1", version="1.35")  # type: ignore[call-arg]
+
+
+# --- both README examples in one program ---------------------------------------------------------------------------
+
+def test_both_readme_examples_in_one_program_plan_without_a_duplicate_urn() -> None:
+    """The feature store and the registry on one StackReference's cluster: one provider, made once by the program
+    (refs register nothing), and every Kubernetes object of both bound to it."""
+    inv = standalone(PAIR)
+    (provider,) = inv.of_type("pulumi:providers:kubernetes")
+    assert provider.name == "platform-cluster" and provider.parent is None
+    types = {r.type for r in inv}
+    assert {"mlops:features:FeastFeatureStore", "mlops:registry:MlflowRegistry"} <= types
+    assert unbound(inv) == []
+    assert {r.options["provider"] for r in kubernetes_objects(inv)} == {provider.urn}
+
+
+def test_the_old_shape_two_providers_of_one_name_is_refused(tmp_path: Path) -> None:
+    """What refs did before (each `from_stack_outputs` made its own `platform-cluster` provider): the engine refuses
+    the second registration, so the pair test above can fail."""
+    program = tmp_path / "twice"
+    program.mkdir()
+    (program / "__main__.py").write_text(
+        "import pulumi_kubernetes as k8s\n"
+        "from mlops_infra.blocks.refs import cluster_provider\n"
+        "cluster_provider('platform-cluster', '{}')\n"
+        "cluster_provider('platform-cluster', '{}')\n", encoding="utf-8")
+    (program / "Pulumi.dev.yaml").write_text("config: {}\n", encoding="utf-8")
+    with pytest.raises(PlanError, match="platform-cluster"):
+        plan_program(program, "dev")
+

@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from mlops_infra.compute.gpu_config import GpuPoolConfig
-from mlops_infra.config.loader import load_platform_config
 from mlops_infra.plan import Inventory, PlanError, plan_program
+from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.platform.team_workspace import gpu_pool_problems
 from tests.conftest import PROGRAMS, ROOT, planned
 from tests.netpol_eval import Ip, Pod, Policy, allows, policies_in
+from tests.nonempty import each
 from tests.scheduling import node_taints, schedulable
 
 REF = "organization/mlops-platform/prod"
@@ -70,7 +71,7 @@ def test_a_workspace_is_admitted_by_every_service_a_platform_team_is(platform: I
     teams = [t.name for t in cfg.cluster.teams]
     assert teams and WORKSPACE not in teams
     labels = {WORKSPACE: namespace_labels(team)}
-    for service, ns in service_namespaces().items():
+    for service, ns in each(service_namespaces().items()):
         for t in teams:
             team_ports = admitted_ports(policies, Pod(t), ns, labels)
             assert team_ports, f"{service}: team {t} is admitted nowhere (the relation below would be vacuous)"
@@ -80,7 +81,7 @@ def test_a_workspace_is_admitted_by_every_service_a_platform_team_is(platform: I
 def test_a_workspace_without_the_platforms_labels_is_not_admitted(platform: Inventory) -> None:
     """The relation above comes from the labels the platform exports, not from open policies."""
     policies = policies_in(platform)
-    for service, ns in service_namespaces().items():
+    for service, ns in each(service_namespaces().items()):
         assert not admitted_ports(policies, Pod("stranger"), ns, {"stranger": {"mlops.io/team": "stranger"}}), service
 
 
@@ -131,7 +132,8 @@ def test_a_pool_the_platforms_gpu_software_would_not_serve_is_refused(platform: 
     software = outputs["teamWorkspace"]["gpuSoftware"]
     no_efa = {**outputs, "teamWorkspace": {**outputs["teamWorkspace"], "gpuSoftware": {**software, "efaPlugin": False}}}
     assert "efa: true, but the platform installs no EFA device plugin" in refused(no_efa)
-    assert "no 'teamWorkspace' output" in refused({k: v for k, v in outputs.items() if k != "teamWorkspace"})
+    without_terms = {k: v for k, v in outputs.items() if k != "teamWorkspace"}
+    assert f"stack reference '{REF}' has no output 'teamWorkspace'; every platform stack" in refused(without_terms)
     pool = GpuPoolConfig.model_validate({"name": "p", "instanceTypes": ["g6.xlarge"], "maxSize": 2,
                                          "taint": {"key": "vision.io/gpu"}})
     assert gpu_pool_problems(pool, software) == [
@@ -168,9 +170,9 @@ def test_the_workspace_gets_the_egress_guard_a_platform_team_gets(platform: Inve
     probes = egress_probes(platform, teams[0])
     verdicts = [(dest, port, proto, allows(policies, Pod(teams[0]), dest, port, proto, labels))
                 for dest, port, proto in probes]
-    assert any(v[-1] for v in verdicts) and not all(v[-1] for v in verdicts), "teams' egress unguarded: vacuous"
+    assert any(v[-1] for v in verdicts) and not all(v[-1] for v in each(verdicts)), "teams' egress unguarded: vacuous"
     assert not allows(policies, Pod(WORKSPACE), Ip("8.8.8.8"), 443, "TCP", labels)
-    for dest, port, proto, team_may in verdicts:
+    for dest, port, proto, team_may in each(verdicts):
         assert allows(policies, Pod(WORKSPACE), dest, port, proto, labels) == team_may, (dest, port, proto)
     assert allows(policies, Pod(WORKSPACE), Pod(WORKSPACE), 29500), "pods of one workspace reach each other"
 

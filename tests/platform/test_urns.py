@@ -70,6 +70,34 @@ def test_every_released_urn_is_planned_or_taken_over_through_an_alias(stack: str
     assert resolution.problems == []
 
 
+@pytest.mark.parametrize("stack", ["prod", "dev", "staging"])
+def test_every_urn_before_the_type_tokens_changed_is_taken_over_through_an_alias(stack: str) -> None:
+    """Type tokens now read `mlops:<concern>:<Type>` (#29): each retyped component aliases its released token, and
+    its children, whose qualified types changed with it, are taken over through the alias the engine derives from
+    their parent's match (`inheritedChildAlias`). tests/data/urns-<stack>-pre29.txt are the URNs planned just
+    before the change (main at 6bdba72; prod and dev equal to the snapshots of then): every one must be answered."""
+    before = set((DATA / f"urns-{stack}-pre29.txt").read_text().split())
+    resolution = resolve_aliases(planned(stack).resources, before)
+    assert before, "empty snapshot"
+    assert sorted(before - resolution.answered()) == [], "missing: neither planned nor aliased"
+    assert resolution.problems == []
+
+
+def test_the_children_of_a_retyped_component_keep_their_state_only_through_the_parents_alias() -> None:
+    """Drop the TrainingCluster's type alias: it, and every child (whose URNs carry its type), lose their old
+    addresses; so the proof above rests on the parent's alias and the engine's inheritance, not on luck."""
+    records = planned("prod").resources
+    before = set((DATA / "urns-prod-pre29.txt").read_text().split())
+    (cluster,) = [r for r in records if r.type == "mlops:compute:TrainingCluster"]
+    children = [r for r in records if r.parent == cluster.urn]
+    assert children and all(r.urn not in before for r in [cluster, *children])
+    answered = resolve_aliases(records, before).matched
+    assert all(r.urn in answered for r in [cluster, *children])
+    stripped = [dataclasses.replace(r, options={**r.options, "aliases": []}) if r is cluster else r for r in records]
+    lost = resolve_aliases(stripped, before).matched
+    assert [r.urn for r in [cluster, *children] if r.urn in lost] == []
+
+
 def test_the_alias_check_sees_a_moved_resource_without_its_alias() -> None:
     """Drop the aliases of the moved GPU rule: its released address is no longer answered."""
     records = planned("prod").resources

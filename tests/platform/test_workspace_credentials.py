@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_infra.config.loader import load_platform_config
 from mlops_infra.plan import Inventory, PlanError, plan_program
+from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.platform.workspace_credentials import STORE_SERVICE_ACCOUNT
 from mlops_infra.registry.mlflow_users import CREDENTIALS_SECRET as MLFLOW_SECRET
 from tests.conftest import PROGRAMS, ROOT, planned
+from tests.nonempty import each
 from tests.registry.test_mlflow_consumers import users_job_passwords
 
 REF = "organization/mlops-platform/prod"
@@ -49,7 +50,7 @@ def test_every_listed_workspace_gets_a_user_the_job_creates_and_a_secret_holding
     credentials = platform.outputs["teamWorkspace"]["credentials"]
     raw = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text(encoding="utf-8"))["config"]
     window = load_platform_config(raw["mlops:platform"]).security_baseline.secret_recovery_window_days
-    for ws in names:
+    for ws in each(names):
         [password] = [u for u in job if urns[u].name.endswith(f"-user-{ws}")]
         [version] = [r for r in platform.of_type("aws:secretsmanager/secretVersion:SecretVersion")
                      if password in r.property_dependencies.get("secretString", [])]
@@ -73,7 +74,7 @@ def test_each_workspace_reader_trusts_only_its_namespace_store_and_reads_only_it
     assert sorted(credentials) == workspaces()
     urns = by_urn(platform)
     secrets = {r.inputs["name"]: r.urn for r in platform.of_type("aws:secretsmanager/secret:Secret")}
-    for ws, entry in credentials.items():
+    for ws, entry in each(credentials.items()):
         role = role_of(platform, entry["roleArn"])
         [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
         subs = [v for cond in trust["Condition"].values() for k, v in cond.items() if k.endswith(":sub")]
@@ -103,7 +104,7 @@ def test_the_workspace_stack_delivers_them_and_its_pods_reference_them(platform:
     secrets = {r.inputs["spec"]["target"]["name"]: r.inputs["spec"] for r in team.of_type(EXTERNAL_SECRET)
                if r.inputs["metadata"]["namespace"] == "vision"}
     assert set(secrets) == {MLFLOW_SECRET, "qdrant-credentials"}
-    for spec in secrets.values():
+    for spec in each(secrets.values()):
         assert spec["secretStoreRef"] == {"kind": "SecretStore", "name": store.inputs["metadata"]["name"]}
     assert {d["remoteRef"]["key"] for d in secrets[MLFLOW_SECRET]["data"]} == {entry["mlflowSecret"]}
     assert {d["remoteRef"]["key"] for d in secrets["qdrant-credentials"]["data"]} == {entry["qdrantSecret"]}

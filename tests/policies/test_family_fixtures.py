@@ -21,8 +21,10 @@ from mlops_policies.packs import all_rules
 from mlops_policies.runner import Finding, evaluate
 
 from tests.conftest import PROGRAMS, planned
+from tests.nonempty import each
 
-FAMILIES = ("selector", "placement", "kms-users", "identity", "service-reach", "ordering")
+FAMILIES = ("selector", "placement", "kms-users", "identity", "service-reach", "ordering", "volume-zone", "ip-capacity",
+            "probe-port")
 FIXTURES = sorted(p for p in (PROGRAMS / "families").iterdir() if (p / "expect.json").is_file())
 ALL_FAMILY_POLICIES = sorted({p for ids in POLICIES_BY_FAMILY.values() for p in ids})
 
@@ -52,7 +54,7 @@ def test_every_family_has_fixtures_in_three_shapes_and_registered_policies() -> 
     assert sorted(POLICIES_BY_FAMILY) == sorted(FAMILIES)
     registered = {rule.meta.name for rule in all_rules()}
     assert ALL_FAMILY_POLICIES
-    for family in FAMILIES:
+    for family in each(FAMILIES):
         assert POLICIES_BY_FAMILY[family], family
         assert set(POLICIES_BY_FAMILY[family]) <= registered, family
 
@@ -80,4 +82,4 @@ def test_the_bad_twin_draws_a_finding_of_its_family_naming_both_ends(fixture: Pa
     data = expect(fixture)
     found = findings(fixture, "bad", list(POLICIES_BY_FAMILY[data["family"]]))
     texts = [f"{f.name}: {f.message}" for f in found]
-    assert any(all(names(end, text) for end in data["bad_ends"]) for text in texts), (data["bad_ends"], texts)
+    assert any(all(names(end, text) for end in each(data["bad_ends"])) for text in texts), (data["bad_ends"], texts)

@@ -127,6 +127,11 @@ CASES = [
         "volumeClaimTemplates": [{"spec": {"storageClassName": "gp3"}}]}})],
          ["sts: volumeClaimTemplates[0] names EBS StorageClass 'gp3' but the stack has no aws-ebs-csi-driver "
           "add-on to provision it"]),
+    Case("ephemeral-volume-class-missing", SC, [EKS, EBS, R("kubernetes:apps/v1:Deployment", "api", {"spec": {"template": {
+        "spec": {"volumes": [{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {
+            "storageClassName": "fast"}}}}]}}}})],
+         ["api: ephemeral volume scratch names StorageClass 'fast', which the stack does not create: the claim stays "
+          "Pending"]),
     # CRDs: a custom resource depends on the release that installs its group.
     Case("cr-depends-on-release", CRD, [EKS, KPS, R(SM_TYPE, "sm", MONITOR.inputs, deps={"metadata": ["kps"]})], []),
     Case("cr-without-dependency", CRD, [EKS, KPS, MONITOR],

@@ -54,7 +54,8 @@ def test_family_policy_case(case: Case) -> None:
 
 
 def test_families_cover_every_new_policy_and_only_registered_ones() -> None:
-    assert set(POLICIES_BY_FAMILY) == {"selector", "placement", "kms-users", "identity", "service-reach", "ordering"}
+    assert set(POLICIES_BY_FAMILY) == {"selector", "placement", "kms-users", "identity", "service-reach", "ordering",
+                                      "volume-zone", "ip-capacity", "probe-port"}
     listed = [p for ids in POLICIES_BY_FAMILY.values() for p in ids]
     assert listed and len(listed) == len(set(listed))
     assert [p for p in listed if p not in policy_index()] == []

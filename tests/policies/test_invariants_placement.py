@@ -12,6 +12,8 @@ import pytest
 from mlops_policies.invariants_placement import pod_requests, quantity
 from mlops_policies.node_model import InstanceType, catalogue
 
+from tests.nonempty import each
+
 from .helpers import R, messages
 
 FIT, REF = "mlops-inv-pod-fits-node", "mlops-inv-pod-reference"
@@ -59,7 +61,7 @@ def test_catalogue_matches_ec2_describe_instance_types() -> None:
         data = json.load(raw)
     rows = catalogue()
     assert len(rows) > 100
-    for name, row in rows.items():
+    for name, row in each(rows.items()):
         info, net = data[name], data[name]["NetworkInfo"]
         card = next(c for c in net["NetworkCards"] if c["NetworkCardIndex"] == net.get("DefaultNetworkCardIndex", 0))
         assert row.vcpus == info["VCpuInfo"]["DefaultVCpus"] and row.memory_mib == info["MemoryInfo"]["SizeInMiB"]
@@ -147,7 +149,7 @@ def test_pod_references_exist_in_the_namespace() -> None:
                for kind, name in (("ServiceAccount", "api"), ("ConfigMap", "settings"),
                                   ("PersistentVolumeClaim", "data"), ("Secret", "creds"))]
     assert messages(REF, [pod(dict(spec)), *objects]) == []
-    for missing in range(4):
+    for missing in each(range(4)):
         found = messages(REF, [pod(dict(spec)), *objects[:missing], *objects[missing + 1:]])
         kind = objects[missing].type.rsplit(":", 1)[-1]
         assert len(found) == 1 and f"names {kind} app/" in found[0] and "Deployment app/api" in found[0]

@@ -12,6 +12,7 @@ from mlops_policies.packs import rules_for
 from mlops_policies.runner import evaluate
 
 from tests.conftest import PROGRAMS, planned
+from tests.nonempty import each
 
 from .helpers import R, inventory
 
@@ -90,7 +91,7 @@ def test_list_policies_names_every_invariant_with_severity_and_frameworks(capsys
         "mlops-inv-kms-key-users", "mlops-inv-iam-action-exists", "mlops-inv-pdb-allows-disruption",
         "mlops-inv-vpce-deny-covers-versions", "mlops-inv-crd-before-custom-resource", "mlops-inv-rds-single-vpc",
         "mlops-inv-shared-cluster-assumptions"}
-    for name, p in listed.items():
+    for name, p in each(listed.items()):
         assert p["kind"] == "stack" and p["severity"] in ("low", "medium", "high") and p["controls"], name
     assert main(["check", "--list-policies"]) == 0
     text = capsys.readouterr().out

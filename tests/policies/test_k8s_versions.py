@@ -9,6 +9,8 @@ import pulumi_kubernetes
 from mlops_policies import k8s_rbac, k8s_versions
 from mlops_policies.k8s_workloads import WORKLOAD_VERSIONS, WORKLOADS
 
+from tests.nonempty import each
+
 SDK = Path(pulumi_kubernetes.__file__).parent
 TOKEN = re.compile(r"'(kubernetes:[^':]+:[A-Za-z]+)'")
 
@@ -22,7 +24,7 @@ def sdk_tokens(kind: str) -> set[str]:
 
 
 def test_workloads_cover_every_api_version_the_sdk_registers() -> None:
-    for kind in WORKLOAD_VERSIONS:
+    for kind in each(WORKLOAD_VERSIONS):
         tokens = sdk_tokens(kind)
         assert tokens, kind
         assert tokens <= set(WORKLOADS), (kind, sorted(tokens - set(WORKLOADS)))
@@ -39,7 +41,7 @@ def test_rbac_rules_cover_every_api_version_the_sdk_registers() -> None:
 def test_removed_versions_match_what_the_sdk_can_register() -> None:
     """Every removed (apiVersion, kind) names a kind the SDK knows in some version; the served ones are not in it."""
     assert len(k8s_versions.REMOVED) > 40
-    for (_, kind), (release, _) in k8s_versions.REMOVED.items():
+    for (_, kind), (release, _) in each(k8s_versions.REMOVED.items()):
         assert k8s_versions.minor(release) is not None
         assert sdk_tokens(kind) or kind in ("TokenReview", "LocalSubjectAccessReview", "SelfSubjectAccessReview",
                                             "SubjectAccessReview", "SelfSubjectRulesReview", "Event"), kind

@@ -9,6 +9,7 @@ from mlops_policies.enforcement import parse_waivers
 
 from mlops_infra.cli.main import main
 from tests.conftest import ROOT, planned
+from tests.nonempty import each
 
 KNOWN_RENDERED = ROOT / "tests" / "data" / "rendered-findings"
 """Per stack, the mandatory findings on objects rendered from charts that are known and owned by open issues
@@ -34,7 +35,7 @@ def test_stack_has_no_mandatory_violation(stack: str, capsys: pytest.CaptureFixt
     unrendered = {r["name"] for r in rendering if r["status"] != "rendered"}
     flagged = {f["resource"]["name"] for f in report["findings"] if f["policy"] == "mlops-helm-release-rendered"}
     assert flagged == unrendered
-    assert all(f["enforcement"] == ("advisory" if stack == "dev" else "mandatory") for f in report["findings"]
+    assert all(f["enforcement"] == ("advisory" if stack == "dev" else "mandatory") for f in each(report["findings"])
                if f["policy"] == "mlops-helm-release-rendered")
     known_file = KNOWN_RENDERED / f"{stack}.txt"
     known = set(known_file.read_text().splitlines()) if known_file.exists() else set()
@@ -49,7 +50,7 @@ def test_stack_has_no_mandatory_violation(stack: str, capsys: pytest.CaptureFixt
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_stack_policy_config_waivers_are_complete(stack: str) -> None:
     config = json.loads((ROOT / "policies" / "config" / f"{stack}.json").read_text())
-    for policy, entry in config.items():
+    for policy, entry in each(config.items()):
         if isinstance(entry, dict):
             for waiver in parse_waivers(policy, entry.get("waivers")):
                 assert waiver.reason.strip() and waiver.expires

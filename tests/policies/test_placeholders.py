@@ -44,6 +44,10 @@ REAL = [
     R("aws:ssm/parameter:Parameter", "u", {"value": "00000000-0000-0000-0000-000000000000"}),
     R("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
       {"policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"}),
+    # Dotted identifiers under a reserved TLD's name, where no host stands: a Python module, a feature reference.
+    R(CRONJOB, "train", {"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [
+        {"name": "main", "image": "406151998877.dkr.ecr.us-east-1.amazonaws.com/mlops/trainer:1.0",
+         "command": ["python", "-m", "pipelines.test"], "args": ["--features", "driver_stats.example"]}]}}}}}}),
 ]
 PLACEHOLDERS: dict[str, tuple[R, str]] = {
     "account": (R(ENTRY, "admin", {"principalArn": "arn:aws:iam::123456789012:role/platform-admin"}),
@@ -64,6 +68,15 @@ PLACEHOLDERS: dict[str, tuple[R, str]] = {
     "domain-test": (R(INGRESS, "web", {"spec": {"rules": [{"host": "a.mlops.test"}]}}),
                     "web: spec.rules.0.host: domain 'a.mlops.test' is reserved for examples (RFC 2606/6761): it "
                     "never resolves to you"),
+    "domain-test-url": (R("aws:ssm/parameter:Parameter", "p", {"value": "https://mlflow.mlops.test/api"}),
+                        "p: value: domain 'mlflow.mlops.test' is reserved for examples (RFC 2606/6761): it never "
+                        "resolves to you"),
+    "domain-test-port": (R("aws:ssm/parameter:Parameter", "p", {"value": "redis.cache.invalid:6379"}),
+                         "p: value: domain 'redis.cache.invalid' is reserved for examples (RFC 2606/6761): it never "
+                         "resolves to you"),
+    "domain-test-hosts": (R(INGRESS, "web", {"spec": {"tls": [{"hosts": ["a.mlops.test"]}]}}),
+                          "web: spec.tls.0.hosts.0: domain 'a.mlops.test' is reserved for examples (RFC 2606/6761): "
+                          "it never resolves to you"),
     "domain-example-org": (R(INGRESS, "web", {"spec": {"rules": [{"host": "mlflow.example.org"}]}}),
                            "web: spec.rules.0.host: domain 'mlflow.example.org' is reserved for examples "
                            "(RFC 2606/6761): it never resolves to you"),

@@ -21,6 +21,7 @@ from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from mlops_infra.cli.main import main
 from tests.conftest import PROGRAMS, ROOT
+from tests.nonempty import each
 
 from .cases import Case
 from .helpers import R, run
@@ -38,6 +39,7 @@ from .test_data_policies import CASES as DATA_VERSIONING
 from .test_feast import CASES as FEAST
 from .test_invariants_cluster import CASES as INVARIANTS_CLUSTER
 from .test_invariants_families import CASES as INVARIANTS_FAMILIES
+from .test_invariants_families_added import CASES as ADDED_FAMILIES
 from .test_invariants_identity import CASES as IDENTITY
 from .test_invariants_kms import CASES as KMS_USERS
 from .test_invariants_network import PORT_CASES as NETWORK_PORTS
@@ -91,6 +93,7 @@ ALL_CASES: list[Case] = [*S3, *KMS_LOGS, *EKS, *COMPUTE, *NETWORK, *DATA, *IAM, 
                          *SERVING, *DATA_VERSIONING, *RENDERING, *ADMISSION, *CRDS, *LITERALS, *CORE_SCHEMA,
                          *INVARIANTS_FAMILIES, *PLACEHOLDERS]
 ALL_CASES += [*KMS_USERS, *IDENTITY]  # #30 families kms-users and identity
+ALL_CASES += ADDED_FAMILIES  # #30 families volume-zone, ip-capacity, probe-port
 
 
 def check_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
@@ -105,6 +108,7 @@ def misconfigured_json() -> tuple[int, dict[str, Any]]:
     return out.returncode, json.loads(out.stdout)
 
 
+@pytest.mark.slow  # the CLI in a subprocess (misconfigured_json)
 def test_misconfigured_program_yields_the_expected_violations(misconfigured_json: tuple[int, dict[str, Any]]) -> None:
     code, report = misconfigured_json
     assert code == 1
@@ -114,6 +118,7 @@ def test_misconfigured_program_yields_the_expected_violations(misconfigured_json
     assert {f["enforcement"] for f in report["findings"]} == {"mandatory"}
 
 
+@pytest.mark.slow  # the CLI in a subprocess (misconfigured_json)
 def test_waiver_from_the_policy_config_file_applies_and_keeps_its_reason(
         misconfigured_json: tuple[int, dict[str, Any]]) -> None:
     _, report = misconfigured_json
@@ -224,7 +229,7 @@ def test_every_policy_has_a_compliant_and_a_violating_case() -> None:
 
 
 def test_every_policy_carries_metadata_for_the_engine() -> None:
-    for pack in PACKS:
+    for pack in each(PACKS):
         for policy in build_policies(pack, "prod"):
             assert policy.severity is not None and policy.remediation_steps and policy.tags, policy.name
             assert policy.config_schema is not None and "waivers" in policy.config_schema.properties
@@ -242,6 +247,7 @@ def _serve(pack: str) -> tuple[subprocess.Popen[bytes], int]:
     return proc, int(proc.stdout.readline().strip())
 
 
+@pytest.mark.slow  # the pack's entry point in a subprocess
 def test_pack_entry_point_serves_the_same_policies_to_the_engine() -> None:
     """The pack as `pulumi preview --policy-pack` runs it: a gRPC analyzer; prod strictness from the stack's config."""
     proc, port = _serve("mlops-security")

@@ -75,13 +75,31 @@ def test_prod_only_rules_do_not_apply_elsewhere(dev: list[Resource]) -> None:
 
 
 def test_a_prod_stack_without_trail_or_detector(dev: list[Resource]) -> None:
-    assert run(audit_trail, dev) == [("(stack)", "stack has no CloudTrail trail")]
-    assert run(guardduty_eks, dev) == [("(stack)", "stack has no GuardDuty detector")]
+    assert run(audit_trail, dev) == [("(stack)", NO_TRAIL)]
+    assert run(guardduty_eks, dev) == [("(stack)", NO_DETECTOR)]
+
+
+NO_TRAIL = "stack has no CloudTrail trail, and references no platform stack exporting auditTrailArn"
+NO_DETECTOR = "stack has no GuardDuty detector, and references no platform stack exporting guardDutyDetectorId"
+
+
+@pytest.mark.parametrize(("check", "output", "message"), [(audit_trail, "auditTrailArn", NO_TRAIL),
+                                                          (guardduty_eks, "guardDutyDetectorId", NO_DETECTOR)])
+def test_a_consumer_referencing_a_platform_that_exports_the_account_wide_one_is_satisfied(
+        dev: list[Resource], check: Check, output: str, message: str) -> None:
+    """One trail and one detector per account and Region: a consumer stack (no securityBaseline of its own) is
+    covered by the platform stack it references, whose outputs the StackReference's state holds."""
+    def ref(outputs: dict[str, Any]) -> list[Resource]:
+        return add(dev, "pulumi:pulumi:StackReference", "platform",
+                   {"name": "acme/mlops-platform/prod", "outputs": outputs, "secretOutputNames": []})
+
+    assert run(check, ref({output: "x-123"})) == []
+    assert run(check, ref({"vpcId": "vpc-1"})) == [("(stack)", message)]  # a platform without it: still a finding
 
 
 def test_missing_trail_is_reported_on_each_data_bucket(prod: list[Resource]) -> None:
     assert run(audit_trail, drop(prod, TRAIL)) == [
-        ("(stack)", "stack has no CloudTrail trail"),
+        ("(stack)", NO_TRAIL),
         ("feature-offline", "no CloudTrail trail records data events for this data bucket"),
         ("model-artifacts", "no CloudTrail trail records data events for this data bucket"),
     ]

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_infra.config.loader import load_platform_config
 from mlops_infra.plan import Inventory, ResourceRecord
+from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.registry.mlflow_users import CREDENTIALS_SECRET, PASSWORD_ENV, USERNAME_ENV
 from tests.conftest import ROOT, planned
 from tests.integration.plans import plan

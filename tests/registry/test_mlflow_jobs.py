@@ -16,6 +16,7 @@ from mlops_infra.plan import Inventory, ResourceRecord
 from mlops_infra.registry.mlflow_migrate import MIGRATE_SCRIPT
 from mlops_infra.registry.mlflow_users import CREDENTIALS_SECRET, USERS_SCRIPT
 from tests.conftest import PROGRAMS, planned
+from tests.nonempty import each
 
 PROGRAM = PROGRAMS / "model_registry"
 SECRET = "kubernetes:core/v1:Secret"
@@ -58,7 +59,7 @@ def test_each_team_gets_one_credentials_secret_holding_the_password_the_users_jo
     [mounted] = [s for s in basic.of_type(SECRET) if s.inputs["metadata"]["name"] == volume["secret"]["secretName"]
                  and s.inputs["metadata"]["namespace"] == users_job.inputs["metadata"]["namespace"]]
     job_passwords = {u for u in mounted.property_dependencies["stringData"] if urns[u].type == PASSWORD}
-    for team in TEAMS:
+    for team in each(TEAMS):
         in_team = [s for s in basic.of_type(SECRET) if s.inputs["metadata"]["namespace"] == team]
         assert [s.inputs["metadata"]["name"] for s in in_team] == [CREDENTIALS_SECRET], team
         [password] = [u for u in in_team[0].property_dependencies["stringData"] if urns[u].type == PASSWORD]

@@ -10,6 +10,7 @@ import pytest
 
 from mlops_infra.plan import SECRET, Inventory, ResourceRecord
 from tests.conftest import PROGRAMS, planned
+from tests.nonempty import each
 
 PROGRAM = PROGRAMS / "model_registry"
 RDS = "aws:rds/instance:Instance"
@@ -152,7 +153,7 @@ def test_server_role_is_scoped_to_prefix_key_and_database_secret(prod: Inventory
     [arn] = stmts["ReadDatabaseSecret"]["Resource"]
     assert arn.startswith(secret_arn + "mlops-prod-registry-db")  # pulumi-aws v7: `<identifier><7 hex>`, no `-`
     assert containers(prod)["db-credentials"]["env"][0] == {"name": "DB_SECRET_ARN", "value": arn}
-    assert all("*" not in a for s in stmts.values() for a in s["Action"] if not a.startswith("kms:ReEncrypt"))
+    assert all("*" not in a for s in each(stmts.values()) for a in s["Action"] if not a.startswith("kms:ReEncrypt"))
     trust = json.loads(prod.named("mlops-prod-registry-mlflow-identity-role").inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Condition"]["StringEquals"] == {
         "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:mlflow:mlops-prod-registry-mlflow",
@@ -178,8 +179,8 @@ def test_pod_security_on_every_container(stack: str, request: pytest.FixtureRequ
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert not {"hostNetwork", "hostPID", "hostIPC"} & set(spec)
-    assert all("hostPath" not in v for v in spec["volumes"])
-    for name, c in containers(inv).items():
+    assert all("hostPath" not in v for v in each(spec["volumes"]))
+    for name, c in each(containers(inv).items()):
         sc = c["securityContext"]
         assert (sc["allowPrivilegeEscalation"], sc["privileged"], sc["readOnlyRootFilesystem"], sc["runAsNonRoot"]) \
             == (False, False, True, True), name
@@ -219,7 +220,7 @@ def test_service_monitor_selects_the_service_after_the_crd(prod: Inventory) -> N
     service = one(prod, "kubernetes:core/v1:Service")
     labels = service.inputs["metadata"]["labels"]
     selector = monitor.inputs["spec"]["selector"]["matchLabels"]
-    assert selector and all(labels.get(k) == v for k, v in selector.items())
+    assert selector and all(labels.get(k) == v for k, v in each(selector.items()))
     assert selector == service.inputs["spec"]["selector"]
     assert monitor.inputs["spec"]["namespaceSelector"] == {"matchNames": [service.inputs["metadata"]["namespace"]]}
     assert [e["port"] for e in monitor.inputs["spec"]["endpoints"]] == ["metrics"]
@@ -269,7 +270,7 @@ def test_basic_auth_mode(basic: Inventory) -> None:
     assert ingress.inputs["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] == {"name": "http"}
     secrets = basic.of_type("kubernetes:core/v1:Secret")  # the auth Secret and the team users' (mlflow_users.py)
     assert {s.inputs["metadata"]["name"] for s in secrets} >= {"mlops-staging-registry-mlflow-auth"}
-    assert all(s.inputs["stringData"] == SECRET for s in secrets)
+    assert all(s.inputs["stringData"] == SECRET for s in each(secrets))
 
 
 def test_outputs_are_uri_bucket_and_endpoint_never_a_password(prod: Inventory) -> None:
@@ -282,7 +283,7 @@ def test_sagemaker_engine_provisions_groups_with_resource_policy(sagemaker: Inve
     groups = sagemaker.of_type("aws:sagemaker/modelPackageGroup:ModelPackageGroup")
     assert sorted(g.inputs["modelPackageGroupName"] for g in groups) == ["mlops-prod-churn", "mlops-prod-ranker"]
     arns = sagemaker.outputs["modelPackageGroupArns"]
-    for p in sagemaker.of_type("aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy"):
+    for p in each(sagemaker.of_type("aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy")):
         stmt = policy(p, "resourcePolicy")["ReadModelPackages"]
         assert stmt["Principal"] == {"AWS": ["arn:aws:iam::210987654321:root"]}
         group_arn = arns[p.inputs["modelPackageGroupName"].removeprefix("mlops-prod-")]

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from mlops_infra.blocks.naming import truncate_name
-from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.config import ConfigError
+from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.registry.config import MlflowModelRegistryConfig, SageMakerModelRegistryConfig
 from tests.conftest import PROD_GUARDS
 

@@ -20,6 +20,7 @@ from mlops_infra.registry.config import (
     parse_memory_mib,
 )
 from tests.conftest import PROGRAMS, ROOT, planned
+from tests.nonempty import each
 
 PROGRAM = PROGRAMS / "model_registry"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -110,7 +111,7 @@ def test_prometheus_scrapes_a_port_whose_path_needs_no_credentials(inv: Inventor
     assert not basic_auth or endpoint["path"].startswith(UNPROTECTED_PREFIXES)
     assert container["name"] == "metrics"
     runs = measurement()["runs"]
-    assert all(r["metricsSidecarServesRequestCounter"] for r in runs)
+    assert all(r["metricsSidecarServesRequestCounter"] for r in each(runs))
     assert {r["serverMetricsStatus"] for r in runs if r["app"] == "basic-auth"} == {401}
 
 
@@ -161,12 +162,12 @@ def test_network_policy_admits_only_clients_the_alb_and_prometheus(inv: Inventor
     ingress = inv.of_type("kubernetes:networking.k8s.io/v1:Ingress")
     backend = ingress[0].inputs["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["name"] \
         if ingress else None
-    for name, port in ports.items():
+    for name, port in each(ports.items()):
         cidrs = {p["ipBlock"]["cidr"] for p in peers_of(inv, port) if "ipBlock" in p}
         # Only the Ingress backend port admits addresses: the ALB's ENIs (target type ip) in the VPC.
         assert cidrs == ({"10.0.0.0/16"} if name == backend else set()), name
     every_peer = [peer for rule in policy.inputs["spec"]["ingress"] for peer in rule["from"]]
-    assert all(p.get("ipBlock", {}).get("cidr") != "0.0.0.0/0" for p in every_peer)
+    assert all(p.get("ipBlock", {}).get("cidr") != "0.0.0.0/0" for p in each(every_peer))
 
 
 def test_prod_authenticates_in_cluster_clients() -> None:

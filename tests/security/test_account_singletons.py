@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_infra.config import ConfigError, load_platform_config
-from mlops_infra.config.stack_set import load_stack_set
+from mlops_infra.config import ConfigError
 from mlops_infra.plan import Inventory
+from mlops_infra.platform.loader import load_platform_config
+from mlops_infra.platform.stack_set import load_stack_set
 from tests.conftest import ROOT, planned
 
 STACKS = ROOT / "stacks"

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.config import ConfigError
 from mlops_infra.plan import Inventory
+from mlops_infra.platform.loader import load_platform_config
 from tests.conftest import planned
 from tests.iam_eval import resource_allows
 

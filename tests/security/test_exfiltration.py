@@ -17,10 +17,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from mlops_infra.config import ConfigError, load_platform_config
-from mlops_infra.config.platform import workload_endpoint_services
+from mlops_infra.config import ConfigError
 from mlops_infra.plan import Inventory, PlanError
 from mlops_infra.plan.outputs import invoke_result
+from mlops_infra.platform.config import workload_endpoint_services
+from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.security.exfiltration_guards import (
     EKS_DEFAULT_SERVICE_CIDRS,
     POD_IDENTITY_AGENT,
@@ -33,6 +34,7 @@ from mlops_infra.security.exfiltration_guards import (
 from tests import iam_eval, netpol_eval
 from tests.conftest import PROD_GUARDS, PROGRAMS, planned
 from tests.netpol_eval import Ip, Pod
+from tests.nonempty import each
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"  # stacks/Pulumi.prod.yaml
@@ -272,7 +274,7 @@ def test_guards_on_an_existing_vpc_without_its_endpoint_are_a_config_error() -> 
 
 def test_guards_on_a_public_irsa_cluster_are_valid_the_platform_creates_sts_inside_the_vpc() -> None:
     """Issue 28 #7: STS's interface endpoint is created whenever a namespace is egress-guarded, public cluster or
-    not (config/platform.py workload_endpoint_services), so the config no longer has to refuse this shape."""
+    not (platform/config.py workload_endpoint_services), so the config no longer has to refuse this shape."""
     public = {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}
     config = load_platform_config({**BASE, "cluster": public})
     assert workload_endpoint_services(config) == ["sts"]
@@ -346,7 +348,7 @@ def test_other_roles_cannot_administer_guarded_buckets(prod: Inventory, action: 
     buckets = guarded_buckets(prod)
     endpoint = endpoint_policy(prod)
     team = {"aws:PrincipalArn": TEAM_ROLE, "aws:PrincipalAccount": ACCOUNT, "aws:SecureTransport": "true"}
-    for arn, policy in buckets:
+    for arn, policy in each(buckets):
         assert iam_eval.denies(policy, action, arn, team), (arn, action)  # from outside the endpoint
         if action != "s3:ListBucket":  # workloads list their prefixes through the endpoint
             assert not iam_eval.resource_allows(endpoint, action, arn, team), (arn, action)
@@ -358,7 +360,7 @@ def test_bucket_policies_are_written_after_every_bucket_setting(prod: Inventory)
                 "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
                 "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
                 "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-    for policy in prod.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+    for policy in each(prod.of_type("aws:s3/bucketPolicy:BucketPolicy")):
         bucket_urns = set(policy.property_dependencies["bucket"])
         for typ in settings:
             (setting,) = [r for r in prod.of_type(typ) if set(r.property_dependencies["bucket"]) == bucket_urns]
@@ -366,6 +368,6 @@ def test_bucket_policies_are_written_after_every_bucket_setting(prod: Inventory)
 
 
 def test_aws_owned_bucket_objects_follow_the_partition() -> None:
-    assert all(a.startswith("arn:aws-cn:s3:::") for a in aws_owned_bucket_objects("cn-north-1", "aws-cn"))
+    assert all(a.startswith("arn:aws-cn:s3:::") for a in each(aws_owned_bucket_objects("cn-north-1", "aws-cn")))
     assert aws_owned_bucket_objects("us-east-1") == [
         a.replace("arn:aws-cn:", "arn:aws:") for a in aws_owned_bucket_objects("us-east-1", "aws-cn")]

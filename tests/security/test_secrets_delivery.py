@@ -12,6 +12,7 @@ import pytest
 from mlops_infra.plan import SECRET, Inventory, PlanError
 from tests import iam_eval
 from tests.conftest import planned
+from tests.nonempty import each
 from tests.security.conftest import EXTERNAL_SECRET, PROGRAM, key
 
 SECRET_STORE = "kubernetes:external-secrets.io/v1:SecretStore"
@@ -76,7 +77,7 @@ def test_a_namespaces_store_role_reads_its_secrets_and_no_other_namespaces(stack
     stores = {r.inputs["metadata"]["namespace"]: r for r in inv.of_type(SECRET_STORE)}
     assert sorted(stores) == sorted(GRANTS[stack])
     every = {name for names in GRANTS[stack].values() for name in names} | {"someone-else"}
-    for ns, store in stores.items():
+    for ns, store in each(stores.items()):
         docs = role_documents(inv, store_role(inv, store))
         for name in every:
             allowed = iam_eval.allows(docs, "secretsmanager:GetSecretValue", SECRET_ARN.format(name))

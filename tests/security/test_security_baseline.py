@@ -10,13 +10,15 @@ from typing import Any
 import pytest
 
 from mlops_infra.blocks.refs import NetworkRefs
-from mlops_infra.config import ConfigError, load_platform_config
+from mlops_infra.config import ConfigError
 from mlops_infra.plan import Inventory, ResourceRecord
+from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.security.config import SecurityBaselineConfig
 from mlops_infra.security.exfiltration_guards import data_bucket_guard
 from mlops_infra.security.threat_detection import finding_pattern
 from tests import iam_eval
 from tests.conftest import PROD_GUARDS, PROGRAMS, planned
+from tests.nonempty import each
 from tests.security.conftest import EXTERNAL_SECRET, bucket, key, policy_doc, stmt
 
 TRAIL = "aws:cloudtrail/trail:Trail"
@@ -89,7 +91,7 @@ def test_guardduty_detector_with_eks_runtime_and_s3_features(prod: Inventory) ->
         "RDS_LOGIN_EVENTS": "ENABLED", "EBS_MALWARE_PROTECTION": "DISABLED", "LAMBDA_NETWORK_LOGS": "DISABLED"}
     assert features["RUNTIME_MONITORING"].inputs["additionalConfigurations"] == [
         {"name": "EKS_ADDON_MANAGEMENT", "status": "ENABLED"}]
-    assert all(f.property_dependencies["detectorId"] == [detector.urn] for f in features.values())
+    assert all(f.property_dependencies["detectorId"] == [detector.urn] for f in each(features.values()))
 
 
 def test_findings_rule_targets_the_alert_topic(prod: Inventory) -> None:
@@ -224,7 +226,7 @@ def test_s3_endpoint_policy_allows_only_platform_and_image_layer_buckets(prod: I
         assert not iam_eval.resource_allows(docs, "s3:PutObject", target, node)
         assert not iam_eval.resource_allows(docs, "s3:PutObject", target, foreign)
     assert not iam_eval.resource_allows(docs, "s3:GetObject", "arn:aws:s3:::attacker-drop/k", node)
-    assert all(s["Effect"] == "Allow" and "s3:*" not in s["Action"] for s in docs[0]["Statement"])
+    assert all(s["Effect"] == "Allow" and "s3:*" not in s["Action"] for s in each(docs[0]["Statement"]))
 
 
 def egress_policies(inv: Inventory) -> dict[tuple[str, str], ResourceRecord]:
@@ -255,7 +257,7 @@ def test_dev_turns_the_expensive_parts_off_in_config(dev: Inventory) -> None:
         assert absent not in types
     assert {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) for r in dev.of_type(EXTERNAL_SECRET)} == {
         ("research", "comet")}
-    assert all(not r.options["protect"] for r in dev if r.custom)
+    assert all(not r.options["protect"] for r in each(dev) if r.custom)
     assert "DenyOutsideVpcEndpoint" not in dev.named("feature-offline-policy").inputs["policy"]
 
 

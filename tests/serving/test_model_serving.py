@@ -10,6 +10,7 @@ import pytest
 from mlops_infra.plan import Inventory, ResourceRecord
 from mlops_infra.serving.runtimes import RUNTIME_OF
 from tests import iam_eval
+from tests.nonempty import each
 
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 RUNTIME = "kubernetes:serving.kserve.io/v1alpha1:ServingRuntime"
@@ -68,7 +69,7 @@ def test_the_service_account_the_predictor_runs_as_is_the_irsa_one(prod_plan: In
 def test_each_model_names_a_runtime_that_supports_its_format(prod_plan: Inventory) -> None:
     runtimes = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in prod_plan.of_type(RUNTIME)}
     assert {rt.name for rt in RUNTIME_OF.values()} <= set(runtimes)
-    for isvc in prod_plan.of_type(ISVC):
+    for isvc in each(prod_plan.of_type(ISVC)):
         spec = isvc.inputs["spec"]
         models = [spec["predictor"]["model"], *(c["predictor"]["model"] for c in spec.get("canary", []))]
         for model in models:
@@ -85,9 +86,9 @@ def test_crds_and_cert_manager_come_before_what_uses_them(prod_plan: Inventory) 
     releases = {r.inputs["chart"].rsplit("/", 1)[-1]: r for r in _serving(prod_plan, RELEASE)}
     assert set(releases) == {"cert-manager", "kserve-crd", "kserve-resources"}
     assert {releases["cert-manager"].urn, releases["kserve-crd"].urn} <= set(releases["kserve-resources"].dependencies)
-    for rt in prod_plan.of_type(RUNTIME):
+    for rt in each(prod_plan.of_type(RUNTIME)):
         assert releases["kserve-resources"].urn in rt.dependencies
-    for isvc in prod_plan.of_type(ISVC):
+    for isvc in each(prod_plan.of_type(ISVC)):
         deps = {by_urn[u].type for u in isvc.dependencies if u in by_urn}
         assert RUNTIME in deps
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from mlops_infra.config.platform import PlatformConfig
 from mlops_infra.plan import Inventory
+from mlops_infra.platform.config import PlatformConfig
 from mlops_infra.serving.config import SageMakerServingConfig
 from mlops_infra.serving.sagemaker_serving import has_local_storage
 from tests import iam_eval

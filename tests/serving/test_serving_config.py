@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from mlops_infra.compute.gpu_config import POOL_LABEL, GpuPoolConfig
-from mlops_infra.config.platform import PlatformConfig
+from mlops_infra.platform.config import PlatformConfig
 from mlops_infra.serving import manifests
 from mlops_infra.serving.config import ServedModelConfig, ServingConfig
 

@@ -19,24 +19,20 @@ network = Network(f"{name}-net", NetworkArgs(
     private_cluster=not config.cluster.endpoint_public_access, protect=config.protect_stateful))
 cluster = TrainingCluster(name, TrainingClusterArgs(
     config=config.cluster, network=network.refs, region=config.region, tags=tags, protect=config.protect_stateful))
-k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": cluster.provider})
 if config.gpu.provisioner == "karpenter":
     Karpenter(f"{name}-karpenter", KarpenterArgs(
         config=config.gpu, pools=config.gpu_pools, cluster=cluster.refs, node_role=cluster.node_role,
         subnet_ids=network.refs.private_subnet_ids, kms_key_arn=cluster.kms_key.arn, region=config.region,
-        tags=tags, node_role_policies=cluster.node_role_policies), k8s_opts)
+        tags=tags, node_role_policies=cluster.node_role_policies))
 else:
     for pool in config.gpu_pools:
         GpuNodePool(f"{name}-gpu-{pool.name}", GpuNodePoolArgs(
-            config=pool, cluster_name=cluster.cluster.name, node_role_arn=cluster.node_role.arn,
-            subnet_ids=network.refs.private_subnet_ids, cluster_security_group_id=cluster.refs.cluster_security_group_id,
-            kms_key_arn=cluster.kms_key.arn, tags=tags, node_role_policies=cluster.node_role_policies))
+            config=pool, cluster=cluster.refs, network=network.refs, nodes=cluster.node_refs, tags=tags))
 if needed(config.cluster.system_nodes, config.gpu, config.gpu_pools):
     ClusterAutoscaler(f"{name}-autoscaler", ClusterAutoscalerArgs(
-        cluster=cluster.refs, region=config.region, tags=tags, chart_version=config.gpu.cluster_autoscaler_version),
-        k8s_opts)
+        cluster=cluster.refs, region=config.region, tags=tags, chart_version=config.gpu.cluster_autoscaler_version))
 if config.gpu_pools:
-    GpuSoftware(f"{name}-gpu-software", GpuSoftwareArgs(config=config.gpu, pools=config.gpu_pools), k8s_opts)
+    GpuSoftware(f"{name}-gpu-software", GpuSoftwareArgs(config=config.gpu, pools=config.gpu_pools, cluster=cluster.refs))
 
 pulumi.export("clusterName", cluster.cluster.name)
 pulumi.export("kubeconfig", cluster.kubeconfig)

@@ -21,11 +21,11 @@ issuer = "oidc.eks.us-east-1.amazonaws.com/id/ABC123"
 network = NetworkRefs(vpc_id="vpc-0a1b2c3d4e5f60718", vpc_cidr="10.0.0.0/16",
                       private_subnet_ids=["subnet-0aaa1111", "subnet-0bbb2222"],
                       s3_gateway_endpoint_id="vpce-0s3gateway000001")
+provider = k8s.Provider("k8s", kubeconfig="{}")
 cluster = ClusterRefs(
-    name="mlops-test", version="1.35", cluster_security_group_id="sg-0c1a5c1a5c1a5c1a5",
+    name="mlops-test", version="1.35", cluster_security_group_id="sg-0c1a5c1a5c1a5c1a5", provider=provider,
     identity=ClusterIdentity(cluster_name="mlops-test", mode="irsa", oidc_issuer=issuer,
                              oidc_provider_arn=f"arn:aws:iam::123456789012:oidc-provider/{issuer}"))
-provider = k8s.Provider("k8s", kubeconfig="{}")
 guard = data_bucket_guard(SecurityBaselineConfig(exfiltration_guards=True, break_glass_role_arns=[BREAK_GLASS]),
                           network)
 
@@ -35,8 +35,7 @@ sagemaker = FeatureStore("sm", FeatureStoreArgs(
     tags=tags, network=network, cluster=cluster, bucket_guard=guard))
 athena = FeatureStore("ath", FeatureStoreArgs(
     config=FeastFeatureStoreConfig.model_validate({"offline": {"engine": "athena"}}),
-    tags=tags, network=network, cluster=cluster, bucket_guard=guard),
-    pulumi.ResourceOptions(providers={"kubernetes": provider}))
+    tags=tags, network=network, cluster=cluster, bucket_guard=guard))
 
 key = KmsKey("key", KmsKeyArgs(description="shared", tags=tags))
 shared = HardenedBucket("shared", HardenedBucketArgs(kms_key=key, tags=tags))

@@ -9,9 +9,9 @@ from typing import Any
 import pulumi
 
 from mlops_infra.blocks.bucket import HardenedBucket, HardenedBucketArgs
-from mlops_infra.platform import addons
+from mlops_infra.platform import addons, installed
 
-real = addons.add_ons
+real = installed.add_ons
 
 
 def failing(ctx: addons.PlatformContext) -> dict[str, Any]:
@@ -21,11 +21,11 @@ def failing(ctx: addons.PlatformContext) -> dict[str, Any]:
     raise RuntimeError("add-on failed after creating its bucket")
 
 
-failing.__module__ = real()[0].__module__  # build_add_ons reads the add-on's OUTPUTS from its module
-addons.add_ons = lambda: [*real()[:1], failing, *real()[1:]]
+doomed = addons.AddOn("doomed", failing, outputs=())  # registered like any add-on: between the first and the rest
+installed.add_ons = lambda: [*real()[:1], doomed, *real()[1:]]
 try:
     runpy.run_path(str(Path(__file__).resolve().parents[3] / "stacks" / "__main__.py"), run_name="__main__")
 except RuntimeError as err:
     pulumi.export("failure", str(err))
 finally:
-    addons.add_ons = real  # plans run in the test process: later programs must see the real add-ons
+    installed.add_ons = real  # plans run in the test process: later programs must see the real add-ons

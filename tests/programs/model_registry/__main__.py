@@ -7,7 +7,9 @@ import pulumi_kubernetes as k8s
 from mlops_infra.blocks.identity import ClusterIdentity
 from mlops_infra.blocks.observability import MonitoringRefs
 from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs
-from mlops_infra.registry.model_registry import ModelRegistry, ModelRegistryArgs
+from mlops_infra.registry.mlflow_registry import MlflowRegistry
+from mlops_infra.registry.model_registry import ModelRegistry, ModelRegistryArgs, ModelRegistryLike
+from mlops_infra.registry.sagemaker_registry import SageMakerRegistry
 from mlops_infra.stack import read_platform_config, secret_config
 
 config = read_platform_config()
@@ -19,12 +21,13 @@ identity = ClusterIdentity(
     cluster_name="mlops-test", mode="irsa",
     oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
     oidc_issuer="oidc.eks.us-east-1.amazonaws.com/id/ABC")
+provider = k8s.Provider("eks", kubeconfig="{}")
 cluster = ClusterRefs(name="mlops-test", identity=identity, cluster_security_group_id="sg-cluster", version="1.35",
+                      provider=provider,
                       namespaces={"mlflow": "mlflow"} if extra.get_bool("namespaceFromCluster") else {},
                       # test:controllerMissing: refs of a cluster (e.g. another stack's) that runs no controller.
                       load_balancer_controller=config.cluster.load_balancer_controller
                       and not extra.get_bool("controllerMissing"))
-provider = k8s.Provider("eks", kubeconfig="{}")
 monitoring_release = k8s.helm.v3.Release(
     "kube-prometheus-stack", chart="kube-prometheus-stack", version="82.1.0", namespace="monitoring",
     repository_opts={"repo": "https://prometheus-community.github.io/helm-charts"},
@@ -41,9 +44,10 @@ registry = ModelRegistry(f"{config.name}-{config.environment}-registry", ModelRe
     oidc_client_secret=secret_config(mlflow.ingress.oidc_client_secret)
     if mlflow and mlflow.ingress.oidc_client_secret else None,
     name_prefix=f"{config.name}-{config.environment}",
-    client_namespaces=["training", "features"], team_namespaces=["training"]),
-    pulumi.ResourceOptions(providers={"kubernetes": provider}))
+    client_namespaces=["training", "features"], team_namespaces=["training"]))
 
+# Either engine is a ModelRegistryLike: every member of the Protocol is set (log_models_policy before any grant).
+assert isinstance(registry, ModelRegistryLike), registry
 trust = '{"Version":"2012-10-17","Statement":[]}'
 trainer = aws.iam.Role("trainer", assume_role_policy=trust)
 server = aws.iam.Role("server", assume_role_policy=trust)
@@ -51,9 +55,9 @@ registry.grant_log_models(trainer)
 registry.grant_read_models(server)
 
 pulumi.export("artifactBucketName", registry.artifact_bucket_name)
-if registry.tracking_uri is not None:
+if isinstance(registry, MlflowRegistry):
     pulumi.export("trackingUri", registry.tracking_uri)
     pulumi.export("databaseEndpoint", registry.database_endpoint)
     pulumi.export("databaseAddress", registry.database_address)
-if registry.model_package_group_arns:
+if isinstance(registry, SageMakerRegistry) and registry.model_package_group_arns:
     pulumi.export("modelPackageGroupArns", registry.model_package_group_arns)

@@ -32,12 +32,12 @@ PREFIX = f"mlops-{config.environment}"
 identity = (ClusterIdentity(cluster_name="mlops-test", mode="irsa",
                             oidc_provider_arn=f"arn:aws:iam::123456789012:oidc-provider/{ISSUER}", oidc_issuer=ISSUER)
             if full else ClusterIdentity(cluster_name="mlops-test", mode="podIdentity"))
+provider = k8s.Provider("k8s", kubeconfig="{}")
 cluster = ClusterRefs(
-    name="mlops-test", identity=identity, cluster_security_group_id="sg-0123456789abcdef0", version="1.35",
+    name="mlops-test", identity=identity, provider=provider, cluster_security_group_id="sg-0123456789abcdef0", version="1.35",
     namespaces={} if full else {"monitoring": "monitoring"}, container_insights=full,
     storage_classes=["gp3"] if variant != "nostorageclass" else ["standard"])
-provider = k8s.Provider("k8s", kubeconfig="{}")
-opts = pulumi.ResourceOptions(providers=[provider])
+opts = pulumi.ResourceOptions()  # every component binds to `cluster.provider` itself
 
 recv = mon.receivers
 core = MonitoringCore(f"{PREFIX}-monitoring", MonitoringCoreArgs(
@@ -56,16 +56,16 @@ core = MonitoringCore(f"{PREFIX}-monitoring", MonitoringCoreArgs(
 refs = core.refs
 
 ClusterObservability(f"{PREFIX}-cluster-observability", ClusterObservabilityArgs(
-    monitoring=refs, tags=config.resource_tags, gpu=full,
+    monitoring=refs, tags=config.resource_tags, cluster=cluster, gpu=full,
     ml_namespaces=["research", "ranking", "mlflow", "feast"] if full else [],
     container_insights_cluster=cluster.name if cluster.container_insights else None,
     nat_gateway_ids=["nat-0aaaaaaaaaaaaaaa1", "nat-0aaaaaaaaaaaaaaa2"] if full else []), opts)
 if full:
     ModelRegistryObservability(f"{PREFIX}-registry-observability", ModelRegistryObservabilityArgs(
-        monitoring=refs, tags=config.resource_tags, server=ScrapeTarget("mlflow", "mlflow"),
+        monitoring=refs, tags=config.resource_tags, cluster=cluster, server=ScrapeTarget("mlflow", "mlflow"),
         database_instance_id="mlops-prod-mlflow"), opts)
     FeatureStoreObservability(f"{PREFIX}-features-observability", FeatureStoreObservabilityArgs(
-        monitoring=refs, tags=config.resource_tags, materialization=CronJobTarget("feast", "feast-materialize"),
+        monitoring=refs, tags=config.resource_tags, cluster=cluster, materialization=CronJobTarget("feast", "feast-materialize"),
         server=ScrapeTarget("feast", "feast-feature-server"), table_names=["mlops-prod-online"],
         registry_instance_id="mlops-prod-feast-registry"), opts)
 

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_infra.blocks.observability import MonitoringRefs
-from mlops_infra.blocks.refs import BucketRefs, ClusterRefs
+from mlops_infra.blocks.refs import BucketRefs, ClusterRefs, cluster_provider
 from mlops_infra.compute.gpu_config import TaintConfig
 from mlops_infra.serving.config import ServingConfig
 from mlops_infra.serving.model_serving import ModelServing, ModelServingArgs
@@ -24,7 +24,8 @@ config = ServingConfig.model_validate({
          "gpuPool": "infer"}]})
 cluster = ClusterRefs.existing("prod-eks", security_group_id="sg-0123456789abcdef0", version="1.34",
                                oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.example/id/X",
-                               oidc_issuer="https://oidc.eks.example/id/X", kubeconfig="{}",
+                               oidc_issuer="https://oidc.eks.example/id/X",
+                               provider=cluster_provider("prod-eks-k8s", "{}"),
                                load_balancer_controller=True, metrics_server=True)
 serving = ModelServing("prod-serving", ModelServingArgs(
     config=config, cluster=cluster, region="us-east-1", tags={"owner": "ml", "environment": "prod"},

@@ -1,0 +1,15 @@
+"""AuditTrail alone: a CloudTrail trail with its encrypted bucket and log group, recording object reads and writes
+on the feature and model buckets a platform stack exports (read through a StackReference)."""
+
+import pulumi
+
+from mlops_infra.security.audit_trail import AuditTrail, AuditTrailArgs
+from mlops_infra.stack import read_consumer_config
+
+config = read_consumer_config()  # this stack's `mlops:platform`: who and where it is, and `securityBaseline`
+platform = pulumi.StackReference("platform", stack_name=pulumi.Config().require("platformStack"))
+trail = AuditTrail(f"{config.name}-{config.environment}-audit", AuditTrailArgs(
+    config=config.security_baseline, region=config.region, tags=config.resource_tags,
+    protect=config.protect_stateful, data_bucket_arns=[
+        pulumi.Output.concat("arn:aws:s3:::", platform.require_output(key))
+        for key in ("featureStoreOfflineBucketName", "modelArtifactBucket")]))

@@ -1,0 +1,20 @@
+"""Metaflow alone, on the cluster and VPC of a platform stack (read through a StackReference): no PlatformContext."""
+
+import pulumi
+
+from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs, cluster_provider
+from mlops_infra.pipelines.metaflow import Metaflow, MetaflowArgs
+from mlops_infra.pipelines.refs import EngineRefs
+from mlops_infra.stack import read_consumer_config
+
+config = read_consumer_config()  # this stack's `mlops:platform`: who and where it is, and the engine's section
+platform = pulumi.StackReference("platform", stack_name=pulumi.Config().require("platformStack"))
+provider = cluster_provider("platform-cluster", ClusterRefs.stack_kubeconfig(platform))  # once per program
+cluster = ClusterRefs.from_stack_outputs(platform, provider)  # version, workloadIdentity: the platform's outputs
+# No KMS key given: the engine creates its own. No MLflow, feature server or grants: none are wired.
+refs = EngineRefs(cluster=cluster, network=NetworkRefs.from_stack_outputs(platform), region=config.region,
+                  tags=config.resource_tags, protect=config.protect_stateful)
+engine = Metaflow(f"{config.name}-{config.environment}-metaflow", MetaflowArgs(
+    config=config.orchestration.metaflow, refs=refs))
+pulumi.export("metaflowServiceUrl", engine.service_url)
+pulumi.export("metaflowConfig", engine.user_config)

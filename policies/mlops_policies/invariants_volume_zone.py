@@ -1,0 +1,237 @@
+"""Family `volume-zone` (#30, added from public EKS issues): a pod's zonal volume can be where its nodes are.
+
+An EBS volume attaches only to an instance in its own Availability Zone (EBS user guide, "Attach an Amazon EBS
+volume to an instance": https://docs.aws.amazon.com/ebs/latest/userguide/ebs-attaching-volume.html). A pod that
+mounts one is placed only on a node of that zone; when no node the pod admits runs there it stays Pending
+("volume node affinity conflict", "didn't find available persistent volumes to bind"). Public reports on EKS:
+kubernetes/kubernetes#34583 (PersistentVolume on EBS created in zones with no nodes), kubernetes/kubernetes#39178,
+kubeflow/kubeflow#7109 and awslabs/kubeflow-manifests#711 (notebooks on EKS), terraform-aws-modules/terraform-aws-eks
+#1895 (StatefulSet pods on a multi-AZ group). `mlops-inv-volume-zone` follows each pod's PersistentVolumeClaims
+(volumes and a StatefulSet's volumeClaimTemplates) to the zones its volume can be in, and compares them with the
+zones of the node pools that admit the pod (its nodeSelector, required node affinity, tolerations: the placement
+family's `why_not`, plus the pod's own zone selector):
+- a StorageClass of the EBS CSI driver (`ebs.csi.aws.com`, or in-tree `kubernetes.io/aws-ebs`, migrated to it) whose
+  `allowedTopologies` names zones (keys `topology.ebs.csi.aws.com/zone`, `topology.kubernetes.io/zone`) none of
+  which an admitted pool runs in (Kubernetes docs, Storage Classes, "Allowed topologies");
+- the same class binding `Immediate` (the API default when `volumeBindingMode` is unset): the claim is provisioned
+  before the scheduler picks a node, "without knowledge of the Pod's scheduling requirements" (Storage Classes,
+  "Volume binding mode"), in any zone where the cluster has nodes (external-provisioner without a selected node
+  takes the topology of the nodes that run the driver); a zone among those where no admitted pool runs is a finding.
+  WaitForFirstConsumer provisions in the zone of the node picked for the pod;
+- a static PersistentVolume bound by `volumeName`: its zone is its node affinity on a zone key, or the
+  `availabilityZone` of the `aws:ebs/volume:Volume` its spec came from (aws-ebs-csi-driver
+  examples/kubernetes/static-provisioning: `csi.volumeHandle` and node affinity on `topology.ebs.csi.aws.com/zone`);
+  node affinity naming a zone other than the volume's is itself a finding (the attach fails: InvalidVolume.ZoneMismatch).
+
+Pool zones: a managed node group's subnets (the `availabilityZone` of the `aws:ec2/subnet:Subnet` resources its
+`subnetIds` came from); a Karpenter NodePool's `topology.kubernetes.io/zone` In requirement. Not judged: a pool
+whose zones the stack does not know (subnets made elsewhere, a NodePool without a zone requirement, pulumi-eks
+groups), a pod no pool admits (the placement family reports it) or whose own zone selector excludes every zone of the
+pools it admits, claims of a class the stack does not create,
+claims with `storageClassName: ""` and no `volumeName`, and non-EBS provisioners (EFS is regional).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from .core import UNKNOWN, Resource, Stack, as_list, stack_policy
+from .invariants_cluster import PACK
+from .invariants_index import NODE_GROUP, STORAGE_CLASS, Index, index, meta
+from .invariants_placement import why_not
+from .node_model import NODE_POOLS, NodeType, node_types, unknown_nodes
+from .pod_model import PodTemplate, pods
+
+SUBNET = "aws:ec2/subnet:Subnet"
+EBS_VOLUME = "aws:ebs/volume:Volume"
+EBS_PROVISIONERS = ("ebs.csi.aws.com", "kubernetes.io/aws-ebs")
+ZONE_KEYS = ("topology.kubernetes.io/zone", "topology.ebs.csi.aws.com/zone", "failure-domain.beta.kubernetes.io/zone")
+Zones = frozenset[str]
+Finding = tuple[Resource, str]
+
+
+def subnet_zones(idx: Index, res: Resource, prop: str = "subnetIds") -> Zones | None:
+    """The zones of the subnets `res.<prop>` came from; None when one of them is not a subnet of the stack."""
+    subnets = [s for u in res.property_dependencies.get(prop, ()) if (s := idx.get(u)) and s.type == SUBNET]
+    ids = res.get(prop)
+    if not subnets or (isinstance(ids, list) and len(ids) > len(subnets)):
+        return None
+    zones = [s.get("availabilityZone") for s in subnets]
+    return frozenset(zones) if all(isinstance(z, str) and z for z in zones) else None
+
+
+def term_zones(terms: Any, key_field: str = "matchExpressions") -> Zones | None:
+    """Zones a list of node selector terms (or StorageClass topology terms) allows; None: any zone. A term without
+    a zone requirement allows every zone; the terms are ORed."""
+    found: set[str] = set()
+    for term in as_list(terms):
+        exprs = [e for e in as_list(term.get(key_field) if isinstance(term, Mapping) else None)
+                 if isinstance(e, Mapping) and e.get("key") in ZONE_KEYS]
+        zoned = [e for e in exprs if e.get("operator", "In") == "In"]
+        if not zoned:
+            return None
+        values = [v for e in zoned for v in as_list(e.get("values"))]
+        if not values or any(not isinstance(v, str) for v in values):
+            return None
+        found.update(values)
+    return frozenset(found) if found else None
+
+
+def pool_zones(idx: Index) -> dict[str, Zones | None]:
+    """NodeType.pool -> the zones its nodes run in (None: not known here)."""
+    zones: dict[str, Zones | None] = {}
+    for group in idx.of_type(NODE_GROUP):
+        zones[f"node group {group.get('nodeGroupName') or group.name}"] = subnet_zones(idx, group)
+    for pool in idx.of_type(*NODE_POOLS):
+        reqs = [r for r in as_list(pool.get("spec", "template", "spec", "requirements")) if isinstance(r, Mapping)]
+        zones[f"NodePool {meta(pool)[1] or pool.name}"] = term_zones([{"matchExpressions": reqs}])
+    return zones
+
+
+def pod_zone_filter(spec: Mapping[str, Any]) -> Zones | None:
+    """Zones the pod itself asks for (nodeSelector or required node affinity on a zone key); None: any."""
+    selector = spec.get("nodeSelector")
+    chosen = {str(v) for k, v in (selector.items() if isinstance(selector, Mapping) else []) if k in ZONE_KEYS
+              and isinstance(v, str)}
+    affinity = spec.get("affinity")
+    node_aff = affinity.get("nodeAffinity") if isinstance(affinity, Mapping) else None
+    required = node_aff.get("requiredDuringSchedulingIgnoredDuringExecution") if isinstance(node_aff, Mapping) \
+        else None
+    terms = required.get("nodeSelectorTerms") if isinstance(required, Mapping) else None
+    from_terms = term_zones(terms) if terms else None
+    if chosen and from_terms is not None:
+        return frozenset(chosen & from_terms)
+    return frozenset(chosen) if chosen else from_terms
+
+
+def claims(idx: Index, tpl: PodTemplate) -> Iterator[tuple[str, Mapping[str, Any], Resource | None]]:
+    """(claim name, claim spec, the claim object or None for a volumeClaimTemplate) of each claim the pod mounts."""
+    for vol in as_list(tpl.spec.get("volumes")):
+        name = vol.get("persistentVolumeClaim", {}).get("claimName") if isinstance(vol, Mapping) and isinstance(
+            vol.get("persistentVolumeClaim"), Mapping) else None
+        pvc = idx.k8s.get(("PersistentVolumeClaim", tpl.namespace, name)) if isinstance(name, str) else None
+        spec = pvc.get("spec") if pvc is not None else None
+        if isinstance(name, str) and isinstance(spec, Mapping):
+            yield name, spec, pvc
+        # a generic ephemeral volume: the pod's own claim `<pod>-<volume>` made from this template (core/v1
+        # EphemeralVolumeSource.volumeClaimTemplate), bound and placed like any other claim
+        eph = vol.get("ephemeral") if isinstance(vol, Mapping) else None
+        claim = eph.get("volumeClaimTemplate") if isinstance(eph, Mapping) else None
+        if isinstance(claim, Mapping) and isinstance(claim.get("spec"), Mapping):
+            yield f"<pod>-{vol.get('name')}", claim["spec"], None
+    if tpl.kind == "StatefulSet":
+        for t in as_list(tpl.res.get("spec", "volumeClaimTemplates")):
+            if isinstance(t, Mapping) and isinstance(t.get("spec"), Mapping):
+                yield f"{(t.get('metadata') or {}).get('name')}-{tpl.name}-<ordinal>", t["spec"], None
+
+
+def default_class(idx: Index) -> Resource | None:
+    for sc in idx.of_type(STORAGE_CLASS):
+        if str((sc.get("metadata", "annotations") or {}).get("storageclass.kubernetes.io/is-default-class")) == "true":
+            return sc
+    return None
+
+
+def volume_zones(idx: Index, pv: Resource) -> tuple[Zones | None, str | None]:
+    """(zones of a static PersistentVolume, a ZoneMismatch message or None)."""
+    affinity = term_zones(pv.get("spec", "nodeAffinity", "required", "nodeSelectorTerms"))
+    volumes = [v for u in pv.property_dependencies.get("spec", ()) if (v := idx.get(u)) and v.type == EBS_VOLUME]
+    az = {v.get("availabilityZone") for v in volumes}
+    ebs = frozenset(z for z in az if isinstance(z, str)) if volumes and all(isinstance(z, str) for z in az) else None
+    if affinity is not None and ebs is not None and not affinity & ebs:
+        return ebs, (f"PersistentVolume {meta(pv)[1] or pv.name} pins node affinity to {', '.join(sorted(affinity))} "
+                     f"but its EBS volume {', '.join(v.name for v in volumes)} is in {', '.join(sorted(ebs))}: the "
+                     "attach fails (InvalidVolume.ZoneMismatch); take the node affinity from the volume's "
+                     "availabilityZone")
+    return (ebs if ebs is not None else affinity), None
+
+
+def _zones(zs: Iterable[str]) -> str:
+    return ", ".join(sorted(zs)) or "no zone"
+
+
+def _pools(types: list[NodeType]) -> str:
+    return ", ".join(sorted({nt.pool for nt in types}))
+
+
+def claim_findings(idx: Index, tpl: PodTemplate, admitted: list[NodeType], where: Zones, cluster: Zones | None,
+                   name: str, spec: Mapping[str, Any]) -> Iterator[str]:
+    """Why the claim's volume may be in a zone where no admitted pool runs (the pod's zones: `where`)."""
+    pools = _pools(admitted)
+    pv_name = spec.get("volumeName")
+    if isinstance(pv_name, str) and pv_name:
+        pv = idx.unnamespaced.get(("PersistentVolume", pv_name))
+        if pv is None:
+            return
+        zones, mismatch = volume_zones(idx, pv)
+        if mismatch:
+            yield f"{tpl.what} mounts claim {name}: {mismatch}"
+        if zones is not None and not zones & where:
+            yield (f"{tpl.what} mounts claim {name}, bound to PersistentVolume {pv_name} in {_zones(zones)}, but the "
+                   f"node pools that admit the pod ({pools}) run only in {_zones(where)}: the pod stays Pending "
+                   "(volume node affinity conflict); make the volume in a zone of those pools, or let a pool the pod "
+                   "admits run in its zone")
+        return
+    cls_name = spec.get("storageClassName")
+    if cls_name == "" or cls_name is UNKNOWN:
+        return
+    sc = idx.unnamespaced.get(("StorageClass", cls_name)) if isinstance(cls_name, str) else default_class(idx)
+    if sc is None or sc.get("provisioner") not in EBS_PROVISIONERS:
+        return
+    sc_name = meta(sc)[1] or sc.name
+    allowed = term_zones(sc.get("allowedTopologies"), "matchLabelExpressions")
+    if allowed is not None and not allowed & where:
+        yield (f"{tpl.what} mounts claim {name} of StorageClass {sc_name}, whose allowedTopologies admit only "
+               f"{_zones(allowed)}, but the node pools that admit the pod ({pools}) run only in {_zones(where)}: the "
+               "EBS volume cannot be made where the pod can run (pod Pending); list the pools' zones in "
+               "allowedTopologies, or run a pool the pod admits in those zones")
+        return
+    mode = sc.get("volumeBindingMode")
+    if mode in (None, "Immediate") and cluster is not None:
+        candidates = cluster & allowed if allowed is not None else cluster
+        if candidates - where:
+            yield (f"{tpl.what} mounts claim {name} of StorageClass {sc_name}, which binds Immediate: the EBS volume "
+                   f"is made before the pod is scheduled, in any zone with nodes ({_zones(candidates)}), but the "
+                   f"node pools that admit the pod ({pools}) run only in {_zones(where)}; a volume made in "
+                   f"{_zones(candidates - where)} never attaches (pod Pending); set volumeBindingMode: "
+                   "WaitForFirstConsumer")
+
+
+def volume_zone_findings(idx: Index) -> Iterator[Finding]:
+    types = list(node_types(idx))
+    if not types or unknown_nodes(idx):
+        return
+    zones = pool_zones(idx)
+    known = [zones.get(nt.pool) for nt in types]
+    cluster = frozenset().union(*(z for z in known if z is not None)) if all(z is not None for z in known) else None
+    for tpl in pods(idx.stack).templates:
+        mounted = list(claims(idx, tpl))
+        if not mounted:
+            continue
+        admitted = [nt for nt in types if why_not(tpl.spec, nt) is None]
+        pool_sets = [zones.get(nt.pool) for nt in admitted]
+        if not admitted or any(z is None for z in pool_sets):
+            continue
+        where = frozenset().union(*(z for z in pool_sets if z is not None))
+        wanted = pod_zone_filter(tpl.spec)
+        where = where & wanted if wanted is not None else where
+        if not where:  # the pod's own zone selector excludes every pool it admits: a placement problem, not a volume's
+            continue
+        for name, spec, _ in mounted:
+            for message in claim_findings(idx, tpl, admitted, where, cluster, name, spec):
+                yield tpl.res, message
+
+
+@stack_policy(
+    "mlops-inv-volume-zone",
+    description="Every zonal (EBS) volume a pod mounts can be in a zone where a node pool that admits the pod runs: "
+                "the StorageClass's allowedTopologies meet the pools' zones, an Immediate-binding class cannot make "
+                "the volume in a zone the pod cannot reach, and a static PersistentVolume (its node affinity, its "
+                "aws:ebs/volume:Volume) is in one of those zones.",
+    severity="high", pack=PACK, controls=("SOC2 A1.1",),
+    remediation="Use volumeBindingMode: WaitForFirstConsumer, list the pools' zones in allowedTopologies, create the "
+                "static volume in a zone of the pod's pools, or run a pool the pod admits in the volume's zone.",
+)
+def volume_zone(stack: Stack, config: Mapping[str, Any]) -> Iterable[Finding]:
+    return volume_zone_findings(index(stack))
