@@ -11,9 +11,8 @@ kubeflow/kubeflow#7109 and awslabs/kubeflow-manifests#711 (notebooks on EKS), te
 zones of the node pools that admit the pod (its nodeSelector, required node affinity, tolerations: the placement
 family's `why_not`, plus the pod's own zone selector):
 - a StorageClass of the EBS CSI driver (`ebs.csi.aws.com`, in-tree `kubernetes.io/aws-ebs` migrated to it, or EKS
-  Auto Mode's `ebs.csi.eks.amazonaws.com`) whose
-  `allowedTopologies` names zones (keys `topology.ebs.csi.aws.com/zone`, `topology.kubernetes.io/zone`) none of
-  which an admitted pool runs in (Kubernetes docs, Storage Classes, "Allowed topologies");
+  Auto Mode's `ebs.csi.eks.amazonaws.com`) whose `allowedTopologies` names zones (keys `topology.ebs.csi.aws.com/zone`,
+  `topology.kubernetes.io/zone`) none of which an admitted pool runs in (Kubernetes docs, Storage Classes, "Allowed topologies");
 - the same class binding `Immediate` (the API default when `volumeBindingMode` is unset): the claim is provisioned
   before the scheduler picks a node, "without knowledge of the Pod's scheduling requirements" (Storage Classes,
   "Volume binding mode"), in any zone where the cluster has nodes (external-provisioner without a selected node
@@ -41,8 +40,10 @@ Pool zones: a managed node group's subnets (the `availabilityZone` of the `aws:e
 `subnetIds` came from); a Karpenter NodePool's `topology.kubernetes.io/zone` In requirement. Not judged: a pool
 whose zones the stack does not know (subnets made elsewhere, a NodePool without a zone requirement, pulumi-eks
 groups), a pod no pool admits (the placement family reports it) or whose own zone selector excludes every zone of the
-pools it admits, claims of a class the stack does not create,
-claims with `storageClassName: ""` and no `volumeName`, and non-EBS provisioners (EFS is regional).
+pools it admits, claims of a class the stack does not create, claims with `storageClassName: ""` that no
+PersistentVolume of the stack binds, non-EBS provisioners (EFS is regional), and whether two Immediate claims of one
+pod, each made in a zone the pod can reach, land in the same zone. A pod selecting `topology.ebs.csi.aws.com/zone`
+is admitted by the pools where the stack runs the EBS CSI driver (node_model), its value read as a zone.
 """
 
 from __future__ import annotations
