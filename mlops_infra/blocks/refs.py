@@ -202,7 +202,7 @@ class ClusterRefs:
         # come back from a StackReference as floats.
         kserve, disk = _optional_value(ref, "kserve_installed"), _optional_value(ref, "system_node_disk_gib")
         newer = {"kserve_installed": None if kserve is None else bool(kserve),
-                 "system_node_disk_gib": None if disk is None else int(disk)}
+                 "system_node_disk_gib": int(disk) if isinstance(disk, float) else disk}
         irsa = mode == "irsa"
         return cls.existing(
             _require(ref, "cluster_name"), provider=provider,
