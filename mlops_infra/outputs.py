@@ -114,6 +114,20 @@ CONTRACT: dict[str, Key] = {
                                required=False),
 }
 
+# Serving and data components alone on the platform's cluster (review of #29, findings 2, 4 and 5): added after a
+# release, so older platform stacks lack them (required=False; the refs read None then).
+CONTRACT.update({
+    "model_artifact_key_arn": Key("modelArtifactKeyArn", "KMS key of the model artifact bucket's objects (the "
+                                  "registry's own key): what a model server or endpoint decrypts with.",
+                                  when=lambda c: c.model_registry.enabled, required=False),
+    "kserve_installed": Key("kserveInstalled", "KServe (with cert-manager) runs on the cluster, installed by the "
+                            "platform's serving (`serving.enabled`, engine kserve): another ModelServing on it sets "
+                            "`install_controller` false.", required=False),
+    "system_node_disk_gib": Key("systemNodeDiskGib", "Root volume of a system node (GiB, "
+                                "`cluster.systemNodes.diskSizeGib`): what a pod there can request as ephemeral "
+                                "storage.", required=False),
+})
+
 _FEAST, _MLFLOW = "featureStore.enabled: true (engine feast, the default)", "modelRegistry.enabled: true (engine mlflow, the default)"
 _PRODUCERS = {
     "feature_store_offline_bucket": "featureStore.enabled: true", "feature_store_kms_key_arn": "featureStore.enabled: true",
@@ -124,6 +138,7 @@ _PRODUCERS = {
     "feature_store_online_endpoint": "featureStore.online.type: redis (engine feast)",
     "mlflow_tracking_uri": _MLFLOW, "model_registry_db_endpoint": _MLFLOW,
     "model_artifact_bucket": "modelRegistry.enabled: true", "model_artifact_write_policy_arn": "modelRegistry.enabled: true",
+    "model_artifact_key_arn": "modelRegistry.enabled: true",
     "alert_topic_arn": "monitoring.enabled: true", "pushgateway_url": "monitoring.enabled: true",
     "audit_trail_arn": "securityBaseline.enabled: true with securityBaseline.cloudtrail: true",
     "guard_duty_detector_id": "securityBaseline.enabled: true with securityBaseline.guardduty: true",

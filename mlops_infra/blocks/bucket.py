@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from . import iam
 from .grants import Grant, Grants
-from .kms import KmsKey
+from .kms import KeyLike
 from .naming import child, child_options
 from .refs import BucketRefs
 
@@ -111,7 +111,7 @@ class VpcEndpointGuard:
 
 @dataclass(frozen=True)
 class HardenedBucketArgs:
-    kms_key: KmsKey
+    kms_key: KeyLike
     tags: dict[str, str]
     protect: bool = True
     """Pulumi `protect` + `retain_on_delete` on the bucket. Default: true."""

@@ -44,7 +44,14 @@ PLATFORM_OUTPUTS: dict[str, str] = {
 """The platform stack's outputs the refs read, by contract attribute. Only the names: the contract itself
 (mlops_infra.outputs.CONTRACT) is a layer up; tests/blocks/test_refs_contract.py proves each name is the
 contract's, and that `from_stack_outputs` reads no other."""
-PLATFORM_PRODUCERS: dict[str, str] = {"oidc_provider_arn": "cluster.workloadIdentity: irsa"}
+# Serving and data alone (review of #29): the artifact bucket and its key, and what else the cluster runs.
+PLATFORM_OUTPUTS.update({
+    "model_artifact_bucket": "modelArtifactBucket", "model_artifact_key_arn": "modelArtifactKeyArn",
+    "kserve_installed": "kserveInstalled", "system_node_disk_gib": "systemNodeDiskGib",
+})
+PLATFORM_PRODUCERS: dict[str, str] = {"oidc_provider_arn": "cluster.workloadIdentity: irsa",
+                                      "model_artifact_bucket": "modelRegistry.enabled: true",
+                                      "model_artifact_key_arn": "modelRegistry.enabled: true"}
 """The platform config that exports an output the refs read, where only some platform stacks export it (the
 contract's `producer`; tests/blocks/test_refs_contract.py proves they are equal): named when it is missing."""
 
@@ -145,6 +152,13 @@ class ClusterRefs:
     cluster made by another stack; None or "" make egress guards admit the API ClusterIP of both EKS defaults)."""
     storage_classes: Sequence[str] = ()
     """StorageClasses the cluster creates; the first is the default (`gp3`, encrypted)."""
+    # Serving and data alone (review of #29): read from the platform's outputs when it exports them.
+    kserve_installed: bool | None = None
+    """KServe and cert-manager already run on the cluster (the platform's serving: `kserveInstalled`): a
+    `ModelServing` then installs neither (`install_controller` false). None: unknown (a cluster made elsewhere)."""
+    system_node_disk_gib: int | None = None
+    """Root volume of a system node (GiB), where pods without a node selector run: what they can request as
+    ephemeral storage. None: unknown."""
     provider: k8s.Provider = field(kw_only=True)
     """The cluster's Kubernetes provider (`TrainingCluster.provider`, or `cluster_provider(...)` for a cluster made
     elsewhere). Components bind every Kubernetes child to it through `bind` (never an ambient kubeconfig)."""
@@ -184,6 +198,11 @@ class ClusterRefs:
         facts = {attr: features[attr] if attr in features else _value(ref, attr, f"{attr}=...")
                  for attr in CLUSTER_FACTS}
         facts["storage_classes"] = tuple(facts["storage_classes"])
+        # Newer still: None when the platform stack lacks them (unknown, as for a cluster made elsewhere). Numbers
+        # come back from a StackReference as floats.
+        kserve, disk = _optional_value(ref, "kserve_installed"), _optional_value(ref, "system_node_disk_gib")
+        newer = {"kserve_installed": None if kserve is None else bool(kserve),
+                 "system_node_disk_gib": int(disk) if isinstance(disk, float) else disk}
         irsa = mode == "irsa"
         return cls.existing(
             _require(ref, "cluster_name"), provider=provider,
@@ -192,7 +211,7 @@ class ClusterRefs:
             oidc_provider_arn=_require(ref, "oidc_provider_arn") if irsa else None,
             oidc_issuer=_require(ref, "oidc_issuer") if irsa else None,
             # An older platform stack lacks `serviceIpv4Cidr`: None, as for any cluster whose Service CIDR is unknown.
-            **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")), **features, **facts})
+            **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")), **newer, **features, **facts})
 
     @staticmethod
     def stack_kubeconfig(ref: pulumi.StackReference) -> pulumi.Output[str]:
@@ -234,6 +253,14 @@ class BucketRefs:
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
+
+    @classmethod
+    def model_artifacts(cls, ref: pulumi.StackReference) -> BucketRefs:
+        """The platform stack's model artifact bucket and the key its objects are encrypted with (the registry's
+        own: `modelArtifactBucket`, `modelArtifactKeyArn`), read through its output contract."""
+        bucket = _require(ref, "model_artifact_bucket")
+        return cls(bucket_name=bucket, bucket_arn=pulumi.Output.concat("arn:aws:s3:::", bucket),
+                   kms_key_arn=_require(ref, "model_artifact_key_arn"))
 
     def objects_arn(self, prefix: str = "") -> pulumi.Output[str]:
         return pulumi.Output.concat(self.bucket_arn, "/", f"{prefix.strip('/')}/*" if prefix else "*")

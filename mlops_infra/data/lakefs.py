@@ -28,7 +28,7 @@ from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, VpcEndpointGuard
 from ..blocks.endpoints import ServicePort
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.kms import KmsKey
+from ..blocks.kms import KeyLike
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
@@ -39,7 +39,7 @@ from ..blocks.rotation import REFRESH_INTERVAL, restart_on_rotation
 from ..observability.contribution import database_alarms
 from ..security.exfiltration_guards import api_service_ips
 from ..security.secrets_delivery import ESO_API_VERSION
-from .config import LAKEFS_CHART, LAKEFS_REPO, LAKEFS_SERVER_PORT, LakeFsConfig
+from .config import LAKEFS_CHART, LAKEFS_REPO, LAKEFS_SERVER_PORT, LakeFsConfig, secret_recovery_window
 from .lakefs_rules import rule_groups
 
 SERVER_PORT = LAKEFS_SERVER_PORT
@@ -65,8 +65,9 @@ class LakeFsArgs:
     config: LakeFsConfig
     network: NetworkRefs
     cluster: ClusterRefs
-    kms_key: KmsKey
-    """Encrypts the blockstore, the database and LakeFS's secret (the platform's data key)."""
+    kms_key: KeyLike
+    """Encrypts the blockstore, the database and LakeFS's secret: a `KmsKey`, or a `KeyRef` to an existing key
+    (e.g. the platform's `dataKeyArn`)."""
     region: str
     """The stack's Region: LakeFS's blockstore and S3 gateway, and its SecretStore's Secrets Manager. Required."""
     tags: dict[str, str]
@@ -75,7 +76,8 @@ class LakeFsArgs:
     client_namespace_labels: Mapping[str, str] | None = None
     """Also admit namespaces carrying these labels (a team workspace's). Default: none."""
     protect: bool = True
-    """Pulumi `protect` + `retain_on_delete` on the bucket, database and secret. Default: true (stateful; dev passes false)."""
+    """Pulumi `protect` + `retain_on_delete` on the bucket, database and secret; also the secrets' recovery window
+    unless configured (`secret_recovery_window`). Default: true (stateful; dev passes false)."""
     bucket_guard: VpcEndpointGuard | None = None
     """The exfiltration guard the blockstore carries. Default: none."""
     monitoring: MonitoringRefs | None = None
@@ -210,7 +212,8 @@ class LakeFs(pulumi.ComponentResource):
                  pulumi.Output.json_dumps({AUTH_KEY: auth.result}))):
             secret = aws.secretsmanager.Secret(
                 child(name, suffix), name=secret_name, kms_key_id=args.kms_key.arn, description=description,
-                recovery_window_in_days=args.config.secret_recovery_window_days, tags=args.tags,
+                recovery_window_in_days=secret_recovery_window(args.config.secret_recovery_window_days, args.protect),
+                tags=args.tags,
                 opts=child_options(self, stateful=True, protect=args.protect))
             aws.secretsmanager.SecretVersion(child(name, f"{suffix}-value"), secret_id=secret.id,
                                              secret_string=pulumi.Output.secret(value), opts=child_options(self))  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..compute.config import ClusterConfig
+from ..compute.config import ClusterConfig, system_node_ephemeral_gib
 from ..compute.gpu_config import GpuPlatformConfig, GpuPoolConfig
 from ..config.base import ConfigModel, Problem
 from ..config.budget import BudgetConfig
@@ -326,12 +326,6 @@ def workspace_problems(config: PlatformConfig) -> Iterable[Problem]:
     if not (sb.enabled and sb.external_secrets) or config.cluster.workload_identity != "irsa":
         yield ("cluster.workspaces", "a workspace's credentials reach it only through External Secrets with IRSA: "
                "set securityBaseline.enabled, securityBaseline.externalSecrets and cluster.workloadIdentity irsa")
-
-
-def system_node_ephemeral_gib(disk_gib: int) -> int:
-    """What a system node can give pods' ephemeral storage: its root volume less kubelet's kube-reserved 1Gi and
-    the 10% `nodefs.available` hard-eviction threshold (amazon-eks-ami nodeadm internal/kubelet/config.go)."""
-    return int(disk_gib * 0.9) - 1
 
 
 def qdrant_scratch_problems(config: PlatformConfig) -> Iterable[Problem]:
