@@ -47,6 +47,9 @@ contract's, and that `from_stack_outputs` reads no other."""
 PLATFORM_PRODUCERS: dict[str, str] = {"oidc_provider_arn": "cluster.workloadIdentity: irsa"}
 """The platform config that exports an output the refs read, where only some platform stacks export it (the
 contract's `producer`; tests/blocks/test_refs_contract.py proves they are equal): named when it is missing."""
+# What the cluster already runs of the cluster-wide singletons (blocks/cluster_add_ons.py), and the S3 gateway endpoint
+# of the VPC (the exfiltration guards): optional outputs, newer than some platform stacks.
+PLATFORM_OUTPUTS.update({"cluster_add_ons": "clusterAddOns", "s3_gateway_endpoint_id": "vpcS3GatewayEndpointId"})
 
 
 def _output_key(attr: str) -> str:
@@ -71,6 +74,13 @@ def _optional_value(ref: pulumi.StackReference, attr: str) -> Any:
         return output_value(ref, _output_key(attr))
     except MissingStackOutput:
         return None
+
+
+def _stack_add_ons(ref: pulumi.StackReference) -> frozenset[str] | None:
+    """The platform stack's `clusterAddOns` (what its cluster runs of the singletons), None when an older stack
+    lacks the output (unknown)."""
+    found = _optional_value(ref, "cluster_add_ons")
+    return None if found is None else frozenset(found)
 
 
 CLUSTER_FACTS = ("load_balancer_controller", "network_policy_enforced", "container_insights", "metrics_server",
@@ -113,7 +123,10 @@ class NetworkRefs:
             private_subnet_ids=_require(ref, "private_subnet_ids"))
         # An older platform stack lacks `vpcInterfaceEndpoints`: unknown (None), as for any VPC made elsewhere.
         endpoints = _optional_value(ref, "interface_endpoints")
-        return replace(refs, interface_endpoints=None if endpoints is None else tuple(endpoints))
+        # ...and `vpcS3GatewayEndpointId`: None, as for a VPC whose endpoint is not known (no exfiltration guards).
+        s3_endpoint = _optional_value(ref, "s3_gateway_endpoint_id")
+        return replace(refs, interface_endpoints=None if endpoints is None else tuple(endpoints),
+                       s3_gateway_endpoint_id=s3_endpoint or None)
 
 
 @dataclass(frozen=True)
@@ -145,6 +158,10 @@ class ClusterRefs:
     cluster made by another stack; None or "" make egress guards admit the API ClusterIP of both EKS defaults)."""
     storage_classes: Sequence[str] = ()
     """StorageClasses the cluster creates; the first is the default (`gp3`, encrypted)."""
+    add_ons: frozenset[str] | None = None
+    """The cluster-wide singletons the cluster already runs (blocks/cluster_add_ons.py: `clusterAutoscaler`,
+    `monitoring`, ...), which a component refuses to install a second time: a platform stack's `clusterAddOns`
+    output. Default: None (unknown: a cluster made elsewhere, or a platform stack older than that output)."""
     provider: k8s.Provider = field(kw_only=True)
     """The cluster's Kubernetes provider (`TrainingCluster.provider`, or `cluster_provider(...)` for a cluster made
     elsewhere). Components bind every Kubernetes child to it through `bind` (never an ambient kubeconfig)."""
@@ -192,7 +209,8 @@ class ClusterRefs:
             oidc_provider_arn=_require(ref, "oidc_provider_arn") if irsa else None,
             oidc_issuer=_require(ref, "oidc_issuer") if irsa else None,
             # An older platform stack lacks `serviceIpv4Cidr`: None, as for any cluster whose Service CIDR is unknown.
-            **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")), **features, **facts})
+            **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")),
+               "add_ons": _stack_add_ons(ref), **features, **facts})
 
     @staticmethod
     def stack_kubeconfig(ref: pulumi.StackReference) -> pulumi.Output[str]:

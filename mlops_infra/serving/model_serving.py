@@ -16,6 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks import helm, iam
+from ..blocks.cluster_add_ons import claim
 from ..blocks.endpoints import ServicePort
 from ..blocks.grants import Grant, Grants
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
@@ -77,6 +78,7 @@ class ModelServing(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Bound to the cluster's provider, so children without their own (the Helm releases) inherit it.
+        claim(args.cluster, "kserve", name)  # a cluster runs one: refused when it already does
         super().__init__("mlops:serving:ModelServing", name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
         if not cluster.metrics_server:
