@@ -26,3 +26,20 @@ def test_the_security_baseline_example_guards_the_platforms_s3_gateway_endpoint(
     assert inv.of_type("mlops:security:ExfiltrationGuards")
     assert inv.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
     assert inv.of_type("aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy") == []  # the platform's endpoint: not written
+
+
+def test_the_threat_detection_topic_is_encrypted_and_admits_only_this_accounts_rules() -> None:
+    import json
+    inv = plan_program(EXAMPLES / "threat_detection", "dev")
+    (topic,) = inv.of_type("aws:sns/topic:Topic")
+    (key,) = inv.of_type("aws:kms/key:Key")
+    assert key.urn in topic.property_dependencies["kmsMasterKeyId"]  # the customer key, not SNS's managed one
+    key_policy = json.loads(key.inputs["policy"])
+    events = [s for s in key_policy["Statement"] if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+    assert events and {"kms:Decrypt", "kms:GenerateDataKey*"} <= {a for s in events for a in s["Action"]}
+    (policy,) = inv.of_type("aws:sns/topicPolicy:TopicPolicy")
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    assert statements
+    for s in statements:
+        assert s["Condition"]["StringEquals"]["aws:SourceAccount"]
+        assert s["Condition"]["ArnLike"]["aws:SourceArn"].startswith("arn:aws:events:us-east-1:")
