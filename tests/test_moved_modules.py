@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from mlops_infra._moved_modules import MOVED
+from mlops_infra.moved_modules import MOVED
 from tests.conftest import ROOT
 
 

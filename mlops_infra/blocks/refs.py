@@ -50,6 +50,7 @@ contract's `producer`; tests/blocks/test_refs_contract.py proves they are equal)
 # What the cluster already runs of the cluster-wide singletons (blocks/cluster_add_ons.py), and the S3 gateway endpoint
 # of the VPC (the exfiltration guards): optional outputs, newer than some platform stacks.
 PLATFORM_OUTPUTS.update({"cluster_add_ons": "clusterAddOns", "s3_gateway_endpoint_id": "vpcS3GatewayEndpointId"})
+PLATFORM_PRODUCERS["s3_gateway_endpoint_id"] = "network.existingVpc.s3GatewayEndpointId (a VPC the platform makes has one)"
 
 
 def _output_key(attr: str) -> str:

@@ -150,8 +150,7 @@ class KubeflowPipelines(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubeflowPipelinesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         claim(args.refs.cluster, "kubeflowPipelines", name)  # a cluster runs one: refused when it already does
         super().__init__("mlops:pipelines:KubeflowPipelines", name, None, args.refs.cluster.bind(opts))
-        cfg = args.config
-        refs = args.refs.with_key(self, name)
+        cfg, refs = args.config, args.refs.with_key(self, name)
         region, provider = refs.region, refs.cluster.provider
         self._k8s_provider = provider
         k8s_opts = child_options(self, provider=provider)
