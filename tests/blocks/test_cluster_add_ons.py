@@ -32,7 +32,7 @@ def test_a_second_install_in_one_program_on_one_cluster_is_refused_and_other_clu
     first, other = Provider(), Provider()
     claim(cluster(first, None), "clusterAutoscaler", "a-autoscaler")  # unknown add-ons: the program decides
     claim(cluster(other, frozenset()), "clusterAutoscaler", "b-autoscaler")
-    with pytest.raises(ClusterAddOnTaken, match="^c-autoscaler: a-autoscaler of this program already installs"):
+    with pytest.raises(ClusterAddOnTaken, match=r"^c-autoscaler: a-autoscaler of this program already installs"):
         claim(cluster(first, frozenset()), "clusterAutoscaler", "c-autoscaler")
     assert installed(first) == installed(other) == ["clusterAutoscaler"]
 
