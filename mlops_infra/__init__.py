@@ -4,3 +4,7 @@ Importing the package is cheap; subpackages import Pulumi and the providers only
 """
 
 __version__ = "0.1.0"
+
+from .moved_modules import install as _install_moved_modules
+
+_install_moved_modules()  # an old module path (issue 29 moves) fails naming its new home

@@ -120,9 +120,6 @@ CONTRACT.update({
     "model_artifact_key_arn": Key("modelArtifactKeyArn", "KMS key of the model artifact bucket's objects (the "
                                   "registry's own key): what a model server or endpoint decrypts with.",
                                   when=lambda c: c.model_registry.enabled, required=False),
-    "kserve_installed": Key("kserveInstalled", "KServe (with cert-manager) runs on the cluster, installed by the "
-                            "platform's serving (`serving.enabled`, engine kserve): another ModelServing on it sets "
-                            "`install_controller` false.", required=False),
     "system_node_disk_gib": Key("systemNodeDiskGib", "Root volume of a system node (GiB, "
                                 "`cluster.systemNodes.diskSizeGib`): what a pod there can request as ephemeral "
                                 "storage.", required=False),
@@ -144,6 +141,24 @@ _PRODUCERS = {
     "guard_duty_detector_id": "securityBaseline.enabled: true with securityBaseline.guardduty: true",
 }
 CONTRACT.update({attr: replace(CONTRACT[attr], producer=text) for attr, text in _PRODUCERS.items()})
+
+
+def _s3_gateway_endpoint(c: PlatformConfig) -> bool:
+    return c.network.existing_vpc is None or c.network.existing_vpc.s3_gateway_endpoint_id is not None
+
+
+# What the cluster runs of the cluster-wide singletons, and the VPC's S3 gateway endpoint: read by
+# ClusterRefs/NetworkRefs.from_stack_outputs in consumer stacks; added after a release (required=False).
+CONTRACT.update({
+    "cluster_add_ons": Key("clusterAddOns", "The cluster-wide singletons the platform installed on its cluster "
+                           "(mlops_infra.blocks.cluster_add_ons.ADD_ONS: e.g. `clusterAutoscaler`, `gpuSoftware`, "
+                           "`monitoring`, `externalSecrets`): a component refuses to install one a second time.",
+                           required=False),
+    "s3_gateway_endpoint_id": Key("vpcS3GatewayEndpointId", "The VPC's S3 gateway endpoint (a consumer stack's "
+                                  "exfiltration guards: data buckets admit only requests through it).",
+                                  when=_s3_gateway_endpoint, required=False,
+                                  producer="network.existingVpc.s3GatewayEndpointId (a VPC the platform makes has one)"),
+})
 
 
 def all_keys() -> tuple[Key, ...]:

@@ -47,13 +47,17 @@ contract's, and that `from_stack_outputs` reads no other."""
 # Serving and data alone (review of #29): the artifact bucket and its key, and what else the cluster runs.
 PLATFORM_OUTPUTS.update({
     "model_artifact_bucket": "modelArtifactBucket", "model_artifact_key_arn": "modelArtifactKeyArn",
-    "kserve_installed": "kserveInstalled", "system_node_disk_gib": "systemNodeDiskGib",
+    "system_node_disk_gib": "systemNodeDiskGib",
 })
 PLATFORM_PRODUCERS: dict[str, str] = {"oidc_provider_arn": "cluster.workloadIdentity: irsa",
                                       "model_artifact_bucket": "modelRegistry.enabled: true",
                                       "model_artifact_key_arn": "modelRegistry.enabled: true"}
 """The platform config that exports an output the refs read, where only some platform stacks export it (the
 contract's `producer`; tests/blocks/test_refs_contract.py proves they are equal): named when it is missing."""
+# What the cluster already runs of the cluster-wide singletons (blocks/cluster_add_ons.py), and the S3 gateway endpoint
+# of the VPC (the exfiltration guards): optional outputs, newer than some platform stacks.
+PLATFORM_OUTPUTS.update({"cluster_add_ons": "clusterAddOns", "s3_gateway_endpoint_id": "vpcS3GatewayEndpointId"})
+PLATFORM_PRODUCERS["s3_gateway_endpoint_id"] = "network.existingVpc.s3GatewayEndpointId (a VPC the platform makes has one)"
 
 
 def _output_key(attr: str) -> str:
@@ -78,6 +82,13 @@ def _optional_value(ref: pulumi.StackReference, attr: str) -> Any:
         return output_value(ref, _output_key(attr))
     except MissingStackOutput:
         return None
+
+
+def _stack_add_ons(ref: pulumi.StackReference) -> frozenset[str] | None:
+    """The platform stack's `clusterAddOns` (what its cluster runs of the singletons), None when an older stack
+    lacks the output (unknown)."""
+    found = _optional_value(ref, "cluster_add_ons")
+    return None if found is None else frozenset(found)
 
 
 CLUSTER_FACTS = ("load_balancer_controller", "network_policy_enforced", "container_insights", "metrics_server",
@@ -120,7 +131,10 @@ class NetworkRefs:
             private_subnet_ids=_require(ref, "private_subnet_ids"))
         # An older platform stack lacks `vpcInterfaceEndpoints`: unknown (None), as for any VPC made elsewhere.
         endpoints = _optional_value(ref, "interface_endpoints")
-        return replace(refs, interface_endpoints=None if endpoints is None else tuple(endpoints))
+        # ...and `vpcS3GatewayEndpointId`: None, as for a VPC whose endpoint is not known (no exfiltration guards).
+        s3_endpoint = _optional_value(ref, "s3_gateway_endpoint_id")
+        return replace(refs, interface_endpoints=None if endpoints is None else tuple(endpoints),
+                       s3_gateway_endpoint_id=s3_endpoint or None)
 
 
 @dataclass(frozen=True)
@@ -153,15 +167,22 @@ class ClusterRefs:
     storage_classes: Sequence[str] = ()
     """StorageClasses the cluster creates; the first is the default (`gp3`, encrypted)."""
     # Serving and data alone (review of #29): read from the platform's outputs when it exports them.
-    kserve_installed: bool | None = None
-    """KServe and cert-manager already run on the cluster (the platform's serving: `kserveInstalled`): a
-    `ModelServing` then installs neither (`install_controller` false). None: unknown (a cluster made elsewhere)."""
     system_node_disk_gib: int | None = None
     """Root volume of a system node (GiB), where pods without a node selector run: what they can request as
     ephemeral storage. None: unknown."""
+    add_ons: frozenset[str] | None = None
+    """The cluster-wide singletons the cluster already runs (blocks/cluster_add_ons.py: `clusterAutoscaler`,
+    `monitoring`, ...), which a component refuses to install a second time: a platform stack's `clusterAddOns`
+    output. Default: None (unknown: a cluster made elsewhere, or a platform stack older than that output)."""
     provider: k8s.Provider = field(kw_only=True)
     """The cluster's Kubernetes provider (`TrainingCluster.provider`, or `cluster_provider(...)` for a cluster made
     elsewhere). Components bind every Kubernetes child to it through `bind` (never an ambient kubeconfig)."""
+
+    @property
+    def kserve_installed(self) -> bool | None:
+        """KServe and cert-manager already run on the cluster (`kserve` in `add_ons`, the platform's
+        `clusterAddOns`): a `ModelServing` then installs neither (`install_controller` false). None: unknown."""
+        return None if self.add_ons is None else "kserve" in self.add_ons
 
     def bind(self, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
         """A component's `opts` plus `providers={"kubernetes": provider}`, passed to its `super().__init__`: every
@@ -200,9 +221,8 @@ class ClusterRefs:
         facts["storage_classes"] = tuple(facts["storage_classes"])
         # Newer still: None when the platform stack lacks them (unknown, as for a cluster made elsewhere). Numbers
         # come back from a StackReference as floats.
-        kserve, disk = _optional_value(ref, "kserve_installed"), _optional_value(ref, "system_node_disk_gib")
-        newer = {"kserve_installed": None if kserve is None else bool(kserve),
-                 "system_node_disk_gib": int(disk) if isinstance(disk, float) else disk}
+        disk = _optional_value(ref, "system_node_disk_gib")
+        newer = {"system_node_disk_gib": int(disk) if isinstance(disk, float) else disk}
         irsa = mode == "irsa"
         return cls.existing(
             _require(ref, "cluster_name"), provider=provider,
@@ -211,7 +231,8 @@ class ClusterRefs:
             oidc_provider_arn=_require(ref, "oidc_provider_arn") if irsa else None,
             oidc_issuer=_require(ref, "oidc_issuer") if irsa else None,
             # An older platform stack lacks `serviceIpv4Cidr`: None, as for any cluster whose Service CIDR is unknown.
-            **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")), **newer, **features, **facts})
+            **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")),
+               "add_ons": _stack_add_ons(ref), **newer, **features, **facts})
 
     @staticmethod
     def stack_kubeconfig(ref: pulumi.StackReference) -> pulumi.Output[str]:

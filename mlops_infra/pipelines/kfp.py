@@ -30,6 +30,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
+from ..blocks.cluster_add_ons import claim
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.namespace import PodSecurityLevel
 from ..blocks.naming import child, child_options
@@ -147,9 +148,9 @@ class KubeflowPipelines(pulumi.ComponentResource):
     """Where GPU steps run (node selector, tolerations): what pipeline authors put on GPU tasks."""
 
     def __init__(self, name: str, args: KubeflowPipelinesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        claim(args.refs.cluster, "kubeflowPipelines", name)  # a cluster runs one: refused when it already does
         super().__init__("mlops:pipelines:KubeflowPipelines", name, None, args.refs.cluster.bind(opts))
-        cfg = args.config
-        refs = args.refs.with_key(self, name)
+        cfg, refs = args.config, args.refs.with_key(self, name)
         region, provider = refs.region, refs.cluster.provider
         self._k8s_provider = provider
         k8s_opts = child_options(self, provider=provider)

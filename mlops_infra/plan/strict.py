@@ -25,10 +25,14 @@ class Registration:
 
     index: int
     record: ResourceRecord
+    provider: bool = False
+    """A provider resource: `index` counts providers only (the SDK registers default providers lazily, so they are
+    numbered apart from the program's other resources)."""
 
     def describe(self) -> str:
         parent = self.record.parent.rsplit("::", 1)[-1] if self.record.parent else "the stack"
-        return f"registration #{self.index} ({self.record.type} under {parent})"
+        kind = "provider registration" if self.provider else "registration"
+        return f"{kind} #{self.index} ({self.record.type} under {parent})"
 
 
 def duplicate_urns(registrations: Sequence[Registration]) -> list[str]:

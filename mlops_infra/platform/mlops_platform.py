@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
+from ..blocks.cluster_add_ons import installed
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.namespace import PLATFORM_CLIENT, namespace
 from ..blocks.naming import child
@@ -283,6 +284,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             "container_insights": cluster.refs.container_insights, "metrics_server": cluster.refs.metrics_server,
             "service_ipv4_cidr": cluster.refs.service_ipv4_cidr,
             "interface_endpoints": list(network.interface_endpoints or ()),
+            "cluster_add_ons": installed(cluster.provider), "s3_gateway_endpoint_id": network.s3_gateway_endpoint_id,
             "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.refs.identity.oidc_issuer,
             "vpc_id": network.vpc_id, "vpc_cidr": network.vpc_cidr, "private_subnet_ids": network.private_subnet_ids,
             "cluster_security_group_id": cluster.refs.cluster_security_group_id,
@@ -302,7 +304,6 @@ class MlopsPlatform(pulumi.ComponentResource):
             "model_artifact_bucket": reg.artifact_bucket_name if reg else None,
             "model_artifact_write_policy_arn": reg.log_models_policy.arn if reg else None,
             "model_artifact_key_arn": reg.key.arn if reg else None,
-            "kserve_installed": self.config.serving.enabled and self.config.serving.engine == "kserve",
             "system_node_disk_gib": self.config.cluster.system_nodes.disk_size_gib,
             "alert_topic_arn": mon.alert_topic_arn if mon else None,
             "pushgateway_url": mon.pushgateway_url if mon else None,

@@ -18,6 +18,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks import helm, iam
+from ..blocks.cluster_add_ons import claim
 from ..blocks.endpoints import ServicePort
 from ..blocks.grants import Grant, Grants
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
@@ -85,15 +86,17 @@ class ModelServing(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Bound to the cluster's provider, so children without their own (the Helm releases) inherit it.
+        controller_problem = controller_refusal(args.install_controller, args.cluster.kserve_installed)
+        if controller_problem:
+            raise ValueError(f"{name}: {controller_problem}")
+        if args.install_controller:
+            claim(args.cluster, "kserve", name)  # a cluster runs one: refused when this program already installs it
         super().__init__("mlops:serving:ModelServing", name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
         if not cluster.metrics_server:
             raise ValueError(f"{name}: {METRICS_NEEDS}")
         if cfg.exposure.ingress and not cluster.load_balancer_controller:
             raise ValueError(f"{name}: exposure {cfg.exposure.mode} needs the AWS Load Balancer Controller")
-        controller_problem = controller_refusal(args.install_controller, cluster.kserve_installed)
-        if controller_problem:
-            raise ValueError(f"{name}: {controller_problem}")
         provider = cluster.provider
         existing = cluster.namespaces
         # target-type ip: the ALB controller's readiness gate keeps a rolling update from stopping old pods before the
@@ -236,11 +239,11 @@ class ModelServing(pulumi.ComponentResource):
 def controller_refusal(install_controller: bool, kserve_installed: bool | None) -> str:
     """Why `install_controller` contradicts what the cluster runs ("" when it does not; None: unknown)."""
     if install_controller and kserve_installed:
-        return ("the cluster already runs KServe and cert-manager (kserveInstalled: its platform's serving installed "
+        return ("the cluster already runs KServe and cert-manager (`kserve` in clusterAddOns: its platform's serving installed "
                 "them): a second install would fail on their namespaces, releases, CRDs and webhooks; pass "
                 "install_controller=False")
     if not install_controller and kserve_installed is False:
-        return ("install_controller=False, but nothing installs KServe on this cluster (kserveInstalled: false): "
+        return ("install_controller=False, but nothing installs KServe on this cluster (`kserve` not in clusterAddOns): "
                 "its InferenceServices would have no CRD; pass install_controller=True")
     return ""
 

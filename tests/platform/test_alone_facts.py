@@ -61,8 +61,8 @@ def charts(inv: Inventory) -> list[str]:
 # --- finding 2: KServe and cert-manager are the cluster's, installed once -----------------------------------------
 
 def test_the_contract_says_whether_the_platform_runs_kserve() -> None:
-    assert planned("dev").outputs["kserveInstalled"] is False  # serving off in dev
-    assert planned("staging").outputs["kserveInstalled"] is True
+    assert "kserve" not in planned("dev").outputs["clusterAddOns"]  # serving off in dev
+    assert "kserve" in planned("staging").outputs["clusterAddOns"]
     assert {"cert-manager", "kserve-resources"} <= set(charts(planned("staging")))
 
 
