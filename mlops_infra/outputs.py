@@ -39,6 +39,14 @@ def _mlflow(c: PlatformConfig) -> bool:
     return c.model_registry.enabled and c.model_registry.engine == "mlflow"
 
 
+def _external_secrets(c: PlatformConfig) -> bool:
+    return c.security_baseline.enabled and c.security_baseline.external_secrets
+
+
+def _s3_endpoint(c: PlatformConfig) -> bool:
+    return c.network.existing_vpc is None or c.network.existing_vpc.s3_gateway_endpoint_id is not None
+
+
 CONTRACT: dict[str, Key] = {
     "environment": Key("environment", "`dev`, `staging` or `prod`."),
     "cluster_name": Key("clusterName", "EKS cluster name."),
@@ -112,6 +120,13 @@ CONTRACT: dict[str, Key] = {
     "interface_endpoints": Key("vpcInterfaceEndpoints", "AWS services with an interface endpoint (private DNS) in "
                                "the VPC, e.g. `sts`: pods behind an egress policy reach them at the VPC CIDR.",
                                required=False),
+    # Added after a release too (required=False): what components alone on the platform's cluster and VPC rely on.
+    "external_secrets_store": Key("externalSecretsStore", "The ClusterSecretStore of the External Secrets operator "
+                                  "the platform installs: the operator and its `external-secrets.io/v1` CRDs run "
+                                  "(a component alone creates its own namespaced SecretStores).",
+                                  when=_external_secrets, required=False),
+    "s3_gateway_endpoint_id": Key("s3GatewayEndpointId", "The VPC's S3 gateway endpoint (exfiltration guards and "
+                                  "bucket guards admit it).", when=_s3_endpoint, required=False),
 }
 
 _FEAST, _MLFLOW = "featureStore.enabled: true (engine feast, the default)", "modelRegistry.enabled: true (engine mlflow, the default)"
@@ -127,6 +142,8 @@ _PRODUCERS = {
     "alert_topic_arn": "monitoring.enabled: true", "pushgateway_url": "monitoring.enabled: true",
     "audit_trail_arn": "securityBaseline.enabled: true with securityBaseline.cloudtrail: true",
     "guard_duty_detector_id": "securityBaseline.enabled: true with securityBaseline.guardduty: true",
+    "external_secrets_store": "securityBaseline.enabled: true with securityBaseline.externalSecrets: true",
+    "s3_gateway_endpoint_id": "network.existingVpc.s3GatewayEndpointId (a VPC the platform makes has one)",
 }
 CONTRACT.update({attr: replace(CONTRACT[attr], producer=text) for attr, text in _PRODUCERS.items()})
 

@@ -31,7 +31,7 @@ from ..blocks.kms import KmsKey
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options, truncate_name
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
-from ..blocks.refs import ClusterRefs
+from ..blocks.refs import ClusterRefs, refuse
 from .qdrant_config import GRPC_PORT, HTTP_PORT, METRICS_PORT, P2P_PORT, QDRANT_CHART, QDRANT_REPO, QdrantConfig
 from .qdrant_values import API_KEY, READ_ONLY_API_KEY, SELECTOR_LABEL, helm_values, rule_groups
 
@@ -59,7 +59,8 @@ class QdrantArgs:
     read_only_namespaces: Sequence[str] = ()
     """Namespaces granted the read-only key (and the API port). Default: none."""
     external_secrets: Sequence[pulumi.Resource] = ()
-    """What installs the External Secrets operator and CRDs (the security baseline). Default: none (another stack)."""
+    """What installs the External Secrets operator and CRDs (the security baseline). Default: none (another stack's:
+    `cluster.external_secrets_store` must say so, else Qdrant is refused)."""
     monitoring: MonitoringRefs | None = None
     """ServiceMonitor, rules, and the Prometheus namespace the NetworkPolicy admits. Default: none."""
     bucket_guard: VpcEndpointGuard | None = None
@@ -85,8 +86,10 @@ class Qdrant(pulumi.ComponentResource):
         super().__init__("mlops:data:Qdrant", name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
         self._cfg = cfg
-        if cluster.identity.mode != "irsa":
-            raise ValueError(f"{name}: Qdrant's secret stores authenticate with IRSA (cluster.workloadIdentity irsa)")
+        refuse(name, [
+            "Qdrant's secret stores authenticate with IRSA (cluster.workloadIdentity irsa)"
+            if cluster.identity.mode != "irsa" else None,
+            None if args.external_secrets else cluster.external_secrets_problem("Qdrant's API keys")])
         storage_class = cfg.storage_class or (cluster.storage_classes[0] if cluster.storage_classes else None)
         if storage_class is None:
             raise ValueError(f"{name}: no StorageClass (set data.qdrant.storageClass, or use a cluster that makes gp3)")

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .metaflow import Metaflow, MetaflowArgs
     from .metaflow_config import MetaflowConfig
     from .prefect import Prefect, PrefectArgs
+    from .prefect_cloud import PrefectCloudKey
     from .prefect_config import PrefectCloudConfig, PrefectConfig, PrefectServerConfig
     from .refs import Endpoint, EngineRefs
 
@@ -22,15 +23,15 @@ _EXPORTS = {
     "KfpConfig": "config", "KfpDatabaseConfig": "config", "OrchestrationConfig": "config", "UiConfig": "config",
     "KubeflowPipelines": "kfp", "KubeflowPipelinesArgs": "kfp", "Metaflow": "metaflow", "MetaflowArgs": "metaflow",
     "MetaflowConfig": "metaflow_config", "Prefect": "prefect", "PrefectArgs": "prefect",
-    "PrefectCloudConfig": "prefect_config", "PrefectConfig": "prefect_config",
+    "PrefectCloudConfig": "prefect_config", "PrefectCloudKey": "prefect_cloud", "PrefectConfig": "prefect_config",
     "PrefectServerConfig": "prefect_config", "Endpoint": "refs", "EngineRefs": "refs",
 }
 
 __all__ = [
     "Airflow", "AirflowArgs", "AirflowConfig", "AirflowDagsConfig", "Endpoint", "EngineRefs", "KfpConfig",
     "KfpDatabaseConfig", "KubeflowPipelines", "KubeflowPipelinesArgs", "Metaflow", "MetaflowArgs", "MetaflowConfig",
-    "OrchestrationConfig", "Prefect", "PrefectArgs", "PrefectCloudConfig", "PrefectConfig", "PrefectServerConfig",
-    "UiConfig",
+    "OrchestrationConfig", "Prefect", "PrefectArgs", "PrefectCloudConfig", "PrefectCloudKey", "PrefectConfig",
+    "PrefectServerConfig", "UiConfig",
 ]
 
 

@@ -65,7 +65,8 @@ class EngineRefs:
     """The training pools GPU steps may run on (node selector, taints); the first is the default. Default: none."""
     external_secrets: pulumi.Resource | None = None
     """What installs the External Secrets operator and its CRDs: SecretStores and ExternalSecrets wait for it.
-    Default: none (the operator is already there)."""
+    Default: none (the operator is already there: `cluster.external_secrets_store` must say so, else an engine that
+    syncs a Secret is refused)."""
     mlflow_credentials: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """MLflow basic auth: the password (a Pulumi secret) of the MLflow user named after each engine namespace.
     Default: none (no auth)."""

@@ -19,6 +19,7 @@ from ..blocks.naming import child
 from ..features.config import FeastFeatureStoreConfig
 from ..features.feature_server import SERVICE_PORT as FEATURE_SERVER_PORT
 from ..pipelines import airflow, kfp, metaflow, prefect
+from ..pipelines.prefect_cloud import PrefectCloudKey
 from ..pipelines.prefect_config import PrefectCloudConfig
 from ..pipelines.refs import Endpoint, EngineRefs
 from ..pipelines.wiring_common import engine_namespace
@@ -182,9 +183,12 @@ def _prefect_outputs(ctx: PlatformContext, refs: EngineRefs) -> dict[str, Any]:
     # Prefect Cloud: the API key is an integration secret (config validation: one of that name exists).
     api_key = pf_cfg.api.api_key_secret if isinstance(pf_cfg.api, PrefectCloudConfig) else None
     secret = next((s for s in ctx.config.security_baseline.integration_secrets if s.name == api_key), None)
+    # Delivered by the security baseline's SecretsDelivery (granted to the namespace: config validation).
+    cloud_key = PrefectCloudKey.delivered(ctx.external_secrets, secret_key=secret.secret_key) \
+        if secret is not None and ctx.external_secrets is not None else None
     pf = prefect.Prefect(child(ctx.name, prefect.ENGINE), prefect.PrefectArgs(
         config=pf_cfg, refs=_in_namespace(ctx, refs, prefect.ENGINE, pf_cfg.namespace, prefect.POD_SECURITY),
-        **({"cloud_api_key_secret_key": secret.secret_key} if secret is not None else {})), ctx.k8s_opts)
+        cloud_api_key=cloud_key), ctx.k8s_opts)
     out: dict[str, Any] = {"prefectNamespace": pf_cfg.namespace, "prefectWorkPool": pf_cfg.work_pool,
                            "prefectApiUrl": pf.api_url, "prefectBaseJobTemplate": pf.base_job_template,
                            "prefectProjectYaml": pf.project_yaml, "prefectFlowRoleArn": pf.wiring.role_arn}
