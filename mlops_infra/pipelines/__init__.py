@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .prefect import Prefect, PrefectArgs
     from .prefect_cloud import PrefectCloudKey
     from .prefect_config import PrefectCloudConfig, PrefectConfig, PrefectServerConfig
-    from .refs import Endpoint, EngineRefs
+    from .refs import UNGUARDED, Endpoint, EngineRefs, Unguarded
 
 # The public API (tests/data/public-api.txt pins it): each name and the module that defines it, imported
 # on first use (PEP 562), so importing one module of the package loads nothing else of it.
@@ -24,14 +24,34 @@ _EXPORTS = {
     "KubeflowPipelines": "kfp", "KubeflowPipelinesArgs": "kfp", "Metaflow": "metaflow", "MetaflowArgs": "metaflow",
     "MetaflowConfig": "metaflow_config", "Prefect": "prefect", "PrefectArgs": "prefect",
     "PrefectCloudConfig": "prefect_config", "PrefectCloudKey": "prefect_cloud", "PrefectConfig": "prefect_config",
-    "PrefectServerConfig": "prefect_config", "Endpoint": "refs", "EngineRefs": "refs",
+    "PrefectServerConfig": "prefect_config", "Endpoint": "refs", "EngineRefs": "refs", "UNGUARDED": "refs",
+    "Unguarded": "refs",
 }
 
 __all__ = [
-    "Airflow", "AirflowArgs", "AirflowConfig", "AirflowDagsConfig", "Endpoint", "EngineRefs", "KfpConfig",
-    "KfpDatabaseConfig", "KubeflowPipelines", "KubeflowPipelinesArgs", "Metaflow", "MetaflowArgs", "MetaflowConfig",
-    "OrchestrationConfig", "Prefect", "PrefectArgs", "PrefectCloudConfig", "PrefectCloudKey", "PrefectConfig",
-    "PrefectServerConfig", "UiConfig",
+    "UNGUARDED",
+    "Airflow",
+    "AirflowArgs",
+    "AirflowConfig",
+    "AirflowDagsConfig",
+    "Endpoint",
+    "EngineRefs",
+    "KfpConfig",
+    "KfpDatabaseConfig",
+    "KubeflowPipelines",
+    "KubeflowPipelinesArgs",
+    "Metaflow",
+    "MetaflowArgs",
+    "MetaflowConfig",
+    "OrchestrationConfig",
+    "Prefect",
+    "PrefectArgs",
+    "PrefectCloudConfig",
+    "PrefectCloudKey",
+    "PrefectConfig",
+    "PrefectServerConfig",
+    "UiConfig",
+    "Unguarded",
 ]
 
 

@@ -21,7 +21,7 @@ from ..features.feature_server import SERVICE_PORT as FEATURE_SERVER_PORT
 from ..pipelines import airflow, kfp, metaflow, prefect
 from ..pipelines.prefect_cloud import PrefectCloudKey
 from ..pipelines.prefect_config import PrefectCloudConfig
-from ..pipelines.refs import Endpoint, EngineRefs
+from ..pipelines.refs import UNGUARDED, Endpoint, EngineRefs
 from ..pipelines.wiring_common import engine_namespace
 from ..registry.config import MlflowModelRegistryConfig
 from .addons import AddOn, PlatformContext
@@ -118,7 +118,9 @@ def engine_refs(ctx: PlatformContext) -> EngineRefs:
         if isinstance(fs, FeastFeatureStoreConfig) and fs.enabled and ctx.feature_server_url is not None else None
     return EngineRefs(
         cluster=ctx.cluster, network=ctx.network, region=config.region, tags=ctx.tags, protect=ctx.protect,
-        kms_key=ctx.data_key, bucket_guard=ctx.bucket_guard, monitoring=ctx.monitoring,
+        kms_key=ctx.data_key, monitoring=ctx.monitoring,
+        # None: guards off by config (securityBaseline.exfiltrationGuards), a choice already made there.
+        bucket_guard=UNGUARDED if ctx.bucket_guard is None else ctx.bucket_guard,
         feature_read_policy_arn=ctx.feature_read_policy_arn, artifact_write_policy_arn=ctx.artifact_write_policy_arn,
         mlflow=mlflow, feature_server=feast, dynamodb=uses_dynamodb(config), gpu_pools=tuple(config.gpu_pools),
         external_secrets=ctx.external_secrets, mlflow_credentials=ctx.mlflow_credentials,
