@@ -85,6 +85,15 @@ class LakeFsArgs:
     operator is already there: `cluster.external_secrets_store` must say so, else LakeFs is refused)."""
 
 
+def refs_problems(args: LakeFsArgs) -> list[str | None]:
+    """Why LakeFS's secrets would never sync on `args.cluster` (None: no problem), every reason at once."""
+    cluster = args.cluster
+    return ["LakeFS's SecretStore authenticates with an IRSA ServiceAccount token (cluster.workloadIdentity irsa); a "
+            "Pod Identity cluster would never sync its secrets" if cluster.identity.mode != "irsa" else None,
+            None if args.external_secrets is not None
+            else cluster.external_secrets_problem("LakeFS's database and auth secrets")]
+
+
 def connection_template(address: pulumi.Input[str], port: pulumi.Input[int]) -> pulumi.Output[str]:
     """The Go template External Secrets renders into the connection string: user and password from the RDS-managed
     secret at sync time (URL-escaped), TLS required (the parameter group sets rds.force_ssl)."""
@@ -137,12 +146,7 @@ class LakeFs(pulumi.ComponentResource):
     def __init__(self, name: str, args: LakeFsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:data:LakeFs", name, None, args.cluster.bind(opts))
         cfg, cluster, provider = args.config, args.cluster, args.cluster.provider
-        # The platform refuses both in config (data_problems); alone, here, every problem at once.
-        refuse(name, [
-            "LakeFS's SecretStore authenticates with an IRSA ServiceAccount token (cluster.workloadIdentity irsa); a "
-            "Pod Identity cluster would never sync its secrets" if cluster.identity.mode != "irsa" else None,
-            None if args.external_secrets is not None
-            else cluster.external_secrets_problem("LakeFS's database and auth secrets")])
+        refuse(name, refs_problems(args))  # the platform refuses the same in config (data_problems)
         ns = namespace(child(name, "ns"), self, cfg.namespace, existing=cluster.namespaces, provider=provider)
         self.bucket = HardenedBucket(child(name, "blockstore"), HardenedBucketArgs(
             kms_key=args.kms_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard),

@@ -130,7 +130,6 @@ class Prefect(pulumi.ComponentResource):
     def __init__(self, name: str, args: PrefectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:pipelines:Prefect", name, None, args.refs.cluster.bind(opts))
         cfg = args.config
-        provider = args.refs.cluster.provider
         # The key encrypts only the self-hosted server's database (and its secret): Prefect Cloud needs none.
         refs = args.refs.with_key(self, name) if isinstance(cfg.api, PrefectServerConfig) else args.refs
         ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
@@ -165,13 +164,8 @@ class Prefect(pulumi.ComponentResource):
             self.api_url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}/api", SERVER, ns,
                                                 PREFECT_SERVER_PORT)
         else:
-            assert cloud is not None
-            self._internet_egress(name, ns, provider)
-            self.api_url = pulumi.Output.from_input(
-                f"https://api.prefect.cloud/api/accounts/{cloud.account_id}/workspaces/{cloud.workspace_id}")
-            assert args.cloud_api_key is not None
-            depends += sync_cloud_key(self, child(name, "cloud-key"), refs, args.cloud_api_key, namespace=ns,
-                                      secret_name=cloud.api_key_secret)
+            assert cloud is not None and args.cloud_api_key is not None
+            depends += self._cloud(name, cloud, args.cloud_api_key, refs, ns)
             api_key = (cloud.api_key_secret, args.cloud_api_key.secret_key)
         gpu = gpu_scheduling(refs.gpu_pools, cfg.gpu_pool)
         env = pulumi.Output.all(**{k: pulumi.Output.from_input(v) for k, v in self.wiring.env.items()})
@@ -192,6 +186,14 @@ class Prefect(pulumi.ComponentResource):
                                                                 if gpu.node_selector else {})}}]))
         self.register_outputs({"apiUrl": self.api_url, "workPool": cfg.work_pool,
                                "flowRoleArn": self.wiring.role_arn})
+
+    def _cloud(self, name: str, cloud: PrefectCloudConfig, key: PrefectCloudKey, refs: EngineRefs,
+               ns: pulumi.Input[str]) -> list[pulumi.Resource]:
+        """Prefect Cloud: its API URL, egress to it, and the API key Secret (what the worker waits for)."""
+        self._internet_egress(name, ns, refs.cluster.provider)
+        self.api_url = pulumi.Output.from_input(
+            f"https://api.prefect.cloud/api/accounts/{cloud.account_id}/workspaces/{cloud.workspace_id}")
+        return sync_cloud_key(self, child(name, "cloud-key"), refs, key, namespace=ns, secret_name=cloud.api_key_secret)
 
     def _internet_egress(self, name: str, ns: pulumi.Input[str], provider: pulumi.ProviderResource | None) -> None:
         """Prefect Cloud: the worker and flow runs call its API on the internet (HTTPS only)."""

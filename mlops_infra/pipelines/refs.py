@@ -95,7 +95,7 @@ class EngineRefs:
                              "store's online store is DynamoDB (dynamodb=True admits its prefix list in the egress "
                              "policy; a platform stack exports featureStoreOnlineTableNames exactly then)")
 
-    def data_bucket_guard(self, owner: pulumi.Resource, bucket: str) -> VpcEndpointGuard | None:
+    def data_guard(self, owner: pulumi.Resource, bucket: str) -> VpcEndpointGuard | None:
         """The guard data bucket `bucket` carries: `bucket_guard`, None for `UNGUARDED`, and for the default (None)
         None with a warning on `owner` (the choice is visible where it was not made)."""
         if isinstance(self.bucket_guard, Unguarded):
