@@ -89,6 +89,7 @@ def test_the_refs_error_is_a_value_error_the_engine_prints_alone() -> None:
     assert str(err) == "x: 2 problems with its refs\n  - a\n  - b"
 
 
+@pytest.mark.slow  # a subprocess CLI
 def test_the_cli_prints_the_refusal_and_exits_2(tmp_path: Path) -> None:
     code, out, err = cli_plan(EXAMPLES / "qdrant", write_refs(tmp_path / "refs.json"))
     assert (code, out) == (2, "")
