@@ -39,6 +39,10 @@ def _mlflow(c: PlatformConfig) -> bool:
     return c.model_registry.enabled and c.model_registry.engine == "mlflow"
 
 
+def _external_secrets(c: PlatformConfig) -> bool:
+    return c.security_baseline.enabled and c.security_baseline.external_secrets
+
+
 CONTRACT: dict[str, Key] = {
     "environment": Key("environment", "`dev`, `staging` or `prod`."),
     "cluster_name": Key("clusterName", "EKS cluster name."),
@@ -112,6 +116,11 @@ CONTRACT: dict[str, Key] = {
     "interface_endpoints": Key("vpcInterfaceEndpoints", "AWS services with an interface endpoint (private DNS) in "
                                "the VPC, e.g. `sts`: pods behind an egress policy reach them at the VPC CIDR.",
                                required=False),
+    # Added after a release too (required=False): what components alone on the platform's cluster and VPC rely on.
+    "external_secrets_store": Key("externalSecretsStore", "The ClusterSecretStore of the External Secrets operator "
+                                  "the platform installs: the operator and its `external-secrets.io/v1` CRDs run "
+                                  "(a component alone creates its own namespaced SecretStores).",
+                                  when=_external_secrets, required=False),
 }
 
 # Serving and data components alone on the platform's cluster (review of #29, findings 2, 4 and 5): added after a
@@ -139,6 +148,7 @@ _PRODUCERS = {
     "alert_topic_arn": "monitoring.enabled: true", "pushgateway_url": "monitoring.enabled: true",
     "audit_trail_arn": "securityBaseline.enabled: true with securityBaseline.cloudtrail: true",
     "guard_duty_detector_id": "securityBaseline.enabled: true with securityBaseline.guardduty: true",
+    "external_secrets_store": "securityBaseline.enabled: true with securityBaseline.externalSecrets: true",
 }
 CONTRACT.update({attr: replace(CONTRACT[attr], producer=text) for attr, text in _PRODUCERS.items()})
 

@@ -21,6 +21,7 @@ import yaml
 from mlops_infra.plan import Inventory, plan_program
 from tests.conftest import EXAMPLES, planned
 from tests.platform.test_standalone import PLATFORM_STACK, standalone
+from tests.platform.test_standalone import platform_outputs as dev_outputs
 
 CONCERNS = ("network", "compute", "features", "registry", "observability", "security", "pipelines", "serving", "data")
 NOT_EXAMPLES = {"pipelines", "recipes"}  # what users run on the engines (DAGs, flows), and recipes: no Pulumi program
@@ -43,17 +44,22 @@ NOT_DEV: dict[tuple[str, str], tuple[str, dict[str, object], frozenset[str]]] = 
     ("mlflow_registry", "ingress"): (PLATFORM_STACK, {"loadBalancerController": True}, frozenset()),  # an ALB Ingress
     ("cluster_addons", "cpu"): ("organization/mlops-platform/cpu", {}, frozenset({"gpuSoftware", "clusterAutoscaler"})),
     ("monitoring_core", "bare"): ("organization/mlops-platform/bare", {}, frozenset({"monitoring"})),
+    # installs the External Secrets operator: on a platform that does not run it (as the dev profile has it)
+    ("security_baseline", "dev"): (PLATFORM_STACK, {}, frozenset({"externalSecrets"})),
 }
 
 
 def platform_outputs(example: str, stack: str) -> tuple[str, dict[str, object]]:
-    """The referenced platform stack and its outputs: the dev platform's, or NOT_DEV's variant of them."""
-    outputs = dict(planned("dev").outputs)
+    """The referenced platform stack and its outputs: the dev platform's with the External Secrets operator
+    (`dev_outputs`), or NOT_DEV's variant of them."""
+    outputs = dev_outputs()
     if (example, stack) not in NOT_DEV:
         return PLATFORM_STACK, outputs
     reference, overrides, lacks = NOT_DEV[(example, stack)]
     add_ons = outputs["clusterAddOns"]
     assert isinstance(add_ons, list) and lacks <= set(add_ons)  # what the variant lacks, dev runs
+    if "externalSecrets" in lacks:  # no operator: no store either
+        outputs.pop("externalSecretsStore")
     return reference, {**outputs, **overrides, "clusterAddOns": [a for a in add_ons if a not in lacks]}
 _PLANS: dict[tuple[str, str], Inventory] = {}
 _SECONDS: dict[tuple[str, str], float] = {}

@@ -39,7 +39,8 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "load_balancer_controller": "loadBalancerController", "network_policy_enforced": "networkPolicyEnforced",
     "container_insights": "containerInsights", "metrics_server": "metricsServer",
     "service_ipv4_cidr": "serviceIpv4Cidr", "storage_classes": "storageClasses",
-    "interface_endpoints": "vpcInterfaceEndpoints",
+    "interface_endpoints": "vpcInterfaceEndpoints", "external_secrets_store": "externalSecretsStore",
+    "s3_gateway_endpoint_id": "s3GatewayEndpointId",
 }
 """The platform stack's outputs the refs read, by contract attribute. Only the names: the contract itself
 (mlops_infra.outputs.CONTRACT) is a layer up; tests/blocks/test_refs_contract.py proves each name is the
@@ -49,9 +50,12 @@ PLATFORM_OUTPUTS.update({
     "model_artifact_bucket": "modelArtifactBucket", "model_artifact_key_arn": "modelArtifactKeyArn",
     "system_node_disk_gib": "systemNodeDiskGib",
 })
-PLATFORM_PRODUCERS: dict[str, str] = {"oidc_provider_arn": "cluster.workloadIdentity: irsa",
-                                      "model_artifact_bucket": "modelRegistry.enabled: true",
-                                      "model_artifact_key_arn": "modelRegistry.enabled: true"}
+PLATFORM_PRODUCERS: dict[str, str] = {
+    "oidc_provider_arn": "cluster.workloadIdentity: irsa",
+    "external_secrets_store": "securityBaseline.enabled: true with securityBaseline.externalSecrets: true",
+    "model_artifact_bucket": "modelRegistry.enabled: true",
+    "model_artifact_key_arn": "modelRegistry.enabled: true",
+}
 """The platform config that exports an output the refs read, where only some platform stacks export it (the
 contract's `producer`; tests/blocks/test_refs_contract.py proves they are equal): named when it is missing."""
 # What the cluster already runs of the cluster-wide singletons (blocks/cluster_add_ons.py), and the S3 gateway endpoint
@@ -91,6 +95,24 @@ def _stack_add_ons(ref: pulumi.StackReference) -> frozenset[str] | None:
     return None if found is None else frozenset(found)
 
 
+class RefsError(pulumi.RunError, ValueError):
+    """A component refuses the refs it was handed: one error listing every problem, each with its fix (a
+    `pulumi.RunError`: the engine prints the message without a traceback, the offline plan exits 2)."""
+
+    def __init__(self, component: str, problems: Sequence[str]) -> None:
+        self.component, self.problems = component, list(problems)
+        count = len(self.problems)
+        super().__init__("\n".join([f"{component}: {count} problem{'s' if count != 1 else ''} with its refs",
+                                    *(f"  - {p}" for p in self.problems)]))
+
+
+def refuse(component: str, problems: Sequence[str | None]) -> None:
+    """Raise one `RefsError` for every problem in `problems` (None: no problem), or nothing."""
+    found = [p for p in problems if p]
+    if found:
+        raise RefsError(component, found)
+
+
 CLUSTER_FACTS = ("load_balancer_controller", "network_policy_enforced", "container_insights", "metrics_server",
                  "storage_classes")
 """What a cluster runs, read from the platform's outputs by `ClusterRefs.from_stack_outputs` (same-named fields)."""
@@ -125,7 +147,8 @@ class NetworkRefs:
 
     @classmethod
     def from_stack_outputs(cls, ref: pulumi.StackReference) -> NetworkRefs:
-        """The platform stack's VPC, read through its output contract (`PLATFORM_OUTPUTS`)."""
+        """The platform stack's VPC, read through its output contract (`PLATFORM_OUTPUTS`); its S3 gateway endpoint
+        when the stack exports one (`vpcS3GatewayEndpointId`; None otherwise, as for any VPC made elsewhere)."""
         refs = cls.existing(
             vpc_id=_require(ref, "vpc_id"), vpc_cidr=_require(ref, "vpc_cidr"),
             private_subnet_ids=_require(ref, "private_subnet_ids"))
@@ -174,6 +197,11 @@ class ClusterRefs:
     """The cluster-wide singletons the cluster already runs (blocks/cluster_add_ons.py: `clusterAutoscaler`,
     `monitoring`, ...), which a component refuses to install a second time: a platform stack's `clusterAddOns`
     output. Default: None (unknown: a cluster made elsewhere, or a platform stack older than that output)."""
+    external_secrets_store: str | None = None
+    """The External Secrets operator runs on the cluster, serving `external-secrets.io/v1`, with this
+    ClusterSecretStore (a platform stack's `externalSecretsStore`; a component creates its own namespaced
+    SecretStores and only needs the operator). None: not known to run, so a component alone that delivers Secrets
+    through it is refused (`external_secrets_problem`) unless the caller hands in what installs it."""
     provider: k8s.Provider = field(kw_only=True)
     """The cluster's Kubernetes provider (`TrainingCluster.provider`, or `cluster_provider(...)` for a cluster made
     elsewhere). Components bind every Kubernetes child to it through `bind` (never an ambient kubeconfig)."""
@@ -231,8 +259,23 @@ class ClusterRefs:
             oidc_provider_arn=_require(ref, "oidc_provider_arn") if irsa else None,
             oidc_issuer=_require(ref, "oidc_issuer") if irsa else None,
             # An older platform stack lacks `serviceIpv4Cidr`: None, as for any cluster whose Service CIDR is unknown.
+            # `externalSecretsStore` is exported only with the operator: absent, None (an argument given wins).
             **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")),
-               "add_ons": _stack_add_ons(ref), **newer, **features, **facts})
+               "add_ons": _stack_add_ons(ref),
+               "external_secrets_store": _optional_value(ref, "external_secrets_store"), **newer, **features, **facts})
+
+    def external_secrets_problem(self, needs: str) -> str | None:
+        """Why a component alone cannot deliver `needs` (what it syncs, e.g. "its database password") through
+        External Secrets on this cluster, or None: the operator is known to run (`external_secrets_store`). A
+        component handed the resource that installs the operator in the same program does not ask."""
+        if self.external_secrets_store is not None:
+            return None
+        output, producer = _output_key("external_secrets_store"), PLATFORM_PRODUCERS["external_secrets_store"]
+        return (f"External Secrets delivers {needs}, and nothing says this cluster runs its operator: "
+                f"ClusterRefs.external_secrets_store is None (from a platform stack: its output "
+                f"{output!r}, exported only with `{producer}` in its `mlops:platform`). Fix: set that and run `pulumi "
+                f"up` on the platform stack; or, for an operator installed otherwise, name its ClusterSecretStore: "
+                f"`ClusterRefs.from_stack_outputs(..., external_secrets_store=\"<name>\")` (or `ClusterRefs.existing`)")
 
     @staticmethod
     def stack_kubeconfig(ref: pulumi.StackReference) -> pulumi.Output[str]:

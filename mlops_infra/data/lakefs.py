@@ -34,7 +34,7 @@ from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
 from ..blocks.postgres import PostgresArgs, postgres
-from ..blocks.refs import ClusterRefs, NetworkRefs
+from ..blocks.refs import ClusterRefs, NetworkRefs, refuse
 from ..blocks.rotation import REFRESH_INTERVAL, restart_on_rotation
 from ..observability.contribution import database_alarms
 from ..security.exfiltration_guards import api_service_ips
@@ -83,7 +83,17 @@ class LakeFsArgs:
     monitoring: MonitoringRefs | None = None
     """ServiceMonitor and rules when set. Default: none."""
     external_secrets: pulumi.Resource | None = None
-    """What installs the External Secrets operator (its CRDs): the SecretStore waits for it. Default: none."""
+    """What installs the External Secrets operator (its CRDs): the SecretStore waits for it. Default: none (the
+    operator is already there: `cluster.external_secrets_store` must say so, else LakeFs is refused)."""
+
+
+def refs_problems(args: LakeFsArgs) -> list[str | None]:
+    """Why LakeFS's secrets would never sync on `args.cluster` (None: no problem), every reason at once."""
+    cluster = args.cluster
+    return ["LakeFS's SecretStore authenticates with an IRSA ServiceAccount token (cluster.workloadIdentity irsa); a "
+            "Pod Identity cluster would never sync its secrets" if cluster.identity.mode != "irsa" else None,
+            None if args.external_secrets is not None
+            else cluster.external_secrets_problem("LakeFS's database and auth secrets")]
 
 
 def connection_template(address: pulumi.Input[str], port: pulumi.Input[int]) -> pulumi.Output[str]:
@@ -138,9 +148,7 @@ class LakeFs(pulumi.ComponentResource):
     def __init__(self, name: str, args: LakeFsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:data:LakeFs", name, None, args.cluster.bind(opts))
         cfg, cluster, provider = args.config, args.cluster, args.cluster.provider
-        if cluster.identity.mode != "irsa":  # the platform refuses this in config (data_problems); alone, here
-            raise ValueError(f"{name}: LakeFS's SecretStore authenticates with an IRSA ServiceAccount token "
-                             "(cluster.workloadIdentity irsa); a Pod Identity cluster would never sync its secrets")
+        refuse(name, refs_problems(args))  # the platform refuses the same in config (data_problems)
         ns = namespace(child(name, "ns"), self, cfg.namespace, existing=cluster.namespaces, provider=provider)
         self.bucket = HardenedBucket(child(name, "blockstore"), HardenedBucketArgs(
             kms_key=args.kms_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard),

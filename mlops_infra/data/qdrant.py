@@ -31,7 +31,7 @@ from ..blocks.kms import KeyLike
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options, truncate_name
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
-from ..blocks.refs import ClusterRefs
+from ..blocks.refs import ClusterRefs, refuse
 from ..compute.config import system_node_ephemeral_gib
 from .config import secret_recovery_window
 from .qdrant_config import GRPC_PORT, HTTP_PORT, METRICS_PORT, P2P_PORT, QDRANT_CHART, QDRANT_REPO, QdrantConfig
@@ -62,7 +62,8 @@ class QdrantArgs:
     read_only_namespaces: Sequence[str] = ()
     """Namespaces granted the read-only key (and the API port). Default: none."""
     external_secrets: Sequence[pulumi.Resource] = ()
-    """What installs the External Secrets operator and CRDs (the security baseline). Default: none (another stack)."""
+    """What installs the External Secrets operator and CRDs (the security baseline). Default: none (another stack's:
+    `cluster.external_secrets_store` must say so, else Qdrant is refused)."""
     monitoring: MonitoringRefs | None = None
     """ServiceMonitor, rules, and the Prometheus namespace the NetworkPolicy admits. Default: none."""
     bucket_guard: VpcEndpointGuard | None = None
@@ -89,9 +90,8 @@ class Qdrant(pulumi.ComponentResource):
         super().__init__("mlops:data:Qdrant", name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
         self._cfg = cfg
-        wrong = problems(cfg, cluster)
-        if wrong:
-            raise ValueError(f"{name}: " + "; ".join(wrong))
+        refuse(name, [*problems(cfg, cluster),
+                      None if args.external_secrets else cluster.external_secrets_problem("Qdrant's API keys")])
         storage_class = cfg.storage_class or cluster.storage_classes[0]  # problems() refuses a cluster without one
         self._provider = cluster.provider
         self.fullname = truncate_name(name, 40)  # pods `<fullname>-<i>`, PVCs `qdrant-storage-<fullname>-<i>`

@@ -156,7 +156,7 @@ class KubeflowPipelines(pulumi.ComponentResource):
         k8s_opts = child_options(self, provider=provider)
         ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
         self.bucket = HardenedBucket(child(name, "artifacts"), HardenedBucketArgs(
-            kms_key=refs.key, tags=refs.tags, protect=refs.protect, vpc_endpoint_guard=refs.bucket_guard,
+            kms_key=refs.key, tags=refs.tags, protect=refs.protect, vpc_endpoint_guard=refs.data_guard(self, child(name, "artifacts")),
             lifecycle=[LifecycleRule("expire-pipeline-artifacts", f"{PIPELINE_ROOT_PREFIX}/",
                                      expiration_days=cfg.artifact_retention_days),
                        LifecycleRule("expire-argo-logs", f"{ARGO_PREFIX}/", expiration_days=cfg.artifact_retention_days)]),

@@ -120,7 +120,7 @@ class Metaflow(pulumi.ComponentResource):
         provider = refs.cluster.provider
         ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
         self.bucket = HardenedBucket(child(name, "datastore"), HardenedBucketArgs(
-            kms_key=refs.key, tags=refs.tags, protect=refs.protect, vpc_endpoint_guard=refs.bucket_guard),
+            kms_key=refs.key, tags=refs.tags, protect=refs.protect, vpc_endpoint_guard=refs.data_guard(self, child(name, "datastore"))),
             pulumi.ResourceOptions(parent=self))
         self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
             refs=refs, engine=ENGINE, namespace=ns, service_account=FLOWS_SERVICE_ACCOUNT, user=cfg.namespace,

@@ -309,6 +309,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             "pushgateway_url": mon.pushgateway_url if mon else None,
             "audit_trail_arn": guards.trail_arn if guards else None,
             "guard_duty_detector_id": sec.detector_id if sec else None,
+            "external_secrets_store": sec.secret_store_name if sec else None,
             "team_workspace": workspace_terms(self.config, guards.egress_rules if guards else None,
                                               self.workspace_credentials),
         })

@@ -48,7 +48,7 @@ from ..blocks import iam
 from ..blocks.bucket import ACCESS_ANALYZER_SLR, GUARDDUTY_SLR, VpcEndpointGuard
 from ..blocks.endpoints import ServicePort
 from ..blocks.naming import child, child_options
-from ..blocks.refs import NetworkRefs
+from ..blocks.refs import ClusterRefs, NetworkRefs
 from .config import SecurityBaselineConfig
 
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
@@ -140,7 +140,12 @@ def data_bucket_guard(config: SecurityBaselineConfig, network: NetworkRefs,
 class ExfiltrationGuardsArgs:
     config: SecurityBaselineConfig
     network: NetworkRefs
+    """The VPC: its S3 gateway endpoint (required) and CIDR."""
     region: str
+    cluster: ClusterRefs
+    """The cluster the egress NetworkPolicies go to: its provider (every Kubernetes child binds to it through
+    `cluster.bind`), its namespaces (the policies wait for them) and its Service CIDR (`kubernetes.default.svc`;
+    None or "": the API ClusterIPs of both EKS default Service CIDRs)."""
     platform_bucket_arns: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=tuple)
     """Every platform bucket reached from the VPC (a list, or an Output of one that resolves once every component
     added its buckets). Default: none (only image-layer buckets pass the endpoint)."""
@@ -157,13 +162,11 @@ class ExfiltrationGuardsArgs:
     """TCP ports ML pods may open to the VPC's CIDR (5432: Feast's SQL registry RDS, whose address is known only at
     deploy time; the teams hold its read-only logins). Default: none."""
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Namespaces created elsewhere, by name, so policies wait for them. Default: none (plain names)."""
+    """Namespaces created elsewhere, by name, besides `cluster.namespaces`, so policies wait for them. Default:
+    none (plain names)."""
     deployer_role_arns: Sequence[str] = field(default_factory=tuple)
     """Roles that run `pulumi up`: the endpoint policy lets them administer the platform buckets (bucket settings,
     not only objects) when they run inside the VPC. Default: none."""
-    service_ipv4_cidr: pulumi.Input[str] | None = None
-    """The cluster's Service CIDR, for `kubernetes.default.svc`. Default: None (the API ClusterIPs of both EKS
-    default Service CIDRs)."""
     deployer_bucket_prefixes: Sequence[str] = field(default_factory=tuple)
     """Name prefixes the platform's buckets are created under (Pulumi autonaming: `<prefix>-<random>`): the deployer
     roles may create and administer buckets named `<prefix>-*` through the endpoint. Default: none."""
@@ -247,7 +250,7 @@ def prefix_list_cidrs(region: str, service: str, parent: pulumi.Resource) -> pul
 class ExfiltrationGuards(pulumi.ComponentResource):
     """Exfiltration guards: VPC endpoint policies and network policies that keep data inside the platform."""
     def __init__(self, name: str, args: ExfiltrationGuardsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:security:ExfiltrationGuards", name, None, opts)
+        super().__init__("mlops:security:ExfiltrationGuards", name, None, args.cluster.bind(opts))
         network = args.network
         if network.s3_gateway_endpoint_id is None:
             raise ValueError(f"{name}: exfiltration guards need the VPC's S3 gateway endpoint "
@@ -257,11 +260,12 @@ class ExfiltrationGuards(pulumi.ComponentResource):
                                             for s in ("s3", *args.gateway_services))).apply(
             lambda lists: [c for cidrs in lists for c in cidrs])
         rules = egress_rules(args.config, network.vpc_cidr, args.service_namespaces,
-                             gateway_cidrs, args.service_ports, args.service_ipv4_cidr, args.vpc_ports)
+                             gateway_cidrs, args.service_ports, args.cluster.service_ipv4_cidr, args.vpc_ports)
         self.egress_rules = rules
         """The allow rules every ML namespace gets on top of default-deny (`api_egress_rules` for the output)."""
+        namespaces = {**args.cluster.namespaces, **args.namespaces}
         for ns in args.ml_namespaces:
-            ref = args.namespaces.get(ns, ns)
+            ref = namespaces.get(ns, ns)
             k8s.networking.v1.NetworkPolicy(
                 child(name, f"{ns}-deny-egress"),
                 metadata={"name": "default-deny-egress", "namespace": ref},

@@ -141,13 +141,14 @@ def bucket_guards(baseline: SecurityBaseline, args: BucketGuardsArgs) -> BucketG
     egress = None
     if cfg.enabled and cfg.exfiltration_guards:
         egress = ExfiltrationGuards(child(name, "guards"), ExfiltrationGuardsArgs(
-            config=cfg, network=args.network, region=args.region, platform_bucket_arns=[*data, *platform],
+            config=cfg, network=args.network, region=args.region, cluster=args.cluster,
+            platform_bucket_arns=[*data, *platform],
             ml_namespaces=args.ml_namespaces, service_namespaces=args.service_namespaces,
             service_ports=sorted({*args.service_ports, *(ServicePort(p.namespace, p.port) for p in cfg.consumer_service_ports)}),
-            namespaces={**args.cluster.namespaces, **args.namespaces},
+            namespaces=args.namespaces,
             gateway_services=args.gateway_services, vpc_ports=args.vpc_ports,
             deployer_role_arns=args.deployer_role_arns, deployer_bucket_prefixes=args.deployer_bucket_prefixes,
             consumer_bucket_prefixes=list(cfg.consumer_bucket_prefixes),
-            trail_bucket_arn=trail_bucket_arn, deployer_state_bucket=cfg.deployer_state_bucket,
-            service_ipv4_cidr=args.cluster.service_ipv4_cidr), child_opts).egress_rules
+            trail_bucket_arn=trail_bucket_arn, deployer_state_bucket=cfg.deployer_state_bucket),
+            child_opts).egress_rules
     return BucketGuards(trail_arn=trail_arn, trail_bucket_name=trail_bucket_name, egress_rules=egress)
