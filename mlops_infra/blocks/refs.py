@@ -40,11 +40,14 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "container_insights": "containerInsights", "metrics_server": "metricsServer",
     "service_ipv4_cidr": "serviceIpv4Cidr", "storage_classes": "storageClasses",
     "interface_endpoints": "vpcInterfaceEndpoints",
+    # Who else is on the cluster and VPC (review of issue 29, findings 5 and 6): optional, read as "nothing known".
+    "platform_namespaces": "platformNamespaces", "consumer_bucket_prefixes": "consumerBucketPrefixes",
 }
 """The platform stack's outputs the refs read, by contract attribute. Only the names: the contract itself
 (mlops_infra.outputs.CONTRACT) is a layer up; tests/blocks/test_refs_contract.py proves each name is the
 contract's, and that `from_stack_outputs` reads no other."""
-PLATFORM_PRODUCERS: dict[str, str] = {"oidc_provider_arn": "cluster.workloadIdentity: irsa"}
+PLATFORM_PRODUCERS: dict[str, str] = {"oidc_provider_arn": "cluster.workloadIdentity: irsa",
+                                      "consumer_bucket_prefixes": "securityBaseline.exfiltrationGuards: true"}
 """The platform config that exports an output the refs read, where only some platform stacks export it (the
 contract's `producer`; tests/blocks/test_refs_contract.py proves they are equal): named when it is missing."""
 
@@ -97,6 +100,10 @@ class NetworkRefs:
     interface_endpoints: Sequence[str] | None = None
     """AWS services with an interface endpoint (private DNS) in the VPC, e.g. `sts`: pods behind an egress policy
     reach them at the VPC CIDR. None: unknown (a VPC made elsewhere; its owner says which it has)."""
+    s3_endpoint_bucket_prefixes: Sequence[str] | None = None
+    """The VPC's S3 gateway endpoint is guarded and admits this stack's buckets only when named `<prefix>-*` for one
+    of these (the platform's `consumerBucketPrefixes` output): components refuse buckets named otherwise. None: no
+    such limit known (the stack owns the endpoint and admits its own buckets, or the VPC is not guarded)."""
 
     @classmethod
     def existing(cls, vpc_id: pulumi.Input[str], vpc_cidr: pulumi.Input[str], private_subnet_ids: StringList,
@@ -113,7 +120,10 @@ class NetworkRefs:
             private_subnet_ids=_require(ref, "private_subnet_ids"))
         # An older platform stack lacks `vpcInterfaceEndpoints`: unknown (None), as for any VPC made elsewhere.
         endpoints = _optional_value(ref, "interface_endpoints")
-        return replace(refs, interface_endpoints=None if endpoints is None else tuple(endpoints))
+        # Exported exactly when the platform guards the endpoint (absent: unguarded, or a platform older than it).
+        prefixes = _optional_value(ref, "consumer_bucket_prefixes")
+        return replace(refs, interface_endpoints=None if endpoints is None else tuple(endpoints),
+                       s3_endpoint_bucket_prefixes=None if prefixes is None else tuple(prefixes))
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,9 @@ class ClusterRefs:
     version: str
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created by the cluster (team namespaces), by name."""
+    occupied_namespaces: frozenset[str] = frozenset()
+    """Namespaces another stack's components own on the cluster (the platform's `platformNamespaces` output): a
+    component here neither creates nor shares one (each holds objects of fixed names). Default: none."""
     oidc_provider_arn: pulumi.Input[str] | None = None
     load_balancer_controller: bool = False
     """The AWS Load Balancer Controller runs, so an Ingress of class `alb` gets an ALB (`cluster.loadBalancerController`)."""
@@ -192,7 +205,8 @@ class ClusterRefs:
             oidc_provider_arn=_require(ref, "oidc_provider_arn") if irsa else None,
             oidc_issuer=_require(ref, "oidc_issuer") if irsa else None,
             # An older platform stack lacks `serviceIpv4Cidr`: None, as for any cluster whose Service CIDR is unknown.
-            **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")), **features, **facts})
+            **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")),
+               "occupied_namespaces": frozenset(_optional_value(ref, "platform_namespaces") or ()), **features, **facts})
 
     @staticmethod
     def stack_kubeconfig(ref: pulumi.StackReference) -> pulumi.Output[str]:

@@ -27,6 +27,7 @@ from ..blocks import pod_security
 from ..blocks.helm import PinnedChart, release
 from ..blocks.namespace import PodSecurityLevel
 from ..blocks.naming import child, child_options
+from .engine_checks import engine_problems, refuse
 from .prefect_config import (
     PREFECT_REPO,
     PREFECT_SERVER_PORT,
@@ -123,9 +124,9 @@ class Prefect(pulumi.ComponentResource):
     project_yaml: pulumi.Output[str]
 
     def __init__(self, name: str, args: PrefectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        cfg, provider = args.config, args.refs.cluster.provider
+        refuse(name, "orchestration.prefect", engine_problems(args.refs, cfg.namespace))
         super().__init__("mlops:pipelines:Prefect", name, None, args.refs.cluster.bind(opts))
-        cfg = args.config
-        provider = args.refs.cluster.provider
         # The key encrypts only the self-hosted server's database (and its secret): Prefect Cloud needs none.
         refs = args.refs.with_key(self, name) if isinstance(cfg.api, PrefectServerConfig) else args.refs
         ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)

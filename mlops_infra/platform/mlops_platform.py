@@ -272,7 +272,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         feast = fs if isinstance(fs, FeastFeatureStore) else None
         sagemaker = fs if isinstance(fs, SageMakerFeatureStore) else None
         mlflow = reg if isinstance(reg, MlflowRegistry) else None
-        network, cluster = self.network.refs, self.cluster
+        network, cluster, sb = self.network.refs, self.cluster, self.config.security_baseline
         return core_outputs(self.config, {
             "environment": self.config.environment, "cluster_name": cluster.cluster.name,
             "cluster_endpoint": cluster.cluster.endpoint, "kubeconfig": cluster.kubeconfig,
@@ -283,6 +283,9 @@ class MlopsPlatform(pulumi.ComponentResource):
             "container_insights": cluster.refs.container_insights, "metrics_server": cluster.refs.metrics_server,
             "service_ipv4_cidr": cluster.refs.service_ipv4_cidr,
             "interface_endpoints": list(network.interface_endpoints or ()),
+            "platform_namespaces": sorted(self.config.namespaces),
+            "consumer_bucket_prefixes": list(sb.consumer_bucket_prefixes) if sb.enabled and sb.exfiltration_guards
+            else None,
             "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.refs.identity.oidc_issuer,
             "vpc_id": network.vpc_id, "vpc_cidr": network.vpc_cidr, "private_subnet_ids": network.private_subnet_ids,
             "cluster_security_group_id": cluster.refs.cluster_security_group_id,
