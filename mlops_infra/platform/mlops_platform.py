@@ -31,6 +31,8 @@ from ..registry.mlflow_registry import MlflowRegistry
 from ..registry.model_registry import ModelRegistry, ModelRegistryArgs
 from ..registry.sagemaker_registry import SageMakerRegistry
 from ..security.exfiltration_guards import data_bucket_guard
+from ..serving.config import ServingConfig
+from ..serving.model_serving import CERT_MANAGER_NAMESPACE, KSERVE_NAMESPACE
 from ..security.security_baseline import (
     BucketGuards,
     BucketGuardsArgs,
@@ -76,6 +78,19 @@ def network_args(config: PlatformConfig, name: str, tags: dict[str, str], protec
     return NetworkArgs(config=config.network, region=config.region, cluster_name=name, tags=tags,
                        private_cluster=not config.cluster.endpoint_public_access, protect=protect,
                        workload_endpoints=workload_endpoint_services(config), dynamodb_endpoint=uses_dynamodb(config))
+
+
+def platform_namespaces(config: PlatformConfig) -> list[str]:
+    """Every namespace the platform creates (the `platformNamespaces` output): its services', engines' and teams'
+    (`PlatformConfig.namespaces`) and its system components' (training operator, GPU software, External Secrets,
+    KServe with cert-manager). tests/platform/test_platform_namespaces.py holds it equal to the plan's Namespaces."""
+    cluster, sb, serving = config.cluster, config.security_baseline, config.serving
+    system = [(cluster.training_operator.chart is not None, cluster.training_operator.namespace),
+              (bool(config.gpu_pools), config.gpu.namespace),
+              (sb.enabled and sb.external_secrets, sb.external_secrets_namespace),
+              *((serving.enabled and isinstance(serving, ServingConfig), ns) for ns in (KSERVE_NAMESPACE,
+                                                                                        CERT_MANAGER_NAMESPACE))]
+    return sorted(config.namespaces | {ns for built, ns in system if built})
 
 
 def mlflow_clients(config: PlatformConfig) -> list[str]:
@@ -283,7 +298,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             "container_insights": cluster.refs.container_insights, "metrics_server": cluster.refs.metrics_server,
             "service_ipv4_cidr": cluster.refs.service_ipv4_cidr,
             "interface_endpoints": list(network.interface_endpoints or ()),
-            "platform_namespaces": sorted(self.config.namespaces),
+            "platform_namespaces": platform_namespaces(self.config),
             "consumer_bucket_prefixes": list(sb.consumer_bucket_prefixes) if sb.enabled and sb.exfiltration_guards
             else None,
             "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.refs.identity.oidc_issuer,
