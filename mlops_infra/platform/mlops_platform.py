@@ -31,8 +31,6 @@ from ..registry.mlflow_registry import MlflowRegistry
 from ..registry.model_registry import ModelRegistry, ModelRegistryArgs
 from ..registry.sagemaker_registry import SageMakerRegistry
 from ..security.exfiltration_guards import data_bucket_guard
-from ..serving.config import ServingConfig
-from ..serving.model_serving import CERT_MANAGER_NAMESPACE, KSERVE_NAMESPACE
 from ..security.security_baseline import (
     BucketGuards,
     BucketGuardsArgs,
@@ -40,6 +38,8 @@ from ..security.security_baseline import (
     SecurityBaselineArgs,
     bucket_guards,
 )
+from ..serving.config import ServingConfig
+from ..serving.model_serving import CERT_MANAGER_NAMESPACE, KSERVE_NAMESPACE
 from .addons import PlatformContext
 from .config import PlatformConfig, effective_deployer_role_arns, uses_dynamodb, workload_endpoint_services
 from .installed import build_add_ons
