@@ -152,6 +152,20 @@ _PRODUCERS = {
 }
 CONTRACT.update({attr: replace(CONTRACT[attr], producer=text) for attr, text in _PRODUCERS.items()})
 
+# Who else is on the cluster and VPC, for components of another stack (review of issue 29, findings 5 and 6; read by
+# ClusterRefs / NetworkRefs.from_stack_outputs): added after a release, so older platform stacks lack them.
+_GUARDED = "securityBaseline.exfiltrationGuards: true"
+CONTRACT.update({
+    "platform_namespaces": Key("platformNamespaces", "Namespaces the platform creates on its cluster (engines, "
+                               "services, teams): a component of another stack neither creates nor shares one.",
+                               required=False),
+    "consumer_bucket_prefixes": Key("consumerBucketPrefixes", "The VPC's S3 gateway endpoint is guarded: it admits "
+                                    "consumer stacks' buckets named `<prefix>-*` for these prefixes only "
+                                    "(securityBaseline.consumerBucketPrefixes; `[]`: none).", required=False,
+                                    when=lambda c: c.security_baseline.enabled and c.security_baseline.exfiltration_guards,
+                                    producer=_GUARDED),
+})
+
 
 def _s3_gateway_endpoint(c: PlatformConfig) -> bool:
     return c.network.existing_vpc is None or c.network.existing_vpc.s3_gateway_endpoint_id is not None

@@ -40,7 +40,8 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "container_insights": "containerInsights", "metrics_server": "metricsServer",
     "service_ipv4_cidr": "serviceIpv4Cidr", "storage_classes": "storageClasses",
     "interface_endpoints": "vpcInterfaceEndpoints", "external_secrets_store": "externalSecretsStore",
-    "s3_gateway_endpoint_id": "s3GatewayEndpointId",
+    # Who else is on the cluster and VPC (review of issue 29, findings 5 and 6): optional, read as "nothing known".
+    "platform_namespaces": "platformNamespaces", "consumer_bucket_prefixes": "consumerBucketPrefixes",
 }
 """The platform stack's outputs the refs read, by contract attribute. Only the names: the contract itself
 (mlops_infra.outputs.CONTRACT) is a layer up; tests/blocks/test_refs_contract.py proves each name is the
@@ -55,6 +56,7 @@ PLATFORM_PRODUCERS: dict[str, str] = {
     "external_secrets_store": "securityBaseline.enabled: true with securityBaseline.externalSecrets: true",
     "model_artifact_bucket": "modelRegistry.enabled: true",
     "model_artifact_key_arn": "modelRegistry.enabled: true",
+    "consumer_bucket_prefixes": "securityBaseline.exfiltrationGuards: true",
 }
 """The platform config that exports an output the refs read, where only some platform stacks export it (the
 contract's `producer`; tests/blocks/test_refs_contract.py proves they are equal): named when it is missing."""
@@ -137,6 +139,10 @@ class NetworkRefs:
     interface_endpoints: Sequence[str] | None = None
     """AWS services with an interface endpoint (private DNS) in the VPC, e.g. `sts`: pods behind an egress policy
     reach them at the VPC CIDR. None: unknown (a VPC made elsewhere; its owner says which it has)."""
+    s3_endpoint_bucket_prefixes: Sequence[str] | None = None
+    """The VPC's S3 gateway endpoint is guarded and admits this stack's buckets only when named `<prefix>-*` for one
+    of these (the platform's `consumerBucketPrefixes` output): components refuse buckets named otherwise. None: no
+    such limit known (the stack owns the endpoint and admits its own buckets, or the VPC is not guarded)."""
 
     @classmethod
     def existing(cls, vpc_id: pulumi.Input[str], vpc_cidr: pulumi.Input[str], private_subnet_ids: StringList,
@@ -156,8 +162,12 @@ class NetworkRefs:
         endpoints = _optional_value(ref, "interface_endpoints")
         # ...and `vpcS3GatewayEndpointId`: None, as for a VPC whose endpoint is not known (no exfiltration guards).
         s3_endpoint = _optional_value(ref, "s3_gateway_endpoint_id")
+        # `consumerBucketPrefixes` is exported exactly when the platform guards the endpoint (absent: unguarded, or a
+        # platform older than it).
+        prefixes = _optional_value(ref, "consumer_bucket_prefixes")
         return replace(refs, interface_endpoints=None if endpoints is None else tuple(endpoints),
-                       s3_gateway_endpoint_id=s3_endpoint or None)
+                       s3_gateway_endpoint_id=s3_endpoint or None,
+                       s3_endpoint_bucket_prefixes=None if prefixes is None else tuple(prefixes))
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,9 @@ class ClusterRefs:
     version: str
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created by the cluster (team namespaces), by name."""
+    occupied_namespaces: frozenset[str] = frozenset()
+    """Namespaces another stack's components own on the cluster (the platform's `platformNamespaces` output): a
+    component here neither creates nor shares one (each holds objects of fixed names). Default: none."""
     oidc_provider_arn: pulumi.Input[str] | None = None
     load_balancer_controller: bool = False
     """The AWS Load Balancer Controller runs, so an Ingress of class `alb` gets an ALB (`cluster.loadBalancerController`)."""
@@ -262,7 +275,9 @@ class ClusterRefs:
             # `externalSecretsStore` is exported only with the operator: absent, None (an argument given wins).
             **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")),
                "add_ons": _stack_add_ons(ref),
-               "external_secrets_store": _optional_value(ref, "external_secrets_store"), **newer, **features, **facts})
+               "external_secrets_store": _optional_value(ref, "external_secrets_store"),
+               "occupied_namespaces": frozenset(_optional_value(ref, "platform_namespaces") or ()),
+               **newer, **features, **facts})
 
     def external_secrets_problem(self, needs: str) -> str | None:
         """Why a component alone cannot deliver `needs` (what it syncs, e.g. "its database password") through

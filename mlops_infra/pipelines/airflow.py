@@ -31,6 +31,7 @@ from ..blocks.observability import ScrapeEndpoint, prometheus_rule, service_moni
 from . import airflow_values as av
 from .airflow_metrics import rule_groups
 from .config import AirflowConfig, AirflowDagsConfig
+from .engine_checks import engine_problems, refuse
 from .refs import EngineRefs
 from .wiring_common import (
     EngineWiring,
@@ -47,6 +48,8 @@ CHART_REPO = "https://airflow.apache.org"
 API_SERVER_PORT = 8080  # values.yaml ports.apiServer
 ENGINE = "airflow"
 """Short engine name: labels, the namespace's child name."""
+CONFIG_PATH = "orchestration.airflow"
+"""Where a stack's `mlops:platform` configures it (named in the engine's refusals)."""
 POD_SECURITY: PodSecurityLevel = "restricted"
 GPU_NODE_SELECTOR_ENV = "MLOPS_GPU_NODE_SELECTOR"
 GPU_TOLERATIONS_ENV = "MLOPS_GPU_TOLERATIONS"
@@ -69,8 +72,9 @@ class Airflow(pulumi.ComponentResource):
 
     # long: one straight sequence of children (bucket, identities, database, egress, release, monitoring)
     def __init__(self, name: str, args: AirflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:pipelines:Airflow", name, None, args.refs.cluster.bind(opts))
         cfg = args.config
+        refuse(name, CONFIG_PATH, engine_problems(args.refs, cfg.namespace, cfg.ui, [child(name, "bucket")]))
+        super().__init__("mlops:pipelines:Airflow", name, None, args.refs.cluster.bind(opts))
         refs = args.refs.with_key(self, name)
         provider = refs.cluster.provider
         ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)

@@ -29,7 +29,8 @@ from ..blocks import pod_security
 from ..blocks.helm import PinnedChart, release
 from ..blocks.namespace import PodSecurityLevel
 from ..blocks.naming import child, child_options
-from ..blocks.refs import refuse
+from ..blocks.refs import refuse as refuse_refs
+from .engine_checks import engine_problems, refuse
 from .prefect_cloud import PrefectCloudKey, cloud_key_problems, sync_cloud_key
 from .prefect_config import (
     PREFECT_REPO,
@@ -128,8 +129,9 @@ class Prefect(pulumi.ComponentResource):
     project_yaml: pulumi.Output[str]
 
     def __init__(self, name: str, args: PrefectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:pipelines:Prefect", name, None, args.refs.cluster.bind(opts))
         cfg = args.config
+        refuse(name, "orchestration.prefect", engine_problems(args.refs, cfg.namespace))
+        super().__init__("mlops:pipelines:Prefect", name, None, args.refs.cluster.bind(opts))
         # The key encrypts only the self-hosted server's database (and its secret): Prefect Cloud needs none.
         refs = args.refs.with_key(self, name) if isinstance(cfg.api, PrefectServerConfig) else args.refs
         ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
@@ -141,7 +143,7 @@ class Prefect(pulumi.ComponentResource):
                              pod_selector={"app.kubernetes.io/component": ["worker"]})
         cloud = cfg.api if isinstance(cfg.api, PrefectCloudConfig) else None
         if cloud is not None:  # before anything is built: every problem at once
-            refuse(name, cloud_key_problems(args.cloud_api_key, args.refs, cloud.api_key_secret))
+            refuse_refs(name, cloud_key_problems(args.cloud_api_key, args.refs, cloud.api_key_secret))
         self.database: MetadataDatabase | None = None
         depends: list[pulumi.Resource] = [self.wiring]
         api_key: tuple[str, str] | None = None  # (Secret name, key) of the Prefect Cloud API key

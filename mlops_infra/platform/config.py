@@ -155,7 +155,7 @@ class PlatformConfig(ConfigModel):
         private = len(self.network.existing_vpc.private_subnet_ids) if self.network.existing_vpc else self.network.az_count
         yield from orchestration_problems(self)
         yield from data_problems(self)
-        yield from namespace_problems(self)
+        yield from component_namespace_problems(self.orchestration, self.data)
         yield from workspace_problems(self)
         yield from serving_problems(self)
         if isinstance(self.feature_store, FeastFeatureStoreConfig):
@@ -272,11 +272,10 @@ def workload_endpoint_services(config: PlatformConfig) -> list[str]:
 
 def orchestration_problems(config: PlatformConfig) -> Iterable[Problem]:
     """Orchestrators need the GPU pools they name, and External Secrets for their database credentials."""
-    orch = config.orchestration
-    for path, msg in orch.gpu_pool_problems(p.name for p in config.gpu_pools):
+    orch, pools = config.orchestration, [p.name for p in config.gpu_pools]
+    for path, msg in (*orch.gpu_pool_problems(pools), *orch.ingress_problems(config.cluster.load_balancer_controller)):
         yield f"orchestration.{path}", msg
     sb = config.security_baseline
-    pools = [p.name for p in config.gpu_pools]
     yield from ((f"orchestration.metaflow.{path}", msg) for path, msg in metaflow_problems(
         orch.metaflow, kubeflow_pipelines=orch.kubeflow_pipelines.enabled, gpu_pools=pools))
     yield from ((f"orchestration.prefect.{path}", msg) for path, msg in prefect_problems(
@@ -295,11 +294,11 @@ def orchestration_problems(config: PlatformConfig) -> Iterable[Problem]:
                "cluster.workloadIdentity irsa")
 
 
-def namespace_problems(config: PlatformConfig) -> Iterable[Problem]:
-    """Enabled data and orchestration components need namespaces of their own: each puts fixed-name objects in its
-    namespace (the rotation restarter's ServiceAccount, Role, Deployment, ...), which two would both create."""
-    owners = [(f"orchestration.{path}", ns) for path, ns in config.orchestration.namespace_owners()]
-    owners += [(f"data.{path}", ns) for path, ns in config.data.namespace_owners()]
+def component_namespace_problems(orchestration: OrchestrationConfig, data: DataConfig) -> Iterable[Problem]:
+    """Enabled data and orchestration components (platform or consumer stack) need namespaces of their own: each
+    puts fixed-name objects in its namespace (the rotation restarter's SA, Role...), which two would both create."""
+    owners = [*((f"orchestration.{p}", ns) for p, ns in orchestration.namespace_owners()),
+              *((f"data.{p}", ns) for p, ns in data.namespace_owners())]
     first: dict[str, str] = {}
     for path, ns in owners:
         if ns in first:

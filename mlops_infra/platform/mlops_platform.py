@@ -39,6 +39,8 @@ from ..security.security_baseline import (
     SecurityBaselineArgs,
     bucket_guards,
 )
+from ..serving.config import ServingConfig
+from ..serving.model_serving import CERT_MANAGER_NAMESPACE, KSERVE_NAMESPACE
 from .addons import PlatformContext
 from .config import PlatformConfig, effective_deployer_role_arns, uses_dynamodb, workload_endpoint_services
 from .installed import build_add_ons
@@ -77,6 +79,19 @@ def network_args(config: PlatformConfig, name: str, tags: dict[str, str], protec
     return NetworkArgs(config=config.network, region=config.region, cluster_name=name, tags=tags,
                        private_cluster=not config.cluster.endpoint_public_access, protect=protect,
                        workload_endpoints=workload_endpoint_services(config), dynamodb_endpoint=uses_dynamodb(config))
+
+
+def platform_namespaces(config: PlatformConfig) -> list[str]:
+    """Every namespace the platform creates (the `platformNamespaces` output): its services', engines' and teams'
+    (`PlatformConfig.namespaces`) and its system components' (training operator, GPU software, External Secrets,
+    KServe with cert-manager). tests/platform/test_platform_namespaces.py holds it equal to the plan's Namespaces."""
+    cluster, sb, serving = config.cluster, config.security_baseline, config.serving
+    system = [(cluster.training_operator.chart is not None, cluster.training_operator.namespace),
+              (bool(config.gpu_pools), config.gpu.namespace),
+              (sb.enabled and sb.external_secrets, sb.external_secrets_namespace),
+              *((serving.enabled and isinstance(serving, ServingConfig), ns) for ns in (KSERVE_NAMESPACE,
+                                                                                        CERT_MANAGER_NAMESPACE))]
+    return sorted(config.namespaces | {ns for built, ns in system if built})
 
 
 def mlflow_clients(config: PlatformConfig) -> list[str]:
@@ -273,7 +288,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         feast = fs if isinstance(fs, FeastFeatureStore) else None
         sagemaker = fs if isinstance(fs, SageMakerFeatureStore) else None
         mlflow = reg if isinstance(reg, MlflowRegistry) else None
-        network, cluster = self.network.refs, self.cluster
+        network, cluster, sb = self.network.refs, self.cluster, self.config.security_baseline
         return core_outputs(self.config, {
             "environment": self.config.environment, "cluster_name": cluster.cluster.name,
             "cluster_endpoint": cluster.cluster.endpoint, "kubeconfig": cluster.kubeconfig,
@@ -285,6 +300,9 @@ class MlopsPlatform(pulumi.ComponentResource):
             "service_ipv4_cidr": cluster.refs.service_ipv4_cidr,
             "interface_endpoints": list(network.interface_endpoints or ()),
             "cluster_add_ons": installed(cluster.provider), "s3_gateway_endpoint_id": network.s3_gateway_endpoint_id,
+            "platform_namespaces": platform_namespaces(self.config),
+            "consumer_bucket_prefixes": list(sb.consumer_bucket_prefixes) if sb.enabled and sb.exfiltration_guards
+            else None,
             "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.refs.identity.oidc_issuer,
             "vpc_id": network.vpc_id, "vpc_cidr": network.vpc_cidr, "private_subnet_ids": network.private_subnet_ids,
             "cluster_security_group_id": cluster.refs.cluster_security_group_id,
