@@ -92,7 +92,9 @@ class AuditTrail(pulumi.ComponentResource):
 
         log_group = aws.cloudwatch.LogGroup(
             child(name, "log-group"), name=f"/aws/cloudtrail/{trail_name}", kms_key_id=key.arn,
-            retention_in_days=cfg.trail_log_retention_days, deletion_protection_enabled=args.protect or None,
+            # Explicit false as well: the provider keeps the protection on unless told false (pulumi-aws 7
+            # LogGroup.deletion_protection_enabled), so omitting it would stop `pulumi destroy` after teardown.
+            retention_in_days=cfg.trail_log_retention_days, deletion_protection_enabled=args.protect,
             tags=args.tags, opts=child_options(self, stateful=True, protect=args.protect))
         role = aws.iam.Role(
             child(name, "cloudwatch-role"), tags=args.tags, opts=child_options(self),

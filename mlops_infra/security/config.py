@@ -115,7 +115,9 @@ class SecurityBaselineConfig(ConfigModel):
         EXTERNAL_SECRETS_CHART_VERSION,
         description=f"external-secrets chart. Default: {EXTERNAL_SECRETS_CHART_VERSION}.")
     secret_recovery_window_days: int = Field(
-        30, ge=7, le=30, description="Secrets Manager recovery window of integration secrets. Default: 30.")
+        30, ge=0, le=30, description="Secrets Manager recovery window of the integration secrets and the team "
+        "workspaces' secrets: 0 (deleted at once, so a stack destroyed and brought up again can reuse their fixed "
+        "names) or 7-30. Default: 30 (profiles: dev and staging 0).")
     integration_secrets: list[IntegrationSecret] = Field(default_factory=list, description="Synced secrets.")
     exfiltration_guards: bool = Field(False, description="VPC-endpoint-only data buckets, egress NetworkPolicies. Default: false.")
     break_glass_role_arns: list[IamRoleArn] = Field(
@@ -148,6 +150,8 @@ class SecurityBaselineConfig(ConfigModel):
 
     def problems(self) -> Iterable[Problem]:
         yield from self._singleton_problems()
+        if 0 < self.secret_recovery_window_days < 7:
+            yield "secretRecoveryWindowDays", "must be 0 or 7-30 (Secrets Manager's RecoveryWindowInDays)"
         if self.object_lock_days is not None and not 1 <= self.object_lock_days <= 3650:
             yield "objectLockDays", f"must be between 1 and 3650 (got {self.object_lock_days})"
         if self.object_lock_days is not None and not self.cloudtrail:
