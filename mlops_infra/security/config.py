@@ -123,6 +123,13 @@ class SecurityBaselineConfig(ConfigModel):
     break_glass_role_arns: list[IamRoleArn] = Field(
         default_factory=list, description="People's roles exempt from the VPC-endpoint bucket condition (incident "
         "response). Default: none.")
+    settings_readers: list[IamRoleArn] = Field(
+        default_factory=list, description="Roles that read the guarded data buckets' settings (policy, ACL, public "
+        "access block, encryption, tags) from AWS's own network, besides the service-linked roles of IAM Access "
+        "Analyzer, GuardDuty and AWS Config (`AWSServiceRoleForConfig`), which are always admitted: e.g. a Control "
+        "Tower Config recorder (`arn:aws:iam::<account>:role/aws-controltower-ConfigRecorderRole`). Exempt from the "
+        "VPC-endpoint condition for bucket-setting reads only; objects, listings and writes stay denied. Default: "
+        "none.")
     deployer_role_arns: list[IamRoleArn] | None = Field(
         None, description="Roles that run `pulumi up`, `refresh` and `destroy`: exempt from the VPC-endpoint bucket "
         "condition, and allowed to administer the platform buckets through the S3 gateway endpoint (the provider "
@@ -166,6 +173,8 @@ class SecurityBaselineConfig(ConfigModel):
         if not self.exfiltration_guards:
             if self.break_glass_role_arns:
                 yield "breakGlassRoleArns", "set, but exfiltrationGuards is false"
+            if self.settings_readers:
+                yield "settingsReaders", "set, but exfiltrationGuards is false"
             if self.deployer_role_arns:
                 yield "deployerRoleArns", "set, but exfiltrationGuards is false"
             if self.deployer_state_bucket:

@@ -45,7 +45,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks import iam
-from ..blocks.bucket import ACCESS_ANALYZER_SLR, GUARDDUTY_SLR, VpcEndpointGuard
+from ..blocks.bucket import SECURITY_SERVICE_READERS, VpcEndpointGuard
 from ..blocks.endpoints import ServicePort
 from ..blocks.naming import child, child_options
 from ..blocks.refs import NetworkRefs
@@ -132,8 +132,9 @@ def data_bucket_guard(config: SecurityBaselineConfig, network: NetworkRefs,
     return VpcEndpointGuard(vpc_endpoint_ids=[network.s3_gateway_endpoint_id],
                             break_glass_role_arns=tuple(config.break_glass_role_arns),
                             deployer_role_arns=tuple(deployer_role_arns),
-                            # The baseline's own Access Analyzer and GuardDuty read every bucket's settings.
-                            service_linked_readers=(ACCESS_ANALYZER_SLR, GUARDDUTY_SLR))
+                            # Access Analyzer, GuardDuty and the Config recorder read every bucket's settings, and
+                            # so may the roles the config adds (a Control Tower recorder's).
+                            service_linked_readers=(*SECURITY_SERVICE_READERS, *config.settings_readers))
 
 
 @dataclass(frozen=True)

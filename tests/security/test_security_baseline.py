@@ -305,6 +305,8 @@ def problems(section: dict[str, Any]) -> list[str]:
         "securityBaseline.deployerRoleArns: required when exfiltrationGuards is true and cluster.adminRoleArns is "
         "empty: the role that runs `pulumi up` must be exempt from the data buckets' VPC-endpoint condition, or it "
         "cannot read or change them"]),
+    ({"exfiltrationGuards": False, "settingsReaders": ["arn:aws:iam::123456789012:role/recorder"]},
+     ["securityBaseline.settingsReaders: set, but exfiltrationGuards is false"]),
     ({"exfiltrationGuards": False, "deployerRoleArns": ["arn:aws:iam::123456789012:role/deployer"]},
      ["securityBaseline.deployerRoleArns: set, but exfiltrationGuards is false"]),
     ({"trailLogRetentionDays": 42}, [
