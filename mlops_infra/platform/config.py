@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 
@@ -141,6 +141,9 @@ class PlatformConfig(ConfigModel):
         yield from isolated_vpc_problems(self)
         yield from existing_vpc_problems(self)
         yield from guard_network_problems(self.security_baseline, self.network, self.cluster)
+        # The platform's buckets are autonamed `<name>-<environment>-*` (stacks/__main__.py names it so).
+        for path, msg in self.security_baseline.consumer_prefix_problems(f"{self.name}-{e}" for e in get_args(Environment)):
+            yield f"securityBaseline.{path}", msg
         if self.mlflow is not None and self.mlflow.ingress.enabled and not self.cluster.load_balancer_controller:
             yield "modelRegistry.ingress.enabled", INGRESS_NEEDS
         consumers = sorted({t.name for t in self.cluster.teams} | self.orchestration.namespaces)

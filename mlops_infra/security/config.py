@@ -146,7 +146,8 @@ class SecurityBaselineConfig(ConfigModel):
         "autonamed `search-prod-lakefs-blockstore-<random>`): the S3 gateway endpoint admits this account's "
         "principals to objects of this account's buckets named `<prefix>-*`, and the deployer roles may create and "
         "administer them. Without it a guarded platform's endpoint denies every consumer bucket. The audit trail does "
-        "not record their data events (the consumer stack's own trail does). Default: none.")
+        "not record their data events (the consumer stack's own trail does). A prefix whose `<prefix>-*` reaches "
+        "the platform's own names (`<name>-<environment>-*`, any environment) is refused. Default: none.")
     consumer_service_ports: list[ConsumerServicePort] = Field(
         default_factory=list, description="Ports of services that consumer stacks run on this cluster (e.g. a LakeFs "
         "used alone: `{namespace: search-lakefs, port: 8000}`): the teams' default-deny egress admits them, as it "
@@ -186,6 +187,18 @@ class SecurityBaselineConfig(ConfigModel):
             if self.consumer_bucket_prefixes:
                 yield "consumerBucketPrefixes", "set, but exfiltrationGuards is false (the endpoint admits any bucket)"
 
+    def consumer_prefix_problems(self, platform_prefixes: Iterable[str]) -> Iterable[Problem]:
+        """`consumerBucketPrefixes` that would admit buckets of `platform_prefixes` (this platform's `<name>-<env>`
+        and its sibling environments', which may share the account): the endpoint's consumer statement and the
+        deployers' CreateBucket name `<prefix>-*`, so a consumer prefix must not reach a platform bucket name."""
+        owned = list(platform_prefixes)
+        for i, prefix in enumerate(self.consumer_bucket_prefixes):
+            hit = next((own for own in owned if prefixes_overlap(prefix, own)), None)
+            if hit is not None:
+                yield (f"consumerBucketPrefixes[{i}]",
+                       f"{prefix!r} matches bucket names of the platform itself ({hit}-*): `{prefix}-*` would admit "
+                       "them as a consumer's; name the consumer stack's own prefix (e.g. `search-prod`)")
+
     def _singleton_problems(self) -> Iterable[Problem]:
         pairs = (("guarddutyDetector", self.guardduty_detector, "guarddutyDetectorId", self.guardduty_detector_id),
                  ("accountAnalyzer", self.account_analyzer, "accountAnalyzerArn", self.account_analyzer_arn))
@@ -199,3 +212,8 @@ class SecurityBaselineConfig(ConfigModel):
         """Which account-level singletons this stack creates: `guarddutyDetector`, `accountAnalyzer`."""
         return {"guarddutyDetector": self.enabled and self.guardduty and self.guardduty_detector == "create",
                 "accountAnalyzer": self.enabled and self.access_analyzer and self.account_analyzer == "create"}
+
+
+def prefixes_overlap(a: str, b: str) -> bool:
+    """Whether some bucket name matches both `<a>-*` and `<b>-*` (one prefix, hyphen included, starts the other)."""
+    return f"{a}-".startswith(f"{b}-") or f"{b}-".startswith(f"{a}-")

@@ -49,7 +49,7 @@ from ..blocks.bucket import SECURITY_SERVICE_READERS, VpcEndpointGuard
 from ..blocks.endpoints import ServicePort
 from ..blocks.naming import child, child_options
 from ..blocks.refs import NetworkRefs
-from .config import SecurityBaselineConfig
+from .config import SecurityBaselineConfig, prefixes_overlap
 
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 POD_IDENTITY_AGENT = ("169.254.170.23/32", 80)  # EKS Pod Identity agent (hostNetwork, link-local), HTTP
@@ -253,6 +253,11 @@ class ExfiltrationGuards(pulumi.ComponentResource):
         if network.s3_gateway_endpoint_id is None:
             raise ValueError(f"{name}: exfiltration guards need the VPC's S3 gateway endpoint "
                              "(NetworkRefs.s3_gateway_endpoint_id is None)")
+        for consumer in args.consumer_bucket_prefixes:
+            own = next((p for p in args.deployer_bucket_prefixes if prefixes_overlap(consumer, p)), None)
+            if own is not None:
+                raise ValueError(f"{name}: consumer bucket prefix {consumer!r} matches the platform's own bucket names "
+                                 f"({own}-*): name the consumer stack's own prefix")
         self.endpoint_policy = self._endpoint_policy(name, args, network.s3_gateway_endpoint_id)
         gateway_cidrs = pulumi.Output.all(*(prefix_list_cidrs(args.region, s, self)
                                             for s in ("s3", *args.gateway_services))).apply(
