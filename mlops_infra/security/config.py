@@ -7,11 +7,12 @@ explicitly (and visibly) in config rather than by an environment-name branch in 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StringConstraints
 
 from ..config.base import ConfigModel, Problem
+from ..config.environments import Environment
 from ..config.types import (
     BucketNamePrefix,
     ChartVersion,
@@ -187,11 +188,11 @@ class SecurityBaselineConfig(ConfigModel):
             if self.consumer_bucket_prefixes:
                 yield "consumerBucketPrefixes", "set, but exfiltrationGuards is false (the endpoint admits any bucket)"
 
-    def consumer_prefix_problems(self, platform_prefixes: Iterable[str]) -> Iterable[Problem]:
-        """`consumerBucketPrefixes` that would admit buckets of `platform_prefixes` (this platform's `<name>-<env>`
-        and its sibling environments', which may share the account): the endpoint's consumer statement and the
+    def consumer_prefix_problems(self, platform_name: str) -> Iterable[Problem]:
+        """`consumerBucketPrefixes` that would admit buckets of the platform `platform_name` (`<name>-<environment>-*`,
+        this environment's and its siblings', which may share the account): the endpoint's consumer statement and the
         deployers' CreateBucket name `<prefix>-*`, so a consumer prefix must not reach a platform bucket name."""
-        owned = list(platform_prefixes)
+        owned = [f"{platform_name}-{env}" for env in get_args(Environment)]
         for i, prefix in enumerate(self.consumer_bucket_prefixes):
             hit = next((own for own in owned if prefixes_overlap(prefix, own)), None)
             if hit is not None:
