@@ -42,6 +42,9 @@ class SecurityBaselineArgs:
     """Pulumi `protect` + `retain_on_delete` on the integration secrets. Default: true."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """Where GuardDuty findings go. Default: none (no EventBridge rule)."""
+    vpc_id: pulumi.Input[str] | None = None
+    """The stack's VPC: with an adopted detector, findings about instances in it (the nodes) reach the topic beside
+    the cluster's own. Default: none (only the cluster's findings)."""
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created by other components, by name, in addition to `cluster.namespaces`. Default: none."""
     secret_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -68,7 +71,8 @@ class SecurityBaseline(pulumi.ComponentResource):
         self.secrets_delivery = None
         if cfg.enabled and (cfg.guardduty or cfg.access_analyzer):
             threats = ThreatDetection(child(name, "threats"), ThreatDetectionArgs(
-                config=cfg, tags=args.tags, alert_topic_arn=args.alert_topic_arn), child_opts)
+                config=cfg, tags=args.tags, alert_topic_arn=args.alert_topic_arn, cluster_name=args.cluster.name,
+                vpc_id=args.vpc_id), child_opts)
             self.detector_id = threats.detector_id
         if cfg.enabled and cfg.external_secrets:
             delivery = SecretsDelivery(child(name, "secrets"), SecretsDeliveryArgs(
