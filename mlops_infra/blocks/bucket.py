@@ -145,7 +145,8 @@ class HardenedBucket(pulumi.ComponentResource):
         self._name = name
         self.kms_key = args.kms_key
         self.guarded = args.vpc_endpoint_guard is not None
-        """Carries a VPC-endpoint guard: a data bucket (the audit trail records its object events)."""
+        """Carries a VPC-endpoint guard: a data bucket (the platform's other buckets are unguarded; the audit trail
+        records the object events of both)."""
         self._grants = Grants(self, name, args.tags)
         bucket = aws.s3.Bucket(
             name,

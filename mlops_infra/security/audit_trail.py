@@ -1,6 +1,7 @@
 """AuditTrail: a multi-region CloudTrail trail with log file validation, KMS, a hardened (optionally Object Locked)
-bucket, a KMS-encrypted CloudWatch log group, and S3 data events on the platform's data buckets, so that "who read
-which model or feature data" has an answer."""
+bucket, a KMS-encrypted CloudWatch log group, and S3 data events on the platform's buckets (the data buckets and the
+unguarded ones pods write, such as Airflow's logs), so that "who read which model or feature data, and where did
+they write it" has an answer."""
 
 from __future__ import annotations
 

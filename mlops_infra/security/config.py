@@ -66,7 +66,8 @@ class SecurityBaselineConfig(ConfigModel):
     enabled: bool = Field(True, description="Deploy the security baseline. Default: true (profile: dev false).")
     cloudtrail: bool = Field(True, description="Multi-region CloudTrail with S3 data events. Default: true.")
     trail_data_events: bool = Field(
-        True, description="S3 data events (object reads and writes) on the data buckets; billed per event. "
+        True, description="S3 data events (object reads and writes) on every bucket the platform's pods reach (the "
+        "data buckets, and the shared and Airflow buckets, which are not endpoint-guarded); billed per event. "
         "Default: true.")
     trail_log_retention_days: LogRetentionDays = Field(
         365, description="Retention of the trail's CloudWatch log group. Default: 365.")
