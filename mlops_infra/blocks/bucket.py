@@ -145,8 +145,7 @@ class HardenedBucket(pulumi.ComponentResource):
         self._name = name
         self.kms_key = args.kms_key
         self.guarded = args.vpc_endpoint_guard is not None
-        """Carries a VPC-endpoint guard: a data bucket (the platform's other buckets are unguarded; the audit trail
-        records the object events of both)."""
+        """Carries a VPC-endpoint guard: a data bucket (the audit trail records the object events of every bucket)."""
         self._grants = Grants(self, name, args.tags)
         bucket = aws.s3.Bucket(
             name,
