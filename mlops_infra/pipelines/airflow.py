@@ -79,8 +79,8 @@ class Airflow(pulumi.ComponentResource):
         provider = refs.cluster.provider
         ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
         self.bucket = HardenedBucket(child(name, "bucket"), HardenedBucketArgs(
-            # Task logs and DAGs, not training data: no exfiltration guard, so not a CloudTrail data-event bucket
-            # (the platform registers it as a platform bucket, so the S3 endpoint admits it).
+            # Task logs and DAGs, not training data: no exfiltration guard (DAGs are uploaded from outside the VPC);
+            # registered as a platform bucket: the S3 endpoint admits it and the trail records its data events.
             kms_key=refs.key, tags=refs.tags, protect=refs.protect,
             lifecycle=[LifecycleRule("expire-task-logs", f"{av.LOG_PREFIX}/", expiration_days=cfg.log_retention_days)]),
             pulumi.ResourceOptions(parent=self))

@@ -140,7 +140,7 @@ class PlatformConfig(ConfigModel):
         yield from cluster_network_problems(self.cluster, self.network)
         yield from isolated_vpc_problems(self)
         yield from existing_vpc_problems(self)
-        yield from guard_network_problems(self.security_baseline, self.network, self.cluster)
+        yield from guard_network_problems(self.security_baseline, self.network, self.cluster, self.name)
         if self.mlflow is not None and self.mlflow.ingress.enabled and not self.cluster.load_balancer_controller:
             yield "modelRegistry.ingress.enabled", INGRESS_NEEDS
         consumers = sorted({t.name for t in self.cluster.teams} | self.orchestration.namespaces)
@@ -212,9 +212,9 @@ def effective_deployer_role_arns(security: SecurityBaselineConfig, cluster: Clus
 
 
 def guard_network_problems(security: SecurityBaselineConfig, network: NetworkConfig,
-                           cluster: ClusterConfig) -> Iterable[Problem]:
-    """What exfiltration guards need from the network: the S3 gateway endpoint the data buckets admit, and STS
-    inside the VPC for IRSA pods behind egress NetworkPolicies (a policy cannot admit STS's public addresses)."""
+                           cluster: ClusterConfig, name: str) -> Iterable[Problem]:
+    """What exfiltration guards need from the network: the S3 gateway endpoint the data buckets admit, deployers, and
+    consumer bucket prefixes clear of the platform's names (`<name>-<environment>-*`, as stacks/__main__.py names it)."""
     if not (security.enabled and security.exfiltration_guards):
         return
     if not effective_deployer_role_arns(security, cluster):
@@ -227,8 +227,8 @@ def guard_network_problems(security: SecurityBaselineConfig, network: NetworkCon
         yield ("network.existingVpc.s3GatewayEndpointId",
                "required when securityBaseline.exfiltrationGuards is true (data buckets deny S3 access that does not "
                "come through this endpoint)")
-    # STS for IRSA pods behind egress policies: the platform creates its interface endpoint whenever some namespace
-    # is egress-guarded (`workload_endpoint_services`), public cluster or not (issue 28 #7).
+    yield from ((f"securityBaseline.{path}", msg) for path, msg in security.consumer_prefix_problems(name))
+    # STS for IRSA pods behind egress policies: its interface endpoint comes with any egress guard (issue 28 #7).
 
 
 def existing_vpc_problems(config: PlatformConfig) -> Iterable[Problem]:

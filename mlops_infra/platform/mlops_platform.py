@@ -236,7 +236,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         config, sb = self.config, self.config.security_baseline
         return SecurityBaseline(child(self._name, "security"), SecurityBaselineArgs(
             config=sb, region=config.region, tags=self.tags, cluster=cluster_refs, protect=config.protect_stateful,
-            alert_topic_arn=self.monitoring.alert_topic_arn if self.monitoring else None,
+            alert_topic_arn=self.monitoring.alert_topic_arn if self.monitoring else None, vpc_id=self.network.refs.vpc_id,
             secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets}), opts)
 
     def _guards(self, security: SecurityBaseline, cluster_refs: ClusterRefs, ctx: PlatformContext) -> BucketGuards:
