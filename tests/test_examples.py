@@ -18,7 +18,10 @@ import pulumi
 import pytest
 import yaml
 
+from mlops_infra.compute.gpu_config import GpuPlatformConfig
+from mlops_infra.observability.config import MonitoringConfig
 from mlops_infra.plan import Inventory, plan_program
+from mlops_infra.security.config import SecurityBaselineConfig
 from tests.conftest import EXAMPLES, planned
 from tests.platform.test_standalone import PLATFORM_STACK, standalone
 from tests.platform.test_standalone import platform_outputs as dev_outputs
@@ -48,6 +51,10 @@ NOT_DEV: dict[tuple[str, str], tuple[str, dict[str, object], frozenset[str]]] = 
     ("security_baseline", "dev"): (PLATFORM_STACK, {}, frozenset({"externalSecrets"})),
 }
 
+# The namespace of each add-on a NOT_DEV variant lacks, in the dev platform (its defaults).
+ADD_ON_NAMESPACES = {"gpuSoftware": GpuPlatformConfig().namespace, "clusterAutoscaler": "kube-system",
+                     "monitoring": MonitoringConfig().namespace, "externalSecrets": SecurityBaselineConfig().external_secrets_namespace}
+
 
 def platform_outputs(example: str, stack: str) -> tuple[str, dict[str, object]]:
     """The referenced platform stack and its outputs: the dev platform's with the External Secrets operator
@@ -60,7 +67,11 @@ def platform_outputs(example: str, stack: str) -> tuple[str, dict[str, object]]:
     assert isinstance(add_ons, list) and lacks <= set(add_ons)  # what the variant lacks, dev runs
     if "externalSecrets" in lacks:  # no operator: no store either
         outputs.pop("externalSecretsStore")
-    return reference, {**outputs, **overrides, "clusterAddOns": [a for a in add_ons if a not in lacks]}
+    # ...nor creates the namespaces those add-ons live in (its `platformNamespaces` lacks them too)
+    namespaces, freed = outputs["platformNamespaces"], {ADD_ON_NAMESPACES[a] for a in lacks}
+    assert isinstance(namespaces, list) and namespaces
+    return reference, {**outputs, **overrides, "clusterAddOns": [a for a in add_ons if a not in lacks],
+                       "platformNamespaces": [n for n in namespaces if n not in freed]}
 _PLANS: dict[tuple[str, str], Inventory] = {}
 _SECONDS: dict[tuple[str, str], float] = {}
 

@@ -5,6 +5,7 @@ StackReference for the region). Only the `dvc` section of this stack's config is
 import pulumi
 
 from mlops_infra.blocks.kms import KmsKey, KmsKeyArgs
+from mlops_infra.blocks.refs import NetworkRefs
 from mlops_infra.data.config import DvcConfig
 from mlops_infra.data.dvc import DvcRemotes, DvcRemotesArgs
 from mlops_infra.stack import read_config_section
@@ -16,6 +17,7 @@ tags = {"owner": "search-team"}
 key = KmsKey("search-dvc-key", KmsKeyArgs(description="search DVC remotes", tags=tags))
 remotes = DvcRemotes("search-dvc", DvcRemotesArgs(
     teams=stack.require_object("teams"), region=pulumi.Config("aws").require("region"), tags=tags, kms_key=key,
-    backend=config.backend, protect=False, noncurrent_version_days=config.noncurrent_version_days))
+    backend=config.backend, protect=False, noncurrent_version_days=config.noncurrent_version_days,
+    network=NetworkRefs.from_stack_outputs(platform)))  # its guarded S3 endpoint's admitted bucket names, if any
 pulumi.export("platformEnvironment", platform.require_output("environment"))
 pulumi.export("dvcRemotes", {team: remote.output() for team, remote in remotes.teams.items()})

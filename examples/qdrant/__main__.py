@@ -6,7 +6,7 @@ this stack's config is read."""
 import pulumi
 
 from mlops_infra.blocks.kms import KeyRef
-from mlops_infra.blocks.refs import ClusterRefs, cluster_provider
+from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs, cluster_provider
 from mlops_infra.data.qdrant import Qdrant, QdrantArgs
 from mlops_infra.data.qdrant_config import QdrantConfig
 from mlops_infra.stack import read_config_section
@@ -22,6 +22,7 @@ key = KeyRef(platform.require_output("dataKeyArn"))  # an existing key: grants n
 qdrant = Qdrant("search-qdrant", QdrantArgs(
     config=config, cluster=cluster, region=pulumi.Config("aws").require("region"), data_key=key, tags=tags,
     client_namespaces=list(config.client_namespaces), read_only_namespaces=list(config.read_only_namespaces),
+    network=NetworkRefs.from_stack_outputs(platform),  # its guarded S3 endpoint's admitted bucket names, if any
     protect=False))
 pulumi.export("qdrantUrl", qdrant.url)
 pulumi.export("qdrantSnapshotBucket", qdrant.snapshot_bucket)

@@ -14,7 +14,8 @@ from ..blocks.cluster_add_ons import claim
 from ..blocks.helm import PinnedChart, release
 from ..blocks.namespace import namespace as ns_block
 from ..blocks.naming import child, retyped
-from ..blocks.refs import ClusterRefs
+from ..blocks.platform_facts import occupied_namespace_problems
+from ..blocks.refs import ClusterRefs, refuse
 from ..config import versions
 from .gpu_config import GpuPlatformConfig, GpuPoolConfig
 
@@ -52,6 +53,7 @@ class GpuSoftware(pulumi.ComponentResource):
         super().__init__("mlops:compute:GpuSoftware", name, None,
                          retyped(args.cluster.bind(opts), "mlops:gpu:GpuSoftware"))
         cfg = args.config
+        refuse(name, occupied_namespace_problems([cfg.namespace], args.cluster))
         # The device plugins mount host paths (kubelet sockets): privileged by design, so only they live here.
         namespace = ns_block(child(name, "ns"), self, cfg.namespace, level="privileged", labels=args.labels)
         tol = tolerations(args.pools)

@@ -11,8 +11,9 @@ from ..blocks.cluster_add_ons import claim
 from ..blocks.helm import PinnedChart, release
 from ..blocks.namespace import PodSecurityLevel, namespace
 from ..blocks.naming import child, child_options, retyped
+from ..blocks.platform_facts import occupied_namespace_problems
 from ..blocks.pod_security import helm_resources
-from ..blocks.refs import ClusterRefs
+from ..blocks.refs import ClusterRefs, refuse
 from .config import ClusterConfig
 
 GPU_QUOTA_KEY = "requests.nvidia.com/gpu"  # extended resources are quota'd on requests only
@@ -45,6 +46,8 @@ class TrainingFoundations(pulumi.ComponentResource):
         super().__init__("mlops:compute:TrainingFoundations", name, None,
                          retyped(args.cluster.bind(opts), "mlops:training:TrainingFoundations"))
         cfg = args.config
+        operator = [cfg.training_operator.namespace] if cfg.training_operator.chart is not None else []
+        refuse(name, occupied_namespace_problems([*(t.name for t in cfg.teams), *operator], args.cluster))
         self.namespaces = {}
         for team in cfg.teams:
             ns_name = namespace(child(name, team.name), self, team.name, level=TRAINING_LEVEL,

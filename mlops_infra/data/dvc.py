@@ -23,6 +23,8 @@ from ..blocks import iam
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, VpcEndpointGuard
 from ..blocks.kms import KeyLike
 from ..blocks.naming import child, child_options
+from ..blocks.platform_facts import guarded_bucket_problem
+from ..blocks.refs import NetworkRefs, refuse
 
 REMOTE_NAME = "platform"
 LAKEFS_BRANCH = "main"
@@ -48,6 +50,10 @@ class DvcRemotesArgs:
     """LakeFS's in-cluster URL: required with the `lakefs` backend (its S3 gateway)."""
     protect: bool = True
     """Pulumi `protect` + `retain_on_delete` on the bucket. Default: true (stateful; dev passes false)."""
+    network: NetworkRefs | None = None
+    """The VPC the teams' pods reach the remotes from: a bucket name its guarded S3 gateway endpoint denies
+    (`s3_endpoint_bucket_prefixes`, a platform stack's `consumerBucketPrefixes`) is refused. Default: None (no
+    guarded endpoint known)."""
     bucket_guard: VpcEndpointGuard | None = None
     noncurrent_version_days: int = 90
 
@@ -83,6 +89,7 @@ class DvcRemotes(pulumi.ComponentResource):
                     "url": f"s3://{t}/{LAKEFS_BRANCH}/{LAKEFS_PATH}", "region": args.region, "endpointurl": url})
                 self.teams[team] = TeamRemote(remote, remote.apply(remote_section), None, None)
         else:
+            refuse(name, [guarded_bucket_problem(child(name, "bucket"), args.network)])
             self.bucket = HardenedBucket(child(name, "bucket"), HardenedBucketArgs(
                 kms_key=args.kms_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard,
                 noncurrent_version_days=args.noncurrent_version_days), pulumi.ResourceOptions(parent=self))

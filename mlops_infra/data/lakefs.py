@@ -33,6 +33,7 @@ from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
+from ..blocks.platform_facts import guarded_bucket_problem, occupied_namespace_problem
 from ..blocks.postgres import PostgresArgs, postgres
 from ..blocks.refs import ClusterRefs, NetworkRefs, refuse
 from ..blocks.rotation import REFRESH_INTERVAL, restart_on_rotation
@@ -148,7 +149,9 @@ class LakeFs(pulumi.ComponentResource):
     def __init__(self, name: str, args: LakeFsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:data:LakeFs", name, None, args.cluster.bind(opts))
         cfg, cluster, provider = args.config, args.cluster, args.cluster.provider
-        refuse(name, refs_problems(args))  # the platform refuses the same in config (data_problems)
+        # the platform refuses the same in config (data_problems); alone, also its namespace and bucket name
+        refuse(name, [*refs_problems(args), occupied_namespace_problem(cfg.namespace, cluster),
+                      guarded_bucket_problem(child(name, "blockstore"), args.network)])
         ns = namespace(child(name, "ns"), self, cfg.namespace, existing=cluster.namespaces, provider=provider)
         self.bucket = HardenedBucket(child(name, "blockstore"), HardenedBucketArgs(
             kms_key=args.kms_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard),

@@ -31,7 +31,8 @@ from ..blocks.kms import KeyLike
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options, truncate_name
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
-from ..blocks.refs import ClusterRefs, refuse
+from ..blocks.platform_facts import guarded_bucket_problem, occupied_namespace_problem
+from ..blocks.refs import ClusterRefs, NetworkRefs, refuse
 from ..compute.config import system_node_ephemeral_gib
 from .config import secret_recovery_window
 from .qdrant_config import GRPC_PORT, HTTP_PORT, METRICS_PORT, P2P_PORT, QDRANT_CHART, QDRANT_REPO, QdrantConfig
@@ -68,6 +69,10 @@ class QdrantArgs:
     """ServiceMonitor, rules, and the Prometheus namespace the NetworkPolicy admits. Default: none."""
     bucket_guard: VpcEndpointGuard | None = None
     """The exfiltration guard of the snapshot bucket. Default: none."""
+    network: NetworkRefs | None = None
+    """The VPC the snapshot job runs in: a bucket name its guarded S3 gateway endpoint denies
+    (`s3_endpoint_bucket_prefixes`, a platform stack's `consumerBucketPrefixes`) is refused. Default: None (no guarded
+    endpoint known)."""
     protect: bool = True
     """Pulumi `protect` + `retain_on_delete` on the release, secrets and snapshot bucket; also the secrets' recovery
     window unless configured (`data.config.secret_recovery_window`). Default: true (stateful; dev passes false)."""
@@ -91,7 +96,10 @@ class Qdrant(pulumi.ComponentResource):
         cfg, cluster = args.config, args.cluster
         self._cfg = cfg
         refuse(name, [*problems(cfg, cluster),
-                      None if args.external_secrets else cluster.external_secrets_problem("Qdrant's API keys")])
+                      None if args.external_secrets else cluster.external_secrets_problem("Qdrant's API keys"),
+                      occupied_namespace_problem(cfg.namespace, cluster),
+                      guarded_bucket_problem(child(name, "snapshots"), args.network) if cfg.snapshots.enabled
+                      else None])
         storage_class = cfg.storage_class or cluster.storage_classes[0]  # problems() refuses a cluster without one
         self._provider = cluster.provider
         self.fullname = truncate_name(name, 40)  # pods `<fullname>-<i>`, PVCs `qdrant-storage-<fullname>-<i>`

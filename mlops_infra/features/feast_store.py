@@ -24,7 +24,8 @@ from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs
-from ..blocks.refs import ClusterRefs, NetworkRefs, known_len
+from ..blocks.platform_facts import guarded_bucket_problem, occupied_namespace_problem
+from ..blocks.refs import ClusterRefs, NetworkRefs, known_len, refuse
 from ..observability.monitoring_rules import CronJobTarget, ScrapeTarget
 from . import feast_config
 from .config import FeastFeatureStoreConfig, cron_max_gap_minutes
@@ -100,6 +101,9 @@ class FeastFeatureStore(OfflineFeatureStore):
         super().__init__(name, TYPE, args.cluster.bind(opts))
         cfg = args.config
         self._name, self._tags = name, args.tags
+        # Alone, on a platform stack's cluster and VPC: its namespace and the bucket its pods use (the offline store).
+        refuse(name, [occupied_namespace_problem(cfg.namespace, args.cluster),
+                      guarded_bucket_problem(child(name, "offline"), args.network)])
         # Feast's staging/ (Athena results, unloads) expires.
         self._offline(name, tags=args.tags, protect=args.protect, kms_key=args.kms_key,
                       guard=args.bucket_guard.with_exemptions(called_via=[ATHENA])

@@ -31,7 +31,8 @@ from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..blocks.observability import MonitoringRefs, MovedFrom
-from ..blocks.refs import ClusterRefs
+from ..blocks.platform_facts import occupied_namespace_problems
+from ..blocks.refs import ClusterRefs, refuse
 from .alerting import AlertRouting, AlertRoutingArgs
 from .config import MonitoringConfig
 from .exporter_metrics import KSM_NAMESPACE_LABELS, dcgm_counters_csv
@@ -128,6 +129,7 @@ class MonitoringCore(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=LEGACY_TYPE)]))
         super().__init__(CORE_TYPE, name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
+        refuse(name, occupied_namespace_problems([cfg.namespace], cluster))
         if cluster.storage_classes and cfg.prometheus.storage_class not in cluster.storage_classes:
             # The PVC would stay Pending and the release would time out after 15 minutes.
             raise ValueError(f"{name}: monitoring.prometheus.storageClass {cfg.prometheus.storage_class!r} is not a "

@@ -15,12 +15,15 @@ these checks itself: one `ConfigError` lists every problem, named by the config 
 - on a VPC whose S3 gateway endpoint is guarded (`NetworkRefs.s3_endpoint_bucket_prefixes`, the platform's
   `consumerBucketPrefixes` output), a bucket the engine creates must be named under an admitted prefix, or the
   endpoint policy denies every request its pods make to it.
+
+The last two are the checks every component that creates a namespace or a bucket runs (`blocks/platform_facts.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from ..blocks.platform_facts import guarded_bucket_problems, occupied_namespace_problem
 from ..blocks.refs import ClusterRefs, NetworkRefs
 from ..config.base import Problem
 from ..config.errors import ConfigError
@@ -44,27 +47,15 @@ def ui_problems(ui: UiConfig, cluster: ClusterRefs) -> Iterable[Problem]:
 
 def namespace_problems(namespace: str, cluster: ClusterRefs) -> Iterable[Problem]:
     """The engine's namespace is another stack's (the platform's engines, teams, services)."""
-    if namespace in cluster.occupied_namespaces:
-        yield "namespace", (
-            f"namespace {namespace!r} already belongs to the platform stack (its `platformNamespaces` output): this "
-            "engine would create it, or its fixed-name objects (the rotation restarter's ServiceAccount, Role and "
-            "Deployment...), a second time, which the API server refuses (AlreadyExists); give the engine a "
-            "namespace of its own")
+    problem = occupied_namespace_problem(namespace, cluster)
+    if problem:
+        yield "namespace", problem
 
 
 def bucket_problems(bucket_names: Sequence[str], network: NetworkRefs) -> Iterable[Problem]:
     """Buckets (their Pulumi names: S3 autonames `<name>-<random>`) that a guarded S3 gateway endpoint denies."""
-    prefixes = network.s3_endpoint_bucket_prefixes
-    if prefixes is None:
-        return
-    for bucket in bucket_names:
-        if not any(bucket.startswith(f"{prefix}-") for prefix in prefixes):
-            admitted = ", ".join(f"`{p}-*`" for p in prefixes) or "none"
-            yield "", (
-                f"bucket {bucket!r} (autonamed `{bucket}-<random>`) is outside the names the VPC's guarded S3 gateway "
-                f"endpoint admits for consumer stacks ({admitted}: the platform's `consumerBucketPrefixes` output), "
-                "so every request its pods make to it would be denied: add a prefix of this name to the platform's "
-                "securityBaseline.consumerBucketPrefixes, or name the engine under an admitted prefix")
+    for problem in guarded_bucket_problems(bucket_names, network):
+        yield "", problem
 
 
 def engine_problems(refs: EngineRefs, namespace: str, ui: UiConfig | None = None,

@@ -13,7 +13,8 @@ from ..blocks.namespace import namespace as ns_block
 from ..blocks.naming import child
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs
-from ..blocks.refs import ClusterRefs, NetworkRefs
+from ..blocks.platform_facts import guarded_bucket_problem, occupied_namespace_problem
+from ..blocks.refs import ClusterRefs, NetworkRefs, refuse
 from ..config.errors import ConfigError
 from ..observability.monitoring_rules import ScrapeTarget
 from .artifacts import ARTIFACT_PREFIX, ArtifactRegistry
@@ -76,6 +77,9 @@ class MlflowRegistry(ArtifactRegistry):
     def __init__(self, name: str, args: MlflowRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, TYPE, args.cluster.bind(opts))
         cfg, network, cluster = args.config, args.network, args.cluster
+        # Alone, on a platform stack's cluster and VPC: its namespace and the bucket its server uses (the artifacts).
+        refuse(name, [occupied_namespace_problem(cfg.namespace, cluster),
+                      guarded_bucket_problem(child(name, "artifacts"), network)])
         self.model_package_group_arns: dict[str, pulumi.Output[str]] = {}
         """Deprecated, for one release: always empty (groups exist with engine sagemaker only), as the single
         ModelRegistry of earlier releases had it for MLflow."""

@@ -34,7 +34,8 @@ from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
-from ..blocks.refs import ClusterRefs
+from ..blocks.platform_facts import occupied_namespace_problems
+from ..blocks.refs import ClusterRefs, refuse
 from .config import SecurityBaselineConfig
 
 ESO_API_VERSION = "external-secrets.io/v1"  # served since 0.16; v1beta1 is unserved from 0.17 (see security/config.py)
@@ -94,6 +95,7 @@ class SecretsDelivery(pulumi.ComponentResource):
         claim(args.cluster, "externalSecrets", name)  # a cluster runs one: refused when it already does
         super().__init__("mlops:security:SecretsDelivery", name, None, args.cluster.bind(opts))
         cfg = args.config
+        refuse(name, occupied_namespace_problems([cfg.external_secrets_namespace], args.cluster))
         missing = [s.config_key for s in cfg.integration_secrets if s.config_key not in args.secret_values]
         if missing:
             raise ValueError(f"{name}: no value passed for integration secret config key(s) {', '.join(missing)}")

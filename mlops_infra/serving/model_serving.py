@@ -25,7 +25,8 @@ from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..blocks.observability import MONITORING_API, PART_OF, MonitoringRefs, RuleGroup, dashboard, prometheus_rule
-from ..blocks.refs import BucketRefs, ClusterRefs
+from ..blocks.platform_facts import occupied_namespace_problems
+from ..blocks.refs import BucketRefs, ClusterRefs, refuse
 from ..compute.gpu_config import TaintConfig
 from . import manifests, monitor_job, rules
 from .config import ServingConfig
@@ -93,6 +94,8 @@ class ModelServing(pulumi.ComponentResource):
             claim(args.cluster, "kserve", name)  # a cluster runs one: refused when this program already installs it
         super().__init__("mlops:serving:ModelServing", name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
+        created = [cfg.namespace, *((CERT_MANAGER_NAMESPACE, KSERVE_NAMESPACE) if args.install_controller else ())]
+        refuse(name, occupied_namespace_problems(created, cluster))
         if not cluster.metrics_server:
             raise ValueError(f"{name}: {METRICS_NEEDS}")
         if cfg.exposure.ingress and not cluster.load_balancer_controller:
