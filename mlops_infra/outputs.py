@@ -161,9 +161,11 @@ CONTRACT.update({
                                required=False),
     "consumer_bucket_prefixes": Key("consumerBucketPrefixes", "The VPC's S3 gateway endpoint is guarded: it admits "
                                     "consumer stacks' buckets named `<prefix>-*` for these prefixes only "
-                                    "(securityBaseline.consumerBucketPrefixes; `[]`: none).", required=False,
-                                    when=lambda c: c.security_baseline.enabled and c.security_baseline.exfiltration_guards,
-                                    producer=_GUARDED),
+                                    "(securityBaseline.consumerBucketPrefixes; `[]`: none). Absent on a VPC made "
+                                    "elsewhere, whose endpoint policy the platform does not write.", required=False,
+                                    when=lambda c: c.security_baseline.enabled and c.security_baseline.exfiltration_guards
+                                    and c.network.existing_vpc is None,
+                                    producer=f"{_GUARDED} on a VPC it creates (no network.existingVpc)"),
 })
 
 

@@ -301,8 +301,9 @@ class MlopsPlatform(pulumi.ComponentResource):
             "interface_endpoints": list(network.interface_endpoints or ()),
             "cluster_add_ons": installed(cluster.provider), "s3_gateway_endpoint_id": network.s3_gateway_endpoint_id,
             "platform_namespaces": platform_namespaces(self.config),
-            "consumer_bucket_prefixes": list(sb.consumer_bucket_prefixes) if sb.enabled and sb.exfiltration_guards
-            else None,
+            # Only where this stack writes the endpoint policy that admits them (a VPC made elsewhere: its owner's).
+            "consumer_bucket_prefixes": list(sb.consumer_bucket_prefixes)
+            if sb.enabled and sb.exfiltration_guards and network.owns_endpoints else None,
             "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.refs.identity.oidc_issuer,
             "vpc_id": network.vpc_id, "vpc_cidr": network.vpc_cidr, "private_subnet_ids": network.private_subnet_ids,
             "cluster_security_group_id": cluster.refs.cluster_security_group_id,

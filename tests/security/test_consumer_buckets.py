@@ -65,6 +65,18 @@ def test_without_the_prefix_the_endpoint_denies_the_consumer_bucket() -> None:
     assert not resource_allows(docs, "s3:GetObject", f"arn:aws:s3:::{CONSUMER_BUCKET}/x", _who(workload))
 
 
+def test_the_prefixes_are_exported_only_where_the_endpoint_policy_is_written() -> None:
+    """`consumerBucketPrefixes` says what the endpoint policy admits: on a VPC made elsewhere the platform writes no
+    policy (its owner merges the document), so it exports none, and a component alone checks nothing it cannot know."""
+    own = planned("prod")
+    assert own.of_type("aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy")
+    assert own.outputs["consumerBucketPrefixes"] == []
+    shared = planned("prod", PROGRAMS / "existing_vpc")
+    assert shared.of_type("aws:s3/bucket:Bucket")  # guarded buckets, and...
+    assert shared.of_type("aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy") == []  # ...no endpoint policy written
+    assert "consumerBucketPrefixes" not in shared.outputs
+
+
 def test_the_prefix_needs_the_guards() -> None:
     raw = {"environment": "staging", "tags": {"owner": "o", "costCenter": "c"},
            "securityBaseline": {"consumerBucketPrefixes": ["search-staging"]}}
