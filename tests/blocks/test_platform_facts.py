@@ -6,6 +6,7 @@ component's example planned on the dev platform's outputs, with the one fact und
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from mlops_infra.blocks.platform_facts import guarded_bucket_problem, occupied_namespace_problem
-from mlops_infra.blocks.refs import NetworkRefs
+from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs
 from mlops_infra.plan import Inventory, PlanError, plan_program
 from tests.conftest import EXAMPLES, planned
 from tests.platform.test_standalone import PLATFORM_STACK, platform_outputs
@@ -121,3 +122,13 @@ def test_the_checks_pass_what_they_do_not_know() -> None:
     assert guarded_bucket_problem("team-dvc", guarded) is None
     assert guarded_bucket_problem("teamx-dvc", guarded)  # a prefix is a whole name segment
     assert guarded_bucket_problem("team", guarded)
+
+
+def test_a_namespace_is_refused_only_when_the_platform_lists_it() -> None:
+    """A cluster made elsewhere lists nothing (`occupied_namespaces` empty): every namespace is the caller's."""
+    provider: Any = object()
+    cluster = ClusterRefs.existing("c", provider=provider, security_group_id="sg-1", version="1.33")
+    assert occupied_namespace_problem("lakefs", cluster) is None
+    taken = replace(cluster, occupied_namespaces=frozenset({"lakefs"}))
+    assert occupied_namespace_problem("lakefs-team", taken) is None
+    assert "namespace 'lakefs' already belongs" in str(occupied_namespace_problem("lakefs", taken))
