@@ -56,7 +56,7 @@ PLATFORM_PRODUCERS: dict[str, str] = {
     "external_secrets_store": "securityBaseline.enabled: true with securityBaseline.externalSecrets: true",
     "model_artifact_bucket": "modelRegistry.enabled: true",
     "model_artifact_key_arn": "modelRegistry.enabled: true",
-    "consumer_bucket_prefixes": "securityBaseline.exfiltrationGuards: true",
+    "consumer_bucket_prefixes": "securityBaseline.exfiltrationGuards: true on a VPC it creates (no network.existingVpc)",
 }
 """The platform config that exports an output the refs read, where only some platform stacks export it (the
 contract's `producer`; tests/blocks/test_refs_contract.py proves they are equal): named when it is missing."""
@@ -162,8 +162,8 @@ class NetworkRefs:
         endpoints = _optional_value(ref, "interface_endpoints")
         # ...and `vpcS3GatewayEndpointId`: None, as for a VPC whose endpoint is not known (no exfiltration guards).
         s3_endpoint = _optional_value(ref, "s3_gateway_endpoint_id")
-        # `consumerBucketPrefixes` is exported exactly when the platform guards the endpoint (absent: unguarded, or a
-        # platform older than it).
+        # `consumerBucketPrefixes` is exported exactly when the platform guards the endpoint and writes its policy
+        # (absent: unguarded, a VPC made elsewhere, or a platform older than it).
         prefixes = _optional_value(ref, "consumer_bucket_prefixes")
         return replace(refs, interface_endpoints=None if endpoints is None else tuple(endpoints),
                        s3_gateway_endpoint_id=s3_endpoint or None,

@@ -17,6 +17,7 @@ from mlops_infra.blocks.platform_facts import guarded_bucket_problem, occupied_n
 from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs
 from mlops_infra.plan import Inventory, PlanError, plan_program
 from tests.conftest import EXAMPLES, planned
+from tests.nonempty import each
 from tests.platform.test_standalone import PLATFORM_STACK, platform_outputs
 from tests.test_examples import platform_outputs as variant_outputs
 
@@ -89,7 +90,7 @@ def test_a_component_bucket_plans_on_a_guarded_vpc_only_under_an_admitted_prefix
     assert buckets and set(BUCKETS[example]) <= set(buckets)
     with pytest.raises(PlanError) as refused:
         plan_example(tmp_path / "refused", example, consumerBucketPrefixes=[])
-    for bucket in BUCKETS[example]:
+    for bucket in each(BUCKETS[example]):
         assert f"bucket {bucket!r} (autonamed `{bucket}-<random>`) is outside the names" in str(refused.value)
     assert "`consumerBucketPrefixes` output" in str(refused.value)
 
