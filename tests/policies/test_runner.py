@@ -170,6 +170,29 @@ def test_waiver_for_another_resource_does_not_apply() -> None:
     assert [f.name for f in report.findings] == ["logs"] and report.waived == []
 
 
+def test_waiver_that_matches_nothing_is_reported() -> None:
+    # A copy of prod under another name: the waiver keyed by prod's literal name matches nothing and says so; a glob
+    # keyed by the name after the stack's prefix follows the copy.
+    bucket = [R(aws_s3.BUCKET, "acme-prod-data", {})]
+    literal = {"resource": "mlops-prod-data", "reason": "r", "expires": "2099-01-01"}
+    report = run("mlops-s3-versioning", bucket, config={"waivers": [literal]})
+    assert [f.name for f in report.findings] == ["acme-prod-data"]
+    assert [(w.policy, w.resource) for w in report.unmatched_waivers] == [("mlops-s3-versioning", "mlops-prod-data")]
+    assert "UNMATCHED WAIVERS (1): match no resource of this stack" in report.text()
+    assert report.to_json()["unmatchedWaivers"][0]["resource"] == "mlops-prod-data"
+    relative = run("mlops-s3-versioning", bucket, config={"waivers": [{**literal, "resource": "*-data"}]})
+    assert relative.findings == [] and relative.unmatched_waivers == []
+
+
+def test_check_warns_of_a_waiver_that_matches_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "copy.json"
+    config.write_text(json.dumps({"mlops-s3-versioning": {"waivers": [
+        {"resource": "mlops-prod-gone", "reason": "r", "expires": "2099-01-01"}]}}))
+    main(["check", "--program", str(MISCONFIGURED), "--stack", "test", "--policy-config", str(config), "--quiet"])
+    assert ("mlops-infra: warning: the mlops-s3-versioning waiver for 'mlops-prod-gone' matches no resource of "
+            "stack test") in capsys.readouterr().err
+
+
 def test_waiver_without_reason_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     config = tmp_path / "bad.json"
     config.write_text(json.dumps({"mlops-s3-versioning": {"waivers": [{"resource": "x", "expires": "2099-01-01"}]}}))
