@@ -90,7 +90,6 @@ def test_version_is_the_packages_version(capsys: pytest.CaptureFixture[str]) -> 
     import tomllib
 
     import mlops_infra
-
     from mlops_infra.cli.main import main
 
     with pytest.raises(SystemExit) as exit_info:
