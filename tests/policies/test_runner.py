@@ -258,10 +258,12 @@ def test_every_policy_carries_metadata_for_the_engine() -> None:
             assert policy.config_schema is not None and "waivers" in policy.config_schema.properties
 
 
-def _serve(pack: str) -> tuple[subprocess.Popen[bytes], int]:
+def _serve(pack: str, **config: str) -> tuple[subprocess.Popen[bytes], int]:
+    """The pack as the engine starts it: the stack's name and config (`PULUMI_CONFIG`, values as strings)."""
+    stack_config = {"mlops:platform": json.dumps({"environment": "prod"}), **config}
     proc = subprocess.Popen([sys.executable, str(ROOT / "policies" / pack / "__main__.py")], stdout=subprocess.PIPE,
                             env={"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1", "PULUMI_STACK": "dev",
-                                 "PULUMI_CONFIG": json.dumps({"mlops:platform": json.dumps({"environment": "prod"})})})
+                                 "PULUMI_CONFIG": json.dumps(stack_config)})
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 30)
     if not ready:
@@ -281,6 +283,8 @@ def test_pack_entry_point_serves_the_same_policies_to_the_engine() -> None:
         assert len(info.policies) == len([r for r in all_rules() if r.meta.pack == "mlops-security"])
         rds = next(p for p in info.policies if p.name == "mlops-rds-not-public")
         assert rds.enforcementLevel == proto.MANDATORY and "FSBP RDS.2" in rds.tags
+        # The engine lays the initial config's level over the policy's (an entry without one reads as advisory).
+        assert info.initialConfig["mlops-rds-not-public"].enforcementLevel == proto.MANDATORY
         props = struct_pb2.Struct()
         json_format.ParseDict({"publiclyAccessible": True}, props)
         response = stub.Analyze(proto.AnalyzeRequest(type="aws:rds/instance:Instance", properties=props,
@@ -292,6 +296,37 @@ def test_pack_entry_point_serves_the_same_policies_to_the_engine() -> None:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_the_packs_apply_the_template_downgrade_from_the_engines_stack_config() -> None:
+    """Under `pulumi preview --policy-pack`, a template stack's placeholders are advisory, as in `check`."""
+    from mlops_policies.packs import engine_config
+    from pulumi_policy import EnforcementLevel
+
+    platform = json.dumps({"environment": "prod", "monitoring": {"receivers": {"emailAddresses": ["a@example.com"]}}})
+    template = engine_config("mlops-compliance", {"PULUMI_CONFIG": json.dumps(
+        {"mlops:platform": platform, "mlops:template": "true"}), "PULUMI_STACK": "prod"})
+    entry = template["mlops-no-placeholders"]
+    assert entry["enforcementLevel"] == EnforcementLevel.ADVISORY and entry["environment"] == "prod"
+    assert "a@example.com" in entry["configValues"] and "engineAccount" not in entry
+    real = engine_config("mlops-compliance", {"PULUMI_CONFIG": json.dumps({"mlops:platform": platform}),
+                                              "PULUMI_STACK": "prod"})
+    assert real["mlops-no-placeholders"]["enforcementLevel"] == EnforcementLevel.MANDATORY  # its default in prod
+    assert "mlops-no-placeholders" not in engine_config("mlops-security", {})
+
+
+@pytest.mark.slow  # the pack's entry point in a subprocess
+def test_the_served_pack_tells_the_engine_a_template_stacks_placeholders_are_advisory() -> None:
+    for template, level in (("true", proto.ADVISORY), ("false", proto.MANDATORY)):
+        proc, port = _serve("mlops-compliance", **{"mlops:template": template})
+        try:
+            stub = analyzer_pb2_grpc.AnalyzerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+            info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=10)
+            # The engine lays the initial config's level over the policy's own (proto ADVISORY is 0: always set).
+            assert info.initialConfig["mlops-no-placeholders"].enforcementLevel == level
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def test_a_copy_of_a_stack_keeps_its_environments_policy_config(tmp_path: Path,
