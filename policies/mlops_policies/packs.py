@@ -154,7 +154,7 @@ def engine_config(pack: str, environ: Mapping[str, str] | None = None) -> dict[s
 
 
 def serve(pack: str) -> None:  # pragma: no cover - runs under the Pulumi engine
-    """Entry point of the packs' `__main__.py`."""
+    """Entry point of the packs' `__main__.py` (mlops_infra/policy_packs/<pack>)."""
     from pulumi_policy import PolicyPack
 
     environment = environment_from_process()

@@ -123,6 +123,8 @@ def test_waiver_from_the_policy_config_file_applies_and_keeps_its_reason(
         misconfigured_json: tuple[int, dict[str, Any]]) -> None:
     _, report = misconfigured_json
     assert [(w["policy"], w["resource"]["name"], w["reason"]) for w in report["waived"]] == [
+        ("mlops-cost-budget", "public-db", "the price table has no RDS gp2 storage rate; this program shows other "
+         "violations"),
         ("mlops-s3-lifecycle", "raw-data", "raw landing zone: objects are moved out by the ingest job")]
     assert not any(f["policy"] == "mlops-sg-descriptions" for f in report["findings"])  # "disabled" in the file
 
@@ -136,7 +138,8 @@ def test_dev_environment_makes_standard_policies_advisory(capsys: pytest.Capture
 
 def test_policy_config_sets_a_policy_mandatory_in_dev(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     config = tmp_path / "dev.json"
-    config.write_text(json.dumps({"mlops-rds-not-public": {"enforcementLevel": "mandatory"}}))
+    shipped = json.loads((MISCONFIGURED / "policies" / "config" / "test.json").read_text())  # its waivers
+    config.write_text(json.dumps({**shipped, "mlops-rds-not-public": {"enforcementLevel": "mandatory"}}))
     code, report = check_json(capsys, "--program", str(MISCONFIGURED), "--stack", "test", "--environment", "dev",
                               "--policy-config", str(config))
     assert code == 1
@@ -227,7 +230,7 @@ def test_sarif_output_validates_against_the_2_1_0_schema(capsys: pytest.CaptureF
     line = (MISCONFIGURED / "__main__.py").read_text().splitlines()[where["region"]["startLine"] - 1]
     assert "aws.rds.Instance(" in line
     waived = [r for r in run_["results"] if "suppressions" in r]
-    assert [r["ruleId"] for r in waived] == ["mlops-s3-lifecycle"]
+    assert [r["ruleId"] for r in waived] == ["mlops-cost-budget", "mlops-s3-lifecycle"]
 
 
 def test_list_policies(capsys: pytest.CaptureFixture[str]) -> None:
@@ -261,7 +264,8 @@ def test_every_policy_carries_metadata_for_the_engine() -> None:
 def _serve(pack: str, **config: str) -> tuple[subprocess.Popen[bytes], int]:
     """The pack as the engine starts it: the stack's name and config (`PULUMI_CONFIG`, values as strings)."""
     stack_config = {"mlops:platform": json.dumps({"environment": "prod"}), **config}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "policies" / pack / "__main__.py")], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, str(ROOT / "mlops_infra" / "policy_packs" / pack / "__main__.py")],
+                            stdout=subprocess.PIPE,
                             env={"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1", "PULUMI_STACK": "dev",
                                  "PULUMI_CONFIG": json.dumps(stack_config)})
     assert proc.stdout is not None
