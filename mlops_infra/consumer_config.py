@@ -27,7 +27,8 @@ from .data.config import DataConfig
 from .features.config import FeastFeatureStoreConfig, FeatureStoreConfig
 from .observability.config import MonitoringConfig
 from .pipelines.config import OrchestrationConfig
-from .platform.config import PlatformConfig, TagsConfig
+from .pipelines.metaflow_config import metaflow_own_problems
+from .platform.config import PlatformConfig, TagsConfig, component_namespace_problems
 from .platform.loader import CONFIG_KEY, CONFIG_NAMESPACE
 from .registry.config import MlflowModelRegistryConfig, ModelRegistryConfig
 from .security.config import SecurityBaselineConfig
@@ -80,6 +81,15 @@ class ConsumerConfig(ConfigModel):
         """The model registry's config when it is on and runs MLflow; else None."""
         reg = self.model_registry
         return reg if isinstance(reg, MlflowModelRegistryConfig) and reg.enabled else None
+
+    def problems(self) -> Iterable[Problem]:
+        """The platform's checks across sections that hold for what this stack builds; what depends on the
+        platform's cluster or VPC (the load balancer controller, External Secrets, the namespaces and bucket names
+        the platform admits, the Argo base) is checked by each component against the refs it is handed."""
+        yield from component_namespace_problems(self.orchestration, self.data)
+        metaflow = self.orchestration.metaflow
+        if metaflow.enabled:
+            yield from ((f"orchestration.metaflow.{path}", msg) for path, msg in metaflow_own_problems(metaflow))
 
     def context_problems(self, context: Mapping[str, Any]) -> Iterable[Problem]:
         if "aws_region" in context:

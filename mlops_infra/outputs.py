@@ -39,6 +39,10 @@ def _mlflow(c: PlatformConfig) -> bool:
     return c.model_registry.enabled and c.model_registry.engine == "mlflow"
 
 
+def _external_secrets(c: PlatformConfig) -> bool:
+    return c.security_baseline.enabled and c.security_baseline.external_secrets
+
+
 CONTRACT: dict[str, Key] = {
     "environment": Key("environment", "`dev`, `staging` or `prod`."),
     "cluster_name": Key("clusterName", "EKS cluster name."),
@@ -112,7 +116,23 @@ CONTRACT: dict[str, Key] = {
     "interface_endpoints": Key("vpcInterfaceEndpoints", "AWS services with an interface endpoint (private DNS) in "
                                "the VPC, e.g. `sts`: pods behind an egress policy reach them at the VPC CIDR.",
                                required=False),
+    # Added after a release too (required=False): what components alone on the platform's cluster and VPC rely on.
+    "external_secrets_store": Key("externalSecretsStore", "The ClusterSecretStore of the External Secrets operator "
+                                  "the platform installs: the operator and its `external-secrets.io/v1` CRDs run "
+                                  "(a component alone creates its own namespaced SecretStores).",
+                                  when=_external_secrets, required=False),
 }
+
+# Serving and data components alone on the platform's cluster (review of #29, findings 2, 4 and 5): added after a
+# release, so older platform stacks lack them (required=False; the refs read None then).
+CONTRACT.update({
+    "model_artifact_key_arn": Key("modelArtifactKeyArn", "KMS key of the model artifact bucket's objects (the "
+                                  "registry's own key): what a model server or endpoint decrypts with.",
+                                  when=lambda c: c.model_registry.enabled, required=False),
+    "system_node_disk_gib": Key("systemNodeDiskGib", "Root volume of a system node (GiB, "
+                                "`cluster.systemNodes.diskSizeGib`): what a pod there can request as ephemeral "
+                                "storage.", required=False),
+})
 
 _FEAST, _MLFLOW = "featureStore.enabled: true (engine feast, the default)", "modelRegistry.enabled: true (engine mlflow, the default)"
 _PRODUCERS = {
@@ -124,11 +144,45 @@ _PRODUCERS = {
     "feature_store_online_endpoint": "featureStore.online.type: redis (engine feast)",
     "mlflow_tracking_uri": _MLFLOW, "model_registry_db_endpoint": _MLFLOW,
     "model_artifact_bucket": "modelRegistry.enabled: true", "model_artifact_write_policy_arn": "modelRegistry.enabled: true",
+    "model_artifact_key_arn": "modelRegistry.enabled: true",
     "alert_topic_arn": "monitoring.enabled: true", "pushgateway_url": "monitoring.enabled: true",
     "audit_trail_arn": "securityBaseline.enabled: true with securityBaseline.cloudtrail: true",
     "guard_duty_detector_id": "securityBaseline.enabled: true with securityBaseline.guardduty: true",
+    "external_secrets_store": "securityBaseline.enabled: true with securityBaseline.externalSecrets: true",
 }
 CONTRACT.update({attr: replace(CONTRACT[attr], producer=text) for attr, text in _PRODUCERS.items()})
+
+# Who else is on the cluster and VPC, for components of another stack (review of issue 29, findings 5 and 6; read by
+# ClusterRefs / NetworkRefs.from_stack_outputs): added after a release, so older platform stacks lack them.
+_GUARDED = "securityBaseline.exfiltrationGuards: true"
+CONTRACT.update({
+    "platform_namespaces": Key("platformNamespaces", "Namespaces the platform creates on its cluster (engines, "
+                               "services, teams): a component of another stack neither creates nor shares one.",
+                               required=False),
+    "consumer_bucket_prefixes": Key("consumerBucketPrefixes", "The VPC's S3 gateway endpoint is guarded: it admits "
+                                    "consumer stacks' buckets named `<prefix>-*` for these prefixes only "
+                                    "(securityBaseline.consumerBucketPrefixes; `[]`: none).", required=False,
+                                    when=lambda c: c.security_baseline.enabled and c.security_baseline.exfiltration_guards,
+                                    producer=_GUARDED),
+})
+
+
+def _s3_gateway_endpoint(c: PlatformConfig) -> bool:
+    return c.network.existing_vpc is None or c.network.existing_vpc.s3_gateway_endpoint_id is not None
+
+
+# What the cluster runs of the cluster-wide singletons, and the VPC's S3 gateway endpoint: read by
+# ClusterRefs/NetworkRefs.from_stack_outputs in consumer stacks; added after a release (required=False).
+CONTRACT.update({
+    "cluster_add_ons": Key("clusterAddOns", "The cluster-wide singletons the platform installed on its cluster "
+                           "(mlops_infra.blocks.cluster_add_ons.ADD_ONS: e.g. `clusterAutoscaler`, `gpuSoftware`, "
+                           "`monitoring`, `externalSecrets`): a component refuses to install one a second time.",
+                           required=False),
+    "s3_gateway_endpoint_id": Key("vpcS3GatewayEndpointId", "The VPC's S3 gateway endpoint (a consumer stack's "
+                                  "exfiltration guards: data buckets admit only requests through it).",
+                                  when=_s3_gateway_endpoint, required=False,
+                                  producer="network.existingVpc.s3GatewayEndpointId (a VPC the platform makes has one)"),
+})
 
 
 def all_keys() -> tuple[Key, ...]:

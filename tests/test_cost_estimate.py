@@ -185,3 +185,38 @@ def test_costs_aws_creates_outside_the_plan_are_listed_as_not_modelled_never_sil
     assert full.idle == plain.idle  # listed, not priced into the totals
     assert all(w in text(full, "t") and w in markdown(full, "t") for w in whats)
     assert full.to_json()["notModelled"][0]["resource"] == "db"
+
+
+def test_guardduty_is_its_per_unit_rates_times_stated_volumes_and_its_enabled_plans_are_listed_not_modelled() -> None:
+    table = TABLE.with_prices("us-east-1", {"guardduty:cloudtrail-events-million": Price(4.0, "x", "test"),
+                                            "guardduty:vpc-flow-log-gb": Price(1.0, "x", "test")})
+    items = [Item("aws:guardduty/detector:Detector", "gd", {"enable": True}),
+             Item("aws:guardduty/detectorFeature:DetectorFeature", "eks", {"name": "EKS_AUDIT_LOGS",
+                                                                          "status": "ENABLED"}),
+             Item("aws:guardduty/detectorFeature:DetectorFeature", "lambda", {"name": "LAMBDA_NETWORK_LOGS",
+                                                                             "status": "DISABLED"})]
+    volumes = Assumptions(guardduty_cloudtrail_events_million_per_month=3,
+                          guardduty_vpc_flow_log_gb_per_month=20)
+    est = estimate(items, region="us-east-1", prices=table, assumptions=volumes)
+    assert only(est, "gd", "management events") == pytest.approx((3 * 4.0, 3 * 4.0))
+    assert only(est, "gd", "flow logs") == pytest.approx((20 * 1.0, 20 * 1.0))
+    assert {ln.assumption for ln in est.lines if ln.resource == "gd"} == {
+        "guarddutyCloudtrailEventsMillionPerMonth", "guarddutyVpcFlowLogGbPerMonth"}
+    assert est.not_priced == [] and est.idle == pytest.approx(3 * 4.0 + 20 * 1.0)
+    plans = [(resource, what) for resource, what in est.not_modelled if resource != "gd"]
+    assert plans == [("eks", "GuardDuty EKS_AUDIT_LOGS protection plan (billed by its own usage; not in the table)")]
+    elsewhere = estimate(items, region="eu-west-1", prices=table, assumptions=volumes)
+    assert sorted(ln.reason for ln in elsewhere.not_priced) == [
+        "no price for guardduty:cloudtrail-events-million in eu-west-1",
+        "no price for guardduty:vpc-flow-log-gb in eu-west-1"]  # listed, never zero
+
+
+def test_a_source_read_for_one_region_prices_only_that_region() -> None:
+    table = load_prices()
+    one_region = {key: source["note"].split("priced for ", 1)[1].split(" only", 1)[0]
+                  for key, source in table.sources.items() if "priced for " in str(source.get("note"))}
+    used = [(region, name, price.source) for region, entries in table.regions.items()
+            for name, price in entries.items() if price.source in one_region]
+    for region, name, source in each(used):
+        assert region == one_region[source], (name, source)
+    assert {"factualminds-guardduty", "factualminds-sns"} <= set(one_region)

@@ -168,6 +168,17 @@ def test_duplicate_urn_numbering_does_not_depend_on_earlier_plans_in_the_process
     assert "registration #1 (aws:s3/bucket:Bucket under the stack) and registration #2" in str(info.value)
 
 
+def test_a_duplicate_provider_names_two_distinct_registrations() -> None:
+    """Providers are numbered apart from the program's other resources (the SDK registers default providers
+    lazily), but the two registrations of one provider URN still get distinct numbers."""
+    with pytest.raises(PlanError) as info:
+        plan_program(STRICT, "duplicate-provider")
+    assert str(info.value) == (
+        "duplicate resource URN urn:pulumi:duplicate-provider::strict::pulumi:providers:kubernetes::cluster: "
+        "provider registration #1 (pulumi:providers:kubernetes under the stack) and provider registration #2 "
+        "(pulumi:providers:kubernetes under the stack)")
+
+
 def test_kubernetes_resource_in_our_component_without_provider_is_an_error() -> None:
     with pytest.raises(PlanError) as info:
         plan_program(STRICT, "ambient")

@@ -3,6 +3,8 @@ on the feature and model buckets a platform stack exports (read through a StackR
 
 import pulumi
 
+from mlops_infra.blocks.stack_outputs import require_output
+from mlops_infra.outputs import CONTRACT
 from mlops_infra.security.audit_trail import AuditTrail, AuditTrailArgs
 from mlops_infra.stack import read_consumer_config
 
@@ -11,5 +13,5 @@ platform = pulumi.StackReference("platform", stack_name=pulumi.Config().require(
 trail = AuditTrail(f"{config.name}-{config.environment}-audit", AuditTrailArgs(
     config=config.security_baseline, region=config.region, tags=config.resource_tags,
     protect=config.protect_stateful, data_bucket_arns=[
-        pulumi.Output.concat("arn:aws:s3:::", platform.require_output(key))
-        for key in ("featureStoreOfflineBucketName", "modelArtifactBucket")]))
+        pulumi.Output.concat("arn:aws:s3:::", require_output(platform, CONTRACT[attr].output, CONTRACT[attr].producer))
+        for attr in ("feature_store_offline_bucket", "model_artifact_bucket")]))

@@ -6,6 +6,7 @@ it, so nothing is registered twice."""
 import pulumi
 
 from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs, cluster_provider
+from mlops_infra.features.feast_store import FeastFeatureStore
 from mlops_infra.features.feature_store import FeatureStore, FeatureStoreArgs
 from mlops_infra.registry.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_infra.stack import read_consumer_config
@@ -21,5 +22,6 @@ store = FeatureStore(f"{config.name}-{config.environment}-features", FeatureStor
 registry = ModelRegistry(f"{config.name}-{config.environment}-registry", ModelRegistryArgs(
     config=config.model_registry, tags=config.resource_tags, network=network, cluster=cluster,
     protect=config.protect_stateful, name_prefix=f"{config.name}-{config.environment}"))
-pulumi.export("featureStoreYaml", store.feature_store_yaml)
+if isinstance(store, FeastFeatureStore):  # the engine this stack configures (`featureStore.engine`, default feast)
+    pulumi.export("featureStoreYaml", store.feature_store_yaml)
 pulumi.export("trackingUri", registry.tracking_uri)

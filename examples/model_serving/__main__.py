@@ -14,11 +14,11 @@ platform = pulumi.StackReference("platform", stack_name=stack.require("platformS
 # What the platform's cluster runs decides which resources exist: given here, not waited for.
 provider = cluster_provider("platform-cluster", ClusterRefs.stack_kubeconfig(platform))  # the one provider
 cluster = ClusterRefs.from_stack_outputs(platform, provider, metrics_server=True)
-bucket = platform.require_output("modelArtifactBucket")
-artifacts = BucketRefs(bucket_name=bucket, bucket_arn=pulumi.Output.concat("arn:aws:s3:::", bucket),
-                       kms_key_arn=stack.require("artifactKeyArn"))  # the output contract does not carry it
 serving = ModelServing("search-serving", ModelServingArgs(
-    config=config, cluster=cluster, artifacts=artifacts, region=pulumi.Config("aws").require("region"),
+    # The registry's artifact bucket and the key its objects are encrypted with (`modelArtifactKeyArn`).
+    config=config, cluster=cluster, artifacts=BucketRefs.model_artifacts(platform),
+    # KServe and cert-manager are the cluster's, once: installed here only when the platform's serving did not.
+    install_controller=not cluster.kserve_installed, region=pulumi.Config("aws").require("region"),
     tags={"owner": "search-team"}, client_namespaces=["search"],
     vpc_cidr=NetworkRefs.from_stack_outputs(platform).vpc_cidr))
 pulumi.export("servingEndpoints", serving.endpoints)

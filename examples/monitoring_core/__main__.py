@@ -1,5 +1,7 @@
-"""MonitoringCore alone on a platform stack's cluster (read through a StackReference), and one contribution: the
-cluster's own rules and dashboards (ClusterObservability), built on the core's MonitoringRefs."""
+"""MonitoringCore alone on a platform stack's cluster (read through a StackReference) that runs no monitoring, and
+one contribution: the cluster's own rules and dashboards (ClusterObservability), built on the core's MonitoringRefs.
+A cluster runs one MonitoringCore (kube-prometheus-stack's cluster-scoped objects, node-exporter's host port): on a
+cluster whose platform lists `monitoring` in its `clusterAddOns` output, MonitoringCore refuses to plan."""
 
 import pulumi
 

@@ -14,15 +14,12 @@ config = read_config_section(pulumi.get_project(), "serving", SageMakerServingCo
 platform = pulumi.StackReference("platform", stack_name=stack.require("platformStack"))
 
 
-def bucket(name_output: str, key_arn: pulumi.Input[str]) -> BucketRefs:
-    name = platform.require_output(name_output)
-    return BucketRefs(bucket_name=name, bucket_arn=pulumi.Output.concat("arn:aws:s3:::", name), kms_key_arn=key_arn)
-
-
+shared = platform.require_output("sharedBucketName")
 serving = SageMakerServing("search-serving", SageMakerServingArgs(
     config=config, tags={"owner": "search-team"},
-    artifacts=bucket("modelArtifactBucket", stack.require("artifactKeyArn")),  # the contract does not carry it
-    capture=bucket("sharedBucketName", platform.require_output("dataKeyArn")),
+    artifacts=BucketRefs.model_artifacts(platform),  # the bucket and its key (`modelArtifactKeyArn`)
+    capture=BucketRefs(bucket_name=shared, bucket_arn=pulumi.Output.concat("arn:aws:s3:::", shared),
+                       kms_key_arn=platform.require_output("dataKeyArn")),
     network=NetworkRefs.from_stack_outputs(platform)))
 pulumi.export("servingEndpoints", serving.endpoints)
 pulumi.export("servingRoleArn", serving.role_arn)

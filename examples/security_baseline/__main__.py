@@ -5,6 +5,8 @@ buckets and, with `exfiltrationGuards` and a VPC whose S3 gateway endpoint is kn
 import pulumi
 
 from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs, cluster_provider
+from mlops_infra.blocks.stack_outputs import require_output
+from mlops_infra.outputs import CONTRACT
 from mlops_infra.security.security_baseline import BucketGuardsArgs, SecurityBaseline, SecurityBaselineArgs, bucket_guards
 from mlops_infra.stack import read_consumer_config
 
@@ -16,8 +18,8 @@ name, tags = f"{config.name}-{config.environment}-security", config.resource_tag
 baseline = SecurityBaseline(name, SecurityBaselineArgs(
     config=config.security_baseline, region=config.region, tags=tags, cluster=cluster,
     protect=config.protect_stateful))
-buckets = [pulumi.Output.concat("arn:aws:s3:::", platform.require_output(key))
-           for key in ("featureStoreOfflineBucketName", "modelArtifactBucket")]
+buckets = [pulumi.Output.concat("arn:aws:s3:::", require_output(platform, CONTRACT[attr].output, CONTRACT[attr].producer))
+           for attr in ("feature_store_offline_bucket", "model_artifact_bucket")]
 guards = bucket_guards(baseline, BucketGuardsArgs(
     config=config.security_baseline, region=config.region, tags=tags, network=NetworkRefs.from_stack_outputs(platform),
     cluster=cluster, data_bucket_arns=buckets, protect=config.protect_stateful, ml_namespaces=["search"],

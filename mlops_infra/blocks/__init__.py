@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from .grants import Grant, Grants
     from .helm import PinnedChart
     from .identity import ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
-    from .kms import KmsKey, KmsKeyArgs
+    from .kms import KeyLike, KeyRef, KmsKey, KmsKeyArgs
     from .observability import MonitoringRefs, ObservabilityContribution, RuleGroup, ScrapeEndpoint
     from .postgres import Postgres, PostgresArgs
     from .refs import BucketRefs, ClusterRefs, NetworkRefs, NodeRefs, cluster_provider
@@ -22,7 +22,7 @@ _EXPORTS = {
     "HardenedBucket": "bucket", "HardenedBucketArgs": "bucket", "LifecycleRule": "bucket",
     "VpcEndpointGuard": "bucket", "Grant": "grants", "Grants": "grants", "PinnedChart": "helm",
     "ClusterIdentity": "identity", "WorkloadIdentity": "identity", "WorkloadIdentityArgs": "identity",
-    "KmsKey": "kms", "KmsKeyArgs": "kms", "MonitoringRefs": "observability",
+    "KeyLike": "kms", "KeyRef": "kms", "KmsKey": "kms", "KmsKeyArgs": "kms", "MonitoringRefs": "observability",
     "ObservabilityContribution": "observability", "RuleGroup": "observability", "ScrapeEndpoint": "observability",
     "Postgres": "postgres", "PostgresArgs": "postgres", "BucketRefs": "refs", "ClusterRefs": "refs",
     "NetworkRefs": "refs", "NodeRefs": "refs", "cluster_provider": "refs", "MissingStackOutput": "stack_outputs",
@@ -30,7 +30,7 @@ _EXPORTS = {
 
 __all__ = [
     "BucketRefs", "ClusterIdentity", "ClusterRefs", "Grant", "Grants", "HardenedBucket", "HardenedBucketArgs",
-    "KmsKey", "KmsKeyArgs", "LifecycleRule", "MissingStackOutput", "MonitoringRefs", "NetworkRefs", "NodeRefs",
+    "KeyLike", "KeyRef", "KmsKey", "KmsKeyArgs", "LifecycleRule", "MissingStackOutput", "MonitoringRefs", "NetworkRefs", "NodeRefs",
     "ObservabilityContribution", "PinnedChart", "Postgres", "PostgresArgs", "RuleGroup", "ScrapeEndpoint",
     "VpcEndpointGuard", "WorkloadIdentity", "WorkloadIdentityArgs", "cluster_provider",
 ]

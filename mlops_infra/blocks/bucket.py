@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from . import iam
 from .grants import Grant, Grants
-from .kms import KmsKey
+from .kms import KeyLike
 from .naming import child, child_options
 from .refs import BucketRefs
 
@@ -40,11 +40,17 @@ ATHENA = "athena.amazonaws.com"
 # aws:SourceVpce): IAM Access Analyzer reads the bucket policy, ACL and public access block to find external access;
 # GuardDuty's AWSServiceRoleForAmazonGuardDuty (AmazonGuardDutyServiceRolePolicy: s3:GetBucketPolicy,
 # GetBucketPolicyStatus, GetBucketAcl, GetBucketPublicAccessBlock, GetEncryptionConfiguration, GetBucketTagging)
-# reads them for its S3 findings. A service-linked role can be assumed only by its service and its permissions are
-# the service's managed policy (IAM user guide, "Using service-linked roles"). Any account matches: another
-# account's role still needs an Allow this policy never grants.
+# reads them for its S3 findings; the AWS Config recorder's AWSServiceRoleForConfig (Config developer guide, "Using
+# Service-Linked Roles for AWS Config": trusted by config.amazonaws.com, read-only on the resources Config records)
+# reads them to record the bucket's configuration, which Config rules and Security Hub's S3 controls judge. A
+# service-linked role lives under the path `/aws-service-role/<service principal>/`, can be assumed only by its
+# service and its permissions are the service's managed policy (IAM user guide, "Using service-linked roles"). Any
+# account matches: another account's role still needs an Allow this policy never grants.
 ACCESS_ANALYZER_SLR = "arn:*:iam::*:role/aws-service-role/access-analyzer.amazonaws.com/AWSServiceRoleForAccessAnalyzer"
 GUARDDUTY_SLR = "arn:*:iam::*:role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty"
+CONFIG_SLR = "arn:*:iam::*:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
+SECURITY_SERVICE_READERS = (ACCESS_ANALYZER_SLR, GUARDDUTY_SLR, CONFIG_SLR)
+"""The service-linked roles every guarded data bucket lets read its settings (and nothing else)."""
 BUCKET_METADATA_READS = ("s3:GetBucket*", "s3:GetEncryptionConfiguration", "s3:GetAccessPoint*",
                          "s3:ListAccessPoints*", "s3:GetMultiRegionAccessPoint*", "s3:ListMultiRegionAccessPoints")
 """All a service-linked reader may do on a guarded bucket: read its settings; never an object, a listing or a write."""
@@ -74,8 +80,9 @@ class VpcEndpointGuard:
     """Service principals allowed to use the caller's credentials from outside the endpoint (`aws:CalledVia`),
     e.g. `ATHENA` for an Athena offline store. Default: none."""
     service_linked_readers: Sequence[str] = ()
-    """ARN patterns of service-linked roles (e.g. `ACCESS_ANALYZER_SLR`, `GUARDDUTY_SLR`) exempt from the endpoint
-    guard for `BUCKET_METADATA_READS` only: a second Deny refuses them everything else. Default: none."""
+    """ARN patterns of the roles that read bucket settings from AWS's network: service-linked roles
+    (`SECURITY_SERVICE_READERS`) and roles such as a Control Tower Config recorder's. Exempt from the endpoint guard
+    for `BUCKET_METADATA_READS` only: a second Deny refuses them everything else. Default: none."""
 
     def with_exemptions(self, *, service_role_arns: Sequence[pulumi.Input[str]] = (),
                         called_via: Sequence[str] = ()) -> VpcEndpointGuard:
@@ -111,7 +118,7 @@ class VpcEndpointGuard:
 
 @dataclass(frozen=True)
 class HardenedBucketArgs:
-    kms_key: KmsKey
+    kms_key: KeyLike
     tags: dict[str, str]
     protect: bool = True
     """Pulumi `protect` + `retain_on_delete` on the bucket. Default: true."""
@@ -138,7 +145,7 @@ class HardenedBucket(pulumi.ComponentResource):
         self._name = name
         self.kms_key = args.kms_key
         self.guarded = args.vpc_endpoint_guard is not None
-        """Carries a VPC-endpoint guard: a data bucket (the audit trail records its object events)."""
+        """Carries a VPC-endpoint guard: a data bucket (the audit trail records the object events of every bucket)."""
         self._grants = Grants(self, name, args.tags)
         bucket = aws.s3.Bucket(
             name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -88,6 +88,36 @@ def _sid(text: str) -> str:
     return "".join(part.capitalize() for part in text.replace(".", "-").split("-") if part.isalnum())
 
 
+def use_statement(sid: str, key_arn: pulumi.Input[str], *, decrypt_only: bool = False) -> iam.Statement:
+    """The statement a workload needs to read (and optionally write) data encrypted with the key `key_arn`."""
+    actions = ["kms:Decrypt", "kms:DescribeKey"] if decrypt_only else \
+        ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*"]
+    return iam.statement(sid, actions, [key_arn])
+
+
+class KeyLike(Protocol):
+    """A KMS key a component encrypts with and grants use of: a `KmsKey` made here, or a `KeyRef` to one made
+    elsewhere (e.g. the platform's `dataKeyArn`)."""
+
+    @property
+    def arn(self) -> pulumi.Input[str]: ...
+
+    def use_statement(self, sid: str, *, decrypt_only: bool = False) -> iam.Statement: ...
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """An existing KMS key, by ARN (e.g. `platform.require_output("dataKeyArn")`): registers nothing. Its key policy
+    is its owner's; the grants a component gives (`use_statement`) are IAM statements naming it, which the key policy
+    admits when it delegates to IAM (every `KmsKey` does: `AccountAdministers`)."""
+
+    arn: pulumi.Input[str]
+
+    def use_statement(self, sid: str, *, decrypt_only: bool = False) -> iam.Statement:
+        """The statement a workload needs to read (and optionally write) data encrypted with this key."""
+        return use_statement(sid, self.arn, decrypt_only=decrypt_only)
+
+
 class KmsKey(pulumi.ComponentResource):
     """Why a component: every key gets the same rotation, deletion window and key-policy shape."""
 
@@ -121,9 +151,7 @@ class KmsKey(pulumi.ComponentResource):
 
     def use_statement(self, sid: str, *, decrypt_only: bool = False) -> iam.Statement:
         """The statement a workload needs to read (and optionally write) data encrypted with this key."""
-        actions = ["kms:Decrypt", "kms:DescribeKey"] if decrypt_only else \
-            ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*"]
-        return iam.statement(sid, actions, [self.arn])
+        return use_statement(sid, self.arn, decrypt_only=decrypt_only)
 
 
 EC2_VOLUME_SERVICE_LINKED_ROLES = (

@@ -26,7 +26,7 @@ import pulumi_aws as aws
 
 from ..config.database import DatabaseConfig
 from . import iam
-from .kms import KmsKey
+from .kms import KeyLike
 from .naming import child, child_options
 from .network_access import PrivatePlacement, cluster_only_security_group
 from .refs import known_len
@@ -128,7 +128,7 @@ class PostgresArgs:
     config: DatabaseConfig
     placement: PrivatePlacement
     """Private subnets, admitting only the cluster security group."""
-    kms_key: KmsKey
+    kms_key: KeyLike
     """Encrypts storage, Performance Insights and (managed password) the master-user secret."""
     tags: dict[str, str]
     db_name: str

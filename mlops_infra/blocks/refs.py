@@ -39,14 +39,31 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "load_balancer_controller": "loadBalancerController", "network_policy_enforced": "networkPolicyEnforced",
     "container_insights": "containerInsights", "metrics_server": "metricsServer",
     "service_ipv4_cidr": "serviceIpv4Cidr", "storage_classes": "storageClasses",
-    "interface_endpoints": "vpcInterfaceEndpoints",
+    "interface_endpoints": "vpcInterfaceEndpoints", "external_secrets_store": "externalSecretsStore",
+    # Who else is on the cluster and VPC (review of issue 29, findings 5 and 6): optional, read as "nothing known".
+    "platform_namespaces": "platformNamespaces", "consumer_bucket_prefixes": "consumerBucketPrefixes",
 }
 """The platform stack's outputs the refs read, by contract attribute. Only the names: the contract itself
 (mlops_infra.outputs.CONTRACT) is a layer up; tests/blocks/test_refs_contract.py proves each name is the
 contract's, and that `from_stack_outputs` reads no other."""
-PLATFORM_PRODUCERS: dict[str, str] = {"oidc_provider_arn": "cluster.workloadIdentity: irsa"}
+# Serving and data alone (review of #29): the artifact bucket and its key, and what else the cluster runs.
+PLATFORM_OUTPUTS.update({
+    "model_artifact_bucket": "modelArtifactBucket", "model_artifact_key_arn": "modelArtifactKeyArn",
+    "system_node_disk_gib": "systemNodeDiskGib",
+})
+PLATFORM_PRODUCERS: dict[str, str] = {
+    "oidc_provider_arn": "cluster.workloadIdentity: irsa",
+    "external_secrets_store": "securityBaseline.enabled: true with securityBaseline.externalSecrets: true",
+    "model_artifact_bucket": "modelRegistry.enabled: true",
+    "model_artifact_key_arn": "modelRegistry.enabled: true",
+    "consumer_bucket_prefixes": "securityBaseline.exfiltrationGuards: true",
+}
 """The platform config that exports an output the refs read, where only some platform stacks export it (the
 contract's `producer`; tests/blocks/test_refs_contract.py proves they are equal): named when it is missing."""
+# What the cluster already runs of the cluster-wide singletons (blocks/cluster_add_ons.py), and the S3 gateway endpoint
+# of the VPC (the exfiltration guards): optional outputs, newer than some platform stacks.
+PLATFORM_OUTPUTS.update({"cluster_add_ons": "clusterAddOns", "s3_gateway_endpoint_id": "vpcS3GatewayEndpointId"})
+PLATFORM_PRODUCERS["s3_gateway_endpoint_id"] = "network.existingVpc.s3GatewayEndpointId (a VPC the platform makes has one)"
 
 
 def _output_key(attr: str) -> str:
@@ -73,6 +90,31 @@ def _optional_value(ref: pulumi.StackReference, attr: str) -> Any:
         return None
 
 
+def _stack_add_ons(ref: pulumi.StackReference) -> frozenset[str] | None:
+    """The platform stack's `clusterAddOns` (what its cluster runs of the singletons), None when an older stack
+    lacks the output (unknown)."""
+    found = _optional_value(ref, "cluster_add_ons")
+    return None if found is None else frozenset(found)
+
+
+class RefsError(pulumi.RunError, ValueError):
+    """A component refuses the refs it was handed: one error listing every problem, each with its fix (a
+    `pulumi.RunError`: the engine prints the message without a traceback, the offline plan exits 2)."""
+
+    def __init__(self, component: str, problems: Sequence[str]) -> None:
+        self.component, self.problems = component, list(problems)
+        count = len(self.problems)
+        super().__init__("\n".join([f"{component}: {count} problem{'s' if count != 1 else ''} with its refs",
+                                    *(f"  - {p}" for p in self.problems)]))
+
+
+def refuse(component: str, problems: Sequence[str | None]) -> None:
+    """Raise one `RefsError` for every problem in `problems` (None: no problem), or nothing."""
+    found = [p for p in problems if p]
+    if found:
+        raise RefsError(component, found)
+
+
 CLUSTER_FACTS = ("load_balancer_controller", "network_policy_enforced", "container_insights", "metrics_server",
                  "storage_classes")
 """What a cluster runs, read from the platform's outputs by `ClusterRefs.from_stack_outputs` (same-named fields)."""
@@ -97,6 +139,10 @@ class NetworkRefs:
     interface_endpoints: Sequence[str] | None = None
     """AWS services with an interface endpoint (private DNS) in the VPC, e.g. `sts`: pods behind an egress policy
     reach them at the VPC CIDR. None: unknown (a VPC made elsewhere; its owner says which it has)."""
+    s3_endpoint_bucket_prefixes: Sequence[str] | None = None
+    """The VPC's S3 gateway endpoint is guarded and admits this stack's buckets only when named `<prefix>-*` for one
+    of these (the platform's `consumerBucketPrefixes` output): components refuse buckets named otherwise. None: no
+    such limit known (the stack owns the endpoint and admits its own buckets, or the VPC is not guarded)."""
 
     @classmethod
     def existing(cls, vpc_id: pulumi.Input[str], vpc_cidr: pulumi.Input[str], private_subnet_ids: StringList,
@@ -107,13 +153,21 @@ class NetworkRefs:
 
     @classmethod
     def from_stack_outputs(cls, ref: pulumi.StackReference) -> NetworkRefs:
-        """The platform stack's VPC, read through its output contract (`PLATFORM_OUTPUTS`)."""
+        """The platform stack's VPC, read through its output contract (`PLATFORM_OUTPUTS`); its S3 gateway endpoint
+        when the stack exports one (`vpcS3GatewayEndpointId`; None otherwise, as for any VPC made elsewhere)."""
         refs = cls.existing(
             vpc_id=_require(ref, "vpc_id"), vpc_cidr=_require(ref, "vpc_cidr"),
             private_subnet_ids=_require(ref, "private_subnet_ids"))
         # An older platform stack lacks `vpcInterfaceEndpoints`: unknown (None), as for any VPC made elsewhere.
         endpoints = _optional_value(ref, "interface_endpoints")
-        return replace(refs, interface_endpoints=None if endpoints is None else tuple(endpoints))
+        # ...and `vpcS3GatewayEndpointId`: None, as for a VPC whose endpoint is not known (no exfiltration guards).
+        s3_endpoint = _optional_value(ref, "s3_gateway_endpoint_id")
+        # `consumerBucketPrefixes` is exported exactly when the platform guards the endpoint (absent: unguarded, or a
+        # platform older than it).
+        prefixes = _optional_value(ref, "consumer_bucket_prefixes")
+        return replace(refs, interface_endpoints=None if endpoints is None else tuple(endpoints),
+                       s3_gateway_endpoint_id=s3_endpoint or None,
+                       s3_endpoint_bucket_prefixes=None if prefixes is None else tuple(prefixes))
 
 
 @dataclass(frozen=True)
@@ -127,6 +181,9 @@ class ClusterRefs:
     version: str
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created by the cluster (team namespaces), by name."""
+    occupied_namespaces: frozenset[str] = frozenset()
+    """Namespaces another stack's components own on the cluster (the platform's `platformNamespaces` output): a
+    component here neither creates nor shares one (each holds objects of fixed names). Default: none."""
     oidc_provider_arn: pulumi.Input[str] | None = None
     load_balancer_controller: bool = False
     """The AWS Load Balancer Controller runs, so an Ingress of class `alb` gets an ALB (`cluster.loadBalancerController`)."""
@@ -145,9 +202,28 @@ class ClusterRefs:
     cluster made by another stack; None or "" make egress guards admit the API ClusterIP of both EKS defaults)."""
     storage_classes: Sequence[str] = ()
     """StorageClasses the cluster creates; the first is the default (`gp3`, encrypted)."""
+    # Serving and data alone (review of #29): read from the platform's outputs when it exports them.
+    system_node_disk_gib: int | None = None
+    """Root volume of a system node (GiB), where pods without a node selector run: what they can request as
+    ephemeral storage. None: unknown."""
+    add_ons: frozenset[str] | None = None
+    """The cluster-wide singletons the cluster already runs (blocks/cluster_add_ons.py: `clusterAutoscaler`,
+    `monitoring`, ...), which a component refuses to install a second time: a platform stack's `clusterAddOns`
+    output. Default: None (unknown: a cluster made elsewhere, or a platform stack older than that output)."""
+    external_secrets_store: str | None = None
+    """The External Secrets operator runs on the cluster, serving `external-secrets.io/v1`, with this
+    ClusterSecretStore (a platform stack's `externalSecretsStore`; a component creates its own namespaced
+    SecretStores and only needs the operator). None: not known to run, so a component alone that delivers Secrets
+    through it is refused (`external_secrets_problem`) unless the caller hands in what installs it."""
     provider: k8s.Provider = field(kw_only=True)
     """The cluster's Kubernetes provider (`TrainingCluster.provider`, or `cluster_provider(...)` for a cluster made
     elsewhere). Components bind every Kubernetes child to it through `bind` (never an ambient kubeconfig)."""
+
+    @property
+    def kserve_installed(self) -> bool | None:
+        """KServe and cert-manager already run on the cluster (`kserve` in `add_ons`, the platform's
+        `clusterAddOns`): a `ModelServing` then installs neither (`install_controller` false). None: unknown."""
+        return None if self.add_ons is None else "kserve" in self.add_ons
 
     def bind(self, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
         """A component's `opts` plus `providers={"kubernetes": provider}`, passed to its `super().__init__`: every
@@ -184,6 +260,10 @@ class ClusterRefs:
         facts = {attr: features[attr] if attr in features else _value(ref, attr, f"{attr}=...")
                  for attr in CLUSTER_FACTS}
         facts["storage_classes"] = tuple(facts["storage_classes"])
+        # Newer still: None when the platform stack lacks them (unknown, as for a cluster made elsewhere). Numbers
+        # come back from a StackReference as floats.
+        disk = _optional_value(ref, "system_node_disk_gib")
+        newer = {"system_node_disk_gib": int(disk) if isinstance(disk, float) else disk}
         irsa = mode == "irsa"
         return cls.existing(
             _require(ref, "cluster_name"), provider=provider,
@@ -192,7 +272,25 @@ class ClusterRefs:
             oidc_provider_arn=_require(ref, "oidc_provider_arn") if irsa else None,
             oidc_issuer=_require(ref, "oidc_issuer") if irsa else None,
             # An older platform stack lacks `serviceIpv4Cidr`: None, as for any cluster whose Service CIDR is unknown.
-            **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")), **features, **facts})
+            # `externalSecretsStore` is exported only with the operator: absent, None (an argument given wins).
+            **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")),
+               "add_ons": _stack_add_ons(ref),
+               "external_secrets_store": _optional_value(ref, "external_secrets_store"),
+               "occupied_namespaces": frozenset(_optional_value(ref, "platform_namespaces") or ()),
+               **newer, **features, **facts})
+
+    def external_secrets_problem(self, needs: str) -> str | None:
+        """Why a component alone cannot deliver `needs` (what it syncs, e.g. "its database password") through
+        External Secrets on this cluster, or None: the operator is known to run (`external_secrets_store`). A
+        component handed the resource that installs the operator in the same program does not ask."""
+        if self.external_secrets_store is not None:
+            return None
+        output, producer = _output_key("external_secrets_store"), PLATFORM_PRODUCERS["external_secrets_store"]
+        return (f"External Secrets delivers {needs}, and nothing says this cluster runs its operator: "
+                f"ClusterRefs.external_secrets_store is None (from a platform stack: its output "
+                f"{output!r}, exported only with `{producer}` in its `mlops:platform`). Fix: set that and run `pulumi "
+                f"up` on the platform stack; or, for an operator installed otherwise, name its ClusterSecretStore: "
+                f"`ClusterRefs.from_stack_outputs(..., external_secrets_store=\"<name>\")` (or `ClusterRefs.existing`)")
 
     @staticmethod
     def stack_kubeconfig(ref: pulumi.StackReference) -> pulumi.Output[str]:
@@ -234,6 +332,14 @@ class BucketRefs:
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
+
+    @classmethod
+    def model_artifacts(cls, ref: pulumi.StackReference) -> BucketRefs:
+        """The platform stack's model artifact bucket and the key its objects are encrypted with (the registry's
+        own: `modelArtifactBucket`, `modelArtifactKeyArn`), read through its output contract."""
+        bucket = _require(ref, "model_artifact_bucket")
+        return cls(bucket_name=bucket, bucket_arn=pulumi.Output.concat("arn:aws:s3:::", bucket),
+                   kms_key_arn=_require(ref, "model_artifact_key_arn"))
 
     def objects_arn(self, prefix: str = "") -> pulumi.Output[str]:
         return pulumi.Output.concat(self.bucket_arn, "/", f"{prefix.strip('/')}/*" if prefix else "*")

@@ -120,6 +120,7 @@ class TrainingCluster(pulumi.ComponentResource):
             oidc_provider_arn=self.oidc_provider_arn, load_balancer_controller=cfg.load_balancer_controller,
             container_insights=cfg.container_insights,
             metrics_server=True, network_policy_enforced=True, storage_classes=(storage.GP3,), provider=self.provider,
+            system_node_disk_gib=cfg.system_nodes.disk_size_gib,
             service_ipv4_cidr=self.cluster.kubernetes_network_config.apply(
                 lambda n: (n.service_ipv4_cidr if n is not None else None) or ""))
         self.foundations = TrainingFoundations(

@@ -22,6 +22,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks import iam
+from ..blocks.cluster_add_ons import claim
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.naming import child, retyped
@@ -116,6 +117,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        claim(args.cluster, "clusterAutoscaler", name)  # a cluster runs one: refused when it already does
         super().__init__("mlops:compute:ClusterAutoscaler", name, None,
                          retyped(args.cluster.bind(opts), "mlops:gpu:ClusterAutoscaler"))
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id

@@ -55,6 +55,12 @@ SystemAmiType = Literal["AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD", "BOT
                         "BOTTLEROCKET_ARM_64"]
 
 
+def system_node_ephemeral_gib(disk_gib: int) -> int:
+    """What a system node can give pods' ephemeral storage: its root volume less kubelet's kube-reserved 1Gi and
+    the 10% `nodefs.available` hard-eviction threshold (amazon-eks-ami nodeadm internal/kubelet/config.go)."""
+    return int(disk_gib * 0.9) - 1
+
+
 class SystemNodesConfig(ConfigModel):
     """The small on-demand node group that runs cluster add-ons and operators."""
 

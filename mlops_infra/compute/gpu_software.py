@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..blocks.cluster_add_ons import claim
 from ..blocks.helm import PinnedChart, release
 from ..blocks.namespace import namespace as ns_block
 from ..blocks.naming import child, retyped
@@ -47,6 +48,7 @@ class GpuSoftware(pulumi.ComponentResource):
     efa_release: k8s.helm.v3.Release | None
 
     def __init__(self, name: str, args: GpuSoftwareArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        claim(args.cluster, "gpuSoftware", name)  # a cluster runs one: refused when it already does
         super().__init__("mlops:compute:GpuSoftware", name, None,
                          retyped(args.cluster.bind(opts), "mlops:gpu:GpuSoftware"))
         cfg = args.config

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..blocks import iam
+from ..blocks.cluster_add_ons import claim
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.naming import child, retyped
@@ -70,6 +71,7 @@ class LoadBalancerController(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LoadBalancerControllerArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
+        claim(args.cluster, "loadBalancerController", name)  # a cluster runs one: refused when it already does
         super().__init__("mlops:compute:LoadBalancerController", name, None,
                          retyped(args.cluster.bind(opts), "mlops:cluster:LoadBalancerController"))
         # The controller talks to the Kubernetes API, so its ServiceAccount mounts a token.

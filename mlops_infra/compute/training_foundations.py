@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..blocks.cluster_add_ons import claim
 from ..blocks.helm import PinnedChart, release
 from ..blocks.namespace import PodSecurityLevel, namespace
 from ..blocks.naming import child, child_options, retyped
@@ -21,6 +22,8 @@ TEAM_LABEL = "mlops.io/team"
 TRAINING_LEVEL: PodSecurityLevel = "baseline"
 """Pod Security Admission for team and operator namespaces: enforce `baseline` (GPU containers run as they are
 built); the namespace block warns and audits on `restricted` so teams see what to fix."""
+TRAINING_OPERATORS = {"kubeflow": "kubeflowTrainer", "kuberay": "kuberay"}
+"""The cluster add-on (`clusterAddOns`) each `cluster.trainingOperator.kind` installs."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class TrainingFoundations(pulumi.ComponentResource):
         self.operator = None
         chart = cfg.training_operator.chart
         if chart is not None:
+            claim(args.cluster, TRAINING_OPERATORS[cfg.training_operator.kind], name)  # one per cluster
             op_ns = namespace(child(name, "operator-ns"), self, cfg.training_operator.namespace, level=TRAINING_LEVEL,
                               labels=args.labels)
             values = {"kuberay": {"resources": helm_resources("100m", "512Mi")},

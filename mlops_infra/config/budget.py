@@ -43,6 +43,12 @@ class CostAssumptionsConfig(ConfigModel):
     sns_publish_million_per_month: float = Field(
         _default("sns_publish_million_per_month"), ge=0,
         description="Million publishes per SNS topic per month (each subscription receives each). Default: 0.1.")
+    guardduty_cloudtrail_events_million_per_month: float = Field(
+        _default("guardduty_cloudtrail_events_million_per_month"), ge=0,
+        description="Million CloudTrail management events GuardDuty analyses per month. Default: 1.")
+    guardduty_vpc_flow_log_gb_per_month: float = Field(
+        _default("guardduty_vpc_flow_log_gb_per_month"), ge=0,
+        description="GB of VPC flow logs GuardDuty analyses per month. Default: 10.")
     spot_price_ratio: float = Field(_default("spot_price_ratio"), gt=0, le=1,
                                     description="Spot price as a fraction of on-demand. Default: 0.4.")
 

@@ -33,6 +33,10 @@ class Assumptions:
     """Million CloudTrail data events per month per trail that records data events. Default: 1."""
     sns_publish_million_per_month: float = 0.1
     """Million publishes per SNS topic per month; each subscription receives every one. Default: 0.1."""
+    guardduty_cloudtrail_events_million_per_month: float = 1.0
+    """Million CloudTrail management events GuardDuty analyses per detector per month. Default: 1."""
+    guardduty_vpc_flow_log_gb_per_month: float = 10.0
+    """GB of VPC flow logs GuardDuty analyses per detector per month. Default: 10."""
     spot_price_ratio: float = 0.4
     """Spot price as a fraction of the on-demand price (AWS quotes "up to 90% off"). Default: 0.4."""
 

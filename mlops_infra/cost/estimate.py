@@ -14,6 +14,7 @@ from .model import Estimate, Item, Line
 from .prices import PriceTable, load_prices
 from .volumes import Context, helm_volume_lines, pvc_lines, volume_lines
 
+DETECTOR_FEATURE = "aws:guardduty/detectorFeature:DetectorFeature"
 # No standing charge of their own (they configure something that is priced elsewhere, or are free per AWS pricing:
 # IAM, VPC plumbing, launch templates, EKS add-ons/access entries, bucket sub-resources, parameter/subnet groups).
 FREE_PREFIXES = ("kubernetes:", "pulumi:", "random:", "tls:", "aws:iam/", "aws:s3/bucket")
@@ -27,14 +28,12 @@ FREE_TYPES = frozenset({
     "aws:eks/accessEntry:AccessEntry", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
     "aws:eks/podIdentityAssociation:PodIdentityAssociation", "aws:rds/parameterGroup:ParameterGroup",
     "aws:rds/subnetGroup:SubnetGroup", "aws:sns/topicPolicy:TopicPolicy", "aws:kms/alias:Alias",
-    "aws:cloudwatch/eventTarget:EventTarget", "aws:guardduty/detectorFeature:DetectorFeature",
+    "aws:cloudwatch/eventTarget:EventTarget", DETECTOR_FEATURE,  # enabled features: listed as not modelled
     "aws:accessanalyzer/analyzer:Analyzer", "aws:ecr/lifecyclePolicy:LifecyclePolicy",
     "aws:cloudwatch/eventRule:EventRule",  # rules on AWS service events of the default bus are free
     "aws:secretsmanager/secretVersion:SecretVersion",  # Secrets Manager bills per secret (its Secret line)
 })
-USAGE_ONLY = {  # billed by usage the plan cannot see and the price table does not carry: listed, not priced
-    "aws:guardduty/detector:Detector": "GuardDuty bills events analysed and vCPUs monitored; not in the price table",
-}
+USAGE_ONLY: dict[str, str] = {}  # type -> why: billed by usage the price table does not carry; listed, not priced
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 HELM = "kubernetes:helm.sh/v3:Release"
@@ -205,6 +204,17 @@ def sns_subscription(item: Item, ctx: Context) -> list[Line]:
     return [ctx.per_unit(item, f"{m:g}M {protocol} deliveries", key, m * per_million, "snsPublishMillionPerMonth")]
 
 
+def guardduty_detector(item: Item, ctx: Context) -> list[Line]:
+    # The foundational data sources every detector analyses; the protection plans its DetectorFeatures enable bill
+    # their own usage and are listed as not modelled (see not_modelled).
+    a = ctx.assumptions
+    events, flow = a.guardduty_cloudtrail_events_million_per_month, a.guardduty_vpc_flow_log_gb_per_month
+    return [ctx.per_unit(item, f"{events:g}M CloudTrail management events analysed",
+                         "guardduty:cloudtrail-events-million", events, "guarddutyCloudtrailEventsMillionPerMonth"),
+            ctx.per_unit(item, f"{flow:g} GB VPC flow logs analysed", "guardduty:vpc-flow-log-gb", flow,
+                         "guarddutyVpcFlowLogGbPerMonth")]
+
+
 def karpenter_pool(item: Item, ctx: Context) -> list[Line]:
     # Karpenter keeps no node at rest; its ceiling is `spec.limits` in cpu/memory/GPUs, not in instances.
     return [ctx.line(item, "no nodes at rest", 0.0, 0.0),
@@ -221,6 +231,7 @@ RULES: dict[str, Rule] = {
     "aws:ebs/volume:Volume": volume_lines, PVC: pvc_lines, HELM: helm_volume_lines,
     "aws:secretsmanager/secret:Secret": secret, "aws:sns/topic:Topic": sns_topic,
     "aws:sns/topicSubscription:TopicSubscription": sns_subscription,
+    "aws:guardduty/detector:Detector": guardduty_detector,
 }
 
 
@@ -234,6 +245,10 @@ def not_modelled(item: Item) -> list[str]:
             out.append("RDS log exports (CloudWatch Logs ingestion and storage)")
         if (item.inputs.get("monitoringInterval") or 0) > 0:
             out.append("Enhanced Monitoring (RDSOSMetrics CloudWatch Logs ingestion)")
+    if item.type == "aws:guardduty/detector:Detector":
+        out.append("GuardDuty DNS query log analysis (billed by volume analysed; no volume assumed)")
+    if item.type == DETECTOR_FEATURE and item.inputs.get("status") == "ENABLED":
+        out.append(f"GuardDuty {item.inputs.get('name')} protection plan (billed by its own usage; not in the table)")
     if item.type == "aws:eks/addon:Addon" and item.inputs.get("addonName") == "amazon-cloudwatch-observability":
         out.append("Container Insights metrics (CloudWatch, per metric; its log groups are priced as log groups)")
     return out

@@ -28,6 +28,20 @@ DVC_VERSION = "3.67.1"
 DVC_S3_VERSION = "3.3.0"
 
 
+PROTECTED_SECRET_RECOVERY_DAYS = 30
+"""The recovery window of a protected component's fixed-name secrets (Secrets Manager's maximum)."""
+
+
+def secret_recovery_window(days: int | None, protect: bool) -> int:
+    """The recovery window a component gives its fixed-name secrets: `days` when configured, else 30 when the
+    component is protected and 0 when not. A secret still in its window keeps its name: an unprotected stack destroyed
+    and brought up again within it fails to create it ("scheduled for deletion"), so unprotected means deleted at
+    once."""
+    if days is not None:
+        return days
+    return PROTECTED_SECRET_RECOVERY_DAYS if protect else 0
+
+
 class LakeFsConfig(ConfigModel):
     """LakeFS: Git-like branches and commits over an S3 blockstore, metadata in Postgres."""
 
@@ -53,12 +67,14 @@ class LakeFsConfig(ConfigModel):
         default_factory=list, description="Namespaces admitted to the LakeFS API and S3 gateway (NetworkPolicy). "
         "Default: none (then every team namespace).")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig, description="LakeFS's Postgres (metadata).")
-    secret_recovery_window_days: int = Field(
-        30, ge=0, le=30, description="Secrets Manager recovery window of LakeFS's secrets: 0 (deleted at once, so a "
-        "stack destroyed and brought up again can reuse the names) or 7-30. Default: 30 (profiles: dev and staging 0).")
+    secret_recovery_window_days: int | None = Field(
+        None, ge=0, le=30, description="Secrets Manager recovery window of LakeFS's secrets (fixed names, "
+        "`<component>/lakefs*`): 0 (deleted at once, so a stack destroyed and brought up again can reuse the names) or "
+        "7-30. Default: follows protection (`secret_recovery_window`): 30 when the component is protected, 0 when not "
+        "(profiles: dev and staging 0).")
 
     def problems(self) -> Iterable[Problem]:
-        if 0 < self.secret_recovery_window_days < 7:
+        if self.secret_recovery_window_days is not None and 0 < self.secret_recovery_window_days < 7:
             yield "secretRecoveryWindowDays", "must be 0 or 7-30 (Secrets Manager's RecoveryWindowInDays)"
 
 

@@ -21,7 +21,7 @@ import pulumi_aws as aws
 
 from ..blocks import iam
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, VpcEndpointGuard
-from ..blocks.kms import KmsKey
+from ..blocks.kms import KeyLike
 from ..blocks.naming import child, child_options
 
 REMOTE_NAME = "platform"
@@ -41,7 +41,8 @@ class DvcRemotesArgs:
     teams: Sequence[str]
     region: str
     tags: dict[str, str]
-    kms_key: KmsKey
+    kms_key: KeyLike
+    """Encrypts the remotes' bucket: a `KmsKey`, or a `KeyRef` to an existing key (e.g. the platform's `dataKeyArn`)."""
     backend: Literal["s3", "lakefs"] = "s3"
     lakefs_endpoint: pulumi.Input[str] | None = None
     """LakeFS's in-cluster URL: required with the `lakefs` backend (its S3 gateway)."""

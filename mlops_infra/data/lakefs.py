@@ -28,18 +28,18 @@ from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, VpcEndpointGuard
 from ..blocks.endpoints import ServicePort
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.kms import KmsKey
+from ..blocks.kms import KeyLike
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
 from ..blocks.postgres import PostgresArgs, postgres
-from ..blocks.refs import ClusterRefs, NetworkRefs
+from ..blocks.refs import ClusterRefs, NetworkRefs, refuse
 from ..blocks.rotation import REFRESH_INTERVAL, restart_on_rotation
 from ..observability.contribution import database_alarms
 from ..security.exfiltration_guards import api_service_ips
 from ..security.secrets_delivery import ESO_API_VERSION
-from .config import LAKEFS_CHART, LAKEFS_REPO, LAKEFS_SERVER_PORT, LakeFsConfig
+from .config import LAKEFS_CHART, LAKEFS_REPO, LAKEFS_SERVER_PORT, LakeFsConfig, secret_recovery_window
 from .lakefs_rules import rule_groups
 
 SERVER_PORT = LAKEFS_SERVER_PORT
@@ -65,8 +65,9 @@ class LakeFsArgs:
     config: LakeFsConfig
     network: NetworkRefs
     cluster: ClusterRefs
-    kms_key: KmsKey
-    """Encrypts the blockstore, the database and LakeFS's secret (the platform's data key)."""
+    kms_key: KeyLike
+    """Encrypts the blockstore, the database and LakeFS's secret: a `KmsKey`, or a `KeyRef` to an existing key
+    (e.g. the platform's `dataKeyArn`)."""
     region: str
     """The stack's Region: LakeFS's blockstore and S3 gateway, and its SecretStore's Secrets Manager. Required."""
     tags: dict[str, str]
@@ -75,13 +76,24 @@ class LakeFsArgs:
     client_namespace_labels: Mapping[str, str] | None = None
     """Also admit namespaces carrying these labels (a team workspace's). Default: none."""
     protect: bool = True
-    """Pulumi `protect` + `retain_on_delete` on the bucket, database and secret. Default: true (stateful; dev passes false)."""
+    """Pulumi `protect` + `retain_on_delete` on the bucket, database and secret; also the secrets' recovery window
+    unless configured (`secret_recovery_window`). Default: true (stateful; dev passes false)."""
     bucket_guard: VpcEndpointGuard | None = None
     """The exfiltration guard the blockstore carries. Default: none."""
     monitoring: MonitoringRefs | None = None
     """ServiceMonitor and rules when set. Default: none."""
     external_secrets: pulumi.Resource | None = None
-    """What installs the External Secrets operator (its CRDs): the SecretStore waits for it. Default: none."""
+    """What installs the External Secrets operator (its CRDs): the SecretStore waits for it. Default: none (the
+    operator is already there: `cluster.external_secrets_store` must say so, else LakeFs is refused)."""
+
+
+def refs_problems(args: LakeFsArgs) -> list[str | None]:
+    """Why LakeFS's secrets would never sync on `args.cluster` (None: no problem), every reason at once."""
+    cluster = args.cluster
+    return ["LakeFS's SecretStore authenticates with an IRSA ServiceAccount token (cluster.workloadIdentity irsa); a "
+            "Pod Identity cluster would never sync its secrets" if cluster.identity.mode != "irsa" else None,
+            None if args.external_secrets is not None
+            else cluster.external_secrets_problem("LakeFS's database and auth secrets")]
 
 
 def connection_template(address: pulumi.Input[str], port: pulumi.Input[int]) -> pulumi.Output[str]:
@@ -136,9 +148,7 @@ class LakeFs(pulumi.ComponentResource):
     def __init__(self, name: str, args: LakeFsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:data:LakeFs", name, None, args.cluster.bind(opts))
         cfg, cluster, provider = args.config, args.cluster, args.cluster.provider
-        if cluster.identity.mode != "irsa":  # the platform refuses this in config (data_problems); alone, here
-            raise ValueError(f"{name}: LakeFS's SecretStore authenticates with an IRSA ServiceAccount token "
-                             "(cluster.workloadIdentity irsa); a Pod Identity cluster would never sync its secrets")
+        refuse(name, refs_problems(args))  # the platform refuses the same in config (data_problems)
         ns = namespace(child(name, "ns"), self, cfg.namespace, existing=cluster.namespaces, provider=provider)
         self.bucket = HardenedBucket(child(name, "blockstore"), HardenedBucketArgs(
             kms_key=args.kms_key, tags=args.tags, protect=args.protect, vpc_endpoint_guard=args.bucket_guard),
@@ -210,7 +220,8 @@ class LakeFs(pulumi.ComponentResource):
                  pulumi.Output.json_dumps({AUTH_KEY: auth.result}))):
             secret = aws.secretsmanager.Secret(
                 child(name, suffix), name=secret_name, kms_key_id=args.kms_key.arn, description=description,
-                recovery_window_in_days=args.config.secret_recovery_window_days, tags=args.tags,
+                recovery_window_in_days=secret_recovery_window(args.config.secret_recovery_window_days, args.protect),
+                tags=args.tags,
                 opts=child_options(self, stateful=True, protect=args.protect))
             aws.secretsmanager.SecretVersion(child(name, f"{suffix}-value"), secret_id=secret.id,
                                              secret_string=pulumi.Output.secret(value), opts=child_options(self))  # type: ignore[arg-type]

@@ -27,11 +27,13 @@ from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, V
 from ..blocks.endpoints import ServicePort
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
-from ..blocks.kms import KmsKey
+from ..blocks.kms import KeyLike
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options, truncate_name
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
-from ..blocks.refs import ClusterRefs
+from ..blocks.refs import ClusterRefs, refuse
+from ..compute.config import system_node_ephemeral_gib
+from .config import secret_recovery_window
 from .qdrant_config import GRPC_PORT, HTTP_PORT, METRICS_PORT, P2P_PORT, QDRANT_CHART, QDRANT_REPO, QdrantConfig
 from .qdrant_values import API_KEY, READ_ONLY_API_KEY, SELECTOR_LABEL, helm_values, rule_groups
 
@@ -49,8 +51,9 @@ class QdrantArgs:
     cluster: ClusterRefs
     region: str
     """The stack's Region: the secret stores read Secrets Manager there. Required."""
-    data_key: KmsKey
-    """Encrypts the key secrets and the snapshot bucket."""
+    data_key: KeyLike
+    """Encrypts the key secrets and the snapshot bucket: a `KmsKey`, or a `KeyRef` to an existing key (e.g. the
+    platform's `dataKeyArn`)."""
     tags: dict[str, str]
     client_namespaces: Sequence[str]
     """Namespaces granted the read-write key (and the API port)."""
@@ -59,13 +62,15 @@ class QdrantArgs:
     read_only_namespaces: Sequence[str] = ()
     """Namespaces granted the read-only key (and the API port). Default: none."""
     external_secrets: Sequence[pulumi.Resource] = ()
-    """What installs the External Secrets operator and CRDs (the security baseline). Default: none (another stack)."""
+    """What installs the External Secrets operator and CRDs (the security baseline). Default: none (another stack's:
+    `cluster.external_secrets_store` must say so, else Qdrant is refused)."""
     monitoring: MonitoringRefs | None = None
     """ServiceMonitor, rules, and the Prometheus namespace the NetworkPolicy admits. Default: none."""
     bucket_guard: VpcEndpointGuard | None = None
     """The exfiltration guard of the snapshot bucket. Default: none."""
     protect: bool = True
-    """Pulumi `protect` + `retain_on_delete` on the release, secrets and snapshot bucket. Default: true (stateful; dev passes false)."""
+    """Pulumi `protect` + `retain_on_delete` on the release, secrets and snapshot bucket; also the secrets' recovery
+    window unless configured (`data.config.secret_recovery_window`). Default: true (stateful; dev passes false)."""
 
 
 class Qdrant(pulumi.ComponentResource):
@@ -85,11 +90,9 @@ class Qdrant(pulumi.ComponentResource):
         super().__init__("mlops:data:Qdrant", name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
         self._cfg = cfg
-        if cluster.identity.mode != "irsa":
-            raise ValueError(f"{name}: Qdrant's secret stores authenticate with IRSA (cluster.workloadIdentity irsa)")
-        storage_class = cfg.storage_class or (cluster.storage_classes[0] if cluster.storage_classes else None)
-        if storage_class is None:
-            raise ValueError(f"{name}: no StorageClass (set data.qdrant.storageClass, or use a cluster that makes gp3)")
+        refuse(name, [*problems(cfg, cluster),
+                      None if args.external_secrets else cluster.external_secrets_problem("Qdrant's API keys")])
+        storage_class = cfg.storage_class or cluster.storage_classes[0]  # problems() refuses a cluster without one
         self._provider = cluster.provider
         self.fullname = truncate_name(name, 40)  # pods `<fullname>-<i>`, PVCs `qdrant-storage-<fullname>-<i>`
         self.namespace = namespace(child(name, "namespace"), self, cfg.namespace, existing=cluster.namespaces,
@@ -130,7 +133,7 @@ class Qdrant(pulumi.ComponentResource):
             value = random.RandomPassword(child(name, key), length=40, special=False, opts=child_options(self))
             secret = aws.secretsmanager.Secret(
                 child(name, f"{key}-secret"), name=f"{name}/{key}", kms_key_id=args.data_key.arn, tags=args.tags,
-                recovery_window_in_days=args.config.secret_recovery_window_days,
+                recovery_window_in_days=secret_recovery_window(args.config.secret_recovery_window_days, args.protect),
                 description=f"Qdrant {key} ({name}), synced by External Secrets",
                 opts=child_options(self, stateful=True, protect=args.protect))
             aws.secretsmanager.SecretVersion(child(name, f"{key}-value"), secret_id=secret.id,
@@ -288,7 +291,25 @@ class Qdrant(pulumi.ComponentResource):
         return job_name
 
 
-def snapshot_statements(bucket: HardenedBucket, key: KmsKey) -> list[iam.Statement]:
+def problems(cfg: QdrantConfig, cluster: ClusterRefs) -> list[str]:
+    """What this cluster cannot give this Qdrant, every one (the component raises once with all of them)."""
+    out = []
+    if cluster.identity.mode != "irsa":
+        out.append("Qdrant's secret stores authenticate with IRSA (cluster.workloadIdentity irsa)")
+    if not (cfg.storage_class or cluster.storage_classes):
+        out.append("no StorageClass (set data.qdrant.storageClass, or use a cluster that makes gp3)")
+    disk = cluster.system_node_disk_gib
+    if cfg.snapshots.enabled and not cfg.node_selector and disk is not None:
+        size, room = int(cfg.storage_size.removesuffix("Gi")), system_node_ephemeral_gib(disk)
+        if size > room:  # the job would stay Pending: no system node has that much ephemeral storage
+            out.append(f"storageSize {size}Gi does not fit the snapshot job's scratch space on a system node: it "
+                       f"requests storageSize of ephemeral storage, at most int(0.9 x {disk} GiB) - 1 = {room}Gi "
+                       "(systemNodeDiskGib; kubelet keeps 1Gi and 10% back); lower storageSize, or set nodeSelector "
+                       "to nodes with larger disks")
+    return out
+
+
+def snapshot_statements(bucket: HardenedBucket, key: KeyLike) -> list[iam.Statement]:
     """Put snapshot objects under the prefix, nothing else: no read, list or delete. SSE-KMS uploads need
     GenerateDataKey, and multipart ones Decrypt (S3 user guide, "Uploading an object using multipart upload")."""
     return [

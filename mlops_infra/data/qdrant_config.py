@@ -65,9 +65,10 @@ class QdrantConfig(ConfigModel):
         default_factory=dict, description="Node labels Qdrant's pods require (e.g. a memory-optimised node group). "
         "Default: none (system nodes).")
     snapshots: QdrantSnapshotsConfig = Field(default_factory=QdrantSnapshotsConfig, description="Scheduled snapshots.")
-    secret_recovery_window_days: int = Field(
-        30, ge=0, le=30, description="Secrets Manager recovery window of Qdrant's API-key secrets: 0 (deleted at once, "
-        "so a stack destroyed and brought up again can reuse the names) or 7-30. Default: 30 (profiles: dev and "
+    secret_recovery_window_days: int | None = Field(
+        None, ge=0, le=30, description="Secrets Manager recovery window of Qdrant's API-key secrets (fixed names, "
+        "`<component>/api-key*`): 0 (deleted at once, so a stack destroyed and brought up again can reuse the names) "
+        "or 7-30. Default: follows protection: 30 when the component is protected, 0 when not (profiles: dev and "
         "staging 0).")
     latency_p99_seconds: float = Field(0.5, gt=0, description="Alert when the p99 of search/query requests exceeds "
                                                                "this over 10 minutes. Default: 0.5.")
@@ -80,7 +81,7 @@ class QdrantConfig(ConfigModel):
             yield "readOnlyNamespaces", f"{', '.join(both)} also in clientNamespaces (pick one access level)"
         if self.namespace in {*self.client_namespaces, *self.read_only_namespaces}:
             yield "clientNamespaces", f"{self.namespace!r} is Qdrant's own namespace"
-        if 0 < self.secret_recovery_window_days < 7:
+        if self.secret_recovery_window_days is not None and 0 < self.secret_recovery_window_days < 7:
             yield "secretRecoveryWindowDays", "must be 0 or 7-30 (Secrets Manager's RecoveryWindowInDays)"
         if len(self.snapshots.schedule.split()) != 5:
             yield "snapshots.schedule", f"must be a 5-field cron expression (got {self.snapshots.schedule!r})"

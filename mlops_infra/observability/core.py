@@ -24,6 +24,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from ..blocks import helm, iam, pod_security
+from ..blocks.cluster_add_ons import claim
 from ..blocks.endpoints import ServicePort
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
@@ -123,6 +124,7 @@ class MonitoringCore(pulumi.ComponentResource):
     managed_prometheus_workspace_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: MonitoringCoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        claim(args.cluster, "monitoring", name)  # a cluster runs one: refused when it already does
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=LEGACY_TYPE)]))
         super().__init__(CORE_TYPE, name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster

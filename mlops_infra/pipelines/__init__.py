@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from .metaflow import Metaflow, MetaflowArgs
     from .metaflow_config import MetaflowConfig
     from .prefect import Prefect, PrefectArgs
+    from .prefect_cloud import PrefectCloudKey
     from .prefect_config import PrefectCloudConfig, PrefectConfig, PrefectServerConfig
-    from .refs import Endpoint, EngineRefs
+    from .refs import UNGUARDED, Endpoint, EngineRefs, Unguarded
 
 # The public API (tests/data/public-api.txt pins it): each name and the module that defines it, imported
 # on first use (PEP 562), so importing one module of the package loads nothing else of it.
@@ -22,15 +23,35 @@ _EXPORTS = {
     "KfpConfig": "config", "KfpDatabaseConfig": "config", "OrchestrationConfig": "config", "UiConfig": "config",
     "KubeflowPipelines": "kfp", "KubeflowPipelinesArgs": "kfp", "Metaflow": "metaflow", "MetaflowArgs": "metaflow",
     "MetaflowConfig": "metaflow_config", "Prefect": "prefect", "PrefectArgs": "prefect",
-    "PrefectCloudConfig": "prefect_config", "PrefectConfig": "prefect_config",
-    "PrefectServerConfig": "prefect_config", "Endpoint": "refs", "EngineRefs": "refs",
+    "PrefectCloudConfig": "prefect_config", "PrefectCloudKey": "prefect_cloud", "PrefectConfig": "prefect_config",
+    "PrefectServerConfig": "prefect_config", "Endpoint": "refs", "EngineRefs": "refs", "UNGUARDED": "refs",
+    "Unguarded": "refs",
 }
 
 __all__ = [
-    "Airflow", "AirflowArgs", "AirflowConfig", "AirflowDagsConfig", "Endpoint", "EngineRefs", "KfpConfig",
-    "KfpDatabaseConfig", "KubeflowPipelines", "KubeflowPipelinesArgs", "Metaflow", "MetaflowArgs", "MetaflowConfig",
-    "OrchestrationConfig", "Prefect", "PrefectArgs", "PrefectCloudConfig", "PrefectConfig", "PrefectServerConfig",
+    "UNGUARDED",
+    "Airflow",
+    "AirflowArgs",
+    "AirflowConfig",
+    "AirflowDagsConfig",
+    "Endpoint",
+    "EngineRefs",
+    "KfpConfig",
+    "KfpDatabaseConfig",
+    "KubeflowPipelines",
+    "KubeflowPipelinesArgs",
+    "Metaflow",
+    "MetaflowArgs",
+    "MetaflowConfig",
+    "OrchestrationConfig",
+    "Prefect",
+    "PrefectArgs",
+    "PrefectCloudConfig",
+    "PrefectCloudKey",
+    "PrefectConfig",
+    "PrefectServerConfig",
     "UiConfig",
+    "Unguarded",
 ]
 
 

@@ -31,6 +31,7 @@ from ..blocks.observability import ScrapeEndpoint, prometheus_rule, service_moni
 from . import airflow_values as av
 from .airflow_metrics import rule_groups
 from .config import AirflowConfig, AirflowDagsConfig
+from .engine_checks import engine_problems, refuse
 from .refs import EngineRefs
 from .wiring_common import (
     EngineWiring,
@@ -47,6 +48,8 @@ CHART_REPO = "https://airflow.apache.org"
 API_SERVER_PORT = 8080  # values.yaml ports.apiServer
 ENGINE = "airflow"
 """Short engine name: labels, the namespace's child name."""
+CONFIG_PATH = "orchestration.airflow"
+"""Where a stack's `mlops:platform` configures it (named in the engine's refusals)."""
 POD_SECURITY: PodSecurityLevel = "restricted"
 GPU_NODE_SELECTOR_ENV = "MLOPS_GPU_NODE_SELECTOR"
 GPU_TOLERATIONS_ENV = "MLOPS_GPU_TOLERATIONS"
@@ -69,14 +72,15 @@ class Airflow(pulumi.ComponentResource):
 
     # long: one straight sequence of children (bucket, identities, database, egress, release, monitoring)
     def __init__(self, name: str, args: AirflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:pipelines:Airflow", name, None, args.refs.cluster.bind(opts))
         cfg = args.config
+        refuse(name, CONFIG_PATH, engine_problems(args.refs, cfg.namespace, cfg.ui, [child(name, "bucket")]))
+        super().__init__("mlops:pipelines:Airflow", name, None, args.refs.cluster.bind(opts))
         refs = args.refs.with_key(self, name)
         provider = refs.cluster.provider
         ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
         self.bucket = HardenedBucket(child(name, "bucket"), HardenedBucketArgs(
-            # Task logs and DAGs, not training data: no exfiltration guard, so not a CloudTrail data-event bucket
-            # (the platform registers it as a platform bucket, so the S3 endpoint admits it).
+            # Task logs and DAGs, not training data: no exfiltration guard (DAGs are uploaded from outside the VPC);
+            # registered as a platform bucket: the S3 endpoint admits it and the trail records its data events.
             kms_key=refs.key, tags=refs.tags, protect=refs.protect,
             lifecycle=[LifecycleRule("expire-task-logs", f"{av.LOG_PREFIX}/", expiration_days=cfg.log_retention_days)]),
             pulumi.ResourceOptions(parent=self))

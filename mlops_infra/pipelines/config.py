@@ -26,6 +26,10 @@ KFP_VERSION = "2.17.0"
 SUPPORTED_MYSQL = ("8.4",)
 
 
+INGRESS_NEEDS = ("the Ingress has class `alb`, which only the AWS Load Balancer Controller serves, and the cluster "
+                 "runs none (set cluster.loadBalancerController: true)")
+
+
 class UiConfig(ConfigModel):
     """An orchestrator's web UI: a ClusterIP Service (port-forward) by default, or an internal ALB with TLS."""
 
@@ -169,6 +173,13 @@ class OrchestrationConfig(ConfigModel):
         engines = (("airflow", self.airflow), ("kubeflowPipelines", self.kubeflow_pipelines),
                    ("metaflow", self.metaflow), ("prefect", self.prefect))
         return [(f"{path}.namespace", e.namespace) for path, e in engines if e.enabled]
+
+    def ingress_problems(self, load_balancer_controller: bool) -> Iterable[Problem]:
+        """Paths relative to `orchestration`: a UI's `alb` Ingress needs the AWS Load Balancer Controller (none
+        serves it otherwise: it never gets an address, and pulumi-kubernetes waits for one until it times out)."""
+        for path, engine in (("airflow", self.airflow), ("kubeflowPipelines", self.kubeflow_pipelines)):
+            if engine.enabled and engine.ui.ingress and not load_balancer_controller:
+                yield f"{path}.ui.ingress", INGRESS_NEEDS
 
     def gpu_pool_problems(self, pools: Iterable[str]) -> Iterable[Problem]:
         """Paths relative to `orchestration`: a named GPU pool must exist."""

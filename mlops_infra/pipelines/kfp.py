@@ -30,12 +30,14 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
+from ..blocks.cluster_add_ons import claim
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.namespace import PodSecurityLevel
 from ..blocks.naming import child, child_options
 from ..security.exfiltration_guards import API_SERVICE_PORT, api_service_ips
 from . import kfp_admission
 from .config import KFP_VERSION, KfpConfig
+from .engine_checks import engine_problems, refuse
 from .kfp_database import API_EXTRA_PARAMS, MYSQL_PORT, mlmd_config_template, mysql
 from .refs import EngineRefs
 from .wiring_common import (
@@ -51,6 +53,8 @@ from .wiring_common import (
 MANIFESTS = Path(__file__).resolve().parent / "kfp_manifests"
 ENGINE = "kfp"
 """Short engine name: labels, the namespace's child name."""
+CONFIG_PATH = "orchestration.kubeflowPipelines"
+"""Where a stack's `mlops:platform` configures it (named in the engine's refusals)."""
 POD_SECURITY: PodSecurityLevel = "baseline"
 """Upstream KFP pods (and users' steps) do not all meet `restricted`; warn/audit report them."""
 PIPELINE_ROOT_PREFIX = "pipelines"
@@ -146,16 +150,18 @@ class KubeflowPipelines(pulumi.ComponentResource):
     gpu: GpuScheduling
     """Where GPU steps run (node selector, tolerations): what pipeline authors put on GPU tasks."""
 
+    # long: one straight sequence of children (bucket, identities, database, admission policy, kustomize bases)
     def __init__(self, name: str, args: KubeflowPipelinesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:pipelines:KubeflowPipelines", name, None, args.refs.cluster.bind(opts))
         cfg = args.config
+        refuse(name, CONFIG_PATH, engine_problems(args.refs, cfg.namespace, cfg.ui, [child(name, "artifacts")]))
+        claim(args.refs.cluster, "kubeflowPipelines", name)  # a cluster runs one: refused when it already does
+        super().__init__("mlops:pipelines:KubeflowPipelines", name, None, args.refs.cluster.bind(opts))
         refs = args.refs.with_key(self, name)
-        region, provider = refs.region, refs.cluster.provider
-        self._k8s_provider = provider
+        self._k8s_provider = provider = refs.cluster.provider
         k8s_opts = child_options(self, provider=provider)
         ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
         self.bucket = HardenedBucket(child(name, "artifacts"), HardenedBucketArgs(
-            kms_key=refs.key, tags=refs.tags, protect=refs.protect, vpc_endpoint_guard=refs.bucket_guard,
+            kms_key=refs.key, tags=refs.tags, protect=refs.protect, vpc_endpoint_guard=refs.data_guard(self, child(name, "artifacts")),
             lifecycle=[LifecycleRule("expire-pipeline-artifacts", f"{PIPELINE_ROOT_PREFIX}/",
                                      expiration_days=cfg.artifact_retention_days),
                        LifecycleRule("expire-argo-logs", f"{ARGO_PREFIX}/", expiration_days=cfg.artifact_retention_days)]),
@@ -188,15 +194,15 @@ class KubeflowPipelines(pulumi.ComponentResource):
         db_host = k8s.core.v1.Service(
             child(name, "mysql-rds"), metadata={"name": DB_HOST, "namespace": ns},
             spec={"type": "ExternalName", "external_name": self.database.address}, opts=k8s_opts)
-        owned = self._platform_config(name, ns, region)
+        owned = self._platform_config(name, ns, refs.region)
         cluster_scoped = k8s.kustomize.v2.Directory(
-            child(name, "cluster-scoped"), directory=_relative(MANIFESTS / "cluster-scoped"), opts=k8s_opts)
+            child(name, "cluster-scoped"), directory=kustomize_directory(MANIFESTS / "cluster-scoped"), opts=k8s_opts)
         priority = k8s.scheduling.v1.PriorityClass(
             child(name, "argo-priority-class"), metadata={"name": ARGO_PRIORITY_CLASS}, value=ARGO_PRIORITY,
             opts=k8s_opts)
         self.argo_base = [cluster_scoped, priority]
         manifests = k8s.kustomize.v2.Directory(
-            child(name, "manifests"), directory=_relative(MANIFESTS), opts=child_options(
+            child(name, "manifests"), directory=kustomize_directory(MANIFESTS), opts=child_options(
                 self, provider=provider, depends_on=[
                     *self.argo_base, self.wiring, *identities, self.database.db.instance,
                     *self.database.external_secrets, db_host, *owned]))
@@ -262,7 +268,13 @@ class KubeflowPipelines(pulumi.ComponentResource):
             opts=child_options(self, provider=self._k8s_provider, depends_on=depends_on))
 
 
-def _relative(path: Path) -> str:
-    """The manifests' folder relative to the program's working directory: the same string on every machine that
-    runs the stack from the repository root (an absolute path would differ, and show as a diff)."""
+def kustomize_directory(path: Path) -> str:
+    """A kustomization of this package as `kustomize.v2.Directory` takes it: relative to the program's working
+    directory, which is the provider's (Pulumi starts the language host and the kubernetes plugin in the project's
+    directory, and pulumi-kubernetes 4.34.2 runs kustomize on the path as given, provider/pkg/provider/kustomize/v2/
+    directory.go). The string never reaches the state: a Directory is a remote component, whose registration the
+    engine answers with the provider's Construct result (no goal, no diff of its inputs), and the provider
+    registers the component with no properties; the objects it renders are named `<Directory name>-...`
+    (`resourcePrefix`), not after the path. So another checkout or venv location changes no URN and shows no
+    diff; relative rather than absolute keeps machine paths out of plans and reports."""
     return os.path.relpath(path, Path.cwd())

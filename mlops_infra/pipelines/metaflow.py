@@ -23,7 +23,6 @@ read-only root filesystem.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,16 @@ from ..blocks.helm import PinnedChart, release
 from ..blocks.namespace import PodSecurityLevel
 from ..blocks.naming import child, child_options
 from ..security.exfiltration_guards import API_SERVICE_PORT, api_service_ips
-from .metaflow_config import METAFLOW_SERVICE_CHART, METAFLOW_SERVICE_PORT, METAFLOW_SERVICE_REPO, MetaflowConfig
+from .engine_checks import engine_problems, refuse
+from .kfp import kustomize_directory
+from .metaflow_config import (
+    ARGO_NEEDED,
+    METAFLOW_SERVICE_CHART,
+    METAFLOW_SERVICE_PORT,
+    METAFLOW_SERVICE_REPO,
+    MetaflowConfig,
+    metaflow_own_problems,
+)
 from .metaflow_user_config import MetaflowUserConfigArgs, config_json, metaflow_user_config
 from .refs import EngineRefs
 from .wiring_common import (
@@ -51,6 +59,8 @@ from .wiring_common import (
 
 ENGINE = "metaflow"
 """Short engine name: labels, the namespace's child name."""
+CONFIG_PATH = "orchestration.metaflow"
+"""Where a stack's `mlops:platform` configures it (named in the engine's refusals)."""
 POD_SECURITY: PodSecurityLevel = "baseline"
 """Step pods and the metadata service run as root (the module's waiver)."""
 SERVICE_NAME = "metaflow-service"
@@ -74,7 +84,11 @@ class MetaflowArgs:
     """What Metaflow runs on and its pods call (cluster, network, key, bucket guard, grants, endpoints)."""
     argo_base: list[pulumi.Resource] = field(default_factory=list)
     """What the Argo controller (`scheduler: argoWorkflows`) waits for: the Argo CRDs and the PriorityClass it names
-    (`KubeflowPipelines.argo_base`). Default: none (they are already on the cluster)."""
+    (`KubeflowPipelines.argo_base`, of this program). Default: none (see `argo_on_cluster`)."""
+    argo_on_cluster: bool = False
+    """The cluster already has that Argo base (e.g. a platform stack that runs Kubeflow Pipelines: it exports
+    `kfpNamespace`). Default: false: `scheduler: argoWorkflows` then needs `argo_base`, else it is refused (the
+    controller's objects would name CRDs and a PriorityClass nobody installs)."""
 
 
 def service_values(cfg: MetaflowConfig, db_host: pulumi.Input[str], db_port: pulumi.Input[int]) -> dict[str, Any]:
@@ -114,13 +128,17 @@ class Metaflow(pulumi.ComponentResource):
     user_config: pulumi.Output[str]
 
     def __init__(self, name: str, args: MetaflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:pipelines:Metaflow", name, None, args.refs.cluster.bind(opts))
         cfg = args.config
+        argo = [("scheduler", ARGO_NEEDED)] if cfg.scheduler == "argoWorkflows" and not (
+            args.argo_base or args.argo_on_cluster) else []
+        refuse(name, CONFIG_PATH, [*metaflow_own_problems(cfg), *argo, *engine_problems(
+            args.refs, cfg.namespace, None, [child(name, "datastore")])])
+        super().__init__("mlops:pipelines:Metaflow", name, None, args.refs.cluster.bind(opts))
         refs = args.refs.with_key(self, name)
         provider = refs.cluster.provider
         ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
         self.bucket = HardenedBucket(child(name, "datastore"), HardenedBucketArgs(
-            kms_key=refs.key, tags=refs.tags, protect=refs.protect, vpc_endpoint_guard=refs.bucket_guard),
+            kms_key=refs.key, tags=refs.tags, protect=refs.protect, vpc_endpoint_guard=refs.data_guard(self, child(name, "datastore"))),
             pulumi.ResourceOptions(parent=self))
         self.wiring = EngineWiring(child(name, "wiring"), EngineWiringArgs(
             refs=refs, engine=ENGINE, namespace=ns, service_account=FLOWS_SERVICE_ACCOUNT, user=cfg.namespace,
@@ -153,8 +171,7 @@ class Metaflow(pulumi.ComponentResource):
         gpu = gpu_scheduling(refs.gpu_pools, cfg.gpu_pool)
 
         image = cfg.task_image
-        if image is None:  # refused by metaflow_problems; a component built alone gets the same message
-            raise ValueError("orchestration.metaflow.taskImage is required (images/metaflow-step/Dockerfile)")
+        assert image is not None  # refused above (metaflow_own_problems)
 
         def render(bucket: str, url: str) -> str:
             return config_json(metaflow_user_config(MetaflowUserConfigArgs(
@@ -196,7 +213,7 @@ class Metaflow(pulumi.ComponentResource):
         # The controller: watches this namespace only, creates the step pods through the API.
         # It waits for the Argo CRDs and the PriorityClass its pod names (KubeflowPipelines.argo_base), else the
         # Directory's apply fails on the CRs and the pod is refused admission.
-        k8s.kustomize.v2.Directory(child(name, "argo"), directory=os.path.relpath(ARGO_MANIFESTS, Path.cwd()),
+        k8s.kustomize.v2.Directory(child(name, "argo"), directory=kustomize_directory(ARGO_MANIFESTS),
                                    opts=child_options(self, provider=provider, depends_on=argo_base))
         control_plane_egress(self, child(name, "argo"), refs, namespace=ns, database_port=None,
                              pod_selector={"app": [ARGO_CONTROLLER]})

@@ -67,14 +67,23 @@ def metaflow_problems(cfg: MetaflowConfig, *, kubeflow_pipelines: bool, gpu_pool
     if not cfg.enabled:
         return
     if cfg.scheduler == "argoWorkflows" and not kubeflow_pipelines:
-        yield "scheduler", ("argoWorkflows needs the Argo Workflows Kubeflow Pipelines installs "
-                            "(enable kubeflowPipelines, or set scheduler: none)")
+        yield "scheduler", ARGO_NEEDED
+    yield from metaflow_own_problems(cfg)
+    pools = set(gpu_pools)
+    if cfg.gpu_pool is not None and cfg.gpu_pool not in pools:
+        yield "gpuPool", f"unknown GPU pool {cfg.gpu_pool!r} (known: {', '.join(sorted(pools)) or 'none'})"
+
+
+ARGO_NEEDED = ("argoWorkflows needs the Argo Workflows Kubeflow Pipelines installs (its CRDs and PriorityClass): "
+               "enable kubeflowPipelines, or set scheduler: none")
+
+
+def metaflow_own_problems(cfg: MetaflowConfig) -> Iterable[Problem]:
+    """What Metaflow's own config must satisfy wherever it is built (the platform, a consumer stack, the component
+    alone): the namespace its Argo controller is pinned to, and the step image."""
     if cfg.scheduler == "argoWorkflows" and cfg.namespace != ARGO_NAMESPACE:
         yield "namespace", (f"Metaflow's Argo controller is pinned to namespace {ARGO_NAMESPACE!r} "
                             "(pipelines/metaflow_argo/kustomization.yaml); use it, or set scheduler: none")
     if cfg.task_image is None:
         yield "taskImage", ("required: an image with boto3 and requests installed and METAFLOW_SKIP_INSTALL_DEPENDENCIES "
                             "set (images/metaflow-step/Dockerfile); step pods cannot reach PyPI")
-    pools = set(gpu_pools)
-    if cfg.gpu_pool is not None and cfg.gpu_pool not in pools:
-        yield "gpuPool", f"unknown GPU pool {cfg.gpu_pool!r} (known: {', '.join(sorted(pools)) or 'none'})"

@@ -9,8 +9,10 @@
   `gpu_limit` / `node_selector` job variables for GPU steps;
 - self-hosted: the server's database URL is templated by External Secrets from the RDS-managed password into
   `prefect-db` (`externalDatabase.existingSecret` + `connectionStringSecretKey`), never a value;
-- cloud: the API key is an integration secret (securityBaseline.integrationSecrets) synced into the namespace; the
-  worker and flow-run pods read it through `secretKeyRef` (`jobApiKeyPropagation: secretRef`). Prefect Cloud is on
+- cloud: the API key reaches the namespace's Secret `api.apiKeySecret` as `PrefectArgs.cloud_api_key` says
+  (prefect_cloud.py): synced from a named Secrets Manager secret by the component (alone), or delivered by the
+  platform's integration secrets (securityBaseline.integrationSecrets); the worker and flow-run pods read it through
+  `secretKeyRef` (`jobApiKeyPropagation: secretRef`). Prefect Cloud is on
   the internet: the namespace then admits egress to any address on 443 (no FQDN rules in NetworkPolicy).
 """
 
@@ -27,6 +29,9 @@ from ..blocks import pod_security
 from ..blocks.helm import PinnedChart, release
 from ..blocks.namespace import PodSecurityLevel
 from ..blocks.naming import child, child_options
+from ..blocks.refs import refuse as refuse_refs
+from .engine_checks import engine_problems, refuse
+from .prefect_cloud import PrefectCloudKey, cloud_key_problems, sync_cloud_key
 from .prefect_config import (
     PREFECT_REPO,
     PREFECT_SERVER_PORT,
@@ -63,9 +68,10 @@ class PrefectArgs:
     config: PrefectConfig
     refs: EngineRefs
     """What Prefect runs on and its pods call (cluster, network, key, grants, endpoints)."""
-    cloud_api_key_secret_key: str = "value"
-    """Prefect Cloud (`api.mode: cloud`): the key of the API key in the namespace's Secret `api.apiKeySecret` (an
-    integration secret's `secretKey`, synced by External Secrets). Default: value."""
+    cloud_api_key: PrefectCloudKey | None = None
+    """Prefect Cloud (`api.mode: cloud`): where the API key in the namespace's Secret `api.apiKeySecret` comes from
+    (`PrefectCloudKey.from_secrets_manager(<secret ARN>)`: synced by this component; `PrefectCloudKey.delivered`:
+    already delivered). Required then: None is refused. Default: None (a self-hosted server needs no key)."""
 
 
 def _containers(cpu: str, memory: str) -> dict[str, Any]:
@@ -123,9 +129,9 @@ class Prefect(pulumi.ComponentResource):
     project_yaml: pulumi.Output[str]
 
     def __init__(self, name: str, args: PrefectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:pipelines:Prefect", name, None, args.refs.cluster.bind(opts))
         cfg = args.config
-        provider = args.refs.cluster.provider
+        refuse(name, "orchestration.prefect", engine_problems(args.refs, cfg.namespace))
+        super().__init__("mlops:pipelines:Prefect", name, None, args.refs.cluster.bind(opts))
         # The key encrypts only the self-hosted server's database (and its secret): Prefect Cloud needs none.
         refs = args.refs.with_key(self, name) if isinstance(cfg.api, PrefectServerConfig) else args.refs
         ns = engine_namespace(child(name, "namespace"), self, refs.cluster, cfg.namespace, ENGINE, level=POD_SECURITY, refs=refs)
@@ -136,6 +142,8 @@ class Prefect(pulumi.ComponentResource):
         control_plane_egress(self, child(name, "worker"), refs, namespace=ns, database_port=None,
                              pod_selector={"app.kubernetes.io/component": ["worker"]})
         cloud = cfg.api if isinstance(cfg.api, PrefectCloudConfig) else None
+        if cloud is not None:  # before anything is built: every problem at once
+            refuse_refs(name, cloud_key_problems(args.cloud_api_key, args.refs, cloud.api_key_secret))
         self.database: MetadataDatabase | None = None
         depends: list[pulumi.Resource] = [self.wiring]
         api_key: tuple[str, str] | None = None  # (Secret name, key) of the Prefect Cloud API key
@@ -158,11 +166,9 @@ class Prefect(pulumi.ComponentResource):
             self.api_url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}/api", SERVER, ns,
                                                 PREFECT_SERVER_PORT)
         else:
-            assert cloud is not None
-            self._internet_egress(name, ns, provider)
-            self.api_url = pulumi.Output.from_input(
-                f"https://api.prefect.cloud/api/accounts/{cloud.account_id}/workspaces/{cloud.workspace_id}")
-            api_key = (cloud.api_key_secret, args.cloud_api_key_secret_key)
+            assert cloud is not None and args.cloud_api_key is not None
+            depends += self._cloud(name, cloud, args.cloud_api_key, refs, ns)
+            api_key = (cloud.api_key_secret, args.cloud_api_key.secret_key)
         gpu = gpu_scheduling(refs.gpu_pools, cfg.gpu_pool)
         env = pulumi.Output.all(**{k: pulumi.Output.from_input(v) for k, v in self.wiring.env.items()})
         template = pulumi.Output.all(ns, env).apply(lambda a: base_job_template(JobTemplateArgs(
@@ -182,6 +188,14 @@ class Prefect(pulumi.ComponentResource):
                                                                 if gpu.node_selector else {})}}]))
         self.register_outputs({"apiUrl": self.api_url, "workPool": cfg.work_pool,
                                "flowRoleArn": self.wiring.role_arn})
+
+    def _cloud(self, name: str, cloud: PrefectCloudConfig, key: PrefectCloudKey, refs: EngineRefs,
+               ns: pulumi.Input[str]) -> list[pulumi.Resource]:
+        """Prefect Cloud: its API URL, egress to it, and the API key Secret (what the worker waits for)."""
+        self._internet_egress(name, ns, refs.cluster.provider)
+        self.api_url = pulumi.Output.from_input(
+            f"https://api.prefect.cloud/api/accounts/{cloud.account_id}/workspaces/{cloud.workspace_id}")
+        return sync_cloud_key(self, child(name, "cloud-key"), refs, key, namespace=ns, secret_name=cloud.api_key_secret)
 
     def _internet_egress(self, name: str, ns: pulumi.Input[str], provider: pulumi.ProviderResource | None) -> None:
         """Prefect Cloud: the worker and flow runs call its API on the internet (HTTPS only)."""

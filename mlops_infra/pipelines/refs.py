@@ -30,6 +30,17 @@ class Endpoint:
     port: int
 
 
+class Unguarded:
+    """`EngineRefs.bucket_guard=UNGUARDED`: the caller chose data buckets with no exfiltration guard."""
+
+    def __repr__(self) -> str:
+        return "UNGUARDED"
+
+
+UNGUARDED = Unguarded()
+"""An explicit "no guard" for `EngineRefs.bucket_guard` (None, the default, is the same with a warning)."""
+
+
 @dataclass(frozen=True)
 class EngineRefs:
     """The references every engine (Airflow, KubeflowPipelines, Metaflow, Prefect) shares."""
@@ -45,8 +56,10 @@ class EngineRefs:
     """Pulumi `protect` + `retain_on_delete` on buckets and databases. Default: true."""
     kms_key: KmsKey | None = None
     """The key buckets, databases and their secrets encrypt with. Default: none (each engine creates its own)."""
-    bucket_guard: VpcEndpointGuard | None = None
-    """The exfiltration guard data buckets (KFP artifacts, Metaflow datastore) carry. Default: none."""
+    bucket_guard: VpcEndpointGuard | Unguarded | None = None
+    """The exfiltration guard data buckets (KFP artifacts, Metaflow datastore) carry, or `UNGUARDED` to choose none.
+    Default: None, which is no guard too, but a data bucket made so gets a warning in the plan's (and `pulumi up`'s)
+    output, as aws-cdk warns when a default it chose for you weakens a resource (aws/aws-cdk#31705): say which."""
     monitoring: MonitoringRefs | None = None
     """A monitoring core to contribute scrape targets, rules and database alarms to. Default: none."""
     feature_read_policy_arn: pulumi.Input[str] | None = None
@@ -65,7 +78,8 @@ class EngineRefs:
     """The training pools GPU steps may run on (node selector, taints); the first is the default. Default: none."""
     external_secrets: pulumi.Resource | None = None
     """What installs the External Secrets operator and its CRDs: SecretStores and ExternalSecrets wait for it.
-    Default: none (the operator is already there)."""
+    Default: none (the operator is already there: `cluster.external_secrets_store` must say so, else an engine that
+    syncs a Secret is refused)."""
     mlflow_credentials: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """MLflow basic auth: the password (a Pulumi secret) of the MLflow user named after each engine namespace.
     Default: none (no auth)."""
@@ -80,6 +94,18 @@ class EngineRefs:
             raise ValueError("EngineRefs: feature_read_policy_arn is set but dynamodb is not: say whether the feature "
                              "store's online store is DynamoDB (dynamodb=True admits its prefix list in the egress "
                              "policy; a platform stack exports featureStoreOnlineTableNames exactly then)")
+
+    def data_guard(self, owner: pulumi.Resource, bucket: str) -> VpcEndpointGuard | None:
+        """The guard data bucket `bucket` carries: `bucket_guard`, None for `UNGUARDED`, and for the default (None)
+        None with a warning on `owner` (the choice is visible where it was not made)."""
+        if isinstance(self.bucket_guard, Unguarded):
+            return None
+        if self.bucket_guard is None:
+            pulumi.log.warn(f"{bucket}: EngineRefs.bucket_guard is not set, so this data bucket carries no "
+                            "exfiltration guard (S3 requests from outside the VPC's gateway endpoint are not denied): "
+                            "pass a VpcEndpointGuard (security.exfiltration_guards.data_bucket_guard), or "
+                            "bucket_guard=UNGUARDED to choose none and silence this warning", resource=owner)
+        return self.bucket_guard
 
     def with_key(self, owner: pulumi.Resource, name: str) -> EngineRefs:
         """These refs with a key: `kms_key`, else a key of the engine's own (`<name>-key`, under `owner`)."""

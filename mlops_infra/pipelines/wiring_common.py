@@ -31,7 +31,7 @@ from ..blocks.namespace import PLATFORM_CLIENT_LABEL, PodSecurityLevel, namespac
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.postgres import POSTGRES_PORT, Postgres, PostgresArgs, postgres
-from ..blocks.refs import ClusterRefs
+from ..blocks.refs import ClusterRefs, refuse
 from ..blocks.rotation import REFRESH_INTERVAL, restart_on_rotation
 from ..compute.gpu_config import POOL_LABEL, GpuPoolConfig
 from ..config.database import DatabaseConfig
@@ -303,9 +303,9 @@ def metadata_database(owner: pulumi.Resource, name: str, refs: EngineRefs, *, co
     `workloads`: the Deployments/StatefulSets that read these Secrets (and `also_watch`), the only ones the
     restarter may patch. Default: none named (every one of the namespace).
     `also_watch`: Secrets Pulumi writes that the engine's pods also read at start (`mlflow-credentials`,
-    `feast-credentials`): a changed password rolls them too. Default: none. A Pod Identity cluster is refused
-    (`_require_irsa`)."""
-    _require_irsa(name, refs)
+    `feast-credentials`): a changed password rolls them too. Default: none. A Pod Identity cluster, and a cluster
+    not known to run the External Secrets operator, are refused (`secret_delivery_problems`)."""
+    refuse(name, secret_delivery_problems(refs, "the metadata database's password"))
     placement = PrivatePlacement(vpc_id=refs.network.vpc_id, subnet_ids=refs.network.private_subnet_ids,
                                  client_security_group_id=refs.cluster.cluster_security_group_id)
     db = database(name, owner, PostgresArgs(config=config, placement=placement, kms_key=refs.key, tags=refs.tags,
@@ -349,14 +349,25 @@ def metadata_database(owner: pulumi.Resource, name: str, refs: EngineRefs, *, co
                             username=username, secret_name=secret_name, external_secrets=tuple(synced))
 
 
-def _require_irsa(name: str, refs: EngineRefs) -> None:
-    """The SecretStore authenticates as its reader ServiceAccount only with IRSA (`auth.jwt`); on a Pod Identity
-    cluster it would get no `auth`, and External Secrets would read the password with its controller's credentials,
-    not the reader role made here: refused."""
+def secret_delivery_problems(refs: EngineRefs, needs: str) -> list[str]:
+    """Why `needs` (a Secret an engine syncs through a SecretStore of its namespace) cannot reach the engine on
+    `refs.cluster`, every reason at once (empty: none):
+    - the SecretStore authenticates as its reader ServiceAccount only with IRSA (`auth.jwt`); on a Pod Identity
+      cluster it would get no `auth`, and External Secrets would read with its controller's credentials, not the
+      reader role made here;
+    - the External Secrets operator must run: handed in (`EngineRefs.external_secrets`, the platform's), or known
+      from the cluster's refs (`ClusterRefs.external_secrets_store`, a platform stack's `externalSecretsStore`)."""
+    problems: list[str] = []
     if refs.cluster.identity.mode != "irsa":
-        raise ValueError(f"{name}: the metadata database's password is delivered by External Secrets with IRSA (a "
-                         "SecretStore authenticating as its reader ServiceAccount); this cluster's workloadIdentity is "
-                         f"{refs.cluster.identity.mode!r}: engines with a database need an IRSA cluster")
+        problems.append(f"{needs[:1].upper()}{needs[1:]} is delivered by External Secrets with IRSA (a "
+                        "SecretStore authenticating as its reader ServiceAccount); this cluster's workloadIdentity is "
+                        f"{refs.cluster.identity.mode!r}: engines that sync a Secret (a database password, Prefect "
+                        "Cloud's API key) need an IRSA cluster")
+    if refs.external_secrets is None:
+        problem = refs.cluster.external_secrets_problem(needs)
+        if problem:
+            problems.append(problem)
+    return problems
 
 
 def postgres_url(scheme: str, db: pulumi.Input[str], address: pulumi.Input[str], port: pulumi.Input[int],

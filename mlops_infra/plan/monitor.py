@@ -53,6 +53,7 @@ class RecordingMonitor(MockMonitor):
         self.records: list[ResourceRecord] = []
         self.registrations: list[Registration] = []
         self._numbered = 0
+        self._providers = 0
         """Every RegisterResource call in order, duplicates included (`records` is what the inventory shows)."""
         self._kept: set[str] = set()
         self.literals = literals.start()  # which secret inputs were literals in the program (literals.py)
@@ -116,10 +117,11 @@ class RecordingMonitor(MockMonitor):
         )
         # Numbered among the program's own resources: the SDK registers provider resources lazily (an unused
         # provider may register in one plan and not in the next within one process), so they would shift the count.
-        # (Providers still take part in the duplicate check, numbered 0.)
+        # Providers take part in the duplicate check, numbered among providers.
         provider = record.type.startswith("pulumi:providers:")
         self._numbered += 0 if provider else 1
-        self.registrations.append(Registration(0 if provider else self._numbered, record))
+        self._providers += 1 if provider else 0
+        self.registrations.append(Registration(self._providers if provider else self._numbered, record, provider))
         if record.urn not in self._kept:  # a duplicate is reported by strict checks; the inventory keeps the first
             self._kept.add(record.urn)
             self.records.append(record)

@@ -5,6 +5,9 @@
   parent, the program built a tree our components never build).
 - A Kubernetes resource under one of our `mlops:` components without an explicit provider: under the engine it
   would bind to the default provider, i.e. the ambient kubeconfig, not the cluster the component was given.
+- One Kubernetes object registered twice on one provider (same group, kind, namespace and name, different URNs):
+  the plan passes, but pulumi-kubernetes (>= 4.29 creates client-side) gets AlreadyExists for the second. Patch
+  resources (`...Patch`) and reads are meant to name an existing object, and are left out.
 
 Each problem is one line; the engine raises them together as a PlanError of kind "input" (exit 2).
 """
@@ -25,10 +28,14 @@ class Registration:
 
     index: int
     record: ResourceRecord
+    provider: bool = False
+    """A provider resource: `index` counts providers only (the SDK registers default providers lazily, so they are
+    numbered apart from the program's other resources)."""
 
     def describe(self) -> str:
         parent = self.record.parent.rsplit("::", 1)[-1] if self.record.parent else "the stack"
-        return f"registration #{self.index} ({self.record.type} under {parent})"
+        kind = "provider registration" if self.provider else "registration"
+        return f"{kind} #{self.index} ({self.record.type} under {parent})"
 
 
 def duplicate_urns(registrations: Sequence[Registration]) -> list[str]:
@@ -84,6 +91,44 @@ def _mlops_ancestor(record: ResourceRecord, by_urn: dict[str, ResourceRecord]) -
     return None
 
 
+def duplicate_kubernetes_objects(registrations: Sequence[Registration]) -> list[str]:
+    """Two registrations of one Kubernetes object (group, kind, namespace, name) on one provider."""
+    first: dict[tuple[str, str, str, str, str], Registration] = {}
+    problems = []
+    for reg in registrations:
+        key = _kubernetes_object(reg.record)
+        if key is None:
+            continue
+        seen = first.get(key)
+        if seen is None:
+            first[key] = reg
+        elif seen.record.urn != reg.record.urn:  # the same URN twice is `duplicate_urns`'s
+            group, kind, namespace, name = key[1:]
+            problems.append(f"Kubernetes object {group or 'core'}/{kind} {namespace + '/' if namespace else ''}{name} "
+                            f"is registered twice on one cluster: {seen.describe()} {seen.record.urn} and "
+                            f"{reg.describe()} {reg.record.urn} (the second create fails with AlreadyExists)")
+    return problems
+
+
+def _kubernetes_object(record: ResourceRecord) -> tuple[str, str, str, str, str] | None:
+    """(provider, API group, kind, namespace, name) of a Kubernetes object the program creates, when its name is
+    known; None for anything else (components, Helm releases, patches, reads)."""
+    if not (record.custom and record.type.startswith("kubernetes:")) or (record.options or {}).get("read"):
+        return None
+    _, module, kind = record.type.split(":", 2)
+    if kind.endswith("Patch") or "/" not in module:
+        return None
+    metadata = record.inputs.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if not isinstance(name, str) or not name:
+        return None
+    namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
+    provider = str((record.options or {}).get("provider") or "")  # the provider's URN (none: the default one)
+    group = module.rsplit("/", 1)[0]
+    return provider, "" if group == "core" else group, kind, namespace if isinstance(namespace, str) else "", name
+
+
 def strict_problems(registrations: Sequence[Registration]) -> list[str]:
     records = [r.record for r in registrations]
-    return [*duplicate_urns(registrations), *orphaned_parents(records), *ambient_kubernetes(records)]
+    return [*duplicate_urns(registrations), *orphaned_parents(records), *ambient_kubernetes(records),
+            *duplicate_kubernetes_objects(registrations)]

@@ -19,8 +19,9 @@ from ..blocks.naming import child
 from ..features.config import FeastFeatureStoreConfig
 from ..features.feature_server import SERVICE_PORT as FEATURE_SERVER_PORT
 from ..pipelines import airflow, kfp, metaflow, prefect
+from ..pipelines.prefect_cloud import PrefectCloudKey
 from ..pipelines.prefect_config import PrefectCloudConfig
-from ..pipelines.refs import Endpoint, EngineRefs
+from ..pipelines.refs import UNGUARDED, Endpoint, EngineRefs
 from ..pipelines.wiring_common import engine_namespace
 from ..registry.config import MlflowModelRegistryConfig
 from .addons import AddOn, PlatformContext
@@ -117,7 +118,9 @@ def engine_refs(ctx: PlatformContext) -> EngineRefs:
         if isinstance(fs, FeastFeatureStoreConfig) and fs.enabled and ctx.feature_server_url is not None else None
     return EngineRefs(
         cluster=ctx.cluster, network=ctx.network, region=config.region, tags=ctx.tags, protect=ctx.protect,
-        kms_key=ctx.data_key, bucket_guard=ctx.bucket_guard, monitoring=ctx.monitoring,
+        kms_key=ctx.data_key, monitoring=ctx.monitoring,
+        # None: guards off by config (securityBaseline.exfiltrationGuards), a choice already made there.
+        bucket_guard=UNGUARDED if ctx.bucket_guard is None else ctx.bucket_guard,
         feature_read_policy_arn=ctx.feature_read_policy_arn, artifact_write_policy_arn=ctx.artifact_write_policy_arn,
         mlflow=mlflow, feature_server=feast, dynamodb=uses_dynamodb(config), gpu_pools=tuple(config.gpu_pools),
         external_secrets=ctx.external_secrets, mlflow_credentials=ctx.mlflow_credentials,
@@ -182,9 +185,12 @@ def _prefect_outputs(ctx: PlatformContext, refs: EngineRefs) -> dict[str, Any]:
     # Prefect Cloud: the API key is an integration secret (config validation: one of that name exists).
     api_key = pf_cfg.api.api_key_secret if isinstance(pf_cfg.api, PrefectCloudConfig) else None
     secret = next((s for s in ctx.config.security_baseline.integration_secrets if s.name == api_key), None)
+    # Delivered by the security baseline's SecretsDelivery (granted to the namespace: config validation).
+    cloud_key = PrefectCloudKey.delivered(ctx.external_secrets, secret_key=secret.secret_key) \
+        if secret is not None and ctx.external_secrets is not None else None
     pf = prefect.Prefect(child(ctx.name, prefect.ENGINE), prefect.PrefectArgs(
         config=pf_cfg, refs=_in_namespace(ctx, refs, prefect.ENGINE, pf_cfg.namespace, prefect.POD_SECURITY),
-        **({"cloud_api_key_secret_key": secret.secret_key} if secret is not None else {})), ctx.k8s_opts)
+        cloud_api_key=cloud_key), ctx.k8s_opts)
     out: dict[str, Any] = {"prefectNamespace": pf_cfg.namespace, "prefectWorkPool": pf_cfg.work_pool,
                            "prefectApiUrl": pf.api_url, "prefectBaseJobTemplate": pf.base_job_template,
                            "prefectProjectYaml": pf.project_yaml, "prefectFlowRoleArn": pf.wiring.role_arn}

@@ -45,7 +45,9 @@ def build(ctx: PlatformContext) -> dict[str, Any]:
             pulumi.ResourceOptions(parent=ctx.parent))
         return {"servingEndpoints": sm.endpoints, "servingRoleArn": sm.role_arn}
     serving = ModelServing(child(ctx.name, "serving"), ModelServingArgs(
-        config=cfg, cluster=ctx.cluster, artifacts=ctx.artifacts, region=config.region, tags=ctx.tags,
+        # The platform's serving installs the cluster's KServe and cert-manager (exported as `kserveInstalled`).
+        config=cfg, cluster=ctx.cluster, artifacts=ctx.artifacts, install_controller=True, region=config.region,
+        tags=ctx.tags,
         gpu_taints={p.name: p.taint for p in config.gpu_pools},
         monitoring=ctx.monitoring, pushgateway_url=ctx.pushgateway_url,
         client_namespaces=sorted(t.name for t in config.cluster.teams), client_namespace_labels=PLATFORM_CLIENT,

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..compute.config import ClusterConfig
+from ..compute.config import ClusterConfig, system_node_ephemeral_gib
 from ..compute.gpu_config import GpuPlatformConfig, GpuPoolConfig
 from ..config.base import ConfigModel, Problem
 from ..config.budget import BudgetConfig
@@ -140,7 +140,7 @@ class PlatformConfig(ConfigModel):
         yield from cluster_network_problems(self.cluster, self.network)
         yield from isolated_vpc_problems(self)
         yield from existing_vpc_problems(self)
-        yield from guard_network_problems(self.security_baseline, self.network, self.cluster)
+        yield from guard_network_problems(self.security_baseline, self.network, self.cluster, self.name)
         if self.mlflow is not None and self.mlflow.ingress.enabled and not self.cluster.load_balancer_controller:
             yield "modelRegistry.ingress.enabled", INGRESS_NEEDS
         consumers = sorted({t.name for t in self.cluster.teams} | self.orchestration.namespaces)
@@ -155,7 +155,7 @@ class PlatformConfig(ConfigModel):
         private = len(self.network.existing_vpc.private_subnet_ids) if self.network.existing_vpc else self.network.az_count
         yield from orchestration_problems(self)
         yield from data_problems(self)
-        yield from namespace_problems(self)
+        yield from component_namespace_problems(self.orchestration, self.data)
         yield from workspace_problems(self)
         yield from serving_problems(self)
         if isinstance(self.feature_store, FeastFeatureStoreConfig):
@@ -212,9 +212,9 @@ def effective_deployer_role_arns(security: SecurityBaselineConfig, cluster: Clus
 
 
 def guard_network_problems(security: SecurityBaselineConfig, network: NetworkConfig,
-                           cluster: ClusterConfig) -> Iterable[Problem]:
-    """What exfiltration guards need from the network: the S3 gateway endpoint the data buckets admit, and STS
-    inside the VPC for IRSA pods behind egress NetworkPolicies (a policy cannot admit STS's public addresses)."""
+                           cluster: ClusterConfig, name: str) -> Iterable[Problem]:
+    """What exfiltration guards need from the network: the S3 gateway endpoint the data buckets admit, deployers, and
+    consumer bucket prefixes clear of the platform's names (`<name>-<environment>-*`, as stacks/__main__.py names it)."""
     if not (security.enabled and security.exfiltration_guards):
         return
     if not effective_deployer_role_arns(security, cluster):
@@ -227,8 +227,8 @@ def guard_network_problems(security: SecurityBaselineConfig, network: NetworkCon
         yield ("network.existingVpc.s3GatewayEndpointId",
                "required when securityBaseline.exfiltrationGuards is true (data buckets deny S3 access that does not "
                "come through this endpoint)")
-    # STS for IRSA pods behind egress policies: the platform creates its interface endpoint whenever some namespace
-    # is egress-guarded (`workload_endpoint_services`), public cluster or not (issue 28 #7).
+    yield from ((f"securityBaseline.{path}", msg) for path, msg in security.consumer_prefix_problems(name))
+    # STS for IRSA pods behind egress policies: its interface endpoint comes with any egress guard (issue 28 #7).
 
 
 def existing_vpc_problems(config: PlatformConfig) -> Iterable[Problem]:
@@ -272,11 +272,10 @@ def workload_endpoint_services(config: PlatformConfig) -> list[str]:
 
 def orchestration_problems(config: PlatformConfig) -> Iterable[Problem]:
     """Orchestrators need the GPU pools they name, and External Secrets for their database credentials."""
-    orch = config.orchestration
-    for path, msg in orch.gpu_pool_problems(p.name for p in config.gpu_pools):
+    orch, pools = config.orchestration, [p.name for p in config.gpu_pools]
+    for path, msg in (*orch.gpu_pool_problems(pools), *orch.ingress_problems(config.cluster.load_balancer_controller)):
         yield f"orchestration.{path}", msg
     sb = config.security_baseline
-    pools = [p.name for p in config.gpu_pools]
     yield from ((f"orchestration.metaflow.{path}", msg) for path, msg in metaflow_problems(
         orch.metaflow, kubeflow_pipelines=orch.kubeflow_pipelines.enabled, gpu_pools=pools))
     yield from ((f"orchestration.prefect.{path}", msg) for path, msg in prefect_problems(
@@ -295,11 +294,11 @@ def orchestration_problems(config: PlatformConfig) -> Iterable[Problem]:
                "cluster.workloadIdentity irsa")
 
 
-def namespace_problems(config: PlatformConfig) -> Iterable[Problem]:
-    """Enabled data and orchestration components need namespaces of their own: each puts fixed-name objects in its
-    namespace (the rotation restarter's ServiceAccount, Role, Deployment, ...), which two would both create."""
-    owners = [(f"orchestration.{path}", ns) for path, ns in config.orchestration.namespace_owners()]
-    owners += [(f"data.{path}", ns) for path, ns in config.data.namespace_owners()]
+def component_namespace_problems(orchestration: OrchestrationConfig, data: DataConfig) -> Iterable[Problem]:
+    """Enabled data and orchestration components (platform or consumer stack) need namespaces of their own: each
+    puts fixed-name objects in its namespace (the rotation restarter's SA, Role...), which two would both create."""
+    owners = [*((f"orchestration.{p}", ns) for p, ns in orchestration.namespace_owners()),
+              *((f"data.{p}", ns) for p, ns in data.namespace_owners())]
     first: dict[str, str] = {}
     for path, ns in owners:
         if ns in first:
@@ -326,12 +325,6 @@ def workspace_problems(config: PlatformConfig) -> Iterable[Problem]:
     if not (sb.enabled and sb.external_secrets) or config.cluster.workload_identity != "irsa":
         yield ("cluster.workspaces", "a workspace's credentials reach it only through External Secrets with IRSA: "
                "set securityBaseline.enabled, securityBaseline.externalSecrets and cluster.workloadIdentity irsa")
-
-
-def system_node_ephemeral_gib(disk_gib: int) -> int:
-    """What a system node can give pods' ephemeral storage: its root volume less kubelet's kube-reserved 1Gi and
-    the 10% `nodefs.available` hard-eviction threshold (amazon-eks-ami nodeadm internal/kubelet/config.go)."""
-    return int(disk_gib * 0.9) - 1
 
 
 def qdrant_scratch_problems(config: PlatformConfig) -> Iterable[Problem]:

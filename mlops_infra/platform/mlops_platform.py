@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule, VpcEndpointGuard
+from ..blocks.cluster_add_ons import installed
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.namespace import PLATFORM_CLIENT, namespace
 from ..blocks.naming import child
@@ -38,6 +39,8 @@ from ..security.security_baseline import (
     SecurityBaselineArgs,
     bucket_guards,
 )
+from ..serving.config import ServingConfig
+from ..serving.model_serving import CERT_MANAGER_NAMESPACE, KSERVE_NAMESPACE
 from .addons import PlatformContext
 from .config import PlatformConfig, effective_deployer_role_arns, uses_dynamodb, workload_endpoint_services
 from .installed import build_add_ons
@@ -76,6 +79,19 @@ def network_args(config: PlatformConfig, name: str, tags: dict[str, str], protec
     return NetworkArgs(config=config.network, region=config.region, cluster_name=name, tags=tags,
                        private_cluster=not config.cluster.endpoint_public_access, protect=protect,
                        workload_endpoints=workload_endpoint_services(config), dynamodb_endpoint=uses_dynamodb(config))
+
+
+def platform_namespaces(config: PlatformConfig) -> list[str]:
+    """Every namespace the platform creates (the `platformNamespaces` output): its services', engines' and teams'
+    (`PlatformConfig.namespaces`) and its system components' (training operator, GPU software, External Secrets,
+    KServe with cert-manager). tests/platform/test_platform_namespaces.py holds it equal to the plan's Namespaces."""
+    cluster, sb, serving = config.cluster, config.security_baseline, config.serving
+    system = [(cluster.training_operator.chart is not None, cluster.training_operator.namespace),
+              (bool(config.gpu_pools), config.gpu.namespace),
+              (sb.enabled and sb.external_secrets, sb.external_secrets_namespace),
+              *((serving.enabled and isinstance(serving, ServingConfig), ns) for ns in (KSERVE_NAMESPACE,
+                                                                                        CERT_MANAGER_NAMESPACE))]
+    return sorted(config.namespaces | {ns for built, ns in system if built})
 
 
 def mlflow_clients(config: PlatformConfig) -> list[str]:
@@ -220,7 +236,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         config, sb = self.config, self.config.security_baseline
         return SecurityBaseline(child(self._name, "security"), SecurityBaselineArgs(
             config=sb, region=config.region, tags=self.tags, cluster=cluster_refs, protect=config.protect_stateful,
-            alert_topic_arn=self.monitoring.alert_topic_arn if self.monitoring else None,
+            alert_topic_arn=self.monitoring.alert_topic_arn if self.monitoring else None, vpc_id=self.network.refs.vpc_id,
             secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets}), opts)
 
     def _guards(self, security: SecurityBaseline, cluster_refs: ClusterRefs, ctx: PlatformContext) -> BucketGuards:
@@ -272,7 +288,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         feast = fs if isinstance(fs, FeastFeatureStore) else None
         sagemaker = fs if isinstance(fs, SageMakerFeatureStore) else None
         mlflow = reg if isinstance(reg, MlflowRegistry) else None
-        network, cluster = self.network.refs, self.cluster
+        network, cluster, sb = self.network.refs, self.cluster, self.config.security_baseline
         return core_outputs(self.config, {
             "environment": self.config.environment, "cluster_name": cluster.cluster.name,
             "cluster_endpoint": cluster.cluster.endpoint, "kubeconfig": cluster.kubeconfig,
@@ -283,6 +299,10 @@ class MlopsPlatform(pulumi.ComponentResource):
             "container_insights": cluster.refs.container_insights, "metrics_server": cluster.refs.metrics_server,
             "service_ipv4_cidr": cluster.refs.service_ipv4_cidr,
             "interface_endpoints": list(network.interface_endpoints or ()),
+            "cluster_add_ons": installed(cluster.provider), "s3_gateway_endpoint_id": network.s3_gateway_endpoint_id,
+            "platform_namespaces": platform_namespaces(self.config),
+            "consumer_bucket_prefixes": list(sb.consumer_bucket_prefixes) if sb.enabled and sb.exfiltration_guards
+            else None,
             "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.refs.identity.oidc_issuer,
             "vpc_id": network.vpc_id, "vpc_cidr": network.vpc_cidr, "private_subnet_ids": network.private_subnet_ids,
             "cluster_security_group_id": cluster.refs.cluster_security_group_id,
@@ -301,10 +321,13 @@ class MlopsPlatform(pulumi.ComponentResource):
             "model_registry_db_endpoint": mlflow.database_endpoint if mlflow else None,
             "model_artifact_bucket": reg.artifact_bucket_name if reg else None,
             "model_artifact_write_policy_arn": reg.log_models_policy.arn if reg else None,
+            "model_artifact_key_arn": reg.key.arn if reg else None,
+            "system_node_disk_gib": self.config.cluster.system_nodes.disk_size_gib,
             "alert_topic_arn": mon.alert_topic_arn if mon else None,
             "pushgateway_url": mon.pushgateway_url if mon else None,
             "audit_trail_arn": guards.trail_arn if guards else None,
             "guard_duty_detector_id": sec.detector_id if sec else None,
+            "external_secrets_store": sec.secret_store_name if sec else None,
             "team_workspace": workspace_terms(self.config, guards.egress_rules if guards else None,
                                               self.workspace_credentials),
         })

@@ -1,6 +1,7 @@
 """AuditTrail: a multi-region CloudTrail trail with log file validation, KMS, a hardened (optionally Object Locked)
-bucket, a KMS-encrypted CloudWatch log group, and S3 data events on the platform's data buckets, so that "who read
-which model or feature data" has an answer."""
+bucket, a KMS-encrypted CloudWatch log group, and S3 data events on the platform's buckets (the data buckets and the
+unguarded ones pods write, such as Airflow's logs), so that "who read which model or feature data, and where did
+they write it" has an answer."""
 
 from __future__ import annotations
 
@@ -92,7 +93,9 @@ class AuditTrail(pulumi.ComponentResource):
 
         log_group = aws.cloudwatch.LogGroup(
             child(name, "log-group"), name=f"/aws/cloudtrail/{trail_name}", kms_key_id=key.arn,
-            retention_in_days=cfg.trail_log_retention_days, deletion_protection_enabled=args.protect or None,
+            # Explicit false as well: the provider keeps the protection on unless told false (pulumi-aws 7
+            # LogGroup.deletion_protection_enabled), so omitting it would stop `pulumi destroy` after teardown.
+            retention_in_days=cfg.trail_log_retention_days, deletion_protection_enabled=args.protect,
             tags=args.tags, opts=child_options(self, stateful=True, protect=args.protect))
         role = aws.iam.Role(
             child(name, "cloudwatch-role"), tags=args.tags, opts=child_options(self),

@@ -7,11 +7,12 @@ explicitly (and visibly) in config rather than by an environment-name branch in 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StringConstraints
 
 from ..config.base import ConfigModel, Problem
+from ..config.environments import Environment
 from ..config.types import (
     BucketNamePrefix,
     ChartVersion,
@@ -65,7 +66,8 @@ class SecurityBaselineConfig(ConfigModel):
     enabled: bool = Field(True, description="Deploy the security baseline. Default: true (profile: dev false).")
     cloudtrail: bool = Field(True, description="Multi-region CloudTrail with S3 data events. Default: true.")
     trail_data_events: bool = Field(
-        True, description="S3 data events (object reads and writes) on the data buckets; billed per event. "
+        True, description="S3 data events (object reads and writes) on every bucket the platform's pods reach (the "
+        "data buckets, and the shared and Airflow buckets, which are not endpoint-guarded); billed per event. "
         "Default: true.")
     trail_log_retention_days: LogRetentionDays = Field(
         365, description="Retention of the trail's CloudWatch log group. Default: 365.")
@@ -115,12 +117,21 @@ class SecurityBaselineConfig(ConfigModel):
         EXTERNAL_SECRETS_CHART_VERSION,
         description=f"external-secrets chart. Default: {EXTERNAL_SECRETS_CHART_VERSION}.")
     secret_recovery_window_days: int = Field(
-        30, ge=7, le=30, description="Secrets Manager recovery window of integration secrets. Default: 30.")
+        30, ge=0, le=30, description="Secrets Manager recovery window of the integration secrets and the team "
+        "workspaces' secrets: 0 (deleted at once, so a stack destroyed and brought up again can reuse their fixed "
+        "names) or 7-30. Default: 30 (profiles: dev and staging 0).")
     integration_secrets: list[IntegrationSecret] = Field(default_factory=list, description="Synced secrets.")
     exfiltration_guards: bool = Field(False, description="VPC-endpoint-only data buckets, egress NetworkPolicies. Default: false.")
     break_glass_role_arns: list[IamRoleArn] = Field(
         default_factory=list, description="People's roles exempt from the VPC-endpoint bucket condition (incident "
         "response). Default: none.")
+    settings_readers: list[IamRoleArn] = Field(
+        default_factory=list, description="Roles that read the guarded data buckets' settings (policy, ACL, public "
+        "access block, encryption, tags) from AWS's own network, besides the service-linked roles of IAM Access "
+        "Analyzer, GuardDuty and AWS Config (`AWSServiceRoleForConfig`), which are always admitted: e.g. a Control "
+        "Tower Config recorder (`arn:aws:iam::<account>:role/aws-controltower-ConfigRecorderRole`). Exempt from the "
+        "VPC-endpoint condition for bucket-setting reads only; objects, listings and writes stay denied. Default: "
+        "none.")
     deployer_role_arns: list[IamRoleArn] | None = Field(
         None, description="Roles that run `pulumi up`, `refresh` and `destroy`: exempt from the VPC-endpoint bucket "
         "condition, and allowed to administer the platform buckets through the S3 gateway endpoint (the provider "
@@ -137,7 +148,8 @@ class SecurityBaselineConfig(ConfigModel):
         "autonamed `search-prod-lakefs-blockstore-<random>`): the S3 gateway endpoint admits this account's "
         "principals to objects of this account's buckets named `<prefix>-*`, and the deployer roles may create and "
         "administer them. Without it a guarded platform's endpoint denies every consumer bucket. The audit trail does "
-        "not record their data events (the consumer stack's own trail does). Default: none.")
+        "not record their data events (the consumer stack's own trail does). A prefix whose `<prefix>-*` reaches "
+        "the platform's own names (`<name>-<environment>-*`, any environment) is refused. Default: none.")
     consumer_service_ports: list[ConsumerServicePort] = Field(
         default_factory=list, description="Ports of services that consumer stacks run on this cluster (e.g. a LakeFs "
         "used alone: `{namespace: search-lakefs, port: 8000}`): the teams' default-deny egress admits them, as it "
@@ -148,6 +160,8 @@ class SecurityBaselineConfig(ConfigModel):
 
     def problems(self) -> Iterable[Problem]:
         yield from self._singleton_problems()
+        if 0 < self.secret_recovery_window_days < 7:
+            yield "secretRecoveryWindowDays", "must be 0 or 7-30 (Secrets Manager's RecoveryWindowInDays)"
         if self.object_lock_days is not None and not 1 <= self.object_lock_days <= 3650:
             yield "objectLockDays", f"must be between 1 and 3650 (got {self.object_lock_days})"
         if self.object_lock_days is not None and not self.cloudtrail:
@@ -162,6 +176,8 @@ class SecurityBaselineConfig(ConfigModel):
         if not self.exfiltration_guards:
             if self.break_glass_role_arns:
                 yield "breakGlassRoleArns", "set, but exfiltrationGuards is false"
+            if self.settings_readers:
+                yield "settingsReaders", "set, but exfiltrationGuards is false"
             if self.deployer_role_arns:
                 yield "deployerRoleArns", "set, but exfiltrationGuards is false"
             if self.deployer_state_bucket:
@@ -172,6 +188,18 @@ class SecurityBaselineConfig(ConfigModel):
                 yield "consumerServicePorts", "set, but exfiltrationGuards is false (team egress is not guarded)"
             if self.consumer_bucket_prefixes:
                 yield "consumerBucketPrefixes", "set, but exfiltrationGuards is false (the endpoint admits any bucket)"
+
+    def consumer_prefix_problems(self, platform_name: str) -> Iterable[Problem]:
+        """`consumerBucketPrefixes` that would admit buckets of the platform `platform_name` (`<name>-<environment>-*`,
+        this environment's and its siblings', which may share the account): the endpoint's consumer statement and the
+        deployers' CreateBucket name `<prefix>-*`, so a consumer prefix must not reach a platform bucket name."""
+        owned = [f"{platform_name}-{env}" for env in get_args(Environment)]
+        for i, prefix in enumerate(self.consumer_bucket_prefixes):
+            hit = next((own for own in owned if prefixes_overlap(prefix, own)), None)
+            if hit is not None:
+                yield (f"consumerBucketPrefixes[{i}]",
+                       f"{prefix!r} matches bucket names of the platform itself ({hit}-*): `{prefix}-*` would admit "
+                       "them as a consumer's; name the consumer stack's own prefix (e.g. `search-prod`)")
 
     def _singleton_problems(self) -> Iterable[Problem]:
         pairs = (("guarddutyDetector", self.guardduty_detector, "guarddutyDetectorId", self.guardduty_detector_id),
@@ -186,3 +214,8 @@ class SecurityBaselineConfig(ConfigModel):
         """Which account-level singletons this stack creates: `guarddutyDetector`, `accountAnalyzer`."""
         return {"guarddutyDetector": self.enabled and self.guardduty and self.guardduty_detector == "create",
                 "accountAnalyzer": self.enabled and self.access_analyzer and self.account_analyzer == "create"}
+
+
+def prefixes_overlap(a: str, b: str) -> bool:
+    """Whether some bucket name matches both `<a>-*` and `<b>-*` (one prefix, hyphen included, starts the other)."""
+    return f"{a}-".startswith(f"{b}-") or f"{b}-".startswith(f"{a}-")

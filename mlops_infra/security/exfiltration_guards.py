@@ -1,4 +1,4 @@
-"""ExfiltrationGuards: data leaves the platform only through paths we name.
+"""ExfiltrationGuards: data leaves the platform only through paths we name, except DNS (below, and docs/security.md).
 
 - Data buckets deny every S3 action that does not come through the VPC's S3 gateway endpoint, except for
   break-glass roles and the named AWS-service paths (`data_bucket_guard`, applied by the components that own the
@@ -31,6 +31,18 @@ region leave through NAT and never meet it. The order of the endpoint policy and
 for correctness: the policy judges every later pull (new nodes, restarts), so a missing bucket would break the
 platform later even if the first install raced ahead of the policy. `REGISTRY_LAYER_BUCKETS` is the contract, and
 tests check every image the stack runs against it.
+
+Not closed: DNS. Guarded pods may query kube-dns (UDP/TCP 53), and CoreDNS forwards every name outside the cluster
+domain to the VPC's Amazon-provided resolver, which resolves any public name by asking its authoritative servers. A
+pod that can read data can therefore encode it in query names under a domain whose name servers an attacker runs
+(DNS tunnelling), at a few hundred bytes per query; nothing here limits which names resolve. Pods cannot reach any
+other resolver (53 to the internet, to the VPC resolver's own address or to 169.254.169.253 is refused; tests pin
+it). What closes it is a Route 53 Resolver DNS Firewall on the VPC that allows the names the VPC needs (the AWS
+service endpoints, the cluster's names, the registries in `REGISTRY_LAYER_BUCKETS`/`REGISTRIES_OFF_S3` and their
+CDNs, the alert receivers) and blocks the rest; it judges every query of the VPC, nodes and AWS-managed agents
+included, so its allowlist must be complete before it blocks: it is not built yet. What records it: GuardDuty's
+foundational analysis of the Amazon-provided resolver's DNS logs (on wherever the detector is), and Route 53 Resolver
+query logging if configured outside this stack.
 """
 
 from __future__ import annotations
@@ -45,11 +57,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks import iam
-from ..blocks.bucket import ACCESS_ANALYZER_SLR, GUARDDUTY_SLR, VpcEndpointGuard
+from ..blocks.bucket import SECURITY_SERVICE_READERS, VpcEndpointGuard
 from ..blocks.endpoints import ServicePort
 from ..blocks.naming import child, child_options
-from ..blocks.refs import NetworkRefs
-from .config import SecurityBaselineConfig
+from ..blocks.refs import ClusterRefs, NetworkRefs
+from .config import SecurityBaselineConfig, prefixes_overlap
 
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 POD_IDENTITY_AGENT = ("169.254.170.23/32", 80)  # EKS Pod Identity agent (hostNetwork, link-local), HTTP
@@ -132,15 +144,21 @@ def data_bucket_guard(config: SecurityBaselineConfig, network: NetworkRefs,
     return VpcEndpointGuard(vpc_endpoint_ids=[network.s3_gateway_endpoint_id],
                             break_glass_role_arns=tuple(config.break_glass_role_arns),
                             deployer_role_arns=tuple(deployer_role_arns),
-                            # The baseline's own Access Analyzer and GuardDuty read every bucket's settings.
-                            service_linked_readers=(ACCESS_ANALYZER_SLR, GUARDDUTY_SLR))
+                            # Access Analyzer, GuardDuty and the Config recorder read every bucket's settings, and
+                            # so may the roles the config adds (a Control Tower recorder's).
+                            service_linked_readers=(*SECURITY_SERVICE_READERS, *config.settings_readers))
 
 
 @dataclass(frozen=True)
 class ExfiltrationGuardsArgs:
     config: SecurityBaselineConfig
     network: NetworkRefs
+    """The VPC: its S3 gateway endpoint (required) and CIDR."""
     region: str
+    cluster: ClusterRefs
+    """The cluster the egress NetworkPolicies go to: its provider (every Kubernetes child binds to it through
+    `cluster.bind`), its namespaces (the policies wait for them) and its Service CIDR (`kubernetes.default.svc`;
+    None or "": the API ClusterIPs of both EKS default Service CIDRs)."""
     platform_bucket_arns: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=tuple)
     """Every platform bucket reached from the VPC (a list, or an Output of one that resolves once every component
     added its buckets). Default: none (only image-layer buckets pass the endpoint)."""
@@ -157,13 +175,11 @@ class ExfiltrationGuardsArgs:
     """TCP ports ML pods may open to the VPC's CIDR (5432: Feast's SQL registry RDS, whose address is known only at
     deploy time; the teams hold its read-only logins). Default: none."""
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Namespaces created elsewhere, by name, so policies wait for them. Default: none (plain names)."""
+    """Namespaces created elsewhere, by name, besides `cluster.namespaces`, so policies wait for them. Default:
+    none (plain names)."""
     deployer_role_arns: Sequence[str] = field(default_factory=tuple)
     """Roles that run `pulumi up`: the endpoint policy lets them administer the platform buckets (bucket settings,
     not only objects) when they run inside the VPC. Default: none."""
-    service_ipv4_cidr: pulumi.Input[str] | None = None
-    """The cluster's Service CIDR, for `kubernetes.default.svc`. Default: None (the API ClusterIPs of both EKS
-    default Service CIDRs)."""
     deployer_bucket_prefixes: Sequence[str] = field(default_factory=tuple)
     """Name prefixes the platform's buckets are created under (Pulumi autonaming: `<prefix>-<random>`): the deployer
     roles may create and administer buckets named `<prefix>-*` through the endpoint. Default: none."""
@@ -247,21 +263,27 @@ def prefix_list_cidrs(region: str, service: str, parent: pulumi.Resource) -> pul
 class ExfiltrationGuards(pulumi.ComponentResource):
     """Exfiltration guards: VPC endpoint policies and network policies that keep data inside the platform."""
     def __init__(self, name: str, args: ExfiltrationGuardsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:security:ExfiltrationGuards", name, None, opts)
+        super().__init__("mlops:security:ExfiltrationGuards", name, None, args.cluster.bind(opts))
         network = args.network
         if network.s3_gateway_endpoint_id is None:
             raise ValueError(f"{name}: exfiltration guards need the VPC's S3 gateway endpoint "
                              "(NetworkRefs.s3_gateway_endpoint_id is None)")
+        for consumer in args.consumer_bucket_prefixes:
+            own = next((p for p in args.deployer_bucket_prefixes if prefixes_overlap(consumer, p)), None)
+            if own is not None:
+                raise ValueError(f"{name}: consumer bucket prefix {consumer!r} matches the platform's own bucket names "
+                                 f"({own}-*): name the consumer stack's own prefix")
         self.endpoint_policy = self._endpoint_policy(name, args, network.s3_gateway_endpoint_id)
         gateway_cidrs = pulumi.Output.all(*(prefix_list_cidrs(args.region, s, self)
                                             for s in ("s3", *args.gateway_services))).apply(
             lambda lists: [c for cidrs in lists for c in cidrs])
         rules = egress_rules(args.config, network.vpc_cidr, args.service_namespaces,
-                             gateway_cidrs, args.service_ports, args.service_ipv4_cidr, args.vpc_ports)
+                             gateway_cidrs, args.service_ports, args.cluster.service_ipv4_cidr, args.vpc_ports)
         self.egress_rules = rules
         """The allow rules every ML namespace gets on top of default-deny (`api_egress_rules` for the output)."""
+        namespaces = {**args.cluster.namespaces, **args.namespaces}
         for ns in args.ml_namespaces:
-            ref = args.namespaces.get(ns, ns)
+            ref = namespaces.get(ns, ns)
             k8s.networking.v1.NetworkPolicy(
                 child(name, f"{ns}-deny-egress"),
                 metadata={"name": "default-deny-egress", "namespace": ref},

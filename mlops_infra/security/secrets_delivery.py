@@ -28,6 +28,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks import iam, pod_security
+from ..blocks.cluster_add_ons import claim
 from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey, KmsKeyArgs
@@ -90,6 +91,7 @@ class SecretsDelivery(pulumi.ComponentResource):
     # long: the secrets, the operator's identity, release and store in dependency order; each needs the previous
     #   one's name
     def __init__(self, name: str, args: SecretsDeliveryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        claim(args.cluster, "externalSecrets", name)  # a cluster runs one: refused when it already does
         super().__init__("mlops:security:SecretsDelivery", name, None, args.cluster.bind(opts))
         cfg = args.config
         missing = [s.config_key for s in cfg.integration_secrets if s.config_key not in args.secret_values]

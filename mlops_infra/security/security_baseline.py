@@ -42,6 +42,9 @@ class SecurityBaselineArgs:
     """Pulumi `protect` + `retain_on_delete` on the integration secrets. Default: true."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """Where GuardDuty findings go. Default: none (no EventBridge rule)."""
+    vpc_id: pulumi.Input[str] | None = None
+    """The stack's VPC: with an adopted detector, findings about instances in it (the nodes) reach the topic beside
+    the cluster's own. Default: none (only the cluster's findings)."""
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created by other components, by name, in addition to `cluster.namespaces`. Default: none."""
     secret_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -68,7 +71,8 @@ class SecurityBaseline(pulumi.ComponentResource):
         self.secrets_delivery = None
         if cfg.enabled and (cfg.guardduty or cfg.access_analyzer):
             threats = ThreatDetection(child(name, "threats"), ThreatDetectionArgs(
-                config=cfg, tags=args.tags, alert_topic_arn=args.alert_topic_arn), child_opts)
+                config=cfg, tags=args.tags, alert_topic_arn=args.alert_topic_arn, cluster_name=args.cluster.name,
+                vpc_id=args.vpc_id), child_opts)
             self.detector_id = threats.detector_id
         if cfg.enabled and cfg.external_secrets:
             delivery = SecretsDelivery(child(name, "secrets"), SecretsDeliveryArgs(
@@ -93,7 +97,9 @@ class BucketGuardsArgs:
     data_bucket_arns: Sequence[pulumi.Input[str]]
     """Every bucket holding feature, model or dataset data: trail data events, admitted by the S3 endpoint."""
     platform_bucket_arns: Sequence[pulumi.Input[str]] = ()
-    """Every other bucket pods reach through the S3 endpoint (shared, logs, scratch). Default: none."""
+    """Every other bucket pods reach through the S3 endpoint (shared, logs, scratch): admitted by the S3 endpoint,
+    not guarded, and recorded by the trail's data events too (a role that reads data buckets and writes one of these,
+    Airflow's task pods, could stage data there). Default: none."""
     protect: bool = True
     """Pulumi `protect` + `retain_on_delete` on the trail's key, bucket and log group. Default: true."""
     ml_namespaces: Sequence[str] = ()
@@ -127,8 +133,8 @@ class BucketGuards:
 
 
 def bucket_guards(baseline: SecurityBaseline, args: BucketGuardsArgs) -> BucketGuards:
-    """The audit trail (data events of `data_bucket_arns`) and the exfiltration guards (the S3 endpoint admits both
-    lists, ML namespaces get default-deny egress), as children of `baseline`. Build it last: from plain lists of
+    """The audit trail (data events of both lists: every bucket pods reach) and the exfiltration guards (the S3
+    endpoint admits both lists, ML namespaces get default-deny egress), as children of `baseline`. Build it last: from plain lists of
     every bucket and port the composed components exposed (a list, never an Output that resolves later)."""
     name, cfg = baseline.resource_name, args.config
     child_opts = pulumi.ResourceOptions(parent=baseline)
@@ -136,18 +142,20 @@ def bucket_guards(baseline: SecurityBaseline, args: BucketGuardsArgs) -> BucketG
     trail_arn = trail_bucket_name = trail_bucket_arn = None
     if cfg.enabled and cfg.cloudtrail:
         trail = AuditTrail(child(name, "audit"), AuditTrailArgs(
-            config=cfg, region=args.region, tags=args.tags, protect=args.protect, data_bucket_arns=data), child_opts)
+            config=cfg, region=args.region, tags=args.tags, protect=args.protect, data_bucket_arns=[*data, *platform]),
+            child_opts)
         trail_arn, trail_bucket_name, trail_bucket_arn = trail.trail_arn, trail.bucket_name, trail.bucket.arn
     egress = None
     if cfg.enabled and cfg.exfiltration_guards:
         egress = ExfiltrationGuards(child(name, "guards"), ExfiltrationGuardsArgs(
-            config=cfg, network=args.network, region=args.region, platform_bucket_arns=[*data, *platform],
+            config=cfg, network=args.network, region=args.region, cluster=args.cluster,
+            platform_bucket_arns=[*data, *platform],
             ml_namespaces=args.ml_namespaces, service_namespaces=args.service_namespaces,
             service_ports=sorted({*args.service_ports, *(ServicePort(p.namespace, p.port) for p in cfg.consumer_service_ports)}),
-            namespaces={**args.cluster.namespaces, **args.namespaces},
+            namespaces=args.namespaces,
             gateway_services=args.gateway_services, vpc_ports=args.vpc_ports,
             deployer_role_arns=args.deployer_role_arns, deployer_bucket_prefixes=args.deployer_bucket_prefixes,
             consumer_bucket_prefixes=list(cfg.consumer_bucket_prefixes),
-            trail_bucket_arn=trail_bucket_arn, deployer_state_bucket=cfg.deployer_state_bucket,
-            service_ipv4_cidr=args.cluster.service_ipv4_cidr), child_opts).egress_rules
+            trail_bucket_arn=trail_bucket_arn, deployer_state_bucket=cfg.deployer_state_bucket),
+            child_opts).egress_rules
     return BucketGuards(trail_arn=trail_arn, trail_bucket_name=trail_bucket_name, egress_rules=egress)

@@ -7,6 +7,14 @@ Region (IAM user guide, "IAM Access Analyzer quotas": 1, not adjustable). So eac
 `guarddutyDetector: existing` (`accountAnalyzer: existing`) the stack creates neither the detector nor its features
 (the owner manages them) but routes its findings to its own alert topic; `mlops-infra preflight` reads the account
 and says which applies, and `platform.stack_set` refuses two stacks of one account and Region that both create one.
+
+The detector's findings are the whole account's and Region's. The stack that creates it routes all of them (it owns
+the detector); a stack that adopts it routes only the findings about its own resources, so another stack's findings
+(prod's, in staging's topic) neither reach its subscribers nor page twice: findings whose resource is its EKS cluster
+(`detail.resource.eksClusterDetails.name`: EKS audit-log and EKS runtime findings) or an instance in its VPC
+(`detail.resource.instanceDetails.networkInterfaces[].vpcId`: its nodes; GuardDuty API reference, Resource,
+EksClusterDetails, InstanceDetails, NetworkInterface). Findings about its S3 buckets and databases reach the
+owner's topic only.
 """
 
 from __future__ import annotations
@@ -41,15 +49,26 @@ class ThreatDetectionArgs:
     alert_topic_arn: pulumi.Input[str] | None = None
     """SNS topic that receives findings. Default: none (findings stay in the GuardDuty console). The topic's policy
     (and its KMS key, if encrypted) must allow `events.amazonaws.com` to publish."""
+    cluster_name: pulumi.Input[str] | None = None
+    """This stack's EKS cluster: with `guarddutyDetector: existing` and a topic, findings about it are routed.
+    Required then; otherwise unused. Default: none."""
+    vpc_id: pulumi.Input[str] | None = None
+    """This stack's VPC: with `guarddutyDetector: existing`, findings about instances in it (the nodes) are routed
+    too. Default: none (only the cluster's findings)."""
 
 
-def finding_pattern(min_severity: float) -> str:
-    """EventBridge pattern for GuardDuty findings at or above `min_severity`."""
-    return json.dumps({
-        "source": ["aws.guardduty"],
-        "detail-type": ["GuardDuty Finding"],
-        "detail": {"severity": [{"numeric": [">=", min_severity]}]},
-    }, sort_keys=True)
+def finding_pattern(min_severity: float, cluster_name: str | None = None, vpc_id: str | None = None) -> str:
+    """EventBridge pattern for GuardDuty findings at or above `min_severity`: every finding of the detector, or with
+    `cluster_name` (an adopted detector) only those about that EKS cluster or (with `vpc_id`) an instance in that
+    VPC."""
+    detail: dict[str, object] = {"severity": [{"numeric": [">=", min_severity]}]}
+    if cluster_name is not None:
+        ours: list[dict[str, object]] = [{"resource": {"eksClusterDetails": {"name": [cluster_name]}}}]
+        if vpc_id is not None:
+            ours.append({"resource": {"instanceDetails": {"networkInterfaces": {"vpcId": [vpc_id]}}}})
+        detail |= {"$or": ours} if len(ours) > 1 else ours[0]
+    return json.dumps({"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"], "detail": detail},
+                      sort_keys=True)
 
 
 class ThreatDetection(pulumi.ComponentResource):
@@ -63,8 +82,11 @@ class ThreatDetection(pulumi.ComponentResource):
         self.detector_id = None
         self.analyzer_arn = None
         if cfg.guardduty and cfg.guardduty_detector == "existing":
+            if args.alert_topic_arn is not None and args.cluster_name is None:
+                raise ValueError(f"{name}: an adopted GuardDuty detector (guarddutyDetector: existing) needs "
+                                 "ThreatDetectionArgs.cluster_name, so that only this stack's findings reach its topic")
             self.detector_id = pulumi.Output.from_input(str(cfg.guardduty_detector_id))
-            self._findings_rule(name, args, depends_on=[])
+            self._findings_rule(name, args, depends_on=[], scoped=True)
         elif cfg.guardduty:
             detector = aws.guardduty.Detector(
                 child(name, "detector"), enable=True, finding_publishing_frequency="FIFTEEN_MINUTES",
@@ -87,7 +109,7 @@ class ThreatDetection(pulumi.ComponentResource):
                 aws.guardduty.DetectorFeature(
                     child(name, feature.lower().replace("_", "-")), detector_id=detector.id, name=feature,
                     status=status, additional_configurations=extra or None, opts=child_options(self))
-            self._findings_rule(name, args, depends_on=[detector])
+            self._findings_rule(name, args, depends_on=[detector], scoped=False)
         if cfg.access_analyzer and cfg.account_analyzer == "existing":
             self.analyzer_arn = pulumi.Output.from_input(str(cfg.account_analyzer_arn))
         elif cfg.access_analyzer:
@@ -97,13 +119,18 @@ class ThreatDetection(pulumi.ComponentResource):
             self.analyzer_arn = analyzer.arn
         self.register_outputs({"detectorId": self.detector_id, "analyzerArn": self.analyzer_arn})
 
-    def _findings_rule(self, name: str, args: ThreatDetectionArgs, depends_on: list[pulumi.Resource]) -> None:
-        """Findings of the account's detector (ours or the adopted one) at the configured severity to the topic."""
+    def _findings_rule(self, name: str, args: ThreatDetectionArgs, depends_on: list[pulumi.Resource],
+                       scoped: bool) -> None:
+        """Findings at the configured severity to the topic: all of our detector's, or (`scoped`, an adopted
+        detector) those about this stack's cluster and VPC."""
         if args.alert_topic_arn is None:
             return
+        severity = args.config.guardduty_alert_min_severity
+        pattern: pulumi.Input[str] = finding_pattern(severity) if not scoped else pulumi.Output.all(
+            args.cluster_name, args.vpc_id).apply(lambda a: finding_pattern(severity, a[0], a[1]))
         rule = aws.cloudwatch.EventRule(
             child(name, "findings"), description="GuardDuty findings to the platform alert topic",
-            event_pattern=finding_pattern(args.config.guardduty_alert_min_severity), tags=args.tags,
+            event_pattern=pattern, tags=args.tags,
             opts=child_options(self, depends_on=depends_on))
         aws.cloudwatch.EventTarget(
             child(name, "findings-to-alerts"), rule=rule.name, arn=args.alert_topic_arn, opts=child_options(self))

@@ -1,8 +1,10 @@
 """ModelServing: KServe (Standard mode) serving registered models from the artifact bucket, read-only.
 
 Order on the cluster: cert-manager (with its CRDs) -> kserve-crd -> kserve-resources (its webhooks need a
-cert-manager Certificate) -> ServingRuntimes -> InferenceServices. Model servers run as one IRSA ServiceAccount
-whose role can only read the artifact bucket (BucketRefs.read_statements) and decrypt with its key.
+cert-manager Certificate) -> ServingRuntimes -> InferenceServices. The first three are the cluster's, once
+(`install_controller`): a ModelServing on a cluster whose KServe another stack installed makes only its own namespace's
+objects. Model servers run as one IRSA ServiceAccount whose role can only read the served models' artifact paths and
+the monitoring prefix (`read_statements`) and decrypt with the bucket's key.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..blocks import helm, iam
+from ..blocks.cluster_add_ons import claim
 from ..blocks.endpoints import ServicePort
 from ..blocks.grants import Grant, Grants
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
@@ -63,6 +66,12 @@ class ModelServingArgs:
     feature_drift_threshold: float | None = None
     """Alert on the models' feature drift above it, when no feature store's FeatureDrift rule does (`rules.
     contract_rules`). Default: none (the platform's feature store alerts)."""
+    install_controller: bool = True
+    """Install the cluster's serving controllers: the `cert-manager` and `kserve` namespaces and the cert-manager,
+    kserve-crd and kserve-resources releases (cluster-wide CRDs and webhooks, once per cluster). False on a cluster
+    that already runs them (`ClusterRefs.kserve_installed`, e.g. a platform stack with serving on): then only this
+    component's namespace, runtimes and models are made. Refused when it contradicts `ClusterRefs.kserve_installed`.
+    Default: true (the cluster has no KServe yet)."""
 
 
 class ModelServing(pulumi.ComponentResource):
@@ -77,6 +86,11 @@ class ModelServing(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Bound to the cluster's provider, so children without their own (the Helm releases) inherit it.
+        controller_problem = controller_refusal(args.install_controller, args.cluster.kserve_installed)
+        if controller_problem:
+            raise ValueError(f"{name}: {controller_problem}")
+        if args.install_controller:
+            claim(args.cluster, "kserve", name)  # a cluster runs one: refused when this program already installs it
         super().__init__("mlops:serving:ModelServing", name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
         if not cluster.metrics_server:
@@ -85,29 +99,17 @@ class ModelServing(pulumi.ComponentResource):
             raise ValueError(f"{name}: exposure {cfg.exposure.mode} needs the AWS Load Balancer Controller")
         provider = cluster.provider
         existing = cluster.namespaces
-        cm_ns = namespace(child(name, "cert-manager-ns"), self, CERT_MANAGER_NAMESPACE, existing=existing,
-                          provider=provider)
-        ks_ns = namespace(child(name, "kserve-ns"), self, KSERVE_NAMESPACE, level="baseline", existing=existing,
-                          provider=provider)
         # target-type ip: the ALB controller's readiness gate keeps a rolling update from stopping old pods before the
         # ALB has registered the new ones healthy (aws-load-balancer-controller v3.5.0 pod_readiness_gate.md).
         gate = {READINESS_GATE_LABEL: "enabled"} if cfg.exposure.ingress else None
         self.namespace = namespace(child(name, "ns"), self, cfg.namespace, labels=gate, existing=existing,
                                    provider=provider)
-        cert_manager = helm.release(
-            child(name, "cert-manager"), helm.PinnedChart("cert-manager", CERT_MANAGER_REPO, cfg.cert_manager_version),
-            parent=self, namespace=cm_ns, values=manifests.cert_manager_values())
-        crds = helm.release(child(name, "kserve-crd"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-crd", "",
-                                                                         cfg.kserve_version),
-                            parent=self, namespace=ks_ns, values={})
-        kserve = helm.release(
-            child(name, "kserve"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-resources", "", cfg.kserve_version),
-            parent=self, namespace=ks_ns, values=manifests.kserve_values(args.region, cfg.ingress_domain), depends_on=[cert_manager, crds])
+        crds, kserve = self._controller(name, args) if args.install_controller else ([], [])
         self._artifacts, self._monitoring_prefix, self._grants = args.artifacts, cfg.monitoring_prefix, Grants(self, name, args.tags)
         self.identity = WorkloadIdentity(child(name, "model-server"), WorkloadIdentityArgs(
             cluster=cluster.identity, namespace=self.namespace, service_account=SERVICE_ACCOUNT, tags=args.tags,
-            statements=args.artifacts.read_statements()), child_options(self, provider=provider))
-        runtimes = self._runtimes(name, cfg, [crds, kserve], provider)
+            statements=read_statements(args.artifacts, cfg)), child_options(self, provider=provider))
+        runtimes = self._runtimes(name, cfg, [*crds, *kserve], provider)
         self.inference_services = {}
         for m in cfg.models:
             taint = args.gpu_taints.get(m.gpu_pool) if m.gpu_pool else None
@@ -119,7 +121,7 @@ class ModelServing(pulumi.ComponentResource):
             self.inference_services[m.name] = k8s.apiextensions.CustomResource(
                 child(name, f"isvc-{m.name}"), api_version=manifests.ISVC_API, kind="InferenceService",
                 metadata=body.apply(lambda b: b["metadata"]), spec=body.apply(lambda b: b["spec"]),
-                opts=child_options(self, provider=provider, depends_on=[crds, *runtimes, self.identity]))
+                opts=child_options(self, provider=provider, depends_on=[*crds, *runtimes, self.identity]))
         self._network_policy(name, args, provider)
         if cfg.exposure.ingress:  # one Ingress per model, one ALB (IngressGroup)
             for m in cfg.models:
@@ -134,6 +136,26 @@ class ModelServing(pulumi.ComponentResource):
             self._monitoring(name, args, args.monitoring, provider)
         self.service_ports, self.endpoints = [ServicePort(cfg.namespace, HTTP_PORT)], endpoints(cfg)
         self.register_outputs({"endpoints": self.endpoints, "roleArn": self.identity.role_arn})
+
+    def _controller(self, name: str, args: ModelServingArgs) -> tuple[list[pulumi.Resource], list[pulumi.Resource]]:
+        """cert-manager, then KServe's CRDs and controller (whose webhooks need a cert-manager Certificate), in their
+        fixed namespaces: the cluster's, once. Returns ([kserve-crd], [kserve-resources])."""
+        cfg, existing, provider = args.config, args.cluster.namespaces, args.cluster.provider
+        cm_ns = namespace(child(name, "cert-manager-ns"), self, CERT_MANAGER_NAMESPACE, existing=existing,
+                          provider=provider)
+        ks_ns = namespace(child(name, "kserve-ns"), self, KSERVE_NAMESPACE, level="baseline", existing=existing,
+                          provider=provider)
+        cert_manager = helm.release(
+            child(name, "cert-manager"), helm.PinnedChart("cert-manager", CERT_MANAGER_REPO, cfg.cert_manager_version),
+            parent=self, namespace=cm_ns, values=manifests.cert_manager_values())
+        crds = helm.release(child(name, "kserve-crd"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-crd", "",
+                                                                         cfg.kserve_version),
+                            parent=self, namespace=ks_ns, values={})
+        kserve = helm.release(
+            child(name, "kserve"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-resources", "", cfg.kserve_version),
+            parent=self, namespace=ks_ns, values=manifests.kserve_values(args.region, cfg.ingress_domain),
+            depends_on=[cert_manager, crds])
+        return [crds], [kserve]
 
     def _runtimes(self, name: str, cfg: ServingConfig, kserve: Sequence[pulumi.Resource],
                   provider: k8s.Provider | None) -> list[pulumi.Resource]:
@@ -212,6 +234,42 @@ class ModelServing(pulumi.ComponentResource):
         (IRSA) or another VPC workload. Idempotent per role."""
         return self._grants.grant(role, "monitoring-write", self.monitoring_write_statements,
                                   "Write model monitoring inputs (reference and logged predictions)")
+
+
+def controller_refusal(install_controller: bool, kserve_installed: bool | None) -> str:
+    """Why `install_controller` contradicts what the cluster runs ("" when it does not; None: unknown)."""
+    if install_controller and kserve_installed:
+        return ("the cluster already runs KServe and cert-manager (`kserve` in clusterAddOns: its platform's serving installed "
+                "them): a second install would fail on their namespaces, releases, CRDs and webhooks; pass "
+                "install_controller=False")
+    if not install_controller and kserve_installed is False:
+        return ("install_controller=False, but nothing installs KServe on this cluster (`kserve` not in clusterAddOns): "
+                "its InferenceServices would have no CRD; pass install_controller=True")
+    return ""
+
+
+def model_prefixes(cfg: ServingConfig) -> list[str]:
+    """The artifact bucket's key prefixes the model servers read: each served model's (and canary's) artifact path,
+    and the monitoring inputs."""
+    paths = [p for m in cfg.models for p in (m.artifact_path, m.canary.artifact_path if m.canary else None) if p]
+    return sorted({p.strip("/") for p in [*paths, cfg.monitoring_prefix]})
+
+
+def read_statements(artifacts: BucketRefs, cfg: ServingConfig) -> list[iam.Statement]:
+    """Read the served models' artifact paths and the monitoring prefix (each path as an object, as KServe takes a
+    single-file model, and as a prefix), and decrypt with the bucket's key; nothing else in the artifact bucket.
+    ListBucket stays unconditioned: the storage initializer (kserve v0.20.0 python/storage/kserve_storage/
+    kserve_storage.py `_download_s3`) sends HeadBucket before listing `Prefix=<path>`, and HeadBucket, which IAM
+    authorises as s3:ListBucket, carries no `s3:prefix` (a prefix condition would refuse it); it reveals key names,
+    never their contents."""
+    prefixes = model_prefixes(cfg)
+    objects = [arn for p in prefixes for arn in (pulumi.Output.concat(artifacts.bucket_arn, "/", p),
+                                                 artifacts.objects_arn(p))]
+    return [
+        iam.statement("ListBucket", ["s3:ListBucket"], [artifacts.bucket_arn]),
+        iam.statement("ReadModels", ["s3:GetObject", "s3:GetObjectVersion"], objects),
+        iam.statement("DecryptObjects", ["kms:Decrypt", "kms:DescribeKey"], [artifacts.kms_key_arn]),
+    ]
 
 
 def endpoints(cfg: ServingConfig) -> dict[str, str]:

@@ -29,6 +29,7 @@ from .invariants_index import (
     stack_level,
     walk,
 )
+from .node_model import ebs_csi_installed
 
 PACK: PackName = "mlops-invariants"
 
@@ -272,7 +273,13 @@ def storage_class_exists(stack: Stack, config: Mapping[str, Any]) -> Iterable[tu
     idx = cluster_scoped(stack, config)
     created = _created_classes(idx)
     builtin = set(config.get("eksDefaultStorageClasses") or [])
-    ebs_driver = "aws-ebs-csi-driver" in idx.addons or bool(idx.releases("aws-ebs-csi-driver"))
+    ebs_driver = ebs_csi_installed(idx)
+    for pv in idx.of_type("kubernetes:core/v1:PersistentVolume"):  # static volumes: the driver attaches them too
+        if not ebs_driver and (pv.get("spec", "csi", "driver") == "ebs.csi.aws.com"
+                               or pv.get("spec", "awsElasticBlockStore") is not None):  # in-tree: migrated to CSI
+            yield pv, (f"PersistentVolume {pv.get('metadata', 'name') or pv.name} is an EBS volume of the CSI driver "
+                       "ebs.csi.aws.com but the stack has no aws-ebs-csi-driver add-on to attach it: pods that mount "
+                       "it stay in ContainerCreating")
     for res, where, cls in storage_class_uses(idx):
         if not isinstance(cls, str) or cls in ("", "-"):
             continue  # unset or "": the default class / no dynamic provisioning

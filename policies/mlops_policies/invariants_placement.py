@@ -35,7 +35,7 @@ from .invariants_index import (
     walk,
 )
 from .invariants_workloads import ALLOWLIST, CHART_SECRET_KEYS, allowed, secret_refs, service_accounts
-from .node_model import UNMODELLED, NodeType, node_types, unknown_nodes
+from .node_model import EBS_ZONE, UNMODELLED, NodeType, node_types, unknown_nodes
 from .pod_model import INSTALLERS, Pods, PodTemplate, others, pods
 
 GPU, EFA = "nvidia.com/gpu", "vpc.amazonaws.com/efa"
@@ -140,7 +140,8 @@ def why_not(spec: Mapping[str, Any], nt: NodeType) -> str | None:
     selector = spec.get("nodeSelector")
     for key, value in (selector.items() if isinstance(selector, Mapping) else []):
         if value is not UNKNOWN and not _label_ok(nt, str(key), lambda v, want=value: v == want):
-            return f"it lacks label {key}={value}"
+            hint = " (the EBS CSI driver's node plugin sets it; the stack installs no driver)" if key == EBS_ZONE else ""
+            return f"it lacks label {key}={value}{hint}"
     terms = spec.get("affinity", {}).get("nodeAffinity", {}).get("requiredDuringSchedulingIgnoredDuringExecution", {}
                                                                  ).get("nodeSelectorTerms") if isinstance(
         spec.get("affinity"), Mapping) and isinstance(spec["affinity"].get("nodeAffinity"), Mapping) and isinstance(

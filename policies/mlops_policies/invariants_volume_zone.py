@@ -10,25 +10,40 @@ kubeflow/kubeflow#7109 and awslabs/kubeflow-manifests#711 (notebooks on EKS), te
 (volumes and a StatefulSet's volumeClaimTemplates) to the zones its volume can be in, and compares them with the
 zones of the node pools that admit the pod (its nodeSelector, required node affinity, tolerations: the placement
 family's `why_not`, plus the pod's own zone selector):
-- a StorageClass of the EBS CSI driver (`ebs.csi.aws.com`, or in-tree `kubernetes.io/aws-ebs`, migrated to it) whose
-  `allowedTopologies` names zones (keys `topology.ebs.csi.aws.com/zone`, `topology.kubernetes.io/zone`) none of
-  which an admitted pool runs in (Kubernetes docs, Storage Classes, "Allowed topologies");
+- a StorageClass of the EBS CSI driver (`ebs.csi.aws.com`, in-tree `kubernetes.io/aws-ebs` migrated to it, or EKS
+  Auto Mode's `ebs.csi.eks.amazonaws.com`) whose `allowedTopologies` names zones (keys `topology.ebs.csi.aws.com/zone`,
+  `topology.kubernetes.io/zone`) none of which an admitted pool runs in (Kubernetes docs, Storage Classes, "Allowed topologies");
 - the same class binding `Immediate` (the API default when `volumeBindingMode` is unset): the claim is provisioned
   before the scheduler picks a node, "without knowledge of the Pod's scheduling requirements" (Storage Classes,
   "Volume binding mode"), in any zone where the cluster has nodes (external-provisioner without a selected node
   takes the topology of the nodes that run the driver); a zone among those where no admitted pool runs is a finding.
-  WaitForFirstConsumer provisions in the zone of the node picked for the pod;
+  With `allowedTopologies` the provisioner asks for its zones as they are, checked against no node
+  (kubernetes-csi/external-provisioner pkg/controller/topology.go GenerateAccessibilityRequirements, step 2:
+  `requisiteTerms = flatten(allowedTopologies)`), so an allowed zone where no admitted pool runs is a finding even
+  when the cluster has no node there. WaitForFirstConsumer provisions in the zone of the node picked for the pod;
 - a static PersistentVolume bound by `volumeName`: its zone is its node affinity on a zone key, or the
   `availabilityZone` of the `aws:ebs/volume:Volume` its spec came from (aws-ebs-csi-driver
   examples/kubernetes/static-provisioning: `csi.volumeHandle` and node affinity on `topology.ebs.csi.aws.com/zone`);
   node affinity naming a zone other than the volume's is itself a finding (the attach fails: InvalidVolume.ZoneMismatch).
+  A static PersistentVolume without zone node affinity does not constrain the scheduler: when its volume's zone does
+  not cover every zone the pod can run in, the pod may land where the volume cannot attach (InvalidVolume.ZoneMismatch,
+  kubernetes-sigs/aws-ebs-csi-driver#701), a finding. A claim without `volumeName` that a PersistentVolume pre-binds
+  through `spec.claimRef` (name and namespace) is that volume's;
+- all of a pod's claims together: the pod runs where every volume is, so the zones of its static volumes (and of its
+  WaitForFirstConsumer classes' allowedTopologies) must meet in a zone of the pools that admit it.
+
+Zone terms: the expressions of one node selector term (or StorageClass topology term) are ANDed, the terms ORed
+(external-provisioner `flatten`; core/v1 NodeSelectorTerm), so two zone keys in one term allow the zones both allow;
+so do two zone keys of one nodeSelector.
 
 Pool zones: a managed node group's subnets (the `availabilityZone` of the `aws:ec2/subnet:Subnet` resources its
 `subnetIds` came from); a Karpenter NodePool's `topology.kubernetes.io/zone` In requirement. Not judged: a pool
 whose zones the stack does not know (subnets made elsewhere, a NodePool without a zone requirement, pulumi-eks
 groups), a pod no pool admits (the placement family reports it) or whose own zone selector excludes every zone of the
-pools it admits, claims of a class the stack does not create,
-claims with `storageClassName: ""` and no `volumeName`, and non-EBS provisioners (EFS is regional).
+pools it admits, claims of a class the stack does not create, claims with `storageClassName: ""` that no
+PersistentVolume of the stack binds, non-EBS provisioners (EFS is regional), and whether two Immediate claims of one
+pod, each made in a zone the pod can reach, land in the same zone. A pod selecting `topology.ebs.csi.aws.com/zone`
+is admitted by the pools where the stack runs the EBS CSI driver (node_model), its value read as a zone.
 """
 
 from __future__ import annotations
@@ -45,7 +60,8 @@ from .pod_model import PodTemplate, pods
 
 SUBNET = "aws:ec2/subnet:Subnet"
 EBS_VOLUME = "aws:ebs/volume:Volume"
-EBS_PROVISIONERS = ("ebs.csi.aws.com", "kubernetes.io/aws-ebs")
+PERSISTENT_VOLUME = "kubernetes:core/v1:PersistentVolume"
+EBS_PROVISIONERS = ("ebs.csi.aws.com", "kubernetes.io/aws-ebs", "ebs.csi.eks.amazonaws.com")
 ZONE_KEYS = ("topology.kubernetes.io/zone", "topology.ebs.csi.aws.com/zone", "failure-domain.beta.kubernetes.io/zone")
 Zones = frozenset[str]
 Finding = tuple[Resource, str]
@@ -63,7 +79,8 @@ def subnet_zones(idx: Index, res: Resource, prop: str = "subnetIds") -> Zones | 
 
 def term_zones(terms: Any, key_field: str = "matchExpressions") -> Zones | None:
     """Zones a list of node selector terms (or StorageClass topology terms) allows; None: any zone. A term without
-    a zone requirement allows every zone; the terms are ORed."""
+    a zone requirement allows every zone; the expressions of a term are ANDed (two zone keys: the zones both allow),
+    the terms ORed."""
     found: set[str] = set()
     for term in as_list(terms):
         exprs = [e for e in as_list(term.get(key_field) if isinstance(term, Mapping) else None)
@@ -71,11 +88,11 @@ def term_zones(terms: Any, key_field: str = "matchExpressions") -> Zones | None:
         zoned = [e for e in exprs if e.get("operator", "In") == "In"]
         if not zoned:
             return None
-        values = [v for e in zoned for v in as_list(e.get("values"))]
-        if not values or any(not isinstance(v, str) for v in values):
+        sets = [as_list(e.get("values")) for e in zoned]
+        if any(not values or any(not isinstance(v, str) for v in values) for values in sets):
             return None
-        found.update(values)
-    return frozenset(found) if found else None
+        found.update(frozenset.intersection(*(frozenset(values) for values in sets)))
+    return frozenset(found) if as_list(terms) else None
 
 
 def pool_zones(idx: Index) -> dict[str, Zones | None]:
@@ -92,17 +109,18 @@ def pool_zones(idx: Index) -> dict[str, Zones | None]:
 def pod_zone_filter(spec: Mapping[str, Any]) -> Zones | None:
     """Zones the pod itself asks for (nodeSelector or required node affinity on a zone key); None: any."""
     selector = spec.get("nodeSelector")
-    chosen = {str(v) for k, v in (selector.items() if isinstance(selector, Mapping) else []) if k in ZONE_KEYS
-              and isinstance(v, str)}
+    keyed = [frozenset({v}) for k, v in (selector.items() if isinstance(selector, Mapping) else []) if k in ZONE_KEYS
+             and isinstance(v, str)]
+    chosen = frozenset.intersection(*keyed) if keyed else None  # every zone key must hold: their values must agree
     affinity = spec.get("affinity")
     node_aff = affinity.get("nodeAffinity") if isinstance(affinity, Mapping) else None
     required = node_aff.get("requiredDuringSchedulingIgnoredDuringExecution") if isinstance(node_aff, Mapping) \
         else None
     terms = required.get("nodeSelectorTerms") if isinstance(required, Mapping) else None
     from_terms = term_zones(terms) if terms else None
-    if chosen and from_terms is not None:
-        return frozenset(chosen & from_terms)
-    return frozenset(chosen) if chosen else from_terms
+    if chosen is not None and from_terms is not None:
+        return chosen & from_terms
+    return chosen if chosen is not None else from_terms
 
 
 def claims(idx: Index, tpl: PodTemplate) -> Iterator[tuple[str, Mapping[str, Any], Resource | None]]:
@@ -133,18 +151,34 @@ def default_class(idx: Index) -> Resource | None:
     return None
 
 
-def volume_zones(idx: Index, pv: Resource) -> tuple[Zones | None, str | None]:
-    """(zones of a static PersistentVolume, a ZoneMismatch message or None)."""
+def bound_pv(idx: Index, tpl: PodTemplate, name: str, spec: Mapping[str, Any], pvc: Resource | None) -> \
+        tuple[str, Resource | None] | None:
+    """(name, object or None when not in the stack) of the PersistentVolume a claim binds: its `volumeName`, or a
+    volume pre-bound to the claim by `spec.claimRef` (name, namespace); None: the claim is provisioned dynamically."""
+    pv_name = spec.get("volumeName")
+    if isinstance(pv_name, str) and pv_name:
+        return pv_name, idx.unnamespaced.get(("PersistentVolume", pv_name))
+    if pvc is not None:
+        for pv in idx.of_type(PERSISTENT_VOLUME):
+            ref = pv.get("spec", "claimRef")
+            if isinstance(ref, Mapping) and ref.get("name") == name and ref.get("namespace") == tpl.namespace:
+                return str(meta(pv)[1] or pv.name), pv
+    return None
+
+
+def volume_zones(idx: Index, pv: Resource) -> tuple[Zones | None, Zones | None, str | None]:
+    """(zones of a static PersistentVolume, the zones its node affinity allows (None: no zone affinity), a
+    ZoneMismatch message or None)."""
     affinity = term_zones(pv.get("spec", "nodeAffinity", "required", "nodeSelectorTerms"))
     volumes = [v for u in pv.property_dependencies.get("spec", ()) if (v := idx.get(u)) and v.type == EBS_VOLUME]
     az = {v.get("availabilityZone") for v in volumes}
     ebs = frozenset(z for z in az if isinstance(z, str)) if volumes and all(isinstance(z, str) for z in az) else None
     if affinity is not None and ebs is not None and not affinity & ebs:
-        return ebs, (f"PersistentVolume {meta(pv)[1] or pv.name} pins node affinity to {', '.join(sorted(affinity))} "
-                     f"but its EBS volume {', '.join(v.name for v in volumes)} is in {', '.join(sorted(ebs))}: the "
-                     "attach fails (InvalidVolume.ZoneMismatch); take the node affinity from the volume's "
-                     "availabilityZone")
-    return (ebs if ebs is not None else affinity), None
+        return ebs, affinity, (
+            f"PersistentVolume {meta(pv)[1] or pv.name} pins node affinity to {_zones(affinity)} but its EBS volume "
+            f"{', '.join(v.name for v in volumes)} is in {_zones(ebs)}: the attach fails (InvalidVolume.ZoneMismatch); "
+            "take the node affinity from the volume's availabilityZone")
+    return (ebs if ebs is not None else affinity), affinity, None
 
 
 def _zones(zs: Iterable[str]) -> str:
@@ -155,16 +189,38 @@ def _pools(types: list[NodeType]) -> str:
     return ", ".join(sorted({nt.pool for nt in types}))
 
 
+def ebs_class(idx: Index, spec: Mapping[str, Any]) -> Resource | None:
+    """The EBS StorageClass that provisions a dynamic claim (its class, or the default class when unset)."""
+    cls_name = spec.get("storageClassName")
+    if cls_name == "" or cls_name is UNKNOWN:
+        return None
+    sc = idx.unnamespaced.get(("StorageClass", cls_name)) if isinstance(cls_name, str) else default_class(idx)
+    return sc if sc is not None and sc.get("provisioner") in EBS_PROVISIONERS else None
+
+
+def claim_pins(idx: Index, tpl: PodTemplate, name: str, spec: Mapping[str, Any], pvc: Resource | None) -> \
+        Zones | None:
+    """The zones a claim confines its pod to, when known: a static volume's zone, or the allowedTopologies of a
+    WaitForFirstConsumer class (the scheduler picks a node they admit). None: not known, or not confining."""
+    bound = bound_pv(idx, tpl, name, spec, pvc)
+    if bound is not None:
+        return volume_zones(idx, bound[1])[0] if bound[1] is not None else None
+    sc = ebs_class(idx, spec)
+    if sc is None or sc.get("volumeBindingMode") != "WaitForFirstConsumer":
+        return None
+    return term_zones(sc.get("allowedTopologies"), "matchLabelExpressions")
+
+
 def claim_findings(idx: Index, tpl: PodTemplate, admitted: list[NodeType], where: Zones, cluster: Zones | None,
-                   name: str, spec: Mapping[str, Any]) -> Iterator[str]:
+                   name: str, spec: Mapping[str, Any], pvc: Resource | None = None) -> Iterator[str]:
     """Why the claim's volume may be in a zone where no admitted pool runs (the pod's zones: `where`)."""
     pools = _pools(admitted)
-    pv_name = spec.get("volumeName")
-    if isinstance(pv_name, str) and pv_name:
-        pv = idx.unnamespaced.get(("PersistentVolume", pv_name))
+    bound = bound_pv(idx, tpl, name, spec, pvc)
+    if bound is not None:
+        pv_name, pv = bound
         if pv is None:
             return
-        zones, mismatch = volume_zones(idx, pv)
+        zones, affinity, mismatch = volume_zones(idx, pv)
         if mismatch:
             yield f"{tpl.what} mounts claim {name}: {mismatch}"
         if zones is not None and not zones & where:
@@ -172,12 +228,15 @@ def claim_findings(idx: Index, tpl: PodTemplate, admitted: list[NodeType], where
                    f"node pools that admit the pod ({pools}) run only in {_zones(where)}: the pod stays Pending "
                    "(volume node affinity conflict); make the volume in a zone of those pools, or let a pool the pod "
                    "admits run in its zone")
+        elif zones is not None and affinity is None and where - zones:
+            yield (f"{tpl.what} mounts claim {name}, bound to PersistentVolume {pv_name}, whose EBS volume is in "
+                   f"{_zones(zones)}, but the PersistentVolume has no node affinity on a zone key: the scheduler may "
+                   f"place the pod in {_zones(where - zones)} (the node pools that admit it, {pools}, run there), where "
+                   "the volume cannot attach (InvalidVolume.ZoneMismatch, pod stuck in ContainerCreating); set "
+                   f"spec.nodeAffinity on topology.ebs.csi.aws.com/zone In [{_zones(zones)}]")
         return
-    cls_name = spec.get("storageClassName")
-    if cls_name == "" or cls_name is UNKNOWN:
-        return
-    sc = idx.unnamespaced.get(("StorageClass", cls_name)) if isinstance(cls_name, str) else default_class(idx)
-    if sc is None or sc.get("provisioner") not in EBS_PROVISIONERS:
+    sc = ebs_class(idx, spec)
+    if sc is None:
         return
     sc_name = meta(sc)[1] or sc.name
     allowed = term_zones(sc.get("allowedTopologies"), "matchLabelExpressions")
@@ -187,15 +246,17 @@ def claim_findings(idx: Index, tpl: PodTemplate, admitted: list[NodeType], where
                "EBS volume cannot be made where the pod can run (pod Pending); list the pools' zones in "
                "allowedTopologies, or run a pool the pod admits in those zones")
         return
-    mode = sc.get("volumeBindingMode")
-    if mode in (None, "Immediate") and cluster is not None:
-        candidates = cluster & allowed if allowed is not None else cluster
-        if candidates - where:
-            yield (f"{tpl.what} mounts claim {name} of StorageClass {sc_name}, which binds Immediate: the EBS volume "
-                   f"is made before the pod is scheduled, in any zone with nodes ({_zones(candidates)}), but the "
-                   f"node pools that admit the pod ({pools}) run only in {_zones(where)}; a volume made in "
-                   f"{_zones(candidates - where)} never attaches (pod Pending); set volumeBindingMode: "
-                   "WaitForFirstConsumer")
+    if sc.get("volumeBindingMode") not in (None, "Immediate"):
+        return
+    # Immediate: allowedTopologies are asked for as they are (external-provisioner flatten, no node check); without
+    # them, the zones of the nodes that run the driver
+    candidates = allowed if allowed is not None else cluster
+    if candidates is not None and candidates - where:
+        origin = "its allowedTopologies" if allowed is not None else "any zone with nodes"
+        yield (f"{tpl.what} mounts claim {name} of StorageClass {sc_name}, which binds Immediate: the EBS volume "
+               f"is made before the pod is scheduled, in {origin} ({_zones(candidates)}), but the node pools that "
+               f"admit the pod ({pools}) run only in {_zones(where)}; a volume made in {_zones(candidates - where)} "
+               "never attaches (pod Pending); set volumeBindingMode: WaitForFirstConsumer")
 
 
 def volume_zone_findings(idx: Index) -> Iterator[Finding]:
@@ -218,17 +279,31 @@ def volume_zone_findings(idx: Index) -> Iterator[Finding]:
         where = where & wanted if wanted is not None else where
         if not where:  # the pod's own zone selector excludes every pool it admits: a placement problem, not a volume's
             continue
-        for name, spec, _ in mounted:
-            for message in claim_findings(idx, tpl, admitted, where, cluster, name, spec):
+        alone = False
+        pinned: list[tuple[str, Zones]] = []
+        for name, spec, pvc in mounted:
+            for message in claim_findings(idx, tpl, admitted, where, cluster, name, spec, pvc):
+                alone = True
                 yield tpl.res, message
+            pins = claim_pins(idx, tpl, name, spec, pvc)
+            if pins is not None:
+                pinned.append((name, pins))
+        # together: the pod runs where all its volumes are (each claim alone may be fine)
+        if not alone and len(pinned) > 1 and not where.intersection(*(z for _, z in pinned)):
+            each_zone = "; ".join(f"claim {n} in {_zones(z)}" for n, z in pinned)
+            yield tpl.res, (f"{tpl.what} mounts volumes that share no zone where a node pool that admits the pod "
+                            f"({_pools(admitted)}, in {_zones(where)}) runs ({each_zone}): no node can attach them "
+                            "all and the pod stays Pending (volume node affinity conflict); put the volumes in one "
+                            "zone")
 
 
 @stack_policy(
     "mlops-inv-volume-zone",
     description="Every zonal (EBS) volume a pod mounts can be in a zone where a node pool that admits the pod runs: "
                 "the StorageClass's allowedTopologies meet the pools' zones, an Immediate-binding class cannot make "
-                "the volume in a zone the pod cannot reach, and a static PersistentVolume (its node affinity, its "
-                "aws:ebs/volume:Volume) is in one of those zones.",
+                "the volume in a zone the pod cannot reach, a static PersistentVolume (its node affinity, its "
+                "aws:ebs/volume:Volume) is in one of those zones and, without zone node affinity, covers every zone "
+                "the pod can run in, and all the volumes of one pod share such a zone.",
     severity="high", pack=PACK, controls=("SOC2 A1.1",),
     remediation="Use volumeBindingMode: WaitForFirstConsumer, list the pools' zones in allowedTopologies, create the "
                 "static volume in a zone of the pod's pools, or run a pool the pod admits in the volume's zone.",

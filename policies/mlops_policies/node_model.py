@@ -10,7 +10,18 @@ Allocatable = capacity minus the EKS reservation (amazon-eks-ami nodeadm interna
 kube-reserved memory `11 * maxPods + 255` MiB (getMemoryMebibytesToReserve), CPU 6% of the first core, 1% of the
 second, 0.5% of cores 3-4 and 0.25% above (getCPUMillicoresToReserve: ranges 0/1000/2000/4000 m, 600/100/50/25
 per 10000), and evictionHard memory.available 100Mi; maxPods = ENIs * (IPv4 per ENI - 1) + 2
-(eni_max_pods.go calculateStandardMaxPods).
+(eni_max_pods.go calculateStandardMaxPods). That reservation counts the ENI-based maxPods even where the kubelet admits
+fewer pods: EKS caps a managed node group's kubelet maxPods at 110 (below 30 vCPUs) or 250 through the node's user data
+(EKS user guide, choosing-instance-type, "How maxPods is determined"), but nodeadm computes kubeReserved from
+`CalcMaxPods(instance info)` before the user's kubelet config is written as a drop-in (amazon-eks-ami v20260724
+nodeadm/internal/kubelet/config.go withDefaultReservedResources, writeKubeletConfig -> 40-nodeadm.conf), and the AL2
+bootstrap.sh reads MAX_PODS from eni-max-pods.txt for kubeReserved whatever `--use-max-pods false --max-pods` say
+(v20251217 templates/al2/runtime/bootstrap.sh). So `allocatable` uses the uncapped number; `pod_slots` the capped one.
+
+Label `topology.ebs.csi.aws.com/zone`: the kubelet sets the CSI driver's topology keys on a node where the driver's
+node plugin registers (kubernetes pkg/volume/csi/nodeinfomanager updateTopologyLabels), so a node carries it, with
+its zone as value, only when the stack installs the EBS CSI driver (add-on, chart, rendered DaemonSet); the chart's
+node DaemonSet tolerates every taint (aws-ebs-csi-driver charts values.yaml `node.tolerateAllTaints: true`).
 """
 
 from __future__ import annotations
@@ -25,12 +36,14 @@ from typing import Any
 
 from .core import UNKNOWN, as_list
 from .invariants_index import NODE_GROUP, Index, meta
+from .pod_model import INSTALLERS
 
 NODE_POOLS = ("kubernetes:karpenter.sh/v1:NodePool", "kubernetes:karpenter.sh/v1beta1:NodePool")
 EKS_GROUPS = ("eks:index:ManagedNodeGroup", "eks:index:NodeGroupV2", "eks:index:NodeGroup")
 INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 ARCH = "kubernetes.io/arch"
 EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+EBS_ZONE = "topology.ebs.csi.aws.com/zone"
 UNMODELLED = ("topology.kubernetes.io/", "kubernetes.io/hostname", "topology.k8s.aws/", "feature.node.kubernetes.io/",
               "nvidia.com/", "karpenter.k8s.aws/", "k8s.amazonaws.com/", "vpc.amazonaws.com/",
               "node.kubernetes.io/lifecycle", "failure-domain.beta.kubernetes.io/")
@@ -50,6 +63,17 @@ class InstanceType:
     gpus: int
     efa: bool
     arch: str
+    enis: int = 0
+    """EC2 MaximumNetworkInterfaces of the default network card (0: not recorded)."""
+    ipv4_per_eni: int = 0
+    """EC2 Ipv4AddressesPerInterface (0: not recorded)."""
+
+    @property
+    def pod_slots(self) -> int:
+        """The kubelet's maxPods on an EKS managed node group without a custom AMI: the ENI-based number, capped at
+        110 below 30 vCPUs and 250 above (EKS user guide, choosing-instance-type, "Managed node group enforcement";
+        30 vCPUs exactly is taken as 110, the lower bound)."""
+        return min(self.max_pods, 110 if self.vcpus <= 30 else 250)
 
     @property
     def allocatable(self) -> dict[str, float]:
@@ -64,7 +88,7 @@ class InstanceType:
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, InstanceType]:
     data = json.loads((Path(__file__).parent / "data" / "instance_types.json").read_text())
-    return {name: InstanceType(name, row[0], row[1], row[2], row[3], bool(row[4]), row[5])
+    return {name: InstanceType(name, row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7])
             for name, row in data["types"].items()}
 
 
@@ -114,8 +138,24 @@ def _types(names: Any) -> list[InstanceType | None]:
     return [cat.get(n) for n in names]
 
 
-def _labels(base: Any, extra: Mapping[str, Any], instance: InstanceType | None) -> dict[str, Any]:
+def ebs_csi_installed(idx: Index) -> bool:
+    """Whether the stack installs the EBS CSI driver (its node plugin): the EKS add-on, the chart, a DaemonSet running
+    its image, or a manifest installer that names it."""
+    if "aws-ebs-csi-driver" in idx.addons or idx.releases("aws-ebs-csi-driver"):
+        return True
+    for ds in idx.of_type("kubernetes:apps/v1:DaemonSet"):
+        if any("aws-ebs-csi-driver" in str(c.get("image") or "") for c in as_list(
+                ds.get("spec", "template", "spec", "containers")) if isinstance(c, Mapping)):
+            return True
+    parents = {r.parent for r in idx.stack.resources if r.parent}
+    return any("aws-ebs-csi-driver" in str(dict(r.props)) for r in idx.of_type(*INSTALLERS) if r.urn not in parents)
+
+
+def _labels(base: Any, extra: Mapping[str, Any], instance: InstanceType | None,
+            ebs_csi: bool = False) -> dict[str, Any]:
     labels = {**(base if isinstance(base, Mapping) else {}), **extra, "kubernetes.io/os": "linux"}
+    if ebs_csi:
+        labels[EBS_ZONE] = UNKNOWN  # the node's zone (zones are not modelled here; volume-zone compares them)
     if instance is not None:
         labels.update({INSTANCE_TYPE: instance.name, "beta.kubernetes.io/instance-type": instance.name,
                        ARCH: instance.arch.replace("x86_64", "amd64")})
@@ -139,6 +179,7 @@ def _karpenter_types(requirements: list[Mapping[str, Any]]) -> list[InstanceType
 
 
 def node_types(idx: Index) -> Iterator[NodeType]:
+    ebs = ebs_csi_installed(idx)
     for group in idx.of_type(NODE_GROUP):
         name = group.get("nodeGroupName") or group.name
         capacity = "SPOT" if group.get("capacityType") == "SPOT" else "ON_DEMAND"
@@ -149,18 +190,18 @@ def node_types(idx: Index) -> Iterator[NodeType]:
         from_template = [t.get("instanceType") for t in templates if t.get("instanceType")]
         default = from_template or (["t3.medium"] if group.get("launchTemplate") is None or templates else None)
         for inst in _types(group.get("instanceTypes") or default):
-            yield NodeType(f"node group {name}", inst, _labels(group.get("labels"), extra, inst),
+            yield NodeType(f"node group {name}", inst, _labels(group.get("labels"), extra, inst, ebs),
                            _taints(group.get("taints")))
     for group in idx.of_type(*EKS_GROUPS):
         types = group.get("instanceTypes") or ([group.get("instanceType")] if group.get("instanceType") else None)
         for inst in _types(types):
-            yield NodeType(f"node group {group.name}", inst, _labels(group.get("labels"), {}, inst),
+            yield NodeType(f"node group {group.name}", inst, _labels(group.get("labels"), {}, inst, ebs),
                            _taints(group.get("taints")))
     for cluster in idx.of_type("eks:index:Cluster"):  # pulumi-eks: a default node group unless skipped
         if cluster.get("skipDefaultNodeGroup") is not True and not cluster.get("fargate"):
             types = [cluster.get("instanceType")] if isinstance(cluster.get("instanceType"), str) else None
             for inst in _types(types):
-                yield NodeType(f"default node group of {cluster.name}", inst, _labels(None, {}, inst), ())
+                yield NodeType(f"default node group of {cluster.name}", inst, _labels(None, {}, inst, ebs), ())
     for pool in idx.of_type(*NODE_POOLS):
         name = meta(pool)[1] or pool.name
         template = pool.get("spec", "template")
@@ -169,7 +210,7 @@ def node_types(idx: Index) -> Iterator[NodeType]:
                  if r.get("operator") == "In" and len(as_list(r.get("values"))) == 1 and isinstance(r.get("key"), str)}
         for inst in _karpenter_types(reqs):
             labels = _labels((template or {}).get("metadata", {}).get("labels") if isinstance(template, Mapping)
-                             else None, {**fixed, "karpenter.sh/nodepool": name}, inst)
+                             else None, {**fixed, "karpenter.sh/nodepool": name}, inst, ebs)
             yield NodeType(f"NodePool {name}", inst, labels,
                            _taints(pool.get("spec", "template", "spec", "taints")), tuple(reqs), VM_OVERHEAD)
 

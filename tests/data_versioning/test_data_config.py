@@ -56,8 +56,17 @@ def test_dvc_through_lakefs_is_refused_as_admin_only(lakefs: bool) -> None:
 
 @pytest.mark.parametrize(("env", "days"), [("dev", 0), ("staging", 0), ("prod", 30)])
 def test_secret_names_are_free_again_right_after_a_destroy_outside_prod(env: str, days: int) -> None:
-    cfg = platform(env).data
-    assert (cfg.lakefs.secret_recovery_window_days, cfg.qdrant.secret_recovery_window_days) == (days, days)
+    """The profiles set 0 outside prod; prod leaves it to protection (protected: 30)."""
+    from mlops_infra.data.config import secret_recovery_window
+    cfg = platform(env)
+    assert {secret_recovery_window(c.secret_recovery_window_days, cfg.protect_stateful)
+            for c in (cfg.data.lakefs, cfg.data.qdrant)} == {days}
+
+
+@pytest.mark.parametrize(("days", "protect", "window"), [(None, True, 30), (None, False, 0), (7, False, 7), (0, True, 0)])
+def test_the_default_recovery_window_follows_protection(days: int | None, protect: bool, window: int) -> None:
+    from mlops_infra.data.config import secret_recovery_window
+    assert secret_recovery_window(days, protect) == window
 
 
 @pytest.mark.parametrize("days", [1, 6])
@@ -95,8 +104,8 @@ def qdrant_platform(size: int, disk: int = 50, **qdrant: Any) -> dict[str, Any]:
 def test_a_qdrant_storage_size_no_system_node_can_stage_is_refused(disk: int) -> None:
     """Review (latefix) #2: the snapshot job requests storageSize of ephemeral storage on a system node, whose
     allocatable is the root volume less kubelet's 1Gi kube-reserved and 10% eviction threshold (EKS nodeadm)."""
+    from mlops_infra.compute.config import system_node_ephemeral_gib
     from mlops_infra.config import ConfigError
-    from mlops_infra.platform.config import system_node_ephemeral_gib
     from mlops_infra.platform.loader import load_platform_config
     room = system_node_ephemeral_gib(disk)
     assert room == int(disk * 0.9) - 1 and 0 < room < disk

@@ -117,7 +117,8 @@ def test_the_platform_creates_engine_namespaces_under_itself_and_hands_them_in()
 
 def test_the_platform_registers_the_bucket_airflow_exposes_as_a_platform_bucket() -> None:
     """The adapter registers `Airflow.bucket` (task logs, no guard): the guarded S3 endpoint admits it, and the
-    trail, which records data buckets only (the feature store's), does not watch it."""
+    trail records its object events as it records the data buckets' (review FSEC #6: the task pods read data
+    buckets and write this one)."""
     inv = planned("prod")
     (airflow,) = inv.of_type(ENGINES["airflow"])
     (logs,) = [b for b in inv.of_type("aws:s3/bucket:Bucket") if descends_from(inv, b, airflow.urn)]
@@ -127,7 +128,7 @@ def test_the_platform_registers_the_bucket_airflow_exposes_as_a_platform_bucket(
     (endpoint_policy,) = inv.of_type("aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy")
     (trail,) = inv.of_type("aws:cloudtrail/trail:Trail")
     assert logs.id in json.dumps(endpoint_policy.inputs)
-    assert logs.id not in json.dumps(trail.inputs)
+    assert logs.id in json.dumps(trail.inputs)
     assert all(b.id in json.dumps(trail.inputs) for b in data if b.id)
 
 

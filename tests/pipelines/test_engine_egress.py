@@ -15,7 +15,7 @@ from mlops_infra.plan import Inventory, PlanError, plan_program
 from mlops_infra.plan.outputs import _prefix_list
 from tests.conftest import EXAMPLES, planned
 from tests.pipelines.test_alone import ENGINES, alone
-from tests.platform.test_standalone import PLATFORM_STACK
+from tests.platform.test_standalone import PLATFORM_STACK, platform_outputs
 
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 HTTPS = 443
@@ -40,7 +40,7 @@ def https_cidrs(rules: list[dict[str, Any]]) -> set[str]:
 def with_sts_endpoint(engine: str) -> Inventory:
     """`examples/<engine>` on the dev platform's outputs, as if its VPC had an STS interface endpoint."""
     if engine not in _WITH_STS:
-        outputs = {**planned("dev").outputs, "vpcInterfaceEndpoints": ["sts"]}
+        outputs = platform_outputs(vpcInterfaceEndpoints=["sts"])
         example = EXAMPLES / {"kfp": "kubeflow_pipelines"}.get(engine, engine)
         _WITH_STS[engine] = plan_program(example, "dev", stack_refs={PLATFORM_STACK: outputs})
     return _WITH_STS[engine]
@@ -115,8 +115,9 @@ def test_an_engine_with_a_database_refuses_a_pod_identity_cluster_read_from_the_
     """The alone program takes the identity mode from the platform's `workloadIdentity` output (not its own config):
     on a Pod Identity platform, the database's SecretStore would authenticate as nobody, so the engine refuses."""
     outputs = {**planned("dev").outputs, "workloadIdentity": "podIdentity"}
-    with pytest.raises(PlanError, match="this cluster's workloadIdentity is 'podIdentity': engines with a database "
-                                        "need an IRSA cluster"):
+    with pytest.raises(PlanError, match=r"this cluster's workloadIdentity is 'podIdentity': engines that sync a "
+                                        r"Secret \(a database password, Prefect Cloud's API key\) need an IRSA "
+                                        "cluster"):
         plan_program(EXAMPLES / "kubeflow_pipelines", "dev", stack_refs={PLATFORM_STACK: outputs})
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mlops_infra.blocks.bucket import ACCESS_ANALYZER_SLR, GUARDDUTY_SLR
+from mlops_infra.blocks.bucket import SECURITY_SERVICE_READERS
 from mlops_infra.plan import SECRET, Inventory, plan_program
 from tests.conftest import ROOT, planned
 from tests.nonempty import each
@@ -143,6 +143,6 @@ def test_prod_guards_its_data_buckets_and_ml_namespaces() -> None:
         # service-linked readers, which a second Deny keeps to the bucket's settings.
         assert deny["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": [
             "arn:aws:iam::123456789012:role/platform-breakglass", "arn:aws:iam::123456789012:role/platform-admin",
-            ACCESS_ANALYZER_SLR, GUARDDUTY_SLR]}
+            *SECURITY_SERVICE_READERS]}
         (readers,) = [s for s in statements if s["Sid"] == "DenyServiceLinkedReadersBeyondSettings"]
-        assert readers["Condition"]["ArnLike"] == {"aws:PrincipalArn": [ACCESS_ANALYZER_SLR, GUARDDUTY_SLR]}
+        assert readers["Condition"]["ArnLike"] == {"aws:PrincipalArn": [*SECURITY_SERVICE_READERS]}

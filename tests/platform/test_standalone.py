@@ -18,13 +18,28 @@ FEATURES = EXAMPLES / "feast_feature_store"
 REGISTRY = EXAMPLES / "mlflow_registry"
 PAIR = EXAMPLES / "feature_store_and_registry"
 _PLANS: dict[tuple[Path, str], Inventory] = {}
+EXTERNAL_SECRETS = {"externalSecretsStore": "mlops-dev-security-secrets-secrets-manager"}
+"""What the dev platform would add to its outputs with the External Secrets operator (`securityBaseline.enabled:
+true`, whose `externalSecrets` is on by default; the dev profile turns the baseline off): the examples whose
+components sync Secrets through the operator (engines, LakeFS, Qdrant) need a platform that runs it, and are
+refused on dev's own outputs (tests/platform/test_external_secrets_alone.py)."""
+
+
+def platform_outputs(**changes: object) -> dict[str, object]:
+    """The dev platform's planned outputs, with the External Secrets operator (`EXTERNAL_SECRETS`, and
+    `externalSecrets` in `clusterAddOns`) and `changes`."""
+    outputs = planned("dev").outputs
+    add_ons = outputs["clusterAddOns"]
+    assert isinstance(add_ons, list) and "externalSecrets" not in add_ons  # the dev profile: no operator
+    return {**outputs, **EXTERNAL_SECRETS, "clusterAddOns": [*add_ons, "externalSecrets"], **changes}
 
 
 def standalone(program: Path, stack: str = "dev") -> Inventory:
-    """`program` planned on the dev platform's real outputs (`[secret]` kubeconfig included), once per session."""
+    """`program` planned on the dev platform's real outputs (`[secret]` kubeconfig included) with the External
+    Secrets operator (`platform_outputs`), once per session."""
     key = (program, stack)
     if key not in _PLANS:
-        _PLANS[key] = plan_program(program, stack, stack_refs={PLATFORM_STACK: planned("dev").outputs})
+        _PLANS[key] = plan_program(program, stack, stack_refs={PLATFORM_STACK: platform_outputs()})
     return _PLANS[key]
 
 

@@ -59,6 +59,8 @@ KPS = release("kps", "kube-prometheus-stack", {"prometheus": {"prometheusSpec": 
 GP3 = R(STORAGE_CLASS, "gp3", {"metadata": {"name": "gp3"}, "provisioner": "ebs.csi.aws.com"})
 EBS = R(ADDON, "ebs", {"addonName": "aws-ebs-csi-driver"})
 SM_TYPE = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
+STATIC_PV = R("kubernetes:core/v1:PersistentVolume", "pv", {"metadata": {"name": "datasets"}, "spec": {
+    "storageClassName": "", "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"}}})
 MONITOR = R(SM_TYPE, "sm", {"metadata": {"name": "sm", "namespace": "monitoring"}, "spec": {"selector": {}}})
 
 NP = "mlops-inv-networkpolicy-enforced"
@@ -132,6 +134,11 @@ CASES = [
             "storageClassName": "fast"}}}}]}}}})],
          ["api: ephemeral volume scratch names StorageClass 'fast', which the stack does not create: the claim stays "
           "Pending"]),
+    # review #30 (rfam) finding 7: a static EBS PersistentVolume needs the driver too (it attaches the volume)
+    Case("static-ebs-pv-no-driver", SC, [EKS, STATIC_PV],
+         ["pv: PersistentVolume datasets is an EBS volume of the CSI driver ebs.csi.aws.com but the stack has no "
+          "aws-ebs-csi-driver add-on to attach it: pods that mount it stay in ContainerCreating"]),
+    Case("static-ebs-pv-with-driver", SC, [EKS, EBS, STATIC_PV], []),
     # CRDs: a custom resource depends on the release that installs its group.
     Case("cr-depends-on-release", CRD, [EKS, KPS, R(SM_TYPE, "sm", MONITOR.inputs, deps={"metadata": ["kps"]})], []),
     Case("cr-without-dependency", CRD, [EKS, KPS, MONITOR],

@@ -20,8 +20,8 @@ CASES = [
           "WaitForFirstConsumer"]),
     Case("fits", IP.IP, [IP.A, IP.group("workers", ["a"], 8, ["m5.large"])], []),
     Case("over", IP.IP, [IP.A, IP.group("workers", ["a"], 9, ["m5.large"])],
-         ["workers: node group workers at maximum size, with full nodes, takes at least 252 VPC addresses "
-          "(node group workers: 9 x m5.large (29 max pods) = 252), but the subnets a (10.0.0.0/24) hold "
+         ["workers: node group workers at maximum size, with full nodes, takes at least 270 VPC addresses "
+          "(node group workers: 9 x m5.large (29 max pods, 30 addresses a full node) = 270), but the subnets a (10.0.0.0/24) hold "
           "251 (5 are reserved in each): pods fail with \"failed to assign an IP address to container\"; use "
           "larger subnets (or add some to the groups), lower maxSize, or enable prefix delegation or "
           "custom networking"]),
@@ -29,8 +29,8 @@ CASES = [
     Case("other-name", PP.PP, [PP.deploy(PP.container("c", [{"name": "web", "containerPort": 8080}],
                                                       livenessProbe=PP.http("http")))],
          ["api: Deployment app/api: container c's livenessProbe (httpGet) names port http, which the "
-          "container does not declare (its port names: web): the kubelet resolves a named probe port only "
-          "among the probed container's own ports, so the probe errors every period and never succeeds; "
+          "container does not declare (its port names: web): the kubelet resolves a named port only among "
+          "the container's own ports, so the probe errors every period and never succeeds; "
           "name one of the container's ports or give the number"]),
 ]
 

@@ -55,6 +55,14 @@ def test_eks_reservation_formula_on_m5_large() -> None:
     assert big.allocatable["cpu"] == 96000 - 60 - 10 - 10 - 92000 * 0.0025
 
 
+def test_kube_reserved_counts_the_eni_max_pods_not_the_managed_node_group_cap() -> None:
+    # review #30 (rfam): EKS caps the kubelet's maxPods of a managed node group at 110 (c6i.4xlarge: 234 -> 110), but
+    # nodeadm computes kubeReserved from CalcMaxPods(instance info) (and AL2 bootstrap.sh from eni-max-pods.txt)
+    c6i = catalogue()["c6i.4xlarge"]
+    assert (c6i.max_pods, c6i.pod_slots) == (234, 110)
+    assert c6i.allocatable["memory"] == 32768 - (11 * 234 + 255) - 100
+
+
 def test_catalogue_matches_ec2_describe_instance_types() -> None:
     moto = pytest.importorskip("moto")
     with gzip.open(os.path.join(os.path.dirname(moto.__file__), "ec2/resources/instance_types.json.gz")) as raw:
@@ -65,7 +73,8 @@ def test_catalogue_matches_ec2_describe_instance_types() -> None:
         info, net = data[name], data[name]["NetworkInfo"]
         card = next(c for c in net["NetworkCards"] if c["NetworkCardIndex"] == net.get("DefaultNetworkCardIndex", 0))
         assert row.vcpus == info["VCpuInfo"]["DefaultVCpus"] and row.memory_mib == info["MemoryInfo"]["SizeInMiB"]
-        assert row.max_pods == card["MaximumNetworkInterfaces"] * (net["Ipv4AddressesPerInterface"] - 1) + 2, name
+        assert (row.enis, row.ipv4_per_eni) == (card["MaximumNetworkInterfaces"], net["Ipv4AddressesPerInterface"]), name
+        assert row.max_pods == row.enis * (row.ipv4_per_eni - 1) + 2, name
         assert row.gpus == sum(g["Count"] for g in (info.get("GpuInfo") or {}).get("Gpus", [])), name
 
 

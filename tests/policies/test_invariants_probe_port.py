@@ -73,3 +73,34 @@ def test_every_pod_template_kind_is_judged() -> None:
             container("c", [], livenessProbe=http("http"))]}}}}}})
     found = messages(PP, cron)
     assert len(found) == 1 and found[0].startswith("nightly: CronJob app/nightly")
+
+
+def test_a_plain_init_container_may_carry_no_probe_or_hook() -> None:
+    # review #30 (rfam) finding 1: the API server refuses probes on init containers without restartPolicy: Always
+    migrate = container("migrate", HTTP, readinessProbe=http("http"))
+    found = messages(PP, deploy(container("c", HTTP), init=[migrate]))
+    assert len(found) == 1, found
+    assert "init container migrate sets readinessProbe" in found[0] and "rejects the object at apply" in found[0]
+    hooked = container("migrate", None, lifecycle={"preStop": {"exec": {"command": ["true"]}}})
+    assert "init container migrate sets lifecycle" in messages(PP, deploy(container("c", HTTP), init=[hooked]))[0]
+    plain = container("migrate", None)
+    assert messages(PP, deploy(container("c", HTTP), init=[plain])) == []
+    sidecar = {**container("proxy", [{"name": "admin", "containerPort": 15000}], readinessProbe=http("admin")),
+               "restartPolicy": "Always"}
+    assert messages(PP, deploy(container("c", HTTP), init=[sidecar])) == []  # a native sidecar may
+
+
+def test_a_lifecycle_hooks_named_port_is_one_of_the_containers_ports() -> None:
+    # review #30 (rfam) finding 10: kubelet lifecycle/handlers.go resolvePort looks only at the container's own ports
+    def hook(kind: str, port: Any, handler: str = "httpGet") -> dict[str, Any]:
+        return {kind: {handler: {"path": "/quit", "port": port} if handler == "httpGet" else {"port": port}}}
+
+    found = messages(PP, deploy(container("c", HTTP, lifecycle=hook("preStop", "admin"))))
+    assert len(found) == 1 and "container c's preStop hook (httpGet) names port admin" in found[0], found
+    assert "FailedPreStopHook" in found[0]
+    found = messages(PP, deploy(container("c", HTTP, lifecycle=hook("postStart", "admin"))))
+    assert len(found) == 1 and "FailedPostStartHook" in found[0]
+    assert messages(PP, deploy(container("c", HTTP, lifecycle=hook("preStop", "http")))) == []
+    assert messages(PP, deploy(container("c", HTTP, lifecycle=hook("preStop", 9000)))) == []
+    found = messages(PP, deploy(container("c", HTTP, lifecycle=hook("preStop", "http", "tcpSocket"))))
+    assert len(found) == 1 and "uses tcpSocket, which the kubelet does not run" in found[0]

@@ -148,3 +148,106 @@ def test_a_generic_ephemeral_volume_is_followed() -> None:
     found = messages(VZ, [*BASE, storage_class(mode="Immediate"), pod])
     assert len(found) == 1 and "<pod>-scratch" in found[0] and "binds Immediate" in found[0], found
     assert messages(VZ, [*BASE, storage_class(), pod]) == []
+
+
+EBS_CSI = R("aws:eks/addon:Addon", "ebs-csi", {"addonName": "aws-ebs-csi-driver"})
+
+
+def static_pv(name: str, zone: str | None = None, volume: str | None = None) -> R:
+    spec: dict[str, Any] = {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                            "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"}}
+    if zone:
+        spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "topology.ebs.csi.aws.com/zone", "operator": "In", "values": [zone]}]}]}}
+    return R("kubernetes:core/v1:PersistentVolume", f"pv-{name}", {"metadata": {"name": name}, "spec": spec},
+             deps={"spec": [volume]} if volume else {})
+
+
+def ebs_volume(name: str, zone: str) -> R:
+    return R("aws:ebs/volume:Volume", name, {"availabilityZone": zone, "size": 10})
+
+
+def test_immediate_allowed_topologies_are_asked_for_without_a_node_check() -> None:
+    # review #30 (rfam) finding 3: external-provisioner flattens allowedTopologies as they are (no node check)
+    two_zones = [EKS, *SUBNETS, group("general", "ab")]
+    found = messages(VZ, [*two_zones, storage_class(mode="Immediate", zones=["us-east-1a", "us-east-1b", "us-east-1c"]),
+                          claim(storageClassName="ebs"), app()])
+    assert len(found) == 1 and "in its allowedTopologies (us-east-1a, us-east-1b, us-east-1c)" in found[0], found
+    assert "a volume made in us-east-1c never attaches" in found[0]
+    assert messages(VZ, [*two_zones, storage_class(mode="Immediate", zones=["us-east-1a", "us-east-1b"]),
+                         claim(storageClassName="ebs"), app()]) == []
+    # a pool whose zones are unknown no longer hides the class's own zones
+    elsewhere = R("aws:eks/nodeGroup:NodeGroup", "far", {"nodeGroupName": "far", "instanceTypes": ["m5.xlarge"],
+                                                         "labels": {"pool": "far"}, "subnetIds": ["subnet-9"]})
+    found = messages(VZ, [*BASE, elsewhere, storage_class(mode="Immediate", zones=["us-east-1b"]),
+                          claim(storageClassName="ebs"), app(ON_GPU)])
+    assert len(found) == 1 and "admit only us-east-1b" in found[0]
+
+
+def test_a_static_volume_without_zone_affinity_must_cover_every_zone_of_the_pod() -> None:
+    # review #30 (rfam) finding 4: without nodeAffinity the scheduler may pick another zone (aws-ebs-csi-driver#701)
+    bound = claim(storageClassName="", volumeName="datasets")
+    found = messages(VZ, [*BASE, ebs_volume("datasets", "us-east-1b"), static_pv("datasets", None, "datasets"), bound,
+                          app()])
+    assert len(found) == 1, found
+    assert "has no node affinity on a zone key" in found[0] and "place the pod in us-east-1a, us-east-1c" in found[0]
+    assert "topology.ebs.csi.aws.com/zone In [us-east-1b]" in found[0]
+    assert messages(VZ, [*BASE, ebs_volume("datasets", "us-east-1b"), static_pv("datasets", "us-east-1b", "datasets"),
+                         bound, app()]) == []
+    pinned = app({"topology.kubernetes.io/zone": "us-east-1b"})  # the pod itself can run only where the volume is
+    assert messages(VZ, [*BASE, ebs_volume("datasets", "us-east-1b"), static_pv("datasets", None, "datasets"), bound,
+                         pinned]) == []
+
+
+def test_all_of_a_pods_volumes_must_share_a_zone() -> None:
+    # review #30 (rfam) finding 6: each claim alone fits, together no zone holds both
+    two = app()
+    two.inputs["spec"]["template"]["spec"]["volumes"] = [
+        {"name": "a", "persistentVolumeClaim": {"claimName": "ca"}},
+        {"name": "b", "persistentVolumeClaim": {"claimName": "cb"}}]
+    claims = [claim("ca", storageClassName="", volumeName="pa"), claim("cb", storageClassName="", volumeName="pb")]
+    found = messages(VZ, [*BASE, ebs_volume("va", "us-east-1a"), ebs_volume("vb", "us-east-1b"),
+                          static_pv("pa", "us-east-1a", "va"), static_pv("pb", "us-east-1b", "vb"), *claims, two])
+    assert len(found) == 1 and "share no zone" in found[0], found
+    assert "claim ca in us-east-1a; claim cb in us-east-1b" in found[0]
+    assert messages(VZ, [*BASE, ebs_volume("va", "us-east-1a"), ebs_volume("vb", "us-east-1a"),
+                         static_pv("pa", "us-east-1a", "va"), static_pv("pb", "us-east-1a", "vb"), *claims, two]) == []
+
+
+def test_two_zone_keys_in_one_term_or_selector_are_anded() -> None:
+    # review #30 (rfam) finding 8: external-provisioner flatten() ANDs the expressions of one term
+    term = [{"matchLabelExpressions": [{"key": "topology.ebs.csi.aws.com/zone", "values": ["z1", "z2"]},
+                                       {"key": "topology.kubernetes.io/zone", "values": ["z2"]}]}]
+    assert term_zones(term, "matchLabelExpressions") == {"z2"}
+    assert pod_zone_filter({"nodeSelector": {"topology.kubernetes.io/zone": "z1",
+                                             "topology.ebs.csi.aws.com/zone": "z2"}}) == frozenset()
+    sc = storage_class(mode="WaitForFirstConsumer")
+    sc.inputs["allowedTopologies"] = [{"matchLabelExpressions": [  # 1a or 1b, and 1b: only 1b; the gpu pool is in 1a
+        {"key": "topology.ebs.csi.aws.com/zone", "values": ["us-east-1a", "us-east-1b"]},
+        {"key": "topology.kubernetes.io/zone", "values": ["us-east-1b"]}]}]
+    found = messages(VZ, [*BASE, sc, claim(storageClassName="ebs"), app(ON_GPU)])
+    assert len(found) == 1 and "admit only us-east-1b" in found[0], found
+
+
+def test_auto_mode_provisioner_and_claim_ref_prebinding() -> None:
+    # review #30 (rfam) finding 9
+    auto = storage_class(zones=["us-east-1b"], provisioner="ebs.csi.eks.amazonaws.com")
+    assert messages(VZ, [*BASE, auto, claim(storageClassName="ebs"), app(ON_GPU)]) != []
+    prebound = static_pv("pc", "us-east-1b", "vb")
+    prebound.inputs["spec"]["claimRef"] = {"name": "data", "namespace": "app"}
+    found = messages(VZ, [*BASE, ebs_volume("vb", "us-east-1b"), prebound, claim(storageClassName=""), app(ON_GPU)])
+    assert len(found) == 1 and "bound to PersistentVolume pc in us-east-1b" in found[0], found
+    prebound.inputs["spec"]["claimRef"] = {"name": "data", "namespace": "other"}
+    assert messages(VZ, [*BASE, ebs_volume("vb", "us-east-1b"), prebound, claim(storageClassName=""),
+                         app(ON_GPU)]) == []
+
+
+def test_the_ebs_csi_zone_label_is_the_nodes_zone_where_the_driver_runs() -> None:
+    # review #30 (rfam) finding 5: the kubelet sets topology.ebs.csi.aws.com/zone where the driver's node plugin runs
+    on_ebs_key = app({"topology.ebs.csi.aws.com/zone": "us-east-1a"})
+    immediate = [storage_class(mode="Immediate"), claim(storageClassName="ebs")]
+    found = messages(VZ, [*BASE, EBS_CSI, *immediate, on_ebs_key])
+    assert len(found) == 1 and "run only in us-east-1a" in found[0], found
+    assert messages("mlops-inv-pod-fits-node", [*BASE, EBS_CSI, on_ebs_key]) == []
+    without_driver = messages("mlops-inv-pod-fits-node", [*BASE, on_ebs_key])
+    assert len(without_driver) == 1 and "the stack installs no driver" in without_driver[0], without_driver

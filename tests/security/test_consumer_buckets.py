@@ -6,15 +6,18 @@ the endpoint judges a request."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlops_infra.config import ConfigError
-from mlops_infra.plan import Inventory
+from mlops_infra.plan import Inventory, PlanError, plan_program
 from mlops_infra.platform.loader import load_platform_config
-from tests.conftest import PROGRAMS, planned
+from mlops_infra.security.config import prefixes_overlap
+from tests.conftest import PROD_GUARDS, PROGRAMS, planned
 from tests.iam_eval import resource_allows
 from tests.nonempty import each
 
@@ -80,3 +83,62 @@ def test_a_team_reaches_a_consumer_stacks_service_through_its_egress_guard() -> 
         peers = [p for r in rules for p in r.get("to", [])]
         assert peers and all(p["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "search-lakefs"}
                              for p in peers), (policy.name, rules)
+
+
+# --- a consumer prefix never reaches the platform's own names (review FSEC #7) ----------------------------------------
+
+PROD = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
+        "cluster": {"teams": [{"name": "research"}]},
+        "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}}
+
+
+@pytest.mark.parametrize(("prefix", "own"), [
+    ("mlops", "mlops-dev"),  # every environment's buckets, staging's in prod's account included
+    ("mlops-prod", "mlops-prod"),  # this stack's own
+    ("mlops-prod-lakefs", "mlops-prod"),  # one of this stack's own components
+    ("mlops-staging", "mlops-staging"),  # a sibling environment's (staging shares prod's account)
+])
+def test_a_consumer_prefix_that_matches_the_platforms_own_buckets_is_refused(prefix: str, own: str) -> None:
+    raw = {**PROD, "securityBaseline": {**PROD_GUARDS, "consumerBucketPrefixes": ["search-prod", prefix]}}
+    with pytest.raises(ConfigError) as info:
+        load_platform_config(raw)
+    assert info.value.problems == [
+        f"securityBaseline.consumerBucketPrefixes[1]: {prefix!r} matches bucket names of the platform itself "
+        f"({own}-*): `{prefix}-*` would admit them as a consumer's; name the consumer stack's own prefix "
+        "(e.g. `search-prod`)"]
+
+
+@pytest.mark.parametrize("prefix", ["search-prod", "mlops-search", "mlopsx", "mlops-pr"])
+def test_a_consumer_prefix_beside_the_platforms_names_is_accepted(prefix: str) -> None:
+    raw = {**PROD, "securityBaseline": {**PROD_GUARDS, "consumerBucketPrefixes": [prefix]}}
+    assert load_platform_config(raw).security_baseline.consumer_bucket_prefixes == [prefix]
+
+
+@pytest.mark.parametrize(("a", "b"), [("mlops", "mlops-prod"), ("mlops-prod", "mlops-prod"), ("mlops-prod-x", "mlops-prod"),
+                                      ("mlops-pr", "mlops-prod"), ("mlopsx", "mlops"), ("search-prod", "mlops-prod")])
+def test_prefixes_overlap_exactly_when_one_bucket_name_matches_both_patterns(a: str, b: str) -> None:
+    """The endpoint's `<prefix>-*` patterns, as S3 ARNs match them: overlap iff some name matches both."""
+    names = [f"{p}-{suffix}" for p in (a, b) for suffix in ("blockstore-3f9a1c2", "x")]
+    both = any(fnmatch.fnmatchcase(n, f"{a}-*") and fnmatch.fnmatchcase(n, f"{b}-*") for n in names)
+    assert prefixes_overlap(a, b) is both
+    assert prefixes_overlap(b, a) is both
+
+
+def test_the_component_refuses_a_consumer_prefix_over_its_own_buckets(tmp_path: Path) -> None:
+    """ExfiltrationGuards used alone: the consumer prefix is judged against the deployer prefixes it is given."""
+    (tmp_path / "Pulumi.yaml").write_text("name: guards\nruntime: python\n")
+    (tmp_path / "Pulumi.prod.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    (tmp_path / "__main__.py").write_text(
+        "from mlops_infra.blocks.refs import ClusterRefs, NetworkRefs, cluster_provider\n"
+        "from mlops_infra.security.config import SecurityBaselineConfig\n"
+        "from mlops_infra.security.exfiltration_guards import ExfiltrationGuards, ExfiltrationGuardsArgs\n"
+        "net = NetworkRefs(vpc_id='vpc-1', vpc_cidr='10.0.0.0/16', private_subnet_ids=['s-1'],"
+        " s3_gateway_endpoint_id='vpce-1')\n"
+        "cluster = ClusterRefs.existing('c', provider=cluster_provider('k8s', 'kubeconfig'),"
+        " security_group_id='sg-1', version='1.33')\n"
+        "ExfiltrationGuards('g', ExfiltrationGuardsArgs(config=SecurityBaselineConfig(exfiltration_guards=True),"
+        " network=net, cluster=cluster, region='eu-west-1', deployer_role_arns=['arn:aws:iam::123456789012:role/d'],"
+        " deployer_bucket_prefixes=['mlops-prod'], consumer_bucket_prefixes=['search-prod', 'mlops']))\n")
+    with pytest.raises(PlanError, match=r"consumer bucket prefix 'mlops' matches the platform's own bucket names "
+                                        r"\(mlops-prod-\*\)"):
+        plan_program(tmp_path, "prod")

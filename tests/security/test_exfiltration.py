@@ -119,6 +119,10 @@ FORBIDDEN: list[tuple[str, Pod | Ip, int, str]] = [
     ("instance metadata (node role credentials)", Ip("169.254.169.254"), 80, "TCP"),
     ("the internet over HTTPS", Ip("1.1.1.1"), 443, "TCP"),
     ("the internet on another port", Ip("8.8.8.8"), 53, "UDP"),
+    # DNS leaves only through CoreDNS (the documented gap: docs/security.md), never straight to a resolver.
+    ("the VPC's Amazon-provided resolver (VPC base + 2)", Ip("10.0.0.2"), 53, "UDP"),
+    ("the VPC's Amazon-provided resolver over TCP", Ip("10.0.0.2"), 53, "TCP"),
+    ("the Route 53 Resolver's link-local address", Ip("169.254.169.253"), 53, "UDP"),
     ("another team's pods", Pod("ranking", {"job": "other"}), 29500, "TCP"),
     ("the Pod Identity agent on another port", Ip("169.254.170.23"), 8080, "TCP"),
     ("the kubernetes Service's ClusterIP on another port", Ip("172.20.0.1"), 80, "TCP"),

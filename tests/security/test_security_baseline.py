@@ -38,17 +38,18 @@ def test_trail_is_multi_region_validated_kms_encrypted(prod: Inventory) -> None:
     assert trail.inputs["cloudWatchLogsGroupArn"].endswith(":log-group:/aws/cloudtrail/sec-audit-trail:*")
 
 
-def test_trail_records_data_events_on_exactly_the_data_buckets(prod: Inventory) -> None:
+def test_trail_records_data_events_on_exactly_the_buckets_pods_reach(prod: Inventory) -> None:
+    """The data buckets and the unguarded platform bucket (`shared`), not the trail's own bucket."""
     trail = prod.named("sec-audit-trail")
     management, data = trail.inputs["advancedEventSelectors"]
     assert management["fieldSelectors"] == [{"field": "eventCategory", "equals": ["Management"]}]
-    offline, artifacts = bucket(prod, "feature-offline"), bucket(prod, "model-artifacts")
+    recorded = [bucket(prod, n) for n in ("feature-offline", "model-artifacts", "shared")]
     assert data["fieldSelectors"] == [
         {"field": "eventCategory", "equals": ["Data"]},
         {"field": "resources.type", "equals": ["AWS::S3::Object"]},
-        {"field": "resources.ARN", "startsWiths": [f"arn:aws:s3:::{offline.id}/", f"arn:aws:s3:::{artifacts.id}/"]},
+        {"field": "resources.ARN", "startsWiths": [f"arn:aws:s3:::{b.id}/" for b in recorded]},
     ]
-    assert sorted(trail.property_dependencies["advancedEventSelectors"]) == sorted([offline.urn, artifacts.urn])
+    assert sorted(trail.property_dependencies["advancedEventSelectors"]) == sorted(b.urn for b in recorded)
 
 
 def test_trail_bucket_is_object_locked_archived_and_only_cloudtrail_writes(prod: Inventory) -> None:
@@ -305,6 +306,8 @@ def problems(section: dict[str, Any]) -> list[str]:
         "securityBaseline.deployerRoleArns: required when exfiltrationGuards is true and cluster.adminRoleArns is "
         "empty: the role that runs `pulumi up` must be exempt from the data buckets' VPC-endpoint condition, or it "
         "cannot read or change them"]),
+    ({"exfiltrationGuards": False, "settingsReaders": ["arn:aws:iam::123456789012:role/recorder"]},
+     ["securityBaseline.settingsReaders: set, but exfiltrationGuards is false"]),
     ({"exfiltrationGuards": False, "deployerRoleArns": ["arn:aws:iam::123456789012:role/deployer"]},
      ["securityBaseline.deployerRoleArns: set, but exfiltrationGuards is false"]),
     ({"trailLogRetentionDays": 42}, [

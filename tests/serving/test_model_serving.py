@@ -57,6 +57,25 @@ def test_the_model_servers_role_reads_the_artifacts_and_cannot_write_them(prod_p
     assert not iam_eval.allows(docs, "s3:GetObject", "arn:aws:s3:::another-bucket/x")
 
 
+def test_the_model_servers_read_only_the_served_paths_and_the_monitoring_inputs(prod_plan: Inventory) -> None:
+    """Review of #29 (minor b): not the whole artifact bucket. Every served model's (and canary's) path, as an object
+    and as a prefix, and `<monitoringPrefix>/`; no other model's artifacts, no other key of the bucket."""
+    bucket = _artifact_bucket(prod_plan)
+    docs = _role_docs(prod_plan, "mlops-prod-serving-model-server")
+    paths = [m["storageUri"].removeprefix(f"s3://{bucket}/") for isvc in prod_plan.of_type(ISVC)
+             for m in [isvc.inputs["spec"]["predictor"]["model"],
+                       *(c["predictor"]["model"] for c in isvc.inputs["spec"].get("canary", []))]]
+    for path in each(paths):
+        for key in (path, f"{path}/MLmodel", f"{path}/data/model.pkl"):
+            assert iam_eval.allows(docs, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}"), key
+    assert iam_eval.allows(docs, "s3:GetObject", f"arn:aws:s3:::{bucket}/monitoring/churn/reference.csv")
+    for other in ("artifacts/2/models/m-0000000000000000/artifacts/MLmodel", "mlflow/secret-run/artifacts/x",
+                  f"{paths[0]}-sibling/MLmodel"):
+        assert not iam_eval.allows(docs, "s3:GetObject", f"arn:aws:s3:::{bucket}/{other}"), other
+    # KServe v0.20.0's storage initializer sends HeadBucket (s3:ListBucket, no s3:prefix) before listing the path.
+    assert iam_eval.allows(docs, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
+
+
 def test_the_service_account_the_predictor_runs_as_is_the_irsa_one(prod_plan: Inventory) -> None:
     sa = [r for r in prod_plan.of_type("kubernetes:core/v1:ServiceAccount") if r.name.startswith("mlops-prod-serving")]
     (sa,) = sa

@@ -21,6 +21,9 @@ if case == "ok":
 elif case == "duplicate":
     aws.s3.Bucket("data")
     aws.s3.Bucket("data", tags={"again": "yes"})
+elif case == "duplicate-provider":  # two README "alone" programs pasted into one file
+    aws.s3.Bucket("data")
+    k8s.Provider("cluster", kubeconfig="{}")
 elif case == "ambient":
     Thing("thing")
 elif case == "custom-parent":

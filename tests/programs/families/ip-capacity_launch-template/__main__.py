@@ -1,9 +1,11 @@
-"""IP-capacity family, a launch template: the `batch` managed node group takes its instance type (c6i.4xlarge, at
-most 234 pods a node) from a launch template rather than from instance_types, on three private /24 subnets, with
-the default VPC CNI (a full node takes its own address and 232 pod addresses; aws-node and kube-proxy use the host
-network).
+"""IP-capacity family, a launch template: the `batch` managed node group takes its instance type (c6i.4xlarge: 16
+vCPUs, 8 ENIs of 30 IPv4 addresses) from a launch template rather than from instance_types, on three private /24
+subnets, with the default VPC CNI. The launch template names no AMI, so EKS caps the kubelet's max pods at 110 (below
+30 vCPUs); aws-node and kube-proxy use the host network, so a full node has 108 pod addresses on 4 ENIs (29 each),
+and the CNI keeps one more ENI attached (WARM_ENI_TARGET=1), every ENI filled: 5 x 30 = 150 addresses a node.
 
-bad: max_size 4. Four full nodes take 4 x 233 = 932 addresses; the three /24 subnets hold 3 x 251 = 753."""
+bad: max_size 6 for a backfill. Six full nodes hold 6 x 150 = 900 addresses; the three /24 subnets hold
+3 x 251 = 753."""
 
 import json
 
@@ -11,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 variant = pulumi.Config("fixture").require("variant")
-max_nodes = 3 if variant == "good" else 4
+max_nodes = 3 if variant == "good" else 6
 
 vpc = aws.ec2.Vpc("batch", cidr_block="10.60.0.0/16", enable_dns_hostnames=True, enable_dns_support=True)
 subnets = [aws.ec2.Subnet(f"batch-subnet-{zone[-1]}", vpc_id=vpc.id, availability_zone=zone,
@@ -42,4 +44,4 @@ template = aws.ec2.LaunchTemplate(
 aws.eks.NodeGroup("batch", cluster_name=cluster.name, node_group_name="batch", node_role_arn=node_role.arn,
                   subnet_ids=[s.id for s in subnets],
                   launch_template={"id": template.id, "version": template.latest_version.apply(str)},
-                  scaling_config={"min_size": 0, "desired_size": 1, "max_size": max_nodes})
+                  scaling_config={"min_size": 1, "desired_size": 1, "max_size": max_nodes})

@@ -1,9 +1,10 @@
 """IP-capacity family, raw objects: a VPC with two private /24 subnets (us-east-1a, us-east-1b), an EKS cluster with
 the default VPC CNI (every pod takes a VPC address from its node's subnet) and one managed node group `workers` of
 m5.large nodes on those subnets. An m5.large runs at most 29 pods (3 ENIs x (10 IPv4 addresses - 1) + 2; two of
-them, aws-node and kube-proxy, use the node's address): a full node takes its own address and 27 pod addresses.
+them, aws-node and kube-proxy, use the node's address): a full node's 27 pod addresses fill its 3 ENIs, and the VPC
+CNI allocates every address of an attached ENI, so the node holds 3 x 10 = 30 addresses, its own included.
 
-bad: the group's max_size is raised to 40 for a batch backfill. 40 full nodes take 40 x 28 = 1,120 addresses; the
+bad: the group's max_size is raised to 40 for a batch backfill. 40 full nodes hold 40 x 30 = 1,200 addresses; the
 two /24 subnets hold 2 x 251 = 502 (AWS reserves 5 addresses of each subnet). The autoscaler adds nodes the scheduler
 fills, and their pods fail with "failed to assign an IP address to container"."""
 

@@ -1,10 +1,12 @@
 """IP-capacity family, two node groups sharing subnets, autonamed (no node_group_name: EKS takes the resource name
-with a suffix): a `cpu-pool` of m6i.xlarge (at most 58 pods a node) and a `gpu-a10g` pool of g5.4xlarge (at most 234
-pods a node) on the same two private /23 subnets, with the default VPC CNI (a pod takes an address of its node's
-subnet; a full node takes its own address plus max pods - 2, since aws-node and kube-proxy use the host network).
+with a suffix): a `cpu-pool` of m6i.xlarge (58 pods a node: 4 ENIs of 15 addresses) and a `gpu-a10g` pool of
+g5.4xlarge (8 ENIs of 30; EKS caps a managed group's max pods at 110 below 30 vCPUs) on the same two private /23
+subnets, with the default VPC CNI (a pod takes an address of its node's subnet; aws-node and kube-proxy use the host
+network; the CNI fills every attached ENI and keeps one spare). A full m6i.xlarge: 56 pod addresses on its 4 ENIs =
+60 addresses; a full g5.4xlarge: 108 pod addresses on 4 ENIs plus the spare = 5 x 30 = 150.
 
 bad: the GPU pool's maximum goes from 2 to 4 nodes. Each group alone fits the subnets, but together at their maxima
-they take 8 x 57 + 4 x 233 = 1,388 addresses, and the two /23 subnets hold 2 x 507 = 1,014."""
+they hold 8 x 60 + 4 x 150 = 1,080 addresses, and the two /23 subnets hold 2 x 507 = 1,014."""
 
 import json
 
@@ -41,4 +43,4 @@ aws.eks.NodeGroup("cpu-pool", cluster_name=cluster.name, node_role_arn=node_role
 aws.eks.NodeGroup("gpu-a10g", cluster_name=cluster.name, node_role_arn=node_role.arn,
                   subnet_ids=[s.id for s in pods], instance_types=["g5.4xlarge"], ami_type="AL2023_x86_64_NVIDIA",
                   taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
-                  scaling_config={"min_size": 0, "desired_size": 0, "max_size": gpu_max})
+                  scaling_config={"min_size": 1, "desired_size": 1, "max_size": gpu_max})

@@ -36,7 +36,7 @@ aws.eks.NodeGroup("general", cluster_name=cluster.name, node_group_name="general
 aws.eks.NodeGroup("batch", cluster_name=cluster.name, node_group_name="batch", node_role_arn=node_role.arn,
                   subnet_ids=SUBNETS, instance_types=["c6i.4xlarge"], labels={"workload": "batch"},
                   taints=[{"key": "dedicated", "value": "batch", "effect": "NO_SCHEDULE"}],
-                  scaling_config={"min_size": 0, "desired_size": 1, "max_size": 10})
+                  scaling_config={"min_size": 1, "desired_size": 1, "max_size": 10})
 
 provider = k8s.Provider("scoring", kubeconfig=cluster.endpoint.apply(lambda e: json.dumps({
     "apiVersion": "v1", "kind": "Config", "clusters": [{"name": "scoring", "cluster": {"server": e}}]})))

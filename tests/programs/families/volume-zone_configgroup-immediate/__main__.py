@@ -45,7 +45,37 @@ aws.eks.NodeGroup("platform", cluster_name=cluster.name, node_group_name="platfo
 # The GPU capacity reservation is in us-east-1a, so the notebook group lives there alone.
 aws.eks.NodeGroup("notebooks", cluster_name=cluster.name, node_group_name="notebooks", node_role_arn=node_role.arn,
                   subnet_ids=[subnets["us-east-1a"].id], instance_types=["g5.2xlarge"], ami_type="AL2023_x86_64_NVIDIA",
-                  labels={"pool": "notebooks"}, scaling_config={"min_size": 0, "desired_size": 1, "max_size": 3})
+                  labels={"pool": "notebooks"}, scaling_config={"min_size": 1, "desired_size": 1, "max_size": 3})
+
+# EKS 1.33 has no in-tree EBS provisioner and installs no CSI driver: the aws-ebs-csi-driver add-on provisions and
+# attaches the volumes, its controller (kube-system/ebs-csi-controller-sa) assuming an IRSA role with the AWS managed
+# AmazonEBSCSIDriverPolicy (EKS user guide, "Use Kubernetes volume storage with Amazon EBS").
+oidc = aws.iam.OpenIdConnectProvider("ml-oidc", url=cluster.identities[0].oidcs[0].issuer,
+                                     client_id_lists=["sts.amazonaws.com"])
+
+
+def ebs_csi_trust(args: list[str]) -> str:
+    arn, url = args
+    issuer = url.removeprefix("https://")
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": arn}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{issuer}:sub": "system:serviceaccount:kube-system:ebs-csi-controller-sa",
+                                       f"{issuer}:aud": "sts.amazonaws.com"}}}]})
+
+
+ebs_csi_role = aws.iam.Role("ebs-csi-driver", assume_role_policy=pulumi.Output.all(oidc.arn, oidc.url).apply(
+    ebs_csi_trust))
+aws.iam.RolePolicyAttachment("ebs-csi-driver", role=ebs_csi_role.name,
+                             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy")
+# The driver's controller calls EC2 and STS (its IRSA token) from private subnets without NAT: interface endpoints.
+endpoint_sg = aws.ec2.SecurityGroup("aws-endpoints", vpc_id=vpc.id, ingress=[{
+    "protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["10.40.0.0/16"]}])
+for service in ("ec2", "sts"):
+    aws.ec2.VpcEndpoint(f"endpoint-{service}", vpc_id=vpc.id, service_name=f"com.amazonaws.us-east-1.{service}",
+                        vpc_endpoint_type="Interface", private_dns_enabled=True,
+                        subnet_ids=[s.id for s in subnets.values()], security_group_ids=[endpoint_sg.id])
+ebs_csi = aws.eks.Addon("aws-ebs-csi-driver", cluster_name=cluster.name, addon_name="aws-ebs-csi-driver",
+                        service_account_role_arn=ebs_csi_role.arn)
 
 
 def kubeconfig(args: list[str]) -> str:

@@ -1,0 +1,89 @@
+"""Staging adopts prod's GuardDuty detector (one per account and Region), whose findings are the whole account's: its
+findings rule routes only findings about its own cluster and VPC, so prod's findings neither reach staging's
+subscribers nor page twice, while prod, the detector's owner, routes every finding (review FSEC #5). Patterns are
+judged with moto's EventBridge pattern matcher on findings shaped as GuardDuty sends them (the finding is the event's
+`detail`; GuardDuty API reference, Resource/EksClusterDetails)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.events.models import EventPattern
+
+from mlops_infra.plan import Inventory, PlanError, plan_program
+from mlops_infra.security.threat_detection import finding_pattern
+from tests.conftest import planned
+
+RULE = "aws:cloudwatch/eventRule:EventRule"
+
+
+def _rule(inv: Inventory) -> EventPattern:
+    (rule,) = [r for r in inv.of_type(RULE) if r.name.endswith("-security-threats-findings")]
+    return EventPattern.load(rule.inputs["eventPattern"])
+
+
+def _cluster(inv: Inventory) -> str:
+    (cluster,) = inv.of_type("aws:eks/cluster:Cluster")
+    return str(cluster.inputs["name"])
+
+
+def _eks_finding(cluster: str, severity: float = 8.0) -> dict[str, Any]:
+    return {"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "detail": {
+        "severity": severity, "type": "Execution:Runtime/NewBinaryExecuted",
+        "resource": {"resourceType": "EKSCluster", "eksClusterDetails": {"name": cluster, "vpcId": "vpc-x"}}}}
+
+
+@pytest.fixture(scope="module")
+def stacks() -> dict[str, Inventory]:
+    return {"prod": planned("prod"), "staging": planned("staging")}
+
+
+def test_staging_routes_its_own_cluster_findings_and_not_prods(stacks: dict[str, Inventory]) -> None:
+    prod_cluster, staging_cluster = _cluster(stacks["prod"]), _cluster(stacks["staging"])
+    assert prod_cluster != staging_cluster
+    staging = _rule(stacks["staging"])
+    assert staging.matches_event(_eks_finding(staging_cluster))
+    assert not staging.matches_event(_eks_finding(prod_cluster)), "prod's finding paged staging's subscribers"
+    assert not staging.matches_event(_eks_finding(staging_cluster, severity=2.0)), "below the configured severity"
+
+
+def test_prod_owns_the_detector_and_routes_every_finding(stacks: dict[str, Inventory]) -> None:
+    prod = _rule(stacks["prod"])
+    for cluster in (_cluster(stacks["prod"]), _cluster(stacks["staging"]), "another-cluster"):
+        assert prod.matches_event(_eks_finding(cluster)), cluster
+
+
+def test_staging_routes_findings_about_instances_in_its_own_vpc(stacks: dict[str, Inventory]) -> None:
+    """Its nodes' findings (resource type Instance) name the VPC in `instanceDetails.networkInterfaces[].vpcId`.
+    EventBridge matches a field of an array's objects; moto's matcher does not descend into arrays, so the pattern's
+    branch is read here instead of matched."""
+    (rule,) = [r for r in stacks["staging"].of_type(RULE) if r.name.endswith("-security-threats-findings")]
+    (vpc,) = stacks["staging"].of_type("aws:ec2/vpc:Vpc")
+    branches = json.loads(rule.inputs["eventPattern"])["detail"]["$or"]
+    assert {"resource": {"instanceDetails": {"networkInterfaces": {"vpcId": [vpc.id]}}}} in branches
+    assert vpc.urn in rule.property_dependencies["eventPattern"]
+    (prod_vpc,) = stacks["prod"].of_type("aws:ec2/vpc:Vpc")
+    assert prod_vpc.id != vpc.id
+
+
+def test_pattern_without_a_vpc_names_only_the_cluster() -> None:
+    pattern = EventPattern.load(finding_pattern(4, "mine"))
+    assert pattern.matches_event(_eks_finding("mine")) and not pattern.matches_event(_eks_finding("theirs"))
+
+
+def test_an_adopted_detector_without_the_cluster_is_refused(tmp_path: Path) -> None:
+    """ThreatDetection used alone: an unscoped rule on an adopted detector would route another stack's findings."""
+    (tmp_path / "Pulumi.yaml").write_text("name: threats\nruntime: python\n")
+    (tmp_path / "Pulumi.staging.yaml").write_text("config:\n  aws:region: us-east-1\n")
+    (tmp_path / "__main__.py").write_text(
+        "from mlops_infra.security.config import SecurityBaselineConfig\n"
+        "from mlops_infra.security.threat_detection import ThreatDetection, ThreatDetectionArgs\n"
+        "cfg = SecurityBaselineConfig(guardduty_detector='existing', guardduty_detector_id='abc', access_analyzer=False)\n"
+        "ThreatDetection('t', ThreatDetectionArgs(config=cfg, tags={},"
+        " alert_topic_arn='arn:aws:sns:us-east-1:123456789012:alerts'))\n")
+    with pytest.raises(PlanError, match=r"an adopted GuardDuty detector \(guarddutyDetector: existing\) needs "
+                                        r"ThreatDetectionArgs.cluster_name"):
+        plan_program(tmp_path, "staging")
