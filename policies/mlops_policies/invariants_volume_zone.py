@@ -55,7 +55,7 @@ from .core import UNKNOWN, Resource, Stack, as_list, stack_policy
 from .invariants_cluster import PACK
 from .invariants_index import NODE_GROUP, STORAGE_CLASS, Index, index, meta
 from .invariants_placement import why_not
-from .node_model import NODE_POOLS, NodeType, node_types, unknown_nodes
+from .node_model import NODE_POOLS, NodeType, group_subnets, node_types, unknown_nodes
 from .pod_model import PodTemplate, pods
 
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -68,13 +68,10 @@ Finding = tuple[Resource, str]
 
 
 def subnet_zones(idx: Index, res: Resource, prop: str = "subnetIds") -> Zones | None:
-    """The zones of the subnets `res.<prop>` came from; None when one of them is not a subnet of the stack."""
-    subnets = [s for u in res.property_dependencies.get(prop, ()) if (s := idx.get(u)) and s.type == SUBNET]
-    ids = res.get(prop)
-    if not subnets or (isinstance(ids, list) and len(ids) > len(subnets)):
-        return None
-    zones = [s.get("availabilityZone") for s in subnets]
-    return frozenset(zones) if all(isinstance(z, str) and z for z in zones) else None
+    """The zones of the subnets `res.<prop>` holds (node_model.group_subnets); None when not known."""
+    subnets = group_subnets(idx, res, prop)
+    zones = [s.get("availabilityZone") for s in subnets or ()]
+    return frozenset(zones) if subnets and all(isinstance(z, str) and z for z in zones) else None
 
 
 def term_zones(terms: Any, key_field: str = "matchExpressions") -> Zones | None:

@@ -34,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .core import UNKNOWN, as_list
+from .core import UNKNOWN, Resource, as_list
 from .invariants_index import NODE_GROUP, Index, meta
 from .pod_model import INSTALLERS
 
@@ -44,6 +44,7 @@ INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 ARCH = "kubernetes.io/arch"
 EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 EBS_ZONE = "topology.ebs.csi.aws.com/zone"
+SUBNET = "aws:ec2/subnet:Subnet"
 UNMODELLED = ("topology.kubernetes.io/", "kubernetes.io/hostname", "topology.k8s.aws/", "feature.node.kubernetes.io/",
               "nvidia.com/", "karpenter.k8s.aws/", "k8s.amazonaws.com/", "vpc.amazonaws.com/",
               "node.kubernetes.io/lifecycle", "failure-domain.beta.kubernetes.io/")
@@ -178,6 +179,35 @@ def _karpenter_types(requirements: list[Mapping[str, Any]]) -> list[InstanceType
     return [None] if allowed is None or not allowed else list(allowed)
 
 
+def group_subnets(idx: Index, res: Resource, prop: str = "subnetIds") -> tuple[Resource, ...] | None:
+    """The stack's subnets `res.<prop>` holds; None: not known. A property dependency says which resources the value
+    was computed from, not that it holds each of them (`Output.all(a, b, c).apply(lambda ids: ids[:1])` depends on
+    three subnets and holds one), so the IDs decide: matched to the subnets' `id` where the records carry it, else
+    the dependencies count only when the value has exactly as many entries as there are dependencies."""
+    subnets = tuple(s for u in res.property_dependencies.get(prop, ()) if (s := idx.get(u)) and s.type == SUBNET)
+    ids = res.get(prop)
+    if not subnets:
+        return None
+    if not isinstance(ids, list):  # wholly unknown: which of the dependencies it holds is not known
+        return subnets if len(subnets) == 1 else None
+    chosen = tuple(s for s in subnets if isinstance(s.get("id"), str) and s.get("id") in ids)
+    if chosen:  # the values are the subnets' IDs: those it holds (an ID of no subnet here: not known)
+        return chosen if len(chosen) == len(set(map(str, ids))) else None
+    return subnets if len(ids) == len(subnets) else None
+
+
+def group_instance_types(idx: Index, group: Resource) -> list[Any] | None:
+    """A managed node group's instance type names (EKS CreateNodegroup): `instanceTypes`, else its launch template's
+    `instanceType`, else t3.medium when no launch template names one; None: a launch template made outside the
+    stack (its instance type is not known)."""
+    templates = [t for u in group.property_dependencies.get("launchTemplate", ()) if (t := idx.get(u))]
+    from_template = [t.get("instanceType") for t in templates if t.get("instanceType")]
+    names = group.get("instanceTypes") or from_template
+    if names:
+        return names if isinstance(names, list) else None
+    return ["t3.medium"] if group.get("launchTemplate") is None or templates else None
+
+
 def node_types(idx: Index) -> Iterator[NodeType]:
     ebs = ebs_csi_installed(idx)
     for group in idx.of_type(NODE_GROUP):
@@ -185,11 +215,7 @@ def node_types(idx: Index) -> Iterator[NodeType]:
         capacity = "SPOT" if group.get("capacityType") == "SPOT" else "ON_DEMAND"
         extra = {"eks.amazonaws.com/nodegroup": group.get("nodeGroupName") or UNKNOWN,  # unset: autonamed
                  "eks.amazonaws.com/capacityType": capacity}
-        # EKS CreateNodegroup: a launch template may name the type; with neither it nor instanceTypes, t3.medium.
-        templates = [t for u in group.property_dependencies.get("launchTemplate", ()) if (t := idx.get(u))]
-        from_template = [t.get("instanceType") for t in templates if t.get("instanceType")]
-        default = from_template or (["t3.medium"] if group.get("launchTemplate") is None or templates else None)
-        for inst in _types(group.get("instanceTypes") or default):
+        for inst in _types(group_instance_types(idx, group)):
             yield NodeType(f"node group {name}", inst, _labels(group.get("labels"), extra, inst, ebs),
                            _taints(group.get("taints")))
     for group in idx.of_type(*EKS_GROUPS):
