@@ -43,14 +43,15 @@ Zone terms: the expressions of one node selector term (or StorageClass topology 
 so do two zone keys of one nodeSelector.
 
 Pool zones: a managed node group's subnets (the `availabilityZone` of the `aws:ec2/subnet:Subnet` resources its
-`subnetIds` holds, matched by ID: node_model.group_subnets; a value computed from more subnets than it holds, such
-as `Output.all(*ids).apply(lambda ids: ids[:1])`, counts only the subnets it names); a Karpenter NodePool's `topology.kubernetes.io/zone` In
-requirement. Not judged: a pool whose zones the stack does not know (subnets made elsewhere, a NodePool without a zone requirement, pulumi-eks
-groups), a pod no pool admits (the placement family reports it) or whose own zone selector excludes every zone of the
-pools it admits, claims of a class the stack does not create, claims with `storageClassName: ""` that no
-PersistentVolume of the stack binds, non-EBS provisioners (EFS is regional), and whether two Immediate claims of one
-pod, each made in a zone the pod can reach, land in the same zone. A pod selecting `topology.ebs.csi.aws.com/zone`
-is admitted by the pools where the stack runs the EBS CSI driver (node_model), its value read as a zone.
+`subnetIds` holds, matched by ID: node_model.group_subnets; a value computed from more subnets than it holds, such as
+`Output.all(*ids).apply(lambda ids: ids[:1])`, counts only the subnets it names); a Karpenter NodePool's
+`topology.kubernetes.io/zone` In requirement. Not judged: a pool whose zones the stack does not know (subnets made
+elsewhere, a NodePool without a zone requirement, pulumi-eks groups), a pod no pool admits (the placement family
+reports it) or whose own zone selector excludes every zone of the pools it admits, claims of a class the stack does
+not create, claims with `storageClassName: ""` that no PersistentVolume of the stack binds, non-EBS provisioners (EFS
+is regional), and whether two Immediate claims of one pod, each made in a zone the pod can reach, land in the same
+zone. A pod selecting `topology.ebs.csi.aws.com/zone` is admitted by the pools where the stack runs the EBS CSI driver
+(node_model), its value read as a zone.
 """
 
 from __future__ import annotations
