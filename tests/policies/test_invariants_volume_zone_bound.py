@@ -4,6 +4,7 @@ dependencies. Each case failed before the fix (reviewer's probes)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .helpers import R, messages
@@ -99,3 +100,28 @@ def test_a_node_group_runs_in_the_subnets_its_ids_name() -> None:
     found = messages(VZ, [*rest, ebs_volume("v", "us-east-1b"), static_pv("d", "v", ["us-east-1b"])])
     assert len(found) == 1 and "(node group p5) run only in us-east-1a" in found[0], found
     assert messages(VZ, [*rest, ebs_volume("v", "us-east-1a"), static_pv("d", "v", ["us-east-1a"])]) == []
+
+
+def test_the_ebs_csi_zone_label_only_where_the_drivers_settings_let_it_run() -> None:
+    # review 2 finding 11: the node plugin runs where node.nodeSelector matches and the pool's taints are tolerated
+    tainted = R("aws:eks/nodeGroup:NodeGroup", "gpu", {
+        "nodeGroupName": "gpu", "instanceTypes": ["m5.xlarge"], "labels": {"pool": "gpu"}, "subnetIds": ["net-a"],
+        "taints": [{"key": "gpu", "value": "true", "effect": "NO_SCHEDULE"}],
+        "scalingConfig": {"minSize": 1, "maxSize": 3, "desiredSize": 1}}, deps={"subnetIds": ["net-a"]})
+    pod = app({"topology.ebs.csi.aws.com/zone": "us-east-1a", "pool": "gpu"})
+    pod.inputs["spec"]["template"]["spec"]["tolerations"] = [{"key": "gpu", "operator": "Exists"}]
+    base = [R("aws:eks/cluster:Cluster", "eks", {"name": "c"}), *SUBNETS, group("general", "abc"), tainted, pod]
+
+    def driver(node: dict[str, Any] | None) -> R:
+        cfg = {"configurationValues": json.dumps({"node": node})} if node is not None else {}
+        return R("aws:eks/addon:Addon", "ebs-csi", {"addonName": "aws-ebs-csi-driver", **cfg})
+
+    fits = "mlops-inv-pod-fits-node"
+    assert messages(fits, [*base, driver(None)]) == []  # chart default: tolerateAllTaints
+    assert messages(fits, [*base, driver({"tolerateAllTaints": True})]) == []
+    found = messages(fits, [*base, driver({"tolerateAllTaints": False})])
+    assert len(found) == 1 and "topology.ebs.csi.aws.com/zone" in found[0], found
+    tolerant = {"tolerateAllTaints": False, "tolerations": [{"key": "gpu", "operator": "Exists"}]}
+    assert messages(fits, [*base, driver(tolerant)]) == []
+    assert messages(fits, [*base, driver({"nodeSelector": {"pool": "general"}})]) != []
+    assert messages(fits, [*base, driver({"nodeSelector": {"pool": "gpu"}})]) == []
