@@ -204,11 +204,21 @@ def _inputs(record: Mapping[str, Any]) -> Any:
     return _engine_value(_with_literals(inputs, pointers) if pointers else inputs)
 
 
+ID_IN_PROPS = frozenset({"aws:ec2/subnet:Subnet"})
+"""Types whose record `id` is handed over as prop `id`, as the engine's view of an existing resource (its outputs)
+carries it: a node group's `subnetIds` values are matched against it (node_model.group_subnets)."""
+
+
 def _engine_view(record: Mapping[str, Any]) -> Any:
     """The props as the engine hands them to a policy: an unknown-checking proxy (reading an unknown raises). Inputs
     with no unknown, secret or literal marker (most records, and every CRD a chart ships) have nothing that could
     raise: they are handed over as they are, since pulumi_policy's proxy copies the whole tree eagerly."""
     inputs = record.get("inputs") or {}
+    rid = record.get("id")
+    if record.get("type") in ID_IN_PROPS and isinstance(rid, str) and rid and isinstance(inputs, dict) \
+            and "id" not in inputs:
+        record = {**record, "inputs": {**inputs, "id": rid}}
+        inputs = record["inputs"]
     if not record.get("plainSecretInputs") and type(inputs) is dict and is_marker_free(inputs):
         return inputs
     return unknown_checking_proxy(_inputs(record))
