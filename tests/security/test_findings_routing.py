@@ -14,8 +14,10 @@ import pytest
 from moto.events.models import EventPattern
 
 from mlops_infra.plan import Inventory, PlanError, plan_program
+from mlops_infra.plan.names import aws_auto_name
 from mlops_infra.security.threat_detection import finding_pattern
 from tests.conftest import planned
+from tests.nonempty import each
 
 RULE = "aws:cloudwatch/eventRule:EventRule"
 
@@ -87,3 +89,48 @@ def test_an_adopted_detector_without_the_cluster_is_refused(tmp_path: Path) -> N
     with pytest.raises(PlanError, match=r"an adopted GuardDuty detector \(guarddutyDetector: existing\) needs "
                                         r"ThreatDetectionArgs.cluster_name"):
         plan_program(tmp_path, "staging")
+
+
+def _finding(resource: dict[str, Any]) -> dict[str, Any]:
+    return {"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "detail": {"severity": 8.0,
+                                                                                     "resource": resource}}
+
+
+def _routes_s3(pattern: EventPattern, buckets: list[str]) -> bool:
+    """An S3 finding names its buckets in the array `s3BucketDetails`; EventBridge matches a field of an array's
+    objects when any element matches, and moto's matcher does not descend into arrays: so each element is matched
+    as the branch's one field (`name`) alone, which is what EventBridge's any-element rule means for it."""
+    return any(pattern.matches_event(_finding({"resourceType": "S3Bucket", "s3BucketDetails": {"name": b}}))
+               for b in buckets)
+
+
+def _names(inv: Inventory) -> dict[str, list[str]]:
+    """Physical names as the provider generates them: buckets and roles (the mock engine's ids), RDS identifiers."""
+    rds = "aws:rds/instance:Instance"
+    return {"buckets": [r.id for r in inv.of_type("aws:s3/bucket:Bucket")],
+            "roles": [r.id for r in inv.of_type("aws:iam/role:Role")],
+            "databases": [aws_auto_name(rds, "identifier", r.name, r.inputs)[0] for r in inv.of_type(rds)]}
+
+
+@pytest.mark.parametrize("kind", ["buckets", "roles", "databases"])
+def test_staging_routes_findings_about_its_named_resources_and_not_prods(stacks: dict[str, Inventory],
+                                                                         kind: str) -> None:
+    """Review FSEC2 #1: before, an adopted detector routed only the cluster's and the VPC's findings, so S3
+    protection findings on staging's buckets, credential findings on its roles (a node's credentials used outside
+    AWS: `accessKeyDetails.userName` is the role) and RDS login findings on its databases reached no topic."""
+    staging, prod = _rule(stacks["staging"]), _rule(stacks["prod"])
+
+    def routes(pattern: EventPattern, name: str) -> bool:
+        if kind == "buckets":
+            return _routes_s3(pattern, [name])
+        if kind == "roles":
+            return pattern.matches_event(_finding({"resourceType": "AccessKey", "accessKeyDetails": {
+                "userName": name, "userType": "AssumedRole"}}))
+        return pattern.matches_event(_finding({"resourceType": "RDSDBInstance", "rdsDbInstanceDetails": {
+            "dbInstanceIdentifier": name}}))
+
+    for name in each(_names(stacks["staging"])[kind]):
+        assert routes(staging, name), f"staging's {name} finding reaches no topic"
+        assert routes(prod, name), f"prod, the detector's owner, routes every finding ({name})"
+    for name in each(_names(stacks["prod"])[kind]):
+        assert not routes(staging, name), f"prod's {name} finding paged staging's subscribers"
