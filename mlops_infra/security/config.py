@@ -127,7 +127,8 @@ class SecurityBaselineConfig(ConfigModel):
         "response). Default: none.")
     settings_readers: list[IamRoleArn] = Field(
         default_factory=list, description="Roles that read the guarded data buckets' settings (policy, ACL, public "
-        "access block, encryption, tags) from AWS's own network, besides the service-linked roles of IAM Access "
+        "access block, encryption, tags, lifecycle, replication and the other configurations AWS Config records) "
+        "from AWS's own network, besides the service-linked roles of IAM Access "
         "Analyzer, GuardDuty and AWS Config (`AWSServiceRoleForConfig`), which are always admitted: e.g. a Control "
         "Tower Config recorder (`arn:aws:iam::<account>:role/aws-controltower-ConfigRecorderRole`). Exempt from the "
         "VPC-endpoint condition for bucket-setting reads only; objects, listings and writes stay denied. Default: "
