@@ -67,7 +67,8 @@ class SecurityBaselineConfig(ConfigModel):
     cloudtrail: bool = Field(True, description="Multi-region CloudTrail with S3 data events. Default: true.")
     trail_data_events: bool = Field(
         True, description="S3 data events (object reads and writes) on every bucket the platform's pods reach (the "
-        "data buckets, and the shared and Airflow buckets, which are not endpoint-guarded); billed per event. "
+        "data buckets, and the shared and Airflow buckets, which are not endpoint-guarded); billed per event, and "
+        "per GB for their copy in the trail's CloudWatch log group (docs/cost.md). "
         "Default: true.")
     trail_log_retention_days: LogRetentionDays = Field(
         365, description="Retention of the trail's CloudWatch log group. Default: 365.")
