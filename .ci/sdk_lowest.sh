@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The supported SDK range, tested at its lower end (`.ci/run` runs it after the unit tier; `bash .ci/sdk_lowest.sh`
 # runs it alone, in the existing .venv). The offline plan engine leans on SDK internals (pulumi's mock monitor and
-# settings, the providers' resource signatures), so the lower bounds pyproject declares for pulumi, pulumi-aws and
-# pulumi-kubernetes are installed into a separate virtualenv, which then plans dev and runs the unit tests of the
-# engine. The upper end is what the unit tier installs anyway.
+# settings, the providers' resource signatures) and the offline policy runner on pulumi-policy's args classes, so the
+# lower bounds pyproject declares for pulumi, pulumi-aws, pulumi-kubernetes, pulumi-random and pulumi-policy are
+# installed into a separate virtualenv, which then plans dev and runs the unit tests of the engine and of the policy
+# runner. The upper end is what the unit tier installs anyway.
 #
-# Speed: only the three SDKs are installed (without dependencies: `pip check` proves the rest fits them); every
+# Speed: only the SDKs are installed (without dependencies: `pip check` proves the rest fits them); every
 # other dependency is borrowed from .venv through a .pth path entry, which comes after the virtualenv's own
 # site-packages, so the lower-bound SDKs win. The library and the tests come from this checkout (PYTHONPATH).
 set -euo pipefail
@@ -17,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 pins=$(.venv/bin/python - <<'EOF'
 import re, tomllib
 deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
-for name in ("pulumi", "pulumi-aws", "pulumi-kubernetes"):
+for name in ("pulumi", "pulumi-aws", "pulumi-kubernetes", "pulumi-random", "pulumi-policy"):
     spec = next(d for d in deps if re.match(rf"{re.escape(name)}\s*[><=!~]", d))
     lower = re.search(r">=\s*([0-9][^,\s]*)", spec).group(1)
     print(f"{name}=={lower}")
@@ -49,5 +50,6 @@ head -1 "$work/plan.txt"
 # `-m "not integration"`: pyproject's addopts also skip `slow`, and the SDK-exit test of test_plan_runtime.py is slow.
 "$work/venv/bin/python" -m pytest -q -n 0 -m "not integration" tests/test_plan_engine.py tests/test_plan_urns.py tests/test_plan_names.py \
   tests/test_plan_literals.py tests/test_plan_runtime.py tests/test_plan_policy_docs.py tests/platform/test_urns.py \
+  tests/policies/test_runner.py tests/policies/test_cost.py tests/policies/test_placeholders.py tests/test_policy_packs.py \
   --deselect tests/test_plan_names.py::test_the_autoname_table_is_the_installed_pulumi_aws_versions
 echo "SDK lower bounds: $(( $(date +%s) - start ))s"

@@ -142,7 +142,7 @@ def _pins() -> list[str]:
     python = re.search(r'^requires-python = "([^"]+)"', text, re.M)
     pins = [f"| Python | `{python.group(1) if python else '?'}` |"]
     pins += [f"| {name} | `{spec}` |" for name, spec in re.findall(
-        r'^\s*"(pulumi|pulumi-aws|pulumi-kubernetes|pulumi-policy|boto3|pydantic)([<>=!~][^"]*)",', text, re.M)]
+        r'^\s*"(pulumi|pulumi-aws|pulumi-kubernetes|pulumi-random|pulumi-policy|boto3|pydantic)([<>=!~][^"]*)",', text, re.M)]
     return pins
 
 

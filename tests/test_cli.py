@@ -84,19 +84,42 @@ def test_console_script_help_is_fast_to_import() -> None:
 
 
 def test_version_is_the_packages_version(capsys: pytest.CaptureFixture[str]) -> None:
-    from importlib.metadata import version
     from pathlib import Path
 
     import pytest
     import tomllib
 
+    import mlops_infra
     from mlops_infra.cli.main import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
     assert exit_info.value.code == 0
-    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
-    assert capsys.readouterr().out.strip() == f"mlops-infra {project['version']}" == f"mlops-infra {version('mlops-infra')}"
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    # One source: the wheel's version is mlops_infra.__version__ (.ci/release.sh checks the built wheel's --version).
+    assert pyproject["project"]["dynamic"] == ["version"] and "version" not in pyproject["project"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "mlops_infra.__version__"}
+    assert capsys.readouterr().out.strip() == f"mlops-infra {mlops_infra.__version__}"
+
+
+def test_the_changelog_top_section_and_the_version_agree() -> None:
+    """An [Unreleased] section on top means a development version of something newer than the last release; a
+    released section on top is the version itself: `--version` then tells a release from the work after it."""
+    import re
+    from pathlib import Path
+
+    from packaging.version import Version
+
+    import mlops_infra
+
+    sections = re.findall(r"^## \[([^\]]+)\]", (Path(__file__).parents[1] / "CHANGELOG.md").read_text(), re.M)
+    released = [Version(s) for s in sections if s != "Unreleased"]
+    assert released, "premise: CHANGELOG.md has a released section"
+    version = Version(mlops_infra.__version__)
+    if sections[0] == "Unreleased":
+        assert version.is_devrelease and version > released[0], (version, released[0])
+    else:
+        assert version == released[0]
 
 
 def test_a_multi_line_output_prints_indented_under_its_key() -> None:

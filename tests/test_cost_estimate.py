@@ -220,3 +220,57 @@ def test_a_source_read_for_one_region_prices_only_that_region() -> None:
     for region, name, source in each(used):
         assert region == one_region[source], (name, source)
     assert {"factualminds-guardduty", "factualminds-sns"} <= set(one_region)
+
+
+def _trail(**extra: Any) -> Item:
+    return Item("aws:cloudtrail/trail:Trail", "trail", {"isMultiRegionTrail": True, "advancedEventSelectors": [
+        {"name": "Management events", "fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}]},
+        {"name": "S3 data events", "fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]}]}], **extra})
+
+
+FINDINGS_RULE = Item("aws:cloudwatch/eventRule:EventRule", "findings",
+                     {"eventPattern": '{"detail-type": ["GuardDuty Finding"], "source": ["aws.guardduty"]}'})
+
+
+def test_a_trail_in_an_account_whose_detector_another_stack_owns_pays_for_its_management_events() -> None:
+    """Review FSEC2 #3: staging adopts prod's detector, so it is in prod's account, whose trail delivers the free
+    first copy of management events; staging's multi-region trail is an additional copy at $2.00 per 100,000 (it was
+    priced $0). The owner of the detector keeps the free copy."""
+    table = TABLE.with_prices("us-east-1", {"cloudtrail:paid-management-events-100k": Price(2.0, "x", "test"),
+                                            "cloudtrail:data-events-100k": Price(0.1, "x", "test")})
+    volumes = Assumptions(cloudtrail_management_events_million_per_month=3)
+    adopter = estimate([_trail(), FINDINGS_RULE], region="us-east-1", prices=table, assumptions=volumes)
+    assert only(adopter, "trail", "management events") == pytest.approx((3 * 10 * 2.0, 3 * 10 * 2.0))
+    owner = estimate([_trail(), FINDINGS_RULE, Item("aws:guardduty/detector:Detector", "gd", {"enable": True})],
+                     region="us-east-1", prices=table, assumptions=volumes)
+    assert only(owner, "trail", "management events") == (0.0, 0.0)
+    alone = estimate([_trail()], region="us-east-1", prices=table, assumptions=volumes)
+    assert only(alone, "trail", "management events") == (0.0, 0.0)
+
+
+def test_a_trail_copying_data_events_to_its_log_group_pays_their_ingestion() -> None:
+    """Review FSEC2 #4: every data event the trail records is also delivered to its CloudWatch log group, billed per
+    GB ingested: data events x cloudtrailEventKb."""
+    table = TABLE.with_prices("us-east-1", {"cloudtrail:data-events-100k": Price(0.1, "x", "test"),
+                                            "logs:ingest-gb": Price(0.5, "x", "test")})
+    volumes = Assumptions(cloudtrail_data_events_million_per_month=4, cloudtrail_event_kb=2)
+    logged = estimate([_trail(cloudWatchLogsGroupArn="arn:aws:logs:us-east-1:1:log-group:t:*")],
+                      region="us-east-1", prices=table, assumptions=volumes)
+    assert only(logged, "trail", "data events copied") == pytest.approx((4 * 2 * 0.5, 4 * 2 * 0.5))  # 8 GB
+    assert only(logged, "trail", "M data events") == pytest.approx((4 * 10 * 0.1, 4 * 10 * 0.1))
+    unlogged = estimate([_trail()], region="us-east-1", prices=table, assumptions=volumes)
+    assert not [ln for ln in unlogged.lines if "copied" in ln.what]
+
+
+def test_staging_pays_its_trails_management_events_and_prod_does_not() -> None:
+    """On the plans: staging adopts prod's detector (`guarddutyDetector: existing`), prod creates it."""
+    from mlops_infra.cost import items_from_inventory
+    from tests.conftest import planned
+
+    def management(stack: str) -> float | None:
+        est = estimate(items_from_inventory(planned(stack)), region="us-east-1")
+        [line] = [ln for ln in est.lines if ln.type == "aws:cloudtrail/trail:Trail" and "management" in ln.what]
+        return line.idle
+
+    assert management("staging") == pytest.approx(Assumptions().cloudtrail_management_events_million_per_month * 20)
+    assert management("prod") == 0.0

@@ -104,6 +104,18 @@ def test_every_relative_link_resolves() -> None:
             assert (base / target).resolve().exists(), f"{path} links to missing {target}"
 
 
+def test_every_docs_link_stays_inside_docs() -> None:
+    """`mkdocs build --strict` (docs_dir: docs) aborts on a link to a file outside docs/: the site holds only docs/."""
+    docs_dir = (ROOT / "docs").resolve()
+    for page in each(PAGES):
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if re.match(r"[a-z][\w+.-]*:", target):  # https:, mailto:
+                continue
+            resolved = (page.parent / target).resolve()
+            assert resolved.is_relative_to(docs_dir) and resolved.exists(), f"{page.name} links to {target}"
+
+
 def test_mkdocs_nav_is_exactly_the_docs_pages() -> None:
     nav = set(re.findall(r":\s*([\w-]+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), re.M))
     assert nav == {p.name for p in PAGES}

@@ -105,8 +105,20 @@ def test_a_long_feature_store_name_gets_a_replication_group_id_within_40() -> No
         "name '" + "x" * 33 + "-' plus 7 random chars is longer than maximum length 40")
 
 
-def test_staging_and_prods_container_insights_role_names_fit() -> None:
+def test_staging_and_prods_container_insights_role_names_fit_and_are_unique_per_copy() -> None:
+    """Too long for the auto-name, the role gets a `name_prefix` (the provider appends 26 unique characters), never a
+    fixed account-wide name: a second copy of prod in the same account (another Region) creates its own role."""
     for stack in ("prod", "staging"):
         [role] = [r for r in planned(stack).of_type("aws:iam/role:Role")
                   if r.name.endswith("amazon-cloudwatch-observability-role")]
-        assert role.inputs["name"] == role.name and len(role.name) <= 64
+        assert "name" not in role.inputs
+        prefix = role.inputs["namePrefix"]
+        assert prefix.startswith(f"mlops-{stack}-eks-addon-") and len(prefix) + 26 <= 64
+
+
+def test_a_stack_released_with_the_fixed_container_insights_role_name_keeps_it_by_opting_in() -> None:
+    """`cluster.containerInsightsRoleName` (tests/programs/compute prod) keeps the released name: no replacement."""
+    [role] = [r for r in planned("prod", PROGRAMS / "compute").of_type("aws:iam/role:Role")
+              if r.name.endswith("amazon-cloudwatch-observability-role")]
+    assert role.inputs["name"] == "mlops-prod-eks-addon-amazon-cloudwatch-observability-role"
+    assert "namePrefix" not in role.inputs

@@ -52,7 +52,12 @@ CONFIG_SLR = "arn:*:iam::*:role/aws-service-role/config.amazonaws.com/AWSService
 SECURITY_SERVICE_READERS = (ACCESS_ANALYZER_SLR, GUARDDUTY_SLR, CONFIG_SLR)
 """The service-linked roles every guarded data bucket lets read its settings (and nothing else)."""
 BUCKET_METADATA_READS = ("s3:GetBucket*", "s3:GetEncryptionConfiguration", "s3:GetAccessPoint*",
-                         "s3:ListAccessPoints*", "s3:GetMultiRegionAccessPoint*", "s3:ListMultiRegionAccessPoints")
+                         "s3:ListAccessPoints*", "s3:GetMultiRegionAccessPoint*", "s3:ListMultiRegionAccessPoints",
+                         # Settings whose read action is not named GetBucket* (Service Authorization Reference,
+                         # Amazon S3): the AWS Config recorder records them with the bucket's configuration.
+                         "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration",
+                         "s3:GetAccelerateConfiguration", "s3:GetIntelligentTieringConfiguration",
+                         "s3:GetInventoryConfiguration", "s3:GetMetricsConfiguration", "s3:GetAnalyticsConfiguration")
 """All a service-linked reader may do on a guarded bucket: read its settings; never an object, a listing or a write."""
 
 

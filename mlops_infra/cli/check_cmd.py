@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
                               packs=args.pack)
         except PolicyConfigError as exc:
             return fail(str(exc))
+        _warn_unmatched(report, args.stack)
         if args.format == "json":
             dump_json(report.to_json())
         elif args.format == "sarif":
@@ -117,6 +118,14 @@ def _sarif(report: Report, inventory: Inventory, stack_file: Path, program: Path
     return to_sarif(report, uri, tool_version=mlops_infra.__version__,
                     locate=locator(inventory, stack_file, uri, source_root),
                     source_root=source_root.as_uri().rstrip("/") + "/")
+
+
+def _warn_unmatched(report: Report, stack: str) -> None:
+    """A waiver that matches nothing was keyed to a name this stack does not have (a copy under another name)."""
+    for w in report.unmatched_waivers:
+        print(f"mlops-infra: warning: the {w.policy} waiver for {w.resource!r} matches no resource of stack {stack}: "
+              "key waivers by the name after the stack's prefix (a glob such as '*-lakefs-db') so they follow a "
+              "copy of the stack", file=sys.stderr)
 
 
 def _policy_config_file(program: Path, stack: str, environment: str) -> Path | None:

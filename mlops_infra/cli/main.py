@@ -17,12 +17,12 @@ _FIRST = ("plan", "check", "graph")
 
 
 def _order(module: str) -> tuple[int, str]:
-    command = module.removesuffix("_cmd")
+    command = module.removesuffix("_cmd").replace("_", "-")
     return (_FIRST.index(command) if command in _FIRST else len(_FIRST), command)
 
 
 COMMANDS: dict[str, str] = {
-    m.removesuffix("_cmd"): m
+    m.removesuffix("_cmd").replace("_", "-"): m  # policy_pack_cmd.py: `mlops-infra policy-pack`
     for m in sorted((info.name for info in pkgutil.iter_modules([str(Path(__file__).parent)])
                      if info.name.endswith("_cmd")), key=_order)
 }

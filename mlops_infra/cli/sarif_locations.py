@@ -95,8 +95,16 @@ def relative_uri(path: str | Path, root: Path) -> str:
     return file.as_uri()
 
 
-def locator(inventory: Inventory, stack_file: Path, stack_uri: str, root: Path) -> Callable[[str, str, str], tuple[str, int]]:
-    """`(urn, resource name, message) -> (uri, line)` for one checked stack."""
+def locator(inventory: Inventory, stack_file: Path, stack_uri: str,
+            root: Path) -> Callable[[str, str, str], tuple[str, int, str]]:
+    """`(urn, resource name, message) -> (uri, line, why)` for one checked stack.
+
+    1. The stack file's line holding a value the message quotes: the config sets what is flagged.
+    2. Else the line that registered the resource (the program's, or with the library installed the program's line
+       that called into it): the flagged value is the library's default or the program's. When a `name:` in the
+       stack file names the resource (a team's or model's block), `why` points there as the place to override.
+    3. Else that `name:` line; else line 1 of the stack file.
+    """
     every = [leaf for leaf in config_leaves(stack_file) if leaf.key not in GENERIC_KEYS and not leaf.top]
     every.sort(key=lambda leaf: -len(leaf.value))
     leaves = [leaf for leaf in every if specific(leaf.value)]
@@ -113,17 +121,19 @@ def locator(inventory: Inventory, stack_file: Path, stack_uri: str, root: Path) 
             seen += 1
         return None
 
-    def locate(urn: str, name: str, message: str) -> tuple[str, int]:
+    def locate(urn: str, name: str, message: str) -> tuple[str, int, str]:
         tokens = quoted_tokens(message)
         for leaf in leaves:
             if leaf.value in tokens:
-                return stack_uri, leaf.line
-        for leaf in named:
-            if re.search(rf"-{re.escape(leaf.value)}(-|$)", name):
-                return stack_uri, leaf.line
+                return stack_uri, leaf.line, f"set in the stack file ({leaf.key}: {leaf.value})"
+        block = next((leaf for leaf in named if re.search(rf"-{re.escape(leaf.value)}(-|$)", name)), None)
         found = source(urn)
         if found is not None:
-            return relative_uri(found[0], root), found[1]
-        return stack_uri, 1
+            where = f"; override it in the stack file's block at {stack_uri}:{block.line}" if block else ""
+            return (relative_uri(found[0], root), found[1],
+                    f"registered here; the flagged value is not in the stack file (a library or program default){where}")
+        if block is not None:
+            return stack_uri, block.line, "the stack file's block that configures this resource"
+        return stack_uri, 1, "not located: the stack file"
 
     return locate

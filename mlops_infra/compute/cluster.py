@@ -104,7 +104,8 @@ class TrainingCluster(pulumi.ComponentResource):
                                           storage_key_arn=self.kms_key.arn)
         if cfg.container_insights:
             cluster_addons.container_insights(child(name, "addon"), self, identity, cfg.addons, tags,
-                                              [system, *self._insights_log_groups(name, args, cluster_name)])
+                                              [system, *self._insights_log_groups(name, args, cluster_name)],
+                                              role_name=cfg.container_insights_role_name)
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
             self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data).apply(
             lambda a: kubeconfig(str(a[0]), str(a[1]), str(a[2]), args.region)))

@@ -16,11 +16,12 @@ import pulumi_aws as aws
 from ..blocks import iam
 from ..blocks.identity import ClusterIdentity, irsa_trust, pod_identity_trust
 from ..blocks.kms import ebs_csi_statements
-from ..blocks.naming import child, child_options, name_within
+from ..blocks.naming import bounded_name, child, child_options, name_within
 from .config import AddonVersions
 
 NAMESPACE = "kube-system"
 IAM_ROLE_NAME_LIMIT = 64  # IAM CreateRole RoleName
+IAM_ROLE_NAME_PREFIX_LIMIT = IAM_ROLE_NAME_LIMIT - 26  # pulumi-aws `name_prefix` appends 26 unique characters
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,17 @@ class AddonRole:
 
 
 def _identity_role(name: str, parent: pulumi.Resource, cluster: ClusterIdentity, identity: AddonIdentity,
-                   tags: dict[str, str]) -> AddonRole:
+                   tags: dict[str, str], role_name: str | None = None) -> AddonRole:
     trust = (irsa_trust(cluster, identity.namespace, identity.service_account) if cluster.mode == "irsa"
              else pod_identity_trust(cluster, identity.namespace, identity.service_account))
-    # IAM role names are at most 64 characters; `<cluster>-addon-amazon-cloudwatch-observability-role` plus the
-    # auto-name's 8 is over that in staging and prod, so those get an explicit name that fits.
-    role = aws.iam.Role(name, name=name_within(name, IAM_ROLE_NAME_LIMIT), assume_role_policy=trust, tags=tags,
+    # IAM role names are at most 64 characters and account-wide; `<cluster>-addon-amazon-cloudwatch-observability-role`
+    # plus the auto-name's 8 is over that in staging and prod. Those get a `name_prefix` that fits (the provider adds
+    # a unique suffix), never a fixed name: a second copy of the stack in the same account (another Region) would
+    # fail CreateRole with EntityAlreadyExists. Released as a fixed name: the role is replaced once unless the stack
+    # opts in to keep it (`role_name`, cluster.containerInsightsRoleName; docs/upgrades.md).
+    too_long = name_within(name, IAM_ROLE_NAME_LIMIT) is not None
+    prefix = bounded_name(name, IAM_ROLE_NAME_PREFIX_LIMIT) if too_long and role_name is None else None
+    role = aws.iam.Role(name, name=role_name, name_prefix=prefix, assume_role_policy=trust, tags=tags,
                         opts=child_options(parent))
     policies: list[pulumi.Resource] = [
         aws.iam.RolePolicyAttachment(name, role=role.name, policy_arn=identity.policy_arn, opts=child_options(parent))]
@@ -96,8 +102,8 @@ def _identity_role(name: str, parent: pulumi.Resource, cluster: ClusterIdentity,
 def _addon(name: str, parent: pulumi.Resource, cluster: ClusterIdentity, addon: str, version: str,
            tags: dict[str, str], *, identity: AddonIdentity | None = None,
            depends_on: Sequence[pulumi.Resource] = (), configuration: Mapping[str, object] | None = None,
-           ) -> aws.eks.Addon:
-    role = _identity_role(child(name, "role"), parent, cluster, identity, tags) if identity else None
+           role_name: str | None = None) -> aws.eks.Addon:
+    role = _identity_role(child(name, "role"), parent, cluster, identity, tags, role_name) if identity else None
     irsa = role is not None and cluster.mode == "irsa"
     associations: list[aws.eks.AddonPodIdentityAssociationArgsDict] | None = None
     if role is not None and identity is not None and not irsa:
@@ -148,10 +154,12 @@ def after_nodes(name: str, parent: pulumi.Resource, cluster: ClusterIdentity, ve
 
 
 def container_insights(name: str, parent: pulumi.Resource, cluster: ClusterIdentity, versions: AddonVersions,
-                       tags: dict[str, str], depends_on: Sequence[pulumi.Resource]) -> aws.eks.Addon:
+                       tags: dict[str, str], depends_on: Sequence[pulumi.Resource], *,
+                       role_name: str | None = None) -> aws.eks.Addon:
     """amazon-cloudwatch-observability: the CloudWatch agent (Container Insights metrics, e.g.
     `cluster_failed_node_count`) and Fluent Bit. `depends_on` must hold its log groups: the agent creates any group
-    that is missing, unencrypted and kept forever, and then the platform's own LogGroup would fail as existing."""
+    that is missing, unencrypted and kept forever, and then the platform's own LogGroup would fail as existing.
+    `role_name`: the agent role's explicit name (a stack released with it keeps it), else an auto-name or prefix."""
     return _addon(child(name, "amazon-cloudwatch-observability"), parent, cluster, "amazon-cloudwatch-observability",
                   versions.cloudwatch_observability, tags, identity=CLOUDWATCH_AGENT, depends_on=depends_on,
-                  configuration=CLOUDWATCH_OBSERVABILITY_CONFIGURATION)
+                  configuration=CLOUDWATCH_OBSERVABILITY_CONFIGURATION, role_name=role_name)

@@ -211,6 +211,13 @@ class ClusterConfig(ConfigModel):
         True, description="Install the amazon-cloudwatch-observability add-on (CloudWatch agent + Fluent Bit) with "
         "its encrypted log groups: Container Insights metrics such as cluster_failed_node_count. Billed per "
         "observation. Default: true.")
+    container_insights_role_name: str | None = Field(
+        None, pattern=r"^[\w+=,.@-]{1,64}$", description="Explicit IAM role name of the amazon-cloudwatch-observability "
+        "add-on. Only for a stack deployed before the release after 0.1.0, which gave that role a fixed name when "
+        "`<name>-<environment>-eks-addon-amazon-cloudwatch-observability-role` was too long for an auto-name: set it "
+        "to that name to keep the role instead of replacing it (docs/upgrades.md). IAM role names are account-wide, "
+        "so a second copy of the stack in the same account must not set the same name. Default: none (an auto-name, "
+        "or a name prefix with a unique suffix).")
     create_service_linked_roles: list[ServiceLinkedRoleService] = Field(
         default_factory=list, description="Service-linked roles to create (autoscaling.amazonaws.com, "
         "spot.amazonaws.com). Only for accounts that lack them: creating one that exists fails ('has been taken'); "

@@ -39,7 +39,16 @@ class CostAssumptionsConfig(ConfigModel):
                                              description="GB ingested per CloudWatch log group per month. Default: 5.")
     cloudtrail_data_events_million_per_month: float = Field(
         _default("cloudtrail_data_events_million_per_month"), ge=0,
-        description="Million CloudTrail data events per month per trail that records them. Default: 1.")
+        description="Million CloudTrail data events per month per trail that records them (data buckets and the "
+        "unguarded buckets pods write; each also copied to the trail's log group). Default: 1.")
+    cloudtrail_management_events_million_per_month: float = Field(
+        _default("cloudtrail_management_events_million_per_month"), ge=0,
+        description="Million management events a multi-region trail records per month; billed as an additional "
+        "copy for a stack that adopts another stack's GuardDuty detector (its account's first copy is free). "
+        "Default: 1.")
+    cloudtrail_event_kb: float = Field(
+        _default("cloudtrail_event_kb"), ge=0,
+        description="KB of CloudWatch Logs ingestion per event a trail copies to its log group. Default: 1.5.")
     sns_publish_million_per_month: float = Field(
         _default("sns_publish_million_per_month"), ge=0,
         description="Million publishes per SNS topic per month (each subscription receives each). Default: 0.1.")

@@ -30,7 +30,17 @@ class Assumptions:
     log_gb_ingested_per_group: float = 5.0
     """GB ingested per CloudWatch log group per month. Default: 5."""
     cloudtrail_data_events_million_per_month: float = 1.0
-    """Million CloudTrail data events per month per trail that records data events. Default: 1."""
+    """Million CloudTrail data events per month per trail that records data events: object reads and writes on the
+    data buckets and on the unguarded buckets pods write (shared, Airflow's logs and DAGs; Airflow's task logs make
+    them the busiest). Each is also copied to the trail's CloudWatch log group (see cloudtrailEventKb). Default: 1."""
+    cloudtrail_management_events_million_per_month: float = 1.0
+    """Million management events a multi-region trail records per month (every Region of the account). Billed only as
+    an additional copy: for a stack that adopts another stack's GuardDuty detector (staging in prod's account), whose
+    trail delivers the free first copy. Default: 1."""
+    cloudtrail_event_kb: float = 1.5
+    """KB of CloudWatch Logs ingestion per event a trail copies to its log group (an event record is JSON of about a
+    kilobyte or two; a stated guess, no measured source). Prices the data events' copy on the trail's own line; the
+    management events' copy is inside the log group's logGbIngestedPerGroup. Default: 1.5."""
     sns_publish_million_per_month: float = 0.1
     """Million publishes per SNS topic per month; each subscription receives every one. Default: 0.1."""
     guardduty_cloudtrail_events_million_per_month: float = 1.0

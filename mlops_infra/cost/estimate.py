@@ -165,18 +165,41 @@ def kms_key(item: Item, ctx: Context) -> list[Line]:
     return [ctx.per_unit(item, "key (first year; each yearly rotation adds $1/month)", "kms:key-month", 1.0)]
 
 
+def adopts_detector(ctx: Context) -> bool:
+    """The stack routes GuardDuty findings (an EventBridge rule on `aws.guardduty`) of a detector it does not create:
+    it shares its account with the detector's owner, whose trail records the account's first copy of management
+    events."""
+    if any(i.type == "aws:guardduty/detector:Detector" for i in ctx.items):
+        return False
+    return any(i.type == "aws:cloudwatch/eventRule:EventRule" and '"aws.guardduty"' in str(i.inputs.get("eventPattern"))
+               for i in ctx.items)
+
+
 def cloudtrail(item: Item, ctx: Context) -> list[Line]:
+    """Management events: free for the account's first copy, $2.00 per 100,000 for an additional copy (AWS CloudTrail
+    pricing); data events per 100,000, and their copy to the trail's log group per GB ingested."""
+    a = ctx.assumptions
     selectors = item.inputs.get("advancedEventSelectors") or []
     data = any(fs.get("field") == "eventCategory" and "Data" in (fs.get("equals") or [])
                for s in selectors if isinstance(s, Mapping) for fs in s.get("fieldSelectors") or []
                if isinstance(fs, Mapping))
     data = data or any((s.get("dataResources") or []) for s in item.inputs.get("eventSelectors") or []
                        if isinstance(s, Mapping))
-    lines = [ctx.line(item, "management events (first copy free)", 0.0, 0.0)]
+    if adopts_detector(ctx):
+        m = a.cloudtrail_management_events_million_per_month
+        lines = [ctx.per_unit(item, f"{m:g}M management events (an additional copy: the account's first is the "
+                              "detector owner's trail)", "cloudtrail:paid-management-events-100k", m * 10,
+                              "cloudtrailManagementEventsMillionPerMonth")]
+    else:
+        lines = [ctx.line(item, "management events (first copy free)", 0.0, 0.0)]
     if data:
-        m = ctx.assumptions.cloudtrail_data_events_million_per_month
+        m = a.cloudtrail_data_events_million_per_month
         lines.append(ctx.per_unit(item, f"{m:g}M data events", "cloudtrail:data-events-100k", m * 10,
                                   "cloudtrailDataEventsMillionPerMonth"))
+        if item.inputs.get("cloudWatchLogsGroupArn"):
+            gb = m * 1e6 * a.cloudtrail_event_kb / 1e6  # KB -> GB (decimal, as CloudWatch Logs bills)
+            lines.append(ctx.per_unit(item, f"{gb:g} GB of data events copied to its log group", "logs:ingest-gb", gb,
+                                      "cloudtrailEventKb"))
     return lines
 
 

@@ -237,6 +237,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         return SecurityBaseline(child(self._name, "security"), SecurityBaselineArgs(
             config=sb, region=config.region, tags=self.tags, cluster=cluster_refs, protect=config.protect_stateful,
             alert_topic_arn=self.monitoring.alert_topic_arn if self.monitoring else None, vpc_id=self.network.refs.vpc_id,
+            # Every bucket, role and database of the platform is autonamed from a child name of this component.
+            name_prefix=f"{self._name}-",
             secret_values={s.config_key: secret_config(s.config_key) for s in sb.integration_secrets}), opts)
 
     def _guards(self, security: SecurityBaseline, cluster_refs: ClusterRefs, ctx: PlatformContext) -> BucketGuards:

@@ -38,7 +38,9 @@ def data_event_selector(
     """S3 object-level events (reads and writes) on exactly these buckets (a list, or an Output of one)."""
     prefixes = pulumi.Output.from_input(bucket_arns).apply(lambda arns: [f"{arn}/" for arn in dict.fromkeys(arns)])
     return {
-        "name": "S3 data events on the platform data buckets",
+        # The data buckets and the unguarded ones pods write. Renaming a selector updates the trail in place
+        # (PutEventSelectors; the selector's name is not a replacing input of pulumi-aws's Trail).
+        "name": "S3 data events on the platform's buckets",
         "field_selectors": [
             {"field": "eventCategory", "equals": ["Data"]},
             {"field": "resources.type", "equals": ["AWS::S3::Object"]},

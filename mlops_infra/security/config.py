@@ -67,7 +67,8 @@ class SecurityBaselineConfig(ConfigModel):
     cloudtrail: bool = Field(True, description="Multi-region CloudTrail with S3 data events. Default: true.")
     trail_data_events: bool = Field(
         True, description="S3 data events (object reads and writes) on every bucket the platform's pods reach (the "
-        "data buckets, and the shared and Airflow buckets, which are not endpoint-guarded); billed per event. "
+        "data buckets, and the shared and Airflow buckets, which are not endpoint-guarded); billed per event, and "
+        "per GB for their copy in the trail's CloudWatch log group (docs/cost.md). "
         "Default: true.")
     trail_log_retention_days: LogRetentionDays = Field(
         365, description="Retention of the trail's CloudWatch log group. Default: 365.")
@@ -127,7 +128,8 @@ class SecurityBaselineConfig(ConfigModel):
         "response). Default: none.")
     settings_readers: list[IamRoleArn] = Field(
         default_factory=list, description="Roles that read the guarded data buckets' settings (policy, ACL, public "
-        "access block, encryption, tags) from AWS's own network, besides the service-linked roles of IAM Access "
+        "access block, encryption, tags, lifecycle, replication and the other configurations AWS Config records) "
+        "from AWS's own network, besides the service-linked roles of IAM Access "
         "Analyzer, GuardDuty and AWS Config (`AWSServiceRoleForConfig`), which are always admitted: e.g. a Control "
         "Tower Config recorder (`arn:aws:iam::<account>:role/aws-controltower-ConfigRecorderRole`). Exempt from the "
         "VPC-endpoint condition for bucket-setting reads only; objects, listings and writes stay denied. Default: "

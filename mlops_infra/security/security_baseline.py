@@ -45,6 +45,9 @@ class SecurityBaselineArgs:
     vpc_id: pulumi.Input[str] | None = None
     """The stack's VPC: with an adopted detector, findings about instances in it (the nodes) reach the topic beside
     the cluster's own. Default: none (only the cluster's findings)."""
+    name_prefix: str | None = None
+    """What the names of the stack's buckets, IAM roles and RDS instances start with: with an adopted detector,
+    findings about them reach the topic too. Default: none (only the cluster's and the VPC's findings)."""
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Namespaces created by other components, by name, in addition to `cluster.namespaces`. Default: none."""
     secret_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -72,7 +75,7 @@ class SecurityBaseline(pulumi.ComponentResource):
         if cfg.enabled and (cfg.guardduty or cfg.access_analyzer):
             threats = ThreatDetection(child(name, "threats"), ThreatDetectionArgs(
                 config=cfg, tags=args.tags, alert_topic_arn=args.alert_topic_arn, cluster_name=args.cluster.name,
-                vpc_id=args.vpc_id), child_opts)
+                vpc_id=args.vpc_id, name_prefix=args.name_prefix), child_opts)
             self.detector_id = threats.detector_id
         if cfg.enabled and cfg.external_secrets:
             delivery = SecretsDelivery(child(name, "secrets"), SecretsDeliveryArgs(

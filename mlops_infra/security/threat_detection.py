@@ -10,11 +10,16 @@ and says which applies, and `platform.stack_set` refuses two stacks of one accou
 
 The detector's findings are the whole account's and Region's. The stack that creates it routes all of them (it owns
 the detector); a stack that adopts it routes only the findings about its own resources, so another stack's findings
-(prod's, in staging's topic) neither reach its subscribers nor page twice: findings whose resource is its EKS cluster
-(`detail.resource.eksClusterDetails.name`: EKS audit-log and EKS runtime findings) or an instance in its VPC
-(`detail.resource.instanceDetails.networkInterfaces[].vpcId`: its nodes; GuardDuty API reference, Resource,
-EksClusterDetails, InstanceDetails, NetworkInterface). Findings about its S3 buckets and databases reach the
-owner's topic only.
+(prod's, in staging's topic) neither reach its subscribers nor page twice. Its own resources are named in the finding's
+`detail.resource` (GuardDuty API reference, Resource): its EKS cluster (`eksClusterDetails.name`: EKS audit-log and
+runtime findings), its nodes (an instance in its VPC, `instanceDetails.networkInterfaces[].vpcId`, tagged with its
+cluster's name, `instanceDetails.tags[]`: `eks:cluster-name` on a managed node group's instances, `eks:eks-cluster-name`
+on Karpenter's; the VPC alone would take in another stack's nodes on a shared `network.existingVpc`), and, with
+`name_prefix`, the resources its names start with: buckets (`s3BucketDetails[].name`: S3 protection findings),
+IAM roles whose credentials were used (`accessKeyDetails.userName`: e.g. a node's credentials used from outside
+AWS) and databases (`rdsDbInstanceDetails.dbInstanceIdentifier`: RDS login findings). Every bucket, role and
+database the platform creates is autonamed from a child name of the platform component, so its name starts with
+`<platform name>-`.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ RDS_LOGIN_EVENTS = "RDS_LOGIN_EVENTS"
 EBS_MALWARE_PROTECTION = "EBS_MALWARE_PROTECTION"
 LAMBDA_NETWORK_LOGS = "LAMBDA_NETWORK_LOGS"
 EKS_ADDON_MANAGEMENT = "EKS_ADDON_MANAGEMENT"
+# The tags naming a node's cluster on its instance: EKS managed node groups' (`eks:cluster-name`, which EKS writes on
+# the group's instances while the group's own `tags` are not copied: eksctl issue 2607, pulumi-eks issue 635) and
+# Karpenter's (`eks:eks-cluster-name`, which compute/karpenter.py lets it write at launch).
+NODE_CLUSTER_TAG_KEYS = ("eks:cluster-name", "eks:eks-cluster-name")
 
 
 @dataclass(frozen=True)
@@ -53,23 +62,36 @@ class ThreatDetectionArgs:
     """This stack's EKS cluster: with `guarddutyDetector: existing` and a topic, findings about it are routed.
     Required then; otherwise unused. Default: none."""
     vpc_id: pulumi.Input[str] | None = None
-    """This stack's VPC: with `guarddutyDetector: existing`, findings about instances in it (the nodes) are routed
-    too. Default: none (only the cluster's findings)."""
+    """This stack's VPC: with `guarddutyDetector: existing`, findings about its nodes (instances in it tagged with the
+    cluster's name) are routed too. Default: none (only the cluster's findings)."""
+    name_prefix: str | None = None
+    """What the names of this stack's buckets, IAM roles and RDS instances start with (the platform's name and a
+    dash): with `guarddutyDetector: existing`, findings about them are routed too. Default: none (only the cluster's
+    and the VPC's findings)."""
 
 
-def finding_pattern(min_severity: float, cluster_name: str | None = None, vpc_id: str | None = None) -> str:
+def finding_pattern(min_severity: float, cluster_name: str | None = None, vpc_id: str | None = None,
+                    name_prefix: str | None = None) -> str:
     """EventBridge pattern for GuardDuty findings at or above `min_severity`: every finding of the detector, or with
-    `cluster_name` (an adopted detector) only those about that EKS cluster or (with `vpc_id`) an instance in that
-    VPC."""
+    `cluster_name` (an adopted detector) only those about that EKS cluster, (with `vpc_id`) its nodes in that VPC,
+    and (with `name_prefix`) a bucket, IAM role or RDS instance whose name starts with it."""
     detail: dict[str, object] = {"severity": [{"numeric": [">=", min_severity]}]}
     if cluster_name is not None:
         ours: list[dict[str, object]] = [{"resource": {"eksClusterDetails": {"name": [cluster_name]}}}]
         if vpc_id is not None:
-            ours.append({"resource": {"instanceDetails": {"networkInterfaces": {"vpcId": [vpc_id]}}}})
+            # EventBridge matches each field against any element of an array, so `key` and `value` may come from
+            # two tags of the instance: a tag valued with this cluster's name beside one of the cluster-name keys.
+            ours.append({"resource": {"instanceDetails": {
+                "networkInterfaces": {"vpcId": [vpc_id]},
+                "tags": {"key": list(NODE_CLUSTER_TAG_KEYS), "value": [cluster_name]}}}})
+        if name_prefix:
+            prefix = [{"prefix": name_prefix}]
+            ours += [{"resource": {"s3BucketDetails": {"name": prefix}}},
+                     {"resource": {"accessKeyDetails": {"userName": prefix}}},
+                     {"resource": {"rdsDbInstanceDetails": {"dbInstanceIdentifier": prefix}}}]
         detail |= {"$or": ours} if len(ours) > 1 else ours[0]
     return json.dumps({"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"], "detail": detail},
                       sort_keys=True)
-
 
 class ThreatDetection(pulumi.ComponentResource):
     """Threat detection: the GuardDuty detector (created or existing) and its findings routed to the alert topic."""
@@ -122,12 +144,13 @@ class ThreatDetection(pulumi.ComponentResource):
     def _findings_rule(self, name: str, args: ThreatDetectionArgs, depends_on: list[pulumi.Resource],
                        scoped: bool) -> None:
         """Findings at the configured severity to the topic: all of our detector's, or (`scoped`, an adopted
-        detector) those about this stack's cluster and VPC."""
+        detector) those about this stack's cluster, VPC and named resources."""
         if args.alert_topic_arn is None:
             return
         severity = args.config.guardduty_alert_min_severity
         pattern: pulumi.Input[str] = finding_pattern(severity) if not scoped else pulumi.Output.all(
-            args.cluster_name, args.vpc_id).apply(lambda a: finding_pattern(severity, a[0], a[1]))
+            args.cluster_name, args.vpc_id).apply(
+            lambda a: finding_pattern(severity, a[0], a[1], args.name_prefix))
         rule = aws.cloudwatch.EventRule(
             child(name, "findings"), description="GuardDuty findings to the platform alert topic",
             event_pattern=pattern, tags=args.tags,

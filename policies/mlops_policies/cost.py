@@ -278,8 +278,8 @@ def with_platform_budget(policy_config: Mapping[str, Any], stack_config: Mapping
 @stack_policy(
     BUDGET_POLICY,
     description="The stack's estimated monthly cost stays under budget.idleMonthlyUsd (every pool at its minimum) "
-                "and budget.maxMonthlyUsd (every pool at its maximum), when set; with a budget set, every line "
-                "the price table cannot price is a finding too (waive it per resource), never a silent zero.",
+                "and budget.maxMonthlyUsd (every pool at its maximum), when set; with or without a budget, every "
+                "line the price table cannot price is a finding (waive it per resource), never a silent zero.",
     severity="high", pack="mlops-cost",
     controls=COST_CONTROLS,
     remediation="Lower pool minimums/maximums or instance sizes (see `mlops-infra cost --stack <stack>`), or raise "
@@ -292,15 +292,14 @@ def with_platform_budget(policy_config: Mapping[str, Any], stack_config: Mapping
 )
 def budget(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     idle_cap, max_cap = config.get("idleMonthlyUsd"), config.get("maxMonthlyUsd")
-    if idle_cap is None and max_cap is None:
-        return
     from mlops_infra.cost import Assumptions, Item, estimate
 
     items = [Item(r.type, r.name, _plain(r.props), None, "(stack)", r.urn, r.property_dependencies)
              for r in stack.resources if r.type.split(":", 1)[0] in PROVIDER_PACKAGES]
     est = estimate(items, region=str(config.get("region") or "us-east-1"),
                    assumptions=Assumptions.from_mapping(config.get("assumptions")))
-    # A line the table cannot price is an error, not a zero: the totals would show headroom that is not there.
+    # A line the table cannot price is an error, not a zero, with or without a ceiling: the totals (here, in
+    # `mlops-infra cost` and in a budget someone sets later) would show headroom that is not there.
     # Waive it per resource (policy config `waivers`) when the price is knowingly absent.
     by_key = {(r.name, r.type): r for r in stack.resources}
     for ln in est.not_priced:

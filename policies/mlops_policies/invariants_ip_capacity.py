@@ -7,8 +7,16 @@ addresses (AWS reserves the first four and the last: https://docs.aws.amazon.com
 When the node groups on a set of subnets, at their maximum size and full, need more addresses than the subnets hold,
 the autoscaler adds nodes the scheduler fills and their pods fail with "failed to assign an IP address to
 container" (aws/amazon-vpc-cni-k8s#547, #1245, #2846; karpenter-provider-aws#4037 troubleshooting for IP
-exhaustion). `mlops-inv-subnet-ip-capacity` checks, for each managed node group alone and for each set of groups
-that share subnets, that `sum(maxSize * addresses of a full node)` fits the usable addresses of their subnets.
+exhaustion). `mlops-inv-subnet-ip-capacity` checks that the managed node groups at maximum size, with full nodes,
+fit their subnets, zone by zone and for every set of subnets:
+- a group's subnets are the ones its `subnetIds` holds (node_model.group_subnets: matched by ID, not every subnet
+  the value was computed from);
+- Auto Scaling keeps a group's instances balanced across its Availability Zones ("Amazon EC2 Auto Scaling attempts
+  to distribute instances evenly between the Availability Zones that are enabled for your Auto Scaling group", EC2
+  Auto Scaling user guide, "Rebalancing activities"; it does not know that a zone's subnet is out of pod addresses), so
+  each zone takes `maxSize // zones` nodes, the remainder one each in the zones with the most room;
+- for every set S of subnets (Hall's condition over the groups' zone parts), the nodes of the parts whose subnets all
+  lie in S fit S's usable addresses: a group that also spans a large subnet does not hide an overflow among the others.
 
 A full node: the kubelet admits `maxPods` pods, the ENI-based number (`ENIs * (IPv4 per ENI - 1) + 2`,
 amazon-eks-ami eni_max_pods.go) capped by EKS for a managed node group without a custom AMI at 110 below 30 vCPUs
@@ -19,14 +27,16 @@ hostNetwork DaemonSet of the stack). Each ENI gives `IPv4 per ENI - 1` secondary
 WARM_ENI_TARGET (default 1) spare ENIs attached, each filled with all its addresses (amazon-vpc-cni-k8s README,
 WARM_ENI_TARGET): the node holds `min(ENIs, ceil(pod addresses / (IPv4 per ENI - 1)) + WARM_ENI_TARGET) * IPv4 per
 ENI` addresses, its own included. With WARM_IP_TARGET or MINIMUM_IP_TARGET set, ipamd allocates addresses one by one:
-the node holds at least its pod addresses plus one primary address per attached ENI.
+the node holds at least its pod addresses plus one primary address per attached ENI. MAX_ENI > 0 caps the ENIs
+ipamd attaches ("limited by the maximum number for the instance type"), and so the node's addresses.
 
 The bound stays low: each node counts the smallest of its group's instance types, every hostNetwork DaemonSet is
 taken to run on it, and the other users of the subnets (the cluster's ENIs, load balancers, endpoints, databases)
 are not counted, so a finding means the subnets cannot hold the groups' pods even in the best case. Not judged:
 prefix delegation (`ENABLE_PREFIX_DELEGATION`: /28 prefixes, another address model), custom networking (ENIConfig,
 `AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG`: pods take addresses of other subnets), IPv6 clusters, groups whose launch
-template names an AMI (`imageId`: a custom AMI, whose bootstrap sets maxPods), Windows groups (another IPAM), groups
+template names an AMI (`imageId`: a custom AMI, whose bootstrap sets maxPods) or is made elsewhere (a literal
+`id`: it may name one), Windows groups (another IPAM), groups
 with an instance type outside the catalogue or subnets made elsewhere, Karpenter NodePools (no node count),
 pulumi-eks groups and self-managed Auto Scaling groups.
 """
@@ -34,6 +44,7 @@ pulumi-eks groups and self-managed Auto Scaling groups.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -42,9 +53,8 @@ from typing import Any
 from .core import UNKNOWN, Resource, Stack, as_list, stack_policy
 from .invariants_cluster import PACK
 from .invariants_index import ADDON, CLUSTER, NODE_GROUP, Index, doc, index
-from .node_model import InstanceType, catalogue
+from .node_model import InstanceType, catalogue, group_instance_types, group_subnets
 
-SUBNET = "aws:ec2/subnet:Subnet"
 AWS_NODE_ENV = ("ENABLE_PREFIX_DELEGATION", "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG")
 ENI_CONFIG = "kubernetes:crd.k8s.amazonaws.com/v1alpha1:ENIConfig"
 Finding = tuple[Resource, str]
@@ -124,13 +134,22 @@ def host_network_pods(idx: Index) -> int:
     return len(names)
 
 
+def max_enis(inst: InstanceType, env: Mapping[str, str]) -> int:
+    """ENIs ipamd attaches: the instance's, or fewer with MAX_ENI > 0 (amazon-vpc-cni-k8s README, MAX_ENI: "limited
+    by the maximum number for the instance type"; unset, 0 or lower: not used)."""
+    raw = env.get("MAX_ENI", "")
+    cap = int(raw) if raw.lstrip("-").isdigit() else 0
+    return min(inst.enis, cap) if cap > 0 else inst.enis
+
+
 def addresses(inst: InstanceType, host: int, env: Mapping[str, str]) -> int:
     """VPC addresses a full node of `inst` holds (see the module docstring)."""
-    pods = max(0, inst.pod_slots - host)
+    enis = max_enis(inst, env)
+    pods = min(max(0, inst.pod_slots - host), enis * (inst.ipv4_per_eni - 1))
     for_pods = math.ceil(pods / (inst.ipv4_per_eni - 1))
     if env.get("WARM_IP_TARGET") or env.get("MINIMUM_IP_TARGET"):
         return pods + max(1, for_pods)
-    return min(inst.enis, for_pods + int(env.get("WARM_ENI_TARGET", "1"))) * inst.ipv4_per_eni
+    return min(enis, for_pods + int(env.get("WARM_ENI_TARGET", "1"))) * inst.ipv4_per_eni
 
 
 def groups(idx: Index) -> Iterator[Group]:
@@ -139,19 +158,15 @@ def groups(idx: Index) -> Iterator[Group]:
     host = host_network_pods(idx)
     for group in idx.of_type(NODE_GROUP):
         max_size = group.get("scalingConfig", "maxSize")
-        subnets = tuple(s for u in group.property_dependencies.get("subnetIds", ()) if (s := idx.get(u))
-                        and s.type == SUBNET)
-        ids = group.get("subnetIds")
-        if not isinstance(max_size, int) or not subnets or (isinstance(ids, list) and len(ids) > len(subnets)):
-            continue
-        if str(group.get("amiType") or "").startswith("WINDOWS"):
+        subnets = group_subnets(idx, group)
+        if not isinstance(max_size, int) or not subnets or str(group.get("amiType") or "").startswith("WINDOWS"):
             continue
         templates = [t for u in group.property_dependencies.get("launchTemplate", ()) if (t := idx.get(u))]
+        if group.get("launchTemplate") is not None and not templates:
+            continue  # a launch template made elsewhere: it may name a custom AMI (no cap) or an instance type
         if any(t.get("imageId") not in (None, "") for t in templates):
             continue  # a custom AMI: its own bootstrap sets maxPods, EKS enforces no cap
-        names = group.get("instanceTypes") or [t.get("instanceType") for t in templates if t.get("instanceType")]
-        if not names and group.get("launchTemplate") is None:
-            names = ["t3.medium"]  # EKS CreateNodegroup's default
+        names = group_instance_types(idx, group)
         if not isinstance(names, list) or not names or any(
                 not isinstance(n, str) or n not in cat or not cat[n].enis or cat[n].ipv4_per_eni < 2 for n in names):
             continue
@@ -160,56 +175,103 @@ def groups(idx: Index) -> Iterator[Group]:
                     addresses(cat[smallest], host, env), smallest, subnets)
 
 
-def _shared(items: list[Group]) -> list[list[Group]]:
-    """Sets of groups linked by a shared subnet (connected components)."""
-    parts: list[tuple[set[str], list[Group]]] = []
-    for g in items:
-        urns = {s.urn for s in g.subnets}
-        joined = [p for p in parts if p[0] & urns]
-        merged = (urns.union(*(p[0] for p in joined)), [x for p in joined for x in p[1]] + [g])
-        parts = [p for p in parts if p not in joined] + [merged]
-    return [p[1] for p in parts]
+@dataclass(frozen=True)
+class Part:
+    """The nodes of one group in one zone: Auto Scaling keeps an equal number in each zone of the group."""
+
+    group: Group
+    zone: str
+    nodes: int
+    subnets: frozenset[str]
+
+    @property
+    def need(self) -> int:
+        return self.nodes * self.group.per_node
 
 
-def _message(members: list[Group], subnets: list[Resource], need: int, have: int) -> str:
-    who = "; ".join(f"node group {g.name}: {g.max_size} x {g.instance} ({g.pods} max pods, {g.per_node} addresses "
-                    f"a full node) = {g.need}" for g in members)
+def parts(g: Group) -> list[Part]:
+    """A group's nodes per zone at maximum size. "Amazon EC2 Auto Scaling attempts to distribute instances evenly
+    between the Availability Zones that are enabled for your Auto Scaling group" (EC2 Auto Scaling user guide,
+    "Rebalancing activities"; EKS managed node groups run on an Auto Scaling group over the node group's subnets):
+    `maxSize // zones` each, the remainder one per zone in the zones with the most room (the best case). Subnets of
+    unknown zone: one zone."""
+    by_zone: dict[str, list[Resource]] = {}
+    for sub in g.subnets:
+        az = sub.get("availabilityZone")
+        by_zone.setdefault(az if isinstance(az, str) and az else "", []).append(sub)
+    if "" in by_zone and len(by_zone) > 1:
+        by_zone = {"": list(g.subnets)}
+    base, extra = divmod(g.max_size, len(by_zone))
+
+    def room(item: tuple[str, list[Resource]]) -> int:
+        return sum(usable(s) or 0 for s in item[1])
+
+    ordered = sorted(by_zone.items(), key=room, reverse=True)
+    return [Part(g, zone, base + (1 if i < extra else 0), frozenset(s.urn for s in subs))
+            for i, (zone, subs) in enumerate(ordered)]
+
+
+def _candidate_sets(items: list[Part]) -> list[frozenset[str]]:
+    """Subnet sets to check (Hall's condition: every union of the parts' subnet sets), smallest first; above 12
+    distinct sets, each set and each connected union only."""
+    distinct = sorted({p.subnets for p in items}, key=lambda x: (len(x), sorted(x)))
+    if len(distinct) > 12:
+        merged: list[frozenset[str]] = []
+        for cur in distinct:
+            joined = [m for m in merged if m & cur]
+            merged = [m for m in merged if m not in joined] + [cur.union(*joined)]
+        unions = set(distinct) | set(merged)
+    else:
+        unions = {frozenset().union(*combo) for n in range(1, len(distinct) + 1)
+                  for combo in itertools.combinations(distinct, n)}
+    return sorted(unions, key=lambda x: (len(x), sorted(x)))
+
+
+def _message(inside: list[Part], subnets: list[Resource], need: int, have: int) -> str:
+    members = list({p.group.res.urn: p.group for p in inside}.values())
+    who = "; ".join(f"node group {p.group.name}" + (f" in {p.zone}" if p.zone and len(parts(p.group)) > 1 else "") + f": {p.nodes} x "
+                    f"{p.group.instance} ({p.group.pods} max pods, {p.group.per_node} addresses a full node) = {p.need}"
+                    for p in inside)
+    zones = sorted({p.zone for p in inside if p.zone})
+    spread = [g for g in members if len(parts(g)) > 1]
+    balanced = (f" (Auto Scaling balances {', '.join(f'{g.name} (maxSize {g.max_size})' for g in spread)} evenly "
+                "across its zones)" if spread and zones else "")
     nets = ", ".join(f"{s.name} ({s.get('cidrBlock')})" for s in subnets)
     subject = (f"node group {members[0].name} at maximum size, with full nodes, takes" if len(members) == 1 else
                f"node groups {', '.join(g.name for g in members)} share subnets: at maximum size, with full nodes, "
                "they take")
-    return (f"{subject} at least {need} VPC addresses ({who}), but the subnets "
+    return (f"{subject} at least {need} VPC addresses{balanced} ({who}), but the subnets "
             f"{nets} hold {have} (5 are reserved in each): pods fail with \"failed to assign an IP address to "
             "container\"; use larger subnets (or add some to the groups), lower maxSize, or enable prefix "
             "delegation or custom networking")
 
 
 def capacity_findings(idx: Index) -> Iterator[Finding]:
+    """For each set S of subnets: the nodes of the groups' zones whose subnets all lie in S must fit S."""
     if cni_model_unknown(idx):
         return
-    items = list(groups(idx))
-    reported: set[frozenset[str]] = set()
-    for g in items:  # each group alone, on its own subnets
-        have = [usable(s) for s in g.subnets]
-        if all(h is not None for h in have) and g.need > sum(h or 0 for h in have):
-            reported.add(frozenset({g.res.urn}))
-            yield g.res, _message([g], list(g.subnets), g.need, sum(h or 0 for h in have))
-    for members in _shared(items):
-        if len(members) < 2 or any(frozenset({g.res.urn}) in reported for g in members):
+    items = [p for g in groups(idx) for p in parts(g) if p.nodes]
+    subnet_of = {s.urn: s for p in items for s in p.group.subnets}
+    reported: list[frozenset[str]] = []
+    for cand in _candidate_sets(items):
+        if any(r <= cand for r in reported):
             continue
-        subnets = list({s.urn: s for g in members for s in g.subnets}.values())
-        have = [usable(s) for s in subnets]
-        need = sum(g.need for g in members)
-        if all(h is not None for h in have) and need > sum(h or 0 for h in have):
-            yield max(members, key=lambda g: g.need).res, _message(members, subnets, need, sum(h or 0 for h in have))
+        inside = [p for p in items if p.subnets <= cand]
+        have = [usable(subnet_of[u]) for u in sorted(cand)]
+        need = sum(p.need for p in inside)
+        if inside and all(h is not None for h in have) and need > sum(h or 0 for h in have):
+            reported.append(cand)
+            owner = max(inside, key=lambda p: p.need).group.res
+            yield owner, _message(inside, [subnet_of[u] for u in sorted(cand)], need, sum(h or 0 for h in have))
 
 
 @stack_policy(
     "mlops-inv-subnet-ip-capacity",
     description="With the VPC CNI's default address model, the managed node groups on a set of subnets, at their "
                 "maximum size with full nodes (maxPods capped by EKS at 110/250, the pods' addresses on whole ENIs "
-                "plus WARM_ENI_TARGET spare ENIs), fit the subnets' usable addresses (size - 5); each group alone and "
-                "each set of groups sharing subnets.",
+                "plus WARM_ENI_TARGET spare ENIs, at most MAX_ENI), fit the subnets' usable addresses (size - 5): "
+                "each group's nodes balanced across its zones, for every set of subnets the groups' zone parts "
+                "that lie in it.",
     severity="medium", pack=PACK, controls=("SOC2 A1.1",),
     remediation="Give the node groups larger (or more) subnets, lower their maxSize, or enable VPC CNI prefix "
                 "delegation or custom networking (a secondary CIDR for pods).",

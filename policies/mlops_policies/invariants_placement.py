@@ -35,7 +35,7 @@ from .invariants_index import (
     walk,
 )
 from .invariants_workloads import ALLOWLIST, CHART_SECRET_KEYS, allowed, secret_refs, service_accounts
-from .node_model import EBS_ZONE, UNMODELLED, NodeType, node_types, unknown_nodes
+from .node_model import EBS_ZONE, UNMODELLED, NodeType, node_types, tolerated, unknown_nodes
 from .pod_model import INSTALLERS, Pods, PodTemplate, others, pods
 
 GPU, EFA = "nvidia.com/gpu", "vpc.amazonaws.com/efa"
@@ -118,21 +118,6 @@ def _expr_ok(nt: NodeType, expr: Mapping[str, Any]) -> bool:
     tests = {"In": lambda v: v is not None and str(v) in values, "NotIn": lambda v: v is None or str(v) not in values,
              "Exists": lambda v: v is not None, "DoesNotExist": lambda v: v is None}
     return _label_ok(nt, key, tests[op]) if op in tests else True
-
-
-def tolerated(taint: Mapping[str, Any], tolerations: list[Any]) -> bool:
-    for tol in tolerations:
-        if not isinstance(tol, Mapping):
-            continue
-        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-            continue
-        if tol.get("operator") == "Exists" and not tol.get("key"):
-            return True
-        if tol.get("key") != taint.get("key"):
-            continue
-        if tol.get("operator") == "Exists" or str(tol.get("value") or "") == str(taint.get("value") or ""):
-            return True
-    return False
 
 
 def why_not(spec: Mapping[str, Any], nt: NodeType) -> str | None:

@@ -24,26 +24,34 @@ family's `why_not`, plus the pod's own zone selector):
 - a static PersistentVolume bound by `volumeName`: its zone is its node affinity on a zone key, or the
   `availabilityZone` of the `aws:ebs/volume:Volume` its spec came from (aws-ebs-csi-driver
   examples/kubernetes/static-provisioning: `csi.volumeHandle` and node affinity on `topology.ebs.csi.aws.com/zone`);
-  node affinity naming a zone other than the volume's is itself a finding (the attach fails: InvalidVolume.ZoneMismatch).
-  A static PersistentVolume without zone node affinity does not constrain the scheduler: when its volume's zone does
-  not cover every zone the pod can run in, the pod may land where the volume cannot attach (InvalidVolume.ZoneMismatch,
-  kubernetes-sigs/aws-ebs-csi-driver#701), a finding. A claim without `volumeName` that a PersistentVolume pre-binds
-  through `spec.claimRef` (name and namespace) is that volume's;
+  node affinity naming a zone other than the volume's is itself a finding (the attach fails: InvalidVolume.ZoneMismatch),
+  judged without a node model (on EKS Auto Mode and self-managed nodes too). The zone labels
+  `topology.kubernetes.io/zone` and `failure-domain.beta.kubernetes.io/zone` of a bound PersistentVolume constrain
+  the scheduler like its node affinity (kubernetes pkg/scheduler/framework/plugins/volumezone/volume_zone.go
+  getPVTopologies: the VolumeZone filter admits only nodes with matching labels), and a label naming a zone other than
+  the volume's is a ZoneMismatch too. A PersistentVolume whose node affinity and labels allow a zone its volume is
+  not in (none, or wider than the volume) lets the pod land where the volume cannot attach when a pool that admits
+  the pod runs there (InvalidVolume.ZoneMismatch, kubernetes-sigs/aws-ebs-csi-driver#701), a finding. A claim without
+  `volumeName` that a PersistentVolume pre-binds through `spec.claimRef` (name and namespace) is that volume's; for a
+  StatefulSet's volumeClaimTemplate, a claimRef `<template>-<set>-<ordinal>`;
 - all of a pod's claims together: the pod runs where every volume is, so the zones of its static volumes (and of its
-  WaitForFirstConsumer classes' allowedTopologies) must meet in a zone of the pools that admit it.
+  classes' allowedTopologies, WaitForFirstConsumer or Immediate: the volume is made in one of them) must meet in a
+  zone of the pools that admit it.
 
 Zone terms: the expressions of one node selector term (or StorageClass topology term) are ANDed, the terms ORed
 (external-provisioner `flatten`; core/v1 NodeSelectorTerm), so two zone keys in one term allow the zones both allow;
 so do two zone keys of one nodeSelector.
 
 Pool zones: a managed node group's subnets (the `availabilityZone` of the `aws:ec2/subnet:Subnet` resources its
-`subnetIds` came from); a Karpenter NodePool's `topology.kubernetes.io/zone` In requirement. Not judged: a pool
-whose zones the stack does not know (subnets made elsewhere, a NodePool without a zone requirement, pulumi-eks
-groups), a pod no pool admits (the placement family reports it) or whose own zone selector excludes every zone of the
-pools it admits, claims of a class the stack does not create, claims with `storageClassName: ""` that no
-PersistentVolume of the stack binds, non-EBS provisioners (EFS is regional), and whether two Immediate claims of one
-pod, each made in a zone the pod can reach, land in the same zone. A pod selecting `topology.ebs.csi.aws.com/zone`
-is admitted by the pools where the stack runs the EBS CSI driver (node_model), its value read as a zone.
+`subnetIds` holds, matched by ID: node_model.group_subnets; a value computed from more subnets than it holds, such as
+`Output.all(*ids).apply(lambda ids: ids[:1])`, counts only the subnets it names); a Karpenter NodePool's
+`topology.kubernetes.io/zone` In requirement. Not judged: a pool whose zones the stack does not know (subnets made
+elsewhere, a NodePool without a zone requirement, pulumi-eks groups), a pod no pool admits (the placement family
+reports it) or whose own zone selector excludes every zone of the pools it admits, claims of a class the stack does
+not create, claims with `storageClassName: ""` that no PersistentVolume of the stack binds, non-EBS provisioners (EFS
+is regional), and whether two Immediate claims of one pod, each made in a zone the pod can reach, land in the same
+zone. A pod selecting `topology.ebs.csi.aws.com/zone` is admitted by the pools where the stack runs the EBS CSI driver
+(node_model), its value read as a zone.
 """
 
 from __future__ import annotations
@@ -55,7 +63,7 @@ from .core import UNKNOWN, Resource, Stack, as_list, stack_policy
 from .invariants_cluster import PACK
 from .invariants_index import NODE_GROUP, STORAGE_CLASS, Index, index, meta
 from .invariants_placement import why_not
-from .node_model import NODE_POOLS, NodeType, node_types, unknown_nodes
+from .node_model import NODE_POOLS, NodeType, group_subnets, node_types, unknown_nodes
 from .pod_model import PodTemplate, pods
 
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -63,18 +71,17 @@ EBS_VOLUME = "aws:ebs/volume:Volume"
 PERSISTENT_VOLUME = "kubernetes:core/v1:PersistentVolume"
 EBS_PROVISIONERS = ("ebs.csi.aws.com", "kubernetes.io/aws-ebs", "ebs.csi.eks.amazonaws.com")
 ZONE_KEYS = ("topology.kubernetes.io/zone", "topology.ebs.csi.aws.com/zone", "failure-domain.beta.kubernetes.io/zone")
+LABEL_KEYS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+"""PersistentVolume labels the scheduler's VolumeZone filter enforces."""
 Zones = frozenset[str]
 Finding = tuple[Resource, str]
 
 
 def subnet_zones(idx: Index, res: Resource, prop: str = "subnetIds") -> Zones | None:
-    """The zones of the subnets `res.<prop>` came from; None when one of them is not a subnet of the stack."""
-    subnets = [s for u in res.property_dependencies.get(prop, ()) if (s := idx.get(u)) and s.type == SUBNET]
-    ids = res.get(prop)
-    if not subnets or (isinstance(ids, list) and len(ids) > len(subnets)):
-        return None
-    zones = [s.get("availabilityZone") for s in subnets]
-    return frozenset(zones) if all(isinstance(z, str) and z for z in zones) else None
+    """The zones of the subnets `res.<prop>` holds (node_model.group_subnets); None when not known."""
+    subnets = group_subnets(idx, res, prop)
+    zones = [s.get("availabilityZone") for s in subnets or ()]
+    return frozenset(zones) if subnets and all(isinstance(z, str) and z for z in zones) else None
 
 
 def term_zones(terms: Any, key_field: str = "matchExpressions") -> Zones | None:
@@ -158,27 +165,48 @@ def bound_pv(idx: Index, tpl: PodTemplate, name: str, spec: Mapping[str, Any], p
     pv_name = spec.get("volumeName")
     if isinstance(pv_name, str) and pv_name:
         return pv_name, idx.unnamespaced.get(("PersistentVolume", pv_name))
-    if pvc is not None:
+    ordinal = name.endswith("-<ordinal>")  # a StatefulSet's claim `<template>-<set>-<i>` (volumeClaimTemplates)
+    if pvc is not None or ordinal:
         for pv in idx.of_type(PERSISTENT_VOLUME):
             ref = pv.get("spec", "claimRef")
-            if isinstance(ref, Mapping) and ref.get("name") == name and ref.get("namespace") == tpl.namespace:
+            ref_name = ref.get("name") if isinstance(ref, Mapping) else None
+            if not isinstance(ref_name, str) or ref.get("namespace") != tpl.namespace:
+                continue
+            if ref_name == name or (ordinal and ref_name.startswith(name[:-len("<ordinal>")])
+                                    and ref_name[len(name) - len("<ordinal>"):].isdigit()):
                 return str(meta(pv)[1] or pv.name), pv
     return None
 
 
+def label_zones(pv: Resource) -> Zones | None:
+    """Zones a PersistentVolume's zone labels allow (None: no zone label). The scheduler's VolumeZone filter enforces
+    `topology.kubernetes.io/zone` and the beta `failure-domain.beta.kubernetes.io/zone` on a bound PV's node
+    (kubernetes pkg/scheduler/framework/plugins/volumezone/volume_zone.go getPVTopologies; a value may list zones
+    joined by `__`, volumehelpers.LabelZonesToSet); both keys must hold."""
+    labels = pv.get("metadata", "labels")
+    sets = [frozenset(v.split("__")) for k, v in (labels.items() if isinstance(labels, Mapping) else [])
+            if k in LABEL_KEYS and isinstance(v, str) and v]
+    return frozenset.intersection(*sets) if sets else None
+
+
 def volume_zones(idx: Index, pv: Resource) -> tuple[Zones | None, Zones | None, str | None]:
-    """(zones of a static PersistentVolume, the zones its node affinity allows (None: no zone affinity), a
-    ZoneMismatch message or None)."""
+    """(zones of a static PersistentVolume, the zones its node affinity and zone labels allow (None: no zone
+    constraint), a ZoneMismatch message or None)."""
     affinity = term_zones(pv.get("spec", "nodeAffinity", "required", "nodeSelectorTerms"))
+    labels = label_zones(pv)
+    allowed = affinity & labels if affinity is not None and labels is not None else (
+        affinity if affinity is not None else labels)
     volumes = [v for u in pv.property_dependencies.get("spec", ()) if (v := idx.get(u)) and v.type == EBS_VOLUME]
     az = {v.get("availabilityZone") for v in volumes}
     ebs = frozenset(z for z in az if isinstance(z, str)) if volumes and all(isinstance(z, str) for z in az) else None
-    if affinity is not None and ebs is not None and not affinity & ebs:
-        return ebs, affinity, (
-            f"PersistentVolume {meta(pv)[1] or pv.name} pins node affinity to {_zones(affinity)} but its EBS volume "
+    if allowed is not None and ebs is not None and not allowed & ebs:
+        how, pinned = ("node affinity", affinity) if affinity is not None and not affinity & ebs else \
+            ("zone label", labels)
+        return ebs, allowed, (
+            f"PersistentVolume {meta(pv)[1] or pv.name} pins {how} to {_zones(pinned or ())} but its EBS volume "
             f"{', '.join(v.name for v in volumes)} is in {_zones(ebs)}: the attach fails (InvalidVolume.ZoneMismatch); "
-            "take the node affinity from the volume's availabilityZone")
-    return (ebs if ebs is not None else affinity), affinity, None
+            f"take the {how} from the volume's availabilityZone")
+    return (ebs if ebs is not None else allowed), allowed, None
 
 
 def _zones(zs: Iterable[str]) -> str:
@@ -200,15 +228,14 @@ def ebs_class(idx: Index, spec: Mapping[str, Any]) -> Resource | None:
 
 def claim_pins(idx: Index, tpl: PodTemplate, name: str, spec: Mapping[str, Any], pvc: Resource | None) -> \
         Zones | None:
-    """The zones a claim confines its pod to, when known: a static volume's zone, or the allowedTopologies of a
-    WaitForFirstConsumer class (the scheduler picks a node they admit). None: not known, or not confining."""
+    """The zones a claim confines its pod to, when known: a static volume's zone, or the allowedTopologies of its
+    class (WaitForFirstConsumer: the scheduler picks a node they admit; Immediate: the provisioner makes the volume in
+    one of them). None: not known, or not confining."""
     bound = bound_pv(idx, tpl, name, spec, pvc)
     if bound is not None:
         return volume_zones(idx, bound[1])[0] if bound[1] is not None else None
-    sc = ebs_class(idx, spec)
-    if sc is None or sc.get("volumeBindingMode") != "WaitForFirstConsumer":
-        return None
-    return term_zones(sc.get("allowedTopologies"), "matchLabelExpressions")
+    sc = ebs_class(idx, spec)  # WaitForFirstConsumer or Immediate: the volume is made in an allowed zone
+    return term_zones(sc.get("allowedTopologies"), "matchLabelExpressions") if sc is not None else None
 
 
 def claim_findings(idx: Index, tpl: PodTemplate, admitted: list[NodeType], where: Zones, cluster: Zones | None,
@@ -220,18 +247,19 @@ def claim_findings(idx: Index, tpl: PodTemplate, admitted: list[NodeType], where
         pv_name, pv = bound
         if pv is None:
             return
-        zones, affinity, mismatch = volume_zones(idx, pv)
-        if mismatch:
-            yield f"{tpl.what} mounts claim {name}: {mismatch}"
+        zones, allowed, _ = volume_zones(idx, pv)  # a ZoneMismatch: mismatch_findings, whatever the nodes
         if zones is not None and not zones & where:
             yield (f"{tpl.what} mounts claim {name}, bound to PersistentVolume {pv_name} in {_zones(zones)}, but the "
                    f"node pools that admit the pod ({pools}) run only in {_zones(where)}: the pod stays Pending "
                    "(volume node affinity conflict); make the volume in a zone of those pools, or let a pool the pod "
                    "admits run in its zone")
-        elif zones is not None and affinity is None and where - zones:
+        elif zones is not None and (allowed is None or allowed & zones) and (
+                risky := (where & allowed if allowed is not None else where) - zones):
+            why = ("has no node affinity on a zone key, nor a zone label" if allowed is None else
+                   f"allows {_zones(allowed)} by its node affinity or zone labels")
             yield (f"{tpl.what} mounts claim {name}, bound to PersistentVolume {pv_name}, whose EBS volume is in "
-                   f"{_zones(zones)}, but the PersistentVolume has no node affinity on a zone key: the scheduler may "
-                   f"place the pod in {_zones(where - zones)} (the node pools that admit it, {pools}, run there), where "
+                   f"{_zones(zones)}, but the PersistentVolume {why}: the scheduler may "
+                   f"place the pod in {_zones(risky)} (the node pools that admit it, {pools}, run there), where "
                    "the volume cannot attach (InvalidVolume.ZoneMismatch, pod stuck in ContainerCreating); set "
                    f"spec.nodeAffinity on topology.ebs.csi.aws.com/zone In [{_zones(zones)}]")
         return
@@ -259,7 +287,19 @@ def claim_findings(idx: Index, tpl: PodTemplate, admitted: list[NodeType], where
                "never attaches (pod Pending); set volumeBindingMode: WaitForFirstConsumer")
 
 
+def mismatch_findings(idx: Index) -> Iterator[Finding]:
+    """A bound PersistentVolume whose node affinity or zone labels exclude its EBS volume's zone: needs no node model
+    (judged on EKS Auto Mode and self-managed nodes too)."""
+    for tpl in pods(idx.stack).templates:
+        for name, spec, pvc in claims(idx, tpl):
+            bound = bound_pv(idx, tpl, name, spec, pvc)
+            mismatch = volume_zones(idx, bound[1])[2] if bound is not None and bound[1] is not None else None
+            if mismatch:
+                yield tpl.res, f"{tpl.what} mounts claim {name}: {mismatch}"
+
+
 def volume_zone_findings(idx: Index) -> Iterator[Finding]:
+    yield from mismatch_findings(idx)
     types = list(node_types(idx))
     if not types or unknown_nodes(idx):
         return
@@ -301,9 +341,9 @@ def volume_zone_findings(idx: Index) -> Iterator[Finding]:
     "mlops-inv-volume-zone",
     description="Every zonal (EBS) volume a pod mounts can be in a zone where a node pool that admits the pod runs: "
                 "the StorageClass's allowedTopologies meet the pools' zones, an Immediate-binding class cannot make "
-                "the volume in a zone the pod cannot reach, a static PersistentVolume (its node affinity, its "
-                "aws:ebs/volume:Volume) is in one of those zones and, without zone node affinity, covers every zone "
-                "the pod can run in, and all the volumes of one pod share such a zone.",
+                "the volume in a zone the pod cannot reach, a static PersistentVolume (its node affinity and zone "
+                "labels, its aws:ebs/volume:Volume) is in one of those zones, its affinity and labels admit only its "
+                "volume's zone where the pod can run, and all the volumes of one pod share such a zone.",
     severity="high", pack=PACK, controls=("SOC2 A1.1",),
     remediation="Use volumeBindingMode: WaitForFirstConsumer, list the pools' zones in allowedTopologies, create the "
                 "static volume in a zone of the pod's pools, or run a pool the pod admits in the volume's zone.",

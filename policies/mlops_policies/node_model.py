@@ -20,8 +20,10 @@ bootstrap.sh reads MAX_PODS from eni-max-pods.txt for kubeReserved whatever `--u
 
 Label `topology.ebs.csi.aws.com/zone`: the kubelet sets the CSI driver's topology keys on a node where the driver's
 node plugin registers (kubernetes pkg/volume/csi/nodeinfomanager updateTopologyLabels), so a node carries it, with
-its zone as value, only when the stack installs the EBS CSI driver (add-on, chart, rendered DaemonSet); the chart's
-node DaemonSet tolerates every taint (aws-ebs-csi-driver charts values.yaml `node.tolerateAllTaints: true`).
+its zone as value, only where the stack's EBS CSI driver (add-on, chart, rendered DaemonSet) runs its node plugin:
+on each pool its `node.nodeSelector` matches and whose taints it tolerates (`node.tolerateAllTaints`, chart default
+true, or `node.tolerations`; aws-ebs-csi-driver charts/aws-ebs-csi-driver values.yaml), read from the add-on's
+configurationValues and the release's values; a DaemonSet or manifest install is taken to run everywhere.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .core import UNKNOWN, as_list
-from .invariants_index import NODE_GROUP, Index, meta
+from .core import UNKNOWN, Resource, as_list
+from .invariants_index import NODE_GROUP, Index, doc, meta, release_values
 from .pod_model import INSTALLERS
 
 NODE_POOLS = ("kubernetes:karpenter.sh/v1:NodePool", "kubernetes:karpenter.sh/v1beta1:NodePool")
@@ -44,6 +46,7 @@ INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 ARCH = "kubernetes.io/arch"
 EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 EBS_ZONE = "topology.ebs.csi.aws.com/zone"
+SUBNET = "aws:ec2/subnet:Subnet"
 UNMODELLED = ("topology.kubernetes.io/", "kubernetes.io/hostname", "topology.k8s.aws/", "feature.node.kubernetes.io/",
               "nvidia.com/", "karpenter.k8s.aws/", "k8s.amazonaws.com/", "vpc.amazonaws.com/",
               "node.kubernetes.io/lifecycle", "failure-domain.beta.kubernetes.io/")
@@ -151,10 +154,68 @@ def ebs_csi_installed(idx: Index) -> bool:
     return any("aws-ebs-csi-driver" in str(dict(r.props)) for r in idx.of_type(*INSTALLERS) if r.urn not in parents)
 
 
+def tolerated(taint: Mapping[str, Any], tolerations: list[Any]) -> bool:
+    """Whether one of `tolerations` tolerates `taint` (core/v1 Toleration: an empty key with Exists tolerates all)."""
+    for tol in tolerations:
+        if not isinstance(tol, Mapping):
+            continue
+        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
+            continue
+        if tol.get("operator") == "Exists" and not tol.get("key"):
+            return True
+        if tol.get("key") != taint.get("key"):
+            continue
+        if tol.get("operator") == "Exists" or str(tol.get("value") or "") == str(taint.get("value") or ""):
+            return True
+    return False
+
+
+EbsNode = list[Mapping[str, Any]] | None
+"""The `node` values of each install of the EBS CSI driver whose settings the stack shows (add-on configuration,
+chart release values); None: an install whose settings are not known (a DaemonSet, a manifest): taken to run on
+every node."""
+
+
+def ebs_csi_node_settings(idx: Index) -> EbsNode:
+    settings: list[Mapping[str, Any]] = []
+    addon = idx.addons.get("aws-ebs-csi-driver")
+    if addon is not None:
+        cfg = doc(addon.get("configurationValues")) if addon.get("configurationValues") is not None else {}
+        if not isinstance(cfg, Mapping) or not isinstance(cfg.get("node", {}), Mapping):
+            return None
+        settings.append(cfg.get("node", {}))
+    for release in idx.releases("aws-ebs-csi-driver"):
+        node = release_values(release).get("node", {})
+        if not isinstance(node, Mapping):
+            return None
+        settings.append(node)
+    return settings or None
+
+
+def ebs_csi_runs(settings: EbsNode, labels: Mapping[str, Any], taints: tuple[Mapping[str, Any], ...]) -> bool:
+    """Whether the driver's node plugin runs on a node with `labels` and `taints`: its `node.nodeSelector` matches
+    and either `node.tolerateAllTaints` (chart default true) or `node.tolerations` (default: NoExecute, Exists)
+    tolerate each NoSchedule and NoExecute taint (aws-ebs-csi-driver charts/aws-ebs-csi-driver values.yaml and
+    templates/node.yaml). `node.affinity` is not read (its default only excludes Fargate and a1 types)."""
+    if settings is None:
+        return True
+    for node in settings:
+        selector = node.get("nodeSelector") or {}
+        if not isinstance(selector, Mapping) or not all(
+                labels.get(k) is UNKNOWN or labels.get(k) == v or v is UNKNOWN for k, v in selector.items()):
+            continue
+        if node.get("tolerateAllTaints", True) is not False:
+            return True
+        tolerations = as_list(node.get("tolerations", [{"operator": "Exists", "effect": "NoExecute"}]))
+        if all(tolerated(t, tolerations) for t in taints if t.get("effect") in ("NoSchedule", "NoExecute")):
+            return True
+    return False
+
+
 def _labels(base: Any, extra: Mapping[str, Any], instance: InstanceType | None,
-            ebs_csi: bool = False) -> dict[str, Any]:
+            ebs_csi: EbsNode | bool = False, taints: tuple[Mapping[str, Any], ...] = ()) -> dict[str, Any]:
     labels = {**(base if isinstance(base, Mapping) else {}), **extra, "kubernetes.io/os": "linux"}
-    if ebs_csi:
+    if ebs_csi is not False and ebs_csi_runs(None if ebs_csi is True else ebs_csi, labels, taints):
         labels[EBS_ZONE] = UNKNOWN  # the node's zone (zones are not modelled here; volume-zone compares them)
     if instance is not None:
         labels.update({INSTANCE_TYPE: instance.name, "beta.kubernetes.io/instance-type": instance.name,
@@ -178,25 +239,50 @@ def _karpenter_types(requirements: list[Mapping[str, Any]]) -> list[InstanceType
     return [None] if allowed is None or not allowed else list(allowed)
 
 
+def group_subnets(idx: Index, res: Resource, prop: str = "subnetIds") -> tuple[Resource, ...] | None:
+    """The stack's subnets `res.<prop>` holds; None: not known. A property dependency says which resources the value
+    was computed from, not that it holds each of them (`Output.all(a, b, c).apply(lambda ids: ids[:1])` depends on
+    three subnets and holds one), so the IDs decide: matched to the subnets' `id` where the records carry it, else
+    the dependencies count only when the value has exactly as many entries as there are dependencies."""
+    subnets = tuple(s for u in res.property_dependencies.get(prop, ()) if (s := idx.get(u)) and s.type == SUBNET)
+    ids = res.get(prop)
+    if not subnets:
+        return None
+    if not isinstance(ids, list):  # wholly unknown: which of the dependencies it holds is not known
+        return subnets if len(subnets) == 1 else None
+    chosen = tuple(s for s in subnets if isinstance(s.get("id"), str) and s.get("id") in ids)
+    if chosen:  # the values are the subnets' IDs: those it holds (an ID of no subnet here: not known)
+        return chosen if len(chosen) == len(set(map(str, ids))) else None
+    return subnets if len(ids) == len(subnets) else None
+
+
+def group_instance_types(idx: Index, group: Resource) -> list[Any] | None:
+    """A managed node group's instance type names (EKS CreateNodegroup): `instanceTypes`, else its launch template's
+    `instanceType`, else t3.medium when no launch template names one; None: a launch template made outside the
+    stack (its instance type is not known)."""
+    templates = [t for u in group.property_dependencies.get("launchTemplate", ()) if (t := idx.get(u))]
+    from_template = [t.get("instanceType") for t in templates if t.get("instanceType")]
+    names = group.get("instanceTypes") or from_template
+    if names:
+        return names if isinstance(names, list) else None
+    return ["t3.medium"] if group.get("launchTemplate") is None or templates else None
+
+
 def node_types(idx: Index) -> Iterator[NodeType]:
-    ebs = ebs_csi_installed(idx)
+    ebs: EbsNode | bool = ebs_csi_node_settings(idx) if ebs_csi_installed(idx) else False
     for group in idx.of_type(NODE_GROUP):
         name = group.get("nodeGroupName") or group.name
         capacity = "SPOT" if group.get("capacityType") == "SPOT" else "ON_DEMAND"
         extra = {"eks.amazonaws.com/nodegroup": group.get("nodeGroupName") or UNKNOWN,  # unset: autonamed
                  "eks.amazonaws.com/capacityType": capacity}
-        # EKS CreateNodegroup: a launch template may name the type; with neither it nor instanceTypes, t3.medium.
-        templates = [t for u in group.property_dependencies.get("launchTemplate", ()) if (t := idx.get(u))]
-        from_template = [t.get("instanceType") for t in templates if t.get("instanceType")]
-        default = from_template or (["t3.medium"] if group.get("launchTemplate") is None or templates else None)
-        for inst in _types(group.get("instanceTypes") or default):
-            yield NodeType(f"node group {name}", inst, _labels(group.get("labels"), extra, inst, ebs),
-                           _taints(group.get("taints")))
+        for inst in _types(group_instance_types(idx, group)):
+            taints = _taints(group.get("taints"))
+            yield NodeType(f"node group {name}", inst, _labels(group.get("labels"), extra, inst, ebs, taints), taints)
     for group in idx.of_type(*EKS_GROUPS):
         types = group.get("instanceTypes") or ([group.get("instanceType")] if group.get("instanceType") else None)
         for inst in _types(types):
-            yield NodeType(f"node group {group.name}", inst, _labels(group.get("labels"), {}, inst, ebs),
-                           _taints(group.get("taints")))
+            taints = _taints(group.get("taints"))
+            yield NodeType(f"node group {group.name}", inst, _labels(group.get("labels"), {}, inst, ebs, taints), taints)
     for cluster in idx.of_type("eks:index:Cluster"):  # pulumi-eks: a default node group unless skipped
         if cluster.get("skipDefaultNodeGroup") is not True and not cluster.get("fargate"):
             types = [cluster.get("instanceType")] if isinstance(cluster.get("instanceType"), str) else None
@@ -208,11 +294,11 @@ def node_types(idx: Index) -> Iterator[NodeType]:
         reqs = [r for r in as_list(pool.get("spec", "template", "spec", "requirements")) if isinstance(r, Mapping)]
         fixed = {r["key"]: as_list(r.get("values"))[0] for r in reqs
                  if r.get("operator") == "In" and len(as_list(r.get("values"))) == 1 and isinstance(r.get("key"), str)}
+        taints = _taints(pool.get("spec", "template", "spec", "taints"))
         for inst in _karpenter_types(reqs):
             labels = _labels((template or {}).get("metadata", {}).get("labels") if isinstance(template, Mapping)
-                             else None, {**fixed, "karpenter.sh/nodepool": name}, inst, ebs)
-            yield NodeType(f"NodePool {name}", inst, labels,
-                           _taints(pool.get("spec", "template", "spec", "taints")), tuple(reqs), VM_OVERHEAD)
+                             else None, {**fixed, "karpenter.sh/nodepool": name}, inst, ebs, taints)
+            yield NodeType(f"NodePool {name}", inst, labels, taints, tuple(reqs), VM_OVERHEAD)
 
 
 def unknown_nodes(idx: Index) -> str | None:

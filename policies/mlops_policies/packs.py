@@ -107,23 +107,56 @@ def build_policies(pack: str, environment: str) -> list[Policy]:
 
 
 def initial_config(pack: str, environment: str) -> dict[str, EnforcementLevel | dict[str, Any]]:
-    """Every policy learns the environment through its config, in both runners."""
-    return {rule.meta.name: {"environment": environment} for rule in rules_for(pack)}
+    """Every policy learns the environment through its config, in both runners, and its level for that environment.
+
+    The level is spelled out for every entry: the engine reads an initial-config entry without one as advisory
+    (protobuf's zero value, ADVISORY, which pulumi/pulumi's analyzer plugin converts and `applyConfig` lays over the
+    policy's own level), so an entry carrying only the environment made every policy advisory under `pulumi preview`.
+    """
+    return {rule.meta.name: {"environment": environment, "enforcementLevel": EnforcementLevel(
+        default_enforcement(rule.meta.strictness, environment))} for rule in rules_for(pack)}
 
 
 def policy_index() -> Mapping[str, Rule]:
     return {rule.meta.name: rule for rule in all_rules()}
 
 
-def serve(pack: str) -> None:  # pragma: no cover - runs under the Pulumi engine
-    """Entry point of policies/<pack>/__main__.py."""
-    from pulumi_policy import PolicyPack
+def engine_config(pack: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The pack's initial config under the Pulumi engine, from the stack config it passes in `PULUMI_CONFIG` (read by
+    pulumi-policy's own `pulumi.runtime.get_config_env`): the environment for every policy, the stack's `budget`
+    ceilings for the budget policy, and for `mlops-no-placeholders` the stack file's strings and the template
+    downgrade (`mlops:template: true`: advisory), as `mlops-infra check` applies them. A level set in the
+    `--policy-pack-config` file still wins (the engine lays it over this initial config)."""
+    import json
+    import os
 
     from .cost import BUDGET_POLICY, platform_budget_from_process
+    from .placeholders import POLICY as PLACEHOLDERS
+    from .placeholders import with_plan_context
+
+    env = os.environ if environ is None else environ
+    environment = environment_from_process(env)
+    config: dict[str, Any] = dict(initial_config(pack, environment))
+    if BUDGET_POLICY in config:  # the stack's `budget` ceilings
+        config[BUDGET_POLICY] = {**config[BUDGET_POLICY], **platform_budget_from_process(env)}
+    if PLACEHOLDERS in config:
+        try:
+            stack_values = json.loads(env.get("PULUMI_CONFIG", "{}") or "{}")
+        except json.JSONDecodeError:
+            stack_values = {}
+        if isinstance(stack_values, Mapping):
+            # The real engine reports the real account (no mocks' account to forgive): engineAccount stays None.
+            placeholders = with_plan_context({PLACEHOLDERS: config[PLACEHOLDERS]}, None, stack_values)[PLACEHOLDERS]
+            # pulumi-policy maps the enum, not its string (with_plan_context writes "advisory" for a template)
+            placeholders["enforcementLevel"] = EnforcementLevel(placeholders["enforcementLevel"])
+            config[PLACEHOLDERS] = {k: v for k, v in placeholders.items() if v is not None}
+    return config
+
+
+def serve(pack: str) -> None:  # pragma: no cover - runs under the Pulumi engine
+    """Entry point of the packs' `__main__.py` (mlops_infra/policy_packs/<pack>)."""
+    from pulumi_policy import PolicyPack
 
     environment = environment_from_process()
-    config = initial_config(pack, environment)
-    if BUDGET_POLICY in config:  # the stack's `budget` ceilings, from the config the engine passes
-        config[BUDGET_POLICY] = {**config[BUDGET_POLICY], **platform_budget_from_process()}  # type: ignore[dict-item]
     PolicyPack(pack, build_policies(pack, environment), EnforcementLevel.ADVISORY,
-               config, description=PACKS[pack])  # type: ignore[index]
+               engine_config(pack), description=PACKS[pack])  # type: ignore[index]

@@ -104,9 +104,10 @@ CONTEXT_CONFIG: dict[str, dict[str, Any]] = {
 }
 
 
-def with_plan_context(policy_config: Mapping[str, Any], engine_account: str,
+def with_plan_context(policy_config: Mapping[str, Any], engine_account: str | None,
                       stack_values: Mapping[str, Any]) -> dict[str, Any]:
-    """The policy config with the offline engine's account and the stack file's strings filled in."""
+    """The policy config with the offline engine's account (None under the real engine) and the stack file's strings
+    filled in; a template stack (`mlops:template: true`) gets the policy advisory."""
     strings: set[str] = set()
     for raw in stack_values.values():
         try:

@@ -71,6 +71,8 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     waived: list[Waived] = field(default_factory=list)
     expired_waivers: list[Waiver] = field(default_factory=list)
+    unmatched_waivers: list[Waiver] = field(default_factory=list)
+    """Active waivers whose glob matches no resource of this stack: a renamed resource or stack dropped them."""
     levels: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -96,6 +98,7 @@ class Report:
                         "message": w.message, "reason": w.waiver.reason, "expires": w.waiver.expires.isoformat()}
                        for w in self.waived],
             "expiredWaivers": [w.to_json() for w in self.expired_waivers],
+            "unmatchedWaivers": [w.to_json() for w in self.unmatched_waivers],
         }
 
     def text(self) -> str:
@@ -116,6 +119,9 @@ class Report:
             lines += ["", f"EXPIRED WAIVERS ({len(self.expired_waivers)}): no longer applied"]
             lines += [f"  {w.policy}: {w.resource} expired {w.expires.isoformat()} ({w.reason})"
                       for w in self.expired_waivers]
+        if self.unmatched_waivers:
+            lines += ["", f"UNMATCHED WAIVERS ({len(self.unmatched_waivers)}): match no resource of this stack"]
+            lines += [f"  {w.policy}: {w.resource}" for w in self.unmatched_waivers]
         return "\n".join(lines)
 
 
@@ -198,11 +204,21 @@ def _inputs(record: Mapping[str, Any]) -> Any:
     return _engine_value(_with_literals(inputs, pointers) if pointers else inputs)
 
 
+ID_IN_PROPS = frozenset({"aws:ec2/subnet:Subnet"})
+"""Types whose record `id` is handed over as prop `id`, as the engine's view of an existing resource (its outputs)
+carries it: a node group's `subnetIds` values are matched against it (node_model.group_subnets)."""
+
+
 def _engine_view(record: Mapping[str, Any]) -> Any:
     """The props as the engine hands them to a policy: an unknown-checking proxy (reading an unknown raises). Inputs
     with no unknown, secret or literal marker (most records, and every CRD a chart ships) have nothing that could
     raise: they are handed over as they are, since pulumi_policy's proxy copies the whole tree eagerly."""
     inputs = record.get("inputs") or {}
+    rid = record.get("id")
+    if record.get("type") in ID_IN_PROPS and isinstance(rid, str) and rid and isinstance(inputs, dict) \
+            and "id" not in inputs:
+        record = {**record, "inputs": {**inputs, "id": rid}}
+        inputs = record["inputs"]
     if not record.get("plainSecretInputs") and type(inputs) is dict and is_marker_free(inputs):
         return inputs
     return unknown_checking_proxy(_inputs(record))
@@ -223,6 +239,7 @@ class _Resources:
         self.records = [r for r in records if not (r.get("options") or {}).get("read")
                         and r.get("type") != "pulumi:pulumi:Stack"]
         self.by_urn = {str(r["urn"]): r for r in records}
+        self.names = sorted({str(r.get("name", "")) for r in records})
         self._stack_resources: list[PolicyResource] | None = None
         # The engine's read-only views, built once per record (every rule reads the same props; with the objects
         # rendered from charts a prod check has ~1,000 records, and rebuilding them per rule doubled its time).
@@ -299,7 +316,10 @@ def evaluate(inventory: Mapping[str, Any], *, environment: str, policy_config: M
                 # What the plan rendered (mlops-infra check renders every release): a fact of the run, not config.
                 config["rendering"] = list(inventory.get("rendering") or [])
             report.levels[rule.meta.name] = level
-            report.expired_waivers += [w for w in parse_waivers(rule.meta.name, config.get("waivers")) if w.expired(day)]
+            waivers = parse_waivers(rule.meta.name, config.get("waivers"))
+            report.expired_waivers += [w for w in waivers if w.expired(day)]
+            report.unmatched_waivers += [w for w in waivers if not w.expired(day) and not any(
+                w.matches(name) for name in (*resources.names, stack_record["name"]))]
             if level == "disabled":
                 continue
             policy = build_policy(rule, environment)

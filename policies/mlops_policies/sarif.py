@@ -38,9 +38,10 @@ def _level(enforcement: str) -> str:
     return {"mandatory": "error", "advisory": "warning"}.get(enforcement, "none")
 
 
-Locate = Callable[[str, str, str], tuple[str, int]]
-"""`(urn, resource name, message) -> (uri, line)`: where a person fixes the finding (mlops-infra's CLI passes one
-that knows the stack file's lines and where each resource was constructed)."""
+Locate = Callable[[str, str, str], tuple[str, int, str]]
+"""`(urn, resource name, message) -> (uri, line, why)`: where a person fixes the finding and why there (the location's
+message: the stack file sets the value, or the line registered the resource with a library default). mlops-infra's
+CLI passes one that knows the stack file's lines and where each resource was constructed."""
 
 
 def _artifact(uri: str, base: str | None) -> dict[str, Any]:
@@ -60,8 +61,9 @@ def to_sarif(report: Report, artifact_uri: str, tool_version: str = "0.1.0", loc
     results: list[dict[str, Any]] = []
 
     def location(urn: str, name: str, typ: str, message: str) -> dict[str, Any]:
-        uri, line = locate(urn, name, message) if locate is not None else (artifact_uri, 1)
-        return {"physicalLocation": {"artifactLocation": _artifact(uri, source_root), "region": {"startLine": line}},
+        uri, line, why = locate(urn, name, message) if locate is not None else (artifact_uri, 1, "")
+        return {**({"message": {"text": why}} if why else {}),
+                "physicalLocation": {"artifactLocation": _artifact(uri, source_root), "region": {"startLine": line}},
                 "logicalLocations": [{"name": name, "fullyQualifiedName": urn, "kind": "resource",
                                       "decoratedName": typ}]}
 

@@ -100,7 +100,7 @@ BUDGET_CASES = [
           "1 line(s) not priced)",
           "gpu: not priced: gp2 root volume 20 GiB per node: no price for ebs:gp2-gb-month in us-east-1 (the budget "
           "totals would count it as $0)"], config={"maxMonthlyUsd": 200, "assumptions": {"spotPriceRatio": 0.5}}),
-    # An unpriced line is a finding whenever a budget is set, even with the totals under it; a waiver on the
+    # An unpriced line is a finding with or without a budget, even with the totals under it; a waiver on the
     # resource silences it (and only it).
     Case("unpriced-is-an-error", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB],
          ["db: not priced: db.x9.large postgres Single-AZ: no price for rds:postgres:db.x9.large in us-east-1 (the "
@@ -108,7 +108,11 @@ BUDGET_CASES = [
     Case("unpriced-waived", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB], [],
          config={"idleMonthlyUsd": 1000, "maxMonthlyUsd": 1000,
                  "waivers": [{"resource": "db", "reason": "priced by hand", "expires": "2099-01-01"}]}),
-    Case("unpriced-without-budget", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB], []),
+    Case("unpriced-without-budget", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB],
+         ["db: not priced: db.x9.large postgres Single-AZ: no price for rds:postgres:db.x9.large in us-east-1 (the "
+          "budget totals would count it as $0)"]),
+    Case("unpriced-without-budget-waived", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB], [],
+         config={"waivers": [{"resource": "db", "reason": "priced by hand", "expires": "2099-01-01"}]}),
 ]
 
 

@@ -99,7 +99,7 @@ def test_list_policies_names_every_invariant_with_severity_and_frameworks(capsys
 
 
 def test_pack_entry_point_serves_the_invariants_to_the_engine() -> None:
-    """policies/mlops-invariants as `pulumi preview --policy-pack` runs it: AnalyzeStack over the engine's resources
+    """mlops_infra/policy_packs/mlops-invariants as `pulumi preview --policy-pack` runs it: AnalyzeStack over the engine's resources
     (no offline runner, no shared index cache) finds the unenforced NetworkPolicy."""
     import grpc
     from google.protobuf import empty_pb2, json_format, struct_pb2

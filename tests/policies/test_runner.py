@@ -123,6 +123,8 @@ def test_waiver_from_the_policy_config_file_applies_and_keeps_its_reason(
         misconfigured_json: tuple[int, dict[str, Any]]) -> None:
     _, report = misconfigured_json
     assert [(w["policy"], w["resource"]["name"], w["reason"]) for w in report["waived"]] == [
+        ("mlops-cost-budget", "public-db", "the price table has no RDS gp2 storage rate; this program shows other "
+         "violations"),
         ("mlops-s3-lifecycle", "raw-data", "raw landing zone: objects are moved out by the ingest job")]
     assert not any(f["policy"] == "mlops-sg-descriptions" for f in report["findings"])  # "disabled" in the file
 
@@ -136,7 +138,8 @@ def test_dev_environment_makes_standard_policies_advisory(capsys: pytest.Capture
 
 def test_policy_config_sets_a_policy_mandatory_in_dev(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     config = tmp_path / "dev.json"
-    config.write_text(json.dumps({"mlops-rds-not-public": {"enforcementLevel": "mandatory"}}))
+    shipped = json.loads((MISCONFIGURED / "policies" / "config" / "test.json").read_text())  # its waivers
+    config.write_text(json.dumps({**shipped, "mlops-rds-not-public": {"enforcementLevel": "mandatory"}}))
     code, report = check_json(capsys, "--program", str(MISCONFIGURED), "--stack", "test", "--environment", "dev",
                               "--policy-config", str(config))
     assert code == 1
@@ -168,6 +171,29 @@ def test_waiver_for_another_resource_does_not_apply() -> None:
     report = run("mlops-s3-versioning", [R(aws_s3.BUCKET, "logs", {})],
                  config={"waivers": [{"resource": "data*", "reason": "r", "expires": "2099-01-01"}]})
     assert [f.name for f in report.findings] == ["logs"] and report.waived == []
+
+
+def test_waiver_that_matches_nothing_is_reported() -> None:
+    # A copy of prod under another name: the waiver keyed by prod's literal name matches nothing and says so; a glob
+    # keyed by the name after the stack's prefix follows the copy.
+    bucket = [R(aws_s3.BUCKET, "acme-prod-data", {})]
+    literal = {"resource": "mlops-prod-data", "reason": "r", "expires": "2099-01-01"}
+    report = run("mlops-s3-versioning", bucket, config={"waivers": [literal]})
+    assert [f.name for f in report.findings] == ["acme-prod-data"]
+    assert [(w.policy, w.resource) for w in report.unmatched_waivers] == [("mlops-s3-versioning", "mlops-prod-data")]
+    assert "UNMATCHED WAIVERS (1): match no resource of this stack" in report.text()
+    assert report.to_json()["unmatchedWaivers"][0]["resource"] == "mlops-prod-data"
+    relative = run("mlops-s3-versioning", bucket, config={"waivers": [{**literal, "resource": "*-data"}]})
+    assert relative.findings == [] and relative.unmatched_waivers == []
+
+
+def test_check_warns_of_a_waiver_that_matches_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "copy.json"
+    config.write_text(json.dumps({"mlops-s3-versioning": {"waivers": [
+        {"resource": "mlops-prod-gone", "reason": "r", "expires": "2099-01-01"}]}}))
+    main(["check", "--program", str(MISCONFIGURED), "--stack", "test", "--policy-config", str(config), "--quiet"])
+    assert ("mlops-infra: warning: the mlops-s3-versioning waiver for 'mlops-prod-gone' matches no resource of "
+            "stack test") in capsys.readouterr().err
 
 
 def test_waiver_without_reason_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -204,7 +230,7 @@ def test_sarif_output_validates_against_the_2_1_0_schema(capsys: pytest.CaptureF
     line = (MISCONFIGURED / "__main__.py").read_text().splitlines()[where["region"]["startLine"] - 1]
     assert "aws.rds.Instance(" in line
     waived = [r for r in run_["results"] if "suppressions" in r]
-    assert [r["ruleId"] for r in waived] == ["mlops-s3-lifecycle"]
+    assert [r["ruleId"] for r in waived] == ["mlops-cost-budget", "mlops-s3-lifecycle"]
 
 
 def test_list_policies(capsys: pytest.CaptureFixture[str]) -> None:
@@ -235,10 +261,13 @@ def test_every_policy_carries_metadata_for_the_engine() -> None:
             assert policy.config_schema is not None and "waivers" in policy.config_schema.properties
 
 
-def _serve(pack: str) -> tuple[subprocess.Popen[bytes], int]:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "policies" / pack / "__main__.py")], stdout=subprocess.PIPE,
+def _serve(pack: str, **config: str) -> tuple[subprocess.Popen[bytes], int]:
+    """The pack as the engine starts it: the stack's name and config (`PULUMI_CONFIG`, values as strings)."""
+    stack_config = {"mlops:platform": json.dumps({"environment": "prod"}), **config}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "mlops_infra" / "policy_packs" / pack / "__main__.py")],
+                            stdout=subprocess.PIPE,
                             env={"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1", "PULUMI_STACK": "dev",
-                                 "PULUMI_CONFIG": json.dumps({"mlops:platform": json.dumps({"environment": "prod"})})})
+                                 "PULUMI_CONFIG": json.dumps(stack_config)})
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 30)
     if not ready:
@@ -258,6 +287,8 @@ def test_pack_entry_point_serves_the_same_policies_to_the_engine() -> None:
         assert len(info.policies) == len([r for r in all_rules() if r.meta.pack == "mlops-security"])
         rds = next(p for p in info.policies if p.name == "mlops-rds-not-public")
         assert rds.enforcementLevel == proto.MANDATORY and "FSBP RDS.2" in rds.tags
+        # The engine lays the initial config's level over the policy's (an entry without one reads as advisory).
+        assert info.initialConfig["mlops-rds-not-public"].enforcementLevel == proto.MANDATORY
         props = struct_pb2.Struct()
         json_format.ParseDict({"publiclyAccessible": True}, props)
         response = stub.Analyze(proto.AnalyzeRequest(type="aws:rds/instance:Instance", properties=props,
@@ -269,6 +300,37 @@ def test_pack_entry_point_serves_the_same_policies_to_the_engine() -> None:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_the_packs_apply_the_template_downgrade_from_the_engines_stack_config() -> None:
+    """Under `pulumi preview --policy-pack`, a template stack's placeholders are advisory, as in `check`."""
+    from mlops_policies.packs import engine_config
+    from pulumi_policy import EnforcementLevel
+
+    platform = json.dumps({"environment": "prod", "monitoring": {"receivers": {"emailAddresses": ["a@example.com"]}}})
+    template = engine_config("mlops-compliance", {"PULUMI_CONFIG": json.dumps(
+        {"mlops:platform": platform, "mlops:template": "true"}), "PULUMI_STACK": "prod"})
+    entry = template["mlops-no-placeholders"]
+    assert entry["enforcementLevel"] == EnforcementLevel.ADVISORY and entry["environment"] == "prod"
+    assert "a@example.com" in entry["configValues"] and "engineAccount" not in entry
+    real = engine_config("mlops-compliance", {"PULUMI_CONFIG": json.dumps({"mlops:platform": platform}),
+                                              "PULUMI_STACK": "prod"})
+    assert real["mlops-no-placeholders"]["enforcementLevel"] == EnforcementLevel.MANDATORY  # its default in prod
+    assert "mlops-no-placeholders" not in engine_config("mlops-security", {})
+
+
+@pytest.mark.slow  # the pack's entry point in a subprocess
+def test_the_served_pack_tells_the_engine_a_template_stacks_placeholders_are_advisory() -> None:
+    for template, level in (("true", proto.ADVISORY), ("false", proto.MANDATORY)):
+        proc, port = _serve("mlops-compliance", **{"mlops:template": template})
+        try:
+            stub = analyzer_pb2_grpc.AnalyzerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+            info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=10)
+            # The engine lays the initial config's level over the policy's own (proto ADVISORY is 0: always set).
+            assert info.initialConfig["mlops-no-placeholders"].enforcementLevel == level
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def test_a_copy_of_a_stack_keeps_its_environments_policy_config(tmp_path: Path,

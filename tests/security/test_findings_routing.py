@@ -6,7 +6,6 @@ judged with moto's EventBridge pattern matcher on findings shaped as GuardDuty s
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,10 @@ import pytest
 from moto.events.models import EventPattern
 
 from mlops_infra.plan import Inventory, PlanError, plan_program
+from mlops_infra.plan.names import aws_auto_name
 from mlops_infra.security.threat_detection import finding_pattern
 from tests.conftest import planned
+from tests.nonempty import each
 
 RULE = "aws:cloudwatch/eventRule:EventRule"
 
@@ -56,17 +57,54 @@ def test_prod_owns_the_detector_and_routes_every_finding(stacks: dict[str, Inven
         assert prod.matches_event(_eks_finding(cluster)), cluster
 
 
-def test_staging_routes_findings_about_instances_in_its_own_vpc(stacks: dict[str, Inventory]) -> None:
-    """Its nodes' findings (resource type Instance) name the VPC in `instanceDetails.networkInterfaces[].vpcId`.
-    EventBridge matches a field of an array's objects; moto's matcher does not descend into arrays, so the pattern's
-    branch is read here instead of matched."""
+def _flattened(value: Any) -> Any:
+    """An event as EventBridge matches it: an array of objects becomes one object whose fields list the elements'
+    values (EventBridge user guide, "Arrays in event patterns": a pattern field matches when any element's value
+    does). moto's matcher matches arrays of values but does not descend into arrays of objects."""
+    if isinstance(value, dict):
+        return {k: _flattened(v) for k, v in value.items()}
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        keys = sorted({k for v in value for k in v})
+        return {k: [x for v in value if k in v for x in _as_list(_flattened(v[k]))] for k in keys}
+    return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _node_finding(vpc: str, tags: dict[str, str]) -> dict[str, Any]:
+    """A runtime or EC2 finding about a node, as GuardDuty shapes it (Resource, InstanceDetails, NetworkInterface)."""
+    return _flattened({"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "detail": {
+        "severity": 8.0, "type": "Backdoor:EC2/C&CActivity.B", "resource": {"resourceType": "Instance",
+        "instanceDetails": {"instanceId": "i-0123", "networkInterfaces": [{"vpcId": "vpc-other"}, {"vpcId": vpc}],
+                            "tags": [{"key": "Name", "value": "node"}, *({"key": k, "value": v}
+                                                                        for k, v in tags.items())]}}}})
+
+
+def test_staging_routes_findings_about_its_own_nodes(stacks: dict[str, Inventory]) -> None:
+    """Its nodes' findings (resource type Instance) name the VPC in `instanceDetails.networkInterfaces[].vpcId` and
+    carry the cluster's name in a tag: a managed node group's `eks:cluster-name`, Karpenter's `eks:eks-cluster-name`."""
     (rule,) = [r for r in stacks["staging"].of_type(RULE) if r.name.endswith("-security-threats-findings")]
     (vpc,) = stacks["staging"].of_type("aws:ec2/vpc:Vpc")
-    branches = json.loads(rule.inputs["eventPattern"])["detail"]["$or"]
-    assert {"resource": {"instanceDetails": {"networkInterfaces": {"vpcId": [vpc.id]}}}} in branches
     assert vpc.urn in rule.property_dependencies["eventPattern"]
+    staging, cluster = _rule(stacks["staging"]), _cluster(stacks["staging"])
+    for key in ("eks:cluster-name", "eks:eks-cluster-name"):
+        assert staging.matches_event(_node_finding(vpc.id, {key: cluster})), key
+        assert not staging.matches_event(_node_finding("vpc-elsewhere", {key: cluster})), key
     (prod_vpc,) = stacks["prod"].of_type("aws:ec2/vpc:Vpc")
     assert prod_vpc.id != vpc.id
+    assert not staging.matches_event(_node_finding(prod_vpc.id, {"eks:cluster-name": _cluster(stacks["prod"])}))
+
+
+def test_another_clusters_nodes_in_a_shared_vpc_are_not_routed(stacks: dict[str, Inventory]) -> None:
+    """Review FSEC2 #5: two stacks on one VPC (`network.existingVpc`); before, the adopter's rule matched any instance
+    in the VPC, so it routed the other stack's node findings too."""
+    (vpc,) = stacks["staging"].of_type("aws:ec2/vpc:Vpc")
+    staging = _rule(stacks["staging"])
+    for key in ("eks:cluster-name", "eks:eks-cluster-name"):
+        assert not staging.matches_event(_node_finding(vpc.id, {key: "another-cluster"})), key
+    assert not staging.matches_event(_node_finding(vpc.id, {})), "an instance of no cluster"
 
 
 def test_pattern_without_a_vpc_names_only_the_cluster() -> None:
@@ -87,3 +125,46 @@ def test_an_adopted_detector_without_the_cluster_is_refused(tmp_path: Path) -> N
     with pytest.raises(PlanError, match=r"an adopted GuardDuty detector \(guarddutyDetector: existing\) needs "
                                         r"ThreatDetectionArgs.cluster_name"):
         plan_program(tmp_path, "staging")
+
+
+def _finding(resource: dict[str, Any]) -> dict[str, Any]:
+    return {"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "detail": {"severity": 8.0,
+                                                                                     "resource": resource}}
+
+
+def _routes_s3(pattern: EventPattern, buckets: list[str]) -> bool:
+    """An S3 finding names its buckets in the array `s3BucketDetails` (matched as EventBridge flattens it)."""
+    return bool(pattern.matches_event(_flattened(_finding({"resourceType": "S3Bucket", "s3BucketDetails": [
+        {"name": b, "type": "Destination"} for b in buckets]}))))
+
+
+def _names(inv: Inventory) -> dict[str, list[str]]:
+    """Physical names as the provider generates them: buckets and roles (the mock engine's ids), RDS identifiers."""
+    rds = "aws:rds/instance:Instance"
+    return {"buckets": [r.id for r in inv.of_type("aws:s3/bucket:Bucket")],
+            "roles": [r.id for r in inv.of_type("aws:iam/role:Role")],
+            "databases": [aws_auto_name(rds, "identifier", r.name, r.inputs)[0] for r in inv.of_type(rds)]}
+
+
+@pytest.mark.parametrize("kind", ["buckets", "roles", "databases"])
+def test_staging_routes_findings_about_its_named_resources_and_not_prods(stacks: dict[str, Inventory],
+                                                                         kind: str) -> None:
+    """Review FSEC2 #1: before, an adopted detector routed only the cluster's and the VPC's findings, so S3
+    protection findings on staging's buckets, credential findings on its roles (a node's credentials used outside
+    AWS: `accessKeyDetails.userName` is the role) and RDS login findings on its databases reached no topic."""
+    staging, prod = _rule(stacks["staging"]), _rule(stacks["prod"])
+
+    def routes(pattern: EventPattern, name: str) -> bool:
+        if kind == "buckets":
+            return _routes_s3(pattern, [name])
+        if kind == "roles":
+            return pattern.matches_event(_finding({"resourceType": "AccessKey", "accessKeyDetails": {
+                "userName": name, "userType": "AssumedRole"}}))
+        return pattern.matches_event(_finding({"resourceType": "RDSDBInstance", "rdsDbInstanceDetails": {
+            "dbInstanceIdentifier": name}}))
+
+    for name in each(_names(stacks["staging"])[kind]):
+        assert routes(staging, name), f"staging's {name} finding reaches no topic"
+        assert routes(prod, name), f"prod, the detector's owner, routes every finding ({name})"
+    for name in each(_names(stacks["prod"])[kind]):
+        assert not routes(staging, name), f"prod's {name} finding paged staging's subscribers"

@@ -7,11 +7,15 @@ of the baseline (no `aws:macie2` resource), so it has no exemption."""
 
 from __future__ import annotations
 
+import fnmatch
+import json
+
 import pytest
 
 from mlops_infra.plan import Inventory
 from tests import iam_eval
-from tests.conftest import planned
+from tests.conftest import ROOT, planned
+from tests.nonempty import each
 from tests.security.conftest import PROGRAM, policy_doc
 
 ACCOUNT = "123456789012"
@@ -25,6 +29,10 @@ LOOKALIKE = f"arn:aws:iam::{ACCOUNT}:role/AWSServiceRoleForAccessAnalyzer"  # sa
 # reads the same settings to find external access).
 SETTINGS = ["s3:GetBucketPolicy", "s3:GetBucketPolicyStatus", "s3:GetBucketAcl", "s3:GetBucketPublicAccessBlock",
             "s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "s3:GetBucketLocation"]
+# Bucket settings the AWS Config recorder records whose read action is not named s3:GetBucket* (review FSEC2 #2).
+CONFIG_SETTINGS = ["s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:GetAccelerateConfiguration",
+                   "s3:GetIntelligentTieringConfiguration", "s3:GetInventoryConfiguration",
+                   "s3:GetMetricsConfiguration", "s3:GetAnalyticsConfiguration", "s3:GetBucketObjectLockConfiguration"]
 DATA = ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject",
         "s3:PutBucketPolicy", "s3:DeleteBucket"]
 
@@ -96,3 +104,32 @@ def test_configured_settings_readers_read_settings_and_no_data(guarded_program: 
         for action in DATA:
             target = arn if action in ("s3:ListBucket", "s3:PutBucketPolicy", "s3:DeleteBucket") else f"{arn}/k"
             assert iam_eval.denies([doc], action, target, _context(CONTROL_TOWER)), (arn, action)
+
+
+@pytest.mark.parametrize("action", CONFIG_SETTINGS)
+def test_the_config_recorder_reads_every_setting_it_records(guarded: list[tuple[str, str]], action: str) -> None:
+    """Review FSEC2 #2: before, the second Deny's NotAction named s3:GetBucket* but not the lifecycle, replication,
+    acceleration, tiering, inventory, metrics and analytics reads, so Config recorded a guarded bucket without them.
+    Each is a real S3 action (the IAM action table the invariants pack ships) and reads no object."""
+    assert action.removeprefix("s3:") in _s3_actions()
+    assert guarded, "prod guards its data buckets"
+    for arn, doc in guarded:
+        assert not iam_eval.denies([doc], action, arn, _context(CONFIG)), (arn, action)
+        assert iam_eval.denies([doc], "s3:GetObject", f"{arn}/k", _context(CONFIG)), arn
+        assert iam_eval.denies([doc], action, arn, _context(LOOKALIKE)), (arn, action)
+
+
+def test_settings_reads_name_no_object_action() -> None:
+    """Every action the readers' exemption covers is a bucket-setting read: none reads, lists or writes objects."""
+    from mlops_infra.blocks.bucket import BUCKET_METADATA_READS
+    covered = [a for a in each(_s3_actions())
+               if any(fnmatch.fnmatchcase(f"s3:{a}".lower(), p.lower()) for p in BUCKET_METADATA_READS)]
+    assert len(covered) > len(BUCKET_METADATA_READS)
+    # Reads only; never an object (GetObject*), a listing of objects or uploads, or Access Grants' data credentials.
+    assert not [a for a in covered if not a.startswith(("Get", "List"))
+                or a.startswith(("GetObject", "ListBucket", "ListMultipart", "GetDataAccess"))]
+
+
+def _s3_actions() -> list[str]:
+    table = json.loads((ROOT / "policies/mlops_policies/data/iam_actions.json").read_text())
+    return list(table["services"]["s3"])

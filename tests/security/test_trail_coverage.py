@@ -53,3 +53,13 @@ def test_every_bucket_a_platform_role_writes_is_recorded(stack: str) -> None:
     assert airflow, "Airflow's task pods write their logs to its bucket"
     for name in each(sorted(written)):
         assert f"arn:aws:s3:::{name}/" in recorded, (name, sorted(written[name]))
+
+
+def test_the_data_selector_is_named_for_every_bucket_it_records() -> None:
+    """Review FSEC2 #6: the selector records the unguarded buckets too (the Airflow bucket), so its name, which the
+    CloudTrail console and `get-event-selectors` show, may not say it covers the data buckets only."""
+    inv = planned("prod")
+    (trail,) = inv.of_type("aws:cloudtrail/trail:Trail")
+    (data,) = [s for s in trail.inputs["advancedEventSelectors"] if s["name"].startswith("S3 data events")]
+    assert [a for a in _recorded(inv) if "-airflow-bucket-" in a], "the trail records the unguarded Airflow bucket"
+    assert "data buckets" not in data["name"], data["name"]
