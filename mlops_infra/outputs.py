@@ -176,7 +176,8 @@ def _s3_gateway_endpoint(c: PlatformConfig) -> bool:
 # What the cluster runs of the cluster-wide singletons, and the VPC's S3 gateway endpoint: read by
 # ClusterRefs/NetworkRefs.from_stack_outputs in consumer stacks; added after a release (required=False).
 CONTRACT.update({
-    "cluster_add_ons": Key("clusterAddOns", "The cluster-wide singletons the platform installed on its cluster "
+    "cluster_add_ons": Key("clusterAddOns", "The cluster-wide singletons the platform's cluster runs: those the platform "
+                           "installed and those `cluster.addOnsInstalledElsewhere` lists (another stack's) "
                            "(mlops_infra.blocks.cluster_add_ons.ADD_ONS: e.g. `clusterAutoscaler`, `gpuSoftware`, "
                            "`monitoring`, `externalSecrets`): a component refuses to install one a second time.",
                            required=False),

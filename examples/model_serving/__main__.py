@@ -13,12 +13,13 @@ config = read_config_section(pulumi.get_project(), "serving", ServingConfig)
 platform = pulumi.StackReference("platform", stack_name=stack.require("platformStack"))
 # What the platform's cluster runs decides which resources exist: given here, not waited for.
 provider = cluster_provider("platform-cluster", ClusterRefs.stack_kubeconfig(platform))  # the one provider
-cluster = ClusterRefs.from_stack_outputs(platform, provider, metrics_server=True)
+cluster = ClusterRefs.from_stack_outputs(platform, provider)  # metrics-server: the platform's `metricsServer`
 serving = ModelServing("search-serving", ModelServingArgs(
     # The registry's artifact bucket and the key its objects are encrypted with (`modelArtifactKeyArn`).
     config=config, cluster=cluster, artifacts=BucketRefs.model_artifacts(platform),
-    # KServe and cert-manager are the cluster's, once: installed here only when the platform's serving did not.
-    install_controller=not cluster.kserve_installed, region=pulumi.Config("aws").require("region"),
+    # KServe and cert-manager are the cluster's, once: installing them here is this stack's explicit choice
+    # (`installController`); then list `kserve` in the platform's cluster.addOnsInstalledElsewhere (README).
+    install_controller=stack.require_bool("installController"), region=pulumi.Config("aws").require("region"),
     tags={"owner": "search-team"}, client_namespaces=["search"],
     vpc_cidr=NetworkRefs.from_stack_outputs(platform).vpc_cidr))
 pulumi.export("servingEndpoints", serving.endpoints)

@@ -26,3 +26,4 @@ qdrant = Qdrant("search-qdrant", QdrantArgs(
     protect=False))
 pulumi.export("qdrantUrl", qdrant.url)
 pulumi.export("qdrantSnapshotBucket", qdrant.snapshot_bucket)
+pulumi.export("qdrantCredentialsSecret", qdrant.client_secret_name)  # `search-qdrant-credentials` in each granted ns

@@ -117,7 +117,7 @@ class TrainingCluster(pulumi.ComponentResource):
         bare = ClusterRefs(
             name=self.cluster.name, identity=identity, version=cfg.version,
             cluster_security_group_id=self.cluster.vpc_config.cluster_security_group_id,
-            oidc_provider_arn=self.oidc_provider_arn, load_balancer_controller=cfg.load_balancer_controller,
+            oidc_provider_arn=self.oidc_provider_arn, load_balancer_controller=cfg.runs_load_balancer_controller,
             container_insights=cfg.container_insights,
             metrics_server=True, network_policy_enforced=True, storage_classes=(storage.GP3,), provider=self.provider,
             system_node_disk_gib=cfg.system_nodes.disk_size_gib,
@@ -135,7 +135,7 @@ class TrainingCluster(pulumi.ComponentResource):
                                "kubeconfig": self.kubeconfig, "nodeRoleArn": self.node_role.arn,
                                "oidcProviderArn": self.oidc_provider_arn,
                                "containerInsights": cfg.container_insights,
-                               "loadBalancerController": cfg.load_balancer_controller})
+                               "loadBalancerController": cfg.runs_load_balancer_controller})
 
     def _control_plane(self, name: str, args: TrainingClusterArgs, cluster_name: str,
                        log_group: aws.cloudwatch.LogGroup) -> aws.eks.Cluster:

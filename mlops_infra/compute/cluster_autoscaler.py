@@ -31,7 +31,7 @@ from ..blocks.refs import ClusterRefs
 from ..config import versions
 from .cluster import SYSTEM_LABEL
 from .config import SystemNodesConfig
-from .gpu_config import GpuPlatformConfig, GpuPoolConfig
+from .gpu_config import GpuPlatformConfig, GpuPoolConfig, autoscaler_needed
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "cluster-autoscaler"
@@ -57,10 +57,8 @@ def image_tag(kubernetes_version: str) -> str:
 
 
 def needed(system_nodes: SystemNodesConfig, gpu: GpuPlatformConfig, pools: Sequence[GpuPoolConfig]) -> bool:
-    """True when some managed node group can change size: the system group, or a GPU pool that Karpenter does
-    not provision (Karpenter launches its own instances, outside any Auto Scaling group)."""
-    managed = [] if gpu.provisioner == "karpenter" else list(pools)
-    return system_nodes.min_size < system_nodes.max_size or any(p.min_size < p.max_size for p in managed)
+    """True when some managed node group can change size (`gpu_config.autoscaler_needed`, which config reads)."""
+    return autoscaler_needed((system_nodes.min_size, system_nodes.max_size), gpu, pools)
 
 
 @dataclass(frozen=True)

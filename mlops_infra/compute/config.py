@@ -207,6 +207,13 @@ class ClusterConfig(ConfigModel):
     load_balancer_controller: bool = Field(
         False, description="Install the AWS Load Balancer Controller (pinned chart, its own IAM role), which serves "
         "the `alb` IngressClass. Required by any `alb` Ingress (e.g. modelRegistry.ingress). Default: false.")
+    add_ons_installed_elsewhere: list[str] = Field(
+        default_factory=list, description="Cluster-wide singletons (`clusterAddOns` names, mlops_infra.blocks."
+        "cluster_add_ons.ADD_ONS, e.g. `kserve`, `loadBalancerController`) another stack installed on this cluster, "
+        "e.g. an example's KServe or "
+        "Load Balancer Controller. The platform lists them in its `clusterAddOns` output, so no consumer installs "
+        "them again, and refuses config that would make it install one itself. After installing an add-on in "
+        "another stack, add it here. Default: none.")
     container_insights: bool = Field(
         True, description="Install the amazon-cloudwatch-observability add-on (CloudWatch agent + Fluent Bit) with "
         "its encrypted log groups: Container Insights metrics such as cluster_failed_node_count. Billed per "
@@ -223,6 +230,11 @@ class ClusterConfig(ConfigModel):
         "spot.amazonaws.com). Only for accounts that lack them: creating one that exists fails ('has been taken'); "
         "`aws iam get-role --role-name AWSServiceRoleForEC2Spot` tells. The cluster key never names them, so key "
         "creation works either way. Default: none (EKS creates the Auto Scaling one with the first node group).")
+
+    @property
+    def runs_load_balancer_controller(self) -> bool:
+        """The platform installs the controller, or another stack did (`addOnsInstalledElsewhere`)."""
+        return self.load_balancer_controller or "loadBalancerController" in self.add_ons_installed_elsewhere
 
     def problems(self) -> Iterable[Problem]:
         if self.version not in SUPPORTED_EKS_VERSIONS:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from pydantic import Field
@@ -169,3 +169,11 @@ class GpuPlatformConfig(ConfigModel):
         "latest", pattern=r"^(latest|v\d+\.\d+\.\d+)$",
         description="Bottlerocket release in the Karpenter alias of Bottlerocket pools (`bottlerocket@<this>`, "
         "Bottlerocket's own version format, e.g. v1.50.0). Default: latest.")
+
+
+def autoscaler_needed(system_sizes: tuple[int, int], gpu: GpuPlatformConfig, pools: Sequence[GpuPoolConfig]) -> bool:
+    """True when some managed node group can change size: the system group (`system_sizes`: its min and max), or
+    a GPU pool that Karpenter does not provision (Karpenter launches its own instances, outside any Auto Scaling
+    group)."""
+    managed = [] if gpu.provisioner == "karpenter" else list(pools)
+    return system_sizes[0] < system_sizes[1] or any(p.min_size < p.max_size for p in managed)

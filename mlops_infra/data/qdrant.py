@@ -4,7 +4,9 @@ bucket (a CronJob running `qdrant_snapshot.py` with a put-only IRSA role).
 
 Keys: two random keys (read-write, read-only) live in Secrets Manager (data key) and reach the cluster only through
 ExternalSecrets: the server's pod reads them by `secretKeyRef` (qdrant_values.py says why not the chart's `apiKey`);
-each granted namespace gets the Secret `qdrant-credentials` (QDRANT_URL, QDRANT_API_KEY) with its level's key.
+each granted namespace gets the Secret `client_secret_name` (QDRANT_URL, QDRANT_API_KEY) with its level's key:
+`<fullname>-credentials` unless the caller names it, so two Qdrants granting one namespace write two Secrets (the
+platform names its own `qdrant-credentials`, `PLATFORM_CLIENT_SECRET`, which its consumers' pods mount).
 The security baseline's ClusterSecretStore admits only integration-secret namespaces, so Qdrant brings its own
 stores: `<name>-rw` (Qdrant's namespace and read-write clients) and `<name>-ro` (read-only clients), each
 authenticated as its own ServiceAccount whose IRSA role reads only the secrets that level may have.
@@ -39,7 +41,8 @@ from .qdrant_config import GRPC_PORT, HTTP_PORT, METRICS_PORT, P2P_PORT, QDRANT_
 from .qdrant_values import API_KEY, READ_ONLY_API_KEY, SELECTOR_LABEL, helm_values, rule_groups
 
 ESO_API = "external-secrets.io/v1"  # as security/secrets_delivery.py (served from ESO 0.16)
-CREDENTIALS_SECRET = "qdrant-credentials"
+PLATFORM_CLIENT_SECRET = "qdrant-credentials"
+"""The client Secret of the platform's own Qdrant (platform/addon_data.py passes it; team workspaces write it)."""
 SNAPSHOT_PREFIX = "snapshots"
 JOB_SOURCE = Path(__file__).with_name("qdrant_snapshot.py")
 Store = tuple[str, k8s.apiextensions.CustomResource]
@@ -73,6 +76,10 @@ class QdrantArgs:
     """The VPC the snapshot job runs in: a bucket name its guarded S3 gateway endpoint denies
     (`s3_endpoint_bucket_prefixes`, a platform stack's `consumerBucketPrefixes`) is refused. Default: None (no guarded
     endpoint known)."""
+    client_secret_name: str | None = None
+    """The Secret each granted namespace gets (QDRANT_URL, QDRANT_API_KEY). Default: `<fullname>-credentials`
+    (`fullname`: the name truncated to 40), one per instance; a caller whose clients already mount another name
+    passes it (the platform: `PLATFORM_CLIENT_SECRET`)."""
     protect: bool = True
     """Pulumi `protect` + `retain_on_delete` on the release, secrets and snapshot bucket; also the secrets' recovery
     window unless configured (`data.config.secret_recovery_window`). Default: true (stateful; dev passes false)."""
@@ -90,6 +97,8 @@ class Qdrant(pulumi.ComponentResource):
     workspaces of other stacks)."""
     service_ports: list[ServicePort]
     """What client pods reach: the REST and gRPC API ports."""
+    client_secret_name: str
+    """The Secret each granted namespace gets (`QdrantArgs.client_secret_name`, or `<fullname>-credentials`)."""
 
     def __init__(self, name: str, args: QdrantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:data:Qdrant", name, None, args.cluster.bind(opts))
@@ -106,6 +115,7 @@ class Qdrant(pulumi.ComponentResource):
         self.namespace = namespace(child(name, "namespace"), self, cfg.namespace, existing=cluster.namespaces,
                                    provider=cluster.provider)
         self.keys_secret = f"{self.fullname}-api-keys"
+        self.client_secret_name = args.client_secret_name or f"{self.fullname}-credentials"
         svc = f"{self.fullname}.{cfg.namespace}.svc.cluster.local"
         self.url = pulumi.Output.from_input(f"http://{svc}:{HTTP_PORT}")
         self.grpc_url = f"http://{svc}:{GRPC_PORT}"
@@ -125,7 +135,8 @@ class Qdrant(pulumi.ComponentResource):
         cronjob = self._snapshots(name, args, server) if cfg.snapshots.enabled else None
         if args.monitoring is not None:
             self._observability(name, args.monitoring, server, cronjob)
-        self.register_outputs({"url": self.url, "snapshotBucket": self.snapshot_bucket})
+        self.register_outputs({"url": self.url, "snapshotBucket": self.snapshot_bucket,
+                               "clientSecretName": self.client_secret_name})
 
     def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
         return child_options(self, provider=self._provider, **kwargs)
@@ -153,12 +164,12 @@ class Qdrant(pulumi.ComponentResource):
         server = self._external_secret(child(name, "server-keys"), args, rw, cfg.namespace, self.keys_secret, {
             API_KEY: secrets[API_KEY], READ_ONLY_API_KEY: secrets[READ_ONLY_API_KEY]})
         for ns in args.client_namespaces:
-            self._external_secret(child(name, f"credentials-{ns}"), args, rw, ns, CREDENTIALS_SECRET,
+            self._external_secret(child(name, f"credentials-{ns}"), args, rw, ns, self.client_secret_name,
                                   {"key": secrets[API_KEY]}, client=True)
         if args.read_only_namespaces:
             ro = self._store(name, "ro", args, [secrets[READ_ONLY_API_KEY]], list(args.read_only_namespaces))
             for ns in args.read_only_namespaces:
-                self._external_secret(child(name, f"credentials-{ns}"), args, ro, ns, CREDENTIALS_SECRET,
+                self._external_secret(child(name, f"credentials-{ns}"), args, ro, ns, self.client_secret_name,
                                       {"key": secrets[READ_ONLY_API_KEY]}, client=True)
         return [server]
 
@@ -191,7 +202,7 @@ class Qdrant(pulumi.ComponentResource):
             "target": {"name": target, "creationPolicy": "Owner"},
             "data": [{"secretKey": k, "remoteRef": {"key": s.name}} for k, s in keys.items()],
         }
-        if client:  # env-ready: `envFrom: [{secretRef: {name: qdrant-credentials}}]`
+        if client:  # env-ready: `envFrom: [{secretRef: {name: <client_secret_name>}}]`
             spec["target"]["template"] = {"engineVersion": "v2", "data": {
                 "QDRANT_URL": self.url, "QDRANT_API_KEY": "{{ .key }}"}}
         return k8s.apiextensions.CustomResource(

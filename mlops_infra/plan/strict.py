@@ -7,7 +7,10 @@
   would bind to the default provider, i.e. the ambient kubeconfig, not the cluster the component was given.
 - One Kubernetes object registered twice on one provider (same group, kind, namespace and name, different URNs):
   the plan passes, but pulumi-kubernetes (>= 4.29 creates client-side) gets AlreadyExists for the second. Patch
-  resources (`...Patch`) and reads are meant to name an existing object, and are left out.
+  resources (`...Patch`) and reads are meant to name an existing object, and are left out. A namespaced object
+  without `metadata.namespace` is the one in `default` (where the provider creates it); a cluster-scoped one
+  (a core kind of `render.CLUSTER_SCOPED`, a kind whose registered CRD says `Cluster`, or a `Cluster*` kind) has
+  no namespace, whatever its metadata says.
 
 Each problem is one line; the engine raises them together as a PlanError of kind "input" (exit 2).
 """
@@ -18,6 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .inventory import ResourceRecord
+from .render import CLUSTER_SCOPED
+
+CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 
 COMPONENT_PREFIX = "mlops:"
 
@@ -95,8 +101,9 @@ def duplicate_kubernetes_objects(registrations: Sequence[Registration]) -> list[
     """Two registrations of one Kubernetes object (group, kind, namespace, name) on one provider."""
     first: dict[tuple[str, str, str, str, str], Registration] = {}
     problems = []
+    scopes = _crd_scopes(registrations)
     for reg in registrations:
-        key = _kubernetes_object(reg.record)
+        key = _kubernetes_object(reg.record, scopes)
         if key is None:
             continue
         seen = first.get(key)
@@ -110,9 +117,21 @@ def duplicate_kubernetes_objects(registrations: Sequence[Registration]) -> list[
     return problems
 
 
-def _kubernetes_object(record: ResourceRecord) -> tuple[str, str, str, str, str] | None:
+def _crd_scopes(registrations: Sequence[Registration]) -> dict[tuple[str, str], str]:
+    """(API group, kind) -> scope (`Namespaced`, `Cluster`) of each CustomResourceDefinition the program registers."""
+    found: dict[tuple[str, str], str] = {}
+    for reg in registrations:
+        spec = reg.record.inputs.get("spec") if reg.record.type == CRD else None
+        if isinstance(spec, dict) and isinstance(spec.get("names"), dict):
+            found[(str(spec.get("group")), str(spec["names"].get("kind")))] = str(spec.get("scope"))
+    return found
+
+
+def _kubernetes_object(record: ResourceRecord,
+                       scopes: dict[tuple[str, str], str]) -> tuple[str, str, str, str, str] | None:
     """(provider, API group, kind, namespace, name) of a Kubernetes object the program creates, when its name is
-    known; None for anything else (components, Helm releases, patches, reads)."""
+    known: namespace "" for a cluster-scoped kind, "default" when a namespaced one names none; None for anything
+    else (components, Helm releases, patches, reads)."""
     if not (record.custom and record.type.startswith("kubernetes:")) or (record.options or {}).get("read"):
         return None
     _, module, kind = record.type.split(":", 2)
@@ -125,7 +144,14 @@ def _kubernetes_object(record: ResourceRecord) -> tuple[str, str, str, str, str]
     namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
     provider = str((record.options or {}).get("provider") or "")  # the provider's URN (none: the default one)
     group = module.rsplit("/", 1)[0]
-    return provider, "" if group == "core" else group, kind, namespace if isinstance(namespace, str) else "", name
+    group = "" if group == "core" else group
+    if kind in CLUSTER_SCOPED or scopes.get((group, kind)) == "Cluster" or kind.startswith("Cluster"):
+        namespace = ""
+    elif namespace is None or namespace == "":
+        namespace = "default"
+    elif not isinstance(namespace, str):  # not known at plan time: no identity to compare
+        return None
+    return provider, group, kind, namespace, name
 
 
 def strict_problems(registrations: Sequence[Registration]) -> list[str]:

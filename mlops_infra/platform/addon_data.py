@@ -12,7 +12,7 @@ from ..blocks.namespace import PLATFORM_CLIENT
 from ..blocks.naming import child
 from ..data.dvc import DvcRemotes, DvcRemotesArgs
 from ..data.lakefs import LakeFs, LakeFsArgs
-from ..data.qdrant import CREDENTIALS_SECRET, Qdrant, QdrantArgs
+from ..data.qdrant import PLATFORM_CLIENT_SECRET, Qdrant, QdrantArgs
 from .addons import AddOn, PlatformContext
 from .output_key import Key
 
@@ -112,10 +112,11 @@ def _qdrant_on_platform(ctx: PlatformContext, config: QdrantConfig) -> dict[str,
         client_namespace_labels=None if config.client_namespaces else PLATFORM_CLIENT,  # + team workspaces
         read_only_namespaces=list(config.read_only_namespaces),
         external_secrets=[ctx.external_secrets], monitoring=ctx.monitoring, bucket_guard=ctx.bucket_guard,
+        client_secret_name=PLATFORM_CLIENT_SECRET,  # the name consumers' pods already mount (and workspaces write)
         protect=ctx.protect), ctx.k8s_opts)
     ctx.service_ports.extend(qdrant.service_ports)  # Qdrant's own ingress policy then admits only the granted ones
     out: dict[str, Any] = {"qdrantUrl": qdrant.url, "qdrantGrpcUrl": qdrant.grpc_url,
-                           "qdrantNamespace": config.namespace, "qdrantCredentialsSecret": CREDENTIALS_SECRET}
+                           "qdrantNamespace": config.namespace, "qdrantCredentialsSecret": qdrant.client_secret_name}
     if not config.client_namespaces:  # the teams' key, for team workspaces as well (platform/workspace_credentials.py)
         ctx.workspace_qdrant.append(qdrant)
     if qdrant.snapshots is not None:

@@ -25,6 +25,7 @@ from ..pipelines.prefect_config import prefect_problems
 from ..registry.config import INGRESS_NEEDS, MlflowModelRegistryConfig, ModelRegistryConfig
 from ..security.config import SecurityBaselineConfig
 from ..serving.config import ServingConfig, ServingEngineConfig
+from .add_ons_elsewhere import elsewhere_problems, platform_add_ons
 
 DataClassification = Literal["public", "internal", "confidential", "restricted"]
 
@@ -141,7 +142,7 @@ class PlatformConfig(ConfigModel):
         yield from isolated_vpc_problems(self)
         yield from existing_vpc_problems(self)
         yield from guard_network_problems(self.security_baseline, self.network, self.cluster, self.name)
-        if self.mlflow is not None and self.mlflow.ingress.enabled and not self.cluster.load_balancer_controller:
+        if self.mlflow is not None and self.mlflow.ingress.enabled and not self.cluster.runs_load_balancer_controller:
             yield "modelRegistry.ingress.enabled", INGRESS_NEEDS
         consumers = sorted({t.name for t in self.cluster.teams} | self.orchestration.namespaces)
         if self.mlflow is not None and self.mlflow.loopback_only and consumers:
@@ -158,6 +159,8 @@ class PlatformConfig(ConfigModel):
         yield from component_namespace_problems(self.orchestration, self.data)
         yield from workspace_problems(self)
         yield from serving_problems(self)
+        yield from elsewhere_problems(self.cluster.add_ons_installed_elsewhere, platform_add_ons(
+            self.cluster, self.gpu, self.gpu_pools, self.monitoring, self.security_baseline, self.serving, self.orchestration))
         if isinstance(self.feature_store, FeastFeatureStoreConfig):
             for path, msg in self.feature_store.network_problems(private):
                 yield f"featureStore.{path}", msg
@@ -273,7 +276,7 @@ def workload_endpoint_services(config: PlatformConfig) -> list[str]:
 def orchestration_problems(config: PlatformConfig) -> Iterable[Problem]:
     """Orchestrators need the GPU pools they name, and External Secrets for their database credentials."""
     orch, pools = config.orchestration, [p.name for p in config.gpu_pools]
-    for path, msg in (*orch.gpu_pool_problems(pools), *orch.ingress_problems(config.cluster.load_balancer_controller)):
+    for path, msg in (*orch.gpu_pool_problems(pools), *orch.ingress_problems(config.cluster.runs_load_balancer_controller)):
         yield f"orchestration.{path}", msg
     sb = config.security_baseline
     yield from ((f"orchestration.metaflow.{path}", msg) for path, msg in metaflow_problems(
@@ -375,7 +378,7 @@ def serving_problems(config: PlatformConfig) -> Iterable[Problem]:
         yield "serving.enabled", "serving reads models from the MLflow registry's artifact bucket: enable modelRegistry"
     if not isinstance(srv, ServingConfig):
         return
-    if srv.exposure.ingress and not config.cluster.load_balancer_controller:
+    if srv.exposure.ingress and not config.cluster.runs_load_balancer_controller:
         yield "serving.exposure.mode", INGRESS_NEEDS
     if srv.exposure.mode == "public" and config.environment != "prod":
         yield "serving.exposure.mode", f"public endpoints are for prod only (environment {config.environment})"

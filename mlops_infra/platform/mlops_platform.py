@@ -301,7 +301,9 @@ class MlopsPlatform(pulumi.ComponentResource):
             "container_insights": cluster.refs.container_insights, "metrics_server": cluster.refs.metrics_server,
             "service_ipv4_cidr": cluster.refs.service_ipv4_cidr,
             "interface_endpoints": list(network.interface_endpoints or ()),
-            "cluster_add_ons": installed(cluster.provider), "s3_gateway_endpoint_id": network.s3_gateway_endpoint_id,
+            # What this program installed, and what config says another stack did (cluster.addOnsInstalledElsewhere).
+            "cluster_add_ons": sorted({*installed(cluster.provider), *self.config.cluster.add_ons_installed_elsewhere}),
+            "s3_gateway_endpoint_id": network.s3_gateway_endpoint_id,
             "platform_namespaces": platform_namespaces(self.config),
             # Only where this stack writes the endpoint policy that admits them (a VPC made elsewhere: its owner's).
             "consumer_bucket_prefixes": list(sb.consumer_bucket_prefixes)

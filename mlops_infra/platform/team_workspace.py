@@ -21,7 +21,7 @@ from ..compute.gpu_pool import GpuNodePool, GpuNodePoolArgs
 from ..compute.gpu_software import installs_efa_plugin, tolerations
 from ..compute.training_foundations import TRAINING_LEVEL
 from ..config.versions import DEFAULT_EKS_VERSION
-from ..data.qdrant import CREDENTIALS_SECRET as QDRANT_SECRET
+from ..data.qdrant import PLATFORM_CLIENT_SECRET as QDRANT_SECRET
 from ..features.feature_server import CLIENT_LABEL as FEATURE_CLIENT_LABEL
 from ..outputs import CONTRACT, PlatformOutputs, TeamWorkspaceTerms
 from ..registry.mlflow_users import CREDENTIALS_SECRET as MLFLOW_SECRET

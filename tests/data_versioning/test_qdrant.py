@@ -106,7 +106,7 @@ def test_no_key_is_a_plain_value_anywhere(prod: Inventory) -> None:
 
 def test_each_namespace_gets_its_levels_key_through_a_store_it_may_use(prod: Inventory) -> None:
     creds = {e.inputs["metadata"]["namespace"]: e.inputs["spec"] for e in prod.of_type(EXTERNAL_SECRET)
-             if e.inputs["spec"]["target"]["name"] == "qdrant-credentials"}
+             if e.inputs["spec"]["target"]["name"] == prod.outputs["credentialsSecret"]}
     assert set(creds) == {"research", "ranking"}
     api, ro = (prod.named(f"mlops-prod-qdrant-{k}-secret").inputs["name"] for k in ("api-key", "read-only-api-key"))
     assert creds["research"]["data"][0]["remoteRef"]["key"] == api

@@ -66,10 +66,20 @@ def test_the_contract_says_whether_the_platform_runs_kserve() -> None:
     assert {"cert-manager", "kserve-resources"} <= set(charts(planned("staging")))
 
 
-def test_model_serving_alone_on_a_cluster_that_runs_kserve_installs_only_its_own_namespace() -> None:
-    """Planned on staging (whose serving installed KServe): no second cert-manager or kserve namespace or release,
-    and the models still wait for nothing the cluster lacks."""
-    inv = on("staging", EXAMPLES / "model_serving")
+def serving_copy(tmp_path: Path, install: bool) -> Path:
+    """A copy of examples/model_serving whose stack chooses `installController: install`."""
+    program = copy(tmp_path, "model_serving", "serving")
+    stack_file = program / "Pulumi.dev.yaml"
+    stack = yaml.safe_load(stack_file.read_text(encoding="utf-8"))
+    stack["config"]["model_serving:installController"] = install  # the stack's explicit choice
+    stack_file.write_text(yaml.safe_dump(stack), encoding="utf-8")
+    return program
+
+
+def test_model_serving_alone_on_a_cluster_that_runs_kserve_installs_only_its_own_namespace(tmp_path: Path) -> None:
+    """Planned on staging (whose serving installed KServe) with `installController: false`: no second cert-manager
+    or kserve namespace or release, and the models still wait for nothing the cluster lacks."""
+    inv = on("staging", serving_copy(tmp_path, False))
     assert namespaces(inv) == ["search-serving"]
     assert charts(inv) == []
     (isvc,) = inv.of_type("kubernetes:serving.kserve.io/v1beta1:InferenceService")
@@ -88,8 +98,7 @@ def test_model_serving_alone_on_a_cluster_without_kserve_installs_it() -> None:
 ])
 def test_model_serving_refuses_an_install_the_cluster_contradicts(tmp_path: Path, platform: str, install: str,
                                                                    message: str) -> None:
-    program = copy(tmp_path, "model_serving", "serving",
-                   main=("install_controller=not cluster.kserve_installed", f"install_controller={install}"))
+    program = serving_copy(tmp_path, install == "True")
     with pytest.raises(PlanError, match=message):
         on(platform, program)
 

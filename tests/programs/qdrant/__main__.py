@@ -38,3 +38,4 @@ qdrant = Qdrant(f"mlops-{variant}-qdrant", QdrantArgs(
     pulumi.ResourceOptions(providers={"kubernetes": provider}))
 pulumi.export("url", qdrant.url)
 pulumi.export("snapshotBucket", qdrant.snapshot_bucket)
+pulumi.export("credentialsSecret", qdrant.client_secret_name)
