@@ -48,7 +48,8 @@ CLUSTER_SCOPED = frozenset({
     "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy",
     "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "APIService",
     "CertificateSigningRequest", "FlowSchema", "PriorityLevelConfiguration", "ComponentStatus", "IPAddress",
-    "ServiceCIDR", "DeviceClass", "VolumeAttributesClass",
+    "ServiceCIDR", "DeviceClass", "VolumeAttributesClass", "ClusterTrustBundle", "ResourceSlice", "DeviceTaintRule",
+    "StorageVersion", "StorageVersionMigration", "PodSecurityPolicy",
 })
 
 

@@ -7,10 +7,11 @@
   would bind to the default provider, i.e. the ambient kubeconfig, not the cluster the component was given.
 - One Kubernetes object registered twice on one provider (same group, kind, namespace and name, different URNs):
   the plan passes, but pulumi-kubernetes (>= 4.29 creates client-side) gets AlreadyExists for the second. Patch
-  resources (`...Patch`) and reads are meant to name an existing object, and are left out. A namespaced object
-  without `metadata.namespace` is the one in `default` (where the provider creates it); a cluster-scoped one
-  (a core kind of `render.CLUSTER_SCOPED`, a kind whose registered CRD says `Cluster`, or a `Cluster*` kind) has
-  no namespace, whatever its metadata says.
+  resources (`...Patch`) and reads are meant to name an existing object, and are left out. Scope and default
+  namespace come from `kube_identity`: a cluster-scoped object has no namespace, whatever its metadata says; a
+  namespaced one without `metadata.namespace` is the one in its provider's default namespace (when that is not
+  known at plan time, it is only the same object as another unnamespaced one on that provider); an object of a
+  kind whose scope is not known is compared by the namespace as written.
 
 Each problem is one line; the engine raises them together as a PlanError of kind "input" (exit 2).
 """
@@ -20,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .inventory import ResourceRecord
-from .render import CLUSTER_SCOPED
+from .inventory import SECRET, UNKNOWN, ResourceRecord
+from .kube_identity import cluster_scoped, provider_namespaces
 
 CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 
@@ -102,8 +103,9 @@ def duplicate_kubernetes_objects(registrations: Sequence[Registration]) -> list[
     first: dict[tuple[str, str, str, str, str], Registration] = {}
     problems = []
     scopes = _crd_scopes(registrations)
+    namespaces = provider_namespaces(r.record for r in registrations if r.provider)
     for reg in registrations:
-        key = _kubernetes_object(reg.record, scopes)
+        key = _kubernetes_object(reg.record, scopes, namespaces)
         if key is None:
             continue
         seen = first.get(key)
@@ -127,11 +129,16 @@ def _crd_scopes(registrations: Sequence[Registration]) -> dict[tuple[str, str], 
     return found
 
 
-def _kubernetes_object(record: ResourceRecord,
-                       scopes: dict[tuple[str, str], str]) -> tuple[str, str, str, str, str] | None:
+PROVIDER_NAMESPACE = "(the provider's namespace)"
+"""The namespace of an unnamespaced object whose provider's default namespace is not known at plan time."""
+
+
+def _kubernetes_object(record: ResourceRecord, scopes: dict[tuple[str, str], str],
+                       namespaces: dict[str, str]) -> tuple[str, str, str, str, str] | None:
     """(provider, API group, kind, namespace, name) of a Kubernetes object the program creates, when its name is
-    known: namespace "" for a cluster-scoped kind, "default" when a namespaced one names none; None for anything
-    else (components, Helm releases, patches, reads)."""
+    known: namespace "" for a cluster-scoped kind, the provider's default namespace (`namespaces`, else
+    `PROVIDER_NAMESPACE`) when a namespaced one names none, as written for a kind of unknown scope; None for
+    anything else (components, Helm releases, patches, reads)."""
     if not (record.custom and record.type.startswith("kubernetes:")) or (record.options or {}).get("read"):
         return None
     _, module, kind = record.type.split(":", 2)
@@ -139,17 +146,18 @@ def _kubernetes_object(record: ResourceRecord,
         return None
     metadata = record.inputs.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not name or name in (UNKNOWN, SECRET):
         return None
     namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
     provider = str((record.options or {}).get("provider") or "")  # the provider's URN (none: the default one)
     group = module.rsplit("/", 1)[0]
     group = "" if group == "core" else group
-    if kind in CLUSTER_SCOPED or scopes.get((group, kind)) == "Cluster" or kind.startswith("Cluster"):
+    scoped = cluster_scoped(group, kind, scopes)
+    if scoped:
         namespace = ""
     elif namespace is None or namespace == "":
-        namespace = "default"
-    elif not isinstance(namespace, str):  # not known at plan time: no identity to compare
+        namespace = "" if scoped is None else namespaces.get(provider, PROVIDER_NAMESPACE)
+    elif not isinstance(namespace, str) or namespace in (UNKNOWN, SECRET):  # not known at plan time: no identity
         return None
     return provider, group, kind, namespace, name
 

@@ -32,9 +32,12 @@ ipamd attaches ("limited by the maximum number for the instance type"), and so t
 
 The bound stays low: each node counts the smallest of its group's instance types, every hostNetwork DaemonSet is
 taken to run on it, and the other users of the subnets (the cluster's ENIs, load balancers, endpoints, databases)
-are not counted, so a finding means the subnets cannot hold the groups' pods even in the best case. Not judged:
-prefix delegation (`ENABLE_PREFIX_DELEGATION`: /28 prefixes, another address model), custom networking (ENIConfig,
-`AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG`: pods take addresses of other subnets), IPv6 clusters, groups whose launch
+are not counted, so a finding means the subnets cannot hold the groups' pods even in the best case. The aws-node
+settings are read from the vpc-cni add-on (aws:eks/addon configurationValues, pulumi-eks VpcCniAddon inputs), then
+an aws-node DaemonSet or a DaemonSetPatch of kube-system/aws-node. Not judged: prefix delegation
+(`ENABLE_PREFIX_DELEGATION`: /28 prefixes, another address model), custom networking (ENIConfig,
+`AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG`: pods take addresses of other subnets), a cluster without the VPC CNI
+(`bootstrapSelfManagedAddons: false` and none installed: another CNI's addresses), IPv6 clusters, groups whose launch
 template names an AMI (`imageId`: a custom AMI, whose bootstrap sets maxPods) or is made elsewhere (a literal
 `id`: it may name one), Windows groups (another IPAM), groups
 with an instance type outside the catalogue or subnets made elsewhere, Karpenter NodePools (no node count),
@@ -86,23 +89,84 @@ def usable(subnet: Resource) -> int | None:
     return None if net is None or net.version != 4 else max(0, net.num_addresses - 5)
 
 
-def cni_env(idx: Index) -> dict[str, str] | None:
-    """The VPC CNI's (aws-node) environment as the stack sets it, add-on configuration and DaemonSet; None: unknown."""
-    env: dict[str, str] = {}
-    for addon in idx.of_type(ADDON):
-        if addon.get("addonName") == "vpc-cni":
-            cfg = doc(addon.get("configurationValues"))
-            if cfg is UNKNOWN:
-                return None
-            values = cfg.get("env") if isinstance(cfg, Mapping) else None
-            env.update({str(k): str(v) for k, v in (values.items() if isinstance(values, Mapping) else [])})
-    for ds in idx.of_type("kubernetes:apps/v1:DaemonSet"):
-        if ds.get("metadata", "name") == "aws-node":
-            for c in as_list(ds.get("spec", "template", "spec", "containers")):
-                if isinstance(c, Mapping):
-                    env.update({str(e.get("name")): str(e.get("value")) for e in as_list(c.get("env"))
-                                if isinstance(e, Mapping)})
+VPC_CNI_ADDON = "eks:index:VpcCniAddon"
+VPC_CNI_PROPS = (("customNetworkConfig", "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"), ("warmEniTarget", "WARM_ENI_TARGET"),
+                 ("warmIpTarget", "WARM_IP_TARGET"), ("enablePrefixDelegation", "ENABLE_PREFIX_DELEGATION"))
+"""pulumi-eks VpcCniAddon inputs -> the aws-node variable it sets (nodejs/eks/addons/cni-addon.ts computeEnv; the
+add-on's configurationValues.env is merged over them, mergeConfigurationValues)."""
+AWS_NODE = ("kubernetes:apps/v1:DaemonSet", "kubernetes:apps/v1:DaemonSetPatch")
+
+
+JUDGED_ENV = (*AWS_NODE_ENV, "WARM_ENI_TARGET", "WARM_IP_TARGET", "MINIMUM_IP_TARGET", "MAX_ENI")
+"""The aws-node variables this family reads: one of them not known at plan time makes the configuration unknown."""
+
+
+def _env_values(values: Any) -> dict[str, str] | None:
+    """A {name: value} map or a core/v1 EnvVar list, as strings; None: a variable the family reads is not known at
+    plan time (an unknown value, or a reference: valueFrom). Others are left out when not known."""
+    pairs = values.items() if isinstance(values, Mapping) else [
+        (e.get("name"), e.get("value", UNKNOWN if "valueFrom" in e else "")) for e in as_list(values)
+        if isinstance(e, Mapping)]
+    env = {}
+    for name, value in pairs:
+        if name is UNKNOWN or (value is UNKNOWN and name in JUDGED_ENV):
+            return None
+        if value is not UNKNOWN:
+            env[str(name)] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
+
+
+def _addon_env(addon: Resource) -> dict[str, str] | None:
+    env: dict[str, str] = {}
+    if addon.type == VPC_CNI_ADDON:
+        for prop, var in VPC_CNI_PROPS:
+            value = addon.get(prop)
+            if value is UNKNOWN:
+                return None
+            if value not in (None, False, 0, ""):
+                env[var] = str(value).lower() if isinstance(value, bool) else str(value)
+    cfg = addon.get("configurationValues")
+    cfg = cfg if isinstance(cfg, Mapping) else doc(cfg)  # pulumi-eks takes an object, aws:eks/addon a JSON string
+    if cfg is UNKNOWN:
+        return None
+    found = _env_values(cfg.get("env") if isinstance(cfg, Mapping) else None)
+    return None if found is None else {**env, **found}
+
+
+def cni_env(idx: Index) -> dict[str, str] | None:
+    """The VPC CNI's (aws-node) environment as the stack sets it: the vpc-cni add-on's configuration (aws:eks/addon,
+    pulumi-eks VpcCniAddon), then the aws-node container of a DaemonSet or DaemonSetPatch `kube-system/aws-node`;
+    None: unknown."""
+    env: dict[str, str] = {}
+    addons = [a for a in idx.of_type(ADDON) if a.get("addonName") == "vpc-cni"] + idx.of_type(VPC_CNI_ADDON)
+    for ds in [*addons, *(d for d in idx.of_type(*AWS_NODE) if d.get("metadata", "name") == "aws-node"
+                          and d.get("metadata", "namespace") in (None, "kube-system"))]:
+        found = _addon_env(ds) if ds in addons else _container_env(ds)
+        if found is None:
+            return None
+        env.update(found)
+    return env
+
+
+def _container_env(ds: Resource) -> dict[str, str] | None:
+    env: dict[str, str] = {}
+    for c in as_list(ds.get("spec", "template", "spec", "containers")):
+        if isinstance(c, Mapping) and c.get("name") in ("aws-node", None):
+            found = _env_values(c.get("env"))
+            if found is None:
+                return None
+            env.update(found)
+    return env
+
+
+def no_vpc_cni(idx: Index) -> bool:
+    """Whether the cluster runs without the VPC CNI: EKS creates no aws-node with `bootstrapSelfManagedAddons: false`
+    (EKS API CreateCluster), and the stack installs none (vpc-cni add-on, VpcCniAddon, aws-node DaemonSet, chart
+    aws-vpc-cni): pods take another CNI's addresses (an overlay such as Cilium's cluster-pool), not the subnets'."""
+    clusters = idx.of_type(CLUSTER)
+    return bool(clusters) and all(c.get("bootstrapSelfManagedAddons") is False for c in clusters) and not (
+        "vpc-cni" in idx.addons or idx.of_type(VPC_CNI_ADDON) or idx.releases("aws-vpc-cni")
+        or any(d.get("metadata", "name") == "aws-node" for d in idx.of_type("kubernetes:apps/v1:DaemonSet")))
 
 
 def cni_model_unknown(idx: Index) -> str | None:
@@ -112,6 +176,8 @@ def cni_model_unknown(idx: Index) -> str | None:
             return "an IPv6 or unknown IP family"
     if idx.of_type(ENI_CONFIG):
         return "custom networking (ENIConfig)"
+    if no_vpc_cni(idx):
+        return "no VPC CNI (bootstrapSelfManagedAddons false and none installed)"
     env = cni_env(idx)
     if env is None:
         return "unknown vpc-cni configuration"

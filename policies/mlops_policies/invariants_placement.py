@@ -35,7 +35,7 @@ from .invariants_index import (
     walk,
 )
 from .invariants_workloads import ALLOWLIST, CHART_SECRET_KEYS, allowed, secret_refs, service_accounts
-from .node_model import EBS_ZONE, UNMODELLED, NodeType, node_types, tolerated, unknown_nodes
+from .node_model import EBS_ZONE, NodeType, may_carry, node_types, tolerated, unknown_nodes
 from .pod_model import INSTALLERS, Pods, PodTemplate, others, pods
 
 GPU, EFA = "nvidia.com/gpu", "vpc.amazonaws.com/efa"
@@ -88,27 +88,9 @@ def pod_requests(spec: Mapping[str, Any]) -> dict[str, float]:
     return total
 
 
-KARPENTER_WELL_KNOWN = frozenset({
-    "kubernetes.io/arch", "kubernetes.io/os", "node.kubernetes.io/instance-type", "topology.kubernetes.io/zone",
-    "topology.kubernetes.io/region", "karpenter.sh/capacity-type", "node.kubernetes.io/windows-build"})
-"""Well-known labels a pod may select on a NodePool that does not constrain them (kubernetes-sigs/karpenter
-pkg/apis/v1/labels.go WellKnownLabels; the scheduler checks compatibility with `AllowUndefinedWellKnownLabels`).
-The AWS provider's `karpenter.k8s.aws/` labels are already not judged (node_model.UNMODELLED)."""
-
-
 def _label_ok(nt: NodeType, key: str, test: Any) -> bool:
     """Whether a node of this type may carry a label satisfying `test(value or None)`."""
-    if key.startswith(UNMODELLED) or nt.labels.get(key) is UNKNOWN:
-        return True
-    if key in nt.labels:
-        return bool(test(nt.labels[key]))
-    for req in nt.requirements:  # Karpenter picks any value its requirements allow
-        if req.get("key") == key:
-            return req.get("operator") in ("Exists", "NotIn", "Gt", "Lt") or any(
-                test(v) for v in as_list(req.get("values")))
-    if nt.pool.startswith("NodePool ") and key in KARPENTER_WELL_KNOWN:
-        return True  # a label the pool leaves open: Karpenter launches a node with the value the pod asks for
-    return bool(test(None))
+    return may_carry(nt.labels, nt.requirements if nt.pool.startswith("NodePool ") else None, key, test)
 
 
 def _expr_ok(nt: NodeType, expr: Mapping[str, Any]) -> bool:
@@ -125,7 +107,8 @@ def why_not(spec: Mapping[str, Any], nt: NodeType) -> str | None:
     selector = spec.get("nodeSelector")
     for key, value in (selector.items() if isinstance(selector, Mapping) else []):
         if value is not UNKNOWN and not _label_ok(nt, str(key), lambda v, want=value: v == want):
-            hint = " (the EBS CSI driver's node plugin sets it; the stack installs no driver)" if key == EBS_ZONE else ""
+            hint = (" (the EBS CSI driver's node plugin sets it; the stack installs no driver that runs on these "
+                    "nodes)") if key == EBS_ZONE else ""
             return f"it lacks label {key}={value}{hint}"
     terms = spec.get("affinity", {}).get("nodeAffinity", {}).get("requiredDuringSchedulingIgnoredDuringExecution", {}
                                                                  ).get("nodeSelectorTerms") if isinstance(

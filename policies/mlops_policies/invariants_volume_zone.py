@@ -15,8 +15,10 @@ family's `why_not`, plus the pod's own zone selector):
   `topology.kubernetes.io/zone`) none of which an admitted pool runs in (Kubernetes docs, Storage Classes, "Allowed topologies");
 - the same class binding `Immediate` (the API default when `volumeBindingMode` is unset): the claim is provisioned
   before the scheduler picks a node, "without knowledge of the Pod's scheduling requirements" (Storage Classes,
-  "Volume binding mode"), in any zone where the cluster has nodes (external-provisioner without a selected node
-  takes the topology of the nodes that run the driver); a zone among those where no admitted pool runs is a finding.
+  "Volume binding mode"), in any zone where a node runs the driver (external-provisioner without a selected node
+  takes the topology of the nodes of the CSINodes the driver registered on: the pools where the stack's EBS CSI
+  driver runs its node plugin, node_model.ebs_csi_runs; every pool when the stack installs none); a zone among those
+  where no admitted pool runs is a finding.
   With `allowedTopologies` the provisioner asks for its zones as they are, checked against no node
   (kubernetes-csi/external-provisioner pkg/controller/topology.go GenerateAccessibilityRequirements, step 2:
   `requisiteTerms = flatten(allowedTopologies)`), so an allowed zone where no admitted pool runs is a finding even
@@ -32,8 +34,9 @@ family's `why_not`, plus the pod's own zone selector):
   the volume's is a ZoneMismatch too. A PersistentVolume whose node affinity and labels allow a zone its volume is
   not in (none, or wider than the volume) lets the pod land where the volume cannot attach when a pool that admits
   the pod runs there (InvalidVolume.ZoneMismatch, kubernetes-sigs/aws-ebs-csi-driver#701), a finding. A claim without
-  `volumeName` that a PersistentVolume pre-binds through `spec.claimRef` (name and namespace) is that volume's; for a
-  StatefulSet's volumeClaimTemplate, a claimRef `<template>-<set>-<ordinal>`;
+  `volumeName` that a PersistentVolume pre-binds through `spec.claimRef` (name and namespace) is that volume's. A
+  StatefulSet's ordinals are judged one by one, each with its own claims `<template>-<set>-<ordinal>` (a claim the
+  stack pre-creates under that name, else the template's, pre-bound by claimRef or provisioned): volume_claims;
 - all of a pod's claims together: the pod runs where every volume is, so the zones of its static volumes (and of its
   classes' allowedTopologies, WaitForFirstConsumer or Immediate: the volume is made in one of them) must meet in a
   zone of the pools that admit it.
@@ -63,12 +66,12 @@ from .core import UNKNOWN, Resource, Stack, as_list, stack_policy
 from .invariants_cluster import PACK
 from .invariants_index import NODE_GROUP, STORAGE_CLASS, Index, index, meta
 from .invariants_placement import why_not
-from .node_model import NODE_POOLS, NodeType, group_subnets, node_types, unknown_nodes
+from .node_model import EBS_ZONE, NODE_POOLS, NodeType, ebs_csi_installed, group_subnets, node_types, unknown_nodes
 from .pod_model import PodTemplate, pods
+from .volume_claims import Claim, bound_pv, claim_sets
 
 SUBNET = "aws:ec2/subnet:Subnet"
 EBS_VOLUME = "aws:ebs/volume:Volume"
-PERSISTENT_VOLUME = "kubernetes:core/v1:PersistentVolume"
 EBS_PROVISIONERS = ("ebs.csi.aws.com", "kubernetes.io/aws-ebs", "ebs.csi.eks.amazonaws.com")
 ZONE_KEYS = ("topology.kubernetes.io/zone", "topology.ebs.csi.aws.com/zone", "failure-domain.beta.kubernetes.io/zone")
 LABEL_KEYS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
@@ -130,51 +133,10 @@ def pod_zone_filter(spec: Mapping[str, Any]) -> Zones | None:
     return chosen if chosen is not None else from_terms
 
 
-def claims(idx: Index, tpl: PodTemplate) -> Iterator[tuple[str, Mapping[str, Any], Resource | None]]:
-    """(claim name, claim spec, the claim object or None for a volumeClaimTemplate) of each claim the pod mounts."""
-    for vol in as_list(tpl.spec.get("volumes")):
-        name = vol.get("persistentVolumeClaim", {}).get("claimName") if isinstance(vol, Mapping) and isinstance(
-            vol.get("persistentVolumeClaim"), Mapping) else None
-        pvc = idx.k8s.get(("PersistentVolumeClaim", tpl.namespace, name)) if isinstance(name, str) else None
-        spec = pvc.get("spec") if pvc is not None else None
-        if isinstance(name, str) and isinstance(spec, Mapping):
-            yield name, spec, pvc
-        # a generic ephemeral volume: the pod's own claim `<pod>-<volume>` made from this template (core/v1
-        # EphemeralVolumeSource.volumeClaimTemplate), bound and placed like any other claim
-        eph = vol.get("ephemeral") if isinstance(vol, Mapping) else None
-        claim = eph.get("volumeClaimTemplate") if isinstance(eph, Mapping) else None
-        if isinstance(claim, Mapping) and isinstance(claim.get("spec"), Mapping):
-            yield f"<pod>-{vol.get('name')}", claim["spec"], None
-    if tpl.kind == "StatefulSet":
-        for t in as_list(tpl.res.get("spec", "volumeClaimTemplates")):
-            if isinstance(t, Mapping) and isinstance(t.get("spec"), Mapping):
-                yield f"{(t.get('metadata') or {}).get('name')}-{tpl.name}-<ordinal>", t["spec"], None
-
-
 def default_class(idx: Index) -> Resource | None:
     for sc in idx.of_type(STORAGE_CLASS):
         if str((sc.get("metadata", "annotations") or {}).get("storageclass.kubernetes.io/is-default-class")) == "true":
             return sc
-    return None
-
-
-def bound_pv(idx: Index, tpl: PodTemplate, name: str, spec: Mapping[str, Any], pvc: Resource | None) -> \
-        tuple[str, Resource | None] | None:
-    """(name, object or None when not in the stack) of the PersistentVolume a claim binds: its `volumeName`, or a
-    volume pre-bound to the claim by `spec.claimRef` (name, namespace); None: the claim is provisioned dynamically."""
-    pv_name = spec.get("volumeName")
-    if isinstance(pv_name, str) and pv_name:
-        return pv_name, idx.unnamespaced.get(("PersistentVolume", pv_name))
-    ordinal = name.endswith("-<ordinal>")  # a StatefulSet's claim `<template>-<set>-<i>` (volumeClaimTemplates)
-    if pvc is not None or ordinal:
-        for pv in idx.of_type(PERSISTENT_VOLUME):
-            ref = pv.get("spec", "claimRef")
-            ref_name = ref.get("name") if isinstance(ref, Mapping) else None
-            if not isinstance(ref_name, str) or ref.get("namespace") != tpl.namespace:
-                continue
-            if ref_name == name or (ordinal and ref_name.startswith(name[:-len("<ordinal>")])
-                                    and ref_name[len(name) - len("<ordinal>"):].isdigit()):
-                return str(meta(pv)[1] or pv.name), pv
     return None
 
 
@@ -226,23 +188,22 @@ def ebs_class(idx: Index, spec: Mapping[str, Any]) -> Resource | None:
     return sc if sc is not None and sc.get("provisioner") in EBS_PROVISIONERS else None
 
 
-def claim_pins(idx: Index, tpl: PodTemplate, name: str, spec: Mapping[str, Any], pvc: Resource | None) -> \
-        Zones | None:
+def claim_pins(idx: Index, tpl: PodTemplate, claim: Claim) -> Zones | None:
     """The zones a claim confines its pod to, when known: a static volume's zone, or the allowedTopologies of its
     class (WaitForFirstConsumer: the scheduler picks a node they admit; Immediate: the provisioner makes the volume in
     one of them). None: not known, or not confining."""
-    bound = bound_pv(idx, tpl, name, spec, pvc)
+    bound = bound_pv(idx, tpl.namespace, claim)
     if bound is not None:
         return volume_zones(idx, bound[1])[0] if bound[1] is not None else None
-    sc = ebs_class(idx, spec)  # WaitForFirstConsumer or Immediate: the volume is made in an allowed zone
+    sc = ebs_class(idx, claim.spec)  # WaitForFirstConsumer or Immediate: the volume is made in an allowed zone
     return term_zones(sc.get("allowedTopologies"), "matchLabelExpressions") if sc is not None else None
 
 
 def claim_findings(idx: Index, tpl: PodTemplate, admitted: list[NodeType], where: Zones, cluster: Zones | None,
-                   name: str, spec: Mapping[str, Any], pvc: Resource | None = None) -> Iterator[str]:
+                   claim: Claim) -> Iterator[str]:
     """Why the claim's volume may be in a zone where no admitted pool runs (the pod's zones: `where`)."""
-    pools = _pools(admitted)
-    bound = bound_pv(idx, tpl, name, spec, pvc)
+    pools, name = _pools(admitted), claim.name
+    bound = bound_pv(idx, tpl.namespace, claim)
     if bound is not None:
         pv_name, pv = bound
         if pv is None:
@@ -263,7 +224,7 @@ def claim_findings(idx: Index, tpl: PodTemplate, admitted: list[NodeType], where
                    "the volume cannot attach (InvalidVolume.ZoneMismatch, pod stuck in ContainerCreating); set "
                    f"spec.nodeAffinity on topology.ebs.csi.aws.com/zone In [{_zones(zones)}]")
         return
-    sc = ebs_class(idx, spec)
+    sc = ebs_class(idx, claim.spec)
     if sc is None:
         return
     sc_name = meta(sc)[1] or sc.name
@@ -291,11 +252,23 @@ def mismatch_findings(idx: Index) -> Iterator[Finding]:
     """A bound PersistentVolume whose node affinity or zone labels exclude its EBS volume's zone: needs no node model
     (judged on EKS Auto Mode and self-managed nodes too)."""
     for tpl in pods(idx.stack).templates:
-        for name, spec, pvc in claims(idx, tpl):
-            bound = bound_pv(idx, tpl, name, spec, pvc)
+        seen = set()
+        for claim in (c for claims in claim_sets(idx, tpl) for c in claims):
+            bound = bound_pv(idx, tpl.namespace, claim)
             mismatch = volume_zones(idx, bound[1])[2] if bound is not None and bound[1] is not None else None
-            if mismatch:
-                yield tpl.res, f"{tpl.what} mounts claim {name}: {mismatch}"
+            if mismatch and (message := f"{tpl.what} mounts claim {claim.name}: {mismatch}") not in seen:
+                seen.add(message)
+                yield tpl.res, message
+
+
+def driver_zones(idx: Index, types: list[NodeType], zones: dict[str, Zones | None]) -> Zones | None:
+    """Zones where an Immediate claim without allowedTopologies may be provisioned: those of the pools where the
+    stack's EBS CSI driver runs its node plugin (external-provisioner pkg/controller/topology.go
+    aggregateTopologies: the nodes carrying the topology keys of a CSINode the driver registered on), every pool
+    when the stack installs no driver; None: a pool's zones are not known."""
+    runs = [nt for nt in types if EBS_ZONE in nt.labels] if ebs_csi_installed(idx) else types
+    known = [zones.get(nt.pool) for nt in runs]
+    return frozenset().union(*(z for z in known if z is not None)) if all(z is not None for z in known) else None
 
 
 def volume_zone_findings(idx: Index) -> Iterator[Finding]:
@@ -304,11 +277,10 @@ def volume_zone_findings(idx: Index) -> Iterator[Finding]:
     if not types or unknown_nodes(idx):
         return
     zones = pool_zones(idx)
-    known = [zones.get(nt.pool) for nt in types]
-    cluster = frozenset().union(*(z for z in known if z is not None)) if all(z is not None for z in known) else None
+    cluster = driver_zones(idx, types, zones)
     for tpl in pods(idx.stack).templates:
-        mounted = list(claims(idx, tpl))
-        if not mounted:
+        sets = list(claim_sets(idx, tpl))
+        if not sets:
             continue
         admitted = [nt for nt in types if why_not(tpl.spec, nt) is None]
         pool_sets = [zones.get(nt.pool) for nt in admitted]
@@ -319,22 +291,32 @@ def volume_zone_findings(idx: Index) -> Iterator[Finding]:
         where = where & wanted if wanted is not None else where
         if not where:  # the pod's own zone selector excludes every pool it admits: a placement problem, not a volume's
             continue
-        alone = False
-        pinned: list[tuple[str, Zones]] = []
-        for name, spec, pvc in mounted:
-            for message in claim_findings(idx, tpl, admitted, where, cluster, name, spec, pvc):
-                alone = True
-                yield tpl.res, message
-            pins = claim_pins(idx, tpl, name, spec, pvc)
-            if pins is not None:
-                pinned.append((name, pins))
-        # together: the pod runs where all its volumes are (each claim alone may be fine)
-        if not alone and len(pinned) > 1 and not where.intersection(*(z for _, z in pinned)):
-            each_zone = "; ".join(f"claim {n} in {_zones(z)}" for n, z in pinned)
-            yield tpl.res, (f"{tpl.what} mounts volumes that share no zone where a node pool that admits the pod "
-                            f"({_pools(admitted)}, in {_zones(where)}) runs ({each_zone}): no node can attach them "
-                            "all and the pod stays Pending (volume node affinity conflict); put the volumes in one "
-                            "zone")
+        seen: set[str] = set()  # a StatefulSet's ordinals share their dynamic claims: each finding once
+        for mounted in sets:
+            for message in pod_findings(idx, tpl, admitted, where, cluster, mounted):
+                if message not in seen:
+                    seen.add(message)
+                    yield tpl.res, message
+
+
+def pod_findings(idx: Index, tpl: PodTemplate, admitted: list[NodeType], where: Zones, cluster: Zones | None,
+                 mounted: list[Claim]) -> Iterator[str]:
+    """Findings of one pod's claims, alone, then together."""
+    alone = False
+    pinned: list[tuple[str, Zones]] = []
+    for claim in mounted:
+        for message in claim_findings(idx, tpl, admitted, where, cluster, claim):
+            alone = True
+            yield message
+        pins = claim_pins(idx, tpl, claim)
+        if pins is not None:
+            pinned.append((claim.name, pins))
+    # together: the pod runs where all its volumes are (each claim alone may be fine)
+    if not alone and len(pinned) > 1 and not where.intersection(*(z for _, z in pinned)):
+        each_zone = "; ".join(f"claim {n} in {_zones(z)}" for n, z in pinned)
+        yield (f"{tpl.what} mounts volumes that share no zone where a node pool that admits the pod "
+               f"({_pools(admitted)}, in {_zones(where)}) runs ({each_zone}): no node can attach them "
+               "all and the pod stays Pending (volume node affinity conflict); put the volumes in one zone")
 
 
 @stack_policy(

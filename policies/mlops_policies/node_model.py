@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +51,12 @@ UNMODELLED = ("topology.kubernetes.io/", "kubernetes.io/hostname", "topology.k8s
               "nvidia.com/", "karpenter.k8s.aws/", "k8s.amazonaws.com/", "vpc.amazonaws.com/",
               "node.kubernetes.io/lifecycle", "failure-domain.beta.kubernetes.io/")
 """Node label keys set by others (zones, hosts, feature discovery, Karpenter's instance labels): not judged."""
+KARPENTER_WELL_KNOWN = frozenset({
+    "kubernetes.io/arch", "kubernetes.io/os", "node.kubernetes.io/instance-type", "topology.kubernetes.io/zone",
+    "topology.kubernetes.io/region", "karpenter.sh/capacity-type", "node.kubernetes.io/windows-build"})
+"""Well-known labels a pod may select on a NodePool that does not constrain them (kubernetes-sigs/karpenter
+pkg/apis/v1/labels.go WellKnownLabels; the scheduler checks compatibility with `AllowUndefinedWellKnownLabels`).
+The AWS provider's `karpenter.k8s.aws/` labels are already not judged (UNMODELLED)."""
 
 
 VM_OVERHEAD = 0.075
@@ -192,17 +198,37 @@ def ebs_csi_node_settings(idx: Index) -> EbsNode:
     return settings or None
 
 
-def ebs_csi_runs(settings: EbsNode, labels: Mapping[str, Any], taints: tuple[Mapping[str, Any], ...]) -> bool:
-    """Whether the driver's node plugin runs on a node with `labels` and `taints`: its `node.nodeSelector` matches
-    and either `node.tolerateAllTaints` (chart default true) or `node.tolerations` (default: NoExecute, Exists)
-    tolerate each NoSchedule and NoExecute taint (aws-ebs-csi-driver charts/aws-ebs-csi-driver values.yaml and
+def may_carry(labels: Mapping[str, Any], requirements: tuple[Mapping[str, Any], ...] | None, key: str,
+              test: Callable[[Any], Any]) -> bool:
+    """Whether a node with the modelled `labels` may carry a label `key` satisfying `test(value or None)`: a key set
+    by others (UNMODELLED) or whose value is UNKNOWN may; a Karpenter pool (`requirements` not None) may carry any
+    value its requirements allow, and any value of a well-known label it leaves open; else the modelled value."""
+    if key.startswith(UNMODELLED) or labels.get(key) is UNKNOWN:
+        return True
+    if key in labels:
+        return bool(test(labels[key]))
+    for req in requirements or ():  # Karpenter picks any value its requirements allow
+        if req.get("key") == key:
+            return req.get("operator") in ("Exists", "NotIn", "Gt", "Lt") or any(
+                test(v) for v in as_list(req.get("values")))
+    if requirements is not None and key in KARPENTER_WELL_KNOWN:
+        return True  # a label the pool leaves open: Karpenter launches a node with the value the pod asks for
+    return bool(test(None))
+
+
+def ebs_csi_runs(settings: EbsNode, carries: Callable[[str, Any], bool],
+                 taints: tuple[Mapping[str, Any], ...]) -> bool:
+    """Whether the driver's node plugin runs on a node that `carries(key, value)` a label and has `taints`: its
+    `node.nodeSelector` may match (a label the model does not know is taken to match) and either
+    `node.tolerateAllTaints` (chart default true) or `node.tolerations` (default: NoExecute, Exists) tolerate each
+    NoSchedule and NoExecute taint (aws-ebs-csi-driver charts/aws-ebs-csi-driver values.yaml and
     templates/node.yaml). `node.affinity` is not read (its default only excludes Fargate and a1 types)."""
     if settings is None:
         return True
     for node in settings:
         selector = node.get("nodeSelector") or {}
         if not isinstance(selector, Mapping) or not all(
-                labels.get(k) is UNKNOWN or labels.get(k) == v or v is UNKNOWN for k, v in selector.items()):
+                v is UNKNOWN or carries(str(k), v) for k, v in selector.items()):
             continue
         if node.get("tolerateAllTaints", True) is not False:
             return True
@@ -212,14 +238,19 @@ def ebs_csi_runs(settings: EbsNode, labels: Mapping[str, Any], taints: tuple[Map
     return False
 
 
-def _labels(base: Any, extra: Mapping[str, Any], instance: InstanceType | None,
-            ebs_csi: EbsNode | bool = False, taints: tuple[Mapping[str, Any], ...] = ()) -> dict[str, Any]:
+def _labels(base: Any, extra: Mapping[str, Any], instance: InstanceType | None, ebs_csi: EbsNode | bool = False,
+            taints: tuple[Mapping[str, Any], ...] = (),
+            requirements: tuple[Mapping[str, Any], ...] | None = None) -> dict[str, Any]:
+    """A node's labels; `requirements`: a Karpenter pool's (None: not a Karpenter pool). The instance's labels are
+    there before the EBS CSI driver's selector is matched against them."""
     labels = {**(base if isinstance(base, Mapping) else {}), **extra, "kubernetes.io/os": "linux"}
-    if ebs_csi is not False and ebs_csi_runs(None if ebs_csi is True else ebs_csi, labels, taints):
-        labels[EBS_ZONE] = UNKNOWN  # the node's zone (zones are not modelled here; volume-zone compares them)
     if instance is not None:
         labels.update({INSTANCE_TYPE: instance.name, "beta.kubernetes.io/instance-type": instance.name,
                        ARCH: instance.arch.replace("x86_64", "amd64")})
+    if ebs_csi is not False and ebs_csi_runs(
+            None if ebs_csi is True else ebs_csi,
+            lambda key, want: may_carry(labels, requirements, key, lambda v: v == want), taints):
+        labels[EBS_ZONE] = UNKNOWN  # the node's zone (zones are not modelled here; volume-zone compares them)
     return labels
 
 
@@ -297,7 +328,7 @@ def node_types(idx: Index) -> Iterator[NodeType]:
         taints = _taints(pool.get("spec", "template", "spec", "taints"))
         for inst in _karpenter_types(reqs):
             labels = _labels((template or {}).get("metadata", {}).get("labels") if isinstance(template, Mapping)
-                             else None, {**fixed, "karpenter.sh/nodepool": name}, inst, ebs, taints)
+                             else None, {**fixed, "karpenter.sh/nodepool": name}, inst, ebs, taints, tuple(reqs))
             yield NodeType(f"NodePool {name}", inst, labels, taints, tuple(reqs), VM_OVERHEAD)
 
 

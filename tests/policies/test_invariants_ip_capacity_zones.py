@@ -106,3 +106,43 @@ def test_launch_templates_without_a_type_or_made_elsewhere() -> None:
     assert len(found) == 1 and "40 x t3.medium" in found[0], found
     # made elsewhere (a literal id): it may name a custom AMI, where EKS's maxPods cap does not apply: not judged
     assert messages(IP, [EKS, *one, ng("w", ["sa"], 20, launchTemplate={"id": "lt-0abc", "version": "3"})]) == []
+
+
+def aws_node_patch(env: list[dict[str, Any]]) -> R:
+    return R("kubernetes:apps/v1:DaemonSetPatch", "aws-node-pd", {
+        "metadata": {"name": "aws-node", "namespace": "kube-system"},
+        "spec": {"template": {"spec": {"containers": [{"name": "aws-node", "env": env}]}}}})
+
+
+def test_aws_node_settings_from_a_daemonset_patch_or_pulumi_eks() -> None:
+    """Fresh review of the families, finding 7: prefix delegation set by a DaemonSetPatch of aws-node or by pulumi-eks
+    VpcCniAddon is another address model (20 m5.large nodes need 600 addresses of a /24's 251)."""
+    one = nets(("sa", "us-east-1a", "10.0.1.0/24"))
+    workers = ng("w", ["sa"], 20)
+    assert messages(IP, [EKS, *one, workers]) != []  # the secondary-IP model: judged
+    prefix = [{"name": "ENABLE_PREFIX_DELEGATION", "value": "true"}, {"name": "WARM_PREFIX_TARGET", "value": "1"}]
+    assert messages(IP, [EKS, *one, aws_node_patch(prefix), workers]) == []
+    off = [{"name": "ENABLE_PREFIX_DELEGATION", "value": "false"},
+           {"name": "MY_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+    assert messages(IP, [EKS, *one, aws_node_patch(off), workers]) != []
+    referenced = [{"name": "ENABLE_PREFIX_DELEGATION", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}}]
+    assert messages(IP, [EKS, *one, aws_node_patch(referenced), workers]) == []  # not known: not judged
+    addon = R("eks:index:VpcCniAddon", "cni", {"clusterName": "c", "enablePrefixDelegation": True})
+    assert messages(IP, [EKS, *one, addon, workers]) == []
+    over = R("eks:index:VpcCniAddon", "cni", {"clusterName": "c", "enablePrefixDelegation": True,
+                                               "configurationValues": {"env": {"ENABLE_PREFIX_DELEGATION": "false"}}})
+    assert messages(IP, [EKS, *one, over, workers]) != []  # configurationValues.env is merged over the inputs
+
+
+def test_a_cluster_without_the_vpc_cni_is_not_judged() -> None:
+    """bootstrapSelfManagedAddons false, no vpc-cni, Cilium in overlay mode: pods do not take subnet addresses."""
+    one = nets(("sa", "us-east-1a", "10.0.1.0/26"))
+    bare = R("aws:eks/cluster:Cluster", "eks", {"name": "c", "bootstrapSelfManagedAddons": False})
+    cilium = R("kubernetes:helm.sh/v3:Release", "cilium", {
+        "chart": "cilium", "namespace": "kube-system", "repositoryOpts": {"repo": "https://helm.cilium.io"},
+        "values": {"ipam": {"mode": "cluster-pool"}, "routingMode": "tunnel", "tunnelProtocol": "vxlan"}})
+    workers = ng("w", ["sa"], 6)
+    assert messages(IP, [bare, *one, cilium, workers]) == []
+    vpc_cni = R("aws:eks/addon:Addon", "cni", {"addonName": "vpc-cni"})
+    assert messages(IP, [bare, *one, cilium, vpc_cni, workers]) != []  # the add-on installs aws-node after all
+    assert messages(IP, [EKS, *one, cilium, workers]) != []  # EKS bootstraps aws-node by default
