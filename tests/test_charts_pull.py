@@ -15,7 +15,7 @@ from mlops_infra.charts.pull import repository_url
 from mlops_infra.charts.recipe import Recipe
 from mlops_infra.cli.main import main
 from tests.nonempty import each
-from tests.test_vendor_tools import CHART, _repo, _tool
+from tests.test_vendor_tools import BASES, CHART, OTHER, _repo, _tool
 
 REPO = "https://charts.example.invalid"
 FILES = {  # the upstream tree at the tag; README.md and tests/ are development files no install reads
@@ -164,6 +164,33 @@ def test_the_lock_the_vendor_tool_writes_is_enough_to_pull_the_same_tree(
     assert charts.tree_digest(pulled) == charts.tree_digest(vendored)
     assert (pulled / "Chart.yaml").read_text() == (vendored / "Chart.yaml").read_text()
     assert "appVersion: v1.2.3" in (pulled / "Chart.yaml").read_text()
+
+
+def test_kustomize_bases_are_pulled_from_the_lock_the_vendor_tool_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The roots at the locked commit and each remote base at its own: the tree the tool stored, or nothing."""
+    vk = _tool("vendor_kustomize")
+    main_git = _repo(tmp_path / "up" / "o" / "main", BASES, "1.0")
+    other_git = _repo(tmp_path / "up" / "o" / "other", OTHER, "v4")
+    monkeypatch.setattr(vk, "default_store", lambda: tmp_path / "vendored")
+    monkeypatch.setattr(vk, "LOCK", tmp_path / "lock.json")
+    assert vk.main(["--name", "demo-1.0", "--source", "o/main", "--url", "https://github.com/o/main",
+                    "--git-dir", main_git, "--ref", "1.0", "--root", "manifests/overlay",
+                    "--remote", f"https://github.com/o/other={other_git}:o/other"]) == 0
+    monkeypatch.setattr(charts, "LOCK", tmp_path / "lock.json")
+    monkeypatch.setenv(charts.STORE_ENV, str(tmp_path / "pulled"))
+    lock = json.loads((tmp_path / "lock.json").read_text())
+    lock["kustomize"][0]["digest"] = "sha256:" + "0" * 64  # what the upstream does not give
+    (tmp_path / "lock.json").write_text(json.dumps(lock))
+    assert main(["charts", "pull", "--chart", "demo-1.0", "--mirror", f"file://{tmp_path}/up"]) == 1
+    assert "the lock records sha256:000" in capsys.readouterr().err
+    assert not (tmp_path / "pulled" / "kustomize" / "demo-1.0").exists()
+    lock["kustomize"][0]["digest"] = charts.tree_digest(tmp_path / "vendored" / "kustomize" / "demo-1.0")
+    (tmp_path / "lock.json").write_text(json.dumps(lock))
+    assert main(["charts", "pull", "--chart", "demo-1.0", "--mirror", f"file://{tmp_path}/up"]) == 0
+    pulled = tmp_path / "pulled" / "kustomize" / "demo-1.0"
+    assert charts.kustomize_bases() == {("https://github.com/o/main", "1.0"): pulled}
+    assert (pulled / "remote/o/other/v4/deploy/rbac/role.yaml").read_text() == OTHER["deploy/rbac/role.yaml"]
 
 
 def test_every_locked_chart_records_a_recipe_pull_can_repeat() -> None:

@@ -126,7 +126,8 @@ def find(chart: str, repo: str | None, version: str | None) -> StoredChart | Non
 
 
 # Kustomize bases: a kustomization that names upstream bases by URL (`https://github.com/OWNER/REPO//PATH?ref=TAG`)
-# cannot be rendered offline. `tools/vendor_kustomize.py` stores the files those bases reach, at the tag, under
+# cannot be rendered offline. `tools/vendor_kustomize.py` (and `mlops-infra charts pull`, from the lock) stores the
+# files those bases reach, at the tag, under
 # `<store>/kustomize/<name>/` (the upstream layout) and records them in lock.json's `kustomize` list; `localize()`
 # copies a kustomization with each such URL pointed at its stored base, for `kubectl kustomize` to render.
 KUSTOMIZE_DIR = "kustomize"

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import META, tree_digest
+from . import KUSTOMIZE_DIR, META, parse_remote, tree_digest
+from .kustomize_recipe import Repo, Vendor
 from .recipe import ChartError, Recipe, assemble
 
 GIT_BASE_ENV = "MLOPS_INFRA_CHART_GIT_BASE"
@@ -123,10 +124,16 @@ class Pulled:
     """False: a verified copy was already in the store, nothing was fetched"""
 
 
+def folder_of(entry: Mapping[str, Any]) -> str:
+    """Where a lock entry is stored, relative to a store root: `<name>-<version>` for a chart (the `charts` list),
+    `kustomize/<name>` for a set of kustomize bases (the `kustomize` list)."""
+    return str(entry["dir"]) if "dir" in entry else f"{KUSTOMIZE_DIR}/{entry['name']}"
+
+
 def stored_copy(entry: Mapping[str, Any], roots: list[Path]) -> Path | None:
-    """The store folder holding `entry`'s chart with the lock's digest, or None."""
+    """The store folder holding `entry`'s files with the lock's digest, or None."""
     for root in roots:
-        folder = root / str(entry["dir"])
+        folder = root / folder_of(entry)
         if (folder / META).is_file() and tree_digest(folder) == entry["digest"]:
             return folder
     return None
@@ -145,38 +152,70 @@ def pull(entries: Sequence[Mapping[str, Any]], store: Path, roots: list[Path], b
         for entry in entries:
             present = stored_copy(entry, roots)
             if present is not None:
-                yield Pulled(entry["dir"], present, fetched=False)
+                yield Pulled(folder_of(entry), present, fetched=False)
                 continue
             try:
-                yield Pulled(entry["dir"], _pull_one(entry, store, Path(tmp), fetcher), fetched=True)
+                built = Path(tmp) / "build" / folder_of(entry)
+                (_build_chart if "dir" in entry else _build_bases)(entry, built, fetcher)
+                yield Pulled(folder_of(entry), _store(entry, built, store), fetched=True)
             except PullError as e:
+                shutil.rmtree(built, ignore_errors=True)  # scratch only: nothing of it reached the store
                 yield e
 
 
-def _pull_one(entry: Mapping[str, Any], store: Path, scratch: Path, fetcher: _Fetcher) -> Path:
+def _build_chart(entry: Mapping[str, Any], built: Path, fetcher: _Fetcher) -> None:
     source = entry["source"]
     recipe = Recipe.from_lock(entry)
     git_dirs = {recipe.repository: fetcher.git_dir(recipe.repository, source["ref"], source["commit"])}
     for sub in source["subcharts"]:
         if "commit" in sub:
             git_dirs[sub["repository"]] = fetcher.git_dir(sub["repository"], sub["ref"], sub["commit"])
-    built = scratch / "build" / entry["dir"]
     try:
         made = assemble(recipe, git_dirs, built)
     except ChartError as e:
         raise PullError(f"{entry['dir']}: {e}; nothing stored") from e
+    if made.package_sha256 != source.get("package_sha256", ""):
+        raise PullError(f"{entry['dir']}: the package's sha256 is {made.package_sha256}, the lock records "
+                        f"{source.get('package_sha256')}; nothing stored")
+
+
+def _build_bases(entry: Mapping[str, Any], built: Path, fetcher: _Fetcher) -> None:
+    """The kustomize bases `tools/vendor_kustomize.py` stored: its roots at the locked commit, and each remote base
+    at the commit the lock records for its ref."""
+    source = entry["source"]
+    main = Repo(fetcher.git_dir(source["repository"], source["ref"], source["commit"]), source["repository"],
+                {source["ref"]: source["commit"]})
+    by_repository: dict[str, Repo] = {}
+    for remote in source["remotes"]:
+        repo = by_repository.setdefault(remote["repository"], Repo("", remote["repository"], {}))
+        repo.git_dir = fetcher.git_dir(remote["repository"], remote["ref"], remote["commit"])
+        repo.commits[remote["ref"]] = remote["commit"]
+    remotes = {}
+    for line in source["rewritten"]:  # the URL a kustomization names -> the repository the lock fetched it from
+        found = parse_remote(line["from"])
+        if found is not None:
+            remotes[found.repo] = by_repository["/".join(found.repo.split("/")[-2:])]
+    built.mkdir(parents=True)
+    vendor = Vendor(built, main, source["ref"], remotes)
+    try:
+        for root in source["paths"]:
+            vendor.kustomization(main, source["ref"], root.strip("/"))
+    except (ChartError, KeyError) as e:
+        raise PullError(f"{folder_of(entry)}: {e}; nothing stored") from e
+
+
+def _store(entry: Mapping[str, Any], built: Path, store: Path) -> Path:
+    """Move `built` into the store if its files give the lock's digest; otherwise delete it and refuse."""
     try:
         actual = tree_digest(built)
         if actual != entry["digest"]:
-            raise PullError(f"{entry['dir']}: the fetched files give {actual}, the lock records {entry['digest']} "
-                            "(the upstream's tree differs from what was locked); nothing stored")
-        if made.package_sha256 != source.get("package_sha256", ""):
-            raise PullError(f"{entry['dir']}: the package's sha256 is {made.package_sha256}, the lock records "
-                            f"{source.get('package_sha256')}; nothing stored")
+            raise PullError(f"{folder_of(entry)}: the fetched files give {actual}, the lock records "
+                            f"{entry['digest']} (the upstream's tree differs from what was locked); nothing stored")
         (built / META).write_text(json.dumps(dict(entry), indent=2) + "\n")
-        target = store / str(entry["dir"])
+        target = store / folder_of(entry)
         if target.exists():  # a copy whose files no longer match: replaced by the verified one
             shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
         built.rename(target)
     finally:
         if built.exists():

@@ -29,7 +29,7 @@ class ChartError(Exception):
     Chart.yaml declares that `charts/` lacks)."""
 
 
-def _git(git_dir: str, *args: str) -> bytes:
+def git_output(git_dir: str, *args: str) -> bytes:
     """`git --git-dir GIT_DIR ARGS...`'s output; a failure (an unknown ref, a path not in the tree) is a ChartError."""
     done = subprocess.run(["git", "--git-dir", git_dir, *args], capture_output=True, check=False)
     if done.returncode != 0:
@@ -45,8 +45,8 @@ KEEP_FILES = {"LICENSE", "NOTICE", "values.yaml", "values.schema.json", "Chart.y
 
 def extract(git_dir: str, ref: str, chart_dir: str, dest: Path) -> str:
     """`git archive` one folder at `ref` into `dest`; returns the commit the ref names."""
-    commit = _git(git_dir, "rev-parse", f"{ref}^{{commit}}").decode().strip()
-    data = _git(git_dir, "archive", "--format=tar", commit, chart_dir)
+    commit = git_output(git_dir, "rev-parse", f"{ref}^{{commit}}").decode().strip()
+    data = git_output(git_dir, "archive", "--format=tar", commit, chart_dir)
     prefix = chart_dir.strip("/") + "/"
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         for member in tar.getmembers():
@@ -61,7 +61,7 @@ def extract(git_dir: str, ref: str, chart_dir: str, dest: Path) -> str:
                 try:
                     source = tar.extractfile(tar.getmember(link))
                 except KeyError:  # the link leaves the chart folder (karpenter's crds -> pkg/apis/crds): read it there
-                    target.write_bytes(_git(git_dir, "show", f"{commit}:{link}"))
+                    target.write_bytes(git_output(git_dir, "show", f"{commit}:{link}"))
                     continue
             else:
                 source = tar.extractfile(member)
@@ -72,8 +72,8 @@ def extract(git_dir: str, ref: str, chart_dir: str, dest: Path) -> str:
 
 def extract_package(git_dir: str, ref: str, package: str, dest: Path) -> tuple[str, str]:
     """Unpack a packaged chart (a `.tgz` blob in the tree at `ref`) into `dest`; returns (commit, its sha256)."""
-    commit = _git(git_dir, "rev-parse", f"{ref}^{{commit}}").decode().strip()
-    data = _git(git_dir, "show", f"{commit}:{package}")
+    commit = git_output(git_dir, "rev-parse", f"{ref}^{{commit}}").decode().strip()
+    data = git_output(git_dir, "show", f"{commit}:{package}")
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         for member in tar.getmembers():
             parts = Path(member.name).parts

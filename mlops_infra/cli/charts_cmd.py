@@ -31,8 +31,8 @@ def register(sub: Any) -> None:
                        ("pull", "fetch each locked chart from upstream git, verify its digest, store it")):
         a = action.add_parser(name, help=text, description=text)
         a.add_argument("--chart", action="append", default=[], metavar="NAME",
-                       help="only this chart (its name or store folder, e.g. qdrant or qdrant-1.19.0); repeatable; "
-                            "default: every locked chart")
+                       help="only this chart (its name or store folder, e.g. qdrant or qdrant-1.19.0) or set of "
+                            "kustomize bases (kubeflow-pipelines-2.17.0); repeatable; default: every locked one")
         if name == "pull":
             a.add_argument("--mirror", default=None, metavar="BASE",
                            help="where upstream repositories are fetched from: a URL or folder under which "
@@ -41,36 +41,40 @@ def register(sub: Any) -> None:
 
 
 def _selected(names: list[str]) -> list[dict[str, Any]] | str:
-    """The lock entries `--chart` names (all without it), or the error naming what is unknown."""
+    """The lock entries `--chart` names (all without it), or the error naming what is unknown: the charts, then the
+    kustomize bases (`kustomize/<name>`)."""
     from mlops_infra import charts
+    from mlops_infra.charts.pull import folder_of
 
-    locked = json.loads(charts.LOCK.read_text())["charts"] if charts.LOCK.exists() else []
+    lock = json.loads(charts.LOCK.read_text()) if charts.LOCK.exists() else {}
+    locked = [*lock.get("charts", []), *lock.get(charts.KUSTOMIZE_DIR, [])]
     if not names:
-        return list(locked)
+        return locked
     by_name: dict[str, dict[str, Any]] = {}
     for entry in locked:
-        by_name[entry["dir"]] = entry
-        by_name.setdefault(entry["chart"].rstrip("/").rsplit("/", 1)[-1], entry)
+        by_name[folder_of(entry)] = entry
+        by_name.setdefault(entry["name"] if "name" in entry else entry["chart"].rstrip("/").rsplit("/", 1)[-1], entry)
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        return f"no locked chart named {', '.join(unknown)} (locked: {', '.join(e['dir'] for e in locked)})"
-    picked = {by_name[n]["dir"]: by_name[n] for n in names}
+        return f"no locked chart named {', '.join(unknown)} (locked: {', '.join(map(folder_of, locked))})"
+    picked = {folder_of(by_name[n]): by_name[n] for n in names}
     return list(picked.values())
 
 
 def _state(entry: dict[str, Any], roots: list[Path]) -> tuple[str, Path | None]:
     from mlops_infra.charts import META
-    from mlops_infra.charts.pull import stored_copy
+    from mlops_infra.charts.pull import folder_of, stored_copy
 
     verified = stored_copy(entry, roots)
     if verified is not None:
         return "stored", verified
-    present = next((root / entry["dir"] for root in roots if (root / entry["dir"] / META).is_file()), None)
+    present = next((root / folder_of(entry) for root in roots if (root / folder_of(entry) / META).is_file()), None)
     return ("digest mismatch", present) if present is not None else ("missing", None)
 
 
 def run(args: argparse.Namespace) -> int:
     from mlops_infra import charts
+    from mlops_infra.charts.pull import folder_of
 
     entries = _selected(args.chart)
     if isinstance(entries, str):
@@ -83,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         state, path = _state(entry, roots)
         bad += state != "stored"
         source = entry["source"]
-        print(f"{entry['dir']}\t{state}\t{path or charts.default_store() / entry['dir']}\t"
+        print(f"{folder_of(entry)}\t{state}\t{path or charts.default_store() / folder_of(entry)}\t"
               f"{source['repository']}@{source['ref']}")
     if args.action == "verify" and bad:
         return fail(f"charts verify: {bad} of {len(entries)} locked chart(s) not stored with the lock's digest "
