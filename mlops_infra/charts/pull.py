@@ -73,9 +73,9 @@ class _Fetcher:
             if init.returncode != 0:
                 raise PullError(f"git init {git_dir}: {init.stderr.strip()}")
             self.git_dirs[repository] = git_dir
+        named = self._check_ref(url, ref, commit)  # every entry's ref, even when another entry fetched the commit
         if _run(["git", "--git-dir", git_dir, "cat-file", "-e", f"{commit}^{{commit}}"]).returncode == 0:
             return git_dir
-        named = self._check_ref(url, ref, commit)
         fetched = _run(["git", "--git-dir", git_dir, "fetch", "-q", "--depth", "1", url, commit])
         if fetched.returncode != 0 and named:  # a server that serves no commit by id: the ref's history holds it
             fetched = _run(["git", "--git-dir", git_dir, "fetch", "-q", url, named])
