@@ -1,5 +1,6 @@
-"""tools/vendor_chart.py: what it keeps of an upstream chart (Helm's .helmignore rules), the release-job stamps it
-repeats, the packaged subcharts it unpacks and the dependencies it refuses to leave out."""
+"""tools/vendor_chart.py (its recipe is mlops_infra/charts/recipe.py): what it keeps of an upstream chart (Helm's
+.helmignore rules), the release-job stamps it repeats, the packaged subcharts it unpacks and the dependencies it
+refuses to leave out."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def test_stamp_sets_a_nested_scalar_and_keeps_comments(tmp_path: Path) -> None:
     assert yaml.safe_load(text) == {"image": {"repository": "staging/x", "tag": "v1.2.3"}, "other": {"tag": "keep"}}
     vc.stamp(tmp_path, "Chart.yaml:appVersion=v1.2.3")  # a top-level key `helm package --app-version` adds
     assert yaml.safe_load((tmp_path / "Chart.yaml").read_text())["appVersion"] == "v1.2.3"
-    with pytest.raises(SystemExit, match="not found"):
+    with pytest.raises(vc.ChartError, match="not found"):
         vc.stamp(tmp_path, "values.yaml:image.digest=sha256:0")
 
 

@@ -26,244 +26,32 @@ release branch such as `gh-pages` keeps what the release job published): its fil
 `STORE.json` beside the chart records where every file came from and a digest over the tree.
 """
 
+
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
-import re
 import shutil
-import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mlops_infra.charts import LOCK, META, default_store, tree_digest
-
-# Paths (relative to a chart root) that no install reads: upstream chart tests, CI value sets, docs and media.
-DROP_DIRS = {"tests", "unittests", "ci", "docs", "doc", "examples", "test", ".github", "img", "images", "hack"}
-DROP_SUFFIXES = (".md", ".gotmpl", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".tgz", ".orig", ".rej")
-KEEP_FILES = {"LICENSE", "NOTICE", "values.yaml", "values.schema.json", "Chart.yaml", "Chart.lock", ".helmignore"}
-
-
-def extract(git_dir: str, ref: str, chart_dir: str, dest: Path) -> str:
-    """`git archive` one folder at `ref` into `dest`; returns the commit the ref names."""
-    commit = subprocess.run(["git", "--git-dir", git_dir, "rev-parse", f"{ref}^{{commit}}"], capture_output=True,
-                            text=True, check=True).stdout.strip()
-    data = subprocess.run(["git", "--git-dir", git_dir, "archive", "--format=tar", commit, chart_dir],
-                          capture_output=True, check=True).stdout
-    prefix = chart_dir.strip("/") + "/"
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        for member in tar.getmembers():
-            if not member.name.startswith(prefix) or not (member.isfile() or member.issym()):
-                continue
-            rel = Path(member.name[len(prefix):])
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if member.issym():
-                # a symlinked template (e.g. CRDs shared between charts): resolve it inside the archive
-                link = _normal((Path(member.name).parent / member.linkname).as_posix())
-                try:
-                    source = tar.extractfile(tar.getmember(link))
-                except KeyError:  # the link leaves the chart folder (karpenter's crds -> pkg/apis/crds): read it there
-                    target.write_bytes(subprocess.run(["git", "--git-dir", git_dir, "show", f"{commit}:{link}"],
-                                                      capture_output=True, check=True).stdout)
-                    continue
-            else:
-                source = tar.extractfile(member)
-            if source is not None:
-                target.write_bytes(source.read())
-    return commit
-
-
-
-def extract_package(git_dir: str, ref: str, package: str, dest: Path) -> tuple[str, str]:
-    """Unpack a packaged chart (a `.tgz` blob in the tree at `ref`) into `dest`; returns (commit, its sha256)."""
-    commit = subprocess.run(["git", "--git-dir", git_dir, "rev-parse", f"{ref}^{{commit}}"], capture_output=True,
-                            text=True, check=True).stdout.strip()
-    data = subprocess.run(["git", "--git-dir", git_dir, "show", f"{commit}:{package}"], capture_output=True,
-                          check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        for member in tar.getmembers():
-            parts = Path(member.name).parts
-            if not member.isfile() or len(parts) < 2 or ".." in parts or member.name.startswith("/"):
-                continue
-            target = dest.joinpath(*parts[1:])  # a package holds one top folder, named after the chart
-            target.parent.mkdir(parents=True, exist_ok=True)
-            source = tar.extractfile(member)
-            if source is not None:
-                target.write_bytes(source.read())
-    return commit, "sha256:" + hashlib.sha256(data).hexdigest()
-
-def _normal(path: str) -> str:
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part == "..":
-            parts.pop()
-        elif part not in ("", "."):
-            parts.append(part)
-    return "/".join(parts)
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Go's filepath.Match syntax (what Helm's ignore rules use): `*` and `?` never cross a `/`."""
-    out, i = "", 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "*":
-            out += "[^/]*"
-        elif c == "?":
-            out += "[^/]"
-        elif c == "[":
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1:end]
-            out += "[" + ("^" + body[1:] if body.startswith("^") else body) + "]"
-            i = end
-        elif c == "\\" and i + 1 < len(pattern):
-            i += 1
-            out += re.escape(pattern[i])
-        else:
-            out += re.escape(c)
-        i += 1
-    return re.compile(out + r"\Z")
-
-
-def helmignore(root: Path) -> None:
-    """Delete what `helm package` would leave out: Helm's pkg/ignore rules from `root/.helmignore` plus its default
-    `templates/.?*`. A pattern without `/` matches the base name; with `/`, the path from the chart root; a trailing
-    `/` matches directories only; `!` keeps what a later rule would not drop."""
-    lines = ["templates/.?*"]
-    if (root / ".helmignore").is_file():
-        lines = [*(root / ".helmignore").read_text().splitlines(), *lines]
-    rules = []
-    for raw in lines:
-        rule = raw.strip()
-        if not rule or rule.startswith("#"):
-            continue
-        negate, rule = rule.startswith("!"), rule.lstrip("!")
-        must_dir, rule = rule.endswith("/"), rule.rstrip("/")
-        rules.append((negate, must_dir, "/" not in rule, _glob_regex(rule)))
-
-    def ignored(rel: str, is_dir: bool) -> bool:
-        for negate, must_dir, base_only, rx in rules:
-            hit = bool(rx.match(rel.rsplit("/", 1)[-1] if base_only else rel))
-            if negate:
-                if (must_dir and not is_dir) or not hit:
-                    return True
-                continue
-            if (not must_dir or is_dir) and hit:
-                return True
-        return False
-
-    def walk(folder: Path) -> None:
-        for path in sorted(folder.iterdir()):
-            rel = path.relative_to(root).as_posix()
-            if path.is_dir():
-                if ignored(rel, True):
-                    shutil.rmtree(path)
-                elif path.parent != root / "charts":  # a subchart is packaged by its own rules
-                    walk(path)
-            elif ignored(rel, False):
-                path.unlink()
-
-    walk(root)
-    for sub in sorted((root / "charts").glob("*/Chart.yaml")):
-        helmignore(sub.parent)
-
-
-def _version_fits(constraint: str, version: str) -> bool:
-    """An exact pin or a `*`/`x` wildcard per part (`0.12.*`); a range (`^`, `~`, `>=`) is not judged here."""
-    want, have = constraint.strip().lstrip("v"), version.strip().lstrip("v")
-    if any(c in want for c in "^~<>=| "):
-        return True
-    parts, got = want.split("."), have.split(".")
-    return all(w in ("*", "x", "X") or (i < len(got) and w == got[i]) for i, w in enumerate(parts)) and (
-        len(parts) == len(got) or parts[-1] in ("*", "x", "X"))
-
-
-def unpack_packaged(root: Path) -> list[dict[str, str]]:
-    """Unpack each `charts/*.tgz` the parent's tree carries into `charts/<its top folder>/`."""
-    found = []
-    for tgz in sorted((root / "charts").glob("*.tgz")):
-        with tarfile.open(tgz) as tar:
-            names = {m.name.split("/", 1)[0] for m in tar.getmembers()}
-            if len(names) != 1 or any(".." in m.name.split("/") or m.name.startswith("/") for m in tar.getmembers()):
-                raise SystemExit(f"error: {tgz.name} is not one chart folder")
-            sub = names.pop()
-            tar.extractall(root / "charts", filter="data")
-        tgz.unlink()
-        found.append({"name": sub, "packaged": f"charts/{tgz.name}"})
-    return found
-
-
-def stamp(root: Path, spec: str) -> dict[str, str]:
-    """`FILE:a.b.c=VALUE`: set the scalar at a.b.c in root/FILE by editing its one line (comments stay)."""
-    file, rest = spec.split(":", 1)
-    key, value = rest.split("=", 1)
-    path = root / file
-    lines = path.read_text().splitlines()
-    start, end, indent, hit = 0, len(lines), -1, -1
-    for part in key.split("."):
-        rx = re.compile(rf"^(\s*){re.escape(part)}:(\s|$)")
-        hit = next((i for i in range(start, end) if (m := rx.match(lines[i])) and len(m.group(1)) > indent), -1)
-        if hit < 0 and "." not in key:  # a top-level key the release job adds (`helm package --app-version`)
-            lines.append(f"{key}: placeholder")
-            hit = len(lines) - 1
-        elif hit < 0:
-            raise SystemExit(f"error: --stamp {spec}: {part!r} not found in {file}")
-        indent = len(lines[hit]) - len(lines[hit].lstrip())
-        start = hit + 1
-        end = next((i for i in range(start, end) if lines[i].strip() and not lines[i].lstrip().startswith("#")
-                    and len(lines[i]) - len(lines[i].lstrip()) <= indent), end)
-    old = lines[hit].split(":", 1)[1].split(" #", 1)[0].strip() if not lines[hit].endswith(": placeholder") else ""
-    lines[hit] = f"{' ' * indent}{key.rsplit('.', 1)[-1]}: {json.dumps(value)}"
-    path.write_text("\n".join(lines) + "\n")
-    node = yaml.safe_load(path.read_text())
-    for part in key.split("."):
-        node = node[part]
-    if node != value:
-        raise SystemExit(f"error: --stamp {spec} did not take (reads {node!r})")
-    return {"file": file, "key": key, "was": old, "now": value}
-
-
-def missing_dependencies(root: Path) -> list[str]:
-    """Dependencies Chart.yaml declares with no chart under charts/ (or one at another version), recursively."""
-    meta = yaml.safe_load((root / "Chart.yaml").read_text()) or {}
-    missing = []
-    for dep in meta.get("dependencies") or []:
-        folder = root / "charts" / dep["name"]
-        if not (folder / "Chart.yaml").is_file():
-            missing.append(f"{root.name}: {dep['name']} {dep.get('version', '')}")
-            continue
-        found = str((yaml.safe_load((folder / "Chart.yaml").read_text()) or {}).get("version", ""))
-        if not _version_fits(str(dep.get("version", "*")), found):
-            missing.append(f"{root.name}: {dep['name']} {dep.get('version')} (charts/ holds {found})")
-        missing += missing_dependencies(folder)
-    return missing
-
-
-def strip(root: Path) -> None:
-    for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        rel = path.relative_to(root)
-        in_templates = "templates" in rel.parts or "crds" in rel.parts
-        read_by_templates = "templates" in rel.parts or "files" in rel.parts  # `.Files.Get` reads under files/
-        if path.is_dir():
-            if path.name in DROP_DIRS and not in_templates and path.parent.name != "charts":
-                shutil.rmtree(path)
-            continue
-        if path.name in KEEP_FILES:
-            continue
-        if path.suffix.lower() in DROP_SUFFIXES and not read_by_templates:
-            path.unlink()
+from mlops_infra.charts.recipe import (  # noqa: F401  (the tests read the recipe's steps through this tool)
+    ChartError,
+    Recipe,
+    SubchartSource,
+    assemble,
+    helmignore,
+    missing_dependencies,
+    stamp,
+    strip,
+    unpack_packaged,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    # long: one vendoring read top to bottom: arguments, extract, subcharts, ignore rules, stamps, checks, STORE.json
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--chart", required=True)
     p.add_argument("--repo", required=True, help="the Release's repository URL; '' for an oci:// chart")
@@ -283,70 +71,40 @@ def main(argv: list[str] | None = None) -> int:
 
     name = a.chart.rstrip("/").rsplit("/", 1)[-1]
     dir_name = f"{name}-{a.version}"
+    git_dirs = {a.source: a.git_dir}
+    subcharts = []
+    for spec in a.subchart:
+        sub_name, rest = spec.split("=", 1)
+        git_dir, ref, path, source = rest.split(":")
+        git_dirs[source] = git_dir
+        subcharts.append(SubchartSource(sub_name, source, ref, path))
+    recipe = Recipe(repository=a.source, ref=a.ref, chart_dir=a.chart_dir, version=a.version, package=a.package,
+                    drop=tuple(a.drop), subcharts=tuple(subcharts), stamp_version=a.stamp_version,
+                    stamp_app_version=a.stamp_app_version, stamps=tuple(a.stamp))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / dir_name
-        package_sha = ""
-        if a.package:
-            commit, package_sha = extract_package(a.git_dir, a.ref, a.chart_dir, root)
-        else:
-            commit = extract(a.git_dir, a.ref, a.chart_dir, root)
-        for rel in a.drop:
-            path = root / rel
-            if not path.exists():
-                print(f"error: --drop {rel}: not in {a.chart_dir} at {a.ref}", file=sys.stderr)
-                return 2
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        subcharts = []
-        for spec in a.subchart:
-            sub_name, rest = spec.split("=", 1)
-            git_dir, ref, path, source = rest.split(":")
-            sub_root = root / "charts" / sub_name
-            if sub_root.exists():
-                shutil.rmtree(sub_root)
-            sub_commit = extract(git_dir, ref, path, sub_root)
-            subcharts.append({"name": sub_name, "repository": source, "ref": ref, "commit": sub_commit,
-                              "path": path})
-        chart_yaml = root / "Chart.yaml"
-        if not chart_yaml.exists():
-            print(f"error: {a.chart_dir} at {a.ref} has no Chart.yaml", file=sys.stderr)
+        try:
+            done = assemble(recipe, git_dirs, root)
+        except ChartError as e:
+            print(f"error: {e}", file=sys.stderr)
             return 2
-        subcharts += unpack_packaged(root)
-        helmignore(root)
-        strip(root)
-        stamps = [stamp(root, spec) for spec in a.stamp]
-        missing = missing_dependencies(root)
-        if missing:
-            print(f"error: dependencies missing under charts/ (pass --subchart): {', '.join(missing)}", file=sys.stderr)
-            return 2
-        text = chart_yaml.read_text()
-        declared = next((line.split(":", 1)[1].strip().strip("'\"") for line in text.splitlines()
-                         if line.startswith("version:")), "")
-        if declared.lstrip("v") != a.version.lstrip("v"):
-            if not a.stamp_version:
-                print(f"error: Chart.yaml at {a.ref} reads version {declared!r}, not {a.version!r} "
-                      "(--stamp-version if the release job stamps it)", file=sys.stderr)
-                return 2
-            text = "\n".join(f"version: {a.version}" if line.startswith("version:") else line
-                             for line in text.splitlines()) + "\n"
-            chart_yaml.write_text(text)
-        app_declared = next((line.split(":", 1)[1].strip() for line in text.splitlines()
-                             if line.startswith("appVersion:")), None)
-        if a.stamp_app_version:
-            lines = [line for line in text.splitlines() if not line.startswith("appVersion:")]
-            chart_yaml.write_text("\n".join([*lines, f"appVersion: {a.stamp_app_version}"]) + "\n")
         store = default_store()
         target = store / dir_name
         if target.exists():
             shutil.rmtree(target)
         store.mkdir(parents=True, exist_ok=True)
         shutil.copytree(root, target)
+    declared = done.declared_version
+    # `charts pull` repeats this recipe from the entry (Recipe.from_lock): every argument that shapes the files is here
     entry = {"chart": a.chart, "repo": a.repo, "version": a.version, "dir": dir_name,
              "digest": tree_digest(target),
-             "source": {"repository": a.source, "ref": a.ref, "commit": commit, "path": a.chart_dir,
-                        "subcharts": subcharts, "stamped": declared if declared.lstrip("v") != a.version.lstrip("v")
-                        else None, **({"stampedAppVersion": app_declared} if a.stamp_app_version else {}),
-                        **({"stamps": stamps} if stamps else {}),
-                        **({"package_sha256": package_sha} if package_sha else {}),
+             "source": {"repository": a.source, "ref": a.ref, "commit": done.commit, "path": a.chart_dir,
+                        "subcharts": done.subcharts,
+                        "stamped": declared if declared.lstrip("v") != a.version.lstrip("v") else None,
+                        **({"stampedAppVersion": done.declared_app_version,
+                            "stampAppVersion": a.stamp_app_version} if a.stamp_app_version else {}),
+                        **({"stamps": done.stamps} if done.stamps else {}),
+                        **({"package_sha256": done.package_sha256} if done.package_sha256 else {}),
                         **({"dropped": a.drop} if a.drop else {}), "note": a.note}}
     (target / META).write_text(json.dumps(entry, indent=2) + "\n")
     # The lock (committed) records what was stored; the chart files stay in the store, outside the repository.

@@ -7,9 +7,10 @@ Two parts:
   the chart's files. `tools/vendor_chart.py` writes it.
 - the store itself (not committed: upstream chart sources are not redistributed in this repository): folders
   `<name>-<version>/` holding the chart as its release tag has it, plus `STORE.json`, under
-  `$MLOPS_INFRA_CHART_STORE` (a path list; default `~/.cache/mlops-infra/charts`). `tools/vendor_charts_*.sh`
-  fill it from clones of the upstream repositories; a stored chart is used only if its files still match its
-  digest, and, for a locked chart, the lock's digest.
+  `$MLOPS_INFRA_CHART_STORE` (a path list; default `~/.cache/mlops-infra/charts`). `mlops-infra charts pull`
+  fills it from the upstream repositories at the locked commits (`pull.py`), `tools/vendor_charts_*.sh` from
+  clones of them (both run the recipe in `recipe.py`); a stored chart is used only if its files still match
+  its digest, and, for a locked chart, the lock's digest.
 
 `find()` answers "which stored chart does this Release install" for any program, not only the platform's.
 Kustomize bases named by URL are stored the same way (`localize()`, below).
@@ -96,7 +97,7 @@ def _scan(roots: tuple[Path, ...]) -> tuple[tuple[StoredChart, ...], tuple[str, 
             expected = locked.get(_key(entry.chart, entry.repo, entry.version), {}).get("digest", entry.digest)
             if actual != entry.digest or actual != expected:
                 problems.append(f"{meta.parent}: files do not match the {'lock' if actual == entry.digest else 'store'}"
-                                f" digest (re-run tools/vendor_charts_*.sh)")
+                                f" digest (`mlops-infra charts pull` replaces it)")
                 continue
             found.append(entry)
     return tuple(found), tuple(problems)
@@ -125,7 +126,8 @@ def find(chart: str, repo: str | None, version: str | None) -> StoredChart | Non
 
 
 # Kustomize bases: a kustomization that names upstream bases by URL (`https://github.com/OWNER/REPO//PATH?ref=TAG`)
-# cannot be rendered offline. `tools/vendor_kustomize.py` stores the files those bases reach, at the tag, under
+# cannot be rendered offline. `tools/vendor_kustomize.py` (and `mlops-infra charts pull`, from the lock) stores the
+# files those bases reach, at the tag, under
 # `<store>/kustomize/<name>/` (the upstream layout) and records them in lock.json's `kustomize` list; `localize()`
 # copies a kustomization with each such URL pointed at its stored base, for `kubectl kustomize` to render.
 KUSTOMIZE_DIR = "kustomize"

@@ -43,8 +43,9 @@ RENDERING_CONFIG: dict[str, dict[str, Any]] = {
                 "own objects. An unrendered release is a blind spot: advisory in dev, mandatory elsewhere.",
     severity="medium", pack="mlops-invariants",
     controls=("SOC2 CC8.1",),
-    remediation="Vendor the chart at the pinned version with tools/vendor_chart.py (README: 'Rendering what the "
-                "cluster receives'), or fix what the engine refused (the message carries its words).",
+    remediation="Fill the chart store: `mlops-infra charts pull` stores every locked chart, verified against the "
+                "lock's digest (a pin the lock lacks: vendor it with tools/vendor_chart.py), or fix what the engine "
+                "refused (the message carries its words).",
     config=RENDERING_CONFIG,
 )
 def release_rendered(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:

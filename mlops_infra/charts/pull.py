@@ -1,0 +1,223 @@
+"""Fill the chart store from the lock: each locked chart fetched from its upstream git repository at the locked
+commit, assembled by the recipe the vendor tool ran (`recipe.py`), and stored only if its files give the lock's
+digest (and a packaged chart's blob the lock's sha256).
+
+Upstream repositories are named `owner/name` in the lock; a git base turns one into a URL or path:
+`https://github.com` (the default) gives `https://github.com/owner/name`; a base holding `{owner}` or `{name}` is
+filled in (`/srv/mirror/{owner}+{name}/repo` is the vendor tools' MIRROR layout). `$MLOPS_INFRA_CHART_GIT_BASE` or
+`--mirror` sets it, for a proxy or an internal mirror.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import KUSTOMIZE_DIR, META, parse_remote, tree_digest
+from .kustomize_recipe import Repo, Vendor
+from .recipe import ChartError, Recipe, assemble
+
+GIT_BASE_ENV = "MLOPS_INFRA_CHART_GIT_BASE"
+DEFAULT_GIT_BASE = "https://github.com"
+_HEX = re.compile(r"[0-9a-f]{4,40}")
+
+
+class PullError(Exception):
+    """A locked chart cannot be stored: git is missing, the upstream is unreachable, its ref names another commit
+    than the lock, or the fetched files do not give the lock's digest. Nothing is left in the store."""
+
+
+def git_base(explicit: str | None) -> str:
+    """`explicit` (`--mirror`), else `$MLOPS_INFRA_CHART_GIT_BASE`, else `https://github.com`."""
+    return explicit or os.environ.get(GIT_BASE_ENV) or DEFAULT_GIT_BASE
+
+
+def repository_url(base: str, repository: str) -> str:
+    """Where `owner/name` is fetched from under `base` (a URL or a folder; `{owner}`/`{name}` are filled in)."""
+    owner, name = repository.split("/", 1)
+    if "{owner}" in base or "{name}" in base:
+        return base.format(owner=owner, name=name)
+    return f"{base.rstrip('/')}/{owner}/{name}"
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # an unknown repository fails; it never asks for a password
+    return subprocess.run(args, capture_output=True, text=True, check=False, env=env)
+
+
+class _Fetcher:
+    """One bare repository per upstream (under a scratch folder), fetched commit by commit."""
+
+    def __init__(self, base: str, scratch: Path) -> None:
+        self.base = base
+        self.scratch = scratch
+        self.git_dirs: dict[str, str] = {}
+
+    def git_dir(self, repository: str, ref: str, commit: str) -> str:
+        """A git dir holding `commit`, after checking that upstream's `ref` still names it."""
+        url = repository_url(self.base, repository)
+        if "://" not in url and Path(url).is_dir():  # a local clone (bare or not) is read in place, as the vendor
+            return self._local(url, ref, commit)  # tools read their MIRROR: nothing is copied
+        git_dir = self.git_dirs.get(repository)
+        if git_dir is None:
+            git_dir = str(self.scratch / repository.replace("/", "+"))
+            init = _run(["git", "init", "-q", "--bare", git_dir])
+            if init.returncode != 0:
+                raise PullError(f"git init {git_dir}: {init.stderr.strip()}")
+            self.git_dirs[repository] = git_dir
+        named = self._check_ref(url, ref, commit)  # every entry's ref, even when another entry fetched the commit
+        if _run(["git", "--git-dir", git_dir, "cat-file", "-e", f"{commit}^{{commit}}"]).returncode == 0:
+            return git_dir
+        fetched = _run(["git", "--git-dir", git_dir, "fetch", "-q", "--depth", "1", url, commit])
+        if fetched.returncode != 0 and named:  # a server that serves no commit by id: the ref's history holds it
+            fetched = _run(["git", "--git-dir", git_dir, "fetch", "-q", url, named])
+        if _run(["git", "--git-dir", git_dir, "cat-file", "-e", f"{commit}^{{commit}}"]).returncode != 0:
+            raise PullError(f"{url}: cannot fetch commit {commit} (the lock's, for {ref}): "
+                            f"{fetched.stderr.strip() or 'not on ' + (named or ref)}")
+        return git_dir
+
+    def _local(self, path: str, ref: str, commit: str) -> str:
+        found = _run(["git", "-C", path, "rev-parse", "--absolute-git-dir"])
+        if found.returncode != 0:
+            raise PullError(f"{path} is not a git repository: {found.stderr.strip()}")
+        git_dir = found.stdout.strip()
+        self._check_ref(path, ref, commit)
+        if _run(["git", "--git-dir", git_dir, "cat-file", "-e", f"{commit}^{{commit}}"]).returncode != 0:
+            raise PullError(f"{path} does not hold commit {commit} (the lock's, for {ref})")
+        return git_dir
+
+    @staticmethod
+    def _check_ref(url: str, ref: str, commit: str) -> str:
+        """The full ref upstream names `ref` by ('' for a commit id); a tag that names another commit is refused."""
+        tag, head = f"refs/tags/{ref}", f"refs/heads/{ref}"
+        listed = _run(["git", "ls-remote", url, tag, f"{tag}^{{}}", head])
+        if listed.returncode != 0:
+            raise PullError(f"cannot read {url}: {listed.stderr.strip()} (behind a proxy or offline: --mirror or "
+                            f"${GIT_BASE_ENV} names a reachable copy)")
+        refs = {name: sha for sha, name in (line.split("\t", 1) for line in listed.stdout.splitlines() if "\t" in line)}
+        tagged = refs.get(f"{tag}^{{}}", refs.get(tag))
+        if tagged is not None:
+            if tagged != commit:
+                raise PullError(f"{url}: tag {ref} names {tagged}, the lock records {commit} (the tag moved, or the "
+                                "mirror is not this upstream); refusing")
+            return tag
+        if head in refs:
+            return head  # a release branch (gh-pages) moves on: the locked commit must be in its history
+        if _HEX.fullmatch(ref) and commit.startswith(ref):
+            return ""
+        raise PullError(f"{url} has no tag or branch {ref!r} (the lock's ref for commit {commit})")
+
+
+@dataclass(frozen=True)
+class Pulled:
+    dir: str
+    path: Path
+    fetched: bool
+    """False: a verified copy was already in the store, nothing was fetched"""
+
+
+def folder_of(entry: Mapping[str, Any]) -> str:
+    """Where a lock entry is stored, relative to a store root: `<name>-<version>` for a chart (the `charts` list),
+    `kustomize/<name>` for a set of kustomize bases (the `kustomize` list)."""
+    return str(entry["dir"]) if "dir" in entry else f"{KUSTOMIZE_DIR}/{entry['name']}"
+
+
+def stored_copy(entry: Mapping[str, Any], roots: list[Path]) -> Path | None:
+    """The store folder holding `entry`'s files with the lock's digest, or None."""
+    for root in roots:
+        folder = root / folder_of(entry)
+        if (folder / META).is_file() and tree_digest(folder) == entry["digest"]:
+            return folder
+    return None
+
+
+def pull(entries: Sequence[Mapping[str, Any]], store: Path, roots: list[Path], base: str) -> Iterator[Pulled | PullError]:
+    """Store each entry's chart under `store` unless `roots` already hold a verified copy; yields, entry by entry, what
+    was stored or why it was refused (then nothing of that chart is left in the store). Raises PullError before
+    the first entry when git is missing."""
+    if shutil.which("git") is None:
+        raise PullError("`mlops-infra charts pull` needs git on PATH: it fetches each chart from its upstream git "
+                        "repository (install git, or fill the store with tools/vendor_charts_*.sh elsewhere)")
+    store.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".pull-", dir=store) as tmp:  # same filesystem: the move is a rename
+        fetcher = _Fetcher(base, Path(tmp) / "git")
+        for entry in entries:
+            present = stored_copy(entry, roots)
+            if present is not None:
+                yield Pulled(folder_of(entry), present, fetched=False)
+                continue
+            try:
+                built = Path(tmp) / "build" / folder_of(entry)
+                (_build_chart if "dir" in entry else _build_bases)(entry, built, fetcher)
+                yield Pulled(folder_of(entry), _store(entry, built, store), fetched=True)
+            except PullError as e:
+                shutil.rmtree(built, ignore_errors=True)  # scratch only: nothing of it reached the store
+                yield e
+
+
+def _build_chart(entry: Mapping[str, Any], built: Path, fetcher: _Fetcher) -> None:
+    source = entry["source"]
+    recipe = Recipe.from_lock(entry)
+    git_dirs = {recipe.repository: fetcher.git_dir(recipe.repository, source["ref"], source["commit"])}
+    for sub in source["subcharts"]:
+        if "commit" in sub:
+            git_dirs[sub["repository"]] = fetcher.git_dir(sub["repository"], sub["ref"], sub["commit"])
+    try:
+        made = assemble(recipe, git_dirs, built)
+    except ChartError as e:
+        raise PullError(f"{entry['dir']}: {e}; nothing stored") from e
+    if made.package_sha256 != source.get("package_sha256", ""):
+        raise PullError(f"{entry['dir']}: the package's sha256 is {made.package_sha256}, the lock records "
+                        f"{source.get('package_sha256')}; nothing stored")
+
+
+def _build_bases(entry: Mapping[str, Any], built: Path, fetcher: _Fetcher) -> None:
+    """The kustomize bases `tools/vendor_kustomize.py` stored: its roots at the locked commit, and each remote base
+    at the commit the lock records for its ref."""
+    source = entry["source"]
+    main = Repo(fetcher.git_dir(source["repository"], source["ref"], source["commit"]), source["repository"],
+                {source["ref"]: source["commit"]})
+    by_repository: dict[str, Repo] = {}
+    for remote in source["remotes"]:
+        repo = by_repository.setdefault(remote["repository"], Repo("", remote["repository"], {}))
+        repo.git_dir = fetcher.git_dir(remote["repository"], remote["ref"], remote["commit"])
+        repo.commits[remote["ref"]] = remote["commit"]
+    remotes = {}
+    for line in source["rewritten"]:  # the URL a kustomization names -> the repository the lock fetched it from
+        found = parse_remote(line["from"])
+        if found is not None:
+            remotes[found.repo] = by_repository["/".join(found.repo.split("/")[-2:])]
+    built.mkdir(parents=True)
+    vendor = Vendor(built, main, source["ref"], remotes)
+    try:
+        for root in source["paths"]:
+            vendor.kustomization(main, source["ref"], root.strip("/"))
+    except (ChartError, KeyError) as e:
+        raise PullError(f"{folder_of(entry)}: {e}; nothing stored") from e
+
+
+def _store(entry: Mapping[str, Any], built: Path, store: Path) -> Path:
+    """Move `built` into the store if its files give the lock's digest; otherwise delete it and refuse."""
+    try:
+        actual = tree_digest(built)
+        if actual != entry["digest"]:
+            raise PullError(f"{folder_of(entry)}: the fetched files give {actual}, the lock records "
+                            f"{entry['digest']} (the upstream's tree differs from what was locked); nothing stored")
+        (built / META).write_text(json.dumps(dict(entry), indent=2) + "\n")
+        target = store / folder_of(entry)
+        if target.exists():  # a copy whose files no longer match: replaced by the verified one
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        built.rename(target)
+    finally:
+        if built.exists():
+            shutil.rmtree(built)
+    return target
