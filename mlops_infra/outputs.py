@@ -40,7 +40,7 @@ def _mlflow(c: PlatformConfig) -> bool:
 
 
 def _external_secrets(c: PlatformConfig) -> bool:
-    return c.security_baseline.enabled and c.security_baseline.external_secrets
+    return (c.security_baseline.enabled and c.security_baseline.external_secrets) or c.cluster.external_secrets_store is not None
 
 
 CONTRACT: dict[str, Key] = {
@@ -118,7 +118,8 @@ CONTRACT: dict[str, Key] = {
                                required=False),
     # Added after a release too (required=False): what components alone on the platform's cluster and VPC rely on.
     "external_secrets_store": Key("externalSecretsStore", "The ClusterSecretStore of the External Secrets operator "
-                                  "the platform installs: the operator and its `external-secrets.io/v1` CRDs run "
+                                  "the platform installs, or that another stack's serves (cluster.externalSecretsStore): "
+                                  "the operator and its `external-secrets.io/v1` CRDs run "
                                   "(a component alone creates its own namespaced SecretStores).",
                                   when=_external_secrets, required=False),
 }
@@ -134,6 +135,8 @@ CONTRACT.update({
                                 "storage.", required=False),
 })
 
+_ESO_PRODUCER = ("securityBaseline.enabled: true with securityBaseline.externalSecrets: true, or (an operator another "
+                "stack installed) externalSecrets in cluster.addOnsInstalledElsewhere with cluster.externalSecretsStore")
 _FEAST, _MLFLOW = "featureStore.enabled: true (engine feast, the default)", "modelRegistry.enabled: true (engine mlflow, the default)"
 _PRODUCERS = {
     "feature_store_offline_bucket": "featureStore.enabled: true", "feature_store_kms_key_arn": "featureStore.enabled: true",
@@ -148,7 +151,7 @@ _PRODUCERS = {
     "alert_topic_arn": "monitoring.enabled: true", "pushgateway_url": "monitoring.enabled: true",
     "audit_trail_arn": "securityBaseline.enabled: true with securityBaseline.cloudtrail: true",
     "guard_duty_detector_id": "securityBaseline.enabled: true with securityBaseline.guardduty: true",
-    "external_secrets_store": "securityBaseline.enabled: true with securityBaseline.externalSecrets: true",
+    "external_secrets_store": _ESO_PRODUCER,
 }
 CONTRACT.update({attr: replace(CONTRACT[attr], producer=text) for attr, text in _PRODUCERS.items()})
 
@@ -179,8 +182,14 @@ CONTRACT.update({
     "cluster_add_ons": Key("clusterAddOns", "The cluster-wide singletons the platform's cluster runs: those the platform "
                            "installed and those `cluster.addOnsInstalledElsewhere` lists (another stack's) "
                            "(mlops_infra.blocks.cluster_add_ons.ADD_ONS: e.g. `clusterAutoscaler`, `gpuSoftware`, "
-                           "`monitoring`, `externalSecrets`): a component refuses to install one a second time.",
+                           "`monitoring`, `externalSecrets`): a component refuses to install one a second time, "
+                           "unless its stack owns it (`clusterAddOnOwners`).",
                            required=False),
+    "cluster_add_on_owners": Key("clusterAddOnOwners", "The stack that owns each add-on of `clusterAddOns` (add-on -> "
+                                 "`<organization>/<project>/<stack>`, or `<project>/<stack>`): this stack for its own "
+                                 "installs, the owner `cluster.addOnsInstalledElsewhere` names for another stack's "
+                                 "(none for the list form). The owning stack's components may install it again, so "
+                                 "its next `pulumi up` keeps it (blocks/cluster_add_ons.claim).", required=False),
     "s3_gateway_endpoint_id": Key("vpcS3GatewayEndpointId", "The VPC's S3 gateway endpoint (a consumer stack's "
                                   "exfiltration guards: data buckets admit only requests through it).",
                                   when=_s3_gateway_endpoint, required=False,

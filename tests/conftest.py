@@ -65,6 +65,33 @@ def planned(stack: str, program: Path = ROOT, *, render: bool = False) -> Invent
     return _PLANS[key]
 
 
+_VARIANTS: dict[str, Path] = {}
+
+
+def planned_variant(stack: str, **sections: dict[str, Any]) -> Inventory:
+    """The platform planned for `stack` with `sections` merged into its `mlops:platform` (each section's keys replace
+    the stack file's), once per session: a copy of the project in a temporary directory."""
+    import json
+    import shutil
+    import tempfile
+
+    import yaml
+
+    key = json.dumps([stack, sections], sort_keys=True)
+    if key not in _VARIANTS:
+        root = Path(tempfile.mkdtemp(prefix="mlops-variant-"))
+        shutil.copytree(ROOT / "stacks", root / "stacks")
+        shutil.copy(ROOT / "Pulumi.yaml", root)
+        stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
+        doc = yaml.safe_load(stack_file.read_text(encoding="utf-8"))
+        platform = doc["config"]["mlops:platform"]
+        for name, values in sections.items():
+            platform[name] = {**platform.get(name, {}), **values}
+        stack_file.write_text(yaml.safe_dump(doc), encoding="utf-8")
+        _VARIANTS[key] = root
+    return planned(stack, _VARIANTS[key])
+
+
 @pytest.fixture(scope="session")
 def dev_plan() -> Inventory:
     return planned("dev")

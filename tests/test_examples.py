@@ -22,6 +22,7 @@ from mlops_infra.compute.gpu_config import GpuPlatformConfig
 from mlops_infra.observability.config import MonitoringConfig
 from mlops_infra.plan import Inventory, plan_program
 from mlops_infra.security.config import SecurityBaselineConfig
+from tests.add_on_claims import recorded
 from tests.conftest import EXAMPLES, planned
 from tests.platform.test_standalone import PLATFORM_STACK, standalone
 from tests.platform.test_standalone import platform_outputs as dev_outputs
@@ -70,7 +71,10 @@ def platform_outputs(example: str, stack: str) -> tuple[str, dict[str, object]]:
     # ...nor creates the namespaces those add-ons live in (its `platformNamespaces` lacks them too)
     namespaces, freed = outputs["platformNamespaces"], {ADD_ON_NAMESPACES[a] for a in lacks}
     assert isinstance(namespaces, list) and namespaces
+    owners = outputs["clusterAddOnOwners"]
+    assert isinstance(owners, dict)
     return reference, {**outputs, **overrides, "clusterAddOns": [a for a in add_ons if a not in lacks],
+                       "clusterAddOnOwners": {a: o for a, o in owners.items() if a not in lacks},
                        "platformNamespaces": [n for n in namespaces if n not in freed]}
 _PLANS: dict[tuple[str, str], Inventory] = {}
 _SECONDS: dict[tuple[str, str], float] = {}
@@ -98,7 +102,8 @@ def plan(example: str, stack: str) -> Inventory:
         start = time.perf_counter()
         if key in NOT_DEV:
             reference, outputs = platform_outputs(example, stack)
-            _PLANS[key] = plan_program(EXAMPLES / example, stack, stack_refs={reference: outputs})
+            _PLANS[key] = recorded(key, lambda: plan_program(EXAMPLES / example, stack,
+                                                             stack_refs={reference: outputs}))
         else:  # the plan tests/platform/test_standalone.py and the per-concern alone tests share
             _PLANS[key] = standalone(EXAMPLES / example, stack)
         _SECONDS[key] = time.perf_counter() - start

@@ -2,9 +2,10 @@
 and GpuSoftware (the NVIDIA device plugin for the pools of `gpuPools`) with the ClusterAutoscaler that scales their
 node groups: those this stack's `cluster_addons:install` names, an explicit choice. Each is a cluster-wide singleton:
 the platform's `clusterAddOns` output lists those its cluster runs, and a component refuses to install one a second
-time; after installing one here, add it to the platform's `cluster.addOnsInstalledElsewhere` so that no other stack
-(nor the platform) installs it again. The GPU settings are this stack's `cluster_addons:gpu` section (a
-GpuPlatformConfig)."""
+time; after installing one here, add it to the platform's `cluster.addOnsInstalledElsewhere`, owned by this stack
+(e.g. `loadBalancerController: organization/cluster_addons/dev`), so that no other stack (nor the platform) installs
+it again, and this stack's next plan keeps it (the platform's `clusterAddOnOwners` names this stack). The GPU
+settings are this stack's `cluster_addons:gpu` section (a GpuPlatformConfig)."""
 
 import pulumi
 

@@ -18,7 +18,8 @@ serving = ModelServing("search-serving", ModelServingArgs(
     # The registry's artifact bucket and the key its objects are encrypted with (`modelArtifactKeyArn`).
     config=config, cluster=cluster, artifacts=BucketRefs.model_artifacts(platform),
     # KServe and cert-manager are the cluster's, once: installing them here is this stack's explicit choice
-    # (`installController`); then list `kserve` in the platform's cluster.addOnsInstalledElsewhere (README).
+    # (`installController`); then list `kserve`, owned by this stack, in the platform's
+    # cluster.addOnsInstalledElsewhere (README), and keep installing them here.
     install_controller=stack.require_bool("installController"), region=pulumi.Config("aws").require("region"),
     tags={"owner": "search-team"}, client_namespaces=["search"],
     vpc_cidr=NetworkRefs.from_stack_outputs(platform).vpc_cidr))

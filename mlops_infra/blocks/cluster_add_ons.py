@@ -4,7 +4,10 @@ A component that installs a cluster-wide singleton (a Helm release of fixed name
 names, a controller that acts on the whole cluster) claims its add-on name on the cluster before it registers
 anything. The claim is refused, at plan time, when the cluster already runs it:
 - it is in `ClusterRefs.add_ons` (for a platform stack's cluster, its `clusterAddOns` output: what that stack
-  installed); None there means unknown (a cluster made elsewhere, or a platform stack older than the output);
+  installed); None there means unknown (a cluster made elsewhere, or a platform stack older than the output); unless
+  `ClusterRefs.add_on_owners` (the `clusterAddOnOwners` output) names the stack that runs this program as its owner:
+  that stack installed it, and its next `pulumi up` keeps it (refusing it, or turning the install off, would make
+  Pulumi delete it);
 - or another component of this program already claimed it on the same cluster (the same Kubernetes provider).
 
 A second install would not work: Helm refuses a release name in use in its namespace, and a chart's cluster-scoped
@@ -17,6 +20,10 @@ from __future__ import annotations
 
 import weakref
 from typing import TYPE_CHECKING
+
+import pulumi
+
+from .stack_identity import this_stack
 
 if TYPE_CHECKING:
     from .refs import ClusterRefs
@@ -38,11 +45,15 @@ ADD_ONS: dict[str, str] = {
 OUTPUT = "clusterAddOns"
 """The platform stack's output listing what its cluster runs of `ADD_ONS` (ClusterRefs.from_stack_outputs reads it)."""
 
+OWNERS_OUTPUT = "clusterAddOnOwners"
+"""The platform stack's output naming the stack that owns each add-on its cluster runs (ClusterRefs.add_on_owners)."""
+
 _CLAIMED: weakref.WeakKeyDictionary[object, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
-class ClusterAddOnTaken(ValueError):
-    """A second install of a cluster-wide singleton on one cluster."""
+class ClusterAddOnTaken(pulumi.RunError, ValueError):
+    """A second install of a cluster-wide singleton on one cluster (a `pulumi.RunError`, as `RefsError`: the engine
+    prints the message without a traceback, the offline plan exits 2)."""
 
 
 def claim(cluster: ClusterRefs, add_on: str, component: str) -> None:
@@ -50,12 +61,17 @@ def claim(cluster: ClusterRefs, add_on: str, component: str) -> None:
     if add_on not in ADD_ONS:
         raise KeyError(f"{add_on!r} is not a cluster add-on ({sorted(ADD_ONS)})")
     what = ADD_ONS[add_on]
-    if cluster.add_ons is not None and add_on in cluster.add_ons:
+    if cluster.runs_from_another_stack(add_on):
+        owner = (cluster.add_on_owners or {}).get(add_on)
+        whose = (f"installed by stack {owner!r} (`{OWNERS_OUTPUT}`), not this one ({this_stack()!r})" if owner else
+                 f"its owner is not recorded (`{OWNERS_OUTPUT}` lacks it: e.g. the platform lists it in the old list "
+                 "form of cluster.addOnsInstalledElsewhere). If this stack installed it, the platform's config names "
+                 f"it as the owner: `cluster.addOnsInstalledElsewhere: {{{add_on}: {this_stack()}}}`")
         raise ClusterAddOnTaken(
             f"{component}: the cluster already runs {what}: `{add_on}` is in the platform stack's `{OUTPUT}` output "
-            "(what its cluster runs). A second one on one cluster collides with the first (the same Helm release and "
-            "cluster-scoped names; two controllers acting on the same objects). Use the one the cluster runs, or build "
-            f"this component on a cluster whose `{OUTPUT}` lacks {add_on!r} (ClusterRefs.add_ons).")
+            f"(what its cluster runs), {whose}. A second one on one cluster collides with the first (the same Helm "
+            "release and cluster-scoped names; two controllers acting on the same objects). Use the one the cluster "
+            f"runs, or build this component on a cluster whose `{OUTPUT}` lacks {add_on!r} (ClusterRefs.add_ons).")
     claimed = _CLAIMED.setdefault(cluster.provider, {})
     if add_on in claimed:
         raise ClusterAddOnTaken(

@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from . import iam
 from .grants import Grant, Grants
 from .identity import ClusterIdentity
+from .stack_identity import is_this_stack
 from .stack_outputs import MissingStackOutput, output_value, require_output
 
 StringList = pulumi.Input[Sequence[pulumi.Input[str]]]
@@ -53,7 +54,9 @@ PLATFORM_OUTPUTS.update({
 })
 PLATFORM_PRODUCERS: dict[str, str] = {
     "oidc_provider_arn": "cluster.workloadIdentity: irsa",
-    "external_secrets_store": "securityBaseline.enabled: true with securityBaseline.externalSecrets: true",
+    "external_secrets_store": "securityBaseline.enabled: true with securityBaseline.externalSecrets: true, or (an "
+    "operator another stack installed) externalSecrets in cluster.addOnsInstalledElsewhere with "
+    "cluster.externalSecretsStore",
     "model_artifact_bucket": "modelRegistry.enabled: true",
     "model_artifact_key_arn": "modelRegistry.enabled: true",
     "consumer_bucket_prefixes": "securityBaseline.exfiltrationGuards: true on a VPC it creates (no network.existingVpc)",
@@ -63,6 +66,8 @@ contract's `producer`; tests/blocks/test_refs_contract.py proves they are equal)
 # What the cluster already runs of the cluster-wide singletons (blocks/cluster_add_ons.py), and the S3 gateway endpoint
 # of the VPC (the exfiltration guards): optional outputs, newer than some platform stacks.
 PLATFORM_OUTPUTS.update({"cluster_add_ons": "clusterAddOns", "s3_gateway_endpoint_id": "vpcS3GatewayEndpointId"})
+# ...and which stack owns each (so the stack that installed one may plan it again): optional, newer still.
+PLATFORM_OUTPUTS["cluster_add_on_owners"] = "clusterAddOnOwners"
 PLATFORM_PRODUCERS["s3_gateway_endpoint_id"] = "network.existingVpc.s3GatewayEndpointId (a VPC the platform makes has one)"
 
 
@@ -210,6 +215,10 @@ class ClusterRefs:
     """The cluster-wide singletons the cluster already runs (blocks/cluster_add_ons.py: `clusterAutoscaler`,
     `monitoring`, ...), which a component refuses to install a second time: a platform stack's `clusterAddOns`
     output. Default: None (unknown: a cluster made elsewhere, or a platform stack older than that output)."""
+    add_on_owners: Mapping[str, str] | None = None
+    """The stack that owns each add-on in `add_ons` (`<organization>/<project>/<stack>` or `<project>/<stack>`; a
+    platform stack's `clusterAddOnOwners` output): the owning stack's own components may install it again, so that
+    stack's next `pulumi up` keeps it (blocks/cluster_add_ons.claim). Default: None (no owner known: refused)."""
     external_secrets_store: str | None = None
     """The External Secrets operator runs on the cluster, serving `external-secrets.io/v1`, with this
     ClusterSecretStore (a platform stack's `externalSecretsStore`; a component creates its own namespaced
@@ -221,9 +230,18 @@ class ClusterRefs:
 
     @property
     def kserve_installed(self) -> bool | None:
-        """KServe and cert-manager already run on the cluster (`kserve` in `add_ons`, the platform's
-        `clusterAddOns`): a `ModelServing` then installs neither (`install_controller` false). None: unknown."""
-        return None if self.add_ons is None else "kserve" in self.add_ons
+        """KServe and cert-manager already run on the cluster, installed by another stack (`kserve` in `add_ons`, the
+        platform's `clusterAddOns`, owned by a stack other than this one: `add_on_owners`): a `ModelServing` then
+        installs neither (`install_controller` false). False for the stack that owns it. None: unknown."""
+        return self.runs_from_another_stack("kserve")
+
+    def runs_from_another_stack(self, add_on: str) -> bool | None:
+        """The cluster runs `add_on` (`add_ons`) and a stack other than this one owns it (`add_on_owners`; an owner
+        not recorded counts as another). The owning stack gets False: its install is its to keep. None: unknown."""
+        if self.add_ons is None:
+            return None
+        owner = (self.add_on_owners or {}).get(add_on)
+        return add_on in self.add_ons and not (owner is not None and is_this_stack(owner))
 
     def bind(self, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
         """A component's `opts` plus `providers={"kubernetes": provider}`, passed to its `super().__init__`: every
@@ -274,7 +292,7 @@ class ClusterRefs:
             # An older platform stack lacks `serviceIpv4Cidr`: None, as for any cluster whose Service CIDR is unknown.
             # `externalSecretsStore` is exported only with the operator: absent, None (an argument given wins).
             **{"service_ipv4_cidr": ref.get_output(_output_key("service_ipv4_cidr")),
-               "add_ons": _stack_add_ons(ref),
+               "add_ons": _stack_add_ons(ref), "add_on_owners": _optional_value(ref, "cluster_add_on_owners"),
                "external_secrets_store": _optional_value(ref, "external_secrets_store"),
                "occupied_namespaces": frozenset(_optional_value(ref, "platform_namespaces") or ()),
                **newer, **features, **facts})
@@ -287,9 +305,9 @@ class ClusterRefs:
             return None
         output, producer = _output_key("external_secrets_store"), PLATFORM_PRODUCERS["external_secrets_store"]
         return (f"External Secrets delivers {needs}, and nothing says this cluster runs its operator: "
-                f"ClusterRefs.external_secrets_store is None (from a platform stack: its output "
-                f"{output!r}, exported only with `{producer}` in its `mlops:platform`). Fix: set that and run `pulumi "
-                f"up` on the platform stack; or, for an operator installed otherwise, name its ClusterSecretStore: "
+                f"ClusterRefs.external_secrets_store is None (from a platform stack: its output {output!r}, exported "
+                f"only with {producer}, in its `mlops:platform`). Fix: set that and run `pulumi up` on the platform "
+                f"stack; or, for an operator installed otherwise, name its ClusterSecretStore: "
                 f"`ClusterRefs.from_stack_outputs(..., external_secrets_store=\"<name>\")` (or `ClusterRefs.existing`)")
 
     @staticmethod

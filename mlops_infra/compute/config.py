@@ -207,13 +207,24 @@ class ClusterConfig(ConfigModel):
     load_balancer_controller: bool = Field(
         False, description="Install the AWS Load Balancer Controller (pinned chart, its own IAM role), which serves "
         "the `alb` IngressClass. Required by any `alb` Ingress (e.g. modelRegistry.ingress). Default: false.")
-    add_ons_installed_elsewhere: list[str] = Field(
-        default_factory=list, description="Cluster-wide singletons (`clusterAddOns` names, mlops_infra.blocks."
+    add_ons_installed_elsewhere: dict[str, str] | list[str] = Field(
+        default_factory=dict, description="Cluster-wide singletons (`clusterAddOns` names, mlops_infra.blocks."
         "cluster_add_ons.ADD_ONS, e.g. `kserve`, `loadBalancerController`) another stack installed on this cluster, "
-        "e.g. an example's KServe or "
-        "Load Balancer Controller. The platform lists them in its `clusterAddOns` output, so no consumer installs "
-        "them again, and refuses config that would make it install one itself. After installing an add-on in "
-        "another stack, add it here. Default: none.")
+        "each mapped to the stack that owns it, as a StackReference names it: `<organization>/<project>/<stack>` "
+        "(a self-managed backend's organization is `organization`) or `<project>/<stack>` (any organization), "
+        "e.g. `kserve: organization/model_serving/dev`. The platform lists them in its `clusterAddOns` output and "
+        "their owners in `clusterAddOnOwners`: no other stack installs them again, and the owning stack's next plan "
+        "keeps its own (blocks/cluster_add_ons.claim matches the owner against pulumi.get_organization(), "
+        "get_project() and get_stack()). The platform uses `kserve` and `gpuSoftware` listed here instead of "
+        "installing its own, and `externalSecrets` with cluster.externalSecretsStore; it refuses config that would "
+        "make it install any other listed one itself. After installing an add-on in another stack, add it here. "
+        "The older list form (no owners) is still read: its owners are unknown, so the owning stack's own next "
+        "plan is refused until it is named. Default: none.")
+    external_secrets_store: K8sName | None = Field(
+        None, description="The ClusterSecretStore of the External Secrets operator another stack installed "
+        "(`externalSecrets` in addOnsInstalledElsewhere): required then, refused otherwise. The platform exports it "
+        "as `externalSecretsStore` (components alone on the cluster need it) and its own components that sync "
+        "Secrets through the operator rely on it running. Default: none.")
     container_insights: bool = Field(
         True, description="Install the amazon-cloudwatch-observability add-on (CloudWatch agent + Fluent Bit) with "
         "its encrypted log groups: Container Insights metrics such as cluster_failed_node_count. Billed per "
@@ -232,9 +243,15 @@ class ClusterConfig(ConfigModel):
         "creation works either way. Default: none (EKS creates the Auto Scaling one with the first node group).")
 
     @property
+    def add_ons_elsewhere(self) -> dict[str, str | None]:
+        """`addOnsInstalledElsewhere` as add-on -> owning stack (None: the list form, owner unknown)."""
+        found = self.add_ons_installed_elsewhere
+        return dict(found) if isinstance(found, dict) else dict.fromkeys(found)
+
+    @property
     def runs_load_balancer_controller(self) -> bool:
         """The platform installs the controller, or another stack did (`addOnsInstalledElsewhere`)."""
-        return self.load_balancer_controller or "loadBalancerController" in self.add_ons_installed_elsewhere
+        return self.load_balancer_controller or "loadBalancerController" in self.add_ons_elsewhere
 
     def problems(self) -> Iterable[Problem]:
         if self.version not in SUPPORTED_EKS_VERSIONS:

@@ -36,6 +36,8 @@ from .runtime_tuning import lean_runtime
 from .strict import strict_problems
 
 DEFAULT_REGION = "us-east-1"
+ORGANIZATION = "organization"
+"""`pulumi.get_organization()` in a plan: a self-managed backend's organization."""
 
 
 class PlanError(Exception):
@@ -205,7 +207,10 @@ def _run(program: Program, stack: str, values: dict[str, str], secret_keys: froz
     logger.handlers = [collector]
     # A plan is a preview: `pulumi.runtime.is_dry_run()` is true, as under `pulumi preview` (a template stack's
     # program refuses only a real deployment, mlops_infra.stack.refuse_template_deployment).
-    set_mocks(mocks, project=program.project, stack=stack, preview=True, monitor=monitor, logger=logger)
+    # The organization a self-managed backend (the README's S3 state) reports: `pulumi.get_organization()` is
+    # `organization` there, as in the StackReference names the stacks use (`organization/<project>/<stack>`).
+    set_mocks(mocks, project=program.project, stack=stack, preview=True, monitor=monitor, logger=logger,
+              organization=ORGANIZATION)
     set_all_config(values, sorted(secret_keys))
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()

@@ -9,6 +9,7 @@ name in use ("cannot re-use a name"), pulumi-kubernetes gets AlreadyExists.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from ..blocks.cluster_add_ons import ADD_ONS
@@ -21,21 +22,60 @@ from ..security.config import SecurityBaselineConfig
 from ..serving.config import ServingConfig, ServingEngineConfig
 
 KEY = "cluster.addOnsInstalledElsewhere"
+STORE_KEY = "cluster.externalSecretsStore"
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){1,2}")
+"""An owning stack as a StackReference names it: `<organization>/<project>/<stack>` (a self-managed backend's
+organization is `organization`), or `<project>/<stack>` (any organization; blocks/stack_identity.is_this_stack)."""
 _TRAINING_OPERATORS = {"kubeflow": "kubeflowTrainer", "kuberay": "kuberay"}  # compute/training_foundations.py
+USED_FROM_ELSEWHERE = ("gpuSoftware", "kserve")
+"""Add-ons the platform uses, instead of installing its own, when another stack installed them (listed in `KEY`):
+its GPU pools' pods request `nvidia.com/gpu` (and `vpc.amazonaws.com/efa` with `efa`), which the other stack's
+device plugin or GPU operator advertises, with an EFA plugin for every pool the platform gives `efa` (its
+GpuSoftware tolerates the pools' taints: that stack's `gpuPools` list them); its ModelServing makes its namespace,
+runtimes and InferenceServices on the KServe and cert-manager the other stack runs (install_controller false), whose
+webhooks answer already: that stack was deployed before the platform lists it. `externalSecrets` is used too, with
+the name of its ClusterSecretStore (`STORE_KEY`)."""
+TURN_OFF = {
+    "loadBalancerController": "set cluster.loadBalancerController false",
+    "kubeflowTrainer": "set cluster.trainingOperator.kind none (or kuberay)",
+    "kuberay": "set cluster.trainingOperator.kind none (or kubeflow)",
+    "karpenter": "set gpu.provisioner managedNodeGroups",
+    "clusterAutoscaler": "make every managed node group fixed-size (cluster.systemNodes and each gpuPools entry: "
+                         "minSize equal to maxSize; or gpu.provisioner karpenter for the pools)",
+    "monitoring": "set monitoring.enabled false",
+    "externalSecrets": f"set securityBaseline.externalSecrets false and name the other stack's ClusterSecretStore in "
+                       f"{STORE_KEY}",
+    "kubeflowPipelines": "set orchestration.kubeflowPipelines.enabled false",
+}
+"""How config stops the platform installing each add-on it would install (gpuSoftware and kserve: never needed)."""
+
+
+ESO_FIX = ("set securityBaseline.enabled and securityBaseline.externalSecrets (the platform installs the operator); "
+           "or, for the operator another stack installed on the cluster, list externalSecrets in "
+           "cluster.addOnsInstalledElsewhere and name its ClusterSecretStore in cluster.externalSecretsStore")
+
+
+def runs_external_secrets(cluster: ClusterConfig, sb: SecurityBaselineConfig) -> bool:
+    """The External Secrets operator runs on the platform's cluster: the platform installs it, or another stack did
+    (`externalSecrets` in cluster.addOnsInstalledElsewhere, with cluster.externalSecretsStore)."""
+    return (sb.enabled and sb.external_secrets) or "externalSecrets" in cluster.add_ons_elsewhere
 
 
 def platform_add_ons(cluster: ClusterConfig, gpu: GpuPlatformConfig, pools: Sequence[GpuPoolConfig],
                      monitoring: MonitoringConfig, security: SecurityBaselineConfig, serving: ServingEngineConfig,
                      orchestration: OrchestrationConfig) -> dict[str, str]:
-    """Add-on name -> the config that makes the platform install it (what its components claim on its cluster)."""
+    """Add-on name -> the config that makes the platform install it (what its components claim on its cluster). The
+    GPU software and KServe are not installed when another stack did (`USED_FROM_ELSEWHERE`): the platform uses
+    those."""
     found: dict[str, str] = {}
+    elsewhere = cluster.add_ons_elsewhere
     if cluster.load_balancer_controller:
         found["loadBalancerController"] = "cluster.loadBalancerController"
     if cluster.training_operator.chart is not None:
         found[_TRAINING_OPERATORS[cluster.training_operator.kind]] = "cluster.trainingOperator.kind"
     if gpu.provisioner == "karpenter":
         found["karpenter"] = "gpu.provisioner"
-    if pools:
+    if pools and "gpuSoftware" not in elsewhere:
         found["gpuSoftware"] = "gpuPools"
     if autoscaler_needed((cluster.system_nodes.min_size, cluster.system_nodes.max_size), gpu, pools):
         found["clusterAutoscaler"] = "cluster.systemNodes/gpuPools (a node group whose size can change)"
@@ -43,22 +83,36 @@ def platform_add_ons(cluster: ClusterConfig, gpu: GpuPlatformConfig, pools: Sequ
         found["monitoring"] = "monitoring.enabled"
     if security.enabled and security.external_secrets:
         found["externalSecrets"] = "securityBaseline.externalSecrets"
-    if serving.enabled and isinstance(serving, ServingConfig):
+    if serving.enabled and isinstance(serving, ServingConfig) and "kserve" not in elsewhere:
         found["kserve"] = "serving.enabled"
     if orchestration.kubeflow_pipelines.enabled:
         found["kubeflowPipelines"] = "orchestration.kubeflowPipelines.enabled"
     return found
 
 
-def elsewhere_problems(elsewhere: Sequence[str], installs: dict[str, str]) -> Iterable[Problem]:
-    """Each add-on listed as installed elsewhere that is unknown, listed twice, or installed by this config too (one
-    problem naming both)."""
-    for i, add_on in enumerate(elsewhere):
+def elsewhere_problems(cluster: ClusterConfig, installs: dict[str, str]) -> Iterable[Problem]:
+    """Each add-on listed as installed elsewhere that is unknown, listed twice (list form), or installed by this
+    config too (one problem naming both, and how to turn the platform's off); `externalSecrets` listed without the
+    name of its ClusterSecretStore, or that name without it."""
+    listed = cluster.add_ons_installed_elsewhere
+    keys = list(listed)
+    for i, add_on in enumerate(keys):
+        path = f"{KEY}.{add_on}" if isinstance(listed, dict) else f"{KEY}[{i}]"
         if add_on not in ADD_ONS:
-            yield f"{KEY}[{i}]", f"unknown add-on {add_on!r} (one of {', '.join(ADD_ONS)})"
-        elif add_on in elsewhere[:i]:
-            yield f"{KEY}[{i}]", f"duplicate add-on {add_on!r}"
+            yield path, f"unknown add-on {add_on!r} (one of {', '.join(ADD_ONS)})"
+        elif add_on in keys[:i]:
+            yield path, f"duplicate add-on {add_on!r}"
+        elif isinstance(listed, dict) and not STACK_NAME.fullmatch(listed[add_on]):
+            yield (path, f"{listed[add_on]!r} is not a stack: name the stack that installed {add_on!r} as a "
+                   "StackReference does, <organization>/<project>/<stack> (e.g. organization/model_serving/dev on a "
+                   "self-managed backend) or <project>/<stack>")
         elif add_on in installs:
-            yield (f"{KEY}[{i}]", f"{add_on!r} is installed by another stack, but {installs[add_on]} makes the "
-                   "platform install it too (a second install collides: Helm 'cannot re-use a name', AlreadyExists): "
-                   f"turn {installs[add_on]} off, or remove {add_on!r} from {KEY}")
+            yield (path, f"{add_on!r} is installed by another stack, but {installs[add_on]} makes the platform "
+                   "install it too (a second install collides: Helm 'cannot re-use a name', AlreadyExists): "
+                   f"{TURN_OFF[add_on]}, or remove {add_on!r} from {KEY}")
+    if "externalSecrets" in keys and cluster.external_secrets_store is None:
+        yield (STORE_KEY, f"required when {KEY} lists externalSecrets: the name of the ClusterSecretStore the other "
+               "stack's External Secrets operator serves (exported as externalSecretsStore for components alone)")
+    elif "externalSecrets" not in keys and cluster.external_secrets_store is not None:
+        yield (STORE_KEY, f"only for an External Secrets operator another stack installed (externalSecrets in "
+               f"{KEY}); the platform's own operator names its store itself")

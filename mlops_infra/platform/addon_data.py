@@ -102,16 +102,14 @@ def _qdrant_on_platform(ctx: PlatformContext, config: QdrantConfig) -> dict[str,
     """Qdrant on the platform: granted namespaces from config (default: every team's, and the team workspaces by
     label), the platform's data key, exfiltration guard, monitoring and External Secrets operator. Outputs are
     prefixed `qdrant`."""
-    if ctx.external_secrets is None:
-        raise ValueError("data.qdrant: needs securityBaseline.enabled and securityBaseline.externalSecrets "
-                         "(Qdrant's API keys reach the cluster only through External Secrets)")
     teams = [t.name for t in ctx.config.cluster.teams]
     qdrant = Qdrant(child(ctx.name, "qdrant"), QdrantArgs(
         config=config, cluster=ctx.cluster, region=ctx.config.region, data_key=ctx.data_key, tags=ctx.tags,
         client_namespaces=list(config.client_namespaces) or teams,
         client_namespace_labels=None if config.client_namespaces else PLATFORM_CLIENT,  # + team workspaces
         read_only_namespaces=list(config.read_only_namespaces),
-        external_secrets=[ctx.external_secrets], monitoring=ctx.monitoring, bucket_guard=ctx.bucket_guard,
+        # The platform's operator, or another stack's (`ctx.cluster.external_secrets_store`; config checks one runs).
+        external_secrets=[ctx.external_secrets] if ctx.external_secrets else [], monitoring=ctx.monitoring, bucket_guard=ctx.bucket_guard,
         client_secret_name=PLATFORM_CLIENT_SECRET,  # the name consumers' pods already mount (and workspaces write)
         protect=ctx.protect), ctx.k8s_opts)
     ctx.service_ports.extend(qdrant.service_ports)  # Qdrant's own ingress policy then admits only the granted ones

@@ -45,8 +45,10 @@ def build(ctx: PlatformContext) -> dict[str, Any]:
             pulumi.ResourceOptions(parent=ctx.parent))
         return {"servingEndpoints": sm.endpoints, "servingRoleArn": sm.role_arn}
     serving = ModelServing(child(ctx.name, "serving"), ModelServingArgs(
-        # The platform's serving installs the cluster's KServe and cert-manager (exported as `kserveInstalled`).
-        config=cfg, cluster=ctx.cluster, artifacts=ctx.artifacts, install_controller=True, region=config.region,
+        # The platform's serving installs the cluster's KServe and cert-manager, unless another stack did (`kserve` in
+        # cluster.addOnsInstalledElsewhere): then it uses theirs (platform/add_ons_elsewhere.USED_FROM_ELSEWHERE).
+        config=cfg, cluster=ctx.cluster, artifacts=ctx.artifacts, region=config.region,
+        install_controller="kserve" not in config.cluster.add_ons_elsewhere,
         tags=ctx.tags,
         gpu_taints={p.name: p.taint for p in config.gpu_pools},
         monitoring=ctx.monitoring, pushgateway_url=ctx.pushgateway_url,

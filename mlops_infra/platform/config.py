@@ -25,7 +25,7 @@ from ..pipelines.prefect_config import prefect_problems
 from ..registry.config import INGRESS_NEEDS, MlflowModelRegistryConfig, ModelRegistryConfig
 from ..security.config import SecurityBaselineConfig
 from ..serving.config import ServingConfig, ServingEngineConfig
-from .add_ons_elsewhere import elsewhere_problems, platform_add_ons
+from .add_ons_elsewhere import ESO_FIX, elsewhere_problems, platform_add_ons, runs_external_secrets
 
 DataClassification = Literal["public", "internal", "confidential", "restricted"]
 
@@ -159,7 +159,7 @@ class PlatformConfig(ConfigModel):
         yield from component_namespace_problems(self.orchestration, self.data)
         yield from workspace_problems(self)
         yield from serving_problems(self)
-        yield from elsewhere_problems(self.cluster.add_ons_installed_elsewhere, platform_add_ons(
+        yield from elsewhere_problems(self.cluster, platform_add_ons(
             self.cluster, self.gpu, self.gpu_pools, self.monitoring, self.security_baseline, self.serving, self.orchestration))
         if isinstance(self.feature_store, FeastFeatureStoreConfig):
             for path, msg in self.feature_store.network_problems(private):
@@ -285,10 +285,9 @@ def orchestration_problems(config: PlatformConfig) -> Iterable[Problem]:
         orch.prefect, gpu_pools=pools, integration_secrets={s.name: s.namespaces for s in sb.integration_secrets}))
     needs_eso = (orch.airflow.enabled or orch.kubeflow_pipelines.enabled or orch.metaflow.enabled
                  or orch.prefect.enabled)
-    if needs_eso and not (sb.enabled and sb.external_secrets):
+    if needs_eso and not runs_external_secrets(config.cluster, config.security_baseline):
         yield ("orchestration", "Airflow, Kubeflow Pipelines, Metaflow and Prefect read their database password (or "
-               "Prefect Cloud key) through External Secrets: set securityBaseline.enabled and "
-               "securityBaseline.externalSecrets")
+               f"Prefect Cloud key) through External Secrets: {ESO_FIX}")
     if needs_eso and config.cluster.workload_identity != "irsa":
         # Their database SecretStores authenticate as an IRSA ServiceAccount of the engine's namespace; under Pod
         # Identity External Secrets would use its own role, which reads no database secret (nothing syncs).
@@ -324,10 +323,9 @@ def workspace_problems(config: PlatformConfig) -> Iterable[Problem]:
         yield ("cluster.workspaces", "workspaces get MLflow and Qdrant credentials but no Feast logins yet, and this "
                "feature store needs one (featureStore.registry sql, or a redis online store with redisAuth rbac): "
                "run the workspace's Feast clients in a team namespace (cluster.teams) or use registry s3 with dynamodb")
-    sb = config.security_baseline
-    if not (sb.enabled and sb.external_secrets) or config.cluster.workload_identity != "irsa":
+    if not runs_external_secrets(config.cluster, config.security_baseline) or config.cluster.workload_identity != "irsa":
         yield ("cluster.workspaces", "a workspace's credentials reach it only through External Secrets with IRSA: "
-               "set securityBaseline.enabled, securityBaseline.externalSecrets and cluster.workloadIdentity irsa")
+               f"set cluster.workloadIdentity irsa; External Secrets: {ESO_FIX}")
 
 
 def qdrant_scratch_problems(config: PlatformConfig) -> Iterable[Problem]:
@@ -349,20 +347,17 @@ def qdrant_scratch_problems(config: PlatformConfig) -> Iterable[Problem]:
 def data_problems(config: PlatformConfig) -> Iterable[Problem]:
     """LakeFS reads its database and auth secrets through External Secrets, with a SecretStore that authenticates
     as an IRSA ServiceAccount of its own namespace."""
-    sb = config.security_baseline
     if config.data.qdrant.enabled:
-        if not (sb.enabled and sb.external_secrets):
-            yield ("data.qdrant.enabled", "Qdrant's API keys reach the cluster only through External Secrets: set "
-                   "securityBaseline.enabled and securityBaseline.externalSecrets")
+        if not runs_external_secrets(config.cluster, config.security_baseline):
+            yield ("data.qdrant.enabled", f"Qdrant's API keys reach the cluster only through External Secrets: {ESO_FIX}")
         if config.cluster.workload_identity != "irsa":
             yield ("data.qdrant.enabled", "Qdrant's secret stores authenticate with IRSA ServiceAccount tokens: "
                    "set cluster.workloadIdentity irsa")
         yield from qdrant_scratch_problems(config)
     if not config.data.lakefs.enabled:
         return
-    if not (sb.enabled and sb.external_secrets):
-        yield ("data.lakefs.enabled", "LakeFS reads its database and auth secrets through External Secrets: set "
-               "securityBaseline.enabled and securityBaseline.externalSecrets")
+    if not runs_external_secrets(config.cluster, config.security_baseline):
+        yield ("data.lakefs.enabled", f"LakeFS reads its database and auth secrets through External Secrets: {ESO_FIX}")
     if config.cluster.workload_identity != "irsa":
         yield ("data.lakefs.enabled", "LakeFS's SecretStore authenticates with an IRSA ServiceAccount token: "
                "set cluster.workloadIdentity irsa")

@@ -14,6 +14,7 @@ from ..blocks.namespace import PLATFORM_CLIENT, namespace
 from ..blocks.naming import child
 from ..blocks.postgres import POSTGRES_PORT
 from ..blocks.refs import ClusterRefs
+from ..blocks.stack_identity import this_stack
 from ..compute.cluster import TrainingCluster, TrainingClusterArgs
 from ..compute.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from ..compute.cluster_autoscaler import needed as autoscaler_needed
@@ -86,11 +87,12 @@ def platform_namespaces(config: PlatformConfig) -> list[str]:
     (`PlatformConfig.namespaces`) and its system components' (training operator, GPU software, External Secrets,
     KServe with cert-manager). tests/platform/test_platform_namespaces.py holds it equal to the plan's Namespaces."""
     cluster, sb, serving = config.cluster, config.security_baseline, config.serving
+    elsewhere = cluster.add_ons_elsewhere  # another stack's add-ons: their namespaces are that stack's
     system = [(cluster.training_operator.chart is not None, cluster.training_operator.namespace),
-              (bool(config.gpu_pools), config.gpu.namespace),
+              (bool(config.gpu_pools) and "gpuSoftware" not in elsewhere, config.gpu.namespace),
               (sb.enabled and sb.external_secrets, sb.external_secrets_namespace),
-              *((serving.enabled and isinstance(serving, ServingConfig), ns) for ns in (KSERVE_NAMESPACE,
-                                                                                        CERT_MANAGER_NAMESPACE))]
+              *((serving.enabled and isinstance(serving, ServingConfig) and "kserve" not in elsewhere, ns)
+                for ns in (KSERVE_NAMESPACE, CERT_MANAGER_NAMESPACE))]
     return sorted(config.namespaces | {ns for built, ns in system if built})
 
 
@@ -182,7 +184,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 GpuNodePool(child(name, f"gpu-{pool.name}"), GpuNodePoolArgs(
                     config=pool, cluster=self.cluster.refs, network=self.network.refs, nodes=self.cluster.node_refs,
                     tags=tags), child_opts)
-        if config.gpu_pools:
+        if config.gpu_pools and "gpuSoftware" not in config.cluster.add_ons_elsewhere:  # else the cluster's own
             GpuSoftware(child(name, "gpu-software"), GpuSoftwareArgs(
                 config=config.gpu, pools=config.gpu_pools, cluster=self.cluster.refs), child_opts)
         if autoscaler_needed(config.cluster.system_nodes, config.gpu, config.gpu_pools):
@@ -199,7 +201,10 @@ class MlopsPlatform(pulumi.ComponentResource):
             if ns not in namespaces:
                 namespaces[ns] = namespace(child(self._name, f"ns-{ns}"), self, ns, level="restricted",
                                            provider=self.cluster.provider)
-        return dataclasses.replace(self.cluster.refs, namespaces=namespaces)
+        # An External Secrets operator another stack installed: its store tells the components it runs (the
+        # platform's own operator is handed to them instead, `PlatformContext.external_secrets`).
+        return dataclasses.replace(self.cluster.refs, namespaces=namespaces,
+                                   external_secrets_store=config.cluster.external_secrets_store)
 
     def _workspaces(self, ctx: PlatformContext) -> dict[str, Any]:
         """The listed team workspaces' credentials (MLflow user, Qdrant key), after the add-ons that share keys."""
@@ -291,6 +296,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         sagemaker = fs if isinstance(fs, SageMakerFeatureStore) else None
         mlflow = reg if isinstance(reg, MlflowRegistry) else None
         network, cluster, sb = self.network.refs, self.cluster, self.config.security_baseline
+        elsewhere = self.config.cluster.add_ons_elsewhere
         return core_outputs(self.config, {
             "environment": self.config.environment, "cluster_name": cluster.cluster.name,
             "cluster_endpoint": cluster.cluster.endpoint, "kubeconfig": cluster.kubeconfig,
@@ -302,7 +308,10 @@ class MlopsPlatform(pulumi.ComponentResource):
             "service_ipv4_cidr": cluster.refs.service_ipv4_cidr,
             "interface_endpoints": list(network.interface_endpoints or ()),
             # What this program installed, and what config says another stack did (cluster.addOnsInstalledElsewhere).
-            "cluster_add_ons": sorted({*installed(cluster.provider), *self.config.cluster.add_ons_installed_elsewhere}),
+            "cluster_add_ons": sorted({*installed(cluster.provider), *elsewhere}),
+            # ...and who owns each: this stack its own installs, the owner config names for the others (when known).
+            "cluster_add_on_owners": {**{a: this_stack() for a in installed(cluster.provider)},
+                                      **{a: owner for a, owner in elsewhere.items() if owner}},
             "s3_gateway_endpoint_id": network.s3_gateway_endpoint_id,
             "platform_namespaces": platform_namespaces(self.config),
             # Only where this stack writes the endpoint policy that admits them (a VPC made elsewhere: its owner's).
@@ -332,7 +341,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             "pushgateway_url": mon.pushgateway_url if mon else None,
             "audit_trail_arn": guards.trail_arn if guards else None,
             "guard_duty_detector_id": sec.detector_id if sec else None,
-            "external_secrets_store": sec.secret_store_name if sec else None,
+            "external_secrets_store": (sec.secret_store_name if sec else None) or self.config.cluster.external_secrets_store,
             "team_workspace": workspace_terms(self.config, guards.egress_rules if guards else None,
                                               self.workspace_credentials),
         })

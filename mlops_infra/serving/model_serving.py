@@ -87,11 +87,10 @@ class ModelServing(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Bound to the cluster's provider, so children without their own (the Helm releases) inherit it.
-        controller_problem = controller_refusal(args.install_controller, args.cluster.kserve_installed)
-        if controller_problem:
-            raise ValueError(f"{name}: {controller_problem}")
-        if args.install_controller:
-            claim(args.cluster, "kserve", name)  # a cluster runs one: refused when this program already installs it
+        if args.install_controller:  # a cluster runs one: refused, naming its owner, when another stack's runs, or
+            claim(args.cluster, "kserve", name)  # when this program already installs it
+        owned = args.cluster.add_ons is not None and "kserve" in args.cluster.add_ons  # ...by this stack, here
+        refuse(name, [controller_refusal(args.install_controller, args.cluster.kserve_installed, owned_here=owned)])
         super().__init__("mlops:serving:ModelServing", name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
         created = [cfg.namespace, *((CERT_MANAGER_NAMESPACE, KSERVE_NAMESPACE) if args.install_controller else ())]
@@ -239,12 +238,17 @@ class ModelServing(pulumi.ComponentResource):
                                   "Write model monitoring inputs (reference and logged predictions)")
 
 
-def controller_refusal(install_controller: bool, kserve_installed: bool | None) -> str:
-    """Why `install_controller` contradicts what the cluster runs ("" when it does not; None: unknown)."""
+def controller_refusal(install_controller: bool, kserve_installed: bool | None, *, owned_here: bool) -> str:
+    """Why `install_controller` contradicts what the cluster runs ("" when it does not; None: unknown).
+    `owned_here`: the cluster's KServe is this stack's (`clusterAddOnOwners`), so `kserve_installed` is False."""
     if install_controller and kserve_installed:
         return ("the cluster already runs KServe and cert-manager (`kserve` in clusterAddOns: its platform's serving installed "
                 "them): a second install would fail on their namespaces, releases, CRDs and webhooks; pass "
                 "install_controller=False")
+    if not install_controller and kserve_installed is False and owned_here:
+        return ("install_controller=False, but this stack installed the cluster's KServe and cert-manager (the "
+                "platform's `clusterAddOnOwners` names it): turning the install off makes `pulumi up` delete them; keep "
+                "install_controller=True")
     if not install_controller and kserve_installed is False:
         return ("install_controller=False, but nothing installs KServe on this cluster (`kserve` not in clusterAddOns): "
                 "its InferenceServices would have no CRD; pass install_controller=True")

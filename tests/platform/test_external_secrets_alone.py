@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from mlops_infra.blocks.refs import RefsError
+from mlops_infra.blocks.refs import PLATFORM_PRODUCERS, RefsError
 from mlops_infra.plan import PlanError, plan_program
 from tests.conftest import EXAMPLES, planned
 from tests.platform.test_consumer_friction import plan as cli_plan
 from tests.platform.test_consumer_friction import write_refs
-from tests.platform.test_standalone import EXTERNAL_SECRETS, PLATFORM_STACK, platform_outputs, standalone
+from tests.platform.test_standalone import OPERATOR_OUTPUTS, PLATFORM_STACK, external_secrets, platform_outputs, standalone
 
 NEEDS_OPERATOR = ["airflow", "kubeflow_pipelines", "lakefs", "metaflow", "prefect", "qdrant"]
 """The examples whose components sync a Secret through External Secrets (a database password, API keys)."""
-PRODUCER = "securityBaseline.enabled: true with securityBaseline.externalSecrets: true"
+PRODUCER = PLATFORM_PRODUCERS["external_secrets_store"]
 
 
 def without_operator(example: str, **changes: object) -> PlanError:
@@ -41,7 +41,7 @@ def test_the_platform_exports_its_store_exactly_when_it_installs_the_operator() 
     assert dev.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore") == []
     assert "externalSecretsStore" not in dev.outputs
     # The value the examples' tests add for a dev platform with the operator follows the same naming.
-    assert EXTERNAL_SECRETS["externalSecretsStore"] == prod.outputs["externalSecretsStore"].replace("-prod-", "-dev-")
+    assert external_secrets()["externalSecretsStore"] == prod.outputs["externalSecretsStore"].replace("-prod-", "-dev-")
 
 
 @pytest.mark.parametrize("example", NEEDS_OPERATOR)
@@ -51,7 +51,7 @@ def test_a_component_alone_on_a_cluster_without_the_operator_is_refused(example:
     message = str(err)
     assert re.search(r": 1 problem with its refs\n  - External Secrets delivers .+, and nothing says this cluster runs "
                      r"its operator", message), message
-    assert "its output 'externalSecretsStore'" in message and f"`{PRODUCER}`" in message
+    assert "its output 'externalSecretsStore'" in message and f"exported only with {PRODUCER}, in" in message
     assert "run `pulumi up` on the platform stack" in message
     assert 'external_secrets_store="<name>"' in message
 
@@ -97,10 +97,15 @@ def test_the_cli_prints_the_refusal_and_exits_2(tmp_path: Path) -> None:
         "mlops-infra: error: search-qdrant: 1 problem with its refs\n"
         "  - External Secrets delivers Qdrant's API keys, and nothing says this cluster runs its operator: "
         "ClusterRefs.external_secrets_store is None (from a platform stack: its output 'externalSecretsStore', "
-        f"exported only with `{PRODUCER}` in its `mlops:platform`). Fix: set that and run `pulumi up` on the platform "
+        f"exported only with {PRODUCER}, in its `mlops:platform`). Fix: set that and run `pulumi up` on the platform "
         "stack; or, for an operator installed otherwise, name its ClusterSecretStore: "
         '`ClusterRefs.from_stack_outputs(..., external_secrets_store="<name>")` (or `ClusterRefs.existing`)\n')
 
 
 def test_platform_outputs_adds_only_the_operator() -> None:
-    assert set(platform_outputs()) - set(planned("dev").outputs) == set(EXTERNAL_SECRETS)
+    """The fixture is a real plan's: dev with the operator differs from dev in its store, the add-on (with its owner)
+    and the operator's namespace, and in nothing else."""
+    dev, with_operator = planned("dev").outputs, platform_outputs()
+    assert {k for k in {*dev, *with_operator} if dev.get(k) != with_operator.get(k)} == set(OPERATOR_OUTPUTS)
+    assert "external-secrets" in with_operator["platformNamespaces"]  # type: ignore[operator]
+    assert "externalSecrets" in with_operator["clusterAddOns"]  # type: ignore[operator]

@@ -11,27 +11,36 @@ import pytest
 
 from mlops_infra.blocks.refs import ClusterRefs, known_len
 from mlops_infra.plan import SECRET, Inventory, PlanError, plan_program
-from tests.conftest import EXAMPLES, PROGRAMS, ROOT, planned
+from tests.add_on_claims import recorded
+from tests.conftest import EXAMPLES, PROGRAMS, ROOT, planned, planned_variant
 
 PLATFORM_STACK = "organization/mlops-platform/dev"
 FEATURES = EXAMPLES / "feast_feature_store"
 REGISTRY = EXAMPLES / "mlflow_registry"
 PAIR = EXAMPLES / "feature_store_and_registry"
 _PLANS: dict[tuple[Path, str], Inventory] = {}
-EXTERNAL_SECRETS = {"externalSecretsStore": "mlops-dev-security-secrets-secrets-manager"}
-"""What the dev platform would add to its outputs with the External Secrets operator (`securityBaseline.enabled:
-true`, whose `externalSecrets` is on by default; the dev profile turns the baseline off): the examples whose
-components sync Secrets through the operator (engines, LakeFS, Qdrant) need a platform that runs it, and are
-refused on dev's own outputs (tests/platform/test_external_secrets_alone.py)."""
+WITH_OPERATOR = {"enabled": True, "externalSecrets": True, "cloudtrail": False, "guardduty": False,
+                 "accessAnalyzer": False, "exfiltrationGuards": False}
+"""The dev platform's `securityBaseline` with the External Secrets operator and nothing else of the baseline (the dev
+profile turns the baseline off): the examples whose components sync Secrets through the operator (engines, LakeFS,
+Qdrant) need a platform that runs it, and are refused on dev's own outputs (tests/platform/test_external_secrets_alone.py)."""
+OPERATOR_OUTPUTS = ("externalSecretsStore", "clusterAddOns", "clusterAddOnOwners", "platformNamespaces")
+"""The outputs in which that platform's plan differs from dev's (tests/platform/test_external_secrets_alone.py)."""
+
+
+def external_secrets() -> dict[str, object]:
+    """What the dev platform with the operator (`WITH_OPERATOR`) exports in `OPERATOR_OUTPUTS`, from its plan."""
+    outputs = planned_variant("dev", securityBaseline=WITH_OPERATOR).outputs
+    return {key: outputs[key] for key in OPERATOR_OUTPUTS}
 
 
 def platform_outputs(**changes: object) -> dict[str, object]:
-    """The dev platform's planned outputs, with the External Secrets operator (`EXTERNAL_SECRETS`, and
-    `externalSecrets` in `clusterAddOns`) and `changes`."""
+    """The dev platform's planned outputs, with the External Secrets operator (`external_secrets()`: its store, the
+    add-on and its owner, its namespace) and `changes`."""
     outputs = planned("dev").outputs
     add_ons = outputs["clusterAddOns"]
     assert isinstance(add_ons, list) and "externalSecrets" not in add_ons  # the dev profile: no operator
-    return {**outputs, **EXTERNAL_SECRETS, "clusterAddOns": [*add_ons, "externalSecrets"], **changes}
+    return {**outputs, **external_secrets(), **changes}
 
 
 def standalone(program: Path, stack: str = "dev") -> Inventory:
@@ -39,7 +48,8 @@ def standalone(program: Path, stack: str = "dev") -> Inventory:
     Secrets operator (`platform_outputs`), once per session."""
     key = (program, stack)
     if key not in _PLANS:
-        _PLANS[key] = plan_program(program, stack, stack_refs={PLATFORM_STACK: platform_outputs()})
+        _PLANS[key] = recorded((program.name, stack), lambda: plan_program(
+            program, stack, stack_refs={PLATFORM_STACK: platform_outputs()}))
     return _PLANS[key]
 
 
