@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,3 +44,18 @@ def document(statements: Sequence[Statement | pulumi.Output[Statement]]) -> pulu
 
 def trust_document(statements: Sequence[Statement | pulumi.Output[Statement]]) -> pulumi.Output[str]:
     return document(statements)
+
+
+# An IAM role ARN: `arn:<partition>:iam::<account>:role<path><name>`. The path is `/` or `/<printable ASCII>/`; a
+# name is 1-64 of `[A-Za-z0-9_+=,.@-]`, never `/` (IAM API reference, Role: Path and RoleName patterns), so the name
+# is exactly what follows the ARN's last `/`.
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role(?:/|/[\x21-\x7e]+/)([\w+=,.@-]{1,64})", re.ASCII)
+
+
+def role_name(arn: str) -> str:
+    """The name of the IAM role `arn` (its path dropped: what `iam:AddRoleToInstanceProfile` and an EC2NodeClass's
+    `role` take). Exact for every role ARN, with or without a path; anything else is refused."""
+    found = _ROLE_ARN.fullmatch(arn)
+    if found is None:
+        raise ValueError(f"not an IAM role ARN: {arn!r} (arn:<partition>:iam::<account>:role/[<path>/]<name>)")
+    return found.group(1)

@@ -328,6 +328,11 @@ class NodeRefs:
     """The role's policy attachments when made in this program: node groups depend on them, so `pulumi destroy`
     removes the nodes before their permissions. Default: none (another stack's role)."""
 
+    @property
+    def role_name(self) -> pulumi.Output[str]:
+        """The node role's name, from `role_arn` (exact, paths included: `iam.role_name`), e.g. for Karpenter."""
+        return pulumi.Output.from_input(self.role_arn).apply(iam.role_name)
+
     @classmethod
     def from_stack_outputs(cls, ref: pulumi.StackReference) -> NodeRefs:
         """The platform stack's node role and cluster key, read through its output contract."""

@@ -1,5 +1,5 @@
-"""Karpenter provisioning (`gpu.provisioner: karpenter`): the controller with its own workload identity, and per
-GPU pool an EC2NodeClass plus a NodePool whose `limits` cap the pool's GPUs."""
+"""Karpenter provisioning (`gpu.provisioner: karpenter`, or alone on another stack's cluster): the controller with
+its own workload identity, and per GPU pool an EC2NodeClass plus a NodePool whose `limits` cap the pool's GPUs."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.naming import child, child_options, retyped
 from ..blocks.pod_security import helm_resources
-from ..blocks.refs import ClusterRefs, StringList
+from ..blocks.refs import ClusterRefs, NetworkRefs, NodeRefs
 from ..config import versions
 from ._cluster_nodes import root_device_name
 from ._karpenter_interruption import controller_statement, interruption_queue
@@ -47,15 +47,18 @@ class KarpenterArgs:
     config: GpuPlatformConfig
     pools: Sequence[GpuPoolConfig]
     cluster: ClusterRefs
-    node_role: aws.iam.Role
-    """The cluster's node role: EKS already gave it an EC2_LINUX access entry for the system node group."""
-    subnet_ids: StringList
-    kms_key_arn: pulumi.Input[str]
+    """The cluster: its name, identity and security group (put on every node Karpenter launches)."""
+    network: NetworkRefs
+    """Its private subnets, where the nodes launch (a list, or one output of a list, e.g. a StackReference's)."""
+    nodes: NodeRefs
+    """The nodes' role (`TrainingCluster.node_refs`, or `NodeRefs.from_stack_outputs(ref)`: the platform's
+    `nodeRoleArn`), whose policy attachments the node classes depend on, and the key of their volumes."""
     region: str
     tags: dict[str, str]
-    node_role_policies: Sequence[pulumi.Resource] = ()
-    """The node role's policy attachments: node classes depend on them (nodes drain before permissions go).
-    Default: none."""
+    node_access_entry: bool = False
+    """Create the EKS access entry (type EC2_LINUX) that lets `nodes.role_arn` join the cluster. Default: false, for
+    the cluster's own node role (EKS made its entry with the system node group); true for a role of your own the
+    cluster does not admit yet (without an entry its nodes never register, and Karpenter replaces them)."""
 
 
 def _arns(partition: str, region: str, account: str, kinds: Sequence[str]) -> list[str]:
@@ -142,10 +145,10 @@ def controller_statements(args: KarpenterArgs, account: pulumi.Input[str], parti
 
     return [
         *(pick(i) for i in range(len(build("", "", "aws")))),
-        iam.statement("PassNodeRole", ["iam:PassRole"], [args.node_role.arn],
+        iam.statement("PassNodeRole", ["iam:PassRole"], [args.nodes.role_arn],
                       conditions={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
         iam.statement("EncryptedVolumes", ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey",
-                                           "kms:GenerateDataKeyWithoutPlaintext"], [args.kms_key_arn]),
+                                           "kms:GenerateDataKeyWithoutPlaintext"], [args.nodes.volume_key_arn]),
         *([controller_statement(queue_arn)] if queue_arn is not None else []),
     ]
 
@@ -154,15 +157,17 @@ def node_class_spec(args: KarpenterArgs, pool: GpuPoolConfig, tags: dict[str, st
     bottlerocket = pool.ami_type.startswith("BOTTLEROCKET")
     family, version = (("bottlerocket", args.config.karpenter_bottlerocket_ami_version) if bottlerocket
                        else ("al2023", args.config.karpenter_ami_version))
-    ebs = {"volumeType": "gp3", "encrypted": True, "kmsKeyID": args.kms_key_arn, "deleteOnTermination": True}
+    ebs = {"volumeType": "gp3", "encrypted": True, "kmsKeyID": args.nodes.volume_key_arn, "deleteOnTermination": True}
     # Bottlerocket boots from its own OS volume (/dev/xvda, 4Gi in Karpenter's defaults: pkg/providers/amifamily/
     # bottlerocket.go v1.9.0): listed too, or it would take the AMI snapshot's encryption instead of the cluster key.
     os_volume = [{"deviceName": "/dev/xvda", "ebs": {"volumeSize": "4Gi", **ebs}}] if bottlerocket else []
     return {
-        "role": args.node_role.name,
+        # The role the controller may pass (`PassNodeRole`): its name, from the same ARN.
+        "role": args.nodes.role_name,
         # The alias resolves to the NVIDIA variant for GPU instance types.
         "amiSelectorTerms": [{"alias": f"{family}@{version}"}],
-        "subnetSelectorTerms": pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: [{"id": s} for s in ids]),
+        "subnetSelectorTerms": pulumi.Output.from_input(args.network.private_subnet_ids).apply(
+            lambda ids: [{"id": s} for s in ids]),
         "securityGroupSelectorTerms": [{"id": args.cluster.cluster_security_group_id}],
         "metadataOptions": {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled",
                             "httpPutResponseHopLimit": pool.metadata_hop_limit, "httpTokens": "required"},
@@ -193,7 +198,15 @@ def node_pool_spec(pool: GpuPoolConfig, node_class: str) -> dict[str, Any]:
 
 
 class Karpenter(pulumi.ComponentResource):
-    """Kubernetes children: the provider comes from the caller's `opts.providers`."""
+    """Karpenter on a cluster, this stack's or another's (refs only: `ClusterRefs`, `NetworkRefs`, `NodeRefs`).
+    Kubernetes children bind through `args.cluster.bind(opts)`.
+
+    A cluster runs one Karpenter (`claim`). Beside the Cluster Autoscaler it is allowed: the two act on different
+    nodes. The autoscaler resizes the Auto Scaling groups it discovers by their `k8s.io/cluster-autoscaler/*` tags
+    and skips a node in no such group ("no node group config": NotAutoscaled); Karpenter launches single instances
+    through CreateFleet, in no Auto Scaling group, and disrupts only the nodes of its own NodeClaims. A pending pod
+    both could serve (no pool selector, a toleration of both pools' taints) may get a node from each; the one left
+    empty goes (consolidation or scale-down). Select a pool by its label (`mlops.io/gpu-pool`) to avoid that."""
 
     release: k8s.helm.v3.Release
 
@@ -215,13 +228,16 @@ class Karpenter(pulumi.ComponentResource):
                     "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
                     "replicas": 2, "nodeSelector": dict(SYSTEM_LABEL),
                     "controller": {"resources": helm_resources("1", "1Gi")}})
+        access: list[pulumi.Resource] = [aws.eks.AccessEntry(
+            child(name, "nodes"), cluster_name=args.cluster.name, principal_arn=args.nodes.role_arn, type="EC2_LINUX",
+            tags=args.tags, opts=child_options(self))] if args.node_access_entry else []
         for pool in args.pools:
             tags = {**args.tags, "mlops.io/gpu-pool": pool.name}
             meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": pool.name}
             node_class = k8s.apiextensions.CustomResource(
                 child(name, f"{pool.name}-class"), api_version=NODE_CLASS_API, kind="EC2NodeClass", metadata=meta,
                 spec=node_class_spec(args, pool, tags),
-                opts=child_options(self, depends_on=[self.release, *args.node_role_policies]))
+                opts=child_options(self, depends_on=[self.release, *args.nodes.role_policies, *access]))
             k8s.apiextensions.CustomResource(
                 child(name, pool.name), api_version=NODE_POOL_API, kind="NodePool", metadata=meta,
                 spec=node_pool_spec(pool, pool.name), opts=child_options(self, depends_on=[self.release, node_class]))

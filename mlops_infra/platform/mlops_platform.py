@@ -176,9 +176,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         name, tags = self._name, self.tags
         if config.gpu.provisioner == "karpenter":
             Karpenter(child(name, "karpenter"), KarpenterArgs(
-                config=config.gpu, pools=config.gpu_pools, cluster=self.cluster.refs, node_role=self.cluster.node_role,
-                subnet_ids=self.network.refs.private_subnet_ids, kms_key_arn=self.cluster.kms_key.arn,
-                region=config.region, tags=tags, node_role_policies=self.cluster.node_role_policies), child_opts)
+                config=config.gpu, pools=config.gpu_pools, cluster=self.cluster.refs, network=self.network.refs,
+                nodes=self.cluster.node_refs, region=config.region, tags=tags), child_opts)
         else:
             for pool in config.gpu_pools:
                 GpuNodePool(child(name, f"gpu-{pool.name}"), GpuNodePoolArgs(

@@ -21,9 +21,8 @@ cluster = TrainingCluster(name, TrainingClusterArgs(
     config=config.cluster, network=network.refs, region=config.region, tags=tags, protect=config.protect_stateful))
 if config.gpu.provisioner == "karpenter":
     Karpenter(f"{name}-karpenter", KarpenterArgs(
-        config=config.gpu, pools=config.gpu_pools, cluster=cluster.refs, node_role=cluster.node_role,
-        subnet_ids=network.refs.private_subnet_ids, kms_key_arn=cluster.kms_key.arn, region=config.region,
-        tags=tags, node_role_policies=cluster.node_role_policies))
+        config=config.gpu, pools=config.gpu_pools, cluster=cluster.refs, network=network.refs,
+        nodes=cluster.node_refs, region=config.region, tags=tags))
 else:
     for pool in config.gpu_pools:
         GpuNodePool(f"{name}-gpu-{pool.name}", GpuNodePoolArgs(
