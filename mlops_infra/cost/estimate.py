@@ -32,6 +32,7 @@ FREE_TYPES = frozenset({
     "aws:accessanalyzer/analyzer:Analyzer", "aws:ecr/lifecyclePolicy:LifecyclePolicy",
     "aws:cloudwatch/eventRule:EventRule",  # rules on AWS service events of the default bus are free
     "aws:secretsmanager/secretVersion:SecretVersion",  # Secrets Manager bills per secret (its Secret line)
+    "aws:sqs/queuePolicy:QueuePolicy",  # a queue's access policy: SQS bills requests, not policies
 })
 USAGE_ONLY: dict[str, str] = {}  # type -> why: billed by usage the price table does not carry; listed, not priced
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
