@@ -59,6 +59,5 @@ if isinstance(registry, MlflowRegistry):
     pulumi.export("trackingUri", registry.tracking_uri)
     pulumi.export("databaseEndpoint", registry.database_endpoint)
     pulumi.export("databaseAddress", registry.database_address)
-    pulumi.export("credentialsSecretName", registry.credentials_secret_name)
 if isinstance(registry, SageMakerRegistry) and registry.model_package_group_arns:
     pulumi.export("modelPackageGroupArns", registry.model_package_group_arns)
