@@ -159,3 +159,20 @@ def test_progress_lines_only_on_a_terminal_and_never_with_quiet(monkeypatch: pyt
         monkeypatch.setattr(sys, "stderr", stream)
         progress(argparse.Namespace(quiet=quiet), "planning stack dev ...")
         assert (stream.text == "mlops-infra: planning stack dev ...\n") is shown
+
+
+def test_a_text_plan_prints_the_programs_warnings(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A warning the program logs (here: an engine's data bucket without an exfiltration guard) reaches the reader of
+    the text plan under Diagnostics, as `pulumi preview` prints it, not only the JSON's `diagnostics`."""
+    from tests.conftest import EXAMPLES
+    from tests.platform.test_standalone import PLATFORM_STACK, platform_outputs
+
+    refs = tmp_path / "refs.json"
+    refs.write_text(json.dumps({PLATFORM_STACK: platform_outputs()}))
+    code, out, _ = run(capsys, "plan", "--program", str(EXAMPLES / "kubeflow_pipelines"), "--stack", "dev",
+                       "--stack-refs", str(refs))
+    assert code == 0
+    diagnostics = out.split("\nDiagnostics:\n", 1)[1].splitlines()
+    assert diagnostics, out
+    assert any(line.startswith("  warning: search-dev-kfp-artifacts: EngineRefs.bucket_guard is not set")
+               for line in diagnostics), diagnostics

@@ -17,7 +17,8 @@ from ..blocks.bucket import VpcEndpointGuard
 from ..blocks.kms import KmsKey
 from ..blocks.naming import child
 from ..blocks.observability import MonitoringRefs
-from ..blocks.refs import ClusterRefs
+from ..blocks.platform_facts import guarded_bucket_problem
+from ..blocks.refs import ClusterRefs, NetworkRefs, refuse
 from .config import SageMakerFeatureStoreConfig
 from .feature_store_sagemaker import SageMakerFeatureGroups, SageMakerFeatureGroupsArgs
 from .observability import FeatureStoreObservability, FeatureStoreObservabilityArgs
@@ -37,6 +38,10 @@ class SageMakerFeatureStoreArgs:
     bucket_guard: VpcEndpointGuard | None = None
     """Deny offline-store access from outside the VPC endpoint (exfiltration guard); SageMaker's offline role is
     exempted by ARN. Default: off."""
+    network: NetworkRefs | None = None
+    """The VPC whose pods read and write the offline store (e.g. `NetworkRefs.from_stack_outputs(platform)`): when its S3
+    gateway endpoint is guarded (`s3_endpoint_bucket_prefixes`, the platform's `consumerBucketPrefixes`), the bucket's
+    name must be one it admits, or the component is refused (blocks/platform_facts.py). Default: none (unchecked)."""
     monitoring: MonitoringRefs | None = None
     """A monitoring core to contribute to (features/observability.py). Default: none."""
     cluster: ClusterRefs | None = None
@@ -51,6 +56,7 @@ class SageMakerFeatureStore(OfflineFeatureStore):
 
     def __init__(self, name: str, args: SageMakerFeatureStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, TYPE, opts)
+        refuse(name, [guarded_bucket_problem(child(name, "offline"), args.network)])
         guard, resolve_role = args.bucket_guard, None
         if guard is not None:
             # SageMaker writes the offline store as the offline role (exempt by ARN; the role is created after the

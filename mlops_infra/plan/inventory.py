@@ -121,7 +121,7 @@ class Inventory:
         return json.dumps(self.to_json(), indent=2, sort_keys=False)
 
     def summary(self) -> str:
-        """Resources per component and per type, then the stack outputs."""
+        """Resources per component and per type, the stack outputs, then the program's warnings (`diagnostics`)."""
         declared = self.declared()
         lines = [f"Plan for {self.project}/{self.stack}: {len(declared)} resources", ""]
         per_component: Counter[str] = Counter()
@@ -158,4 +158,6 @@ class Inventory:
             lines.append(f"  {key}: {text if len(text) <= 100 else text[:97] + '...'}")
         if not self.outputs:
             lines.append("  (none)")
+        if self.diagnostics:  # what the program logged at warning or above, as `pulumi preview` prints it
+            lines += ["", "Diagnostics:", *(f"  {message}" for message in self.diagnostics)]
         return "\n".join(lines)

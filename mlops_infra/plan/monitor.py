@@ -73,7 +73,10 @@ class RecordingMonitor(MockMonitor):
             parent = None
         self.records.append(ResourceRecord(
             urn=response.urn, type=request.type, name=request.name, parent=parent, custom=True, id=request.id,
-            inputs=to_plain(json_format.MessageToDict(request.properties)),
+            # A read resource's properties are what was read (its state), as the engine hands them to a policy
+            # pack's stack analysis: e.g. a StackReference's `outputs`, which policies consult for a consumer stack.
+            inputs={**to_plain(json_format.MessageToDict(request.properties)),
+                    **to_plain(json_format.MessageToDict(response.properties))},
             options={"read": True, "provider": _provider_urn(request.provider), "dependsOn": sorted(request.dependencies)},
             dependencies=sorted(request.dependencies),
         ))

@@ -15,7 +15,8 @@ from ..blocks import iam
 from ..blocks.bucket import VpcEndpointGuard
 from ..blocks.naming import child
 from ..blocks.observability import MonitoringRefs
-from ..blocks.refs import ClusterRefs
+from ..blocks.platform_facts import guarded_bucket_problem
+from ..blocks.refs import ClusterRefs, NetworkRefs, refuse
 from .artifacts import ArtifactRegistry
 from .config import SageMakerModelRegistryConfig
 from .model_package_groups import ModelPackageGroups, ModelPackageGroupsArgs
@@ -40,6 +41,10 @@ class SageMakerRegistryArgs:
     component's name."""
     bucket_guard: VpcEndpointGuard | None = None
     """Deny artifact access from outside the VPC endpoint (exfiltration guard). Default: off."""
+    network: NetworkRefs | None = None
+    """The VPC whose pods read and write the artifacts (e.g. `NetworkRefs.from_stack_outputs(platform)`): when its S3
+    gateway endpoint is guarded (`s3_endpoint_bucket_prefixes`, the platform's `consumerBucketPrefixes`), the bucket's
+    name must be one it admits, or the component is refused (blocks/platform_facts.py). Default: none (unchecked)."""
     monitoring: MonitoringRefs | None = None
     """A monitoring core to contribute to (registry/observability.py). Default: none."""
     cluster: ClusterRefs | None = None
@@ -61,6 +66,7 @@ class SageMakerRegistry(ArtifactRegistry):
 
     def __init__(self, name: str, args: SageMakerRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, TYPE, opts)
+        refuse(name, [guarded_bucket_problem(child(name, "artifacts"), args.network)])
         cfg = args.config
         self._artifacts(name, tags=args.tags, protect=args.protect, guard=args.bucket_guard)
         self.mlflow_credentials: dict[str, pulumi.Output[str]] = {}

@@ -127,17 +127,20 @@ def trail_covers(trail: Resource, bucket: Resource) -> bool:
     return False
 
 
-STACK_REFERENCE = "pulumi:pulumi:StackReference"
+def platform_stack(config: Mapping[str, Any]) -> str:
+    """The platform stack a consumer stack's policy config names (`platformStack`), whose account-wide trail and
+    detector serve it (one per account and Region), or "". Config, not the program: the engine hands a stack policy
+    no StackReference (a read resource has no goal, so AnalyzeStack never sees it: pkg/resource/deploy
+    step_executor keeps `news` for resources with a goal only), so a policy cannot see what the stack references."""
+    value = config.get("platformStack")
+    return value if isinstance(value, str) else ""
 
 
-def referenced_output(stack: Stack, output: str) -> str | None:
-    """The name of a stack this stack references (a StackReference, e.g. a consumer's platform stack) that exports
-    `output` (e.g. `auditTrailArn`): one per account and Region serves every stack there. None when none does."""
-    for ref in stack.of_type(STACK_REFERENCE):
-        outputs = ref.get("outputs")
-        if isinstance(outputs, Mapping) and outputs.get(output):
-            return str(ref.get("name") or ref.name)
-    return None
+CONSUMER_PROD_ONLY: dict[str, dict[str, Any]] = {**PROD_ONLY, "platformStack": {
+    "type": "string", "default": "",
+    "description": "A consumer stack (no securityBaseline of its own): the platform stack (org/project/stack) in the "
+                   "same account and Region whose trail and GuardDuty detector serve it. Default: none (the stack "
+                   "must have its own)."}}
 
 
 @stack_policy(
@@ -151,15 +154,16 @@ def referenced_output(stack: Stack, output: str) -> str | None:
     remediation="Enable securityBaseline.cloudtrail and trailDataEvents (the SecurityBaseline component), or add an "
                 "aws.cloudtrail.Trail with is_multi_region_trail, enable_log_file_validation, kms_key_id and an "
                 "advanced event selector for AWS::S3::Object data events on the data buckets' ARNs. A consumer "
-                "stack (no securityBaseline of its own): reference the platform stack, whose `auditTrailArn` output "
-                "(securityBaseline.cloudtrail there) is the account's trail.",
-    config=PROD_ONLY,
+                "stack (no securityBaseline of its own): name the platform stack whose trail (its `auditTrailArn` "
+                "output) records the account, in this policy's config `platformStack`.",
+    config=CONSUMER_PROD_ONLY,
 )
 def audit_trail(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     env_applies(config)
     trails = stack.of_type(TRAIL)
-    if not trails and not referenced_output(stack, "auditTrailArn"):
-        yield stack_level(), "stack has no CloudTrail trail, and references no platform stack exporting auditTrailArn"
+    if not trails and not platform_stack(config):
+        yield stack_level(), ("stack has no CloudTrail trail, and its policy config names no platform stack whose trail "
+                              "records the account (platformStack)")
 
     def hardened(trail: Resource) -> Iterable[str]:
         if known(trail.get("isMultiRegionTrail"), "isMultiRegionTrail") is not True:
@@ -195,16 +199,16 @@ RUNTIME = ("RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING")
               "SOC2 CC7.2", "ISO27001 A.8.16"),
     remediation="Enable securityBaseline.guardduty with guarddutyEksAuditLogs and guarddutyRuntimeMonitoring, or add "
                 "an aws.guardduty.Detector with aws.guardduty.DetectorFeature EKS_AUDIT_LOGS and RUNTIME_MONITORING "
-                "(status ENABLED). A consumer stack: reference the platform stack, whose `guardDutyDetectorId` output "
-                "is the account's detector (one per account and Region).",
-    config=PROD_ONLY,
+                "(status ENABLED). A consumer stack: name the platform stack whose detector (its `guardDutyDetectorId` "
+                "output; one per account and Region) watches the account, in this policy's config `platformStack`.",
+    config=CONSUMER_PROD_ONLY,
 )
 def guardduty_eks(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     env_applies(config)
     detectors = stack.of_type(DETECTOR)
-    if not detectors and not referenced_output(stack, "guardDutyDetectorId"):
-        yield stack_level(), "stack has no GuardDuty detector, and references no platform stack exporting " \
-                             "guardDutyDetectorId"
+    if not detectors and not platform_stack(config):
+        yield stack_level(), ("stack has no GuardDuty detector, and its policy config names no platform stack whose "
+                              "detector watches the account (platformStack)")
 
     def check(detector: Resource) -> Iterable[str]:
         if known(detector.get("enable"), "enable") is False:

@@ -79,22 +79,22 @@ def test_a_prod_stack_without_trail_or_detector(dev: list[Resource]) -> None:
     assert run(guardduty_eks, dev) == [("(stack)", NO_DETECTOR)]
 
 
-NO_TRAIL = "stack has no CloudTrail trail, and references no platform stack exporting auditTrailArn"
-NO_DETECTOR = "stack has no GuardDuty detector, and references no platform stack exporting guardDutyDetectorId"
+NO_TRAIL = ("stack has no CloudTrail trail, and its policy config names no platform stack whose trail records the "
+            "account (platformStack)")
+NO_DETECTOR = ("stack has no GuardDuty detector, and its policy config names no platform stack whose detector watches "
+               "the account (platformStack)")
 
 
-@pytest.mark.parametrize(("check", "output", "message"), [(audit_trail, "auditTrailArn", NO_TRAIL),
-                                                          (guardduty_eks, "guardDutyDetectorId", NO_DETECTOR)])
-def test_a_consumer_referencing_a_platform_that_exports_the_account_wide_one_is_satisfied(
-        dev: list[Resource], check: Check, output: str, message: str) -> None:
+@pytest.mark.parametrize(("check", "message"), [(audit_trail, NO_TRAIL), (guardduty_eks, NO_DETECTOR)])
+def test_a_consumer_naming_its_platform_stack_is_satisfied(dev: list[Resource], check: Check, message: str) -> None:
     """One trail and one detector per account and Region: a consumer stack (no securityBaseline of its own) is
-    covered by the platform stack it references, whose outputs the StackReference's state holds."""
-    def ref(outputs: dict[str, Any]) -> list[Resource]:
-        return add(dev, "pulumi:pulumi:StackReference", "platform",
-                   {"name": "acme/mlops-platform/prod", "outputs": outputs, "secretOutputNames": []})
-
-    assert run(check, ref({output: "x-123"})) == []
-    assert run(check, ref({"vpcId": "vpc-1"})) == [("(stack)", message)]  # a platform without it: still a finding
+    covered by the platform stack its policy config names. Even a StackReference to a platform that exports the trail
+    does not count: the engine never shows a stack policy a read resource (test below)."""
+    assert run(check, dev, {**PROD, "platformStack": "acme/mlops-platform/prod"}) == []
+    with_ref = add(dev, "pulumi:pulumi:StackReference", "platform",
+                   {"name": "acme/mlops-platform/prod", "outputs": {"auditTrailArn": "arn:x", "guardDutyDetectorId": "d"},
+                    "secretOutputNames": []})
+    assert run(check, with_ref) == [("(stack)", message)]
 
 
 def test_missing_trail_is_reported_on_each_data_bucket(prod: list[Resource]) -> None:
@@ -249,3 +249,43 @@ def test_credentials_in_multi_document_one_line_and_ini_config_files_and_values_
         ("files", "ConfigMap data.app.ini.password holds a credential; ConfigMaps are not secret"),
         ("rel", "Helm valueYamlFiles[0] auth.password holds a credential; reference a Secret by name instead"),
     ]
+
+
+def test_the_check_of_a_prod_consumer_stack_sees_no_stack_reference_and_reads_platform_stack(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Through `mlops-infra check` as the engine runs the packs: the team workspace (a consumer stack) planned in prod
+    against the prod platform's outputs, which export `auditTrailArn` and `guardDutyDetectorId`. Its StackReference
+    is not shown to the stack policies, so both find the stack without a trail or a detector until its policy config
+    names the platform stack."""
+    import json
+    import shutil
+
+    import yaml
+
+    from mlops_infra.cli.main import main
+    from tests.conftest import ROOT
+
+    platform = planned("prod").outputs
+    assert platform["auditTrailArn"] and platform["guardDutyDetectorId"]
+    program = tmp_path / "team-workspace"
+    shutil.copytree(ROOT / "stacks" / "team-workspace", program)
+    stack = yaml.safe_load((program / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
+    reference = stack["config"]["team:workspace"]["platformStack"] = "organization/mlops-platform/prod"
+    (program / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack), encoding="utf-8")
+    refs = tmp_path / "refs.json"
+    refs.write_text(json.dumps({reference: platform}), encoding="utf-8")
+
+    def findings(*config: str) -> dict[str, str]:
+        main(["check", "--program", str(program), "--stack", "prod", "--stack-refs", str(refs), "--no-render",
+              "--format", "json", "--quiet", *config])
+        report = json.loads(capsys.readouterr().out)
+        return {f["policy"]: f["message"] for f in report["findings"]}
+
+    found = findings()
+    assert found.get("mlops-cloudtrail-audit-trail") == NO_TRAIL
+    assert found.get("mlops-guardduty-eks-protection") == NO_DETECTOR
+    config = tmp_path / "prod.json"
+    config.write_text(json.dumps({p: {"platformStack": reference} for p in (
+        "mlops-cloudtrail-audit-trail", "mlops-guardduty-eks-protection")}), encoding="utf-8")
+    found = findings("--policy-config", str(config))
+    assert "mlops-cloudtrail-audit-trail" not in found and "mlops-guardduty-eks-protection" not in found
