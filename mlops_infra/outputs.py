@@ -197,6 +197,24 @@ CONTRACT.update({
 })
 
 
+def _egress_guarded(c: PlatformConfig) -> bool:
+    return c.security_baseline.enabled and c.security_baseline.exfiltration_guards
+
+
+# The teams' egress guard, for a component alone that grants a client namespace (third review of #29, finding 2;
+# read by ClusterRefs.from_stack_outputs): added after a release (required=False).
+CONTRACT.update({
+    "egress_guarded_namespaces": Key("egressGuardedNamespaces", "Namespaces whose pods the exfiltration guards hold "
+                                     "to default-deny egress (`allow-platform-egress`): the teams', and the team "
+                                     "workspaces `cluster.workspaces` lists (they apply the same rules). A Service of "
+                                     "another stack is reachable from them only on a port `consumerServicePorts` "
+                                     "lists.", when=_egress_guarded, required=False, producer=_GUARDED),
+    "consumer_service_ports": Key("consumerServicePorts", "The other stacks' Service ports (`{namespace, port}`, the "
+                                  "pod's port) the guarded namespaces' egress admits "
+                                  "(securityBaseline.consumerServicePorts; `[]`: none).", when=_egress_guarded,
+                                  required=False, producer=_GUARDED),
+})
+
 def all_keys() -> tuple[Key, ...]:
     keys = (*CONTRACT.values(), *add_on_keys())
     seen: set[str] = set()

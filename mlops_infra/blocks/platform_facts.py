@@ -9,6 +9,9 @@ checks never fire there.
 - a namespace another stack's components own is neither created again nor shared: the component would register
   the namespace, or its fixed-name objects (ServiceAccounts, Roles, Secrets, the rotation restarter...), a second
   time, which the API server refuses (AlreadyExists);
+- a client namespace another stack holds to default-deny egress (`ClusterRefs.egress_guarded_namespaces`, the
+  platform's `egressGuardedNamespaces`) reaches the component's Service only on a port that stack admits
+  (`ClusterRefs.consumer_service_ports`, its `consumerServicePorts`): a grant it cannot use is refused;
 - on a VPC whose S3 gateway endpoint is guarded, a bucket the component's pods use must be named under an admitted
   prefix, or the endpoint policy denies every request those pods make to it.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .endpoints import ServicePort
 from .refs import ClusterRefs, NetworkRefs
 
 
@@ -54,3 +58,21 @@ def guarded_bucket_problem(bucket: str, network: NetworkRefs | None) -> str | No
 def guarded_bucket_problems(buckets: Iterable[str], network: NetworkRefs | None) -> list[str]:
     """`guarded_bucket_problem` for each bucket a component's pods use."""
     return [p for p in (guarded_bucket_problem(b, network) for b in buckets) if p]
+
+
+def guarded_client_problems(clients: Iterable[object], ports: Iterable[ServicePort],
+                            cluster: ClusterRefs) -> list[str]:
+    """Each client namespace granted the component's `ports` (each its pod's port, what a NetworkPolicy judges)
+    whose pods another stack holds to default-deny egress without admitting that port: the grant would admit
+    traffic that never leaves the client's pods. A client given as an Output is not known now and is not judged
+    (the platform's own composition passes its namespaces so; its guard admits its own components)."""
+    guarded = sorted({c for c in clients if isinstance(c, str) and c in cluster.egress_guarded_namespaces})
+    missing = sorted({p for p in ports if p not in cluster.consumer_service_ports})
+    if not guarded or not missing:
+        return []
+    fix = ", ".join(f"`{{namespace: {p.namespace}, port: {p.port}}}`" for p in missing)
+    return [f"client namespace {ns!r} is held to default-deny egress by the platform's exfiltration guards (its "
+            f"`egressGuardedNamespaces` output; NetworkPolicy `allow-platform-egress`), which admit other stacks' "
+            f"Services only on the ports its `consumerServicePorts` output lists, so its pods could not reach this "
+            f"component: add {fix} to the platform's securityBaseline.consumerServicePorts and run `pulumi up` on the "
+            f"platform stack, or grant a namespace it does not guard" for ns in guarded]

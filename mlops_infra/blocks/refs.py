@@ -16,6 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam
+from .endpoints import ServicePort
 from .grants import Grant, Grants
 from .identity import ClusterIdentity
 from .stack_identity import is_this_stack
@@ -70,6 +71,11 @@ PLATFORM_OUTPUTS.update({"cluster_add_ons": "clusterAddOns", "s3_gateway_endpoin
 PLATFORM_OUTPUTS["cluster_add_on_owners"] = "clusterAddOnOwners"
 PLATFORM_PRODUCERS["s3_gateway_endpoint_id"] = "network.existingVpc.s3GatewayEndpointId (a VPC the platform makes has one)"
 
+# The teams' egress guard (third review of #29, finding 2): optional, read as "nothing guarded".
+PLATFORM_OUTPUTS.update({"egress_guarded_namespaces": "egressGuardedNamespaces",
+                         "consumer_service_ports": "consumerServicePorts"})
+PLATFORM_PRODUCERS.update({attr: "securityBaseline.exfiltrationGuards: true"
+                           for attr in ("egress_guarded_namespaces", "consumer_service_ports")})
 
 def _output_key(attr: str) -> str:
     """The platform's output name for a contract attribute (`PLATFORM_OUTPUTS`)."""
@@ -189,6 +195,12 @@ class ClusterRefs:
     occupied_namespaces: frozenset[str] = frozenset()
     """Namespaces another stack's components own on the cluster (the platform's `platformNamespaces` output): a
     component here neither creates nor shares one (each holds objects of fixed names). Default: none."""
+    egress_guarded_namespaces: frozenset[str] = frozenset()
+    """Namespaces another stack holds to default-deny egress (the platform's `egressGuardedNamespaces` output): their
+    pods reach a Service here only on a port `consumer_service_ports` lists. Default: none."""
+    consumer_service_ports: frozenset[ServicePort] = frozenset()
+    """The ports of other stacks' Services those namespaces' egress admits (the platform's `consumerServicePorts`
+    output). Default: none."""
     oidc_provider_arn: pulumi.Input[str] | None = None
     load_balancer_controller: bool = False
     """The AWS Load Balancer Controller runs, so an Ingress of class `alb` gets an ALB (`cluster.loadBalancerController`)."""
@@ -295,6 +307,10 @@ class ClusterRefs:
                "add_ons": _stack_add_ons(ref), "add_on_owners": _optional_value(ref, "cluster_add_on_owners"),
                "external_secrets_store": _optional_value(ref, "external_secrets_store"),
                "occupied_namespaces": frozenset(_optional_value(ref, "platform_namespaces") or ()),
+               "egress_guarded_namespaces": frozenset(_optional_value(ref, "egress_guarded_namespaces") or ()),
+               "consumer_service_ports": frozenset(
+                   ServicePort(str(p["namespace"]), int(p["port"]))
+                   for p in _optional_value(ref, "consumer_service_ports") or () if isinstance(p, Mapping)),
                **newer, **features, **facts})
 
     def external_secrets_problem(self, needs: str) -> str | None:

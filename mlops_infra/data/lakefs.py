@@ -33,7 +33,7 @@ from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
-from ..blocks.platform_facts import guarded_bucket_problem, occupied_namespace_problem
+from ..blocks.platform_facts import guarded_bucket_problem, guarded_client_problems, occupied_namespace_problem
 from ..blocks.postgres import PostgresArgs, postgres
 from ..blocks.refs import ClusterRefs, NetworkRefs, refuse
 from ..blocks.rotation import REFRESH_INTERVAL, restart_on_rotation
@@ -151,6 +151,8 @@ class LakeFs(pulumi.ComponentResource):
         cfg, cluster, provider = args.config, args.cluster, args.cluster.provider
         # the platform refuses the same in config (data_problems); alone, also its namespace and bucket name
         refuse(name, [*refs_problems(args), occupied_namespace_problem(cfg.namespace, cluster),
+                      *guarded_client_problems(args.client_namespaces, [ServicePort(cfg.namespace, SERVER_PORT)],
+                                               cluster),
                       guarded_bucket_problem(child(name, "blockstore"), args.network)])
         ns = namespace(child(name, "ns"), self, cfg.namespace, existing=cluster.namespaces, provider=provider)
         self.bucket = HardenedBucket(child(name, "blockstore"), HardenedBucketArgs(

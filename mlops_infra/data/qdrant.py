@@ -33,7 +33,7 @@ from ..blocks.kms import KeyLike
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options, truncate_name
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
-from ..blocks.platform_facts import guarded_bucket_problem, occupied_namespace_problem
+from ..blocks.platform_facts import guarded_bucket_problem, guarded_client_problems, occupied_namespace_problem
 from ..blocks.refs import ClusterRefs, NetworkRefs, refuse
 from ..compute.config import system_node_ephemeral_gib
 from .config import secret_recovery_window
@@ -104,7 +104,10 @@ class Qdrant(pulumi.ComponentResource):
         super().__init__("mlops:data:Qdrant", name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
         self._cfg = cfg
+        self.service_ports = [ServicePort(cfg.namespace, HTTP_PORT), ServicePort(cfg.namespace, GRPC_PORT)]
         refuse(name, [*problems(cfg, cluster),
+                      *guarded_client_problems([*args.client_namespaces, *args.read_only_namespaces],
+                                               self.service_ports, cluster),
                       None if args.external_secrets else cluster.external_secrets_problem("Qdrant's API keys"),
                       occupied_namespace_problem(cfg.namespace, cluster),
                       guarded_bucket_problem(child(name, "snapshots"), args.network) if cfg.snapshots.enabled
@@ -119,7 +122,6 @@ class Qdrant(pulumi.ComponentResource):
         svc = f"{self.fullname}.{cfg.namespace}.svc.cluster.local"
         self.url = pulumi.Output.from_input(f"http://{svc}:{HTTP_PORT}")
         self.grpc_url = f"http://{svc}:{GRPC_PORT}"
-        self.service_ports = [ServicePort(cfg.namespace, HTTP_PORT), ServicePort(cfg.namespace, GRPC_PORT)]
 
         # The key ExternalSecrets need the External Secrets operator (the slowest chain of the deploy); the release
         # starts beside them: its pods stay in CreateContainerConfigError until the keys Secret is synced (secretKeyRef,

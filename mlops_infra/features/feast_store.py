@@ -18,17 +18,19 @@ import pulumi_random as random
 
 from ..blocks import iam
 from ..blocks.bucket import ATHENA, LifecycleRule, VpcEndpointGuard
+from ..blocks.endpoints import ServicePort
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey
 from ..blocks.namespace import namespace
-from ..blocks.naming import child, child_options
+from ..blocks.naming import child, child_options, truncate_name
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs
-from ..blocks.platform_facts import guarded_bucket_problem, occupied_namespace_problem
+from ..blocks.platform_facts import guarded_bucket_problem, guarded_client_problems, occupied_namespace_problem
 from ..blocks.refs import ClusterRefs, NetworkRefs, known_len, refuse
 from ..observability.monitoring_rules import CronJobTarget, ScrapeTarget
 from . import feast_config
 from .config import FeastFeatureStoreConfig, cron_max_gap_minutes
+from .feature_server import PORT as SERVER_PORT
 from .feature_server import FeastPod, FeatureServer, FeatureServerArgs
 from .feature_store_bootstrap import RegistryBootstrap, RegistryBootstrapArgs, config_checksum
 from .feature_store_consumers import REDIS_USER_ENV, REGISTRY_USER_ENV, RegistryLogin, consumer_logins, credentials_secret
@@ -75,6 +77,11 @@ class FeastFeatureStoreArgs:
     client_namespaces: Sequence[pulumi.Input[str]] = ()
     """Namespaces whose pods may call the feature server (its ingress NetworkPolicy admits only these and, with
     `monitoring`, Prometheus). Default: none."""
+    credentials_secret_name: str | None = None
+    """The Secret each consumer namespace the cluster already has gets with its Feast logins (SQL registry, Redis
+    with RBAC). Default: `<name>-feast-credentials` (truncated to 63), one per instance, so a store alone never
+    writes a Secret the platform (or another store) writes in the same namespace; a caller whose clients already
+    mount another name passes it (the platform: `feature_store_consumers.CREDENTIALS_SECRET`, `feast-credentials`)."""
 
 
 class FeastFeatureStore(OfflineFeatureStore):
@@ -88,6 +95,9 @@ class FeastFeatureStore(OfflineFeatureStore):
     """The registry URL consumers load (`${FEAST_REGISTRY_USER}` in place of a SQL registry's user)."""
     registry_logins: dict[str, RegistryLogin]
     """Each consumer namespace's logins: SQL registry role, Redis user (feature_store_consumers.py)."""
+    credentials_secret_name: str
+    """The Secret holding those logins in each consumer namespace (`FeastFeatureStoreArgs.credentials_secret_name`,
+    or `<name>-feast-credentials`)."""
     dynamodb: DynamoDbOnlineStore | None
     redis: RedisOnlineStore | None
     sql_registry: SqlRegistry | None
@@ -101,9 +111,13 @@ class FeastFeatureStore(OfflineFeatureStore):
         super().__init__(name, TYPE, args.cluster.bind(opts))
         cfg = args.config
         self._name, self._tags = name, args.tags
+        self.credentials_secret_name = args.credentials_secret_name or truncate_name(f"{name}-feast-credentials", 63)
         # Alone, on a platform stack's cluster and VPC: its namespace and the bucket its pods use (the offline store).
+        self.service_ports = [ServicePort(cfg.namespace, SERVER_PORT)]
+        """What client pods reach: the feature server's port."""
         refuse(name, [occupied_namespace_problem(cfg.namespace, args.cluster),
-                      guarded_bucket_problem(child(name, "offline"), args.network)])
+                      guarded_bucket_problem(child(name, "offline"), args.network),
+                      *guarded_client_problems(args.client_namespaces, self.service_ports, args.cluster)])
         # Feast's staging/ (Athena results, unloads) expires.
         self._offline(name, tags=args.tags, protect=args.protect, kms_key=args.kms_key,
                       guard=args.bucket_guard.with_exemptions(called_via=[ATHENA])
@@ -207,7 +221,8 @@ class FeastFeatureStore(OfflineFeatureStore):
         for ns, login in self.registry_logins.items():
             if ns in args.cluster.namespaces:  # created already (teams); the others' consumers deliver theirs
                 credentials_secret(child(name, f"registry-credentials-{ns}"), child_options(self),
-                                   namespace=args.cluster.namespaces[ns], login=login)
+                                   namespace=args.cluster.namespaces[ns], login=login,
+                                   secret_name=self.credentials_secret_name)
         self.registry_path = exported_path
         self.outputs["registryPath"] = exported_path
 

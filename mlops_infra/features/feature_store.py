@@ -61,6 +61,9 @@ class FeatureStoreArgs:
     client_namespaces: Sequence[pulumi.Input[str]] = ()
     """Namespaces whose pods may call the feature server (its ingress NetworkPolicy admits only these and, with
     `monitoring`, Prometheus). Feast only. Default: none."""
+    credentials_secret_name: str | None = None
+    """The Secret with each consumer namespace's Feast logins (Feast only). Default: `<name>-feast-credentials`,
+    one per instance."""
 
 
 def FeatureStore(name: str, args: FeatureStoreArgs,  # the released class name, now a factory
@@ -74,7 +77,7 @@ def FeatureStore(name: str, args: FeatureStoreArgs,  # the released class name, 
     return FeastFeatureStore(name, FeastFeatureStoreArgs(
         config=cfg, tags=args.tags, network=args.network, cluster=args.cluster, protect=args.protect,
         kms_key=args.kms_key, bucket_guard=args.bucket_guard, monitoring=args.monitoring,
-        client_namespaces=args.client_namespaces), opts)
+        client_namespaces=args.client_namespaces, credentials_secret_name=args.credentials_secret_name), opts)
 
 
 def _engines_are_feature_stores(feast: FeastFeatureStore, sagemaker: SageMakerFeatureStore) -> list[FeatureStoreLike]:

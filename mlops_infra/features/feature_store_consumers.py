@@ -48,6 +48,9 @@ CONSUMERS_ENV = "FEAST_REGISTRY_CONSUMERS"
 WRITERS_ENV = "FEAST_REGISTRY_WRITERS"
 """The bootstrap Job's env: JSON list of the consumer roles that may also write the registry tables."""
 CREDENTIALS_SECRET = "feast-credentials"
+"""The platform feature store's Secret in its consumer namespaces: platform/ passes it as
+`FeastFeatureStoreArgs.credentials_secret_name`, the orchestrators' pods read it. A store alone names its own
+(`<name>-feast-credentials`), so it never writes the platform's Secret a second time."""
 CREDENTIALS_LABELS = {"app.kubernetes.io/name": "feast-credentials", "app.kubernetes.io/part-of": "mlops-platform"}
 
 
@@ -128,8 +131,8 @@ def consumer_logins(name: str, parent: pulumi.Resource, namespaces: Sequence[str
 
 
 def credentials_secret(resource_name: str, opts: pulumi.ResourceOptions, *, namespace: pulumi.Input[str],
-                       login: RegistryLogin) -> k8s.core.v1.Secret:
-    """The Secret `feast-credentials` in a consumer's namespace: the variables the exported file references."""
+                       login: RegistryLogin, secret_name: str) -> k8s.core.v1.Secret:
+    """The Secret `secret_name` in a consumer's namespace: the variables the exported file references."""
     return k8s.core.v1.Secret(resource_name, type="Opaque", opts=opts, metadata={
-        "name": CREDENTIALS_SECRET, "namespace": namespace, "labels": CREDENTIALS_LABELS},
+        "name": secret_name, "namespace": namespace, "labels": CREDENTIALS_LABELS},
         string_data=login.env())

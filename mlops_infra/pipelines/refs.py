@@ -85,11 +85,23 @@ class EngineRefs:
     Default: none (no auth)."""
     feature_registry_logins: Mapping[str, RegistryLogin] = field(default_factory=dict)
     """A Feast SQL registry (or Redis with RBAC): each engine namespace's login. Default: none."""
+    mlflow_credentials_secret: str | None = None
+    """The Secret holding MLFLOW_TRACKING_USERNAME/PASSWORD in each engine namespace: the registry's
+    `MlflowRegistry.credentials_secret_name` (what it writes in `credential_namespaces`; an engine elsewhere writes
+    its own under this name). Required with `mlflow_credentials`. Default: none."""
+    feast_credentials_secret: str | None = None
+    """The Secret holding the Feast logins in each engine namespace: the store's
+    `FeastFeatureStore.credentials_secret_name`. Required with `feature_registry_logins`. Default: none."""
     credential_namespaces: frozenset[str] = frozenset()
     """Namespaces that already hold the MLflow and Feast credential Secrets (the platform's team namespaces): an
     engine there creates neither. Default: none."""
 
     def __post_init__(self) -> None:
+        for given, name, field_name in ((self.mlflow_credentials, self.mlflow_credentials_secret, "mlflow"),
+                                        (self.feature_registry_logins, self.feast_credentials_secret, "feast")):
+            if given and not name:
+                raise ValueError(f"EngineRefs: credentials are given but {field_name}_credentials_secret is not: name "
+                                 f"the Secret that holds them (the component's `credentials_secret_name`)")
         if self.dynamodb is None and self.feature_read_policy_arn is not None:
             raise ValueError("EngineRefs: feature_read_policy_arn is set but dynamodb is not: say whether the feature "
                              "store's online store is DynamoDB (dynamodb=True admits its prefix list in the egress "

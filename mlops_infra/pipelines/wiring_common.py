@@ -36,12 +36,11 @@ from ..blocks.rotation import REFRESH_INTERVAL, restart_on_rotation
 from ..compute.gpu_config import POOL_LABEL, GpuPoolConfig
 from ..config.database import DatabaseConfig
 from ..features.feature_server import CLIENT_LABEL as FEATURE_CLIENT_LABEL
-from ..features.feature_store_consumers import CREDENTIALS_SECRET as FEAST_CREDENTIALS
 from ..features.feature_store_consumers import REGISTRY_USER_ENV as FEAST_USER_ENV
 from ..features.feature_store_consumers import credentials_secret as feast_credentials
 from ..features.feature_store_online import REDIS_PORT
 from ..observability.contribution import database_alarms
-from ..registry.mlflow_users import CREDENTIALS_SECRET, PASSWORD_ENV, USERNAME_ENV, credentials_secret
+from ..registry.mlflow_users import PASSWORD_ENV, USERNAME_ENV, credentials_secret
 from ..security.exfiltration_guards import (
     API_SERVICE_PORT,
     NAMESPACE_LABEL,
@@ -199,23 +198,25 @@ class EngineWiring(pulumi.ComponentResource):
         user = args.user
         # A team's namespace already holds both Secrets (the registry's and the feature store's): one per namespace.
         team = user in refs.credential_namespaces
-        if user is not None and user in refs.mlflow_credentials:
+        if user is not None and user in refs.mlflow_credentials and refs.mlflow_credentials_secret:
             password = refs.mlflow_credentials[user]
             if not team:
                 credentials_secret(child(name, "mlflow-credentials"), child_options(self, provider=refs.cluster.provider),
-                                   namespace=args.namespace, username=user, password=password)
-            self.mlflow_secret, self.mlflow_env = CREDENTIALS_SECRET, {USERNAME_ENV: user, PASSWORD_ENV: password}
+                                   namespace=args.namespace, username=user, password=password,
+                                   secret_name=refs.mlflow_credentials_secret)
+            self.mlflow_secret = refs.mlflow_credentials_secret
+            self.mlflow_env = {USERNAME_ENV: user, PASSWORD_ENV: password}
         self.feast_secret: str | None = None
         """The Secret with the namespace's Feast logins (SQL registry, Redis with RBAC), or None."""
         self.feast_keys: list[str] = []
         """Its keys (the variables the exported feature_store.yaml references)."""
         feast_redis = False
-        if user is not None and user in refs.feature_registry_logins:
+        if user is not None and user in refs.feature_registry_logins and refs.feast_credentials_secret:
             login = refs.feature_registry_logins[user]
             if not team:
                 feast_credentials(child(name, "feast-credentials"), child_options(self, provider=refs.cluster.provider),
-                                  namespace=args.namespace, login=login)
-            self.feast_secret, self.feast_keys = FEAST_CREDENTIALS, sorted(login.env())
+                                  namespace=args.namespace, login=login, secret_name=refs.feast_credentials_secret)
+            self.feast_secret, self.feast_keys = refs.feast_credentials_secret, sorted(login.env())
             self.mlflow_env = {**self.mlflow_env, **login.env()}
             feast_redis = login.redis_user is not None
         if args.egress_policy:

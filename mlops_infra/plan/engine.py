@@ -33,7 +33,7 @@ from .policy_docs import policy_problems
 from .program import PlanInputError, Program, find_program, read_stack_config
 from .render import render_inventory
 from .runtime_tuning import lean_runtime
-from .strict import strict_problems
+from .strict import helm_ownership_conflicts, strict_problems
 
 DEFAULT_REGION = "us-east-1"
 ORGANIZATION = "organization"
@@ -174,6 +174,10 @@ def plan_program(
             if render:
                 report = render_inventory(inventory, base=program.main_dir)  # the program's working directory
                 inventory.rendering = [vars(r) for r in report.releases]
+                # What Helm's ownership check refuses once the releases' objects are known (exit 2, as the others).
+                conflicts = helm_ownership_conflicts(inventory.resources)
+                if conflicts:
+                    raise PlanError("\n".join(sorted(conflicts)), "input")
             return inventory
         except PlanError as err:
             if err.kind != "missing-ref" or resolve_ref is None or err.missing_ref in refs:

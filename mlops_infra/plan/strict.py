@@ -12,6 +12,15 @@
   namespaced one without `metadata.namespace` is the one in its provider's default namespace (when that is not
   known at plan time, it is only the same object as another unnamespaced one on that provider); an object of a
   kind whose scope is not known is compared by the namespace as written.
+- Two Helm releases of one name in one namespace on one provider: Helm keeps a release's history in its namespace
+  under its name, so the second install fails ("cannot re-use a name that is still in use").
+- Once releases are rendered (`plan --render`, `check`): an object a Helm release renders that another release or a
+  Pulumi resource also creates on that cluster (same group, kind, namespace and name; cluster-scoped kinds by name
+  alone). Helm adopts an existing object only when its `app.kubernetes.io/managed-by: Helm` label and
+  `meta.helm.sh/release-name`/`-namespace` annotations name the installing release (helm pkg/action/validate.go
+  `checkOwnership`), so the second install fails: `<Kind> "<name>" in namespace "<ns>" exists and cannot be
+  imported into the current release: invalid ownership metadata`. E.g. two components installing one chart under
+  different release names into one namespace, colliding on its cluster-scoped or fixed-name objects.
 
 Each problem is one line; the engine raises them together as a PlanError of kind "input" (exit 2).
 """
@@ -25,6 +34,7 @@ from .inventory import SECRET, UNKNOWN, ResourceRecord
 from .kube_identity import cluster_scoped, provider_namespaces
 
 CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+RELEASE = "kubernetes:helm.sh/v3:Release"
 
 COMPONENT_PREFIX = "mlops:"
 
@@ -119,11 +129,57 @@ def duplicate_kubernetes_objects(registrations: Sequence[Registration]) -> list[
     return problems
 
 
-def _crd_scopes(registrations: Sequence[Registration]) -> dict[tuple[str, str], str]:
-    """(API group, kind) -> scope (`Namespaced`, `Cluster`) of each CustomResourceDefinition the program registers."""
-    found: dict[tuple[str, str], str] = {}
+def duplicate_helm_releases(registrations: Sequence[Registration]) -> list[str]:
+    """Two Helm releases named alike (`name`, not autonamed) in one namespace on one provider."""
+    first: dict[tuple[str, str, str], Registration] = {}
+    problems = []
     for reg in registrations:
-        spec = reg.record.inputs.get("spec") if reg.record.type == CRD else None
+        record = reg.record
+        name, namespace = record.inputs.get("name"), record.inputs.get("namespace") or "default"
+        if record.type != RELEASE or not isinstance(name, str) or not name or not isinstance(namespace, str):
+            continue  # an autonamed release gets a random suffix; an unknown namespace has no identity yet
+        key = (str((record.options or {}).get("provider") or ""), namespace, name)
+        seen = first.setdefault(key, reg)
+        if seen is not reg and seen.record.urn != record.urn:
+            problems.append(f"Helm release {namespace}/{name} is installed twice on one cluster: {seen.describe()} "
+                            f"{seen.record.urn} and {reg.describe()} {record.urn} (Helm refuses the second install: "
+                            "\"cannot re-use a name that is still in use\"); give each release a name of its own")
+    return problems
+
+
+def helm_ownership_conflicts(records: Sequence[ResourceRecord]) -> list[str]:
+    """Objects a rendered Helm release shares with another release or a Pulumi resource on one cluster (the
+    inventory after `render_inventory`): Helm's ownership check refuses the later install."""
+    scopes, namespaces = _crd_scopes(records), provider_namespaces(records)
+    first: dict[tuple[str, str, str, str, str], tuple[str, bool]] = {}
+    problems = []
+    for record in records:
+        key = _kubernetes_object(record, scopes, namespaces)
+        if key is None:
+            continue
+        rendered = (record.options or {}).get("rendered") or {}
+        helm = str(rendered.get("by", "")).startswith("helm:")
+        owner = str(rendered.get("release")) if helm else record.urn  # a release's objects are the release's
+        seen = first.setdefault(key, (owner, helm))
+        if seen[0] == owner or not (helm or seen[1]):  # its own object, or two resources (duplicate_kubernetes_objects)
+            continue
+        group, kind, namespace, name = key[1:]
+        what = "Helm release" if seen[1] else "resource"
+        problems.append(f"Kubernetes object {group or 'core'}/{kind} {namespace + '/' if namespace else ''}{name} is "
+                        f"created by {what} {seen[0]} and by {'Helm release' if helm else 'resource'} {owner} on one "
+                        f"cluster: Helm refuses the later install (`{kind} \"{name}\" in namespace \"{namespace}\" "
+                        "exists and cannot be imported into the current release: invalid ownership metadata`); give "
+                        "each release its own names (a release name, `fullnameOverride`) or install the chart once")
+    return problems
+
+
+def _crd_scopes(items: Sequence[Registration] | Sequence[ResourceRecord]) -> dict[tuple[str, str], str]:
+    """(API group, kind) -> scope (`Namespaced`, `Cluster`) of each CustomResourceDefinition the program registers
+    (or a release renders)."""
+    found: dict[tuple[str, str], str] = {}
+    for item in items:
+        record = item.record if isinstance(item, Registration) else item
+        spec = record.inputs.get("spec") if record.type == CRD else None
         if isinstance(spec, dict) and isinstance(spec.get("names"), dict):
             found[(str(spec.get("group")), str(spec["names"].get("kind")))] = str(spec.get("scope"))
     return found
@@ -165,4 +221,4 @@ def _kubernetes_object(record: ResourceRecord, scopes: dict[tuple[str, str], str
 def strict_problems(registrations: Sequence[Registration]) -> list[str]:
     records = [r.record for r in registrations]
     return [*duplicate_urns(registrations), *orphaned_parents(records), *ambient_kubernetes(records),
-            *duplicate_kubernetes_objects(registrations)]
+            *duplicate_kubernetes_objects(registrations), *duplicate_helm_releases(registrations)]

@@ -125,6 +125,7 @@ def engine_refs(ctx: PlatformContext) -> EngineRefs:
         mlflow=mlflow, feature_server=feast, dynamodb=uses_dynamodb(config), gpu_pools=tuple(config.gpu_pools),
         external_secrets=ctx.external_secrets, mlflow_credentials=ctx.mlflow_credentials,
         feature_registry_logins=ctx.feature_registry_logins,
+        mlflow_credentials_secret=ctx.credential_secrets[0], feast_credentials_secret=ctx.credential_secrets[1],
         credential_namespaces=frozenset(t.name for t in config.cluster.teams))
 
 

@@ -69,6 +69,9 @@ class PlatformContext:
     feature_registry_logins: Mapping[str, RegistryLogin] = field(default_factory=dict)
     """With a Feast SQL registry: each orchestrator namespace's read-only registry login; the engine's wiring
     delivers it (features/feature_store_consumers.py). Empty: no SQL registry."""
+    credential_secrets: tuple[str | None, str | None] = (None, None)
+    """The Secrets holding those credentials (MLflow's, Feast's) in every namespace: the registry's and the feature
+    store's `credentials_secret_name`. None: no such component."""
     pushgateway_url: pulumi.Output[str] | None = None
     """The monitoring core's Pushgateway (None without monitoring): model monitoring jobs push there."""
     service_ports: list[ServicePort] = field(default_factory=list)

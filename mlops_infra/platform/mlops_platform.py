@@ -24,12 +24,14 @@ from ..compute.karpenter import Karpenter, KarpenterArgs
 from ..compute.observability import ClusterObservability, ClusterObservabilityArgs
 from ..features.feast_store import FeastFeatureStore
 from ..features.feature_store import FeatureStore, FeatureStoreArgs
+from ..features.feature_store_consumers import CREDENTIALS_SECRET as FEAST_CREDENTIALS
 from ..features.feature_store_online import REDIS_PORT
 from ..features.sagemaker_store import SageMakerFeatureStore
 from ..network.network import Network, NetworkArgs
 from ..observability.core import MonitoringCore, MonitoringCoreArgs
 from ..outputs import core_outputs
 from ..registry.mlflow_registry import MlflowRegistry
+from ..registry.mlflow_users import CREDENTIALS_SECRET as MLFLOW_CREDENTIALS
 from ..registry.model_registry import ModelRegistry, ModelRegistryArgs
 from ..registry.sagemaker_registry import SageMakerRegistry
 from ..security.exfiltration_guards import data_bucket_guard
@@ -138,8 +140,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         fs, reg = config.feature_store, config.model_registry
         self.feature_store = FeatureStore(child(name, "features"), FeatureStoreArgs(
             config=fs, tags=tags, network=self.network.refs, cluster=cluster_refs, protect=protect,
-            kms_key=self.data_key, bucket_guard=guard, monitoring=monitoring,
-            client_namespaces=feature_clients(config)), child_opts) if fs.enabled else None
+            kms_key=self.data_key, bucket_guard=guard, monitoring=monitoring, client_namespaces=feature_clients(config),
+            credentials_secret_name=FEAST_CREDENTIALS), child_opts) if fs.enabled else None
         self.model_registry = ModelRegistry(child(name, "registry"), ModelRegistryArgs(
             config=reg, tags=tags, network=self.network.refs, cluster=cluster_refs, protect=protect,
             monitoring=monitoring, client_namespace_labels=PLATFORM_CLIENT,  # team workspaces of other stacks
@@ -150,7 +152,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             client_namespaces=mlflow_clients(config),
             team_namespaces=sorted({t.name for t in config.cluster.teams}),
             # ...and the team workspaces of other stacks (platform/workspace_credentials.py delivers theirs).
-            client_users=sorted(config.orchestration.namespaces | set(config.cluster.workspaces))), child_opts) \
+            client_users=sorted(config.orchestration.namespaces | set(config.cluster.workspaces)),
+            credentials_secret_name=MLFLOW_CREDENTIALS), child_opts) \
             if reg.enabled else None
         # First what every add-on needs: the security baseline's External Secrets operator (and the data key and
         # guard above). Then the add-ons, which add what their components expose (buckets, service ports) to plain
@@ -283,6 +286,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             mlflow_tracking_uri=mlflow.internal_tracking_uri if mlflow else None,
             mlflow_credentials=mlflow.mlflow_credentials if mlflow else {},
             feature_registry_logins=feast.registry_logins if feast else {},
+            credential_secrets=(mlflow.credentials_secret_name if mlflow else None,
+                                feast.credentials_secret_name if feast else None),
             feature_server_url=feast.feature_server_url if feast else None,
             external_secrets=self.security.secrets_delivery if self.security else None)
 
@@ -296,6 +301,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         mlflow = reg if isinstance(reg, MlflowRegistry) else None
         network, cluster, sb = self.network.refs, self.cluster, self.config.security_baseline
         elsewhere = self.config.cluster.add_ons_elsewhere
+        guarded = sb.enabled and sb.exfiltration_guards
         return core_outputs(self.config, {
             "environment": self.config.environment, "cluster_name": cluster.cluster.name,
             "cluster_endpoint": cluster.cluster.endpoint, "kubeconfig": cluster.kubeconfig,
@@ -316,6 +322,11 @@ class MlopsPlatform(pulumi.ComponentResource):
             # Only where this stack writes the endpoint policy that admits them (a VPC made elsewhere: its owner's).
             "consumer_bucket_prefixes": list(sb.consumer_bucket_prefixes)
             if sb.enabled and sb.exfiltration_guards and network.owns_endpoints else None,
+            # What the teams' egress guard admits of other stacks' Services (workspaces apply the same rules).
+            "egress_guarded_namespaces": sorted({t.name for t in self.config.cluster.teams}
+                                                | set(self.config.cluster.workspaces)) if guarded else None,
+            "consumer_service_ports": [{"namespace": p.namespace, "port": p.port} for p in sb.consumer_service_ports]
+            if guarded else None,
             "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.refs.identity.oidc_issuer,
             "vpc_id": network.vpc_id, "vpc_cidr": network.vpc_cidr, "private_subnet_ids": network.private_subnet_ids,
             "cluster_security_group_id": cluster.refs.cluster_security_group_id,

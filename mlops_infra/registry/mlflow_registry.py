@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 import pulumi
 
 from ..blocks.bucket import VpcEndpointGuard
+from ..blocks.endpoints import ServicePort
 from ..blocks.namespace import namespace as ns_block
-from ..blocks.naming import child
+from ..blocks.naming import child, truncate_name
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs
-from ..blocks.platform_facts import guarded_bucket_problem, occupied_namespace_problem
+from ..blocks.platform_facts import guarded_bucket_problem, guarded_client_problems, occupied_namespace_problem
 from ..blocks.refs import ClusterRefs, NetworkRefs, refuse
 from ..config.errors import ConfigError
 from ..observability.monitoring_rules import ScrapeTarget
@@ -51,8 +52,13 @@ class MlflowRegistryArgs:
     """Also admit namespaces carrying these labels (a team workspace's). Default: none."""
     team_namespaces: Sequence[str] = ()
     """Namespaces whose workloads log to MLflow: with MLflow basic auth each gets its own MLflow user (named
-    after the namespace) and the Secret `mlflow-credentials` holding MLFLOW_TRACKING_USERNAME/PASSWORD
+    after the namespace) and the Secret `credentials_secret_name` holding MLFLOW_TRACKING_USERNAME/PASSWORD
     (registry/mlflow_users.py). Default: none."""
+    credentials_secret_name: str | None = None
+    """The Secret each of `team_namespaces` gets (MLFLOW_TRACKING_USERNAME/PASSWORD). Default:
+    `<name>-mlflow-credentials` (truncated to 63), one per instance, so a registry alone never writes a Secret the
+    platform (or another registry) writes in the same namespace; a caller whose clients already mount another name
+    passes it (the platform: `mlflow_users.CREDENTIALS_SECRET`, `mlflow-credentials`)."""
     client_users: Sequence[str] = ()
     """Namespaces created after the registry (the orchestrators') whose workloads log to MLflow: with MLflow basic
     auth each gets its own MLflow user, and its password in `mlflow_credentials` for the consumer to deliver.
@@ -73,13 +79,21 @@ class MlflowRegistry(ArtifactRegistry):
     server: MlflowServer
     mlflow_credentials: dict[str, pulumi.Output[str]]
     """With MLflow basic auth: each user's password (a Pulumi secret) by username (= its namespace)."""
+    credentials_secret_name: str
+    """The Secret each team namespace gets (`MlflowRegistryArgs.credentials_secret_name`, or
+    `<name>-mlflow-credentials`): what its pods mount (`envFrom: [{secretRef: {name: ...}}]`)."""
 
     def __init__(self, name: str, args: MlflowRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, TYPE, args.cluster.bind(opts))
         cfg, network, cluster = args.config, args.network, args.cluster
         # Alone, on a platform stack's cluster and VPC: its namespace and the bucket its server uses (the artifacts).
+        self.service_ports = [ServicePort(cfg.namespace, cfg.api_port)]
+        """What client pods reach: the API (oauth2-proxy's port when the server is loopback-only)."""
         refuse(name, [occupied_namespace_problem(cfg.namespace, cluster),
-                      guarded_bucket_problem(child(name, "artifacts"), network)])
+                      guarded_bucket_problem(child(name, "artifacts"), network),
+                      *guarded_client_problems([*args.client_namespaces, *args.team_namespaces, *args.client_users],
+                                               self.service_ports, cluster)])
+        self.credentials_secret_name = args.credentials_secret_name or truncate_name(f"{name}-mlflow-credentials", 63)
         self.model_package_group_arns: dict[str, pulumi.Output[str]] = {}
         """Deprecated, for one release: always empty (groups exist with engine sagemaker only), as the single
         ModelRegistry of earlier releases had it for MLflow."""
@@ -105,6 +119,7 @@ class MlflowRegistry(ArtifactRegistry):
             prometheus_namespace=monitoring.prometheus_namespace if monitoring else None,
             team_users={t: cluster.namespaces.get(t, t) for t in args.team_namespaces},
             client_users=[c for c in args.client_users if c not in args.team_namespaces],
+            credentials_secret_name=self.credentials_secret_name,
             # The ALB (target type ip) connects from its ENIs in the VPC's subnets.
             ingress_source_cidrs=[network.vpc_cidr] if network.vpc_cidr else []), pulumi.ResourceOptions(parent=self))
         self.tracking_uri = self.server.tracking_uri
@@ -117,4 +132,5 @@ class MlflowRegistry(ArtifactRegistry):
                 monitoring=monitoring, tags=args.tags, cluster=args.cluster, server=ScrapeTarget(cfg.namespace, self.server.service_name),
                 database_instance_id=self.database.instance.identifier), pulumi.ResourceOptions(parent=self))
         self._done({"artifactBucketName": self.artifact_bucket_name, "trackingUri": self.tracking_uri,
-                    "databaseEndpoint": self.database_endpoint})
+                    "databaseEndpoint": self.database_endpoint,
+                    "credentialsSecretName": self.credentials_secret_name})

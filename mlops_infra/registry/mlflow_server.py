@@ -97,7 +97,9 @@ class MlflowServerArgs:
     """Namespaces whose pods may call the tracking API (besides the server's own). Default: none."""
     team_users: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """With MLflow basic auth: one MLflow user per entry (username → its namespace), its credentials in the
-    Secret `mlflow-credentials` there (registry/mlflow_users.py). Default: none."""
+    Secret `credentials_secret_name` there (registry/mlflow_users.py). Default: none."""
+    credentials_secret_name: str = field(kw_only=True)
+    """The Secret each of `team_users`' namespaces gets (`MlflowRegistry.credentials_secret_name`). Required."""
     client_users: Sequence[str] = ()
     """With MLflow basic auth: one MLflow user per entry whose namespace the consumer creates later, and with it
     the Secret (`mlflow_users.credentials_secret`, password from `user_passwords`). Default: none."""
@@ -212,7 +214,8 @@ class MlflowServer(pulumi.ComponentResource):
         self.users_job, self.user_passwords = team_users(
             name, self, namespace=args.namespace, k8s_name=k8s_name, image=cfg.server.image,
             tracking_uri=self.internal_tracking_uri, admin_secret=f"{k8s_name}-auth", teams=args.team_users,
-            clients=args.client_users, server=[self.deployment, self.service]) if cfg.basic_auth else (None, {})
+            clients=args.client_users, server=[self.deployment, self.service],
+            secret_name=args.credentials_secret_name) if cfg.basic_auth else (None, {})
         """Each MLflow user's password (a Pulumi secret), by username; empty without basic auth."""
         self.tracking_uri = (pulumi.Output.from_input(f"https://{ingress.host}") if ingress.enabled
                              else self.internal_tracking_uri)

@@ -57,7 +57,9 @@ class ModelRegistryArgs:
     """Also admit namespaces carrying these labels (a team workspace's; mlflow). Default: none."""
     team_namespaces: Sequence[str] = ()
     """Namespaces whose workloads log to MLflow: with MLflow basic auth each gets its own MLflow user (named after
-    the namespace) and the Secret `mlflow-credentials` (registry/mlflow_users.py). Default: none."""
+    the namespace) and the Secret `credentials_secret_name` (registry/mlflow_users.py). Default: none."""
+    credentials_secret_name: str | None = None
+    """The Secret each of `team_namespaces` gets (mlflow). Default: `<name>-mlflow-credentials`, one per instance."""
     client_users: Sequence[str] = ()
     """Namespaces created after the registry (the orchestrators') whose workloads log to MLflow: with MLflow basic
     auth each gets its own MLflow user, and its password in `mlflow_credentials`. Default: none."""
@@ -78,7 +80,8 @@ def ModelRegistry(name: str, args: ModelRegistryArgs,  # the released class name
         monitoring=args.monitoring, service_monitor_labels=args.service_monitor_labels,
         oidc_client_secret=args.oidc_client_secret, bucket_guard=args.bucket_guard,
         client_namespaces=args.client_namespaces, client_namespace_labels=args.client_namespace_labels,
-        team_namespaces=args.team_namespaces, client_users=args.client_users), opts)
+        team_namespaces=args.team_namespaces, client_users=args.client_users,
+        credentials_secret_name=args.credentials_secret_name), opts)
 
 
 def _engines_are_model_registries(mlflow: MlflowRegistry, sagemaker: SageMakerRegistry) -> list[ModelRegistryLike]:

@@ -25,7 +25,7 @@ from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.namespace import namespace
 from ..blocks.naming import child, child_options
 from ..blocks.observability import MONITORING_API, PART_OF, MonitoringRefs, RuleGroup, dashboard, prometheus_rule
-from ..blocks.platform_facts import occupied_namespace_problems
+from ..blocks.platform_facts import guarded_client_problems, occupied_namespace_problems
 from ..blocks.refs import BucketRefs, ClusterRefs, refuse
 from ..compute.gpu_config import TaintConfig
 from . import manifests, monitor_job, rules
@@ -94,7 +94,9 @@ class ModelServing(pulumi.ComponentResource):
         super().__init__("mlops:serving:ModelServing", name, None, args.cluster.bind(opts))
         cfg, cluster = args.config, args.cluster
         created = [cfg.namespace, *((CERT_MANAGER_NAMESPACE, KSERVE_NAMESPACE) if args.install_controller else ())]
-        refuse(name, occupied_namespace_problems(created, cluster))
+        refuse(name, [*occupied_namespace_problems(created, cluster),
+                      *guarded_client_problems(args.client_namespaces, [ServicePort(cfg.namespace, HTTP_PORT)],
+                                               cluster)])
         if not cluster.metrics_server:
             raise ValueError(f"{name}: {METRICS_NEEDS}")
         if cfg.exposure.ingress and not cluster.load_balancer_controller:

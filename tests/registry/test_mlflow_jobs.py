@@ -61,7 +61,11 @@ def test_each_team_gets_one_credentials_secret_holding_the_password_the_users_jo
     job_passwords = {u for u in mounted.property_dependencies["stringData"] if urns[u].type == PASSWORD}
     for team in each(TEAMS):
         in_team = [s for s in basic.of_type(SECRET) if s.inputs["metadata"]["namespace"] == team]
-        assert [s.inputs["metadata"]["name"] for s in in_team] == [CREDENTIALS_SECRET], team
+        # The registry's own Secret (the program's registry is alone: `<its name>-mlflow-credentials`), never the
+        # platform's name.
+        [registry] = [r for r in basic if r.type == "mlops:registry:MlflowRegistry"]
+        assert [s.inputs["metadata"]["name"] for s in in_team] == [f"{registry.name}-mlflow-credentials"], team
+        assert f"{registry.name}-mlflow-credentials" != CREDENTIALS_SECRET
         [password] = [u for u in in_team[0].property_dependencies["stringData"] if urns[u].type == PASSWORD]
         assert password in job_passwords, f"{team}: its Secret holds a password the users Job never sets"
         assert urns[password].inputs["length"] >= 12 and urns[password].inputs["special"] is False
