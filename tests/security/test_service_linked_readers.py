@@ -129,7 +129,7 @@ def test_the_config_recorder_does_on_a_guarded_bucket_exactly_what_is_documented
     assert action.removeprefix("s3:") in _s3_actions()
     expected = CONFIG_POLICY_BUCKET_ACTIONS[action]
     cases = [(CONFIG, bucket) for bucket in each(guarded)] + [(CONTROL_TOWER, b) for b in each(guarded_program)]
-    for reader, (arn, doc) in cases:
+    for reader, (arn, doc) in each(cases):
         assert iam_eval.denies([doc], action, arn, _context(reader)) == (expected == "denied"), (reader, arn, action)
         assert iam_eval.denies([doc], action, arn, _context(LOOKALIKE)), (arn, action)
 
