@@ -12,8 +12,10 @@ match the statement's `Principal` against the request's `aws:PrincipalArn`. Mult
 take a list in `context` and the `ForAllValues:`/`ForAnyValue:` qualifiers: ForAllValues is true for an absent
 or empty key, ForAnyValue false (IAM "Multivalued context keys").
 
-Not covered (the tests never need it): NotAction/NotResource, policy variables, numeric/date operators, SCPs and
-permission boundaries.
+A statement's `NotAction` matches every action but the ones it lists (the bucket guards' second Deny uses it).
+Not covered (the tests never need it): NotResource and NotPrincipal (a statement with either raises
+NotImplementedError rather than being misjudged), policy variables, numeric/date operators, SCPs and permission
+boundaries.
 """
 
 from __future__ import annotations
@@ -93,6 +95,9 @@ def _conditions_hold(block: Mapping[str, Mapping[str, Any]], context: Mapping[st
 
 
 def _matches(stmt: Mapping[str, Any], action: str, resource: str, context: Mapping[str, Any]) -> bool:
+    unsupported = {"NotResource", "NotPrincipal"} & set(stmt)
+    if unsupported:
+        raise NotImplementedError(f"iam_eval does not judge {sorted(unsupported)}: {stmt.get('Sid')}")
     if "NotAction" in stmt:  # every action but these
         if any(_glob(a, action, case=False) for a in _list(stmt["NotAction"])):
             return False

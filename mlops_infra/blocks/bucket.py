@@ -51,13 +51,25 @@ GUARDDUTY_SLR = "arn:*:iam::*:role/aws-service-role/guardduty.amazonaws.com/AWSS
 CONFIG_SLR = "arn:*:iam::*:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
 SECURITY_SERVICE_READERS = (ACCESS_ANALYZER_SLR, GUARDDUTY_SLR, CONFIG_SLR)
 """The service-linked roles every guarded data bucket lets read its settings (and nothing else)."""
+# What the Config recorder may call on a bucket is its managed policy's S3 actions (AWSConfigServiceRolePolicy v90,
+# and the same S3 actions in AWS_ConfigRole, which a Control Tower recorder uses): GetAccelerateConfiguration,
+# GetBucket{Abac,Acl,CORS,Location,Logging,Notification,ObjectLockConfiguration,Policy,PolicyStatus,
+# PublicAccessBlock,RequestPayment,Tagging,Versioning,Website}, GetEncryptionConfiguration,
+# GetLifecycleConfiguration, GetReplicationConfiguration, ListBucket and ListTagsForResource (the rest of its S3
+# actions name account-level resources: access points, Storage Lens, Access Grants). The exemption admits every
+# one of those reads but two, denied on purpose: s3:ListBucket lists the bucket's objects (object names are data;
+# HeadBucket needs it too) and s3:ListTagsForResource (tags through the S3 Control API; the exemption holds no List
+# action on the bucket, so it can never cover a listing). Config still records every setting above, tags included
+# (GetBucketTagging); what it would read with those two (an object listing, HeadBucket, Control API tags) is
+# missing from a guarded bucket's configuration item. Intelligent-Tiering, inventory, metrics and analytics
+# configurations are not admitted: no admitted reader's policy grants their reads (Config records a bucket without
+# them anywhere), and an exemption wider than its readers' policies would only serve a role it was not meant for.
 BUCKET_METADATA_READS = ("s3:GetBucket*", "s3:GetEncryptionConfiguration", "s3:GetAccessPoint*",
                          "s3:ListAccessPoints*", "s3:GetMultiRegionAccessPoint*", "s3:ListMultiRegionAccessPoints",
                          # Settings whose read action is not named GetBucket* (Service Authorization Reference,
-                         # Amazon S3): the AWS Config recorder records them with the bucket's configuration.
+                         # Amazon S3), which the Config recorder's policy grants.
                          "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration",
-                         "s3:GetAccelerateConfiguration", "s3:GetIntelligentTieringConfiguration",
-                         "s3:GetInventoryConfiguration", "s3:GetMetricsConfiguration", "s3:GetAnalyticsConfiguration")
+                         "s3:GetAccelerateConfiguration")
 """All a service-linked reader may do on a guarded bucket: read its settings; never an object, a listing or a write."""
 
 

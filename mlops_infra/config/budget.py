@@ -43,9 +43,9 @@ class CostAssumptionsConfig(ConfigModel):
         "unguarded buckets pods write; each also copied to the trail's log group). Default: 1.")
     cloudtrail_management_events_million_per_month: float = Field(
         _default("cloudtrail_management_events_million_per_month"), ge=0,
-        description="Million management events a multi-region trail records per month; billed as an additional "
-        "copy for a stack that adopts another stack's GuardDuty detector (its account's first copy is free). "
-        "Default: 1.")
+        description="Million management events a multi-region trail records per month; billed for a trail that "
+        "is an additional copy (`securityBaseline.trailManagementCopy`; the first copy in each Region of an "
+        "account is free). Default: 1.")
     cloudtrail_event_kb: float = Field(
         _default("cloudtrail_event_kb"), ge=0,
         description="KB of CloudWatch Logs ingestion per event a trail copies to its log group. Default: 1.5.")

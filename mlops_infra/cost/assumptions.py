@@ -34,9 +34,10 @@ class Assumptions:
     data buckets and on the unguarded buckets pods write (shared, Airflow's logs and DAGs; Airflow's task logs make
     them the busiest). Each is also copied to the trail's CloudWatch log group (see cloudtrailEventKb). Default: 1."""
     cloudtrail_management_events_million_per_month: float = 1.0
-    """Million management events a multi-region trail records per month (every Region of the account). Billed only as
-    an additional copy: for a stack that adopts another stack's GuardDuty detector (staging in prod's account), whose
-    trail delivers the free first copy. Default: 1."""
+    """Million management events a multi-region trail records per month (every Region of the account). Billed only for
+    a trail tagged as an additional copy (`securityBaseline.trailManagementCopy`: by default a stack that adopts
+    another stack's GuardDuty detector, staging in prod's account, whose trail holds the free first copy). Default:
+    1."""
     cloudtrail_event_kb: float = 1.5
     """KB of CloudWatch Logs ingestion per event a trail copies to its log group (an event record is JSON of about a
     kilobyte or two; a stated guess, no measured source). Prices the data events' copy on the trail's own line; the

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .assumptions import Assumptions
-from .model import Estimate, Item, Line
+from .model import MANAGEMENT_COPIES, MANAGEMENT_COPY_TAG, Estimate, Item, Line
 from .prices import PriceTable, load_prices
 from .volumes import Context, helm_volume_lines, pvc_lines, volume_lines
 
@@ -166,19 +166,39 @@ def kms_key(item: Item, ctx: Context) -> list[Line]:
     return [ctx.per_unit(item, "key (first year; each yearly rotation adds $1/month)", "kms:key-month", 1.0)]
 
 
-def adopts_detector(ctx: Context) -> bool:
-    """The stack routes GuardDuty findings (an EventBridge rule on `aws.guardduty`) of a detector it does not create:
-    it shares its account with the detector's owner, whose trail records the account's first copy of management
-    events."""
-    if any(i.type == "aws:guardduty/detector:Detector" for i in ctx.items):
-        return False
-    return any(i.type == "aws:cloudwatch/eventRule:EventRule" and '"aws.guardduty"' in str(i.inputs.get("eventPattern"))
-               for i in ctx.items)
+def records_management(item: Item) -> bool:
+    """Whether the trail records management events: an advanced selector on `eventCategory` Management; without
+    advanced selectors, a basic one that includes them (CloudTrail's default, as is having no selector)."""
+    advanced = [s for s in item.inputs.get("advancedEventSelectors") or [] if isinstance(s, Mapping)]
+    if advanced:
+        return any(fs.get("field") == "eventCategory" and "Management" in (fs.get("equals") or [])
+                   for s in advanced for fs in s.get("fieldSelectors") or [] if isinstance(fs, Mapping))
+    basic = [s for s in item.inputs.get("eventSelectors") or [] if isinstance(s, Mapping)]
+    return not basic or any(s.get("includeManagementEvents", True) is not False for s in basic)
+
+
+def management_lines(item: Item, ctx: Context) -> list[Line]:
+    """The trail's management events, as the copy its tag `mlops:management-events-copy` says it is: the first copy
+    in each Region of an account is free, each additional copy $2.00 per 100,000 (AWS CloudTrail pricing). Which copy
+    a trail is depends on the account's other trails, which no plan shows: an untagged trail is not priced."""
+    tags = item.inputs.get("tags")
+    copy = tags.get(MANAGEMENT_COPY_TAG) if isinstance(tags, Mapping) else None
+    if copy == "first":
+        return [ctx.line(item, "management events (the account's first copy in each Region: free)", 0.0, 0.0)]
+    if copy == "additional":
+        m = ctx.assumptions.cloudtrail_management_events_million_per_month
+        return [ctx.per_unit(item, f"{m:g}M management events (an additional copy: another trail of the account "
+                             "records the first)", "cloudtrail:paid-management-events-100k", m * 10,
+                             "cloudtrailManagementEventsMillionPerMonth")]
+    copies = " or ".join(MANAGEMENT_COPIES)
+    return [ctx.unpriced(item, "management events", "which copy of the account's management events the trail "
+                         f"records is not stated: tag it {MANAGEMENT_COPY_TAG}: {copies} (AuditTrail does, from "
+                         "securityBaseline.trailManagementCopy)")]
 
 
 def cloudtrail(item: Item, ctx: Context) -> list[Line]:
-    """Management events: free for the account's first copy, $2.00 per 100,000 for an additional copy (AWS CloudTrail
-    pricing); data events per 100,000, and their copy to the trail's log group per GB ingested."""
+    """Management events (`management_lines`); data events per 100,000, and their copy to the trail's log group per
+    GB ingested."""
     a = ctx.assumptions
     selectors = item.inputs.get("advancedEventSelectors") or []
     data = any(fs.get("field") == "eventCategory" and "Data" in (fs.get("equals") or [])
@@ -186,13 +206,7 @@ def cloudtrail(item: Item, ctx: Context) -> list[Line]:
                if isinstance(fs, Mapping))
     data = data or any((s.get("dataResources") or []) for s in item.inputs.get("eventSelectors") or []
                        if isinstance(s, Mapping))
-    if adopts_detector(ctx):
-        m = a.cloudtrail_management_events_million_per_month
-        lines = [ctx.per_unit(item, f"{m:g}M management events (an additional copy: the account's first is the "
-                              "detector owner's trail)", "cloudtrail:paid-management-events-100k", m * 10,
-                              "cloudtrailManagementEventsMillionPerMonth")]
-    else:
-        lines = [ctx.line(item, "management events (first copy free)", 0.0, 0.0)]
+    lines = management_lines(item, ctx) if records_management(item) else []
     if data:
         m = a.cloudtrail_data_events_million_per_month
         lines.append(ctx.per_unit(item, f"{m:g}M data events", "cloudtrail:data-events-100k", m * 10,

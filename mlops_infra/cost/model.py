@@ -8,6 +8,13 @@ from typing import Any
 
 from .assumptions import Assumptions
 
+# The tag on a CloudTrail trail that says which copy of its account's management events it records, in each Region:
+# `first` (free) or `additional` (billed per event). CloudTrail bills every copy after the first, and which copy a
+# trail is depends on the other trails of its account, which a plan cannot see: so the trail states it
+# (AuditTrail, from `securityBaseline.trailManagementCopy`) and the estimate reads it, never guesses.
+MANAGEMENT_COPY_TAG = "mlops:management-events-copy"
+MANAGEMENT_COPIES = ("first", "additional")
+
 
 @dataclass(frozen=True)
 class Item:

@@ -1,7 +1,9 @@
 """AuditTrail: a multi-region CloudTrail trail with log file validation, KMS, a hardened (optionally Object Locked)
 bucket, a KMS-encrypted CloudWatch log group, and S3 data events on the platform's buckets (the data buckets and the
 unguarded ones pods write, such as Airflow's logs), so that "who read which model or feature data, and where did
-they write it" has an answer."""
+they write it" has an answer. It records management events too, and says on the trail (tag
+`mlops:management-events-copy`, from `trailManagementCopy`) whether they are its account's free first copy or a
+billed additional one."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from ..blocks import iam
 from ..blocks.bucket import HardenedBucket, HardenedBucketArgs, LifecycleRule
 from ..blocks.kms import KmsKey, KmsKeyArgs
 from ..blocks.naming import child, child_options
+from ..cost.model import MANAGEMENT_COPY_TAG
 from .config import SecurityBaselineConfig
 
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
@@ -122,7 +125,10 @@ class AuditTrail(pulumi.ComponentResource):
             enable_logging=True, advanced_event_selectors=selectors,
             # CloudTrail requires the log-stream wildcard on the group ARN.
             cloud_watch_logs_group_arn=pulumi.Output.concat(log_group.arn, ":*"), cloud_watch_logs_role_arn=role.arn,
-            tags=args.tags, opts=child_options(self, depends_on=[self.bucket, role_policy]))
+            # Which copy of the account's management events this trail is (billed after the first): a tag, so
+            # the estimate reads it from the plan and a change updates the trail in place.
+            tags={**args.tags, MANAGEMENT_COPY_TAG: cfg.effective_trail_management_copy},
+            opts=child_options(self, depends_on=[self.bucket, role_policy]))
         self.trail_arn = trail.arn
         self.bucket_name = self.bucket.bucket_name
         self.log_group_name = log_group.name

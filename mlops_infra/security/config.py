@@ -32,6 +32,9 @@ AnalyzerArn = Annotated[str, StringConstraints(
 # Who owns an account-level singleton (one GuardDuty detector, one account analyzer per account and Region).
 SingletonSource = Literal["create", "existing"]
 
+# Which copy of the account's management events a trail records (CloudTrail bills each copy after the first).
+ManagementCopy = Literal["first", "additional"]
+
 # A key of a Kubernetes Secret's `data` (the API's own pattern).
 SecretDataKey = Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
 
@@ -70,6 +73,15 @@ class SecurityBaselineConfig(ConfigModel):
         "data buckets, and the shared and Airflow buckets, which are not endpoint-guarded); billed per event, and "
         "per GB for their copy in the trail's CloudWatch log group (docs/cost.md). "
         "Default: true.")
+    trail_management_copy: ManagementCopy | None = Field(
+        None, description="Which copy of the account's management events the audit trail records, in each Region "
+        "(it is multi-region): `first` (no other trail of the account records them: free) or `additional` (another "
+        "trail does, e.g. the stack that owns the GuardDuty detector, or an organization trail such as Control "
+        "Tower's: $2.00 per 100,000 events, AWS CloudTrail pricing). The trail carries it as the tag "
+        "`mlops:management-events-copy`, which `mlops-infra cost` prices. Set `additional` for a detector-owning "
+        "stack in an account whose management events another trail already records. Default: additional with "
+        "guarddutyDetector existing (the detector's owner shares the account and its trail holds the first copy), "
+        "else first.")
     trail_log_retention_days: LogRetentionDays = Field(
         365, description="Retention of the trail's CloudWatch log group. Default: 365.")
     trail_archive_after_days: int = Field(
@@ -128,12 +140,12 @@ class SecurityBaselineConfig(ConfigModel):
         "response). Default: none.")
     settings_readers: list[IamRoleArn] = Field(
         default_factory=list, description="Roles that read the guarded data buckets' settings (policy, ACL, public "
-        "access block, encryption, tags, lifecycle, replication and the other configurations AWS Config records) "
-        "from AWS's own network, besides the service-linked roles of IAM Access "
-        "Analyzer, GuardDuty and AWS Config (`AWSServiceRoleForConfig`), which are always admitted: e.g. a Control "
-        "Tower Config recorder (`arn:aws:iam::<account>:role/aws-controltower-ConfigRecorderRole`). Exempt from the "
-        "VPC-endpoint condition for bucket-setting reads only; objects, listings and writes stay denied. Default: "
-        "none.")
+        "access block, encryption, tags, versioning, lifecycle, replication, acceleration and the other reads "
+        "AWS Config's recorder policy grants on a bucket) from AWS's own network, besides the service-linked roles "
+        "of IAM Access Analyzer, GuardDuty and AWS Config (`AWSServiceRoleForConfig`), which are always admitted: "
+        "e.g. a Control Tower Config recorder (`arn:aws:iam::<account>:role/aws-controltower-ConfigRecorderRole`). "
+        "Exempt from the VPC-endpoint condition for bucket-setting reads only; objects, listings (`s3:ListBucket`), "
+        "`s3:ListTagsForResource` and writes stay denied (docs/security.md). Default: none.")
     deployer_role_arns: list[IamRoleArn] | None = Field(
         None, description="Roles that run `pulumi up`, `refresh` and `destroy`: exempt from the VPC-endpoint bucket "
         "condition, and allowed to administer the platform buckets through the S3 gateway endpoint (the provider "
@@ -166,6 +178,8 @@ class SecurityBaselineConfig(ConfigModel):
             yield "secretRecoveryWindowDays", "must be 0 or 7-30 (Secrets Manager's RecoveryWindowInDays)"
         if self.object_lock_days is not None and not 1 <= self.object_lock_days <= 3650:
             yield "objectLockDays", f"must be between 1 and 3650 (got {self.object_lock_days})"
+        if self.trail_management_copy is not None and not self.cloudtrail:
+            yield "trailManagementCopy", "set, but cloudtrail is false (it says which copy the trail records)"
         if self.object_lock_days is not None and not self.cloudtrail:
             yield "objectLockDays", "set, but cloudtrail is false (Object Lock applies to the trail bucket)"
         seen: set[str] = set()
@@ -211,6 +225,14 @@ class SecurityBaselineConfig(ConfigModel):
                 yield ref_key, f"required when {key} is existing"
             if source == "create" and ref is not None:
                 yield ref_key, f"set, but {key} is create"
+
+    @property
+    def effective_trail_management_copy(self) -> ManagementCopy:
+        """`trailManagementCopy`, else its documented default: `additional` when the stack adopts the account's
+        GuardDuty detector (`guarddutyDetector: existing`), `first` otherwise."""
+        if self.trail_management_copy is not None:
+            return self.trail_management_copy
+        return "additional" if self.guardduty_detector == "existing" else "first"
 
     def creates(self) -> dict[str, bool]:
         """Which account-level singletons this stack creates: `guarddutyDetector`, `accountAnalyzer`."""

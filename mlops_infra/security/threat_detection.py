@@ -12,9 +12,9 @@ The detector's findings are the whole account's and Region's. The stack that cre
 the detector); a stack that adopts it routes only the findings about its own resources, so another stack's findings
 (prod's, in staging's topic) neither reach its subscribers nor page twice. Its own resources are named in the finding's
 `detail.resource` (GuardDuty API reference, Resource): its EKS cluster (`eksClusterDetails.name`: EKS audit-log and
-runtime findings), its nodes (an instance in its VPC, `instanceDetails.networkInterfaces[].vpcId`, tagged with its
-cluster's name, `instanceDetails.tags[]`: `eks:cluster-name` on a managed node group's instances, `eks:eks-cluster-name`
-on Karpenter's; the VPC alone would take in another stack's nodes on a shared `network.existingVpc`), and, with
+runtime findings), its nodes (an instance in its VPC, `instanceDetails.networkInterfaces[].vpcId`, carrying the tag
+key that names its cluster, `kubernetes.io/cluster/<cluster>`, in `instanceDetails.tags[]`: `node_tag_key`; the VPC
+alone would take in another stack's nodes on a shared `network.existingVpc`), and, with
 `name_prefix`, the resources its names start with: buckets (`s3BucketDetails[].name`: S3 protection findings),
 IAM roles whose credentials were used (`accessKeyDetails.userName`: e.g. a node's credentials used from outside
 AWS) and databases (`rdsDbInstanceDetails.dbInstanceIdentifier`: RDS login findings). Every bucket, role and
@@ -45,10 +45,18 @@ RDS_LOGIN_EVENTS = "RDS_LOGIN_EVENTS"
 EBS_MALWARE_PROTECTION = "EBS_MALWARE_PROTECTION"
 LAMBDA_NETWORK_LOGS = "LAMBDA_NETWORK_LOGS"
 EKS_ADDON_MANAGEMENT = "EKS_ADDON_MANAGEMENT"
-# The tags naming a node's cluster on its instance: EKS managed node groups' (`eks:cluster-name`, which EKS writes on
-# the group's instances while the group's own `tags` are not copied: eksctl issue 2607, pulumi-eks issue 635) and
-# Karpenter's (`eks:eks-cluster-name`, which compute/karpenter.py lets it write at launch).
-NODE_CLUSTER_TAG_KEYS = ("eks:cluster-name", "eks:eks-cluster-name")
+
+
+def node_tag_key(cluster_name: str) -> str:
+    """The tag key that names a node's cluster on its instance, with the value `owned`, on both kinds of node:
+    EKS managed node groups' (EKS puts it on the group's Auto Scaling group with PropagateAtLaunch, beside
+    `eks:cluster-name`; the group's own `tags` are not copied: pulumi-eks issue 635) and Karpenter's
+    (`utils.GetTags` at v1.9.0 writes it at launch beside `eks:eks-cluster-name`; compute/karpenter.py's launch
+    statements require it). The key itself names the cluster, so matching the key alone cannot pair one tag's key
+    with another tag's value: EventBridge matches each field of an array of objects against any element, so a pattern
+    `{key: [eks:cluster-name], value: [<cluster>]}` also matched another cluster's node that had any tag valued with
+    this cluster's name."""
+    return f"kubernetes.io/cluster/{cluster_name}"
 
 
 @dataclass(frozen=True)
@@ -62,8 +70,8 @@ class ThreatDetectionArgs:
     """This stack's EKS cluster: with `guarddutyDetector: existing` and a topic, findings about it are routed.
     Required then; otherwise unused. Default: none."""
     vpc_id: pulumi.Input[str] | None = None
-    """This stack's VPC: with `guarddutyDetector: existing`, findings about its nodes (instances in it tagged with the
-    cluster's name) are routed too. Default: none (only the cluster's findings)."""
+    """This stack's VPC: with `guarddutyDetector: existing`, findings about its nodes (instances in it carrying the
+    cluster's tag key, `node_tag_key`) are routed too. Default: none (only the cluster's findings)."""
     name_prefix: str | None = None
     """What the names of this stack's buckets, IAM roles and RDS instances start with (the platform's name and a
     dash): with `guarddutyDetector: existing`, findings about them are routed too. Default: none (only the cluster's
@@ -79,11 +87,9 @@ def finding_pattern(min_severity: float, cluster_name: str | None = None, vpc_id
     if cluster_name is not None:
         ours: list[dict[str, object]] = [{"resource": {"eksClusterDetails": {"name": [cluster_name]}}}]
         if vpc_id is not None:
-            # EventBridge matches each field against any element of an array, so `key` and `value` may come from
-            # two tags of the instance: a tag valued with this cluster's name beside one of the cluster-name keys.
+            # The key alone (see node_tag_key): a key and a value would be matched against any two tags.
             ours.append({"resource": {"instanceDetails": {
-                "networkInterfaces": {"vpcId": [vpc_id]},
-                "tags": {"key": list(NODE_CLUSTER_TAG_KEYS), "value": [cluster_name]}}}})
+                "networkInterfaces": {"vpcId": [vpc_id]}, "tags": {"key": [node_tag_key(cluster_name)]}}}})
         if name_prefix:
             prefix = [{"prefix": name_prefix}]
             ours += [{"resource": {"s3BucketDetails": {"name": prefix}}},

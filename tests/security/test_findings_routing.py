@@ -84,17 +84,21 @@ def _node_finding(vpc: str, tags: dict[str, str]) -> dict[str, Any]:
 
 def test_staging_routes_findings_about_its_own_nodes(stacks: dict[str, Inventory]) -> None:
     """Its nodes' findings (resource type Instance) name the VPC in `instanceDetails.networkInterfaces[].vpcId` and
-    carry the cluster's name in a tag: a managed node group's `eks:cluster-name`, Karpenter's `eks:eks-cluster-name`."""
+    carry the tag key that names the cluster, `kubernetes.io/cluster/<cluster>` (`owned`), on a managed node group's
+    instances (beside `eks:cluster-name`) and on Karpenter's (beside `eks:eks-cluster-name`)."""
     (rule,) = [r for r in stacks["staging"].of_type(RULE) if r.name.endswith("-security-threats-findings")]
     (vpc,) = stacks["staging"].of_type("aws:ec2/vpc:Vpc")
     assert vpc.urn in rule.property_dependencies["eventPattern"]
     staging, cluster = _rule(stacks["staging"]), _cluster(stacks["staging"])
-    for key in ("eks:cluster-name", "eks:eks-cluster-name"):
-        assert staging.matches_event(_node_finding(vpc.id, {key: cluster})), key
-        assert not staging.matches_event(_node_finding("vpc-elsewhere", {key: cluster})), key
+    for name_tag in ("eks:cluster-name", "eks:eks-cluster-name"):
+        tags = {f"kubernetes.io/cluster/{cluster}": "owned", name_tag: cluster}
+        assert staging.matches_event(_node_finding(vpc.id, tags)), name_tag
+        assert not staging.matches_event(_node_finding("vpc-elsewhere", tags)), name_tag
     (prod_vpc,) = stacks["prod"].of_type("aws:ec2/vpc:Vpc")
     assert prod_vpc.id != vpc.id
-    assert not staging.matches_event(_node_finding(prod_vpc.id, {"eks:cluster-name": _cluster(stacks["prod"])}))
+    prod_cluster = _cluster(stacks["prod"])
+    assert not staging.matches_event(_node_finding(prod_vpc.id, {f"kubernetes.io/cluster/{prod_cluster}": "owned",
+                                                                 "eks:cluster-name": prod_cluster}))
 
 
 def test_another_clusters_nodes_in_a_shared_vpc_are_not_routed(stacks: dict[str, Inventory]) -> None:
@@ -102,9 +106,26 @@ def test_another_clusters_nodes_in_a_shared_vpc_are_not_routed(stacks: dict[str,
     in the VPC, so it routed the other stack's node findings too."""
     (vpc,) = stacks["staging"].of_type("aws:ec2/vpc:Vpc")
     staging = _rule(stacks["staging"])
-    for key in ("eks:cluster-name", "eks:eks-cluster-name"):
-        assert not staging.matches_event(_node_finding(vpc.id, {key: "another-cluster"})), key
+    for name_tag in ("eks:cluster-name", "eks:eks-cluster-name"):
+        other = {"kubernetes.io/cluster/another-cluster": "owned", name_tag: "another-cluster"}
+        assert not staging.matches_event(_node_finding(vpc.id, other)), name_tag
     assert not staging.matches_event(_node_finding(vpc.id, {})), "an instance of no cluster"
+
+
+def test_a_key_and_a_value_from_two_tags_do_not_make_a_node_ours(stacks: dict[str, Inventory]) -> None:
+    """Review FSEC3 #3: EventBridge matches each field of an array of objects against any element, so the pattern
+    `{key: [eks:cluster-name, ...], value: [<cluster>]}` matched another cluster's node in a shared VPC that had
+    `eks:cluster-name=<other>` and any other tag valued with this cluster's name (a `team` tag, say)."""
+    (vpc,) = stacks["staging"].of_type("aws:ec2/vpc:Vpc")
+    staging, cluster = _rule(stacks["staging"]), _cluster(stacks["staging"])
+    for name_tag in ("eks:cluster-name", "eks:eks-cluster-name"):
+        crossed = {"kubernetes.io/cluster/another-cluster": "owned", name_tag: "another-cluster", "team": cluster}
+        assert not staging.matches_event(_node_finding(vpc.id, crossed)), name_tag
+    # The same pattern, built alone, for a cluster whose name is also a value of another tag.
+    pattern = EventPattern.load(finding_pattern(4, "mine", "vpc-shared"))
+    assert pattern.matches_event(_node_finding("vpc-shared", {"kubernetes.io/cluster/mine": "owned"}))
+    assert not pattern.matches_event(_node_finding("vpc-shared", {"eks:cluster-name": "theirs", "owner": "mine"}))
+    assert not pattern.matches_event(_node_finding("vpc-shared", {"kubernetes.io/cluster/theirs": "mine"}))
 
 
 def test_pattern_without_a_vpc_names_only_the_cluster() -> None:

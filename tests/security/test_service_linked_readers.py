@@ -1,8 +1,9 @@
 """Guarded data buckets admit the security services' service-linked roles to their settings, and to nothing else
 (issue #27: the endpoint guard denied IAM Access Analyzer and GuardDuty, which read a bucket's policy, ACL and public
 access block from AWS's own network, without aws:SourceVpce), and so does the AWS Config recorder (review FSEC #2:
-Config rules and Security Hub's S3 controls judge what it records) and any role `securityBaseline.settingsReaders`
-adds (a Control Tower recorder). Judged with tests/iam_eval.py on the prod plans' bucket policies. Macie is not part
+Config rules and Security Hub's S3 controls judge what it records: exactly the bucket reads its managed policy grants
+but the object listing and the Control API's tags) and any role `securityBaseline.settingsReaders` adds (a Control
+Tower recorder). Judged with tests/iam_eval.py on the prod plans' bucket policies. Macie is not part
 of the baseline (no `aws:macie2` resource), so it has no exemption."""
 
 from __future__ import annotations
@@ -29,10 +30,23 @@ LOOKALIKE = f"arn:aws:iam::{ACCOUNT}:role/AWSServiceRoleForAccessAnalyzer"  # sa
 # reads the same settings to find external access).
 SETTINGS = ["s3:GetBucketPolicy", "s3:GetBucketPolicyStatus", "s3:GetBucketAcl", "s3:GetBucketPublicAccessBlock",
             "s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "s3:GetBucketLocation"]
-# Bucket settings the AWS Config recorder records whose read action is not named s3:GetBucket* (review FSEC2 #2).
-CONFIG_SETTINGS = ["s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:GetAccelerateConfiguration",
-                   "s3:GetIntelligentTieringConfiguration", "s3:GetInventoryConfiguration",
-                   "s3:GetMetricsConfiguration", "s3:GetAnalyticsConfiguration", "s3:GetBucketObjectLockConfiguration"]
+# Every S3 action of the AWS Config recorder's managed policy that acts on a bucket, from AWSConfigServiceRolePolicy
+# v90 (2026-02-24) as zoph-io/MAMIP records it at commit 3526ec0f561ed404af8172c3c119fe42393fecc4
+# (policies/AWSConfigServiceRolePolicy; AWS_ConfigRole, a Control Tower recorder's, grants the same S3 actions; the
+# policy's other S3 actions name account-level resources), and what a guarded bucket lets the recorder do with it, as
+# blocks/bucket.py documents: every setting read, but not the object listing nor the Control API's tags.
+CONFIG_POLICY_BUCKET_ACTIONS = {
+    **dict.fromkeys(["s3:GetAccelerateConfiguration", "s3:GetBucketAbac", "s3:GetBucketAcl", "s3:GetBucketCORS",
+                     "s3:GetBucketLocation", "s3:GetBucketLogging", "s3:GetBucketNotification",
+                     "s3:GetBucketObjectLockConfiguration", "s3:GetBucketPolicy", "s3:GetBucketPolicyStatus",
+                     "s3:GetBucketPublicAccessBlock", "s3:GetBucketRequestPayment", "s3:GetBucketTagging",
+                     "s3:GetBucketVersioning", "s3:GetBucketWebsite", "s3:GetEncryptionConfiguration",
+                     "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration"], "allowed"),
+    "s3:ListBucket": "denied", "s3:ListTagsForResource": "denied",
+}
+# Setting reads no admitted reader's policy grants (review FSEC3 #2: the exemption named them as reads Config makes).
+NOT_IN_ANY_READERS_POLICY = ["s3:GetIntelligentTieringConfiguration", "s3:GetInventoryConfiguration",
+                             "s3:GetMetricsConfiguration", "s3:GetAnalyticsConfiguration"]
 DATA = ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject",
         "s3:PutBucketPolicy", "s3:DeleteBucket"]
 
@@ -106,17 +120,27 @@ def test_configured_settings_readers_read_settings_and_no_data(guarded_program: 
             assert iam_eval.denies([doc], action, target, _context(CONTROL_TOWER)), (arn, action)
 
 
-@pytest.mark.parametrize("action", CONFIG_SETTINGS)
-def test_the_config_recorder_reads_every_setting_it_records(guarded: list[tuple[str, str]], action: str) -> None:
-    """Review FSEC2 #2: before, the second Deny's NotAction named s3:GetBucket* but not the lifecycle, replication,
-    acceleration, tiering, inventory, metrics and analytics reads, so Config recorded a guarded bucket without them.
-    Each is a real S3 action (the IAM action table the invariants pack ships) and reads no object."""
+@pytest.mark.parametrize("action", sorted(CONFIG_POLICY_BUCKET_ACTIONS))
+def test_the_config_recorder_does_on_a_guarded_bucket_exactly_what_is_documented(
+        guarded: list[tuple[str, str]], guarded_program: list[tuple[str, str]], action: str) -> None:
+    """Each bucket action of the recorder's policy is a real S3 action (the IAM action table the invariants pack
+    ships), allowed or denied as blocks/bucket.py says, for the service-linked recorder on prod's buckets and for a
+    Control Tower recorder listed in `settingsReaders`; outside the exemption (a look-alike role) always denied."""
     assert action.removeprefix("s3:") in _s3_actions()
-    assert guarded, "prod guards its data buckets"
-    for arn, doc in guarded:
-        assert not iam_eval.denies([doc], action, arn, _context(CONFIG)), (arn, action)
-        assert iam_eval.denies([doc], "s3:GetObject", f"{arn}/k", _context(CONFIG)), arn
+    expected = CONFIG_POLICY_BUCKET_ACTIONS[action]
+    cases = [(CONFIG, bucket) for bucket in each(guarded)] + [(CONTROL_TOWER, b) for b in each(guarded_program)]
+    for reader, (arn, doc) in each(cases):
+        assert iam_eval.denies([doc], action, arn, _context(reader)) == (expected == "denied"), (reader, arn, action)
         assert iam_eval.denies([doc], action, arn, _context(LOOKALIKE)), (arn, action)
+
+
+@pytest.mark.parametrize("action", NOT_IN_ANY_READERS_POLICY)
+def test_settings_no_readers_policy_grants_are_not_exempt(guarded: list[tuple[str, str]], action: str) -> None:
+    """Review FSEC3 #2: the exemption admitted the Intelligent-Tiering, inventory, metrics and analytics reads "because
+    Config records them"; neither Config's policy nor GuardDuty's grants them, so no admitted reader needs them."""
+    assert action.removeprefix("s3:") in _s3_actions()
+    for arn, doc in each(guarded):
+        assert iam_eval.denies([doc], action, arn, _context(CONFIG)), (arn, action)
 
 
 def test_settings_reads_name_no_object_action() -> None:
