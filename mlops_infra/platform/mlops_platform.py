@@ -291,6 +291,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             feature_server_url=feast.feature_server_url if feast else None,
             external_secrets=self.security.secrets_delivery if self.security else None)
 
+    # long: one mapping of every core contract attribute to its value, read against outputs.CONTRACT in one place
     def _outputs(self) -> dict[str, Any]:
         """The core stack outputs, by contract attribute (None: not built with this config); `core_outputs` checks
         that exactly the contract's keys for this config have a value."""

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import pytest
 
+from mlops_infra.blocks import platform_contract as contract
 from mlops_infra.blocks import refs
 from mlops_infra.blocks.refs import PLATFORM_OUTPUTS, ClusterRefs, NetworkRefs
 from mlops_infra.outputs import CONTRACT
@@ -34,8 +35,9 @@ class RecordingReference:
 def _record_through_the_readers(monkeypatch: pytest.MonkeyPatch) -> None:
     """The refs read through blocks/stack_outputs.py (named errors for missing outputs); route those readers to the
     stand-in so what is read, and whether it must exist, is recorded."""
-    monkeypatch.setattr(refs, "require_output", lambda ref, output, producer="": ref.require_output(output))
-    monkeypatch.setattr(refs, "output_value", lambda ref, output, producer="", override="": ref.require_output(output))
+    monkeypatch.setattr(contract, "require_output", lambda ref, output, producer="": ref.require_output(output))
+    monkeypatch.setattr(contract, "output_value",
+                        lambda ref, output, producer="", override="": ref.require_output(output))
 
 
 def test_each_output_name_the_refs_know_is_the_contracts() -> None:
@@ -70,8 +72,8 @@ class MissingOutputs:
 def test_a_missing_optional_fact_names_its_override_and_an_override_wins(
         monkeypatch: pytest.MonkeyPatch, missing: str, override: str) -> None:
     from mlops_infra.blocks import stack_outputs
-    monkeypatch.setattr(refs, "output_value", stack_outputs.output_value)  # the real reader, not the recorder
-    monkeypatch.setattr(refs, "require_output", lambda ref, output, producer="": f"<{output}>")
+    monkeypatch.setattr(contract, "output_value", stack_outputs.output_value)  # the real reader, not the recorder
+    monkeypatch.setattr(contract, "require_output", lambda ref, output, producer="": f"<{output}>")
     outputs = {"workloadIdentity": "podIdentity", "clusterVersion": "1.33", "loadBalancerController": True,
                "networkPolicyEnforced": True, "containerInsights": False, "metricsServer": True,
                "storageClasses": ["gp3"]}
@@ -86,7 +88,7 @@ def test_a_missing_optional_fact_names_its_override_and_an_override_wins(
 
 def test_a_missing_oidc_provider_names_the_config_that_exports_it(monkeypatch: pytest.MonkeyPatch) -> None:
     producers: dict[str, str] = {}
-    monkeypatch.setattr(refs, "require_output", lambda ref, output, producer="": producers.setdefault(output, producer))
+    monkeypatch.setattr(contract, "require_output", lambda ref, output, producer="": producers.setdefault(output, producer))
     ClusterRefs.from_stack_outputs(cast(Any, RecordingReference()), cast(Any, object()), version="1.33",
                                    workload_identity="irsa")
     assert producers["oidcProviderArn"] == "cluster.workloadIdentity: irsa"
