@@ -55,7 +55,7 @@ class Client:
 
 
 ITEMS = [Item("aws:eks/nodeGroup:NodeGroup", "gpu", {"instanceTypes": ["g6.xlarge"]}),
-         Item("aws:rds/instance:Instance", "db", {"engine": "postgres", "instanceClass": "db.m7g.large"})]
+         Item("aws:rds/instance:Instance", "db", {"engine": "postgres", "instanceClass": "db.r7g.large"})]
 
 
 def test_every_region_is_refreshed_from_the_api_and_an_unanswered_price_stays_absent() -> None:
@@ -65,18 +65,18 @@ def test_every_region_is_refreshed_from_the_api_and_an_unanswered_price_stays_ab
                                                            "0.8048000000"),
         ("AmazonEC2", "g6.xlarge", ireland): price_list_entry("B1", {"instanceType": "g6.xlarge",
                                                                      "location": ireland}, "0.8900000000"),
-        ("AmazonRDS", "db.m7g.large", west): price_list_entry("C1", {"instanceType": "db.m7g.large",
-                                                                     "servicecode": "AmazonRDS"}, "0.1680000000"),
+        ("AmazonRDS", "db.r7g.large", west): price_list_entry("C1", {"instanceType": "db.r7g.large",
+                                                                     "servicecode": "AmazonRDS"}, "0.2390000000"),
     })
     before = load_prices()
-    assert before.get("eu-west-1", "rds:postgres:db.m7g.large") is None
+    assert before.get("eu-west-1", "rds:postgres:db.r7g.large") is None
     table = regen.regenerate(before, ITEMS, ("us-west-2", "eu-west-1"), client)
     assert len(client.queries) == 4  # each type and class, in each Region
     written = parse_table(json.loads(json.dumps(table.to_json())))  # what --write puts on disk, read back
     assert written.get("us-west-2", "ec2:g6.xlarge").usd == 0.8048  # type: ignore[union-attr]
     assert written.get("eu-west-1", "ec2:g6.xlarge").usd == 0.89  # type: ignore[union-attr]
-    assert written.get("us-west-2", "rds:postgres:db.m7g.large").source == SOURCE_ID  # type: ignore[union-attr]
-    assert written.get("eu-west-1", "rds:postgres:db.m7g.large") is None  # no answer: not invented
+    assert written.get("us-west-2", "rds:postgres:db.r7g.large").source == SOURCE_ID  # type: ignore[union-attr]
+    assert written.get("eu-west-1", "rds:postgres:db.r7g.large") is None  # no answer: not invented
     assert written.sources[SOURCE_ID]["retrieved"]
     assert written.get("us-east-1", "nat:hour") == before.get("us-east-1", "nat:hour")  # untouched
 

@@ -31,6 +31,13 @@ GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 
 
+# GPU families AWS does not offer in a Region, where the evidence is dated. eu-west-1: AWS's EC2 price lists have no
+# g6, g6e or p5 row there while us-east-1 and us-west-2 list all three (SkyPilot's catalog of the Price List offer
+# files, skypilot-catalog v8/aws/vms.csv at 00148f2a, late 2025; and AWS's pricing-page feed copied by ec2.shop,
+# data/ec2/eu-west-1-ondemand.json at 74c9fd8a, published 2025-04-04; both cited in mlops_infra/cost/prices.json).
+# A pool of them would plan, and its node group would never launch a node. Drop an entry when AWS launches there.
+NOT_OFFERED: dict[str, frozenset[str]] = {"eu-west-1": frozenset({"g6", "g6e", "p5"})}
+
 class TaintConfig(ConfigModel):
     """The taint that keeps non-GPU pods off GPU nodes."""
 
@@ -177,3 +184,16 @@ def autoscaler_needed(system_sizes: tuple[int, int], gpu: GpuPlatformConfig, poo
     group)."""
     managed = [] if gpu.provisioner == "karpenter" else list(pools)
     return system_sizes[0] < system_sizes[1] or any(p.min_size < p.max_size for p in managed)
+
+
+def region_problems(pools: Sequence[GpuPoolConfig], region: str) -> Iterable[Problem]:
+    """(path, message) for each instance type of a pool that AWS does not offer in `region` (NOT_OFFERED)."""
+    missing = NOT_OFFERED.get(region, frozenset())
+    for i, pool in enumerate(pools):
+        for j, itype in enumerate(pool.instance_types):
+            if family_of(itype) in missing:
+                yield (f"gpuPools[{i}].instanceTypes[{j}]",
+                       f"GPU pool {pool.name!r}: {itype} is not offered in {region} (AWS lists no "
+                       f"{family_of(itype)} instances there), so the pool could never launch a node: use a family "
+                       f"AWS offers in {region} (`aws ec2 describe-instance-type-offerings --region {region}`) "
+                       "or another Region")

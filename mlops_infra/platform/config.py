@@ -10,6 +10,7 @@ from pydantic import Field
 
 from ..compute.config import ClusterConfig, system_node_ephemeral_gib
 from ..compute.gpu_config import GpuPlatformConfig, GpuPoolConfig
+from ..compute.gpu_config import region_problems as gpu_region_problems
 from ..config.base import ConfigModel, Problem
 from ..config.budget import BudgetConfig
 from ..config.environments import Environment
@@ -130,6 +131,7 @@ class PlatformConfig(ConfigModel):
             seen.add(pool.name)
             if pool.efa and self.gpu.provisioner == "karpenter":
                 yield f"gpuPools[{i}].efa", "EFA placement groups need provisioner managedNodeGroups"
+        yield from gpu_region_problems(self.gpu_pools, self.region)
         known = self.namespaces
         for i, sec in enumerate(self.security_baseline.integration_secrets):
             for j, ns in enumerate(sec.namespaces):

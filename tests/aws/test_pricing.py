@@ -43,7 +43,7 @@ def expect(stub: Stubber, service: str, filters: list[dict[str, str]], pages: li
 
 ITEMS = [Item("aws:eks/nodeGroup:NodeGroup", "gpu", {"instanceTypes": ["g6.xlarge"], "capacityType": "ON_DEMAND",
                                                      "scalingConfig": {"minSize": 0, "maxSize": 2}}),
-         Item("aws:rds/instance:Instance", "db", {"engine": "postgres", "instanceClass": "db.m7g.large",
+         Item("aws:rds/instance:Instance", "db", {"engine": "postgres", "instanceClass": "db.r7g.large",
                                                   "multiAz": True, "allocatedStorage": 50, "storageType": "gp3"})]
 
 
@@ -53,17 +53,17 @@ def test_live_refresh_queries_with_the_documented_filters_follows_pages_and_pric
         # page 1 has no on-demand price (a reserved-only SKU); the paginator must read page 2
         expect(stub, "AmazonEC2", ec2_filters("g6.xlarge", LOCATION),
                [[json.dumps({"terms": {"OnDemand": {}}})], [product("0.9000000000")]])
-        expect(stub, "AmazonRDS", rds_filters("db.m7g.large", "postgres", LOCATION), [[product("0.1680000000")]])
+        expect(stub, "AmazonRDS", rds_filters("db.r7g.large", "postgres", LOCATION), [[product("0.2390000000")]])
         table = refresh_prices(load_prices(), "us-east-1", ITEMS, client=client)
         stub.assert_no_pending_responses()
     assert table.get("us-east-1", "ec2:g6.xlarge").usd == 0.9  # type: ignore[union-attr]
-    assert table.get("us-east-1", "rds:postgres:db.m7g.large").source == SOURCE_ID  # type: ignore[union-attr]
+    assert table.get("us-east-1", "rds:postgres:db.r7g.large").source == SOURCE_ID  # type: ignore[union-attr]
     assert SOURCE_ID in table.sources and table.sources[SOURCE_ID]["retrieved"] == table.date
     before = estimate(ITEMS, region="us-east-1")
     after = estimate(ITEMS, region="us-east-1", prices=table)
-    assert any("db.m7g.large" in ln.what for ln in before.not_priced)  # not in the committed table
-    [db] = [ln for ln in after.lines if "db.m7g.large" in ln.what]
-    assert db.idle == pytest.approx(2 * 0.168 * 730)  # Multi-AZ: two instances
+    assert any("db.r7g.large" in ln.what for ln in before.not_priced)  # not in the committed table
+    [db] = [ln for ln in after.lines if "db.r7g.large" in ln.what]
+    assert db.idle == pytest.approx(2 * 0.239 * 730)  # Multi-AZ: two instances
     assert ec2_filters("g6.xlarge", LOCATION) == [
         {"Type": "TERM_MATCH", "Field": "instanceType", "Value": "g6.xlarge"},
         {"Type": "TERM_MATCH", "Field": "location", "Value": LOCATION},

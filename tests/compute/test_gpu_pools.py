@@ -158,35 +158,35 @@ def test_karpenter_replaces_managed_gpu_node_groups(karpenter: Inventory) -> Non
     assert ctl.inputs["version"] == KARPENTER.version and ctl.inputs["namespace"] == "kube-system"
     assert ctl.inputs["values"]["serviceAccount"] == {"create": False, "name": "karpenter"}
     pools = {p.inputs["metadata"]["name"]: p for p in karpenter.of_type("kubernetes:karpenter.sh/v1:NodePool")}
-    assert sorted(pools) == ["g6e", "graviton"]
-    g6e = pools["g6e"].inputs["spec"]
-    assert g6e["limits"] == {"nvidia.com/gpu": "3"}
-    assert g6e["template"]["spec"]["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
-    reqs = {r["key"]: r["values"] for r in g6e["template"]["spec"]["requirements"]}
-    assert reqs == {"node.kubernetes.io/instance-type": ["g6e.2xlarge", "g6e.4xlarge"],
+    assert sorted(pools) == ["g5", "graviton"]
+    g5 = pools["g5"].inputs["spec"]
+    assert g5["limits"] == {"nvidia.com/gpu": "3"}
+    assert g5["template"]["spec"]["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
+    reqs = {r["key"]: r["values"] for r in g5["template"]["spec"]["requirements"]}
+    assert reqs == {"node.kubernetes.io/instance-type": ["g5.2xlarge", "g5.4xlarge"],
                     "karpenter.sh/capacity-type": ["spot"], "kubernetes.io/arch": ["amd64"]}
     graviton = {r["key"]: r["values"] for r in pools["graviton"].inputs["spec"]["template"]["spec"]["requirements"]}
     assert graviton["kubernetes.io/arch"] == ["arm64"] and graviton["karpenter.sh/capacity-type"] == ["on-demand"]
     # CRD ordering: custom resources wait for the chart that installs their CRDs
-    assert ctl.urn in pools["g6e"].options["dependsOn"]
+    assert ctl.urn in pools["g5"].options["dependsOn"]
 
 
 def test_karpenter_node_classes_are_hardened(karpenter: Inventory) -> None:
     classes = {c.inputs["metadata"]["name"]: c.inputs["spec"]
                for c in karpenter.of_type("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass")}
-    g6e = classes["g6e"]
+    g5 = classes["g5"]
     # karpenterAmiVersion pins AL2023 releases (vYYYYMMDD); Bottlerocket has its own version format and setting.
-    assert g6e["amiSelectorTerms"] == [{"alias": "bottlerocket@latest"}]
+    assert g5["amiSelectorTerms"] == [{"alias": "bottlerocket@latest"}]
     assert classes["graviton"]["amiSelectorTerms"] == [{"alias": "al2023@v20251120"}]
-    assert g6e["metadataOptions"]["httpTokens"] == "required"
+    assert g5["metadataOptions"]["httpTokens"] == "required"
     # Bottlerocket's OS volume and its data volume, both on the cluster key (AL2023: one root volume).
     (cluster_key,) = {bdm["ebs"]["kmsKeyID"] for c in classes.values() for bdm in c["blockDeviceMappings"]}
-    os_volume, data = g6e["blockDeviceMappings"]
+    os_volume, data = g5["blockDeviceMappings"]
     assert (os_volume["deviceName"], os_volume["ebs"]["volumeSize"]) == ("/dev/xvda", "4Gi")
     assert data["deviceName"] == "/dev/xvdb" and data["ebs"]["volumeSize"] == "100Gi"
     assert all(b["ebs"]["encrypted"] is True and b["ebs"]["kmsKeyID"] == cluster_key for b in (os_volume, data))
     assert [b["deviceName"] for b in classes["graviton"]["blockDeviceMappings"]] == ["/dev/xvda"]
-    assert len(g6e["subnetSelectorTerms"]) == 3
+    assert len(g5["subnetSelectorTerms"]) == 3
 
 
 def test_karpenter_reads_an_interruption_queue_fed_by_the_four_event_rules(karpenter: Inventory) -> None:
@@ -239,7 +239,7 @@ def karpenter_policy(inv: Inventory) -> dict[str, Any]:
 def profile_tags(cluster: str, region: str = "eu-west-1") -> dict[str, str]:
     """What Karpenter v1.9.0 tags its instance profiles with (pkg/apis/v1/ec2nodeclass.go InstanceProfileTags)."""
     return {f"kubernetes.io/cluster/{cluster}": "owned", "eks:eks-cluster-name": cluster,
-            "topology.kubernetes.io/region": region, "karpenter.k8s.aws/ec2nodeclass": "g6e"}
+            "topology.kubernetes.io/region": region, "karpenter.k8s.aws/ec2nodeclass": "g5"}
 
 
 def test_karpenter_instance_profile_rights_are_scoped_to_this_clusters_profiles(karpenter: Inventory) -> None:
@@ -263,15 +263,15 @@ def test_karpenter_instance_profile_rights_are_scoped_to_this_clusters_profiles(
 def test_karpenter_may_tag_its_own_nodes_after_launch_and_nothing_else(karpenter: Inventory) -> None:
     policy = [karpenter_policy(karpenter)]
     instance = "arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc"
-    own = {"aws:ResourceTag/kubernetes.io/cluster/mlops-staging": "owned", "aws:ResourceTag/karpenter.sh/nodepool": "g6e"}
+    own = {"aws:ResourceTag/kubernetes.io/cluster/mlops-staging": "owned", "aws:ResourceTag/karpenter.sh/nodepool": "g5"}
     assert iam_eval.allows(policy, "ec2:CreateTags", instance, {**own, "aws:TagKeys": ["Name", "karpenter.sh/nodeclaim"]})
     assert not iam_eval.allows(policy, "ec2:CreateTags", instance, {**own, "aws:TagKeys": ["kubernetes.io/cluster/x"]})
-    foreign = {"aws:ResourceTag/kubernetes.io/cluster/other": "owned", "aws:ResourceTag/karpenter.sh/nodepool": "g6e"}
+    foreign = {"aws:ResourceTag/kubernetes.io/cluster/other": "owned", "aws:ResourceTag/karpenter.sh/nodepool": "g5"}
     assert not iam_eval.allows(policy, "ec2:CreateTags", instance, {**foreign, "aws:TagKeys": ["Name"]})
     assert iam_eval.allows(policy, "ec2:TerminateInstances", instance, own)
     assert not iam_eval.allows(policy, "ec2:TerminateInstances", instance, foreign)
     launch = {"aws:RequestTag/kubernetes.io/cluster/mlops-staging": "owned",
-              "aws:RequestTag/eks:eks-cluster-name": "mlops-staging", "aws:RequestTag/karpenter.sh/nodepool": "g6e"}
+              "aws:RequestTag/eks:eks-cluster-name": "mlops-staging", "aws:RequestTag/karpenter.sh/nodepool": "g5"}
     assert iam_eval.allows(policy, "ec2:RunInstances", instance, launch)
     assert not iam_eval.allows(policy, "ec2:RunInstances", instance, {})
 
@@ -369,3 +369,31 @@ def test_gpu_capacity_waits_for_the_node_role_policies(stack: str, prod: Invento
     assert nodes
     for node in nodes:
         assert attachments <= set(node.dependencies), node.name
+
+
+def shipped_platform(stack: str) -> dict[str, Any]:
+    import yaml
+
+    from tests.conftest import ROOT
+    found: dict[str, Any] = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    return found["config"]["mlops:platform"]
+
+
+def test_prod_pools_are_refused_in_eu_west_1_naming_the_pool_and_region_and_accepted_elsewhere() -> None:
+    from mlops_infra.compute.gpu_config import NOT_OFFERED
+    shipped = shipped_platform("prod")
+    absent = [(i, j, t) for i, p in enumerate(shipped["gpuPools"]) for j, t in enumerate(p["instanceTypes"])
+              if family_of(t) in NOT_OFFERED["eu-west-1"]]
+    assert {family_of(t) for _, _, t in each(absent)} == {"g6", "g6e", "p5"}
+    with pytest.raises(ConfigError) as info:
+        load_platform_config({**shipped, "region": "eu-west-1"})
+    assert info.value.problems == [f"gpuPools[{i}].instanceTypes[{j}]: GPU pool {shipped['gpuPools'][i]['name']!r}: {t} is not "
+                     f"offered in eu-west-1 (AWS lists no {family_of(t)} instances there), so the pool could never "
+                     "launch a node: use a family AWS offers in eu-west-1 (`aws ec2 describe-instance-type-offerings "
+                     "--region eu-west-1`) or another Region" for i, j, t in absent]
+    for region in ("us-east-1", "us-west-2"):
+        assert load_platform_config({**shipped, "region": region}).gpu_pools  # the same pools plan there
+
+
+def test_a_family_offered_in_eu_west_1_is_accepted_there() -> None:
+    assert load_platform_config({**BASE, "region": "eu-west-1", "gpuPools": [pool(instanceTypes=["g5.xlarge"])]})
