@@ -70,6 +70,11 @@ class GpuPoolConfig(ConfigModel):
     )
     efa: bool = Field(False, description="Enable EFA with a cluster placement group. Default: false.")
     node_repair: bool = Field(True, description="EKS node auto repair. Default: true.")
+    assume_offered: bool = Field(
+        False, description="Plan the pool although this library's table of instance families AWS does not offer in "
+        "the stack's Region (compute/gpu_config.py NOT_OFFERED, from price feeds of 2025) lists one of its types: "
+        "set it once `aws ec2 describe-instance-type-offerings --region <region>` lists the type (`mlops-infra "
+        "preflight` checks the offerings in the VPC's zones). Default: false.")
     labels: dict[str, str] = Field(
         default_factory=dict, description="Extra node labels. Default: none (pool and GPU type labels are always set).")
 
@@ -191,9 +196,9 @@ def region_problems(pools: Sequence[GpuPoolConfig], region: str) -> Iterable[Pro
     missing = NOT_OFFERED.get(region, frozenset())
     for i, pool in enumerate(pools):
         for j, itype in enumerate(pool.instance_types):
-            if family_of(itype) in missing:
+            if family_of(itype) in missing and not pool.assume_offered:
                 yield (f"gpuPools[{i}].instanceTypes[{j}]",
                        f"GPU pool {pool.name!r}: {itype} is not offered in {region} (AWS lists no "
                        f"{family_of(itype)} instances there), so the pool could never launch a node: use a family "
-                       f"AWS offers in {region} (`aws ec2 describe-instance-type-offerings --region {region}`) "
-                       "or another Region")
+                       f"AWS offers in {region} or another Region; if `aws ec2 describe-instance-type-offerings --region "
+                       f"{region}` lists it now, set gpuPools[{i}].assumeOffered: true")

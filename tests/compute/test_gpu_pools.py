@@ -389,10 +389,19 @@ def test_prod_pools_are_refused_in_eu_west_1_naming_the_pool_and_region_and_acce
         load_platform_config({**shipped, "region": "eu-west-1"})
     assert info.value.problems == [f"gpuPools[{i}].instanceTypes[{j}]: GPU pool {shipped['gpuPools'][i]['name']!r}: {t} is not "
                      f"offered in eu-west-1 (AWS lists no {family_of(t)} instances there), so the pool could never "
-                     "launch a node: use a family AWS offers in eu-west-1 (`aws ec2 describe-instance-type-offerings "
-                     "--region eu-west-1`) or another Region" for i, j, t in absent]
+                     "launch a node: use a family AWS offers in eu-west-1 or another Region; if `aws ec2 "
+                     "describe-instance-type-offerings --region eu-west-1` lists it now, set "
+                     f"gpuPools[{i}].assumeOffered: true" for i, j, t in absent]
     for region in ("us-east-1", "us-west-2"):
         assert load_platform_config({**shipped, "region": region}).gpu_pools  # the same pools plan there
+    # The table is dated: a pool whose owner checked the Region's offerings says so, and only that pool plans.
+    assumed = [{**p, "assumeOffered": True} for p in shipped["gpuPools"]]
+    assert load_platform_config({**shipped, "region": "eu-west-1", "gpuPools": assumed}).gpu_pools
+    first = absent[0][0]
+    one = [{**p, "assumeOffered": i == first} for i, p in enumerate(shipped["gpuPools"])]
+    with pytest.raises(ConfigError) as partly:
+        load_platform_config({**shipped, "region": "eu-west-1", "gpuPools": one})
+    assert len(partly.value.problems) == len([a for a in absent if a[0] != first])
 
 
 def test_a_family_offered_in_eu_west_1_is_accepted_there() -> None:
