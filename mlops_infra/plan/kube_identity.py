@@ -1,7 +1,7 @@
 """Where pulumi-kubernetes puts an object: its kind's scope and the namespace a provider gives an unnamespaced one.
 
 Scope comes from what is known, never from a kind's name: a kind of a built-in API group is cluster-scoped when it is
-in `render.CLUSTER_SCOPED` and namespaced otherwise; a custom kind takes the scope of the CustomResourceDefinition
+in `CLUSTER_SCOPED` and namespaced otherwise; a custom kind takes the scope of the CustomResourceDefinition
 the program registers for it; any other kind's scope is unknown (`None`).
 
 A namespaced object without `metadata.namespace` lands in its provider's default namespace. pulumi-kubernetes
@@ -20,9 +20,23 @@ from typing import Any
 import yaml
 
 from .inventory import SECRET, UNKNOWN, ResourceRecord
-from .render import CLUSTER_SCOPED
 
 PROVIDER = "pulumi:providers:kubernetes"
+
+# Kinds the API server serves cluster-scoped (Kubernetes 1.35 built-ins); a custom kind's scope comes from its CRD.
+CLUSTER_SCOPED = frozenset({
+    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+    "PriorityClass", "StorageClass", "CSIDriver", "CSINode", "VolumeAttachment", "IngressClass", "RuntimeClass",
+    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "APIService",
+    "CertificateSigningRequest", "FlowSchema", "PriorityLevelConfiguration", "ComponentStatus", "IPAddress",
+    "ServiceCIDR", "DeviceClass", "VolumeAttributesClass", "ClusterTrustBundle", "ResourceSlice", "DeviceTaintRule",
+    "StorageVersion", "StorageVersionMigration", "PodSecurityPolicy",
+})
+
+PROVIDER_NAMESPACE = "(the provider's namespace)"
+"""The namespace of an unnamespaced object (or Helm release) whose provider's default namespace is not known at plan
+time (`kube_identity.provider_namespace`): the strict plan compares it only with others so placed on that provider."""
 
 BUILTIN_GROUPS = frozenset({
     "", "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io", "apps",

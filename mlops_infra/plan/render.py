@@ -31,6 +31,7 @@ import yaml
 from .. import charts
 from .capabilities import Capabilities, capabilities
 from .inventory import Inventory, ResourceRecord
+from .kube_identity import CLUSTER_SCOPED, PROVIDER_NAMESPACE, provider_namespaces
 from .names import k8s_auto_name
 from .render_cache import RENDER_VERSION, _cached, _digest, _load_all, documents_of
 from .render_kustomize import RenderError, _remote_bases, render_kustomize
@@ -40,17 +41,6 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 DIRECTORY = "kubernetes:kustomize/v2:Directory"
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 HELM_RELEASE_NAME_LIMIT = 53
-
-# Kinds the API server serves cluster-scoped (Kubernetes 1.35 built-ins); a custom kind's scope comes from its CRD.
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-    "PriorityClass", "StorageClass", "CSIDriver", "CSINode", "VolumeAttachment", "IngressClass", "RuntimeClass",
-    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "APIService",
-    "CertificateSigningRequest", "FlowSchema", "PriorityLevelConfiguration", "ComponentStatus", "IPAddress",
-    "ServiceCIDR", "DeviceClass", "VolumeAttributesClass", "ClusterTrustBundle", "ResourceSlice", "DeviceTaintRule",
-    "StorageVersion", "StorageVersionMigration", "PodSecurityPolicy",
-})
 
 
 @dataclass
@@ -224,11 +214,12 @@ def render_inventory(inventory: Inventory, base: Path | None = None) -> RenderRe
     `base`: the program's working directory, against which relative paths (values files, Directories) resolve."""
     base = base or Path.cwd()
     report = RenderReport()
+    namespaces = provider_namespaces(inventory.resources)
     pending: list[tuple[ResourceRecord, list[dict[str, Any]], str, str]] = []
     releases: list[_Release] = []
     for record in list(inventory.resources):
         if record.type == RELEASE:
-            release = _resolve_release(record, report, base)
+            release = _resolve_release(record, report, base, namespaces)
             if release is not None:
                 releases.append(release)
         elif record.type == DIRECTORY:
@@ -286,7 +277,9 @@ def _values(inputs: dict[str, Any], base: Path) -> dict[str, Any]:
     return merge(merged, inputs.get("values") or {})
 
 
-def _resolve_release(record: ResourceRecord, report: RenderReport, base: Path) -> _Release | None:
+def _resolve_release(record: ResourceRecord, report: RenderReport, base: Path,
+                     provider_namespaces: dict[str, str]) -> _Release | None:
+    """`provider_namespaces`: provider URN -> its default namespace, where known (`kube_identity`)."""
     inputs = record.inputs
     chart, version = str(inputs.get("chart", "")), str(inputs.get("version", ""))
     repo = str((inputs.get("repositoryOpts") or {}).get("repo", "") or "")
@@ -313,8 +306,12 @@ def _resolve_release(record: ResourceRecord, report: RenderReport, base: Path) -
     except (OSError, yaml.YAMLError, RenderError) as exc:
         entry.status, entry.detail = "failed", f"valueYamlFiles: {exc}"[:300]
         return None
-    return _Release(record, entry, stored, values, release_name,
-                    str(inputs.get("namespace") or "default"), bool(inputs.get("skipCrds")))
+    # A release without `namespace` is installed in its provider's default namespace (pulumi-kubernetes
+    # helm_release.go `setDefaults`); when that is not known at plan time, render into PROVIDER_NAMESPACE, which the
+    # strict plan compares only with other objects so placed on that provider.
+    provider = str((record.options or {}).get("provider") or "")
+    namespace = inputs.get("namespace") or provider_namespaces.get(provider, PROVIDER_NAMESPACE)
+    return _Release(record, entry, stored, values, release_name, str(namespace), bool(inputs.get("skipCrds")))
 
 
 def _render_release(release: _Release, caps: Capabilities) -> list[tuple[ResourceRecord, list[dict[str, Any]],

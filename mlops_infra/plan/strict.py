@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .inventory import SECRET, UNKNOWN, ResourceRecord
-from .kube_identity import cluster_scoped, provider_namespaces
+from .kube_identity import PROVIDER_NAMESPACE, cluster_scoped, provider_namespaces
 
 CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -130,16 +130,25 @@ def duplicate_kubernetes_objects(registrations: Sequence[Registration]) -> list[
 
 
 def duplicate_helm_releases(registrations: Sequence[Registration]) -> list[str]:
-    """Two Helm releases named alike (`name`, not autonamed) in one namespace on one provider."""
+    """Two Helm releases named alike (`name`, not autonamed) in one namespace on one provider. A release without
+    `namespace` is installed in its provider's default namespace (pulumi-kubernetes helm_release.go `setDefaults`
+    takes the provider's `defaultNamespace`, as `kube_identity` models it); when that is not known at plan time, it
+    is only the same namespace as another unnamespaced release's on that provider."""
     first: dict[tuple[str, str, str], Registration] = {}
     problems = []
+    namespaces = provider_namespaces(r.record for r in registrations if r.provider)
     for reg in registrations:
         record = reg.record
-        name, namespace = record.inputs.get("name"), record.inputs.get("namespace") or "default"
-        if record.type != RELEASE or not isinstance(name, str) or not name or not isinstance(namespace, str):
-            continue  # an autonamed release gets a random suffix; an unknown namespace has no identity yet
-        key = (str((record.options or {}).get("provider") or ""), namespace, name)
-        seen = first.setdefault(key, reg)
+        if record.type != RELEASE:
+            continue
+        provider = str((record.options or {}).get("provider") or "")  # the provider's URN (none: the default one)
+        name, namespace = record.inputs.get("name"), record.inputs.get("namespace")
+        if namespace is None or namespace == "":
+            namespace = namespaces.get(provider, PROVIDER_NAMESPACE)
+        if not isinstance(name, str) or not name or name in (UNKNOWN, SECRET) or not isinstance(namespace, str) \
+                or namespace in (UNKNOWN, SECRET):
+            continue  # an autonamed release gets a random suffix; an unknown name or namespace has no identity yet
+        seen = first.setdefault((provider, namespace, name), reg)
         if seen is not reg and seen.record.urn != record.urn:
             problems.append(f"Helm release {namespace}/{name} is installed twice on one cluster: {seen.describe()} "
                             f"{seen.record.urn} and {reg.describe()} {record.urn} (Helm refuses the second install: "
@@ -185,8 +194,6 @@ def _crd_scopes(items: Sequence[Registration] | Sequence[ResourceRecord]) -> dic
     return found
 
 
-PROVIDER_NAMESPACE = "(the provider's namespace)"
-"""The namespace of an unnamespaced object whose provider's default namespace is not known at plan time."""
 
 
 def _kubernetes_object(record: ResourceRecord, scopes: dict[tuple[str, str], str],

@@ -33,8 +33,9 @@ ipamd attaches ("limited by the maximum number for the instance type"), and so t
 The bound stays low: each node counts the smallest of its group's instance types, every hostNetwork DaemonSet is
 taken to run on it, and the other users of the subnets (the cluster's ENIs, load balancers, endpoints, databases)
 are not counted, so a finding means the subnets cannot hold the groups' pods even in the best case. The aws-node
-settings are read from the vpc-cni add-on (aws:eks/addon configurationValues, pulumi-eks VpcCniAddon inputs), then
-an aws-node DaemonSet or a DaemonSetPatch of kube-system/aws-node. Not judged: prefix delegation
+settings are read from the vpc-cni add-on (aws:eks/addon configurationValues, pulumi-eks VpcCniAddon inputs or an
+eks:index:Cluster's `vpcCniOptions`, mapped as pulumi-eks `computeEnv` does), then an aws-node DaemonSet or a
+DaemonSetPatch in kube-system (its namespace, else its provider's default namespace). Not judged: prefix delegation
 (`ENABLE_PREFIX_DELEGATION`: /28 prefixes, another address model), custom networking (ENIConfig,
 `AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG`: pods take addresses of other subnets), a cluster without the VPC CNI
 (`bootstrapSelfManagedAddons: false` and none installed: another CNI's addresses), IPv6 clusters, groups whose launch
@@ -53,12 +54,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .core import UNKNOWN, Resource, Stack, as_list, stack_policy
+from .core import Resource, Stack, stack_policy
 from .invariants_cluster import PACK
-from .invariants_index import ADDON, CLUSTER, NODE_GROUP, Index, doc, index
+from .invariants_index import CLUSTER, NODE_GROUP, Index, index
 from .node_model import InstanceType, catalogue, group_instance_types, group_subnets
+from .vpc_cni_env import AWS_NODE_ENV, VPC_CNI_ADDON, cni_env
 
-AWS_NODE_ENV = ("ENABLE_PREFIX_DELEGATION", "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG")
 ENI_CONFIG = "kubernetes:crd.k8s.amazonaws.com/v1alpha1:ENIConfig"
 Finding = tuple[Resource, str]
 
@@ -87,76 +88,6 @@ def usable(subnet: Resource) -> int | None:
     except ValueError:
         return None
     return None if net is None or net.version != 4 else max(0, net.num_addresses - 5)
-
-
-VPC_CNI_ADDON = "eks:index:VpcCniAddon"
-VPC_CNI_PROPS = (("customNetworkConfig", "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"), ("warmEniTarget", "WARM_ENI_TARGET"),
-                 ("warmIpTarget", "WARM_IP_TARGET"), ("enablePrefixDelegation", "ENABLE_PREFIX_DELEGATION"))
-"""pulumi-eks VpcCniAddon inputs -> the aws-node variable it sets (nodejs/eks/addons/cni-addon.ts computeEnv; the
-add-on's configurationValues.env is merged over them, mergeConfigurationValues)."""
-AWS_NODE = ("kubernetes:apps/v1:DaemonSet", "kubernetes:apps/v1:DaemonSetPatch")
-
-
-JUDGED_ENV = (*AWS_NODE_ENV, "WARM_ENI_TARGET", "WARM_IP_TARGET", "MINIMUM_IP_TARGET", "MAX_ENI")
-"""The aws-node variables this family reads: one of them not known at plan time makes the configuration unknown."""
-
-
-def _env_values(values: Any) -> dict[str, str] | None:
-    """A {name: value} map or a core/v1 EnvVar list, as strings; None: a variable the family reads is not known at
-    plan time (an unknown value, or a reference: valueFrom). Others are left out when not known."""
-    pairs = values.items() if isinstance(values, Mapping) else [
-        (e.get("name"), e.get("value", UNKNOWN if "valueFrom" in e else "")) for e in as_list(values)
-        if isinstance(e, Mapping)]
-    env = {}
-    for name, value in pairs:
-        if name is UNKNOWN or (value is UNKNOWN and name in JUDGED_ENV):
-            return None
-        if value is not UNKNOWN:
-            env[str(name)] = str(value).lower() if isinstance(value, bool) else str(value)
-    return env
-
-
-def _addon_env(addon: Resource) -> dict[str, str] | None:
-    env: dict[str, str] = {}
-    if addon.type == VPC_CNI_ADDON:
-        for prop, var in VPC_CNI_PROPS:
-            value = addon.get(prop)
-            if value is UNKNOWN:
-                return None
-            if value not in (None, False, 0, ""):
-                env[var] = str(value).lower() if isinstance(value, bool) else str(value)
-    cfg = addon.get("configurationValues")
-    cfg = cfg if isinstance(cfg, Mapping) else doc(cfg)  # pulumi-eks takes an object, aws:eks/addon a JSON string
-    if cfg is UNKNOWN:
-        return None
-    found = _env_values(cfg.get("env") if isinstance(cfg, Mapping) else None)
-    return None if found is None else {**env, **found}
-
-
-def cni_env(idx: Index) -> dict[str, str] | None:
-    """The VPC CNI's (aws-node) environment as the stack sets it: the vpc-cni add-on's configuration (aws:eks/addon,
-    pulumi-eks VpcCniAddon), then the aws-node container of a DaemonSet or DaemonSetPatch `kube-system/aws-node`;
-    None: unknown."""
-    env: dict[str, str] = {}
-    addons = [a for a in idx.of_type(ADDON) if a.get("addonName") == "vpc-cni"] + idx.of_type(VPC_CNI_ADDON)
-    for ds in [*addons, *(d for d in idx.of_type(*AWS_NODE) if d.get("metadata", "name") == "aws-node"
-                          and d.get("metadata", "namespace") in (None, "kube-system"))]:
-        found = _addon_env(ds) if ds in addons else _container_env(ds)
-        if found is None:
-            return None
-        env.update(found)
-    return env
-
-
-def _container_env(ds: Resource) -> dict[str, str] | None:
-    env: dict[str, str] = {}
-    for c in as_list(ds.get("spec", "template", "spec", "containers")):
-        if isinstance(c, Mapping) and c.get("name") in ("aws-node", None):
-            found = _env_values(c.get("env"))
-            if found is None:
-                return None
-            env.update(found)
-    return env
 
 
 def no_vpc_cni(idx: Index) -> bool:

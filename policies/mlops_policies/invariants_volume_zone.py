@@ -37,6 +37,10 @@ family's `why_not`, plus the pod's own zone selector):
   `volumeName` that a PersistentVolume pre-binds through `spec.claimRef` (name and namespace) is that volume's. A
   StatefulSet's ordinals are judged one by one, each with its own claims `<template>-<set>-<ordinal>` (a claim the
   stack pre-creates under that name, else the template's, pre-bound by claimRef or provisioned): volume_claims;
+- a claim whose EBS volume the stack's EBS CSI driver serves (its class's provisioner, or a bound PersistentVolume of
+  `ebs.csi.aws.com`) when the driver's node plugin runs on none of the pools that admit the pod (its node.nodeSelector
+  or tolerations exclude them, node_model.ebs_csi_runs): no CSINode there names the driver, so the volume is never
+  made or attached and the pod stays Pending, whatever the zones;
 - all of a pod's claims together: the pod runs where every volume is, so the zones of its static volumes (and of its
   classes' allowedTopologies, WaitForFirstConsumer or Immediate: the volume is made in one of them) must meet in a
   zone of the pools that admit it.
@@ -66,13 +70,14 @@ from .core import UNKNOWN, Resource, Stack, as_list, stack_policy
 from .invariants_cluster import PACK
 from .invariants_index import NODE_GROUP, STORAGE_CLASS, Index, index, meta
 from .invariants_placement import why_not
-from .node_model import EBS_ZONE, NODE_POOLS, NodeType, ebs_csi_installed, group_subnets, node_types, unknown_nodes
+from .node_model import EBS_ZONE, NODE_POOLS, NodeType, ebs_csi_installed, ebs_csi_node_settings, group_subnets, node_types, unknown_nodes
 from .pod_model import PodTemplate, pods
 from .volume_claims import Claim, bound_pv, claim_sets
 
 SUBNET = "aws:ec2/subnet:Subnet"
 EBS_VOLUME = "aws:ebs/volume:Volume"
-EBS_PROVISIONERS = ("ebs.csi.aws.com", "kubernetes.io/aws-ebs", "ebs.csi.eks.amazonaws.com")
+EBS_CSI_DRIVER = "ebs.csi.aws.com"
+EBS_PROVISIONERS = (EBS_CSI_DRIVER, "kubernetes.io/aws-ebs", "ebs.csi.eks.amazonaws.com")
 ZONE_KEYS = ("topology.kubernetes.io/zone", "topology.ebs.csi.aws.com/zone", "failure-domain.beta.kubernetes.io/zone")
 LABEL_KEYS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 """PersistentVolume labels the scheduler's VolumeZone filter enforces."""
@@ -271,6 +276,44 @@ def driver_zones(idx: Index, types: list[NodeType], zones: dict[str, Zones | Non
     return frozenset().union(*(z for z in known if z is not None)) if all(z is not None for z in known) else None
 
 
+def driver_nowhere(idx: Index, tpl: PodTemplate, admitted: list[NodeType], mounted: list[Claim]) -> Iterator[str]:
+    """Claims of a pod whose EBS volume the stack's EBS CSI driver serves (a class of `ebs.csi.aws.com` or the
+    migrated in-tree provisioner, a bound PersistentVolume of that driver) when the driver's node plugin runs on none
+    of the pools that admit the pod: no CSINode there names the driver, so external-provisioner has no topology to
+    make the volume in (WaitForFirstConsumer) and nothing can attach and mount it (any mode): the pod stays Pending."""
+    if not ebs_csi_installed(idx) or any(EBS_ZONE in nt.labels for nt in admitted):
+        return
+    for claim in mounted:
+        bound = bound_pv(idx, tpl.namespace, claim)
+        if bound is not None:
+            pv = bound[1]
+            if pv is None or pv.get("spec", "csi", "driver") != EBS_CSI_DRIVER:
+                continue
+            what = f"claim {claim.name}, bound to PersistentVolume {bound[0]} of {EBS_CSI_DRIVER}"
+        else:
+            sc = ebs_class(idx, claim.spec)
+            if sc is None or sc.get("provisioner") not in (EBS_CSI_DRIVER, "kubernetes.io/aws-ebs"):
+                continue  # EKS Auto Mode's provisioner: its own node plugin, not the stack's driver
+            what = f"claim {claim.name} of StorageClass {meta(sc)[1] or sc.name}"
+        yield (f"{tpl.what} mounts {what}, but the stack's EBS CSI driver runs its node plugin on none of the node "
+               f"pools that admit the pod ({_pools(admitted)}): {_driver_placement(idx)}; with no CSINode naming the "
+               "driver there, the EBS volume is never made or attached and the pod stays Pending; let the driver's "
+               "node.nodeSelector and tolerations admit those pools")
+
+
+def _driver_placement(idx: Index) -> str:
+    """The EBS CSI driver's node placement settings, as the stack writes them (add-on configuration, chart values)."""
+    parts = []
+    for node in ebs_csi_node_settings(idx) or []:
+        selector = node.get("nodeSelector") or {}
+        text = (f"node.nodeSelector {{{', '.join(f'{k}: {v}' for k, v in selector.items())}}}"
+                if isinstance(selector, Mapping) and selector else "no node.nodeSelector")
+        if node.get("tolerateAllTaints", True) is False:
+            text += f", tolerateAllTaints false, node.tolerations {node.get('tolerations', 'default')}"
+        parts.append(text)
+    return "; ".join(parts) or "its settings"
+
+
 def volume_zone_findings(idx: Index) -> Iterator[Finding]:
     yield from mismatch_findings(idx)
     types = list(node_types(idx))
@@ -283,8 +326,14 @@ def volume_zone_findings(idx: Index) -> Iterator[Finding]:
         if not sets:
             continue
         admitted = [nt for nt in types if why_not(tpl.spec, nt) is None]
+        if not admitted:
+            continue
+        nowhere = list(dict.fromkeys(m for mounted in sets for m in driver_nowhere(idx, tpl, admitted, mounted)))
+        if nowhere:  # no volume is made or attached at all: its zone is moot
+            yield from ((tpl.res, message) for message in nowhere)
+            continue
         pool_sets = [zones.get(nt.pool) for nt in admitted]
-        if not admitted or any(z is None for z in pool_sets):
+        if any(z is None for z in pool_sets):
             continue
         where = frozenset().union(*(z for z in pool_sets if z is not None))
         wanted = pod_zone_filter(tpl.spec)

@@ -201,8 +201,11 @@ def ebs_csi_node_settings(idx: Index) -> EbsNode:
 def may_carry(labels: Mapping[str, Any], requirements: tuple[Mapping[str, Any], ...] | None, key: str,
               test: Callable[[Any], Any]) -> bool:
     """Whether a node with the modelled `labels` may carry a label `key` satisfying `test(value or None)`: a key set
-    by others (UNMODELLED) or whose value is UNKNOWN may; a Karpenter pool (`requirements` not None) may carry any
-    value its requirements allow, and any value of a well-known label it leaves open; else the modelled value."""
+    by others (an UNMODELLED prefix) or whose modelled value is UNKNOWN may; a Karpenter pool (`requirements` not
+    None) may carry any value its requirements allow, and any value of a well-known label it leaves open; else only
+    the modelled value counts, and a key the model does not hold counts as absent (`test(None)`), even when the node
+    may get it elsewhere (a managed group's launch-template kubelet arguments or nodeadm config): the pod model reads
+    node labels the same way."""
     if key.startswith(UNMODELLED) or labels.get(key) is UNKNOWN:
         return True
     if key in labels:
@@ -219,7 +222,8 @@ def may_carry(labels: Mapping[str, Any], requirements: tuple[Mapping[str, Any], 
 def ebs_csi_runs(settings: EbsNode, carries: Callable[[str, Any], bool],
                  taints: tuple[Mapping[str, Any], ...]) -> bool:
     """Whether the driver's node plugin runs on a node that `carries(key, value)` a label and has `taints`: its
-    `node.nodeSelector` may match (a label the model does not know is taken to match) and either
+    `node.nodeSelector` may match (`may_carry`: UNMODELLED keys, UNKNOWN values and what a Karpenter pool leaves open
+    match; any other label the node's pool does not set counts as absent) and either
     `node.tolerateAllTaints` (chart default true) or `node.tolerations` (default: NoExecute, Exists) tolerate each
     NoSchedule and NoExecute taint (aws-ebs-csi-driver charts/aws-ebs-csi-driver values.yaml and
     templates/node.yaml). `node.affinity` is not read (its default only excludes Fargate and a1 types)."""

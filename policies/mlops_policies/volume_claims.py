@@ -102,9 +102,18 @@ def claim_sets(idx: Index, tpl: PodTemplate) -> Iterator[list[Claim]]:
     prefixes = [f"{(t.get('metadata') or {}).get('name')}-{tpl.name}-" for t in templates]
     replicas = tpl.res.get("spec", "replicas")
     replicas = 1 if replicas is None else replicas
-    last = max(_named_ordinals(idx, tpl.namespace, prefixes), default=-1)
-    count = last + 2 if not isinstance(replicas, int) or isinstance(replicas, bool) else min(replicas, last + 2)
-    for ordinal in range(count):
+    known = isinstance(replicas, int) and not isinstance(replicas, bool)
+    named = _named_ordinals(idx, tpl.namespace, prefixes)
+    # Pods are numbered from `spec.ordinals.start` (StatefulSetStartOrdinal, GA in 1.31; absent: 0). A start not
+    # known at plan time: from the lowest ordinal the stack names a claim for.
+    start = tpl.res.get("spec", "ordinals", "start")
+    start = 0 if start is None else start
+    if not isinstance(start, int) or isinstance(start, bool):
+        start, known = min(named, default=0), False
+    named = {o for o in named if o >= start and (not known or o < start + replicas)}
+    last = max(named, default=start - 1)
+    count = last - start + 2 if not known else min(replicas, last - start + 2)
+    for ordinal in range(start, start + count):
         claims = list(own)
         for template, prefix in zip(templates, prefixes, strict=True):
             name = f"{prefix}{ordinal}"

@@ -71,3 +71,19 @@ def test_replicas_unset_is_one_and_unknown_counts_the_pre_bound_ordinals() -> No
     unknown.inputs["spec"]["replicas"] = "[unknown]"
     found = messages(VZ, [*BASE, *volumes, unknown])
     assert len(found) == 1 and "claim data-db-1" in found[0], found
+
+
+def test_ordinals_start_at_spec_ordinals_start() -> None:
+    """Second review, finding 2: with `spec.ordinals.start: 5` and one replica the only pod is db-5. Its volume in
+    us-east-1c (the pod's pool runs only in us-east-1a) is judged; a volume pre-bound to data-db-0, a claim that is
+    never made, is not the pod's."""
+    at_five = statefulset(replicas=1, selector=ON_GPU)
+    at_five.inputs["spec"]["ordinals"] = {"start": 5}
+    found = messages(VZ, [*BASE, *prebound("d5", "v5", "us-east-1c", "data-db-5"), at_five])
+    assert len(found) == 1 and "mounts claim data-db-5, bound to PersistentVolume d5 in us-east-1c" in found[0], found
+    assert messages(VZ, [*BASE, *prebound("d0", "v0", "us-east-1c", "data-db-0"), at_five]) == []
+    two = statefulset(replicas=2, selector=ON_GPU)  # db-5 and db-6: db-7's volume is no pod's
+    two.inputs["spec"]["ordinals"] = {"start": 5}
+    found = messages(VZ, [*BASE, *prebound("d6", "v6", "us-east-1c", "data-db-6"),
+                          *prebound("d7", "v7", "us-east-1c", "data-db-7"), two])
+    assert len(found) == 1 and "claim data-db-6" in found[0], found
