@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from mlops_infra.blocks.naming import instance_secret_name, truncate_name
 from mlops_infra.data.qdrant import FULLNAME_LIMIT, client_secret_default
+from tests.nonempty import each
 
 # Instance names as the components take them: DNS-1123 labels (their names become Kubernetes names), up to 100
 # characters; a small alphabet so that long shared prefixes, where a plain cut collides, are common.
@@ -37,14 +38,14 @@ def test_distinct_instance_names_never_give_one_secret_name(pair: tuple[str, str
     a, b = pair
     if a == b:
         return
-    for suffix in SUFFIXES:
+    for suffix in each(SUFFIXES):
         assert instance_secret_name(a, suffix) != instance_secret_name(b, suffix), (a, b, suffix)
     assert client_secret_default(a) != client_secret_default(b), (a, b)
 
 
 @given(name=NAMES)
 def test_secret_names_are_dns_labels_and_those_that_fit_are_unchanged(name: str) -> None:
-    for suffix in SUFFIXES:
+    for suffix in each(SUFFIXES):
         got = instance_secret_name(name, suffix)
         assert len(got) <= 63 and got[-1].isalnum()
         if len(f"{name}-{suffix}") <= 63:  # what earlier releases wrote (truncate_name cut nothing)
