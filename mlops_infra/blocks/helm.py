@@ -49,6 +49,7 @@ def release(
     timeout_seconds: int = 600,
     protect: bool = False,
     release_name: str | None = None,
+    retain_on_delete: bool = False,
 ) -> k8s.helm.v3.Release:
     """A Helm release that waits for readiness, rolls back on failure and keeps a short history.
 
@@ -59,6 +60,10 @@ def release(
     <chart>`), so the names the chart renders (`<release>-<component>`, `release: <release>` labels) are known when
     the program is written; without it pulumi-kubernetes would append 8 random hex characters, and every Service
     URL and selector that names the release would miss. Release names are unique per namespace.
+
+    `retain_on_delete`: Pulumi `retain_on_delete` alone: when Pulumi deletes the resource (its stack is destroyed,
+    or the program stops declaring it) the release stays installed, what it made included (e.g. cluster-wide CRDs
+    that other stacks' objects use: deleting a CRD deletes every object of it). Default: false (`helm uninstall`).
     """
     release_name = release_name or chart.name
     mode = pulumi.Config("mlops").get(RELEASE_NAMES_CONFIG) or "explicit"
@@ -79,5 +84,7 @@ def release(
         cleanup_on_fail=True,
         max_history=5,
         timeout=timeout_seconds,
-        opts=child_options(parent, stateful=True, protect=protect, depends_on=depends_on),
+        opts=pulumi.ResourceOptions.merge(
+            child_options(parent, stateful=True, protect=protect, depends_on=depends_on),
+            pulumi.ResourceOptions(retain_on_delete=True) if retain_on_delete else None),
     )

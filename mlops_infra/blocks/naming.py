@@ -48,6 +48,14 @@ def bounded_name(name: str, limit: int) -> str:
     return f"{truncate_name(name, limit - len(digest) - 1)}-{digest}"
 
 
+def instance_secret_name(name: str, suffix: str, limit: int = 63) -> str:
+    """The default name of a Secret one component instance writes into namespaces other instances may also write
+    (`<name>-mlflow-credentials`, `<name>-feast-credentials`): `<name>-<suffix>` when it fits `limit`, else
+    `bounded_name` of it (cut, plus 8 hex of the whole name's SHA-256), so two instance names never share one
+    Secret. A name that fits is the one earlier releases wrote."""
+    return bounded_name(f"{name}-{suffix}", limit)
+
+
 def name_within(name: str, limit: int) -> str | None:
     """The physical name to pass for a resource the provider would auto-name `<name>-<7 random>`: None (keep the
     provider's auto-name, as released) when that fits `limit`, else `bounded_name(name, limit)`.

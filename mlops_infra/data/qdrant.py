@@ -5,7 +5,7 @@ bucket (a CronJob running `qdrant_snapshot.py` with a put-only IRSA role).
 Keys: two random keys (read-write, read-only) live in Secrets Manager (data key) and reach the cluster only through
 ExternalSecrets: the server's pod reads them by `secretKeyRef` (qdrant_values.py says why not the chart's `apiKey`);
 each granted namespace gets the Secret `client_secret_name` (QDRANT_URL, QDRANT_API_KEY) with its level's key:
-`<fullname>-credentials` unless the caller names it, so two Qdrants granting one namespace write two Secrets (the
+`client_secret_default(name)` unless the caller names it, so two Qdrants granting one namespace write two Secrets (the
 platform names its own `qdrant-credentials`, `PLATFORM_CLIENT_SECRET`, which its consumers' pods mount).
 The security baseline's ClusterSecretStore admits only integration-secret namespaces, so Qdrant brings its own
 stores: `<name>-rw` (Qdrant's namespace and read-write clients) and `<name>-ro` (read-only clients), each
@@ -31,7 +31,7 @@ from ..blocks.helm import PinnedChart, release
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KeyLike
 from ..blocks.namespace import namespace
-from ..blocks.naming import child, child_options, truncate_name
+from ..blocks.naming import child, child_options, instance_secret_name, truncate_name
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
 from ..blocks.platform_facts import guarded_bucket_problem, guarded_client_problems, occupied_namespace_problem
 from ..blocks.refs import ClusterRefs, NetworkRefs, refuse
@@ -77,12 +77,25 @@ class QdrantArgs:
     (`s3_endpoint_bucket_prefixes`, a platform stack's `consumerBucketPrefixes`) is refused. Default: None (no guarded
     endpoint known)."""
     client_secret_name: str | None = None
-    """The Secret each granted namespace gets (QDRANT_URL, QDRANT_API_KEY). Default: `<fullname>-credentials`
-    (`fullname`: the name truncated to 40), one per instance; a caller whose clients already mount another name
-    passes it (the platform: `PLATFORM_CLIENT_SECRET`)."""
+    """The Secret each granted namespace gets (QDRANT_URL, QDRANT_API_KEY). Default: `client_secret_default(name)`,
+    one per instance; a caller whose clients already mount another name passes it (the platform:
+    `PLATFORM_CLIENT_SECRET`)."""
     protect: bool = True
     """Pulumi `protect` + `retain_on_delete` on the release, secrets and snapshot bucket; also the secrets' recovery
     window unless configured (`data.config.secret_recovery_window`). Default: true (stateful; dev passes false)."""
+
+
+FULLNAME_LIMIT = 40
+"""The chart's fullname (pods `<fullname>-<i>`, PVCs `qdrant-storage-<fullname>-<i>`): the name truncated to it."""
+
+
+def client_secret_default(name: str) -> str:
+    """`<fullname>-credentials` for a name of at most 40 characters (as released); a longer name, whose fullname
+    is cut and may equal another's, gets `naming.instance_secret_name(name, "credentials")` (the whole name, cut
+    with a hash over 63), so two instances never write one client Secret."""
+    if len(name) <= FULLNAME_LIMIT:
+        return f"{truncate_name(name, FULLNAME_LIMIT)}-credentials"
+    return instance_secret_name(name, "credentials")
 
 
 class Qdrant(pulumi.ComponentResource):
@@ -98,7 +111,7 @@ class Qdrant(pulumi.ComponentResource):
     service_ports: list[ServicePort]
     """What client pods reach: the REST and gRPC API ports."""
     client_secret_name: str
-    """The Secret each granted namespace gets (`QdrantArgs.client_secret_name`, or `<fullname>-credentials`)."""
+    """The Secret each granted namespace gets (`QdrantArgs.client_secret_name`, or `client_secret_default`)."""
 
     def __init__(self, name: str, args: QdrantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:data:Qdrant", name, None, args.cluster.bind(opts))
@@ -114,11 +127,11 @@ class Qdrant(pulumi.ComponentResource):
                       else None])
         storage_class = cfg.storage_class or cluster.storage_classes[0]  # problems() refuses a cluster without one
         self._provider = cluster.provider
-        self.fullname = truncate_name(name, 40)  # pods `<fullname>-<i>`, PVCs `qdrant-storage-<fullname>-<i>`
+        self.fullname = truncate_name(name, FULLNAME_LIMIT)  # pods `<fullname>-<i>`, PVCs `qdrant-storage-<fullname>-<i>`
         self.namespace = namespace(child(name, "namespace"), self, cfg.namespace, existing=cluster.namespaces,
                                    provider=cluster.provider)
         self.keys_secret = f"{self.fullname}-api-keys"
-        self.client_secret_name = args.client_secret_name or f"{self.fullname}-credentials"
+        self.client_secret_name = args.client_secret_name or client_secret_default(name)
         svc = f"{self.fullname}.{cfg.namespace}.svc.cluster.local"
         self.url = pulumi.Output.from_input(f"http://{svc}:{HTTP_PORT}")
         self.grpc_url = f"http://{svc}:{GRPC_PORT}"

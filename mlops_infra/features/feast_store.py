@@ -22,7 +22,7 @@ from ..blocks.endpoints import ServicePort
 from ..blocks.identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.kms import KmsKey
 from ..blocks.namespace import namespace
-from ..blocks.naming import child, child_options, truncate_name
+from ..blocks.naming import child, child_options, instance_secret_name
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs
 from ..blocks.platform_facts import guarded_bucket_problem, guarded_client_problems, occupied_namespace_problem
@@ -79,9 +79,10 @@ class FeastFeatureStoreArgs:
     `monitoring`, Prometheus). Default: none."""
     credentials_secret_name: str | None = None
     """The Secret each consumer namespace the cluster already has gets with its Feast logins (SQL registry, Redis
-    with RBAC). Default: `<name>-feast-credentials` (truncated to 63), one per instance, so a store alone never
-    writes a Secret the platform (or another store) writes in the same namespace; a caller whose clients already
-    mount another name passes it (the platform: `feature_store_consumers.CREDENTIALS_SECRET`, `feast-credentials`)."""
+    with RBAC). Default: `<name>-feast-credentials` (`naming.instance_secret_name`: over 63 characters, cut plus a
+    hash of the whole name), one per instance, so a store alone never writes a Secret the platform (or another
+    store) writes in the same namespace; a caller whose clients already mount another name passes it
+    (the platform: `feature_store_consumers.CREDENTIALS_SECRET`, `feast-credentials`)."""
 
 
 class FeastFeatureStore(OfflineFeatureStore):
@@ -111,7 +112,7 @@ class FeastFeatureStore(OfflineFeatureStore):
         super().__init__(name, TYPE, args.cluster.bind(opts))
         cfg = args.config
         self._name, self._tags = name, args.tags
-        self.credentials_secret_name = args.credentials_secret_name or truncate_name(f"{name}-feast-credentials", 63)
+        self.credentials_secret_name = args.credentials_secret_name or instance_secret_name(name, "feast-credentials")
         # Alone, on a platform stack's cluster and VPC: its namespace and the bucket its pods use (the offline store).
         self.service_ports = [ServicePort(cfg.namespace, SERVER_PORT)]
         """What client pods reach: the feature server's port."""

@@ -11,7 +11,7 @@ import pulumi
 from ..blocks.bucket import VpcEndpointGuard
 from ..blocks.endpoints import ServicePort
 from ..blocks.namespace import namespace as ns_block
-from ..blocks.naming import child, truncate_name
+from ..blocks.naming import child, instance_secret_name
 from ..blocks.network_access import PrivatePlacement
 from ..blocks.observability import MonitoringRefs
 from ..blocks.platform_facts import guarded_bucket_problem, guarded_client_problems, occupied_namespace_problem
@@ -56,9 +56,10 @@ class MlflowRegistryArgs:
     (registry/mlflow_users.py). Default: none."""
     credentials_secret_name: str | None = None
     """The Secret each of `team_namespaces` gets (MLFLOW_TRACKING_USERNAME/PASSWORD). Default:
-    `<name>-mlflow-credentials` (truncated to 63), one per instance, so a registry alone never writes a Secret the
-    platform (or another registry) writes in the same namespace; a caller whose clients already mount another name
-    passes it (the platform: `mlflow_users.CREDENTIALS_SECRET`, `mlflow-credentials`)."""
+    `<name>-mlflow-credentials` (`naming.instance_secret_name`: over 63 characters, cut plus a hash of the whole
+    name), one per instance, so a registry alone never writes a Secret the platform (or another registry) writes in
+    the same namespace; a caller whose clients already mount another name passes it
+    (the platform: `mlflow_users.CREDENTIALS_SECRET`, `mlflow-credentials`)."""
     client_users: Sequence[str] = ()
     """Namespaces created after the registry (the orchestrators') whose workloads log to MLflow: with MLflow basic
     auth each gets its own MLflow user, and its password in `mlflow_credentials` for the consumer to deliver.
@@ -93,7 +94,7 @@ class MlflowRegistry(ArtifactRegistry):
                       guarded_bucket_problem(child(name, "artifacts"), network),
                       *guarded_client_problems([*args.client_namespaces, *args.team_namespaces, *args.client_users],
                                                self.service_ports, cluster)])
-        self.credentials_secret_name = args.credentials_secret_name or truncate_name(f"{name}-mlflow-credentials", 63)
+        self.credentials_secret_name = args.credentials_secret_name or instance_secret_name(name, "mlflow-credentials")
         self.model_package_group_arns: dict[str, pulumi.Output[str]] = {}
         """Deprecated, for one release: always empty (groups exist with engine sagemaker only), as the single
         ModelRegistry of earlier releases had it for MLflow."""

@@ -197,14 +197,15 @@ def kserve_values(region: str, ingress_domain: str = "svc.cluster.local") -> dic
     }}
 
 
-def cert_manager_values() -> dict[str, Any]:
-    """cert-manager v1.21.1 values: CRDs from the chart, removed with it, requests on every component.
+def cert_manager_values(*, keep_crds: bool) -> dict[str, Any]:
+    """cert-manager v1.21.1 values: CRDs from the chart, requests on every component.
 
-    `crds.keep: false`: kept CRDs (`helm.sh/resource-policy: keep`) outlive the release with its
-    `meta.helm.sh/release-name`, and Helm refuses to install a release whose objects another release owns, so the
-    next install under another name (`mlops:releaseNames: generated`) would fail. Only KServe's webhook Certificate
-    uses these CRDs here, and kserve-resources recreates it."""
+    `keep_crds` (`ModelServingArgs.keep_crds_on_delete`): `crds.keep`, the chart's `helm.sh/resource-policy: keep`
+    on its CRDs, so `helm uninstall` (the owning stack destroyed, or its install dropped) leaves them and every
+    Certificate and Issuer other stacks made. A kept CRD keeps its `meta.helm.sh/release-name`: Helm adopts it in a
+    later install under the same release name and namespace (`mlops:releaseNames: explicit`, the default) and
+    refuses one under another; docs/teardown.md says how to remove them deliberately."""
     small = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "100m", "memory": "256Mi"}}
-    return {"crds": {"enabled": True, "keep": False}, "resources": small,
+    return {"crds": {"enabled": True, "keep": keep_crds}, "resources": small,
             "webhook": {"resources": small}, "cainjector": {"resources": small},
             "startupapicheck": {"resources": small}}

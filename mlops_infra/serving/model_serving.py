@@ -73,6 +73,12 @@ class ModelServingArgs:
     that already runs them (`ClusterRefs.kserve_installed`, e.g. a platform stack with serving on): then only this
     component's namespace, runtimes and models are made. Refused when it contradicts `ClusterRefs.kserve_installed`.
     Default: true (the cluster has no KServe yet)."""
+    keep_crds_on_delete: bool = True
+    """With `install_controller`: when this component's controllers are deleted (its stack destroyed, or the
+    install dropped), keep the cluster's serving CRDs: the kserve-crd release is retained (Pulumi
+    `retain_on_delete`: not uninstalled) and cert-manager's CRDs carry `helm.sh/resource-policy: keep`. Deleting a
+    CRD deletes every object of it, so without this every InferenceService on the cluster, other stacks' included,
+    would go with this stack. False: they are removed with it (docs/teardown.md, "Serving CRDs"). Default: true."""
 
 
 class ModelServing(pulumi.ComponentResource):
@@ -151,10 +157,10 @@ class ModelServing(pulumi.ComponentResource):
                           provider=provider)
         cert_manager = helm.release(
             child(name, "cert-manager"), helm.PinnedChart("cert-manager", CERT_MANAGER_REPO, cfg.cert_manager_version),
-            parent=self, namespace=cm_ns, values=manifests.cert_manager_values())
+            parent=self, namespace=cm_ns, values=manifests.cert_manager_values(keep_crds=args.keep_crds_on_delete))
         crds = helm.release(child(name, "kserve-crd"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-crd", "",
                                                                          cfg.kserve_version),
-                            parent=self, namespace=ks_ns, values={})
+                            parent=self, namespace=ks_ns, values={}, retain_on_delete=args.keep_crds_on_delete)
         kserve = helm.release(
             child(name, "kserve"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-resources", "", cfg.kserve_version),
             parent=self, namespace=ks_ns, values=manifests.kserve_values(args.region, cfg.ingress_domain),

@@ -132,11 +132,6 @@ def test_serving_adds_no_drift_alert_the_platform_already_has() -> None:
         assert DRIFT_METRIC not in rule["expr"] and PREDICTION_DRIFT_METRIC not in rule["expr"], rule["alert"]
 
 
-def test_cert_manager_crds_go_with_their_release() -> None:
-    # Kept CRDs keep the old release's meta.helm.sh/release-name; Helm refuses to adopt them under another name.
-    assert manifests.cert_manager_values()["crds"] == {"enabled": True, "keep": False}
-
-
 def test_the_serving_namespace_gets_the_alb_readiness_gate(inv: Inventory) -> None:
     """target-type ip: the controller injects the gate only in namespaces labelled for it; without it a rollout stops
     old pods before the ALB registered the new ones."""
