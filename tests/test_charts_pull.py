@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mlops_infra import charts
-from mlops_infra.charts.pull import repository_url
+from mlops_infra.charts.pull import LOCK_FILE, repository_url
 from mlops_infra.charts.recipe import Recipe
 from mlops_infra.cli.main import main
 from tests.nonempty import each
@@ -64,7 +64,8 @@ def upstream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def _store_entries(store: Path) -> list[str]:
-    return sorted(p.name for p in store.iterdir()) if store.exists() else []
+    """What the store holds but its lock file (which concurrent pulls share, and which stays)."""
+    return sorted(p.name for p in store.iterdir() if p.name != LOCK_FILE) if store.exists() else []
 
 
 @pytest.mark.parametrize("base", ["url", "folder"])

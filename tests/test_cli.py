@@ -176,3 +176,15 @@ def test_a_text_plan_prints_the_programs_warnings(capsys: pytest.CaptureFixture[
     assert diagnostics, out
     assert any(line.startswith("  warning: search-dev-kfp-artifacts: EngineRefs.bucket_guard is not set")
                for line in diagnostics), diagnostics
+
+
+def test_the_diagnostics_block_indents_continuation_lines_and_merges_repeats() -> None:
+    from mlops_infra.plan.inventory import Inventory
+
+    inv = Inventory(project="p", stack="s", resources=[], outputs={})
+    inv.diagnostics = ["warning: a: first line\nsecond line\n  third, indented", "warning: b: once",
+                       "warning: a: first line\nsecond line\n  third, indented", "warning: c: single"]
+    block = inv.summary().split("\nDiagnostics:\n", 1)[1].splitlines()
+    assert block == ["  warning: a: first line  (2 times)", "      second line", "        third, indented",
+                     "  warning: b: once", "  warning: c: single"]
+    assert inv.to_json()["diagnostics"] == inv.diagnostics  # the JSON keeps every message as logged

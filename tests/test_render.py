@@ -103,7 +103,9 @@ def test_a_chart_not_in_the_store_is_reported_unrendered_advisory_in_dev_and_man
         found = [f for f in report.findings if f.policy == "mlops-helm-release-rendered"]
         assert [(f.name, f.enforcement) for f in found] == [("demo", level)]
         assert found[0].message.startswith("demo-exporter 0.9.0 was not rendered (unrendered: chart demo-exporter "
-                                           "0.9.0 from https://charts.example.test is not in the chart store)")
+                                           "0.9.0 from https://charts.example.test is not in the chart store: it is "
+                                           "not in mlops-infra's chart lock, so `mlops-infra charts pull` cannot "
+                                           "fetch it")
 
 
 def test_a_plan_without_rendering_keeps_the_inventory_declared_only() -> None:

@@ -8,9 +8,10 @@ Two parts:
 - the store itself (not committed: upstream chart sources are not redistributed in this repository): folders
   `<name>-<version>/` holding the chart as its release tag has it, plus `STORE.json`, under
   `$MLOPS_INFRA_CHART_STORE` (a path list; default `~/.cache/mlops-infra/charts`). `mlops-infra charts pull`
-  fills it from the upstream repositories at the locked commits (`pull.py`), `tools/vendor_charts_*.sh` from
-  clones of them (both run the recipe in `recipe.py`); a stored chart is used only if its files still match
-  its digest, and, for a locked chart, the lock's digest.
+  fills it from the upstream repositories at the locked commits (`pull.py`; the repository's vendor tools run the
+  same recipe, `recipe.py`); a stored chart is used only if its files still match its digest, and, for a locked
+  chart, the lock's digest. The digest covers every file Helm can load: a tree holding a symlink (which Helm's
+  loader follows, out of the digest's reach) or any other non-regular file is refused, not skipped.
 
 `find()` answers "which stored chart does this Release install" for any program, not only the platform's.
 Kustomize bases named by URL are stored the same way (`localize()`, below).
@@ -32,8 +33,8 @@ META = "STORE.json"
 LOCK = Path(__file__).parent / "lock.json"
 STORE_ENV = "MLOPS_INFRA_CHART_STORE"
 
-__all__ = ["RemoteBase", "StoredChart", "entries", "find", "kustomize_bases", "localize", "lock", "parse_remote",
-           "store_problems", "store_roots", "tree_digest"]
+__all__ = ["DIGEST_FORMAT", "RemoteBase", "StoredChart", "UnsafeTree", "entries", "find", "kustomize_bases", "localize",
+           "lock", "parse_remote", "store_problems", "store_roots", "tree_digest", "tree_refusal", "why_missing"]
 
 
 def store_roots() -> list[Path]:
@@ -63,13 +64,60 @@ class StoredChart:
         return self.chart.rstrip("/").rsplit("/", 1)[-1]
 
 
+DIGEST_FORMAT = "2"
+"""What `tree_digest` covers, versioned: part of every render cache key (`plan.render_cache`), so that a render cached
+under an older coverage (format 1 skipped every nested `STORE.json` and the insides of symlinked folders) is never
+served again. Bump it whenever the digest's coverage changes."""
+
+
+class UnsafeTree(Exception):
+    """A stored tree holds what no digest can vouch for: a symlink (Helm's loader follows it wherever it points) or a
+    file that is neither a regular file nor a folder. Such a tree is refused, never used."""
+
+
+def _files(root: Path) -> list[tuple[tuple[str, ...], Path]]:
+    """(relative parts, path) of every regular file under `root` but the root's own `STORE.json`; refuses a symlink or
+    a special file anywhere below `root` (lstat: nothing is followed)."""
+    found: list[tuple[tuple[str, ...], Path]] = []
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(folder) as listing:
+            for item in listing:
+                path = Path(item.path)
+                if item.is_symlink():
+                    raise UnsafeTree(f"{path} is a symlink (to {os.readlink(path)}): a stored tree holds none")
+                if item.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                elif item.is_file(follow_symlinks=False):
+                    if not (folder == root and item.name == META):
+                        found.append((path.relative_to(root).parts, path))
+                else:
+                    raise UnsafeTree(f"{path} is neither a regular file nor a folder: a stored tree holds none")
+    return sorted(found)
+
+
 def tree_digest(root: Path) -> str:
-    """sha256 over every file's relative path and content, in path order (a renamed or edited file changes it)."""
+    """sha256 over every file's relative path and content, in path order (a renamed or edited file changes it).
+
+    Every regular file counts (a `STORE.json` below the root as well: Helm loads it), but the root's own `STORE.json`,
+    which records the digest. Raises UnsafeTree if the tree holds a symlink or a special file."""
     outer = hashlib.sha256()
-    for file in sorted(p for p in root.rglob("*") if p.is_file() and p.name != META):
-        outer.update(file.relative_to(root).as_posix().encode() + b"\0")
+    for parts, file in _files(root):
+        outer.update("/".join(parts).encode() + b"\0")
         outer.update(hashlib.sha256(file.read_bytes()).digest())
     return "sha256:" + outer.hexdigest()
+
+
+def tree_refusal(root: Path, digest: str) -> str | None:
+    """Why the tree at `root` is not the one `digest` names (None: it is): a symlink or special file, or other files."""
+    try:
+        actual = tree_digest(root)
+    except UnsafeTree as e:
+        return str(e)
+    except OSError as e:
+        return f"cannot read it: {e}"
+    return None if actual == digest else f"its files give {actual}, not {digest}"
 
 
 def _key(chart: str, repo: str, version: str) -> tuple[str, str, str]:
@@ -84,20 +132,26 @@ def lock() -> dict[tuple[str, str, str], dict[str, Any]]:
 
 
 @lru_cache(maxsize=8)
-def _scan(roots: tuple[Path, ...]) -> tuple[tuple[StoredChart, ...], tuple[str, ...]]:
+def _scan(roots: tuple[Path, ...]) -> tuple[tuple[StoredChart, ...], tuple[tuple[tuple[str, str, str], str], ...]]:
     found: list[StoredChart] = []
-    problems: list[str] = []
+    problems: list[tuple[tuple[str, str, str], str]] = []
     locked = lock()
     for root in roots:
         for meta in sorted(root.glob(f"*/{META}")):
             e = json.loads(meta.read_text())
             entry = StoredChart(chart=e["chart"], repo=e["repo"], version=e["version"], path=meta.parent,
                                 digest=e["digest"], source=e["source"])
-            actual = tree_digest(meta.parent)
-            expected = locked.get(_key(entry.chart, entry.repo, entry.version), {}).get("digest", entry.digest)
+            key = _key(entry.chart, entry.repo, entry.version)
+            try:
+                actual = tree_digest(meta.parent)
+            except (UnsafeTree, OSError) as exc:
+                problems.append((key, f"{meta.parent}: refused: {exc} (`mlops-infra charts pull` replaces it)"))
+                continue
+            expected = locked.get(key, {}).get("digest", entry.digest)
             if actual != entry.digest or actual != expected:
-                problems.append(f"{meta.parent}: files do not match the {'lock' if actual == entry.digest else 'store'}"
-                                f" digest (`mlops-infra charts pull` replaces it)")
+                problems.append((key, f"{meta.parent}: files do not match the "
+                                      f"{'lock' if actual == entry.digest else 'store'} digest "
+                                      "(`mlops-infra charts pull` replaces it)"))
                 continue
             found.append(entry)
     return tuple(found), tuple(problems)
@@ -109,8 +163,20 @@ def entries() -> tuple[StoredChart, ...]:
 
 
 def store_problems() -> tuple[str, ...]:
-    """Why a stored chart was skipped: its files do not match its store or lock digest."""
-    return _scan(tuple(store_roots()))[1]
+    """Why a stored chart was skipped: its files do not match its store or lock digest, or its tree holds a symlink."""
+    return tuple(message for _, message in _scan(tuple(store_roots()))[1])
+
+
+def why_missing(chart: str, repo: str | None, version: str) -> str:
+    """Why `find(chart, repo, version)` found nothing, and what fills the store: a message for a plan's reader."""
+    wanted = _key(chart, repo or "", version)
+    refused = [message for key, message in _scan(tuple(store_roots()))[1] if key == wanted]
+    if refused:
+        return "; ".join(refused)
+    if wanted in lock():
+        return "`mlops-infra charts pull` stores it (it is in mlops-infra's chart lock)"
+    return ("it is not in mlops-infra's chart lock, so `mlops-infra charts pull` cannot fetch it: store it under "
+            f"${STORE_ENV} with its {META}")
 
 
 def find(chart: str, repo: str | None, version: str | None) -> StoredChart | None:
@@ -163,7 +229,7 @@ def kustomize_bases() -> dict[tuple[str, str], Path]:
     for entry in json.loads(LOCK.read_text()).get(KUSTOMIZE_DIR, []):
         for root in store_roots():
             folder = root / KUSTOMIZE_DIR / entry["name"]
-            if (folder / META).is_file() and tree_digest(folder) == entry["digest"]:
+            if (folder / META).is_file() and tree_refusal(folder, entry["digest"]) is None:
                 found[(entry["url"], entry["source"]["ref"])] = folder
                 break
     return found

@@ -7,7 +7,6 @@ references reach, in the upstream layout, with each remote base it names taken f
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import yaml
 
 from . import KUSTOMIZATION_FILES, parse_remote
-from .recipe import ChartError, git_output
+from .recipe import ChartError, git_output, run_git
 
 PATH_LISTS = ("resources", "bases", "components", "crds", "configurations", "generators", "transformers",
               "validators", "patchesStrategicMerge")
@@ -48,8 +47,7 @@ class Repo:
 
     def kind(self, ref: str, path: str) -> str | None:
         """'tree', 'blob' or None for `path` at `ref`."""
-        out = subprocess.run(["git", "--git-dir", self.git_dir, "cat-file", "-t", f"{self.commit(ref)}:{path}"],
-                             capture_output=True, text=True)
+        out = run_git(["--git-dir", self.git_dir, "cat-file", "-t", f"{self.commit(ref)}:{path}"], text=True)
         return out.stdout.strip() if out.returncode == 0 else None
 
     def read(self, ref: str, path: str) -> bytes:

@@ -5,11 +5,18 @@ digest (and a packaged chart's blob the lock's sha256).
 Upstream repositories are named `owner/name` in the lock; a git base turns one into a URL or path:
 `https://github.com` (the default) gives `https://github.com/owner/name`; a base holding `{owner}` or `{name}` is
 filled in (`/srv/mirror/{owner}+{name}/repo` is the vendor tools' MIRROR layout). `$MLOPS_INFRA_CHART_GIT_BASE` or
-`--mirror` sets it, for a proxy or an internal mirror.
+`--mirror` sets it, for a proxy or an internal mirror. Each git command stops after `$MLOPS_INFRA_GIT_TIMEOUT` seconds
+(default 300; `recipe.git_timeout`), and the chart is refused.
+
+Concurrent pulls into one store are safe: a chart is built in scratch, then stored under an exclusive lock on the
+store's `.pull.lock` (`fcntl.flock`), after checking again that no other pull stored it meanwhile; a copy it replaces
+is moved aside before the new one is renamed in, then deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -21,13 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import KUSTOMIZE_DIR, META, parse_remote, tree_digest
+from . import KUSTOMIZE_DIR, META, STORE_ENV, UnsafeTree, parse_remote, tree_digest, tree_refusal
 from .kustomize_recipe import Repo, Vendor
-from .recipe import ChartError, Recipe, assemble
+from .recipe import ChartError, Recipe, assemble, run_git
 
 GIT_BASE_ENV = "MLOPS_INFRA_CHART_GIT_BASE"
 DEFAULT_GIT_BASE = "https://github.com"
 _HEX = re.compile(r"[0-9a-f]{4,40}")
+LOCK_FILE = ".pull.lock"
 
 
 class PullError(Exception):
@@ -50,7 +58,11 @@ def repository_url(base: str, repository: str) -> str:
 
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # an unknown repository fails; it never asks for a password
-    return subprocess.run(args, capture_output=True, text=True, check=False, env=env)
+    try:
+        done: subprocess.CompletedProcess[str] = run_git(args[1:], text=True, env=env)  # args[0] is "git"
+    except ChartError as e:  # a timeout, or $MLOPS_INFRA_GIT_TIMEOUT unreadable
+        raise PullError(str(e)) from e
+    return done
 
 
 class _Fetcher:
@@ -134,30 +146,55 @@ def stored_copy(entry: Mapping[str, Any], roots: list[Path]) -> Path | None:
     """The store folder holding `entry`'s files with the lock's digest, or None."""
     for root in roots:
         folder = root / folder_of(entry)
-        if (folder / META).is_file() and tree_digest(folder) == entry["digest"]:
+        if (folder / META).is_file() and tree_refusal(folder, entry["digest"]) is None:  # a symlink: refused
             return folder
     return None
+
+
+@contextlib.contextmanager
+def _store_lock(store: Path) -> Iterator[None]:
+    """Hold the store's exclusive lock (other pulls into `store` wait; readers never take it)."""
+    with open(store / LOCK_FILE, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def pull(entries: Sequence[Mapping[str, Any]], store: Path, roots: list[Path], base: str) -> Iterator[Pulled | PullError]:
     """Store each entry's chart under `store` unless `roots` already hold a verified copy; yields, entry by entry, what
     was stored or why it was refused (then nothing of that chart is left in the store). Raises PullError before
-    the first entry when git is missing."""
+    the first entry when git is missing or the store cannot be written."""
     if shutil.which("git") is None:
-        raise PullError("`mlops-infra charts pull` needs git on PATH: it fetches each chart from its upstream git "
-                        "repository (install git, or fill the store with tools/vendor_charts_*.sh elsewhere)")
-    store.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".pull-", dir=store) as tmp:  # same filesystem: the move is a rename
+        raise PullError("`mlops-infra charts pull` needs git on PATH: it reads each chart from its upstream git "
+                        "repository, or from the clones `--mirror` names (install git; or run `mlops-infra charts "
+                        f"pull` where git is, and copy that store here: ${STORE_ENV} names it)")
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        scratch = tempfile.TemporaryDirectory(prefix=".pull-", dir=store)  # same filesystem: the move is a rename
+    except OSError as e:
+        raise PullError(f"cannot write the chart store {store}: {e}") from e
+    with scratch as tmp:
         fetcher = _Fetcher(base, Path(tmp) / "git")
         for entry in entries:
             present = stored_copy(entry, roots)
             if present is not None:
                 yield Pulled(folder_of(entry), present, fetched=False)
                 continue
+            built = Path(tmp) / "build" / folder_of(entry)
             try:
-                built = Path(tmp) / "build" / folder_of(entry)
-                (_build_chart if "dir" in entry else _build_bases)(entry, built, fetcher)
-                yield Pulled(folder_of(entry), _store(entry, built, store), fetched=True)
+                with _store_lock(store):
+                    present = stored_copy(entry, roots)  # another pull may have stored it while this one waited
+                    if present is not None:
+                        yield Pulled(folder_of(entry), present, fetched=False)
+                        continue
+                    (_build_chart if "dir" in entry else _build_bases)(entry, built, fetcher)
+                    stored = _store(entry, built, store, Path(tmp) / "old")
+                yield Pulled(folder_of(entry), stored, fetched=True)
+            except OSError as e:
+                shutil.rmtree(built, ignore_errors=True)
+                yield PullError(f"{folder_of(entry)}: {e}; nothing stored")
             except PullError as e:
                 shutil.rmtree(built, ignore_errors=True)  # scratch only: nothing of it reached the store
                 yield e
@@ -204,19 +241,29 @@ def _build_bases(entry: Mapping[str, Any], built: Path, fetcher: _Fetcher) -> No
         raise PullError(f"{folder_of(entry)}: {e}; nothing stored") from e
 
 
-def _store(entry: Mapping[str, Any], built: Path, store: Path) -> Path:
-    """Move `built` into the store if its files give the lock's digest; otherwise delete it and refuse."""
+def _store(entry: Mapping[str, Any], built: Path, store: Path, aside: Path) -> Path:
+    """Move `built` into the store if its files give the lock's digest; otherwise delete it and refuse. A copy already
+    there (whose files no longer match) is moved into `aside` first, and deleted once the new one is in place."""
     try:
-        actual = tree_digest(built)
+        try:
+            actual = tree_digest(built)
+        except UnsafeTree as e:
+            raise PullError(f"{folder_of(entry)}: {e}; nothing stored") from e
         if actual != entry["digest"]:
             raise PullError(f"{folder_of(entry)}: the fetched files give {actual}, the lock records "
                             f"{entry['digest']} (the upstream's tree differs from what was locked); nothing stored")
         (built / META).write_text(json.dumps(dict(entry), indent=2) + "\n")
         target = store / folder_of(entry)
-        if target.exists():  # a copy whose files no longer match: replaced by the verified one
-            shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
+        old = aside / folder_of(entry)
+        if target.exists() or target.is_symlink():  # a copy whose files no longer match: replaced by the verified one
+            old.parent.mkdir(parents=True, exist_ok=True)
+            target.rename(old)
         built.rename(target)
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        elif old.exists() or old.is_symlink():
+            old.unlink()
     finally:
         if built.exists():
             shutil.rmtree(built)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -29,12 +30,46 @@ class ChartError(Exception):
     Chart.yaml declares that `charts/` lacks)."""
 
 
+GIT_TIMEOUT_ENV = "MLOPS_INFRA_GIT_TIMEOUT"
+DEFAULT_GIT_TIMEOUT = 300.0
+"""Seconds one git command may take (a fetch over a slow link included) before it is stopped and the chart refused:
+`$MLOPS_INFRA_GIT_TIMEOUT`, else this."""
+
+
+def git_timeout() -> float:
+    """`$MLOPS_INFRA_GIT_TIMEOUT` (seconds, > 0), else DEFAULT_GIT_TIMEOUT; a value that is not a positive number is a
+    ChartError naming it."""
+    raw = os.environ.get(GIT_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_GIT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ChartError(f"${GIT_TIMEOUT_ENV}={raw!r}: not a positive number of seconds")
+    return value
+
+
+def run_git(args: list[str], *, text: bool = False, env: Mapping[str, str] | None = None) -> Any:
+    """`git ARGS...` (a CompletedProcess, whatever its exit code) stopped after `git_timeout()` seconds: a ChartError
+    naming the command and the setting."""
+    timeout = git_timeout()
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=text, check=False, timeout=timeout,
+                              env=None if env is None else dict(env))
+    except subprocess.TimeoutExpired as e:
+        raise ChartError(f"git {' '.join(args[:4])}{' ...' if len(args) > 4 else ''} timed out after {timeout:g}s "
+                         f"(${GIT_TIMEOUT_ENV} sets the limit)") from e
+
+
 def git_output(git_dir: str, *args: str) -> bytes:
-    """`git --git-dir GIT_DIR ARGS...`'s output; a failure (an unknown ref, a path not in the tree) is a ChartError."""
-    done = subprocess.run(["git", "--git-dir", git_dir, *args], capture_output=True, check=False)
+    """`git --git-dir GIT_DIR ARGS...`'s output; a failure (an unknown ref, a path not in the tree) or a timeout is a
+    ChartError."""
+    done = run_git(["--git-dir", git_dir, *args])
     if done.returncode != 0:
         raise ChartError(f"git {' '.join(args)}: {done.stderr.decode(errors='replace').strip()}")
-    return done.stdout
+    return bytes(done.stdout)
 
 
 # Paths (relative to a chart root) that no install reads: upstream chart tests, CI value sets, docs and media.

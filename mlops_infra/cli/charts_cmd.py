@@ -5,7 +5,9 @@
     mlops-infra charts pull [--chart NAME]   # fetch from upstream git at the locked commit, verify, store
 
 Upstream charts are not redistributed in the wheel, so the store starts empty. `pull` needs git on PATH and
-reaches `https://github.com/<owner>/<name>` unless `--mirror` (or `$MLOPS_INFRA_CHART_GIT_BASE`) names another base.
+reaches `https://github.com/<owner>/<name>` unless `--mirror` (or `$MLOPS_INFRA_CHART_GIT_BASE`) names another base;
+each git command stops after `$MLOPS_INFRA_GIT_TIMEOUT` seconds (default 300). Concurrent pulls into one store wait
+for each other (a lock file in the store).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def register(sub: Any) -> None:
                            help="where upstream repositories are fetched from: a URL or folder under which "
                                 "<owner>/<name> is found, or a template with {owner} and {name} (default: "
                                 "$MLOPS_INFRA_CHART_GIT_BASE, else https://github.com)")
+            a.epilog = ("Each git command is stopped after $MLOPS_INFRA_GIT_TIMEOUT seconds (default 300), and its "
+                        "chart refused. Pulls into one store run one chart at a time (a lock file in the store).")
 
 
 def _selected(names: list[str]) -> list[dict[str, Any]] | str:
@@ -62,14 +66,20 @@ def _selected(names: list[str]) -> list[dict[str, Any]] | str:
 
 
 def _state(entry: dict[str, Any], roots: list[Path]) -> tuple[str, Path | None]:
-    from mlops_infra.charts import META
+    from mlops_infra.charts import META, UnsafeTree, tree_digest
     from mlops_infra.charts.pull import folder_of, stored_copy
 
     verified = stored_copy(entry, roots)
     if verified is not None:
         return "stored", verified
     present = next((root / folder_of(entry) for root in roots if (root / folder_of(entry) / META).is_file()), None)
-    return ("digest mismatch", present) if present is not None else ("missing", None)
+    if present is None:
+        return "missing", None
+    try:
+        tree_digest(present)
+    except (UnsafeTree, OSError) as e:
+        return f"refused ({e})", present
+    return "digest mismatch", present
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,6 +121,8 @@ def _pull(args: argparse.Namespace, entries: list[dict[str, Any]], roots: list[P
                   f"\t{item.path}", flush=True)
     except PullError as e:
         return fail(f"charts pull: {e}", code=1)
+    except OSError as e:  # the scratch folder's cleanup, or the store vanishing under the pull
+        return fail(f"charts pull: the chart store {charts.default_store()}: {e}", code=1)
     finally:
         charts._scan.cache_clear()  # an in-process caller (tests, a notebook) sees the new charts
     if refused:

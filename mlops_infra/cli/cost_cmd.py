@@ -44,14 +44,27 @@ def _stack_budget(args: argparse.Namespace) -> tuple[str | None, BudgetConfig]:
     return config.region, config.budget
 
 
+def within(total: float, limit: float | None, unpriced: int) -> bool | None:
+    """Whether `total` is within `limit`: None (unknown) without a limit, or while `unpriced` lines make the total a
+    lower bound that is still within it; False once even the lower bound is over. (`check`'s budget policy judges
+    the priced total as before.)"""
+    if limit is None:
+        return None
+    if total > limit:
+        return False
+    return None if unpriced else True
+
+
 def _render(est: Estimate, budget: BudgetConfig, fmt: str, title: str) -> str:
     from ..cost import report
 
     if fmt == "json":
         data = est.to_json()
+        unpriced = len(est.not_priced)
         data["budget"] = {"idleMonthlyUsd": budget.idle_monthly_usd, "maxMonthlyUsd": budget.max_monthly_usd,
-                          "idleWithin": None if budget.idle_monthly_usd is None else est.idle <= budget.idle_monthly_usd,
-                          "maxWithin": None if budget.max_monthly_usd is None else est.max <= budget.max_monthly_usd}
+                          "idleWithin": within(est.idle, budget.idle_monthly_usd, unpriced),
+                          "maxWithin": within(est.max, budget.max_monthly_usd, unpriced),
+                          "totalsAreLowerBounds": unpriced > 0}
         return json.dumps(data, indent=2)
     body = report.markdown(est, title) if fmt == "markdown" else report.text(est, title)
     notes = [f"{label} estimate ${value:,.2f} is over the budget of ${limit:,.2f}"

@@ -159,5 +159,16 @@ class Inventory:
         if not self.outputs:
             lines.append("  (none)")
         if self.diagnostics:  # what the program logged at warning or above, as `pulumi preview` prints it
-            lines += ["", "Diagnostics:", *(f"  {message}" for message in self.diagnostics)]
+            lines += ["", "Diagnostics:", *diagnostic_lines(self.diagnostics)]
         return "\n".join(lines)
+
+
+def diagnostic_lines(messages: list[str]) -> list[str]:
+    """The Diagnostics block: each distinct message once, in first-seen order, with `(N times)` when repeated; its
+    continuation lines indented under its first (as the Outputs block indents a multi-line value)."""
+    out: list[str] = []
+    for message, count in Counter(messages).items():  # a Counter keeps first-seen order
+        first, *rest = message.rstrip("\n").splitlines() or [""]
+        out.append(f"  {first}" + (f"  ({count} times)" if count > 1 else ""))
+        out += [f"      {line}" for line in rest]
+    return out

@@ -10,7 +10,8 @@ hooks are left out (`helm install` never creates them); other hooks are kept and
 
 A `kubernetes:kustomize/v2:Directory` is rendered with `kubectl kustomize` (kustomize v5.5.0 on the machine image).
 
-Nothing renders twice: results are cached by chart digest + values digest, in memory and on disk
+Nothing renders twice: results are cached by chart digest (and the digest's format, `charts.DIGEST_FORMAT`) + values
+digest, in memory and on disk
 (`$MLOPS_INFRA_CACHE`, default `~/.cache/mlops-infra/render`).
 """
 
@@ -119,7 +120,8 @@ def chart_crds(stored: charts.StoredChart, values: dict[str, Any]) -> list[dict[
         return out
 
     # Keyed by the values (which decide the enabled dependencies) so that a warm run never loads the engine.
-    return _cached(_digest("crds", RENDER_VERSION, _engine_version(), stored.digest, values), produce)
+    return _cached(_digest("crds", RENDER_VERSION, charts.DIGEST_FORMAT, _engine_version(), stored.digest, values),
+                   produce)
 
 
 def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_name: str, namespace: str,
@@ -155,8 +157,9 @@ def render_chart(stored: charts.StoredChart, values: dict[str, Any], release_nam
 
     crds = [] if skip_crds else chart_crds(stored, values)
     capability_key = (caps.kube_version, caps.api_versions) if caps else None
-    return crds + _cached(_digest("helm", RENDER_VERSION, _engine_version(), stored.digest, values, release_name,
-                                  namespace, capability_key), produce)
+    key = _digest("helm", RENDER_VERSION, charts.DIGEST_FORMAT, _engine_version(), stored.digest, values, release_name,
+                  namespace, capability_key)
+    return crds + _cached(key, produce)
 
 
 def _scopes(inventory: Inventory, extra: Iterable[dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -288,7 +291,8 @@ def _resolve_release(record: ResourceRecord, report: RenderReport, base: Path,
     report.releases.append(entry)
     stored = charts.find(chart, repo, version)
     if stored is None:
-        entry.detail = f"chart {chart} {version} from {repo or 'OCI'} is not in the chart store"
+        entry.detail = (f"chart {chart} {version} from {repo or 'OCI'} is not in the chart store: "
+                        f"{charts.why_missing(chart, repo, version)}")
         return None
     if inputs.get("postrender"):
         # Helm pipes the manifest through this command before applying it; running a program's command offline
@@ -344,7 +348,8 @@ def _render_directory(record: ResourceRecord, report: RenderReport, base: Path) 
                 local = Path(tmp) / directory.name
                 missing = charts.localize(directory, local)
                 if missing:
-                    entry.detail = f"remote kustomize base not in the chart store: {missing[0]}"
+                    entry.detail = (f"remote kustomize base not in the chart store: {missing[0]} "
+                                    "(`mlops-infra charts pull` stores the locked bases)")
                     return []
                 objects = render_kustomize(local)
         else:

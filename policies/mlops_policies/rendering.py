@@ -43,8 +43,9 @@ RENDERING_CONFIG: dict[str, dict[str, Any]] = {
                 "own objects. An unrendered release is a blind spot: advisory in dev, mandatory elsewhere.",
     severity="medium", pack="mlops-invariants",
     controls=("SOC2 CC8.1",),
-    remediation="Fill the chart store: `mlops-infra charts pull` stores every locked chart, verified against the "
-                "lock's digest (a pin the lock lacks: vendor it with tools/vendor_chart.py), or fix what the engine "
+    remediation="Fill the chart store: `mlops-infra charts pull` (with `--mirror` where github.com is unreachable) "
+                "stores every locked chart, verified against the lock's digest, and replaces a stored copy that was "
+                "refused; a chart the lock lacks cannot be pulled (the message says so). Or fix what the engine "
                 "refused (the message carries its words).",
     config=RENDERING_CONFIG,
 )
