@@ -126,15 +126,13 @@ class TeamWorkspace(pulumi.ComponentResource):
         tags = cfg.tags.for_environment(args.environment)
         labels = {"mlops.io/team": cfg.namespace}
         terms = _required(platform.team_workspace, "teamWorkspace", stack)
-        # Labelled as the platform asks (its services' ingress NetworkPolicies and the feature server admit them)
-        # and at the platform teams' Pod Security level (GPU images run under it).
+        # Labelled as the platform asks (its services and feature server admit them), at its teams' Pod Security level.
         ns = k8s.core.v1.Namespace(child(name, "ns"), metadata={"name": cfg.namespace, "labels": terms.apply(
             lambda t: namespace_labels(t["podSecurityLevel"], {**t["namespaceLabels"], **labels}))},
             opts=child_options(self))
         ns_name = ns.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         _egress_guard(name, self, ns_name, labels, terms)
-        platform.egress_guarded_namespaces.apply(lambda guarded: refuse(name, [unlisted_guard_problem(
-            cfg.namespace, guarded, stack)]))
+        _refuse_unlisted_guard(name, cfg.namespace, platform.egress_guarded_namespaces, stack)
         self.env_from = _credentials(name, self, ns_name, cfg.namespace, list(cfg.credentials), terms)
         k8s.core.v1.ResourceQuota(
             child(name, "gpu-quota"),
@@ -207,6 +205,11 @@ def _egress_guard(name: str, parent: pulumi.Resource, namespace: pulumi.Input[st
         metadata={"name": "allow-platform-egress", "namespace": namespace, "labels": labels},
         spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": terms.apply(allowed)},
         opts=child_options(parent))
+
+
+def _refuse_unlisted_guard(name: str, namespace: str, guarded: pulumi.Output[Any], stack: str) -> None:
+    """Refuse the egress guard `_egress_guard` writes in `namespace` unless the platform lists it as guarded."""
+    guarded.apply(lambda g: refuse(name, [unlisted_guard_problem(namespace, g, stack)]))
 
 
 def _credentials(name: str, parent: pulumi.Resource, namespace: pulumi.Input[str], ns: str, services: list[str],

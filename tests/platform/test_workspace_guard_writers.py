@@ -90,14 +90,14 @@ def test_a_refused_grant_names_the_stack_that_writes_the_clients_guard(tmp_path:
     outputs = planned("prod").outputs
     platform_writes = guards_in(planned("prod"))
     assert set(outputs["egressGuardedWorkspaces"]) == set(each(outputs["egressGuardedNamespaces"])) - platform_writes
-    for i, ns in enumerate(each(sorted(outputs["egressGuardedNamespaces"]))):
-        message = grant_refusal(tmp_path / str(i), ns)
+    for ns in each(sorted(outputs["egressGuardedNamespaces"])):
+        message = grant_refusal(tmp_path / ns, ns)
         assert f"client namespace {ns!r} is held to default-deny egress" in message
         writer = f"the team workspace stack of namespace {ns!r}"
         if ns in platform_writes:
             assert "run `pulumi up` on the platform stack (it writes that namespace's guard)" in message
             assert writer not in message
         else:
-            ws = plan_program(workspace(tmp_path / f"ws{i}", ns), "prod", stack_refs={REF: outputs})
+            ws = plan_program(workspace(tmp_path / f"ws-{ns}", ns), "prod", stack_refs={REF: outputs})
             assert ns in guards_in(ws)
             assert f"run `pulumi up` on the platform stack, then on {writer}" in message
