@@ -186,7 +186,8 @@ CONTRACT.update({
                            "unless its stack owns it (`clusterAddOnOwners`).",
                            required=False),
     "cluster_add_on_owners": Key("clusterAddOnOwners", "The stack that owns each add-on of `clusterAddOns` (add-on -> "
-                                 "`<organization>/<project>/<stack>`, or `<project>/<stack>`): this stack for its own "
+                                 "`<organization>/<project>/<stack>`; `<project>/<stack>` only for this stack when "
+                                 "the engine knows no organization): this stack for its own "
                                  "installs, the owner `cluster.addOnsInstalledElsewhere` names for another stack's "
                                  "(none for the list form). The owning stack's components may install it again, so "
                                  "its next `pulumi up` keeps it (blocks/cluster_add_ons.claim).", required=False),
@@ -213,6 +214,12 @@ CONTRACT.update({
                                   "pod's port) the guarded namespaces' egress admits "
                                   "(securityBaseline.consumerServicePorts; `[]`: none).", when=_egress_guarded,
                                   required=False, producer=_GUARDED),
+    # Which stack writes each guard (review of components alone, finding 2): the platform the teams', each team
+    # workspace stack its own namespace's (from `teamWorkspace.egressRules`, at its own `pulumi up`).
+    "egress_guarded_workspaces": Key("egressGuardedWorkspaces", "Of `egressGuardedNamespaces`, the team workspaces "
+                                     "(`cluster.workspaces`): their guard is written by the workspace stack, from "
+                                     "`teamWorkspace.egressRules` at its own `pulumi up`, not by the platform.",
+                                     when=_egress_guarded, required=False, producer=_GUARDED),
 })
 
 def all_keys() -> tuple[Key, ...]:

@@ -26,3 +26,7 @@ guards = bucket_guards(baseline, BucketGuardsArgs(
     deployer_role_arns=config.security_baseline.deployer_role_arns or ()))
 if guards.trail_arn is not None:
     pulumi.export("trailArn", guards.trail_arn)
+if baseline.secret_store_name is not None:
+    # The platform names this operator's ClusterSecretStore in cluster.externalSecretsStore (with externalSecrets
+    # in cluster.addOnsInstalledElsewhere, owned by this stack): its components sync Secrets through it.
+    pulumi.export("externalSecretsStore", baseline.secret_store_name)

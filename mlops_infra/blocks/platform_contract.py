@@ -50,9 +50,10 @@ PLATFORM_PRODUCERS["s3_gateway_endpoint_id"] = "network.existingVpc.s3GatewayEnd
 
 # The teams' egress guard (third review of #29, finding 2): optional, read as "nothing guarded".
 PLATFORM_OUTPUTS.update({"egress_guarded_namespaces": "egressGuardedNamespaces",
-                         "consumer_service_ports": "consumerServicePorts"})
-PLATFORM_PRODUCERS.update({attr: "securityBaseline.exfiltrationGuards: true"
-                           for attr in ("egress_guarded_namespaces", "consumer_service_ports")})
+                         "consumer_service_ports": "consumerServicePorts",
+                         "egress_guarded_workspaces": "egressGuardedWorkspaces"})
+PLATFORM_PRODUCERS.update({attr: "securityBaseline.exfiltrationGuards: true" for attr in (
+    "egress_guarded_namespaces", "consumer_service_ports", "egress_guarded_workspaces")})
 
 def _output_key(attr: str) -> str:
     """The platform's output name for a contract attribute (`PLATFORM_OUTPUTS`)."""

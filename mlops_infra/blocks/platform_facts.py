@@ -74,5 +74,16 @@ def guarded_client_problems(clients: Iterable[object], ports: Iterable[ServicePo
     return [f"client namespace {ns!r} is held to default-deny egress by the platform's exfiltration guards (its "
             f"`egressGuardedNamespaces` output; NetworkPolicy `allow-platform-egress`), which admit other stacks' "
             f"Services only on the ports its `consumerServicePorts` output lists, so its pods could not reach this "
-            f"component: add {fix} to the platform's securityBaseline.consumerServicePorts and run `pulumi up` on the "
-            f"platform stack, or grant a namespace it does not guard" for ns in guarded]
+            f"component: add {fix} to the platform's securityBaseline.consumerServicePorts and run `pulumi up` on "
+            f"{_guard_writer(ns, cluster)}, or grant a namespace it does not guard" for ns in guarded]
+
+
+def _guard_writer(namespace: str, cluster: ClusterRefs) -> str:
+    """Where `pulumi up` rewrites `namespace`'s guard: the platform stack for its teams; for a team workspace (the
+    platform's `egressGuardedWorkspaces` output), the platform stack and then the workspace stack, which writes its
+    namespace's guard from the platform's `teamWorkspace.egressRules`."""
+    if namespace in cluster.egress_guarded_workspaces:
+        return (f"the platform stack, then on the team workspace stack of namespace {namespace!r} (it writes that "
+                "namespace's guard from the platform's `teamWorkspace.egressRules`; its pods stay blocked until its "
+                "next `pulumi up`)")
+    return "the platform stack (it writes that namespace's guard)"

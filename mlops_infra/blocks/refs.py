@@ -123,6 +123,10 @@ class ClusterRefs:
     egress_guarded_namespaces: frozenset[str] = frozenset()
     """Namespaces another stack holds to default-deny egress (the platform's `egressGuardedNamespaces` output): their
     pods reach a Service here only on a port `consumer_service_ports` lists. Default: none."""
+    egress_guarded_workspaces: frozenset[str] = frozenset()
+    """Of `egress_guarded_namespaces`, those whose guard a team workspace stack writes, not the platform stack (the
+    platform's `egressGuardedWorkspaces` output): a change of the admitted ports reaches them at that stack's next
+    `pulumi up`. Default: none."""
     consumer_service_ports: frozenset[ServicePort] = frozenset()
     """The ports of other stacks' Services those namespaces' egress admits (the platform's `consumerServicePorts`
     output). Default: none."""
@@ -233,6 +237,7 @@ class ClusterRefs:
                "external_secrets_store": _optional_value(ref, "external_secrets_store"),
                "occupied_namespaces": frozenset(_optional_value(ref, "platform_namespaces") or ()),
                "egress_guarded_namespaces": frozenset(_optional_value(ref, "egress_guarded_namespaces") or ()),
+               "egress_guarded_workspaces": frozenset(_optional_value(ref, "egress_guarded_workspaces") or ()),
                "consumer_service_ports": frozenset(
                    ServicePort(str(p["namespace"]), int(p["port"]))
                    for p in _optional_value(ref, "consumer_service_ports") or () if isinstance(p, Mapping)),

@@ -210,9 +210,10 @@ class ClusterConfig(ConfigModel):
     add_ons_installed_elsewhere: dict[str, str] | list[str] = Field(
         default_factory=dict, description="Cluster-wide singletons (`clusterAddOns` names, mlops_infra.blocks."
         "cluster_add_ons.ADD_ONS, e.g. `kserve`, `loadBalancerController`) another stack installed on this cluster, "
-        "each mapped to the stack that owns it, as a StackReference names it: `<organization>/<project>/<stack>` "
-        "(a self-managed backend's organization is `organization`) or `<project>/<stack>` (any organization), "
-        "e.g. `kserve: organization/model_serving/dev`. The platform lists them in its `clusterAddOns` output and "
+        "each mapped to the stack that owns it, fully qualified: `<organization>/<project>/<stack>` (a "
+        "self-managed backend's organization is `organization`), e.g. `kserve: organization/model_serving/dev`; a "
+        "two-part name is refused (Pulumi Cloud reads it as `<organization>/<stack>`). The platform lists them in "
+        "its `clusterAddOns` output and "
         "their owners in `clusterAddOnOwners`: no other stack installs them again, and the owning stack's next plan "
         "keeps its own (blocks/cluster_add_ons.claim matches the owner against pulumi.get_organization(), "
         "get_project() and get_stack()). The platform uses `kserve` and `gpuSoftware` listed here instead of "
@@ -222,9 +223,21 @@ class ClusterConfig(ConfigModel):
         "plan is refused until it is named. Default: none.")
     external_secrets_store: K8sName | None = Field(
         None, description="The ClusterSecretStore of the External Secrets operator another stack installed "
-        "(`externalSecrets` in addOnsInstalledElsewhere): required then, refused otherwise. The platform exports it "
-        "as `externalSecretsStore` (components alone on the cluster need it) and its own components that sync "
-        "Secrets through the operator rely on it running. Default: none.")
+        "(`externalSecrets` in addOnsInstalledElsewhere): required then, refused otherwise. That operator must "
+        "serve `external-secrets.io/v1`, the API version of every ExternalSecret and SecretStore the platform and "
+        "components write (External Secrets 0.17.0 or newer, which serves only v1; v1beta1-only releases fail "
+        "them). The platform exports it as `externalSecretsStore` (components alone on the cluster need it; "
+        "examples/security_baseline exports its own) and its own components that sync Secrets through the operator "
+        "rely on it running. Default: none.")
+    gpu_software_elsewhere_serves: list[K8sName] = Field(
+        default_factory=list, description="Only with `gpuSoftware` in addOnsInstalledElsewhere: the gpuPools (by "
+        "name) the other stack's GpuSoftware serves although this library's GpuSoftware would not by default, a "
+        "pool tainted other than nvidia.com/gpu:NoSchedule (its DaemonSets tolerate that taint alone) or with "
+        "`efa: true` (its EFA plugin runs only for EFA pools it is given). List one only when that stack's "
+        "GpuSoftware is given a pool with the same taint (and EFA), e.g. examples/cluster_addons with the same "
+        "gpuPools: the platform cannot see it, refuses such a pool otherwise (no device plugin on its nodes: no "
+        "`nvidia.com/gpu`, pods stay Pending), and exports in `teamWorkspace.gpuSoftware` only the tolerations "
+        "and EFA plugin known from the default and these pools. Default: none.")
     container_insights: bool = Field(
         True, description="Install the amazon-cloudwatch-observability add-on (CloudWatch agent + Fluent Bit) with "
         "its encrypted log groups: Container Insights metrics such as cluster_failed_node_count. Billed per "

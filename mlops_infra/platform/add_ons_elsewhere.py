@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from ..blocks.cluster_add_ons import ADD_ONS
 from ..compute.config import ClusterConfig
 from ..compute.gpu_config import GpuPlatformConfig, GpuPoolConfig, autoscaler_needed
+from ..compute.gpu_software import tolerations
 from ..config.base import Problem
 from ..observability.config import MonitoringConfig
 from ..pipelines.config import OrchestrationConfig
@@ -23,9 +24,11 @@ from ..serving.config import ServingConfig, ServingEngineConfig
 
 KEY = "cluster.addOnsInstalledElsewhere"
 STORE_KEY = "cluster.externalSecretsStore"
-STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){1,2}")
-"""An owning stack as a StackReference names it: `<organization>/<project>/<stack>` (a self-managed backend's
-organization is `organization`), or `<project>/<stack>` (any organization; blocks/stack_identity.is_this_stack)."""
+SERVES_KEY = "cluster.gpuSoftwareElsewhereServes"
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+"""An owning stack, fully qualified: `<organization>/<project>/<stack>` (a self-managed backend's organization is
+`organization`). A two-part `<a>/<b>` is ambiguous (Pulumi Cloud reads it as `<organization>/<stack>`), so config
+refuses it."""
 _TRAINING_OPERATORS = {"kubeflow": "kubeflowTrainer", "kuberay": "kuberay"}  # compute/training_foundations.py
 USED_FROM_ELSEWHERE = ("gpuSoftware", "kserve")
 """Add-ons the platform uses, instead of installing its own, when another stack installed them (listed in `KEY`):
@@ -90,6 +93,18 @@ def platform_add_ons(cluster: ClusterConfig, gpu: GpuPlatformConfig, pools: Sequ
     return found
 
 
+def owner_problem(add_on: str, owner: str) -> str:
+    """Why `owner` (not `<organization>/<project>/<stack>`) does not name the stack that installed `add_on`."""
+    fix = (f"name the stack that installed {add_on!r} fully qualified, <organization>/<project>/<stack> (a self-managed "
+           "backend's organization is `organization`, e.g. organization/model_serving/dev)")
+    parts = owner.split("/")
+    if len(parts) == 2 and all(STACK_NAME.fullmatch(f"o/{p}/s") for p in parts):
+        return (f"{owner!r} is ambiguous (Pulumi Cloud reads a two-part name as <organization>/<stack>, not "
+                f"<project>/<stack>): {fix}; if it is <project>/<stack>, write "
+                f"<organization>/{owner} (organization/{owner} on a self-managed backend)")
+    return f"{owner!r} is not a stack: {fix}"
+
+
 def elsewhere_problems(cluster: ClusterConfig, installs: dict[str, str]) -> Iterable[Problem]:
     """Each add-on listed as installed elsewhere that is unknown, listed twice (list form), or installed by this
     config too (one problem naming both, and how to turn the platform's off); `externalSecrets` listed without the
@@ -103,9 +118,7 @@ def elsewhere_problems(cluster: ClusterConfig, installs: dict[str, str]) -> Iter
         elif add_on in keys[:i]:
             yield path, f"duplicate add-on {add_on!r}"
         elif isinstance(listed, dict) and not STACK_NAME.fullmatch(listed[add_on]):
-            yield (path, f"{listed[add_on]!r} is not a stack: name the stack that installed {add_on!r} as a "
-                   "StackReference does, <organization>/<project>/<stack> (e.g. organization/model_serving/dev on a "
-                   "self-managed backend) or <project>/<stack>")
+            yield path, owner_problem(add_on, listed[add_on])
         elif add_on in installs:
             yield (path, f"{add_on!r} is installed by another stack, but {installs[add_on]} makes the platform "
                    "install it too (a second install collides: Helm 'cannot re-use a name', AlreadyExists): "
@@ -116,3 +129,39 @@ def elsewhere_problems(cluster: ClusterConfig, installs: dict[str, str]) -> Iter
     elif "externalSecrets" not in keys and cluster.external_secrets_store is not None:
         yield (STORE_KEY, f"only for an External Secrets operator another stack installed (externalSecrets in "
                f"{KEY}); the platform's own operator names its store itself")
+
+
+def served_elsewhere(cluster: ClusterConfig, pools: Sequence[GpuPoolConfig]) -> list[GpuPoolConfig]:
+    """The pools whose device plugin the stack owning `gpuSoftware` runs, as far as the platform knows: those this
+    library's GpuSoftware serves by default (untainted, or tainted as it tolerates, and no EFA) and those
+    `SERVES_KEY` says it serves."""
+    default = {(t["key"], t["effect"]) for t in tolerations([])}
+    return [p for p in pools if p.name in cluster.gpu_software_elsewhere_serves
+            or (not p.efa and (p.taint is None or (p.taint.key, p.taint.k8s_effect) in default))]
+
+
+def gpu_elsewhere_problems(cluster: ClusterConfig, pools: Sequence[GpuPoolConfig]) -> Iterable[Problem]:
+    """With `gpuSoftware` installed elsewhere, the platform's GPU pools that stack's GpuSoftware is not known to
+    serve (one problem naming them); `SERVES_KEY` without `gpuSoftware` listed, or naming no platform pool."""
+    serves = cluster.gpu_software_elsewhere_serves
+    if "gpuSoftware" not in cluster.add_ons_elsewhere:
+        if serves:
+            yield SERVES_KEY, f"only with gpuSoftware in {KEY}: the platform's own GpuSoftware serves its pools"
+        return
+    if unknown := sorted(set(serves) - {p.name for p in pools}):
+        yield SERVES_KEY, f"{unknown} are not gpuPools of this platform"
+    known = {p.name for p in served_elsewhere(cluster, pools)}
+    if unserved := [p for p in pools if p.name not in known]:
+        default = ", ".join(f"{t['key']}:{t['effect']}" for t in tolerations([]))
+        why = "; ".join(f"{p.name!r} ({', '.join(_unserved_by_default(p))})" for p in unserved)
+        yield ("gpuPools", f"gpuSoftware is installed by another stack ({KEY}), whose GpuSoftware tolerates only "
+               f"{default} and runs no EFA plugin unless given such pools, so these pools' nodes would get no device "
+               f"plugin (no nvidia.com/gpu: their pods stay Pending): {why}. Give that stack's GpuSoftware the same "
+               f"pools and list them in {SERVES_KEY}, or drop their taint (or efa)")
+
+
+def _unserved_by_default(pool: GpuPoolConfig) -> list[str]:
+    default = {(t["key"], t["effect"]) for t in tolerations([])}
+    taint = (pool.taint.key, pool.taint.k8s_effect) if pool.taint is not None else None
+    return [*([f"taint {taint[0]}:{taint[1]}"] if taint is not None and taint not in default else []),
+            *(["efa: true"] if pool.efa else [])]

@@ -26,7 +26,7 @@ from ..pipelines.prefect_config import prefect_problems
 from ..registry.config import INGRESS_NEEDS, MlflowModelRegistryConfig, ModelRegistryConfig
 from ..security.config import SecurityBaselineConfig
 from ..serving.config import ServingConfig, ServingEngineConfig
-from .add_ons_elsewhere import ESO_FIX, elsewhere_problems, platform_add_ons, runs_external_secrets
+from .add_ons_elsewhere import ESO_FIX, elsewhere_problems, gpu_elsewhere_problems, platform_add_ons, runs_external_secrets
 
 DataClassification = Literal["public", "internal", "confidential", "restricted"]
 
@@ -163,6 +163,7 @@ class PlatformConfig(ConfigModel):
         yield from serving_problems(self)
         yield from elsewhere_problems(self.cluster, platform_add_ons(
             self.cluster, self.gpu, self.gpu_pools, self.monitoring, self.security_baseline, self.serving, self.orchestration))
+        yield from gpu_elsewhere_problems(self.cluster, self.gpu_pools)
         if isinstance(self.feature_store, FeastFeatureStoreConfig):
             for path, msg in self.feature_store.network_problems(private):
                 yield f"featureStore.{path}", msg

@@ -328,6 +328,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                                                 | set(self.config.cluster.workspaces)) if guarded else None,
             "consumer_service_ports": [{"namespace": p.namespace, "port": p.port} for p in sb.consumer_service_ports]
             if guarded else None,
+            # ...and which of those a workspace stack guards (its own `pulumi up` applies a change of the ports).
+            "egress_guarded_workspaces": sorted(self.config.cluster.workspaces) if guarded else None,
             "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.refs.identity.oidc_issuer,
             "vpc_id": network.vpc_id, "vpc_cidr": network.vpc_cidr, "private_subnet_ids": network.private_subnet_ids,
             "cluster_security_group_id": cluster.refs.cluster_security_group_id,

@@ -21,7 +21,9 @@ class TeamWorkspaceConfig(ConfigModel):
     platform_stack: str = Field(
         ..., pattern=r"^[\w.-]+/[\w.-]+/[\w.-]+$",
         description="The platform stack to build on, `<org>/<project>/<stack>`. Required.")
-    namespace: K8sName = Field(..., description="The team's namespace. Required.")
+    namespace: K8sName = Field(..., description="The team's namespace. When the platform guards its teams' egress "
+        "(securityBaseline.exfiltrationGuards), the workspace writes that guard here, so the platform must list the "
+        "namespace in `cluster.workspaces` (its `egressGuardedNamespaces` output): refused otherwise. Required.")
     gpu_quota: int = Field(4, ge=0, le=1024, description="Quota on requests.nvidia.com/gpu. Default: 4.")
     service_account: K8sName = Field("workload", description="ServiceAccount the team's jobs run as. Default: workload.")
     tags: TagsConfig = Field(..., description="Cost and ownership tags of the team. Required.")

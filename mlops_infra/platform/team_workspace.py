@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from ..blocks.identity import IRSA_ROLE_ANNOTATION, ClusterIdentity, WorkloadIdentity, WorkloadIdentityArgs
 from ..blocks.namespace import PLATFORM_CLIENT, namespace_labels
 from ..blocks.naming import child, child_options, retyped
-from ..blocks.refs import ClusterRefs, NetworkRefs, NodeRefs
+from ..blocks.refs import ClusterRefs, NetworkRefs, NodeRefs, refuse
 from ..blocks.stack_outputs import MissingStackOutput, known_value
 from ..compute.cluster_autoscaler import needed as autoscaler_needed
 from ..compute.gpu_config import GpuPoolConfig
@@ -28,6 +28,7 @@ from ..registry.mlflow_users import CREDENTIALS_SECRET as MLFLOW_SECRET
 from ..registry.mlflow_users import PASSWORD_ENV, USERNAME_ENV
 from ..security.exfiltration_guards import api_egress_rules
 from ..security.secrets_delivery import ESO_API_VERSION
+from .add_ons_elsewhere import served_elsewhere
 from .config import PlatformConfig
 from .team_config import TeamWorkspaceConfig
 from .workspace_credentials import STORE_SERVICE_ACCOUNT
@@ -43,9 +44,13 @@ def workspace_terms(config: PlatformConfig,
     teams' Pod Security level), the egress the platform's guard allows its team namespaces on top of default-deny
     (`egressRules`, Kubernetes NetworkPolicy egress rules; `[{}]`, all egress, when the teams' egress is not
     guarded), what each listed workspace reads its credentials with (`credentials`, by namespace:
-    platform/workspace_credentials.py), and the GPU software the platform runs for any pool (`gpuSoftware`: None
-    without GPU pools, then nothing serves a GPU)."""
-    gpu = config.gpu
+    platform/workspace_credentials.py), and the GPU software that serves the platform's pools (`gpuSoftware`: None
+    without GPU pools; with `gpuSoftware` installed elsewhere, only what the platform knows that stack's serves)."""
+    gpu, pools = config.gpu, config.gpu_pools
+    elsewhere = "gpuSoftware" in config.cluster.add_ons_elsewhere
+    # Another stack's GpuSoftware: only what is known of it, the default tolerations and the pools config says it
+    # serves (platform/add_ons_elsewhere.served_elsewhere); the platform refuses any other pool.
+    known = served_elsewhere(config.cluster, pools) if elsewhere else pools
     return {
         # Unguarded teams reach anything: one rule that allows all egress (not null, which an output may drop).
         "egressRules": api_egress_rules(egress_rules) if egress_rules is not None else [{}],
@@ -53,14 +58,27 @@ def workspace_terms(config: PlatformConfig,
         "namespaceLabels": {**PLATFORM_CLIENT, FEATURE_CLIENT_LABEL: "true"},
         "podSecurityLevel": TRAINING_LEVEL,
         "gpuSoftware": {
-            "software": gpu.software,
+            "software": None if elsewhere else gpu.software,  # another stack's choice: unknown here
             # The device plugin (or the operator's DaemonSets) selects `nvidia.com/gpu.present=true` nodes and
             # tolerates these taints (compute/gpu_software.py).
-            "tolerations": [{"key": t["key"], "effect": t["effect"]} for t in tolerations(config.gpu_pools)],
-            "efaPlugin": installs_efa_plugin(gpu, config.gpu_pools),
-            "clusterAutoscaler": autoscaler_needed(config.cluster.system_nodes, gpu, config.gpu_pools),
-        } if config.gpu_pools else None,
+            "tolerations": [{"key": t["key"], "effect": t["effect"]} for t in tolerations(known)],
+            "efaPlugin": any(p.efa for p in known) if elsewhere else installs_efa_plugin(gpu, pools),
+            "clusterAutoscaler": autoscaler_needed(config.cluster.system_nodes, gpu, pools),
+        } if pools else None,
     }
+
+
+def unlisted_guard_problem(namespace: str, guarded: Sequence[str] | None, stack: str) -> str | None:
+    """The workspace writes the platform teams' egress guard in `namespace`, which the platform's
+    `egressGuardedNamespaces` output (`guarded`; None: the teams' egress is not guarded) does not list: a component
+    alone would then grant it a Service its pods cannot reach (blocks/platform_facts.guarded_client_problems)."""
+    if guarded is None or namespace in guarded:
+        return None
+    return (f"namespace {namespace!r} would be held to default-deny egress (NetworkPolicies default-deny-egress and "
+            f"allow-platform-egress, from the platform's teamWorkspace.egressRules), but platform stack {stack!r} "
+            "does not list it in its `egressGuardedNamespaces` output, which components alone read to refuse a "
+            f"grant its pods could not use: add {namespace!r} to the platform's cluster.workspaces and run `pulumi "
+            "up` on the platform stack first")
 
 
 def gpu_pool_problems(pool: GpuPoolConfig, software: dict[str, Any] | None) -> list[str]:
@@ -108,13 +126,13 @@ class TeamWorkspace(pulumi.ComponentResource):
         tags = cfg.tags.for_environment(args.environment)
         labels = {"mlops.io/team": cfg.namespace}
         terms = _required(platform.team_workspace, "teamWorkspace", stack)
-        # Labelled as the platform asks (its services' ingress NetworkPolicies and the feature server admit them)
-        # and at the platform teams' Pod Security level (GPU images run under it).
+        # Labelled as the platform asks (its services and feature server admit them), at its teams' Pod Security level.
         ns = k8s.core.v1.Namespace(child(name, "ns"), metadata={"name": cfg.namespace, "labels": terms.apply(
             lambda t: namespace_labels(t["podSecurityLevel"], {**t["namespaceLabels"], **labels}))},
             opts=child_options(self))
         ns_name = ns.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name))
         _egress_guard(name, self, ns_name, labels, terms)
+        _refuse_unlisted_guard(name, cfg.namespace, platform.egress_guarded_namespaces, stack)
         self.env_from = _credentials(name, self, ns_name, cfg.namespace, list(cfg.credentials), terms)
         k8s.core.v1.ResourceQuota(
             child(name, "gpu-quota"),
@@ -187,6 +205,11 @@ def _egress_guard(name: str, parent: pulumi.Resource, namespace: pulumi.Input[st
         metadata={"name": "allow-platform-egress", "namespace": namespace, "labels": labels},
         spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": terms.apply(allowed)},
         opts=child_options(parent))
+
+
+def _refuse_unlisted_guard(name: str, namespace: str, guarded: pulumi.Output[Any], stack: str) -> None:
+    """Refuse the egress guard `_egress_guard` writes in `namespace` unless the platform lists it as guarded."""
+    guarded.apply(lambda g: refuse(name, [unlisted_guard_problem(namespace, g, stack)]))
 
 
 def _credentials(name: str, parent: pulumi.Resource, namespace: pulumi.Input[str], ns: str, services: list[str],

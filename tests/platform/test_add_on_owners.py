@@ -6,16 +6,21 @@ install off, would make Pulumi delete the add-on); any other stack is refused, t
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from mlops_infra.cli.main import main
+from mlops_infra.config import ConfigError
 from mlops_infra.plan import PlanError, plan_program
+from mlops_infra.platform.add_ons_elsewhere import KEY
+from mlops_infra.platform.loader import load_platform_config
 from tests.add_on_claims import CLAIMS, recording
 from tests.conftest import EXAMPLES
 from tests.nonempty import each
+from tests.platform.test_add_ons_elsewhere import with_elsewhere
 from tests.test_examples import cases, plan, platform_outputs
 
 OTHER = "organization/another-team/prod"
@@ -71,6 +76,7 @@ def test_the_owning_stack_plans_its_add_on_again_and_every_other_stack_is_refuse
 
 
 def test_an_owner_without_organization_matches_project_and_stack() -> None:
+    """An older platform's outputs may carry `<project>/<stack>` (config now refuses it: test below): still read."""
     plan("model_serving", "dev")  # what it claims (CLAIMS)
     reference, outputs = listed("model_serving", "dev", "model_serving/dev")
     assert plan_program(EXAMPLES / "model_serving", "dev", stack_refs={reference: outputs}).of_type(
@@ -78,6 +84,32 @@ def test_an_owner_without_organization_matches_project_and_stack() -> None:
     reference, outputs = listed("model_serving", "dev", "model_serving/prod")
     with pytest.raises(PlanError, match="installed by stack 'model_serving/prod'"):
         plan_program(EXAMPLES / "model_serving", "dev", stack_refs={reference: outputs})
+
+
+def test_a_two_part_owner_is_refused_with_the_fully_qualified_name_its_owner_plans_under() -> None:
+    """`<a>/<b>` is `<organization>/<stack>` on Pulumi Cloud (review of components alone, finding 7): config refuses
+    it, and the name its fix gives (here the plan engine's organization, a self-managed backend's) lets the owning
+    stack plan its add-on again once the platform exports it."""
+    two_part = f"{project('model_serving')}/dev"
+    with pytest.raises(ConfigError) as info:
+        load_platform_config(with_elsewhere("dev", {"kserve": two_part}))
+    (problem,) = [p for p in info.value.problems if p.startswith(f"{KEY}.kserve")]
+    assert "ambiguous" in problem
+    fixes = re.findall(r"\((organization/\S+) on a self-managed backend\)", problem)
+    assert fixes == [f"organization/{two_part}"]
+    assert not [p for p in problems_of(with_elsewhere("dev", {"kserve": fixes[0]})) if p.startswith(KEY)]
+    plan("model_serving", "dev")
+    reference, outputs = listed("model_serving", "dev", fixes[0])
+    assert plan_program(EXAMPLES / "model_serving", "dev", stack_refs={reference: outputs}).of_type(
+        "kubernetes:helm.sh/v3:Release")
+
+
+def problems_of(raw: dict[str, object]) -> list[str]:
+    try:
+        load_platform_config(raw)
+    except ConfigError as err:
+        return list(err.problems)
+    return []
 
 
 def test_an_add_on_listed_with_no_owner_tells_its_owner_what_the_platform_must_say() -> None:

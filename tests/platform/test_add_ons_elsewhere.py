@@ -98,9 +98,9 @@ def test_an_owner_is_a_stack_name() -> None:
     with pytest.raises(ConfigError) as info:
         load_platform_config(with_elsewhere("dev", {"kserve": "the serving team"}))
     assert [p for p in info.value.problems if p.startswith(KEY)] == [
-        f"{KEY}.kserve: 'the serving team' is not a stack: name the stack that installed 'kserve' as a StackReference "
-        "does, <organization>/<project>/<stack> (e.g. organization/model_serving/dev on a self-managed backend) or "
-        "<project>/<stack>"]
+        f"{KEY}.kserve: 'the serving team' is not a stack: name the stack that installed 'kserve' fully qualified, "
+        "<organization>/<project>/<stack> (a self-managed backend's organization is `organization`, e.g. "
+        "organization/model_serving/dev)"]
 
 
 def test_only_known_add_ons_once_each() -> None:
@@ -120,7 +120,7 @@ def test_the_platform_lists_add_ons_installed_elsewhere_and_their_owners_in_its_
     assert not {"kserve", "loadBalancerController"} & set(dev["clusterAddOns"])
     assert dev["loadBalancerController"] is False
     assert dev["clusterAddOnOwners"] == dict.fromkeys(each(dev["clusterAddOns"]), "organization/mlops-platform/dev")
-    elsewhere = {"kserve": "model_serving/dev", "loadBalancerController": OWNER}
+    elsewhere = {"kserve": "organization/model_serving/dev", "loadBalancerController": OWNER}
     outputs = planned_variant("dev", cluster={"addOnsInstalledElsewhere": elsewhere}).outputs
     assert outputs["clusterAddOns"] == sorted({*dev["clusterAddOns"], *elsewhere})
     assert outputs["clusterAddOnOwners"] == {**dev["clusterAddOnOwners"], **elsewhere}

@@ -14,6 +14,7 @@ from mlops_infra.plan import Inventory
 from mlops_infra.platform.add_ons_elsewhere import KEY, STORE_KEY
 from mlops_infra.platform.loader import load_platform_config
 from tests.conftest import EXAMPLES, planned, planned_variant
+from tests.nonempty import each
 from tests.platform.test_add_ons_elsewhere import raw_config, with_elsewhere
 from tests.platform.test_external_secrets_alone import without_operator
 from tests.platform.test_standalone import PLATFORM_STACK
@@ -23,6 +24,8 @@ STORE = "shared-secrets"
 ELSEWHERE = {"addOnsInstalledElsewhere": {"externalSecrets": OWNER}, "externalSecretsStore": STORE}
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 RELEASE = "kubernetes:helm.sh/v3:Release"
+CLUSTER_SECRET_STORE = "kubernetes:external-secrets.io/v1:ClusterSecretStore"
+SB_OWNER = "organization/security_baseline/dev"
 
 
 def with_components() -> Inventory:
@@ -102,3 +105,30 @@ def test_the_platforms_own_refusals_name_the_other_stacks_operator_too(component
                for p in info.value.problems), info.value.problems
     raw["cluster"] = {**raw["cluster"], **ELSEWHERE}
     load_platform_config(raw)
+
+
+def test_the_security_baseline_examples_store_round_trips_into_the_platforms_config() -> None:
+    """examples/security_baseline installs an operator and exports its ClusterSecretStore (review of components
+    alone, finding 6): that value in cluster.externalSecretsStore loads, the platform (which syncs its components'
+    Secrets through that operator) exports it, and a component alone plans on those outputs."""
+    from mlops_infra.plan import plan_program
+    from tests.test_examples import plan
+
+    owner = plan("security_baseline", "dev")
+    store = owner.outputs["externalSecretsStore"]
+    assert {r.inputs["metadata"]["name"] for r in owner.of_type(CLUSTER_SECRET_STORE)} == {store}
+    inv = planned_variant("dev", cluster={"addOnsInstalledElsewhere": {"externalSecrets": SB_OWNER},
+                                          "externalSecretsStore": store}, data={"lakefs": {"enabled": True}})
+    assert inv.outputs["externalSecretsStore"] == store
+    assert inv.of_type(EXTERNAL_SECRET) and "external-secrets" not in {r.inputs.get("chart") for r in inv.of_type(RELEASE)}
+    assert plan_program(EXAMPLES / "lakefs", "dev", stack_refs={PLATFORM_STACK: inv.outputs}).of_type(EXTERNAL_SECRET)
+
+
+def test_the_store_key_names_the_api_version_the_platforms_custom_resources_use() -> None:
+    """The other stack's operator must serve what the platform writes (finding 10)."""
+    from mlops_infra.compute.config import ClusterConfig
+
+    versions = {r.type.split(":")[1] for r in with_components().resources
+                if r.type.startswith("kubernetes:external-secrets.io/")}
+    (version,) = each(versions)
+    assert f"`{version}`" in str(ClusterConfig.model_fields["external_secrets_store"].description)
