@@ -184,14 +184,13 @@ def pull(entries: Sequence[Mapping[str, Any]], store: Path, roots: list[Path], b
                 continue
             built = Path(tmp) / "build" / folder_of(entry)
             try:
-                with _store_lock(store):
+                with _store_lock(store):  # yields only after the lock is released: a slow caller blocks no pull
                     present = stored_copy(entry, roots)  # another pull may have stored it while this one waited
-                    if present is not None:
-                        yield Pulled(folder_of(entry), present, fetched=False)
-                        continue
-                    (_build_chart if "dir" in entry else _build_bases)(entry, built, fetcher)
-                    stored = _store(entry, built, store, Path(tmp) / "old")
-                yield Pulled(folder_of(entry), stored, fetched=True)
+                    if present is None:
+                        (_build_chart if "dir" in entry else _build_bases)(entry, built, fetcher)
+                        stored = _store(entry, built, store, Path(tmp) / "old")
+                yield (Pulled(folder_of(entry), present, fetched=False) if present is not None
+                       else Pulled(folder_of(entry), stored, fetched=True))
             except OSError as e:
                 shutil.rmtree(built, ignore_errors=True)
                 yield PullError(f"{folder_of(entry)}: {e}; nothing stored")

@@ -203,7 +203,7 @@ def cert_manager_values(*, keep_crds: bool) -> dict[str, Any]:
     `keep_crds` (`ModelServingArgs.keep_crds_on_delete`): `crds.keep`, the chart's `helm.sh/resource-policy: keep`
     on its CRDs, so `helm uninstall` (the owning stack destroyed, or its install dropped) leaves them and every
     Certificate and Issuer other stacks made. A kept CRD keeps its `meta.helm.sh/release-name`: Helm adopts it in a
-    later install under the same release name and namespace (`mlops:releaseNames: explicit`, the default) and
+    later install under the same release name and namespace (`mlops:helmReleaseNames: explicit`, the default) and
     refuses one under another; docs/teardown.md says how to remove them deliberately."""
     small = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "100m", "memory": "256Mi"}}
     return {"crds": {"enabled": True, "keep": keep_crds}, "resources": small,
