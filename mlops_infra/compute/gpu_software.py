@@ -33,10 +33,12 @@ DEVICE_PLUGIN_HARDENING: dict[str, Any] = {
 """The NVIDIA device plugin's values beyond placement (its remaining findings are waived in policies/config)."""
 
 EFA_PLUGIN_HARDENING: dict[str, Any] = {
-    # aws-efa-k8s-device-plugin 0.5.30: Helm merges this into the chart's `securityContext`, whose privileged, root
-    # and escalation stay (the plugin opens the /dev/infiniband devices; waived in policies/config). Seccomp and a
-    # read-only root are added: its only write is its socket in the mounted kubelet device-plugins dir.
-    "securityContext": {"readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}},
+    # aws-efa-k8s-device-plugin 0.5.30 renders `securityContext` as is. Its defaults are restated (Helm would keep
+    # them anyway; stated, the release shows them): privileged, root and escalation (the plugin opens the
+    # /dev/infiniband devices; waived in policies/config). Seccomp and a read-only root are added: its only write is
+    # its socket in the mounted kubelet device-plugins dir.
+    "securityContext": {"privileged": True, "allowPrivilegeEscalation": True, "runAsNonRoot": False, "runAsUser": 0,
+                        "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}},
     "resources": {"requests": {"cpu": "10m", "memory": "20Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
 }
 """The EFA device plugin's values beyond placement."""

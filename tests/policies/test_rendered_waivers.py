@@ -20,8 +20,11 @@ RENDERED_FROM_RELEASE = "kubernetes:helm.sh/v3:Release$"
 UNUSED_ANYWHERE = {("mlops-k8s-run-as-non-root", "*-metaflow-service")}
 """Kept for a copy of a stack that enables Metaflow, which no shipped stack does (test_own_stacks.py says so)."""
 
-ON_OUR_RESOURCES = {("mlops-k8s-run-as-non-root", "*-monitoring-dcgm")}
-"""Waivers on a resource the program declares (the dcgm-exporter release's values), not on a rendered object."""
+ON_OUR_RESOURCES = {("mlops-k8s-run-as-non-root", "*-monitoring-dcgm"), ("mlops-k8s-no-privileged", "*-gpu-software-efa"),
+                    ("mlops-k8s-no-privilege-escalation", "*-gpu-software-efa"),
+                    ("mlops-k8s-run-as-non-root", "*-gpu-software-efa")}
+"""Waivers on a resource the program declares (the dcgm-exporter and EFA plugin releases' values), not on a rendered
+object."""
 
 WAIVED_CHARTS = ("kube-prometheus-stack", "dcgm-exporter", "nvidia-device-plugin", "aws-efa-k8s-device-plugin",
                  "kubeflow-trainer", "cert-manager", "kserve-resources", "qdrant")
