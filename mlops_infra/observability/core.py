@@ -90,6 +90,28 @@ def _resources(cpu_request: str, cpu_limit: str, memory: str) -> dict[str, Any]:
     return {"requests": {"cpu": cpu_request, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory}}
 
 
+def _exporter_and_operator_values() -> dict[str, Any]:
+    """kube-prometheus-stack values of kube-state-metrics, the operator (and its certgen Jobs) and node-exporter."""
+    return {
+        # kube-state-metrics subchart: `metricLabelsAllowlist` becomes `--metric-labels-allowlist`.
+        "kube-state-metrics": {"metricLabelsAllowlist": [f"namespaces=[{','.join(KSM_NAMESPACE_LABELS)}]"],
+                               "resources": _resources("25m", "200m", "256Mi")},
+        # The operator, and the certgen Jobs (`admissionWebhooks.patch.resources` is both the create and
+        # the patch Job's, templates/prometheus-operator/admission-webhooks/job-patch/).
+        "prometheusOperator": {"resources": _resources("25m", "200m", "256Mi"),
+                               "admissionWebhooks": {"patch": {
+                                   "resources": _resources("10m", "100m", "64Mi")}}},
+        # node-exporter keeps hostNetwork, hostPID and its /, /proc, /sys hostPaths (waived in
+        # policies/config, in the privileged monitoring namespace); it needs no capability and cannot
+        # escalate. Helm merges this into the subchart's readOnlyRootFilesystem: true.
+        "prometheus-node-exporter": {
+            "resources": _resources("20m", "200m", "64Mi"),
+            "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                         "capabilities": {"drop": ["ALL"]},
+                                         "seccompProfile": {"type": "RuntimeDefault"}}},
+    }
+
+
 RETENTION_SIZE_FRACTION = 0.8
 """The share of the Prometheus volume its size-based retention may fill (prometheus docs/storage.md: 80-85%)."""
 
@@ -180,22 +202,7 @@ class MonitoringCore(pulumi.ComponentResource):
                 **{component: {"enabled": False} for component in EKS_UNSCRAPABLE},
                 "defaultRules": {"rules": {group: False for group in EKS_UNSCRAPABLE_RULES}},
                 "prometheus": prometheus_values,
-                # kube-state-metrics subchart: `metricLabelsAllowlist` becomes `--metric-labels-allowlist`.
-                "kube-state-metrics": {"metricLabelsAllowlist": [f"namespaces=[{','.join(KSM_NAMESPACE_LABELS)}]"],
-                                       "resources": _resources("25m", "200m", "256Mi")},
-                # The operator, and the certgen Jobs (`admissionWebhooks.patch.resources` is both the create and
-                # the patch Job's, templates/prometheus-operator/admission-webhooks/job-patch/).
-                "prometheusOperator": {"resources": _resources("25m", "200m", "256Mi"),
-                                       "admissionWebhooks": {"patch": {
-                                           "resources": _resources("10m", "100m", "64Mi")}}},
-                # node-exporter keeps hostNetwork, hostPID and its /, /proc, /sys hostPaths (waived in
-                # policies/config, in the privileged monitoring namespace); it needs no capability and cannot
-                # escalate. Helm merges this into the subchart's readOnlyRootFilesystem: true.
-                "prometheus-node-exporter": {
-                    "resources": _resources("20m", "200m", "64Mi"),
-                    "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                                 "capabilities": {"drop": ["ALL"]},
-                                                 "seccompProfile": {"type": "RuntimeDefault"}}},
+                **_exporter_and_operator_values(),
                 "alertmanager": {
                     "enabled": True,
                     "serviceAccount": {"create": False, "name": alerts.service_account_name},
