@@ -10,7 +10,9 @@ G() { python tools/chart_values_fixture.py "$@"; }
 G --chart kube-prometheus-stack --version 82.1.0 --source prometheus-community/helm-charts \
   --git-dir "$M/prometheus-community+helm-charts/repo" --ref kube-prometheus-stack-82.1.0 --chart-dir charts/kube-prometheus-stack \
   --subchart "grafana=$M/grafana-community+helm-charts/repo:grafana-11.1.7:charts/grafana:grafana-community/helm-charts" \
-  --note "subchart grafana 11.1.7 (kube-prometheus-stack 82.1.0 Chart.yaml dependencies); the library sets no other subchart's values" \
+  --subchart "kube-state-metrics=$M/prometheus-community+helm-charts/repo:kube-state-metrics-7.1.0:charts/kube-state-metrics:prometheus-community/helm-charts" \
+  --subchart "prometheus-node-exporter=$M/prometheus-community+helm-charts/repo:prometheus-node-exporter-4.51.1:charts/prometheus-node-exporter:prometheus-community/helm-charts" \
+  --note "subcharts grafana 11.1.7, kube-state-metrics 7.1.0 and prometheus-node-exporter 4.51.1 (kube-prometheus-stack 82.1.0 Chart.yaml dependencies); the library sets no other subchart's values" \
   --out $D/kube-prometheus-stack-82.1.0.yaml
 G --chart prometheus-pushgateway --version 3.8.0 --source prometheus-community/helm-charts \
   --git-dir "$M/prometheus-community+helm-charts/repo" --ref prometheus-pushgateway-3.8.0 --chart-dir charts/prometheus-pushgateway \

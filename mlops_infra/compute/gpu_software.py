@@ -19,6 +19,30 @@ from ..blocks.refs import ClusterRefs, refuse
 from ..config import versions
 from .gpu_config import GpuPlatformConfig, GpuPoolConfig
 
+DEVICE_PLUGIN_HARDENING: dict[str, Any] = {
+    # nvidia-device-plugin 0.18.2: `securityContext` replaces the chart's default (no escalation, drop ALL) for the
+    # plugin container, so it restates it. Its state is the kubelet's device-plugins dir, /var/run/cdi, /mps and
+    # /dev/shm, all mounted, so the root filesystem is read-only. Root stays: the kubelet's socket dir is root's.
+    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                        "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}},
+    # Pod-level for the MPS control daemon too, whose containers the chart hard-codes privileged (waived).
+    "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+    # `resources` is every container's: the plugin's and the MPS control daemon's (and its mount init container).
+    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}},
+}
+"""The NVIDIA device plugin's values beyond placement (its remaining findings are waived in policies/config)."""
+
+EFA_PLUGIN_HARDENING: dict[str, Any] = {
+    # aws-efa-k8s-device-plugin 0.5.30 renders `securityContext` as is. Its defaults are restated (Helm would keep
+    # them anyway; stated, the release shows them): privileged, root and escalation (the plugin opens the
+    # /dev/infiniband devices; waived in policies/config). Seccomp and a read-only root are added: its only write is
+    # its socket in the mounted kubelet device-plugins dir.
+    "securityContext": {"privileged": True, "allowPrivilegeEscalation": True, "runAsNonRoot": False, "runAsUser": 0,
+                        "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}},
+    "resources": {"requests": {"cpu": "10m", "memory": "20Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+}
+"""The EFA device plugin's values beyond placement."""
+
 
 def tolerations(pools: Sequence[GpuPoolConfig]) -> list[dict[str, Any]]:
     """One toleration per distinct pool taint (key + effect, any value), plus the default GPU taint."""
@@ -61,7 +85,7 @@ class GpuSoftware(pulumi.ComponentResource):
             chart = PinnedChart(versions.DEVICE_PLUGIN.chart, versions.DEVICE_PLUGIN.repo, cfg.device_plugin_version)
             values: dict[str, Any] = {"tolerations": [*tol, {"key": "CriticalAddonsOnly", "operator": "Exists"}],
                                       "nodeSelector": {"nvidia.com/gpu.present": "true"},
-                                      "priorityClassName": "system-node-critical"}
+                                      "priorityClassName": "system-node-critical", **DEVICE_PLUGIN_HARDENING}
         else:
             chart = PinnedChart(versions.GPU_OPERATOR.chart, versions.GPU_OPERATOR.repo, cfg.gpu_operator_version)
             # dcgmExporter off (the chart's default is on): the platform's MonitoringCore runs its own dcgm-exporter
@@ -77,5 +101,6 @@ class GpuSoftware(pulumi.ComponentResource):
                 child(name, "efa"), PinnedChart(versions.EFA_PLUGIN.chart, versions.EFA_PLUGIN.repo,
                                                 cfg.efa_plugin_version),
                 parent=self, namespace=namespace,
-                values={"tolerations": tol, "nodeSelector": {"vpc.amazonaws.com/efa.present": "true"}})
+                values={"tolerations": tol, "nodeSelector": {"vpc.amazonaws.com/efa.present": "true"},
+                        **EFA_PLUGIN_HARDENING})
         self.register_outputs({"releaseName": self.release.name})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,6 +22,13 @@ TEAM_LABEL = "mlops.io/team"
 
 
 TRAINING_LEVEL: PodSecurityLevel = "baseline"
+KUBEFLOW_MANAGER: dict[str, Any] = {
+    "resources": {"requests": {"cpu": "25m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+    # Merged into the chart's manager.securityContext (2.3.0: non-root, no escalation, drop ALL, RuntimeDefault). The
+    # controller writes nothing locally: its webhook certificates are a Secret mounted read-only.
+    "securityContext": {"readOnlyRootFilesystem": True},
+}
+"""kubeflow-trainer `manager` values: the controller's resources and a read-only root filesystem."""
 """Pod Security Admission for team and operator namespaces: enforce `baseline` (GPU containers run as they are
 built); the namespace block warns and audits on `restricted` so teams see what to fix."""
 TRAINING_OPERATORS = {"kubeflow": "kubeflowTrainer", "kuberay": "kuberay"}
@@ -70,7 +78,8 @@ class TrainingFoundations(pulumi.ComponentResource):
             op_ns = namespace(child(name, "operator-ns"), self, cfg.training_operator.namespace, level=TRAINING_LEVEL,
                               labels=args.labels)
             values = {"kuberay": {"resources": helm_resources("100m", "512Mi")},
-                      "kubeflow": {"runtimes": cfg.training_operator.runtimes_values()}}[cfg.training_operator.kind]
+                      "kubeflow": {"runtimes": cfg.training_operator.runtimes_values(),
+                                   "manager": KUBEFLOW_MANAGER}}[cfg.training_operator.kind]
             self.operator = release(
                 child(name, cfg.training_operator.kind), PinnedChart(chart.chart, chart.repo, chart.version),
                 parent=self, namespace=op_ns,

@@ -66,6 +66,50 @@ EKS_UNSCRAPABLE_RULES = ("etcd", "kubeControllerManager", "kubeProxy", "kubeSche
 templates (templates/prometheus/rules-1.14/) already gate each group on `<component>.enabled` too; turning both off
 keeps the rules off if a later chart drops that gate."""
 
+GRAFANA_READ_ONLY_ROOT: dict[str, Any] = {
+    # Helm merges these into the grafana subchart's containerSecurityContext and sidecar.securityContext (no
+    # capabilities, RuntimeDefault seccomp, no escalation: the grafana subchart's values.yaml in kube-prometheus-stack 82.1.0).
+    "containerSecurityContext": {"readOnlyRootFilesystem": True},
+    # Grafana writes /var/lib/grafana (the chart's `storage` emptyDir without persistence), its log directory
+    # (paths.logs; created at start even with log mode console) and temporary files under /tmp.
+    "extraEmptyDirMounts": [{"name": "grafana-logs", "mountPath": "/var/log/grafana"},
+                            {"name": "grafana-tmp", "mountPath": "/tmp"}],
+}
+"""Grafana with a read-only root filesystem, writable only where it writes."""
+GRAFANA_SIDECARS: dict[str, Any] = {
+    # The dashboard and datasource sidecars write only their emptyDir folders (sidecar.dashboards.folder,
+    # /etc/grafana/provisioning/datasources).
+    "securityContext": {"readOnlyRootFilesystem": True},
+    "resources": {"requests": {"cpu": "10m", "memory": "128Mi"}, "limits": {"cpu": "100m", "memory": "128Mi"}},
+}
+
+
+def _resources(cpu_request: str, cpu_limit: str, memory: str) -> dict[str, Any]:
+    """Small CPU requests (these pods land on the system nodes, whose allocatable the system-capacity test sums), a
+    higher CPU ceiling for bursts, and memory requested at its limit."""
+    return {"requests": {"cpu": cpu_request, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory}}
+
+
+def _exporter_and_operator_values() -> dict[str, Any]:
+    """kube-prometheus-stack values of kube-state-metrics, the operator (and its certgen Jobs) and node-exporter."""
+    return {
+        # kube-state-metrics subchart: `metricLabelsAllowlist` becomes `--metric-labels-allowlist`.
+        "kube-state-metrics": {"metricLabelsAllowlist": [f"namespaces=[{','.join(KSM_NAMESPACE_LABELS)}]"],
+                               "resources": _resources("25m", "200m", "256Mi")},
+        # The operator, and the certgen Jobs (`admissionWebhooks.patch.resources` is both the create and
+        # the patch Job's, templates/prometheus-operator/admission-webhooks/job-patch/).
+        "prometheusOperator": {"resources": _resources("25m", "200m", "256Mi"),
+                               "admissionWebhooks": {"patch": {
+                                   "resources": _resources("10m", "100m", "64Mi")}}},
+        # node-exporter keeps hostNetwork, hostPID and its /, /proc, /sys hostPaths (waived in
+        # policies/config, in the privileged monitoring namespace); it needs no capability and cannot
+        # escalate. Helm merges this into the subchart's readOnlyRootFilesystem: true.
+        "prometheus-node-exporter": {
+            "resources": _resources("20m", "200m", "64Mi"),
+            "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                         "capabilities": {"drop": ["ALL"]},
+                                         "seccompProfile": {"type": "RuntimeDefault"}}},
+    }
 
 
 RETENTION_SIZE_FRACTION = 0.8
@@ -158,8 +202,7 @@ class MonitoringCore(pulumi.ComponentResource):
                 **{component: {"enabled": False} for component in EKS_UNSCRAPABLE},
                 "defaultRules": {"rules": {group: False for group in EKS_UNSCRAPABLE_RULES}},
                 "prometheus": prometheus_values,
-                # kube-state-metrics subchart: `metricLabelsAllowlist` becomes `--metric-labels-allowlist`.
-                "kube-state-metrics": {"metricLabelsAllowlist": [f"namespaces=[{','.join(KSM_NAMESPACE_LABELS)}]"]},
+                **_exporter_and_operator_values(),
                 "alertmanager": {
                     "enabled": True,
                     "serviceAccount": {"create": False, "name": alerts.service_account_name},
@@ -172,8 +215,10 @@ class MonitoringCore(pulumi.ComponentResource):
                     "admin": {"existingSecret": self.grafana_admin_secret_name, "userKey": GRAFANA_USER_KEY,
                               "passwordKey": GRAFANA_PASSWORD_KEY},
                     "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
-                                               "searchNamespace": "ALL"}},
+                                               "searchNamespace": "ALL"},
+                                **GRAFANA_SIDECARS},
                     "resources": pod_security.helm_resources("250m", "512Mi"),
+                    **GRAFANA_READ_ONLY_ROOT,
                 },
             })
         self._exporters(name, args)
