@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from mlops_infra.plan.kube_identity import provider_namespace
+
 from .core import NotApplicable, Resource, dig, env_applies, is_unknown, known, resource_policy
 from .k8s_workloads import (
     EXTENDED,
@@ -262,6 +264,14 @@ def _namespace(res: Resource) -> Any:
     return res.get("metadata", "namespace")
 
 
+def _provider_default_namespace(props: Mapping[str, Any]) -> str:
+    """Where the provider puts an object that names no namespace: its `namespace`, else its kubeconfig context's
+    (the same reading as the strict plan's), else `default` for the ambient kubeconfig `pulumi up` reads."""
+    if is_unknown(props.get("namespace")) or is_unknown(props.get("kubeconfig")) or is_unknown(props.get("context")):
+        raise NotApplicable("the provider's namespace is not known yet")
+    return provider_namespace(props) or "default"
+
+
 @resource_policy(
     "mlops-k8s-no-default-namespace",
     types=[*NAMESPACED, *HELM],
@@ -275,9 +285,6 @@ def no_default_namespace(res: Resource, config: Mapping[str, Any]) -> Iterable[s
         return  # Kubernetes creates it there; a program may only adopt or patch it
     namespace = known(_namespace(res), "namespace")
     if namespace is None:
-        provider_ns = dig(res.provider_props or {}, "namespace")
-        if is_unknown(provider_ns):
-            raise NotApplicable("the provider's namespace is not known yet")
-        namespace = provider_ns or "default"
+        namespace = _provider_default_namespace(res.provider_props or {})
     if namespace == "default":
         yield "object is in the default namespace"

@@ -49,6 +49,14 @@ HELM_SC = {"controller": {"securityContext": {"privileged": True, "allowPrivileg
                           "resources": {"requests": {"cpu": "1", "nvidia.com/gpu": 1}}}}
 SC_PATH = "values.controller.securityContext"
 
+KUBECONFIG_IN_TEAM = """apiVersion: v1
+kind: Config
+current-context: eks
+contexts:
+- name: eks
+  context: {cluster: eks, user: eks, namespace: team}
+"""
+
 CASES = [
     Case("hardened", "mlops-k8s-no-privileged", deployment(), []),
     Case("privileged", "mlops-k8s-no-privileged", deployment({"securityContext": {**SC, "privileged": True}}),
@@ -164,6 +172,16 @@ CASES = [
     Case("namespaced", "mlops-k8s-no-default-namespace", [*deployment(), *release({})], []),
     Case("provider-namespace", "mlops-k8s-no-default-namespace",
          [R("pulumi:providers:kubernetes", "k8s", {"namespace": "team"}),
+          R(exp.SERVICE, "svc", {"spec": {"type": "ClusterIP"}}, provider="k8s")], []),
+    Case("kubeconfig-context-namespace", "mlops-k8s-no-default-namespace",
+         [R("pulumi:providers:kubernetes", "k8s", {"kubeconfig": KUBECONFIG_IN_TEAM}),
+          R(exp.SERVICE, "svc", {"spec": {"type": "ClusterIP"}}, provider="k8s")], []),
+    Case("kubeconfig-without-namespace", "mlops-k8s-no-default-namespace",
+         [R("pulumi:providers:kubernetes", "k8s", {"kubeconfig": KUBECONFIG_IN_TEAM.replace("namespace: team", "")}),
+          R(exp.SERVICE, "svc", {"spec": {"type": "ClusterIP"}}, provider="k8s")],
+         ["svc: object is in the default namespace"]),
+    Case("kubeconfig-unknown", "mlops-k8s-no-default-namespace",
+         [R("pulumi:providers:kubernetes", "k8s", {"kubeconfig": "[unknown]"}),
           R(exp.SERVICE, "svc", {"spec": {"type": "ClusterIP"}}, provider="k8s")], []),
     Case("default", "mlops-k8s-no-default-namespace",
          [R(exp.SERVICE, "svc", {"metadata": {"namespace": "default"}}), R(RELEASE, "chart", {"chart": "x"})],
