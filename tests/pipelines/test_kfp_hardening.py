@@ -25,6 +25,9 @@ WRITES: dict[tuple[str, str], list[str]] = {
     ("metadata-envoy-deployment", "container"): ["/tmp"],
     # backend/metadata_writer/src/metadata_writer.py: each watched pod is dumped to /tmp/pod_<name>_<version>.
     ("metadata-writer", "main"): ["/tmp"],
+    # backend/src/apiserver/visualization: each visualization's Jupyter kernel connection file (jupyter_client
+    # KernelManager: tempfile.mkstemp) and IPython's fallback dir when HOME (/) is not writable.
+    ("ml-pipeline-visualizationserver", "ml-pipeline-visualizationserver"): ["/tmp", "/var/tmp"],
 }
 """(Deployment, container) -> the directories it writes at 2.17.0 (hardening.yaml cites the sources); a read-only
 container not named here writes nothing (the wait-for-* scripts, ML Metadata's server, the Go servers, the UI)."""
@@ -79,10 +82,27 @@ def test_each_read_only_container_has_a_writable_mount_where_it_writes(inv: Inve
             if "emptyDir" in volume:  # a runaway writer fills its own limit, not the node's disk
                 assert volume["emptyDir"].get("sizeLimit"), (name, volume["name"])
     assert set(WRITES) <= read_only  # the patch reached them: the mounts above were checked
-    # The init containers (nc/sleep loops) and every server but the visualization server's are read-only.
+    # The init containers (nc/sleep loops) and every server are read-only.
     assert {c for d, c in read_only if d == "ml-pipeline"} == {"wait-for-database", "wait-for-metadata-grpc",
                                                              "ml-pipeline-api-server"}
-    assert not [d for d, _ in read_only if d == "ml-pipeline-visualizationserver"]
+    assert ("ml-pipeline-visualizationserver", "ml-pipeline-visualizationserver") in read_only
+
+
+DUMP_KIB = 64
+"""The most one pod dump of the metadata writer takes (yaml of `V1Pod.to_dict()`): 37-55 KB measured for KFP v2
+step pods with kubernetes 31.0.0, the writer's pin (review R10KFP)."""
+
+
+@pytest.mark.charts(KFP_BASES)
+def test_the_metadata_writers_kept_pod_dumps_fit_its_tmp_volume(inv: Inventory) -> None:
+    # metadata_writer.py keeps the newest DEBUG_FILES_SIZE dumps (default 5000) in /tmp; past the emptyDir's
+    # sizeLimit the kubelet evicts the pod.
+    spec = pod(rendered(inv, DEPLOYMENT)["metadata-writer"])
+    [main] = [c for c in spec["containers"] if c["name"] == "main"]
+    kept = int({e["name"]: e.get("value") for e in main.get("env") or []}.get("DEBUG_FILES_SIZE") or 5000)
+    [tmp] = [m["name"] for m in main["volumeMounts"] if m["mountPath"] == "/tmp"]
+    [limit] = [v["emptyDir"]["sizeLimit"] for v in spec["volumes"] if v["name"] == tmp]
+    assert kept * DUMP_KIB <= memory_mib(limit) * 1024, (kept, limit)
 
 
 @pytest.mark.charts(KFP_BASES)
