@@ -13,6 +13,7 @@ from mlops_infra.cli.main import main
 from mlops_infra.config.budget import BudgetConfig
 from mlops_infra.cost import Assumptions, Estimate, Line
 from mlops_infra.cost.prices import SUPPORTED_REGIONS
+from tests.nonempty import each
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,7 +71,7 @@ def test_a_region_the_price_table_lacks_is_refused_unless_live(capsys: pytest.Ca
     code = main(["cost", "--program", str(ROOT), "--stack", "dev", "--region", "ap-south-1"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "ap-south-1" in err and "--live" in err and all(r in err for r in SUPPORTED_REGIONS)
+    assert "ap-south-1" in err and "--live" in err and all(r in err for r in each(SUPPORTED_REGIONS))
 
 
 def test_live_prices_let_a_region_the_table_lacks_through(monkeypatch: pytest.MonkeyPatch,
