@@ -169,7 +169,8 @@ class GpuPlatformConfig(ConfigModel):
         True, description="Run the EFA device plugin with a read-only root filesystem. Its image's source is not "
         "published, so that it writes nothing outside its mounted paths is unverified: if the plugin fails on the "
         "first EFA node with `read-only file system` in its log, set false, and waive mlops-k8s-read-only-root-fs "
-        "for `aws-efa-k8s-device-plugin` in policies/config/<stack>.json (docs/troubleshooting.md). The plugin is "
+        "for `aws-efa-k8s-device-plugin` and `*-gpu-software-efa` in policies/config/<stack>.json "
+        "(docs/troubleshooting.md). The plugin is "
         "privileged, so a read-only root does not confine it either way. Default: true.")
     karpenter_version: ChartVersion = Field(
         versions.KARPENTER.version,

@@ -69,8 +69,9 @@ keeps the rules off if a later chart drops that gate."""
 DCGM_LOG_TO_STDOUT: dict[str, str] = {"DCGM_EXPORTER_ENABLE_DCGM_LOG": "true", "DCGM_EXPORTER_DCGM_LOG_LEVEL": "ERROR"}
 """What lets dcgm-exporter run with a read-only root filesystem. At 4.5.1-4.8.0 (the chart's image) its own code
 writes only debug dumps (`--dump-enabled`, off), but the DCGM host engine it embeds logs to a file,
-/var/log/nv-hostengine.log, unless `__DCGM_DBG_FILE` names another (NVIDIA/DCGM v4.5.0 and v4.5.2, either side of
-the image's 4.5.1: dcgmlib/src/DcgmApi.cpp StartEmbeddedV2, common/DcgmLogging.h). With
+/var/log/nv-hostengine.log, unless `__DCGM_DBG_FILE` names another (NVIDIA/DCGM v4.5.0 and v4.5.2, the same code:
+dcgmlib/src/DcgmApi.cpp StartEmbeddedV2, common/DcgmLogging.h; the image's Dockerfile installs
+datacenter-gpu-manager-4-core unversioned, so the DCGM it embeds is whichever 4.x was current at its build). With
 `DCGM_EXPORTER_ENABLE_DCGM_LOG` the exporter sets it to `-`, which DCGM's logger maps to its console appender
 (common/DcgmLoggingImpl.h InitLogger), before it starts DCGM (internal/pkg/dcgmprovider/dcgm.go). The level is
 DCGM's own default for that file (ERROR; DCGM_LOGGING_DEFAULT_HOSTENGINE_SEVERITY): the same lines, in the container's

@@ -14,9 +14,14 @@ from mlops_infra.plan import Inventory, ResourceRecord
 from tests.conftest import ROOT, planned
 from tests.nonempty import each
 
-PRIVILEGED_CLAIM = re.compile(r"one of the (\w+) namespaces at Pod Security level privileged \(([a-z0-9 -]+)\)")
-"""How a reason names the privileged namespaces: `one of the two namespaces at Pod Security level privileged
-(gpu-system and monitoring)`."""
+PRIVILEGED_CLAIM = re.compile(r"one of the (\w+) namespaces the platform labels Pod Security level privileged "
+                              r"\(([a-z0-9 -]+); kube-system, which EKS manages, carries no level label")
+"""How a reason names the privileged namespaces: `one of the two namespaces the platform labels Pod Security level
+privileged (gpu-system and monitoring; kube-system, which EKS manages, carries no level label and so admits
+privileged pods too)`."""
+BASELINE_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                         "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+"""What Pod Security `baseline` lets a container add (Pod Security Standards, "Capabilities")."""
 COUNTS = {"two": 2, "three": 3}
 ENFORCE = "pod-security.kubernetes.io/enforce"
 MPS_LABEL = "nvidia.com/mps.capable"
@@ -47,12 +52,18 @@ def _pod_spec(record: ResourceRecord) -> dict[str, Any] | None:
 
 
 def _needs_privileged_level(spec: dict[str, Any]) -> bool:
-    """What Pod Security `baseline` refuses and this platform's node-level pods use: host namespaces, host paths,
-    privileged containers."""
+    """What Pod Security `baseline` refuses: host namespaces, host paths, privileged containers, capabilities beyond
+    its list, host ports, SELinux types and custom /proc mounts, sysctls outside its safe set (any, here)."""
     containers = [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+    contexts = [c.get("securityContext") or {} for c in containers]
     return (any(spec.get(k) for k in ("hostNetwork", "hostPID", "hostIPC"))
             or any("hostPath" in v for v in spec.get("volumes") or [])
-            or any((c.get("securityContext") or {}).get("privileged") for c in containers))
+            or any(ctx.get("privileged") for ctx in contexts)
+            or any(set((ctx.get("capabilities") or {}).get("add") or []) - BASELINE_CAPABILITIES for ctx in contexts)
+            or any(p.get("hostPort") for c in containers for p in c.get("ports") or [])
+            or any((ctx.get("seLinuxOptions") or {}).get("type") or ctx.get("procMount") not in (None, "Default")
+                   for ctx in contexts)
+            or bool((spec.get("securityContext") or {}).get("sysctls")))
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
