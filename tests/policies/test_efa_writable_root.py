@@ -41,7 +41,7 @@ def _read_only_findings(program: Path, policy_config: Path, capsys: pytest.Captu
 
 def test_the_docs_name_both_waivers() -> None:
     text = (ROOT / "docs" / "troubleshooting.md").read_text()
-    assert all(f"`{glob}`" in text for glob in WAIVED)
+    assert [glob for glob in WAIVED if f"`{glob}`" not in text] == []
 
 
 @pytest.mark.charts("aws-efa-k8s-device-plugin")
