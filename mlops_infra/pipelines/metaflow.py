@@ -48,6 +48,7 @@ from .metaflow_config import (
 )
 from .metaflow_user_config import MetaflowUserConfigArgs, config_json, metaflow_user_config
 from .refs import EngineRefs
+from .service_ingress import same_namespace_ingress
 from .wiring_common import (
     EngineWiring,
     EngineWiringArgs,
@@ -75,6 +76,8 @@ PASSWORD_ENV = "MF_METADATA_DB_PSWD"
 ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 ARGO_MANIFESTS = Path(__file__).resolve().parent / "metaflow_argo"
 ARGO_CONTROLLER = "workflow-controller"
+SERVICE_POD_LABELS = {"app.kubernetes.io/name": SERVICE_NAME}
+"""The service pods' name label (the chart's `metaflow-service.selectorLabels`: its chart name)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,11 @@ class Metaflow(pulumi.ComponentResource):
             self._argo_access(name, refs, ns, args.argo_base)
         control_plane_egress(self, name, refs, namespace=ns, kubernetes_api=False,
                              pod_selector={"app.kubernetes.io/name": [SERVICE_NAME]})
+        # No auth on the metadata API: only the namespace's pods (step pods, run by `--with kubernetes` or the
+        # namespaced Argo controller) may call it.
+        same_namespace_ingress(self, child(name, "service-ingress"), object_name=f"{SERVICE_NAME}-ingress",
+                               namespace=ns, pod_labels=SERVICE_POD_LABELS, port=METAFLOW_SERVICE_PORT,
+                               provider=provider)
         self.release = release(
             child(name, "service"), PinnedChart(METAFLOW_SERVICE_CHART, METAFLOW_SERVICE_REPO,
                                                 cfg.service_chart_version),

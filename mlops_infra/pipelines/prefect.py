@@ -8,7 +8,8 @@
   feature-server env, the namespace egress policy), non-root, requests = limits, every GPU pool's taint tolerated,
   `gpu_limit` / `node_selector` job variables for GPU steps;
 - self-hosted: the server's database URL is templated by External Secrets from the RDS-managed password into
-  `prefect-db` (`externalDatabase.existingSecret` + `connectionStringSecretKey`), never a value;
+  `prefect-db` (`externalDatabase.existingSecret` + `connectionStringSecretKey`), never a value; its API (port
+  4200, no auth string) admits only the namespace's pods (service_ingress.py): the worker and flow runs;
 - cloud: the API key reaches the namespace's Secret `api.apiKeySecret` as `PrefectArgs.cloud_api_key` says
   (prefect_cloud.py): synced from a named Secrets Manager secret by the component (alone), or delivered by the
   platform's integration secrets (securityBaseline.integrationSecrets); the worker and flow-run pods read it through
@@ -42,6 +43,7 @@ from .prefect_config import (
 )
 from .prefect_job_template import JobTemplateArgs, base_job_template, platform_env, project_yaml
 from .refs import EngineRefs
+from .service_ingress import same_namespace_ingress
 from .wiring_common import (
     EngineWiring,
     EngineWiringArgs,
@@ -61,6 +63,8 @@ FLOWS_SERVICE_ACCOUNT = "prefect-flows"
 DB_SECRET = "prefect-db"
 DB_KEY = "connection-string"
 HTTPS = 443
+SERVER_POD_LABELS = {"app.kubernetes.io/name": SERVER, "app.kubernetes.io/component": "server"}
+"""Labels of the server's pods (the chart's `common.labels.matchLabels` name and `app.kubernetes.io/component`)."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,10 @@ class Prefect(pulumi.ComponentResource):
                     "/prefect?ssl=require", address, port)})
             control_plane_egress(self, child(name, "server"), refs, namespace=ns, kubernetes_api=False,
                                  pod_selector={"app.kubernetes.io/name": [SERVER]})
+            # The API has no auth here: only the worker and flow-run pods of the namespace may call it.
+            same_namespace_ingress(self, child(name, "server-ingress"), object_name=f"{SERVER}-ingress",
+                                   namespace=ns, pod_labels=SERVER_POD_LABELS, port=PREFECT_SERVER_PORT,
+                                   provider=refs.cluster.provider)
             # Atomic: the server must find its database and the synced Secret before the release times out.
             server = release(child(name, "server"), PinnedChart(SERVER, PREFECT_REPO, cfg.api.chart_version),
                              parent=self, namespace=ns, values=server_values(cfg),
