@@ -53,8 +53,9 @@ RESOURCES = {"scheduler": ("1", "2Gi"), "apiServer": ("500m", "2Gi"), "dagProces
 
 LOG_GROOMER_RESOURCES = ("50m", "64Mi")
 """The chart's `logGroomerSidecar` (`bash /clean-logs`, the image's scripts/docker/clean-logs.sh: `find` removes
-`*.log` files older than the retention under /opt/airflow/logs, then it sleeps 15 min) in the scheduler, dag-processor and triggerer pods; the chart sets no resources (values.yaml
-`<component>.logGroomerSidecar.resources: {}`). Kept rather than disabled: task logs go to S3, but the scheduler's,
+`*.log` files older than the retention under /opt/airflow/logs, then it sleeps 15 min) in the scheduler,
+dag-processor and triggerer pods; the chart sets no resources (values.yaml `<component>.logGroomerSidecar.resources:
+{}`). Kept rather than disabled: task logs go to S3, but the scheduler's,
 dag-processor's and triggerer's own log files stay in the `logs` emptyDir, which only the groomer trims. Sized
 from what it runs (bash and find), not measured here."""
 LOG_GROOMER_COMPONENTS = ("scheduler", "dagProcessor", "triggerer")
