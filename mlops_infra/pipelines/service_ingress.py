@@ -25,7 +25,7 @@ def same_namespace_ingress(owner: pulumi.Resource, name: str, *, object_name: st
                            provider: pulumi.ProviderResource | None) -> k8s.networking.v1.NetworkPolicy:
     """`object_name` in `namespace`: the pods matching `pod_labels` accept TCP `port` from pods of `namespace` only
     (a `podSelector: {}` peer is the policy's own namespace) and nothing else."""
-    return k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload,no-any-return]
+    return k8s.networking.v1.NetworkPolicy(
         name, metadata={"name": object_name, "namespace": namespace},
         spec={"pod_selector": {"match_labels": dict(pod_labels)}, "policy_types": ["Ingress"],
               "ingress": [{"from_": [{"pod_selector": {}}], "ports": [{"protocol": "TCP", "port": port}]}]},
