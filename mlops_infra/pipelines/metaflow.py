@@ -185,17 +185,7 @@ class Metaflow(pulumi.ComponentResource):
         same_namespace_ingress(self, child(name, "service-ingress"), object_name=f"{SERVICE_NAME}-ingress",
                                namespace=ns, pod_labels=SERVICE_POD_LABELS, port=METAFLOW_SERVICE_PORT,
                                provider=provider)
-        db_ready = [self.wiring, self.database.db.instance, *self.database.external_secrets]
-        self.migration = migration_job(
-            child(name, "service-migrate"), self, namespace=ns, k8s_name=f"{SERVICE_NAME}-migrate",
-            image=cfg.service_image, service_account=SERVICE_ACCOUNT, pod_labels=SERVICE_POD_LABELS,
-            db_env=db_env(self.database.address, self.database.port),
-            depends_on=[*db_ready, service_sa], provider=provider)
-        self.release = release(
-            child(name, "service"), PinnedChart(METAFLOW_SERVICE_CHART, METAFLOW_SERVICE_REPO,
-                                                cfg.service_chart_version),
-            parent=self, namespace=ns, values=service_values(cfg, self.database.address, self.database.port),
-            depends_on=[*db_ready, self.migration])
+        self._service(name, cfg, ns, service_sa, provider)
         self.service_url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}", SERVICE_NAME, ns,
                                                 METAFLOW_SERVICE_PORT)
         self.datastore_root = pulumi.Output.format("s3://{0}/{1}", self.bucket.bucket_name, cfg.datastore_prefix)
@@ -216,6 +206,21 @@ class Metaflow(pulumi.ComponentResource):
         self.env_secret = env_secret
         self.register_outputs({"serviceUrl": self.service_url, "datastoreRoot": self.datastore_root,
                                "userConfig": self.user_config, "taskRoleArn": self.wiring.role_arn})
+
+    def _service(self, name: str, cfg: MetaflowConfig, ns: pulumi.Output[str], service_sa: pulumi.Resource,
+                 provider: pulumi.ProviderResource | None) -> None:
+        """The migration Job (metaflow_migrate.py), then the service's release, which waits for it."""
+        db_ready = [self.wiring, self.database.db.instance, *self.database.external_secrets]
+        self.migration = migration_job(
+            child(name, "service-migrate"), self, namespace=ns, k8s_name=f"{SERVICE_NAME}-migrate",
+            image=cfg.service_image, service_account=SERVICE_ACCOUNT, pod_labels=SERVICE_POD_LABELS,
+            db_env=db_env(self.database.address, self.database.port),
+            depends_on=[*db_ready, service_sa], provider=provider)
+        self.release = release(
+            child(name, "service"), PinnedChart(METAFLOW_SERVICE_CHART, METAFLOW_SERVICE_REPO,
+                                                cfg.service_chart_version),
+            parent=self, namespace=ns, values=service_values(cfg, self.database.address, self.database.port),
+            depends_on=[*db_ready, self.migration])
 
     def _argo_access(self, name: str, refs: EngineRefs, ns: pulumi.Output[str],
                      argo_base: list[pulumi.Resource]) -> None:

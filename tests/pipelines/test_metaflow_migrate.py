@@ -78,7 +78,7 @@ def test_the_job_reaches_the_services_database_with_the_services_env(inv: Invent
 def test_the_job_is_not_behind_the_service(inv: Inventory) -> None:
     selector = rendered_service(inv, "core/v1:Service")["spec"]["selector"]
     labels = job(inv)["spec"]["template"]["metadata"]["labels"]
-    assert selector and not all(labels.get(k) == v for k, v in selector.items())
+    assert not all(labels.get(k) == v for k, v in each(selector.items()))
 
 
 def test_the_job_is_hardened_except_for_the_waived_root_user(inv: Inventory) -> None:
