@@ -71,13 +71,14 @@ def test_cost_help_imports_no_pulumi() -> None:
 
 
 def test_the_stack_budget_reaches_the_policy_config_check_uses() -> None:
-    from mlops_policies.cost import BUDGET_POLICY, with_platform_budget
+    from mlops_policies.cost import BUDGET_POLICY, UNPRICED_POLICY, with_platform_budget
 
     from mlops_infra.plan.program import find_program, read_stack_config
 
     values = read_stack_config(find_program(ROOT), "dev").values
     config = with_platform_budget({}, values)
     assert config[BUDGET_POLICY] == {"idleMonthlyUsd": 650, "maxMonthlyUsd": 2500, "region": "us-east-1"}
+    assert config[UNPRICED_POLICY] == {"region": "us-east-1"}  # the same estimate's inputs, no ceilings
     # a value in the policy config file wins over the stack's
     assert with_platform_budget({BUDGET_POLICY: {"idleMonthlyUsd": 1}}, values)[BUDGET_POLICY]["idleMonthlyUsd"] == 1
     assert with_platform_budget({BUDGET_POLICY: "advisory"}, values)[BUDGET_POLICY]["enforcementLevel"] == "advisory"

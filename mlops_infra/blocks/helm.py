@@ -50,6 +50,7 @@ def release(
     protect: bool = False,
     release_name: str | None = None,
     retain_on_delete: bool = False,
+    atomic: bool = True,
 ) -> k8s.helm.v3.Release:
     """A Helm release that waits for readiness, rolls back on failure and keeps a short history.
 
@@ -64,6 +65,11 @@ def release(
     `retain_on_delete`: Pulumi `retain_on_delete` alone: when Pulumi deletes the resource (its stack is destroyed,
     or the program stops declaring it) the release stays installed, what it made included (e.g. cluster-wide CRDs
     that other stacks' objects use: deleting a CRD deletes every object of it). Default: false (`helm uninstall`).
+
+    `atomic`: Helm's `--atomic` and `--cleanup-on-fail`: a failed or cancelled install is uninstalled, a failed
+    upgrade rolled back and what it created deleted. Default: true. Pass false for a release that takes over objects
+    that already exist (kept CRDs): an atomic install that fails after adopting them uninstalls them, because Helm
+    reads `helm.sh/resource-policy: keep` only from the release's own manifest.
     """
     release_name = release_name or chart.name
     mode = pulumi.Config("mlops").get(RELEASE_NAMES_CONFIG) or "explicit"
@@ -80,8 +86,8 @@ def release(
         repository_opts={"repo": chart.repo} if chart.repo else None,
         namespace=namespace,
         values=dict(values),
-        atomic=True,
-        cleanup_on_fail=True,
+        atomic=atomic,
+        cleanup_on_fail=atomic,
         max_history=5,
         timeout=timeout_seconds,
         opts=pulumi.ResourceOptions.merge(

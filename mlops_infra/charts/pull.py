@@ -8,9 +8,16 @@ filled in (`/srv/mirror/{owner}+{name}/repo` is the vendor tools' MIRROR layout)
 `--mirror` sets it, for a proxy or an internal mirror. Each git command stops after `$MLOPS_INFRA_GIT_TIMEOUT` seconds
 (default 300; `recipe.git_timeout`), and the chart is refused.
 
-Concurrent pulls into one store are safe: a chart is built in scratch, then stored under an exclusive lock on the
-store's `.pull.lock` (`fcntl.flock`), after checking again that no other pull stored it meanwhile; a copy it replaces
-is moved aside before the new one is renamed in, then deleted.
+Concurrent pulls into one store are safe: each chart is fetched, built (in the pull's scratch folder) and stored
+while the pull holds an exclusive lock on the store's `.pull.lock` (`fcntl.flock`), after checking again that no
+other pull stored it meanwhile, so two pulls never fetch the same chart; a pull that has to wait for the lock says
+so (`notify`), and releases it between charts. A copy it replaces is moved aside before the new one is renamed in,
+then deleted.
+
+Scratch folders (`.pull-*` in the store, which may hold hundreds of MB of git objects) belong to a live pull only
+while it holds an exclusive `flock` on the folder itself: the kernel drops that lock when the process dies, even by
+SIGKILL. Each pull, under the store lock, first deletes every `.pull-*` folder whose lock it can take (one a killed
+pull left), then creates its own and locks it, so no pull can take a folder another is still creating.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +43,7 @@ GIT_BASE_ENV = "MLOPS_INFRA_CHART_GIT_BASE"
 DEFAULT_GIT_BASE = "https://github.com"
 _HEX = re.compile(r"[0-9a-f]{4,40}")
 LOCK_FILE = ".pull.lock"
+SCRATCH_PREFIX = ".pull-"
 
 
 class PullError(Exception):
@@ -152,30 +160,71 @@ def stored_copy(entry: Mapping[str, Any], roots: list[Path]) -> Path | None:
 
 
 @contextlib.contextmanager
-def _store_lock(store: Path) -> Iterator[None]:
-    """Hold the store's exclusive lock (other pulls into `store` wait; readers never take it)."""
+def _store_lock(store: Path, notify: Callable[[str], None]) -> Iterator[None]:
+    """Hold the store's exclusive lock (other pulls into `store` wait, saying so through `notify`; readers never
+    take it)."""
     with open(store / LOCK_FILE, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            notify(f"waiting for the chart store lock held by another pull ({store / LOCK_FILE})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def pull(entries: Sequence[Mapping[str, Any]], store: Path, roots: list[Path], base: str) -> Iterator[Pulled | PullError]:
+def _owned(folder: Path) -> int:
+    """An open descriptor holding `folder`'s exclusive lock without waiting (the caller closes it); raises
+    BlockingIOError while a live pull holds it."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def remove_stale_scratch(store: Path, notify: Callable[[str], None]) -> list[str]:
+    """Delete the `.pull-*` folders in `store` no live pull owns; the names deleted. Call under the store lock."""
+    removed = []
+    for folder in sorted(store.glob(f"{SCRATCH_PREFIX}*")):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            fd = _owned(folder)
+        except BlockingIOError:
+            continue  # a live pull's
+        try:
+            shutil.rmtree(folder)
+        finally:
+            os.close(fd)
+        notify(f"removed {folder.name}, the scratch folder of a pull that was stopped before it could clean up")
+        removed.append(folder.name)
+    return removed
+
+
+def pull(entries: Sequence[Mapping[str, Any]], store: Path, roots: list[Path], base: str, *,
+         notify: Callable[[str], None]) -> Iterator[Pulled | PullError]:
     """Store each entry's chart under `store` unless `roots` already hold a verified copy; yields, entry by entry, what
     was stored or why it was refused (then nothing of that chart is left in the store). Raises PullError before
-    the first entry when git is missing or the store cannot be written."""
+    the first entry when git is missing or the store cannot be written. `notify` receives progress the caller
+    should show (waiting for another pull's lock, stale scratch removed)."""
     if shutil.which("git") is None:
         raise PullError("`mlops-infra charts pull` needs git on PATH: it reads each chart from its upstream git "
                         "repository, or from the clones `--mirror` names (install git; or run `mlops-infra charts "
                         f"pull` where git is, and copy that store here: ${STORE_ENV} names it)")
     try:
         store.mkdir(parents=True, exist_ok=True)
-        scratch = tempfile.TemporaryDirectory(prefix=".pull-", dir=store)  # same filesystem: the move is a rename
+        with _store_lock(store, notify):
+            remove_stale_scratch(store, notify)
+            tmp = tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=store)  # same filesystem: the move is a rename
+            owner = _owned(Path(tmp))
     except OSError as e:
         raise PullError(f"cannot write the chart store {store}: {e}") from e
-    with scratch as tmp:
+    try:
         fetcher = _Fetcher(base, Path(tmp) / "git")
         for entry in entries:
             present = stored_copy(entry, roots)
@@ -184,7 +233,7 @@ def pull(entries: Sequence[Mapping[str, Any]], store: Path, roots: list[Path], b
                 continue
             built = Path(tmp) / "build" / folder_of(entry)
             try:
-                with _store_lock(store):  # yields only after the lock is released: a slow caller blocks no pull
+                with _store_lock(store, notify):  # yields only after the lock is released: a slow caller blocks no pull
                     present = stored_copy(entry, roots)  # another pull may have stored it while this one waited
                     if present is None:
                         (_build_chart if "dir" in entry else _build_bases)(entry, built, fetcher)
@@ -197,6 +246,11 @@ def pull(entries: Sequence[Mapping[str, Any]], store: Path, roots: list[Path], b
             except PullError as e:
                 shutil.rmtree(built, ignore_errors=True)  # scratch only: nothing of it reached the store
                 yield e
+    finally:
+        try:
+            shutil.rmtree(tmp)
+        finally:
+            os.close(owner)  # after the delete: no other pull may take the folder while it is being deleted
 
 
 def _build_chart(entry: Mapping[str, Any], built: Path, fetcher: _Fetcher) -> None:

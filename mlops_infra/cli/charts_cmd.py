@@ -112,7 +112,8 @@ def _pull(args: argparse.Namespace, entries: list[dict[str, Any]], roots: list[P
     base = git_base(args.mirror)
     refused: list[str] = []
     try:
-        for item in pull(entries, charts.default_store(), roots, base):
+        for item in pull(entries, charts.default_store(), roots, base,
+                         notify=lambda message: print(f"mlops-infra: {message}", file=sys.stderr, flush=True)):
             if isinstance(item, PullError):
                 refused.append(str(item))
                 print(f"mlops-infra: refused: {item}", file=sys.stderr, flush=True)

@@ -67,11 +67,24 @@ def _render(est: Estimate, budget: BudgetConfig, fmt: str, title: str) -> str:
                           "totalsAreLowerBounds": unpriced > 0}
         return json.dumps(data, indent=2)
     body = report.markdown(est, title) if fmt == "markdown" else report.text(est, title)
-    notes = [f"{label} estimate ${value:,.2f} is over the budget of ${limit:,.2f}"
-             for label, value, limit in (("idle", est.idle, budget.idle_monthly_usd),
-                                         ("at-max", est.max, budget.max_monthly_usd)) if limit is not None
-             and value > limit]
-    return "\n\n".join([body, *notes]) if notes else body
+    return "\n\n".join([body, *verdict(est, budget)])
+
+
+def verdict(est: Estimate, budget: BudgetConfig) -> list[str]:
+    """The budget's verdict for text and markdown: over (even a lower bound over is over), or unknown while lines
+    are not priced; nothing without a budget or when every figure is priced and within it."""
+    unpriced = len(est.not_priced)
+    over, unknown = [], []
+    for label, value, limit in (("idle", est.idle, budget.idle_monthly_usd), ("at-max", est.max, budget.max_monthly_usd)):
+        found = within(value, limit, unpriced)
+        if found is False and limit is not None:
+            over.append(f"{label} estimate ${value:,.2f} is over the budget of ${limit:,.2f}")
+        elif found is None and limit is not None:
+            unknown.append(f"{label} ${value:,.2f} of ${limit:,.2f}")
+    if unknown:
+        over.append(f"budget: unknown ({unpriced} lines not priced): the priced {' and '.join(unknown)} "
+                    f"{'is a lower bound' if len(unknown) == 1 else 'are lower bounds'}")
+    return over
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,9 +98,15 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             return fail(str(exc))
         region = args.region or config_region or "us-east-1"
+        prices = load_prices()
+        if region not in prices.regions and not args.live:  # every line would be unpriced: idle $0.00 at a glance
+            from ..cost.prices import SUPPORTED_REGIONS
+
+            return fail(f"cost: the committed price table has no prices for {region} (supported Regions: "
+                        f"{', '.join(SUPPORTED_REGIONS)}), so every line would be unpriced; `--live` prices its EC2 and "
+                        "RDS instances from the AWS Pricing API (credentials required; the rest stays not priced)")
         inventory = plan_from_args(args)
         items = items_from_inventory(inventory)
-        prices = load_prices()
         if args.live:
             from ..aws.pricing import refresh_prices
             from ..aws.session import AwsOperationError

@@ -17,6 +17,8 @@ WorkloadIdentityMode = Literal["irsa", "podIdentity"]
 UpgradeSupportType = Literal["STANDARD", "EXTENDED"]
 ServiceLinkedRoleService = Literal["autoscaling.amazonaws.com", "spot.amazonaws.com"]
 TrainingOperator = Literal["kubeflow", "kuberay", "none"]
+KUBEFLOW_MANAGER_MEMORY_REQUEST_MIB = 256
+"""The Trainer controller manager's memory request; `trainingOperator.managerMemoryLimit` may not be below it."""
 
 
 class AddonVersions(ConfigModel):
@@ -129,6 +131,25 @@ class TrainingOperatorConfig(ConfigModel):
         description="`builtInRuntimes`: the installer Jobs' image as `<registry>/<repository>:<tag>@sha256:<digest>` "
         "(a shell and apk, e.g. an alpine digest you mirrored). Required with builtInRuntimes: the chart's default "
         "`docker.io/alpine:3.21` is a moving tag.")
+    manager_memory_limit: str = Field(
+        "1Gi", pattern=r"^[1-9][0-9]*(Mi|Gi)$",
+        description="kubeflow: the Trainer controller manager's memory limit (its request is 256Mi, the least this "
+        "may be). Its informers cache, cluster-wide, every TrainJob, JobSet and runtime and (the MPI plugin's "
+        "watches, registered whatever the runtimes) every ConfigMap and Secret, Helm's release Secrets and the "
+        "dashboard ConfigMaps included (kubeflow/trainer v2.3.0 sets no cache selector): it grows with the cluster, "
+        "not only with jobs. Neither the chart (2.3.0: `manager.resources: {}`) nor upstream's manifests set a "
+        "limit; the same chart gives the JobSet controller, which caches Jobs cluster-wide, 4Gi. 1Gi (4x the "
+        "request, a quarter of JobSet's) is a judgment, not a measurement: raise it if the manager is OOM-killed "
+        "(`kubectl -n <namespace> get pod -l app.kubernetes.io/name=kubeflow-trainer -o "
+        "jsonpath='{..lastState.terminated.reason}'`). Default: 1Gi.")
+
+    @model_validator(mode="after")
+    def _manager_memory_at_least_its_request(self) -> TrainingOperatorConfig:
+        amount, unit = int(self.manager_memory_limit[:-2]), self.manager_memory_limit[-2:]
+        if amount * (1024 if unit == "Gi" else 1) < KUBEFLOW_MANAGER_MEMORY_REQUEST_MIB:
+            raise ValueError(f"managerMemoryLimit {self.manager_memory_limit} is below the manager's memory request "
+                             f"({KUBEFLOW_MANAGER_MEMORY_REQUEST_MIB}Mi), which Kubernetes refuses")
+        return self
 
     @model_validator(mode="after")
     def _pinned_installer(self) -> TrainingOperatorConfig:

@@ -165,6 +165,12 @@ class GpuPlatformConfig(ConfigModel):
     efa_plugin: bool | None = Field(
         None, description="Install the EFA device plugin: true also when no pool of this stack has efa (a team "
         "workspace's EFA pool), false never. Default: when a pool has efa.")
+    efa_plugin_read_only_root: bool = Field(
+        True, description="Run the EFA device plugin with a read-only root filesystem. Its image's source is not "
+        "published, so that it writes nothing outside its mounted paths is unverified: if the plugin fails on the "
+        "first EFA node with `read-only file system` in its log, set false, and waive mlops-k8s-read-only-root-fs "
+        "for `aws-efa-k8s-device-plugin` in policies/config/<stack>.json (docs/troubleshooting.md). The plugin is "
+        "privileged, so a read-only root does not confine it either way. Default: true.")
     karpenter_version: ChartVersion = Field(
         versions.KARPENTER.version,
         description=f"Karpenter chart (karpenter provisioner). Default: {versions.KARPENTER.version}.")

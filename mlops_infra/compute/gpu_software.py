@@ -25,23 +25,29 @@ DEVICE_PLUGIN_HARDENING: dict[str, Any] = {
     # /dev/shm, all mounted, so the root filesystem is read-only. Root stays: the kubelet's socket dir is root's.
     "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                         "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}},
-    # Pod-level for the MPS control daemon too, whose containers the chart hard-codes privileged (waived).
+    # Pod-level, so the MPS control daemon's pods carry it too; its containers, which the chart hard-codes privileged
+    # (waived), run unconfined all the same: Kubernetes applies no seccomp profile to a privileged container.
     "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
     # `resources` is every container's: the plugin's and the MPS control daemon's (and its mount init container).
     "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}},
 }
 """The NVIDIA device plugin's values beyond placement (its remaining findings are waived in policies/config)."""
 
-EFA_PLUGIN_HARDENING: dict[str, Any] = {
-    # aws-efa-k8s-device-plugin 0.5.30 renders `securityContext` as is. Its defaults are restated (Helm would keep
-    # them anyway; stated, the release shows them): privileged, root and escalation (the plugin opens the
-    # /dev/infiniband devices; waived in policies/config). Seccomp and a read-only root are added: its only write is
-    # its socket in the mounted kubelet device-plugins dir.
-    "securityContext": {"privileged": True, "allowPrivilegeEscalation": True, "runAsNonRoot": False, "runAsUser": 0,
-                        "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}},
-    "resources": {"requests": {"cpu": "10m", "memory": "20Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
-}
-"""The EFA device plugin's values beyond placement."""
+def efa_plugin_values(read_only_root: bool) -> dict[str, Any]:
+    """The EFA device plugin's values beyond placement. `read_only_root`: `gpu.efaPluginReadOnlyRoot`."""
+    return {
+        # aws-efa-k8s-device-plugin 0.5.30 renders `securityContext` as is. Its defaults are restated (Helm would keep
+        # them anyway; stated, the release shows them): privileged, root and escalation (the plugin opens the
+        # /dev/infiniband devices; waived in policies/config). Neither of the two fields added confines a privileged
+        # container: Kubernetes applies no seccomp profile to one, and it holds CAP_SYS_ADMIN, so it could remount its
+        # root read-write. They state intent and make an accidental write fail. Its only expected write is its socket
+        # in the mounted kubelet device-plugins dir, which its image's source (not published) cannot confirm: see
+        # docs/troubleshooting.md for the check on the first EFA node, and `gpu.efaPluginReadOnlyRoot` to turn it off.
+        "securityContext": {"privileged": True, "allowPrivilegeEscalation": True, "runAsNonRoot": False,
+                            "runAsUser": 0, "readOnlyRootFilesystem": read_only_root,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "resources": {"requests": {"cpu": "10m", "memory": "20Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+    }
 
 
 def tolerations(pools: Sequence[GpuPoolConfig]) -> list[dict[str, Any]]:
@@ -102,5 +108,5 @@ class GpuSoftware(pulumi.ComponentResource):
                                                 cfg.efa_plugin_version),
                 parent=self, namespace=namespace,
                 values={"tolerations": tol, "nodeSelector": {"vpc.amazonaws.com/efa.present": "true"},
-                        **EFA_PLUGIN_HARDENING})
+                        **efa_plugin_values(cfg.efa_plugin_read_only_root)})
         self.register_outputs({"releaseName": self.release.name})

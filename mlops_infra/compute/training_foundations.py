@@ -15,22 +15,29 @@ from ..blocks.naming import child, child_options, retyped
 from ..blocks.platform_facts import occupied_namespace_problems
 from ..blocks.pod_security import helm_resources
 from ..blocks.refs import ClusterRefs, refuse
-from .config import ClusterConfig
+from .config import KUBEFLOW_MANAGER_MEMORY_REQUEST_MIB, ClusterConfig
 
 GPU_QUOTA_KEY = "requests.nvidia.com/gpu"  # extended resources are quota'd on requests only
 TEAM_LABEL = "mlops.io/team"
 
 
 TRAINING_LEVEL: PodSecurityLevel = "baseline"
-KUBEFLOW_MANAGER: dict[str, Any] = {
-    "resources": {"requests": {"cpu": "25m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
-    # Merged into the chart's manager.securityContext (2.3.0: non-root, no escalation, drop ALL, RuntimeDefault). The
-    # controller writes nothing locally: its webhook certificates are a Secret mounted read-only.
-    "securityContext": {"readOnlyRootFilesystem": True},
-}
-"""kubeflow-trainer `manager` values: the controller's resources and a read-only root filesystem."""
 """Pod Security Admission for team and operator namespaces: enforce `baseline` (GPU containers run as they are
 built); the namespace block warns and audits on `restricted` so teams see what to fix."""
+
+
+def kubeflow_manager(memory_limit: str) -> dict[str, Any]:
+    """kubeflow-trainer `manager` values: the controller's resources (the memory limit is
+    `trainingOperator.managerMemoryLimit`) and a read-only root filesystem."""
+    return {
+        "resources": {"requests": {"cpu": "25m", "memory": f"{KUBEFLOW_MANAGER_MEMORY_REQUEST_MIB}Mi"},
+                      "limits": {"cpu": "500m", "memory": memory_limit}},
+        # Merged into the chart's manager.securityContext (2.3.0: non-root, no escalation, drop ALL, RuntimeDefault).
+        # The controller writes nothing locally: its webhook certificates are a Secret mounted read-only.
+        "securityContext": {"readOnlyRootFilesystem": True},
+    }
+
+
 TRAINING_OPERATORS = {"kubeflow": "kubeflowTrainer", "kuberay": "kuberay"}
 """The cluster add-on (`clusterAddOns`) each `cluster.trainingOperator.kind` installs."""
 
@@ -79,7 +86,8 @@ class TrainingFoundations(pulumi.ComponentResource):
                               labels=args.labels)
             values = {"kuberay": {"resources": helm_resources("100m", "512Mi")},
                       "kubeflow": {"runtimes": cfg.training_operator.runtimes_values(),
-                                   "manager": KUBEFLOW_MANAGER}}[cfg.training_operator.kind]
+                                   "manager": kubeflow_manager(cfg.training_operator.manager_memory_limit)},
+                      }[cfg.training_operator.kind]
             self.operator = release(
                 child(name, cfg.training_operator.kind), PinnedChart(chart.chart, chart.repo, chart.version),
                 parent=self, namespace=op_ns,

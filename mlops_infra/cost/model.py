@@ -83,11 +83,20 @@ class Estimate:
         return sum(ln.max or 0.0 for ln in self.priced)
 
     def per_component(self) -> dict[str, tuple[float, float]]:
-        totals: dict[str, tuple[float, float]] = {}
+        """Component -> its priced subtotal (idle, at max), every component with a line, costliest first; a
+        component whose lines are all unpriced is 0.0 here, and `not_priced_per_component` says so."""
+        totals: dict[str, tuple[float, float]] = {ln.component: (0.0, 0.0) for ln in self.lines}
         for ln in self.priced:
-            idle, top = totals.get(ln.component, (0.0, 0.0))
+            idle, top = totals[ln.component]
             totals[ln.component] = (idle + (ln.idle or 0.0), top + (ln.max or 0.0))
         return dict(sorted(totals.items(), key=lambda kv: (-kv[1][1], kv[0])))
+
+    def not_priced_per_component(self) -> dict[str, int]:
+        """Component -> how many of its lines are not priced (components with none are absent)."""
+        counts: dict[str, int] = {}
+        for ln in self.not_priced:
+            counts[ln.component] = counts.get(ln.component, 0) + 1
+        return counts
 
     def per_resource(self) -> dict[tuple[str, str], tuple[float, float]]:
         totals: dict[tuple[str, str], tuple[float, float]] = {}
@@ -111,12 +120,13 @@ class Estimate:
     def to_json(self) -> dict[str, Any]:
         values = self.assumptions.describe()
         used = self.used_assumptions()
+        unpriced = self.not_priced_per_component()
         return {
             "region": self.region, "priceDate": self.price_date, "currency": "USD",
             "totals": {"idleMonthlyUsd": round(self.idle, 2), "maxMonthlyUsd": round(self.max, 2),
                        "notPriced": len(self.not_priced)},
-            "components": [{"component": c, "idleMonthlyUsd": round(i, 2), "maxMonthlyUsd": round(m, 2)}
-                           for c, (i, m) in self.per_component().items()],
+            "components": [{"component": c, "idleMonthlyUsd": round(i, 2), "maxMonthlyUsd": round(m, 2),
+                            "notPriced": unpriced.get(c, 0)} for c, (i, m) in self.per_component().items()],
             "lines": [ln.to_json() for ln in self.lines],
             "assumptions": [{"name": k, "value": v,
                              "drives": [{"resource": ln.resource, "what": ln.what, "idleMonthlyUsd": _round(ln.idle),

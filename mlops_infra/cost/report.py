@@ -1,4 +1,8 @@
-"""Render an Estimate as text or a Markdown table (JSON is `Estimate.to_json()`)."""
+"""Render an Estimate as text or a Markdown table (JSON is `Estimate.to_json()`).
+
+An unpriced line is never shown as a zero: a subtotal that leaves some out says how many (`$13.80 + 3 not priced`),
+and one with nothing priced says only that (`2 not priced`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,15 @@ def _usd(value: float | None) -> str:
     return "not priced" if value is None else f"${value:,.2f}"
 
 
+def _partial(total: float, priced: int, unpriced: int, unit: str = "") -> str:
+    """A subtotal of `priced` lines that leaves out `unpriced` ones."""
+    if not unpriced:
+        return f"{_usd(total)}{unit}"
+    if not priced:
+        return f"{unpriced} not priced"
+    return f"{_usd(total)}{unit} + {unpriced} not priced"
+
+
 def _header(est: Estimate, title: str) -> list[str]:
     return [f"{title}: idle {_usd(est.idle)}/month, at max {_usd(est.max)}/month "
             f"({est.region}, prices of {est.price_date}; {len(est.not_priced)} line(s) not priced, so the totals "
@@ -17,23 +30,39 @@ def _header(est: Estimate, title: str) -> list[str]:
             f"{est.price_date})"]
 
 
-def _assumption_rows(est: Estimate) -> list[tuple[str, float, list[Line]]]:
+def _component_rows(est: Estimate) -> list[tuple[str, str, str]]:
+    """(component, idle cell, at-max cell) for every component with a line, unpriced ones included."""
+    unpriced = est.not_priced_per_component()
+    priced: dict[str, int] = {}
+    for ln in est.priced:
+        priced[ln.component] = priced.get(ln.component, 0) + 1
+    return [(c, _partial(i, priced.get(c, 0), unpriced.get(c, 0)), _partial(m, priced.get(c, 0), unpriced.get(c, 0)))
+            for c, (i, m) in est.per_component().items()]
+
+
+def _assumption_rows(est: Estimate, unit: str) -> list[tuple[str, float, list[Line], str]]:
+    """(name, value, the lines it drives, their at-max subtotal as a cell, the amount followed by `unit`)."""
     used = est.used_assumptions()
-    return [(name, value, used.get(name, [])) for name, value in est.assumptions.describe().items()]
+    rows = []
+    for name, value in est.assumptions.describe().items():
+        driven = used.get(name, [])
+        priced = [ln for ln in driven if ln.priced]
+        cell = ("not priced" if driven and not priced else
+                _partial(sum(ln.max or 0.0 for ln in priced), len(priced), len(driven) - len(priced), unit))
+        rows.append((name, value, driven, cell))
+    return rows
 
 
 def text(est: Estimate, title: str) -> str:
     lines = [*_header(est, title), "", "Per component (idle / at max):"]
-    lines += [f"  {_usd(i):>14} {_usd(m):>14}  {c}" for c, (i, m) in est.per_component().items()]
+    lines += [f"  {i:>24} {m:>24}  {c}" for c, i, m in _component_rows(est)]
     lines += ["", "Line items (idle / at max):"]
     for ln in sorted(est.priced, key=lambda x: (x.component, x.resource, x.what)):
         tag = f"  [assumes {ln.assumption}]" if ln.assumption else ""
         lines.append(f"  {_usd(ln.idle):>14} {_usd(ln.max):>14}  {ln.resource}: {ln.what}{tag}")
     lines += ["", "Assumptions (value -> the figures they drive):"]
-    for name, value, driven in _assumption_rows(est):
-        total = sum(ln.max or 0.0 for ln in driven if ln.priced)
-        lines.append(f"  {name} = {value:g}: {len(driven)} line(s), {_usd(total)}/month"
-                     + ("" if driven else " (unused by this stack)"))
+    for name, value, driven, cell in _assumption_rows(est, "/month"):
+        lines.append(f"  {name} = {value:g}: {len(driven)} line(s), {cell}" + ("" if driven else " (unused by this stack)"))
         lines += [f"      {ln.resource}: {ln.what} = {_usd(ln.max)}" for ln in driven]
     lines += ["", "Not priced:"]
     lines += [f"  {ln.resource} ({ln.type}): {ln.what}: {ln.reason}" for ln in est.not_priced] or ["  (none)"]
@@ -44,14 +73,14 @@ def text(est: Estimate, title: str) -> str:
 
 def markdown(est: Estimate, title: str) -> str:
     out = [f"### {_header(est, title)[0]}", "", "| Component | Idle / month | At max / month |", "|---|---:|---:|"]
-    out += [f"| {c} | {_usd(i)} | {_usd(m)} |" for c, (i, m) in est.per_component().items()]
-    out += [f"| **Total** | **{_usd(est.idle)}** | **{_usd(est.max)}** |", "",
+    out += [f"| {c} | {i} | {m} |" for c, i, m in _component_rows(est)]
+    total = f" + {len(est.not_priced)} not priced" if est.not_priced else ""
+    out += [f"| **Total** | **{_usd(est.idle)}{total}** | **{_usd(est.max)}{total}** |", "",
             "| Resource | Item | Idle / month | At max / month | Assumption |", "|---|---|---:|---:|---|"]
     out += [f"| {ln.resource} | {ln.what} | {_usd(ln.idle)} | {_usd(ln.max)} | {ln.assumption or ''} |"
             for ln in sorted(est.priced, key=lambda x: (-(x.max or 0.0), x.resource))]
     out += ["", "| Assumption | Value | Lines | At max / month |", "|---|---:|---:|---:|"]
-    out += [f"| {name} | {value:g} | {len(driven)} | {_usd(sum(ln.max or 0.0 for ln in driven if ln.priced))} |"
-            for name, value, driven in _assumption_rows(est)]
+    out += [f"| {name} | {value:g} | {len(driven)} | {cell} |" for name, value, driven, cell in _assumption_rows(est, "")]
     out += ["", "| Not priced | Type | Item | Why |", "|---|---|---|---|"]
     out += [f"| {ln.resource} | {ln.type} | {ln.what} | {ln.reason} |" for ln in est.not_priced]
     out += ["", "| Not modelled (outside the plan, not in the totals) | Item |", "|---|---|"]

@@ -66,6 +66,16 @@ EKS_UNSCRAPABLE_RULES = ("etcd", "kubeControllerManager", "kubeProxy", "kubeSche
 templates (templates/prometheus/rules-1.14/) already gate each group on `<component>.enabled` too; turning both off
 keeps the rules off if a later chart drops that gate."""
 
+DCGM_LOG_TO_STDOUT: dict[str, str] = {"DCGM_EXPORTER_ENABLE_DCGM_LOG": "true", "DCGM_EXPORTER_DCGM_LOG_LEVEL": "ERROR"}
+"""What lets dcgm-exporter run with a read-only root filesystem. At 4.5.1-4.8.0 (the chart's image) its own code
+writes only debug dumps (`--dump-enabled`, off), but the DCGM host engine it embeds logs to a file,
+/var/log/nv-hostengine.log, unless `__DCGM_DBG_FILE` names another (NVIDIA/DCGM v4.5.0 and v4.5.2, either side of
+the image's 4.5.1: dcgmlib/src/DcgmApi.cpp StartEmbeddedV2, common/DcgmLogging.h). With
+`DCGM_EXPORTER_ENABLE_DCGM_LOG` the exporter sets it to `-`, which DCGM's logger maps to its console appender
+(common/DcgmLoggingImpl.h InitLogger), before it starts DCGM (internal/pkg/dcgmprovider/dcgm.go). The level is
+DCGM's own default for that file (ERROR; DCGM_LOGGING_DEFAULT_HOSTENGINE_SEVERITY): the same lines, in the container's
+log (`kubectl logs`) instead of a file in the pod."""
+
 GRAFANA_READ_ONLY_ROOT: dict[str, Any] = {
     # Helm merges these into the grafana subchart's containerSecurityContext and sidecar.securityContext (no
     # capabilities, RuntimeDefault seccomp, no escalation: the grafana subchart's values.yaml in kube-prometheus-stack 82.1.0).
@@ -82,6 +92,21 @@ GRAFANA_SIDECARS: dict[str, Any] = {
     "securityContext": {"readOnlyRootFilesystem": True},
     "resources": {"requests": {"cpu": "10m", "memory": "128Mi"}, "limits": {"cpu": "100m", "memory": "128Mi"}},
 }
+
+
+NODE_EXPORTER_RESOURCES: dict[str, Any] = {"requests": {"cpu": "20m", "memory": "64Mi"},
+                                           "limits": {"cpu": "250m", "memory": "256Mi"}}
+"""node-exporter's resources on every node, the system nodes and a p5.48xlarge alike. Basis: the Prometheus
+Operator's reference deployment, kube-prometheus v0.18.0 (manifests/nodeExporter-daemonset.yaml), limits it to 250m
+and 180Mi; the chart sets none (prometheus-node-exporter 4.51.1 `resources: {}`). Memory is raised to 256Mi for the
+GPU nodes: a scrape's series grow with CPUs (the cpu, cpufreq and softnet collectors: 192 vCPUs on a p5.48xlarge),
+with network interfaces (kube-prometheus-stack 82.1.0 excludes none from netdev and netclass, so each pod's host-side
+interface counts: `eni*` under the VPC CNI) and with EFA's InfiniBand ports (the infiniband collector); reports of
+node-exporter memory growing on some nodes past such limits: prometheus-operator/kube-prometheus#91,
+prometheus/node_exporter#3080. The requests stay small: a DaemonSet's requests are taken on every node, the system
+nodes included. Not measured on a p5: after the first one joins, compare
+`container_memory_working_set_bytes{container="node-exporter"}` and `container_cpu_cfs_throttled_periods_total`
+with these limits."""
 
 
 def _resources(cpu_request: str, cpu_limit: str, memory: str) -> dict[str, Any]:
@@ -105,7 +130,7 @@ def _exporter_and_operator_values() -> dict[str, Any]:
         # policies/config, in the privileged monitoring namespace); it needs no capability and cannot
         # escalate. Helm merges this into the subchart's readOnlyRootFilesystem: true.
         "prometheus-node-exporter": {
-            "resources": _resources("20m", "200m", "64Mi"),
+            "resources": NODE_EXPORTER_RESOURCES,
             "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                          "capabilities": {"drop": ["ALL"]},
                                          "seccompProfile": {"type": "RuntimeDefault"}}},
@@ -348,7 +373,9 @@ class MonitoringCore(pulumi.ComponentResource):
             # and Helm merges maps key by key: `add` must be overridden with an empty list, or SYS_ADMIN survives.
             "securityContext": {"runAsNonRoot": False, "runAsUser": 0, "allowPrivilegeEscalation": False,
                                 "privileged": False, "capabilities": {"add": [], "drop": ["ALL"]},
-                                "seccompProfile": {"type": "RuntimeDefault"}},
+                                "seccompProfile": {"type": "RuntimeDefault"}, "readOnlyRootFilesystem": True},
+            # The chart's `extraEnv` is appended to the exporter container's env (templates/daemonset.yaml).
+            "extraEnv": [{"name": name, "value": value} for name, value in DCGM_LOG_TO_STDOUT.items()],
             "resources": pod_security.helm_resources("200m", "512Mi"),
         }
         if args.gpu_nodes_only:

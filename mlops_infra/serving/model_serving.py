@@ -160,7 +160,8 @@ class ModelServing(pulumi.ComponentResource):
             parent=self, namespace=cm_ns, values=manifests.cert_manager_values(keep_crds=args.keep_crds_on_delete))
         crds = helm.release(child(name, "kserve-crd"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-crd", "",
                                                                          cfg.kserve_version),
-                            parent=self, namespace=ks_ns, values={}, retain_on_delete=args.keep_crds_on_delete)
+                            parent=self, namespace=ks_ns, values={}, retain_on_delete=args.keep_crds_on_delete,
+                            atomic=False)  # it may adopt kept CRDs: a failed atomic install would delete them
         kserve = helm.release(
             child(name, "kserve"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-resources", "", cfg.kserve_version),
             parent=self, namespace=ks_ns, values=manifests.kserve_values(args.region, cfg.ingress_domain),

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops_infra.cost import Estimate
 
 from .core import UNKNOWN, Resource, Stack, dig, each, env_applies, known, per_env, resource_policy, stack_policy
 
@@ -217,12 +220,24 @@ def required_tags(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
         yield f"missing cost tags: {', '.join(missing)}"
 
 
-# --- Monthly budget -------------------------------------------------------------------------------------------------
+# --- Monthly budget and unpriced lines ------------------------------------------------------------------------------
 # The estimate is mlops_infra.cost (pure Python, no Pulumi, no pydantic); the ceilings come from the stack's
-# `mlops:platform` `budget` (merged into this policy's config by `mlops-infra check` and by the pack at start-up,
-# see `platform_budget`), or from the policy config file. One estimate per stack check.
+# `mlops:platform` `budget` (merged into the budget policy's config by `mlops-infra check` and by the pack at start-up,
+# see `platform_budget`), or from the policy config file. Two policies judge it: `mlops-cost-unpriced` (each line the
+# table cannot price) and `mlops-cost-budget` (the totals against the ceilings). They are two policy ids so that a
+# waiver, which matches a policy id and a resource name, can never waive the other's finding on the same resource
+# (the costliest resource, which carries a budget breach, may also hold an unpriced line). Both price one estimate:
+# its inputs (`ESTIMATE_INPUTS`) reach both from the stack config, and a policy config file sets them in both or
+# neither (`estimate_inputs_problem`).
 BUDGET_POLICY = "mlops-cost-budget"
+UNPRICED_POLICY = "mlops-cost-unpriced"
+ESTIMATE_POLICIES = (UNPRICED_POLICY, BUDGET_POLICY)
+ESTIMATE_INPUTS = ("region", "assumptions")
 PROVIDER_PACKAGES = frozenset({"aws", "kubernetes", "random", "tls", "pulumi", "command"})
+_ESTIMATE_CONFIG: dict[str, dict[str, Any]] = {
+    "region": {"type": "string", "default": "us-east-1", "description": "Price region."},
+    "assumptions": {"type": "object", "default": {}, "description": "Cost assumptions (camelCase)."},
+}
 
 
 def _plain(value: Any) -> Any:
@@ -237,7 +252,7 @@ def _plain(value: Any) -> Any:
 
 
 def platform_budget(stack_config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """This policy's config from the stack's `mlops:platform`: idle/max ceilings, assumptions and region."""
+    """The budget policy's config from the stack's `mlops:platform`: idle/max ceilings, assumptions and region."""
     raw = (stack_config or {}).get("mlops:platform")
     if isinstance(raw, str):
         try:
@@ -264,22 +279,74 @@ def platform_budget_from_process(environ: Mapping[str, str] | None = None) -> di
     return platform_budget(stack_config if isinstance(stack_config, Mapping) else {})
 
 
+def for_policy(name: str, found: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of `platform_budget`'s result that policy `name` takes: the unpriced policy only the estimate's inputs."""
+    return dict(found) if name == BUDGET_POLICY else {k: v for k, v in found.items() if k in ESTIMATE_INPUTS}
+
+
 def with_platform_budget(policy_config: Mapping[str, Any], stack_config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The policy config with the platform budget filled in; a value set in the policy config file wins."""
+    """The policy config with the platform budget filled in (the estimate's inputs for both estimate policies, the
+    ceilings for the budget policy); a value set in the policy config file wins."""
     found = platform_budget(stack_config)
-    if not found:
-        return dict(policy_config)
-    entry = policy_config.get(BUDGET_POLICY)
-    if isinstance(entry, str):  # an enforcement level only
-        return {**policy_config, BUDGET_POLICY: {"enforcementLevel": entry, **found}}
-    return {**policy_config, BUDGET_POLICY: {**found, **(entry if isinstance(entry, Mapping) else {})}}
+    merged = dict(policy_config)
+    for name in ESTIMATE_POLICIES:
+        mine = for_policy(name, found)
+        if not mine:
+            continue
+        entry = policy_config.get(name)
+        if isinstance(entry, str):  # an enforcement level only
+            merged[name] = {"enforcementLevel": entry, **mine}
+        else:
+            merged[name] = {**mine, **(entry if isinstance(entry, Mapping) else {})}
+    return merged
+
+
+def estimate_inputs_problem(policy_config: Mapping[str, Any]) -> str | None:
+    """Why a policy config file would make the two estimate policies price different estimates, or None."""
+    entries = {name: policy_config.get(name) for name in ESTIMATE_POLICIES}
+    for key in ESTIMATE_INPUTS:
+        values = {name: entry.get(key) if isinstance(entry, Mapping) else None for name, entry in entries.items()}
+        if len({json.dumps(v, sort_keys=True) for v in values.values()}) > 1:
+            shown = "; ".join(f"{name}: {json.dumps(v) if v is not None else 'unset'}" for name, v in values.items())
+            return (f"{UNPRICED_POLICY} and {BUDGET_POLICY} price one estimate: set `{key}` the same in both entries, "
+                    f"or in neither ({shown})")
+    return None
+
+
+def _estimate(stack: Stack, config: Mapping[str, Any]) -> Estimate:
+    from mlops_infra.cost import Assumptions, Item, estimate
+
+    items = [Item(r.type, r.name, _plain(r.props), None, "(stack)", r.urn, r.property_dependencies)
+             for r in stack.resources if r.type.split(":", 1)[0] in PROVIDER_PACKAGES]
+    return estimate(items, region=str(config.get("region") or "us-east-1"),
+                    assumptions=Assumptions.from_mapping(config.get("assumptions")))
+
+
+@stack_policy(
+    UNPRICED_POLICY,
+    description="Every line of the stack's cost estimate has a price in the committed table (the budget totals, in "
+                "`check` and in `mlops-infra cost`, would count an unpriced line as $0). A waiver here waives only "
+                "the unpriced line, never a budget breach on the same resource.",
+    severity="high", pack="mlops-cost",
+    controls=COST_CONTROLS,
+    remediation="Add a cited price to mlops_infra/cost/prices.json (or run tools/regen_prices.py), or waive the resource "
+                "in this policy's `waivers` with a reason and an expiry when its price is knowingly absent.",
+    strictness="always",  # a silent $0 misleads in every environment
+    config=_ESTIMATE_CONFIG,
+)
+def unpriced(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
+    est = _estimate(stack, config)
+    by_key = {(r.name, r.type): r for r in stack.resources}
+    for ln in est.not_priced:
+        yield (by_key.get((ln.resource, ln.type)) or stack.resources[0],
+               f"not priced: {ln.what}: {ln.reason} (the budget totals would count it as $0)")
 
 
 @stack_policy(
     BUDGET_POLICY,
     description="The stack's estimated monthly cost stays under budget.idleMonthlyUsd (every pool at its minimum) "
-                "and budget.maxMonthlyUsd (every pool at its maximum), when set; with or without a budget, every "
-                "line the price table cannot price is a finding (waive it per resource), never a silent zero.",
+                "and budget.maxMonthlyUsd (every pool at its maximum), when set. Lines the table cannot price are "
+                "mlops-cost-unpriced's findings; a breach names how many there are (the total is then a lower bound).",
     severity="high", pack="mlops-cost",
     controls=COST_CONTROLS,
     remediation="Lower pool minimums/maximums or instance sizes (see `mlops-infra cost --stack <stack>`), or raise "
@@ -287,24 +354,13 @@ def with_platform_budget(policy_config: Mapping[str, Any], stack_config: Mapping
     strictness="always",  # a budget someone set is meant in every environment
     config={"idleMonthlyUsd": {"type": "number", "description": "Idle ceiling (USD/month). Default: from config."},
             "maxMonthlyUsd": {"type": "number", "description": "At-max ceiling (USD/month). Default: from config."},
-            "region": {"type": "string", "default": "us-east-1", "description": "Price region."},
-            "assumptions": {"type": "object", "default": {}, "description": "Cost assumptions (camelCase)."}},
+            **_ESTIMATE_CONFIG},
 )
 def budget(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     idle_cap, max_cap = config.get("idleMonthlyUsd"), config.get("maxMonthlyUsd")
-    from mlops_infra.cost import Assumptions, Item, estimate
-
-    items = [Item(r.type, r.name, _plain(r.props), None, "(stack)", r.urn, r.property_dependencies)
-             for r in stack.resources if r.type.split(":", 1)[0] in PROVIDER_PACKAGES]
-    est = estimate(items, region=str(config.get("region") or "us-east-1"),
-                   assumptions=Assumptions.from_mapping(config.get("assumptions")))
-    # A line the table cannot price is an error, not a zero, with or without a ceiling: the totals (here, in
-    # `mlops-infra cost` and in a budget someone sets later) would show headroom that is not there.
-    # Waive it per resource (policy config `waivers`) when the price is knowingly absent.
-    by_key = {(r.name, r.type): r for r in stack.resources}
-    for ln in est.not_priced:
-        yield (by_key.get((ln.resource, ln.type)) or stack.resources[0],
-               f"not priced: {ln.what}: {ln.reason} (the budget totals would count it as $0)")
+    if idle_cap is None and max_cap is None:
+        return
+    est = _estimate(stack, config)
     unpriced = f"; {len(est.not_priced)} line(s) not priced" if est.not_priced else ""
     for label, total, cap, column in (("idle", est.idle, idle_cap, "idle"), ("at-max", est.max, max_cap, "max")):
         if cap is None or total <= float(cap):

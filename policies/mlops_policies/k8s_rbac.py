@@ -69,7 +69,7 @@ def no_escalation(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
         verbs = [v for v in rule.get("verbs") or [] if v in DANGEROUS_VERBS]
         if verbs:
             yield f"rule {i} grants {', '.join(verbs)}"
-        if "pods/exec" in (rule.get("resources") or []) and {"create", "get"} & set(rule.get("verbs") or []):
+        if _grants(rule, "", ("create", "get"), ("pods/exec",)):  # "*" in groups, verbs or resources included
             yield f"rule {i} grants pods/exec"
         if _grants(rule, *WEBHOOK_CONTROL) and not rule.get("resourceNames"):
             yield f"rule {i} grants control of admission webhook configurations"

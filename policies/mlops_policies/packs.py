@@ -130,15 +130,17 @@ def engine_config(pack: str, environ: Mapping[str, str] | None = None) -> dict[s
     import json
     import os
 
-    from .cost import BUDGET_POLICY, platform_budget_from_process
+    from .cost import ESTIMATE_POLICIES, for_policy, platform_budget_from_process
     from .placeholders import POLICY as PLACEHOLDERS
     from .placeholders import with_plan_context
 
     env = os.environ if environ is None else environ
     environment = environment_from_process(env)
     config: dict[str, Any] = dict(initial_config(pack, environment))
-    if BUDGET_POLICY in config:  # the stack's `budget` ceilings
-        config[BUDGET_POLICY] = {**config[BUDGET_POLICY], **platform_budget_from_process(env)}
+    found = platform_budget_from_process(env)
+    for name in ESTIMATE_POLICIES:  # the stack's `budget` ceilings, and both estimate policies' region and assumptions
+        if name in config:
+            config[name] = {**config[name], **for_policy(name, found)}
     if PLACEHOLDERS in config:
         try:
             stack_values = json.loads(env.get("PULUMI_CONFIG", "{}") or "{}")

@@ -40,6 +40,7 @@ from .core import (
     is_marker_free,
     unescape_pointer,
 )
+from .cost import estimate_inputs_problem
 from .enforcement import LEVELS, PolicyConfigError, Waiver, default_enforcement, parse_waivers
 from .packs import PACKS, all_rules, build_policy, config_defaults
 
@@ -148,6 +149,9 @@ def load_policy_config(path: Path | None) -> dict[str, Any]:
             raise PolicyConfigError(f"{path}: {name}: {level!r} is not a valid enforcement level")
         if isinstance(value, dict):
             parse_waivers(name, value.get("waivers"))
+    problem = estimate_inputs_problem(data)
+    if problem:
+        raise PolicyConfigError(f"{path}: {problem}")
     return data
 
 

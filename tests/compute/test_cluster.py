@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from mlops_infra.compute.config import KUBEFLOW_MANAGER_MEMORY_REQUEST_MIB, TrainingOperatorConfig
+from mlops_infra.compute.training_foundations import kubeflow_manager
 from mlops_infra.config import ConfigError
 from mlops_infra.config.versions import (
     ADDON_CLOUDWATCH_OBSERVABILITY,
@@ -322,3 +324,21 @@ def test_built_in_runtimes_need_an_installer_image_pinned_by_digest() -> None:
     # templates/runtimes/installer-job.yaml: image: "{{ registry }}/{{ repository }}:{{ tag }}"
     assert f"{image['registry']}/{image['repository']}:{image['tag']}" == digest
     assert cfg.model_copy(update={"built_in_runtimes": False}).runtimes_values() == {"defaultEnabled": False}
+
+
+@pytest.mark.charts("kubeflow-trainer")
+def test_the_trainer_managers_memory_limit_is_the_configured_one_and_never_below_its_request() -> None:
+    """`trainingOperator.managerMemoryLimit` reaches the rendered manager; a limit under the request is refused (the
+    API server would refuse the Deployment's pods)."""
+    inv = planned("prod", render=True)
+    (manager,) = [r for r in inv.rendered() if r.type == "kubernetes:apps/v1:Deployment"
+                  and r.parent.endswith("::mlops-prod-eks-training-kubeflow") and "controller-manager" in r.name]
+    (container,) = manager.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["memory"] == TrainingOperatorConfig().manager_memory_limit == "1Gi"
+    assert container["resources"]["requests"]["memory"] == f"{KUBEFLOW_MANAGER_MEMORY_REQUEST_MIB}Mi"
+    assert kubeflow_manager("2Gi")["resources"]["limits"]["memory"] == "2Gi"
+    assert "is below the manager's memory request (256Mi)" in " ".join(
+        problems(trainingOperator={"managerMemoryLimit": "128Mi"}))
+    assert problems(trainingOperator={"managerMemoryLimit": "1G"})  # Mi or Gi only
+    load_platform_config({**BASE, "cluster": {"publicAccessCidrs": ["203.0.113.0/24"],
+                                              "trainingOperator": {"managerMemoryLimit": "256Mi"}}})

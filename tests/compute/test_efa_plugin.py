@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mlops_infra.compute.gpu_config import AMI_ARCH, GpuPlatformConfig, GpuPoolConfig
-from mlops_infra.compute.gpu_software import installs_efa_plugin
+from mlops_infra.compute.gpu_software import efa_plugin_values, installs_efa_plugin
 from mlops_infra.config.instances import GPU_INSTANCES
 from tests.conftest import planned
 from tests.nonempty import each
@@ -59,3 +59,16 @@ def test_the_affinity_is_not_open_to_any_node() -> None:
             "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
     assert not schedulable(efa_daemonset(), node, [])
 
+
+
+def test_the_read_only_root_is_on_by_default_and_one_setting_turns_it_off() -> None:
+    """Unverifiable offline (the image's source is not published): `gpu.efaPluginReadOnlyRoot: false` is the way
+    out docs/troubleshooting.md names. The plugin stays privileged either way, which is why the waivers claim no
+    confinement from its read-only root or seccomp."""
+    (container,) = efa_daemonset()["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["privileged"] is True
+    off = GpuPlatformConfig.model_validate({"efaPluginReadOnlyRoot": False})
+    assert efa_plugin_values(off.efa_plugin_read_only_root)["securityContext"]["readOnlyRootFilesystem"] is False
+    assert efa_plugin_values(GpuPlatformConfig().efa_plugin_read_only_root)["securityContext"][
+        "readOnlyRootFilesystem"] is True

@@ -67,7 +67,7 @@ def test_cost(case: Case) -> None:
     check(case)
 
 
-# --- mlops-cost-budget: the estimate (mlops_infra.cost, committed us-east-1 prices) against the stack's ceilings.
+# --- mlops-cost-budget and mlops-cost-unpriced: the estimate (mlops_infra.cost, committed us-east-1 prices) against the stack's ceilings.
 # By hand: m7i.xlarge $0.2016/h x 730 h = $147.17 per node, + a 50 GiB gp3 root volume ($4.00) from its launch
 # template (joined through the property dependency, as the engine records it); NAT $0.045 x 730 + 100 GB x $0.045
 # = $37.35. Idle (1 node) $188.52; at max (2 nodes) $339.69.
@@ -95,23 +95,24 @@ BUDGET_CASES = [
     Case("spot-ratio-assumption", "mlops-cost-budget", [R(NODE_GROUP, "gpu", {
         "instanceTypes": ["g6.xlarge"], "capacityType": "SPOT", "diskSize": 20,
         "scalingConfig": {"minSize": 0, "maxSize": 1, "desiredSize": 0}})],
-         # g6.xlarge $0.8048/h x 730 x 0.5 = $293.75 (the gp2 root volume has no price: listed, not counted)
+         # g6.xlarge $0.8048/h x 730 x 0.5 = $293.75 (the gp2 root volume has no price: listed, not counted, and
+         # mlops-cost-unpriced's finding)
          ["gpu: estimated at-max cost $293.75/month is over the budget of $200.00 (largest: gpu $294; "
-          "1 line(s) not priced)",
-          "gpu: not priced: gp2 root volume 20 GiB per node: no price for ebs:gp2-gb-month in us-east-1 (the budget "
-          "totals would count it as $0)"], config={"maxMonthlyUsd": 200, "assumptions": {"spotPriceRatio": 0.5}}),
+          "1 line(s) not priced)"], config={"maxMonthlyUsd": 200, "assumptions": {"spotPriceRatio": 0.5}}),
+    Case("unpriced-is-not-a-budget-finding", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB], [],
+         config={"idleMonthlyUsd": 1000, "maxMonthlyUsd": 1000}),
     # An unpriced line is a finding with or without a budget, even with the totals under it; a waiver on the
-    # resource silences it (and only it).
-    Case("unpriced-is-an-error", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB],
+    # resource silences it (and only it: test_cost_unpriced.py).
+    Case("unpriced-is-an-error", "mlops-cost-unpriced", [*budget_stack(), UNPRICED_DB],
          ["db: not priced: db.x9.large postgres Single-AZ: no price for rds:postgres:db.x9.large in us-east-1 (the "
           "budget totals would count it as $0)"], config={"idleMonthlyUsd": 1000, "maxMonthlyUsd": 1000}),
-    Case("unpriced-waived", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB], [],
+    Case("unpriced-waived", "mlops-cost-unpriced", [*budget_stack(), UNPRICED_DB], [],
          config={"idleMonthlyUsd": 1000, "maxMonthlyUsd": 1000,
                  "waivers": [{"resource": "db", "reason": "priced by hand", "expires": "2099-01-01"}]}),
-    Case("unpriced-without-budget", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB],
+    Case("unpriced-without-budget", "mlops-cost-unpriced", [*budget_stack(), UNPRICED_DB],
          ["db: not priced: db.x9.large postgres Single-AZ: no price for rds:postgres:db.x9.large in us-east-1 (the "
           "budget totals would count it as $0)"]),
-    Case("unpriced-without-budget-waived", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB], [],
+    Case("unpriced-without-budget-waived", "mlops-cost-unpriced", [*budget_stack(), UNPRICED_DB], [],
          config={"waivers": [{"resource": "db", "reason": "priced by hand", "expires": "2099-01-01"}]}),
 ]
 

@@ -210,6 +210,11 @@ CASES = [
         {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind", "escalate"]},
         {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}]})],
          ["cr: rule 0 grants bind, escalate", "cr: rule 1 grants pods/exec"]),
+    Case("exec-by-wildcard-verb", "mlops-k8s-rbac-no-escalation", [R(rbac.ROLES[0], "role", {"rules": [
+        {"apiGroups": [""], "resources": ["pods", "pods/exec"], "verbs": ["*"]},
+        {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["*"]}]})],
+         ["role: rule 0 grants pods/exec", "role: rule 1 grants pods/exec"]),
     Case("view", "mlops-k8s-rbac-no-cluster-admin-binding", [R(rbac.BINDINGS[1], "b", {
         "roleRef": {"kind": "ClusterRole", "name": "view"}})], []),
     Case("cluster-admin", "mlops-k8s-rbac-no-cluster-admin-binding", [R(rbac.BINDINGS[1], "b", {

@@ -123,7 +123,7 @@ def test_waiver_from_the_policy_config_file_applies_and_keeps_its_reason(
         misconfigured_json: tuple[int, dict[str, Any]]) -> None:
     _, report = misconfigured_json
     assert [(w["policy"], w["resource"]["name"], w["reason"]) for w in report["waived"]] == [
-        ("mlops-cost-budget", "public-db", "the price table has no RDS gp2 storage rate; this program shows other "
+        ("mlops-cost-unpriced", "public-db", "the price table has no RDS gp2 storage rate; this program shows other "
          "violations"),
         ("mlops-s3-lifecycle", "raw-data", "raw landing zone: objects are moved out by the ingest job")]
     assert not any(f["policy"] == "mlops-sg-descriptions" for f in report["findings"])  # "disabled" in the file
@@ -230,7 +230,7 @@ def test_sarif_output_validates_against_the_2_1_0_schema(capsys: pytest.CaptureF
     line = (MISCONFIGURED / "__main__.py").read_text().splitlines()[where["region"]["startLine"] - 1]
     assert "aws.rds.Instance(" in line
     waived = [r for r in run_["results"] if "suppressions" in r]
-    assert [r["ruleId"] for r in waived] == ["mlops-cost-budget", "mlops-s3-lifecycle"]
+    assert [r["ruleId"] for r in waived] == ["mlops-cost-unpriced", "mlops-s3-lifecycle"]
 
 
 def test_list_policies(capsys: pytest.CaptureFixture[str]) -> None:

@@ -39,3 +39,14 @@ def test_the_kserve_crd_release_is_retained_when_pulumi_deletes_it(inv: Inventor
 def test_cert_managers_crds_are_kept_when_its_release_is_uninstalled(inv: Inventory) -> None:
     crds = serving_releases(inv)["cert-manager"].inputs["values"]["crds"]
     assert crds == {"enabled": True, "keep": True}
+
+
+def test_the_kserve_crd_release_never_uninstalls_crds_it_adopted_when_an_install_fails(inv: Inventory) -> None:
+    # A later install adopts the kept CRDs (docs/teardown.md). Helm reads `keep` only from the release's own
+    # manifest, which the kserve-crd chart does not write: an atomic install that fails or is cancelled after
+    # adopting them would uninstall them (and every InferenceService). So that release is not atomic; the others are.
+    releases = serving_releases(inv)
+    crd = releases["kserve-crd"].inputs
+    assert (crd["atomic"], crd["cleanupOnFail"]) == (False, False)
+    assert all((r.inputs["atomic"], r.inputs["cleanupOnFail"]) == (True, True)
+               for chart, r in releases.items() if chart != "kserve-crd")
