@@ -118,7 +118,7 @@ def service_values(cfg: MetaflowConfig, db_host: pulumi.Input[str], db_port: pul
     """metaflow-service chart values (keys checked against tests/data/chart-values/metaflow-service-0.2.2.yaml)."""
     repository, tag = cfg.service_image.rsplit(":", 1)
     container = pod_security.helm_container_security_context()
-    # The image runs from /root (Dockerfile.metadata_service WORKDIR /root): root (waived). Read-only root: the
+    # The image runs from /root (built from the repository's Dockerfile at v2.4.13: WORKDIR /root): root (waived). Read-only root: the
     # service and run_goose.py (v2.4.13) write no file (no tempfile, no open-for-write; Python skips .pyc writes).
     container["runAsNonRoot"] = False
     return {
