@@ -51,6 +51,24 @@ RESOURCES = {"scheduler": ("1", "2Gi"), "apiServer": ("500m", "2Gi"), "dagProces
              "triggerer": ("250m", "1Gi"), "statsd": ("100m", "128Mi"), "workers": ("1", "2Gi"),
              "migrateDatabaseJob": ("500m", "1Gi")}
 
+LOG_GROOMER_RESOURCES = ("50m", "64Mi")
+"""The chart's `logGroomerSidecar` (`bash /clean-logs`, the image's scripts/docker/clean-logs.sh: `find` removes
+`*.log` files older than the retention under /opt/airflow/logs, then it sleeps 15 min) in the scheduler,
+dag-processor and triggerer pods; the chart sets no resources (values.yaml `<component>.logGroomerSidecar.resources:
+{}`). Kept rather than disabled: task logs go to S3, but the scheduler's,
+dag-processor's and triggerer's own log files stay in the `logs` emptyDir, which only the groomer trims. Sized
+from what it runs (bash and find), not measured here."""
+LOG_GROOMER_COMPONENTS = ("scheduler", "dagProcessor", "triggerer")
+MIGRATION_JOB_TTL_SECONDS = 60
+"""`migrateDatabaseJob.ttlSecondsAfterFinished` (chart default 300). With `useHelmHooks: false` the Job is an
+ordinary release object with a fixed name (`<release>-run-airflow-migrations`, no revision suffix, no
+`helm.sh/hook-delete-policy`): an upgrade that changes its pod template (a new image) patches it, and Kubernetes
+refuses a patch of a Job's template. Once the TTL controller has deleted the finished Job, Helm's upgrade (and an
+atomic rollback) finds it absent and creates it anew. So the shorter the TTL, the shorter the window in which a
+second upgrade fails on the old Job; 60 s still leaves a minute to read a failed migration's log with kubectl.
+A failing migration keeps its Job running (restartPolicy OnFailure, backoffLimit 6: about ten minutes of
+back-off), so the TTL starts only after that, inside the release's 900 s timeout."""
+
 CLEANUP_MEMORY = "512Mi"  # the cleanup CronJob measured 241 MiB RSS: 256Mi left 8% headroom
 COLD_START_SECONDS = 3600
 """How long a queued task may wait for its pod to start: a GPU step on a scale-from-zero pool waits for the node
@@ -180,6 +198,24 @@ def _component(key: str, sa: str | None = None, **extra: Any) -> dict[str, Any]:
     return out
 
 
+def migration_job_values() -> dict[str, Any]:
+    """`migrateDatabaseJob`: an ordinary Job of the release, not a Helm hook. The chart's default
+    (`useHelmHooks: true`) makes it a post-install/post-upgrade hook (apache/airflow
+    chart/templates/jobs/migrate-database-job.yaml), which Helm runs only after `--wait` has seen every Deployment
+    ready; ours waits (blocks/helm.py: atomic, no skipAwait), and every Airflow pod's `wait-for-airflow-migrations`
+    init container waits for that migration, so a first install would deadlock until the release's timeout and roll
+    back. The chart's docs say so: with `--wait`, set `useHelmHooks: false`. The Job then starts with the pods and
+    their init containers finish once it has migrated the schema. TTL: `MIGRATION_JOB_TTL_SECONDS`."""
+    return {**_component("migrateDatabaseJob"), "useHelmHooks": False,
+            "ttlSecondsAfterFinished": MIGRATION_JOB_TTL_SECONDS}
+
+
+def log_groomer_values() -> dict[str, Any]:
+    """`<component>.logGroomerSidecar`: resources (`LOG_GROOMER_RESOURCES`); its security context is the global
+    container context (`_security`)."""
+    return {"resources": pod_security.helm_resources(*LOG_GROOMER_RESOURCES)}
+
+
 def chart_values(cfg: AirflowConfig, inputs: AirflowInputs, log_folder: Any) -> dict[str, Any]:
     """Helm values of the Airflow release (KubernetesExecutor, external Postgres, remote logs, statsd)."""
     repo, _, tag = cfg.image.rpartition(":")
@@ -192,15 +228,18 @@ def chart_values(cfg: AirflowConfig, inputs: AirflowInputs, log_folder: Any) -> 
         "fernetKeySecretName": SECRET_NAMES["fernet"], "apiSecretKeySecretName": SECRET_NAMES["api"],
         "jwtSecretName": SECRET_NAMES["jwt"],
         "createUserJob": {"enabled": False},  # its default admin/admin user: people sign in through FAB users
-        "migrateDatabaseJob": _component("migrateDatabaseJob"),
+        "migrateDatabaseJob": migration_job_values(),
         "networkPolicies": {"enabled": False},  # the platform's own egress policies (wiring_common)
         "env": env,
         **({"secret": [dict(e) for e in inputs.secret_env]} if inputs.secret_env else {}),
-        "scheduler": _component("scheduler", replicas=cfg.scheduler_replicas, env=async_connection_env()),
+        "scheduler": _component("scheduler", replicas=cfg.scheduler_replicas, env=async_connection_env(),
+                                logGroomerSidecar=log_groomer_values()),
         "apiServer": _component("apiServer", inputs.api_server_service_account, replicas=cfg.api_server_replicas,
                                 service={"type": "ClusterIP"}, env=async_connection_env()),
-        "dagProcessor": _component("dagProcessor", inputs.dag_processor_service_account),
-        "triggerer": _component("triggerer", inputs.triggerer_service_account, persistence={"enabled": False}),  # logs go to S3, no PVC
+        "dagProcessor": _component("dagProcessor", inputs.dag_processor_service_account,
+                                   logGroomerSidecar=log_groomer_values()),
+        "triggerer": _component("triggerer", inputs.triggerer_service_account, persistence={"enabled": False},  # logs go to S3, no PVC
+                                logGroomerSidecar=log_groomer_values()),
         "workers": _component("workers", inputs.worker_service_account),
         "statsd": _component("statsd", enabled=True),
         "cleanup": {"enabled": True, "resources": pod_security.helm_resources("100m", CLEANUP_MEMORY)},

@@ -6,8 +6,8 @@ Argo Workflows that Kubeflow Pipelines runs, steps on the training pools, and th
   env, the namespace egress policy) may read and write exactly that prefix;
 - metadata service: the metaflow-service chart (outerbounds/metaflow-tools charts/metaflow/charts/metaflow-service
   0.2.2). Its `metadatadb.password` stays empty, so the chart renders no MF_METADATA_DB_PSWD value
-  (templates/_helpers.tpl `metaflow-service.metadatadbEnvVars`); `env` (rendered into the migration init container
-  and the server) takes it from the Secret External Secrets templates from the RDS-managed password;
+  (templates/_helpers.tpl `metaflow-service.metadatadbEnvVars`); `env` (rendered into the server, and given to the
+  migration Job) takes it from the Secret External Secrets templates from the RDS-managed password;
 - scheduler: `argo-workflows create` writes WorkflowTemplates into this namespace (Metaflow's
   KUBERNETES_NAMESPACE); Metaflow's own namespaced Argo controller runs them (metaflow_argo/: KFP's controller is
   `--namespaced` in kubeflow and never sees this namespace; the CRDs come with Kubeflow Pipelines). Argo's executor
@@ -15,10 +15,13 @@ Argo Workflows that Kubeflow Pipelines runs, steps on the training pools, and th
   flow pods mount it and get that Role and API egress;
 - user config: the `metaflowConfig` output is the file `metaflow configure` writes (metaflow_user_config.py).
 
+- schema migrations: a Job of our own (metaflow_migrate.py) under the service's hardened context, which the release
+  waits for; the chart's `db-migrations` init container (no securityContext in chart 0.2.2) is off.
+
 Waiver (non-root): Metaflow 2.19.39 has no global security-context setting for step pods (`@kubernetes(
 security_context=...)` per step only) and the metadata service image runs from /root, so the namespace enforces
-Pod Security `baseline` (warn/audit `restricted`); the service drops every capability and escalation and has a
-read-only root filesystem.
+Pod Security `baseline` (warn/audit `restricted`); the service and its migration Job drop every capability and
+escalation and have a read-only root filesystem.
 """
 
 from __future__ import annotations
@@ -46,8 +49,10 @@ from .metaflow_config import (
     MetaflowConfig,
     metaflow_own_problems,
 )
+from .metaflow_migrate import migration_job
 from .metaflow_user_config import MetaflowUserConfigArgs, config_json, metaflow_user_config
 from .refs import EngineRefs
+from .service_ingress import same_namespace_ingress
 from .wiring_common import (
     EngineWiring,
     EngineWiringArgs,
@@ -75,6 +80,8 @@ PASSWORD_ENV = "MF_METADATA_DB_PSWD"
 ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 ARGO_MANIFESTS = Path(__file__).resolve().parent / "metaflow_argo"
 ARGO_CONTROLLER = "workflow-controller"
+SERVICE_POD_LABELS = {"app.kubernetes.io/name": SERVICE_NAME}
+"""The service pods' name label (the chart's `metaflow-service.selectorLabels`: its chart name)."""
 
 
 @dataclass(frozen=True)
@@ -91,11 +98,27 @@ class MetaflowArgs:
     controller's objects would name CRDs and a PriorityClass nobody installs)."""
 
 
+SERVICE_ENV: list[dict[str, Any]] = [  # the server's `env` and the migration Job's
+    {"name": "MF_METADATA_DB_SSL_MODE", "value": "require"},  # RDS enforces TLS (rds.force_ssl)
+    {"name": PASSWORD_ENV, "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": PASSWORD_ENV}}},
+]
+
+
+def db_env(db_host: pulumi.Input[str], db_port: pulumi.Input[int]) -> list[k8s.core.v1.EnvVarArgsDict]:
+    """The database env of the migration Job: what the chart's `metaflow-service.metadatadbEnvVars` renders for the
+    server from `service_values` (name, port, user, host), then the server's `env` (`SERVICE_ENV`)."""
+    return [{"name": "MF_METADATA_DB_NAME", "value": DB_NAME},
+            {"name": "MF_METADATA_DB_PORT", "value": pulumi.Output.from_input(db_port).apply(str)},
+            {"name": "MF_METADATA_DB_USER", "value": DB_USER}, {"name": "MF_METADATA_DB_HOST", "value": db_host},
+            {"name": "MF_METADATA_DB_SSL_MODE", "value": "require"},
+            {"name": PASSWORD_ENV, "value_from": {"secret_key_ref": {"name": DB_SECRET, "key": PASSWORD_ENV}}}]
+
+
 def service_values(cfg: MetaflowConfig, db_host: pulumi.Input[str], db_port: pulumi.Input[int]) -> dict[str, Any]:
     """metaflow-service chart values (keys checked against tests/data/chart-values/metaflow-service-0.2.2.yaml)."""
     repository, tag = cfg.service_image.rsplit(":", 1)
     container = pod_security.helm_container_security_context()
-    # The image runs from /root (Dockerfile.metadata_service WORKDIR /root): root (waived). Read-only root: the
+    # The image runs from /root (built from the repository's Dockerfile at v2.4.13: WORKDIR /root): root (waived). Read-only root: the
     # service and run_goose.py (v2.4.13) write no file (no tempfile, no open-for-write; Python skips .pyc writes).
     container["runAsNonRoot"] = False
     return {
@@ -104,12 +127,9 @@ def service_values(cfg: MetaflowConfig, db_host: pulumi.Input[str], db_port: pul
         "image": {"repository": repository, "tag": tag},
         "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
         "metadatadb": {"host": db_host, "port": db_port, "name": DB_NAME, "user": DB_USER, "password": ""},
-        # Migrations on every start (goose skips applied ones); the chart's default runs them only on an empty DB.
-        "dbMigrations": {"runOnStart": True, "onlyIfDbEmpty": False},
-        "env": [
-            {"name": "MF_METADATA_DB_SSL_MODE", "value": "require"},  # RDS enforces TLS (rds.force_ssl)
-            {"name": PASSWORD_ENV, "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": PASSWORD_ENV}}},
-        ],
+        # Migrations run in our Job (metaflow_migrate.py), not the chart's init container (no securityContext).
+        "dbMigrations": {"runOnStart": False},
+        "env": [dict(e) for e in SERVICE_ENV],
         "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         "securityContext": container,
         "resources": pod_security.helm_resources("250m", "512Mi"),
@@ -150,7 +170,7 @@ class Metaflow(pulumi.ComponentResource):
             self, child(name, "db"), refs, config=cfg.database, namespace=ns, db_name=DB_NAME, username=DB_USER,
             secret_name=DB_SECRET, workloads=[SERVICE_NAME], template=lambda address, port: {PASSWORD_ENV: "{{ .password }}"},
             also_watch=[ENV_SECRET] if self.wiring.mlflow_env else [])  # it carries the MLflow/Feast credentials
-        k8s.core.v1.ServiceAccount(child(name, "service-sa"), metadata={"name": SERVICE_ACCOUNT, "namespace": ns},
+        service_sa = k8s.core.v1.ServiceAccount(child(name, "service-sa"), metadata={"name": SERVICE_ACCOUNT, "namespace": ns},
                                    automount_service_account_token=False, opts=child_options(self, provider=provider))
         env_secret = k8s.core.v1.Secret(
             child(name, "env"), metadata={"name": ENV_SECRET, "namespace": ns}, type="Opaque",
@@ -160,11 +180,12 @@ class Metaflow(pulumi.ComponentResource):
             self._argo_access(name, refs, ns, args.argo_base)
         control_plane_egress(self, name, refs, namespace=ns, kubernetes_api=False,
                              pod_selector={"app.kubernetes.io/name": [SERVICE_NAME]})
-        self.release = release(
-            child(name, "service"), PinnedChart(METAFLOW_SERVICE_CHART, METAFLOW_SERVICE_REPO,
-                                                cfg.service_chart_version),
-            parent=self, namespace=ns, values=service_values(cfg, self.database.address, self.database.port),
-            depends_on=[self.wiring, self.database.db.instance, *self.database.external_secrets])
+        # No auth on the metadata API: only the namespace's pods (step pods, run by `--with kubernetes` or the
+        # namespaced Argo controller) may call it.
+        same_namespace_ingress(self, child(name, "service-ingress"), object_name=f"{SERVICE_NAME}-ingress",
+                               namespace=ns, pod_labels=SERVICE_POD_LABELS, port=METAFLOW_SERVICE_PORT,
+                               provider=provider)
+        self._service(name, cfg, ns, service_sa, provider)
         self.service_url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}", SERVICE_NAME, ns,
                                                 METAFLOW_SERVICE_PORT)
         self.datastore_root = pulumi.Output.format("s3://{0}/{1}", self.bucket.bucket_name, cfg.datastore_prefix)
@@ -185,6 +206,21 @@ class Metaflow(pulumi.ComponentResource):
         self.env_secret = env_secret
         self.register_outputs({"serviceUrl": self.service_url, "datastoreRoot": self.datastore_root,
                                "userConfig": self.user_config, "taskRoleArn": self.wiring.role_arn})
+
+    def _service(self, name: str, cfg: MetaflowConfig, ns: pulumi.Output[str], service_sa: pulumi.Resource,
+                 provider: pulumi.ProviderResource | None) -> None:
+        """The migration Job (metaflow_migrate.py), then the service's release, which waits for it."""
+        db_ready = [self.wiring, self.database.db.instance, *self.database.external_secrets]
+        self.migration = migration_job(
+            child(name, "service-migrate"), self, namespace=ns, k8s_name=f"{SERVICE_NAME}-migrate",
+            image=cfg.service_image, service_account=SERVICE_ACCOUNT, pod_labels=SERVICE_POD_LABELS,
+            db_env=db_env(self.database.address, self.database.port),
+            depends_on=[*db_ready, service_sa], provider=provider)
+        self.release = release(
+            child(name, "service"), PinnedChart(METAFLOW_SERVICE_CHART, METAFLOW_SERVICE_REPO,
+                                                cfg.service_chart_version),
+            parent=self, namespace=ns, values=service_values(cfg, self.database.address, self.database.port),
+            depends_on=[*db_ready, self.migration])
 
     def _argo_access(self, name: str, refs: EngineRefs, ns: pulumi.Output[str],
                      argo_base: list[pulumi.Resource]) -> None:

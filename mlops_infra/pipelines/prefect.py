@@ -8,7 +8,8 @@
   feature-server env, the namespace egress policy), non-root, requests = limits, every GPU pool's taint tolerated,
   `gpu_limit` / `node_selector` job variables for GPU steps;
 - self-hosted: the server's database URL is templated by External Secrets from the RDS-managed password into
-  `prefect-db` (`externalDatabase.existingSecret` + `connectionStringSecretKey`), never a value;
+  `prefect-db` (`externalDatabase.existingSecret` + `connectionStringSecretKey`), never a value; its API (port
+  4200, no auth string) admits only the namespace's pods (service_ingress.py): the worker and flow runs;
 - cloud: the API key reaches the namespace's Secret `api.apiKeySecret` as `PrefectArgs.cloud_api_key` says
   (prefect_cloud.py): synced from a named Secrets Manager secret by the component (alone), or delivered by the
   platform's integration secrets (securityBaseline.integrationSecrets); the worker and flow-run pods read it through
@@ -42,6 +43,7 @@ from .prefect_config import (
 )
 from .prefect_job_template import JobTemplateArgs, base_job_template, platform_env, project_yaml
 from .refs import EngineRefs
+from .service_ingress import same_namespace_ingress
 from .wiring_common import (
     EngineWiring,
     EngineWiringArgs,
@@ -61,6 +63,8 @@ FLOWS_SERVICE_ACCOUNT = "prefect-flows"
 DB_SECRET = "prefect-db"
 DB_KEY = "connection-string"
 HTTPS = 443
+SERVER_POD_LABELS = {"app.kubernetes.io/name": SERVER, "app.kubernetes.io/component": "server"}
+"""Labels of the server's pods (the chart's `common.labels.matchLabels` name and `app.kubernetes.io/component`)."""
 
 
 @dataclass(frozen=True)
@@ -148,23 +152,7 @@ class Prefect(pulumi.ComponentResource):
         depends: list[pulumi.Resource] = [self.wiring]
         api_key: tuple[str, str] | None = None  # (Secret name, key) of the Prefect Cloud API key
         if isinstance(cfg.api, PrefectServerConfig):
-            self.database = metadata_database(
-                self, child(name, "db"), refs, config=cfg.api.database, namespace=ns, db_name="prefect",
-                username="prefect", secret_name=DB_SECRET, workloads=[SERVER], also_watch=self.wiring.env_secrets(),
-                template=lambda address, port: {DB_KEY: pulumi.Output.format(
-                    # asyncpg `ssl=require`: TLS without CA verification (RDS enforces TLS; Prefect's own TLS
-                    # switch verifies against the system CAs, which hold no RDS CA).
-                    "postgresql+asyncpg://{{{{ .username | urlquery }}}}:{{{{ .password | urlquery }}}}@{0}:{1}"
-                    "/prefect?ssl=require", address, port)})
-            control_plane_egress(self, child(name, "server"), refs, namespace=ns, kubernetes_api=False,
-                                 pod_selector={"app.kubernetes.io/name": [SERVER]})
-            # Atomic: the server must find its database and the synced Secret before the release times out.
-            server = release(child(name, "server"), PinnedChart(SERVER, PREFECT_REPO, cfg.api.chart_version),
-                             parent=self, namespace=ns, values=server_values(cfg),
-                             depends_on=[self.wiring, self.database.db.instance, *self.database.external_secrets])
-            depends.append(server)
-            self.api_url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}/api", SERVER, ns,
-                                                PREFECT_SERVER_PORT)
+            depends.append(self._server(name, cfg, cfg.api, refs, ns))
         else:
             assert cloud is not None and args.cloud_api_key is not None
             depends += self._cloud(name, cloud, args.cloud_api_key, refs, ns)
@@ -188,6 +176,30 @@ class Prefect(pulumi.ComponentResource):
                                                                 if gpu.node_selector else {})}}]))
         self.register_outputs({"apiUrl": self.api_url, "workPool": cfg.work_pool,
                                "flowRoleArn": self.wiring.role_arn})
+
+    def _server(self, name: str, cfg: PrefectConfig, api: PrefectServerConfig, refs: EngineRefs,
+                ns: pulumi.Output[str]) -> pulumi.Resource:
+        """The self-hosted server: its database, egress, ingress policy and release; sets `database`, `api_url`."""
+        self.database = metadata_database(
+            self, child(name, "db"), refs, config=api.database, namespace=ns, db_name="prefect",
+            username="prefect", secret_name=DB_SECRET, workloads=[SERVER], also_watch=self.wiring.env_secrets(),
+            template=lambda address, port: {DB_KEY: pulumi.Output.format(
+                # asyncpg `ssl=require`: TLS without CA verification (RDS enforces TLS; Prefect's own TLS
+                # switch verifies against the system CAs, which hold no RDS CA).
+                "postgresql+asyncpg://{{{{ .username | urlquery }}}}:{{{{ .password | urlquery }}}}@{0}:{1}"
+                "/prefect?ssl=require", address, port)})
+        control_plane_egress(self, child(name, "server"), refs, namespace=ns, kubernetes_api=False,
+                             pod_selector={"app.kubernetes.io/name": [SERVER]})
+        # The API has no auth here: only the worker and flow-run pods of the namespace may call it.
+        same_namespace_ingress(self, child(name, "server-ingress"), object_name=f"{SERVER}-ingress",
+                               namespace=ns, pod_labels=SERVER_POD_LABELS, port=PREFECT_SERVER_PORT,
+                               provider=refs.cluster.provider)
+        self.api_url = pulumi.Output.format("http://{0}.{1}.svc.cluster.local:{2}/api", SERVER, ns,
+                                            PREFECT_SERVER_PORT)
+        # Atomic: the server must find its database and the synced Secret before the release times out.
+        return release(child(name, "server"), PinnedChart(SERVER, PREFECT_REPO, api.chart_version),
+                       parent=self, namespace=ns, values=server_values(cfg),
+                       depends_on=[self.wiring, self.database.db.instance, *self.database.external_secrets])
 
     def _cloud(self, name: str, cloud: PrefectCloudConfig, key: PrefectCloudKey, refs: EngineRefs,
                ns: pulumi.Input[str]) -> list[pulumi.Resource]:

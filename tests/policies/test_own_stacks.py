@@ -56,7 +56,7 @@ def test_stack_has_no_mandatory_violation(stack: str, capsys: pytest.CaptureFixt
     rendering = planned(stack, render=True).rendering
     assert rendering and not [r for r in rendering if r["status"] == "failed"], rendering
     # Every waiver in policies/config/<stack>.json still matches a resource (a renamed resource would drop it), but
-    # the one kept for Metaflow, which no shipped stack enables (a copy that turns it on needs it), and, where the
+    # those kept for Metaflow, which no shipped stack enables (a copy that turns it on needs them), and, where the
     # store lacks charts (CI's is empty), those on objects only a chart renders (test_rendered_waivers.py proves
     # each of them fires where the charts are).
     unmatched = {(w["policy"], w["resource"]) for w in report["unmatchedWaivers"]}

@@ -24,7 +24,8 @@ RENDERED_FROM_KUSTOMIZE = "kubernetes:kustomize/v2:Directory$"
 def rendered_object(urn: str) -> bool:
     return RENDERED_FROM_RELEASE in urn or RENDERED_FROM_KUSTOMIZE in urn
 
-UNUSED_ANYWHERE = {("mlops-k8s-run-as-non-root", "*-metaflow-service")}
+UNUSED_ANYWHERE = {("mlops-k8s-run-as-non-root", "*-metaflow-service"),
+                  ("mlops-k8s-run-as-non-root", "*-metaflow-service-migrate")}
 """Kept for a copy of a stack that enables Metaflow, which no shipped stack does (test_own_stacks.py says so)."""
 
 ON_OUR_RESOURCES = {("mlops-k8s-run-as-non-root", "*-monitoring-dcgm"), ("mlops-k8s-no-privileged", "*-gpu-software-efa"),

@@ -4,10 +4,15 @@ The platform puts into every Airflow pod:
 - MLFLOW_TRACKING_URI, FEAST_FEATURE_SERVER_URL: the model registry and the online feature server;
 - MLOPS_GPU_NODE_SELECTOR, MLOPS_GPU_TOLERATIONS (JSON): where GPU steps run (the training pool and its taints).
 The `train` task asks for one GPU through `executor_config` (`pod_override` of the KubernetesExecutor's pod
-template). Both tasks run on TRAINING_IMAGE, which you build: it must carry mlflow (>= 3, the tracking server's
-version), your training code and its CUDA libraries; the default Airflow image (apache/airflow) has no mlflow, so
-the placeholder below must be replaced (or set TRAINING_IMAGE in the Airflow env). Task pods run as the platform's
-executor ServiceAccount, whose role may read the feature store and write model artifacts.
+template). Both tasks run on TRAINING_IMAGE, which you build FROM the platform's Airflow image at its pinned
+version (`apache/airflow:3.1.7`, `orchestration.airflow.image`): replacing the `base` container's image replaces
+the image the KubernetesExecutor runs the task in, with `python -m airflow.sdk.execution_time.execute_workload
+--json-string <workload>`, so it needs that same Airflow and Task SDK, and the amazon provider the official image
+ships (it uploads the task log to S3 when the task ends). Add mlflow (>= 3, the tracking server's version), your
+training code and its CUDA libraries on top, and keep the image's `airflow` user (uid 50000, gid 0: the pod runs
+as it, with a read-only root and /tmp on an emptyDir). The default image has no mlflow, so the placeholder below
+must be replaced (or set TRAINING_IMAGE in the Airflow env). Task pods run as the platform's executor
+ServiceAccount, whose role may read the feature store and write model artifacts.
 """
 
 from __future__ import annotations
