@@ -174,7 +174,7 @@ class TrainingCluster(pulumi.ComponentResource):
         access, rules = args.config.private_endpoint_access, []
         group = self.cluster.vpc_config.cluster_security_group_id
         sources: list[tuple[str, dict[str, str]]] = [
-            (f"sg-{sg.removeprefix('sg-')}", {"referenced_security_group_id": sg}) for sg in access.security_group_ids]
+            (sg, {"referenced_security_group_id": sg}) for sg in access.security_group_ids]
         for cidr in access.cidrs:
             key = "cidr_ipv6" if ":" in cidr else "cidr_ipv4"
             sources.append((cidr.replace(".", "-").replace(":", "-").replace("/", "-"), {key: cidr}))
