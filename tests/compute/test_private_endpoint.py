@@ -5,7 +5,8 @@
   talks to the API; a private-only cluster with nothing admitted is a config error that names the key;
 - the shipped prod placeholder for the runner's group is one `mlops-no-placeholders` reports;
 - every managed node group (system nodes, GPU pools, a team workspace's pool) runs its cluster's version, from launch
-  templates that name no AMI (EKS picks that version's AMI for the amiType).
+  templates that name no AMI (EKS picks that version's AMI for the amiType);
+- every log group has CloudWatch Logs deletion protection exactly when it is protected.
 """
 
 from __future__ import annotations
@@ -133,3 +134,18 @@ def test_a_team_workspace_pool_runs_the_platform_clusters_version_not_the_librar
     team = plan_program(PROGRAMS / "team_gpu", "prod",
                         stack_refs={"organization/mlops-platform/prod": {**platform.outputs, "clusterVersion": "1.34"}})
     assert [g.inputs["version"] for g in each(team.of_type(NODE_GROUP))] == ["1.34"]
+
+
+# --- log groups ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_log_group_has_deletion_protection_exactly_when_it_is_protected(stack: str) -> None:
+    """The control-plane and flow-log groups follow the same rule as the others (R9CORE #5): CloudWatch Logs deletion
+    protection with Pulumi `protect` (prod), neither in dev."""
+    groups = planned(stack).of_type("aws:cloudwatch/logGroup:LogGroup")
+    names = {g.name for g in groups}
+    assert {f"mlops-{stack}-eks-control-plane-logs", f"mlops-{stack}-net-flow-logs"} <= names
+    for group in each(groups):
+        assert group.inputs.get("deletionProtectionEnabled", False) is bool(group.options.get("protect")), group.name
+    assert {bool(g.options.get("protect")) for g in groups} == {stack == "prod"}
