@@ -49,6 +49,9 @@ os.environ[charts.STORE_ENV] = os.pathsep.join([*map(str, charts.store_roots()),
 # What every prod platform config needs beyond the profile: the role that runs `pulumi up` (the prod profile guards
 # the data buckets, and only listed deployers may administer them). The alert subscriber sits beside it in tests.
 PROD_GUARDS = {"deployerRoleArns": ["arn:aws:iam::123456789012:role/platform-deployer"]}
+PROD_API_ACCESS = {"privateEndpointAccess": {"securityGroupIds": ["sg-0123456789abcdef0"]}}
+"""What a prod `cluster` section needs beyond the profile: whom the private-only API endpoint admits (the runner's
+security group)."""
 
 _PLANS: dict[tuple[Path, str, bool], Inventory] = {}
 

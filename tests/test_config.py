@@ -13,7 +13,7 @@ from mlops_infra.config import ConfigError
 from mlops_infra.config.environments import PROFILES, apply_profile
 from mlops_infra.platform.config import PlatformConfig
 from mlops_infra.platform.loader import load_platform_config
-from tests.conftest import PROD_GUARDS
+from tests.conftest import PROD_API_ACCESS, PROD_GUARDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +49,7 @@ def test_repository_stack_configs_are_valid(env: str) -> None:
 
 def test_profiles_fill_environment_defaults() -> None:
     dev = load_platform_config(cfg())
-    prod = load_platform_config(cfg(environment="prod", cluster={},
+    prod = load_platform_config(cfg(environment="prod", cluster=PROD_API_ACCESS,
                                     monitoring={"receivers": {"emailAddresses": ["oncall@example.com"]}},
                                     securityBaseline=PROD_GUARDS))
     assert (dev.network.az_count, dev.network.nat_gateways) == (2, "single")
@@ -61,7 +61,7 @@ def test_profiles_fill_environment_defaults() -> None:
 
 
 def test_stack_values_win_over_the_profile() -> None:
-    prod = load_platform_config(cfg(environment="prod", network={"azCount": 4}, cluster={},
+    prod = load_platform_config(cfg(environment="prod", network={"azCount": 4}, cluster=PROD_API_ACCESS,
                                     monitoring={"receivers": {"emailAddresses": ["oncall@example.com"]}},
                                     securityBaseline=PROD_GUARDS))
     assert prod.network.az_count == 4
@@ -71,7 +71,7 @@ def test_stack_values_win_over_the_profile() -> None:
 def test_profiles_only_name_real_fields() -> None:
     """A typo in a profile would be an unknown key: every profile validates on its own."""
     for env in PROFILES:
-        cluster = {} if env == "prod" else {"publicAccessCidrs": ["198.51.100.0/24"]}
+        cluster = PROD_API_ACCESS if env == "prod" else {"publicAccessCidrs": ["198.51.100.0/24"]}
         raw = apply_profile({"environment": env, "tags": BASE["tags"], "cluster": cluster,
                              "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
                              "securityBaseline": PROD_GUARDS if env == "prod" else {}})
@@ -138,7 +138,9 @@ def test_desired_size_defaults_to_min_size() -> None:
         ({"cluster": {}}, "cluster.publicAccessCidrs: required when endpointPublicAccess is true"),
         ({"cluster": {"publicAccessCidrs": ["198.51.100.0/24"], "version": "1.29"}},
          "cluster.version: unsupported EKS version '1.29' (supported: 1.33, 1.34, 1.35)"),
-        ({"environment": "qa"}, "environment: must be one of 'dev', 'staging' or 'prod' (got 'qa')"),
+        # No profile applies to an unknown environment: the cluster's own (private) endpoint default would be refused.
+        ({"environment": "qa", "cluster": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}},
+         "environment: must be one of 'dev', 'staging' or 'prod' (got 'qa')"),
         ({"tags": {"owner": "x"}}, "tags.costCenter: required"),
         ({"modelRegistry": {"database": {"backupRetentionDays": 40}}},
          "modelRegistry.database.backupRetentionDays: must be <= 35 (got 40)"),

@@ -13,13 +13,14 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from ..compute.config import ClusterConfig
 from ..compute.gpu_config import GpuPoolConfig
 from ..config.instances import QUOTA_CLASS, family_of
 from ..config.versions import EKS_VERSION_SUPPORT
 from ..platform.config import PlatformConfig
 from .preflight_addons import AddonFacts, addon_checks, gather_addons
 from .preflight_singletons import SingletonFacts, gather_singletons, singleton_checks
-from .results import Check
+from .results import Check, Status
 from .session import Aws, error_code
 
 Capacity = Literal["ON_DEMAND", "SPOT"]
@@ -97,6 +98,8 @@ class Facts:
     """The account's GuardDuty detector and account analyzers (preflight_singletons.py)."""
     addons: AddonFacts | None = None
     """The add-on versions EKS offers for the cluster's version (preflight_addons.py); None: not read."""
+    checked_on: dt.date = field(default_factory=dt.date.today)
+    """The day the facts were read: support dates are judged against it."""
 
 
 def _quota_check(demand: Demand, facts: Facts) -> Check:
@@ -142,13 +145,39 @@ def _offering_checks(pools: Sequence[GpuPoolConfig], facts: Facts) -> list[Check
     return checks
 
 
-def _eks_check(version: str, facts: Facts) -> Check:
+AUTO_UPGRADE_REMEDY = ("upgrade cluster.version one minor first (docs/upgrades.md), or set cluster.upgradeSupportType "
+                       "EXTENDED (billed extra) to keep this minor")
+
+
+def _auto_upgrade_check(cluster: ClusterConfig, eks: EksVersionFacts, facts: Facts, via: str) -> Check | None:
+    """With upgradeSupportType STANDARD, EKS upgrades the control plane to the next minor when standard support
+    ends (EKS user guide, "Cluster upgrade policy"); the stack's cluster.version is then a downgrade, which EKS
+    refuses, so every later `pulumi up` fails on the cluster. Reported `standardSupportNoticeDays` ahead."""
+    if cluster.upgrade_support_type != "STANDARD" or eks.end_of_standard is None:
+        return None
+    days = (dt.date.fromisoformat(eks.end_of_standard) - facts.checked_on).days
+    if days > cluster.standard_support_notice_days:
+        return None
+    status: Status = "FAIL" if cluster.standard_support_ending == "fail" else "WARN"
+    when = f"ended {eks.end_of_standard}" if days < 0 else f"ends {eks.end_of_standard} (in {days} days)"
+    return Check(f"eks {cluster.version}", "standard support ending", status,
+                 f"standard support {when}{via}; with upgradeSupportType STANDARD EKS then upgrades the control plane "
+                 f"to the next minor by itself, and cluster.version {cluster.version} becomes a downgrade that "
+                 "`pulumi up` cannot apply", AUTO_UPGRADE_REMEDY)
+
+
+def _eks_check(cluster: ClusterConfig, facts: Facts) -> Check:
+    version = cluster.version
     subject, control = f"eks {version}", "supported version"
     eks = facts.eks
     if eks is None or eks.status is None:
         return Check(subject, control, "FAIL", f"EKS does not offer Kubernetes {version} in {facts.region}",
                      "set cluster.version to a supported version")
     via = f" (from {eks.source})"
+    if eks.status in ("STANDARD_SUPPORT", "EXTENDED_SUPPORT"):
+        ending = _auto_upgrade_check(cluster, eks, facts, via)
+        if ending is not None:
+            return ending
     if eks.status == "STANDARD_SUPPORT":
         return Check(subject, control, "PASS", f"standard support until {eks.end_of_standard or '?'}{via}")
     if eks.status == "EXTENDED_SUPPORT":
@@ -168,7 +197,7 @@ def evaluate(config: PlatformConfig, facts: Facts) -> list[Check]:
         checks.append(Check(f"region {facts.region}", "availability zones", "PASS", ", ".join(facts.azs)))
     checks += _offering_checks(config.gpu_pools, facts)
     checks += [_quota_check(d, facts) for d in vcpu_demand(config.gpu_pools, facts.vcpus)]
-    checks.append(_eks_check(config.cluster.version, facts))
+    checks.append(_eks_check(config.cluster, facts))
     checks += singleton_checks(config, facts.singletons)
     if facts.addons is not None:
         checks += addon_checks(config, facts.addons)
@@ -241,7 +270,7 @@ def gather(aws: Aws, config: PlatformConfig, today: dt.date | None = None) -> Fa
     today = today or dt.date.today()
     with aws.errors():
         azs, az_problem = _azs(aws, config)
-        facts = Facts(aws.region, azs, az_problem)
+        facts = Facts(aws.region, azs, az_problem, checked_on=today)
         types = sorted({t for p in config.gpu_pools for t in p.instance_types})
         if types:
             known: set[str] = set()

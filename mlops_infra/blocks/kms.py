@@ -49,9 +49,13 @@ def service_statements(principals: Sequence[str], partition: pulumi.Input[str],
       audit bucket uses an S3 Bucket Key, whose data-key requests carry the bucket's context, and CloudTrail refuses
       to create a trail whose key it cannot use. CloudTrail never decrypts (readers decrypt through IAM).
     - CloudWatch alarms publishing to an encrypted topic: `aws:SourceAccount` + `aws:SourceArn` = this account's alarms.
-    - EventBridge publishing to an encrypted topic: Decrypt + GenerateDataKey* only, with no source condition: AWS
-      documents that aws:SourceAccount/SourceArn are not supported for EventBridge delivery to an encrypted topic, and
-      a condition on them makes every delivery fail silently.
+    - EventBridge publishing to an encrypted topic: Decrypt + GenerateDataKey*, only for this account's topics:
+      `StringLike` on `kms:EncryptionContext:aws:sns:topicArn` = `arn:<partition>:sns:*:<account>:*` (SNS encrypts each
+      message under the topic's ARN as encryption context: SNS developer guide, "Enabling server-side encryption"
+      key policy). Not `aws:SourceAccount`/`aws:SourceArn`: EventBridge documents no source keys for SNS targets
+      (user guide, "Amazon SNS permissions": no Condition blocks in topic policies for EventBridge; its KMS example
+      for encrypted topics has none) and a key the request lacks fails every delivery silently. The topic ARN
+      scopes the grant the same way: another account's topic encrypted with this key is refused.
     """
     out: list[iam.Statement] = []
     trails = pulumi.Output.format("arn:{0}:cloudtrail:*:{1}:trail/*", partition, account)
@@ -76,7 +80,9 @@ def service_statements(principals: Sequence[str], partition: pulumi.Input[str],
             out.append(iam.statement("CloudWatchAlarmsUseKey", PUBLISH, ["*"], principals=service, conditions={
                 "StringEquals": {"aws:SourceAccount": account}, "ArnLike": {"aws:SourceArn": alarms}}))
         elif principal == "events.amazonaws.com":
-            out.append(iam.statement("EventBridgeUsesKey", PUBLISH, ["*"], principals=service))
+            topics = pulumi.Output.format("arn:{0}:sns:*:{1}:*", partition, account)
+            out.append(iam.statement("EventBridgeUsesKey", PUBLISH, ["*"], principals=service, conditions={
+                "StringLike": {"kms:EncryptionContext:aws:sns:topicArn": topics}}))
         else:
             out.append(iam.statement(f"{_sid(principal)}UsesKey", USE, ["*"], principals=service,
                                      conditions={"StringEquals": {"aws:SourceAccount": account}}))

@@ -69,6 +69,9 @@ class TrainingCluster(pulumi.ComponentResource):
     node_role: aws.iam.Role
     node_role_policies: list[pulumi.Resource]
     """The node role's policy attachments: every node group depends on them (so deletion detaches them last)."""
+    api_access_rules: list[aws.vpc.SecurityGroupIngressRule]
+    """HTTPS to the API from `privateEndpointAccess` (one rule per security group and CIDR) on the cluster security
+    group."""
     kms_key: KmsKey
     storage_class: k8s.storage.v1.StorageClass
     """The default `gp3` class: PVC consumers may list it in `depends_on`."""
@@ -77,16 +80,16 @@ class TrainingCluster(pulumi.ComponentResource):
     """What a node group joining the cluster runs as: the node role (with its attachments) and the volume key."""
 
     def __init__(self, name: str, args: TrainingClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:compute:TrainingCluster", name, None,
-                         retyped(opts, "mlops:cluster:TrainingCluster"))
+        super().__init__("mlops:compute:TrainingCluster", name, None, retyped(opts, "mlops:cluster:TrainingCluster"))
         cfg, tags = args.config, args.tags
         cluster_name = args.cluster_name or name
         self.kms_key = self._key(name, args)
         log_group = aws.cloudwatch.LogGroup(
             child(name, "control-plane-logs"), name=f"/aws/eks/{cluster_name}/cluster",
-            retention_in_days=cfg.log_retention_days, kms_key_id=self.kms_key.arn, tags=tags,
-            opts=child_options(self, stateful=True, protect=args.protect))
+            retention_in_days=cfg.log_retention_days, kms_key_id=self.kms_key.arn, deletion_protection_enabled=args.protect,
+            tags=tags, opts=child_options(self, stateful=True, protect=args.protect))
         self.cluster = self._control_plane(name, args, cluster_name, log_group)
+        self.api_access_rules = self._private_api_access(name, args)
         self._service_linked_roles(name, cfg)
         issuer = self.cluster.identities.apply(lambda ids: str(ids[0].oidcs[0].issuer))  # type: ignore[index]
         self.oidc_provider_arn = None
@@ -109,9 +112,9 @@ class TrainingCluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
             self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data).apply(
             lambda a: kubeconfig(str(a[0]), str(a[1]), str(a[2]), args.region)))
-        # Every Kubernetes object waits for admin access, the system nodes and CoreDNS through the provider.
+        # Every Kubernetes object waits for admin access, API access, the system nodes and CoreDNS through the provider.
         self.provider = k8s.Provider(child(name, "k8s"), kubeconfig=self.kubeconfig, enable_server_side_apply=True,
-                                     opts=child_options(self, depends_on=[*admins, system, *late]))
+                                     opts=child_options(self, depends_on=[*admins, *self.api_access_rules, system, *late]))
         # The cluster's own Kubernetes children bind like every component's, through its refs (the namespaces and
         # the ingress dependencies are added once they exist).
         bare = ClusterRefs(
@@ -162,6 +165,25 @@ class TrainingCluster(pulumi.ComponentResource):
             deletion_protection=args.protect, upgrade_policy={"support_type": cfg.upgrade_support_type},
             tags=args.tags,
             opts=child_options(self, stateful=True, protect=args.protect, depends_on=[log_group, *role_policies]))
+
+    def _private_api_access(self, name: str, args: TrainingClusterArgs) -> list[aws.vpc.SecurityGroupIngressRule]:
+        """HTTPS to the API from each security group and CIDR of `privateEndpointAccess`, on the cluster security
+        group EKS creates (the one its private endpoint's interfaces use; it admits only itself otherwise). The
+        Kubernetes provider depends on these rules: a deployer admitted by one of them can reach the API only once
+        it exists."""
+        access, rules = args.config.private_endpoint_access, []
+        group = self.cluster.vpc_config.cluster_security_group_id
+        sources: list[tuple[str, dict[str, str]]] = [
+            (sg, {"referenced_security_group_id": sg}) for sg in access.security_group_ids]
+        for cidr in access.cidrs:
+            key = "cidr_ipv6" if ":" in cidr else "cidr_ipv4"
+            sources.append((cidr.replace(".", "-").replace(":", "-").replace("/", "-"), {key: cidr}))
+        for suffix, source in sources:
+            rules.append(aws.vpc.SecurityGroupIngressRule(
+                child(name, f"api-https-{suffix}"), security_group_id=group, ip_protocol="tcp", from_port=443,
+                to_port=443, description=f"Kubernetes API (private endpoint) from {next(iter(source.values()))}",
+                tags=args.tags, opts=child_options(self), **source))
+        return rules
 
     def _kubernetes_services(self, name: str, args: TrainingClusterArgs, cluster: ClusterRefs,
                              addons: list[aws.eks.Addon]) -> None:
@@ -227,6 +249,9 @@ class TrainingCluster(pulumi.ComponentResource):
             child(name, "system"), cluster_name=self.cluster.name, node_role_arn=self.node_role.arn,
             subnet_ids=args.network.private_subnet_ids, instance_types=list(sys_cfg.instance_types),
             ami_type=sys_cfg.ami_type, capacity_type="ON_DEMAND",
+            # The cluster's version (an output: the control plane is upgraded first, then the nodes roll). The
+            # launch template sets no image_id, so EKS picks the AMI of this version for the amiType.
+            version=self.cluster.version,
             scaling_config={"min_size": sys_cfg.min_size, "desired_size": sys_cfg.effective_desired_size,
                             "max_size": sys_cfg.max_size},
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from ..config import versions
 from ..config.base import ConfigModel, Problem
-from ..config.types import ChartVersion, Cidr, IamRoleArn, Ipv4Cidr, K8sName, LogRetentionDays
+from ..config.types import ChartVersion, Cidr, IamRoleArn, Ipv4Cidr, K8sName, LogRetentionDays, SecurityGroupId
 from ..config.versions import DEFAULT_EKS_VERSION, SUPPORTED_EKS_VERSIONS
 
 WorkloadIdentityMode = Literal["irsa", "podIdentity"]
@@ -176,6 +176,42 @@ class TrainingOperatorConfig(ConfigModel):
         return versions.ChartPin(base.chart, base.repo, self.version or base.version)
 
 
+class PrivateEndpointAccessConfig(ConfigModel):
+    """Who may reach the private API endpoint (HTTPS, tcp 443). EKS puts the endpoint's network interfaces in the
+    cluster security group, which admits only itself (the control plane and the managed nodes): a deployer elsewhere
+    in the VPC, or in a peered network, is refused until a rule admits it (EKS user guide, "Cluster API server
+    endpoint": with the public endpoint off, the cluster security group must admit 443 from the connected network).
+    Each entry becomes one ingress rule (tcp 443) on the cluster security group."""
+
+    security_group_ids: list[SecurityGroupId] = Field(
+        default_factory=list, description="Security groups whose members may call the API, e.g. the deploy runner's "
+        "own group in the VPC (the least-privilege choice). Default: none.")
+    cidrs: list[Cidr] = Field(
+        default_factory=list, description="Networks that may call the API: a peered VPC, a VPN or Direct Connect "
+        "range. Default: none.")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.security_group_ids or self.cidrs)
+
+    def problems(self) -> Iterable[Problem]:
+        for i, cidr in enumerate(self.cidrs):
+            if ipaddress.ip_network(cidr).prefixlen == 0:
+                yield f"cidrs[{i}]", f"must not admit every address ({cidr})"
+        for key, values in (("securityGroupIds", self.security_group_ids), ("cidrs", self.cidrs)):
+            for i, value in enumerate(values):
+                if value in values[:i]:
+                    yield f"{key}[{i}]", f"duplicate {value!r}"
+
+
+PRIVATE_ENDPOINT_FIX = (
+    "the API endpoint is private only (endpointPublicAccess false) and nothing may reach it: the cluster security "
+    "group admits only itself, so `pulumi up`, kubectl and every deployer would be refused. Set "
+    "cluster.privateEndpointAccess.securityGroupIds (the deploy runner's security group in the VPC) or "
+    "cluster.privateEndpointAccess.cidrs (a peered or VPN network); docs/deploying.md, \"Private API endpoint\", "
+    "gives the bootstrap order")
+
+
 class ClusterConfig(ConfigModel):
     """The EKS training cluster."""
 
@@ -192,6 +228,10 @@ class ClusterConfig(ConfigModel):
         default_factory=list, description="CIDRs allowed to reach a public endpoint. Default: none; "
         "required when endpointPublicAccess is true.",
     )
+    private_endpoint_access: PrivateEndpointAccessConfig = Field(
+        default_factory=PrivateEndpointAccessConfig,
+        description="Security groups and CIDRs admitted to the private API endpoint (tcp 443 on the cluster security "
+        "group). Default: none; required when endpointPublicAccess is false (nothing could reach the API).")
     authentication_mode: Literal["API", "API_AND_CONFIG_MAP"] = Field(
         "API", description="Cluster access mode. Default: API (access entries only)."
     )
@@ -225,6 +265,13 @@ class ClusterConfig(ConfigModel):
     upgrade_support_type: UpgradeSupportType = Field(
         "STANDARD", description="EKS upgrade policy: STANDARD (EKS upgrades the control plane when standard support "
         "ends) or EXTENDED (stays on the minor version for 12 more months, at extra cost). Default: STANDARD.")
+    standard_support_notice_days: int = Field(
+        90, ge=0, le=365, description="With upgradeSupportType STANDARD, `mlops-infra preflight` reports the version "
+        "this many days before its end of standard support (EKS then upgrades the control plane itself, and the "
+        "stack's cluster.version becomes a downgrade: docs/upgrades.md). Default: 90.")
+    standard_support_ending: Literal["warn", "fail"] = Field(
+        "warn", description="What that preflight check reports inside the notice window (and after standard support "
+        "ended): warn or fail. Default: warn (profiles: prod fail).")
     load_balancer_controller: bool = Field(
         False, description="Install the AWS Load Balancer Controller (pinned chart, its own IAM role), which serves "
         "the `alb` IngressClass. Required by any `alb` Ingress (e.g. modelRegistry.ingress). Default: false.")
@@ -296,6 +343,8 @@ class ClusterConfig(ConfigModel):
             for i, cidr in enumerate(self.public_access_cidrs):
                 if ipaddress.ip_network(cidr).prefixlen == 0:
                     yield f"publicAccessCidrs[{i}]", f"must not allow the whole internet ({cidr})"
+        elif not self.private_endpoint_access.configured:
+            yield "privateEndpointAccess", PRIVATE_ENDPOINT_FIX
         seen: set[str] = set()
         for i, team in enumerate(self.teams):
             if team.name in seen:

@@ -41,6 +41,9 @@ class GpuNodePoolArgs:
     nodes: NodeRefs
     """The node role (and its policy attachments, which the node group depends on) and the root volumes' key."""
     tags: dict[str, str]
+    kubernetes_version: pulumi.Input[str] | None = None
+    """The node group's Kubernetes version, e.g. another stack's `clusterVersion` output when `cluster.version` is
+    only a stand-in. Default: `cluster.version`."""
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -69,6 +72,9 @@ class GpuNodePool(pulumi.ComponentResource):
         self.node_group = aws.eks.NodeGroup(
             name, cluster_name=args.cluster.name, node_role_arn=args.nodes.role_arn, subnet_ids=subnets,
             instance_types=list(pool.instance_types), capacity_type=pool.capacity_type, ami_type=pool.ami_type,
+            # The cluster's version: EKS then picks this version's AMI for the amiType (the launch template sets no
+            # image_id) and an upgrade of cluster.version rolls the pool in the same `pulumi up`.
+            version=args.kubernetes_version if args.kubernetes_version is not None else args.cluster.version,
             scaling_config={"min_size": pool.min_size, "desired_size": pool.effective_desired_size,
                             "max_size": pool.max_size},
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},

@@ -70,24 +70,16 @@ def ml_namespace_selector(ml_namespaces: Sequence[str]) -> str:
     return f'(kube_namespace_labels{{namespace=~"{named}"}} or kube_namespace_labels{{{TEAM_METRIC_LABEL}!=""}})'
 
 
-def cluster_rules(ml_namespaces: Sequence[str]) -> RuleGroup:
-    """NodeNotReady, and MlPodCrashLooping in `ml_namespaces` (teams, MLflow, Feast; omitted when none)."""
-    check_names(ml_namespaces)
-    rules = [AlertRule(
+def cluster_rules() -> RuleGroup:
+    """NodeNotReady. No crash-loop rule: kube-prometheus-stack's own KubePodCrashLooping (its `kubernetes-apps`
+    default rules, on in MonitoringCore's values) already watches every namespace through kube-state-metrics, add-on
+    namespaces (LakeFS, Qdrant, Airflow, serving...) included. A rule of ours over the ML namespaces paged twice for
+    those and never for the rest (tests/observability/test_crash_loop_coverage.py)."""
+    return RuleGroup("mlops-cluster", (AlertRule(
         "NodeNotReady",
         'kube_node_status_condition{condition="Ready",status="true"} == 0',
         "5m", "critical", "Node {{ $labels.node }} is not Ready",
-        (("kube_node_status_condition", "kube-state-metrics"),))]
-    if ml_namespaces:
-        rules.append(AlertRule(
-            "MlPodCrashLooping",
-            'max_over_time(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"}[5m]) >= 1'
-            f' and on(namespace) {ml_namespace_selector(ml_namespaces)}',
-            "15m", "warning",
-            "{{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) is crash-looping",
-            (("kube_pod_container_status_waiting_reason", "kube-state-metrics"),
-             ("kube_namespace_labels", "kube-state-metrics"))))
-    return RuleGroup("mlops-cluster", tuple(rules))
+        (("kube_node_status_condition", "kube-state-metrics"),)),))
 
 
 def gpu_dashboard() -> Dashboard:
@@ -151,8 +143,8 @@ class ClusterObservabilityArgs:
     cluster: ClusterRefs
     """The cluster the rules and dashboards are created in; every Kubernetes child binds to its provider."""
     ml_namespaces: Sequence[str] = ()
-    """Namespaces of ML workloads (teams, MLflow, Feast): crash-loop alert and training-jobs dashboard. Default:
-    none (no crash-loop alert; the dashboard shows every namespace)."""
+    """Namespaces of ML workloads (teams, MLflow, Feast): the training-jobs dashboard's panels. Default: none (the
+    dashboard shows every namespace)."""
     gpu: bool = True
     """The cluster has GPU capacity: GPU alerts and the GPU dashboard. Default: true."""
     container_insights_cluster: pulumi.Input[str] | None = None
@@ -167,7 +159,7 @@ class ClusterObservability(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterObservabilityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:compute:ClusterObservability", name, None, args.cluster.bind(opts))
         refs, t = args.monitoring, thresholds_of(args.monitoring)
-        add_rules(self, child(name, "cluster"), refs, cluster_rules(args.ml_namespaces), moved="mlops-cluster")
+        add_rules(self, child(name, "cluster"), refs, cluster_rules(), moved="mlops-cluster")
         add_dashboard(self, name, refs, training_jobs_dashboard(args.ml_namespaces), moved="mlops-training-jobs")
         if args.gpu:
             add_rules(self, child(name, "gpu"), refs, gpu_rules(t), moved="mlops-gpu")

@@ -61,7 +61,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "prod": {
         "protectStateful": True,
         "network": {"azCount": 3, "natGateways": "perAz", "flowLogs": {"retentionDays": 365}},
-        "cluster": {"endpointPublicAccess": False, "logRetentionDays": 365},
+        "cluster": {"endpointPublicAccess": False, "logRetentionDays": 365, "standardSupportEnding": "fail"},
         "featureStore": {"online": {"deletionProtection": True, "multiAz": True},
                          "registryDatabase": DATABASES["prod"]},
         "modelRegistry": {

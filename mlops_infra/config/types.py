@@ -62,5 +62,7 @@ ImageRef = Annotated[
     StringConstraints(pattern=r"^[\w.-]+(:\d+)?(/[\w.-]+)+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$"),
     Field(description="A container image pinned by tag or digest."),
 ]
+SecurityGroupId = Annotated[str, StringConstraints(pattern=r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")]
+"""An EC2 security group id (`sg-` and 8 or 17 hex digits)."""
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]
 Percent = Annotated[float, Field(ge=0, le=100)]

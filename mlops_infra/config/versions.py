@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# minor version -> (end of standard support, end of extended support)
+# minor version -> (end of standard support, end of extended support). With upgradeSupportType STANDARD, EKS upgrades
+# the control plane itself at the first date (the stack's version is then a downgrade): `mlops-infra preflight` reports
+# it cluster.standardSupportNoticeDays ahead (aws/preflight.py `_auto_upgrade_check`; docs/upgrades.md).
 EKS_VERSION_SUPPORT: dict[str, tuple[str, str]] = {
     "1.33": ("2026-07-29", "2027-07-29"),
     "1.34": ("2026-12-02", "2027-12-02"),

@@ -157,7 +157,8 @@ class Network(pulumi.ComponentResource):
             service_principals=[f"logs.{args.region}.amazonaws.com"]), pulumi.ResourceOptions(parent=self))
         group = aws.cloudwatch.LogGroup(
             child(name, "flow-logs"), name=f"/aws/vpc/{name}/flow-logs", retention_in_days=cfg.retention_days,
-            kms_key_id=key.arn, tags=args.tags, opts=child_options(self, stateful=True, protect=args.protect))
+            kms_key_id=key.arn, deletion_protection_enabled=args.protect, tags=args.tags,
+            opts=child_options(self, stateful=True, protect=args.protect))
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         trust = iam.trust_document([iam.statement(
             "VpcFlowLogs", ["sts:AssumeRole"], [], principals={"Service": "vpc-flow-logs.amazonaws.com"},

@@ -166,13 +166,13 @@ class TeamWorkspace(pulumi.ComponentResource):
         if cfg.gpu_pool is not None:
             pool = cfg.gpu_pool
             terms.apply(lambda t: _refuse(gpu_pool_problems(pool, t["gpuSoftware"]), pool.name))
-            # The team's own pool joins the platform's cluster with the platform's node role and key.
+            # The pool joins the platform's cluster: its node role, key, version (its upgrades, not the refs' stand-in).
             GpuNodePool(child(name, f"gpu-{cfg.gpu_pool.name}"), GpuNodePoolArgs(
                 config=cfg.gpu_pool, cluster=cluster,
                 network=NetworkRefs.existing(platform.vpc_id, platform.vpc_cidr.apply(lambda c: c or ""),
                                              platform.private_subnet_ids),
                 nodes=NodeRefs(role_arn=platform.node_role_arn, volume_key_arn=platform.cluster_kms_key_arn),
-                tags=tags), pulumi.ResourceOptions(parent=self))
+                tags=tags, kubernetes_version=platform.cluster_version), pulumi.ResourceOptions(parent=self))
         platform.workload_identity.apply(lambda platform_mode: _same_identity_mode(platform_mode, mode))
         self.role_arn = identity.role_arn
         self.register_outputs({"roleArn": self.role_arn, "namespace": cfg.namespace, "envFrom": self.env_from})
@@ -180,8 +180,8 @@ class TeamWorkspace(pulumi.ComponentResource):
 
 def _platform_cluster(platform: PlatformOutputs, provider: k8s.Provider) -> ClusterRefs:
     """The platform's cluster as refs. `ClusterRefs.version` is a plain string (it may decide which resources exist)
-    while the platform's `clusterVersion` output is an Output; nothing here reads the version (a node group takes the
-    cluster's name, security group and node refs only), so the library default stands in."""
+    while the platform's `clusterVersion` output is an Output; only the GPU pool's node group needs the version, and
+    it takes the output itself (`GpuNodePoolArgs.kubernetes_version`), so the library default stands in here."""
     return ClusterRefs.existing(platform.cluster_name, provider=provider, version=DEFAULT_EKS_VERSION,
                                 security_group_id=platform.cluster_security_group_id)
 

@@ -22,7 +22,7 @@ from mlops_infra.compute.config import AddonVersions
 from mlops_infra.compute.gpu_config import GpuPoolConfig
 from mlops_infra.platform.config import PlatformConfig
 from mlops_infra.platform.loader import load_platform_config
-from tests.conftest import PROD_GUARDS
+from tests.conftest import PROD_API_ACCESS, PROD_GUARDS
 
 from .conftest import PROGRAM, REGION, run_cli
 
@@ -41,7 +41,8 @@ def pool(**kw: Any) -> GpuPoolConfig:
 def config(**kw: Any) -> PlatformConfig:
     return load_platform_config({"environment": "prod", "tags": {"owner": "ml-platform", "costCenter": "cc-1"},
                                  "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
-                        "securityBaseline": PROD_GUARDS, **kw})
+                                 "securityBaseline": PROD_GUARDS, **kw,
+                                 "cluster": {**PROD_API_ACCESS, **kw.get("cluster", {})}})
 
 
 # ---- pure planning ---------------------------------------------------------------------------------------------
@@ -62,7 +63,7 @@ def facts(**kw: Any) -> Facts:
         "region": REGION, "azs": ["us-east-1a", "us-east-1b"], "vcpus": dict(VCPUS),
         "offered": {t: {"us-east-1a", "us-east-1b"} for t in VCPUS},
         "quotas": {"L-DB2E81BA": 1000.0, "L-417A185B": 1000.0, "L-3819A6DF": 1000.0},
-        "eks": EksVersionFacts("STANDARD_SUPPORT", "2027-03-27", "2028-03-27")}
+        "eks": EksVersionFacts("STANDARD_SUPPORT", "2027-03-27", "2028-03-27"), "checked_on": dt.date(2026, 11, 1)}
     return Facts(**{**base, **kw})
 
 
@@ -100,8 +101,47 @@ def test_a_type_missing_in_an_az_fails_unless_another_pool_type_covers_it() -> N
     (EksVersionFacts(None), "FAIL", "EKS does not offer Kubernetes 1.35 in us-east-1"),
 ])
 def test_eks_version_support(eks: EksVersionFacts, status: str, detail: str) -> None:
-    [check] = [c for c in evaluate(config(), facts(eks=eks)) if c.subject == "eks 1.35"]
+    """With upgradeSupportType EXTENDED (a version past standard support keeps running, billed extra)."""
+    cfg = config(cluster={"upgradeSupportType": "EXTENDED"})
+    [check] = [c for c in evaluate(cfg, facts(eks=eks)) if c.subject == "eks 1.35"]
     assert (check.status, check.detail) == (status, detail)
+
+
+AUTO_UPGRADE = ("with upgradeSupportType STANDARD EKS then upgrades the control plane to the next minor by itself, "
+                "and cluster.version 1.35 becomes a downgrade that `pulumi up` cannot apply")
+
+
+@pytest.mark.parametrize(("checked_on", "cluster", "status", "when"), [
+    # 1.35's standard support ends 2027-03-27: 90 days before (the default notice) is 2026-12-27.
+    (dt.date(2026, 12, 26), {}, "PASS", None),
+    (dt.date(2026, 12, 27), {}, "FAIL", "ends 2027-03-27 (in 90 days)"),  # the prod profile fails
+    (dt.date(2026, 12, 27), {"standardSupportEnding": "warn"}, "WARN", "ends 2027-03-27 (in 90 days)"),
+    (dt.date(2026, 11, 1), {"standardSupportNoticeDays": 180}, "FAIL", "ends 2027-03-27 (in 146 days)"),
+    (dt.date(2027, 3, 20), {"upgradeSupportType": "EXTENDED"}, "PASS", None),  # EKS keeps the minor (billed later)
+])
+def test_standard_support_ending_is_reported_before_eks_upgrades_the_cluster(
+        checked_on: dt.date, cluster: dict[str, Any], status: str, when: str | None) -> None:
+    [check] = [c for c in evaluate(config(cluster=cluster), facts(checked_on=checked_on)) if c.subject == "eks 1.35"]
+    assert check.status == status
+    if when is None:
+        assert check.detail == "standard support until 2027-03-27 (from DescribeClusterVersions)"
+    else:
+        assert (check.control, check.detail) == (
+            "standard support ending", f"standard support {when} (from DescribeClusterVersions); {AUTO_UPGRADE}")
+        assert "upgradeSupportType EXTENDED" in check.remedy and "cluster.version" in check.remedy
+
+
+def test_a_standard_cluster_past_its_standard_support_is_reported_too() -> None:
+    """EKS upgrades it at any time now (or already did): the stack's version is a downgrade."""
+    ended = facts(eks=EksVersionFacts("EXTENDED_SUPPORT", "2027-03-27", "2028-03-27"), checked_on=dt.date(2027, 4, 1))
+    [check] = [c for c in evaluate(config(), ended) if c.subject == "eks 1.35"]
+    assert (check.status, check.detail) == (
+        "FAIL", f"standard support ended 2027-03-27 (from DescribeClusterVersions); {AUTO_UPGRADE}")
+    dev = load_platform_config({"environment": "dev", "tags": {"owner": "o", "costCenter": "c"},
+                               "cluster": {"publicAccessCidrs": ["203.0.113.0/24"]}})
+    assert dev.cluster.standard_support_ending == "warn"
+    [warned] = [c for c in evaluate(dev, ended) if c.subject == "eks 1.35"]
+    assert warned.status == "WARN"
 
 
 # ---- boto3 on moto ---------------------------------------------------------------------------------------------

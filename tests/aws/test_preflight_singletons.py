@@ -16,7 +16,7 @@ from mlops_infra.aws.preflight_singletons import gather_singletons, singleton_ch
 from mlops_infra.aws.session import Aws
 from mlops_infra.platform.config import PlatformConfig
 from mlops_infra.platform.loader import load_platform_config
-from tests.conftest import PROD_GUARDS
+from tests.conftest import PROD_API_ACCESS, PROD_GUARDS
 
 from .conftest import PROGRAM, REGION, run_cli
 from .test_preflight import ENOUGH, stub_analyzers, stub_eks_versions, stub_quotas
@@ -29,7 +29,7 @@ OTHER_ANALYZER = "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/org-ac
 def config(env: str = "prod", **security: Any) -> PlatformConfig:
     return load_platform_config({
         "environment": env, "tags": {"owner": "ml-platform", "costCenter": "cc-1"},
-        "cluster": {"publicAccessCidrs": ["203.0.113.0/24"]} if env != "prod" else {},
+        "cluster": {"publicAccessCidrs": ["203.0.113.0/24"]} if env != "prod" else PROD_API_ACCESS,
         "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
         "securityBaseline": {**(PROD_GUARDS if env == "prod" else {}), **security}})
 

@@ -15,7 +15,7 @@ from mlops_infra.config.versions import DEVICE_PLUGIN, EFA_PLUGIN, GPU_OPERATOR,
 from mlops_infra.plan import Inventory
 from mlops_infra.platform.loader import load_platform_config
 from tests import iam_eval
-from tests.conftest import PROD_GUARDS, PROGRAMS, planned
+from tests.conftest import PROD_API_ACCESS, PROD_GUARDS, PROGRAMS, planned
 from tests.nonempty import each
 
 COMPUTE = PROGRAMS / "compute"
@@ -286,7 +286,7 @@ def test_karpenter_reads_prices_from_the_price_list_region(karpenter: Inventory)
 
 BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
                         "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
-                        "securityBaseline": PROD_GUARDS}
+                        "securityBaseline": PROD_GUARDS, "cluster": PROD_API_ACCESS}
 
 
 def problems(*pools: dict[str, Any], **extra: Any) -> list[str]:

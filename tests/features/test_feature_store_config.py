@@ -14,7 +14,7 @@ from mlops_infra.config import ConfigError
 from mlops_infra.features import feast_config
 from mlops_infra.features.config import FeastFeatureStoreConfig as FeatureStoreConfig
 from mlops_infra.platform.loader import load_platform_config
-from tests.conftest import PROD_GUARDS
+from tests.conftest import PROD_API_ACCESS, PROD_GUARDS
 
 BASE: dict[str, Any] = {
     "environment": "dev",
@@ -67,7 +67,7 @@ def test_bad_config_fails_with_path_qualified_messages(section: dict[str, Any], 
 def test_profiles_set_online_protection_per_environment() -> None:
     dev = load_platform_config(BASE).feature_store.online
     receivers = {"receivers": {"emailAddresses": ["oncall@example.com"]}}  # prod requires an alert subscriber
-    prod = load_platform_config(BASE | {"environment": "prod", "cluster": {}, "monitoring": receivers,
+    prod = load_platform_config(BASE | {"environment": "prod", "cluster": PROD_API_ACCESS, "monitoring": receivers,
                                         "securityBaseline": PROD_GUARDS}).feature_store.online
     assert (dev.deletion_protection, dev.multi_az) == (False, False)
     assert (prod.deletion_protection, prod.multi_az) == (True, True)

@@ -12,7 +12,7 @@ from mlops_infra.config import ConfigError
 from mlops_infra.network.config import carve_subnets
 from mlops_infra.plan import Inventory
 from mlops_infra.platform.loader import load_platform_config
-from tests.conftest import PROD_GUARDS, PROGRAMS, planned
+from tests.conftest import PROD_API_ACCESS, PROD_GUARDS, PROGRAMS, planned
 from tests.nonempty import each
 
 COMPUTE = PROGRAMS / "compute"
@@ -68,7 +68,9 @@ def test_interface_endpoints_only_for_a_private_cluster(dev: Inventory, prod: In
         ["ecr.api", "ecr.dkr", "sts", "ec2", "logs", "elasticloadbalancing", "autoscaling"], "Interface")}
     iface = [e for e in prod.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["vpcEndpointType"] == "Interface"]
     assert {e.inputs["privateDnsEnabled"] for e in iface} == {True}
-    rule = prod.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    [group] = prod.of_type("aws:ec2/securityGroup:SecurityGroup")  # the endpoints' (the API's is the cluster's)
+    rule = [r for r in prod.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+            if group.urn in r.property_dependencies.get("securityGroupId", [])]
     assert [(r.inputs["cidrIpv4"], r.inputs["fromPort"], r.inputs["toPort"]) for r in rule] == [("10.0.0.0/16", 443, 443)]
 
 
@@ -119,7 +121,7 @@ def test_subnet_carving() -> None:
 
 BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
                         "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
-                        "securityBaseline": PROD_GUARDS}
+                        "securityBaseline": PROD_GUARDS, "cluster": PROD_API_ACCESS}
 
 
 def problems(**network: Any) -> list[str]:
@@ -180,7 +182,7 @@ NAT_NONE = ("network.natGateways: `none` is not supported: the platform's images
             "pull them (ImagePullBackOff); use natGateways single (one NAT gateway) or perAz (one per zone)")
 
 
-@pytest.mark.parametrize("cluster", [{"endpointPublicAccess": False},
+@pytest.mark.parametrize("cluster", [{"endpointPublicAccess": False, **PROD_API_ACCESS},
                                      {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}])
 @pytest.mark.parametrize("provisioner", ["karpenter", "managedNodeGroups"])
 def test_nat_none_is_refused_naming_the_registries_and_the_alternative(cluster: dict[str, Any],
@@ -236,7 +238,7 @@ def test_an_existing_vpc_must_declare_the_endpoints_guarded_pods_call() -> None:
     Feast's online store DynamoDB's gateway, so config must name them."""
     doc = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
            "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
-           "securityBaseline": {"deployerRoleArns": ["arn:aws:iam::123456789012:role/d"]},
+           "securityBaseline": {"deployerRoleArns": ["arn:aws:iam::123456789012:role/d"]}, "cluster": PROD_API_ACCESS,
            "network": {"vpcCidr": "10.20.0.0/16", "existingVpc": {
                "vpcId": "vpc-0e1e2e3e4e5e6e7e8", "privateSubnetIds": ["subnet-0e1a", "subnet-0e1b", "subnet-0e1c"],
                "s3GatewayEndpointId": "vpce-0e1e2e3e4e5e6e7e8"}}}

@@ -23,7 +23,7 @@ from mlops_infra.observability.exporter_metrics import DCGM_COUNTERS, METRICS, d
 from mlops_infra.observability.monitoring_rules import CronJobTarget, RuleGroup, ScrapeTarget, prometheus_rule_spec
 from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.registry.observability import registry_dashboard, registry_rules
-from tests.conftest import PROD_GUARDS
+from tests.conftest import PROD_API_ACCESS, PROD_GUARDS
 from tests.nonempty import each
 
 NAMESPACES = ["research", "mlflow", "feast"]
@@ -34,7 +34,7 @@ CRON = CronJobTarget("feast", "feast-materialize")
 
 def rule_groups(t: ThresholdsConfig) -> list[RuleGroup]:
     """Every concern's groups, every service present."""
-    return [gpu_rules(t), cluster_rules(NAMESPACES), registry_rules(t, MLFLOW), feature_rules(t, CRON, SERVER)]
+    return [gpu_rules(t), cluster_rules(), registry_rules(t, MLFLOW), feature_rules(t, CRON, SERVER)]
 
 
 def dashboards() -> list[Dashboard]:
@@ -75,7 +75,7 @@ def series_read(expr: str) -> set[str]:
 def test_the_issue_alerts_all_exist() -> None:
     assert [r.name for r in RULES] == [
         "GpuIdle", "GpuMemoryNearFull", "GpuXidError",
-        "NodeNotReady", "MlPodCrashLooping",
+        "NodeNotReady",
         "MlflowDown", "MlflowHighLatency", "PredictionDrift",
         "FeatureServerDown", "FeatureServerHighLatency",
         "FeatureMaterializationFailed", "FeatureMaterializationLate", "FeatureDrift",
@@ -134,14 +134,10 @@ def test_thresholds_from_config_reach_the_expressions() -> None:
     assert rules["FeatureDrift"].expr == "max by (model, feature) (mlops_feature_drift_score) > 0.4"
     assert rules["FeatureMaterializationLate"].expr == (
         'time() - kube_cronjob_status_last_successful_time{namespace="feast",cronjob="feast-materialize"} > 1800')
-    assert rules["MlPodCrashLooping"].expr == (
-        'max_over_time(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"}[5m]) >= 1 and on(namespace) '
-        '(kube_namespace_labels{namespace=~"feast|mlflow|research"} or kube_namespace_labels{label_mlops_io_team!=""})')
 
 
 def test_services_a_concern_lacks_get_no_rules() -> None:
     t = ThresholdsConfig()
-    assert [r.name for r in cluster_rules([]).rules] == ["NodeNotReady"]
     assert [r.name for r in registry_rules(t, None).rules] == ["PredictionDrift"]  # SageMaker: no server
     assert [r.name for r in feature_rules(t).rules] == ["FeatureDrift"]  # SageMaker: no server, no CronJob
     assert [p.title for p in feature_store_dashboard().panels] == ["Feature drift"]
@@ -156,12 +152,12 @@ def test_each_concern_reads_only_its_own_exporters() -> None:
     assert exporters(registry_rules(t, MLFLOW)) == {"prometheus", "mlflow", "mlops-jobs"}
     assert exporters(feature_rules(t, CRON, SERVER)) == {"prometheus", "feast", "kube-state-metrics", "mlops-jobs"}
     assert exporters(gpu_rules(t)) == {"dcgm-exporter"}
-    assert exporters(cluster_rules(NAMESPACES)) == {"kube-state-metrics"}
+    assert exporters(cluster_rules()) == {"kube-state-metrics"}
 
 
 def test_targets_must_be_kubernetes_names() -> None:
     with pytest.raises(ValueError, match=r'^not Kubernetes names: ml"\)\|\.\*$'):
-        cluster_rules(['ml")|.*'])
+        training_jobs_dashboard(['ml")|.*'])
     with pytest.raises(ValueError, match=r"^not Kubernetes names: Feast$"):
         ScrapeTarget("Feast", "server")
 
@@ -253,7 +249,7 @@ def test_a_receiver_whose_key_is_not_a_secret_is_rejected() -> None:
 
 # --- Prod alerts reach someone (issue 14 #9) -----------------------------------------------------------------------
 
-PROD: dict[str, Any] = {"environment": "prod", "tags": {"owner": "ml", "costCenter": "cc-1"}, "cluster": {},
+PROD: dict[str, Any] = {"environment": "prod", "tags": {"owner": "ml", "costCenter": "cc-1"}, "cluster": PROD_API_ACCESS,
                         "securityBaseline": PROD_GUARDS}
 NO_SUBSCRIBER = ("monitoring.receivers: the alert topic needs at least one subscriber (emailAddresses or "
                  "httpsEndpoints): CloudWatch alarms and security findings reach no one otherwise, and Slack/PagerDuty "

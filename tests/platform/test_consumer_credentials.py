@@ -23,7 +23,7 @@ from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.registry.mlflow_users import CREDENTIALS_SECRET as MLFLOW_SECRET
 from mlops_infra.registry.mlflow_users import PASSWORD_ENV, USERNAME_ENV
 from tests import netpol_eval
-from tests.conftest import PROGRAMS, planned
+from tests.conftest import PROD_API_ACCESS, PROGRAMS, planned
 from tests.netpol_eval import Ip, Pod
 from tests.nonempty import each
 
@@ -140,7 +140,7 @@ def _prod(teams: list[dict[str, Any]], in_cluster_auth: bool | None = None) -> d
         registry["inClusterAuth"] = in_cluster_auth
     return {"environment": "prod", "name": "mlops", "region": "us-east-1",
             "tags": {"owner": "ml", "costCenter": "cc-1"},
-            "cluster": {"loadBalancerController": True, "teams": teams},
+            "cluster": {"loadBalancerController": True, "teams": teams, **PROD_API_ACCESS},
             "securityBaseline": {"deployerRoleArns": ["arn:aws:iam::123456789012:role/platform-deployer"]},
             "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}, "modelRegistry": registry}
 

@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlops_infra.plan import PlanError, plan_program
 from mlops_infra.plan.urns import ROOT_STACK_TYPE, qualified_type, resolve_aliases
@@ -120,6 +121,17 @@ _MIGRATION = "ClusterRefs(\n    provider=k8s.Provider({!r}, kubeconfig=\"{{}}\")
 program made for `providers=`: the same name, so the same URN)."""
 
 
+def _migrate_stack(text: str) -> str:
+    """The stack file's part of the migration: a private-only API (the prod profile) names whom it admits
+    (`cluster.privateEndpointAccess`, CHANGELOG.md Fixed)."""
+    doc = yaml.safe_load(text)
+    platform = doc["config"]["mlops:platform"]
+    cluster = platform.setdefault("cluster", {})
+    if platform.get("environment") == "prod" and not cluster.get("endpointPublicAccess"):
+        cluster["privateEndpointAccess"] = {"securityGroupIds": ["sg-0123456789abcdef0"]}
+    return str(yaml.safe_dump(doc, sort_keys=False))
+
+
 @pytest.mark.parametrize(("program", "stack", "provider"), [
     ("feature_store", "dev", "k8s"), ("feature_store", "sagemaker", "k8s"),
     ("model_registry", "dev", "eks"), ("model_registry", "sagemaker", "eks")])
@@ -128,13 +140,14 @@ def test_a_released_test_program_plans_the_same_urns_after_the_listed_migration(
     main = released(f"tests/programs/{program}/__main__.py")
     stack_file = released(f"tests/programs/{program}/Pulumi.{stack}.yaml")
     verbatim = _program(tmp_path / "verbatim" / program, main, {stack: stack_file})
-    with pytest.raises(PlanError, match="provider"):  # the one remaining break these programs hit
+    # The remaining breaks these programs hit: the provider, and (prod) whom a private-only API admits.
+    with pytest.raises(PlanError, match="privateEndpointAccess" if "environment: prod" in stack_file else "provider"):
         plan_program(verbatim, stack)
     assert main.count("ClusterRefs(") == 1
     migrated_main = main.replace("ClusterRefs(", _MIGRATION.format(provider), 1).replace(
         f'provider = k8s.Provider("{provider}", kubeconfig="{{}}")\n', "provider = cluster.provider\n", 1)
     assert migrated_main.count("k8s.Provider(") == 1
-    migrated = _program(tmp_path / "migrated" / program, migrated_main, {stack: stack_file})
+    migrated = _program(tmp_path / "migrated" / program, migrated_main, {stack: _migrate_stack(stack_file)})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         urns = {r.urn for r in plan_program(migrated, stack).resources}

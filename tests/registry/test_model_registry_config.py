@@ -11,7 +11,7 @@ from mlops_infra.blocks.naming import truncate_name
 from mlops_infra.config import ConfigError
 from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.registry.config import MlflowModelRegistryConfig, SageMakerModelRegistryConfig
-from tests.conftest import PROD_GUARDS
+from tests.conftest import PROD_API_ACCESS, PROD_GUARDS
 
 TLS = {"enabled": True, "host": "mlflow.example.com",
        "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc-123"}
@@ -19,7 +19,8 @@ TLS = {"enabled": True, "host": "mlflow.example.com",
 
 def raw(env: str = "dev", **registry: Any) -> dict[str, Any]:
     return {"environment": env, "tags": {"owner": "ml", "costCenter": "cc-1"},
-            "cluster": {"loadBalancerController": True, **({} if env == "prod" else {"publicAccessCidrs": ["203.0.113.0/24"]})},
+            "cluster": {"loadBalancerController": True,
+                        **(PROD_API_ACCESS if env == "prod" else {"publicAccessCidrs": ["203.0.113.0/24"]})},
             "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
             "securityBaseline": PROD_GUARDS if env == "prod" else {}, "modelRegistry": registry}
 

@@ -17,7 +17,7 @@ from mlops_infra.config import ConfigError
 from mlops_infra.plan import Inventory, PlanError, plan_program
 from mlops_infra.platform.loader import load_platform_config
 from mlops_infra.security.config import prefixes_overlap
-from tests.conftest import PROD_GUARDS, PROGRAMS, planned
+from tests.conftest import PROD_API_ACCESS, PROD_GUARDS, PROGRAMS, planned
 from tests.iam_eval import resource_allows
 from tests.nonempty import each
 
@@ -100,7 +100,7 @@ def test_a_team_reaches_a_consumer_stacks_service_through_its_egress_guard() -> 
 # --- a consumer prefix never reaches the platform's own names (review FSEC #7) ----------------------------------------
 
 PROD = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
-        "cluster": {"teams": [{"name": "research"}]},
+        "cluster": {"teams": [{"name": "research"}], **PROD_API_ACCESS},
         "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}}}
 
 

@@ -32,7 +32,7 @@ from mlops_infra.security.exfiltration_guards import (
     registry_of,
 )
 from tests import iam_eval, netpol_eval
-from tests.conftest import PROD_GUARDS, PROGRAMS, planned
+from tests.conftest import PROD_API_ACCESS, PROD_GUARDS, PROGRAMS, planned
 from tests.netpol_eval import Ip, Pod
 from tests.nonempty import each
 
@@ -261,7 +261,7 @@ def test_registry_of_image_references(image: str, registry: str) -> None:
 EXISTING = {"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": ["subnet-0a", "subnet-0b", "subnet-0c"]}
 BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
                         "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
-                        "securityBaseline": PROD_GUARDS}
+                        "securityBaseline": PROD_GUARDS, "cluster": PROD_API_ACCESS}
 
 
 def test_guards_on_an_existing_vpc_without_its_endpoint_are_a_config_error() -> None:

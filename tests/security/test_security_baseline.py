@@ -17,7 +17,7 @@ from mlops_infra.security.config import SecurityBaselineConfig
 from mlops_infra.security.exfiltration_guards import data_bucket_guard
 from mlops_infra.security.threat_detection import finding_pattern
 from tests import iam_eval
-from tests.conftest import PROD_GUARDS, PROGRAMS, planned
+from tests.conftest import PROD_API_ACCESS, PROD_GUARDS, PROGRAMS, planned
 from tests.nonempty import each
 from tests.security.conftest import EXTERNAL_SECRET, bucket, key, policy_doc, stmt
 
@@ -275,7 +275,7 @@ def test_finding_pattern_uses_the_configured_severity() -> None:
 # --- config ----------------------------------------------------------------------------------------------------------
 
 BASE: dict[str, Any] = {"environment": "prod", "tags": {"owner": "o", "costCenter": "c"},
-                        "cluster": {"teams": [{"name": "research"}]},
+                        "cluster": {"teams": [{"name": "research"}], **PROD_API_ACCESS},
                         "monitoring": {"receivers": {"emailAddresses": ["oncall@example.com"]}},
                         "securityBaseline": PROD_GUARDS}
 

@@ -13,7 +13,7 @@ from mlops_infra.platform.config import PlatformConfig
 from mlops_infra.serving.config import SageMakerServingConfig
 from mlops_infra.serving.sagemaker_serving import has_local_storage
 from tests import iam_eval
-from tests.conftest import PROGRAMS, planned
+from tests.conftest import PROD_API_ACCESS, PROGRAMS, planned
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,8 @@ def inv() -> Inventory:
 
 def test_serving_engine_is_a_discriminated_union() -> None:
     tags = {"owner": "ml", "costCenter": "cc"}
-    cfg = PlatformConfig.model_validate({"environment": "dev", "tags": tags, "serving": {"engine": "sagemaker"}})
+    cfg = PlatformConfig.model_validate({"environment": "dev", "tags": tags, "serving": {"engine": "sagemaker"},
+                                         "cluster": PROD_API_ACCESS})
     assert isinstance(cfg.serving, SageMakerServingConfig)
 
 

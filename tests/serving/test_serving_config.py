@@ -11,6 +11,7 @@ from mlops_infra.compute.gpu_config import POOL_LABEL, GpuPoolConfig
 from mlops_infra.platform.config import PlatformConfig
 from mlops_infra.serving import manifests
 from mlops_infra.serving.config import ServedModelConfig, ServingConfig
+from tests.conftest import PROD_API_ACCESS
 
 MODEL = {"name": "churn", "flavour": "mlflow", "artifactPath": "artifacts/1/models/m-1/artifacts"}
 TAGS = {"owner": "ml", "costCenter": "cc-1"}
@@ -22,7 +23,7 @@ TRAINING_POOL = {"name": "train", "instanceTypes": ["g6.xlarge"], "maxSize": 2}
 def platform(environment: str = "staging", serving: dict[str, Any] | None = None,
              pools: list[dict[str, Any]] | None = None, **cluster: Any) -> PlatformConfig:
     return PlatformConfig.model_validate({
-        "environment": environment, "tags": TAGS, "cluster": cluster, "gpuPools": pools or [],
+        "environment": environment, "tags": TAGS, "cluster": {**PROD_API_ACCESS, **cluster}, "gpuPools": pools or [],
         "serving": {"enabled": True, "models": [MODEL], **(serving or {})}})
 
 
@@ -31,7 +32,7 @@ def problems(exc: pytest.ExceptionInfo[ValidationError]) -> str:
 
 
 def test_serving_is_off_by_default_and_needs_a_model_when_on() -> None:
-    assert not PlatformConfig.model_validate({"environment": "dev", "tags": TAGS}).serving.enabled
+    assert not PlatformConfig.model_validate({"environment": "dev", "tags": TAGS, "cluster": PROD_API_ACCESS}).serving.enabled
     with pytest.raises(ValidationError, match="at least one model"):
         ServingConfig.model_validate({"enabled": True})
 
