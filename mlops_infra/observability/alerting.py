@@ -113,8 +113,13 @@ class AlertRouting(pulumi.ComponentResource):
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         aws.sns.TopicPolicy(child(name, "topic-policy"), arn=topic.arn, policy=iam.document([
             iam.statement("ServicesPublish", ["sns:Publish"], [topic.arn],
-                          principals={"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                          principals={"Service": ["cloudwatch.amazonaws.com"]},
                           conditions={"StringEquals": {"aws:SourceAccount": identity.account_id}}),
+            # EventBridge's user guide (resource-based policies, "Amazon SNS permissions"): Condition blocks cannot
+            # be used in SNS topic policies for EventBridge, so a condition here would drop every finding it
+            # routes. The topic's key admits EventBridge only for this account's topics (blocks/kms.py).
+            iam.statement("EventBridgePublish", ["sns:Publish"], [topic.arn],
+                          principals={"Service": ["events.amazonaws.com"]}),
         ]), opts=child_options(self))
         # The topic's only human receivers for CloudWatch alarms and EventBridge findings (Alertmanager also
         # reaches Slack and PagerDuty directly). Both protocols stay "pending confirmation" until the endpoint

@@ -28,10 +28,13 @@ def test_alert_topic_is_encrypted_with_a_key_cloudwatch_and_eventbridge_may_use(
         services |= {named} if isinstance(named, str) else set(named)
     assert services == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}  # the topic's publishers, no Logs
     [policy] = full.of_type("aws:sns/topicPolicy:TopicPolicy")
-    [publish] = json.loads(policy.inputs["policy"])["Statement"]
-    assert publish["Action"] == ["sns:Publish"] and publish["Resource"] == [full.outputs["alertTopicArn"]]
-    assert publish["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]}
+    publish, events = json.loads(policy.inputs["policy"])["Statement"]
+    for statement in (publish, events):
+        assert statement["Action"] == ["sns:Publish"] and statement["Resource"] == [full.outputs["alertTopicArn"]]
+    assert publish["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]}
     assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    # EventBridge's user guide ("Amazon SNS permissions"): no Condition block in an SNS topic policy for EventBridge.
+    assert events["Principal"] == {"Service": ["events.amazonaws.com"]} and "Condition" not in events
     subscriptions = sorted((s.inputs["protocol"], s.inputs["endpoint"], s.inputs["topic"])
                            for s in full.of_type("aws:sns/topicSubscription:TopicSubscription"))
     assert subscriptions == [("email", "ml-team@example.com", full.outputs["alertTopicArn"]),
