@@ -65,9 +65,9 @@ ordinary release object with a fixed name (`<release>-run-airflow-migrations`, n
 `helm.sh/hook-delete-policy`): an upgrade that changes its pod template (a new image) patches it, and Kubernetes
 refuses a patch of a Job's template. Once the TTL controller has deleted the finished Job, Helm's upgrade (and an
 atomic rollback) finds it absent and creates it anew. So the shorter the TTL, the shorter the window in which a
-second upgrade fails on the old Job; 60 s still leaves a minute to read a failed migration's log with kubectl.
-A failing migration keeps its Job running (restartPolicy OnFailure, backoffLimit 6: about ten minutes of
-back-off), so the TTL starts only after that, inside the release's 900 s timeout."""
+second upgrade fails on the old Job. A failing migration keeps its Job running (restartPolicy OnFailure,
+backoffLimit 6: about ten minutes of back-off), so the TTL starts only after that; read its log while it retries
+(`kubectl -n airflow logs job/airflow-run-airflow-migrations`): after a failed upgrade, `cleanup_on_fail` deletes it."""
 
 CLEANUP_MEMORY = "512Mi"  # the cleanup CronJob measured 241 MiB RSS: 256Mi left 8% headroom
 COLD_START_SECONDS = 3600
@@ -206,7 +206,10 @@ def migration_job_values() -> dict[str, Any]:
     init container waits for that migration, so a first install would deadlock until the release's timeout and roll
     back. The chart's docs say so: with `--wait`, set `useHelmHooks: false`. The Job then starts with the pods and
     their init containers finish once it has migrated the schema. TTL: `MIGRATION_JOB_TTL_SECONDS`."""
-    return {**_component("migrateDatabaseJob"), "useHelmHooks": False,
+    # applyCustomEnv false: the Job takes only the chart's own env (the metadata connection from
+    # data.metadataSecretName, the Fernet key), not the platform's `env`/`secret`, so its pod template changes only
+    # with the image, and a change of the platform's env never patches (and fails on) an existing Job.
+    return {**_component("migrateDatabaseJob"), "useHelmHooks": False, "applyCustomEnv": False,
             "ttlSecondsAfterFinished": MIGRATION_JOB_TTL_SECONDS}
 
 

@@ -1,5 +1,6 @@
-"""Metaflow: the metadata service on the Postgres block, an S3 datastore in a hardened bucket, flows deployed to the
-Argo Workflows that Kubeflow Pipelines runs, steps on the training pools, and the config users install.
+"""Metaflow: the metadata service on the Postgres block, an S3 datastore in a hardened bucket, flows deployed to
+Metaflow's own namespaced Argo Workflows controller (on the CRDs Kubeflow Pipelines installs), steps on the training
+pools, and the config users install. Flow and step pods run in this namespace: the service admits no other.
 
 - datastore: `s3://<bucket>/<datastorePrefix>` (platform KMS key by bucket default; data tools and cards below it);
   the flows' ServiceAccount (`metaflow-flows`, shared wiring: feature-store read, model-artifact write, the platform

@@ -62,5 +62,5 @@ def migration_job(name: str, parent: pulumi.Resource, *, namespace: pulumi.Input
         # instead of being awaited again (pulumi-kubernetes Job await), as MLflow's migration Job does.
         metadata={"name": k8s_name, "namespace": namespace, "labels": labels,
                   "annotations": {"pulumi.com/replaceUnready": "true"}},
-        spec={"backoff_limit": 4, "active_deadline_seconds": 900,
+        spec={"backoff_limit": 4, "active_deadline_seconds": 540,  # under Pulumi's 10-minute Job await
               "template": {"metadata": {"labels": labels}, "spec": pod}})
