@@ -132,6 +132,12 @@ class ModelServing(pulumi.ComponentResource):
                 child(name, f"isvc-{m.name}"), api_version=manifests.ISVC_API, kind="InferenceService",
                 metadata=body.apply(lambda b: b["metadata"]), spec=body.apply(lambda b: b["spec"]),
                 opts=child_options(self, provider=provider, depends_on=[*crds, *runtimes, self.identity]))
+            # KServe makes no PodDisruptionBudget: one per model over its stable and canary pods.
+            k8s.policy.v1.PodDisruptionBudget(
+                child(name, f"pdb-{m.name}"), metadata={"name": manifests.predictor_service(m.name),
+                                                        "namespace": self.namespace, "labels": dict(PART_OF)},
+                spec=manifests.disruption_budget_spec(manifests.predictor_pod_selector(m.name)),
+                opts=child_options(self, provider=provider))
         self._network_policy(name, args, provider)
         if cfg.exposure.ingress:  # one Ingress per model, one ALB (IngressGroup)
             for m in cfg.models:
@@ -166,6 +172,16 @@ class ModelServing(pulumi.ComponentResource):
             child(name, "kserve"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-resources", "", cfg.kserve_version),
             parent=self, namespace=ks_ns, values=manifests.kserve_values(args.region, cfg.ingress_domain),
             depends_on=[cert_manager, crds])
+        # The chart sets no replica count: a server-side-apply patch owns only `spec.replicas` (Helm's three-way
+        # merge leaves a field neither manifest sets), and a budget keeps one webhook pod through a drain.
+        controller = {"name": manifests.KSERVE_CONTROLLER, "namespace": ks_ns}
+        k8s.apps.v1.DeploymentPatch(child(name, "kserve-controller-replicas"), metadata=controller,
+                                    spec={"replicas": manifests.KSERVE_CONTROLLER_REPLICAS},
+                                    opts=child_options(self, provider=provider, depends_on=[kserve]))
+        k8s.policy.v1.PodDisruptionBudget(
+            child(name, "kserve-controller-pdb"), metadata=controller,
+            spec=manifests.disruption_budget_spec(manifests.KSERVE_CONTROLLER_SELECTOR),
+            opts=child_options(self, provider=provider, depends_on=[kserve]))
         return [crds], [kserve]
 
     def _runtimes(self, name: str, cfg: ServingConfig, kserve: Sequence[pulumi.Resource],
@@ -297,7 +313,7 @@ def endpoints(cfg: ServingConfig) -> dict[str, str]:
 def pod_monitor_spec(model: str, port: str, path: str) -> dict[str, Any]:
     """Selects exactly the model's predictor pods (stable and canary) and labels every series `isvc=<model>`."""
     return {
-        "selector": {"matchLabels": {manifests.ISVC_POD_LABEL: model, **manifests.PREDICTOR_SELECTOR}},
+        "selector": {"matchLabels": manifests.predictor_pod_selector(model)},
         "podMetricsEndpoints": [{
             "port": port, "path": path, "interval": "30s",
             "relabelings": [{"sourceLabels": ["__meta_kubernetes_pod_label_serving_kserve_io_inferenceservice"],
