@@ -132,12 +132,7 @@ class ModelServing(pulumi.ComponentResource):
                 child(name, f"isvc-{m.name}"), api_version=manifests.ISVC_API, kind="InferenceService",
                 metadata=body.apply(lambda b: b["metadata"]), spec=body.apply(lambda b: b["spec"]),
                 opts=child_options(self, provider=provider, depends_on=[*crds, *runtimes, self.identity]))
-            # KServe makes no PodDisruptionBudget: one per model over its stable and canary pods.
-            k8s.policy.v1.PodDisruptionBudget(
-                child(name, f"pdb-{m.name}"), metadata={"name": manifests.predictor_service(m.name),
-                                                        "namespace": self.namespace, "labels": dict(PART_OF)},
-                spec=manifests.disruption_budget_spec(manifests.predictor_pod_selector(m.name)),
-                opts=child_options(self, provider=provider))
+            self._disruption_budget(name, m.name, provider)
         self._network_policy(name, args, provider)
         if cfg.exposure.ingress:  # one Ingress per model, one ALB (IngressGroup)
             for m in cfg.models:
@@ -174,15 +169,23 @@ class ModelServing(pulumi.ComponentResource):
             depends_on=[cert_manager, crds])
         # The chart sets no replica count: a server-side-apply patch owns only `spec.replicas` (Helm's three-way
         # merge leaves a field neither manifest sets), and a budget keeps one webhook pod through a drain.
-        controller = {"name": manifests.KSERVE_CONTROLLER, "namespace": ks_ns}
-        k8s.apps.v1.DeploymentPatch(child(name, "kserve-controller-replicas"), metadata=controller,
-                                    spec={"replicas": manifests.KSERVE_CONTROLLER_REPLICAS},
+        controller: k8s.meta.v1.ObjectMetaArgsDict = {"name": manifests.KSERVE_CONTROLLER, "namespace": ks_ns}
+        replicas: Any = {"replicas": manifests.KSERVE_CONTROLLER_REPLICAS}
+        k8s.apps.v1.DeploymentPatch(child(name, "kserve-controller-replicas"), spec=replicas,
+                                    metadata={"name": manifests.KSERVE_CONTROLLER, "namespace": ks_ns},
                                     opts=child_options(self, provider=provider, depends_on=[kserve]))
-        k8s.policy.v1.PodDisruptionBudget(
-            child(name, "kserve-controller-pdb"), metadata=controller,
-            spec=manifests.disruption_budget_spec(manifests.KSERVE_CONTROLLER_SELECTOR),
-            opts=child_options(self, provider=provider, depends_on=[kserve]))
+        budget: Any = manifests.disruption_budget_spec(manifests.KSERVE_CONTROLLER_SELECTOR)  # camelCase wire keys
+        k8s.policy.v1.PodDisruptionBudget(child(name, "kserve-controller-pdb"), metadata=controller, spec=budget,
+                                          opts=child_options(self, provider=provider, depends_on=[kserve]))
         return [crds], [kserve]
+
+    def _disruption_budget(self, name: str, model: str, provider: k8s.Provider | None) -> None:
+        """KServe makes no PodDisruptionBudget: one per model over its stable and canary pods."""
+        budget: Any = manifests.disruption_budget_spec(manifests.predictor_pod_selector(model))  # camelCase wire keys
+        k8s.policy.v1.PodDisruptionBudget(
+            child(name, f"pdb-{model}"), metadata={"name": manifests.predictor_service(model),
+                                                   "namespace": self.namespace, "labels": dict(PART_OF)},
+            spec=budget, opts=child_options(self, provider=provider))
 
     def _runtimes(self, name: str, cfg: ServingConfig, kserve: Sequence[pulumi.Resource],
                   provider: k8s.Provider | None) -> list[pulumi.Resource]:

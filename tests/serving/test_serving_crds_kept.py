@@ -8,6 +8,7 @@ import pytest
 
 from mlops_infra.plan import Inventory, ResourceRecord
 from tests.conftest import EXAMPLES
+from tests.nonempty import each
 from tests.platform.test_standalone import standalone
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -49,4 +50,4 @@ def test_the_kserve_crd_release_never_uninstalls_crds_it_adopted_when_an_install
     crd = releases["kserve-crd"].inputs
     assert (crd["atomic"], crd["cleanupOnFail"]) == (False, False)
     assert all((r.inputs["atomic"], r.inputs["cleanupOnFail"]) == (True, True)
-               for chart, r in releases.items() if chart != "kserve-crd")
+               for chart, r in each(releases.items()) if chart != "kserve-crd")

@@ -57,7 +57,7 @@ def test_each_models_budget_selects_its_stable_and_canary_pods_and_no_other_mode
         covering = [b for b in budgets if any(_matches(b["spec"]["selector"], labels) for labels in pods.values())]
         assert len(covering) == 1, isvc["metadata"]["name"]  # two budgets over one pod block its eviction
         (budget,) = covering
-        assert all(_matches(budget["spec"]["selector"], labels) for labels in pods.values())
+        assert all(_matches(budget["spec"]["selector"], labels) for labels in each(pods.values()))
         others = [labels for i in isvcs if i is not isvc for labels in _kserve_pods(i).values()]
         assert not any(_matches(budget["spec"]["selector"], labels) for labels in others)
 
@@ -74,7 +74,7 @@ def test_the_predictor_spreads_its_pods_over_zones_and_nodes(inv: Inventory) -> 
         assert {c["topologyKey"] for c in constraints} == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
         for c in constraints:
             # counted over the model's own pods (stable and canary: the canary inherits the stable pod spec)
-            assert all(_matches(c["labelSelector"], labels) for labels in _kserve_pods(isvc).values())
+            assert all(_matches(c["labelSelector"], labels) for labels in each(_kserve_pods(isvc).values()))
             assert c["whenUnsatisfiable"] == "ScheduleAnyway" and c["maxSkew"] == 1
 
 
@@ -98,4 +98,4 @@ def test_two_controller_pods_serve_the_webhooks_and_their_budget_selects_them(in
     assert _matches(budget["spec"]["selector"], pod_labels)
     assert budget["spec"]["maxUnavailable"] == 1
     # both pods answer the webhooks: the Service selects every controller pod, not the leader
-    assert all(pod_labels.get(k) == v for k, v in webhook_service["spec"]["selector"].items())
+    assert all(pod_labels.get(k) == v for k, v in each(webhook_service["spec"]["selector"].items()))
