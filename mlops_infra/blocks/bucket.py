@@ -227,12 +227,12 @@ class HardenedBucket(pulumi.ComponentResource):
         """ARN of the objects under `prefix` (`""` = the whole bucket)."""
         return pulumi.Output.concat(self.arn, "/", f"{prefix.strip('/')}/*" if prefix else "*")
 
-    def read_statements(self, prefix: str = "") -> list[iam.Statement]:
+    def read_statements(self, prefix: str = "", *, missing_key_404: bool = False) -> list[iam.Statement]:
         """Least-privilege read of `prefix` and decrypt with the bucket's key (the same as `refs`')."""
-        return self.refs.read_statements(prefix)
+        return self.refs.read_statements(prefix, missing_key_404=missing_key_404)
 
-    def write_statements(self, prefix: str = "") -> list[iam.Statement]:
-        return self.refs.write_statements(prefix)
+    def write_statements(self, prefix: str = "", *, missing_key_404: bool = False) -> list[iam.Statement]:
+        return self.refs.write_statements(prefix, missing_key_404=missing_key_404)
 
     def grant_read(self, role: aws.iam.Role, prefix: str = "") -> Grant:
         """Least-privilege read of `prefix` (and decrypt with the bucket's key) for `role`: the managed policy

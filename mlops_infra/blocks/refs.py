@@ -313,20 +313,29 @@ class BucketRefs:
     def objects_arn(self, prefix: str = "") -> pulumi.Output[str]:
         return pulumi.Output.concat(self.bucket_arn, "/", f"{prefix.strip('/')}/*" if prefix else "*")
 
-    def read_statements(self, prefix: str = "") -> list[dict[str, Any]]:
+    def read_statements(self, prefix: str = "", *, missing_key_404: bool = False) -> list[dict[str, Any]]:
         """Least-privilege read of `prefix` (whole bucket by default) and decrypt with the bucket's key.
-        ListBucket has no prefix condition for the whole bucket: HeadBucket (which S3 clients send) carries none."""
-        list_cond = {"StringLike": {"s3:prefix": [f"{prefix.strip('/')}/*"]}} if prefix else None
+        ListBucket has no prefix condition for the whole bucket: HeadBucket (which S3 clients send) carries none.
+
+        `missing_key_404`: ListBucket on the bucket without the prefix condition, for a client that tells a missing
+        key from a refusal. S3 answers a GET or HEAD of a missing key with 404 only when the caller has s3:ListBucket
+        on the bucket, else 403 (S3 API reference, GetObject and HeadObject, "Permissions"); that check is of a
+        request without a `prefix` parameter, so `s3:prefix` is absent from its context and a `StringLike` on it is
+        false (IAM: a condition on a key missing from the request context does not match). It lets the holder list
+        key names anywhere in the bucket, never read their contents. Default: false (listing confined to `prefix`)."""
+        conditioned = prefix and not missing_key_404
+        list_cond = {"StringLike": {"s3:prefix": [f"{prefix.strip('/')}/*"]}} if conditioned else None
         return [
             iam.statement("ListBucket", ["s3:ListBucket"], [self.bucket_arn], conditions=list_cond),
             iam.statement("ReadObjects", ["s3:GetObject", "s3:GetObjectVersion"], [self.objects_arn(prefix)]),
             iam.statement("DecryptObjects", ["kms:Decrypt", "kms:DescribeKey"], [self.kms_key_arn]),
         ]
 
-    def write_statements(self, prefix: str = "") -> list[dict[str, Any]]:
-        """Read, plus put/delete objects under `prefix` and encrypt with the bucket's key."""
+    def write_statements(self, prefix: str = "", *, missing_key_404: bool = False) -> list[dict[str, Any]]:
+        """Read, plus put/delete objects under `prefix` and encrypt with the bucket's key (`missing_key_404`: as
+        `read_statements`)."""
         return [
-            *self.read_statements(prefix),
+            *self.read_statements(prefix, missing_key_404=missing_key_404),
             iam.statement("WriteObjects", ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"],
                           [self.objects_arn(prefix)]),
             iam.statement("EncryptObjects", ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",

@@ -99,11 +99,15 @@ class DvcRemotes(pulumi.ComponentResource):
 
     def _team(self, name: str, team: str, args: DvcRemotesArgs, bucket: HardenedBucket) -> TeamRemote:
         """The team's prefix as its remote, and the managed read and write policies on exactly that prefix."""
+        # missing_key_404: dvc asks s3fs whether cache objects exist (push, status -c); s3fs `_exists` takes only
+        # FileNotFoundError (a 404) as missing, and without ListBucket on the bucket S3 answers 403, which raises.
         read = aws.iam.Policy(
             child(name, f"{team}-read"), description=f"Read the DVC remote of team {team}",
-            policy=iam.document(bucket.read_statements(team)), tags=args.tags, opts=child_options(self))
+            policy=iam.document(bucket.read_statements(team, missing_key_404=True)), tags=args.tags,
+            opts=child_options(self))
         write = aws.iam.Policy(
             child(name, f"{team}-write"), description=f"Read and write the DVC remote of team {team}",
-            policy=iam.document(bucket.write_statements(team)), tags=args.tags, opts=child_options(self))
+            policy=iam.document(bucket.write_statements(team, missing_key_404=True)), tags=args.tags,
+            opts=child_options(self))
         remote = bucket.bucket_name.apply(lambda b: {"url": f"s3://{b}/{team}", "region": args.region})
         return TeamRemote(remote, remote.apply(remote_section), read.arn, write.arn)

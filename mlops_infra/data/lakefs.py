@@ -105,6 +105,19 @@ def connection_template(address: pulumi.Input[str], port: pulumi.Input[int]) -> 
         address, port, DB_NAME)
 
 
+FROZEN_PASSWORD_INPUTS = ("keepers", "length", "lower", "minLower", "minNumeric", "minSpecial", "minUpper", "number",
+                          "numeric", "overrideSpecial", "special", "upper")
+"""Every input of a `random.RandomPassword` (pulumi-random 4.x): ignoring them all, no edit replaces it."""
+
+
+def server_statements(bucket: HardenedBucket, prefix: str) -> list[iam.Statement]:
+    """Read and write under `prefix`, the multipart list actions, and ListBucket on the bucket unconditioned
+    (`missing_key_404`): creating a repository reads `<namespace>/_lakefs/dummy` first and goes on only on
+    NoSuchKey/NotFound (lakeFS v1.84.0 ensureStorageNamespace, block/s3 isErrNotFound); S3 answers 404 only to a
+    holder of ListBucket on the bucket, else 403, and every repository creation would fail."""
+    return [*bucket.write_statements(prefix, missing_key_404=True), *multipart_statements(bucket, prefix)]
+
+
 def multipart_statements(bucket: HardenedBucket, prefix: str) -> list[iam.Statement]:
     """The two multipart list actions lakeFS needs besides read and write (lakeFS docs, "Prepare your AWS S3
     bucket": s3:ListMultipartUploadParts on objects, s3:ListBucketMultipartUploads on the bucket): its S3 gateway
@@ -172,8 +185,7 @@ class LakeFs(pulumi.ComponentResource):
                                        [(secret.arn, (ADMIN_KEY_ID, ADMIN_SECRET)), (encrypt_key.arn, (AUTH_KEY,))])
         server = WorkloadIdentity(child(name, "server"), WorkloadIdentityArgs(
             cluster=cluster.identity, namespace=ns, service_account=SERVER_SERVICE_ACCOUNT, tags=args.tags,
-            statements=[*self.bucket.write_statements(cfg.repository_prefix), *multipart_statements(self.bucket,
-                                                                                                  cfg.repository_prefix)]),
+            statements=server_statements(self.bucket, cfg.repository_prefix)),
             pulumi.ResourceOptions(parent=self, provider=provider))
         self.server_role = server.role
         values = self.values(cfg, args.region, args.kms_key.arn)
@@ -213,7 +225,12 @@ class LakeFs(pulumi.ComponentResource):
         admin's keys must not give it). Generated once (Pulumi secrets in state) and kept in Secrets Manager under
         the data key; External Secrets delivers them, Helm values never hold them."""
         opts = pulumi.ResourceOptions(parent=self)
-        auth = random.RandomPassword(child(name, "auth-encrypt-key"), length=64, special=False, opts=opts)
+        # Never regenerated: lakeFS encrypts the credentials it stores with this key, and a new one makes every one
+        # of them undecryptable (docs/data-versioning.md, "Rotating LakeFS's secrets"). No input change replaces it,
+        # and `protect` refuses a `--replace` or delete where the stack protects its state.
+        auth = random.RandomPassword(child(name, "auth-encrypt-key"), length=64, special=False,
+                                     opts=child_options(self, stateful=True, protect=args.protect,
+                                                        ignore_changes=list(FROZEN_PASSWORD_INPUTS)))
         key_id = random.RandomPassword(child(name, "admin-key-id"), length=16, special=False, lower=False, opts=opts)
         key_secret = random.RandomPassword(child(name, "admin-secret-key"), length=40, special=False, opts=opts)
         out = []

@@ -35,7 +35,9 @@ from ..blocks.naming import child, child_options, instance_secret_name, truncate
 from ..blocks.observability import MonitoringRefs, ScrapeEndpoint, prometheus_rule, service_monitor
 from ..blocks.platform_facts import guarded_bucket_problem, guarded_client_problems, occupied_namespace_problem
 from ..blocks.refs import ClusterRefs, NetworkRefs, refuse
+from ..blocks.rotation import restart_on_rotation
 from ..compute.config import system_node_ephemeral_gib
+from ..security.exfiltration_guards import api_service_ips
 from .config import secret_recovery_window
 from .qdrant_config import GRPC_PORT, HTTP_PORT, METRICS_PORT, P2P_PORT, QDRANT_CHART, QDRANT_REPO, QdrantConfig
 from .qdrant_values import API_KEY, READ_ONLY_API_KEY, SELECTOR_LABEL, helm_values, rule_groups
@@ -144,6 +146,11 @@ class Qdrant(pulumi.ComponentResource):
             child(name, "release"), PinnedChart(QDRANT_CHART, QDRANT_REPO, cfg.chart_version), parent=self,
             namespace=self.namespace, protect=args.protect,
             values=helm_values(cfg, fullname=self.fullname, keys_secret=self.keys_secret, storage_class=storage_class))
+        # Qdrant reads its keys once, at start (env by secretKeyRef): roll its StatefulSet (the chart names it
+        # `fullname`) when External Secrets rewrites the keys Secret (docs/vector-search.md: rotating the keys).
+        restart_on_rotation(self, name, namespace=self.namespace, secrets=[self.keys_secret], provider=self._provider,
+                            workloads=[self.fullname], depends_on=[server],
+                            api_ips=pulumi.Output.from_input(cluster.service_ipv4_cidr).apply(api_service_ips))
         self._network_policy(name, args)
         self.snapshot_bucket = None
         self.snapshots = None

@@ -42,6 +42,18 @@ WafAclArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:wafv2:[a-
 ColumnName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")]
 """A CSV column of the monitoring inputs (no comma: the job receives the list comma-joined)."""
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+ISVC_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+"""KServe v0.20.0's InferenceService name (pkg/apis/serving/v1beta1/inference_service_validation.go IsvcNameFmt):
+its validating webhook refuses any other."""
+LABEL_VALUE_LIMIT = 63
+"""Kubernetes label values and Service names (DNS-1035 labels): at most 63 characters."""
+_STABLE_PREDICTOR_LABEL = len("isvc.") + len("-predictor")
+_CANARY_PREDICTOR_LABEL = len("isvc.") + len("-canary-predictor")
+MAX_MODEL_NAME = LABEL_VALUE_LIMIT - _STABLE_PREDICTOR_LABEL
+"""48: KServe labels the predictor pods `app: isvc.<name>-predictor` (GetRawServiceLabel of the Deployment name),
+a label value; longer, the Deployment is refused and the InferenceService never becomes ready."""
+MAX_CANARY_MODEL_NAME = LABEL_VALUE_LIMIT - _CANARY_PREDICTOR_LABEL
+"""41: with a canary, `app: isvc.<name>-canary-predictor` (the canary predictor is named `canary`)."""
 
 
 def pinned_by_digest(image: str) -> bool:
@@ -86,13 +98,19 @@ class CanaryConfig(ConfigModel):
 class ServedModelConfig(ConfigModel):
     """One served model: becomes one InferenceService."""
 
-    name: K8sName = Field(..., description="InferenceService name (and the `model` label of its metrics). Required.")
+    name: K8sName = Field(..., description="InferenceService name (and the `model` label of its metrics): a lower-case "
+                          f"letter first (KServe's rule), at most {MAX_MODEL_NAME} characters, {MAX_CANARY_MODEL_NAME} "
+                          "with a canary (KServe's pod label `app: isvc.<name>[-canary]-predictor` is at most "
+                          f"{LABEL_VALUE_LIMIT}). Required.")
     flavour: Flavour = Field(..., description="mlflow (served by MLServer's MLflow runtime) or tensorflow (served "
                              "by TensorFlow Serving). Required.")
     artifact_path: ArtifactPath = Field(
         ..., description="Key prefix of the model inside the registry's artifact bucket; the storage URI is "
-        "`s3://<artifact bucket>/<artifactPath>`. For a registered model, the path of "
-        "`MlflowClient().get_model_version_download_uri(name, version)` after the bucket. Required.")
+        "`s3://<artifact bucket>/<artifactPath>`. For a registered model: the registry serves artifacts "
+        "(`--serve-artifacts --artifacts-destination s3://<bucket>/artifacts`), so "
+        "`MlflowClient().get_model_version_download_uri(name, version)` returns "
+        "`mlflow-artifacts:/<experiment>/models/<model id>/artifacts`; the path is `artifacts/` followed by what comes "
+        "after `mlflow-artifacts:/`. Required.")
     registered_model: RegisteredModelUri | None = Field(
         None, description="The `models:/<name>/<version>` this path was resolved from, recorded as an annotation "
         "(KServe cannot resolve registry URIs at deploy time). Default: none.")
@@ -113,6 +131,15 @@ class ServedModelConfig(ConfigModel):
         "monitoring inputs; request ids and timestamps are not features). Default: none (prediction drift only).")
 
     def problems(self) -> Iterable[Problem]:
+        if not ISVC_NAME.match(self.name):
+            yield "name", (f"KServe v0.20.0 requires an InferenceService name matching {ISVC_NAME.pattern} (a lower-case "
+                           f"letter first; got {self.name!r})")
+        limit, label = ((MAX_CANARY_MODEL_NAME, f"isvc.{self.name}-canary-predictor") if self.canary
+                        else (MAX_MODEL_NAME, f"isvc.{self.name}-predictor"))
+        if len(self.name) > limit:
+            yield "name", (f"at most {limit} characters{' with a canary' if self.canary else ''} (got "
+                           f"{len(self.name)}): KServe labels the predictor pods `app: {label}`, and a label value "
+                           f"is at most {LABEL_VALUE_LIMIT} characters")
         if self.max_replicas < self.min_replicas:
             yield "maxReplicas", f"must be >= minReplicas ({self.max_replicas} < {self.min_replicas})"
         if self.gpus and not self.gpu_pool:

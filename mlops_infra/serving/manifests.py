@@ -4,7 +4,11 @@
   RawDeployment to Standard, pkg/constants/constants.go; a plain Deployment + Service + HPA, no Knative/Istio),
   autoscaler class hpa on CPU; `spec.canary` (Standard mode only, inference_service_validation.go).
 - Predictor pods carry `serving.kserve.io/inferenceservice: <name>` and `component: predictor`
-  (pkg/controller/v1beta1/inferenceservice/components/predictor.go); the Deployment is `<name>-predictor`.
+  (pkg/controller/v1beta1/inferenceservice/components/predictor.go buildObjectMeta), stable and canary alike, and
+  `app: isvc.<Deployment name>` (reconcilers/deployment createRawDefaultDeployment); the Deployment is
+  `<name>-predictor` (a canary's `<name>-canary-predictor`). KServe makes no PodDisruptionBudget: the component
+  makes one per model over both, and the predictor's pod spec (passed through to both Deployments: MergePodSpec,
+  buildCanaryPredictor copies the stable predictor) spreads the replicas over zones and nodes.
 - S3 with IRSA: the credential builder (pkg/credentials/service_account_credentials.go) adds the S3 settings to the
   storage initializer when the ServiceAccount carries `eks.amazonaws.com/role-arn`; region/endpoint come from the
   `serving.kserve.io/s3-*` annotations, else from the chart's `kserve.storage.s3.*` (set below). No access keys.
@@ -26,6 +30,14 @@ PREDICTOR_SELECTOR = {"component": "predictor"}
 ISVC_POD_LABEL = "serving.kserve.io/inferenceservice"
 REGISTERED_MODEL_ANNOTATION = "mlops.io/registered-model"
 CANARY_NAME = "canary"
+KSERVE_CONTROLLER = "kserve-controller-manager"
+"""The Deployment kserve-resources v0.20.0 renders (files/kserve/resources.yaml); its pods run the webhooks."""
+KSERVE_CONTROLLER_SELECTOR = {"control-plane": KSERVE_CONTROLLER}
+KSERVE_CONTROLLER_REPLICAS = 2
+"""Two controller pods: the chart has no replica value (its Deployment sets none) but starts the manager with
+`--leader-elect`, so one reconciles and both serve the webhooks (controller-runtime's webhook server needs no
+leadership). KServe's pod mutator is `failurePolicy: Fail`: with one pod, no predictor pod is created while it is
+rescheduled in a drain."""
 
 
 def storage_uri(bucket: str, artifact_path: str) -> str:
@@ -46,6 +58,27 @@ def _model(m: ServedModelConfig, uri: str) -> dict[str, Any]:
             "resources": {"requests": dict(amounts), "limits": dict(amounts)}}
 
 
+def predictor_pod_selector(model: str) -> dict[str, str]:
+    """The labels KServe v0.20.0 puts on every predictor pod of `model`, stable and canary (none on other models')."""
+    return {ISVC_POD_LABEL: model, **PREDICTOR_SELECTOR}
+
+
+def topology_spread(model: str) -> list[dict[str, Any]]:
+    """Spread the model's predictor pods over zones, then nodes: a preference (ScheduleAnyway), so a pool in one
+    zone or a short node supply never leaves a replica unscheduled."""
+    return [{"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": predictor_pod_selector(model)}}
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")]
+
+
+def disruption_budget_spec(selector: Mapping[str, str]) -> dict[str, Any]:
+    """At most one pod evicted at a time, and never a blocked drain: `maxUnavailable: 1` lets a one-replica model's
+    only pod go (a `minAvailable: 1` would refuse that eviction forever), and `AlwaysAllow` lets a pod that is not
+    ready go even while the budget is spent (policy/v1, Kubernetes >= 1.27 default on, GA 1.31)."""
+    return {"maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow",
+            "selector": {"matchLabels": dict(selector)}}
+
+
 def inference_service(m: ServedModelConfig, *, bucket: str, namespace: str, service_account: str,
                       gpu_taint: TaintConfig | None = None) -> dict[str, Any]:
     """The whole InferenceService object for one served model."""
@@ -57,6 +90,7 @@ def inference_service(m: ServedModelConfig, *, bucket: str, namespace: str, serv
         "minReplicas": m.min_replicas, "maxReplicas": m.max_replicas,
         "scaleMetric": "cpu", "scaleTarget": m.cpu_target_percent,
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "topologySpreadConstraints": topology_spread(m.name),
         "model": _model(m, storage_uri(bucket, m.artifact_path)),
     }
     if m.gpu_pool:

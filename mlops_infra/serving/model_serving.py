@@ -132,6 +132,7 @@ class ModelServing(pulumi.ComponentResource):
                 child(name, f"isvc-{m.name}"), api_version=manifests.ISVC_API, kind="InferenceService",
                 metadata=body.apply(lambda b: b["metadata"]), spec=body.apply(lambda b: b["spec"]),
                 opts=child_options(self, provider=provider, depends_on=[*crds, *runtimes, self.identity]))
+            self._disruption_budget(name, m.name, provider)
         self._network_policy(name, args, provider)
         if cfg.exposure.ingress:  # one Ingress per model, one ALB (IngressGroup)
             for m in cfg.models:
@@ -166,7 +167,25 @@ class ModelServing(pulumi.ComponentResource):
             child(name, "kserve"), helm.PinnedChart(f"{KSERVE_CHARTS}/kserve-resources", "", cfg.kserve_version),
             parent=self, namespace=ks_ns, values=manifests.kserve_values(args.region, cfg.ingress_domain),
             depends_on=[cert_manager, crds])
+        # The chart sets no replica count: a server-side-apply patch owns only `spec.replicas` (Helm's three-way
+        # merge leaves a field neither manifest sets), and a budget keeps one webhook pod through a drain.
+        controller: k8s.meta.v1.ObjectMetaArgsDict = {"name": manifests.KSERVE_CONTROLLER, "namespace": ks_ns}
+        replicas: Any = {"replicas": manifests.KSERVE_CONTROLLER_REPLICAS}
+        k8s.apps.v1.DeploymentPatch(child(name, "kserve-controller-replicas"), spec=replicas,
+                                    metadata={"name": manifests.KSERVE_CONTROLLER, "namespace": ks_ns},
+                                    opts=child_options(self, provider=provider, depends_on=[kserve]))
+        budget: Any = manifests.disruption_budget_spec(manifests.KSERVE_CONTROLLER_SELECTOR)  # camelCase wire keys
+        k8s.policy.v1.PodDisruptionBudget(child(name, "kserve-controller-pdb"), metadata=controller, spec=budget,
+                                          opts=child_options(self, provider=provider, depends_on=[kserve]))
         return [crds], [kserve]
+
+    def _disruption_budget(self, name: str, model: str, provider: k8s.Provider | None) -> None:
+        """KServe makes no PodDisruptionBudget: one per model over its stable and canary pods."""
+        budget: Any = manifests.disruption_budget_spec(manifests.predictor_pod_selector(model))  # camelCase wire keys
+        k8s.policy.v1.PodDisruptionBudget(
+            child(name, f"pdb-{model}"), metadata={"name": manifests.predictor_service(model),
+                                                   "namespace": self.namespace, "labels": dict(PART_OF)},
+            spec=budget, opts=child_options(self, provider=provider))
 
     def _runtimes(self, name: str, cfg: ServingConfig, kserve: Sequence[pulumi.Resource],
                   provider: k8s.Provider | None) -> list[pulumi.Resource]:
@@ -297,7 +316,7 @@ def endpoints(cfg: ServingConfig) -> dict[str, str]:
 def pod_monitor_spec(model: str, port: str, path: str) -> dict[str, Any]:
     """Selects exactly the model's predictor pods (stable and canary) and labels every series `isvc=<model>`."""
     return {
-        "selector": {"matchLabels": {manifests.ISVC_POD_LABEL: model, **manifests.PREDICTOR_SELECTOR}},
+        "selector": {"matchLabels": manifests.predictor_pod_selector(model)},
         "podMetricsEndpoints": [{
             "port": port, "path": path, "interval": "30s",
             "relabelings": [{"sourceLabels": ["__meta_kubernetes_pod_label_serving_kserve_io_inferenceservice"],

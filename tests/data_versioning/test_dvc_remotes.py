@@ -67,8 +67,19 @@ def test_a_teams_write_grant_covers_its_remote_only(prod: Inventory) -> None:
     # ... and nothing of team ranking's remote.
     assert not iam_eval.allows([write], "s3:PutObject", f"{arn}/ranking/files/md5/ab/cdef")
     assert not iam_eval.allows([write], "s3:GetObject", f"{arn}/ranking/files/md5/ab/cdef")
-    assert not iam_eval.allows([write], "s3:ListBucket", arn, {"s3:prefix": "ranking/"})
     assert not iam_eval.allows([write], "s3:PutObject", f"{arn}/researchers/x")  # the prefix ends at "/"
+    assert not iam_eval.allows([write], "s3:GetObject", f"{arn}/researchers/x")
+
+
+def test_a_missing_cache_object_reads_as_missing_not_refused(prod: Inventory) -> None:
+    """s3fs's `exists` (dvc push, dvc status -c) takes only a 404 as missing. S3 answers a GET/HEAD of a missing key
+    with 404 only to a holder of s3:ListBucket on the bucket, else 403, and that check carries no `s3:prefix`."""
+    bucket = prod.outputs["dvcRemotes"]["research"]["remote"]["url"].split("/")[2]
+    arn = f"arn:aws:s3:::{bucket}"
+    for grant in ("read", "write"):
+        doc = policy(prod, f"mlops-prod-dvc-research-{grant}")
+        assert iam_eval.allows([doc], "s3:GetObject", f"{arn}/research/files/md5/ab/cdef"), grant
+        assert iam_eval.allows([doc], "s3:ListBucket", arn, {}), grant
 
 
 def test_the_read_grant_reads_but_cannot_write(prod: Inventory) -> None:

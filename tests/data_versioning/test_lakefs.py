@@ -4,10 +4,12 @@ External Secrets, never a value), the NetworkPolicy (tests/netpol_eval.py), the 
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from typing import Any
 
+import pulumi_random
 import pytest
 import yaml
 
@@ -56,6 +58,16 @@ def bucket_arn(inv: Inventory) -> str:
 
 # --- blockstore and role ---------------------------------------------------------------------------------------------
 
+def test_creating_a_repository_sees_a_missing_dummy_object_as_missing(prod: Inventory) -> None:
+    """lakeFS v1.84.0 ensureStorageNamespace GETs `<namespace>/_lakefs/dummy` and creates the repository only on
+    NoSuchKey/NotFound. S3 answers 404 for a missing key only when the caller holds s3:ListBucket on the bucket (else
+    403), and that check carries no `s3:prefix`: the role must hold ListBucket without the prefix condition."""
+    policy, arn = doc(prod, "mlops-prod-lakefs-server-policy"), bucket_arn(prod)
+    dummy = f"{arn}/repos/research-data/_lakefs/dummy"
+    assert iam_eval.allows([policy], "s3:GetObject", dummy)
+    assert iam_eval.allows([policy], "s3:ListBucket", arn, {})  # the implicit check of a GET of a missing key
+
+
 def test_the_server_role_reads_and_writes_the_blockstore_under_the_repository_prefix_only(prod: Inventory) -> None:
     policy = doc(prod, "mlops-prod-lakefs-server-policy")
     config = json.loads(values(prod)["lakefsConfig"])
@@ -71,7 +83,7 @@ def test_the_server_role_reads_and_writes_the_blockstore_under_the_repository_pr
     assert not iam_eval.allows([policy], "s3:ListMultipartUploadParts", f"{arn}/elsewhere/x")
     assert iam_eval.allows([policy], "s3:ListBucket", arn, {"s3:prefix": "repos/research-data/"})
     assert not iam_eval.allows([policy], "s3:PutObject", f"{arn}/elsewhere/x")
-    assert not iam_eval.allows([policy], "s3:ListBucket", arn, {"s3:prefix": "elsewhere/"})
+    assert not iam_eval.allows([policy], "s3:GetObject", f"{arn}/elsewhere/x")
     # SSE-KMS with the data key, which the config names: the role may generate data keys and decrypt with it.
     assert config["blockstore"] == {"type": "s3", "s3": {
         "region": "us-east-1", "discover_bucket_region": False, "server_side_encryption": "aws:kms",
@@ -214,3 +226,17 @@ def test_no_call_home_stats_version_check_or_audit_check(prod: Inventory) -> Non
     config = json.loads(values(prod)["lakefsConfig"])
     assert config["stats"] == {"enabled": False} and config["email_subscription"] == {"enabled": False}
     assert config["security"] == {"check_latest_version": False, "audit_check_url": ""}
+
+
+def test_no_edit_regenerates_the_auth_encryption_key_and_prod_refuses_its_replacement(prod: Inventory) -> None:
+    """A new key makes every credential lakeFS stored undecryptable: whatever input of the RandomPassword changes
+    (every one the installed pulumi-random takes), the key stays; prod protects it from `--replace` and delete."""
+    params = set(inspect.signature(pulumi_random.RandomPassword._internal_init).parameters)
+    inputs = {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), p)
+              for p in params - {"self", "__self__", "resource_name", "opts", "__props__"}}
+    key = prod.named("mlops-prod-lakefs-auth-encrypt-key")
+    assert inputs and set(key.inputs) <= inputs
+    assert set(key.options["ignoreChanges"]) == inputs
+    assert key.options["protect"] is True
+    # the admin's keys are not frozen: they are the first admin's, rotated through lakeFS (docs/data-versioning.md)
+    assert not prod.named("mlops-prod-lakefs-admin-secret-key").options["ignoreChanges"]

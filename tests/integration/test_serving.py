@@ -2,9 +2,11 @@
 
 - MLServer 1.7.1 with its MLflow runtime and the image's own MLflow 2.19.0, scikit-learn and numpy (`.venv-mlserver`,
   .ci/venvs/mlserver.sh) serves a tiny scikit-learn model that the registry's MLflow 3.14 client logged as the
-  README says (`.venv-mlserver-train`) and registered into a moto S3 bucket: the test resolves the registered
-  version as the README tells users to, renders the InferenceService from it, downloads its storageUri as KServe's
-  storage initializer would, starts MLServer with the environment the ServingRuntime renders, asks for a V2
+  README says (`.venv-mlserver-train`) and registered through a tracking server started with the argv the registry's
+  pod runs (`--serve-artifacts --artifacts-destination s3://<bucket>/artifacts`, on sqlite instead of RDS) into a
+  moto S3 bucket: the test resolves the registered version as docs/serving.md tells users to (the
+  `mlflow-artifacts:/` download URI to `artifactPath`), renders the InferenceService from it, downloads its
+  storageUri as KServe's storage initializer would, starts MLServer with the environment the ServingRuntime renders, asks for a V2
   prediction, then scrapes MLServer's metrics port and checks the series the serving rules read exist there.
 - The monitoring job's script computes drift and fairness from an input set (reference and logged predictions);
   promtool evaluates the serving rules on exactly what it pushes: the alerts fire on a biased set, clear on a fair
@@ -26,6 +28,8 @@ import boto3
 import pytest
 import yaml
 
+from mlops_infra.registry.artifacts import ARTIFACT_PREFIX
+from mlops_infra.registry.config import MlflowModelRegistryConfig
 from mlops_infra.serving import manifests, rules
 from mlops_infra.serving.config import RuntimesConfig, ServedModelConfig, ServingConfig
 from mlops_infra.serving.monitor_job import SCRIPT
@@ -40,16 +44,37 @@ LOG_AND_REGISTER = """
 import sys, mlflow, pandas as pd
 from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression
-workdir, bucket = sys.argv[1], sys.argv[2]
-mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
-exp = mlflow.create_experiment("churn", artifact_location=f"s3://{bucket}/artifacts/1")
+mlflow.set_tracking_uri(sys.argv[1])
+exp = mlflow.create_experiment("churn")
 X = pd.DataFrame({"tenure": [0.0, 1.0, 2.0, 3.0]})
 with mlflow.start_run(experiment_id=exp):
     info = mlflow.sklearn.log_model(LogisticRegression().fit(X, [0, 0, 1, 1]), name="model", input_example=X.head(2),
-                                    serialization_format=sys.argv[3])
+                                    serialization_format=sys.argv[2])
 version = mlflow.register_model(info.model_uri, "churn").version
 print(MlflowClient().get_model_version_download_uri("churn", version))
 """
+
+
+def _registry(train: Path, work: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """The tracking server as the registry's pod runs it (MlflowModelRegistryConfig.server_argv; sqlite, loopback)."""
+    argv = [str(a) for a in MlflowModelRegistryConfig().server_argv(
+        f"sqlite:///{work}/mlflow.db", f"s3://{BUCKET}/{ARTIFACT_PREFIX}")]
+    assert argv[argv.index("--artifacts-destination") - 1] == "--serve-artifacts"
+    port = free_port()
+    argv[argv.index("--port") + 1], argv[argv.index("--host") + 1] = str(port), "127.0.0.1"
+    # Metrics only (the image's prometheus-flask-exporter, which the client venv lacks): not how artifacts are stored.
+    metrics = argv.index("--expose-prometheus")
+    del argv[metrics:metrics + 2]
+    with (work / "registry.log").open("wb") as log:
+        proc = subprocess.Popen([str(train.with_name("mlflow")), *argv], cwd=work, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{uri}/health", 180, proc)
+    except (RuntimeError, TimeoutError) as exc:
+        os.killpg(proc.pid, 15)
+        raise AssertionError(f"{exc}\n{(work / 'registry.log').read_text()[-3000:]}") from None
+    return proc, uri
 
 
 def _download(endpoint: str, uri: str, dest: Path) -> None:
@@ -95,17 +120,24 @@ def test_mlserver_serves_the_registered_model_from_the_rendered_storage_uri(tmp_
         boto3.client("s3", endpoint_url=endpoint, **MOTO).create_bucket(Bucket=BUCKET)
         env = {**os.environ, "MLFLOW_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-        logged = subprocess.run([str(train), "-c", LOG_AND_REGISTER, str(tmp_path), BUCKET,
-                                 MLFLOW_SKLEARN_SERIALIZATION], env=env,
-                                capture_output=True, text=True, check=False, timeout=300)
+        registry, tracking_uri = _registry(train, tmp_path, env)
+        try:
+            logged = subprocess.run([str(train), "-c", LOG_AND_REGISTER, tracking_uri, MLFLOW_SKLEARN_SERIALIZATION],
+                                    env={k: v for k, v in env.items() if k != "MLFLOW_S3_ENDPOINT_URL"},
+                                    capture_output=True, text=True, check=False, timeout=300)
+        finally:
+            os.killpg(registry.pid, 15)  # the server and its uvicorn workers
+            registry.wait(timeout=30)
         assert logged.returncode == 0, logged.stderr[-3000:]
         download_uri = logged.stdout.strip().splitlines()[-1]
-        assert download_uri.startswith(f"s3://{BUCKET}/artifacts/1/")
-        model = ServedModelConfig(name="churn", flavour="mlflow",
-                                  artifact_path=download_uri.removeprefix(f"s3://{BUCKET}/"))
+        # docs/serving.md step 2: the served-artifacts URI, and the key prefix `artifacts/` + what follows it
+        assert download_uri.startswith("mlflow-artifacts:/"), download_uri
+        artifact_path = f"{ARTIFACT_PREFIX}/{download_uri.removeprefix('mlflow-artifacts:/')}"
+        assert artifact_path.endswith("/artifacts") and "/models/" in artifact_path, artifact_path
+        model = ServedModelConfig(name="churn", flavour="mlflow", artifact_path=artifact_path)
         isvc = manifests.inference_service(model, bucket=BUCKET, namespace="serving", service_account="sa")
         storage_uri = isvc["spec"]["predictor"]["model"]["storageUri"]
-        assert storage_uri == download_uri
+        assert storage_uri == f"s3://{BUCKET}/{artifact_path}"
         model_dir = tmp_path / "mnt-models"
         _download(endpoint, storage_uri, model_dir)
     (container,) = serving_runtime_spec("mlflow", RuntimesConfig())["containers"]

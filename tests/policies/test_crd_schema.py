@@ -218,7 +218,11 @@ _PREDICTOR: dict[str, Any] = {"type": "object", "properties": {
     "minReplicas": {"type": "integer"}, "maxReplicas": {"type": "integer"},
     "serviceAccountName": {"type": "string"}, "model": _MODEL,
     "nodeSelector": {"type": "object", "additionalProperties": {"type": "string"}},
-    "tolerations": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}
+    "tolerations": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+    "topologySpreadConstraints": {"type": "array", "items": {"type": "object", "required": [
+        "maxSkew", "topologyKey", "whenUnsatisfiable"], "properties": {
+        "maxSkew": {"type": "integer"}, "topologyKey": {"type": "string"}, "whenUnsatisfiable": {"type": "string"},
+        "labelSelector": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}}
 _CANARY_MODEL = {**_MODEL, "required": ["modelFormat", "name"]}
 ISVC_CRD: dict[str, Any] = {
     "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",

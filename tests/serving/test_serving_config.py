@@ -127,3 +127,25 @@ def test_the_require_digest_docs_match_what_the_profiles_set() -> None:
     for env in PROFILES:
         raw = apply_profile({"environment": env, "serving": {"enabled": True, "models": [MODEL]}})
         assert "requireDigest" not in raw.get("serving", {}).get("runtimes", {}), env
+
+
+CANARY = {"artifactPath": "artifacts/1/models/m-2/artifacts"}
+
+
+@pytest.mark.parametrize("name", ["7churn", "0"])
+def test_a_model_name_kserve_refuses_is_refused_here(name: str) -> None:
+    """KServe v0.20.0's webhook: `[a-z]([-a-z0-9]*[a-z0-9])?` (a K8sName may start with a digit)."""
+    with pytest.raises(ValidationError, match=r"\[a-z\]\(\[-a-z0-9\]\*\[a-z0-9\]\)\?"):
+        ServedModelConfig.model_validate({**MODEL, "name": name})
+
+
+@pytest.mark.parametrize("canary", [False, True])
+def test_the_longest_name_keeps_kserves_predictor_label_within_63_characters(canary: bool) -> None:
+    extra = {"canary": CANARY} if canary else {}
+    deployment = "{}-canary-predictor" if canary else "{}-predictor"
+    longest = next(n for n in range(63, 0, -1) if len("isvc." + deployment.format("m" * n)) <= 63)
+    ServedModelConfig.model_validate({**MODEL, "name": "m" * longest, **extra})
+    with pytest.raises(ValidationError, match=rf"at most {longest} characters.*`app: isvc\.m+-"):
+        ServedModelConfig.model_validate({**MODEL, "name": "m" * (longest + 1), **extra})
+    # every object KServe names after the model fits too (Deployment/Service `<name>[-canary]-predictor`)
+    assert len(deployment.format("m" * longest)) <= 63
