@@ -91,6 +91,19 @@ def alertmanager_config(topic_arn: str, region: str, slack_url: str | None, slac
     }
 
 
+def _topic_policy(topic_arn: pulumi.Output[str], identity: Any) -> pulumi.Output[str]:
+    """CloudWatch alarms of this account publish; so does EventBridge, without a condition: EventBridge's user guide
+    (resource-based policies, "Amazon SNS permissions") says Condition blocks cannot be used in SNS topic policies
+    for EventBridge, so one here would drop every finding it routes. The topic's key admits EventBridge only for
+    this account's topics (blocks/kms.py)."""
+    return iam.document([
+        iam.statement("ServicesPublish", ["sns:Publish"], [topic_arn], principals={"Service": ["cloudwatch.amazonaws.com"]},
+                      conditions={"StringEquals": {"aws:SourceAccount": identity.account_id}}),
+        iam.statement("EventBridgePublish", ["sns:Publish"], [topic_arn],
+                      principals={"Service": ["events.amazonaws.com"]}),
+    ])
+
+
 class AlertRouting(pulumi.ComponentResource):
     """Alert routing: the SNS alert topic and the Alertmanager configuration (receivers, routes, inhibitions)."""
     topic_arn: pulumi.Output[str]
@@ -111,16 +124,8 @@ class AlertRouting(pulumi.ComponentResource):
 
         topic = aws.sns.Topic(child(name, "topic"), kms_master_key_id=args.kms_key.arn, tags=args.tags, opts=child_options(self))
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        aws.sns.TopicPolicy(child(name, "topic-policy"), arn=topic.arn, policy=iam.document([
-            iam.statement("ServicesPublish", ["sns:Publish"], [topic.arn],
-                          principals={"Service": ["cloudwatch.amazonaws.com"]},
-                          conditions={"StringEquals": {"aws:SourceAccount": identity.account_id}}),
-            # EventBridge's user guide (resource-based policies, "Amazon SNS permissions"): Condition blocks cannot
-            # be used in SNS topic policies for EventBridge, so a condition here would drop every finding it
-            # routes. The topic's key admits EventBridge only for this account's topics (blocks/kms.py).
-            iam.statement("EventBridgePublish", ["sns:Publish"], [topic.arn],
-                          principals={"Service": ["events.amazonaws.com"]}),
-        ]), opts=child_options(self))
+        aws.sns.TopicPolicy(child(name, "topic-policy"), arn=topic.arn, policy=_topic_policy(topic.arn, identity),
+                            opts=child_options(self))
         # The topic's only human receivers for CloudWatch alarms and EventBridge findings (Alertmanager also
         # reaches Slack and PagerDuty directly). Both protocols stay "pending confirmation" until the endpoint
         # confirms; a prod config without one is refused (`receivers.requireSubscription`).
