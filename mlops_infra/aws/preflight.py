@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from ..compute.config import ClusterConfig
 from ..compute.gpu_config import GpuPoolConfig
 from ..config.instances import QUOTA_CLASS, family_of
-from ..config.versions import EKS_VERSION_SUPPORT
+from ..config.versions import EKS_VERSION_SUPPORT, SUPPORTED_EKS_VERSIONS
 from ..platform.config import PlatformConfig
 from .preflight_addons import AddonFacts, addon_checks, gather_addons
 from .preflight_singletons import SingletonFacts, gather_singletons, singleton_checks
@@ -158,12 +158,22 @@ def _auto_upgrade_check(cluster: ClusterConfig, eks: EksVersionFacts, facts: Fac
     days = (dt.date.fromisoformat(eks.end_of_standard) - facts.checked_on).days
     if days > cluster.standard_support_notice_days:
         return None
-    status: Status = "FAIL" if cluster.standard_support_ending == "fail" else "WARN"
+    # FAIL only when the remedy can be applied: a newer minor this library supports. Otherwise the stack cannot
+    # move, and failing would block every deploy (R10CORE): warn, and say what is possible.
+    newer = [v for v in SUPPORTED_EKS_VERSIONS if _minor(v) > _minor(cluster.version)]
+    status: Status = "FAIL" if cluster.standard_support_ending == "fail" and newer else "WARN"
     when = f"ended {eks.end_of_standard}" if days < 0 else f"ends {eks.end_of_standard} (in {days} days)"
+    remedy = AUTO_UPGRADE_REMEDY if newer else (
+        f"this library supports no minor after {cluster.version} yet: upgrade the library when it does, or set "
+        "cluster.upgradeSupportType EXTENDED (billed extra) to keep this minor; until then, after EKS upgrades the "
+        "control plane, run `pulumi refresh` (docs/upgrades.md)")
     return Check(f"eks {cluster.version}", "standard support ending", status,
                  f"standard support {when}{via}; with upgradeSupportType STANDARD EKS then upgrades the control plane "
-                 f"to the next minor by itself, and cluster.version {cluster.version} becomes a downgrade that "
-                 "`pulumi up` cannot apply", AUTO_UPGRADE_REMEDY)
+                 f"to the next minor by itself, and cluster.version {cluster.version} falls behind it", remedy)
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
 
 
 def _eks_check(cluster: ClusterConfig, facts: Facts) -> Check:

@@ -89,3 +89,9 @@ def launch_template(
         tags=tags,
         opts=child_options(parent),
     )
+
+
+NODE_GROUP_TIMEOUTS = pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="60m", update="3h"))
+"""A managed node group's version update rolls its nodes one at a time (`maxUnavailable` 1), each drained within
+PodDisruptionBudgets (EKS waits up to 15 minutes a node before it forces): a system group of 5 and GPU pools of up to
+12 nodes outlast the provider's 60-minute update default, and Pulumi would report a failure while EKS goes on."""

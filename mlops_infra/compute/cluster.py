@@ -257,4 +257,6 @@ class TrainingCluster(pulumi.ComponentResource):
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             labels=SYSTEM_LABEL, update_config={"max_unavailable": 1}, node_repair_config={"enabled": True},
             tags=args.tags,
-            opts=child_options(self, depends_on=depends_on, ignore_changes=["scalingConfig.desiredSize"]))
+            opts=pulumi.ResourceOptions.merge(
+                child_options(self, depends_on=depends_on, ignore_changes=["scalingConfig.desiredSize"]),
+                cluster_nodes.NODE_GROUP_TIMEOUTS))

@@ -82,7 +82,10 @@ class GpuNodePool(pulumi.ComponentResource):
             update_config={"max_unavailable": 1}, node_repair_config={"enabled": pool.node_repair},
             tags=tags,
             # The cluster autoscaler owns the desired size; `pulumi up` must not reset it.
-            opts=child_options(self, ignore_changes=["scalingConfig.desiredSize"], depends_on=list(args.nodes.role_policies)))
+            opts=pulumi.ResourceOptions.merge(
+                child_options(self, ignore_changes=["scalingConfig.desiredSize"],
+                              depends_on=list(args.nodes.role_policies)),
+                cluster_nodes.NODE_GROUP_TIMEOUTS))
         asg = self.node_group.resources.apply(
             lambda r: str(r[0].autoscaling_groups[0].name) if r and r[0].autoscaling_groups else "")
         for key, value in autoscaler_tags(pool).items():

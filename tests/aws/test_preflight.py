@@ -107,40 +107,54 @@ def test_eks_version_support(eks: EksVersionFacts, status: str, detail: str) -> 
     assert (check.status, check.detail) == (status, detail)
 
 
+ON_1_34 = {"version": "1.34", "addons": {"kubeProxy": "v1.34.1-eksbuild.1"}}
+"""A cluster one minor behind the library's newest (kube-proxy follows the cluster's minor)."""
+
 AUTO_UPGRADE = ("with upgradeSupportType STANDARD EKS then upgrades the control plane to the next minor by itself, "
-                "and cluster.version 1.35 becomes a downgrade that `pulumi up` cannot apply")
+                "and cluster.version {v} falls behind it")
 
 
 @pytest.mark.parametrize(("checked_on", "cluster", "status", "when"), [
-    # 1.35's standard support ends 2027-03-27: 90 days before (the default notice) is 2026-12-27.
-    (dt.date(2026, 12, 26), {}, "PASS", None),
-    (dt.date(2026, 12, 27), {}, "FAIL", "ends 2027-03-27 (in 90 days)"),  # the prod profile fails
-    (dt.date(2026, 12, 27), {"standardSupportEnding": "warn"}, "WARN", "ends 2027-03-27 (in 90 days)"),
-    (dt.date(2026, 11, 1), {"standardSupportNoticeDays": 180}, "FAIL", "ends 2027-03-27 (in 146 days)"),
-    (dt.date(2027, 3, 20), {"upgradeSupportType": "EXTENDED"}, "PASS", None),  # EKS keeps the minor (billed later)
+    # 1.34's standard support ends 2026-12-02 and 1.35 is supported: the prod profile fails, the remedy applies.
+    (dt.date(2026, 9, 2), {}, "PASS", None),
+    (dt.date(2026, 9, 3), {}, "FAIL", "ends 2026-12-02 (in 90 days)"),
+    (dt.date(2026, 9, 3), {"standardSupportEnding": "warn"}, "WARN", "ends 2026-12-02 (in 90 days)"),
+    (dt.date(2026, 7, 1), {"standardSupportNoticeDays": 180}, "FAIL", "ends 2026-12-02 (in 154 days)"),
+    (dt.date(2026, 11, 30), {"upgradeSupportType": "EXTENDED"}, "PASS", None),  # EKS keeps the minor (billed later)
 ])
 def test_standard_support_ending_is_reported_before_eks_upgrades_the_cluster(
         checked_on: dt.date, cluster: dict[str, Any], status: str, when: str | None) -> None:
-    [check] = [c for c in evaluate(config(cluster=cluster), facts(checked_on=checked_on)) if c.subject == "eks 1.35"]
+    eks = EksVersionFacts("STANDARD_SUPPORT", "2026-12-02", "2027-12-02")
+    cfg = config(cluster={**ON_1_34, **cluster})
+    [check] = [c for c in evaluate(cfg, facts(eks=eks, checked_on=checked_on)) if c.subject == "eks 1.34"]
     assert check.status == status
     if when is None:
-        assert check.detail == "standard support until 2027-03-27 (from DescribeClusterVersions)"
+        assert check.detail == "standard support until 2026-12-02 (from DescribeClusterVersions)"
     else:
-        assert (check.control, check.detail) == (
-            "standard support ending", f"standard support {when} (from DescribeClusterVersions); {AUTO_UPGRADE}")
+        assert (check.control, check.detail) == ("standard support ending", f"standard support {when} (from "
+                                                 f"DescribeClusterVersions); {AUTO_UPGRADE.format(v='1.34')}")
         assert "upgradeSupportType EXTENDED" in check.remedy and "cluster.version" in check.remedy
 
 
+def test_the_newest_supported_minor_only_warns_because_no_upgrade_is_possible_yet() -> None:
+    """1.35, the library's newest: failing prod's preflight would block every deploy with a remedy config refuses
+    (cluster.version 1.36 is not supported), so it warns and says what can be done (review R10CORE)."""
+    [check] = [c for c in evaluate(config(), facts(checked_on=dt.date(2026, 12, 27))) if c.subject == "eks 1.35"]
+    assert (check.status, check.detail) == ("WARN", "standard support ends 2027-03-27 (in 90 days) (from "
+                                            f"DescribeClusterVersions); {AUTO_UPGRADE.format(v='1.35')}")
+    assert "supports no minor after 1.35" in check.remedy and "pulumi refresh" in check.remedy
+
+
 def test_a_standard_cluster_past_its_standard_support_is_reported_too() -> None:
-    """EKS upgrades it at any time now (or already did): the stack's version is a downgrade."""
-    ended = facts(eks=EksVersionFacts("EXTENDED_SUPPORT", "2027-03-27", "2028-03-27"), checked_on=dt.date(2027, 4, 1))
-    [check] = [c for c in evaluate(config(), ended) if c.subject == "eks 1.35"]
+    """EKS upgrades it at any time now (or already did): the stack's version falls behind."""
+    ended = facts(eks=EksVersionFacts("EXTENDED_SUPPORT", "2026-12-02", "2027-12-02"), checked_on=dt.date(2027, 1, 1))
+    [check] = [c for c in evaluate(config(cluster=ON_1_34), ended) if c.subject == "eks 1.34"]
     assert (check.status, check.detail) == (
-        "FAIL", f"standard support ended 2027-03-27 (from DescribeClusterVersions); {AUTO_UPGRADE}")
+        "FAIL", f"standard support ended 2026-12-02 (from DescribeClusterVersions); {AUTO_UPGRADE.format(v='1.34')}")
     dev = load_platform_config({"environment": "dev", "tags": {"owner": "o", "costCenter": "c"},
-                               "cluster": {"publicAccessCidrs": ["203.0.113.0/24"]}})
+                               "cluster": {**ON_1_34, "publicAccessCidrs": ["203.0.113.0/24"]}})
     assert dev.cluster.standard_support_ending == "warn"
-    [warned] = [c for c in evaluate(dev, ended) if c.subject == "eks 1.35"]
+    [warned] = [c for c in evaluate(dev, ended) if c.subject == "eks 1.34"]
     assert warned.status == "WARN"
 
 
