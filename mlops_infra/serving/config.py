@@ -235,16 +235,28 @@ class ServingConfig(ConfigModel):
 
     def problems(self) -> Iterable[Problem]:
         seen: set[str] = set()
+        prefixes: dict[str, str] = {}
         for i, model in enumerate(self.models):
             if model.name in seen:
                 yield f"models[{i}].name", f"duplicate model name {model.name!r}"
             seen.add(model.name)
+            head = model.name[:DISTINCT_NAME_PREFIX]
+            if model.name not in prefixes.values() and head in prefixes:
+                yield f"models[{i}].name", (
+                    f"{model.name!r} and {prefixes[head]!r} share their first {DISTINCT_NAME_PREFIX} characters, "
+                    "which name each model's dashboard (`serving-<name>`, Grafana's 40-character uid): rename one")
+            prefixes.setdefault(head, model.name)
         if self.enabled and not self.models:
             yield "models", "at least one model is required when serving is enabled"
         for i, model in enumerate(self.models):
             if model.canary and not self.exposure.ingress:
                 yield (f"models[{i}].canary", "needs exposure internalAlb or public: KServe v0.20 Standard mode routes "
                        "no traffic to a canary, the ALB's weighted target groups do (private models have no ALB)")
+
+
+DISTINCT_NAME_PREFIX = 40 - len("serving-")
+"""A model's dashboard uid is `serving-<name>` cut to Grafana's 40 characters (serving/dashboards.py), and its
+ConfigMap's name derives from it: two models must differ within their first 32 characters (review R10SERVE)."""
 
 
 _SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"

@@ -171,8 +171,12 @@ class ModelServing(pulumi.ComponentResource):
         # merge leaves a field neither manifest sets), and a budget keeps one webhook pod through a drain.
         controller: k8s.meta.v1.ObjectMetaArgsDict = {"name": manifests.KSERVE_CONTROLLER, "namespace": ks_ns}
         replicas: Any = {"replicas": manifests.KSERVE_CONTROLLER_REPLICAS}
+        # patchForce: Helm created the Deployment client-side, so its field manager owns the defaulted
+        # `spec.replicas`; without force the server-side apply conflicts on the first real `up` (pulumi-kubernetes
+        # await.go patchForce; the DeploymentPatch docs).
         k8s.apps.v1.DeploymentPatch(child(name, "kserve-controller-replicas"), spec=replicas,
-                                    metadata={"name": manifests.KSERVE_CONTROLLER, "namespace": ks_ns},
+                                    metadata={"name": manifests.KSERVE_CONTROLLER, "namespace": ks_ns,
+                                              "annotations": {"pulumi.com/patchForce": "true"}},
                                     opts=child_options(self, provider=provider, depends_on=[kserve]))
         budget: Any = manifests.disruption_budget_spec(manifests.KSERVE_CONTROLLER_SELECTOR)  # camelCase wire keys
         k8s.policy.v1.PodDisruptionBudget(child(name, "kserve-controller-pdb"), metadata=controller, spec=budget,

@@ -149,3 +149,14 @@ def test_the_longest_name_keeps_kserves_predictor_label_within_63_characters(can
         ServedModelConfig.model_validate({**MODEL, "name": "m" * (longest + 1), **extra})
     # every object KServe names after the model fits too (Deployment/Service `<name>[-canary]-predictor`)
     assert len(deployment.format("m" * longest)) <= 63
+
+
+def test_two_models_must_differ_within_the_characters_their_dashboards_keep() -> None:
+    # `serving-<name>` cut to Grafana's 40-character uid names each model's dashboard ConfigMap: two models that
+    # share their first 32 characters would plan a duplicate URN (review R10SERVE).
+    base = "customer-churn-prediction-gradient-boost"
+    models = [{**MODEL, "name": f"{base}-v1"}, {**MODEL, "name": f"{base}-v2", "artifactPath": CANARY["artifactPath"]}]
+    with pytest.raises(ValidationError, match=r"share their first 32 characters"):
+        ServingConfig.model_validate({"enabled": True, "models": models})
+    distinct = [{**models[0], "name": "a" + base}, models[1]]
+    assert ServingConfig.model_validate({"enabled": True, "models": distinct}).models[0].name == "a" + base

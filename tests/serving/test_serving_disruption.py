@@ -99,3 +99,11 @@ def test_two_controller_pods_serve_the_webhooks_and_their_budget_selects_them(in
     assert budget["spec"]["maxUnavailable"] == 1
     # both pods answer the webhooks: the Service selects every controller pod, not the leader
     assert all(pod_labels.get(k) == v for k, v in each(webhook_service["spec"]["selector"].items()))
+
+
+def test_the_controller_replica_patch_forces_the_field_helm_owns(prod_plan: Any) -> None:
+    # Helm creates the Deployment client-side and the API server defaults spec.replicas under Helm's field manager:
+    # a server-side apply of a Patch conflicts unless forced (pulumi-kubernetes await.go patchForce).
+    [patch] = [r for r in prod_plan.of_type("kubernetes:apps/v1:DeploymentPatch")
+               if r.inputs["metadata"]["name"] == "kserve-controller-manager"]
+    assert patch.inputs["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
