@@ -222,6 +222,11 @@ def kserve_values(region: str, ingress_domain: str = "svc.cluster.local") -> dic
             # example.com, a reserved domain (mlops-no-placeholders), so it is always set from serving.ingressDomain.
             "gateway": {"disableIngressCreation": True, "disableIstioVirtualHost": True, "domain": ingress_domain},
             "resources": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"cpu": "100m", "memory": "300Mi"}},
+            # The two controller pods (KSERVE_CONTROLLER_REPLICAS) on two nodes where the cluster has them: the
+            # pod mutator is failurePolicy Fail, so one lost node must not take both webhook servers.
+            "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                           "whenUnsatisfiable": "ScheduleAnyway",
+                                           "labelSelector": {"matchLabels": dict(KSERVE_CONTROLLER_SELECTOR)}}],
         },
         # Region only. An endpoint here becomes AWS_ENDPOINT_URL on every storage initializer (kserve v0.20.0
         # pkg/credentials/s3/utils.go BuildS3EnvVars), which botocore applies to every service: the initializer's

@@ -107,3 +107,14 @@ def test_the_controller_replica_patch_forces_the_field_helm_owns(prod_plan: Any)
     [patch] = [r for r in prod_plan.of_type("kubernetes:apps/v1:DeploymentPatch")
                if r.inputs["metadata"]["name"] == "kserve-controller-manager"]
     assert patch.inputs["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
+
+
+@pytest.mark.charts("kserve-resources")
+def test_the_two_controller_pods_spread_over_nodes(prod_plan: Any) -> None:
+    [controller] = [r for r in planned("prod", render=True).of_type("kubernetes:apps/v1:Deployment")
+                    if r.inputs["metadata"]["name"] == manifests.KSERVE_CONTROLLER]
+    template = controller.inputs["spec"]["template"]
+    [spread] = template["spec"]["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    labels = template["metadata"]["labels"]
+    assert spread["labelSelector"]["matchLabels"].items() <= labels.items()  # it selects the controller's own pods
