@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mlops_infra.charts.pull import LOCK_FILE, SCRATCH_PREFIX
+from mlops_infra.charts.pull import LOCK_FILE, SCRATCH_LOCK, SCRATCH_PREFIX
 from mlops_infra.cli.main import main
 from tests.test_charts_pull import _store_entries, upstream  # noqa: F401  (the fixture)
 
@@ -67,7 +67,7 @@ def test_a_scratch_folder_a_live_pull_owns_is_kept(upstream: dict[str, Any]) -> 
     store: Path = upstream["store"]
     live = store / f"{SCRATCH_PREFIX}live"
     live.mkdir(parents=True)
-    fd = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open(live / SCRATCH_LOCK, os.O_WRONLY | os.O_CREAT, 0o600)  # a file opened for writing: NFS locks it
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # what a running pull holds on its scratch for its whole life
         assert main(["charts", "pull", "--mirror", upstream["url"]]) == 0

@@ -38,9 +38,10 @@ def test_each_component_row_says_how_many_of_its_lines_are_not_priced_and_none_i
     assert est.not_priced_per_component() == {"net": 1, "gpu": 2}
     out = _render(est, BudgetConfig(), "text", "t")
     rows = out.split("Per component (idle / at max):\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    assert [row.split()[-1] for row in rows] == ["db", "net", "gpu"]
-    assert "$13.80 + 1 not priced" in rows[1] and "$120.00" in rows[0] and "not priced" not in rows[0]
-    assert rows[2].count("2 not priced") == 2 and "$" not in rows[2]  # all unpriced: no $0.00 at all
+    # components with unpriced lines first (their subtotals are lower bounds), then the rest, costliest first
+    assert [row.split()[-1] for row in rows] == ["net", "gpu", "db"]
+    assert "$13.80 + 1 not priced" in rows[0] and "$120.00" in rows[2] and "not priced" not in rows[2]
+    assert rows[1].count("2 not priced") == 2 and "$" not in rows[1]  # all unpriced: no $0.00 at all
     md = _render(est, BudgetConfig(), "markdown", "t")
     assert "| gpu | 2 not priced | 2 not priced |" in md and "| net | $13.80 + 1 not priced |" in md
     components = {c["component"]: c for c in json.loads(_render(est, BudgetConfig(), "json", "t"))["components"]}

@@ -44,6 +44,7 @@ DEFAULT_GIT_BASE = "https://github.com"
 _HEX = re.compile(r"[0-9a-f]{4,40}")
 LOCK_FILE = ".pull.lock"
 SCRATCH_PREFIX = ".pull-"
+SCRATCH_LOCK = ".lock"  # inside a scratch folder: its owner's flock (held by the pull and inherited by its git children)
 
 
 class PullError(Exception):
@@ -64,10 +65,17 @@ def repository_url(base: str, repository: str) -> str:
     return f"{base.rstrip('/')}/{owner}/{name}"
 
 
+# The scratch locks of the pulls running in this process: every git child inherits them (pass_fds), so the kernel
+# holds a scratch folder's lock while any of its git children lives, even after its pull was killed, and the next
+# pull never deletes a folder a git process still writes into.
+_HELD_SCRATCH_LOCKS: set[int] = set()
+
+
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # an unknown repository fails; it never asks for a password
     try:
-        done: subprocess.CompletedProcess[str] = run_git(args[1:], text=True, env=env)  # args[0] is "git"
+        done: subprocess.CompletedProcess[str] = run_git(  # args[0] is "git"
+            args[1:], text=True, env=env, pass_fds=sorted(_HELD_SCRATCH_LOCKS))
     except ChartError as e:  # a timeout, or $MLOPS_INFRA_GIT_TIMEOUT unreadable
         raise PullError(str(e)) from e
     return done
@@ -177,8 +185,9 @@ def _store_lock(store: Path, notify: Callable[[str], None]) -> Iterator[None]:
 
 def _owned(folder: Path) -> int:
     """An open descriptor holding `folder`'s exclusive lock without waiting (the caller closes it); raises
-    BlockingIOError while a live pull holds it."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    BlockingIOError while a live pull, or a git child of a killed one, holds it. The lock is on a file inside the
+    folder opened for writing (flock on a read-only directory descriptor fails on NFS)."""
+    fd = os.open(folder / SCRATCH_LOCK, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BaseException:
@@ -187,8 +196,28 @@ def _owned(folder: Path) -> int:
     return fd
 
 
+def _delete_owned(folder: Path, fd: int) -> None:
+    """Delete the scratch `folder` whose lock `fd` holds, and close `fd`. Its content goes while the lock is held; the
+    lock file goes last, once closed (on NFS an open file that is unlinked lingers as `.nfs*` and the folder could not
+    be removed). Call under the store lock: no other pull takes the folder in between."""
+    try:
+        for child in folder.iterdir():
+            if child.name == SCRATCH_LOCK:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    finally:
+        os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        (folder / SCRATCH_LOCK).unlink()
+    folder.rmdir()
+
+
 def remove_stale_scratch(store: Path, notify: Callable[[str], None]) -> list[str]:
-    """Delete the `.pull-*` folders in `store` no live pull owns; the names deleted. Call under the store lock."""
+    """Delete the `.pull-*` folders in `store` no live pull owns; the names deleted. A folder that cannot be locked or
+    deleted is reported through `notify` and kept (the pull goes on). Call under the store lock."""
     removed = []
     for folder in sorted(store.glob(f"{SCRATCH_PREFIX}*")):
         if folder.is_symlink() or not folder.is_dir():
@@ -196,11 +225,15 @@ def remove_stale_scratch(store: Path, notify: Callable[[str], None]) -> list[str
         try:
             fd = _owned(folder)
         except BlockingIOError:
-            continue  # a live pull's
+            continue  # a live pull's, or one whose git child still runs
+        except OSError as e:
+            notify(f"kept {folder.name}, a stale scratch folder that cannot be locked: {e}")
+            continue
         try:
-            shutil.rmtree(folder)
-        finally:
-            os.close(fd)
+            _delete_owned(folder, fd)
+        except OSError as e:
+            notify(f"kept {folder.name}, a stale scratch folder that cannot be deleted: {e}")
+            continue
         notify(f"removed {folder.name}, the scratch folder of a pull that was stopped before it could clean up")
         removed.append(folder.name)
     return removed
@@ -224,6 +257,7 @@ def pull(entries: Sequence[Mapping[str, Any]], store: Path, roots: list[Path], b
             owner = _owned(Path(tmp))
     except OSError as e:
         raise PullError(f"cannot write the chart store {store}: {e}") from e
+    _HELD_SCRATCH_LOCKS.add(owner)
     try:
         fetcher = _Fetcher(base, Path(tmp) / "git")
         for entry in entries:
@@ -247,10 +281,9 @@ def pull(entries: Sequence[Mapping[str, Any]], store: Path, roots: list[Path], b
                 shutil.rmtree(built, ignore_errors=True)  # scratch only: nothing of it reached the store
                 yield e
     finally:
-        try:
-            shutil.rmtree(tmp)
-        finally:
-            os.close(owner)  # after the delete: no other pull may take the folder while it is being deleted
+        _HELD_SCRATCH_LOCKS.discard(owner)
+        with _store_lock(store, notify):  # the lock file goes after the close: no other pull takes it in between
+            _delete_owned(Path(tmp), owner)
 
 
 def _build_chart(entry: Mapping[str, Any], built: Path, fetcher: _Fetcher) -> None:

@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,13 +51,15 @@ def git_timeout() -> float:
     return value
 
 
-def run_git(args: list[str], *, text: bool = False, env: Mapping[str, str] | None = None) -> Any:
+def run_git(args: list[str], *, text: bool = False, env: Mapping[str, str] | None = None,
+            pass_fds: Sequence[int] = ()) -> Any:
     """`git ARGS...` (a CompletedProcess, whatever its exit code) stopped after `git_timeout()` seconds: a ChartError
-    naming the command and the setting."""
+    naming the command and the setting. `pass_fds`: descriptors the git process inherits (a pull's scratch lock, so
+    the kernel holds it while any git child lives, even after the pull was killed)."""
     timeout = git_timeout()
     try:
         return subprocess.run(["git", *args], capture_output=True, text=text, check=False, timeout=timeout,
-                              env=None if env is None else dict(env))
+                              env=None if env is None else dict(env), pass_fds=tuple(pass_fds))
     except subprocess.TimeoutExpired as e:
         raise ChartError(f"git {' '.join(args[:4])}{' ...' if len(args) > 4 else ''} timed out after {timeout:g}s "
                          f"(${GIT_TIMEOUT_ENV} sets the limit)") from e

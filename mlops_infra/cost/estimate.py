@@ -33,8 +33,22 @@ FREE_TYPES = frozenset({
     "aws:cloudwatch/eventRule:EventRule",  # rules on AWS service events of the default bus are free
     "aws:secretsmanager/secretVersion:SecretVersion",  # Secrets Manager bills per secret (its Secret line)
     "aws:sqs/queuePolicy:QueuePolicy",  # a queue's access policy: SQS bills requests, not policies
+    # ElastiCache bills nodes (or serverless usage), backup storage and data transfer; its subnet groups and RBAC
+    # users/user groups carry no charge. The replication group itself is NOT modelled: reported unpriced.
+    "aws:elasticache/subnetGroup:SubnetGroup", "aws:elasticache/user:User", "aws:elasticache/userGroup:UserGroup",
+    # SageMaker Model Registry groups and their resource policies: no charge (artifacts bill as S3 objects); a
+    # SageMaker model and endpoint configuration are definitions, billed only through the endpoint that runs them
+    # (NOT modelled: reported unpriced).
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup",
+    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy",
+    "aws:sagemaker/model:Model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+    # Application Auto Scaling: "no additional charge"; the CloudWatch alarms a target-tracking policy creates are
+    # listed as not modelled (see not_modelled).
+    "aws:appautoscaling/target:Target", "aws:appautoscaling/policy:Policy",
 })
-USAGE_ONLY: dict[str, str] = {}  # type -> why: billed by usage the price table does not carry; listed, not priced
+# type -> what: no standing charge, billed only per use with no volume assumed; a $0 idle/at-max line, and the usage
+# listed as not modelled (never silent). SQS: "pay only for what you use" (requests; no charge for an idle queue).
+USAGE_ONLY: dict[str, str] = {"aws:sqs/queue:Queue": "SQS requests (billed per request; no request volume assumed)"}
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 HELM = "kubernetes:helm.sh/v3:Release"
@@ -287,6 +301,10 @@ def not_modelled(item: Item) -> list[str]:
         out.append("GuardDuty DNS query log analysis (billed by volume analysed; no volume assumed)")
     if item.type == DETECTOR_FEATURE and item.inputs.get("status") == "ENABLED":
         out.append(f"GuardDuty {item.inputs.get('name')} protection plan (billed by its own usage; not in the table)")
+    if item.type in USAGE_ONLY:
+        out.append(USAGE_ONLY[item.type])
+    if item.type == "aws:appautoscaling/policy:Policy" and item.inputs.get("policyType") == "TargetTrackingScaling":
+        out.append("CloudWatch alarms the target-tracking policy creates (billed per alarm)")
     if item.type == "aws:eks/addon:Addon" and item.inputs.get("addonName") == "amazon-cloudwatch-observability":
         out.append("Container Insights metrics (CloudWatch, per metric; its log groups are priced as log groups)")
     return out
@@ -309,7 +327,7 @@ def estimate(items: Iterable[Item], *, region: str, prices: PriceTable | None = 
         if rule is not None:
             result.lines += rule(item, ctx)
         elif item.type in USAGE_ONLY:
-            result.lines.append(ctx.unpriced(item, "usage", USAGE_ONLY[item.type]))
+            result.lines.append(ctx.line(item, "no standing charge (billed per use)", 0.0, 0.0))
         elif not is_free(item.type):
             result.lines.append(ctx.unpriced(item, item.type.rsplit(":", 1)[-1], "resource type not in the estimator"))
     return result

@@ -31,13 +31,15 @@ def _header(est: Estimate, title: str) -> list[str]:
 
 
 def _component_rows(est: Estimate) -> list[tuple[str, str, str]]:
-    """(component, idle cell, at-max cell) for every component with a line, unpriced ones included."""
+    """(component, idle cell, at-max cell) for every component with a line: those with unpriced lines first (their
+    subtotals are lower bounds, and a $0 one may be the costliest), then the rest, costliest first."""
     unpriced = est.not_priced_per_component()
     priced: dict[str, int] = {}
     for ln in est.priced:
         priced[ln.component] = priced.get(ln.component, 0) + 1
+    ordered = sorted(est.per_component().items(), key=lambda kv: kv[0] not in unpriced)  # stable: costliest first
     return [(c, _partial(i, priced.get(c, 0), unpriced.get(c, 0)), _partial(m, priced.get(c, 0), unpriced.get(c, 0)))
-            for c, (i, m) in est.per_component().items()]
+            for c, (i, m) in ordered]
 
 
 def _assumption_rows(est: Estimate, unit: str) -> list[tuple[str, float, list[Line], str]]:

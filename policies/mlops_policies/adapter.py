@@ -15,7 +15,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from .core import NotApplicable, Resource, ResourceRule, Stack, StackRule, plain, plain_props
+from .core import REGISTRY, NotApplicable, Resource, ResourceRule, Stack, StackRule, plain, plain_props
 from .enforcement import Waiver, find_waiver, parse_waivers
 
 
@@ -89,6 +89,15 @@ def _report(policy: str, config: Mapping[str, Any], resource: Resource, message:
     report(message, urn)
 
 
+def unwaivable_problem(policy: str, config: Mapping[str, Any]) -> str | None:
+    """Why the waivers in a policy's config are refused (the policy takes none), or None."""
+    rule = REGISTRY.get(policy)
+    why = rule.meta.unwaivable if rule is not None else None
+    if why is None or not config.get("waivers"):
+        return None
+    return f"{policy}: waivers are refused ({len(config['waivers'])} set): {why}"
+
+
 def resource_validate(rule: ResourceRule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
     name = rule.meta.name
 
@@ -114,6 +123,10 @@ def stack_validate(rule: StackRule) -> Callable[[StackValidationArgs, ReportViol
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         config = args.get_config()
+        refused = unwaivable_problem(name, config)
+        if refused:  # the engine path: `check` refuses the config; here the waivers are ignored, out loud
+            report_violation(f"{refused}; they are ignored", None)
+            config = {k: v for k, v in config.items() if k != "waivers"}
         stack = stack_from_args(args)
         try:
             found = list(rule.check(stack, config))

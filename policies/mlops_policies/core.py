@@ -276,6 +276,8 @@ class PolicyMeta:
     strictness: Strictness = "standard"
     config: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     """JSON-schema properties of the policy's own config, each with its `default`."""
+    unwaivable: str | None = None
+    """Set when a waiver under this policy is refused: why, and what to change instead."""
 
 
 ResourceCheck = Callable[[Resource, Mapping[str, Any]], Iterable[str]]
@@ -302,10 +304,12 @@ F = TypeVar("F")
 
 
 def _meta(name: str, description: str, severity: Severity, pack: PackName, controls: Sequence[str], remediation: str,
-          strictness: Strictness, config: Mapping[str, dict[str, Any]] | None) -> PolicyMeta:
+          strictness: Strictness, config: Mapping[str, dict[str, Any]] | None,
+          unwaivable: str | None = None) -> PolicyMeta:
     if name in REGISTRY:
         raise ValueError(f"duplicate policy name {name!r}")
-    return PolicyMeta(name, description, severity, pack, tuple(controls), remediation, strictness, dict(config or {}))
+    return PolicyMeta(name, description, severity, pack, tuple(controls), remediation, strictness, dict(config or {}),
+                      unwaivable)
 
 
 def resource_policy(name: str, *, types: Iterable[str], description: str, severity: Severity, pack: PackName,
@@ -323,11 +327,13 @@ def resource_policy(name: str, *, types: Iterable[str], description: str, severi
 
 def stack_policy(name: str, *, description: str, severity: Severity, pack: PackName, controls: Sequence[str],
                  remediation: str, strictness: Strictness = "standard",
-                 config: Mapping[str, dict[str, Any]] | None = None) -> Callable[[StackCheck], StackCheck]:
-    """Register a stack rule (joins resources through property dependencies)."""
+                 config: Mapping[str, dict[str, Any]] | None = None,
+                 unwaivable: str | None = None) -> Callable[[StackCheck], StackCheck]:
+    """Register a stack rule (joins resources through property dependencies). `unwaivable`: waivers under it are
+    refused, with this text saying what to change instead."""
 
     def register(check: StackCheck) -> StackCheck:
-        meta = _meta(name, description, severity, pack, controls, remediation, strictness, config)
+        meta = _meta(name, description, severity, pack, controls, remediation, strictness, config, unwaivable)
         REGISTRY[name] = StackRule(meta, check)
         return check
 

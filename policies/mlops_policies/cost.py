@@ -226,9 +226,11 @@ def required_tags(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
 # see `platform_budget`), or from the policy config file. Two policies judge it: `mlops-cost-unpriced` (each line the
 # table cannot price) and `mlops-cost-budget` (the totals against the ceilings). They are two policy ids so that a
 # waiver, which matches a policy id and a resource name, can never waive the other's finding on the same resource
-# (the costliest resource, which carries a budget breach, may also hold an unpriced line). Both price one estimate:
-# its inputs (`ESTIMATE_INPUTS`) reach both from the stack config, and a policy config file sets them in both or
-# neither (`estimate_inputs_problem`).
+# (the costliest resource, which carries a budget breach, may also hold an unpriced line). The budget prices its own
+# estimate and, with a cap set, reports "budget unknown" for any line of it that is not priced (waived under the other
+# policy or not), so it depends on no other policy's config; waivers under it are refused (a budget changes by its
+# cap). The estimate's inputs (`ESTIMATE_INPUTS`) reach both from the stack config; `check` also refuses a policy
+# config file that sets them for one and not the other (`estimate_inputs_problem`), so that both report one estimate.
 BUDGET_POLICY = "mlops-cost-budget"
 UNPRICED_POLICY = "mlops-cost-unpriced"
 ESTIMATE_POLICIES = (UNPRICED_POLICY, BUDGET_POLICY)
@@ -302,7 +304,11 @@ def with_platform_budget(policy_config: Mapping[str, Any], stack_config: Mapping
 
 
 def estimate_inputs_problem(policy_config: Mapping[str, Any]) -> str | None:
-    """Why a policy config file would make the two estimate policies price different estimates, or None."""
+    """Why a policy config file would make the two estimate policies price different estimates, or None.
+
+    `check` refuses such a file, so its two reports agree. The pack path needs no refusal: the budget prices its own
+    estimate and reports every line of it that is not priced as "budget unknown", so a differing region or
+    assumptions under mlops-cost-unpriced (and its waivers) can never make a breach pass."""
     entries = {name: policy_config.get(name) for name in ESTIMATE_POLICIES}
     for key in ESTIMATE_INPUTS:
         values = {name: entry.get(key) if isinstance(entry, Mapping) else None for name, entry in entries.items()}
@@ -342,33 +348,53 @@ def unpriced(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource
                f"not priced: {ln.what}: {ln.reason} (the budget totals would count it as $0)")
 
 
+BUDGET_UNWAIVABLE = ("a budget is changed by changing its cap, never by waiving a resource: raise `maxMonthlyUsd`/"
+                     "`idleMonthlyUsd` (the stack's mlops:platform `budget`, or this policy's config), or drop it; "
+                     "waive an unpriced line under mlops-cost-unpriced")
+
+
+def _named(lines: list[Any], n: int = 3) -> str:
+    shown = ", ".join(f"{ln.resource}: {ln.what}" for ln in lines[:n])
+    return shown + (f" and {len(lines) - n} more" if len(lines) > n else "")
+
+
 @stack_policy(
     BUDGET_POLICY,
     description="The stack's estimated monthly cost stays under budget.idleMonthlyUsd (every pool at its minimum) "
-                "and budget.maxMonthlyUsd (every pool at its maximum), when set. Lines the table cannot price are "
-                "mlops-cost-unpriced's findings; a breach names how many there are (the total is then a lower bound).",
+                "and budget.maxMonthlyUsd (every pool at its maximum), when set. The policy prices its own estimate: "
+                "when a cap is set and any line of it is not priced, the budget is unknown and reported so, whatever "
+                "mlops-cost-unpriced's waivers say. Waivers under this policy are refused.",
     severity="high", pack="mlops-cost",
     controls=COST_CONTROLS,
     remediation="Lower pool minimums/maximums or instance sizes (see `mlops-infra cost --stack <stack>`), or raise "
-                "the budget in the stack's mlops:platform config.",
+                "the budget in the stack's mlops:platform config. Budget unknown: price the lines (`mlops-infra cost "
+                "--live`, or a cited price in the table) or drop the cap.",
     strictness="always",  # a budget someone set is meant in every environment
     config={"idleMonthlyUsd": {"type": "number", "description": "Idle ceiling (USD/month). Default: from config."},
             "maxMonthlyUsd": {"type": "number", "description": "At-max ceiling (USD/month). Default: from config."},
             **_ESTIMATE_CONFIG},
+    unwaivable=BUDGET_UNWAIVABLE,
 )
 def budget(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, str]]:
     idle_cap, max_cap = config.get("idleMonthlyUsd"), config.get("maxMonthlyUsd")
     if idle_cap is None and max_cap is None:
         return
     est = _estimate(stack, config)
-    unpriced = f"; {len(est.not_priced)} line(s) not priced" if est.not_priced else ""
+    by_key = {(r.name, r.type): r for r in stack.resources}
+    missing = est.not_priced
+    if missing:  # its own estimate: a waiver under mlops-cost-unpriced never makes a line $0 here
+        first = by_key.get((missing[0].resource, missing[0].type)) or stack.resources[0]
+        yield first, (f"budget unknown: {len(missing)} line(s) not priced ({_named(missing)}); the priced part is "
+                      f"${est.idle:,.2f} idle, ${est.max:,.2f} at max; price them (`mlops-infra cost --live`, the "
+                      f"price table) or drop the cap")
     for label, total, cap, column in (("idle", est.idle, idle_cap, "idle"), ("at-max", est.max, max_cap, "max")):
         if cap is None or total <= float(cap):
             continue
         pick = 0 if column == "idle" else 1
         top = sorted(est.per_resource().items(), key=lambda kv: -kv[1][pick])[:3]
-        culprit = next((r for r in stack.resources if top and (r.name, r.type) == top[0][0]), None)
+        culprit = by_key.get(top[0][0]) if top else None
         biggest = ", ".join(f"{name} ${cost[pick]:,.0f}" for (name, _), cost in top)
-        message = (f"estimated {label} cost ${total:,.2f}/month is over the budget of ${float(cap):,.2f} "
-                   f"(largest: {biggest}{unpriced})")
+        bound = " (a lower bound)" if missing else ""
+        message = (f"estimated {label} cost ${total:,.2f}/month{bound} is over the budget of ${float(cap):,.2f} "
+                   f"(largest: {biggest})")
         yield culprit or stack.resources[0], message

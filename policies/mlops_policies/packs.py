@@ -126,7 +126,12 @@ def engine_config(pack: str, environ: Mapping[str, str] | None = None) -> dict[s
     pulumi-policy's own `pulumi.runtime.get_config_env`): the environment for every policy, the stack's `budget`
     ceilings for the budget policy, and for `mlops-no-placeholders` the stack file's strings and the template
     downgrade (`mlops:template: true`: advisory), as `mlops-infra check` applies them. A level set in the
-    `--policy-pack-config` file still wins (the engine lays it over this initial config)."""
+    `--policy-pack-config` file still wins (the engine lays it over this initial config).
+
+    Unlike `check` (runner.load_policy_config), the engine path cannot refuse a config file, and needs no refusal for
+    the cost estimate: a file setting `region`/`assumptions` for one estimate policy only cannot hide a breach, since
+    mlops-cost-budget prices its own estimate and reports any unpriced line of it as "budget unknown"; and waivers
+    under mlops-cost-budget are reported and ignored (adapter.stack_validate), never applied."""
     import json
     import os
 

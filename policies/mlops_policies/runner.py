@@ -29,7 +29,7 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from .adapter import TODAY, WAIVED_SINK, Waived
+from .adapter import TODAY, WAIVED_SINK, Waived, unwaivable_problem
 from .core import (
     PLAN_LITERAL_SECRET,
     PLAN_SECRET,
@@ -149,6 +149,9 @@ def load_policy_config(path: Path | None) -> dict[str, Any]:
             raise PolicyConfigError(f"{path}: {name}: {level!r} is not a valid enforcement level")
         if isinstance(value, dict):
             parse_waivers(name, value.get("waivers"))
+            refused = unwaivable_problem(name, value)
+            if refused:
+                raise PolicyConfigError(f"{path}: {refused}")
     problem = estimate_inputs_problem(data)
     if problem:
         raise PolicyConfigError(f"{path}: {problem}")
@@ -320,6 +323,9 @@ def evaluate(inventory: Mapping[str, Any], *, environment: str, policy_config: M
                 # What the plan rendered (mlops-infra check renders every release): a fact of the run, not config.
                 config["rendering"] = list(inventory.get("rendering") or [])
             report.levels[rule.meta.name] = level
+            refused = unwaivable_problem(rule.meta.name, config)
+            if refused:
+                raise PolicyConfigError(refused)
             waivers = parse_waivers(rule.meta.name, config.get("waivers"))
             report.expired_waivers += [w for w in waivers if w.expired(day)]
             report.unmatched_waivers += [w for w in waivers if not w.expired(day) and not any(

@@ -95,12 +95,18 @@ BUDGET_CASES = [
     Case("spot-ratio-assumption", "mlops-cost-budget", [R(NODE_GROUP, "gpu", {
         "instanceTypes": ["g6.xlarge"], "capacityType": "SPOT", "diskSize": 20,
         "scalingConfig": {"minSize": 0, "maxSize": 1, "desiredSize": 0}})],
-         # g6.xlarge $0.8048/h x 730 x 0.5 = $293.75 (the gp2 root volume has no price: listed, not counted, and
-         # mlops-cost-unpriced's finding)
-         ["gpu: estimated at-max cost $293.75/month is over the budget of $200.00 (largest: gpu $294; "
-          "1 line(s) not priced)"], config={"maxMonthlyUsd": 200, "assumptions": {"spotPriceRatio": 0.5}}),
-    Case("unpriced-is-not-a-budget-finding", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB], [],
+         # g6.xlarge $0.8048/h x 730 x 0.5 = $293.75 (the gp2 root volume has no price: the budget is unknown, and
+         # the breach of the priced part alone is certain)
+         ["gpu: budget unknown: 1 line(s) not priced (gpu: gp2 root volume 20 GiB per node); the priced part is "
+          "$0.00 idle, $293.75 at max; price them (`mlops-infra cost --live`, the price table) or drop the cap",
+          "gpu: estimated at-max cost $293.75/month (a lower bound) is over the budget of $200.00 (largest: gpu $294)"],
+         config={"maxMonthlyUsd": 200, "assumptions": {"spotPriceRatio": 0.5}}),
+    # Under the caps by the priced part, yet a line is not priced: the budget is unknown, never passed.
+    Case("unpriced-makes-the-budget-unknown", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB],
+         ["db: budget unknown: 1 line(s) not priced (db: db.x9.large postgres Single-AZ); the priced part is $190.82 "
+          "idle, $341.99 at max; price them (`mlops-infra cost --live`, the price table) or drop the cap"],
          config={"idleMonthlyUsd": 1000, "maxMonthlyUsd": 1000}),
+    Case("unpriced-without-a-cap-is-not-a-budget-finding", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB], []),
     # An unpriced line is a finding with or without a budget, even with the totals under it; a waiver on the
     # resource silences it (and only it: test_cost_unpriced.py).
     Case("unpriced-is-an-error", "mlops-cost-unpriced", [*budget_stack(), UNPRICED_DB],
