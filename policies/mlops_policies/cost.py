@@ -345,7 +345,7 @@ def unpriced(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource
     by_key = {(r.name, r.type): r for r in stack.resources}
     for ln in est.not_priced:
         yield (by_key.get((ln.resource, ln.type)) or stack.resources[0],
-               f"not priced: {ln.what}: {ln.reason} (the budget totals would count it as $0)")
+               f"not priced: {ln.what}: {ln.reason} (no total counts it: a budget cap reports unknown while it is unpriced)")
 
 
 BUDGET_UNWAIVABLE = ("a budget is changed by changing its cap, never by waiving a resource: raise `maxMonthlyUsd`/"

@@ -110,14 +110,14 @@ BUDGET_CASES = [
     # An unpriced line is a finding with or without a budget, even with the totals under it; a waiver on the
     # resource silences it (and only it: test_cost_unpriced.py).
     Case("unpriced-is-an-error", "mlops-cost-unpriced", [*budget_stack(), UNPRICED_DB],
-         ["db: not priced: db.x9.large postgres Single-AZ: no price for rds:postgres:db.x9.large in us-east-1 (the "
-          "budget totals would count it as $0)"], config={"idleMonthlyUsd": 1000, "maxMonthlyUsd": 1000}),
+         ["db: not priced: db.x9.large postgres Single-AZ: no price for rds:postgres:db.x9.large in us-east-1 (no "
+          "total counts it: a budget cap reports unknown while it is unpriced)"], config={"idleMonthlyUsd": 1000, "maxMonthlyUsd": 1000}),
     Case("unpriced-waived", "mlops-cost-unpriced", [*budget_stack(), UNPRICED_DB], [],
          config={"idleMonthlyUsd": 1000, "maxMonthlyUsd": 1000,
                  "waivers": [{"resource": "db", "reason": "priced by hand", "expires": "2099-01-01"}]}),
     Case("unpriced-without-budget", "mlops-cost-unpriced", [*budget_stack(), UNPRICED_DB],
-         ["db: not priced: db.x9.large postgres Single-AZ: no price for rds:postgres:db.x9.large in us-east-1 (the "
-          "budget totals would count it as $0)"]),
+         ["db: not priced: db.x9.large postgres Single-AZ: no price for rds:postgres:db.x9.large in us-east-1 (no "
+          "total counts it: a budget cap reports unknown while it is unpriced)"]),
     Case("unpriced-without-budget-waived", "mlops-cost-unpriced", [*budget_stack(), UNPRICED_DB], [],
          config={"waivers": [{"resource": "db", "reason": "priced by hand", "expires": "2099-01-01"}]}),
 ]
