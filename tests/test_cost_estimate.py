@@ -220,3 +220,13 @@ def test_a_source_read_for_one_region_prices_only_that_region() -> None:
     for region, name, source in each(used):
         assert region == one_region[source], (name, source)
     assert {"factualminds-guardduty", "factualminds-sns"} <= set(one_region)
+
+
+@pytest.mark.parametrize("raw", [{"spotPriceRatio": -100}, {"spotPriceRatio": 0}, {"spotPriceRatio": 1.5},
+                                 {"natGbProcessedPerMonth": -1}, {"s3GbStoredPerBucket": float("nan")}])
+def test_policy_config_assumptions_outside_the_stacks_ranges_are_refused(raw: dict[str, float]) -> None:
+    # A negative spot ratio made spot pools cost less than nothing and hid an at-max breach (review R11COST).
+    from mlops_infra.cost.assumptions import Assumptions
+    with pytest.raises(ValueError, match="cost assumptions out of range"):
+        Assumptions.from_mapping(raw)
+    assert Assumptions.from_mapping({"spotPriceRatio": 1}).spot_price_ratio == 1.0

@@ -5,6 +5,7 @@ Configurable per stack under `budget.assumptions` in `mlops:platform` (camelCase
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -53,7 +54,9 @@ class Assumptions:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> Assumptions:
-        """From camelCase (config) or snake_case keys; unknown keys are ignored, missing keys keep the default."""
+        """From camelCase (config) or snake_case keys; unknown keys are ignored, missing keys keep the default.
+        Raises ValueError for a value the stack's `budget.assumptions` would refuse (config/budget.py): a negative
+        quantity, or a spot price ratio outside (0, 1], which would make a breach disappear (review R11COST)."""
         values: dict[str, float] = {}
         for f in fields(cls):
             for key in (to_camel(f.name), f.name):
@@ -61,6 +64,11 @@ class Assumptions:
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     values[f.name] = float(value)
                     break
+        bad = [f"{to_camel(k)}={v:g}" for k, v in values.items()
+               if not math.isfinite(v) or v < 0 or (k == "spot_price_ratio" and not 0 < v <= 1)]
+        if bad:
+            raise ValueError(f"cost assumptions out of range: {', '.join(bad)} (quantities are >= 0; spotPriceRatio "
+                             "is in (0, 1])")
         return replace(cls(), **values)
 
     def describe(self) -> dict[str, float]:

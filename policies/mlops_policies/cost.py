@@ -230,7 +230,7 @@ def required_tags(res: Resource, config: Mapping[str, Any]) -> Iterable[str]:
 # estimate and, with a cap set, reports "budget unknown" for any line of it that is not priced (waived under the other
 # policy or not), so it depends on no other policy's config; waivers under it are refused (a budget changes by its
 # cap). The estimate's inputs (`ESTIMATE_INPUTS`) reach both from the stack config; `check` also refuses a policy
-# config file that sets them for one and not the other (`estimate_inputs_problem`), so that both report one estimate.
+# config file that sets them for one and not the other (`cost_inputs.estimate_inputs_problem`), so that both report one estimate.
 BUDGET_POLICY = "mlops-cost-budget"
 UNPRICED_POLICY = "mlops-cost-unpriced"
 ESTIMATE_POLICIES = (UNPRICED_POLICY, BUDGET_POLICY)
@@ -303,22 +303,6 @@ def with_platform_budget(policy_config: Mapping[str, Any], stack_config: Mapping
     return merged
 
 
-def estimate_inputs_problem(policy_config: Mapping[str, Any]) -> str | None:
-    """Why a policy config file would make the two estimate policies price different estimates, or None.
-
-    `check` refuses such a file, so its two reports agree. The pack path needs no refusal: the budget prices its own
-    estimate and reports every line of it that is not priced as "budget unknown", so a differing region or
-    assumptions under mlops-cost-unpriced (and its waivers) can never make a breach pass."""
-    entries = {name: policy_config.get(name) for name in ESTIMATE_POLICIES}
-    for key in ESTIMATE_INPUTS:
-        values = {name: entry.get(key) if isinstance(entry, Mapping) else None for name, entry in entries.items()}
-        if len({json.dumps(v, sort_keys=True) for v in values.values()}) > 1:
-            shown = "; ".join(f"{name}: {json.dumps(v) if v is not None else 'unset'}" for name, v in values.items())
-            return (f"{UNPRICED_POLICY} and {BUDGET_POLICY} price one estimate: set `{key}` the same in both entries, "
-                    f"or in neither ({shown})")
-    return None
-
-
 def _estimate(stack: Stack, config: Mapping[str, Any]) -> Estimate:
     from mlops_infra.cost import Assumptions, Item, estimate
 
@@ -330,8 +314,8 @@ def _estimate(stack: Stack, config: Mapping[str, Any]) -> Estimate:
 
 @stack_policy(
     UNPRICED_POLICY,
-    description="Every line of the stack's cost estimate has a price in the committed table (the budget totals, in "
-                "`check` and in `mlops-infra cost`, would count an unpriced line as $0). A waiver here waives only "
+    description="Every line of the stack's cost estimate has a price in the committed table (no total counts an "
+                "unpriced line; with a cap, mlops-cost-budget reports the budget unknown). A waiver here waives only "
                 "the unpriced line, never a budget breach on the same resource.",
     severity="high", pack="mlops-cost",
     controls=COST_CONTROLS,
@@ -385,8 +369,8 @@ def budget(stack: Stack, config: Mapping[str, Any]) -> Iterable[tuple[Resource, 
     if missing:  # its own estimate: a waiver under mlops-cost-unpriced never makes a line $0 here
         first = by_key.get((missing[0].resource, missing[0].type)) or stack.resources[0]
         yield first, (f"budget unknown: {len(missing)} line(s) not priced ({_named(missing)}); the priced part is "
-                      f"${est.idle:,.2f} idle, ${est.max:,.2f} at max; price them (`mlops-infra cost --live`, the "
-                      f"price table) or drop the cap")
+                      f"${est.idle:,.2f} idle, ${est.max:,.2f} at max; price them in the table check reads "
+                      f"(tools/regen_prices.py; `mlops-infra cost --live` only shows them) or drop the cap")
     for label, total, cap, column in (("idle", est.idle, idle_cap, "idle"), ("at-max", est.max, max_cap, "max")):
         if cap is None or total <= float(cap):
             continue

@@ -40,7 +40,7 @@ from .core import (
     is_marker_free,
     unescape_pointer,
 )
-from .cost import estimate_inputs_problem
+from .cost_inputs import estimate_inputs_problem
 from .enforcement import LEVELS, PolicyConfigError, Waiver, default_enforcement, parse_waivers
 from .packs import PACKS, all_rules, build_policy, config_defaults
 

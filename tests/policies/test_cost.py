@@ -98,13 +98,15 @@ BUDGET_CASES = [
          # g6.xlarge $0.8048/h x 730 x 0.5 = $293.75 (the gp2 root volume has no price: the budget is unknown, and
          # the breach of the priced part alone is certain)
          ["gpu: budget unknown: 1 line(s) not priced (gpu: gp2 root volume 20 GiB per node); the priced part is "
-          "$0.00 idle, $293.75 at max; price them (`mlops-infra cost --live`, the price table) or drop the cap",
+          "$0.00 idle, $293.75 at max; price them in the table check reads (tools/regen_prices.py; `mlops-infra "
+          "cost --live` only shows them) or drop the cap",
           "gpu: estimated at-max cost $293.75/month (a lower bound) is over the budget of $200.00 (largest: gpu $294)"],
          config={"maxMonthlyUsd": 200, "assumptions": {"spotPriceRatio": 0.5}}),
     # Under the caps by the priced part, yet a line is not priced: the budget is unknown, never passed.
     Case("unpriced-makes-the-budget-unknown", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB],
          ["db: budget unknown: 1 line(s) not priced (db: db.x9.large postgres Single-AZ); the priced part is $190.82 "
-          "idle, $341.99 at max; price them (`mlops-infra cost --live`, the price table) or drop the cap"],
+          "idle, $341.99 at max; price them in the table check reads (tools/regen_prices.py; `mlops-infra cost "
+          "--live` only shows them) or drop the cap"],
          config={"idleMonthlyUsd": 1000, "maxMonthlyUsd": 1000}),
     Case("unpriced-without-a-cap-is-not-a-budget-finding", "mlops-cost-budget", [*budget_stack(), UNPRICED_DB], []),
     # An unpriced line is a finding with or without a budget, even with the totals under it; a waiver on the

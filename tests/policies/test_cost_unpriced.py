@@ -124,3 +124,17 @@ def test_the_pack_gives_both_estimate_policies_the_stack_region_and_only_the_bud
     for name in (BUDGET_POLICY, UNPRICED_POLICY):
         assert config[name]["region"] == "eu-west-1" and config[name]["assumptions"] == {"spotPriceRatio": 0.3}
     assert config[BUDGET_POLICY]["idleMonthlyUsd"] == 50 and "idleMonthlyUsd" not in config[UNPRICED_POLICY]
+
+
+def test_check_refuses_policy_config_assumptions_outside_the_stacks_ranges(tmp_path: Any, capsys: Any) -> None:
+    # A negative spotPriceRatio in the policy config made spot pools cost less than nothing (review R11COST).
+    from mlops_infra.cli.main import main as cli
+    from tests.conftest import ROOT
+    config = json.loads((ROOT / "policies" / "config" / "dev.json").read_text())
+    for policy in ("mlops-cost-budget", "mlops-cost-unpriced"):
+        config.setdefault(policy, {})["assumptions"] = {"spotPriceRatio": -100}
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(config))
+    code = cli(["check", "--program", str(ROOT), "--stack", "dev", "--pack", "mlops-cost", "--no-render",
+                "--policy-config", str(path), "--quiet"])
+    assert code == 2 and "cost assumptions out of range: spotPriceRatio=-100" in capsys.readouterr().err
