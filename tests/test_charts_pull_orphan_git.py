@@ -5,12 +5,10 @@ cannot be deleted is reported and kept. Upstreams are tests/test_charts_pull.py'
 from __future__ import annotations
 
 import contextlib
-import io
 import multiprocessing
 import os
 import shutil
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +17,8 @@ import pytest
 from mlops_infra.charts import pull as pull_module
 from mlops_infra.charts.pull import SCRATCH_PREFIX, remove_stale_scratch
 from mlops_infra.cli.main import main
+from tests.charts_pull_helpers import pull_in_own_group, wait_for
 from tests.test_charts_pull import _store_entries, upstream  # noqa: F401  (the fixture)
-
-
-def _wait_for(predicate: Any, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def _pull_in_own_group(url: str, bin_dir: str) -> None:
-    os.setpgrp()  # the test kills the pull alone first, then the group (its orphaned git child)
-    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-    os.environ["MLOPS_INFRA_GIT_TIMEOUT"] = "120"
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        main(["charts", "pull", "--mirror", url])
 
 
 def _size(path: Path) -> int:
@@ -55,25 +39,25 @@ def test_a_killed_pulls_git_child_keeps_its_scratch_until_it_exits(
         '  while :; do echo objects >> "$d/written"; sleep 0.05; done\nfi\n'
         f'exec {real_git} "$@"\n')
     (bin_dir / "git").chmod(0o755)
-    child = multiprocessing.get_context("fork").Process(target=_pull_in_own_group,
+    child = multiprocessing.get_context("fork").Process(target=pull_in_own_group,
                                                         args=(upstream["url"], str(bin_dir)))
     child.start()
     assert child.pid is not None
     try:
-        _wait_for(lambda: any(_size(p / "written") for p in store.glob(f"{SCRATCH_PREFIX}*")), "the git child's writes")
+        wait_for(lambda: any(_size(p / "written") for p in store.glob(f"{SCRATCH_PREFIX}*")), "the git child's writes")
         scratch = next(store.glob(f"{SCRATCH_PREFIX}*"))
         os.kill(child.pid, signal.SIGKILL)  # the pull only: its git child lives on, holding the inherited lock
         child.join(timeout=30)
         assert child.exitcode == -signal.SIGKILL
         written = _size(scratch / "written")
-        _wait_for(lambda: _size(scratch / "written") > written, "the orphaned git child still writing")
+        wait_for(lambda: _size(scratch / "written") > written, "the orphaned git child still writing")
         assert main(["charts", "pull", "--mirror", upstream["url"]]) == 0
         assert scratch.is_dir() and f"removed {scratch.name}" not in capsys.readouterr().err
         assert _store_entries(store) == [scratch.name, "demo-1.2.3"]
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)  # the orphaned git child and its sleep
-    _wait_for(lambda: _owner_gone(scratch), "the git child's exit")
+    wait_for(lambda: _owner_gone(scratch), "the git child's exit")
     assert main(["charts", "pull", "--mirror", upstream["url"]]) == 0
     assert f"removed {scratch.name}" in capsys.readouterr().err
     assert _store_entries(store) == ["demo-1.2.3"]

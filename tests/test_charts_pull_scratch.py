@@ -11,7 +11,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,8 @@ import pytest
 
 from mlops_infra.charts.pull import LOCK_FILE, SCRATCH_LOCK, SCRATCH_PREFIX
 from mlops_infra.cli.main import main
+from tests.charts_pull_helpers import pull_in_own_group, wait_for
 from tests.test_charts_pull import _store_entries, upstream  # noqa: F401  (the fixture)
-
-
-def _wait_for(predicate: Any, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def _hanging_pull(url: str, bin_dir: str) -> None:
-    """A pull whose git hangs in ls-remote, in its own process group (the test kills the group)."""
-    os.setpgrp()
-    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-    os.environ["MLOPS_INFRA_GIT_TIMEOUT"] = "120"
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        main(["charts", "pull", "--mirror", url])
 
 
 def test_the_scratch_a_killed_pull_left_is_deleted_by_the_next_pull(
@@ -47,14 +31,14 @@ def test_the_scratch_a_killed_pull_left_is_deleted_by_the_next_pull(
     (bin_dir / "git").write_text(f'#!/bin/sh\n[ "$1" = ls-remote ] && exec sleep 120\nexec {real_git} "$@"\n')
     (bin_dir / "git").chmod(0o755)
     store: Path = upstream["store"]
-    child = multiprocessing.get_context("fork").Process(target=_hanging_pull, args=(upstream["url"], str(bin_dir)))
+    child = multiprocessing.get_context("fork").Process(target=pull_in_own_group, args=(upstream["url"], str(bin_dir)))
     child.start()
     try:
-        _wait_for(lambda: any(p.name.startswith(SCRATCH_PREFIX) for p in store.glob("*")), "the pull's scratch")
+        wait_for(lambda: any(p.name.startswith(SCRATCH_PREFIX) for p in store.glob("*")), "the pull's scratch")
         (git_dir := next(store.glob(f"{SCRATCH_PREFIX}*"))).joinpath("marker").write_text("fetched objects")
     finally:
         assert child.pid is not None
-        _wait_for(lambda: os.getpgid(child.pid) == child.pid, "the child's process group")  # type: ignore[arg-type]
+        wait_for(lambda: os.getpgid(child.pid) == child.pid, "the child's process group")  # type: ignore[arg-type]
         os.killpg(child.pid, signal.SIGKILL)  # the pull, its git and the git's sleep: no cleanup runs
         child.join(timeout=30)
     assert git_dir.is_dir() and child.exitcode == -signal.SIGKILL
